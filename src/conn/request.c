@@ -1,0 +1,222 @@
+/*
+ * What happens once a request head is complete: probes, route lookup, request limits, then
+ * the hand-off to the proxy. Every answer gantry gives itself comes from here or from
+ * conn.c, through gw_conn_respond_error and the error table.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn/conn.h"
+#include "control/snapshot.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/random.h"
+#include "route/normalize.h"
+#include "route/router.h"
+#include "runtime/server.h"
+#include "runtime/worker.h"
+
+/* X-Request-ID from a client is kept when it is 1-128 characters of [A-Za-z0-9._:+/=-];
+ * anything else could inject into logs and upstream headers, so a fresh id replaces it. */
+static bool valid_request_id(const char *s, size_t n)
+{
+    if (n == 0 || n > 128)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              strchr("._:+/=-", ch)))
+            return false;
+    }
+    return true;
+}
+
+static void assign_request_id(struct gw_request *r)
+{
+    int i = gw_http1_find_header(&r->msg, "x-request-id", 12);
+    if (i >= 0 && valid_request_id(r->msg.headers[i].value, r->msg.headers[i].value_len)) {
+        memcpy(r->id, r->msg.headers[i].value, r->msg.headers[i].value_len);
+        r->id[r->msg.headers[i].value_len] = '\0';
+    } else {
+        gw_random_request_id(r->id);
+    }
+}
+
+static void method_names(uint32_t mask, char *out, size_t outlen)
+{
+    static const struct {
+        enum gw_http_method id;
+        const char *name;
+    } names[] = {{GW_METHOD_GET, "GET"},       {GW_METHOD_HEAD, "HEAD"},
+                 {GW_METHOD_POST, "POST"},     {GW_METHOD_PUT, "PUT"},
+                 {GW_METHOD_DELETE, "DELETE"}, {GW_METHOD_OPTIONS, "OPTIONS"},
+                 {GW_METHOD_PATCH, "PATCH"},   {GW_METHOD_TRACE, "TRACE"}};
+    size_t len = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (!(mask & (1u << names[i].id)))
+            continue;
+        int n = snprintf(out + len, outlen - len, "%s%s", len ? ", " : "", names[i].name);
+        if (n < 0 || (size_t)n >= outlen - len)
+            break;
+        len += (size_t)n;
+    }
+}
+
+/* Liveness and readiness probes on the proxy port (DESIGN.md "Two ports"). */
+static bool serve_probe(struct gw_conn *c, struct gw_request *r, const char *path, size_t n)
+{
+    static const char ok[] = "{\"status\":\"ok\"}";
+    static const char not_ready[] = "{\"status\":\"not ready\"}";
+    if (r->msg.method_id != GW_METHOD_GET && r->msg.method_id != GW_METHOD_HEAD)
+        return false;
+    if ((n == 7 && memcmp(path, "/health", 7) == 0) ||
+        (n == 15 && memcmp(path, "/health/startup", 15) == 0)) {
+        gw_conn_respond(c, 200, NULL, ok, sizeof(ok) - 1, false);
+        return true;
+    }
+    if (n == 6 && memcmp(path, "/ready", 6) == 0) {
+        bool ready = atomic_load(&c->w->server->ready) && !c->w->stopping;
+        if (ready)
+            gw_conn_respond(c, 200, NULL, ok, sizeof(ok) - 1, false);
+        else
+            gw_conn_respond(c, 503, "Retry-After: 1\r\n", not_ready, sizeof(not_ready) - 1,
+                            false);
+        return true;
+    }
+    return false;
+}
+
+/* Splits the target into the path to route on, its query, and an authority for absolute
+ * form ("http://host/path?q"). */
+static void split_target(const struct gw_http1_message *m, const char **path, size_t *path_len,
+                         const char **query, size_t *query_len, const char **authority,
+                         size_t *authority_len)
+{
+    const char *t = m->target;
+    const char *end = t + m->target_len;
+    *authority = NULL;
+    *authority_len = 0;
+    if (t[0] != '/') {
+        const char *a = memchr(t, ':', m->target_len);
+        a = a ? a + 3 : t; /* past "://" (validated by the parser) */
+        const char *p = a;
+        while (p < end && *p != '/' && *p != '?')
+            p++;
+        *authority = a;
+        *authority_len = (size_t)(p - a);
+        t = p;
+    }
+    const char *q = memchr(t, '?', (size_t)(end - t));
+    *path = t;
+    *path_len = (size_t)((q ? q : end) - t);
+    *query = q;
+    *query_len = q ? (size_t)(end - q) : 0;
+}
+
+void gw_request_dispatch(struct gw_conn *c, struct gw_request *r)
+{
+    const struct gw_http1_message *m = &r->msg;
+    const char *path, *query, *authority;
+    size_t path_len, query_len, authority_len;
+
+    r->keep_alive = m->keep_alive;
+    assign_request_id(r);
+    size_t ml = m->method_len < sizeof(r->method) - 1 ? m->method_len : sizeof(r->method) - 1;
+    memcpy(r->method, m->method, ml);
+    r->method[ml] = '\0';
+    size_t pl = m->target_len < sizeof(r->path) - 1 ? m->target_len : sizeof(r->path) - 1;
+    memcpy(r->path, m->target, pl);
+    r->path[pl] = '\0';
+    r->body_done = m->body == GW_BODY_NONE;
+    r->body_left = m->body == GW_BODY_LENGTH ? m->content_length : 0;
+
+    if (m->method_id == GW_METHOD_CONNECT) {
+        gw_conn_respond_error(c, GW_ECONNECTUNSUP, true);
+        return;
+    }
+    if (m->target_len == 1 && m->target[0] == '*') {
+        gw_conn_respond(c, 200, "Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH\r\n", NULL, 0,
+                        false);
+        return;
+    }
+    split_target(m, &path, &path_len, &query, &query_len, &authority, &authority_len);
+    if (path_len == 0) {
+        path = "/";
+        path_len = 1;
+    }
+    if (serve_probe(c, r, path, path_len))
+        return;
+
+    /* The normalised path is what we route on and what we forward: the upstream sees
+     * exactly the path the routing (and later authorization) decision was made on. */
+    size_t cap = path_len + query_len + 1;
+    char *norm = malloc(cap);
+    size_t norm_len = 0;
+    if (!norm) {
+        gw_conn_respond_error(c, GW_ENOMEM, true);
+        return;
+    }
+    int rc = gw_path_normalize(path, path_len, norm, &norm_len);
+    if (rc < 0) {
+        free(norm);
+        gw_conn_respond_error(c, rc, false);
+        return;
+    }
+
+    const char *host = authority;
+    size_t host_len = authority_len;
+    if (!host && m->host_index >= 0) {
+        host = m->headers[m->host_index].value;
+        host_len = m->headers[m->host_index].value_len;
+    }
+    struct gw_route_match match;
+    enum gw_route_result res =
+        gw_router_match(r->snap->router, host, host_len, norm, norm_len, m->method_id, &match);
+    if (res == GW_ROUTE_NOT_FOUND) {
+        free(norm);
+        gw_conn_respond_error(c, GW_ENOROUTE, false);
+        return;
+    }
+    if (res == GW_ROUTE_METHOD_NOT_ALLOWED) {
+        char allow[160], hdr[200];
+        free(norm);
+        method_names(match.allowed, allow, sizeof(allow));
+        snprintf(hdr, sizeof(hdr), "Allow: %s\r\n", allow);
+        char body[256];
+        int n = snprintf(body, sizeof(body),
+                         "{\"error\":\"%s\",\"status\":405,\"request_id\":\"%s\"}",
+                         gw_strerror(GW_EMETHODNOTALLOWED), r->id);
+        gw_conn_respond(c, 405, hdr, body, (size_t)n, false);
+        return;
+    }
+    r->svc = match.data;
+    const struct gw_service_conf *sc = r->svc->conf;
+
+    if (m->body == GW_BODY_LENGTH && sc->max_body_bytes && m->content_length > sc->max_body_bytes) {
+        free(norm);
+        gw_conn_respond_error(c, GW_EBODYTOOLARGE, true);
+        return;
+    }
+
+    /* strip_prefix: "/api/users/7" with prefix "/api/users" goes upstream as "/7". */
+    size_t skip = 0;
+    if (sc->strip_prefix && match.prefix_len > 1)
+        skip = match.prefix_len;
+    const char *up = norm + skip;
+    size_t up_len = norm_len - skip;
+    if (up_len == 0) {
+        up = "/";
+        up_len = 1;
+    } else if (up[0] != '/') {
+        /* the prefix matched on a segment boundary, so the rest starts with '/' */
+        up = norm + skip - 1;
+        up_len++;
+    }
+    memmove(norm, up, up_len);
+    if (query_len)
+        memcpy(norm + up_len, query, query_len);
+    r->upath = norm;
+    r->upath_len = up_len + query_len;
+    gw_proxy_start(r);
+}

@@ -1,0 +1,167 @@
+/*
+ * gantry's configuration: one JSON file, loaded and validated completely before use.
+ *
+ * Contract
+ * - gw_config_load reads the file, parses it with jansson (duplicate keys rejected) and checks
+ *   every key against the schema (src/control/config_fields.c). The result is either a fully
+ *   valid, fully defaulted struct gw_config, or a list of every problem found, each with the
+ *   file, the 1-based line and column of the offending value, its key path
+ *   ("services[2].targets[0].url") and a message. Nothing is printed, nothing exits.
+ * - `${NAME}` in any string value is replaced by the environment variable NAME (`${NAME:-x}`
+ *   gives a default, `$$` is a literal `$`); GATEWAY_PORT overrides the listen port.
+ * - A loaded config is immutable: readers never write to it. The reference is docs/config.md.
+ */
+#ifndef GW_CONTROL_CONFIG_H
+#define GW_CONTROL_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "http1/parser.h" /* struct gw_http1_limits, enum gw_http_method */
+
+enum gw_log_format {
+    GW_LOG_TEXT = 0,
+    GW_LOG_JSON,
+};
+
+enum gw_log_level {
+    GW_LOG_DEBUG = 0,
+    GW_LOG_INFO,
+    GW_LOG_WARN,
+    GW_LOG_ERROR,
+};
+
+enum gw_host_mode {
+    GW_HOST_CLIENT = 0, /* forward the client's Host header */
+    GW_HOST_TARGET,     /* Host: the target's authority */
+    GW_HOST_FIXED,      /* Host: host_value */
+};
+
+struct gw_target_conf {
+    /** as written, e.g. "http://127.0.0.1:3001" (after ${ENV} substitution) */
+    char *url;
+    /** host part, lowercased: a DNS name or an IP literal (IPv6 without brackets) */
+    char *host;
+    /** default 80 */
+    uint16_t port;
+    /** "host[:port]" exactly as it appears in the URL (the Host header for host_header=target) */
+    char *authority;
+    /** 1..1000, default 1 */
+    uint32_t weight;
+    /** host is an IPv6 literal (authority has brackets) */
+    bool ipv6;
+};
+
+struct gw_service_conf {
+    /** unique, [A-Za-z0-9_.-]+ */
+    char *name;
+    /** >= 1; each starts with '/', no "//", no "." or ".." segments, no '?' '#' '%'; a trailing
+     * '/' is removed unless the prefix is "/" */
+    char **prefixes;
+    size_t nprefixes;
+    /** "api.example.com" or "*.example.com", lowercased; none = any host */
+    char **hosts;
+    size_t nhosts;
+    /** bitmask of (1u << enum gw_http_method); 0 = any method */
+    uint32_t methods;
+    /** remove the matched prefix from the path sent upstream; default false */
+    bool strip_prefix;
+    /** "host_header": "client" (default) | "target" | any other string = fixed value */
+    enum gw_host_mode host_mode;
+    /** for GW_HOST_FIXED */
+    char *host_value;
+    /** "limits.max_body_bytes"; default: the global limits.max_body_bytes; 0 = unlimited */
+    uint64_t max_body_bytes;
+    /** "timeouts.upstream_connect"; default: the global timeouts.upstream_connect */
+    uint64_t connect_timeout_ms;
+    /** "timeouts.upstream_response"; default: the global timeouts.upstream_response */
+    uint64_t response_timeout_ms;
+    /** >= 1 */
+    struct gw_target_conf *targets;
+    size_t ntargets;
+};
+
+struct gw_config {
+    /** the file (or name) it came from */
+    char *path;
+    /** "listen": "0.0.0.0:8000" (default); "[::1]:8000" for IPv6 (stored without brackets) */
+    char *listen_host;
+    /** GATEWAY_PORT, when set, overrides the port of "listen" */
+    uint16_t listen_port;
+    /** "workers": 0 or absent = one per online CPU, resolved at load (always >= 1 here) */
+    unsigned workers;
+    /** "max_connections": per process, default 10000 */
+    uint32_t max_connections;
+    struct {
+        uint64_t client_header_ms;     /* "timeouts.client_header", default 10s */
+        uint64_t client_idle_ms;       /* "timeouts.client_idle", default 60s */
+        uint64_t client_body_ms;       /* "timeouts.client_body", default 30s (max read gap) */
+        uint64_t upstream_connect_ms;  /* "timeouts.upstream_connect", default 5s */
+        uint64_t upstream_response_ms; /* "timeouts.upstream_response", default 30s */
+    } timeouts;
+    /** "limits.max_request_line" (8192), "limits.max_header_bytes" (32768),
+     * "limits.max_headers" (100) */
+    struct gw_http1_limits http;
+    /** "limits.max_body_bytes", default 10 MiB; 0 = unlimited */
+    uint64_t max_body_bytes;
+    struct {
+        uint32_t max_idle_per_target; /* "upstream.keepalive.max_idle", default 64 */
+        uint64_t idle_timeout_ms;     /* "upstream.keepalive.idle_timeout", default 60s */
+    } upstream;
+    struct {
+        enum gw_log_level level;          /* "log.level": debug|info|warn|error, default info */
+        enum gw_log_format access_format; /* "log.access_format": text|json, default text */
+        char *access_log; /* "log.access": "stdout" (default) | "stderr" | "off" | file path */
+        char *error_log;  /* "log.error": "stderr" (default) | "stdout" | file path */
+    } log;
+    struct gw_service_conf *services;
+    size_t nservices;
+};
+
+/* One problem. line and column are 1-based; line 0 means the whole file (it could not be read):
+ * then column is 0 and path is "". path is "" for the top-level value. */
+struct gw_config_error {
+    char *file;
+    int line;
+    int column;
+    char *path;
+    char *message;
+};
+
+struct gw_config_errors {
+    struct gw_config_error *items; /* sorted by line, then column */
+    size_t count;
+};
+
+/* At most this many problems are collected; one more item then says that the rest were dropped. */
+#define GW_CONFIG_MAX_ERRORS 100
+
+/* Largest config file accepted, in bytes. */
+#define GW_CONFIG_MAX_FILE_BYTES (16u << 20)
+
+/* Loads and validates the file at `path`.
+ * Returns 0 and stores the config in *out (free it with gw_config_free); or GW_ECONFIG with
+ * *out NULL and every problem in *errs (free with gw_config_errors_free); or GW_ENOMEM /
+ * GW_EINVAL (null arguments) with *out NULL and *errs possibly partial. *errs is overwritten:
+ * it need not be initialized and holds no items on success. Never exits, never prints.
+ * Reads the environment (for ${NAME} and GATEWAY_PORT) and the number of online CPUs. */
+int gw_config_load(const char *path, struct gw_config **out, struct gw_config_errors *errs);
+
+/* Same from text of `len` bytes (need not be NUL-terminated); `name` stands for the file in
+ * messages and becomes cfg->path. For tests, fuzzing and the admin API. */
+int gw_config_load_string(const char *name, const char *text, size_t len, struct gw_config **out,
+                          struct gw_config_errors *errs);
+
+/* Frees a config from gw_config_load*. NULL is ignored. */
+void gw_config_free(struct gw_config *cfg);
+
+/* Frees the items of *errs and zeroes it. NULL is ignored. */
+void gw_config_errors_free(struct gw_config_errors *errs);
+
+/* Writes each error as "file:line:column: path: message\n" ("file: message\n" for line 0; the
+ * "path: " part is left out when the path is empty). */
+void gw_config_errors_print(const struct gw_config_errors *errs, FILE *out);
+
+#endif

@@ -1,0 +1,119 @@
+#include "control/snapshot.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "net/listen.h"
+
+static void snapshot_free(struct gw_snapshot *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->nservices; i++)
+        free(s->services[i].targets);
+    free(s->services);
+    if (s->router)
+        gw_router_free(s->router);
+    gw_config_free(s->cfg);
+    free(s);
+}
+
+static int build_services(struct gw_snapshot *s)
+{
+    const struct gw_config *cfg = s->cfg;
+    s->services = calloc(cfg->nservices ? cfg->nservices : 1, sizeof(*s->services));
+    if (!s->services)
+        return GW_ENOMEM;
+    s->nservices = cfg->nservices;
+    for (size_t i = 0; i < cfg->nservices; i++) {
+        const struct gw_service_conf *sc = &cfg->services[i];
+        struct gw_service *svc = &s->services[i];
+        svc->conf = sc;
+        atomic_init(&svc->rr, 0);
+        svc->targets = calloc(sc->ntargets, sizeof(*svc->targets));
+        if (!svc->targets)
+            return GW_ENOMEM;
+        svc->ntargets = sc->ntargets;
+        for (size_t t = 0; t < sc->ntargets; t++) {
+            struct gw_target *tg = &svc->targets[t];
+            tg->conf = &sc->targets[t];
+            snprintf(tg->key, sizeof(tg->key), "%s:%u", tg->conf->host, (unsigned)tg->conf->port);
+            if (gw_net_resolve(tg->conf->host, tg->conf->port, &tg->addr, &tg->addrlen) < 0) {
+                gw_log_error("services[%zu].targets[%zu]: cannot resolve %s", i, t,
+                             tg->conf->url);
+                return GW_EINVAL;
+            }
+        }
+    }
+    return 0;
+}
+
+static int build_router(struct gw_snapshot *s)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->nservices; i++) {
+        const struct gw_service_conf *sc = s->services[i].conf;
+        n += sc->nprefixes * (sc->nhosts ? sc->nhosts : 1);
+    }
+    struct gw_route_spec *specs = calloc(n ? n : 1, sizeof(*specs));
+    if (!specs)
+        return GW_ENOMEM;
+    size_t k = 0;
+    for (size_t i = 0; i < s->nservices; i++) {
+        const struct gw_service_conf *sc = s->services[i].conf;
+        for (size_t p = 0; p < sc->nprefixes; p++) {
+            size_t nh = sc->nhosts ? sc->nhosts : 1;
+            for (size_t h = 0; h < nh; h++) {
+                specs[k].prefix = sc->prefixes[p];
+                specs[k].host = sc->nhosts ? sc->hosts[h] : NULL;
+                specs[k].methods = sc->methods;
+                specs[k].data = &s->services[i];
+                k++;
+            }
+        }
+    }
+    int rc = gw_router_build(specs, k, &s->router);
+    free(specs);
+    if (rc < 0)
+        gw_log_error("cannot compile the route table: %s", gw_strerror(rc));
+    return rc;
+}
+
+int gw_snapshot_build(struct gw_config *cfg, uint64_t generation, struct gw_snapshot **out)
+{
+    struct gw_snapshot *s = calloc(1, sizeof(*s));
+    int rc = GW_ENOMEM;
+    *out = NULL;
+    if (!s) {
+        gw_config_free(cfg);
+        return rc;
+    }
+    s->cfg = cfg;
+    s->generation = generation;
+    atomic_init(&s->refs, 1);
+    rc = build_services(s);
+    if (rc < 0)
+        goto fail;
+    rc = build_router(s);
+    if (rc < 0)
+        goto fail;
+    *out = s;
+    return 0;
+fail:
+    snapshot_free(s);
+    return rc;
+}
+
+void gw_snapshot_ref(struct gw_snapshot *s)
+{
+    atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+}
+
+void gw_snapshot_unref(struct gw_snapshot *s)
+{
+    if (s && atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1)
+        snapshot_free(s);
+}

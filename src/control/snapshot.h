@@ -1,0 +1,49 @@
+/*
+ * The running configuration: an immutable, reference-counted snapshot built from a validated
+ * gw_config — compiled router, resolved target addresses, per-service runtime state.
+ * A request holds a reference for its whole life, so a reload (publishing a new snapshot)
+ * never changes the rules under a request in flight.
+ */
+#ifndef GW_CONTROL_SNAPSHOT_H
+#define GW_CONTROL_SNAPSHOT_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "control/config.h"
+#include "route/router.h"
+
+struct gw_target {
+    const struct gw_target_conf *conf;
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+    char key[300]; /* "host:port": identifies the upstream pool across snapshots */
+};
+
+struct gw_service {
+    const struct gw_service_conf *conf;
+    struct gw_target *targets;
+    size_t ntargets;
+    atomic_uint rr; /* round-robin cursor shared by all workers */
+};
+
+struct gw_snapshot {
+    atomic_int refs;
+    uint64_t generation;
+    struct gw_config *cfg;
+    struct gw_router *router;
+    struct gw_service *services;
+    size_t nservices;
+};
+
+/* Builds a snapshot from cfg (ownership of cfg passes to the snapshot, also on failure).
+ * Resolves every target address (blocking DNS: call off the request path). The snapshot
+ * starts with one reference. 0, or GW_EINVAL with a log line naming the target. */
+int gw_snapshot_build(struct gw_config *cfg, uint64_t generation, struct gw_snapshot **out);
+
+void gw_snapshot_ref(struct gw_snapshot *s);
+void gw_snapshot_unref(struct gw_snapshot *s);
+
+#endif

@@ -1,0 +1,94 @@
+/*
+ * gantry error codes.
+ *
+ * Every fallible function returns 0 or a negative code. libuv's UV_E* codes (negated errno
+ * values) pass through unchanged; gantry's own codes live below GW__ERR_BASE so the two never
+ * collide. One table (GW_ERROR_MAP) gives each code its name, its message and the HTTP status
+ * the gateway answers with, so every generated 4xx/5xx has exactly one source.
+ */
+#ifndef GW_CORE_ERROR_H
+#define GW_CORE_ERROR_H
+
+#define GW__ERR_BASE (-20000)
+
+/* X(NAME, http_status, message) */
+#define GW_ERROR_MAP(X)                                                                            \
+    X(ENOMEM, 500, "out of memory")                                                                \
+    X(EINVAL, 500, "invalid argument")                                                             \
+    /* request line */                                                                             \
+    X(EMETHOD, 400, "invalid method token")                                                        \
+    X(ETARGET, 400, "invalid request target")                                                      \
+    X(EVERSION, 400, "malformed HTTP version")                                                     \
+    X(EVERSIONUNSUP, 505, "HTTP version not supported")                                            \
+    X(EREQLINE, 400, "malformed request line")                                                     \
+    X(EURITOOLONG, 414, "request line too long")                                                   \
+    /* header block */                                                                             \
+    X(EHDRTOOLARGE, 431, "request header block too large")                                         \
+    X(ETOOMANYHDRS, 431, "too many header fields")                                                 \
+    X(EBARELF, 400, "bare LF in message head")                                                     \
+    X(EBARECR, 400, "bare CR in message head")                                                     \
+    X(ECTL, 400, "control character in message head")                                              \
+    X(EOBSFOLD, 400, "obsolete line folding")                                                      \
+    X(EHDRNAME, 400, "invalid header field name")                                                  \
+    X(EHDRCOLONWS, 400, "whitespace between header field name and colon")                          \
+    X(EHDRNOCOLON, 400, "header line without colon")                                               \
+    X(EHDRVALUE, 400, "invalid character in header field value")                                   \
+    /* framing (anti-smuggling) */                                                                 \
+    X(ECLINVALID, 400, "invalid Content-Length")                                                   \
+    X(ECLDUP, 400, "duplicate Content-Length")                                                     \
+    X(ECLOVERFLOW, 400, "Content-Length too large")                                                \
+    X(ECLTE, 400, "both Content-Length and Transfer-Encoding")                                     \
+    X(ETENOTCHUNKED, 400, "Transfer-Encoding does not end with chunked")                           \
+    X(ETEUNSUP, 501, "unsupported transfer coding")                                                \
+    X(ETEHTTP10, 400, "Transfer-Encoding in an HTTP/1.0 message")                                  \
+    X(ETEINVALID, 400, "malformed Transfer-Encoding")                                              \
+    X(EHOSTMISSING, 400, "missing Host header")                                                    \
+    X(EHOSTDUP, 400, "more than one Host header")                                                  \
+    X(EHOSTINVALID, 400, "invalid Host header")                                                    \
+    X(EEXPECT, 417, "unsupported expectation")                                                     \
+    /* chunked body */                                                                             \
+    X(ECHUNKSIZE, 400, "invalid chunk size")                                                       \
+    X(ECHUNKOVERFLOW, 400, "chunk size too large")                                                 \
+    X(ECHUNKEXT, 400, "invalid chunk extension")                                                   \
+    X(ECHUNKCRLF, 400, "missing CRLF after chunk data")                                            \
+    X(ETRAILER, 400, "invalid trailer field")                                                      \
+    X(ETRAILERTOOLARGE, 431, "trailer section too large")                                          \
+    /* responses from upstreams (the gateway answers 502 for all of them) */                       \
+    X(ESTATUSLINE, 502, "malformed status line")                                                   \
+    /* proxy */                                                                                    \
+    X(EBODYTOOLARGE, 413, "request body too large")                                                \
+    X(EHDRTIMEOUT, 408, "timed out reading request header")                                        \
+    X(EBODYTIMEOUT, 408, "timed out reading request body")                                         \
+    X(ENOROUTE, 404, "no route matched")                                                           \
+    X(EUPSTREAM, 502, "bad gateway")                                                               \
+    X(EUPCONNECT, 502, "upstream connect failed")                                                  \
+    X(EUPRESET, 502, "upstream connection reset")                                                  \
+    X(EUPGARBAGE, 502, "upstream sent an invalid response")                                        \
+    X(ENOTARGET, 503, "no target available")                                                       \
+    X(EUPTIMEOUT, 504, "upstream timed out")                                                       \
+    X(ECONNLIMIT, 503, "too many connections")                                                     \
+    X(EMETHODNOTALLOWED, 405, "method not allowed")                                                \
+    X(ECONNECTUNSUP, 501, "CONNECT is not supported")                                              \
+    X(ESTOPPING, 503, "gateway is shutting down")                                                  \
+    /* configuration */                                                                            \
+    X(ECONFIG, 500, "invalid configuration")
+
+enum gw_error {
+    GW_OK = 0,
+    GW__ERR_FIRST = GW__ERR_BASE,
+#define GW__ERR_ENUM(name, status, msg) GW_##name,
+    GW_ERROR_MAP(GW__ERR_ENUM)
+#undef GW__ERR_ENUM
+    GW__ERR_LAST
+};
+
+/* Short identifier of an error code ("EBARELF"); "UNKNOWN" for codes outside the table. */
+const char *gw_err_name(int err);
+
+/* Human-readable message; for negated errno values (libuv's UV_E*) the system's message. */
+const char *gw_strerror(int err);
+
+/* HTTP status the gateway answers with for this error; 500 for codes outside the table. */
+int gw_err_http_status(int err);
+
+#endif

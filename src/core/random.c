@@ -1,0 +1,57 @@
+#include "core/random.h"
+
+#include <sys/random.h>
+#include <time.h>
+
+static _Thread_local uint64_t state[4];
+static _Thread_local int seeded;
+
+static uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+static void seed(void)
+{
+    if (getrandom(state, sizeof(state), 0) != (ssize_t)sizeof(state)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        uint64_t s = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)&ts;
+        for (int i = 0; i < 4; i++) {
+            s += 0x9E3779B97F4A7C15ull;
+            uint64_t z = s;
+            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+            z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+            state[i] = z ^ (z >> 31);
+        }
+    }
+    seeded = 1;
+}
+
+uint64_t gw_random_u64(void)
+{
+    if (!seeded)
+        seed();
+    uint64_t result = rotl(state[1] * 5, 7) * 9;
+    uint64_t t = state[1] << 17;
+    state[2] ^= state[0];
+    state[3] ^= state[1];
+    state[1] ^= state[2];
+    state[0] ^= state[3];
+    state[2] ^= t;
+    state[3] = rotl(state[3], 45);
+    return result;
+}
+
+void gw_random_request_id(char out[33])
+{
+    static const char hex[] = "0123456789abcdef";
+    for (int half = 0; half < 2; half++) {
+        uint64_t r = gw_random_u64();
+        for (int i = 0; i < 16; i++) {
+            out[half * 16 + i] = hex[r & 15];
+            r >>= 4;
+        }
+    }
+    out[32] = '\0';
+}

@@ -1,0 +1,104 @@
+/*
+ * Character classes of RFC 9110/9112 and the wide scans the parser uses on long runs
+ * (request targets, field values). Private to src/http1/.
+ */
+#ifndef GW_HTTP1_CHARS_H
+#define GW_HTTP1_CHARS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__SSE2__) && !defined(GW_HTTP1_NO_SIMD)
+#include <emmintrin.h>
+#endif
+
+enum {
+    GW__CH_TCHAR = 1,  /* token character (RFC 9110 5.6.2) */
+    GW__CH_VCHAR = 2,  /* 0x21-0x7E */
+    GW__CH_FVALUE = 4, /* field-vchar / obs-text / SP / HT (RFC 9110 5.5) */
+    GW__CH_HEX = 8,
+    GW__CH_HOST = 16, /* reg-name, IP-literal brackets, port colon (RFC 3986) */
+};
+
+extern const uint8_t gw__http1_chars[256];
+
+static inline int gw__is_tchar(unsigned char c)
+{
+    return gw__http1_chars[c] & GW__CH_TCHAR;
+}
+
+static inline int gw__is_fvalue(unsigned char c)
+{
+    return gw__http1_chars[c] & GW__CH_FVALUE;
+}
+
+static inline char gw__lower(char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (char)(c | 0x20) : c;
+}
+
+/* Case-insensitive comparison of an ASCII slice with a lowercase literal. */
+static inline int gw__ieq(const char *s, size_t len, const char *lit, size_t lit_len)
+{
+    if (len != lit_len)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (gw__lower(s[i]) != lit[i])
+            return 0;
+    return 1;
+}
+
+/*
+ * Returns the offset of the first byte in [p, end) that is not VCHAR (0x21-0x7E), or
+ * end - p. Sixteen bytes per step with SSE2 (baseline on x86_64): a byte b is VCHAR when
+ * (int8)(b - 0x21) lies in [0, 0x5E) — one subtraction and two signed compares.
+ */
+static inline size_t gw__scan_vchar(const char *p, const char *end)
+{
+    const char *s = p;
+#if defined(__SSE2__) && !defined(GW_HTTP1_NO_SIMD)
+    const __m128i bias = _mm_set1_epi8((char)0x21);
+    const __m128i lo = _mm_set1_epi8(-1);
+    const __m128i hi = _mm_set1_epi8(0x5E);
+    while (end - s >= 16) {
+        __m128i v = _mm_sub_epi8(_mm_loadu_si128((const __m128i *)(const void *)s), bias);
+        __m128i ok = _mm_and_si128(_mm_cmpgt_epi8(v, lo), _mm_cmplt_epi8(v, hi));
+        unsigned mask = (unsigned)_mm_movemask_epi8(ok) ^ 0xFFFFu;
+        if (mask)
+            return (size_t)(s - p) + (size_t)__builtin_ctz(mask);
+        s += 16;
+    }
+#endif
+    while (s < end && (unsigned char)(*s - 0x21) < 0x5E)
+        s++;
+    return (size_t)(s - p);
+}
+
+/*
+ * Returns the offset of the first byte in [p, end) that is a control character (< 0x20
+ * or 0x7F), HT included, or end - p. Field values allow every other byte, so the caller
+ * treats a stop on HT as "keep going" and anything else as an error.
+ */
+static inline size_t gw__scan_ctl(const char *p, const char *end)
+{
+    const char *s = p;
+#if defined(__SSE2__) && !defined(GW_HTTP1_NO_SIMD)
+    const __m128i c1f = _mm_set1_epi8(0x1F);
+    const __m128i del = _mm_set1_epi8(0x7F);
+    while (end - s >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)s);
+        /* unsigned v <= 0x1F  <=>  min(v, 0x1F) == v */
+        __m128i ctl = _mm_cmpeq_epi8(_mm_min_epu8(v, c1f), v);
+        ctl = _mm_or_si128(ctl, _mm_cmpeq_epi8(v, del));
+        unsigned mask = (unsigned)_mm_movemask_epi8(ctl);
+        if (mask)
+            return (size_t)(s - p) + (size_t)__builtin_ctz(mask);
+        s += 16;
+    }
+#endif
+    while (s < end && (unsigned char)*s >= 0x20 && (unsigned char)*s != 0x7F)
+        s++;
+    return (size_t)(s - p);
+}
+
+#endif

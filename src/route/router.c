@@ -1,0 +1,553 @@
+/*
+ * Compiled router. Layout:
+ * - host groups: group 0 holds the any-host routes; every distinct exact host and every
+ *   distinct wildcard gets its own group. One open-addressing table maps a host key to its
+ *   group: an exact host is stored as is ("api.example.com"), a wildcard without its '*'
+ *   (".example.com"). Exact hosts never start with '.', so the two kinds cannot collide.
+ * - entries: one per distinct (group, prefix), in one open-addressing table keyed by both;
+ *   each entry owns a run of routes (method set, data) whose method sets are disjoint.
+ * Lookups hash the path once, forward, and read the hash of every boundary prefix on the way
+ * (FNV-1a is a running state), and hash the host once, backward, reading the hash of every
+ * ".suffix" on the way. A final 64-bit mix (murmur3's fmix64) spreads FNV's low bits over the
+ * table index. Keys come from the configuration, not from clients, and tables are at most half
+ * full, so probe sequences stay short; a lookup only reads.
+ */
+#include "route/router.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "route/normalize.h"
+
+#define FNV_OFFSET 0xcbf29ce484222325ull
+#define FNV_PRIME 0x100000001b3ull
+#define GID_MIX 0x9e3779b97f4a7c15ull
+
+struct route {
+    uint32_t methods; /* 0 = any */
+    void *data;
+};
+
+struct entry {
+    uint64_t hash; /* key_hash(gid, fnv(prefix)) */
+    const char *prefix;
+    uint32_t len;
+    uint32_t gid;
+    uint32_t first; /* routes[first .. first + count) */
+    uint32_t count;
+    uint32_t allowed; /* union of the routes' method sets (no route has 0 when count > 1) */
+};
+
+struct group {
+    uint64_t hash;   /* mix64 of the backward FNV of key */
+    const char *key; /* exact host, ".suffix" for a wildcard, NULL for group 0 (any host) */
+    uint32_t key_len;
+    uint32_t max_len; /* longest prefix in the group; 0 = the group has no route */
+};
+
+struct gw_router {
+    size_t nroutes;
+    struct route *routes;
+    struct entry *entries;
+    uint32_t nentries;
+    uint32_t *entry_slots; /* entry index + 1; 0 = empty */
+    size_t entry_mask;
+    struct group *groups;
+    uint32_t ngroups;
+    uint32_t *host_slots; /* group index + 1; 0 = empty */
+    size_t host_mask;
+    bool has_wildcards;
+    uint32_t max_len;   /* longest prefix over all groups */
+    uint32_t max_depth; /* most segments in a prefix */
+    uint64_t root_fnv;  /* fnv("/") */
+    char *strings;      /* copies of prefixes and host keys */
+};
+
+static inline uint64_t fnv_step(uint64_t h, unsigned char c)
+{
+    return (h ^ c) * FNV_PRIME;
+}
+
+static inline uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    x ^= x >> 33;
+    return x;
+}
+
+static inline uint64_t key_hash(uint32_t gid, uint64_t prefix_fnv)
+{
+    return mix64(prefix_fnv ^ ((uint64_t)gid * GID_MIX));
+}
+
+static inline unsigned char lower(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c | 0x20) : c;
+}
+
+/* Case-insensitive equality of request bytes with a stored lowercase key. */
+static bool host_eq(const char *s, const char *key, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (lower((unsigned char)s[i]) != (unsigned char)key[i])
+            return false;
+    return true;
+}
+
+static const struct group *find_group(const struct gw_router *r, const char *s, size_t n,
+                                      uint64_t back_fnv)
+{
+    uint64_t h = mix64(back_fnv);
+    for (size_t i = h & r->host_mask;; i = (i + 1) & r->host_mask) {
+        uint32_t v = r->host_slots[i];
+        if (v == 0)
+            return NULL;
+        const struct group *g = &r->groups[v - 1];
+        if (g->hash == h && g->key_len == n && host_eq(s, g->key, n))
+            return g;
+    }
+}
+
+static const struct entry *find_entry(const struct gw_router *r, uint32_t gid, const char *p,
+                                      size_t n, uint64_t fnv)
+{
+    uint64_t h = key_hash(gid, fnv);
+    for (size_t i = h & r->entry_mask;; i = (i + 1) & r->entry_mask) {
+        uint32_t v = r->entry_slots[i];
+        if (v == 0)
+            return NULL;
+        const struct entry *e = &r->entries[v - 1];
+        if (e->hash == h && e->gid == gid && e->len == n && memcmp(e->prefix, p, n) == 0)
+            return e;
+    }
+}
+
+/* ---- build ---------------------------------------------------------------------------------- */
+
+/* Smallest power of two >= 2 * n, at least 8: tables stay at most half full. */
+static size_t table_size(size_t n)
+{
+    size_t s = 8;
+    while (s < 2 * n)
+        s *= 2;
+    return s;
+}
+
+static uint64_t fnv_forward(const char *s, size_t n)
+{
+    uint64_t h = FNV_OFFSET;
+    for (size_t i = 0; i < n; i++)
+        h = fnv_step(h, (unsigned char)s[i]);
+    return h;
+}
+
+static uint64_t fnv_backward_lower(const char *s, size_t n)
+{
+    uint64_t h = FNV_OFFSET;
+    for (size_t i = n; i-- > 0;)
+        h = fnv_step(h, lower((unsigned char)s[i]));
+    return h;
+}
+
+/* Checks a spec's prefix; scratch holds at least len bytes. Returns the segment count or
+ * GW_EINVAL. */
+static int check_prefix(const char *p, size_t len, char *scratch)
+{
+    if (len == 0 || p[0] != '/' || len > UINT32_MAX / 2)
+        return GW_EINVAL;
+    if (len > 1 && p[len - 1] == '/')
+        return GW_EINVAL;
+    /* A prefix that normalisation would change could never match a normalised path. */
+    size_t nlen = 0;
+    if (gw_path_normalize(p, len, scratch, &nlen) != 0 || nlen != len ||
+        memcmp(scratch, p, len) != 0)
+        return GW_EINVAL;
+    int depth = 0;
+    for (size_t i = 0; i < len; i++)
+        depth += p[i] == '/';
+    if (len == 1)
+        depth = 0;
+    return depth > GW_ROUTE_MAX_DEPTH ? GW_EINVAL : depth;
+}
+
+static bool host_char(unsigned char c, bool bracketed)
+{
+    if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_')
+        return true;
+    return bracketed && c == ':';
+}
+
+/* Parses a spec's host. key, key_len: the lookup key (lowercased later), "*.x.y" giving
+ * ".x.y"; the trailing '.' of a fully qualified name is dropped. 0 or GW_EINVAL. */
+static int parse_host(const char *h, const char **key, size_t *key_len, bool *wild)
+{
+    size_t n = strlen(h);
+    if (n > 1 && h[n - 1] == '.')
+        n--;
+    *wild = n >= 2 && h[0] == '*' && h[1] == '.';
+    const char *s = *wild ? h + 2 : h;
+    size_t sn = *wild ? n - 2 : n;
+    if (sn == 0 || sn > GW_ROUTE_MAX_HOST || s[0] == '.' || s[sn - 1] == '.')
+        return GW_EINVAL;
+    bool bracketed = s[0] == '[';
+    if (bracketed && (*wild || sn < 3 || s[sn - 1] != ']'))
+        return GW_EINVAL;
+    for (size_t i = bracketed ? 1 : 0; i < (bracketed ? sn - 1 : sn); i++) {
+        unsigned char c = lower((unsigned char)s[i]);
+        if (!host_char(c, bracketed) || (c == '.' && s[i + 1] == '.'))
+            return GW_EINVAL;
+    }
+    *key = *wild ? h + 1 : h;
+    *key_len = *wild ? sn + 1 : sn;
+    return 0;
+}
+
+struct builder {
+    struct gw_router *r;
+    char *str_next;
+};
+
+static char *copy_string(struct builder *b, const char *s, size_t n, bool lowercase)
+{
+    char *d = b->str_next;
+    for (size_t i = 0; i < n; i++)
+        d[i] = lowercase ? (char)lower((unsigned char)s[i]) : s[i];
+    d[n] = '\0';
+    b->str_next += n + 1;
+    return d;
+}
+
+/* Group id for a spec's host, adding the group on first sight. */
+static uint32_t add_group(struct builder *b, const char *host)
+{
+    struct gw_router *r = b->r;
+    if (host == NULL)
+        return 0;
+    const char *key;
+    size_t n;
+    bool wild;
+    (void)parse_host(host, &key, &n, &wild); /* validated before */
+    uint64_t h = mix64(fnv_backward_lower(key, n));
+    size_t i = h & r->host_mask;
+    for (;; i = (i + 1) & r->host_mask) {
+        uint32_t v = r->host_slots[i];
+        if (v == 0)
+            break;
+        struct group *g = &r->groups[v - 1];
+        if (g->hash == h && g->key_len == n && host_eq(key, g->key, n))
+            return v - 1;
+    }
+    uint32_t gid = r->ngroups++;
+    struct group *g = &r->groups[gid];
+    g->hash = h;
+    g->key = copy_string(b, key, n, true);
+    g->key_len = (uint32_t)n;
+    g->max_len = 0;
+    r->host_slots[i] = gid + 1;
+    r->has_wildcards |= wild;
+    return gid;
+}
+
+/* Entry index for (gid, prefix), adding the entry on first sight; counts its routes. */
+static uint32_t add_entry(struct builder *b, uint32_t gid, const char *p, size_t n)
+{
+    struct gw_router *r = b->r;
+    uint64_t h = key_hash(gid, fnv_forward(p, n));
+    size_t i = h & r->entry_mask;
+    for (;; i = (i + 1) & r->entry_mask) {
+        uint32_t v = r->entry_slots[i];
+        if (v == 0)
+            break;
+        struct entry *e = &r->entries[v - 1];
+        if (e->hash == h && e->gid == gid && e->len == n && memcmp(e->prefix, p, n) == 0) {
+            e->count++;
+            return v - 1;
+        }
+    }
+    uint32_t idx = r->nentries++;
+    struct entry *e = &r->entries[idx];
+    *e = (struct entry){.hash = h, .len = (uint32_t)n, .gid = gid, .count = 1};
+    e->prefix = copy_string(b, p, n, false);
+    r->entry_slots[i] = idx + 1;
+    if (r->groups[gid].max_len < n)
+        r->groups[gid].max_len = (uint32_t)n;
+    if (r->max_len < n)
+        r->max_len = (uint32_t)n;
+    return idx;
+}
+
+/* Validates every spec; sums the bytes the string copies need and the longest prefix. */
+static int check_specs(const struct gw_route_spec *specs, size_t n, size_t *str_bytes,
+                       uint32_t *max_depth)
+{
+    size_t max_prefix = 0;
+    *str_bytes = 0;
+    *max_depth = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (specs[i].prefix == NULL)
+            return GW_EINVAL;
+        size_t len = strlen(specs[i].prefix);
+        if (len > max_prefix)
+            max_prefix = len;
+        *str_bytes += len + 1;
+        if (specs[i].host != NULL) {
+            const char *key;
+            size_t klen;
+            bool wild;
+            if (parse_host(specs[i].host, &key, &klen, &wild) != 0)
+                return GW_EINVAL;
+            *str_bytes += klen + 1;
+        }
+    }
+    char *scratch = malloc(max_prefix + 1);
+    if (scratch == NULL)
+        return GW_ENOMEM;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        int depth = check_prefix(specs[i].prefix, strlen(specs[i].prefix), scratch);
+        if (depth < 0)
+            rc = depth;
+        else if ((uint32_t)depth > *max_depth)
+            *max_depth = (uint32_t)depth;
+    }
+    free(scratch);
+    return rc;
+}
+
+/* Places each spec's route in its entry's run; refuses overlapping method sets. */
+static int place_routes(struct gw_router *r, const struct gw_route_spec *specs, size_t n,
+                        const uint32_t *spec_entry)
+{
+    uint32_t next = 0;
+    for (uint32_t i = 0; i < r->nentries; i++) {
+        r->entries[i].first = next;
+        next += r->entries[i].count;
+        r->entries[i].count = 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct entry *e = &r->entries[spec_entry[i]];
+        uint32_t m = specs[i].methods;
+        for (uint32_t k = 0; k < e->count; k++) {
+            uint32_t o = r->routes[e->first + k].methods;
+            if (m == 0 || o == 0 || (m & o) != 0)
+                return GW_EINVAL;
+        }
+        r->routes[e->first + e->count] = (struct route){.methods = m, .data = specs[i].data};
+        e->count++;
+        e->allowed |= m;
+    }
+    return 0;
+}
+
+int gw_router_build(const struct gw_route_spec *specs, size_t n, struct gw_router **out)
+{
+    struct gw_router *r = NULL;
+    uint32_t *spec_entry = NULL;
+    size_t str_bytes;
+    uint32_t max_depth;
+    int rc;
+
+    *out = NULL;
+    if (n > UINT32_MAX / 4 || (n > 0 && specs == NULL))
+        return GW_EINVAL;
+    rc = check_specs(specs, n, &str_bytes, &max_depth);
+    if (rc < 0)
+        return rc;
+
+    rc = GW_ENOMEM;
+    r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        goto fail;
+    r->nroutes = n;
+    r->max_depth = max_depth;
+    r->root_fnv = fnv_forward("/", 1);
+    r->entry_mask = table_size(n) - 1;
+    r->host_mask = table_size(n + 1) - 1;
+    r->routes = calloc(n + 1, sizeof(*r->routes));
+    r->entries = calloc(n + 1, sizeof(*r->entries));
+    r->groups = calloc(n + 1, sizeof(*r->groups));
+    r->entry_slots = calloc(r->entry_mask + 1, sizeof(*r->entry_slots));
+    r->host_slots = calloc(r->host_mask + 1, sizeof(*r->host_slots));
+    r->strings = malloc(str_bytes + 1);
+    spec_entry = calloc(n + 1, sizeof(*spec_entry));
+    if (r->routes == NULL || r->entries == NULL || r->groups == NULL ||
+        r->entry_slots == NULL || r->host_slots == NULL || r->strings == NULL ||
+        spec_entry == NULL)
+        goto fail;
+
+    struct builder b = {.r = r, .str_next = r->strings};
+    r->ngroups = 1; /* group 0: any host */
+    for (size_t i = 0; i < n; i++) {
+        uint32_t gid = add_group(&b, specs[i].host);
+        spec_entry[i] = add_entry(&b, gid, specs[i].prefix, strlen(specs[i].prefix));
+    }
+    rc = place_routes(r, specs, n, spec_entry);
+    if (rc < 0)
+        goto fail;
+    free(spec_entry);
+    *out = r;
+    return 0;
+
+fail:
+    free(spec_entry);
+    gw_router_free(r);
+    return rc;
+}
+
+void gw_router_free(struct gw_router *r)
+{
+    if (r == NULL)
+        return;
+    free(r->routes);
+    free(r->entries);
+    free(r->groups);
+    free(r->entry_slots);
+    free(r->host_slots);
+    free(r->strings);
+    free(r);
+}
+
+size_t gw_router_count(const struct gw_router *r)
+{
+    return r->nroutes;
+}
+
+/* ---- match ---------------------------------------------------------------------------------- */
+
+/* A boundary prefix of the path that some route could have: its length and its FNV. */
+struct cand {
+    size_t len;
+    uint64_t fnv;
+};
+
+/* Fills c with the path's candidate prefixes, longest first, "/" last. A candidate longer than
+ * the longest route prefix, or with more segments than the deepest one, cannot match. */
+static size_t path_candidates(const struct gw_router *r, const char *path, size_t path_len,
+                              struct cand *c)
+{
+    struct cand fwd[GW_ROUTE_MAX_DEPTH + 1];
+    size_t nf = 0;
+    uint64_t h = FNV_OFFSET;
+    uint32_t slashes = 0;
+    bool whole = path_len <= r->max_len && path[path_len - 1] != '/';
+
+    /* k == max_len is still looked at: a '/' there ends a candidate of the longest length. */
+    for (size_t k = 0; k < path_len && k <= r->max_len; k++) {
+        if (path[k] == '/') {
+            if (k > 1)
+                fwd[nf++] = (struct cand){k, h};
+            if (++slashes > r->max_depth) {
+                whole = false;
+                break;
+            }
+        }
+        if (k == r->max_len)
+            break;
+        h = fnv_step(h, (unsigned char)path[k]);
+    }
+    size_t nc = 0;
+    if (whole && path_len > 1)
+        c[nc++] = (struct cand){path_len, h};
+    while (nf > 0)
+        c[nc++] = fwd[--nf];
+    c[nc++] = (struct cand){1, r->root_fnv};
+    return nc;
+}
+
+/* Longest prefix of group gid among the candidates, or NULL. */
+static const struct entry *match_group(const struct gw_router *r, uint32_t gid,
+                                       const char *path, const struct cand *c, size_t nc)
+{
+    uint32_t max_len = r->groups[gid].max_len;
+    if (max_len == 0)
+        return NULL;
+    for (size_t i = 0; i < nc; i++) {
+        if (c[i].len > max_len)
+            continue;
+        const struct entry *e = find_entry(r, gid, path, c[i].len, c[i].fnv);
+        if (e != NULL)
+            return e;
+    }
+    return NULL;
+}
+
+/* The request host without port and trailing dot; 0 when it cannot name a host group. */
+static size_t host_key_len(const char *host, size_t host_len)
+{
+    if (host == NULL || host_len == 0)
+        return 0;
+    size_t end = host_len;
+    const char *cut = memchr(host, host[0] == '[' ? ']' : ':', host_len);
+    if (cut != NULL)
+        end = (size_t)(cut - host) + (host[0] == '[');
+    if (end > 1 && host[end - 1] == '.')
+        end--;
+    if (end > GW_ROUTE_MAX_HOST || host[0] == '.')
+        return 0;
+    return end;
+}
+
+static const struct entry *select_entry(const struct gw_router *r, const char *host,
+                                        size_t host_len, const char *path, const struct cand *c,
+                                        size_t nc)
+{
+    const struct entry *e = NULL;
+    size_t n = r->ngroups > 1 ? host_key_len(host, host_len) : 0;
+    if (n > 0) {
+        /* One backward pass: wildcard groups are met from the shortest suffix to the longest,
+         * the exact host last. */
+        uint32_t wild[GW_ROUTE_MAX_HOST];
+        size_t nw = 0;
+        uint64_t h = FNV_OFFSET;
+        for (size_t i = n; i-- > 0;) {
+            unsigned char ch = lower((unsigned char)host[i]);
+            h = fnv_step(h, ch);
+            if (ch == '.' && i > 0 && r->has_wildcards) {
+                const struct group *g = find_group(r, host + i, n - i, h);
+                if (g != NULL)
+                    wild[nw++] = (uint32_t)(g - r->groups);
+            }
+        }
+        const struct group *g = find_group(r, host, n, h);
+        if (g != NULL)
+            e = match_group(r, (uint32_t)(g - r->groups), path, c, nc);
+        while (e == NULL && nw > 0)
+            e = match_group(r, wild[--nw], path, c, nc);
+    }
+    if (e == NULL)
+        e = match_group(r, 0, path, c, nc);
+    return e;
+}
+
+enum gw_route_result gw_router_match(const struct gw_router *r, const char *host, size_t host_len,
+                                     const char *path, size_t path_len,
+                                     enum gw_http_method method, struct gw_route_match *m)
+{
+    m->data = NULL;
+    m->prefix_len = 0;
+    m->allowed = 0;
+    if (path_len == 0 || path[0] != '/' || r->nentries == 0)
+        return GW_ROUTE_NOT_FOUND;
+
+    struct cand c[GW_ROUTE_MAX_DEPTH + 2];
+    size_t nc = path_candidates(r, path, path_len, c);
+    const struct entry *e = select_entry(r, host, host_len, path, c, nc);
+    if (e == NULL)
+        return GW_ROUTE_NOT_FOUND;
+
+    m->prefix_len = e->len == 1 ? 0 : e->len;
+    uint32_t bit = (unsigned)method < 32 ? GW_ROUTE_METHOD((unsigned)method) : 0;
+    for (uint32_t i = 0; i < e->count; i++) {
+        const struct route *rt = &r->routes[e->first + i];
+        if (rt->methods == 0 || (rt->methods & bit) != 0) {
+            m->data = rt->data;
+            return GW_ROUTE_FOUND;
+        }
+    }
+    m->allowed = e->allowed;
+    return GW_ROUTE_METHOD_NOT_ALLOWED;
+}

@@ -1,0 +1,195 @@
+/*
+ * Process lifecycle. The main thread is the control thread: it binds the listeners (so a
+ * port in use is reported before anything starts), starts the workers, then waits for
+ * signals. SIGTERM/SIGINT drain: listeners close, requests in flight finish, idle
+ * connections close, and the process exits 0 when the last worker is done or the drain
+ * timeout passes (then remaining connections are closed).
+ */
+#include "runtime/server.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "control/snapshot.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "net/listen.h"
+#include "runtime/worker.h"
+
+#define DRAIN_TIMEOUT_MS 30000
+
+struct control {
+    uv_loop_t loop;
+    uv_signal_t sigterm;
+    uv_signal_t sigint;
+    uv_signal_t sighup;
+    uv_timer_t drain_timer;
+    uv_async_t worker_exit;
+    struct gw_server *server;
+    bool draining;
+};
+
+static void on_closed_noop(uv_handle_t *h)
+{
+    (void)h;
+}
+
+static void stop_control(struct control *ctl)
+{
+    uv_close((uv_handle_t *)&ctl->sigterm, on_closed_noop);
+    uv_close((uv_handle_t *)&ctl->sigint, on_closed_noop);
+    uv_close((uv_handle_t *)&ctl->sighup, on_closed_noop);
+    uv_close((uv_handle_t *)&ctl->drain_timer, on_closed_noop);
+    uv_close((uv_handle_t *)&ctl->worker_exit, on_closed_noop);
+}
+
+/* Each worker thread signals its end (worker.c); the last one ends the control loop. */
+static void on_worker_exit(uv_async_t *a)
+{
+    struct control *ctl = a->data;
+    if (atomic_load(&ctl->server->exited) == ctl->server->nworkers)
+        stop_control(ctl);
+}
+
+static void on_drain_timeout(uv_timer_t *t)
+{
+    struct control *ctl = t->data;
+    gw_log_warn("drain timeout (%d ms): closing the remaining connections", DRAIN_TIMEOUT_MS);
+    for (unsigned i = 0; i < ctl->server->nworkers; i++)
+        gw_worker_request_stop(&ctl->server->workers[i]);
+}
+
+static void on_stop_signal(uv_signal_t *h, int signum)
+{
+    struct control *ctl = h->data;
+    if (ctl->draining) {
+        gw_log_info("signal %d again: closing every connection now", signum);
+        on_drain_timeout(&ctl->drain_timer);
+        return;
+    }
+    ctl->draining = true;
+    atomic_store(&ctl->server->ready, false);
+    atomic_store(&ctl->server->draining, true);
+    gw_log_info("signal %d: draining (no new connections, finishing requests in flight)",
+                signum);
+    for (unsigned i = 0; i < ctl->server->nworkers; i++)
+        gw_worker_request_stop(&ctl->server->workers[i]);
+    uv_timer_start(&ctl->drain_timer, on_drain_timeout, DRAIN_TIMEOUT_MS, 0);
+}
+
+static void on_hup(uv_signal_t *h, int signum)
+{
+    (void)h;
+    (void)signum;
+    gw_log_warn("SIGHUP: configuration reload is not available in this version; "
+                "the running configuration is unchanged");
+}
+
+static int open_log(const char *dest)
+{
+    if (!dest || strcmp(dest, "stdout") == 0)
+        return 1;
+    if (strcmp(dest, "stderr") == 0)
+        return 2;
+    if (strcmp(dest, "off") == 0)
+        return -1;
+    int fd = open(dest, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (fd < 0)
+        gw_log_error("cannot open log file %s", dest);
+    return fd;
+}
+
+int gw_server_run(struct gw_config *cfg)
+{
+    struct gw_server s = {0};
+    struct control ctl = {0};
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+    int status = 1;
+    unsigned started = 0;
+
+    int efd = open_log(cfg->log.error_log ? cfg->log.error_log : "stderr");
+    gw_log_setup((int)cfg->log.level, efd < 0 ? 2 : efd);
+    s.access_fd = open_log(cfg->log.access_log);
+    s.access_json = cfg->log.access_format == GW_LOG_JSON;
+    signal(SIGPIPE, SIG_IGN);
+
+    if (gw_net_resolve(cfg->listen_host, cfg->listen_port, &addr, &addrlen) < 0) {
+        gw_log_error("listen: cannot resolve %s", cfg->listen_host);
+        gw_config_free(cfg);
+        return 1;
+    }
+    unsigned nworkers = cfg->workers ? cfg->workers : 1;
+    if (gw_snapshot_build(cfg, 1, &s.snap) < 0)
+        return 1;
+    s.workers = calloc(nworkers, sizeof(*s.workers));
+    if (!s.workers)
+        goto out;
+    s.nworkers = nworkers;
+    for (unsigned i = 0; i < nworkers; i++) {
+        struct gw_worker *w = &s.workers[i];
+        w->id = i;
+        w->server = &s;
+        w->snap = s.snap;
+        w->listen_fd = gw_net_listen_reuseport((struct sockaddr *)&addr, addrlen, 1024);
+        if (w->listen_fd < 0) {
+            gw_log_error("listen on %s:%u: %s", s.snap->cfg->listen_host,
+                         (unsigned)s.snap->cfg->listen_port, strerror(-w->listen_fd));
+            for (unsigned j = 0; j < i; j++)
+                close(s.workers[j].listen_fd);
+            goto out;
+        }
+    }
+    uv_loop_init(&ctl.loop);
+    ctl.server = &s;
+    uv_signal_init(&ctl.loop, &ctl.sigterm);
+    uv_signal_init(&ctl.loop, &ctl.sigint);
+    uv_signal_init(&ctl.loop, &ctl.sighup);
+    ctl.sigterm.data = ctl.sigint.data = ctl.sighup.data = &ctl;
+    uv_signal_start(&ctl.sigterm, on_stop_signal, SIGTERM);
+    uv_signal_start(&ctl.sigint, on_stop_signal, SIGINT);
+    uv_signal_start(&ctl.sighup, on_hup, SIGHUP);
+    uv_timer_init(&ctl.loop, &ctl.drain_timer);
+    uv_async_init(&ctl.loop, &ctl.worker_exit, on_worker_exit);
+    ctl.drain_timer.data = ctl.worker_exit.data = &ctl;
+    s.exit_async = &ctl.worker_exit;
+    for (; started < nworkers; started++) {
+        if (gw_worker_start(&s.workers[started]) < 0)
+            break;
+    }
+    if (started < nworkers) {
+        gw_log_error("cannot start worker %u", started);
+        goto out;
+    }
+
+    atomic_store(&s.ready, true);
+    gw_log_info("gantry listening on %s:%u with %u worker%s, %zu service%s",
+                s.snap->cfg->listen_host, (unsigned)s.snap->cfg->listen_port, nworkers,
+                nworkers == 1 ? "" : "s", s.snap->nservices, s.snap->nservices == 1 ? "" : "s");
+    uv_run(&ctl.loop, UV_RUN_DEFAULT);
+    status = 0;
+out:
+    for (unsigned i = 0; i < started; i++) {
+        if (status != 0)
+            gw_worker_request_stop(&s.workers[i]);
+        gw_worker_join(&s.workers[i]);
+    }
+    if (ctl.server) {
+        if (status != 0) {
+            stop_control(&ctl);
+            uv_run(&ctl.loop, UV_RUN_DEFAULT);
+        }
+        uv_loop_close(&ctl.loop);
+    }
+    if (status == 0)
+        gw_log_info("stopped");
+    free(s.workers);
+    gw_snapshot_unref(s.snap);
+    if (s.access_fd > 2)
+        close(s.access_fd);
+    return status;
+}

@@ -1,0 +1,127 @@
+#include "runtime/worker.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "conn/conn.h"
+#include "control/snapshot.h"
+#include "core/log.h"
+#include "runtime/server.h"
+
+#define LISTEN_BACKLOG 1024
+
+void gw__access_flush(struct gw_worker *w);
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+    struct gw_worker *w = listener->data;
+    if (status < 0) {
+        gw_log_warn("worker %u: accept: %s", w->id, uv_strerror(status));
+        return;
+    }
+    gw_conn_accept(w);
+}
+
+static void on_sweep(uv_timer_t *t)
+{
+    struct gw_worker *w = t->data;
+    gw_pools_sweep(w, w->snap->cfg->upstream.idle_timeout_ms);
+}
+
+static void on_flush(uv_check_t *h)
+{
+    struct gw_worker *w = h->data;
+    if (w->access.len)
+        gw__access_flush(w);
+}
+
+static void on_closed_noop(uv_handle_t *h)
+{
+    (void)h;
+}
+
+void gw_worker_maybe_finish(struct gw_worker *w)
+{
+    if (!w->stopping || w->nconns > 0 || uv_is_closing((uv_handle_t *)&w->wakeup))
+        return;
+    gw_pools_sweep(w, 0);
+    if (w->access.len)
+        gw__access_flush(w);
+    uv_close((uv_handle_t *)&w->sweep, on_closed_noop);
+    uv_close((uv_handle_t *)&w->flush, on_closed_noop);
+    uv_close((uv_handle_t *)&w->wakeup, on_closed_noop);
+}
+
+/* First wake-up: stop accepting, let requests in flight finish, close idle connections.
+ * A second one (the drain timeout passed): close everything. */
+static void on_wakeup(uv_async_t *a)
+{
+    struct gw_worker *w = a->data;
+    bool force = w->stopping;
+    if (!w->stopping) {
+        w->stopping = true;
+        uv_close((uv_handle_t *)&w->listener, on_closed_noop);
+    }
+    struct gw_list *it = w->conns.next;
+    while (it != &w->conns) {
+        struct gw_conn *c = gw_container_of(it, struct gw_conn, link);
+        it = it->next;
+        if (force || !c->req)
+            gw_conn_close(c);
+    }
+    gw_pools_sweep(w, 0);
+    gw_worker_maybe_finish(w);
+}
+
+static void worker_main(void *arg)
+{
+    struct gw_worker *w = arg;
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    atomic_fetch_add(&w->server->exited, 1);
+    uv_async_send(w->server->exit_async);
+}
+
+int gw_worker_start(struct gw_worker *w)
+{
+    int rc = uv_loop_init(&w->loop);
+    if (rc < 0)
+        return rc;
+    gw_list_init(&w->conns);
+    gw_pools_init(&w->pools);
+    gw_buf_init(&w->access, 1u << 20);
+    uv_tcp_init(&w->loop, &w->listener);
+    w->listener.data = w;
+    rc = uv_tcp_open(&w->listener, w->listen_fd);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&w->listener, LISTEN_BACKLOG, on_connection);
+    if (rc < 0) {
+        gw_log_error("worker %u: listen: %s", w->id, uv_strerror(rc));
+        return rc;
+    }
+    uv_async_init(&w->loop, &w->wakeup, on_wakeup);
+    w->wakeup.data = w;
+    uv_timer_init(&w->loop, &w->sweep);
+    w->sweep.data = w;
+    uv_timer_start(&w->sweep, on_sweep, 1000, 1000);
+    uv_unref((uv_handle_t *)&w->sweep);
+    uv_check_init(&w->loop, &w->flush);
+    w->flush.data = w;
+    uv_check_start(&w->flush, on_flush);
+    uv_unref((uv_handle_t *)&w->flush);
+    return uv_thread_create(&w->thread, worker_main, w);
+}
+
+void gw_worker_request_stop(struct gw_worker *w)
+{
+    uv_async_send(&w->wakeup);
+}
+
+void gw_worker_join(struct gw_worker *w)
+{
+    uv_thread_join(&w->thread);
+    int rc = uv_loop_close(&w->loop);
+    if (rc != 0)
+        gw_log_warn("worker %u: loop closed with live handles", w->id);
+    gw_pools_free(&w->pools);
+    gw_buf_free(&w->access);
+}

@@ -1,0 +1,50 @@
+/*
+ * A worker: one thread, one libuv loop, one SO_REUSEPORT listener. Every client
+ * connection and every upstream connection it owns stays on it; nothing on the request
+ * path takes a lock.
+ */
+#ifndef GW_RUNTIME_WORKER_H
+#define GW_RUNTIME_WORKER_H
+
+#include <stdbool.h>
+#include <uv.h>
+
+#include "core/buf.h"
+#include "core/list.h"
+#include "upstream/pool.h"
+
+struct gw_server;
+struct gw_snapshot;
+
+struct gw_worker {
+    uv_loop_t loop;
+    uv_thread_t thread;
+    uv_tcp_t listener;
+    uv_async_t wakeup; /* the control thread asks the worker to stop */
+    uv_timer_t sweep;  /* once a second: idle upstream connections past their timeout */
+    uv_check_t flush;  /* after each loop iteration: write buffered access-log lines */
+    struct gw_server *server;
+    unsigned id;
+    int listen_fd;
+    struct gw_snapshot *snap; /** the snapshot new requests start with */
+    struct gw_list conns;     /** every client connection */
+    size_t nconns;
+    size_t active;            /** requests in flight */
+    struct gw_pools pools;    /** upstream keep-alive pools, per target */
+    struct gw_buf access;     /** access-log lines not yet written */
+    bool stopping;
+};
+
+/* Starts the worker's thread. 0 or a negative code. */
+int gw_worker_start(struct gw_worker *w);
+
+/* Asks the worker to stop accepting and finish (thread-safe). */
+void gw_worker_request_stop(struct gw_worker *w);
+
+/* Joins the thread and frees what the worker owns. */
+void gw_worker_join(struct gw_worker *w);
+
+/* Called by connections when they close or finish a request while stopping. */
+void gw_worker_maybe_finish(struct gw_worker *w);
+
+#endif

@@ -1,0 +1,201 @@
+#include "upstream/pool.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "control/snapshot.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "runtime/worker.h"
+
+#define POOL_BUCKETS 256
+
+static size_t key_hash(const char *s)
+{
+    size_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+void gw_pools_init(struct gw_pools *p)
+{
+    p->buckets = calloc(POOL_BUCKETS, sizeof(*p->buckets));
+    p->nbuckets = p->buckets ? POOL_BUCKETS : 0;
+}
+
+void gw_pools_free(struct gw_pools *p)
+{
+    for (size_t i = 0; i < p->nbuckets; i++) {
+        struct gw_pool *pl = p->buckets[i];
+        while (pl) {
+            struct gw_pool *next = pl->next;
+            free(pl);
+            pl = next;
+        }
+    }
+    free(p->buckets);
+    p->buckets = NULL;
+    p->nbuckets = 0;
+}
+
+static struct gw_pool *pool_get(struct gw_pools *p, const char *key)
+{
+    if (!p->nbuckets)
+        return NULL;
+    size_t b = key_hash(key) % p->nbuckets;
+    for (struct gw_pool *pl = p->buckets[b]; pl; pl = pl->next)
+        if (strcmp(pl->key, key) == 0)
+            return pl;
+    struct gw_pool *pl = calloc(1, sizeof(*pl));
+    if (!pl)
+        return NULL;
+    gw_list_init(&pl->idle);
+    snprintf(pl->key, sizeof(pl->key), "%s", key);
+    pl->next = p->buckets[b];
+    p->buckets[b] = pl;
+    return pl;
+}
+
+static void on_upconn_closed(uv_handle_t *h)
+{
+    struct gw_upconn *uc = h->data;
+    free(uc->buf);
+    free(uc);
+}
+
+void gw_upconn_close(struct gw_upconn *uc)
+{
+    if (uc->closing)
+        return;
+    uc->closing = true;
+    if (!gw_list_empty(&uc->link)) {
+        gw_list_remove(&uc->link);
+        uc->pool->nidle--;
+    }
+    uc->req = NULL;
+    uv_close((uv_handle_t *)&uc->tcp, on_upconn_closed);
+}
+
+/* An idle connection must stay silent: EOF means the upstream closed it, data means the
+ * upstream is confused. Either way it is gone. */
+static void on_idle_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    static char sink[64];
+    (void)h;
+    (void)suggested;
+    *buf = uv_buf_init(sink, sizeof(sink));
+}
+
+static void on_idle_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    struct gw_upconn *uc = s->data;
+    (void)buf;
+    if (nread == 0)
+        return;
+    gw_log_debug("upstream %s: idle pooled connection %s", uc->pool->key,
+                 nread < 0 ? "closed by upstream" : "sent unexpected data");
+    gw_upconn_close(uc);
+}
+
+/* The peek that catches a close sitting in the same event batch as our request. */
+static bool still_open(struct gw_upconn *uc)
+{
+    uv_os_fd_t fd;
+    char ch;
+    if (uv_fileno((uv_handle_t *)&uc->tcp, &fd) != 0)
+        return false;
+    ssize_t n = recv(fd, &ch, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+struct gw_upconn *gw_pool_acquire(struct gw_worker *w, const struct gw_target *t)
+{
+    struct gw_pool *pl = pool_get(&w->pools, t->key);
+    if (!pl)
+        return NULL;
+    while (!gw_list_empty(&pl->idle)) {
+        struct gw_upconn *uc = gw_container_of(pl->idle.next, struct gw_upconn, link);
+        gw_list_remove(&uc->link);
+        pl->nidle--;
+        uv_read_stop((uv_stream_t *)&uc->tcp);
+        if (still_open(uc))
+            return uc;
+        gw_upconn_close(uc);
+    }
+    return NULL;
+}
+
+void gw_pool_release(struct gw_upconn *uc)
+{
+    struct gw_worker *w = uc->w;
+    const struct gw_config *cfg = w->snap->cfg;
+    uc->req = NULL;
+    uc->len = uc->off = 0;
+    uv_read_stop((uv_stream_t *)&uc->tcp);
+    if (uc->closing)
+        return;
+    if (w->stopping || uc->pool->nidle >= cfg->upstream.max_idle_per_target ||
+        cfg->upstream.max_idle_per_target == 0) {
+        gw_upconn_close(uc);
+        return;
+    }
+    /* Idle connections keep no read buffer: memory per idle connection is its handle. */
+    free(uc->buf);
+    uc->buf = NULL;
+    uc->cap = 0;
+    uc->idle_since = uv_now(&w->loop);
+    gw_list_insert_head(&uc->pool->idle, &uc->link);
+    uc->pool->nidle++;
+    if (uv_read_start((uv_stream_t *)&uc->tcp, on_idle_alloc, on_idle_read) != 0)
+        gw_upconn_close(uc);
+}
+
+int gw_upconn_connect(struct gw_worker *w, const struct gw_target *t, struct gw_request *req,
+                      struct gw_upconn **out, uv_connect_cb cb)
+{
+    struct gw_pool *pl = pool_get(&w->pools, t->key);
+    struct gw_upconn *uc = calloc(1, sizeof(*uc));
+    *out = NULL;
+    if (!uc || !pl) {
+        free(uc);
+        return GW_ENOMEM;
+    }
+    uc->w = w;
+    uc->pool = pl;
+    uc->req = req;
+    gw_list_init(&uc->link);
+    int rc = uv_tcp_init(&w->loop, &uc->tcp);
+    if (rc < 0) {
+        free(uc);
+        return rc;
+    }
+    uc->tcp.data = uc;
+    uc->connect_req.data = uc;
+    uv_tcp_nodelay(&uc->tcp, 1);
+    rc = uv_tcp_connect(&uc->connect_req, &uc->tcp, (const struct sockaddr *)&t->addr, cb);
+    if (rc < 0) {
+        gw_upconn_close(uc);
+        return rc;
+    }
+    *out = uc;
+    return 0;
+}
+
+void gw_pools_sweep(struct gw_worker *w, uint64_t idle_ms)
+{
+    uint64_t now = uv_now(&w->loop);
+    for (size_t i = 0; i < w->pools.nbuckets; i++) {
+        for (struct gw_pool *pl = w->pools.buckets[i]; pl; pl = pl->next) {
+            /* Oldest at the tail: stop at the first one still fresh. */
+            while (!gw_list_empty(&pl->idle)) {
+                struct gw_upconn *uc = gw_container_of(pl->idle.prev, struct gw_upconn, link);
+                if (idle_ms && now - uc->idle_since < idle_ms)
+                    break;
+                gw_upconn_close(uc);
+            }
+        }
+    }
+}

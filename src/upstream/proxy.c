@@ -1,0 +1,623 @@
+/*
+ * The proxy exchange: target choice, connect or reuse, request head and body upstream,
+ * response head and body back to the client.
+ *
+ * Backpressure: a request body chunk is written upstream while the client is not read;
+ * a response chunk is written to the client while the upstream is not read. Each side
+ * resumes when its write completes, so at most one buffer per direction is in flight.
+ * Writes are tried inline first (uv_try_write); the common small exchange never waits.
+ *
+ * Failure rules: a failure before any response byte reached the client gets a JSON error
+ * (502/503/504); after that, the client connection is closed, so a truncated body can never
+ * look complete. An idempotent request whose reused keep-alive connection died before
+ * answering is retried once on a fresh connection.
+ */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn/conn.h"
+#include "control/snapshot.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "runtime/worker.h"
+#include "upstream/pool.h"
+#include "upstream/rewrite.h"
+
+#define UP_BUF_SIZE 65536
+#define MAX_BUFS 32
+
+void gw__conn_body_timer(struct gw_conn *c, bool on);
+
+static void pick_and_connect(struct gw_request *r, bool fresh);
+static void pump_request(struct gw_request *r);
+static void pump_response(struct gw_request *r);
+static void up_read_start(struct gw_request *r);
+
+static bool idempotent(enum gw_http_method m)
+{
+    return m == GW_METHOD_GET || m == GW_METHOD_HEAD || m == GW_METHOD_PUT ||
+           m == GW_METHOD_DELETE || m == GW_METHOD_OPTIONS || m == GW_METHOD_TRACE;
+}
+
+static void detach_upstream(struct gw_request *r, bool reusable)
+{
+    struct gw_upconn *uc = r->up;
+    if (!uc)
+        return;
+    r->up = NULL;
+    uv_timer_stop(&r->conn->up_timer);
+    if (!r->t_upstream_done)
+        r->t_upstream_done = uv_hrtime();
+    uc->req = NULL;
+    if (reusable)
+        gw_pool_release(uc);
+    else
+        gw_upconn_close(uc);
+}
+
+void gw_proxy_abort(struct gw_request *r)
+{
+    detach_upstream(r, false);
+}
+
+/* Ends the exchange with an error: a JSON answer if the client has seen nothing yet,
+ * otherwise a closed connection. */
+static void fail(struct gw_request *r, int err)
+{
+    struct gw_conn *c = r->conn;
+    detach_upstream(r, false);
+    if (r->resp_started || r->resp_writing) {
+        gw_conn_close(c);
+        return;
+    }
+    /* The client may still be sending a body we will never read: close after answering. */
+    gw_conn_respond_error(c, err, !r->body_done);
+}
+
+static void on_up_timeout(uv_timer_t *t)
+{
+    struct gw_conn *c = t->data;
+    struct gw_request *r = c->req;
+    if (!r || !r->up)
+        return;
+    if (!r->up->connected) {
+        gw_log_warn("upstream %s: connect timeout (request %s)", r->target->key, r->id);
+        detach_upstream(r, false);
+        if (r->tries < r->svc->ntargets && !r->head_sent) {
+            pick_and_connect(r, true);
+            return;
+        }
+        fail(r, GW_EUPCONNECT);
+        return;
+    }
+    gw_log_warn("upstream %s: response timeout (request %s)", r->target->key, r->id);
+    fail(r, GW_EUPTIMEOUT);
+}
+
+static void start_response_timer(struct gw_request *r)
+{
+    uv_timer_start(&r->conn->up_timer, on_up_timeout, r->svc->conf->response_timeout_ms, 0);
+}
+
+/* ---- request: client -> upstream ---------------------------------------------------- */
+
+static void after_request_write(struct gw_request *r)
+{
+    struct gw_conn *c = r->conn;
+    r->head_sent = true;
+    c->in_off += r->body_consumed;
+    r->body_consumed = 0;
+    if (c->in_off == c->in_len)
+        c->in_off = c->in_len = 0;
+    if (r->body_done) {
+        gw__conn_body_timer(c, false);
+        if (!r->resp_head_done)
+            start_response_timer(r);
+        return;
+    }
+    pump_request(r);
+}
+
+static void on_up_written(uv_write_t *req, int status)
+{
+    struct gw_upconn *uc = req->data;
+    struct gw_request *r = uc->req;
+    if (!r)
+        return;
+    r->body_writing = false;
+    if (status < 0) {
+        gw_log_warn("upstream %s: write failed: %s (request %s)", r->target->key,
+                    uv_strerror(status), r->id);
+        fail(r, GW_EUPRESET);
+        return;
+    }
+    after_request_write(r);
+}
+
+static int upstream_write(struct gw_request *r, uv_buf_t *bufs, unsigned n)
+{
+    struct gw_upconn *uc = r->up;
+    int w = uv_try_write((uv_stream_t *)&uc->tcp, bufs, n);
+    if (w == UV_EAGAIN)
+        w = 0;
+    if (w < 0)
+        return w;
+    size_t left = (size_t)w;
+    unsigned i = 0;
+    while (i < n && left >= bufs[i].len) {
+        left -= bufs[i].len;
+        i++;
+    }
+    if (i == n)
+        return 1;
+    bufs[i].base += left;
+    bufs[i].len -= left;
+    uc->write_req.data = uc;
+    int rc = uv_write(&uc->write_req, (uv_stream_t *)&uc->tcp, bufs + i, n - i, on_up_written);
+    return rc < 0 ? rc : 0;
+}
+
+static unsigned add_chunk(struct gw_request *r, uv_buf_t *bufs, unsigned n, unsigned *slot,
+                          const char *data, size_t len)
+{
+    char *line = r->scratch[(*slot)++];
+    int k = snprintf(line, sizeof(r->scratch[0]), "%zx\r\n", len);
+    bufs[n++] = uv_buf_init(line, (unsigned)k);
+    bufs[n++] = uv_buf_init((char *)(uintptr_t)data, (unsigned)len);
+    bufs[n++] = uv_buf_init("\r\n", 2);
+    return n;
+}
+
+static void pump_request(struct gw_request *r)
+{
+    struct gw_conn *c = r->conn;
+    uv_buf_t bufs[MAX_BUFS];
+    unsigned n = 0, slot = 0;
+    size_t consumed = 0;
+
+    if (!r->up || !r->up->connected || r->body_writing)
+        return;
+    if (!r->head_sent)
+        bufs[n++] = uv_buf_init(r->head.data, (unsigned)r->head.len);
+    if (!r->body_done) {
+        const char *p = c->in + c->in_off;
+        size_t avail = c->in_len - c->in_off;
+        if (r->msg.body == GW_BODY_LENGTH) {
+            size_t take = r->body_left < avail ? (size_t)r->body_left : avail;
+            if (take) {
+                bufs[n++] = uv_buf_init((char *)(uintptr_t)p, (unsigned)take);
+                consumed = take;
+                r->body_left -= take;
+                r->body_in += take;
+            }
+            r->body_done = r->body_left == 0;
+        } else {
+            uint64_t max = r->svc->conf->max_body_bytes;
+            while (n + 3 <= MAX_BUFS && slot < 16 && consumed < avail) {
+                size_t used;
+                const char *data;
+                size_t dlen;
+                int rc = gw_chunked_decode(&r->req_dec, p + consumed, avail - consumed, &used,
+                                           &data, &dlen);
+                if (rc < 0) {
+                    gw_log_info("client %s: bad chunked body: %s (request %s)", c->peer,
+                                gw_strerror(rc), r->id);
+                    fail(r, rc);
+                    return;
+                }
+                consumed += used;
+                if (rc == GW_CHUNKED_DATA) {
+                    r->body_in += dlen;
+                    if (max && r->body_in > max) {
+                        fail(r, GW_EBODYTOOLARGE);
+                        return;
+                    }
+                    n = add_chunk(r, bufs, n, &slot, data, dlen);
+                } else if (rc == GW_CHUNKED_DONE) {
+                    bufs[n++] = uv_buf_init("0\r\n\r\n", 5);
+                    r->body_done = true;
+                    break;
+                }
+            }
+        }
+    }
+    if (n == 0) {
+        /* Waiting for the client's body bytes. */
+        if (c->in_off == c->in_len)
+            c->in_off = c->in_len = 0;
+        gw__conn_body_timer(c, true);
+        gw_conn_read_start(c);
+        return;
+    }
+    gw_conn_read_stop(c);
+    r->body_consumed = consumed;
+    int rc = upstream_write(r, bufs, n);
+    if (rc < 0) {
+        gw_log_warn("upstream %s: write failed: %s (request %s)", r->target->key,
+                    uv_strerror(rc), r->id);
+        fail(r, GW_EUPRESET);
+        return;
+    }
+    if (rc == 0) {
+        r->body_writing = true;
+        return;
+    }
+    after_request_write(r);
+}
+
+void gw_proxy_client_input(struct gw_request *r)
+{
+    gw__conn_body_timer(r->conn, false);
+    if (r->body_done) {
+        /* Pipelined bytes of the next request: they wait in the buffer. */
+        gw_conn_read_stop(r->conn);
+        return;
+    }
+    pump_request(r);
+}
+
+static void send_request(struct gw_request *r)
+{
+    struct gw_conn *c = r->conn;
+    if (!r->head_built) {
+        int rc = gw_rewrite_request_head(r);
+        if (rc < 0) {
+            fail(r, rc);
+            return;
+        }
+        r->head_built = true;
+        /* The head is copied into r->head: its bytes in the input buffer can go. */
+        c->in_off += r->msg.head_len;
+        if (r->msg.body == GW_BODY_CHUNKED)
+            gw_chunked_init(&r->req_dec, 0, 0);
+        if (r->msg.expect_continue && !r->body_done && c->in_off == c->in_len) {
+            /* We answer the expectation ourselves once the upstream is ready for the body
+             * (RFC 9110 10.1.1); the upstream never sees Expect. A 25-byte write to an idle
+             * socket completes inline; if it did not, the client sends anyway after its
+             * own short wait. */
+            uv_buf_t cont = uv_buf_init("HTTP/1.1 100 Continue\r\n\r\n", 25);
+            uv_try_write((uv_stream_t *)&c->tcp, &cont, 1);
+        }
+    }
+    gw_http1_parser_init_response(&r->rparser, &r->snap->cfg->http, r->msg.method_id);
+    up_read_start(r);
+    pump_request(r);
+}
+
+static void on_connected(uv_connect_t *creq, int status)
+{
+    struct gw_upconn *uc = creq->data;
+    struct gw_request *r = uc->req;
+    if (!r) {
+        gw_upconn_close(uc);
+        return;
+    }
+    uv_timer_stop(&r->conn->up_timer);
+    if (status < 0) {
+        gw_log_warn("upstream %s: connect failed: %s (request %s)", r->target->key,
+                    uv_strerror(status), r->id);
+        detach_upstream(r, false);
+        if (r->tries < r->svc->ntargets) {
+            pick_and_connect(r, true);
+            return;
+        }
+        fail(r, GW_EUPCONNECT);
+        return;
+    }
+    uc->connected = true;
+    send_request(r);
+}
+
+static void pick_and_connect(struct gw_request *r, bool fresh)
+{
+    const struct gw_service *svc = r->svc;
+    struct gw_worker *w = r->conn->w;
+    if (svc->ntargets == 0) {
+        fail(r, GW_ENOTARGET);
+        return;
+    }
+    unsigned idx = atomic_fetch_add_explicit((atomic_uint *)&svc->rr, 1, memory_order_relaxed);
+    r->target = &svc->targets[idx % svc->ntargets];
+    r->tries++;
+    struct gw_upconn *uc = fresh ? NULL : gw_pool_acquire(w, r->target);
+    if (uc) {
+        uc->req = r;
+        r->up = uc;
+        send_request(r);
+        return;
+    }
+    int rc = gw_upconn_connect(w, r->target, r, &uc, on_connected);
+    if (rc < 0) {
+        gw_log_warn("upstream %s: cannot connect: %s (request %s)", r->target->key,
+                    gw_strerror(rc), r->id);
+        if (r->tries < svc->ntargets) {
+            pick_and_connect(r, true);
+            return;
+        }
+        fail(r, GW_EUPCONNECT);
+        return;
+    }
+    r->up = uc;
+    uv_timer_start(&r->conn->up_timer, on_up_timeout, svc->conf->connect_timeout_ms, 0);
+}
+
+void gw_proxy_start(struct gw_request *r)
+{
+    r->t_upstream = uv_hrtime();
+    pick_and_connect(r, false);
+}
+
+/* ---- response: upstream -> client --------------------------------------------------- */
+
+static void finish(struct gw_request *r)
+{
+    struct gw_upconn *uc = r->up;
+    bool reusable = uc && r->rmsg.keep_alive && r->body_done && !r->body_writing &&
+                    uc->off == uc->len;
+    if (uc)
+        uc->requests++;
+    detach_upstream(r, reusable);
+    if (!r->body_done)
+        r->keep_alive = false;
+    gw_conn_request_done(r->conn);
+}
+
+static void on_up_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    struct gw_upconn *uc = h->data;
+    (void)suggested;
+    if (!uc->buf) {
+        uc->buf = malloc(UP_BUF_SIZE);
+        uc->cap = uc->buf ? UP_BUF_SIZE : 0;
+        uc->len = uc->off = 0;
+    }
+    if (uc->len == uc->cap && uc->off > 0) {
+        memmove(uc->buf, uc->buf + uc->off, uc->len - uc->off);
+        uc->len -= uc->off;
+        uc->off = 0;
+    }
+    buf->base = uc->buf ? uc->buf + uc->len : NULL;
+    buf->len = uc->buf ? uc->cap - uc->len : 0;
+}
+
+static void upstream_closed(struct gw_request *r, ssize_t nread)
+{
+    struct gw_upconn *uc = r->up;
+    if (r->resp_head_done && r->rmsg.body == GW_BODY_UNTIL_EOF && nread == UV_EOF) {
+        r->resp_done = true;
+        r->rmsg.keep_alive = false;
+        pump_response(r);
+        return;
+    }
+    bool reused = uc->requests > 0;
+    gw_log_warn("upstream %s: connection %s before the response was complete (request %s)",
+                r->target->key, nread == UV_EOF ? "closed" : uv_strerror((int)nread), r->id);
+    if (!r->resp_head_done && !r->resp_started && reused && idempotent(r->msg.method_id) &&
+        r->msg.body == GW_BODY_NONE && uc->len == uc->off) {
+        /* A keep-alive connection the upstream closed under us: nothing was answered, the
+         * method is idempotent, so a fresh connection is safe. */
+        detach_upstream(r, false);
+        r->tries = 0;
+        pick_and_connect(r, true);
+        return;
+    }
+    fail(r, r->resp_head_done ? GW_EUPRESET : (uc->len > uc->off ? GW_EUPGARBAGE : GW_EUPRESET));
+}
+
+static void on_up_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    struct gw_upconn *uc = s->data;
+    struct gw_request *r = uc->req;
+    (void)buf;
+    if (!r) {
+        gw_upconn_close(uc);
+        return;
+    }
+    if (nread == 0)
+        return;
+    if (nread < 0) {
+        upstream_closed(r, nread);
+        return;
+    }
+    uc->len += (size_t)nread;
+    if (r->resp_head_done)
+        start_response_timer(r); /* inactivity between body reads */
+    pump_response(r);
+}
+
+static void up_read_start(struct gw_request *r)
+{
+    uv_read_start((uv_stream_t *)&r->up->tcp, on_up_alloc, on_up_read);
+}
+
+/* Parses the response head; returns 1 when the body phase can start, 0 to wait, -1 when
+ * the request has been failed. */
+static int parse_response_head(struct gw_request *r)
+{
+    struct gw_upconn *uc = r->up;
+    for (;;) {
+        int rc = gw_http1_parse_response(&r->rparser, uc->buf + uc->off, uc->len - uc->off,
+                                         &r->rmsg);
+        if (rc == GW_HTTP1_PARTIAL) {
+            if (uc->off == 0 && uc->len == uc->cap) {
+                gw_log_warn("upstream %s: response head larger than %d bytes (request %s)",
+                            r->target->key, UP_BUF_SIZE, r->id);
+                fail(r, GW_EUPGARBAGE);
+                return -1;
+            }
+            return 0;
+        }
+        if (rc < 0) {
+            gw_log_warn("upstream %s: invalid response: %s (request %s)", r->target->key,
+                        gw_strerror(rc), r->id);
+            fail(r, GW_EUPGARBAGE);
+            return -1;
+        }
+        if (r->rmsg.status >= 100 && r->rmsg.status < 200) {
+            if (r->rmsg.status == 101) {
+                gw_log_warn("upstream %s: unexpected 101 Switching Protocols (request %s)",
+                            r->target->key, r->id);
+                fail(r, GW_EUPGARBAGE);
+                return -1;
+            }
+            /* Interim responses (100, 103) are not forwarded: we answered Expect
+             * ourselves. */
+            uc->off += r->rmsg.head_len;
+            gw_http1_parser_init_response(&r->rparser, &r->snap->cfg->http, r->msg.method_id);
+            continue;
+        }
+        break;
+    }
+    uv_timer_stop(&r->conn->up_timer);
+    r->status = r->rmsg.status;
+    if (r->conn->w->stopping || !r->body_done)
+        r->keep_alive = false;
+    int rc = gw_rewrite_response_head(r);
+    if (rc < 0) {
+        fail(r, GW_EUPGARBAGE);
+        return -1;
+    }
+    uc->off += r->rmsg.head_len;
+    r->resp_head_done = true;
+    if (r->rmsg.body == GW_BODY_CHUNKED)
+        gw_chunked_init(&r->resp_dec, 0, 0);
+    if (r->rmsg.body == GW_BODY_NONE)
+        r->resp_done = true;
+    start_response_timer(r);
+    return 1;
+}
+
+static void after_response_write(struct gw_request *r)
+{
+    struct gw_upconn *uc = r->up;
+    uc->off += r->resp_consumed;
+    r->resp_consumed = 0;
+    if (uc->off == uc->len && !r->resp_done)
+        uc->off = uc->len = 0;
+    if (r->resp_done) {
+        finish(r);
+        return;
+    }
+    up_read_start(r);
+    if (uc->off < uc->len)
+        pump_response(r);
+}
+
+static void on_client_written(uv_write_t *req, int status)
+{
+    struct gw_conn *c = req->data;
+    struct gw_request *r = c->req;
+    c->writing = false;
+    if (c->closing || !r)
+        return;
+    r->resp_writing = false;
+    if (status < 0) {
+        gw_log_info("client %s: write failed: %s (request %s)", c->peer, uv_strerror(status),
+                    r->id);
+        gw_conn_close(c);
+        return;
+    }
+    if (!r->up) {
+        gw_conn_close(c);
+        return;
+    }
+    after_response_write(r);
+}
+
+static void pump_response(struct gw_request *r)
+{
+    struct gw_upconn *uc = r->up;
+    uv_buf_t bufs[MAX_BUFS];
+    unsigned n = 0, slot = 0;
+    size_t consumed = 0;
+
+    if (r->resp_writing)
+        return;
+    if (!r->resp_head_done) {
+        int rc = parse_response_head(r);
+        if (rc <= 0)
+            return;
+    }
+    if (!r->resp_started) {
+        bufs[n++] = uv_buf_init(r->rhead.data, (unsigned)r->rhead.len);
+        r->resp_started = true;
+    }
+    const char *p = uc->buf ? uc->buf + uc->off : NULL;
+    size_t avail = uc->len - uc->off;
+    if (!r->resp_done || r->rmsg.body == GW_BODY_UNTIL_EOF) {
+        switch (r->rmsg.body) {
+        case GW_BODY_LENGTH: {
+            size_t take = r->resp_left < avail ? (size_t)r->resp_left : avail;
+            if (take) {
+                bufs[n++] = uv_buf_init((char *)(uintptr_t)p, (unsigned)take);
+                consumed = take;
+                r->resp_left -= take;
+            }
+            r->resp_done = r->resp_left == 0;
+            break;
+        }
+        case GW_BODY_CHUNKED:
+            while (n + 3 <= MAX_BUFS && slot < 16 && consumed < avail) {
+                size_t used;
+                const char *data;
+                size_t dlen;
+                int rc = gw_chunked_decode(&r->resp_dec, p + consumed, avail - consumed, &used,
+                                           &data, &dlen);
+                if (rc < 0) {
+                    gw_log_warn("upstream %s: bad chunked response body: %s (request %s)",
+                                r->target->key, gw_strerror(rc), r->id);
+                    fail(r, GW_EUPGARBAGE);
+                    return;
+                }
+                consumed += used;
+                if (rc == GW_CHUNKED_DATA) {
+                    if (r->out == GW_OUT_CHUNKED)
+                        n = add_chunk(r, bufs, n, &slot, data, dlen);
+                    else
+                        bufs[n++] = uv_buf_init((char *)(uintptr_t)data, (unsigned)dlen);
+                } else if (rc == GW_CHUNKED_DONE) {
+                    r->resp_done = true;
+                    if (r->out == GW_OUT_CHUNKED)
+                        bufs[n++] = uv_buf_init("0\r\n\r\n", 5);
+                    break;
+                }
+            }
+            break;
+        case GW_BODY_UNTIL_EOF:
+            if (avail) {
+                if (r->out == GW_OUT_CHUNKED)
+                    n = add_chunk(r, bufs, n, &slot, p, avail);
+                else
+                    bufs[n++] = uv_buf_init((char *)(uintptr_t)p, (unsigned)avail);
+                consumed = avail;
+            }
+            if (r->resp_done && r->out == GW_OUT_CHUNKED)
+                bufs[n++] = uv_buf_init("0\r\n\r\n", 5);
+            break;
+        case GW_BODY_NONE:
+        default:
+            break;
+        }
+    }
+    if (n == 0) {
+        if (r->resp_done)
+            finish(r);
+        return;
+    }
+    for (unsigned i = 0; i < n; i++)
+        r->bytes_out += bufs[i].len;
+    r->resp_consumed = consumed;
+    int rc = gw_conn_write(r->conn, bufs, n, on_client_written);
+    if (rc < 0) {
+        gw_conn_close(r->conn);
+        return;
+    }
+    if (rc == 0) {
+        r->resp_writing = true;
+        uv_read_stop((uv_stream_t *)&uc->tcp);
+        return;
+    }
+    after_response_write(r);
+}

@@ -1,0 +1,199 @@
+#include "upstream/rewrite.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include "control/snapshot.h"
+#include "core/error.h"
+#include "http1/hygiene.h"
+
+static bool name_is(const struct gw_http1_header *h, const char *lower, size_t n)
+{
+    return h->name_len == n && strncasecmp(h->name, lower, n) == 0;
+}
+
+static int append_header(struct gw_buf *b, const char *name, size_t nlen, const char *value,
+                         size_t vlen)
+{
+    int rc = gw_buf_reserve(b, nlen + vlen + 4);
+    if (rc < 0)
+        return rc;
+    memcpy(b->data + b->len, name, nlen);
+    b->len += nlen;
+    b->data[b->len++] = ':';
+    b->data[b->len++] = ' ';
+    memcpy(b->data + b->len, value, vlen);
+    b->len += vlen;
+    b->data[b->len++] = '\r';
+    b->data[b->len++] = '\n';
+    return 0;
+}
+
+int gw_rewrite_request_head(struct gw_request *r)
+{
+    const struct gw_http1_message *m = &r->msg;
+    const struct gw_service_conf *sc = r->svc->conf;
+    struct gw_buf *b = &r->head;
+    struct gw_connection_tokens tokens;
+    const struct gw_http1_header *xff[8];
+    size_t nxff = 0;
+    int rc = 0;
+
+    gw_http1_connection_tokens(m, &tokens);
+    if (tokens.overflow)
+        return GW_EHDRVALUE;
+    gw_buf_reset(b);
+    rc |= gw_buf_append(b, m->method, m->method_len);
+    rc |= gw_buf_append(b, " ", 1);
+    rc |= gw_buf_append(b, r->upath, r->upath_len);
+    rc |= gw_buf_append(b, " HTTP/1.1\r\n", 11);
+
+    const struct gw_http1_header *client_host = m->host_index >= 0 ? &m->headers[m->host_index]
+                                                                     : NULL;
+    switch (sc->host_mode) {
+    case GW_HOST_TARGET:
+        rc |= append_header(b, "Host", 4, r->target->conf->authority,
+                            strlen(r->target->conf->authority));
+        break;
+    case GW_HOST_FIXED:
+        rc |= append_header(b, "Host", 4, sc->host_value, strlen(sc->host_value));
+        break;
+    case GW_HOST_CLIENT:
+    default:
+        if (client_host && client_host->value_len)
+            rc |= append_header(b, "Host", 4, client_host->value, client_host->value_len);
+        else
+            rc |= append_header(b, "Host", 4, r->target->conf->authority,
+                                strlen(r->target->conf->authority));
+        break;
+    }
+
+    for (uint32_t i = 0; i < m->num_headers; i++) {
+        const struct gw_http1_header *h = &m->headers[i];
+        if (gw_http1_drop_on_forward(&tokens, h))
+            continue;
+        if (name_is(h, "host", 4) || name_is(h, "expect", 6) || name_is(h, "x-request-id", 12) ||
+            name_is(h, "x-forwarded-proto", 17) || name_is(h, "x-forwarded-host", 16))
+            continue;
+        if (name_is(h, "x-forwarded-for", 15)) {
+            if (nxff < sizeof(xff) / sizeof(xff[0]))
+                xff[nxff++] = h;
+            continue;
+        }
+        rc |= append_header(b, h->name, h->name_len, h->value, h->value_len);
+    }
+
+    /* X-Forwarded-For: every value the client sent (it may be a chain of proxies), then
+     * the address we saw. Whoever trusts it must only trust the entries its own proxies
+     * appended, from the right. */
+    rc |= gw_buf_append_str(b, "X-Forwarded-For: ");
+    for (size_t i = 0; i < nxff; i++) {
+        if (xff[i]->value_len == 0)
+            continue;
+        rc |= gw_buf_append(b, xff[i]->value, xff[i]->value_len);
+        rc |= gw_buf_append(b, ", ", 2);
+    }
+    rc |= gw_buf_append_str(b, r->conn->peer[0] ? r->conn->peer : "unknown");
+    rc |= gw_buf_append_str(b, "\r\nX-Forwarded-Proto: http\r\n");
+    if (client_host && client_host->value_len)
+        rc |= append_header(b, "X-Forwarded-Host", 16, client_host->value, client_host->value_len);
+    rc |= append_header(b, "X-Request-ID", 12, r->id, strlen(r->id));
+    if (m->body == GW_BODY_LENGTH) {
+        rc |= gw_buf_append_str(b, "Content-Length: ");
+        rc |= gw_buf_append_u64(b, m->content_length);
+        rc |= gw_buf_append(b, "\r\n", 2);
+    } else if (m->body == GW_BODY_CHUNKED) {
+        rc |= gw_buf_append_str(b, "Transfer-Encoding: chunked\r\n");
+    } else if (m->method_id == GW_METHOD_POST || m->method_id == GW_METHOD_PUT ||
+               m->method_id == GW_METHOD_PATCH) {
+        /* RFC 9110 8.6: a user agent SHOULD send Content-Length for a request with no body
+         * when the method defines a meaning for an enclosed content. */
+        rc |= gw_buf_append_str(b, "Content-Length: 0\r\n");
+    }
+    rc |= gw_buf_append(b, "\r\n", 2);
+    return rc ? GW_ENOMEM : 0;
+}
+
+static bool all_digits(const char *s, size_t n)
+{
+    if (n == 0 || n > 19)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return true;
+}
+
+int gw_rewrite_response_head(struct gw_request *r)
+{
+    const struct gw_http1_message *m = &r->rmsg;
+    struct gw_buf *b = &r->rhead;
+    struct gw_connection_tokens tokens;
+    int rc = 0;
+    bool client_10 = r->msg.minor_version == 0;
+
+    gw_http1_connection_tokens(m, &tokens);
+    gw_buf_reset(b);
+    rc |= gw_buf_append_str(b, "HTTP/1.1 ");
+    rc |= gw_buf_append_u64(b, (uint64_t)m->status);
+    rc |= gw_buf_append(b, " ", 1);
+    rc |= gw_buf_append(b, m->reason, m->reason_len);
+    rc |= gw_buf_append(b, "\r\n", 2);
+
+    for (uint32_t i = 0; i < m->num_headers; i++) {
+        const struct gw_http1_header *h = &m->headers[i];
+        if (name_is(h, "content-length", 14) && m->body == GW_BODY_NONE && m->status != 204 &&
+            m->status >= 200 && all_digits(h->value, h->value_len)) {
+            /* HEAD and 304 answers describe the representation's length: keep it. */
+            rc |= append_header(b, h->name, h->name_len, h->value, h->value_len);
+            continue;
+        }
+        if (tokens.overflow ? gw_http1_is_hop_by_hop(h->name, h->name_len)
+                            : gw_http1_drop_on_forward(&tokens, h))
+            continue;
+        if (name_is(h, "x-request-id", 12))
+            continue;
+        rc |= append_header(b, h->name, h->name_len, h->value, h->value_len);
+    }
+
+    switch (m->body) {
+    case GW_BODY_NONE:
+        r->out = GW_OUT_NONE;
+        break;
+    case GW_BODY_LENGTH:
+        r->out = GW_OUT_LENGTH;
+        r->resp_left = m->content_length;
+        rc |= gw_buf_append_str(b, "Content-Length: ");
+        rc |= gw_buf_append_u64(b, m->content_length);
+        rc |= gw_buf_append(b, "\r\n", 2);
+        break;
+    case GW_BODY_CHUNKED:
+    case GW_BODY_UNTIL_EOF:
+    default:
+        /* Unknown length: chunked keeps a 1.1 client's connection; a 1.0 client can only
+         * learn the end from the close. */
+        if (client_10) {
+            r->out = GW_OUT_CLOSE;
+            r->keep_alive = false;
+        } else {
+            r->out = GW_OUT_CHUNKED;
+            rc |= gw_buf_append_str(b, "Transfer-Encoding: chunked\r\n");
+        }
+        break;
+    }
+    if (m->body == GW_BODY_LENGTH || m->body == GW_BODY_NONE) {
+        if (m->body == GW_BODY_NONE && m->status >= 200 && m->status != 204 &&
+            m->status != 304 && r->msg.method_id != GW_METHOD_HEAD &&
+            gw_http1_find_header(m, "content-length", 14) < 0)
+            rc |= gw_buf_append_str(b, "Content-Length: 0\r\n");
+    }
+    if (r->conn->w && !r->msg.keep_alive)
+        r->keep_alive = false;
+    rc |= append_header(b, "X-Request-ID", 12, r->id, strlen(r->id));
+    if (!r->keep_alive)
+        rc |= gw_buf_append_str(b, "Connection: close\r\n");
+    else if (client_10)
+        rc |= gw_buf_append_str(b, "Connection: keep-alive\r\n");
+    rc |= gw_buf_append(b, "\r\n", 2);
+    return rc ? GW_ENOMEM : 0;
+}

@@ -1,0 +1,16 @@
+/* Building the heads gantry sends: the upstream request and the client response. */
+#ifndef GW_UPSTREAM_REWRITE_H
+#define GW_UPSTREAM_REWRITE_H
+
+#include "conn/conn.h"
+
+/* Upstream request head for r into r->head: hop-by-hop and Connection-listed fields
+ * removed, Host per the service's host_header, X-Forwarded-For appended, X-Forwarded-Proto
+ * and X-Forwarded-Host set, X-Request-ID set, framing regenerated. 0 or a GW_E* code. */
+int gw_rewrite_request_head(struct gw_request *r);
+
+/* Client response head from the parsed upstream response into r->rhead; decides r->out
+ * (how the body is framed for this client) and may clear r->keep_alive. */
+int gw_rewrite_response_head(struct gw_request *r);
+
+#endif
