@@ -55,7 +55,7 @@ static int build_router(int services, int hosts, struct gw_router **out)
 {
     size_t cap = (size_t)services * 2 + 8;
     struct gw_route_spec *specs = calloc(cap, sizeof(*specs));
-    char (*names)[48] = calloc(cap * 2, sizeof(*names));
+    char(*names)[48] = calloc(cap * 2, sizeof(*names));
     if (specs == NULL || names == NULL) {
         free(specs);
         free(names);
@@ -115,8 +115,8 @@ static double run(const struct gw_router *r, const struct request *reqs, double 
         for (int k = 0; k < NPATHS; k++) {
             const struct request *q = &reqs[k];
             struct gw_route_match m;
-            enum gw_route_result res = gw_router_match(r, q->host, q->host_len, q->path,
-                                                       q->path_len, q->method, &m);
+            enum gw_route_result res =
+                gw_router_match(r, q->host, q->host_len, q->path, q->path_len, q->method, &m);
             acc += (uintptr_t)m.data + (uintptr_t)res;
             if (expect_hits == 1 && res != GW_ROUTE_FOUND) {
                 fprintf(stderr, "unexpected miss: %s %s\n", q->host, q->path);

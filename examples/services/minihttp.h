@@ -85,6 +85,7 @@ struct mh_request {
     bool keep_alive;
     char *body;
     size_t body_len;
+    size_t body_cap;
 };
 
 struct mh_conn {
@@ -192,10 +193,8 @@ static json_t *store_record(struct mh_service *svc, json_t *rec)
 /* Index of the record with this id, or -1. */
 static long find_record(const struct mh_service *svc, json_int_t id)
 {
-    size_t i;
-    json_t *rec;
-    json_array_foreach(svc->items, i, rec)
-    {
+    for (size_t i = 0; i < json_array_size(svc->items); i++) {
+        json_t *rec = json_array_get(svc->items, i);
         if (json_integer_value(json_object_get(rec, "id")) == id)
             return (long)i;
     }
@@ -476,15 +475,21 @@ static void dispatch(struct mh_conn *c)
 
 static int append_body(struct mh_conn *c, const char *data, size_t n)
 {
-    if (c->req.body_len + n > MH_MAX_BODY)
+    struct mh_request *r = &c->req;
+    if (r->body_len + n > MH_MAX_BODY)
         return GW_EBODYTOOLARGE;
-    if (!c->req.body) {
-        c->req.body = malloc(MH_MAX_BODY);
-        if (!c->req.body)
+    if (r->body_len + n > r->body_cap) {
+        size_t cap = r->body_cap ? r->body_cap : 4096;
+        while (cap < r->body_len + n)
+            cap *= 2;
+        char *p = realloc(r->body, cap);
+        if (!p)
             return GW_ENOMEM;
+        r->body = p;
+        r->body_cap = cap;
     }
-    memcpy(c->req.body + c->req.body_len, data, n);
-    c->req.body_len += n;
+    memcpy(r->body + r->body_len, data, n);
+    r->body_len += n;
     return 0;
 }
 
@@ -729,11 +734,8 @@ static int seed_items(struct mh_service *svc)
     if (!svc->items)
         return -1;
     json_t *seed = svc->seed ? svc->seed() : NULL;
-    size_t i;
-    json_t *rec;
-    json_array_foreach(seed, i, rec)
-    {
-        if (!store_record(svc, json_incref(rec))) {
+    for (size_t i = 0; i < json_array_size(seed); i++) {
+        if (!store_record(svc, json_incref(json_array_get(seed, i)))) {
             json_decref(seed);
             return -1;
         }

@@ -366,6 +366,10 @@ void gw_conn_request_done(struct gw_conn *c)
     if (!r)
         return;
     gw_access_log(c, r);
+    /* A request answered by gantry itself still owns its head bytes; a proxied one gave
+     * them up when the upstream head was built. */
+    if (!r->head_built && r->msg.head_len && c->in_off + r->msg.head_len <= c->in_len)
+        c->in_off += r->msg.head_len;
     bool keep = r->keep_alive && !c->w->stopping;
     c->req = NULL;
     gw_request_free(r);
@@ -501,6 +505,7 @@ void gw_conn_accept(struct gw_worker *w)
     uv_timer_init(&w->loop, &c->up_timer);
     c->timer.data = c;
     c->up_timer.data = c;
+    c->write_req.data = c;
     c->open_handles = 3;
     gw_list_insert_tail(&w->conns, &c->link);
     w->nconns++;

@@ -30,13 +30,6 @@ static char *dup_n(const char *s, size_t n)
     return d;
 }
 
-static void lower(char *s)
-{
-    for (; *s; s++) {
-        if (*s >= 'A' && *s <= 'Z')
-            *s = (char)(*s - 'A' + 'a');
-    }
-}
 
 bool gw__cfg_get_string(struct gw__cfg_ctx *ctx, json_t *v, char **out)
 {

@@ -69,7 +69,12 @@ static int build_router(struct gw_snapshot *s)
             for (size_t h = 0; h < nh; h++) {
                 specs[k].prefix = sc->prefixes[p];
                 specs[k].host = sc->nhosts ? sc->hosts[h] : NULL;
-                specs[k].methods = sc->methods;
+                /* A service that allows GET allows HEAD too (RFC 9110 9.3.2: HEAD is GET
+                 * without the body), as nginx's limit_except does. */
+                uint32_t methods = sc->methods;
+                if (methods & (1u << GW_METHOD_GET))
+                    methods |= 1u << GW_METHOD_HEAD;
+                specs[k].methods = methods;
                 specs[k].data = &s->services[i];
                 k++;
             }

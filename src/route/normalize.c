@@ -9,6 +9,7 @@ enum {
     CH_UNRESERVED = 2, /* ALPHA DIGIT - . _ ~ (RFC 3986 2.3): escapes of these are decoded */
 };
 
+/* clang-format off */
 static const uint8_t path_chars[256] = {
 #define P CH_PATH
 #define U (CH_PATH | CH_UNRESERVED)
@@ -35,6 +36,7 @@ static const uint8_t path_chars[256] = {
 #undef P
 #undef U
 };
+/* clang-format on */
 
 static int hex_value(unsigned char c)
 {

@@ -374,9 +374,8 @@ int gw_router_build(const struct gw_route_spec *specs, size_t n, struct gw_route
     r->host_slots = calloc(r->host_mask + 1, sizeof(*r->host_slots));
     r->strings = malloc(str_bytes + 1);
     spec_entry = calloc(n + 1, sizeof(*spec_entry));
-    if (r->routes == NULL || r->entries == NULL || r->groups == NULL ||
-        r->entry_slots == NULL || r->host_slots == NULL || r->strings == NULL ||
-        spec_entry == NULL)
+    if (r->routes == NULL || r->entries == NULL || r->groups == NULL || r->entry_slots == NULL ||
+        r->host_slots == NULL || r->strings == NULL || spec_entry == NULL)
         goto fail;
 
     struct builder b = {.r = r, .str_next = r->strings};
@@ -459,8 +458,8 @@ static size_t path_candidates(const struct gw_router *r, const char *path, size_
 }
 
 /* Longest prefix of group gid among the candidates, or NULL. */
-static const struct entry *match_group(const struct gw_router *r, uint32_t gid,
-                                       const char *path, const struct cand *c, size_t nc)
+static const struct entry *match_group(const struct gw_router *r, uint32_t gid, const char *path,
+                                       const struct cand *c, size_t nc)
 {
     uint32_t max_len = r->groups[gid].max_len;
     if (max_len == 0)
@@ -524,8 +523,8 @@ static const struct entry *select_entry(const struct gw_router *r, const char *h
 }
 
 enum gw_route_result gw_router_match(const struct gw_router *r, const char *host, size_t host_len,
-                                     const char *path, size_t path_len,
-                                     enum gw_http_method method, struct gw_route_match *m)
+                                     const char *path, size_t path_len, enum gw_http_method method,
+                                     struct gw_route_match *m)
 {
     m->data = NULL;
     m->prefix_len = 0;

@@ -74,8 +74,8 @@ void gw_router_free(struct gw_router *r);
  * path: the normalised path (gw_path_normalize), without query; a path not starting with '/'
  * is NOT_FOUND. Fills *m (data, prefix_len, allowed; see struct gw_route_match). */
 enum gw_route_result gw_router_match(const struct gw_router *r, const char *host, size_t host_len,
-                                     const char *path, size_t path_len,
-                                     enum gw_http_method method, struct gw_route_match *m);
+                                     const char *path, size_t path_len, enum gw_http_method method,
+                                     struct gw_route_match *m);
 
 /* Number of routes (specs) the router was built from. */
 size_t gw_router_count(const struct gw_router *r);

@@ -100,6 +100,14 @@ _lock = threading.Lock()
 _everything = []  # every live process object, stopped at exit
 _scope = None  # the running test's objects, stopped when it ends
 _ports_given = set()
+_tmpdirs = []  # removed at exit unless GWTEST_KEEP=1
+
+
+def _mkdtemp(what):
+    path = tempfile.mkdtemp(prefix="gwtest-%s-" % what)
+    with _lock:
+        _tmpdirs.append(path)
+    return path
 
 
 def _track(obj):
@@ -121,6 +129,9 @@ def _stop_everything():
         objs = list(reversed(_everything))
     for obj in objs:
         obj._kill_quietly()
+    if os.environ.get("GWTEST_KEEP") != "1":
+        for path in _tmpdirs:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def _on_sigterm(signum, frame):
@@ -200,7 +211,7 @@ class Backend:
     name = "backend"
 
     def __init__(self, argv, ready_timeout=10, env=None):
-        self.tmpdir = tempfile.mkdtemp(prefix="gwtest-%s-" % self.name)
+        self.tmpdir = _mkdtemp(self.name)
         self.log_path = os.path.join(self.tmpdir, "log")
         self._log = open(self.log_path, "ab")
         self.proc = _spawn(argv, env=env, stdout=subprocess.PIPE, stderr=self._log)
@@ -293,7 +304,6 @@ class Backend:
                 f.close()
             except (OSError, ValueError):
                 pass
-        shutil.rmtree(self.tmpdir, ignore_errors=True)
 
     def _kill_quietly(self):
         try:
@@ -384,8 +394,9 @@ class Gantry:
     """The real gantry binary running on a config.
 
     config: a dict (written as JSON; a missing "listen" gets 127.0.0.1 and a free port) or a
-    str (written as is). Starts `$GANTRY_BIN -c FILE [args]`, stdout and stderr to files in a
-    temp dir, and (wait_ready) polls GET /ready every 20 ms until it answers 200.
+    str (written as is; pass port= to poll /ready). Starts `$GANTRY_BIN -c FILE [args]` with
+    stdout and stderr in files of a temp dir and, with wait_ready, polls GET /ready every
+    20 ms until it answers 200.
     """
 
     def __init__(
@@ -396,11 +407,12 @@ class Gantry:
         binary=None,
         wait_ready=True,
         ready_timeout=10,
+        port=None,
     ):
         self.binary = binary or gantry_bin()
         if not os.access(self.binary, os.X_OK):
             raise HarnessError("gantry binary %s is not built (set GANTRY_BIN)" % self.binary)
-        self.tmpdir = tempfile.mkdtemp(prefix="gwtest-gantry-")
+        self.tmpdir = _mkdtemp("gantry")
         self.config_path = os.path.join(self.tmpdir, "gantry.json")
         self.stdout_path = os.path.join(self.tmpdir, "stdout.log")
         self.stderr_path = os.path.join(self.tmpdir, "stderr.log")
@@ -410,6 +422,8 @@ class Gantry:
             self.host, self.port = _listen_port(config["listen"])
         else:
             self.host, self.port = "127.0.0.1", None
+        if port is not None:
+            self.port = port
         self.config = config
         self.write_config(config)
 
@@ -454,7 +468,9 @@ class Gantry:
         last = None
         while True:
             if self.proc.poll() is not None:
-                self._fail("gantry exited with status %d before it was ready" % self.proc.returncode)
+                self._fail(
+                    "gantry exited with status %d before it was ready" % self.proc.returncode
+                )
             try:
                 r = request(self.port, "GET", "/ready", host=self.host, timeout=1)
                 if r.status == 200:
@@ -1024,8 +1040,8 @@ def _failure_logs(objs):
     for obj in objs:
         if isinstance(obj, Gantry):
             out.append(obj.logs())
-        elif isinstance(obj, Backend):
-            out.append("--- %s log\n%s" % (obj.name, _tail(obj.log_path, 40)))
+        elif isinstance(obj, Backend) and _tail(obj.log_path, 40):
+            out.append("--- %s log (port %s)\n%s" % (obj.name, obj.port, _tail(obj.log_path, 40)))
     return "\n".join(out)
 
 
@@ -1054,7 +1070,7 @@ def _run_one(fn):
         with _lock:
             _scope = None
         if isinstance(error, str):
-            logs = _failure_logs([o for o in scope if o in _everything])
+            logs = _failure_logs(scope)  # log files outlive the processes
             if logs:
                 error += logs + "\n"
         for obj in reversed(scope):

@@ -544,7 +544,8 @@ class OriginServer:
         if path.startswith("/slow-body/"):
             ms = self._number(path[11:], "milliseconds")
             headers = [("Content-Type", "text/plain"), ("Content-Length", "10")]
-            sock.sendall(self._head_bytes(req, 200, headers, keep) + (b"" if head_only else b"hello"))
+            first = b"" if head_only else b"hello"
+            sock.sendall(self._head_bytes(req, 200, headers, keep) + first)
             if not head_only:
                 time.sleep(ms / 1000.0)
                 sock.sendall(b"world")

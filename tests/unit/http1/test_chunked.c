@@ -255,7 +255,7 @@ static void decode(const struct ccase *c, const char *in, size_t n, enum mode md
         else if (md == M_SPLIT)
             avail = first ? k : n;
         else
-            avail = avail + 1;
+            avail = avail < n ? avail + 1 : n;
         first = 0;
         while (pos < avail) {
             size_t have = avail - pos;
@@ -385,44 +385,62 @@ static void test_table(void **state)
     assert_int_equal(failures, 0);
 }
 
-/* A generated body: many chunks of varied sizes, one large chunk, then a next message;
- * decoded at strided splits and in small steps. */
-static void test_generated(void **state)
+/* Generated bodies: many chunks of varied sizes (every split), then the same followed by a
+ * large chunk (strided splits), each ending with a trailer and the next message. */
+static size_t build_body(char *in, size_t cap, char *payload, size_t *plen, int chunks,
+                         size_t big)
 {
-    (void)state;
-    size_t cap = 1 << 20, n = 0, plen = 0;
-    char *in = malloc(cap);
-    char *payload = malloc(cap);
-    assert_non_null(in);
-    assert_non_null(payload);
+    size_t n = 0;
     uint32_t x = 12345;
-    for (int i = 0; i < 300; i++) {
+    *plen = 0;
+    for (int i = 0; i < chunks; i++) {
         size_t sz = (size_t)(i % 37) + 1;
         n += (size_t)snprintf(in + n, cap - n, i % 5 ? "%zx\r\n" : "%zX;i=%d\r\n", sz, i);
         for (size_t j = 0; j < sz; j++) {
             x = x * 1103515245u + 12345u;
-            in[n++] = payload[plen++] = (char)(x >> 16);
+            in[n++] = payload[(*plen)++] = (char)(x >> 16);
         }
         memcpy(in + n, "\r\n", 2);
         n += 2;
     }
-    size_t big = 200000;
-    n += (size_t)snprintf(in + n, cap - n, "%zx\r\n", big);
-    memset(in + n, 'B', big);
-    memset(payload + plen, 'B', big);
-    n += big;
-    plen += big;
-    static const char end[] = "\r\n0\r\nTrailer: t\r\n\r\nGET / HTTP/1.1\r\n";
+    if (big) {
+        n += (size_t)snprintf(in + n, cap - n, "%zx\r\n", big);
+        memset(in + n, 'B', big);
+        memset(payload + *plen, 'B', big);
+        n += big;
+        *plen += big;
+        memcpy(in + n, "\r\n", 2);
+        n += 2;
+    }
+    static const char end[] = "0\r\nTrailer: t\r\n\r\nGET / HTTP/1.1\r\n";
     memcpy(in + n, end, sizeof(end) - 1);
-    n += sizeof(end) - 1;
+    return n + sizeof(end) - 1;
+}
 
-    struct ccase c = {.name = "generated", .in = in, .len = n, .rc = DONE, .data = payload,
-                      .data_len = plen, .tail = 16};
-    unsigned failures = check_one(&c, M_WHOLE, n, NULL, NULL);
-    for (size_t k = 0; k < n; k += 997)
-        failures += check_one(&c, M_SPLIT, k, NULL, NULL);
-    for (size_t k = 0; k < 9000; k++)
-        failures += check_one(&c, M_SPLIT, k, NULL, NULL);
+static void test_generated(void **state)
+{
+    (void)state;
+    size_t cap = 1 << 20, n, plen;
+    char *in = malloc(cap);
+    char *payload = malloc(cap);
+    assert_non_null(in);
+    assert_non_null(payload);
+    unsigned failures = 0;
+
+    n = build_body(in, cap, payload, &plen, 120, 0);
+    struct ccase small = {.name = "generated small chunks", .in = in, .len = n, .rc = DONE,
+                          .data = payload, .data_len = plen, .tail = 16};
+    failures += check_one(&small, M_WHOLE, n, NULL, NULL);
+    failures += check_one(&small, M_BYTES, 0, NULL, NULL);
+    for (size_t k = 0; k < n; k++)
+        failures += check_one(&small, M_SPLIT, k, NULL, NULL);
+
+    n = build_body(in, cap, payload, &plen, 300, 200000);
+    struct ccase large = {.name = "generated with a large chunk", .in = in, .len = n,
+                          .rc = DONE, .data = payload, .data_len = plen, .tail = 16};
+    failures += check_one(&large, M_WHOLE, n, NULL, NULL);
+    for (size_t k = 0; k < n; k += 4999)
+        failures += check_one(&large, M_SPLIT, k, NULL, NULL);
     free(in);
     free(payload);
     assert_int_equal(failures, 0);

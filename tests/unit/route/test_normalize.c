@@ -223,7 +223,9 @@ static void test_lengths(void **state)
 static void test_long(void **state)
 {
     (void)state;
-    enum { SEGS = 5000 };
+    enum {
+        SEGS = 5000
+    };
     size_t cap = SEGS * 8 + 16;
     char *in = malloc(cap);
     char *out = malloc(cap);
@@ -246,7 +248,7 @@ static void test_long(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_table),   cmocka_unit_test(test_idempotent),
+        cmocka_unit_test(test_table),    cmocka_unit_test(test_idempotent),
         cmocka_unit_test(test_in_place), cmocka_unit_test(test_lengths),
         cmocka_unit_test(test_long),
     };

@@ -311,8 +311,8 @@ static void test_invalid_specs(void **state)
 {
     (void)state;
     static const char *const bad_prefixes[] = {
-        "", "api", "/api/", "//", "/a//b", "/a/./b", "/a/../b", "/..", "/%61", "/a%2fb",
-        "/a b", "/a\\b", "/a%2", "/api/users/",
+        "",    "api",  "/api/",  "//",   "/a//b", "/a/./b", "/a/../b",
+        "/..", "/%61", "/a%2fb", "/a b", "/a\\b", "/a%2",   "/api/users/",
     };
     for (size_t i = 0; i < sizeof(bad_prefixes) / sizeof(bad_prefixes[0]); i++) {
         struct gw_router *r = NULL;
@@ -322,9 +322,23 @@ static void test_invalid_specs(void **state)
         assert_null(r);
     }
     static const char *const bad_hosts[] = {
-        "", "*", "*.", ".", "..", "*.*.example.com", "a.*.com", "a..b", "ex ample.com",
-        "a.com:80", "*example.com", ".example.com", "example.com..", "[::1", "*.[::1]",
-        "a/b", "a\\b",
+        "",
+        "*",
+        "*.",
+        ".",
+        "..",
+        "*.*.example.com",
+        "a.*.com",
+        "a..b",
+        "ex ample.com",
+        "a.com:80",
+        "*example.com",
+        ".example.com",
+        "example.com..",
+        "[::1",
+        "*.[::1]",
+        "a/b",
+        "a\\b",
     };
     for (size_t i = 0; i < sizeof(bad_hosts) / sizeof(bad_hosts[0]); i++) {
         struct gw_router *r = NULL;
@@ -394,11 +408,15 @@ static void test_copies(void **state)
 static void test_many(void **state)
 {
     (void)state;
-    enum { N = 10000, HOSTED = N / 10, WILD = N / 100 };
+    enum {
+        N = 10000,
+        HOSTED = N / 10,
+        WILD = N / 100
+    };
     size_t total = N + HOSTED + WILD;
     struct gw_route_spec *specs = calloc(total, sizeof(*specs));
-    char (*prefixes)[24] = calloc(N, sizeof(*prefixes));
-    char (*hosts)[40] = calloc(HOSTED + WILD, sizeof(*hosts));
+    char(*prefixes)[24] = calloc(N, sizeof(*prefixes));
+    char(*hosts)[40] = calloc(HOSTED + WILD, sizeof(*hosts));
     int *data = calloc(total, sizeof(*data));
     assert_non_null(specs);
     assert_non_null(prefixes);
@@ -413,8 +431,8 @@ static void test_many(void **state)
     }
     for (int i = 0; i < HOSTED; i++) {
         snprintf(hosts[i], sizeof(hosts[i]), "h%d.example.com", i * 10);
-        specs[k] = (struct gw_route_spec){
-            .prefix = prefixes[i * 10], .host = hosts[i], .data = &data[k]};
+        specs[k] =
+            (struct gw_route_spec){.prefix = prefixes[i * 10], .host = hosts[i], .data = &data[k]};
         k++;
     }
     for (int i = 0; i < WILD; i++) {
@@ -449,23 +467,20 @@ static void test_many(void **state)
         assert_int_equal(match(r, host, prefixes[i * 10], GW_METHOD_GET, &m), GW_ROUTE_FOUND);
         assert_ptr_equal(m.data, &data[N + i]);
         /* that host's group has no other prefix: other services come from any host */
-        assert_int_equal(match(r, host, prefixes[i * 10 + 1], GW_METHOD_GET, &m),
-                         GW_ROUTE_FOUND);
+        assert_int_equal(match(r, host, prefixes[i * 10 + 1], GW_METHOD_GET, &m), GW_ROUTE_FOUND);
         assert_ptr_equal(m.data, &data[i * 10 + 1]);
     }
     for (int i = 0; i < WILD; i++) {
         snprintf(host, sizeof(host), "a.b.w%d.test", i * 100);
-        assert_int_equal(match(r, host, prefixes[i * 100 + 1], GW_METHOD_GET, &m),
-                         GW_ROUTE_FOUND);
+        assert_int_equal(match(r, host, prefixes[i * 100 + 1], GW_METHOD_GET, &m), GW_ROUTE_FOUND);
         assert_ptr_equal(m.data, &data[N + HOSTED + i]);
         snprintf(host, sizeof(host), "w%d.test", i * 100);
-        assert_int_equal(match(r, host, prefixes[i * 100 + 1], GW_METHOD_GET, &m),
-                         GW_ROUTE_FOUND);
+        assert_int_equal(match(r, host, prefixes[i * 100 + 1], GW_METHOD_GET, &m), GW_ROUTE_FOUND);
         assert_ptr_equal(m.data, &data[i * 100 + 1]);
     }
     static const char *const missing[] = {
-        "/svc/10000", "/svc/-1", "/svc/00", "/svc/abc", "/svc", "/svc/", "/svcx/1", "/",
-        "/svc/99999/1", "/other/svc/1",
+        "/svc/10000", "/svc/-1", "/svc/00", "/svc/abc",     "/svc",
+        "/svc/",      "/svcx/1", "/",       "/svc/99999/1", "/other/svc/1",
     };
     for (size_t i = 0; i < sizeof(missing) / sizeof(missing[0]); i++)
         expect_404(r, "h0.example.com", missing[i]);
@@ -494,10 +509,11 @@ static uint32_t rnd(uint32_t n)
 }
 
 static const char *const seg_words[] = {"a", "b", "ab", "a.b"};
-static const char *const spec_hosts[] = {NULL, "x.test", "*.test", "*.y.test", "y.test", "a.y.test"};
+static const char *const spec_hosts[] = {NULL,       "x.test", "*.test",
+                                         "*.y.test", "y.test", "a.y.test"};
 static const char *const req_hosts[] = {
-    NULL, "", "x.test", "X.TEST:80", "y.test", "a.y.test", "b.y.test", "c.a.y.test", "test",
-    "z.test.", "other",
+    NULL,       "",           "x.test", "X.TEST:80", "y.test", "a.y.test",
+    "b.y.test", "c.a.y.test", "test",   "z.test.",   "other",
 };
 
 /* How well a spec host fits the request host (lowercase, no port): -1 no, 0 any, then
@@ -585,7 +601,11 @@ static void random_path(char *buf, size_t cap, int max_segs)
 static void test_against_reference(void **state)
 {
     (void)state;
-    enum { SPECS = 40, ROUNDS = 200, LOOKUPS = 300 };
+    enum {
+        SPECS = 40,
+        ROUNDS = 200,
+        LOOKUPS = 300
+    };
     static const uint32_t method_sets[] = {0, M(GET), M(POST), M(GET) | M(HEAD), M(PUT)};
     char prefixes[SPECS][32];
     struct gw_route_spec specs[SPECS];
@@ -605,9 +625,9 @@ static void test_against_reference(void **state)
             };
             bool clash = false;
             for (size_t j = 0; j < n; j++) {
-                bool same_host = (s.host == NULL && specs[j].host == NULL) ||
-                                 (s.host != NULL && specs[j].host != NULL &&
-                                  strcmp(s.host, specs[j].host) == 0);
+                bool same_host =
+                    (s.host == NULL && specs[j].host == NULL) ||
+                    (s.host != NULL && specs[j].host != NULL && strcmp(s.host, specs[j].host) == 0);
                 if (same_host && strcmp(s.prefix, specs[j].prefix) == 0 &&
                     (s.methods == 0 || specs[j].methods == 0 ||
                      (s.methods & specs[j].methods) != 0))
@@ -638,12 +658,18 @@ static void test_against_reference(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_longest_prefix), cmocka_unit_test(test_segment_boundaries),
-        cmocka_unit_test(test_catch_all),      cmocka_unit_test(test_host_precedence),
-        cmocka_unit_test(test_host_then_path), cmocka_unit_test(test_methods),
-        cmocka_unit_test(test_duplicates),     cmocka_unit_test(test_invalid_specs),
-        cmocka_unit_test(test_depth_limit),    cmocka_unit_test(test_empty),
-        cmocka_unit_test(test_copies),         cmocka_unit_test(test_many),
+        cmocka_unit_test(test_longest_prefix),
+        cmocka_unit_test(test_segment_boundaries),
+        cmocka_unit_test(test_catch_all),
+        cmocka_unit_test(test_host_precedence),
+        cmocka_unit_test(test_host_then_path),
+        cmocka_unit_test(test_methods),
+        cmocka_unit_test(test_duplicates),
+        cmocka_unit_test(test_invalid_specs),
+        cmocka_unit_test(test_depth_limit),
+        cmocka_unit_test(test_empty),
+        cmocka_unit_test(test_copies),
+        cmocka_unit_test(test_many),
         cmocka_unit_test(test_against_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
