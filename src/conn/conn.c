@@ -198,8 +198,16 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
         c->in_cap = c->in ? CONN_BUF_SIZE : 0;
         c->in_len = c->in_off = 0;
     }
+    struct gw_request *r = c->req;
+    if (r && r->dispatched && (!r->head_built || r->body_writing)) {
+        /* The head's slices (until the upstream head is built) or a pending write point
+         * into the buffer: it must not move. What is left of it is all we can offer; when
+         * nothing is left, reading pauses (UV_ENOBUFS in on_read). */
+        buf->base = c->in + c->in_len;
+        buf->len = c->in_cap - c->in_len;
+        return;
+    }
     if (c->in_len == c->in_cap && c->in_off > 0) {
-        /* Safe: no write refers into the buffer while we read (see conn.h). */
         memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
         c->in_len -= c->in_off;
         c->in_off = 0;
@@ -228,6 +236,16 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     (void)buf;
     if (nread == 0 || c->closing)
         return;
+    if (nread == UV_ENOBUFS) {
+        gw_conn_read_stop(c); /* resumed when the request frees buffer space */
+        return;
+    }
+    if (nread == UV_EOF && r && r->dispatched && r->body_done) {
+        /* A client may shut its side after sending a complete request: answer it. */
+        c->peer_eof = true;
+        gw_conn_read_stop(c);
+        return;
+    }
     if (nread < 0) {
         if (r && r->dispatched && nread != UV_EOF)
             gw_log_info("client %s: read error %s (request %s)", c->peer, uv_strerror((int)nread),
@@ -246,7 +264,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 
 void gw_conn_read_start(struct gw_conn *c)
 {
-    if (c->reading || c->closing)
+    if (c->reading || c->closing || c->peer_eof)
         return;
     int rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, c->lingering ? on_linger_read : on_read);
     if (rc == 0)
@@ -265,9 +283,12 @@ static struct gw_request *request_new(struct gw_conn *c)
 {
     const struct gw_config *cfg = conn_cfg(c);
     uint32_t cap = cfg->http.max_headers;
-    struct gw_request *r = calloc(1, sizeof(*r) + 2 * (size_t)cap * sizeof(r->headers[0]));
+    /* The header arrays are written by the parser before they are read: only the fixed
+     * part needs zeroing. */
+    struct gw_request *r = malloc(sizeof(*r) + 2 * (size_t)cap * sizeof(r->headers[0]));
     if (!r)
         return NULL;
+    memset(r, 0, sizeof(*r));
     r->conn = c;
     r->snap = c->w->snap;
     gw_snapshot_ref(r->snap);
@@ -295,7 +316,7 @@ void gw_conn_process(struct gw_conn *c)
             free(c->in);
             c->in = NULL;
             c->in_cap = 0;
-            if (c->w->stopping) {
+            if (c->w->stopping || c->peer_eof) {
                 close_gracefully(c);
                 return;
             }
@@ -318,11 +339,14 @@ void gw_conn_process(struct gw_conn *c)
     }
     int rc = gw_http1_parse_request(&r->parser, c->in + c->in_off, c->in_len - c->in_off, &r->msg);
     if (rc == GW_HTTP1_PARTIAL) {
+        if (c->peer_eof) {
+            gw_conn_close(c);
+            return;
+        }
         gw_conn_read_start(c);
         return;
     }
     uv_timer_stop(&c->timer);
-    gw_conn_read_stop(c);
     r->dispatched = true;
     r->bytes_in = r->msg.head_len;
     if (rc < 0) {
@@ -439,6 +463,7 @@ void gw_conn_respond(struct gw_conn *c, int status, const char *extra_headers, c
     }
     if (c->w->stopping)
         close_after = true;
+    gw_buf_free(b);
     gw_buf_init(b, 65536 + body_len);
     int rc = gw_buf_appendf(b, "HTTP/1.1 %d %s\r\n", status, status_reason(status));
     if (rc == 0 && body_len)

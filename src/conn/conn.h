@@ -46,6 +46,8 @@ struct gw_request {
     char id[129];
     char method[24];
     char path[256]; /** for the access log (truncated) */
+    const char *authority; /** absolute-form target's authority (valid until head_built) */
+    size_t authority_len;
     char *upath;    /** path (+ query) sent upstream */
     size_t upath_len;
 
@@ -103,6 +105,7 @@ struct gw_conn {
     bool writing;        /** a client write is pending */
     bool close_after_write;
     bool lingering;      /** closing: write side shut, discarding input briefly */
+    bool peer_eof;       /** the client shut its side after a complete request */
     uint64_t requests;
     char peer[48];
 };
@@ -146,6 +149,9 @@ void gw_access_log(struct gw_conn *c, struct gw_request *r);
 void gw_proxy_start(struct gw_request *r);
 /* More client bytes arrived (or the buffer drained) while a body is being forwarded. */
 void gw_proxy_client_input(struct gw_request *r);
+/* Bytes (nread > 0, already appended to the connection's buffer) or an error / EOF from
+ * the request's upstream connection. */
+void gw_proxy_upstream_input(struct gw_request *r, ssize_t nread);
 /* The client went away or failed: drop the upstream side. */
 void gw_proxy_abort(struct gw_request *r);
 

@@ -164,6 +164,8 @@ void gw_request_dispatch(struct gw_conn *c, struct gw_request *r)
         return;
     }
 
+    r->authority = authority;
+    r->authority_len = authority_len;
     const char *host = authority;
     size_t host_len = authority_len;
     if (!host && m->host_index >= 0) {

@@ -39,7 +39,8 @@
 
 #define AT(base, off, T) ((T *)((char *)(base) + (off)))
 
-/* ---- generic walker ---------------------------------------------------------------------------- */
+/* ---- generic walker ----------------------------------------------------------------------------
+ */
 
 static void parse_default(struct gw__cfg_ctx *ctx, void *obj, const struct gw__cfg_field *row)
 {
@@ -64,8 +65,7 @@ static bool known_key(const struct gw__cfg_object *spec, const char *key)
     return false;
 }
 
-static void unknown_key(struct gw__cfg_ctx *ctx, const struct gw__cfg_object *spec,
-                        const char *key)
+static void unknown_key(struct gw__cfg_ctx *ctx, const struct gw__cfg_object *spec, const char *key)
 {
     const char *names[64];
     size_t n = 0;
@@ -208,7 +208,7 @@ static void parse_list(struct gw__cfg_ctx *ctx, json_t *v, void *base,
     }
 }
 
-const struct gw__cfg_type gw__cfg_list_type = {"array", parse_list, release_list};
+const struct gw__cfg_type gw__cfg_list_type = {"array of objects", parse_list, release_list};
 
 /* ---- schema introspection -------------------------------------------------------------------- */
 
@@ -241,8 +241,7 @@ static int each_key(const struct gw__cfg_object *spec, char *buf, size_t len, si
     return 0;
 }
 
-int gw__cfg_each_key(int (*fn)(const char *path, const struct gw__cfg_field *f, void *ud),
-                     void *ud)
+int gw__cfg_each_key(int (*fn)(const char *path, const struct gw__cfg_field *f, void *ud), void *ud)
 {
     char buf[256];
     buf[0] = '\0';
@@ -251,8 +250,7 @@ int gw__cfg_each_key(int (*fn)(const char *path, const struct gw__cfg_field *f, 
 
 /* ---- loading --------------------------------------------------------------------------------- */
 
-static int load_text(struct gw__cfg_ctx *ctx, const char *text, size_t len,
-                     struct gw_config **out)
+static int load_text(struct gw__cfg_ctx *ctx, const char *text, size_t len, struct gw_config **out)
 {
     json_error_t jerr;
     struct gw_config *cfg = NULL;
@@ -261,8 +259,8 @@ static int load_text(struct gw__cfg_ctx *ctx, const char *text, size_t len,
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL) {
         /* jansson reports the line and the character column of the offending token. */
-        gw__cfg_error_raw(ctx, jerr.line > 0 ? jerr.line : 1, jerr.column > 0 ? jerr.column : 1,
-                          "", jerr.text);
+        gw__cfg_error_raw(ctx, jerr.line > 0 ? jerr.line : 1, jerr.column > 0 ? jerr.column : 1, "",
+                          jerr.text);
         goto fail;
     }
     if (!json_is_object(root)) {

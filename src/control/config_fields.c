@@ -90,8 +90,11 @@ static const struct gw__cfg_field upstream_fields[] = {
 static const struct gw__cfg_object upstream_obj = {.what = "upstream", ROWS(upstream_fields)};
 
 static const struct gw__cfg_enum log_levels[] = {
-    {"debug", GW_LOG_DEBUG}, {"info", GW_LOG_INFO}, {"warn", GW_LOG_WARN},
-    {"error", GW_LOG_ERROR}, {NULL, 0},
+    {"debug", GW_LOG_DEBUG},
+    {"info", GW_LOG_INFO},
+    {"warn", GW_LOG_WARN},
+    {"error", GW_LOG_ERROR},
+    {NULL, 0},
 };
 static const struct gw__cfg_enum log_formats[] = {
     {"text", GW_LOG_TEXT},
@@ -328,6 +331,15 @@ struct route_key {
     size_t prefix_index;
 };
 
+/* The methods a service is routed for: allowing GET allows HEAD too (RFC 9110 9.3.2; the
+ * router compiles services the same way, see control/snapshot.c). */
+static uint32_t route_methods(uint32_t methods)
+{
+    if (methods & (1u << GW_METHOD_GET))
+        methods |= 1u << GW_METHOD_HEAD;
+    return methods;
+}
+
 static int route_cmp(const void *a, const void *b)
 {
     const struct route_key *x = a;
@@ -353,9 +365,9 @@ static void describe_methods(uint32_t mask, char *buf, size_t cap)
         enum gw_http_method m;
         const char *name;
     } names[] = {
-        {GW_METHOD_GET, "GET"},         {GW_METHOD_HEAD, "HEAD"},   {GW_METHOD_POST, "POST"},
-        {GW_METHOD_PUT, "PUT"},         {GW_METHOD_DELETE, "DELETE"},
-        {GW_METHOD_OPTIONS, "OPTIONS"}, {GW_METHOD_PATCH, "PATCH"}, {GW_METHOD_TRACE, "TRACE"},
+        {GW_METHOD_GET, "GET"},     {GW_METHOD_HEAD, "HEAD"},     {GW_METHOD_POST, "POST"},
+        {GW_METHOD_PUT, "PUT"},     {GW_METHOD_DELETE, "DELETE"}, {GW_METHOD_OPTIONS, "OPTIONS"},
+        {GW_METHOD_PATCH, "PATCH"}, {GW_METHOD_TRACE, "TRACE"},
     };
     size_t o = 0;
     buf[0] = '\0';
@@ -373,13 +385,23 @@ static void describe_methods(uint32_t mask, char *buf, size_t cap)
     }
 }
 
+static uint32_t common_methods(uint32_t a, uint32_t b)
+{
+    return a == 0 ? b : (b == 0 ? a : a & b);
+}
+
 static void route_conflict(struct gw__cfg_ctx *ctx, json_t *services, const struct gw_config *cfg,
                            const struct route_key *r, const struct route_key *prev)
 {
     json_t *prefix = json_object_get(json_array_get(services, r->service), "prefix");
-    uint32_t both = r->methods == 0      ? prev->methods
-                    : prev->methods == 0 ? r->methods
-                                         : r->methods & prev->methods;
+    /* Name the methods as written; when they do not overlap, the clash is on a HEAD that one
+     * side only gets through GET, and the message says so. */
+    uint32_t written_r = cfg->services[r->service].methods;
+    uint32_t written_p = cfg->services[prev->service].methods;
+    uint32_t both = common_methods(written_r, written_p);
+    bool implied = (written_r != 0 || written_p != 0) && both == 0;
+    if (implied)
+        both = common_methods(r->methods, prev->methods);
     char methods[96];
     char q[96];
     char h[96];
@@ -391,10 +413,17 @@ static void route_conflict(struct gw__cfg_ctx *ctx, json_t *services, const stru
     gw__cfg_push_key(ctx, "prefix");
     if (json_is_array(prefix))
         gw__cfg_push_index(ctx, r->prefix_index);
-    gw__cfg_error(ctx, "%s (%s%s, %s) is already routed to service \"%s\" (services[%zu])",
+    /* The other service's name may be missing or invalid (already reported). */
+    const char *other = cfg->services[prev->service].name;
+    char by[128];
+    if (other)
+        snprintf(by, sizeof by, "service \"%s\" (services[%zu])", other, prev->service);
+    else
+        snprintf(by, sizeof by, "services[%zu]", prev->service);
+    gw__cfg_error(ctx, "%s (%s%s, %s) is already routed to %s%s",
                   gw__cfg_quote(r->prefix, strlen(r->prefix), q, sizeof q),
-                  r->host[0] ? "host " : "any host", r->host[0] ? h : "", methods,
-                  cfg->services[prev->service].name, prev->service);
+                  r->host[0] ? "host " : "any host", r->host[0] ? h : "", methods, by,
+                  implied ? " (a service that allows GET allows HEAD too)" : "");
     if (json_is_array(prefix))
         gw__cfg_pop(ctx);
     gw__cfg_pop(ctx);
@@ -427,7 +456,7 @@ static void check_routes(struct gw__cfg_ctx *ctx, struct gw_config *cfg, json_t 
             for (size_t h = 0; h < (s->nhosts ? s->nhosts : 1); h++) {
                 keys[k].host = s->nhosts ? s->hosts[h] : "";
                 keys[k].prefix = s->prefixes[p];
-                keys[k].methods = s->methods;
+                keys[k].methods = route_methods(s->methods);
                 keys[k].service = i;
                 keys[k].prefix_index = p;
                 k++;

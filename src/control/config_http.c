@@ -465,7 +465,8 @@ bool gw__cfg_check_prefix(struct gw__cfg_ctx *ctx, char **s)
         }
     }
     if (strstr(p, "//")) {
-        gw__cfg_error(ctx, "%s: a prefix must not contain \"//\"", gw__cfg_quote(p, n, q, sizeof q));
+        gw__cfg_error(ctx, "%s: a prefix must not contain \"//\"",
+                      gw__cfg_quote(p, n, q, sizeof q));
         return false;
     }
     for (size_t i = 0; i < n; i++) {

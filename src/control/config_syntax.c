@@ -8,7 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- ${ENV} substitution ----------------------------------------------------------------------- */
+/* ---- ${ENV} substitution -----------------------------------------------------------------------
+ */
 
 struct sbuf {
     char *p;
@@ -219,8 +220,8 @@ bool gw__cfg_parse_size(const char *s, uint64_t *bytes, const char **why)
         const char *name;
         unsigned shift;
     } units[] = {
-        {"", 0},    {"b", 0},    {"k", 10},   {"kb", 10}, {"kib", 10}, {"m", 20},   {"mb", 20},
-        {"mib", 20}, {"g", 30},  {"gb", 30}, {"gib", 30}, {"t", 40},   {"tb", 40}, {"tib", 40},
+        {"", 0},     {"b", 0},  {"k", 10},  {"kb", 10},  {"kib", 10}, {"m", 20},  {"mb", 20},
+        {"mib", 20}, {"g", 30}, {"gb", 30}, {"gib", 30}, {"t", 40},   {"tb", 40}, {"tib", 40},
     };
     const char *p = s;
     uint64_t n;

@@ -6,7 +6,6 @@
  */
 #include "control/internal.h"
 
-#include <arpa/inet.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
@@ -29,7 +28,6 @@ static char *dup_n(const char *s, size_t n)
     }
     return d;
 }
-
 
 bool gw__cfg_get_string(struct gw__cfg_ctx *ctx, json_t *v, char **out)
 {

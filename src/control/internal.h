@@ -191,7 +191,8 @@ const char *gw__cfg_quote(const char *s, size_t len, char *buf, size_t cap);
  * NULL. */
 const char *gw__cfg_suggest(const char *key, size_t key_len, const char *const *names, size_t n);
 
-/* ---- schema walking (config.c) ---------------------------------------------------------------- */
+/* ---- schema walking (config.c) ----------------------------------------------------------------
+ */
 
 /* Parses json (an object, or NULL when absent: defaults apply) into obj by spec. */
 void gw__cfg_parse_object(struct gw__cfg_ctx *ctx, json_t *json, void *obj,

@@ -174,8 +174,8 @@ static bool match_string(struct lex *l, const char *key, size_t key_len, bool *e
                     return false;
                 l->pos += 4;
                 unsigned long cp = (unsigned long)hi;
-                if (hi >= 0xD800 && hi < 0xDC00 && l->len - l->pos >= 6 &&
-                    l->p[l->pos] == '\\' && l->p[l->pos + 1] == 'u') {
+                if (hi >= 0xD800 && hi < 0xDC00 && l->len - l->pos >= 6 && l->p[l->pos] == '\\' &&
+                    l->p[l->pos + 1] == 'u') {
                     int lo = hex4(l->p + l->pos + 2, l->len - l->pos - 2);
                     if (lo >= 0xDC00 && lo < 0xE000) {
                         cp = 0x10000 + (((unsigned long)hi - 0xD800) << 10) +

@@ -1,10 +1,12 @@
 #include "upstream/pool.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
+#include "conn/conn.h"
 #include "control/snapshot.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -79,25 +81,67 @@ void gw_upconn_close(struct gw_upconn *uc)
     uv_close((uv_handle_t *)&uc->tcp, on_upconn_closed);
 }
 
-/* An idle connection must stay silent: EOF means the upstream closed it, data means the
- * upstream is confused. Either way it is gone. */
-static void on_idle_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+/*
+ * One read registration for the connection's whole life: starting and stopping reads costs
+ * an epoll_ctl each, so a connection moving between a request and the idle pool keeps
+ * reading and the callbacks look at who owns it. Reads stop only for backpressure.
+ */
+static void on_up_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     static char sink[64];
-    (void)h;
+    struct gw_upconn *uc = h->data;
     (void)suggested;
-    *buf = uv_buf_init(sink, sizeof(sink));
+    if (!uc->req) {
+        *buf = uv_buf_init(sink, sizeof(sink));
+        return;
+    }
+    if (!uc->buf) {
+        uc->buf = malloc(GW_UPCONN_BUF_SIZE);
+        uc->cap = uc->buf ? GW_UPCONN_BUF_SIZE : 0;
+        uc->len = uc->off = 0;
+    }
+    if (uc->len == uc->cap && uc->off > 0) {
+        memmove(uc->buf, uc->buf + uc->off, uc->len - uc->off);
+        uc->len -= uc->off;
+        uc->off = 0;
+    }
+    buf->base = uc->buf ? uc->buf + uc->len : NULL;
+    buf->len = uc->buf ? uc->cap - uc->len : 0;
 }
 
-static void on_idle_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+static void on_up_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     struct gw_upconn *uc = s->data;
     (void)buf;
     if (nread == 0)
         return;
-    gw_log_debug("upstream %s: idle pooled connection %s", uc->pool->key,
-                 nread < 0 ? "closed by upstream" : "sent unexpected data");
-    gw_upconn_close(uc);
+    if (!uc->req) {
+        /* An idle connection must stay silent: EOF means the upstream closed it, data
+         * means the upstream is confused. Either way it is gone. */
+        gw_log_debug("upstream %s: idle pooled connection %s", uc->pool->key,
+                     nread < 0 ? "closed by upstream" : "sent unexpected data");
+        gw_upconn_close(uc);
+        return;
+    }
+    if (nread > 0)
+        uc->len += (size_t)nread;
+    gw_proxy_upstream_input(uc->req, nread);
+}
+
+void gw_upconn_read_start(struct gw_upconn *uc)
+{
+    if (uc->reading || uc->closing)
+        return;
+    if (uv_read_start((uv_stream_t *)&uc->tcp, on_up_alloc, on_up_read) == 0)
+        uc->reading = true;
+}
+
+void gw_upconn_read_stop(struct gw_upconn *uc)
+{
+    if (!uc->reading)
+        return;
+    uv_read_stop((uv_stream_t *)&uc->tcp);
+    uc->reading = false;
 }
 
 /* The peek that catches a close sitting in the same event batch as our request. */
@@ -111,7 +155,7 @@ static bool still_open(struct gw_upconn *uc)
     return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
-struct gw_upconn *gw_pool_acquire(struct gw_worker *w, const struct gw_target *t)
+struct gw_upconn *gw_pool_acquire(struct gw_worker *w, const struct gw_target *t, bool verify)
 {
     struct gw_pool *pl = pool_get(&w->pools, t->key);
     if (!pl)
@@ -120,8 +164,7 @@ struct gw_upconn *gw_pool_acquire(struct gw_worker *w, const struct gw_target *t
         struct gw_upconn *uc = gw_container_of(pl->idle.next, struct gw_upconn, link);
         gw_list_remove(&uc->link);
         pl->nidle--;
-        uv_read_stop((uv_stream_t *)&uc->tcp);
-        if (still_open(uc))
+        if (!verify || still_open(uc))
             return uc;
         gw_upconn_close(uc);
     }
@@ -134,7 +177,6 @@ void gw_pool_release(struct gw_upconn *uc)
     const struct gw_config *cfg = w->snap->cfg;
     uc->req = NULL;
     uc->len = uc->off = 0;
-    uv_read_stop((uv_stream_t *)&uc->tcp);
     if (uc->closing)
         return;
     if (w->stopping || uc->pool->nidle >= cfg->upstream.max_idle_per_target ||
@@ -149,8 +191,7 @@ void gw_pool_release(struct gw_upconn *uc)
     uc->idle_since = uv_now(&w->loop);
     gw_list_insert_head(&uc->pool->idle, &uc->link);
     uc->pool->nidle++;
-    if (uv_read_start((uv_stream_t *)&uc->tcp, on_idle_alloc, on_idle_read) != 0)
-        gw_upconn_close(uc);
+    gw_upconn_read_start(uc);
 }
 
 int gw_upconn_connect(struct gw_worker *w, const struct gw_target *t, struct gw_request *req,

@@ -10,6 +10,7 @@
 #define GW_UPSTREAM_POOL_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
@@ -46,6 +47,7 @@ struct gw_upconn {
     size_t off;
     size_t cap;
     uint64_t requests; /** requests served on this connection */
+    bool reading;
     bool connected;
     bool closing;
 };
@@ -53,8 +55,16 @@ struct gw_upconn {
 void gw_pools_init(struct gw_pools *p);
 void gw_pools_free(struct gw_pools *p);
 
-/* Takes a live idle connection to the target, or NULL. */
-struct gw_upconn *gw_pool_acquire(struct gw_worker *w, const struct gw_target *t);
+#define GW_UPCONN_BUF_SIZE 65536
+
+/* Takes an idle connection to the target, or NULL. With verify, a non-blocking peek first
+ * proves the upstream has not closed it: for requests that cannot be retried. Requests that
+ * can be retried skip the syscall and are retried on a fresh connection if it was dead. */
+struct gw_upconn *gw_pool_acquire(struct gw_worker *w, const struct gw_target *t, bool verify);
+
+/* Reading from the upstream: started once when connected, stopped only for backpressure. */
+void gw_upconn_read_start(struct gw_upconn *uc);
+void gw_upconn_read_stop(struct gw_upconn *uc);
 
 /* Returns a connection whose exchange completed cleanly to its pool (or closes it when the
  * pool is full). */

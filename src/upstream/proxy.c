@@ -25,7 +25,6 @@
 #include "upstream/pool.h"
 #include "upstream/rewrite.h"
 
-#define UP_BUF_SIZE 65536
 #define MAX_BUFS 32
 
 void gw__conn_body_timer(struct gw_conn *c, bool on);
@@ -33,7 +32,6 @@ void gw__conn_body_timer(struct gw_conn *c, bool on);
 static void pick_and_connect(struct gw_request *r, bool fresh);
 static void pump_request(struct gw_request *r);
 static void pump_response(struct gw_request *r);
-static void up_read_start(struct gw_request *r);
 
 static bool idempotent(enum gw_http_method m)
 {
@@ -231,7 +229,6 @@ static void pump_request(struct gw_request *r)
         gw_conn_read_start(c);
         return;
     }
-    gw_conn_read_stop(c);
     r->body_consumed = consumed;
     int rc = upstream_write(r, bufs, n);
     if (rc < 0) {
@@ -241,7 +238,10 @@ static void pump_request(struct gw_request *r)
         return;
     }
     if (rc == 0) {
+        /* The write refers into the client's buffer: no reading into it until done. */
         r->body_writing = true;
+        if (consumed)
+            gw_conn_read_stop(c);
         return;
     }
     after_request_write(r);
@@ -250,11 +250,8 @@ static void pump_request(struct gw_request *r)
 void gw_proxy_client_input(struct gw_request *r)
 {
     gw__conn_body_timer(r->conn, false);
-    if (r->body_done) {
-        /* Pipelined bytes of the next request: they wait in the buffer. */
-        gw_conn_read_stop(r->conn);
-        return;
-    }
+    if (r->body_done)
+        return; /* pipelined bytes of the next request wait in the buffer */
     pump_request(r);
 }
 
@@ -282,7 +279,7 @@ static void send_request(struct gw_request *r)
         }
     }
     gw_http1_parser_init_response(&r->rparser, &r->snap->cfg->http, r->msg.method_id);
-    up_read_start(r);
+    gw_upconn_read_start(r->up);
     pump_request(r);
 }
 
@@ -321,7 +318,10 @@ static void pick_and_connect(struct gw_request *r, bool fresh)
     unsigned idx = atomic_fetch_add_explicit((atomic_uint *)&svc->rr, 1, memory_order_relaxed);
     r->target = &svc->targets[idx % svc->ntargets];
     r->tries++;
-    struct gw_upconn *uc = fresh ? NULL : gw_pool_acquire(w, r->target);
+    /* A request that could not be retried on another connection gets a pooled one only
+     * after a peek proves it still open. */
+    bool verify = !idempotent(r->msg.method_id) || r->msg.body != GW_BODY_NONE;
+    struct gw_upconn *uc = fresh ? NULL : gw_pool_acquire(w, r->target, verify);
     if (uc) {
         uc->req = r;
         r->up = uc;
@@ -364,24 +364,6 @@ static void finish(struct gw_request *r)
     gw_conn_request_done(r->conn);
 }
 
-static void on_up_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-    struct gw_upconn *uc = h->data;
-    (void)suggested;
-    if (!uc->buf) {
-        uc->buf = malloc(UP_BUF_SIZE);
-        uc->cap = uc->buf ? UP_BUF_SIZE : 0;
-        uc->len = uc->off = 0;
-    }
-    if (uc->len == uc->cap && uc->off > 0) {
-        memmove(uc->buf, uc->buf + uc->off, uc->len - uc->off);
-        uc->len -= uc->off;
-        uc->off = 0;
-    }
-    buf->base = uc->buf ? uc->buf + uc->len : NULL;
-    buf->len = uc->buf ? uc->cap - uc->len : 0;
-}
-
 static void upstream_closed(struct gw_request *r, ssize_t nread)
 {
     struct gw_upconn *uc = r->up;
@@ -406,30 +388,15 @@ static void upstream_closed(struct gw_request *r, ssize_t nread)
     fail(r, r->resp_head_done ? GW_EUPRESET : (uc->len > uc->off ? GW_EUPGARBAGE : GW_EUPRESET));
 }
 
-static void on_up_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+void gw_proxy_upstream_input(struct gw_request *r, ssize_t nread)
 {
-    struct gw_upconn *uc = s->data;
-    struct gw_request *r = uc->req;
-    (void)buf;
-    if (!r) {
-        gw_upconn_close(uc);
-        return;
-    }
-    if (nread == 0)
-        return;
     if (nread < 0) {
         upstream_closed(r, nread);
         return;
     }
-    uc->len += (size_t)nread;
     if (r->resp_head_done)
         start_response_timer(r); /* inactivity between body reads */
     pump_response(r);
-}
-
-static void up_read_start(struct gw_request *r)
-{
-    uv_read_start((uv_stream_t *)&r->up->tcp, on_up_alloc, on_up_read);
 }
 
 /* Parses the response head; returns 1 when the body phase can start, 0 to wait, -1 when
@@ -443,7 +410,7 @@ static int parse_response_head(struct gw_request *r)
         if (rc == GW_HTTP1_PARTIAL) {
             if (uc->off == 0 && uc->len == uc->cap) {
                 gw_log_warn("upstream %s: response head larger than %d bytes (request %s)",
-                            r->target->key, UP_BUF_SIZE, r->id);
+                            r->target->key, GW_UPCONN_BUF_SIZE, r->id);
                 fail(r, GW_EUPGARBAGE);
                 return -1;
             }
@@ -500,7 +467,7 @@ static void after_response_write(struct gw_request *r)
         finish(r);
         return;
     }
-    up_read_start(r);
+    gw_upconn_read_start(uc);
     if (uc->off < uc->len)
         pump_response(r);
 }
@@ -616,7 +583,7 @@ static void pump_response(struct gw_request *r)
     }
     if (rc == 0) {
         r->resp_writing = true;
-        uv_read_stop((uv_stream_t *)&uc->tcp);
+        gw_upconn_read_stop(uc);
         return;
     }
     after_response_write(r);

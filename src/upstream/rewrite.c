@@ -48,8 +48,16 @@ int gw_rewrite_request_head(struct gw_request *r)
     rc |= gw_buf_append(b, r->upath, r->upath_len);
     rc |= gw_buf_append(b, " HTTP/1.1\r\n", 11);
 
+    /* RFC 9112 3.2.2: with an absolute-form target, a proxy ignores the received Host and
+     * uses the target's authority, which is also what the request was routed on. */
+    struct gw_http1_header authority_host = {0};
     const struct gw_http1_header *client_host = m->host_index >= 0 ? &m->headers[m->host_index]
                                                                      : NULL;
+    if (r->authority_len) {
+        authority_host.value = r->authority;
+        authority_host.value_len = (uint32_t)r->authority_len;
+        client_host = &authority_host;
+    }
     switch (sc->host_mode) {
     case GW_HOST_TARGET:
         rc |= append_header(b, "Host", 4, r->target->conf->authority,

@@ -1,97 +1,9 @@
-/* Unit tests for src/control/config*.c: loading, defaults, every kind of error with its exact
- * position and path, ${ENV} substitution, value syntaxes, and docs/config.md against the schema. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+/* Unit tests for src/control/config*.c: loading, defaults, structure errors with their exact
+ * positions and paths, ${ENV} substitution, files, and docs/config.md against the schema.
+ * Value syntaxes and per-field checks are in test_config_values.c. */
+#include "config_test.h"
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
-
-#include "control/config.h"
-#include "control/internal.h"
-#include "core/error.h"
-
-/* ---- helpers --------------------------------------------------------------------------------- */
-
-static char *errors_text(const struct gw_config_errors *errs)
-{
-    char *buf = NULL;
-    size_t n = 0;
-    FILE *f = open_memstream(&buf, &n);
-    assert_non_null(f);
-    gw_config_errors_print(errs, f);
-    fclose(f);
-    return buf;
-}
-
-static struct gw_config *load_ok(const char *text)
-{
-    struct gw_config *cfg = NULL;
-    struct gw_config_errors errs;
-    int rc = gw_config_load_string("t.json", text, strlen(text), &cfg, &errs);
-    if (rc != 0) {
-        char *got = errors_text(&errs);
-        fprintf(stderr, "unexpected errors:\n%s", got);
-        free(got);
-    }
-    assert_int_equal(rc, 0);
-    assert_int_equal(errs.count, 0);
-    assert_non_null(cfg);
-    gw_config_errors_free(&errs);
-    return cfg;
-}
-
-/* Loads text, expects it to fail with exactly these printed errors. */
-static void expect_errors(const char *text, const char *expected)
-{
-    struct gw_config *cfg = (struct gw_config *)&cfg;
-    struct gw_config_errors errs;
-    int rc = gw_config_load_string("t.json", text, strlen(text), &cfg, &errs);
-    char *got = errors_text(&errs);
-    assert_string_equal(got, expected);
-    assert_int_equal(rc, GW_ECONFIG);
-    assert_null(cfg);
-    free(got);
-    gw_config_errors_free(&errs);
-}
-
-/* For one-line texts: expects one error located at the first occurrence of `at` in text. */
-static void expect_one(const char *text, const char *at, const char *path_and_message)
-{
-    const char *p = strstr(text, at);
-    assert_non_null(p);
-    char expected[1024];
-    snprintf(expected, sizeof expected, "t.json:1:%d: %s\n", (int)(p - text) + 1,
-             path_and_message);
-    expect_errors(text, expected);
-}
-
-/* A service wrapped in a config, to test service keys in one line. */
-#define SVC(fields)                                                                                \
-    "{\"services\": [{\"name\": \"s\", \"prefix\": \"/p\", \"targets\": [\"http://h:1\"], " fields \
-    "}]}"
-
-/* A path under the source tree: $GW_SOURCE_DIR/rel, or found from this file's path. */
-static char *source_path(const char *rel)
-{
-    const char *root = getenv("GW_SOURCE_DIR");
-    char buf[4096];
-    if (root && root[0]) {
-        snprintf(buf, sizeof buf, "%s/%s", root, rel);
-    } else {
-        const char *me = __FILE__;
-        const char *tail = strstr(me, "tests/unit/control/test_config.c");
-        int n = tail ? (int)(tail - me) : 0;
-        snprintf(buf, sizeof buf, "%.*s%s", n, me, rel);
-    }
-    char *s = strdup(buf);
-    assert_non_null(s);
-    return s;
-}
 
 /* ---- valid configs --------------------------------------------------------------------------- */
 
@@ -158,7 +70,8 @@ static void test_full_service(void **state)
     (void)state;
     struct gw_config *cfg = load_ok(
         "{\"services\": [{\"name\": \"Orders-v2.x_1\", \"prefix\": [\"/api/orders/\", \"/carts\"],"
-        " \"hosts\": [\"API.Example.com\", \"*.shop.example.com\"], \"methods\": [\"get\", \"POST\"],"
+        " \"hosts\": [\"API.Example.com\", \"*.shop.example.com\"], \"methods\": [\"get\", "
+        "\"POST\"],"
         " \"strip_prefix\": true, \"host_header\": \"target\","
         " \"timeouts\": {\"upstream_connect\": \"250ms\", \"upstream_response\": \"2m\"},"
         " \"limits\": {\"max_body_bytes\": \"1g\"},"
@@ -207,10 +120,10 @@ static void test_service_inherits_globals(void **state)
 static void test_target_forms(void **state)
 {
     (void)state;
-    struct gw_config *cfg = load_ok(
-        "{\"services\": [{\"name\": \"t\", \"prefix\": \"/\", \"targets\": "
-        "[\"http://Backend_1.Local\", \"HTTP://[::1]:8080/\","
-        " {\"url\": \"http://example.com:80\", \"weight\": \"3\"}]}]}");
+    struct gw_config *cfg =
+        load_ok("{\"services\": [{\"name\": \"t\", \"prefix\": \"/\", \"targets\": "
+                "[\"http://Backend_1.Local\", \"HTTP://[::1]:8080/\","
+                " {\"url\": \"http://example.com:80\", \"weight\": \"3\"}]}]}");
     const struct gw_target_conf *t = cfg->services[0].targets;
     assert_int_equal(cfg->services[0].ntargets, 3);
     assert_string_equal(t[0].url, "http://Backend_1.Local");
@@ -372,8 +285,7 @@ static void test_wrong_types_multiline(void **state)
 static void test_type_errors_name_what_was_found(void **state)
 {
     (void)state;
-    expect_one("{\"log\": {\"access\": null}}", "null",
-               "log.access: expected a string, got null");
+    expect_one("{\"log\": {\"access\": null}}", "null", "log.access: expected a string, got null");
     expect_one("{\"timeouts\": 5}", "5", "timeouts: expected an object, got an integer");
     expect_one("{\"services\": {}}", "{}",
                "services: expected an array of service objects, got an object");
@@ -383,8 +295,9 @@ static void test_type_errors_name_what_was_found(void **state)
                "services[0].hosts: expected a string or an array of strings, got an object");
     expect_one(SVC("\"hosts\": [\"a.com\", 7]"), "7]",
                "services[0].hosts[1]: expected a string, got an integer");
-    expect_one("{\"services\": [{\"name\": false, \"prefix\": \"/\", \"targets\": [\"http://h\"]}]}",
-               "false", "services[0].name: expected a string, got a boolean");
+    expect_one(
+        "{\"services\": [{\"name\": false, \"prefix\": \"/\", \"targets\": [\"http://h\"]}]}",
+        "false", "services[0].name: expected a string, got a boolean");
 }
 
 static void test_unknown_keys_and_suggestions(void **state)
@@ -450,8 +363,7 @@ static void test_too_many_errors_are_capped(void **state)
     snprintf(text + o, cap - o, "}");
     struct gw_config *cfg;
     struct gw_config_errors errs;
-    assert_int_equal(gw_config_load_string("t.json", text, strlen(text), &cfg, &errs),
-                     GW_ECONFIG);
+    assert_int_equal(gw_config_load_string("t.json", text, strlen(text), &cfg, &errs), GW_ECONFIG);
     assert_int_equal(errs.count, GW_CONFIG_MAX_ERRORS + 1);
     struct gw_config_error *last = &errs.items[GW_CONFIG_MAX_ERRORS];
     assert_int_equal(last->line, 0);
@@ -571,331 +483,319 @@ static void test_gateway_port_invalid(void **state)
     unsetenv("GATEWAY_PORT");
 }
 
-/* ---- value syntaxes -------------------------------------------------------------------------- */
+/* ---- files, printing, arguments -------------------------------------------------------------- */
 
-static void test_duration_syntax(void **state)
+static void test_load_from_file(void **state)
 {
     (void)state;
-    static const struct {
-        const char *s;
-        uint64_t ms;
-    } ok[] = {
-        {"250ms", 250},    {"10s", 10000},     {"1.5s", 1500},       {"5m", 300000},
-        {"1h", 3600000},   {"0.001s", 1},      {"2.25m", 135000},    {"1H", 3600000},
-        {"10S", 10000},    {"0ms", 0},         {"1.000000000000s", 1000}, {"720h", 2592000000ull},
-    };
-    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
-        uint64_t ms = 12345;
-        const char *why = NULL;
-        assert_true(gw__cfg_parse_duration_ms(ok[i].s, &ms, &why));
-        assert_int_equal(ms, ok[i].ms);
-    }
-}
-
-static void test_duration_syntax_errors(void **state)
-{
-    (void)state;
-    static const struct {
-        const char *s;
-        const char *why;
-    } bad[] = {
-        {"", "not a duration"},
-        {"s", "not a duration"},
-        {".5s", "not a duration"},
-        {"1.s", "not a duration"},
-        {"-1s", "not a duration"},
-        {"10", "duration without a unit"},
-        {"5x", "unknown duration unit"},
-        {"10 s", "unknown duration unit"},
-        {"1e3s", "unknown duration unit"},
-        {"1msx", "unknown duration unit"},
-        {"1.0005s", "duration more precise than a millisecond"},
-        {"0.5ms", "duration more precise than a millisecond"},
-        {"99999999999999999999999s", "duration too large"},
-    };
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        uint64_t ms;
-        const char *why = NULL;
-        assert_false(gw__cfg_parse_duration_ms(bad[i].s, &ms, &why));
-        assert_non_null(why);
-        if (strncmp(why, bad[i].why, strlen(bad[i].why)) != 0)
-            fail_msg("%s: got \"%s\", expected \"%s...\"", bad[i].s, why, bad[i].why);
-    }
-}
-
-static void test_durations_in_config(void **state)
-{
-    (void)state;
-    struct gw_config *cfg = load_ok("{\"timeouts\": {\"client_header\": 30, \"client_idle\": 0.25,"
-                                    " \"client_body\": \"1.5s\", \"upstream_connect\": \"100ms\","
-                                    " \"upstream_response\": 1.5}}");
-    assert_int_equal(cfg->timeouts.client_header_ms, 30000);
-    assert_int_equal(cfg->timeouts.client_idle_ms, 250);
-    assert_int_equal(cfg->timeouts.client_body_ms, 1500);
-    assert_int_equal(cfg->timeouts.upstream_connect_ms, 100);
-    assert_int_equal(cfg->timeouts.upstream_response_ms, 1500);
+    char path[] = "/tmp/gantry_test_config_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char *text = "{\n  \"workers\": 2,\n  \"listen\": \"127.0.0.1:7000\"\n}\n";
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    struct gw_config *cfg;
+    struct gw_config_errors errs;
+    assert_int_equal(gw_config_load(path, &cfg, &errs), 0);
+    assert_int_equal(errs.count, 0);
+    assert_string_equal(cfg->path, path);
+    assert_int_equal(cfg->workers, 2);
+    assert_int_equal(cfg->listen_port, 7000);
     gw_config_free(cfg);
 
-    expect_one("{\"timeouts\": {\"client_idle\": 0}}", "0}",
-               "timeouts.client_idle: must be between 1ms and 720h");
-    expect_one("{\"timeouts\": {\"client_idle\": \"0s\"}}", "\"0s",
-               "timeouts.client_idle: must be between 1ms and 720h");
-    expect_one("{\"timeouts\": {\"client_idle\": \"721h\"}}", "\"721h",
-               "timeouts.client_idle: must be between 1ms and 720h");
-    expect_one("{\"timeouts\": {\"client_idle\": -1}}", "-1",
-               "timeouts.client_idle: a duration must not be negative");
-    expect_one("{\"timeouts\": {\"client_idle\": -0.5}}", "-0.5",
-               "timeouts.client_idle: a duration must not be negative");
-    expect_one("{\"timeouts\": {\"client_idle\": 0.0001}}", "0.0001",
-               "timeouts.client_idle: duration more precise than a millisecond");
-    expect_one("{\"timeouts\": {\"client_idle\": 1e300}}", "1e300",
-               "timeouts.client_idle: must be between 1ms and 720h");
-    expect_one("{\"timeouts\": {\"client_idle\": \"10\"}}", "\"10",
-               "timeouts.client_idle: \"10\": duration without a unit (expected ms, s, m or h: "
-               "\"10s\"; a JSON number means seconds)");
-    expect_one("{\"timeouts\": {\"client_idle\": \"3 days\"}}", "\"3",
-               "timeouts.client_idle: \"3 days\": unknown duration unit (expected ms, s, m or h)");
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("{\n  \"workers\": 999\n}\n", f);
+    fclose(f);
+    assert_int_equal(gw_config_load(path, &cfg, &errs), GW_ECONFIG);
+    assert_null(cfg);
+    assert_int_equal(errs.count, 1);
+    assert_string_equal(errs.items[0].file, path);
+    assert_int_equal(errs.items[0].line, 2);
+    assert_int_equal(errs.items[0].column, 14);
+    assert_string_equal(errs.items[0].path, "workers");
+    assert_string_equal(errs.items[0].message, "must be between 0 and 256");
+    gw_config_errors_free(&errs);
+    unlink(path);
 }
 
-static void test_size_syntax(void **state)
+static void test_unreadable_files(void **state)
 {
     (void)state;
-    static const struct {
-        const char *s;
-        uint64_t bytes;
-    } ok[] = {
-        {"512", 512},          {"0", 0},
-        {"7b", 7},             {"7B", 7},
-        {"64k", 65536},        {"64KB", 65536},
-        {"64KiB", 65536},      {"64kib", 65536},
-        {"10m", 10485760},     {"10MB", 10485760},
-        {"10MiB", 10485760},   {"1g", 1073741824},
-        {"1GB", 1073741824},   {"1GiB", 1073741824},
-        {"2t", 2199023255552}, {"18446744073709551615", UINT64_MAX},
+    struct gw_config *cfg;
+    struct gw_config_errors errs;
+    assert_int_equal(gw_config_load("/nonexistent/gantry.json", &cfg, &errs), GW_ECONFIG);
+    assert_null(cfg);
+    char *got = errors_text(&errs);
+    assert_string_equal(got, "/nonexistent/gantry.json: cannot open: No such file or directory\n");
+    free(got);
+    gw_config_errors_free(&errs);
+
+    assert_int_equal(gw_config_load("/", &cfg, &errs), GW_ECONFIG);
+    got = errors_text(&errs);
+    assert_string_equal(got, "/: cannot read: Is a directory\n");
+    free(got);
+    gw_config_errors_free(&errs);
+}
+
+static void test_print_format(void **state)
+{
+    (void)state;
+    struct gw_config_error items[] = {
+        {.file = "f.json", .line = 3, .column = 7, .path = "a.b[1]", .message = "bad"},
+        {.file = "f.json", .line = 1, .column = 1, .path = "", .message = "top"},
+        {.file = "f.json", .line = 0, .column = 0, .path = "", .message = "gone"},
     };
-    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
-        uint64_t n = 12345;
-        const char *why = NULL;
-        assert_true(gw__cfg_parse_size(ok[i].s, &n, &why));
-        assert_true(n == ok[i].bytes);
-    }
+    struct gw_config_errors errs = {.items = items, .count = 3};
+    char *got = errors_text(&errs);
+    assert_string_equal(got, "f.json:3:7: a.b[1]: bad\nf.json:1:1: top\nf.json: gone\n");
+    free(got);
+    gw_config_errors_print(NULL, stdout);
+    gw_config_errors_free(NULL);
+    gw_config_free(NULL);
 }
 
-static void test_size_syntax_errors(void **state)
+static void test_invalid_arguments_and_lengths(void **state)
 {
     (void)state;
-    static const struct {
-        const char *s;
-        const char *why;
-    } bad[] = {
-        {"", "not a size"},
-        {"k", "not a size"},
-        {"-1", "not a size"},
-        {"1.5m", "sizes are whole numbers"},
-        {"64 k", "unknown size unit"},
-        {"10x", "unknown size unit"},
-        {"1kk", "unknown size unit"},
-        {"1kbi", "unknown size unit"},
-        {"18446744073709551616", "size too large"},
-        {"17179869184g", "size too large"},
-    };
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        uint64_t n;
-        const char *why = NULL;
-        assert_false(gw__cfg_parse_size(bad[i].s, &n, &why));
-        assert_non_null(why);
-        if (strncmp(why, bad[i].why, strlen(bad[i].why)) != 0)
-            fail_msg("%s: got \"%s\", expected \"%s...\"", bad[i].s, why, bad[i].why);
-    }
-}
+    struct gw_config *cfg = (struct gw_config *)&cfg;
+    struct gw_config_errors errs;
+    assert_int_equal(gw_config_load_string(NULL, "{}", 2, &cfg, &errs), GW_EINVAL);
+    assert_null(cfg);
+    assert_int_equal(errs.count, 0);
+    assert_int_equal(gw_config_load_string("x", "{}", 2, NULL, &errs), GW_EINVAL);
+    assert_int_equal(gw_config_load_string("x", "{}", 2, &cfg, NULL), GW_EINVAL);
+    assert_int_equal(gw_config_load_string("x", NULL, 3, &cfg, &errs), GW_EINVAL);
+    assert_int_equal(gw_config_load(NULL, &cfg, &errs), GW_EINVAL);
 
-static void test_sizes_in_config(void **state)
-{
-    (void)state;
-    struct gw_config *cfg = load_ok("{\"limits\": {\"max_request_line\": \"1MiB\", "
-                                    "\"max_header_bytes\": \"1k\", \"max_body_bytes\": 12345}}");
-    assert_int_equal(cfg->http.max_request_line, 1048576);
-    assert_int_equal(cfg->http.max_header_bytes, 1024);
-    assert_int_equal(cfg->max_body_bytes, 12345);
+    /* The text need not be NUL-terminated: only len bytes are read. */
+    assert_int_equal(gw_config_load_string("x", "{}garbage", 2, &cfg, &errs), 0);
     gw_config_free(cfg);
-
-    expect_one("{\"limits\": {\"max_request_line\": 100}}", "100",
-               "limits.max_request_line: must be between 256 and 1MiB");
-    expect_one("{\"limits\": {\"max_request_line\": \"2m\"}}", "\"2m",
-               "limits.max_request_line: must be between 256 and 1MiB");
-    expect_one("{\"limits\": {\"max_header_bytes\": 512}}", "512",
-               "limits.max_header_bytes: must be between 1KiB and 1MiB");
-    expect_one("{\"limits\": {\"max_body_bytes\": -1}}", "-1",
-               "limits.max_body_bytes: a size must not be negative");
-    expect_one("{\"limits\": {\"max_body_bytes\": 1.5}}", "1.5",
-               "limits.max_body_bytes: expected a size (bytes, or a string such as \"64k\"), got "
-               "a number");
-    expect_one("{\"limits\": {\"max_body_bytes\": \"10 MB\"}}", "\"10",
-               "limits.max_body_bytes: \"10 MB\": unknown size unit (expected k, m, g or t, "
-               "optionally followed by B or iB; all are powers of 1024)");
+    assert_int_equal(gw_config_load_string("x", "{\"a\":\0}", 7, &cfg, &errs), GW_ECONFIG);
+    assert_int_equal(errs.count, 1);
+    assert_int_equal(errs.items[0].line, 1);
+    gw_config_errors_free(&errs);
 }
 
-static void test_integer_ranges(void **state)
+/* ---- docs/config.md matches the schema ------------------------------------------------------- */
+
+struct doc_row {
+    char key[128];
+    char type[64];
+    char def[128];
+    bool seen_in_schema;
+};
+
+struct doc_rows {
+    struct doc_row rows[128];
+    size_t n;
+    size_t schema_keys;
+    char missing[1024]; /* schema keys not documented */
+    char wrong[2048];   /* documented with another type or default */
+};
+
+static void trim_cell(char *s)
 {
-    (void)state;
-    expect_one("{\"workers\": 257}", "257", "workers: must be between 0 and 256");
-    expect_one("{\"workers\": 2.0}", "2.0", "workers: expected an integer, got a number");
-    expect_one("{\"workers\": \"+3\"}", "\"+3", "workers: expected an integer, got \"+3\"");
-    expect_one("{\"max_connections\": 0}", "0}", "max_connections: must be between 1 and 1000000");
-    expect_one("{\"max_connections\": 1000001}", "1000001",
-               "max_connections: must be between 1 and 1000000");
-    expect_one("{\"limits\": {\"max_headers\": 1001}}", "1001",
-               "limits.max_headers: must be between 1 and 1000");
-    expect_one("{\"upstream\": {\"keepalive\": {\"max_idle\": 10001}}}", "10001",
-               "upstream.keepalive.max_idle: must be between 0 and 10000");
-    expect_one("{\"upstream\": {\"keepalive\": {\"idle_timeout\": \"0ms\"}}}", "\"0ms",
-               "upstream.keepalive.idle_timeout: must be between 1ms and 720h");
-    expect_one("{\"services\": [{\"name\": \"s\", \"prefix\": \"/\", \"targets\": [{\"url\": "
-               "\"http://h\", \"weight\": 0}]}]}",
-               "0}", "services[0].targets[0].weight: must be between 1 and 1000");
-    expect_one("{\"services\": [{\"name\": \"s\", \"prefix\": \"/\", \"targets\": [{\"url\": "
-               "\"http://h\", \"weight\": 1001}]}]}",
-               "1001", "services[0].targets[0].weight: must be between 1 and 1000");
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\n'))
+        s[--n] = '\0';
+    size_t k = 0;
+    while (s[k] == ' ')
+        k++;
+    memmove(s, s + k, n - k + 1);
 }
 
-static void test_booleans_and_enums(void **state)
+/* Splits "| a | b | c | d |" into cells (no '|' inside cells). */
+static size_t split_row(char *line, char **cells, size_t max)
 {
-    (void)state;
-    expect_one(SVC("\"strip_prefix\": 1"), "1}",
-               "services[0].strip_prefix: expected a boolean, got an integer");
-    expect_one("{\"log\": {\"level\": \"verbose\"}}", "\"verbose",
-               "log.level: unknown value \"verbose\" (expected debug, info, warn or error)");
-    expect_one("{\"log\": {\"access_format\": \"xml\"}}", "\"xml",
-               "log.access_format: unknown value \"xml\" (expected text or json)");
+    size_t n = 0;
+    char *p = strchr(line, '|');
+    while (p && n < max) {
+        char *next = strchr(p + 1, '|');
+        if (next == NULL)
+            break;
+        *next = '\0';
+        cells[n] = p + 1;
+        trim_cell(cells[n]);
+        n++;
+        p = next;
+    }
+    return n;
 }
 
-static void test_log_destinations(void **state)
+static void strip_backticks(char *s)
 {
-    (void)state;
-    expect_one("{\"log\": {\"error\": \"off\"}}", "\"off",
-               "log.error: the error log cannot be turned off (\"stderr\", \"stdout\" or a file "
-               "path)");
-    expect_one("{\"log\": {\"access\": \"\"}}", "\"\"",
-               "log.access: must not be empty (\"stdout\", \"stderr\", \"off\" or a file path)");
-    expect_one("{\"log\": {\"error\": \"\"}}", "\"\"",
-               "log.error: must not be empty (\"stderr\", \"stdout\" or a file path)");
-}
-
-/* ---- addresses, URLs, routes ------------------------------------------------------------------- */
-
-static void test_listen_errors(void **state)
-{
-    (void)state;
-    static const struct {
-        const char *value;
-        const char *message;
-    } cases[] = {
-        {"\"localhost:8000\"", "\"localhost:8000\": the listen host must be an IP address "
-                               "(\"0.0.0.0:8000\", \"[::]:8000\")"},
-        {"\"1.2.3.4\"", "\"1.2.3.4\": missing port (expected \"host:port\", e.g. \"0.0.0.0:8000\")"},
-        {"\"1.2.3.4:\"", "\"1.2.3.4:\": missing port after \":\""},
-        {"\"1.2.3.4:0\"", "\"1.2.3.4:0\": the port must be a number between 1 and 65535"},
-        {"\"1.2.3.4:99999\"", "\"1.2.3.4:99999\": the port must be a number between 1 and 65535"},
-        {"\"1.2.3:80\"", "\"1.2.3:80\": invalid IPv4 address"},
-        {"\"::1:80\"", "\"::1:80\": an IPv6 address must be written in brackets, as in "
-                       "\"[::1]:8000\""},
-        {"\"[::1\"", "\"[::1\": unterminated \"[\" in IPv6 address"},
-        {"\"[zz]:1\"", "\"[zz]:1\": invalid IPv6 address"},
-        {"\"[::1]x\"", "\"[::1]x\": unexpected characters after \"]\""},
-        {"0", "the port must be a number between 1 and 65535"},
-        {"true", "expected a string such as \"0.0.0.0:8000\", got a boolean"},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char text[256];
-        char msg[512];
-        snprintf(text, sizeof text, "{\"listen\": %s}", cases[i].value);
-        snprintf(msg, sizeof msg, "listen: %s", cases[i].message);
-        expect_one(text, cases[i].value, msg);
+    size_t n = strlen(s);
+    if (n >= 2 && s[0] == '`' && s[n - 1] == '`') {
+        memmove(s, s + 1, n - 2);
+        s[n - 2] = '\0';
     }
 }
 
-static void test_url_errors(void **state)
+static int check_schema_key(const char *path, const struct gw__cfg_field *f, void *ud)
 {
-    (void)state;
-    static const struct {
-        const char *url;
-        const char *message;
-    } cases[] = {
-        {"ftp://h", "not a URL (expected http://host:port)"},
-        {"h:80", "not a URL (expected http://host:port)"},
-        {"https://h", "https targets are not supported yet (expected http://host:port)"},
-        {"http://", "missing host (expected http://host:port)"},
-        {"http://:80", "missing host (expected http://host:port)"},
-        {"http://h:80/api", "a path is not allowed in a target URL (the request's path is "
-                            "forwarded; see strip_prefix)"},
-        {"http://h?x=1", "a query is not allowed in a target URL"},
-        {"http://h#f", "a fragment is not allowed in a target URL"},
-        {"http://u:p@h", "user information (\"user@\") is not allowed in a target URL"},
-        {"http://h:", "missing port after \":\""},
-        {"http://h:8o", "the port must be a number between 1 and 65535"},
-        {"http://::1:80", "an IPv6 address must be written in brackets, as in \"[::1]:8000\""},
-        {"http://-bad.com", "a host name label must not start with \"-\""},
-        {"http://bad-.com", "a host name label must not end with \"-\""},
-        {"http://a..b", "empty label in host name"},
-        {"http://a.b.", "a host name must not end with \".\""},
-        {"http://1.2.3.400", "invalid IPv4 address"},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char text[256];
-        char msg[512];
-        char at[64];
-        snprintf(text, sizeof text,
-                 "{\"services\": [{\"name\": \"s\", \"prefix\": \"/\", \"targets\": [\"%s\"]}]}",
-                 cases[i].url);
-        snprintf(at, sizeof at, "\"%s\"", cases[i].url);
-        snprintf(msg, sizeof msg, "services[0].targets[0].url: \"%s\": %s", cases[i].url,
-                 cases[i].message);
-        expect_one(text, at, msg);
+    struct doc_rows *d = ud;
+    d->schema_keys++;
+    for (size_t i = 0; i < d->n; i++) {
+        struct doc_row *r = &d->rows[i];
+        if (strcmp(r->key, path) != 0)
+            continue;
+        r->seen_in_schema = true;
+        size_t o = strlen(d->wrong);
+        if (strcmp(r->type, f->type->doc) != 0)
+            snprintf(d->wrong + o, sizeof d->wrong - o,
+                     " %s: type \"%s\" in docs, \"%s\" in "
+                     "schema;",
+                     path, r->type, f->type->doc);
+        else if (f->def && strstr(r->def, f->def) == NULL)
+            snprintf(d->wrong + o, sizeof d->wrong - o,
+                     " %s: default \"%s\" in docs, \"%s\" in "
+                     "schema;",
+                     path, r->def, f->def);
+        else if (f->required && strcmp(r->def, "required") != 0)
+            snprintf(d->wrong + o, sizeof d->wrong - o, " %s: required in schema;", path);
+        else if (!f->required && strcmp(r->def, "required") == 0)
+            snprintf(d->wrong + o, sizeof d->wrong - o, " %s: optional in schema;", path);
+        return 0;
     }
-    /* The message quotes the URL as decoded from JSON. */
-    expect_one("{\"services\": [{\"name\": \"s\", \"prefix\": \"/\", \"targets\": "
-               "[{\"url\": \"http://h\\u00e9.com\"}]}]}",
-               "\"http",
-               "services[0].targets[0].url: \"http://h\xc3\xa9.com\": invalid character in host "
-               "name (letters, digits, \"-\", \"_\" and \".\")");
+    size_t o = strlen(d->missing);
+    snprintf(d->missing + o, sizeof d->missing - o, " %s", path);
+    return 0;
 }
 
-static void test_prefix_errors(void **state)
+static void test_docs_match_schema(void **state)
 {
     (void)state;
-    static const struct {
-        const char *prefix;
-        const char *message;
-    } cases[] = {
-        {"api", "a prefix must start with \"/\""},
-        {"", "a prefix must start with \"/\""},
-        {"/a//b", "a prefix must not contain \"//\""},
-        {"/a/./b", "a prefix must not contain \".\" or \"..\" segments"},
-        {"/a/..", "a prefix must not contain \".\" or \"..\" segments"},
-        {"/a?x", "a prefix must not contain \"?\""},
-        {"/a#x", "a prefix must not contain \"#\""},
-        {"/a%20", "a prefix must not contain \"%\""},
-        {"/a b", "a prefix may only contain letters, digits, \"/\" and -._~!$&'()*+,;=:@"},
-        {"/a\\\"", "a prefix may only contain letters, digits, \"/\" and -._~!$&'()*+,;=:@"},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char text[256];
-        char msg[512];
-        char at[64];
-        char shown[64];
-        snprintf(text, sizeof text,
-                 "{\"services\": [{\"name\": \"s\", \"prefix\": [\"%s\"], \"targets\": "
-                 "[\"http://h\"]}]}",
-                 cases[i].prefix);
-        snprintf(at, sizeof at, "[\"%s\"]", cases[i].prefix);
-        snprintf(shown, sizeof shown, "%s", cases[i].prefix);
-        snprintf(msg, sizeof msg, "services[0].prefix[0]: \"%s\": %s", shown, cases[i].message);
-        /* Located at the string, one past the '['. */
-        const char *p = strstr(text, at);
-        assert_non_null(p);
-        char expected[700];
-        snprintf(expected, sizeof expected, "t.json:1:%d: %s\n", (int)(p - text) + 2, msg);
-        expect_errors(text, expected);
+    char *path = source_path("docs/config.md");
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        fail_msg("cannot open %s (set GW_SOURCE_DIR)", path);
+    struct doc_rows *d = calloc(1, sizeof *d);
+    assert_non_null(d);
+    char line[4096];
+    bool in_key_table = false;
+    while (fgets(line, sizeof line, f)) {
+        if (line[0] != '|') {
+            in_key_table = false;
+            continue;
+        }
+        char *cells[8];
+        size_t n = split_row(line, cells, 8);
+        if (n >= 4 && strcmp(cells[0], "key") == 0 && strcmp(cells[1], "type") == 0) {
+            in_key_table = true;
+            continue;
+        }
+        if (!in_key_table || n < 4 || cells[0][0] != '`')
+            continue;
+        assert_true(d->n < sizeof d->rows / sizeof d->rows[0]);
+        struct doc_row *r = &d->rows[d->n++];
+        strip_backticks(cells[0]);
+        snprintf(r->key, sizeof r->key, "%s", cells[0]);
+        snprintf(r->type, sizeof r->type, "%s", cells[1]);
+        snprintf(r->def, sizeof r->def, "%s", cells[2]);
     }
-    expect_one(SVC("\"prefix\": \"/x\"") + 0, "\"/x", "x");
+    fclose(f);
+    free(path);
+    assert_true(d->n >= 20);
+    assert_int_equal(gw__cfg_each_key(check_schema_key, d), 0);
+    char unknown[1024] = "";
+    for (size_t i = 0; i < d->n; i++) {
+        if (!d->rows[i].seen_in_schema) {
+            size_t o = strlen(unknown);
+            snprintf(unknown + o, sizeof unknown - o, " %s", d->rows[i].key);
+        }
+    }
+    bool agree = !d->missing[0] && !d->wrong[0] && !unknown[0] && d->schema_keys == d->n;
+    if (!agree)
+        print_error("docs/config.md and the schema disagree. Undocumented:%s. Documented but not "
+                    "in the schema:%s. Different:%s\n",
+                    d->missing, unknown, d->wrong);
+    free(d);
+    assert_true(agree);
+}
+
+/* Every ```json block of docs/config.md that is a whole object loads without errors. */
+static void test_docs_examples_load(void **state)
+{
+    (void)state;
+    char *path = source_path("docs/config.md");
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        fail_msg("cannot open %s (set GW_SOURCE_DIR)", path);
+    char line[4096];
+    char *block = NULL;
+    size_t len = 0;
+    bool in_json = false;
+    int loaded = 0;
+    unsetenv("ORDERS_HOST");
+    while (fgets(line, sizeof line, f)) {
+        if (!in_json) {
+            in_json = strncmp(line, "```json", 7) == 0;
+            len = 0;
+            continue;
+        }
+        if (strncmp(line, "```", 3) != 0) {
+            size_t n = strlen(line);
+            char *grown = realloc(block, len + n + 1);
+            assert_non_null(grown);
+            block = grown;
+            memcpy(block + len, line, n + 1);
+            len += n;
+            continue;
+        }
+        in_json = false;
+        if (len == 0 || block[0] != '{')
+            continue; /* a fragment, not a whole file */
+        struct gw_config *cfg = load_ok(block);
+        gw_config_free(cfg);
+        loaded++;
+    }
+    fclose(f);
+    free(block);
+    free(path);
+    assert_true(loaded >= 1);
+}
+
+int main(void)
+{
+    /* The tests set the variables they need; an override from the caller's shell would skew
+     * every expected listen port. */
+    unsetenv("GATEWAY_PORT");
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_empty_object_gives_all_defaults),
+        cmocka_unit_test(test_example_file_loads),
+        cmocka_unit_test(test_full_service),
+        cmocka_unit_test(test_service_inherits_globals),
+        cmocka_unit_test(test_target_forms),
+        cmocka_unit_test(test_listen_forms),
+        cmocka_unit_test(test_workers),
+        cmocka_unit_test(test_log_settings),
+        cmocka_unit_test(test_scalars_as_strings),
+        cmocka_unit_test(test_prefix_normalization),
+        cmocka_unit_test(test_host_header_fixed),
+        cmocka_unit_test(test_syntax_error_position_from_jansson),
+        cmocka_unit_test(test_duplicate_key_is_rejected),
+        cmocka_unit_test(test_empty_and_non_object_input),
+        cmocka_unit_test(test_wrong_types_multiline),
+        cmocka_unit_test(test_type_errors_name_what_was_found),
+        cmocka_unit_test(test_unknown_keys_and_suggestions),
+        cmocka_unit_test(test_missing_required_keys_point_at_the_object),
+        cmocka_unit_test(test_empty_required_lists),
+        cmocka_unit_test(test_errors_are_sorted_by_position),
+        cmocka_unit_test(test_too_many_errors_are_capped),
+        cmocka_unit_test(test_env_substitution),
+        cmocka_unit_test(test_env_default_when_unset_or_empty),
+        cmocka_unit_test(test_env_missing_variable_is_an_error),
+        cmocka_unit_test(test_env_bad_references),
+        cmocka_unit_test(test_env_in_numbers_and_once_only),
+        cmocka_unit_test(test_gateway_port_overrides_listen),
+        cmocka_unit_test(test_gateway_port_invalid),
+        cmocka_unit_test(test_load_from_file),
+        cmocka_unit_test(test_unreadable_files),
+        cmocka_unit_test(test_print_format),
+        cmocka_unit_test(test_invalid_arguments_and_lengths),
+        cmocka_unit_test(test_docs_match_schema),
+        cmocka_unit_test(test_docs_examples_load),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
 }

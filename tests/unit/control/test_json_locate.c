@@ -3,15 +3,21 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
-
 #include <stdlib.h>
 #include <string.h>
 
+#include <cmocka.h>
+
 #include "control/internal.h"
 
-#define K(s) {.key = (s), .key_len = sizeof(s) - 1}
-#define I(n) {.key = NULL, .index = (n)}
+#define K(s)                                                                                       \
+    {                                                                                              \
+        .key = (s), .key_len = sizeof(s) - 1                                                       \
+    }
+#define I(n)                                                                                       \
+    {                                                                                              \
+        .key = NULL, .index = (n)                                                                  \
+    }
 
 struct pos {
     size_t resolved;
@@ -27,12 +33,12 @@ static struct pos locate(const char *text, const struct gw__json_seg *path, size
     return p;
 }
 
-static const char doc[] = "{\n"                                      /* 1 */
-                          "  \"a\": 1,\n"                            /* 2 */
-                          "  \"s\": \"x{[\\\"]}\",\n"                /* 3 */
+static const char doc[] = "{\n"                                       /* 1 */
+                          "  \"a\": 1,\n"                             /* 2 */
+                          "  \"s\": \"x{[\\\"]}\",\n"                 /* 3 */
                           "  \"list\": [10, {\"k\": [true, null]},\n" /* 4 */
-                          "           \"z\"],\n"                     /* 5 */
-                          "  \"o\": {\"in\": {\"deep\": -1.5e3}}\n"  /* 6 */
+                          "           \"z\"],\n"                      /* 5 */
+                          "  \"o\": {\"in\": {\"deep\": -1.5e3}}\n"   /* 6 */
                           "}\n";
 
 static void test_root_is_first_value(void **state)
@@ -171,9 +177,24 @@ static void test_invalid_text_never_overreads(void **state)
 {
     (void)state;
     static const char *const bad[] = {
-        "",      "{",      "{\"a\"",       "{\"a\":",          "{\"a\": [1, ",  "{\"a\": \"\\",
-        "[[[[[", "]]]]",   "{\"a\" 1}",    "{\"a\": 1 \"b\"}", "{\"\\u12\": 1}", "{\"\\q\": 1}",
-        "\"str",  "{,}",    "{\"a\": tru",  "[1,]",             "{\"b\":{}, ",   "nul",
+        "",
+        "{",
+        "{\"a\"",
+        "{\"a\":",
+        "{\"a\": [1, ",
+        "{\"a\": \"\\",
+        "[[[[[",
+        "]]]]",
+        "{\"a\" 1}",
+        "{\"a\": 1 \"b\"}",
+        "{\"\\u12\": 1}",
+        "{\"\\q\": 1}",
+        "\"str",
+        "{,}",
+        "{\"a\": tru",
+        "[1,]",
+        "{\"b\":{}, ",
+        "nul",
     };
     const struct gw__json_seg path[] = {K("a"), I(2), K("b")};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

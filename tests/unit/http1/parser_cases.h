@@ -1,7 +1,7 @@
 /*
  * The HTTP/1.1 message-head cases shared by test_parser.c (whole / every split / byte at a
- * time) and test_parser_guard.c (every prefix ending at a PROT_NONE page), plus the code that
- * checks one parse result against a row. Each row is one input with its expected result:
+ * time) and test_parser_guard.c (every prefix ending at a PROT_NONE page); parser_check.h
+ * runs a row and judges the result. Each row is one input with its expected result:
  * GW_HTTP1_DONE with the fields below, GW_HTTP1_PARTIAL, or a GW_E* code (alt[] lists other
  * codes accepted where two positions of the input could equally be blamed).
  *
@@ -14,9 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include "core/error.h"
 #include "http1/parser.h"
@@ -32,7 +30,14 @@
 #define HOST(i) ((i) + 2)
 #define NOHOST 1
 #define MID(x) ((int)(x) + 1)
-enum { B_ANY = 0, B_NONE, B_LEN, B_CHUNKED, B_EOF, B_CL0 /* LENGTH 0 or NONE */ };
+enum {
+    B_ANY = 0,
+    B_NONE,
+    B_LEN,
+    B_CHUNKED,
+    B_EOF,
+    B_CL0 /* LENGTH 0 or NONE */
+};
 
 #define DONE GW_HTTP1_DONE
 #define PARTIAL GW_HTTP1_PARTIAL
@@ -44,8 +49,7 @@ enum { B_ANY = 0, B_NONE, B_LEN, B_CHUNKED, B_EOF, B_CL0 /* LENGTH 0 or NONE */ 
 #define G11(lines) "GET / HTTP/1.1\r\nHost: a\r\n" lines "\r\n"
 #define P11(lines) "POST / HTTP/1.1\r\nHost: a\r\n" lines "\r\n"
 #define GET_OK .rc = DONE, .method = "GET", .mid = MID(GW_METHOD_GET), .target = "/", .ver = V11
-#define POST_OK                                                                                    \
-    .rc = DONE, .method = "POST", .mid = MID(GW_METHOD_POST), .target = "/", .ver = V11
+#define POST_OK .rc = DONE, .method = "POST", .mid = MID(GW_METHOD_POST), .target = "/", .ver = V11
 
 struct hcheck {
     uint32_t idx;
@@ -139,7 +143,8 @@ static const struct pcase parser_cases[] = {
     {"expect + chunked", IN(P11("Expect: 100-continue\r\nTransfer-Encoding: chunked\r\n")),
      POST_OK, .ec = YES, .body = B_CHUNKED},
     /* RFC 9110 10.1.1: a server MUST ignore a 100-continue expectation in a 1.0 request. */
-    {"1.0 expect ignored", IN("POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n"),
+    {"1.0 expect ignored",
+     IN("POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n"),
      .rc = DONE, .ver = V10, .ec = NO, .body = B_LEN, .cl = 1},
     {"host with port", IN("GET / HTTP/1.1\r\nHost: example.com:8080\r\n\r\n"), GET_OK,
      .h = {{0, "Host", "example.com:8080"}}, .host = HOST(0)},
@@ -201,12 +206,14 @@ static const struct pcase parser_cases[] = {
      .mid = MID(GW_METHOD_CONNECT), .target = "[::1]:443"},
     {"absolute-form http", IN("GET http://example.com/p?x=1 HTTP/1.1\r\nHost: example.com\r\n\r\n"),
      .rc = DONE, .target = "http://example.com/p?x=1", .mid = MID(GW_METHOD_GET)},
-    {"absolute-form https with port", IN("GET https://example.com:8443 HTTP/1.1\r\nHost: x\r\n\r\n"),
+    {"absolute-form https with port",
+     IN("GET https://example.com:8443 HTTP/1.1\r\nHost: x\r\n\r\n"),
      .rc = DONE, .target = "https://example.com:8443"},
     /* RFC 3986 3.1: schemes are case-insensitive. */
     {"absolute-form HTTP uppercase", IN("GET HTTP://example.com/ HTTP/1.1\r\nHost: x\r\n\r\n"),
      .rc = DONE, .target = "HTTP://example.com/"},
-    {"target with sub-delims", IN("GET /a/b;c=d/e:f@g!h$i&j'k(l)m*n+o,p~r?s/t?u HTTP/1.1\r\nHost: a\r\n\r\n"),
+    {"target with sub-delims",
+     IN("GET /a/b;c=d/e:f@g!h$i&j'k(l)m*n+o,p~r?s/t?u HTTP/1.1\r\nHost: a\r\n\r\n"),
      .rc = DONE, .target = "/a/b;c=d/e:f@g!h$i&j'k(l)m*n+o,p~r?s/t?u"},
     /* RFC 9110 2.5: a higher minor version of a supported major is processed as 1.1. */
     {"HTTP/1.2 served as 1.1", IN("GET / HTTP/1.2\r\nHost: a\r\n\r\n"), .rc = DONE, .ver = V11},
@@ -348,15 +355,24 @@ static const struct pcase parser_cases[] = {
      .rc = GW_EHDRTOOLARGE},
     {"too many headers", IN(G11("X: 1\r\nY: 2\r\n")), LIM(0, 0, 2), .rc = GW_ETOOMANYHDRS},
     {"over headers capacity", IN(G11("X: 1\r\nY: 2\r\n")), .cap = 2, .rc = GW_ETOOMANYHDRS},
+    /* A line already over its limit when its (bare) LF arrives: a peer that delivers the
+     * bytes one at a time gets the limit error before the LF exists, so every split must. */
+    {"bare LF after a too-long request line", IN("GET /aaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\n\r\n"),
+     LIM(16, 0, 0), .rc = GW_EURITOOLONG},
+    {"bare LF after a too-long header block",
+     IN("GET / HTTP/1.1\r\nX: aaaaaaaaaaaaaaaaaaaaaaaa\n\r\n"),
+     LIM(0, 16, 0), .rc = GW_EHDRTOOLARGE},
 
     /* ---- framing: smuggling shapes ---- */
     {"CL.TE", IN(P11("Content-Length: 6\r\nTransfer-Encoding: chunked\r\n") "0\r\n\r\nG"),
      .rc = GW_ECLTE},
-    {"TE.CL", IN(P11("Transfer-Encoding: chunked\r\nContent-Length: 3\r\n") "8\r\nSMUGGLED\r\n0\r\n\r\n"),
+    {"TE.CL",
+     IN(P11("Transfer-Encoding: chunked\r\nContent-Length: 3\r\n") "8\r\nSMUGGLED\r\n0\r\n\r\n"),
      .rc = GW_ECLTE},
     {"TE + CL 0", IN(P11("Transfer-Encoding: chunked\r\nContent-Length: 0\r\n")),
      .rc = GW_ECLTE},
-    {"TE + lowercase content-length", IN(P11("transfer-encoding: chunked\r\ncontent-length: 4\r\n")),
+    {"TE + lowercase content-length",
+     IN(P11("transfer-encoding: chunked\r\ncontent-length: 4\r\n")),
      .rc = GW_ECLTE},
     {"Transfer-Encoding SP colon", IN(P11("Transfer-Encoding : chunked\r\nContent-Length: 4\r\n")),
      .rc = GW_EHDRCOLONWS},
@@ -370,7 +386,8 @@ static const struct pcase parser_cases[] = {
      .rc = GW_ETENOTCHUNKED},
     {"TE identity", IN(P11("Transfer-Encoding: identity\r\n")), .rc = GW_ETENOTCHUNKED},
     {"TE gzip, chunked", IN(P11("Transfer-Encoding: gzip, chunked\r\n")), .rc = GW_ETEUNSUP},
-    {"TE gzip then TE chunked", IN(P11("Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n")),
+    {"TE gzip then TE chunked",
+     IN(P11("Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n")),
      .rc = GW_ETEUNSUP},
     {"TE chunked, chunked", IN(P11("Transfer-Encoding: chunked, chunked\r\n")),
      .rc = GW_ETEINVALID},
@@ -391,7 +408,8 @@ static const struct pcase parser_cases[] = {
      .alt = {GW_ECTL}},
     {"TE in HTTP/1.0", IN("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"),
      .rc = GW_ETEHTTP10},
-    {"TE + CL in HTTP/1.0", IN("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n"),
+    {"TE + CL in HTTP/1.0",
+     IN("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n"),
      .rc = GW_ETEHTTP10, .alt = {GW_ECLTE}},
     {"CL +5", IN(P11("Content-Length: +5\r\n")), .rc = GW_ECLINVALID},
     {"CL -5", IN(P11("Content-Length: -5\r\n")), .rc = GW_ECLINVALID},
@@ -462,14 +480,16 @@ static const struct pcase parser_cases[] = {
      .body = B_NONE},
     {"103 Early Hints", IN("HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n"),
      RESP, .rc = DONE, .status = 103, .body = B_NONE, .h = {{0, "Link", "</s.css>; rel=preload"}}},
-    {"101 switching", IN("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"),
+    {"101 switching",
+     IN("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"),
      RESP, .rc = DONE, .status = 101, .body = B_NONE, .up = YES},
     {"HEAD response with CL", IN("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n"), RESP,
      .req = GW_METHOD_HEAD, .rc = DONE, .body = B_NONE, .ka = YES},
     {"HEAD response with TE", IN("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"), RESP,
      .req = GW_METHOD_HEAD, .rc = DONE, .body = B_NONE},
     /* RFC 9112 6.3 rule 2: a 2xx to CONNECT makes the connection a tunnel. */
-    {"CONNECT 200 is a tunnel", IN("HTTP/1.1 200 Connection Established\r\nContent-Length: 5\r\n\r\n"),
+    {"CONNECT 200 is a tunnel",
+     IN("HTTP/1.1 200 Connection Established\r\nContent-Length: 5\r\n\r\n"),
      RESP, .req = GW_METHOD_CONNECT, .rc = DONE, .body = B_EOF, .ka = NO},
     {"chunked response", IN("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"), RESP,
      .rc = DONE, .body = B_CHUNKED, .ka = YES},
@@ -478,12 +498,14 @@ static const struct pcase parser_cases[] = {
     /* RFC 9112 6.3 rule 4: chunked not final in a response: read until close. */
     {"gzip response", IN("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n"), RESP,
      .rc = DONE, .body = B_EOF, .ka = NO},
-    {"response CL + TE", IN("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"),
+    {"response CL + TE",
+     IN("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"),
      RESP, .rc = GW_ECLTE},
     /* RFC 9110 8.6: identical repeated Content-Length values may be accepted. */
     {"response equal CLs", IN("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n"),
      RESP, .rc = DONE, .body = B_LEN, .cl = 5},
-    {"response different CLs", IN("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n"),
+    {"response different CLs",
+     IN("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n"),
      RESP, .rc = GW_ECLDUP},
     {"response CL 0", IN("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), RESP, .rc = DONE,
      .body = B_CL0, .ka = YES},
@@ -499,7 +521,8 @@ static const struct pcase parser_cases[] = {
      .status = 404, .reason = "Not\tFound \xff"},
     {"1.0 response with CL", IN("HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nhi"), RESP,
      .rc = DONE, .ver = V10, .tail = 2, .body = B_LEN, .cl = 2, .ka = NO},
-    {"1.0 response keep-alive", IN("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\n"),
+    {"1.0 response keep-alive",
+     IN("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\n"),
      RESP, .rc = DONE, .ver = V10, .ka = YES},
     {"1.0 response no headers", IN("HTTP/1.0 200 OK\r\n\r\n"), RESP, .rc = DONE, .ver = V10,
      .body = B_EOF, .ka = NO},
@@ -535,10 +558,13 @@ static const struct pcase parser_cases[] = {
     {"response NUL value", IN("HTTP/1.1 200 OK\r\nX: a\0\r\n\r\n"), RESP, .rc = GW_EHDRVALUE,
      .alt = {GW_ECTL}},
     {"response bare LF header", IN("HTTP/1.1 200 OK\r\nX: y\n\r\n"), RESP, .rc = GW_EBARELF},
-    {"response TE chunked twice", IN("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, chunked\r\n\r\n"),
+    {"response TE chunked twice",
+     IN("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, chunked\r\n\r\n"),
      RESP, .rc = GW_ETEINVALID},
     {"status line over limit", IN("HTTP/1.1 200 OK\r\n\r\n"), RESP, LIM(10, 0, 0),
      .rc = GW_ESTATUSLINE, .alt = {GW_EURITOOLONG}},
+    {"bare LF after a too-long status line", IN("HTTP/1.1 200 A rather long reason phrase\n\r\n"),
+     RESP, LIM(16, 0, 0), .rc = GW_ESTATUSLINE, .alt = {GW_EURITOOLONG}},
     {"response too many headers", IN("HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\n\r\n"), RESP,
      LIM(0, 0, 1), .rc = GW_ETOOMANYHDRS},
     {"response header block over limit", IN("HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\n\r\n"), RESP,
@@ -547,227 +573,5 @@ static const struct pcase parser_cases[] = {
 /* clang-format on */
 
 #define NUM_PARSER_CASES (sizeof(parser_cases) / sizeof(parser_cases[0]))
-
-/* Printable form of an input for failure messages. */
-static void escape_bytes(const char *s, size_t n, char *out, size_t cap)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < n && o + 5 < cap; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '\r') {
-            out[o++] = '\\';
-            out[o++] = 'r';
-        } else if (c == '\n') {
-            out[o++] = '\\';
-            out[o++] = 'n';
-        } else if (c < 0x20 || c >= 0x7F) {
-            o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
-        } else {
-            out[o++] = (char)c;
-        }
-    }
-    out[o < cap ? o : cap - 1] = '\0';
-}
-
-static const char *rc_name(int rc)
-{
-    if (rc == GW_HTTP1_DONE)
-        return "DONE";
-    if (rc == GW_HTTP1_PARTIAL)
-        return "PARTIAL";
-    return gw_err_name(rc);
-}
-
-static bool rc_accepted(const struct pcase *c, int rc)
-{
-    if (rc == c->rc)
-        return true;
-    for (size_t i = 0; i < 3; i++)
-        if (c->alt[i] != 0 && rc == c->alt[i])
-            return true;
-    return false;
-}
-
-/* Resets p for the row and poisons m, so a field the parser forgets to fill shows. */
-static void pcase_init(const struct pcase *c, struct gw_http1_parser *p,
-                       struct gw_http1_message *m, struct gw_http1_header *hdrs)
-{
-    struct gw_http1_limits lim = c->lim;
-    bool custom = lim.max_request_line || lim.max_header_bytes || lim.max_headers;
-    if (!lim.max_request_line)
-        lim.max_request_line = GW_HTTP1_DEFAULT_MAX_REQUEST_LINE;
-    if (!lim.max_header_bytes)
-        lim.max_header_bytes = GW_HTTP1_DEFAULT_MAX_HEADER_BYTES;
-    if (!lim.max_headers)
-        lim.max_headers = GW_HTTP1_DEFAULT_MAX_HEADERS;
-    if (c->resp)
-        gw_http1_parser_init_response(p, custom ? &lim : NULL, c->req);
-    else
-        gw_http1_parser_init_request(p, custom ? &lim : NULL);
-    memset(m, 0xA5, sizeof(*m));
-    memset(hdrs, 0xA5, sizeof(*hdrs) * MAX_TEST_HEADERS);
-    m->headers = hdrs;
-    m->headers_capacity = c->cap ? c->cap : MAX_TEST_HEADERS;
-}
-
-static int pcase_parse(const struct pcase *c, struct gw_http1_parser *p, const char *buf,
-                       size_t len, struct gw_http1_message *m)
-{
-    return c->resp ? gw_http1_parse_response(p, buf, len, m)
-                   : gw_http1_parse_request(p, buf, len, m);
-}
-
-/* A bool the parser never wrote holds 0xA5; reading it as bool would be undefined. */
-static int raw_bool(const bool *b)
-{
-    unsigned char v;
-    memcpy(&v, b, 1);
-    return v;
-}
-
-static bool slice_eq(const char *s, size_t n, const char *lit)
-{
-    return n == strlen(lit) && memcmp(s, lit, n) == 0;
-}
-
-static bool inside(const char *p, size_t n, const char *buf, size_t len)
-{
-    return p >= buf && p <= buf + len && n <= (size_t)(buf + len - p);
-}
-
-static char check_why[512];
-
-#define WHY(...) (snprintf(check_why, sizeof(check_why), __VA_ARGS__), check_why)
-
-static const char *check_bool(const char *what, const bool *field, int want)
-{
-    int v = raw_bool(field);
-    if (v > 1)
-        return WHY("%s never written (0x%02x)", what, v);
-    if (want && v != (want == YES))
-        return WHY("%s is %d, expected %d", what, v, want == YES);
-    return NULL;
-}
-
-/* Checks a DONE result: the row's expectations and the invariants of every DONE. buf and
- * len are those of the call that returned DONE. NULL when all holds. */
-static const char *check_done(const struct pcase *c, const struct gw_http1_message *m,
-                              const char *buf, size_t len)
-{
-    size_t head = c->len - c->tail;
-    const char *why;
-
-    if (m->head_len != head)
-        return WHY("head_len %zu, expected %zu", m->head_len, head);
-    if (m->head_len > len)
-        return WHY("head_len %zu beyond len %zu", m->head_len, len);
-    if (m->minor_version != 0 && m->minor_version != 1)
-        return WHY("minor_version %d", m->minor_version);
-    if (c->ver && m->minor_version != c->ver - 1)
-        return WHY("minor_version %d, expected %d", m->minor_version, c->ver - 1);
-    if (!c->resp) {
-        if (!inside(m->method, m->method_len, buf, head) || m->method_len == 0)
-            return WHY("method slice outside the head");
-        if (!inside(m->target, m->target_len, buf, head) || m->target_len == 0)
-            return WHY("target slice outside the head");
-        if (c->method && !slice_eq(m->method, m->method_len, c->method))
-            return WHY("method '%.*s', expected '%s'", (int)m->method_len, m->method, c->method);
-        if (m->method_id != gw_http_method_id(m->method, m->method_len))
-            return WHY("method_id %d disagrees with gw_http_method_id", (int)m->method_id);
-        if (c->mid && (int)m->method_id != c->mid - 1)
-            return WHY("method_id %d, expected %d", (int)m->method_id, c->mid - 1);
-        if (c->target && !slice_eq(m->target, m->target_len, c->target))
-            return WHY("target '%.*s', expected '%s'", (int)m->target_len, m->target, c->target);
-        if (m->host_index < -1 || m->host_index >= (int)m->num_headers)
-            return WHY("host_index %d out of range", m->host_index);
-        if (m->host_index >= 0 && (m->headers[m->host_index].name_len != 4 ||
-                                   strncasecmp(m->headers[m->host_index].name, "host", 4)))
-            return WHY("host_index %d is not a Host field", m->host_index);
-        if (c->host && m->host_index != c->host - 2)
-            return WHY("host_index %d, expected %d", m->host_index, c->host - 2);
-        why = check_bool("expect_continue", &m->expect_continue, c->ec);
-        if (why)
-            return why;
-    } else {
-        if (m->status < 100 || m->status > 599)
-            return WHY("status %d", m->status);
-        if (c->status && m->status != c->status)
-            return WHY("status %d, expected %d", m->status, c->status);
-        if (!inside(m->reason, m->reason_len, buf, head))
-            return WHY("reason slice outside the head");
-        if (c->reason && !slice_eq(m->reason, m->reason_len, c->reason))
-            return WHY("reason '%.*s', expected '%s'", (int)m->reason_len, m->reason, c->reason);
-    }
-    uint32_t cap = c->cap ? c->cap : MAX_TEST_HEADERS;
-    if (m->num_headers > cap)
-        return WHY("num_headers %u over capacity %u", m->num_headers, cap);
-    if (c->nh && m->num_headers != (uint32_t)(c->nh - 1))
-        return WHY("num_headers %u, expected %d", m->num_headers, c->nh - 1);
-    for (uint32_t i = 0; i < m->num_headers; i++) {
-        const struct gw_http1_header *h = &m->headers[i];
-        if (h->name != buf + h->name_off || h->value != buf + h->value_off)
-            return WHY("header %u: pointers disagree with offsets", i);
-        if (h->name_len == 0 || !inside(h->name, h->name_len, buf, head))
-            return WHY("header %u: name slice bad", i);
-        if (!inside(h->value, h->value_len, buf, head))
-            return WHY("header %u: value slice outside the head", i);
-        if (h->value_len && (h->value[0] == ' ' || h->value[0] == '\t' ||
-                             h->value[h->value_len - 1] == ' ' ||
-                             h->value[h->value_len - 1] == '\t'))
-            return WHY("header %u: value not trimmed", i);
-    }
-    for (size_t k = 0; k < 2; k++) {
-        const struct hcheck *hc = &c->h[k];
-        if (!hc->name)
-            continue;
-        if (hc->idx >= m->num_headers)
-            return WHY("header %u missing", hc->idx);
-        const struct gw_http1_header *h = &m->headers[hc->idx];
-        if (!slice_eq(h->name, h->name_len, hc->name) ||
-            !slice_eq(h->value, h->value_len, hc->value))
-            return WHY("header %u is '%.*s: %.*s', expected '%s: %s'", hc->idx,
-                       (int)h->name_len, h->name, (int)h->value_len, h->value, hc->name,
-                       hc->value);
-        if (gw_http1_find_header(m, hc->name, strlen(hc->name)) > (int)hc->idx)
-            return WHY("find_header('%s') past index %u", hc->name, hc->idx);
-    }
-    int body = (int)m->body;
-    if (body < GW_BODY_NONE || body > GW_BODY_UNTIL_EOF)
-        return WHY("body %d never written", body);
-    if (!c->resp && body == GW_BODY_UNTIL_EOF)
-        return WHY("request with body UNTIL_EOF");
-    switch (c->body) {
-    case B_NONE:
-        if (body != GW_BODY_NONE)
-            return WHY("body %d, expected NONE", body);
-        break;
-    case B_LEN:
-        if (body != GW_BODY_LENGTH || m->content_length != c->cl)
-            return WHY("body %d cl %llu, expected LENGTH %llu", body,
-                       (unsigned long long)m->content_length, (unsigned long long)c->cl);
-        break;
-    case B_CHUNKED:
-        if (body != GW_BODY_CHUNKED)
-            return WHY("body %d, expected CHUNKED", body);
-        break;
-    case B_EOF:
-        if (body != GW_BODY_UNTIL_EOF)
-            return WHY("body %d, expected UNTIL_EOF", body);
-        break;
-    case B_CL0:
-        if (body != GW_BODY_NONE && !(body == GW_BODY_LENGTH && m->content_length == 0))
-            return WHY("body %d cl %llu, expected NONE or LENGTH 0", body,
-                       (unsigned long long)m->content_length);
-        break;
-    default:
-        break;
-    }
-    why = check_bool("keep_alive", &m->keep_alive, c->ka);
-    if (why)
-        return why;
-    if (body == GW_BODY_UNTIL_EOF && raw_bool(&m->keep_alive))
-        return WHY("keep_alive with a body that ends at EOF");
-    return check_bool("upgrade", &m->upgrade, c->up);
-}
 
 #endif

@@ -10,8 +10,8 @@
 #endif
 
 #include <setjmp.h>
-#include <stdbool.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -179,8 +179,8 @@ static void guard_init(struct guard *g, size_t need)
     g->size = (need + g->page - 1) / g->page * g->page;
     if (g->size == 0)
         g->size = g->page;
-    g->map = mmap(NULL, g->size + g->page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                  -1, 0);
+    g->map =
+        mmap(NULL, g->size + g->page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     assert_true(g->map != MAP_FAILED);
     assert_int_equal(mprotect(g->map + g->size, g->page, PROT_NONE), 0);
 }
@@ -214,7 +214,11 @@ static void release(struct guard *g, char *b)
 
 /* ---- driver ---- */
 
-enum mode { M_WHOLE, M_SPLIT, M_BYTES };
+enum mode {
+    M_WHOLE,
+    M_SPLIT,
+    M_BYTES
+};
 static const char *const mode_names[] = {"whole", "split", "bytes"};
 
 struct outcome {
@@ -301,7 +305,7 @@ static bool accepted(const struct ccase *c, int rc)
 }
 
 static unsigned report_failure(const struct ccase *c, enum mode md, size_t k, bool guarded,
-                     const struct outcome *o, const char *why)
+                               const struct outcome *o, const char *why)
 {
     char esc[512];
     size_t e = 0;
@@ -351,8 +355,8 @@ static unsigned check_case(const struct ccase *c, struct guard *g)
     decode(c, c->in, c->len, M_WHOLE, c->len, NULL, &whole);
     unsigned failed = check_one(c, M_WHOLE, c->len, NULL, NULL);
     if (!failed && whole.rc != c->rc)
-        printf("note: chunked case '%s' answers %s (row prefers %s)\n", c->name,
-               rc_name(whole.rc), rc_name(c->rc));
+        printf("note: chunked case '%s' answers %s (row prefers %s)\n", c->name, rc_name(whole.rc),
+               rc_name(c->rc));
     for (size_t k = 0; !failed && k < c->len; k++)
         failed = check_one(c, M_SPLIT, k, NULL, &whole);
     if (!failed)
@@ -387,8 +391,7 @@ static void test_table(void **state)
 
 /* Generated bodies: many chunks of varied sizes (every split), then the same followed by a
  * large chunk (strided splits), each ending with a trailer and the next message. */
-static size_t build_body(char *in, size_t cap, char *payload, size_t *plen, int chunks,
-                         size_t big)
+static size_t build_body(char *in, size_t cap, char *payload, size_t *plen, int chunks, size_t big)
 {
     size_t n = 0;
     uint32_t x = 12345;
@@ -428,16 +431,26 @@ static void test_generated(void **state)
     unsigned failures = 0;
 
     n = build_body(in, cap, payload, &plen, 120, 0);
-    struct ccase small = {.name = "generated small chunks", .in = in, .len = n, .rc = DONE,
-                          .data = payload, .data_len = plen, .tail = 16};
+    struct ccase small = {.name = "generated small chunks",
+                          .in = in,
+                          .len = n,
+                          .rc = DONE,
+                          .data = payload,
+                          .data_len = plen,
+                          .tail = 16};
     failures += check_one(&small, M_WHOLE, n, NULL, NULL);
     failures += check_one(&small, M_BYTES, 0, NULL, NULL);
     for (size_t k = 0; k < n; k++)
         failures += check_one(&small, M_SPLIT, k, NULL, NULL);
 
     n = build_body(in, cap, payload, &plen, 300, 200000);
-    struct ccase large = {.name = "generated with a large chunk", .in = in, .len = n,
-                          .rc = DONE, .data = payload, .data_len = plen, .tail = 16};
+    struct ccase large = {.name = "generated with a large chunk",
+                          .in = in,
+                          .len = n,
+                          .rc = DONE,
+                          .data = payload,
+                          .data_len = plen,
+                          .tail = 16};
     failures += check_one(&large, M_WHOLE, n, NULL, NULL);
     for (size_t k = 0; k < n; k += 4999)
         failures += check_one(&large, M_SPLIT, k, NULL, NULL);

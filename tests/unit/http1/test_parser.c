@@ -23,12 +23,12 @@
 #include "http1/chunked.h"
 #include "http1/parser.h"
 
-#include "parser_cases.h"
+#include "parser_check.h"
 
 enum mode {
-    M_WHOLE,       /* one call with every byte */
-    M_SPLIT,       /* len = k, then len = n */
-    M_BYTES,       /* len = 1, 2, ..., n */
+    M_WHOLE,         /* one call with every byte */
+    M_SPLIT,         /* len = k, then len = n */
+    M_BYTES,         /* len = 1, 2, ..., n */
     M_BYTES_INPLACE, /* as M_BYTES, one buffer that does not move (large inputs) */
 };
 
@@ -140,8 +140,8 @@ static void test_table(void **state)
         requests += !parser_cases[i].resp;
         failures += check_case(&parser_cases[i], i, true);
     }
-    printf("parser table: %zu cases (%zu requests, %zu responses), %u failing\n",
-           NUM_PARSER_CASES, requests, NUM_PARSER_CASES - requests, failures);
+    printf("parser table: %zu cases (%zu requests, %zu responses), %u failing\n", NUM_PARSER_CASES,
+           requests, NUM_PARSER_CASES - requests, failures);
     assert_true(NUM_PARSER_CASES >= 150);
     assert_int_equal(failures, 0);
 }
@@ -229,8 +229,7 @@ static void test_default_limits(void **state)
     big[nb++].rc = GW_EHDRTOOLARGE;
 
     for (size_t i = 0; i < nb; i++) {
-        struct pcase c = {.name = big[i].name, .in = big[i].in, .len = big[i].len,
-                          .rc = big[i].rc};
+        struct pcase c = {.name = big[i].name, .in = big[i].in, .len = big[i].len, .rc = big[i].rc};
         failures += check_case(&c, i, false);
         free(big[i].in);
     }
@@ -290,7 +289,11 @@ static const struct pipe_case pipe_cases[] = {
      GW_ECHUNKCRLF},
 };
 
-enum { PH_HEAD, PH_LENGTH, PH_CHUNKED };
+enum {
+    PH_HEAD,
+    PH_LENGTH,
+    PH_CHUNKED
+};
 
 /* Feeds the stream `step` bytes at a time, each time on a fresh copy of all bytes received
  * so far, and checks the messages it yields. */
@@ -330,8 +333,7 @@ static unsigned run_pipe(const struct pipe_case *pc, size_t step)
                     fail = "too many messages";
                     break;
                 }
-                snprintf(targets[nmsgs], sizeof(targets[0]), "%.*s", (int)m.target_len,
-                         m.target);
+                snprintf(targets[nmsgs], sizeof(targets[0]), "%.*s", (int)m.target_len, m.target);
                 body_len = 0;
                 bodies[nmsgs][0] = '\0';
                 nmsgs++;
@@ -364,8 +366,7 @@ static unsigned run_pipe(const struct pipe_case *pc, size_t step)
                     rc = GW_HTTP1_PARTIAL;
                     break;
                 }
-                rc = gw_chunked_decode(&d, buf + pos, delivered - pos, &consumed, &data,
-                                       &data_len);
+                rc = gw_chunked_decode(&d, buf + pos, delivered - pos, &consumed, &data, &data_len);
                 if (rc != GW_CHUNKED_DATA)
                     data_len = 0;
             }
@@ -407,8 +408,8 @@ static unsigned run_pipe(const struct pipe_case *pc, size_t step)
     }
     if (!fail)
         return 0;
-    fprintf(stderr, "FAIL pipeline '%s' step %zu: %s (rc %s, %zu messages)\n", pc->name, step,
-            fail, rc_name(rc), nmsgs);
+    fprintf(stderr, "FAIL pipeline '%s' step %zu: %s (rc %s, %zu messages)\n", pc->name, step, fail,
+            rc_name(rc), nmsgs);
     for (size_t i = 0; i < nmsgs; i++)
         fprintf(stderr, "  message %zu: %s body '%s'\n", i, targets[i], bodies[i]);
     return 1;
@@ -502,12 +503,9 @@ static void test_find_header(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_table),
-        cmocka_unit_test(test_default_limits),
-        cmocka_unit_test(test_pipelined),
-        cmocka_unit_test(test_pipelined_offsets),
-        cmocka_unit_test(test_method_id),
-        cmocka_unit_test(test_find_header),
+        cmocka_unit_test(test_table),     cmocka_unit_test(test_default_limits),
+        cmocka_unit_test(test_pipelined), cmocka_unit_test(test_pipelined_offsets),
+        cmocka_unit_test(test_method_id), cmocka_unit_test(test_find_header),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

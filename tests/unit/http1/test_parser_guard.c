@@ -23,7 +23,7 @@
 #include "core/error.h"
 #include "http1/parser.h"
 
-#include "parser_cases.h"
+#include "parser_check.h"
 
 struct guard {
     char *map;
@@ -39,8 +39,8 @@ static void guard_init(struct guard *g, size_t need)
     g->size = (need + g->page - 1) / g->page * g->page;
     if (g->size == 0)
         g->size = g->page;
-    g->map = mmap(NULL, g->size + g->page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                  -1, 0);
+    g->map =
+        mmap(NULL, g->size + g->page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     assert_true(g->map != MAP_FAILED);
     assert_int_equal(mprotect(g->map + g->size, g->page, PROT_NONE), 0);
 }

@@ -1,0 +1,394 @@
+#!/usr/bin/env python3
+"""Client and upstream timeouts (issue "Proxy core").
+
+Every timeout under test is 1 s; the others are set far away (5-10 s) so that each test proves
+which timer fired. Times are measured around the event, with a generous upper bound for the
+sanitizer build and a lower bound that proves gantry waited for the timeout.
+"""
+
+import json
+import select
+import socket
+import threading
+import time
+
+import gwtest
+from gwtest import Gantry, HttpConn, Origin
+
+T = 1.0  # the timeout under test, in seconds
+EARLY = 0.85  # an event measured before T * EARLY came too early
+LATE = 2.5  # ... and after LATE s too late (sanitizer build, 2 cores, parallel tests)
+
+
+def config(*backends, service=None, **timeouts):
+    """One service; timeouts.* from the keyword arguments (durations), the rest far away."""
+    t = {
+        "client_header": "10s",
+        "client_idle": "10s",
+        "client_body": "10s",
+        "upstream_connect": "10s",
+        "upstream_response": "10s",
+    }
+    t.update(timeouts)
+    cfg = gwtest.simple_config(*backends, timeouts=t)
+    if service:
+        cfg["services"][0].update(service)
+    return cfg
+
+
+def assert_json_error(r, status):
+    assert r.status == status, r
+    assert r.header("Content-Type") == "application/json", r.headers
+    body = r.json()
+    assert body["status"] == status, body
+    assert isinstance(body["error"], str) and body["error"], body
+    assert body["request_id"] and body["request_id"] == r.header("X-Request-ID"), (body, r.headers)
+    return body
+
+
+def parse_head(data):
+    """(status, {lower name: value}, rest) of raw response bytes."""
+    head, sep, rest = data.partition(b"\r\n\r\n")
+    assert sep, "no complete response head in %r" % data[:300]
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ")[1])
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return status, headers, rest
+
+
+def read_until_eof(sock, timeout):
+    """(bytes, seconds until EOF or None if the peer did not close within timeout)."""
+    t0 = time.monotonic()
+    out = bytearray()
+    while True:
+        left = timeout - (time.monotonic() - t0)
+        if left <= 0:
+            return bytes(out), None
+        sock.settimeout(left)
+        try:
+            chunk = sock.recv(65536)
+        except (socket.timeout, TimeoutError):
+            return bytes(out), None
+        except ConnectionResetError:
+            chunk = b""
+        if not chunk:
+            return bytes(out), time.monotonic() - t0
+        out += chunk
+
+
+class RecordingServer:
+    """A TCP server that accepts connections and records every byte each one sends until it
+    closes; it never answers. .conns: list of {"data": bytearray, "closed": bool}."""
+
+    def __init__(self):
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(16)
+        self.port = self.lsock.getsockname()[1]
+        self.lock = threading.Lock()
+        self.conns = []
+        self.socks = []
+        self.stopping = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.stopping:
+            try:
+                s, _ = self.lsock.accept()
+            except OSError:
+                return
+            rec = {"data": bytearray(), "closed": False}
+            with self.lock:
+                self.conns.append(rec)
+                self.socks.append(s)
+            threading.Thread(target=self._serve, args=(s, rec), daemon=True).start()
+
+    def _serve(self, s, rec):
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                with self.lock:
+                    rec["data"] += chunk
+        except OSError:
+            pass
+        with self.lock:
+            rec["closed"] = True
+
+    def snapshot(self):
+        with self.lock:
+            return [{"data": bytes(c["data"]), "closed": c["closed"]} for c in self.conns]
+
+    def target(self):
+        return {"url": "http://127.0.0.1:%d" % self.port}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stopping = True
+        self.lsock.close()
+        with self.lock:
+            socks = list(self.socks)
+        for s in socks:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+
+class HangingListener:
+    """A port whose connects hang: a listener with backlog 0 that never accepts, whose accept
+    queue is filled first, so Linux drops every further SYN."""
+
+    def __init__(self):
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(0)
+        self.port = self.lsock.getsockname()[1]
+        self.fillers = []
+        for _ in range(2):
+            s = socket.socket()
+            s.setblocking(False)
+            s.connect_ex(("127.0.0.1", self.port))
+            self.fillers.append(s)
+            select.select([], [s], [], 0.3)
+        # Precondition: a further connect does not complete.
+        probe = socket.socket()
+        probe.setblocking(False)
+        probe.connect_ex(("127.0.0.1", self.port))
+        _, w, _ = select.select([], [probe], [], 0.3)
+        probe.close()
+        if w:
+            self.close()
+            gwtest.skip("cannot make connects hang here (accept queue overflow not dropping SYNs)")
+
+    def target(self):
+        return {"url": "http://127.0.0.1:%d" % self.port}
+
+    def close(self):
+        for s in self.fillers:
+            s.close()
+        self.lsock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+# ---- client header timeout -------------------------------------------------------------------
+
+
+def test_slowloris_header_gets_408_at_header_timeout():
+    # One byte every 0.3 s: the connection is never idle, but the head is not complete after
+    # the header timeout (counted from accept / the first byte, never reset by later bytes).
+    head = b"GET /echo HTTP/1.1\r\nHost: example\r\nX-Slow: " + b"a" * 40 + b"\r\n\r\n"
+    full_time = 0.3 * len(head)  # ~18 s to send it all
+    with Origin() as o, Gantry(config(o, client_header="1s")) as g:
+        s = socket.create_connection(("127.0.0.1", g.port), timeout=5)
+        t0 = time.monotonic()
+        received = bytearray()
+        t_first = t_eof = None
+        sent = 0
+        try:
+            while time.monotonic() - t0 < 6 and t_eof is None:
+                if sent < len(head):
+                    try:
+                        s.sendall(head[sent : sent + 1])
+                        sent += 1
+                    except (BrokenPipeError, ConnectionResetError):
+                        pass
+                r, _, _ = select.select([s], [], [], 0.3)
+                while r:
+                    try:
+                        chunk = s.recv(65536)
+                    except ConnectionResetError:
+                        chunk = b""
+                    if not chunk:
+                        t_eof = time.monotonic() - t0
+                        break
+                    if t_first is None:
+                        t_first = time.monotonic() - t0
+                    received += chunk
+                    r, _, _ = select.select([s], [], [], 0)
+        finally:
+            s.close()
+        assert t_first is not None, "no response within 6 s (sent %d bytes)" % sent
+        assert T * EARLY <= t_first <= LATE, "408 after %.2f s" % t_first
+        assert t_first < full_time / 3
+        assert sent < len(head)
+        assert t_eof is not None and t_eof - t_first < 1.0, (t_first, t_eof)
+        status, headers, rest = parse_head(bytes(received))
+        assert status == 408, received
+        assert headers.get("connection") == "close", headers
+        assert int(headers["content-length"]) == len(rest), received
+        body = json.loads(rest)
+        assert body["status"] == 408 and body["error"] == "timed out reading request header"
+        assert o.stats()["requests"] == 0
+
+
+def test_silent_connection_closed_at_header_timeout():
+    with Origin() as o, Gantry(config(o, client_header="1s", client_idle="5s")) as g:
+        s = socket.create_connection(("127.0.0.1", g.port), timeout=5)
+        try:
+            data, t = read_until_eof(s, 5)
+        finally:
+            s.close()
+        assert t is not None, "gantry did not close a silent connection within 5 s"
+        assert data == b"", data
+        assert T * EARLY <= t <= LATE, "closed after %.2f s" % t
+
+
+def test_next_request_header_timeout_counts_from_its_first_byte():
+    # After a complete request the idle timer (5 s) runs; the first byte of the next head
+    # starts the header timer (1 s), which then cuts the slow head.
+    with Origin() as o, Gantry(config(o, client_header="1s", client_idle="5s")) as g:
+        with HttpConn(g.port, timeout=5) as c:
+            c.send_request("GET", "/echo/1")
+            assert c.read_response().status == 200
+            t0 = time.monotonic()
+            c.send(b"GET /echo/2 HTTP/1.1\r\n")
+            data = c.read_raw(4)
+            t = time.monotonic() - t0
+            assert c.eof, data
+        status, headers, rest = parse_head(data)
+        assert status == 408 and headers.get("connection") == "close", data
+        assert json.loads(rest)["status"] == 408
+        assert T * EARLY <= t <= LATE, "408 after %.2f s" % t
+
+
+# ---- client idle timeout ---------------------------------------------------------------------
+
+
+def test_idle_keepalive_connection_closed_after_client_idle():
+    with Origin() as o, Gantry(config(o, client_idle="1s", client_header="5s")) as g:
+        with HttpConn(g.port, timeout=5) as c:
+            c.send_request("GET", "/echo")
+            r = c.read_response()
+            t0 = time.monotonic()
+            assert r.status == 200 and r.header("Connection") is None, r.headers
+            data = c.read_raw(5)
+            t = time.monotonic() - t0
+            assert c.eof, "idle connection still open after 5 s"
+        assert data == b"", data
+        assert T * EARLY <= t <= LATE, "closed after %.2f s" % t
+
+
+# ---- client body timeout ---------------------------------------------------------------------
+
+
+def test_stalled_request_body_gets_408_and_origin_never_sees_it_complete():
+    with RecordingServer() as up, Gantry(
+        config(up.target(), client_body="1s", client_header="5s")
+    ) as g:
+        with HttpConn(g.port, timeout=5) as c:
+            c.send(
+                b"POST /upload HTTP/1.1\r\nHost: example\r\nContent-Length: 100\r\n\r\n"
+                + b"0123456789"
+            )
+            t0 = time.monotonic()
+            r = c.read_response()
+            t = time.monotonic() - t0
+            body = assert_json_error(r, 408)
+            assert body["error"] == "timed out reading request body", body
+            assert r.header("Connection") == "close", r.headers
+            assert c.wait_closed(3), "connection still open after the 408"
+        assert T * EARLY <= t <= LATE, "408 after %.2f s" % t
+        conns = gwtest.wait_until(
+            lambda: [x for x in up.snapshot() if x["closed"]] or None, 5,
+            message="gantry closing the upstream connection",
+        )
+        assert len(up.snapshot()) == 1
+        data = conns[0]["data"]
+        head, _, body_bytes = data.partition(b"\r\n\r\n")
+        assert b"\r\ncontent-length: 100" in head.lower(), head
+        assert body_bytes == b"0123456789", body_bytes
+
+
+# ---- upstream connect timeout ----------------------------------------------------------------
+
+
+def test_upstream_connect_timeout_gives_502():
+    with HangingListener() as hang, Gantry(config(hang.target(), upstream_connect="1s")) as g:
+        t0 = time.monotonic()
+        r = g.request("GET", "/echo")
+        t = time.monotonic() - t0
+        body = assert_json_error(r, 502)
+        assert body["error"] == "upstream connect failed", body
+        assert T * EARLY <= t <= LATE, "502 after %.2f s" % t
+        g.wait_log(r"upstream 127\.0\.0\.1:%d: connect timeout" % hang.port, stream="stderr")
+
+
+def test_upstream_connect_timeout_retries_other_target():
+    # The service's own upstream_connect (1 s) overrides the global one (10 s).
+    with HangingListener() as hang, Origin() as o:
+        cfg = config(hang.target(), o, service={"timeouts": {"upstream_connect": "1s"}})
+        with Gantry(cfg) as g:
+            times = []
+            for _ in range(2):  # round robin: at least one of the two tries the hanging target
+                t0 = time.monotonic()
+                r = g.request("GET", "/echo")
+                times.append(time.monotonic() - t0)
+                assert r.status == 200, r
+                assert r.header("X-Origin-Port") == str(o.port)
+            assert T * EARLY <= max(times) <= LATE, times
+            g.wait_log(r"upstream 127\.0\.0\.1:%d: connect timeout" % hang.port,
+                       stream="stderr")
+            assert o.stats()["requests"] == 2
+
+
+# ---- upstream response timeout ---------------------------------------------------------------
+
+
+def test_silent_upstream_gives_504_after_service_response_timeout():
+    # Global upstream_response is 10 s; the service overrides it with 1 s.
+    with Origin() as o:
+        cfg = config(o, service={"timeouts": {"upstream_response": "1s"}})
+        with Gantry(cfg) as g:
+            t0 = time.monotonic()
+            r = g.request("GET", "/silent")
+            t = time.monotonic() - t0
+            body = assert_json_error(r, 504)
+            assert body["error"] == "upstream timed out", body
+            assert T * EARLY <= t <= LATE, "504 after %.2f s" % t
+            g.wait_log(r"upstream 127\.0\.0\.1:%d: response timeout" % o.port, stream="stderr")
+
+
+def test_global_response_timeout_applies_without_override():
+    with Origin() as o, Gantry(config(o, upstream_response="1s")) as g:
+        t0 = time.monotonic()
+        r = g.request("GET", "/silent")
+        t = time.monotonic() - t0
+        assert_json_error(r, 504)
+        assert T * EARLY <= t <= LATE, "504 after %.2f s" % t
+
+
+def test_response_stalled_mid_body_closes_client_connection():
+    # /slow-body/5000: head (Content-Length 10) and 5 bytes, then 5 s of silence. The
+    # response timeout (1 s, between body reads) cuts it: the client gets the head, fewer
+    # than 10 bytes, then EOF, long before the origin would have finished.
+    with Origin() as o, Gantry(config(o, upstream_response="1s")) as g:
+        s = socket.create_connection(("127.0.0.1", g.port), timeout=5)
+        try:
+            s.sendall(b"GET /slow-body/5000 HTTP/1.1\r\nHost: example\r\n\r\n")
+            t0 = time.monotonic()
+            data, t = read_until_eof(s, 4.5)
+        finally:
+            s.close()
+        assert t is not None, "connection not closed within 4.5 s: %r" % data
+        status, headers, rest = parse_head(data)
+        assert status == 200 and headers["content-length"] == "10", data
+        assert rest == b"hello", data
+        assert T * EARLY <= t <= LATE, "closed after %.2f s" % t
+        g.wait_log(r"upstream 127\.0\.0\.1:%d: response timeout" % o.port, stream="stderr")
+
+
+if __name__ == "__main__":
+    gwtest.main(globals())

@@ -1,0 +1,419 @@
+#!/usr/bin/env python3
+"""Upstream failures (issue "Proxy core"): refused, reset, garbage, silent, dying mid-body
+(Content-Length and chunked), pooled connections closed by the backend while idle, and a
+dead target among live ones.
+
+Rules under test: before any response byte reached the client, gantry answers with a JSON
+error (502 refused/reset/garbage, 504 timeout) and keeps a GET's connection open; after that,
+it closes the client connection, so a truncated body never looks complete.
+"""
+
+import json
+import socket
+import struct
+import threading
+import time
+
+import gwtest
+from gwtest import Gantry, HttpConn, Origin
+
+
+def assert_json_error(r, status):
+    assert r.status == status, r
+    assert r.header("Content-Type") == "application/json", r.headers
+    body = r.json()
+    assert body["status"] == status, body
+    assert isinstance(body["error"], str) and body["error"], body
+    assert body["request_id"] and body["request_id"] == r.header("X-Request-ID"), (body, r.headers)
+    return body
+
+
+def raw_until_eof(port, data, timeout=5.0):
+    """Sends data; returns (bytes received, seconds until EOF or None when still open)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(data)
+        t0 = time.monotonic()
+        out = bytearray()
+        while True:
+            left = timeout - (time.monotonic() - t0)
+            if left <= 0:
+                return bytes(out), None
+            s.settimeout(left)
+            try:
+                chunk = s.recv(65536)
+            except (socket.timeout, TimeoutError):
+                return bytes(out), None
+            except ConnectionResetError:
+                chunk = b""
+            if not chunk:
+                return bytes(out), time.monotonic() - t0
+            out += chunk
+
+
+def parse_head(data):
+    head, sep, rest = data.partition(b"\r\n\r\n")
+    assert sep, "no complete response head in %r" % data[:300]
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(lines[0].split(" ")[1]), headers, rest
+
+
+class ScriptedServer:
+    """A tiny HTTP/1.1 server on a free port: one thread per connection reads requests
+    (Content-Length bodies only) and calls script(server, sock, index, request_head,
+    body), which writes the answer and returns False to end the connection (closing it)."""
+
+    def __init__(self, script):
+        self.script = script
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(64)
+        self.port = self.lsock.getsockname()[1]
+        self.lock = threading.Lock()
+        self.accepted = 0
+        self.closed = 0
+        self.requests = []  # (connection index, method, path, body length)
+        self.socks = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def _accept(self):
+        while True:
+            try:
+                s, _ = self.lsock.accept()
+            except OSError:
+                return
+            with self.lock:
+                index = self.accepted
+                self.accepted += 1
+                self.socks.append(s)
+            threading.Thread(target=self._serve, args=(s, index), daemon=True).start()
+
+    def _serve(self, s, index):
+        buf = b""
+        try:
+            while True:
+                while b"\r\n\r\n" not in buf:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        return
+                    buf += chunk
+                head, _, buf = buf.partition(b"\r\n\r\n")
+                n = 0
+                for line in head.split(b"\r\n")[1:]:
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        n = int(value)
+                while len(buf) < n:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        return
+                    buf += chunk
+                body, buf = buf[:n], buf[n:]
+                method, path = head.split(b" ")[:2]
+                with self.lock:
+                    self.requests.append((index, method.decode(), path.decode(), len(body)))
+                if not self.script(self, s, index, head, body):
+                    return
+        except OSError:
+            pass
+        finally:
+            try:
+                s.close()
+            except OSError:
+                pass
+            with self.lock:
+                self.closed += 1
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.lsock.close()
+        with self.lock:
+            socks = list(self.socks)
+        for s in socks:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+def json_answer(server, index, body_len):
+    body = json.dumps({"conn": index, "body_len": body_len}).encode()
+    return b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (
+        len(body),
+        body,
+    )
+
+
+# ---- backend down ----------------------------------------------------------------------------
+
+
+def test_backend_down_gives_502_and_gantry_keeps_serving():
+    dead = gwtest.free_port()
+    with Origin() as o:
+        cfg = gwtest.simple_config(dead, prefix="/down", name="down")
+        cfg["services"].append({"name": "up", "prefix": "/", "targets": [o.target()]})
+        with Gantry(cfg) as g:
+            with HttpConn(g.port, timeout=5) as c:
+                c.send_request("GET", "/down/x")
+                r = c.read_response()
+                body = assert_json_error(r, 502)
+                assert body["error"] == "upstream connect failed", body
+                assert r.header("Connection") is None, r.headers
+                # Same connection, other service: served.
+                c.send_request("GET", "/echo/after")
+                r = c.read_response()
+                assert r.status == 200 and r.json()["path"] == "/echo/after", r
+            g.wait_log(r"upstream 127\.0\.0\.1:%d: connect failed" % dead, stream="stderr")
+            m = g.wait_log(r'"GET /down/x" 502 .* down 127\.0\.0\.1:%d' % dead)
+            assert m
+            for _ in range(3):
+                assert g.request("GET", "/down/y").status == 502
+                assert g.request("GET", "/echo").status == 200
+            assert g.alive()
+
+
+# ---- reset, garbage, silent: the client connection survives ------------------------------------
+
+
+def test_reset_garbage_silent_answered_and_connection_kept():
+    with Origin() as o:
+        cfg = gwtest.simple_config(o, timeouts={"upstream_response": "1s"})
+        with Gantry(cfg) as g:
+            with HttpConn(g.port, timeout=5) as c:
+                for path, status, error in (
+                    ("/reset", 502, "upstream connection reset"),
+                    ("/garbage", 502, "upstream sent an invalid response"),
+                    ("/silent", 504, "upstream timed out"),
+                ):
+                    c.send_request("GET", path)
+                    r = c.read_response()
+                    body = assert_json_error(r, status)
+                    assert body["error"] == error, (path, body)
+                    assert r.header("Connection") is None, (path, r.headers)
+                    c.send_request("GET", "/echo" + path)
+                    r = c.read_response()
+                    assert r.status == 200, (path, r)
+                    assert r.json()["path"] == "/echo" + path
+            for path in ("/reset", "/garbage", "/silent"):
+                g.wait_log(r'"GET %s" (502|504) ' % path)
+            assert g.alive()
+
+
+def test_reset_on_reused_connection_gives_502_after_one_retry():
+    # /reset on a pooled connection: retried once on a fresh one (the GET is idempotent),
+    # which is reset too: 502, and the client connection stays usable.
+    with Origin() as o, Gantry(gwtest.simple_config(o, timeouts={"client_body": "2s"})) as g:
+        with HttpConn(g.port, timeout=5) as c:
+            c.send_request("GET", "/echo/pool-me")
+            assert c.read_response().status == 200
+            c.send_request("GET", "/reset")
+            r = c.read_response()
+            body = assert_json_error(r, 502)
+            assert body["error"] == "upstream connection reset", body
+            assert r.header("Connection") is None, r.headers
+        assert o.stats()["by_path"].get("/reset") == 2, o.stats()
+
+
+# ---- dying mid-body --------------------------------------------------------------------------
+
+
+def test_die_mid_body_content_length_client_sees_truncation_and_eof():
+    with Origin() as o, Gantry(gwtest.simple_config(o)) as g:
+        for query, exact in (("", True), ("?rst=1", False)):
+            data, t = raw_until_eof(
+                g.port, b"GET /die-mid-body%s HTTP/1.1\r\nHost: x\r\n\r\n" % query.encode()
+            )
+            assert t is not None, "no EOF within 5 s (%r): %r" % (query, data[:200])
+            status, headers, rest = parse_head(data)
+            assert status == 200 and headers["content-length"] == "1000", data[:300]
+            assert len(rest) < 1000, len(rest)
+            assert rest == gwtest.pattern(len(rest))
+            if exact:
+                assert len(rest) == 100, len(rest)
+            # Through the harness client: ConnectionClosed, never a complete response.
+            with HttpConn(g.port, timeout=5) as c:
+                c.send_request("GET", "/die-mid-body" + query)
+                try:
+                    r = c.read_response()
+                except gwtest.ConnectionClosed:
+                    pass
+                else:
+                    raise AssertionError("a truncated response looked complete: %r" % r)
+        g.wait_log(r"upstream 127\.0\.0\.1:%d: connection (closed|.*reset.*) before the response"
+                   % o.port, stream="stderr")
+
+
+def chunked_dier(cut):
+    """Answers with a chunked response: two 1000-byte chunks, then `cut` bytes of a third
+    chunk line/data, then closes without the last chunk."""
+
+    def script(server, s, index, head, body):
+        piece = b"3e8\r\n" + gwtest.pattern(1000) + b"\r\n"
+        s.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + piece * 2)
+        s.sendall((b"3e8\r\n" + gwtest.pattern(1000))[:cut])
+        s.shutdown(socket.SHUT_WR)
+        return False
+
+    return script
+
+
+def test_chunked_response_dying_mid_body_has_no_last_chunk():
+    for cut in (0, 3, 500):
+        with ScriptedServer(chunked_dier(cut)) as up, Gantry(gwtest.simple_config(up.url())) as g:
+            data, t = raw_until_eof(g.port, b"GET /c HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert t is not None, "no EOF within 5 s: %r" % data[:200]
+            status, headers, rest = parse_head(data)
+            assert status == 200 and headers.get("transfer-encoding") == "chunked", data[:300]
+            # Decode what came: chunks of pattern data, never the 0-size last chunk.
+            payload = bytearray()
+            while rest:
+                line, sep, after = rest.partition(b"\r\n")
+                if not sep:
+                    break
+                size = int(line, 16)
+                assert size > 0, "a last chunk was sent for a response that died (cut %d)" % cut
+                payload += after[:size]
+                rest = after[size + 2 :]
+            assert 2000 <= len(payload) < 3000, (cut, len(payload))
+            with HttpConn(g.port, timeout=5) as c:
+                c.send_request("GET", "/c")
+                try:
+                    r = c.read_response()
+                except gwtest.ConnectionClosed:
+                    pass
+                else:
+                    raise AssertionError("a truncated response looked complete: %r" % r)
+
+
+# ---- pooled connections closed by the backend ------------------------------------------------
+
+
+def closes_after_answer(rst):
+    """Answers keep-alive (no Connection: close), then closes the connection: FIN or RST."""
+
+    def script(server, s, index, head, body):
+        s.sendall(json_answer(server, index, len(body)))
+        if rst:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        return False
+
+    return script
+
+
+def test_pooled_connection_closed_while_idle_is_not_reused():
+    for rst in (False, True):
+        with ScriptedServer(closes_after_answer(rst)) as up:
+            with Gantry(gwtest.simple_config(up.url())) as g, HttpConn(g.port, timeout=5) as c:
+                for i, (method, body) in enumerate(
+                    [("GET", None), ("GET", None), ("POST", 5000), ("PUT", b"x" * 10),
+                     ("POST", 1)]
+                ):
+                    # The backend has closed every connection it answered.
+                    gwtest.wait_until(lambda: up.closed == up.accepted, 5,
+                                      message="backend closing its connections")
+                    c.send_request(method, "/r%d" % i, body=body)
+                    r = c.read_response()
+                    assert r.status == 200, (rst, i, method, r, r.body)
+                    n = body if isinstance(body, int) else len(body or b"")
+                    assert r.json() == {"conn": i, "body_len": n}, (rst, i, r.json())
+                assert up.accepted == 5
+                assert "502" not in g.stdout()
+
+
+def test_pooled_connection_closed_after_idle_is_not_reused():
+    # Same, with a backend that keeps the connection open a little after answering and then
+    # closes it while gantry holds it idle in its pool.
+    def script(server, s, index, head, body):
+        s.sendall(json_answer(server, index, len(body)))
+        time.sleep(0.2)  # the backend's own idle timeout: the connection sits in the pool
+        return False
+
+    with ScriptedServer(script) as up:
+        with Gantry(gwtest.simple_config(up.url())) as g, HttpConn(g.port, timeout=5) as c:
+            for i, body in enumerate([None, 100, None, 70000]):
+                gwtest.wait_until(lambda: up.closed == up.accepted, 5)
+                c.send_request("POST" if body else "GET", "/p%d" % i, body=body)
+                r = c.read_response()
+                assert r.status == 200, (i, r)
+                assert r.json() == {"conn": i, "body_len": body or 0}, r.json()
+
+
+def dies_on_second_request(rst):
+    """Answers a connection's first request keep-alive; on its second request, closes it
+    without answering (RST or FIN): a pooled connection that dies as it is reused."""
+
+    def script(server, s, index, head, body):
+        with server.lock:
+            nth = sum(1 for x in server.requests if x[0] == index)
+        if nth == 1:
+            s.sendall(json_answer(server, index, len(body)))
+            return True
+        if rst:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        return False
+
+    return script
+
+
+def test_reused_connection_dying_before_answer_retries_idempotent_request():
+    # A GET (idempotent, no body) sent on a reused keep-alive connection that dies without
+    # answering is retried once on a fresh connection: the client gets the fresh answer.
+    for rst in (False, True):
+        with ScriptedServer(dies_on_second_request(rst)) as up:
+            cfg = gwtest.simple_config(up.url(), timeouts={"client_body": "2s"})
+            with Gantry(cfg) as g, HttpConn(g.port, timeout=5) as c:
+                c.send_request("GET", "/first")
+                r = c.read_response()
+                assert r.status == 200 and r.json()["conn"] == 0, r
+                c.send_request("GET", "/second")
+                r = c.read_response()
+                assert r.status == 200, (rst, r, r.body)
+                assert r.json() == {"conn": 1, "body_len": 0}, r.json()
+                with up.lock:
+                    paths = [(i, p) for i, _, p, _ in up.requests]
+                assert paths == [(0, "/first"), (0, "/second"), (1, "/second")], paths
+
+
+def test_reused_connection_dying_before_answer_fails_post_with_502():
+    # A POST is not retried (it may have been processed): 502.
+    with ScriptedServer(dies_on_second_request(False)) as up:
+        with Gantry(gwtest.simple_config(up.url())) as g, HttpConn(g.port, timeout=5) as c:
+            c.send_request("GET", "/first")
+            assert c.read_response().status == 200
+            c.send_request("POST", "/second", body=b"data")
+            r = c.read_response()
+            body = assert_json_error(r, 502)
+            assert body["error"] == "upstream connection reset", body
+            assert up.accepted == 1
+
+
+# ---- a dead target among live ones -----------------------------------------------------------
+
+
+def test_one_target_down_all_gets_succeed():
+    dead = gwtest.free_port()
+    with Origin() as a, Origin() as b:
+        cfg = gwtest.simple_config(a, dead, b)
+        with Gantry(cfg) as g:
+            with HttpConn(g.port, timeout=10) as c:
+                ports = []
+                for i in range(30):
+                    c.send_request("GET", "/echo/%d" % i)
+                    r = c.read_response()
+                    assert r.status == 200, (i, r, r.body)
+                    ports.append(r.header("X-Origin-Port"))
+            assert set(ports) == {str(a.port), str(b.port)}, ports
+            assert a.stats()["requests"] + b.stats()["requests"] == 30
+            g.wait_log(r"upstream 127\.0\.0\.1:%d: connect failed" % dead, stream="stderr")
+
+
+if __name__ == "__main__":
+    gwtest.main(globals())
