@@ -328,14 +328,20 @@ static int parse_head(struct gw_http1_parser *p, const char *buf, size_t len,
             return check_incomplete(p, len);
         }
         size_t lf_off = (size_t)(lf - buf);
+        /* Limits before syntax: an incomplete line over a limit fails with the limit's
+         * code, so the complete line must too, or the result would depend on the split. */
+        if (p->state == S_START_LINE) {
+            if (lf_off + 1 > p->limits.max_request_line)
+                return p->is_response ? GW_ESTATUSLINE : GW_EURITOOLONG;
+        } else if (lf_off + 1 - p->block_start > p->limits.max_header_bytes) {
+            return GW_EHDRTOOLARGE;
+        }
         if (lf_off == start || buf[lf_off - 1] != '\r')
             return GW_EBARELF;
         size_t n = lf_off - 1 - start; /* line without CRLF */
         int rc;
 
         if (p->state == S_START_LINE) {
-            if (lf_off + 1 > p->limits.max_request_line)
-                return p->is_response ? GW_ESTATUSLINE : GW_EURITOOLONG;
             if (n == 0) {
                 /* RFC 9112 2.2: a server SHOULD ignore at least one empty line received
                  * before the request-line. Responses get no such grace. */
@@ -352,8 +358,6 @@ static int parse_head(struct gw_http1_parser *p, const char *buf, size_t len,
             p->state = S_HEADERS;
             p->block_start = (uint32_t)(lf_off + 1);
         } else {
-            if (lf_off + 1 - p->block_start > p->limits.max_header_bytes)
-                return GW_EHDRTOOLARGE;
             if (n == 0) {
                 m->head_len = lf_off + 1;
                 p->state = S_DONE;
