@@ -501,11 +501,14 @@ void gw_conn_respond_error(struct gw_conn *c, int err, bool close_after)
 {
     struct gw_request *r = c->req;
     char body[512];
+    char id[33];
     int status = gw_err_http_status(err);
     if (r && !r->id[0])
         gw_random_request_id(r->id);
+    if (!r)
+        gw_random_request_id(id); /* refused before any request: still traceable in logs */
     int n = snprintf(body, sizeof(body), "{\"error\":\"%s\",\"status\":%d,\"request_id\":\"%s\"}",
-                     gw_strerror(err), status, r ? r->id : "");
+                     gw_strerror(err), status, r ? r->id : id);
     const char *extra = NULL;
     if (status == 503)
         extra = "Retry-After: 1\r\n";

@@ -374,14 +374,17 @@ static void upstream_closed(struct gw_request *r, ssize_t nread)
         return;
     }
     bool reused = uc->requests > 0;
-    gw_log_warn("upstream %s: connection %s before the response was complete (request %s)",
-                r->target->key, nread == UV_EOF ? "closed" : uv_strerror((int)nread), r->id);
+    gw_log_warn("upstream %s: %s before the response was complete (request %s)", r->target->key,
+                nread == UV_EOF ? "connection closed" : uv_strerror((int)nread), r->id);
     if (!r->resp_head_done && !r->resp_started && reused && idempotent(r->msg.method_id) &&
         r->msg.body == GW_BODY_NONE && uc->len == uc->off) {
         /* A keep-alive connection the upstream closed under us: nothing was answered, the
          * method is idempotent, so a fresh connection is safe. */
         detach_upstream(r, false);
         r->tries = 0;
+        r->head_sent = false; /* the new connection needs the head again */
+        r->body_writing = false;
+        r->body_consumed = 0;
         pick_and_connect(r, true);
         return;
     }

@@ -87,7 +87,7 @@ def build_dir():
 
 
 def gantry_bin():
-    return os.environ.get("GANTRY_BIN") or os.path.join(REPO, "build", "test", "gantry")
+    return os.path.abspath(os.environ.get("GANTRY_BIN") or os.path.join(REPO, "build", "test", "gantry"))
 
 
 def example_bin(name):

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# bench/run.sh: gantry's benchmarks, run by `make bench`.
+#
+#   1. micro-benchmarks from the bench build: request parser (MB/s against a naive loop) and
+#      router (ns per lookup at 10 and 10,000 routes);
+#   2. bench/proxy_compare.py: gantry next to nginx and HAProxy and direct-to-origin, wrk in
+#      interleaved rounds, Markdown report on stdout (see bench/README.md).
+#
+# Environment: GW_BUILD_DIR (default build/bench) holds bench_parser and bench_router;
+# GANTRY_BIN (default $GW_BUILD_DIR/gantry) is the proxy under test. Arguments are passed to
+# proxy_compare.py (--rounds N, --duration S, --body ok,4k,64k, --keep-tmp, --help).
+# Exits non-zero when a micro-benchmark fails, a server does not start or a body check fails.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+GW_BUILD_DIR=${GW_BUILD_DIR:-build/bench}
+export GANTRY_BIN=${GANTRY_BIN:-$GW_BUILD_DIR/gantry}
+
+for bin in bench_parser bench_router; do
+    if [[ ! -x $GW_BUILD_DIR/$bin ]]; then
+        echo "bench/run.sh: $GW_BUILD_DIR/$bin not found; build with -DGW_BENCH=ON (make bench)" >&2
+        exit 1
+    fi
+done
+
+echo "== bench_parser"
+"$GW_BUILD_DIR/bench_parser" 1
+echo
+echo "== bench_router"
+"$GW_BUILD_DIR/bench_router"
+echo
+echo "== proxy comparison"
+# exec: Ctrl-C and SIGTERM reach the Python process directly, which stops its servers.
+exec python3 bench/proxy_compare.py "$@"
