@@ -332,6 +332,8 @@ def parse_args():
     p.add_argument("--gantry-config", default=os.path.join(HERE, "gantry-peers.json"))
     p.add_argument("--keep-tmp", action="store_true", help="keep configs and logs")
     args = p.parse_args()
+    args.gantry_bin = os.path.abspath(args.gantry_bin)  # servers run from the temp dir
+    args.gantry_config = os.path.abspath(args.gantry_config)
     args.body = [b for spec in (args.body or ["ok"]) for b in spec.split(",") if b]
     bad = [b for b in args.body if b not in BODIES]
     if bad or args.rounds < 1 or args.duration < 1 or args.conns < 1 or args.extra_rounds < 0:
