@@ -467,7 +467,9 @@ def bench(args, tmp):
 
 def main():
     args = parse_args()
-    # SIGTERM/SIGHUP unwind like Ctrl-C, so the finally blocks stop the servers.
+    # Ctrl-C raises KeyboardInterrupt even if SIGINT came in ignored (background job);
+    # SIGTERM/SIGHUP unwind the same way, so the finally blocks stop the servers.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda signum, frame: sys.exit(128 + signum))
     tmp = tempfile.mkdtemp(prefix="gantry-bench.")

@@ -64,7 +64,7 @@ static int cmd_run(int argc, char **argv)
     }
     if (load(path, &cfg) != 0)
         return 1;
-    return gw_server_run(cfg);
+    return gw_server_run(cfg, path);
 }
 
 int main(int argc, char **argv)

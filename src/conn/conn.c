@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "control/snapshot.h"
 #include "core/error.h"
@@ -515,20 +516,8 @@ void gw_conn_respond_error(struct gw_conn *c, int err, bool close_after)
     gw_conn_respond(c, status, extra, body, (size_t)n, close_after);
 }
 
-void gw_conn_accept(struct gw_worker *w)
+static void conn_start(struct gw_worker *w, struct gw_conn *c)
 {
-    struct gw_conn *c = calloc(1, sizeof(*c));
-    if (!c)
-        return;
-    c->w = w;
-    uv_tcp_init(&w->loop, &c->tcp);
-    c->tcp.data = c;
-    c->open_handles = 1;
-    gw_list_init(&c->link);
-    if (uv_accept((uv_stream_t *)&w->listener, (uv_stream_t *)&c->tcp) != 0) {
-        uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
-        return;
-    }
     uv_timer_init(&w->loop, &c->timer);
     uv_timer_init(&w->loop, &c->up_timer);
     c->timer.data = c;
@@ -542,14 +531,54 @@ void gw_conn_accept(struct gw_worker *w)
     if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0 && gw_net_peer_ip(fd, c->peer, sizeof(c->peer)) < 0)
         c->peer[0] = '\0';
     uv_tcp_nodelay(&c->tcp, 1);
-    if (total > conn_cfg(c)->max_connections || w->stopping) {
+    if (total > conn_cfg(c)->max_connections) {
         gw_log_warn("client %s: refused, %u connections open (max_connections %u)", c->peer,
                     total - 1, conn_cfg(c)->max_connections);
-        gw_conn_respond_error(c, w->stopping ? GW_ESTOPPING : GW_ECONNLIMIT, true);
+        gw_conn_respond_error(c, GW_ECONNLIMIT, true);
         return;
     }
     timer_start(c, TIMER_HEADER, conn_cfg(c)->timeouts.client_header_ms);
     gw_conn_read_start(c);
+}
+
+static struct gw_conn *conn_new(struct gw_worker *w)
+{
+    struct gw_conn *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->w = w;
+    uv_tcp_init(&w->loop, &c->tcp);
+    c->tcp.data = c;
+    c->open_handles = 1;
+    gw_list_init(&c->link);
+    return c;
+}
+
+void gw_conn_accept(struct gw_worker *w)
+{
+    struct gw_conn *c = conn_new(w);
+    if (!c)
+        return;
+    if (uv_accept((uv_stream_t *)&w->listener, (uv_stream_t *)&c->tcp) != 0) {
+        uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+        return;
+    }
+    conn_start(w, c);
+}
+
+void gw_conn_adopt(struct gw_worker *w, int fd)
+{
+    struct gw_conn *c = conn_new(w);
+    if (!c) {
+        close(fd);
+        return;
+    }
+    if (uv_tcp_open(&c->tcp, fd) != 0) {
+        close(fd);
+        uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+        return;
+    }
+    conn_start(w, c);
 }
 
 /* Timer used by the proxy while it waits for the client's request body. */

@@ -113,6 +113,9 @@ struct gw_conn {
 /* Accepts a connection on the worker's listener. */
 void gw_conn_accept(struct gw_worker *w);
 
+/* Serves an already accepted socket (the drain's accept-queue sweep). */
+void gw_conn_adopt(struct gw_worker *w, int fd);
+
 /* Closes the client connection (and aborts its request); safe to call twice. */
 void gw_conn_close(struct gw_conn *c);
 

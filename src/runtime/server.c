@@ -8,11 +8,15 @@
 #include "runtime/server.h"
 
 #include <fcntl.h>
+#include <time.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <uv.h>
+
+#include <openssl/evp.h>
+#include <stdio.h>
 
 #include "control/snapshot.h"
 #include "core/error.h"
@@ -81,12 +85,105 @@ static void on_stop_signal(uv_signal_t *h, int signum)
     uv_timer_start(&ctl->drain_timer, on_drain_timeout, DRAIN_TIMEOUT_MS, 0);
 }
 
+/* SHA-256 of the file, hex; "" when it cannot be read. Identifies the running config in
+ * /gateway/status so operators can tell which version of the file is live. */
+static void hash_file(const char *path, char out[65])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    char buf[65536];
+    out[0] = '\0';
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1) {
+        size_t n;
+        while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+            EVP_DigestUpdate(ctx, buf, n);
+        if (EVP_DigestFinal_ex(ctx, md, &mdlen) == 1)
+            for (unsigned i = 0; i < mdlen && i < 32; i++)
+                snprintf(out + 2 * i, 3, "%02x", md[i]);
+    }
+    EVP_MD_CTX_free(ctx);
+    fclose(f);
+}
+
+struct gw_snapshot *gw_server_snapshot(struct gw_server *s)
+{
+    return s->snap;
+}
+
+static void publish(struct gw_server *s, struct gw_snapshot *snap)
+{
+    for (unsigned i = 0; i < s->nworkers; i++)
+        gw_worker_publish(&s->workers[i], snap);
+    struct gw_snapshot *old = s->snap;
+    s->snap = snap; /* the reference from gw_snapshot_build */
+    gw_snapshot_unref(old);
+}
+
+/* Settings bound at start (sockets, threads) cannot change under a running process. */
+static void warn_fixed_settings(const struct gw_config *now, const struct gw_config *next)
+{
+    if (strcmp(now->listen_host, next->listen_host) != 0 || now->listen_port != next->listen_port)
+        gw_log_warn("reload: listen changed (%s:%u -> %s:%u); it takes effect at the next "
+                    "start",
+                    now->listen_host, (unsigned)now->listen_port, next->listen_host,
+                    (unsigned)next->listen_port);
+    if (now->workers != next->workers)
+        gw_log_warn("reload: workers changed (%u -> %u); it takes effect at the next start",
+                    now->workers, next->workers);
+}
+
+int gw_server_reload(struct gw_server *s, struct gw_config_errors *errs)
+{
+    struct gw_config_errors local = {0};
+    struct gw_config *cfg = NULL;
+    struct gw_snapshot *snap = NULL;
+    uint64_t t0 = uv_hrtime();
+    if (!errs)
+        errs = &local;
+    int rc = gw_config_load(s->config_path, &cfg, errs);
+    if (rc < 0) {
+        s->reloads_failed++;
+        gw_log_error("reload refused, %zu error%s; the running configuration is unchanged:",
+                     errs->count, errs->count == 1 ? "" : "s");
+        for (size_t i = 0; i < errs->count; i++) {
+            const struct gw_config_error *e = &errs->items[i];
+            bool has_path = e->path && e->path[0];
+            gw_log_error("  %s:%d:%d: %s%s%s", e->file ? e->file : s->config_path, e->line,
+                         e->column, has_path ? e->path : "", has_path ? ": " : "",
+                         e->message ? e->message : "");
+        }
+        gw_config_errors_free(&local);
+        return rc;
+    }
+    warn_fixed_settings(s->snap->cfg, cfg);
+    rc = gw_snapshot_build(cfg, s->generation + 1, &snap);
+    if (rc < 0) {
+        s->reloads_failed++;
+        gw_log_error("reload refused: %s; the running configuration is unchanged",
+                     gw_strerror(rc));
+        return rc;
+    }
+    s->generation++;
+    publish(s, snap);
+    hash_file(s->config_path, s->config_hash);
+    s->reloads_ok++;
+    s->last_reload_ms = (double)(uv_hrtime() - t0) / 1e6;
+    gw_log_info("configuration reloaded: generation %llu, %zu service%s, %.1f ms",
+                (unsigned long long)s->generation, snap->nservices,
+                snap->nservices == 1 ? "" : "s", s->last_reload_ms);
+    return 0;
+}
+
 static void on_hup(uv_signal_t *h, int signum)
 {
-    (void)h;
+    struct control *ctl = h->data;
     (void)signum;
-    gw_log_warn("SIGHUP: configuration reload is not available in this version; "
-                "the running configuration is unchanged");
+    gw_log_info("SIGHUP: reloading %s", ctl->server->config_path);
+    gw_server_reload(ctl->server, NULL);
 }
 
 static int open_log(const char *dest)
@@ -103,7 +200,7 @@ static int open_log(const char *dest)
     return fd;
 }
 
-int gw_server_run(struct gw_config *cfg)
+int gw_server_run(struct gw_config *cfg, const char *path)
 {
     struct gw_server s = {0};
     struct control ctl = {0};
@@ -124,8 +221,14 @@ int gw_server_run(struct gw_config *cfg)
         return 1;
     }
     unsigned nworkers = cfg->workers ? cfg->workers : 1;
-    if (gw_snapshot_build(cfg, 1, &s.snap) < 0)
+    s.config_path = strdup(path);
+    s.generation = 1;
+    s.started_ms = (uint64_t)time(NULL) * 1000;
+    hash_file(path, s.config_hash);
+    if (!s.config_path || gw_snapshot_build(cfg, 1, &s.snap) < 0) {
+        free(s.config_path);
         return 1;
+    }
     s.workers = calloc(nworkers, sizeof(*s.workers));
     if (!s.workers)
         goto out;
@@ -135,6 +238,7 @@ int gw_server_run(struct gw_config *cfg)
         w->id = i;
         w->server = &s;
         w->snap = s.snap;
+        gw_snapshot_ref(w->snap); /* the worker's own reference, dropped on publish/join */
         w->listen_fd = gw_net_listen_reuseport((struct sockaddr *)&addr, addrlen, 1024);
         if (w->listen_fd < 0) {
             gw_log_error("listen on %s:%u: %s", s.snap->cfg->listen_host,
@@ -146,6 +250,7 @@ int gw_server_run(struct gw_config *cfg)
     }
     uv_loop_init(&ctl.loop);
     ctl.server = &s;
+    s.control_loop = &ctl.loop;
     uv_signal_init(&ctl.loop, &ctl.sigterm);
     uv_signal_init(&ctl.loop, &ctl.sigint);
     uv_signal_init(&ctl.loop, &ctl.sighup);
@@ -189,6 +294,7 @@ out:
         gw_log_info("stopped");
     free(s.workers);
     gw_snapshot_unref(s.snap);
+    free(s.config_path);
     if (s.access_fd > 2)
         close(s.access_fd);
     return status;

@@ -2,6 +2,7 @@
 
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 
 #include "conn/conn.h"
 #include "control/snapshot.h"
@@ -40,6 +41,26 @@ static void on_closed_noop(uv_handle_t *h)
     (void)h;
 }
 
+static void on_publish(uv_async_t *a)
+{
+    struct gw_worker *w = a->data;
+    struct gw_snapshot *s = atomic_exchange(&w->pending, NULL);
+    if (!s)
+        return;
+    struct gw_snapshot *old = w->snap;
+    w->snap = s;
+    gw_snapshot_unref(old);
+}
+
+void gw_worker_publish(struct gw_worker *w, struct gw_snapshot *snap)
+{
+    gw_snapshot_ref(snap);
+    struct gw_snapshot *stale = atomic_exchange(&w->pending, snap);
+    if (stale)
+        gw_snapshot_unref(stale); /* published and superseded before the worker woke */
+    uv_async_send(&w->publish);
+}
+
 void gw_worker_maybe_finish(struct gw_worker *w)
 {
     if (!w->stopping || w->nconns > 0 || uv_is_closing((uv_handle_t *)&w->wakeup))
@@ -50,6 +71,26 @@ void gw_worker_maybe_finish(struct gw_worker *w)
     uv_close((uv_handle_t *)&w->sweep, on_closed_noop);
     uv_close((uv_handle_t *)&w->flush, on_closed_noop);
     uv_close((uv_handle_t *)&w->wakeup, on_closed_noop);
+    uv_close((uv_handle_t *)&w->publish, on_closed_noop);
+}
+
+/*
+ * Closing a listening socket resets the connections in its accept queue: clients that
+ * connected a moment ago would see a reset instead of an answer. So before closing, accept
+ * everything already queued; those connections get their request answered with
+ * Connection: close like every other one during the drain.
+ */
+static void accept_queued(struct gw_worker *w)
+{
+    uv_os_fd_t lfd;
+    if (uv_fileno((uv_handle_t *)&w->listener, &lfd) != 0)
+        return;
+    for (int i = 0; i < 4096; i++) {
+        int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0)
+            break;
+        gw_conn_adopt(w, fd);
+    }
 }
 
 /* First wake-up: stop accepting, let requests in flight finish, close idle connections.
@@ -60,13 +101,16 @@ static void on_wakeup(uv_async_t *a)
     bool force = w->stopping;
     if (!w->stopping) {
         w->stopping = true;
+        accept_queued(w);
         uv_close((uv_handle_t *)&w->listener, on_closed_noop);
     }
     struct gw_list *it = w->conns.next;
     while (it != &w->conns) {
         struct gw_conn *c = gw_container_of(it, struct gw_conn, link);
         it = it->next;
-        if (force || !c->req)
+        /* Idle keep-alive connections go now; one that has not sent its first request yet
+         * (just accepted, maybe from the accept-queue sweep) gets to send it. */
+        if (force || (!c->req && c->requests > 0))
             gw_conn_close(c);
     }
     gw_pools_sweep(w, 0);
@@ -100,6 +144,8 @@ int gw_worker_start(struct gw_worker *w)
     }
     uv_async_init(&w->loop, &w->wakeup, on_wakeup);
     w->wakeup.data = w;
+    uv_async_init(&w->loop, &w->publish, on_publish);
+    w->publish.data = w;
     uv_timer_init(&w->loop, &w->sweep);
     w->sweep.data = w;
     uv_timer_start(&w->sweep, on_sweep, 1000, 1000);
@@ -124,4 +170,7 @@ void gw_worker_join(struct gw_worker *w)
         gw_log_warn("worker %u: loop closed with live handles", w->id);
     gw_pools_free(&w->pools);
     gw_buf_free(&w->access);
+    gw_snapshot_unref(atomic_exchange(&w->pending, NULL));
+    gw_snapshot_unref(w->snap);
+    w->snap = NULL;
 }

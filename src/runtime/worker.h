@@ -6,6 +6,7 @@
 #ifndef GW_RUNTIME_WORKER_H
 #define GW_RUNTIME_WORKER_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <uv.h>
 
@@ -21,6 +22,8 @@ struct gw_worker {
     uv_thread_t thread;
     uv_tcp_t listener;
     uv_async_t wakeup; /* the control thread asks the worker to stop */
+    uv_async_t publish; /* the control thread published a new snapshot */
+    struct gw_snapshot *_Atomic pending; /** published, not yet picked up (one reference) */
     uv_timer_t sweep;  /* once a second: idle upstream connections past their timeout */
     uv_check_t flush;  /* after each loop iteration: write buffered access-log lines */
     struct gw_server *server;
@@ -37,6 +40,10 @@ struct gw_worker {
 
 /* Starts the worker's thread. 0 or a negative code. */
 int gw_worker_start(struct gw_worker *w);
+
+/* Hands the worker a new snapshot (thread-safe; takes a reference of its own). New
+ * requests use it from the worker's next loop iteration; requests in flight keep theirs. */
+void gw_worker_publish(struct gw_worker *w, struct gw_snapshot *snap);
 
 /* Asks the worker to stop accepting and finish (thread-safe). */
 void gw_worker_request_stop(struct gw_worker *w);
