@@ -94,6 +94,8 @@ struct gw_config {
     unsigned workers;
     /** "max_connections": per process, default 10000 */
     uint32_t max_connections;
+    /** "drain_timeout": how long SIGTERM waits for requests in flight, default 30s */
+    uint64_t drain_timeout_ms;
     struct {
         uint64_t client_header_ms;     /* "timeouts.client_header", default 10s */
         uint64_t client_idle_ms;       /* "timeouts.client_idle", default 60s */
@@ -116,6 +118,14 @@ struct gw_config {
         char *access_log; /* "log.access": "stdout" (default) | "stderr" | "off" | file path */
         char *error_log;  /* "log.error": "stderr" (default) | "stdout" | file path */
     } log;
+    struct {
+        bool enabled;      /* false when "admin.listen" is "off" */
+        char *listen_host; /* "admin.listen", default "127.0.0.1:9000" (NULL when off) */
+        uint16_t listen_port;
+        bool loopback;     /* listen_host is in 127.0.0.0/8 or ::1 */
+        char *api_key;     /* "admin.api_key", ${ENV} expanded; NULL when absent or empty.
+                              Required (a load error) when listen_host is not loopback. */
+    } admin;
     struct gw_service_conf *services;
     size_t nservices;
 };

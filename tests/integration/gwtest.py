@@ -382,6 +382,17 @@ def simple_config(*backends, prefix="/", name="svc", **top):
     return cfg
 
 
+def _admin_port(admin):
+    """The port of an "admin" config object's listen address (None when "off" or unknown)."""
+    listen = admin.get("listen") if isinstance(admin, dict) else None
+    if listen is None:
+        return 9000
+    try:
+        return _listen_port(listen)[1]
+    except ValueError:
+        return None
+
+
 def _listen_port(listen):
     host, _, port = str(listen).rpartition(":")
     host = host.strip("[]")
@@ -393,7 +404,9 @@ def _listen_port(listen):
 class Gantry:
     """The real gantry binary running on a config.
 
-    config: a dict (written as JSON; a missing "listen" gets 127.0.0.1 and a free port) or a
+    config: a dict (written as JSON; a missing "listen" gets 127.0.0.1 and a free port, a
+    missing "admin" gets {"listen": "127.0.0.1:<free port>"} so that gantries never share the
+    default admin port; .admin_port is that port, or the port of a given "admin.listen") or a
     str (written as is; pass port= to poll /ready). Starts `$GANTRY_BIN -c FILE [args]` with
     stdout and stderr in files of a temp dir and, with wait_ready, polls GET /ready every
     20 ms until it answers 200.
@@ -416,10 +429,16 @@ class Gantry:
         self.config_path = os.path.join(self.tmpdir, "gantry.json")
         self.stdout_path = os.path.join(self.tmpdir, "stdout.log")
         self.stderr_path = os.path.join(self.tmpdir, "stderr.log")
+        self.admin_port = None
         if isinstance(config, dict):
             config = dict(config)
             config.setdefault("listen", "127.0.0.1:%d" % free_port())
             self.host, self.port = _listen_port(config["listen"])
+            if "admin" not in config:
+                self.admin_port = free_port()
+                config["admin"] = {"listen": "127.0.0.1:%d" % self.admin_port}
+            else:
+                self.admin_port = _admin_port(config["admin"])
         else:
             self.host, self.port = "127.0.0.1", None
         if port is not None:
@@ -448,7 +467,10 @@ class Gantry:
     # -- configuration --
 
     def write_config(self, config):
-        """Replaces the config file atomically (then signal(SIGHUP) to reload)."""
+        """Replaces the config file atomically (then signal(SIGHUP) to reload). A dict
+        without "admin" keeps the admin listener this gantry was given."""
+        if isinstance(config, dict) and "admin" not in config and self.admin_port:
+            config = dict(config, admin={"listen": "127.0.0.1:%d" % self.admin_port})
         tmp = self.config_path + ".tmp"
         with open(tmp, "w") as f:
             if isinstance(config, str):
@@ -527,6 +549,12 @@ class Gantry:
 
     def request(self, method, path, **kw):
         return request(self.port, method, path, host=self.host, **kw)
+
+    def admin_request(self, method, path, **kw):
+        """One request to the admin API (127.0.0.1:admin_port)."""
+        if not self.admin_port:
+            raise HarnessError("this gantry has no admin listener")
+        return request(self.admin_port, method, path, **kw)
 
     # -- lifecycle --
 
