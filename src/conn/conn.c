@@ -26,7 +26,7 @@
 #define CONN_BUF_SIZE 16384
 #define LINGER_MS 2000
 
-enum { TIMER_HEADER = 1, TIMER_IDLE, TIMER_BODY, TIMER_LINGER };
+enum { TIMER_HEADER = 1, TIMER_IDLE, TIMER_BODY, TIMER_LINGER, TIMER_SEND };
 
 static const struct gw_config *conn_cfg(const struct gw_conn *c)
 {
@@ -171,6 +171,10 @@ static void on_timer(uv_timer_t *t)
             gw_conn_close(c);
         }
         break;
+    case TIMER_SEND:
+        gw_log_info("client %s: not reading our response; closing", c->peer);
+        gw_conn_close(c);
+        break;
     case TIMER_IDLE:
     case TIMER_LINGER:
     default:
@@ -241,10 +245,13 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         gw_conn_read_stop(c); /* resumed when the request frees buffer space */
         return;
     }
-    if (nread == UV_EOF && r && r->dispatched && r->body_done) {
-        /* A client may shut its side after sending a complete request: answer it. */
+    if (nread == UV_EOF && r && r->dispatched) {
+        /* A client may shut its side after sending its request: answer it. If body bytes
+         * are still missing, the proxy notices when it needs them (peer_eof). */
         c->peer_eof = true;
         gw_conn_read_stop(c);
+        if (!r->body_done)
+            gw_proxy_client_input(r);
         return;
     }
     if (nread < 0) {
@@ -306,7 +313,7 @@ static struct gw_request *request_new(struct gw_conn *c)
     return r;
 }
 
-void gw_conn_process(struct gw_conn *c)
+static void process_once(struct gw_conn *c)
 {
     if (c->closing || c->lingering || (c->req && c->req->dispatched))
         return;
@@ -358,6 +365,23 @@ void gw_conn_process(struct gw_conn *c)
         return;
     }
     gw_request_dispatch(c, r);
+}
+
+void gw_conn_process(struct gw_conn *c)
+{
+    /* A request answered inline (say a pipelined burst of probes) finishes inside this call:
+     * request_done -> process -> dispatch -> respond -> request_done would recurse once per
+     * buffered request. Loop instead. */
+    if (c->processing) {
+        c->process_again = true;
+        return;
+    }
+    c->processing = true;
+    do {
+        c->process_again = false;
+        process_once(c);
+    } while (c->process_again && !c->closing);
+    c->processing = false;
 }
 
 int gw_conn_write(struct gw_conn *c, uv_buf_t *bufs, unsigned nbufs, uv_write_cb cb)
@@ -496,6 +520,8 @@ void gw_conn_respond(struct gw_conn *c, int status, const char *extra_headers, c
         gw_conn_close(c);
     else if (rc == 1)
         on_respond_written(&c->write_req, 0);
+    else /* a client that does not read gets the idle timeout to take our answer */
+        timer_start(c, TIMER_SEND, conn_cfg(c)->timeouts.client_idle_ms);
 }
 
 void gw_conn_respond_error(struct gw_conn *c, int err, bool close_after)

@@ -59,7 +59,8 @@ struct gw_request {
     uint64_t body_left;    /** GW_BODY_LENGTH: bytes still to forward */
     uint64_t body_in;      /** payload bytes received */
     struct gw_chunked_decoder req_dec;
-    bool body_done;
+    bool body_done;        /** the whole body was read from the client (maybe not yet sent) */
+    bool body_sent;        /** ... and its last byte was written upstream */
     bool body_writing;
     size_t body_consumed;  /** client bytes the pending write covers */
     /* response, upstream -> client */
@@ -106,6 +107,8 @@ struct gw_conn {
     bool close_after_write;
     bool lingering;      /** closing: write side shut, discarding input briefly */
     bool peer_eof;       /** the client shut its side after a complete request */
+    bool processing;     /** inside gw_conn_process */
+    bool process_again;  /** a request finished inline meanwhile: loop, do not recurse */
     uint64_t requests;
     char peer[48];
 };

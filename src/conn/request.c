@@ -129,6 +129,7 @@ void gw_request_dispatch(struct gw_conn *c, struct gw_request *r)
     memcpy(r->path, m->target, pl);
     r->path[pl] = '\0';
     r->body_done = m->body == GW_BODY_NONE;
+    r->body_sent = r->body_done;
     r->body_left = m->body == GW_BODY_LENGTH ? m->content_length : 0;
 
     if (m->method_id == GW_METHOD_CONNECT) {

@@ -251,6 +251,7 @@ static void on_written(uv_write_t *req, int status)
     memmove(c->in, c->in + used, c->in_len - used);
     c->in_len -= used;
     c->head_done = false;
+    gw_http1_parser_init_request(&c->parser, NULL);
     gw_buf_reset(&c->body);
     gw_buf_reset(&c->out);
     set_phase(c, c->in_len > 0 ? PHASE_HEAD : PHASE_IDLE);
@@ -532,8 +533,11 @@ static void on_connection(uv_stream_t *server, int status)
 
 /* ---- listener --------------------------------------------------------------------------------- */
 
-/* A listening socket without SO_REUSEPORT: a second gantry on the same admin address must fail
- * to start, not share the port. Returns the fd or a negative errno. */
+/* The listening socket, bound before any handle exists so that a failure leaves nothing to
+ * close. SO_REUSEPORT, as for the proxy listeners: during a deploy (start the new gantry, then
+ * SIGTERM the old one; README "Deploys") both instances share the admin port until the old one
+ * exits. The kernel allows that only between sockets of the same user that all set it, so a
+ * port held by anything else still fails the start. Returns the fd or a negative errno. */
 static int listen_socket(const struct sockaddr_storage *addr, socklen_t addrlen)
 {
     int fd = socket(addr->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -542,6 +546,7 @@ static int listen_socket(const struct sockaddr_storage *addr, socklen_t addrlen)
     int one = 1;
     int rc = 0;
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0 ||
         bind(fd, (const struct sockaddr *)addr, addrlen) != 0 || listen(fd, 64) != 0) {
         rc = -errno;
         close(fd);

@@ -24,7 +24,6 @@
 #include "net/listen.h"
 #include "runtime/worker.h"
 
-#define DRAIN_TIMEOUT_MS 30000
 
 struct control {
     uv_loop_t loop;
@@ -62,9 +61,10 @@ static void on_worker_exit(uv_async_t *a)
 static void on_drain_timeout(uv_timer_t *t)
 {
     struct control *ctl = t->data;
-    gw_log_warn("drain timeout (%d ms): closing the remaining connections", DRAIN_TIMEOUT_MS);
+    gw_log_warn("drain timeout (%llu ms): closing the remaining connections",
+                (unsigned long long)ctl->server->snap->cfg->drain_timeout_ms);
     for (unsigned i = 0; i < ctl->server->nworkers; i++)
-        gw_worker_request_stop(&ctl->server->workers[i]);
+        gw_worker_request_stop(&ctl->server->workers[i], true);
 }
 
 static void on_stop_signal(uv_signal_t *h, int signum)
@@ -81,8 +81,9 @@ static void on_stop_signal(uv_signal_t *h, int signum)
     gw_log_info("signal %d: draining (no new connections, finishing requests in flight)",
                 signum);
     for (unsigned i = 0; i < ctl->server->nworkers; i++)
-        gw_worker_request_stop(&ctl->server->workers[i]);
-    uv_timer_start(&ctl->drain_timer, on_drain_timeout, DRAIN_TIMEOUT_MS, 0);
+        gw_worker_request_stop(&ctl->server->workers[i], false);
+    uv_timer_start(&ctl->drain_timer, on_drain_timeout, ctl->server->snap->cfg->drain_timeout_ms,
+                   0);
 }
 
 /* SHA-256 of the file, hex; "" when it cannot be read. Identifies the running config in
@@ -152,9 +153,13 @@ int gw_server_reload(struct gw_server *s, struct gw_config_errors *errs)
         for (size_t i = 0; i < errs->count; i++) {
             const struct gw_config_error *e = &errs->items[i];
             bool has_path = e->path && e->path[0];
-            gw_log_error("  %s:%d:%d: %s%s%s", e->file ? e->file : s->config_path, e->line,
-                         e->column, has_path ? e->path : "", has_path ? ": " : "",
-                         e->message ? e->message : "");
+            const char *file = e->file ? e->file : s->config_path;
+            const char *msg = e->message ? e->message : "";
+            if (e->line <= 0) /* the file itself: unreadable, too large */
+                gw_log_error("  %s: %s", file, msg);
+            else
+                gw_log_error("  %s:%d:%d: %s%s%s", file, e->line, e->column,
+                             has_path ? e->path : "", has_path ? ": " : "", msg);
         }
         gw_config_errors_free(&local);
         return rc;
@@ -280,7 +285,7 @@ int gw_server_run(struct gw_config *cfg, const char *path)
 out:
     for (unsigned i = 0; i < started; i++) {
         if (status != 0)
-            gw_worker_request_stop(&s.workers[i]);
+            gw_worker_request_stop(&s.workers[i], true);
         gw_worker_join(&s.workers[i]);
     }
     if (ctl.server) {

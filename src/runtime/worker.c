@@ -98,7 +98,7 @@ static void accept_queued(struct gw_worker *w)
 static void on_wakeup(uv_async_t *a)
 {
     struct gw_worker *w = a->data;
-    bool force = w->stopping;
+    bool force = atomic_load(&w->stop_level) >= 2;
     if (!w->stopping) {
         w->stopping = true;
         accept_queued(w);
@@ -157,8 +157,12 @@ int gw_worker_start(struct gw_worker *w)
     return uv_thread_create(&w->thread, worker_main, w);
 }
 
-void gw_worker_request_stop(struct gw_worker *w)
+void gw_worker_request_stop(struct gw_worker *w, bool force)
 {
+    int level = force ? 2 : 1;
+    int cur = atomic_load(&w->stop_level);
+    while (cur < level && !atomic_compare_exchange_weak(&w->stop_level, &cur, level))
+        ;
     uv_async_send(&w->wakeup);
 }
 

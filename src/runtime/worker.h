@@ -36,6 +36,7 @@ struct gw_worker {
     struct gw_pools pools;    /** upstream keep-alive pools, per target */
     struct gw_buf access;     /** access-log lines not yet written */
     bool stopping;
+    atomic_int stop_level; /** 0 running, 1 drain, 2 close everything (set by control) */
 };
 
 /* Starts the worker's thread. 0 or a negative code. */
@@ -45,8 +46,10 @@ int gw_worker_start(struct gw_worker *w);
  * requests use it from the worker's next loop iteration; requests in flight keep theirs. */
 void gw_worker_publish(struct gw_worker *w, struct gw_snapshot *snap);
 
-/* Asks the worker to stop accepting and finish (thread-safe). */
-void gw_worker_request_stop(struct gw_worker *w);
+/* Asks the worker to stop accepting and finish its requests (thread-safe); with force, to
+ * close every connection now. Levels are kept in an atomic, not counted from wake-ups,
+ * because libuv merges async sends that arrive before the worker runs. */
+void gw_worker_request_stop(struct gw_worker *w, bool force);
 
 /* Joins the thread and frees what the worker owns. */
 void gw_worker_join(struct gw_worker *w);

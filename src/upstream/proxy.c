@@ -70,8 +70,9 @@ static void fail(struct gw_request *r, int err)
         gw_conn_close(c);
         return;
     }
-    /* The client may still be sending a body we will never read: close after answering. */
-    gw_conn_respond_error(c, err, !r->body_done);
+    /* Unless the whole body went upstream, some of its bytes are still in our buffer or on
+     * the wire: parsing on after them would read body bytes as a request. Close instead. */
+    gw_conn_respond_error(c, err, !r->body_sent);
 }
 
 static void on_up_timeout(uv_timer_t *t)
@@ -110,11 +111,14 @@ static void after_request_write(struct gw_request *r)
     if (c->in_off == c->in_len)
         c->in_off = c->in_len = 0;
     if (r->body_done) {
+        r->body_sent = true;
         gw__conn_body_timer(c, false);
         if (!r->resp_head_done)
             start_response_timer(r);
         return;
     }
+    if (!r->resp_head_done)
+        uv_timer_stop(&c->up_timer); /* waiting on the client now: its body timer runs */
     pump_request(r);
 }
 
@@ -223,6 +227,12 @@ static void pump_request(struct gw_request *r)
     }
     if (n == 0) {
         /* Waiting for the client's body bytes. */
+        if (c->peer_eof) {
+            gw_log_info("client %s: closed before its request body was complete (request %s)",
+                        c->peer, r->id);
+            gw_conn_close(c);
+            return;
+        }
         if (c->in_off == c->in_len)
             c->in_off = c->in_len = 0;
         gw__conn_body_timer(c, true);
@@ -238,10 +248,13 @@ static void pump_request(struct gw_request *r)
         return;
     }
     if (rc == 0) {
-        /* The write refers into the client's buffer: no reading into it until done. */
+        /* The write refers into the client's buffer: no reading into it until done. An
+         * upstream that stops reading must not hold us forever: the response timeout also
+         * bounds how long one write may wait. */
         r->body_writing = true;
         if (consumed)
             gw_conn_read_stop(c);
+        start_response_timer(r);
         return;
     }
     after_request_write(r);
@@ -275,7 +288,12 @@ static void send_request(struct gw_request *r)
              * socket completes inline; if it did not, the client sends anyway after its
              * own short wait. */
             uv_buf_t cont = uv_buf_init("HTTP/1.1 100 Continue\r\n\r\n", 25);
-            uv_try_write((uv_stream_t *)&c->tcp, &cont, 1);
+            int w = uv_try_write((uv_stream_t *)&c->tcp, &cont, 1);
+            if (w != 25 && w != UV_EAGAIN) {
+                /* Part of the interim response went out: the stream is no longer sane. */
+                gw_conn_close(c);
+                return;
+            }
         }
     }
     gw_http1_parser_init_response(&r->rparser, &r->snap->cfg->http, r->msg.method_id);
@@ -351,15 +369,30 @@ void gw_proxy_start(struct gw_request *r)
 
 /* ---- response: upstream -> client --------------------------------------------------- */
 
+/* A HEAD, 204 or 304 answer whose head still announced a body (Content-Length > 0 or
+ * Transfer-Encoding): a confused upstream might send that body late, and on a pooled
+ * connection it would be read as the next request's response. Such a connection is not
+ * reused. */
+static bool bodiless_with_framing(const struct gw_request *r)
+{
+    const struct gw_http1_message *m = &r->rmsg;
+    if (m->body != GW_BODY_NONE || m->status < 200)
+        return false;
+    if (gw_http1_find_header(m, "transfer-encoding", 17) >= 0)
+        return true;
+    int i = gw_http1_find_header(m, "content-length", 14);
+    return i >= 0 && !(m->headers[i].value_len == 1 && m->headers[i].value[0] == '0');
+}
+
 static void finish(struct gw_request *r)
 {
     struct gw_upconn *uc = r->up;
-    bool reusable = uc && r->rmsg.keep_alive && r->body_done && !r->body_writing &&
-                    uc->off == uc->len;
+    bool reusable = uc && r->rmsg.keep_alive && r->body_sent && uc->off == uc->len &&
+                    !bodiless_with_framing(r);
     if (uc)
         uc->requests++;
     detach_upstream(r, reusable);
-    if (!r->body_done)
+    if (!r->body_sent)
         r->keep_alive = false;
     gw_conn_request_done(r->conn);
 }
@@ -442,7 +475,7 @@ static int parse_response_head(struct gw_request *r)
     }
     uv_timer_stop(&r->conn->up_timer);
     r->status = r->rmsg.status;
-    if (r->conn->w->stopping || !r->body_done)
+    if (r->conn->w->stopping || !r->body_sent)
         r->keep_alive = false;
     int rc = gw_rewrite_response_head(r);
     if (rc < 0) {

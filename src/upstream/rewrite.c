@@ -141,6 +141,8 @@ int gw_rewrite_response_head(struct gw_request *r)
     bool client_10 = r->msg.minor_version == 0;
 
     gw_http1_connection_tokens(m, &tokens);
+    if (tokens.overflow)
+        return GW_EHDRVALUE; /* cannot honour every Connection token: refuse, do not leak */
     gw_buf_reset(b);
     rc |= gw_buf_append_str(b, "HTTP/1.1 ");
     rc |= gw_buf_append_u64(b, (uint64_t)m->status);
@@ -156,8 +158,7 @@ int gw_rewrite_response_head(struct gw_request *r)
             rc |= append_header(b, h->name, h->name_len, h->value, h->value_len);
             continue;
         }
-        if (tokens.overflow ? gw_http1_is_hop_by_hop(h->name, h->name_len)
-                            : gw_http1_drop_on_forward(&tokens, h))
+        if (gw_http1_drop_on_forward(&tokens, h))
             continue;
         if (name_is(h, "x-request-id", 12))
             continue;

@@ -10,7 +10,6 @@ failed request.
 
 import collections
 import hashlib
-import json
 import os
 import re
 import signal
@@ -256,7 +255,8 @@ class SlowDownload(threading.Thread):
             head, _, rest = buf.partition(b"\r\n\r\n")
             lines = head.decode("latin-1").split("\r\n")
             self.status = int(lines[0].split()[1])
-            self.headers = {k.lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:])}
+            fields = (x.partition(":") for x in lines[1:])
+            self.headers = {k.lower(): v.strip() for k, _, v in fields}
             length = int(self.headers["content-length"])
             self.head_seen.set()
             self.sha.update(rest)
@@ -324,6 +324,10 @@ def test_sigterm_finishes_requests_in_flight():
             idle.send_request("GET", "/echo")
             assert from_origin(idle.read_response(), o) is None
 
+            # connected, no request yet: each gets to send one during the drain
+            quiet_ready = HttpConn(g.port, timeout=10)
+            quiet_echo = HttpConn(g.port, timeout=10)
+
             up = SlowUpload(g.port)
             down = SlowDownload(g.port)
             slow = SlowRequest(g.port, "/sleep/1500")
@@ -347,6 +351,15 @@ def test_sigterm_finishes_requests_in_flight():
             idle.close()
             g.wait_log(r"signal 15: draining", stream="stderr")
             still_answered = connect_refused_soon(g.port)
+            with quiet_ready, quiet_echo:
+                quiet_ready.send_request("GET", "/ready")
+                r = quiet_ready.read_response()
+                assert r.status == 503 and closes_header(r), (r, r.headers)
+                assert r.json() == {"status": "not ready"}, r.body
+                quiet_echo.send_request("GET", "/echo")
+                r = quiet_echo.read_response()
+                assert from_origin(r, o) is None and closes_header(r), (r, r.headers)
+                assert quiet_ready.wait_closed(PROMPT) and quiet_echo.wait_closed(PROMPT)
 
             for t in (up, down, slow):
                 t.join(20)

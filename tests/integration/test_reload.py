@@ -358,7 +358,8 @@ def test_fifty_reloads_under_load_lose_no_request():
                 if path.startswith("/stable/"):
                     return from_origin(r, a)
                 if path.startswith("/t/"):
-                    if r.status != 200 or r.header("X-Origin-Port") not in (str(b.port), str(c.port)):
+                    port = r.header("X-Origin-Port")
+                    if r.status != 200 or port not in (str(b.port), str(c.port)):
                         return "status %d from origin %s" % (r.status, r.header("X-Origin-Port"))
                     return None
                 # /v/N while N comes and goes: its own origin or gantry's 404, nothing else
@@ -492,7 +493,8 @@ def test_listen_and_workers_changes_wait_for_a_restart():
             new["services"] = cfg["services"] + [service("more", "/more", [a])]
             g.write_config(new)
             text = hup(g, expect_ok=True)
-            assert re.search(r"warn reload: listen changed \(127\.0\.0\.1:%d -> " % g.port, text), text
+            rx = r"warn reload: listen changed \(127\.0\.0\.1:%d -> " % g.port
+            assert re.search(rx, text), text
             assert re.search(r"warn reload: workers changed \(1 -> 2\)", text), text
             assert from_origin(g.request("GET", "/more/echo"), a) is None
 
@@ -585,7 +587,8 @@ def test_admin_reload_endpoint():
             g.wait_log(r"configuration reloaded: generation 3, 2 services", stream="stderr")
             assert from_origin(g.request("GET", "/more/echo"), a) is None
             # an invalid file: 422, every error with its position, nothing changes
-            bad = dict(cfg2, services=cfg2["services"] + [dict(service("x", "/x", [a]), targets=42)])
+            broken = dict(service("x", "/x", [a]), targets=42)
+            bad = dict(cfg2, services=cfg2["services"] + [broken])
             text = dump(bad)
             line, col = locate(text, "42", within='"targets": 42')
             g.write_config(text)
