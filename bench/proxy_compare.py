@@ -232,13 +232,20 @@ def parse_wrk(text):
     return res
 
 
+def _our_cpu_s():
+    """CPU seconds of this script and of its waited-for children (wrk), user + system."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def run_wrk(args, lg_pin, port, path, servers, own):
     """One wrk run; adds the CPU bookkeeping: own_us_req (CPU of the target's processes per
     request) and other_pct (busy CPU not used by wrk, this script or any of our servers)."""
     pids = {s.name: s.pids() for s in servers}
     all_pids = [p for v in pids.values() for p in v]
-    ch0, self0 = resource.getrusage(resource.RUSAGE_CHILDREN), resource.getrusage(resource.RUSAGE_SELF)
-    srv0, own0, busy0, t0 = proc_ticks(all_pids), proc_ticks(pids[own]), busy_ticks(), time.monotonic()
+    ours0, srv0, own0 = _our_cpu_s(), proc_ticks(all_pids), proc_ticks(pids[own])
+    busy0, t0 = busy_ticks(), time.monotonic()
     cmd = lg_pin + ["wrk", "-t1", f"-c{args.conns}", f"-d{args.duration}s", "--latency",
                     f"http://127.0.0.1:{port}{path}"]
     try:
@@ -246,12 +253,12 @@ def run_wrk(args, lg_pin, port, path, servers, own):
     except subprocess.TimeoutExpired:
         raise BenchError(f"wrk did not finish: {' '.join(cmd)}") from None
     wall = time.monotonic() - t0
-    busy, srv, own_t = busy_ticks() - busy0, proc_ticks(all_pids) - srv0, proc_ticks(pids[own]) - own0
-    ch1, self1 = resource.getrusage(resource.RUSAGE_CHILDREN), resource.getrusage(resource.RUSAGE_SELF)
-    ours_s = (ch1.ru_utime + ch1.ru_stime - ch0.ru_utime - ch0.ru_stime
-              + self1.ru_utime + self1.ru_stime - self0.ru_utime - self0.ru_stime)
+    busy = busy_ticks() - busy0
+    srv, own_t = proc_ticks(all_pids) - srv0, proc_ticks(pids[own]) - own0
+    ours_s = _our_cpu_s() - ours0
     if out.returncode != 0:
-        raise BenchError(f"wrk failed ({out.returncode}): {' '.join(cmd)}\n{out.stdout}{out.stderr}")
+        raise BenchError(f"wrk failed ({out.returncode}): {' '.join(cmd)}\n"
+                         f"{out.stdout}{out.stderr}")
     res = parse_wrk(out.stdout)
     res["other_pct"] = max(0.0, 100.0 * ((busy - srv) / HZ - ours_s) / wall)
     res["own_us_req"] = 1e6 * own_t / HZ / res["requests"] if res["requests"] else 0.0
@@ -293,7 +300,8 @@ def report(body, rounds, args, pin_note):
         vs_nginx = [r["runs"][t]["rps"] / r["runs"]["nginx"]["rps"] for r in used]
         vs_direct = [r["runs"][t]["rps"] / r["runs"]["direct"]["rps"] for r in used]
         lines.append(
-            f"| {t} | {_fmt_rps(statistics.median(rps))} | {_fmt_rps(min(rps))}-{_fmt_rps(max(rps))} "
+            f"| {t} | {_fmt_rps(statistics.median(rps))} "
+            f"| {_fmt_rps(min(rps))}-{_fmt_rps(max(rps))} "
             f"| {_fmt_ms(statistics.median(x['p50'] for x in runs))} "
             f"| {_fmt_ms(statistics.median(x['p99'] for x in runs))} "
             f"| {_ratio(vs_nginx)} | {_ratio(vs_direct)} "
@@ -435,9 +443,10 @@ def bench(args, tmp):
                     res = run_wrk(args, lg_pin, ports[t], BODIES[body][0], servers, own[t])
                     rnd["runs"][t] = res
                     other = max(other, res["other_pct"])
+                    errs = f", {res['errors']} errors" if res["errors"] else ""
                     log(f"round {n} body {body} {t}: {res['rps']:,.0f} req/s, p50 "
                         f"{res['p50']:.2f} ms, p99 {res['p99']:.2f} ms, other procs "
-                        f"{res['other_pct']:.0f}%" + (f", {res['errors']} errors" if res["errors"] else ""))
+                        f"{res['other_pct']:.0f}%{errs}")
                 results[body].append(rnd)
                 for srv in servers:
                     if not srv.alive():

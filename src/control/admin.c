@@ -30,18 +30,20 @@
 #include "net/listen.h"
 #include "runtime/server.h"
 
-#define ADMIN_IN_CAP (64u * 1024)  /* a head is at most ~40 KiB with the default limits */
-#define ADMIN_HEAD_TIMEOUT_MS 10000 /* first byte of a head to its end; gap between body reads */
-#define ADMIN_IDLE_TIMEOUT_MS 60000 /* keep-alive wait for the next request */
+#define ADMIN_IN_CAP (64u * 1024)    /* a head is at most ~40 KiB with the default limits */
+#define ADMIN_HEAD_TIMEOUT_MS 10000  /* first byte of a head to its end; gap between body reads */
+#define ADMIN_IDLE_TIMEOUT_MS 60000  /* keep-alive wait for the next request */
 #define ADMIN_WRITE_TIMEOUT_MS 30000 /* a response the client does not read */
 #define ADMIN_MAX_CONNS 64
-#define ADMIN_MAX_OUT (8u << 20) /* largest response (the route table of a big config) */
+#define ADMIN_LINGER_MS 2000      /* reading and dropping input after an error answer */
+#define ADMIN_MAX_OUT (64u << 20) /* largest response (the route table of a huge config) */
 
 enum phase {
     PHASE_HEAD = 0, /* waiting for (the rest of) a head */
     PHASE_BODY,     /* reading a body */
     PHASE_WRITE,    /* a response is being written */
     PHASE_IDLE,     /* keep-alive, nothing buffered */
+    PHASE_LINGER,   /* answered and shut down for writing: input is dropped until EOF */
 };
 
 struct gw_admin {
@@ -58,6 +60,7 @@ struct admin_conn {
     uv_timer_t timer;
     uv_write_t wreq;
     uv_write_t creq; /** "100 Continue" */
+    uv_shutdown_t sreq;
     struct gw_admin *a;
     struct gw_list link;
     struct gw_http1_parser parser;
@@ -79,7 +82,7 @@ struct admin_conn {
 
 static void process(struct admin_conn *c);
 
-/* ---- helpers ---------------------------------------------------------------------------------- */
+/* ---- helpers --------------------------------------------------------------------------------- */
 
 static bool sha256(const void *p, size_t n, unsigned char out[32])
 {
@@ -144,29 +147,36 @@ void gw__admin_error(struct gw__admin_resp *rs, int status, const char *fmt, ...
     gw__admin_json(rs, status, json_pack("{s:s, s:i}", "error", msg, "status", status));
 }
 
+static const struct {
+    int status;
+    const char *text;
+} reasons[] = {
+    {200, "OK"},
+    {201, "Created"},
+    {400, "Bad Request"},
+    {401, "Unauthorized"},
+    {404, "Not Found"},
+    {405, "Method Not Allowed"},
+    {408, "Request Timeout"},
+    {409, "Conflict"},
+    {413, "Content Too Large"},
+    {414, "URI Too Long"},
+    {417, "Expectation Failed"},
+    {422, "Unprocessable Content"},
+    {431, "Request Header Fields Too Large"},
+    {500, "Internal Server Error"},
+    {501, "Not Implemented"},
+    {503, "Service Unavailable"},
+    {505, "HTTP Version Not Supported"},
+};
+
 static const char *reason(int status)
 {
-    switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 417: return "Expectation Failed";
-    case 422: return "Unprocessable Content";
-    case 431: return "Request Header Fields Too Large";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
-    default: return status >= 500 ? "Internal Server Error" : "Error";
+    for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++) {
+        if (reasons[i].status == status)
+            return reasons[i].text;
     }
+    return status >= 500 ? "Internal Server Error" : "Error";
 }
 
 /* The key requests must carry: the running config's; when it has none but the listener is off
@@ -181,7 +191,7 @@ static const char *effective_key(struct gw_admin *a)
     return key;
 }
 
-/* ---- connection lifecycle ------------------------------------------------------------------- */
+/* ---- connection lifecycle -------------------------------------------------------------------- */
 
 static void on_conn_handle_closed(uv_handle_t *h)
 {
@@ -209,10 +219,9 @@ static void on_timeout(uv_timer_t *t);
 static void set_phase(struct admin_conn *c, enum phase p)
 {
     static const uint64_t timeout_ms[] = {
-        [PHASE_HEAD] = ADMIN_HEAD_TIMEOUT_MS,
-        [PHASE_BODY] = ADMIN_HEAD_TIMEOUT_MS,
-        [PHASE_WRITE] = ADMIN_WRITE_TIMEOUT_MS,
-        [PHASE_IDLE] = ADMIN_IDLE_TIMEOUT_MS,
+        [PHASE_HEAD] = ADMIN_HEAD_TIMEOUT_MS,   [PHASE_BODY] = ADMIN_HEAD_TIMEOUT_MS,
+        [PHASE_WRITE] = ADMIN_WRITE_TIMEOUT_MS, [PHASE_IDLE] = ADMIN_IDLE_TIMEOUT_MS,
+        [PHASE_LINGER] = ADMIN_LINGER_MS,
     };
     c->phase = p;
     uv_timer_start(&c->timer, on_timeout, timeout_ms[p], 0);
@@ -234,15 +243,39 @@ static void read_start(struct admin_conn *c)
         uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
 
-/* ---- responses -------------------------------------------------------------------------------- */
+/* ---- responses ------------------------------------------------------------------------------- */
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    (void)req;
+    (void)status;
+}
+
+/* Closing a socket with unread input makes the kernel send RST, which can destroy the answer
+ * before the client reads it (RFC 9112 9.6). So after an answer that ends the connection, shut
+ * down the write side and drop what still arrives, until EOF or a short timeout. */
+static void linger(struct admin_conn *c)
+{
+    c->in_len = 0;
+    set_phase(c, PHASE_LINGER);
+    if (uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, on_shutdown) < 0) {
+        conn_close(c);
+        return;
+    }
+    read_start(c);
+}
 
 static void on_written(uv_write_t *req, int status)
 {
     struct admin_conn *c = req->data;
     if (c->closing)
         return;
-    if (status < 0 || c->close_after) {
+    if (status < 0) {
         conn_close(c);
+        return;
+    }
+    if (c->close_after) {
+        linger(c);
         return;
     }
     /* The request's head (its body was already taken out of the buffer) leaves; a pipelined
@@ -310,7 +343,7 @@ static void respond_error(struct admin_conn *c, int status, const char *msg, boo
 static void on_timeout(uv_timer_t *t)
 {
     struct admin_conn *c = t->data;
-    if (c->phase == PHASE_IDLE || c->phase == PHASE_WRITE ||
+    if (c->phase == PHASE_IDLE || c->phase == PHASE_WRITE || c->phase == PHASE_LINGER ||
         (c->phase == PHASE_HEAD && c->in_len == 0)) {
         conn_close(c);
         return;
@@ -320,7 +353,7 @@ static void on_timeout(uv_timer_t *t)
     respond_error(c, 408, what, true);
 }
 
-/* ---- requests --------------------------------------------------------------------------------- */
+/* ---- requests -------------------------------------------------------------------------------- */
 
 static void log_request(struct admin_conn *c, int status)
 {
@@ -346,9 +379,11 @@ static void serve(struct admin_conn *c)
     struct gw__admin_slice given = {0};
     if (key != NULL &&
         (!gw__admin_request_key(&c->msg, &given) || !gw__admin_key_equal(key, given.p, given.n))) {
-        gw__admin_error(&rs, 401, "missing or invalid admin API key (send \"Authorization: "
-                                  "Bearer KEY\" or \"X-API-Key: KEY\")");
-        snprintf(rs.headers, sizeof rs.headers, "WWW-Authenticate: Bearer realm=\"gantry admin\"\r\n");
+        gw__admin_error(&rs, 401,
+                        "missing or invalid admin API key (send \"Authorization: "
+                        "Bearer KEY\" or \"X-API-Key: KEY\")");
+        snprintf(rs.headers, sizeof rs.headers,
+                 "WWW-Authenticate: Bearer realm=\"gantry admin\"\r\n");
         goto out;
     }
     if (tlen == 0 || t[0] != '/') {
@@ -392,8 +427,8 @@ static int take_body(struct admin_conn *c)
             size_t consumed = 0;
             const char *data = NULL;
             size_t dlen = 0;
-            int r = gw_chunked_decode(&c->dec, c->in + start + used, avail - used, &consumed,
-                                      &data, &dlen);
+            int r = gw_chunked_decode(&c->dec, c->in + start + used, avail - used, &consumed, &data,
+                                      &dlen);
             used += consumed;
             if (r < 0) {
                 rc = r;
@@ -420,7 +455,7 @@ static int take_body(struct admin_conn *c)
 
 static void process(struct admin_conn *c)
 {
-    if (c->closing || c->phase == PHASE_WRITE)
+    if (c->closing || c->phase == PHASE_WRITE || c->phase == PHASE_LINGER)
         return;
     if (!c->head_done) {
         if (c->in_len == 0)
@@ -482,6 +517,10 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         conn_close(c);
         return;
     }
+    if (c->phase == PHASE_LINGER) {
+        c->in_len = 0;
+        return;
+    }
     if (c->phase == PHASE_IDLE)
         set_phase(c, PHASE_HEAD);
     c->in_len += (size_t)nread;
@@ -531,7 +570,7 @@ static void on_connection(uv_stream_t *server, int status)
     read_start(c);
 }
 
-/* ---- listener --------------------------------------------------------------------------------- */
+/* ---- listener -------------------------------------------------------------------------------- */
 
 /* The listening socket, bound before any handle exists so that a failure leaves nothing to
  * close. SO_REUSEPORT, as for the proxy listeners: during a deploy (start the new gantry, then
@@ -584,7 +623,8 @@ struct gw_admin *gw_admin_start(struct gw_server *s, uv_loop_t *loop, int *err)
     bool loopback = cfg->admin.loopback;
     if (!loopback && cfg->admin.api_key == NULL) {
         gw_log_error("admin API on %s:%u is not on loopback: refusing to start without "
-                     "admin.api_key", host, port);
+                     "admin.api_key",
+                     host, port);
         rc = GW_EINVAL;
         goto fail;
     }

@@ -55,8 +55,8 @@ struct gw__admin_slice {
  * until the response is written. */
 struct gw__admin_req {
     enum gw_http_method method;
-    struct gw__admin_slice path;  /* without the query */
-    struct gw__admin_slice query; /* after '?', may be empty */
+    struct gw__admin_slice path;                         /* without the query */
+    struct gw__admin_slice query;                        /* after '?', may be empty */
     struct gw__admin_slice params[GW__ADMIN_MAX_PARAMS]; /* the pattern's {captures} */
     size_t nparams;
     const char *body; /* NUL-terminated (the NUL is not counted); "" when none */
@@ -76,8 +76,7 @@ typedef void (*gw__admin_handler_fn)(struct gw_server *s, const struct gw__admin
 
 /* admin_api.c: finds the endpoint for method and path and runs it; fills rs (404 when no
  * pattern matches, 405 with Allow when a pattern matches but not for this method). */
-void gw__admin_dispatch(struct gw_server *s, struct gw__admin_req *rq,
-                        struct gw__admin_resp *rs);
+void gw__admin_dispatch(struct gw_server *s, struct gw__admin_req *rq, struct gw__admin_resp *rs);
 
 /* Matches path against a pattern of literal segments and {name} segments (each matching one
  * non-empty segment). One trailing '/' of the path is ignored. Captures go to params. */
@@ -131,8 +130,7 @@ int gw__admin_doc_add_service(json_t *doc, json_t *svc, char *why, size_t cap);
 int gw__admin_doc_replace_service(json_t *doc, const char *name, json_t *svc, char *why,
                                   size_t cap);
 int gw__admin_doc_delete_service(json_t *doc, const char *name, char *why, size_t cap);
-int gw__admin_doc_add_target(json_t *doc, const char *name, json_t *target, char *why,
-                             size_t cap);
+int gw__admin_doc_add_target(json_t *doc, const char *name, json_t *target, char *why, size_t cap);
 int gw__admin_doc_remove_target(json_t *doc, const char *name, const char *url, char *why,
                                 size_t cap);
 

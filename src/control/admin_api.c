@@ -17,7 +17,7 @@
 #define GANTRY_VERSION "0.1.0"
 #endif
 
-/* ---- path patterns and queries ----------------------------------------------------------------- */
+/* ---- path patterns and queries --------------------------------------------------------------- */
 
 bool gw__admin_match(const char *pattern, const char *path, size_t len,
                      struct gw__admin_slice *params, size_t max_params, size_t *nparams)
@@ -105,15 +105,15 @@ long gw__admin_query_get(const char *query, size_t len, const char *key, char *o
     return -1;
 }
 
-/* ---- JSON views of the running config ----------------------------------------------------------- */
+/* ---- JSON views of the running config -------------------------------------------------------- */
 
 static const struct {
     enum gw_http_method id;
     const char *name;
 } method_names[] = {
-    {GW_METHOD_GET, "GET"},         {GW_METHOD_HEAD, "HEAD"},   {GW_METHOD_POST, "POST"},
-    {GW_METHOD_PUT, "PUT"},         {GW_METHOD_DELETE, "DELETE"}, {GW_METHOD_OPTIONS, "OPTIONS"},
-    {GW_METHOD_PATCH, "PATCH"},     {GW_METHOD_TRACE, "TRACE"},
+    {GW_METHOD_GET, "GET"},     {GW_METHOD_HEAD, "HEAD"},     {GW_METHOD_POST, "POST"},
+    {GW_METHOD_PUT, "PUT"},     {GW_METHOD_DELETE, "DELETE"}, {GW_METHOD_OPTIONS, "OPTIONS"},
+    {GW_METHOD_PATCH, "PATCH"}, {GW_METHOD_TRACE, "TRACE"},
 };
 
 /* An array of method names, or NULL for "any" (mask 0). */
@@ -173,8 +173,8 @@ json_t *gw__admin_service_json(const struct gw_service_conf *svc)
     json_t *targets = json_array();
     for (size_t i = 0; targets && i < svc->ntargets; i++) {
         const struct gw_target_conf *t = &svc->targets[i];
-        json_array_append_new(targets, json_pack("{s:s, s:I}", "url", t->url, "weight",
-                                                 (json_int_t)t->weight));
+        json_array_append_new(
+            targets, json_pack("{s:s, s:I}", "url", t->url, "weight", (json_int_t)t->weight));
     }
     json_object_set_new(o, "targets", targets);
     return o;
@@ -214,7 +214,7 @@ json_t *gw__admin_config_errors_json(const struct gw_config_errors *errs, bool p
     return a;
 }
 
-/* ---- read-only endpoints ----------------------------------------------------------------------- */
+/* ---- read-only endpoints --------------------------------------------------------------------- */
 
 static void list_services(struct gw_server *s, const struct gw__admin_req *rq,
                           struct gw__admin_resp *rs)
@@ -318,15 +318,14 @@ static void get_routing(struct gw_server *s, const struct gw__admin_req *rq,
             m = json_pack("[s]", "*");
         json_array_append_new(routes,
                               json_pack("{s:s, s:s, s:o, s:s, s:b}", "host",
-                                        rows[i].host ? rows[i].host : "*", "prefix",
-                                        rows[i].prefix, "methods", m, "service",
-                                        rows[i].svc->name, "strip_prefix",
+                                        rows[i].host ? rows[i].host : "*", "prefix", rows[i].prefix,
+                                        "methods", m, "service", rows[i].svc->name, "strip_prefix",
                                         rows[i].svc->strip_prefix));
     }
     free(rows);
-    gw__admin_json(rs, 200,
-                   json_pack("{s:I, s:o}", "generation", (json_int_t)s->generation, "routes",
-                             routes));
+    gw__admin_json(
+        rs, 200,
+        json_pack("{s:I, s:o}", "generation", (json_int_t)s->generation, "routes", routes));
 }
 
 static uint64_t now_ms(void)
@@ -347,10 +346,9 @@ static void get_status(struct gw_server *s, const struct gw__admin_req *rq,
         json_t *targets = json_array();
         /* Every target is "up" until active health checks exist. */
         for (size_t t = 0; targets && t < svc->ntargets; t++)
-            json_array_append_new(targets, json_pack("{s:s, s:s, s:I}", "url",
-                                                     svc->targets[t].conf->url, "state", "up",
-                                                     "weight",
-                                                     (json_int_t)svc->targets[t].conf->weight));
+            json_array_append_new(
+                targets, json_pack("{s:s, s:s, s:I}", "url", svc->targets[t].conf->url, "state",
+                                   "up", "weight", (json_int_t)svc->targets[t].conf->weight));
         json_array_append_new(services,
                               json_pack("{s:s, s:o}", "name", svc->conf->name, "targets", targets));
     }
@@ -358,16 +356,14 @@ static void get_status(struct gw_server *s, const struct gw__admin_req *rq,
     uint64_t up = now > s->started_ms ? (now - s->started_ms) / 1000 : 0;
     json_t *o = json_pack("{s:s, s:I, s:I, s:s, s:s, s:i, s:I, s:b, s:b}", "version",
                           GANTRY_VERSION, "uptime_seconds", (json_int_t)up, "generation",
-                          (json_int_t)s->generation, "config_hash", s->config_hash,
-                          "config_path", s->config_path ? s->config_path : "", "workers",
-                          (int)s->nworkers, "connections", (json_int_t)atomic_load(&s->nconns),
-                          "ready", atomic_load(&s->ready), "draining",
-                          atomic_load(&s->draining));
+                          (json_int_t)s->generation, "config_hash", s->config_hash, "config_path",
+                          s->config_path ? s->config_path : "", "workers", (int)s->nworkers,
+                          "connections", (json_int_t)atomic_load(&s->nconns), "ready",
+                          atomic_load(&s->ready), "draining", atomic_load(&s->draining));
     if (o) {
         json_object_set_new(o, "reloads",
-                            json_pack("{s:I, s:I, s:f}", "ok", (json_int_t)s->reloads_ok,
-                                      "failed", (json_int_t)s->reloads_failed, "last_ms",
-                                      s->last_reload_ms));
+                            json_pack("{s:I, s:I, s:f}", "ok", (json_int_t)s->reloads_ok, "failed",
+                                      (json_int_t)s->reloads_failed, "last_ms", s->last_reload_ms));
         json_object_set_new(o, "services", services);
     } else {
         json_decref(services);
@@ -382,9 +378,9 @@ static void get_health_detailed(struct gw_server *s, const struct gw__admin_req 
     bool ready = atomic_load(&s->ready);
     bool draining = atomic_load(&s->draining);
     const char *status = draining ? "draining" : ready ? "ok" : "starting";
-    json_t *checks = json_pack("{s:s, s:s, s:i}", "config",
-                               gw_server_snapshot(s) ? "ok" : "missing", "listeners",
-                               ready ? "ok" : "down", "workers", (int)s->nworkers);
+    json_t *checks =
+        json_pack("{s:s, s:s, s:i}", "config", gw_server_snapshot(s) ? "ok" : "missing",
+                  "listeners", ready ? "ok" : "down", "workers", (int)s->nworkers);
     gw__admin_json(rs, ready && !draining ? 200 : 503,
                    json_pack("{s:s, s:o}", "status", status, "checks", checks));
 }
@@ -398,8 +394,8 @@ static void get_health_services(struct gw_server *s, const struct gw__admin_req 
     for (size_t i = 0; a && snap && i < snap->nservices; i++) {
         const struct gw_service *svc = &snap->services[i];
         /* Every target counts as healthy until active health checks exist. */
-        json_array_append_new(a, json_pack("{s:s, s:I, s:I}", "name", svc->conf->name,
-                                           "targets", (json_int_t)svc->ntargets, "healthy",
+        json_array_append_new(a, json_pack("{s:s, s:I, s:I}", "name", svc->conf->name, "targets",
+                                           (json_int_t)svc->ntargets, "healthy",
                                            (json_int_t)svc->ntargets));
     }
     gw__admin_json(rs, 200, json_pack("{s:o}", "services", a));
@@ -429,7 +425,7 @@ static void post_reload(struct gw_server *s, const struct gw__admin_req *rq,
     gw_config_errors_free(&errs);
 }
 
-/* ---- the table ---------------------------------------------------------------------------------- */
+/* ---- the table ------------------------------------------------------------------------------- */
 
 static void list_endpoints(struct gw_server *s, const struct gw__admin_req *rq,
                            struct gw__admin_resp *rs);

@@ -30,7 +30,7 @@
 
 #define WHY_CAP 256
 
-/* ---- the document ----------------------------------------------------------------------------- */
+/* ---- the document ---------------------------------------------------------------------------- */
 
 static json_t *services_of(json_t *doc, bool create, char *why, size_t cap)
 {
@@ -78,8 +78,9 @@ static json_t *service_named(json_t *doc, const char *name, char *why, size_t ca
 int gw__admin_doc_add_service(json_t *doc, json_t *svc, char *why, size_t cap)
 {
     if (!json_is_object(svc)) {
-        snprintf(why, cap, "the body must be a service object, as in the config file's "
-                           "\"services\" array");
+        snprintf(why, cap,
+                 "the body must be a service object, as in the config file's "
+                 "\"services\" array");
         return 400;
     }
     json_t *services = services_of(doc, true, why, cap);
@@ -87,8 +88,9 @@ int gw__admin_doc_add_service(json_t *doc, json_t *svc, char *why, size_t cap)
         return 400;
     json_t *name = json_object_get(svc, "name");
     if (json_is_string(name) && find_service(services, json_string_value(name)) >= 0) {
-        snprintf(why, cap, "a service named \"%s\" already exists (PUT /api/services/%s replaces "
-                           "it)",
+        snprintf(why, cap,
+                 "a service named \"%s\" already exists (PUT /api/services/%s replaces "
+                 "it)",
                  json_string_value(name), json_string_value(name));
         return 409;
     }
@@ -99,18 +101,19 @@ int gw__admin_doc_add_service(json_t *doc, json_t *svc, char *why, size_t cap)
     return 0;
 }
 
-int gw__admin_doc_replace_service(json_t *doc, const char *name, json_t *svc, char *why,
-                                  size_t cap)
+int gw__admin_doc_replace_service(json_t *doc, const char *name, json_t *svc, char *why, size_t cap)
 {
     if (!json_is_object(svc)) {
-        snprintf(why, cap, "the body must be a service object, as in the config file's "
-                           "\"services\" array");
+        snprintf(why, cap,
+                 "the body must be a service object, as in the config file's "
+                 "\"services\" array");
         return 400;
     }
     json_t *given = json_object_get(svc, "name");
     if (given != NULL && !(json_is_string(given) && strcmp(json_string_value(given), name) == 0)) {
-        snprintf(why, cap, "the name in the body does not match the service in the path (\"%s\"); "
-                           "a service cannot be renamed",
+        snprintf(why, cap,
+                 "the name in the body does not match the service in the path (\"%s\"); "
+                 "a service cannot be renamed",
                  name);
         return 400;
     }
@@ -225,7 +228,7 @@ int gw__admin_doc_remove_target(json_t *doc, const char *name, const char *url, 
     return 404;
 }
 
-/* ---- the file --------------------------------------------------------------------------------- */
+/* ---- the file -------------------------------------------------------------------------------- */
 
 static int write_all(int fd, const char *p, size_t n)
 {
@@ -345,7 +348,7 @@ fail:
     return NULL;
 }
 
-/* ---- the change ------------------------------------------------------------------------------- */
+/* ---- the change ------------------------------------------------------------------------------ */
 
 /* An edit of the document: 0, or an HTTP status with the reason in why. */
 typedef int (*edit_fn)(json_t *doc, const char *name, json_t *arg, char *why, size_t cap);
@@ -437,7 +440,7 @@ out:
     free(old);
 }
 
-/* ---- handlers --------------------------------------------------------------------------------- */
+/* ---- handlers -------------------------------------------------------------------------------- */
 
 /* The {name} of the path as a string; false (with rs set to 404) when it cannot be a name. */
 static bool path_name(const struct gw__admin_req *rq, char *out, size_t cap,

@@ -122,9 +122,10 @@ struct gw_config {
         bool enabled;      /* false when "admin.listen" is "off" */
         char *listen_host; /* "admin.listen", default "127.0.0.1:9000" (NULL when off) */
         uint16_t listen_port;
-        bool loopback;     /* listen_host is in 127.0.0.0/8 or ::1 */
-        char *api_key;     /* "admin.api_key", ${ENV} expanded; NULL when absent or empty.
-                              Required (a load error) when listen_host is not loopback. */
+        bool loopback; /* listen_host is in 127.0.0.0/8 or ::1 */
+        /* "admin.api_key", ${ENV} expanded; NULL when absent or empty. Required (a load error)
+         * when listen_host is not loopback. */
+        char *api_key;
     } admin;
     struct gw_service_conf *services;
     size_t nservices;

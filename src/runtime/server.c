@@ -18,6 +18,7 @@
 #include <openssl/evp.h>
 #include <stdio.h>
 
+#include "control/admin.h"
 #include "control/snapshot.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -43,6 +44,8 @@ static void on_closed_noop(uv_handle_t *h)
 
 static void stop_control(struct control *ctl)
 {
+    gw_admin_close(ctl->server->admin);
+    ctl->server->admin = NULL;
     uv_close((uv_handle_t *)&ctl->sigterm, on_closed_noop);
     uv_close((uv_handle_t *)&ctl->sigint, on_closed_noop);
     uv_close((uv_handle_t *)&ctl->sighup, on_closed_noop);
@@ -267,6 +270,13 @@ int gw_server_run(struct gw_config *cfg, const char *path)
     uv_async_init(&ctl.loop, &ctl.worker_exit, on_worker_exit);
     ctl.drain_timer.data = ctl.worker_exit.data = &ctl;
     s.exit_async = &ctl.worker_exit;
+    int admin_err = 0;
+    s.admin = gw_admin_start(&s, &ctl.loop, &admin_err);
+    if (!s.admin && admin_err < 0) {
+        for (unsigned i = 0; i < nworkers; i++)
+            close(s.workers[i].listen_fd);
+        goto out;
+    }
     for (; started < nworkers; started++) {
         if (gw_worker_start(&s.workers[started]) < 0)
             break;
@@ -288,6 +298,8 @@ out:
             gw_worker_request_stop(&s.workers[i], true);
         gw_worker_join(&s.workers[i]);
     }
+    for (unsigned i = started; s.workers && i < s.nworkers; i++)
+        gw_snapshot_unref(s.workers[i].snap); /* never started: its reference is still here */
     if (ctl.server) {
         if (status != 0) {
             stop_control(&ctl);

@@ -17,6 +17,7 @@
 
 struct gw_worker;
 struct gw_snapshot;
+struct gw_admin;
 
 struct gw_server {
     struct gw_snapshot *snap; /** current snapshot (control thread's reference) */
@@ -37,6 +38,7 @@ struct gw_server {
     uint64_t reloads_ok;
     uint64_t reloads_failed;
     double last_reload_ms; /** duration of the last successful reload */
+    struct gw_admin *admin; /** the admin listener; NULL when off */
 };
 
 /* Runs gantry on cfg loaded from path (ownership of cfg passes) until SIGTERM/SIGINT and the

@@ -427,6 +427,10 @@ def test_http_errors_keepalive_and_bodies():
                 r = c.read_response()
                 expect_json(r, 413)
                 assert c.wait_closed(5)
+            # ... also when the client sends the body anyway: the answer is not lost to a reset
+            with HttpConn(g.admin_port) as c:
+                c.send_request("POST", "/api/services", body=4 * 1024 * 1024)
+                expect_json(c.read_response(), 413)
             with HttpConn(g.admin_port) as c:
                 c.send_request("POST", "/api/services", [("Transfer-Encoding", "chunked")])
                 c.send(gwtest.chunked(b"x" * (1024 * 1024 + 10), size=65536))

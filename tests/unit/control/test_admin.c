@@ -84,7 +84,8 @@ static void test_key_equal(void **state)
     assert_false(gw__admin_key_equal(big, big, sizeof big - 2));
 }
 
-/* ---- admin settings of the config -------------------------------------------------------------- */
+/* ---- admin settings of the config --------------------------------------------------------------
+ */
 
 static struct gw_config *load(const char *text, struct gw_config_errors *errs)
 {
@@ -234,12 +235,9 @@ static void test_admin_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_request_key),
-        cmocka_unit_test(test_key_equal),
-        cmocka_unit_test(test_admin_defaults),
-        cmocka_unit_test(test_admin_listen_forms),
-        cmocka_unit_test(test_admin_off),
-        cmocka_unit_test(test_admin_api_key),
+        cmocka_unit_test(test_request_key),    cmocka_unit_test(test_key_equal),
+        cmocka_unit_test(test_admin_defaults), cmocka_unit_test(test_admin_listen_forms),
+        cmocka_unit_test(test_admin_off),      cmocka_unit_test(test_admin_api_key),
         cmocka_unit_test(test_admin_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

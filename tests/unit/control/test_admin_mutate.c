@@ -1,6 +1,7 @@
 /* Unit tests for src/control/admin_mutate.c: edits of the raw config document and the atomic
  * file replacement. (The HTTP side, validation and reload run in
  * tests/integration/test_admin_api.py.) */
+#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,7 +11,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <dirent.h>
 
 #include <cmocka.h>
 
@@ -237,10 +237,8 @@ static void test_write_file_atomic(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_add_service),
-        cmocka_unit_test(test_replace_service),
-        cmocka_unit_test(test_delete_service),
-        cmocka_unit_test(test_targets),
+        cmocka_unit_test(test_add_service),       cmocka_unit_test(test_replace_service),
+        cmocka_unit_test(test_delete_service),    cmocka_unit_test(test_targets),
         cmocka_unit_test(test_write_file_atomic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
