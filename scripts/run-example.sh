@@ -69,4 +69,9 @@ if [[ ${#pids[@]} -gt 0 ]]; then
 fi
 
 trap - EXIT
-exec "$build/gantry" -c "$config"
+# gantry runs on a copy: changes made through the admin API are written back to the file
+# gantry runs on, and they belong in build/, not in the tracked example.
+run_config=$build/gantry.json
+cp "$config" "$run_config"
+echo "run-example: gantry on $run_config (a copy of $config); admin API on 127.0.0.1:9000"
+exec "$build/gantry" -c "$run_config"

@@ -4,9 +4,9 @@
 #include <string.h>
 
 #include "control/config.h"
+#include "core/version.h"
 #include "runtime/server.h"
 
-#define GANTRY_VERSION "0.1.0"
 
 static const char usage[] =
     "Usage:\n"

@@ -13,9 +13,7 @@
 #include "core/error.h"
 #include "runtime/server.h"
 
-#ifndef GANTRY_VERSION
-#define GANTRY_VERSION "0.1.0"
-#endif
+#include "core/version.h"
 
 /* ---- path patterns and queries --------------------------------------------------------------- */
 

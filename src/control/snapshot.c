@@ -21,7 +21,7 @@ static void snapshot_free(struct gw_snapshot *s)
     free(s);
 }
 
-static int build_services(struct gw_snapshot *s)
+static int build_services(struct gw_snapshot *s, char *why, size_t why_cap)
 {
     const struct gw_config *cfg = s->cfg;
     s->services = calloc(cfg->nservices ? cfg->nservices : 1, sizeof(*s->services));
@@ -42,8 +42,11 @@ static int build_services(struct gw_snapshot *s)
             tg->conf = &sc->targets[t];
             snprintf(tg->key, sizeof(tg->key), "%s:%u", tg->conf->host, (unsigned)tg->conf->port);
             if (gw_net_resolve(tg->conf->host, tg->conf->port, &tg->addr, &tg->addrlen) < 0) {
-                gw_log_error("services[%zu].targets[%zu]: cannot resolve %s", i, t,
-                             tg->conf->url);
+                if (why)
+                    snprintf(why, why_cap, "services[%zu].targets[%zu].url: cannot resolve host \"%s\"",
+                             i, t, tg->conf->host);
+                gw_log_error("services[%zu].targets[%zu].url: cannot resolve host \"%s\"", i, t,
+                             tg->conf->host);
                 return GW_EINVAL;
             }
         }
@@ -87,7 +90,8 @@ static int build_router(struct gw_snapshot *s)
     return rc;
 }
 
-int gw_snapshot_build(struct gw_config *cfg, uint64_t generation, struct gw_snapshot **out)
+int gw_snapshot_build(struct gw_config *cfg, uint64_t generation, struct gw_snapshot **out,
+                      char *why, size_t why_cap)
 {
     struct gw_snapshot *s = calloc(1, sizeof(*s));
     int rc = GW_ENOMEM;
@@ -99,12 +103,17 @@ int gw_snapshot_build(struct gw_config *cfg, uint64_t generation, struct gw_snap
     s->cfg = cfg;
     s->generation = generation;
     atomic_init(&s->refs, 1);
-    rc = build_services(s);
+    if (why && why_cap)
+        why[0] = '\0';
+    rc = build_services(s, why, why_cap);
     if (rc < 0)
         goto fail;
     rc = build_router(s);
-    if (rc < 0)
+    if (rc < 0) {
+        if (why)
+            snprintf(why, why_cap, "services: the route table cannot be compiled");
         goto fail;
+    }
     *out = s;
     return 0;
 fail:

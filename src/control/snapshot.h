@@ -40,8 +40,10 @@ struct gw_snapshot {
 
 /* Builds a snapshot from cfg (ownership of cfg passes to the snapshot, also on failure).
  * Resolves every target address (blocking DNS: call off the request path). The snapshot
- * starts with one reference. 0, or GW_EINVAL with a log line naming the target. */
-int gw_snapshot_build(struct gw_config *cfg, uint64_t generation, struct gw_snapshot **out);
+ * starts with one reference. 0, or GW_EINVAL with why (if not NULL) naming the target, e.g.
+ * "services[0].targets[1].url: cannot resolve host "api.internal"". */
+int gw_snapshot_build(struct gw_config *cfg, uint64_t generation, struct gw_snapshot **out,
+                      char *why, size_t why_cap);
 
 void gw_snapshot_ref(struct gw_snapshot *s);
 void gw_snapshot_unref(struct gw_snapshot *s);

@@ -135,9 +135,25 @@ static void warn_fixed_settings(const struct gw_config *now, const struct gw_con
                     "start",
                     now->listen_host, (unsigned)now->listen_port, next->listen_host,
                     (unsigned)next->listen_port);
+    if (now->admin.enabled != next->admin.enabled ||
+        (now->admin.enabled && (strcmp(now->admin.listen_host, next->admin.listen_host) != 0 ||
+                                now->admin.listen_port != next->admin.listen_port)))
+        gw_log_warn("reload: admin.listen changed; it takes effect at the next start");
     if (now->workers != next->workers)
         gw_log_warn("reload: workers changed (%u -> %u); it takes effect at the next start",
                     now->workers, next->workers);
+}
+
+/* One error without a position (the file parsed; a later step refused it). */
+static void add_error(struct gw_config_errors *errs, const char *file, const char *message)
+{
+    struct gw_config_error *items = realloc(errs->items, (errs->count + 1) * sizeof(*items));
+    if (!items)
+        return;
+    errs->items = items;
+    items[errs->count] = (struct gw_config_error){
+        .file = strdup(file), .line = 0, .column = 0, .path = strdup(""), .message = strdup(message)};
+    errs->count++;
 }
 
 int gw_server_reload(struct gw_server *s, struct gw_config_errors *errs)
@@ -168,11 +184,13 @@ int gw_server_reload(struct gw_server *s, struct gw_config_errors *errs)
         return rc;
     }
     warn_fixed_settings(s->snap->cfg, cfg);
-    rc = gw_snapshot_build(cfg, s->generation + 1, &snap);
+    char why[512];
+    rc = gw_snapshot_build(cfg, s->generation + 1, &snap, why, sizeof(why));
     if (rc < 0) {
         s->reloads_failed++;
-        gw_log_error("reload refused: %s; the running configuration is unchanged",
-                     gw_strerror(rc));
+        gw_log_error("reload refused: %s; the running configuration is unchanged", why);
+        add_error(errs, s->config_path, why);
+        gw_config_errors_free(&local);
         return rc;
     }
     s->generation++;
@@ -233,7 +251,7 @@ int gw_server_run(struct gw_config *cfg, const char *path)
     s.generation = 1;
     s.started_ms = (uint64_t)time(NULL) * 1000;
     hash_file(path, s.config_hash);
-    if (!s.config_path || gw_snapshot_build(cfg, 1, &s.snap) < 0) {
+    if (!s.config_path || gw_snapshot_build(cfg, 1, &s.snap, NULL, 0) < 0) {
         free(s.config_path);
         return 1;
     }

@@ -426,7 +426,7 @@ def test_gantry_class_against_a_fake_binary():
                 assert g.port == int(cfg["listen"].rsplit(":", 1)[1])
                 assert g.rss_kib() > 0
                 with open(g.config_path) as f:
-                    assert json.load(f) == cfg
+                    assert json.load(f) == g.config
                 assert g.request("GET", "/x").json()["path"] == "/x"
                 g.wait_log(r"access GET /x 200")
                 assert "fake gantry on" in g.logs()

@@ -20,6 +20,7 @@ receive buffer makes gantry's writes to them stay pending. Every timeout under t
 import json
 import os
 import select
+import signal
 import socket
 import stat
 import struct
@@ -39,7 +40,7 @@ FAST = {
 HOLD = 30  # the longest a raw upstream keeps a connection it does not close itself
 
 
-# ---- helpers ------------------------------------------------------------------------------------
+# ---- helpers -------------------------------------------------------------------------------------
 
 
 class RawUpstream:
@@ -102,11 +103,6 @@ class RawUpstream:
     def hold(self, s):
         """Keeps s open until the peer closes it or the test ends, without reading it."""
         self.stop.wait(HOLD)
-
-    def drain_until_closed(self, s):
-        while not self.stop.is_set():
-            if not s.recv(65536):
-                return
 
     def url(self):
         return "http://127.0.0.1:%d" % self.port
@@ -194,8 +190,9 @@ def syn_sent_to(hang):
 
 
 class HangingListener:
-    """A loopback port whose connects hang until release(): a backlog-0 listener whose accept
-    queue is filled first, so that Linux drops further SYNs (they are retried after ~1 s)."""
+    """A loopback port whose connects hang: a backlog-0 listener whose accept queue is filled
+    first, so that Linux drops further SYNs (the client retries them after ~1 s, 3 s, ...).
+    Accepting from .lsock lets the retried ones in."""
 
     def __init__(self):
         self.lsock = socket.socket()
@@ -258,7 +255,11 @@ def test_upstream_that_never_reads_the_body_gets_504():
         threading.Thread(target=pump, daemon=True).start()
         try:
             t0 = time.monotonic()
-            r = c.read_response()
+            try:
+                r = c.read_response()
+            except (socket.timeout, TimeoutError):
+                raise AssertionError("no answer within 5 s (1 s timeouts): the stalled upload "
+                                     "holds the connection") from None
             took = time.monotonic() - t0
             assert_json_error(r, 504)
             assert closes(r), r.headers
@@ -271,7 +272,7 @@ def test_upstream_that_never_reads_the_body_gets_504():
     # leaving the with block: gantry must exit promptly on SIGTERM (stop() checks 10 s)
 
 
-# ---- r2/r3: a body whose upstream write was cut short ---------------------------------------------
+# ---- r2/r3: a body whose upstream write was cut short --------------------------------------------
 
 
 def _post_with_request_as_body(g, smuggled):
@@ -351,7 +352,7 @@ def test_body_cut_short_by_upstream_reset_gets_a_closing_502():
         assert up.connections == 1, "the body reached the upstream as a request: %r" % up.heads
 
 
-# ---- r4: our own answer to a client that does not read ---------------------------------------------
+# ---- r4: our own answer to a client that does not read -------------------------------------------
 
 
 def test_client_not_reading_our_answers_is_closed():
@@ -389,7 +390,7 @@ def test_client_not_reading_our_answers_is_closed():
         g.wait_log(r"not reading our response; closing", stream="stderr")
 
 
-# ---- r5: pipelined inline answers do not recurse ------------------------------------------------
+# ---- r5: pipelined inline answers do not recurse -------------------------------------------------
 
 
 def _small_stack_gantry(stack_kib):
@@ -397,7 +398,8 @@ def _small_stack_gantry(stack_kib):
     threads' stacks from it)."""
     path = os.path.join(gwtest._mkdtemp("stack"), "gantry-small-stack")
     with open(path, "w") as f:
-        f.write('#!/bin/sh\nulimit -s %d || exit 99\nexec "%s" "$@"\n' % (stack_kib, gwtest.gantry_bin()))
+        f.write('#!/bin/sh\nulimit -s %d || exit 99\nexec "%s" "$@"\n'
+                % (stack_kib, gwtest.gantry_bin()))
     os.chmod(path, os.stat(path).st_mode | stat.S_IXUSR)
     return path
 
@@ -431,10 +433,10 @@ def test_deep_pipeline_of_local_answers_does_not_recurse():
             )
             t.join(45)
             s.close()
-            assert g.alive(), "gantry died:\n" + g.stderr()[-2000:]
-            assert closed == [True], "no close after the last request"
             statuses = got.count(b"HTTP/1.1 ")
-            assert statuses == k + 2, "%d responses for %d requests" % (statuses, k + 2)
+            assert statuses == k + 2 and g.alive(), "%d responses for %d requests%s\n%s" % (
+                statuses, k + 2, "" if g.alive() else ", gantry died", g.stderr()[-2000:])
+            assert closed == [True], "no close after the last request"
             assert got.startswith(b"HTTP/1.1 200 "), bytes(got[:200])
             assert got.endswith(b'{"status":"ok"}'), bytes(got[-300:])
 
@@ -501,7 +503,7 @@ def test_response_with_too_many_connection_tokens_is_502():
         assert b"s3cr3t" not in r.raw_head + r.body
 
 
-# ---- r8: abort paths --------------------------------------------------------------------------------
+# ---- r8: abort paths -----------------------------------------------------------------------------
 
 
 @gwtest.timeout(60)
@@ -512,9 +514,8 @@ def test_abort_paths_leak_nothing():
     try:
         with Origin() as o:
             cfg = config(o, timeouts={"upstream_connect": "5s"})
-            cfg["services"].insert(
-                0, {"name": "hang", "prefix": "/hang", "targets": [{"url": "http://127.0.0.1:%d" % hang.port}]}
-            )
+            hang_target = {"url": "http://127.0.0.1:%d" % hang.port}
+            cfg["services"].insert(0, {"name": "hang", "prefix": "/hang", "targets": [hang_target]})
             with Gantry(cfg) as g:
 
                 def conn():
@@ -533,8 +534,8 @@ def test_abort_paths_leak_nothing():
                               + b"x" * 50000)
                     gwtest.wait_until(origin_saw("/upload", 1))
                 with conn() as s:
-                    s.sendall(b"POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
-                              b"5\r\nhello\r\n3")
+                    s.sendall(b"POST /upload HTTP/1.1\r\nHost: a\r\n"
+                              b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n3")
                     gwtest.wait_until(origin_saw("/upload", 2))
                 # client closes mid-response
                 with conn() as s:
@@ -567,7 +568,7 @@ def test_abort_paths_leak_nothing():
                 stuck = HttpConn(g.port, timeout=5)
                 stuck.send(b"POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n")
                 gwtest.wait_until(lambda: o.stats()["by_path"].get("/sleep/500"))
-                g.signal(15)
+                g.signal(signal.SIGTERM)
                 with slow, stuck:
                     r = slow.read_response()
                     assert r.status == 200 and r.json() == {"slept_ms": 500}, r
@@ -578,7 +579,7 @@ def test_abort_paths_leak_nothing():
         hang.close()
 
 
-# ---- r9: half-closed client with its body buffered -------------------------------------------------
+# ---- r9: half-closed client with its body buffered -----------------------------------------------
 
 
 def test_half_closed_client_with_buffered_body_is_answered():
@@ -628,14 +629,15 @@ def test_half_closed_client_with_buffered_body_is_answered():
     stop = threading.Event()
     threading.Thread(target=acceptor, daemon=True).start()
     try:
-        cfg = config({"url": "http://127.0.0.1:%d" % hang.port}, timeouts={"upstream_connect": "8s"})
+        target = {"url": "http://127.0.0.1:%d" % hang.port}
+        cfg = config(target, timeouts={"upstream_connect": "8s"})
         with Gantry(cfg) as g:
             s = socket.create_connection(("127.0.0.1", g.port), timeout=10)
             s.sendall(b"POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello")
             gwtest.wait_until(lambda: syn_sent_to(hang), message="gantry connecting")
             s.shutdown(socket.SHUT_WR)
             # gantry reads the FIN at once; its connect can complete only when the kernel
-            # retries the dropped SYN, >= 1 s from now, however soon the queue frees up
+            # retries the dropped SYN, ~1 s after the first, however soon the queue frees up
             released.set()
             out, closed = read_all(s, 10)
             s.close()
