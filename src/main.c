@@ -7,7 +7,6 @@
 #include "core/version.h"
 #include "runtime/server.h"
 
-
 static const char usage[] =
     "Usage:\n"
     "  gantry [-c FILE]          run the gateway (default config: ./gantry.json)\n"

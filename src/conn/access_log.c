@@ -65,8 +65,8 @@ void gw_access_log(struct gw_conn *c, struct gw_request *r)
         gw_buf_appendf(b,
                        "\",\"status\":%d,\"bytes_in\":%llu,\"bytes_out\":%llu,"
                        "\"duration_ms\":%.3f,\"upstream_ms\":",
-                       r->status, (unsigned long long)r->bytes_in,
-                       (unsigned long long)r->bytes_out, total_ms);
+                       r->status, (unsigned long long)r->bytes_in, (unsigned long long)r->bytes_out,
+                       total_ms);
         if (up_ms >= 0)
             gw_buf_appendf(b, "%.3f", up_ms);
         else
@@ -84,8 +84,7 @@ void gw_access_log(struct gw_conn *c, struct gw_request *r)
             safe_path[i] = path[i] == '"' ? '\'' : path[i];
         gw_buf_appendf(b, "%s %s %s \"%s %s\" %d %llu %llu %.3f ", ts, id,
                        c->peer[0] ? c->peer : "-", method, safe_path, r->status,
-                       (unsigned long long)r->bytes_in, (unsigned long long)r->bytes_out,
-                       total_ms);
+                       (unsigned long long)r->bytes_in, (unsigned long long)r->bytes_out, total_ms);
         if (up_ms >= 0)
             gw_buf_appendf(b, "%.3f", up_ms);
         else

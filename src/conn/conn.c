@@ -26,7 +26,13 @@
 #define CONN_BUF_SIZE 16384
 #define LINGER_MS 2000
 
-enum { TIMER_HEADER = 1, TIMER_IDLE, TIMER_BODY, TIMER_LINGER, TIMER_SEND };
+enum {
+    TIMER_HEADER = 1,
+    TIMER_IDLE,
+    TIMER_BODY,
+    TIMER_LINGER,
+    TIMER_SEND
+};
 
 static const struct gw_config *conn_cfg(const struct gw_conn *c)
 {
@@ -274,7 +280,8 @@ void gw_conn_read_start(struct gw_conn *c)
 {
     if (c->reading || c->closing || c->peer_eof)
         return;
-    int rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, c->lingering ? on_linger_read : on_read);
+    int rc =
+        uv_read_start((uv_stream_t *)&c->tcp, on_alloc, c->lingering ? on_linger_read : on_read);
     if (rc == 0)
         c->reading = true;
 }
@@ -450,22 +457,38 @@ static void on_respond_written(uv_write_t *req, int status)
 static const char *status_reason(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 417: return "Expectation Failed";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Unknown";
+    case 200:
+        return "OK";
+    case 400:
+        return "Bad Request";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 413:
+        return "Content Too Large";
+    case 414:
+        return "URI Too Long";
+    case 417:
+        return "Expectation Failed";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    case 505:
+        return "HTTP Version Not Supported";
+    default:
+        return "Unknown";
     }
 }
 
@@ -554,7 +577,8 @@ static void conn_start(struct gw_worker *w, struct gw_conn *c)
     w->nconns++;
     unsigned total = atomic_fetch_add(&w->server->nconns, 1) + 1;
     uv_os_fd_t fd;
-    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0 && gw_net_peer_ip(fd, c->peer, sizeof(c->peer)) < 0)
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0 &&
+        gw_net_peer_ip(fd, c->peer, sizeof(c->peer)) < 0)
         c->peer[0] = '\0';
     uv_tcp_nodelay(&c->tcp, 1);
     if (total > conn_cfg(c)->max_connections) {

@@ -26,10 +26,10 @@ struct gw_target;
 struct gw_upconn;
 
 enum gw_out_framing {
-    GW_OUT_NONE = 0,  /* no body */
-    GW_OUT_LENGTH,    /* Content-Length, bytes forwarded as they come */
-    GW_OUT_CHUNKED,   /* re-encoded as chunks */
-    GW_OUT_CLOSE,     /* close-delimited (HTTP/1.0 client, unknown length) */
+    GW_OUT_NONE = 0, /* no body */
+    GW_OUT_LENGTH,   /* Content-Length, bytes forwarded as they come */
+    GW_OUT_CHUNKED,  /* re-encoded as chunks */
+    GW_OUT_CLOSE,    /* close-delimited (HTTP/1.0 client, unknown length) */
 };
 
 struct gw_request {
@@ -45,43 +45,43 @@ struct gw_request {
     unsigned tries;
     char id[129];
     char method[24];
-    char path[256]; /** for the access log (truncated) */
+    char path[256];        /** for the access log (truncated) */
     const char *authority; /** absolute-form target's authority (valid until head_built) */
     size_t authority_len;
-    char *upath;    /** path (+ query) sent upstream */
+    char *upath; /** path (+ query) sent upstream */
     size_t upath_len;
 
     struct gw_upconn *up;
-    bool dispatched;       /** the head is complete and being served */
+    bool dispatched; /** the head is complete and being served */
     bool head_built;
-    bool head_sent;        /** the upstream request head went out */
+    bool head_sent; /** the upstream request head went out */
     /* request body, client -> upstream */
-    uint64_t body_left;    /** GW_BODY_LENGTH: bytes still to forward */
-    uint64_t body_in;      /** payload bytes received */
+    uint64_t body_left; /** GW_BODY_LENGTH: bytes still to forward */
+    uint64_t body_in;   /** payload bytes received */
     struct gw_chunked_decoder req_dec;
-    bool body_done;        /** the whole body was read from the client (maybe not yet sent) */
-    bool body_sent;        /** ... and its last byte was written upstream */
+    bool body_done; /** the whole body was read from the client (maybe not yet sent) */
+    bool body_sent; /** ... and its last byte was written upstream */
     bool body_writing;
-    size_t body_consumed;  /** client bytes the pending write covers */
+    size_t body_consumed; /** client bytes the pending write covers */
     /* response, upstream -> client */
     struct gw_http1_parser rparser;
     struct gw_http1_message rmsg;
     int status;
-    bool resp_head_done;   /** the upstream response head was parsed */
-    bool resp_started;     /** bytes went to the client */
-    bool resp_done;        /** the whole response was read from the upstream */
+    bool resp_head_done; /** the upstream response head was parsed */
+    bool resp_started;   /** bytes went to the client */
+    bool resp_done;      /** the whole response was read from the upstream */
     bool resp_writing;
-    size_t resp_consumed;  /** upstream bytes the pending client write covers */
+    size_t resp_consumed; /** upstream bytes the pending client write covers */
     enum gw_out_framing out;
     uint64_t resp_left;
     struct gw_chunked_decoder resp_dec;
-    uint64_t bytes_in;     /** from the client: head + body */
-    uint64_t bytes_out;    /** to the client */
-    bool keep_alive;       /** the client connection survives this request */
+    uint64_t bytes_in;  /** from the client: head + body */
+    uint64_t bytes_out; /** to the client */
+    bool keep_alive;    /** the client connection survives this request */
     bool upstream_reusable;
-    struct gw_buf head;    /** the upstream request head */
-    struct gw_buf rhead;   /** the client response head */
-    char scratch[16][20];  /** chunk-size lines of one write */
+    struct gw_buf head;   /** the upstream request head */
+    struct gw_buf rhead;  /** the client response head */
+    char scratch[16][20]; /** chunk-size lines of one write */
     uint32_t headers_capacity;
     struct gw_http1_header headers[]; /** request headers, then response headers */
 };
@@ -93,22 +93,22 @@ struct gw_conn {
     uv_write_t write_req;
     struct gw_worker *w;
     struct gw_list link;
-    char *in;            /** input buffer; NULL while idle with nothing buffered */
+    char *in; /** input buffer; NULL while idle with nothing buffered */
     size_t in_len;
-    size_t in_off;       /** first byte not consumed */
+    size_t in_off; /** first byte not consumed */
     size_t in_cap;
     struct gw_request *req;
-    struct gw_buf out;   /** a response gantry generates itself */
+    struct gw_buf out; /** a response gantry generates itself */
     unsigned open_handles;
-    uint8_t timer_kind;  /** what c->timer currently measures */
+    uint8_t timer_kind; /** what c->timer currently measures */
     bool reading;
     bool closing;
-    bool writing;        /** a client write is pending */
+    bool writing; /** a client write is pending */
     bool close_after_write;
-    bool lingering;      /** closing: write side shut, discarding input briefly */
-    bool peer_eof;       /** the client shut its side after a complete request */
-    bool processing;     /** inside gw_conn_process */
-    bool process_again;  /** a request finished inline meanwhile: loop, do not recurse */
+    bool lingering;     /** closing: write side shut, discarding input briefly */
+    bool peer_eof;      /** the client shut its side after a complete request */
+    bool processing;    /** inside gw_conn_process */
+    bool process_again; /** a request finished inline meanwhile: loop, do not recurse */
     uint64_t requests;
     char peer[48];
 };
@@ -130,8 +130,8 @@ void gw_conn_read_stop(struct gw_conn *c);
  * "request_id"} for an error code. Closes afterwards when close_after is set or the
  * request cannot continue. Used before any byte of an upstream response went out. */
 void gw_conn_respond_error(struct gw_conn *c, int err, bool close_after);
-void gw_conn_respond(struct gw_conn *c, int status, const char *extra_headers,
-                     const char *body, size_t body_len, bool close_after);
+void gw_conn_respond(struct gw_conn *c, int status, const char *extra_headers, const char *body,
+                     size_t body_len, bool close_after);
 
 /* The request finished (response fully written): log it, then serve the next one or
  * close. */

@@ -80,8 +80,7 @@ static bool serve_probe(struct gw_conn *c, struct gw_request *r, const char *pat
         if (ready)
             gw_conn_respond(c, 200, NULL, ok, sizeof(ok) - 1, false);
         else
-            gw_conn_respond(c, 503, "Retry-After: 1\r\n", not_ready, sizeof(not_ready) - 1,
-                            false);
+            gw_conn_respond(c, 503, "Retry-After: 1\r\n", not_ready, sizeof(not_ready) - 1, false);
         return true;
     }
     return false;
@@ -187,9 +186,9 @@ void gw_request_dispatch(struct gw_conn *c, struct gw_request *r)
         method_names(match.allowed, allow, sizeof(allow));
         snprintf(hdr, sizeof(hdr), "Allow: %s\r\n", allow);
         char body[256];
-        int n = snprintf(body, sizeof(body),
-                         "{\"error\":\"%s\",\"status\":405,\"request_id\":\"%s\"}",
-                         gw_strerror(GW_EMETHODNOTALLOWED), r->id);
+        int n =
+            snprintf(body, sizeof(body), "{\"error\":\"%s\",\"status\":405,\"request_id\":\"%s\"}",
+                     gw_strerror(GW_EMETHODNOTALLOWED), r->id);
         gw_conn_respond(c, 405, hdr, body, (size_t)n, false);
         return;
     }

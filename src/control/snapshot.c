@@ -43,8 +43,9 @@ static int build_services(struct gw_snapshot *s, char *why, size_t why_cap)
             snprintf(tg->key, sizeof(tg->key), "%s:%u", tg->conf->host, (unsigned)tg->conf->port);
             if (gw_net_resolve(tg->conf->host, tg->conf->port, &tg->addr, &tg->addrlen) < 0) {
                 if (why)
-                    snprintf(why, why_cap, "services[%zu].targets[%zu].url: cannot resolve host \"%s\"",
-                             i, t, tg->conf->host);
+                    snprintf(why, why_cap,
+                             "services[%zu].targets[%zu].url: cannot resolve host \"%s\"", i, t,
+                             tg->conf->host);
                 gw_log_error("services[%zu].targets[%zu].url: cannot resolve host \"%s\"", i, t,
                              tg->conf->host);
                 return GW_EINVAL;

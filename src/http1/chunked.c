@@ -92,9 +92,8 @@ static int step_extension(struct gw_chunked_decoder *d, unsigned char c)
         if (d->ext_state != E_AFTER_NAME && d->ext_state != E_AFTER_VALUE && gw__is_tchar(c))
             return C_EXT;
         if (is_ws(c)) {
-            d->ext_state = (d->ext_state == E_NAME || d->ext_state == E_AFTER_NAME)
-                               ? E_AFTER_NAME
-                               : E_AFTER_VALUE;
+            d->ext_state = (d->ext_state == E_NAME || d->ext_state == E_AFTER_NAME) ? E_AFTER_NAME
+                                                                                    : E_AFTER_VALUE;
             return C_EXT;
         }
         if (c == '=' && (d->ext_state == E_NAME || d->ext_state == E_AFTER_NAME)) {

@@ -72,8 +72,7 @@ int gw__http1_valid_host(const char *s, size_t n)
         p++;
         while (p < end && *p != ']') {
             unsigned char c = (unsigned char)*p;
-            if (!(gw__http1_chars[c] & GW__CH_HEX) && c != ':' && c != '.' && c != 'v' &&
-                c != 'V')
+            if (!(gw__http1_chars[c] & GW__CH_HEX) && c != ':' && c != '.' && c != 'v' && c != 'V')
                 return 0;
             p++;
         }
@@ -110,10 +109,10 @@ int gw__http1_valid_host(const char *s, size_t n)
 struct framing {
     bool cl_seen;
     bool te_seen;
-    bool te_invalid;      /* an element that is not a token, or an empty field */
-    bool te_unknown;      /* a coding other than chunked */
+    bool te_invalid; /* an element that is not a token, or an empty field */
+    bool te_unknown; /* a coding other than chunked */
     bool te_final_chunked;
-    unsigned te_chunked;  /* how many times chunked was applied */
+    unsigned te_chunked; /* how many times chunked was applied */
     bool conn_close;
     bool conn_keep_alive;
     bool conn_upgrade;
@@ -165,8 +164,7 @@ static void read_connection(struct framing *f, const struct gw_http1_header *h)
 }
 
 /* Responses may repeat an identical Content-Length (RFC 9110 8.6); requests may not. */
-static int read_content_length(struct framing *f, const struct gw_http1_header *h,
-                               bool allow_list)
+static int read_content_length(struct framing *f, const struct gw_http1_header *h, bool allow_list)
 {
     struct list_iter it = {h->value, h->value + h->value_len, false};
     const char *s;

@@ -144,8 +144,8 @@ static int check_target_form(enum gw_http_method method, const char *t, size_t n
 }
 
 /* request-line = method SP request-target SP HTTP-version (RFC 9112 3) */
-static int parse_request_line(struct gw_http1_parser *p, const char *buf, size_t start,
-                              size_t n, struct gw_http1_message *m)
+static int parse_request_line(struct gw_http1_parser *p, const char *buf, size_t start, size_t n,
+                              struct gw_http1_message *m)
 {
     const char *s = buf + start;
     const char *end = s + n;
@@ -255,8 +255,8 @@ static int parse_header_line(struct gw_http1_parser *p, const char *buf, size_t 
     if (q == s)
         return GW_EHDRNAME;
 
-    uint32_t cap = m->headers_capacity < p->limits.max_headers ? m->headers_capacity
-                                                                : p->limits.max_headers;
+    uint32_t cap =
+        m->headers_capacity < p->limits.max_headers ? m->headers_capacity : p->limits.max_headers;
     if (m->num_headers >= cap)
         return GW_ETOOMANYHDRS;
 
@@ -362,8 +362,7 @@ static int parse_head(struct gw_http1_parser *p, const char *buf, size_t len,
                 m->head_len = lf_off + 1;
                 p->state = S_DONE;
                 fill_pointers(p, buf, m);
-                return p->is_response ? gw__http1_frame_response(p, m)
-                                      : gw__http1_frame_request(m);
+                return p->is_response ? gw__http1_frame_response(p, m) : gw__http1_frame_request(m);
             }
             rc = parse_header_line(p, buf, start, n, m);
             if (rc < 0)

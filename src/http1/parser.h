@@ -107,8 +107,8 @@ struct gw_http1_parser {
     enum gw_http_method request_method; /* responses: the request's method (HEAD, CONNECT) */
     /* resumable progress; private */
     uint8_t state;
-    uint32_t line_start; /* offset of the first unparsed line */
-    uint32_t scanned;    /* bytes of the current line already searched for LF */
+    uint32_t line_start;  /* offset of the first unparsed line */
+    uint32_t scanned;     /* bytes of the current line already searched for LF */
     uint32_t block_start; /* offset where the header block begins */
     uint32_t method_off;
     uint32_t target_off; /* request target, or reason phrase of a response */

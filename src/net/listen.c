@@ -54,8 +54,9 @@ int gw_net_peer_ip(int fd, char *out, size_t outlen)
     socklen_t len = sizeof(ss);
     if (getpeername(fd, (struct sockaddr *)&ss, &len) != 0)
         return -errno;
-    const void *src = ss.ss_family == AF_INET6 ? (const void *)&((struct sockaddr_in6 *)&ss)->sin6_addr
-                                               : (const void *)&((struct sockaddr_in *)&ss)->sin_addr;
+    const void *src = ss.ss_family == AF_INET6
+                          ? (const void *)&((struct sockaddr_in6 *)&ss)->sin6_addr
+                          : (const void *)&((struct sockaddr_in *)&ss)->sin_addr;
     if (!inet_ntop(ss.ss_family, src, out, (socklen_t)outlen))
         return -errno;
     /* An IPv4 client on a dual-stack socket shows as ::ffff:a.b.c.d; log it as a.b.c.d. */

@@ -8,10 +8,10 @@
 #include "runtime/server.h"
 
 #include <fcntl.h>
-#include <time.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -24,7 +24,6 @@
 #include "core/log.h"
 #include "net/listen.h"
 #include "runtime/worker.h"
-
 
 struct control {
     uv_loop_t loop;
@@ -81,8 +80,7 @@ static void on_stop_signal(uv_signal_t *h, int signum)
     ctl->draining = true;
     atomic_store(&ctl->server->ready, false);
     atomic_store(&ctl->server->draining, true);
-    gw_log_info("signal %d: draining (no new connections, finishing requests in flight)",
-                signum);
+    gw_log_info("signal %d: draining (no new connections, finishing requests in flight)", signum);
     for (unsigned i = 0; i < ctl->server->nworkers; i++)
         gw_worker_request_stop(&ctl->server->workers[i], false);
     uv_timer_start(&ctl->drain_timer, on_drain_timeout, ctl->server->snap->cfg->drain_timeout_ms,
@@ -151,8 +149,11 @@ static void add_error(struct gw_config_errors *errs, const char *file, const cha
     if (!items)
         return;
     errs->items = items;
-    items[errs->count] = (struct gw_config_error){
-        .file = strdup(file), .line = 0, .column = 0, .path = strdup(""), .message = strdup(message)};
+    items[errs->count] = (struct gw_config_error){.file = strdup(file),
+                                                  .line = 0,
+                                                  .column = 0,
+                                                  .path = strdup(""),
+                                                  .message = strdup(message)};
     errs->count++;
 }
 
@@ -199,8 +200,8 @@ int gw_server_reload(struct gw_server *s, struct gw_config_errors *errs)
     s->reloads_ok++;
     s->last_reload_ms = (double)(uv_hrtime() - t0) / 1e6;
     gw_log_info("configuration reloaded: generation %llu, %zu service%s, %.1f ms",
-                (unsigned long long)s->generation, snap->nservices,
-                snap->nservices == 1 ? "" : "s", s->last_reload_ms);
+                (unsigned long long)s->generation, snap->nservices, snap->nservices == 1 ? "" : "s",
+                s->last_reload_ms);
     return 0;
 }
 

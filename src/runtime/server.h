@@ -28,8 +28,8 @@ struct gw_server {
     atomic_bool draining;
     int access_fd; /** -1 when the access log is off */
     int access_json;
-    atomic_uint exited;   /** workers whose loop has ended */
-    void *exit_async;     /** uv_async_t of the control thread, sent by exiting workers */
+    atomic_uint exited; /** workers whose loop has ended */
+    void *exit_async;   /** uv_async_t of the control thread, sent by exiting workers */
     uv_loop_t *control_loop;
     char *config_path;    /** the file reloads read */
     uint64_t started_ms;  /** wall clock, ms since the epoch */
@@ -37,7 +37,7 @@ struct gw_server {
     char config_hash[65]; /** SHA-256 (hex) of the file the current snapshot came from */
     uint64_t reloads_ok;
     uint64_t reloads_failed;
-    double last_reload_ms; /** duration of the last successful reload */
+    double last_reload_ms;  /** duration of the last successful reload */
     struct gw_admin *admin; /** the admin listener; NULL when off */
 };
 

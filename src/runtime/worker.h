@@ -21,20 +21,20 @@ struct gw_worker {
     uv_loop_t loop;
     uv_thread_t thread;
     uv_tcp_t listener;
-    uv_async_t wakeup; /* the control thread asks the worker to stop */
-    uv_async_t publish; /* the control thread published a new snapshot */
+    uv_async_t wakeup;                   /* the control thread asks the worker to stop */
+    uv_async_t publish;                  /* the control thread published a new snapshot */
     struct gw_snapshot *_Atomic pending; /** published, not yet picked up (one reference) */
-    uv_timer_t sweep;  /* once a second: idle upstream connections past their timeout */
-    uv_check_t flush;  /* after each loop iteration: write buffered access-log lines */
+    uv_timer_t sweep; /* once a second: idle upstream connections past their timeout */
+    uv_check_t flush; /* after each loop iteration: write buffered access-log lines */
     struct gw_server *server;
     unsigned id;
     int listen_fd;
     struct gw_snapshot *snap; /** the snapshot new requests start with */
     struct gw_list conns;     /** every client connection */
     size_t nconns;
-    size_t active;            /** requests in flight */
-    struct gw_pools pools;    /** upstream keep-alive pools, per target */
-    struct gw_buf access;     /** access-log lines not yet written */
+    size_t active;         /** requests in flight */
+    struct gw_pools pools; /** upstream keep-alive pools, per target */
+    struct gw_buf access;  /** access-log lines not yet written */
     bool stopping;
     atomic_int stop_level; /** 0 running, 1 drain, 2 close everything (set by control) */
 };

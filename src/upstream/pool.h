@@ -10,9 +10,9 @@
 #define GW_UPSTREAM_POOL_H
 
 #include <stdbool.h>
-#include <sys/types.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <uv.h>
 
 #include "core/list.h"

@@ -242,8 +242,8 @@ static void pump_request(struct gw_request *r)
     r->body_consumed = consumed;
     int rc = upstream_write(r, bufs, n);
     if (rc < 0) {
-        gw_log_warn("upstream %s: write failed: %s (request %s)", r->target->key,
-                    uv_strerror(rc), r->id);
+        gw_log_warn("upstream %s: write failed: %s (request %s)", r->target->key, uv_strerror(rc),
+                    r->id);
         fail(r, GW_EUPRESET);
         return;
     }
@@ -348,8 +348,8 @@ static void pick_and_connect(struct gw_request *r, bool fresh)
     }
     int rc = gw_upconn_connect(w, r->target, r, &uc, on_connected);
     if (rc < 0) {
-        gw_log_warn("upstream %s: cannot connect: %s (request %s)", r->target->key,
-                    gw_strerror(rc), r->id);
+        gw_log_warn("upstream %s: cannot connect: %s (request %s)", r->target->key, gw_strerror(rc),
+                    r->id);
         if (r->tries < svc->ntargets) {
             pick_and_connect(r, true);
             return;
@@ -387,8 +387,8 @@ static bool bodiless_with_framing(const struct gw_request *r)
 static void finish(struct gw_request *r)
 {
     struct gw_upconn *uc = r->up;
-    bool reusable = uc && r->rmsg.keep_alive && r->body_sent && uc->off == uc->len &&
-                    !bodiless_with_framing(r);
+    bool reusable =
+        uc && r->rmsg.keep_alive && r->body_sent && uc->off == uc->len && !bodiless_with_framing(r);
     if (uc)
         uc->requests++;
     detach_upstream(r, reusable);
@@ -441,8 +441,8 @@ static int parse_response_head(struct gw_request *r)
 {
     struct gw_upconn *uc = r->up;
     for (;;) {
-        int rc = gw_http1_parse_response(&r->rparser, uc->buf + uc->off, uc->len - uc->off,
-                                         &r->rmsg);
+        int rc =
+            gw_http1_parse_response(&r->rparser, uc->buf + uc->off, uc->len - uc->off, &r->rmsg);
         if (rc == GW_HTTP1_PARTIAL) {
             if (uc->off == 0 && uc->len == uc->cap) {
                 gw_log_warn("upstream %s: response head larger than %d bytes (request %s)",

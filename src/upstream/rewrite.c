@@ -51,8 +51,8 @@ int gw_rewrite_request_head(struct gw_request *r)
     /* RFC 9112 3.2.2: with an absolute-form target, a proxy ignores the received Host and
      * uses the target's authority, which is also what the request was routed on. */
     struct gw_http1_header authority_host = {0};
-    const struct gw_http1_header *client_host = m->host_index >= 0 ? &m->headers[m->host_index]
-                                                                     : NULL;
+    const struct gw_http1_header *client_host =
+        m->host_index >= 0 ? &m->headers[m->host_index] : NULL;
     if (r->authority_len) {
         authority_host.value = r->authority;
         authority_host.value_len = (uint32_t)r->authority_len;
@@ -191,9 +191,8 @@ int gw_rewrite_response_head(struct gw_request *r)
         break;
     }
     if (m->body == GW_BODY_LENGTH || m->body == GW_BODY_NONE) {
-        if (m->body == GW_BODY_NONE && m->status >= 200 && m->status != 204 &&
-            m->status != 304 && r->msg.method_id != GW_METHOD_HEAD &&
-            gw_http1_find_header(m, "content-length", 14) < 0)
+        if (m->body == GW_BODY_NONE && m->status >= 200 && m->status != 204 && m->status != 304 &&
+            r->msg.method_id != GW_METHOD_HEAD && gw_http1_find_header(m, "content-length", 14) < 0)
             rc |= gw_buf_append_str(b, "Content-Length: 0\r\n");
     }
     if (r->conn->w && !r->msg.keep_alive)
