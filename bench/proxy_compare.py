@@ -336,8 +336,11 @@ def parse_args():
     p.add_argument("--body", action="append", default=None,
                    help="ok (3 B, default), 4k, 64k; repeat or comma-separate for several")
     p.add_argument("--gantry-bin", default=os.environ.get("GANTRY_BIN") or
-                   os.path.join(ROOT, "build", "release", "gantry"))
-    p.add_argument("--gantry-config", default=os.path.join(HERE, "gantry-peers.json"))
+                   os.path.join(ROOT, "build", "release", "gantry"),
+                   help="default: $GANTRY_BIN, else build/release/gantry")
+    p.add_argument("--gantry-config", default=os.path.join(HERE, "gantry-peers.json"),
+                   help="default: bench/gantry-peers.json (gets SUT_PORT, WORKERS=1, "
+                   "BACKEND_PORT from the environment)")
     p.add_argument("--keep-tmp", action="store_true", help="keep configs and logs")
     args = p.parse_args()
     args.gantry_bin = os.path.abspath(args.gantry_bin)  # servers run from the temp dir

@@ -16,7 +16,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 GW_BUILD_DIR=${GW_BUILD_DIR:-build/bench}
 export GANTRY_BIN=${GANTRY_BIN:-$GW_BUILD_DIR/gantry}
 
-for bin in bench_parser bench_router; do
+for bin in bench_parser bench_parser_scalar bench_router; do
     if [[ ! -x $GW_BUILD_DIR/$bin ]]; then
         echo "bench/run.sh: $GW_BUILD_DIR/$bin not found; build with -DGW_BENCH=ON (make bench)" >&2
         exit 1
@@ -25,6 +25,8 @@ done
 
 echo "== bench_parser"
 "$GW_BUILD_DIR/bench_parser" 1
+echo "== bench_parser_scalar (the same parser with the SSE2 scans compiled out)"
+"$GW_BUILD_DIR/bench_parser_scalar" 1
 echo
 echo "== bench_router"
 "$GW_BUILD_DIR/bench_router"

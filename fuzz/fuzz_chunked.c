@@ -16,25 +16,13 @@
 
 #include "http1/chunked.h"
 
-#define CHECK(x)                                                                                   \
-    do {                                                                                           \
-        if (!(x))                                                                                  \
-            __builtin_trap();                                                                      \
-    } while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "http1_fuzz.h"
 
 struct result {
     int rc;
     size_t consumed;
     size_t payload_len;
     uint8_t *payload; /* size + 1 bytes */
-};
-
-enum mode {
-    WHOLE,
-    SPLIT,
-    BYTES
 };
 
 static void run(const uint8_t *in, size_t size, enum mode md, size_t k, uint32_t max_line,
@@ -100,14 +88,6 @@ static void same(const struct result *a, const struct result *b)
     CHECK(memcmp(a->payload, b->payload, a->payload_len) == 0);
     if (a->rc == GW_CHUNKED_DONE)
         CHECK(a->consumed == b->consumed);
-}
-
-static uint64_t fnv1a(const uint8_t *data, size_t size)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < size; i++)
-        h = (h ^ data[i]) * 1099511628211ull;
-    return h;
 }
 
 static void check_config(const uint8_t *in, size_t size, uint32_t max_line, uint32_t max_trailer,

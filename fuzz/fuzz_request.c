@@ -7,23 +7,13 @@
  * read past len; the three results must agree, and every DONE must satisfy the invariants
  * below (slices inside the head, no smuggling-prone framing accepted). A violation traps.
  */
-#include <stdbool.h>
-#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "http1/parser.h"
 
-#define MAX_FIELDS 64u
-
-#define CHECK(x)                                                                                   \
-    do {                                                                                           \
-        if (!(x))                                                                                  \
-            __builtin_trap();                                                                      \
-    } while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "http1_fuzz.h"
 
 /* What a parse produced, as offsets, so runs on different buffers compare with memcmp. */
 struct digest {
@@ -40,47 +30,12 @@ struct digest {
     uint32_t fields[MAX_FIELDS][4];
 };
 
-static bool is_tchar(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           (c && strchr("!#$%&'*+-.^_`|~", c));
-}
-
-static bool ieq(const char *s, size_t n, const char *lit)
-{
-    if (n != strlen(lit))
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (c >= 'A' && c <= 'Z')
-            c = (char)(c | 0x20);
-        if (c != lit[i])
-            return false;
-    }
-    return true;
-}
-
-static size_t count_fields(const struct gw_http1_message *m, const char *name)
-{
-    size_t n = 0;
-    for (uint32_t i = 0; i < m->num_headers; i++)
-        n += ieq(m->headers[i].name, m->headers[i].name_len, name);
-    return n;
-}
-
 /* Invariants of a DONE request head in buf[0, len). */
 static void check_done(const struct gw_http1_message *m, const char *buf, size_t len, uint32_t cap)
 {
     size_t head = m->head_len;
     CHECK(head >= 16 && head <= len); /* "X / HTTP/1.0\r\n\r\n" is the shortest */
-    CHECK(memcmp(buf + head - 4, "\r\n\r\n", 4) == 0);
-    for (size_t i = 0; i < head; i++) {
-        CHECK(buf[i] != '\0');
-        if (buf[i] == '\n')
-            CHECK(i > 0 && buf[i - 1] == '\r');
-        if (buf[i] == '\r')
-            CHECK(i + 1 < head && buf[i + 1] == '\n');
-    }
+    check_lines(buf, head);
     CHECK(m->minor_version == 0 || m->minor_version == 1);
     CHECK(m->method >= buf && m->method_len > 0 && m->method + m->method_len <= buf + head);
     for (uint32_t i = 0; i < m->method_len; i++)
@@ -90,23 +45,7 @@ static void check_done(const struct gw_http1_message *m, const char *buf, size_t
     for (uint32_t i = 0; i < m->target_len; i++)
         CHECK(m->target[i] > 0x20 && m->target[i] < 0x7F);
 
-    CHECK(m->num_headers <= cap);
-    for (uint32_t i = 0; i < m->num_headers; i++) {
-        const struct gw_http1_header *h = &m->headers[i];
-        CHECK(h->name == buf + h->name_off && h->value == buf + h->value_off);
-        CHECK(h->name_len > 0 && h->name_off + (size_t)h->name_len <= head);
-        CHECK(h->value_off + (size_t)h->value_len <= head);
-        for (uint32_t j = 0; j < h->name_len; j++)
-            CHECK(is_tchar((unsigned char)h->name[j]));
-        for (uint32_t j = 0; j < h->value_len; j++) {
-            unsigned char c = (unsigned char)h->value[j];
-            CHECK(c == '\t' || (c >= 0x20 && c != 0x7F));
-        }
-        if (h->value_len) {
-            CHECK(h->value[0] != ' ' && h->value[0] != '\t');
-            CHECK(h->value[h->value_len - 1] != ' ' && h->value[h->value_len - 1] != '\t');
-        }
-    }
+    check_fields(m, buf, head, cap);
 
     /* Framing: exactly one way to find the end of the body. */
     size_t cl = count_fields(m, "content-length");
@@ -155,19 +94,8 @@ static void make_digest(const struct gw_http1_message *m, const char *buf, int r
     d->keep_alive = m->keep_alive;
     d->expect_continue = m->expect_continue;
     d->upgrade = m->upgrade;
-    for (uint32_t i = 0; i < m->num_headers && i < MAX_FIELDS; i++) {
-        d->fields[i][0] = m->headers[i].name_off;
-        d->fields[i][1] = m->headers[i].name_len;
-        d->fields[i][2] = m->headers[i].value_off;
-        d->fields[i][3] = m->headers[i].value_len;
-    }
+    digest_fields(m, d->fields);
 }
-
-enum mode {
-    WHOLE,
-    SPLIT,
-    BYTES
-};
 
 static void run(const uint8_t *data, size_t size, enum mode md, size_t k,
                 const struct gw_http1_limits *lim, uint32_t cap, struct digest *out)
@@ -175,53 +103,17 @@ static void run(const uint8_t *data, size_t size, enum mode md, size_t k,
     struct gw_http1_parser p;
     struct gw_http1_message m;
     struct gw_http1_header fields[MAX_FIELDS];
-    char *buf = NULL;
-    size_t len = 0;
-    int first = 1;
+    struct feed fd;
     int rc;
 
-    memset(&m, 0, sizeof(m));
-    m.headers = fields;
-    m.headers_capacity = cap;
+    message_init(&m, fields, cap);
     gw_http1_parser_init_request(&p, lim);
-    if (md == BYTES) {
-        buf = malloc(size ? size : 1);
-        CHECK(buf);
-        if (size)
-            memcpy(buf, data, size);
-    }
-    do {
-        if (md == WHOLE)
-            len = size;
-        else if (md == SPLIT)
-            len = first ? k : size;
-        else
-            len = first ? (size ? 1 : 0) : len + 1;
-        first = 0;
-        if (md != BYTES) {
-            /* A new exactly-sized buffer per call: the buffer may move between calls. */
-            char *b = malloc(len ? len : 1);
-            CHECK(b);
-            if (len)
-                memcpy(b, data, len);
-            free(buf);
-            buf = b;
-        }
-        rc = gw_http1_parse_request(&p, buf, len, &m);
-        CHECK(rc == GW_HTTP1_DONE || rc == GW_HTTP1_PARTIAL || rc < 0);
-    } while (rc == GW_HTTP1_PARTIAL && len < size);
+    feed_init(&fd, data, size, md, k);
+    rc = feed_parse(&fd, &p, gw_http1_parse_request, &m);
     if (rc == GW_HTTP1_DONE)
-        check_done(&m, buf, len, cap);
-    make_digest(&m, buf, rc, out);
-    free(buf);
-}
-
-static uint64_t fnv1a(const uint8_t *data, size_t size)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < size; i++)
-        h = (h ^ data[i]) * 1099511628211ull;
-    return h;
+        check_done(&m, fd.buf, fd.len, cap);
+    make_digest(&m, fd.buf, rc, out);
+    free(fd.buf);
 }
 
 static void check_config(const uint8_t *data, size_t size, const struct gw_http1_limits *lim,

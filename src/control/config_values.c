@@ -271,6 +271,24 @@ static void store_uint(void *dst, size_t width, uint64_t n)
     }
 }
 
+/* Reads a string value (after ${ENV}) with parse into *n. False when it is not one, with
+ * "<quoted value>: <why>" reported at the value. */
+static bool parse_text(struct gw__cfg_ctx *ctx, json_t *v,
+                       bool (*parse)(const char *s, uint64_t *n, const char **why), uint64_t *n)
+{
+    char *s;
+    const char *why;
+    if (!gw__cfg_get_string(ctx, v, &s))
+        return false;
+    bool ok = parse(s, n, &why);
+    if (!ok) {
+        char q[96];
+        gw__cfg_error(ctx, "%s: %s", gw__cfg_quote(s, strlen(s), q, sizeof q), why);
+    }
+    free(s);
+    return ok;
+}
+
 static const struct gw__cfg_range any_size = {0, UINT64_MAX};
 
 static void parse_integer(struct gw__cfg_ctx *ctx, json_t *v, void *base,
@@ -321,17 +339,7 @@ static void parse_size_common(struct gw__cfg_ctx *ctx, json_t *v, void *base,
         }
         n = (uint64_t)i;
     } else if (json_is_string(v)) {
-        char *s;
-        const char *why;
-        if (!gw__cfg_get_string(ctx, v, &s))
-            return;
-        bool ok = gw__cfg_parse_size(s, &n, &why);
-        if (!ok) {
-            char q[96];
-            gw__cfg_error(ctx, "%s: %s", gw__cfg_quote(s, strlen(s), q, sizeof q), why);
-        }
-        free(s);
-        if (!ok)
+        if (!parse_text(ctx, v, gw__cfg_parse_size, &n))
             return;
     } else {
         gw__cfg_error(ctx, "expected a size (bytes, or a string such as \"64k\"), got %s",
@@ -389,17 +397,7 @@ static void parse_duration(struct gw__cfg_ctx *ctx, json_t *v, void *base,
             ms = (uint64_t)r_ms;
         }
     } else if (json_is_string(v)) {
-        char *s;
-        const char *why;
-        if (!gw__cfg_get_string(ctx, v, &s))
-            return;
-        bool ok = gw__cfg_parse_duration_ms(s, &ms, &why);
-        if (!ok) {
-            char q[96];
-            gw__cfg_error(ctx, "%s: %s", gw__cfg_quote(s, strlen(s), q, sizeof q), why);
-        }
-        free(s);
-        if (!ok)
+        if (!parse_text(ctx, v, gw__cfg_parse_duration_ms, &ms))
             return;
     } else {
         gw__cfg_error(ctx, "expected a duration (a string such as \"10s\", or seconds), got %s",

@@ -12,6 +12,8 @@ Pieces (see README.md next to this file):
   HttpConn(port)           one client connection: send bytes, read parsed responses
   request(port, ...)       one request on a fresh connection
   raw_exchange(port, b)    bytes in, every byte out until close or timeout
+  read_until_eof, parse_head, from_origin, assert_json_error, shared_origin: small helpers
+  RawServer, RecordingServer, HangingListener: raw-socket upstreams that misbehave on purpose
   main(globals())          runs the tests: "ok NAME" / "FAIL NAME" + traceback, then
                            "N passed, M failed"; exit status 1 when any failed
 
@@ -167,6 +169,21 @@ def _spawn(argv, env=None, stdout=None, stderr=None, cwd=None):
     )
 
 
+def _sigterm_then_kill(proc, timeout):
+    """SIGTERM to a running proc, then SIGKILL if it has not exited after timeout seconds.
+    Returns True when it had to be killed."""
+    if proc.poll() is not None:
+        return False
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return True
+    return False
+
+
 def free_port():
     """A TCP port free on 127.0.0.1 right now (never the same one twice in this process)."""
     for _ in range(100):
@@ -284,13 +301,7 @@ class Backend:
 
     def stop(self, timeout=5):
         """SIGTERM, then SIGKILL after timeout seconds. Returns the exit status."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        _sigterm_then_kill(self.proc, timeout)
         self._close()
         return self.proc.returncode
 
@@ -572,15 +583,9 @@ class Gantry:
     def stop(self, timeout=10, check=True):
         """SIGTERM and wait up to timeout s; SIGKILL and fail if it is still running. With
         check, also fails when the exit status is not 0 or a sanitizer reported anything."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                self._finish()
-                self._fail("gantry did not exit within %.1f s of SIGTERM (killed)" % timeout)
+        if _sigterm_then_kill(self.proc, timeout):
+            self._finish()
+            self._fail("gantry did not exit within %.1f s of SIGTERM (killed)" % timeout)
         self.returncode = self.proc.returncode
         self._finish()
         if check:
@@ -608,13 +613,7 @@ class Gantry:
         raise HarnessError("%s\n%s" % (message, self.logs()))
 
     def _kill_quietly(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        _sigterm_then_kill(self.proc, 10)
         self._finish()
 
     def __enter__(self):
@@ -1015,23 +1014,224 @@ def raw_exchange(port, data, timeout=5.0, host="127.0.0.1"):
             s.sendall(data)
         except (BrokenPipeError, ConnectionResetError):
             pass
-        out = bytearray()
-        deadline = time.monotonic() + timeout
+        return read_until_eof(s, timeout)[0]
+
+
+def read_until_eof(sock, timeout):
+    """Reads sock until the peer closes it (FIN or RST) or timeout s pass. Returns (bytes,
+    seconds until EOF, or None when the peer did not close within timeout)."""
+    t0 = time.monotonic()
+    out = bytearray()
+    while True:
+        left = timeout - (time.monotonic() - t0)
+        if left <= 0:
+            return bytes(out), None
+        sock.settimeout(left)
+        try:
+            chunk = sock.recv(CHUNK)
+        except (socket.timeout, TimeoutError):
+            return bytes(out), None
+        except ConnectionResetError:
+            chunk = b""
+        if not chunk:
+            return bytes(out), time.monotonic() - t0
+        out += chunk
+
+
+def parse_head(data):
+    """(status, {lower-case name: value}, rest) of raw response bytes; asserts that a complete
+    head is there."""
+    head, sep, rest = data.partition(b"\r\n\r\n")
+    assert sep, "no complete response head in %r" % data[:300]
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ")[1])
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return status, headers, rest
+
+
+def from_origin(r, origin):
+    """None when r is a 200 answered by origin (its X-Origin-Port), else what is wrong."""
+    if r.status != 200:
+        return "status %d (%r)" % (r.status, r.body[:200])
+    if r.header("X-Origin-Port") != str(origin.port):
+        return "answered by origin port %s, expected %d" % (r.header("X-Origin-Port"), origin.port)
+    return None
+
+
+def assert_json_error(r, status):
+    """Asserts that r is gantry's own JSON error with this status and a request ID equal to its
+    X-Request-ID header; returns the decoded body."""
+    assert r.status == status, r
+    assert r.header("Content-Type") == "application/json", r.headers
+    body = r.json()
+    assert body["status"] == status, body
+    assert isinstance(body["error"], str) and body["error"], body
+    assert body["request_id"] and body["request_id"] == r.header("X-Request-ID"), (body, r.headers)
+    return body
+
+
+_SHARED_ORIGIN = None
+
+
+def shared_origin():
+    """One Origin for the tests of a script that do not count its requests (a new one when the
+    last one has stopped)."""
+    global _SHARED_ORIGIN
+    if _SHARED_ORIGIN is None or not _SHARED_ORIGIN.alive():
+        _SHARED_ORIGIN = Origin()
+    return _SHARED_ORIGIN
+
+
+# ---- raw-socket upstreams -----------------------------------------------------------------------
+
+
+class RawServer:
+    """A loopback TCP listener on a free port that calls self.serve(sock, index) in a thread
+    per accepted connection (index 0, 1, ...), after self.on_accept(sock, index) under
+    self.lock in the accepting thread. A subclass sets its own state before calling
+    RawServer.__init__, which starts accepting. rcvbuf/maxseg are set on the listener (the
+    accepted sockets inherit them). Leaving the with block closes the listener and shuts down
+    and closes every accepted socket."""
+
+    def __init__(self, backlog=16, rcvbuf=None, maxseg=None):
+        self.lsock = socket.socket()
+        if rcvbuf:
+            self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        if maxseg:
+            self.lsock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, maxseg)
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(backlog)
+        self.port = self.lsock.getsockname()[1]
+        self.lock = threading.Lock()
+        self.socks = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def accepted(self):
+        """How many connections were accepted so far."""
+        with self.lock:
+            return len(self.socks)
+
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def target(self):
+        return {"url": self.url()}
+
+    def on_accept(self, sock, index):
+        pass
+
+    def serve(self, sock, index):
+        raise NotImplementedError
+
+    def _accept(self):
         while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            s.settimeout(left)
             try:
-                chunk = s.recv(CHUNK)
-            except (socket.timeout, TimeoutError):
-                break
-            except ConnectionResetError:
-                break
-            if not chunk:
-                break
-            out += chunk
-        return bytes(out)
+                s, _ = self.lsock.accept()
+            except OSError:
+                return
+            with self.lock:
+                index = len(self.socks)
+                self.socks.append(s)
+                self.on_accept(s, index)
+            threading.Thread(target=self.serve, args=(s, index), daemon=True).start()
+
+    def close(self):
+        self.lsock.close()
+        with self.lock:
+            socks = list(self.socks)
+        for s in socks:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class RecordingServer(RawServer):
+    """Accepts connections and records every byte each one sends until it closes; never
+    answers. .snapshot(): [{"data": bytes, "closed": bool}] per connection."""
+
+    def __init__(self):
+        self.conns = []
+        super().__init__()
+
+    def on_accept(self, sock, index):
+        self.conns.append({"data": bytearray(), "closed": False})
+
+    def serve(self, s, index):
+        rec = self.conns[index]
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                with self.lock:
+                    rec["data"] += chunk
+        except OSError:
+            pass
+        with self.lock:
+            rec["closed"] = True
+
+    def snapshot(self):
+        with self.lock:
+            return [{"data": bytes(c["data"]), "closed": c["closed"]} for c in self.conns]
+
+
+class HangingListener:
+    """A loopback port whose connects hang: a backlog-0 listener that never accepts, whose
+    accept queue is filled first, so that Linux drops further SYNs (the client retries them
+    after ~1 s, 3 s, ...). Accepting from .lsock lets the retried ones in. Skips the test
+    where connects cannot be made to hang."""
+
+    def __init__(self):
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(0)
+        self.port = self.lsock.getsockname()[1]
+        self.fillers = []
+        for _ in range(2):
+            s = socket.socket()
+            s.setblocking(False)
+            s.connect_ex(("127.0.0.1", self.port))
+            self.fillers.append(s)
+            select.select([], [s], [], 0.3)
+        # Precondition: a further connect does not complete.
+        probe = socket.socket()
+        probe.setblocking(False)
+        probe.connect_ex(("127.0.0.1", self.port))
+        _, w, _ = select.select([], [probe], [], 0.3)
+        probe.close()
+        if w:
+            self.close()
+            skip("cannot make connects hang here (accept queue overflow not dropping SYNs)")
+
+    def target(self):
+        return {"url": "http://127.0.0.1:%d" % self.port}
+
+    def own_ports(self):
+        """The local ports of the filler connections (some stay in SYN_SENT)."""
+        return {s.getsockname()[1] for s in self.fillers}
+
+    def close(self):
+        for s in self.fillers:
+            s.close()
+        self.lsock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 def wait_until(predicate, timeout=5.0, interval=0.02, message="condition"):

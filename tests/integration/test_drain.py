@@ -8,7 +8,6 @@ drains (SO_REUSEPORT): start the new one, then SIGTERM the old one, under load, 
 failed request.
 """
 
-import collections
 import hashlib
 import os
 import re
@@ -18,145 +17,14 @@ import threading
 import time
 
 import gwtest
-from gwtest import ConnectionClosed, Gantry, HttpConn, Origin, request
+from gwload import Load
+from gwtest import ConnectionClosed, Gantry, HttpConn, Origin, from_origin
 
 MiB = 1024 * 1024
 PROMPT = 2.0  # "promptly", in seconds, for the sanitizer build on a busy machine
 
 
-# ---- a steady load (same client as test_reload.py) ---------------------------------------------
-
-
-class Load:
-    """Client threads against one port until stop(). plan: [(mode, path_fn)] where mode is
-    "keepalive" (one connection reused as long as gantry keeps it) or "fresh" (a new
-    connection per request). check(path, response) returns None or what is wrong. A request
-    on a reused keep-alive connection that the server closed before sending any byte of the
-    response is retried once on a new connection, as HTTP clients do (RFC 9112 9.3.1):
-    counted in .retries. Anything else, a refused or reset new connection included, is a
-    failure."""
-
-    def __init__(self, port, plan, check, duration=60):
-        self.port = port
-        self.check = check
-        self.deadline = time.monotonic() + duration
-        self.lock = threading.Lock()
-        self.stopping = threading.Event()
-        self.ok = 0
-        self.failures = []
-        self.retries = 0
-        self.closes = 0  # responses with Connection: close on keep-alive connections
-        self.by_status = collections.Counter()
-        self.threads = [
-            threading.Thread(target=self._run, args=(mode, fn), daemon=True)
-            for mode, fn in plan
-        ]
-        for t in self.threads:
-            t.start()
-
-    def _record(self, path, r):
-        problem = self.check(path, r)
-        with self.lock:
-            self.by_status[r.status] += 1
-            if problem:
-                self.failures.append("%s: %s" % (path, problem))
-            else:
-                self.ok += 1
-
-    def _fail(self, path, what):
-        with self.lock:
-            self.failures.append("%.3f %s: %s" % (time.monotonic(), path, what))
-
-    def _running(self):
-        return not self.stopping.is_set() and time.monotonic() < self.deadline
-
-    def _run(self, mode, path_fn):
-        i = 0
-        conn = None
-        reused = False
-        while self._running():
-            path = path_fn(i)
-            if mode == "fresh":
-                try:
-                    r = request(self.port, "GET", path, timeout=10)
-                except Exception as e:  # noqa: BLE001 - every error is a failed request
-                    self._fail(path, "new connection: %r" % e)
-                else:
-                    self._record(path, r)
-                i += 1
-                continue
-            if conn is None:
-                try:
-                    conn = HttpConn(self.port, timeout=10)
-                except Exception as e:  # noqa: BLE001
-                    self._fail(path, "connect: %r" % e)
-                    i += 1
-                    continue
-                reused = False
-            try:
-                conn.send_request("GET", path)
-                r = conn.read_response()
-            except (ConnectionClosed, ConnectionResetError, BrokenPipeError) as e:
-                if isinstance(e, ConnectionClosed):
-                    nothing = not conn.buf and "without a response" in str(e)
-                else:
-                    nothing = True  # reset or broken pipe while sending: no response byte
-                conn.close()
-                conn = None
-                if reused and nothing:
-                    with self.lock:
-                        self.retries += 1
-                    continue  # same i: retried on a new connection
-                self._fail(path, "keep-alive (%s): %r" % ("reused" if reused else "new", e))
-                i += 1
-                continue
-            except Exception as e:  # noqa: BLE001
-                conn.close()
-                conn = None
-                self._fail(path, "keep-alive: %r" % e)
-                i += 1
-                continue
-            self._record(path, r)
-            i += 1
-            reused = True
-            if (r.header("Connection") or "").lower() == "close":
-                with self.lock:
-                    self.closes += 1
-                conn.wait_closed(5)
-                conn.close()
-                conn = None
-        if conn is not None:
-            conn.close()
-
-    def stop(self):
-        self.stopping.set()
-        for t in self.threads:
-            t.join(30)
-        assert not any(t.is_alive() for t in self.threads), "load threads did not stop"
-
-    def total(self):
-        with self.lock:
-            return self.ok + len(self.failures)
-
-    def summary(self):
-        return "%d ok, %d failed, %d keep-alive retries, %d Connection: close, statuses %s" % (
-            self.ok,
-            len(self.failures),
-            self.retries,
-            self.closes,
-            dict(self.by_status),
-        )
-
-
 # ---- helpers ------------------------------------------------------------------------------------
-
-
-def from_origin(r, origin):
-    if r.status != 200:
-        return "status %d (%r)" % (r.status, r.body[:200])
-    if r.header("X-Origin-Port") != str(origin.port):
-        return "answered by origin port %s, expected %d" % (r.header("X-Origin-Port"), origin.port)
-    return None
 
 
 def config(origin, **top):

@@ -14,17 +14,7 @@ import tempfile
 import time
 
 import gwtest
-from gwtest import HttpConn, Origin, raw_exchange, request
-
-ORIGIN = None
-
-
-def origin():
-    """One origin shared by the tests that do not care about its counters."""
-    global ORIGIN
-    if ORIGIN is None or not ORIGIN.alive():
-        ORIGIN = Origin()
-    return ORIGIN
+from gwtest import HttpConn, Origin, raw_exchange, request, shared_origin as origin
 
 
 def test_echo_reports_request_as_received():

@@ -7,25 +7,12 @@ request line with its CRLF; max_header_bytes covers the header block after the r
 its final empty line included; max_headers counts every field line, Host included.
 """
 
-import socket
-import threading
-
 import gwtest
-from gwtest import Gantry, HttpConn, Origin
+from gwtest import Gantry, HttpConn, Origin, RecordingServer, shared_origin as origin
 
 MAX_LINE = 1024
 MAX_HEADER_BYTES = 2048
 MAX_HEADERS = 10
-
-ORIGIN = None
-
-
-def origin():
-    """One origin shared by the tests that do not count its requests."""
-    global ORIGIN
-    if ORIGIN is None or not ORIGIN.alive():
-        ORIGIN = Origin()
-    return ORIGIN
 
 
 def assert_json_error(r, status, close=True):
@@ -181,63 +168,6 @@ def test_content_length_over_limit_413_origin_never_sees_it():
             assert r.status == 200, (path, r)
             assert r.json()["body_len"] == n and r.json()["body_sha256"] == gwtest.pattern_sha256(n)
         assert o.stats()["requests"] == 3
-
-
-class RecordingServer:
-    """Accepts connections and records every byte until the peer closes; never answers."""
-
-    def __init__(self):
-        self.lsock = socket.socket()
-        self.lsock.bind(("127.0.0.1", 0))
-        self.lsock.listen(16)
-        self.port = self.lsock.getsockname()[1]
-        self.lock = threading.Lock()
-        self.conns = []
-        self.socks = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                s, _ = self.lsock.accept()
-            except OSError:
-                return
-            rec = {"data": bytearray(), "closed": False}
-            with self.lock:
-                self.conns.append(rec)
-                self.socks.append(s)
-            threading.Thread(target=self._serve, args=(s, rec), daemon=True).start()
-
-    def _serve(self, s, rec):
-        try:
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                with self.lock:
-                    rec["data"] += chunk
-        except OSError:
-            pass
-        with self.lock:
-            rec["closed"] = True
-
-    def snapshot(self):
-        with self.lock:
-            return [{"data": bytes(c["data"]), "closed": c["closed"]} for c in self.conns]
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.lsock.close()
-        with self.lock:
-            socks = list(self.socks)
-        for s in socks:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            s.close()
 
 
 def decode_chunks(data):

@@ -19,7 +19,6 @@ receive buffer makes gantry's writes to them stay pending. Every timeout under t
 
 import json
 import os
-import select
 import signal
 import socket
 import stat
@@ -28,7 +27,7 @@ import threading
 import time
 
 import gwtest
-from gwtest import Gantry, HttpConn, Origin, request
+from gwtest import Gantry, HangingListener, HttpConn, Origin, RawServer, request
 
 FAST = {
     "client_header": "1s",
@@ -43,45 +42,23 @@ HOLD = 30  # the longest a raw upstream keeps a connection it does not close its
 # ---- helpers -------------------------------------------------------------------------------------
 
 
-class RawUpstream:
+class RawUpstream(RawServer):
     """A raw TCP upstream: handler(self, conn, index) runs in a thread per accepted
     connection (index 0, 1, ...). rcvbuf/maxseg are set on the listener (inherited by the
     accepted sockets) so that gantry's writes to a handler that does not read stay pending.
     .heads: the request heads read with read_head(), per connection index."""
 
     def __init__(self, handler, rcvbuf=None, maxseg=None):
-        self.lsock = socket.socket()
-        if rcvbuf:
-            self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        if maxseg:
-            self.lsock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, maxseg)
-        self.lsock.bind(("127.0.0.1", 0))
-        self.lsock.listen(16)
-        self.port = self.lsock.getsockname()[1]
         self.handler = handler
         self.stop = threading.Event()
-        self.lock = threading.Lock()
-        self.socks = []
         self.heads = {}
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__(rcvbuf=rcvbuf, maxseg=maxseg)
 
     @property
     def connections(self):
-        with self.lock:
-            return len(self.socks)
+        return self.accepted
 
-    def _accept(self):
-        while True:
-            try:
-                s, _ = self.lsock.accept()
-            except OSError:
-                return
-            with self.lock:
-                index = len(self.socks)
-                self.socks.append(s)
-            threading.Thread(target=self._run, args=(s, index), daemon=True).start()
-
-    def _run(self, s, index):
+    def serve(self, s, index):
         s.settimeout(HOLD)
         try:
             self.handler(self, s, index)
@@ -104,22 +81,9 @@ class RawUpstream:
         """Keeps s open until the peer closes it or the test ends, without reading it."""
         self.stop.wait(HOLD)
 
-    def url(self):
-        return "http://127.0.0.1:%d" % self.port
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
+    def close(self):
         self.stop.set()
-        self.lsock.close()
-        with self.lock:
-            socks = list(self.socks)
-        for s in socks:
-            try:
-                s.close()
-            except OSError:
-                pass
+        super().close()
 
 
 def wait_readable(s, timeout=HOLD):
@@ -149,22 +113,8 @@ def closes(r):
 
 def read_all(sock, timeout):
     """(bytes, True if the peer closed (FIN or RST) within timeout s)."""
-    deadline = time.monotonic() + timeout
-    out = bytearray()
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return bytes(out), False
-        sock.settimeout(left)
-        try:
-            chunk = sock.recv(1 << 20)
-        except (socket.timeout, TimeoutError):
-            return bytes(out), False
-        except ConnectionResetError:
-            return bytes(out), True
-        if not chunk:
-            return bytes(out), True
-        out += chunk
+    data, t = gwtest.read_until_eof(sock, timeout)
+    return data, t is not None
 
 
 def tcp_state(sock):
@@ -187,42 +137,6 @@ def syn_sent_to(hang):
             if fields[2] == want and fields[3] == "02" and fields[1] not in ignore:
                 return True
     return False
-
-
-class HangingListener:
-    """A loopback port whose connects hang: a backlog-0 listener whose accept queue is filled
-    first, so that Linux drops further SYNs (the client retries them after ~1 s, 3 s, ...).
-    Accepting from .lsock lets the retried ones in."""
-
-    def __init__(self):
-        self.lsock = socket.socket()
-        self.lsock.bind(("127.0.0.1", 0))
-        self.lsock.listen(0)
-        self.port = self.lsock.getsockname()[1]
-        self.fillers = []
-        for _ in range(2):
-            s = socket.socket()
-            s.setblocking(False)
-            s.connect_ex(("127.0.0.1", self.port))
-            self.fillers.append(s)
-            select.select([], [s], [], 0.3)
-        probe = socket.socket()
-        probe.setblocking(False)
-        probe.connect_ex(("127.0.0.1", self.port))
-        _, w, _ = select.select([], [probe], [], 0.3)
-        probe.close()
-        if w:
-            self.close()
-            gwtest.skip("cannot make connects hang here (accept queue overflow not dropping SYNs)")
-
-    def own_ports(self):
-        """The local ports of the filler connections (some stay in SYN_SENT)."""
-        return {s.getsockname()[1] for s in self.fillers}
-
-    def close(self):
-        for s in self.fillers:
-            s.close()
-        self.lsock.close()
 
 
 # ---- r1: upstream never reads the body -----------------------------------------------------------

@@ -9,11 +9,19 @@ sanitizer build and a lower bound that proves gantry waited for the timeout.
 import json
 import select
 import socket
-import threading
 import time
 
 import gwtest
-from gwtest import Gantry, HttpConn, Origin
+from gwtest import (
+    Gantry,
+    HangingListener,
+    HttpConn,
+    Origin,
+    RecordingServer,
+    assert_json_error,
+    parse_head,
+    read_until_eof,
+)
 
 T = 1.0  # the timeout under test, in seconds
 EARLY = 0.85  # an event measured before T * EARLY came too early
@@ -34,153 +42,6 @@ def config(*backends, service=None, **timeouts):
     if service:
         cfg["services"][0].update(service)
     return cfg
-
-
-def assert_json_error(r, status):
-    assert r.status == status, r
-    assert r.header("Content-Type") == "application/json", r.headers
-    body = r.json()
-    assert body["status"] == status, body
-    assert isinstance(body["error"], str) and body["error"], body
-    assert body["request_id"] and body["request_id"] == r.header("X-Request-ID"), (body, r.headers)
-    return body
-
-
-def parse_head(data):
-    """(status, {lower name: value}, rest) of raw response bytes."""
-    head, sep, rest = data.partition(b"\r\n\r\n")
-    assert sep, "no complete response head in %r" % data[:300]
-    lines = head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split(" ")[1])
-    headers = {}
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    return status, headers, rest
-
-
-def read_until_eof(sock, timeout):
-    """(bytes, seconds until EOF or None if the peer did not close within timeout)."""
-    t0 = time.monotonic()
-    out = bytearray()
-    while True:
-        left = timeout - (time.monotonic() - t0)
-        if left <= 0:
-            return bytes(out), None
-        sock.settimeout(left)
-        try:
-            chunk = sock.recv(65536)
-        except (socket.timeout, TimeoutError):
-            return bytes(out), None
-        except ConnectionResetError:
-            chunk = b""
-        if not chunk:
-            return bytes(out), time.monotonic() - t0
-        out += chunk
-
-
-class RecordingServer:
-    """A TCP server that accepts connections and records every byte each one sends until it
-    closes; it never answers. .conns: list of {"data": bytearray, "closed": bool}."""
-
-    def __init__(self):
-        self.lsock = socket.socket()
-        self.lsock.bind(("127.0.0.1", 0))
-        self.lsock.listen(16)
-        self.port = self.lsock.getsockname()[1]
-        self.lock = threading.Lock()
-        self.conns = []
-        self.socks = []
-        self.stopping = False
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while not self.stopping:
-            try:
-                s, _ = self.lsock.accept()
-            except OSError:
-                return
-            rec = {"data": bytearray(), "closed": False}
-            with self.lock:
-                self.conns.append(rec)
-                self.socks.append(s)
-            threading.Thread(target=self._serve, args=(s, rec), daemon=True).start()
-
-    def _serve(self, s, rec):
-        try:
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                with self.lock:
-                    rec["data"] += chunk
-        except OSError:
-            pass
-        with self.lock:
-            rec["closed"] = True
-
-    def snapshot(self):
-        with self.lock:
-            return [{"data": bytes(c["data"]), "closed": c["closed"]} for c in self.conns]
-
-    def target(self):
-        return {"url": "http://127.0.0.1:%d" % self.port}
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stopping = True
-        self.lsock.close()
-        with self.lock:
-            socks = list(self.socks)
-        for s in socks:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            s.close()
-
-
-class HangingListener:
-    """A port whose connects hang: a listener with backlog 0 that never accepts, whose accept
-    queue is filled first, so Linux drops every further SYN."""
-
-    def __init__(self):
-        self.lsock = socket.socket()
-        self.lsock.bind(("127.0.0.1", 0))
-        self.lsock.listen(0)
-        self.port = self.lsock.getsockname()[1]
-        self.fillers = []
-        for _ in range(2):
-            s = socket.socket()
-            s.setblocking(False)
-            s.connect_ex(("127.0.0.1", self.port))
-            self.fillers.append(s)
-            select.select([], [s], [], 0.3)
-        # Precondition: a further connect does not complete.
-        probe = socket.socket()
-        probe.setblocking(False)
-        probe.connect_ex(("127.0.0.1", self.port))
-        _, w, _ = select.select([], [probe], [], 0.3)
-        probe.close()
-        if w:
-            self.close()
-            gwtest.skip("cannot make connects hang here (accept queue overflow not dropping SYNs)")
-
-    def target(self):
-        return {"url": "http://127.0.0.1:%d" % self.port}
-
-    def close(self):
-        for s in self.fillers:
-            s.close()
-        self.lsock.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 # ---- client header timeout -------------------------------------------------------------------

@@ -12,90 +12,31 @@ import json
 import re
 import socket
 import struct
-import threading
 import time
 
 import gwtest
-from gwtest import Gantry, HttpConn, Origin
-
-
-def assert_json_error(r, status):
-    assert r.status == status, r
-    assert r.header("Content-Type") == "application/json", r.headers
-    body = r.json()
-    assert body["status"] == status, body
-    assert isinstance(body["error"], str) and body["error"], body
-    assert body["request_id"] and body["request_id"] == r.header("X-Request-ID"), (body, r.headers)
-    return body
+from gwtest import Gantry, HttpConn, Origin, RawServer, assert_json_error, parse_head
 
 
 def raw_until_eof(port, data, timeout=5.0):
     """Sends data; returns (bytes received, seconds until EOF or None when still open)."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
         s.sendall(data)
-        t0 = time.monotonic()
-        out = bytearray()
-        while True:
-            left = timeout - (time.monotonic() - t0)
-            if left <= 0:
-                return bytes(out), None
-            s.settimeout(left)
-            try:
-                chunk = s.recv(65536)
-            except (socket.timeout, TimeoutError):
-                return bytes(out), None
-            except ConnectionResetError:
-                chunk = b""
-            if not chunk:
-                return bytes(out), time.monotonic() - t0
-            out += chunk
+        return gwtest.read_until_eof(s, timeout)
 
 
-def parse_head(data):
-    head, sep, rest = data.partition(b"\r\n\r\n")
-    assert sep, "no complete response head in %r" % data[:300]
-    lines = head.decode("latin-1").split("\r\n")
-    headers = {}
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    return int(lines[0].split(" ")[1]), headers, rest
-
-
-class ScriptedServer:
+class ScriptedServer(RawServer):
     """A tiny HTTP/1.1 server on a free port: one thread per connection reads requests
     (Content-Length bodies only) and calls script(server, sock, index, request_head,
     body), which writes the answer and returns False to end the connection (closing it)."""
 
     def __init__(self, script):
         self.script = script
-        self.lsock = socket.socket()
-        self.lsock.bind(("127.0.0.1", 0))
-        self.lsock.listen(64)
-        self.port = self.lsock.getsockname()[1]
-        self.lock = threading.Lock()
-        self.accepted = 0
         self.closed = 0
         self.requests = []  # (connection index, method, path, body length)
-        self.socks = []
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__(backlog=64)
 
-    def url(self):
-        return "http://127.0.0.1:%d" % self.port
-
-    def _accept(self):
-        while True:
-            try:
-                s, _ = self.lsock.accept()
-            except OSError:
-                return
-            with self.lock:
-                index = self.accepted
-                self.accepted += 1
-                self.socks.append(s)
-            threading.Thread(target=self._serve, args=(s, index), daemon=True).start()
-
-    def _serve(self, s, index):
+    def serve(self, s, index):
         buf = b""
         try:
             while True:
@@ -130,19 +71,6 @@ class ScriptedServer:
                 pass
             with self.lock:
                 self.closed += 1
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.lsock.close()
-        with self.lock:
-            socks = list(self.socks)
-        for s in socks:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 def json_answer(server, index, body_len):

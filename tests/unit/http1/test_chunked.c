@@ -17,13 +17,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "core/error.h"
 #include "http1/chunked.h"
+
+#include "../guard_page.h"
 
 #define IN(s) .in = (s), .len = sizeof(s) - 1
 #define DATA(s) .data = (s), .data_len = sizeof(s) - 1
@@ -165,40 +165,11 @@ static const struct ccase chunked_cases[] = {
 
 /* ---- where each call's bytes live ---- */
 
-struct guard {
-    char *map;
-    size_t size; /* readable bytes; a PROT_NONE page follows */
-    size_t page;
-};
-
-static void guard_init(struct guard *g, size_t need)
-{
-    long page = sysconf(_SC_PAGESIZE);
-    assert_true(page > 0);
-    g->page = (size_t)page;
-    g->size = (need + g->page - 1) / g->page * g->page;
-    if (g->size == 0)
-        g->size = g->page;
-    g->map =
-        mmap(NULL, g->size + g->page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    assert_true(g->map != MAP_FAILED);
-    assert_int_equal(mprotect(g->map + g->size, g->page, PROT_NONE), 0);
-}
-
-static void guard_free(struct guard *g)
-{
-    assert_int_equal(munmap(g->map, g->size + g->page), 0);
-}
-
 /* With a guard: the bytes end at the PROT_NONE page. Without: a fresh exact malloc. */
 static char *place(struct guard *g, const char *src, size_t n)
 {
-    if (g) {
-        char *dst = g->map + g->size - n;
-        if (n)
-            memmove(dst, src, n);
-        return dst;
-    }
+    if (g)
+        return guard_place(g, src, n);
     char *b = malloc(n ? n : 1);
     assert_non_null(b);
     if (n)

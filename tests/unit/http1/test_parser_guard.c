@@ -15,50 +15,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "core/error.h"
 #include "http1/parser.h"
 
+#include "../guard_page.h"
 #include "parser_check.h"
-
-struct guard {
-    char *map;
-    size_t size; /* accessible bytes; the PROT_NONE page follows */
-    size_t page;
-};
-
-static void guard_init(struct guard *g, size_t need)
-{
-    long page = sysconf(_SC_PAGESIZE);
-    assert_true(page > 0);
-    g->page = (size_t)page;
-    g->size = (need + g->page - 1) / g->page * g->page;
-    if (g->size == 0)
-        g->size = g->page;
-    g->map =
-        mmap(NULL, g->size + g->page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    assert_true(g->map != MAP_FAILED);
-    assert_int_equal(mprotect(g->map + g->size, g->page, PROT_NONE), 0);
-}
-
-static void guard_free(struct guard *g)
-{
-    assert_int_equal(munmap(g->map, g->size + g->page), 0);
-}
-
-/* Copies n bytes so that the last one is the last readable byte; returns where they start. */
-static char *guard_place(struct guard *g, const char *src, size_t n)
-{
-    char *dst = g->map + g->size - n;
-    memset(g->map, 0x5A, g->size - n);
-    if (n)
-        memmove(dst, src, n);
-    return dst;
-}
 
 static unsigned guard_fail(const struct pcase *c, const char *how, size_t k, int rc, int want,
                            const char *why)
