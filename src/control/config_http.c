@@ -10,16 +10,6 @@
 
 #define FIELD(base, f, T) ((T *)((char *)(base) + (f)->offset))
 
-static char *dup_n(const char *s, size_t n)
-{
-    char *d = malloc(n + 1);
-    if (d) {
-        memcpy(d, s, n);
-        d[n] = '\0';
-    }
-    return d;
-}
-
 static bool is_alnum(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
@@ -169,7 +159,7 @@ static void parse_listen(struct gw__cfg_ctx *ctx, json_t *v, void *base,
             return;
         }
         port = (uint16_t)i;
-        host = dup_n("0.0.0.0", 7);
+        host = strndup("0.0.0.0", 7);
     } else {
         if (!json_is_string(v)) {
             gw__cfg_error(ctx, "expected a string such as \"0.0.0.0:8000\", got %s",
@@ -191,7 +181,7 @@ static void parse_listen(struct gw__cfg_ctx *ctx, json_t *v, void *base,
             return;
         }
         port = a.port;
-        host = a.host_len > 0 ? dup_n(a.host, a.host_len) : dup_n("0.0.0.0", 7);
+        host = a.host_len > 0 ? strndup(a.host, a.host_len) : strndup("0.0.0.0", 7);
         free(s);
     }
     if (host == NULL) {
@@ -259,8 +249,8 @@ static const char *parse_url(const char *url, struct gw_target_conf *t, bool *oo
         return bad;
     if (a.host_len == 0)
         return "missing host (expected http://host:port)";
-    t->host = dup_n(a.host, a.host_len);
-    t->authority = dup_n(auth, alen);
+    t->host = strndup(a.host, a.host_len);
+    t->authority = strndup(auth, alen);
     if (t->host == NULL || t->authority == NULL) {
         *oom = true;
         return NULL;

@@ -19,16 +19,6 @@ _Static_assert(sizeof(unsigned) == sizeof(uint32_t), "workers is stored as a uin
 _Static_assert(sizeof(enum gw_log_level) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(enum gw_log_format) == sizeof(int), "enums are stored as int");
 
-static char *dup_n(const char *s, size_t n)
-{
-    char *d = malloc(n + 1);
-    if (d) {
-        memcpy(d, s, n);
-        d[n] = '\0';
-    }
-    return d;
-}
-
 bool gw__cfg_get_string(struct gw__cfg_ctx *ctx, json_t *v, char **out)
 {
     *out = NULL;
@@ -39,7 +29,7 @@ bool gw__cfg_get_string(struct gw__cfg_ctx *ctx, json_t *v, char **out)
     const char *s = json_string_value(v);
     size_t n = json_string_length(v);
     if (ctx->in_default) {
-        *out = dup_n(s, n);
+        *out = strndup(s, n);
     } else {
         char why[256];
         *out = gw__cfg_expand_env(s, n, why, sizeof why);
