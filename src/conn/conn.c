@@ -74,7 +74,6 @@ static void close_now(struct gw_conn *c)
     struct gw_worker *w = c->w;
     uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
     uv_close((uv_handle_t *)&c->timer, on_handle_closed);
-    uv_close((uv_handle_t *)&c->up_timer, on_handle_closed);
     gw_list_remove(&c->link);
     w->nconns--;
     atomic_fetch_sub(&w->server->nconns, 1);
@@ -408,10 +407,15 @@ int gw_conn_write(struct gw_conn *c, uv_buf_t *bufs, unsigned nbufs, uv_write_cb
         return 1;
     bufs[i].base += left;
     bufs[i].len -= left;
-    c->write_req.data = c;
-    int rc = uv_write(&c->write_req, (uv_stream_t *)&c->tcp, bufs + i, nbufs - i, cb);
-    if (rc < 0)
+    uv_write_t *wr = malloc(sizeof(*wr));
+    if (!wr)
+        return GW_ENOMEM;
+    wr->data = c;
+    int rc = uv_write(wr, (uv_stream_t *)&c->tcp, bufs + i, nbufs - i, cb);
+    if (rc < 0) {
+        free(wr);
         return rc;
+    }
     c->writing = true;
     return 0;
 }
@@ -437,9 +441,8 @@ void gw_conn_request_done(struct gw_conn *c)
     gw_conn_process(c);
 }
 
-static void on_respond_written(uv_write_t *req, int status)
+static void respond_done(struct gw_conn *c, int status)
 {
-    struct gw_conn *c = req->data;
     c->writing = false;
     if (c->closing)
         return;
@@ -452,6 +455,13 @@ static void on_respond_written(uv_write_t *req, int status)
     } else {
         close_gracefully(c);
     }
+}
+
+static void on_respond_written(uv_write_t *req, int status)
+{
+    struct gw_conn *c = req->data;
+    free(req);
+    respond_done(c, status);
 }
 
 static const char *status_reason(int status)
@@ -542,7 +552,7 @@ void gw_conn_respond(struct gw_conn *c, int status, const char *extra_headers, c
     if (rc < 0)
         gw_conn_close(c);
     else if (rc == 1)
-        on_respond_written(&c->write_req, 0);
+        respond_done(c, 0);
     else /* a client that does not read gets the idle timeout to take our answer */
         timer_start(c, TIMER_SEND, conn_cfg(c)->timeouts.client_idle_ms);
 }
@@ -568,11 +578,8 @@ void gw_conn_respond_error(struct gw_conn *c, int err, bool close_after)
 static void conn_start(struct gw_worker *w, struct gw_conn *c)
 {
     uv_timer_init(&w->loop, &c->timer);
-    uv_timer_init(&w->loop, &c->up_timer);
     c->timer.data = c;
-    c->up_timer.data = c;
-    c->write_req.data = c;
-    c->open_handles = 3;
+    c->open_handles = 2;
     gw_list_insert_tail(&w->conns, &c->link);
     w->nconns++;
     unsigned total = atomic_fetch_add(&w->server->nconns, 1) + 1;

@@ -89,8 +89,6 @@ struct gw_request {
 struct gw_conn {
     uv_tcp_t tcp;
     uv_timer_t timer;    /** client timeouts: header, idle, body */
-    uv_timer_t up_timer; /** upstream timeouts: connect, response */
-    uv_write_t write_req;
     struct gw_worker *w;
     struct gw_list link;
     char *in; /** input buffer; NULL while idle with nothing buffered */
@@ -141,7 +139,9 @@ void gw_conn_request_done(struct gw_conn *c);
 void gw_conn_process(struct gw_conn *c);
 
 /* Writes bufs to the client: inline when the socket takes it all, else with a write
- * request whose completion calls cb. Returns 1 if written inline, 0 if pending, <0 error. */
+ * request whose completion calls cb. Returns 1 if written inline, 0 if pending, <0 error.
+ * The write request is allocated only when a write has to wait (an idle connection carries
+ * none); cb receives it with data = the connection and must free it. */
 int gw_conn_write(struct gw_conn *c, uv_buf_t *bufs, unsigned nbufs, uv_write_cb cb);
 
 /* Dispatch of a complete request head (conn/request.c). */

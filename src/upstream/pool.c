@@ -64,6 +64,8 @@ static struct gw_pool *pool_get(struct gw_pools *p, const char *key)
 static void on_upconn_closed(uv_handle_t *h)
 {
     struct gw_upconn *uc = h->data;
+    if (--uc->open_handles > 0)
+        return;
     free(uc->buf);
     free(uc);
 }
@@ -79,6 +81,7 @@ void gw_upconn_close(struct gw_upconn *uc)
     }
     uc->req = NULL;
     uv_close((uv_handle_t *)&uc->tcp, on_upconn_closed);
+    uv_close((uv_handle_t *)&uc->timer, on_upconn_closed);
 }
 
 /*
@@ -214,6 +217,9 @@ int gw_upconn_connect(struct gw_worker *w, const struct gw_target *t, struct gw_
         return rc;
     }
     uc->tcp.data = uc;
+    uv_timer_init(&w->loop, &uc->timer);
+    uc->timer.data = uc;
+    uc->open_handles = 2;
     uc->connect_req.data = uc;
     uv_tcp_nodelay(&uc->tcp, 1);
     rc = uv_tcp_connect(&uc->connect_req, &uc->tcp, (const struct sockaddr *)&t->addr, cb);

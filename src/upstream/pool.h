@@ -35,6 +35,7 @@ struct gw_pools {
 
 struct gw_upconn {
     uv_tcp_t tcp;
+    uv_timer_t timer; /** connect timeout, then response / send timeouts of its request */
     uv_connect_t connect_req;
     uv_write_t write_req;
     struct gw_worker *w;
@@ -47,6 +48,7 @@ struct gw_upconn {
     size_t off;
     size_t cap;
     uint64_t requests; /** requests served on this connection */
+    unsigned open_handles;
     bool reading;
     bool connected;
     bool closing;

@@ -23,6 +23,7 @@
 #include "core/log.h"
 #include "runtime/worker.h"
 #include "upstream/pool.h"
+#include "upstream/retry.h"
 #include "upstream/rewrite.h"
 
 #define MAX_BUFS 32
@@ -33,19 +34,13 @@ static void pick_and_connect(struct gw_request *r, bool fresh);
 static void pump_request(struct gw_request *r);
 static void pump_response(struct gw_request *r);
 
-static bool idempotent(enum gw_http_method m)
-{
-    return m == GW_METHOD_GET || m == GW_METHOD_HEAD || m == GW_METHOD_PUT ||
-           m == GW_METHOD_DELETE || m == GW_METHOD_OPTIONS || m == GW_METHOD_TRACE;
-}
-
 static void detach_upstream(struct gw_request *r, bool reusable)
 {
     struct gw_upconn *uc = r->up;
     if (!uc)
         return;
     r->up = NULL;
-    uv_timer_stop(&r->conn->up_timer);
+    uv_timer_stop(&uc->timer);
     if (!r->t_upstream_done)
         r->t_upstream_done = uv_hrtime();
     uc->req = NULL;
@@ -77,9 +72,9 @@ static void fail(struct gw_request *r, int err)
 
 static void on_up_timeout(uv_timer_t *t)
 {
-    struct gw_conn *c = t->data;
-    struct gw_request *r = c->req;
-    if (!r || !r->up)
+    struct gw_upconn *uc = t->data;
+    struct gw_request *r = uc->req;
+    if (!r || r->up != uc)
         return;
     if (!r->up->connected) {
         gw_log_warn("upstream %s: connect timeout (request %s)", r->target->key, r->id);
@@ -97,7 +92,8 @@ static void on_up_timeout(uv_timer_t *t)
 
 static void start_response_timer(struct gw_request *r)
 {
-    uv_timer_start(&r->conn->up_timer, on_up_timeout, r->svc->conf->response_timeout_ms, 0);
+    if (r->up)
+        uv_timer_start(&r->up->timer, on_up_timeout, r->svc->conf->response_timeout_ms, 0);
 }
 
 /* ---- request: client -> upstream ---------------------------------------------------- */
@@ -117,8 +113,8 @@ static void after_request_write(struct gw_request *r)
             start_response_timer(r);
         return;
     }
-    if (!r->resp_head_done)
-        uv_timer_stop(&c->up_timer); /* waiting on the client now: its body timer runs */
+    if (!r->resp_head_done && r->up)
+        uv_timer_stop(&r->up->timer); /* waiting on the client now: its body timer runs */
     pump_request(r);
 }
 
@@ -309,7 +305,7 @@ static void on_connected(uv_connect_t *creq, int status)
         gw_upconn_close(uc);
         return;
     }
-    uv_timer_stop(&r->conn->up_timer);
+    uv_timer_stop(&uc->timer);
     if (status < 0) {
         gw_log_warn("upstream %s: connect failed: %s (request %s)", r->target->key,
                     uv_strerror(status), r->id);
@@ -338,7 +334,7 @@ static void pick_and_connect(struct gw_request *r, bool fresh)
     r->tries++;
     /* A request that could not be retried on another connection gets a pooled one only
      * after a peek proves it still open. */
-    bool verify = !idempotent(r->msg.method_id) || r->msg.body != GW_BODY_NONE;
+    bool verify = !gw_retry_idempotent(r->msg.method_id) || r->msg.body != GW_BODY_NONE;
     struct gw_upconn *uc = fresh ? NULL : gw_pool_acquire(w, r->target, verify);
     if (uc) {
         uc->req = r;
@@ -358,7 +354,7 @@ static void pick_and_connect(struct gw_request *r, bool fresh)
         return;
     }
     r->up = uc;
-    uv_timer_start(&r->conn->up_timer, on_up_timeout, svc->conf->connect_timeout_ms, 0);
+    uv_timer_start(&uc->timer, on_up_timeout, svc->conf->connect_timeout_ms, 0);
 }
 
 void gw_proxy_start(struct gw_request *r)
@@ -409,7 +405,7 @@ static void upstream_closed(struct gw_request *r, ssize_t nread)
     bool reused = uc->requests > 0;
     gw_log_warn("upstream %s: %s before the response was complete (request %s)", r->target->key,
                 nread == UV_EOF ? "connection closed" : uv_strerror((int)nread), r->id);
-    if (!r->resp_head_done && !r->resp_started && reused && idempotent(r->msg.method_id) &&
+    if (!r->resp_head_done && !r->resp_started && reused && gw_retry_idempotent(r->msg.method_id) &&
         r->msg.body == GW_BODY_NONE && uc->len == uc->off) {
         /* A keep-alive connection the upstream closed under us: nothing was answered, the
          * method is idempotent, so a fresh connection is safe. */
@@ -473,7 +469,7 @@ static int parse_response_head(struct gw_request *r)
         }
         break;
     }
-    uv_timer_stop(&r->conn->up_timer);
+    uv_timer_stop(&uc->timer);
     r->status = r->rmsg.status;
     if (r->conn->w->stopping || !r->body_sent)
         r->keep_alive = false;
@@ -511,6 +507,7 @@ static void after_response_write(struct gw_request *r)
 static void on_client_written(uv_write_t *req, int status)
 {
     struct gw_conn *c = req->data;
+    free(req);
     struct gw_request *r = c->req;
     c->writing = false;
     if (c->closing || !r)
