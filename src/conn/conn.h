@@ -17,6 +17,7 @@
 #include "core/buf.h"
 #include "core/list.h"
 #include "http1/chunked.h"
+#include "balance/balancer.h"
 #include "http1/parser.h"
 
 struct gw_worker;
@@ -42,7 +43,12 @@ struct gw_request {
     uint64_t t_upstream_done;
     const struct gw_service *svc;
     const struct gw_target *target;
-    unsigned tries;
+    unsigned tries;        /** targets tried so far */
+    int target_index;      /** in the service's balancer */
+    bool try_acquired;     /** the balancer counts this try as in flight */
+    bool try_ok;           /** the try ended with a complete response below 500 */
+    uint64_t t_try;        /** uv_hrtime() when the current try started */
+    uint64_t tried[GW_BALANCE_EXCLUDE_WORDS]; /** targets this request already tried */
     char id[129];
     char method[24];
     char path[256];        /** for the access log (truncated) */

@@ -12,13 +12,35 @@ static void snapshot_free(struct gw_snapshot *s)
 {
     if (!s)
         return;
-    for (size_t i = 0; i < s->nservices; i++)
+    for (size_t i = 0; i < s->nservices; i++) {
+        gw_balancer_free(s->services[i].balancer);
         free(s->services[i].targets);
+    }
     free(s->services);
     if (s->router)
         gw_router_free(s->router);
     gw_config_free(s->cfg);
     free(s);
+}
+
+static int build_balancer(struct gw_service *svc, size_t index, char *why, size_t why_cap)
+{
+    struct gw_balance_target_spec specs[GW_BALANCE_MAX_TARGETS];
+    if (svc->ntargets > GW_BALANCE_MAX_TARGETS) {
+        if (why)
+            snprintf(why, why_cap, "services[%zu].targets: more than %d targets", index,
+                     GW_BALANCE_MAX_TARGETS);
+        return GW_EINVAL;
+    }
+    for (size_t t = 0; t < svc->ntargets; t++) {
+        specs[t].id = svc->targets[t].key;
+        specs[t].weight = svc->targets[t].conf->weight;
+    }
+    int rc = gw_balancer_new(GW_BALANCE_ROUND_ROBIN, specs, svc->ntargets, NULL, &svc->balancer);
+    if (rc < 0 && why)
+        snprintf(why, why_cap, "services[%zu].targets: cannot build the balancer (%s)", index,
+                 gw_strerror(rc));
+    return rc;
 }
 
 static int build_services(struct gw_snapshot *s, char *why, size_t why_cap)
@@ -32,7 +54,6 @@ static int build_services(struct gw_snapshot *s, char *why, size_t why_cap)
         const struct gw_service_conf *sc = &cfg->services[i];
         struct gw_service *svc = &s->services[i];
         svc->conf = sc;
-        atomic_init(&svc->rr, 0);
         svc->targets = calloc(sc->ntargets, sizeof(*svc->targets));
         if (!svc->targets)
             return GW_ENOMEM;
@@ -51,6 +72,9 @@ static int build_services(struct gw_snapshot *s, char *why, size_t why_cap)
                 return GW_EINVAL;
             }
         }
+        int rc = build_balancer(svc, i, why, why_cap);
+        if (rc < 0)
+            return rc;
     }
     return 0;
 }

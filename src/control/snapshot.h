@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 
 #include "control/config.h"
+#include "balance/balancer.h"
 #include "route/router.h"
 
 struct gw_target {
@@ -26,7 +27,7 @@ struct gw_service {
     const struct gw_service_conf *conf;
     struct gw_target *targets;
     size_t ntargets;
-    atomic_uint rr; /* round-robin cursor shared by all workers */
+    struct gw_balancer *balancer; /** shared by all workers; picks are lock-free */
 };
 
 struct gw_snapshot {

@@ -21,6 +21,7 @@
 #include "control/snapshot.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/random.h"
 #include "runtime/worker.h"
 #include "upstream/pool.h"
 #include "upstream/retry.h"
@@ -34,9 +35,21 @@ static void pick_and_connect(struct gw_request *r, bool fresh);
 static void pump_request(struct gw_request *r);
 static void pump_response(struct gw_request *r);
 
+/* Ends the current try for the balancer: in-flight count down, outcome and latency in (the
+ * EWMA of p2c_ewma learns from them). */
+static void end_try(struct gw_request *r)
+{
+    if (!r->try_acquired)
+        return;
+    r->try_acquired = false;
+    uint64_t us = (uv_hrtime() - r->t_try) / 1000;
+    gw_balancer_release(r->svc->balancer, r->target_index, r->try_ok, us);
+}
+
 static void detach_upstream(struct gw_request *r, bool reusable)
 {
     struct gw_upconn *uc = r->up;
+    end_try(r);
     if (!uc)
         return;
     r->up = NULL;
@@ -79,7 +92,7 @@ static void on_up_timeout(uv_timer_t *t)
     if (!r->up->connected) {
         gw_log_warn("upstream %s: connect timeout (request %s)", r->target->key, r->id);
         detach_upstream(r, false);
-        if (r->tries < r->svc->ntargets && !r->head_sent) {
+        if (!r->head_sent) {
             pick_and_connect(r, true);
             return;
         }
@@ -310,28 +323,36 @@ static void on_connected(uv_connect_t *creq, int status)
         gw_log_warn("upstream %s: connect failed: %s (request %s)", r->target->key,
                     uv_strerror(status), r->id);
         detach_upstream(r, false);
-        if (r->tries < r->svc->ntargets) {
-            pick_and_connect(r, true);
-            return;
-        }
-        fail(r, GW_EUPCONNECT);
+        pick_and_connect(r, true);
         return;
     }
     uc->connected = true;
     send_request(r);
 }
 
+/*
+ * Picks a target this request has not tried yet and connects to it (or reuses a pooled
+ * connection). Connect failures come back here and move on to the next untried target;
+ * when every target was tried the request fails with 502 (503 when there was none).
+ */
 static void pick_and_connect(struct gw_request *r, bool fresh)
 {
     const struct gw_service *svc = r->svc;
     struct gw_worker *w = r->conn->w;
-    if (svc->ntargets == 0) {
-        fail(r, GW_ENOTARGET);
+    struct gw_balance_key key = {r->conn->peer, strlen(r->conn->peer)};
+    int idx = gw_balancer_pick(svc->balancer, &key, NULL, NULL, r->tried, gw_random_u64());
+    if (idx < 0) {
+        fail(r, r->tries ? GW_EUPCONNECT : GW_ENOTARGET);
         return;
     }
-    unsigned idx = atomic_fetch_add_explicit((atomic_uint *)&svc->rr, 1, memory_order_relaxed);
-    r->target = &svc->targets[idx % svc->ntargets];
+    gw_balance_exclude_add(r->tried, idx);
+    r->target_index = idx;
+    r->target = &svc->targets[idx];
     r->tries++;
+    r->try_ok = false;
+    r->t_try = uv_hrtime();
+    gw_balancer_acquire(svc->balancer, idx);
+    r->try_acquired = true;
     /* A request that could not be retried on another connection gets a pooled one only
      * after a peek proves it still open. */
     bool verify = !gw_retry_idempotent(r->msg.method_id) || r->msg.body != GW_BODY_NONE;
@@ -346,11 +367,8 @@ static void pick_and_connect(struct gw_request *r, bool fresh)
     if (rc < 0) {
         gw_log_warn("upstream %s: cannot connect: %s (request %s)", r->target->key, gw_strerror(rc),
                     r->id);
-        if (r->tries < svc->ntargets) {
-            pick_and_connect(r, true);
-            return;
-        }
-        fail(r, GW_EUPCONNECT);
+        end_try(r);
+        pick_and_connect(r, true);
         return;
     }
     r->up = uc;
@@ -387,6 +405,7 @@ static void finish(struct gw_request *r)
         uc && r->rmsg.keep_alive && r->body_sent && uc->off == uc->len && !bodiless_with_framing(r);
     if (uc)
         uc->requests++;
+    r->try_ok = r->status < 500;
     detach_upstream(r, reusable);
     if (!r->body_sent)
         r->keep_alive = false;
@@ -410,7 +429,8 @@ static void upstream_closed(struct gw_request *r, ssize_t nread)
         /* A keep-alive connection the upstream closed under us: nothing was answered, the
          * method is idempotent, so a fresh connection is safe. */
         detach_upstream(r, false);
-        r->tries = 0;
+        /* The target is not at fault: it may be picked again, on a fresh connection. */
+        r->tried[r->target_index / 64] &= ~(UINT64_C(1) << (r->target_index % 64));
         r->head_sent = false; /* the new connection needs the head again */
         r->body_writing = false;
         r->body_consumed = 0;
