@@ -14,10 +14,10 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "balance/balancer.h"
 #include "core/buf.h"
 #include "core/list.h"
 #include "http1/chunked.h"
-#include "balance/balancer.h"
 #include "http1/parser.h"
 
 struct gw_worker;
@@ -43,12 +43,16 @@ struct gw_request {
     uint64_t t_upstream_done;
     const struct gw_service *svc;
     const struct gw_target *target;
-    unsigned tries;        /** targets tried so far */
-    int target_index;      /** in the service's balancer */
-    bool try_acquired;     /** the balancer counts this try as in flight */
-    bool try_ok;           /** the try ended with a complete response below 500 */
-    uint64_t t_try;        /** uv_hrtime() when the current try started */
+    unsigned tries;    /** targets tried so far */
+    int target_index;  /** in the service's balancer */
+    bool try_acquired; /** the balancer counts this try as in flight */
+    bool try_ok;       /** the try ended with a complete response below 500 */
+    uint64_t t_try;    /** uv_hrtime() when the current try started */
     uint64_t tried[GW_BALANCE_EXCLUDE_WORDS]; /** targets this request already tried */
+    char hash_key[128]; /** balancer key (IP, header or cookie value), copied at dispatch */
+    size_t hash_key_len;
+    char sticky_cookie[GW_BALANCE_STICKY_LEN + 1]; /** client's sticky value, or "" */
+    char sticky_set[GW_BALANCE_STICKY_LEN + 1];    /** value to send in Set-Cookie, or "" */
     char id[129];
     char method[24];
     char path[256];        /** for the access log (truncated) */
@@ -94,7 +98,7 @@ struct gw_request {
 
 struct gw_conn {
     uv_tcp_t tcp;
-    uv_timer_t timer;    /** client timeouts: header, idle, body */
+    uv_timer_t timer; /** client timeouts: header, idle, body */
     struct gw_worker *w;
     struct gw_list link;
     char *in; /** input buffer; NULL while idle with nothing buffered */

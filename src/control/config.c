@@ -16,7 +16,9 @@
  * and its default, written as the string a user would write. A nested object is a row of type
  * gw__cfg_object_type whose argument is the nested table; an array of objects is a row of type
  * gw__cfg_list_type. Optional init / check hooks on a table handle defaults that come from
- * elsewhere and cross-field rules.
+ * elsewhere and cross-field rules. A table marked `toggle` is a section that can be switched
+ * off: it may be written as a boolean too, and its row's def ("true"/"false") says whether it is
+ * on when absent (health_check, retries, ...: config_resilience.c).
  *
  * So adding a section (rate_limit, auth, health_check, circuit_breaker, ...) is: the fields in
  * struct gw_config or struct gw_service_conf, one table for the section, one row in its parent's
@@ -126,10 +128,54 @@ void gw__cfg_release_object(void *obj, const struct gw__cfg_object *spec)
 
 /* ---- nested objects and arrays of objects ---------------------------------------------------- */
 
+/* The defaults of a section that is off: no required keys, no check hook. */
+static void apply_defaults(struct gw__cfg_ctx *ctx, void *obj, const struct gw__cfg_object *spec)
+{
+    if (spec->init)
+        spec->init(ctx, obj);
+    for (size_t i = 0; i < spec->nfields; i++) {
+        const struct gw__cfg_field *row = &spec->fields[i];
+        gw__cfg_push_key(ctx, row->name);
+        if (row->def)
+            parse_default(ctx, obj, row);
+        else if (row->type == &gw__cfg_object_type)
+            apply_defaults(ctx, AT(obj, row->offset, char), row->arg);
+        gw__cfg_pop(ctx);
+    }
+}
+
+/* A section that can be switched off (spec->toggle): an object, or a boolean. */
+static void parse_toggle(struct gw__cfg_ctx *ctx, json_t *v, void *obj,
+                         const struct gw__cfg_object *spec)
+{
+    bool *enabled = AT(obj, spec->enabled_offset, bool);
+    if (json_is_object(v)) {
+        *enabled = true;
+        gw__cfg_parse_object(ctx, v, obj, spec);
+        return;
+    }
+    bool on = false;
+    if (json_is_boolean(v) || json_is_string(v)) {
+        const struct gw__cfg_field flag = {.name = "", .type = &gw__cfg_bool_type};
+        gw__cfg_bool_type.parse(ctx, v, &on, &flag);
+    } else {
+        gw__cfg_error(ctx, "expected an object or a boolean, got %s", gw__cfg_json_kind(v));
+    }
+    *enabled = on;
+    if (on)
+        gw__cfg_parse_object(ctx, NULL, obj, spec);
+    else
+        apply_defaults(ctx, obj, spec);
+}
+
 static void parse_nested(struct gw__cfg_ctx *ctx, json_t *v, void *base,
                          const struct gw__cfg_field *f)
 {
     const struct gw__cfg_object *spec = f->arg;
+    if (spec->toggle) {
+        parse_toggle(ctx, v, AT(base, f->offset, char), spec);
+        return;
+    }
     if (!json_is_object(v)) {
         gw__cfg_error(ctx, "expected an object, got %s", gw__cfg_json_kind(v));
         v = NULL; /* still apply the defaults, so the struct is complete */

@@ -73,6 +73,13 @@ struct gw__cfg_object {
     void (*init)(struct gw__cfg_ctx *ctx, void *obj);
     /* Cross-field checks after the rows; json is the object (NULL when absent). */
     void (*check)(struct gw__cfg_ctx *ctx, void *obj, json_t *json);
+    /* A section that can be switched off: it may also be written as a boolean (false: off,
+     * true: on with the defaults), and the bool at enabled_offset (from the same base) records
+     * which. An object means on. Its row's def ("true" or "false") says whether an absent
+     * section is on. An off section still gets its defaults, but its required keys and its
+     * check hook are skipped. */
+    bool toggle;
+    size_t enabled_offset;
 };
 
 /* arg of gw__cfg_object_type: the nested table; its offsets are from the same base. */
@@ -136,6 +143,13 @@ bool gw__cfg_check_prefix(struct gw__cfg_ctx *ctx, char **s);
 bool gw__cfg_check_host_pattern(struct gw__cfg_ctx *ctx, char **s);
 bool gw__cfg_check_access_log(struct gw__cfg_ctx *ctx, char **s);
 bool gw__cfg_check_error_log(struct gw__cfg_ctx *ctx, char **s);
+
+/* Per-service resilience sections (config_resilience.c), rows of the service table. */
+extern const struct gw__cfg_object gw__cfg_load_balancer_obj;
+extern const struct gw__cfg_object gw__cfg_health_check_obj;
+extern const struct gw__cfg_object gw__cfg_outlier_obj;
+extern const struct gw__cfg_object gw__cfg_breaker_obj;
+extern const struct gw__cfg_object gw__cfg_retries_obj;
 
 /* The top-level table (config_fields.c). */
 extern const struct gw__cfg_object gw__cfg_root;

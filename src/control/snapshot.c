@@ -36,7 +36,9 @@ static int build_balancer(struct gw_service *svc, size_t index, char *why, size_
         specs[t].id = svc->targets[t].key;
         specs[t].weight = svc->targets[t].conf->weight;
     }
-    int rc = gw_balancer_new(GW_BALANCE_ROUND_ROBIN, specs, svc->ntargets, NULL, &svc->balancer);
+    /* config.h mirrors the balancer's strategy order (checked where the config defines it). */
+    enum gw_balance_strategy strategy = (enum gw_balance_strategy)svc->conf->lb_strategy;
+    int rc = gw_balancer_new(strategy, specs, svc->ntargets, NULL, &svc->balancer);
     if (rc < 0 && why)
         snprintf(why, why_cap, "services[%zu].targets: cannot build the balancer (%s)", index,
                  gw_strerror(rc));

@@ -12,8 +12,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "control/config.h"
 #include "balance/balancer.h"
+#include "control/config.h"
 #include "route/router.h"
 
 struct gw_target {

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "conn/conn.h"
 #include "control/snapshot.h"
@@ -339,8 +340,18 @@ static void pick_and_connect(struct gw_request *r, bool fresh)
 {
     const struct gw_service *svc = r->svc;
     struct gw_worker *w = r->conn->w;
-    struct gw_balance_key key = {r->conn->peer, strlen(r->conn->peer)};
-    int idx = gw_balancer_pick(svc->balancer, &key, NULL, NULL, r->tried, gw_random_u64());
+    struct gw_balance_key key = {r->hash_key, r->hash_key_len};
+    int idx;
+    if (svc->conf->lb_sticky_cookie) {
+        bool stuck = false;
+        idx = gw_balancer_pick_sticky(svc->balancer, r->sticky_cookie, strlen(r->sticky_cookie),
+                                      &key, NULL, NULL, r->tried, gw_random_u64(), &stuck);
+        r->sticky_set[0] = '\0';
+        if (idx >= 0 && !stuck)
+            gw_balancer_sticky_value(svc->balancer, idx, r->sticky_set);
+    } else {
+        idx = gw_balancer_pick(svc->balancer, &key, NULL, NULL, r->tried, gw_random_u64());
+    }
     if (idx < 0) {
         fail(r, r->tries ? GW_EUPCONNECT : GW_ENOTARGET);
         return;
@@ -375,9 +386,63 @@ static void pick_and_connect(struct gw_request *r, bool fresh)
     uv_timer_start(&uc->timer, on_up_timeout, svc->conf->connect_timeout_ms, 0);
 }
 
+/* Value of cookie `name` in the request's Cookie headers (RFC 6265 5.4: "name=value" pairs
+ * separated by "; "); NULL when absent. */
+static const char *find_cookie(const struct gw_http1_message *m, const char *name, size_t *len)
+{
+    size_t nlen = strlen(name);
+    for (uint32_t i = 0; i < m->num_headers; i++) {
+        const struct gw_http1_header *h = &m->headers[i];
+        if (h->name_len != 6 || strncasecmp(h->name, "cookie", 6) != 0)
+            continue;
+        const char *p = h->value, *end = h->value + h->value_len;
+        while (p < end) {
+            while (p < end && (*p == ' ' || *p == ';'))
+                p++;
+            const char *pair = p;
+            while (p < end && *p != ';')
+                p++;
+            const char *eq = memchr(pair, '=', (size_t)(p - pair));
+            if (eq && (size_t)(eq - pair) == nlen && memcmp(pair, name, nlen) == 0) {
+                *len = (size_t)(p - eq - 1);
+                return eq + 1;
+            }
+        }
+    }
+    return NULL;
+}
+
+/* The balancer's inputs that come from the request head, copied now: the head's bytes may
+ * move before a retry picks again. */
+static void capture_balance_inputs(struct gw_request *r)
+{
+    const struct gw_service_conf *sc = r->svc->conf;
+    const char *v = r->conn->peer;
+    size_t n = strlen(v);
+    if (sc->lb_hash_kind == GW_LB_HASH_HEADER && sc->lb_hash_name) {
+        int i = gw_http1_find_header(&r->msg, sc->lb_hash_name, strlen(sc->lb_hash_name));
+        v = i >= 0 ? r->msg.headers[i].value : NULL;
+        n = i >= 0 ? r->msg.headers[i].value_len : 0;
+    } else if (sc->lb_hash_kind == GW_LB_HASH_COOKIE && sc->lb_hash_name) {
+        v = find_cookie(&r->msg, sc->lb_hash_name, &n);
+    }
+    r->hash_key_len = v ? (n < sizeof(r->hash_key) ? n : sizeof(r->hash_key)) : 0;
+    if (r->hash_key_len)
+        memcpy(r->hash_key, v, r->hash_key_len);
+    if (sc->lb_sticky_cookie) {
+        size_t cl = 0;
+        const char *c = find_cookie(&r->msg, sc->lb_sticky_cookie, &cl);
+        if (c && cl < sizeof(r->sticky_cookie)) {
+            memcpy(r->sticky_cookie, c, cl);
+            r->sticky_cookie[cl] = '\0';
+        }
+    }
+}
+
 void gw_proxy_start(struct gw_request *r)
 {
     r->t_upstream = uv_hrtime();
+    capture_balance_inputs(r);
     pick_and_connect(r, false);
 }
 

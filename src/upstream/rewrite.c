@@ -198,6 +198,9 @@ int gw_rewrite_response_head(struct gw_request *r)
     if (r->conn->w && !r->msg.keep_alive)
         r->keep_alive = false;
     rc |= append_header(b, "X-Request-ID", 12, r->id, strlen(r->id));
+    if (r->sticky_set[0])
+        rc |= gw_buf_appendf(b, "Set-Cookie: %s=%s; Path=/; HttpOnly\r\n",
+                             r->svc->conf->lb_sticky_cookie, r->sticky_set);
     if (!r->keep_alive)
         rc |= gw_buf_append_str(b, "Connection: close\r\n");
     else if (client_10)
