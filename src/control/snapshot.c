@@ -77,6 +77,17 @@ static int build_services(struct gw_snapshot *s, char *why, size_t why_cap)
         int rc = build_balancer(svc, i, why, why_cap);
         if (rc < 0)
             return rc;
+        if (sc->breaker_enabled) {
+            struct gw_breaker_conf bc;
+            gw_config_breaker_conf(sc, &bc);
+            rc = gw_breaker_init(&svc->breaker, &bc);
+            if (rc < 0) {
+                if (why)
+                    snprintf(why, why_cap, "services[%zu].circuit_breaker: invalid settings", i);
+                return rc;
+            }
+            svc->breaker_on = true;
+        }
     }
     return 0;
 }

@@ -14,6 +14,7 @@
 
 #include "balance/balancer.h"
 #include "control/config.h"
+#include "policy/breaker.h"
 #include "route/router.h"
 
 struct gw_target {
@@ -28,6 +29,8 @@ struct gw_service {
     struct gw_target *targets;
     size_t ntargets;
     struct gw_balancer *balancer; /** shared by all workers; picks are lock-free */
+    bool breaker_on;              /** circuit_breaker configured */
+    struct gw_breaker breaker;    /** per service; starts closed with each snapshot */
 };
 
 struct gw_snapshot {

@@ -47,6 +47,18 @@ static void end_try(struct gw_request *r)
     gw_balancer_release(r->svc->balancer, r->target_index, r->try_ok, us);
 }
 
+/* The request's outcome for the service's circuit breaker, once: upstream failures and 5xx
+ * answers count against it, client faults and aborts do not. */
+static void breaker_done(struct gw_request *r, int outcome)
+{
+    if (!r->breaker_taken)
+        return;
+    r->breaker_taken = false;
+    struct gw_service *svc = (struct gw_service *)r->svc;
+    uint64_t ms = (uv_hrtime() - r->t_upstream) / 1000000;
+    gw_breaker_record(&svc->breaker, uv_now(&r->conn->w->loop), outcome, ms, r->breaker_probe);
+}
+
 static void detach_upstream(struct gw_request *r, bool reusable)
 {
     struct gw_upconn *uc = r->up;
@@ -66,6 +78,7 @@ static void detach_upstream(struct gw_request *r, bool reusable)
 
 void gw_proxy_abort(struct gw_request *r)
 {
+    breaker_done(r, GW_BREAKER_IGNORE);
     detach_upstream(r, false);
 }
 
@@ -74,6 +87,9 @@ void gw_proxy_abort(struct gw_request *r)
 static void fail(struct gw_request *r, int err)
 {
     struct gw_conn *c = r->conn;
+    /* Failures of the upstream count against the circuit; a client's bad body does not. */
+    int status = gw_err_http_status(err);
+    breaker_done(r, status >= 500 ? GW_BREAKER_FAILURE : GW_BREAKER_IGNORE);
     detach_upstream(r, false);
     if (r->resp_started || r->resp_writing) {
         gw_conn_close(c);
@@ -439,9 +455,35 @@ static void capture_balance_inputs(struct gw_request *r)
     }
 }
 
+/* Open circuit: fail fast with 503 naming the service, never touching the upstream. */
+static bool circuit_rejects(struct gw_request *r)
+{
+    struct gw_service *svc = (struct gw_service *)r->svc;
+    uint64_t retry_after_ms = 0;
+    if (!svc->breaker_on)
+        return false;
+    int rc = gw_breaker_acquire(&svc->breaker, uv_now(&r->conn->w->loop), &retry_after_ms);
+    if (rc != GW_BREAKER_REJECT) {
+        r->breaker_taken = true;
+        r->breaker_probe = rc == GW_BREAKER_ALLOW_PROBE;
+        return false;
+    }
+    char hdr[64], body[320];
+    snprintf(hdr, sizeof(hdr), "Retry-After: %llu\r\n",
+             (unsigned long long)((retry_after_ms + 999) / 1000));
+    int n = snprintf(body, sizeof(body),
+                     "{\"error\":\"circuit open for service %s\",\"status\":503,"
+                     "\"request_id\":\"%s\"}",
+                     svc->conf->name, r->id);
+    gw_conn_respond(r->conn, 503, hdr, body, (size_t)n, !r->body_done);
+    return true;
+}
+
 void gw_proxy_start(struct gw_request *r)
 {
     r->t_upstream = uv_hrtime();
+    if (circuit_rejects(r))
+        return;
     capture_balance_inputs(r);
     pick_and_connect(r, false);
 }
@@ -471,6 +513,7 @@ static void finish(struct gw_request *r)
     if (uc)
         uc->requests++;
     r->try_ok = r->status < 500;
+    breaker_done(r, r->status >= 500 ? GW_BREAKER_FAILURE : GW_BREAKER_SUCCESS);
     detach_upstream(r, reusable);
     if (!r->body_sent)
         r->keep_alive = false;
