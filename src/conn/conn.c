@@ -31,7 +31,8 @@ enum {
     TIMER_IDLE,
     TIMER_BODY,
     TIMER_LINGER,
-    TIMER_SEND
+    TIMER_SEND,
+    TIMER_BACKOFF
 };
 
 static const struct gw_config *conn_cfg(const struct gw_conn *c)
@@ -175,6 +176,10 @@ static void on_timer(uv_timer_t *t)
         } else {
             gw_conn_close(c);
         }
+        break;
+    case TIMER_BACKOFF:
+        if (r)
+            gw_proxy_retry_now(r);
         break;
     case TIMER_SEND:
         gw_log_info("client %s: not reading our response; closing", c->peer);
@@ -636,6 +641,14 @@ void gw_conn_adopt(struct gw_worker *w, int fd)
         return;
     }
     conn_start(w, c);
+}
+
+/* Timer used by the proxy between a failed try and its retry. The client timer is free
+ * then: retries only happen once the request (which has no body) was read whole. */
+void gw__conn_backoff_timer(struct gw_conn *c, uint64_t ms);
+void gw__conn_backoff_timer(struct gw_conn *c, uint64_t ms)
+{
+    timer_start(c, TIMER_BACKOFF, ms);
 }
 
 /* Timer used by the proxy while it waits for the client's request body. */

@@ -44,6 +44,7 @@ struct gw_request {
     const struct gw_service *svc;
     const struct gw_target *target;
     unsigned tries;     /** targets tried so far */
+    unsigned retries;   /** retries by the retry policy (status, reset, timeout) */
     bool breaker_taken; /** the service's breaker let this request through */
     bool breaker_probe; /** ... as a half-open probe */
     int target_index;   /** in the service's balancer */
@@ -170,6 +171,8 @@ void gw_proxy_client_input(struct gw_request *r);
 /* Bytes (nread > 0, already appended to the connection's buffer) or an error / EOF from
  * the request's upstream connection. */
 void gw_proxy_upstream_input(struct gw_request *r, ssize_t nread);
+/* The retry backoff the proxy asked for (gw__conn_backoff_timer) has passed. */
+void gw_proxy_retry_now(struct gw_request *r);
 /* The client went away or failed: drop the upstream side. */
 void gw_proxy_abort(struct gw_request *r);
 

@@ -77,6 +77,16 @@ static int build_services(struct gw_snapshot *s, char *why, size_t why_cap)
         int rc = build_balancer(svc, i, why, why_cap);
         if (rc < 0)
             return rc;
+        if (sc->retries_enabled) {
+            gw_config_retry_conf(sc, &svc->retry);
+            rc = gw_retry_budget_init(&svc->retry_budget, &svc->retry);
+            if (rc < 0) {
+                if (why)
+                    snprintf(why, why_cap, "services[%zu].retries: invalid settings", i);
+                return rc;
+            }
+            svc->retries_on = true;
+        }
         if (sc->breaker_enabled) {
             struct gw_breaker_conf bc;
             gw_config_breaker_conf(sc, &bc);

@@ -16,6 +16,7 @@
 #include "control/config.h"
 #include "policy/breaker.h"
 #include "route/router.h"
+#include "upstream/retry.h"
 
 struct gw_target {
     const struct gw_target_conf *conf;
@@ -29,8 +30,11 @@ struct gw_service {
     struct gw_target *targets;
     size_t ntargets;
     struct gw_balancer *balancer; /** shared by all workers; picks are lock-free */
-    bool breaker_on;              /** circuit_breaker configured */
-    struct gw_breaker breaker;    /** per service; starts closed with each snapshot */
+    bool retries_on;              /** retries configured (the default) */
+    struct gw_retry_conf retry;
+    struct gw_retry_budget retry_budget; /** shared by all workers */
+    bool breaker_on;                     /** circuit_breaker configured */
+    struct gw_breaker breaker;           /** per service; starts closed with each snapshot */
 };
 
 struct gw_snapshot {

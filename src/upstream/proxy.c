@@ -31,6 +31,7 @@
 #define MAX_BUFS 32
 
 void gw__conn_body_timer(struct gw_conn *c, bool on);
+void gw__conn_backoff_timer(struct gw_conn *c, uint64_t ms);
 
 static void pick_and_connect(struct gw_request *r, bool fresh);
 static void pump_request(struct gw_request *r);
@@ -100,6 +101,57 @@ static void fail(struct gw_request *r, int err)
     gw_conn_respond_error(c, err, !r->body_sent);
 }
 
+static void pick_and_connect(struct gw_request *r, bool fresh);
+
+/*
+ * The retry policy (docs/resilience.md): a failure of class `cls` (or an answer with a
+ * retryable status) is retried on another target when nothing reached the client, the
+ * request has no body to replay, the method allows it, attempts and the service's retry
+ * budget remain. The failed try is dropped and the next one starts after a jittered backoff.
+ * Returns true when a retry was scheduled (the caller must not touch r further).
+ */
+static bool try_again(struct gw_request *r, int cls, int status)
+{
+    struct gw_service *svc = (struct gw_service *)r->svc;
+    if (!svc->retries_on || r->resp_started || r->resp_writing || r->msg.body != GW_BODY_NONE)
+        return false;
+    if (!gw_retry_should(&svc->retry, r->msg.method_id, cls, status, false, r->retries))
+        return false;
+    /* A try that already waited the whole response timeout is not retried: that would
+     * multiply the client's wait. Timeouts are retried when a per-try timeout cuts tries
+     * short (Envoy's model). */
+    if (cls == GW_RETRY_TIMEOUT && !svc->retry.per_try_timeout_ms)
+        return false;
+    if (!gw_retry_budget_allow(&svc->retry_budget, uv_now(&r->conn->w->loop)))
+        return false;
+    r->retries++;
+    detach_upstream(r, false);
+    r->head_sent = false;
+    r->resp_head_done = false;
+    r->resp_done = false;
+    r->status = 0;
+    /* Another target when one is left; the same one again otherwise. */
+    bool all_tried = true;
+    for (size_t i = 0; i < svc->ntargets; i++)
+        if (!(r->tried[i / 64] & (UINT64_C(1) << (i % 64))))
+            all_tried = false;
+    if (all_tried)
+        memset(r->tried, 0, sizeof(r->tried));
+    uint64_t ms = gw_retry_backoff_ms(&svc->retry, r->retries - 1, gw_random_u64());
+    gw_log_info("upstream %s: retry %u of request %s in %llu ms", r->target->key, r->retries, r->id,
+                (unsigned long long)ms);
+    if (ms == 0)
+        pick_and_connect(r, true);
+    else
+        gw__conn_backoff_timer(r->conn, ms);
+    return true;
+}
+
+void gw_proxy_retry_now(struct gw_request *r)
+{
+    pick_and_connect(r, true);
+}
+
 static void on_up_timeout(uv_timer_t *t)
 {
     struct gw_upconn *uc = t->data;
@@ -117,13 +169,20 @@ static void on_up_timeout(uv_timer_t *t)
         return;
     }
     gw_log_warn("upstream %s: response timeout (request %s)", r->target->key, r->id);
+    if (!r->resp_head_done && try_again(r, GW_RETRY_TIMEOUT, 0))
+        return;
     fail(r, GW_EUPTIMEOUT);
 }
 
 static void start_response_timer(struct gw_request *r)
 {
+    uint64_t ms = r->svc->conf->response_timeout_ms;
+    /* A per-try timeout bounds each try's wait for its response head. */
+    if (r->svc->retries_on && r->svc->retry.per_try_timeout_ms && !r->resp_head_done &&
+        r->svc->retry.per_try_timeout_ms < ms)
+        ms = r->svc->retry.per_try_timeout_ms;
     if (r->up)
-        uv_timer_start(&r->up->timer, on_up_timeout, r->svc->conf->response_timeout_ms, 0);
+        uv_timer_start(&r->up->timer, on_up_timeout, ms, 0);
 }
 
 /* ---- request: client -> upstream ---------------------------------------------------- */
@@ -484,6 +543,9 @@ void gw_proxy_start(struct gw_request *r)
     r->t_upstream = uv_hrtime();
     if (circuit_rejects(r))
         return;
+    if (r->svc->retries_on)
+        gw_retry_budget_on_request((struct gw_retry_budget *)&r->svc->retry_budget,
+                                   uv_now(&r->conn->w->loop));
     capture_balance_inputs(r);
     pick_and_connect(r, false);
 }
@@ -545,6 +607,8 @@ static void upstream_closed(struct gw_request *r, ssize_t nread)
         pick_and_connect(r, true);
         return;
     }
+    if (!r->resp_head_done && uc->len == uc->off && try_again(r, GW_RETRY_RESET_BEFORE_RESPONSE, 0))
+        return;
     fail(r, r->resp_head_done ? GW_EUPRESET : (uc->len > uc->off ? GW_EUPGARBAGE : GW_EUPRESET));
 }
 
@@ -598,6 +662,8 @@ static int parse_response_head(struct gw_request *r)
         break;
     }
     uv_timer_stop(&uc->timer);
+    if (try_again(r, GW_RETRY_STATUS, r->rmsg.status))
+        return -1;
     r->status = r->rmsg.status;
     if (r->conn->w->stopping || !r->body_sent)
         r->keep_alive = false;

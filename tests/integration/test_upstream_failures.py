@@ -15,7 +15,7 @@ import struct
 import time
 
 import gwtest
-from gwtest import Gantry, HttpConn, Origin, RawServer, assert_json_error, parse_head
+from gwtest import Gantry, HttpConn, Origin, RawServer, assert_json_error, parse_head, request
 
 
 def raw_until_eof(port, data, timeout=5.0):
@@ -138,9 +138,13 @@ def test_reset_garbage_silent_answered_and_connection_kept():
 
 def test_reset_on_reused_connection_gives_502_after_one_retry():
     # /reset on a pooled connection: retried once on a fresh one (the GET is idempotent),
-    # which is reset too: 502, and the client connection stays usable.
-    with Origin() as o, Gantry(gwtest.simple_config(o, timeouts={"client_body": "2s"})) as g:
-        with HttpConn(g.port, timeout=5) as c:
+    # which is reset too: 502, and the client connection stays usable. The retry policy is
+    # off here so that only the stale-connection retry is counted; with it on (the default)
+    # the reset is also retried `attempts` more times (test_retry_policy_retries_resets).
+    with Origin() as o:
+        cfg = gwtest.simple_config(o, timeouts={"client_body": "2s"})
+        cfg["services"][0]["retries"] = False
+        with Gantry(cfg) as g, HttpConn(g.port, timeout=5) as c:
             c.send_request("GET", "/echo/pool-me")
             assert c.read_response().status == 200
             c.send_request("GET", "/reset")
@@ -149,6 +153,31 @@ def test_reset_on_reused_connection_gives_502_after_one_retry():
             assert body["error"] == "upstream connection reset", body
             assert r.header("Connection") is None, r.headers
         assert o.stats()["by_path"].get("/reset") == 2, o.stats()
+
+
+def test_retry_policy_retries_resets_then_answers_502():
+    # Default policy: attempts 2, reset before any response byte is retried (idempotent GET).
+    with Origin() as o, Gantry(gwtest.simple_config(o)) as g:
+        r = request(g.port, "GET", "/reset")
+        assert_json_error(r, 502)
+        assert o.stats()["by_path"].get("/reset") == 3, o.stats()  # 1 try + 2 retries
+        assert "retry 2 of request" in g.logs()
+
+
+def test_retry_policy_retries_a_502_then_forwards_the_last_answer():
+    # One target: retried on itself (no other target exists); after the attempts the last
+    # 502 is forwarded as the upstream sent it.
+    with Origin() as o, Gantry(gwtest.simple_config(o)) as g:
+        r = request(g.port, "GET", "/status/502")
+        assert r.status == 502, r
+        assert o.stats()["by_path"].get("/status/502") == 3, o.stats()
+
+
+def test_post_is_not_retried_after_a_reset():
+    with Origin() as o, Gantry(gwtest.simple_config(o)) as g:
+        r = request(g.port, "POST", "/reset", body=b"x")
+        assert_json_error(r, 502)
+        assert o.stats()["by_path"].get("/reset") == 1, o.stats()
 
 
 # ---- dying mid-body --------------------------------------------------------------------------
