@@ -50,6 +50,7 @@ struct gw_request {
     int target_index;   /** in the service's balancer */
     bool try_acquired;  /** the balancer counts this try as in flight */
     bool try_ok;        /** the try ended with a complete response below 500 */
+    bool try_ignore;    /** the try ended for the client's reasons: not the target's fault */
     uint64_t t_try;     /** uv_hrtime() when the current try started */
     uint64_t tried[GW_BALANCE_EXCLUDE_WORDS]; /** targets this request already tried */
     char hash_key[128]; /** balancer key (IP, header or cookie value), copied at dispatch */

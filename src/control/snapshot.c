@@ -7,14 +7,20 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "net/listen.h"
+#include "upstream/target_state.h"
 
 static void snapshot_free(struct gw_snapshot *s)
 {
     if (!s)
         return;
     for (size_t i = 0; i < s->nservices; i++) {
-        gw_balancer_free(s->services[i].balancer);
-        free(s->services[i].targets);
+        struct gw_service *svc = &s->services[i];
+        gw_balancer_free(svc->balancer);
+        for (size_t t = 0; svc->targets && t < svc->ntargets; t++)
+            if (svc->targets[t].state)
+                gw_target_state_unref(svc->targets[t].state);
+        free(svc->states);
+        free(svc->targets);
     }
     free(s->services);
     if (s->router)
@@ -45,7 +51,8 @@ static int build_balancer(struct gw_service *svc, size_t index, char *why, size_
     return rc;
 }
 
-static int build_services(struct gw_snapshot *s, char *why, size_t why_cap)
+static int build_services(struct gw_snapshot *s, struct gw_target_registry *reg, char *why,
+                          size_t why_cap)
 {
     const struct gw_config *cfg = s->cfg;
     s->services = calloc(cfg->nservices ? cfg->nservices : 1, sizeof(*s->services));
@@ -60,10 +67,19 @@ static int build_services(struct gw_snapshot *s, char *why, size_t why_cap)
         if (!svc->targets)
             return GW_ENOMEM;
         svc->ntargets = sc->ntargets;
+        svc->states = calloc(sc->ntargets ? sc->ntargets : 1, sizeof(*svc->states));
+        if (!svc->states)
+            return GW_ENOMEM;
         for (size_t t = 0; t < sc->ntargets; t++) {
             struct gw_target *tg = &svc->targets[t];
             tg->conf = &sc->targets[t];
             snprintf(tg->key, sizeof(tg->key), "%s:%u", tg->conf->host, (unsigned)tg->conf->port);
+            if (reg) {
+                tg->state = gw_target_state_get(reg, tg->key);
+                if (!tg->state)
+                    return GW_ENOMEM;
+                svc->states[t] = tg->state;
+            }
             if (gw_net_resolve(tg->conf->host, tg->conf->port, &tg->addr, &tg->addrlen) < 0) {
                 if (why)
                     snprintf(why, why_cap,
@@ -138,8 +154,8 @@ static int build_router(struct gw_snapshot *s)
     return rc;
 }
 
-int gw_snapshot_build(struct gw_config *cfg, uint64_t generation, struct gw_snapshot **out,
-                      char *why, size_t why_cap)
+int gw_snapshot_build(struct gw_config *cfg, uint64_t generation, struct gw_target_registry *reg,
+                      struct gw_snapshot **out, char *why, size_t why_cap)
 {
     struct gw_snapshot *s = calloc(1, sizeof(*s));
     int rc = GW_ENOMEM;
@@ -153,7 +169,7 @@ int gw_snapshot_build(struct gw_config *cfg, uint64_t generation, struct gw_snap
     atomic_init(&s->refs, 1);
     if (why && why_cap)
         why[0] = '\0';
-    rc = build_services(s, why, why_cap);
+    rc = build_services(s, reg, why, why_cap);
     if (rc < 0)
         goto fail;
     rc = build_router(s);

@@ -18,8 +18,12 @@
 #include "route/router.h"
 #include "upstream/retry.h"
 
+struct gw_target_state;
+struct gw_target_registry;
+
 struct gw_target {
     const struct gw_target_conf *conf;
+    struct gw_target_state *state; /** health and ejection, shared and kept across reloads */
     struct sockaddr_storage addr;
     socklen_t addrlen;
     char key[300]; /* "host:port": identifies the upstream pool across snapshots */
@@ -29,8 +33,9 @@ struct gw_service {
     const struct gw_service_conf *conf;
     struct gw_target *targets;
     size_t ntargets;
-    struct gw_balancer *balancer; /** shared by all workers; picks are lock-free */
-    bool retries_on;              /** retries configured (the default) */
+    struct gw_balancer *balancer;    /** shared by all workers; picks are lock-free */
+    struct gw_target_state **states; /** targets[i].state, as an array (ejection counting) */
+    bool retries_on;                 /** retries configured (the default) */
     struct gw_retry_conf retry;
     struct gw_retry_budget retry_budget; /** shared by all workers */
     bool breaker_on;                     /** circuit_breaker configured */
@@ -50,8 +55,8 @@ struct gw_snapshot {
  * Resolves every target address (blocking DNS: call off the request path). The snapshot
  * starts with one reference. 0, or GW_EINVAL with why (if not NULL) naming the target, e.g.
  * "services[0].targets[1].url: cannot resolve host "api.internal"". */
-int gw_snapshot_build(struct gw_config *cfg, uint64_t generation, struct gw_snapshot **out,
-                      char *why, size_t why_cap);
+int gw_snapshot_build(struct gw_config *cfg, uint64_t generation, struct gw_target_registry *reg,
+                      struct gw_snapshot **out, char *why, size_t why_cap);
 
 void gw_snapshot_ref(struct gw_snapshot *s);
 void gw_snapshot_unref(struct gw_snapshot *s);

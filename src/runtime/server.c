@@ -19,11 +19,13 @@
 #include <stdio.h>
 
 #include "control/admin.h"
+#include "control/health.h"
 #include "control/snapshot.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "net/listen.h"
 #include "runtime/worker.h"
+#include "upstream/target_state.h"
 
 struct control {
     uv_loop_t loop;
@@ -45,6 +47,8 @@ static void stop_control(struct control *ctl)
 {
     gw_admin_close(ctl->server->admin);
     ctl->server->admin = NULL;
+    gw_health_stop(ctl->server->health);
+    ctl->server->health = NULL;
     uv_close((uv_handle_t *)&ctl->sigterm, on_closed_noop);
     uv_close((uv_handle_t *)&ctl->sigint, on_closed_noop);
     uv_close((uv_handle_t *)&ctl->sighup, on_closed_noop);
@@ -186,7 +190,7 @@ int gw_server_reload(struct gw_server *s, struct gw_config_errors *errs)
     }
     warn_fixed_settings(s->snap->cfg, cfg);
     char why[512];
-    rc = gw_snapshot_build(cfg, s->generation + 1, &snap, why, sizeof(why));
+    rc = gw_snapshot_build(cfg, s->generation + 1, s->targets, &snap, why, sizeof(why));
     if (rc < 0) {
         s->reloads_failed++;
         gw_log_error("reload refused: %s; the running configuration is unchanged", why);
@@ -196,6 +200,8 @@ int gw_server_reload(struct gw_server *s, struct gw_config_errors *errs)
     }
     s->generation++;
     publish(s, snap);
+    if (s->health && gw_health_update(s->health, snap) < 0)
+        gw_log_error("reload: some health checks could not be started (out of memory)");
     hash_file(s->config_path, s->config_hash);
     s->reloads_ok++;
     s->last_reload_ms = (double)(uv_hrtime() - t0) / 1e6;
@@ -252,8 +258,11 @@ int gw_server_run(struct gw_config *cfg, const char *path)
     s.generation = 1;
     s.started_ms = (uint64_t)time(NULL) * 1000;
     hash_file(path, s.config_hash);
-    if (!s.config_path || gw_snapshot_build(cfg, 1, &s.snap, NULL, 0) < 0) {
+    s.targets = gw_target_registry_new();
+    if (!s.config_path || !s.targets ||
+        gw_snapshot_build(cfg, 1, s.targets, &s.snap, NULL, 0) < 0) {
         free(s.config_path);
+        gw_target_registry_free(s.targets);
         return 1;
     }
     s.workers = calloc(nworkers, sizeof(*s.workers));
@@ -289,6 +298,7 @@ int gw_server_run(struct gw_config *cfg, const char *path)
     uv_async_init(&ctl.loop, &ctl.worker_exit, on_worker_exit);
     ctl.drain_timer.data = ctl.worker_exit.data = &ctl;
     s.exit_async = &ctl.worker_exit;
+    s.health = gw_health_start(&ctl.loop, s.targets, s.snap);
     int admin_err = 0;
     s.admin = gw_admin_start(&s, &ctl.loop, &admin_err);
     if (!s.admin && admin_err < 0) {
@@ -330,6 +340,7 @@ out:
         gw_log_info("stopped");
     free(s.workers);
     gw_snapshot_unref(s.snap);
+    gw_target_registry_free(s.targets);
     free(s.config_path);
     if (s.access_fd > 2)
         close(s.access_fd);

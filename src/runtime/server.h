@@ -18,6 +18,8 @@
 struct gw_worker;
 struct gw_snapshot;
 struct gw_admin;
+struct gw_target_registry;
+struct gw_health_checker;
 
 struct gw_server {
     struct gw_snapshot *snap; /** current snapshot (control thread's reference) */
@@ -37,8 +39,10 @@ struct gw_server {
     char config_hash[65]; /** SHA-256 (hex) of the file the current snapshot came from */
     uint64_t reloads_ok;
     uint64_t reloads_failed;
-    double last_reload_ms;  /** duration of the last successful reload */
-    struct gw_admin *admin; /** the admin listener; NULL when off */
+    double last_reload_ms;              /** duration of the last successful reload */
+    struct gw_admin *admin;             /** the admin listener; NULL when off */
+    struct gw_target_registry *targets; /** per-target health/ejection, across reloads */
+    struct gw_health_checker *health;   /** active health checks (control thread) */
 };
 
 /* Runs gantry on cfg loaded from path (ownership of cfg passes) until SIGTERM/SIGINT and the

@@ -27,6 +27,7 @@
 #include "upstream/pool.h"
 #include "upstream/retry.h"
 #include "upstream/rewrite.h"
+#include "upstream/target_state.h"
 
 #define MAX_BUFS 32
 
@@ -44,8 +45,21 @@ static void end_try(struct gw_request *r)
     if (!r->try_acquired)
         return;
     r->try_acquired = false;
+    const struct gw_service *svc = r->svc;
     uint64_t us = (uv_hrtime() - r->t_try) / 1000;
-    gw_balancer_release(r->svc->balancer, r->target_index, r->try_ok, us);
+    gw_balancer_release(svc->balancer, r->target_index, r->try_ok || r->try_ignore, us);
+    /* Passive health (outlier detection): upstream failures and 5xx in a row eject. */
+    const struct gw_service_conf *sc = svc->conf;
+    struct gw_target_state *st = svc->targets[r->target_index].state;
+    if (!sc->outlier.enabled || !st || r->try_ignore)
+        return;
+    struct gw_outlier_params p = {sc->outlier.consecutive_failures, sc->outlier.base_ejection_ms,
+                                  sc->outlier.max_ejection_ms, sc->outlier.max_ejection_percent};
+    uint64_t now = uv_now(&r->conn->w->loop);
+    unsigned ejected = gw_target_states_ejected(svc->states, svc->ntargets, now);
+    if (gw_target_state_record(st, now, !r->try_ok, &p, ejected, (unsigned)svc->ntargets))
+        gw_log_warn("upstream %s: ejected from service %s after %u consecutive failures",
+                    r->target->key, sc->name, sc->outlier.consecutive_failures);
 }
 
 /* The request's outcome for the service's circuit breaker, once: upstream failures and 5xx
@@ -79,6 +93,7 @@ static void detach_upstream(struct gw_request *r, bool reusable)
 
 void gw_proxy_abort(struct gw_request *r)
 {
+    r->try_ignore = true; /* the client went away: the target did nothing wrong */
     breaker_done(r, GW_BREAKER_IGNORE);
     detach_upstream(r, false);
 }
@@ -91,6 +106,8 @@ static void fail(struct gw_request *r, int err)
     /* Failures of the upstream count against the circuit; a client's bad body does not. */
     int status = gw_err_http_status(err);
     breaker_done(r, status >= 500 ? GW_BREAKER_FAILURE : GW_BREAKER_IGNORE);
+    if (status < 500)
+        r->try_ignore = true;
     detach_upstream(r, false);
     if (r->resp_started || r->resp_writing) {
         gw_conn_close(c);
@@ -406,6 +423,19 @@ static void on_connected(uv_connect_t *creq, int status)
     send_request(r);
 }
 
+/* Targets marked down by active health checks or ejected by outlier detection are skipped. */
+struct usable_ctx {
+    const struct gw_service *svc;
+    uint64_t now_ms;
+};
+
+static bool target_usable(void *ctx, size_t i)
+{
+    const struct usable_ctx *u = ctx;
+    const struct gw_target_state *st = u->svc->targets[i].state;
+    return !st || gw_target_state_usable(st, u->now_ms);
+}
+
 /*
  * Picks a target this request has not tried yet and connects to it (or reuses a pooled
  * connection). Connect failures come back here and move on to the next untried target;
@@ -416,16 +446,19 @@ static void pick_and_connect(struct gw_request *r, bool fresh)
     const struct gw_service *svc = r->svc;
     struct gw_worker *w = r->conn->w;
     struct gw_balance_key key = {r->hash_key, r->hash_key_len};
+    struct usable_ctx uctx = {svc, uv_now(&w->loop)};
     int idx;
     if (svc->conf->lb_sticky_cookie) {
         bool stuck = false;
-        idx = gw_balancer_pick_sticky(svc->balancer, r->sticky_cookie, strlen(r->sticky_cookie),
-                                      &key, NULL, NULL, r->tried, gw_random_u64(), &stuck);
+        idx =
+            gw_balancer_pick_sticky(svc->balancer, r->sticky_cookie, strlen(r->sticky_cookie), &key,
+                                    target_usable, &uctx, r->tried, gw_random_u64(), &stuck);
         r->sticky_set[0] = '\0';
         if (idx >= 0 && !stuck)
             gw_balancer_sticky_value(svc->balancer, idx, r->sticky_set);
     } else {
-        idx = gw_balancer_pick(svc->balancer, &key, NULL, NULL, r->tried, gw_random_u64());
+        idx =
+            gw_balancer_pick(svc->balancer, &key, target_usable, &uctx, r->tried, gw_random_u64());
     }
     if (idx < 0) {
         fail(r, r->tries ? GW_EUPCONNECT : GW_ENOTARGET);
