@@ -43,15 +43,17 @@ struct gw_request {
     uint64_t t_upstream_done;
     const struct gw_service *svc;
     const struct gw_target *target;
-    unsigned tries;     /** targets tried so far */
-    unsigned retries;   /** retries by the retry policy (status, reset, timeout) */
-    bool breaker_taken; /** the service's breaker let this request through */
-    bool breaker_probe; /** ... as a half-open probe */
-    int target_index;   /** in the service's balancer */
-    bool try_acquired;  /** the balancer counts this try as in flight */
-    bool try_ok;        /** the try ended with a complete response below 500 */
-    bool try_ignore;    /** the try ended for the client's reasons: not the target's fault */
-    uint64_t t_try;     /** uv_hrtime() when the current try started */
+    unsigned tries;      /** targets tried so far */
+    unsigned retries;    /** retries by the retry policy (status, reset, timeout) */
+    bool breaker_taken;  /** the service's breaker let this request through */
+    bool breaker_probe;  /** ... as a half-open probe */
+    bool tbreaker_taken; /** the target's breaker let the current try through */
+    bool tbreaker_probe;
+    int target_index;  /** in the service's balancer */
+    bool try_acquired; /** the balancer counts this try as in flight */
+    bool try_ok;       /** the try ended with a complete response below 500 */
+    bool try_ignore;   /** the try ended for the client's reasons: not the target's fault */
+    uint64_t t_try;    /** uv_hrtime() when the current try started */
     uint64_t tried[GW_BALANCE_EXCLUDE_WORDS]; /** targets this request already tried */
     char hash_key[128]; /** balancer key (IP, header or cookie value), copied at dispatch */
     size_t hash_key_len;

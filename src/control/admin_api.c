@@ -1,7 +1,8 @@
 /*
  * The admin API's endpoints: one table of (method, path pattern, handler), and the read-only
- * handlers (services, routes, status, health) plus config reload. The handlers that change
- * services and targets live in admin_mutate.c. Adding an endpoint is one row here.
+ * handlers (services, routes, status, health, circuit breakers) plus config reload and circuit
+ * reset. The handlers that change services and targets live in admin_mutate.c. Adding an
+ * endpoint is one row here.
  */
 #include "control/admin.h"
 
@@ -423,6 +424,119 @@ static void post_reload(struct gw_server *s, const struct gw__admin_req *rq,
     gw_config_errors_free(&errs);
 }
 
+/* ---- circuit breakers ------------------------------------------------------------------------ */
+
+/* The control loop's clock. Workers record breaker events with their own loop's uv_now();
+ * every libuv loop reads the same monotonic clock (uv_hrtime() / 1e6 at loop update), so the
+ * two are comparable to within a loop iteration. */
+static uint64_t circuit_now(struct gw_server *s)
+{
+    uv_update_time(s->control_loop);
+    return uv_now(s->control_loop);
+}
+
+/* Milliseconds from a to b, 0 when b is not later (the clocks of two loops may differ by a few
+ * ms). */
+static json_int_t ms_until(uint64_t a, uint64_t b)
+{
+    return b > a ? (json_int_t)(b - a) : 0;
+}
+
+static json_t *circuit_json(const struct gw_breaker *b, uint64_t now)
+{
+    struct gw_breaker_stats st;
+    gw_breaker_stats(b, now, &st);
+    bool tripped = st.state == GW_BREAKER_OPEN || st.state == GW_BREAKER_HALF_OPEN;
+    json_t *o = json_object();
+    if (o == NULL)
+        return NULL;
+    json_object_set_new(o, "state", json_string(gw_breaker_state_name(st.state)));
+    json_object_set_new(o, "consecutive_failures", json_integer(st.consecutive_failures));
+    json_object_set_new(o, "window_requests", json_integer((json_int_t)st.window_requests));
+    json_object_set_new(o, "window_failures", json_integer((json_int_t)st.window_failures));
+    json_object_set_new(o, "times_opened", json_integer((json_int_t)st.times_opened));
+    json_object_set_new(o, "opened_at_ms",
+                        st.opened_at_ms ? json_integer((json_int_t)st.opened_at_ms) : json_null());
+    json_object_set_new(o, "opened_ago_ms",
+                        tripped && st.opened_at_ms ? json_integer(ms_until(st.opened_at_ms, now))
+                                                   : json_null());
+    json_object_set_new(o, "next_probe_in_ms",
+                        tripped ? json_integer(ms_until(now, st.next_probe_ms)) : json_null());
+    json_object_set_new(o, "probes_in_flight", json_integer(st.probes_in_flight));
+    return o;
+}
+
+static json_t *service_circuits_json(const struct gw_service *svc, uint64_t now)
+{
+    json_t *targets = json_array();
+    for (size_t t = 0; targets && t < svc->ntargets; t++) {
+        const struct gw_target *tg = &svc->targets[t];
+        json_array_append_new(
+            targets, json_pack("{s:s, s:o}", "target", tg->key, "circuit",
+                               svc->breaker_on ? circuit_json(&tg->breaker, now) : json_null()));
+    }
+    return json_pack("{s:s, s:b, s:o, s:o}", "service", svc->conf->name, "enabled", svc->breaker_on,
+                     "circuit", svc->breaker_on ? circuit_json(&svc->breaker, now) : json_null(),
+                     "targets", targets);
+}
+
+static struct gw_service *find_running_service(struct gw_server *s,
+                                               const struct gw__admin_slice *name)
+{
+    struct gw_snapshot *snap = gw_server_snapshot(s);
+    for (size_t i = 0; snap && i < snap->nservices; i++) {
+        const char *n = snap->services[i].conf->name;
+        if (strlen(n) == name->n && memcmp(n, name->p, name->n) == 0)
+            return &snap->services[i];
+    }
+    return NULL;
+}
+
+static void list_circuits(struct gw_server *s, const struct gw__admin_req *rq,
+                          struct gw__admin_resp *rs)
+{
+    (void)rq;
+    struct gw_snapshot *snap = gw_server_snapshot(s);
+    uint64_t now = circuit_now(s);
+    json_t *a = json_array();
+    for (size_t i = 0; a && snap && i < snap->nservices; i++)
+        json_array_append_new(a, service_circuits_json(&snap->services[i], now));
+    gw__admin_json(rs, 200, json_pack("{s:o}", "services", a));
+}
+
+static void get_circuit(struct gw_server *s, const struct gw__admin_req *rq,
+                        struct gw__admin_resp *rs)
+{
+    const struct gw_service *svc = find_running_service(s, &rq->params[0]);
+    if (svc == NULL) {
+        gw__admin_error(rs, 404, "no service named \"%.*s\"", (int)rq->params[0].n,
+                        rq->params[0].p);
+        return;
+    }
+    gw__admin_json(rs, 200, service_circuits_json(svc, circuit_now(s)));
+}
+
+static void reset_circuit(struct gw_server *s, const struct gw__admin_req *rq,
+                          struct gw__admin_resp *rs)
+{
+    struct gw_service *svc = find_running_service(s, &rq->params[0]);
+    if (svc == NULL) {
+        gw__admin_error(rs, 404, "no service named \"%.*s\"", (int)rq->params[0].n,
+                        rq->params[0].p);
+        return;
+    }
+    if (!svc->breaker_on) {
+        gw__admin_error(rs, 409, "service \"%s\" has no circuit_breaker configured",
+                        svc->conf->name);
+        return;
+    }
+    uint64_t now = circuit_now(s);
+    gw_breaker_reset(&svc->breaker, now);
+    for (size_t t = 0; t < svc->ntargets; t++)
+        gw_breaker_reset(&svc->targets[t].breaker, now);
+    gw__admin_json(rs, 200, service_circuits_json(svc, now));
+}
+
 /* ---- the table ------------------------------------------------------------------------------- */
 
 static void list_endpoints(struct gw_server *s, const struct gw__admin_req *rq,
@@ -442,6 +556,9 @@ static const struct {
     {GW_METHOD_POST, "/api/services/{name}/targets", gw__admin_add_target},
     {GW_METHOD_DELETE, "/api/services/{name}/targets", gw__admin_remove_target},
     {GW_METHOD_POST, "/api/config/reload", post_reload},
+    {GW_METHOD_GET, "/api/circuits", list_circuits},
+    {GW_METHOD_GET, "/api/circuits/{service}", get_circuit},
+    {GW_METHOD_POST, "/api/circuits/{service}/reset", reset_circuit},
     {GW_METHOD_GET, "/gateway/routing", get_routing},
     {GW_METHOD_GET, "/gateway/status", get_status},
     {GW_METHOD_GET, "/health/detailed", get_health_detailed},

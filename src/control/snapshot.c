@@ -113,6 +113,10 @@ static int build_services(struct gw_snapshot *s, struct gw_target_registry *reg,
                 return rc;
             }
             svc->breaker_on = true;
+            /* The same settings guard every target on its own, so one failing target is
+             * cut off while the others keep serving. */
+            for (size_t t = 0; t < svc->ntargets; t++)
+                gw_breaker_init(&svc->targets[t].breaker, &bc);
         }
     }
     return 0;

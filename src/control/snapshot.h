@@ -24,6 +24,7 @@ struct gw_target_registry;
 struct gw_target {
     const struct gw_target_conf *conf;
     struct gw_target_state *state; /** health and ejection, shared and kept across reloads */
+    struct gw_breaker breaker;     /** per-target circuit (when the service configures one) */
     struct sockaddr_storage addr;
     socklen_t addrlen;
     char key[300]; /* "host:port": identifies the upstream pool across snapshots */

@@ -48,6 +48,13 @@ static void end_try(struct gw_request *r)
     const struct gw_service *svc = r->svc;
     uint64_t us = (uv_hrtime() - r->t_try) / 1000;
     gw_balancer_release(svc->balancer, r->target_index, r->try_ok || r->try_ignore, us);
+    if (r->tbreaker_taken) {
+        r->tbreaker_taken = false;
+        int outcome = r->try_ignore ? GW_BREAKER_IGNORE
+                                    : (r->try_ok ? GW_BREAKER_SUCCESS : GW_BREAKER_FAILURE);
+        gw_breaker_record((struct gw_breaker *)&svc->targets[r->target_index].breaker,
+                          uv_now(&r->conn->w->loop), outcome, us / 1000, r->tbreaker_probe);
+    }
     /* Passive health (outlier detection): upstream failures and 5xx in a row eject. */
     const struct gw_service_conf *sc = svc->conf;
     struct gw_target_state *st = svc->targets[r->target_index].state;
@@ -461,10 +468,25 @@ static void pick_and_connect(struct gw_request *r, bool fresh)
             gw_balancer_pick(svc->balancer, &key, target_usable, &uctx, r->tried, gw_random_u64());
     }
     if (idx < 0) {
-        fail(r, r->tries ? GW_EUPCONNECT : GW_ENOTARGET);
+        /* Nothing left to try: after connect failures that is a 502; when no target was
+         * usable at all (down, ejected, circuit open), or a policy retry found none, 503. */
+        fail(r, r->tries && !r->retries ? GW_EUPCONNECT : GW_ENOTARGET);
         return;
     }
     gw_balance_exclude_add(r->tried, idx);
+    if (svc->breaker_on) {
+        uint64_t retry_after_ms;
+        struct gw_breaker *tb = (struct gw_breaker *)&svc->targets[idx].breaker;
+        int brc = gw_breaker_acquire(tb, uv_now(&w->loop), &retry_after_ms);
+        if (brc == GW_BREAKER_REJECT) {
+            /* This target's circuit is open: another one, or 503 when none is left. */
+            r->target = &svc->targets[idx];
+            pick_and_connect(r, fresh);
+            return;
+        }
+        r->tbreaker_taken = true;
+        r->tbreaker_probe = brc == GW_BREAKER_ALLOW_PROBE;
+    }
     r->target_index = idx;
     r->target = &svc->targets[idx];
     r->tries++;
