@@ -430,6 +430,24 @@ static void on_connected(uv_connect_t *creq, int status)
     send_request(r);
 }
 
+/* Every target is down, ejected or behind an open circuit: 503 naming the service. */
+static void no_target(struct gw_request *r)
+{
+    char body[320];
+    /* No usable target is the service failing: it counts against the service's circuit. */
+    breaker_done(r, GW_BREAKER_FAILURE);
+    detach_upstream(r, false);
+    if (r->resp_started || r->resp_writing) {
+        gw_conn_close(r->conn);
+        return;
+    }
+    int n = snprintf(body, sizeof(body),
+                     "{\"error\":\"no target available for service %s\",\"status\":503,"
+                     "\"request_id\":\"%s\"}",
+                     r->svc->conf->name, r->id);
+    gw_conn_respond(r->conn, 503, "Retry-After: 1\r\n", body, (size_t)n, !r->body_sent);
+}
+
 /* Targets marked down by active health checks or ejected by outlier detection are skipped. */
 struct usable_ctx {
     const struct gw_service *svc;
@@ -470,7 +488,11 @@ static void pick_and_connect(struct gw_request *r, bool fresh)
     if (idx < 0) {
         /* Nothing left to try: after connect failures that is a 502; when no target was
          * usable at all (down, ejected, circuit open), or a policy retry found none, 503. */
-        fail(r, r->tries && !r->retries ? GW_EUPCONNECT : GW_ENOTARGET);
+        if (r->tries && !r->retries) {
+            fail(r, GW_EUPCONNECT);
+            return;
+        }
+        no_target(r);
         return;
     }
     gw_balance_exclude_add(r->tried, idx);

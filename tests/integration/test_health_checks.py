@@ -54,7 +54,7 @@ def test_every_target_down_answers_503_with_retry_after():
             before = a.stats()["by_path"].get("/echo/x", 0)
             r = request(g.port, "GET", "/echo/x")
             assert r.status == 503, r
-            assert r.json()["error"] == "no target available", r.json()
+            assert r.json()["error"] == "no target available for service svc", r.json()
             assert r.header("Retry-After"), r.headers
             assert a.stats()["by_path"].get("/echo/x", 0) == before
 
