@@ -16,14 +16,6 @@ def _counts(g, n):
     return seen
 
 
-def _wait(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
 
 def test_unhealthy_target_leaves_rotation_and_returns():
     with Origin() as a, Origin() as b:
@@ -34,11 +26,11 @@ def test_unhealthy_target_leaves_rotation_and_returns():
         with Gantry(cfg) as g:
             assert set(_counts(g, 10)) == {str(a.port), str(b.port)}
             request(b.port, "GET", "/__set_health/500")
-            assert _wait(lambda: "is DOWN" in g.logs()), g.logs()
+            assert gwtest.wait_until(lambda: "is DOWN" in g.logs()), g.logs()
             assert _counts(g, 20) == {str(a.port): 20}
             ups = g.logs().count("is UP")
             request(b.port, "GET", "/__set_health/200")
-            assert _wait(lambda: g.logs().count("is UP") > ups), g.logs()
+            assert gwtest.wait_until(lambda: g.logs().count("is UP") > ups), g.logs()
             assert set(_counts(g, 10)) == {str(a.port), str(b.port)}
 
 
@@ -50,7 +42,7 @@ def test_every_target_down_answers_503_with_retry_after():
             "healthy_threshold": 1, "unhealthy_threshold": 1}
         with Gantry(cfg) as g:
             request(a.port, "GET", "/__set_health/503")
-            assert _wait(lambda: "is DOWN" in g.logs()), g.logs()
+            assert gwtest.wait_until(lambda: "is DOWN" in g.logs()), g.logs()
             before = a.stats()["by_path"].get("/echo/x", 0)
             r = request(g.port, "GET", "/echo/x")
             assert r.status == 503, r
@@ -68,7 +60,7 @@ def test_consecutive_failures_eject_a_target():
         with Gantry(cfg) as g:
             # Connect failures are retried on the live target: every request succeeds.
             assert _counts(g, 20) == {str(a.port): 20}
-            assert _wait(lambda: "ejected from service" in g.logs()), g.logs()
+            assert gwtest.wait_until(lambda: "ejected from service" in g.logs()), g.logs()
             tried = g.logs().count("connect failed")
             assert _counts(g, 20) == {str(a.port): 20}
             # Ejected: no more connection attempts to the dead target.

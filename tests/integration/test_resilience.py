@@ -12,14 +12,6 @@ import gwtest
 from gwtest import Gantry, Origin, RawServer, request
 
 
-def _wait(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
 
 class _Load:
     """Threads sending GETs (keep-alive and new connections) until stopped."""
@@ -70,22 +62,22 @@ def test_killed_target_costs_no_request_and_returns_when_restarted():
                                     "max_ejection_percent": 50}
         cfg["log"] = {"access": "off"}
         with Gantry(cfg) as g:
-            assert _wait(lambda: g.logs().count("is UP") >= 3), g.logs()
+            assert gwtest.wait_until(lambda: g.logs().count("is UP") >= 3), g.logs()
             with _Load(g.port) as load:
-                assert _wait(lambda: load.ok > 200)
+                assert gwtest.wait_until(lambda: load.ok > 200)
                 b_port = b.port
                 b.proc.send_signal(signal.SIGKILL)
                 b.proc.wait(5)
                 t_kill = time.monotonic()
-                assert _wait(lambda: "of service svc is DOWN" in g.logs(), 5), g.logs()
+                assert gwtest.wait_until(lambda: "of service svc is DOWN" in g.logs(), 5), g.logs()
                 t_down = time.monotonic() - t_kill
                 served_before = load.ok
-                assert _wait(lambda: load.ok > served_before + 300)
+                assert gwtest.wait_until(lambda: load.ok > served_before + 300)
                 # Restart on the same port: active checks bring it back into rotation.
                 b = Origin(extra_args=["--port", str(b_port)])
-                assert _wait(lambda: g.logs().count("is UP") >= 4, 10), g.logs()
+                assert gwtest.wait_until(lambda: g.logs().count("is UP") >= 4, 10), g.logs()
                 seen_b = load.by_origin[str(b_port)]
-                assert _wait(lambda: load.by_origin[str(b_port)] > seen_b + 20, 10)
+                assert gwtest.wait_until(lambda: load.by_origin[str(b_port)] > seen_b + 20, 10)
             assert not load.failures, load.failures[:10]
             # Active detection bound: unhealthy_threshold x interval (+ one timeout, + slack).
             assert t_down < 2 * 0.2 + 0.15 + 1.0, t_down
@@ -95,10 +87,13 @@ def test_killed_target_costs_no_request_and_returns_when_restarted():
             o.stop()
 
 
-class _SlowServer(RawServer):
-    """Answers every request after `delay` seconds (keep-alive)."""
+class _CannedServer(RawServer):
+    """Answers every request on a keep-alive connection with `response` after `delay`
+    seconds, counting the requests in `count`."""
 
-    delay = 0.03
+    delay = 0.0
+    response = b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\nX-Origin-Port: slow\r\n\r\nslow"
+    count = 0
 
     def serve(self, sock, index):
         buf = b""
@@ -112,10 +107,18 @@ class _SlowServer(RawServer):
             buf += data
             while b"\r\n\r\n" in buf:
                 _, buf = buf.split(b"\r\n\r\n", 1)
+                type(self).count += 1
                 time.sleep(self.delay)
-                body = b"slow"
-                sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\nX-Origin-Port: slow\r\n\r\n"
-                             + body)
+                sock.sendall(self.response)
+
+
+class _SlowServer(_CannedServer):
+    delay = 0.03
+
+
+class _FailingServer(_CannedServer):
+    response = (b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n"
+                b"X-Origin-Port: bad\r\n\r\n")
 
 
 def test_p2c_ewma_avoids_a_slow_target():
@@ -132,29 +135,6 @@ def test_p2c_ewma_avoids_a_slow_target():
             share = seen["slow"] / 300.0
             print("p2c_ewma: slow target got %.1f%% of 300 requests (%s)" % (100 * share, dict(seen)))
             assert share < 0.15, seen
-
-
-class _FailingServer(_SlowServer):
-    """Answers every request with 500 at once, counting them."""
-
-    delay = 0.0
-    count = 0
-
-    def serve(self, sock, index):
-        buf = b""
-        while True:
-            try:
-                data = sock.recv(65536)
-            except OSError:
-                return
-            if not data:
-                return
-            buf += data
-            while b"\r\n\r\n" in buf:
-                _, buf = buf.split(b"\r\n\r\n", 1)
-                type(self).count += 1
-                sock.sendall(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n"
-                             b"X-Origin-Port: bad\r\n\r\n")
 
 
 def test_failing_target_trips_its_own_circuit_and_traffic_moves_on():
