@@ -1,7 +1,6 @@
 #!/usr/bin/env python3
 """Active health checks and passive outlier ejection through the real binary."""
 import collections
-import time
 
 import gwtest
 from gwtest import Gantry, Origin, request

@@ -4,7 +4,6 @@ request and leaves rotation by passive and active checks; it returns when restar
 target is avoided by p2c_ewma."""
 import collections
 import signal
-import socket
 import threading
 import time
 
