@@ -71,7 +71,17 @@
     X(ECONNECTUNSUP, 501, "CONNECT is not supported")                                              \
     X(ESTOPPING, 503, "gateway is shutting down")                                                  \
     /* configuration */                                                                            \
-    X(ECONFIG, 500, "invalid configuration")
+    X(ECONFIG, 500, "invalid configuration")                                                       \
+    /* authentication (JWT) */                                                                     \
+    X(EJWTMALFORMED, 401, "malformed token")                                                       \
+    X(EJWTALG, 401, "token algorithm not accepted")                                                \
+    X(EJWTKID, 401, "unknown token key id")                                                        \
+    X(EJWTSIG, 401, "invalid token signature")                                                     \
+    X(EJWTEXPIRED, 401, "token expired")                                                           \
+    X(EJWTNOTYET, 401, "token not yet valid")                                                      \
+    X(EJWTISS, 401, "token issuer not accepted")                                                   \
+    X(EJWTAUD, 401, "token audience not accepted")                                                 \
+    X(EJWTCLAIM, 401, "invalid or missing token claim")
 
 enum gw_error {
     GW_OK = 0,

@@ -1,0 +1,354 @@
+/* JWT verification: token shape, header, key choice, claims. Keys and signatures: jwt_keys.c. */
+#include "policy/jwt.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "core/base64url.h"
+#include "core/error.h"
+
+/* Decodes one segment into a fresh buffer (NUL-terminated for convenience). */
+static int decode_segment(const char *s, size_t n, unsigned char **out, size_t *out_len)
+{
+    size_t cap = GW_BASE64URL_DECODED_MAX(n) + 1;
+    unsigned char *buf = malloc(cap);
+    int rc;
+
+    if (!buf)
+        return GW_ENOMEM;
+    rc = gw_base64url_decode(s, n, buf, cap - 1, out_len);
+    if (rc < 0) {
+        free(buf);
+        return rc == GW_ENOMEM ? GW_ENOMEM : GW_EJWTMALFORMED;
+    }
+    buf[*out_len] = '\0';
+    *out = buf;
+    return 0;
+}
+
+/* Parses a JSON object; member names must be unique (RFC 7515 section 5.2 step 4). */
+static json_t *parse_object(const unsigned char *buf, size_t n)
+{
+    json_error_t err;
+    json_t *j = json_loadb((const char *)buf, n, JSON_REJECT_DUPLICATES, &err);
+    if (j && !json_is_object(j)) {
+        json_decref(j);
+        return NULL;
+    }
+    return j;
+}
+
+/* Picks the keys the token may be checked with; see gw_jwt_verify. */
+static int check_header(json_t *hdr, enum gw_jwt_alg *alg, const char **kid)
+{
+    json_t *a = json_object_get(hdr, "alg");
+    json_t *k = json_object_get(hdr, "kid");
+
+    if (!json_is_string(a))
+        return GW_EJWTMALFORMED;
+    /* RFC 7515 section 4.1.11: a recipient MUST reject a JWS whose "crit" it does not
+     * understand; gantry understands no extension. */
+    if (json_object_get(hdr, "crit"))
+        return GW_EJWTALG;
+    if (gw_jwt_alg_parse(json_string_value(a), alg) < 0)
+        return GW_EJWTALG;
+    *kid = NULL;
+    if (k) {
+        if (!json_is_string(k))
+            return GW_EJWTMALFORMED;
+        *kid = json_string_value(k);
+    }
+    return 0;
+}
+
+static int verify_signature(enum gw_jwt_alg alg, const char *kid, const struct gw_jwt_key *keys,
+                            size_t nkeys, const char *input, size_t n, const unsigned char *sig,
+                            size_t siglen)
+{
+    bool tried = false;
+
+    if (kid) {
+        for (size_t i = 0; i < nkeys; i++) {
+            /* A key loaded without a kid is never selected by one, not even by "kid":"". */
+            if (keys[i].kid[0] == '\0' || strcmp(keys[i].kid, kid) != 0)
+                continue;
+            /* The key decides the algorithm; the header only has to agree with it. */
+            if (keys[i].alg != alg)
+                return GW_EJWTALG;
+            return gw_jwt_key_verify(&keys[i], input, n, sig, siglen);
+        }
+        return GW_EJWTKID;
+    }
+    for (size_t i = 0; i < nkeys; i++) {
+        if (keys[i].alg != alg)
+            continue;
+        tried = true;
+        if (gw_jwt_key_verify(&keys[i], input, n, sig, siglen) == 0)
+            return 0;
+    }
+    return tried ? GW_EJWTSIG : GW_EJWTALG;
+}
+
+/* Reads a NumericDate (RFC 7519 section 2: seconds, may be fractional); truncates fractions. */
+static int numeric_date(json_t *obj, const char *name, int64_t *v, bool *has)
+{
+    json_t *j = json_object_get(obj, name);
+    double d;
+
+    *has = false;
+    if (!j)
+        return 0;
+    if (json_is_integer(j)) {
+        *v = (int64_t)json_integer_value(j);
+    } else if (json_is_real(j)) {
+        d = floor(json_real_value(j));
+        /* Out of int64 range (or NaN) cannot be a meaningful date. */
+        if (!(d > -9.2e18 && d < 9.2e18))
+            return GW_EJWTCLAIM;
+        *v = (int64_t)d;
+    } else {
+        return GW_EJWTCLAIM;
+    }
+    *has = true;
+    return 0;
+}
+
+/* a + b, saturating, for leeway arithmetic on attacker-chosen dates. */
+static int64_t sat_add(int64_t a, int64_t b)
+{
+    if (b > 0 && a > INT64_MAX - b)
+        return INT64_MAX;
+    if (b < 0 && a < INT64_MIN - b)
+        return INT64_MIN;
+    return a + b;
+}
+
+static int copy_string(json_t *obj, const char *name, char *dst, size_t cap)
+{
+    json_t *j = json_object_get(obj, name);
+    size_t n;
+
+    dst[0] = '\0';
+    if (!j)
+        return 0;
+    if (!json_is_string(j))
+        return GW_EJWTCLAIM;
+    n = json_string_length(j);
+    /* Truncating an identity could make two subjects equal: refuse instead. */
+    if (n >= cap || memchr(json_string_value(j), '\0', n))
+        return GW_EJWTCLAIM;
+    memcpy(dst, json_string_value(j), n + 1);
+    return 0;
+}
+
+static bool list_item_ok(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c <= 0x20 || c == 0x7f)
+            return false;
+    }
+    return n > 0;
+}
+
+static int append_item(char *dst, size_t cap, size_t *used, const char *s, size_t n)
+{
+    size_t need = n + (*used ? 1 : 0);
+    if (*used + need >= cap)
+        return GW_EJWTCLAIM;
+    if (*used)
+        dst[(*used)++] = ' ';
+    memcpy(dst + *used, s, n);
+    *used += n;
+    dst[*used] = '\0';
+    return 0;
+}
+
+/*
+ * Reads a roles/permissions claim into a space-separated list: a string is taken as already
+ * space-separated (the OAuth "scope" form), an array must hold strings without whitespace.
+ */
+static int copy_list(json_t *obj, const char *name, char *dst, size_t cap)
+{
+    json_t *j;
+    size_t used = 0;
+    size_t i;
+    json_t *v;
+
+    dst[0] = '\0';
+    if (!name)
+        return 0;
+    j = json_object_get(obj, name);
+    if (!j)
+        return 0;
+    if (json_is_string(j)) {
+        const char *s = json_string_value(j);
+        size_t n = json_string_length(j);
+        size_t start = 0;
+        for (size_t k = 0; k <= n; k++) {
+            if (k < n && s[k] != ' ')
+                continue;
+            if (k > start) {
+                if (!list_item_ok(s + start, k - start) ||
+                    append_item(dst, cap, &used, s + start, k - start) < 0)
+                    return GW_EJWTCLAIM;
+            }
+            start = k + 1;
+        }
+        return 0;
+    }
+    if (!json_is_array(j))
+        return GW_EJWTCLAIM;
+    json_array_foreach(j, i, v)
+    {
+        if (!json_is_string(v) || !list_item_ok(json_string_value(v), json_string_length(v)) ||
+            append_item(dst, cap, &used, json_string_value(v), json_string_length(v)) < 0)
+            return GW_EJWTCLAIM;
+    }
+    return 0;
+}
+
+/* RFC 7519 section 4.1.3: "aud" is a string or an array of strings; one must match. */
+static int check_aud(json_t *payload, const char *want)
+{
+    json_t *j = json_object_get(payload, "aud");
+    size_t i;
+    json_t *v;
+
+    if (json_is_string(j))
+        return strcmp(json_string_value(j), want) == 0 ? 0 : GW_EJWTAUD;
+    if (!json_is_array(j))
+        return GW_EJWTAUD;
+    json_array_foreach(j, i, v)
+    {
+        if (json_is_string(v) && strcmp(json_string_value(v), want) == 0)
+            return 0;
+    }
+    return GW_EJWTAUD;
+}
+
+static int check_claims(json_t *payload, const struct gw_jwt_policy *p, int64_t now_s,
+                        struct gw_jwt_claims *c)
+{
+    int64_t leeway = p->leeway_s > 0 ? p->leeway_s : 0;
+    int rc;
+
+    rc = numeric_date(payload, "exp", &c->exp, &c->has_exp);
+    if (rc == 0)
+        rc = numeric_date(payload, "nbf", &c->nbf, &c->has_nbf);
+    if (rc == 0)
+        rc = numeric_date(payload, "iat", &c->iat, &c->has_iat);
+    if (rc < 0)
+        return rc;
+    if (p->require_exp && !c->has_exp)
+        return GW_EJWTCLAIM;
+    /* RFC 7519 section 4.1.4: the current time MUST be before "exp". */
+    if (c->has_exp && now_s >= sat_add(c->exp, leeway))
+        return GW_EJWTEXPIRED;
+    /* Section 4.1.5: the current time MUST be after or equal to "nbf". */
+    if (c->has_nbf && sat_add(now_s, leeway) < c->nbf)
+        return GW_EJWTNOTYET;
+    /* A token issued in the future is as suspect as one not yet valid. */
+    if (c->has_iat && sat_add(now_s, leeway) < c->iat)
+        return GW_EJWTNOTYET;
+    rc = copy_string(payload, "iss", c->iss, sizeof(c->iss));
+    if (rc < 0)
+        return rc;
+    if (p->iss) {
+        if (!json_is_string(json_object_get(payload, "iss")) || strcmp(c->iss, p->iss) != 0)
+            return GW_EJWTISS;
+    }
+    if (p->aud) {
+        rc = check_aud(payload, p->aud);
+        if (rc < 0)
+            return rc;
+    }
+    rc = copy_string(payload, "sub", c->sub, sizeof(c->sub));
+    if (rc == 0)
+        rc = copy_list(payload, p->roles_claim, c->roles, sizeof(c->roles));
+    if (rc == 0)
+        rc = copy_list(payload, p->perms_claim, c->perms, sizeof(c->perms));
+    return rc;
+}
+
+int gw_jwt_verify(const char *token, size_t len, const struct gw_jwt_key *keys, size_t nkeys,
+                  const struct gw_jwt_policy *p, int64_t now_s, struct gw_jwt_claims *out)
+{
+    static const struct gw_jwt_policy no_policy = {0};
+    struct gw_jwt_claims scratch;
+    const char *dot1, *dot2;
+    unsigned char *hdr_raw = NULL, *pay_raw = NULL, *sig = NULL;
+    size_t hdr_len, pay_len, sig_len;
+    json_t *hdr = NULL, *payload = NULL;
+    enum gw_jwt_alg alg;
+    const char *kid;
+    int rc = GW_EJWTMALFORMED;
+
+    if (!p)
+        p = &no_policy;
+    if (!out)
+        out = &scratch;
+    memset(out, 0, sizeof(*out));
+    if (!token || len == 0 || len > GW_JWT_MAX_TOKEN)
+        goto fail;
+    dot1 = memchr(token, '.', len);
+    if (!dot1)
+        goto fail;
+    dot2 = memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - token));
+    if (!dot2 || memchr(dot2 + 1, '.', len - (size_t)(dot2 + 1 - token)))
+        goto fail;
+    rc = decode_segment(token, (size_t)(dot1 - token), &hdr_raw, &hdr_len);
+    if (rc == 0)
+        rc = decode_segment(dot1 + 1, (size_t)(dot2 - dot1 - 1), &pay_raw, &pay_len);
+    if (rc == 0)
+        rc = decode_segment(dot2 + 1, len - (size_t)(dot2 + 1 - token), &sig, &sig_len);
+    if (rc < 0)
+        goto fail;
+    rc = GW_EJWTMALFORMED;
+    hdr = parse_object(hdr_raw, hdr_len);
+    if (!hdr)
+        goto fail;
+    rc = check_header(hdr, &alg, &kid);
+    if (rc < 0)
+        goto fail;
+    /* The signing input is the ASCII of the first two segments as received (section 5.2). */
+    rc = verify_signature(alg, kid, keys, nkeys, token, (size_t)(dot2 - token), sig, sig_len);
+    if (rc < 0)
+        goto fail;
+    /* Only an authenticated payload is parsed. */
+    payload = parse_object(pay_raw, pay_len);
+    if (!payload) {
+        rc = GW_EJWTMALFORMED;
+        goto fail;
+    }
+    rc = check_claims(payload, p, now_s, out);
+fail:
+    json_decref(payload);
+    json_decref(hdr);
+    free(hdr_raw);
+    free(pay_raw);
+    free(sig);
+    return rc;
+}
+
+bool gw_jwt_list_has(const char *list, const char *item)
+{
+    size_t n = strlen(item);
+    const char *s = list;
+
+    if (n == 0)
+        return false;
+    while (*s) {
+        const char *e = strchr(s, ' ');
+        size_t len = e ? (size_t)(e - s) : strlen(s);
+        if (len == n && memcmp(s, item, n) == 0)
+            return true;
+        if (!e)
+            break;
+        s = e + 1;
+    }
+    return false;
+}
