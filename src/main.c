@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli.h"
 #include "control/config.h"
 #include "core/version.h"
 #include "runtime/server.h"
@@ -13,6 +14,11 @@ static const char usage[] =
     "  gantry run [-c FILE]      same\n"
     "  gantry check FILE         validate FILE, print every error, exit 1 if any\n"
     "  gantry version            print the version\n"
+    "  gantry hash-key KEY|-     print the sha256:... hash of API key KEY for the config;\n"
+    "                            '-' reads the key from one line of stdin, keeping it out\n"
+    "                            of the shell history and the process list\n"
+    "  gantry token --secret-env NAME --sub ID [--role R]... [options]\n"
+    "                            print an HMAC-signed JWT for testing (see gantry token --help)\n"
     "  gantry --help             this text\n"
     "\n"
     "Signals: SIGTERM or SIGINT drain (finish requests in flight) and exit;\n"
@@ -82,6 +88,10 @@ int main(int argc, char **argv)
             return cmd_check(argc - 2, argv + 2);
         if (strcmp(cmd, "run") == 0)
             return cmd_run(argc - 2, argv + 2);
+        if (strcmp(cmd, "hash-key") == 0)
+            return gw_cli_hash_key(argc - 2, argv + 2);
+        if (strcmp(cmd, "token") == 0)
+            return gw_cli_token(argc - 2, argv + 2);
     }
     return cmd_run(argc - 1, argv + 1);
 }

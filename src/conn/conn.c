@@ -20,6 +20,7 @@
 #include "core/log.h"
 #include "core/random.h"
 #include "net/listen.h"
+#include "policy/policy.h"
 #include "runtime/server.h"
 #include "runtime/worker.h"
 
@@ -61,9 +62,12 @@ void gw_request_free(struct gw_request *r)
 {
     if (!r)
         return;
+    gw_policy_cancel(r);
+    gw_identity_clear(&r->identity);
     gw_buf_free(&r->head);
     gw_buf_free(&r->rhead);
     free(r->upath);
+    free(r->npath);
     if (r->snap)
         gw_snapshot_unref(r->snap);
     r->conn->w->active--;
@@ -476,6 +480,10 @@ static const char *status_reason(int status)
         return "OK";
     case 400:
         return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
     case 404:
         return "Not Found";
     case 405:
@@ -488,6 +496,8 @@ static const char *status_reason(int status)
         return "URI Too Long";
     case 417:
         return "Expectation Failed";
+    case 429:
+        return "Too Many Requests";
     case 431:
         return "Request Header Fields Too Large";
     case 500:

@@ -19,12 +19,16 @@
 #include "core/list.h"
 #include "http1/chunked.h"
 #include "http1/parser.h"
+#include "policy/ratelimit.h"
+#include "state/token_cache.h"
 
 struct gw_worker;
 struct gw_snapshot;
 struct gw_service;
 struct gw_target;
 struct gw_upconn;
+struct gw_rl_limit;
+struct gw_rl_redis_op;
 
 enum gw_out_framing {
     GW_OUT_NONE = 0, /* no body */
@@ -66,6 +70,24 @@ struct gw_request {
     size_t authority_len;
     char *upath; /** path (+ query) sent upstream */
     size_t upath_len;
+    /* policies (policy/policy.h): they see the normalised path the router saw */
+    char *npath; /** the normalised path (owned until the upstream path replaces it) */
+    size_t npath_len;
+    const char *query; /** "?..." in the input buffer (valid until head_built), or NULL */
+    size_t query_len;
+    size_t prefix_len;    /** of the matched service prefix */
+    uint8_t policy_stage; /** next policy to run */
+    bool suspended;       /** a policy waits for async work */
+    bool authenticated;
+    struct gw_identity identity; /** who the request is from (when authenticated) */
+    char client_ip[48];          /** client address after trusted_proxies */
+    uint16_t rl_next;            /** next limit to decide */
+    bool rl_has;                 /** rl_best holds the decision the headers report */
+    struct gw_rl_decision rl_best;
+    const struct gw_rl_limit *rl_pending; /** limit whose Redis decision is awaited */
+    struct gw_rl_redis_op *rl_op;
+    void *auth_op;        /** introspection in flight (policy/auth.c) */
+    char rl_headers[200]; /** RateLimit-* headers for the response ("" when none) */
 
     struct gw_upconn *up;
     bool dispatched; /** the head is complete and being served */
@@ -162,6 +184,8 @@ int gw_conn_write(struct gw_conn *c, uv_buf_t *bufs, unsigned nbufs, uv_write_cb
 
 /* Dispatch of a complete request head (conn/request.c). */
 void gw_request_dispatch(struct gw_conn *c, struct gw_request *r);
+/* The policies let the request through: strip the prefix and hand it to the proxy. */
+void gw_request_forward(struct gw_request *r);
 void gw_request_free(struct gw_request *r);
 
 /* Access log line for a finished request (conn/access_log.c). */

@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/random.h"
+#include "policy/policy.h"
 #include "route/normalize.h"
 #include "route/router.h"
 #include "runtime/server.h"
@@ -201,10 +202,23 @@ void gw_request_dispatch(struct gw_conn *c, struct gw_request *r)
         return;
     }
 
+    r->npath = norm;
+    r->npath_len = norm_len;
+    r->query = query;
+    r->query_len = query_len;
+    r->prefix_len = match.prefix_len;
+    gw_policy_run(r);
+}
+
+void gw_request_forward(struct gw_request *r)
+{
+    const struct gw_service_conf *sc = r->svc->conf;
+    char *norm = r->npath;
+    size_t norm_len = r->npath_len;
     /* strip_prefix: "/api/users/7" with prefix "/api/users" goes upstream as "/7". */
     size_t skip = 0;
-    if (sc->strip_prefix && match.prefix_len > 1)
-        skip = match.prefix_len;
+    if (sc->strip_prefix && r->prefix_len > 1)
+        skip = r->prefix_len;
     const char *up = norm + skip;
     size_t up_len = norm_len - skip;
     if (up_len == 0) {
@@ -216,9 +230,10 @@ void gw_request_dispatch(struct gw_conn *c, struct gw_request *r)
         up_len++;
     }
     memmove(norm, up, up_len);
-    if (query_len)
-        memcpy(norm + up_len, query, query_len);
+    if (r->query_len)
+        memcpy(norm + up_len, r->query, r->query_len);
+    r->npath = NULL;
     r->upath = norm;
-    r->upath_len = up_len + query_len;
+    r->upath_len = up_len + r->query_len;
     gw_proxy_start(r);
 }

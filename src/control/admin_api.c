@@ -12,7 +12,9 @@
 
 #include "control/snapshot.h"
 #include "core/error.h"
+#include "policy/policy.h"
 #include "runtime/server.h"
+#include "state/ratelimit_redis.h"
 
 #include "core/version.h"
 
@@ -334,6 +336,48 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* Rate-limit counters and the Redis backend's state, for /gateway/status. */
+static json_t *policy_status(struct gw_server *s, struct gw_snapshot *snap)
+{
+    struct gw_policy_shared *ps = s->policy;
+    if (ps == NULL || snap == NULL)
+        return json_null();
+    const struct gw_config *cfg = snap->cfg;
+    json_t *o = json_pack("{s:s, s:I, s:I}", "backend",
+                          cfg->rate_limit.backend == GW_RL_BACKEND_REDIS ? "redis" : "local",
+                          "allowed", (json_int_t)atomic_load(&ps->rl_allowed), "limited",
+                          (json_int_t)atomic_load(&ps->rl_limited));
+    if (o && cfg->rate_limit.backend == GW_RL_BACKEND_REDIS && ps->redis) {
+        struct gw_rl_redis_metrics m;
+        gw_rl_redis_shared_metrics(ps->redis, &m);
+        static const char *const policies[] = {"fail_open", "fail_closed", "local"};
+        json_object_set_new(
+            o, "redis",
+            json_pack(
+                "{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:I, s:I}", "up",
+                m.up, "clients", (json_int_t)m.clients, "clients_up", (json_int_t)m.clients_up,
+                "decisions", (json_int_t)m.decisions, "local_decisions", (json_int_t)m.local,
+                "calls", (json_int_t)m.calls, "errors", (json_int_t)m.errors, "timeouts",
+                (json_int_t)m.timeouts, "unavailable", (json_int_t)m.unavailable, "state_changes",
+                (json_int_t)m.state_changes, "noscript_reloads", (json_int_t)m.noscript_reloads,
+                "failure_policy", policies[cfg->rate_limit.redis.on_failure], "fallbacks",
+                (json_int_t)atomic_load(&ps->rl_redis_fallbacks), "failed_closed",
+                (json_int_t)atomic_load(&ps->rl_redis_failed_closed)));
+    }
+    return o ? o : json_null();
+}
+
+static json_t *auth_status(struct gw_server *s)
+{
+    struct gw_policy_shared *ps = s->policy;
+    if (ps == NULL)
+        return json_null();
+    json_t *o = json_pack("{s:I, s:I, s:I}", "authenticated", (json_int_t)atomic_load(&ps->auth_ok),
+                          "failed", (json_int_t)atomic_load(&ps->auth_failed), "forbidden",
+                          (json_int_t)atomic_load(&ps->auth_forbidden));
+    return o ? o : json_null();
+}
+
 static void get_status(struct gw_server *s, const struct gw__admin_req *rq,
                        struct gw__admin_resp *rs)
 {
@@ -364,6 +408,8 @@ static void get_status(struct gw_server *s, const struct gw__admin_req *rq,
                             json_pack("{s:I, s:I, s:f}", "ok", (json_int_t)s->reloads_ok, "failed",
                                       (json_int_t)s->reloads_failed, "last_ms", s->last_reload_ms));
         json_object_set_new(o, "services", services);
+        json_object_set_new(o, "rate_limit", policy_status(s, snap));
+        json_object_set_new(o, "auth", auth_status(s));
     } else {
         json_decref(services);
     }

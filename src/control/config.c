@@ -451,6 +451,7 @@ void gw_config_free(struct gw_config *cfg)
     if (cfg == NULL)
         return;
     gw__cfg_release_object(cfg, &gw__cfg_root);
+    gw__cfg_auth_free_keys(cfg);
     free(cfg->path);
     free(cfg);
 }

@@ -89,6 +89,116 @@ struct gw_service_retry_conf {
     uint32_t budget_min_per_s;   /* "budget_min_per_second", default 3 */
 };
 
+/* ---- rate limiting (config_ratelimit.c, docs/ratelimit.md) ----------------------------------- */
+
+/* "key" of a limit: what one counter is shared by. */
+enum gw_limit_key {
+    GW_LIMIT_KEY_IP = 0,   /* "ip": the client address (trusted_proxies honoured) */
+    GW_LIMIT_KEY_GLOBAL,   /* "global": one counter for everyone */
+    GW_LIMIT_KEY_HEADER,   /* "header:NAME": that header's value (absent: the client address) */
+    GW_LIMIT_KEY_CONSUMER, /* "consumer": the authenticated consumer (none: the client address) */
+    GW_LIMIT_KEY_ROUTE,    /* "route": method + the matched prefix */
+};
+
+/* "match" of a limit or an auth rule: which requests of its scope it applies to. */
+struct gw_match_conf {
+    char **prefixes; /* "prefix": path prefixes on segment boundaries; none = every path */
+    size_t nprefixes;
+    uint32_t methods; /* "methods": bitmask of (1u << enum gw_http_method); 0 = any */
+};
+
+/* One limit: "limit" requests per "period". */
+struct gw_limit_conf {
+    char *name;         /* "name": default its index in the list; names counters (Redis keys) */
+    int algorithm;      /* "algorithm": enum gw_rl_algo (policy/ratelimit.h), default gcra */
+    uint32_t limit;     /* "limit", required, 1..2^32-1 */
+    uint64_t period_ms; /* "period", required */
+    uint32_t burst;     /* "burst": buckets only; default 0 = limit */
+    uint32_t buckets;   /* "buckets": sliding_window sub-buckets, default 10 */
+    enum gw_limit_key key;
+    char *key_header; /* NAME of "header:NAME", lowercased */
+    struct gw_match_conf match;
+};
+
+enum gw_rl_backend {
+    GW_RL_BACKEND_LOCAL = 0,
+    GW_RL_BACKEND_REDIS,
+};
+
+/* What a decision does when Redis cannot answer (unreachable, timed out). */
+enum gw_rl_failure_policy {
+    GW_RL_FAIL_OPEN = 0, /* "fail_open": admit */
+    GW_RL_FAIL_CLOSED,   /* "fail_closed": 503 */
+    GW_RL_FAIL_LOCAL,    /* "local": decide with this instance's in-process counters */
+};
+
+/* Which rate-limit headers responses carry. */
+enum gw_rl_headers {
+    GW_RL_HEADERS_ALL = 0, /* "all": RateLimit-* and X-RateLimit-* */
+    GW_RL_HEADERS_IETF,    /* "ietf": RateLimit-* */
+    GW_RL_HEADERS_LEGACY,  /* "legacy": X-RateLimit-* */
+    GW_RL_HEADERS_OFF,     /* "off" */
+};
+
+/* One "trusted_proxies" entry: an address or a CIDR block. */
+struct gw_cidr {
+    int family; /* AF_INET or AF_INET6 */
+    uint8_t addr[16];
+    uint8_t bits;
+};
+
+/* ---- authentication (config_auth.c, docs/auth.md) ---------------------------------------------
+ */
+
+#define GW_AUTH_JWT (1u << 0)
+#define GW_AUTH_API_KEY (1u << 1)
+#define GW_AUTH_INTROSPECTION (1u << 2)
+
+struct gw_jwt_key;
+
+struct gw_consumer_conf {
+    char *id; /* "id", required, unique */
+    char **roles;
+    size_t nroles;
+    char **permissions;
+    size_t npermissions;
+    char **api_keys; /* "api_keys": "sha256:<hex>" hashes (gantry hash-key) */
+    size_t napi_keys;
+};
+
+/* A configured JWT key: "secret" (HS*), "pem" or "pem_file" (RS*, ES*, EdDSA). */
+struct gw_jwt_key_conf {
+    char *kid;
+    char *alg;
+    char *secret;
+    char *pem;
+    char *pem_file;
+};
+
+/* A service's auth rule ("auth.rules[]"): stricter (or looser) requirements for some paths. */
+struct gw_auth_rule_conf {
+    struct gw_match_conf match;
+    bool required;
+    char **roles; /* any one of them */
+    size_t nroles;
+    char **permissions; /* all of them */
+    size_t npermissions;
+};
+
+struct gw_service_auth_conf {
+    bool enabled;     /* the service has an "auth" section */
+    bool required;    /* "required", default true */
+    uint32_t methods; /* "methods": GW_AUTH_* bits, default every configured one */
+    char **roles;
+    size_t nroles;
+    char **permissions;
+    size_t npermissions;
+    char **public_paths; /* "public_paths": prefixes that skip auth */
+    size_t npublic_paths;
+    struct gw_auth_rule_conf *rules;
+    size_t nrules;
+};
+
 struct gw_target_conf {
     /** as written, e.g. "http://127.0.0.1:3001" (after ${ENV} substitution) */
     char *url;
@@ -164,6 +274,11 @@ struct gw_service_conf {
     /** "retries": enabled by default; false disables */
     bool retries_enabled;
     struct gw_service_retry_conf retries;
+    /** "rate_limit.limits" */
+    struct gw_limit_conf *limits;
+    size_t nlimits;
+    /** "auth" */
+    struct gw_service_auth_conf auth;
 };
 
 struct gw_config {
@@ -210,6 +325,67 @@ struct gw_config {
          * when listen_host is not loopback. */
         char *api_key;
     } admin;
+    struct {
+        enum gw_rl_backend backend; /* "rate_limit.backend", default local */
+        uint32_t max_keys;          /* "max_keys": per limit, default 100000 */
+        enum gw_rl_headers headers; /* "headers", default all */
+        struct gw_cidr *trusted;    /* "trusted_proxies" */
+        size_t ntrusted;
+        struct gw_limit_conf *limits; /* "limits": gateway-wide */
+        size_t nlimits;
+        struct gw_redis_conf {
+            char *url; /* "redis.url", required with backend redis */
+            char *host;
+            uint16_t port;
+            char *username; /* from the URL; NULL = none */
+            char *password;
+            uint32_t db;
+            char *key_prefix;                     /* "key_prefix", default "gantry:rl:" */
+            uint64_t timeout_ms;                  /* "timeout", default 50ms */
+            uint64_t backoff_min_ms;              /* "backoff_min", default 100ms */
+            uint64_t backoff_max_ms;              /* "backoff_max", default 5s */
+            enum gw_rl_failure_policy on_failure; /* "failure_policy", default fail_open */
+            uint32_t local_share;                 /* "local_share", default 0 = off */
+        } redis;
+    } rate_limit;
+    struct {
+        /* "auth.jwt" */
+        bool jwt_enabled; /* keys or a JWKS URL configured */
+        struct gw_jwt_key_conf *jwt_key_confs;
+        size_t njwt_key_confs;
+        struct gw_jwt_key *jwt_keys; /* loaded from jwt_key_confs at load time */
+        size_t njwt_keys;
+        char *jwks_url;
+        uint64_t jwks_refresh_ms;     /* "jwks_refresh", default 5m */
+        uint64_t jwks_min_refresh_ms; /* "jwks_min_refresh": unknown-kid refetch spacing, 10s */
+        uint64_t jwks_timeout_ms;     /* "jwks_timeout", default 5s */
+        char *issuer;
+        char *audience;
+        uint64_t leeway_ms;      /* "leeway", default 30s */
+        bool require_exp;        /* default true */
+        char *roles_claim;       /* default "roles" */
+        char *permissions_claim; /* default "permissions" */
+        uint32_t cache_entries;  /* "cache.max_entries", default 10000; 0 = no cache */
+        uint64_t cache_ttl_ms;   /* "cache.max_ttl", default 5m */
+        /* "auth.api_keys" */
+        char *api_key_header; /* default "x-api-key" (lowercased) */
+        char *api_key_query;  /* NULL = not accepted from the query */
+        struct gw_consumer_conf *consumers;
+        size_t nconsumers;
+        /* "auth.introspection" */
+        bool introspection_enabled;
+        char *introspection_url;
+        char *introspection_client_id;
+        char *introspection_client_secret;
+        uint64_t introspection_timeout_ms;     /* default 2s */
+        uint64_t introspection_ttl_ms;         /* "cache_ttl", default 60s */
+        uint64_t introspection_neg_ttl_ms;     /* "negative_cache_ttl", default 10s */
+        uint32_t introspection_failure_status; /* "failure_status", default 503 */
+        /* "auth.identity_headers" (lowercased) */
+        char *hdr_consumer; /* default "x-consumer-id" */
+        char *hdr_user;     /* default "x-user-id" */
+        char *hdr_roles;    /* default "x-user-roles" */
+    } auth;
     struct gw_service_conf *services;
     size_t nservices;
 };

@@ -333,6 +333,11 @@ static const struct gw__cfg_field service_fields[] = {
      .arg = &gw__cfg_breaker_obj,
      .def = "false"},
     {.name = "retries", .type = &gw__cfg_object_type, .arg = &gw__cfg_retries_obj, .def = "true"},
+    {.name = "rate_limit", .type = &gw__cfg_object_type, .arg = &gw__cfg_service_rate_limit_obj},
+    {.name = "auth",
+     .type = &gw__cfg_object_type,
+     .arg = &gw__cfg_service_auth_obj,
+     .def = "false"},
 };
 static const struct gw__cfg_object service_obj = {
     .what = "service",
@@ -375,6 +380,8 @@ static const struct gw__cfg_field root_fields[] = {
     {.name = "upstream", .type = &gw__cfg_object_type, .arg = &upstream_obj},
     {.name = "log", .type = &gw__cfg_object_type, .arg = &log_obj},
     {.name = "admin", .type = &gw__cfg_object_type, .arg = &admin_obj},
+    {.name = "rate_limit", .type = &gw__cfg_object_type, .arg = &gw__cfg_rate_limit_obj},
+    {.name = "auth", .type = &gw__cfg_object_type, .arg = &gw__cfg_auth_obj},
     {.name = "services",
      .type = &gw__cfg_list_type,
      .offset = offsetof(struct gw_config, services),

@@ -151,6 +151,15 @@ extern const struct gw__cfg_object gw__cfg_outlier_obj;
 extern const struct gw__cfg_object gw__cfg_breaker_obj;
 extern const struct gw__cfg_object gw__cfg_retries_obj;
 
+/* Rate limiting (config_ratelimit.c) and authentication (config_auth.c). */
+extern const struct gw__cfg_object gw__cfg_rate_limit_obj;         /* root "rate_limit" */
+extern const struct gw__cfg_object gw__cfg_service_rate_limit_obj; /* service "rate_limit" */
+extern const struct gw__cfg_object gw__cfg_rule_match_obj;         /* auth rule "match" */
+extern const struct gw__cfg_object gw__cfg_auth_obj;               /* root "auth" */
+extern const struct gw__cfg_object gw__cfg_service_auth_obj;       /* service "auth" */
+/* Frees the JWT keys the auth section loaded (gw_config_free calls it). */
+void gw__cfg_auth_free_keys(struct gw_config *cfg);
+
 /* The top-level table (config_fields.c). */
 extern const struct gw__cfg_object gw__cfg_root;
 

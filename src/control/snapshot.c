@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "net/listen.h"
+#include "policy/policy.h"
 #include "upstream/target_state.h"
 
 static void snapshot_free(struct gw_snapshot *s)
@@ -22,6 +23,7 @@ static void snapshot_free(struct gw_snapshot *s)
         free(svc->states);
         free(svc->targets);
     }
+    gw_policy_free(s->policy);
     free(s->services);
     if (s->router)
         gw_router_free(s->router);
@@ -159,7 +161,8 @@ static int build_router(struct gw_snapshot *s)
 }
 
 int gw_snapshot_build(struct gw_config *cfg, uint64_t generation, struct gw_target_registry *reg,
-                      struct gw_snapshot **out, char *why, size_t why_cap)
+                      struct gw_policy_shared *ps, struct gw_snapshot **out, char *why,
+                      size_t why_cap)
 {
     struct gw_snapshot *s = calloc(1, sizeof(*s));
     int rc = GW_ENOMEM;
@@ -182,6 +185,9 @@ int gw_snapshot_build(struct gw_config *cfg, uint64_t generation, struct gw_targ
             snprintf(why, why_cap, "services: the route table cannot be compiled");
         goto fail;
     }
+    rc = gw_policy_build(s, ps, why, why_cap);
+    if (rc < 0)
+        goto fail;
     *out = s;
     return 0;
 fail:

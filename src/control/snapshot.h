@@ -20,6 +20,8 @@
 
 struct gw_target_state;
 struct gw_target_registry;
+struct gw_policy;
+struct gw_policy_shared;
 
 struct gw_target {
     const struct gw_target_conf *conf;
@@ -50,14 +52,17 @@ struct gw_snapshot {
     struct gw_router *router;
     struct gw_service *services;
     size_t nservices;
+    struct gw_policy *policy; /** auth and rate limits (policy/policy.h) */
 };
 
 /* Builds a snapshot from cfg (ownership of cfg passes to the snapshot, also on failure).
  * Resolves every target address (blocking DNS: call off the request path). The snapshot
- * starts with one reference. 0, or GW_EINVAL with why (if not NULL) naming the target, e.g.
- * "services[0].targets[1].url: cannot resolve host "api.internal"". */
+ * starts with one reference. ps (may be NULL: no policies run) holds the per-process policy
+ * state (rate-limit counters kept across reloads). 0, or GW_EINVAL with why (if not NULL) naming
+ * the target, e.g. "services[0].targets[1].url: cannot resolve host "api.internal"". */
 int gw_snapshot_build(struct gw_config *cfg, uint64_t generation, struct gw_target_registry *reg,
-                      struct gw_snapshot **out, char *why, size_t why_cap);
+                      struct gw_policy_shared *ps, struct gw_snapshot **out, char *why,
+                      size_t why_cap);
 
 void gw_snapshot_ref(struct gw_snapshot *s);
 void gw_snapshot_unref(struct gw_snapshot *s);

@@ -81,7 +81,25 @@
     X(EJWTNOTYET, 401, "token not yet valid")                                                      \
     X(EJWTISS, 401, "token issuer not accepted")                                                   \
     X(EJWTAUD, 401, "token audience not accepted")                                                 \
-    X(EJWTCLAIM, 401, "invalid or missing token claim")
+    X(EJWTCLAIM, 401, "invalid or missing token claim")                                            \
+    /* authentication and authorization */                                                         \
+    X(EAUTHMISSING, 401, "authentication required")                                                \
+    X(EAPIKEY, 401, "invalid API key")                                                             \
+    X(ETOKENINACTIVE, 401, "token is not active")                                                  \
+    X(EFORBIDDEN, 403, "insufficient role or permission")                                          \
+    X(EINTROSPECT, 503, "authentication service unavailable")                                      \
+    X(EJWKS, 500, "invalid JWKS document")                                                         \
+    /* rate limiting and its Redis backend */                                                      \
+    X(ERATELIMITED, 429, "rate limit exceeded")                                                    \
+    X(ERLBACKEND, 503, "rate limit backend unavailable")                                           \
+    X(EREDISDOWN, 503, "redis unavailable")                                                        \
+    X(EREDISTIMEOUT, 503, "redis timed out")                                                       \
+    X(EREDISREPLY, 503, "unexpected redis reply")                                                  \
+    /* outgoing HTTP requests gantry makes itself (JWKS, introspection) */                         \
+    X(EFETCH, 502, "fetch failed")                                                                 \
+    X(EFETCHTIMEOUT, 504, "fetch timed out")                                                       \
+    X(EFETCHTOOLARGE, 502, "fetched body too large")                                               \
+    X(EFETCHSTATUS, 502, "fetch answered with an unexpected status")
 
 enum gw_error {
     GW_OK = 0,

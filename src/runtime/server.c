@@ -20,10 +20,12 @@
 
 #include "control/admin.h"
 #include "control/health.h"
+#include "control/jwks_fetch.h"
 #include "control/snapshot.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "net/listen.h"
+#include "policy/policy.h"
 #include "runtime/worker.h"
 #include "upstream/target_state.h"
 
@@ -34,6 +36,7 @@ struct control {
     uv_signal_t sighup;
     uv_timer_t drain_timer;
     uv_async_t worker_exit;
+    uv_timer_t policy_sweep; /* once a second: idle rate-limit keys, expired cached tokens */
     struct gw_server *server;
     bool draining;
 };
@@ -49,11 +52,20 @@ static void stop_control(struct control *ctl)
     ctl->server->admin = NULL;
     gw_health_stop(ctl->server->health);
     ctl->server->health = NULL;
+    gw_jwks_stop(ctl->server->jwks);
+    ctl->server->jwks = NULL;
     uv_close((uv_handle_t *)&ctl->sigterm, on_closed_noop);
     uv_close((uv_handle_t *)&ctl->sigint, on_closed_noop);
     uv_close((uv_handle_t *)&ctl->sighup, on_closed_noop);
     uv_close((uv_handle_t *)&ctl->drain_timer, on_closed_noop);
     uv_close((uv_handle_t *)&ctl->worker_exit, on_closed_noop);
+    uv_close((uv_handle_t *)&ctl->policy_sweep, on_closed_noop);
+}
+
+static void on_policy_sweep(uv_timer_t *t)
+{
+    struct control *ctl = t->data;
+    gw_policy_sweep(ctl->server->snap->policy, uv_hrtime() / 1000);
 }
 
 /* Each worker thread signals its end (worker.c); the last one ends the control loop. */
@@ -190,7 +202,7 @@ int gw_server_reload(struct gw_server *s, struct gw_config_errors *errs)
     }
     warn_fixed_settings(s->snap->cfg, cfg);
     char why[512];
-    rc = gw_snapshot_build(cfg, s->generation + 1, s->targets, &snap, why, sizeof(why));
+    rc = gw_snapshot_build(cfg, s->generation + 1, s->targets, s->policy, &snap, why, sizeof(why));
     if (rc < 0) {
         s->reloads_failed++;
         gw_log_error("reload refused: %s; the running configuration is unchanged", why);
@@ -202,6 +214,8 @@ int gw_server_reload(struct gw_server *s, struct gw_config_errors *errs)
     publish(s, snap);
     if (s->health && gw_health_update(s->health, snap) < 0)
         gw_log_error("reload: some health checks could not be started (out of memory)");
+    if (gw_jwks_update(s->jwks, snap->cfg) < 0)
+        gw_log_error("reload: the JWKS refresh could not be updated (out of memory)");
     hash_file(s->config_path, s->config_hash);
     s->reloads_ok++;
     s->last_reload_ms = (double)(uv_hrtime() - t0) / 1e6;
@@ -259,10 +273,14 @@ int gw_server_run(struct gw_config *cfg, const char *path)
     s.started_ms = (uint64_t)time(NULL) * 1000;
     hash_file(path, s.config_hash);
     s.targets = gw_target_registry_new();
-    if (!s.config_path || !s.targets ||
-        gw_snapshot_build(cfg, 1, s.targets, &s.snap, NULL, 0) < 0) {
+    char why[512] = "";
+    if (!s.config_path || !s.targets || gw_policy_shared_new(&s.policy, nworkers) < 0 ||
+        gw_snapshot_build(cfg, 1, s.targets, s.policy, &s.snap, why, sizeof why) < 0) {
+        if (why[0])
+            gw_log_error("%s", why);
         free(s.config_path);
         gw_target_registry_free(s.targets);
+        gw_policy_shared_free(s.policy);
         return 1;
     }
     s.workers = calloc(nworkers, sizeof(*s.workers));
@@ -296,9 +314,12 @@ int gw_server_run(struct gw_config *cfg, const char *path)
     uv_signal_start(&ctl.sighup, on_hup, SIGHUP);
     uv_timer_init(&ctl.loop, &ctl.drain_timer);
     uv_async_init(&ctl.loop, &ctl.worker_exit, on_worker_exit);
-    ctl.drain_timer.data = ctl.worker_exit.data = &ctl;
+    uv_timer_init(&ctl.loop, &ctl.policy_sweep);
+    uv_timer_start(&ctl.policy_sweep, on_policy_sweep, 1000, 1000);
+    ctl.drain_timer.data = ctl.worker_exit.data = ctl.policy_sweep.data = &ctl;
     s.exit_async = &ctl.worker_exit;
     s.health = gw_health_start(&ctl.loop, s.targets, s.snap);
+    s.jwks = gw_jwks_start(&ctl.loop, &s);
     int admin_err = 0;
     s.admin = gw_admin_start(&s, &ctl.loop, &admin_err);
     if (!s.admin && admin_err < 0) {
@@ -341,6 +362,7 @@ out:
     free(s.workers);
     gw_snapshot_unref(s.snap);
     gw_target_registry_free(s.targets);
+    gw_policy_shared_free(s.policy);
     free(s.config_path);
     if (s.access_fd > 2)
         close(s.access_fd);

@@ -21,6 +21,9 @@ struct gw_admin;
 struct gw_target_registry;
 struct gw_health_checker;
 
+struct gw_policy_shared;
+struct gw_jwks_fetcher;
+
 struct gw_server {
     struct gw_snapshot *snap; /** current snapshot (control thread's reference) */
     struct gw_worker *workers;
@@ -43,6 +46,8 @@ struct gw_server {
     struct gw_admin *admin;             /** the admin listener; NULL when off */
     struct gw_target_registry *targets; /** per-target health/ejection, across reloads */
     struct gw_health_checker *health;   /** active health checks (control thread) */
+    struct gw_policy_shared *policy;    /** rate-limit counters etc., across reloads */
+    struct gw_jwks_fetcher *jwks;       /** JWKS refresh (control thread); NULL when unused */
 };
 
 /* Runs gantry on cfg loaded from path (ownership of cfg passes) until SIGTERM/SIGINT and the

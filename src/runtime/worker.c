@@ -1,13 +1,17 @@
 #include "runtime/worker.h"
 
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "conn/conn.h"
 #include "control/snapshot.h"
 #include "core/log.h"
+#include "policy/policy.h"
 #include "runtime/server.h"
+#include "state/ratelimit_redis.h"
 
 #define LISTEN_BACKLOG 1024
 
@@ -41,15 +45,62 @@ static void on_closed_noop(uv_handle_t *h)
     (void)h;
 }
 
+/* Makes the worker's Redis rate-limit client match the snapshot: created when the backend is
+ * redis, replaced when its settings change, closed when the backend is local. */
+static void sync_redis(struct gw_worker *w)
+{
+    const struct gw_config *cfg = w->snap->cfg;
+    char id[sizeof w->rl_redis_id] = "";
+    if (cfg->rate_limit.backend == GW_RL_BACKEND_REDIS && !w->stopping) {
+        const struct gw_redis_conf *rc = &cfg->rate_limit.redis;
+        snprintf(id, sizeof id, "%s|%u|%s|%s|%u|%llu|%llu|%llu|%u", rc->host, (unsigned)rc->port,
+                 rc->username ? rc->username : "", rc->password ? rc->password : "", rc->db,
+                 (unsigned long long)rc->timeout_ms, (unsigned long long)rc->backoff_min_ms,
+                 (unsigned long long)rc->backoff_max_ms, rc->local_share);
+    }
+    if (strcmp(id, w->rl_redis_id) == 0)
+        return;
+    if (w->rl_redis) {
+        gw_rl_redis_close(w->rl_redis);
+        w->rl_redis = NULL;
+    }
+    snprintf(w->rl_redis_id, sizeof w->rl_redis_id, "%s", id);
+    if (id[0] == '\0' || w->snap->policy == NULL || w->snap->policy->shared->redis == NULL)
+        return;
+    const struct gw_redis_conf *rc = &cfg->rate_limit.redis;
+    struct gw_rl_redis_conf conf = {
+        .host = rc->host,
+        .port = rc->port,
+        .username = rc->username,
+        .password = rc->password,
+        .db = rc->db,
+        .timeout_ms = rc->timeout_ms,
+        .backoff_min_ms = rc->backoff_min_ms,
+        .backoff_max_ms = rc->backoff_max_ms,
+        .local_share = rc->local_share,
+    };
+    if (gw_rl_redis_new(&w->rl_redis, &w->loop, &conf, w->snap->policy->shared->redis) < 0) {
+        gw_log_error("worker %u: cannot create the Redis rate-limit client", w->id);
+        w->rl_redis = NULL;
+        w->rl_redis_id[0] = '\0';
+    }
+}
+
 static void on_publish(uv_async_t *a)
 {
     struct gw_worker *w = a->data;
+    struct gw_keyset *ks = atomic_exchange(&w->pending_jwks, NULL);
+    if (ks) {
+        gw_keyset_unref(w->jwks);
+        w->jwks = ks;
+    }
     struct gw_snapshot *s = atomic_exchange(&w->pending, NULL);
     if (!s)
         return;
     struct gw_snapshot *old = w->snap;
     w->snap = s;
     gw_snapshot_unref(old);
+    sync_redis(w);
 }
 
 void gw_worker_publish(struct gw_worker *w, struct gw_snapshot *snap)
@@ -61,6 +112,14 @@ void gw_worker_publish(struct gw_worker *w, struct gw_snapshot *snap)
     uv_async_send(&w->publish);
 }
 
+void gw_worker_publish_keyset(struct gw_worker *w, struct gw_keyset *ks)
+{
+    atomic_fetch_add_explicit(&ks->refs, 1, memory_order_relaxed);
+    struct gw_keyset *stale = atomic_exchange(&w->pending_jwks, ks);
+    gw_keyset_unref(stale);
+    uv_async_send(&w->publish);
+}
+
 void gw_worker_maybe_finish(struct gw_worker *w)
 {
     if (!w->stopping || w->nconns > 0 || uv_is_closing((uv_handle_t *)&w->wakeup))
@@ -68,6 +127,7 @@ void gw_worker_maybe_finish(struct gw_worker *w)
     gw_pools_sweep(w, 0);
     if (w->access.len)
         gw__access_flush(w);
+    sync_redis(w); /* stopping: closes the client */
     uv_close((uv_handle_t *)&w->sweep, on_closed_noop);
     uv_close((uv_handle_t *)&w->flush, on_closed_noop);
     uv_close((uv_handle_t *)&w->wakeup, on_closed_noop);
@@ -154,6 +214,7 @@ int gw_worker_start(struct gw_worker *w)
     w->flush.data = w;
     uv_check_start(&w->flush, on_flush);
     uv_unref((uv_handle_t *)&w->flush);
+    sync_redis(w);
     return uv_thread_create(&w->thread, worker_main, w);
 }
 
@@ -175,6 +236,9 @@ void gw_worker_join(struct gw_worker *w)
     gw_pools_free(&w->pools);
     gw_buf_free(&w->access);
     gw_snapshot_unref(atomic_exchange(&w->pending, NULL));
+    gw_keyset_unref(atomic_exchange(&w->pending_jwks, NULL));
+    gw_keyset_unref(w->jwks);
+    w->jwks = NULL;
     gw_snapshot_unref(w->snap);
     w->snap = NULL;
 }

@@ -17,6 +17,9 @@
 struct gw_server;
 struct gw_snapshot;
 
+struct gw_rl_redis;
+struct gw_keyset;
+
 struct gw_worker {
     uv_loop_t loop;
     uv_thread_t thread;
@@ -32,9 +35,13 @@ struct gw_worker {
     struct gw_snapshot *snap; /** the snapshot new requests start with */
     struct gw_list conns;     /** every client connection */
     size_t nconns;
-    size_t active;         /** requests in flight */
-    struct gw_pools pools; /** upstream keep-alive pools, per target */
-    struct gw_buf access;  /** access-log lines not yet written */
+    size_t active;                /** requests in flight */
+    struct gw_pools pools;        /** upstream keep-alive pools, per target */
+    struct gw_buf access;         /** access-log lines not yet written */
+    struct gw_rl_redis *rl_redis; /** Redis rate-limit client (backend redis), or NULL */
+    struct gw_keyset *jwks;       /** the JWKS key set this worker verifies with, or NULL */
+    struct gw_keyset *_Atomic pending_jwks; /** published, not yet picked up */
+    char rl_redis_id[640];                  /** the settings rl_redis was made with */
     bool stopping;
     atomic_int stop_level; /** 0 running, 1 drain, 2 close everything (set by control) */
 };
@@ -45,6 +52,9 @@ int gw_worker_start(struct gw_worker *w);
 /* Hands the worker a new snapshot (thread-safe; takes a reference of its own). New
  * requests use it from the worker's next loop iteration; requests in flight keep theirs. */
 void gw_worker_publish(struct gw_worker *w, struct gw_snapshot *snap);
+
+/* Hands the worker a JWKS key set (thread-safe; takes a reference of its own). */
+void gw_worker_publish_keyset(struct gw_worker *w, struct gw_keyset *ks);
 
 /* Asks the worker to stop accepting and finish its requests (thread-safe); with force, to
  * close every connection now. Levels are kept in an atomic, not counted from wake-ups,

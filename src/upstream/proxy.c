@@ -23,6 +23,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/random.h"
+#include "policy/policy.h"
 #include "runtime/worker.h"
 #include "upstream/pool.h"
 #include "upstream/retry.h"
@@ -371,6 +372,8 @@ static void pump_request(struct gw_request *r)
 
 void gw_proxy_client_input(struct gw_request *r)
 {
+    if (r->suspended || r->policy_stage < GW_POLICY_STAGE_DONE)
+        return; /* the policies have not let the request through yet: bytes wait */
     gw__conn_body_timer(r->conn, false);
     if (r->body_done)
         return; /* pipelined bytes of the next request wait in the buffer */

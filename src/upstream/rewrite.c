@@ -29,6 +29,73 @@ static int append_header(struct gw_buf *b, const char *name, size_t nlen, const 
     return 0;
 }
 
+static bool is_ratelimit_header(const struct gw_http1_header *h)
+{
+    const char *n = h->name;
+    size_t len = h->name_len;
+    if (len > 2 && strncasecmp(n, "x-", 2) == 0) {
+        n += 2;
+        len -= 2;
+    }
+    return len > 10 && strncasecmp(n, "ratelimit-", 10) == 0;
+}
+
+/* Header names equal when '-' and '_' are taken as the same: a backend behind CGI, WSGI or
+ * Rack sees X-User-ID and X_User_ID as the same variable, so a client must not be able to
+ * smuggle an identity header in either spelling. */
+static bool same_name_loose(const char *a, size_t an, const char *lower)
+{
+    size_t n = strlen(lower);
+    if (an != n)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = a[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
+        if (c == '_')
+            c = '-';
+        char d = lower[i] == '_' ? '-' : lower[i];
+        if (c != d)
+            return false;
+    }
+    return true;
+}
+
+/* An identity header: never taken from the client (gantry sets them after authenticating). */
+static bool is_identity_header(const struct gw_config *cfg, const struct gw_http1_header *h)
+{
+    return same_name_loose(h->name, h->name_len, cfg->auth.hdr_consumer) ||
+           same_name_loose(h->name, h->name_len, cfg->auth.hdr_user) ||
+           same_name_loose(h->name, h->name_len, cfg->auth.hdr_roles);
+}
+
+/* Writes the identity headers of an authenticated request. Values come from verified tokens or
+ * the config; anything that is not a visible ASCII character is dropped so a claim cannot
+ * inject a header line. */
+static int append_identity(struct gw_buf *b, const struct gw_request *r)
+{
+    const struct gw_config *cfg = r->snap->cfg;
+    const struct {
+        const char *name;
+        const char *value;
+    } hs[] = {{cfg->auth.hdr_consumer, r->identity.consumer},
+              {cfg->auth.hdr_user, r->identity.user},
+              {cfg->auth.hdr_roles, r->identity.roles}};
+    int rc = 0;
+    for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++) {
+        if (hs[i].value == NULL || hs[i].value[0] == '\0')
+            continue;
+        rc |= gw_buf_append_str(b, hs[i].name);
+        rc |= gw_buf_append(b, ": ", 2);
+        for (const char *p = hs[i].value; *p; p++) {
+            if ((unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f)
+                rc |= gw_buf_append(b, p, 1);
+        }
+        rc |= gw_buf_append(b, "\r\n", 2);
+    }
+    return rc;
+}
+
 int gw_rewrite_request_head(struct gw_request *r)
 {
     const struct gw_http1_message *m = &r->msg;
@@ -83,6 +150,8 @@ int gw_rewrite_request_head(struct gw_request *r)
         if (name_is(h, "host", 4) || name_is(h, "expect", 6) || name_is(h, "x-request-id", 12) ||
             name_is(h, "x-forwarded-proto", 17) || name_is(h, "x-forwarded-host", 16))
             continue;
+        if (is_identity_header(r->snap->cfg, h))
+            continue;
         if (name_is(h, "x-forwarded-for", 15)) {
             if (nxff < sizeof(xff) / sizeof(xff[0]))
                 xff[nxff++] = h;
@@ -106,6 +175,8 @@ int gw_rewrite_request_head(struct gw_request *r)
     if (client_host && client_host->value_len)
         rc |= append_header(b, "X-Forwarded-Host", 16, client_host->value, client_host->value_len);
     rc |= append_header(b, "X-Request-ID", 12, r->id, strlen(r->id));
+    if (r->authenticated)
+        rc |= append_identity(b, r);
     if (m->body == GW_BODY_LENGTH) {
         rc |= gw_buf_append_str(b, "Content-Length: ");
         rc |= gw_buf_append_u64(b, m->content_length);
@@ -162,8 +233,13 @@ int gw_rewrite_response_head(struct gw_request *r)
             continue;
         if (name_is(h, "x-request-id", 12))
             continue;
+        /* gantry's own rate-limit headers replace the upstream's: two sets would disagree. */
+        if (r->rl_headers[0] && is_ratelimit_header(h))
+            continue;
         rc |= append_header(b, h->name, h->name_len, h->value, h->value_len);
     }
+    if (r->rl_headers[0])
+        rc |= gw_buf_append_str(b, r->rl_headers);
 
     switch (m->body) {
     case GW_BODY_NONE:

@@ -587,10 +587,10 @@ struct doc_row {
 };
 
 struct doc_rows {
-    struct doc_row rows[128];
+    struct doc_row rows[256];
     size_t n;
     size_t schema_keys;
-    char missing[1024]; /* schema keys not documented */
+    char missing[4096]; /* schema keys not documented */
     char wrong[2048];   /* documented with another type or default */
 };
 
@@ -698,7 +698,7 @@ static void test_docs_match_schema(void **state)
     free(path);
     assert_true(d->n >= 20);
     assert_int_equal(gw__cfg_each_key(check_schema_key, d), 0);
-    char unknown[1024] = "";
+    char unknown[4096] = "";
     for (size_t i = 0; i < d->n; i++) {
         if (!d->rows[i].seen_in_schema) {
             size_t o = strlen(unknown);

@@ -1,0 +1,15 @@
+/*
+ * Operator tools run as `gantry <subcommand>`: each takes the arguments after its name and
+ * returns the process exit status (0 ok, 1 failure, 2 bad usage). They print to stdout and
+ * stderr and never start the gateway.
+ */
+#ifndef GW_CLI_CLI_H
+#define GW_CLI_CLI_H
+
+/* `gantry hash-key KEY|-`: prints "sha256:<hex>" and a newline. */
+int gw_cli_hash_key(int argc, char **argv);
+
+/* `gantry token ...`: prints a signed JWT and a newline; see its --help. */
+int gw_cli_token(int argc, char **argv);
+
+#endif

@@ -1,0 +1,570 @@
+/*
+ * Authentication and authorization of a routed request (the first policy of the chain).
+ *
+ * Order: a public path skips everything; the service's rule with the longest matching prefix
+ * (or the service itself) says what is required; the credentials are read — an API key (header,
+ * or query parameter when enabled) or a bearer token (a JWT verified with the configured keys and
+ * the JWKS key set, or an opaque token checked by RFC 7662 introspection); then roles (any one)
+ * and permissions (all). The outcome is r->identity, sent upstream as identity headers by
+ * upstream/rewrite.c, which also strips any the client sent.
+ *
+ * Everything happens on the request path without blocking: a verified token is cached (keyed by
+ * its SHA-256, never outliving its exp), and an introspection runs asynchronously on the
+ * worker's loop (the request is suspended until the answer or the timeout). Reasons are logged
+ * with the request id; a token never is.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "conn/conn.h"
+#include "control/jwks_fetch.h"
+#include "control/snapshot.h"
+#include "core/base64url.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "policy/apikey.h"
+#include "policy/introspect.h"
+#include "policy/policy.h"
+#include "runtime/server.h"
+#include "runtime/worker.h"
+#include "state/token_cache.h"
+#include "upstream/fetch.h"
+
+/* ---- answers -----------------------------------------------------------------------------------
+ */
+
+static void respond_401(struct gw_request *r, int err, const char *why)
+{
+    const struct gw_service_auth_conf *ac = &r->svc->conf->auth;
+    char hdrs[512];
+    char body[384];
+    int n = 0;
+    /* RFC 6750 3: the challenge of the Bearer scheme; API keys have no registered scheme, so
+     * a service that takes only API keys names the header to use instead. */
+    if (ac->methods & (GW_AUTH_JWT | GW_AUTH_INTROSPECTION))
+        n = snprintf(hdrs, sizeof hdrs,
+                     "WWW-Authenticate: Bearer realm=\"gantry\", error=\"invalid_token\", "
+                     "error_description=\"%s\"\r\n",
+                     why);
+    else
+        n = snprintf(hdrs, sizeof hdrs,
+                     "WWW-Authenticate: ApiKey realm=\"gantry\", header=\"%s\"\r\n",
+                     r->snap->cfg->auth.api_key_header);
+    (void)n;
+    int bl = snprintf(body, sizeof body,
+                      "{\"error\":\"%s\",\"status\":401,\"request_id\":\"%s\",\"reason\":\"%s\"}",
+                      gw_strerror(err), r->id, why);
+    atomic_fetch_add_explicit(&r->snap->policy->shared->auth_failed, 1, memory_order_relaxed);
+    gw_log_info("request %s: %s %s: authentication failed: %s", r->id, r->method, r->path, why);
+    gw_conn_respond(r->conn, 401, hdrs, body, (size_t)bl, false);
+}
+
+static void respond_403(struct gw_request *r, const char *why)
+{
+    char body[384];
+    int bl = snprintf(body, sizeof body,
+                      "{\"error\":\"%s\",\"status\":403,\"request_id\":\"%s\",\"reason\":\"%s\"}",
+                      gw_strerror(GW_EFORBIDDEN), r->id, why);
+    atomic_fetch_add_explicit(&r->snap->policy->shared->auth_forbidden, 1, memory_order_relaxed);
+    gw_log_info("request %s: %s %s: forbidden for %s: %s", r->id, r->method, r->path,
+                r->identity.user ? r->identity.user : "?", why);
+    gw_conn_respond(r->conn, 403,
+                    "WWW-Authenticate: Bearer realm=\"gantry\", error=\"insufficient_scope\"\r\n",
+                    body, (size_t)bl, false);
+}
+
+/* ---- requirements ------------------------------------------------------------------------------
+ */
+
+struct needs {
+    bool required;
+    char *const *roles;
+    size_t nroles;
+    char *const *perms;
+    size_t nperms;
+};
+
+static bool is_public(const struct gw_request *r, const struct gw_service_auth_conf *ac)
+{
+    for (size_t i = 0; i < ac->npublic_paths; i++) {
+        if (gw_policy_path_under(r->npath, r->npath_len, ac->public_paths[i]))
+            return true;
+    }
+    return false;
+}
+
+/* The service's requirements, or those of its rule with the longest matching prefix. */
+static void requirements(const struct gw_request *r, const struct gw_service_auth_conf *ac,
+                         struct needs *n)
+{
+    n->required = ac->required;
+    n->roles = ac->roles;
+    n->nroles = ac->nroles;
+    n->perms = ac->permissions;
+    n->nperms = ac->npermissions;
+    size_t best = 0;
+    bool found = false;
+    for (size_t i = 0; i < ac->nrules; i++) {
+        const struct gw_auth_rule_conf *rule = &ac->rules[i];
+        if (!gw_policy_match(&rule->match, r->npath, r->npath_len, r->msg.method_id))
+            continue;
+        size_t len = 0;
+        for (size_t k = 0; k < rule->match.nprefixes; k++) {
+            if (gw_policy_path_under(r->npath, r->npath_len, rule->match.prefixes[k]) &&
+                strlen(rule->match.prefixes[k]) > len)
+                len = strlen(rule->match.prefixes[k]);
+        }
+        if (found && len <= best)
+            continue;
+        found = true;
+        best = len;
+        n->required = rule->required;
+        n->roles = rule->roles;
+        n->nroles = rule->nroles;
+        n->perms = rule->permissions;
+        n->nperms = rule->npermissions;
+    }
+}
+
+/* Roles: any one of them; permissions: all of them. NULL when allowed, else why not. */
+static const char *authorize(const struct gw_identity *id, const struct needs *n)
+{
+    if (n->nroles) {
+        bool any = false;
+        for (size_t i = 0; i < n->nroles && !any; i++)
+            any = id->roles && gw_jwt_list_has(id->roles, n->roles[i]);
+        if (!any)
+            return "missing a required role";
+    }
+    for (size_t i = 0; i < n->nperms; i++) {
+        if (!id->perms || !gw_jwt_list_has(id->perms, n->perms[i]))
+            return "missing a required permission";
+    }
+    return NULL;
+}
+
+/* ---- credentials -------------------------------------------------------------------------------
+ */
+
+/* The bearer token of the Authorization header: 0 and the token, 1 when there is none (or it
+ * uses another scheme), or a negative code when the header is malformed or repeated. */
+static int bearer_token(const struct gw_request *r, const char **tok, size_t *len)
+{
+    const struct gw_http1_message *m = &r->msg;
+    int found = -1;
+    for (uint32_t i = 0; i < m->num_headers; i++) {
+        if (m->headers[i].name_len == 13 &&
+            strncasecmp(m->headers[i].name, "authorization", 13) == 0) {
+            if (found >= 0)
+                return GW_EJWTMALFORMED;
+            found = (int)i;
+        }
+    }
+    if (found < 0)
+        return 1;
+    const char *v = m->headers[found].value;
+    size_t n = m->headers[found].value_len;
+    if (n < 7 || strncasecmp(v, "bearer ", 7) != 0)
+        return 1;
+    size_t a = 7;
+    while (a < n && v[a] == ' ')
+        a++;
+    if (a == n)
+        return GW_EJWTMALFORMED;
+    /* RFC 6750 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=" */
+    for (size_t i = a; i < n; i++) {
+        char c = v[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  strchr("-._~+/=", c) != NULL;
+        if (!ok)
+            return GW_EJWTMALFORMED;
+    }
+    *tok = v + a;
+    *len = n - a;
+    return 0;
+}
+
+/* The API key from the configured header, or the query parameter when enabled. 0 / 1 (none). */
+static int api_key(const struct gw_request *r, const char **key, size_t *len)
+{
+    const struct gw_config *cfg = r->snap->cfg;
+    int i =
+        gw_http1_find_header(&r->msg, cfg->auth.api_key_header, strlen(cfg->auth.api_key_header));
+    if (i >= 0) {
+        *key = r->msg.headers[i].value;
+        *len = r->msg.headers[i].value_len;
+        return 0;
+    }
+    if (cfg->auth.api_key_query == NULL || r->query_len < 2)
+        return 1;
+    size_t nl = strlen(cfg->auth.api_key_query);
+    const char *q = r->query + 1; /* past '?' */
+    const char *end = r->query + r->query_len;
+    while (q < end) {
+        const char *amp = memchr(q, '&', (size_t)(end - q));
+        const char *pe = amp ? amp : end;
+        if ((size_t)(pe - q) > nl && memcmp(q, cfg->auth.api_key_query, nl) == 0 && q[nl] == '=') {
+            *key = q + nl + 1;
+            *len = (size_t)(pe - q - (ptrdiff_t)nl - 1);
+            return 0;
+        }
+        q = pe + 1;
+    }
+    return 1;
+}
+
+static int set_string(char **dst, const char *s)
+{
+    free(*dst);
+    *dst = NULL;
+    if (s == NULL || s[0] == '\0')
+        return 0;
+    *dst = strdup(s);
+    return *dst ? 0 : GW_ENOMEM;
+}
+
+/* A consumer's identity: consumer and user are its id. */
+static int consumer_identity(const struct gw_request *r, size_t idx, struct gw_identity *id)
+{
+    const struct gw_policy *p = r->snap->policy;
+    const struct gw_consumer_conf *c = &r->snap->cfg->auth.consumers[idx];
+    int rc = set_string(&id->consumer, c->id);
+    rc |= set_string(&id->user, c->id);
+    rc |= set_string(&id->roles, p->consumer_roles[idx]);
+    rc |= set_string(&id->perms, p->consumer_perms[idx]);
+    id->exp = 0;
+    return rc ? GW_ENOMEM : 0;
+}
+
+/* The identity a verified token's claims establish: the user is "sub"; the consumer is the
+ * configured consumer of that id, when there is one. */
+static int claims_identity(const struct gw_request *r, const struct gw_jwt_claims *cl,
+                           struct gw_identity *id)
+{
+    const struct gw_config *cfg = r->snap->cfg;
+    int rc = set_string(&id->user, cl->sub);
+    rc |= set_string(&id->roles, cl->roles);
+    rc |= set_string(&id->perms, cl->perms);
+    for (size_t i = 0; cl->sub[0] && i < cfg->auth.nconsumers; i++) {
+        if (strcmp(cfg->auth.consumers[i].id, cl->sub) == 0) {
+            rc |= set_string(&id->consumer, cl->sub);
+            break;
+        }
+    }
+    id->exp = cl->has_exp ? cl->exp : 0;
+    return rc ? GW_ENOMEM : 0;
+}
+
+/* How long a verified identity may be cached: never past exp, never longer than max_ttl. */
+static uint64_t cache_until(const struct gw_request *r, int64_t exp, uint64_t ttl_ms)
+{
+    uint64_t now = uv_hrtime() / 1000;
+    uint64_t until = now + ttl_ms * 1000;
+    if (exp > 0) {
+        int64_t left = exp - (int64_t)time(NULL);
+        if (left <= 0)
+            return 0;
+        uint64_t e = now + (uint64_t)left * 1000000;
+        if (e < until)
+            until = e;
+    }
+    (void)r;
+    return until;
+}
+
+static bool looks_like_jwt(const char *t, size_t n)
+{
+    const char *d1 = memchr(t, '.', n);
+    return d1 && memchr(d1 + 1, '.', n - (size_t)(d1 + 1 - t)) != NULL;
+}
+
+static int verify_jwt(struct gw_request *r, const char *tok, size_t len)
+{
+    const struct gw_policy *p = r->snap->policy;
+    const struct gw_config *cfg = r->snap->cfg;
+    struct gw_jwt_claims cl;
+    int64_t now = (int64_t)time(NULL);
+    int rc = GW_EJWTKID;
+    if (cfg->auth.njwt_keys)
+        rc = gw_jwt_verify(tok, len, cfg->auth.jwt_keys, cfg->auth.njwt_keys, &p->jwt_policy, now,
+                           &cl);
+    struct gw_keyset *ks = r->conn->w->jwks;
+    if (rc != 0 && rc != GW_EJWTEXPIRED && rc != GW_EJWTNOTYET && ks && ks->nkeys &&
+        cfg->auth.jwks_url)
+        rc = gw_jwt_verify(tok, len, ks->keys, ks->nkeys, &p->jwt_policy, now, &cl);
+    if (rc == GW_EJWTKID && cfg->auth.jwks_url)
+        gw_jwks_want_refresh(r->conn->w->server->jwks);
+    if (rc != 0)
+        return rc;
+    rc = claims_identity(r, &cl, &r->identity);
+    if (rc == 0 && p->tokens) {
+        uint64_t until = cache_until(r, r->identity.exp, cfg->auth.cache_ttl_ms);
+        if (until)
+            gw_token_cache_put(p->tokens, tok, len, &r->identity, until);
+    }
+    return rc;
+}
+
+/* ---- introspection -----------------------------------------------------------------------------
+ */
+
+struct introspection {
+    struct gw_request *r; /* NULL once the request went away */
+    struct gw_fetch *fetch;
+    char *token; /* for the cache key; freed with this */
+    size_t len;
+};
+
+static void finish(struct gw_request *r);
+
+static void on_introspected(void *arg, int err, const struct gw_fetch_resp *resp)
+{
+    struct introspection *in = arg;
+    struct gw_request *r = in->r;
+    if (r == NULL)
+        goto out;
+    r->auth_op = NULL;
+    const struct gw_config *cfg = r->snap->cfg;
+    const struct gw_policy *p = r->snap->policy;
+    if (err != 0 || resp->status != 200) {
+        gw_log_warn("request %s: token introspection at %s failed: %s", r->id,
+                    cfg->auth.introspection_url,
+                    err != 0 ? (resp && resp->why && resp->why[0] ? resp->why : gw_strerror(err))
+                             : "unexpected status");
+        char body[256];
+        int status = (int)cfg->auth.introspection_failure_status;
+        int n =
+            snprintf(body, sizeof body, "{\"error\":\"%s\",\"status\":%d,\"request_id\":\"%s\"}",
+                     gw_strerror(GW_EINTROSPECT), status, r->id);
+        gw_conn_respond(r->conn, status, "Retry-After: 1\r\n", body, (size_t)n, false);
+        goto out;
+    }
+    struct gw_jwt_claims cl;
+    int rc = gw_introspect_parse(resp->body, resp->body_len, cfg->auth.roles_claim,
+                                 cfg->auth.permissions_claim, &cl);
+    if (rc == GW_ETOKENINACTIVE) {
+        if (p->tokens)
+            gw_token_cache_put(p->tokens, in->token, in->len, NULL,
+                               uv_hrtime() / 1000 + cfg->auth.introspection_neg_ttl_ms * 1000);
+        respond_401(r, GW_ETOKENINACTIVE, "token is not active");
+        goto out;
+    }
+    if (rc != 0) {
+        respond_401(r, rc, "the authentication service gave an unusable answer");
+        goto out;
+    }
+    if (cl.has_exp && cl.exp <= (int64_t)time(NULL)) {
+        respond_401(r, GW_EJWTEXPIRED, "token expired");
+        goto out;
+    }
+    if (claims_identity(r, &cl, &r->identity) != 0) {
+        gw_conn_respond_error(r->conn, GW_ENOMEM, true);
+        goto out;
+    }
+    if (p->tokens) {
+        uint64_t until = cache_until(r, r->identity.exp, cfg->auth.introspection_ttl_ms);
+        if (until)
+            gw_token_cache_put(p->tokens, in->token, in->len, &r->identity, until);
+    }
+    finish(r);
+out:
+    free(in->token);
+    free(in);
+}
+
+static enum gw_policy_result introspect(struct gw_request *r, const char *tok, size_t len)
+{
+    const struct gw_config *cfg = r->snap->cfg;
+    char *body = NULL;
+    size_t body_len = 0;
+    char headers[1024];
+    struct introspection *in = calloc(1, sizeof *in);
+    if (in == NULL || gw_introspect_body(tok, len, &body, &body_len) != 0)
+        goto fail;
+    in->token = malloc(len);
+    if (in->token == NULL)
+        goto fail;
+    memcpy(in->token, tok, len);
+    in->len = len;
+    int hn = snprintf(headers, sizeof headers,
+                      "Content-Type: application/x-www-form-urlencoded\r\nAccept: "
+                      "application/json\r\nX-Request-ID: %s\r\n",
+                      r->id);
+    if (cfg->auth.introspection_client_id) {
+        /* RFC 7662 2.1 + RFC 6749 2.3.1: HTTP Basic with the client's credentials. */
+        char cred[512], b64[700];
+        int cn = snprintf(
+            cred, sizeof cred, "%s:%s", cfg->auth.introspection_client_id,
+            cfg->auth.introspection_client_secret ? cfg->auth.introspection_client_secret : "");
+        static const char tbl[] =
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        size_t k = 0;
+        for (int i = 0; i < cn && (size_t)cn < sizeof cred; i += 3) {
+            unsigned v = (unsigned char)cred[i] << 16;
+            if (i + 1 < cn)
+                v |= (unsigned char)cred[i + 1] << 8;
+            if (i + 2 < cn)
+                v |= (unsigned char)cred[i + 2];
+            b64[k++] = tbl[(v >> 18) & 63];
+            b64[k++] = tbl[(v >> 12) & 63];
+            b64[k++] = i + 1 < cn ? tbl[(v >> 6) & 63] : '=';
+            b64[k++] = i + 2 < cn ? tbl[v & 63] : '=';
+        }
+        b64[k] = '\0';
+        snprintf(headers + hn, sizeof headers - (size_t)hn, "Authorization: Basic %s\r\n", b64);
+    }
+    struct gw_fetch_req req = {
+        .url = cfg->auth.introspection_url,
+        .method = "POST",
+        .headers = headers,
+        .body = body,
+        .body_len = body_len,
+        .timeout_ms = cfg->auth.introspection_timeout_ms,
+        .max_body = 65536,
+    };
+    in->r = r;
+    if (gw_fetch_start(&r->conn->w->loop, &req, on_introspected, in, &in->fetch) != 0)
+        goto fail;
+    free(body);
+    r->auth_op = in;
+    return GW_POLICY_SUSPENDED;
+fail:
+    free(body);
+    if (in)
+        free(in->token);
+    free(in);
+    gw_conn_respond_error(r->conn, GW_EINTROSPECT, false);
+    return GW_POLICY_RESPONDED;
+}
+
+void gw_auth_cancel(struct gw_request *r)
+{
+    struct introspection *in = r->auth_op;
+    if (in == NULL)
+        return;
+    r->auth_op = NULL;
+    gw_fetch_cancel(in->fetch);
+    free(in->token);
+    free(in);
+}
+
+/* ---- the policy --------------------------------------------------------------------------------
+ */
+
+/* Authenticated: authorize, then let the chain go on. */
+static enum gw_policy_result authorized(struct gw_request *r)
+{
+    struct needs n;
+    requirements(r, &r->svc->conf->auth, &n);
+    const char *why = authorize(&r->identity, &n);
+    if (why) {
+        respond_403(r, why);
+        return GW_POLICY_RESPONDED;
+    }
+    r->authenticated = true;
+    atomic_fetch_add_explicit(&r->snap->policy->shared->auth_ok, 1, memory_order_relaxed);
+    return GW_POLICY_CONTINUE;
+}
+
+static void finish(struct gw_request *r)
+{
+    if (authorized(r) == GW_POLICY_CONTINUE) {
+        r->policy_stage++;
+        gw_policy_resume(r);
+    }
+}
+
+static const char *jwt_reason(int rc)
+{
+    switch (rc) {
+    case GW_EJWTEXPIRED:
+        return "token expired";
+    case GW_EJWTNOTYET:
+        return "token not yet valid";
+    case GW_EJWTSIG:
+        return "invalid signature";
+    case GW_EJWTALG:
+        return "algorithm not accepted";
+    case GW_EJWTKID:
+        return "unknown key id";
+    case GW_EJWTISS:
+        return "issuer not accepted";
+    case GW_EJWTAUD:
+        return "audience not accepted";
+    case GW_EJWTCLAIM:
+        return "invalid or missing claim";
+    default:
+        return "malformed token";
+    }
+}
+
+enum gw_policy_result gw_auth_check(struct gw_request *r)
+{
+    const struct gw_service_auth_conf *ac = &r->svc->conf->auth;
+    const struct gw_policy *p = r->snap->policy;
+    if (!ac->enabled || p == NULL || is_public(r, ac))
+        return GW_POLICY_CONTINUE;
+    struct needs n;
+    requirements(r, ac, &n);
+    const char *tok = NULL, *key = NULL;
+    size_t tok_len = 0, key_len = 0;
+    int has_key = (ac->methods & GW_AUTH_API_KEY) ? api_key(r, &key, &key_len) : 1;
+    int has_tok =
+        (ac->methods & (GW_AUTH_JWT | GW_AUTH_INTROSPECTION)) ? bearer_token(r, &tok, &tok_len) : 1;
+    if (has_tok < 0) {
+        respond_401(r, has_tok, "malformed Authorization header");
+        return GW_POLICY_RESPONDED;
+    }
+    if (has_key == 0) {
+        uint32_t idx;
+        if (p->apikeys == NULL || gw_apikey_table_lookup(p->apikeys, key, key_len, &idx) != 0) {
+            respond_401(r, GW_EAPIKEY, "invalid API key");
+            return GW_POLICY_RESPONDED;
+        }
+        if (consumer_identity(r, idx, &r->identity) != 0) {
+            gw_conn_respond_error(r->conn, GW_ENOMEM, true);
+            return GW_POLICY_RESPONDED;
+        }
+        return authorized(r);
+    }
+    if (has_tok != 0) {
+        if (!n.required)
+            return GW_POLICY_CONTINUE;
+        respond_401(r, GW_EAUTHMISSING,
+                    ac->methods & (GW_AUTH_JWT | GW_AUTH_INTROSPECTION) ? "missing bearer token"
+                                                                        : "missing API key");
+        return GW_POLICY_RESPONDED;
+    }
+    if (p->tokens) {
+        int hit = gw_token_cache_get(p->tokens, tok, tok_len, uv_hrtime() / 1000, &r->identity);
+        if (hit == 1) {
+            if (r->identity.exp > 0 && r->identity.exp <= (int64_t)time(NULL)) {
+                respond_401(r, GW_EJWTEXPIRED, "token expired");
+                return GW_POLICY_RESPONDED;
+            }
+            return authorized(r);
+        }
+        if (hit == 2) {
+            respond_401(r, GW_ETOKENINACTIVE, "token is not active");
+            return GW_POLICY_RESPONDED;
+        }
+    }
+    bool jwt = (ac->methods & GW_AUTH_JWT) && looks_like_jwt(tok, tok_len);
+    if (!jwt && (ac->methods & GW_AUTH_INTROSPECTION))
+        return introspect(r, tok, tok_len);
+    int rc = verify_jwt(r, tok, tok_len);
+    if (rc == GW_ENOMEM) {
+        gw_conn_respond_error(r->conn, GW_ENOMEM, true);
+        return GW_POLICY_RESPONDED;
+    }
+    if (rc != 0 && (ac->methods & GW_AUTH_INTROSPECTION) && rc == GW_EJWTMALFORMED)
+        return introspect(r, tok, tok_len);
+    if (rc != 0) {
+        respond_401(r, rc, jwt_reason(rc));
+        return GW_POLICY_RESPONDED;
+    }
+    return authorized(r);
+}

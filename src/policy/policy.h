@@ -1,0 +1,144 @@
+/*
+ * The request policies that run between routing and the proxy (DESIGN.md "policy chain"):
+ * authentication and authorization (policy/auth.c), then rate limits (policy/ratelimit_policy.c).
+ * Each returns CONTINUE, RESPONDED (it answered the request itself) or SUSPENDED (async work:
+ * a Redis decision, a token introspection, a JWKS refresh; the policy resumes the chain with
+ * gw_policy_resume when it completes).
+ *
+ * Runtime state comes in two lifetimes:
+ *   - struct gw_policy: per snapshot, built from the config (compiled limits, API-key table,
+ *     token cache, auth settings), immutable, freed with the snapshot;
+ *   - struct gw_policy_shared: per process, outlives reloads: the in-process rate-limit
+ *     counters (so a reload does not hand every client a fresh allowance), the Redis backend's
+ *     shared state and metrics, the JWKS key set.
+ */
+#ifndef GW_POLICY_POLICY_H
+#define GW_POLICY_POLICY_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "control/config.h"
+#include "policy/jwt.h"
+#include "policy/ratelimit.h"
+
+struct gw_request;
+struct gw_snapshot;
+struct gw_rl_store;
+struct gw_rl_redis_shared;
+struct gw_apikey_table;
+struct gw_token_cache;
+struct gw_keyset;
+
+enum gw_policy_result {
+    GW_POLICY_CONTINUE = 0,
+    GW_POLICY_RESPONDED,
+    GW_POLICY_SUSPENDED,
+};
+
+/* A compiled limit. */
+struct gw_rl_limit {
+    const struct gw_limit_conf *conf;
+    struct gw_rl_conf rl;          /* prepared */
+    struct gw_rl_store_slot *slot; /* the in-process counters, shared across reloads */
+    struct gw_rl_store *store;     /* slot's store */
+    char *redis_key;               /* "<key_prefix><scope>:<name>:" ; the scope key follows */
+    size_t redis_key_len;
+};
+
+/* A service's compiled auth rule. */
+struct gw_auth_rule {
+    const struct gw_match_conf *match;
+    bool required;
+    char *const *roles;
+    size_t nroles;
+    char *const *perms;
+    size_t nperms;
+};
+
+/* Per snapshot. */
+struct gw_policy {
+    const struct gw_config *cfg;
+    struct gw_policy_shared *shared;
+    struct gw_rl_limit *limits; /* gateway-wide */
+    size_t nlimits;
+    struct gw_rl_limit **svc_limits; /* per service index */
+    size_t *svc_nlimits;
+    bool any_limits;
+    /* auth */
+    struct gw_jwt_policy jwt_policy;
+    struct gw_apikey_table *apikeys; /* digest -> index into cfg->auth.consumers */
+    struct gw_token_cache *tokens;   /* verified JWTs and introspection answers */
+    char **consumer_roles;           /* per consumer: roles joined by spaces */
+    char **consumer_perms;
+};
+
+/* A JWKS key set, refcounted: workers hold the current one, the control thread replaces it. */
+struct gw_keyset {
+    atomic_int refs;
+    uint64_t generation; /* fetch attempts completed when this set was published */
+    struct gw_jwt_key *keys;
+    size_t nkeys;
+};
+
+/* Per process. */
+struct gw_policy_shared {
+    uv_mutex_t lock; /* the store slots */
+    struct gw_rl_store_slot *slots;
+    struct gw_rl_redis_shared *redis; /* NULL until a config uses the Redis backend */
+    unsigned workers;
+    /* metrics */
+    _Atomic uint64_t rl_allowed, rl_limited, rl_redis_fallbacks, rl_redis_failed_closed;
+    _Atomic uint64_t auth_ok, auth_failed, auth_forbidden;
+};
+
+int gw_policy_shared_new(struct gw_policy_shared **out, unsigned workers);
+void gw_policy_shared_free(struct gw_policy_shared *ps);
+
+/* Builds s->policy and the per-service parts for snapshot s (whose services are built).
+ * 0, or a negative code with why. */
+int gw_policy_build(struct gw_snapshot *s, struct gw_policy_shared *ps, char *why, size_t why_cap);
+void gw_policy_free(struct gw_policy *p);
+
+/* Forgets idle rate-limit keys and expired cached tokens; the control thread calls it every
+ * second. */
+void gw_policy_sweep(struct gw_policy *p, uint64_t now_us);
+
+void gw_keyset_unref(struct gw_keyset *ks);
+
+/* ---- the chain (conn/policy_chain.c) ----------------------------------------------------------
+ */
+
+/* gw_request.policy_stage: the next policy to run; DONE once the request was let through. */
+enum gw_policy_stage {
+    GW_POLICY_STAGE_AUTH = 0,
+    GW_POLICY_STAGE_RATELIMIT,
+    GW_POLICY_STAGE_DONE,
+};
+
+/* Runs the policies for a routed request, then forwards it. */
+void gw_policy_run(struct gw_request *r);
+/* A suspended policy finished its async work: run the rest of the chain. */
+void gw_policy_resume(struct gw_request *r);
+/* The request is going away: cancel async work in flight. */
+void gw_policy_cancel(struct gw_request *r);
+
+/* ---- the policies -----------------------------------------------------------------------------
+ */
+
+/* policy/auth.c */
+enum gw_policy_result gw_auth_check(struct gw_request *r);
+/* policy/ratelimit_policy.c */
+enum gw_policy_result gw_ratelimit_check(struct gw_request *r);
+void gw_ratelimit_cancel(struct gw_request *r);
+void gw_auth_cancel(struct gw_request *r);
+
+/* True if path[0..n) is prefix p or lies under it on a segment boundary. */
+bool gw_policy_path_under(const char *path, size_t n, const char *p);
+/* True if the request matches m (prefix and method). */
+bool gw_policy_match(const struct gw_match_conf *m, const char *path, size_t n, int method_id);
+
+#endif

@@ -1,0 +1,355 @@
+/*
+ * The rate-limit policy: decides a routed request against every limit that applies to it —
+ * the gateway's, then its service's, in config order — and answers 429 at the first exhausted
+ * one. Every limited request carries the RateLimit-* / X-RateLimit-* headers of the limit
+ * closest to exhaustion (the fewest remaining), so that a client following them is never
+ * refused.
+ *
+ * The counters are in-process (state/ratelimit_local.h) or in Redis
+ * (state/ratelimit_redis.h); a Redis decision suspends the request until its answer, and when
+ * Redis cannot answer, rate_limit.redis.failure_policy decides at once.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include <openssl/evp.h>
+
+#include "conn/conn.h"
+#include "control/snapshot.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "policy/policy.h"
+#include "runtime/worker.h"
+#include "state/ratelimit_local.h"
+#include "state/ratelimit_redis.h"
+
+#define KEY_MAX 600
+
+/* ---- the client address (trusted_proxies) ---------------------------------------------------- */
+
+static bool cidr_has(const struct gw_cidr *c, int family, const uint8_t *addr)
+{
+    if (c->family != family)
+        return false;
+    unsigned full = c->bits / 8u;
+    if (memcmp(c->addr, addr, full) != 0)
+        return false;
+    unsigned rest = c->bits % 8u;
+    if (rest == 0)
+        return true;
+    uint8_t mask = (uint8_t)(0xffu << (8u - rest));
+    return (addr[full] & mask) == c->addr[full];
+}
+
+/* Parses an address (IPv4, IPv6, IPv4-mapped IPv6 compared as IPv4); false when not one. */
+static bool parse_addr(const char *s, size_t n, int *family, uint8_t addr[16])
+{
+    char buf[64];
+    if (n == 0 || n >= sizeof buf)
+        return false;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    if (inet_pton(AF_INET, buf, addr) == 1) {
+        *family = AF_INET;
+        return true;
+    }
+    if (inet_pton(AF_INET6, buf, addr) != 1)
+        return false;
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (memcmp(addr, mapped, 12) == 0) {
+        memmove(addr, addr + 12, 4);
+        *family = AF_INET;
+    } else {
+        *family = AF_INET6;
+    }
+    return true;
+}
+
+static bool trusted(const struct gw_config *cfg, const char *s, size_t n)
+{
+    int family;
+    uint8_t addr[16];
+    if (!parse_addr(s, n, &family, addr))
+        return false;
+    for (size_t i = 0; i < cfg->rate_limit.ntrusted; i++) {
+        if (cidr_has(&cfg->rate_limit.trusted[i], family, addr))
+            return true;
+    }
+    return false;
+}
+
+/* The client is the peer, unless the peer is a trusted proxy: then the right-most entry of
+ * X-Forwarded-For that is not a trusted proxy (entries left of it could be forged). */
+static void resolve_client_ip(struct gw_request *r)
+{
+    const struct gw_config *cfg = r->snap->cfg;
+    const char *peer = r->conn->peer;
+    size_t plen = strlen(peer);
+    snprintf(r->client_ip, sizeof r->client_ip, "%s", peer);
+    if (cfg->rate_limit.ntrusted == 0 || !trusted(cfg, peer, plen))
+        return;
+    /* Walk the X-Forwarded-For lines from the last one, each from its right end. */
+    const struct gw_http1_message *m = &r->msg;
+    for (uint32_t i = m->num_headers; i-- > 0;) {
+        const struct gw_http1_header *h = &m->headers[i];
+        if (h->name_len != 15 || strncasecmp(h->name, "x-forwarded-for", 15) != 0)
+            continue;
+        const char *v = h->value;
+        size_t end = h->value_len;
+        while (end > 0) {
+            size_t start = end;
+            while (start > 0 && v[start - 1] != ',')
+                start--;
+            size_t a = start, b = end;
+            while (a < b && (v[a] == ' ' || v[a] == '\t'))
+                a++;
+            while (b > a && (v[b - 1] == ' ' || v[b - 1] == '\t'))
+                b--;
+            end = start > 0 ? start - 1 : 0;
+            if (a == b)
+                continue;
+            int family;
+            uint8_t addr[16];
+            if (!parse_addr(v + a, b - a, &family, addr))
+                return; /* garbage: keep the last address we could vouch for */
+            snprintf(r->client_ip, sizeof r->client_ip, "%.*s", (int)(b - a), v + a);
+            if (!trusted(cfg, v + a, b - a))
+                return;
+        }
+    }
+}
+
+/* ---- the counter key ---------------------------------------------------------------------------
+ */
+
+/* Appends "<kind>:<value>" to key; values too long for a key are replaced by their SHA-256. */
+static size_t put_part(char *key, size_t at, const char *kind, const char *v, size_t n)
+{
+    int k = snprintf(key + at, KEY_MAX - at, "%s:", kind);
+    at += (size_t)k;
+    if (n <= 256) {
+        memcpy(key + at, v, n);
+        return at + n;
+    }
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    EVP_Digest(v, n, md, &mdlen, EVP_sha256(), NULL);
+    for (unsigned i = 0; i < mdlen; i++)
+        at += (size_t)snprintf(key + at, KEY_MAX - at, "%02x", md[i]);
+    return at;
+}
+
+static size_t build_key(struct gw_request *r, const struct gw_rl_limit *l, char *key, size_t at)
+{
+    const struct gw_limit_conf *lc = l->conf;
+    switch (lc->key) {
+    case GW_LIMIT_KEY_GLOBAL:
+        return put_part(key, at, "all", "*", 1);
+    case GW_LIMIT_KEY_ROUTE: {
+        char route[320];
+        int n = snprintf(route, sizeof route, "%s %.*s", r->method, (int)r->prefix_len, r->npath);
+        return put_part(key, at, "route", route, (size_t)n < sizeof route ? (size_t)n : 319);
+    }
+    case GW_LIMIT_KEY_HEADER: {
+        int i = gw_http1_find_header(&r->msg, lc->key_header, strlen(lc->key_header));
+        if (i >= 0 && r->msg.headers[i].value_len > 0)
+            return put_part(key, at, "h", r->msg.headers[i].value, r->msg.headers[i].value_len);
+        break;
+    }
+    case GW_LIMIT_KEY_CONSUMER: {
+        const char *who = r->identity.consumer ? r->identity.consumer : r->identity.user;
+        if (r->authenticated && who)
+            return put_part(key, at, "c", who, strlen(who));
+        break;
+    }
+    case GW_LIMIT_KEY_IP:
+    default:
+        break;
+    }
+    return put_part(key, at, "ip", r->client_ip, strlen(r->client_ip));
+}
+
+/* ---- answers -----------------------------------------------------------------------------------
+ */
+
+static uint64_t ceil_s(uint64_t us)
+{
+    return (us + 999999) / 1000000;
+}
+
+static void format_headers(const struct gw_config *cfg, const struct gw_rl_decision *d, char *out,
+                           size_t cap)
+{
+    enum gw_rl_headers mode = cfg->rate_limit.headers;
+    unsigned long long lim = d->limit, rem = d->remaining, reset = ceil_s(d->reset_after_us);
+    int n = 0;
+    out[0] = '\0';
+    if (mode == GW_RL_HEADERS_ALL || mode == GW_RL_HEADERS_IETF)
+        n = snprintf(out, cap,
+                     "RateLimit-Limit: %llu\r\nRateLimit-Remaining: %llu\r\n"
+                     "RateLimit-Reset: %llu\r\n",
+                     lim, rem, reset);
+    if (n >= 0 && (size_t)n < cap && (mode == GW_RL_HEADERS_ALL || mode == GW_RL_HEADERS_LEGACY))
+        snprintf(out + n, cap - (size_t)n,
+                 "X-RateLimit-Limit: %llu\r\nX-RateLimit-Remaining: %llu\r\n"
+                 "X-RateLimit-Reset: %llu\r\n",
+                 lim, rem, reset);
+}
+
+static void respond_limited(struct gw_request *r, const struct gw_rl_limit *l,
+                            const struct gw_rl_decision *d)
+{
+    char hdrs[sizeof r->rl_headers + 64];
+    char body[256];
+    uint64_t retry = ceil_s(d->retry_after_us);
+    if (retry == 0)
+        retry = 1;
+    format_headers(r->snap->cfg, d, r->rl_headers, sizeof r->rl_headers);
+    snprintf(hdrs, sizeof hdrs, "Retry-After: %llu\r\n%s", (unsigned long long)retry,
+             r->rl_headers);
+    int n = snprintf(body, sizeof body,
+                     "{\"error\":\"%s\",\"status\":429,\"request_id\":\"%s\",\"retry_after\":%llu}",
+                     gw_strerror(GW_ERATELIMITED), r->id, (unsigned long long)retry);
+    atomic_fetch_add_explicit(&r->snap->policy->shared->rl_limited, 1, memory_order_relaxed);
+    gw_log_debug("request %s: rate limited by %s (retry after %llus)", r->id,
+                 l->conf->name ? l->conf->name : "a limit", (unsigned long long)retry);
+    gw_conn_respond(r->conn, 429, hdrs, body, (size_t)n, false);
+}
+
+/* Applies one decision: false when it answered the request (429). */
+static bool apply(struct gw_request *r, const struct gw_rl_limit *l, const struct gw_rl_decision *d)
+{
+    if (!d->allowed) {
+        respond_limited(r, l, d);
+        return false;
+    }
+    if (!r->rl_has || d->remaining < r->rl_best.remaining ||
+        (d->remaining == r->rl_best.remaining && d->reset_after_us > r->rl_best.reset_after_us)) {
+        r->rl_best = *d;
+        r->rl_has = true;
+    }
+    return true;
+}
+
+/* Redis could not decide: false when the failure policy answered the request (503). */
+static bool apply_failure(struct gw_request *r, const struct gw_rl_limit *l, const char *key,
+                          size_t keylen)
+{
+    struct gw_policy_shared *ps = r->snap->policy->shared;
+    switch (r->snap->cfg->rate_limit.redis.on_failure) {
+    case GW_RL_FAIL_CLOSED:
+        atomic_fetch_add_explicit(&ps->rl_redis_failed_closed, 1, memory_order_relaxed);
+        gw_conn_respond_error(r->conn, GW_ERLBACKEND, false);
+        return false;
+    case GW_RL_FAIL_LOCAL: {
+        struct gw_rl_decision d;
+        atomic_fetch_add_explicit(&ps->rl_redis_fallbacks, 1, memory_order_relaxed);
+        if (gw_rl_store_decide(l->store, key, keylen, uv_hrtime() / 1000, &d) != 0)
+            return true;
+        return apply(r, l, &d);
+    }
+    case GW_RL_FAIL_OPEN:
+    default:
+        atomic_fetch_add_explicit(&ps->rl_redis_fallbacks, 1, memory_order_relaxed);
+        return true;
+    }
+}
+
+static const struct gw_rl_limit *limit_at(const struct gw_request *r, size_t i)
+{
+    const struct gw_policy *p = r->snap->policy;
+    if (i < p->nlimits)
+        return &p->limits[i];
+    size_t svc = (size_t)(r->svc - r->snap->services);
+    return &p->svc_limits[svc][i - p->nlimits];
+}
+
+static size_t limit_count(const struct gw_request *r)
+{
+    const struct gw_policy *p = r->snap->policy;
+    size_t svc = (size_t)(r->svc - r->snap->services);
+    return p->nlimits + (p->svc_nlimits ? p->svc_nlimits[svc] : 0);
+}
+
+static void on_redis_decision(void *arg, int status, const struct gw_rl_decision *d)
+{
+    struct gw_request *r = arg;
+    const struct gw_rl_limit *l = r->rl_pending;
+    r->rl_op = NULL;
+    r->rl_pending = NULL;
+    bool go_on;
+    if (status == 0) {
+        go_on = apply(r, l, d);
+    } else {
+        char key[KEY_MAX];
+        size_t n = build_key(r, l, key, 0);
+        go_on = apply_failure(r, l, key, n);
+    }
+    if (go_on)
+        gw_policy_resume(r);
+}
+
+enum gw_policy_result gw_ratelimit_check(struct gw_request *r)
+{
+    const struct gw_policy *p = r->snap->policy;
+    if (p == NULL || !p->any_limits)
+        return GW_POLICY_CONTINUE;
+    const struct gw_config *cfg = r->snap->cfg;
+    size_t total = limit_count(r);
+    if (r->rl_next == 0 && r->client_ip[0] == '\0')
+        resolve_client_ip(r);
+    struct gw_rl_redis *redis =
+        cfg->rate_limit.backend == GW_RL_BACKEND_REDIS ? r->conn->w->rl_redis : NULL;
+    while (r->rl_next < total) {
+        const struct gw_rl_limit *l = limit_at(r, r->rl_next);
+        r->rl_next++;
+        if (!gw_policy_match(&l->conf->match, r->npath, r->npath_len, r->msg.method_id))
+            continue;
+        char key[KEY_MAX];
+        size_t n;
+        struct gw_rl_decision d;
+        if (cfg->rate_limit.backend == GW_RL_BACKEND_REDIS) {
+            memcpy(key, l->redis_key, l->redis_key_len);
+            n = build_key(r, l, key, l->redis_key_len);
+            int rc = redis ? gw_rl_redis_decide(redis, &l->rl, key, n, &d, on_redis_decision, r,
+                                                &r->rl_op)
+                           : GW_EREDISDOWN;
+            if (rc == 0) {
+                r->rl_pending = l;
+                return GW_POLICY_SUSPENDED;
+            }
+            if (rc == GW_RL_REDIS_DONE) { /* from this instance's lease */
+                if (!apply(r, l, &d))
+                    return GW_POLICY_RESPONDED;
+                continue;
+            }
+            /* The local fallback counts under the key without the Redis prefix. */
+            n = build_key(r, l, key, 0);
+            if (!apply_failure(r, l, key, n))
+                return GW_POLICY_RESPONDED;
+            continue;
+        }
+        n = build_key(r, l, key, 0);
+        if (gw_rl_store_decide(l->store, key, n, uv_hrtime() / 1000, &d) != 0)
+            continue; /* out of memory for a new key: let it through rather than fail */
+        if (!apply(r, l, &d))
+            return GW_POLICY_RESPONDED;
+    }
+    if (r->rl_has) {
+        atomic_fetch_add_explicit(&p->shared->rl_allowed, 1, memory_order_relaxed);
+        format_headers(cfg, &r->rl_best, r->rl_headers, sizeof r->rl_headers);
+    }
+    return GW_POLICY_CONTINUE;
+}
+
+void gw_ratelimit_cancel(struct gw_request *r)
+{
+    if (r->rl_op) {
+        gw_rl_redis_cancel(r->rl_op);
+        r->rl_op = NULL;
+        r->rl_pending = NULL;
+    }
+}

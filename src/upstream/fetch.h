@@ -1,0 +1,87 @@
+/*
+ * One-shot asynchronous HTTP/1.1 client on a libuv loop, for the requests gantry makes itself
+ * (JWKS documents, token introspection): resolve, connect, send one request with
+ * "Connection: close", read one response with gantry's own parser, close.
+ *
+ * Contract
+ * - gw_fetch_start copies everything it needs from the request; the caller's strings and body
+ *   may go away as soon as it returns.
+ * - When gw_fetch_start returns 0, cb runs exactly once, from the loop and never from inside
+ *   gw_fetch_start, unless gw_fetch_cancel is called first. When it returns a negative code,
+ *   cb never runs and *handle is not written.
+ * - err 0 means a complete response arrived, whatever its status: judging the status is the
+ *   caller's business. Otherwise err is GW_EFETCH (DNS, connect, send or receive failure, an
+ *   invalid or truncated response), GW_EFETCHTIMEOUT (timeout_ms elapsed, DNS and connect
+ *   included), GW_EFETCHTOOLARGE (the body would pass max_body) or GW_ENOMEM; resp->why
+ *   says more.
+ * - The handle is valid until cb has returned or gw_fetch_cancel has been called. Memory and
+ *   libuv handles are released asynchronously: run the loop for them to go away before
+ *   uv_loop_close. Everything runs on the loop's thread.
+ */
+#ifndef GW_UPSTREAM_FETCH_H
+#define GW_UPSTREAM_FETCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+/* Used when the request leaves timeout_ms or max_body at 0. */
+#define GW_FETCH_DEFAULT_TIMEOUT_MS 10000u
+#define GW_FETCH_DEFAULT_MAX_BODY (1024u * 1024u)
+
+/* Longest URL and extra header block gw_fetch_start accepts (a method: 32 bytes). */
+#define GW_FETCH_MAX_URL 8192u
+#define GW_FETCH_MAX_HEADERS 8192u
+
+/* Response head bytes read at most (status line and fields, interim responses included). */
+#define GW_FETCH_MAX_HEAD 32768u
+
+struct gw_fetch_req {
+    /** "http://host[:port][/path][?query]"; host is a name, an IPv4 address or "[IPv6]".
+     * A fragment is dropped. https://, userinfo and anything else: GW_EINVAL */
+    const char *url;
+    /** method token, "GET" when NULL; "HEAD" reads no body */
+    const char *method;
+    /** extra header lines, each ending "\r\n", or NULL. Host, Connection, Content-Length and
+     * Transfer-Encoding are gantry's to send and refused here (GW_EINVAL) */
+    const char *headers;
+    /** sent with Content-Length when body != NULL (body_len may be 0) */
+    const void *body;
+    size_t body_len;
+    /** the whole exchange, DNS and connect included; 0: GW_FETCH_DEFAULT_TIMEOUT_MS */
+    uint64_t timeout_ms;
+    /** largest response body accepted; 0: GW_FETCH_DEFAULT_MAX_BODY */
+    size_t max_body;
+};
+
+/* What cb receives; every pointer is valid during cb only. Never NULL. */
+struct gw_fetch_resp {
+    /** final status code; 0 when no response head arrived */
+    int status;
+    /** the decoded body (chunked coding removed), NUL-terminated; NULL when err != 0 */
+    const char *body;
+    size_t body_len;
+    /** "" when err is 0, else a short reason for logs ("connect: connection refused") */
+    const char *why;
+};
+
+typedef void (*gw_fetch_cb)(void *arg, int err, const struct gw_fetch_resp *resp);
+
+struct gw_fetch;
+
+/*
+ * Starts req on loop. Returns 0 and stores the handle in *handle (handle may be NULL when the
+ * caller never cancels), or GW_EINVAL (URL, method or headers unusable), GW_ENOMEM or a
+ * libuv code, in which case nothing was started. See the contract above for cb.
+ */
+int gw_fetch_start(uv_loop_t *loop, const struct gw_fetch_req *req, gw_fetch_cb cb, void *arg,
+                   struct gw_fetch **handle);
+
+/*
+ * Abandons a running fetch: cb will not be called. Its resources are released once the loop
+ * has run the close callbacks. NULL-safe; a no-op when called from inside f's own cb. Must not
+ * be called after cb has returned.
+ */
+void gw_fetch_cancel(struct gw_fetch *f);
+
+#endif
