@@ -4,11 +4,13 @@
 #   1. micro-benchmarks from the bench build: request parser (MB/s against a naive loop) and
 #      router (ns per lookup at 10 and 10,000 routes);
 #   2. bench/proxy_compare.py: gantry next to nginx and HAProxy and direct-to-origin, wrk in
-#      interleaved rounds, Markdown report on stdout (see bench/README.md).
+#      interleaved rounds, Markdown report on stdout (see bench/README.md);
+#   3. bench/policy_compare.py: the req/s cost of rate limiting (local, Redis) and JWT auth,
+#      variants of the same gantry binary in interleaved rounds, Markdown report on stdout.
 #
 # Environment: GW_BUILD_DIR (default build/bench) holds bench_parser and bench_router;
 # GANTRY_BIN (default $GW_BUILD_DIR/gantry) is the proxy under test. Arguments are passed to
-# proxy_compare.py (--rounds N, --duration S, --body ok,4k,64k, --keep-tmp, --help).
+# proxy_compare.py and policy_compare.py (--rounds N, --duration S, --body ok,4k,64k, --keep-tmp).
 # Exits non-zero when a micro-benchmark fails, a server does not start or a body check fails.
 set -euo pipefail
 
@@ -32,5 +34,12 @@ echo "== bench_router"
 "$GW_BUILD_DIR/bench_router"
 echo
 echo "== proxy comparison"
-# exec: Ctrl-C and SIGTERM reach the Python process directly, which stops its servers.
-exec python3 bench/proxy_compare.py "$@"
+# Both get the arguments (policy_compare.py ignores the proxy-only ones); either failing makes
+# the exit status non-zero, and an interrupted first one (130, Ctrl-C) skips the second.
+rc=0
+python3 bench/proxy_compare.py "$@" || rc=$?
+if ((rc != 130)); then
+    echo; echo "== policy cost"
+    python3 bench/policy_compare.py "$@" || rc=$?
+fi
+exit "$rc"

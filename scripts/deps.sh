@@ -30,7 +30,7 @@ case $profile in
 run) packages+=(curl) ;;
 test) packages+=(libcmocka-dev curl redis-server valgrind) ;;
 fuzz) packages+=(clang "libclang-rt-${clang_major}-dev") ;;
-bench) packages+=(wrk nginx haproxy valgrind strace curl) ;;
+bench) packages+=(wrk nginx haproxy valgrind strace curl redis-server openssl) ;;
 *) usage ;;
 esac
 

@@ -86,8 +86,11 @@ struct gw_request {
     struct gw_rl_decision rl_best;
     const struct gw_rl_limit *rl_pending; /** limit whose Redis decision is awaited */
     struct gw_rl_redis_op *rl_op;
-    void *auth_op;        /** introspection in flight (policy/auth.c) */
-    char rl_headers[200]; /** RateLimit-* headers for the response ("" when none) */
+    void *auth_op;            /** introspection in flight (policy/auth.c) */
+    struct gw_list jwks_link; /** in the worker's JWKS waiters while waiting for a refresh */
+    uint64_t jwks_wait_since; /** uv_now when it started waiting (0: not waiting) */
+    bool jwks_retried;        /** already waited once: an unknown kid now is final */
+    char rl_headers[200];     /** RateLimit-* headers for the response ("" when none) */
 
     struct gw_upconn *up;
     bool dispatched; /** the head is complete and being served */

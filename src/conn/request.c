@@ -32,6 +32,38 @@ static bool valid_request_id(const char *s, size_t n)
     return true;
 }
 
+/* The access and error logs show the request target; an API key accepted from the query string
+ * must not end up in them: its value becomes "***". */
+static void redact_query_key(char *path, size_t cap, const char *name)
+{
+    char *q = name ? strchr(path, '?') : NULL;
+    if (q == NULL)
+        return;
+    size_t nl = strlen(name);
+    char out[sizeof(((struct gw_request *)0)->path)];
+    size_t k = 0;
+    const char *p = path;
+    if (cap > sizeof out)
+        cap = sizeof out;
+    while (*p && k + 1 < cap) {
+        bool at_param = p > q && (p[-1] == '?' || p[-1] == '&');
+        if (at_param && strncmp(p, name, nl) == 0 && p[nl] == '=') {
+            size_t n = nl + 1;
+            for (size_t i = 0; i < n && k + 1 < cap; i++)
+                out[k++] = p[i];
+            for (size_t i = 0; i < 3 && k + 1 < cap; i++)
+                out[k++] = '*';
+            p += n;
+            while (*p && *p != '&')
+                p++;
+            continue;
+        }
+        out[k++] = *p++;
+    }
+    out[k] = '\0';
+    memcpy(path, out, k + 1);
+}
+
 static void assign_request_id(struct gw_request *r)
 {
     int i = gw_http1_find_header(&r->msg, "x-request-id", 12);
@@ -128,6 +160,7 @@ void gw_request_dispatch(struct gw_conn *c, struct gw_request *r)
     size_t pl = m->target_len < sizeof(r->path) - 1 ? m->target_len : sizeof(r->path) - 1;
     memcpy(r->path, m->target, pl);
     r->path[pl] = '\0';
+    redact_query_key(r->path, sizeof(r->path), r->snap->cfg->auth.api_key_query);
     r->body_done = m->body == GW_BODY_NONE;
     r->body_sent = r->body_done;
     r->body_left = m->body == GW_BODY_LENGTH ? m->content_length : 0;

@@ -167,6 +167,17 @@ static void limit_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
                       algo);
         gw__cfg_pop(ctx);
     }
+    /* The buckets count in whole microseconds per request: a finer rate would silently become
+     * 1 per microsecond. */
+    if (bucket && l->limit && l->period_ms && l->period_ms * 1000 < l->limit) {
+        gw__cfg_push_key(ctx, "limit");
+        gw__cfg_error(ctx,
+                      "%u per %llums is more than 1,000,000 per second, finer than \"%s\" can "
+                      "count (one request per microsecond); use a window algorithm or split the "
+                      "limit",
+                      (unsigned)l->limit, (unsigned long long)l->period_ms, algo);
+        gw__cfg_pop(ctx);
+    }
     if (json && json_object_get(json, "buckets") && l->algorithm != GW_RL_SLIDING_WINDOW) {
         gw__cfg_push_key(ctx, "buckets");
         gw__cfg_error(ctx,

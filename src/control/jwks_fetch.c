@@ -2,12 +2,15 @@
  * JWKS refresh on the control thread: fetches auth.jwt.jwks_url at start, every jwks_refresh,
  * and when a worker meets a token whose kid no key knows (at most once per jwks_min_refresh);
  * parses it (policy/jwks.c) and hands the new key set to every worker, which swaps it on its
- * own thread (runtime/worker.c). The request path never waits for a fetch: a token with an
- * unknown kid is refused, and the refresh it triggers serves the requests that follow.
+ * own thread (runtime/worker.c). Workers never fetch: a request whose token names an unknown
+ * kid is held (suspended, not blocking anything) until the control thread answers — with the
+ * refreshed set, or at once with the current one when a fetch started less than
+ * jwks_min_refresh ago — and is then verified again, once.
  * A failed fetch or an unusable document keeps the previous key set and logs why.
  */
 #include "control/jwks_fetch.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,26 +31,40 @@ struct gw_jwks_fetcher {
     struct gw_fetch *inflight;
     char *url;
     uint64_t refresh_ms, min_refresh_ms, timeout_ms;
-    uint64_t last_start_ms; /* uv_now of the last fetch started (0: never) */
     uint64_t generation;
+    struct gw_keyset *current; /* what the workers have (a reference) */
+    uint64_t last_start_ms;    /* uv_now of the last fetch started (0: never) */
     unsigned handles_open;
     bool stopping;
 };
+
+/* Hands ks (NULL: the current set again, so that waiting requests get their answer) to every
+ * worker. */
+static void publish(struct gw_jwks_fetcher *f, struct gw_keyset *ks)
+{
+    if (ks) {
+        gw_keyset_unref(f->current);
+        f->current = ks;
+    }
+    if (f->current == NULL)
+        return;
+    for (unsigned i = 0; i < f->server->nworkers; i++)
+        gw_worker_publish_keyset(&f->server->workers[i], f->current);
+}
 
 static void publish_keys(struct gw_jwks_fetcher *f, struct gw_jwt_key *keys, size_t n)
 {
     struct gw_keyset *ks = calloc(1, sizeof *ks);
     if (ks == NULL) {
         gw_jwks_free(keys, n);
+        publish(f, NULL);
         return;
     }
     ks->keys = keys;
     ks->nkeys = n;
     ks->generation = ++f->generation;
     atomic_init(&ks->refs, 1);
-    for (unsigned i = 0; i < f->server->nworkers; i++)
-        gw_worker_publish_keyset(&f->server->workers[i], ks);
-    gw_keyset_unref(ks); /* the workers hold theirs */
+    publish(f, ks);
 }
 
 static void start_fetch(struct gw_jwks_fetcher *f);
@@ -60,6 +77,7 @@ static void on_fetched(void *arg, int err, const struct gw_fetch_resp *resp)
         gw_log_warn("jwks: fetching %s failed: %s; keeping the previous keys", f->url,
                     err != 0 ? (resp && resp->why && resp->why[0] ? resp->why : gw_strerror(err))
                              : "status is not 200");
+        publish(f, NULL);
         return;
     }
     struct gw_jwt_key *keys = NULL;
@@ -68,6 +86,7 @@ static void on_fetched(void *arg, int err, const struct gw_fetch_resp *resp)
     int rc = gw_jwks_parse(resp->body, resp->body_len, &keys, &n, why, sizeof why);
     if (rc != 0) {
         gw_log_warn("jwks: %s is not usable (%s); keeping the previous keys", f->url, why);
+        publish(f, NULL);
         return;
     }
     if (why[0])
@@ -92,6 +111,7 @@ static void start_fetch(struct gw_jwks_fetcher *f)
     if (gw_fetch_start(f->loop, &req, on_fetched, f, &f->inflight) != 0) {
         f->inflight = NULL;
         gw_log_warn("jwks: cannot start fetching %s", f->url);
+        publish(f, NULL);
     }
 }
 
@@ -103,10 +123,16 @@ static void on_timer(uv_timer_t *t)
 static void on_wanted(uv_async_t *a)
 {
     struct gw_jwks_fetcher *f = a->data;
+    if (f->inflight)
+        return; /* its end answers the waiting requests */
+    uv_update_time(f->loop);
     uint64_t now = uv_now(f->loop);
-    if (f->last_start_ms && now - f->last_start_ms < f->min_refresh_ms)
+    uint64_t last = f->last_start_ms;
+    if (f->url == NULL || (last && now - last < f->min_refresh_ms)) {
+        publish(f, NULL); /* nothing new to fetch yet: let the waiting requests go */
         return;
-    gw_log_info("jwks: a token names an unknown key id; refreshing %s", f->url ? f->url : "");
+    }
+    gw_log_info("jwks: a token names an unknown key id; refreshing %s", f->url);
     start_fetch(f);
 }
 
@@ -158,16 +184,19 @@ int gw_jwks_update(struct gw_jwks_fetcher *f, const struct gw_config *cfg)
     return f ? configure(f, cfg) : 0;
 }
 
-void gw_jwks_want_refresh(struct gw_jwks_fetcher *f)
+bool gw_jwks_want_refresh(struct gw_jwks_fetcher *f)
 {
-    if (f)
-        uv_async_send(&f->wanted);
+    if (f == NULL || f->stopping)
+        return false;
+    uv_async_send(&f->wanted); /* wake-ups coalesce: a flood of bogus kids costs one answer */
+    return true;
 }
 
 static void on_closed(uv_handle_t *h)
 {
     struct gw_jwks_fetcher *f = h->data;
     if (--f->handles_open == 0) {
+        gw_keyset_unref(f->current);
         free(f->url);
         free(f);
     }

@@ -281,6 +281,9 @@ static bool looks_like_jwt(const char *t, size_t n)
     return d1 && memchr(d1 + 1, '.', n - (size_t)(d1 + 1 - t)) != NULL;
 }
 
+/* verify_jwt's answer when the token's kid is unknown and a JWKS refresh may bring it. */
+#define WAIT_FOR_JWKS 1
+
 static int verify_jwt(struct gw_request *r, const char *tok, size_t len)
 {
     const struct gw_policy *p = r->snap->policy;
@@ -295,8 +298,9 @@ static int verify_jwt(struct gw_request *r, const char *tok, size_t len)
     if (rc != 0 && rc != GW_EJWTEXPIRED && rc != GW_EJWTNOTYET && ks && ks->nkeys &&
         cfg->auth.jwks_url)
         rc = gw_jwt_verify(tok, len, ks->keys, ks->nkeys, &p->jwt_policy, now, &cl);
-    if (rc == GW_EJWTKID && cfg->auth.jwks_url)
-        gw_jwks_want_refresh(r->conn->w->server->jwks);
+    if (rc == GW_EJWTKID && cfg->auth.jwks_url && !r->jwks_retried &&
+        gw_jwks_want_refresh(r->conn->w->server->jwks))
+        return WAIT_FOR_JWKS;
     if (rc != 0)
         return rc;
     rc = claims_identity(r, &cl, &r->identity);
@@ -440,8 +444,38 @@ fail:
     return GW_POLICY_RESPONDED;
 }
 
+void gw_auth_jwks_refreshed(struct gw_worker *w, bool only_overdue)
+{
+    struct gw_list ready;
+    gw_list_init(&ready);
+    uint64_t now = uv_now(&w->loop);
+    struct gw_list *it = w->jwks_waiters.next;
+    while (it != &w->jwks_waiters) {
+        struct gw_request *r = gw_container_of(it, struct gw_request, jwks_link);
+        it = it->next;
+        /* The fetch has its own timeout, so a refresh always answers; the sweep only catches
+         * a request that asked just as a refresh finished. */
+        if (only_overdue && now - r->jwks_wait_since < r->snap->cfg->auth.jwks_timeout_ms + 1000)
+            continue;
+        gw_list_remove(&r->jwks_link);
+        gw_list_insert_tail(&ready, &r->jwks_link);
+    }
+    while (!gw_list_empty(&ready)) {
+        struct gw_request *r = gw_container_of(ready.next, struct gw_request, jwks_link);
+        gw_list_remove(&r->jwks_link);
+        gw_list_init(&r->jwks_link);
+        r->jwks_wait_since = 0;
+        gw_policy_resume(r);
+    }
+}
+
 void gw_auth_cancel(struct gw_request *r)
 {
+    if (r->jwks_wait_since) {
+        gw_list_remove(&r->jwks_link);
+        gw_list_init(&r->jwks_link);
+        r->jwks_wait_since = 0;
+    }
     struct introspection *in = r->auth_op;
     if (in == NULL)
         return;
@@ -556,6 +590,15 @@ enum gw_policy_result gw_auth_check(struct gw_request *r)
     if (!jwt && (ac->methods & GW_AUTH_INTROSPECTION))
         return introspect(r, tok, tok_len);
     int rc = verify_jwt(r, tok, tok_len);
+    if (rc == WAIT_FOR_JWKS) {
+        /* Held (not refused) until the control thread's refresh answers: a key rotation is
+         * invisible to clients. The worker resumes it (policy_stage still AUTH). */
+        struct gw_worker *w = r->conn->w;
+        r->jwks_retried = true;
+        r->jwks_wait_since = uv_now(&w->loop);
+        gw_list_insert_tail(&w->jwks_waiters, &r->jwks_link);
+        return GW_POLICY_SUSPENDED;
+    }
     if (rc == GW_ENOMEM) {
         gw_conn_respond_error(r->conn, GW_ENOMEM, true);
         return GW_POLICY_RESPONDED;

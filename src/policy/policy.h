@@ -135,6 +135,10 @@ enum gw_policy_result gw_auth_check(struct gw_request *r);
 enum gw_policy_result gw_ratelimit_check(struct gw_request *r);
 void gw_ratelimit_cancel(struct gw_request *r);
 void gw_auth_cancel(struct gw_request *r);
+struct gw_worker;
+/* Worker thread: a JWKS refresh completed (or, with only_overdue, the once-a-second sweep):
+ * resumes the requests waiting for it (all, or those waiting longer than the fetch timeout). */
+void gw_auth_jwks_refreshed(struct gw_worker *w, bool only_overdue);
 
 /* True if path[0..n) is prefix p or lies under it on a segment boundary. */
 bool gw_policy_path_under(const char *path, size_t n, const char *p);

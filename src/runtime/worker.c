@@ -12,6 +12,7 @@
 #include "policy/policy.h"
 #include "runtime/server.h"
 #include "state/ratelimit_redis.h"
+#include "state/token_cache.h"
 
 #define LISTEN_BACKLOG 1024
 
@@ -30,6 +31,7 @@ static void on_connection(uv_stream_t *listener, int status)
 static void on_sweep(uv_timer_t *t)
 {
     struct gw_worker *w = t->data;
+    gw_auth_jwks_refreshed(w, true);
     gw_pools_sweep(w, w->snap->cfg->upstream.idle_timeout_ms);
 }
 
@@ -91,8 +93,16 @@ static void on_publish(uv_async_t *a)
     struct gw_worker *w = a->data;
     struct gw_keyset *ks = atomic_exchange(&w->pending_jwks, NULL);
     if (ks) {
+        /* New keys (not the same set published again to answer waiting requests): tokens
+         * verified with a key that is gone must not live on in the cache. Each worker flushes
+         * when it switches, so an entry another worker added with the old set just before its
+         * own switch is flushed by that switch. */
+        bool changed = w->jwks == NULL || w->jwks->generation != ks->generation;
         gw_keyset_unref(w->jwks);
         w->jwks = ks;
+        if (changed && w->snap->policy && w->snap->policy->tokens)
+            gw_token_cache_clear(w->snap->policy->tokens);
+        gw_auth_jwks_refreshed(w, false);
     }
     struct gw_snapshot *s = atomic_exchange(&w->pending, NULL);
     if (!s)
@@ -191,6 +201,7 @@ int gw_worker_start(struct gw_worker *w)
     if (rc < 0)
         return rc;
     gw_list_init(&w->conns);
+    gw_list_init(&w->jwks_waiters);
     gw_pools_init(&w->pools);
     gw_buf_init(&w->access, 1u << 20);
     uv_tcp_init(&w->loop, &w->listener);

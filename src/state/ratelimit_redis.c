@@ -130,7 +130,7 @@ struct rl_call {
     struct gw_rl_redis *c;
     struct rl_lease *lease; /* the lease this call fills, or NULL */
     struct gw_list waiters; /* struct gw_rl_redis_op, in arrival order */
-    uint64_t deadline_ms;   /* uv_now time */
+    uint64_t deadline_ms;   /* mono_ms time */
     uint64_t sent_us;       /* local clock: leases and refusals are measured from here */
     uint64_t want;          /* units asked for */
     bool pending;           /* not answered yet (in c->calls) */
@@ -203,6 +203,13 @@ static void on_conn_timer(uv_timer_t *t);
 static uint64_t now_us(void)
 {
     return uv_hrtime() / 1000;
+}
+
+/* Deadlines use a fresh clock rather than uv_now, which is as old as the loop iteration: a
+ * worker busy for 30 ms would otherwise give its calls 30 ms less than timeout_ms. */
+static uint64_t mono_ms(void)
+{
+    return uv_hrtime() / 1000000;
 }
 
 static uint64_t min_u64(uint64_t a, uint64_t b)
@@ -387,7 +394,7 @@ static int call_start(struct gw_rl_redis *c, struct rl_call *call)
     if (c->state != RL_READY)
         return GW_EREDISDOWN;
     call->sent_us = now_us();
-    call->deadline_ms = uv_now(c->loop) + c->timeout_ms;
+    call->deadline_ms = mono_ms() + c->timeout_ms;
     if (call_send(c, call) != 0)
         return GW_EREDISDOWN;
     call->pending = true;
@@ -552,12 +559,14 @@ struct rl_result {
     uint64_t granted, limit, remaining, reset_us, retry_us, lease_us;
 };
 
+/* The script's reply: granted, limit, remaining, reset_after_us, retry_after_us, lease_us and
+ * the Redis time decided at (only for tests and debugging). */
 static int parse_result(const redisReply *r, uint64_t want, struct rl_result *out)
 {
-    uint64_t v[6];
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 6)
+    uint64_t v[7];
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 7)
         return GW_EREDISREPLY;
-    for (unsigned i = 0; i < 6; i++) {
+    for (unsigned i = 0; i < 7; i++) {
         const redisReply *e = r->element[i];
         if (e->type != REDIS_REPLY_INTEGER || e->integer < 0)
             return GW_EREDISREPLY;
@@ -753,7 +762,7 @@ static void deadline_arm(struct gw_rl_redis *c)
     struct rl_call *head = gw_container_of(c->calls.next, struct rl_call, link);
     if (head->deadline_ms == c->armed_ms)
         return;
-    uint64_t now = uv_now(c->loop);
+    uint64_t now = mono_ms();
     uv_timer_start(&c->deadline_timer, on_deadline,
                    head->deadline_ms > now ? head->deadline_ms - now : 0, 0);
     c->armed_ms = head->deadline_ms;
@@ -766,7 +775,7 @@ static void conn_drop(struct gw_rl_redis *c, const char *why);
 static void on_deadline(uv_timer_t *t)
 {
     struct gw_rl_redis *c = t->data;
-    uint64_t now = uv_now(c->loop);
+    uint64_t now = mono_ms(); /* the timer may fire early: it counts from an older uv_now */
     bool late = false;
     c->armed_ms = 0;
     while (!gw_list_empty(&c->calls)) {

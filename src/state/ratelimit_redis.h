@@ -13,11 +13,12 @@
  * refusal writes nothing (the state a refusal would store gives the same later decisions), so
  * a clock stepping back after a refusal is clamped to the last admission's time (sliding
  * window) rather than the refusal's; a key holding another type (a limit that changed
- * algorithm) starts afresh. Needs Redis 4.0 or later.
+ * algorithm) starts afresh. Needs Redis 4.0 or later, a single instance (no Cluster
+ * redirections; a primary, since the script writes).
  *
  * Clients: one gw_rl_redis per worker loop, used only on that loop's thread, never blocking
- * (hiredis async API; hostnames resolved with uv_getaddrinfo). Connecting runs connect, AUTH
- * (when a password is set), SELECT (when db != 0) and SCRIPT LOAD, each step bounded by
+ * (hiredis's async API on libuv; host names resolved with uv_getaddrinfo). Connecting runs connect,
+ * AUTH (when a password is set), SELECT (when db != 0) and SCRIPT LOAD, each step bounded by
  * timeout_ms; any failure, a disconnect or one decision timing out takes the client down,
  * fails its decisions in flight with GW_EREDISDOWN, and reconnects after a backoff (doubling
  * from backoff_min_ms up to backoff_max_ms, drawn uniformly between backoff_min_ms and that
@@ -34,24 +35,25 @@
  * script call: the script consumes g = min(local_share, what the algorithm admits now) units
  * at once and the client admits the key's next g - 1 requests itself, without a Redis call.
  * Requests for a key whose lease call is in flight wait for it (one call for all of them).
- * A refusal is also remembered, until its retry_after (at most 1 s). Leases are per client,
- * in a table of at most GW_RL_REDIS_LEASE_KEYS keys (least recently used first out). The
- * accuracy this trades:
- *   - Never more admissions than Redis counted: every unit admitted locally was consumed in
- *     Redis first. Units of a lease not used before it ends are lost, so the shared limit can
- *     under-admit by up to local_share - 1 per key, client and lease.
- *   - Timing: a unit is counted at the lease's time but used up to the lease's lifetime
- *     later. A lease lives min(period / limit * local_share, 1 s) for gcra and token_bucket,
- *     and for fixed_window until the end of its window, for sliding_window until the end of
- *     its sub-bucket (both capped at 1 s). So fixed_window and sliding_window keep their exact
- *     bounds (at most `limit` per window, resp. in any interval of `period`); gcra and
- *     token_bucket may admit a burst above `burst` by up to local_share per client holding a
- *     lease, while the total over any interval stays within what Redis allowed.
- *   - Headers of a locally admitted request are those of the lease's first unit, less the
- *     units used since; remaining may under-report (tokens that arrived since are not seen).
- *   - A refusal remembered locally ends at or before the retry time Redis gave (measured from
- *     when the call was sent), so it never refuses what Redis would admit... except that a
- *     key reset in Redis by hand is seen up to 1 s late.
+ * A refusal is remembered too, until its retry time (at most 1 s). Leases are per client, in
+ * a table of at most GW_RL_REDIS_LEASE_KEYS keys (least recently used out first). What this
+ * trades, exactly:
+ *   - Count: never more admissions than Redis counted, since every unit admitted locally was
+ *     consumed in Redis first. Units of a lease not used before it ends are lost: the shared
+ *     limit under-admits by up to local_share - 1 units per key, client and lease.
+ *   - Timing: a unit is counted when its lease is taken and used up to the lease's lifetime
+ *     later. A lease lives min(period / limit * local_share, 1 s) for gcra and token_bucket;
+ *     for fixed_window until its window ends and for sliding_window until its sub-bucket
+ *     ends (at most 1 s), measured from when the call was sent, so the windows keep their
+ *     exact bounds (at most `limit` per window, resp. in any interval of `period`). gcra and
+ *     token_bucket may let through, within a short interval, up to local_share more than
+ *     their `burst` (units leased up to one lifetime earlier, over all clients together);
+ *     over any longer interval they stay within what Redis admitted.
+ *   - Headers: a request admitted from a lease gets the lease's first decision less the units
+ *     handed out since, its reset aged by the time elapsed; remaining may under-report
+ *     (tokens that arrived since the lease are not seen). A remembered refusal ends no later
+ *     than Redis's retry time, so it refuses nothing Redis would admit (but a key deleted in
+ *     Redis by hand is noticed up to 1 s late).
  */
 #ifndef GW_STATE_RATELIMIT_REDIS_H
 #define GW_STATE_RATELIMIT_REDIS_H

@@ -423,6 +423,21 @@ size_t gw_token_cache_sweep(struct gw_token_cache *c, uint64_t now_us)
     return n;
 }
 
+size_t gw_token_cache_clear(struct gw_token_cache *c)
+{
+    size_t n = 0;
+    for (unsigned i = 0; i < c->nshards; i++) {
+        struct tc_shard *sh = &c->shards[i];
+        pthread_mutex_lock(&sh->mu);
+        while (sh->count > 0) {
+            shard_remove(sh, sh->heap[0]);
+            n++;
+        }
+        pthread_mutex_unlock(&sh->mu);
+    }
+    return n;
+}
+
 void gw_token_cache_stats(struct gw_token_cache *c, struct gw_token_cache_stats *out)
 {
     memset(out, 0, sizeof(*out));

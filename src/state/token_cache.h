@@ -77,6 +77,9 @@ int gw_token_cache_get(struct gw_token_cache *c, const void *token, size_t len, 
 /* Removes every entry expired at now_us; returns how many. Thread-safe (one shard at a time). */
 size_t gw_token_cache_sweep(struct gw_token_cache *c, uint64_t now_us);
 
+/* Removes every entry (the keys that verified them changed); returns how many. Thread-safe. */
+size_t gw_token_cache_clear(struct gw_token_cache *c);
+
 /* Fills *out with counters. Thread-safe; a snapshot. */
 void gw_token_cache_stats(struct gw_token_cache *c, struct gw_token_cache_stats *out);
 

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -66,7 +67,9 @@ static int tcp_connect(uint16_t port)
     a.sin_port = htons(port);
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     struct timeval tv = {2, 0};
+    int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
         close(fd);
         return -1;
@@ -190,10 +193,22 @@ static void server_start_on(struct server *s, uint16_t port, const char *pass)
         int null = open("/dev/null", O_WRONLY);
         dup2(null, 1);
         dup2(null, 2);
-        const char *argv[] = {"redis-server", "--port",    portstr, "--bind",     "127.0.0.1",
-                              "--save",       "",          "--appendonly", "no", "--loglevel",
-                              "warning",      "--dir",     "/tmp",  pass ? "--requirepass" : NULL,
-                              pass,           NULL};
+        const char *argv[] = {"redis-server",
+                              "--port",
+                              portstr,
+                              "--bind",
+                              "127.0.0.1",
+                              "--save",
+                              "",
+                              "--appendonly",
+                              "no",
+                              "--loglevel",
+                              "warning",
+                              "--dir",
+                              "/tmp",
+                              pass ? "--requirepass" : NULL,
+                              pass,
+                              NULL};
         execvp("redis-server", (char *const *)argv);
         _exit(127);
     }
@@ -477,8 +492,8 @@ static void test_algorithms_match_local(void **unused)
         enum gw_rl_algo algo;
         uint64_t burst;
     } cases[] = {
-        {GW_RL_GCRA, 0},           {GW_RL_GCRA, 3},           {GW_RL_TOKEN_BUCKET, 0},
-        {GW_RL_TOKEN_BUCKET, 7},   {GW_RL_SLIDING_WINDOW, 0}, {GW_RL_FIXED_WINDOW, 0},
+        {GW_RL_GCRA, 0},         {GW_RL_GCRA, 3},           {GW_RL_TOKEN_BUCKET, 0},
+        {GW_RL_TOKEN_BUCKET, 7}, {GW_RL_SLIDING_WINDOW, 0}, {GW_RL_FIXED_WINDOW, 0},
     };
     const uint64_t limit = 5, period = 100 * SEC, n = 8;
     for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
@@ -536,6 +551,137 @@ static void test_algorithms_match_local(void **unused)
     gw_rl_redis_shared_free(sh);
 }
 
+/* Runs the script through a plain connection: EVAL with the conf's arguments; v gets the
+ * seven integers of the reply. */
+static void script_eval(struct rconn *r, const char *key, const struct gw_rl_conf *c, uint64_t want,
+                        uint64_t lease_max, uint64_t v[7])
+{
+    uint64_t nums[9] = {(uint64_t)c->algo,
+                        c->limit,
+                        c->period_us,
+                        c->capacity,
+                        c->interval_us,
+                        c->bucket_us,
+                        c->algo == GW_RL_SLIDING_WINDOW ? c->sw_buckets : 0,
+                        want,
+                        lease_max};
+    const char *argv[13];
+    char buf[9][24];
+    argv[0] = "EVAL";
+    argv[1] = gw_rl_redis_script;
+    argv[2] = "1";
+    argv[3] = key;
+    for (int i = 0; i < 9; i++) {
+        snprintf(buf[i], sizeof(buf[i]), "%llu", (unsigned long long)nums[i]);
+        argv[4 + i] = buf[i];
+    }
+    char head[32];
+    int n = snprintf(head, sizeof(head), "*13\r\n");
+    assert_int_equal(write(r->fd, head, (size_t)n), n);
+    for (int i = 0; i < 13; i++) {
+        size_t len = strlen(argv[i]);
+        n = snprintf(head, sizeof(head), "$%zu\r\n", len);
+        assert_int_equal(write(r->fd, head, (size_t)n), n);
+        assert_int_equal(write(r->fd, argv[i], len), (ssize_t)len);
+        assert_int_equal(write(r->fd, "\r\n", 2), 2);
+    }
+    char line[256];
+    assert_true(rline(r, line, sizeof(line)));
+    if (strcmp(line, "*7") != 0)
+        fail_msg("script reply: %s", line);
+    for (int i = 0; i < 7; i++) {
+        assert_true(rline(r, line, sizeof(line)));
+        assert_int_equal(line[0], ':');
+        v[i] = strtoull(line + 1, NULL, 10);
+    }
+}
+
+/* The script against gw_rl_decide at the very time Redis decided (the script returns it),
+ * over spread arrivals and leases of several units: every field equal. */
+static void test_script_matches_local_exactly(void **unused)
+{
+    (void)unused;
+    static struct rconn r;
+    r.fd = tcp_connect(srv.port);
+    r.len = r.pos = 0;
+    assert_true(r.fd >= 0);
+    const struct {
+        enum gw_rl_algo algo;
+        uint64_t limit, period_ms, burst, buckets;
+    } cases[] = {
+        {GW_RL_GCRA, 5, 200, 3, 0},           {GW_RL_GCRA, 3, 100, 0, 0},
+        {GW_RL_TOKEN_BUCKET, 5, 200, 8, 0},   {GW_RL_SLIDING_WINDOW, 6, 300, 0, 3},
+        {GW_RL_SLIDING_WINDOW, 4, 250, 0, 7}, {GW_RL_SLIDING_WINDOW, 3, 200, 0, 10},
+        {GW_RL_FIXED_WINDOW, 4, 150, 0, 0},
+    };
+    uint64_t seed = 12345;
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        struct gw_rl_conf conf;
+        memset(&conf, 0, sizeof(conf));
+        conf.algo = cases[k].algo;
+        conf.limit = cases[k].limit;
+        conf.period_us = cases[k].period_ms * 1000;
+        conf.burst = cases[k].burst;
+        conf.sw_buckets = (uint32_t)cases[k].buckets;
+        assert_int_equal(gw_rl_conf_prepare(&conf), 0);
+        char key[96];
+        mkkey(key, sizeof(key), "exact");
+        struct gw_rl_state st;
+        gw_rl_state_init(&st, &conf);
+        unsigned admitted = 0, refused = 0, leased = 0;
+        uint64_t base = 0;
+        for (int i = 0; i < 25; i++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            uint64_t want = (seed >> 40) % 4 == 0 ? 3 : 1;
+            struct timespec gap = {0, (long)((seed >> 20) % 20) * 1000 * 1000};
+            nanosleep(&gap, NULL);
+            uint64_t v[7];
+            script_eval(&r, key, &conf, want, 1000000, v);
+            leased += want > 1;
+            /* gw_rl_decide runs on a clock shifted by a multiple of the window and of the
+             * sub-bucket, which keeps every edge: its fixed window keeps 32 bits of epoch and
+             * takes a fresh key's tag 0 for a later window once the low 32 bits of
+             * now / period pass 2^31, as they do on the Redis clock. */
+            if (base == 0) {
+                uint64_t m = conf.period_us * (conf.bucket_us > 0 ? conf.bucket_us : 1);
+                base = (v[6] / m - 1) * m;
+            }
+            uint64_t now = v[6] - base;
+            struct gw_rl_decision first, ld;
+            uint64_t g = 0;
+            memset(&first, 0, sizeof(first));
+            for (;;) {
+                gw_rl_decide(&conf, &st, now, &ld);
+                if (!ld.allowed)
+                    break;
+                if (g++ == 0)
+                    first = ld;
+                if (g == want)
+                    break;
+            }
+            if (v[0] != g)
+                fail_msg("case %zu #%d: granted %llu, local %llu", k, i, (unsigned long long)v[0],
+                         (unsigned long long)g);
+            assert_int_equal(v[1], conf.capacity);
+            if (g > 0) {
+                assert_int_equal(v[2], first.remaining);
+                assert_int_equal(v[3], first.reset_after_us);
+                /* the refusal of one unit more, when the lease came out short */
+                assert_int_equal(v[4], g < want ? ld.retry_after_us : 0);
+                admitted += (unsigned)g;
+            } else {
+                assert_int_equal(v[2], 0);
+                assert_int_equal(v[3], ld.reset_after_us);
+                assert_int_equal(v[4], ld.retry_after_us);
+                refused++;
+            }
+        }
+        if (admitted == 0 || refused == 0 || leased == 0)
+            fail_msg("case %zu: %u admitted, %u refused, %u leases", k, admitted, refused, leased);
+    }
+    close(r.fd);
+}
+
 static void on_wait_timer(uv_timer_t *t)
 {
     *(bool *)t->data = true;
@@ -571,6 +717,7 @@ static void test_retry_after_is_true(void **unused)
         assert_true(r.d.retry_after_us <= 220 * 1000);
         bool waited = false;
         wait.data = &waited;
+        uv_update_time(&l.loop); /* the wait counts from now, not from the last iteration */
         uv_timer_start(&wait, on_wait_timer, (r.d.retry_after_us + 999) / 1000 + 1, 0);
         assert_true(run_until(&l, &waited, 2000));
         assert_int_equal(decide_wait(&l, c, &conf, key, &r), 0);
@@ -861,8 +1008,8 @@ static void test_auth_and_db(void **unused)
     assert_int_equal(decide_wait(&l, cu, &conf, "authkey0", &r), 0);
     assert_true(r.d.allowed);
     char out[64];
-    assert_true(redis_cmds(s.port, out, sizeof(out), 3, "AUTH s3cret", "SELECT 3",
-                           "EXISTS authkey"));
+    assert_true(
+        redis_cmds(s.port, out, sizeof(out), 3, "AUTH s3cret", "SELECT 3", "EXISTS authkey"));
     assert_string_equal(out, ":1");
     assert_true(redis_cmds(s.port, out, sizeof(out), 2, "AUTH s3cret", "EXISTS authkey"));
     assert_string_equal(out, ":0");
@@ -872,8 +1019,7 @@ static void test_auth_and_db(void **unused)
      * as down (the others are up). */
     run_for(&l, 200);
     assert_false(gw_rl_redis_up(bad));
-    assert_int_equal(gw_rl_redis_decide(bad, &conf, "k", 1, &r.d, on_res, &r, NULL),
-                     GW_EREDISDOWN);
+    assert_int_equal(gw_rl_redis_decide(bad, &conf, "k", 1, &r.d, on_res, &r, NULL), GW_EREDISDOWN);
     assert_int_equal(log_count(mark, "unreachable", NULL), 0);
     gw_rl_redis_close(c);
     gw_rl_redis_close(cu);
@@ -908,12 +1054,10 @@ static void test_not_running(void **unused)
     struct gw_rl_conf conf = mkconf(GW_RL_GCRA, 3, SEC, 0);
     struct res r;
     memset(&r, 0, sizeof(r));
-    assert_int_equal(gw_rl_redis_decide(c, &conf, "k", 1, &r.d, on_res, &r, NULL),
-                     GW_EREDISDOWN);
+    assert_int_equal(gw_rl_redis_decide(c, &conf, "k", 1, &r.d, on_res, &r, NULL), GW_EREDISDOWN);
     run_for(&l, 300);
     assert_false(gw_rl_redis_up(c));
-    assert_int_equal(gw_rl_redis_decide(c, &conf, "k", 1, &r.d, on_res, &r, NULL),
-                     GW_EREDISDOWN);
+    assert_int_equal(gw_rl_redis_decide(c, &conf, "k", 1, &r.d, on_res, &r, NULL), GW_EREDISDOWN);
     assert_int_equal(r.calls, 0);
     /* The refusal is seen as such (not as a timeout), and logged once however often it is
      * retried. */
@@ -958,10 +1102,10 @@ static void test_stopped_and_restarted(void **unused)
     uint64_t ms = (uv_hrtime() - t0) / 1000000;
     assert_true(ms >= 90);
     assert_true(ms < 1500);
-    uint64_t t1 = uv_hrtime();
+    /* down now: refused at once, no callback */
+    memset(&r, 0, sizeof(r));
     assert_int_equal(gw_rl_redis_decide(a, &conf, "stop", 4, &r.d, on_res, &r, NULL),
                      GW_EREDISDOWN);
-    assert_true(uv_hrtime() - t1 < 50 * 1000 * 1000);
     struct gw_rl_redis_metrics m;
     gw_rl_redis_shared_metrics(sh, &m);
     assert_false(m.up);
@@ -1026,12 +1170,10 @@ static void test_cancel(void **unused)
     memset(&r2, 0, sizeof(r2));
     memset(&r3, 0, sizeof(r3));
     struct gw_rl_redis_op *op = NULL;
-    assert_int_equal(
-        gw_rl_redis_decide(c, &conf, key, strlen(key), &r1.d, on_res, &r1, &op), 0);
+    assert_int_equal(gw_rl_redis_decide(c, &conf, key, strlen(key), &r1.d, on_res, &r1, &op), 0);
     assert_non_null(op);
     gw_rl_redis_cancel(op);
-    assert_int_equal(gw_rl_redis_decide(c, &conf, key, strlen(key), &r2.d, on_res, &r2, NULL),
-                     0);
+    assert_int_equal(gw_rl_redis_decide(c, &conf, key, strlen(key), &r2.d, on_res, &r2, NULL), 0);
     assert_true(run_until(&l, &r2.done, 3000));
     assert_int_equal(r1.calls, 0);
     assert_int_equal(r2.d.remaining, 8); /* the cancelled one was still counted */
@@ -1043,12 +1185,12 @@ static void test_cancel(void **unused)
     memset(&r1, 0, sizeof(r1));
     memset(&r2, 0, sizeof(r2));
     struct gw_rl_redis_op *op1 = NULL, *op2 = NULL;
-    assert_int_equal(
-        gw_rl_redis_decide(cl, &conf, key2, strlen(key2), &r1.d, on_res, &r1, &op1), 0);
-    assert_int_equal(
-        gw_rl_redis_decide(cl, &conf, key2, strlen(key2), &r2.d, on_res, &r2, &op2), 0);
-    assert_int_equal(
-        gw_rl_redis_decide(cl, &conf, key2, strlen(key2), &r3.d, on_res, &r3, NULL), 0);
+    assert_int_equal(gw_rl_redis_decide(cl, &conf, key2, strlen(key2), &r1.d, on_res, &r1, &op1),
+                     0);
+    assert_int_equal(gw_rl_redis_decide(cl, &conf, key2, strlen(key2), &r2.d, on_res, &r2, &op2),
+                     0);
+    assert_int_equal(gw_rl_redis_decide(cl, &conf, key2, strlen(key2), &r3.d, on_res, &r3, NULL),
+                     0);
     gw_rl_redis_cancel(op2);
     gw_rl_redis_cancel(op1);
     assert_true(run_until(&l, &r3.done, 3000));
@@ -1102,8 +1244,7 @@ static void test_close(void **unused)
     memset(r, 0, sizeof(r));
     for (int i = 0; i < 10; i++) {
         struct gw_rl_redis *t = i % 2 ? c : cl;
-        assert_int_equal(gw_rl_redis_decide(t, &conf, "close", 5, &r[i].d, on_res, &r[i], NULL),
-                         0);
+        assert_int_equal(gw_rl_redis_decide(t, &conf, "close", 5, &r[i].d, on_res, &r[i], NULL), 0);
     }
     gw_rl_redis_close(c);
     gw_rl_redis_close(cl);
@@ -1119,8 +1260,7 @@ static void test_close(void **unused)
     assert_true(wait_up(&l, k.c, 3000));
     struct gw_rl_decision d;
     for (int i = 0; i < 5; i++)
-        assert_int_equal(gw_rl_redis_decide(k.c, &conf, "close", 5, &d, on_close_res, &k, NULL),
-                         0);
+        assert_int_equal(gw_rl_redis_decide(k.c, &conf, "close", 5, &d, on_close_res, &k, NULL), 0);
     bool five = false;
     uint64_t end = uv_now(&l.loop) + 3000;
     while (k.calls < 5 && uv_now(&l.loop) < end)
@@ -1199,6 +1339,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_invalid),
         cmocka_unit_test(test_algorithms_match_local),
+        cmocka_unit_test(test_script_matches_local_exactly),
         cmocka_unit_test(test_retry_after_is_true),
         cmocka_unit_test(test_two_threads_share_a_limit),
         cmocka_unit_test(test_pre_allowance_two_threads),

@@ -259,6 +259,25 @@ static void test_expired_evicted_first(void **unused)
     gw_token_cache_free(c);
 }
 
+static void test_clear(void **unused)
+{
+    (void)unused;
+    char tok[32];
+    struct gw_token_cache *c = mk(1000);
+    for (int i = 0; i < 50; i++) {
+        snprintf(tok, sizeof(tok), "tok-%d", i);
+        assert_int_equal(put(c, tok, &ALICE, T0 + 10 * SEC), 0);
+    }
+    assert_int_equal(gw_token_cache_clear(c), 50);
+    assert_int_equal(get(c, "tok-7", T0), 0);
+    assert_int_equal(stats_of(c).entries, 0);
+    assert_int_equal(stats_of(c).bytes, 0);
+    /* still usable afterwards */
+    assert_int_equal(put(c, "again", &ALICE, T0 + SEC), 0);
+    assert_int_equal(get(c, "again", T0), 1);
+    gw_token_cache_free(c);
+}
+
 static void test_sweep(void **unused)
 {
     (void)unused;
@@ -420,6 +439,7 @@ int main(void)
         cmocka_unit_test(test_lru_keeps_hot_token),
         cmocka_unit_test(test_expired_evicted_first),
         cmocka_unit_test(test_sweep),
+        cmocka_unit_test(test_clear),
         cmocka_unit_test(test_token_not_stored),
         cmocka_unit_test(test_identity_copy),
         cmocka_unit_test(test_threads),
