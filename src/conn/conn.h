@@ -90,7 +90,7 @@ struct gw_request {
     struct gw_list jwks_link; /** in the worker's JWKS waiters while waiting for a refresh */
     uint64_t jwks_wait_since; /** uv_now when it started waiting (0: not waiting) */
     bool jwks_retried;        /** already waited once: an unknown kid now is final */
-    char rl_headers[200];     /** RateLimit-* headers for the response ("" when none) */
+    char rl_headers[256];     /** RateLimit-* headers for the response ("" when none) */
 
     struct gw_upconn *up;
     bool dispatched; /** the head is complete and being served */

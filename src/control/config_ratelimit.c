@@ -552,6 +552,7 @@ static bool check_key_prefix(struct gw__cfg_ctx *ctx, char **s)
 static const struct gw__cfg_str key_prefix_check = {check_key_prefix};
 
 static const struct gw__cfg_range redis_timeout_range = {1, 60000};
+static const struct gw__cfg_range backoff_range = {1, 3600000};
 static const struct gw__cfg_range local_share_range = {0, 1000000};
 
 static void redis_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
@@ -582,10 +583,12 @@ static const struct gw__cfg_field redis_fields[] = {
     {.name = "backoff_min",
      .type = &gw__cfg_duration_type,
      .offset = CFG(rate_limit.redis.backoff_min_ms),
+     .arg = &backoff_range,
      .def = "100ms"},
     {.name = "backoff_max",
      .type = &gw__cfg_duration_type,
      .offset = CFG(rate_limit.redis.backoff_max_ms),
+     .arg = &backoff_range,
      .def = "5s"},
     {.name = "failure_policy",
      .type = &gw__cfg_enum_type,

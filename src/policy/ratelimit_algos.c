@@ -152,7 +152,9 @@ static void decide_fixed_window(const struct gw_rl_conf *c, struct gw_rl_state *
     for (;;) {
         uint64_t epoch = fw_epoch_of(word, cur);
         uint64_t count = word & GW_RL_TAG_MASK;
-        if (epoch < cur) {
+        /* A count of 0 is a fresh key (tag 0 means nothing): without this, once the epoch's low
+         * 32 bits pass 2^31 the fresh tag would read as a later window. */
+        if (count == 0 || epoch < cur) {
             epoch = cur;
             count = 0;
         }

@@ -88,7 +88,9 @@ static void resolve_client_ip(struct gw_request *r)
     const struct gw_config *cfg = r->snap->cfg;
     const char *peer = r->conn->peer;
     size_t plen = strlen(peer);
-    snprintf(r->client_ip, sizeof r->client_ip, "%s", peer);
+    size_t cl = plen < sizeof r->client_ip ? plen : sizeof r->client_ip - 1;
+    memcpy(r->client_ip, peer, cl);
+    r->client_ip[cl] = '\0';
     if (cfg->rate_limit.ntrusted == 0 || !trusted(cfg, peer, plen))
         return;
     /* Walk the X-Forwarded-For lines from the last one, each from its right end. */
@@ -128,8 +130,11 @@ static void resolve_client_ip(struct gw_request *r)
 /* Appends "<kind>:<value>" to key; values too long for a key are replaced by their SHA-256. */
 static size_t put_part(char *key, size_t at, const char *kind, const char *v, size_t n)
 {
-    int k = snprintf(key + at, KEY_MAX - at, "%s:", kind);
-    at += (size_t)k;
+    static const char hex[] = "0123456789abcdef";
+    size_t kl = strlen(kind);
+    memcpy(key + at, kind, kl);
+    at += kl;
+    key[at++] = ':';
     if (n <= 256) {
         memcpy(key + at, v, n);
         return at + n;
@@ -137,8 +142,10 @@ static size_t put_part(char *key, size_t at, const char *kind, const char *v, si
     unsigned char md[32];
     unsigned int mdlen = 0;
     EVP_Digest(v, n, md, &mdlen, EVP_sha256(), NULL);
-    for (unsigned i = 0; i < mdlen; i++)
-        at += (size_t)snprintf(key + at, KEY_MAX - at, "%02x", md[i]);
+    for (unsigned i = 0; i < mdlen; i++) {
+        key[at++] = hex[md[i] >> 4];
+        key[at++] = hex[md[i] & 15];
+    }
     return at;
 }
 
@@ -149,9 +156,13 @@ static size_t build_key(struct gw_request *r, const struct gw_rl_limit *l, char 
     case GW_LIMIT_KEY_GLOBAL:
         return put_part(key, at, "all", "*", 1);
     case GW_LIMIT_KEY_ROUTE: {
-        char route[320];
-        int n = snprintf(route, sizeof route, "%s %.*s", r->method, (int)r->prefix_len, r->npath);
-        return put_part(key, at, "route", route, (size_t)n < sizeof route ? (size_t)n : 319);
+        char route[300];
+        size_t ml = strlen(r->method);
+        size_t pl = r->prefix_len < sizeof route - ml - 1 ? r->prefix_len : sizeof route - ml - 1;
+        memcpy(route, r->method, ml);
+        route[ml] = ' ';
+        memcpy(route + ml + 1, r->npath, pl);
+        return put_part(key, at, "route", route, ml + 1 + pl);
     }
     case GW_LIMIT_KEY_HEADER: {
         int i = gw_http1_find_header(&r->msg, lc->key_header, strlen(lc->key_header));
@@ -180,23 +191,51 @@ static uint64_t ceil_s(uint64_t us)
     return (us + 999999) / 1000000;
 }
 
+/* Appends decimal v at p; returns the end. */
+static char *put_u64(char *p, uint64_t v)
+{
+    char tmp[20];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        *p++ = tmp[--n];
+    return p;
+}
+
+static char *put_str(char *p, const char *s, size_t n)
+{
+    memcpy(p, s, n);
+    return p + n;
+}
+
+#define PUT_LIT(p, lit) put_str((p), (lit), sizeof(lit) - 1)
+
+/* The rate-limit header lines for d (on every limited response, so no printf here). out holds
+ * sizeof(r->rl_headers) = 256 bytes: limits are below 2^32 and resets below 2^40 us, so the
+ * six lines take at most 182. */
 static void format_headers(const struct gw_config *cfg, const struct gw_rl_decision *d, char *out,
                            size_t cap)
 {
     enum gw_rl_headers mode = cfg->rate_limit.headers;
-    unsigned long long lim = d->limit, rem = d->remaining, reset = ceil_s(d->reset_after_us);
-    int n = 0;
-    out[0] = '\0';
-    if (mode == GW_RL_HEADERS_ALL || mode == GW_RL_HEADERS_IETF)
-        n = snprintf(out, cap,
-                     "RateLimit-Limit: %llu\r\nRateLimit-Remaining: %llu\r\n"
-                     "RateLimit-Reset: %llu\r\n",
-                     lim, rem, reset);
-    if (n >= 0 && (size_t)n < cap && (mode == GW_RL_HEADERS_ALL || mode == GW_RL_HEADERS_LEGACY))
-        snprintf(out + n, cap - (size_t)n,
-                 "X-RateLimit-Limit: %llu\r\nX-RateLimit-Remaining: %llu\r\n"
-                 "X-RateLimit-Reset: %llu\r\n",
-                 lim, rem, reset);
+    uint64_t reset = ceil_s(d->reset_after_us);
+    char *p = out;
+    (void)cap;
+    if (mode == GW_RL_HEADERS_ALL || mode == GW_RL_HEADERS_IETF) {
+        p = put_u64(PUT_LIT(p, "RateLimit-Limit: "), d->limit);
+        p = put_u64(PUT_LIT(p, "\r\nRateLimit-Remaining: "), d->remaining);
+        p = put_u64(PUT_LIT(p, "\r\nRateLimit-Reset: "), reset);
+        p = PUT_LIT(p, "\r\n");
+    }
+    if (mode == GW_RL_HEADERS_ALL || mode == GW_RL_HEADERS_LEGACY) {
+        p = put_u64(PUT_LIT(p, "X-RateLimit-Limit: "), d->limit);
+        p = put_u64(PUT_LIT(p, "\r\nX-RateLimit-Remaining: "), d->remaining);
+        p = put_u64(PUT_LIT(p, "\r\nX-RateLimit-Reset: "), reset);
+        p = PUT_LIT(p, "\r\n");
+    }
+    *p = '\0';
 }
 
 static void respond_limited(struct gw_request *r, const struct gw_rl_limit *l,

@@ -134,20 +134,15 @@ static void shard_remove(struct rl_shard *sh, struct rl_entry *e)
 /* Forgets the shard's idle keys; returns how many. Shard lock held. */
 static size_t shard_expire(const struct gw_rl_conf *c, struct rl_shard *sh, uint64_t now)
 {
+    /* Walk the keys held (the LRU list), not the buckets: an idle store costs nothing. */
     size_t n = 0;
-    for (size_t b = 0; b < sh->nbuckets; b++) {
-        struct rl_entry **pp = &sh->buckets[b];
-        while (*pp != NULL) {
-            struct rl_entry *e = *pp;
-            if (gw_rl_state_idle(c, &e->state, now)) {
-                *pp = e->chain;
-                gw_list_remove(&e->lru);
-                sh->count--;
-                free(e);
-                n++;
-            } else {
-                pp = &e->chain;
-            }
+    struct gw_list *it = sh->lru.next;
+    while (it != &sh->lru) {
+        struct rl_entry *e = gw_container_of(it, struct rl_entry, lru);
+        it = it->next;
+        if (gw_rl_state_idle(c, &e->state, now)) {
+            shard_remove(sh, e);
+            n++;
         }
     }
     sh->expired += n;

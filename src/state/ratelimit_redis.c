@@ -952,6 +952,8 @@ static void conn_down(struct gw_rl_redis *c, const char *why)
     c->setup_left = 0;
     shared_down(c, why);
     uint64_t delay = backoff_ms(c);
+    gw_log_debug("rate limit: redis %s:%u: %s; next attempt in %llu ms", c->host, (unsigned)c->port,
+                 why, (unsigned long long)delay);
     if (c->failures < 64)
         c->failures++;
     uv_timer_start(&c->conn_timer, on_conn_timer, delay, 0);

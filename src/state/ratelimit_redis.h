@@ -25,7 +25,8 @@
  * bound), forever. While down, gw_rl_redis_decide returns GW_EREDISDOWN at once so the caller
  * applies its failure policy without waiting. Commands issued during one loop iteration leave
  * in one write (hiredis appends them to its output buffer and writes it all when the socket
- * is writable), so concurrent decisions are pipelined without any batching here.
+ * is writable), so concurrent decisions are pipelined without any batching here. hiredis
+ * writes with write(2): the process must ignore SIGPIPE (runtime/server.c does).
  *
  * Clients of one process share a gw_rl_redis_shared: the process-wide state (up when a client
  * is ready, down when a ready client fails) is logged once per change, not once per client,
@@ -126,8 +127,8 @@ typedef void (*gw_rl_redis_cb)(void *arg, int status, const struct gw_rl_decisio
 int gw_rl_redis_conf_check(const struct gw_rl_conf *conf);
 
 /* Loop thread. Creates a client on loop and starts connecting; the strings of c are copied.
- * Returns 0, GW_EINVAL (no host, timeout_ms 0, backoff_max_ms < backoff_min_ms) or
- * GW_ENOMEM. */
+ * Returns 0, GW_EINVAL (no host or shared, timeout_ms 0, backoff_max_ms 0 or below
+ * backoff_min_ms) or GW_ENOMEM. */
 int gw_rl_redis_new(struct gw_rl_redis **out, uv_loop_t *loop, const struct gw_rl_redis_conf *c,
                     struct gw_rl_redis_shared *shared);
 

@@ -45,6 +45,8 @@ static bool is_ratelimit_header(const struct gw_http1_header *h)
  * smuggle an identity header in either spelling. */
 static bool same_name_loose(const char *a, size_t an, const char *lower)
 {
+    if (an == 0 || (a[0] | 0x20) != lower[0])
+        return false; /* most headers differ at once: no length to measure */
     size_t n = strlen(lower);
     if (an != n)
         return false;
@@ -110,6 +112,7 @@ int gw_rewrite_request_head(struct gw_request *r)
     if (tokens.overflow)
         return GW_EHDRVALUE;
     gw_buf_reset(b);
+    rc |= gw_buf_reserve(b, m->head_len + 512);
     rc |= gw_buf_append(b, m->method, m->method_len);
     rc |= gw_buf_append(b, " ", 1);
     rc |= gw_buf_append(b, r->upath, r->upath_len);
@@ -215,6 +218,8 @@ int gw_rewrite_response_head(struct gw_request *r)
     if (tokens.overflow)
         return GW_EHDRVALUE; /* cannot honour every Connection token: refuse, do not leak */
     gw_buf_reset(b);
+    /* One allocation for the whole head: what came plus what gantry adds. */
+    rc |= gw_buf_reserve(b, m->head_len + 256 + sizeof r->rl_headers);
     rc |= gw_buf_append_str(b, "HTTP/1.1 ");
     rc |= gw_buf_append_u64(b, (uint64_t)m->status);
     rc |= gw_buf_append(b, " ", 1);

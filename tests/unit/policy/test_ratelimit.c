@@ -152,6 +152,26 @@ static void test_token_bucket_equals_gcra(void **unused)
     }
 }
 
+/* A fresh key once the window number's low 32 bits pass 2^31 (a 1 ms window after ~25 days of
+ * uptime): its empty tag must not read as a later window. */
+static void test_fixed_window_fresh_key_late_epoch(void **unused)
+{
+    (void)unused;
+    struct gw_rl_conf c = mk(GW_RL_FIXED_WINDOW, 2, 1000, 0);
+    struct gw_rl_state s;
+    gw_rl_state_init(&s, &c);
+    uint64_t now = (UINT64_C(0x80000000) + 5) * 1000 + 100;
+    struct gw_rl_decision d = dec(&c, &s, now);
+    assert_true(d.allowed);
+    assert_int_equal(d.remaining, 1);
+    assert_int_equal(d.reset_after_us, 900);
+    assert_true(dec(&c, &s, now + 1).allowed);
+    assert_false(dec(&c, &s, now + 2).allowed);
+    d = dec(&c, &s, now + 900);
+    assert_true(d.allowed);
+    assert_int_equal(d.reset_after_us, 1000);
+}
+
 static void test_fixed_window_edges(void **unused)
 {
     (void)unused;
@@ -398,6 +418,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conf_invalid),
         cmocka_unit_test(test_gcra_arith),
+        cmocka_unit_test(test_fixed_window_fresh_key_late_epoch),
         cmocka_unit_test(test_token_bucket_arith),
         cmocka_unit_test(test_token_bucket_equals_gcra),
         cmocka_unit_test(test_fixed_window_edges),

@@ -615,6 +615,7 @@ static void test_script_matches_local_exactly(void **unused)
         {GW_RL_FIXED_WINDOW, 4, 150, 0, 0},
     };
     uint64_t seed = 12345;
+    unsigned refused_total = 0;
     for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
         struct gw_rl_conf conf;
         memset(&conf, 0, sizeof(conf));
@@ -632,8 +633,9 @@ static void test_script_matches_local_exactly(void **unused)
         uint64_t base = 0;
         for (int i = 0; i < 25; i++) {
             seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-            uint64_t want = (seed >> 40) % 4 == 0 ? 3 : 1;
-            struct timespec gap = {0, (long)((seed >> 20) % 20) * 1000 * 1000};
+            /* the first asks for more than the whole allowance: a short lease */
+            uint64_t want = i == 0 ? conf.capacity + 1 : (seed >> 40) % 4 == 0 ? 3 : 1;
+            struct timespec gap = {0, (long)((seed >> 20) % 10) * 1000 * 1000};
             nanosleep(&gap, NULL);
             uint64_t v[7];
             script_eval(&r, key, &conf, want, 1000000, v);
@@ -676,9 +678,11 @@ static void test_script_matches_local_exactly(void **unused)
                 refused++;
             }
         }
-        if (admitted == 0 || refused == 0 || leased == 0)
-            fail_msg("case %zu: %u admitted, %u refused, %u leases", k, admitted, refused, leased);
+        if (admitted == 0 || leased == 0)
+            fail_msg("case %zu: %u admitted, %u leases", k, admitted, leased);
+        refused_total += refused;
     }
+    assert_true(refused_total > 0);
     close(r.fd);
 }
 
@@ -1032,9 +1036,12 @@ static void test_auth_and_db(void **unused)
     tloop_init(&l);
     mark = log_mark();
     bad = mkclient(&l, &rc, sh);
-    run_for(&l, 200);
+    for (int i = 0; i < 300 && log_count(mark, "unreachable", NULL) == 0; i++)
+        run_for(&l, 10);
+    run_for(&l, 100); /* retries: no more lines */
     assert_false(gw_rl_redis_up(bad));
     assert_int_equal(log_count(mark, "unreachable (AUTH:", NULL), 1);
+    assert_int_equal(log_count(mark, "rate limit: redis", NULL), 1);
     gw_rl_redis_close(bad);
     tloop_close(&l);
     gw_rl_redis_shared_free(sh);
@@ -1055,7 +1062,9 @@ static void test_not_running(void **unused)
     struct res r;
     memset(&r, 0, sizeof(r));
     assert_int_equal(gw_rl_redis_decide(c, &conf, "k", 1, &r.d, on_res, &r, NULL), GW_EREDISDOWN);
-    run_for(&l, 300);
+    for (int i = 0; i < 300 && log_count(mark, "unreachable", NULL) == 0; i++)
+        run_for(&l, 10);
+    run_for(&l, 200); /* several retries (backoff 10..100 ms): no more lines */
     assert_false(gw_rl_redis_up(c));
     assert_int_equal(gw_rl_redis_decide(c, &conf, "k", 1, &r.d, on_res, &r, NULL), GW_EREDISDOWN);
     assert_int_equal(r.calls, 0);
