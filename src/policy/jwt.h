@@ -48,6 +48,9 @@ struct gw_jwt_key {
     size_t secret_len;
     /** RS*, ES*, EdDSA: owned public key */
     EVP_PKEY *pkey;
+    /** HS*: digest states with (secret ^ ipad) and (secret ^ opad) absorbed (RFC 2104), so a
+     * verification is two state copies and two short hashes; read-only once loaded */
+    EVP_MD_CTX *hmac_inner, *hmac_outer;
 };
 
 struct gw_jwt_claims {

@@ -1,6 +1,7 @@
 /* JWT keys: algorithm table, loading with the key-type check, signature verification. */
 #include "policy/jwt.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,7 +11,6 @@
 #include <openssl/crypto.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
-#include <openssl/hmac.h>
 #include <openssl/pem.h>
 
 #include "core/error.h"
@@ -41,6 +41,58 @@ static const struct {
 };
 
 #define GW_JWT_RSA_MIN_BITS 2048
+
+/* The digests, fetched once: looking an algorithm up by name on every verification costs more
+ * than an HMAC over a token. Process-lifetime (OpenSSL keeps them until exit anyway). */
+static EVP_MD *digests[GW_JWT__ALG_COUNT];
+static pthread_once_t digests_once = PTHREAD_ONCE_INIT;
+
+static void fetch_digests(void)
+{
+    for (int i = 0; i < GW_JWT__ALG_COUNT; i++) {
+        if (ALGS[i].md)
+            digests[i] = EVP_MD_fetch(NULL, ALGS[i].md, NULL);
+    }
+}
+
+static const EVP_MD *digest_of(enum gw_jwt_alg alg)
+{
+    pthread_once(&digests_once, fetch_digests);
+    return digests[alg];
+}
+
+/* RFC 2104: absorbs (key ^ pad) into a fresh state for md. NULL on failure. */
+static EVP_MD_CTX *hmac_pad_state(const EVP_MD *md, const unsigned char *secret, size_t len,
+                                  unsigned char pad)
+{
+    unsigned char block[144]; /* the largest block size of SHA-256/384/512 is 128 */
+    unsigned char hashed[EVP_MAX_MD_SIZE];
+    size_t bs = (size_t)EVP_MD_get_block_size(md);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    unsigned int hl = 0;
+    if (ctx == NULL || bs == 0 || bs > sizeof block)
+        goto fail;
+    memset(block, 0, sizeof block);
+    if (len > bs) {
+        if (EVP_Digest(secret, len, hashed, &hl, md, NULL) != 1)
+            goto fail;
+        memcpy(block, hashed, hl);
+    } else {
+        memcpy(block, secret, len);
+    }
+    for (size_t i = 0; i < bs; i++)
+        block[i] ^= pad;
+    if (EVP_DigestInit_ex(ctx, md, NULL) != 1 || EVP_DigestUpdate(ctx, block, bs) != 1)
+        goto fail;
+    OPENSSL_cleanse(block, sizeof block);
+    OPENSSL_cleanse(hashed, sizeof hashed);
+    return ctx;
+fail:
+    OPENSSL_cleanse(block, sizeof block);
+    OPENSSL_cleanse(hashed, sizeof hashed);
+    EVP_MD_CTX_free(ctx);
+    return NULL;
+}
 
 static bool alg_valid(enum gw_jwt_alg alg)
 {
@@ -88,6 +140,15 @@ int gw_jwt_key_hmac(struct gw_jwt_key *k, const char *kid, enum gw_jwt_alg alg, 
     memcpy(k->secret, secret, len);
     k->secret_len = len;
     k->alg = alg;
+    const EVP_MD *md = digest_of(alg);
+    if (md) {
+        k->hmac_inner = hmac_pad_state(md, k->secret, len, 0x36);
+        k->hmac_outer = hmac_pad_state(md, k->secret, len, 0x5c);
+    }
+    if (!k->hmac_inner || !k->hmac_outer) {
+        gw_jwt_key_free(k);
+        return GW_ENOMEM;
+    }
     return 0;
 }
 
@@ -156,24 +217,34 @@ void gw_jwt_key_free(struct gw_jwt_key *k)
         free(k->secret);
     }
     EVP_PKEY_free(k->pkey);
+    EVP_MD_CTX_free(k->hmac_inner);
+    EVP_MD_CTX_free(k->hmac_outer);
     memset(k, 0, sizeof(*k));
 }
 
 static int verify_hmac(const struct gw_jwt_key *k, const void *input, size_t n,
                        const unsigned char *sig, size_t siglen)
 {
+    unsigned char inner[EVP_MAX_MD_SIZE];
     unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned int maclen = 0;
-    const EVP_MD *md = EVP_get_digestbyname(ALGS[k->alg].md);
+    unsigned int ilen = 0, maclen = 0;
+    int rc = GW_EJWTSIG;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 
-    if (!md || k->secret_len > INT32_MAX)
-        return GW_EJWTSIG;
-    if (!HMAC(md, k->secret, (int)k->secret_len, input, n, mac, &maclen))
-        return GW_EJWTSIG;
+    if (ctx == NULL)
+        return GW_ENOMEM;
+    /* HMAC = H((K ^ opad) || H((K ^ ipad) || m)), from the states absorbed at load. */
+    if (!k->hmac_inner || !k->hmac_outer || EVP_MD_CTX_copy_ex(ctx, k->hmac_inner) != 1 ||
+        EVP_DigestUpdate(ctx, input, n) != 1 || EVP_DigestFinal_ex(ctx, inner, &ilen) != 1 ||
+        EVP_MD_CTX_copy_ex(ctx, k->hmac_outer) != 1 || EVP_DigestUpdate(ctx, inner, ilen) != 1 ||
+        EVP_DigestFinal_ex(ctx, mac, &maclen) != 1)
+        goto out;
     /* Constant time: a byte-by-byte early exit would leak how much of a forged MAC matched. */
-    if (siglen != maclen || CRYPTO_memcmp(mac, sig, maclen) != 0)
-        return GW_EJWTSIG;
-    return 0;
+    if (siglen == maclen && CRYPTO_memcmp(mac, sig, maclen) == 0)
+        rc = 0;
+out:
+    EVP_MD_CTX_free(ctx);
+    return rc;
 }
 
 /*
@@ -228,7 +299,8 @@ static int verify_pkey(const struct gw_jwt_key *k, const void *input, size_t n,
         rc = GW_ENOMEM;
         goto fail;
     }
-    if (EVP_DigestVerifyInit_ex(ctx, NULL, ALGS[k->alg].md, NULL, NULL, k->pkey, NULL) != 1)
+    if (EVP_DigestVerifyInit(ctx, NULL, ALGS[k->alg].md ? digest_of(k->alg) : NULL, NULL,
+                             k->pkey) != 1)
         goto fail;
     if (EVP_DigestVerify(ctx, s, slen, input, n) == 1)
         rc = 0;
