@@ -605,7 +605,8 @@ static void service_auth_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
                       : missing & GW_AUTH_API_KEY ? "add auth.consumers with api_keys"
                                                   : "add auth.introspection.url");
         gw__cfg_pop(ctx);
-    } else if (svc->auth.methods == 0 && (svc->auth.required || svc->auth.nrules)) {
+    } else if (svc->auth.methods == 0 && !explicit_methods &&
+               (svc->auth.required || svc->auth.nrules)) {
         gw__cfg_error(ctx, "requires authentication, but the gateway's auth section configures "
                            "no method (auth.jwt, auth.consumers or auth.introspection)");
     }

@@ -223,6 +223,32 @@ static const struct gw__cfg_object limit_obj = {
 
 /* ---- a service's rate_limit ------------------------------------------------------------------ */
 
+/* Limit names name counters (Redis keys): two limits of one list must not share one. */
+static void check_unique_names(struct gw__cfg_ctx *ctx, const struct gw_limit_conf *ls, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; ls[i].name && j < i; j++) {
+            if (ls[j].name == NULL || strcmp(ls[i].name, ls[j].name) != 0)
+                continue;
+            gw__cfg_push_key(ctx, "limits");
+            gw__cfg_push_index(ctx, i);
+            gw__cfg_push_key(ctx, "name");
+            gw__cfg_error(ctx, "limit \"%s\" is already the name of limits[%zu]", ls[i].name, j);
+            gw__cfg_pop(ctx);
+            gw__cfg_pop(ctx);
+            gw__cfg_pop(ctx);
+            break;
+        }
+    }
+}
+
+static void service_rl_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
+{
+    (void)json;
+    const struct gw_service_conf *svc = obj;
+    check_unique_names(ctx, svc->limits, svc->nlimits);
+}
+
 static const struct gw__cfg_field service_rl_fields[] = {
     {.name = "limits",
      .type = &gw__cfg_list_type,
@@ -231,8 +257,8 @@ static const struct gw__cfg_field service_rl_fields[] = {
          &(const struct gw__cfg_list){.elem = &limit_obj,
                                       .count_offset = offsetof(struct gw_service_conf, nlimits)}},
 };
-const struct gw__cfg_object gw__cfg_service_rate_limit_obj = {.what = "rate_limit",
-                                                              ROWS(service_rl_fields)};
+const struct gw__cfg_object gw__cfg_service_rate_limit_obj = {
+    .what = "rate_limit", ROWS(service_rl_fields), .check = service_rl_check};
 
 /* ---- trusted_proxies ------------------------------------------------------------------------- */
 
@@ -416,12 +442,13 @@ static void parse_redis_url(struct gw__cfg_ctx *ctx, json_t *v, void *base,
         if (colon) {
             if (colon > p)
                 user = pct_decode(p, (size_t)(colon - p), &oom);
-            pass = pct_decode(colon + 1, (size_t)(at - colon - 1), &oom);
+            if (at > colon + 1) /* "redis://:@host" has no password */
+                pass = pct_decode(colon + 1, (size_t)(at - colon - 1), &oom);
             if (oom) {
                 ctx->oom = true;
                 goto fail_quiet;
             }
-            if ((colon > p && user == NULL) || pass == NULL) {
+            if ((colon > p && user == NULL) || (at > colon + 1 && pass == NULL)) {
                 why = "has a malformed percent-escape in its user or password";
                 goto fail;
             }
@@ -450,6 +477,15 @@ static void parse_redis_url(struct gw__cfg_ctx *ctx, json_t *v, void *base,
     if (hend == hstart) {
         why = "has no host";
         goto fail;
+    }
+    for (const char *h = hstart; h < hend; h++) {
+        bool ok = (*h >= 'a' && *h <= 'z') || (*h >= 'A' && *h <= 'Z') ||
+                  (*h >= '0' && *h <= '9') || *h == '.' || *h == '-' ||
+                  (*hstart != '\0' && hstart[-1] == '[' && *h == ':');
+        if (!ok) {
+            why = "has an invalid host (a name, an IPv4 address or [IPv6])";
+            goto fail;
+        }
     }
     host = strndup(hstart, (size_t)(hend - hstart));
     if (host == NULL) {
@@ -559,9 +595,9 @@ static void redis_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
 {
     (void)json;
     struct gw_config *cfg = obj;
-    if (cfg->rate_limit.redis.backoff_min_ms == 0 ||
+    if (cfg->rate_limit.redis.backoff_min_ms == 0 || cfg->rate_limit.redis.backoff_max_ms == 0 ||
         cfg->rate_limit.redis.backoff_max_ms >= cfg->rate_limit.redis.backoff_min_ms)
-        return;
+        return; /* 0: did not parse, already reported */
     gw__cfg_push_key(ctx, "backoff_max");
     gw__cfg_error(ctx, "must not be shorter than backoff_min (%" PRIu64 "ms < %" PRIu64 "ms)",
                   cfg->rate_limit.redis.backoff_max_ms, cfg->rate_limit.redis.backoff_min_ms);
@@ -626,9 +662,12 @@ static void rate_limit_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
 {
     (void)json;
     struct gw_config *cfg = obj;
+    check_unique_names(ctx, cfg->rate_limit.limits, cfg->rate_limit.nlimits);
     if (cfg->rate_limit.backend != GW_RL_BACKEND_REDIS || cfg->rate_limit.redis.url != NULL)
         return;
     json_t *redis = json ? json_object_get(json, "redis") : NULL;
+    if (redis && json_object_get(redis, "url"))
+        return; /* given but invalid: already reported */
     if (redis)
         gw__cfg_push_key(ctx, "redis");
     gw__cfg_error(ctx, "backend \"redis\" needs redis.url (\"redis://host:6379\")");

@@ -133,7 +133,7 @@ static int build_limit(struct gw_policy *p, struct gw_rl_limit *l, const struct 
     if (lc->name)
         snprintf(name, sizeof name, "%s", lc->name);
     else
-        snprintf(name, sizeof name, "%zu", index);
+        snprintf(name, sizeof name, "#%zu", index); /* '#' is not allowed in names */
     /* Everything that changes decisions is part of the identity: change one and the counters
      * start afresh rather than being read with another meaning. */
     snprintf(id, sizeof id, "%s|%s|%d|%" PRIu64 "|%" PRIu64 "|%" PRIu64 "|%u|%d|%s", scope, name,
