@@ -82,6 +82,7 @@ struct gw_request {
     struct gw_identity identity; /** who the request is from (when authenticated) */
     char client_ip[48];          /** client address after trusted_proxies */
     uint16_t rl_next;            /** next limit to decide */
+    bool rl_consumer_pass;       /** rl_next counts through the consumer-keyed limits */
     bool rl_has;                 /** rl_best holds the decision the headers report */
     struct gw_rl_decision rl_best;
     const struct gw_rl_limit *rl_pending; /** limit whose Redis decision is awaited */

@@ -590,6 +590,27 @@ static uint32_t configured_methods(const struct gw_config *cfg)
 static void service_auth_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
 {
     struct gw_service_conf *svc = obj;
+    /* Optional auth with roles would let an anonymous request in where a valid identity
+     * without the role is refused (403): anonymous must never get more than a token. */
+    if (!svc->auth.required && (svc->auth.nroles || svc->auth.npermissions)) {
+        gw__cfg_push_key(ctx, "required");
+        gw__cfg_error(ctx, "is false while roles or permissions are required: an anonymous request "
+                           "would get more than an authenticated one without them");
+        gw__cfg_pop(ctx);
+    }
+    gw__cfg_push_key(ctx, "rules");
+    for (size_t i = 0; i < svc->auth.nrules; i++) {
+        const struct gw_auth_rule_conf *rule = &svc->auth.rules[i];
+        if (rule->required || (rule->nroles == 0 && rule->npermissions == 0))
+            continue;
+        gw__cfg_push_index(ctx, i);
+        gw__cfg_push_key(ctx, "required");
+        gw__cfg_error(ctx, "is false while roles or permissions are required: an anonymous request "
+                           "would get more than an authenticated one without them");
+        gw__cfg_pop(ctx);
+        gw__cfg_pop(ctx);
+    }
+    gw__cfg_pop(ctx);
     uint32_t have = configured_methods(ctx->root);
     bool explicit_methods = json && json_object_get(json, "methods") != NULL;
     if (!explicit_methods)

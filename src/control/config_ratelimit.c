@@ -8,6 +8,7 @@
 #include "control/internal.h"
 
 #include "policy/ratelimit.h"
+#include "state/ratelimit_redis.h"
 
 #include <arpa/inet.h>
 #include <inttypes.h>
@@ -177,6 +178,21 @@ static void limit_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
                       "limit",
                       (unsigned)l->limit, (unsigned long long)l->period_ms, algo);
         gw__cfg_pop(ctx);
+    }
+    if (l->limit && l->period_ms) {
+        /* What the engine will be given: refuse here what it would refuse at start or reload. */
+        struct gw_rl_conf rc = {.algo = (enum gw_rl_algo)l->algorithm,
+                                .limit = l->limit,
+                                .period_us = l->period_ms * 1000,
+                                .burst = l->burst,
+                                .sw_buckets = l->buckets};
+        if (gw_rl_conf_prepare(&rc) != 0)
+            gw__cfg_error(ctx, "these settings cannot be counted exactly (limit, burst and period "
+                               "out of the engine's range)");
+        else if (ctx->root->rate_limit.backend == GW_RL_BACKEND_REDIS &&
+                 gw_rl_redis_conf_check(&rc) != 0)
+            gw__cfg_error(ctx, "too large for the Redis backend's exact arithmetic (burst x "
+                               "period / limit must stay below 2^52 microseconds)");
     }
     if (json && json_object_get(json, "buckets") && l->algorithm != GW_RL_SLIDING_WINDOW) {
         gw__cfg_push_key(ctx, "buckets");

@@ -18,6 +18,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "policy/jwks.h"
+#include "policy/jwt.h"
 #include "policy/policy.h"
 #include "runtime/server.h"
 #include "runtime/worker.h"
@@ -46,8 +47,14 @@ static void publish(struct gw_jwks_fetcher *f, struct gw_keyset *ks)
         gw_keyset_unref(f->current);
         f->current = ks;
     }
-    if (f->current == NULL)
-        return;
+    if (f->current == NULL) {
+        /* Nothing fetched yet (the endpoint is down): an empty set, so that the requests
+         * waiting for it get their 401 now instead of at the sweep. */
+        f->current = calloc(1, sizeof *f->current);
+        if (f->current == NULL)
+            return;
+        atomic_init(&f->current->refs, 1);
+    }
     for (unsigned i = 0; i < f->server->nworkers; i++)
         gw_worker_publish_keyset(&f->server->workers[i], f->current);
 }
@@ -89,6 +96,21 @@ static void on_fetched(void *arg, int err, const struct gw_fetch_resp *resp)
         publish(f, NULL);
         return;
     }
+    /* A JWKS is a public document, usually fetched from wherever the issuer publishes it: a
+     * shared secret (kty "oct") in it would let anyone who can read it mint tokens. */
+    size_t kept = 0, dropped = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (keys[i].alg <= GW_JWT_HS512) {
+            gw_jwt_key_free(&keys[i]);
+            dropped++;
+        } else {
+            keys[kept++] = keys[i];
+        }
+    }
+    n = kept;
+    if (dropped)
+        gw_log_warn("jwks: %s: ignored %zu symmetric (oct) key%s: secrets never come from a JWKS",
+                    f->url, dropped, dropped == 1 ? "" : "s");
     if (why[0])
         gw_log_info("jwks: %s: %zu key%s (%s)", f->url, n, n == 1 ? "" : "s", why);
     else

@@ -304,10 +304,10 @@ static int verify_jwt(struct gw_request *r, const char *tok, size_t len)
     if (rc != 0)
         return rc;
     rc = claims_identity(r, &cl, &r->identity);
-    if (rc == 0 && p->tokens) {
+    if (rc == 0 && p->jwt_tokens) {
         uint64_t until = cache_until(r, r->identity.exp, cfg->auth.cache_ttl_ms);
         if (until)
-            gw_token_cache_put(p->tokens, tok, len, &r->identity, until);
+            gw_token_cache_put(p->jwt_tokens, tok, len, &r->identity, until);
     }
     return rc;
 }
@@ -350,8 +350,8 @@ static void on_introspected(void *arg, int err, const struct gw_fetch_resp *resp
     int rc = gw_introspect_parse(resp->body, resp->body_len, cfg->auth.roles_claim,
                                  cfg->auth.permissions_claim, &cl);
     if (rc == GW_ETOKENINACTIVE) {
-        if (p->tokens)
-            gw_token_cache_put(p->tokens, in->token, in->len, NULL,
+        if (p->introspected)
+            gw_token_cache_put(p->introspected, in->token, in->len, NULL,
                                uv_hrtime() / 1000 + cfg->auth.introspection_neg_ttl_ms * 1000);
         respond_401(r, GW_ETOKENINACTIVE, "token is not active");
         goto out;
@@ -368,10 +368,10 @@ static void on_introspected(void *arg, int err, const struct gw_fetch_resp *resp
         gw_conn_respond_error(r->conn, GW_ENOMEM, true);
         goto out;
     }
-    if (p->tokens) {
+    if (p->introspected) {
         uint64_t until = cache_until(r, r->identity.exp, cfg->auth.introspection_ttl_ms);
         if (until)
-            gw_token_cache_put(p->tokens, in->token, in->len, &r->identity, until);
+            gw_token_cache_put(p->introspected, in->token, in->len, &r->identity, until);
     }
     finish(r);
 out:
@@ -535,6 +535,38 @@ static const char *jwt_reason(int rc)
     }
 }
 
+/* A cache hit answers the request: true with *res (continue after authorization, or a 401). */
+static bool cached(struct gw_request *r, struct gw_token_cache *c, const char *tok, size_t len,
+                   enum gw_policy_result *res)
+{
+    if (c == NULL)
+        return false;
+    int hit = gw_token_cache_get(c, tok, len, uv_hrtime() / 1000, &r->identity);
+    if (hit == 1) {
+        if (r->identity.exp > 0 && r->identity.exp <= (int64_t)time(NULL)) {
+            respond_401(r, GW_EJWTEXPIRED, "token expired");
+            *res = GW_POLICY_RESPONDED;
+        } else {
+            *res = authorized(r);
+        }
+        return true;
+    }
+    if (hit == 2) {
+        respond_401(r, GW_ETOKENINACTIVE, "token is not active");
+        *res = GW_POLICY_RESPONDED;
+        return true;
+    }
+    return false;
+}
+
+static enum gw_policy_result introspect_cached(struct gw_request *r, const char *tok, size_t len)
+{
+    enum gw_policy_result res;
+    if (cached(r, r->snap->policy->introspected, tok, len, &res))
+        return res;
+    return introspect(r, tok, len);
+}
+
 enum gw_policy_result gw_auth_check(struct gw_request *r)
 {
     const struct gw_service_auth_conf *ac = &r->svc->conf->auth;
@@ -572,23 +604,14 @@ enum gw_policy_result gw_auth_check(struct gw_request *r)
                                                                         : "missing API key");
         return GW_POLICY_RESPONDED;
     }
-    if (p->tokens) {
-        int hit = gw_token_cache_get(p->tokens, tok, tok_len, uv_hrtime() / 1000, &r->identity);
-        if (hit == 1) {
-            if (r->identity.exp > 0 && r->identity.exp <= (int64_t)time(NULL)) {
-                respond_401(r, GW_EJWTEXPIRED, "token expired");
-                return GW_POLICY_RESPONDED;
-            }
-            return authorized(r);
-        }
-        if (hit == 2) {
-            respond_401(r, GW_ETOKENINACTIVE, "token is not active");
-            return GW_POLICY_RESPONDED;
-        }
-    }
     bool jwt = (ac->methods & GW_AUTH_JWT) && looks_like_jwt(tok, tok_len);
-    if (!jwt && (ac->methods & GW_AUTH_INTROSPECTION))
-        return introspect(r, tok, tok_len);
+    if (jwt) {
+        enum gw_policy_result res;
+        if (cached(r, p->jwt_tokens, tok, tok_len, &res))
+            return res;
+    } else if (ac->methods & GW_AUTH_INTROSPECTION) {
+        return introspect_cached(r, tok, tok_len);
+    }
     int rc = verify_jwt(r, tok, tok_len);
     if (rc == WAIT_FOR_JWKS) {
         /* Held (not refused) until the control thread's refresh answers: a key rotation is
@@ -604,7 +627,7 @@ enum gw_policy_result gw_auth_check(struct gw_request *r)
         return GW_POLICY_RESPONDED;
     }
     if (rc != 0 && (ac->methods & GW_AUTH_INTROSPECTION) && rc == GW_EJWTMALFORMED)
-        return introspect(r, tok, tok_len);
+        return introspect_cached(r, tok, tok_len);
     if (rc != 0) {
         respond_401(r, rc, jwt_reason(rc));
         return GW_POLICY_RESPONDED;

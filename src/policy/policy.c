@@ -165,17 +165,22 @@ static void free_limits(struct gw_policy *p, struct gw_rl_limit *ls, size_t n)
 }
 
 static int build_limit_list(struct gw_policy *p, const struct gw_limit_conf *confs, size_t n,
-                            const char *scope, struct gw_rl_limit **out, char *why, size_t why_cap)
+                            const char *scope, struct gw_rl_limit **out, size_t *built, char *why,
+                            size_t why_cap)
 {
     *out = NULL;
+    *built = 0;
     if (n == 0)
         return 0;
     struct gw_rl_limit *ls = calloc(n, sizeof *ls);
     if (ls == NULL)
         return GW_ENOMEM;
     *out = ls;
+    *built = 0;
     for (size_t i = 0; i < n; i++) {
         int rc = build_limit(p, &ls[i], &confs[i], scope, i, why, why_cap);
+        /* what build_limit took (slot, key) is released by free_limits, so count it either way */
+        *built = i + 1;
         if (rc < 0)
             return rc;
     }
@@ -250,8 +255,13 @@ static int build_auth(struct gw_policy *p, char *why, size_t why_cap)
             }
         }
     }
-    if (cfg->auth.cache_entries && (cfg->auth.jwt_enabled || cfg->auth.introspection_enabled)) {
-        int rc = gw_token_cache_new(&p->tokens, cfg->auth.cache_entries);
+    if (cfg->auth.cache_entries && cfg->auth.jwt_enabled) {
+        int rc = gw_token_cache_new(&p->jwt_tokens, cfg->auth.cache_entries);
+        if (rc < 0)
+            return rc;
+    }
+    if (cfg->auth.cache_entries && cfg->auth.introspection_enabled) {
+        int rc = gw_token_cache_new(&p->introspected, cfg->auth.cache_entries);
         if (rc < 0)
             return rc;
     }
@@ -284,11 +294,10 @@ int gw_policy_build(struct gw_snapshot *s, struct gw_policy_shared *ps, char *wh
         if (rc < 0)
             return rc;
     }
-    rc = build_limit_list(p, cfg->rate_limit.limits, cfg->rate_limit.nlimits, "_global", &p->limits,
-                          why, why_cap);
+    rc = build_limit_list(p, cfg->rate_limit.limits, cfg->rate_limit.nlimits, "@gateway",
+                          &p->limits, &p->nlimits, why, why_cap);
     if (rc < 0)
         return rc;
-    p->nlimits = cfg->rate_limit.nlimits;
     if (s->nservices) {
         p->svc_limits = calloc(s->nservices, sizeof *p->svc_limits);
         p->svc_nlimits = calloc(s->nservices, sizeof *p->svc_nlimits);
@@ -297,11 +306,10 @@ int gw_policy_build(struct gw_snapshot *s, struct gw_policy_shared *ps, char *wh
     }
     for (size_t i = 0; i < s->nservices; i++) {
         const struct gw_service_conf *sc = &cfg->services[i];
-        rc =
-            build_limit_list(p, sc->limits, sc->nlimits, sc->name, &p->svc_limits[i], why, why_cap);
+        rc = build_limit_list(p, sc->limits, sc->nlimits, sc->name, &p->svc_limits[i],
+                              &p->svc_nlimits[i], why, why_cap);
         if (rc < 0)
             return rc;
-        p->svc_nlimits[i] = sc->nlimits;
     }
     rc = build_auth(p, why, why_cap);
     return rc;
@@ -326,7 +334,8 @@ void gw_policy_free(struct gw_policy *p)
     free(p->consumer_roles);
     free(p->consumer_perms);
     gw_apikey_table_free(p->apikeys);
-    gw_token_cache_free(p->tokens);
+    gw_token_cache_free(p->jwt_tokens);
+    gw_token_cache_free(p->introspected);
     free(p);
 }
 
@@ -338,8 +347,10 @@ void gw_policy_sweep(struct gw_policy *p, uint64_t now_us)
         for (size_t i = 0; i < p->svc_nlimits[s]; i++)
             gw_rl_store_sweep(p->svc_limits[s][i].store, now_us);
     }
-    if (p->tokens)
-        gw_token_cache_sweep(p->tokens, now_us);
+    if (p->jwt_tokens)
+        gw_token_cache_sweep(p->jwt_tokens, now_us);
+    if (p->introspected)
+        gw_token_cache_sweep(p->introspected, now_us);
 }
 
 void gw_keyset_unref(struct gw_keyset *ks)
@@ -359,7 +370,13 @@ bool gw_policy_path_under(const char *path, size_t n, const char *p)
         return true;
     if (n < pl || memcmp(path, p, pl) != 0)
         return false;
-    return n == pl || path[pl] == '/';
+    if (n == pl || path[pl] == '/')
+        return true;
+    /* A path parameter ("/login;jsessionid=1", also escaped as %3B) ends the segment for
+     * Tomcat, Jetty and Spring, which then serve "/login": it must match what "/login" matches,
+     * or a limit or a stricter auth rule is one ';' away from being skipped. */
+    return path[pl] == ';' ||
+           (n - pl >= 3 && path[pl] == '%' && path[pl + 1] == '3' && (path[pl + 2] | 0x20) == 'b');
 }
 
 bool gw_policy_match(const struct gw_match_conf *m, const char *path, size_t n, int method_id)

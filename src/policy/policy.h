@@ -1,6 +1,7 @@
 /*
  * The request policies that run between routing and the proxy (DESIGN.md "policy chain"):
- * authentication and authorization (policy/auth.c), then rate limits (policy/ratelimit_policy.c).
+ * rate limits that need no identity, authentication and authorization (policy/auth.c), then
+ * rate limits keyed by the consumer (policy/ratelimit_policy.c).
  * Each returns CONTINUE, RESPONDED (it answered the request itself) or SUSPENDED (async work:
  * a Redis decision, a token introspection, a JWKS refresh; the policy resumes the chain with
  * gw_policy_resume when it completes).
@@ -71,8 +72,11 @@ struct gw_policy {
     /* auth */
     struct gw_jwt_policy jwt_policy;
     struct gw_apikey_table *apikeys; /* digest -> index into cfg->auth.consumers */
-    struct gw_token_cache *tokens;   /* verified JWTs and introspection answers */
-    char **consumer_roles;           /* per consumer: roles joined by spaces */
+    /* Verified JWTs, and introspection answers, apart: a hit must come from a method the
+     * service accepts (a token one service introspected is not a JWT another verified). */
+    struct gw_token_cache *jwt_tokens;
+    struct gw_token_cache *introspected;
+    char **consumer_roles; /* per consumer: roles joined by spaces */
     char **consumer_perms;
 };
 
@@ -114,8 +118,12 @@ void gw_keyset_unref(struct gw_keyset *ks);
 
 /* gw_request.policy_stage: the next policy to run; DONE once the request was let through. */
 enum gw_policy_stage {
-    GW_POLICY_STAGE_AUTH = 0,
-    GW_POLICY_STAGE_RATELIMIT,
+    /* limits that need no identity (ip, global, header, route) come first, so that failed
+     * logins are limited too and a flood of bad tokens costs at most the limit in verifications
+     * and introspection calls */
+    GW_POLICY_STAGE_RATELIMIT_PRE = 0,
+    GW_POLICY_STAGE_AUTH,
+    GW_POLICY_STAGE_RATELIMIT_CONSUMER, /* then the limits keyed by the consumer */
     GW_POLICY_STAGE_DONE,
 };
 
@@ -131,8 +139,9 @@ void gw_policy_cancel(struct gw_request *r);
 
 /* policy/auth.c */
 enum gw_policy_result gw_auth_check(struct gw_request *r);
-/* policy/ratelimit_policy.c */
-enum gw_policy_result gw_ratelimit_check(struct gw_request *r);
+/* policy/ratelimit_policy.c: consumer_pass false decides the limits not keyed by consumer,
+ * true those keyed by consumer (after authentication). */
+enum gw_policy_result gw_ratelimit_check(struct gw_request *r, bool consumer_pass);
 void gw_ratelimit_cancel(struct gw_request *r);
 void gw_auth_cancel(struct gw_request *r);
 struct gw_worker;

@@ -331,20 +331,26 @@ static void on_redis_decision(void *arg, int status, const struct gw_rl_decision
         gw_policy_resume(r);
 }
 
-enum gw_policy_result gw_ratelimit_check(struct gw_request *r)
+enum gw_policy_result gw_ratelimit_check(struct gw_request *r, bool consumer_pass)
 {
     const struct gw_policy *p = r->snap->policy;
     if (p == NULL || !p->any_limits)
         return GW_POLICY_CONTINUE;
     const struct gw_config *cfg = r->snap->cfg;
     size_t total = limit_count(r);
-    if (r->rl_next == 0 && r->client_ip[0] == '\0')
+    if (r->client_ip[0] == '\0')
         resolve_client_ip(r);
+    if (r->rl_consumer_pass != consumer_pass) {
+        r->rl_consumer_pass = consumer_pass;
+        r->rl_next = 0;
+    }
     struct gw_rl_redis *redis =
         cfg->rate_limit.backend == GW_RL_BACKEND_REDIS ? r->conn->w->rl_redis : NULL;
     while (r->rl_next < total) {
         const struct gw_rl_limit *l = limit_at(r, r->rl_next);
         r->rl_next++;
+        if ((l->conf->key == GW_LIMIT_KEY_CONSUMER) != consumer_pass)
+            continue;
         if (!gw_policy_match(&l->conf->match, r->npath, r->npath_len, r->msg.method_id))
             continue;
         char key[KEY_MAX];

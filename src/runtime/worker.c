@@ -17,6 +17,7 @@
 #define LISTEN_BACKLOG 1024
 
 void gw__access_flush(struct gw_worker *w);
+static void close_retired_redis(struct gw_worker *w, bool force);
 
 static void on_connection(uv_stream_t *listener, int status)
 {
@@ -32,6 +33,7 @@ static void on_sweep(uv_timer_t *t)
 {
     struct gw_worker *w = t->data;
     gw_auth_jwks_refreshed(w, true);
+    close_retired_redis(w, false);
     gw_pools_sweep(w, w->snap->cfg->upstream.idle_timeout_ms);
 }
 
@@ -49,6 +51,20 @@ static void on_closed_noop(uv_handle_t *h)
 
 /* Makes the worker's Redis rate-limit client match the snapshot: created when the backend is
  * redis, replaced when its settings change, closed when the backend is local. */
+/* Closes the retired Redis clients that are idle (all of them with force). */
+static void close_retired_redis(struct gw_worker *w, bool force)
+{
+    unsigned k = 0;
+    for (unsigned i = 0; i < w->rl_redis_nretired; i++) {
+        struct gw_rl_redis *c = w->rl_redis_retired[i];
+        if (force || !gw_rl_redis_busy(c))
+            gw_rl_redis_close(c);
+        else
+            w->rl_redis_retired[k++] = c;
+    }
+    w->rl_redis_nretired = k;
+}
+
 static void sync_redis(struct gw_worker *w)
 {
     const struct gw_config *cfg = w->snap->cfg;
@@ -63,7 +79,13 @@ static void sync_redis(struct gw_worker *w)
     if (strcmp(id, w->rl_redis_id) == 0)
         return;
     if (w->rl_redis) {
-        gw_rl_redis_close(w->rl_redis);
+        /* Decisions in flight on the old client finish there (a reload must not fail them);
+         * the sweep closes it once idle. */
+        if (!w->stopping && gw_rl_redis_busy(w->rl_redis) &&
+            w->rl_redis_nretired < sizeof w->rl_redis_retired / sizeof w->rl_redis_retired[0])
+            w->rl_redis_retired[w->rl_redis_nretired++] = w->rl_redis;
+        else
+            gw_rl_redis_close(w->rl_redis);
         w->rl_redis = NULL;
     }
     snprintf(w->rl_redis_id, sizeof w->rl_redis_id, "%s", id);
@@ -100,8 +122,8 @@ static void on_publish(uv_async_t *a)
         bool changed = w->jwks == NULL || w->jwks->generation != ks->generation;
         gw_keyset_unref(w->jwks);
         w->jwks = ks;
-        if (changed && w->snap->policy && w->snap->policy->tokens)
-            gw_token_cache_clear(w->snap->policy->tokens);
+        if (changed && w->snap->policy && w->snap->policy->jwt_tokens)
+            gw_token_cache_clear(w->snap->policy->jwt_tokens);
         gw_auth_jwks_refreshed(w, false);
     }
     struct gw_snapshot *s = atomic_exchange(&w->pending, NULL);
@@ -138,6 +160,7 @@ void gw_worker_maybe_finish(struct gw_worker *w)
     if (w->access.len)
         gw__access_flush(w);
     sync_redis(w); /* stopping: closes the client */
+    close_retired_redis(w, true);
     uv_close((uv_handle_t *)&w->sweep, on_closed_noop);
     uv_close((uv_handle_t *)&w->flush, on_closed_noop);
     uv_close((uv_handle_t *)&w->wakeup, on_closed_noop);

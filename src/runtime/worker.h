@@ -40,9 +40,11 @@ struct gw_worker {
     struct gw_buf access;         /** access-log lines not yet written */
     struct gw_rl_redis *rl_redis; /** Redis rate-limit client (backend redis), or NULL */
     struct gw_keyset *jwks;       /** the JWKS key set this worker verifies with, or NULL */
-    struct gw_keyset *_Atomic pending_jwks; /** published, not yet picked up */
-    struct gw_list jwks_waiters;            /** requests holding a token with an unknown kid */
-    char rl_redis_id[640];                  /** the settings rl_redis was made with */
+    struct gw_keyset *_Atomic pending_jwks;  /** published, not yet picked up */
+    struct gw_list jwks_waiters;             /** requests holding a token with an unknown kid */
+    char rl_redis_id[640];                   /** the settings rl_redis was made with */
+    struct gw_rl_redis *rl_redis_retired[4]; /** replaced by a reload, closed once idle */
+    unsigned rl_redis_nretired;
     bool stopping;
     atomic_int stop_level; /** 0 running, 1 drain, 2 close everything (set by control) */
 };

@@ -1299,6 +1299,11 @@ void gw_rl_redis_close(struct gw_rl_redis *c)
     uv_close((uv_handle_t *)&c->deadline_timer, on_client_closed);
 }
 
+bool gw_rl_redis_busy(const struct gw_rl_redis *c)
+{
+    return !gw_list_empty(&c->calls);
+}
+
 bool gw_rl_redis_up(const struct gw_rl_redis *c)
 {
     return c->state == RL_READY;

@@ -142,6 +142,9 @@ void gw_rl_redis_close(struct gw_rl_redis *c);
 /* Loop thread. True when connected and set up (decisions go to Redis). */
 bool gw_rl_redis_up(const struct gw_rl_redis *c);
 
+/* Loop thread. True while script calls are in flight (their decisions not yet answered). */
+bool gw_rl_redis_busy(const struct gw_rl_redis *c);
+
 /* Loop thread. Decides one request for `key` (the full Redis key, built by the caller, e.g.
  * "prefix:limit:scope"; 1..GW_RL_REDIS_MAX_KEY bytes, copied) under `conf` (prepared and
  * accepted by gw_rl_redis_conf_check; copied). Returns:

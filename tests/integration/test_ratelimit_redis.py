@@ -343,7 +343,7 @@ def test_keys_live_under_the_prefix_and_noscript_changes_nothing():
             keys = sorted(k.decode() for k in rs.cmd("KEYS", "*"))
             assert all(k.startswith("itest:rl:") for k in keys), keys
             assert "itest:rl:api:per-tenant:h:acme" in keys, keys
-            assert "itest:rl:_global:g:all:*" in keys, keys
+            assert "itest:rl:@gateway:g:all:*" in keys, keys
             for k in keys:
                 ttl = rs.cmd("PTTL", k)
                 assert 0 < ttl <= 3600 * 1000, (k, ttl)
