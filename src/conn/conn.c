@@ -551,6 +551,9 @@ void gw_conn_respond(struct gw_conn *c, int status, const char *extra_headers, c
         rc = gw_buf_append_str(b, "Connection: keep-alive\r\n");
     if (rc == 0 && extra_headers)
         rc = gw_buf_append_str(b, extra_headers);
+    /* A request a rate limit counted carries its headers on every answer, gantry's own too. */
+    if (rc == 0 && r && r->rl_headers[0])
+        rc = gw_buf_append_str(b, r->rl_headers);
     if (rc == 0)
         rc = gw_buf_append(b, "\r\n", 2);
     bool head_only = r && r->dispatched && r->msg.method_id == GW_METHOD_HEAD;

@@ -241,14 +241,13 @@ static void format_headers(const struct gw_config *cfg, const struct gw_rl_decis
 static void respond_limited(struct gw_request *r, const struct gw_rl_limit *l,
                             const struct gw_rl_decision *d)
 {
-    char hdrs[sizeof r->rl_headers + 64];
+    char hdrs[64];
     char body[256];
     uint64_t retry = ceil_s(d->retry_after_us);
     if (retry == 0)
         retry = 1;
     format_headers(r->snap->cfg, d, r->rl_headers, sizeof r->rl_headers);
-    snprintf(hdrs, sizeof hdrs, "Retry-After: %llu\r\n%s", (unsigned long long)retry,
-             r->rl_headers);
+    snprintf(hdrs, sizeof hdrs, "Retry-After: %llu\r\n", (unsigned long long)retry);
     int n = snprintf(body, sizeof body,
                      "{\"error\":\"%s\",\"status\":429,\"request_id\":\"%s\",\"retry_after\":%llu}",
                      gw_strerror(GW_ERATELIMITED), r->id, (unsigned long long)retry);

@@ -110,11 +110,14 @@ def test_bad_api_keys_count_against_the_per_ip_limit():
                      "rate_limit": {"limits": [{"name": "per-ip", "limit": 3, "period": LONG,
                                                 "key": "ip"}]}}]
         with Gantry(base(o, services, auth=auth)) as g:
-            statuses = [request(g.port, "GET", "/api/echo/x",
-                                headers=[("X-API-Key", "guess-%d" % i)]).status
-                        for i in range(8)]
-            assert 429 in statuses, ("8 key guesses from one IP under a 3-per-IP limit, "
-                                     "none rate limited", statuses)
+            rs = [request(g.port, "GET", "/api/echo/x", headers=[("X-API-Key", "guess-%d" % i)])
+                  for i in range(8)]
+            statuses = [r.status for r in rs]
+            assert statuses == [401] * 3 + [429] * 5, ("8 key guesses from one IP under a 3-per-IP "
+                                                      "limit", statuses)
+            # the 401s were counted, and say so: the headers are on gantry's own answers too
+            assert [r.header("RateLimit-Remaining") for r in rs[:3]] == ["2", "1", "0"], rs[:3]
+            assert rs[0].header("X-RateLimit-Limit") == "3", rs[0]
 
 
 def test_bogus_opaque_tokens_cost_at_most_the_limit_in_introspections():
