@@ -12,6 +12,7 @@
 
 #include "control/snapshot.h"
 #include "core/error.h"
+#include "core/hex.h"
 #include "policy/policy.h"
 #include "runtime/server.h"
 #include "state/ratelimit_redis.h"
@@ -56,17 +57,6 @@ bool gw__admin_match(const char *pattern, const char *path, size_t len,
     return true;
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 long gw__admin_query_get(const char *query, size_t len, const char *key, char *out, size_t cap)
 {
     size_t klen = strlen(key);
@@ -83,8 +73,8 @@ long gw__admin_query_get(const char *query, size_t len, const char *key, char *o
                 if (c == '+') {
                     c = ' ';
                 } else if (c == '%') {
-                    int hi = j + 2 < end ? hex_value(query[j + 1]) : -1;
-                    int lo = j + 2 < end ? hex_value(query[j + 2]) : -1;
+                    int hi = j + 2 < end ? gw_hex_digit((unsigned char)query[j + 1]) : -1;
+                    int lo = j + 2 < end ? gw_hex_digit((unsigned char)query[j + 2]) : -1;
                     if (hi < 0 || lo < 0)
                         return -1;
                     c = (char)(hi * 16 + lo);

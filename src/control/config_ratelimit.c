@@ -7,6 +7,7 @@
  */
 #include "control/internal.h"
 
+#include "core/hex.h"
 #include "policy/ratelimit.h"
 #include "state/ratelimit_redis.h"
 
@@ -384,17 +385,6 @@ static const struct gw__cfg_type trusted_type = {"string or array of strings", p
 
 /* ---- redis ----------------------------------------------------------------------------------- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decodes s[0..n) into a new string; NULL when malformed (or out of memory: *oom). */
 static char *pct_decode(const char *s, size_t n, bool *oom)
 {
@@ -409,8 +399,8 @@ static char *pct_decode(const char *s, size_t n, bool *oom)
             out[k++] = s[i];
             continue;
         }
-        int hi = i + 2 < n ? hexval(s[i + 1]) : -1;
-        int lo = i + 2 < n ? hexval(s[i + 2]) : -1;
+        int hi = i + 2 < n ? gw_hex_digit((unsigned char)s[i + 1]) : -1;
+        int lo = i + 2 < n ? gw_hex_digit((unsigned char)s[i + 2]) : -1;
         if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
             free(out);
             return NULL;

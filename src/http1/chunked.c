@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 
+#include "core/hex.h"
 #include "http1/chars.h"
 
 enum {
@@ -49,16 +50,6 @@ void gw_chunked_init(struct gw_chunked_decoder *d, uint32_t max_line, uint32_t m
     *d = (struct gw_chunked_decoder){0};
     d->max_line = max_line ? max_line : GW_CHUNKED_DEFAULT_MAX_LINE;
     d->max_trailer_bytes = max_trailer ? max_trailer : GW_CHUNKED_DEFAULT_MAX_TRAILER;
-}
-
-static int hex_value(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = (unsigned char)(c | 0x20);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
 }
 
 static bool is_ws(unsigned char c)
@@ -147,13 +138,13 @@ static int step(struct gw_chunked_decoder *d, unsigned char c)
     int hv;
     switch (d->state) {
     case C_SIZE_START:
-        hv = hex_value(c);
+        hv = gw_hex_digit(c);
         if (hv < 0)
             return GW_ECHUNKSIZE;
         d->remaining = (uint64_t)hv;
         return C_SIZE;
     case C_SIZE:
-        hv = hex_value(c);
+        hv = gw_hex_digit(c);
         if (hv >= 0) {
             if (d->remaining > (MAX_CHUNK_SIZE >> 4))
                 return GW_ECHUNKOVERFLOW;

@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 
 #include "core/error.h"
+#include "core/hex.h"
 
 #define HASH_PREFIX "sha256:"
 #define HASH_PREFIX_LEN (sizeof(HASH_PREFIX) - 1)
@@ -55,17 +56,6 @@ int gw_apikey_hash(const void *key, size_t len, char out[GW_APIKEY_HASH_SIZE])
     return 0;
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int gw_apikey_parse_hash(const char *s, uint8_t digest[GW_APIKEY_DIGEST_LEN])
 {
     if (s == NULL || strncmp(s, HASH_PREFIX, HASH_PREFIX_LEN) != 0)
@@ -74,8 +64,8 @@ int gw_apikey_parse_hash(const char *s, uint8_t digest[GW_APIKEY_DIGEST_LEN])
     if (strlen(s) != 2 * GW_APIKEY_DIGEST_LEN)
         return GW_EINVAL;
     for (size_t i = 0; i < GW_APIKEY_DIGEST_LEN; i++) {
-        int hi = hex_value(s[2 * i]);
-        int lo = hex_value(s[2 * i + 1]);
+        int hi = gw_hex_digit((unsigned char)s[2 * i]);
+        int lo = gw_hex_digit((unsigned char)s[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return GW_EINVAL;
         digest[i] = (uint8_t)(hi << 4 | lo);

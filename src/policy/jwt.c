@@ -9,6 +9,7 @@
 
 #include "core/base64url.h"
 #include "core/error.h"
+#include "policy/claims.h"
 
 /* Decodes one segment into a fresh buffer (NUL-terminated for convenience). */
 static int decode_segment(const char *s, size_t n, unsigned char **out, size_t *out_len)
@@ -92,30 +93,6 @@ static int verify_signature(enum gw_jwt_alg alg, const char *kid, const struct g
     return tried ? GW_EJWTSIG : GW_EJWTALG;
 }
 
-/* Reads a NumericDate (RFC 7519 section 2: seconds, may be fractional); truncates fractions. */
-static int numeric_date(json_t *obj, const char *name, int64_t *v, bool *has)
-{
-    json_t *j = json_object_get(obj, name);
-    double d;
-
-    *has = false;
-    if (!j)
-        return 0;
-    if (json_is_integer(j)) {
-        *v = (int64_t)json_integer_value(j);
-    } else if (json_is_real(j)) {
-        d = floor(json_real_value(j));
-        /* Out of int64 range (or NaN) cannot be a meaningful date. */
-        if (!(d > -9.2e18 && d < 9.2e18))
-            return GW_EJWTCLAIM;
-        *v = (int64_t)d;
-    } else {
-        return GW_EJWTCLAIM;
-    }
-    *has = true;
-    return 0;
-}
-
 /* a + b, saturating, for leeway arithmetic on attacker-chosen dates. */
 static int64_t sat_add(int64_t a, int64_t b)
 {
@@ -124,91 +101,6 @@ static int64_t sat_add(int64_t a, int64_t b)
     if (b < 0 && a < INT64_MIN - b)
         return INT64_MIN;
     return a + b;
-}
-
-static int copy_string(json_t *obj, const char *name, char *dst, size_t cap)
-{
-    json_t *j = json_object_get(obj, name);
-    size_t n;
-
-    dst[0] = '\0';
-    if (!j)
-        return 0;
-    if (!json_is_string(j))
-        return GW_EJWTCLAIM;
-    n = json_string_length(j);
-    /* Truncating an identity could make two subjects equal: refuse instead. */
-    if (n >= cap || memchr(json_string_value(j), '\0', n))
-        return GW_EJWTCLAIM;
-    memcpy(dst, json_string_value(j), n + 1);
-    return 0;
-}
-
-static bool list_item_ok(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c <= 0x20 || c == 0x7f)
-            return false;
-    }
-    return n > 0;
-}
-
-static int append_item(char *dst, size_t cap, size_t *used, const char *s, size_t n)
-{
-    size_t need = n + (*used ? 1 : 0);
-    if (*used + need >= cap)
-        return GW_EJWTCLAIM;
-    if (*used)
-        dst[(*used)++] = ' ';
-    memcpy(dst + *used, s, n);
-    *used += n;
-    dst[*used] = '\0';
-    return 0;
-}
-
-/*
- * Reads a roles/permissions claim into a space-separated list: a string is taken as already
- * space-separated (the OAuth "scope" form), an array must hold strings without whitespace.
- */
-static int copy_list(json_t *obj, const char *name, char *dst, size_t cap)
-{
-    json_t *j;
-    size_t used = 0;
-    size_t i;
-    json_t *v;
-
-    dst[0] = '\0';
-    if (!name)
-        return 0;
-    j = json_object_get(obj, name);
-    if (!j)
-        return 0;
-    if (json_is_string(j)) {
-        const char *s = json_string_value(j);
-        size_t n = json_string_length(j);
-        size_t start = 0;
-        for (size_t k = 0; k <= n; k++) {
-            if (k < n && s[k] != ' ')
-                continue;
-            if (k > start) {
-                if (!list_item_ok(s + start, k - start) ||
-                    append_item(dst, cap, &used, s + start, k - start) < 0)
-                    return GW_EJWTCLAIM;
-            }
-            start = k + 1;
-        }
-        return 0;
-    }
-    if (!json_is_array(j))
-        return GW_EJWTCLAIM;
-    json_array_foreach(j, i, v)
-    {
-        if (!json_is_string(v) || !list_item_ok(json_string_value(v), json_string_length(v)) ||
-            append_item(dst, cap, &used, json_string_value(v), json_string_length(v)) < 0)
-            return GW_EJWTCLAIM;
-    }
-    return 0;
 }
 
 /* RFC 7519 section 4.1.3: "aud" is a string or an array of strings; one must match. */
@@ -236,11 +128,11 @@ static int check_claims(json_t *payload, const struct gw_jwt_policy *p, int64_t 
     int64_t leeway = p->leeway_s > 0 ? p->leeway_s : 0;
     int rc;
 
-    rc = numeric_date(payload, "exp", &c->exp, &c->has_exp);
+    rc = gw_claim_date(payload, "exp", &c->exp, &c->has_exp);
     if (rc == 0)
-        rc = numeric_date(payload, "nbf", &c->nbf, &c->has_nbf);
+        rc = gw_claim_date(payload, "nbf", &c->nbf, &c->has_nbf);
     if (rc == 0)
-        rc = numeric_date(payload, "iat", &c->iat, &c->has_iat);
+        rc = gw_claim_date(payload, "iat", &c->iat, &c->has_iat);
     if (rc < 0)
         return rc;
     if (p->require_exp && !c->has_exp)
@@ -254,7 +146,7 @@ static int check_claims(json_t *payload, const struct gw_jwt_policy *p, int64_t 
     /* A token issued in the future is as suspect as one not yet valid. */
     if (c->has_iat && sat_add(now_s, leeway) < c->iat)
         return GW_EJWTNOTYET;
-    rc = copy_string(payload, "iss", c->iss, sizeof(c->iss));
+    rc = gw_claim_string(payload, "iss", c->iss, sizeof(c->iss));
     if (rc < 0)
         return rc;
     if (p->iss) {
@@ -266,11 +158,11 @@ static int check_claims(json_t *payload, const struct gw_jwt_policy *p, int64_t 
         if (rc < 0)
             return rc;
     }
-    rc = copy_string(payload, "sub", c->sub, sizeof(c->sub));
+    rc = gw_claim_string(payload, "sub", c->sub, sizeof(c->sub));
     if (rc == 0)
-        rc = copy_list(payload, p->roles_claim, c->roles, sizeof(c->roles));
+        rc = gw_claim_list(payload, p->roles_claim, c->roles, sizeof(c->roles));
     if (rc == 0)
-        rc = copy_list(payload, p->perms_claim, c->perms, sizeof(c->perms));
+        rc = gw_claim_list(payload, p->perms_claim, c->perms, sizeof(c->perms));
     return rc;
 }
 

@@ -3,6 +3,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/hex.h"
+
 /* Character classes for one pass over the path. */
 enum {
     CH_PATH = 1,       /* VCHAR other than '\': may appear raw */
@@ -38,16 +40,6 @@ static const uint8_t path_chars[256] = {
 };
 /* clang-format on */
 
-static int hex_value(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c |= 0x20;
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 /* Decodes one segment, in[0..n) (no '/' in it), to out. Returns the decoded length or
  * GW_ETARGET. out may equal in: the write position never passes the read position. */
 static long decode_segment(const char *in, size_t n, char *out)
@@ -65,8 +57,8 @@ static long decode_segment(const char *in, size_t n, char *out)
         }
         if (n - i < 3)
             return GW_ETARGET;
-        int hi = hex_value((unsigned char)in[i + 1]);
-        int lo = hex_value((unsigned char)in[i + 2]);
+        int hi = gw_hex_digit((unsigned char)in[i + 1]);
+        int lo = gw_hex_digit((unsigned char)in[i + 2]);
         if (hi < 0 || lo < 0)
             return GW_ETARGET;
         unsigned char v = (unsigned char)(hi << 4 | lo);

@@ -175,17 +175,17 @@ def test_inactive_and_unknown_tokens_get_401_and_are_cached_negatively():
 def test_positive_cache_expires_and_never_outlives_exp():
     with AuthService() as svc, Origin() as o:
         tok, short = opaque(), opaque()
-        exp = int(time.time()) + 2
-        svc.set_tokens({
-            tok: {"active": True, "sub": "a", "exp": int(time.time()) + 600},
-            short: {"active": True, "sub": "s", "exp": exp},
-        })
+        long_lived = {"active": True, "sub": "a", "exp": int(time.time()) + 600}
+        svc.set_tokens({tok: long_lived})
         with Gantry(config(o, {"introspection": introspection(svc, cache_ttl="1s")})) as g:
             assert_ok(get(g, tok), o)
             n = calls(svc)
             gwtest.wait_until(lambda: (get(g, tok).status == 200 and calls(svc) > n), 8,
                               interval=0.2, message="a new call once cache_ttl passed")
-            # still answered "active" by the service, but its exp has passed: refused
+            # still answered "active" by the service, but its exp has passed: refused. The
+            # short token's exp is set only now, so a slow wait above cannot expire it early.
+            exp = int(time.time()) + 2
+            svc.set_tokens({tok: long_lived, short: {"active": True, "sub": "s", "exp": exp}})
             assert_ok(get(g, short), o)
             gwtest.wait_until(lambda: time.time() > exp + 1.1, 6, interval=0.1,
                               message="the short token's exp passed")
