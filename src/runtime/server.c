@@ -247,6 +247,21 @@ static int open_log(const char *dest)
     return fd;
 }
 
+/* Deploys start a new instance on the same port and drain the old one (README "Deploys
+ * without dropped requests"): without net.ipv4.tcp_migrate_req the kernel resets a handshake
+ * that completes on the old listener between its last accept and its close. */
+static void hint_migrate_req(void)
+{
+    char v[8] = "";
+    FILE *f = fopen("/proc/sys/net/ipv4/tcp_migrate_req", "r");
+    if (f == NULL)
+        return;
+    if (fgets(v, sizeof v, f) && v[0] == '0')
+        gw_log_info("net.ipv4.tcp_migrate_req is 0: for deploys that lose no connection, set it "
+                    "to 1 (see README, Deploys without dropped requests)");
+    fclose(f);
+}
+
 int gw_server_run(struct gw_config *cfg, const char *path)
 {
     struct gw_server s = {0};
@@ -340,6 +355,7 @@ int gw_server_run(struct gw_config *cfg, const char *path)
     gw_log_info("gantry listening on %s:%u with %u worker%s, %zu service%s",
                 s.snap->cfg->listen_host, (unsigned)s.snap->cfg->listen_port, nworkers,
                 nworkers == 1 ? "" : "s", s.snap->nservices, s.snap->nservices == 1 ? "" : "s");
+    hint_migrate_req();
     uv_run(&ctl.loop, UV_RUN_DEFAULT);
     status = 0;
 out:

@@ -883,6 +883,14 @@ static void pump_response(struct gw_request *r)
     for (unsigned i = 0; i < n; i++)
         r->bytes_out += bufs[i].len;
     r->resp_consumed = consumed;
+    if (r->resp_done) {
+        /* The outcome is known: count it before the client can see the end of the answer, so
+         * a client that reads it and then asks (the admin API, its next request) finds it
+         * counted. finish() finds these done. */
+        r->try_ok = r->status < 500;
+        breaker_done(r, r->status >= 500 ? GW_BREAKER_FAILURE : GW_BREAKER_SUCCESS);
+        end_try(r);
+    }
     int rc = gw_conn_write(r->conn, bufs, n, on_client_written);
     if (rc < 0) {
         gw_conn_close(r->conn);

@@ -45,11 +45,19 @@ def connect_refused_soon(port, timeout=PROMPT):
     while True:
         try:
             c = HttpConn(port, timeout=5)
-        except ConnectionRefusedError:
+        except (ConnectionRefusedError, ConnectionResetError):
+            # refused, or reset by the kernel as the last listener closed mid-handshake
             return answered
         with c:
             c.send_request("GET", "/echo")
-            r = c.read_response()
+            try:
+                r = c.read_response()
+            except (gwtest.ConnectionClosed, ConnectionResetError):
+                # The kernel completes handshakes into a listener's queue; one that lands
+                # between a worker's last accept of its queue and the listener's close is reset
+                # by the kernel, never seen by gantry: to the client, a refusal (nginx and
+                # HAProxy close listeners the same way).
+                return answered
             assert closes_header(r), ("accepted during the drain without Connection: close", r)
             answered += 1
         if time.monotonic() > deadline:
@@ -364,11 +372,37 @@ def test_drain_timeout_cuts_requests_that_take_too_long():
 # ---- takeover -----------------------------------------------------------------------------------
 
 
+MIGRATE_REQ = "/proc/sys/net/ipv4/tcp_migrate_req"
+
+
+class migrated_requests:
+    """Sets net.ipv4.tcp_migrate_req=1 for the block when it may (root, Linux 5.14+) and puts
+    the old value back: the README's deploy recipe asks for it, because without it the kernel
+    resets a handshake that lands on the old listener between its last accept and its close
+    (a window of microseconds that a load test hits now and then)."""
+
+    def __enter__(self):
+        self.old = None
+        try:
+            with open(MIGRATE_REQ) as f:
+                self.old = f.read().strip()
+            with open(MIGRATE_REQ, "w") as f:
+                f.write("1")
+        except OSError:
+            self.old = None
+        return self
+
+    def __exit__(self, *exc):
+        if self.old is not None:
+            with open(MIGRATE_REQ, "w") as f:
+                f.write(self.old)
+
+
 @gwtest.timeout(90)
 def test_takeover_under_load_loses_no_request():
     """Deploy recipe: start the new instance on the same port (both listen with
     SO_REUSEPORT), wait for its "listening" line, then SIGTERM the old one."""
-    with Origin() as o:
+    with migrated_requests(), Origin() as o:
         cfg = config(o, log={"access": "stdout"})
         with Gantry(cfg) as a:
 
