@@ -40,12 +40,10 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
@@ -536,26 +534,7 @@ def bench(args, tmp):
 
 
 def main():
-    args = parse_args()
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, lambda signum, frame: sys.exit(128 + signum))
-    tmp = tempfile.mkdtemp(prefix="gantry-bench-policy.")
-    try:
-        bench(args, tmp)
-        return 0
-    except BenchError as e:
-        log(f"FAILED: {e}")
-        args.keep_tmp = True
-        return 1
-    except KeyboardInterrupt:
-        log("interrupted")
-        return 130
-    finally:
-        if args.keep_tmp:
-            log(f"temp dir kept: {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+    return pc.run_main(bench, parse_args(), "gantry-bench-policy.")
 
 
 if __name__ == "__main__":

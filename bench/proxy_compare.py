@@ -108,11 +108,11 @@ def _descendants(pid):
             stat = _read_stat(entry)
             if stat:
                 children.setdefault(int(stat[1]), []).append(int(entry))
-    out, todo = [], [pid]
-    while todo:
-        kids = children.get(todo.pop(), [])
+    out, pending = [], [pid]
+    while pending:
+        kids = children.get(pending.pop(), [])
         out += kids
-        todo += kids
+        pending += kids
     return out
 
 
@@ -477,16 +477,17 @@ def bench(args, tmp):
           f"the servers used more than {DISTURBED_PCT:.0f}% of a CPU during a run of that round.")
 
 
-def main():
-    args = parse_args()
+def run_main(bench_fn, args, prefix):
+    """Runs bench_fn(args, tmp) in a temp dir with the exit statuses and signal handling every
+    benchmark script of this folder shares (policy_compare.py uses it too)."""
     # Ctrl-C raises KeyboardInterrupt even if SIGINT came in ignored (background job);
     # SIGTERM/SIGHUP unwind the same way, so the finally blocks stop the servers.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda signum, frame: sys.exit(128 + signum))
-    tmp = tempfile.mkdtemp(prefix="gantry-bench.")
+    tmp = tempfile.mkdtemp(prefix=prefix)
     try:
-        bench(args, tmp)
+        bench_fn(args, tmp)
         return 0
     except BenchError as e:
         log(f"FAILED: {e}")
@@ -500,6 +501,10 @@ def main():
             log(f"temp dir kept: {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main():
+    return run_main(bench, parse_args(), "gantry-bench.")
 
 
 if __name__ == "__main__":

@@ -259,7 +259,7 @@ static int claims_identity(const struct gw_request *r, const struct gw_jwt_claim
 }
 
 /* How long a verified identity may be cached: never past exp, never longer than max_ttl. */
-static uint64_t cache_until(const struct gw_request *r, int64_t exp, uint64_t ttl_ms)
+static uint64_t cache_until(int64_t exp, uint64_t ttl_ms)
 {
     uint64_t now = uv_hrtime() / 1000;
     uint64_t until = now + ttl_ms * 1000;
@@ -271,7 +271,6 @@ static uint64_t cache_until(const struct gw_request *r, int64_t exp, uint64_t tt
         if (e < until)
             until = e;
     }
-    (void)r;
     return until;
 }
 
@@ -305,7 +304,7 @@ static int verify_jwt(struct gw_request *r, const char *tok, size_t len)
         return rc;
     rc = claims_identity(r, &cl, &r->identity);
     if (rc == 0 && p->jwt_tokens) {
-        uint64_t until = cache_until(r, r->identity.exp, cfg->auth.cache_ttl_ms);
+        uint64_t until = cache_until(r->identity.exp, cfg->auth.cache_ttl_ms);
         if (until)
             gw_token_cache_put(p->jwt_tokens, tok, len, &r->identity, until);
     }
@@ -369,7 +368,7 @@ static void on_introspected(void *arg, int err, const struct gw_fetch_resp *resp
         goto out;
     }
     if (p->introspected) {
-        uint64_t until = cache_until(r, r->identity.exp, cfg->auth.introspection_ttl_ms);
+        uint64_t until = cache_until(r->identity.exp, cfg->auth.introspection_ttl_ms);
         if (until)
             gw_token_cache_put(p->introspected, in->token, in->len, &r->identity, until);
     }
