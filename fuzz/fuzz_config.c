@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "control/config.h"
-#include "control/internal.h"
+#include "config/config.h"
+#include "config/internal.h"
 #include "core/error.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -3,8 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admin/admin.h"
 #include "cli/cli.h"
-#include "control/config.h"
+#include "config/config.h"
 #include "core/version.h"
 #include "runtime/server.h"
 
@@ -69,7 +70,7 @@ static int cmd_run(int argc, char **argv)
     }
     if (load(path, &cfg) != 0)
         return 1;
-    return gw_server_run(cfg, path);
+    return gw_server_run(cfg, path, &gw_admin_service);
 }
 
 int main(int argc, char **argv)

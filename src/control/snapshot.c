@@ -4,8 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "balance/balancer.h"
+#include "config/config.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "route/router.h"
 #include "net/listen.h"
 #include "policy/policy.h"
 #include "upstream/target_state.h"
@@ -22,6 +25,9 @@ static void snapshot_free(struct gw_snapshot *s)
                 gw_target_state_unref(svc->targets[t].state);
         free(svc->states);
         free(svc->targets);
+        if (svc->live)
+            free(svc->live->target_breakers);
+        free(svc->live);
     }
     gw_policy_free(s->policy);
     free(s->services);
@@ -70,7 +76,8 @@ static int build_services(struct gw_snapshot *s, struct gw_target_registry *reg,
             return GW_ENOMEM;
         svc->ntargets = sc->ntargets;
         svc->states = calloc(sc->ntargets ? sc->ntargets : 1, sizeof(*svc->states));
-        if (!svc->states)
+        svc->live = calloc(1, sizeof(*svc->live));
+        if (!svc->states || !svc->live)
             return GW_ENOMEM;
         for (size_t t = 0; t < sc->ntargets; t++) {
             struct gw_target *tg = &svc->targets[t];
@@ -97,7 +104,7 @@ static int build_services(struct gw_snapshot *s, struct gw_target_registry *reg,
             return rc;
         if (sc->retries_enabled) {
             gw_config_retry_conf(sc, &svc->retry);
-            rc = gw_retry_budget_init(&svc->retry_budget, &svc->retry);
+            rc = gw_retry_budget_init(&svc->live->retry_budget, &svc->retry);
             if (rc < 0) {
                 if (why)
                     snprintf(why, why_cap, "services[%zu].retries: invalid settings", i);
@@ -108,7 +115,7 @@ static int build_services(struct gw_snapshot *s, struct gw_target_registry *reg,
         if (sc->breaker_enabled) {
             struct gw_breaker_conf bc;
             gw_config_breaker_conf(sc, &bc);
-            rc = gw_breaker_init(&svc->breaker, &bc);
+            rc = gw_breaker_init(&svc->live->breaker, &bc);
             if (rc < 0) {
                 if (why)
                     snprintf(why, why_cap, "services[%zu].circuit_breaker: invalid settings", i);
@@ -117,8 +124,14 @@ static int build_services(struct gw_snapshot *s, struct gw_target_registry *reg,
             svc->breaker_on = true;
             /* The same settings guard every target on its own, so one failing target is
              * cut off while the others keep serving. */
-            for (size_t t = 0; t < svc->ntargets; t++)
-                gw_breaker_init(&svc->targets[t].breaker, &bc);
+            svc->live->target_breakers =
+                calloc(svc->ntargets ? svc->ntargets : 1, sizeof(*svc->live->target_breakers));
+            if (!svc->live->target_breakers)
+                return GW_ENOMEM;
+            for (size_t t = 0; t < svc->ntargets; t++) {
+                gw_breaker_init(&svc->live->target_breakers[t], &bc);
+                svc->targets[t].breaker = &svc->live->target_breakers[t];
+            }
         }
     }
     return 0;

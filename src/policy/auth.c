@@ -20,7 +20,7 @@
 #include <time.h>
 
 #include "conn/conn.h"
-#include "control/jwks_fetch.h"
+#include "policy/jwks_fetch.h"
 #include "control/snapshot.h"
 #include "core/base64url.h"
 #include "core/error.h"
@@ -31,7 +31,7 @@
 #include "runtime/server.h"
 #include "runtime/worker.h"
 #include "state/token_cache.h"
-#include "upstream/fetch.h"
+#include "net/fetch.h"
 
 /* ---- answers -----------------------------------------------------------------------------------
  */

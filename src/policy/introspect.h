@@ -1,6 +1,6 @@
 /*
  * OAuth 2.0 Token Introspection (RFC 7662): the request body and the parsing of the answer.
- * No I/O here; the request itself goes through upstream/fetch.h.
+ * No I/O here; the request itself goes through net/fetch.h.
  */
 #ifndef GW_POLICY_INTROSPECT_H
 #define GW_POLICY_INTROSPECT_H

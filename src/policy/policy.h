@@ -22,7 +22,7 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "control/config.h"
+#include "config/config-t.h"
 #include "policy/jwt.h"
 #include "policy/ratelimit.h"
 

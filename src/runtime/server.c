@@ -18,9 +18,8 @@
 #include <openssl/evp.h>
 #include <stdio.h>
 
-#include "control/admin.h"
 #include "control/health.h"
-#include "control/jwks_fetch.h"
+#include "policy/jwks_fetch.h"
 #include "control/snapshot.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -48,7 +47,8 @@ static void on_closed_noop(uv_handle_t *h)
 
 static void stop_control(struct control *ctl)
 {
-    gw_admin_close(ctl->server->admin);
+    if (ctl->server->admin)
+        ctl->server->admin_service->stop(ctl->server->admin);
     ctl->server->admin = NULL;
     gw_health_stop(ctl->server->health);
     ctl->server->health = NULL;
@@ -262,7 +262,15 @@ static void hint_migrate_req(void)
     fclose(f);
 }
 
-int gw_server_run(struct gw_config *cfg, const char *path)
+/* The JWKS fetcher's answer goes to every worker. */
+static void publish_keyset(void *arg, struct gw_keyset *ks)
+{
+    struct gw_server *s = arg;
+    for (unsigned i = 0; i < s->nworkers; i++)
+        gw_worker_publish_keyset(&s->workers[i], ks);
+}
+
+int gw_server_run(struct gw_config *cfg, const char *path, const struct gw_control_service *admin)
 {
     struct gw_server s = {0};
     struct control ctl = {0};
@@ -334,10 +342,9 @@ int gw_server_run(struct gw_config *cfg, const char *path)
     ctl.drain_timer.data = ctl.worker_exit.data = ctl.policy_sweep.data = &ctl;
     s.exit_async = &ctl.worker_exit;
     s.health = gw_health_start(&ctl.loop, s.targets, s.snap);
-    s.jwks = gw_jwks_start(&ctl.loop, &s);
-    int admin_err = 0;
-    s.admin = gw_admin_start(&s, &ctl.loop, &admin_err);
-    if (!s.admin && admin_err < 0) {
+    s.jwks = gw_jwks_start(&ctl.loop, s.snap->cfg, publish_keyset, &s);
+    s.admin_service = admin;
+    if (admin && admin->start(&s, &ctl.loop, &s.admin) < 0) {
         for (unsigned i = 0; i < nworkers; i++)
             close(s.workers[i].listen_fd);
         goto out;

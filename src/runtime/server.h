@@ -13,46 +13,26 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "control/config.h"
+#include "config/config.h"
+#include "runtime/server-t.h"
 
-struct gw_worker;
-struct gw_snapshot;
-struct gw_admin;
-struct gw_target_registry;
-struct gw_health_checker;
-
-struct gw_policy_shared;
-struct gw_jwks_fetcher;
-
-struct gw_server {
-    struct gw_snapshot *snap; /** current snapshot (control thread's reference) */
-    struct gw_worker *workers;
-    unsigned nworkers;
-    atomic_uint nconns; /** client connections across all workers */
-    atomic_bool ready;  /** listeners bound and config loaded */
-    atomic_bool draining;
-    int access_fd; /** -1 when the access log is off */
-    int access_json;
-    atomic_uint exited; /** workers whose loop has ended */
-    void *exit_async;   /** uv_async_t of the control thread, sent by exiting workers */
-    uv_loop_t *control_loop;
-    char *config_path;    /** the file reloads read */
-    uint64_t started_ms;  /** wall clock, ms since the epoch */
-    uint64_t generation;  /** 1 for the first config, +1 per successful reload */
-    char config_hash[65]; /** SHA-256 (hex) of the file the current snapshot came from */
-    uint64_t reloads_ok;
-    uint64_t reloads_failed;
-    double last_reload_ms;              /** duration of the last successful reload */
-    struct gw_admin *admin;             /** the admin listener; NULL when off */
-    struct gw_target_registry *targets; /** per-target health/ejection, across reloads */
-    struct gw_health_checker *health;   /** active health checks (control thread) */
-    struct gw_policy_shared *policy;    /** rate-limit counters etc., across reloads */
-    struct gw_jwks_fetcher *jwks;       /** JWKS refresh (control thread); NULL when unused */
+/*
+ * A control-thread service that drives the server from outside: the admin API. It calls
+ * back into the server (reload, snapshot, status), so runtime/ knows it only through this
+ * table, which main.c hands over: the dependency points one way.
+ */
+struct gw_control_service {
+    const char *name;
+    /* Control thread, before the workers start. 0 with *state set (NULL: turned off by the
+     * config), or a negative code after logging why: start-up then fails. */
+    int (*start)(struct gw_server *s, uv_loop_t *loop, void **state);
+    /* Control thread, once: closes what start opened; the loop runs afterwards. */
+    void (*stop)(void *state);
 };
 
 /* Runs gantry on cfg loaded from path (ownership of cfg passes) until SIGTERM/SIGINT and the
- * drain that follows. Returns the process exit status. */
-int gw_server_run(struct gw_config *cfg, const char *path);
+ * drain that follows, with the admin service (NULL: none). Returns the process exit status. */
+int gw_server_run(struct gw_config *cfg, const char *path, const struct gw_control_service *admin);
 
 /* Control thread. Re-reads the config file, validates it, builds a snapshot (resolving
  * targets) and publishes it to every worker; requests in flight finish on the snapshot they

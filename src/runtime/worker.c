@@ -13,6 +13,7 @@
 #include "runtime/server.h"
 #include "state/ratelimit_redis.h"
 #include "state/token_cache.h"
+#include "upstream/pool.h"
 
 #define LISTEN_BACKLOG 1024
 

@@ -15,44 +15,7 @@
 #include <sys/types.h>
 #include <uv.h>
 
-#include "core/list.h"
-
-struct gw_worker;
-struct gw_request;
-struct gw_target;
-
-struct gw_pool {
-    struct gw_pool *next; /* hash chain */
-    struct gw_list idle;  /* most recently used first */
-    unsigned nidle;
-    char key[300];
-};
-
-struct gw_pools {
-    struct gw_pool **buckets;
-    size_t nbuckets;
-};
-
-struct gw_upconn {
-    uv_tcp_t tcp;
-    uv_timer_t timer; /** connect timeout, then response / send timeouts of its request */
-    uv_connect_t connect_req;
-    uv_write_t write_req;
-    struct gw_worker *w;
-    struct gw_pool *pool;
-    struct gw_request *req; /** owner while a request uses it; NULL when idle */
-    struct gw_list link;    /** in pool->idle while idle */
-    uint64_t idle_since;
-    char *buf; /** response bytes read and not yet consumed */
-    size_t len;
-    size_t off;
-    size_t cap;
-    uint64_t requests; /** requests served on this connection */
-    unsigned open_handles;
-    bool reading;
-    bool connected;
-    bool closing;
-};
+#include "upstream/pool-t.h"
 
 void gw_pools_init(struct gw_pools *p);
 void gw_pools_free(struct gw_pools *p);

@@ -53,7 +53,7 @@ static void end_try(struct gw_request *r)
         r->tbreaker_taken = false;
         int outcome = r->try_ignore ? GW_BREAKER_IGNORE
                                     : (r->try_ok ? GW_BREAKER_SUCCESS : GW_BREAKER_FAILURE);
-        gw_breaker_record((struct gw_breaker *)&svc->targets[r->target_index].breaker,
+        gw_breaker_record(svc->targets[r->target_index].breaker,
                           uv_now(&r->conn->w->loop), outcome, us / 1000, r->tbreaker_probe);
     }
     /* Passive health (outlier detection): upstream failures and 5xx in a row eject. */
@@ -77,9 +77,9 @@ static void breaker_done(struct gw_request *r, int outcome)
     if (!r->breaker_taken)
         return;
     r->breaker_taken = false;
-    struct gw_service *svc = (struct gw_service *)r->svc;
+    const struct gw_service *svc = r->svc;
     uint64_t ms = (uv_hrtime() - r->t_upstream) / 1000000;
-    gw_breaker_record(&svc->breaker, uv_now(&r->conn->w->loop), outcome, ms, r->breaker_probe);
+    gw_breaker_record(&svc->live->breaker, uv_now(&r->conn->w->loop), outcome, ms, r->breaker_probe);
 }
 
 static void detach_upstream(struct gw_request *r, bool reusable)
@@ -137,7 +137,7 @@ static void pick_and_connect(struct gw_request *r, bool fresh);
  */
 static bool try_again(struct gw_request *r, int cls, int status)
 {
-    struct gw_service *svc = (struct gw_service *)r->svc;
+    const struct gw_service *svc = r->svc;
     if (!svc->retries_on || r->resp_started || r->resp_writing || r->msg.body != GW_BODY_NONE)
         return false;
     if (!gw_retry_should(&svc->retry, r->msg.method_id, cls, status, false, r->retries))
@@ -147,7 +147,7 @@ static bool try_again(struct gw_request *r, int cls, int status)
      * short (Envoy's model). */
     if (cls == GW_RETRY_TIMEOUT && !svc->retry.per_try_timeout_ms)
         return false;
-    if (!gw_retry_budget_allow(&svc->retry_budget, uv_now(&r->conn->w->loop)))
+    if (!gw_retry_budget_allow(&svc->live->retry_budget, uv_now(&r->conn->w->loop)))
         return false;
     r->retries++;
     detach_upstream(r, false);
@@ -501,7 +501,7 @@ static void pick_and_connect(struct gw_request *r, bool fresh)
     gw_balance_exclude_add(r->tried, idx);
     if (svc->breaker_on) {
         uint64_t retry_after_ms;
-        struct gw_breaker *tb = (struct gw_breaker *)&svc->targets[idx].breaker;
+        struct gw_breaker *tb = svc->targets[idx].breaker;
         int brc = gw_breaker_acquire(tb, uv_now(&w->loop), &retry_after_ms);
         if (brc == GW_BREAKER_REJECT) {
             /* This target's circuit is open: another one, or 503 when none is left. */
@@ -597,11 +597,11 @@ static void capture_balance_inputs(struct gw_request *r)
 /* Open circuit: fail fast with 503 naming the service, never touching the upstream. */
 static bool circuit_rejects(struct gw_request *r)
 {
-    struct gw_service *svc = (struct gw_service *)r->svc;
+    const struct gw_service *svc = r->svc;
     uint64_t retry_after_ms = 0;
     if (!svc->breaker_on)
         return false;
-    int rc = gw_breaker_acquire(&svc->breaker, uv_now(&r->conn->w->loop), &retry_after_ms);
+    int rc = gw_breaker_acquire(&svc->live->breaker, uv_now(&r->conn->w->loop), &retry_after_ms);
     if (rc != GW_BREAKER_REJECT) {
         r->breaker_taken = true;
         r->breaker_probe = rc == GW_BREAKER_ALLOW_PROBE;
@@ -624,7 +624,7 @@ void gw_proxy_start(struct gw_request *r)
     if (circuit_rejects(r))
         return;
     if (r->svc->retries_on)
-        gw_retry_budget_on_request((struct gw_retry_budget *)&r->svc->retry_budget,
+        gw_retry_budget_on_request(&r->svc->live->retry_budget,
                                    uv_now(&r->conn->w->loop));
     capture_balance_inputs(r);
     pick_and_connect(r, false);

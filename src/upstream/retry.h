@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #include "http1/parser.h"   /* enum gw_http_method */
-#include "policy/breaker.h" /* struct gw_breaker_window */
+#include "upstream/breaker.h" /* struct gw_breaker_window */
 
 /* Failure classes of one try (a bitmask in gw_retry_conf.on; one bit per gw_retry_should). */
 enum {

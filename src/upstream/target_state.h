@@ -36,7 +36,7 @@ enum gw_health {
     GW_HEALTH_DOWN,
 };
 
-/* Outlier detection settings: the fields of a service's "outlier_detection" (control/config.h).
+/* Outlier detection settings: the fields of a service's "outlier_detection" (config/config.h).
  * Only call gw_target_state_record when the section is enabled. */
 struct gw_outlier_params {
     uint32_t consecutive_failures; /** failures in a row that eject, >= 1 */

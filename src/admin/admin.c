@@ -1,0 +1,713 @@
+/*
+ * The admin listener and its connections, on the control thread's loop.
+ *
+ * A connection serves one request at a time: the head is parsed in place in a fixed input
+ * buffer (so the parser's slices stay valid until the response is written), the body (Content-
+ * Length or chunked, at most GW__ADMIN_MAX_BODY bytes) is decoded into its own buffer, the
+ * endpoint runs synchronously, and reading stays stopped until the response is written.
+ * Pipelined requests wait in the input buffer. Timeouts: 10 s for a head from its first byte
+ * and between two reads of a body (408), 60 s idle between keep-alive requests (closed quietly).
+ */
+#include "admin/admin.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "control/snapshot.h"
+#include "core/error.h"
+#include "core/list.h"
+#include "core/log.h"
+#include "http1/chunked.h"
+#include "net/listen.h"
+#include "runtime/server.h"
+
+#define ADMIN_IN_CAP (64u * 1024)    /* a head is at most ~40 KiB with the default limits */
+#define ADMIN_HEAD_TIMEOUT_MS 10000  /* first byte of a head to its end; gap between body reads */
+#define ADMIN_IDLE_TIMEOUT_MS 60000  /* keep-alive wait for the next request */
+#define ADMIN_WRITE_TIMEOUT_MS 30000 /* a response the client does not read */
+#define ADMIN_MAX_CONNS 64
+#define ADMIN_LINGER_MS 2000      /* reading and dropping input after an error answer */
+#define ADMIN_MAX_OUT (64u << 20) /* largest response (the route table of a huge config) */
+
+enum phase {
+    PHASE_HEAD = 0, /* waiting for (the rest of) a head */
+    PHASE_BODY,     /* reading a body */
+    PHASE_WRITE,    /* a response is being written */
+    PHASE_IDLE,     /* keep-alive, nothing buffered */
+    PHASE_LINGER,   /* answered and shut down for writing: input is dropped until EOF */
+};
+
+struct gw_admin {
+    struct gw_server *server;
+    uv_tcp_t listener;
+    struct gw_list conns;
+    size_t nconns;
+    bool loopback;   /** the listener is bound to a loopback address */
+    char *start_key; /** admin.api_key when the listener was bound (see effective_key) */
+};
+
+struct admin_conn {
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    uv_write_t wreq;
+    uv_write_t creq; /** "100 Continue" */
+    uv_shutdown_t sreq;
+    struct gw_admin *a;
+    struct gw_list link;
+    struct gw_http1_parser parser;
+    struct gw_http1_message msg;
+    struct gw_http1_header headers[GW_HTTP1_DEFAULT_MAX_HEADERS];
+    struct gw_chunked_decoder dec;
+    struct gw_buf body;
+    struct gw_buf out;
+    uint64_t body_left; /** Content-Length bytes still to read */
+    unsigned open_handles;
+    enum phase phase;
+    bool head_done;
+    bool closing;
+    bool close_after; /** close once the response is written */
+    char peer[48];
+    size_t in_len;
+    char in[ADMIN_IN_CAP];
+};
+
+static void process(struct admin_conn *c);
+
+/* ---- helpers --------------------------------------------------------------------------------- */
+
+static bool sha256(const void *p, size_t n, unsigned char out[32])
+{
+    unsigned int len = 0;
+    return EVP_Digest(p, n, out, &len, EVP_sha256(), NULL) == 1 && len == 32;
+}
+
+bool gw__admin_key_equal(const char *expected, const char *given, size_t given_len)
+{
+    unsigned char want[32];
+    unsigned char got[32];
+    if (expected == NULL || given == NULL)
+        return false;
+    if (!sha256(expected, strlen(expected), want) || !sha256(given, given_len, got))
+        return false;
+    return CRYPTO_memcmp(want, got, sizeof want) == 0;
+}
+
+bool gw__admin_request_key(const struct gw_http1_message *m, struct gw__admin_slice *key)
+{
+    int i = gw_http1_find_header(m, "authorization", 13);
+    if (i >= 0) {
+        const char *v = m->headers[i].value;
+        size_t n = m->headers[i].value_len;
+        if (n > 7 && strncasecmp(v, "bearer ", 7) == 0) {
+            v += 7;
+            n -= 7;
+            while (n > 0 && (*v == ' ' || *v == '\t')) {
+                v++;
+                n--;
+            }
+            if (n > 0) {
+                key->p = v;
+                key->n = n;
+                return true;
+            }
+        }
+    }
+    i = gw_http1_find_header(m, "x-api-key", 9);
+    if (i >= 0 && m->headers[i].value_len > 0) {
+        key->p = m->headers[i].value;
+        key->n = m->headers[i].value_len;
+        return true;
+    }
+    return false;
+}
+
+void gw__admin_json(struct gw__admin_resp *rs, int status, json_t *json)
+{
+    json_decref(rs->json);
+    rs->status = status;
+    rs->json = json;
+}
+
+void gw__admin_error(struct gw__admin_resp *rs, int status, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    gw__admin_json(rs, status, json_pack("{s:s, s:i}", "error", msg, "status", status));
+}
+
+static const struct {
+    int status;
+    const char *text;
+} reasons[] = {
+    {200, "OK"},
+    {201, "Created"},
+    {400, "Bad Request"},
+    {401, "Unauthorized"},
+    {404, "Not Found"},
+    {405, "Method Not Allowed"},
+    {408, "Request Timeout"},
+    {409, "Conflict"},
+    {413, "Content Too Large"},
+    {414, "URI Too Long"},
+    {417, "Expectation Failed"},
+    {422, "Unprocessable Content"},
+    {431, "Request Header Fields Too Large"},
+    {500, "Internal Server Error"},
+    {501, "Not Implemented"},
+    {503, "Service Unavailable"},
+    {505, "HTTP Version Not Supported"},
+};
+
+static const char *reason(int status)
+{
+    for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++) {
+        if (reasons[i].status == status)
+            return reasons[i].text;
+    }
+    return status >= 500 ? "Internal Server Error" : "Error";
+}
+
+/* The key requests must carry: the running config's; when it has none but the listener is off
+ * loopback (a reload dropped the key), the key the listener was bound with, so a reload can
+ * rotate the key but never open a non-loopback listener. NULL: no key required. */
+static const char *effective_key(struct gw_admin *a)
+{
+    struct gw_snapshot *snap = gw_server_snapshot(a->server);
+    const char *key = snap && snap->cfg ? snap->cfg->admin.api_key : NULL;
+    if (key == NULL && !a->loopback)
+        key = a->start_key;
+    return key;
+}
+
+/* ---- connection lifecycle -------------------------------------------------------------------- */
+
+static void on_conn_handle_closed(uv_handle_t *h)
+{
+    struct admin_conn *c = h->data;
+    if (--c->open_handles > 0)
+        return;
+    gw_buf_free(&c->body);
+    gw_buf_free(&c->out);
+    free(c);
+}
+
+static void conn_close(struct admin_conn *c)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    gw_list_remove(&c->link);
+    c->a->nconns--;
+    uv_close((uv_handle_t *)&c->tcp, on_conn_handle_closed);
+    uv_close((uv_handle_t *)&c->timer, on_conn_handle_closed);
+}
+
+static void on_timeout(uv_timer_t *t);
+
+static void set_phase(struct admin_conn *c, enum phase p)
+{
+    static const uint64_t timeout_ms[] = {
+        [PHASE_HEAD] = ADMIN_HEAD_TIMEOUT_MS,   [PHASE_BODY] = ADMIN_HEAD_TIMEOUT_MS,
+        [PHASE_WRITE] = ADMIN_WRITE_TIMEOUT_MS, [PHASE_IDLE] = ADMIN_IDLE_TIMEOUT_MS,
+        [PHASE_LINGER] = ADMIN_LINGER_MS,
+    };
+    c->phase = p;
+    uv_timer_start(&c->timer, on_timeout, timeout_ms[p], 0);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    struct admin_conn *c = h->data;
+    buf->base = c->in + c->in_len;
+    buf->len = ADMIN_IN_CAP - c->in_len;
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
+
+static void read_start(struct admin_conn *c)
+{
+    if (!c->closing && c->in_len < ADMIN_IN_CAP)
+        uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}
+
+/* ---- responses ------------------------------------------------------------------------------- */
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    (void)req;
+    (void)status;
+}
+
+/* Closing a socket with unread input makes the kernel send RST, which can destroy the answer
+ * before the client reads it (RFC 9112 9.6). So after an answer that ends the connection, shut
+ * down the write side and drop what still arrives, until EOF or a short timeout. */
+static void linger(struct admin_conn *c)
+{
+    c->in_len = 0;
+    set_phase(c, PHASE_LINGER);
+    if (uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, on_shutdown) < 0) {
+        conn_close(c);
+        return;
+    }
+    read_start(c);
+}
+
+static void on_written(uv_write_t *req, int status)
+{
+    struct admin_conn *c = req->data;
+    if (c->closing)
+        return;
+    if (status < 0) {
+        conn_close(c);
+        return;
+    }
+    if (c->close_after) {
+        linger(c);
+        return;
+    }
+    /* The request's head (its body was already taken out of the buffer) leaves; a pipelined
+     * request may follow it. */
+    size_t used = c->msg.head_len;
+    memmove(c->in, c->in + used, c->in_len - used);
+    c->in_len -= used;
+    c->head_done = false;
+    gw_http1_parser_init_request(&c->parser, NULL);
+    gw_buf_reset(&c->body);
+    gw_buf_reset(&c->out);
+    set_phase(c, c->in_len > 0 ? PHASE_HEAD : PHASE_IDLE);
+    read_start(c);
+    process(c);
+}
+
+/* Writes rs (and frees its JSON). close_after: the connection ends with this response. */
+static void respond(struct admin_conn *c, struct gw__admin_resp *rs, bool close_after)
+{
+    char *body = NULL;
+    if (rs->json)
+        body = json_dumps(rs->json, JSON_INDENT(2));
+    json_decref(rs->json);
+    rs->json = NULL;
+    if (body == NULL) {
+        rs->status = 500;
+        body = strdup("{\"error\": \"out of memory\", \"status\": 500}");
+    }
+    if (c->head_done && !c->msg.keep_alive)
+        close_after = true;
+    c->close_after = close_after;
+    size_t blen = body ? strlen(body) : 0;
+    bool head_only = c->head_done && c->msg.method_id == GW_METHOD_HEAD;
+    gw_buf_reset(&c->out);
+    int rc = gw_buf_appendf(&c->out,
+                            "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+                            "Content-Length: %zu\r\nCache-Control: no-store\r\n%s%s\r\n",
+                            rs->status, reason(rs->status), blen + (body ? 1 : 0), rs->headers,
+                            close_after ? "Connection: close\r\n" : "");
+    if (rc == 0 && body && !head_only) {
+        rc = gw_buf_append(&c->out, body, blen);
+        if (rc == 0)
+            rc = gw_buf_append(&c->out, "\n", 1);
+    }
+    free(body);
+    if (rc < 0) {
+        conn_close(c);
+        return;
+    }
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    set_phase(c, PHASE_WRITE);
+    uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
+    c->wreq.data = c;
+    if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_written) < 0)
+        conn_close(c);
+}
+
+static void respond_error(struct admin_conn *c, int status, const char *msg, bool close_after)
+{
+    struct gw__admin_resp rs = {0};
+    gw__admin_error(&rs, status, "%s", msg);
+    respond(c, &rs, close_after);
+}
+
+static void on_timeout(uv_timer_t *t)
+{
+    struct admin_conn *c = t->data;
+    if (c->phase == PHASE_IDLE || c->phase == PHASE_WRITE || c->phase == PHASE_LINGER ||
+        (c->phase == PHASE_HEAD && c->in_len == 0)) {
+        conn_close(c);
+        return;
+    }
+    const char *what = c->phase == PHASE_BODY ? "timed out reading request body"
+                                              : "timed out reading request header";
+    respond_error(c, 408, what, true);
+}
+
+/* ---- requests -------------------------------------------------------------------------------- */
+
+static void log_request(struct admin_conn *c, int status)
+{
+    int level = c->msg.method_id == GW_METHOD_GET || c->msg.method_id == GW_METHOD_HEAD
+                    ? GW_LOG_LEVEL_DEBUG
+                    : GW_LOG_LEVEL_INFO;
+    if (!gw_log_enabled(level))
+        return;
+    int tlen = (int)(c->msg.target_len > 200 ? 200 : c->msg.target_len);
+    gw_log(level, "admin: %s %.*s %.*s %d", c->peer, (int)c->msg.method_len, c->msg.method, tlen,
+           c->msg.target, status);
+}
+
+static void serve(struct admin_conn *c)
+{
+    struct gw__admin_resp rs = {0};
+    struct gw__admin_req rq = {0};
+    const char *t = c->msg.target;
+    size_t tlen = c->msg.target_len;
+    const char *q = memchr(t, '?', tlen);
+
+    const char *key = effective_key(c->a);
+    struct gw__admin_slice given = {0};
+    if (key != NULL &&
+        (!gw__admin_request_key(&c->msg, &given) || !gw__admin_key_equal(key, given.p, given.n))) {
+        gw__admin_error(&rs, 401,
+                        "missing or invalid admin API key (send \"Authorization: "
+                        "Bearer KEY\" or \"X-API-Key: KEY\")");
+        snprintf(rs.headers, sizeof rs.headers,
+                 "WWW-Authenticate: Bearer realm=\"gantry admin\"\r\n");
+        goto out;
+    }
+    if (tlen == 0 || t[0] != '/') {
+        gw__admin_error(&rs, 400, "the request target must be a path starting with '/'");
+        goto out;
+    }
+    rq.method = c->msg.method_id == GW_METHOD_HEAD ? GW_METHOD_GET : c->msg.method_id;
+    rq.path.p = t;
+    rq.path.n = q ? (size_t)(q - t) : tlen;
+    rq.query.p = q ? q + 1 : "";
+    rq.query.n = q ? tlen - rq.path.n - 1 : 0;
+    if (gw_buf_append(&c->body, "", 1) < 0) {
+        gw__admin_error(&rs, 500, "out of memory");
+        goto out;
+    }
+    rq.body = c->body.data;
+    rq.body_len = c->body.len - 1;
+    gw__admin_dispatch(c->a->server, &rq, &rs);
+out:
+    log_request(c, rs.status);
+    respond(c, &rs, false);
+}
+
+/* Moves body bytes from the input buffer (after the head) into c->body. Returns 1 when the
+ * body is complete, 0 when more is needed, or a negative error. */
+static int take_body(struct admin_conn *c)
+{
+    size_t start = c->msg.head_len;
+    size_t avail = c->in_len - start;
+    size_t used = 0;
+    int done = 0;
+    int rc = 0;
+    if (c->msg.body == GW_BODY_LENGTH) {
+        size_t k = avail < c->body_left ? avail : (size_t)c->body_left;
+        rc = gw_buf_append(&c->body, c->in + start, k);
+        used = k;
+        c->body_left -= k;
+        done = c->body_left == 0;
+    } else {
+        while (used < avail) {
+            size_t consumed = 0;
+            const char *data = NULL;
+            size_t dlen = 0;
+            int r = gw_chunked_decode(&c->dec, c->in + start + used, avail - used, &consumed, &data,
+                                      &dlen);
+            used += consumed;
+            if (r < 0) {
+                rc = r;
+                break;
+            }
+            if (r == GW_CHUNKED_DATA) {
+                if (dlen > GW__ADMIN_MAX_BODY - c->body.len) {
+                    rc = GW_EBODYTOOLARGE;
+                    break;
+                }
+                rc = gw_buf_append(&c->body, data, dlen);
+                if (rc < 0)
+                    break;
+            } else if (r == GW_CHUNKED_DONE) {
+                done = 1;
+                break;
+            }
+        }
+    }
+    memmove(c->in + start, c->in + start + used, avail - used);
+    c->in_len -= used;
+    return rc < 0 ? rc : done;
+}
+
+static void process(struct admin_conn *c)
+{
+    if (c->closing || c->phase == PHASE_WRITE || c->phase == PHASE_LINGER)
+        return;
+    if (!c->head_done) {
+        if (c->in_len == 0)
+            return;
+        int rc = gw_http1_parse_request(&c->parser, c->in, c->in_len, &c->msg);
+        if (rc == GW_HTTP1_PARTIAL) {
+            if (c->in_len == ADMIN_IN_CAP)
+                respond_error(c, 431, gw_strerror(GW_EHDRTOOLARGE), true);
+            return;
+        }
+        if (rc < 0) {
+            respond_error(c, gw_err_http_status(rc), gw_strerror(rc), true);
+            return;
+        }
+        c->head_done = true;
+        gw_buf_reset(&c->body);
+        if (c->msg.body == GW_BODY_NONE) {
+            serve(c);
+            return;
+        }
+        if (c->msg.body == GW_BODY_LENGTH && c->msg.content_length > GW__ADMIN_MAX_BODY) {
+            respond_error(c, 413, "request body too large (the admin API takes at most 1 MiB)",
+                          true);
+            return;
+        }
+        c->body_left = c->msg.content_length;
+        gw_chunked_init(&c->dec, 0, 0);
+        set_phase(c, PHASE_BODY);
+        if (c->msg.expect_continue && c->in_len == c->msg.head_len) {
+            static char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+            uv_buf_t b = uv_buf_init(cont, sizeof cont - 1);
+            c->creq.data = c;
+            uv_write(&c->creq, (uv_stream_t *)&c->tcp, &b, 1, NULL);
+        }
+    }
+    int rc = take_body(c);
+    if (rc < 0) {
+        if (rc == GW_EBODYTOOLARGE)
+            respond_error(c, 413, "request body too large (the admin API takes at most 1 MiB)",
+                          true);
+        else
+            respond_error(c, gw_err_http_status(rc), gw_strerror(rc), true);
+        return;
+    }
+    if (rc == 1)
+        serve(c);
+    else
+        set_phase(c, PHASE_BODY); /* the body timeout is a gap between reads */
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    (void)buf;
+    struct admin_conn *c = stream->data;
+    if (nread == 0)
+        return;
+    if (nread < 0) {
+        /* EOF or error: nothing is written back mid-request (the client is gone). */
+        conn_close(c);
+        return;
+    }
+    if (c->phase == PHASE_LINGER) {
+        c->in_len = 0;
+        return;
+    }
+    if (c->phase == PHASE_IDLE)
+        set_phase(c, PHASE_HEAD);
+    c->in_len += (size_t)nread;
+    /* A full buffer is only possible with pipelined input behind a request being served; the
+     * next on_alloc would offer no room, so stop reading until the response is written. */
+    if (c->in_len == ADMIN_IN_CAP)
+        uv_read_stop(stream);
+    process(c);
+    if (c->phase != PHASE_WRITE)
+        read_start(c);
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    struct gw_admin *a = server->data;
+    if (status < 0) {
+        gw_log_warn("admin: accept: %s", uv_strerror(status));
+        return;
+    }
+    struct admin_conn *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return;
+    uv_tcp_init(server->loop, &c->tcp);
+    uv_timer_init(server->loop, &c->timer);
+    c->tcp.data = c->timer.data = c;
+    c->open_handles = 2;
+    c->a = a;
+    gw_list_insert_tail(&a->conns, &c->link);
+    a->nconns++;
+    if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0 || a->nconns > ADMIN_MAX_CONNS) {
+        if (a->nconns > ADMIN_MAX_CONNS)
+            gw_log_warn("admin: more than %d connections, closing a new one", ADMIN_MAX_CONNS);
+        conn_close(c);
+        return;
+    }
+    uv_os_fd_t fd;
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0 ||
+        gw_net_peer_ip(fd, c->peer, sizeof c->peer) < 0)
+        snprintf(c->peer, sizeof c->peer, "-");
+    uv_tcp_nodelay(&c->tcp, 1);
+    gw_buf_init(&c->body, GW__ADMIN_MAX_BODY + 1);
+    gw_buf_init(&c->out, ADMIN_MAX_OUT);
+    c->msg.headers = c->headers;
+    c->msg.headers_capacity = GW_HTTP1_DEFAULT_MAX_HEADERS;
+    gw_http1_parser_init_request(&c->parser, NULL);
+    set_phase(c, PHASE_HEAD);
+    read_start(c);
+}
+
+/* ---- listener -------------------------------------------------------------------------------- */
+
+/* The listening socket, bound before any handle exists so that a failure leaves nothing to
+ * close. SO_REUSEPORT, as for the proxy listeners: during a deploy (start the new gantry, then
+ * SIGTERM the old one; README "Deploys") both instances share the admin port until the old one
+ * exits. The kernel allows that only between sockets of the same user that all set it, so a
+ * port held by anything else still fails the start. Returns the fd or a negative errno. */
+static int listen_socket(const struct sockaddr_storage *addr, socklen_t addrlen)
+{
+    int fd = socket(addr->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int one = 1;
+    int rc = 0;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0 ||
+        bind(fd, (const struct sockaddr *)addr, addrlen) != 0 || listen(fd, 64) != 0) {
+        rc = -errno;
+        close(fd);
+        return rc;
+    }
+    return fd;
+}
+
+static void on_listener_closed(uv_handle_t *h)
+{
+    struct gw_admin *a = h->data;
+    free(a->start_key);
+    free(a);
+}
+
+struct gw_admin *gw_admin_start(struct gw_server *s, uv_loop_t *loop, int *err)
+{
+    struct gw_admin *a = NULL;
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+    int rc = 0;
+    int fd = -1;
+    struct gw_snapshot *snap = gw_server_snapshot(s);
+    const struct gw_config *cfg = snap ? snap->cfg : NULL;
+    if (cfg == NULL || loop == NULL) {
+        rc = GW_EINVAL;
+        goto fail;
+    }
+    if (!cfg->admin.enabled) {
+        gw_log_info("admin API disabled (admin.listen is \"off\")");
+        goto fail;
+    }
+    const char *host = cfg->admin.listen_host;
+    unsigned port = cfg->admin.listen_port;
+    bool loopback = cfg->admin.loopback;
+    if (!loopback && cfg->admin.api_key == NULL) {
+        gw_log_error("admin API on %s:%u is not on loopback: refusing to start without "
+                     "admin.api_key",
+                     host, port);
+        rc = GW_EINVAL;
+        goto fail;
+    }
+    rc = gw_net_resolve(host, (uint16_t)port, &addr, &addrlen);
+    if (rc < 0) {
+        gw_log_error("admin listen %s:%u: cannot resolve the address", host, port);
+        goto fail;
+    }
+    fd = listen_socket(&addr, addrlen);
+    if (fd < 0) {
+        rc = fd;
+        gw_log_error("admin listen on %s:%u: %s", host, port, strerror(-rc));
+        goto fail;
+    }
+    a = calloc(1, sizeof *a);
+    if (a == NULL) {
+        rc = GW_ENOMEM;
+        goto fail;
+    }
+    if (cfg->admin.api_key) {
+        a->start_key = strdup(cfg->admin.api_key);
+        if (a->start_key == NULL) {
+            rc = GW_ENOMEM;
+            goto fail;
+        }
+    }
+    a->server = s;
+    a->loopback = loopback;
+    gw_list_init(&a->conns);
+    /* From here on the handle owns fd and a, and only its close callback frees them. */
+    uv_tcp_init(loop, &a->listener);
+    a->listener.data = a;
+    rc = uv_tcp_open(&a->listener, fd);
+    if (rc < 0)
+        close(fd);
+    else
+        rc = uv_listen((uv_stream_t *)&a->listener, 64, on_connection);
+    if (rc < 0) {
+        gw_log_error("admin listen on %s:%u: %s", host, port, uv_strerror(rc));
+        uv_close((uv_handle_t *)&a->listener, on_listener_closed);
+        *err = rc;
+        return NULL;
+    }
+    gw_log_info("admin API listening on %s%s%s:%u%s", strchr(host, ':') ? "[" : "", host,
+                strchr(host, ':') ? "]" : "", port,
+                cfg->admin.api_key ? " (API key required)" : "");
+    *err = 0;
+    return a;
+fail:
+    if (a)
+        free(a->start_key);
+    free(a);
+    if (fd >= 0)
+        close(fd);
+    *err = rc;
+    return NULL;
+}
+
+void gw_admin_close(struct gw_admin *a)
+{
+    if (a == NULL)
+        return;
+    while (!gw_list_empty(&a->conns)) {
+        struct admin_conn *c = gw_container_of(a->conns.next, struct admin_conn, link);
+        conn_close(c);
+    }
+    uv_close((uv_handle_t *)&a->listener, on_listener_closed);
+}
+
+static int admin_service_start(struct gw_server *s, uv_loop_t *loop, void **state)
+{
+    int err = 0;
+    *state = gw_admin_start(s, loop, &err);
+    return *state == NULL && err < 0 ? err : 0;
+}
+
+static void admin_service_stop(void *state)
+{
+    gw_admin_close(state);
+}
+
+const struct gw_control_service gw_admin_service = {
+    .name = "admin",
+    .start = admin_service_start,
+    .stop = admin_service_stop,
+};

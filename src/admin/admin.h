@@ -1,0 +1,145 @@
+/*
+ * The admin listener: a small HTTP/1.1 server on the control thread's loop serving the JSON
+ * admin API (README "Admin API"): services, targets, the compiled routes, status, health, and
+ * config reload; runtime changes are validated like the file, written back to it and reloaded.
+ *
+ * Contract
+ * - Everything runs on the control thread, one request at a time (no locks): handlers read the
+ *   current snapshot with gw_server_snapshot() and change it only through gw_server_reload().
+ * - Off loopback an API key is mandatory (the config loader refuses the file otherwise); with a
+ *   key configured, every request must carry it ("Authorization: Bearer KEY" or "X-API-Key:
+ *   KEY"), compared in constant time on SHA-256 digests.
+ * - Every answer is JSON, errors included: {"error": "...", "status": N}.
+ *
+ * admin.c: listener and connections; admin_api.c: the endpoint table and the read-only
+ * endpoints; admin_mutate.c: service and target changes on the raw config document.
+ */
+#ifndef GW_CONTROL_ADMIN_H
+#define GW_CONTROL_ADMIN_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+#include "core/buf.h"
+#include "http1/parser.h"
+
+struct gw_server;
+struct gw_admin;
+
+/* Control thread. Binds the admin listener on loop per the current config (admin.listen).
+ * Returns the admin, or NULL: with *err 0 when the listener is disabled ("off"), or a negative
+ * code after logging why (address in use, non-loopback address without a key, ...). */
+struct gw_admin *gw_admin_start(struct gw_server *s, uv_loop_t *loop, int *err);
+
+/* Control thread. Closes the listener and every admin connection (a response being written is
+ * cut). Memory is released by the close callbacks, so the loop must run afterwards; then the
+ * admin holds no handle on it. NULL is ignored. */
+void gw_admin_close(struct gw_admin *a);
+
+/* The admin API as the server's control service (main.c hands it to gw_server_run). */
+extern const struct gw_control_service gw_admin_service;
+
+/* ---- internal: shared by admin*.c and their unit tests --------------------------------------- */
+
+/* Largest request body the admin API reads. */
+#define GW__ADMIN_MAX_BODY (1u << 20)
+
+/* Most {name} captures one pattern may have. */
+#define GW__ADMIN_MAX_PARAMS 4
+
+struct gw__admin_slice {
+    const char *p;
+    size_t n;
+};
+
+/* One request as the handlers see it. Slices point into the connection's buffers and live
+ * until the response is written. */
+struct gw__admin_req {
+    enum gw_http_method method;
+    struct gw__admin_slice path;                         /* without the query */
+    struct gw__admin_slice query;                        /* after '?', may be empty */
+    struct gw__admin_slice params[GW__ADMIN_MAX_PARAMS]; /* the pattern's {captures} */
+    size_t nparams;
+    const char *body; /* NUL-terminated (the NUL is not counted); "" when none */
+    size_t body_len;
+};
+
+/* What a handler answers: a status and a JSON body (owned; NULL for none), plus optional
+ * extra header lines ("Name: value\r\n"). */
+struct gw__admin_resp {
+    int status;
+    json_t *json;
+    char headers[256];
+};
+
+typedef void (*gw__admin_handler_fn)(struct gw_server *s, const struct gw__admin_req *rq,
+                                     struct gw__admin_resp *rs);
+
+/* admin_api.c: finds the endpoint for method and path and runs it; fills rs (404 when no
+ * pattern matches, 405 with Allow when a pattern matches but not for this method). */
+void gw__admin_dispatch(struct gw_server *s, struct gw__admin_req *rq, struct gw__admin_resp *rs);
+
+/* Matches path against a pattern of literal segments and {name} segments (each matching one
+ * non-empty segment). One trailing '/' of the path is ignored. Captures go to params. */
+bool gw__admin_match(const char *pattern, const char *path, size_t len,
+                     struct gw__admin_slice *params, size_t max_params, size_t *nparams);
+
+/* Value of key in a query string (a=1&b=2), percent- and '+'-decoded into out (NUL-terminated).
+ * Returns the decoded length, or -1 when the key is absent, malformed or does not fit. */
+long gw__admin_query_get(const char *query, size_t len, const char *key, char *out, size_t cap);
+
+/* The key a request carries: "Authorization: Bearer K" (scheme case-insensitive) or
+ * "X-API-Key: K". False when neither is present. */
+bool gw__admin_request_key(const struct gw_http1_message *m, struct gw__admin_slice *key);
+
+/* Constant-time comparison of a presented key with the expected one: both are hashed with
+ * SHA-256 and the digests compared with CRYPTO_memcmp, so neither content nor length leaks. */
+bool gw__admin_key_equal(const char *expected, const char *given, size_t given_len);
+
+/* Sets rs to {"error": message, "status": status}. */
+void gw__admin_error(struct gw__admin_resp *rs, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Sets rs's status and body (takes ownership of json; a previous body is released). */
+void gw__admin_json(struct gw__admin_resp *rs, int status, json_t *json);
+
+/* A service of the running config as a JSON object in the config file's schema (what GET
+ * /api/services/{name} returns; it can be sent back with PUT). NULL when out of memory. */
+struct gw_service_conf;
+json_t *gw__admin_service_json(const struct gw_service_conf *svc);
+
+/* The errors of a config load as [{"path", "message"}], with "file", "line" and "column" when
+ * positions is set. */
+struct gw_config_errors;
+json_t *gw__admin_config_errors_json(const struct gw_config_errors *errs, bool positions);
+
+/* admin_mutate.c: the handlers that change services and targets. */
+void gw__admin_create_service(struct gw_server *s, const struct gw__admin_req *rq,
+                              struct gw__admin_resp *rs);
+void gw__admin_replace_service(struct gw_server *s, const struct gw__admin_req *rq,
+                               struct gw__admin_resp *rs);
+void gw__admin_delete_service(struct gw_server *s, const struct gw__admin_req *rq,
+                              struct gw__admin_resp *rs);
+void gw__admin_add_target(struct gw_server *s, const struct gw__admin_req *rq,
+                          struct gw__admin_resp *rs);
+void gw__admin_remove_target(struct gw_server *s, const struct gw__admin_req *rq,
+                             struct gw__admin_resp *rs);
+
+/* Edits of the raw config document (pure, for tests). Each returns 0 or an HTTP status (400,
+ * 404, 409) with the reason in why. */
+int gw__admin_doc_add_service(json_t *doc, json_t *svc, char *why, size_t cap);
+int gw__admin_doc_replace_service(json_t *doc, const char *name, json_t *svc, char *why,
+                                  size_t cap);
+int gw__admin_doc_delete_service(json_t *doc, const char *name, char *why, size_t cap);
+int gw__admin_doc_add_target(json_t *doc, const char *name, json_t *target, char *why, size_t cap);
+int gw__admin_doc_remove_target(json_t *doc, const char *name, const char *url, char *why,
+                                size_t cap);
+
+/* Replaces the file at path (following a symlink) with data: a temporary file in the same
+ * directory, fsync, the old file's mode, rename, fsync of the directory. 0 or a negative
+ * errno; on failure the old file is untouched. */
+int gw__admin_write_file_atomic(const char *path, const char *data, size_t len);
+
+#endif

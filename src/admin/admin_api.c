@@ -1,0 +1,659 @@
+/*
+ * The admin API's endpoints: one table of (method, path pattern, handler), and the read-only
+ * handlers (services, routes, status, health, circuit breakers) plus config reload and circuit
+ * reset. The handlers that change services and targets live in admin_mutate.c. Adding an
+ * endpoint is one row here.
+ */
+#include "admin/admin.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "control/snapshot.h"
+#include "core/error.h"
+#include "core/hex.h"
+#include "policy/policy.h"
+#include "runtime/server.h"
+#include "state/ratelimit_redis.h"
+
+#include "core/version.h"
+
+/* ---- path patterns and queries --------------------------------------------------------------- */
+
+bool gw__admin_match(const char *pattern, const char *path, size_t len,
+                     struct gw__admin_slice *params, size_t max_params, size_t *nparams)
+{
+    size_t np = 0;
+    if (len > 1 && path[len - 1] == '/')
+        len--;
+    const char *p = pattern;
+    size_t i = 0;
+    while (*p) {
+        if (*p != '/' || i >= len || path[i] != '/')
+            return false;
+        p++;
+        i++;
+        const char *pend = strchr(p, '/');
+        size_t plen = pend ? (size_t)(pend - p) : strlen(p);
+        const char *seg = path + i;
+        const char *send = memchr(seg, '/', len - i);
+        size_t slen = send ? (size_t)(send - seg) : len - i;
+        if (plen >= 2 && p[0] == '{' && p[plen - 1] == '}') {
+            if (slen == 0 || np >= max_params)
+                return false;
+            params[np].p = seg;
+            params[np].n = slen;
+            np++;
+        } else if (plen != slen || memcmp(p, seg, plen) != 0) {
+            return false;
+        }
+        p += plen;
+        i += slen;
+    }
+    if (i != len)
+        return false;
+    *nparams = np;
+    return true;
+}
+
+long gw__admin_query_get(const char *query, size_t len, const char *key, char *out, size_t cap)
+{
+    size_t klen = strlen(key);
+    size_t i = 0;
+    while (i <= len) {
+        const char *amp = memchr(query + i, '&', len - i);
+        size_t end = amp ? (size_t)(amp - query) : len;
+        const char *eq = memchr(query + i, '=', end - i);
+        size_t name_end = eq ? (size_t)(eq - query) : end;
+        if (name_end - i == klen && memcmp(query + i, key, klen) == 0) {
+            size_t o = 0;
+            for (size_t j = eq ? name_end + 1 : end; j < end; j++) {
+                char c = query[j];
+                if (c == '+') {
+                    c = ' ';
+                } else if (c == '%') {
+                    int hi = j + 2 < end ? gw_hex_digit((unsigned char)query[j + 1]) : -1;
+                    int lo = j + 2 < end ? gw_hex_digit((unsigned char)query[j + 2]) : -1;
+                    if (hi < 0 || lo < 0)
+                        return -1;
+                    c = (char)(hi * 16 + lo);
+                    j += 2;
+                }
+                if (c == '\0' || o + 1 >= cap)
+                    return -1;
+                out[o++] = c;
+            }
+            if (cap == 0)
+                return -1;
+            out[o] = '\0';
+            return (long)o;
+        }
+        if (amp == NULL)
+            break;
+        i = end + 1;
+    }
+    return -1;
+}
+
+/* ---- JSON views of the running config -------------------------------------------------------- */
+
+static const struct {
+    enum gw_http_method id;
+    const char *name;
+} method_names[] = {
+    {GW_METHOD_GET, "GET"},     {GW_METHOD_HEAD, "HEAD"},     {GW_METHOD_POST, "POST"},
+    {GW_METHOD_PUT, "PUT"},     {GW_METHOD_DELETE, "DELETE"}, {GW_METHOD_OPTIONS, "OPTIONS"},
+    {GW_METHOD_PATCH, "PATCH"}, {GW_METHOD_TRACE, "TRACE"},
+};
+
+/* An array of method names, or NULL for "any" (mask 0). */
+static json_t *methods_json(uint32_t mask)
+{
+    if (mask == 0)
+        return NULL;
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < sizeof method_names / sizeof method_names[0]; i++) {
+        if (mask & (1u << method_names[i].id))
+            json_array_append_new(a, json_string(method_names[i].name));
+    }
+    return a;
+}
+
+static json_t *duration_json(uint64_t ms)
+{
+    char buf[32];
+    if (ms % 1000 == 0)
+        snprintf(buf, sizeof buf, "%llus", (unsigned long long)(ms / 1000));
+    else
+        snprintf(buf, sizeof buf, "%llums", (unsigned long long)ms);
+    return json_string(buf);
+}
+
+static json_t *strings_json(char *const *items, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++)
+        json_array_append_new(a, json_string(items[i]));
+    return a;
+}
+
+json_t *gw__admin_service_json(const struct gw_service_conf *svc)
+{
+    json_t *o = json_object();
+    if (o == NULL)
+        return NULL;
+    json_object_set_new(o, "name", json_string(svc->name));
+    json_object_set_new(o, "prefix", strings_json(svc->prefixes, svc->nprefixes));
+    if (svc->nhosts > 0)
+        json_object_set_new(o, "hosts", strings_json(svc->hosts, svc->nhosts));
+    json_t *m = methods_json(svc->methods);
+    if (m)
+        json_object_set_new(o, "methods", m);
+    json_object_set_new(o, "strip_prefix", json_boolean(svc->strip_prefix));
+    const char *hh = svc->host_mode == GW_HOST_TARGET  ? "target"
+                     : svc->host_mode == GW_HOST_FIXED ? svc->host_value
+                                                       : "client";
+    json_object_set_new(o, "host_header", json_string(hh ? hh : "client"));
+    json_object_set_new(o, "timeouts",
+                        json_pack("{s:o, s:o}", "upstream_connect",
+                                  duration_json(svc->connect_timeout_ms), "upstream_response",
+                                  duration_json(svc->response_timeout_ms)));
+    json_object_set_new(o, "limits",
+                        json_pack("{s:I}", "max_body_bytes", (json_int_t)svc->max_body_bytes));
+    json_t *targets = json_array();
+    for (size_t i = 0; targets && i < svc->ntargets; i++) {
+        const struct gw_target_conf *t = &svc->targets[i];
+        json_array_append_new(
+            targets, json_pack("{s:s, s:I}", "url", t->url, "weight", (json_int_t)t->weight));
+    }
+    json_object_set_new(o, "targets", targets);
+    return o;
+}
+
+static const struct gw_config *running_config(struct gw_server *s)
+{
+    struct gw_snapshot *snap = gw_server_snapshot(s);
+    return snap ? snap->cfg : NULL;
+}
+
+static const struct gw_service_conf *find_service(const struct gw_config *cfg,
+                                                  const struct gw__admin_slice *name)
+{
+    for (size_t i = 0; cfg && i < cfg->nservices; i++) {
+        const char *n = cfg->services[i].name;
+        if (strlen(n) == name->n && memcmp(n, name->p, name->n) == 0)
+            return &cfg->services[i];
+    }
+    return NULL;
+}
+
+json_t *gw__admin_config_errors_json(const struct gw_config_errors *errs, bool positions)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && errs && i < errs->count; i++) {
+        const struct gw_config_error *e = &errs->items[i];
+        json_t *o = json_pack("{s:s, s:s}", "path", e->path ? e->path : "", "message",
+                              e->message ? e->message : "");
+        if (o && positions) {
+            json_object_set_new(o, "file", json_string(e->file ? e->file : ""));
+            json_object_set_new(o, "line", json_integer(e->line));
+            json_object_set_new(o, "column", json_integer(e->column));
+        }
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
+/* ---- read-only endpoints --------------------------------------------------------------------- */
+
+static void list_services(struct gw_server *s, const struct gw__admin_req *rq,
+                          struct gw__admin_resp *rs)
+{
+    (void)rq;
+    const struct gw_config *cfg = running_config(s);
+    json_t *a = json_array();
+    for (size_t i = 0; a && cfg && i < cfg->nservices; i++)
+        json_array_append_new(a, gw__admin_service_json(&cfg->services[i]));
+    gw__admin_json(rs, 200, json_pack("{s:o}", "services", a));
+}
+
+static void get_service(struct gw_server *s, const struct gw__admin_req *rq,
+                        struct gw__admin_resp *rs)
+{
+    const struct gw_service_conf *svc = find_service(running_config(s), &rq->params[0]);
+    if (svc == NULL) {
+        gw__admin_error(rs, 404, "no service named \"%.*s\"", (int)rq->params[0].n,
+                        rq->params[0].p);
+        return;
+    }
+    gw__admin_json(rs, 200, gw__admin_service_json(svc));
+}
+
+struct route_row {
+    const char *host; /* NULL: any host */
+    const char *prefix;
+    uint32_t methods;
+    const struct gw_service_conf *svc;
+};
+
+static int host_class(const char *h)
+{
+    return h == NULL ? 2 : h[0] == '*' ? 1 : 0;
+}
+
+/* The router's order: exact hosts, wildcards (longest suffix first), any host; within a host,
+ * the longest prefix first. */
+static int route_cmp(const void *x, const void *y)
+{
+    const struct route_row *a = x;
+    const struct route_row *b = y;
+    int ca = host_class(a->host);
+    int cb = host_class(b->host);
+    if (ca != cb)
+        return ca - cb;
+    if (ca == 1 && strlen(a->host) != strlen(b->host))
+        return strlen(a->host) > strlen(b->host) ? -1 : 1;
+    if (ca != 2) {
+        int c = strcmp(a->host, b->host);
+        if (c)
+            return c;
+    }
+    size_t la = strlen(a->prefix);
+    size_t lb = strlen(b->prefix);
+    if (la != lb)
+        return la > lb ? -1 : 1;
+    int c = strcmp(a->prefix, b->prefix);
+    if (c)
+        return c;
+    return a->methods < b->methods ? -1 : a->methods > b->methods;
+}
+
+static void get_routing(struct gw_server *s, const struct gw__admin_req *rq,
+                        struct gw__admin_resp *rs)
+{
+    (void)rq;
+    const struct gw_config *cfg = running_config(s);
+    size_t n = 0;
+    for (size_t i = 0; cfg && i < cfg->nservices; i++)
+        n += cfg->services[i].nprefixes * (cfg->services[i].nhosts ? cfg->services[i].nhosts : 1);
+    struct route_row *rows = calloc(n ? n : 1, sizeof *rows);
+    json_t *routes = json_array();
+    if (rows == NULL || routes == NULL) {
+        free(rows);
+        json_decref(routes);
+        gw__admin_error(rs, 500, "out of memory");
+        return;
+    }
+    size_t k = 0;
+    for (size_t i = 0; cfg && i < cfg->nservices; i++) {
+        const struct gw_service_conf *svc = &cfg->services[i];
+        /* As the router is built (snapshot.c): a service that allows GET allows HEAD. */
+        uint32_t m = svc->methods;
+        if (m & (1u << GW_METHOD_GET))
+            m |= 1u << GW_METHOD_HEAD;
+        for (size_t p = 0; p < svc->nprefixes; p++) {
+            for (size_t h = 0; h < (svc->nhosts ? svc->nhosts : 1); h++) {
+                rows[k].host = svc->nhosts ? svc->hosts[h] : NULL;
+                rows[k].prefix = svc->prefixes[p];
+                rows[k].methods = m;
+                rows[k].svc = svc;
+                k++;
+            }
+        }
+    }
+    qsort(rows, k, sizeof *rows, route_cmp);
+    for (size_t i = 0; i < k; i++) {
+        json_t *m = methods_json(rows[i].methods);
+        if (m == NULL)
+            m = json_pack("[s]", "*");
+        json_array_append_new(routes,
+                              json_pack("{s:s, s:s, s:o, s:s, s:b}", "host",
+                                        rows[i].host ? rows[i].host : "*", "prefix", rows[i].prefix,
+                                        "methods", m, "service", rows[i].svc->name, "strip_prefix",
+                                        rows[i].svc->strip_prefix));
+    }
+    free(rows);
+    gw__admin_json(
+        rs, 200,
+        json_pack("{s:I, s:o}", "generation", (json_int_t)s->generation, "routes", routes));
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Rate-limit counters and the Redis backend's state, for /gateway/status. */
+static json_t *policy_status(struct gw_server *s, struct gw_snapshot *snap)
+{
+    struct gw_policy_shared *ps = s->policy;
+    if (ps == NULL || snap == NULL)
+        return json_null();
+    const struct gw_config *cfg = snap->cfg;
+    json_t *o = json_pack("{s:s, s:I, s:I}", "backend",
+                          cfg->rate_limit.backend == GW_RL_BACKEND_REDIS ? "redis" : "local",
+                          "allowed", (json_int_t)atomic_load(&ps->rl_allowed), "limited",
+                          (json_int_t)atomic_load(&ps->rl_limited));
+    if (o && cfg->rate_limit.backend == GW_RL_BACKEND_REDIS && ps->redis) {
+        struct gw_rl_redis_metrics m;
+        gw_rl_redis_shared_metrics(ps->redis, &m);
+        static const char *const policies[] = {"fail_open", "fail_closed", "local"};
+        json_object_set_new(
+            o, "redis",
+            json_pack(
+                "{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:I, s:I}", "up",
+                m.up, "clients", (json_int_t)m.clients, "clients_up", (json_int_t)m.clients_up,
+                "decisions", (json_int_t)m.decisions, "local_decisions", (json_int_t)m.local,
+                "calls", (json_int_t)m.calls, "errors", (json_int_t)m.errors, "timeouts",
+                (json_int_t)m.timeouts, "unavailable", (json_int_t)m.unavailable, "state_changes",
+                (json_int_t)m.state_changes, "noscript_reloads", (json_int_t)m.noscript_reloads,
+                "failure_policy", policies[cfg->rate_limit.redis.on_failure], "fallbacks",
+                (json_int_t)atomic_load(&ps->rl_redis_fallbacks), "failed_closed",
+                (json_int_t)atomic_load(&ps->rl_redis_failed_closed)));
+    }
+    return o ? o : json_null();
+}
+
+static json_t *auth_status(struct gw_server *s)
+{
+    struct gw_policy_shared *ps = s->policy;
+    if (ps == NULL)
+        return json_null();
+    json_t *o = json_pack("{s:I, s:I, s:I}", "authenticated", (json_int_t)atomic_load(&ps->auth_ok),
+                          "failed", (json_int_t)atomic_load(&ps->auth_failed), "forbidden",
+                          (json_int_t)atomic_load(&ps->auth_forbidden));
+    return o ? o : json_null();
+}
+
+static void get_status(struct gw_server *s, const struct gw__admin_req *rq,
+                       struct gw__admin_resp *rs)
+{
+    (void)rq;
+    struct gw_snapshot *snap = gw_server_snapshot(s);
+    json_t *services = json_array();
+    for (size_t i = 0; services && snap && i < snap->nservices; i++) {
+        const struct gw_service *svc = &snap->services[i];
+        json_t *targets = json_array();
+        /* Every target is "up" until active health checks exist. */
+        for (size_t t = 0; targets && t < svc->ntargets; t++)
+            json_array_append_new(
+                targets, json_pack("{s:s, s:s, s:I}", "url", svc->targets[t].conf->url, "state",
+                                   "up", "weight", (json_int_t)svc->targets[t].conf->weight));
+        json_array_append_new(services,
+                              json_pack("{s:s, s:o}", "name", svc->conf->name, "targets", targets));
+    }
+    uint64_t now = now_ms();
+    uint64_t up = now > s->started_ms ? (now - s->started_ms) / 1000 : 0;
+    json_t *o = json_pack("{s:s, s:I, s:I, s:s, s:s, s:i, s:I, s:b, s:b}", "version",
+                          GANTRY_VERSION, "uptime_seconds", (json_int_t)up, "generation",
+                          (json_int_t)s->generation, "config_hash", s->config_hash, "config_path",
+                          s->config_path ? s->config_path : "", "workers", (int)s->nworkers,
+                          "connections", (json_int_t)atomic_load(&s->nconns), "ready",
+                          atomic_load(&s->ready), "draining", atomic_load(&s->draining));
+    if (o) {
+        json_object_set_new(o, "reloads",
+                            json_pack("{s:I, s:I, s:f}", "ok", (json_int_t)s->reloads_ok, "failed",
+                                      (json_int_t)s->reloads_failed, "last_ms", s->last_reload_ms));
+        json_object_set_new(o, "services", services);
+        json_object_set_new(o, "rate_limit", policy_status(s, snap));
+        json_object_set_new(o, "auth", auth_status(s));
+    } else {
+        json_decref(services);
+    }
+    gw__admin_json(rs, 200, o);
+}
+
+static void get_health_detailed(struct gw_server *s, const struct gw__admin_req *rq,
+                                struct gw__admin_resp *rs)
+{
+    (void)rq;
+    bool ready = atomic_load(&s->ready);
+    bool draining = atomic_load(&s->draining);
+    const char *status = draining ? "draining" : ready ? "ok" : "starting";
+    json_t *checks =
+        json_pack("{s:s, s:s, s:i}", "config", gw_server_snapshot(s) ? "ok" : "missing",
+                  "listeners", ready ? "ok" : "down", "workers", (int)s->nworkers);
+    gw__admin_json(rs, ready && !draining ? 200 : 503,
+                   json_pack("{s:s, s:o}", "status", status, "checks", checks));
+}
+
+static void get_health_services(struct gw_server *s, const struct gw__admin_req *rq,
+                                struct gw__admin_resp *rs)
+{
+    (void)rq;
+    struct gw_snapshot *snap = gw_server_snapshot(s);
+    json_t *a = json_array();
+    for (size_t i = 0; a && snap && i < snap->nservices; i++) {
+        const struct gw_service *svc = &snap->services[i];
+        /* Every target counts as healthy until active health checks exist. */
+        json_array_append_new(a, json_pack("{s:s, s:I, s:I}", "name", svc->conf->name, "targets",
+                                           (json_int_t)svc->ntargets, "healthy",
+                                           (json_int_t)svc->ntargets));
+    }
+    gw__admin_json(rs, 200, json_pack("{s:o}", "services", a));
+}
+
+static void post_reload(struct gw_server *s, const struct gw__admin_req *rq,
+                        struct gw__admin_resp *rs)
+{
+    (void)rq;
+    struct gw_config_errors errs = {0};
+    int rc = gw_server_reload(s, &errs);
+    if (rc == 0) {
+        gw__admin_json(rs, 200,
+                       json_pack("{s:s, s:I, s:s, s:f}", "status", "ok", "generation",
+                                 (json_int_t)s->generation, "config_hash", s->config_hash,
+                                 "reload_ms", s->last_reload_ms));
+    } else {
+        if (errs.count > 0)
+            gw__admin_error(rs, 422,
+                            "reload failed (%zu error%s): the running configuration is unchanged",
+                            errs.count, errs.count == 1 ? "" : "s");
+        else
+            gw__admin_error(rs, 422, "reload failed: %s; the running configuration is unchanged",
+                            gw_strerror(rc));
+        json_object_set_new(rs->json, "errors", gw__admin_config_errors_json(&errs, true));
+    }
+    gw_config_errors_free(&errs);
+}
+
+/* ---- circuit breakers ------------------------------------------------------------------------ */
+
+/* The control loop's clock. Workers record breaker events with their own loop's uv_now();
+ * every libuv loop reads the same monotonic clock (uv_hrtime() / 1e6 at loop update), so the
+ * two are comparable to within a loop iteration. */
+static uint64_t circuit_now(struct gw_server *s)
+{
+    uv_update_time(s->control_loop);
+    return uv_now(s->control_loop);
+}
+
+/* Milliseconds from a to b, 0 when b is not later (the clocks of two loops may differ by a few
+ * ms). */
+static json_int_t ms_until(uint64_t a, uint64_t b)
+{
+    return b > a ? (json_int_t)(b - a) : 0;
+}
+
+static json_t *circuit_json(const struct gw_breaker *b, uint64_t now)
+{
+    struct gw_breaker_stats st;
+    gw_breaker_stats(b, now, &st);
+    bool tripped = st.state == GW_BREAKER_OPEN || st.state == GW_BREAKER_HALF_OPEN;
+    json_t *o = json_object();
+    if (o == NULL)
+        return NULL;
+    json_object_set_new(o, "state", json_string(gw_breaker_state_name(st.state)));
+    json_object_set_new(o, "consecutive_failures", json_integer(st.consecutive_failures));
+    json_object_set_new(o, "window_requests", json_integer((json_int_t)st.window_requests));
+    json_object_set_new(o, "window_failures", json_integer((json_int_t)st.window_failures));
+    json_object_set_new(o, "times_opened", json_integer((json_int_t)st.times_opened));
+    json_object_set_new(o, "opened_at_ms",
+                        st.opened_at_ms ? json_integer((json_int_t)st.opened_at_ms) : json_null());
+    json_object_set_new(o, "opened_ago_ms",
+                        tripped && st.opened_at_ms ? json_integer(ms_until(st.opened_at_ms, now))
+                                                   : json_null());
+    json_object_set_new(o, "next_probe_in_ms",
+                        tripped ? json_integer(ms_until(now, st.next_probe_ms)) : json_null());
+    json_object_set_new(o, "probes_in_flight", json_integer(st.probes_in_flight));
+    return o;
+}
+
+static json_t *service_circuits_json(const struct gw_service *svc, uint64_t now)
+{
+    json_t *targets = json_array();
+    for (size_t t = 0; targets && t < svc->ntargets; t++) {
+        const struct gw_target *tg = &svc->targets[t];
+        json_array_append_new(
+            targets, json_pack("{s:s, s:o}", "target", tg->key, "circuit",
+                               svc->breaker_on ? circuit_json(tg->breaker, now) : json_null()));
+    }
+    return json_pack("{s:s, s:b, s:o, s:o}", "service", svc->conf->name, "enabled", svc->breaker_on,
+                     "circuit", svc->breaker_on ? circuit_json(&svc->live->breaker, now) : json_null(),
+                     "targets", targets);
+}
+
+static struct gw_service *find_running_service(struct gw_server *s,
+                                               const struct gw__admin_slice *name)
+{
+    struct gw_snapshot *snap = gw_server_snapshot(s);
+    for (size_t i = 0; snap && i < snap->nservices; i++) {
+        const char *n = snap->services[i].conf->name;
+        if (strlen(n) == name->n && memcmp(n, name->p, name->n) == 0)
+            return &snap->services[i];
+    }
+    return NULL;
+}
+
+static void list_circuits(struct gw_server *s, const struct gw__admin_req *rq,
+                          struct gw__admin_resp *rs)
+{
+    (void)rq;
+    struct gw_snapshot *snap = gw_server_snapshot(s);
+    uint64_t now = circuit_now(s);
+    json_t *a = json_array();
+    for (size_t i = 0; a && snap && i < snap->nservices; i++)
+        json_array_append_new(a, service_circuits_json(&snap->services[i], now));
+    gw__admin_json(rs, 200, json_pack("{s:o}", "services", a));
+}
+
+static void get_circuit(struct gw_server *s, const struct gw__admin_req *rq,
+                        struct gw__admin_resp *rs)
+{
+    const struct gw_service *svc = find_running_service(s, &rq->params[0]);
+    if (svc == NULL) {
+        gw__admin_error(rs, 404, "no service named \"%.*s\"", (int)rq->params[0].n,
+                        rq->params[0].p);
+        return;
+    }
+    gw__admin_json(rs, 200, service_circuits_json(svc, circuit_now(s)));
+}
+
+static void reset_circuit(struct gw_server *s, const struct gw__admin_req *rq,
+                          struct gw__admin_resp *rs)
+{
+    struct gw_service *svc = find_running_service(s, &rq->params[0]);
+    if (svc == NULL) {
+        gw__admin_error(rs, 404, "no service named \"%.*s\"", (int)rq->params[0].n,
+                        rq->params[0].p);
+        return;
+    }
+    if (!svc->breaker_on) {
+        gw__admin_error(rs, 409, "service \"%s\" has no circuit_breaker configured",
+                        svc->conf->name);
+        return;
+    }
+    uint64_t now = circuit_now(s);
+    gw_breaker_reset(&svc->live->breaker, now);
+    for (size_t t = 0; t < svc->ntargets; t++)
+        gw_breaker_reset(svc->targets[t].breaker, now);
+    gw__admin_json(rs, 200, service_circuits_json(svc, now));
+}
+
+/* ---- the table ------------------------------------------------------------------------------- */
+
+static void list_endpoints(struct gw_server *s, const struct gw__admin_req *rq,
+                           struct gw__admin_resp *rs);
+
+static const struct {
+    enum gw_http_method method;
+    const char *pattern;
+    gw__admin_handler_fn handler;
+} endpoints[] = {
+    {GW_METHOD_GET, "/", list_endpoints},
+    {GW_METHOD_GET, "/api/services", list_services},
+    {GW_METHOD_POST, "/api/services", gw__admin_create_service},
+    {GW_METHOD_GET, "/api/services/{name}", get_service},
+    {GW_METHOD_PUT, "/api/services/{name}", gw__admin_replace_service},
+    {GW_METHOD_DELETE, "/api/services/{name}", gw__admin_delete_service},
+    {GW_METHOD_POST, "/api/services/{name}/targets", gw__admin_add_target},
+    {GW_METHOD_DELETE, "/api/services/{name}/targets", gw__admin_remove_target},
+    {GW_METHOD_POST, "/api/config/reload", post_reload},
+    {GW_METHOD_GET, "/api/circuits", list_circuits},
+    {GW_METHOD_GET, "/api/circuits/{service}", get_circuit},
+    {GW_METHOD_POST, "/api/circuits/{service}/reset", reset_circuit},
+    {GW_METHOD_GET, "/gateway/routing", get_routing},
+    {GW_METHOD_GET, "/gateway/status", get_status},
+    {GW_METHOD_GET, "/health/detailed", get_health_detailed},
+    {GW_METHOD_GET, "/health/services", get_health_services},
+};
+#define NENDPOINTS (sizeof endpoints / sizeof endpoints[0])
+
+static const char *method_name(enum gw_http_method m)
+{
+    for (size_t i = 0; i < sizeof method_names / sizeof method_names[0]; i++) {
+        if (method_names[i].id == m)
+            return method_names[i].name;
+    }
+    return "?";
+}
+
+static void list_endpoints(struct gw_server *s, const struct gw__admin_req *rq,
+                           struct gw__admin_resp *rs)
+{
+    (void)s;
+    (void)rq;
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < NENDPOINTS; i++)
+        json_array_append_new(a, json_pack("{s:s, s:s}", "method", method_name(endpoints[i].method),
+                                           "path", endpoints[i].pattern));
+    gw__admin_json(rs, 200, json_pack("{s:s, s:o}", "version", GANTRY_VERSION, "endpoints", a));
+}
+
+void gw__admin_dispatch(struct gw_server *s, struct gw__admin_req *rq, struct gw__admin_resp *rs)
+{
+    uint32_t allowed = 0;
+    for (size_t i = 0; i < NENDPOINTS; i++) {
+        size_t np = 0;
+        if (!gw__admin_match(endpoints[i].pattern, rq->path.p, rq->path.n, rq->params,
+                             GW__ADMIN_MAX_PARAMS, &np))
+            continue;
+        if (endpoints[i].method == rq->method) {
+            rq->nparams = np;
+            endpoints[i].handler(s, rq, rs);
+            if (rs->json == NULL)
+                gw__admin_error(rs, 500, "out of memory");
+            return;
+        }
+        allowed |= 1u << endpoints[i].method;
+    }
+    if (allowed == 0) {
+        gw__admin_error(rs, 404, "no admin endpoint %.*s (GET / lists them)",
+                        (int)(rq->path.n > 200 ? 200 : rq->path.n), rq->path.p);
+        return;
+    }
+    if (allowed & (1u << GW_METHOD_GET))
+        allowed |= 1u << GW_METHOD_HEAD;
+    size_t o = (size_t)snprintf(rs->headers, sizeof rs->headers, "Allow: ");
+    for (size_t i = 0; i < sizeof method_names / sizeof method_names[0]; i++) {
+        if ((allowed & (1u << method_names[i].id)) && o < sizeof rs->headers)
+            o += (size_t)snprintf(rs->headers + o, sizeof rs->headers - o, "%s%s",
+                                  o > 7 ? ", " : "", method_names[i].name);
+    }
+    if (o < sizeof rs->headers)
+        snprintf(rs->headers + o, sizeof rs->headers - o, "\r\n");
+    gw__admin_error(rs, 405, "method not allowed");
+}

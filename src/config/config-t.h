@@ -1,0 +1,406 @@
+/*
+ * The configuration's types: struct gw_config and everything in it, the error list.
+ * Type-only (no functions): any folder may include it; the loader is config/config.h.
+ * A loaded config is immutable: readers never write to it. The reference is docs/config.md.
+ */
+#ifndef GW_CONFIG_CONFIG_T_H
+#define GW_CONFIG_CONFIG_T_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "http1/parser.h" /* struct gw_http1_limits, enum gw_http_method */
+
+enum gw_log_format {
+    GW_LOG_TEXT = 0,
+    GW_LOG_JSON,
+};
+
+enum gw_log_level {
+    GW_LOG_DEBUG = 0,
+    GW_LOG_INFO,
+    GW_LOG_WARN,
+    GW_LOG_ERROR,
+};
+
+enum gw_host_mode {
+    GW_HOST_CLIENT = 0, /* forward the client's Host header */
+    GW_HOST_TARGET,     /* Host: the target's authority */
+    GW_HOST_FIXED,      /* Host: host_value */
+};
+
+/* "load_balancer.strategy": the names and order of the balancer's enum gw_balance_strategy
+ * (src/balance/balancer.h; config_resilience.c asserts that the values agree). */
+enum gw_lb_strategy {
+    GW_LB_ROUND_ROBIN = 0,
+    GW_LB_WEIGHTED_ROUND_ROBIN,
+    GW_LB_RANDOM,
+    GW_LB_LEAST_CONNECTIONS,
+    GW_LB_IP_HASH,
+    GW_LB_CONSISTENT_HASH,
+    GW_LB_P2C_EWMA,
+};
+
+/* "load_balancer.hash_key": what consistent_hash hashes. */
+enum gw_lb_hash_kind {
+    GW_LB_HASH_IP = 0, /* "ip": the client address */
+    GW_LB_HASH_HEADER, /* "header:NAME": that request header's value */
+    GW_LB_HASH_COOKIE, /* "cookie:NAME": that cookie's value */
+};
+
+/* "circuit_breaker": the fields and meanings of struct gw_breaker_conf (upstream/breaker.h), kept
+ * apart so that this header pulls in no atomics; gw_config_breaker_conf copies it over. */
+struct gw_service_breaker_conf {
+    uint32_t failure_threshold;   /* "failure_threshold", default 5; 0 = off */
+    uint32_t error_threshold_pct; /* "error_threshold_percentage", default 50; 0 = off */
+    uint32_t minimum_requests;    /* "minimum_requests", default 20 */
+    uint32_t half_open_requests;  /* "half_open_requests", 1..255, default 3 */
+    uint32_t buckets;             /* "buckets", 1..64, default 10 */
+    uint64_t window_ms;           /* "window", default 10s; window / buckets >= 1 ms */
+    uint64_t open_duration_ms;    /* "open_duration", default 30s */
+    uint64_t slow_call_ms;        /* "slow_call_threshold", default 0 = off */
+};
+
+/* Most statuses "retries.statuses" may list (GW_RETRY_MAX_STATUSES). */
+#define GW_CONFIG_MAX_RETRY_STATUSES 8
+
+/* "retries": the fields and meanings of struct gw_retry_conf (upstream/retry.h), kept apart
+ * for the same reason; gw_config_retry_conf copies it over. */
+struct gw_service_retry_conf {
+    uint32_t attempts;   /* "attempts", 0..10, default 2 */
+    uint32_t on;         /* "retry_on": GW_RETRY_* class bits, default all four */
+    bool non_idempotent; /* "non_idempotent", default false */
+    uint32_t n_statuses; /* "statuses", default [502, 503, 504] */
+    uint16_t statuses[GW_CONFIG_MAX_RETRY_STATUSES];
+    uint64_t backoff_base_ms;    /* "backoff_base", default 25ms */
+    uint64_t backoff_max_ms;     /* "backoff_max", default 250ms, >= backoff_base */
+    uint64_t per_try_timeout_ms; /* "per_try_timeout", default 0 = the service's timeouts */
+    uint32_t budget_pct;         /* "budget_percent", 0..100, default 20 */
+    uint32_t budget_min_per_s;   /* "budget_min_per_second", default 3 */
+};
+
+/* ---- rate limiting (config_ratelimit.c, docs/ratelimit.md) ----------------------------------- */
+
+/* "key" of a limit: what one counter is shared by. */
+enum gw_limit_key {
+    GW_LIMIT_KEY_IP = 0,   /* "ip": the client address (trusted_proxies honoured) */
+    GW_LIMIT_KEY_GLOBAL,   /* "global": one counter for everyone */
+    GW_LIMIT_KEY_HEADER,   /* "header:NAME": that header's value (absent: the client address) */
+    GW_LIMIT_KEY_CONSUMER, /* "consumer": the authenticated consumer (none: the client address) */
+    GW_LIMIT_KEY_ROUTE,    /* "route": method + the matched prefix */
+};
+
+/* "match" of a limit or an auth rule: which requests of its scope it applies to. */
+struct gw_match_conf {
+    char **prefixes; /* "prefix": path prefixes on segment boundaries; none = every path */
+    size_t nprefixes;
+    uint32_t methods; /* "methods": bitmask of (1u << enum gw_http_method); 0 = any */
+};
+
+/* One limit: "limit" requests per "period". */
+struct gw_limit_conf {
+    char *name;         /* "name": default its index in the list; names counters (Redis keys) */
+    int algorithm;      /* "algorithm": enum gw_rl_algo (policy/ratelimit.h), default gcra */
+    uint32_t limit;     /* "limit", required, 1..2^32-1 */
+    uint64_t period_ms; /* "period", required */
+    uint32_t burst;     /* "burst": buckets only; default 0 = limit */
+    uint32_t buckets;   /* "buckets": sliding_window sub-buckets, default 10 */
+    enum gw_limit_key key;
+    char *key_header; /* NAME of "header:NAME", lowercased */
+    struct gw_match_conf match;
+};
+
+enum gw_rl_backend {
+    GW_RL_BACKEND_LOCAL = 0,
+    GW_RL_BACKEND_REDIS,
+};
+
+/* What a decision does when Redis cannot answer (unreachable, timed out). */
+enum gw_rl_failure_policy {
+    GW_RL_FAIL_OPEN = 0, /* "fail_open": admit */
+    GW_RL_FAIL_CLOSED,   /* "fail_closed": 503 */
+    GW_RL_FAIL_LOCAL,    /* "local": decide with this instance's in-process counters */
+};
+
+/* Which rate-limit headers responses carry. */
+enum gw_rl_headers {
+    GW_RL_HEADERS_ALL = 0, /* "all": RateLimit-* and X-RateLimit-* */
+    GW_RL_HEADERS_IETF,    /* "ietf": RateLimit-* */
+    GW_RL_HEADERS_LEGACY,  /* "legacy": X-RateLimit-* */
+    GW_RL_HEADERS_OFF,     /* "off" */
+};
+
+/* One "trusted_proxies" entry: an address or a CIDR block. */
+struct gw_cidr {
+    int family; /* AF_INET or AF_INET6 */
+    uint8_t addr[16];
+    uint8_t bits;
+};
+
+/* ---- authentication (config_auth.c, docs/auth.md) ---------------------------------------------
+ */
+
+#define GW_AUTH_JWT (1u << 0)
+#define GW_AUTH_API_KEY (1u << 1)
+#define GW_AUTH_INTROSPECTION (1u << 2)
+
+struct gw_jwt_key;
+
+struct gw_consumer_conf {
+    char *id; /* "id", required, unique */
+    char **roles;
+    size_t nroles;
+    char **permissions;
+    size_t npermissions;
+    char **api_keys; /* "api_keys": "sha256:<hex>" hashes (gantry hash-key) */
+    size_t napi_keys;
+};
+
+/* A configured JWT key: "secret" (HS*), "pem" or "pem_file" (RS*, ES*, EdDSA). */
+struct gw_jwt_key_conf {
+    char *kid;
+    char *alg;
+    char *secret;
+    char *pem;
+    char *pem_file;
+};
+
+/* A service's auth rule ("auth.rules[]"): stricter (or looser) requirements for some paths. */
+struct gw_auth_rule_conf {
+    struct gw_match_conf match;
+    bool required;
+    char **roles; /* any one of them */
+    size_t nroles;
+    char **permissions; /* all of them */
+    size_t npermissions;
+};
+
+struct gw_service_auth_conf {
+    bool enabled;     /* the service has an "auth" section */
+    bool required;    /* "required", default true */
+    uint32_t methods; /* "methods": GW_AUTH_* bits, default every configured one */
+    char **roles;
+    size_t nroles;
+    char **permissions;
+    size_t npermissions;
+    char **public_paths; /* "public_paths": prefixes that skip auth */
+    size_t npublic_paths;
+    struct gw_auth_rule_conf *rules;
+    size_t nrules;
+};
+
+struct gw_target_conf {
+    /** as written, e.g. "http://127.0.0.1:3001" (after ${ENV} substitution) */
+    char *url;
+    /** host part, lowercased: a DNS name or an IP literal (IPv6 without brackets) */
+    char *host;
+    /** default 80 */
+    uint16_t port;
+    /** "host[:port]" exactly as it appears in the URL (the Host header for host_header=target) */
+    char *authority;
+    /** 1..1000, default 1 */
+    uint32_t weight;
+    /** host is an IPv6 literal (authority has brackets) */
+    bool ipv6;
+};
+
+struct gw_service_conf {
+    /** unique, [A-Za-z0-9_.-]+ */
+    char *name;
+    /** >= 1; each starts with '/', no "//", no "." or ".." segments, no '?' '#' '%'; a trailing
+     * '/' is removed unless the prefix is "/" */
+    char **prefixes;
+    size_t nprefixes;
+    /** "api.example.com" or "*.example.com", lowercased; none = any host */
+    char **hosts;
+    size_t nhosts;
+    /** bitmask of (1u << enum gw_http_method); 0 = any method */
+    uint32_t methods;
+    /** remove the matched prefix from the path sent upstream; default false */
+    bool strip_prefix;
+    /** "host_header": "client" (default) | "target" | any other string = fixed value */
+    enum gw_host_mode host_mode;
+    /** for GW_HOST_FIXED */
+    char *host_value;
+    /** "limits.max_body_bytes"; default: the global limits.max_body_bytes; 0 = unlimited */
+    uint64_t max_body_bytes;
+    /** "timeouts.upstream_connect"; default: the global timeouts.upstream_connect */
+    uint64_t connect_timeout_ms;
+    /** "timeouts.upstream_response"; default: the global timeouts.upstream_response */
+    uint64_t response_timeout_ms;
+    /** >= 1 */
+    struct gw_target_conf *targets;
+    size_t ntargets;
+    /** "load_balancer.strategy", default round_robin */
+    enum gw_lb_strategy lb_strategy;
+    /** "load_balancer.hash_key": "ip" (default) | "header:NAME" | "cookie:NAME" */
+    enum gw_lb_hash_kind lb_hash_kind;
+    /** NAME of a header (lowercased) or cookie hash key; NULL for GW_LB_HASH_IP */
+    char *lb_hash_name;
+    /** "load_balancer.sticky_cookie": cookie name for sticky sessions; NULL = none */
+    char *lb_sticky_cookie;
+    /** "health_check": active checks; absent = disabled (the other fields hold the defaults) */
+    struct {
+        bool enabled;
+        char *path;                   /* required when enabled; starts with '/' */
+        uint64_t interval_ms;         /* default 10s */
+        uint64_t timeout_ms;          /* default 2s, < interval_ms */
+        uint32_t healthy_threshold;   /* default 2 */
+        uint32_t unhealthy_threshold; /* default 3 */
+        uint16_t status_min;          /* "expected_status", default "200-399" */
+        uint16_t status_max;
+    } health_check;
+    /** "outlier_detection": passive checks; enabled by default, false disables */
+    struct {
+        bool enabled;
+        uint32_t consecutive_failures; /* default 5 */
+        uint64_t base_ejection_ms;     /* "base_ejection_time", default 30s */
+        uint64_t max_ejection_ms;      /* "max_ejection_time", default 300s, >= base */
+        uint32_t max_ejection_percent; /* default 50 */
+    } outlier;
+    /** "circuit_breaker": absent = disabled; {} = enabled with the defaults */
+    bool breaker_enabled;
+    struct gw_service_breaker_conf breaker;
+    /** "retries": enabled by default; false disables */
+    bool retries_enabled;
+    struct gw_service_retry_conf retries;
+    /** "rate_limit.limits" */
+    struct gw_limit_conf *limits;
+    size_t nlimits;
+    /** "auth" */
+    struct gw_service_auth_conf auth;
+};
+
+struct gw_config {
+    /** the file (or name) it came from */
+    char *path;
+    /** "listen": "0.0.0.0:8000" (default); "[::1]:8000" for IPv6 (stored without brackets) */
+    char *listen_host;
+    /** GATEWAY_PORT, when set, overrides the port of "listen" */
+    uint16_t listen_port;
+    /** "workers": 0 or absent = one per online CPU, resolved at load (always >= 1 here) */
+    unsigned workers;
+    /** "max_connections": per process, default 10000 */
+    uint32_t max_connections;
+    /** "drain_timeout": how long SIGTERM waits for requests in flight, default 30s */
+    uint64_t drain_timeout_ms;
+    struct {
+        uint64_t client_header_ms;     /* "timeouts.client_header", default 10s */
+        uint64_t client_idle_ms;       /* "timeouts.client_idle", default 60s */
+        uint64_t client_body_ms;       /* "timeouts.client_body", default 30s (max read gap) */
+        uint64_t upstream_connect_ms;  /* "timeouts.upstream_connect", default 5s */
+        uint64_t upstream_response_ms; /* "timeouts.upstream_response", default 30s */
+    } timeouts;
+    /** "limits.max_request_line" (8192), "limits.max_header_bytes" (32768),
+     * "limits.max_headers" (100) */
+    struct gw_http1_limits http;
+    /** "limits.max_body_bytes", default 10 MiB; 0 = unlimited */
+    uint64_t max_body_bytes;
+    struct {
+        uint32_t max_idle_per_target; /* "upstream.keepalive.max_idle", default 64 */
+        uint64_t idle_timeout_ms;     /* "upstream.keepalive.idle_timeout", default 60s */
+    } upstream;
+    struct {
+        enum gw_log_level level;          /* "log.level": debug|info|warn|error, default info */
+        enum gw_log_format access_format; /* "log.access_format": text|json, default text */
+        char *access_log; /* "log.access": "stdout" (default) | "stderr" | "off" | file path */
+        char *error_log;  /* "log.error": "stderr" (default) | "stdout" | file path */
+    } log;
+    struct {
+        bool enabled;      /* false when "admin.listen" is "off" */
+        char *listen_host; /* "admin.listen", default "127.0.0.1:9000" (NULL when off) */
+        uint16_t listen_port;
+        bool loopback; /* listen_host is in 127.0.0.0/8 or ::1 */
+        /* "admin.api_key", ${ENV} expanded; NULL when absent or empty. Required (a load error)
+         * when listen_host is not loopback. */
+        char *api_key;
+    } admin;
+    struct {
+        enum gw_rl_backend backend; /* "rate_limit.backend", default local */
+        uint32_t max_keys;          /* "max_keys": per limit, default 100000 */
+        enum gw_rl_headers headers; /* "headers", default all */
+        struct gw_cidr *trusted;    /* "trusted_proxies" */
+        size_t ntrusted;
+        struct gw_limit_conf *limits; /* "limits": gateway-wide */
+        size_t nlimits;
+        struct gw_redis_conf {
+            char *url; /* "redis.url", required with backend redis */
+            char *host;
+            uint16_t port;
+            char *username; /* from the URL; NULL = none */
+            char *password;
+            uint32_t db;
+            char *key_prefix;                     /* "key_prefix", default "gantry:rl:" */
+            uint64_t timeout_ms;                  /* "timeout", default 50ms */
+            uint64_t backoff_min_ms;              /* "backoff_min", default 100ms */
+            uint64_t backoff_max_ms;              /* "backoff_max", default 5s */
+            enum gw_rl_failure_policy on_failure; /* "failure_policy", default fail_open */
+            uint32_t local_share;                 /* "local_share", default 0 = off */
+        } redis;
+    } rate_limit;
+    struct {
+        /* "auth.jwt" */
+        bool jwt_enabled; /* keys or a JWKS URL configured */
+        struct gw_jwt_key_conf *jwt_key_confs;
+        size_t njwt_key_confs;
+        struct gw_jwt_key *jwt_keys; /* loaded from jwt_key_confs at load time */
+        size_t njwt_keys;
+        char *jwks_url;
+        uint64_t jwks_refresh_ms;     /* "jwks_refresh", default 5m */
+        uint64_t jwks_min_refresh_ms; /* "jwks_min_refresh": unknown-kid refetch spacing, 10s */
+        uint64_t jwks_timeout_ms;     /* "jwks_timeout", default 5s */
+        char *issuer;
+        char *audience;
+        uint64_t leeway_ms;      /* "leeway", default 30s */
+        bool require_exp;        /* default true */
+        char *roles_claim;       /* default "roles" */
+        char *permissions_claim; /* default "permissions" */
+        uint32_t cache_entries;  /* "cache.max_entries", default 10000; 0 = no cache */
+        uint64_t cache_ttl_ms;   /* "cache.max_ttl", default 5m */
+        /* "auth.api_keys" */
+        char *api_key_header; /* default "x-api-key" (lowercased) */
+        char *api_key_query;  /* NULL = not accepted from the query */
+        struct gw_consumer_conf *consumers;
+        size_t nconsumers;
+        /* "auth.introspection" */
+        bool introspection_enabled;
+        char *introspection_url;
+        char *introspection_client_id;
+        char *introspection_client_secret;
+        uint64_t introspection_timeout_ms;     /* default 2s */
+        uint64_t introspection_ttl_ms;         /* "cache_ttl", default 60s */
+        uint64_t introspection_neg_ttl_ms;     /* "negative_cache_ttl", default 10s */
+        uint32_t introspection_failure_status; /* "failure_status", default 503 */
+        /* "auth.identity_headers" (lowercased) */
+        char *hdr_consumer; /* default "x-consumer-id" */
+        char *hdr_user;     /* default "x-user-id" */
+        char *hdr_roles;    /* default "x-user-roles" */
+    } auth;
+    struct gw_service_conf *services;
+    size_t nservices;
+};
+
+/* One problem. line and column are 1-based; line 0 means the whole file (it could not be read):
+ * then column is 0 and path is "". path is "" for the top-level value. */
+struct gw_config_error {
+    char *file;
+    int line;
+    int column;
+    char *path;
+    char *message;
+};
+
+struct gw_config_errors {
+    struct gw_config_error *items; /* sorted by line, then column */
+    size_t count;
+};
+
+/* At most this many problems are collected; one more item then says that the rest were dropped. */
+#define GW_CONFIG_MAX_ERRORS 100
+
+/* Largest config file accepted, in bytes. */
+#define GW_CONFIG_MAX_FILE_BYTES (16u << 20)
+
+#endif

@@ -1,0 +1,59 @@
+/*
+ * gantry's configuration: one JSON file, loaded and validated completely before use.
+ *
+ * Contract
+ * - gw_config_load reads the file, parses it with jansson (duplicate keys rejected) and checks
+ *   every key against the schema (src/config/config_fields.c). The result is either a fully
+ *   valid, fully defaulted struct gw_config, or a list of every problem found, each with the
+ *   file, the 1-based line and column of the offending value, its key path
+ *   ("services[2].targets[0].url") and a message. Nothing is printed, nothing exits.
+ * - `${NAME}` in any string value is replaced by the environment variable NAME (`${NAME:-x}`
+ *   gives a default, `$$` is a literal `$`); GATEWAY_PORT overrides the listen port.
+ * - A loaded config is immutable: readers never write to it. The reference is docs/config.md.
+ */
+#ifndef GW_CONFIG_CONFIG_H
+#define GW_CONFIG_CONFIG_H
+
+#include <stdio.h>
+
+#include "config/config-t.h"
+
+struct gw_breaker_conf;
+struct gw_retry_conf;
+
+/* Copies svc->breaker into the breaker module's settings (always valid for a loaded config).
+ * Whether the breaker is used at all is svc->breaker_enabled. */
+void gw_config_breaker_conf(const struct gw_service_conf *svc, struct gw_breaker_conf *out);
+
+/* Copies svc->retries into the retry module's settings (always valid for a loaded config).
+ * Whether retries are made at all is svc->retries_enabled. */
+void gw_config_retry_conf(const struct gw_service_conf *svc, struct gw_retry_conf *out);
+
+/* Loads and validates the file at `path`.
+ * Returns 0 and stores the config in *out (free it with gw_config_free); or GW_ECONFIG with
+ * *out NULL and every problem in *errs (free with gw_config_errors_free); or GW_ENOMEM /
+ * GW_EINVAL (null arguments) with *out NULL and *errs possibly partial. *errs is overwritten:
+ * it need not be initialized and holds no items on success. Never exits, never prints.
+ * Reads the environment (for ${NAME} and GATEWAY_PORT) and the number of online CPUs. */
+int gw_config_load(const char *path, struct gw_config **out, struct gw_config_errors *errs);
+
+/* Same from text of `len` bytes (need not be NUL-terminated); `name` stands for the file in
+ * messages and becomes cfg->path. For tests, fuzzing and the admin API. */
+int gw_config_load_string(const char *name, const char *text, size_t len, struct gw_config **out,
+                          struct gw_config_errors *errs);
+
+/* Frees a config from gw_config_load*. NULL is ignored. */
+void gw_config_free(struct gw_config *cfg);
+
+/* Frees the items of *errs and zeroes it. NULL is ignored. */
+void gw_config_errors_free(struct gw_config_errors *errs);
+
+/* Writes each error as "file:line:column: path: message\n" ("file: message\n" for line 0; the
+ * "path: " part is left out when the path is empty). */
+void gw_config_errors_print(const struct gw_config_errors *errs, FILE *out);
+
+/* Replaces ${NAME}, ${NAME:-default} and $$ in s[0..len). Returns a new NUL-terminated string,
+ * or NULL with the reason written to why (why[0] == 0 when out of memory). */
+char *gw_config_expand_env(const char *s, size_t len, char *why, size_t why_cap);
+
+#endif

@@ -1,0 +1,677 @@
+/*
+ * The config schema: one table per JSON object (see the comment at the top of config.c), and
+ * the few rules that span several fields: inherited service defaults, the worker count,
+ * environment overrides, unique service names and routes.
+ *
+ * docs/config.md documents every row; tests/unit/control/test_config.c checks that the keys,
+ * types and defaults there match these tables.
+ */
+#include "config/internal.h"
+
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define ROWS(t) (t), sizeof(t) / sizeof((t)[0])
+#define KIB 1024ull
+#define MIB (1024ull * 1024)
+
+/* ---- global sections ----------------------------------------------------------------------- */
+
+static const struct gw__cfg_field timeouts_fields[] = {
+    {.name = "client_header",
+     .type = &gw__cfg_duration_type,
+     .offset = offsetof(struct gw_config, timeouts.client_header_ms),
+     .def = "10s"},
+    {.name = "client_idle",
+     .type = &gw__cfg_duration_type,
+     .offset = offsetof(struct gw_config, timeouts.client_idle_ms),
+     .def = "60s"},
+    {.name = "client_body",
+     .type = &gw__cfg_duration_type,
+     .offset = offsetof(struct gw_config, timeouts.client_body_ms),
+     .def = "30s"},
+    {.name = "upstream_connect",
+     .type = &gw__cfg_duration_type,
+     .offset = offsetof(struct gw_config, timeouts.upstream_connect_ms),
+     .def = "5s"},
+    {.name = "upstream_response",
+     .type = &gw__cfg_duration_type,
+     .offset = offsetof(struct gw_config, timeouts.upstream_response_ms),
+     .def = "30s"},
+};
+static const struct gw__cfg_object timeouts_obj = {.what = "timeouts", ROWS(timeouts_fields)};
+
+static const struct gw__cfg_range request_line_range = {256, 1 * MIB};
+static const struct gw__cfg_range header_bytes_range = {1 * KIB, 1 * MIB};
+static const struct gw__cfg_range max_headers_range = {1, 1000};
+
+static const struct gw__cfg_field limits_fields[] = {
+    {.name = "max_request_line",
+     .type = &gw__cfg_size32_type,
+     .offset = offsetof(struct gw_config, http.max_request_line),
+     .arg = &request_line_range,
+     .def = "8192"},
+    {.name = "max_header_bytes",
+     .type = &gw__cfg_size32_type,
+     .offset = offsetof(struct gw_config, http.max_header_bytes),
+     .arg = &header_bytes_range,
+     .def = "32768"},
+    {.name = "max_headers",
+     .type = &gw__cfg_uint32_type,
+     .offset = offsetof(struct gw_config, http.max_headers),
+     .arg = &max_headers_range,
+     .def = "100"},
+    {.name = "max_body_bytes",
+     .type = &gw__cfg_size64_type,
+     .offset = offsetof(struct gw_config, max_body_bytes),
+     .def = "10MiB"},
+};
+static const struct gw__cfg_object limits_obj = {.what = "limits", ROWS(limits_fields)};
+
+static const struct gw__cfg_range max_idle_range = {0, 10000};
+
+static const struct gw__cfg_field keepalive_fields[] = {
+    {.name = "max_idle",
+     .type = &gw__cfg_uint32_type,
+     .offset = offsetof(struct gw_config, upstream.max_idle_per_target),
+     .arg = &max_idle_range,
+     .def = "64"},
+    {.name = "idle_timeout",
+     .type = &gw__cfg_duration_type,
+     .offset = offsetof(struct gw_config, upstream.idle_timeout_ms),
+     .def = "60s"},
+};
+static const struct gw__cfg_object keepalive_obj = {.what = "keepalive", ROWS(keepalive_fields)};
+
+static const struct gw__cfg_field upstream_fields[] = {
+    {.name = "keepalive", .type = &gw__cfg_object_type, .arg = &keepalive_obj},
+};
+static const struct gw__cfg_object upstream_obj = {.what = "upstream", ROWS(upstream_fields)};
+
+static const struct gw__cfg_enum log_levels[] = {
+    {"debug", GW_LOG_DEBUG},
+    {"info", GW_LOG_INFO},
+    {"warn", GW_LOG_WARN},
+    {"error", GW_LOG_ERROR},
+    {NULL, 0},
+};
+static const struct gw__cfg_enum log_formats[] = {
+    {"text", GW_LOG_TEXT},
+    {"json", GW_LOG_JSON},
+    {NULL, 0},
+};
+static const struct gw__cfg_str access_log_check = {gw__cfg_check_access_log};
+static const struct gw__cfg_str error_log_check = {gw__cfg_check_error_log};
+
+static const struct gw__cfg_field log_fields[] = {
+    {.name = "level",
+     .type = &gw__cfg_enum_type,
+     .offset = offsetof(struct gw_config, log.level),
+     .arg = log_levels,
+     .def = "info"},
+    {.name = "access_format",
+     .type = &gw__cfg_enum_type,
+     .offset = offsetof(struct gw_config, log.access_format),
+     .arg = log_formats,
+     .def = "text"},
+    {.name = "access",
+     .type = &gw__cfg_string_type,
+     .offset = offsetof(struct gw_config, log.access_log),
+     .arg = &access_log_check,
+     .def = "stdout"},
+    {.name = "error",
+     .type = &gw__cfg_string_type,
+     .offset = offsetof(struct gw_config, log.error_log),
+     .arg = &error_log_check,
+     .def = "stderr"},
+};
+static const struct gw__cfg_object log_obj = {.what = "log", ROWS(log_fields)};
+
+/* ---- admin --------------------------------------------------------------------------------- */
+
+/* An IP literal in 127.0.0.0/8, ::1 or ::ffff:127.0.0.0/104. */
+static bool is_loopback(const char *host)
+{
+    unsigned char a[16];
+    if (inet_pton(AF_INET, host, a) == 1)
+        return a[0] == 127;
+    if (inet_pton(AF_INET6, host, a) != 1)
+        return false;
+    static const unsigned char v6_loopback[16] = {[15] = 1};
+    static const unsigned char v4_mapped[12] = {[10] = 0xff, [11] = 0xff};
+    return memcmp(a, v6_loopback, 16) == 0 || (memcmp(a, v4_mapped, 12) == 0 && a[12] == 127);
+}
+
+/* "admin.listen": an address as for "listen", or "off" (also after ${ENV} substitution, so
+ * "${ADMIN_LISTEN:-127.0.0.1:9000}" can turn it off). */
+static void parse_admin_listen(struct gw__cfg_ctx *ctx, json_t *v, void *base,
+                               const struct gw__cfg_field *f)
+{
+    struct gw_config *cfg = base;
+    if (json_is_string(v)) {
+        char *s = NULL;
+        if (!gw__cfg_get_string(ctx, v, &s))
+            return;
+        bool off = strcmp(s, "off") == 0;
+        free(s);
+        if (off) {
+            free(cfg->admin.listen_host);
+            cfg->admin.listen_host = NULL;
+            cfg->admin.listen_port = 0;
+            cfg->admin.enabled = false;
+            cfg->admin.loopback = false;
+            return;
+        }
+    }
+    /* The proxy listener's parser fills listen_host/listen_port of the struct it is given. */
+    struct gw_config tmp;
+    memset(&tmp, 0, sizeof tmp);
+    gw__cfg_listen_type.parse(ctx, v, &tmp, f);
+    if (tmp.listen_host == NULL)
+        return;
+    free(cfg->admin.listen_host);
+    cfg->admin.listen_host = tmp.listen_host;
+    cfg->admin.listen_port = tmp.listen_port;
+    cfg->admin.enabled = true;
+    cfg->admin.loopback = is_loopback(tmp.listen_host);
+}
+
+static void release_admin_listen(void *base, const struct gw__cfg_field *f)
+{
+    (void)f;
+    struct gw_config *cfg = base;
+    free(cfg->admin.listen_host);
+    cfg->admin.listen_host = NULL;
+}
+
+static const struct gw__cfg_type admin_listen_type = {"address", parse_admin_listen,
+                                                      release_admin_listen};
+
+/* An empty key (e.g. "${ADMIN_API_KEY:-}" with the variable unset) means no key. */
+static bool check_api_key(struct gw__cfg_ctx *ctx, char **s)
+{
+    (void)ctx;
+    if ((*s)[0] == '\0') {
+        free(*s);
+        *s = NULL;
+    }
+    return true;
+}
+static const struct gw__cfg_str api_key_check = {check_api_key};
+
+/* Anyone who can reach the admin API can reconfigure the gateway: off loopback, a key is
+ * mandatory. */
+static void admin_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
+{
+    (void)json;
+    struct gw_config *cfg = obj;
+    if (!cfg->admin.enabled || cfg->admin.loopback || cfg->admin.api_key != NULL)
+        return;
+    gw__cfg_push_key(ctx, "listen");
+    gw__cfg_error(ctx,
+                  "the admin API listens on %s, which is not a loopback address: set "
+                  "admin.api_key (e.g. \"${ADMIN_API_KEY}\") or listen on 127.0.0.1",
+                  cfg->admin.listen_host);
+    gw__cfg_pop(ctx);
+}
+
+static const struct gw__cfg_field admin_fields[] = {
+    {.name = "listen", .type = &admin_listen_type, .def = "127.0.0.1:9000"},
+    {.name = "api_key",
+     .type = &gw__cfg_string_type,
+     .offset = offsetof(struct gw_config, admin.api_key),
+     .arg = &api_key_check},
+};
+static const struct gw__cfg_object admin_obj = {
+    .what = "admin", ROWS(admin_fields), .check = admin_check};
+
+/* ---- services ------------------------------------------------------------------------------ */
+
+static const struct gw__cfg_range weight_range = {1, 1000};
+
+static const struct gw__cfg_field target_fields[] = {
+    {.name = "url", .type = &gw__cfg_url_type, .required = true},
+    {.name = "weight",
+     .type = &gw__cfg_uint32_type,
+     .offset = offsetof(struct gw_target_conf, weight),
+     .arg = &weight_range,
+     .def = "1"},
+};
+static const struct gw__cfg_object target_obj = {
+    .what = "target", ROWS(target_fields), .size = sizeof(struct gw_target_conf)};
+
+static const struct gw__cfg_field service_timeouts_fields[] = {
+    {.name = "upstream_connect",
+     .type = &gw__cfg_duration_type,
+     .offset = offsetof(struct gw_service_conf, connect_timeout_ms)},
+    {.name = "upstream_response",
+     .type = &gw__cfg_duration_type,
+     .offset = offsetof(struct gw_service_conf, response_timeout_ms)},
+};
+static const struct gw__cfg_object service_timeouts_obj = {.what = "timeouts",
+                                                           ROWS(service_timeouts_fields)};
+
+static const struct gw__cfg_field service_limits_fields[] = {
+    {.name = "max_body_bytes",
+     .type = &gw__cfg_size64_type,
+     .offset = offsetof(struct gw_service_conf, max_body_bytes)},
+};
+static const struct gw__cfg_object service_limits_obj = {.what = "limits",
+                                                         ROWS(service_limits_fields)};
+
+static const struct gw__cfg_str name_check = {gw__cfg_check_name};
+static const struct gw__cfg_strlist prefix_list = {
+    .count_offset = offsetof(struct gw_service_conf, nprefixes),
+    .min = 1,
+    .check = gw__cfg_check_prefix,
+    .unique = true,
+};
+static const struct gw__cfg_strlist host_list = {
+    .count_offset = offsetof(struct gw_service_conf, nhosts),
+    .check = gw__cfg_check_host_pattern,
+    .unique = true,
+};
+static const struct gw__cfg_list target_list = {
+    .elem = &target_obj,
+    .count_offset = offsetof(struct gw_service_conf, ntargets),
+    .min = 1,
+    .shorthand = "url",
+};
+
+/* A service's limits and upstream timeouts default to the global ones (parsed above it). */
+static void service_init(struct gw__cfg_ctx *ctx, void *obj)
+{
+    struct gw_service_conf *svc = obj;
+    svc->max_body_bytes = ctx->root->max_body_bytes;
+    svc->connect_timeout_ms = ctx->root->timeouts.upstream_connect_ms;
+    svc->response_timeout_ms = ctx->root->timeouts.upstream_response_ms;
+}
+
+static const struct gw__cfg_field service_fields[] = {
+    {.name = "name",
+     .type = &gw__cfg_string_type,
+     .offset = offsetof(struct gw_service_conf, name),
+     .arg = &name_check,
+     .required = true},
+    {.name = "prefix",
+     .type = &gw__cfg_strlist_type,
+     .offset = offsetof(struct gw_service_conf, prefixes),
+     .arg = &prefix_list,
+     .required = true},
+    {.name = "hosts",
+     .type = &gw__cfg_strlist_type,
+     .offset = offsetof(struct gw_service_conf, hosts),
+     .arg = &host_list},
+    {.name = "methods",
+     .type = &gw__cfg_methods_type,
+     .offset = offsetof(struct gw_service_conf, methods)},
+    {.name = "strip_prefix",
+     .type = &gw__cfg_bool_type,
+     .offset = offsetof(struct gw_service_conf, strip_prefix),
+     .def = "false"},
+    {.name = "host_header", .type = &gw__cfg_host_header_type, .def = "client"},
+    {.name = "timeouts", .type = &gw__cfg_object_type, .arg = &service_timeouts_obj},
+    {.name = "limits", .type = &gw__cfg_object_type, .arg = &service_limits_obj},
+    {.name = "targets",
+     .type = &gw__cfg_list_type,
+     .offset = offsetof(struct gw_service_conf, targets),
+     .arg = &target_list,
+     .required = true},
+    {.name = "load_balancer", .type = &gw__cfg_object_type, .arg = &gw__cfg_load_balancer_obj},
+    {.name = "health_check",
+     .type = &gw__cfg_object_type,
+     .arg = &gw__cfg_health_check_obj,
+     .def = "false"},
+    {.name = "outlier_detection",
+     .type = &gw__cfg_object_type,
+     .arg = &gw__cfg_outlier_obj,
+     .def = "true"},
+    {.name = "circuit_breaker",
+     .type = &gw__cfg_object_type,
+     .arg = &gw__cfg_breaker_obj,
+     .def = "false"},
+    {.name = "retries", .type = &gw__cfg_object_type, .arg = &gw__cfg_retries_obj, .def = "true"},
+    {.name = "rate_limit", .type = &gw__cfg_object_type, .arg = &gw__cfg_service_rate_limit_obj},
+    {.name = "auth",
+     .type = &gw__cfg_object_type,
+     .arg = &gw__cfg_service_auth_obj,
+     .def = "false"},
+};
+static const struct gw__cfg_object service_obj = {
+    .what = "service",
+    ROWS(service_fields),
+    .size = sizeof(struct gw_service_conf),
+    .init = service_init,
+};
+
+static const struct gw__cfg_list service_list = {
+    .elem = &service_obj,
+    .count_offset = offsetof(struct gw_config, nservices),
+};
+
+/* ---- root ---------------------------------------------------------------------------------- */
+
+static const struct gw__cfg_range workers_range = {0, 256};
+static const struct gw__cfg_range max_connections_range = {1, 1000000};
+
+static void root_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json);
+
+/* Order matters: services come after the sections whose values they inherit. */
+static const struct gw__cfg_field root_fields[] = {
+    {.name = "listen", .type = &gw__cfg_listen_type, .def = "0.0.0.0:8000"},
+    {.name = "workers",
+     .type = &gw__cfg_uint32_type,
+     .offset = offsetof(struct gw_config, workers),
+     .arg = &workers_range,
+     .def = "0"},
+    {.name = "max_connections",
+     .type = &gw__cfg_uint32_type,
+     .offset = offsetof(struct gw_config, max_connections),
+     .arg = &max_connections_range,
+     .def = "10000"},
+    {.name = "drain_timeout",
+     .type = &gw__cfg_duration_type,
+     .offset = offsetof(struct gw_config, drain_timeout_ms),
+     .def = "30s"},
+    {.name = "timeouts", .type = &gw__cfg_object_type, .arg = &timeouts_obj},
+    {.name = "limits", .type = &gw__cfg_object_type, .arg = &limits_obj},
+    {.name = "upstream", .type = &gw__cfg_object_type, .arg = &upstream_obj},
+    {.name = "log", .type = &gw__cfg_object_type, .arg = &log_obj},
+    {.name = "admin", .type = &gw__cfg_object_type, .arg = &admin_obj},
+    {.name = "rate_limit", .type = &gw__cfg_object_type, .arg = &gw__cfg_rate_limit_obj},
+    {.name = "auth", .type = &gw__cfg_object_type, .arg = &gw__cfg_auth_obj},
+    {.name = "services",
+     .type = &gw__cfg_list_type,
+     .offset = offsetof(struct gw_config, services),
+     .arg = &service_list},
+};
+const struct gw__cfg_object gw__cfg_root = {
+    .what = "config",
+    ROWS(root_fields),
+    .size = sizeof(struct gw_config),
+    .check = root_check,
+};
+
+/* ---- rules across fields ------------------------------------------------------------------- */
+
+static void resolve_workers(struct gw_config *cfg)
+{
+    if (cfg->workers != 0)
+        return;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1)
+        n = 1;
+    if (n > (long)workers_range.max)
+        n = (long)workers_range.max;
+    cfg->workers = (unsigned)n;
+}
+
+static void override_port(struct gw__cfg_ctx *ctx, struct gw_config *cfg, const char *var,
+                          const char *value)
+{
+    unsigned long port = 0;
+    bool ok = value[0] != '\0' && strlen(value) <= 5;
+    for (const char *p = value; ok && *p; p++) {
+        ok = *p >= '0' && *p <= '9';
+        port = port * 10 + (unsigned long)(*p - '0');
+    }
+    if (!ok || port < 1 || port > 65535) {
+        char q[96];
+        gw__cfg_push_key(ctx, "listen");
+        gw__cfg_error(ctx, "environment variable %s=%s is not a port number (1 to 65535)", var,
+                      gw__cfg_quote(value, strlen(value), q, sizeof q));
+        gw__cfg_pop(ctx);
+        return;
+    }
+    cfg->listen_port = (uint16_t)port;
+}
+
+/* Environment variables that override a setting, whatever the file says. An empty value counts
+ * as unset. */
+static const struct {
+    const char *var;
+    void (*apply)(struct gw__cfg_ctx *ctx, struct gw_config *cfg, const char *var,
+                  const char *value);
+} env_overrides[] = {
+    {"GATEWAY_PORT", override_port},
+};
+
+static void apply_env_overrides(struct gw__cfg_ctx *ctx, struct gw_config *cfg)
+{
+    for (size_t i = 0; i < sizeof env_overrides / sizeof env_overrides[0]; i++) {
+        const char *value = getenv(env_overrides[i].var);
+        if (value != NULL && value[0] != '\0')
+            env_overrides[i].apply(ctx, cfg, env_overrides[i].var, value);
+    }
+}
+
+/* One (host, prefix) pair of a service, for finding routes served twice. */
+struct route_key {
+    const char *host; /* "" = any host */
+    const char *prefix;
+    uint32_t methods;
+    size_t service;
+    size_t prefix_index;
+};
+
+/* The methods a service is routed for: allowing GET allows HEAD too (RFC 9110 9.3.2; the
+ * router compiles services the same way, see control/snapshot.c). */
+static uint32_t route_methods(uint32_t methods)
+{
+    if (methods & (1u << GW_METHOD_GET))
+        methods |= 1u << GW_METHOD_HEAD;
+    return methods;
+}
+
+static int route_cmp(const void *a, const void *b)
+{
+    const struct route_key *x = a;
+    const struct route_key *y = b;
+    int c = strcmp(x->host, y->host);
+    if (c == 0)
+        c = strcmp(x->prefix, y->prefix);
+    if (c == 0)
+        c = x->service < y->service ? -1 : x->service > y->service;
+    if (c == 0)
+        c = x->prefix_index < y->prefix_index ? -1 : x->prefix_index > y->prefix_index;
+    return c;
+}
+
+static size_t json_count(json_t *v)
+{
+    return json_is_array(v) ? json_array_size(v) : (json_is_string(v) ? 1 : 0);
+}
+
+static void describe_methods(uint32_t mask, char *buf, size_t cap)
+{
+    static const struct {
+        enum gw_http_method m;
+        const char *name;
+    } names[] = {
+        {GW_METHOD_GET, "GET"},     {GW_METHOD_HEAD, "HEAD"},     {GW_METHOD_POST, "POST"},
+        {GW_METHOD_PUT, "PUT"},     {GW_METHOD_DELETE, "DELETE"}, {GW_METHOD_OPTIONS, "OPTIONS"},
+        {GW_METHOD_PATCH, "PATCH"}, {GW_METHOD_TRACE, "TRACE"},
+    };
+    size_t o = 0;
+    buf[0] = '\0';
+    if (mask == 0) {
+        snprintf(buf, cap, "any method");
+        return;
+    }
+    for (size_t i = 0; i < sizeof names / sizeof names[0] && o < cap; i++) {
+        if (!(mask & (1u << names[i].m)))
+            continue;
+        int n = snprintf(buf + o, cap - o, "%s%s", o ? " " : "", names[i].name);
+        if (n < 0)
+            break;
+        o += (size_t)n;
+    }
+}
+
+static uint32_t common_methods(uint32_t a, uint32_t b)
+{
+    return a == 0 ? b : (b == 0 ? a : a & b);
+}
+
+static void route_conflict(struct gw__cfg_ctx *ctx, json_t *services, const struct gw_config *cfg,
+                           const struct route_key *r, const struct route_key *prev)
+{
+    json_t *prefix = json_object_get(json_array_get(services, r->service), "prefix");
+    /* Name the methods as written; when they do not overlap, the clash is on a HEAD that one
+     * side only gets through GET, and the message says so. */
+    uint32_t written_r = cfg->services[r->service].methods;
+    uint32_t written_p = cfg->services[prev->service].methods;
+    uint32_t both = common_methods(written_r, written_p);
+    bool implied = (written_r != 0 || written_p != 0) && both == 0;
+    if (implied)
+        both = common_methods(r->methods, prev->methods);
+    char methods[96];
+    char q[96];
+    char h[96];
+    describe_methods(both, methods, sizeof methods);
+    if (r->host[0] != '\0')
+        gw__cfg_quote(r->host, strlen(r->host), h, sizeof h);
+    gw__cfg_push_key(ctx, "services");
+    gw__cfg_push_index(ctx, r->service);
+    gw__cfg_push_key(ctx, "prefix");
+    if (json_is_array(prefix))
+        gw__cfg_push_index(ctx, r->prefix_index);
+    /* The other service's name may be missing or invalid (already reported). */
+    const char *other = cfg->services[prev->service].name;
+    char by[128];
+    if (other)
+        snprintf(by, sizeof by, "service \"%s\" (services[%zu])", other, prev->service);
+    else
+        snprintf(by, sizeof by, "services[%zu]", prev->service);
+    gw__cfg_error(ctx, "%s (%s%s, %s) is already routed to %s%s",
+                  gw__cfg_quote(r->prefix, strlen(r->prefix), q, sizeof q),
+                  r->host[0] ? "host " : "any host", r->host[0] ? h : "", methods, by,
+                  implied ? " (a service that allows GET allows HEAD too)" : "");
+    if (json_is_array(prefix))
+        gw__cfg_pop(ctx);
+    gw__cfg_pop(ctx);
+    gw__cfg_pop(ctx);
+    gw__cfg_pop(ctx);
+}
+
+/* Two services must not serve the same (host, prefix) for a common method: the router could not
+ * choose. Services whose prefixes or hosts had errors are left out (their lists are partial). */
+static void check_routes(struct gw__cfg_ctx *ctx, struct gw_config *cfg, json_t *services)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < cfg->nservices; i++)
+        n += cfg->services[i].nprefixes * (cfg->services[i].nhosts ? cfg->services[i].nhosts : 1);
+    if (n < 2)
+        return;
+    struct route_key *keys = calloc(n, sizeof *keys);
+    if (keys == NULL) {
+        ctx->oom = true;
+        return;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < cfg->nservices; i++) {
+        const struct gw_service_conf *s = &cfg->services[i];
+        json_t *js = json_array_get(services, i);
+        if (s->nprefixes != json_count(json_object_get(js, "prefix")) ||
+            s->nhosts != json_count(json_object_get(js, "hosts")))
+            continue;
+        for (size_t p = 0; p < s->nprefixes; p++) {
+            for (size_t h = 0; h < (s->nhosts ? s->nhosts : 1); h++) {
+                keys[k].host = s->nhosts ? s->hosts[h] : "";
+                keys[k].prefix = s->prefixes[p];
+                keys[k].methods = route_methods(s->methods);
+                keys[k].service = i;
+                keys[k].prefix_index = p;
+                k++;
+            }
+        }
+    }
+    qsort(keys, k, sizeof *keys, route_cmp);
+    for (size_t g = 0; g < k;) {
+        size_t end = g + 1;
+        while (end < k && strcmp(keys[end].host, keys[g].host) == 0 &&
+               strcmp(keys[end].prefix, keys[g].prefix) == 0)
+            end++;
+        /* Within a group, compare each key with the earlier keys that did not conflict: their
+         * method sets are disjoint, so there are at most 8 of them. */
+        size_t accepted[9];
+        size_t na = 0;
+        for (size_t i = g; i < end; i++) {
+            const struct route_key *clash = NULL;
+            for (size_t a = 0; a < na && clash == NULL; a++) {
+                const struct route_key *prev = &keys[accepted[a]];
+                if (prev->service != keys[i].service &&
+                    (prev->methods == 0 || keys[i].methods == 0 ||
+                     (prev->methods & keys[i].methods)))
+                    clash = prev;
+            }
+            if (clash)
+                route_conflict(ctx, services, cfg, &keys[i], clash);
+            else if (na < sizeof accepted / sizeof accepted[0])
+                accepted[na++] = i;
+        }
+        g = end;
+    }
+    free(keys);
+}
+
+struct name_key {
+    const char *name;
+    size_t service;
+};
+
+static int name_cmp(const void *a, const void *b)
+{
+    const struct name_key *x = a;
+    const struct name_key *y = b;
+    int c = strcmp(x->name, y->name);
+    if (c == 0)
+        c = x->service < y->service ? -1 : x->service > y->service;
+    return c;
+}
+
+static void check_names(struct gw__cfg_ctx *ctx, struct gw_config *cfg)
+{
+    if (cfg->nservices < 2)
+        return;
+    struct name_key *keys = calloc(cfg->nservices, sizeof *keys);
+    size_t k = 0;
+    if (keys == NULL) {
+        ctx->oom = true;
+        return;
+    }
+    for (size_t i = 0; i < cfg->nservices; i++) {
+        if (cfg->services[i].name) {
+            keys[k].name = cfg->services[i].name;
+            keys[k].service = i;
+            k++;
+        }
+    }
+    qsort(keys, k, sizeof *keys, name_cmp);
+    for (size_t i = 1; i < k; i++) {
+        size_t first = i - 1;
+        while (i < k && strcmp(keys[i].name, keys[first].name) == 0) {
+            gw__cfg_push_key(ctx, "services");
+            gw__cfg_push_index(ctx, keys[i].service);
+            gw__cfg_push_key(ctx, "name");
+            gw__cfg_error(ctx, "duplicate service name \"%s\" (also services[%zu])", keys[i].name,
+                          keys[first].service);
+            gw__cfg_pop(ctx);
+            gw__cfg_pop(ctx);
+            gw__cfg_pop(ctx);
+            i++;
+        }
+    }
+    free(keys);
+}
+
+static void root_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
+{
+    struct gw_config *cfg = obj;
+    resolve_workers(cfg);
+    apply_env_overrides(ctx, cfg);
+    check_names(ctx, cfg);
+    check_routes(ctx, cfg, json ? json_object_get(json, "services") : NULL);
+}

@@ -1,0 +1,709 @@
+/*
+ * The rate-limit sections of the config schema: the gateway-wide "rate_limit" object (backend,
+ * Redis connection, headers, trusted proxies, limits) and a service's "rate_limit.limits"; the
+ * "match" object shared with auth rules; their value types (limit key, CIDR, Redis URL).
+ *
+ * docs/config.md documents every row; docs/ratelimit.md explains the behaviour.
+ */
+#include "config/internal.h"
+
+#include "core/hex.h"
+#include "policy/ratelimit.h"
+#include "state/ratelimit_redis.h"
+
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define ROWS(t) (t), sizeof(t) / sizeof((t)[0])
+#define LIM(field) offsetof(struct gw_limit_conf, field)
+#define CFG(field) offsetof(struct gw_config, field)
+
+_Static_assert(sizeof(enum gw_rl_algo) == sizeof(int), "enums are stored as int");
+
+/* ---- match ----------------------------------------------------------------------------------- */
+
+/* Rows of a "match" object embedded at `base_off` of its owner's struct. */
+#define MATCH_ROWS(owner, member)                                                                  \
+    {.name = "prefix",                                                                             \
+     .type = &gw__cfg_strlist_type,                                                                \
+     .offset = offsetof(owner, member.prefixes),                                                   \
+     .arg = &(const struct gw__cfg_strlist){.count_offset = offsetof(owner, member.nprefixes),     \
+                                            .min = 1,                                              \
+                                            .check = gw__cfg_check_prefix,                         \
+                                            .unique = true}},                                      \
+    {                                                                                              \
+        .name = "methods", .type = &gw__cfg_methods_type,                                          \
+        .offset = offsetof(owner, member.methods)                                                  \
+    }
+
+static const struct gw__cfg_field limit_match_fields[] = {MATCH_ROWS(struct gw_limit_conf, match)};
+static const struct gw__cfg_object limit_match_obj = {.what = "match", ROWS(limit_match_fields)};
+
+static const struct gw__cfg_field rule_match_fields[] = {
+    MATCH_ROWS(struct gw_auth_rule_conf, match)};
+const struct gw__cfg_object gw__cfg_rule_match_obj = {.what = "match", ROWS(rule_match_fields)};
+
+/* ---- one limit ------------------------------------------------------------------------------- */
+
+static const struct gw__cfg_enum algorithms[] = {
+    {"gcra", GW_RL_GCRA},
+    {"token_bucket", GW_RL_TOKEN_BUCKET},
+    {"sliding_window", GW_RL_SLIDING_WINDOW},
+    {"fixed_window", GW_RL_FIXED_WINDOW},
+    {NULL, 0},
+};
+
+static bool is_token_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+/* "ip" | "global" | "consumer" | "route" | "header:NAME" */
+static void parse_limit_key(struct gw__cfg_ctx *ctx, json_t *v, void *base,
+                            const struct gw__cfg_field *f)
+{
+    (void)f;
+    struct gw_limit_conf *l = base;
+    static const struct {
+        const char *name;
+        enum gw_limit_key key;
+    } plain[] = {{"ip", GW_LIMIT_KEY_IP},
+                 {"global", GW_LIMIT_KEY_GLOBAL},
+                 {"consumer", GW_LIMIT_KEY_CONSUMER},
+                 {"route", GW_LIMIT_KEY_ROUTE}};
+    char *s;
+    char q[96];
+    if (!gw__cfg_get_string(ctx, v, &s))
+        return;
+    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++) {
+        if (strcmp(s, plain[i].name) == 0) {
+            l->key = plain[i].key;
+            free(s);
+            return;
+        }
+    }
+    if (strncmp(s, "header:", 7) != 0) {
+        gw__cfg_error(ctx,
+                      "unknown key %s (expected \"ip\", \"global\", \"consumer\", \"route\" or "
+                      "\"header:NAME\")",
+                      gw__cfg_quote(s, strlen(s), q, sizeof q));
+        free(s);
+        return;
+    }
+    size_t n = strlen(s + 7);
+    bool ok = n > 0 && n <= 256;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = is_token_char(s[7 + i]);
+    if (!ok) {
+        gw__cfg_error(ctx, "%s is not a valid header name (letters, digits and !#$%%&'*+-.^_`|~)",
+                      gw__cfg_quote(s + 7, n, q, sizeof q));
+        free(s);
+        return;
+    }
+    char *name = strdup(s + 7);
+    free(s);
+    if (name == NULL) {
+        ctx->oom = true;
+        return;
+    }
+    for (char *p = name; *p; p++) {
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    }
+    free(l->key_header);
+    l->key_header = name;
+    l->key = GW_LIMIT_KEY_HEADER;
+}
+
+static void release_limit_key(void *base, const struct gw__cfg_field *f)
+{
+    (void)f;
+    struct gw_limit_conf *l = base;
+    free(l->key_header);
+    l->key_header = NULL;
+}
+
+static const struct gw__cfg_type limit_key_type = {"string", parse_limit_key, release_limit_key};
+
+/* Limit names become parts of Redis keys and log lines. */
+static bool check_limit_name(struct gw__cfg_ctx *ctx, char **s)
+{
+    size_t n = strlen(*s);
+    bool ok = n > 0 && n <= 64;
+    for (size_t i = 0; ok && i < n; i++) {
+        char c = (*s)[i];
+        ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+             c == '_' || c == '-' || c == '.';
+    }
+    if (ok)
+        return true;
+    char q[96];
+    gw__cfg_error(ctx, "%s is not a valid limit name (1 to 64 of A-Z a-z 0-9 _ - .)",
+                  gw__cfg_quote(*s, n, q, sizeof q));
+    return false;
+}
+static const struct gw__cfg_str limit_name_check = {check_limit_name};
+
+static const struct gw__cfg_range limit_range = {1, UINT32_MAX};
+static const struct gw__cfg_range burst_range = {1, UINT32_MAX};
+static const struct gw__cfg_range buckets_range = {1, GW_RL_SW_MAX_BUCKETS};
+/* period_us must stay below 2^40 (policy/ratelimit.h): about 12.7 days. */
+static const struct gw__cfg_range period_range = {1, (UINT64_C(1) << 40) / 1000 - 1};
+
+/* burst only shapes the buckets, buckets only the sliding window: elsewhere they would silently
+ * do nothing. */
+static void limit_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
+{
+    struct gw_limit_conf *l = obj;
+    bool bucket = l->algorithm == GW_RL_GCRA || l->algorithm == GW_RL_TOKEN_BUCKET;
+    const char *algo = algorithms[l->algorithm].name;
+    if (json && json_object_get(json, "burst") && !bucket) {
+        gw__cfg_push_key(ctx, "burst");
+        gw__cfg_error(ctx,
+                      "burst applies only to algorithms \"gcra\" and \"token_bucket\" "
+                      "(algorithm is \"%s\")",
+                      algo);
+        gw__cfg_pop(ctx);
+    }
+    /* The buckets count in whole microseconds per request: a finer rate would silently become
+     * 1 per microsecond. */
+    if (bucket && l->limit && l->period_ms && l->period_ms * 1000 < l->limit) {
+        gw__cfg_push_key(ctx, "limit");
+        gw__cfg_error(ctx,
+                      "%u per %llums is more than 1,000,000 per second, finer than \"%s\" can "
+                      "count (one request per microsecond); use a window algorithm or split the "
+                      "limit",
+                      (unsigned)l->limit, (unsigned long long)l->period_ms, algo);
+        gw__cfg_pop(ctx);
+    }
+    if (l->limit && l->period_ms) {
+        /* What the engine will be given: refuse here what it would refuse at start or reload. */
+        struct gw_rl_conf rc = {.algo = (enum gw_rl_algo)l->algorithm,
+                                .limit = l->limit,
+                                .period_us = l->period_ms * 1000,
+                                .burst = l->burst,
+                                .sw_buckets = l->buckets};
+        if (gw_rl_conf_prepare(&rc) != 0)
+            gw__cfg_error(ctx, "these settings cannot be counted exactly (limit, burst and period "
+                               "out of the engine's range)");
+        else if (ctx->root->rate_limit.backend == GW_RL_BACKEND_REDIS &&
+                 gw_rl_redis_conf_check(&rc) != 0)
+            gw__cfg_error(ctx, "too large for the Redis backend's exact arithmetic (burst x "
+                               "period / limit must stay below 2^52 microseconds)");
+    }
+    if (json && json_object_get(json, "buckets") && l->algorithm != GW_RL_SLIDING_WINDOW) {
+        gw__cfg_push_key(ctx, "buckets");
+        gw__cfg_error(ctx,
+                      "buckets applies only to algorithm \"sliding_window\" (algorithm is "
+                      "\"%s\")",
+                      algo);
+        gw__cfg_pop(ctx);
+    }
+}
+
+static const struct gw__cfg_field limit_fields[] = {
+    {.name = "name", .type = &gw__cfg_string_type, .offset = LIM(name), .arg = &limit_name_check},
+    {.name = "algorithm",
+     .type = &gw__cfg_enum_type,
+     .offset = LIM(algorithm),
+     .arg = algorithms,
+     .def = "gcra"},
+    {.name = "limit",
+     .type = &gw__cfg_uint32_type,
+     .offset = LIM(limit),
+     .arg = &limit_range,
+     .required = true},
+    {.name = "period",
+     .type = &gw__cfg_duration_type,
+     .offset = LIM(period_ms),
+     .arg = &period_range,
+     .required = true},
+    {.name = "burst", .type = &gw__cfg_uint32_type, .offset = LIM(burst), .arg = &burst_range},
+    {.name = "buckets",
+     .type = &gw__cfg_uint32_type,
+     .offset = LIM(buckets),
+     .arg = &buckets_range,
+     .def = "10"},
+    {.name = "key", .type = &limit_key_type, .def = "ip"},
+    {.name = "match", .type = &gw__cfg_object_type, .arg = &limit_match_obj},
+};
+static const struct gw__cfg_object limit_obj = {
+    .what = "limit",
+    ROWS(limit_fields),
+    .size = sizeof(struct gw_limit_conf),
+    .check = limit_check,
+};
+
+/* ---- a service's rate_limit ------------------------------------------------------------------ */
+
+/* Limit names name counters (Redis keys): two limits of one list must not share one. */
+static void check_unique_names(struct gw__cfg_ctx *ctx, const struct gw_limit_conf *ls, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; ls[i].name && j < i; j++) {
+            if (ls[j].name == NULL || strcmp(ls[i].name, ls[j].name) != 0)
+                continue;
+            gw__cfg_push_key(ctx, "limits");
+            gw__cfg_push_index(ctx, i);
+            gw__cfg_push_key(ctx, "name");
+            gw__cfg_error(ctx, "limit \"%s\" is already the name of limits[%zu]", ls[i].name, j);
+            gw__cfg_pop(ctx);
+            gw__cfg_pop(ctx);
+            gw__cfg_pop(ctx);
+            break;
+        }
+    }
+}
+
+static void service_rl_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
+{
+    (void)json;
+    const struct gw_service_conf *svc = obj;
+    check_unique_names(ctx, svc->limits, svc->nlimits);
+}
+
+static const struct gw__cfg_field service_rl_fields[] = {
+    {.name = "limits",
+     .type = &gw__cfg_list_type,
+     .offset = offsetof(struct gw_service_conf, limits),
+     .arg =
+         &(const struct gw__cfg_list){.elem = &limit_obj,
+                                      .count_offset = offsetof(struct gw_service_conf, nlimits)}},
+};
+const struct gw__cfg_object gw__cfg_service_rate_limit_obj = {
+    .what = "rate_limit", ROWS(service_rl_fields), .check = service_rl_check};
+
+/* ---- trusted_proxies ------------------------------------------------------------------------- */
+
+/* "10.0.0.0/8", "192.168.1.7", "::1", "fd00::/8" into *out; false with why. */
+static bool parse_cidr(const char *s, struct gw_cidr *out, const char **why)
+{
+    char addr[64];
+    const char *slash = strchr(s, '/');
+    size_t n = slash ? (size_t)(slash - s) : strlen(s);
+    if (n == 0 || n >= sizeof addr) {
+        *why = "is not an IP address or CIDR block";
+        return false;
+    }
+    memcpy(addr, s, n);
+    addr[n] = '\0';
+    memset(out, 0, sizeof *out);
+    unsigned max;
+    if (inet_pton(AF_INET, addr, out->addr) == 1) {
+        out->family = AF_INET;
+        max = 32;
+    } else if (inet_pton(AF_INET6, addr, out->addr) == 1) {
+        out->family = AF_INET6;
+        max = 128;
+    } else {
+        *why = "is not an IP address or CIDR block";
+        return false;
+    }
+    unsigned bits = max;
+    if (slash) {
+        const char *p = slash + 1;
+        bits = 0;
+        if (*p == '\0' || strlen(p) > 3) {
+            *why = "has an invalid prefix length";
+            return false;
+        }
+        for (; *p; p++) {
+            if (*p < '0' || *p > '9') {
+                *why = "has an invalid prefix length";
+                return false;
+            }
+            bits = bits * 10 + (unsigned)(*p - '0');
+        }
+        if (bits > max) {
+            *why = "has a prefix length longer than the address";
+            return false;
+        }
+    }
+    out->bits = (uint8_t)bits;
+    /* Keep only the network part, so matching compares whole bytes and one masked byte. */
+    for (unsigned i = bits; i < max; i++)
+        out->addr[i / 8] &= (uint8_t) ~(0x80u >> (i % 8));
+    return true;
+}
+
+static void parse_trusted(struct gw__cfg_ctx *ctx, json_t *v, void *base,
+                          const struct gw__cfg_field *f)
+{
+    (void)f;
+    struct gw_config *cfg = base;
+    bool is_array = json_is_array(v);
+    if (!is_array && !json_is_string(v)) {
+        gw__cfg_error(ctx, "expected a string or an array of strings, got %s",
+                      gw__cfg_json_kind(v));
+        return;
+    }
+    size_t n = is_array ? json_array_size(v) : 1;
+    struct gw_cidr *items = calloc(n ? n : 1, sizeof *items);
+    if (items == NULL) {
+        ctx->oom = true;
+        return;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        char *s;
+        if (is_array)
+            gw__cfg_push_index(ctx, i);
+        if (gw__cfg_get_string(ctx, is_array ? json_array_get(v, i) : v, &s)) {
+            const char *why = NULL;
+            if (parse_cidr(s, &items[k], &why)) {
+                k++;
+            } else {
+                char q[96];
+                gw__cfg_error(ctx, "%s %s (expected \"10.0.0.0/8\", \"192.0.2.7\" or \"::1\")",
+                              gw__cfg_quote(s, strlen(s), q, sizeof q), why);
+            }
+            free(s);
+        }
+        if (is_array)
+            gw__cfg_pop(ctx);
+    }
+    free(cfg->rate_limit.trusted);
+    cfg->rate_limit.trusted = items;
+    cfg->rate_limit.ntrusted = k;
+}
+
+static void release_trusted(void *base, const struct gw__cfg_field *f)
+{
+    (void)f;
+    struct gw_config *cfg = base;
+    free(cfg->rate_limit.trusted);
+    cfg->rate_limit.trusted = NULL;
+    cfg->rate_limit.ntrusted = 0;
+}
+
+static const struct gw__cfg_type trusted_type = {"string or array of strings", parse_trusted,
+                                                 release_trusted};
+
+/* ---- redis ----------------------------------------------------------------------------------- */
+
+/* Percent-decodes s[0..n) into a new string; NULL when malformed (or out of memory: *oom). */
+static char *pct_decode(const char *s, size_t n, bool *oom)
+{
+    char *out = malloc(n + 1);
+    size_t k = 0;
+    if (out == NULL) {
+        *oom = true;
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] != '%') {
+            out[k++] = s[i];
+            continue;
+        }
+        int hi = i + 2 < n ? gw_hex_digit((unsigned char)s[i + 1]) : -1;
+        int lo = i + 2 < n ? gw_hex_digit((unsigned char)s[i + 2]) : -1;
+        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+            free(out);
+            return NULL;
+        }
+        out[k++] = (char)(hi * 16 + lo);
+        i += 2;
+    }
+    out[k] = '\0';
+    return out;
+}
+
+/* "redis://[[user]:password@]host[:port][/db]" into the redis fields. */
+static void parse_redis_url(struct gw__cfg_ctx *ctx, json_t *v, void *base,
+                            const struct gw__cfg_field *f)
+{
+    (void)f;
+    struct gw_config *cfg = base;
+    char *s;
+    char q[96];
+    const char *why = NULL;
+    char *user = NULL, *pass = NULL, *host = NULL;
+    unsigned long port = 6379, db = 0;
+    if (!gw__cfg_get_string(ctx, v, &s))
+        return;
+    const char *p = s;
+    if (strncmp(p, "rediss://", 9) == 0) {
+        why = "uses TLS (rediss://), which this build cannot do: Debian 12's hiredis 0.14 has no "
+              "TLS; reach Redis over loopback or a TLS tunnel (stunnel) and use redis://";
+        goto fail;
+    }
+    if (strncmp(p, "redis://", 8) != 0) {
+        why = "must start with \"redis://\"";
+        goto fail;
+    }
+    p += 8;
+    const char *end = p + strcspn(p, "/?#");
+    const char *at = NULL;
+    for (const char *t = p; t < end; t++) {
+        if (*t == '@')
+            at = t;
+    }
+    if (at) {
+        const char *colon = memchr(p, ':', (size_t)(at - p));
+        bool oom = false;
+        if (colon) {
+            if (colon > p)
+                user = pct_decode(p, (size_t)(colon - p), &oom);
+            if (at > colon + 1) /* "redis://:@host" has no password */
+                pass = pct_decode(colon + 1, (size_t)(at - colon - 1), &oom);
+            if (oom) {
+                ctx->oom = true;
+                goto fail_quiet;
+            }
+            if ((colon > p && user == NULL) || (at > colon + 1 && pass == NULL)) {
+                why = "has a malformed percent-escape in its user or password";
+                goto fail;
+            }
+        } else {
+            why = "has user info without a password (write redis://:PASSWORD@host)";
+            goto fail;
+        }
+        p = at + 1;
+    }
+    const char *hend;
+    const char *hstart = p;
+    if (*p == '[') {
+        hend = memchr(p, ']', (size_t)(end - p));
+        if (hend == NULL) {
+            why = "has an unterminated IPv6 address";
+            goto fail;
+        }
+        hstart = p + 1;
+        p = hend + 1;
+    } else {
+        hend = p;
+        while (hend < end && *hend != ':')
+            hend++;
+        p = hend;
+    }
+    if (hend == hstart) {
+        why = "has no host";
+        goto fail;
+    }
+    for (const char *h = hstart; h < hend; h++) {
+        bool ok = (*h >= 'a' && *h <= 'z') || (*h >= 'A' && *h <= 'Z') ||
+                  (*h >= '0' && *h <= '9') || *h == '.' || *h == '-' ||
+                  (*hstart != '\0' && hstart[-1] == '[' && *h == ':');
+        if (!ok) {
+            why = "has an invalid host (a name, an IPv4 address or [IPv6])";
+            goto fail;
+        }
+    }
+    host = strndup(hstart, (size_t)(hend - hstart));
+    if (host == NULL) {
+        ctx->oom = true;
+        goto fail_quiet;
+    }
+    if (p < end && *p == ':') {
+        char *e;
+        p++;
+        if (p == end || *p < '0' || *p > '9') {
+            why = "has an invalid port";
+            goto fail;
+        }
+        port = strtoul(p, &e, 10);
+        if (e != end || port < 1 || port > 65535) {
+            why = "has an invalid port (1 to 65535)";
+            goto fail;
+        }
+    } else if (p != end) {
+        why = "has an invalid host";
+        goto fail;
+    }
+    if (*end == '/' && end[1] != '\0') {
+        char *e;
+        if (end[1] < '0' || end[1] > '9') {
+            why = "has an invalid database number after '/'";
+            goto fail;
+        }
+        db = strtoul(end + 1, &e, 10);
+        if (*e != '\0' || db > 100000) {
+            why = "has an invalid database number after '/'";
+            goto fail;
+        }
+    } else if (*end != '\0' && !(*end == '/' && end[1] == '\0')) {
+        why = "must not have a query or fragment";
+        goto fail;
+    }
+    free(cfg->rate_limit.redis.url);
+    free(cfg->rate_limit.redis.host);
+    free(cfg->rate_limit.redis.username);
+    free(cfg->rate_limit.redis.password);
+    cfg->rate_limit.redis.url = s;
+    cfg->rate_limit.redis.host = host;
+    cfg->rate_limit.redis.port = (uint16_t)port;
+    cfg->rate_limit.redis.username = user;
+    cfg->rate_limit.redis.password = pass;
+    cfg->rate_limit.redis.db = (uint32_t)db;
+    return;
+
+fail:
+    /* The URL may hold a password: quote only what comes before it. */
+    if (strchr(s, '@') == NULL)
+        gw__cfg_error(ctx, "%s %s", gw__cfg_quote(s, strlen(s), q, sizeof q), why);
+    else
+        gw__cfg_error(ctx, "the Redis URL %s", why);
+fail_quiet:
+    free(user);
+    free(pass);
+    free(host);
+    free(s);
+}
+
+static void release_redis_url(void *base, const struct gw__cfg_field *f)
+{
+    (void)f;
+    struct gw_config *cfg = base;
+    free(cfg->rate_limit.redis.url);
+    free(cfg->rate_limit.redis.host);
+    free(cfg->rate_limit.redis.username);
+    free(cfg->rate_limit.redis.password);
+    cfg->rate_limit.redis.url = NULL;
+    cfg->rate_limit.redis.host = NULL;
+    cfg->rate_limit.redis.username = NULL;
+    cfg->rate_limit.redis.password = NULL;
+}
+
+static const struct gw__cfg_type redis_url_type = {"string", parse_redis_url, release_redis_url};
+
+static const struct gw__cfg_enum failure_policies[] = {
+    {"fail_open", GW_RL_FAIL_OPEN},
+    {"fail_closed", GW_RL_FAIL_CLOSED},
+    {"local", GW_RL_FAIL_LOCAL},
+    {NULL, 0},
+};
+
+/* A key prefix goes into every Redis key: printable ASCII without spaces. */
+static bool check_key_prefix(struct gw__cfg_ctx *ctx, char **s)
+{
+    size_t n = strlen(*s);
+    bool ok = n <= 64;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (*s)[i] > ' ' && (*s)[i] < 0x7f;
+    if (ok)
+        return true;
+    char q[96];
+    gw__cfg_error(ctx, "%s must be at most 64 printable characters without spaces",
+                  gw__cfg_quote(*s, n, q, sizeof q));
+    return false;
+}
+static const struct gw__cfg_str key_prefix_check = {check_key_prefix};
+
+static const struct gw__cfg_range redis_timeout_range = {1, 60000};
+static const struct gw__cfg_range backoff_range = {1, 3600000};
+static const struct gw__cfg_range local_share_range = {0, 1000000};
+
+static void redis_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
+{
+    (void)json;
+    struct gw_config *cfg = obj;
+    if (cfg->rate_limit.redis.backoff_min_ms == 0 || cfg->rate_limit.redis.backoff_max_ms == 0 ||
+        cfg->rate_limit.redis.backoff_max_ms >= cfg->rate_limit.redis.backoff_min_ms)
+        return; /* 0: did not parse, already reported */
+    gw__cfg_push_key(ctx, "backoff_max");
+    gw__cfg_error(ctx, "must not be shorter than backoff_min (%" PRIu64 "ms < %" PRIu64 "ms)",
+                  cfg->rate_limit.redis.backoff_max_ms, cfg->rate_limit.redis.backoff_min_ms);
+    gw__cfg_pop(ctx);
+}
+
+static const struct gw__cfg_field redis_fields[] = {
+    {.name = "url", .type = &redis_url_type},
+    {.name = "key_prefix",
+     .type = &gw__cfg_string_type,
+     .offset = CFG(rate_limit.redis.key_prefix),
+     .arg = &key_prefix_check,
+     .def = "gantry:rl:"},
+    {.name = "timeout",
+     .type = &gw__cfg_duration_type,
+     .offset = CFG(rate_limit.redis.timeout_ms),
+     .arg = &redis_timeout_range,
+     .def = "50ms"},
+    {.name = "backoff_min",
+     .type = &gw__cfg_duration_type,
+     .offset = CFG(rate_limit.redis.backoff_min_ms),
+     .arg = &backoff_range,
+     .def = "100ms"},
+    {.name = "backoff_max",
+     .type = &gw__cfg_duration_type,
+     .offset = CFG(rate_limit.redis.backoff_max_ms),
+     .arg = &backoff_range,
+     .def = "5s"},
+    {.name = "failure_policy",
+     .type = &gw__cfg_enum_type,
+     .offset = CFG(rate_limit.redis.on_failure),
+     .arg = failure_policies,
+     .def = "fail_open"},
+    {.name = "local_share",
+     .type = &gw__cfg_uint32_type,
+     .offset = CFG(rate_limit.redis.local_share),
+     .arg = &local_share_range,
+     .def = "0"},
+};
+static const struct gw__cfg_object redis_obj = {
+    .what = "redis", ROWS(redis_fields), .check = redis_check};
+
+/* ---- the gateway's rate_limit ---------------------------------------------------------------- */
+
+static const struct gw__cfg_enum backends[] = {
+    {"local", GW_RL_BACKEND_LOCAL},
+    {"redis", GW_RL_BACKEND_REDIS},
+    {NULL, 0},
+};
+
+static const struct gw__cfg_enum header_modes[] = {
+    {"all", GW_RL_HEADERS_ALL},
+    {"ietf", GW_RL_HEADERS_IETF},
+    {"legacy", GW_RL_HEADERS_LEGACY},
+    {"off", GW_RL_HEADERS_OFF},
+    {NULL, 0},
+};
+
+static const struct gw__cfg_range max_keys_range = {64, 100000000};
+
+static void rate_limit_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
+{
+    (void)json;
+    struct gw_config *cfg = obj;
+    check_unique_names(ctx, cfg->rate_limit.limits, cfg->rate_limit.nlimits);
+    if (cfg->rate_limit.backend != GW_RL_BACKEND_REDIS || cfg->rate_limit.redis.url != NULL)
+        return;
+    json_t *redis = json ? json_object_get(json, "redis") : NULL;
+    if (redis && json_object_get(redis, "url"))
+        return; /* given but invalid: already reported */
+    if (redis)
+        gw__cfg_push_key(ctx, "redis");
+    gw__cfg_error(ctx, "backend \"redis\" needs redis.url (\"redis://host:6379\")");
+    if (redis)
+        gw__cfg_pop(ctx);
+}
+
+static const struct gw__cfg_field rate_limit_fields[] = {
+    {.name = "backend",
+     .type = &gw__cfg_enum_type,
+     .offset = CFG(rate_limit.backend),
+     .arg = backends,
+     .def = "local"},
+    {.name = "max_keys",
+     .type = &gw__cfg_uint32_type,
+     .offset = CFG(rate_limit.max_keys),
+     .arg = &max_keys_range,
+     .def = "100000"},
+    {.name = "headers",
+     .type = &gw__cfg_enum_type,
+     .offset = CFG(rate_limit.headers),
+     .arg = header_modes,
+     .def = "all"},
+    {.name = "trusted_proxies", .type = &trusted_type},
+    {.name = "redis", .type = &gw__cfg_object_type, .arg = &redis_obj},
+    {.name = "limits",
+     .type = &gw__cfg_list_type,
+     .offset = CFG(rate_limit.limits),
+     .arg =
+         &(const struct gw__cfg_list){.elem = &limit_obj, .count_offset = CFG(rate_limit.nlimits)}},
+};
+const struct gw__cfg_object gw__cfg_rate_limit_obj = {
+    .what = "rate_limit", ROWS(rate_limit_fields), .check = rate_limit_check};

@@ -1,0 +1,233 @@
+/*
+ * Internals of src/control/: the config schema machinery (tables of fields, value types, the
+ * load context and its error list) and the JSON value locator. Not for use outside control/
+ * (and its tests).
+ */
+#ifndef GW_CONTROL_INTERNAL_H
+#define GW_CONTROL_INTERNAL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/config.h"
+
+/* ---- JSON value locator (json_locate.c) ------------------------------------------------------ */
+
+/* One step of a key path: an object key (key != NULL, key_len bytes, may contain any byte but
+ * NUL) or an array index (key == NULL). */
+struct gw__json_seg {
+    const char *key;
+    size_t key_len;
+    size_t index;
+};
+
+/* Finds the value at `path` (depth steps) in the JSON text [text, text+len) and stores its
+ * 1-based line and column (columns count characters: UTF-8 continuation bytes do not count,
+ * as in jansson's json_error_t). When the path leads nowhere (missing key, index out of range,
+ * a step into a scalar) the position is that of the deepest value that was found: for a missing
+ * key, its enclosing object's '{'. With want_key and a last step that is an object key found in
+ * the text, the position is that of the key's opening quote instead of the value.
+ * Returns the number of steps resolved (depth when the whole path was found). Never reads
+ * outside the buffer; on text that is not valid JSON it stops early without failing. */
+size_t gw__json_locate(const char *text, size_t len, const struct gw__json_seg *path, size_t depth,
+                       bool want_key, int *line, int *column);
+
+/* Line and column (as above) of byte offset `off` (clamped to len). */
+void gw__json_line_col(const char *text, size_t len, size_t off, int *line, int *column);
+
+/* ---- schema ---------------------------------------------------------------------------------- */
+
+struct gw__cfg_ctx;
+struct gw__cfg_field;
+
+/* A value type: parses a JSON value into the field at base + f->offset (errors go to ctx, the
+ * field keeps a releasable value either way), and releases what parse allocated. */
+struct gw__cfg_type {
+    const char *doc; /* the type's name in docs/config.md's "type" column */
+    void (*parse)(struct gw__cfg_ctx *ctx, json_t *v, void *base, const struct gw__cfg_field *f);
+    void (*release)(void *base, const struct gw__cfg_field *f); /* NULL: nothing to free */
+};
+
+/* One row of an object's table. */
+struct gw__cfg_field {
+    const char *name;
+    const struct gw__cfg_type *type;
+    size_t offset;   /* of the destination, from the start of the object's struct */
+    const void *arg; /* type-specific (range, names, nested table, ...) */
+    /* Default, written as a JSON string value would be (every type accepts strings): applied
+     * when the key is absent. NULL: leave what the object's init hook set (zero by default). */
+    const char *def;
+    bool required;
+};
+
+/* A JSON object's schema. Rows are processed in table order, so a row may rely on rows above it
+ * (and an init hook on the rows of enclosing objects above it). */
+struct gw__cfg_object {
+    const char *what; /* "service", "target": for messages */
+    const struct gw__cfg_field *fields;
+    size_t nfields;
+    size_t size; /* of one element, for arrays of these objects */
+    /* Sets defaults that depend on other settings, before the rows are parsed. */
+    void (*init)(struct gw__cfg_ctx *ctx, void *obj);
+    /* Cross-field checks after the rows; json is the object (NULL when absent). */
+    void (*check)(struct gw__cfg_ctx *ctx, void *obj, json_t *json);
+    /* A section that can be switched off: it may also be written as a boolean (false: off,
+     * true: on with the defaults), and the bool at enabled_offset (from the same base) records
+     * which. An object means on. Its row's def ("true" or "false") says whether an absent
+     * section is on. An off section still gets its defaults, but its required keys and its
+     * check hook are skipped. */
+    bool toggle;
+    size_t enabled_offset;
+};
+
+/* arg of gw__cfg_object_type: the nested table; its offsets are from the same base. */
+/* arg of gw__cfg_list_type: an array of objects stored as (T *, size_t count). */
+struct gw__cfg_list {
+    const struct gw__cfg_object *elem;
+    size_t count_offset;   /* of the size_t count, from the same base as the row's offset */
+    size_t min;            /* fewest elements */
+    const char *shorthand; /* an element written as a bare string stands for {shorthand: s} */
+};
+
+/* arg of the integer, size and duration types. */
+struct gw__cfg_range {
+    uint64_t min;
+    uint64_t max;
+};
+
+/* arg of gw__cfg_enum_type: rows up to one with name NULL. */
+struct gw__cfg_enum {
+    const char *name;
+    int value;
+};
+
+/* Checks (and may normalize: free and replace *s) one string; false after reporting an error. */
+typedef bool (*gw__cfg_str_check_fn)(struct gw__cfg_ctx *ctx, char **s);
+
+/* arg of gw__cfg_string_type (or NULL: any string). */
+struct gw__cfg_str {
+    gw__cfg_str_check_fn check;
+};
+
+/* arg of gw__cfg_strlist_type: one string or an array of strings, stored as (char **, size_t). */
+struct gw__cfg_strlist {
+    size_t count_offset;
+    size_t min;
+    gw__cfg_str_check_fn check; /* may be NULL */
+    bool unique;                /* reject repeated items (after normalization) */
+};
+
+/* Types (config.c) */
+extern const struct gw__cfg_type gw__cfg_object_type; /* arg: struct gw__cfg_object */
+extern const struct gw__cfg_type gw__cfg_list_type;   /* arg: struct gw__cfg_list */
+
+/* Types (config_values.c) */
+extern const struct gw__cfg_type gw__cfg_string_type;   /* char *; arg: struct gw__cfg_str */
+extern const struct gw__cfg_type gw__cfg_strlist_type;  /* arg: struct gw__cfg_strlist */
+extern const struct gw__cfg_type gw__cfg_bool_type;     /* bool */
+extern const struct gw__cfg_type gw__cfg_uint32_type;   /* uint32_t; arg: struct gw__cfg_range */
+extern const struct gw__cfg_type gw__cfg_size32_type;   /* uint32_t bytes; arg: range */
+extern const struct gw__cfg_type gw__cfg_size64_type;   /* uint64_t bytes; arg: range or NULL */
+extern const struct gw__cfg_type gw__cfg_duration_type; /* uint64_t ms; arg: range or NULL */
+extern const struct gw__cfg_type gw__cfg_enum_type;     /* int-sized enum; arg: gw__cfg_enum[] */
+extern const struct gw__cfg_type gw__cfg_listen_type;   /* struct gw_config's listen_host/_port */
+extern const struct gw__cfg_type gw__cfg_url_type;      /* struct gw_target_conf's url fields */
+extern const struct gw__cfg_type gw__cfg_methods_type;  /* uint32_t method bitmask */
+extern const struct gw__cfg_type gw__cfg_host_header_type; /* gw_service_conf host_mode+value */
+
+/* String checks (config_values.c), for gw__cfg_string_type / gw__cfg_strlist_type. */
+bool gw__cfg_check_name(struct gw__cfg_ctx *ctx, char **s);
+bool gw__cfg_check_prefix(struct gw__cfg_ctx *ctx, char **s);
+bool gw__cfg_check_host_pattern(struct gw__cfg_ctx *ctx, char **s);
+bool gw__cfg_check_access_log(struct gw__cfg_ctx *ctx, char **s);
+bool gw__cfg_check_error_log(struct gw__cfg_ctx *ctx, char **s);
+
+/* Per-service resilience sections (config_resilience.c), rows of the service table. */
+extern const struct gw__cfg_object gw__cfg_load_balancer_obj;
+extern const struct gw__cfg_object gw__cfg_health_check_obj;
+extern const struct gw__cfg_object gw__cfg_outlier_obj;
+extern const struct gw__cfg_object gw__cfg_breaker_obj;
+extern const struct gw__cfg_object gw__cfg_retries_obj;
+
+/* Rate limiting (config_ratelimit.c) and authentication (config_auth.c). */
+extern const struct gw__cfg_object gw__cfg_rate_limit_obj;         /* root "rate_limit" */
+extern const struct gw__cfg_object gw__cfg_service_rate_limit_obj; /* service "rate_limit" */
+extern const struct gw__cfg_object gw__cfg_rule_match_obj;         /* auth rule "match" */
+extern const struct gw__cfg_object gw__cfg_auth_obj;               /* root "auth" */
+extern const struct gw__cfg_object gw__cfg_service_auth_obj;       /* service "auth" */
+/* Frees the JWT keys the auth section loaded (gw_config_free calls it). */
+void gw__cfg_auth_free_keys(struct gw_config *cfg);
+
+/* The top-level table (config_fields.c). */
+extern const struct gw__cfg_object gw__cfg_root;
+
+/* Parses the pure value syntaxes (no JSON, no env): true on success. */
+bool gw__cfg_parse_duration_ms(const char *s, uint64_t *ms, const char **why);
+bool gw__cfg_parse_size(const char *s, uint64_t *bytes, const char **why);
+
+
+/* ---- load context and errors (config_errors.c) ----------------------------------------------- */
+
+#define GW__CFG_MAX_DEPTH 16
+
+struct gw__cfg_ctx {
+    const char *name; /* file name in messages */
+    const char *text; /* the JSON text, for locating values */
+    size_t len;
+    struct gw__json_seg path[GW__CFG_MAX_DEPTH];
+    size_t depth;
+    size_t overflow; /* pushes beyond GW__CFG_MAX_DEPTH (kept balanced, not recorded) */
+    struct gw_config_errors *errs;
+    size_t dropped;         /* errors not recorded beyond GW_CONFIG_MAX_ERRORS */
+    struct gw_config *root; /* the config being built */
+    bool in_default;        /* parsing a built-in default: no ${ENV}, errors are bugs */
+    bool oom;
+};
+
+void gw__cfg_push_key(struct gw__cfg_ctx *ctx, const char *key);
+void gw__cfg_push_index(struct gw__cfg_ctx *ctx, size_t index);
+void gw__cfg_pop(struct gw__cfg_ctx *ctx);
+
+/* Records an error at the current path, located at its value (or at its key with at_key). */
+void gw__cfg_error(struct gw__cfg_ctx *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void gw__cfg_error_at_key(struct gw__cfg_ctx *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Records an error with an explicit position and path (syntax and file errors). */
+void gw__cfg_error_raw(struct gw__cfg_ctx *ctx, int line, int column, const char *path,
+                       const char *msg);
+/* Sorts the errors by position and appends the "more errors" item if some were dropped. */
+void gw__cfg_errors_finish(struct gw__cfg_ctx *ctx);
+
+/* "a string", "an array", ... for "expected X, got <this>". */
+const char *gw__cfg_json_kind(const json_t *v);
+
+/* Writes s into buf as a quoted, escaped, possibly shortened string for messages. */
+const char *gw__cfg_quote(const char *s, size_t len, char *buf, size_t cap);
+
+/* Closest of the names (optimal string alignment distance <= 2, less than key's length), or
+ * NULL. */
+const char *gw__cfg_suggest(const char *key, size_t key_len, const char *const *names, size_t n);
+
+/* ---- schema walking (config.c) ----------------------------------------------------------------
+ */
+
+/* Parses json (an object, or NULL when absent: defaults apply) into obj by spec. */
+void gw__cfg_parse_object(struct gw__cfg_ctx *ctx, json_t *json, void *obj,
+                          const struct gw__cfg_object *spec);
+/* Frees what parse_object allocated inside obj (not obj itself). */
+void gw__cfg_release_object(void *obj, const struct gw__cfg_object *spec);
+
+/* Gets a string value with ${ENV} substituted (new allocation in *out); every scalar type also
+ * goes through this for string values. False after reporting an error (*out NULL). */
+bool gw__cfg_get_string(struct gw__cfg_ctx *ctx, json_t *v, char **out);
+
+/* Calls fn for each key path the schema knows, written as in docs/config.md:
+ * "timeouts.client_header", "services", "services[].targets[].url". Returns fn's first non-zero
+ * result or 0. */
+int gw__cfg_each_key(int (*fn)(const char *path, const struct gw__cfg_field *f, void *ud),
+                     void *ud);
+
+#endif

@@ -1,0 +1,67 @@
+/*
+ * The running configuration's types: snapshot, services, targets. Types only: every room on
+ * the request path reads them; control/snapshot.h builds and refcounts them.
+ */
+#ifndef GW_CONTROL_SNAPSHOT_T_H
+#define GW_CONTROL_SNAPSHOT_T_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "config/config-t.h"
+#include "upstream/breaker.h"
+#include "upstream/retry.h"
+
+struct gw_router;
+struct gw_balancer;
+struct gw_target_state;
+struct gw_target_registry;
+struct gw_policy;
+struct gw_policy_shared;
+
+/*
+ * What changes while a snapshot serves: circuit breakers and the retry budget, shared by every
+ * worker (atomics inside). It lives beside the snapshot, not in it: the snapshot stays
+ * immutable and holds only a pointer, so nothing casts a const away to record an outcome.
+ * Built and freed with the snapshot (a reload starts fresh circuits, as before).
+ */
+struct gw_service_live {
+    struct gw_breaker breaker;           /** per service (when breaker_on) */
+    struct gw_retry_budget retry_budget; /** per service (when retries_on) */
+    struct gw_breaker *target_breakers;  /** per target, same settings (when breaker_on) */
+};
+
+struct gw_target {
+    const struct gw_target_conf *conf;
+    struct gw_target_state *state; /** health and ejection, shared and kept across reloads */
+    struct gw_breaker *breaker;    /** per-target circuit in the service's live state, or NULL */
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+    char key[300]; /* "host:port": identifies the upstream pool across snapshots */
+};
+
+struct gw_service {
+    const struct gw_service_conf *conf;
+    struct gw_target *targets;
+    size_t ntargets;
+    struct gw_balancer *balancer;    /** shared by all workers; picks are lock-free */
+    struct gw_target_state **states; /** targets[i].state, as an array (ejection counting) */
+    bool retries_on;                 /** retries configured (the default) */
+    struct gw_retry_conf retry;
+    bool breaker_on;                 /** circuit_breaker configured */
+    struct gw_service_live *live;    /** breakers and retry budget (mutable, see above) */
+};
+
+struct gw_snapshot {
+    atomic_int refs;
+    uint64_t generation;
+    struct gw_config *cfg;
+    struct gw_router *router;
+    struct gw_service *services;
+    size_t nservices;
+    struct gw_policy *policy; /** auth and rate limits (policy/policy.h) */
+};
+
+#endif

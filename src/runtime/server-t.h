@@ -1,0 +1,50 @@
+/*
+ * The process: control thread plus worker threads. Types only (see server.h for the
+ * functions and who owns what).
+ */
+#ifndef GW_RUNTIME_SERVER_T_H
+#define GW_RUNTIME_SERVER_T_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct gw_control_service;
+struct gw_worker;
+struct gw_snapshot;
+struct gw_server;
+struct gw_target_registry;
+struct gw_health_checker;
+
+struct gw_policy_shared;
+struct gw_jwks_fetcher;
+
+struct gw_server {
+    struct gw_snapshot *snap; /** current snapshot (control thread's reference) */
+    struct gw_worker *workers;
+    unsigned nworkers;
+    atomic_uint nconns; /** client connections across all workers */
+    atomic_bool ready;  /** listeners bound and config loaded */
+    atomic_bool draining;
+    int access_fd; /** -1 when the access log is off */
+    int access_json;
+    atomic_uint exited; /** workers whose loop has ended */
+    void *exit_async;   /** uv_async_t of the control thread, sent by exiting workers */
+    uv_loop_t *control_loop;
+    char *config_path;    /** the file reloads read */
+    uint64_t started_ms;  /** wall clock, ms since the epoch */
+    uint64_t generation;  /** 1 for the first config, +1 per successful reload */
+    char config_hash[65]; /** SHA-256 (hex) of the file the current snapshot came from */
+    uint64_t reloads_ok;
+    uint64_t reloads_failed;
+    double last_reload_ms;              /** duration of the last successful reload */
+    const struct gw_control_service *admin_service; /** how the admin API starts and stops */
+    void *admin;                        /** the admin listener (admin_service's); NULL when off */
+    struct gw_target_registry *targets; /** per-target health/ejection, across reloads */
+    struct gw_health_checker *health;   /** active health checks (control thread) */
+    struct gw_policy_shared *policy;    /** rate-limit counters etc., across reloads */
+    struct gw_jwks_fetcher *jwks;       /** JWKS refresh (control thread); NULL when unused */
+};
+
+#endif

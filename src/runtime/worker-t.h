@@ -1,0 +1,51 @@
+/*
+ * A worker: one thread, one libuv loop, one SO_REUSEPORT listener. Types only: the request
+ * path (conn, policy, upstream) reads the worker it runs on without depending on runtime/.
+ */
+#ifndef GW_RUNTIME_WORKER_T_H
+#define GW_RUNTIME_WORKER_T_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <uv.h>
+
+#include "core/buf.h"
+#include "core/list.h"
+#include "upstream/pool-t.h"
+
+struct gw_server;
+struct gw_snapshot;
+
+struct gw_rl_redis;
+struct gw_keyset;
+
+struct gw_worker {
+    uv_loop_t loop;
+    uv_thread_t thread;
+    uv_tcp_t listener;
+    uv_async_t wakeup;                   /* the control thread asks the worker to stop */
+    uv_async_t publish;                  /* the control thread published a new snapshot */
+    struct gw_snapshot *_Atomic pending; /** published, not yet picked up (one reference) */
+    uv_timer_t sweep; /* once a second: idle upstream connections past their timeout */
+    uv_check_t flush; /* after each loop iteration: write buffered access-log lines */
+    struct gw_server *server;
+    unsigned id;
+    int listen_fd;
+    struct gw_snapshot *snap; /** the snapshot new requests start with */
+    struct gw_list conns;     /** every client connection */
+    size_t nconns;
+    size_t active;                /** requests in flight */
+    struct gw_pools pools;        /** upstream keep-alive pools, per target */
+    struct gw_buf access;         /** access-log lines not yet written */
+    struct gw_rl_redis *rl_redis; /** Redis rate-limit client (backend redis), or NULL */
+    struct gw_keyset *jwks;       /** the JWKS key set this worker verifies with, or NULL */
+    struct gw_keyset *_Atomic pending_jwks;  /** published, not yet picked up */
+    struct gw_list jwks_waiters;             /** requests holding a token with an unknown kid */
+    char rl_redis_id[640];                   /** the settings rl_redis was made with */
+    struct gw_rl_redis *rl_redis_retired[4]; /** replaced by a reload, closed once idle */
+    unsigned rl_redis_nretired;
+    bool stopping;
+    atomic_int stop_level; /** 0 running, 1 drain, 2 close everything (set by control) */
+};
+
+#endif
