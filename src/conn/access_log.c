@@ -8,16 +8,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "conn/conn.h"
-#include "control/snapshot.h"
+#include "conn/access_log.h"
+#include "conn/request-t.h"
+#include "control/snapshot-t.h"
 #include "core/buf.h"
-#include "runtime/server.h"
-#include "runtime/worker.h"
+#include "runtime/server-t.h"
+#include "runtime/worker-t.h"
 
 #define ACCESS_FLUSH_AT 65536
 
-void gw__access_flush(struct gw_worker *w);
-void gw__access_flush(struct gw_worker *w)
+void gw_access_flush(struct gw_worker *w)
 {
     struct gw_buf *b = &w->access;
     int fd = w->server->access_fd;
@@ -31,9 +31,9 @@ void gw__access_flush(struct gw_worker *w)
     gw_buf_reset(b);
 }
 
-void gw_access_log(struct gw_conn *c, struct gw_request *r)
+void gw_access_log(const struct gw_request *r)
 {
-    struct gw_worker *w = c->w;
+    struct gw_worker *w = r->w;
     if (w->server->access_fd < 0)
         return;
     struct gw_buf *b = &w->access;
@@ -58,7 +58,7 @@ void gw_access_log(struct gw_conn *c, struct gw_request *r)
     if (w->server->access_json) {
         gw_buf_appendf(b, "{\"time\":\"%s\",\"request_id\":\"", ts);
         gw_buf_append_json_escaped(b, id, strlen(id));
-        gw_buf_appendf(b, "\",\"client\":\"%s\",\"method\":\"", c->peer);
+        gw_buf_appendf(b, "\",\"client\":\"%s\",\"method\":\"", r->peer);
         gw_buf_append_json_escaped(b, method, strlen(method));
         gw_buf_append_str(b, "\",\"path\":\"");
         gw_buf_append_json_escaped(b, path, strlen(path));
@@ -83,7 +83,7 @@ void gw_access_log(struct gw_conn *c, struct gw_request *r)
         for (size_t i = 0; i <= n; i++)
             safe_path[i] = path[i] == '"' ? '\'' : path[i];
         gw_buf_appendf(b, "%s %s %s \"%s %s\" %d %llu %llu %.3f ", ts, id,
-                       c->peer[0] ? c->peer : "-", method, safe_path, r->status,
+                       r->peer[0] ? r->peer : "-", method, safe_path, r->status,
                        (unsigned long long)r->bytes_in, (unsigned long long)r->bytes_out, total_ms);
         if (up_ms >= 0)
             gw_buf_appendf(b, "%.3f", up_ms);
@@ -92,5 +92,5 @@ void gw_access_log(struct gw_conn *c, struct gw_request *r)
         gw_buf_appendf(b, " %s %s\n", svc, target);
     }
     if (b->len >= ACCESS_FLUSH_AT)
-        gw__access_flush(w);
+        gw_access_flush(w);
 }

@@ -10,19 +10,23 @@
 #include "conn/conn.h"
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "conn/access_log.h"
+#include "conn/internal.h"
 #include "control/snapshot.h"
 #include "core/error.h"
 #include "core/log.h"
-#include "core/random.h"
+#include "http1/names.h"
 #include "net/listen.h"
-#include "policy/policy.h"
-#include "runtime/server.h"
-#include "runtime/worker.h"
+#include "policy/chain.h"
+#include "runtime/server-t.h"
+#include "runtime/worker-t.h"
+#include "upstream/proxy.h"
 
 #define CONN_BUF_SIZE 16384
 #define LINGER_MS 2000
@@ -35,6 +39,9 @@ enum {
     TIMER_SEND,
     TIMER_BACKOFF
 };
+
+static void conn_process(struct gw_conn *c);
+static int conn_write(struct gw_conn *c, uv_buf_t *bufs, unsigned nbufs, uv_write_cb cb);
 
 static const struct gw_config *conn_cfg(const struct gw_conn *c)
 {
@@ -51,14 +58,11 @@ static void conn_free(struct gw_conn *c)
 static void on_handle_closed(uv_handle_t *h)
 {
     struct gw_conn *c = h->data;
-    if (--c->open_handles == 0) {
-        struct gw_worker *w = c->w;
+    if (--c->open_handles == 0)
         conn_free(c);
-        gw_worker_maybe_finish(w);
-    }
 }
 
-void gw_request_free(struct gw_request *r)
+static void request_free(struct gw_request *r)
 {
     if (!r)
         return;
@@ -70,7 +74,7 @@ void gw_request_free(struct gw_request *r)
     free(r->npath);
     if (r->snap)
         gw_snapshot_unref(r->snap);
-    r->conn->w->active--;
+    r->w->active--;
     free(r);
 }
 
@@ -82,6 +86,9 @@ static void close_now(struct gw_conn *c)
     gw_list_remove(&c->link);
     w->nconns--;
     atomic_fetch_sub(&w->server->nconns, 1);
+    /* The drain waits for the last connection: the worker finishes on its next wakeup. */
+    if (w->stopping && w->nconns == 0 && !uv_is_closing((uv_handle_t *)&w->wakeup))
+        uv_async_send(&w->wakeup);
 }
 
 void gw_conn_close(struct gw_conn *c)
@@ -93,9 +100,9 @@ void gw_conn_close(struct gw_conn *c)
         struct gw_request *r = c->req;
         gw_proxy_abort(r);
         if (r->dispatched)
-            gw_access_log(c, r);
+            gw_access_log(r);
         c->req = NULL;
-        gw_request_free(r);
+        request_free(r);
     }
     close_now(c);
 }
@@ -166,7 +173,7 @@ static void on_timer(uv_timer_t *t)
             gw_log_info("client %s: header timeout, %zu bytes of an incomplete head", c->peer,
                         c->in_len - c->in_off);
             r->keep_alive = false;
-            gw_conn_respond_error(c, GW_EHDRTIMEOUT, true);
+            gw__conn_error(c, GW_EHDRTIMEOUT, true);
         } else {
             gw_conn_close(c);
         }
@@ -176,7 +183,7 @@ static void on_timer(uv_timer_t *t)
         if (r && !r->resp_started) {
             gw_proxy_abort(r);
             r->keep_alive = false;
-            gw_conn_respond_error(c, GW_EBODYTIMEOUT, true);
+            gw__conn_error(c, GW_EBODYTIMEOUT, true);
         } else {
             gw_conn_close(c);
         }
@@ -248,6 +255,18 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     buf->len = c->in ? c->in_cap - c->in_len : 0;
 }
 
+/* Body bytes (or the client's EOF) for a dispatched request: the proxy takes them once the
+ * policy chain let the request through; until then they wait in the buffer. */
+static void client_input(struct gw_conn *c, struct gw_request *r)
+{
+    if (!r->passed)
+        return;
+    if (c->timer_kind == TIMER_BODY)
+        uv_timer_stop(&c->timer);
+    if (!r->body_done)
+        gw_proxy_client_input(r);
+}
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     struct gw_conn *c = s->data;
@@ -265,7 +284,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         c->peer_eof = true;
         gw_conn_read_stop(c);
         if (!r->body_done)
-            gw_proxy_client_input(r);
+            client_input(c, r);
         return;
     }
     if (nread < 0) {
@@ -278,9 +297,9 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     c->in_len += (size_t)nread;
     if (r && r->dispatched) {
         r->bytes_in += (uint64_t)nread;
-        gw_proxy_client_input(r);
+        client_input(c, r);
     } else {
-        gw_conn_process(c);
+        conn_process(c);
     }
 }
 
@@ -311,8 +330,12 @@ static struct gw_request *request_new(struct gw_conn *c)
     struct gw_request *r = malloc(sizeof(*r) + 2 * (size_t)cap * sizeof(r->headers[0]));
     if (!r)
         return NULL;
-    memset(r, 0, sizeof(*r));
-    r->conn = c;
+    /* The stage arena is handed out zeroed piece by piece: no need to clear it here. */
+    memset(r, 0, offsetof(struct gw_request, arena));
+    r->ds = &gw_conn_downstream;
+    r->downstream = c;
+    r->w = c->w;
+    r->peer = c->peer;
     r->snap = c->w->snap;
     gw_snapshot_ref(r->snap);
     r->headers_capacity = cap;
@@ -376,13 +399,13 @@ static void process_once(struct gw_conn *c)
         r->keep_alive = false;
         gw_log_info("client %s: rejected request: %s (%s)", c->peer, gw_strerror(rc),
                     gw_err_name(rc));
-        gw_conn_respond_error(c, rc, true);
+        gw__conn_error(c, rc, true);
         return;
     }
-    gw_request_dispatch(c, r);
+    gw__request_dispatch(c, r);
 }
 
-void gw_conn_process(struct gw_conn *c)
+static void conn_process(struct gw_conn *c)
 {
     /* A request answered inline (say a pipelined burst of probes) finishes inside this call:
      * request_done -> process -> dispatch -> respond -> request_done would recurse once per
@@ -399,7 +422,11 @@ void gw_conn_process(struct gw_conn *c)
     c->processing = false;
 }
 
-int gw_conn_write(struct gw_conn *c, uv_buf_t *bufs, unsigned nbufs, uv_write_cb cb)
+/* Writes bufs to the client: inline when the socket takes it all, else with a write request
+ * whose completion calls cb. Returns 1 if written inline, 0 if pending, <0 error. The write
+ * request is allocated only when a write has to wait (an idle connection carries none); cb
+ * receives it with data = the connection and must free it. */
+static int conn_write(struct gw_conn *c, uv_buf_t *bufs, unsigned nbufs, uv_write_cb cb)
 {
     int n = uv_try_write((uv_stream_t *)&c->tcp, bufs, nbufs);
     if (n == UV_EAGAIN)
@@ -429,25 +456,26 @@ int gw_conn_write(struct gw_conn *c, uv_buf_t *bufs, unsigned nbufs, uv_write_cb
     return 0;
 }
 
-void gw_conn_request_done(struct gw_conn *c)
+/* The request finished (response fully written): log it, then serve the next one or close. */
+static void request_done(struct gw_conn *c)
 {
     struct gw_request *r = c->req;
     if (!r)
         return;
-    gw_access_log(c, r);
+    gw_access_log(r);
     /* A request answered by gantry itself still owns its head bytes; a proxied one gave
      * them up when the upstream head was built. */
     if (!r->head_built && r->msg.head_len && c->in_off + r->msg.head_len <= c->in_len)
         c->in_off += r->msg.head_len;
     bool keep = r->keep_alive && !c->w->stopping;
     c->req = NULL;
-    gw_request_free(r);
+    request_free(r);
     c->requests++;
     if (!keep) {
         close_gracefully(c);
         return;
     }
-    gw_conn_process(c);
+    conn_process(c);
 }
 
 static void respond_done(struct gw_conn *c, int status)
@@ -460,7 +488,7 @@ static void respond_done(struct gw_conn *c, int status)
         return;
     }
     if (c->req) {
-        gw_conn_request_done(c);
+        request_done(c);
     } else {
         close_gracefully(c);
     }
@@ -473,52 +501,8 @@ static void on_respond_written(uv_write_t *req, int status)
     respond_done(c, status);
 }
 
-static const char *status_reason(int status)
-{
-    switch (status) {
-    case 200:
-        return "OK";
-    case 400:
-        return "Bad Request";
-    case 401:
-        return "Unauthorized";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 408:
-        return "Request Timeout";
-    case 413:
-        return "Content Too Large";
-    case 414:
-        return "URI Too Long";
-    case 417:
-        return "Expectation Failed";
-    case 429:
-        return "Too Many Requests";
-    case 431:
-        return "Request Header Fields Too Large";
-    case 500:
-        return "Internal Server Error";
-    case 501:
-        return "Not Implemented";
-    case 502:
-        return "Bad Gateway";
-    case 503:
-        return "Service Unavailable";
-    case 504:
-        return "Gateway Timeout";
-    case 505:
-        return "HTTP Version Not Supported";
-    default:
-        return "Unknown";
-    }
-}
-
-void gw_conn_respond(struct gw_conn *c, int status, const char *extra_headers, const char *body,
-                     size_t body_len, bool close_after)
+void gw__conn_respond(struct gw_conn *c, int status, const char *extra_headers, const char *body,
+                      size_t body_len, bool close_after)
 {
     struct gw_request *r = c->req;
     struct gw_buf *b = &c->out;
@@ -538,7 +522,7 @@ void gw_conn_respond(struct gw_conn *c, int status, const char *extra_headers, c
         close_after = true;
     gw_buf_free(b);
     gw_buf_init(b, 65536 + body_len);
-    int rc = gw_buf_appendf(b, "HTTP/1.1 %d %s\r\n", status, status_reason(status));
+    int rc = gw_buf_appendf(b, "HTTP/1.1 %d %s\r\n", status, gw_http_reason(status));
     if (rc == 0 && body_len)
         rc = gw_buf_append_str(b, "Content-Type: application/json\r\n");
     if (rc == 0)
@@ -551,9 +535,9 @@ void gw_conn_respond(struct gw_conn *c, int status, const char *extra_headers, c
         rc = gw_buf_append_str(b, "Connection: keep-alive\r\n");
     if (rc == 0 && extra_headers)
         rc = gw_buf_append_str(b, extra_headers);
-    /* A request a rate limit counted carries its headers on every answer, gantry's own too. */
-    if (rc == 0 && r && r->rl_headers[0])
-        rc = gw_buf_append_str(b, r->rl_headers);
+    /* The stages' headers (rate limits) go on every answer, gantry's own too. */
+    if (rc == 0 && r && r->dispatched)
+        rc = gw_policy_response_headers(r, b);
     if (rc == 0)
         rc = gw_buf_append(b, "\r\n", 2);
     bool head_only = r && r->dispatched && r->msg.method_id == GW_METHOD_HEAD;
@@ -566,31 +550,13 @@ void gw_conn_respond(struct gw_conn *c, int status, const char *extra_headers, c
     if (r)
         r->bytes_out += b->len;
     uv_buf_t ub = uv_buf_init(b->data, (unsigned)b->len);
-    rc = gw_conn_write(c, &ub, 1, on_respond_written);
+    rc = conn_write(c, &ub, 1, on_respond_written);
     if (rc < 0)
         gw_conn_close(c);
     else if (rc == 1)
         respond_done(c, 0);
     else /* a client that does not read gets the idle timeout to take our answer */
         timer_start(c, TIMER_SEND, conn_cfg(c)->timeouts.client_idle_ms);
-}
-
-void gw_conn_respond_error(struct gw_conn *c, int err, bool close_after)
-{
-    struct gw_request *r = c->req;
-    char body[512];
-    char id[33];
-    int status = gw_err_http_status(err);
-    if (r && !r->id[0])
-        gw_random_request_id(r->id);
-    if (!r)
-        gw_random_request_id(id); /* refused before any request: still traceable in logs */
-    int n = snprintf(body, sizeof(body), "{\"error\":\"%s\",\"status\":%d,\"request_id\":\"%s\"}",
-                     gw_strerror(err), status, r ? r->id : id);
-    const char *extra = NULL;
-    if (status == 503)
-        extra = "Retry-After: 1\r\n";
-    gw_conn_respond(c, status, extra, body, (size_t)n, close_after);
 }
 
 static void conn_start(struct gw_worker *w, struct gw_conn *c)
@@ -609,7 +575,7 @@ static void conn_start(struct gw_worker *w, struct gw_conn *c)
     if (total > conn_cfg(c)->max_connections) {
         gw_log_warn("client %s: refused, %u connections open (max_connections %u)", c->peer,
                     total - 1, conn_cfg(c)->max_connections);
-        gw_conn_respond_error(c, GW_ECONNLIMIT, true);
+        gw__conn_error(c, GW_ECONNLIMIT, true);
         return;
     }
     timer_start(c, TIMER_HEADER, conn_cfg(c)->timeouts.client_header_ms);
@@ -656,20 +622,102 @@ void gw_conn_adopt(struct gw_worker *w, int fd)
     conn_start(w, c);
 }
 
-/* Timer used by the proxy between a failed try and its retry. The client timer is free
- * then: retries only happen once the request (which has no body) was read whole. */
-void gw__conn_backoff_timer(struct gw_conn *c, uint64_t ms);
-void gw__conn_backoff_timer(struct gw_conn *c, uint64_t ms)
+/* ---- the downstream interface (conn/request-t.h) of HTTP/1 requests ----------------------------- */
+
+static void ds_respond(struct gw_request *r, const struct gw_answer *a)
 {
-    timer_start(c, TIMER_BACKOFF, ms);
+    gw__conn_answer(gw_conn_of(r), a);
 }
 
-/* Timer used by the proxy while it waits for the client's request body. */
-void gw__conn_body_timer(struct gw_conn *c, bool on);
-void gw__conn_body_timer(struct gw_conn *c, bool on)
+static void on_client_written(uv_write_t *req, int status)
 {
-    if (on)
-        timer_start(c, TIMER_BODY, conn_cfg(c)->timeouts.client_body_ms);
-    else if (c->timer_kind == TIMER_BODY)
-        uv_timer_stop(&c->timer);
+    struct gw_conn *c = req->data;
+    free(req);
+    struct gw_request *r = c->req;
+    c->writing = false;
+    if (c->closing || !r)
+        return;
+    if (status < 0)
+        gw_log_info("client %s: write failed: %s (request %s)", c->peer, uv_strerror(status),
+                    r->id);
+    gw_proxy_sent(r, status);
 }
+
+static int ds_send(struct gw_request *r, uv_buf_t *bufs, unsigned n)
+{
+    return conn_write(gw_conn_of(r), bufs, n, on_client_written);
+}
+
+static void ds_finish(struct gw_request *r)
+{
+    request_done(gw_conn_of(r));
+}
+
+static void ds_abort(struct gw_request *r)
+{
+    gw_conn_close(gw_conn_of(r));
+}
+
+static size_t ds_body_peek(struct gw_request *r, const char **p)
+{
+    struct gw_conn *c = gw_conn_of(r);
+    *p = c->in + c->in_off;
+    return c->in_len - c->in_off;
+}
+
+static void ds_body_consume(struct gw_request *r, size_t n)
+{
+    struct gw_conn *c = gw_conn_of(r);
+    c->in_off += n;
+    if (c->in_off == c->in_len)
+        c->in_off = c->in_len = 0;
+}
+
+static int ds_body_want(struct gw_request *r)
+{
+    struct gw_conn *c = gw_conn_of(r);
+    if (c->peer_eof) {
+        gw_log_info("client %s: closed before its request body was complete (request %s)",
+                    c->peer, r->id);
+        return GW_EBODYTIMEOUT;
+    }
+    if (c->in_off == c->in_len)
+        c->in_off = c->in_len = 0;
+    timer_start(c, TIMER_BODY, conn_cfg(c)->timeouts.client_body_ms);
+    gw_conn_read_start(c);
+    return 0;
+}
+
+static void ds_body_hold(struct gw_request *r)
+{
+    gw_conn_read_stop(gw_conn_of(r));
+}
+
+static int ds_send_continue(struct gw_request *r)
+{
+    /* A 25-byte write to an idle socket completes inline; if it did not, the client sends
+     * anyway after its own short wait. Part of it going out would break the stream. */
+    uv_buf_t cont = uv_buf_init("HTTP/1.1 100 Continue\r\n\r\n", 25);
+    int w = uv_try_write((uv_stream_t *)&gw_conn_of(r)->tcp, &cont, 1);
+    return w == 25 || w == UV_EAGAIN ? 0 : GW_EUPRESET;
+}
+
+/* The retry backoff. The client timer is free then: retries only happen once the request
+ * (which has no body) was read whole. */
+static void ds_defer(struct gw_request *r, uint64_t ms)
+{
+    timer_start(gw_conn_of(r), TIMER_BACKOFF, ms);
+}
+
+const struct gw_downstream_ops gw_conn_downstream = {
+    .respond = ds_respond,
+    .send = ds_send,
+    .finish = ds_finish,
+    .abort = ds_abort,
+    .body_peek = ds_body_peek,
+    .body_consume = ds_body_consume,
+    .body_want = ds_body_want,
+    .body_hold = ds_body_hold,
+    .send_continue = ds_send_continue,
+    .defer = ds_defer,
+};

@@ -1,21 +1,23 @@
 /*
- * What happens once a request head is complete: probes, route lookup, request limits, then
- * the hand-off to the proxy. Every answer gantry gives itself comes from here or from
- * conn.c, through gw_conn_respond_error and the error table.
+ * What happens once a request head is complete: probes, route lookup, the policy chain, then
+ * the hand-off to the proxy. Answers gantry gives itself are built by conn/respond.c.
  */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "conn/conn.h"
-#include "control/snapshot.h"
+#include "conn/internal.h"
+#include "control/snapshot-t.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/random.h"
-#include "policy/policy.h"
+#include "http1/names.h"
+#include "policy/chain.h"
 #include "route/normalize.h"
 #include "route/router.h"
-#include "runtime/server.h"
-#include "runtime/worker.h"
+#include "runtime/server-t.h"
+#include "runtime/worker-t.h"
+#include "upstream/proxy.h"
 
 /* X-Request-ID from a client is kept when it is 1-128 characters of [A-Za-z0-9._:+/=-];
  * anything else could inject into logs and upstream headers, so a fresh id replaces it. */
@@ -75,27 +77,6 @@ static void assign_request_id(struct gw_request *r)
     }
 }
 
-static void method_names(uint32_t mask, char *out, size_t outlen)
-{
-    static const struct {
-        enum gw_http_method id;
-        const char *name;
-    } names[] = {{GW_METHOD_GET, "GET"},       {GW_METHOD_HEAD, "HEAD"},
-                 {GW_METHOD_POST, "POST"},     {GW_METHOD_PUT, "PUT"},
-                 {GW_METHOD_DELETE, "DELETE"}, {GW_METHOD_OPTIONS, "OPTIONS"},
-                 {GW_METHOD_PATCH, "PATCH"},   {GW_METHOD_TRACE, "TRACE"}};
-    size_t len = 0;
-    out[0] = '\0';
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        if (!(mask & (1u << names[i].id)))
-            continue;
-        int n = snprintf(out + len, outlen - len, "%s%s", len ? ", " : "", names[i].name);
-        if (n < 0 || (size_t)n >= outlen - len)
-            break;
-        len += (size_t)n;
-    }
-}
-
 /* Liveness and readiness probes on the proxy port (DESIGN.md "Two ports"). */
 static bool serve_probe(struct gw_conn *c, struct gw_request *r, const char *path, size_t n)
 {
@@ -105,15 +86,15 @@ static bool serve_probe(struct gw_conn *c, struct gw_request *r, const char *pat
         return false;
     if ((n == 7 && memcmp(path, "/health", 7) == 0) ||
         (n == 15 && memcmp(path, "/health/startup", 15) == 0)) {
-        gw_conn_respond(c, 200, NULL, ok, sizeof(ok) - 1, false);
+        gw__conn_respond(c, 200, NULL, ok, sizeof(ok) - 1, false);
         return true;
     }
     if (n == 6 && memcmp(path, "/ready", 6) == 0) {
         bool ready = atomic_load(&c->w->server->ready) && !c->w->stopping;
         if (ready)
-            gw_conn_respond(c, 200, NULL, ok, sizeof(ok) - 1, false);
+            gw__conn_respond(c, 200, NULL, ok, sizeof(ok) - 1, false);
         else
-            gw_conn_respond(c, 503, "Retry-After: 1\r\n", not_ready, sizeof(not_ready) - 1, false);
+            gw__conn_respond(c, 503, "Retry-After: 1\r\n", not_ready, sizeof(not_ready) - 1, false);
         return true;
     }
     return false;
@@ -146,7 +127,9 @@ static void split_target(const struct gw_http1_message *m, const char **path, si
     *query_len = q ? (size_t)(end - q) : 0;
 }
 
-void gw_request_dispatch(struct gw_conn *c, struct gw_request *r)
+static void forward(struct gw_request *r);
+
+void gw__request_dispatch(struct gw_conn *c, struct gw_request *r)
 {
     const struct gw_http1_message *m = &r->msg;
     const char *path, *query, *authority;
@@ -166,11 +149,11 @@ void gw_request_dispatch(struct gw_conn *c, struct gw_request *r)
     r->body_left = m->body == GW_BODY_LENGTH ? m->content_length : 0;
 
     if (m->method_id == GW_METHOD_CONNECT) {
-        gw_conn_respond_error(c, GW_ECONNECTUNSUP, true);
+        gw__conn_error(c, GW_ECONNECTUNSUP, true);
         return;
     }
     if (m->target_len == 1 && m->target[0] == '*') {
-        gw_conn_respond(c, 200, "Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH\r\n", NULL, 0,
+        gw__conn_respond(c, 200, "Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH\r\n", NULL, 0,
                         false);
         return;
     }
@@ -188,13 +171,13 @@ void gw_request_dispatch(struct gw_conn *c, struct gw_request *r)
     char *norm = malloc(cap);
     size_t norm_len = 0;
     if (!norm) {
-        gw_conn_respond_error(c, GW_ENOMEM, true);
+        gw__conn_error(c, GW_ENOMEM, true);
         return;
     }
     int rc = gw_path_normalize(path, path_len, norm, &norm_len);
     if (rc < 0) {
         free(norm);
-        gw_conn_respond_error(c, rc, false);
+        gw__conn_error(c, rc, false);
         return;
     }
 
@@ -211,19 +194,18 @@ void gw_request_dispatch(struct gw_conn *c, struct gw_request *r)
         gw_router_match(r->snap->router, host, host_len, norm, norm_len, m->method_id, &match);
     if (res == GW_ROUTE_NOT_FOUND) {
         free(norm);
-        gw_conn_respond_error(c, GW_ENOROUTE, false);
+        gw__conn_error(c, GW_ENOROUTE, false);
         return;
     }
     if (res == GW_ROUTE_METHOD_NOT_ALLOWED) {
         char allow[160], hdr[200];
+        struct gw_answer a;
         free(norm);
-        method_names(match.allowed, allow, sizeof(allow));
+        gw_http_method_list(match.allowed, ", ", allow, sizeof(allow));
         snprintf(hdr, sizeof(hdr), "Allow: %s\r\n", allow);
-        char body[256];
-        int n =
-            snprintf(body, sizeof(body), "{\"error\":\"%s\",\"status\":405,\"request_id\":\"%s\"}",
-                     gw_strerror(GW_EMETHODNOTALLOWED), r->id);
-        gw_conn_respond(c, 405, hdr, body, (size_t)n, false);
+        gw_answer_init(&a, GW_EMETHODNOTALLOWED);
+        a.headers = hdr;
+        gw__conn_answer(c, &a);
         return;
     }
     r->svc = match.data;
@@ -231,7 +213,7 @@ void gw_request_dispatch(struct gw_conn *c, struct gw_request *r)
 
     if (m->body == GW_BODY_LENGTH && sc->max_body_bytes && m->content_length > sc->max_body_bytes) {
         free(norm);
-        gw_conn_respond_error(c, GW_EBODYTOOLARGE, true);
+        gw__conn_error(c, GW_EBODYTOOLARGE, true);
         return;
     }
 
@@ -240,10 +222,11 @@ void gw_request_dispatch(struct gw_conn *c, struct gw_request *r)
     r->query = query;
     r->query_len = query_len;
     r->prefix_len = match.prefix_len;
-    gw_policy_run(r);
+    gw_policy_run(r, forward);
 }
 
-void gw_request_forward(struct gw_request *r)
+/* The policies let the request through: strip the prefix and hand it to the proxy. */
+static void forward(struct gw_request *r)
 {
     const struct gw_service_conf *sc = r->svc->conf;
     char *norm = r->npath;

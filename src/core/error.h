@@ -65,6 +65,7 @@
     X(EUPRESET, 502, "upstream connection reset")                                                  \
     X(EUPGARBAGE, 502, "upstream sent an invalid response")                                        \
     X(ENOTARGET, 503, "no target available")                                                       \
+    X(ECIRCUITOPEN, 503, "circuit open")                                                           \
     X(EUPTIMEOUT, 504, "upstream timed out")                                                       \
     X(ECONNLIMIT, 503, "too many connections")                                                     \
     X(EMETHODNOTALLOWED, 405, "method not allowed")                                                \

@@ -19,61 +19,67 @@
 #include <strings.h>
 #include <time.h>
 
-#include "conn/conn.h"
-#include "policy/jwks_fetch.h"
-#include "control/snapshot.h"
+#include "control/snapshot-t.h"
 #include "core/base64url.h"
 #include "core/error.h"
 #include "core/log.h"
-#include "policy/apikey.h"
-#include "policy/introspect.h"
-#include "policy/policy.h"
-#include "runtime/server.h"
-#include "runtime/worker.h"
-#include "state/token_cache.h"
 #include "net/fetch.h"
+#include "policy/apikey.h"
+#include "policy/chain.h"
+#include "policy/introspect.h"
+#include "policy/jwks_fetch.h"
+#include "policy/policy.h"
+#include "runtime/server-t.h"
+#include "runtime/worker-t.h"
+#include "state/token_cache.h"
 
-/* ---- answers -----------------------------------------------------------------------------------
+/* ---- state and answers ------------------------------------------------------------------------
  */
 
-static void respond_401(struct gw_request *r, int err, const char *why)
+struct introspection;
+
+/* Per-request state (the chain's slot). */
+struct auth_state {
+    struct gw_request *r;
+    struct introspection *op; /* introspection in flight */
+    struct gw_list jwks_link; /* in the worker's JWKS waiters while waiting for a refresh */
+    uint64_t jwks_wait_since; /* uv_now when it started waiting (0: not waiting) */
+    bool jwks_retried;        /* already waited once: an unknown kid now is final */
+    bool passed;              /* an async check let the request through: the stage is done */
+    char challenge[384];      /* the WWW-Authenticate line of a 401/403 */
+};
+
+static void answer_401(struct gw_request *r, struct auth_state *st, int err, const char *why,
+                       struct gw_answer *a)
 {
     const struct gw_service_auth_conf *ac = &r->svc->conf->auth;
-    char hdrs[512];
-    char body[384];
-    int n = 0;
     /* RFC 6750 3: the challenge of the Bearer scheme; API keys have no registered scheme, so
      * a service that takes only API keys names the header to use instead. */
     if (ac->methods & (GW_AUTH_JWT | GW_AUTH_INTROSPECTION))
-        n = snprintf(hdrs, sizeof hdrs,
-                     "WWW-Authenticate: Bearer realm=\"gantry\", error=\"invalid_token\", "
-                     "error_description=\"%s\"\r\n",
-                     why);
+        snprintf(st->challenge, sizeof st->challenge,
+                 "WWW-Authenticate: Bearer realm=\"gantry\", error=\"invalid_token\", "
+                 "error_description=\"%s\"\r\n",
+                 why);
     else
-        n = snprintf(hdrs, sizeof hdrs,
-                     "WWW-Authenticate: ApiKey realm=\"gantry\", header=\"%s\"\r\n",
-                     r->snap->cfg->auth.api_key_header);
-    (void)n;
-    int bl = snprintf(body, sizeof body,
-                      "{\"error\":\"%s\",\"status\":401,\"request_id\":\"%s\",\"reason\":\"%s\"}",
-                      gw_strerror(err), r->id, why);
+        snprintf(st->challenge, sizeof st->challenge,
+                 "WWW-Authenticate: ApiKey realm=\"gantry\", header=\"%s\"\r\n",
+                 r->snap->cfg->auth.api_key_header);
     atomic_fetch_add_explicit(&r->snap->policy->shared->auth_failed, 1, memory_order_relaxed);
     gw_log_info("request %s: %s %s: authentication failed: %s", r->id, r->method, r->path, why);
-    gw_conn_respond(r->conn, 401, hdrs, body, (size_t)bl, false);
+    gw_answer_init(a, err);
+    a->status = 401; /* whatever err is: the credentials did not authenticate */
+    a->reason = why;
+    a->headers = st->challenge;
 }
 
-static void respond_403(struct gw_request *r, const char *why)
+static void answer_403(struct gw_request *r, const char *why, struct gw_answer *a)
 {
-    char body[384];
-    int bl = snprintf(body, sizeof body,
-                      "{\"error\":\"%s\",\"status\":403,\"request_id\":\"%s\",\"reason\":\"%s\"}",
-                      gw_strerror(GW_EFORBIDDEN), r->id, why);
     atomic_fetch_add_explicit(&r->snap->policy->shared->auth_forbidden, 1, memory_order_relaxed);
     gw_log_info("request %s: %s %s: forbidden for %s: %s", r->id, r->method, r->path,
                 r->identity.user ? r->identity.user : "?", why);
-    gw_conn_respond(r->conn, 403,
-                    "WWW-Authenticate: Bearer realm=\"gantry\", error=\"insufficient_scope\"\r\n",
-                    body, (size_t)bl, false);
+    gw_answer_init(a, GW_EFORBIDDEN);
+    a->reason = why;
+    a->headers = "WWW-Authenticate: Bearer realm=\"gantry\", error=\"insufficient_scope\"\r\n";
 }
 
 /* ---- requirements ------------------------------------------------------------------------------
@@ -283,7 +289,7 @@ static bool looks_like_jwt(const char *t, size_t n)
 /* verify_jwt's answer when the token's kid is unknown and a JWKS refresh may bring it. */
 #define WAIT_FOR_JWKS 1
 
-static int verify_jwt(struct gw_request *r, const char *tok, size_t len)
+static int verify_jwt(struct gw_request *r, struct auth_state *st, const char *tok, size_t len)
 {
     const struct gw_policy *p = r->snap->policy;
     const struct gw_config *cfg = r->snap->cfg;
@@ -293,12 +299,12 @@ static int verify_jwt(struct gw_request *r, const char *tok, size_t len)
     if (cfg->auth.njwt_keys)
         rc = gw_jwt_verify(tok, len, cfg->auth.jwt_keys, cfg->auth.njwt_keys, &p->jwt_policy, now,
                            &cl);
-    struct gw_keyset *ks = r->conn->w->jwks;
+    struct gw_keyset *ks = r->w->jwks;
     if (rc != 0 && rc != GW_EJWTEXPIRED && rc != GW_EJWTNOTYET && ks && ks->nkeys &&
         cfg->auth.jwks_url)
         rc = gw_jwt_verify(tok, len, ks->keys, ks->nkeys, &p->jwt_policy, now, &cl);
-    if (rc == GW_EJWTKID && cfg->auth.jwks_url && !r->jwks_retried &&
-        gw_jwks_want_refresh(r->conn->w->server->jwks))
+    if (rc == GW_EJWTKID && cfg->auth.jwks_url && !st->jwks_retried &&
+        gw_jwks_want_refresh(r->w->server->jwks))
         return WAIT_FOR_JWKS;
     if (rc != 0)
         return rc;
@@ -311,6 +317,21 @@ static int verify_jwt(struct gw_request *r, const char *tok, size_t len)
     return rc;
 }
 
+/* Authenticated: authorize. CONTINUE, or RESPOND with a 403 in *a. */
+static enum gw_stage_result authorized(struct gw_request *r, struct gw_answer *a)
+{
+    struct needs n;
+    requirements(r, &r->svc->conf->auth, &n);
+    const char *why = authorize(&r->identity, &n);
+    if (why) {
+        answer_403(r, why, a);
+        return GW_STAGE_RESPOND;
+    }
+    r->authenticated = true;
+    atomic_fetch_add_explicit(&r->snap->policy->shared->auth_ok, 1, memory_order_relaxed);
+    return GW_STAGE_CONTINUE;
+}
+
 /* ---- introspection -----------------------------------------------------------------------------
  */
 
@@ -321,15 +342,11 @@ struct introspection {
     size_t len;
 };
 
-static void finish(struct gw_request *r);
-
-static void on_introspected(void *arg, int err, const struct gw_fetch_resp *resp)
+/* The introspection's verdict for r: RESPOND with *a, or CONTINUE. */
+static enum gw_stage_result introspected(struct gw_request *r, struct auth_state *st,
+                                         struct introspection *in, int err,
+                                         const struct gw_fetch_resp *resp, struct gw_answer *a)
 {
-    struct introspection *in = arg;
-    struct gw_request *r = in->r;
-    if (r == NULL)
-        goto out;
-    r->auth_op = NULL;
     const struct gw_config *cfg = r->snap->cfg;
     const struct gw_policy *p = r->snap->policy;
     if (err != 0 || resp->status != 200) {
@@ -337,13 +354,10 @@ static void on_introspected(void *arg, int err, const struct gw_fetch_resp *resp
                     cfg->auth.introspection_url,
                     err != 0 ? (resp && resp->why && resp->why[0] ? resp->why : gw_strerror(err))
                              : "unexpected status");
-        char body[256];
-        int status = (int)cfg->auth.introspection_failure_status;
-        int n =
-            snprintf(body, sizeof body, "{\"error\":\"%s\",\"status\":%d,\"request_id\":\"%s\"}",
-                     gw_strerror(GW_EINTROSPECT), status, r->id);
-        gw_conn_respond(r->conn, status, "Retry-After: 1\r\n", body, (size_t)n, false);
-        goto out;
+        gw_answer_init(a, GW_EINTROSPECT);
+        a->status = (int)cfg->auth.introspection_failure_status;
+        a->retry_after = 1;
+        return GW_STAGE_RESPOND;
     }
     struct gw_jwt_claims cl;
     int rc = gw_introspect_parse(resp->body, resp->body_len, cfg->auth.roles_claim,
@@ -352,33 +366,50 @@ static void on_introspected(void *arg, int err, const struct gw_fetch_resp *resp
         if (p->introspected)
             gw_token_cache_put(p->introspected, in->token, in->len, NULL,
                                uv_hrtime() / 1000 + cfg->auth.introspection_neg_ttl_ms * 1000);
-        respond_401(r, GW_ETOKENINACTIVE, "token is not active");
-        goto out;
+        answer_401(r, st, GW_ETOKENINACTIVE, "token is not active", a);
+        return GW_STAGE_RESPOND;
     }
     if (rc != 0) {
-        respond_401(r, rc, "the authentication service gave an unusable answer");
-        goto out;
+        answer_401(r, st, rc, "the authentication service gave an unusable answer", a);
+        return GW_STAGE_RESPOND;
     }
     if (cl.has_exp && cl.exp <= (int64_t)time(NULL)) {
-        respond_401(r, GW_EJWTEXPIRED, "token expired");
-        goto out;
+        answer_401(r, st, GW_EJWTEXPIRED, "token expired", a);
+        return GW_STAGE_RESPOND;
     }
     if (claims_identity(r, &cl, &r->identity) != 0) {
-        gw_conn_respond_error(r->conn, GW_ENOMEM, true);
-        goto out;
+        gw_answer_init(a, GW_ENOMEM);
+        return GW_STAGE_RESPOND;
     }
     if (p->introspected) {
         uint64_t until = cache_until(r->identity.exp, cfg->auth.introspection_ttl_ms);
         if (until)
             gw_token_cache_put(p->introspected, in->token, in->len, &r->identity, until);
     }
-    finish(r);
-out:
+    return authorized(r, a);
+}
+
+static void on_introspected(void *arg, int err, const struct gw_fetch_resp *resp)
+{
+    struct introspection *in = arg;
+    struct gw_request *r = in->r;
+    if (r != NULL) {
+        struct auth_state *st = r->slot[GW_STAGE_AUTH];
+        struct gw_answer a;
+        st->op = NULL;
+        if (introspected(r, st, in, err, resp, &a) == GW_STAGE_RESPOND) {
+            gw_policy_respond(r, &a);
+        } else {
+            st->passed = true;
+            gw_policy_resume(r);
+        }
+    }
     free(in->token);
     free(in);
 }
 
-static enum gw_policy_result introspect(struct gw_request *r, const char *tok, size_t len)
+static enum gw_stage_result introspect(struct gw_request *r, struct auth_state *st,
+                                       const char *tok, size_t len, struct gw_answer *a)
 {
     const struct gw_config *cfg = r->snap->cfg;
     char *body = NULL;
@@ -429,19 +460,22 @@ static enum gw_policy_result introspect(struct gw_request *r, const char *tok, s
         .max_body = 65536,
     };
     in->r = r;
-    if (gw_fetch_start(&r->conn->w->loop, &req, on_introspected, in, &in->fetch) != 0)
+    if (gw_fetch_start(&r->w->loop, &req, on_introspected, in, &in->fetch) != 0)
         goto fail;
     free(body);
-    r->auth_op = in;
-    return GW_POLICY_SUSPENDED;
+    st->op = in;
+    return GW_STAGE_SUSPEND;
 fail:
     free(body);
     if (in)
         free(in->token);
     free(in);
-    gw_conn_respond_error(r->conn, GW_EINTROSPECT, false);
-    return GW_POLICY_RESPONDED;
+    gw_answer_init(a, GW_EINTROSPECT);
+    return GW_STAGE_RESPOND;
 }
+
+/* ---- JWKS waits --------------------------------------------------------------------------------
+ */
 
 void gw_auth_jwks_refreshed(struct gw_worker *w, bool only_overdue)
 {
@@ -450,65 +484,45 @@ void gw_auth_jwks_refreshed(struct gw_worker *w, bool only_overdue)
     uint64_t now = uv_now(&w->loop);
     struct gw_list *it = w->jwks_waiters.next;
     while (it != &w->jwks_waiters) {
-        struct gw_request *r = gw_container_of(it, struct gw_request, jwks_link);
+        struct auth_state *st = gw_container_of(it, struct auth_state, jwks_link);
         it = it->next;
         /* The fetch has its own timeout, so a refresh always answers; the sweep only catches
          * a request that asked just as a refresh finished. */
-        if (only_overdue && now - r->jwks_wait_since < r->snap->cfg->auth.jwks_timeout_ms + 1000)
+        if (only_overdue &&
+            now - st->jwks_wait_since < st->r->snap->cfg->auth.jwks_timeout_ms + 1000)
             continue;
-        gw_list_remove(&r->jwks_link);
-        gw_list_insert_tail(&ready, &r->jwks_link);
+        gw_list_remove(&st->jwks_link);
+        gw_list_insert_tail(&ready, &st->jwks_link);
     }
     while (!gw_list_empty(&ready)) {
-        struct gw_request *r = gw_container_of(ready.next, struct gw_request, jwks_link);
-        gw_list_remove(&r->jwks_link);
-        gw_list_init(&r->jwks_link);
-        r->jwks_wait_since = 0;
-        gw_policy_resume(r);
+        struct auth_state *st = gw_container_of(ready.next, struct auth_state, jwks_link);
+        gw_list_remove(&st->jwks_link);
+        gw_list_init(&st->jwks_link);
+        st->jwks_wait_since = 0;
+        gw_policy_resume(st->r); /* the auth stage again: an unknown kid is final now */
     }
 }
 
-void gw_auth_cancel(struct gw_request *r)
+void gw_auth_cancel(struct gw_request *r, void *slot)
 {
-    if (r->jwks_wait_since) {
-        gw_list_remove(&r->jwks_link);
-        gw_list_init(&r->jwks_link);
-        r->jwks_wait_since = 0;
+    struct auth_state *st = slot;
+    (void)r;
+    if (st->jwks_wait_since) {
+        gw_list_remove(&st->jwks_link);
+        gw_list_init(&st->jwks_link);
+        st->jwks_wait_since = 0;
     }
-    struct introspection *in = r->auth_op;
+    struct introspection *in = st->op;
     if (in == NULL)
         return;
-    r->auth_op = NULL;
+    st->op = NULL;
     gw_fetch_cancel(in->fetch);
     free(in->token);
     free(in);
 }
 
-/* ---- the policy --------------------------------------------------------------------------------
+/* ---- the stage ---------------------------------------------------------------------------------
  */
-
-/* Authenticated: authorize, then let the chain go on. */
-static enum gw_policy_result authorized(struct gw_request *r)
-{
-    struct needs n;
-    requirements(r, &r->svc->conf->auth, &n);
-    const char *why = authorize(&r->identity, &n);
-    if (why) {
-        respond_403(r, why);
-        return GW_POLICY_RESPONDED;
-    }
-    r->authenticated = true;
-    atomic_fetch_add_explicit(&r->snap->policy->shared->auth_ok, 1, memory_order_relaxed);
-    return GW_POLICY_CONTINUE;
-}
-
-static void finish(struct gw_request *r)
-{
-    if (authorized(r) == GW_POLICY_CONTINUE) {
-        r->policy_stage++;
-        gw_policy_resume(r);
-    }
-}
 
 static const char *jwt_reason(int rc)
 {
@@ -534,44 +548,57 @@ static const char *jwt_reason(int rc)
     }
 }
 
-/* A cache hit answers the request: true with *res (continue after authorization, or a 401). */
-static bool cached(struct gw_request *r, struct gw_token_cache *c, const char *tok, size_t len,
-                   enum gw_policy_result *res)
+/* A cache hit decides the request: true with *res (CONTINUE after authorization, or RESPOND). */
+static bool cached(struct gw_request *r, struct auth_state *st, struct gw_token_cache *c,
+                   const char *tok, size_t len, enum gw_stage_result *res, struct gw_answer *a)
 {
     if (c == NULL)
         return false;
     int hit = gw_token_cache_get(c, tok, len, uv_hrtime() / 1000, &r->identity);
     if (hit == 1) {
         if (r->identity.exp > 0 && r->identity.exp <= (int64_t)time(NULL)) {
-            respond_401(r, GW_EJWTEXPIRED, "token expired");
-            *res = GW_POLICY_RESPONDED;
+            answer_401(r, st, GW_EJWTEXPIRED, "token expired", a);
+            *res = GW_STAGE_RESPOND;
         } else {
-            *res = authorized(r);
+            *res = authorized(r, a);
         }
         return true;
     }
     if (hit == 2) {
-        respond_401(r, GW_ETOKENINACTIVE, "token is not active");
-        *res = GW_POLICY_RESPONDED;
+        answer_401(r, st, GW_ETOKENINACTIVE, "token is not active", a);
+        *res = GW_STAGE_RESPOND;
         return true;
     }
     return false;
 }
 
-static enum gw_policy_result introspect_cached(struct gw_request *r, const char *tok, size_t len)
+static enum gw_stage_result introspect_cached(struct gw_request *r, struct auth_state *st,
+                                              const char *tok, size_t len, struct gw_answer *a)
 {
-    enum gw_policy_result res;
-    if (cached(r, r->snap->policy->introspected, tok, len, &res))
+    enum gw_stage_result res;
+    if (cached(r, st, r->snap->policy->introspected, tok, len, &res, a))
         return res;
-    return introspect(r, tok, len);
+    return introspect(r, st, tok, len, a);
 }
 
-enum gw_policy_result gw_auth_check(struct gw_request *r)
+enum gw_stage_result gw_auth_on_request(struct gw_request *r, void **slot, struct gw_answer *a)
 {
     const struct gw_service_auth_conf *ac = &r->svc->conf->auth;
     const struct gw_policy *p = r->snap->policy;
     if (!ac->enabled || p == NULL || is_public(r, ac))
-        return GW_POLICY_CONTINUE;
+        return GW_STAGE_CONTINUE;
+    struct auth_state *st = *slot;
+    if (st == NULL) {
+        st = *slot = gw_stage_alloc(r, sizeof *st);
+        if (st == NULL) {
+            gw_answer_init(a, GW_ENOMEM);
+            return GW_STAGE_RESPOND;
+        }
+        st->r = r;
+        gw_list_init(&st->jwks_link);
+    }
+    if (st->passed)
+        return GW_STAGE_CONTINUE; /* an introspection let it through */
     struct needs n;
     requirements(r, ac, &n);
     const char *tok = NULL, *key = NULL;
@@ -580,56 +607,57 @@ enum gw_policy_result gw_auth_check(struct gw_request *r)
     int has_tok =
         (ac->methods & (GW_AUTH_JWT | GW_AUTH_INTROSPECTION)) ? bearer_token(r, &tok, &tok_len) : 1;
     if (has_tok < 0) {
-        respond_401(r, has_tok, "malformed Authorization header");
-        return GW_POLICY_RESPONDED;
+        answer_401(r, st, has_tok, "malformed Authorization header", a);
+        return GW_STAGE_RESPOND;
     }
     if (has_key == 0) {
         uint32_t idx;
         if (p->apikeys == NULL || gw_apikey_table_lookup(p->apikeys, key, key_len, &idx) != 0) {
-            respond_401(r, GW_EAPIKEY, "invalid API key");
-            return GW_POLICY_RESPONDED;
+            answer_401(r, st, GW_EAPIKEY, "invalid API key", a);
+            return GW_STAGE_RESPOND;
         }
         if (consumer_identity(r, idx, &r->identity) != 0) {
-            gw_conn_respond_error(r->conn, GW_ENOMEM, true);
-            return GW_POLICY_RESPONDED;
+            gw_answer_init(a, GW_ENOMEM);
+            return GW_STAGE_RESPOND;
         }
-        return authorized(r);
+        return authorized(r, a);
     }
     if (has_tok != 0) {
         if (!n.required)
-            return GW_POLICY_CONTINUE;
-        respond_401(r, GW_EAUTHMISSING,
-                    ac->methods & (GW_AUTH_JWT | GW_AUTH_INTROSPECTION) ? "missing bearer token"
-                                                                        : "missing API key");
-        return GW_POLICY_RESPONDED;
+            return GW_STAGE_CONTINUE;
+        answer_401(r, st, GW_EAUTHMISSING,
+                   ac->methods & (GW_AUTH_JWT | GW_AUTH_INTROSPECTION) ? "missing bearer token"
+                                                                       : "missing API key",
+                   a);
+        return GW_STAGE_RESPOND;
     }
     bool jwt = (ac->methods & GW_AUTH_JWT) && looks_like_jwt(tok, tok_len);
     if (jwt) {
-        enum gw_policy_result res;
-        if (cached(r, p->jwt_tokens, tok, tok_len, &res))
+        enum gw_stage_result res;
+        if (cached(r, st, p->jwt_tokens, tok, tok_len, &res, a))
             return res;
     } else if (ac->methods & GW_AUTH_INTROSPECTION) {
-        return introspect_cached(r, tok, tok_len);
+        return introspect_cached(r, st, tok, tok_len, a);
     }
-    int rc = verify_jwt(r, tok, tok_len);
+    int rc = verify_jwt(r, st, tok, tok_len);
     if (rc == WAIT_FOR_JWKS) {
         /* Held (not refused) until the control thread's refresh answers: a key rotation is
-         * invisible to clients. The worker resumes it (policy_stage still AUTH). */
-        struct gw_worker *w = r->conn->w;
-        r->jwks_retried = true;
-        r->jwks_wait_since = uv_now(&w->loop);
-        gw_list_insert_tail(&w->jwks_waiters, &r->jwks_link);
-        return GW_POLICY_SUSPENDED;
+         * invisible to clients. The worker resumes it (the chain runs this stage again). */
+        struct gw_worker *w = r->w;
+        st->jwks_retried = true;
+        st->jwks_wait_since = uv_now(&w->loop);
+        gw_list_insert_tail(&w->jwks_waiters, &st->jwks_link);
+        return GW_STAGE_SUSPEND;
     }
     if (rc == GW_ENOMEM) {
-        gw_conn_respond_error(r->conn, GW_ENOMEM, true);
-        return GW_POLICY_RESPONDED;
+        gw_answer_init(a, GW_ENOMEM);
+        return GW_STAGE_RESPOND;
     }
     if (rc != 0 && (ac->methods & GW_AUTH_INTROSPECTION) && rc == GW_EJWTMALFORMED)
-        return introspect_cached(r, tok, tok_len);
+        return introspect_cached(r, st, tok, tok_len, a);
     if (rc != 0) {
-        respond_401(r, rc, jwt_reason(rc));
-        return GW_POLICY_RESPONDED;
+        answer_401(r, st, rc, jwt_reason(rc), a);
+        return GW_STAGE_RESPOND;
     }
-    return authorized(r);
+    return authorized(r, a);
 }

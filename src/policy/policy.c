@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "control/snapshot.h"
+#include "control/snapshot-t.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "policy/apikey.h"

@@ -2,9 +2,7 @@
  * The request policies that run between routing and the proxy (DESIGN.md "policy chain"):
  * rate limits that need no identity, authentication and authorization (policy/auth.c), then
  * rate limits keyed by the consumer (policy/ratelimit_policy.c).
- * Each returns CONTINUE, RESPONDED (it answered the request itself) or SUSPENDED (async work:
- * a Redis decision, a token introspection, a JWKS refresh; the policy resumes the chain with
- * gw_policy_resume when it completes).
+ * Each is a stage of the chain (policy/chain.h has the contract, policy/chain.c the table).
  *
  * Runtime state comes in two lifetimes:
  *   - struct gw_policy: per snapshot, built from the config (compiled limits, API-key table,
@@ -23,6 +21,7 @@
 #include <uv.h>
 
 #include "config/config-t.h"
+#include "policy/chain.h"
 #include "policy/jwt.h"
 #include "policy/ratelimit.h"
 
@@ -33,12 +32,6 @@ struct gw_rl_redis_shared;
 struct gw_apikey_table;
 struct gw_token_cache;
 struct gw_keyset;
-
-enum gw_policy_result {
-    GW_POLICY_CONTINUE = 0,
-    GW_POLICY_RESPONDED,
-    GW_POLICY_SUSPENDED,
-};
 
 /* A compiled limit. */
 struct gw_rl_limit {
@@ -113,38 +106,26 @@ void gw_policy_sweep(struct gw_policy *p, uint64_t now_us);
 
 void gw_keyset_unref(struct gw_keyset *ks);
 
-/* ---- the chain (conn/policy_chain.c) ----------------------------------------------------------
+/* ---- the stages (rows of policy/chain.c's table) -----------------------------------------------
  */
 
-/* gw_request.policy_stage: the next policy to run; DONE once the request was let through. */
-enum gw_policy_stage {
-    /* limits that need no identity (ip, global, header, route) come first, so that failed
-     * logins are limited too and a flood of bad tokens costs at most the limit in verifications
-     * and introspection calls */
-    GW_POLICY_STAGE_RATELIMIT_PRE = 0,
-    GW_POLICY_STAGE_AUTH,
-    GW_POLICY_STAGE_RATELIMIT_CONSUMER, /* then the limits keyed by the consumer */
-    GW_POLICY_STAGE_DONE,
-};
-
-/* Runs the policies for a routed request, then forwards it. */
-void gw_policy_run(struct gw_request *r);
-/* A suspended policy finished its async work: run the rest of the chain. */
-void gw_policy_resume(struct gw_request *r);
-/* The request is going away: cancel async work in flight. */
-void gw_policy_cancel(struct gw_request *r);
-
-/* ---- the policies -----------------------------------------------------------------------------
- */
-
-/* policy/auth.c */
-enum gw_policy_result gw_auth_check(struct gw_request *r);
-/* policy/ratelimit_policy.c: consumer_pass false decides the limits not keyed by consumer,
- * true those keyed by consumer (after authentication). */
-enum gw_policy_result gw_ratelimit_check(struct gw_request *r, bool consumer_pass);
-void gw_ratelimit_cancel(struct gw_request *r);
-void gw_auth_cancel(struct gw_request *r);
+struct gw_answer;
+struct gw_buf;
 struct gw_worker;
+
+/* policy/ratelimit_policy.c: the limits not keyed by consumer (before authentication), then
+ * those keyed by consumer (after it); one state for both. */
+enum gw_stage_result gw_ratelimit_pre_on_request(struct gw_request *r, void **slot,
+                                                 struct gw_answer *a);
+enum gw_stage_result gw_ratelimit_consumer_on_request(struct gw_request *r, void **slot,
+                                                      struct gw_answer *a);
+int gw_ratelimit_on_response(struct gw_request *r, void *slot, struct gw_buf *head);
+void gw_ratelimit_cancel(struct gw_request *r, void *slot);
+
+/* policy/auth.c: authentication and authorization. */
+enum gw_stage_result gw_auth_on_request(struct gw_request *r, void **slot, struct gw_answer *a);
+void gw_auth_cancel(struct gw_request *r, void *slot);
+
 /* Worker thread: a JWKS refresh completed (or, with only_overdue, the once-a-second sweep):
  * resumes the requests waiting for it (all, or those waiting longer than the fetch timeout). */
 void gw_auth_jwks_refreshed(struct gw_worker *w, bool only_overdue);

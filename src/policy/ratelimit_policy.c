@@ -17,12 +17,12 @@
 
 #include <openssl/evp.h>
 
-#include "conn/conn.h"
-#include "control/snapshot.h"
+#include "control/snapshot-t.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "policy/chain.h"
 #include "policy/policy.h"
-#include "runtime/worker.h"
+#include "runtime/worker-t.h"
 #include "state/ratelimit_local.h"
 #include "state/ratelimit_redis.h"
 
@@ -86,7 +86,7 @@ static bool trusted(const struct gw_config *cfg, const char *s, size_t n)
 static void resolve_client_ip(struct gw_request *r)
 {
     const struct gw_config *cfg = r->snap->cfg;
-    const char *peer = r->conn->peer;
+    const char *peer = r->peer;
     size_t plen = strlen(peer);
     size_t cl = plen < sizeof r->client_ip ? plen : sizeof r->client_ip - 1;
     memcpy(r->client_ip, peer, cl);
@@ -214,7 +214,7 @@ static char *put_str(char *p, const char *s, size_t n)
 #define PUT_LIT(p, lit) put_str((p), (lit), sizeof(lit) - 1)
 
 /* The rate-limit header lines for d (on every limited response, so no printf here). out holds
- * sizeof(r->rl_headers) = 256 bytes: limits are below 2^32 and resets below 2^40 us, so the
+ * sizeof(struct rl_state).headers = 256 bytes: limits are below 2^32 and resets below 2^40 us, so the
  * six lines take at most 182. */
 static void format_headers(const struct gw_config *cfg, const struct gw_rl_decision *d, char *out,
                            size_t cap)
@@ -238,56 +238,63 @@ static void format_headers(const struct gw_config *cfg, const struct gw_rl_decis
     *p = '\0';
 }
 
-static void respond_limited(struct gw_request *r, const struct gw_rl_limit *l,
-                            const struct gw_rl_decision *d)
+/* Per-request state (the chain's slot, shared by the two stages). */
+struct rl_state {
+    uint16_t next;       /* next limit to decide */
+    bool consumer_pass;  /* next counts through the consumer-keyed limits */
+    bool has;            /* best holds the decision the headers report */
+    struct gw_rl_decision best;
+    const struct gw_rl_limit *pending; /* limit whose Redis decision is awaited */
+    struct gw_rl_redis_op *op;
+    char headers[256]; /* RateLimit-* headers for every answer ("" when none) */
+};
+
+static void answer_limited(struct gw_request *r, struct rl_state *st, const struct gw_rl_limit *l,
+                           const struct gw_rl_decision *d, struct gw_answer *a)
 {
-    char hdrs[64];
-    char body[256];
     uint64_t retry = ceil_s(d->retry_after_us);
     if (retry == 0)
         retry = 1;
-    format_headers(r->snap->cfg, d, r->rl_headers, sizeof r->rl_headers);
-    snprintf(hdrs, sizeof hdrs, "Retry-After: %llu\r\n", (unsigned long long)retry);
-    int n = snprintf(body, sizeof body,
-                     "{\"error\":\"%s\",\"status\":429,\"request_id\":\"%s\",\"retry_after\":%llu}",
-                     gw_strerror(GW_ERATELIMITED), r->id, (unsigned long long)retry);
+    format_headers(r->snap->cfg, d, st->headers, sizeof st->headers);
     atomic_fetch_add_explicit(&r->snap->policy->shared->rl_limited, 1, memory_order_relaxed);
     gw_log_debug("request %s: rate limited by %s (retry after %llus)", r->id,
                  l->conf->name ? l->conf->name : "a limit", (unsigned long long)retry);
-    gw_conn_respond(r->conn, 429, hdrs, body, (size_t)n, false);
+    gw_answer_init(a, GW_ERATELIMITED);
+    a->retry_after = retry;
 }
 
-/* Applies one decision: false when it answered the request (429). */
-static bool apply(struct gw_request *r, const struct gw_rl_limit *l, const struct gw_rl_decision *d)
+/* Applies one decision: false when it refused the request (429 in *a). */
+static bool apply(struct gw_request *r, struct rl_state *st, const struct gw_rl_limit *l,
+                  const struct gw_rl_decision *d, struct gw_answer *a)
 {
     if (!d->allowed) {
-        respond_limited(r, l, d);
+        answer_limited(r, st, l, d, a);
         return false;
     }
-    if (!r->rl_has || d->remaining < r->rl_best.remaining ||
-        (d->remaining == r->rl_best.remaining && d->reset_after_us > r->rl_best.reset_after_us)) {
-        r->rl_best = *d;
-        r->rl_has = true;
+    if (!st->has || d->remaining < st->best.remaining ||
+        (d->remaining == st->best.remaining && d->reset_after_us > st->best.reset_after_us)) {
+        st->best = *d;
+        st->has = true;
     }
     return true;
 }
 
-/* Redis could not decide: false when the failure policy answered the request (503). */
-static bool apply_failure(struct gw_request *r, const struct gw_rl_limit *l, const char *key,
-                          size_t keylen)
+/* Redis could not decide: false when the failure policy refused the request (503 in *a). */
+static bool apply_failure(struct gw_request *r, struct rl_state *st, const struct gw_rl_limit *l,
+                          const char *key, size_t keylen, struct gw_answer *a)
 {
     struct gw_policy_shared *ps = r->snap->policy->shared;
     switch (r->snap->cfg->rate_limit.redis.on_failure) {
     case GW_RL_FAIL_CLOSED:
         atomic_fetch_add_explicit(&ps->rl_redis_failed_closed, 1, memory_order_relaxed);
-        gw_conn_respond_error(r->conn, GW_ERLBACKEND, false);
+        gw_answer_init(a, GW_ERLBACKEND);
         return false;
     case GW_RL_FAIL_LOCAL: {
         struct gw_rl_decision d;
         atomic_fetch_add_explicit(&ps->rl_redis_fallbacks, 1, memory_order_relaxed);
         if (gw_rl_store_decide(l->store, key, keylen, uv_hrtime() / 1000, &d) != 0)
             return true;
-        return apply(r, l, &d);
+        return apply(r, st, l, &d, a);
     }
     case GW_RL_FAIL_OPEN:
     default:
@@ -315,39 +322,54 @@ static size_t limit_count(const struct gw_request *r)
 static void on_redis_decision(void *arg, int status, const struct gw_rl_decision *d)
 {
     struct gw_request *r = arg;
-    const struct gw_rl_limit *l = r->rl_pending;
-    r->rl_op = NULL;
-    r->rl_pending = NULL;
+    struct rl_state *st = r->slot[GW_STAGE_RATELIMIT_PRE];
+    const struct gw_rl_limit *l = st->pending;
+    struct gw_answer a;
+    st->op = NULL;
+    st->pending = NULL;
     bool go_on;
     if (status == 0) {
-        go_on = apply(r, l, d);
+        go_on = apply(r, st, l, d, &a);
     } else {
         char key[KEY_MAX];
         size_t n = build_key(r, l, key, 0);
-        go_on = apply_failure(r, l, key, n);
+        go_on = apply_failure(r, st, l, key, n, &a);
     }
     if (go_on)
-        gw_policy_resume(r);
+        gw_policy_resume(r); /* the same stage again: it goes on from st->next */
+    else
+        gw_policy_respond(r, &a);
 }
 
-enum gw_policy_result gw_ratelimit_check(struct gw_request *r, bool consumer_pass)
+/* Decides the limits not keyed by consumer (consumer_pass false), or those keyed by consumer
+ * (after authentication). */
+static enum gw_stage_result decide(struct gw_request *r, void **slot, bool consumer_pass,
+                                   struct gw_answer *a)
 {
     const struct gw_policy *p = r->snap->policy;
     if (p == NULL || !p->any_limits)
-        return GW_POLICY_CONTINUE;
+        return GW_STAGE_CONTINUE;
+    struct rl_state *st = *slot;
+    if (st == NULL) {
+        st = *slot = gw_stage_alloc(r, sizeof *st);
+        if (st == NULL) {
+            gw_answer_init(a, GW_ENOMEM);
+            return GW_STAGE_RESPOND;
+        }
+    }
     const struct gw_config *cfg = r->snap->cfg;
     size_t total = limit_count(r);
     if (r->client_ip[0] == '\0')
         resolve_client_ip(r);
-    if (r->rl_consumer_pass != consumer_pass) {
-        r->rl_consumer_pass = consumer_pass;
-        r->rl_next = 0;
+    if (st->consumer_pass != consumer_pass) {
+        st->consumer_pass = consumer_pass;
+        st->next = 0;
     }
     struct gw_rl_redis *redis =
-        cfg->rate_limit.backend == GW_RL_BACKEND_REDIS ? r->conn->w->rl_redis : NULL;
-    while (r->rl_next < total) {
-        const struct gw_rl_limit *l = limit_at(r, r->rl_next);
-        r->rl_next++;
+        cfg->rate_limit.backend == GW_RL_BACKEND_REDIS ? r->w->rl_redis : NULL;
+    while (st->next < total) {
+        const struct gw_rl_limit *l = limit_at(r, st->next);
+        st->next++;
         if ((l->conf->key == GW_LIMIT_KEY_CONSUMER) != consumer_pass)
             continue;
         if (!gw_policy_match(&l->conf->match, r->npath, r->npath_len, r->msg.method_id))
@@ -359,41 +381,98 @@ enum gw_policy_result gw_ratelimit_check(struct gw_request *r, bool consumer_pas
             memcpy(key, l->redis_key, l->redis_key_len);
             n = build_key(r, l, key, l->redis_key_len);
             int rc = redis ? gw_rl_redis_decide(redis, &l->rl, key, n, &d, on_redis_decision, r,
-                                                &r->rl_op)
+                                                &st->op)
                            : GW_EREDISDOWN;
             if (rc == 0) {
-                r->rl_pending = l;
-                return GW_POLICY_SUSPENDED;
+                st->pending = l;
+                return GW_STAGE_SUSPEND;
             }
             if (rc == GW_RL_REDIS_DONE) { /* from this instance's lease */
-                if (!apply(r, l, &d))
-                    return GW_POLICY_RESPONDED;
+                if (!apply(r, st, l, &d, a))
+                    return GW_STAGE_RESPOND;
                 continue;
             }
             /* The local fallback counts under the key without the Redis prefix. */
             n = build_key(r, l, key, 0);
-            if (!apply_failure(r, l, key, n))
-                return GW_POLICY_RESPONDED;
+            if (!apply_failure(r, st, l, key, n, a))
+                return GW_STAGE_RESPOND;
             continue;
         }
         n = build_key(r, l, key, 0);
         if (gw_rl_store_decide(l->store, key, n, uv_hrtime() / 1000, &d) != 0)
             continue; /* out of memory for a new key: let it through rather than fail */
-        if (!apply(r, l, &d))
-            return GW_POLICY_RESPONDED;
+        if (!apply(r, st, l, &d, a))
+            return GW_STAGE_RESPOND;
     }
-    if (r->rl_has) {
-        atomic_fetch_add_explicit(&p->shared->rl_allowed, 1, memory_order_relaxed);
-        format_headers(cfg, &r->rl_best, r->rl_headers, sizeof r->rl_headers);
+    if (st->has) {
+        /* Admitted: counted once, when the last pass (the consumer's) lets it through. */
+        if (consumer_pass)
+            atomic_fetch_add_explicit(&p->shared->rl_allowed, 1, memory_order_relaxed);
+        format_headers(cfg, &st->best, st->headers, sizeof st->headers);
     }
-    return GW_POLICY_CONTINUE;
+    return GW_STAGE_CONTINUE;
 }
 
-void gw_ratelimit_cancel(struct gw_request *r)
+enum gw_stage_result gw_ratelimit_pre_on_request(struct gw_request *r, void **slot,
+                                                 struct gw_answer *a)
 {
-    if (r->rl_op) {
-        gw_rl_redis_cancel(r->rl_op);
-        r->rl_op = NULL;
-        r->rl_pending = NULL;
+    return decide(r, slot, false, a);
+}
+
+enum gw_stage_result gw_ratelimit_consumer_on_request(struct gw_request *r, void **slot,
+                                                      struct gw_answer *a)
+{
+    return decide(r, slot, true, a);
+}
+
+static bool is_ratelimit_name(const char *n, size_t len)
+{
+    if (len > 2 && strncasecmp(n, "x-", 2) == 0) {
+        n += 2;
+        len -= 2;
+    }
+    return len > 10 && strncasecmp(n, "ratelimit-", 10) == 0;
+}
+
+/* Drops the header lines already in head (after its start line) that carry rate-limit state:
+ * gantry's own replace the upstream's, since two sets would disagree. */
+static void drop_ratelimit_lines(struct gw_buf *head)
+{
+    char *end = head->data + head->len;
+    char *p = memchr(head->data, '\n', head->len);
+    if (p == NULL)
+        return;
+    char *w = ++p;
+    while (p < end) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
+        const char *colon = memchr(p, ':', n);
+        if (colon == NULL || !is_ratelimit_name(p, (size_t)(colon - p))) {
+            memmove(w, p, n);
+            w += n;
+        }
+        p += n;
+    }
+    head->len = (size_t)(w - head->data);
+}
+
+int gw_ratelimit_on_response(struct gw_request *r, void *slot, struct gw_buf *head)
+{
+    const struct rl_state *st = slot;
+    (void)r;
+    if (st->headers[0] == '\0')
+        return 0;
+    drop_ratelimit_lines(head);
+    return gw_buf_append_str(head, st->headers);
+}
+
+void gw_ratelimit_cancel(struct gw_request *r, void *slot)
+{
+    struct rl_state *st = slot;
+    (void)r;
+    if (st->op) {
+        gw_rl_redis_cancel(st->op);
+        st->op = NULL;
+        st->pending = NULL;
     }
 }

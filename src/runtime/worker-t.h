@@ -23,7 +23,8 @@ struct gw_worker {
     uv_loop_t loop;
     uv_thread_t thread;
     uv_tcp_t listener;
-    uv_async_t wakeup;                   /* the control thread asks the worker to stop */
+    uv_async_t wakeup; /* the control thread asks the worker to stop; the last connection of a
+                        * stopping worker pokes it when it closes (conn/conn.c) */
     uv_async_t publish;                  /* the control thread published a new snapshot */
     struct gw_snapshot *_Atomic pending; /** published, not yet picked up (one reference) */
     uv_timer_t sweep; /* once a second: idle upstream connections past their timeout */

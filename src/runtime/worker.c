@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "conn/access_log.h"
 #include "conn/conn.h"
 #include "control/snapshot.h"
 #include "core/log.h"
@@ -17,7 +18,6 @@
 
 #define LISTEN_BACKLOG 1024
 
-void gw__access_flush(struct gw_worker *w);
 static void close_retired_redis(struct gw_worker *w, bool force);
 
 static void on_connection(uv_stream_t *listener, int status)
@@ -42,7 +42,7 @@ static void on_flush(uv_check_t *h)
 {
     struct gw_worker *w = h->data;
     if (w->access.len)
-        gw__access_flush(w);
+        gw_access_flush(w);
 }
 
 static void on_closed_noop(uv_handle_t *h)
@@ -159,7 +159,7 @@ void gw_worker_maybe_finish(struct gw_worker *w)
         return;
     gw_pools_sweep(w, 0);
     if (w->access.len)
-        gw__access_flush(w);
+        gw_access_flush(w);
     sync_redis(w); /* stopping: closes the client */
     close_retired_redis(w, true);
     uv_close((uv_handle_t *)&w->sweep, on_closed_noop);

@@ -6,11 +6,11 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "conn/conn.h"
-#include "control/snapshot.h"
+#include "control/snapshot-t.h"
 #include "core/error.h"
 #include "core/log.h"
-#include "runtime/worker.h"
+#include "runtime/worker-t.h"
+#include "upstream/proxy.h"
 
 #define POOL_BUCKETS 256
 

@@ -18,22 +18,21 @@
 #include <string.h>
 #include <strings.h>
 
-#include "conn/conn.h"
-#include "control/snapshot.h"
+#include "upstream/proxy.h"
+
+#include "control/snapshot-t.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/random.h"
-#include "policy/policy.h"
-#include "runtime/worker.h"
+#include "net/write.h"
+#include "policy/chain.h"
+#include "runtime/worker-t.h"
 #include "upstream/pool.h"
 #include "upstream/retry.h"
 #include "upstream/rewrite.h"
 #include "upstream/target_state.h"
 
 #define MAX_BUFS 32
-
-void gw__conn_body_timer(struct gw_conn *c, bool on);
-void gw__conn_backoff_timer(struct gw_conn *c, uint64_t ms);
 
 static void pick_and_connect(struct gw_request *r, bool fresh);
 static void pump_request(struct gw_request *r);
@@ -54,7 +53,7 @@ static void end_try(struct gw_request *r)
         int outcome = r->try_ignore ? GW_BREAKER_IGNORE
                                     : (r->try_ok ? GW_BREAKER_SUCCESS : GW_BREAKER_FAILURE);
         gw_breaker_record(svc->targets[r->target_index].breaker,
-                          uv_now(&r->conn->w->loop), outcome, us / 1000, r->tbreaker_probe);
+                          uv_now(&r->w->loop), outcome, us / 1000, r->tbreaker_probe);
     }
     /* Passive health (outlier detection): upstream failures and 5xx in a row eject. */
     const struct gw_service_conf *sc = svc->conf;
@@ -63,7 +62,7 @@ static void end_try(struct gw_request *r)
         return;
     struct gw_outlier_params p = {sc->outlier.consecutive_failures, sc->outlier.base_ejection_ms,
                                   sc->outlier.max_ejection_ms, sc->outlier.max_ejection_percent};
-    uint64_t now = uv_now(&r->conn->w->loop);
+    uint64_t now = uv_now(&r->w->loop);
     unsigned ejected = gw_target_states_ejected(svc->states, svc->ntargets, now);
     if (gw_target_state_record(st, now, !r->try_ok, &p, ejected, (unsigned)svc->ntargets))
         gw_log_warn("upstream %s: ejected from service %s after %u consecutive failures",
@@ -79,7 +78,7 @@ static void breaker_done(struct gw_request *r, int outcome)
     r->breaker_taken = false;
     const struct gw_service *svc = r->svc;
     uint64_t ms = (uv_hrtime() - r->t_upstream) / 1000000;
-    gw_breaker_record(&svc->live->breaker, uv_now(&r->conn->w->loop), outcome, ms, r->breaker_probe);
+    gw_breaker_record(&svc->live->breaker, uv_now(&r->w->loop), outcome, ms, r->breaker_probe);
 }
 
 static void detach_upstream(struct gw_request *r, bool reusable)
@@ -110,7 +109,6 @@ void gw_proxy_abort(struct gw_request *r)
  * otherwise a closed connection. */
 static void fail(struct gw_request *r, int err)
 {
-    struct gw_conn *c = r->conn;
     /* Failures of the upstream count against the circuit; a client's bad body does not. */
     int status = gw_err_http_status(err);
     breaker_done(r, status >= 500 ? GW_BREAKER_FAILURE : GW_BREAKER_IGNORE);
@@ -118,12 +116,15 @@ static void fail(struct gw_request *r, int err)
         r->try_ignore = true;
     detach_upstream(r, false);
     if (r->resp_started || r->resp_writing) {
-        gw_conn_close(c);
+        r->ds->abort(r);
         return;
     }
     /* Unless the whole body went upstream, some of its bytes are still in our buffer or on
      * the wire: parsing on after them would read body bytes as a request. Close instead. */
-    gw_conn_respond_error(c, err, !r->body_sent);
+    struct gw_answer a;
+    gw_answer_init(&a, err);
+    a.close = a.close || !r->body_sent;
+    r->ds->respond(r, &a);
 }
 
 static void pick_and_connect(struct gw_request *r, bool fresh);
@@ -147,7 +148,7 @@ static bool try_again(struct gw_request *r, int cls, int status)
      * short (Envoy's model). */
     if (cls == GW_RETRY_TIMEOUT && !svc->retry.per_try_timeout_ms)
         return false;
-    if (!gw_retry_budget_allow(&svc->live->retry_budget, uv_now(&r->conn->w->loop)))
+    if (!gw_retry_budget_allow(&svc->live->retry_budget, uv_now(&r->w->loop)))
         return false;
     r->retries++;
     detach_upstream(r, false);
@@ -168,7 +169,7 @@ static bool try_again(struct gw_request *r, int cls, int status)
     if (ms == 0)
         pick_and_connect(r, true);
     else
-        gw__conn_backoff_timer(r->conn, ms);
+        r->ds->defer(r, ms);
     return true;
 }
 
@@ -210,19 +211,108 @@ static void start_response_timer(struct gw_request *r)
         uv_timer_start(&r->up->timer, on_up_timeout, ms, 0);
 }
 
+/* ---- bodies, both ways ------------------------------------------------------------------- */
+
+/* Where one pump's output goes: buffers for one write, and the chunk-size lines they use. */
+struct out {
+    uv_buf_t bufs[MAX_BUFS];
+    unsigned n;
+    unsigned slot; /* next r->scratch line */
+};
+
+#define SCRATCH_LINES (sizeof(((struct gw_request *)0)->scratch) / sizeof(((struct gw_request *)0)->scratch[0]))
+
+static bool out_room(const struct out *o)
+{
+    return o->n + 3 <= MAX_BUFS && o->slot < SCRATCH_LINES;
+}
+
+static void out_raw(struct out *o, const char *data, size_t len)
+{
+    o->bufs[o->n++] = uv_buf_init((char *)(uintptr_t)data, (unsigned)len);
+}
+
+/* data as one chunk: size line, data, CRLF. */
+static void out_chunk(struct gw_request *r, struct out *o, const char *data, size_t len)
+{
+    char *line = r->scratch[o->slot++];
+    int k = snprintf(line, sizeof(r->scratch[0]), "%zx\r\n", len);
+    out_raw(o, line, (size_t)k);
+    out_raw(o, data, len);
+    out_raw(o, "\r\n", 2);
+}
+
+/*
+ * Relays body bytes p[0..avail) of a body framed as `in` (its chunked decoder dec, or *left
+ * bytes of a Content-Length) into o, re-chunked when rechunk. *consumed counts the input bytes
+ * used, framing included: bytes a decoder consumed are gone even when they produced no data, so
+ * the caller drops all *consumed bytes from its buffer whether or not o got anything. *done when
+ * the body ended (the last chunk is in o when rechunk). payload adds the data bytes; more than
+ * max (0: no cap) is GW_EBODYTOOLARGE. 0 or a negative code (a bad chunked body).
+ */
+static int relay(struct gw_request *r, struct out *o, enum gw_http1_body in,
+                 struct gw_chunked_decoder *dec, uint64_t *left, const char *p, size_t avail,
+                 bool rechunk, uint64_t *payload, uint64_t max, size_t *consumed, bool *done)
+{
+    size_t used_total = 0;
+    int rc = 0;
+    if (in == GW_BODY_LENGTH) {
+        size_t take = *left < avail ? (size_t)*left : avail;
+        if (take) {
+            out_raw(o, p, take);
+            *left -= take;
+            *payload += take;
+            used_total = take;
+        }
+        *done = *left == 0;
+    } else if (in == GW_BODY_CHUNKED) {
+        while (out_room(o) && used_total < avail) {
+            size_t used;
+            const char *data;
+            size_t dlen;
+            rc = gw_chunked_decode(dec, p + used_total, avail - used_total, &used, &data, &dlen);
+            if (rc < 0)
+                break;
+            used_total += used;
+            if (rc == GW_CHUNKED_DATA) {
+                *payload += dlen;
+                if (max && *payload > max) {
+                    rc = GW_EBODYTOOLARGE;
+                    break;
+                }
+                if (rechunk)
+                    out_chunk(r, o, data, dlen);
+                else
+                    out_raw(o, data, dlen);
+            } else if (rc == GW_CHUNKED_DONE) {
+                if (rechunk)
+                    out_raw(o, "0\r\n\r\n", 5);
+                *done = true;
+                break;
+            }
+        }
+    } else if (in == GW_BODY_UNTIL_EOF && avail) {
+        if (rechunk)
+            out_chunk(r, o, p, avail);
+        else
+            out_raw(o, p, avail);
+        *payload += avail;
+        used_total = avail;
+    }
+    *consumed = used_total;
+    return rc < 0 ? rc : 0;
+}
+
 /* ---- request: client -> upstream ---------------------------------------------------- */
 
 static void after_request_write(struct gw_request *r)
 {
-    struct gw_conn *c = r->conn;
     r->head_sent = true;
-    c->in_off += r->body_consumed;
+    if (r->body_consumed)
+        r->ds->body_consume(r, r->body_consumed);
     r->body_consumed = 0;
-    if (c->in_off == c->in_len)
-        c->in_off = c->in_len = 0;
     if (r->body_done) {
         r->body_sent = true;
-        gw__conn_body_timer(c, false);
         if (!r->resp_head_done)
             start_response_timer(r);
         return;
@@ -251,106 +341,50 @@ static void on_up_written(uv_write_t *req, int status)
 static int upstream_write(struct gw_request *r, uv_buf_t *bufs, unsigned n)
 {
     struct gw_upconn *uc = r->up;
-    int w = uv_try_write((uv_stream_t *)&uc->tcp, bufs, n);
-    if (w == UV_EAGAIN)
-        w = 0;
-    if (w < 0)
-        return w;
-    size_t left = (size_t)w;
-    unsigned i = 0;
-    while (i < n && left >= bufs[i].len) {
-        left -= bufs[i].len;
-        i++;
-    }
-    if (i == n)
-        return 1;
-    bufs[i].base += left;
-    bufs[i].len -= left;
+    unsigned rest;
+    int rc = gw_net_try_write((uv_stream_t *)&uc->tcp, bufs, n, &rest);
+    if (rc != 0)
+        return rc;
     uc->write_req.data = uc;
-    int rc = uv_write(&uc->write_req, (uv_stream_t *)&uc->tcp, bufs + i, n - i, on_up_written);
+    rc = uv_write(&uc->write_req, (uv_stream_t *)&uc->tcp, bufs + rest, n - rest, on_up_written);
     return rc < 0 ? rc : 0;
-}
-
-static unsigned add_chunk(struct gw_request *r, uv_buf_t *bufs, unsigned n, unsigned *slot,
-                          const char *data, size_t len)
-{
-    char *line = r->scratch[(*slot)++];
-    int k = snprintf(line, sizeof(r->scratch[0]), "%zx\r\n", len);
-    bufs[n++] = uv_buf_init(line, (unsigned)k);
-    bufs[n++] = uv_buf_init((char *)(uintptr_t)data, (unsigned)len);
-    bufs[n++] = uv_buf_init("\r\n", 2);
-    return n;
 }
 
 static void pump_request(struct gw_request *r)
 {
-    struct gw_conn *c = r->conn;
-    uv_buf_t bufs[MAX_BUFS];
-    unsigned n = 0, slot = 0;
+    struct out o;
     size_t consumed = 0;
 
     if (!r->up || !r->up->connected || r->body_writing)
         return;
+    o.n = o.slot = 0;
     if (!r->head_sent)
-        bufs[n++] = uv_buf_init(r->head.data, (unsigned)r->head.len);
+        out_raw(&o, r->head.data, r->head.len);
     if (!r->body_done) {
-        const char *p = c->in + c->in_off;
-        size_t avail = c->in_len - c->in_off;
-        if (r->msg.body == GW_BODY_LENGTH) {
-            size_t take = r->body_left < avail ? (size_t)r->body_left : avail;
-            if (take) {
-                bufs[n++] = uv_buf_init((char *)(uintptr_t)p, (unsigned)take);
-                consumed = take;
-                r->body_left -= take;
-                r->body_in += take;
-            }
-            r->body_done = r->body_left == 0;
-        } else {
-            uint64_t max = r->svc->conf->max_body_bytes;
-            while (n + 3 <= MAX_BUFS && slot < 16 && consumed < avail) {
-                size_t used;
-                const char *data;
-                size_t dlen;
-                int rc = gw_chunked_decode(&r->req_dec, p + consumed, avail - consumed, &used,
-                                           &data, &dlen);
-                if (rc < 0) {
-                    gw_log_info("client %s: bad chunked body: %s (request %s)", c->peer,
-                                gw_strerror(rc), r->id);
-                    fail(r, rc);
-                    return;
-                }
-                consumed += used;
-                if (rc == GW_CHUNKED_DATA) {
-                    r->body_in += dlen;
-                    if (max && r->body_in > max) {
-                        fail(r, GW_EBODYTOOLARGE);
-                        return;
-                    }
-                    n = add_chunk(r, bufs, n, &slot, data, dlen);
-                } else if (rc == GW_CHUNKED_DONE) {
-                    bufs[n++] = uv_buf_init("0\r\n\r\n", 5);
-                    r->body_done = true;
-                    break;
-                }
-            }
-        }
-    }
-    if (n == 0) {
-        /* Waiting for the client's body bytes. */
-        if (c->peer_eof) {
-            gw_log_info("client %s: closed before its request body was complete (request %s)",
-                        c->peer, r->id);
-            gw_conn_close(c);
+        const char *p;
+        size_t avail = r->ds->body_peek(r, &p);
+        int rc = relay(r, &o, r->msg.body, &r->req_dec, &r->body_left, p, avail, true, &r->body_in,
+                       r->svc->conf->max_body_bytes, &consumed, &r->body_done);
+        if (rc < 0) {
+            if (rc != GW_EBODYTOOLARGE)
+                gw_log_info("client %s: bad chunked body: %s (request %s)", r->peer,
+                            gw_strerror(rc), r->id);
+            fail(r, rc);
             return;
         }
-        if (c->in_off == c->in_len)
-            c->in_off = c->in_len = 0;
-        gw__conn_body_timer(c, true);
-        gw_conn_read_start(c);
+    }
+    if (o.n == 0) {
+        /* Only framing (a chunk-size line, a chunk's CRLF) was there: consumed all the same,
+         * or the decoder, which moved past it, would read it again. */
+        if (consumed)
+            r->ds->body_consume(r, consumed);
+        /* Waiting for the client's body bytes. */
+        if (r->ds->body_want(r) < 0)
+            r->ds->abort(r);
         return;
     }
     r->body_consumed = consumed;
-    int rc = upstream_write(r, bufs, n);
+    int rc = upstream_write(r, o.bufs, o.n);
     if (rc < 0) {
         gw_log_warn("upstream %s: write failed: %s (request %s)", r->target->key, uv_strerror(rc),
                     r->id);
@@ -363,7 +397,7 @@ static void pump_request(struct gw_request *r)
          * bounds how long one write may wait. */
         r->body_writing = true;
         if (consumed)
-            gw_conn_read_stop(c);
+            r->ds->body_hold(r);
         start_response_timer(r);
         return;
     }
@@ -372,9 +406,6 @@ static void pump_request(struct gw_request *r)
 
 void gw_proxy_client_input(struct gw_request *r)
 {
-    if (r->suspended || r->policy_stage < GW_POLICY_STAGE_DONE)
-        return; /* the policies have not let the request through yet: bytes wait */
-    gw__conn_body_timer(r->conn, false);
     if (r->body_done)
         return; /* pipelined bytes of the next request wait in the buffer */
     pump_request(r);
@@ -382,7 +413,6 @@ void gw_proxy_client_input(struct gw_request *r)
 
 static void send_request(struct gw_request *r)
 {
-    struct gw_conn *c = r->conn;
     if (!r->head_built) {
         int rc = gw_rewrite_request_head(r);
         if (rc < 0) {
@@ -391,19 +421,15 @@ static void send_request(struct gw_request *r)
         }
         r->head_built = true;
         /* The head is copied into r->head: its bytes in the input buffer can go. */
-        c->in_off += r->msg.head_len;
+        r->ds->body_consume(r, r->msg.head_len);
         if (r->msg.body == GW_BODY_CHUNKED)
             gw_chunked_init(&r->req_dec, 0, 0);
-        if (r->msg.expect_continue && !r->body_done && c->in_off == c->in_len) {
+        const char *p;
+        if (r->msg.expect_continue && !r->body_done && r->ds->body_peek(r, &p) == 0) {
             /* We answer the expectation ourselves once the upstream is ready for the body
-             * (RFC 9110 10.1.1); the upstream never sees Expect. A 25-byte write to an idle
-             * socket completes inline; if it did not, the client sends anyway after its
-             * own short wait. */
-            uv_buf_t cont = uv_buf_init("HTTP/1.1 100 Continue\r\n\r\n", 25);
-            int w = uv_try_write((uv_stream_t *)&c->tcp, &cont, 1);
-            if (w != 25 && w != UV_EAGAIN) {
-                /* Part of the interim response went out: the stream is no longer sane. */
-                gw_conn_close(c);
+             * (RFC 9110 10.1.1); the upstream never sees Expect. */
+            if (r->ds->send_continue(r) < 0) {
+                r->ds->abort(r);
                 return;
             }
         }
@@ -436,19 +462,18 @@ static void on_connected(uv_connect_t *creq, int status)
 /* Every target is down, ejected or behind an open circuit: 503 naming the service. */
 static void no_target(struct gw_request *r)
 {
-    char body[320];
     /* No usable target is the service failing: it counts against the service's circuit. */
     breaker_done(r, GW_BREAKER_FAILURE);
     detach_upstream(r, false);
     if (r->resp_started || r->resp_writing) {
-        gw_conn_close(r->conn);
+        r->ds->abort(r);
         return;
     }
-    int n = snprintf(body, sizeof(body),
-                     "{\"error\":\"no target available for service %s\",\"status\":503,"
-                     "\"request_id\":\"%s\"}",
-                     r->svc->conf->name, r->id);
-    gw_conn_respond(r->conn, 503, "Retry-After: 1\r\n", body, (size_t)n, !r->body_sent);
+    struct gw_answer a;
+    gw_answer_init(&a, GW_ENOTARGET);
+    a.service = r->svc->conf->name;
+    a.close = !r->body_sent;
+    r->ds->respond(r, &a);
 }
 
 /* Targets marked down by active health checks or ejected by outlier detection are skipped. */
@@ -472,7 +497,7 @@ static bool target_usable(void *ctx, size_t i)
 static void pick_and_connect(struct gw_request *r, bool fresh)
 {
     const struct gw_service *svc = r->svc;
-    struct gw_worker *w = r->conn->w;
+    struct gw_worker *w = r->w;
     struct gw_balance_key key = {r->hash_key, r->hash_key_len};
     struct usable_ctx uctx = {svc, uv_now(&w->loop)};
     int idx;
@@ -572,7 +597,7 @@ static const char *find_cookie(const struct gw_http1_message *m, const char *nam
 static void capture_balance_inputs(struct gw_request *r)
 {
     const struct gw_service_conf *sc = r->svc->conf;
-    const char *v = r->conn->peer;
+    const char *v = r->peer;
     size_t n = strlen(v);
     if (sc->lb_hash_kind == GW_LB_HASH_HEADER && sc->lb_hash_name) {
         int i = gw_http1_find_header(&r->msg, sc->lb_hash_name, strlen(sc->lb_hash_name));
@@ -601,20 +626,20 @@ static bool circuit_rejects(struct gw_request *r)
     uint64_t retry_after_ms = 0;
     if (!svc->breaker_on)
         return false;
-    int rc = gw_breaker_acquire(&svc->live->breaker, uv_now(&r->conn->w->loop), &retry_after_ms);
+    int rc = gw_breaker_acquire(&svc->live->breaker, uv_now(&r->w->loop), &retry_after_ms);
     if (rc != GW_BREAKER_REJECT) {
         r->breaker_taken = true;
         r->breaker_probe = rc == GW_BREAKER_ALLOW_PROBE;
         return false;
     }
-    char hdr[64], body[320];
-    snprintf(hdr, sizeof(hdr), "Retry-After: %llu\r\n",
-             (unsigned long long)((retry_after_ms + 999) / 1000));
-    int n = snprintf(body, sizeof(body),
-                     "{\"error\":\"circuit open for service %s\",\"status\":503,"
-                     "\"request_id\":\"%s\"}",
-                     svc->conf->name, r->id);
-    gw_conn_respond(r->conn, 503, hdr, body, (size_t)n, !r->body_done);
+    struct gw_answer a;
+    gw_answer_init(&a, GW_ECIRCUITOPEN);
+    a.service = svc->conf->name;
+    a.retry_after = (retry_after_ms + 999) / 1000;
+    if (a.retry_after == 0)
+        a.retry_after = 1;
+    a.close = !r->body_done;
+    r->ds->respond(r, &a);
     return true;
 }
 
@@ -625,7 +650,7 @@ void gw_proxy_start(struct gw_request *r)
         return;
     if (r->svc->retries_on)
         gw_retry_budget_on_request(&r->svc->live->retry_budget,
-                                   uv_now(&r->conn->w->loop));
+                                   uv_now(&r->w->loop));
     capture_balance_inputs(r);
     pick_and_connect(r, false);
 }
@@ -659,7 +684,7 @@ static void finish(struct gw_request *r)
     detach_upstream(r, reusable);
     if (!r->body_sent)
         r->keep_alive = false;
-    gw_conn_request_done(r->conn);
+    r->ds->finish(r);
 }
 
 static void upstream_closed(struct gw_request *r, ssize_t nread)
@@ -745,7 +770,7 @@ static int parse_response_head(struct gw_request *r)
     if (try_again(r, GW_RETRY_STATUS, r->rmsg.status))
         return -1;
     r->status = r->rmsg.status;
-    if (r->conn->w->stopping || !r->body_sent)
+    if (r->w->stopping || !r->body_sent)
         r->keep_alive = false;
     int rc = gw_rewrite_response_head(r);
     if (rc < 0) {
@@ -778,23 +803,11 @@ static void after_response_write(struct gw_request *r)
         pump_response(r);
 }
 
-static void on_client_written(uv_write_t *req, int status)
+void gw_proxy_sent(struct gw_request *r, int status)
 {
-    struct gw_conn *c = req->data;
-    free(req);
-    struct gw_request *r = c->req;
-    c->writing = false;
-    if (c->closing || !r)
-        return;
     r->resp_writing = false;
-    if (status < 0) {
-        gw_log_info("client %s: write failed: %s (request %s)", c->peer, uv_strerror(status),
-                    r->id);
-        gw_conn_close(c);
-        return;
-    }
-    if (!r->up) {
-        gw_conn_close(c);
+    if (status < 0 || !r->up) {
+        r->ds->abort(r);
         return;
     }
     after_response_write(r);
@@ -803,85 +816,50 @@ static void on_client_written(uv_write_t *req, int status)
 static void pump_response(struct gw_request *r)
 {
     struct gw_upconn *uc = r->up;
-    uv_buf_t bufs[MAX_BUFS];
-    unsigned n = 0, slot = 0;
+    struct out o;
     size_t consumed = 0;
 
     if (r->resp_writing)
         return;
+    o.n = o.slot = 0;
     if (!r->resp_head_done) {
         int rc = parse_response_head(r);
         if (rc <= 0)
             return;
     }
     if (!r->resp_started) {
-        bufs[n++] = uv_buf_init(r->rhead.data, (unsigned)r->rhead.len);
+        out_raw(&o, r->rhead.data, r->rhead.len);
         r->resp_started = true;
     }
-    const char *p = uc->buf ? uc->buf + uc->off : NULL;
-    size_t avail = uc->len - uc->off;
     if (!r->resp_done || r->rmsg.body == GW_BODY_UNTIL_EOF) {
-        switch (r->rmsg.body) {
-        case GW_BODY_LENGTH: {
-            size_t take = r->resp_left < avail ? (size_t)r->resp_left : avail;
-            if (take) {
-                bufs[n++] = uv_buf_init((char *)(uintptr_t)p, (unsigned)take);
-                consumed = take;
-                r->resp_left -= take;
-            }
-            r->resp_done = r->resp_left == 0;
-            break;
+        const char *p = uc->buf ? uc->buf + uc->off : NULL;
+        size_t avail = uc->len - uc->off;
+        uint64_t payload = 0;
+        bool done = r->resp_done;
+        int rc = relay(r, &o, r->rmsg.body, &r->resp_dec, &r->resp_left, p, avail,
+                       r->out == GW_OUT_CHUNKED, &payload, 0, &consumed, &done);
+        if (rc < 0) {
+            gw_log_warn("upstream %s: bad chunked response body: %s (request %s)", r->target->key,
+                        gw_strerror(rc), r->id);
+            fail(r, GW_EUPGARBAGE);
+            return;
         }
-        case GW_BODY_CHUNKED:
-            while (n + 3 <= MAX_BUFS && slot < 16 && consumed < avail) {
-                size_t used;
-                const char *data;
-                size_t dlen;
-                int rc = gw_chunked_decode(&r->resp_dec, p + consumed, avail - consumed, &used,
-                                           &data, &dlen);
-                if (rc < 0) {
-                    gw_log_warn("upstream %s: bad chunked response body: %s (request %s)",
-                                r->target->key, gw_strerror(rc), r->id);
-                    fail(r, GW_EUPGARBAGE);
-                    return;
-                }
-                consumed += used;
-                if (rc == GW_CHUNKED_DATA) {
-                    if (r->out == GW_OUT_CHUNKED)
-                        n = add_chunk(r, bufs, n, &slot, data, dlen);
-                    else
-                        bufs[n++] = uv_buf_init((char *)(uintptr_t)data, (unsigned)dlen);
-                } else if (rc == GW_CHUNKED_DONE) {
-                    r->resp_done = true;
-                    if (r->out == GW_OUT_CHUNKED)
-                        bufs[n++] = uv_buf_init("0\r\n\r\n", 5);
-                    break;
-                }
-            }
-            break;
-        case GW_BODY_UNTIL_EOF:
-            if (avail) {
-                if (r->out == GW_OUT_CHUNKED)
-                    n = add_chunk(r, bufs, n, &slot, p, avail);
-                else
-                    bufs[n++] = uv_buf_init((char *)(uintptr_t)p, (unsigned)avail);
-                consumed = avail;
-            }
-            if (r->resp_done && r->out == GW_OUT_CHUNKED)
-                bufs[n++] = uv_buf_init("0\r\n\r\n", 5);
-            break;
-        case GW_BODY_NONE:
-        default:
-            break;
-        }
+        /* A close-delimited body ends with the upstream's EOF (upstream_closed). */
+        if (r->rmsg.body == GW_BODY_UNTIL_EOF && r->resp_done && r->out == GW_OUT_CHUNKED)
+            out_raw(&o, "0\r\n\r\n", 5);
+        r->resp_done = done;
     }
-    if (n == 0) {
+    if (o.n == 0) {
+        /* Only framing was there (a chunk-size line): it is consumed all the same. */
+        uc->off += consumed;
+        if (uc->off == uc->len && !r->resp_done)
+            uc->off = uc->len = 0;
         if (r->resp_done)
             finish(r);
         return;
     }
-    for (unsigned i = 0; i < n; i++)
-        r->bytes_out += bufs[i].len;
+    for (unsigned i = 0; i < o.n; i++)
+        r->bytes_out += o.bufs[i].len;
     r->resp_consumed = consumed;
     if (r->resp_done) {
         /* The outcome is known: count it before the client can see the end of the answer, so
@@ -891,9 +869,9 @@ static void pump_response(struct gw_request *r)
         breaker_done(r, r->status >= 500 ? GW_BREAKER_FAILURE : GW_BREAKER_SUCCESS);
         end_try(r);
     }
-    int rc = gw_conn_write(r->conn, bufs, n, on_client_written);
+    int rc = r->ds->send(r, o.bufs, o.n);
     if (rc < 0) {
-        gw_conn_close(r->conn);
+        r->ds->abort(r);
         return;
     }
     if (rc == 0) {

@@ -3,9 +3,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include "control/snapshot.h"
+#include "control/snapshot-t.h"
 #include "core/error.h"
 #include "http1/hygiene.h"
+#include "policy/chain.h"
 
 static bool name_is(const struct gw_http1_header *h, const char *lower, size_t n)
 {
@@ -27,17 +28,6 @@ static int append_header(struct gw_buf *b, const char *name, size_t nlen, const 
     b->data[b->len++] = '\r';
     b->data[b->len++] = '\n';
     return 0;
-}
-
-static bool is_ratelimit_header(const struct gw_http1_header *h)
-{
-    const char *n = h->name;
-    size_t len = h->name_len;
-    if (len > 2 && strncasecmp(n, "x-", 2) == 0) {
-        n += 2;
-        len -= 2;
-    }
-    return len > 10 && strncasecmp(n, "ratelimit-", 10) == 0;
 }
 
 /* Header names equal when '-' and '_' are taken as the same: a backend behind CGI, WSGI or
@@ -173,7 +163,7 @@ int gw_rewrite_request_head(struct gw_request *r)
         rc |= gw_buf_append(b, xff[i]->value, xff[i]->value_len);
         rc |= gw_buf_append(b, ", ", 2);
     }
-    rc |= gw_buf_append_str(b, r->conn->peer[0] ? r->conn->peer : "unknown");
+    rc |= gw_buf_append_str(b, r->peer[0] ? r->peer : "unknown");
     rc |= gw_buf_append_str(b, "\r\nX-Forwarded-Proto: http\r\n");
     if (client_host && client_host->value_len)
         rc |= append_header(b, "X-Forwarded-Host", 16, client_host->value, client_host->value_len);
@@ -219,7 +209,7 @@ int gw_rewrite_response_head(struct gw_request *r)
         return GW_EHDRVALUE; /* cannot honour every Connection token: refuse, do not leak */
     gw_buf_reset(b);
     /* One allocation for the whole head: what came plus what gantry adds. */
-    rc |= gw_buf_reserve(b, m->head_len + 256 + sizeof r->rl_headers);
+    rc |= gw_buf_reserve(b, m->head_len + 512);
     rc |= gw_buf_append_str(b, "HTTP/1.1 ");
     rc |= gw_buf_append_u64(b, (uint64_t)m->status);
     rc |= gw_buf_append(b, " ", 1);
@@ -238,13 +228,10 @@ int gw_rewrite_response_head(struct gw_request *r)
             continue;
         if (name_is(h, "x-request-id", 12))
             continue;
-        /* gantry's own rate-limit headers replace the upstream's: two sets would disagree. */
-        if (r->rl_headers[0] && is_ratelimit_header(h))
-            continue;
         rc |= append_header(b, h->name, h->name_len, h->value, h->value_len);
     }
-    if (r->rl_headers[0])
-        rc |= gw_buf_append_str(b, r->rl_headers);
+    /* The policy stages' headers (rate limits replace the upstream's own). */
+    rc |= gw_policy_response_headers(r, b);
 
     switch (m->body) {
     case GW_BODY_NONE:
@@ -276,7 +263,7 @@ int gw_rewrite_response_head(struct gw_request *r)
             r->msg.method_id != GW_METHOD_HEAD && gw_http1_find_header(m, "content-length", 14) < 0)
             rc |= gw_buf_append_str(b, "Content-Length: 0\r\n");
     }
-    if (r->conn->w && !r->msg.keep_alive)
+    if (!r->msg.keep_alive)
         r->keep_alive = false;
     rc |= append_header(b, "X-Request-ID", 12, r->id, strlen(r->id));
     if (r->sticky_set[0])

@@ -2,7 +2,7 @@
 #ifndef GW_UPSTREAM_REWRITE_H
 #define GW_UPSTREAM_REWRITE_H
 
-#include "conn/conn.h"
+#include "conn/request-t.h"
 
 /* Upstream request head for r into r->head: hop-by-hop and Connection-listed fields
  * removed, Host per the service's host_header, X-Forwarded-For appended, X-Forwarded-Proto

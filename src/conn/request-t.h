@@ -1,0 +1,194 @@
+/*
+ * The request: types only (HAProxy's -t.h convention), so that every room on the request's
+ * path — policy stages, the proxy, the balancer glue — can read it without depending on the
+ * connection code that owns it.
+ *
+ * Who owns what (docs/internals.md "Request lifecycle"):
+ *   - the downstream (conn/conn.c for HTTP/1; later an HTTP/2 stream) creates the request,
+ *     parses its head, and is the only code that touches the client socket. Everything else
+ *     reaches the client through r->ds (struct gw_downstream_ops);
+ *   - the policy stages (policy/chain.c and one file per stage) own r->slot[i], their state;
+ *   - the proxy (upstream/proxy.c) owns the upstream half (r->up and the response fields).
+ * All of it lives on one worker thread.
+ */
+#ifndef GW_CONN_REQUEST_T_H
+#define GW_CONN_REQUEST_T_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "balance/balancer.h" /* GW_BALANCE_EXCLUDE_WORDS, GW_BALANCE_STICKY_LEN */
+#include "core/buf.h"
+#include "http1/chunked.h"
+#include "http1/parser.h"
+#include "state/token_cache.h" /* struct gw_identity */
+
+struct gw_request;
+struct gw_worker;
+struct gw_snapshot;
+struct gw_service;
+struct gw_target;
+struct gw_upconn;
+
+/*
+ * An answer gantry gives itself: an error code (its status and message come from the error
+ * table, core/error.h) and what the answer adds. conn/respond.c turns it into the one JSON
+ * body shape: {"error": "<message>[ for service <service>]", "status": N, "request_id": "...",
+ * ["reason": "..."], ["retry_after": N]}.
+ */
+struct gw_answer {
+    int err;               /** GW_E* code */
+    int status;            /** HTTP status when not the error table's (0: the table's) */
+    const char *service;   /** appended to the message: " for service <name>" (escaped), or NULL */
+    const char *reason;    /** "reason" member (escaped), or NULL */
+    uint64_t retry_after;  /** seconds: Retry-After header and "retry_after" member; 0: none */
+    const char *headers;   /** extra header lines, each ending in CRLF, or NULL */
+    bool close;            /** close the connection after the answer */
+};
+
+/*
+ * How a request talks to its client. One table per protocol (HTTP/1 today); the router,
+ * policy stages and upstream code never see the protocol. Every function is called on the
+ * request's worker thread.
+ */
+struct gw_downstream_ops {
+    /* Gantry's own answer (an error, a probe, a preflight): one place builds them all
+     * (conn/respond.c). Used only before any byte of an upstream response went out. The
+     * request is finished (or the connection closed) by the time it returns or later: the
+     * caller must not touch r afterwards. */
+    void (*respond)(struct gw_request *r, const struct gw_answer *a);
+    /* Response bytes (the head in r->rhead first, then body bytes already framed for the
+     * client, see r->out). Returns 1 when written inline, 0 when the write is pending (the
+     * downstream then calls gw_proxy_sent(r, status) when it completes; the buffers must stay
+     * valid until then), or a negative code. */
+    int (*send)(struct gw_request *r, uv_buf_t *bufs, unsigned n);
+    /* The response is complete: log it, then serve the next request or close. r is freed. */
+    void (*finish)(struct gw_request *r);
+    /* The exchange failed after the client may have seen bytes: drop the client so a
+     * truncated body can never look complete. r is freed. */
+    void (*abort)(struct gw_request *r);
+    /* The request body bytes received and not yet consumed: returns how many, *p their start.
+     * They stay put until consumed. */
+    size_t (*body_peek)(struct gw_request *r, const char **p);
+    /* n bytes of the body (with their framing) were forwarded and can go. */
+    void (*body_consume)(struct gw_request *r, size_t n);
+    /* More body bytes are needed: read, with the body timeout running. A negative code when
+     * the client can no longer send them (it shut its side): the caller fails the request. */
+    int (*body_want)(struct gw_request *r);
+    /* A write refers into the body bytes: read no more until it completes. */
+    void (*body_hold)(struct gw_request *r);
+    /* Answers "Expect: 100-continue" (RFC 9110 10.1.1). 0, or a negative code when the
+     * stream is no longer sane (the caller aborts). */
+    int (*send_continue)(struct gw_request *r);
+    /* Calls gw_proxy_retry_now(r) after ms (the retry backoff). */
+    void (*defer)(struct gw_request *r, uint64_t ms);
+};
+
+enum gw_out_framing {
+    GW_OUT_NONE = 0, /* no body */
+    GW_OUT_LENGTH,   /* Content-Length, bytes forwarded as they come */
+    GW_OUT_CHUNKED,  /* re-encoded as chunks */
+    GW_OUT_CLOSE,    /* close-delimited (HTTP/1.0 client, unknown length) */
+};
+
+/* How many policy stages can keep state in a request (policy/chain.c checks its table). */
+#define GW_REQUEST_SLOTS 8
+
+/* Stage state lives in the request itself up to this many bytes (no allocation per request);
+ * policy/chain.c hands it out. */
+#define GW_REQUEST_ARENA 1024
+
+struct gw_request {
+    const struct gw_downstream_ops *ds; /** the client side (see above) */
+    void *downstream;                   /** the downstream's own object (HTTP/1: its gw_conn) */
+    struct gw_worker *w;                /** the worker thread serving it */
+    struct gw_snapshot *snap;           /** the config it started with (a reference) */
+    const char *peer;                   /** the peer's address as text ("" when unknown) */
+    struct gw_http1_parser parser;
+    struct gw_http1_message msg;
+    uint64_t t_start; /** uv_hrtime() when the first byte of the head arrived */
+    uint64_t t_upstream; /** when the upstream exchange started (0: never) */
+    uint64_t t_upstream_done;
+    const struct gw_service *svc;
+    const struct gw_target *target;
+    unsigned tries;      /** targets tried so far */
+    unsigned retries;    /** retries by the retry policy (status, reset, timeout) */
+    bool breaker_taken;  /** the service's breaker let this request through */
+    bool breaker_probe;  /** ... as a half-open probe */
+    bool tbreaker_taken; /** the target's breaker let the current try through */
+    bool tbreaker_probe;
+    int target_index;  /** in the service's balancer */
+    bool try_acquired; /** the balancer counts this try as in flight */
+    bool try_ok;       /** the try ended with a complete response below 500 */
+    bool try_ignore;   /** the try ended for the client's reasons: not the target's fault */
+    uint64_t t_try;    /** uv_hrtime() when the current try started */
+    uint64_t tried[GW_BALANCE_EXCLUDE_WORDS]; /** targets this request already tried */
+    char hash_key[128]; /** balancer key (IP, header or cookie value), copied at dispatch */
+    size_t hash_key_len;
+    char sticky_cookie[GW_BALANCE_STICKY_LEN + 1]; /** client's sticky value, or "" */
+    char sticky_set[GW_BALANCE_STICKY_LEN + 1];    /** value to send in Set-Cookie, or "" */
+    char id[129];
+    char method[24];
+    char path[256];        /** for the access log (truncated) */
+    const char *authority; /** absolute-form target's authority (valid until head_built) */
+    size_t authority_len;
+    char *upath; /** path (+ query) sent upstream */
+    size_t upath_len;
+    /* what the router and the policies see */
+    char *npath; /** the normalised path (owned until the upstream path replaces it) */
+    size_t npath_len;
+    const char *query; /** "?..." in the input buffer (valid until head_built), or NULL */
+    size_t query_len;
+    size_t prefix_len;   /** of the matched service prefix */
+    char client_ip[48];  /** client address after trusted_proxies ("" until resolved) */
+    bool authenticated;
+    struct gw_identity identity; /** who the request is from (when authenticated) */
+
+    /* the policy chain (policy/chain.c) */
+    void (*pass)(struct gw_request *r); /** where the chain hands the request when all pass */
+    uint8_t stage;    /** next stage to run; the table's length once let through */
+    bool suspended;   /** a stage waits for async work */
+    bool passed;      /** every stage let it through: the proxy owns the body now */
+    uint16_t slots_live; /** bit i: slot[i] holds state the stage must cancel */
+    void *slot[GW_REQUEST_SLOTS]; /** per-stage state (policy/chain.h gw_stage_slot) */
+    size_t arena_used;
+
+    struct gw_upconn *up;
+    bool dispatched; /** the head is complete and being served */
+    bool head_built;
+    bool head_sent; /** the upstream request head went out */
+    /* request body, client -> upstream */
+    uint64_t body_left; /** GW_BODY_LENGTH: bytes still to forward */
+    uint64_t body_in;   /** payload bytes received */
+    struct gw_chunked_decoder req_dec;
+    bool body_done; /** the whole body was read from the client (maybe not yet sent) */
+    bool body_sent; /** ... and its last byte was written upstream */
+    bool body_writing;
+    size_t body_consumed; /** client bytes the pending write covers */
+    /* response, upstream -> client */
+    struct gw_http1_parser rparser;
+    struct gw_http1_message rmsg;
+    int status;
+    bool resp_head_done; /** the upstream response head was parsed */
+    bool resp_started;   /** bytes went to the client */
+    bool resp_done;      /** the whole response was read from the upstream */
+    bool resp_writing;
+    size_t resp_consumed; /** upstream bytes the pending client write covers */
+    enum gw_out_framing out;
+    uint64_t resp_left;
+    struct gw_chunked_decoder resp_dec;
+    uint64_t bytes_in;  /** from the client: head + body */
+    uint64_t bytes_out; /** to the client */
+    bool keep_alive;    /** the client connection survives this request */
+    bool upstream_reusable;
+    struct gw_buf head;   /** the upstream request head */
+    struct gw_buf rhead;  /** the client response head */
+    char scratch[16][20]; /** chunk-size lines of one write */
+    _Alignas(16) unsigned char arena[GW_REQUEST_ARENA]; /** stage state (not zeroed) */
+    uint32_t headers_capacity;
+    struct gw_http1_header headers[]; /** request headers, then response headers */
+};
+
+#endif

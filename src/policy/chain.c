@@ -1,0 +1,104 @@
+/*
+ * The policy chain runner (policy/chain.h has the stage contract). While a stage is suspended,
+ * client bytes wait in the downstream's buffer (the proxy ignores them until the chain lets the
+ * request through), so nothing is read past the buffer or lost.
+ */
+#include "policy/chain.h"
+
+#include <string.h>
+
+#include "core/error.h"
+#include "policy/policy.h"
+
+/* The table. Order is policy: see enum gw_stage_id. */
+static const struct gw_stage stages[GW_STAGE__COUNT] = {
+    [GW_STAGE_RATELIMIT_PRE] = {"ratelimit", GW_STAGE_RATELIMIT_PRE, gw_ratelimit_pre_on_request,
+                                gw_ratelimit_on_response, gw_ratelimit_cancel},
+    [GW_STAGE_AUTH] = {"auth", GW_STAGE_AUTH, gw_auth_on_request, NULL, gw_auth_cancel},
+    [GW_STAGE_RATELIMIT_CONSUMER] = {"ratelimit-consumer", GW_STAGE_RATELIMIT_PRE,
+                                     gw_ratelimit_consumer_on_request, NULL, NULL},
+};
+
+_Static_assert(GW_STAGE__COUNT <= GW_REQUEST_SLOTS, "a slot per stage");
+
+static void run_from_stage(struct gw_request *r)
+{
+    struct gw_answer a;
+    while (r->stage < GW_STAGE__COUNT) {
+        const struct gw_stage *st = &stages[r->stage];
+        enum gw_stage_result res = st->on_request(r, &r->slot[st->slot], &a);
+        if (res == GW_STAGE_SUSPEND) {
+            r->suspended = true;
+            return;
+        }
+        if (res == GW_STAGE_RESPOND) {
+            r->ds->respond(r, &a);
+            return;
+        }
+        r->stage++;
+    }
+    r->passed = true;
+    r->pass(r);
+}
+
+void gw_policy_run(struct gw_request *r, void (*pass)(struct gw_request *r))
+{
+    r->pass = pass;
+    r->stage = 0;
+    run_from_stage(r);
+}
+
+void gw_policy_resume(struct gw_request *r)
+{
+    r->suspended = false;
+    run_from_stage(r);
+}
+
+void gw_policy_respond(struct gw_request *r, const struct gw_answer *a)
+{
+    r->suspended = false;
+    r->ds->respond(r, a);
+}
+
+void gw_policy_cancel(struct gw_request *r)
+{
+    for (size_t i = 0; i < GW_STAGE__COUNT; i++) {
+        const struct gw_stage *st = &stages[i];
+        if (st->cancel && r->slot[st->slot])
+            st->cancel(r, r->slot[st->slot]);
+    }
+}
+
+int gw_policy_response_headers(struct gw_request *r, struct gw_buf *head)
+{
+    for (size_t i = 0; i < GW_STAGE__COUNT; i++) {
+        const struct gw_stage *st = &stages[i];
+        if (st->on_response && r->slot[st->slot]) {
+            int rc = st->on_response(r, r->slot[st->slot], head);
+            if (rc < 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+void *gw_stage_alloc(struct gw_request *r, size_t n)
+{
+    size_t at = (r->arena_used + 15) & ~(size_t)15;
+    if (n > sizeof r->arena || at > sizeof r->arena - n)
+        return NULL;
+    r->arena_used = at + n;
+    memset(r->arena + at, 0, n);
+    return r->arena + at;
+}
+
+void gw_answer_init(struct gw_answer *a, int err)
+{
+    a->err = err;
+    a->status = 0;
+    a->service = NULL;
+    a->reason = NULL;
+    a->retry_after = 0;
+    a->headers = NULL;
+    a->close = err == GW_ENOMEM;
+}

@@ -1,0 +1,78 @@
+/*
+ * The policy chain: one static const table of stages that a routed request runs through, in
+ * order, before it goes upstream (DESIGN.md "policy stages"). Today: limits that need no
+ * identity, authentication and authorization, limits keyed by the consumer.
+ *
+ * The stage contract (docs/internals.md "Policy stages"):
+ *   - on_request decides: CONTINUE (next stage), RESPOND (the answer it filled in goes to the
+ *     client; the stage never writes to the socket), or SUSPEND (async work: a Redis call, an
+ *     introspection, a key refresh). A suspended stage finishes later, on the same worker, with
+ *     exactly one of gw_policy_resume (run the same stage again: it keeps its progress in its
+ *     state) or gw_policy_respond. It never does so before on_request returned.
+ *   - state: *slot starts NULL; a stage that needs per-request state takes it from the request
+ *     with gw_stage_alloc (zeroed, freed with the request). Stages of one module share a slot.
+ *   - on_response adds header lines to every answer of a request whose slot holds state: the
+ *     upstream's response and gantry's own (rate-limit headers, later CORS and security headers).
+ *   - cancel runs when the request goes away with state in the slot: stop async work, unlink.
+ * A new policy is one file with its stage functions plus one row in the table (policy/chain.c)
+ * and its name in enum gw_stage_id.
+ */
+#ifndef GW_POLICY_CHAIN_H
+#define GW_POLICY_CHAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conn/request-t.h"
+#include "core/buf.h"
+
+enum gw_stage_result {
+    GW_STAGE_CONTINUE = 0,
+    GW_STAGE_RESPOND,
+    GW_STAGE_SUSPEND,
+};
+
+/* The rows of the table, in the order they run. */
+enum gw_stage_id {
+    /* limits that need no identity (ip, global, header, route) come first, so that failed
+     * logins are limited too and a flood of bad tokens costs at most the limit in verifications
+     * and introspection calls */
+    GW_STAGE_RATELIMIT_PRE = 0,
+    GW_STAGE_AUTH,               /* authentication, then authorization */
+    GW_STAGE_RATELIMIT_CONSUMER, /* the limits keyed by the consumer */
+    GW_STAGE__COUNT,
+};
+
+struct gw_stage {
+    const char *name;
+    uint8_t slot; /* index into r->slot: stages of one module share their state */
+    enum gw_stage_result (*on_request)(struct gw_request *r, void **slot, struct gw_answer *a);
+    /* Appends header lines (each ending in CRLF) to an answer's head. 0 or GW_ENOMEM. */
+    int (*on_response)(struct gw_request *r, void *slot, struct gw_buf *head);
+    void (*cancel)(struct gw_request *r, void *slot);
+};
+
+/* Runs the chain for a routed request; when every stage lets it through, calls pass(r). */
+void gw_policy_run(struct gw_request *r, void (*pass)(struct gw_request *r));
+
+/* A suspended stage's async work completed: run that stage again, then the rest. */
+void gw_policy_resume(struct gw_request *r);
+
+/* A suspended stage's async work ended with an answer for the client. */
+void gw_policy_respond(struct gw_request *r, const struct gw_answer *a);
+
+/* The request is going away: cancel every stage's async work. */
+void gw_policy_cancel(struct gw_request *r);
+
+/* Appends the stages' response headers to head (an upstream response's or gantry's own).
+ * 0 or GW_ENOMEM. */
+int gw_policy_response_headers(struct gw_request *r, struct gw_buf *head);
+
+/* n zeroed bytes of per-request memory for a stage's state, freed with the request; NULL when
+ * the request's arena is used up (the stage answers GW_ENOMEM). */
+void *gw_stage_alloc(struct gw_request *r, size_t n);
+
+/* Fills a with an answer for err (no extras): stages start every answer with it. */
+void gw_answer_init(struct gw_answer *a, int err);
+
+#endif
