@@ -23,9 +23,8 @@ import struct
 import time
 
 import gwtest
-from gwtest import Gantry, Origin, request
-
-from authsvc import AuthService, claims, hs_token
+from gwtest import AuthService, Gantry, Origin, request
+from gwtest.jose import claims, hs_token
 
 SECRET = "review-hs256-secret-0123456789abcdefghij"
 LONG = "240h"
@@ -238,9 +237,8 @@ def test_suspended_requests_survive_close_body_pipelining_reload_and_stop():
 
 
 def test_reload_of_redis_settings_does_not_fail_decisions_in_flight():
-    import gwredis
-    gwredis.require_redis()
-    with gwredis.RedisServer() as rs, Origin() as o:
+    gwtest.require_redis()
+    with gwtest.RedisServer() as rs, Origin() as o:
         def cfg(timeout):
             services = [{"name": "api", "prefix": "/api", "strip_prefix": True,
                          "targets": [o.target()],
