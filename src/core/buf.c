@@ -1,6 +1,8 @@
 #include "core/buf.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,10 +31,13 @@ int gw_buf_reserve(struct gw_buf *b, size_t n)
     if (n > b->max - b->len)
         return GW_ENOMEM;
     size_t cap = b->cap ? b->cap : 256;
-    while (cap - b->len < n)
+    /* Doubling past max / 2 could wrap cap around to 0 (then realloc(data, 0) frees data). */
+    while (cap - b->len < n && cap <= b->max / 2)
         cap *= 2;
-    if (cap > b->max)
+    if (cap > b->max || cap - b->len < n)
         cap = b->max;
+    if (cap > PTRDIFF_MAX) /* no object is that large: realloc could only fail */
+        return GW_ENOMEM;
     char *p = realloc(b->data, cap);
     if (!p)
         return GW_ENOMEM;
@@ -65,12 +70,22 @@ int gw_buf_appendf(struct gw_buf *b, const char *fmt, ...)
     va_end(ap);
     if (n < 0)
         return GW_EINVAL;
-    int rc = gw_buf_reserve(b, (size_t)n + 1);
+    int rc = gw_buf_reserve(b, (size_t)n);
     if (rc < 0)
         return rc;
+    /* vsnprintf writes a NUL after the text; when the text ends exactly at max there is no byte
+     * for it in the buffer, so the text is formatted into a copy first. */
+    bool room_for_nul = gw_buf_reserve(b, (size_t)n + 1) == 0;
+    char *dst = room_for_nul ? b->data + b->len : malloc((size_t)n + 1);
+    if (dst == NULL)
+        return GW_ENOMEM;
     va_start(ap, fmt);
-    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    vsnprintf(dst, (size_t)n + 1, fmt, ap);
     va_end(ap);
+    if (!room_for_nul) {
+        memcpy(b->data + b->len, dst, (size_t)n);
+        free(dst);
+    }
     b->len += (size_t)n;
     return 0;
 }

@@ -25,9 +25,7 @@ import time
 
 import gwtest
 from gwtest import Gantry, Origin, request
-
-import authsvc
-from authsvc import b64json, b64url, claims, hs_token
+from gwtest.jose import Keys, b64json, b64url, claims, hs_token
 
 SECRET = "hs256-test-secret-0123456789abcdefghij"  # >= 32 bytes
 OTHER_SECRET = "another-secret-9876543210zyxwvutsrqpo"
@@ -44,7 +42,7 @@ def keys():
     """The key pairs of this run (rs, es, ed, and rs2: an RSA pair gantry does not know)."""
     global _keys
     if _keys is None:
-        _keys = authsvc.Keys(gwtest._mkdtemp("keys"), kinds=("rs", "es", "ed", "rs2"))
+        _keys = Keys(gwtest._mkdtemp("keys"), kinds=("rs", "es", "ed", "rs2"))
     return _keys
 
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Auth that depends on another service, through the running gateway and a real test
-authorization server (authsvc.py, a subprocess on a free port):
+authorization server (gwtest/authsvc.py, a subprocess on a free port):
 
 - opaque bearer tokens checked by RFC 7662 introspection: the request gantry makes (form body,
   token_type_hint, HTTP Basic client credentials), active -> identity headers, inactive -> 401,
@@ -17,10 +17,8 @@ import os
 import time
 
 import gwtest
-from gwtest import Gantry, Origin, request
-
-import authsvc
-from authsvc import AuthService, claims, hs_token
+from gwtest import AuthService, Gantry, Origin, request
+from gwtest.jose import Keys, claims, hs_token
 
 CLIENT_ID = "gantry-gw"
 CLIENT_SECRET = "intro-secret-" + os.urandom(6).hex()
@@ -32,7 +30,7 @@ _keys = None
 def keys():
     global _keys
     if _keys is None:
-        _keys = authsvc.Keys(gwtest._mkdtemp("keys"), kinds=("rs", "rs2"))
+        _keys = Keys(gwtest._mkdtemp("keys"), kinds=("rs", "rs2"))
     return _keys
 
 

@@ -17,8 +17,7 @@ import threading
 import time
 
 import gwtest
-from gwload import Load
-from gwtest import ConnectionClosed, Gantry, HttpConn, Origin, from_origin
+from gwtest import ConnectionClosed, Gantry, HttpConn, Load, Origin, from_origin
 
 MiB = 1024 * 1024
 PROMPT = 2.0  # "promptly", in seconds, for the sanitizer build on a busy machine

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Self-test of the integration harness (gwtest.py) and the test origin (origin.py).
+"""Self-test of the integration harness (gwtest) and the test origin (gwtest/origin.py).
 
 Needs no gantry: the Gantry class is exercised against a fake binary written here, and the
 example services only when they are built (skipped otherwise).
@@ -263,7 +263,7 @@ def test_expect_continue_and_bad_requests():
 
 
 def test_origin_runs_in_process():
-    from origin import OriginServer
+    from gwtest.origin import OriginServer
 
     with OriginServer() as srv:
         r = request(srv.port, "GET", "/echo/in-process")
@@ -280,7 +280,7 @@ def test_raw_exchange_returns_on_timeout():
 
 class InProcessOrigin:
     def __enter__(self):
-        from origin import OriginServer
+        from gwtest.origin import OriginServer
 
         self.srv = OriginServer().start()
         return self.srv.port

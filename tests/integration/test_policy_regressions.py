@@ -23,9 +23,8 @@ import struct
 import time
 
 import gwtest
-from gwtest import Gantry, Origin, request
-
-from authsvc import AuthService, claims, hs_token
+from gwtest import AuthService, Gantry, Origin, request
+from gwtest.jose import claims, hs_token
 
 SECRET = "review-hs256-secret-0123456789abcdefghij"
 LONG = "240h"
@@ -183,6 +182,15 @@ def _raw(method, target, tok, body=b"", extra=""):
     return head.encode() + b"\r\n" + body
 
 
+def _send_suspended(c, svc, data):
+    """Sends a request on c and waits until its introspection reached svc: the request is
+    suspended (svc delays its answers)."""
+    calls = svc.stats()["introspect"]
+    c.send(data)
+    gwtest.wait_until(lambda: svc.stats()["introspect"] > calls, 5,
+                      message="the request suspended on its introspection")
+
+
 def test_suspended_requests_survive_close_body_pipelining_reload_and_stop():
     """Runs under the ASan build: the harness fails on any sanitizer report at exit."""
     good, bad = opaque(), opaque()
@@ -218,8 +226,7 @@ def test_suspended_requests_survive_close_body_pipelining_reload_and_stop():
             assert not any("smuggled" in str(q) for q in o.last_requests()), o.last_requests()
             # 4. reload while suspended
             c = gwtest.HttpConn(g.port)
-            c.send(_raw("GET", "/api/echo/reload", good))
-            time.sleep(0.1)
+            _send_suspended(c, svc, _raw("GET", "/api/echo/reload", good))
             cfg2 = dict(cfg, log={"access": "stdout"})  # same listen address
             g.write_config(cfg2)
             g.signal(signal.SIGHUP)
@@ -227,8 +234,7 @@ def test_suspended_requests_survive_close_body_pipelining_reload_and_stop():
             c.sock.close()
             # 5. drain while suspended: answered, then a clean exit (checked by the harness)
             c = gwtest.HttpConn(g.port)
-            c.send(_raw("GET", "/api/echo/drain", good))
-            time.sleep(0.1)
+            _send_suspended(c, svc, _raw("GET", "/api/echo/drain", good))
             g.signal(signal.SIGTERM)
             assert c.read_response().status == 200
             c.sock.close()
@@ -237,10 +243,26 @@ def test_suspended_requests_survive_close_body_pipelining_reload_and_stop():
 
 
 
+def _status(g):
+    return g.admin_request("GET", "/gateway/status").json()
+
+
+def _redis_calls(g):
+    return _status(g)["rate_limit"]["redis"]["calls"]
+
+
+def _redis_client_ids(rs):
+    """The ids of the connections Redis has, but the one asking."""
+    out = rs.cmd("CLIENT", "LIST").decode()
+    return {f[3:] for line in out.splitlines() if "cmd=client|list" not in line
+            for f in line.split() if f.startswith("id=")}
+
+
 def test_reload_of_redis_settings_does_not_fail_decisions_in_flight():
-    import gwredis
-    gwredis.require_redis()
-    with gwredis.RedisServer() as rs, Origin() as o:
+    """Decisions are held in Redis with CLIENT PAUSE ... WRITE (scripts wait, the test's own
+    reads go on) until the test has seen what it waits for, then CLIENT UNPAUSE."""
+    gwtest.require_redis()
+    with gwtest.RedisServer() as rs, Origin() as o:
         def cfg(timeout):
             services = [{"name": "api", "prefix": "/api", "strip_prefix": True,
                          "targets": [o.target()],
@@ -253,24 +275,38 @@ def test_reload_of_redis_settings_does_not_fail_decisions_in_flight():
             gwtest.wait_until(lambda: request(g.port, "GET", "/api/echo/x").status == 200, 10,
                               message="redis backend up")
             # a client that leaves while its decision is held in Redis (ASan checks the rest)
-            rs.cmd("CLIENT", "PAUSE", "800")
-            s = socket.create_connection(("127.0.0.1", g.port))
-            s.sendall(b"GET /api/echo/gone HTTP/1.1\r\nHost: x\r\n\r\n")
-            time.sleep(0.1)
-            s.close()
-            time.sleep(1.0)
+            calls = _redis_calls(g)
+            rs.cmd("CLIENT", "PAUSE", "10000", "WRITE")
+            try:
+                s = socket.create_connection(("127.0.0.1", g.port))
+                s.sendall(b"GET /api/echo/gone HTTP/1.1\r\nHost: x\r\n\r\n")
+                gwtest.wait_until(lambda: _redis_calls(g) > calls, 5,
+                                  message="the decision sent to Redis")
+                s.close()
+            finally:
+                rs.cmd("CLIENT", "UNPAUSE")
+            gwtest.wait_until(lambda: _status(g)["connections"] == 0, 5,
+                              message="the gone client's connection finished")
             # a reload that only lengthens the Redis timeout, while a decision is held
-            rs.cmd("CLIENT", "PAUSE", "800")
-            c = gwtest.HttpConn(g.port)
-            c.send(b"GET /api/echo/held HTTP/1.1\r\nHost: x\r\n\r\n")
-            time.sleep(0.1)
-            g.write_config(dict(cfg("4s"), listen=c0["listen"]))
-            g.signal(signal.SIGHUP)
+            calls = _redis_calls(g)
+            ids = _redis_client_ids(rs)
+            rs.cmd("CLIENT", "PAUSE", "10000", "WRITE")
+            try:
+                c = gwtest.HttpConn(g.port)
+                c.send(b"GET /api/echo/held HTTP/1.1\r\nHost: x\r\n\r\n")
+                gwtest.wait_until(lambda: _redis_calls(g) > calls, 5,
+                                  message="the decision sent to Redis")
+                g.write_config(dict(cfg("4s"), listen=c0["listen"]))
+                g.signal(signal.SIGHUP)
+                # The worker took the new settings: it connects a client made with them.
+                gwtest.wait_until(lambda: _redis_client_ids(rs) - ids, 5,
+                                  message="the worker's new Redis client connected")
+            finally:
+                rs.cmd("CLIENT", "UNPAUSE")
             r = c.read_response()
             c.sock.close()
             assert r.status == 200, ("reload of a Redis setting failed the decision in flight "
                                      "(fail_closed)", r.status, r.body[:200])
-
 
 
 def test_refused_reload_releases_what_the_policy_build_took():

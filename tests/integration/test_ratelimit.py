@@ -150,10 +150,11 @@ def test_headers_are_true_for_a_client_that_follows_them():
                         admitted += 1
                         h = rl(r)
                         if h["RateLimit-Remaining"] == 0:
+                            # waiting exactly what the header says is what is under test
                             time.sleep(h["RateLimit-Reset"])
                     else:
                         refused.append((r.status, r.headers))
-                        time.sleep(int(r.header("Retry-After") or "1"))
+                        time.sleep(int(r.header("Retry-After") or "1"))  # as told, likewise
                 assert not refused, (a, refused)
                 assert admitted >= 10, (a, admitted)  # it really went past the first burst
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Rate limiting with the Redis backend (issue 6), through the real binary and a real
-redis-server started on a free loopback port (gwredis.py).
+redis-server started on a free loopback port (gwtest.RedisServer).
 
 - Three gantry instances share one limit through Redis: a fixed window admits exactly its
   limit across them; GCRA driven faster than its rate admits burst + rate x time (within 2%,
@@ -21,8 +21,7 @@ import threading
 import time
 
 import gwtest
-from gwredis import RedisServer
-from gwtest import Gantry, Origin, assert_json_error, request
+from gwtest import Gantry, Origin, RedisServer, assert_json_error, request
 
 LONG = "240h"  # a fixed window this long is not crossed during a test
 

@@ -20,8 +20,7 @@ import signal
 import time
 
 import gwtest
-from gwload import Load
-from gwtest import Gantry, HttpConn, Origin, from_origin, request
+from gwtest import Gantry, HttpConn, Load, Origin, from_origin, request
 
 RELOADED = re.compile(r"configuration reloaded: generation (\d+), (\d+) services?, ([\d.]+) ms")
 REFUSED = re.compile(r"reload refused")

@@ -107,7 +107,7 @@ class _CannedServer(RawServer):
             while b"\r\n\r\n" in buf:
                 _, buf = buf.split(b"\r\n\r\n", 1)
                 type(self).count += 1
-                time.sleep(self.delay)
+                time.sleep(self.delay)  # a slow backend: the scenario, not a wait
                 sock.sendall(self.response)
 
 

@@ -1,0 +1,296 @@
+"""Processes of the harness: where things are, temp dirs, free ports, starting processes so
+that they die with the runner, stopping them by pid (SIGTERM, then SIGKILL), subprocesses that
+announce readiness with a "READY <port>" line (Backend), and wait_until for polling.
+
+Every process object is tracked: it is stopped when the test that started it ends (the runner
+stops the objects of its scope) or, when started outside a test, when the script exits.
+"""
+
+import atexit
+import ctypes
+import os
+import re
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+PKG = os.path.dirname(os.path.abspath(__file__))  # tests/integration/gwtest
+HERE = os.path.dirname(PKG)  # tests/integration
+REPO = os.path.dirname(os.path.dirname(HERE))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+
+class HarnessError(AssertionError):
+    """A process of the harness misbehaved (did not start, did not stop, crashed)."""
+
+
+# ---- locations --------------------------------------------------------------------------------
+
+
+def build_dir():
+    """The build tree: $GW_BUILD_DIR, else the directory of $GANTRY_BIN, else build/test."""
+    if os.environ.get("GW_BUILD_DIR"):
+        return os.environ["GW_BUILD_DIR"]
+    if os.environ.get("GANTRY_BIN"):
+        return os.path.dirname(os.path.abspath(os.environ["GANTRY_BIN"]))
+    return os.path.join(REPO, "build", "test")
+
+
+def gantry_bin():
+    return os.path.abspath(os.environ.get("GANTRY_BIN") or os.path.join(REPO, "build", "test", "gantry"))
+
+
+def example_bin(name):
+    return os.path.join(build_dir(), "example_" + name)
+
+
+# ---- process tracking ---------------------------------------------------------------------------
+
+_lock = threading.Lock()
+_everything = []  # every live process object, stopped at exit
+_scope = None  # the running test's objects, stopped when it ends
+_ports_given = set()
+_tmpdirs = []  # removed at exit unless GWTEST_KEEP=1
+
+
+def _mkdtemp(what):
+    path = tempfile.mkdtemp(prefix="gwtest-%s-" % what)
+    with _lock:
+        _tmpdirs.append(path)
+    return path
+
+
+def _track(obj):
+    with _lock:
+        _everything.append(obj)
+        if _scope is not None:
+            _scope.append(obj)
+
+
+def _untrack(obj):
+    with _lock:
+        if obj in _everything:
+            _everything.remove(obj)
+
+
+@atexit.register
+def _stop_everything():
+    with _lock:
+        objs = list(reversed(_everything))
+    for obj in objs:
+        obj._kill_quietly()
+    if os.environ.get("GWTEST_KEEP") != "1":
+        for path in _tmpdirs:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _on_sigterm(signum, frame):
+    raise SystemExit(128 + signum)  # runs atexit, which stops every child
+
+
+if threading.current_thread() is threading.main_thread():
+    signal.signal(signal.SIGTERM, _on_sigterm)
+
+try:
+    _libc = ctypes.CDLL(None, use_errno=True)
+except OSError:
+    _libc = None
+
+
+def _die_with_parent():
+    # PR_SET_PDEATHSIG (1): the child is killed when the thread that forked it dies, so a
+    # runner killed with SIGKILL (CTest's timeout) leaves no process behind.
+    if _libc is not None:
+        _libc.prctl(1, signal.SIGKILL)
+
+
+def _spawn(argv, env=None, stdout=None, stderr=None, cwd=None):
+    in_main = threading.current_thread() is threading.main_thread()
+    return subprocess.Popen(
+        argv,
+        env=env,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=stdout,
+        stderr=stderr,
+        preexec_fn=_die_with_parent if in_main else None,
+    )
+
+
+def _sigterm_then_kill(proc, timeout):
+    """SIGTERM to a running proc, then SIGKILL if it has not exited after timeout seconds.
+    Returns True when it had to be killed."""
+    if proc.poll() is not None:
+        return False
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return True
+    return False
+
+
+def free_port():
+    """A TCP port free on 127.0.0.1 right now (never the same one twice in this process)."""
+    for _ in range(100):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        finally:
+            s.close()
+        with _lock:
+            if port not in _ports_given:
+                _ports_given.add(port)
+                return port
+    raise HarnessError("no free port found")
+
+
+def _tail(path, lines=60):
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return ""
+    text = data.decode("utf-8", "replace").splitlines()
+    return "\n".join(text[-lines:])
+
+
+def _read_text(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def wait_until(predicate, timeout=5.0, interval=0.02, message="condition"):
+    """Polls predicate() until it returns a true value (returned) or fails after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("%s not met within %.1f s" % (message, timeout))
+        time.sleep(interval)
+
+
+# ---- backends that print "READY <port>" -------------------------------------------------------
+
+
+class Backend:
+    """A subprocess that prints "READY <port>" on stdout once it listens (origin.py and the
+    example services). stderr, and stdout after READY, go to a log file."""
+
+    name = "backend"
+
+    def __init__(self, argv, ready_timeout=10, env=None):
+        self.tmpdir = _mkdtemp(self.name)
+        self.log_path = os.path.join(self.tmpdir, "log")
+        self._log = open(self.log_path, "ab")
+        self.proc = _spawn(argv, env=env, stdout=subprocess.PIPE, stderr=self._log)
+        self.pid = self.proc.pid
+        self.port = None
+        _track(self)
+        try:
+            self.port = self._wait_ready(ready_timeout)
+        except BaseException:
+            self._kill_quietly()
+            raise
+        self._drainer = threading.Thread(target=self._drain, name="gwtest-drain", daemon=True)
+        self._drainer.start()
+
+    def _wait_ready(self, timeout):
+        deadline = time.monotonic() + timeout
+        fd = self.proc.stdout.fileno()
+        buf = b""
+        while b"\n" not in buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise HarnessError(
+                    "%s: no READY line within %.1f s\n%s" % (self.name, timeout, self.logs())
+                )
+            readable, _, _ = select.select([fd], [], [], left)
+            if not readable:
+                continue
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                self.proc.wait(5)
+                raise HarnessError(
+                    "%s exited with status %s before READY\n%s"
+                    % (self.name, self.proc.returncode, self.logs())
+                )
+            buf += chunk
+        line, _, rest = buf.partition(b"\n")
+        m = re.match(rb"READY (\d+)\s*$", line)
+        if not m:
+            raise HarnessError("%s: unexpected first line %r" % (self.name, line))
+        if rest:
+            self._log.write(rest)
+        return int(m.group(1))
+
+    def _drain(self):
+        try:
+            while True:
+                data = self.proc.stdout.read1(65536)
+                if not data:
+                    return
+                self._log.write(data)
+                self._log.flush()
+        except (OSError, ValueError):
+            return
+
+    def url(self, path=""):
+        return "http://127.0.0.1:%d%s" % (self.port, path)
+
+    def target(self, **extra):
+        """A gantry target entry for this backend: {"url": "http://127.0.0.1:PORT", ...}."""
+        return dict({"url": self.url()}, **extra)
+
+    def logs(self):
+        return _read_text(self.log_path)
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout=5):
+        """SIGTERM, then SIGKILL after timeout seconds. Returns the exit status."""
+        _sigterm_then_kill(self.proc, timeout)
+        self._close()
+        return self.proc.returncode
+
+    def _close(self):
+        _untrack(self)
+        drainer = getattr(self, "_drainer", None)
+        if drainer is not None:
+            drainer.join(2)  # the pipe ends with the process
+        for f in (self.proc.stdout, self._log):
+            try:
+                f.close()
+            except (OSError, ValueError):
+                pass
+
+    def _kill_quietly(self):
+        try:
+            self.stop(timeout=5)
+        except Exception:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
