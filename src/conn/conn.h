@@ -19,7 +19,7 @@
 #include "core/list.h"
 #include "http1/chunked.h"
 #include "http1/parser.h"
-#include "policy/ratelimit.h"
+#include "state/ratelimit.h"
 #include "state/token_cache.h"
 
 struct gw_worker;
