@@ -146,8 +146,8 @@ struct gw_rl_redis {
     struct gw_rl_redis_shared *shared;
     uint64_t timeout_ms;
     uint32_t local_share;
-    bool counted_up;     /* counted in shared->clients_up */
-    bool error_logged;   /* an error reply was logged on this connection */
+    bool counted_up;   /* counted in shared->clients_up */
+    bool error_logged; /* an error reply was logged on this connection */
     bool closing;
     struct gw_list calls; /* struct rl_call pending, oldest first */
 
@@ -162,12 +162,10 @@ static uint64_t now_us(void)
     return uv_hrtime() / 1000;
 }
 
-
 static uint64_t min_u64(uint64_t a, uint64_t b)
 {
     return a < b ? a : b;
 }
-
 
 /* ---- script ------------------------------------------------------------------------------- */
 
@@ -662,7 +660,6 @@ static void shared_down(struct gw_rl_redis *c, const char *why)
                 "backoff",
                 gw_redis_addr(c->redis), why);
 }
-
 
 /* The client's state changes: up when connected and set up (the script loaded), down on its
  * first failure and whenever a ready connection fails. */

@@ -84,11 +84,11 @@ struct gw_redis {
 
     struct link cmd, sub;
     enum report reported;
-    uv_timer_t deadline_timer; /* the earliest pending command's deadline */
-    uint64_t armed_ms;         /* the deadline the timer is armed for; 0 = stopped */
-    struct gw_list pending;    /* struct gw_redis_cmd not answered yet, by deadline */
-    struct gw_list watchers;   /* struct gw_redis_watch */
-    struct gw_list subs;       /* struct gw_redis_sub, oldest first */
+    uv_timer_t deadline_timer;  /* the earliest pending command's deadline */
+    uint64_t armed_ms;          /* the deadline the timer is armed for; 0 = stopped */
+    struct gw_list pending;     /* struct gw_redis_cmd not answered yet, by deadline */
+    struct gw_list watchers;    /* struct gw_redis_watch */
+    struct gw_list subs;        /* struct gw_redis_sub, oldest first */
     struct gw_list sub_waiting; /* subscriptions whose confirmations are due, in send order */
     struct gw_redis_script **scripts;
     size_t nscripts, scripts_cap;
@@ -119,8 +119,8 @@ struct gw_redis_sub {
     void *arg;
     size_t left; /* confirmations due */
     bool active;
-    int argc;            /* 1 + channels */
-    const char **argv;   /* "SUBSCRIBE", then the channel names (in this allocation) */
+    int argc;          /* 1 + channels */
+    const char **argv; /* "SUBSCRIBE", then the channel names (in this allocation) */
     size_t *lens;
 };
 
@@ -165,9 +165,8 @@ static void on_load_reply(redisAsyncContext *ac, void *r, void *privdata);
 /* SCRIPT LOAD on the command link's live context, outside the setup. */
 static int script_load(struct gw_redis *c, const struct gw_redis_script *s)
 {
-    if (c->cmd.ac == NULL ||
-        redisAsyncCommand(c->cmd.ac, on_load_reply, &c->cmd, "SCRIPT LOAD %b", s->text, s->len) !=
-            REDIS_OK)
+    if (c->cmd.ac == NULL || redisAsyncCommand(c->cmd.ac, on_load_reply, &c->cmd, "SCRIPT LOAD %b",
+                                               s->text, s->len) != REDIS_OK)
         return GW_EREDISDOWN;
     return 0;
 }
@@ -400,8 +399,7 @@ static void on_deadline(uv_timer_t *t)
 static int cmd_send(struct gw_redis *c, struct gw_redis_cmd *cmd, uint64_t timeout_ms,
                     gw_redis_reply_cb cb, void *arg, struct gw_redis_cmd **out)
 {
-    if (redisAsyncFormattedCommand(c->cmd.ac, on_cmd_reply, cmd, cmd->buf, cmd->len) !=
-        REDIS_OK) {
+    if (redisAsyncFormattedCommand(c->cmd.ac, on_cmd_reply, cmd, cmd->buf, cmd->len) != REDIS_OK) {
         free(cmd);
         return GW_EREDISDOWN;
     }
@@ -829,8 +827,7 @@ static void sub_send(struct gw_redis_sub *sub)
     struct link *l = &sub->c->sub;
     if (l->state != LINK_READY || l->ac == NULL)
         return; /* sent when the link is up */
-    if (redisAsyncCommandArgv(l->ac, on_sub_reply, l, sub->argc, sub->argv, sub->lens) !=
-        REDIS_OK)
+    if (redisAsyncCommandArgv(l->ac, on_sub_reply, l, sub->argc, sub->argv, sub->lens) != REDIS_OK)
         return; /* the link is going down: sent again when it is back */
     sub->left = (size_t)sub->argc - 1;
     gw_list_insert_tail(&sub->c->sub_waiting, &sub->wait);
@@ -985,8 +982,8 @@ void gw_redis_unsubscribe(struct gw_redis_sub *sub)
         for (struct gw_list *it = c->subs.next; it != &c->subs && !used; it = it->next) {
             const struct gw_redis_sub *o = gw_container_of(it, struct gw_redis_sub, link);
             for (int j = 1; o->cb != NULL && !used && j < o->argc; j++)
-                used = o->lens[j] == sub->lens[i] && memcmp(o->argv[j], sub->argv[i],
-                                                            sub->lens[i]) == 0;
+                used = o->lens[j] == sub->lens[i] &&
+                       memcmp(o->argv[j], sub->argv[i], sub->lens[i]) == 0;
         }
         const char *argv[2] = {"UNSUBSCRIBE", sub->argv[i]};
         size_t lens[2] = {11, sub->lens[i]};

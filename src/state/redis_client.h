@@ -127,8 +127,7 @@ const char *gw_redis_addr(const struct gw_redis *c);
 
 /* Loop thread. Registers w (caller memory, left untouched before) to hear every later state
  * change; nothing is called during this call (gw_redis_up tells the state now). */
-void gw_redis_watch(struct gw_redis *c, struct gw_redis_watch *w, gw_redis_state_cb cb,
-                    void *arg);
+void gw_redis_watch(struct gw_redis *c, struct gw_redis_watch *w, gw_redis_state_cb cb, void *arg);
 
 /* Loop thread. w hears nothing more. May be called from a state callback. */
 void gw_redis_unwatch(struct gw_redis_watch *w);
