@@ -275,7 +275,8 @@ static struct gw_redis_cmd *cmd_new(struct gw_redis *c, const char *const *head,
         w = snprintf(p, room, "$%zu\r\n", a);
         p += w;
         room -= (size_t)w;
-        memcpy(p, arg_at(head, nhead, argv, i), a);
+        if (a > 0)
+            memcpy(p, arg_at(head, nhead, argv, i), a);
         memcpy(p + a, "\r\n", 2);
         p += a + 2;
         room -= a + 2;
@@ -536,17 +537,25 @@ static void setup_step_done(struct link *l)
         report(c, 0, NULL);
 }
 
-/* True when r is a good setup reply on the live context; else deals with it. */
-static bool setup_reply_ok(struct link *l, redisAsyncContext *ac, const redisReply *r,
-                           const char *step)
+/* True when r is a reply on l's live context. NULL there means hiredis is freeing it. */
+static bool reply_live(struct link *l, redisAsyncContext *ac, const redisReply *r)
 {
-    char why[160];
-    if (ac != l->ac || l->state != LINK_SETUP)
+    if (ac != l->ac)
         return false;
     if (r == NULL) {
         link_gone(l, ac);
         return false;
     }
+    return true;
+}
+
+/* True when r is a good setup reply on the live context; else deals with it. */
+static bool setup_reply_ok(struct link *l, redisAsyncContext *ac, const redisReply *r,
+                           const char *step)
+{
+    char why[160];
+    if (!reply_live(l, ac, r) || l->state != LINK_SETUP)
+        return false;
     if (r->type == REDIS_REPLY_ERROR) {
         snprintf(why, sizeof(why), "%s: %s", step, r->str);
         link_drop(l, why);
@@ -580,12 +589,8 @@ static void on_load_reply(redisAsyncContext *ac, void *r, void *privdata)
     struct link *l = privdata;
     struct gw_redis *c = l->c;
     const redisReply *reply = r;
-    if (ac != l->ac)
+    if (!reply_live(l, ac, reply))
         return;
-    if (reply == NULL) {
-        link_gone(l, ac);
-        return;
-    }
     if (l->state != LINK_SETUP) {
         if (reply->type == REDIS_REPLY_ERROR)
             gw_log_warn("redis %s: SCRIPT LOAD: %s", c->addr, reply->str);
@@ -890,12 +895,8 @@ static void on_sub_reply(redisAsyncContext *ac, void *r, void *privdata)
 {
     struct link *l = privdata;
     const redisReply *reply = r;
-    if (ac != l->ac)
+    if (!reply_live(l, ac, reply))
         return;
-    if (reply == NULL) {
-        link_gone(l, ac);
-        return;
-    }
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 ||
         reply->element[1]->type != REDIS_REPLY_STRING)
         return;

@@ -129,7 +129,8 @@ const char *gw_redis_addr(const struct gw_redis *c);
  * change; nothing is called during this call (gw_redis_up tells the state now). */
 void gw_redis_watch(struct gw_redis *c, struct gw_redis_watch *w, gw_redis_state_cb cb, void *arg);
 
-/* Loop thread. w hears nothing more. May be called from a state callback. */
+/* Loop thread. w hears nothing more. May be called from a state callback; not needed after
+ * gw_redis_close, which forgets every watcher (and not allowed once on_closed has run). */
 void gw_redis_unwatch(struct gw_redis_watch *w);
 
 /* Loop thread. Loads s (SCRIPT LOAD) as a setup step of every later connect, so the client is
@@ -161,8 +162,8 @@ void gw_redis_cancel(struct gw_redis_cmd *cmd);
  * the subscription's events (gw_redis_msg_cb), the first one later, never during this call;
  * after a reconnect the subscription is made again by itself. Meant for a few subscriptions of
  * a few channels each (a message is matched against each subscription's names). Returns 0
- * (*out is the handle, valid until gw_redis_unsubscribe or gw_redis_close), GW_EINVAL or
- * GW_ENOMEM. */
+ * (*out is the handle, valid until gw_redis_unsubscribe or gw_redis_close), GW_EINVAL,
+ * GW_ENOMEM or GW_EREDISDOWN (the client is closed). */
 int gw_redis_subscribe(struct gw_redis *c, const char *const *channels, size_t n,
                        gw_redis_msg_cb cb, void *arg, struct gw_redis_sub **out);
 
