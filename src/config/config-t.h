@@ -102,7 +102,7 @@ struct gw_match_conf {
 /* One limit: "limit" requests per "period". */
 struct gw_limit_conf {
     char *name;         /* "name": default its index in the list; names counters (Redis keys) */
-    int algorithm;      /* "algorithm": enum gw_rl_algo (policy/ratelimit.h), default gcra */
+    int algorithm;      /* "algorithm": enum gw_rl_algo (state/ratelimit.h), default gcra */
     uint32_t limit;     /* "limit", required, 1..2^32-1 */
     uint64_t period_ms; /* "period", required */
     uint32_t burst;     /* "burst": buckets only; default 0 = limit */

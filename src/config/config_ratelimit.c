@@ -8,7 +8,7 @@
 #include "config/internal.h"
 
 #include "core/hex.h"
-#include "policy/ratelimit.h"
+#include "state/ratelimit.h"
 #include "state/ratelimit_redis.h"
 
 #include <arpa/inet.h>
@@ -151,7 +151,7 @@ static const struct gw__cfg_str limit_name_check = {check_limit_name};
 static const struct gw__cfg_range limit_range = {1, UINT32_MAX};
 static const struct gw__cfg_range burst_range = {1, UINT32_MAX};
 static const struct gw__cfg_range buckets_range = {1, GW_RL_SW_MAX_BUCKETS};
-/* period_us must stay below 2^40 (policy/ratelimit.h): about 12.7 days. */
+/* period_us must stay below 2^40 (state/ratelimit.h): about 12.7 days. */
 static const struct gw__cfg_range period_range = {1, (UINT64_C(1) << 40) / 1000 - 1};
 
 /* burst only shapes the buckets, buckets only the sliding window: elsewhere they would silently

@@ -26,6 +26,7 @@
 #include "policy/chain.h"
 #include "runtime/server-t.h"
 #include "runtime/worker-t.h"
+#include "state/token_cache.h"
 #include "upstream/proxy.h"
 
 #define CONN_BUF_SIZE 16384

@@ -23,7 +23,7 @@
 #include "core/buf.h"
 #include "http1/chunked.h"
 #include "http1/parser.h"
-#include "state/token_cache.h" /* struct gw_identity */
+#include "policy/identity-t.h"
 
 struct gw_request;
 struct gw_worker;

@@ -45,4 +45,18 @@ static inline void gw_list_remove(struct gw_list *n)
     n->prev = n->next = n;
 }
 
+/* Moves every node of src to dst (its old nodes are dropped: dst is initialised); src is left
+ * empty. */
+static inline void gw_list_take(struct gw_list *dst, struct gw_list *src)
+{
+    gw_list_init(dst);
+    if (gw_list_empty(src))
+        return;
+    dst->next = src->next;
+    dst->prev = src->prev;
+    dst->next->prev = dst;
+    dst->prev->next = dst;
+    gw_list_init(src);
+}
+
 #endif

@@ -23,7 +23,7 @@
 #include "config/config-t.h"
 #include "policy/chain.h"
 #include "policy/jwt.h"
-#include "policy/ratelimit.h"
+#include "state/ratelimit.h"
 
 struct gw_request;
 struct gw_snapshot;

@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "policy/ratelimit.h"
+#include "state/ratelimit.h"
 
 #define GW_RL_STORE_SHARDS 64u
 #define GW_RL_STORE_MAX_KEY 512u

@@ -1,12 +1,13 @@
 /*
- * The Redis rate-limit backend: the counters of policy/ratelimit.h kept in Redis, so several
- * gantry processes share one limit.
+ * The Redis rate-limit backend: the counters of state/ratelimit.h kept in Redis, so several
+ * gantry processes share one limit. Built on the shared Redis client (state/redis_client.h),
+ * which owns the connection: connect, AUTH, SELECT, backoff, timeouts, NOSCRIPT, pipelining.
  *
- * One decision is one atomic Lua script call (EVALSHA; EVAL again, and SCRIPT LOAD, after a
- * NOSCRIPT reply). The script implements the four algorithms of policy/ratelimit_algos.c with
- * the same integer arithmetic in microseconds, on the time of the Redis server (TIME), so every
- * instance sees one clock; it returns the same struct gw_rl_decision fields as gw_rl_decide
- * would for that state and time. Lua numbers are doubles: integers are exact below 2^53, and a
+ * One decision is one atomic Lua script call (EVALSHA; after a NOSCRIPT reply the client loads
+ * the script again and retries). The script implements the four algorithms of
+ * state/ratelimit_algos.c with the same integer arithmetic in microseconds, on the time of the
+ * Redis server (TIME), so every instance sees one clock; it returns the same struct
+ * gw_rl_decision fields as gw_rl_decide would for that state and time. Lua numbers are doubles: integers are exact below 2^53, and a
  * Redis time in microseconds is about 2^50.6 (in 2025), so the spans involved must stay below
  * 2^52 (gw_rl_redis_conf_check). Each key gets a PEXPIRE of the time until it is back at a full
  * allowance, so idle keys vanish by themselves. Differences with the local algorithms: a
@@ -16,17 +17,14 @@
  * algorithm) starts afresh. Needs Redis 4.0 or later, a single instance (no Cluster
  * redirections; a primary, since the script writes).
  *
- * Clients: one gw_rl_redis per worker loop, used only on that loop's thread, never blocking
- * (hiredis's async API on libuv; host names resolved with uv_getaddrinfo). Connecting runs connect,
- * AUTH (when a password is set), SELECT (when db != 0) and SCRIPT LOAD, each step bounded by
- * timeout_ms; any failure, a disconnect or one decision timing out takes the client down,
- * fails its decisions in flight with GW_EREDISDOWN, and reconnects after a backoff (doubling
- * from backoff_min_ms up to backoff_max_ms, drawn uniformly between backoff_min_ms and that
- * bound), forever. While down, gw_rl_redis_decide returns GW_EREDISDOWN at once so the caller
- * applies its failure policy without waiting. Commands issued during one loop iteration leave
- * in one write (hiredis appends them to its output buffer and writes it all when the socket
- * is writable), so concurrent decisions are pipelined without any batching here. hiredis
- * writes with write(2): the process must ignore SIGPIPE (runtime/server.c does).
+ * Clients: one gw_rl_redis per worker loop, used only on that loop's thread, never blocking.
+ * Each has its own Redis client, whose setup loads the script (so a client is up only once
+ * the script is in Redis) and whose timeout_ms bounds each connect step and each decision. A
+ * failure, a disconnect or one decision timing out takes the client down, fails its decisions
+ * in flight with GW_EREDISDOWN, and reconnects after a backoff (doubling from backoff_min_ms
+ * up to backoff_max_ms, drawn uniformly between backoff_min_ms and that bound), forever.
+ * While down, gw_rl_redis_decide returns GW_EREDISDOWN at once so the caller applies its
+ * failure policy without waiting. Concurrent decisions are pipelined by the client.
  *
  * Clients of one process share a gw_rl_redis_shared: the process-wide state (up when a client
  * is ready, down when a ready client fails) is logged once per change, not once per client,
@@ -64,7 +62,7 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "policy/ratelimit.h"
+#include "state/ratelimit.h"
 
 #define GW_RL_REDIS_MAX_KEY 512u
 #define GW_RL_REDIS_LEASE_KEYS 4096u
@@ -82,12 +80,12 @@ struct gw_rl_redis_shared;
 struct gw_rl_redis_metrics {
     uint64_t decisions;        /* answered with a decision (from Redis or a lease) */
     uint64_t local;            /* of which without a script call of their own (leases) */
-    uint64_t calls;            /* script calls sent (EVALSHA and EVAL) */
+    uint64_t calls;            /* script calls sent (EVALSHA, retries after NOSCRIPT included) */
     uint64_t errors;           /* answered GW_EREDISREPLY (an error or malformed reply) */
     uint64_t timeouts;         /* answered GW_EREDISTIMEOUT */
     uint64_t unavailable;      /* answered or returned GW_EREDISDOWN */
     uint64_t state_changes;    /* process-wide up/down changes (each logged once) */
-    uint64_t noscript_reloads; /* NOSCRIPT replies (script cache flushed or Redis restarted) */
+    uint64_t noscript_reloads; /* NOSCRIPT replies (script cache flushed): each one more call */
     uint64_t connects;         /* connections that became ready */
     uint64_t clients;          /* clients the shared state was made for */
     uint64_t clients_up;       /* clients ready now */

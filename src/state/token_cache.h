@@ -21,24 +21,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "policy/identity-t.h"
+
 /* Number of shards: up to GW_TOKEN_CACHE_SHARDS, a power of two, each of at least
  * GW_TOKEN_CACHE_MIN_PER_SHARD entries (so a cache under 32 entries is one shard). */
 #define GW_TOKEN_CACHE_SHARDS 32u
 #define GW_TOKEN_CACHE_MIN_PER_SHARD 16u
-
-/* What authentication established. Strings are NUL-terminated and owned by the struct. */
-struct gw_identity {
-    /** consumer id, or NULL */
-    char *consumer;
-    /** user id (the JWT "sub"), or NULL */
-    char *user;
-    /** space-separated roles, or NULL */
-    char *roles;
-    /** space-separated permissions, or NULL */
-    char *perms;
-    /** expiry of the credential, Unix seconds; 0 = none */
-    int64_t exp;
-};
 
 struct gw_token_cache;
 

@@ -8,7 +8,7 @@
 #include "config_test.h"
 
 #include "policy/jwt.h"
-#include "policy/ratelimit.h"
+#include "state/ratelimit.h"
 
 #include <arpa/inet.h>
 #include <openssl/evp.h>

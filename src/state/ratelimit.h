@@ -12,8 +12,8 @@
  *   - token bucket and sliding window: a per-state spinlock around a few arithmetic steps.
  * No update is ever lost: N threads x M requests against a limit admit exactly the limit.
  */
-#ifndef GW_POLICY_RATELIMIT_H
-#define GW_POLICY_RATELIMIT_H
+#ifndef GW_STATE_RATELIMIT_H
+#define GW_STATE_RATELIMIT_H
 
 #include <stdatomic.h>
 #include <stdbool.h>

@@ -1,6 +1,6 @@
-/* Rate-limit algorithms; see policy/ratelimit.h for the contracts, docs/ratelimit.md for the
+/* Rate-limit algorithms; see state/ratelimit.h for the contracts, docs/ratelimit.md for the
  * semantics of each decision field. */
-#include "policy/ratelimit.h"
+#include "state/ratelimit.h"
 
 #include "core/error.h"
 

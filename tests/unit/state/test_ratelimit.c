@@ -1,4 +1,4 @@
-/* Unit tests for src/policy/ratelimit_algos.c: arithmetic, header truth, the sliding-window
+/* Unit tests for src/state/ratelimit_algos.c: arithmetic, header truth, the sliding-window
  * bound, GCRA / token-bucket equivalence, and concurrency (no lost updates). */
 #include <pthread.h>
 #include <setjmp.h>
@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "core/error.h"
-#include "policy/ratelimit.h"
+#include "state/ratelimit.h"
 
 #define T0 UINT64_C(1000000000) /* a "now" far from 0 */
 #define SEC UINT64_C(1000000)
