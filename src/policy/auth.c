@@ -283,26 +283,25 @@ static bool looks_like_jwt(const char *t, size_t n)
 /* verify_jwt's answer when the token's kid is unknown and a JWKS refresh may bring it. */
 #define WAIT_FOR_JWKS 1
 
-static int verify_jwt(struct gw_request *r, const char *tok, size_t len)
+static int verify_jwt(struct gw_request *r, const char *tok, size_t len, struct gw_jwt_claims *cl)
 {
     const struct gw_policy *p = r->snap->policy;
     const struct gw_config *cfg = r->snap->cfg;
-    struct gw_jwt_claims cl;
     int64_t now = (int64_t)time(NULL);
     int rc = GW_EJWTKID;
     if (cfg->auth.njwt_keys)
         rc = gw_jwt_verify(tok, len, cfg->auth.jwt_keys, cfg->auth.njwt_keys, &p->jwt_policy, now,
-                           &cl);
+                           cl);
     struct gw_keyset *ks = r->conn->w->jwks;
     if (rc != 0 && rc != GW_EJWTEXPIRED && rc != GW_EJWTNOTYET && ks && ks->nkeys &&
         cfg->auth.jwks_url)
-        rc = gw_jwt_verify(tok, len, ks->keys, ks->nkeys, &p->jwt_policy, now, &cl);
+        rc = gw_jwt_verify(tok, len, ks->keys, ks->nkeys, &p->jwt_policy, now, cl);
     if (rc == GW_EJWTKID && cfg->auth.jwks_url && !r->jwks_retried &&
         gw_jwks_want_refresh(r->conn->w->server->jwks))
         return WAIT_FOR_JWKS;
     if (rc != 0)
         return rc;
-    rc = claims_identity(r, &cl, &r->identity);
+    rc = claims_identity(r, cl, &r->identity);
     if (rc == 0 && p->jwt_tokens) {
         uint64_t until = cache_until(r->identity.exp, cfg->auth.cache_ttl_ms);
         if (until)
@@ -346,8 +345,8 @@ static void on_introspected(void *arg, int err, const struct gw_fetch_resp *resp
         goto out;
     }
     struct gw_jwt_claims cl;
-    int rc = gw_introspect_parse(resp->body, resp->body_len, cfg->auth.roles_claim,
-                                 cfg->auth.permissions_claim, &cl);
+    int rc = gw_introspect_parse(resp->body, resp->body_len, &p->jwt_policy.roles,
+                                 &p->jwt_policy.perms, &cl);
     if (rc == GW_ETOKENINACTIVE) {
         if (p->introspected)
             gw_token_cache_put(p->introspected, in->token, in->len, NULL,
@@ -510,30 +509,6 @@ static void finish(struct gw_request *r)
     }
 }
 
-static const char *jwt_reason(int rc)
-{
-    switch (rc) {
-    case GW_EJWTEXPIRED:
-        return "token expired";
-    case GW_EJWTNOTYET:
-        return "token not yet valid";
-    case GW_EJWTSIG:
-        return "invalid signature";
-    case GW_EJWTALG:
-        return "algorithm not accepted";
-    case GW_EJWTKID:
-        return "unknown key id";
-    case GW_EJWTISS:
-        return "issuer not accepted";
-    case GW_EJWTAUD:
-        return "audience not accepted";
-    case GW_EJWTCLAIM:
-        return "invalid or missing claim";
-    default:
-        return "malformed token";
-    }
-}
-
 /* A cache hit answers the request: true with *res (continue after authorization, or a 401). */
 static bool cached(struct gw_request *r, struct gw_token_cache *c, const char *tok, size_t len,
                    enum gw_policy_result *res)
@@ -611,7 +586,8 @@ enum gw_policy_result gw_auth_check(struct gw_request *r)
     } else if (ac->methods & GW_AUTH_INTROSPECTION) {
         return introspect_cached(r, tok, tok_len);
     }
-    int rc = verify_jwt(r, tok, tok_len);
+    struct gw_jwt_claims cl;
+    int rc = verify_jwt(r, tok, tok_len, &cl);
     if (rc == WAIT_FOR_JWKS) {
         /* Held (not refused) until the control thread's refresh answers: a key rotation is
          * invisible to clients. The worker resumes it (policy_stage still AUTH). */
@@ -628,7 +604,8 @@ enum gw_policy_result gw_auth_check(struct gw_request *r)
     if (rc != 0 && (ac->methods & GW_AUTH_INTROSPECTION) && rc == GW_EJWTMALFORMED)
         return introspect_cached(r, tok, tok_len);
     if (rc != 0) {
-        respond_401(r, rc, jwt_reason(rc));
+        char why[160];
+        respond_401(r, rc, gw_jwt_reason(rc, &cl, why, sizeof why));
         return GW_POLICY_RESPONDED;
     }
     return authorized(r);
