@@ -24,8 +24,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *doc = (const char *)data + 1;
     size_t len = size - 1;
     if (data[0] & 1) {
+        static char *const roles_names[] = {"roles", "realm_access.roles"};
+        static char *const perms_names[] = {"scope", "permissions"};
+        static const struct gw_claim_names roles = {roles_names, 2}, perms = {perms_names, 2};
         struct gw_jwt_claims cl;
-        if (gw_introspect_parse(doc, len, "roles", "scope", &cl) == 0) {
+        if (gw_introspect_parse(doc, len, &roles, &perms, &cl) == 0) {
             CHECK(memchr(cl.sub, '\0', sizeof cl.sub) != NULL);
             CHECK(memchr(cl.roles, '\0', sizeof cl.roles) != NULL);
             CHECK(memchr(cl.perms, '\0', sizeof cl.perms) != NULL);

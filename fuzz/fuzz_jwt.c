@@ -2,9 +2,12 @@
  * libFuzzer target for gw_jwt_verify against a fixed key set (HS256 "hs", ES256 "ec", RS256
  * and EdDSA without kid). The first byte picks the mode: even, the rest is a token as a client
  * would send it; odd, the rest is a payload the target signs with the HS256 key first, so the
- * claim checks behind the signature are reached too. Must never crash or leak; on success the
- * claim strings must be NUL-terminated within their buffers, and a raw token can only verify if
- * its header names HS256 with the right MAC (the fuzzer cannot forge the others).
+ * claim checks behind the signature are reached too. Its second bit picks the policy: roles
+ * and permissions each from two claims (one a dotted path, policy/claims.h), and with bit 2
+ * set also required claims (a plain one and a dotted path). Must never crash or leak; on
+ * success the claim strings must be NUL-terminated within their buffers, and a raw token can
+ * only verify if its header names HS256 with the right MAC (the fuzzer cannot forge the
+ * others); on GW_EJWTCLAIM the reason must name a claim of the policy or a registered one.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -16,6 +19,7 @@
 #include <openssl/pem.h>
 
 #include "core/base64url.h"
+#include "core/error.h"
 #include "policy/jwt.h"
 
 #define CHECK(cond)                                                                                \
@@ -82,35 +86,56 @@ static char *sign_payload(const uint8_t *p, size_t n, size_t *out_len)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const struct gw_jwt_policy policy = {
-        .leeway_s = 30,
-        .iss = "https://idp",
-        .aud = "gantry",
-        .roles_claim = "roles",
-        .perms_claim = "scope",
+    static char *const roles[] = {"roles", "realm_access.roles"};
+    static char *const perms[] = {"scope", "permissions"};
+    static char *const required[] = {"sub", "resource_access.gantry.roles"};
+    static const struct gw_jwt_policy policies[2] = {
+        {
+            .leeway_s = 30,
+            .iss = "https://idp",
+            .aud = "gantry",
+            .roles = {roles, 2},
+            .perms = {perms, 2},
+        },
+        {
+            .leeway_s = 30,
+            .iss = "https://idp",
+            .aud = "gantry",
+            .required = {required, 2},
+            .roles = {roles, 2},
+            .perms = {perms, 2},
+        },
     };
+    const struct gw_jwt_policy *policy;
     struct gw_jwt_claims c;
+    char why[160];
     int rc;
 
     if (nkeys == 0)
         init_keys();
     if (size == 0)
         return 0;
+    policy = &policies[(data[0] >> 1) & 1];
     if (data[0] & 1) {
         size_t len;
         char *tok = sign_payload(data + 1, size - 1, &len);
-        rc = gw_jwt_verify(tok, len, keys, (size_t)nkeys, &policy, 1700000000, &c);
+        rc = gw_jwt_verify(tok, len, keys, (size_t)nkeys, policy, 1700000000, &c);
         free(tok);
     } else {
         /* An unterminated copy so ASan sees any read past the end. */
         char *tok = malloc(size - 1 ? size - 1 : 1);
         CHECK(tok);
         memcpy(tok, data + 1, size - 1);
-        rc = gw_jwt_verify(tok, size - 1, keys, (size_t)nkeys, &policy, 1700000000, &c);
+        rc = gw_jwt_verify(tok, size - 1, keys, (size_t)nkeys, policy, 1700000000, &c);
         free(tok);
     }
     CHECK(rc <= 0);
     if (rc == 0)
         check_claims(&c);
+    if (rc == GW_EJWTCLAIM) {
+        CHECK(c.bad_claim != NULL);
+        CHECK(strchr(c.bad_claim, '"') == NULL && strchr(c.bad_claim, '\\') == NULL);
+        CHECK(strlen(gw_jwt_reason(rc, &c, why, sizeof why)) < sizeof why);
+    }
     return 0;
 }

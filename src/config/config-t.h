@@ -353,12 +353,16 @@ struct gw_config {
         uint64_t jwks_timeout_ms;     /* "jwks_timeout", default 5s */
         char *issuer;
         char *audience;
-        uint64_t leeway_ms;      /* "leeway", default 30s */
-        bool require_exp;        /* default true */
-        char *roles_claim;       /* default "roles" */
-        char *permissions_claim; /* default "permissions" */
-        uint32_t cache_entries;  /* "cache.max_entries", default 10000; 0 = no cache */
-        uint64_t cache_ttl_ms;   /* "cache.max_ttl", default 5m */
+        uint64_t leeway_ms;     /* "leeway", default 30s */
+        bool require_exp;       /* default true */
+        char **required_claims; /* claim names or dotted paths; none by default */
+        size_t nrequired_claims;
+        char **roles_claims; /* "roles_claim", default ["roles"] */
+        size_t nroles_claims;
+        char **permissions_claims; /* "permissions_claim", default ["permissions"] */
+        size_t npermissions_claims;
+        uint32_t cache_entries; /* "cache.max_entries", default 10000; 0 = no cache */
+        uint64_t cache_ttl_ms;  /* "cache.max_ttl", default 5m */
         /* "auth.api_keys" */
         char *api_key_header; /* default "x-api-key" (lowercased) */
         char *api_key_query;  /* NULL = not accepted from the query */

@@ -119,6 +119,22 @@ static bool check_fetch_url(struct gw__cfg_ctx *ctx, char **s)
     return false;
 }
 
+/* A claim name: a word as above (it is quoted in WWW-Authenticate and JSON answers without
+ * escaping), and, when it holds dots, a name on both sides of each (policy/claims.h reads a
+ * missing member with dots as a path: "realm_access.roles"). */
+static bool check_claim_name(struct gw__cfg_ctx *ctx, char **s)
+{
+    if (!check_word(ctx, s))
+        return false;
+    size_t n = strlen(*s);
+    if ((*s)[0] != '.' && (*s)[n - 1] != '.' && strstr(*s, "..") == NULL)
+        return true;
+    char q[96];
+    gw__cfg_error(ctx, "%s is not a claim name or a dotted path (a name on both sides of each dot)",
+                  gw__cfg_quote(*s, n, q, sizeof q));
+    return false;
+}
+
 static const struct gw__cfg_str header_check = {check_header_name};
 static const struct gw__cfg_str query_check = {check_query_name};
 static const struct gw__cfg_str url_check = {check_fetch_url};
@@ -127,6 +143,10 @@ static const struct gw__cfg_str word_check = {check_word};
 #define WORDS(owner, field, count)                                                                 \
     (&(const struct gw__cfg_strlist){                                                              \
         .count_offset = offsetof(owner, count), .check = check_word, .unique = true})
+
+#define CLAIMS(count)                                                                              \
+    (&(const struct gw__cfg_strlist){                                                              \
+        .count_offset = CFG(count), .check = check_claim_name, .unique = true})
 
 /* ---- auth.jwt -------------------------------------------------------------------------------- */
 
@@ -334,15 +354,19 @@ static const struct gw__cfg_field jwt_fields[] = {
      .type = &gw__cfg_bool_type,
      .offset = CFG(auth.require_exp),
      .def = "true"},
+    {.name = "required_claims",
+     .type = &gw__cfg_strlist_type,
+     .offset = CFG(auth.required_claims),
+     .arg = CLAIMS(auth.nrequired_claims)},
     {.name = "roles_claim",
-     .type = &gw__cfg_string_type,
-     .offset = CFG(auth.roles_claim),
-     .arg = &word_check,
+     .type = &gw__cfg_strlist_type,
+     .offset = CFG(auth.roles_claims),
+     .arg = CLAIMS(auth.nroles_claims),
      .def = "roles"},
     {.name = "permissions_claim",
-     .type = &gw__cfg_string_type,
-     .offset = CFG(auth.permissions_claim),
-     .arg = &word_check,
+     .type = &gw__cfg_strlist_type,
+     .offset = CFG(auth.permissions_claims),
+     .arg = CLAIMS(auth.npermissions_claims),
      .def = "permissions"},
     {.name = "cache", .type = &gw__cfg_object_type, .arg = &jwt_cache_obj},
 };

@@ -46,7 +46,8 @@ struct auth_state {
     uint64_t jwks_wait_since; /* uv_now when it started waiting (0: not waiting) */
     bool jwks_retried;        /* already waited once: an unknown kid now is final */
     bool passed;              /* an async check let the request through: the stage is done */
-    char challenge[384];      /* the WWW-Authenticate line of a 401/403 */
+    char reason[160];         /* why a 401: the answer's "reason" */
+    char challenge[384];      /* the WWW-Authenticate line of a 401 */
 };
 
 static void answer_401(struct gw_request *r, struct auth_state *st, int err, const char *why,
@@ -66,9 +67,10 @@ static void answer_401(struct gw_request *r, struct auth_state *st, int err, con
                  r->snap->cfg->auth.api_key_header);
     atomic_fetch_add_explicit(&r->snap->policy->shared->auth_failed, 1, memory_order_relaxed);
     gw_log_info("request %s: %s %s: authentication failed: %s", r->id, r->method, r->path, why);
+    snprintf(st->reason, sizeof st->reason, "%s", why); /* why may live on the caller's stack */
     gw_answer_init(a, err);
     a->status = 401; /* whatever err is: the credentials did not authenticate */
-    a->reason = why;
+    a->reason = st->reason;
     a->headers = st->challenge;
 }
 
@@ -289,26 +291,26 @@ static bool looks_like_jwt(const char *t, size_t n)
 /* verify_jwt's answer when the token's kid is unknown and a JWKS refresh may bring it. */
 #define WAIT_FOR_JWKS 1
 
-static int verify_jwt(struct gw_request *r, struct auth_state *st, const char *tok, size_t len)
+static int verify_jwt(struct gw_request *r, struct auth_state *st, const char *tok, size_t len,
+                      struct gw_jwt_claims *cl)
 {
     const struct gw_policy *p = r->snap->policy;
     const struct gw_config *cfg = r->snap->cfg;
-    struct gw_jwt_claims cl;
     int64_t now = (int64_t)time(NULL);
     int rc = GW_EJWTKID;
     if (cfg->auth.njwt_keys)
         rc = gw_jwt_verify(tok, len, cfg->auth.jwt_keys, cfg->auth.njwt_keys, &p->jwt_policy, now,
-                           &cl);
+                           cl);
     struct gw_keyset *ks = r->w->jwks;
     if (rc != 0 && rc != GW_EJWTEXPIRED && rc != GW_EJWTNOTYET && ks && ks->nkeys &&
         cfg->auth.jwks_url)
-        rc = gw_jwt_verify(tok, len, ks->keys, ks->nkeys, &p->jwt_policy, now, &cl);
+        rc = gw_jwt_verify(tok, len, ks->keys, ks->nkeys, &p->jwt_policy, now, cl);
     if (rc == GW_EJWTKID && cfg->auth.jwks_url && !st->jwks_retried &&
         gw_jwks_want_refresh(r->w->server->jwks))
         return WAIT_FOR_JWKS;
     if (rc != 0)
         return rc;
-    rc = claims_identity(r, &cl, &r->identity);
+    rc = claims_identity(r, cl, &r->identity);
     if (rc == 0 && p->jwt_tokens) {
         uint64_t until = cache_until(r->identity.exp, cfg->auth.cache_ttl_ms);
         if (until)
@@ -360,8 +362,8 @@ static enum gw_stage_result introspected(struct gw_request *r, struct auth_state
         return GW_STAGE_RESPOND;
     }
     struct gw_jwt_claims cl;
-    int rc = gw_introspect_parse(resp->body, resp->body_len, cfg->auth.roles_claim,
-                                 cfg->auth.permissions_claim, &cl);
+    int rc = gw_introspect_parse(resp->body, resp->body_len, &p->jwt_policy.roles,
+                                 &p->jwt_policy.perms, &cl);
     if (rc == GW_ETOKENINACTIVE) {
         if (p->introspected)
             gw_token_cache_put(p->introspected, in->token, in->len, NULL,
@@ -524,30 +526,6 @@ void gw_auth_cancel(struct gw_request *r, void *slot)
 /* ---- the stage ---------------------------------------------------------------------------------
  */
 
-static const char *jwt_reason(int rc)
-{
-    switch (rc) {
-    case GW_EJWTEXPIRED:
-        return "token expired";
-    case GW_EJWTNOTYET:
-        return "token not yet valid";
-    case GW_EJWTSIG:
-        return "invalid signature";
-    case GW_EJWTALG:
-        return "algorithm not accepted";
-    case GW_EJWTKID:
-        return "unknown key id";
-    case GW_EJWTISS:
-        return "issuer not accepted";
-    case GW_EJWTAUD:
-        return "audience not accepted";
-    case GW_EJWTCLAIM:
-        return "invalid or missing claim";
-    default:
-        return "malformed token";
-    }
-}
-
 /* A cache hit decides the request: true with *res (CONTINUE after authorization, or RESPOND). */
 static bool cached(struct gw_request *r, struct auth_state *st, struct gw_token_cache *c,
                    const char *tok, size_t len, enum gw_stage_result *res, struct gw_answer *a)
@@ -639,7 +617,8 @@ enum gw_stage_result gw_auth_on_request(struct gw_request *r, void **slot, struc
     } else if (ac->methods & GW_AUTH_INTROSPECTION) {
         return introspect_cached(r, st, tok, tok_len, a);
     }
-    int rc = verify_jwt(r, st, tok, tok_len);
+    struct gw_jwt_claims cl;
+    int rc = verify_jwt(r, st, tok, tok_len, &cl);
     if (rc == WAIT_FOR_JWKS) {
         /* Held (not refused) until the control thread's refresh answers: a key rotation is
          * invisible to clients. The worker resumes it (the chain runs this stage again). */
@@ -656,7 +635,8 @@ enum gw_stage_result gw_auth_on_request(struct gw_request *r, void **slot, struc
     if (rc != 0 && (ac->methods & GW_AUTH_INTROSPECTION) && rc == GW_EJWTMALFORMED)
         return introspect_cached(r, st, tok, tok_len, a);
     if (rc != 0) {
-        answer_401(r, st, rc, jwt_reason(rc), a);
+        char why[160];
+        answer_401(r, st, rc, gw_jwt_reason(rc, &cl, why, sizeof why), a);
         return GW_STAGE_RESPOND;
     }
     return authorized(r, a);

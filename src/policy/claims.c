@@ -60,8 +60,27 @@ static bool list_item_ok(const char *s, size_t n)
     return n > 0;
 }
 
+/* Whether the space-separated dst[0..used) holds s[0..n) as a whole item. */
+static bool list_holds(const char *dst, size_t used, const char *s, size_t n)
+{
+    size_t start = 0;
+    for (size_t k = 0; k <= used; k++) {
+        if (k < used && dst[k] != ' ')
+            continue;
+        if (k - start == n && memcmp(dst + start, s, n) == 0)
+            return true;
+        start = k + 1;
+    }
+    return false;
+}
+
+/* Appends an item unless the list holds it already; GW_EJWTCLAIM when it does not fit. */
 static int append_item(char *dst, size_t cap, size_t *used, const char *s, size_t n)
 {
+    if (!list_item_ok(s, n))
+        return GW_EJWTCLAIM;
+    if (list_holds(dst, *used, s, n))
+        return 0;
     size_t need = n + (*used ? 1 : 0);
     if (*used + need >= cap)
         return GW_EJWTCLAIM;
@@ -73,23 +92,35 @@ static int append_item(char *dst, size_t cap, size_t *used, const char *s, size_
     return 0;
 }
 
-/*
- * Reads a roles/permissions claim into a space-separated list: a string is taken as already
- * space-separated (the OAuth "scope" form), an array must hold strings without whitespace.
- */
-int gw_claim_list(json_t *obj, const char *name, char *dst, size_t cap)
+json_t *gw_claim_get(json_t *obj, const char *name)
 {
-    json_t *j;
-    size_t used = 0;
+    json_t *j = json_object_get(obj, name);
+    const char *s = name;
+
+    if (j || !strchr(name, '.'))
+        return j;
+    /* A dotted path: every step but the last must be an object. An empty step ("a..b") names
+     * nothing, as no member of that name can be told apart from a typo. */
+    j = obj;
+    for (;;) {
+        const char *dot = strchr(s, '.');
+        size_t n = dot ? (size_t)(dot - s) : strlen(s);
+        if (n == 0 || !json_is_object(j))
+            return NULL;
+        j = json_object_getn(j, s, n);
+        if (!j || !dot)
+            return j;
+        s = dot + 1;
+    }
+}
+
+/* Adds one claim's items to dst: a space-separated string, or an array of strings without
+ * whitespace. */
+static int add_claim(json_t *j, char *dst, size_t cap, size_t *used)
+{
     size_t i;
     json_t *v;
 
-    dst[0] = '\0';
-    if (!name)
-        return 0;
-    j = json_object_get(obj, name);
-    if (!j)
-        return 0;
     if (json_is_string(j)) {
         const char *s = json_string_value(j);
         size_t n = json_string_length(j);
@@ -97,11 +128,8 @@ int gw_claim_list(json_t *obj, const char *name, char *dst, size_t cap)
         for (size_t k = 0; k <= n; k++) {
             if (k < n && s[k] != ' ')
                 continue;
-            if (k > start) {
-                if (!list_item_ok(s + start, k - start) ||
-                    append_item(dst, cap, &used, s + start, k - start) < 0)
-                    return GW_EJWTCLAIM;
-            }
+            if (k > start && append_item(dst, cap, used, s + start, k - start) < 0)
+                return GW_EJWTCLAIM;
             start = k + 1;
         }
         return 0;
@@ -110,9 +138,42 @@ int gw_claim_list(json_t *obj, const char *name, char *dst, size_t cap)
         return GW_EJWTCLAIM;
     json_array_foreach(j, i, v)
     {
-        if (!json_is_string(v) || !list_item_ok(json_string_value(v), json_string_length(v)) ||
-            append_item(dst, cap, &used, json_string_value(v), json_string_length(v)) < 0)
+        if (!json_is_string(v) ||
+            append_item(dst, cap, used, json_string_value(v), json_string_length(v)) < 0)
             return GW_EJWTCLAIM;
     }
     return 0;
+}
+
+int gw_claim_lists(json_t *obj, const struct gw_claim_names *names, char *dst, size_t cap,
+                   const char **bad)
+{
+    size_t used = 0;
+
+    dst[0] = '\0';
+    if (bad)
+        *bad = NULL;
+    for (size_t i = 0; names && i < names->n; i++) {
+        json_t *j = gw_claim_get(obj, names->v[i]);
+        if (j && add_claim(j, dst, cap, &used) < 0) {
+            if (bad)
+                *bad = names->v[i];
+            dst[0] = '\0';
+            return GW_EJWTCLAIM;
+        }
+    }
+    return 0;
+}
+
+const char *gw_claim_first_missing(json_t *obj, const struct gw_claim_names *names)
+{
+    for (size_t i = 0; names && i < names->n; i++) {
+        json_t *j = gw_claim_get(obj, names->v[i]);
+        bool empty = !j || json_is_null(j) || (json_is_string(j) && json_string_length(j) == 0) ||
+                     (json_is_array(j) && json_array_size(j) == 0) ||
+                     (json_is_object(j) && json_object_size(j) == 0);
+        if (empty)
+            return names->v[i];
+    }
+    return NULL;
 }

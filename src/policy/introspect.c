@@ -58,8 +58,8 @@ int gw_introspect_body(const char *token, size_t len, char **out, size_t *out_le
     return 0;
 }
 
-int gw_introspect_parse(const char *json, size_t len, const char *roles_claim,
-                        const char *perms_claim, struct gw_jwt_claims *out)
+int gw_introspect_parse(const char *json, size_t len, const struct gw_claim_names *roles,
+                        const struct gw_claim_names *perms, struct gw_jwt_claims *out)
 {
     json_error_t jerr;
     json_t *doc, *active;
@@ -87,9 +87,9 @@ int gw_introspect_parse(const char *json, size_t len, const char *roles_claim,
     if (rc == 0)
         rc = gw_claim_date(doc, "iat", &out->iat, &out->has_iat);
     if (rc == 0)
-        rc = gw_claim_list(doc, roles_claim, out->roles, sizeof(out->roles));
+        rc = gw_claim_lists(doc, roles, out->roles, sizeof(out->roles), NULL);
     if (rc == 0)
-        rc = gw_claim_list(doc, perms_claim, out->perms, sizeof(out->perms));
+        rc = gw_claim_lists(doc, perms, out->perms, sizeof(out->perms), NULL);
 fail:
     if (rc != 0)
         memset(out, 0, sizeof(*out));

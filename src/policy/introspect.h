@@ -26,13 +26,15 @@ int gw_introspect_body(const char *token, size_t len, char **out, size_t *out_le
  * - GW_EJWTCLAIM when a claim read below has the wrong type or does not fit *out (values are
  *   refused, never truncated);
  * - 0 with *out filled: sub and iss ("" when absent); exp, nbf and iat with their
- *   has_* flags (NumericDate, fractions truncated); roles from the member roles_claim and perms
- *   from perms_claim (either NULL: not read) as space-separated lists. A string member is
- *   taken as a space-separated list (the form of "scope", RFC 7662 section 2.2), an array
- *   must hold strings without whitespace; repeated spaces collapse. Nothing is checked against
- *   the clock: "active" is the server's verdict.
+ *   has_* flags (NumericDate, fractions truncated); roles as the union of the claims named in
+ *   roles and perms of those in perms (either NULL or empty: not read), read as
+ *   gw_claim_lists does (claims.h): a string member is taken as a space-separated list (the
+ *   form of "scope", RFC 7662 section 2.2), an array must hold strings without whitespace;
+ *   repeated spaces collapse and each item is kept once. Nothing is checked against the
+ *   clock: "active" is the server's verdict. Required claims (struct gw_jwt_policy.required)
+ *   are a JWT check only and are not applied here.
  */
-int gw_introspect_parse(const char *json, size_t len, const char *roles_claim,
-                        const char *perms_claim, struct gw_jwt_claims *out);
+int gw_introspect_parse(const char *json, size_t len, const struct gw_claim_names *roles,
+                        const struct gw_claim_names *perms, struct gw_jwt_claims *out);
 
 #endif

@@ -2,6 +2,7 @@
 #include "policy/jwt.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -122,21 +123,29 @@ static int check_aud(json_t *payload, const char *want)
     return GW_EJWTAUD;
 }
 
+/* Records which claim failed (see struct gw_jwt_claims) and returns GW_EJWTCLAIM. */
+static int bad_claim(struct gw_jwt_claims *c, const char *name, bool missing)
+{
+    c->bad_claim = name;
+    c->claim_missing = missing;
+    return GW_EJWTCLAIM;
+}
+
 static int check_claims(json_t *payload, const struct gw_jwt_policy *p, int64_t now_s,
                         struct gw_jwt_claims *c)
 {
     int64_t leeway = p->leeway_s > 0 ? p->leeway_s : 0;
+    const char *name;
     int rc;
 
-    rc = gw_claim_date(payload, "exp", &c->exp, &c->has_exp);
-    if (rc == 0)
-        rc = gw_claim_date(payload, "nbf", &c->nbf, &c->has_nbf);
-    if (rc == 0)
-        rc = gw_claim_date(payload, "iat", &c->iat, &c->has_iat);
-    if (rc < 0)
-        return rc;
+    if (gw_claim_date(payload, "exp", &c->exp, &c->has_exp) < 0)
+        return bad_claim(c, "exp", false);
+    if (gw_claim_date(payload, "nbf", &c->nbf, &c->has_nbf) < 0)
+        return bad_claim(c, "nbf", false);
+    if (gw_claim_date(payload, "iat", &c->iat, &c->has_iat) < 0)
+        return bad_claim(c, "iat", false);
     if (p->require_exp && !c->has_exp)
-        return GW_EJWTCLAIM;
+        return bad_claim(c, "exp", true);
     /* RFC 7519 section 4.1.4: the current time MUST be before "exp". */
     if (c->has_exp && now_s >= sat_add(c->exp, leeway))
         return GW_EJWTEXPIRED;
@@ -146,9 +155,8 @@ static int check_claims(json_t *payload, const struct gw_jwt_policy *p, int64_t 
     /* A token issued in the future is as suspect as one not yet valid. */
     if (c->has_iat && sat_add(now_s, leeway) < c->iat)
         return GW_EJWTNOTYET;
-    rc = gw_claim_string(payload, "iss", c->iss, sizeof(c->iss));
-    if (rc < 0)
-        return rc;
+    if (gw_claim_string(payload, "iss", c->iss, sizeof(c->iss)) < 0)
+        return bad_claim(c, "iss", false);
     if (p->iss) {
         if (!json_is_string(json_object_get(payload, "iss")) || strcmp(c->iss, p->iss) != 0)
             return GW_EJWTISS;
@@ -158,12 +166,15 @@ static int check_claims(json_t *payload, const struct gw_jwt_policy *p, int64_t 
         if (rc < 0)
             return rc;
     }
-    rc = gw_claim_string(payload, "sub", c->sub, sizeof(c->sub));
-    if (rc == 0)
-        rc = gw_claim_list(payload, p->roles_claim, c->roles, sizeof(c->roles));
-    if (rc == 0)
-        rc = gw_claim_list(payload, p->perms_claim, c->perms, sizeof(c->perms));
-    return rc;
+    name = gw_claim_first_missing(payload, &p->required);
+    if (name)
+        return bad_claim(c, name, true);
+    if (gw_claim_string(payload, "sub", c->sub, sizeof(c->sub)) < 0)
+        return bad_claim(c, "sub", false);
+    if (gw_claim_lists(payload, &p->roles, c->roles, sizeof(c->roles), &name) < 0 ||
+        gw_claim_lists(payload, &p->perms, c->perms, sizeof(c->perms), &name) < 0)
+        return bad_claim(c, name, false);
+    return 0;
 }
 
 int gw_jwt_verify(const char *token, size_t len, const struct gw_jwt_key *keys, size_t nkeys,
@@ -224,6 +235,34 @@ fail:
     free(pay_raw);
     free(sig);
     return rc;
+}
+
+const char *gw_jwt_reason(int rc, const struct gw_jwt_claims *c, char *buf, size_t cap)
+{
+    switch (rc) {
+    case GW_EJWTEXPIRED:
+        return "token expired";
+    case GW_EJWTNOTYET:
+        return "token not yet valid";
+    case GW_EJWTSIG:
+        return "invalid signature";
+    case GW_EJWTALG:
+        return "algorithm not accepted";
+    case GW_EJWTKID:
+        return "unknown key id";
+    case GW_EJWTISS:
+        return "issuer not accepted";
+    case GW_EJWTAUD:
+        return "audience not accepted";
+    case GW_EJWTCLAIM:
+        if (c == NULL || c->bad_claim == NULL || buf == NULL || cap == 0)
+            return "invalid or missing claim";
+        snprintf(buf, cap, "%s claim '%s'", c->claim_missing ? "missing required" : "invalid",
+                 c->bad_claim);
+        return buf;
+    default:
+        return "malformed token";
+    }
 }
 
 bool gw_jwt_list_has(const char *list, const char *item)

@@ -16,6 +16,8 @@
 
 #include <openssl/evp.h>
 
+#include "policy/claims.h"
+
 /* Longest token accepted, in bytes, before any decoding. */
 #define GW_JWT_MAX_TOKEN 16384
 
@@ -60,10 +62,15 @@ struct gw_jwt_claims {
     char sub[GW_JWT_SUB_MAX];
     /** "iss", "" when absent */
     char iss[GW_JWT_ISS_MAX];
-    /** values of policy.roles_claim, space-separated ("" when absent or not configured) */
+    /** values of the policy's roles claims, space-separated, each once ("" when absent or not
+     * configured) */
     char roles[GW_JWT_LIST_MAX];
-    /** values of policy.perms_claim, space-separated */
+    /** values of the policy's permissions claims, the same way */
     char perms[GW_JWT_LIST_MAX];
+    /** after GW_EJWTCLAIM: the claim at fault (a literal or one of the policy's names; NULL
+     * when not known), and whether it was missing rather than malformed; see gw_jwt_reason */
+    const char *bad_claim;
+    bool claim_missing;
 };
 
 struct gw_jwt_policy {
@@ -75,10 +82,13 @@ struct gw_jwt_policy {
     const char *aud;
     /** refuse tokens without "exp" */
     bool require_exp;
-    /** claim holding roles ("role", "roles", ...), NULL = not read */
-    const char *roles_claim;
-    /** claim holding permissions ("permissions", "scope", ...), NULL = not read */
-    const char *perms_claim;
+    /** claims that must be present and not empty (gw_claim_first_missing); none: no check */
+    struct gw_claim_names required;
+    /** claims holding roles ("role", "roles", "realm_access.roles", ...), read as their union;
+     * none: not read */
+    struct gw_claim_names roles;
+    /** claims holding permissions ("permissions", "scope", ...), the same way */
+    struct gw_claim_names perms;
 };
 
 /* Name of an algorithm as in JWA ("HS256", "EdDSA"). */
@@ -128,16 +138,27 @@ int gw_jwt_key_verify(const struct gw_jwt_key *k, const void *input, size_t n,
  * alg different from the selected key's are refused with GW_EJWTALG, as is a header with
  * "crit" (no extension is understood). Claims are then checked: exp (now < exp + leeway, else
  * GW_EJWTEXPIRED), nbf and iat (not after now + leeway, else GW_EJWTNOTYET), iss and aud when
- * the policy sets them (GW_EJWTISS, GW_EJWTAUD).
+ * the policy sets them (GW_EJWTISS, GW_EJWTAUD), then the policy's required claims
+ * (GW_EJWTCLAIM for the first one missing).
  *
  * Returns 0 and fills *out (may be NULL), or a negative code: GW_EJWTMALFORMED (shape,
  * base64url, JSON incl. duplicate member names, length over GW_JWT_MAX_TOKEN), GW_EJWTALG,
  * GW_EJWTKID, GW_EJWTSIG, GW_EJWTEXPIRED, GW_EJWTNOTYET, GW_EJWTISS, GW_EJWTAUD, GW_EJWTCLAIM
  * (a registered claim of the wrong type, a value too long for *out, exp missing while
- * required) or GW_ENOMEM. *out is unspecified on error. Thread-safe for shared keys.
+ * required, a required claim missing, a roles or permissions claim of another shape) or
+ * GW_ENOMEM. On GW_EJWTCLAIM, out->bad_claim and out->claim_missing say which claim and why;
+ * the rest of *out is unspecified on error. Thread-safe for shared keys.
  */
 int gw_jwt_verify(const char *token, size_t len, const struct gw_jwt_key *keys, size_t nkeys,
                   const struct gw_jwt_policy *p, int64_t now_s, struct gw_jwt_claims *out);
+
+/*
+ * The reason for a gw_jwt_verify failure rc, for the client (WWW-Authenticate
+ * error_description, the JSON body) and the log: a fixed text, or for GW_EJWTCLAIM with
+ * c->bad_claim set, one naming the claim, written into buf (cap bytes). The claim names come
+ * from gantry or its configuration (no quotes or backslashes), never from the token.
+ */
+const char *gw_jwt_reason(int rc, const struct gw_jwt_claims *c, char *buf, size_t cap);
 
 /* True if the space-separated list holds item as a whole word. */
 bool gw_jwt_list_has(const char *list, const char *item);

@@ -218,8 +218,11 @@ static int build_auth(struct gw_policy *p, char *why, size_t why_cap)
     p->jwt_policy.iss = cfg->auth.issuer;
     p->jwt_policy.aud = cfg->auth.audience;
     p->jwt_policy.require_exp = cfg->auth.require_exp;
-    p->jwt_policy.roles_claim = cfg->auth.roles_claim;
-    p->jwt_policy.perms_claim = cfg->auth.permissions_claim;
+    p->jwt_policy.required =
+        (struct gw_claim_names){cfg->auth.required_claims, cfg->auth.nrequired_claims};
+    p->jwt_policy.roles = (struct gw_claim_names){cfg->auth.roles_claims, cfg->auth.nroles_claims};
+    p->jwt_policy.perms =
+        (struct gw_claim_names){cfg->auth.permissions_claims, cfg->auth.npermissions_claims};
     size_t nc = cfg->auth.nconsumers;
     if (nc) {
         p->consumer_roles = calloc(nc, sizeof *p->consumer_roles);

@@ -824,8 +824,11 @@ static void test_auth_defaults(void **state)
     assert_null(cfg->auth.audience);
     assert_int_equal(cfg->auth.leeway_ms, 30000);
     assert_true(cfg->auth.require_exp);
-    assert_string_equal(cfg->auth.roles_claim, "roles");
-    assert_string_equal(cfg->auth.permissions_claim, "permissions");
+    assert_int_equal(cfg->auth.nrequired_claims, 0);
+    assert_int_equal(cfg->auth.nroles_claims, 1);
+    assert_string_equal(cfg->auth.roles_claims[0], "roles");
+    assert_int_equal(cfg->auth.npermissions_claims, 1);
+    assert_string_equal(cfg->auth.permissions_claims[0], "permissions");
     assert_int_equal(cfg->auth.cache_entries, 10000);
     assert_int_equal(cfg->auth.cache_ttl_ms, 300000);
     assert_string_equal(cfg->auth.api_key_header, "x-api-key");
@@ -867,7 +870,8 @@ static void test_auth_full_section(void **state)
         "    \"jwks_refresh\": \"1m\", \"jwks_min_refresh\": \"1m\", \"jwks_timeout\": \"1s\",\n"
         "    \"issuer\": \"https://idp.example.com/\", \"audience\": \"gantry\",\n"
         "    \"leeway\": 0, \"require_exp\": false,\n"
-        "    \"roles_claim\": \"groups\", \"permissions_claim\": \"scope\",\n"
+        "    \"required_claims\": [\"sub\", \"tenant\"],\n"
+        "    \"roles_claim\": \"groups\", \"permissions_claim\": [\"permissions\", \"scope\"],\n"
         "    \"cache\": {\"max_entries\": 0, \"max_ttl\": \"30s\"}\n"
         "  },\n"
         "  \"api_keys\": {\"header\": \"X-Gateway-Key\", \"query\": \"api_key.v2~x-y\"},\n"
@@ -904,8 +908,14 @@ static void test_auth_full_section(void **state)
     assert_string_equal(cfg->auth.audience, "gantry");
     assert_int_equal(cfg->auth.leeway_ms, 0);
     assert_false(cfg->auth.require_exp);
-    assert_string_equal(cfg->auth.roles_claim, "groups");
-    assert_string_equal(cfg->auth.permissions_claim, "scope");
+    assert_int_equal(cfg->auth.nrequired_claims, 2);
+    assert_string_equal(cfg->auth.required_claims[0], "sub");
+    assert_string_equal(cfg->auth.required_claims[1], "tenant");
+    assert_int_equal(cfg->auth.nroles_claims, 1);
+    assert_string_equal(cfg->auth.roles_claims[0], "groups");
+    assert_int_equal(cfg->auth.npermissions_claims, 2);
+    assert_string_equal(cfg->auth.permissions_claims[0], "permissions");
+    assert_string_equal(cfg->auth.permissions_claims[1], "scope");
     assert_int_equal(cfg->auth.cache_entries, 0);
     assert_int_equal(cfg->auth.cache_ttl_ms, 30000);
 
@@ -1031,8 +1041,6 @@ static void test_jwt_section_errors(void **state)
     expect_one(JWT("\"jwks_url\": \"http://idp/jwks\", \"jwks_refresh\": \"5s\""), "{\"jwks_url\"",
                "auth.jwt.jwks_min_refresh: must not be longer than jwks_refresh");
     expect_one(JWT("\"leeway\": \"2h\""), "\"2h\"", "auth.jwt.leeway: must be between 0 and 1h");
-    expect_one(JWT("\"roles_claim\": \"my roles\""), "\"my roles\"",
-               "auth.jwt.roles_claim: \"my roles\"" WORD_RULE);
     expect_one(JWT("\"cache\": {\"max_entries\": 10000001}"), "10000001",
                "auth.jwt.cache.max_entries: must be between 0 and 10000000");
     expect_one(JWT("\"require_exp\": \"no\""), "\"no\"",
@@ -1040,6 +1048,59 @@ static void test_jwt_section_errors(void **state)
     expect_one(JWT("\"issuers\": \"x\""), "\"issuers\"",
                "auth.jwt.issuers: unknown key \"issuers\" (did you mean \"issuer\"?)");
     expect_one(AUTH("\"jwt\": true"), "true", "auth.jwt: expected an object, got a boolean");
+}
+
+/* required_claims, roles_claim and permissions_claim: one name or a list of names and dotted
+ * paths (read by policy/claims.c). */
+static void test_jwt_claim_lists(void **state)
+{
+    (void)state;
+    struct gw_config *cfg = load_ok(
+        JWT("\"required_claims\": \"sub\", \"roles_claim\": [\"roles\", \"role\", \"scope\", "
+            "\"realm_access.roles\", \"https://example.com/roles\"], \"permissions_claim\": []"));
+    assert_int_equal(cfg->auth.nrequired_claims, 1);
+    assert_string_equal(cfg->auth.required_claims[0], "sub");
+    assert_int_equal(cfg->auth.nroles_claims, 5);
+    assert_string_equal(cfg->auth.roles_claims[0], "roles");
+    assert_string_equal(cfg->auth.roles_claims[3], "realm_access.roles");
+    assert_string_equal(cfg->auth.roles_claims[4], "https://example.com/roles");
+    assert_int_equal(cfg->auth.npermissions_claims, 0); /* []: permissions are not read */
+    gw_config_free(cfg);
+    cfg = load_ok(JWT("\"required_claims\": [\"sub\", \"org.id\", \"a.b.c\"], \"roles_claim\": "
+                      "\"${GW_TEST_UNSET_CLAIM:-groups}\""));
+    assert_int_equal(cfg->auth.nrequired_claims, 3);
+    assert_string_equal(cfg->auth.required_claims[2], "a.b.c");
+    assert_string_equal(cfg->auth.roles_claims[0], "groups");
+    gw_config_free(cfg);
+
+#define CLAIM_PATH " is not a claim name or a dotted path (a name on both sides of each dot)"
+    expect_one(JWT("\"roles_claim\": \"my roles\""), "\"my roles\"",
+               "auth.jwt.roles_claim: \"my roles\"" WORD_RULE);
+    expect_one(JWT("\"roles_claim\": [\"roles\", \"my roles\"]"), "\"my roles\"",
+               "auth.jwt.roles_claim[1]: \"my roles\"" WORD_RULE);
+    expect_one(JWT("\"permissions_claim\": [\"scope\", \"scope\"]"), "\"scope\"]",
+               "auth.jwt.permissions_claim[1]: \"scope\" is listed twice");
+    expect_one(JWT("\"required_claims\": [\"\"]"), "\"\"]",
+               "auth.jwt.required_claims[0]: \"\"" WORD_RULE);
+    expect_one(JWT("\"required_claims\": [\"sub\", \"a\\\"b\"]"), "\"a\\",
+               "auth.jwt.required_claims[1]: \"a\\\"b\"" WORD_RULE);
+    expect_one(JWT("\"required_claims\": \".sub\""), "\".sub\"",
+               "auth.jwt.required_claims: \".sub\"" CLAIM_PATH);
+    expect_one(JWT("\"required_claims\": \"org.\""), "\"org.\"",
+               "auth.jwt.required_claims: \"org.\"" CLAIM_PATH);
+    expect_one(JWT("\"roles_claim\": [\"realm_access..roles\"]"), "\"realm_access..roles\"",
+               "auth.jwt.roles_claim[0]: \"realm_access..roles\"" CLAIM_PATH);
+    expect_one(JWT("\"required_claims\": 5"), "5",
+               "auth.jwt.required_claims: expected a string or an array of strings, got an "
+               "integer");
+    expect_one(JWT("\"required_claims\": [\"sub\", null]"), "null",
+               "auth.jwt.required_claims[1]: expected a string, got null");
+    expect_one(JWT("\"roles_claim\": {\"name\": \"roles\"}"), "{\"name\"",
+               "auth.jwt.roles_claim: expected a string or an array of strings, got an object");
+    expect_one(JWT("\"required_claim\": [\"sub\"]"), "\"required_claim\"",
+               "auth.jwt.required_claim: unknown key \"required_claim\" (did you mean "
+               "\"required_claims\"?)");
+#undef CLAIM_PATH
 }
 
 /* ---- auth: JWT keys from PEM ----------------------------------------------------------------- */
@@ -1513,6 +1574,7 @@ int main(void)
         cmocka_unit_test(test_auth_full_section),
         cmocka_unit_test(test_jwt_key_errors),
         cmocka_unit_test(test_jwt_section_errors),
+        cmocka_unit_test(test_jwt_claim_lists),
         cmocka_unit_test(test_jwt_pem_keys),
         cmocka_unit_test(test_api_key_and_consumer_errors),
         cmocka_unit_test(test_service_auth_on_off),

@@ -86,9 +86,12 @@ static void test_body_invalid(void **state)
 
 /* ---- response -------------------------------------------------------------------------- */
 
+/* One roles claim and one permissions claim (NULL: none); several: test_claims.c. */
 static int parse(const char *json, const char *roles, const char *perms, struct gw_jwt_claims *c)
 {
-    return gw_introspect_parse(json, strlen(json), roles, perms, c);
+    char *r[1] = {(char *)roles}, *p[1] = {(char *)perms};
+    const struct gw_claim_names rn = {r, roles != NULL}, pn = {p, perms != NULL};
+    return gw_introspect_parse(json, strlen(json), &rn, &pn, c);
 }
 
 static void test_parse_active(void **state)
@@ -228,12 +231,13 @@ static void long_member(char *buf, size_t cap, const char *name, size_t n)
     memcpy(buf + k + n, "\"}", 3);
 }
 
-/* {"active":true,"roles":["abc", ... 127 times, last]}: joined, 127 * 4 + strlen(last) bytes. */
+/* {"active":true,"roles":["000", "001", ... "126", last]}: joined, 127 * 4 + strlen(last)
+ * bytes (the items differ: a repeated one is kept once). */
 static void roles_array(char *buf, size_t cap, const char *last)
 {
     size_t k = (size_t)snprintf(buf, cap, "{\"active\":true,\"roles\":[");
     for (int i = 0; i < 127; i++)
-        k += (size_t)snprintf(buf + k, cap - k, "\"abc\",");
+        k += (size_t)snprintf(buf + k, cap - k, "\"%03d\",", i);
     k += (size_t)snprintf(buf + k, cap - k, "\"%s\"]}", last);
     assert_true(k < cap);
 }

@@ -583,7 +583,8 @@ static void test_iss_aud(void **state)
 
 static void test_roles_and_identity(void **state)
 {
-    struct gw_jwt_policy p = {.roles_claim = "roles", .perms_claim = "scope"};
+    static char *const roles[] = {"roles"}, *const perms[] = {"scope"};
+    struct gw_jwt_policy p = {.roles = {roles, 1}, .perms = {perms, 1}};
     struct gw_jwt_claims c;
     char big[1024];
     (void)state;
@@ -614,6 +615,119 @@ static void test_roles_and_identity(void **state)
     assert_int_equal(hs_payload(big, &p, NOW, &c), GW_EJWTCLAIM);
     memcpy(big, "{\"scope\":\"", 10);
     assert_int_equal(hs_payload(big, &p, NOW, &c), GW_EJWTCLAIM);
+}
+
+/* Required claims (after the signature, dates, iss and aud), several roles and permissions
+ * claims, and the claim a GW_EJWTCLAIM names. */
+static void test_required_claims_and_claim_lists(void **state)
+{
+    static char *const required[] = {"sub", "org.id"};
+    static char *const roles[] = {"roles", "role", "scope", "realm_access.roles"};
+    static char *const perms[] = {"permissions", "scope"};
+    struct gw_jwt_policy p = {.required = {required, 2}, .roles = {roles, 4}, .perms = {perms, 2}};
+    struct gw_jwt_claims c;
+    char why[160];
+    (void)state;
+
+    assert_int_equal(hs_payload("{\"sub\":\"u\",\"org\":{\"id\":\"acme\"},\"role\":\"admin\","
+                                "\"scope\":\"read admin\",\"realm_access\":{\"roles\":[\"ops\"]},"
+                                "\"permissions\":[\"write\",\"read\"]}",
+                                &p, NOW, &c),
+                     0);
+    assert_string_equal(c.sub, "u");
+    assert_string_equal(c.roles, "admin read ops");
+    assert_string_equal(c.perms, "write read admin"); /* scope is in both lists */
+    assert_null(c.bad_claim);
+
+    /* Missing: absent, null, "" or an empty object/array, named in the reason. */
+    static const struct {
+        const char *payload, *claim;
+    } missing[] = {
+        {"{\"org\":{\"id\":\"a\"}}", "sub"},
+        {"{\"sub\":null,\"org\":{\"id\":\"a\"}}", "sub"},
+        {"{\"sub\":\"\",\"org\":{\"id\":\"a\"}}", "sub"},
+        {"{\"sub\":\"u\"}", "org.id"},
+        {"{\"sub\":\"u\",\"org\":\"acme\"}", "org.id"},
+        {"{\"sub\":\"u\",\"org\":{\"id\":[]}}", "org.id"},
+        {"{\"sub\":\"u\",\"org\":{\"id\":{}}}", "org.id"},
+        {"{}", "sub"},
+    };
+    for (size_t i = 0; i < sizeof(missing) / sizeof(missing[0]); i++) {
+        char want[64];
+        assert_int_equal(hs_payload(missing[i].payload, &p, NOW, &c), GW_EJWTCLAIM);
+        assert_non_null(c.bad_claim);
+        assert_string_equal(c.bad_claim, missing[i].claim);
+        assert_true(c.claim_missing);
+        snprintf(want, sizeof want, "missing required claim '%s'", missing[i].claim);
+        assert_string_equal(gw_jwt_reason(GW_EJWTCLAIM, &c, why, sizeof why), want);
+    }
+    /* Present: any other value, even 0 or false. */
+    assert_int_equal(hs_payload("{\"sub\":\"u\",\"org\":{\"id\":0}}", &p, NOW, &c), 0);
+    assert_int_equal(hs_payload("{\"sub\":\"u\",\"org\":{\"id\":false}}", &p, NOW, &c), 0);
+    /* The exact member wins over a path. */
+    assert_int_equal(hs_payload("{\"sub\":\"u\",\"org.id\":\"a\",\"org\":{}}", &p, NOW, &c), 0);
+
+    /* Present but of the wrong type: invalid, not missing. */
+    assert_int_equal(hs_payload("{\"sub\":7,\"org\":{\"id\":1}}", &p, NOW, &c), GW_EJWTCLAIM);
+    assert_string_equal(c.bad_claim, "sub");
+    assert_false(c.claim_missing);
+    assert_string_equal(gw_jwt_reason(GW_EJWTCLAIM, &c, why, sizeof why), "invalid claim 'sub'");
+    assert_int_equal(
+        hs_payload("{\"sub\":\"u\",\"org\":{\"id\":1},\"realm_access\":{\"roles\":\"a\\tb\"}}", &p,
+                   NOW, &c),
+        GW_EJWTCLAIM);
+    assert_string_equal(c.bad_claim, "realm_access.roles");
+    assert_int_equal(hs_payload("{\"sub\":\"u\",\"org\":{\"id\":1},\"scope\":null}", &p, NOW, &c),
+                     GW_EJWTCLAIM);
+    assert_string_equal(c.bad_claim, "scope");
+    assert_int_equal(hs_payload("{\"sub\":\"u\",\"org\":{\"id\":1},\"exp\":\"soon\"}", &p, NOW, &c),
+                     GW_EJWTCLAIM);
+    assert_string_equal(c.bad_claim, "exp");
+    assert_false(c.claim_missing);
+
+    /* exp required and missing names exp. */
+    p.require_exp = true;
+    assert_int_equal(hs_payload("{\"sub\":\"u\",\"org\":{\"id\":1}}", &p, NOW, &c), GW_EJWTCLAIM);
+    assert_string_equal(c.bad_claim, "exp");
+    assert_true(c.claim_missing);
+    p.require_exp = false;
+
+    /* Earlier checks answer first: a token refused for its issuer is not about claims. */
+    p.iss = "https://idp";
+    assert_int_equal(hs_payload("{\"iss\":\"https://evil\"}", &p, NOW, &c), GW_EJWTISS);
+    assert_int_equal(hs_payload("{\"iss\":\"https://idp\",\"exp\":1}", &p, NOW, &c),
+                     GW_EJWTEXPIRED);
+    p.iss = NULL;
+
+    /* Nothing required, nothing read: no check. */
+    assert_int_equal(hs_payload("{\"roles\":{}}", &(struct gw_jwt_policy){0}, NOW, &c), 0);
+}
+
+/* The reasons answered with a 401, one per code. */
+static void test_reasons(void **state)
+{
+    struct gw_jwt_claims c = {.bad_claim = "realm_access.roles", .claim_missing = true};
+    char why[160], small[16];
+    (void)state;
+
+    assert_string_equal(gw_jwt_reason(GW_EJWTEXPIRED, NULL, NULL, 0), "token expired");
+    assert_string_equal(gw_jwt_reason(GW_EJWTNOTYET, NULL, NULL, 0), "token not yet valid");
+    assert_string_equal(gw_jwt_reason(GW_EJWTSIG, NULL, NULL, 0), "invalid signature");
+    assert_string_equal(gw_jwt_reason(GW_EJWTALG, NULL, NULL, 0), "algorithm not accepted");
+    assert_string_equal(gw_jwt_reason(GW_EJWTKID, NULL, NULL, 0), "unknown key id");
+    assert_string_equal(gw_jwt_reason(GW_EJWTISS, NULL, NULL, 0), "issuer not accepted");
+    assert_string_equal(gw_jwt_reason(GW_EJWTAUD, NULL, NULL, 0), "audience not accepted");
+    assert_string_equal(gw_jwt_reason(GW_EJWTMALFORMED, NULL, NULL, 0), "malformed token");
+    assert_string_equal(gw_jwt_reason(GW_EJWTCLAIM, NULL, why, sizeof why),
+                        "invalid or missing claim");
+    assert_string_equal(gw_jwt_reason(GW_EJWTCLAIM, &c, NULL, 0), "invalid or missing claim");
+    assert_string_equal(gw_jwt_reason(GW_EJWTCLAIM, &c, why, sizeof why),
+                        "missing required claim 'realm_access.roles'");
+    /* A short buffer truncates, still terminated. */
+    assert_string_equal(gw_jwt_reason(GW_EJWTCLAIM, &c, small, sizeof small), "missing require");
+    c.claim_missing = false;
+    assert_string_equal(gw_jwt_reason(GW_EJWTCLAIM, &c, why, sizeof why),
+                        "invalid claim 'realm_access.roles'");
 }
 
 /* ---- malformed tokens ------------------------------------------------------------------ */
@@ -738,13 +852,22 @@ static void test_key_loading(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_base64url_vectors), cmocka_unit_test(test_base64url_rejects),
-        cmocka_unit_test(test_rfc_a1_hs256),      cmocka_unit_test(test_rfc_a2_rs256),
-        cmocka_unit_test(test_rfc_a3_es256),      cmocka_unit_test(test_all_algorithms),
-        cmocka_unit_test(test_key_selection),     cmocka_unit_test(test_alg_confusion),
-        cmocka_unit_test(test_alg_none),          cmocka_unit_test(test_exp_nbf_iat_leeway),
-        cmocka_unit_test(test_iss_aud),           cmocka_unit_test(test_roles_and_identity),
-        cmocka_unit_test(test_malformed),         cmocka_unit_test(test_key_loading),
+        cmocka_unit_test(test_base64url_vectors),
+        cmocka_unit_test(test_base64url_rejects),
+        cmocka_unit_test(test_rfc_a1_hs256),
+        cmocka_unit_test(test_rfc_a2_rs256),
+        cmocka_unit_test(test_rfc_a3_es256),
+        cmocka_unit_test(test_all_algorithms),
+        cmocka_unit_test(test_key_selection),
+        cmocka_unit_test(test_alg_confusion),
+        cmocka_unit_test(test_alg_none),
+        cmocka_unit_test(test_exp_nbf_iat_leeway),
+        cmocka_unit_test(test_iss_aud),
+        cmocka_unit_test(test_roles_and_identity),
+        cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_key_loading),
+        cmocka_unit_test(test_required_claims_and_claim_lists),
+        cmocka_unit_test(test_reasons),
     };
     return cmocka_run_group_tests(tests, setup_keys, teardown_keys);
 }

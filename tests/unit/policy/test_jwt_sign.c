@@ -85,8 +85,9 @@ static void test_minted_tokens_verify(void **unused)
         size_t min;
         size_t siglen; /* base64url characters */
     } cases[] = {{GW_JWT_HS256, 32, 43}, {GW_JWT_HS384, 48, 64}, {GW_JWT_HS512, 64, 86}};
+    static char *const roles[] = {"roles"}, *const perms[] = {"permissions"};
     const struct gw_jwt_policy pol = {
-        .require_exp = true, .roles_claim = "roles", .perms_claim = "permissions"};
+        .require_exp = true, .roles = {roles, 1}, .perms = {perms, 1}};
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char *tok = NULL;
