@@ -273,9 +273,15 @@ struct gw_service_conf {
     struct gw_service_auth_conf auth;
 };
 
+struct json_t; /* jansson's json_t */
+
 struct gw_config {
     /** the file (or name) it came from */
     char *path;
+    /** the JSON document it was loaded from, as written (`${ENV}` unexpanded, units and
+     * shorthands kept): the admin API shows services in this form. Read-only; only the control
+     * thread reads it. services[i] came from source.services[i]. */
+    struct json_t *source;
     /** "listen": "0.0.0.0:8000" (default); "[::1]:8000" for IPv6 (stored without brackets) */
     char *listen_host;
     /** GATEWAY_PORT, when set, overrides the port of "listen" */
