@@ -129,6 +129,50 @@ static void test_duration_from_environment(void **state)
     unsetenv("GW_TEST_W");
 }
 
+/* "probes": where the proxy port answers its own probes; "off" or false frees a path. */
+static void test_probes(void **state)
+{
+    (void)state;
+    struct gw_config *cfg = load_ok("{}");
+    assert_string_equal(cfg->probes.health.path, "/health");
+    assert_int_equal(cfg->probes.health.len, 7);
+    assert_string_equal(cfg->probes.ready.path, "/ready");
+    assert_string_equal(cfg->probes.startup.path, "/health/startup");
+    assert_int_equal(cfg->probes.startup.len, 15);
+    gw_config_free(cfg);
+
+    setenv("GW_TEST_PROBE", "off", 1);
+    cfg = load_ok("{\"probes\": {\"health\": \"/_gw/live\", \"ready\": false, "
+                  "\"startup\": \"${GW_TEST_PROBE:-/s}\"}}");
+    assert_string_equal(cfg->probes.health.path, "/_gw/live");
+    assert_int_equal(cfg->probes.health.len, 9);
+    assert_null(cfg->probes.ready.path);
+    assert_int_equal(cfg->probes.ready.len, 0);
+    assert_null(cfg->probes.startup.path);
+    assert_int_equal(cfg->probes.startup.len, 0);
+    gw_config_free(cfg);
+    unsetenv("GW_TEST_PROBE");
+    cfg = load_ok("{\"probes\": {\"health\": \"off\", \"ready\": \"off\", \"startup\": \"off\"}}");
+    assert_int_equal(cfg->probes.health.len + cfg->probes.ready.len + cfg->probes.startup.len, 0);
+    gw_config_free(cfg);
+
+    expect_one("{\"probes\": {\"health\": \"health\"}}", "\"health\"}",
+               "probes.health: \"health\": a probe path must start with \"/\" and not end with "
+               "one");
+    expect_one("{\"probes\": {\"ready\": \"/r/\"}}", "\"/r/\"",
+               "probes.ready: \"/r/\": a probe path must start with \"/\" and not end with one");
+    expect_one("{\"probes\": {\"ready\": \"/a//b\"}}", "\"/a//b\"",
+               "probes.ready: \"/a//b\": a prefix must not contain \"//\"");
+    expect_one("{\"probes\": {\"ready\": true}}", "true",
+               "probes.ready: expected a path (\"/health\"), or \"off\" or false, got a boolean");
+    expect_one("{\"probes\": {\"ready\": \"/health\"}}", "\"/health\"",
+               "probes.ready: \"/health\" is also probes.health");
+    expect_one("{\"probes\": {\"health\": \"off\", \"ready\": \"/x\", \"startup\": \"/x\"}}",
+               "\"/x\"}", "probes.startup: \"/x\" is also probes.ready");
+    expect_one("{\"probes\": {\"helth\": \"/h\"}}", "\"helth\"",
+               "probes.helth: unknown key \"helth\" (did you mean \"health\"?)");
+}
+
 static void test_size_syntax(void **state)
 {
     (void)state;
@@ -538,6 +582,7 @@ int main(void)
         cmocka_unit_test(test_duration_syntax_errors),
         cmocka_unit_test(test_durations_in_config),
         cmocka_unit_test(test_duration_from_environment),
+        cmocka_unit_test(test_probes),
         cmocka_unit_test(test_size_syntax),
         cmocka_unit_test(test_size_syntax_errors),
         cmocka_unit_test(test_sizes_in_config),
