@@ -361,8 +361,8 @@ static const char *target_state(const struct gw_service *svc, const struct gw_ta
     struct gw_breaker_stats bs = {.state = GW_BREAKER_CLOSED};
     if (t->state != NULL)
         gw_target_state_info(t->state, &info);
-    if (svc->breaker_on)
-        gw_breaker_stats(&t->breaker, now, &bs);
+    if (svc->breaker_on && t->breaker != NULL)
+        gw_breaker_stats(t->breaker, now, &bs);
     if (info.health == GW_HEALTH_DOWN) {
         *since = info.health_since_ms;
         return "down";
