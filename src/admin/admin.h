@@ -105,10 +105,11 @@ void gw__admin_error(struct gw__admin_resp *rs, int status, const char *fmt, ...
 /* Sets rs's status and body (takes ownership of json; a previous body is released). */
 void gw__admin_json(struct gw__admin_resp *rs, int status, json_t *json);
 
-/* A service of the running config as a JSON object in the config file's schema (what GET
- * /api/services/{name} returns; it can be sent back with PUT). NULL when out of memory. */
-struct gw_service_conf;
-json_t *gw__admin_service_json(const struct gw_service_conf *svc);
+/* Service i of cfg as the file it was loaded from holds it: every key as written, `${ENV}`
+ * unexpanded (a deep copy of cfg->source's services[i]). This is what GET /api/services/{name}
+ * returns, so sending it back with PUT changes nothing. NULL when out of memory. */
+struct gw_config;
+json_t *gw__admin_service_doc(const struct gw_config *cfg, size_t i);
 
 /* The errors of a config load as [{"path", "message"}], with "file", "line" and "column" when
  * positions is set. */
@@ -120,6 +121,8 @@ void gw__admin_create_service(struct gw_server *s, const struct gw__admin_req *r
                               struct gw__admin_resp *rs);
 void gw__admin_replace_service(struct gw_server *s, const struct gw__admin_req *rq,
                                struct gw__admin_resp *rs);
+void gw__admin_patch_service(struct gw_server *s, const struct gw__admin_req *rq,
+                             struct gw__admin_resp *rs);
 void gw__admin_delete_service(struct gw_server *s, const struct gw__admin_req *rq,
                               struct gw__admin_resp *rs);
 void gw__admin_add_target(struct gw_server *s, const struct gw__admin_req *rq,
@@ -130,8 +133,15 @@ void gw__admin_remove_target(struct gw_server *s, const struct gw__admin_req *rq
 /* Edits of the raw config document (pure, for tests). Each returns 0 or an HTTP status (400,
  * 404, 409) with the reason in why. */
 int gw__admin_doc_add_service(json_t *doc, json_t *svc, char *why, size_t cap);
-int gw__admin_doc_replace_service(json_t *doc, const char *name, json_t *svc, char *why,
-                                  size_t cap);
+/* PUT: svc replaces the service. Every key the service has (but "name") must be in svc; a key
+ * whose value is null is removed. Otherwise 409, and *missing (when not NULL) gets the array
+ * of the keys left out (owned by the caller). */
+int gw__admin_doc_replace_service(json_t *doc, const char *name, json_t *svc, json_t **missing,
+                                  char *why, size_t cap);
+/* PATCH: patch (an object) is merged into the service as a JSON merge patch (RFC 7396):
+ * objects merge key by key, null removes a key, any other value replaces. */
+int gw__admin_doc_patch_service(json_t *doc, const char *name, json_t *patch, char *why,
+                                size_t cap);
 int gw__admin_doc_delete_service(json_t *doc, const char *name, char *why, size_t cap);
 int gw__admin_doc_add_target(json_t *doc, const char *name, json_t *target, char *why, size_t cap);
 int gw__admin_doc_remove_target(json_t *doc, const char *name, const char *url, char *why,

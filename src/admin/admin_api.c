@@ -16,6 +16,7 @@
 #include "policy/policy.h"
 #include "runtime/server.h"
 #include "state/ratelimit_redis.h"
+#include "upstream/target_state.h"
 
 #include "core/version.h"
 
@@ -120,55 +121,11 @@ static json_t *methods_json(uint32_t mask)
     return a;
 }
 
-static json_t *duration_json(uint64_t ms)
+json_t *gw__admin_service_doc(const struct gw_config *cfg, size_t i)
 {
-    char buf[32];
-    if (ms % 1000 == 0)
-        snprintf(buf, sizeof buf, "%llus", (unsigned long long)(ms / 1000));
-    else
-        snprintf(buf, sizeof buf, "%llums", (unsigned long long)ms);
-    return json_string(buf);
-}
-
-static json_t *strings_json(char *const *items, size_t n)
-{
-    json_t *a = json_array();
-    for (size_t i = 0; a && i < n; i++)
-        json_array_append_new(a, json_string(items[i]));
-    return a;
-}
-
-json_t *gw__admin_service_json(const struct gw_service_conf *svc)
-{
-    json_t *o = json_object();
-    if (o == NULL)
-        return NULL;
-    json_object_set_new(o, "name", json_string(svc->name));
-    json_object_set_new(o, "prefix", strings_json(svc->prefixes, svc->nprefixes));
-    if (svc->nhosts > 0)
-        json_object_set_new(o, "hosts", strings_json(svc->hosts, svc->nhosts));
-    json_t *m = methods_json(svc->methods);
-    if (m)
-        json_object_set_new(o, "methods", m);
-    json_object_set_new(o, "strip_prefix", json_boolean(svc->strip_prefix));
-    const char *hh = svc->host_mode == GW_HOST_TARGET  ? "target"
-                     : svc->host_mode == GW_HOST_FIXED ? svc->host_value
-                                                       : "client";
-    json_object_set_new(o, "host_header", json_string(hh ? hh : "client"));
-    json_object_set_new(o, "timeouts",
-                        json_pack("{s:o, s:o}", "upstream_connect",
-                                  duration_json(svc->connect_timeout_ms), "upstream_response",
-                                  duration_json(svc->response_timeout_ms)));
-    json_object_set_new(o, "limits",
-                        json_pack("{s:I}", "max_body_bytes", (json_int_t)svc->max_body_bytes));
-    json_t *targets = json_array();
-    for (size_t i = 0; targets && i < svc->ntargets; i++) {
-        const struct gw_target_conf *t = &svc->targets[i];
-        json_array_append_new(
-            targets, json_pack("{s:s, s:I}", "url", t->url, "weight", (json_int_t)t->weight));
-    }
-    json_object_set_new(o, "targets", targets);
-    return o;
+    json_t *svc =
+        cfg && cfg->source ? json_array_get(json_object_get(cfg->source, "services"), i) : NULL;
+    return json_is_object(svc) ? json_deep_copy(svc) : NULL;
 }
 
 static const struct gw_config *running_config(struct gw_server *s)
@@ -177,15 +134,15 @@ static const struct gw_config *running_config(struct gw_server *s)
     return snap ? snap->cfg : NULL;
 }
 
-static const struct gw_service_conf *find_service(const struct gw_config *cfg,
-                                                  const struct gw__admin_slice *name)
+/* Index of the service named name in cfg, or -1. */
+static long find_service(const struct gw_config *cfg, const struct gw__admin_slice *name)
 {
     for (size_t i = 0; cfg && i < cfg->nservices; i++) {
         const char *n = cfg->services[i].name;
         if (strlen(n) == name->n && memcmp(n, name->p, name->n) == 0)
-            return &cfg->services[i];
+            return (long)i;
     }
-    return NULL;
+    return -1;
 }
 
 json_t *gw__admin_config_errors_json(const struct gw_config_errors *errs, bool positions)
@@ -214,20 +171,21 @@ static void list_services(struct gw_server *s, const struct gw__admin_req *rq,
     const struct gw_config *cfg = running_config(s);
     json_t *a = json_array();
     for (size_t i = 0; a && cfg && i < cfg->nservices; i++)
-        json_array_append_new(a, gw__admin_service_json(&cfg->services[i]));
+        json_array_append_new(a, gw__admin_service_doc(cfg, i));
     gw__admin_json(rs, 200, json_pack("{s:o}", "services", a));
 }
 
 static void get_service(struct gw_server *s, const struct gw__admin_req *rq,
                         struct gw__admin_resp *rs)
 {
-    const struct gw_service_conf *svc = find_service(running_config(s), &rq->params[0]);
-    if (svc == NULL) {
+    const struct gw_config *cfg = running_config(s);
+    long i = find_service(cfg, &rq->params[0]);
+    if (i < 0) {
         gw__admin_error(rs, 404, "no service named \"%.*s\"", (int)rq->params[0].n,
                         rq->params[0].p);
         return;
     }
-    gw__admin_json(rs, 200, gw__admin_service_json(svc));
+    gw__admin_json(rs, 200, gw__admin_service_doc(cfg, (size_t)i));
 }
 
 struct route_row {
@@ -368,22 +326,98 @@ static json_t *auth_status(struct gw_server *s)
     return o ? o : json_null();
 }
 
+/* ---- target states --------------------------------------------------------------------------- */
+
+static uint64_t circuit_now(struct gw_server *s);
+
+/* A time of the loops' monotonic clock (ms) as an RFC 3339 UTC timestamp with milliseconds
+ * ("2026-12-06T10:15:30.123Z"), placed on the wall clock by its distance from now. null for 0
+ * (never). */
+static json_t *timestamp_json(uint64_t t, uint64_t mono_now, uint64_t wall_now)
+{
+    if (t == 0)
+        return json_null();
+    uint64_t ago = mono_now > t ? mono_now - t : 0;
+    uint64_t w = wall_now > ago ? wall_now - ago : 0;
+    time_t sec = (time_t)(w / 1000);
+    struct tm tm;
+    char buf[48];
+    if (gmtime_r(&sec, &tm) == NULL)
+        return json_null();
+    size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, sizeof buf - n, ".%03uZ", (unsigned)(w % 1000));
+    return json_string(buf);
+}
+
+/* What a target's state is for the status pages, and since when (monotonic ms; 0: unknown):
+ * "down" (active health checks), "ejected" (outlier detection), "circuit_open" (its circuit is
+ * open or half-open) — in that order when several hold — else "up", since the latest of: the
+ * target appeared or its health verdict last changed, its last ejection ended, its circuit
+ * last closed. */
+static const char *target_state(const struct gw_service *svc, const struct gw_target *t,
+                                uint64_t now, uint64_t *since)
+{
+    struct gw_target_state_info info = {.health = GW_HEALTH_UNKNOWN};
+    struct gw_breaker_stats bs = {.state = GW_BREAKER_CLOSED};
+    if (t->state != NULL)
+        gw_target_state_info(t->state, &info);
+    if (svc->breaker_on && t->breaker != NULL)
+        gw_breaker_stats(t->breaker, now, &bs);
+    if (info.health == GW_HEALTH_DOWN) {
+        *since = info.health_since_ms;
+        return "down";
+    }
+    if (now < info.ejected_until_ms) {
+        *since = info.ejected_at_ms;
+        return "ejected";
+    }
+    if (bs.state != GW_BREAKER_CLOSED) {
+        *since = bs.opened_at_ms;
+        return "circuit_open";
+    }
+    uint64_t up = info.health_since_ms;
+    if (info.ejected_until_ms > up)
+        up = info.ejected_until_ms;
+    if (bs.times_opened > 0 && bs.since_ms > up)
+        up = bs.since_ms;
+    *since = up;
+    return "up";
+}
+
+/* {"url", "state", "since"} of every target of svc; *up counts those that are up. */
+static json_t *target_states_json(const struct gw_service *svc, uint64_t now, uint64_t wall,
+                                  bool weights, size_t *up)
+{
+    json_t *a = json_array();
+    *up = 0;
+    for (size_t i = 0; a && i < svc->ntargets; i++) {
+        const struct gw_target *t = &svc->targets[i];
+        uint64_t since = 0;
+        const char *state = target_state(svc, t, now, &since);
+        if (strcmp(state, "up") == 0)
+            (*up)++;
+        json_t *o = json_pack("{s:s, s:s, s:o}", "url", t->conf->url, "state", state, "since",
+                              timestamp_json(since, now, wall));
+        if (o && weights)
+            json_object_set_new(o, "weight", json_integer((json_int_t)t->conf->weight));
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
 static void get_status(struct gw_server *s, const struct gw__admin_req *rq,
                        struct gw__admin_resp *rs)
 {
     (void)rq;
     struct gw_snapshot *snap = gw_server_snapshot(s);
+    uint64_t mono = circuit_now(s);
+    uint64_t wall = now_ms();
     json_t *services = json_array();
     for (size_t i = 0; services && snap && i < snap->nservices; i++) {
         const struct gw_service *svc = &snap->services[i];
-        json_t *targets = json_array();
-        /* Every target is "up" until active health checks exist. */
-        for (size_t t = 0; targets && t < svc->ntargets; t++)
-            json_array_append_new(
-                targets, json_pack("{s:s, s:s, s:I}", "url", svc->targets[t].conf->url, "state",
-                                   "up", "weight", (json_int_t)svc->targets[t].conf->weight));
-        json_array_append_new(services,
-                              json_pack("{s:s, s:o}", "name", svc->conf->name, "targets", targets));
+        size_t up = 0;
+        json_array_append_new(services, json_pack("{s:s, s:o}", "name", svc->conf->name, "targets",
+                                                  target_states_json(svc, mono, wall, true, &up)));
     }
     uint64_t now = now_ms();
     uint64_t up = now > s->started_ms ? (now - s->started_ms) / 1000 : 0;
@@ -425,13 +459,16 @@ static void get_health_services(struct gw_server *s, const struct gw__admin_req 
 {
     (void)rq;
     struct gw_snapshot *snap = gw_server_snapshot(s);
+    uint64_t mono = circuit_now(s);
+    uint64_t wall = now_ms();
     json_t *a = json_array();
     for (size_t i = 0; a && snap && i < snap->nservices; i++) {
         const struct gw_service *svc = &snap->services[i];
-        /* Every target counts as healthy until active health checks exist. */
-        json_array_append_new(a, json_pack("{s:s, s:I, s:I}", "name", svc->conf->name, "targets",
-                                           (json_int_t)svc->ntargets, "healthy",
-                                           (json_int_t)svc->ntargets));
+        size_t up = 0;
+        json_t *states = target_states_json(svc, mono, wall, false, &up);
+        json_array_append_new(a, json_pack("{s:s, s:I, s:I, s:o}", "name", svc->conf->name,
+                                           "targets", (json_int_t)svc->ntargets, "healthy",
+                                           (json_int_t)up, "target_states", states));
     }
     gw__admin_json(rs, 200, json_pack("{s:o}", "services", a));
 }
@@ -588,6 +625,7 @@ static const struct {
     {GW_METHOD_POST, "/api/services", gw__admin_create_service},
     {GW_METHOD_GET, "/api/services/{name}", get_service},
     {GW_METHOD_PUT, "/api/services/{name}", gw__admin_replace_service},
+    {GW_METHOD_PATCH, "/api/services/{name}", gw__admin_patch_service},
     {GW_METHOD_DELETE, "/api/services/{name}", gw__admin_delete_service},
     {GW_METHOD_POST, "/api/services/{name}/targets", gw__admin_add_target},
     {GW_METHOD_DELETE, "/api/services/{name}/targets", gw__admin_remove_target},

@@ -9,6 +9,12 @@
  * SIGHUP. If that reload fails (a target name that does not resolve, say) the previous file is
  * put back, so the file and the running configuration never disagree because of the API.
  * A restart therefore keeps every change; the file loses its formatting (re-indented by 4).
+ * A change that leaves the document as it was (a GET sent back with PUT) writes and reloads
+ * nothing.
+ *
+ * PUT replaces a whole service, but never drops a key silently: a key the service has must be
+ * in the body, with null to remove it, or the PUT is refused (409, the keys listed in
+ * "missing"). PATCH is a JSON merge patch (RFC 7396) of the service.
  */
 #include "admin/admin.h"
 
@@ -28,7 +34,7 @@
 #include "core/log.h"
 #include "runtime/server.h"
 
-#define WHY_CAP 256
+#define WHY_CAP 512
 
 /* ---- the document ---------------------------------------------------------------------------- */
 
@@ -101,15 +107,10 @@ int gw__admin_doc_add_service(json_t *doc, json_t *svc, char *why, size_t cap)
     return 0;
 }
 
-int gw__admin_doc_replace_service(json_t *doc, const char *name, json_t *svc, char *why, size_t cap)
+/* Checks the "name" of a PUT or PATCH body against the service in the path. */
+static int check_given_name(json_t *body, const char *name, char *why, size_t cap)
 {
-    if (!json_is_object(svc)) {
-        snprintf(why, cap,
-                 "the body must be a service object, as in the config file's "
-                 "\"services\" array");
-        return 400;
-    }
-    json_t *given = json_object_get(svc, "name");
+    json_t *given = json_object_get(body, "name");
     if (given != NULL && !(json_is_string(given) && strcmp(json_string_value(given), name) == 0)) {
         snprintf(why, cap,
                  "the name in the body does not match the service in the path (\"%s\"); "
@@ -117,17 +118,128 @@ int gw__admin_doc_replace_service(json_t *doc, const char *name, json_t *svc, ch
                  name);
         return 400;
     }
+    return 0;
+}
+
+int gw__admin_doc_replace_service(json_t *doc, const char *name, json_t *svc, json_t **missing,
+                                  char *why, size_t cap)
+{
+    int status = 500;
+    json_t *keys = NULL;
+    json_t *next = NULL;
+    if (missing)
+        *missing = NULL;
+    if (!json_is_object(svc)) {
+        snprintf(why, cap,
+                 "the body must be a service object, as in the config file's "
+                 "\"services\" array");
+        return 400;
+    }
+    status = check_given_name(svc, name, why, cap);
+    if (status != 0)
+        return status;
     json_t *services = services_of(doc, false, why, cap);
     long i = services ? find_service(services, name) : -1;
     if (i < 0) {
         snprintf(why, cap, "no service named \"%s\"", name);
         return 404;
     }
-    if (given == NULL && json_object_set_new(svc, "name", json_string(name)) != 0) {
-        snprintf(why, cap, "out of memory");
-        return 500;
+    json_t *old = json_array_get(services, (size_t)i);
+    keys = json_array();
+    next = json_object();
+    if (keys == NULL || next == NULL)
+        goto oom;
+    /* A key the service has and the body does not mention would be lost without anyone having
+     * asked for it: that is refused. null in the body is how a key is removed. */
+    const char *key;
+    json_t *v;
+    json_object_foreach(old, key, v)
+    {
+        if (strcmp(key, "name") != 0 && json_object_get(svc, key) == NULL &&
+            json_array_append_new(keys, json_string(key)) != 0)
+            goto oom;
     }
-    if (json_array_set(services, (size_t)i, svc) != 0) {
+    if (json_array_size(keys) > 0) {
+        snprintf(why, cap,
+                 "the body leaves out %zu key%s that service \"%s\" has (listed in \"missing\"): "
+                 "a PUT replaces the whole service, so send %s too (GET /api/services/%s gives "
+                 "the whole service), send \"key\": null to remove one, or PATCH only the keys "
+                 "to change; nothing was changed",
+                 json_array_size(keys), json_array_size(keys) == 1 ? "" : "s", name,
+                 json_array_size(keys) == 1 ? "it" : "them", name);
+        if (missing) {
+            *missing = keys;
+            keys = NULL;
+        }
+        status = 409;
+        goto out;
+    }
+    if (json_object_get(svc, "name") == NULL &&
+        json_object_set_new(next, "name", json_string(name)) != 0)
+        goto oom;
+    json_object_foreach(svc, key, v)
+    {
+        if (!json_is_null(v) && json_object_set(next, key, v) != 0)
+            goto oom;
+    }
+    if (json_array_set(services, (size_t)i, next) != 0)
+        goto oom;
+    status = 0;
+    goto out;
+oom:
+    snprintf(why, cap, "out of memory");
+    status = 500;
+out:
+    json_decref(keys);
+    json_decref(next);
+    return status;
+}
+
+/* RFC 7396 MergePatch(target, patch): the merged value, as a new reference (NULL when out of
+ * memory). target may be NULL (absent). */
+static json_t *merge_patch(json_t *target, json_t *patch)
+{
+    if (!json_is_object(patch))
+        return json_deep_copy(patch);
+    json_t *out = json_is_object(target) ? json_deep_copy(target) : json_object();
+    const char *key;
+    json_t *v;
+    json_object_foreach(patch, key, v)
+    {
+        if (out == NULL)
+            break;
+        if (json_is_null(v)) {
+            json_object_del(out, key);
+            continue;
+        }
+        json_t *m = merge_patch(json_object_get(out, key), v);
+        if (m == NULL || json_object_set_new(out, key, m) != 0) {
+            json_decref(out);
+            out = NULL;
+        }
+    }
+    return out;
+}
+
+int gw__admin_doc_patch_service(json_t *doc, const char *name, json_t *patch, char *why, size_t cap)
+{
+    if (!json_is_object(patch)) {
+        snprintf(why, cap,
+                 "the body must be a JSON object: a merge patch of the service (RFC 7396; "
+                 "null removes a key)");
+        return 400;
+    }
+    int status = check_given_name(patch, name, why, cap);
+    if (status != 0)
+        return status;
+    json_t *services = services_of(doc, false, why, cap);
+    long i = services ? find_service(services, name) : -1;
+    if (i < 0) {
+        snprintf(why, cap, "no service named \"%s\"", name);
+        return 404;
+    }
+    json_t *next = merge_patch(json_array_get(services, (size_t)i), patch);
+    if (next == NULL || json_array_set_new(services, (size_t)i, next) != 0) {
         snprintf(why, cap, "out of memory");
         return 500;
     }
@@ -350,11 +462,14 @@ fail:
 
 /* ---- the change ------------------------------------------------------------------------------ */
 
-/* An edit of the document: 0, or an HTTP status with the reason in why. */
-typedef int (*edit_fn)(json_t *doc, const char *name, json_t *arg, char *why, size_t cap);
+/* An edit of the document: 0, or an HTTP status with the reason in why and, optionally, more
+ * members for the error body in *detail (an object, owned by the caller). */
+typedef int (*edit_fn)(json_t *doc, const char *name, json_t *arg, char *why, size_t cap,
+                       json_t **detail);
 
 /* Reads the file, applies edit, validates, writes, reloads. On success rs is left empty (status
- * 0) for the caller to fill; otherwise it holds the error. */
+ * 0) for the caller to fill; otherwise it holds the error. An edit that leaves the document as
+ * it was succeeds without writing or reloading anything. */
 static void apply(struct gw_server *s, edit_fn edit, const char *name, json_t *arg,
                   struct gw__admin_resp *rs)
 {
@@ -364,6 +479,8 @@ static void apply(struct gw_server *s, edit_fn edit, const char *name, json_t *a
     int err = 0;
     char *text = NULL;
     json_t *doc = NULL;
+    json_t *before = NULL;
+    json_t *detail = NULL;
     struct gw_config *cfg = NULL;
     struct gw_config_errors errs = {0};
     char *old = read_file(path, &old_len, &err);
@@ -382,11 +499,20 @@ static void apply(struct gw_server *s, edit_fn edit, const char *name, json_t *a
         gw__admin_error(rs, 422, "the config file %s is not a JSON object: fix it first", path);
         goto out;
     }
-    int status = edit(doc, name, arg, why, sizeof why);
-    if (status != 0) {
-        gw__admin_error(rs, status, "%s", why);
+    before = json_deep_copy(doc);
+    if (before == NULL) {
+        gw__admin_error(rs, 500, "out of memory");
         goto out;
     }
+    int status = edit(doc, name, arg, why, sizeof why, &detail);
+    if (status != 0) {
+        gw__admin_error(rs, status, "%s", why);
+        if (detail != NULL && rs->json != NULL)
+            json_object_update(rs->json, detail);
+        goto out;
+    }
+    if (json_equal(doc, before))
+        goto out; /* nothing to change: the file and the running config stay as they are */
     text = json_dumps(doc, JSON_INDENT(4));
     if (text == NULL) {
         gw__admin_error(rs, 500, "out of memory");
@@ -436,6 +562,8 @@ static void apply(struct gw_server *s, edit_fn edit, const char *name, json_t *a
 out:
     gw_config_errors_free(&errs);
     free(text);
+    json_decref(detail);
+    json_decref(before);
     json_decref(doc);
     free(old);
 }
@@ -471,23 +599,25 @@ static json_t *body_json(const struct gw__admin_req *rq, struct gw__admin_resp *
     return v;
 }
 
-/* Answers with the named service as it now runs. */
+/* Answers with the named service as it now runs, in the file's form (as GET shows it). */
 static void answer_service(struct gw_server *s, const char *name, int status,
                            struct gw__admin_resp *rs)
 {
     struct gw_snapshot *snap = gw_server_snapshot(s);
     for (size_t i = 0; snap && i < snap->cfg->nservices; i++) {
         if (strcmp(snap->cfg->services[i].name, name) == 0) {
-            gw__admin_json(rs, status, gw__admin_service_json(&snap->cfg->services[i]));
+            gw__admin_json(rs, status, gw__admin_service_doc(snap->cfg, i));
             return;
         }
     }
     gw__admin_error(rs, 500, "service \"%s\" is missing after the reload", name);
 }
 
-static int edit_add_service(json_t *doc, const char *name, json_t *arg, char *why, size_t cap)
+static int edit_add_service(json_t *doc, const char *name, json_t *arg, char *why, size_t cap,
+                            json_t **detail)
 {
     (void)name;
+    (void)detail;
     return gw__admin_doc_add_service(doc, arg, why, cap);
 }
 
@@ -509,9 +639,14 @@ void gw__admin_create_service(struct gw_server *s, const struct gw__admin_req *r
     snprintf(rs->headers, sizeof rs->headers, "Location: /api/services/%s\r\n", name);
 }
 
-static int edit_replace_service(json_t *doc, const char *name, json_t *arg, char *why, size_t cap)
+static int edit_replace_service(json_t *doc, const char *name, json_t *arg, char *why, size_t cap,
+                                json_t **detail)
 {
-    return gw__admin_doc_replace_service(doc, name, arg, why, cap);
+    json_t *missing = NULL;
+    int status = gw__admin_doc_replace_service(doc, name, arg, &missing, why, cap);
+    if (missing != NULL)
+        *detail = json_pack("{s:o}", "missing", missing);
+    return status;
 }
 
 void gw__admin_replace_service(struct gw_server *s, const struct gw__admin_req *rq,
@@ -529,9 +664,33 @@ void gw__admin_replace_service(struct gw_server *s, const struct gw__admin_req *
         answer_service(s, name, 200, rs);
 }
 
-static int edit_delete_service(json_t *doc, const char *name, json_t *arg, char *why, size_t cap)
+static int edit_patch_service(json_t *doc, const char *name, json_t *arg, char *why, size_t cap,
+                              json_t **detail)
+{
+    (void)detail;
+    return gw__admin_doc_patch_service(doc, name, arg, why, cap);
+}
+
+void gw__admin_patch_service(struct gw_server *s, const struct gw__admin_req *rq,
+                             struct gw__admin_resp *rs)
+{
+    char name[128];
+    if (!path_name(rq, name, sizeof name, rs))
+        return;
+    json_t *patch = body_json(rq, rs);
+    if (patch == NULL)
+        return;
+    apply(s, edit_patch_service, name, patch, rs);
+    json_decref(patch);
+    if (rs->status == 0)
+        answer_service(s, name, 200, rs);
+}
+
+static int edit_delete_service(json_t *doc, const char *name, json_t *arg, char *why, size_t cap,
+                               json_t **detail)
 {
     (void)arg;
+    (void)detail;
     return gw__admin_doc_delete_service(doc, name, why, cap);
 }
 
@@ -548,8 +707,10 @@ void gw__admin_delete_service(struct gw_server *s, const struct gw__admin_req *r
                                  (json_int_t)s->generation));
 }
 
-static int edit_add_target(json_t *doc, const char *name, json_t *arg, char *why, size_t cap)
+static int edit_add_target(json_t *doc, const char *name, json_t *arg, char *why, size_t cap,
+                           json_t **detail)
 {
+    (void)detail;
     return gw__admin_doc_add_target(doc, name, arg, why, cap);
 }
 
@@ -568,8 +729,10 @@ void gw__admin_add_target(struct gw_server *s, const struct gw__admin_req *rq,
         answer_service(s, name, 201, rs);
 }
 
-static int edit_remove_target(json_t *doc, const char *name, json_t *arg, char *why, size_t cap)
+static int edit_remove_target(json_t *doc, const char *name, json_t *arg, char *why, size_t cap,
+                              json_t **detail)
 {
+    (void)detail;
     return gw__admin_doc_remove_target(doc, name, json_string_value(arg), why, cap);
 }
 

@@ -273,9 +273,23 @@ struct gw_service_conf {
     struct gw_service_auth_conf auth;
 };
 
+struct json_t; /* jansson's json_t */
+
+/* One path the proxy port answers itself ("probes"): compared exactly with the request's path
+ * as sent (before normalisation, without the query), for GET and HEAD only. len 0: that probe
+ * is off, and the path goes to the routes like any other. */
+struct gw_probe_path {
+    char *path;
+    size_t len;
+};
+
 struct gw_config {
     /** the file (or name) it came from */
     char *path;
+    /** the JSON document it was loaded from, as written (`${ENV}` unexpanded, units and
+     * shorthands kept): the admin API shows services in this form. Read-only; only the control
+     * thread reads it. services[i] came from source.services[i]. */
+    struct json_t *source;
     /** "listen": "0.0.0.0:8000" (default); "[::1]:8000" for IPv6 (stored without brackets) */
     char *listen_host;
     /** GATEWAY_PORT, when set, overrides the port of "listen" */
@@ -308,6 +322,12 @@ struct gw_config {
         char *access_log; /* "log.access": "stdout" (default) | "stderr" | "off" | file path */
         char *error_log;  /* "log.error": "stderr" (default) | "stdout" | file path */
     } log;
+    /** "probes": the proxy port's own answers to liveness, readiness and startup probes */
+    struct {
+        struct gw_probe_path health;  /* "probes.health", default "/health" */
+        struct gw_probe_path ready;   /* "probes.ready", default "/ready" (503 while draining) */
+        struct gw_probe_path startup; /* "probes.startup", default "/health/startup" */
+    } probes;
     struct {
         bool enabled;      /* false when "admin.listen" is "off" */
         char *listen_host; /* "admin.listen", default "127.0.0.1:9000" (NULL when off) */

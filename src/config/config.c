@@ -330,7 +330,7 @@ static int load_text(struct gw__cfg_ctx *ctx, const char *text, size_t len, stru
     gw__cfg_parse_object(ctx, root, cfg, &gw__cfg_root);
     if (ctx->oom || ctx->errs->count > 0 || ctx->dropped > 0)
         goto fail;
-    json_decref(root);
+    cfg->source = root; /* the reference moves to the config */
     *out = cfg;
     return 0;
 fail:
@@ -452,6 +452,7 @@ void gw_config_free(struct gw_config *cfg)
         return;
     gw__cfg_release_object(cfg, &gw__cfg_root);
     gw__cfg_auth_free_keys(cfg);
+    json_decref(cfg->source);
     free(cfg->path);
     free(cfg);
 }

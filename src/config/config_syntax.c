@@ -171,7 +171,8 @@ bool gw__cfg_parse_duration_ms(const char *s, uint64_t *ms, const char **why)
     uint64_t frac = 0;
     uint64_t scale = 1;
     int rc = take_digits(&p, &ip);
-    *why = "not a duration (expected a number with a unit: \"250ms\", \"10s\", \"5m\", \"1h\")";
+    *why = "not a duration (expected a number with a unit: \"250ms\", \"10s\", \"5m\", \"1h\"; "
+           "without one, seconds)";
     if (rc == 0)
         return false;
     if (rc < 0 || ip > max_int) {
@@ -194,13 +195,10 @@ bool gw__cfg_parse_duration_ms(const char *s, uint64_t *ms, const char **why)
         if (p == f)
             return false;
     }
-    if (*p == '\0') {
-        *why = "duration without a unit (expected ms, s, m or h: \"10s\"; a JSON number means "
-               "seconds)";
-        return false;
-    }
+    /* A bare number is seconds, as a JSON number is: "${TIMEOUT:-60}" means 60 s. */
+    const char *unit = *p == '\0' ? "s" : p;
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
-        if (!unit_is(p, units[i].name))
+        if (!unit_is(unit, units[i].name))
             continue;
         uint64_t part = frac * units[i].ms;
         if (part % scale != 0) {

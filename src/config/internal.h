@@ -163,7 +163,8 @@ void gw__cfg_auth_free_keys(struct gw_config *cfg);
 /* The top-level table (config_fields.c). */
 extern const struct gw__cfg_object gw__cfg_root;
 
-/* Parses the pure value syntaxes (no JSON, no env): true on success. */
+/* Parses the pure value syntaxes (no JSON, no env): true on success. A duration is a number
+ * (decimals allowed) with a unit ms, s, m or h; without a unit it is seconds, as a JSON number. */
 bool gw__cfg_parse_duration_ms(const char *s, uint64_t *ms, const char **why);
 bool gw__cfg_parse_size(const char *s, uint64_t *bytes, const char **why);
 

@@ -82,14 +82,18 @@ static bool serve_probe(struct gw_conn *c, struct gw_request *r, const char *pat
 {
     static const char ok[] = "{\"status\":\"ok\"}";
     static const char not_ready[] = "{\"status\":\"not ready\"}";
+    const struct gw_probe_path *health = &r->snap->cfg->probes.health;
+    const struct gw_probe_path *startup = &r->snap->cfg->probes.startup;
+    const struct gw_probe_path *readiness = &r->snap->cfg->probes.ready;
     if (r->msg.method_id != GW_METHOD_GET && r->msg.method_id != GW_METHOD_HEAD)
         return false;
-    if ((n == 7 && memcmp(path, "/health", 7) == 0) ||
-        (n == 15 && memcmp(path, "/health/startup", 15) == 0)) {
+    /* The paths come from "probes"; a probe that is off has len 0, and n is never 0. */
+    if ((n == health->len && memcmp(path, health->path, n) == 0) ||
+        (n == startup->len && memcmp(path, startup->path, n) == 0)) {
         gw__conn_respond(c, 200, NULL, ok, sizeof(ok) - 1, false);
         return true;
     }
-    if (n == 6 && memcmp(path, "/ready", 6) == 0) {
+    if (n == readiness->len && memcmp(path, readiness->path, n) == 0) {
         bool ready = atomic_load(&c->w->server->ready) && !c->w->stopping;
         if (ready)
             gw__conn_respond(c, 200, NULL, ok, sizeof(ok) - 1, false);

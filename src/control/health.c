@@ -101,7 +101,7 @@ static void publish(struct gw_health_checker *hc, struct gw_target_state *state)
         if (c->status == GW_HEALTH_UP)
             h = GW_HEALTH_UP;
     }
-    gw_target_state_set_health(state, h);
+    gw_target_state_set_health(state, h, uv_now(hc->loop));
 }
 
 static void on_probe_closed(uv_handle_t *handle)
@@ -367,7 +367,7 @@ static int add_check(struct gw_health_checker *hc, const struct gw_service *svc,
     c->hc = hc;
     snprintf(c->key, sizeof(c->key), "%s", t->key);
     c->service = strdup(svc->conf->name);
-    c->state = gw_target_state_get(hc->reg, t->key);
+    c->state = gw_target_state_get(hc->reg, t->key, uv_now(hc->loop));
     if (c->service == NULL || c->state == NULL || apply_settings(c, svc, t) != 0)
         goto fail;
     rc = uv_timer_init(hc->loop, &c->timer);

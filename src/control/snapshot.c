@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
 #include "balance/balancer.h"
 #include "config/config.h"
@@ -84,7 +85,8 @@ static int build_services(struct gw_snapshot *s, struct gw_target_registry *reg,
             tg->conf = &sc->targets[t];
             snprintf(tg->key, sizeof(tg->key), "%s:%u", tg->conf->host, (unsigned)tg->conf->port);
             if (reg) {
-                tg->state = gw_target_state_get(reg, tg->key);
+                /* uv_hrtime() is the clock every loop's uv_now() reads. */
+                tg->state = gw_target_state_get(reg, tg->key, uv_hrtime() / 1000000);
                 if (!tg->state)
                     return GW_ENOMEM;
                 svc->states[t] = tg->state;

@@ -311,6 +311,7 @@ void gw_breaker_stats(const struct gw_breaker *b, uint64_t now_ms, struct gw_bre
     uint64_t sum[2];
     gw_breaker_window_sum(&b->window, now_ms, sum);
     out->state = st_state(s);
+    out->since_ms = st_ts(s);
     out->opened_at_ms = atomic_load_explicit(&b->opened_at_ms, memory_order_relaxed);
     out->next_probe_ms = 0;
     out->probes_in_flight = 0;

@@ -105,6 +105,7 @@ struct gw_breaker {
 
 struct gw_breaker_stats {
     int state;
+    uint64_t since_ms;      /* when the current state began; 0: closed since it was made */
     uint64_t opened_at_ms;  /* 0 if it never opened */
     uint64_t next_probe_ms; /* open: when the next request becomes a probe; 0 when closed */
     uint64_t window_requests;

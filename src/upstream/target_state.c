@@ -16,7 +16,9 @@
 struct gw_target_state {
     atomic_uint refs;
     atomic_int health;                  /* enum gw_health */
+    _Atomic uint64_t health_since_ms;   /* last change of health, or creation */
     _Atomic uint64_t ejected_until_ms;  /* 0: never ejected */
+    _Atomic uint64_t ejected_at_ms;     /* start of the last ejection; 0: never ejected */
     atomic_uint_fast32_t times_ejected; /* ejections in the current run */
     atomic_uint_fast32_t consecutive_failures;
     struct gw_target_state *next; /* hash chain; control thread only */
@@ -124,15 +126,18 @@ static void grow(struct gw_target_registry *r)
     r->sweep_cursor = 0;
 }
 
-static void reset_state(struct gw_target_state *s)
+static void reset_state(struct gw_target_state *s, uint64_t now_ms)
 {
     atomic_store_explicit(&s->health, GW_HEALTH_UNKNOWN, memory_order_relaxed);
+    atomic_store_explicit(&s->health_since_ms, now_ms, memory_order_relaxed);
     atomic_store_explicit(&s->ejected_until_ms, 0, memory_order_relaxed);
+    atomic_store_explicit(&s->ejected_at_ms, 0, memory_order_relaxed);
     atomic_store_explicit(&s->times_ejected, 0, memory_order_relaxed);
     atomic_store_explicit(&s->consecutive_failures, 0, memory_order_relaxed);
 }
 
-struct gw_target_state *gw_target_state_get(struct gw_target_registry *r, const char *key)
+struct gw_target_state *gw_target_state_get(struct gw_target_registry *r, const char *key,
+                                            uint64_t now_ms)
 {
     size_t h = hash_key(key);
     size_t b = h & (r->nbuckets - 1);
@@ -142,7 +147,7 @@ struct gw_target_state *gw_target_state_get(struct gw_target_registry *r, const 
         /* Unreferenced but not swept yet: its holders are gone, so it starts over (no other
          * thread can see it, see the comment at the top). */
         if (atomic_load_explicit(&s->refs, memory_order_acquire) == 1)
-            reset_state(s);
+            reset_state(s, now_ms);
         atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
         return s;
     }
@@ -157,7 +162,7 @@ struct gw_target_state *gw_target_state_get(struct gw_target_registry *r, const 
         return NULL;
     memcpy(s->key, key, klen + 1);
     s->hash = h;
-    reset_state(s);
+    reset_state(s, now_ms);
     atomic_init(&s->refs, 2); /* the registry's and the caller's */
     s->next = r->buckets[b];
     r->buckets[b] = s;
@@ -247,6 +252,7 @@ bool gw_target_state_record(struct gw_target_state *s, uint64_t now_ms, bool fai
     if (!atomic_compare_exchange_strong_explicit(&s->ejected_until_ms, &until, new_until,
                                                  memory_order_relaxed, memory_order_relaxed))
         return false;
+    atomic_store_explicit(&s->ejected_at_ms, now_ms, memory_order_relaxed);
     atomic_store_explicit(&s->times_ejected, times + 1, memory_order_relaxed);
     atomic_store_explicit(&s->consecutive_failures, 0, memory_order_relaxed);
     return true;
@@ -262,9 +268,11 @@ unsigned gw_target_states_ejected(struct gw_target_state *const *states, size_t 
     return count;
 }
 
-void gw_target_state_set_health(struct gw_target_state *s, enum gw_health h)
+void gw_target_state_set_health(struct gw_target_state *s, enum gw_health h, uint64_t now_ms)
 {
-    atomic_store_explicit(&s->health, (int)h, memory_order_relaxed);
+    /* One writer (the control thread), so the exchange and the time need no CAS loop. */
+    if (atomic_exchange_explicit(&s->health, (int)h, memory_order_relaxed) != (int)h)
+        atomic_store_explicit(&s->health_since_ms, now_ms, memory_order_relaxed);
 }
 
 enum gw_health gw_target_state_health(const struct gw_target_state *s)
@@ -275,7 +283,9 @@ enum gw_health gw_target_state_health(const struct gw_target_state *s)
 void gw_target_state_info(const struct gw_target_state *s, struct gw_target_state_info *out)
 {
     out->health = gw_target_state_health(s);
+    out->health_since_ms = atomic_load_explicit(&s->health_since_ms, memory_order_relaxed);
     out->ejected_until_ms = atomic_load_explicit(&s->ejected_until_ms, memory_order_relaxed);
+    out->ejected_at_ms = atomic_load_explicit(&s->ejected_at_ms, memory_order_relaxed);
     out->times_ejected = (uint32_t)atomic_load_explicit(&s->times_ejected, memory_order_relaxed);
     out->consecutive_failures =
         (uint32_t)atomic_load_explicit(&s->consecutive_failures, memory_order_relaxed);

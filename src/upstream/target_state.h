@@ -49,7 +49,9 @@ struct gw_outlier_params {
  * is not one cut). */
 struct gw_target_state_info {
     enum gw_health health;
+    uint64_t health_since_ms;  /** when health last changed; else when the state was created */
     uint64_t ejected_until_ms; /** 0: never ejected; ejected while now_ms < this */
+    uint64_t ejected_at_ms;    /** when the last ejection began; 0: never ejected */
     uint32_t times_ejected;    /** ejections in the current run (see record's contract) */
     uint32_t consecutive_failures;
 };
@@ -63,9 +65,10 @@ struct gw_target_registry *gw_target_registry_new(void);
 void gw_target_registry_free(struct gw_target_registry *r);
 
 /* Control thread. The state of target `key` ("host:port"), with one reference for the caller;
- * created (UNKNOWN, never ejected) when absent or when its previous holders all let go.
- * NULL when out of memory. Also sweeps unreferenced states, a bounded amount per call. */
-struct gw_target_state *gw_target_state_get(struct gw_target_registry *r, const char *key);
+ * created (UNKNOWN since now_ms, never ejected) when absent or when its previous holders all
+ * let go. NULL when out of memory. Also sweeps unreferenced states, a bounded amount per call. */
+struct gw_target_state *gw_target_state_get(struct gw_target_registry *r, const char *key,
+                                            uint64_t now_ms);
 
 /* Control thread. Frees every state no one references any more. */
 void gw_target_registry_sweep(struct gw_target_registry *r);
@@ -112,8 +115,9 @@ bool gw_target_state_may_eject(unsigned ejected_now, unsigned total, uint32_t ma
  * skipped). */
 unsigned gw_target_states_ejected(struct gw_target_state *const *states, size_t n, uint64_t now_ms);
 
-/* Any thread (written by the control thread's health checker). */
-void gw_target_state_set_health(struct gw_target_state *s, enum gw_health h);
+/* Any thread (written by the control thread's health checker). A change of verdict records
+ * now_ms as the time the new one holds since. */
+void gw_target_state_set_health(struct gw_target_state *s, enum gw_health h, uint64_t now_ms);
 enum gw_health gw_target_state_health(const struct gw_target_state *s);
 
 /* Any thread. Fills *out. */

@@ -93,7 +93,8 @@ def test_status_health_and_index():
             assert isinstance(st["uptime_seconds"], int) and st["uptime_seconds"] >= 0, st
             assert st["reloads"] == {"ok": 0, "failed": 0, "last_ms": 0.0}, st
             assert [s["name"] for s in st["services"]] == ["users", "orders"], st
-            assert st["services"][0]["targets"] == [
+            assert [{k: v for k, v in t.items() if k != "since"}
+                     for t in st["services"][0]["targets"]] == [
                 {"url": a.url(), "state": "up", "weight": 1},
                 {"url": b.url(), "state": "up", "weight": 1},
             ], st
@@ -108,6 +109,8 @@ def test_status_health_and_index():
             assert hd == {"status": "ok",
                           "checks": {"config": "ok", "listeners": "ok", "workers": 2}}, hd
             hs = expect_json(admin(g, "GET", "/health/services"), 200)
+            for s in hs["services"]:
+                s.pop("target_states")
             assert hs == {"services": [{"name": "users", "targets": 2, "healthy": 2},
                                        {"name": "orders", "targets": 1, "healthy": 1}]}, hs
 
@@ -115,7 +118,7 @@ def test_status_health_and_index():
             paths = {(e["method"], e["path"]) for e in idx["endpoints"]}
             for want in [("GET", "/api/services"), ("POST", "/api/services"),
                          ("GET", "/api/services/{name}"), ("PUT", "/api/services/{name}"),
-                         ("DELETE", "/api/services/{name}"),
+                         ("PATCH", "/api/services/{name}"), ("DELETE", "/api/services/{name}"),
                          ("POST", "/api/services/{name}/targets"),
                          ("DELETE", "/api/services/{name}/targets"),
                          ("GET", "/gateway/routing"), ("GET", "/gateway/status"),
@@ -135,23 +138,12 @@ def test_get_services():
             body = expect_json(admin(g, "GET", "/api/services"), 200)
             assert [s["name"] for s in body["services"]] == ["users", "orders"], body
             users = expect_json(admin(g, "GET", "/api/services/users"), 200)
-            assert users == {
-                "name": "users", "prefix": ["/api/users"], "strip_prefix": False,
-                "host_header": "client",
-                "timeouts": {"upstream_connect": "2s", "upstream_response": "30s"},
-                "limits": {"max_body_bytes": 10 * 1024 * 1024},
-                "targets": [{"url": a.url(), "weight": 1}],
-            }, users
+            # as the file holds it: keys, units and shorthands as written, no defaults added
+            assert users == svc("users", "/api/users", a), users
             assert body["services"][0] == users
             orders = expect_json(admin(g, "GET", "/api/services/orders/"), 200)
-            assert orders == {
-                "name": "orders", "prefix": ["/api/orders", "/api/carts"],
-                "hosts": ["api.example.com"], "methods": ["GET", "POST"], "strip_prefix": True,
-                "host_header": "target",
-                "timeouts": {"upstream_connect": "2s", "upstream_response": "120s"},
-                "limits": {"max_body_bytes": 1024},
-                "targets": [{"url": a.url(), "weight": 3}],
-            }, orders
+            assert orders == full, orders
+            assert body["services"][1] == orders
             # HEAD: the same head, no body
             with HttpConn(g.admin_port) as c:
                 c.send_request("HEAD", "/api/services/users")
@@ -197,8 +189,7 @@ def test_create_service_routes_at_once_and_survives_a_restart():
             r = admin(g, "POST", "/api/services", new)
             body = expect_json(r, 201)
             assert r.header("Location") == "/api/services/orders", r.headers
-            assert body["name"] == "orders" and body["targets"] == [
-                {"url": b.url(), "weight": 1}], body
+            assert body == new, body  # the service as the file now holds it
             assert served_by(g, "/api/orders/1", b)
             assert served_by(g, "/api/users/1", a)
             assert generation(g) == 2
@@ -232,7 +223,7 @@ def test_replace_service():
             r = admin(g, "PUT", "/api/services/users",
                       {"prefix": "/v2/users", "targets": [b.url()], "strip_prefix": True})
             body = expect_json(r, 200)
-            assert body["name"] == "users" and body["prefix"] == ["/v2/users"], body
+            assert body["name"] == "users" and body["prefix"] == "/v2/users", body
             assert body["strip_prefix"] is True, body
             assert not_routed(g, "/api/users/1")
             r = g.request("GET", "/v2/users/echo/7")
@@ -251,7 +242,8 @@ def test_replace_service():
             assert e["error"] == 'no service named "ghost"', e
             # a prefix another service already serves: the validator names it
             e = expect_json(admin(g, "PUT", "/api/services/users",
-                                  {"prefix": "/other", "targets": [a.url()]}), 400)
+                                  {"prefix": "/other", "targets": [a.url()],
+                                   "strip_prefix": True}), 400)
             assert any(".prefix" in x["path"] and "already routed" in x["message"]
                        for x in e["errors"]), e
             assert_unchanged(g, text, gen)
@@ -276,7 +268,7 @@ def test_add_and_remove_targets():
         with Gantry(config(svc("users", "/api/users", a))) as g:
             # a URL string
             body = expect_json(admin(g, "POST", "/api/services/users/targets", b.url()), 201)
-            assert [t["url"] for t in body["targets"]] == [a.url(), b.url()], body
+            assert body["targets"] == [a.url(), b.url()], body
             # a target object
             body = expect_json(admin(g, "POST", "/api/services/users/targets",
                                      {"url": c.url(), "weight": 5}), 201)
@@ -307,10 +299,10 @@ def test_add_and_remove_targets():
             # removal: by body, by query
             body = expect_json(admin(g, "DELETE", "/api/services/users/targets",
                                      {"url": b.url()}), 200)
-            assert [t["url"] for t in body["targets"]] == [a.url(), c.url()], body
+            assert body["targets"] == [a.url(), {"url": c.url(), "weight": 5}], body
             q = "/api/services/users/targets?url=" + c.url().replace(":", "%3A").replace("/", "%2F")
             body = expect_json(admin(g, "DELETE", q), 200)
-            assert [t["url"] for t in body["targets"]] == [a.url()], body
+            assert body["targets"] == [a.url()], body
             assert {int(g.request("GET", "/api/users/x").header("X-Origin-Port"))
                     for _ in range(5)} == {a.port}
             text, gen = file_text(g), generation(g)
@@ -371,6 +363,232 @@ def test_bad_input_changes_nothing():
             assert st["reloads"]["failed"] == 1 and st["generation"] == gen, st
             assert_unchanged(g, text, gen)
             assert served_by(g, "/api/users/1", a)
+
+
+# ---- the whole service: GET -> PUT round trip, PUT never drops a key silently, PATCH ----------
+
+
+def full_service(a, b):
+    """A service that uses every section a service can have."""
+    return {
+        "name": "orders",
+        "prefix": ["/api/orders", "/api/carts"],
+        "hosts": ["api.example.com"],
+        "methods": ["GET", "POST"],
+        "strip_prefix": True,
+        "host_header": "target",
+        "timeouts": {"upstream_connect": "2s", "upstream_response": "2m"},
+        "limits": {"max_body_bytes": "1k"},
+        "targets": [{"url": "http://127.0.0.1:${A_PORT}", "weight": 3}, b.url()],
+        "load_balancer": {"strategy": "consistent_hash", "hash_key": "header:X-User"},
+        "health_check": {"path": "/health", "interval": "5s", "timeout": "1s",
+                         "healthy_threshold": 1, "unhealthy_threshold": 4,
+                         "expected_status": "200-299"},
+        "outlier_detection": {"consecutive_failures": 7, "base_ejection_time": "10s",
+                              "max_ejection_time": "60s", "max_ejection_percent": 30},
+        "circuit_breaker": {"failure_threshold": 9, "open_duration": "15s",
+                            "half_open_requests": 2},
+        "retries": {"attempts": 1, "statuses": [503], "backoff_base": "10ms"},
+        "rate_limit": {"limits": [{"name": "per-ip", "algorithm": "sliding_window",
+                                   "limit": 100, "period": "1m"}]},
+        "auth": {"roles": ["admin"], "public_paths": ["/api/orders/public"]},
+    }
+
+
+def full_config(a, b):
+    return config(svc("users", "/api/users", a), full_service(a, b),
+                  auth={"consumers": [{"id": "alice", "roles": ["admin"],
+                                       "api_keys": ["sha256:" + "ab" * 32]}]})
+
+
+SECTIONS = ["load_balancer", "health_check", "outlier_detection", "circuit_breaker", "retries",
+            "rate_limit", "auth"]
+
+
+def test_get_then_put_is_an_identity():
+    with Origin() as a, Origin() as b:
+        with Gantry(full_config(a, b), extra_env={"A_PORT": str(a.port)}) as g:
+            text, gen = file_text(g), generation(g)
+            in_file = json.loads(text)["services"][1]
+            got = expect_json(admin(g, "GET", "/api/services/orders"), 200)
+            # every key, as the file holds it (${ENV} unexpanded, units as written)
+            assert got == in_file, got
+            for key in SECTIONS:
+                assert key in got, (key, got)
+            listed = expect_json(admin(g, "GET", "/api/services"), 200)["services"]
+            assert listed[1] == got, listed
+            # sent back unchanged: the file is not touched, nothing is reloaded, and the
+            # running service is the same
+            r = admin(g, "PUT", "/api/services/orders", got)
+            assert expect_json(r, 200) == got
+            assert_unchanged(g, text, gen)
+            assert expect_json(admin(g, "GET", "/api/services/orders"), 200) == got
+            # the same with the keys in another order (the document is compared, not text)
+            shuffled = dict(reversed(list(got.items())))
+            expect_json(admin(g, "PUT", "/api/services/orders", shuffled), 200)
+            assert_unchanged(g, text, gen)
+            # an edit of one setting keeps every other one, in the file and running
+            got["retries"]["attempts"] = 2
+            expect_json(admin(g, "PUT", "/api/services/orders", got), 200)
+            assert generation(g) == gen + 1
+            saved = json.loads(file_text(g))["services"][1]
+            assert saved == got, saved
+            assert expect_json(admin(g, "GET", "/api/services/orders"), 200) == got
+            assert "${A_PORT}" in file_text(g)
+
+
+def test_put_refuses_to_drop_keys_it_was_not_given():
+    with Origin() as a, Origin() as b:
+        with Gantry(full_config(a, b), extra_env={"A_PORT": str(a.port)}) as g:
+            text, gen = file_text(g), generation(g)
+            whole = expect_json(admin(g, "GET", "/api/services/orders"), 200)
+            # the README's old recipe: a body with some keys only
+            partial = {"prefix": "/api/orders", "targets": [b.url()]}
+            e = expect_json(admin(g, "PUT", "/api/services/orders", partial), 409)
+            missing = ["hosts", "methods", "strip_prefix", "host_header", "timeouts", "limits"] \
+                + SECTIONS
+            assert e["missing"] == missing, e
+            assert "null" in e["error"] and "PATCH" in e["error"], e
+            assert_unchanged(g, text, gen)
+            # a key is removed only when the body says so, with null
+            body = dict(whole, rate_limit=None, circuit_breaker=None)
+            r = expect_json(admin(g, "PUT", "/api/services/orders", body), 200)
+            assert "rate_limit" not in r and "circuit_breaker" not in r, r
+            saved = json.loads(file_text(g))["services"][1]
+            expect = {k: v for k, v in whole.items() if k not in ("rate_limit", "circuit_breaker")}
+            assert saved == expect, saved
+            assert r == expect, r
+            circuits = expect_json(admin(g, "GET", "/api/circuits/orders"), 200)
+            assert circuits["enabled"] is False, circuits
+
+
+def test_patch_merges_into_the_service():
+    with Origin() as a, Origin() as b:
+        with Gantry(full_config(a, b), extra_env={"A_PORT": str(a.port)}) as g:
+            whole = expect_json(admin(g, "GET", "/api/services/orders"), 200)
+            # RFC 7396 merge patch: objects merge, null removes, anything else replaces
+            patch = {"retries": {"attempts": 3}, "health_check": None, "strip_prefix": False}
+            r = admin(g, "PATCH", "/api/services/orders", patch)
+            got = expect_json(r, 200)
+            expect = dict(whole, strip_prefix=False)
+            expect["retries"] = dict(whole["retries"], attempts=3)
+            del expect["health_check"]
+            assert got == expect, got
+            assert json.loads(file_text(g))["services"][1] == expect
+            assert expect_json(admin(g, "GET", "/api/services/orders"), 200) == expect
+            # renaming, unknown service, invalid result: refused, nothing changes
+            text, gen = file_text(g), generation(g)
+            e = expect_json(admin(g, "PATCH", "/api/services/orders", {"name": "x"}), 400)
+            assert "cannot be renamed" in e["error"], e
+            expect_json(admin(g, "PATCH", "/api/services/ghost", {"strip_prefix": True}), 404)
+            e = expect_json(admin(g, "PATCH", "/api/services/orders",
+                                  {"retries": {"attempts": 99}}), 400)
+            assert e["errors"][0]["path"] == "services[1].retries.attempts", e
+            e = expect_json(admin(g, "PATCH", "/api/services/orders", [1]), 400)
+            assert "object" in e["error"], e
+            # an empty patch changes nothing
+            assert expect_json(admin(g, "PATCH", "/api/services/orders", {}), 200) == expect
+            assert_unchanged(g, text, gen)
+
+
+# ---- target states in /gateway/status and /health/services ------------------------------------
+
+
+def parse_time(s):
+    """An RFC 3339 UTC timestamp ("2026-12-06T10:15:30.123Z") as unix seconds."""
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", s), s
+    import datetime
+    return datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+        tzinfo=datetime.timezone.utc).timestamp()
+
+
+def target_states(g, service):
+    """(state, since) per target URL of one service, from /gateway/status; /health/services
+    must say the same, and count as healthy the targets that are up."""
+    st = expect_json(admin(g, "GET", "/gateway/status"), 200)
+    states = {t["url"]: (t["state"], t.get("since"))
+              for s in st["services"] if s["name"] == service for t in s["targets"]}
+    hs = expect_json(admin(g, "GET", "/health/services"), 200)
+    hsvc = [s for s in hs["services"] if s["name"] == service][0]
+    ups = sum(1 for s, _ in states.values() if s == "up")
+    assert (hsvc["targets"], hsvc["healthy"]) == (len(states), ups), (st, hs)
+    from_health = {t["url"]: (t["state"], t["since"]) for t in hsvc.get("target_states", [])}
+    return states, from_health
+
+
+def states_of(g, service):
+    """target_states, once both endpoints agree (they are read one after the other)."""
+    def agree():
+        states, from_health = target_states(g, service)
+        return states if states == from_health else None
+    return gwtest.wait_until(agree, 5, message="/gateway/status and /health/services agree")
+
+
+def test_status_reports_a_target_down_by_health_checks():
+    with Origin() as a, Origin() as b:
+        service = svc("users", "/api/users", a, b, health_check={
+            "path": "/health", "interval": "200ms", "timeout": "100ms",
+            "healthy_threshold": 1, "unhealthy_threshold": 2})
+        with Gantry(config(service)) as g:
+            started = time.time()
+            states, _ = target_states(g, "users")
+            assert [s for s, _ in states.values()] == ["up", "up"], states
+            broke = time.time()
+            request(b.port, "GET", "/__set_health/500")
+            assert gwtest.wait_until(lambda: "is DOWN" in g.logs()), g.logs()
+            states, _ = target_states(g, "users")
+            assert states[b.url()][0] == "down", states
+            states = states_of(g, "users")
+            assert states[a.url()][0] == "up", states
+            # up since it was loaded
+            assert started - 10 <= parse_time(states[a.url()][1]) <= started + 1, states
+            state, since = states[b.url()]
+            assert state == "down", states
+            assert broke - 1 <= parse_time(since) <= time.time() + 1, (broke, states)
+            # back up: "up" again, since the moment it came back
+            ups = g.logs().count("is UP")
+            request(b.port, "GET", "/__set_health/200")
+            assert gwtest.wait_until(lambda: g.logs().count("is UP") > ups), g.logs()
+            state, since_up = states_of(g, "users")[b.url()]
+            assert state == "up" and parse_time(since_up) >= parse_time(since), (state, since_up)
+
+
+def test_status_reports_an_ejected_target():
+    dead = gwtest.free_port()
+    with Origin() as a:
+        service = svc("users", "/", a, outlier_detection={
+            "consecutive_failures": 2, "base_ejection_time": "30s", "max_ejection_percent": 50})
+        service["targets"].append("http://127.0.0.1:%d" % dead)
+        with Gantry(config(service)) as g:
+            before = time.time()
+            for _ in range(10):
+                assert g.request("GET", "/echo/x").status == 200
+            assert gwtest.wait_until(lambda: "ejected from service" in g.logs()), g.logs()
+            states, _ = target_states(g, "users")
+            assert states["http://127.0.0.1:%d" % dead][0] == "ejected", states
+            states = states_of(g, "users")
+            assert states[a.url()][0] == "up", states
+            state, since = states["http://127.0.0.1:%d" % dead]
+            assert state == "ejected", states
+            assert before - 1 <= parse_time(since) <= time.time() + 1, (before, states)
+
+
+def test_status_reports_an_open_target_circuit():
+    with Origin() as a:
+        service = svc("users", "/", a, circuit_breaker={
+            "failure_threshold": 3, "open_duration": "60s", "minimum_requests": 100})
+        with Gantry(config(service)) as g:
+            before = time.time()
+            for _ in range(3):
+                assert g.request("GET", "/status/500").status == 500
+            states, _ = target_states(g, "users")
+            assert states[a.url()][0] == "circuit_open", states
+            state, since = states_of(g, "users")[a.url()]
+            assert state == "circuit_open", (state, since)
+            assert before - 1 <= parse_time(since) <= time.time() + 1, (before, since)
+            # a reset closes it: up again
+            expect_json(admin(g, "POST", "/api/circuits/users/reset"), 200)
+            assert states_of(g, "users")[a.url()][0] == "up"
 
 
 # ---- reload --------------------------------------------------------------------------------------

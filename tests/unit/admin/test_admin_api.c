@@ -141,10 +141,10 @@ static void test_dispatch_method_not_allowed(void **state)
     (void)state;
     struct gw__admin_resp rs;
     memset(&rs, 0, sizeof rs);
-    struct gw__admin_req rq = make_req(GW_METHOD_PATCH, "/api/services/users");
+    struct gw__admin_req rq = make_req(GW_METHOD_POST, "/api/services/users");
     gw__admin_dispatch(NULL, &rq, &rs);
     assert_int_equal(rs.status, 405);
-    assert_string_equal(rs.headers, "Allow: GET, HEAD, PUT, DELETE\r\n");
+    assert_string_equal(rs.headers, "Allow: GET, HEAD, PUT, DELETE, PATCH\r\n");
     json_decref(rs.json);
 
     memset(&rs, 0, sizeof rs);

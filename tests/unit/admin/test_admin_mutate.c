@@ -81,28 +81,97 @@ static void test_replace_service(void **state)
     char why[256];
     json_t *doc = doc_of(base);
     json_t *svc = doc_of("{\"prefix\": \"/bb\", \"targets\": [\"http://h:9\"]}");
-    assert_int_equal(gw__admin_doc_replace_service(doc, "b", svc, why, sizeof why), 0);
+    assert_int_equal(gw__admin_doc_replace_service(doc, "b", svc, NULL, why, sizeof why), 0);
     /* the name comes from the path when the body has none */
     json_t *now = json_array_get(json_object_get(doc, "services"), 1);
     expect_doc(now, "{\"name\": \"b\", \"prefix\": \"/bb\", \"targets\": [\"http://h:9\"]}");
     json_decref(svc);
 
     svc = doc_of("{\"name\": \"a\", \"prefix\": \"/aa\", \"targets\": [\"http://h:9\"]}");
-    assert_int_equal(gw__admin_doc_replace_service(doc, "a", svc, why, sizeof why), 0);
+    assert_int_equal(gw__admin_doc_replace_service(doc, "a", svc, NULL, why, sizeof why), 0);
     json_decref(svc);
 
     svc = doc_of("{\"name\": \"other\", \"prefix\": \"/x\"}");
-    assert_int_equal(gw__admin_doc_replace_service(doc, "a", svc, why, sizeof why), 400);
+    assert_int_equal(gw__admin_doc_replace_service(doc, "a", svc, NULL, why, sizeof why), 400);
     assert_non_null(strstr(why, "does not match"));
     json_decref(svc);
     svc = doc_of("{\"name\": 5}");
-    assert_int_equal(gw__admin_doc_replace_service(doc, "a", svc, why, sizeof why), 400);
+    assert_int_equal(gw__admin_doc_replace_service(doc, "a", svc, NULL, why, sizeof why), 400);
     json_decref(svc);
 
     svc = doc_of("{\"prefix\": \"/x\"}");
-    assert_int_equal(gw__admin_doc_replace_service(doc, "nope", svc, why, sizeof why), 404);
+    assert_int_equal(gw__admin_doc_replace_service(doc, "nope", svc, NULL, why, sizeof why), 404);
     assert_string_equal(why, "no service named \"nope\"");
     json_decref(svc);
+    json_decref(doc);
+}
+
+/* A PUT never drops a key it was not given: left out, the PUT is refused with the keys listed;
+ * null removes a key. */
+static void test_replace_keeps_or_refuses_missing_keys(void **state)
+{
+    (void)state;
+    char why[512];
+    json_t *doc = doc_of("{\"services\": [{\"name\": \"a\", \"prefix\": \"/a\", \"targets\": "
+                         "[\"http://h:1\"], \"retries\": {\"attempts\": 1}, \"health_check\": "
+                         "true, \"rate_limit\": {\"limits\": []}}]}");
+    json_t *before = json_deep_copy(doc);
+    json_t *missing = NULL;
+    json_t *svc = doc_of("{\"prefix\": \"/a\", \"targets\": [\"http://h:2\"], \"retries\": null}");
+    assert_int_equal(gw__admin_doc_replace_service(doc, "a", svc, &missing, why, sizeof why), 409);
+    assert_true(json_equal(doc, before));
+    char *m = json_dumps(missing, JSON_COMPACT);
+    assert_string_equal(m, "[\"health_check\",\"rate_limit\"]");
+    free(m);
+    json_decref(missing);
+    assert_non_null(strstr(why, "leaves out 2 keys that service \"a\" has"));
+    assert_non_null(strstr(why, "null"));
+    json_decref(svc);
+
+    /* every key mentioned: null ones are removed, the others replace */
+    svc = doc_of("{\"prefix\": \"/a\", \"targets\": [\"http://h:2\"], \"retries\": null, "
+                 "\"health_check\": {\"path\": \"/h\"}, \"rate_limit\": null, \"x\": null}");
+    missing = NULL;
+    assert_int_equal(gw__admin_doc_replace_service(doc, "a", svc, &missing, why, sizeof why), 0);
+    assert_null(missing);
+    expect_doc(json_array_get(json_object_get(doc, "services"), 0),
+               "{\"name\": \"a\", \"prefix\": \"/a\", \"targets\": [\"http://h:2\"], "
+               "\"health_check\": {\"path\": \"/h\"}}");
+    json_decref(svc);
+    json_decref(before);
+    json_decref(doc);
+}
+
+static void test_patch_service(void **state)
+{
+    (void)state;
+    char why[512];
+    json_t *doc = doc_of("{\"services\": [{\"name\": \"a\", \"prefix\": \"/a\", \"targets\": "
+                         "[\"http://h:1\"], \"retries\": {\"attempts\": 1, \"statuses\": [503]}, "
+                         "\"health_check\": true}]}");
+    json_t *patch = doc_of("{\"retries\": {\"attempts\": 2, \"backoff_base\": \"1ms\"}, "
+                           "\"health_check\": null, \"targets\": [\"http://h:2\"], "
+                           "\"load_balancer\": {\"strategy\": \"random\", \"x\": null}}");
+    assert_int_equal(gw__admin_doc_patch_service(doc, "a", patch, why, sizeof why), 0);
+    expect_doc(json_array_get(json_object_get(doc, "services"), 0),
+               "{\"name\": \"a\", \"prefix\": \"/a\", \"targets\": [\"http://h:2\"], "
+               "\"retries\": {\"attempts\": 2, \"statuses\": [503], \"backoff_base\": \"1ms\"}, "
+               "\"load_balancer\": {\"strategy\": \"random\"}}");
+    json_decref(patch);
+
+    patch = doc_of("{\"name\": \"b\"}");
+    assert_int_equal(gw__admin_doc_patch_service(doc, "a", patch, why, sizeof why), 400);
+    assert_non_null(strstr(why, "cannot be renamed"));
+    json_decref(patch);
+    patch = doc_of("{\"name\": null}");
+    assert_int_equal(gw__admin_doc_patch_service(doc, "a", patch, why, sizeof why), 400);
+    json_decref(patch);
+    patch = doc_of("{}");
+    assert_int_equal(gw__admin_doc_patch_service(doc, "nope", patch, why, sizeof why), 404);
+    json_decref(patch);
+    patch = doc_of("[1]");
+    assert_int_equal(gw__admin_doc_patch_service(doc, "a", patch, why, sizeof why), 400);
+    json_decref(patch);
     json_decref(doc);
 }
 
@@ -237,8 +306,12 @@ static void test_write_file_atomic(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_add_service),       cmocka_unit_test(test_replace_service),
-        cmocka_unit_test(test_delete_service),    cmocka_unit_test(test_targets),
+        cmocka_unit_test(test_add_service),
+        cmocka_unit_test(test_replace_service),
+        cmocka_unit_test(test_replace_keeps_or_refuses_missing_keys),
+        cmocka_unit_test(test_patch_service),
+        cmocka_unit_test(test_delete_service),
+        cmocka_unit_test(test_targets),
         cmocka_unit_test(test_write_file_atomic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -388,7 +388,7 @@ static void test_outlier_errors(void **state)
                OD "max_ejection_percent: must be between 0 and 100");
     expect_one(SVC("\"outlier_detection\": {\"base_ejection_time\": \"-1s\"}"), "\"-1s\"",
                OD "base_ejection_time: \"-1s\": not a duration (expected a number with a unit: "
-                  "\"250ms\", \"10s\", \"5m\", \"1h\")");
+                  "\"250ms\", \"10s\", \"5m\", \"1h\"; without one, seconds)");
     expect_one(SVC("\"outlier_detection\": [1]"), "[1]",
                "services[0].outlier_detection: expected an object or a boolean, got an array");
     expect_one(SVC("\"outlier_detection\": null"), "null",

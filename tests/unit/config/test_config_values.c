@@ -23,6 +23,12 @@ static void test_duration_syntax(void **state)
         {"0ms", 0},
         {"1.000000000000s", 1000},
         {"720h", 2592000000ull},
+        /* a bare number is seconds, as a JSON number is */
+        {"10", 10000},
+        {"1.5", 1500},
+        {"0.25", 250},
+        {"60", 60000},
+        {"0", 0},
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         uint64_t ms = 12345;
@@ -44,7 +50,9 @@ static void test_duration_syntax_errors(void **state)
         {".5s", "not a duration"},
         {"1.s", "not a duration"},
         {"-1s", "not a duration"},
-        {"10", "duration without a unit"},
+        {"1.", "not a duration"},
+        {"-10", "not a duration"},
+        {"1.0005", "duration more precise than a millisecond"},
         {"5x", "unknown duration unit"},
         {"10 s", "unknown duration unit"},
         {"1e3s", "unknown duration unit"},
@@ -90,11 +98,79 @@ static void test_durations_in_config(void **state)
                "timeouts.client_idle: duration more precise than a millisecond");
     expect_one("{\"timeouts\": {\"client_idle\": 1e300}}", "1e300",
                "timeouts.client_idle: must be between 1ms and 720h");
-    expect_one("{\"timeouts\": {\"client_idle\": \"10\"}}", "\"10",
-               "timeouts.client_idle: \"10\": duration without a unit (expected ms, s, m or h: "
-               "\"10s\"; a JSON number means seconds)");
+    expect_one("{\"timeouts\": {\"client_idle\": \"0.0001\"}}", "\"0.0001",
+               "timeouts.client_idle: \"0.0001\": duration more precise than a millisecond");
+    expect_one("{\"timeouts\": {\"client_idle\": \"0\"}}", "\"0",
+               "timeouts.client_idle: must be between 1ms and 720h");
     expect_one("{\"timeouts\": {\"client_idle\": \"3 days\"}}", "\"3",
                "timeouts.client_idle: \"3 days\": unknown duration unit (expected ms, s, m or h)");
+}
+
+/* Numbers may come from strings (docs/config.md, "Environment variables"): a duration written
+ * "${W:-60}" is 60 seconds, exactly as the JSON number 60 would be. */
+static void test_duration_from_environment(void **state)
+{
+    (void)state;
+    unsetenv("GW_TEST_W");
+    struct gw_config *cfg = load_ok("{\"timeouts\": {\"client_idle\": \"${GW_TEST_W:-60}\", "
+                                    "\"client_body\": \"10\", \"client_header\": \"1.5\"}}");
+    assert_int_equal(cfg->timeouts.client_idle_ms, 60000);
+    assert_int_equal(cfg->timeouts.client_body_ms, 10000);
+    assert_int_equal(cfg->timeouts.client_header_ms, 1500);
+    gw_config_free(cfg);
+    setenv("GW_TEST_W", "0.25", 1);
+    cfg = load_ok("{\"timeouts\": {\"client_idle\": \"${GW_TEST_W:-60}\"}}");
+    assert_int_equal(cfg->timeouts.client_idle_ms, 250);
+    gw_config_free(cfg);
+    setenv("GW_TEST_W", "2m", 1);
+    cfg = load_ok("{\"timeouts\": {\"client_idle\": \"${GW_TEST_W:-60}\"}}");
+    assert_int_equal(cfg->timeouts.client_idle_ms, 120000);
+    gw_config_free(cfg);
+    unsetenv("GW_TEST_W");
+}
+
+/* "probes": where the proxy port answers its own probes; "off" or false frees a path. */
+static void test_probes(void **state)
+{
+    (void)state;
+    struct gw_config *cfg = load_ok("{}");
+    assert_string_equal(cfg->probes.health.path, "/health");
+    assert_int_equal(cfg->probes.health.len, 7);
+    assert_string_equal(cfg->probes.ready.path, "/ready");
+    assert_string_equal(cfg->probes.startup.path, "/health/startup");
+    assert_int_equal(cfg->probes.startup.len, 15);
+    gw_config_free(cfg);
+
+    setenv("GW_TEST_PROBE", "off", 1);
+    cfg = load_ok("{\"probes\": {\"health\": \"/_gw/live\", \"ready\": false, "
+                  "\"startup\": \"${GW_TEST_PROBE:-/s}\"}}");
+    assert_string_equal(cfg->probes.health.path, "/_gw/live");
+    assert_int_equal(cfg->probes.health.len, 9);
+    assert_null(cfg->probes.ready.path);
+    assert_int_equal(cfg->probes.ready.len, 0);
+    assert_null(cfg->probes.startup.path);
+    assert_int_equal(cfg->probes.startup.len, 0);
+    gw_config_free(cfg);
+    unsetenv("GW_TEST_PROBE");
+    cfg = load_ok("{\"probes\": {\"health\": \"off\", \"ready\": \"off\", \"startup\": \"off\"}}");
+    assert_int_equal(cfg->probes.health.len + cfg->probes.ready.len + cfg->probes.startup.len, 0);
+    gw_config_free(cfg);
+
+    expect_one("{\"probes\": {\"health\": \"health\"}}", "\"health\"}",
+               "probes.health: \"health\": a probe path must start with \"/\" and not end with "
+               "one");
+    expect_one("{\"probes\": {\"ready\": \"/r/\"}}", "\"/r/\"",
+               "probes.ready: \"/r/\": a probe path must start with \"/\" and not end with one");
+    expect_one("{\"probes\": {\"ready\": \"/a//b\"}}", "\"/a//b\"",
+               "probes.ready: \"/a//b\": a prefix must not contain \"//\"");
+    expect_one("{\"probes\": {\"ready\": true}}", "true",
+               "probes.ready: expected a path (\"/health\"), or \"off\" or false, got a boolean");
+    expect_one("{\"probes\": {\"ready\": \"/health\"}}", "\"/health\"",
+               "probes.ready: \"/health\" is also probes.health");
+    expect_one("{\"probes\": {\"health\": \"off\", \"ready\": \"/x\", \"startup\": \"/x\"}}",
+               "\"/x\"}", "probes.startup: \"/x\" is also probes.ready");
+    expect_one("{\"probes\": {\"helth\": \"/h\"}}", "\"helth\"",
+               "probes.helth: unknown key \"helth\" (did you mean \"health\"?)");
 }
 
 static void test_size_syntax(void **state)
@@ -505,6 +581,8 @@ int main(void)
         cmocka_unit_test(test_duration_syntax),
         cmocka_unit_test(test_duration_syntax_errors),
         cmocka_unit_test(test_durations_in_config),
+        cmocka_unit_test(test_duration_from_environment),
+        cmocka_unit_test(test_probes),
         cmocka_unit_test(test_size_syntax),
         cmocka_unit_test(test_size_syntax_errors),
         cmocka_unit_test(test_sizes_in_config),

@@ -299,7 +299,7 @@ static void close_loop(uv_loop_t *loop)
 
 static enum gw_health state_health(struct gw_target_registry *reg, uint16_t port)
 {
-    struct gw_target_state *s = gw_target_state_get(reg, key_of(port));
+    struct gw_target_state *s = gw_target_state_get(reg, key_of(port), 0);
     enum gw_health h = gw_target_state_health(s);
     gw_target_state_unref(s);
     return h;
@@ -342,7 +342,7 @@ static void test_up_after_healthy_threshold(void **state)
     assert_string_equal(srv.last_request, want);
 
     /* the verdict stays with the state for its other holders (the snapshots) */
-    struct gw_target_state *held = gw_target_state_get(reg, key_of(srv.port));
+    struct gw_target_state *held = gw_target_state_get(reg, key_of(srv.port), 0);
     gw_health_stop(h);
     server_stop(&srv);
     close_loop(&loop);
@@ -404,7 +404,7 @@ static void check_down(enum mode mode, bool refused, const char *why)
     if (strstr(info.last_error, why) == NULL)
         fail_msg("last_error \"%s\" does not contain \"%s\"", info.last_error, why);
     assert_int_equal(state_health(reg, port), GW_HEALTH_DOWN);
-    struct gw_target_state *st = gw_target_state_get(reg, key_of(port));
+    struct gw_target_state *st = gw_target_state_get(reg, key_of(port), 0);
     assert_false(gw_target_state_usable(st, 0));
     gw_target_state_unref(st);
 

@@ -35,7 +35,7 @@ static void test_ejection_growth_and_cap(void **state)
 {
     (void)state;
     struct gw_target_registry *r = gw_target_registry_new();
-    struct gw_target_state *s = gw_target_state_get(r, "a:80");
+    struct gw_target_state *s = gw_target_state_get(r, "a:80", 0);
     struct gw_target_state_info info;
     uint64_t now = 10000;
 
@@ -82,7 +82,7 @@ static void test_success_resets_run(void **state)
 {
     (void)state;
     struct gw_target_registry *r = gw_target_registry_new();
-    struct gw_target_state *s = gw_target_state_get(r, "a:80");
+    struct gw_target_state *s = gw_target_state_get(r, "a:80", 0);
     for (int round = 0; round < 5; round++) {
         assert_int_equal(fail_n(s, 1, 2, &PARAMS), 0);
         assert_false(gw_target_state_record(s, 1, false, &PARAMS, 0, 10));
@@ -128,7 +128,7 @@ static void test_max_percent_rule(void **state)
     /* record() applies the rule with the count the caller passes; a refused ejection keeps the
      * run, so the next failure asks again */
     struct gw_target_registry *r = gw_target_registry_new();
-    struct gw_target_state *s = gw_target_state_get(r, "a:80");
+    struct gw_target_state *s = gw_target_state_get(r, "a:80", 0);
     struct gw_outlier_params p = PARAMS;
     p.max_ejection_percent = 50;
     for (int i = 0; i < 5; i++)
@@ -148,7 +148,7 @@ static void test_ejected_count(void **state)
     char key[16];
     for (int i = 0; i < 4; i++) {
         snprintf(key, sizeof(key), "t%d:80", i);
-        st[i] = gw_target_state_get(r, key);
+        st[i] = gw_target_state_get(r, key, 0);
     }
     assert_int_equal(gw_target_states_ejected(st, 4, 100), 0);
     assert_int_equal(fail_n(st[1], 100, 3, &PARAMS), 1);
@@ -166,18 +166,52 @@ static void test_usable_combines_health(void **state)
 {
     (void)state;
     struct gw_target_registry *r = gw_target_registry_new();
-    struct gw_target_state *s = gw_target_state_get(r, "a:80");
+    struct gw_target_state *s = gw_target_state_get(r, "a:80", 0);
     assert_int_equal(gw_target_state_health(s), GW_HEALTH_UNKNOWN);
     assert_true(gw_target_state_usable(s, 1));
-    gw_target_state_set_health(s, GW_HEALTH_DOWN);
+    gw_target_state_set_health(s, GW_HEALTH_DOWN, 0);
     assert_false(gw_target_state_usable(s, 1));
-    gw_target_state_set_health(s, GW_HEALTH_UP);
+    gw_target_state_set_health(s, GW_HEALTH_UP, 0);
     assert_true(gw_target_state_usable(s, 1));
     assert_int_equal(fail_n(s, 1, 3, &PARAMS), 1);
     assert_false(gw_target_state_usable(s, 1)); /* UP but ejected */
     assert_true(gw_target_state_usable(s, 1001));
-    gw_target_state_set_health(s, GW_HEALTH_DOWN);
+    gw_target_state_set_health(s, GW_HEALTH_DOWN, 0);
     assert_false(gw_target_state_usable(s, 1001)); /* not ejected but DOWN */
+    gw_target_state_unref(s);
+    gw_target_registry_free(r);
+}
+
+/* The status pages report since when a target is in its state: the verdict's last change (or
+ * the state's creation) and the start of the last ejection. */
+static void test_since(void **state)
+{
+    (void)state;
+    struct gw_target_registry *r = gw_target_registry_new();
+    struct gw_target_state *s = gw_target_state_get(r, "a:80", 100);
+    struct gw_target_state_info info;
+    gw_target_state_info(s, &info);
+    assert_int_equal(info.health_since_ms, 100);
+    assert_int_equal(info.ejected_at_ms, 0);
+    gw_target_state_set_health(s, GW_HEALTH_UNKNOWN, 150); /* no change: since stays */
+    gw_target_state_set_health(s, GW_HEALTH_DOWN, 200);
+    gw_target_state_set_health(s, GW_HEALTH_DOWN, 300);
+    gw_target_state_info(s, &info);
+    assert_int_equal(info.health, GW_HEALTH_DOWN);
+    assert_int_equal(info.health_since_ms, 200);
+    gw_target_state_set_health(s, GW_HEALTH_UP, 400);
+    assert_int_equal(fail_n(s, 500, 3, &PARAMS), 1);
+    gw_target_state_info(s, &info);
+    assert_int_equal(info.health_since_ms, 400);
+    assert_int_equal(info.ejected_at_ms, 500);
+    assert_int_equal(info.ejected_until_ms, 1500);
+    /* let go and asked for again: a fresh state, created now */
+    gw_target_state_unref(s);
+    s = gw_target_state_get(r, "a:80", 600);
+    gw_target_state_info(s, &info);
+    assert_int_equal(info.health, GW_HEALTH_UNKNOWN);
+    assert_int_equal(info.health_since_ms, 600);
+    assert_int_equal(info.ejected_at_ms, 0);
     gw_target_state_unref(s);
     gw_target_registry_free(r);
 }
@@ -187,17 +221,17 @@ static void test_refcount_and_reload(void **state)
     (void)state;
     struct gw_target_registry *r = gw_target_registry_new();
     /* snapshot 1: a and b */
-    struct gw_target_state *a1 = gw_target_state_get(r, "a:80");
-    struct gw_target_state *b1 = gw_target_state_get(r, "b:80");
+    struct gw_target_state *a1 = gw_target_state_get(r, "a:80", 0);
+    struct gw_target_state *b1 = gw_target_state_get(r, "b:80", 0);
     assert_ptr_not_equal(a1, b1);
     assert_string_equal(gw_target_state_key(a1), "a:80");
-    gw_target_state_set_health(a1, GW_HEALTH_DOWN);
-    gw_target_state_set_health(b1, GW_HEALTH_DOWN);
+    gw_target_state_set_health(a1, GW_HEALTH_DOWN, 0);
+    gw_target_state_set_health(b1, GW_HEALTH_DOWN, 0);
     assert_int_equal(fail_n(a1, 1, 3, &PARAMS), 1);
 
     /* reload: snapshot 2 keeps a, drops b, adds c; then snapshot 1 goes */
-    struct gw_target_state *a2 = gw_target_state_get(r, "a:80");
-    struct gw_target_state *c2 = gw_target_state_get(r, "c:80");
+    struct gw_target_state *a2 = gw_target_state_get(r, "a:80", 0);
+    struct gw_target_state *c2 = gw_target_state_get(r, "c:80", 0);
     assert_ptr_equal(a1, a2);
     gw_target_state_unref(a1);
     gw_target_state_unref(b1);
@@ -208,13 +242,13 @@ static void test_refcount_and_reload(void **state)
     assert_int_equal(gw_target_registry_count(r), 3);
     gw_target_registry_sweep(r);
     assert_int_equal(gw_target_registry_count(r), 2);
-    struct gw_target_state *b3 = gw_target_state_get(r, "b:80");
+    struct gw_target_state *b3 = gw_target_state_get(r, "b:80", 0);
     assert_int_equal(gw_target_state_health(b3), GW_HEALTH_UNKNOWN);
 
     /* an unreferenced, unswept state that is asked for again also starts fresh */
-    gw_target_state_set_health(c2, GW_HEALTH_DOWN);
+    gw_target_state_set_health(c2, GW_HEALTH_DOWN, 0);
     gw_target_state_unref(c2);
-    struct gw_target_state *c4 = gw_target_state_get(r, "c:80");
+    struct gw_target_state *c4 = gw_target_state_get(r, "c:80", 0);
     assert_int_equal(gw_target_state_health(c4), GW_HEALTH_UNKNOWN);
 
     /* the registry may go before the last holder: that holder frees the state (ASan checks) */
@@ -240,12 +274,12 @@ static void test_many_keys(void **state)
     char key[32];
     for (int i = 0; i < N; i++) {
         snprintf(key, sizeof(key), "10.0.%d.%d:8080", i / 256, i % 256);
-        st[i] = gw_target_state_get(r, key);
-        gw_target_state_set_health(st[i], (i % 2) != 0 ? GW_HEALTH_UP : GW_HEALTH_DOWN);
+        st[i] = gw_target_state_get(r, key, 0);
+        gw_target_state_set_health(st[i], (i % 2) != 0 ? GW_HEALTH_UP : GW_HEALTH_DOWN, 0);
     }
     for (int i = 0; i < N; i++) {
         snprintf(key, sizeof(key), "10.0.%d.%d:8080", i / 256, i % 256);
-        struct gw_target_state *again = gw_target_state_get(r, key);
+        struct gw_target_state *again = gw_target_state_get(r, key, 0);
         assert_ptr_equal(again, st[i]);
         gw_target_state_unref(again);
     }
@@ -309,7 +343,7 @@ static void test_threads_stress(void **state)
     for (int t = 0; t < STRESS_THREADS; t++) {
         for (int i = 0; i < STRESS_TARGETS; i++) {
             snprintf(key, sizeof(key), "s%d:80", i);
-            x[t].st[i] = gw_target_state_get(r, key); /* one reference per thread */
+            x[t].st[i] = gw_target_state_get(r, key, 0); /* one reference per thread */
         }
         x[t].seed = 0x9e3779b9u * (unsigned)(t + 1);
         x[t].ejections = 0;
@@ -341,13 +375,10 @@ static void test_threads_stress(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ejection_growth_and_cap),
-        cmocka_unit_test(test_success_resets_run),
-        cmocka_unit_test(test_max_percent_rule),
-        cmocka_unit_test(test_ejected_count),
-        cmocka_unit_test(test_usable_combines_health),
-        cmocka_unit_test(test_refcount_and_reload),
-        cmocka_unit_test(test_many_keys),
+        cmocka_unit_test(test_ejection_growth_and_cap), cmocka_unit_test(test_success_resets_run),
+        cmocka_unit_test(test_max_percent_rule),        cmocka_unit_test(test_ejected_count),
+        cmocka_unit_test(test_usable_combines_health),  cmocka_unit_test(test_since),
+        cmocka_unit_test(test_refcount_and_reload),     cmocka_unit_test(test_many_keys),
         cmocka_unit_test(test_threads_stress),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
