@@ -21,6 +21,20 @@ void gw__conn_respond(struct gw_conn *c, int status, const char *extra_headers, 
  * before its first request). */
 void gw__conn_answer(struct gw_conn *c, const struct gw_answer *a);
 
+/* An answer as text: status, header lines (each ending in CRLF), JSON body. */
+struct gw__answer_text {
+    int status;
+    char body[1024];
+    size_t body_len;
+    char headers[768];
+    size_t headers_len;
+};
+
+/* conn/respond.c: renders a for the request with this id (a pure function: the unit tests'
+ * way in). Strings are escaped for JSON; values too long for the buffers are cut. */
+void gw__answer_render(const struct gw_answer *a, const char *request_id,
+                       struct gw__answer_text *out);
+
 /* conn/respond.c: the answer for err with nothing added. */
 void gw__conn_error(struct gw_conn *c, int err, bool close_after);
 

@@ -45,13 +45,55 @@ static size_t put_raw(char *out, size_t at, size_t cap, const char *s)
     return at + n;
 }
 
+void gw__answer_render(const struct gw_answer *a, const char *request_id,
+                       struct gw__answer_text *out)
+{
+    char *body = out->body, *headers = out->headers;
+    size_t bcap = sizeof out->body, hcap = sizeof out->headers;
+    char num[48];
+    int status = a->status ? a->status : gw_err_http_status(a->err);
+
+    size_t n = put_raw(body, 0, bcap, "{\"error\":\"");
+    n = put_json_string(body, n, bcap, gw_strerror(a->err));
+    if (a->service) {
+        n = put_raw(body, n, bcap, " for service ");
+        n = put_json_string(body, n, bcap, a->service);
+    }
+    snprintf(num, sizeof num, "\",\"status\":%d,\"request_id\":\"", status);
+    n = put_raw(body, n, bcap, num);
+    n = put_json_string(body, n, bcap, request_id);
+    n = put_raw(body, n, bcap, "\"");
+    if (a->reason) {
+        n = put_raw(body, n, bcap, ",\"reason\":\"");
+        n = put_json_string(body, n, bcap, a->reason);
+        n = put_raw(body, n, bcap, "\"");
+    }
+    if (a->retry_after && status == 429) {
+        snprintf(num, sizeof num, ",\"retry_after\":%llu", (unsigned long long)a->retry_after);
+        n = put_raw(body, n, bcap, num);
+    }
+    out->body_len = put_raw(body, n, bcap, "}");
+
+    /* A 503 always says when to come back (RFC 9110 10.2.3): a second unless told. */
+    uint64_t retry = a->retry_after ? a->retry_after : (status == 503 ? 1 : 0);
+    size_t h = 0;
+    headers[0] = '\0';
+    if (retry) {
+        snprintf(num, sizeof num, "Retry-After: %llu\r\n", (unsigned long long)retry);
+        h = put_raw(headers, h, hcap, num);
+    }
+    if (a->headers)
+        h = put_raw(headers, h, hcap, a->headers);
+    out->headers_len = h;
+    out->status = status;
+}
+
 void gw__conn_answer(struct gw_conn *c, const struct gw_answer *a)
 {
     struct gw_request *r = c->req;
-    char body[1024], headers[768], num[48];
+    struct gw__answer_text t;
     char fresh_id[33];
     const char *id;
-    int status = a->status ? a->status : gw_err_http_status(a->err);
     if (r) {
         if (!r->id[0])
             gw_random_request_id(r->id);
@@ -60,39 +102,8 @@ void gw__conn_answer(struct gw_conn *c, const struct gw_answer *a)
         gw_random_request_id(fresh_id); /* refused before any request: still traceable */
         id = fresh_id;
     }
-
-    size_t n = put_raw(body, 0, sizeof body, "{\"error\":\"");
-    n = put_json_string(body, n, sizeof body, gw_strerror(a->err));
-    if (a->service) {
-        n = put_raw(body, n, sizeof body, " for service ");
-        n = put_json_string(body, n, sizeof body, a->service);
-    }
-    snprintf(num, sizeof num, "\",\"status\":%d,\"request_id\":\"", status);
-    n = put_raw(body, n, sizeof body, num);
-    n = put_json_string(body, n, sizeof body, id);
-    n = put_raw(body, n, sizeof body, "\"");
-    if (a->reason) {
-        n = put_raw(body, n, sizeof body, ",\"reason\":\"");
-        n = put_json_string(body, n, sizeof body, a->reason);
-        n = put_raw(body, n, sizeof body, "\"");
-    }
-    if (a->retry_after && status == 429) {
-        snprintf(num, sizeof num, ",\"retry_after\":%llu", (unsigned long long)a->retry_after);
-        n = put_raw(body, n, sizeof body, num);
-    }
-    n = put_raw(body, n, sizeof body, "}");
-
-    /* A 503 always says when to come back (RFC 9110 10.2.3): a second unless told. */
-    uint64_t retry = a->retry_after ? a->retry_after : (status == 503 ? 1 : 0);
-    size_t h = 0;
-    headers[0] = '\0';
-    if (retry) {
-        snprintf(num, sizeof num, "Retry-After: %llu\r\n", (unsigned long long)retry);
-        h = put_raw(headers, h, sizeof headers, num);
-    }
-    if (a->headers)
-        h = put_raw(headers, h, sizeof headers, a->headers);
-    gw__conn_respond(c, status, h ? headers : NULL, body, n, a->close);
+    gw__answer_render(a, id, &t);
+    gw__conn_respond(c, t.status, t.headers_len ? t.headers : NULL, t.body, t.body_len, a->close);
 }
 
 void gw__conn_error(struct gw_conn *c, int err, bool close_after)

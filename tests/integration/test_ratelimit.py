@@ -476,5 +476,20 @@ def test_gantry_check_locates_rate_limit_errors():
     assert p.returncode == 0, (p.returncode, p.stdout, p.stderr)
 
 
+def test_status_counts_each_admitted_request_once():
+    """rate_limit.allowed in /gateway/status counts admitted requests: one each, although the
+    limits are decided in two passes (before authentication and, keyed by consumer, after it);
+    it used to count both passes."""
+    n = 4
+    with Origin() as o, Gantry(config(svc("s", "/", o, [lim(10, "1m", "per-ip")]))) as g:
+        for i in range(n):
+            assert get(g, "/echo/%d" % i).status == 200
+        get(g, "/echo/x")
+        r = g.admin_request("GET", "/gateway/status")
+        assert r.status == 200, r
+        st = json.loads(r.body)["rate_limit"]
+        assert st["allowed"] == n + 1 and st["limited"] == 0, st
+
+
 if __name__ == "__main__":
     gwtest.main(globals())
