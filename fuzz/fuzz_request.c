@@ -43,7 +43,7 @@ static void check_done(const struct gw_http1_message *m, const char *buf, size_t
     CHECK(m->method_id == gw_http_method_id(m->method, m->method_len));
     CHECK(m->target >= buf && m->target_len > 0 && m->target + m->target_len <= buf + head);
     for (uint32_t i = 0; i < m->target_len; i++)
-        CHECK(m->target[i] > 0x20 && m->target[i] < 0x7F);
+        CHECK(m->target[i] > 0x20 && m->target[i] < 0x7F && m->target[i] != '#'); /* no fragment */
 
     check_fields(m, buf, head, cap);
 

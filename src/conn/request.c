@@ -169,16 +169,17 @@ void gw__request_dispatch(struct gw_conn *c, struct gw_request *r)
     if (serve_probe(c, r, path, path_len))
         return;
 
-    /* The normalised path is what we route on and what we forward: the upstream sees
-     * exactly the path the routing (and later authorization) decision was made on. */
-    size_t cap = path_len + query_len + 1;
+    /* The normalised path is what we route on and what the policies see; the client's own
+     * spelling of its segments, kept with it in the buffer, is what we forward
+     * (route/normalize.h, gw_path_normalize_packed). */
+    size_t cap = 2 * path_len + query_len + 1;
     char *norm = malloc(cap);
     size_t norm_len = 0;
     if (!norm) {
         gw__conn_error(c, GW_ENOMEM, true);
         return;
     }
-    int rc = gw_path_normalize(path, path_len, norm, &norm_len);
+    int rc = gw_path_normalize_packed(path, path_len, norm, &norm_len);
     if (rc < 0) {
         free(norm);
         gw__conn_error(c, rc, false);
@@ -234,20 +235,18 @@ static void forward(struct gw_request *r)
 {
     const struct gw_service_conf *sc = r->svc->conf;
     char *norm = r->npath;
-    size_t norm_len = r->npath_len;
-    /* strip_prefix: "/api/users/7" with prefix "/api/users" goes upstream as "/7". */
+    size_t spell_len;
+    const char *spell = gw_path_packed_spelling(norm, r->npath_len, &spell_len);
+    /* strip_prefix: "/api/users/7" with prefix "/api/users" goes upstream as "/7"; the
+     * prefix's segments are stripped from the client's spelling ("/api/%75sers/7" too). */
     size_t skip = 0;
     if (sc->strip_prefix && r->prefix_len > 1)
-        skip = r->prefix_len;
-    const char *up = norm + skip;
-    size_t up_len = norm_len - skip;
+        skip = gw_path_spelled_prefix(norm, r->prefix_len, spell, spell_len);
+    const char *up = spell + skip;
+    size_t up_len = spell_len - skip;
     if (up_len == 0) {
         up = "/";
         up_len = 1;
-    } else if (up[0] != '/') {
-        /* the prefix matched on a segment boundary, so the rest starts with '/' */
-        up = norm + skip - 1;
-        up_len++;
     }
     memmove(norm, up, up_len);
     if (r->query_len)

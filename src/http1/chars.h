@@ -49,27 +49,33 @@ static inline int gw__ieq(const char *s, size_t len, const char *lit, size_t lit
 }
 
 /*
- * Returns the offset of the first byte in [p, end) that is not VCHAR (0x21-0x7E), or
- * end - p. Sixteen bytes per step with SSE2 (baseline on x86_64): a byte b is VCHAR when
- * (int8)(b - 0x21) lies in [0, 0x5E) — one subtraction and two signed compares.
+ * Returns the offset of the first byte in [p, end) that cannot be part of a request target,
+ * or end - p: a byte that is not VCHAR (0x21-0x7E), or '#'. RFC 9112 3.2: no form of
+ * request-target has a fragment, and '#' appears in no other part of one (RFC 3986 3.3,
+ * 3.4). Sixteen bytes per step with SSE2 (baseline on x86_64): a byte b is VCHAR when
+ * (int8)(b - 0x21) lies in [0, 0x5E) -- one subtraction and two signed compares -- and one
+ * more compare takes out '#'.
  */
-static inline size_t gw__scan_vchar(const char *p, const char *end)
+static inline size_t gw__scan_target(const char *p, const char *end)
 {
     const char *s = p;
 #if defined(__SSE2__) && !defined(GW_HTTP1_NO_SIMD)
     const __m128i bias = _mm_set1_epi8((char)0x21);
     const __m128i lo = _mm_set1_epi8(-1);
     const __m128i hi = _mm_set1_epi8(0x5E);
+    const __m128i hash = _mm_set1_epi8('#');
     while (end - s >= 16) {
-        __m128i v = _mm_sub_epi8(_mm_loadu_si128((const __m128i *)(const void *)s), bias);
+        __m128i raw = _mm_loadu_si128((const __m128i *)(const void *)s);
+        __m128i v = _mm_sub_epi8(raw, bias);
         __m128i ok = _mm_and_si128(_mm_cmpgt_epi8(v, lo), _mm_cmplt_epi8(v, hi));
+        ok = _mm_andnot_si128(_mm_cmpeq_epi8(raw, hash), ok);
         unsigned mask = (unsigned)_mm_movemask_epi8(ok) ^ 0xFFFFu;
         if (mask)
             return (size_t)(s - p) + (size_t)__builtin_ctz(mask);
         s += 16;
     }
 #endif
-    while (s < end && (unsigned char)(*s - 0x21) < 0x5E)
+    while (s < end && (unsigned char)(*s - 0x21) < 0x5E && *s != '#')
         s++;
     return (size_t)(s - p);
 }

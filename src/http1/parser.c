@@ -164,7 +164,8 @@ static int parse_request_line(struct gw_http1_parser *p, const char *buf, size_t
     p->method_off = (uint32_t)start;
 
     const char *t = ++q;
-    size_t tn = gw__scan_vchar(t, end);
+    /* Stops at the first byte that is not VCHAR, or at '#': a fragment is refused. */
+    size_t tn = gw__scan_target(t, end);
     if (tn == 0) {
         if (t == end || *t == ' ')
             return GW_EREQLINE;

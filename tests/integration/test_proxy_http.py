@@ -437,6 +437,10 @@ MALFORMED = [
     ("obs-fold", b"GET /echo/bad HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n  folded\r\n\r\n", 400),
     ("two Host", b"GET /echo/bad HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", 400),
     ("no Host", b"GET /echo/bad HTTP/1.1\r\nX-A: 1\r\n\r\n", 400),
+    # RFC 9112 3.2: no request-target form has a fragment
+    ("fragment", b"GET /echo/bad#frag HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+    ("fragment after query", b"GET /echo/bad?a=1#f HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+    ("fragment in absolute-form", b"GET http://x/echo/bad#f HTTP/1.1\r\nHost: x\r\n\r\n", 400),
 ]
 
 
@@ -468,6 +472,29 @@ def test_malformed_requests_get_exact_statuses():
                 except (AssertionError, ValueError, ConnectionError) as e:
                     failures.append("%s (alone): %r" % (name, e))
         assert not failures, "\n".join(failures)
+
+
+def test_target_with_fragment_is_400_and_closes_like_other_bad_targets():
+    # A "#" is refused by the parser, as a target with a control byte is: 400, Connection:
+    # close, and the pipelined request behind it is never read (where the bad request line
+    # ends is known, but a client that sends one is not trusted with the next).
+    bad_targets = [b"/echo/a#b", b"/echo/a#", b"/#", b"/echo/a?x=1#y", b"http://x/echo/a#b",
+                   b"/echo/a\x7fb"]
+    with Origin() as o, Gantry(cfg(o)) as g:
+        for target in bad_targets:
+            o.reset_stats()
+            with HttpConn(g.port) as c:
+                c.send(b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+                       + gwtest.build_request("GET", "/echo/next", host="x"))
+                r = c.read_response()
+                assert_gantry_error(r, 400)
+                assert r.json()["error"] == "invalid request target", (target, r.json())
+                assert r.header("Connection", "").lower() == "close", (target, r.headers)
+                assert c.wait_closed(5), (target, "connection left open")
+            assert o.stats()["requests"] == 0, (target, o.stats())
+        # "%23" is an encoded "#", a valid path character: forwarded as sent
+        r = gwtest.request(g.port, "GET", "/echo/a%23b?q=%23")
+        assert r.status == 200 and r.json()["path"] == "/echo/a%23b?q=%23", (r, r.body)
 
 
 def test_smuggling_probes_are_refused_and_never_reach_the_origin():

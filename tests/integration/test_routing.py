@@ -187,6 +187,8 @@ def test_method_matching_and_405():
 
 
 def test_path_normalised_before_routing_and_forwarding():
+    # Routing uses the normalised path; what goes upstream is the client's own spelling of
+    # each segment that normalisation keeps (dot segments and "//" resolved, escapes as sent).
     def run(rt):
         cases = [
             ("/api/admin/../users", "users", "/api/users"),
@@ -197,8 +199,8 @@ def test_path_normalised_before_routing_and_forwarding():
             ("//api//users///3", "users", "/api/users/3"),
             ("/api/./users/./4", "users", "/api/users/4"),
             ("/api/%2e/users/5", "users", "/api/users/5"),
-            ("/api/%75sers/6", "users", "/api/users/6"),
-            ("/api/users/a%3fb", "users", "/api/users/a%3Fb"),
+            ("/api/%75sers/6", "users", "/api/%75sers/6"),
+            ("/api/users/a%3fb", "users", "/api/users/a%3fb"),
             ("/api/users/x?a=/../b&c=%2F", "users", "/api/users/x?a=/../b&c=%2F"),
             ("/strip/../api/users", "users", "/api/users"),
             ("/../../api/users", "users", "/api/users"),
@@ -214,6 +216,40 @@ def test_path_normalised_before_routing_and_forwarding():
                     "/api/users/%zz", "/api/users/..;/x", "/api/users/%2e%2e%3b/x"):
             rt.expect_error("GET", bad, 400)
         assert all(q["target"] != "/api/users%2F7" for q in rt.o.last_requests())
+    with_router(run)
+
+
+def test_client_spelling_of_the_path_is_forwarded():
+    # Signed URLs (S3, CloudFront, HMAC-signed webhooks) sign the path as the client spelled
+    # it: gantry routes and decides on the normalised path, but forwards the client's bytes
+    # of every segment it keeps (as nginx and HAProxy do), also after strip_prefix, which
+    # strips the prefix's segments from that spelling.
+    def run(rt):
+        cases = [
+            ("/api/users/%7Efoo/%41b?x=%7E", "users", "/api/users/%7Efoo/%41b?x=%7E"),
+            ("/api/users/%7efoo/%41b?x=%7e", "users", "/api/users/%7efoo/%41b?x=%7e"),
+            ("/%61pi/%75sers/%7Efoo", "users", "/%61pi/%75sers/%7Efoo"),
+            ("/api/users/x/../%7Efoo//%41b/./", "users", "/api/users/%7Efoo/%41b/"),
+            ("/api/users/%7Efoo/%2e%2E/%41b", "users", "/api/users/%41b"),
+            ("/api/users/%e2%82%ac;v=%7E", "users", "/api/users/%e2%82%ac;v=%7E"),
+            # strip_prefix: the prefix /strip/users is two segments, whatever their spelling
+            ("/strip/users/%7Efoo/%41b?x=%7E", "strip", "/%7Efoo/%41b?x=%7E"),
+            ("/%73trip/user%73/%7Efoo/%41b?x=%7E", "strip", "/%7Efoo/%41b?x=%7E"),
+            ("/strip//users/./%7Efoo", "strip", "/%7Efoo"),
+            ("/api/../strip/users/a/../%7E", "strip", "/%7E"),
+            ("/strip/%75sers", "strip", "/"),
+            ("/strip/users/", "strip", "/"),
+            ("/strip/users?q=%7E", "strip", "/?q=%7E"),
+        ]
+        for target, svc, up in cases:
+            rt.expect("GET", target, svc, up)
+        # absolute-form: the path's spelling is kept there too
+        raw = (b"GET http://example.net/api/users/%7Efoo/%41b?x=%7E HTTP/1.1\r\n"
+               b"Host: example.net\r\nConnection: close\r\n\r\n")
+        r, svc, up = rt.route("GET", "http://example.net/api/users/%7Efoo/%41b?x=%7E", raw=raw)
+        assert svc == "users" and up["target"] == "/api/users/%7Efoo/%41b?x=%7E", (svc, up)
+        # an encoded slash is no separator and no character: still refused, never forwarded
+        rt.expect_error("GET", "/api/users/%7Efoo%2F%41b", 400)
     with_router(run)
 
 

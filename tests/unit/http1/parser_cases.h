@@ -215,6 +215,8 @@ static const struct pcase parser_cases[] = {
     {"target with sub-delims",
      IN("GET /a/b;c=d/e:f@g!h$i&j'k(l)m*n+o,p~r?s/t?u HTTP/1.1\r\nHost: a\r\n\r\n"),
      .rc = DONE, .target = "/a/b;c=d/e:f@g!h$i&j'k(l)m*n+o,p~r?s/t?u"},
+    {"encoded hash in target", IN("GET /a%23b?c=%23 HTTP/1.1\r\nHost: a\r\n\r\n"), .rc = DONE,
+     .target = "/a%23b?c=%23"},
     /* RFC 9110 2.5: a higher minor version of a supported major is processed as 1.1. */
     {"HTTP/1.2 served as 1.1", IN("GET / HTTP/1.2\r\nHost: a\r\n\r\n"), .rc = DONE, .ver = V11},
     {"websocket upgrade",
@@ -287,6 +289,31 @@ static const struct pcase parser_cases[] = {
     /* RFC 9110 4.2.4: userinfo in an http URI is invalid. */
     {"userinfo in absolute-form", IN("GET http://u@h/ HTTP/1.1\r\nHost: a\r\n\r\n"),
      .rc = GW_ETARGET},
+    /* RFC 9112 3.2: origin-form = absolute-path [ "?" query ] and absolute-form =
+     * absolute-URI: neither has a fragment, and "#" is in no other part of either (RFC 3986
+     * 3.3, 3.4). A client never sends one; a target with "#" is refused, wherever it is. */
+    {"fragment in origin-form", IN("GET /a#b HTTP/1.1\r\nHost: a\r\n\r\n"), .rc = GW_ETARGET},
+    {"empty fragment", IN("GET /a# HTTP/1.1\r\nHost: a\r\n\r\n"), .rc = GW_ETARGET},
+    {"fragment only", IN("GET /# HTTP/1.1\r\nHost: a\r\n\r\n"), .rc = GW_ETARGET},
+    {"fragment after query", IN("GET /a?x=1#frag HTTP/1.1\r\nHost: a\r\n\r\n"),
+     .rc = GW_ETARGET},
+    {"hash inside query", IN("GET /a?x=#&y=2 HTTP/1.1\r\nHost: a\r\n\r\n"), .rc = GW_ETARGET},
+    /* the target scan takes 16 bytes at a time: "#" at the end of a block and past it */
+    {"fragment at byte 16 of the target",
+     IN("GET /0123456789abcd#f HTTP/1.1\r\nHost: a\r\n\r\n"), .rc = GW_ETARGET},
+    {"fragment at byte 17 of the target",
+     IN("GET /0123456789abcde#f HTTP/1.1\r\nHost: a\r\n\r\n"), .rc = GW_ETARGET},
+    {"fragment after 40 bytes",
+     IN("GET /0123456789/0123456789/0123456789/0123#x HTTP/1.1\r\nHost: a\r\n\r\n"),
+     .rc = GW_ETARGET},
+    {"fragment in absolute-form",
+     IN("GET http://example.com/p?x=1#f HTTP/1.1\r\nHost: example.com\r\n\r\n"),
+     .rc = GW_ETARGET},
+    {"fragment right after the authority",
+     IN("GET http://example.com#f HTTP/1.1\r\nHost: example.com\r\n\r\n"), .rc = GW_ETARGET},
+    {"hash in CONNECT authority", IN("CONNECT a#b:443 HTTP/1.1\r\nHost: a\r\n\r\n"),
+     .rc = GW_ETARGET},
+    {"OPTIONS *#", IN("OPTIONS *# HTTP/1.1\r\nHost: a\r\n\r\n"), .rc = GW_ETARGET},
     {"lowercase http version", IN("GET / http/1.1\r\nHost: a\r\n\r\n"), .rc = GW_EVERSION},
     {"version without minor", IN("GET / HTTP/1\r\nHost: a\r\n\r\n"), .rc = GW_EVERSION},
     {"version 1.1.1", IN("GET / HTTP/1.1.1\r\nHost: a\r\n\r\n"), .rc = GW_EVERSION},
