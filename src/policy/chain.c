@@ -60,7 +60,7 @@ void gw_policy_respond(struct gw_request *r, const struct gw_answer *a)
     r->ds->respond(r, a);
 }
 
-void gw_policy_cancel(struct gw_request *r)
+void gw__policy_cancel(struct gw_request *r)
 {
     for (size_t i = 0; i < GW_STAGE__COUNT; i++) {
         const struct gw_stage *st = &stages[i];
@@ -69,7 +69,7 @@ void gw_policy_cancel(struct gw_request *r)
     }
 }
 
-int gw_policy_response_headers(struct gw_request *r, struct gw_buf *head)
+int gw__policy_response_headers(struct gw_request *r, struct gw_buf *head)
 {
     for (size_t i = 0; i < GW_STAGE__COUNT; i++) {
         const struct gw_stage *st = &stages[i];

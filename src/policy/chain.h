@@ -61,12 +61,22 @@ void gw_policy_resume(struct gw_request *r);
 /* A suspended stage's async work ended with an answer for the client. */
 void gw_policy_respond(struct gw_request *r, const struct gw_answer *a);
 
+void gw__policy_cancel(struct gw_request *r);
+int gw__policy_response_headers(struct gw_request *r, struct gw_buf *head);
+
 /* The request is going away: cancel every stage's async work. */
-void gw_policy_cancel(struct gw_request *r);
+static inline void gw_policy_cancel(struct gw_request *r)
+{
+    if (r->arena_used) /* no stage took state: nothing to cancel (the common case, inline) */
+        gw__policy_cancel(r);
+}
 
 /* Appends the stages' response headers to head (an upstream response's or gantry's own).
  * 0 or GW_ENOMEM. */
-int gw_policy_response_headers(struct gw_request *r, struct gw_buf *head);
+static inline int gw_policy_response_headers(struct gw_request *r, struct gw_buf *head)
+{
+    return r->arena_used ? gw__policy_response_headers(r, head) : 0;
+}
 
 /* n zeroed bytes of per-request memory for a stage's state, freed with the request; NULL when
  * the request's arena is used up (the stage answers GW_ENOMEM). */

@@ -250,7 +250,10 @@ static void out_chunk(struct gw_request *r, struct out *o, const char *data, siz
  * the body ended (the last chunk is in o when rechunk). payload adds the data bytes; more than
  * max (0: no cap) is GW_EBODYTOOLARGE. 0 or a negative code (a bad chunked body).
  */
-static int relay(struct gw_request *r, struct out *o, enum gw_http1_body in,
+/* Inlined into both pumps: it sits on every response's path, and a call with this many
+ * arguments costs more than the common Content-Length case does. */
+__attribute__((always_inline)) static inline int
+relay(struct gw_request *r, struct out *o, enum gw_http1_body in,
                  struct gw_chunked_decoder *dec, uint64_t *left, const char *p, size_t avail,
                  bool rechunk, uint64_t *payload, uint64_t max, size_t *consumed, bool *done)
 {
