@@ -1,5 +1,5 @@
 /*
- * Internals of src/control/: the config schema machinery (tables of fields, value types, the
+ * Internals of src/config/: the config schema machinery (tables of fields, value types, the
  * load context and its error list) and the JSON value locator. Not for use outside control/
  * (and its tests).
  */

@@ -29,6 +29,7 @@
 #include "policy/introspect.h"
 #include "policy/jwks_fetch.h"
 #include "policy/policy.h"
+#include "policy/stages.h"
 #include "runtime/server-t.h"
 #include "runtime/worker-t.h"
 #include "state/token_cache.h"

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "policy/policy.h"
+#include "policy/stages.h"
 
 /* The table. Order is policy: see enum gw_stage_id. */
 static const struct gw_stage stages[GW_STAGE__COUNT] = {

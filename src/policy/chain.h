@@ -14,8 +14,8 @@
  *   - on_response adds header lines to every answer of a request whose slot holds state: the
  *     upstream's response and gantry's own (rate-limit headers, later CORS and security headers).
  *   - cancel runs when the request goes away with state in the slot: stop async work, unlink.
- * A new policy is one file with its stage functions plus one row in the table (policy/chain.c)
- * and its name in enum gw_stage_id.
+ * A new policy is one file with its stage functions plus one row in the table (policy/chain.c),
+ * its name in enum gw_stage_id (the row's index) and its functions declared in policy/stages.h.
  */
 #ifndef GW_POLICY_CHAIN_H
 #define GW_POLICY_CHAIN_H

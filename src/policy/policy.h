@@ -21,7 +21,6 @@
 #include <uv.h>
 
 #include "config/config-t.h"
-#include "policy/chain.h"
 #include "policy/jwt.h"
 #include "state/ratelimit.h"
 
@@ -106,25 +105,7 @@ void gw_policy_sweep(struct gw_policy *p, uint64_t now_us);
 
 void gw_keyset_unref(struct gw_keyset *ks);
 
-/* ---- the stages (rows of policy/chain.c's table) -----------------------------------------------
- */
-
-struct gw_answer;
-struct gw_buf;
 struct gw_worker;
-
-/* policy/ratelimit_policy.c: the limits not keyed by consumer (before authentication), then
- * those keyed by consumer (after it); one state for both. */
-enum gw_stage_result gw_ratelimit_pre_on_request(struct gw_request *r, void **slot,
-                                                 struct gw_answer *a);
-enum gw_stage_result gw_ratelimit_consumer_on_request(struct gw_request *r, void **slot,
-                                                      struct gw_answer *a);
-int gw_ratelimit_on_response(struct gw_request *r, void *slot, struct gw_buf *head);
-void gw_ratelimit_cancel(struct gw_request *r, void *slot);
-
-/* policy/auth.c: authentication and authorization. */
-enum gw_stage_result gw_auth_on_request(struct gw_request *r, void **slot, struct gw_answer *a);
-void gw_auth_cancel(struct gw_request *r, void *slot);
 
 /* Worker thread: a JWKS refresh completed (or, with only_overdue, the once-a-second sweep):
  * resumes the requests waiting for it (all, or those waiting longer than the fetch timeout). */

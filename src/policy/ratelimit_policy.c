@@ -22,6 +22,7 @@
 #include "core/log.h"
 #include "policy/chain.h"
 #include "policy/policy.h"
+#include "policy/stages.h"
 #include "runtime/worker-t.h"
 #include "state/ratelimit_local.h"
 #include "state/ratelimit_redis.h"

@@ -11,7 +11,7 @@
 #include "control/snapshot.h"
 #include "core/log.h"
 #include "policy/policy.h"
-#include "runtime/server.h"
+#include "runtime/server-t.h"
 #include "state/ratelimit_redis.h"
 #include "state/token_cache.h"
 #include "upstream/pool.h"

@@ -1,0 +1,29 @@
+/*
+ * The stages of the policy chain, as policy/chain.c's table lists them: each is defined in the
+ * file of its policy. The contract is in policy/chain.h.
+ */
+#ifndef GW_POLICY_STAGES_H
+#define GW_POLICY_STAGES_H
+
+#include "policy/chain.h"
+
+/* ---- the stages (rows of policy/chain.c's table) -----------------------------------------------
+ */
+
+struct gw_answer;
+struct gw_buf;
+
+/* policy/ratelimit_policy.c: the limits not keyed by consumer (before authentication), then
+ * those keyed by consumer (after it); one state for both. */
+enum gw_stage_result gw_ratelimit_pre_on_request(struct gw_request *r, void **slot,
+                                                 struct gw_answer *a);
+enum gw_stage_result gw_ratelimit_consumer_on_request(struct gw_request *r, void **slot,
+                                                      struct gw_answer *a);
+int gw_ratelimit_on_response(struct gw_request *r, void *slot, struct gw_buf *head);
+void gw_ratelimit_cancel(struct gw_request *r, void *slot);
+
+/* policy/auth.c: authentication and authorization. */
+enum gw_stage_result gw_auth_on_request(struct gw_request *r, void **slot, struct gw_answer *a);
+void gw_auth_cancel(struct gw_request *r, void *slot);
+
+#endif
