@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/hash.h"
 #include "core/list.h"
 #include "core/random.h"
 
@@ -34,22 +35,6 @@ struct gw_rl_store {
     uint64_t seed;
     struct rl_shard shards[GW_RL_STORE_SHARDS];
 };
-
-/* FNV-1a over the seed then the key, finished with a 64-bit mixer (murmur3 fmix64). */
-static uint64_t hash_key(uint64_t seed, const unsigned char *k, size_t len)
-{
-    uint64_t h = UINT64_C(0xcbf29ce484222325) ^ seed;
-    for (size_t i = 0; i < len; i++) {
-        h ^= k[i];
-        h *= UINT64_C(0x100000001b3);
-    }
-    h ^= h >> 33;
-    h *= UINT64_C(0xff51afd7ed558ccd);
-    h ^= h >> 33;
-    h *= UINT64_C(0xc4ceb9fe1a85ec53);
-    h ^= h >> 33;
-    return h;
-}
 
 static size_t bucket_of(const struct rl_shard *sh, uint64_t hash)
 {
@@ -176,7 +161,7 @@ int gw_rl_store_decide(struct gw_rl_store *st, const void *key, size_t len, uint
 {
     if (key == NULL || len == 0 || len > GW_RL_STORE_MAX_KEY)
         return GW_EINVAL;
-    uint64_t h = hash_key(st->seed, key, len);
+    uint64_t h = gw_hash_seeded(st->seed, key, len);
     struct rl_shard *sh = &st->shards[h % GW_RL_STORE_SHARDS];
     pthread_mutex_lock(&sh->mu);
     struct rl_entry *e = sh->buckets[bucket_of(sh, h)];

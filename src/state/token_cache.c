@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 
 #include "core/error.h"
+#include "core/hash.h"
 #include "core/list.h"
 #include "core/random.h"
 
@@ -54,13 +55,7 @@ static uint64_t hash_digest(uint64_t seed, const uint8_t *d)
 {
     uint64_t h;
     memcpy(&h, d, sizeof(h));
-    h ^= seed;
-    h ^= h >> 33;
-    h *= UINT64_C(0xff51afd7ed558ccd);
-    h ^= h >> 33;
-    h *= UINT64_C(0xc4ceb9fe1a85ec53);
-    h ^= h >> 33;
-    return h;
+    return gw_hash_mix64(h ^ seed);
 }
 
 static size_t bucket_of(const struct tc_shard *sh, uint64_t hash)
