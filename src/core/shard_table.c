@@ -313,6 +313,11 @@ uint64_t gw_shard_table_hash(const struct gw_shard_table *t, const void *key, si
     return gw_hash_seeded(t->seed, key, len);
 }
 
+uint64_t gw_shard_table_mix(const struct gw_shard_table *t, uint64_t x)
+{
+    return gw_hash_mix64(x ^ t->seed);
+}
+
 struct gw_shard *gw_shard_table_lock(struct gw_shard_table *t, uint64_t hash)
 {
     struct gw_shard *sh = &t->shards[hash & (t->nshards - 1)];

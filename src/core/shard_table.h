@@ -95,6 +95,10 @@ void gw_shard_table_free(struct gw_shard_table *t);
  * pick shards and buckets: clients cannot aim keys they choose at one shard. */
 uint64_t gw_shard_table_hash(const struct gw_shard_table *t, const void *key, size_t len);
 
+/* The same for a key that is already uniformly random (the first 8 bytes of a digest): x
+ * mixed with the seed, without reading any more bytes. */
+uint64_t gw_shard_table_mix(const struct gw_shard_table *t, uint64_t x);
+
 /* Locks and returns the shard that holds the entries of `hash`. */
 struct gw_shard *gw_shard_table_lock(struct gw_shard_table *t, uint64_t hash);
 

@@ -45,6 +45,15 @@ static void free_entry(struct gw_shard_entry *e, void *ctx)
     free(t);
 }
 
+/* Digest bytes are uniform already: the first 8, mixed with the table's seed, pick the bucket
+ * (the seed keeps a client from aiming tokens it chooses at one bucket). */
+static uint64_t hash_digest(const struct gw_token_cache *c, const uint8_t *d)
+{
+    uint64_t x;
+    memcpy(&x, d, sizeof(x));
+    return gw_shard_table_mix(c->table, x);
+}
+
 static int digest_token(const void *token, size_t len, uint8_t d[TC_DIGEST_LEN])
 {
     unsigned int n = 0;
@@ -192,7 +201,7 @@ int gw_token_cache_put(struct gw_token_cache *c, const void *token, size_t len,
     int rc = digest_token(token, len, d);
     if (rc < 0)
         return rc;
-    uint64_t h = gw_shard_table_hash(c->table, d, TC_DIGEST_LEN);
+    uint64_t h = hash_digest(c, d);
     struct tc_entry *e = entry_new(d, h, id, expires_at_us);
     if (e == NULL)
         return GW_ENOMEM;
@@ -217,7 +226,7 @@ int gw_token_cache_get(struct gw_token_cache *c, const void *token, size_t len, 
     rc = digest_token(token, len, d);
     if (rc < 0)
         return rc;
-    uint64_t h = gw_shard_table_hash(c->table, d, TC_DIGEST_LEN);
+    uint64_t h = hash_digest(c, d);
     struct gw_shard *sh = gw_shard_table_lock(c->table, h);
     struct gw_shard_entry *found = gw_shard_lookup(sh, h, d, TC_DIGEST_LEN, now_us);
     rc = 0;
