@@ -198,6 +198,25 @@ static void test_shard_count(void **unused)
     }
 }
 
+/* Hashes are stable within a table and seeded per table. */
+static void test_hashes(void **unused)
+{
+    (void)unused;
+    struct counters c = {0};
+    struct gw_shard_table_conf conf = conf_of(100, 4, &c);
+    struct gw_shard_table *t1 = mk(&conf);
+    struct gw_shard_table *t2 = mk(&conf);
+    assert_true(gw_shard_table_hash(t1, "k", 1) == gw_shard_table_hash(t1, "k", 1));
+    assert_true(gw_shard_table_hash(t1, "k", 1) != gw_shard_table_hash(t1, "j", 1));
+    assert_true(gw_shard_table_mix(t1, 42) == gw_shard_table_mix(t1, 42));
+    assert_true(gw_shard_table_mix(t1, 42) != gw_shard_table_mix(t1, 43));
+    /* two random 64-bit seeds (a collision is a 2^-64 event) */
+    assert_true(gw_shard_table_hash(t1, "k", 1) != gw_shard_table_hash(t2, "k", 1));
+    assert_true(gw_shard_table_mix(t1, 42) != gw_shard_table_mix(t2, 42));
+    gw_shard_table_free(t1);
+    gw_shard_table_free(t2);
+}
+
 /* ---- entries ---------------------------------------------------------------------------- */
 
 static void test_find_lookup_remove(void **unused)
@@ -642,6 +661,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_invalid_conf),
         cmocka_unit_test(test_shard_count),
+        cmocka_unit_test(test_hashes),
         cmocka_unit_test(test_find_lookup_remove),
         cmocka_unit_test(test_lru_eviction),
         cmocka_unit_test(test_bound),
