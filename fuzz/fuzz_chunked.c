@@ -113,7 +113,7 @@ static void check_config(const uint8_t *in, size_t size, uint32_t max_line, uint
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    uint64_t h = fnv1a(data, size);
+    uint64_t h = gw_fnv1a64(data, size);
     check_config(data, size, 0, 0, h);
     check_config(data, size, 1 + (uint32_t)(h >> 8) % 64, 1 + (uint32_t)(h >> 16) % 256, h >> 5);
     return 0;

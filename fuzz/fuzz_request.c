@@ -129,7 +129,7 @@ static void check_config(const uint8_t *data, size_t size, const struct gw_http1
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    uint64_t h = fnv1a(data, size);
+    uint64_t h = gw_fnv1a64(data, size);
     check_config(data, size, NULL, MAX_FIELDS, h);
     struct gw_http1_limits small = {
         .max_request_line = 16 + (uint32_t)(h >> 8) % 240,

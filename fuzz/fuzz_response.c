@@ -134,7 +134,7 @@ static void check_config(const uint8_t *data, size_t size, const struct gw_http1
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const enum gw_http_method reqs[] = {GW_METHOD_GET, GW_METHOD_HEAD, GW_METHOD_CONNECT};
-    uint64_t h = fnv1a(data, size);
+    uint64_t h = gw_fnv1a64(data, size);
     struct gw_http1_limits small = {
         .max_request_line = 16 + (uint32_t)(h >> 8) % 240,
         .max_header_bytes = 8 + (uint32_t)(h >> 20) % 500,

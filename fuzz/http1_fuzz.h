@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hash.h"
 #include "http1/parser.h"
 
 #define MAX_FIELDS 64u
@@ -31,14 +32,6 @@ enum mode {
     SPLIT, /* the first k bytes, then all of it */
     BYTES  /* one more byte per call */
 };
-
-static inline uint64_t fnv1a(const uint8_t *data, size_t size)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < size; i++)
-        h = (h ^ data[i]) * 1099511628211ull;
-    return h;
-}
 
 static inline bool is_tchar(unsigned char c)
 {

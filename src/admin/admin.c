@@ -27,6 +27,7 @@
 #include "core/list.h"
 #include "core/log.h"
 #include "http1/chunked.h"
+#include "http1/names.h"
 #include "net/listen.h"
 #include "runtime/server.h"
 
@@ -147,37 +148,6 @@ void gw__admin_error(struct gw__admin_resp *rs, int status, const char *fmt, ...
     gw__admin_json(rs, status, json_pack("{s:s, s:i}", "error", msg, "status", status));
 }
 
-static const struct {
-    int status;
-    const char *text;
-} reasons[] = {
-    {200, "OK"},
-    {201, "Created"},
-    {400, "Bad Request"},
-    {401, "Unauthorized"},
-    {404, "Not Found"},
-    {405, "Method Not Allowed"},
-    {408, "Request Timeout"},
-    {409, "Conflict"},
-    {413, "Content Too Large"},
-    {414, "URI Too Long"},
-    {417, "Expectation Failed"},
-    {422, "Unprocessable Content"},
-    {431, "Request Header Fields Too Large"},
-    {500, "Internal Server Error"},
-    {501, "Not Implemented"},
-    {503, "Service Unavailable"},
-    {505, "HTTP Version Not Supported"},
-};
-
-static const char *reason(int status)
-{
-    for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++) {
-        if (reasons[i].status == status)
-            return reasons[i].text;
-    }
-    return status >= 500 ? "Internal Server Error" : "Error";
-}
 
 /* The key requests must carry: the running config's; when it has none but the listener is off
  * loopback (a reload dropped the key), the key the listener was bound with, so a reload can
@@ -313,7 +283,7 @@ static void respond(struct admin_conn *c, struct gw__admin_resp *rs, bool close_
     int rc = gw_buf_appendf(&c->out,
                             "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
                             "Content-Length: %zu\r\nCache-Control: no-store\r\n%s%s\r\n",
-                            rs->status, reason(rs->status), blen + (body ? 1 : 0), rs->headers,
+                            rs->status, gw_http_reason(rs->status), blen + (body ? 1 : 0), rs->headers,
                             close_after ? "Connection: close\r\n" : "");
     if (rc == 0 && body && !head_only) {
         rc = gw_buf_append(&c->out, body, blen);

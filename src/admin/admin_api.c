@@ -19,6 +19,7 @@
 #include "upstream/target_state.h"
 
 #include "core/version.h"
+#include "http1/names.h"
 
 /* ---- path patterns and queries --------------------------------------------------------------- */
 
@@ -99,24 +100,17 @@ long gw__admin_query_get(const char *query, size_t len, const char *key, char *o
 
 /* ---- JSON views of the running config -------------------------------------------------------- */
 
-static const struct {
-    enum gw_http_method id;
-    const char *name;
-} method_names[] = {
-    {GW_METHOD_GET, "GET"},     {GW_METHOD_HEAD, "HEAD"},     {GW_METHOD_POST, "POST"},
-    {GW_METHOD_PUT, "PUT"},     {GW_METHOD_DELETE, "DELETE"}, {GW_METHOD_OPTIONS, "OPTIONS"},
-    {GW_METHOD_PATCH, "PATCH"}, {GW_METHOD_TRACE, "TRACE"},
-};
-
 /* An array of method names, or NULL for "any" (mask 0). */
 static json_t *methods_json(uint32_t mask)
 {
     if (mask == 0)
         return NULL;
     json_t *a = json_array();
-    for (size_t i = 0; a && i < sizeof method_names / sizeof method_names[0]; i++) {
-        if (mask & (1u << method_names[i].id))
-            json_array_append_new(a, json_string(method_names[i].name));
+    for (size_t i = 0; a && i < sizeof gw_http_listed_methods / sizeof gw_http_listed_methods[0];
+         i++) {
+        enum gw_http_method m = gw_http_listed_methods[i];
+        if (mask & (1u << m))
+            json_array_append_new(a, json_string(gw_http_method_name(m)));
     }
     return a;
 }
@@ -642,11 +636,8 @@ static const struct {
 
 static const char *method_name(enum gw_http_method m)
 {
-    for (size_t i = 0; i < sizeof method_names / sizeof method_names[0]; i++) {
-        if (method_names[i].id == m)
-            return method_names[i].name;
-    }
-    return "?";
+    const char *name = gw_http_method_name(m);
+    return name ? name : "?";
 }
 
 static void list_endpoints(struct gw_server *s, const struct gw__admin_req *rq,
@@ -685,13 +676,8 @@ void gw__admin_dispatch(struct gw_server *s, struct gw__admin_req *rq, struct gw
     }
     if (allowed & (1u << GW_METHOD_GET))
         allowed |= 1u << GW_METHOD_HEAD;
-    size_t o = (size_t)snprintf(rs->headers, sizeof rs->headers, "Allow: ");
-    for (size_t i = 0; i < sizeof method_names / sizeof method_names[0]; i++) {
-        if ((allowed & (1u << method_names[i].id)) && o < sizeof rs->headers)
-            o += (size_t)snprintf(rs->headers + o, sizeof rs->headers - o, "%s%s",
-                                  o > 7 ? ", " : "", method_names[i].name);
-    }
-    if (o < sizeof rs->headers)
-        snprintf(rs->headers + o, sizeof rs->headers - o, "\r\n");
+    char list[128];
+    gw_http_method_list(allowed, ", ", list, sizeof list);
+    snprintf(rs->headers, sizeof rs->headers, "Allow: %s\r\n", list);
     gw__admin_error(rs, 405, "method not allowed");
 }

@@ -7,6 +7,7 @@
 
 #include "balance/internal.h"
 #include "core/error.h"
+#include "core/hex.h"
 
 #define DEFAULT_DECAY_MS 10000
 #define DEFAULT_INITIAL_US 10000
@@ -173,29 +174,6 @@ int gw_balancer_pick(struct gw_balancer *b, const struct gw_balance_key *key,
     return b->ops->pick(b, key, &f, rnd);
 }
 
-/* Parses 16 lowercase or uppercase hex digits. */
-static bool parse_hex64(const char *s, size_t n, uint64_t *out)
-{
-    uint64_t v = 0;
-
-    if (s == NULL || n != GW_BALANCE_STICKY_LEN)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned c = (unsigned char)s[i], d;
-        if (c >= '0' && c <= '9')
-            d = c - '0';
-        else if (c >= 'a' && c <= 'f')
-            d = c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F')
-            d = c - 'A' + 10;
-        else
-            return false;
-        v = v << 4 | d;
-    }
-    *out = v;
-    return true;
-}
-
 static int sticky_find(const struct gw_balancer *b, uint64_t h)
 {
     size_t lo = 0, hi = b->n;
@@ -223,7 +201,9 @@ int gw_balancer_pick_sticky(struct gw_balancer *b, const char *cookie, size_t co
         *stuck = false;
     if (b->n == 0)
         return -1;
-    if (parse_hex64(cookie, cookie_len, &h)) {
+    /* The cookie is the target's sticky hash in 16 hex digits, either case. */
+    if (cookie != NULL && cookie_len == GW_BALANCE_STICKY_LEN &&
+        gw_hex_parse(cookie, cookie_len, &h)) {
         int i = sticky_find(b, h);
         if (i >= 0 && gw__balance_eligible(b, &f, (size_t)i)) {
             if (stuck != NULL)

@@ -9,6 +9,7 @@
  */
 #include "config/internal.h"
 
+#include "net/fetch.h"
 #include "policy/jwt.h"
 
 #include <errno.h>
@@ -101,22 +102,14 @@ static bool check_key_hash(struct gw__cfg_ctx *ctx, char **s)
     return false;
 }
 
-/* A URL gantry fetches itself: plain http:// for now. */
+/* A URL gantry fetches itself, judged by the fetch client's own rules (net/fetch.h). */
 static bool check_fetch_url(struct gw__cfg_ctx *ctx, char **s)
 {
-    const char *p = *s;
-    if (strncmp(p, "http://", 7) == 0 && p[7] != '\0' && p[7] != '/' &&
-        strpbrk(p, " \t\r\n") == NULL && strlen(p) <= 2048)
-        return true;
-    char q[96];
-    if (strncmp(p, "https://", 8) == 0)
-        gw__cfg_error(ctx,
-                      "%s: https is not supported for URLs gantry fetches yet; serve it on a "
-                      "loopback or internal http:// address",
-                      gw__cfg_quote(p, strlen(p), q, sizeof q));
-    else
-        gw__cfg_error(ctx, "%s is not an http:// URL", gw__cfg_quote(p, strlen(p), q, sizeof q));
-    return false;
+    const char *why =
+        strlen(*s) > 2048 ? "URL longer than 2048 characters" : gw_fetch_check_url(*s);
+    if (why != NULL)
+        gw__cfg_url_error(ctx, *s, why);
+    return why == NULL;
 }
 
 /* A claim name: a word as above (it is quoted in WWW-Authenticate and JSON answers without

@@ -7,6 +7,7 @@
  * types and defaults there match these tables.
  */
 #include "config/internal.h"
+#include "http1/names.h"
 
 #include <arpa/inet.h>
 #include <stdlib.h>
@@ -571,28 +572,10 @@ static size_t json_count(json_t *v)
 
 static void describe_methods(uint32_t mask, char *buf, size_t cap)
 {
-    static const struct {
-        enum gw_http_method m;
-        const char *name;
-    } names[] = {
-        {GW_METHOD_GET, "GET"},     {GW_METHOD_HEAD, "HEAD"},     {GW_METHOD_POST, "POST"},
-        {GW_METHOD_PUT, "PUT"},     {GW_METHOD_DELETE, "DELETE"}, {GW_METHOD_OPTIONS, "OPTIONS"},
-        {GW_METHOD_PATCH, "PATCH"}, {GW_METHOD_TRACE, "TRACE"},
-    };
-    size_t o = 0;
-    buf[0] = '\0';
-    if (mask == 0) {
+    if (mask == 0)
         snprintf(buf, cap, "any method");
-        return;
-    }
-    for (size_t i = 0; i < sizeof names / sizeof names[0] && o < cap; i++) {
-        if (!(mask & (1u << names[i].m)))
-            continue;
-        int n = snprintf(buf + o, cap - o, "%s%s", o ? " " : "", names[i].name);
-        if (n < 0)
-            break;
-        o += (size_t)n;
-    }
+    else
+        gw_http_method_list(mask, " ", buf, cap);
 }
 
 static uint32_t common_methods(uint32_t a, uint32_t b)

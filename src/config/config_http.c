@@ -4,9 +4,10 @@
  */
 #include "config/internal.h"
 
-#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "core/url.h"
 
 #define FIELD(base, f, T) ((T *)((char *)(base) + (f)->offset))
 
@@ -21,125 +22,6 @@ static void lower_n(char *s, size_t n)
         if (s[i] >= 'A' && s[i] <= 'Z')
             s[i] = (char)(s[i] - 'A' + 'a');
     }
-}
-
-static bool ip_literal(int af, const char *s, size_t n)
-{
-    char buf[64];
-    unsigned char addr[16];
-    if (n == 0 || n >= sizeof buf)
-        return false;
-    memcpy(buf, s, n);
-    buf[n] = '\0';
-    return inet_pton(af, buf, addr) == 1;
-}
-
-static bool only_digits_and_dots(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (!((s[i] >= '0' && s[i] <= '9') || s[i] == '.'))
-            return false;
-    }
-    return true;
-}
-
-/* A DNS name (letters, digits, '-' and, for container names, '_') or an IPv4 literal. Returns
- * NULL or what is wrong. */
-static const char *check_host_name(const char *s, size_t n)
-{
-    if (n == 0)
-        return "missing host";
-    if (only_digits_and_dots(s, n))
-        return ip_literal(AF_INET, s, n) ? NULL : "invalid IPv4 address";
-    if (n > 253)
-        return "host name longer than 253 characters";
-    size_t label = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (c == '.') {
-            if (label == 0)
-                return "empty label in host name";
-            if (s[i - 1] == '-')
-                return "a host name label must not end with \"-\"";
-            label = 0;
-            continue;
-        }
-        if (!is_alnum(c) && c != '-' && c != '_')
-            return "invalid character in host name (letters, digits, \"-\", \"_\" and \".\")";
-        if (c == '-' && label == 0)
-            return "a host name label must not start with \"-\"";
-        if (++label > 63)
-            return "host name label longer than 63 characters";
-    }
-    if (label == 0)
-        return "a host name must not end with \".\"";
-    if (s[n - 1] == '-')
-        return "a host name label must not end with \"-\"";
-    return NULL;
-}
-
-struct authority {
-    const char *host; /* without brackets */
-    size_t host_len;
-    bool ipv6;
-    bool has_port;
-    uint16_t port;
-};
-
-static const char *parse_port(const char *p, const char *end, uint16_t *port)
-{
-    unsigned long v = 0;
-    if (p == end)
-        return "missing port after \":\"";
-    for (const char *q = p; q < end; q++) {
-        if (*q < '0' || *q > '9')
-            return "the port must be a number between 1 and 65535";
-        v = v * 10 + (unsigned long)(*q - '0');
-        if (v > 65535)
-            return "the port must be a number between 1 and 65535";
-    }
-    if (v == 0)
-        return "the port must be a number between 1 and 65535";
-    *port = (uint16_t)v;
-    return NULL;
-}
-
-/* host[:port] or [v6][:port]; the host may be empty (the caller decides). */
-static const char *parse_authority(const char *a, size_t n, struct authority *out)
-{
-    const char *end = a + n;
-    const char *rest;
-    memset(out, 0, sizeof *out);
-    if (n > 0 && a[0] == '[') {
-        const char *close = memchr(a, ']', n);
-        if (close == NULL)
-            return "unterminated \"[\" in IPv6 address";
-        out->host = a + 1;
-        out->host_len = (size_t)(close - a - 1);
-        out->ipv6 = true;
-        if (!ip_literal(AF_INET6, out->host, out->host_len))
-            return "invalid IPv6 address";
-        rest = close + 1;
-        if (rest < end && *rest != ':')
-            return "unexpected characters after \"]\"";
-    } else {
-        const char *colon = memchr(a, ':', n);
-        if (colon && memchr(colon + 1, ':', (size_t)(end - colon - 1)))
-            return "an IPv6 address must be written in brackets, as in \"[::1]:8000\"";
-        out->host = a;
-        out->host_len = colon ? (size_t)(colon - a) : n;
-        rest = colon ? colon : end;
-        if (out->host_len > 0) {
-            const char *why = check_host_name(out->host, out->host_len);
-            if (why)
-                return why;
-        }
-    }
-    if (rest < end) {
-        out->has_port = true;
-        return parse_port(rest + 1, end, &out->port);
-    }
-    return NULL;
 }
 
 /* ---- listen ---------------------------------------------------------------------------------- */
@@ -168,11 +50,11 @@ static void parse_listen(struct gw__cfg_ctx *ctx, json_t *v, void *base,
         }
         if (!gw__cfg_get_string(ctx, v, &s))
             return;
-        struct authority a;
-        const char *why = parse_authority(s, strlen(s), &a);
-        if (why == NULL && !a.has_port)
+        struct gw_url_authority a;
+        const char *why = NULL;
+        if (gw_url_parse_authority(s, strlen(s), &a, &why) == 0 && !a.has_port)
             why = "missing port (expected \"host:port\", e.g. \"0.0.0.0:8000\")";
-        if (why == NULL && a.host_len > 0 && !a.ipv6 && !ip_literal(AF_INET, a.host, a.host_len))
+        if (why == NULL && a.host_len > 0 && a.kind == GW_URL_HOST_NAME)
             why = "the listen host must be an IP address (\"0.0.0.0:8000\", \"[::]:8000\")";
         if (why) {
             char q[96];
@@ -205,59 +87,52 @@ const struct gw__cfg_type gw__cfg_listen_type = {"address", parse_listen, releas
 
 /* ---- target URL ------------------------------------------------------------------------------ */
 
-static bool starts_with_nocase(const char *s, size_t n, const char *prefix)
+void gw__cfg_url_error(struct gw__cfg_ctx *ctx, const char *url, const char *why)
 {
-    size_t k = strlen(prefix);
-    if (n < k)
-        return false;
-    for (size_t i = 0; i < k; i++) {
-        char c = s[i];
-        if (c >= 'A' && c <= 'Z')
-            c = (char)(c - 'A' + 'a');
-        if (c != prefix[i])
-            return false;
-    }
-    return true;
+    char shown[128];
+    char q[96];
+    gw_url_redact(url, strlen(url), shown, sizeof shown);
+    gw__cfg_error(ctx, "%s: %s", gw__cfg_quote(shown, strlen(shown), q, sizeof q), why);
 }
 
-/* Returns NULL or what is wrong with url; fills t's host, authority, port, ipv6 on success
- * (*oom on allocation failure). */
+/* Returns NULL or what is wrong with url as a target; fills t's host, authority, port, ipv6 on
+ * success (*oom on allocation failure). */
 static const char *parse_url(const char *url, struct gw_target_conf *t, bool *oom)
 {
     size_t n = strlen(url);
-    const char *end = url + n;
-    if (!starts_with_nocase(url, n, "http://")) {
-        if (starts_with_nocase(url, n, "https://"))
-            return "https targets are not supported yet (expected http://host:port)";
+    const char *why = NULL;
+    struct gw_url u;
+
+    if (n > 2048)
+        return "URL longer than 2048 characters";
+    switch (gw_url_scheme_of(url, n)) {
+    case GW_URL_HTTP:
+        break;
+    case GW_URL_HTTPS:
+        return "https targets are not supported yet (expected http://host:port)";
+    default:
         return "not a URL (expected http://host:port)";
     }
-    const char *auth = url + 7;
-    size_t alen = strcspn(auth, "/?#");
-    const char *tail = auth + alen;
-    if (memchr(auth, '@', alen))
+    if (gw_url_parse(url, n, &u, &why) < 0)
+        return why;
+    if (u.user != NULL)
         return "user information (\"user@\") is not allowed in a target URL";
-    if (*tail == '?')
+    if (u.query != NULL)
         return "a query is not allowed in a target URL";
-    if (*tail == '#')
+    if (u.fragment != NULL)
         return "a fragment is not allowed in a target URL";
-    if (*tail == '/' && tail + 1 != end)
+    if (u.path_len > 1)
         return "a path is not allowed in a target URL (the request's path is forwarded; see "
                "strip_prefix)";
-    struct authority a;
-    const char *bad = parse_authority(auth, alen, &a);
-    if (bad)
-        return bad;
-    if (a.host_len == 0)
-        return "missing host (expected http://host:port)";
-    t->host = strndup(a.host, a.host_len);
-    t->authority = strndup(auth, alen);
+    t->host = strndup(u.host.host, u.host.host_len);
+    t->authority = strndup(u.authority, u.authority_len);
     if (t->host == NULL || t->authority == NULL) {
         *oom = true;
         return NULL;
     }
-    lower_n(t->host, a.host_len);
-    t->port = a.has_port ? a.port : 80;
-    t->ipv6 = a.ipv6;
+    lower_n(t->host, u.host.host_len);
+    t->port = u.port;
+    t->ipv6 = u.host.kind == GW_URL_HOST_IPV6;
     return NULL;
 }
 
@@ -282,11 +157,10 @@ static void parse_url_value(struct gw__cfg_ctx *ctx, json_t *v, void *base,
     if (!gw__cfg_get_string(ctx, v, &s))
         return;
     release_url(base, f);
-    const char *why = strlen(s) > 2048 ? "URL longer than 2048 characters" : parse_url(s, t, &oom);
+    const char *why = parse_url(s, t, &oom);
     if (why || oom) {
-        char q[96];
         if (why)
-            gw__cfg_error(ctx, "%s: %s", gw__cfg_quote(s, strlen(s), q, sizeof q), why);
+            gw__cfg_url_error(ctx, s, why);
         else
             ctx->oom = true;
         free(s);
@@ -373,9 +247,9 @@ static void parse_host_header(struct gw__cfg_ctx *ctx, json_t *v, void *base,
         free(s);
         return;
     }
-    struct authority a;
-    const char *why = parse_authority(s, strlen(s), &a);
-    if (why == NULL && a.host_len == 0)
+    struct gw_url_authority a;
+    const char *why = NULL;
+    if (gw_url_parse_authority(s, strlen(s), &a, &why) == 0 && a.host_len == 0)
         why = "missing host";
     if (why) {
         char q[96];
@@ -492,7 +366,7 @@ bool gw__cfg_check_host_pattern(struct gw__cfg_ctx *ctx, char **s)
         why = "a host pattern must not contain a port";
     if (why == NULL) {
         const char *name = (p[0] == '*') ? p + 2 : p;
-        why = check_host_name(name, strlen(name));
+        why = gw_url_check_host_name(name, strlen(name));
     }
     if (why)
         gw__cfg_error(ctx, "%s: %s", gw__cfg_quote(p, n, q, sizeof q), why);

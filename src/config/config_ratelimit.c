@@ -7,7 +7,7 @@
  */
 #include "config/internal.h"
 
-#include "core/hex.h"
+#include "core/url.h"
 #include "state/ratelimit.h"
 #include "state/ratelimit_redis.h"
 
@@ -385,31 +385,39 @@ static const struct gw__cfg_type trusted_type = {"string or array of strings", p
 
 /* ---- redis ----------------------------------------------------------------------------------- */
 
-/* Percent-decodes s[0..n) into a new string; NULL when malformed (or out of memory: *oom). */
-static char *pct_decode(const char *s, size_t n, bool *oom)
+/* NULL or what is wrong with s as a Redis URL; *u filled when NULL. */
+static const char *check_redis_url(const char *s, struct gw_url *u)
 {
-    char *out = malloc(n + 1);
-    size_t k = 0;
-    if (out == NULL) {
-        *oom = true;
+    size_t n = strlen(s);
+    const char *why = NULL;
+    switch (gw_url_scheme_of(s, n)) {
+    case GW_URL_REDIS:
+        break;
+    case GW_URL_REDISS:
+        return "TLS (rediss://) is not possible in this build: Debian 12's hiredis 0.14 has no "
+               "TLS; reach Redis over loopback or a TLS tunnel (stunnel) and use redis://";
+    default:
+        return "must start with \"redis://\"";
+    }
+    if (gw_url_parse(s, n, u, &why) < 0)
+        return why;
+    if (u->query != NULL || u->fragment != NULL)
+        return "a query or fragment is not allowed in a Redis URL";
+    if (u->user != NULL && u->password == NULL)
+        return "user information without a password (write redis://:PASSWORD@host)";
+    return NULL;
+}
+
+/* A part of the URL percent-decoded into a new string; NULL for an empty part (or when out of
+ * memory: *oom). */
+static char *decoded(const char *p, size_t n, bool *oom)
+{
+    if (n == 0)
         return NULL;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] != '%') {
-            out[k++] = s[i];
-            continue;
-        }
-        int hi = i + 2 < n ? gw_hex_digit((unsigned char)s[i + 1]) : -1;
-        int lo = i + 2 < n ? gw_hex_digit((unsigned char)s[i + 2]) : -1;
-        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
-            free(out);
-            return NULL;
-        }
-        out[k++] = (char)(hi * 16 + lo);
-        i += 2;
-    }
-    out[k] = '\0';
-    return out;
+    char *d = gw_url_decode_dup(p, n);
+    if (d == NULL)
+        *oom = true;
+    return d;
 }
 
 /* "redis://[[user]:password@]host[:port][/db]" into the redis fields. */
@@ -418,116 +426,28 @@ static void parse_redis_url(struct gw__cfg_ctx *ctx, json_t *v, void *base,
 {
     (void)f;
     struct gw_config *cfg = base;
+    struct gw_url u;
+    bool oom = false;
     char *s;
-    char q[96];
-    const char *why = NULL;
-    char *user = NULL, *pass = NULL, *host = NULL;
-    unsigned long port = 6379, db = 0;
     if (!gw__cfg_get_string(ctx, v, &s))
         return;
-    const char *p = s;
-    if (strncmp(p, "rediss://", 9) == 0) {
-        why = "uses TLS (rediss://), which this build cannot do: Debian 12's hiredis 0.14 has no "
-              "TLS; reach Redis over loopback or a TLS tunnel (stunnel) and use redis://";
-        goto fail;
+    const char *why = check_redis_url(s, &u);
+    if (why != NULL) {
+        /* The message hides the user and password: the URL may hold a secret. */
+        gw__cfg_url_error(ctx, s, why);
+        free(s);
+        return;
     }
-    if (strncmp(p, "redis://", 8) != 0) {
-        why = "must start with \"redis://\"";
-        goto fail;
-    }
-    p += 8;
-    const char *end = p + strcspn(p, "/?#");
-    const char *at = NULL;
-    for (const char *t = p; t < end; t++) {
-        if (*t == '@')
-            at = t;
-    }
-    if (at) {
-        const char *colon = memchr(p, ':', (size_t)(at - p));
-        bool oom = false;
-        if (colon) {
-            if (colon > p)
-                user = pct_decode(p, (size_t)(colon - p), &oom);
-            if (at > colon + 1) /* "redis://:@host" has no password */
-                pass = pct_decode(colon + 1, (size_t)(at - colon - 1), &oom);
-            if (oom) {
-                ctx->oom = true;
-                goto fail_quiet;
-            }
-            if ((colon > p && user == NULL) || (at > colon + 1 && pass == NULL)) {
-                why = "has a malformed percent-escape in its user or password";
-                goto fail;
-            }
-        } else {
-            why = "has user info without a password (write redis://:PASSWORD@host)";
-            goto fail;
-        }
-        p = at + 1;
-    }
-    const char *hend;
-    const char *hstart = p;
-    if (*p == '[') {
-        hend = memchr(p, ']', (size_t)(end - p));
-        if (hend == NULL) {
-            why = "has an unterminated IPv6 address";
-            goto fail;
-        }
-        hstart = p + 1;
-        p = hend + 1;
-    } else {
-        hend = p;
-        while (hend < end && *hend != ':')
-            hend++;
-        p = hend;
-    }
-    if (hend == hstart) {
-        why = "has no host";
-        goto fail;
-    }
-    for (const char *h = hstart; h < hend; h++) {
-        bool ok = (*h >= 'a' && *h <= 'z') || (*h >= 'A' && *h <= 'Z') ||
-                  (*h >= '0' && *h <= '9') || *h == '.' || *h == '-' ||
-                  (*hstart != '\0' && hstart[-1] == '[' && *h == ':');
-        if (!ok) {
-            why = "has an invalid host (a name, an IPv4 address or [IPv6])";
-            goto fail;
-        }
-    }
-    host = strndup(hstart, (size_t)(hend - hstart));
-    if (host == NULL) {
+    char *host = strndup(u.host.host, u.host.host_len);
+    char *user = decoded(u.user, u.user_len, &oom);
+    char *pass = decoded(u.password, u.password_len, &oom);
+    if (host == NULL || oom) {
         ctx->oom = true;
-        goto fail_quiet;
-    }
-    if (p < end && *p == ':') {
-        char *e;
-        p++;
-        if (p == end || *p < '0' || *p > '9') {
-            why = "has an invalid port";
-            goto fail;
-        }
-        port = strtoul(p, &e, 10);
-        if (e != end || port < 1 || port > 65535) {
-            why = "has an invalid port (1 to 65535)";
-            goto fail;
-        }
-    } else if (p != end) {
-        why = "has an invalid host";
-        goto fail;
-    }
-    if (*end == '/' && end[1] != '\0') {
-        char *e;
-        if (end[1] < '0' || end[1] > '9') {
-            why = "has an invalid database number after '/'";
-            goto fail;
-        }
-        db = strtoul(end + 1, &e, 10);
-        if (*e != '\0' || db > 100000) {
-            why = "has an invalid database number after '/'";
-            goto fail;
-        }
-    } else if (*end != '\0' && !(*end == '/' && end[1] == '\0')) {
-        why = "must not have a query or fragment";
-        goto fail;
+        free(host);
+        free(user);
+        free(pass);
+        free(s);
+        return;
     }
     free(cfg->rate_limit.redis.url);
     free(cfg->rate_limit.redis.host);
@@ -535,23 +455,10 @@ static void parse_redis_url(struct gw__cfg_ctx *ctx, json_t *v, void *base,
     free(cfg->rate_limit.redis.password);
     cfg->rate_limit.redis.url = s;
     cfg->rate_limit.redis.host = host;
-    cfg->rate_limit.redis.port = (uint16_t)port;
+    cfg->rate_limit.redis.port = u.port;
     cfg->rate_limit.redis.username = user;
     cfg->rate_limit.redis.password = pass;
-    cfg->rate_limit.redis.db = (uint32_t)db;
-    return;
-
-fail:
-    /* The URL may hold a password: quote only what comes before it. */
-    if (strchr(s, '@') == NULL)
-        gw__cfg_error(ctx, "%s %s", gw__cfg_quote(s, strlen(s), q, sizeof q), why);
-    else
-        gw__cfg_error(ctx, "the Redis URL %s", why);
-fail_quiet:
-    free(user);
-    free(pass);
-    free(host);
-    free(s);
+    cfg->rate_limit.redis.db = u.db;
 }
 
 static void release_redis_url(void *base, const struct gw__cfg_field *f)

@@ -134,7 +134,10 @@ extern const struct gw__cfg_type gw__cfg_duration_type; /* uint64_t ms; arg: ran
 extern const struct gw__cfg_type gw__cfg_enum_type;     /* int-sized enum; arg: gw__cfg_enum[] */
 extern const struct gw__cfg_type gw__cfg_listen_type;   /* struct gw_config's listen_host/_port */
 extern const struct gw__cfg_type gw__cfg_url_type;      /* struct gw_target_conf's url fields */
-extern const struct gw__cfg_type gw__cfg_methods_type;  /* uint32_t method bitmask */
+/* Reports why (core/url.h's words) about url at the current key, after a quote of url with its
+ * user and password replaced by "***". */
+void gw__cfg_url_error(struct gw__cfg_ctx *ctx, const char *url, const char *why);
+extern const struct gw__cfg_type gw__cfg_methods_type;     /* uint32_t method bitmask */
 extern const struct gw__cfg_type gw__cfg_host_header_type; /* gw_service_conf host_mode+value */
 
 /* String checks (config_values.c), for gw__cfg_string_type / gw__cfg_strlist_type. */

@@ -12,6 +12,8 @@
 #include <limits.h>
 #include <string.h>
 
+#include "core/hex.h"
+
 struct lex {
     const char *p;
     size_t len;
@@ -81,25 +83,13 @@ static bool skip_value(struct lex *l)
     return l->pos > start;
 }
 
+/* The value of the four hex digits at p (those of a JSON unicode escape), or -1. */
 static int hex4(const char *p, size_t avail)
 {
-    if (avail < 4)
+    uint64_t v;
+    if (avail < 4 || !gw_hex_parse(p, 4, &v))
         return -1;
-    int v = 0;
-    for (int i = 0; i < 4; i++) {
-        char c = p[i];
-        int d;
-        if (c >= '0' && c <= '9')
-            d = c - '0';
-        else if (c >= 'a' && c <= 'f')
-            d = c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F')
-            d = c - 'A' + 10;
-        else
-            return -1;
-        v = v * 16 + d;
-    }
-    return v;
+    return (int)v;
 }
 
 static size_t utf8_encode(unsigned long cp, unsigned char *out)

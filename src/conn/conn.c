@@ -23,6 +23,7 @@
 #include "core/log.h"
 #include "http1/names.h"
 #include "net/listen.h"
+#include "net/write.h"
 #include "policy/chain.h"
 #include "runtime/server-t.h"
 #include "runtime/worker-t.h"
@@ -429,21 +430,10 @@ static void conn_process(struct gw_conn *c)
  * receives it with data = the connection and must free it. */
 static int conn_write(struct gw_conn *c, uv_buf_t *bufs, unsigned nbufs, uv_write_cb cb)
 {
-    int n = uv_try_write((uv_stream_t *)&c->tcp, bufs, nbufs);
-    if (n == UV_EAGAIN)
-        n = 0;
-    if (n < 0)
+    unsigned i;
+    int n = gw_net_try_write((uv_stream_t *)&c->tcp, bufs, nbufs, &i);
+    if (n != 0)
         return n;
-    size_t left = (size_t)n;
-    unsigned i = 0;
-    while (i < nbufs && left >= bufs[i].len) {
-        left -= bufs[i].len;
-        i++;
-    }
-    if (i == nbufs)
-        return 1;
-    bufs[i].base += left;
-    bufs[i].len -= left;
     uv_write_t *wr = malloc(sizeof(*wr));
     if (!wr)
         return GW_ENOMEM;

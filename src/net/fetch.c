@@ -19,6 +19,7 @@
 
 #include "core/buf.h"
 #include "core/error.h"
+#include "core/url.h"
 #include "http1/chunked.h"
 #include "http1/parser.h"
 
@@ -82,17 +83,6 @@ static const struct gw_http1_limits RESP_LIMITS = {
 
 /* ---- URL, method and header checks ---------------------------------------------------- */
 
-struct url {
-    const char *authority; /* host[:port] as written, sent as Host */
-    size_t authority_len;
-    const char *host; /* without the brackets of an IPv6 literal */
-    size_t host_len;
-    const char *path; /* origin-form target up to the fragment; may be empty or start with '?' */
-    size_t path_len;
-    uint16_t port;
-    bool ipv6;
-};
-
 static bool is_alnum(unsigned char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
@@ -104,87 +94,38 @@ static bool is_tchar(unsigned char c)
     return is_alnum(c) || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
-static int parse_port(const char *s, const char *end, uint16_t *port)
+/*
+ * "http://authority[path][?query][#fragment]" (RFC 9110 section 4.2.1) through the one URL
+ * parser (core/url.h), which admits no byte that could break out of the request line. No
+ * userinfo: RFC 9110 section 4.2.4 forbids sending it. The fragment is not sent.
+ */
+static const char *parse_url(const char *url, struct gw_url *u)
 {
-    uint32_t v = 0;
-    if (s == end || end - s > 5)
-        return GW_EINVAL;
-    for (; s < end; s++) {
-        if (*s < '0' || *s > '9')
-            return GW_EINVAL;
-        v = v * 10 + (uint32_t)(*s - '0');
+    const char *why = NULL;
+    size_t n = strnlen(url, GW_FETCH_MAX_URL + 1);
+
+    if (n > GW_FETCH_MAX_URL)
+        return "longer than 8192 bytes";
+    switch (gw_url_scheme_of(url, n)) {
+    case GW_URL_HTTP:
+        break;
+    case GW_URL_HTTPS:
+        return "https is not supported for URLs gantry fetches yet; serve it on a loopback or "
+               "internal http:// address";
+    default:
+        return "not an http:// URL";
     }
-    if (v == 0 || v > 65535)
-        return GW_EINVAL;
-    *port = (uint16_t)v;
-    return 0;
+    if (gw_url_parse(url, n, u, &why) < 0)
+        return why;
+    if (u->user != NULL)
+        return "user information (\"user@\") is not allowed in a URL gantry fetches";
+    return NULL;
 }
 
-/*
- * Splits "http://authority[path]" (RFC 9110 section 4.2.1). Only what an origin-form request
- * can carry is accepted: no userinfo (RFC 9110 section 4.2.4 forbids sending it), no
- * percent-encoded or IPvFuture host, and a target of visible ASCII only, so no byte of the
- * URL can break out of the request line.
- */
-static int parse_url(const char *url, struct url *u)
+const char *gw_fetch_check_url(const char *url)
 {
-    size_t n = strnlen(url, GW_FETCH_MAX_URL + 1);
-    const char *end = url + n;
-    const char *p, *a_end, *port_start = NULL;
-
-    memset(u, 0, sizeof(*u));
-    u->port = 80;
-    if (n > GW_FETCH_MAX_URL || strncasecmp(url, "http://", 7) != 0)
-        return GW_EINVAL;
-    p = url + 7;
-    a_end = p;
-    while (a_end < end && *a_end != '/' && *a_end != '?' && *a_end != '#')
-        a_end++;
-    u->authority = p;
-    u->authority_len = (size_t)(a_end - p);
-    if (p < a_end && *p == '[') {
-        const char *rb = memchr(p, ']', (size_t)(a_end - p));
-        if (rb == NULL)
-            return GW_EINVAL;
-        u->host = p + 1;
-        u->host_len = (size_t)(rb - p - 1);
-        u->ipv6 = true;
-        for (size_t i = 0; i < u->host_len; i++) {
-            unsigned char c = (unsigned char)u->host[i];
-            if (!is_alnum(c) && c != ':' && c != '.')
-                return GW_EINVAL;
-        }
-        if (rb + 1 < a_end) {
-            if (rb[1] != ':')
-                return GW_EINVAL;
-            port_start = rb + 2;
-        }
-    } else {
-        const char *colon = memchr(p, ':', (size_t)(a_end - p));
-        u->host = p;
-        u->host_len = (size_t)((colon ? colon : a_end) - p);
-        for (size_t i = 0; i < u->host_len; i++) {
-            unsigned char c = (unsigned char)u->host[i];
-            if (!is_alnum(c) && c != '-' && c != '.' && c != '_')
-                return GW_EINVAL;
-        }
-        if (colon)
-            port_start = colon + 1;
-    }
-    if (u->host_len == 0 || u->host_len > MAX_HOST)
-        return GW_EINVAL;
-    if (port_start && parse_port(port_start, a_end, &u->port) < 0)
-        return GW_EINVAL;
-    u->path = a_end;
-    while (a_end < end && *a_end != '#')
-        a_end++;
-    u->path_len = (size_t)(a_end - u->path);
-    for (size_t i = 0; i < u->path_len; i++) {
-        unsigned char c = (unsigned char)u->path[i];
-        if (c < 0x21 || c > 0x7e)
-            return GW_EINVAL;
-    }
-    return 0;
+    struct gw_url u;
+    return parse_url(url, &u);
 }
 
 static int check_method(const char *m)
@@ -244,16 +185,17 @@ static int check_headers(const char *h)
 }
 
 /* Request head and body in one buffer, written with one uv_write. */
-static int build_request(struct gw_fetch *f, const char *method, const struct url *u,
+static int build_request(struct gw_fetch *f, const char *method, const struct gw_url *u,
                          const char *headers, const struct gw_fetch_req *req)
 {
     struct gw_buf b;
     int rc;
 
     gw_buf_init(&b, SIZE_MAX);
-    rc = gw_buf_appendf(&b, "%s %s%.*s HTTP/1.1\r\nHost: %.*s\r\n", method,
-                        u->path_len == 0 || u->path[0] != '/' ? "/" : "", (int)u->path_len, u->path,
-                        (int)u->authority_len, u->authority);
+    rc = gw_buf_appendf(&b, "%s %s%.*s%s%.*s HTTP/1.1\r\nHost: %.*s\r\n", method,
+                        u->path_len == 0 ? "/" : "", (int)u->path_len, u->path,
+                        u->query != NULL ? "?" : "", (int)u->query_len,
+                        u->query != NULL ? u->query : "", (int)u->authority_len, u->authority);
     if (rc == 0)
         rc = gw_buf_append_str(&b, "User-Agent: gantry\r\nConnection: close\r\n");
     if (rc == 0 && req->body != NULL)
@@ -659,9 +601,9 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 /* ---- API ------------------------------------------------------------------------------ */
 
 /* Fills f->addrs[0] when the host is an IP literal. */
-static bool ip_literal(struct gw_fetch *f, const struct url *u)
+static bool ip_literal(struct gw_fetch *f, const struct gw_url *u)
 {
-    if (u->ipv6)
+    if (u->host.kind == GW_URL_HOST_IPV6)
         return uv_ip6_addr(f->host, u->port, (struct sockaddr_in6 *)&f->addrs[0]) == 0;
     return uv_ip4_addr(f->host, u->port, (struct sockaddr_in *)&f->addrs[0]) == 0;
 }
@@ -671,14 +613,14 @@ int gw_fetch_start(uv_loop_t *loop, const struct gw_fetch_req *req, gw_fetch_cb 
 {
     const char *method;
     struct gw_fetch *f = NULL;
-    struct url u;
+    struct gw_url u;
     bool literal;
     int rc = GW_EINVAL;
 
     if (loop == NULL || req == NULL || req->url == NULL || cb == NULL)
         return GW_EINVAL;
     method = req->method ? req->method : "GET";
-    if (parse_url(req->url, &u) < 0 || check_method(method) < 0)
+    if (parse_url(req->url, &u) != NULL || check_method(method) < 0)
         return GW_EINVAL;
     if (req->headers != NULL && check_headers(req->headers) < 0)
         return GW_EINVAL;
@@ -691,10 +633,10 @@ int gw_fetch_start(uv_loop_t *loop, const struct gw_fetch_req *req, gw_fetch_cb 
     f->loop = loop;
     f->cb = cb;
     f->arg = arg;
-    memcpy(f->host, u.host, u.host_len);
+    memcpy(f->host, u.host.host, u.host.host_len);
     snprintf(f->port, sizeof(f->port), "%u", (unsigned)u.port);
     literal = ip_literal(f, &u);
-    if (u.ipv6 && !literal)
+    if (u.host.kind == GW_URL_HOST_IPV6 && !literal)
         goto fail;
     rc = build_request(f, method, &u, req->headers, req);
     if (rc < 0)

@@ -37,8 +37,9 @@
 #define GW_FETCH_MAX_HEAD 32768u
 
 struct gw_fetch_req {
-    /** "http://host[:port][/path][?query]"; host is a name, an IPv4 address or "[IPv6]".
-     * A fragment is dropped. https://, userinfo and anything else: GW_EINVAL */
+    /** "http://host[:port][/path][?query]" as core/url.h parses it (host a name, an IPv4
+     * address or "[IPv6]"); a fragment is dropped. https://, userinfo and anything else the
+     * parser refuses: GW_EINVAL (gw_fetch_check_url says why) */
     const char *url;
     /** method token, "GET" when NULL; "HEAD" reads no body */
     const char *method;
@@ -64,6 +65,13 @@ struct gw_fetch_resp {
     /** "" when err is 0, else a short reason for logs ("connect: connection refused") */
     const char *why;
 };
+
+/*
+ * NULL when gw_fetch_start would take url, else what is wrong with it (static text, to follow
+ * a quote of the URL), so that a config check judges a URL by the very rules its fetches use.
+ * Any thread.
+ */
+const char *gw_fetch_check_url(const char *url);
 
 typedef void (*gw_fetch_cb)(void *arg, int err, const struct gw_fetch_resp *resp);
 

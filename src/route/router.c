@@ -18,10 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hash.h"
 #include "route/normalize.h"
 
-#define FNV_OFFSET 0xcbf29ce484222325ull
-#define FNV_PRIME 0x100000001b3ull
 #define GID_MIX 0x9e3779b97f4a7c15ull
 
 struct route {
@@ -40,7 +39,7 @@ struct entry {
 };
 
 struct group {
-    uint64_t hash;   /* mix64 of the backward FNV of key */
+    uint64_t hash;   /* gw_hash_mix64 of the backward FNV of key */
     const char *key; /* exact host, ".suffix" for a wildcard, NULL for group 0 (any host) */
     uint32_t key_len;
     uint32_t max_len; /* longest prefix in the group; 0 = the group has no route */
@@ -64,24 +63,9 @@ struct gw_router {
     char *strings;      /* copies of prefixes and host keys */
 };
 
-static inline uint64_t fnv_step(uint64_t h, unsigned char c)
-{
-    return (h ^ c) * FNV_PRIME;
-}
-
-static inline uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ull;
-    x ^= x >> 33;
-    return x;
-}
-
 static inline uint64_t key_hash(uint32_t gid, uint64_t prefix_fnv)
 {
-    return mix64(prefix_fnv ^ ((uint64_t)gid * GID_MIX));
+    return gw_hash_mix64(prefix_fnv ^ ((uint64_t)gid * GID_MIX));
 }
 
 static inline unsigned char lower(unsigned char c)
@@ -101,7 +85,7 @@ static bool host_eq(const char *s, const char *key, size_t n)
 static const struct group *find_group(const struct gw_router *r, const char *s, size_t n,
                                       uint64_t back_fnv)
 {
-    uint64_t h = mix64(back_fnv);
+    uint64_t h = gw_hash_mix64(back_fnv);
     for (size_t i = h & r->host_mask;; i = (i + 1) & r->host_mask) {
         uint32_t v = r->host_slots[i];
         if (v == 0)
@@ -137,19 +121,11 @@ static size_t table_size(size_t n)
     return s;
 }
 
-static uint64_t fnv_forward(const char *s, size_t n)
-{
-    uint64_t h = FNV_OFFSET;
-    for (size_t i = 0; i < n; i++)
-        h = fnv_step(h, (unsigned char)s[i]);
-    return h;
-}
-
 static uint64_t fnv_backward_lower(const char *s, size_t n)
 {
-    uint64_t h = FNV_OFFSET;
+    uint64_t h = GW_FNV1A64_OFFSET;
     for (size_t i = n; i-- > 0;)
-        h = fnv_step(h, lower((unsigned char)s[i]));
+        h = gw_fnv1a64_step(h, lower((unsigned char)s[i]));
     return h;
 }
 
@@ -231,7 +207,7 @@ static uint32_t add_group(struct builder *b, const char *host)
     size_t n;
     bool wild;
     (void)parse_host(host, &key, &n, &wild); /* validated before */
-    uint64_t h = mix64(fnv_backward_lower(key, n));
+    uint64_t h = gw_hash_mix64(fnv_backward_lower(key, n));
     size_t i = h & r->host_mask;
     for (;; i = (i + 1) & r->host_mask) {
         uint32_t v = r->host_slots[i];
@@ -256,7 +232,7 @@ static uint32_t add_group(struct builder *b, const char *host)
 static uint32_t add_entry(struct builder *b, uint32_t gid, const char *p, size_t n)
 {
     struct gw_router *r = b->r;
-    uint64_t h = key_hash(gid, fnv_forward(p, n));
+    uint64_t h = key_hash(gid, gw_fnv1a64(p, n));
     size_t i = h & r->entry_mask;
     for (;; i = (i + 1) & r->entry_mask) {
         uint32_t v = r->entry_slots[i];
@@ -364,7 +340,7 @@ int gw_router_build(const struct gw_route_spec *specs, size_t n, struct gw_route
         goto fail;
     r->nroutes = n;
     r->max_depth = max_depth;
-    r->root_fnv = fnv_forward("/", 1);
+    r->root_fnv = gw_fnv1a64("/", 1);
     r->entry_mask = table_size(n) - 1;
     r->host_mask = table_size(n + 1) - 1;
     r->routes = calloc(n + 1, sizeof(*r->routes));
@@ -430,7 +406,7 @@ static size_t path_candidates(const struct gw_router *r, const char *path, size_
 {
     struct cand fwd[GW_ROUTE_MAX_DEPTH + 1];
     size_t nf = 0;
-    uint64_t h = FNV_OFFSET;
+    uint64_t h = GW_FNV1A64_OFFSET;
     uint32_t slashes = 0;
     bool whole = path_len <= r->max_len && path[path_len - 1] != '/';
 
@@ -446,7 +422,7 @@ static size_t path_candidates(const struct gw_router *r, const char *path, size_
         }
         if (k == r->max_len)
             break;
-        h = fnv_step(h, (unsigned char)path[k]);
+        h = gw_fnv1a64_step(h, (unsigned char)path[k]);
     }
     size_t nc = 0;
     if (whole && path_len > 1)
@@ -501,10 +477,10 @@ static const struct entry *select_entry(const struct gw_router *r, const char *h
          * the exact host last. */
         uint32_t wild[GW_ROUTE_MAX_HOST];
         size_t nw = 0;
-        uint64_t h = FNV_OFFSET;
+        uint64_t h = GW_FNV1A64_OFFSET;
         for (size_t i = n; i-- > 0;) {
             unsigned char ch = lower((unsigned char)host[i]);
-            h = fnv_step(h, ch);
+            h = gw_fnv1a64_step(h, ch);
             if (ch == '.' && i > 0 && r->has_wildcards) {
                 const struct group *g = find_group(r, host + i, n - i, h);
                 if (g != NULL)

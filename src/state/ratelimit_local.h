@@ -1,8 +1,9 @@
 /*
  * The in-process rate-limit store: per-key state for one limit, shared by every worker thread.
  *
- * Keys are byte strings ("ip:1.2.3.4"). The table is split in GW_RL_STORE_SHARDS shards by a
- * seeded hash of the key; each shard has a mutex, its own chained hash table and an LRU list.
+ * Keys are byte strings ("ip:1.2.3.4"). The table (core/shard_table.h) is split in
+ * GW_RL_STORE_SHARDS shards by a seeded hash of the key; each shard has a mutex, its own chained
+ * hash table and an LRU list.
  * A decision locks the key's shard for the lookup (or insert) and the algorithm's update, which
  * is a CAS (GCRA, fixed window) or a few arithmetic steps under the state's spinlock: holding the
  * shard mutex across it keeps the entry's lifetime trivial (no reference counts, no deferred

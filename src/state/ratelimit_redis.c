@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/hash.h"
 #include "core/list.h"
 #include "core/log.h"
 #include "core/random.h"
@@ -345,18 +346,6 @@ static void call_fail(struct rl_call *call, int status)
 
 /* ---- leases ------------------------------------------------------------------------------- */
 
-static uint64_t hash_key(uint64_t seed, const char *k, size_t len)
-{
-    uint64_t h = UINT64_C(0xcbf29ce484222325) ^ seed;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)k[i];
-        h *= UINT64_C(0x100000001b3);
-    }
-    h ^= h >> 33;
-    h *= UINT64_C(0xff51afd7ed558ccd);
-    h ^= h >> 33;
-    return h;
-}
 
 static struct rl_lease **lease_slot(struct gw_rl_redis *c, uint64_t hash)
 {
@@ -782,7 +771,7 @@ int gw_rl_redis_decide(struct gw_rl_redis *c, const struct gw_rl_conf *conf, con
     params_of(conf, &p);
     uint64_t hash = 0;
     if (lease_ok) {
-        hash = hash_key(c->lease_seed, key, len);
+        hash = gw_hash_seeded(c->lease_seed, key, len);
         l = lease_find(c, key, len, hash);
         if (l != NULL && !params_eq(&l->p, &p)) {
             if (l->call != NULL) {

@@ -1,7 +1,6 @@
 /* The sharded verified-token cache; see state/token_cache.h. */
 #include "state/token_cache.h"
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,67 +9,49 @@
 #include <openssl/evp.h>
 
 #include "core/error.h"
-#include "core/list.h"
-#include "core/random.h"
+#include "core/shard_table.h"
 
 #define TC_DIGEST_LEN 32
 
 struct tc_entry {
-    struct tc_entry *chain; /* next in the hash bucket */
-    struct gw_list lru;     /* head of the shard's list = most recently used */
-    size_t heap_idx;        /* position in the shard's expiry heap */
-    uint64_t hash;
-    uint64_t expires_at;
-    size_t size; /* bytes accounted for this entry */
+    struct gw_shard_entry link; /* link.size: bytes of this allocation */
     bool negative;
     uint8_t digest[TC_DIGEST_LEN]; /* SHA-256 of the token: the token itself is never kept */
     struct gw_identity id;         /* strings point into data[] */
     char data[];
 };
 
-struct tc_shard {
-    pthread_mutex_t mu;
-    struct tc_entry **buckets;
-    size_t nbuckets;        /* a power of two */
-    struct tc_entry **heap; /* min-heap on expires_at, cap slots */
-    size_t count;
-    size_t cap;
-    struct gw_list lru;
-    uint64_t now; /* latest now_us a lookup passed to this shard */
-    uint64_t hits, misses, evictions, expired, bytes;
-};
-
 struct gw_token_cache {
-    uint64_t seed;
-    unsigned nshards; /* a power of two */
-    struct tc_shard shards[];
+    struct gw_shard_table *table;
 };
 
-/*
- * Digest bytes are uniform, but a client choosing tokens could still aim them at one bucket by
- * trying a few million; the per-process seed makes the bucket of a digest unpredictable.
- */
-static uint64_t hash_digest(uint64_t seed, const uint8_t *d)
+static struct tc_entry *tc_entry_of(const struct gw_shard_entry *e)
 {
-    uint64_t h;
-    memcpy(&h, d, sizeof(h));
-    h ^= seed;
-    h ^= h >> 33;
-    h *= UINT64_C(0xff51afd7ed558ccd);
-    h ^= h >> 33;
-    h *= UINT64_C(0xc4ceb9fe1a85ec53);
-    h ^= h >> 33;
-    return h;
+    return gw_container_of(e, struct tc_entry, link);
 }
 
-static size_t bucket_of(const struct tc_shard *sh, uint64_t hash)
+static bool digest_eq(const struct gw_shard_entry *e, const void *digest, size_t len)
 {
-    return (size_t)(hash >> 8) & (sh->nbuckets - 1);
+    return len == TC_DIGEST_LEN && CRYPTO_memcmp(tc_entry_of(e)->digest, digest, len) == 0;
 }
 
-static struct tc_shard *shard_of(struct gw_token_cache *c, uint64_t hash)
+static void free_entry(struct gw_shard_entry *e, void *ctx)
 {
-    return &c->shards[hash & (c->nshards - 1)];
+    struct tc_entry *t = tc_entry_of(e);
+    size_t size = e->size;
+    (void)ctx;
+    /* The identity is a credential's worth of authority: do not leave it in freed memory. */
+    OPENSSL_cleanse(t, size);
+    free(t);
+}
+
+/* Digest bytes are uniform already: the first 8, mixed with the table's seed, pick the bucket
+ * (the seed keeps a client from aiming tokens it chooses at one bucket). */
+static uint64_t hash_digest(const struct gw_token_cache *c, const uint8_t *d)
+{
+    uint64_t x;
+    memcpy(&x, d, sizeof(x));
+    return gw_shard_table_mix(c->table, x);
 }
 
 static int digest_token(const void *token, size_t len, uint8_t d[TC_DIGEST_LEN])
@@ -130,162 +111,33 @@ fail:
     return GW_ENOMEM;
 }
 
-/* ---- the expiry heap (shard lock held) ------------------------------------------------- */
-
-static void heap_set(struct tc_shard *sh, size_t i, struct tc_entry *e)
-{
-    sh->heap[i] = e;
-    e->heap_idx = i;
-}
-
-static void heap_up(struct tc_shard *sh, size_t i)
-{
-    struct tc_entry *e = sh->heap[i];
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (sh->heap[parent]->expires_at <= e->expires_at)
-            break;
-        heap_set(sh, i, sh->heap[parent]);
-        i = parent;
-    }
-    heap_set(sh, i, e);
-}
-
-static void heap_down(struct tc_shard *sh, size_t i)
-{
-    struct tc_entry *e = sh->heap[i];
-    for (;;) {
-        size_t child = 2 * i + 1;
-        if (child >= sh->count)
-            break;
-        if (child + 1 < sh->count && sh->heap[child + 1]->expires_at < sh->heap[child]->expires_at)
-            child++;
-        if (e->expires_at <= sh->heap[child]->expires_at)
-            break;
-        heap_set(sh, i, sh->heap[child]);
-        i = child;
-    }
-    heap_set(sh, i, e);
-}
-
-/* ---- shards ------------------------------------------------------------------------------ */
-
-static struct tc_entry *shard_find(struct tc_shard *sh, uint64_t hash, const uint8_t *digest)
-{
-    struct tc_entry *e = sh->buckets[bucket_of(sh, hash)];
-    while (e != NULL && !(e->hash == hash && CRYPTO_memcmp(e->digest, digest, TC_DIGEST_LEN) == 0))
-        e = e->chain;
-    return e;
-}
-
-static void shard_insert(struct tc_shard *sh, struct tc_entry *e)
-{
-    size_t b = bucket_of(sh, e->hash);
-    e->chain = sh->buckets[b];
-    sh->buckets[b] = e;
-    gw_list_insert_head(&sh->lru, &e->lru);
-    heap_set(sh, sh->count, e);
-    sh->count++;
-    heap_up(sh, e->heap_idx);
-    sh->bytes += e->size;
-}
-
-/* Unlinks e from its bucket, the LRU list and the heap, and frees it. */
-static void shard_remove(struct tc_shard *sh, struct tc_entry *e)
-{
-    struct tc_entry **pp = &sh->buckets[bucket_of(sh, e->hash)];
-    size_t i = e->heap_idx;
-
-    while (*pp != e)
-        pp = &(*pp)->chain;
-    *pp = e->chain;
-    gw_list_remove(&e->lru);
-    sh->count--;
-    if (i != sh->count) {
-        /* Move the last heap element into the hole, then restore the order either way. */
-        heap_set(sh, i, sh->heap[sh->count]);
-        heap_up(sh, i);
-        heap_down(sh, i);
-    }
-    sh->heap[sh->count] = NULL;
-    sh->bytes -= e->size;
-    /* The identity is a credential's worth of authority: do not leave it in freed memory. */
-    OPENSSL_cleanse(e, e->size);
-    free(e);
-}
-
-/* Removes every entry expired at now; returns how many. */
-static size_t shard_expire(struct tc_shard *sh, uint64_t now)
-{
-    size_t n = 0;
-    while (sh->count > 0 && sh->heap[0]->expires_at <= now) {
-        shard_remove(sh, sh->heap[0]);
-        n++;
-    }
-    sh->expired += n;
-    return n;
-}
-
-/*
- * Makes room for one entry in a full shard, in O(log n): the entry that expired first if it has
- * expired by the shard's latest lookup time, else the least recently used one.
- */
-static void shard_make_room(struct tc_shard *sh)
-{
-    if (sh->count < sh->cap)
-        return;
-    if (sh->heap[0]->expires_at <= sh->now) {
-        shard_remove(sh, sh->heap[0]);
-        sh->expired++;
-        return;
-    }
-    shard_remove(sh, gw_container_of(sh->lru.prev, struct tc_entry, lru));
-    sh->evictions++;
-}
-
 /* ---- the cache -------------------------------------------------------------------------- */
 
 int gw_token_cache_new(struct gw_token_cache **out, size_t max_entries)
 {
     struct gw_token_cache *c = NULL;
-    unsigned nshards = 1, inited = 0;
     int rc = GW_EINVAL;
 
-    if (max_entries == 0 || max_entries > SIZE_MAX / 2 / sizeof(void *))
+    if (max_entries == 0)
         goto fail;
-    /* A shard of a handful of entries would make a poor LRU: small caches get fewer shards. */
-    while (nshards < GW_TOKEN_CACHE_SHARDS &&
-           (size_t)nshards * 2 * GW_TOKEN_CACHE_MIN_PER_SHARD <= max_entries)
-        nshards <<= 1;
     rc = GW_ENOMEM;
-    c = calloc(1, sizeof(*c) + nshards * sizeof(struct tc_shard));
+    c = calloc(1, sizeof(*c));
     if (c == NULL)
         goto fail;
-    c->seed = gw_random_u64();
-    c->nshards = nshards;
-    for (; inited < nshards; inited++) {
-        struct tc_shard *sh = &c->shards[inited];
-        sh->cap = max_entries / nshards + (inited < max_entries % nshards);
-        sh->nbuckets = 1;
-        while (sh->nbuckets < sh->cap)
-            sh->nbuckets <<= 1;
-        sh->buckets = calloc(sh->nbuckets, sizeof(*sh->buckets));
-        sh->heap = calloc(sh->cap, sizeof(*sh->heap));
-        if (sh->buckets == NULL || sh->heap == NULL || pthread_mutex_init(&sh->mu, NULL) != 0) {
-            free(sh->buckets);
-            free(sh->heap);
-            goto fail;
-        }
-        gw_list_init(&sh->lru);
-    }
+    const struct gw_shard_table_conf tc = {
+        .max_entries = max_entries,
+        .max_shards = GW_TOKEN_CACHE_SHARDS,
+        .min_per_shard = GW_TOKEN_CACHE_MIN_PER_SHARD,
+        .expiry_heap = true,
+        .key_eq = digest_eq,
+        .free_entry = free_entry,
+    };
+    rc = gw_shard_table_new(&c->table, &tc);
+    if (rc != 0)
+        goto fail;
     *out = c;
     return 0;
 fail:
-    for (unsigned i = 0; i < inited; i++) {
-        pthread_mutex_destroy(&c->shards[i].mu);
-        free(c->shards[i].buckets);
-        free(c->shards[i].heap);
-    }
     free(c);
     return rc;
 }
@@ -294,14 +146,7 @@ void gw_token_cache_free(struct gw_token_cache *c)
 {
     if (c == NULL)
         return;
-    for (unsigned i = 0; i < c->nshards; i++) {
-        struct tc_shard *sh = &c->shards[i];
-        while (sh->count > 0)
-            shard_remove(sh, sh->heap[sh->count - 1]);
-        free(sh->buckets);
-        free(sh->heap);
-        pthread_mutex_destroy(&sh->mu);
-    }
+    gw_shard_table_free(c->table);
     free(c);
 }
 
@@ -334,9 +179,9 @@ static struct tc_entry *entry_new(const uint8_t *digest, uint64_t hash,
     e = calloc(1, sizeof(*e) + extra);
     if (e == NULL)
         return NULL;
-    e->hash = hash;
-    e->expires_at = expires_at;
-    e->size = sizeof(*e) + extra;
+    e->link.hash = hash;
+    e->link.expires_at = expires_at;
+    e->link.size = sizeof(*e) + extra;
     memcpy(e->digest, digest, TC_DIGEST_LEN);
     e->negative = id == NULL;
     if (id != NULL) {
@@ -356,19 +201,17 @@ int gw_token_cache_put(struct gw_token_cache *c, const void *token, size_t len,
     int rc = digest_token(token, len, d);
     if (rc < 0)
         return rc;
-    uint64_t h = hash_digest(c->seed, d);
+    uint64_t h = hash_digest(c, d);
     struct tc_entry *e = entry_new(d, h, id, expires_at_us);
     if (e == NULL)
         return GW_ENOMEM;
-    struct tc_shard *sh = shard_of(c, h);
-    pthread_mutex_lock(&sh->mu);
-    struct tc_entry *old = shard_find(sh, h, d);
+    struct gw_shard *sh = gw_shard_table_lock(c->table, h);
+    struct gw_shard_entry *old = gw_shard_find(sh, h, d, TC_DIGEST_LEN);
     if (old != NULL)
-        shard_remove(sh, old);
-    else
-        shard_make_room(sh);
-    shard_insert(sh, e);
-    pthread_mutex_unlock(&sh->mu);
+        gw_shard_remove(sh, old);
+    /* No clock here: a full shard judges expiry by the latest lookup it saw. */
+    gw_shard_insert(sh, &e->link, 0);
+    gw_shard_unlock(sh);
     return 0;
 }
 
@@ -383,73 +226,38 @@ int gw_token_cache_get(struct gw_token_cache *c, const void *token, size_t len, 
     rc = digest_token(token, len, d);
     if (rc < 0)
         return rc;
-    uint64_t h = hash_digest(c->seed, d);
-    struct tc_shard *sh = shard_of(c, h);
-    pthread_mutex_lock(&sh->mu);
-    if (now_us > sh->now)
-        sh->now = now_us;
-    struct tc_entry *e = shard_find(sh, h, d);
-    if (e == NULL) {
-        sh->misses++;
-        rc = 0;
-    } else if (now_us >= e->expires_at) {
-        shard_remove(sh, e);
-        sh->expired++;
-        sh->misses++;
-        rc = 0;
-    } else {
-        sh->hits++;
-        gw_list_remove(&e->lru);
-        gw_list_insert_head(&sh->lru, &e->lru);
+    uint64_t h = hash_digest(c, d);
+    struct gw_shard *sh = gw_shard_table_lock(c->table, h);
+    struct gw_shard_entry *found = gw_shard_lookup(sh, h, d, TC_DIGEST_LEN, now_us);
+    rc = 0;
+    if (found != NULL) {
+        const struct tc_entry *e = tc_entry_of(found);
         rc = 2;
         if (!e->negative)
             rc = out == NULL ? 1 : (gw_identity_copy(out, &e->id) == 0 ? 1 : GW_ENOMEM);
     }
-    pthread_mutex_unlock(&sh->mu);
+    gw_shard_unlock(sh);
     return rc;
 }
 
 size_t gw_token_cache_sweep(struct gw_token_cache *c, uint64_t now_us)
 {
-    size_t n = 0;
-    for (unsigned i = 0; i < c->nshards; i++) {
-        struct tc_shard *sh = &c->shards[i];
-        pthread_mutex_lock(&sh->mu);
-        if (now_us > sh->now)
-            sh->now = now_us;
-        n += shard_expire(sh, now_us);
-        pthread_mutex_unlock(&sh->mu);
-    }
-    return n;
+    return gw_shard_table_sweep(c->table, now_us);
 }
 
 size_t gw_token_cache_clear(struct gw_token_cache *c)
 {
-    size_t n = 0;
-    for (unsigned i = 0; i < c->nshards; i++) {
-        struct tc_shard *sh = &c->shards[i];
-        pthread_mutex_lock(&sh->mu);
-        while (sh->count > 0) {
-            shard_remove(sh, sh->heap[0]);
-            n++;
-        }
-        pthread_mutex_unlock(&sh->mu);
-    }
-    return n;
+    return gw_shard_table_clear(c->table);
 }
 
 void gw_token_cache_stats(struct gw_token_cache *c, struct gw_token_cache_stats *out)
 {
-    memset(out, 0, sizeof(*out));
-    for (unsigned i = 0; i < c->nshards; i++) {
-        struct tc_shard *sh = &c->shards[i];
-        pthread_mutex_lock(&sh->mu);
-        out->hits += sh->hits;
-        out->misses += sh->misses;
-        out->entries += sh->count;
-        out->evictions += sh->evictions;
-        out->expired += sh->expired;
-        out->bytes += sh->bytes;
-        pthread_mutex_unlock(&sh->mu);
-    }
+    struct gw_shard_table_stats ts;
+    gw_shard_table_stats(c->table, &ts);
+    out->hits = ts.hits;
+    out->misses = ts.misses;
+    out->entries = ts.entries;
+    out->evictions = ts.evictions;
+    out->expired = ts.expired;
+    out->bytes = ts.bytes;
 }

@@ -8,12 +8,12 @@
  * negative mark, e.g. for a token introspection called inactive) and an expiry on the caller's
  * monotonic clock, in microseconds; an entry is valid while now < expires_at.
  *
- * Like the rate-limit store (state/ratelimit_local.h): the table is split in shards by the
- * digest, each with a mutex, its own chained hash table, an LRU list and (here) a min-heap of
- * expiries. Memory is bounded: at most max_entries entries in all. Inserting into a full shard
- * removes the entry that expired first if any has expired (by the latest time a lookup passed
- * to that shard), else the least recently used one. gw_token_cache_sweep drops every expired
- * entry; call it periodically (e.g. from the control thread).
+ * The table is a core/shard_table.h table, like the rate-limit store's: split in shards by a
+ * seeded hash of the digest, each with a mutex, its own chained hash table, an LRU list and
+ * (here) a min-heap of expiries. Memory is bounded: at most max_entries entries in all. Inserting
+ * into a full shard removes the entry that expired first if any has expired (by the latest time a
+ * lookup passed to that shard), else the least recently used one. gw_token_cache_sweep drops every
+ * expired entry; call it periodically (e.g. from the control thread).
  */
 #ifndef GW_STATE_TOKEN_CACHE_H
 #define GW_STATE_TOKEN_CACHE_H

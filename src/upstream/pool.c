@@ -8,19 +8,12 @@
 
 #include "control/snapshot-t.h"
 #include "core/error.h"
+#include "core/hash.h"
 #include "core/log.h"
 #include "runtime/worker-t.h"
 #include "upstream/proxy.h"
 
 #define POOL_BUCKETS 256
-
-static size_t key_hash(const char *s)
-{
-    size_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
 
 void gw_pools_init(struct gw_pools *p)
 {
@@ -47,7 +40,7 @@ static struct gw_pool *pool_get(struct gw_pools *p, const char *key)
 {
     if (!p->nbuckets)
         return NULL;
-    size_t b = key_hash(key) % p->nbuckets;
+    size_t b = (size_t)(gw_fnv1a64_str(key) % p->nbuckets);
     for (struct gw_pool *pl = p->buckets[b]; pl; pl = pl->next)
         if (strcmp(pl->key, key) == 0)
             return pl;

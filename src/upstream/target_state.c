@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hash.h"
+
 struct gw_target_state {
     atomic_uint refs;
     atomic_int health;                  /* enum gw_health */
@@ -34,16 +36,6 @@ struct gw_target_registry {
 };
 
 #define INITIAL_BUCKETS 64
-
-static size_t hash_key(const char *s)
-{
-    size_t h = 14695981039346656037ull; /* FNV-1a */
-    for (; *s != '\0'; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ull;
-    }
-    return h;
-}
 
 struct gw_target_registry *gw_target_registry_new(void)
 {
@@ -139,7 +131,7 @@ static void reset_state(struct gw_target_state *s, uint64_t now_ms)
 struct gw_target_state *gw_target_state_get(struct gw_target_registry *r, const char *key,
                                             uint64_t now_ms)
 {
-    size_t h = hash_key(key);
+    size_t h = (size_t)gw_fnv1a64_str(key);
     size_t b = h & (r->nbuckets - 1);
     for (struct gw_target_state *s = r->buckets[b]; s != NULL; s = s->next) {
         if (s->hash != h || strcmp(s->key, key) != 0)

@@ -777,6 +777,43 @@ static void test_ipv6_literal(void **state)
 
 /* ---- arguments ------------------------------------------------------------------------- */
 
+/* gw_fetch_check_url says why gw_fetch_start would refuse a URL (the config check uses it). */
+static void test_check_url(void **state)
+{
+    static const struct {
+        const char *url, *why; /* why NULL: accepted */
+    } cases[] = {
+        {"http://127.0.0.1:9/", NULL},
+        {"HTTP://idp.internal/.well-known/jwks.json?x=1#frag", NULL},
+        {"http://[::1]:8080/six?q", NULL},
+        {"https://idp/jwks", "https is not supported for URLs gantry fetches yet; serve it on a "
+                             "loopback or internal http:// address"},
+        {"ftp://idp/jwks", "not an http:// URL"},
+        {"idp/jwks", "not an http:// URL"},
+        {"http://gw:secret@idp/i", "user information (\"user@\") is not allowed in a URL gantry "
+                                   "fetches"},
+        {"http://idp:0/", "the port must be a number between 1 and 65535"},
+        {"http://idp/a b", "invalid character in the path (percent-encode it)"},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *why = gw_fetch_check_url(cases[i].url);
+        if (cases[i].why == NULL && why != NULL)
+            fail_msg("%s refused: %s", cases[i].url, why);
+        if (cases[i].why != NULL && (why == NULL || strcmp(why, cases[i].why) != 0))
+            fail_msg("%s: got %s", cases[i].url, why ? why : "(accepted)");
+    }
+    char *longer = malloc(GW_FETCH_MAX_URL + 2);
+    assert_non_null(longer);
+    memcpy(longer, "http://h/", 9);
+    memset(longer + 9, 'a', GW_FETCH_MAX_URL + 1 - 9);
+    longer[GW_FETCH_MAX_URL + 1] = '\0';
+    assert_string_equal(gw_fetch_check_url(longer), "longer than 8192 bytes");
+    longer[GW_FETCH_MAX_URL] = '\0';
+    assert_null(gw_fetch_check_url(longer));
+    free(longer);
+}
+
 static void test_invalid_arguments(void **state)
 {
     static const char *const urls[] = {
@@ -1016,25 +1053,16 @@ static void test_concurrent(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_content_length),
-        cmocka_unit_test(test_chunked),
-        cmocka_unit_test(test_until_close),
-        cmocka_unit_test(test_other_statuses),
-        cmocka_unit_test(test_head_method),
-        cmocka_unit_test(test_post_body),
-        cmocka_unit_test(test_garbage),
-        cmocka_unit_test(test_truncated),
-        cmocka_unit_test(test_huge_head),
-        cmocka_unit_test(test_too_large),
-        cmocka_unit_test(test_timeout),
-        cmocka_unit_test(test_refused),
-        cmocka_unit_test(test_localhost_name),
-        cmocka_unit_test(test_ipv6_literal),
-        cmocka_unit_test(test_invalid_arguments),
-        cmocka_unit_test(test_cancel_phases),
-        cmocka_unit_test(test_cancel_pending_failure),
-        cmocka_unit_test(test_callback_reentry),
-        cmocka_unit_test(test_concurrent),
+        cmocka_unit_test(test_content_length),   cmocka_unit_test(test_chunked),
+        cmocka_unit_test(test_until_close),      cmocka_unit_test(test_other_statuses),
+        cmocka_unit_test(test_head_method),      cmocka_unit_test(test_post_body),
+        cmocka_unit_test(test_garbage),          cmocka_unit_test(test_truncated),
+        cmocka_unit_test(test_huge_head),        cmocka_unit_test(test_too_large),
+        cmocka_unit_test(test_timeout),          cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_localhost_name),   cmocka_unit_test(test_ipv6_literal),
+        cmocka_unit_test(test_check_url),        cmocka_unit_test(test_invalid_arguments),
+        cmocka_unit_test(test_cancel_phases),    cmocka_unit_test(test_cancel_pending_failure),
+        cmocka_unit_test(test_callback_reentry), cmocka_unit_test(test_concurrent),
     };
     /* The server side writes to connections the client may already have closed. */
     signal(SIGPIPE, SIG_IGN);
