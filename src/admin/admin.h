@@ -14,8 +14,8 @@
  * admin.c: listener and connections; admin_api.c: the endpoint table and the read-only
  * endpoints; admin_mutate.c: service and target changes on the raw config document.
  */
-#ifndef GW_CONTROL_ADMIN_H
-#define GW_CONTROL_ADMIN_H
+#ifndef GW_ADMIN_ADMIN_H
+#define GW_ADMIN_ADMIN_H
 
 #include <jansson.h>
 #include <stdbool.h>

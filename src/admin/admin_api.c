@@ -16,6 +16,7 @@
 #include "policy/policy.h"
 #include "runtime/server.h"
 #include "state/ratelimit_redis.h"
+#include "upstream/breaker.h"
 #include "upstream/target_state.h"
 
 #include "core/version.h"

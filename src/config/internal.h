@@ -3,8 +3,8 @@
  * load context and its error list) and the JSON value locator. Not for use outside control/
  * (and its tests).
  */
-#ifndef GW_CONTROL_INTERNAL_H
-#define GW_CONTROL_INTERNAL_H
+#ifndef GW_CONFIG_INTERNAL_H
+#define GW_CONFIG_INTERNAL_H
 
 #include <jansson.h>
 #include <stdbool.h>

@@ -628,6 +628,8 @@ static void on_client_written(uv_write_t *req, int status)
     c->writing = false;
     if (c->closing || !r)
         return;
+    if (c->timer_kind == TIMER_SEND)
+        uv_timer_stop(&c->timer);
     if (status < 0)
         gw_log_info("client %s: write failed: %s (request %s)", c->peer, uv_strerror(status),
                     r->id);
@@ -636,7 +638,13 @@ static void on_client_written(uv_write_t *req, int status)
 
 static int ds_send(struct gw_request *r, uv_buf_t *bufs, unsigned n)
 {
-    return conn_write(gw_conn_of(r), bufs, n, on_client_written);
+    struct gw_conn *c = gw_conn_of(r);
+    int rc = conn_write(c, bufs, n, on_client_written);
+    /* A client that does not take the answer gets the idle timeout to do so (unless it is
+     * still sending its body: the body timeout then covers it). */
+    if (rc == 0 && !(c->timer_kind == TIMER_BODY && uv_is_active((uv_handle_t *)&c->timer)))
+        timer_start(c, TIMER_SEND, conn_cfg(c)->timeouts.client_idle_ms);
+    return rc;
 }
 
 static void ds_finish(struct gw_request *r)

@@ -75,7 +75,7 @@ struct gw_downstream_ops {
     /* n bytes of the body (with their framing) were forwarded and can go. */
     void (*body_consume)(struct gw_request *r, size_t n);
     /* More body bytes are needed: read, with the body timeout running. A negative code when
-     * the client can no longer send them (it shut its side): the caller fails the request. */
+     * the client can no longer send them (it shut its side): the caller then aborts. */
     int (*body_want)(struct gw_request *r);
     /* A write refers into the body bytes: read no more until it completes. */
     void (*body_hold)(struct gw_request *r);
@@ -151,7 +151,6 @@ struct gw_request {
     uint8_t stage;    /** next stage to run; the table's length once let through */
     bool suspended;   /** a stage waits for async work */
     bool passed;      /** every stage let it through: the proxy owns the body now */
-    uint16_t slots_live; /** bit i: slot[i] holds state the stage must cancel */
     void *slot[GW_REQUEST_SLOTS]; /** per-stage state (policy/chain.h gw_stage_slot) */
     size_t arena_used;
 

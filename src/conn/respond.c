@@ -82,7 +82,8 @@ void gw__answer_render(const struct gw_answer *a, const char *request_id,
         snprintf(num, sizeof num, "Retry-After: %llu\r\n", (unsigned long long)retry);
         h = put_raw(headers, h, hcap, num);
     }
-    if (a->headers)
+    /* Header lines go whole or not at all: a line cut short would corrupt the head. */
+    if (a->headers && strlen(a->headers) < hcap - h)
         h = put_raw(headers, h, hcap, a->headers);
     out->headers_len = h;
     out->status = status;

@@ -11,8 +11,8 @@
 #include <sys/socket.h>
 
 #include "config/config-t.h"
-#include "upstream/breaker.h"
-#include "upstream/retry.h"
+#include "upstream/breaker-t.h"
+#include "upstream/retry-t.h"
 
 struct gw_router;
 struct gw_balancer;
@@ -22,12 +22,14 @@ struct gw_policy;
 struct gw_policy_shared;
 
 /*
- * What changes while a snapshot serves: circuit breakers and the retry budget, shared by every
- * worker (atomics inside). It lives beside the snapshot, not in it: the snapshot stays
- * immutable and holds only a pointer, so nothing casts a const away to record an outcome.
+ * What changes while a snapshot serves: the balancer's statistics, circuit breakers and the
+ * retry budget, shared by every worker (atomics inside). It lives beside the snapshot, not in
+ * it: the snapshot stays immutable and holds only a pointer, so nothing casts a const away to
+ * record an outcome.
  * Built and freed with the snapshot (a reload starts fresh circuits, as before).
  */
 struct gw_service_live {
+    struct gw_balancer *balancer;        /** picks and per-target statistics (atomics inside) */
     struct gw_breaker breaker;           /** per service (when breaker_on) */
     struct gw_retry_budget retry_budget; /** per service (when retries_on) */
     struct gw_breaker *target_breakers;  /** per target, same settings (when breaker_on) */
@@ -46,7 +48,6 @@ struct gw_service {
     const struct gw_service_conf *conf;
     struct gw_target *targets;
     size_t ntargets;
-    struct gw_balancer *balancer;    /** shared by all workers; picks are lock-free */
     struct gw_target_state **states; /** targets[i].state, as an array (ejection counting) */
     bool retries_on;                 /** retries configured (the default) */
     struct gw_retry_conf retry;

@@ -12,6 +12,8 @@
 #include "route/router.h"
 #include "net/listen.h"
 #include "policy/policy.h"
+#include "upstream/breaker.h"
+#include "upstream/retry.h"
 #include "upstream/target_state.h"
 
 static void snapshot_free(struct gw_snapshot *s)
@@ -20,7 +22,8 @@ static void snapshot_free(struct gw_snapshot *s)
         return;
     for (size_t i = 0; i < s->nservices; i++) {
         struct gw_service *svc = &s->services[i];
-        gw_balancer_free(svc->balancer);
+        if (svc->live)
+            gw_balancer_free(svc->live->balancer);
         for (size_t t = 0; svc->targets && t < svc->ntargets; t++)
             if (svc->targets[t].state)
                 gw_target_state_unref(svc->targets[t].state);
@@ -53,7 +56,7 @@ static int build_balancer(struct gw_service *svc, size_t index, char *why, size_
     }
     /* config.h mirrors the balancer's strategy order (checked where the config defines it). */
     enum gw_balance_strategy strategy = (enum gw_balance_strategy)svc->conf->lb_strategy;
-    int rc = gw_balancer_new(strategy, specs, svc->ntargets, NULL, &svc->balancer);
+    int rc = gw_balancer_new(strategy, specs, svc->ntargets, NULL, &svc->live->balancer);
     if (rc < 0 && why)
         snprintf(why, why_cap, "services[%zu].targets: cannot build the balancer (%s)", index,
                  gw_strerror(rc));
@@ -206,6 +209,8 @@ int gw_snapshot_build(struct gw_config *cfg, uint64_t generation, struct gw_targ
     *out = s;
     return 0;
 fail:
+    if (rc == GW_ENOMEM && why && why_cap && why[0] == '\0')
+        snprintf(why, why_cap, "out of memory");
     snapshot_free(s);
     return rc;
 }

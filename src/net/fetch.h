@@ -18,8 +18,8 @@
  *   libuv handles are released asynchronously: run the loop for them to go away before
  *   uv_loop_close. Everything runs on the loop's thread.
  */
-#ifndef GW_UPSTREAM_FETCH_H
-#define GW_UPSTREAM_FETCH_H
+#ifndef GW_NET_FETCH_H
+#define GW_NET_FETCH_H
 
 #include <stddef.h>
 #include <stdint.h>

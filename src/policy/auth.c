@@ -339,7 +339,7 @@ static enum gw_stage_result authorized(struct gw_request *r, struct gw_answer *a
  */
 
 struct introspection {
-    struct gw_request *r; /* NULL once the request went away */
+    struct gw_request *r; /* the request (cancel frees this before the request goes) */
     struct gw_fetch *fetch;
     char *token; /* for the cache key; freed with this */
     size_t len;

@@ -1,9 +1,10 @@
 /*
  * The process: control thread (signals, reload, admin listener) plus worker threads.
  *
- * Everything in this header except the atomics is owned by the control thread (the main
- * thread running the control loop): reload, publish and the admin API all run there, one
- * at a time, so they need no locks among themselves.
+ * struct gw_server (runtime/server-t.h) is owned by the control thread (the main thread running
+ * the control loop): reload, publish and the admin API all run there, one at a time, so they
+ * need no locks among themselves. Workers read only the atomics and the fields set before they
+ * start and never changed after (access_fd, access_json, jwks).
  */
 #ifndef GW_RUNTIME_SERVER_H
 #define GW_RUNTIME_SERVER_H
@@ -39,7 +40,7 @@ int gw_server_run(struct gw_config *cfg, const char *path, const struct gw_contr
  * started with, idle upstream connections of targets that remain are kept. On failure the
  * running config is untouched, *errs (if not NULL) holds every problem (free with
  * gw_config_errors_free), the errors are logged and reloads_failed counts it.
- * 0 or GW_ECONFIG / GW_EINVAL. */
+ * 0 or GW_ECONFIG / GW_EINVAL / GW_ENOMEM. */
 int gw_server_reload(struct gw_server *s, struct gw_config_errors *errs);
 
 /* Control thread. The current snapshot (borrowed: valid until the next reload on this

@@ -50,8 +50,6 @@ static void on_closed_noop(uv_handle_t *h)
     (void)h;
 }
 
-/* Makes the worker's Redis rate-limit client match the snapshot: created when the backend is
- * redis, replaced when its settings change, closed when the backend is local. */
 /* Closes the retired Redis clients that are idle (all of them with force). */
 static void close_retired_redis(struct gw_worker *w, bool force)
 {
@@ -66,6 +64,8 @@ static void close_retired_redis(struct gw_worker *w, bool force)
     w->rl_redis_nretired = k;
 }
 
+/* Makes the worker's Redis rate-limit client match the snapshot: created when the backend is
+ * redis, replaced when its settings change, closed when the backend is local. */
 static void sync_redis(struct gw_worker *w)
 {
     const struct gw_config *cfg = w->snap->cfg;
@@ -153,7 +153,9 @@ void gw_worker_publish_keyset(struct gw_worker *w, struct gw_keyset *ks)
     uv_async_send(&w->publish);
 }
 
-void gw_worker_maybe_finish(struct gw_worker *w)
+/* A stopping worker with no connection left closes its own handles, which ends its loop. Runs
+ * on every wakeup of a stopping worker (the last connection to close sends one). */
+static void maybe_finish(struct gw_worker *w)
 {
     if (!w->stopping || w->nconns > 0 || uv_is_closing((uv_handle_t *)&w->wakeup))
         return;
@@ -208,7 +210,7 @@ static void on_wakeup(uv_async_t *a)
             gw_conn_close(c);
     }
     gw_pools_sweep(w, 0);
-    gw_worker_maybe_finish(w);
+    maybe_finish(w);
 }
 
 static void worker_main(void *arg)

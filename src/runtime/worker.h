@@ -28,7 +28,4 @@ void gw_worker_request_stop(struct gw_worker *w, bool force);
 /* Joins the thread and frees what the worker owns. */
 void gw_worker_join(struct gw_worker *w);
 
-/* Called by connections when they close or finish a request while stopping. */
-void gw_worker_maybe_finish(struct gw_worker *w);
-
 #endif

@@ -27,6 +27,7 @@
 #include "net/write.h"
 #include "policy/chain.h"
 #include "runtime/worker-t.h"
+#include "upstream/breaker.h"
 #include "upstream/pool.h"
 #include "upstream/retry.h"
 #include "upstream/rewrite.h"
@@ -47,7 +48,7 @@ static void end_try(struct gw_request *r)
     r->try_acquired = false;
     const struct gw_service *svc = r->svc;
     uint64_t us = (uv_hrtime() - r->t_try) / 1000;
-    gw_balancer_release(svc->balancer, r->target_index, r->try_ok || r->try_ignore, us);
+    gw_balancer_release(svc->live->balancer, r->target_index, r->try_ok || r->try_ignore, us);
     if (r->tbreaker_taken) {
         r->tbreaker_taken = false;
         int outcome = r->try_ignore ? GW_BREAKER_IGNORE
@@ -507,14 +508,14 @@ static void pick_and_connect(struct gw_request *r, bool fresh)
     if (svc->conf->lb_sticky_cookie) {
         bool stuck = false;
         idx =
-            gw_balancer_pick_sticky(svc->balancer, r->sticky_cookie, strlen(r->sticky_cookie), &key,
+            gw_balancer_pick_sticky(svc->live->balancer, r->sticky_cookie, strlen(r->sticky_cookie), &key,
                                     target_usable, &uctx, r->tried, gw_random_u64(), &stuck);
         r->sticky_set[0] = '\0';
         if (idx >= 0 && !stuck)
-            gw_balancer_sticky_value(svc->balancer, idx, r->sticky_set);
+            gw_balancer_sticky_value(svc->live->balancer, idx, r->sticky_set);
     } else {
         idx =
-            gw_balancer_pick(svc->balancer, &key, target_usable, &uctx, r->tried, gw_random_u64());
+            gw_balancer_pick(svc->live->balancer, &key, target_usable, &uctx, r->tried, gw_random_u64());
     }
     if (idx < 0) {
         /* Nothing left to try: after connect failures that is a 502; when no target was
@@ -545,7 +546,7 @@ static void pick_and_connect(struct gw_request *r, bool fresh)
     r->tries++;
     r->try_ok = false;
     r->t_try = uv_hrtime();
-    gw_balancer_acquire(svc->balancer, idx);
+    gw_balancer_acquire(svc->live->balancer, idx);
     r->try_acquired = true;
     /* A request that could not be retried on another connection gets a pooled one only
      * after a peek proves it still open. */
@@ -802,6 +803,7 @@ static void after_response_write(struct gw_request *r)
         return;
     }
     gw_upconn_read_start(uc);
+    start_response_timer(r); /* inactivity between body reads, from now */
     if (uc->off < uc->len)
         pump_response(r);
 }
@@ -878,8 +880,11 @@ static void pump_response(struct gw_request *r)
         return;
     }
     if (rc == 0) {
+        /* The client is slow to take it: the upstream is not silent, so its inactivity timer
+         * stops (the downstream times the client instead) and restarts once the write is done. */
         r->resp_writing = true;
         gw_upconn_read_stop(uc);
+        uv_timer_stop(&uc->timer);
         return;
     }
     after_response_write(r);

@@ -4,6 +4,8 @@
  */
 #include "upstream/retry.h"
 
+#include "upstream/breaker.h"
+
 #include "core/error.h"
 
 #define ALL_CLASSES                                                                                \

@@ -251,5 +251,60 @@ def test_response_stalled_mid_body_closes_client_connection():
         g.wait_log(r"upstream 127\.0\.0\.1:%d: response timeout" % o.port, stream="stderr")
 
 
+def _paused_reader(port, path, pause):
+    """Reads the head and a little of a large answer through a small receive buffer, stops
+    reading for `pause` seconds (gantry's writes to it wait meanwhile), then reads to the end.
+    Returns (status, content-length, body bytes received)."""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(10)
+    s.connect(("127.0.0.1", port))
+    try:
+        s.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: example\r\nConnection: close\r\n\r\n")
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += s.recv(4096)
+        time.sleep(pause)  # the scenario: a client that stops reading for a while
+        while True:
+            chunk = s.recv(1 << 16)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        s.close()
+    status, headers, rest = parse_head(data)
+    return status, int(headers["content-length"]), len(rest)
+
+
+def test_client_pausing_its_reads_is_not_an_upstream_timeout():
+    """While gantry waits for a slow client to take the answer, the upstream is not silent: it
+    is the client that is slow. The upstream response timeout (1 s) must not cut the answer nor
+    count against the target (it used to: truncated body, "response timeout", a failure for the
+    breaker and outlier detection)."""
+    n = 16 << 20
+    svc = {"circuit_breaker": {"failure_threshold": 1, "minimum_requests": 1}}
+    with Origin() as o, Gantry(config(o, service=svc, upstream_response="1s")) as g:
+        status, length, got = _paused_reader(g.port, "/bytes/%d" % n, 2.5 * T)
+        assert status == 200 and length == n and got == n, (status, length, got)
+        assert "response timeout" not in g.stderr(), g.stderr()
+        r = gwtest.request(g.port, "GET", "/bytes/10")
+        assert r.status == 200, r  # the circuit did not open
+
+
+def test_client_not_reading_a_proxied_answer_is_closed_at_client_idle():
+    """A client that never takes a proxied answer is dropped after timeouts.client_idle, and
+    that is not the upstream's fault."""
+    with Origin() as o, Gantry(config(o, client_idle="1s", upstream_response="10s")) as g:
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(("127.0.0.1", g.port))
+        try:
+            s.sendall(b"GET /bytes/%d HTTP/1.1\r\nHost: example\r\n\r\n" % (64 << 20))
+            g.wait_log(r"not reading our response", stream="stderr", timeout=LATE * 4)
+        finally:
+            s.close()
+        assert "response timeout" not in g.stderr(), g.stderr()
+
+
 if __name__ == "__main__":
     gwtest.main(globals())
