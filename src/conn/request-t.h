@@ -96,9 +96,13 @@ enum gw_out_framing {
 /* How many policy stages can keep state in a request (policy/chain.c checks its table). */
 #define GW_REQUEST_SLOTS 8
 
-/* Stage state lives in the request itself up to this many bytes (no allocation per request);
- * policy/chain.c hands it out. */
-#define GW_REQUEST_ARENA 1024
+/* Most state one stage may keep per request (each stage file asserts its own fits). */
+#define GW_STAGE_STATE_MAX 512
+
+/* Stage state lives in the request itself (no allocation per request): room for every slot at
+ * its maximum, so gw_stage_alloc cannot fail for a stage within GW_STAGE_STATE_MAX. Not zeroed
+ * with the request: policy/chain.c hands it out zeroed piece by piece. */
+#define GW_REQUEST_ARENA (GW_REQUEST_SLOTS * GW_STAGE_STATE_MAX)
 
 struct gw_request {
     const struct gw_downstream_ops *ds; /** the client side (see above) */

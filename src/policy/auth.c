@@ -48,8 +48,9 @@ struct auth_state {
     bool jwks_retried;        /* already waited once: an unknown kid now is final */
     bool passed;              /* an async check let the request through: the stage is done */
     char reason[160];         /* why a 401: the answer's "reason" */
-    char challenge[384];      /* the WWW-Authenticate line of a 401 */
+    char challenge[288];      /* the WWW-Authenticate line of a 401 (why is at most 159) */
 };
+_Static_assert(sizeof(struct auth_state) <= GW_STAGE_STATE_MAX, "auth state too large");
 
 static void answer_401(struct gw_request *r, struct auth_state *st, int err, const char *why,
                        struct gw_answer *a)

@@ -60,20 +60,27 @@ void gw_policy_respond(struct gw_request *r, const struct gw_answer *a)
     r->ds->respond(r, a);
 }
 
+/* Stages that share a slot share its hooks: each slot's cancel and on_response run once, from
+ * the first row of the slot that has them. */
 void gw__policy_cancel(struct gw_request *r)
 {
+    unsigned done = 0;
     for (size_t i = 0; i < GW_STAGE__COUNT; i++) {
         const struct gw_stage *st = &stages[i];
-        if (st->cancel && r->slot[st->slot])
+        if (st->cancel && r->slot[st->slot] && !(done & (1u << st->slot))) {
+            done |= 1u << st->slot;
             st->cancel(r, r->slot[st->slot]);
+        }
     }
 }
 
 int gw__policy_response_headers(struct gw_request *r, struct gw_buf *head)
 {
+    unsigned done = 0;
     for (size_t i = 0; i < GW_STAGE__COUNT; i++) {
         const struct gw_stage *st = &stages[i];
-        if (st->on_response && r->slot[st->slot]) {
+        if (st->on_response && r->slot[st->slot] && !(done & (1u << st->slot))) {
+            done |= 1u << st->slot;
             int rc = st->on_response(r, r->slot[st->slot], head);
             if (rc < 0)
                 return rc;

@@ -249,6 +249,7 @@ struct rl_state {
     struct gw_rl_redis_op *op;
     char headers[256]; /* RateLimit-* headers for every answer ("" when none) */
 };
+_Static_assert(sizeof(struct rl_state) <= GW_STAGE_STATE_MAX, "rate-limit state too large");
 
 static void answer_limited(struct gw_request *r, struct rl_state *st, const struct gw_rl_limit *l,
                            const struct gw_rl_decision *d, struct gw_answer *a)

@@ -154,6 +154,9 @@ static bool try_again(struct gw_request *r, int cls, int status)
     r->retries++;
     detach_upstream(r, false);
     r->head_sent = false;
+    /* A head write still pending on the failed try died with its connection. */
+    r->body_writing = false;
+    r->body_consumed = 0;
     r->resp_head_done = false;
     r->resp_done = false;
     r->status = 0;

@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
-"""Findings of the review of the downstream-interface refactor (91ed3c3), one test each.
+"""Proxy corner cases found by reviewing the downstream-interface refactor, one test each.
 
 - chunked framing split across reads, both directions and for an HTTP/1.0 client: the fix
   that drops bytes a chunked decoder consumed without producing data (these fail on 06681ed);
 - the client body timer, no longer stopped by the proxy, does not fire once the body is
   complete;
 - a retry of a request whose upstream head write was still pending when the try failed: the
-  retry must reach the next connection (today it hangs: try_again leaves r->body_writing set,
-  so pump_request never writes on the new connection and no timer runs).
+  retry must reach the next connection (it used to hang: try_again left r->body_writing set,
+  so pump_request never wrote on the new connection and no timer ran).
 """
 
 import socket
