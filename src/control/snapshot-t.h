@@ -52,6 +52,7 @@ struct gw_service {
     bool retries_on;                 /** retries configured (the default) */
     struct gw_retry_conf retry;
     bool breaker_on;                 /** circuit_breaker configured */
+    uint32_t stages;                 /** bit i: row i of the policy chain runs (policy/chain.c) */
     struct gw_service_live *live;    /** breakers and retry budget (mutable, see above) */
 };
 

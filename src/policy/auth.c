@@ -561,6 +561,11 @@ static enum gw_stage_result introspect_cached(struct gw_request *r, struct auth_
     return introspect(r, st, tok, len, a);
 }
 
+bool gw_auth_applies(const struct gw_snapshot *s, size_t i)
+{
+    return s->policy && s->policy->shared && s->services[i].conf->auth.enabled;
+}
+
 enum gw_stage_result gw_auth_on_request(struct gw_request *r, void **slot, struct gw_answer *a)
 {
     const struct gw_service_auth_conf *ac = &r->svc->conf->auth;

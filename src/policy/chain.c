@@ -7,24 +7,44 @@
 
 #include <string.h>
 
+#include "control/snapshot-t.h"
 #include "core/error.h"
 #include "policy/stages.h"
 
 /* The table. Order is policy: see enum gw_stage_id. */
 static const struct gw_stage stages[GW_STAGE__COUNT] = {
-    [GW_STAGE_RATELIMIT_PRE] = {"ratelimit", GW_STAGE_RATELIMIT_PRE, gw_ratelimit_pre_on_request,
-                                gw_ratelimit_on_response, gw_ratelimit_cancel},
-    [GW_STAGE_AUTH] = {"auth", GW_STAGE_AUTH, gw_auth_on_request, NULL, gw_auth_cancel},
+    [GW_STAGE_RATELIMIT_PRE] = {"ratelimit", GW_STAGE_RATELIMIT_PRE, gw_ratelimit_applies,
+                                gw_ratelimit_pre_on_request, gw_ratelimit_on_response,
+                                gw_ratelimit_cancel},
+    [GW_STAGE_AUTH] = {"auth", GW_STAGE_AUTH, gw_auth_applies, gw_auth_on_request, NULL,
+                       gw_auth_cancel},
     [GW_STAGE_RATELIMIT_CONSUMER] = {"ratelimit-consumer", GW_STAGE_RATELIMIT_PRE,
-                                     gw_ratelimit_consumer_on_request, NULL, NULL},
+                                     gw_ratelimit_applies, gw_ratelimit_consumer_on_request, NULL,
+                                     NULL},
 };
 
 _Static_assert(GW_STAGE__COUNT <= GW_REQUEST_SLOTS, "a slot per stage");
+_Static_assert(GW_STAGE__COUNT <= 32, "a bit per stage in gw_service.stages");
+
+uint32_t gw_policy_stage_mask(const struct gw_snapshot *s, size_t i)
+{
+    uint32_t mask = 0;
+    for (size_t k = 0; k < GW_STAGE__COUNT; k++) {
+        if (stages[k].applies(s, i))
+            mask |= 1u << k;
+    }
+    return mask;
+}
 
 static void run_from_stage(struct gw_request *r)
 {
     struct gw_answer a;
+    uint32_t mask = r->svc->stages;
     while (r->stage < GW_STAGE__COUNT) {
+        if (!(mask & (1u << r->stage))) {
+            r->stage++;
+            continue;
+        }
         const struct gw_stage *st = &stages[r->stage];
         enum gw_stage_result res = st->on_request(r, &r->slot[st->slot], &a);
         if (res == GW_STAGE_SUSPEND) {

@@ -20,6 +20,7 @@
 #ifndef GW_POLICY_CHAIN_H
 #define GW_POLICY_CHAIN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,14 +44,23 @@ enum gw_stage_id {
     GW_STAGE__COUNT,
 };
 
+struct gw_snapshot;
+
 struct gw_stage {
     const char *name;
     uint8_t slot; /* index into r->slot: stages of one module share their state */
+    /* Whether the stage has anything to do for service i of snapshot s: asked once per service
+     * when the snapshot is built; a stage that does not apply costs a request nothing. */
+    bool (*applies)(const struct gw_snapshot *s, size_t i);
     enum gw_stage_result (*on_request)(struct gw_request *r, void **slot, struct gw_answer *a);
     /* Appends header lines (each ending in CRLF) to an answer's head. 0 or GW_ENOMEM. */
     int (*on_response)(struct gw_request *r, void *slot, struct gw_buf *head);
     void (*cancel)(struct gw_request *r, void *slot);
 };
+
+/* The stages that apply to service i of s (bit i: row i of the table), for gw_service.stages.
+ * Called while the snapshot is built. */
+uint32_t gw_policy_stage_mask(const struct gw_snapshot *s, size_t i);
 
 /* Runs the chain for a routed request; when every stage lets it through, calls pass(r). */
 void gw_policy_run(struct gw_request *r, void (*pass)(struct gw_request *r));

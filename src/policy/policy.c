@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "policy/apikey.h"
+#include "policy/chain.h"
 #include "state/ratelimit_local.h"
 #include "state/ratelimit_redis.h"
 #include "state/token_cache.h"
@@ -315,7 +316,12 @@ int gw_policy_build(struct gw_snapshot *s, struct gw_policy_shared *ps, char *wh
             return rc;
     }
     rc = build_auth(p, why, why_cap);
-    return rc;
+    if (rc < 0)
+        return rc;
+    /* Which stages of the chain each service runs: the others cost its requests nothing. */
+    for (size_t i = 0; i < s->nservices; i++)
+        s->services[i].stages = gw_policy_stage_mask(s, i);
+    return 0;
 }
 
 void gw_policy_free(struct gw_policy *p)

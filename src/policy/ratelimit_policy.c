@@ -415,6 +415,12 @@ static enum gw_stage_result decide(struct gw_request *r, void **slot, bool consu
     return GW_STAGE_CONTINUE;
 }
 
+bool gw_ratelimit_applies(const struct gw_snapshot *s, size_t i)
+{
+    const struct gw_policy *p = s->policy;
+    return p && p->any_limits && p->nlimits + (p->svc_nlimits ? p->svc_nlimits[i] : 0) > 0;
+}
+
 enum gw_stage_result gw_ratelimit_pre_on_request(struct gw_request *r, void **slot,
                                                  struct gw_answer *a)
 {

@@ -15,6 +15,7 @@ struct gw_buf;
 
 /* policy/ratelimit_policy.c: the limits not keyed by consumer (before authentication), then
  * those keyed by consumer (after it); one state for both. */
+bool gw_ratelimit_applies(const struct gw_snapshot *s, size_t i);
 enum gw_stage_result gw_ratelimit_pre_on_request(struct gw_request *r, void **slot,
                                                  struct gw_answer *a);
 enum gw_stage_result gw_ratelimit_consumer_on_request(struct gw_request *r, void **slot,
@@ -23,6 +24,7 @@ int gw_ratelimit_on_response(struct gw_request *r, void *slot, struct gw_buf *he
 void gw_ratelimit_cancel(struct gw_request *r, void *slot);
 
 /* policy/auth.c: authentication and authorization. */
+bool gw_auth_applies(const struct gw_snapshot *s, size_t i);
 enum gw_stage_result gw_auth_on_request(struct gw_request *r, void **slot, struct gw_answer *a);
 void gw_auth_cancel(struct gw_request *r, void *slot);
 
