@@ -28,6 +28,7 @@
 #include "core/log.h"
 #include "http1/chunked.h"
 #include "http1/names.h"
+#include "net/acceptor.h"
 #include "net/listen.h"
 #include "runtime/server.h"
 
@@ -49,7 +50,7 @@ enum phase {
 
 struct gw_admin {
     struct gw_server *server;
-    uv_tcp_t listener;
+    struct gw_acceptor acceptor; /** the listening socket */
     struct gw_list conns;
     size_t nconns;
     bool loopback;   /** the listener is bound to a loopback address */
@@ -503,32 +504,32 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         read_start(c);
 }
 
-static void on_connection(uv_stream_t *server, int status)
+static void on_accept(struct gw_acceptor *acc, int fd)
 {
-    struct gw_admin *a = server->data;
-    if (status < 0) {
-        gw_log_warn("admin: accept: %s", uv_strerror(status));
+    struct gw_admin *a = acc->conf.data;
+    struct admin_conn *c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        close(fd);
         return;
     }
-    struct admin_conn *c = calloc(1, sizeof *c);
-    if (c == NULL)
-        return;
-    uv_tcp_init(server->loop, &c->tcp);
-    uv_timer_init(server->loop, &c->timer);
+    uv_tcp_init(acc->poll.loop, &c->tcp);
+    uv_timer_init(acc->poll.loop, &c->timer);
     c->tcp.data = c->timer.data = c;
     c->open_handles = 2;
     c->a = a;
     gw_list_insert_tail(&a->conns, &c->link);
     a->nconns++;
-    if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0 || a->nconns > ADMIN_MAX_CONNS) {
-        if (a->nconns > ADMIN_MAX_CONNS)
-            gw_log_warn("admin: more than %d connections, closing a new one", ADMIN_MAX_CONNS);
+    if (uv_tcp_open(&c->tcp, fd) < 0) {
+        close(fd);
         conn_close(c);
         return;
     }
-    uv_os_fd_t fd;
-    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0 ||
-        gw_net_peer_ip(fd, c->peer, sizeof c->peer) < 0)
+    if (a->nconns > ADMIN_MAX_CONNS) {
+        gw_log_warn("admin: more than %d connections, closing a new one", ADMIN_MAX_CONNS);
+        conn_close(c);
+        return;
+    }
+    if (gw_net_peer_ip(fd, c->peer, sizeof c->peer) < 0)
         snprintf(c->peer, sizeof c->peer, "-");
     uv_tcp_nodelay(&c->tcp, 1);
     gw_buf_init(&c->body, GW__ADMIN_MAX_BODY + 1);
@@ -564,9 +565,9 @@ static int listen_socket(const struct sockaddr_storage *addr, socklen_t addrlen)
     return fd;
 }
 
-static void on_listener_closed(uv_handle_t *h)
+static void on_listener_closed(struct gw_acceptor *acc)
 {
-    struct gw_admin *a = h->data;
+    struct gw_admin *a = acc->conf.data;
     free(a->start_key);
     free(a);
 }
@@ -624,19 +625,15 @@ struct gw_admin *gw_admin_start(struct gw_server *s, uv_loop_t *loop, int *err)
     a->server = s;
     a->loopback = loopback;
     gw_list_init(&a->conns);
-    /* From here on the handle owns fd and a, and only its close callback frees them. */
-    uv_tcp_init(loop, &a->listener);
-    a->listener.data = a;
-    rc = uv_tcp_open(&a->listener, fd);
-    if (rc < 0)
-        close(fd);
-    else
-        rc = uv_listen((uv_stream_t *)&a->listener, 64, on_connection);
+    /* Once started, the acceptor owns fd, and only its close callback frees a. A connection
+     * taken on the acceptor's reserve descriptor (the process is out of them) is served like
+     * any other: an operator can still read /gateway/status then. */
+    struct gw_acceptor_conf ac = {
+        .name = "admin listener", .on_accept = on_accept, .on_reserve = on_accept, .data = a};
+    rc = gw_acceptor_start(&a->acceptor, loop, fd, &ac);
     if (rc < 0) {
         gw_log_error("admin listen on %s:%u: %s", host, port, uv_strerror(rc));
-        uv_close((uv_handle_t *)&a->listener, on_listener_closed);
-        *err = rc;
-        return NULL;
+        goto fail;
     }
     gw_log_info("admin API listening on %s%s%s:%u%s", strchr(host, ':') ? "[" : "", host,
                 strchr(host, ':') ? "]" : "", port,
@@ -661,7 +658,7 @@ void gw_admin_close(struct gw_admin *a)
         struct admin_conn *c = gw_container_of(a->conns.next, struct admin_conn, link);
         conn_close(c);
     }
-    uv_close((uv_handle_t *)&a->listener, on_listener_closed);
+    gw_acceptor_close(&a->acceptor, on_listener_closed);
 }
 
 static int admin_service_start(struct gw_server *s, uv_loop_t *loop, void **state)

@@ -310,6 +310,16 @@ static json_t *policy_status(struct gw_server *s, struct gw_snapshot *snap)
     return o ? o : json_null();
 }
 
+/* The proxy listener's accept failures (running out of file descriptors), every worker's. */
+static json_t *accept_status(struct gw_accept_stats *st)
+{
+    json_t *o =
+        json_pack("{s:I, s:I, s:I, s:i}", "errors", (json_int_t)atomic_load(&st->errors), "refused",
+                  (json_int_t)atomic_load(&st->refused), "pauses",
+                  (json_int_t)atomic_load(&st->pauses), "paused", (int)atomic_load(&st->paused));
+    return o ? o : json_null();
+}
+
 static json_t *auth_status(struct gw_server *s)
 {
     struct gw_policy_shared *ps = s->policy;
@@ -427,6 +437,7 @@ static void get_status(struct gw_server *s, const struct gw__admin_req *rq,
                             json_pack("{s:I, s:I, s:f}", "ok", (json_int_t)s->reloads_ok, "failed",
                                       (json_int_t)s->reloads_failed, "last_ms", s->last_reload_ms));
         json_object_set_new(o, "services", services);
+        json_object_set_new(o, "accept", accept_status(&s->accept));
         json_object_set_new(o, "rate_limit", policy_status(s, snap));
         json_object_set_new(o, "auth", auth_status(s));
     } else {

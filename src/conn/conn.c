@@ -550,7 +550,8 @@ void gw__conn_respond(struct gw_conn *c, int status, const char *extra_headers, 
         timer_start(c, TIMER_SEND, conn_cfg(c)->timeouts.client_idle_ms);
 }
 
-static void conn_start(struct gw_worker *w, struct gw_conn *c)
+/* refuse: 0, or the error to answer with and close (no request is read). */
+static void conn_start(struct gw_worker *w, struct gw_conn *c, int refuse)
 {
     uv_timer_init(&w->loop, &c->timer);
     c->timer.data = c;
@@ -563,10 +564,13 @@ static void conn_start(struct gw_worker *w, struct gw_conn *c)
         gw_net_peer_ip(fd, c->peer, sizeof(c->peer)) < 0)
         c->peer[0] = '\0';
     uv_tcp_nodelay(&c->tcp, 1);
-    if (total > conn_cfg(c)->max_connections) {
+    if (refuse == 0 && total > conn_cfg(c)->max_connections) {
         gw_log_warn("client %s: refused, %u connections open (max_connections %u)", c->peer,
                     total - 1, conn_cfg(c)->max_connections);
-        gw__conn_error(c, GW_ECONNLIMIT, true);
+        refuse = GW_ECONNLIMIT;
+    }
+    if (refuse < 0) {
+        gw__conn_error(c, refuse, true);
         return;
     }
     timer_start(c, TIMER_HEADER, conn_cfg(c)->timeouts.client_header_ms);
@@ -586,19 +590,7 @@ static struct gw_conn *conn_new(struct gw_worker *w)
     return c;
 }
 
-void gw_conn_accept(struct gw_worker *w)
-{
-    struct gw_conn *c = conn_new(w);
-    if (!c)
-        return;
-    if (uv_accept((uv_stream_t *)&w->listener, (uv_stream_t *)&c->tcp) != 0) {
-        uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
-        return;
-    }
-    conn_start(w, c);
-}
-
-void gw_conn_adopt(struct gw_worker *w, int fd)
+static void adopt(struct gw_worker *w, int fd, int refuse)
 {
     struct gw_conn *c = conn_new(w);
     if (!c) {
@@ -610,7 +602,17 @@ void gw_conn_adopt(struct gw_worker *w, int fd)
         uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
         return;
     }
-    conn_start(w, c);
+    conn_start(w, c, refuse);
+}
+
+void gw_conn_adopt(struct gw_worker *w, int fd)
+{
+    adopt(w, fd, 0);
+}
+
+void gw_conn_refuse(struct gw_worker *w, int fd)
+{
+    adopt(w, fd, GW_ECONNLIMIT);
 }
 
 /* ---- the downstream interface (conn/request-t.h) of HTTP/1 requests ----------------------------- */

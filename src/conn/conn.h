@@ -45,11 +45,12 @@ struct gw_conn {
     char peer[48];
 };
 
-/* Accepts a connection on the worker's listener. */
-void gw_conn_accept(struct gw_worker *w);
-
-/* Serves an already accepted socket (the drain's accept-queue sweep). */
+/* Serves an accepted socket (fd: non-blocking; ownership passes). */
 void gw_conn_adopt(struct gw_worker *w, int fd);
+
+/* Answers an accepted socket 503 "too many connections" without reading a request, then
+ * closes it (the worker has no descriptor to serve it with; fd: ownership passes). */
+void gw_conn_refuse(struct gw_worker *w, int fd);
 
 /* Closes the client connection (and aborts its request); safe to call twice. */
 void gw_conn_close(struct gw_conn *c);

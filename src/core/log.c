@@ -45,3 +45,32 @@ void gw_log(int level, const char *fmt, ...)
     ssize_t w = write(atomic_load(&log_fd), line, len);
     (void)w;
 }
+
+int gw_log_limited(struct gw_log_limit *lim, int level, const char *fmt, ...)
+{
+    if (!gw_log_enabled(level))
+        return 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    uint64_t next = atomic_load_explicit(&lim->next_ms, memory_order_relaxed);
+    /* Of the threads that find the interval over, the one whose exchange succeeds writes. */
+    if (now < next ||
+        !atomic_compare_exchange_strong(&lim->next_ms, &next, now + lim->interval_ms)) {
+        atomic_fetch_add_explicit(&lim->suppressed, 1, memory_order_relaxed);
+        return 0;
+    }
+    char msg[1900];
+    va_list ap;
+    va_start(ap, fmt);
+    int m = vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (m < 0)
+        msg[0] = '\0';
+    uint64_t n = atomic_exchange_explicit(&lim->suppressed, 0, memory_order_relaxed);
+    if (n > 0)
+        gw_log(level, "%s (%llu more suppressed)", msg, (unsigned long long)n);
+    else
+        gw_log(level, "%s", msg);
+    return 1;
+}

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "net/acceptor-t.h"
+
 struct gw_control_service;
 struct gw_worker;
 struct gw_snapshot;
@@ -45,6 +47,8 @@ struct gw_server {
     struct gw_health_checker *health;   /** active health checks (control thread) */
     struct gw_policy_shared *policy;    /** rate-limit counters etc., across reloads */
     struct gw_jwks_fetcher *jwks;       /** JWKS refresh (control thread); NULL when unused */
+    /** the proxy listener's accept failures and pauses, every worker's (atomics) */
+    struct gw_accept_stats accept;
 };
 
 #endif

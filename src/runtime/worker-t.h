@@ -11,6 +11,7 @@
 
 #include "core/buf.h"
 #include "core/list.h"
+#include "net/acceptor-t.h"
 #include "upstream/pool-t.h"
 
 struct gw_server;
@@ -22,7 +23,8 @@ struct gw_keyset;
 struct gw_worker {
     uv_loop_t loop;
     uv_thread_t thread;
-    uv_tcp_t listener;
+    /* the listening socket (listen_fd once started) */
+    struct gw_acceptor acceptor;
     uv_async_t wakeup; /* the control thread asks the worker to stop; the last connection of a
                         * stopping worker pokes it when it closes (conn/conn.c) */
     uv_async_t publish;                  /* the control thread published a new snapshot */

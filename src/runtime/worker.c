@@ -10,24 +10,24 @@
 #include "conn/conn.h"
 #include "control/snapshot.h"
 #include "core/log.h"
+#include "net/acceptor.h"
 #include "policy/policy.h"
 #include "runtime/server-t.h"
 #include "state/ratelimit_redis.h"
 #include "state/token_cache.h"
 #include "upstream/pool.h"
 
-#define LISTEN_BACKLOG 1024
-
 static void close_retired_redis(struct gw_worker *w, bool force);
 
-static void on_connection(uv_stream_t *listener, int status)
+static void on_accept(struct gw_acceptor *a, int fd)
 {
-    struct gw_worker *w = listener->data;
-    if (status < 0) {
-        gw_log_warn("worker %u: accept: %s", w->id, uv_strerror(status));
-        return;
-    }
-    gw_conn_accept(w);
+    gw_conn_adopt(a->conf.data, fd);
+}
+
+/* Out of descriptors: the connection got the acceptor's spare one; answer 503 and close. */
+static void on_reserve(struct gw_acceptor *a, int fd)
+{
+    gw_conn_refuse(a->conf.data, fd);
 }
 
 static void on_sweep(uv_timer_t *t)
@@ -170,25 +170,6 @@ static void maybe_finish(struct gw_worker *w)
     uv_close((uv_handle_t *)&w->publish, on_closed_noop);
 }
 
-/*
- * Closing a listening socket resets the connections in its accept queue: clients that
- * connected a moment ago would see a reset instead of an answer. So before closing, accept
- * everything already queued; those connections get their request answered with
- * Connection: close like every other one during the drain.
- */
-static void accept_queued(struct gw_worker *w)
-{
-    uv_os_fd_t lfd;
-    if (uv_fileno((uv_handle_t *)&w->listener, &lfd) != 0)
-        return;
-    for (int i = 0; i < 4096; i++) {
-        int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0)
-            break;
-        gw_conn_adopt(w, fd);
-    }
-}
-
 /* First wake-up: stop accepting, let requests in flight finish, close idle connections.
  * A second one (the drain timeout passed): close everything. */
 static void on_wakeup(uv_async_t *a)
@@ -197,8 +178,12 @@ static void on_wakeup(uv_async_t *a)
     bool force = atomic_load(&w->stop_level) >= 2;
     if (!w->stopping) {
         w->stopping = true;
-        accept_queued(w);
-        uv_close((uv_handle_t *)&w->listener, on_closed_noop);
+        /* Closing a listening socket resets the connections in its accept queue: clients that
+         * connected a moment ago would see a reset instead of an answer. So first accept
+         * everything queued; those connections get their request answered with
+         * Connection: close like every other one during the drain. */
+        gw_acceptor_drain(&w->acceptor, 4096);
+        gw_acceptor_close(&w->acceptor, NULL);
     }
     struct gw_list *it = w->conns.next;
     while (it != &w->conns) {
@@ -230,11 +215,12 @@ int gw_worker_start(struct gw_worker *w)
     gw_list_init(&w->jwks_waiters);
     gw_pools_init(&w->pools);
     gw_buf_init(&w->access, 1u << 20);
-    uv_tcp_init(&w->loop, &w->listener);
-    w->listener.data = w;
-    rc = uv_tcp_open(&w->listener, w->listen_fd);
-    if (rc == 0)
-        rc = uv_listen((uv_stream_t *)&w->listener, LISTEN_BACKLOG, on_connection);
+    struct gw_acceptor_conf ac = {.name = "proxy listener",
+                                  .on_accept = on_accept,
+                                  .on_reserve = on_reserve,
+                                  .stats = &w->server->accept,
+                                  .data = w};
+    rc = gw_acceptor_start(&w->acceptor, &w->loop, w->listen_fd, &ac);
     if (rc < 0) {
         gw_log_error("worker %u: listen: %s", w->id, uv_strerror(rc));
         return rc;
