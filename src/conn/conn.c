@@ -565,8 +565,11 @@ static void conn_start(struct gw_worker *w, struct gw_conn *c, int refuse)
         c->peer[0] = '\0';
     uv_tcp_nodelay(&c->tcp, 1);
     if (refuse == 0 && total > conn_cfg(c)->max_connections) {
-        gw_log_warn("client %s: refused, %u connections open (max_connections %u)", c->peer,
-                    total - 1, conn_cfg(c)->max_connections);
+        /* A flood past the limit must not flood the log too: one line a second. */
+        static struct gw_log_limit lim = {.interval_ms = 1000};
+        gw_log_limited(&lim, GW_LOG_LEVEL_WARN,
+                       "client %s: refused, %u connections open (max_connections %u)", c->peer,
+                       total - 1, conn_cfg(c)->max_connections);
         refuse = GW_ECONNLIMIT;
     }
     if (refuse < 0) {

@@ -347,7 +347,9 @@ def test_upstream_rate_limit_headers_are_replaced_by_gantrys():
 def test_four_threads_two_workers_admit_exactly_the_limit():
     results = []
     lock = threading.Lock()
-    with Origin() as o, Gantry(config(svc("s", "/", o, [lim(100, "1m")]), workers=2)) as g:
+    # A long period: nothing refills while the 200 requests run, however slow the machine (at
+    # 100 per minute one more was admitted every 0.6 s, and a loaded machine saw 101).
+    with Origin() as o, Gantry(config(svc("s", "/", o, [lim(100, LONG)]), workers=2)) as g:
 
         def run():
             mine = []
