@@ -24,7 +24,7 @@ if command -v clang >/dev/null 2>&1; then
     fi
 fi
 
-packages=(build-essential cmake pkg-config libuv1-dev libjansson-dev libssl-dev libhiredis-dev
+packages=(build-essential cmake pkg-config libuv1-dev libjansson-dev libssl-dev libhiredis-dev libpcre2-dev
           python3)
 case $profile in
 run) packages+=(curl) ;;

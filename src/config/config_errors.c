@@ -4,6 +4,8 @@
  */
 #include "config/internal.h"
 
+#include "core/hex.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -220,6 +222,82 @@ void gw__cfg_error_at_key(struct gw__cfg_ctx *ctx, const char *fmt, ...)
     va_start(ap, fmt);
     verror(ctx, true, fmt, ap);
     va_end(ap);
+}
+
+/* Byte offset in text of (line, column) as gw__json_locate counts them (columns count
+ * characters, UTF-8 continuation bytes do not), or len when past the end. */
+static size_t offset_of(const char *text, size_t len, int line, int column)
+{
+    size_t i = 0;
+    for (int l = 1; l < line && i < len; i++) {
+        if (text[i] == '\n')
+            l++;
+    }
+    for (int c = 1; i < len; i++) {
+        if (((unsigned char)text[i] & 0xC0) == 0x80)
+            continue;
+        if (c == column)
+            return i;
+        c++;
+    }
+    return len;
+}
+
+/* UTF-8 length of code point cp. */
+static size_t utf8_len(unsigned long cp)
+{
+    return cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+}
+
+void gw__cfg_error_in_string(struct gw__cfg_ctx *ctx, size_t off, const char *fmt, ...)
+{
+    if (ctx->errs->count >= GW_CONFIG_MAX_ERRORS) {
+        ctx->dropped++;
+        return;
+    }
+    char msg[768];
+    char path[512];
+    int line;
+    int column;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    format_path(ctx, path, sizeof path);
+    gw__json_locate(ctx->text, ctx->len, ctx->path, ctx->depth, false, &line, &column);
+    size_t i = offset_of(ctx->text, ctx->len, line, column);
+    if (!ctx->in_default && i < ctx->len && ctx->text[i] == '"') {
+        /* Walk the string token, decoding escapes, until off decoded bytes are behind. */
+        const char *t = ctx->text;
+        size_t decoded = 0;
+        int chars = 1; /* the opening quote */
+        i++;
+        while (i < ctx->len && t[i] != '"' && decoded < off) {
+            if (t[i] == '\\' && i + 1 < ctx->len) {
+                size_t n = 2;
+                unsigned long cp = (unsigned char)t[i + 1];
+                uint64_t hex = 0;
+                if (t[i + 1] == 'u' && i + 6 <= ctx->len && gw_hex_parse(t + i + 2, 4, &hex)) {
+                    cp = (unsigned long)hex;
+                    n = 6;
+                    if (cp >= 0xD800 && cp < 0xDC00 && i + 12 <= ctx->len && t[i + 6] == '\\') {
+                        cp = 0x10000;
+                        n = 12;
+                    }
+                }
+                decoded += t[i + 1] == 'u' ? utf8_len(cp) : 1;
+                chars += (int)n;
+                i += n;
+                continue;
+            }
+            if (((unsigned char)t[i] & 0xC0) != 0x80)
+                chars++;
+            decoded++;
+            i++;
+        }
+        column += chars;
+    }
+    add_error(ctx, line, column, path, msg);
 }
 
 static bool before(const struct gw_config_error *a, const struct gw_config_error *b)

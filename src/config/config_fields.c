@@ -423,6 +423,11 @@ static const struct gw__cfg_field service_fields[] = {
      .type = &gw__cfg_object_type,
      .arg = &gw__cfg_service_auth_obj,
      .def = "false"},
+    {.name = "transform",
+     .type = &gw__cfg_object_type,
+     .offset = offsetof(struct gw_service_conf, transform),
+     .arg = &gw__cfg_service_transform_obj,
+     .def = "true"},
 };
 static const struct gw__cfg_object service_obj = {
     .what = "service",
@@ -468,6 +473,10 @@ static const struct gw__cfg_field root_fields[] = {
     {.name = "probes", .type = &gw__cfg_object_type, .arg = &probes_obj},
     {.name = "rate_limit", .type = &gw__cfg_object_type, .arg = &gw__cfg_rate_limit_obj},
     {.name = "auth", .type = &gw__cfg_object_type, .arg = &gw__cfg_auth_obj},
+    {.name = "transform",
+     .type = &gw__cfg_object_type,
+     .offset = offsetof(struct gw_config, transform),
+     .arg = &gw__cfg_transform_obj},
     {.name = "services",
      .type = &gw__cfg_list_type,
      .offset = offsetof(struct gw_config, services),

@@ -160,6 +160,9 @@ extern const struct gw__cfg_object gw__cfg_service_rate_limit_obj; /* service "r
 extern const struct gw__cfg_object gw__cfg_rule_match_obj;         /* auth rule "match" */
 extern const struct gw__cfg_object gw__cfg_auth_obj;               /* root "auth" */
 extern const struct gw__cfg_object gw__cfg_service_auth_obj;       /* service "auth" */
+/* Transformations (config_transform.c). */
+extern const struct gw__cfg_object gw__cfg_transform_obj;         /* root "transform" */
+extern const struct gw__cfg_object gw__cfg_service_transform_obj; /* service "transform" */
 /* Frees the JWT keys the auth section loaded (gw_config_free calls it). */
 void gw__cfg_auth_free_keys(struct gw_config *cfg);
 
@@ -199,6 +202,11 @@ void gw__cfg_error(struct gw__cfg_ctx *ctx, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void gw__cfg_error_at_key(struct gw__cfg_ctx *ctx, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* Records an error at byte off of the current value, a JSON string: its column is that of the
+ * character at off (after decoding the string's escapes), so a message can point inside a
+ * template or a pattern. */
+void gw__cfg_error_in_string(struct gw__cfg_ctx *ctx, size_t off, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Records an error with an explicit position and path (syntax and file errors). */
 void gw__cfg_error_raw(struct gw__cfg_ctx *ctx, int line, int column, const char *path,
                        const char *msg);

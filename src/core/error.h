@@ -100,7 +100,9 @@
     X(EFETCH, 502, "fetch failed")                                                                 \
     X(EFETCHTIMEOUT, 504, "fetch timed out")                                                       \
     X(EFETCHTOOLARGE, 502, "fetched body too large")                                               \
-    X(EFETCHSTATUS, 502, "fetch answered with an unexpected status")
+    X(EFETCHSTATUS, 502, "fetch answered with an unexpected status")                              \
+    /* transformations */                                                                          \
+    X(ETRANSFORM, 500, "request transformation failed")
 
 enum gw_error {
     GW_OK = 0,

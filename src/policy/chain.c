@@ -21,6 +21,9 @@ static const struct gw_stage stages[GW_STAGE__COUNT] = {
     [GW_STAGE_RATELIMIT_CONSUMER] = {"ratelimit-consumer", GW_STAGE_RATELIMIT_PRE,
                                      gw_ratelimit_applies, gw_ratelimit_consumer_on_request, NULL,
                                      NULL},
+    [GW_STAGE_TRANSFORM] = {"transform", GW_STAGE_TRANSFORM, gw_transform_applies,
+                            gw_transform_on_request, gw_transform_on_response, gw_transform_cancel,
+                            gw_transform_on_response_head},
 };
 
 _Static_assert(GW_STAGE__COUNT <= GW_REQUEST_SLOTS, "a slot per stage");
@@ -102,6 +105,21 @@ int gw__policy_response_headers(struct gw_request *r, struct gw_buf *head)
         if (st->on_response && r->slot[st->slot] && !(done & (1u << st->slot))) {
             done |= 1u << st->slot;
             int rc = st->on_response(r, r->slot[st->slot], head);
+            if (rc < 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+int gw__policy_response_head(struct gw_request *r, struct gw_http1_message *m)
+{
+    unsigned done = 0;
+    for (size_t i = 0; i < GW_STAGE__COUNT; i++) {
+        const struct gw_stage *st = &stages[i];
+        if (st->on_response_head && r->slot[st->slot] && !(done & (1u << st->slot))) {
+            done |= 1u << st->slot;
+            int rc = st->on_response_head(r, r->slot[st->slot], m);
             if (rc < 0)
                 return rc;
         }

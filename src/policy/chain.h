@@ -13,6 +13,9 @@
  *     with gw_stage_alloc (zeroed, freed with the request). Stages of one module share a slot.
  *   - on_response adds header lines to every answer of a request whose slot holds state: the
  *     upstream's response and gantry's own (rate-limit headers, later CORS and security headers).
+ *   - on_response_head (optional) edits an upstream response's head before gantry builds the
+ *     client's from it: its status, its header list, and it may install a body filter
+ *     (r->resp_filter). It runs for upstream responses only, before on_response.
  *   - cancel runs when the request goes away with state in the slot: stop async work, unlink.
  * A new policy is one file with its stage functions plus one row in the table (policy/chain.c),
  * its name in enum gw_stage_id (the row's index) and its functions declared in policy/stages.h.
@@ -41,6 +44,7 @@ enum gw_stage_id {
     GW_STAGE_RATELIMIT_PRE = 0,
     GW_STAGE_AUTH,               /* authentication, then authorization */
     GW_STAGE_RATELIMIT_CONSUMER, /* the limits keyed by the consumer */
+    GW_STAGE_TRANSFORM,          /* request transformations (they may use $consumer) */
     GW_STAGE__COUNT,
 };
 
@@ -56,6 +60,10 @@ struct gw_stage {
     /* Appends header lines (each ending in CRLF) to an answer's head. 0 or GW_ENOMEM. */
     int (*on_response)(struct gw_request *r, void *slot, struct gw_buf *head);
     void (*cancel)(struct gw_request *r, void *slot);
+    /* Edits the upstream response head m (r->rmsg) before the client's head is built from it:
+     * status and reason, the header list (entries removed, names replaced; new strings must
+     * live as long as the request), a body filter. 0 or a negative code (the answer is 502). */
+    int (*on_response_head)(struct gw_request *r, void *slot, struct gw_http1_message *m);
 };
 
 /* The stages that apply to service i of s (bit i: row i of the table), for gw_service.stages.
@@ -73,6 +81,7 @@ void gw_policy_respond(struct gw_request *r, const struct gw_answer *a);
 
 void gw__policy_cancel(struct gw_request *r);
 int gw__policy_response_headers(struct gw_request *r, struct gw_buf *head);
+int gw__policy_response_head(struct gw_request *r, struct gw_http1_message *m);
 
 /* The request is going away: cancel every stage's async work. */
 static inline void gw_policy_cancel(struct gw_request *r)
@@ -86,6 +95,13 @@ static inline void gw_policy_cancel(struct gw_request *r)
 static inline int gw_policy_response_headers(struct gw_request *r, struct gw_buf *head)
 {
     return r->arena_used ? gw__policy_response_headers(r, head) : 0;
+}
+
+/* Lets the stages edit an upstream response's head (on_response_head) before the client's head
+ * is built from it. 0 or a negative code. */
+static inline int gw_policy_response_head(struct gw_request *r, struct gw_http1_message *m)
+{
+    return r->arena_used ? gw__policy_response_head(r, m) : 0;
 }
 
 /* n zeroed bytes of per-request memory for a stage's state, freed with the request; NULL when

@@ -31,6 +31,7 @@ struct gw_rl_redis_shared;
 struct gw_apikey_table;
 struct gw_token_cache;
 struct gw_keyset;
+struct gw_tf_plan;
 
 /* A compiled limit. */
 struct gw_rl_limit {
@@ -70,6 +71,7 @@ struct gw_policy {
     struct gw_token_cache *introspected;
     char **consumer_roles; /* per consumer: roles joined by spaces */
     char **consumer_perms;
+    struct gw_tf_plan *transforms; /* per service index (policy/transform.h), or NULL */
 };
 
 /* A JWKS key set, refcounted: workers hold the current one, the control thread replaces it. */
@@ -110,6 +112,11 @@ struct gw_worker;
 /* Worker thread: a JWKS refresh completed (or, with only_overdue, the once-a-second sweep):
  * resumes the requests waiting for it (all, or those waiting longer than the fetch timeout). */
 void gw_auth_jwks_refreshed(struct gw_worker *w, bool only_overdue);
+
+/* Sets r->client_ip: the peer, or behind a trusted proxy (rate_limit.trusted_proxies) the
+ * right-most X-Forwarded-For entry that is not one (policy/ratelimit_policy.c). Stages call it
+ * when r->client_ip is still "". */
+void gw_policy_client_ip(struct gw_request *r);
 
 /* True if path[0..n) is prefix p or lies under it on a segment boundary. */
 bool gw_policy_path_under(const char *path, size_t n, const char *p);

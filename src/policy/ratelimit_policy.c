@@ -84,7 +84,7 @@ static bool trusted(const struct gw_config *cfg, const char *s, size_t n)
 
 /* The client is the peer, unless the peer is a trusted proxy: then the right-most entry of
  * X-Forwarded-For that is not a trusted proxy (entries left of it could be forged). */
-static void resolve_client_ip(struct gw_request *r)
+void gw_policy_client_ip(struct gw_request *r)
 {
     const struct gw_config *cfg = r->snap->cfg;
     const char *peer = r->peer;
@@ -362,7 +362,7 @@ static enum gw_stage_result decide(struct gw_request *r, void **slot, bool consu
     const struct gw_config *cfg = r->snap->cfg;
     size_t total = limit_count(r);
     if (r->client_ip[0] == '\0')
-        resolve_client_ip(r);
+        gw_policy_client_ip(r);
     if (st->consumer_pass != consumer_pass) {
         st->consumer_pass = consumer_pass;
         st->next = 0;

@@ -28,4 +28,13 @@ bool gw_auth_applies(const struct gw_snapshot *s, size_t i);
 enum gw_stage_result gw_auth_on_request(struct gw_request *r, void **slot, struct gw_answer *a);
 void gw_auth_cancel(struct gw_request *r, void *slot);
 
+/* policy/transform.c: request transformations (headers, query, path, JSON body) before the
+ * request goes upstream; response transformations (status, headers, JSON body) on its answer. */
+bool gw_transform_applies(const struct gw_snapshot *s, size_t i);
+enum gw_stage_result gw_transform_on_request(struct gw_request *r, void **slot,
+                                             struct gw_answer *a);
+int gw_transform_on_response(struct gw_request *r, void *slot, struct gw_buf *head);
+int gw_transform_on_response_head(struct gw_request *r, void *slot, struct gw_http1_message *m);
+void gw_transform_cancel(struct gw_request *r, void *slot);
+
 #endif

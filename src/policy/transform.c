@@ -1,0 +1,918 @@
+/*
+ * The transformation stage (docs/transform.md; policy/transform.h has the model).
+ *
+ * On the request, after authentication and the limits (so $consumer is known), it edits what
+ * goes upstream, in the request itself: the header list of r->msg (a copy with room for the
+ * added fields), r->query and the path (r->npath, re-packed with its spelling, see
+ * route/normalize.h), before request.c's forward builds the upstream path from them. Every
+ * template is rendered here, against the request as the client sent it; the response's header
+ * values too, since the request's head is gone by the time the answer comes.
+ *
+ * On the response: on_response_head maps the status and removes and renames the upstream's
+ * fields; on_response appends the set and added fields (to gantry's own answers too).
+ *
+ * A path rewrite replaces strip_prefix for the request it matched: its result is the upstream
+ * path. A prefix rewrite keeps the client's spelling of the rest of the path byte for byte; a
+ * regular expression works on the normalised path, and its (normalised) result is forwarded.
+ */
+#include "policy/transform.h"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <jansson.h>
+#include <math.h>
+#include <pcre2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "control/snapshot-t.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "http1/names.h"
+#include "policy/chain.h"
+#include "policy/policy.h"
+#include "policy/stages.h"
+#include "route/normalize.h"
+
+/* ---- plans (per snapshot) ------------------------------------------------------------------- */
+
+static bool fields_empty(const struct gw_tf_fields *f)
+{
+    return f->nremove == 0 && f->nrename == 0 && f->nset == 0 && f->nadd == 0;
+}
+
+static bool body_empty(const struct gw_tf_body *b)
+{
+    return b->nremove == 0 && b->nrename == 0 && b->nadd == 0;
+}
+
+static bool set_empty(const struct gw_tf_set *s)
+{
+    return fields_empty(&s->request.headers) && fields_empty(&s->request.query) &&
+           s->request.path_kind == GW_TF_PATH_NONE && body_empty(&s->request.body) &&
+           fields_empty(&s->response.headers) && s->response.nstatus == 0 &&
+           body_empty(&s->response.body);
+}
+
+static void layer_free(struct gw_tf_layer *l)
+{
+    pcre2_code_free(l->re);
+    pcre2_match_context_free(l->mctx);
+    l->re = NULL;
+    l->mctx = NULL;
+}
+
+static int layer_init(struct gw_tf_layer *l, const struct gw_tf_set *set, char *why, size_t cap)
+{
+    l->set = set;
+    l->re = NULL;
+    l->mctx = NULL;
+    if (set->request.path_kind != GW_TF_PATH_REGEX)
+        return 0;
+    int err;
+    PCRE2_SIZE at;
+    l->re = pcre2_compile((PCRE2_SPTR)set->request.path_regex, PCRE2_ZERO_TERMINATED, 0, &err,
+                          &at, NULL);
+    if (l->re == NULL) {
+        snprintf(why, cap, "transform: cannot compile %s", set->request.path_regex);
+        return GW_EINVAL;
+    }
+    /* JIT is an optimisation: without it (no JIT on this CPU) the interpreter matches. */
+    (void)pcre2_jit_compile(l->re, PCRE2_JIT_COMPLETE);
+    l->mctx = pcre2_match_context_create(NULL);
+    if (l->mctx == NULL)
+        return GW_ENOMEM;
+    pcre2_set_match_limit(l->mctx, GW_TF_MATCH_LIMIT);
+    pcre2_set_depth_limit(l->mctx, GW_TF_MATCH_LIMIT / 10);
+    return 0;
+}
+
+int gw_transform_build(struct gw_policy *p, const struct gw_snapshot *s, char *why, size_t why_cap)
+{
+    const struct gw_config *cfg = s->cfg;
+    if (s->nservices == 0)
+        return 0;
+    p->transforms = calloc(s->nservices, sizeof *p->transforms);
+    if (p->transforms == NULL)
+        return GW_ENOMEM;
+    for (size_t i = 0; i < s->nservices; i++) {
+        struct gw_tf_plan *plan = &p->transforms[i];
+        const struct gw_transform_conf *tc = &cfg->services[i].transform;
+        if (!tc->enabled)
+            continue;
+        int rc = 0;
+        if (tc->inherit && !set_empty(&cfg->transform.set))
+            rc = layer_init(&plan->base[plan->nbase++], &cfg->transform.set, why, why_cap);
+        if (rc == 0 && !set_empty(&tc->set))
+            rc = layer_init(&plan->base[plan->nbase++], &tc->set, why, why_cap);
+        if (rc == 0 && tc->nrules) {
+            plan->rule_layers = calloc(tc->nrules, sizeof *plan->rule_layers);
+            if (plan->rule_layers == NULL)
+                return GW_ENOMEM;
+            plan->rules = tc->rules;
+            for (size_t k = 0; k < tc->nrules && rc == 0; k++) {
+                rc = layer_init(&plan->rule_layers[k], &tc->rules[k].set, why, why_cap);
+                plan->nrules = k + 1;
+            }
+        }
+        if (rc < 0)
+            return rc;
+        plan->max_body = tc->max_body_bytes;
+        plan->on = plan->nbase > 0 || plan->nrules > 0;
+    }
+    return 0;
+}
+
+void gw_transform_free(struct gw_policy *p)
+{
+    if (p->transforms == NULL)
+        return;
+    for (size_t i = 0; i < p->cfg->nservices; i++) {
+        struct gw_tf_plan *plan = &p->transforms[i];
+        for (size_t k = 0; k < plan->nbase; k++)
+            layer_free(&plan->base[k]);
+        for (size_t k = 0; k < plan->nrules; k++)
+            layer_free(&plan->rule_layers[k]);
+        free(plan->rule_layers);
+    }
+    free(p->transforms);
+    p->transforms = NULL;
+}
+
+bool gw_transform_applies(const struct gw_snapshot *s, size_t i)
+{
+    return s->policy->transforms && s->policy->transforms[i].on;
+}
+
+/* ---- pure helpers -------------------------------------------------------------------------- */
+
+/* Header name a[0..an) equals b (NUL-terminated) ignoring case, '_' matching '-'. */
+static bool header_is(const char *a, size_t an, const char *b)
+{
+    size_t i = 0;
+    for (; i < an && b[i]; i++) {
+        char x = a[i] == '_' ? '-' : a[i], y = b[i] == '_' ? '-' : b[i];
+        if (x >= 'A' && x <= 'Z')
+            x = (char)(x - 'A' + 'a');
+        if (y >= 'A' && y <= 'Z')
+            y = (char)(y - 'A' + 'a');
+        if (x != y)
+            return false;
+    }
+    return i == an && b[i] == '\0';
+}
+
+static bool name_in(const char *name, size_t n, char *const *list, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        if (gw_template_query_name_is(name, n, list[i], strlen(list[i])))
+            return true;
+    }
+    return false;
+}
+
+static bool value_named(const char *name, size_t n, const struct gw_tf_value *v, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        if (gw_template_query_name_is(name, n, v[i].name, strlen(v[i].name)))
+            return true;
+    }
+    return false;
+}
+
+/* Appends s percent-encoded for a query value (everything but the unreserved characters). */
+static int put_encoded(struct gw_buf *out, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    int rc = gw_buf_reserve(out, 3 * n);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '.' || c == '_' || c == '~') {
+            out->data[out->len++] = (char)c;
+        } else {
+            out->data[out->len++] = '%';
+            out->data[out->len++] = hex[c >> 4];
+            out->data[out->len++] = hex[c & 15];
+        }
+    }
+    return rc;
+}
+
+int gw_tf_query_edit(const char *q, size_t n, const struct gw_tf_fields *f,
+                     const struct gw_tpl_source *src, struct gw_buf *out)
+{
+    int rc = 0;
+    bool first = true;
+    const char *p = q, *end = q + n;
+    while (p < end && rc == 0) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *pe = amp ? amp : end;
+        const char *eq = memchr(p, '=', (size_t)(pe - p));
+        size_t nl = (size_t)((eq ? eq : pe) - p);
+        const char *pair = p;
+        p = amp ? amp + 1 : end;
+        if (pe == pair)
+            continue; /* "a=1&&b=2": an empty pair is dropped */
+        if (name_in(pair, nl, f->remove, f->nremove) || value_named(pair, nl, f->set, f->nset))
+            continue;
+        if (!first)
+            rc |= gw_buf_append(out, "&", 1);
+        first = false;
+        size_t k = 0;
+        while (k < f->nrename &&
+               !gw_template_query_name_is(pair, nl, f->rename[k].from, strlen(f->rename[k].from)))
+            k++;
+        if (k < f->nrename) {
+            rc |= gw_buf_append_str(out, f->rename[k].to);
+            rc |= gw_buf_append(out, pair + nl, (size_t)(pe - pair) - nl);
+        } else {
+            rc |= gw_buf_append(out, pair, (size_t)(pe - pair));
+        }
+    }
+    const struct gw_tf_value *lists[2] = {f->set, f->add};
+    size_t counts[2] = {f->nset, f->nadd};
+    struct gw_buf tmp;
+    gw_buf_init(&tmp, GW_TEMPLATE_MAX * 16);
+    for (size_t l = 0; l < 2 && rc == 0; l++) {
+        for (size_t i = 0; i < counts[l] && rc == 0; i++) {
+            gw_buf_reset(&tmp);
+            rc |= gw_template_render(lists[l][i].value, src, &tmp);
+            if (!first)
+                rc |= gw_buf_append(out, "&", 1);
+            first = false;
+            rc |= gw_buf_append_str(out, lists[l][i].name);
+            rc |= gw_buf_append(out, "=", 1);
+            rc |= put_encoded(out, tmp.data ? tmp.data : "", tmp.len);
+        }
+    }
+    gw_buf_free(&tmp);
+    return rc ? GW_ENOMEM : 0;
+}
+
+int gw_tf_path_prefix(const char *norm, size_t nn, const char *spell, size_t sn, const char *from,
+                      const char *to, struct gw_buf *norm_out, struct gw_buf *spell_out)
+{
+    size_t fl = strlen(from);
+    bool root = fl == 1 && from[0] == '/';
+    if (!root && (nn < fl || memcmp(norm, from, fl) != 0 || (nn > fl && norm[fl] != '/')))
+        return 0;
+    size_t nskip = root ? 0 : fl;
+    size_t sskip = root ? 0 : gw_path_spelled_prefix(norm, fl, spell, sn);
+    bool to_root = to[0] == '/' && to[1] == '\0';
+    int rc = 0;
+    struct {
+        struct gw_buf *out;
+        const char *rest;
+        size_t rest_len;
+    } sides[2] = {{norm_out, norm + nskip, nn - nskip}, {spell_out, spell + sskip, sn - sskip}};
+    for (size_t i = 0; i < 2; i++) {
+        /* "/v2" + "/7"; "/" + "/7" is "/7"; anything + "" is itself. */
+        if (!to_root || sides[i].rest_len == 0)
+            rc |= gw_buf_append_str(sides[i].out, to);
+        rc |= gw_buf_append(sides[i].out, sides[i].rest, sides[i].rest_len);
+    }
+    return rc ? GW_ENOMEM : 1;
+}
+
+int gw_tf_expand(const char *repl, const char *s, const size_t *ovector, size_t ngroups,
+                 struct gw_buf *out)
+{
+    int rc = 0;
+    for (const char *p = repl; *p && rc == 0; p++) {
+        if (*p != '$' || p[1] == '\0') {
+            rc = gw_buf_append(out, p, 1);
+            continue;
+        }
+        if (p[1] == '$') {
+            rc = gw_buf_append(out, "$", 1);
+            p++;
+            continue;
+        }
+        if (p[1] >= '0' && p[1] <= '9') {
+            size_t g = (size_t)(p[1] - '0');
+            p++;
+            if (g < ngroups && ovector[2 * g] != PCRE2_UNSET)
+                rc = gw_buf_append(out, s + ovector[2 * g], ovector[2 * g + 1] - ovector[2 * g]);
+            continue;
+        }
+        rc = gw_buf_append(out, p, 1);
+    }
+    return rc;
+}
+
+bool gw_tf_is_json(const char *v, size_t n)
+{
+    size_t e = 0;
+    while (e < n && v[e] != ';' && v[e] != ' ' && v[e] != '\t')
+        e++;
+    if (e < 12 || strncasecmp(v, "application/", 12) != 0)
+        return false;
+    const char *sub = v + 12;
+    size_t sl = e - 12;
+    return (sl == 4 && strncasecmp(sub, "json", 4) == 0) ||
+           (sl > 5 && strncasecmp(sub + sl - 5, "+json", 5) == 0);
+}
+
+/* ---- JSON bodies --------------------------------------------------------------------------- */
+
+/* The object holding the last segment of dotted path (created on the way when create), and
+ * that segment in *leaf (a copy: free it). NULL when the way is not made of objects. */
+static json_t *walk(json_t *root, const char *path, bool create, char **leaf)
+{
+    *leaf = NULL;
+    json_t *o = root;
+    const char *p = path;
+    for (;;) {
+        const char *dot = strchr(p, '.');
+        if (dot == NULL) {
+            *leaf = strdup(p);
+            return *leaf ? o : NULL;
+        }
+        char seg[256];
+        size_t n = (size_t)(dot - p);
+        if (n >= sizeof seg)
+            return NULL;
+        memcpy(seg, p, n);
+        seg[n] = '\0';
+        json_t *next = json_object_get(o, seg);
+        if (next == NULL && create) {
+            next = json_object();
+            if (next == NULL || json_object_set_new(o, seg, next) != 0)
+                return NULL;
+        }
+        if (!json_is_object(next))
+            return NULL;
+        o = next;
+        p = dot + 1;
+    }
+}
+
+static int apply_body(json_t *root, const struct gw_tf_body *b, const struct gw_tpl_source *src)
+{
+    char *leaf;
+    for (size_t i = 0; i < b->nremove; i++) {
+        json_t *o = walk(root, b->remove[i], false, &leaf);
+        if (o)
+            json_object_del(o, leaf);
+        free(leaf);
+    }
+    for (size_t i = 0; i < b->nrename; i++) {
+        json_t *o = walk(root, b->rename[i].from, false, &leaf);
+        json_t *v = o ? json_object_get(o, leaf) : NULL;
+        if (v) {
+            json_incref(v);
+            json_object_del(o, leaf);
+            char *to_leaf;
+            json_t *dst = walk(root, b->rename[i].to, true, &to_leaf);
+            if (dst)
+                json_object_set(dst, to_leaf, v);
+            free(to_leaf);
+            json_decref(v);
+        }
+        free(leaf);
+    }
+    for (size_t i = 0; i < b->nadd; i++) {
+        json_t *o = walk(root, b->add_names[i], true, &leaf);
+        /* A copy: the config's value is shared by every request (and a later edit may change
+         * what was added). */
+        json_t *made = NULL;
+        json_t *v = NULL;
+        if (o && !b->add_tpl[i]) {
+            made = json_deep_copy(b->add[i]);
+            v = made;
+        } else if (o) {
+            struct gw_buf tmp;
+            gw_buf_init(&tmp, 1u << 20);
+            if (gw_template_render(b->add_tpl[i], src, &tmp) != 0) {
+                gw_buf_free(&tmp);
+                free(leaf);
+                return GW_ENOMEM;
+            }
+            /* Not valid UTF-8 (a header's obs-text): the field is left out, not mangled. */
+            made = json_stringn(tmp.data ? tmp.data : "", tmp.len);
+            gw_buf_free(&tmp);
+            v = made;
+        }
+        if (o && v)
+            json_object_set(o, leaf, v);
+        json_decref(made);
+        free(leaf);
+    }
+    return 0;
+}
+
+/* Smallest precision in 15..17 with which every real of v prints back to itself: jansson
+ * writes reals with one precision, and %.17g turns 0.1 into 0.10000000000000001. */
+static int real_precision(json_t *v, int p)
+{
+    if (p >= 17)
+        return 17;
+    if (json_is_real(v)) {
+        double d = json_real_value(v);
+        char buf[40];
+        for (; p < 17; p++) {
+            snprintf(buf, sizeof buf, "%.*g", p, d);
+            if (strtod(buf, NULL) == d)
+                break;
+        }
+        return p;
+    }
+    if (json_is_object(v)) {
+        const char *k;
+        json_t *e;
+        json_object_foreach(v, k, e) p = real_precision(e, p);
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(v, i, e) p = real_precision(e, p);
+    }
+    return p;
+}
+
+static int dump_cb(const char *buffer, size_t size, void *data)
+{
+    return gw_buf_append(data, buffer, size) == 0 ? 0 : -1;
+}
+
+int gw_tf_json_edit(const char *body, size_t len, const struct gw_tf_body *const *layers, size_t n,
+                    const struct gw_tpl_source *src, struct gw_buf *out)
+{
+    json_error_t err;
+    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &err);
+    if (root == NULL)
+        return 0;
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return 0;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = apply_body(root, layers[i], src);
+    if (rc == 0) {
+        int prec = real_precision(root, 15);
+        size_t before = out->len;
+        if (json_dump_callback(root, dump_cb, out, JSON_COMPACT | JSON_REAL_PRECISION(prec)) != 0) {
+            out->len = before;
+            rc = GW_ENOMEM;
+        }
+    }
+    json_decref(root);
+    return rc < 0 ? rc : 1;
+}
+
+/* ---- the stage ----------------------------------------------------------------------------- */
+
+struct tf_state {
+    const struct gw_tf_layer *layers[GW_TF_MAX_LAYERS];
+    size_t nlayers;
+    const struct gw_tf_plan *plan;
+    struct gw_http1_header *headers; /* the request's header list, edited (owned) */
+    struct gw_buf values;            /* the values rendered for it */
+    char *query;                     /* the edited query, "?..." (owned) */
+    struct gw_buf extra_query;       /* parameters a path expression's replacement gave */
+    struct gw_buf resp_lines;        /* response header lines rendered for on_response */
+};
+_Static_assert(sizeof(struct tf_state) <= GW_STAGE_STATE_MAX, "transform state too large");
+
+/* The rule whose match has the longest prefix that matches (the first one on a tie). */
+static const struct gw_tf_layer *pick_rule(const struct gw_request *r, const struct gw_tf_plan *pl)
+{
+    const struct gw_tf_layer *best = NULL;
+    size_t best_len = 0;
+    for (size_t i = 0; i < pl->nrules; i++) {
+        const struct gw_match_conf *m = &pl->rules[i].match;
+        if (!gw_policy_match(m, r->npath, r->npath_len, (int)r->msg.method_id))
+            continue;
+        size_t len = 0;
+        for (size_t k = 0; k < m->nprefixes; k++) {
+            size_t pl_len = strlen(m->prefixes[k]);
+            if (pl_len > len && gw_policy_path_under(r->npath, r->npath_len, m->prefixes[k]))
+                len = pl_len;
+        }
+        if (best == NULL || len > best_len) {
+            best = &pl->rule_layers[i];
+            best_len = len;
+        }
+    }
+    return best;
+}
+
+static void source_of(struct gw_request *r, struct gw_tpl_source *src)
+{
+    src->request_id = r->id;
+    src->client_ip = r->client_ip;
+    src->consumer = r->authenticated ? r->identity.consumer : NULL;
+    src->user_id = r->authenticated ? r->identity.user : NULL;
+    src->service = r->svc->conf->name;
+    src->route = r->npath;
+    src->route_len = r->prefix_len < r->npath_len ? r->prefix_len : r->npath_len;
+    src->trace_id = "";
+    src->msg = &r->msg;
+    src->query = r->query;
+    src->query_len = r->query_len;
+}
+
+/* Renders t for a header value: control characters (CR, LF, NUL, ...) are dropped, so no value
+ * can inject a header line. */
+static int render_value(const struct gw_template *t, const struct gw_tpl_source *src,
+                        struct gw_buf *out)
+{
+    size_t from = out->len;
+    int rc = gw_template_render(t, src, out);
+    if (rc < 0)
+        return rc;
+    size_t w = from;
+    for (size_t i = from; i < out->len; i++) {
+        unsigned char c = (unsigned char)out->data[i];
+        if ((c >= 0x20 && c != 0x7f) || c == '\t')
+            out->data[w++] = (char)c;
+    }
+    out->len = w;
+    return 0;
+}
+
+/* Drops every header named name (loosely) from h[0..n); returns the new count. */
+static size_t drop_named(struct gw_http1_header *h, uint32_t *voff, size_t n, const char *name)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (header_is(h[i].name, h[i].name_len, name))
+            continue;
+        h[w] = h[i];
+        voff[w] = voff[i];
+        w++;
+    }
+    return w;
+}
+
+#define NO_VALUE UINT32_MAX
+
+/* The request's header list edited by every layer, into state-owned memory. */
+static int edit_request_headers(struct gw_request *r, struct tf_state *st,
+                                const struct gw_tpl_source *src)
+{
+    struct gw_http1_message *m = &r->msg;
+    size_t cap = m->num_headers;
+    for (size_t l = 0; l < st->nlayers; l++) {
+        const struct gw_tf_fields *f = &st->layers[l]->set->request.headers;
+        cap += f->nset + f->nadd;
+    }
+    struct gw_http1_header *h = calloc(cap ? cap : 1, sizeof *h + sizeof(uint32_t));
+    if (h == NULL)
+        return GW_ENOMEM;
+    uint32_t *voff = (uint32_t *)(h + (cap ? cap : 1));
+    memcpy(h, m->headers, m->num_headers * sizeof *h);
+    for (size_t i = 0; i < m->num_headers; i++)
+        voff[i] = NO_VALUE;
+    size_t n = m->num_headers;
+    st->headers = h;
+    gw_buf_init(&st->values, (size_t)r->snap->cfg->http.max_header_bytes);
+    int rc = 0;
+    for (size_t l = 0; l < st->nlayers && rc == 0; l++) {
+        const struct gw_tf_fields *f = &st->layers[l]->set->request.headers;
+        for (size_t i = 0; i < f->nremove; i++)
+            n = drop_named(h, voff, n, f->remove[i]);
+        for (size_t i = 0; i < f->nrename; i++) {
+            for (size_t k = 0; k < n; k++) {
+                if (header_is(h[k].name, h[k].name_len, f->rename[i].from)) {
+                    h[k].name = f->rename[i].to;
+                    h[k].name_len = (uint32_t)strlen(f->rename[i].to);
+                }
+            }
+        }
+        for (size_t i = 0; i < f->nset; i++)
+            n = drop_named(h, voff, n, f->set[i].name);
+        const struct gw_tf_value *lists[2] = {f->set, f->add};
+        size_t counts[2] = {f->nset, f->nadd};
+        for (size_t s = 0; s < 2 && rc == 0; s++) {
+            for (size_t i = 0; i < counts[s] && rc == 0; i++) {
+                size_t off = st->values.len;
+                rc = render_value(lists[s][i].value, src, &st->values);
+                h[n].name = lists[s][i].name;
+                h[n].name_len = (uint32_t)strlen(lists[s][i].name);
+                h[n].value_len = (uint32_t)(st->values.len - off);
+                voff[n] = (uint32_t)off;
+                n++;
+            }
+        }
+    }
+    if (rc < 0)
+        return GW_ETRANSFORM; /* the values outgrew the header limit */
+    for (size_t i = 0; i < n; i++) {
+        if (voff[i] != NO_VALUE)
+            h[i].value = st->values.data + voff[i];
+    }
+    m->headers = h;
+    m->num_headers = (uint32_t)n;
+    m->headers_capacity = (uint32_t)cap;
+    m->host_index = gw_http1_find_header(m, "host", 4);
+    return 0;
+}
+
+/* The response's set and added fields, rendered now: the request's head is gone later. */
+static int render_response_lines(struct gw_request *r, struct tf_state *st,
+                                 const struct gw_tpl_source *src)
+{
+    gw_buf_init(&st->resp_lines, (size_t)r->snap->cfg->http.max_header_bytes);
+    int rc = 0;
+    for (size_t l = 0; l < st->nlayers && rc == 0; l++) {
+        const struct gw_tf_fields *f = &st->layers[l]->set->response.headers;
+        const struct gw_tf_value *lists[2] = {f->set, f->add};
+        size_t counts[2] = {f->nset, f->nadd};
+        for (size_t s = 0; s < 2 && rc == 0; s++) {
+            for (size_t i = 0; i < counts[s] && rc == 0; i++) {
+                rc |= gw_buf_append_str(&st->resp_lines, lists[s][i].name);
+                rc |= gw_buf_append(&st->resp_lines, ": ", 2);
+                rc |= render_value(lists[s][i].value, src, &st->resp_lines);
+                rc |= gw_buf_append(&st->resp_lines, "\r\n", 2);
+            }
+        }
+    }
+    return rc ? GW_ETRANSFORM : 0;
+}
+
+/* Applies the path rewrites in order to the normalised path and its spelling. Returns 1 when
+ * one matched (norm and spell hold the new path), 0 when none did, or a negative code. */
+static int rewrite_path(struct gw_request *r, struct tf_state *st, struct gw_buf *norm,
+                        struct gw_buf *spell)
+{
+    size_t sl;
+    const char *s = gw_path_packed_spelling(r->npath, r->npath_len, &sl);
+    int rc = gw_buf_append(norm, r->npath, r->npath_len);
+    rc |= gw_buf_append(spell, s, sl);
+    if (rc)
+        return GW_ENOMEM;
+    bool changed = false;
+    struct gw_buf nn, ns;
+    gw_buf_init(&nn, norm->max);
+    gw_buf_init(&ns, spell->max);
+    for (size_t l = 0; l < st->nlayers && rc >= 0; l++) {
+        const struct gw_tf_layer *ly = st->layers[l];
+        const struct gw_tf_request_conf *rq = &ly->set->request;
+        gw_buf_reset(&nn);
+        gw_buf_reset(&ns);
+        if (rq->path_kind == GW_TF_PATH_PREFIX) {
+            rc = gw_tf_path_prefix(norm->data, norm->len, spell->data, spell->len, rq->path_from,
+                                   rq->path_to, &nn, &ns);
+        } else if (rq->path_kind == GW_TF_PATH_REGEX && ly->re) {
+            pcre2_match_data *md = pcre2_match_data_create_from_pattern(ly->re, NULL);
+            if (md == NULL) {
+                rc = GW_ENOMEM;
+                break;
+            }
+            int mr = pcre2_match(ly->re, (PCRE2_SPTR)norm->data, norm->len, 0, 0, md, ly->mctx);
+            if (mr >= 0) {
+                struct gw_buf out;
+                gw_buf_init(&out, norm->max);
+                rc = gw_tf_expand(rq->path_replace, norm->data, pcre2_get_ovector_pointer(md),
+                                  pcre2_get_ovector_count(md), &out);
+                size_t len = 0;
+                /* A '?' in the result starts parameters that go before the client's (as
+                 * nginx's rewrite does). */
+                const char *qm = out.data ? memchr(out.data, '?', out.len) : NULL;
+                if (rc == 0 && qm) {
+                    size_t ql = out.len - (size_t)(qm + 1 - out.data);
+                    gw_buf_reset(&st->extra_query);
+                    rc = gw_buf_append(&st->extra_query, qm + 1, ql);
+                    out.len = (size_t)(qm - out.data);
+                }
+                /* The result is normalised (a group may hold anything the path held): what
+                 * goes upstream is a path the router would take as it is. */
+                if (rc == 0 && gw_buf_reserve(&nn, out.len + 1) == 0 &&
+                    gw_path_normalize(out.data ? out.data : "", out.len, nn.data, &len) == 0) {
+                    nn.len = len;
+                    rc = gw_buf_append(&ns, nn.data, len) == 0 ? 1 : GW_ENOMEM;
+                } else if (rc == 0) {
+                    gw_log_warn("request %s: path rewrite %s gave %.*s, not a valid path",
+                                r->id, rq->path_regex, (int)(out.len > 200 ? 200 : out.len),
+                                out.data ? out.data : "");
+                    rc = GW_ETRANSFORM;
+                }
+                gw_buf_free(&out);
+            } else if (mr != PCRE2_ERROR_NOMATCH) {
+                gw_log_warn("request %s: path rewrite %s failed (PCRE2 error %d): refused",
+                            r->id, rq->path_regex, mr);
+                rc = GW_ETRANSFORM;
+            } else {
+                rc = 0;
+            }
+            pcre2_match_data_free(md);
+        }
+        if (rc == 1) {
+            changed = true;
+            struct gw_buf t = *norm;
+            *norm = nn;
+            nn = t;
+            t = *spell;
+            *spell = ns;
+            ns = t;
+        }
+    }
+    gw_buf_free(&nn);
+    gw_buf_free(&ns);
+    return rc < 0 ? rc : changed;
+}
+
+/* Rebuilds r->npath (packed: route/normalize.h) with room for r->query after it, from the
+ * path edits; edits the query. */
+static int edit_path_and_query(struct gw_request *r, struct tf_state *st,
+                               const struct gw_tpl_source *src, bool path, bool query)
+{
+    size_t max = (size_t)r->snap->cfg->http.max_request_line * 2 + 1024;
+    struct gw_buf norm, spell, q, q2;
+    gw_buf_init(&norm, max);
+    gw_buf_init(&spell, max);
+    gw_buf_init(&q, max);
+    gw_buf_init(&q2, max);
+    int rc = 0;
+    gw_buf_init(&st->extra_query, max);
+    int moved = path ? rewrite_path(r, st, &norm, &spell) : 0;
+    if (moved < 0)
+        rc = moved;
+    if (rc == 0 && st->extra_query.len) {
+        /* The replacement's parameters, then the client's: the query edits see both. */
+        rc = gw_buf_append(&q, st->extra_query.data, st->extra_query.len);
+        if (rc == 0 && r->query_len > 1) {
+            rc |= gw_buf_append(&q, "&", 1);
+            rc |= gw_buf_append(&q, r->query + 1, r->query_len - 1);
+        }
+        query = true;
+    }
+    if (rc == 0 && query) {
+        const char *cur = q.len ? q.data : r->query ? r->query + 1 : "";
+        size_t cl = q.len ? q.len : r->query_len ? r->query_len - 1 : 0;
+        for (size_t l = 0; l < st->nlayers && rc == 0; l++) {
+            const struct gw_tf_fields *f = &st->layers[l]->set->request.query;
+            if (fields_empty(f))
+                continue;
+            gw_buf_reset(&q2);
+            rc = gw_tf_query_edit(cur, cl, f, src, &q2);
+            struct gw_buf t = q;
+            q = q2;
+            q2 = t;
+            cur = q.data ? q.data : "";
+            cl = q.len;
+        }
+        if (rc == 0) {
+            st->query = malloc(cl + 2);
+            if (st->query == NULL) {
+                rc = GW_ENOMEM;
+            } else {
+                st->query[0] = '?';
+                memcpy(st->query + 1, cur, cl);
+                r->query = cl ? st->query : NULL;
+                r->query_len = cl ? cl + 1 : 0;
+            }
+        }
+    }
+    if (rc == 0 && moved) {
+        /* forward() moves the spelling to the front and appends the query: room for both. */
+        bool same = norm.len == spell.len && memcmp(norm.data, spell.data, norm.len) == 0;
+        size_t cap = norm.len + 1 + (same ? 0 : spell.len + 1) + r->query_len + 1;
+        char *buf = malloc(cap);
+        if (buf == NULL) {
+            rc = GW_ENOMEM;
+        } else {
+            memcpy(buf, norm.data, norm.len);
+            buf[norm.len] = '\0';
+            if (!same) {
+                memcpy(buf + norm.len, spell.data, spell.len);
+                buf[norm.len + spell.len] = '\0';
+            }
+            free(r->npath);
+            r->npath = buf;
+            r->npath_len = norm.len;
+            r->prefix_len = 0; /* the rewrite is the upstream path: strip_prefix is done */
+        }
+    } else if (rc == 0 && query && r->query_len) {
+        /* The query may have grown: forward() needs room for it behind the path. */
+        size_t sl;
+        const char *sp = gw_path_packed_spelling(r->npath, r->npath_len, &sl);
+        size_t used = r->npath_len + 1 + (sp == r->npath ? 0 : sl); /* with the last NUL */
+        char *buf = malloc(used + r->query_len + 1);
+        if (buf == NULL) {
+            rc = GW_ENOMEM;
+        } else {
+            memcpy(buf, r->npath, used);
+            free(r->npath);
+            r->npath = buf;
+        }
+    }
+    gw_buf_free(&norm);
+    gw_buf_free(&spell);
+    gw_buf_free(&q);
+    gw_buf_free(&q2);
+    return rc;
+}
+
+enum gw_stage_result gw_transform_on_request(struct gw_request *r, void **slot,
+                                             struct gw_answer *a)
+{
+    const struct gw_tf_plan *plan = &r->snap->policy->transforms[r->svc - r->snap->services];
+    struct tf_state *st = gw_stage_alloc(r, sizeof *st);
+    if (st == NULL) {
+        gw_answer_init(a, GW_ENOMEM);
+        return GW_STAGE_RESPOND;
+    }
+    *slot = st;
+    st->plan = plan;
+    for (size_t i = 0; i < plan->nbase; i++)
+        st->layers[st->nlayers++] = &plan->base[i];
+    const struct gw_tf_layer *rule = pick_rule(r, plan);
+    if (rule)
+        st->layers[st->nlayers++] = rule;
+
+    bool headers = false, query = false, path = false, resp = false;
+    for (size_t l = 0; l < st->nlayers; l++) {
+        const struct gw_tf_set *set = st->layers[l]->set;
+        headers |= !fields_empty(&set->request.headers);
+        query |= !fields_empty(&set->request.query);
+        path |= set->request.path_kind != GW_TF_PATH_NONE;
+        resp |= set->response.headers.nset + set->response.headers.nadd > 0;
+    }
+    if (r->client_ip[0] == '\0')
+        gw_policy_client_ip(r);
+    struct gw_tpl_source src;
+    source_of(r, &src);
+    /* Response values first: they read the request as the client sent it, as all do. */
+    int rc = resp ? render_response_lines(r, st, &src) : 0;
+    if (rc == 0 && (path || query))
+        rc = edit_path_and_query(r, st, &src, path, query);
+    if (rc == 0 && headers)
+        rc = edit_request_headers(r, st, &src);
+    if (rc < 0) {
+        gw_answer_init(a, rc == GW_ENOMEM ? GW_ENOMEM : GW_ETRANSFORM);
+        return GW_STAGE_RESPOND;
+    }
+    return GW_STAGE_CONTINUE;
+}
+
+/* A response field that a layer removes, or replaces with its own ("set"). */
+static bool dropped(const struct gw_http1_header *h, const struct gw_tf_fields *f)
+{
+    for (size_t i = 0; i < f->nremove; i++) {
+        if (header_is(h->name, h->name_len, f->remove[i]))
+            return true;
+    }
+    for (size_t i = 0; i < f->nset; i++) {
+        if (header_is(h->name, h->name_len, f->set[i].name))
+            return true;
+    }
+    return false;
+}
+
+int gw_transform_on_response_head(struct gw_request *r, void *slot, struct gw_http1_message *m)
+{
+    struct tf_state *st = slot;
+    (void)r;
+    for (size_t l = 0; l < st->nlayers; l++) {
+        const struct gw_tf_response_conf *rs = &st->layers[l]->set->response;
+        for (size_t i = 0; i < rs->nstatus; i++) {
+            if (m->status == rs->status[i].from) {
+                m->status = rs->status[i].to;
+                m->reason = gw_http_reason(m->status);
+                m->reason_len = (uint32_t)strlen(m->reason);
+                break;
+            }
+        }
+        const struct gw_tf_fields *f = &rs->headers;
+        if (fields_empty(f))
+            continue;
+        size_t n = m->num_headers, w = 0;
+        for (size_t i = 0; i < n; i++) {
+            struct gw_http1_header *h = &m->headers[i];
+            if (dropped(h, f))
+                continue;
+            for (size_t k = 0; k < f->nrename; k++) {
+                if (header_is(h->name, h->name_len, f->rename[k].from)) {
+                    h->name = f->rename[k].to;
+                    h->name_len = (uint32_t)strlen(f->rename[k].to);
+                    break;
+                }
+            }
+            m->headers[w++] = *h;
+        }
+        m->num_headers = (uint32_t)w;
+    }
+    return 0;
+}
+
+int gw_transform_on_response(struct gw_request *r, void *slot, struct gw_buf *head)
+{
+    struct tf_state *st = slot;
+    (void)r;
+    return st->resp_lines.len ? gw_buf_append(head, st->resp_lines.data, st->resp_lines.len) : 0;
+}
+
+void gw_transform_cancel(struct gw_request *r, void *slot)
+{
+    struct tf_state *st = slot;
+    (void)r;
+    free(st->headers);
+    gw_buf_free(&st->values);
+    free(st->query);
+    gw_buf_free(&st->extra_query);
+    gw_buf_free(&st->resp_lines);
+}

@@ -1,0 +1,247 @@
+#!/usr/bin/env python3
+"""Transformations through the binary: request and response headers (remove, rename, set, add)
+with variables, query parameters, path rewrites (prefix and regular expression, with the
+client's spelling kept where the path is untouched), status mapping, JSON bodies, the layers
+(gateway, service, route rule) and config errors with their positions."""
+
+import json
+import os
+import tempfile
+
+import gwtest
+from gwtest import Gantry, HttpConn, Origin, request, run_gantry
+
+
+def cfg(o, tf=None, service=None, **top):
+    c = gwtest.simple_config(o, **top)
+    svc = c["services"][0]
+    if tf is not None:
+        svc["transform"] = tf
+    if service:
+        svc.update(service)
+    return c
+
+
+def pairs(e, name):
+    return [v for n, v in e["headers"] if n.lower() == name.lower()]
+
+
+def echo(port, path="/echo/x", headers=None, method="GET", body=None):
+    r = request(port, method, path, headers=headers, body=body)
+    assert r.status == 200, (r, r.body[:300])
+    return r, r.json()
+
+
+# ---- request headers ---------------------------------------------------------------------------
+
+
+def test_request_headers_remove_rename_set_add_with_variables():
+    t = {"request": {"headers": {
+        "remove": ["X-Internal", "X-Debug"],
+        "rename": {"X-Old": "X-New"},
+        "set": {"X-Service": "$service", "X-Accept": "got $http_accept"},
+        "add": {"X-Trace": ["id=$request_id", "arg=$arg_page route=$route"]},
+    }}}
+    with Origin() as o, Gantry(cfg(o, t, service={"prefix": "/echo"})) as g:
+        r, e = echo(g.port, "/echo/a?page=7&x=1", headers=[
+            ("X-Internal", "secret"), ("x_debug", "1"), ("X-Old", "v"),
+            ("X-Service", "client-value"), ("Accept", "text/plain"), ("X-Keep", "k")])
+        assert pairs(e, "X-Internal") == [] and pairs(e, "X-Debug") == [], e["headers"]
+        assert pairs(e, "x_debug") == [], "a '_' spelling is the same header"
+        assert pairs(e, "X-Old") == [] and pairs(e, "X-New") == ["v"], e["headers"]
+        assert pairs(e, "X-Service") == ["svc"], e["headers"]
+        assert pairs(e, "X-Accept") == ["got text/plain"], e["headers"]
+        rid = r.header("X-Request-ID")
+        assert pairs(e, "X-Trace") == ["id=" + rid, "arg=7 route=/echo"], e["headers"]
+        assert pairs(e, "X-Keep") == ["k"]
+
+
+def test_request_header_values_cannot_inject_lines():
+    t = {"request": {"headers": {"set": {"X-Copy": "$arg_v"}}}}
+    with Origin() as o, Gantry(cfg(o, t)) as g:
+        # a query value is raw (not decoded): %0D%0A stays text
+        r, e = echo(g.port, "/echo/a?v=a%0D%0AX-Evil:%201")
+        assert pairs(e, "X-Copy") == ["a%0D%0AX-Evil:%201"], e["headers"]
+        assert pairs(e, "X-Evil") == []
+
+
+def test_consumer_and_user_variables_after_authentication():
+    key = "k-123456"
+    digest = run_gantry(["hash-key", key]).stdout.strip()
+    top = {"auth": {"consumers": [{"id": "billing", "api_keys": [digest]}]}}
+    t = {"request": {"headers": {"set": {"X-Who": "$consumer/$user_id", "X-Ip": "$client_ip"}}}}
+    with Origin() as o, Gantry(cfg(o, t, service={"auth": {}}, **top)) as g:
+        r, e = echo(g.port, headers=[("X-API-Key", key)])
+        assert pairs(e, "X-Who") == ["billing/billing"], e["headers"]
+        assert pairs(e, "X-Ip") == ["127.0.0.1"], e["headers"]
+
+
+# ---- query -------------------------------------------------------------------------------------
+
+
+def test_query_remove_rename_set_add():
+    t = {"request": {"query": {
+        "remove": ["debug"],
+        "rename": {"q": "search"},
+        "set": {"v": "2"},
+        "add": {"via": "gantry $service", "rid": "$request_id"},
+    }}}
+    with Origin() as o, Gantry(cfg(o, t)) as g:
+        r, e = echo(g.port, "/echo/q?q=cats&debug=1&%64ebug=2&v=1&keep=a%20b&v=3")
+        path, _, q = e["path"].partition("?")
+        assert path == "/echo/q", e["path"]
+        rid = r.header("X-Request-ID")
+        assert q == "search=cats&keep=a%20b&v=2&via=gantry%20svc&rid=" + rid, e["path"]
+        # no query at all: the added ones make one
+        r, e = echo(g.port, "/echo/q")
+        assert e["path"].startswith("/echo/q?v=2&via=gantry%20svc&rid="), e["path"]
+
+
+# ---- path --------------------------------------------------------------------------------------
+
+
+def test_path_prefix_rewrite_keeps_the_clients_spelling():
+    t = {"request": {"path": {"prefix": {"from": "/api/v1", "to": "/echo/internal"}}}}
+    svc = {"prefix": "/api", "strip_prefix": True}
+    with Origin() as o, Gantry(cfg(o, t, service=svc)) as g:
+        r, e = echo(g.port, "/api/v1/users/%7Ejo/x?a=1")
+        assert e["path"] == "/echo/internal/users/%7Ejo/x?a=1", e["path"]
+        r, e = echo(g.port, "/api/%76%31/a//b/../c")
+        assert e["path"] == "/echo/internal/a/c", e["path"]
+        # not under the rewritten prefix: strip_prefix as usual
+        r = request(g.port, "GET", "/api/echo/z")
+        assert r.json()["path"] == "/echo/z", r.body
+
+
+def test_path_regex_rewrite_with_captures():
+    t = {"request": {"path": {"regex": "^/users/([0-9]+)/orders/([a-z]+)$",
+                              "replace": "/echo/orders/$2?user=$1"}}}
+    with Origin() as o, Gantry(cfg(o, t)) as g:
+        r, e = echo(g.port, "/users/42/orders/open?x=1")
+        assert e["path"] == "/echo/orders/open?user=42&x=1", e["path"]
+        r, e = echo(g.port, "/users/42/orders/open")
+        assert e["path"] == "/echo/orders/open?user=42", e["path"]
+        r = request(g.port, "GET", "/echo/untouched")
+        assert r.json()["path"] == "/echo/untouched"
+
+
+def test_path_regex_result_is_normalised():
+    t = {"request": {"path": {"regex": "^/r/(.*)$", "replace": "/echo/$1"}}}
+    with Origin() as o, Gantry(cfg(o, t)) as g:
+        r, e = echo(g.port, "/r/%7Eme/x")
+        assert e["path"] == "/echo/~me/x", e["path"]
+
+
+# ---- status and response headers ---------------------------------------------------------------
+
+
+def test_status_mapping_and_response_headers():
+    t = {"response": {"status": {"502": 503, "418": 400},
+                      "headers": {"remove": ["X-Origin-Port"], "rename": {"X-Up": "X-Down"},
+                                  "set": {"X-Served-By": "gantry/$service"},
+                                  "add": {"X-Req": "$request_id"}}}}
+    with Origin() as o, Gantry(cfg(o, t)) as g:
+        r = request(g.port, "GET", "/status/502?h=X-Up:1")
+        assert r.status == 503 and r.reason == "Service Unavailable", r
+        assert r.header("X-Origin-Port") is None and r.header("X-Down") == "1", r.headers
+        assert r.header("X-Served-By") == "gantry/svc", r.headers
+        assert r.header("X-Req") == r.header("X-Request-ID"), r.headers
+        r = request(g.port, "GET", "/status/418")
+        assert r.status == 400, r
+        r = request(g.port, "GET", "/status/200?h=X-Served-By:origin")
+        assert r.status == 200 and r.header_all("X-Served-By") == ["gantry/svc"], r.headers
+
+
+def test_response_headers_on_gantrys_own_answers():
+    t = {"response": {"headers": {"add": {"X-Served-By": "gantry"}}}}
+    c = cfg(9, t)  # port 9: nothing listens, gantry answers 502 itself
+    c["services"][0]["retries"] = False
+    with Gantry(c) as g:
+        r = request(g.port, "GET", "/x")
+        assert r.status == 502, r
+        assert r.header("X-Served-By") == "gantry", r.headers
+
+
+# ---- layers ------------------------------------------------------------------------------------
+
+
+def test_gateway_service_and_rule_layers():
+    top = {"transform": {"request": {"headers": {"set": {"X-Layer": "gateway",
+                                                         "X-Gw": "1"}}}}}
+    t = {"request": {"headers": {"set": {"X-Layer": "service"}}},
+         "rules": [
+             {"match": {"prefix": "/echo/a"},
+              "request": {"headers": {"add": {"X-Rule": "a"}}}},
+             {"match": {"prefix": "/echo/a/b", "methods": ["POST"]},
+              "request": {"headers": {"add": {"X-Rule": "ab"}}}},
+         ]}
+    with Origin() as o, Gantry(cfg(o, t, **top)) as g:
+        _, e = echo(g.port, "/echo/z")
+        assert pairs(e, "X-Layer") == ["service"] and pairs(e, "X-Gw") == ["1"], e["headers"]
+        assert pairs(e, "X-Rule") == []
+        _, e = echo(g.port, "/echo/a/b/c")
+        assert pairs(e, "X-Rule") == ["a"], e["headers"]
+        _, e = echo(g.port, "/echo/a/b/c", method="POST", body=b"")
+        assert pairs(e, "X-Rule") == ["ab"], e["headers"]
+
+
+def test_inherit_false_and_transform_off():
+    top = {"transform": {"request": {"headers": {"set": {"X-Gw": "1"}}}}}
+    with Origin() as o:
+        c = gwtest.simple_config(o, **top)
+        base = c["services"][0]
+        c["services"] = [
+            dict(base, name="a", prefix="/echo/a"),
+            dict(base, name="b", prefix="/echo/b",
+                 transform={"inherit": False, "request": {"headers": {"set": {"X-B": "1"}}}}),
+            dict(base, name="c", prefix="/echo/c", transform=False),
+        ]
+        with Gantry(c) as g:
+            _, e = echo(g.port, "/echo/a")
+            assert pairs(e, "X-Gw") == ["1"]
+            _, e = echo(g.port, "/echo/b")
+            assert pairs(e, "X-Gw") == [] and pairs(e, "X-B") == ["1"], e["headers"]
+            _, e = echo(g.port, "/echo/c")
+            assert pairs(e, "X-Gw") == [], e["headers"]
+
+
+# ---- config errors -----------------------------------------------------------------------------
+
+
+def test_config_errors_point_into_the_string():
+    text = ('{\n  "services": [{"name": "s", "prefix": "/", "targets": ["http://127.0.0.1:9"],\n'
+            '    "transform": {"request": {"headers": {"set": {"X-A": "id $request_id $nope"}},\n'
+            '      "path": {"regex": "^/(a", "replace": "/$1"}}}}]\n}\n')
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "bad.json")
+        with open(path, "w") as f:
+            f.write(text)
+        res = run_gantry(["check", path])
+        assert res.returncode == 1, res
+        out = res.stdout + res.stderr
+        # "$nope" starts at column 57 of line 3
+        col = text.splitlines()[2].index("$nope") + 1
+        assert "bad.json:3:%d:" % col in out, out
+        assert "unknown variable \"$nope\"" in out, out
+        assert "bad.json:4:" in out and "invalid regular expression" in out, out
+
+
+def test_managed_headers_are_refused():
+    c = {"services": [{"name": "s", "prefix": "/", "targets": ["http://127.0.0.1:9"],
+                       "transform": {"request": {"headers": {"set": {"Content-Length": "1"},
+                                                             "remove": ["X-Forwarded-For"]}},
+                                     "response": {"status": {"200": 204}}}}]}
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "bad.json")
+        with open(path, "w") as f:
+            json.dump(c, f)
+        res = run_gantry(["check", path])
+        out = res.stdout + res.stderr
+        assert res.returncode == 1
+        assert "\"Content-Length\" is a hop-by-hop or framing header" in out, out
+        assert "\"X-Forwarded-For\" is a header gantry sets itself" in out, out
+        assert "other than 204 and 304" in out, out
+
+
+if __name__ == "__main__":
+    gwtest.main(globals())
