@@ -86,6 +86,28 @@ struct gw_downstream_ops {
     void (*defer)(struct gw_request *r, uint64_t ms);
 };
 
+/*
+ * A body filter: how a stage takes a whole body, request or response, up to a cap (a JSON body
+ * to transform or validate; later a response to cache). The stage installs one in its own
+ * state: r->req_filter in on_request, r->resp_filter in on_response_head. The proxy then
+ * collects the body's payload (de-chunked) in `body` instead of relaying it, and holds the
+ * head back; when the whole body is in, it calls done, which may rewrite `body`, and sends the
+ * head with a Content-Length and the body. A body larger than max (a chunked or
+ * close-delimited one: a stage does not install a filter for a Content-Length above max) is
+ * sent on untouched as soon as that is known (head, what was collected, then the rest as it
+ * streams): at most max plus one read buffer is ever held. The stage frees `body` in its
+ * cancel. No filter installed costs the proxy one pointer test where a body starts.
+ * (A streaming filter, such as compression, would add a per-piece hook beside done.)
+ */
+struct gw_body_filter {
+    size_t max;          /** largest body taken whole */
+    struct gw_buf body;  /** the payload so far (the proxy sets its cap on first use) */
+    size_t head_mark;    /** where the head's framing goes (the proxy's) */
+    /** The whole body is in `body`: may replace its contents. 0, or a negative code that
+     * ends the exchange with that error (nothing was sent to the client yet). */
+    int (*done)(struct gw_request *r, struct gw_body_filter *f);
+};
+
 enum gw_out_framing {
     GW_OUT_NONE = 0, /* no body */
     GW_OUT_LENGTH,   /* Content-Length, bytes forwarded as they come */
@@ -155,6 +177,8 @@ struct gw_request {
     uint8_t stage;    /** next stage to run; the table's length once let through */
     bool suspended;   /** a stage waits for async work */
     bool passed;      /** every stage let it through: the proxy owns the body now */
+    struct gw_body_filter *req_filter;  /** a stage takes the request body whole, or NULL */
+    struct gw_body_filter *resp_filter; /** a stage takes the response body whole, or NULL */
     void *slot[GW_REQUEST_SLOTS]; /** per-stage state (policy/chain.h gw_stage_slot) */
     size_t arena_used;
 

@@ -349,8 +349,9 @@ static json_t *walk(json_t *root, const char *path, bool create, char **leaf)
     }
 }
 
-static int apply_body(json_t *root, const struct gw_tf_body *b, const struct gw_tpl_source *src)
+static int apply_body(json_t *root, const struct gw_tf_json_layer *jl)
 {
+    const struct gw_tf_body *b = jl->body;
     char *leaf;
     for (size_t i = 0; i < b->nremove; i++) {
         json_t *o = walk(root, b->remove[i], false, &leaf);
@@ -375,29 +376,18 @@ static int apply_body(json_t *root, const struct gw_tf_body *b, const struct gw_
     }
     for (size_t i = 0; i < b->nadd; i++) {
         json_t *o = walk(root, b->add_names[i], true, &leaf);
-        /* A copy: the config's value is shared by every request (and a later edit may change
-         * what was added). */
-        json_t *made = NULL;
         json_t *v = NULL;
-        if (o && !b->add_tpl[i]) {
-            made = json_deep_copy(b->add[i]);
-            v = made;
+        if (o && b->add_tpl[i] == NULL) {
+            /* A copy: the config's value is shared by every request (and a later edit may
+             * change what was added). */
+            v = json_deep_copy(b->add[i]);
         } else if (o) {
-            struct gw_buf tmp;
-            gw_buf_init(&tmp, 1u << 20);
-            if (gw_template_render(b->add_tpl[i], src, &tmp) != 0) {
-                gw_buf_free(&tmp);
-                free(leaf);
-                return GW_ENOMEM;
-            }
             /* Not valid UTF-8 (a header's obs-text): the field is left out, not mangled. */
-            made = json_stringn(tmp.data ? tmp.data : "", tmp.len);
-            gw_buf_free(&tmp);
-            v = made;
+            const char *text = jl->vals && jl->vals[i] ? jl->vals[i] : "";
+            v = json_string(text);
         }
-        if (o && v)
-            json_object_set(o, leaf, v);
-        json_decref(made);
+        if (v)
+            json_object_set_new(o, leaf, v);
         free(leaf);
     }
     return 0;
@@ -436,8 +426,8 @@ static int dump_cb(const char *buffer, size_t size, void *data)
     return gw_buf_append(data, buffer, size) == 0 ? 0 : -1;
 }
 
-int gw_tf_json_edit(const char *body, size_t len, const struct gw_tf_body *const *layers, size_t n,
-                    const struct gw_tpl_source *src, struct gw_buf *out)
+int gw_tf_json_edit(const char *body, size_t len, const struct gw_tf_json_layer *layers, size_t n,
+                    struct gw_buf *out)
 {
     json_error_t err;
     json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &err);
@@ -449,7 +439,7 @@ int gw_tf_json_edit(const char *body, size_t len, const struct gw_tf_body *const
     }
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++)
-        rc = apply_body(root, layers[i], src);
+        rc = apply_body(root, &layers[i]);
     if (rc == 0) {
         int prec = real_precision(root, 15);
         size_t before = out->len;
@@ -473,6 +463,13 @@ struct tf_state {
     char *query;                     /* the edited query, "?..." (owned) */
     struct gw_buf extra_query;       /* parameters a path expression's replacement gave */
     struct gw_buf resp_lines;        /* response header lines rendered for on_response */
+    /* JSON bodies: the rendered values of templated "add" fields, per layer, request then
+     * response (vals[l] and vals[GW_TF_MAX_LAYERS + l] point into body_vals) */
+    struct gw_buf body_vals;
+    const char **vals[2 * GW_TF_MAX_LAYERS];
+    const char **val_ptrs; /* the one allocation vals[] point into */
+    struct gw_body_filter req_filter;
+    struct gw_body_filter resp_filter;
 };
 _Static_assert(sizeof(struct tf_state) <= GW_STAGE_STATE_MAX, "transform state too large");
 
@@ -807,6 +804,101 @@ static int edit_path_and_query(struct gw_request *r, struct tf_state *st,
     return rc;
 }
 
+/* ---- JSON bodies ---- */
+
+static const struct gw_tf_body *layer_body(const struct tf_state *st, size_t l, bool response)
+{
+    const struct gw_tf_set *set = st->layers[l]->set;
+    return response ? &set->response.body : &set->request.body;
+}
+
+/* Renders the templated "add" values of the body edits now, while the request's head is here:
+ * the body comes later (the response's much later). */
+static int render_body_values(struct gw_request *r, struct tf_state *st,
+                              const struct gw_tpl_source *src)
+{
+    size_t total = 0;
+    for (size_t side = 0; side < 2; side++)
+        for (size_t l = 0; l < st->nlayers; l++)
+            total += layer_body(st, l, side)->nadd;
+    st->val_ptrs = calloc(total ? total : 1, sizeof *st->val_ptrs);
+    size_t *offs = calloc(total ? total : 1, sizeof *offs);
+    if (st->val_ptrs == NULL || offs == NULL) {
+        free(offs);
+        return GW_ENOMEM;
+    }
+    gw_buf_init(&st->body_vals, (size_t)r->snap->cfg->http.max_header_bytes * 2);
+    int rc = 0;
+    size_t k = 0;
+    for (size_t side = 0; side < 2 && rc == 0; side++) {
+        for (size_t l = 0; l < st->nlayers && rc == 0; l++) {
+            const struct gw_tf_body *b = layer_body(st, l, side);
+            st->vals[side * GW_TF_MAX_LAYERS + l] = st->val_ptrs + k;
+            for (size_t i = 0; i < b->nadd && rc == 0; i++, k++) {
+                offs[k] = SIZE_MAX;
+                if (b->add_tpl[i] == NULL)
+                    continue;
+                offs[k] = st->body_vals.len;
+                rc = gw_template_render(b->add_tpl[i], src, &st->body_vals);
+                rc |= gw_buf_append(&st->body_vals, "", 1);
+            }
+        }
+    }
+    for (size_t i = 0; i < k && rc == 0; i++)
+        st->val_ptrs[i] = offs[i] == SIZE_MAX ? NULL : st->body_vals.data + offs[i];
+    free(offs);
+    return rc ? GW_ETRANSFORM : 0;
+}
+
+static int filter_done(struct gw_request *r, struct tf_state *st, struct gw_body_filter *f,
+                       bool response)
+{
+    struct gw_tf_json_layer jl[GW_TF_MAX_LAYERS];
+    for (size_t l = 0; l < st->nlayers; l++) {
+        jl[l].body = layer_body(st, l, response);
+        jl[l].vals = st->vals[response * GW_TF_MAX_LAYERS + l];
+    }
+    struct gw_buf out;
+    gw_buf_init(&out, f->max * 2 + 4096);
+    int rc = gw_tf_json_edit(f->body.data ? f->body.data : "", f->body.len, jl, st->nlayers, &out);
+    if (rc == 1) {
+        gw_buf_free(&f->body);
+        f->body = out;
+        return 0;
+    }
+    gw_buf_free(&out);
+    if (rc < 0)
+        gw_log_warn("request %s: %s body transformation failed: %s", r->id,
+                    response ? "response" : "request", gw_strerror(rc));
+    return rc < 0 ? GW_ETRANSFORM : 0; /* not a JSON object: it passes as it came */
+}
+
+static int request_body_done(struct gw_request *r, struct gw_body_filter *f)
+{
+    struct tf_state *st = (struct tf_state *)((char *)f - offsetof(struct tf_state, req_filter));
+    return filter_done(r, st, f, false);
+}
+
+static int response_body_done(struct gw_request *r, struct gw_body_filter *f)
+{
+    struct tf_state *st = (struct tf_state *)((char *)f - offsetof(struct tf_state, resp_filter));
+    return filter_done(r, st, f, true);
+}
+
+/* Whether a body of message m may be taken whole for a JSON edit: JSON, not encoded, and not
+ * known to be larger than max (a chunked or close-delimited one is tried up to max). */
+static bool json_body_fits(const struct gw_http1_message *m, uint64_t max)
+{
+    if (m->body == GW_BODY_NONE || (m->body == GW_BODY_LENGTH && m->content_length > max))
+        return false;
+    int ct = gw_http1_find_header(m, "content-type", 12);
+    if (ct < 0 || !gw_tf_is_json(m->headers[ct].value, m->headers[ct].value_len))
+        return false;
+    int ce = gw_http1_find_header(m, "content-encoding", 16);
+    return ce < 0 || (m->headers[ce].value_len == 8 &&
+                      strncasecmp(m->headers[ce].value, "identity", 8) == 0);
+}
+
 enum gw_stage_result gw_transform_on_request(struct gw_request *r, void **slot,
                                              struct gw_answer *a)
 {
@@ -824,20 +916,31 @@ enum gw_stage_result gw_transform_on_request(struct gw_request *r, void **slot,
     if (rule)
         st->layers[st->nlayers++] = rule;
 
-    bool headers = false, query = false, path = false, resp = false;
+    bool headers = false, query = false, path = false, resp = false, req_body = false;
+    bool resp_body = false;
     for (size_t l = 0; l < st->nlayers; l++) {
         const struct gw_tf_set *set = st->layers[l]->set;
         headers |= !fields_empty(&set->request.headers);
         query |= !fields_empty(&set->request.query);
         path |= set->request.path_kind != GW_TF_PATH_NONE;
         resp |= set->response.headers.nset + set->response.headers.nadd > 0;
+        req_body |= !body_empty(&set->request.body);
+        resp_body |= !body_empty(&set->response.body);
     }
+    req_body = req_body && json_body_fits(&r->msg, plan->max_body);
     if (r->client_ip[0] == '\0')
         gw_policy_client_ip(r);
     struct gw_tpl_source src;
     source_of(r, &src);
     /* Response values first: they read the request as the client sent it, as all do. */
     int rc = resp ? render_response_lines(r, st, &src) : 0;
+    if (rc == 0 && (req_body || resp_body))
+        rc = render_body_values(r, st, &src);
+    if (rc == 0 && req_body) {
+        st->req_filter.max = plan->max_body;
+        st->req_filter.done = request_body_done;
+        r->req_filter = &st->req_filter;
+    }
     if (rc == 0 && (path || query))
         rc = edit_path_and_query(r, st, &src, path, query);
     if (rc == 0 && headers)
@@ -866,8 +969,9 @@ static bool dropped(const struct gw_http1_header *h, const struct gw_tf_fields *
 int gw_transform_on_response_head(struct gw_request *r, void *slot, struct gw_http1_message *m)
 {
     struct tf_state *st = slot;
-    (void)r;
+    bool body = false;
     for (size_t l = 0; l < st->nlayers; l++) {
+        body |= !body_empty(&st->layers[l]->set->response.body);
         const struct gw_tf_response_conf *rs = &st->layers[l]->set->response;
         for (size_t i = 0; i < rs->nstatus; i++) {
             if (m->status == rs->status[i].from) {
@@ -896,6 +1000,12 @@ int gw_transform_on_response_head(struct gw_request *r, void *slot, struct gw_ht
         }
         m->num_headers = (uint32_t)w;
     }
+    /* st->val_ptrs: the values were rendered, so a body edit was planned for this request. */
+    if (body && st->val_ptrs && json_body_fits(m, st->plan->max_body)) {
+        st->resp_filter.max = st->plan->max_body;
+        st->resp_filter.done = response_body_done;
+        r->resp_filter = &st->resp_filter;
+    }
     return 0;
 }
 
@@ -915,4 +1025,8 @@ void gw_transform_cancel(struct gw_request *r, void *slot)
     free(st->query);
     gw_buf_free(&st->extra_query);
     gw_buf_free(&st->resp_lines);
+    gw_buf_free(&st->body_vals);
+    free(st->val_ptrs);
+    gw_buf_free(&st->req_filter.body);
+    gw_buf_free(&st->resp_filter.body);
 }

@@ -78,14 +78,21 @@ int gw_tf_path_prefix(const char *norm, size_t nn, const char *spell, size_t sn,
 int gw_tf_expand(const char *repl, const char *s, const size_t *ovector, size_t ngroups,
                  struct gw_buf *out);
 
+/* One layer's body edits, with the values of its templated "add" fields already rendered
+ * (vals[i] for add[i]: a NUL-terminated string, or NULL when add[i] is not a template). */
+struct gw_tf_json_layer {
+    const struct gw_tf_body *body;
+    const char *const *vals;
+};
+
 /*
  * Applies the body edits of layers[0..n) to the JSON text body[0..len) and appends the result
  * to out. Returns 1 when edited, 0 when the body is not a JSON object (or has duplicate
  * member names, or numbers jansson cannot hold): then out is untouched and the body should
  * pass as it is. GW_ENOMEM.
  */
-int gw_tf_json_edit(const char *body, size_t len, const struct gw_tf_body *const *layers, size_t n,
-                    const struct gw_tpl_source *src, struct gw_buf *out);
+int gw_tf_json_edit(const char *body, size_t len, const struct gw_tf_json_layer *layers, size_t n,
+                    struct gw_buf *out);
 
 /* True when a Content-Type value is JSON: application/json or application/<x>+json, with
  * parameters. */

@@ -357,6 +357,76 @@ static int upstream_write(struct gw_request *r, uv_buf_t *bufs, unsigned n)
     return rc < 0 ? rc : 0;
 }
 
+/* Appends the payload slices of o to the filter's body; true when they fit under max. */
+static bool collect_into(struct gw_body_filter *f, const struct out *o)
+{
+    size_t n = 0;
+    for (unsigned i = 0; i < o->n; i++)
+        n += o->bufs[i].len;
+    /* The cap: max, plus what one read brought (it is checked once that is in). */
+    f->body.max = f->body.len + n + 1;
+    for (unsigned i = 0; i < o->n; i++)
+        if (gw_buf_append(&f->body, o->bufs[i].base, o->bufs[i].len) < 0)
+            return false;
+    return f->body.len <= f->max;
+}
+
+/*
+ * The request body for a body filter (struct gw_body_filter): collected whole, then filtered,
+ * then sent with the head in o. Returns 1 while it waits for the client (or after it failed
+ * the request), 0 when o holds what to send: the head and the filtered body, or, when the body
+ * outgrew the filter, the head with the body's own framing and what was collected (the rest
+ * then streams as usual).
+ */
+static __attribute__((noinline)) int collect_request(struct gw_request *r, struct out *o)
+{
+    struct gw_body_filter *f = r->req_filter;
+    bool fits = true;
+    while (!r->body_done && fits) {
+        const char *p;
+        size_t avail = r->ds->body_peek(r, &p);
+        size_t consumed = 0;
+        struct out tmp;
+        tmp.n = tmp.slot = 0;
+        int rc = relay(r, &tmp, r->msg.body, &r->req_dec, &r->body_left, p, avail, false,
+                       &r->body_in, r->svc->conf->max_body_bytes, &consumed, &r->body_done);
+        if (rc < 0) {
+            if (rc != GW_EBODYTOOLARGE)
+                gw_log_info("client %s: bad chunked body: %s (request %s)", r->peer,
+                            gw_strerror(rc), r->id);
+            fail(r, rc);
+            return 1;
+        }
+        fits = collect_into(f, &tmp);
+        if (consumed)
+            r->ds->body_consume(r, consumed);
+        if (fits && !r->body_done && consumed == 0) {
+            if (r->ds->body_want(r) < 0)
+                r->ds->abort(r);
+            return 1;
+        }
+    }
+    int rc = 0;
+    if (fits)
+        rc = f->done(r, f);
+    if (rc == 0)
+        rc = fits ? gw_rewrite_request_finish(r, GW_BODY_LENGTH, f->body.len)
+                  : gw_rewrite_request_finish(r, r->msg.body, r->msg.content_length);
+    r->req_filter = NULL; /* f (the stage's) stays alive: o refers to its body */
+    if (rc < 0) {
+        fail(r, rc);
+        return 1;
+    }
+    out_raw(o, r->head.data, r->head.len);
+    if (f->body.len && (fits || r->msg.body != GW_BODY_CHUNKED))
+        out_raw(o, f->body.data, f->body.len);
+    else if (f->body.len)
+        out_chunk(r, o, f->body.data, f->body.len);
+    if (!fits && r->body_done && r->msg.body == GW_BODY_CHUNKED)
+        out_raw(o, "0\r\n\r\n", 5);
+    return 0;
+}
+
 static void pump_request(struct gw_request *r)
 {
     struct out o;
@@ -365,8 +435,12 @@ static void pump_request(struct gw_request *r)
     if (!r->up || !r->up->connected || r->body_writing)
         return;
     o.n = o.slot = 0;
-    if (!r->head_sent)
+    if (r->req_filter) {
+        if (collect_request(r, &o) != 0)
+            return;
+    } else if (!r->head_sent) {
         out_raw(&o, r->head.data, r->head.len);
+    }
     if (!r->body_done) {
         const char *p;
         size_t avail = r->ds->body_peek(r, &p);
@@ -706,8 +780,11 @@ static void upstream_closed(struct gw_request *r, ssize_t nread)
     bool reused = uc->requests > 0;
     gw_log_warn("upstream %s: %s before the response was complete (request %s)", r->target->key,
                 nread == UV_EOF ? "connection closed" : uv_strerror((int)nread), r->id);
-    if (!r->resp_head_done && !r->resp_started && reused && gw_retry_idempotent(r->msg.method_id) &&
-        r->msg.body == GW_BODY_NONE && uc->len == uc->off) {
+    /* While a body filter collects the request body, nothing went upstream: any method may
+     * have a fresh connection. */
+    bool nothing_sent = r->req_filter != NULL && !r->head_sent;
+    if (!r->resp_head_done && !r->resp_started && reused && uc->len == uc->off &&
+        ((gw_retry_idempotent(r->msg.method_id) && r->msg.body == GW_BODY_NONE) || nothing_sent)) {
         /* A keep-alive connection the upstream closed under us: nothing was answered, the
          * method is idempotent, so a fresh connection is safe. */
         detach_upstream(r, false);
@@ -821,6 +898,65 @@ void gw_proxy_sent(struct gw_request *r, int status)
     after_response_write(r);
 }
 
+/*
+ * The response body for a body filter: collected whole from the upstream, then filtered, then
+ * put in o after the head. Returns 1 while it waits for more (or after it failed the request),
+ * 0 when o holds the head and the body (filtered; or, when the body outgrew the filter, what was
+ * collected, the rest streaming as usual) and r->resp_started is set.
+ */
+static __attribute__((noinline)) int collect_response(struct gw_request *r, struct out *o)
+{
+    struct gw_body_filter *f = r->resp_filter;
+    struct gw_upconn *uc = r->up;
+    bool fits = true;
+    bool done = r->resp_done || r->rmsg.body == GW_BODY_NONE;
+    while (!done && fits && uc->off < uc->len) {
+        size_t consumed = 0;
+        uint64_t payload = 0;
+        struct out tmp;
+        tmp.n = tmp.slot = 0;
+        int rc = relay(r, &tmp, r->rmsg.body, &r->resp_dec, &r->resp_left, uc->buf + uc->off,
+                       uc->len - uc->off, false, &payload, 0, &consumed, &done);
+        if (rc < 0) {
+            gw_log_warn("upstream %s: bad chunked response body: %s (request %s)",
+                        r->target->key, gw_strerror(rc), r->id);
+            fail(r, GW_EUPGARBAGE);
+            return 1;
+        }
+        fits = collect_into(f, &tmp);
+        uc->off += consumed;
+        if (uc->off == uc->len)
+            uc->off = uc->len = 0;
+        if (consumed == 0)
+            break;
+    }
+    r->resp_done = done;
+    if (!done && fits)
+        return 1; /* more to come: the upstream is being read */
+    int rc = 0;
+    if (fits)
+        rc = f->done(r, f);
+    uint64_t left = r->resp_left; /* what is still to come of the upstream's body */
+    if (rc == 0)
+        rc = fits ? gw_rewrite_response_finish(r, GW_BODY_LENGTH, f->body.len)
+                  : gw_rewrite_response_finish(r, r->rmsg.body, r->rmsg.content_length);
+    r->resp_left = left;
+    r->resp_filter = NULL; /* f (the stage's) stays alive: o refers to its body */
+    if (rc < 0) {
+        fail(r, rc);
+        return 1;
+    }
+    out_raw(o, r->rhead.data, r->rhead.len);
+    r->resp_started = true;
+    if (f->body.len && r->out == GW_OUT_CHUNKED)
+        out_chunk(r, o, f->body.data, f->body.len);
+    else if (f->body.len)
+        out_raw(o, f->body.data, f->body.len);
+    if (done && r->out == GW_OUT_CHUNKED && r->rmsg.body == GW_BODY_CHUNKED)
+        out_raw(o, "0\r\n\r\n", 5);
+    return 0;
+}
+
 static void pump_response(struct gw_request *r)
 {
     struct gw_upconn *uc = r->up;
@@ -836,8 +972,13 @@ static void pump_response(struct gw_request *r)
             return;
     }
     if (!r->resp_started) {
-        out_raw(&o, r->rhead.data, r->rhead.len);
-        r->resp_started = true;
+        if (r->resp_filter) {
+            if (collect_response(r, &o) != 0)
+                return;
+        } else {
+            out_raw(&o, r->rhead.data, r->rhead.len);
+            r->resp_started = true;
+        }
     }
     if (!r->resp_done || r->rmsg.body == GW_BODY_UNTIL_EOF) {
         const char *p = uc->buf ? uc->buf + uc->off : NULL;

@@ -88,6 +88,27 @@ static int append_identity(struct gw_buf *b, const struct gw_request *r)
     return rc;
 }
 
+/* The request head's framing field for a body of this kind and length, and the empty line. */
+__attribute__((always_inline)) static inline int
+request_framing(struct gw_request *r, struct gw_buf *b, enum gw_http1_body body, uint64_t length)
+{
+    int rc = 0;
+    int method = r->msg.method_id;
+    if (body == GW_BODY_LENGTH) {
+        rc |= gw_buf_append_str(b, "Content-Length: ");
+        rc |= gw_buf_append_u64(b, length);
+        rc |= gw_buf_append(b, "\r\n", 2);
+    } else if (body == GW_BODY_CHUNKED) {
+        rc |= gw_buf_append_str(b, "Transfer-Encoding: chunked\r\n");
+    } else if (method == GW_METHOD_POST || method == GW_METHOD_PUT || method == GW_METHOD_PATCH) {
+        /* RFC 9110 8.6: a user agent SHOULD send Content-Length for a request with no body
+         * when the method defines a meaning for an enclosed content. */
+        rc |= gw_buf_append_str(b, "Content-Length: 0\r\n");
+    }
+    rc |= gw_buf_append(b, "\r\n", 2);
+    return rc;
+}
+
 int gw_rewrite_request_head(struct gw_request *r)
 {
     const struct gw_http1_message *m = &r->msg;
@@ -170,20 +191,19 @@ int gw_rewrite_request_head(struct gw_request *r)
     rc |= append_header(b, "X-Request-ID", 12, r->id, strlen(r->id));
     if (r->authenticated)
         rc |= append_identity(b, r);
-    if (m->body == GW_BODY_LENGTH) {
-        rc |= gw_buf_append_str(b, "Content-Length: ");
-        rc |= gw_buf_append_u64(b, m->content_length);
-        rc |= gw_buf_append(b, "\r\n", 2);
-    } else if (m->body == GW_BODY_CHUNKED) {
-        rc |= gw_buf_append_str(b, "Transfer-Encoding: chunked\r\n");
-    } else if (m->method_id == GW_METHOD_POST || m->method_id == GW_METHOD_PUT ||
-               m->method_id == GW_METHOD_PATCH) {
-        /* RFC 9110 8.6: a user agent SHOULD send Content-Length for a request with no body
-         * when the method defines a meaning for an enclosed content. */
-        rc |= gw_buf_append_str(b, "Content-Length: 0\r\n");
+    if (r->req_filter) {
+        /* A stage takes the body whole: the framing waits for its final length. */
+        r->req_filter->head_mark = b->len;
+        return rc ? GW_ENOMEM : 0;
     }
-    rc |= gw_buf_append(b, "\r\n", 2);
+    rc |= request_framing(r, b, m->body, m->content_length);
     return rc ? GW_ENOMEM : 0;
+}
+
+int gw_rewrite_request_finish(struct gw_request *r, enum gw_http1_body body, uint64_t length)
+{
+    r->head.len = r->req_filter->head_mark;
+    return request_framing(r, &r->head, body, length) ? GW_ENOMEM : 0;
 }
 
 static bool all_digits(const char *s, size_t n)
@@ -196,6 +216,56 @@ static bool all_digits(const char *s, size_t n)
     return true;
 }
 
+/* The response head's framing (which also decides r->out and may clear r->keep_alive), the
+ * fields gantry adds last, and the empty line. */
+__attribute__((always_inline)) static inline int
+response_framing(struct gw_request *r, struct gw_buf *b, enum gw_http1_body body, uint64_t length)
+{
+    const struct gw_http1_message *m = &r->rmsg;
+    bool client_10 = r->msg.minor_version == 0;
+    int rc = 0;
+    switch (body) {
+    case GW_BODY_NONE:
+        r->out = GW_OUT_NONE;
+        break;
+    case GW_BODY_LENGTH:
+        r->out = GW_OUT_LENGTH;
+        r->resp_left = length;
+        rc |= gw_buf_append_str(b, "Content-Length: ");
+        rc |= gw_buf_append_u64(b, length);
+        rc |= gw_buf_append(b, "\r\n", 2);
+        break;
+    case GW_BODY_CHUNKED:
+    case GW_BODY_UNTIL_EOF:
+    default:
+        /* Unknown length: chunked keeps a 1.1 client's connection; a 1.0 client can only
+         * learn the end from the close. */
+        if (client_10) {
+            r->out = GW_OUT_CLOSE;
+            r->keep_alive = false;
+        } else {
+            r->out = GW_OUT_CHUNKED;
+            rc |= gw_buf_append_str(b, "Transfer-Encoding: chunked\r\n");
+        }
+        break;
+    }
+    if (body == GW_BODY_NONE && m->status >= 200 && m->status != 204 && m->status != 304 &&
+        r->msg.method_id != GW_METHOD_HEAD && gw_http1_find_header(m, "content-length", 14) < 0)
+        rc |= gw_buf_append_str(b, "Content-Length: 0\r\n");
+    if (!r->msg.keep_alive)
+        r->keep_alive = false;
+    rc |= append_header(b, "X-Request-ID", 12, r->id, strlen(r->id));
+    if (r->sticky_set[0])
+        rc |= gw_buf_appendf(b, "Set-Cookie: %s=%s; Path=/; HttpOnly\r\n",
+                             r->svc->conf->lb_sticky_cookie, r->sticky_set);
+    if (!r->keep_alive)
+        rc |= gw_buf_append_str(b, "Connection: close\r\n");
+    else if (client_10)
+        rc |= gw_buf_append_str(b, "Connection: keep-alive\r\n");
+    rc |= gw_buf_append(b, "\r\n", 2);
+    return rc;
+}
+
 int gw_rewrite_response_head(struct gw_request *r)
 {
     /* The stages may edit the upstream's head first (status, fields, a body filter). */
@@ -205,7 +275,6 @@ int gw_rewrite_response_head(struct gw_request *r)
     struct gw_buf *b = &r->rhead;
     struct gw_connection_tokens tokens;
     int rc = 0;
-    bool client_10 = r->msg.minor_version == 0;
 
     gw_http1_connection_tokens(m, &tokens);
     if (tokens.overflow)
@@ -235,47 +304,18 @@ int gw_rewrite_response_head(struct gw_request *r)
     }
     /* The policy stages' headers (rate limits replace the upstream's own). */
     rc |= gw_policy_response_headers(r, b);
-
-    switch (m->body) {
-    case GW_BODY_NONE:
-        r->out = GW_OUT_NONE;
-        break;
-    case GW_BODY_LENGTH:
-        r->out = GW_OUT_LENGTH;
-        r->resp_left = m->content_length;
-        rc |= gw_buf_append_str(b, "Content-Length: ");
-        rc |= gw_buf_append_u64(b, m->content_length);
-        rc |= gw_buf_append(b, "\r\n", 2);
-        break;
-    case GW_BODY_CHUNKED:
-    case GW_BODY_UNTIL_EOF:
-    default:
-        /* Unknown length: chunked keeps a 1.1 client's connection; a 1.0 client can only
-         * learn the end from the close. */
-        if (client_10) {
-            r->out = GW_OUT_CLOSE;
-            r->keep_alive = false;
-        } else {
-            r->out = GW_OUT_CHUNKED;
-            rc |= gw_buf_append_str(b, "Transfer-Encoding: chunked\r\n");
-        }
-        break;
+    if (r->resp_filter) {
+        /* A stage takes the body whole: the framing waits for its final length. */
+        r->resp_filter->head_mark = b->len;
+        r->resp_left = m->content_length; /* what the proxy reads meanwhile */
+        return rc ? GW_ENOMEM : 0;
     }
-    if (m->body == GW_BODY_LENGTH || m->body == GW_BODY_NONE) {
-        if (m->body == GW_BODY_NONE && m->status >= 200 && m->status != 204 && m->status != 304 &&
-            r->msg.method_id != GW_METHOD_HEAD && gw_http1_find_header(m, "content-length", 14) < 0)
-            rc |= gw_buf_append_str(b, "Content-Length: 0\r\n");
-    }
-    if (!r->msg.keep_alive)
-        r->keep_alive = false;
-    rc |= append_header(b, "X-Request-ID", 12, r->id, strlen(r->id));
-    if (r->sticky_set[0])
-        rc |= gw_buf_appendf(b, "Set-Cookie: %s=%s; Path=/; HttpOnly\r\n",
-                             r->svc->conf->lb_sticky_cookie, r->sticky_set);
-    if (!r->keep_alive)
-        rc |= gw_buf_append_str(b, "Connection: close\r\n");
-    else if (client_10)
-        rc |= gw_buf_append_str(b, "Connection: keep-alive\r\n");
-    rc |= gw_buf_append(b, "\r\n", 2);
+    rc |= response_framing(r, b, m->body, m->content_length);
     return rc ? GW_ENOMEM : 0;
+}
+
+int gw_rewrite_response_finish(struct gw_request *r, enum gw_http1_body body, uint64_t length)
+{
+    r->rhead.len = r->resp_filter->head_mark;
+    return response_framing(r, &r->rhead, body, length) ? GW_ENOMEM : 0;
 }

@@ -13,4 +13,10 @@ int gw_rewrite_request_head(struct gw_request *r);
  * (how the body is framed for this client) and may clear r->keep_alive. */
 int gw_rewrite_response_head(struct gw_request *r);
 
+/* With r->req_filter (resp_filter), the heads above stop before their framing: these finish
+ * them once the body's final framing is known (a filtered body: GW_BODY_LENGTH and its
+ * length; one that overflowed the filter: the message's own). 0 or GW_ENOMEM. */
+int gw_rewrite_request_finish(struct gw_request *r, enum gw_http1_body body, uint64_t length);
+int gw_rewrite_response_finish(struct gw_request *r, enum gw_http1_body body, uint64_t length);
+
 #endif

@@ -162,6 +162,98 @@ def test_response_headers_on_gantrys_own_answers():
         assert r.header("X-Served-By") == "gantry", r.headers
 
 
+# ---- JSON bodies -------------------------------------------------------------------------------
+
+
+BODY_TF = {"remove": ["secret", "meta.internal"], "rename": {"name": "full_name"},
+           "add": {"gateway": {"id": "$request_id", "n": 1.5}, "meta.by": "$service",
+                   "who": "$http_x_who"}}
+
+
+def test_request_json_body_edited():
+    t = {"request": {"body": BODY_TF}}
+    with Origin() as o, Gantry(cfg(o, t)) as g:
+        doc = {"name": "Ann", "secret": "s", "meta": {"internal": 1, "keep": 0.1}, "n": 10}
+        r, e = echo(g.port, "/echo/b", method="POST", body=json.dumps(doc).encode(),
+                    headers=[("Content-Type", "application/json; charset=utf-8"),
+                             ("X-Who", "me")])
+        got = json.loads(e["body"])
+        assert got == {"full_name": "Ann", "meta": {"keep": 0.1, "by": "svc"}, "n": 10,
+                       "gateway": {"id": "$request_id", "n": 1.5}, "who": "me"}, got
+        assert pairs(e, "Content-Length") == [str(len(e["body"]))], e["headers"]
+        assert "0.1," in e["body"] or "0.1}" in e["body"], e["body"]
+        # chunked within the cap: edited, sent with a Content-Length
+        with HttpConn(g.port) as c:
+            c.send_request("POST", "/echo/c", headers=[("Content-Type", "application/json"),
+                                                       ("Transfer-Encoding", "chunked")],
+                           body=gwtest.chunked(json.dumps(doc).encode(), 5))
+            r = c.read_response()
+        e = r.json()
+        assert json.loads(e["body"])["full_name"] == "Ann" and e["framing"] == "length", e
+        # not JSON, or not an object: untouched
+        r, e = echo(g.port, "/echo/d", method="POST", body=b'{"secret": ',
+                    headers=[("Content-Type", "application/json")])
+        assert e["body"] == '{"secret": ', e
+        r, e = echo(g.port, "/echo/d", method="POST", body=b'{"secret": 1}',
+                    headers=[("Content-Type", "text/plain")])
+        assert e["body"] == '{"secret": 1}', e
+
+
+def test_request_json_body_over_the_cap_passes_untouched():
+    t = {"request": {"body": {"remove": ["secret"]}}, "max_body_bytes": 64}
+    with Origin() as o, Gantry(cfg(o, t)) as g:
+        doc = json.dumps({"secret": "s", "pad": "x" * 200}).encode()
+        r, e = echo(g.port, "/echo/big", method="POST", body=doc,
+                    headers=[("Content-Type", "application/json")])
+        assert e["body"].encode() == doc, e["body"][:80]
+        with HttpConn(g.port) as c:
+            c.send_request("POST", "/echo/big", headers=[("Content-Type", "application/json"),
+                                                         ("Transfer-Encoding", "chunked")],
+                           body=gwtest.chunked(doc, 10))
+            r = c.read_response()
+        e = r.json()
+        assert e["body"].encode() == doc and e["framing"] == "chunked", e
+        small = json.dumps({"secret": 1, "a": 2}).encode()
+        r, e = echo(g.port, "/echo/small", method="POST", body=small,
+                    headers=[("Content-Type", "application/json")])
+        assert json.loads(e["body"]) == {"a": 2}, e["body"]
+
+
+def test_response_json_body_edited_in_every_framing():
+    t = {"response": {"body": BODY_TF}, "max_body_bytes": 4096}
+    doc = json.dumps({"name": "Ann", "secret": "s", "meta": {"internal": 1}}).encode()
+    with Origin() as o, Gantry(cfg(o, t)) as g:
+        for framing in ("length", "chunked", "eof"):
+            r = request(g.port, "POST", "/reflect?framing=" + framing, body=doc,
+                        headers=[("X-Who", "you")])
+            assert r.status == 200, (framing, r)
+            got = r.json()
+            assert got["full_name"] == "Ann" and "secret" not in got, (framing, got)
+            assert got["who"] == "you" and got["meta"] == {"by": "svc"}, (framing, got)
+            assert r.header("Content-Length") == str(len(r.body)), (framing, r.headers)
+        # over the cap, chunked: streamed untouched
+        big = json.dumps({"secret": "s", "pad": "y" * 6000}).encode()
+        r = request(g.port, "POST", "/reflect?framing=chunked&chunk=1000", body=big)
+        assert r.status == 200 and r.body == big and r.framing == "chunked", r
+        r = request(g.port, "POST", "/reflect?framing=eof", body=big)
+        assert r.body == big, r
+        # not JSON: untouched
+        r = request(g.port, "POST", "/reflect?ct=text/plain", body=doc)
+        assert r.body == doc
+
+
+def test_response_json_body_to_an_http10_client_and_head():
+    t = {"response": {"body": {"remove": ["secret"]}}}
+    doc = json.dumps({"secret": "s", "a": 1}).encode()
+    with Origin() as o, Gantry(cfg(o, t)) as g:
+        with HttpConn(g.port) as c:
+            c.send_request("POST", "/reflect?framing=chunked", body=doc, version="HTTP/1.0")
+            r = c.read_response()
+        assert r.status == 200 and json.loads(r.body) == {"a": 1}, (r, r.body)
+        r = request(g.port, "HEAD", "/echo/h")
+        assert r.status == 200 and r.body == b"", r
+
+
 # ---- layers ------------------------------------------------------------------------------------
 
 

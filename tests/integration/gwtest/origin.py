@@ -21,6 +21,9 @@ Endpoints (any method unless noted; the path is matched without its query):
   /chunked/{n}        n pattern bytes, chunked in 64 KiB chunks (close-delimited for HTTP/1.0)
   /eof/{n}            n pattern bytes, no Content-Length or Transfer-Encoding, then close
   /upload             {"received": N, "sha256": hex} (the body is streamed, never held)
+  /reflect            the request body (up to 64 KiB) as the response body, Content-Type
+                      from ?ct= (default application/json); ?framing=length (default),
+                      chunked (chunks of ?chunk=N bytes, default 7) or eof (then close)
   /sleep/{ms}         waits, then 200 {"slept_ms": ms}
   /slow-body/{ms}     Content-Length 10: 5 bytes, a pause of ms, 5 more bytes
   /health             200 {"status": "ok"}, or the status set by /__set_health/{code}
@@ -533,6 +536,25 @@ class OriginServer:
             sock.sendall(self._head_bytes(req, 200, headers, False))
             if not head_only:
                 self._send_pattern(sock, n)
+            sock.shutdown(socket.SHUT_WR)
+            return False
+        if path == "/reflect":
+            body = req.body.kept
+            q = req.query
+            ct = q.get("ct", ["application/json"])[0]
+            framing = q.get("framing", ["length"])[0]
+            if framing == "length":
+                return self._respond(sock, req, 200, [("Content-Type", ct)], body, keep)
+            if framing == "chunked":
+                size = max(1, self._number(q.get("chunk", ["7"])[0], "chunk"))
+                headers = [("Content-Type", ct), ("Transfer-Encoding", "chunked")]
+                out = self._head_bytes(req, 200, headers, keep)
+                for i in range(0, len(body), size):
+                    piece = body[i:i + size]
+                    out += b"%x\r\n" % len(piece) + piece + b"\r\n"
+                sock.sendall(out + b"0\r\n\r\n")
+                return keep
+            sock.sendall(self._head_bytes(req, 200, [("Content-Type", ct)], False) + body)
             sock.shutdown(socket.SHUT_WR)
             return False
         if path == "/upload":
