@@ -181,6 +181,22 @@ static bool parse_template(struct gw__cfg_ctx *ctx, json_t *v, struct gw_templat
     return rc == 0;
 }
 
+/* A header value's literal text must not break the head: no control characters (a value with
+ * variables has them dropped when it is rendered). */
+static bool value_ok(struct gw__cfg_ctx *ctx, const struct gw_template *t, enum name_kind kind)
+{
+    if (kind != NAME_REQ_HEADER && kind != NAME_RESP_HEADER)
+        return true;
+    for (size_t i = 0; i < t->text_len; i++) {
+        unsigned char c = (unsigned char)t->text[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7f) {
+            gw__cfg_error(ctx, "a header value cannot hold control characters (CR, LF, ...)");
+            return false;
+        }
+    }
+    return true;
+}
+
 /* ---- name -> value maps ("set", "add", "rename") ---------------------------------------------- */
 
 enum map_kind {
@@ -278,7 +294,9 @@ static size_t parse_entry(struct gw__cfg_ctx *ctx, const struct map_arg *arg, vo
             gw__cfg_error(ctx, "expected a string%s, got %s",
                           arg->map == MAP_ADD && !many ? " or an array of strings" : "",
                           gw__cfg_json_kind(e));
-        else if (parse_template(ctx, e, &tpl)) {
+        else if (parse_template(ctx, e, &tpl) && !value_ok(ctx, tpl, arg->names)) {
+            gw_template_free(tpl);
+        } else if (tpl) {
             items[k + used].name = used == 0 ? name : strdup(name);
             items[k + used].value = tpl;
             if (items[k + used].name == NULL)

@@ -139,6 +139,7 @@ int gw_template_parse(const char *s, size_t n, struct gw_template **out, size_t 
         i = end;
     }
     t->text[w] = '\0';
+    t->text_len = w;
     *out = t;
     return 0;
 }

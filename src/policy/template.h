@@ -47,7 +47,8 @@ struct gw_tpl_part {
 };
 
 struct gw_template {
-    char *text; /* literals (unescaped) and names, back to back */
+    char *text; /* literals (unescaped) and names, back to back (may hold NUL bytes) */
+    size_t text_len;
     struct gw_tpl_part *parts;
     size_t nparts;
     uint32_t uses; /* bit (1u << kind) for each kind of part it has */

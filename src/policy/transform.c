@@ -63,6 +63,28 @@ static void layer_free(struct gw_tf_layer *l)
     l->mctx = NULL;
 }
 
+static uint32_t fields_uses(const struct gw_tf_fields *f)
+{
+    uint32_t u = 0;
+    for (size_t i = 0; i < f->nset; i++)
+        u |= f->set[i].value->uses;
+    for (size_t i = 0; i < f->nadd; i++)
+        u |= f->add[i].value->uses;
+    return u;
+}
+
+/* The kinds of variables the templates of set use (bit (1u << enum gw_tpl_kind)). */
+static uint32_t set_uses(const struct gw_tf_set *set)
+{
+    uint32_t u = fields_uses(&set->request.headers) | fields_uses(&set->request.query) |
+                 fields_uses(&set->response.headers);
+    const struct gw_tf_body *bodies[2] = {&set->request.body, &set->response.body};
+    for (size_t k = 0; k < 2; k++)
+        for (size_t i = 0; i < bodies[k]->nadd; i++)
+            u |= bodies[k]->add_tpl[i] ? bodies[k]->add_tpl[i]->uses : 0;
+    return u;
+}
+
 static int layer_init(struct gw_tf_layer *l, const struct gw_tf_set *set, char *why, size_t cap)
 {
     l->set = set;
@@ -120,6 +142,10 @@ int gw_transform_build(struct gw_policy *p, const struct gw_snapshot *s, char *w
             return rc;
         plan->max_body = tc->max_body_bytes;
         plan->on = plan->nbase > 0 || plan->nrules > 0;
+        for (size_t k = 0; k < plan->nbase; k++)
+            plan->uses |= set_uses(plan->base[k].set);
+        for (size_t k = 0; k < plan->nrules; k++)
+            plan->uses |= set_uses(plan->rule_layers[k].set);
     }
     return 0;
 }
@@ -458,7 +484,7 @@ struct tf_state {
     const struct gw_tf_layer *layers[GW_TF_MAX_LAYERS];
     size_t nlayers;
     const struct gw_tf_plan *plan;
-    struct gw_http1_header *headers; /* the request's header list, edited (owned) */
+    struct gw_http1_header *headers; /* the request's header list when it outgrew its array */
     struct gw_buf values;            /* the values rendered for it */
     char *query;                     /* the edited query, "?..." (owned) */
     struct gw_buf extra_query;       /* parameters a path expression's replacement gave */
@@ -531,46 +557,73 @@ static int render_value(const struct gw_template *t, const struct gw_tpl_source 
 }
 
 /* Drops every header named name (loosely) from h[0..n); returns the new count. */
-static size_t drop_named(struct gw_http1_header *h, uint32_t *voff, size_t n, const char *name)
+static size_t drop_named(struct gw_http1_header *h, size_t n, const char *name)
 {
     size_t w = 0;
     for (size_t i = 0; i < n; i++) {
-        if (header_is(h[i].name, h[i].name_len, name))
-            continue;
-        h[w] = h[i];
-        voff[w] = voff[i];
-        w++;
+        if (!header_is(h[i].name, h[i].name_len, name))
+            h[w++] = h[i];
     }
     return w;
 }
 
-#define NO_VALUE UINT32_MAX
-
-/* The request's header list edited by every layer, into state-owned memory. */
+/*
+ * The request's header list edited by every layer. The list is edited where it is (the
+ * request's own array has room for max_headers entries; a longer result moves to memory of the
+ * state's), so the common case allocates nothing: names and constant values point into the
+ * config (it lives as long as the request's snapshot), values with variables are rendered first
+ * into st->values, each followed by a NUL, and taken in the same order when they are added.
+ */
 static int edit_request_headers(struct gw_request *r, struct tf_state *st,
                                 const struct gw_tpl_source *src)
 {
     struct gw_http1_message *m = &r->msg;
-    size_t cap = m->num_headers;
+    size_t need = m->num_headers;
+    bool render = false;
     for (size_t l = 0; l < st->nlayers; l++) {
         const struct gw_tf_fields *f = &st->layers[l]->set->request.headers;
-        cap += f->nset + f->nadd;
+        need += f->nset + f->nadd;
+        for (size_t i = 0; i < f->nset; i++)
+            render |= !gw_template_is_constant(f->set[i].value);
+        for (size_t i = 0; i < f->nadd; i++)
+            render |= !gw_template_is_constant(f->add[i].value);
     }
-    struct gw_http1_header *h = calloc(cap ? cap : 1, sizeof *h + sizeof(uint32_t));
-    if (h == NULL)
-        return GW_ENOMEM;
-    uint32_t *voff = (uint32_t *)(h + (cap ? cap : 1));
-    memcpy(h, m->headers, m->num_headers * sizeof *h);
-    for (size_t i = 0; i < m->num_headers; i++)
-        voff[i] = NO_VALUE;
-    size_t n = m->num_headers;
-    st->headers = h;
-    gw_buf_init(&st->values, (size_t)r->snap->cfg->http.max_header_bytes);
     int rc = 0;
-    for (size_t l = 0; l < st->nlayers && rc == 0; l++) {
+    if (render) {
+        gw_buf_init(&st->values, (size_t)r->snap->cfg->http.max_header_bytes);
+        for (size_t l = 0; l < st->nlayers && rc == 0; l++) {
+            const struct gw_tf_fields *f = &st->layers[l]->set->request.headers;
+            const struct gw_tf_value *lists[2] = {f->set, f->add};
+            size_t counts[2] = {f->nset, f->nadd};
+            for (size_t k = 0; k < 2 && rc == 0; k++) {
+                for (size_t i = 0; i < counts[k] && rc == 0; i++) {
+                    if (gw_template_is_constant(lists[k][i].value))
+                        continue;
+                    rc = render_value(lists[k][i].value, src, &st->values);
+                    rc |= gw_buf_append(&st->values, "", 1);
+                }
+            }
+        }
+        if (rc < 0)
+            return GW_ETRANSFORM; /* the values outgrew the header limit */
+    }
+    struct gw_http1_header *h = m->headers;
+    if (need > m->headers_capacity) {
+        h = malloc(need * sizeof *h);
+        if (h == NULL)
+            return GW_ENOMEM;
+        memcpy(h, m->headers, m->num_headers * sizeof *h);
+        st->headers = h;
+        m->headers = h;
+        m->headers_capacity = (uint32_t)need;
+    }
+    size_t n = m->num_headers;
+    const char *cursor = st->values.data;
+    bool moved = false;
+    for (size_t l = 0; l < st->nlayers; l++) {
         const struct gw_tf_fields *f = &st->layers[l]->set->request.headers;
         for (size_t i = 0; i < f->nremove; i++)
-            n = drop_named(h, voff, n, f->remove[i]);
+            n = drop_named(h, n, f->remove[i]);
         for (size_t i = 0; i < f->nrename; i++) {
             for (size_t k = 0; k < n; k++) {
                 if (header_is(h[k].name, h[k].name_len, f->rename[i].from)) {
@@ -580,31 +633,31 @@ static int edit_request_headers(struct gw_request *r, struct tf_state *st,
             }
         }
         for (size_t i = 0; i < f->nset; i++)
-            n = drop_named(h, voff, n, f->set[i].name);
+            n = drop_named(h, n, f->set[i].name);
+        moved |= f->nremove + f->nset > 0;
         const struct gw_tf_value *lists[2] = {f->set, f->add};
         size_t counts[2] = {f->nset, f->nadd};
-        for (size_t s = 0; s < 2 && rc == 0; s++) {
-            for (size_t i = 0; i < counts[s] && rc == 0; i++) {
-                size_t off = st->values.len;
-                rc = render_value(lists[s][i].value, src, &st->values);
-                h[n].name = lists[s][i].name;
-                h[n].name_len = (uint32_t)strlen(lists[s][i].name);
-                h[n].value_len = (uint32_t)(st->values.len - off);
-                voff[n] = (uint32_t)off;
+        for (size_t k = 0; k < 2; k++) {
+            for (size_t i = 0; i < counts[k]; i++) {
+                const struct gw_template *t = lists[k][i].value;
+                h[n].name = lists[k][i].name;
+                h[n].name_len = (uint32_t)strlen(lists[k][i].name);
+                if (gw_template_is_constant(t)) {
+                    h[n].value = t->text;
+                    h[n].value_len = (uint32_t)t->text_len;
+                } else {
+                    size_t len = strlen(cursor);
+                    h[n].value = cursor;
+                    h[n].value_len = (uint32_t)len;
+                    cursor += len + 1;
+                }
                 n++;
             }
         }
     }
-    if (rc < 0)
-        return GW_ETRANSFORM; /* the values outgrew the header limit */
-    for (size_t i = 0; i < n; i++) {
-        if (voff[i] != NO_VALUE)
-            h[i].value = st->values.data + voff[i];
-    }
-    m->headers = h;
     m->num_headers = (uint32_t)n;
-    m->headers_capacity = (uint32_t)cap;
-    m->host_index = gw_http1_find_header(m, "host", 4);
+    if (moved)
+        m->host_index = gw_http1_find_header(m, "host", 4);
     return 0;
 }
 
@@ -928,7 +981,7 @@ enum gw_stage_result gw_transform_on_request(struct gw_request *r, void **slot,
         resp_body |= !body_empty(&set->response.body);
     }
     req_body = req_body && json_body_fits(&r->msg, plan->max_body);
-    if (r->client_ip[0] == '\0')
+    if (r->client_ip[0] == '\0' && (plan->uses & (1u << GW_TPL_CLIENT_IP)))
         gw_policy_client_ip(r);
     struct gw_tpl_source src;
     source_of(r, &src);

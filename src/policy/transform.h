@@ -40,6 +40,7 @@ struct gw_tf_plan {
     struct gw_tf_layer *rule_layers; /* one per rule */
     size_t nrules;
     uint64_t max_body; /* JSON bodies are edited up to this size */
+    uint32_t uses;     /* the kinds of variables its templates use (1u << enum gw_tpl_kind) */
 };
 
 /* Builds p->transforms (one plan per service of s): compiles the path expressions with their
