@@ -229,8 +229,8 @@ struct gw_tf_body {
     size_t nremove;
     struct gw_tf_rename *rename;
     size_t nrename;
-    char **add_names;        /* "add": field paths ... */
-    struct json_t **add;     /* ... and their values (string values are templates, see add_tpl) */
+    char **add_names;    /* "add": field paths ... */
+    struct json_t **add; /* ... and their values (string values are templates, see add_tpl) */
     struct gw_template **add_tpl; /* for string values: the template, else NULL */
     size_t nadd;
 };

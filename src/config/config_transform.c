@@ -65,8 +65,8 @@ static bool same_loose(const char *a, const char *b)
 static const char *managed_header(struct gw__cfg_ctx *ctx, const char *name, bool request)
 {
     static const char *const framing[] = {"content-length", "transfer-encoding", "x-request-id"};
-    static const char *const req_only[] = {"host", "expect", "x-forwarded-for",
-                                           "x-forwarded-proto", "x-forwarded-host"};
+    static const char *const req_only[] = {"host", "expect", "x-forwarded-for", "x-forwarded-proto",
+                                           "x-forwarded-host"};
     if (gw_http1_is_hop_by_hop(name, strlen(name)))
         return "a hop-by-hop or framing header, which gantry manages itself";
     for (size_t i = 0; i < sizeof framing / sizeof framing[0]; i++) {
@@ -99,7 +99,8 @@ static bool check_name(struct gw__cfg_ctx *ctx, const char *s, enum name_kind ki
         for (size_t i = 0; ok && i < n; i++)
             ok = is_tchar(s[i]);
         if (!ok) {
-            gw__cfg_error(ctx, "%s is not a valid header name (letters, digits and !#$%%&'*+-.^_`|~)",
+            gw__cfg_error(ctx,
+                          "%s is not a valid header name (letters, digits and !#$%%&'*+-.^_`|~)",
                           gw__cfg_quote(s, n, q, sizeof q));
             return false;
         }
@@ -117,9 +118,9 @@ static bool check_name(struct gw__cfg_ctx *ctx, const char *s, enum name_kind ki
                  c == '-' || c == '_' || c == '.' || c == '~';
         }
         if (!ok)
-            gw__cfg_error(ctx,
-                          "%s is not a valid query parameter name (1 to 128 of A-Z a-z 0-9 - _ . ~)",
-                          gw__cfg_quote(s, n, q, sizeof q));
+            gw__cfg_error(
+                ctx, "%s is not a valid query parameter name (1 to 128 of A-Z a-z 0-9 - _ . ~)",
+                gw__cfg_quote(s, n, q, sizeof q));
         return ok;
     case NAME_FIELD:
     default:
@@ -170,8 +171,8 @@ static bool parse_template(struct gw__cfg_ctx *ctx, json_t *v, struct gw_templat
          * environment may have changed what comes before it). */
         const char *raw = json_string_value(v);
         size_t vlen = 1;
-        for (char c = s[err_at + vlen]; c == '_' || (c >= 'a' && c <= 'z') ||
-                                        (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        for (char c = s[err_at + vlen];
+             c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
              c = s[err_at + vlen])
             vlen++;
         const char *hit = memmem(raw, json_string_length(v), s + err_at, vlen);
@@ -197,7 +198,8 @@ static bool value_ok(struct gw__cfg_ctx *ctx, const struct gw_template *t, enum 
     return true;
 }
 
-/* ---- name -> value maps ("set", "add", "rename") ---------------------------------------------- */
+/* ---- name -> value maps ("set", "add", "rename") ----------------------------------------------
+ */
 
 enum map_kind {
     MAP_SET,    /* name -> template */
@@ -329,7 +331,7 @@ static void parse_map(struct gw__cfg_ctx *ctx, json_t *v, void *base, const stru
     {
         cap += arg->map == MAP_ADD && json_is_array(e) ? json_array_size(e) : 1;
     }
-    size_t elem = arg->map == MAP_RENAME  ? sizeof(struct gw_tf_rename)
+    size_t elem = arg->map == MAP_RENAME ? sizeof(struct gw_tf_rename)
                   : arg->map == MAP_JSON ? 0
                                          : sizeof(struct gw_tf_value);
     if (arg->map == MAP_JSON) {
@@ -361,13 +363,14 @@ static void parse_map(struct gw__cfg_ctx *ctx, json_t *v, void *base, const stru
 
 static const struct gw__cfg_type map_type = {"object", parse_map, release_map};
 
-/* ---- headers and query ------------------------------------------------------------------------ */
+/* ---- headers and query ------------------------------------------------------------------------
+ */
 
-#define FIELD_ROWS(names, chk)                                                                  \
+#define FIELD_ROWS(names, chk)                                                                     \
     {.name = "remove",                                                                             \
      .type = &gw__cfg_strlist_type,                                                                \
      .offset = FLD(remove),                                                                        \
-     .arg = &(const struct gw__cfg_strlist){.count_offset = FLD(nremove), .check = chk}},       \
+     .arg = &(const struct gw__cfg_strlist){.count_offset = FLD(nremove), .check = chk}},          \
         {.name = "rename",                                                                         \
          .type = &map_type,                                                                        \
          .offset = FLD(rename),                                                                    \
@@ -377,8 +380,10 @@ static const struct gw__cfg_type map_type = {"object", parse_map, release_map};
          .offset = FLD(set),                                                                       \
          .arg = &(const struct map_arg){MAP_SET, names, FLD(nset)}},                               \
     {                                                                                              \
-        .name = "add", .type = &map_type, .offset = FLD(add),                                      \
-        .arg = &(const struct map_arg){MAP_ADD, names, FLD(nadd)}                                  \
+        .name = "add", .type = &map_type, .offset = FLD(add), .arg = &(const struct map_arg)       \
+        {                                                                                          \
+            MAP_ADD, names, FLD(nadd)                                                              \
+        }                                                                                          \
     }
 
 static const struct gw__cfg_field req_header_fields[] = {
@@ -387,13 +392,13 @@ static const struct gw__cfg_object req_headers_obj = {.what = "headers", ROWS(re
 
 static const struct gw__cfg_field resp_header_fields[] = {
     FIELD_ROWS(NAME_RESP_HEADER, check_resp_header)};
-static const struct gw__cfg_object resp_headers_obj = {.what = "headers",
-                                                       ROWS(resp_header_fields)};
+static const struct gw__cfg_object resp_headers_obj = {.what = "headers", ROWS(resp_header_fields)};
 
 static const struct gw__cfg_field query_fields[] = {FIELD_ROWS(NAME_QUERY, check_query)};
 static const struct gw__cfg_object query_obj = {.what = "query", ROWS(query_fields)};
 
-/* ---- body ------------------------------------------------------------------------------------- */
+/* ---- body -------------------------------------------------------------------------------------
+ */
 
 static const struct gw__cfg_field body_fields[] = {
     {.name = "remove",
@@ -411,23 +416,25 @@ static const struct gw__cfg_field body_fields[] = {
 };
 static const struct gw__cfg_object body_obj = {.what = "body", ROWS(body_fields)};
 
-/* ---- path ------------------------------------------------------------------------------------- */
+/* ---- path -------------------------------------------------------------------------------------
+ */
 
 /* Checks a regular expression and its replacement as PCRE2 will compile them at snapshot build. */
 static void check_regex(struct gw__cfg_ctx *ctx, struct gw_tf_request_conf *rq, json_t *json)
 {
     int err;
     PCRE2_SIZE at;
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)rq->path_regex, PCRE2_ZERO_TERMINATED, 0, &err, &at,
-                                   NULL);
+    pcre2_code *re =
+        pcre2_compile((PCRE2_SPTR)rq->path_regex, PCRE2_ZERO_TERMINATED, 0, &err, &at, NULL);
     if (re == NULL) {
         PCRE2_UCHAR msg[160];
         pcre2_get_error_message(err, msg, sizeof msg);
         json_t *v = json_object_get(json, "regex");
         bool same = v && strcmp(json_string_value(v), rq->path_regex) == 0;
         gw__cfg_push_key(ctx, "regex");
-        gw__cfg_error_in_string(ctx, same ? at : 0, "invalid regular expression: %s (at offset %zu)",
-                                (const char *)msg, (size_t)at);
+        gw__cfg_error_in_string(ctx, same ? at : 0,
+                                "invalid regular expression: %s (at offset %zu)", (const char *)msg,
+                                (size_t)at);
         gw__cfg_pop(ctx);
         return;
     }
@@ -510,7 +517,8 @@ static const struct gw__cfg_field path_fields[] = {
 static const struct gw__cfg_object path_obj = {
     .what = "path", ROWS(path_fields), .check = path_check};
 
-/* ---- status ----------------------------------------------------------------------------------- */
+/* ---- status -----------------------------------------------------------------------------------
+ */
 
 /* A status that may be mapped from or to: a final status whose answer has a body as any other
  * (1xx, 204 and 304 are framed differently, so mapping them would break the message). */
@@ -552,8 +560,10 @@ static void parse_status(struct gw__cfg_ctx *ctx, json_t *v, void *base,
         long from = strtol(key, &end, 10);
         long to = json_is_integer(e) ? (long)json_integer_value(e) : -1;
         if (strlen(key) != 3 || *end != '\0' || !mappable(from))
-            gw__cfg_error_at_key(ctx, "\"%s\" is not a status that can be mapped (200 to 599, "
-                                      "not 204 or 304)", key);
+            gw__cfg_error_at_key(ctx,
+                                 "\"%s\" is not a status that can be mapped (200 to 599, "
+                                 "not 204 or 304)",
+                                 key);
         else if (!mappable(to))
             gw__cfg_error(ctx, "expected a status from 200 to 599 other than 204 and 304, got %s",
                           json_is_integer(e) ? "another number" : gw__cfg_json_kind(e));
@@ -568,7 +578,8 @@ static void parse_status(struct gw__cfg_ctx *ctx, json_t *v, void *base,
 
 static const struct gw__cfg_type status_type = {"object", parse_status, release_status};
 
-/* ---- request, response, sets ------------------------------------------------------------------ */
+/* ---- request, response, sets ------------------------------------------------------------------
+ */
 
 /* An object parsed with its own table but documented as one key (docs/transform.md has its
  * members): the walker does not list its rows, so docs/config.md stays one row per section. */
@@ -610,8 +621,8 @@ static const struct gw__cfg_object response_obj = {.what = "response", ROWS(resp
      .offset = offsetof(base, set.request),                                                        \
      .arg = &request_obj},                                                                         \
     {                                                                                              \
-        .name = "response", .type = &gw__cfg_object_type,                                          \
-        .offset = offsetof(base, set.response), .arg = &response_obj                               \
+        .name = "response", .type = &gw__cfg_object_type, .offset = offsetof(base, set.response),  \
+        .arg = &response_obj                                                                       \
     }
 
 static const struct gw__cfg_field rule_fields[] = {
@@ -626,7 +637,9 @@ static const struct gw__cfg_object rule_obj = {
 
 static const struct gw__cfg_field transform_fields[] = {
     SET_ROWS(struct gw_transform_conf),
-    {.name = "max_body_bytes", .type = &gw__cfg_size64_type, .offset = TF(max_body_bytes),
+    {.name = "max_body_bytes",
+     .type = &gw__cfg_size64_type,
+     .offset = TF(max_body_bytes),
      .def = "64KiB"},
 };
 const struct gw__cfg_object gw__cfg_transform_obj = {.what = "transform", ROWS(transform_fields)};

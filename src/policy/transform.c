@@ -94,8 +94,8 @@ static int layer_init(struct gw_tf_layer *l, const struct gw_tf_set *set, char *
         return 0;
     int err;
     PCRE2_SIZE at;
-    l->re = pcre2_compile((PCRE2_SPTR)set->request.path_regex, PCRE2_ZERO_TERMINATED, 0, &err,
-                          &at, NULL);
+    l->re = pcre2_compile((PCRE2_SPTR)set->request.path_regex, PCRE2_ZERO_TERMINATED, 0, &err, &at,
+                          NULL);
     if (l->re == NULL) {
         snprintf(why, cap, "transform: cannot compile %s", set->request.path_regex);
         return GW_EINVAL;
@@ -735,15 +735,15 @@ static int rewrite_path(struct gw_request *r, struct tf_state *st, struct gw_buf
                     nn.len = len;
                     rc = gw_buf_append(&ns, nn.data, len) == 0 ? 1 : GW_ENOMEM;
                 } else if (rc == 0) {
-                    gw_log_warn("request %s: path rewrite %s gave %.*s, not a valid path",
-                                r->id, rq->path_regex, (int)(out.len > 200 ? 200 : out.len),
+                    gw_log_warn("request %s: path rewrite %s gave %.*s, not a valid path", r->id,
+                                rq->path_regex, (int)(out.len > 200 ? 200 : out.len),
                                 out.data ? out.data : "");
                     rc = GW_ETRANSFORM;
                 }
                 gw_buf_free(&out);
             } else if (mr != PCRE2_ERROR_NOMATCH) {
-                gw_log_warn("request %s: path rewrite %s failed (PCRE2 error %d): refused",
-                            r->id, rq->path_regex, mr);
+                gw_log_warn("request %s: path rewrite %s failed (PCRE2 error %d): refused", r->id,
+                            rq->path_regex, mr);
                 rc = GW_ETRANSFORM;
             } else {
                 rc = 0;
@@ -948,12 +948,11 @@ static bool json_body_fits(const struct gw_http1_message *m, uint64_t max)
     if (ct < 0 || !gw_tf_is_json(m->headers[ct].value, m->headers[ct].value_len))
         return false;
     int ce = gw_http1_find_header(m, "content-encoding", 16);
-    return ce < 0 || (m->headers[ce].value_len == 8 &&
-                      strncasecmp(m->headers[ce].value, "identity", 8) == 0);
+    return ce < 0 ||
+           (m->headers[ce].value_len == 8 && strncasecmp(m->headers[ce].value, "identity", 8) == 0);
 }
 
-enum gw_stage_result gw_transform_on_request(struct gw_request *r, void **slot,
-                                             struct gw_answer *a)
+enum gw_stage_result gw_transform_on_request(struct gw_request *r, void **slot, struct gw_answer *a)
 {
     const struct gw_tf_plan *plan = &r->snap->policy->transforms[r->svc - r->snap->services];
     struct tf_state *st = gw_stage_alloc(r, sizeof *st);

@@ -24,7 +24,7 @@ struct gw_snapshot;
 /* A layer: a set of transformations and its compiled path expression. */
 struct gw_tf_layer {
     const struct gw_tf_set *set;
-    struct pcre2_real_code_8 *re;           /* request.path_regex, JIT-compiled, or NULL */
+    struct pcre2_real_code_8 *re;            /* request.path_regex, JIT-compiled, or NULL */
     struct pcre2_real_match_context_8 *mctx; /* its match limits */
 };
 
@@ -33,7 +33,7 @@ struct gw_tf_layer {
 
 /* One service's transformations. */
 struct gw_tf_plan {
-    bool on;                 /* something to do for this service */
+    bool on; /* something to do for this service */
     struct gw_tf_layer base[2];
     size_t nbase;
     const struct gw_tf_rule_conf *rules;

@@ -77,8 +77,8 @@ static void test_unknown_variable_points_at_it(void **state)
 static void test_regex_errors(void **state)
 {
     (void)state;
-    const char *text =
-        SVC("\"transform\": {\"request\": {\"path\": {\"regex\": \"^/a(b\", \"replace\": \"/$1\"}}}");
+    const char *text = SVC(
+        "\"transform\": {\"request\": {\"path\": {\"regex\": \"^/a(b\", \"replace\": \"/$1\"}}}");
     const char *at = strstr(text, "^/a(b") + 5; /* PCRE2 reports the end of the pattern */
     char expected[512];
     snprintf(expected, sizeof expected,
@@ -91,8 +91,7 @@ static void test_regex_errors(void **state)
     expect_one(text, "$2\"",
                "services[0].transform.request.path.replace: \"$2\" is not a group of the "
                "expression (it has 1; $0 is the whole match, $$ a literal \"$\")");
-    expect_one(SVC("\"transform\": {\"request\": {\"path\": {\"regex\": \"^/a\"}}}"),
-               "{\"regex\"",
+    expect_one(SVC("\"transform\": {\"request\": {\"path\": {\"regex\": \"^/a\"}}}"), "{\"regex\"",
                "services[0].transform.request.path: \"regex\" needs \"replace\" (the new path; "
                "$1..$9 are its groups)");
 }
@@ -118,13 +117,11 @@ static void test_refused_names_and_statuses(void **state)
     expect_one(SVC("\"transform\": {\"response\": {\"status\": {\"304\": 200}}}"), "\"304\"",
                "services[0].transform.response.status.304: \"304\" is not a status that can be "
                "mapped (200 to 599, not 204 or 304)");
-    expect_one(SVC("\"transform\": {\"request\": {\"query\": {\"remove\": [\"a b\"]}}}"),
-               "\"a b\"",
+    expect_one(SVC("\"transform\": {\"request\": {\"query\": {\"remove\": [\"a b\"]}}}"), "\"a b\"",
                "services[0].transform.request.query.remove[0]: \"a b\" is not a valid query "
                "parameter name (1 to 128 of A-Z a-z 0-9 - _ . ~)");
     expect_one(SVC("\"transform\": {\"request\": {\"path\": {\"prefix\": {\"from\": \"/a\"}}}}"),
-               "{\"from\"",
-               "services[0].transform.request.path.prefix: needs \"from\" and \"to\"");
+               "{\"from\"", "services[0].transform.request.path.prefix: needs \"from\" and \"to\"");
 }
 
 int main(void)

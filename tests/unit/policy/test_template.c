@@ -28,9 +28,17 @@ static const char *render(const char *s)
     char why[256];
     assert_int_equal(gw_template_parse(s, strlen(s), &t, &at, why, sizeof why), 0);
     struct gw_tpl_source src = {
-        .request_id = "rid", .client_ip = "192.0.2.1", .consumer = "billing", .user_id = NULL,
-        .service = "users", .route = "/api/users/7", .route_len = 10, .trace_id = "",
-        .msg = &msg, .query = query, .query_len = sizeof query - 1,
+        .request_id = "rid",
+        .client_ip = "192.0.2.1",
+        .consumer = "billing",
+        .user_id = NULL,
+        .service = "users",
+        .route = "/api/users/7",
+        .route_len = 10,
+        .trace_id = "",
+        .msg = &msg,
+        .query = query,
+        .query_len = sizeof query - 1,
     };
     struct gw_buf b;
     gw_buf_init(&b, 4096);

@@ -62,14 +62,14 @@ static void test_query_edit(void **unused)
     gw_template_free(add[0].value);
 }
 
-static void prefix(const char *norm, const char *spell, const char *from, const char *to,
-                   int want, const char *want_norm, const char *want_spell)
+static void prefix(const char *norm, const char *spell, const char *from, const char *to, int want,
+                   const char *want_norm, const char *want_spell)
 {
     struct gw_buf n, s;
     gw_buf_init(&n, 4096);
     gw_buf_init(&s, 4096);
-    assert_int_equal(
-        gw_tf_path_prefix(norm, strlen(norm), spell, strlen(spell), from, to, &n, &s), want);
+    assert_int_equal(gw_tf_path_prefix(norm, strlen(norm), spell, strlen(spell), from, to, &n, &s),
+                     want);
     if (want == 1) {
         char *a = str(&n), *b = str(&s);
         assert_string_equal(a, want_norm);
@@ -97,8 +97,8 @@ static void test_expand(void **unused)
     (void)unused;
     int err;
     PCRE2_SIZE at;
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR) "^/u/([0-9]+)(/x)?$", PCRE2_ZERO_TERMINATED, 0,
-                                   &err, &at, NULL);
+    pcre2_code *re =
+        pcre2_compile((PCRE2_SPTR) "^/u/([0-9]+)(/x)?$", PCRE2_ZERO_TERMINATED, 0, &err, &at, NULL);
     assert_non_null(re);
     pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
     const char *s = "/u/42";
