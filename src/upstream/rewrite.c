@@ -302,13 +302,15 @@ int gw_rewrite_response_head(struct gw_request *r)
             continue;
         rc |= append_header(b, h->name, h->name_len, h->value, h->value_len);
     }
-    /* The policy stages' headers (rate limits replace the upstream's own). */
-    rc |= gw_policy_response_headers(r, b);
-    if (r->resp_filter) {
-        /* A stage takes the body whole: the framing waits for its final length. */
-        r->resp_filter->head_mark = b->len;
-        r->resp_left = m->content_length; /* what the proxy reads meanwhile */
-        return rc ? GW_ENOMEM : 0;
+    if (r->arena_used) {
+        /* The policy stages' headers (rate limits replace the upstream's own). */
+        rc |= gw__policy_response_headers(r, b);
+        if (r->resp_filter) {
+            /* A stage takes the body whole: the framing waits for its final length. */
+            r->resp_filter->head_mark = b->len;
+            r->resp_left = m->content_length; /* what the proxy reads meanwhile */
+            return rc ? GW_ENOMEM : 0;
+        }
     }
     rc |= response_framing(r, b, m->body, m->content_length);
     return rc ? GW_ENOMEM : 0;
