@@ -160,6 +160,14 @@ extern const struct gw__cfg_object gw__cfg_service_rate_limit_obj; /* service "r
 extern const struct gw__cfg_object gw__cfg_rule_match_obj;         /* auth rule "match" */
 extern const struct gw__cfg_object gw__cfg_auth_obj;               /* root "auth" */
 extern const struct gw__cfg_object gw__cfg_service_auth_obj;       /* service "auth" */
+extern const struct gw__cfg_object gw__cfg_metrics_obj;            /* root "metrics" */
+extern const struct gw__cfg_object gw__cfg_service_metrics_obj;    /* service "metrics" */
+extern const struct gw__cfg_object gw__cfg_slo_obj;                /* service "slo" */
+
+/* config_ratelimit.c: "10.0.0.0/8", "192.168.1.7", "::1", "fd00::/8" into *out; false with a
+ * reason in *why. */
+struct gw_cidr;
+bool gw__cfg_parse_cidr(const char *s, struct gw_cidr *out, const char **why);
 /* Frees the JWT keys the auth section loaded (gw_config_free calls it). */
 void gw__cfg_auth_free_keys(struct gw_config *cfg);
 

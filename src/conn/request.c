@@ -133,6 +133,19 @@ static void split_target(const struct gw_http1_message *m, const char **path, si
 
 static void forward(struct gw_request *r);
 
+/* Which of a service's prefixes the router matched (the metrics' "route" label): the one of
+ * length len (0 stands for "/") that the path starts with. */
+static uint32_t matched_prefix(const struct gw_service_conf *sc, const char *path, size_t len)
+{
+    for (size_t i = 0; i < sc->nprefixes; i++) {
+        const char *p = sc->prefixes[i];
+        if (len == 0 ? (p[0] == '/' && p[1] == '\0')
+                     : (strncmp(p, path, len) == 0 && p[len] == '\0'))
+            return (uint32_t)i;
+    }
+    return 0;
+}
+
 void gw__request_dispatch(struct gw_conn *c, struct gw_request *r)
 {
     const struct gw_http1_message *m = &r->msg;
@@ -215,6 +228,8 @@ void gw__request_dispatch(struct gw_conn *c, struct gw_request *r)
     }
     r->svc = match.data;
     const struct gw_service_conf *sc = r->svc->conf;
+    if (sc->nprefixes > 1)
+        r->prefix_index = matched_prefix(sc, norm, match.prefix_len);
 
     if (m->body == GW_BODY_LENGTH && sc->max_body_bytes && m->content_length > sc->max_body_bytes) {
         free(norm);
