@@ -23,7 +23,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "http1/names.h"
-#include "metrics/metrics.h"
+#include "metrics/hub.h"
 #include "net/listen.h"
 #include "net/write.h"
 #include "policy/chain.h"
@@ -71,6 +71,8 @@ static void request_free(struct gw_request *r)
     if (!r)
         return;
     gw_policy_cancel(r);
+    if (r->scrape)
+        gw_metrics_scrape_cancel(r->scrape);
     gw_identity_clear(&r->identity);
     gw_buf_free(&r->head);
     gw_buf_free(&r->rhead);
@@ -521,7 +523,8 @@ void gw__conn_respond(struct gw_conn *c, int status, const char *extra_headers, 
     gw_buf_free(b);
     gw_buf_init(b, 65536 + body_len);
     int rc = gw_buf_appendf(b, "HTTP/1.1 %d %s\r\n", status, gw_http_reason(status));
-    if (rc == 0 && body_len)
+    /* Gantry's answers are JSON, unless the caller names its own type (the metrics). */
+    if (rc == 0 && body_len && !(extra_headers && strncmp(extra_headers, "Content-Type:", 13) == 0))
         rc = gw_buf_append_str(b, "Content-Type: application/json\r\n");
     if (rc == 0)
         rc = gw_buf_appendf(b, "Content-Length: %zu\r\n", body_len);

@@ -32,6 +32,7 @@ struct gw_service;
 struct gw_target;
 struct gw_upconn;
 struct gw_metrics_area;
+struct gw_metrics_scrape;
 
 /*
  * An answer gantry gives itself: an error code (its status and message come from the error
@@ -123,6 +124,7 @@ struct gw_request {
     uint32_t consumer;          /** for metrics: 0 none, i + 1 configured consumer i,
                                  * UINT32_MAX an identity without a configured consumer */
     bool ttfb_done;             /** the current try's first response byte was timed */
+    struct gw_metrics_scrape *scrape; /** metrics asked for on the proxy port, in flight */
     const struct gw_target *target;
     unsigned tries;      /** targets tried so far */
     unsigned retries;    /** retries by the retry policy (status, reset, timeout) */
