@@ -45,10 +45,7 @@ struct gw_metrics_hub {
 
 static size_t key_len(const char *key)
 {
-    const char *p = key;
-    while (*p)
-        p += strlen(p) + 1;
-    return (size_t)(p - key) + 1;
+    return strlen(key) + 1;
 }
 
 /* An open-addressing index of one kind's keys. */

@@ -111,39 +111,37 @@ struct builder {
     bool oom;
 };
 
-/* A key of up to three parts, each followed by NUL, then an empty part. */
+/* A key of up to three parts joined by GW_MX_KEY_SEP. */
 static void add_key(struct builder *b, enum gw_mx_kind k, const char *p1, const char *p2,
                     const char *p3)
 {
     size_t n1 = strlen(p1), n2 = p2 ? strlen(p2) : 0, n3 = p3 ? strlen(p3) : 0;
-    char *key = malloc(n1 + n2 + n3 + 4);
+    char *key = malloc(n1 + n2 + n3 + 3);
     if (key == NULL) {
         b->oom = true;
         b->at[k]++;
         return;
     }
     char *p = key;
-    memcpy(p, p1, n1 + 1);
-    p += n1 + 1;
+    memcpy(p, p1, n1);
+    p += n1;
     if (p2) {
-        memcpy(p, p2, n2 + 1);
-        p += n2 + 1;
+        *p++ = GW_MX_KEY_SEP;
+        memcpy(p, p2, n2);
+        p += n2;
     }
     if (p3) {
-        memcpy(p, p3, n3 + 1);
-        p += n3 + 1;
+        *p++ = GW_MX_KEY_SEP;
+        memcpy(p, p3, n3);
+        p += n3;
     }
     *p = '\0';
     b->l->keys[k][b->at[k]++] = key;
 }
 
-/* Length of a key, its final empty part included (for comparisons). */
 static size_t key_len(const char *key)
 {
-    const char *p = key;
-    while (*p)
-        p += strlen(p) + 1;
-    return (size_t)(p - key) + 1;
+    return strlen(key) + 1;
 }
 
 static const char *const hist_kind_names[GW_MX_HK_KINDS] = {"request", "try", "ttfb", "stage",
@@ -243,7 +241,7 @@ static int layout_build(const struct gw_snapshot *s, struct gw_metrics_layout *l
         if (l->svc[i].consumer_base != UINT32_MAX) {
             for (size_t c = 0; c < ncons; c++)
                 add_key(&b, GW_MX_CONSUMER, sc->name, cfg->auth.consumers[c].id, NULL);
-            add_key(&b, GW_MX_CONSUMER, sc->name, "\x01other", NULL);
+            add_key(&b, GW_MX_CONSUMER, sc->name, "\x01other", NULL); /* no id starts so */
         }
     }
     for (size_t i = 0; i < nsvc; i++) {

@@ -121,13 +121,16 @@ const char *gw_mx_auth_method_name(unsigned i);
 
 /* ---- rows --------------------------------------------------------------------------------------- */
 
+/* Row keys are parts joined by this byte ("users" SEP "/api/users"). */
+#define GW_MX_KEY_SEP '\x1f'
+
 enum gw_mx_kind {
-    GW_MX_ROUTE,    /* key "service\0prefix"; row 0 is unrouted traffic: key "\0" */
+    GW_MX_ROUTE,    /* key "service SEP prefix"; row 0 is unrouted traffic: " SEP " */
     GW_MX_SERVICE,  /* key "service" */
-    GW_MX_TARGET,   /* key "service\0host:port" */
-    GW_MX_LIMIT,    /* key "scope\0name": scope "" for the gateway's limits, else the service */
-    GW_MX_CONSUMER, /* key "service\0consumer" ("other" past the cap) */
-    GW_MX_HIST,     /* key "kind\0service[\0stage]" */
+    GW_MX_TARGET,   /* key "service SEP host:port" */
+    GW_MX_LIMIT,    /* key "scope SEP name": scope "" for the gateway's limits, else the service */
+    GW_MX_CONSUMER, /* key "service SEP consumer" ("\x01other" past the cap) */
+    GW_MX_HIST,     /* key "kind SEP service [SEP prefix or stage]" */
     GW_MX_KINDS
 };
 
@@ -211,7 +214,7 @@ struct gw_mx_service_layout {
 /* What a set was built from, with the keys of its rows (owned). */
 struct gw_metrics_layout {
     size_t nrows[GW_MX_KINDS];
-    char **keys[GW_MX_KINDS]; /* keys[k][row]: NUL-separated parts, then an empty part */
+    char **keys[GW_MX_KINDS]; /* keys[k][row]: parts joined by GW_MX_KEY_SEP */
     size_t nservices;
     struct gw_mx_service_layout *svc;
     uint32_t hist_redis;

@@ -29,13 +29,27 @@
 
 const char *gw__observe_key_part(const char *key, unsigned i)
 {
+    /* Rotating buffers: a caller may hold a few parts at once (copied before the next few). */
+    static char parts[8][1024];
+    static unsigned next;
+    char *out = parts[next++ % 8];
     const char *p = key;
-    for (unsigned k = 0; k < i; k++) {
-        if (*p == '\0')
-            return p;
-        p += strlen(p) + 1;
+    for (unsigned k = 0; k < i && p; k++) {
+        p = strchr(p, GW_MX_KEY_SEP);
+        if (p)
+            p++;
     }
-    return p;
+    if (p == NULL) {
+        out[0] = '\0';
+        return out;
+    }
+    const char *end = strchr(p, GW_MX_KEY_SEP);
+    size_t n = end ? (size_t)(end - p) : strlen(p);
+    if (n >= sizeof parts[0])
+        n = sizeof parts[0] - 1;
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return out;
 }
 
 const char *gw__observe_stage_name(const char *part)

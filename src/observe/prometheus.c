@@ -421,7 +421,7 @@ static void service_families(struct out *o, const struct gw_metrics_total *t)
            "Time a policy stage took to decide (rate limit, auth, ...), by service and stage.");
     for (size_t r = 0; r < l->nrows[GW_MX_HIST]; r++) {
         const char *key = l->keys[GW_MX_HIST][r];
-        if (strcmp(key, "stage") != 0)
+        if (strcmp(gw__observe_key_part(key, 0), "stage") != 0)
             continue;
         gw_metrics_total_hist(t, r, &h);
         const char *stage = gw__observe_stage_name(gw__observe_key_part(key, 2));
