@@ -157,11 +157,14 @@ static void add_plain_row(uint64_t *dst, const uint64_t *src, enum gw_mx_kind k)
     }
 }
 
-/* dst (rows in the current layout) += every area of s, through s->map. */
-static void add_set(uint64_t **dst, const struct gw_metrics_set *s)
+/* dst (rows in the current layout) += every area of s, through s->map; histogram rows too
+ * unless skip_hist. */
+static void add_set(uint64_t **dst, const struct gw_metrics_set *s, bool skip_hist)
 {
     for (unsigned w = 0; w < s->nworkers; w++) {
         for (int k = 0; k < GW_MX_KINDS; k++) {
+            if (skip_hist && k == GW_MX_HIST)
+                continue;
             size_t words = gw_mx_row_words[k];
             for (size_t r = 0; r < s->layout.nrows[k]; r++) {
                 int32_t to = s->map[k][r];
@@ -304,6 +307,8 @@ int gw_metrics_hub_adopt(struct gw_metrics_hub *h, struct gw_metrics_set *s)
     }
     /* Commit. */
     for (size_t i = 0; i < n; i++) {
+        free(lst[i]->inv_hist);
+        lst[i]->inv_hist = NULL;
         for (int k = 0; k < GW_MX_KINDS; k++) {
             free(lst[i]->map[k]);
             lst[i]->map[k] = maps[i][k];
@@ -345,26 +350,53 @@ void gw_metrics_hub_collect(struct gw_metrics_hub *h)
             pp = &s->next;
             continue;
         }
-        add_set(h->base, s);
+        add_set(h->base, s, false);
         *pp = s->next;
         gw_metrics_set_free(s);
     }
 }
 
+/* Every kind but the histograms is summed into h->total here; a histogram row is summed when
+ * it is read (gw_metrics_total_hist), one row at a time, so a scrape never holds a second copy
+ * of every histogram. */
 int gw_metrics_hub_total(struct gw_metrics_hub *h, struct gw_metrics_total *t)
 {
     memset(t, 0, sizeof *t);
     if (h->cur == NULL)
         return GW_EINVAL;
-    if (h->total[0] == NULL && rows_alloc(h->total, &h->cur->layout) < 0)
-        return GW_ENOMEM;
+    if (h->total[0] == NULL) {
+        for (int k = 0; k < GW_MX_KINDS; k++) {
+            size_t n = k == GW_MX_HIST ? 1 : h->cur->layout.nrows[k] * gw_mx_row_words[k];
+            h->total[k] = calloc(n ? n : 1, sizeof(uint64_t));
+            if (h->total[k] == NULL) {
+                rows_free(h->total);
+                return GW_ENOMEM;
+            }
+        }
+    }
+    /* Where each current histogram row is in each live set. */
+    size_t nh = h->cur->layout.nrows[GW_MX_HIST];
+    for (struct gw_metrics_set *s = h->sets; s; s = s->next) {
+        if (s->inv_hist == NULL) {
+            s->inv_hist = malloc((nh ? nh : 1) * sizeof *s->inv_hist);
+            if (s->inv_hist == NULL)
+                return GW_ENOMEM;
+            memset(s->inv_hist, 0xff, (nh ? nh : 1) * sizeof *s->inv_hist);
+            for (size_t r = 0; r < s->layout.nrows[GW_MX_HIST]; r++)
+                if (s->map[GW_MX_HIST][r] >= 0)
+                    s->inv_hist[s->map[GW_MX_HIST][r]] = (int32_t)r;
+        }
+    }
     for (int k = 0; k < GW_MX_KINDS; k++) {
+        if (k == GW_MX_HIST)
+            continue;
         size_t n = h->cur->layout.nrows[k] * gw_mx_row_words[k];
         memcpy(h->total[k], h->base[k], n * sizeof(uint64_t));
     }
     for (struct gw_metrics_set *s = h->sets; s; s = s->next)
-        add_set(h->total, s);
+        add_set(h->total, s, true);
     t->layout = &h->cur->layout;
+    t->hub = h;
     for (int k = 0; k < GW_MX_KINDS; k++)
         t->rows[k] = h->total[k];
     return 0;
@@ -372,16 +404,25 @@ int gw_metrics_hub_total(struct gw_metrics_hub *h, struct gw_metrics_total *t)
 
 void gw_metrics_total_hist(const struct gw_metrics_total *t, size_t row, struct gw_hist_sum *out)
 {
-    const uint64_t *src = gw_metrics_total_row(t, GW_MX_HIST, row);
-    out->used = (uint32_t)src[GW_MX_H_USED];
-    out->sum_ns = src[GW_MX_H_SUM];
+    const struct gw_metrics_hub *h = t->hub;
+    static uint64_t acc[GW_MX_H_WORDS]; /* control thread only */
+    memset(acc, 0, sizeof acc);
+    add_plain_row(acc, h->base[GW_MX_HIST] + row * GW_MX_H_WORDS, GW_MX_HIST);
+    for (const struct gw_metrics_set *s = h->sets; s; s = s->next) {
+        int32_t r = s->inv_hist ? s->inv_hist[row] : -1;
+        for (unsigned w = 0; r >= 0 && w < s->nworkers; w++)
+            add_area_row(acc, s->areas[w].rows[GW_MX_HIST] + (size_t)r * GW_MX_H_WORDS,
+                         GW_MX_HIST);
+    }
+    out->used = (uint32_t)acc[GW_MX_H_USED];
+    out->sum_ns = acc[GW_MX_H_SUM];
     out->count = 0;
     memset(out->b, 0, sizeof out->b);
     for (unsigned g = 0; g < GW_HIST_GROUPS; g++) {
         if (!(out->used & (1u << g)))
             continue;
         for (unsigned i = g * GROUP; i < (g + 1) * GROUP; i++) {
-            out->b[i] = src[GW_MX_H_B + i];
+            out->b[i] = acc[GW_MX_H_B + i];
             out->count += out->b[i];
         }
     }
@@ -467,7 +508,7 @@ void gw_metrics_hub_usage(const struct gw_metrics_hub *h, size_t *sets, size_t *
     if (h->cur) {
         for (int k = 0; k < GW_MX_KINDS; k++) {
             size_t words = h->cur->layout.nrows[k] * gw_mx_row_words[k];
-            b += words * sizeof(uint64_t) * (h->total[0] ? 2 : 1);
+            b += words * sizeof(uint64_t) * (h->total[0] && k != GW_MX_HIST ? 2 : 1);
         }
         b += h->cur->layout.nrows[GW_MX_ROUTE] * sizeof(struct gw_metrics_rate);
     }

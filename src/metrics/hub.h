@@ -21,7 +21,8 @@
  * layout->nrows[k] * gw_mx_row_words[k] plain words (histogram rows as in an area). */
 struct gw_metrics_total {
     const struct gw_metrics_layout *layout;
-    uint64_t *rows[GW_MX_KINDS];
+    uint64_t *rows[GW_MX_KINDS]; /* not GW_MX_HIST: read those with gw_metrics_total_hist */
+    const struct gw_metrics_hub *hub;
 };
 
 static inline const uint64_t *gw_metrics_total_row(const struct gw_metrics_total *t,
@@ -86,7 +87,8 @@ const struct gw_metrics_rate *gw_metrics_hub_rate(const struct gw_metrics_hub *h
 /* Live sets and the bytes they, the base and the scrape buffer hold. */
 void gw_metrics_hub_usage(const struct gw_metrics_hub *h, size_t *sets, size_t *bytes);
 
-/* Sums a histogram row of a total into out (out is overwritten). */
+/* Sums histogram row `row` of the current layout over the base and every live set into out
+ * (overwritten). Valid while t is. */
 void gw_metrics_total_hist(const struct gw_metrics_total *t, size_t row, struct gw_hist_sum *out);
 
 /* ---- a scrape asked for by a worker ------------------------------------------------------------ */

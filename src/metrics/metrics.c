@@ -289,6 +289,7 @@ void gw_metrics_set_free(struct gw_metrics_set *s)
     layout_free(&s->layout);
     for (int k = 0; k < GW_MX_KINDS; k++)
         free(s->map[k]);
+    free(s->inv_hist);
     free(s);
 }
 

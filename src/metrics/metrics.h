@@ -230,6 +230,7 @@ struct gw_metrics_set {
     atomic_bool released;          /* its snapshot is gone: no request writes to it any more */
     /* control thread only: where its rows land in the current layout (-1: nowhere) */
     int32_t *map[GW_MX_KINDS];
+    int32_t *inv_hist;           /* current histogram row -> its row here, or -1 (lazily) */
     struct gw_metrics_set *next; /* in the hub's list of live sets */
 };
 
