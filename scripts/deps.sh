@@ -28,7 +28,7 @@ packages=(build-essential cmake pkg-config libuv1-dev libjansson-dev libssl-dev 
           python3)
 case $profile in
 run) packages+=(curl) ;;
-test) packages+=(libcmocka-dev curl redis-server valgrind) ;;
+test) packages+=(libcmocka-dev curl redis-server valgrind prometheus) ;;
 fuzz) packages+=(clang "libclang-rt-${clang_major}-dev") ;;
 bench) packages+=(wrk nginx haproxy valgrind strace curl redis-server openssl) ;;
 *) usage ;;

@@ -267,31 +267,43 @@ static void on_written(uv_write_t *req, int status)
 static void respond(struct admin_conn *c, struct gw__admin_resp *rs, bool close_after)
 {
     char *body = NULL;
-    if (rs->json)
+    const char *ctype = "application/json";
+    size_t blen = 0;
+    bool text = rs->json == NULL && rs->content_type != NULL;
+    if (text) {
+        body = rs->text.data; /* owned by rs->text, freed below */
+        blen = rs->text.len;
+        ctype = rs->content_type;
+    } else if (rs->json) {
         body = json_dumps(rs->json, JSON_INDENT(2));
+    }
     json_decref(rs->json);
     rs->json = NULL;
-    if (body == NULL) {
+    if (body == NULL && !text) {
         rs->status = 500;
         body = strdup("{\"error\": \"out of memory\", \"status\": 500}");
     }
     if (c->head_done && !c->msg.keep_alive)
         close_after = true;
     c->close_after = close_after;
-    size_t blen = body ? strlen(body) : 0;
+    if (!text)
+        blen = body ? strlen(body) : 0;
+    size_t nl = body && !text ? 1 : 0; /* JSON bodies end with a line feed */
     bool head_only = c->head_done && c->msg.method_id == GW_METHOD_HEAD;
     gw_buf_reset(&c->out);
     int rc = gw_buf_appendf(&c->out,
-                            "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+                            "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
                             "Content-Length: %zu\r\nCache-Control: no-store\r\n%s%s\r\n",
-                            rs->status, gw_http_reason(rs->status), blen + (body ? 1 : 0), rs->headers,
+                            rs->status, gw_http_reason(rs->status), ctype, blen + nl, rs->headers,
                             close_after ? "Connection: close\r\n" : "");
     if (rc == 0 && body && !head_only) {
         rc = gw_buf_append(&c->out, body, blen);
-        if (rc == 0)
+        if (rc == 0 && nl)
             rc = gw_buf_append(&c->out, "\n", 1);
     }
-    free(body);
+    if (!text)
+        free(body);
+    gw_buf_free(&rs->text);
     if (rc < 0) {
         conn_close(c);
         return;
@@ -371,6 +383,7 @@ static void serve(struct admin_conn *c)
         goto out;
     }
     rq.body = c->body.data;
+    rq.msg = &c->msg;
     rq.body_len = c->body.len - 1;
     gw__admin_dispatch(c->a->server, &rq, &rs);
 out:

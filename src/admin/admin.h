@@ -64,6 +64,7 @@ struct gw__admin_req {
     size_t nparams;
     const char *body; /* NUL-terminated (the NUL is not counted); "" when none */
     size_t body_len;
+    const struct gw_http1_message *msg; /* the request head (its headers), or NULL */
 };
 
 /* What a handler answers: a status and a JSON body (owned; NULL for none), plus optional
@@ -72,6 +73,10 @@ struct gw__admin_resp {
     int status;
     json_t *json;
     char headers[256];
+    /* A body that is not JSON (the Prometheus exposition), used when json is NULL: owned text
+     * and its Content-Type. */
+    struct gw_buf text;
+    const char *content_type;
 };
 
 typedef void (*gw__admin_handler_fn)(struct gw_server *s, const struct gw__admin_req *rq,

@@ -8,6 +8,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "control/snapshot.h"
@@ -16,6 +17,7 @@
 #include "policy/policy.h"
 #include "runtime/server.h"
 #include "state/ratelimit_redis.h"
+#include "observe/observe.h"
 #include "upstream/breaker.h"
 #include "upstream/target_state.h"
 
@@ -616,6 +618,80 @@ static void reset_circuit(struct gw_server *s, const struct gw__admin_req *rq,
     gw__admin_json(rs, 200, service_circuits_json(svc, now));
 }
 
+/* ---- metrics (observe/observe.h) --------------------------------------------------------------- */
+
+static void prometheus_text(struct gw_server *s, struct gw__admin_resp *rs)
+{
+    gw_buf_init(&rs->text, (size_t)1 << 30);
+    if (gw_observe_prometheus(s, &rs->text) < 0) {
+        gw_buf_free(&rs->text);
+        gw__admin_error(rs, 500, "out of memory");
+        return;
+    }
+    rs->status = 200;
+    rs->content_type = GW_OBSERVE_PROMETHEUS_TYPE;
+}
+
+/* Accept names application/json (and not text/plain or the Prometheus formats first). */
+static bool wants_json(const struct gw__admin_req *rq)
+{
+    if (rq->msg == NULL)
+        return false;
+    int i = gw_http1_find_header(rq->msg, "accept", 6);
+    if (i < 0)
+        return false;
+    const char *v = rq->msg->headers[i].value;
+    size_t n = rq->msg->headers[i].value_len;
+    for (size_t k = 0; k + 16 <= n; k++)
+        if (strncasecmp(v + k, "application/json", 16) == 0)
+            return true;
+    return false;
+}
+
+static void get_metrics(struct gw_server *s, const struct gw__admin_req *rq,
+                        struct gw__admin_resp *rs)
+{
+    if (wants_json(rq))
+        gw__admin_json(rs, 200, gw_observe_json(s));
+    else
+        prometheus_text(s, rs);
+}
+
+static void get_metrics_prometheus(struct gw_server *s, const struct gw__admin_req *rq,
+                                   struct gw__admin_resp *rs)
+{
+    (void)rq;
+    prometheus_text(s, rs);
+}
+
+static void get_metrics_json(struct gw_server *s, const struct gw__admin_req *rq,
+                             struct gw__admin_resp *rs)
+{
+    (void)rq;
+    gw__admin_json(rs, 200, gw_observe_json(s));
+}
+
+static void get_metrics_performance(struct gw_server *s, const struct gw__admin_req *rq,
+                                    struct gw__admin_resp *rs)
+{
+    (void)rq;
+    gw_buf_init(&rs->text, (size_t)64 << 20);
+    if (gw_observe_performance(s, &rs->text) < 0) {
+        gw_buf_free(&rs->text);
+        gw__admin_error(rs, 500, "out of memory");
+        return;
+    }
+    rs->status = 200;
+    rs->content_type = "text/plain; charset=utf-8";
+}
+
+static void get_health_score(struct gw_server *s, const struct gw__admin_req *rq,
+                             struct gw__admin_resp *rs)
+{
+    (void)rq;
+    gw__admin_json(rs, 200, gw_observe_health_score(s));
+}
+
 /* ---- the table ------------------------------------------------------------------------------- */
 
 static void list_endpoints(struct gw_server *s, const struct gw__admin_req *rq,
@@ -643,6 +719,11 @@ static const struct {
     {GW_METHOD_GET, "/gateway/status", get_status},
     {GW_METHOD_GET, "/health/detailed", get_health_detailed},
     {GW_METHOD_GET, "/health/services", get_health_services},
+    {GW_METHOD_GET, "/metrics", get_metrics},
+    {GW_METHOD_GET, "/metrics/prometheus", get_metrics_prometheus},
+    {GW_METHOD_GET, "/metrics/json", get_metrics_json},
+    {GW_METHOD_GET, "/metrics/performance", get_metrics_performance},
+    {GW_METHOD_GET, "/metrics/health-score", get_health_score},
 };
 #define NENDPOINTS (sizeof endpoints / sizeof endpoints[0])
 
@@ -675,7 +756,7 @@ void gw__admin_dispatch(struct gw_server *s, struct gw__admin_req *rq, struct gw
         if (endpoints[i].method == rq->method) {
             rq->nparams = np;
             endpoints[i].handler(s, rq, rs);
-            if (rs->json == NULL)
+            if (rs->json == NULL && rs->content_type == NULL)
                 gw__admin_error(rs, 500, "out of memory");
             return;
         }

@@ -371,6 +371,12 @@ struct gw_service_conf {
     struct gw_service_auth_conf auth;
     /** "transform" */
     struct gw_transform_conf transform;
+    /** "metrics.consumers": a consumer label on this service's metrics; default false */
+    bool metrics_consumers;
+    /** "slo.latency_p99": the objective the health score judges p99 by; default 1s */
+    uint64_t slo_latency_p99_ms;
+    /** "slo.error_rate": the share of 5xx answers the objective allows, 0..1; default 0.01 */
+    double slo_error_rate;
 };
 
 /* One path the proxy port answers itself ("probes"): compared exactly with the request's path
@@ -426,6 +432,17 @@ struct gw_config {
         struct gw_probe_path ready;   /* "probes.ready", default "/ready" (503 while draining) */
         struct gw_probe_path startup; /* "probes.startup", default "/health/startup" */
     } probes;
+    /** "metrics" (docs/metrics.md) */
+    struct {
+        bool enabled;             /* "metrics.enabled", default true: request metrics recorded */
+        bool expose_on_proxy;     /* "expose_on_proxy", default false */
+        char *proxy_path;         /* "proxy_path", default "/metrics" */
+        size_t proxy_path_len;    /* 0 unless expose_on_proxy */
+        char *proxy_api_key;      /* "proxy_api_key", NULL = none */
+        struct gw_cidr *proxy_allow; /* "proxy_allow": networks allowed to scrape */
+        size_t nproxy_allow;
+        uint32_t max_consumers; /* "max_consumers", default 100: consumer label values */
+    } metrics;
     struct {
         bool enabled;      /* false when "admin.listen" is "off" */
         char *listen_host; /* "admin.listen", default "127.0.0.1:9000" (NULL when off) */

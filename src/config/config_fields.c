@@ -428,6 +428,8 @@ static const struct gw__cfg_field service_fields[] = {
      .offset = offsetof(struct gw_service_conf, transform),
      .arg = &gw__cfg_service_transform_obj,
      .def = "true"},
+    {.name = "metrics", .type = &gw__cfg_object_type, .arg = &gw__cfg_service_metrics_obj},
+    {.name = "slo", .type = &gw__cfg_object_type, .arg = &gw__cfg_slo_obj},
 };
 static const struct gw__cfg_object service_obj = {
     .what = "service",
@@ -471,6 +473,7 @@ static const struct gw__cfg_field root_fields[] = {
     {.name = "log", .type = &gw__cfg_object_type, .arg = &log_obj},
     {.name = "admin", .type = &gw__cfg_object_type, .arg = &admin_obj},
     {.name = "probes", .type = &gw__cfg_object_type, .arg = &probes_obj},
+    {.name = "metrics", .type = &gw__cfg_object_type, .arg = &gw__cfg_metrics_obj},
     {.name = "rate_limit", .type = &gw__cfg_object_type, .arg = &gw__cfg_rate_limit_obj},
     {.name = "auth", .type = &gw__cfg_object_type, .arg = &gw__cfg_auth_obj},
     {.name = "transform",

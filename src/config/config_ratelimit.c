@@ -280,7 +280,7 @@ const struct gw__cfg_object gw__cfg_service_rate_limit_obj = {
 /* ---- trusted_proxies ------------------------------------------------------------------------- */
 
 /* "10.0.0.0/8", "192.168.1.7", "::1", "fd00::/8" into *out; false with why. */
-static bool parse_cidr(const char *s, struct gw_cidr *out, const char **why)
+bool gw__cfg_parse_cidr(const char *s, struct gw_cidr *out, const char **why)
 {
     char addr[64];
     const char *slash = strchr(s, '/');
@@ -354,7 +354,7 @@ static void parse_trusted(struct gw__cfg_ctx *ctx, json_t *v, void *base,
             gw__cfg_push_index(ctx, i);
         if (gw__cfg_get_string(ctx, is_array ? json_array_get(v, i) : v, &s)) {
             const char *why = NULL;
-            if (parse_cidr(s, &items[k], &why)) {
+            if (gw__cfg_parse_cidr(s, &items[k], &why)) {
                 k++;
             } else {
                 char q[96];

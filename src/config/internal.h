@@ -163,6 +163,14 @@ extern const struct gw__cfg_object gw__cfg_service_auth_obj;       /* service "a
 /* Transformations (config_transform.c). */
 extern const struct gw__cfg_object gw__cfg_transform_obj;         /* root "transform" */
 extern const struct gw__cfg_object gw__cfg_service_transform_obj; /* service "transform" */
+extern const struct gw__cfg_object gw__cfg_metrics_obj;            /* root "metrics" */
+extern const struct gw__cfg_object gw__cfg_service_metrics_obj;    /* service "metrics" */
+extern const struct gw__cfg_object gw__cfg_slo_obj;                /* service "slo" */
+
+/* config_ratelimit.c: "10.0.0.0/8", "192.168.1.7", "::1", "fd00::/8" into *out; false with a
+ * reason in *why. */
+struct gw_cidr;
+bool gw__cfg_parse_cidr(const char *s, struct gw_cidr *out, const char **why);
 /* Frees the JWT keys the auth section loaded (gw_config_free calls it). */
 void gw__cfg_auth_free_keys(struct gw_config *cfg);
 

@@ -18,10 +18,12 @@
 
 #include "conn/access_log.h"
 #include "conn/internal.h"
+#include "conn/request_metrics.h"
 #include "control/snapshot.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "http1/names.h"
+#include "metrics/hub.h"
 #include "net/listen.h"
 #include "net/write.h"
 #include "policy/chain.h"
@@ -69,6 +71,8 @@ static void request_free(struct gw_request *r)
     if (!r)
         return;
     gw_policy_cancel(r);
+    if (r->scrape)
+        gw_metrics_scrape_cancel(r->scrape);
     gw_identity_clear(&r->identity);
     gw_buf_free(&r->head);
     gw_buf_free(&r->rhead);
@@ -87,6 +91,7 @@ static void close_now(struct gw_conn *c)
     uv_close((uv_handle_t *)&c->timer, on_handle_closed);
     gw_list_remove(&c->link);
     w->nconns--;
+    gw_mx_add(&w->mx.active, (uint64_t)-1);
     atomic_fetch_sub(&w->server->nconns, 1);
     /* The drain waits for the last connection: the worker finishes on its next wakeup. */
     if (w->stopping && w->nconns == 0 && !uv_is_closing((uv_handle_t *)&w->wakeup))
@@ -101,8 +106,10 @@ void gw_conn_close(struct gw_conn *c)
     if (c->req) {
         struct gw_request *r = c->req;
         gw_proxy_abort(r);
-        if (r->dispatched)
+        if (r->dispatched) {
+            gw_request_metrics(r);
             gw_access_log(r);
+        }
         c->req = NULL;
         request_free(r);
     }
@@ -340,6 +347,7 @@ static struct gw_request *request_new(struct gw_conn *c)
     r->peer = c->peer;
     r->snap = c->w->snap;
     gw_snapshot_ref(r->snap);
+    r->mx = gw_metrics_area_of(r->snap->metrics, c->w->id);
     r->headers_capacity = cap;
     r->msg.headers = r->headers;
     r->msg.headers_capacity = cap;
@@ -453,6 +461,7 @@ static void request_done(struct gw_conn *c)
     struct gw_request *r = c->req;
     if (!r)
         return;
+    gw_request_metrics(r);
     gw_access_log(r);
     /* A request answered by gantry itself still owns its head bytes; a proxied one gave
      * them up when the upstream head was built. */
@@ -514,7 +523,8 @@ void gw__conn_respond(struct gw_conn *c, int status, const char *extra_headers, 
     gw_buf_free(b);
     gw_buf_init(b, 65536 + body_len);
     int rc = gw_buf_appendf(b, "HTTP/1.1 %d %s\r\n", status, gw_http_reason(status));
-    if (rc == 0 && body_len)
+    /* Gantry's answers are JSON, unless the caller names its own type (the metrics). */
+    if (rc == 0 && body_len && !(extra_headers && strncmp(extra_headers, "Content-Type:", 13) == 0))
         rc = gw_buf_append_str(b, "Content-Type: application/json\r\n");
     if (rc == 0)
         rc = gw_buf_appendf(b, "Content-Length: %zu\r\n", body_len);
@@ -558,6 +568,8 @@ static void conn_start(struct gw_worker *w, struct gw_conn *c, int refuse)
     c->open_handles = 2;
     gw_list_insert_tail(&w->conns, &c->link);
     w->nconns++;
+    gw_mx_inc(&w->mx.accepted);
+    gw_mx_inc(&w->mx.active);
     unsigned total = atomic_fetch_add(&w->server->nconns, 1) + 1;
     uv_os_fd_t fd;
     if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0 &&

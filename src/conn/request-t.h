@@ -31,6 +31,8 @@ struct gw_snapshot;
 struct gw_service;
 struct gw_target;
 struct gw_upconn;
+struct gw_metrics_area;
+struct gw_metrics_scrape;
 
 /*
  * An answer gantry gives itself: an error code (its status and message come from the error
@@ -138,6 +140,13 @@ struct gw_request {
     uint64_t t_upstream; /** when the upstream exchange started (0: never) */
     uint64_t t_upstream_done;
     const struct gw_service *svc;
+    struct gw_metrics_area *mx; /** the worker's area of r->snap's metric set; NULL: metrics off */
+    uint64_t t_stage;           /** when the running policy stage started (0: none running) */
+    uint32_t prefix_index;      /** which of svc's prefixes matched (the "route" label) */
+    uint32_t consumer;          /** for metrics: 0 none, i + 1 configured consumer i,
+                                 * UINT32_MAX an identity without a configured consumer */
+    bool ttfb_done;             /** the current try's first response byte was timed */
+    struct gw_metrics_scrape *scrape; /** metrics asked for on the proxy port, in flight */
     const struct gw_target *target;
     unsigned tries;      /** targets tried so far */
     unsigned retries;    /** retries by the retry policy (status, reset, timeout) */

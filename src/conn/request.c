@@ -2,9 +2,15 @@
  * What happens once a request head is complete: probes, route lookup, the policy chain, then
  * the hand-off to the proxy. Answers gantry gives itself are built by conn/respond.c.
  */
+#include <arpa/inet.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
 
 #include "conn/internal.h"
 #include "control/snapshot-t.h"
@@ -12,6 +18,8 @@
 #include "core/log.h"
 #include "core/random.h"
 #include "http1/names.h"
+#include "metrics/hub.h"
+#include "observe/observe.h"
 #include "policy/chain.h"
 #include "route/normalize.h"
 #include "route/router.h"
@@ -104,6 +112,98 @@ static bool serve_probe(struct gw_conn *c, struct gw_request *r, const char *pat
     return false;
 }
 
+/* ---- metrics on the proxy port (metrics.expose_on_proxy) ------------------------------------ */
+
+/* The request carries metrics.proxy_api_key ("Authorization: Bearer K" or "X-API-Key: K"):
+ * compared on SHA-256 digests in constant time, so neither content nor length leaks. */
+static bool metrics_key_ok(const struct gw_request *r, const char *key)
+{
+    const struct gw_http1_message *m = &r->msg;
+    const char *given = NULL;
+    size_t n = 0;
+    int i = gw_http1_find_header(m, "authorization", 13);
+    if (i >= 0 && m->headers[i].value_len > 7 &&
+        strncasecmp(m->headers[i].value, "Bearer ", 7) == 0) {
+        given = m->headers[i].value + 7;
+        n = m->headers[i].value_len - 7;
+    } else if ((i = gw_http1_find_header(m, "x-api-key", 9)) >= 0) {
+        given = m->headers[i].value;
+        n = m->headers[i].value_len;
+    }
+    if (given == NULL)
+        return false;
+    unsigned char a[SHA256_DIGEST_LENGTH], b[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)key, strlen(key), a);
+    SHA256((const unsigned char *)given, n, b);
+    return CRYPTO_memcmp(a, b, sizeof a) == 0;
+}
+
+/* The peer is in metrics.proxy_allow. */
+static bool metrics_peer_ok(const struct gw_request *r, const struct gw_config *cfg)
+{
+    uint8_t addr[16];
+    int family = AF_INET;
+    if (inet_pton(AF_INET, r->peer, addr) != 1) {
+        family = AF_INET6;
+        if (inet_pton(AF_INET6, r->peer, addr) != 1)
+            return false;
+        static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        if (memcmp(addr, mapped, 12) == 0) {
+            memmove(addr, addr + 12, 4);
+            family = AF_INET;
+        }
+    }
+    for (size_t i = 0; i < cfg->metrics.nproxy_allow; i++) {
+        const struct gw_cidr *c = &cfg->metrics.proxy_allow[i];
+        if (c->family != family)
+            continue;
+        unsigned full = c->bits / 8u, rest = c->bits % 8u;
+        if (memcmp(c->addr, addr, full) != 0)
+            continue;
+        if (rest == 0 || (addr[full] & (uint8_t)(0xffu << (8u - rest))) == c->addr[full])
+            return true;
+    }
+    return false;
+}
+
+static void on_metrics_scraped(void *arg, int err, struct gw_buf *out)
+{
+    struct gw_request *r = arg;
+    struct gw_conn *c = gw_conn_of(r);
+    r->scrape = NULL;
+    if (err < 0) {
+        gw__conn_error(c, err == GW_ENOMEM ? GW_ENOMEM : GW_EUPSTREAM, false);
+        return;
+    }
+    bool json = out->len > 0 && out->data[0] == '{';
+    gw__conn_respond(c, 200,
+                     json ? "Content-Type: application/json\r\nCache-Control: no-store\r\n"
+                          : "Content-Type: " GW_OBSERVE_PROMETHEUS_TYPE
+                            "\r\nCache-Control: no-store\r\n",
+                     out->data, out->len, false);
+}
+
+/* Metrics on the proxy port: rendered by the control thread (a scrape never costs a worker
+ * more than this hand-off), behind their own key or network list. */
+static void serve_metrics(struct gw_conn *c, struct gw_request *r)
+{
+    const struct gw_config *cfg = r->snap->cfg;
+    bool ok = (cfg->metrics.proxy_api_key && metrics_key_ok(r, cfg->metrics.proxy_api_key)) ||
+              (cfg->metrics.nproxy_allow && metrics_peer_ok(r, cfg));
+    if (!ok) {
+        gw__conn_error(c, cfg->metrics.proxy_api_key ? GW_EAUTHMISSING : GW_EFORBIDDEN, false);
+        return;
+    }
+    int i = gw_http1_find_header(&r->msg, "accept", 6);
+    bool json = i >= 0 && memmem(r->msg.headers[i].value, r->msg.headers[i].value_len,
+                                 "application/json", 16) != NULL;
+    struct gw_metrics_hub *hub = c->w->server->metrics;
+    if (hub == NULL || gw_metrics_scrape_start(hub, &c->w->loop, json ? GW_OBSERVE_JSON
+                                                                      : GW_OBSERVE_PROMETHEUS,
+                                               on_metrics_scraped, r, &r->scrape) < 0)
+        gw__conn_error(c, GW_ENOMEM, false);
+}
+
 /* Splits the target into the path to route on, its query, and an authority for absolute
  * form ("http://host/path?q"). */
 static void split_target(const struct gw_http1_message *m, const char **path, size_t *path_len,
@@ -132,6 +232,19 @@ static void split_target(const struct gw_http1_message *m, const char **path, si
 }
 
 static void forward(struct gw_request *r);
+
+/* Which of a service's prefixes the router matched (the metrics' "route" label): the one of
+ * length len (0 stands for "/") that the path starts with. */
+static uint32_t matched_prefix(const struct gw_service_conf *sc, const char *path, size_t len)
+{
+    for (size_t i = 0; i < sc->nprefixes; i++) {
+        const char *p = sc->prefixes[i];
+        if (len == 0 ? (p[0] == '/' && p[1] == '\0')
+                     : (strncmp(p, path, len) == 0 && p[len] == '\0'))
+            return (uint32_t)i;
+    }
+    return 0;
+}
 
 void gw__request_dispatch(struct gw_conn *c, struct gw_request *r)
 {
@@ -168,6 +281,14 @@ void gw__request_dispatch(struct gw_conn *c, struct gw_request *r)
     }
     if (serve_probe(c, r, path, path_len))
         return;
+    /* Off (the default): proxy_path_len is 0, and n is never 0. */
+    const struct gw_config *cfg = r->snap->cfg;
+    if (path_len == cfg->metrics.proxy_path_len &&
+        memcmp(path, cfg->metrics.proxy_path, path_len) == 0 &&
+        (m->method_id == GW_METHOD_GET || m->method_id == GW_METHOD_HEAD)) {
+        serve_metrics(c, r);
+        return;
+    }
 
     /* The normalised path is what we route on and what the policies see; the client's own
      * spelling of its segments, kept with it in the buffer, is what we forward
@@ -215,6 +336,8 @@ void gw__request_dispatch(struct gw_conn *c, struct gw_request *r)
     }
     r->svc = match.data;
     const struct gw_service_conf *sc = r->svc->conf;
+    if (sc->nprefixes > 1)
+        r->prefix_index = matched_prefix(sc, norm, match.prefix_len);
 
     if (m->body == GW_BODY_LENGTH && sc->max_body_bytes && m->content_length > sc->max_body_bytes) {
         free(norm);

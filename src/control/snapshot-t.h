@@ -20,6 +20,7 @@ struct gw_target_state;
 struct gw_target_registry;
 struct gw_policy;
 struct gw_policy_shared;
+struct gw_metrics_set;
 
 /*
  * What changes while a snapshot serves: the balancer's statistics, circuit breakers and the
@@ -64,6 +65,9 @@ struct gw_snapshot {
     struct gw_service *services;
     size_t nservices;
     struct gw_policy *policy; /** auth and rate limits (policy/policy.h) */
+    /** request metrics (metrics/metrics.h): one area per worker; NULL when metrics are off.
+     * Attached by the server before the snapshot is published; released when it is freed. */
+    struct gw_metrics_set *metrics;
 };
 
 #endif

@@ -9,6 +9,7 @@
 #include "config/config.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "metrics/metrics.h"
 #include "route/router.h"
 #include "net/listen.h"
 #include "policy/policy.h"
@@ -34,6 +35,8 @@ static void snapshot_free(struct gw_snapshot *s)
         free(svc->live);
     }
     gw_policy_free(s->policy);
+    /* The control thread folds the set's counts and frees it (metrics/hub.h). */
+    gw_metrics_set_release(s->metrics);
     free(s->services);
     if (s->router)
         gw_router_free(s->router);

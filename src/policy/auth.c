@@ -23,6 +23,7 @@
 #include "core/base64url.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "metrics/metrics.h"
 #include "net/fetch.h"
 #include "policy/apikey.h"
 #include "policy/chain.h"
@@ -47,14 +48,55 @@ struct auth_state {
     uint64_t jwks_wait_since; /* uv_now when it started waiting (0: not waiting) */
     bool jwks_retried;        /* already waited once: an unknown kid now is final */
     bool passed;              /* an async check let the request through: the stage is done */
+    uint8_t mx_method;        /* the credential presented (metrics: GW_MX_AUTH_*) */
     char reason[160];         /* why a 401: the answer's "reason" */
     char challenge[288];      /* the WWW-Authenticate line of a 401 (why is at most 159) */
 };
 _Static_assert(sizeof(struct auth_state) <= GW_STAGE_STATE_MAX, "auth state too large");
 
+/* The outcome of the auth stage in the service's row of the metrics. */
+static void mx_auth(struct gw_request *r, unsigned outcome)
+{
+    if (r->mx == NULL)
+        return;
+    const struct auth_state *st = r->slot[GW_STAGE_AUTH];
+    unsigned method = st ? st->mx_method : GW_MX_AUTH_NONE;
+    gw_mx_service_inc(r->mx, (size_t)(r->svc - r->snap->services),
+                      GW_MX_S_AUTH + method * GW_MX_AUTH_OUTCOMES + outcome);
+}
+
+/* Why a 401, as a metrics label. */
+static unsigned mx_401_reason(int err)
+{
+    switch (err) {
+    case GW_EAUTHMISSING:
+        return GW_MX_AUTH_401_MISSING;
+    case GW_EJWTMALFORMED:
+        return GW_MX_AUTH_401_MALFORMED;
+    case GW_EAPIKEY:
+        return GW_MX_AUTH_401_INVALID_KEY;
+    case GW_EJWTSIG:
+    case GW_EJWTALG:
+    case GW_EJWTKID:
+        return GW_MX_AUTH_401_SIGNATURE;
+    case GW_EJWTEXPIRED:
+    case GW_EJWTNOTYET:
+        return GW_MX_AUTH_401_EXPIRED;
+    case GW_EJWTISS:
+    case GW_EJWTAUD:
+    case GW_EJWTCLAIM:
+        return GW_MX_AUTH_401_CLAIMS;
+    case GW_ETOKENINACTIVE:
+        return GW_MX_AUTH_401_INACTIVE;
+    default:
+        return GW_MX_AUTH_401_OTHER;
+    }
+}
+
 static void answer_401(struct gw_request *r, struct auth_state *st, int err, const char *why,
                        struct gw_answer *a)
 {
+    mx_auth(r, mx_401_reason(err));
     const struct gw_service_auth_conf *ac = &r->svc->conf->auth;
     /* RFC 6750 3: the challenge of the Bearer scheme; API keys have no registered scheme, so
      * a service that takes only API keys names the header to use instead. */
@@ -79,6 +121,7 @@ static void answer_401(struct gw_request *r, struct auth_state *st, int err, con
 static void answer_403(struct gw_request *r, const char *why, struct gw_answer *a)
 {
     atomic_fetch_add_explicit(&r->snap->policy->shared->auth_forbidden, 1, memory_order_relaxed);
+    mx_auth(r, GW_MX_AUTH_FORBIDDEN);
     gw_log_info("request %s: %s %s: forbidden for %s: %s", r->id, r->method, r->path,
                 r->identity.user ? r->identity.user : "?", why);
     gw_answer_init(a, GW_EFORBIDDEN);
@@ -333,6 +376,18 @@ static enum gw_stage_result authorized(struct gw_request *r, struct gw_answer *a
     }
     r->authenticated = true;
     atomic_fetch_add_explicit(&r->snap->policy->shared->auth_ok, 1, memory_order_relaxed);
+    mx_auth(r, GW_MX_AUTH_OK);
+    if (r->consumer == 0 && r->mx && r->svc->conf->metrics_consumers) {
+        /* The consumer label (only on services that ask for it): the configured consumer. */
+        const struct gw_config *cfg = r->snap->cfg;
+        r->consumer = UINT32_MAX;
+        for (size_t i = 0; r->identity.consumer && i < cfg->auth.nconsumers; i++) {
+            if (strcmp(cfg->auth.consumers[i].id, r->identity.consumer) == 0) {
+                r->consumer = (uint32_t)i + 1;
+                break;
+            }
+        }
+    }
     return GW_STAGE_CONTINUE;
 }
 
@@ -535,6 +590,11 @@ static bool cached(struct gw_request *r, struct auth_state *st, struct gw_token_
     if (c == NULL)
         return false;
     int hit = gw_token_cache_get(c, tok, len, uv_hrtime() / 1000, &r->identity);
+    if (r->mx) {
+        unsigned which = c == r->snap->policy->jwt_tokens ? 0 : 2;
+        gw_mx_service_inc(r->mx, (size_t)(r->svc - r->snap->services),
+                          GW_MX_S_TCACHE + which + (hit == 1 || hit == 2 ? 0 : 1));
+    }
     if (hit == 1) {
         if (r->identity.exp > 0 && r->identity.exp <= (int64_t)time(NULL)) {
             answer_401(r, st, GW_EJWTEXPIRED, "token expired", a);
@@ -597,10 +657,12 @@ enum gw_stage_result gw_auth_on_request(struct gw_request *r, void **slot, struc
     }
     if (has_key == 0) {
         uint32_t idx;
+        st->mx_method = GW_MX_AUTH_APIKEY;
         if (p->apikeys == NULL || gw_apikey_table_lookup(p->apikeys, key, key_len, &idx) != 0) {
             answer_401(r, st, GW_EAPIKEY, "invalid API key", a);
             return GW_STAGE_RESPOND;
         }
+        r->consumer = idx + 1;
         if (consumer_identity(r, idx, &r->identity) != 0) {
             gw_answer_init(a, GW_ENOMEM);
             return GW_STAGE_RESPOND;
@@ -617,6 +679,7 @@ enum gw_stage_result gw_auth_on_request(struct gw_request *r, void **slot, struc
         return GW_STAGE_RESPOND;
     }
     bool jwt = (ac->methods & GW_AUTH_JWT) && looks_like_jwt(tok, tok_len);
+    st->mx_method = jwt ? GW_MX_AUTH_JWT : GW_MX_AUTH_INTROSPECTION;
     if (jwt) {
         enum gw_stage_result res;
         if (cached(r, st, p->jwt_tokens, tok, tok_len, &res, a))
@@ -639,8 +702,10 @@ enum gw_stage_result gw_auth_on_request(struct gw_request *r, void **slot, struc
         gw_answer_init(a, GW_ENOMEM);
         return GW_STAGE_RESPOND;
     }
-    if (rc != 0 && (ac->methods & GW_AUTH_INTROSPECTION) && rc == GW_EJWTMALFORMED)
+    if (rc != 0 && (ac->methods & GW_AUTH_INTROSPECTION) && rc == GW_EJWTMALFORMED) {
+        st->mx_method = GW_MX_AUTH_INTROSPECTION;
         return introspect_cached(r, st, tok, tok_len, a);
+    }
     if (rc != 0) {
         char why[160];
         answer_401(r, st, rc, gw_jwt_reason(rc, &cl, why, sizeof why), a);

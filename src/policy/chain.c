@@ -9,6 +9,7 @@
 
 #include "control/snapshot-t.h"
 #include "core/error.h"
+#include "metrics/metrics.h"
 #include "policy/stages.h"
 
 /* The table. Order is policy: see enum gw_stage_id. */
@@ -39,6 +40,22 @@ uint32_t gw_policy_stage_mask(const struct gw_snapshot *s, size_t i)
     return mask;
 }
 
+const char *gw_policy_stage_name(size_t k)
+{
+    return k < GW_STAGE__COUNT ? stages[k].name : NULL;
+}
+
+/* The running stage gave its verdict: its time goes to the service's histogram of that stage. */
+static void stage_time(struct gw_request *r, uint32_t mask)
+{
+    const struct gw_mx_service_layout *sl =
+        &r->snap->metrics->layout.svc[r->svc - r->snap->services];
+    uint32_t row = sl->hist_stage_base +
+                   (uint32_t)__builtin_popcount(mask & ((1u << r->stage) - 1u));
+    gw_mx_hist_record(r->mx, row, uv_hrtime() - r->t_stage);
+    r->t_stage = 0;
+}
+
 static void run_from_stage(struct gw_request *r)
 {
     struct gw_answer a;
@@ -53,11 +70,15 @@ static void run_from_stage(struct gw_request *r)
         }
         r->stage = (uint8_t)(r->stage + (unsigned)__builtin_ctz(rest));
         const struct gw_stage *st = &stages[r->stage];
+        if (r->mx && r->t_stage == 0)
+            r->t_stage = uv_hrtime(); /* policy time: from the stage's start to its verdict */
         enum gw_stage_result res = st->on_request(r, &r->slot[st->slot], &a);
         if (res == GW_STAGE_SUSPEND) {
             r->suspended = true;
             return;
         }
+        if (r->mx)
+            stage_time(r, mask);
         if (res == GW_STAGE_RESPOND) {
             r->ds->respond(r, &a);
             return;

@@ -70,6 +70,9 @@ struct gw_stage {
  * Called while the snapshot is built. */
 uint32_t gw_policy_stage_mask(const struct gw_snapshot *s, size_t i);
 
+/* The name of row k of the table ("ratelimit", "auth", ...), or NULL past the last row. */
+const char *gw_policy_stage_name(size_t k);
+
 /* Runs the chain for a routed request; when every stage lets it through, calls pass(r). */
 void gw_policy_run(struct gw_request *r, void (*pass)(struct gw_request *r));
 

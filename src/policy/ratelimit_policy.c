@@ -20,6 +20,7 @@
 #include "control/snapshot-t.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "metrics/metrics.h"
 #include "policy/chain.h"
 #include "policy/policy.h"
 #include "policy/stages.h"
@@ -248,8 +249,25 @@ struct rl_state {
     const struct gw_rl_limit *pending; /* limit whose Redis decision is awaited */
     struct gw_rl_redis_op *op;
     char headers[256]; /* RateLimit-* headers for every answer ("" when none) */
+    uint64_t t_redis;  /* when the Redis decision in flight was sent (metrics) */
 };
 _Static_assert(sizeof(struct rl_state) <= GW_STAGE_STATE_MAX, "rate-limit state too large");
+
+/* One decision of limit l in its row of the metrics (GW_MX_L_*). */
+static void mx_limit(struct gw_request *r, const struct gw_rl_limit *l, unsigned word)
+{
+    if (r->mx == NULL)
+        return;
+    const struct gw_policy *p = r->snap->policy;
+    size_t row;
+    if (l >= p->limits && l < p->limits + p->nlimits) {
+        row = (size_t)(l - p->limits);
+    } else {
+        size_t svc = (size_t)(r->svc - r->snap->services);
+        row = r->snap->metrics->layout.svc[svc].limit_base + (size_t)(l - p->svc_limits[svc]);
+    }
+    gw_mx_inc(&r->mx->rows[GW_MX_LIMIT][row * GW_MX_L_WORDS + word]);
+}
 
 static void answer_limited(struct gw_request *r, struct rl_state *st, const struct gw_rl_limit *l,
                            const struct gw_rl_decision *d, struct gw_answer *a)
@@ -270,9 +288,11 @@ static bool apply(struct gw_request *r, struct rl_state *st, const struct gw_rl_
                   const struct gw_rl_decision *d, struct gw_answer *a)
 {
     if (!d->allowed) {
+        mx_limit(r, l, GW_MX_L_LIMITED);
         answer_limited(r, st, l, d, a);
         return false;
     }
+    mx_limit(r, l, GW_MX_L_ALLOWED);
     if (!st->has || d->remaining < st->best.remaining ||
         (d->remaining == st->best.remaining && d->reset_after_us > st->best.reset_after_us)) {
         st->best = *d;
@@ -286,6 +306,7 @@ static bool apply_failure(struct gw_request *r, struct rl_state *st, const struc
                           const char *key, size_t keylen, struct gw_answer *a)
 {
     struct gw_policy_shared *ps = r->snap->policy->shared;
+    mx_limit(r, l, GW_MX_L_FALLBACK);
     switch (r->snap->cfg->rate_limit.redis.on_failure) {
     case GW_RL_FAIL_CLOSED:
         atomic_fetch_add_explicit(&ps->rl_redis_failed_closed, 1, memory_order_relaxed);
@@ -329,6 +350,8 @@ static void on_redis_decision(void *arg, int status, const struct gw_rl_decision
     struct gw_answer a;
     st->op = NULL;
     st->pending = NULL;
+    if (r->mx && st->t_redis)
+        gw_mx_hist_record(r->mx, r->snap->metrics->layout.hist_redis, uv_hrtime() - st->t_redis);
     bool go_on;
     if (status == 0) {
         go_on = apply(r, st, l, d, &a);
@@ -387,6 +410,7 @@ static enum gw_stage_result decide(struct gw_request *r, void **slot, bool consu
                            : GW_EREDISDOWN;
             if (rc == 0) {
                 st->pending = l;
+                st->t_redis = r->mx ? uv_hrtime() : 0;
                 return GW_STAGE_SUSPEND;
             }
             if (rc == GW_RL_REDIS_DONE) { /* from this instance's lease */

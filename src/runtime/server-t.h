@@ -21,6 +21,7 @@ struct gw_health_checker;
 
 struct gw_policy_shared;
 struct gw_jwks_fetcher;
+struct gw_metrics_hub;
 
 struct gw_server {
     struct gw_snapshot *snap; /** current snapshot (control thread's reference) */
@@ -41,6 +42,8 @@ struct gw_server {
     uint64_t reloads_ok;
     uint64_t reloads_failed;
     double last_reload_ms;              /** duration of the last successful reload */
+    double reload_ms_total;             /** durations of every reload, successful or not */
+    struct gw_metrics_hub *metrics;     /** request metrics summed and served (control thread) */
     const struct gw_control_service *admin_service; /** how the admin API starts and stops */
     void *admin;                        /** the admin listener (admin_service's); NULL when off */
     struct gw_target_registry *targets; /** per-target health/ejection, across reloads */

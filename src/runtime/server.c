@@ -23,7 +23,9 @@
 #include "control/snapshot.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "metrics/hub.h"
 #include "net/listen.h"
+#include "observe/observe.h"
 #include "policy/policy.h"
 #include "runtime/worker.h"
 #include "upstream/target_state.h"
@@ -36,6 +38,7 @@ struct control {
     uv_timer_t drain_timer;
     uv_async_t worker_exit;
     uv_timer_t policy_sweep; /* once a second: idle rate-limit keys, expired cached tokens */
+    unsigned sweeps;
     struct gw_server *server;
     bool draining;
 };
@@ -54,6 +57,7 @@ static void stop_control(struct control *ctl)
     ctl->server->health = NULL;
     gw_jwks_stop(ctl->server->jwks);
     ctl->server->jwks = NULL;
+    gw_metrics_hub_close(ctl->server->metrics);
     uv_close((uv_handle_t *)&ctl->sigterm, on_closed_noop);
     uv_close((uv_handle_t *)&ctl->sigint, on_closed_noop);
     uv_close((uv_handle_t *)&ctl->sighup, on_closed_noop);
@@ -66,6 +70,29 @@ static void on_policy_sweep(uv_timer_t *t)
 {
     struct control *ctl = t->data;
     gw_policy_sweep(ctl->server->snap->policy, uv_hrtime() / 1000);
+    /* Metric sets of snapshots that are gone fold into the base; the rates move on. */
+    if (ctl->server->metrics) {
+        gw_metrics_hub_collect(ctl->server->metrics);
+        if (++ctl->sweeps % (GW_METRICS_TICK_MS / 1000) == 0)
+            gw_metrics_hub_tick(ctl->server->metrics);
+    }
+}
+
+/* Gives a snapshot its metric set (when metrics are on) and makes it the hub's current one. A
+ * snapshot without one records nothing: metrics never stop a reload. */
+static void attach_metrics(struct gw_server *s, struct gw_snapshot *snap)
+{
+    if (s->metrics == NULL || !snap->cfg->metrics.enabled)
+        return;
+    struct gw_metrics_set *set = NULL;
+    if (gw_metrics_set_new(snap, s->nworkers, &set) < 0 ||
+        gw_metrics_hub_adopt(s->metrics, set) < 0) {
+        gw_log_error("metrics: out of memory for generation %llu: its requests are not counted",
+                     (unsigned long long)snap->generation);
+        gw_metrics_set_free(set);
+        return;
+    }
+    snap->metrics = set;
 }
 
 /* Each worker thread signals its end (worker.c); the last one ends the control loop. */
@@ -184,6 +211,7 @@ int gw_server_reload(struct gw_server *s, struct gw_config_errors *errs)
     int rc = gw_config_load(s->config_path, &cfg, errs);
     if (rc < 0) {
         s->reloads_failed++;
+        s->reload_ms_total += (double)(uv_hrtime() - t0) / 1e6;
         gw_log_error("reload refused, %zu error%s; the running configuration is unchanged:",
                      errs->count, errs->count == 1 ? "" : "s");
         for (size_t i = 0; i < errs->count; i++) {
@@ -205,12 +233,14 @@ int gw_server_reload(struct gw_server *s, struct gw_config_errors *errs)
     rc = gw_snapshot_build(cfg, s->generation + 1, s->targets, s->policy, &snap, why, sizeof(why));
     if (rc < 0) {
         s->reloads_failed++;
+        s->reload_ms_total += (double)(uv_hrtime() - t0) / 1e6;
         gw_log_error("reload refused: %s; the running configuration is unchanged", why);
         add_error(errs, s->config_path, why);
         gw_config_errors_free(&local);
         return rc;
     }
     s->generation++;
+    attach_metrics(s, snap);
     publish(s, snap);
     if (s->health && gw_health_update(s->health, snap) < 0)
         gw_log_error("reload: some health checks could not be started (out of memory)");
@@ -219,6 +249,7 @@ int gw_server_reload(struct gw_server *s, struct gw_config_errors *errs)
     hash_file(s->config_path, s->config_hash);
     s->reloads_ok++;
     s->last_reload_ms = (double)(uv_hrtime() - t0) / 1e6;
+    s->reload_ms_total += s->last_reload_ms;
     gw_log_info("configuration reloaded: generation %llu, %zu service%s, %.1f ms",
                 (unsigned long long)s->generation, snap->nservices, snap->nservices == 1 ? "" : "s",
                 s->last_reload_ms);
@@ -341,6 +372,10 @@ int gw_server_run(struct gw_config *cfg, const char *path, const struct gw_contr
     uv_timer_start(&ctl.policy_sweep, on_policy_sweep, 1000, 1000);
     ctl.drain_timer.data = ctl.worker_exit.data = ctl.policy_sweep.data = &ctl;
     s.exit_async = &ctl.worker_exit;
+    if (gw_metrics_hub_new(&s.metrics, &ctl.loop, nworkers) < 0)
+        goto out;
+    gw_metrics_hub_set_render(s.metrics, gw_observe_render, &s);
+    attach_metrics(&s, s.snap);
     s.health = gw_health_start(&ctl.loop, s.targets, s.snap);
     s.jwks = gw_jwks_start(&ctl.loop, s.snap->cfg, publish_keyset, &s);
     s.admin_service = admin;
@@ -384,6 +419,7 @@ out:
         gw_log_info("stopped");
     free(s.workers);
     gw_snapshot_unref(s.snap);
+    gw_metrics_hub_free(s.metrics); /* after the last snapshot: every set is released */
     gw_target_registry_free(s.targets);
     gw_policy_shared_free(s.policy);
     free(s.config_path);

@@ -11,6 +11,7 @@
 
 #include "core/buf.h"
 #include "core/list.h"
+#include "metrics/metrics-t.h"
 #include "net/acceptor-t.h"
 #include "upstream/pool-t.h"
 
@@ -47,6 +48,7 @@ struct gw_worker {
     char rl_redis_id[640];                   /** the settings rl_redis was made with */
     struct gw_rl_redis *rl_redis_retired[4]; /** replaced by a reload, closed once idle */
     unsigned rl_redis_nretired;
+    struct gw_mx_worker mx; /** connection counters (written by this worker only) */
     bool stopping;
     atomic_int stop_level; /** 0 running, 1 drain, 2 close everything (set by control) */
 };

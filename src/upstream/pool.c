@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/hash.h"
 #include "core/log.h"
+#include "metrics/metrics.h"
 #include "runtime/worker-t.h"
 #include "upstream/proxy.h"
 
@@ -73,6 +74,7 @@ void gw_upconn_close(struct gw_upconn *uc)
         uc->pool->nidle--;
     }
     uc->req = NULL;
+    gw_mx_inc(&uc->w->mx.up_closed);
     uv_close((uv_handle_t *)&uc->tcp, on_upconn_closed);
     uv_close((uv_handle_t *)&uc->timer, on_upconn_closed);
 }
@@ -160,8 +162,10 @@ struct gw_upconn *gw_pool_acquire(struct gw_worker *w, const struct gw_target *t
         struct gw_upconn *uc = gw_container_of(pl->idle.next, struct gw_upconn, link);
         gw_list_remove(&uc->link);
         pl->nidle--;
-        if (!verify || still_open(uc))
+        if (!verify || still_open(uc)) {
+            gw_mx_inc(&w->mx.up_reused);
             return uc;
+        }
         gw_upconn_close(uc);
     }
     return NULL;
@@ -213,6 +217,7 @@ int gw_upconn_connect(struct gw_worker *w, const struct gw_target *t, struct gw_
     uv_timer_init(&w->loop, &uc->timer);
     uc->timer.data = uc;
     uc->open_handles = 2;
+    gw_mx_inc(&w->mx.up_opened);
     uc->connect_req.data = uc;
     uv_tcp_nodelay(&uc->tcp, 1);
     rc = uv_tcp_connect(&uc->connect_req, &uc->tcp, (const struct sockaddr *)&t->addr, cb);

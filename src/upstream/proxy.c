@@ -24,6 +24,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/random.h"
+#include "metrics/metrics.h"
 #include "net/write.h"
 #include "policy/chain.h"
 #include "runtime/worker-t.h"
@@ -39,6 +40,25 @@ static void pick_and_connect(struct gw_request *r, bool fresh);
 static void pump_request(struct gw_request *r);
 static void pump_response(struct gw_request *r);
 
+/* Metrics at their source (metrics/metrics.h): the request's worker area, when metrics are on. */
+static size_t svc_index(const struct gw_request *r)
+{
+    return (size_t)(r->svc - r->snap->services);
+}
+
+static void mx_target(struct gw_request *r, unsigned word, uint64_t n)
+{
+    if (r->mx)
+        gw_mx_target_add(r->mx, &r->snap->metrics->layout, svc_index(r),
+                         (size_t)(r->target - r->svc->targets), word, n);
+}
+
+static void mx_service(struct gw_request *r, unsigned word)
+{
+    if (r->mx)
+        gw_mx_service_inc(r->mx, svc_index(r), word);
+}
+
 /* Ends the current try for the balancer: in-flight count down, outcome and latency in (the
  * EWMA of p2c_ewma learns from them). */
 static void end_try(struct gw_request *r)
@@ -47,7 +67,15 @@ static void end_try(struct gw_request *r)
         return;
     r->try_acquired = false;
     const struct gw_service *svc = r->svc;
-    uint64_t us = (uv_hrtime() - r->t_try) / 1000;
+    uint64_t ns = uv_hrtime() - r->t_try;
+    uint64_t us = ns / 1000;
+    if (r->mx) {
+        mx_target(r, GW_MX_T_TRIES, 1);
+        mx_target(r, GW_MX_T_TRY_NS, ns);
+        if (!r->try_ok && !r->try_ignore)
+            mx_target(r, GW_MX_T_FAILURES, 1);
+        gw_mx_hist_record(r->mx, r->snap->metrics->layout.svc[svc_index(r)].hist_try, ns);
+    }
     gw_balancer_release(svc->live->balancer, r->target_index, r->try_ok || r->try_ignore, us);
     if (r->tbreaker_taken) {
         r->tbreaker_taken = false;
@@ -65,9 +93,11 @@ static void end_try(struct gw_request *r)
                                   sc->outlier.max_ejection_ms, sc->outlier.max_ejection_percent};
     uint64_t now = uv_now(&r->w->loop);
     unsigned ejected = gw_target_states_ejected(svc->states, svc->ntargets, now);
-    if (gw_target_state_record(st, now, !r->try_ok, &p, ejected, (unsigned)svc->ntargets))
+    if (gw_target_state_record(st, now, !r->try_ok, &p, ejected, (unsigned)svc->ntargets)) {
+        mx_target(r, GW_MX_T_EJECTIONS, 1);
         gw_log_warn("upstream %s: ejected from service %s after %u consecutive failures",
                     r->target->key, sc->name, sc->outlier.consecutive_failures);
+    }
 }
 
 /* The request's outcome for the service's circuit breaker, once: upstream failures and 5xx
@@ -149,9 +179,12 @@ static bool try_again(struct gw_request *r, int cls, int status)
      * short (Envoy's model). */
     if (cls == GW_RETRY_TIMEOUT && !svc->retry.per_try_timeout_ms)
         return false;
-    if (!gw_retry_budget_allow(&svc->live->retry_budget, uv_now(&r->w->loop)))
+    if (!gw_retry_budget_allow(&svc->live->retry_budget, uv_now(&r->w->loop))) {
+        mx_service(r, GW_MX_S_BUDGET_REFUSED);
         return false;
+    }
     r->retries++;
+    mx_service(r, GW_MX_S_RETRIES);
     detach_upstream(r, false);
     r->head_sent = false;
     /* A head write still pending on the failed try died with its connection. */
@@ -190,6 +223,7 @@ static void on_up_timeout(uv_timer_t *t)
         return;
     if (!r->up->connected) {
         gw_log_warn("upstream %s: connect timeout (request %s)", r->target->key, r->id);
+        mx_target(r, GW_MX_T_CONNECT_ERRORS, 1);
         detach_upstream(r, false);
         if (!r->head_sent) {
             pick_and_connect(r, true);
@@ -199,6 +233,7 @@ static void on_up_timeout(uv_timer_t *t)
         return;
     }
     gw_log_warn("upstream %s: response timeout (request %s)", r->target->key, r->id);
+    mx_target(r, GW_MX_T_TIMEOUTS, 1);
     if (!r->resp_head_done && try_again(r, GW_RETRY_TIMEOUT, 0))
         return;
     fail(r, GW_EUPTIMEOUT);
@@ -532,6 +567,7 @@ static void on_connected(uv_connect_t *creq, int status)
     if (status < 0) {
         gw_log_warn("upstream %s: connect failed: %s (request %s)", r->target->key,
                     uv_strerror(status), r->id);
+        mx_target(r, GW_MX_T_CONNECT_ERRORS, 1);
         detach_upstream(r, false);
         pick_and_connect(r, true);
         return;
@@ -545,6 +581,7 @@ static void no_target(struct gw_request *r)
 {
     /* No usable target is the service failing: it counts against the service's circuit. */
     breaker_done(r, GW_BREAKER_FAILURE);
+    mx_service(r, GW_MX_S_NO_TARGET);
     detach_upstream(r, false);
     if (r->resp_started || r->resp_writing) {
         r->ds->abort(r);
@@ -622,6 +659,7 @@ static void pick_and_connect(struct gw_request *r, bool fresh)
     r->target = &svc->targets[idx];
     r->tries++;
     r->try_ok = false;
+    r->ttfb_done = false;
     r->t_try = uv_hrtime();
     gw_balancer_acquire(svc->live->balancer, idx);
     r->try_acquired = true;
@@ -639,6 +677,7 @@ static void pick_and_connect(struct gw_request *r, bool fresh)
     if (rc < 0) {
         gw_log_warn("upstream %s: cannot connect: %s (request %s)", r->target->key, gw_strerror(rc),
                     r->id);
+        mx_target(r, GW_MX_T_CONNECT_ERRORS, 1);
         end_try(r);
         pick_and_connect(r, true);
         return;
@@ -713,6 +752,7 @@ static bool circuit_rejects(struct gw_request *r)
         r->breaker_probe = rc == GW_BREAKER_ALLOW_PROBE;
         return false;
     }
+    mx_service(r, GW_MX_S_CIRCUIT_REFUSED);
     struct gw_answer a;
     gw_answer_init(&a, GW_ECIRCUITOPEN);
     a.service = svc->conf->name;
@@ -778,6 +818,7 @@ static void upstream_closed(struct gw_request *r, ssize_t nread)
         return;
     }
     bool reused = uc->requests > 0;
+    mx_target(r, GW_MX_T_RESETS, 1);
     gw_log_warn("upstream %s: %s before the response was complete (request %s)", r->target->key,
                 nread == UV_EOF ? "connection closed" : uv_strerror((int)nread), r->id);
     /* While a body filter collects the request body, nothing went upstream: any method may
@@ -806,6 +847,11 @@ void gw_proxy_upstream_input(struct gw_request *r, ssize_t nread)
     if (nread < 0) {
         upstream_closed(r, nread);
         return;
+    }
+    if (!r->ttfb_done && r->mx) {
+        r->ttfb_done = true;
+        gw_mx_hist_record(r->mx, r->snap->metrics->layout.svc[svc_index(r)].hist_ttfb,
+                          uv_hrtime() - r->t_try);
     }
     if (r->resp_head_done)
         start_response_timer(r); /* inactivity between body reads */

@@ -1,0 +1,317 @@
+#!/usr/bin/env python3
+"""Metrics (README "Observability"): counts are exact across workers and reloads, in /metrics
+(Prometheus text) and /metrics/json alike; the exposition passes promtool; the proxy port
+serves them only when metrics.expose_on_proxy is set, behind its key or network list."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+
+import gwtest
+from gwtest import Gantry, Origin, request
+
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
+LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def parse(text):
+    """{(name, frozenset(labels)): value} of a Prometheus text exposition; checks that every
+    sample's family has HELP and TYPE lines."""
+    out, typed, helped = {}, set(), set()
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            typed.add(line.split()[2])
+            continue
+        if line.startswith("# HELP "):
+            helped.add(line.split()[2])
+            continue
+        if not line or line.startswith("#"):
+            continue
+        m = SAMPLE.match(line)
+        assert m, "not a sample line: %r" % line
+        name, labels, value = m.groups()
+        fam = re.sub(r"_(bucket|sum|count)$", "", name)
+        assert fam in typed or name in typed, "no TYPE for %s" % name
+        assert fam in helped or name in helped, "no HELP for %s" % name
+        key = (name, frozenset(LABEL.findall(labels or "")))
+        assert key not in out, "duplicate sample %s" % line
+        out[key] = float(value)
+    return out
+
+
+def value(samples, name, **labels):
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+def total(samples, name, **labels):
+    """Sum over every sample of name whose labels include labels."""
+    want = set(labels.items())
+    return sum(v for (n, ls), v in samples.items() if n == name and want <= set(ls))
+
+
+def scrape(g, path="/metrics"):
+    r = g.admin_request("GET", path)
+    assert r.status == 200, r
+    assert r.header("Content-Type").startswith("text/plain; version=0.0.4"), r
+    return r.body.decode()
+
+
+def exact_config(o, **top):
+    return gwtest.simple_config(
+        o, workers=2, services=[
+            {"name": "api", "prefix": ["/api", "/v2"], "strip_prefix": True, "retries": False,
+             "targets": [{"url": "http://127.0.0.1:%d" % o.port}]},
+            {"name": "dead", "prefix": "/dead", "retries": False,
+             "targets": [{"url": "http://127.0.0.1:%d" % gwtest.free_port()}]},
+        ], **top)
+
+
+# (method, path, expected status, route) and how many of each
+PLAN = [
+    ("GET", "/api/echo/x", 200, "/api", 30),
+    ("POST", "/v2/status/201", 201, "/v2", 10),
+    ("GET", "/api/status/503", 503, "/api", 7),
+    ("DELETE", "/api/status/404", 404, "/api", 4),
+    ("GET", "/dead/x", 502, "/dead", 3),
+]
+UNROUTED_404 = 5
+
+
+def send_plan(g, times=1):
+    for method, path, status, _route, n in PLAN:
+        for _ in range(n * times):
+            r = request(g.port, method, path)  # a connection each: both workers serve
+            assert r.status == status, (method, path, r)
+    for _ in range(UNROUTED_404 * times):
+        assert request(g.port, "GET", "/nowhere").status == 404
+
+
+def expected_counts(times):
+    want = {}
+    for method, _path, status, route, n in PLAN:
+        svc = "dead" if route == "/dead" else "api"
+        key = (svc, route, method, str(status))
+        want[key] = want.get(key, 0) + n * times
+    return want
+
+
+def check_exact(g, times):
+    want = expected_counts(times)
+    requests = sum(want.values())
+
+    def all_counted():
+        s = parse(scrape(g))
+        got = total(s, "gantry_http_requests_total", service="api") + \
+            total(s, "gantry_http_requests_total", service="dead")
+        return s if got >= requests else None
+
+    # The count is taken where a request ends, just after its last byte is written: poll.
+    s = gwtest.wait_until(all_counted, 10, message="every request counted")
+    for (svc, route, method, code), n in want.items():
+        cls = code[0] + "xx"
+        got = value(s, "gantry_http_requests_total", service=svc, route=route, method=method,
+                    code=code, **{"class": cls})
+        assert got == n, ((svc, route, method, code), got, n)
+    assert total(s, "gantry_http_requests_total", service="api") + \
+        total(s, "gantry_http_requests_total", service="dead") == requests
+    assert value(s, "gantry_http_requests_total", service="", route="", method="GET", code="404",
+                 **{"class": "4xx"}) == UNROUTED_404 * times
+    # The duration histograms count the same requests.
+    for route, svc in (("/api", "api"), ("/v2", "api"), ("/dead", "dead")):
+        n = sum(v for (s_, r_, _m, _c), v in want.items() if r_ == route)
+        assert value(s, "gantry_http_request_duration_seconds_count", service=svc, route=route) == n
+        assert value(s, "gantry_http_request_duration_seconds_bucket", service=svc, route=route,
+                     le="+Inf") == n
+    # Upstream: one try per proxied request (retries are off); the dead target refused them.
+    target = "127.0.0.1:%s" % g.config["services"][0]["targets"][0]["url"].rsplit(":", 1)[1]
+    api_tries = 30 * times + 10 * times + 7 * times + 4 * times
+    assert value(s, "gantry_upstream_tries_total", service="api", target=target) == api_tries
+    assert value(s, "gantry_upstream_try_failures_total", service="api", target=target) == 7 * times
+    dead = [v for (n, ls), v in s.items()
+            if n == "gantry_upstream_connect_errors_total" and ("service", "dead") in ls]
+    assert dead == [3 * times], dead
+    assert value(s, "gantry_upstream_try_duration_seconds_count", service="api") == api_tries
+    assert total(s, "gantry_client_connections_total") >= requests + UNROUTED_404 * times
+    # Both workers served some of it.
+    per_worker = [v for (n, _ls), v in s.items() if n == "gantry_client_connections_total"]
+    assert len(per_worker) == 2 and all(v > 0 for v in per_worker), per_worker
+
+    # The JSON view: the same numbers.
+    r = g.admin_request("GET", "/metrics/json")
+    assert r.status == 200, r
+    j = r.json()
+    again = g.admin_request("GET", "/metrics", headers={"Accept": "application/json"})
+    assert again.status == 200 and again.header("Content-Type") == "application/json", again
+    svcs = {x["name"]: x for x in j["services"]}
+    assert svcs["api"]["requests"] == 51 * times, svcs["api"]
+    assert svcs["api"]["errors"] == 7 * times
+    assert svcs["dead"]["requests"] == 3 * times and svcs["dead"]["errors"] == 3 * times
+    routes = {x["route"]: x for x in svcs["api"]["routes"]}
+    assert routes["/api"]["requests"] == 41 * times
+    assert routes["/api"]["by_code"] == {"200": 30 * times, "503": 7 * times, "404": 4 * times}
+    assert routes["/api"]["by_method"] == {"GET": 37 * times, "DELETE": 4 * times}
+    assert routes["/v2"]["by_code"] == {"201": 10 * times}
+    lat = routes["/api"]["latency_ms"]
+    assert lat["count"] == 41 * times
+    assert 0 < lat["p50"] <= lat["p90"] <= lat["p95"] <= lat["p99"] <= lat["p999"]
+    assert set(svcs["api"]["rate_per_second"]) == {"1m", "5m", "15m"}
+    assert j["unrouted"]["by_code"]["404"] == UNROUTED_404 * times
+    return s
+
+
+@gwtest.timeout(120)
+def test_counts_are_exact_across_workers_and_reloads():
+    with Origin() as o, Gantry(exact_config(o)) as g:
+        send_plan(g)
+        check_exact(g, 1)
+        # A reload builds a new metric set: counts carry over, none is lost or doubled.
+        r = g.admin_request("POST", "/api/config/reload")
+        assert r.status == 200, r
+        send_plan(g)
+        # The old generation's set is folded into the base once its snapshot is gone (every
+        # worker switched, no request left on it): then the counts are still exact.
+        gwtest.wait_until(lambda: value(parse(scrape(g)), "gantry_metrics_sets") == 1, 10,
+                          message="the old metric set folded")
+        s = check_exact(g, 2)
+        assert value(s, "gantry_config_reloads_total", result="ok") == 1
+        assert value(s, "gantry_config_generation") == 2
+
+
+def test_promtool_accepts_the_exposition():
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        gwtest.skip("promtool not installed (scripts/deps.sh test installs prometheus)")
+    cfg = exact_config_with_everything()
+    with Origin() as o, Gantry(cfg(o)) as g:
+        send_plan(g)
+        request(g.port, "GET", "/api/echo/x", headers={"X-API-Key": "wrong"})
+        text = scrape(g)
+        parse(text)
+        p = subprocess.run([promtool, "check", "metrics"], input=text.encode(),
+                           capture_output=True, timeout=30)
+        assert p.returncode == 0, p.stdout.decode() + p.stderr.decode()
+        assert scrape(g, "/metrics/prometheus").split("\n")[:3] == text.split("\n")[:3]
+
+
+def exact_config_with_everything():
+    """A config that makes every family appear: auth, a limit, a circuit breaker, health."""
+    def make(o):
+        cfg = exact_config(o)
+        cfg["auth"] = {"consumers": [{"id": "batch", "api_keys": [
+            "sha256:" + __import__("hashlib").sha256(b"k1").hexdigest()]}]}
+        cfg["rate_limit"] = {"limits": [{"name": "all", "limit": 100000, "period": "1s",
+                                         "key": "global"}]}
+        svc = cfg["services"][1]
+        svc["circuit_breaker"] = {}
+        svc["auth"] = {"methods": ["api_key"], "required": False}
+        svc["metrics"] = {"consumers": True}
+        return cfg
+    return make
+
+
+def test_policy_and_consumer_metrics():
+    with Origin() as o:
+        cfg = exact_config_with_everything()(o)
+        cfg["services"][0]["auth"] = {"methods": ["api_key"]}
+        cfg["services"][0]["metrics"] = {"consumers": True}
+        with Gantry(cfg) as g:
+            for _ in range(3):
+                assert request(g.port, "GET", "/api/echo/x",
+                               headers={"X-API-Key": "k1"}).status == 200
+            for _ in range(2):
+                assert request(g.port, "GET", "/api/echo/x",
+                               headers={"X-API-Key": "nope"}).status == 401
+            assert request(g.port, "GET", "/api/echo/x").status == 401
+
+            def counted():
+                s = parse(scrape(g))
+                return s if total(s, "gantry_http_requests_total", service="api") >= 6 else None
+            s = gwtest.wait_until(counted, 10, message="counted")
+            assert value(s, "gantry_auth_requests_total", service="api", method="api_key",
+                         result="ok", reason="") == 3
+            assert value(s, "gantry_auth_requests_total", service="api", method="api_key",
+                         result="unauthorized", reason="invalid_key") == 2
+            assert value(s, "gantry_auth_requests_total", service="api", method="none",
+                         result="unauthorized", reason="missing") == 1
+            assert value(s, "gantry_http_consumer_requests_total", service="api",
+                         consumer="batch", **{"class": "2xx"}) == 3
+            assert value(s, "gantry_ratelimit_decisions_total", scope="gateway", limit="all",
+                         decision="allowed") == 6
+            assert value(s, "gantry_policy_duration_seconds_count", service="api",
+                         stage="auth") == 6
+            assert value(s, "gantry_policy_duration_seconds_count", service="api",
+                         stage="ratelimit") == 6
+            assert value(s, "gantry_circuit_state", service="dead", target="") == 0
+            assert value(s, "gantry_service_healthy_targets", service="api") == 1
+
+
+def test_health_score_and_performance():
+    with Origin() as o, Gantry(exact_config(o)) as g:
+        send_plan(g)
+        r = g.admin_request("GET", "/metrics/health-score")
+        assert r.status == 200, r
+        j = r.json()
+        by = {x["service"]: x for x in j["services"]}
+        assert by["api"]["inputs"]["healthy_targets"] == 1
+        assert by["api"]["inputs"]["latency_p99_objective_ms"] == 1000
+        assert 0 <= j["score"] <= 100 and "formula" in j
+        # 7 of 51 answers were 5xx, far over the 1% objective: the errors component is 0.
+        assert by["api"]["components"]["errors"] == 0, by["api"]
+        assert by["api"]["score"] < 100
+        p = g.admin_request("GET", "/metrics/performance")
+        assert p.status == 200 and p.header("Content-Type").startswith("text/plain"), p
+        assert "api" in p.body.decode() and "p99 ms" in p.body.decode()
+
+
+def proxy_metrics(g, headers=None):
+    return request(g.port, "GET", "/metrics", headers=headers)
+
+
+def test_proxy_port_metrics_need_their_key_or_network():
+    with Origin() as o:
+        base = gwtest.simple_config(o, prefix="/")
+        # Off (the default): /metrics is an ordinary path of the service on "/".
+        with Gantry(base) as g:
+            r = proxy_metrics(g)
+            assert r.header("X-Origin-Port") == str(o.port), r
+        keyed = dict(base, metrics={"expose_on_proxy": True, "proxy_api_key": "s3cret"})
+        with Gantry(keyed) as g:
+            assert proxy_metrics(g).status == 401
+            assert proxy_metrics(g, {"Authorization": "Bearer nope"}).status == 401
+            r = proxy_metrics(g, {"Authorization": "Bearer s3cret"})
+            assert r.status == 200 and r.header("X-Origin-Port") is None, r
+            assert r.header("Content-Type").startswith("text/plain; version=0.0.4"), r
+            assert "gantry_http_requests_total" in r.body.decode()
+            r = proxy_metrics(g, {"X-API-Key": "s3cret", "Accept": "application/json"})
+            assert r.status == 200 and "services" in r.json(), r
+        allowed = dict(base, metrics={"expose_on_proxy": True, "proxy_allow": ["127.0.0.0/8"]})
+        with Gantry(allowed) as g:
+            assert proxy_metrics(g).status == 200
+        other = dict(base, metrics={"expose_on_proxy": True, "proxy_allow": ["10.0.0.0/8"]})
+        with Gantry(other) as g:
+            assert proxy_metrics(g).status == 403
+
+
+def test_expose_on_proxy_without_protection_is_refused():
+    cfg = gwtest.simple_config(80, metrics={"expose_on_proxy": True})
+    path = os.path.join(gwtest._mkdtemp("metrics"), "gantry.json")
+    with open(path, "w") as f:
+        json.dump(cfg, f)
+    r = gwtest.run_gantry(["check", path])
+    assert r.returncode != 0 and "proxy_api_key" in r.stdout + r.stderr, r
+
+
+def test_metrics_off_records_nothing():
+    with Origin() as o:
+        with Gantry(gwtest.simple_config(o, prefix="/", metrics={"enabled": False})) as g:
+            assert request(g.port, "GET", "/echo/x").status == 200
+            text = scrape(g)
+            assert "gantry_http_requests_total{" not in text
+            assert "gantry_build_info" in text
+            assert g.admin_request("GET", "/metrics/json").json()["enabled"] is False
+
+
+if __name__ == "__main__":
+    gwtest.main(globals())
