@@ -289,6 +289,26 @@ struct gw_transform_conf {
     size_t nrules;
 };
 
+/* ---- request validation (config_validation.c, docs/config.md "Request validation") -------- */
+
+struct gw_jschema; /* policy/jschema.h: a compiled JSON Schema */
+
+/* A route's schema: JSON request bodies of requests that match are checked against it. */
+struct gw_val_rule_conf {
+    struct gw_match_conf match;
+    struct gw_jschema *schema; /* "schema" (inline) or "schema_file", compiled at load */
+    char *schema_file;         /* as written, or NULL */
+};
+
+struct gw_validation_conf {
+    bool enabled;            /* services: false turns validation off (the gateway's rules too) */
+    bool inherit;            /* services: the gateway's rules apply too (true) */
+    uint64_t max_body_bytes; /* "max_body_bytes": larger JSON bodies are refused 413; 64 KiB */
+    uint32_t max_errors;     /* "max_errors": violations listed in a 400; default 10 */
+    struct gw_val_rule_conf *rules;
+    size_t nrules;
+};
+
 struct gw_target_conf {
     /** as written, e.g. "http://127.0.0.1:3001" (after ${ENV} substitution) */
     char *url;
@@ -371,6 +391,8 @@ struct gw_service_conf {
     struct gw_service_auth_conf auth;
     /** "transform" */
     struct gw_transform_conf transform;
+    /** "validation": JSON Schemas for request bodies, per route */
+    struct gw_validation_conf validation;
     /** "metrics.consumers": a consumer label on this service's metrics; default false */
     bool metrics_consumers;
     /** "slo.latency_p99": the objective the health score judges p99 by; default 1s */
@@ -519,6 +541,8 @@ struct gw_config {
     } auth;
     /** "transform": the gateway's transformations, inherited by every service */
     struct gw_transform_conf transform;
+    /** "validation": the gateway's schemas and limits, inherited by every service */
+    struct gw_validation_conf validation;
     struct gw_service_conf *services;
     size_t nservices;
 };

@@ -163,6 +163,9 @@ extern const struct gw__cfg_object gw__cfg_service_auth_obj;       /* service "a
 /* Transformations (config_transform.c). */
 extern const struct gw__cfg_object gw__cfg_transform_obj;         /* root "transform" */
 extern const struct gw__cfg_object gw__cfg_service_transform_obj; /* service "transform" */
+/* Request validation (config_validation.c). */
+extern const struct gw__cfg_object gw__cfg_validation_obj;         /* root "validation" */
+extern const struct gw__cfg_object gw__cfg_service_validation_obj; /* service "validation" */
 extern const struct gw__cfg_object gw__cfg_metrics_obj;            /* root "metrics" */
 extern const struct gw__cfg_object gw__cfg_service_metrics_obj;    /* service "metrics" */
 extern const struct gw__cfg_object gw__cfg_slo_obj;                /* service "slo" */

@@ -25,7 +25,7 @@ void gw__conn_answer(struct gw_conn *c, const struct gw_answer *a);
 /* An answer as text: status, header lines (each ending in CRLF), JSON body. */
 struct gw__answer_text {
     int status;
-    char body[1024];
+    char body[4096]; /* room for a validation's list of errors */
     size_t body_len;
     char headers[768];
     size_t headers_len;

@@ -38,13 +38,17 @@ struct gw_metrics_scrape;
  * An answer gantry gives itself: an error code (its status and message come from the error
  * table, core/error.h) and what the answer adds. conn/respond.c turns it into the one JSON
  * body shape: {"error": "<message>[ for service <service>]", "status": N, "request_id": "...",
- * ["reason": "..."], ["retry_after": N]}.
+ * ["reason": "..."], [extra members], ["retry_after": N]}.
  */
 struct gw_answer {
     int err;               /** GW_E* code */
     int status;            /** HTTP status when not the error table's (0: the table's) */
     const char *service;   /** appended to the message: " for service <name>" (escaped), or NULL */
     const char *reason;    /** "reason" member (escaped), or NULL */
+    /** More members, as JSON text the producer vouches for ("\"errors\":[...]", several
+     * separated by commas, no leading comma), or NULL. Included whole or not at all: text that
+     * would not fit the answer's body (conn/internal.h) is left out. */
+    const char *extra;
     uint64_t retry_after;  /** seconds: Retry-After header and "retry_after" member; 0: none */
     const char *headers;   /** extra header lines, each ending in CRLF, or NULL */
     bool close;            /** close the connection after the answer */
@@ -105,9 +109,15 @@ struct gw_body_filter {
     size_t max;          /** largest body taken whole */
     struct gw_buf body;  /** the payload so far (the proxy sets its cap on first use) */
     size_t head_mark;    /** where the head's framing goes (the proxy's) */
+    /** A body larger than max is refused (413, GW_EBODYTOOLARGE) instead of sent on untouched:
+     * for a stage that must see every body it applies to (validation). */
+    bool refuse_larger;
     /** The whole body is in `body`: may replace its contents. 0, or a negative code that
-     * ends the exchange with that error (nothing was sent to the client yet). */
-    int (*done)(struct gw_request *r, struct gw_body_filter *f);
+     * ends the exchange with that error (nothing was sent to the client yet); a filled in
+     * (gw_answer_init'ed with 0 by the proxy) then describes the answer: a reason, extra
+     * members, a status of its own (a.err 0 takes the returned code). Strings it points to
+     * must live until the request is freed (the stage's state). */
+    int (*done)(struct gw_request *r, struct gw_body_filter *f, struct gw_answer *a);
 };
 
 enum gw_out_framing {

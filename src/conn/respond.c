@@ -68,6 +68,11 @@ void gw__answer_render(const struct gw_answer *a, const char *request_id,
         n = put_json_string(body, n, bcap, a->reason);
         n = put_raw(body, n, bcap, "\"");
     }
+    /* Extra members go whole or not at all: half a member would not be JSON. */
+    if (a->extra && n + 1 + strlen(a->extra) + 64 < bcap) { /* 64: retry_after and "}" */
+        n = put_raw(body, n, bcap, ",");
+        n = put_raw(body, n, bcap, a->extra);
+    }
     if (a->retry_after && status == 429) {
         snprintf(num, sizeof num, ",\"retry_after\":%llu", (unsigned long long)a->retry_after);
         n = put_raw(body, n, bcap, num);

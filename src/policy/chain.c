@@ -25,6 +25,8 @@ static const struct gw_stage stages[GW_STAGE__COUNT] = {
     [GW_STAGE_TRANSFORM] = {"transform", GW_STAGE_TRANSFORM, gw_transform_applies,
                             gw_transform_on_request, gw_transform_on_response, gw_transform_cancel,
                             gw_transform_on_response_head},
+    [GW_STAGE_VALIDATE] = {"validate", GW_STAGE_VALIDATE, gw_validate_applies,
+                           gw_validate_on_request, NULL, gw_validate_cancel},
 };
 
 _Static_assert(GW_STAGE__COUNT <= GW_REQUEST_SLOTS, "a slot per stage");
@@ -168,6 +170,7 @@ void gw_answer_init(struct gw_answer *a, int err)
     a->status = 0;
     a->service = NULL;
     a->reason = NULL;
+    a->extra = NULL;
     a->retry_after = 0;
     a->headers = NULL;
     a->close = err == GW_ENOMEM;

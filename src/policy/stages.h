@@ -37,4 +37,9 @@ int gw_transform_on_response(struct gw_request *r, void *slot, struct gw_buf *he
 int gw_transform_on_response_head(struct gw_request *r, void *slot, struct gw_http1_message *m);
 void gw_transform_cancel(struct gw_request *r, void *slot);
 
+/* policy/validate.c: JSON request bodies checked against the route's JSON Schema. */
+bool gw_validate_applies(const struct gw_snapshot *s, size_t i);
+enum gw_stage_result gw_validate_on_request(struct gw_request *r, void **slot, struct gw_answer *a);
+void gw_validate_cancel(struct gw_request *r, void *slot);
+
 #endif

@@ -926,14 +926,16 @@ static int filter_done(struct gw_request *r, struct tf_state *st, struct gw_body
     return rc < 0 ? GW_ETRANSFORM : 0; /* not a JSON object: it passes as it came */
 }
 
-static int request_body_done(struct gw_request *r, struct gw_body_filter *f)
+static int request_body_done(struct gw_request *r, struct gw_body_filter *f, struct gw_answer *a)
 {
+    (void)a;
     struct tf_state *st = (struct tf_state *)((char *)f - offsetof(struct tf_state, req_filter));
     return filter_done(r, st, f, false);
 }
 
-static int response_body_done(struct gw_request *r, struct gw_body_filter *f)
+static int response_body_done(struct gw_request *r, struct gw_body_filter *f, struct gw_answer *a)
 {
+    (void)a;
     struct tf_state *st = (struct tf_state *)((char *)f - offsetof(struct tf_state, resp_filter));
     return filter_done(r, st, f, true);
 }

@@ -138,10 +138,10 @@ void gw_proxy_abort(struct gw_request *r)
 
 /* Ends the exchange with an error: a JSON answer if the client has seen nothing yet,
  * otherwise a closed connection. */
-static void fail(struct gw_request *r, int err)
+static void fail_with(struct gw_request *r, struct gw_answer *a)
 {
     /* Failures of the upstream count against the circuit; a client's bad body does not. */
-    int status = gw_err_http_status(err);
+    int status = a->status ? a->status : gw_err_http_status(a->err);
     breaker_done(r, status >= 500 ? GW_BREAKER_FAILURE : GW_BREAKER_IGNORE);
     if (status < 500)
         r->try_ignore = true;
@@ -152,10 +152,15 @@ static void fail(struct gw_request *r, int err)
     }
     /* Unless the whole body went upstream, some of its bytes are still in our buffer or on
      * the wire: parsing on after them would read body bytes as a request. Close instead. */
+    a->close = a->close || !r->body_sent;
+    r->ds->respond(r, a);
+}
+
+static void fail(struct gw_request *r, int err)
+{
     struct gw_answer a;
     gw_answer_init(&a, err);
-    a.close = a.close || !r->body_sent;
-    r->ds->respond(r, &a);
+    fail_with(r, &a);
 }
 
 static void pick_and_connect(struct gw_request *r, bool fresh);
@@ -442,14 +447,24 @@ static __attribute__((noinline)) int collect_request(struct gw_request *r, struc
         }
     }
     int rc = 0;
+    struct gw_answer a;
+    gw_answer_init(&a, 0);
     if (fits)
-        rc = f->done(r, f);
+        rc = f->done(r, f, &a);
+    else if (f->refuse_larger)
+        rc = GW_EBODYTOOLARGE;
+    if (rc < 0 && a.err == 0) {
+        a.err = rc;
+        a.close = a.close || rc == GW_ENOMEM;
+    }
     if (rc == 0)
         rc = fits ? gw_rewrite_request_finish(r, GW_BODY_LENGTH, f->body.len)
                   : gw_rewrite_request_finish(r, r->msg.body, r->msg.content_length);
     r->req_filter = NULL; /* f (the stage's) stays alive: o refers to its body */
     if (rc < 0) {
-        fail(r, rc);
+        if (a.err == 0)
+            gw_answer_init(&a, rc);
+        fail_with(r, &a);
         return 1;
     }
     out_raw(o, r->head.data, r->head.len);
@@ -980,8 +995,12 @@ static __attribute__((noinline)) int collect_response(struct gw_request *r, stru
     if (!done && fits)
         return 1; /* more to come: the upstream is being read */
     int rc = 0;
+    struct gw_answer a;
+    gw_answer_init(&a, 0);
     if (fits)
-        rc = f->done(r, f);
+        rc = f->done(r, f, &a);
+    else if (f->refuse_larger)
+        rc = GW_EUPGARBAGE;
     uint64_t left = r->resp_left; /* what is still to come of the upstream's body */
     if (rc == 0)
         rc = fits ? gw_rewrite_response_finish(r, GW_BODY_LENGTH, f->body.len)
@@ -989,7 +1008,9 @@ static __attribute__((noinline)) int collect_response(struct gw_request *r, stru
     r->resp_left = left;
     r->resp_filter = NULL; /* f (the stage's) stays alive: o refers to its body */
     if (rc < 0) {
-        fail(r, rc);
+        if (a.err == 0)
+            gw_answer_init(&a, rc);
+        fail_with(r, &a);
         return 1;
     }
     out_raw(o, r->rhead.data, r->rhead.len);

@@ -92,6 +92,39 @@ static void test_long_values_are_cut_not_overflowed(void **unused)
     assert_int_equal(bs % 2, 0);
 }
 
+static void test_extra_members_whole_or_not_at_all(void **unused)
+{
+    (void)unused;
+    struct gw_answer a;
+    gw_answer_init(&a, GW_EBODYTOOLARGE);
+    assert_null(a.extra);
+    a.status = 400;
+    a.reason = "r";
+    a.extra = "\"errors\":[{\"pointer\":\"/a\"}],\"n\":1";
+    struct gw__answer_text t = render(&a, "id");
+    assert_int_equal(t.status, 400);
+    assert_string_equal(t.body, "{\"error\":\"request body too large\",\"status\":400,"
+                                "\"request_id\":\"id\",\"reason\":\"r\",\"errors\":"
+                                "[{\"pointer\":\"/a\"}],\"n\":1}");
+    /* with retry_after: still one JSON object */
+    gw_answer_init(&a, GW_ERATELIMITED);
+    a.extra = "\"x\":true";
+    a.retry_after = 3;
+    t = render(&a, "id");
+    assert_non_null(strstr(t.body, ",\"x\":true,\"retry_after\":3}"));
+    /* too large for the body: left out, the rest intact */
+    static char big[sizeof t.body + 100];
+    memset(big, 'x', sizeof big - 1);
+    memcpy(big, "\"k\":\"", 5);
+    big[sizeof big - 2] = '"';
+    big[sizeof big - 1] = '\0';
+    gw_answer_init(&a, GW_EFORBIDDEN);
+    a.extra = big;
+    t = render(&a, "id");
+    assert_string_equal(t.body, "{\"error\":\"insufficient role or permission\",\"status\":403,"
+                                "\"request_id\":\"id\"}");
+}
+
 static void test_out_of_memory_closes(void **unused)
 {
     (void)unused;
@@ -108,6 +141,7 @@ int main(void)
         cmocka_unit_test(test_service_and_reason_are_escaped),
         cmocka_unit_test(test_retry_after_and_status_override),
         cmocka_unit_test(test_long_values_are_cut_not_overflowed),
+        cmocka_unit_test(test_extra_members_whole_or_not_at_all),
         cmocka_unit_test(test_out_of_memory_closes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
