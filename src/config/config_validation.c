@@ -122,8 +122,8 @@ static void load_schema_file(struct gw__cfg_ctx *ctx, const char *path, struct g
     json_error_t jerr;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL)
-        gw__cfg_error_raw(ctx, jerr.line > 0 ? jerr.line : 1, jerr.column > 0 ? jerr.column : 1,
-                          "", jerr.text);
+        gw__cfg_error_raw(ctx, jerr.line > 0 ? jerr.line : 1, jerr.column > 0 ? jerr.column : 1, "",
+                          jerr.text);
     else
         compile_into(ctx, root, out);
     json_decref(root);
@@ -178,7 +178,10 @@ static const struct gw__cfg_range errors_range = {1, 50};
 #define RULES_ROW                                                                                  \
     {                                                                                              \
         .name = "rules", .type = &gw__cfg_list_type, .offset = VAL(rules),                         \
-        .arg = &(const struct gw__cfg_list){.elem = &rule_obj, .count_offset = VAL(nrules)}        \
+        .arg = &(const struct gw__cfg_list)                                                        \
+        {                                                                                          \
+            .elem = &rule_obj, .count_offset = VAL(nrules)                                         \
+        }                                                                                          \
     }
 
 static const struct gw__cfg_field validation_fields[] = {

@@ -16,17 +16,17 @@
 static const struct gw_stage stages[GW_STAGE__COUNT] = {
     [GW_STAGE_RATELIMIT_PRE] = {"ratelimit", GW_STAGE_RATELIMIT_PRE, gw_ratelimit_applies,
                                 gw_ratelimit_pre_on_request, gw_ratelimit_on_response,
-                                gw_ratelimit_cancel},
+                                gw_ratelimit_cancel, NULL},
     [GW_STAGE_AUTH] = {"auth", GW_STAGE_AUTH, gw_auth_applies, gw_auth_on_request, NULL,
-                       gw_auth_cancel},
+                       gw_auth_cancel, NULL},
     [GW_STAGE_RATELIMIT_CONSUMER] = {"ratelimit-consumer", GW_STAGE_RATELIMIT_PRE,
                                      gw_ratelimit_applies, gw_ratelimit_consumer_on_request, NULL,
-                                     NULL},
+                                     NULL, NULL},
     [GW_STAGE_TRANSFORM] = {"transform", GW_STAGE_TRANSFORM, gw_transform_applies,
                             gw_transform_on_request, gw_transform_on_response, gw_transform_cancel,
                             gw_transform_on_response_head},
     [GW_STAGE_VALIDATE] = {"validate", GW_STAGE_VALIDATE, gw_validate_applies,
-                           gw_validate_on_request, NULL, gw_validate_cancel},
+                           gw_validate_on_request, NULL, gw_validate_cancel, NULL},
 };
 
 _Static_assert(GW_STAGE__COUNT <= GW_REQUEST_SLOTS, "a slot per stage");

@@ -8,8 +8,8 @@
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <math.h>
-#include <stdarg.h>
 #include <pcre2.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +35,7 @@ static const struct {
     const char *name;
     unsigned bit;
 } type_names[] = {
-    {"null", T_NULL},     {"boolean", T_BOOLEAN}, {"object", T_OBJECT}, {"array", T_ARRAY},
+    {"null", T_NULL},     {"boolean", T_BOOLEAN}, {"object", T_OBJECT},   {"array", T_ARRAY},
     {"number", T_NUMBER}, {"string", T_STRING},   {"integer", T_INTEGER},
 };
 
@@ -54,21 +54,21 @@ struct js_node {
     json_t *const_; /* has_const: the value (may be JSON null) */
     bool has_const;
     json_t *minimum, *maximum, *xminimum, *xmaximum; /* numbers, or NULL */
-    size_t min_len, max_len;     /* code points; max SIZE_MAX: none */
-    size_t min_items, max_items; /* max SIZE_MAX: none */
+    size_t min_len, max_len;                         /* code points; max SIZE_MAX: none */
+    size_t min_items, max_items;                     /* max SIZE_MAX: none */
     pcre2_code *pattern;
     char *pattern_src;
     char **required;
     size_t nrequired;
     struct js_prop *props;
     size_t nprops;
-    bool addl_false;          /* additionalProperties: false */
-    struct js_node *addl;     /* additionalProperties as a schema, or NULL */
-    struct js_node *items;    /* or NULL */
-    struct js_node **prefix;  /* prefixItems */
+    bool addl_false;         /* additionalProperties: false */
+    struct js_node *addl;    /* additionalProperties as a schema, or NULL */
+    struct js_node *items;   /* or NULL */
+    struct js_node **prefix; /* prefixItems */
     size_t nprefix;
-    struct js_node *ref;      /* $ref target, or NULL */
-    const char *ref_name;     /* for the cycle check's message */
+    struct js_node *ref;  /* $ref target, or NULL */
+    const char *ref_name; /* for the cycle check's message */
 };
 
 struct js_def {
@@ -139,10 +139,27 @@ static const char *const annotations[] = {
 };
 
 static const char *const known[] = {
-    "type",      "enum",          "const",    "minimum",   "maximum",
-    "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength", "pattern",
-    "required",  "properties",    "additionalProperties", "minItems", "maxItems",
-    "items",     "prefixItems",   "$ref",     "$defs",     "$schema",  "$id",
+    "type",
+    "enum",
+    "const",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "required",
+    "properties",
+    "additionalProperties",
+    "minItems",
+    "maxItems",
+    "items",
+    "prefixItems",
+    "$ref",
+    "$defs",
+    "$schema",
+    "$id",
 };
 
 static bool in_list(const char *k, const char *const *list, size_t n)
@@ -479,8 +496,8 @@ static struct js_node *compile_node(struct js_compile *c, json_t *v,
                    k);
             continue;
         }
-        if (!root && (strcmp(k, "$defs") == 0 || strcmp(k, "$id") == 0 ||
-                      strcmp(k, "$schema") == 0)) {
+        if (!root &&
+            (strcmp(k, "$defs") == 0 || strcmp(k, "$id") == 0 || strcmp(k, "$schema") == 0)) {
             report(c, &here, true, "%s is accepted at the schema's root only", k);
             continue;
         }
@@ -528,8 +545,10 @@ int gw_jschema_compile(json_t *schema, gw_jschema_error_fn err, void *ud, struct
         if (ref_cycle(c.s, c.s->defs[i].node)) {
             struct gw_jschema_where d = {NULL, "$defs", 0};
             struct gw_jschema_where here = {&d, c.s->defs[i].name, 0};
-            report(&c, &here, false, "$ref cycle: \"%s\" refers back to itself without checking "
-                                     "anything in between", c.s->defs[i].name);
+            report(&c, &here, false,
+                   "$ref cycle: \"%s\" refers back to itself without checking "
+                   "anything in between",
+                   c.s->defs[i].name);
         }
     }
     if (c.rc == 0 && ref_cycle(c.s, c.s->root))
@@ -792,9 +811,8 @@ static void check_string(struct js_run *run, const struct js_node *n, const json
             fail_at(run, l, "pattern", "must match the pattern %.160s", n->pattern_src);
         else if (mr < 0)
             fail_at(run, l, "pattern", "could not be matched against the pattern (%s)",
-                    mr == PCRE2_ERROR_MATCHLIMIT || mr == PCRE2_ERROR_DEPTHLIMIT
-                        ? "match limit"
-                        : "invalid UTF-8");
+                    mr == PCRE2_ERROR_MATCHLIMIT || mr == PCRE2_ERROR_DEPTHLIMIT ? "match limit"
+                                                                                 : "invalid UTF-8");
     }
 }
 

@@ -55,14 +55,15 @@ struct gw_jschema_error {
 struct gw_jschema_result {
     struct gw_jschema_error *items;
     size_t count;
-    size_t max;     /* set by the caller (0: 1) */
-    bool more;      /* the check stopped at max: there may be more */
+    size_t max; /* set by the caller (0: 1) */
+    bool more;  /* the check stopped at max: there may be more */
     bool oom;
 };
 
 /* Checks v against s, recording up to res->max violations (res zeroed but for max). Returns
  * true when v is valid. Thread-safe for a shared s. Release res with gw_jschema_result_free. */
-bool gw_jschema_validate(const struct gw_jschema *s, const json_t *v, struct gw_jschema_result *res);
+bool gw_jschema_validate(const struct gw_jschema *s, const json_t *v,
+                         struct gw_jschema_result *res);
 
 void gw_jschema_result_free(struct gw_jschema_result *res);
 

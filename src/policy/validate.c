@@ -66,7 +66,8 @@ static size_t match_len(const struct gw_match_conf *m, const struct gw_request *
 static const struct gw_val_rule_conf *pick_rule(const struct gw_request *r)
 {
     const struct gw_validation_conf *sv = service_conf(r->svc);
-    const struct gw_validation_conf *lists[2] = {sv, sv->inherit ? &r->snap->cfg->validation : NULL};
+    const struct gw_validation_conf *lists[2] = {sv,
+                                                 sv->inherit ? &r->snap->cfg->validation : NULL};
     const struct gw_val_rule_conf *best = NULL;
     size_t best_len = 0;
     for (size_t l = 0; l < 2; l++) {
@@ -158,8 +159,8 @@ static int body_done(struct gw_request *r, struct gw_body_filter *f, struct gw_a
 static bool encoded(const struct gw_http1_message *m)
 {
     int ce = gw_http1_find_header(m, "content-encoding", 16);
-    return ce >= 0 &&
-           !(m->headers[ce].value_len == 8 && strncasecmp(m->headers[ce].value, "identity", 8) == 0);
+    return ce >= 0 && !(m->headers[ce].value_len == 8 &&
+                        strncasecmp(m->headers[ce].value, "identity", 8) == 0);
 }
 
 enum gw_stage_result gw_validate_on_request(struct gw_request *r, void **slot, struct gw_answer *a)

@@ -120,16 +120,19 @@ static void test_objects_and_pointers(void **unused)
     assert_string_equal(run(s, "{\"id\": \"ab\", \"items\": [{\"qty\": 2}], \"note\": \"x\"}", 10),
                         "");
     assert_string_equal(run(s, "{}", 10), " required;  required");
-    assert_string_equal(run(s, "{\"id\": \"é\", \"items\": []}", 10), "/id minLength; /items minItems");
-    assert_string_equal(run(s, "{\"id\": \"éé\", \"items\": [{\"qty\": 0}, {\"qty\": 100},"
-                               " {\"qty\": 1, \"x\": 1}, {}]}",
+    assert_string_equal(run(s, "{\"id\": \"é\", \"items\": []}", 10),
+                        "/id minLength; /items minItems");
+    assert_string_equal(run(s,
+                            "{\"id\": \"éé\", \"items\": [{\"qty\": 0}, {\"qty\": 100},"
+                            " {\"qty\": 1, \"x\": 1}, {}]}",
                             10),
                         "/items maxItems; /items/0/qty minimum; /items/1/qty maximum;"
                         " /items/2/x additionalProperties");
     assert_string_equal(run(s, "{\"id\": \"ab\", \"items\": [{}], \"note\": 5, \"a/b~c\": 2}", 10),
                         "/note type; /a~1b~0c const");
     /* at most max errors, and it says there were more */
-    assert_string_equal(run(s, "{\"id\": 1, \"items\": 1, \"n\": 1}", 2), "/id type; /items type; ...");
+    assert_string_equal(run(s, "{\"id\": 1, \"items\": 1, \"n\": 1}", 2),
+                        "/id type; /items type; ...");
     gw_jschema_free(s);
 }
 
@@ -174,13 +177,13 @@ static void test_numbers_enum_const_pattern(void **unused)
 static void test_arrays_and_refs(void **unused)
 {
     (void)unused;
-    struct gw_jschema *s = compile(
-        "{\"$schema\": \"https://json-schema.org/draft/2020-12/schema\", \"title\": \"t\","
-        " \"$defs\": {\"node\": {\"type\": \"object\", \"properties\": {\"v\": {\"$ref\": "
-        "\"#/$defs/val\"}, \"kids\": {\"type\": \"array\", \"items\": {\"$ref\": "
-        "\"#/$defs/node\"}}}}, \"val\": {\"type\": \"integer\"}},"
-        " \"type\": \"array\", \"prefixItems\": [{\"type\": \"string\"}],"
-        " \"items\": {\"$ref\": \"#/$defs/node\"}}");
+    struct gw_jschema *s =
+        compile("{\"$schema\": \"https://json-schema.org/draft/2020-12/schema\", \"title\": \"t\","
+                " \"$defs\": {\"node\": {\"type\": \"object\", \"properties\": {\"v\": {\"$ref\": "
+                "\"#/$defs/val\"}, \"kids\": {\"type\": \"array\", \"items\": {\"$ref\": "
+                "\"#/$defs/node\"}}}}, \"val\": {\"type\": \"integer\"}},"
+                " \"type\": \"array\", \"prefixItems\": [{\"type\": \"string\"}],"
+                " \"items\": {\"$ref\": \"#/$defs/node\"}}");
     assert_non_null(s);
     assert_string_equal(run(s, "[\"head\", {\"v\": 1, \"kids\": [{\"v\": 2}]}]", 10), "");
     assert_string_equal(run(s, "[1, {\"v\": 1, \"kids\": [{\"v\": \"x\"}]}]", 10),
@@ -203,7 +206,8 @@ static void test_arrays_and_refs(void **unused)
 static void test_compile_refusals(void **unused)
 {
     (void)unused;
-    assert_null(compile("{\"type\": \"object\", \"properties\": {\"a\": {\"format\": \"email\"}}}"));
+    assert_null(
+        compile("{\"type\": \"object\", \"properties\": {\"a\": {\"format\": \"email\"}}}"));
     assert_non_null(strstr(last_err, ".properties.a.format (key): unknown or unsupported keyword"));
     assert_null(compile("{\"items\": [{}]}"));
     assert_non_null(strstr(last_err, ".items: items must be a schema"));
@@ -214,7 +218,8 @@ static void test_compile_refusals(void **unused)
     assert_null(compile("{\"$ref\": \"http://x/y\"}"));
     assert_null(compile("{\"$ref\": \"#/$defs/missing\"}"));
     assert_non_null(strstr(last_err, "no \"missing\""));
-    assert_null(compile("{\"$defs\": {\"a\": {\"$ref\": \"#/$defs/b\"}, \"b\": {\"$ref\": \"#/$defs/a\"}}}"));
+    assert_null(compile(
+        "{\"$defs\": {\"a\": {\"$ref\": \"#/$defs/b\"}, \"b\": {\"$ref\": \"#/$defs/a\"}}}"));
     assert_non_null(strstr(last_err, "$ref cycle"));
     assert_null(compile("{\"$ref\": \"#\"}"));
     assert_null(compile("{\"properties\": {\"a\": {\"$defs\": {}}}}"));
