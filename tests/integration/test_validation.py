@@ -177,6 +177,25 @@ def test_invalid_json_is_400():
         assert upstream_requests(o) == 0, o.stats()
 
 
+def test_expect_100_continue_and_http10():
+    with Origin() as o, Gantry(cfg(o, orders())) as g:
+        raw = json.dumps(GOOD).encode()
+        for body, status in ((raw, 200), (b'{"items": 1}', 400)):
+            with HttpConn(g.port) as c:
+                c.send(b"POST /echo/orders HTTP/1.1\r\nHost: a\r\nContent-Type: application/json"
+                       b"\r\nExpect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(body))
+                r = c.read_response()
+                if r.status == 100:
+                    c.send(body)
+                    r = c.read_response()
+                assert r.status == status, (body, r)
+        with HttpConn(g.port) as c:
+            c.send_request("POST", "/echo/orders", headers=JSON, body=b'{"items": 1}',
+                           version="HTTP/1.0")
+            r = c.read_response()
+        assert r.status == 400 and r.json()["errors"], r
+
+
 def test_non_json_content_type_and_other_routes_pass():
     with Origin() as o, Gantry(cfg(o, orders())) as g:
         raw = b'{"customer": 5}'
