@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import time
 
@@ -189,7 +190,16 @@ def test_dashboard_is_importable_json():
             assert t["datasource"] == p["datasource"], p["title"]
 
 
-def config(origin, redis):
+def refusing_port():
+    """A socket bound to a loopback port, not listening: connects to the port are refused, and
+    no other process on the machine can start listening there while it is open (a port that
+    was merely free when the test began could be taken by another test)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    return s
+
+
+def config(origin, redis, dead_port):
     key = "sha256:" + hashlib.sha256(b"k1").hexdigest()
     return {
         "workers": 2,
@@ -206,7 +216,7 @@ def config(origin, redis):
              "auth": {"methods": ["jwt", "api_key"], "required": False}},
             # Its only target listens nowhere: the health check takes it out.
             {"name": "down", "prefix": "/down", "retries": False,
-             "targets": [{"url": "http://127.0.0.1:%d" % gwtest.free_port()}],
+             "targets": [{"url": "http://127.0.0.1:%d" % dead_port}],
              "health_check": {"path": "/health", "interval": "200ms", "timeout": "100ms",
                               "unhealthy_threshold": 1}},
             # Two failures in a row open its circuits (the service's and the target's).
@@ -267,7 +277,8 @@ def must_fire(origin):
 def test_dashboard_and_alerts_against_a_real_prometheus():
     gwtest.require_prometheus()
     gwtest.require_redis()
-    with Origin() as o, RedisServer() as rs, Gantry(config(o, rs)) as g:
+    with refusing_port() as dead, Origin() as o, RedisServer() as rs, \
+            Gantry(config(o, rs, dead.getsockname()[1])) as g:
         send_traffic(g)
         r = g.admin_request("GET", "/metrics")
         assert r.status == 200, r
