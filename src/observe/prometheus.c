@@ -532,6 +532,10 @@ static void target_families(struct out *o, struct gw_server *s, const struct gw_
            "afresh).");
     family(o, "gantry_service_targets", "gauge", "Targets of the service.");
     family(o, "gantry_service_healthy_targets", "gauge", "Targets of the service taking traffic.");
+    family(o, "gantry_service_slo_latency_p99_seconds", "gauge",
+           "The service's p99 latency objective (slo.latency_p99), seconds.");
+    family(o, "gantry_service_slo_error_rate", "gauge",
+           "The share of 5xx answers the service's objective allows (slo.error_rate).");
     for (size_t i = 0; snap && i < snap->nservices; i++) {
         const struct gw_service *svc = &snap->services[i];
         struct gw__observe_targets st;
@@ -540,6 +544,10 @@ static void target_families(struct out *o, struct gw_server *s, const struct gw_
         lbl_add(&lb, "service", svc->conf->name);
         sample_u64(o, "gantry_service_targets", lb.s, svc->ntargets);
         sample_u64(o, "gantry_service_healthy_targets", lb.s, st.usable);
+        /* Exported so that alert rules can compare a service with its own objective. */
+        sample_double(o, "gantry_service_slo_latency_p99_seconds", lb.s,
+                      (double)svc->conf->slo_latency_p99_ms / 1e3);
+        sample_double(o, "gantry_service_slo_error_rate", lb.s, svc->conf->slo_error_rate);
         if (svc->breaker_on) {
             struct gw_breaker_stats bs;
             gw_breaker_stats(&svc->live->breaker, now, &bs);

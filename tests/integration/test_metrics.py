@@ -265,6 +265,19 @@ def test_health_score_and_performance():
         assert "api" in p.body.decode() and "p99 ms" in p.body.decode()
 
 
+def test_objectives_are_exported():
+    with Origin() as o:
+        cfg = exact_config(o)
+        cfg["services"][0]["slo"] = {"latency_p99": "250ms", "error_rate": "0.5%"}
+        with Gantry(cfg) as g:
+            s = parse(scrape(g))
+            assert value(s, "gantry_service_slo_latency_p99_seconds", service="api") == 0.25
+            assert value(s, "gantry_service_slo_error_rate", service="api") == 0.005
+            # The defaults (docs/config.md): 1s and 1%.
+            assert value(s, "gantry_service_slo_latency_p99_seconds", service="dead") == 1
+            assert value(s, "gantry_service_slo_error_rate", service="dead") == 0.01
+
+
 def proxy_metrics(g, headers=None):
     return request(g.port, "GET", "/metrics", headers=headers)
 

@@ -12,6 +12,8 @@ Pieces (see ../README.md), each importable from gwtest itself:
   RawServer, RecordingServer, HangingListener: raw-socket upstreams that misbehave on
                            purpose; shared_origin()                                (servers)
   RedisServer()            a real redis-server on a free port; require_redis() (redis_server)
+  PrometheusServer(cfg)    a real Prometheus on a free port, its HTTP API;
+                           require_prometheus()                               (prometheus)
   Gantry(config_dict)      the real gantry binary ($GANTRY_BIN) on a config in a temp dir;
                            run_gantry(args) runs a subcommand                       (gantry)
   simple_config(...)       a one-service config on a free port                      (config)
@@ -77,6 +79,7 @@ from .procs import (
     gantry_bin,
     wait_until,
 )
+from .prometheus import PrometheusServer, require_prometheus
 from .redis_server import Redis, RedisError, RedisServer, require_redis
 from .runner import (
     DEFAULT_TIMEOUT,

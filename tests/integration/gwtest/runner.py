@@ -49,6 +49,8 @@ def _failure_logs(objs):
             out.append(obj.logs())
         elif isinstance(obj, Backend) and _tail(obj.log_path, 40):
             out.append("--- %s log (port %s)\n%s" % (obj.name, obj.port, _tail(obj.log_path, 40)))
+        elif getattr(obj, "name", None) == "prometheus" and _tail(obj.log_path, 40):
+            out.append("--- prometheus log (port %s)\n%s" % (obj.port, _tail(obj.log_path, 40)))
     return "\n".join(out)
 
 
