@@ -174,7 +174,10 @@ def test_three_instances_share_a_fixed_window_exactly():
 
 @gwtest.timeout(90)
 def test_three_instances_share_a_gcra_rate_within_two_percent():
-    rate, burst, seconds = 100, 100, 3.0
+    # 50/s: the six client threads must keep demand above the rate even on a loaded machine
+    # running the sanitizer build (at 100/s a busy CI machine sometimes could not, and then
+    # fewer tokens than the bounds assume were taken).
+    rate, burst, seconds = 50, 50, 3.0
     with RedisServer() as rs, Origin() as o:
         cfg = config(o, rs, [lim("rate", rate, "1s", burst=burst)],
                      failure_policy="fail_closed")
