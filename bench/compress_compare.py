@@ -99,17 +99,18 @@ def tree_pids(pid):
 
 
 def cpu_seconds(pid):
-    """user + system time of pid and its descendants (their threads included)."""
+    """(user, system) time of pid and its descendants (their threads included)."""
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0
+    user = system = 0
     for p in tree_pids(pid):
         try:
             f = open("/proc/%d/stat" % p).read()
         except OSError:
             continue
         fields = f[f.rindex(")") + 2:].split()
-        total += int(fields[11]) + int(fields[12])
-    return total / tick
+        user += int(fields[11])
+        system += int(fields[12])
+    return user / tick, system / tick
 
 
 def nginx_conf(tmp, name, body):
@@ -285,18 +286,22 @@ def main():
                 c0 = cpu_seconds(p.pid)
                 n = wrk(port, a.duration, "0")
                 c1 = cpu_seconds(p.pid)
-                res[name].append(((c1 - c0) / n * 1e6, n / a.duration))
+                u, k = c1[0] - c0[0], c1[1] - c0[1]
+                res[name].append(((u + k) / n * 1e6, n / a.duration, u / n * 1e6, k / n * 1e6))
         ratios = [res["gantry"][i][0] / res["nginx"][i][0] for i in range(a.rounds)]
         print("gzip level %d, %d-byte JSON body, %d rounds of %ds, wrk -t1 -c8 (cpu0), "
               "proxies on cpu1" % (a.level, SIZE, a.rounds, a.duration))
         print()
-        print("| proxy | gzip bytes/response | req/s | CPU us/request | CPU ns/byte |")
+        print("| proxy | gzip bytes/response | req/s | CPU us/request (user + system) "
+              "| CPU ns/byte |")
         print("| --- | ---: | ---: | ---: | ---: |")
         for name in targets:
             us = statistics.median(x[0] for x in res[name])
             rps = statistics.median(x[1] for x in res[name])
-            print("| %s | %d | %.0f | %.1f | %.2f |" % (name, sizes[name], rps, us,
-                                                      us * 1000 / SIZE))
+            usr = statistics.median(x[2] for x in res[name])
+            sys_ = statistics.median(x[3] for x in res[name])
+            print("| %s | %d | %.0f | %.1f (%.1f + %.1f) | %.2f |"
+                  % (name, sizes[name], rps, us, usr, sys_, us * 1000 / SIZE))
         print()
         print("gantry/nginx CPU per byte: %.3f [%.3f-%.3f] (median of per-round ratios)"
               % (statistics.median(ratios), min(ratios), max(ratios)))
