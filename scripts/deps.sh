@@ -25,10 +25,10 @@ if command -v clang >/dev/null 2>&1; then
 fi
 
 packages=(build-essential cmake pkg-config libuv1-dev libjansson-dev libssl-dev libhiredis-dev libpcre2-dev
-          python3)
+          zlib1g-dev libbrotli-dev python3)
 case $profile in
 run) packages+=(curl) ;;
-test) packages+=(libcmocka-dev curl redis-server valgrind prometheus) ;;
+test) packages+=(libcmocka-dev curl redis-server valgrind prometheus python3-brotli) ;;
 fuzz) packages+=(clang "libclang-rt-${clang_major}-dev") ;;
 bench) packages+=(wrk nginx haproxy valgrind strace curl redis-server openssl) ;;
 *) usage ;;

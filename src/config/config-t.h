@@ -309,6 +309,37 @@ struct gw_validation_conf {
     size_t nrules;
 };
 
+/* ---- compression (config_compress.c, docs/compression.md) ----------------------------------- */
+
+/* Bits of gw_compress_conf.algorithms (1u << enum gw_coding, http1/accept_encoding.h). */
+#define GW_COMPRESS_GZIP 2u
+#define GW_COMPRESS_BR 4u
+
+/* A service's route rule: overrides the service's settings for the requests it matches (the
+ * rule with the longest matching prefix, the first one on a tie). */
+struct gw_compress_rule_conf {
+    struct gw_match_conf match; /* first: the shared "match" table's offsets start at 0 */
+    bool enabled;               /* "enabled": default true */
+    uint32_t gzip_level;        /* "gzip_level": 0 = the service's */
+    uint32_t brotli_level;      /* "brotli_level": UINT32_MAX = the service's */
+    uint64_t min_length;        /* "min_length": UINT64_MAX = the service's */
+};
+
+struct gw_compress_conf {
+    bool enabled;          /* the section's switch: gateway default off; a service inherits */
+    uint32_t gzip_level;   /* "gzip_level": 1..9, default 6 */
+    uint32_t brotli_level; /* "brotli_level": 0..11, default 4 */
+    uint64_t min_length;   /* "min_length": smaller known lengths are not compressed; 256 B */
+    char **types;          /* "types": media types (a subtype may be "*"); none: the gateway's or
+                            * the built-in list */
+    size_t ntypes;
+    char **algorithm_names; /* "algorithms": "br", "gzip" */
+    size_t nalgorithm_names;
+    unsigned algorithms;                 /* GW_COMPRESS_* bits, from algorithm_names */
+    struct gw_compress_rule_conf *rules; /* services: "rules" */
+    size_t nrules;
+};
+
 struct gw_target_conf {
     /** as written, e.g. "http://127.0.0.1:3001" (after ${ENV} substitution) */
     char *url;
@@ -393,6 +424,8 @@ struct gw_service_conf {
     struct gw_transform_conf transform;
     /** "validation": JSON Schemas for request bodies, per route */
     struct gw_validation_conf validation;
+    /** "compression" (inherits the gateway's) */
+    struct gw_compress_conf compression;
     /** "metrics.consumers": a consumer label on this service's metrics; default false */
     bool metrics_consumers;
     /** "slo.latency_p99": the objective the health score judges p99 by; default 1s */
@@ -543,6 +576,8 @@ struct gw_config {
     struct gw_transform_conf transform;
     /** "validation": the gateway's schemas and limits, inherited by every service */
     struct gw_validation_conf validation;
+    /** "compression": the gateway's response compression, inherited by every service */
+    struct gw_compress_conf compression;
     struct gw_service_conf *services;
     size_t nservices;
 };

@@ -372,6 +372,8 @@ static void service_init(struct gw__cfg_ctx *ctx, void *obj)
     svc->max_body_bytes = ctx->root->max_body_bytes;
     svc->connect_timeout_ms = ctx->root->timeouts.upstream_connect_ms;
     svc->response_timeout_ms = ctx->root->timeouts.upstream_response_ms;
+    /* An absent "compression" is the gateway's (its section sets it when written). */
+    svc->compression.enabled = ctx->root->compression.enabled;
 }
 
 static const struct gw__cfg_field service_fields[] = {
@@ -433,6 +435,10 @@ static const struct gw__cfg_field service_fields[] = {
      .offset = offsetof(struct gw_service_conf, validation),
      .arg = &gw__cfg_service_validation_obj,
      .def = "true"},
+    {.name = "compression",
+     .type = &gw__cfg_object_type,
+     .offset = offsetof(struct gw_service_conf, compression),
+     .arg = &gw__cfg_service_compression_obj},
     {.name = "metrics", .type = &gw__cfg_object_type, .arg = &gw__cfg_service_metrics_obj},
     {.name = "slo", .type = &gw__cfg_object_type, .arg = &gw__cfg_slo_obj},
 };
@@ -489,6 +495,11 @@ static const struct gw__cfg_field root_fields[] = {
      .type = &gw__cfg_object_type,
      .offset = offsetof(struct gw_config, validation),
      .arg = &gw__cfg_validation_obj},
+    {.name = "compression",
+     .type = &gw__cfg_object_type,
+     .offset = offsetof(struct gw_config, compression),
+     .arg = &gw__cfg_compression_obj,
+     .def = "false"},
     {.name = "services",
      .type = &gw__cfg_list_type,
      .offset = offsetof(struct gw_config, services),

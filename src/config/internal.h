@@ -166,6 +166,9 @@ extern const struct gw__cfg_object gw__cfg_service_transform_obj; /* service "tr
 /* Request validation (config_validation.c). */
 extern const struct gw__cfg_object gw__cfg_validation_obj;         /* root "validation" */
 extern const struct gw__cfg_object gw__cfg_service_validation_obj; /* service "validation" */
+/* Response compression (config_compress.c). */
+extern const struct gw__cfg_object gw__cfg_compression_obj;         /* root "compression" */
+extern const struct gw__cfg_object gw__cfg_service_compression_obj; /* service "compression" */
 extern const struct gw__cfg_object gw__cfg_metrics_obj;            /* root "metrics" */
 extern const struct gw__cfg_object gw__cfg_service_metrics_obj;    /* service "metrics" */
 extern const struct gw__cfg_object gw__cfg_slo_obj;                /* service "slo" */

@@ -103,7 +103,7 @@ struct gw_downstream_ops {
  * sent on untouched as soon as that is known (head, what was collected, then the rest as it
  * streams): at most max plus one read buffer is ever held. The stage frees `body` in its
  * cancel. No filter installed costs the proxy one pointer test where a body starts.
- * (A streaming filter, such as compression, would add a per-piece hook beside done.)
+ * (A body that must flow, such as a compressed one, uses struct gw_stream_filter instead.)
  */
 struct gw_body_filter {
     size_t max;          /** largest body taken whole */
@@ -118,6 +118,33 @@ struct gw_body_filter {
      * members, a status of its own (a.err 0 takes the returned code). Strings it points to
      * must live until the request is freed (the stage's state). */
     int (*done)(struct gw_request *r, struct gw_body_filter *f, struct gw_answer *a);
+};
+
+/*
+ * A streaming body filter: how a stage rewrites a response body as it flows (compression). The
+ * stage installs one in its own state, r->resp_stream, in on_response_head. The client's body is
+ * then framed as chunks (close-delimited for an HTTP/1.0 client) whatever the upstream's framing,
+ * and for each upstream read the proxy hands the payload bytes it brought (de-chunked) to piece,
+ * in order, then sends what piece appended to `out` as one chunk. The last piece of a read has
+ * GW_STREAM_FLUSH (everything so far must be in out: latency does not grow with the filter), the
+ * last of the body GW_STREAM_END (it may have no bytes: the filter writes its trailer). The proxy
+ * empties `out` before each read's first piece (the previous write is complete by then), so
+ * `out` holds at most one read's worth. With a whole-body filter also installed (resp_filter),
+ * the collected body goes through this one when it is done. The stage frees `out` in its
+ * cancel. No filter installed costs the proxy one pointer test per upstream read.
+ */
+enum gw_stream_mode {
+    GW_STREAM_MORE = 0, /* more of this read follows */
+    GW_STREAM_FLUSH,    /* the read's last piece: flush */
+    GW_STREAM_END,      /* the body's last piece: finish */
+};
+
+struct gw_stream_filter {
+    struct gw_buf out; /** the filtered bytes of the current read (the stage's) */
+    /** Filters in[0..len), appending to out. 0, or a negative code that ends the exchange
+     * (a 502 before the first byte went out, a dropped connection after). */
+    int (*piece)(struct gw_request *r, struct gw_stream_filter *f, const char *in, size_t len,
+                 enum gw_stream_mode mode);
 };
 
 enum gw_out_framing {
@@ -198,6 +225,7 @@ struct gw_request {
     bool passed;      /** every stage let it through: the proxy owns the body now */
     struct gw_body_filter *req_filter;  /** a stage takes the request body whole, or NULL */
     struct gw_body_filter *resp_filter; /** a stage takes the response body whole, or NULL */
+    struct gw_stream_filter *resp_stream; /** a stage rewrites the response body, or NULL */
     void *slot[GW_REQUEST_SLOTS]; /** per-stage state (policy/chain.h gw_stage_slot) */
     size_t arena_used;
 

@@ -27,6 +27,9 @@ static const struct gw_stage stages[GW_STAGE__COUNT] = {
                             gw_transform_on_response_head},
     [GW_STAGE_VALIDATE] = {"validate", GW_STAGE_VALIDATE, gw_validate_applies,
                            gw_validate_on_request, NULL, gw_validate_cancel, NULL},
+    [GW_STAGE_COMPRESS] = {"compress", GW_STAGE_COMPRESS, gw_compress_applies,
+                           gw_compress_on_request, gw_compress_on_response, gw_compress_cancel,
+                           gw_compress_on_response_head},
 };
 
 _Static_assert(GW_STAGE__COUNT <= GW_REQUEST_SLOTS, "a slot per stage");

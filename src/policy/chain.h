@@ -46,6 +46,7 @@ enum gw_stage_id {
     GW_STAGE_RATELIMIT_CONSUMER, /* the limits keyed by the consumer */
     GW_STAGE_TRANSFORM,          /* request transformations (they may use $consumer) */
     GW_STAGE_VALIDATE,           /* JSON Schema of request bodies (after their transformation) */
+    GW_STAGE_COMPRESS,           /* response compression (reads Accept-Encoding) */
     GW_STAGE__COUNT,
 };
 

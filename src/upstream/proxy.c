@@ -959,6 +959,67 @@ void gw_proxy_sent(struct gw_request *r, int status)
     after_response_write(r);
 }
 
+/* Puts in[0..len) through the streaming filter (struct gw_stream_filter) and its output in o as
+ * one chunk (raw for a close-delimited answer), the last chunk after it at the end. 0 or the
+ * filter's negative code. */
+static int stream_out(struct gw_request *r, struct out *o, const char *in, size_t len,
+                      enum gw_stream_mode mode)
+{
+    struct gw_stream_filter *f = r->resp_stream;
+    size_t from = f->out.len;
+    int rc = f->piece(r, f, in, len, mode);
+    if (rc < 0)
+        return rc;
+    if (f->out.len > from && r->out == GW_OUT_CHUNKED)
+        out_chunk(r, o, f->out.data + from, f->out.len - from);
+    else if (f->out.len > from)
+        out_raw(o, f->out.data + from, f->out.len - from);
+    if (mode == GW_STREAM_END && r->out == GW_OUT_CHUNKED)
+        out_raw(o, "0\r\n\r\n", 5);
+    return 0;
+}
+
+/*
+ * One upstream read of a body that flows through a streaming filter: the payload it brought
+ * (de-chunked) goes through the filter piece by piece, flushed at the read's end (finished at
+ * the body's), and what came out goes in o as one chunk. As relay: *consumed input bytes, *done.
+ * 0, or a negative code: a bad chunked body, or the filter's failure (GW_ENOMEM).
+ */
+static __attribute__((noinline)) int stream_response(struct gw_request *r, struct out *o,
+                                                     const char *p, size_t avail,
+                                                     size_t *consumed, bool *done)
+{
+    struct gw_stream_filter *f = r->resp_stream;
+    struct out tmp;
+    uint64_t payload = 0;
+    tmp.n = tmp.slot = 0;
+    int rc = relay(r, &tmp, r->rmsg.body, &r->resp_dec, &r->resp_left, p, avail, false,
+                   &payload, 0, consumed, done);
+    if (rc < 0)
+        return rc;
+    f->out.len = 0;
+    for (unsigned i = 0; i < tmp.n; i++) {
+        enum gw_stream_mode mode = i + 1 < tmp.n ? GW_STREAM_MORE
+                                   : *done        ? GW_STREAM_END
+                                                  : GW_STREAM_FLUSH;
+        rc = f->piece(r, f, tmp.bufs[i].base, tmp.bufs[i].len, mode);
+        if (rc < 0)
+            return rc;
+    }
+    if (tmp.n == 0 && *done) {
+        rc = f->piece(r, f, NULL, 0, GW_STREAM_END);
+        if (rc < 0)
+            return rc;
+    }
+    if (f->out.len && r->out == GW_OUT_CHUNKED)
+        out_chunk(r, o, f->out.data, f->out.len);
+    else if (f->out.len)
+        out_raw(o, f->out.data, f->out.len);
+    if (*done && r->out == GW_OUT_CHUNKED)
+        out_raw(o, "0\r\n\r\n", 5);
+    return 0;
+}
+
 /*
  * The response body for a body filter: collected whole from the upstream, then filtered, then
  * put in o after the head. Returns 1 while it waits for more (or after it failed the request),
@@ -1002,11 +1063,23 @@ static __attribute__((noinline)) int collect_response(struct gw_request *r, stru
     else if (f->refuse_larger)
         rc = GW_EUPGARBAGE;
     uint64_t left = r->resp_left; /* what is still to come of the upstream's body */
-    if (rc == 0)
+    if (rc == 0 && r->resp_stream)
+        rc = gw_rewrite_response_finish(r, GW_BODY_CHUNKED, 0); /* the stream filter's */
+    else if (rc == 0)
         rc = fits ? gw_rewrite_response_finish(r, GW_BODY_LENGTH, f->body.len)
                   : gw_rewrite_response_finish(r, r->rmsg.body, r->rmsg.content_length);
     r->resp_left = left;
     r->resp_filter = NULL; /* f (the stage's) stays alive: o refers to its body */
+    if (rc == 0 && r->resp_stream) {
+        /* The collected body flows on through the streaming filter: one piece. */
+        r->resp_stream->out.len = 0;
+        out_raw(o, r->rhead.data, r->rhead.len);
+        rc = stream_out(r, o, f->body.data, f->body.len, done ? GW_STREAM_END : GW_STREAM_FLUSH);
+        if (rc == 0) {
+            r->resp_started = true;
+            return 0;
+        }
+    }
     if (rc < 0) {
         if (a.err == 0)
             gw_answer_init(&a, rc);
@@ -1052,17 +1125,22 @@ static void pump_response(struct gw_request *r)
         size_t avail = uc->len - uc->off;
         uint64_t payload = 0;
         bool done = r->resp_done;
-        int rc = relay(r, &o, r->rmsg.body, &r->resp_dec, &r->resp_left, p, avail,
+        int rc;
+        if (r->resp_stream) {
+            rc = stream_response(r, &o, p, avail, &consumed, &done);
+        } else {
+            rc = relay(r, &o, r->rmsg.body, &r->resp_dec, &r->resp_left, p, avail,
                        r->out == GW_OUT_CHUNKED, &payload, 0, &consumed, &done);
+            /* A close-delimited body ends with the upstream's EOF (upstream_closed). */
+            if (r->rmsg.body == GW_BODY_UNTIL_EOF && r->resp_done && r->out == GW_OUT_CHUNKED)
+                out_raw(&o, "0\r\n\r\n", 5);
+        }
         if (rc < 0) {
             gw_log_warn("upstream %s: bad chunked response body: %s (request %s)", r->target->key,
                         gw_strerror(rc), r->id);
             fail(r, GW_EUPGARBAGE);
             return;
         }
-        /* A close-delimited body ends with the upstream's EOF (upstream_closed). */
-        if (r->rmsg.body == GW_BODY_UNTIL_EOF && r->resp_done && r->out == GW_OUT_CHUNKED)
-            out_raw(&o, "0\r\n\r\n", 5);
         r->resp_done = done;
     }
     if (o.n == 0) {

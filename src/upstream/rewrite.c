@@ -311,6 +311,12 @@ int gw_rewrite_response_head(struct gw_request *r)
             r->resp_left = m->content_length; /* what the proxy reads meanwhile */
             return rc ? GW_ENOMEM : 0;
         }
+        if (r->resp_stream) {
+            /* A stage rewrites the body as it flows: its length is unknown until the end. */
+            rc |= response_framing(r, b, GW_BODY_CHUNKED, 0);
+            r->resp_left = m->content_length; /* what the proxy reads of the upstream's */
+            return rc ? GW_ENOMEM : 0;
+        }
     }
     rc |= response_framing(r, b, m->body, m->content_length);
     return rc ? GW_ENOMEM : 0;
