@@ -190,9 +190,11 @@ def test_upstream_that_never_reads_the_body_gets_504():
 
 
 def _post_with_request_as_body(g, smuggled):
-    """A POST whose 60 KB head cannot be written to a non-reading upstream at once, with a
-    body that is itself a request. Returns (all bytes received, closed?)."""
-    pad = b"X-Pad: " + b"p" * 2000 + b"\r\n"
+    """A POST whose 600 KB head cannot be written to a non-reading upstream at once (a 60 KB
+    one could: the kernel's send buffer sometimes took it whole, and the test then saw a
+    complete request), with a body that is itself a request. Returns (all bytes received,
+    closed?)."""
+    pad = b"X-Pad: " + b"p" * 20000 + b"\r\n"
     req = (
         b"POST /x HTTP/1.1\r\nHost: a\r\n"
         + pad * 30
@@ -224,7 +226,7 @@ def test_body_cut_short_by_early_response_is_never_parsed_as_a_request():
     ]
     for smuggled in cases:
         with RawUpstream(early_answer, rcvbuf=1024, maxseg=536) as up, Gantry(
-            config(up.url(), limits={"max_header_bytes": "128k"})
+            config(up.url(), limits={"max_header_bytes": "1m"})
         ) as g:
             out, closed = _post_with_request_as_body(g, smuggled)
             text = out.decode("latin-1")
@@ -253,7 +255,7 @@ def test_body_cut_short_by_upstream_reset_gets_a_closing_502():
 
     smuggled = b"GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n"
     with RawUpstream(reset, rcvbuf=1024, maxseg=536) as up, Gantry(
-        config(up.url(), limits={"max_header_bytes": "128k"})
+        config(up.url(), limits={"max_header_bytes": "1m"})
     ) as g:
         out, closed = _post_with_request_as_body(g, smuggled)
         text = out.decode("latin-1")
