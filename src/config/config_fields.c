@@ -441,6 +441,9 @@ static const struct gw__cfg_field service_fields[] = {
      .arg = &gw__cfg_service_compression_obj},
     {.name = "metrics", .type = &gw__cfg_object_type, .arg = &gw__cfg_service_metrics_obj},
     {.name = "slo", .type = &gw__cfg_object_type, .arg = &gw__cfg_slo_obj},
+    /* absent: the gateway's section applies (config_cors.c) */
+    {.name = "cors", .type = &gw__cfg_object_type, .arg = &gw__cfg_service_cors_obj},
+    {.name = "csrf", .type = &gw__cfg_object_type, .arg = &gw__cfg_service_csrf_obj},
 };
 static const struct gw__cfg_object service_obj = {
     .what = "service",
@@ -500,6 +503,8 @@ static const struct gw__cfg_field root_fields[] = {
      .offset = offsetof(struct gw_config, compression),
      .arg = &gw__cfg_compression_obj,
      .def = "false"},
+    {.name = "cors", .type = &gw__cfg_object_type, .arg = &gw__cfg_cors_obj},
+    {.name = "csrf", .type = &gw__cfg_object_type, .arg = &gw__cfg_csrf_obj},
     {.name = "services",
      .type = &gw__cfg_list_type,
      .offset = offsetof(struct gw_config, services),

@@ -177,6 +177,11 @@ extern const struct gw__cfg_object gw__cfg_slo_obj;                /* service "s
  * reason in *why. */
 struct gw_cidr;
 bool gw__cfg_parse_cidr(const char *s, struct gw_cidr *out, const char **why);
+/* The browser policies (config_cors.c). */
+extern const struct gw__cfg_object gw__cfg_cors_obj;         /* root "cors" */
+extern const struct gw__cfg_object gw__cfg_service_cors_obj; /* service "cors" */
+extern const struct gw__cfg_object gw__cfg_csrf_obj;         /* root "csrf" */
+extern const struct gw__cfg_object gw__cfg_service_csrf_obj; /* service "csrf" */
 /* Frees the JWT keys the auth section loaded (gw_config_free calls it). */
 void gw__cfg_auth_free_keys(struct gw_config *cfg);
 

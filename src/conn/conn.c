@@ -526,7 +526,8 @@ void gw__conn_respond(struct gw_conn *c, int status, const char *extra_headers, 
     /* Gantry's answers are JSON, unless the caller names its own type (the metrics). */
     if (rc == 0 && body_len && !(extra_headers && strncmp(extra_headers, "Content-Type:", 13) == 0))
         rc = gw_buf_append_str(b, "Content-Type: application/json\r\n");
-    if (rc == 0)
+    /* RFC 9110 8.6: no Content-Length in a 204 (a preflight's answer) */
+    if (rc == 0 && status != 204)
         rc = gw_buf_appendf(b, "Content-Length: %zu\r\n", body_len);
     if (rc == 0 && r && r->id[0])
         rc = gw_buf_appendf(b, "X-Request-ID: %s\r\n", r->id);

@@ -38,7 +38,8 @@ struct gw_metrics_scrape;
  * An answer gantry gives itself: an error code (its status and message come from the error
  * table, core/error.h) and what the answer adds. conn/respond.c turns it into the one JSON
  * body shape: {"error": "<message>[ for service <service>]", "status": N, "request_id": "...",
- * ["reason": "..."], [extra members], ["retry_after": N]}.
+ * ["reason": "..."], [extra members], ["retry_after": N]}. An answer that is not an error (a
+ * CORS preflight's 204) has err 0, its status, and empty set: status and header lines, no body.
  */
 struct gw_answer {
     int err;               /** GW_E* code */
@@ -52,6 +53,7 @@ struct gw_answer {
     uint64_t retry_after;  /** seconds: Retry-After header and "retry_after" member; 0: none */
     const char *headers;   /** extra header lines, each ending in CRLF, or NULL */
     bool close;            /** close the connection after the answer */
+    bool empty;            /** no body (no JSON, no Content-Type); status must be set */
 };
 
 /*
@@ -154,8 +156,9 @@ enum gw_out_framing {
     GW_OUT_CLOSE,    /* close-delimited (HTTP/1.0 client, unknown length) */
 };
 
-/* How many policy stages can keep state in a request (policy/chain.c checks its table). */
-#define GW_REQUEST_SLOTS 8
+/* How many policy stages can keep state in a request: a slot per row of policy/chain.c's table
+ * (it checks), with room for the rows still to come. */
+#define GW_REQUEST_SLOTS 12
 
 /* Most state one stage may keep per request (each stage file asserts its own fits). */
 #define GW_STAGE_STATE_MAX 512

@@ -21,6 +21,7 @@
 #include "metrics/hub.h"
 #include "observe/observe.h"
 #include "policy/chain.h"
+#include "policy/cors.h"
 #include "route/normalize.h"
 #include "route/router.h"
 #include "runtime/server-t.h"
@@ -316,8 +317,19 @@ void gw__request_dispatch(struct gw_conn *c, struct gw_request *r)
         host_len = m->headers[m->host_index].value_len;
     }
     struct gw_route_match match;
+    enum gw_http_method method = m->method_id;
+    /* A CORS preflight goes where the request it asks about would go, so that a service that
+     * allows only some methods still gets (and answers) its preflights; when that service has
+     * no CORS, the OPTIONS request is routed as itself. */
+    if (method == GW_METHOD_OPTIONS)
+        method = gw_cors_route_method(m);
     enum gw_route_result res =
-        gw_router_match(r->snap->router, host, host_len, norm, norm_len, m->method_id, &match);
+        gw_router_match(r->snap->router, host, host_len, norm, norm_len, method, &match);
+    if (method != m->method_id &&
+        (res != GW_ROUTE_FOUND ||
+         !(((const struct gw_service *)match.data)->stages & (1u << GW_STAGE_CORS))))
+        res = gw_router_match(r->snap->router, host, host_len, norm, norm_len, m->method_id,
+                              &match);
     if (res == GW_ROUTE_NOT_FOUND) {
         free(norm);
         gw__conn_error(c, GW_ENOROUTE, false);

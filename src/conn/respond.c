@@ -45,14 +45,13 @@ static size_t put_raw(char *out, size_t at, size_t cap, const char *s)
     return at + n;
 }
 
-void gw__answer_render(const struct gw_answer *a, const char *request_id,
-                       struct gw__answer_text *out)
+/* The JSON body of an error answer into out->body. */
+static void render_body(const struct gw_answer *a, int status, const char *request_id,
+                        struct gw__answer_text *out)
 {
-    char *body = out->body, *headers = out->headers;
-    size_t bcap = sizeof out->body, hcap = sizeof out->headers;
+    char *body = out->body;
+    size_t bcap = sizeof out->body;
     char num[48];
-    int status = a->status ? a->status : gw_err_http_status(a->err);
-
     size_t n = put_raw(body, 0, bcap, "{\"error\":\"");
     n = put_json_string(body, n, bcap, gw_strerror(a->err));
     if (a->service) {
@@ -78,7 +77,22 @@ void gw__answer_render(const struct gw_answer *a, const char *request_id,
         n = put_raw(body, n, bcap, num);
     }
     out->body_len = put_raw(body, n, bcap, "}");
+}
 
+void gw__answer_render(const struct gw_answer *a, const char *request_id,
+                       struct gw__answer_text *out)
+{
+    char *headers = out->headers;
+    size_t hcap = sizeof out->headers;
+    char num[48];
+    int status = a->status ? a->status : gw_err_http_status(a->err);
+
+    if (a->empty) {
+        out->body[0] = '\0';
+        out->body_len = 0;
+    } else {
+        render_body(a, status, request_id, out);
+    }
     /* A 503 always says when to come back (RFC 9110 10.2.3): a second unless told. */
     uint64_t retry = a->retry_after ? a->retry_after : (status == 503 ? 1 : 0);
     size_t h = 0;

@@ -90,6 +90,9 @@
     X(EFORBIDDEN, 403, "insufficient role or permission")                                          \
     X(EINTROSPECT, 503, "authentication service unavailable")                                      \
     X(EJWKS, 500, "invalid JWKS document")                                                         \
+    /* browser policies: CORS preflights, the CSRF Origin check */                                 \
+    X(ECORSDENIED, 403, "preflight refused by the CORS policy")                                    \
+    X(ECSRF, 403, "cross-site request refused")                                                    \
     /* rate limiting and its Redis backend */                                                      \
     X(ERATELIMITED, 429, "rate limit exceeded")                                                    \
     X(ERLBACKEND, 503, "rate limit backend unavailable")                                           \

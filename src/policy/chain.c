@@ -14,9 +14,15 @@
 
 /* The table. Order is policy: see enum gw_stage_id. */
 static const struct gw_stage stages[GW_STAGE__COUNT] = {
+    [GW_STAGE_CORS] = {"cors", GW_STAGE_CORS, gw_cors_applies, gw_cors_on_request,
+                       gw_cors_on_response, gw_cors_cancel, NULL},
     [GW_STAGE_RATELIMIT_PRE] = {"ratelimit", GW_STAGE_RATELIMIT_PRE, gw_ratelimit_applies,
                                 gw_ratelimit_pre_on_request, gw_ratelimit_on_response,
                                 gw_ratelimit_cancel, NULL},
+    [GW_STAGE_CORS_PREFLIGHT] = {"cors-preflight", GW_STAGE_CORS, gw_cors_applies,
+                                 gw_cors_preflight_on_request, NULL, NULL, NULL},
+    [GW_STAGE_CSRF] = {"csrf", GW_STAGE_CSRF, gw_csrf_applies, gw_csrf_on_request, NULL, NULL,
+                       NULL},
     [GW_STAGE_AUTH] = {"auth", GW_STAGE_AUTH, gw_auth_applies, gw_auth_on_request, NULL,
                        gw_auth_cancel, NULL},
     [GW_STAGE_RATELIMIT_CONSUMER] = {"ratelimit-consumer", GW_STAGE_RATELIMIT_PRE,
@@ -177,4 +183,5 @@ void gw_answer_init(struct gw_answer *a, int err)
     a->retry_after = 0;
     a->headers = NULL;
     a->close = err == GW_ENOMEM;
+    a->empty = false;
 }

@@ -1,7 +1,8 @@
 /*
  * The policy chain: one static const table of stages that a routed request runs through, in
- * order, before it goes upstream (DESIGN.md "policy stages"). Today: limits that need no
- * identity, authentication and authorization, limits keyed by the consumer.
+ * order, before it goes upstream (DESIGN.md "policy stages"). Today: the CORS decision, limits
+ * that need no identity, CORS preflights, the CSRF check, authentication and authorization,
+ * limits keyed by the consumer.
  *
  * The stage contract (docs/internals.md "Policy stages"):
  *   - on_request decides: CONTINUE (next stage), RESPOND (the answer it filled in goes to the
@@ -38,10 +39,15 @@ enum gw_stage_result {
 
 /* The rows of the table, in the order they run. */
 enum gw_stage_id {
+    /* the CORS decision (origin allowed?) takes its state before any stage can answer, so
+     * every answer, a 429 included, gets its CORS headers; it never answers itself */
+    GW_STAGE_CORS = 0,
     /* limits that need no identity (ip, global, header, route) come first, so that failed
      * logins are limited too and a flood of bad tokens costs at most the limit in verifications
      * and introspection calls */
-    GW_STAGE_RATELIMIT_PRE = 0,
+    GW_STAGE_RATELIMIT_PRE,
+    GW_STAGE_CORS_PREFLIGHT,     /* answers CORS preflights (they carry no credentials) */
+    GW_STAGE_CSRF,               /* refuses unsafe requests from untrusted origins */
     GW_STAGE_AUTH,               /* authentication, then authorization */
     GW_STAGE_RATELIMIT_CONSUMER, /* the limits keyed by the consumer */
     GW_STAGE_TRANSFORM,          /* request transformations (they may use $consumer) */

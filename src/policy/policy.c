@@ -17,6 +17,7 @@
 #include "policy/apikey.h"
 #include "policy/chain.h"
 #include "policy/transform.h"
+#include "policy/cors.h"
 #include "state/ratelimit_local.h"
 #include "state/ratelimit_redis.h"
 #include "state/token_cache.h"
@@ -322,6 +323,9 @@ int gw_policy_build(struct gw_snapshot *s, struct gw_policy_shared *ps, char *wh
     rc = gw_transform_build(p, s, why, why_cap);
     if (rc < 0)
         return rc;
+    rc = gw_cors_build(p, cfg, why, why_cap);
+    if (rc < 0)
+        return rc;
     /* Which stages of the chain each service runs: the others cost its requests nothing. */
     for (size_t i = 0; i < s->nservices; i++)
         s->services[i].stages = gw_policy_stage_mask(s, i);
@@ -350,6 +354,7 @@ void gw_policy_free(struct gw_policy *p)
     gw_token_cache_free(p->jwt_tokens);
     gw_token_cache_free(p->introspected);
     gw_transform_free(p);
+    gw_cors_free(p);
     free(p);
 }
 

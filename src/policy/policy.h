@@ -32,6 +32,8 @@ struct gw_apikey_table;
 struct gw_token_cache;
 struct gw_keyset;
 struct gw_tf_plan;
+struct gw_cors_service;
+struct gw_csrf_service;
 
 /* A compiled limit. */
 struct gw_rl_limit {
@@ -72,6 +74,9 @@ struct gw_policy {
     char **consumer_roles; /* per consumer: roles joined by spaces */
     char **consumer_perms;
     struct gw_tf_plan *transforms; /* per service index (policy/transform.h), or NULL */
+    /* browser policies (policy/cors.h): per service index, NULL when no service has one */
+    struct gw_cors_service *cors;
+    struct gw_csrf_service *csrf;
 };
 
 /* A JWKS key set, refcounted: workers hold the current one, the control thread replaces it. */

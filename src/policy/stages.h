@@ -23,6 +23,19 @@ enum gw_stage_result gw_ratelimit_consumer_on_request(struct gw_request *r, void
 int gw_ratelimit_on_response(struct gw_request *r, void *slot, struct gw_buf *head);
 void gw_ratelimit_cancel(struct gw_request *r, void *slot);
 
+/* policy/cors.c: CORS; the decision (first) and the preflights (after the limits that need no
+ * identity), one state for both. */
+bool gw_cors_applies(const struct gw_snapshot *s, size_t i);
+enum gw_stage_result gw_cors_on_request(struct gw_request *r, void **slot, struct gw_answer *a);
+enum gw_stage_result gw_cors_preflight_on_request(struct gw_request *r, void **slot,
+                                                  struct gw_answer *a);
+int gw_cors_on_response(struct gw_request *r, void *slot, struct gw_buf *head);
+void gw_cors_cancel(struct gw_request *r, void *slot);
+
+/* policy/csrf.c: the CSRF Origin check. */
+bool gw_csrf_applies(const struct gw_snapshot *s, size_t i);
+enum gw_stage_result gw_csrf_on_request(struct gw_request *r, void **slot, struct gw_answer *a);
+
 /* policy/auth.c: authentication and authorization. */
 bool gw_auth_applies(const struct gw_snapshot *s, size_t i);
 enum gw_stage_result gw_auth_on_request(struct gw_request *r, void **slot, struct gw_answer *a);

@@ -134,6 +134,33 @@ static void test_out_of_memory_closes(void **unused)
     assert_int_equal(render(&a, "r").status, 500);
 }
 
+/* An answer that is not an error (a CORS preflight's 204): its status and headers, no body,
+ * and no Retry-After unless asked for. */
+static void test_empty_answer_has_no_body(void **unused)
+{
+    (void)unused;
+    struct gw_answer a;
+    gw_answer_init(&a, 0);
+    assert_false(a.empty);
+    a.status = 204;
+    a.empty = true;
+    a.headers = "Access-Control-Allow-Origin: https://a.example\r\n";
+    struct gw__answer_text t = render(&a, "r");
+    assert_int_equal(t.status, 204);
+    assert_int_equal(t.body_len, 0);
+    assert_string_equal(t.body, "");
+    assert_string_equal(t.headers, "Access-Control-Allow-Origin: https://a.example\r\n");
+    assert_false(a.close);
+
+    /* an error answer may be empty too: its status from the table, no JSON */
+    gw_answer_init(&a, GW_ENOTARGET);
+    a.empty = true;
+    t = render(&a, "r");
+    assert_int_equal(t.status, 503);
+    assert_int_equal(t.body_len, 0);
+    assert_string_equal(t.headers, "Retry-After: 1\r\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -143,6 +170,7 @@ int main(void)
         cmocka_unit_test(test_long_values_are_cut_not_overflowed),
         cmocka_unit_test(test_extra_members_whole_or_not_at_all),
         cmocka_unit_test(test_out_of_memory_closes),
+        cmocka_unit_test(test_empty_answer_has_no_body),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

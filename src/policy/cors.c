@@ -1,0 +1,365 @@
+/*
+ * CORS (the Fetch standard's CORS protocol), as two rows of the chain sharing one state:
+ *
+ *   - "cors" (the first row, before every stage that may answer): picks the setting that
+ *     applies (a rule's or the service's; a preflight matches rules by the method it asks
+ *     about), decides whether the request's Origin is allowed, and takes the state, so that
+ *     every answer of the request gets its CORS headers from on_response: the upstream's, and
+ *     gantry's own (a 429 from a limit, a 401, a 503), which a browser may then read;
+ *   - "cors-preflight" (after the limits that need no identity, before authentication: a
+ *     preflight carries no credentials, so it must never meet a 401): answers a preflight
+ *     itself, 204 with the Access-Control-Allow-* headers, or the setting's denied_status when
+ *     the origin, the method or a header is not allowed. The upstream never sees a preflight
+ *     of a service with CORS.
+ *
+ * on_response replaces the upstream's own Access-Control-* headers (two sets would disagree)
+ * and adds "Origin" to Vary on every answer, allowed origin or not, merged into the upstream's
+ * Vary, so a cache never serves one origin's answer to another.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "control/snapshot-t.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "http1/names.h"
+#include "policy/chain.h"
+#include "policy/cors.h"
+#include "policy/policy.h"
+#include "policy/stages.h"
+
+/* Per-request state (the slot of GW_STAGE_CORS, shared by the two rows). */
+struct cors_state {
+    const struct gw_cors_set *set;
+    bool preflight; /* OPTIONS with Origin and Access-Control-Request-Method */
+    bool allowed;   /* the origin is allowed: the answer gets CORS headers */
+    uint16_t origin_len;
+    char *preflight_lines; /* a 204's Access-Control-Allow-Methods/-Headers/-Max-Age (heap) */
+    char reason[96];       /* why a preflight was refused */
+    char origin[GW_ORIGIN_MAX + 1];
+};
+_Static_assert(sizeof(struct cors_state) <= GW_STAGE_STATE_MAX, "CORS state too large");
+
+bool gw_cors_applies(const struct gw_snapshot *s, size_t i)
+{
+    const struct gw_policy *p = s->policy;
+    return p && p->cors && p->cors[i].base.enabled;
+}
+
+/* The request's Origin header: its index, or -1 when it has none. Two Origin lines are no
+ * origin a browser sends: -2. */
+static int find_origin(const struct gw_http1_message *m)
+{
+    int at = -1;
+    for (uint32_t i = 0; i < m->num_headers; i++) {
+        const struct gw_http1_header *h = &m->headers[i];
+        if (h->name_len == 6 && strncasecmp(h->name, "origin", 6) == 0) {
+            if (at >= 0)
+                return -2;
+            at = (int)i;
+        }
+    }
+    return at;
+}
+
+enum gw_stage_result gw_cors_on_request(struct gw_request *r, void **slot, struct gw_answer *a)
+{
+    const struct gw_http1_message *m = &r->msg;
+    size_t svc = (size_t)(r->svc - r->snap->services);
+    int oi = find_origin(m);
+    bool preflight = m->method_id == GW_METHOD_OPTIONS && oi >= 0 &&
+                     gw_http1_find_header(m, "access-control-request-method", 29) >= 0;
+    int method = preflight ? (int)gw_cors_route_method(m) : (int)m->method_id;
+    const struct gw_cors_set *set =
+        gw_cors_select(&r->snap->policy->cors[svc], r->npath, r->npath_len, method);
+    if (!set->enabled)
+        return GW_STAGE_CONTINUE; /* a rule turned CORS off here: the upstream's own headers */
+    struct cors_state *st = *slot = gw_stage_alloc(r, sizeof *st);
+    if (st == NULL) {
+        gw_answer_init(a, GW_ENOMEM);
+        return GW_STAGE_RESPOND;
+    }
+    st->set = set;
+    st->preflight = preflight;
+    if (oi < 0)
+        return GW_STAGE_CONTINUE; /* same-origin, or not a browser: only Vary */
+    const struct gw_http1_header *h = &m->headers[oi];
+    struct gw_origin o;
+    if (gw_origin_parse(h->value, h->value_len, &o) != 0 || !gw_cors_origin_allowed(set, &o))
+        return GW_STAGE_CONTINUE;
+    st->allowed = true;
+    memcpy(st->origin, h->value, h->value_len); /* parsed: at most GW_ORIGIN_MAX bytes */
+    st->origin_len = (uint16_t)h->value_len;
+    return GW_STAGE_CONTINUE;
+}
+
+/* ---- preflights -------------------------------------------------------------------------------
+ */
+
+static bool is_tchar(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+static bool is_token(const char *s, size_t n)
+{
+    if (n == 0)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (!is_tchar(s[i]))
+            return false;
+    }
+    return true;
+}
+
+static bool header_allowed(const struct gw_cors_set *set, const char *name, size_t n)
+{
+    for (size_t i = 0; i < set->nheaders; i++) {
+        if (strlen(set->headers[i]) == n && strncasecmp(set->headers[i], name, n) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Refuses the preflight: "<what> <name> is not allowed", or what alone when name is NULL. */
+static enum gw_stage_result deny(struct gw_request *r, struct cors_state *st, const char *what,
+                                 const char *name, size_t name_len, struct gw_answer *a)
+{
+    if (name_len > 48)
+        name_len = 48;
+    if (name)
+        snprintf(st->reason, sizeof st->reason, "%s %.*s is not allowed", what, (int)name_len,
+                 name);
+    else
+        snprintf(st->reason, sizeof st->reason, "%s", what);
+    st->allowed = false; /* a refused preflight gets no CORS headers */
+    gw_log_info("request %s: %s %s: CORS preflight refused: %s", r->id, r->method, r->path,
+                st->reason);
+    gw_answer_init(a, GW_ECORSDENIED);
+    a->status = (int)st->set->denied_status;
+    a->reason = st->reason;
+    a->empty = a->status == 204;
+    return GW_STAGE_RESPOND;
+}
+
+/* Appends s[0..n) to the growing line buffer; false when out of memory. */
+static bool put(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
+{
+    if (*len + n + 1 > *cap) {
+        size_t ncap = (*len + n + 1) * 2;
+        char *nb = realloc(*buf, ncap);
+        if (nb == NULL)
+            return false;
+        *buf = nb;
+        *cap = ncap;
+    }
+    memcpy(*buf + *len, s, n);
+    *len += n;
+    (*buf)[*len] = '\0';
+    return true;
+}
+
+#define PUT_LIT(lit) put(&buf, &len, &cap, (lit), sizeof(lit) - 1)
+
+enum gw_stage_result gw_cors_preflight_on_request(struct gw_request *r, void **slot,
+                                                  struct gw_answer *a)
+{
+    struct cors_state *st = *slot;
+    if (st == NULL || !st->preflight)
+        return GW_STAGE_CONTINUE;
+    const struct gw_cors_set *set = st->set;
+    const struct gw_http1_message *m = &r->msg;
+    if (!st->allowed)
+        return deny(r, st, "origin is not allowed", NULL, 0, a);
+
+    /* the method it asks about */
+    int mi = gw_http1_find_header(m, "access-control-request-method", 29);
+    const char *mv = m->headers[mi].value;
+    size_t ml = m->headers[mi].value_len;
+    enum gw_http_method method = gw_http_method_id(mv, ml);
+    if (!is_token(mv, ml))
+        return deny(r, st, "method", mv, ml, a);
+    if (!(set->methods & GW_CORS_ANY_METHOD) &&
+        (method == GW_METHOD_OTHER || !(set->methods & (1u << method))))
+        return deny(r, st, "method", mv, ml, a);
+
+    /* the headers it asks about: a comma-separated list of names (Fetch: each a token) */
+    int hi = gw_http1_find_header(m, "access-control-request-headers", 30);
+    const char *hv = hi >= 0 ? m->headers[hi].value : "";
+    size_t hl = hi >= 0 ? m->headers[hi].value_len : 0;
+    bool any_requested = false;
+    for (size_t at = 0; at < hl;) {
+        size_t end = at;
+        while (end < hl && hv[end] != ',')
+            end++;
+        size_t b = at, e = end;
+        while (b < e && (hv[b] == ' ' || hv[b] == '\t'))
+            b++;
+        while (e > b && (hv[e - 1] == ' ' || hv[e - 1] == '\t'))
+            e--;
+        at = end + 1;
+        if (b == e)
+            continue;
+        if (!is_token(hv + b, e - b) || (!set->any_header && !header_allowed(set, hv + b, e - b)))
+            return deny(r, st, "header", hv + b, e - b, a);
+        any_requested = true;
+    }
+
+    /* The answer's lines that depend on the request are built here, while its head is still
+     * in the input buffer; on_response appends them. */
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    bool ok = true;
+    if (set->allow_methods) {
+        ok = put(&buf, &len, &cap, set->allow_methods, strlen(set->allow_methods));
+    } else {
+        ok = PUT_LIT("Access-Control-Allow-Methods: ") && put(&buf, &len, &cap, mv, ml) &&
+             PUT_LIT("\r\n");
+    }
+    if (ok && set->any_header && any_requested) {
+        ok = PUT_LIT("Access-Control-Allow-Headers: ") && put(&buf, &len, &cap, hv, hl) &&
+             PUT_LIT("\r\n");
+    } else if (ok && set->allow_headers) {
+        ok = put(&buf, &len, &cap, set->allow_headers, strlen(set->allow_headers));
+    }
+    if (ok && set->max_age)
+        ok = put(&buf, &len, &cap, set->max_age, strlen(set->max_age));
+    if (!ok) {
+        free(buf);
+        gw_answer_init(a, GW_ENOMEM);
+        return GW_STAGE_RESPOND;
+    }
+    st->preflight_lines = buf;
+    gw_answer_init(a, 0);
+    a->status = 204;
+    a->empty = true;
+    return GW_STAGE_RESPOND;
+}
+
+/* ---- every answer -----------------------------------------------------------------------------
+ */
+
+static bool name_is(const char *p, size_t n, const char *lower, size_t ln)
+{
+    return n == ln && strncasecmp(p, lower, ln) == 0;
+}
+
+/* True when the Vary value v[0..n) already names Origin, or is "*". */
+static bool vary_covers_origin(const char *v, size_t n)
+{
+    for (size_t at = 0; at < n;) {
+        size_t end = at;
+        while (end < n && v[end] != ',')
+            end++;
+        size_t b = at, e = end;
+        while (b < e && (v[b] == ' ' || v[b] == '\t'))
+            b++;
+        while (e > b && (v[e - 1] == ' ' || v[e - 1] == '\t'))
+            e--;
+        if (name_is(v + b, e - b, "origin", 6) || (e - b == 1 && v[b] == '*'))
+            return true;
+        at = end + 1;
+    }
+    return false;
+}
+
+/* Removes the Access-Control-* lines already in head (after its start line): gantry's replace
+ * the upstream's. Reports where the value of the last Vary line ends (0: no Vary line), whether
+ * a Vary line covers Origin, and whether that last value is empty. */
+static void scrub(struct gw_buf *head, size_t *vary_end, bool *vary_covers, bool *vary_blank)
+{
+    char *end = head->data + head->len;
+    char *p = memchr(head->data, '\n', head->len);
+    *vary_end = 0;
+    *vary_covers = false;
+    *vary_blank = false;
+    if (p == NULL)
+        return;
+    char *w = ++p;
+    while (p < end) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
+        const char *colon = memchr(p, ':', n);
+        size_t nl_len = colon ? (size_t)(colon - p) : 0;
+        if (nl_len > 15 && strncasecmp(p, "access-control-", 15) == 0) {
+            p += n;
+            continue;
+        }
+        if (colon && name_is(p, nl_len, "vary", 4)) {
+            const char *v = colon + 1;
+            size_t vl = (size_t)(p + n - v);
+            while (vl > 0 && (v[vl - 1] == '\n' || v[vl - 1] == '\r'))
+                vl--;
+            if (vary_covers_origin(v, vl))
+                *vary_covers = true;
+            size_t b = 0;
+            while (b < vl && (v[b] == ' ' || v[b] == '\t'))
+                b++;
+            *vary_blank = b == vl;
+            *vary_end = (size_t)(w - head->data) + (size_t)(v - p) + vl;
+        }
+        if (w != p)
+            memmove(w, p, n);
+        w += n;
+        p += n;
+    }
+    head->len = (size_t)(w - head->data);
+}
+
+/* Inserts s at offset at of head. */
+static int insert(struct gw_buf *head, size_t at, const char *s, size_t n)
+{
+    int rc = gw_buf_reserve(head, n);
+    if (rc < 0)
+        return rc;
+    memmove(head->data + at + n, head->data + at, head->len - at);
+    memcpy(head->data + at, s, n);
+    head->len += n;
+    return 0;
+}
+
+int gw_cors_on_response(struct gw_request *r, void *slot, struct gw_buf *head)
+{
+    const struct cors_state *st = slot;
+    const struct gw_cors_set *set = st->set;
+    size_t vary_end;
+    bool vary_covers, vary_blank;
+    int rc = 0;
+    (void)r;
+    scrub(head, &vary_end, &vary_covers, &vary_blank);
+    if (st->allowed) {
+        /* "*" answers any origin when no credentials go with it (Fetch: a credentialed
+         * request needs its own origin echoed, and the config refuses "*" with credentials) */
+        if (set->any_origin && !set->credentials) {
+            rc |= gw_buf_append_str(head, "Access-Control-Allow-Origin: *\r\n");
+        } else {
+            rc |= gw_buf_append_str(head, "Access-Control-Allow-Origin: ");
+            rc |= gw_buf_append(head, st->origin, st->origin_len);
+            rc |= gw_buf_append(head, "\r\n", 2);
+        }
+        if (set->credentials)
+            rc |= gw_buf_append_str(head, "Access-Control-Allow-Credentials: true\r\n");
+        if (st->preflight_lines)
+            rc |= gw_buf_append_str(head, st->preflight_lines);
+        else if (!st->preflight && set->expose)
+            rc |= gw_buf_append_str(head, set->expose);
+    }
+    if (vary_covers)
+        return rc ? GW_ENOMEM : 0;
+    if (vary_end)
+        rc |= vary_blank ? insert(head, vary_end, "Origin", 6) : insert(head, vary_end, ", Origin", 8);
+    else
+        rc |= gw_buf_append_str(head, "Vary: Origin\r\n");
+    return rc ? GW_ENOMEM : 0;
+}
+
+void gw_cors_cancel(struct gw_request *r, void *slot)
+{
+    struct cors_state *st = slot;
+    (void)r;
+    free(st->preflight_lines);
+    st->preflight_lines = NULL;
+}

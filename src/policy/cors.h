@@ -1,0 +1,97 @@
+/*
+ * The browser policies of a snapshot, compiled from the config: CORS (policy/cors.c, two rows of
+ * the chain) and the CSRF Origin check (policy/csrf.c). docs/cors.md explains the behaviour.
+ *
+ * The config gives each at three levels (gateway, service, rule; config/config-t.h); here each
+ * service's levels are merged once, when the snapshot is built, into one effective setting per
+ * service and per rule, with its origin patterns parsed and its constant header lines rendered,
+ * so a request only picks the setting that applies and compares origins.
+ */
+#ifndef GW_POLICY_CORS_H
+#define GW_POLICY_CORS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/config-t.h"
+#include "http1/parser.h"
+#include "policy/origin.h"
+
+struct gw_policy;
+
+/* Merges a level into the one above it: every key src wrote (src->set) replaces dst's, and dst
+ * records it as written. Strings are shared, not copied. */
+void gw_cors_conf_overlay(struct gw_cors_conf *dst, const struct gw_cors_conf *src);
+void gw_csrf_conf_overlay(struct gw_csrf_conf *dst, const struct gw_csrf_conf *src);
+
+/* The method a CORS preflight asks about, for routing: when m is an OPTIONS request with Origin
+ * and Access-Control-Request-Method, that method's id (GW_METHOD_OTHER for a token gantry does
+ * not know); otherwise m's own method. */
+enum gw_http_method gw_cors_route_method(const struct gw_http1_message *m);
+
+/* One effective CORS setting (a service's, or one of its rules'). */
+struct gw_cors_set {
+    bool enabled;
+    bool any_origin; /* "*" */
+    struct gw_origin_pattern *origins;
+    size_t norigins;
+    bool credentials;
+    uint32_t methods;     /* (1u << enum gw_http_method) bits, or GW_CORS_ANY_METHOD */
+    bool any_header;      /* "headers": "*": any requested header is allowed and echoed */
+    char *const *headers; /* allowed request headers, lowercased (the config's strings) */
+    size_t nheaders;
+    char *allow_methods; /* "Access-Control-Allow-Methods: ...\r\n" (NULL with any method) */
+    char *allow_headers; /* "Access-Control-Allow-Headers: ...\r\n" (NULL: any, or none) */
+    char *max_age;       /* "Access-Control-Max-Age: N\r\n", or NULL */
+    char *expose;        /* "Access-Control-Expose-Headers: ...\r\n", or NULL */
+    uint32_t denied_status;
+};
+
+struct gw_cors_rule {
+    const struct gw_match_conf *match;
+    struct gw_cors_set set;
+};
+
+/* A service's CORS: its own setting and its rules', in order. */
+struct gw_cors_service {
+    struct gw_cors_set base;
+    struct gw_cors_rule *rules;
+    size_t nrules;
+};
+
+/* One effective CSRF setting. */
+struct gw_csrf_set {
+    bool enabled;
+    struct gw_origin_pattern *origins;
+    size_t norigins;
+    bool refuse_no_origin;
+};
+
+struct gw_csrf_rule {
+    const struct gw_match_conf *match;
+    struct gw_csrf_set set;
+};
+
+struct gw_csrf_service {
+    struct gw_csrf_set base;
+    struct gw_csrf_rule *rules;
+    size_t nrules;
+};
+
+/* Compiles p->cors and p->csrf (one per service of cfg; NULL when no service has the policy).
+ * Called from gw_policy_build. 0, or a negative code with why. */
+int gw_cors_build(struct gw_policy *p, const struct gw_config *cfg, char *why, size_t why_cap);
+void gw_cors_free(struct gw_policy *p);
+
+/* The setting that applies to a request of service cs: its first rule whose match takes the
+ * path and method, else the service's. */
+const struct gw_cors_set *gw_cors_select(const struct gw_cors_service *cs, const char *path,
+                                         size_t n, int method_id);
+const struct gw_csrf_set *gw_csrf_select(const struct gw_csrf_service *cs, const char *path,
+                                         size_t n, int method_id);
+
+/* True when origin o is one set s allows (never for a disabled set). */
+bool gw_cors_origin_allowed(const struct gw_cors_set *s, const struct gw_origin *o);
+
+#endif
