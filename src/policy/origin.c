@@ -219,7 +219,11 @@ int gw_origin_pattern_parse(const char *s, size_t n, struct gw_origin_pattern *p
         return -1;
     }
     if (wild) {
-        if (p->o.host[0] == '[' || memchr(p->o.host, '.', hl) == NULL) {
+        if (p->o.host[0] == '[') {
+            *why = "has a wildcard before an IP address: a wildcard stands for DNS labels";
+            return -1;
+        }
+        if (memchr(p->o.host, '.', hl) == NULL) {
             *why = "would match every site under a top-level domain: a wildcard needs a domain "
                    "of two labels or more after it (\"https://*.example.com\")";
             return -1;
