@@ -366,7 +366,7 @@ struct gw_cors_conf {
     char **origins; /* "origins": exact, wildcard subdomains, "null" or "*" (alone); lowercased */
     size_t norigins;
     uint32_t methods; /* "methods": (1u << enum gw_http_method) bits, or GW_CORS_ANY_METHOD */
-    char **headers;   /* "headers": allowed request header names, lowercased; ["*"]: any */
+    char **headers;   /* "headers": allowed request header names (any case); ["*"]: any */
     size_t nheaders;
     char **expose_headers; /* "expose_headers": as written; ["*"]: all (not with credentials) */
     size_t nexpose_headers;

@@ -14,6 +14,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define ROWS(t) (t), sizeof(t) / sizeof((t)[0])
 #define CFG(field) offsetof(struct gw_config, field)
@@ -76,13 +77,12 @@ static bool valid_token(const char *s)
     return true;
 }
 
-/* A request header name a preflight may ask for, or "*"; lowercased (compared so). */
+/* A request header name a preflight may ask for, or "*"; sent as written, compared without
+ * regard to case. */
 static bool check_allowed_header(struct gw__cfg_ctx *ctx, char **s)
 {
-    if (strcmp(*s, "*") == 0 || valid_token(*s)) {
-        lowercase(*s);
+    if (strcmp(*s, "*") == 0 || valid_token(*s))
         return true;
-    }
     char q[96];
     gw__cfg_error(ctx, "%s is not a header name (letters, digits and !#$%%&'*+-.^_`|~), nor \"*\"",
                   gw__cfg_quote(*s, strlen(*s), q, sizeof q));
@@ -220,9 +220,33 @@ static void check_star_alone(struct gw__cfg_ctx *ctx, const char *key, char *con
     gw__cfg_pop(ctx);
 }
 
+/* Header names are compared without regard to case: "X-A" and "x-a" are one. */
+static void check_names_once(struct gw__cfg_ctx *ctx, const char *key, char *const *items,
+                             size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        for (size_t j = 0; j < i; j++) {
+            if (strcasecmp(items[i], items[j]) != 0 || strcmp(items[i], items[j]) == 0)
+                continue; /* the same spelling twice is reported by the list itself */
+            char q[96];
+            gw__cfg_push_key(ctx, key);
+            gw__cfg_push_index(ctx, i);
+            gw__cfg_error(ctx, "%s is listed twice (header names ignore case)",
+                          gw__cfg_quote(items[i], strlen(items[i]), q, sizeof q));
+            gw__cfg_pop(ctx);
+            gw__cfg_pop(ctx);
+            break;
+        }
+    }
+}
+
 /* The lists of one level, alone. */
 static void check_level(struct gw__cfg_ctx *ctx, const struct gw_cors_conf *c)
 {
+    if (c->set & GW_CORS_SET_HEADERS)
+        check_names_once(ctx, "headers", c->headers, c->nheaders);
+    if (c->set & GW_CORS_SET_EXPOSE)
+        check_names_once(ctx, "expose_headers", c->expose_headers, c->nexpose_headers);
     if (c->set & GW_CORS_SET_ORIGINS)
         check_star_alone(ctx, "origins", c->origins, c->norigins, "origin");
     if (c->set & GW_CORS_SET_HEADERS)

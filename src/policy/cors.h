@@ -39,7 +39,7 @@ struct gw_cors_set {
     bool credentials;
     uint32_t methods;     /* (1u << enum gw_http_method) bits, or GW_CORS_ANY_METHOD */
     bool any_header;      /* "headers": "*": any requested header is allowed and echoed */
-    char *const *headers; /* allowed request headers, lowercased (the config's strings) */
+    char *const *headers; /* allowed request headers (the config's strings, any case) */
     size_t nheaders;
     char *allow_methods; /* "Access-Control-Allow-Methods: ...\r\n" (NULL with any method) */
     char *allow_headers; /* "Access-Control-Allow-Headers: ...\r\n" (NULL: any, or none) */

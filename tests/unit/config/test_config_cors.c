@@ -59,7 +59,7 @@ static void test_gateway_section(void **state)
     assert_string_equal(c->origins[0], "https://app.example.com"); /* lowercased */
     assert_int_equal(c->methods, (1u << GW_METHOD_GET) | (1u << GW_METHOD_PUT));
     assert_int_equal(c->nheaders, 2);
-    assert_string_equal(c->headers[0], "content-type");
+    assert_string_equal(c->headers[0], "Content-Type"); /* sent as written */
     assert_string_equal(c->expose_headers[0], "X-Request-ID"); /* sent as written */
     assert_true(c->credentials);
     assert_int_equal(c->max_age_ms, 600000);
@@ -165,7 +165,7 @@ static void test_value_errors(void **state)
                "cors.headers[0]: \"X A\" is not a header name (letters, digits and "
                "!#$%&'*+-.^_`|~), nor \"*\"");
     expect_one("{\"cors\": {\"headers\": [\"x-a\", \"X-A\"]}}", "\"X-A\"",
-               "cors.headers[1]: \"x-a\" is listed twice");
+               "cors.headers[1]: \"X-A\" is listed twice (header names ignore case)");
     expect_one("{\"cors\": {\"methods\": [\"GET\", \"FETCH\"]}}", "\"FETCH\"",
                "cors.methods[1]: unknown method \"FETCH\" (expected GET, HEAD, POST, PUT, "
                "DELETE, OPTIONS, PATCH or TRACE)");
