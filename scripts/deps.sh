@@ -6,6 +6,11 @@
 # Prints nothing and exits 0 when everything is already installed. Otherwise, as root (or with
 # passwordless sudo) it installs what is missing with apt-get; as anyone else it prints the
 # command to run and exits 1. Never reads stdin, so it works in CI.
+#
+# The test profile also needs Node.js and npm (the machine's own when it has them, else
+# Debian's) and Debian's chromium for the browser tests, and installs the npm packages of
+# tests/node (puppeteer-core) with `npm ci` from its package-lock.json, again only when they
+# are missing or the lock file changed.
 set -euo pipefail
 
 usage() {
@@ -28,7 +33,13 @@ packages=(build-essential cmake pkg-config libuv1-dev libjansson-dev libssl-dev 
           zlib1g-dev libbrotli-dev python3)
 case $profile in
 run) packages+=(curl) ;;
-test) packages+=(libcmocka-dev curl redis-server valgrind prometheus python3-brotli) ;;
+test)
+    packages+=(libcmocka-dev curl redis-server valgrind prometheus python3-brotli chromium)
+    # A machine may bring its own Node.js (with npm); Debian's are the fallback, and Debian's
+    # npm must not be added beside another nodejs build.
+    command -v node >/dev/null 2>&1 || packages+=(nodejs)
+    command -v npm >/dev/null 2>&1 || packages+=(npm)
+    ;;
 fuzz) packages+=(clang "libclang-rt-${clang_major}-dev") ;;
 bench) packages+=(wrk nginx haproxy valgrind strace curl redis-server openssl) ;;
 *) usage ;;
@@ -65,9 +76,26 @@ check_fuzzer() {
     return "$rc"
 }
 
+# tests/node: `npm ci` from the lock file, when node_modules is absent or older than the lock.
+node_packages() {
+    local dir stamp
+    dir=$(cd "$(dirname "$0")/.." && pwd)/tests/node
+    stamp=$dir/node_modules/.gantry-lock
+    [[ -f $dir/package-lock.json ]] || return 0
+    if [[ -f $stamp ]] && cmp -s "$stamp" "$dir/package-lock.json"; then
+        return 0
+    fi
+    echo "deps.sh: installing the npm packages of tests/node (npm ci)" >&2
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error </dev/null >&2)
+    cp "$dir/package-lock.json" "$stamp"
+}
+
 if [[ ${#missing[@]} -eq 0 ]]; then
     if [[ $profile == fuzz ]]; then
         check_fuzzer
+    fi
+    if [[ $profile == test ]]; then
+        node_packages
     fi
     exit 0
 fi
@@ -99,4 +127,7 @@ fi
 
 if [[ $profile == fuzz ]]; then
     check_fuzzer
+fi
+if [[ $profile == test ]]; then
+    node_packages
 fi
