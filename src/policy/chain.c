@@ -124,8 +124,9 @@ void gw_policy_respond(struct gw_request *r, const struct gw_answer *a)
 void gw__policy_cancel(struct gw_request *r)
 {
     unsigned done = 0;
-    for (size_t i = 0; i < GW_STAGE__COUNT; i++) {
-        const struct gw_stage *st = &stages[i];
+    /* only the rows the service runs can hold state */
+    for (uint32_t rows = r->svc->stages; rows; rows &= rows - 1) {
+        const struct gw_stage *st = &stages[__builtin_ctz(rows)];
         if (st->cancel && r->slot[st->slot] && !(done & (1u << st->slot))) {
             done |= 1u << st->slot;
             st->cancel(r, r->slot[st->slot]);
@@ -136,8 +137,8 @@ void gw__policy_cancel(struct gw_request *r)
 int gw__policy_response_headers(struct gw_request *r, struct gw_buf *head)
 {
     unsigned done = 0;
-    for (size_t i = 0; i < GW_STAGE__COUNT; i++) {
-        const struct gw_stage *st = &stages[i];
+    for (uint32_t rows = r->svc->stages; rows; rows &= rows - 1) {
+        const struct gw_stage *st = &stages[__builtin_ctz(rows)];
         if (st->on_response && r->slot[st->slot] && !(done & (1u << st->slot))) {
             done |= 1u << st->slot;
             int rc = st->on_response(r, r->slot[st->slot], head);

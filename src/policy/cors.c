@@ -30,17 +30,21 @@
 #include "policy/policy.h"
 #include "policy/stages.h"
 
-/* Per-request state (the slot of GW_STAGE_CORS, shared by the two rows). */
+/* Per-request state (the slot of GW_STAGE_CORS, shared by the two rows): a fixed part, and the
+ * allowed origin's bytes behind it (only as many as it has: the state is zeroed, and this is on
+ * every request of a service with CORS). */
 struct cors_state {
     const struct gw_cors_set *set;
-    bool preflight; /* OPTIONS with Origin and Access-Control-Request-Method */
-    bool allowed;   /* the origin is allowed: the answer gets CORS headers */
-    uint16_t origin_len;
     char *preflight_lines; /* a 204's Access-Control-Allow-Methods/-Headers/-Max-Age (heap) */
-    char reason[96];       /* why a preflight was refused */
-    char origin[GW_ORIGIN_MAX + 1];
+    char *reason;          /* why a preflight was refused (taken from the arena when needed) */
+    bool preflight;        /* OPTIONS with Origin and Access-Control-Request-Method */
+    bool allowed;          /* the origin is allowed: the answer gets CORS headers */
+    uint16_t origin_len;
+    char origin[]; /* origin_len bytes when allowed */
 };
-_Static_assert(sizeof(struct cors_state) <= GW_STAGE_STATE_MAX, "CORS state too large");
+#define REASON_MAX 96
+_Static_assert(sizeof(struct cors_state) + GW_ORIGIN_MAX + REASON_MAX <= GW_STAGE_STATE_MAX,
+               "CORS state too large");
 
 bool gw_cors_applies(const struct gw_snapshot *s, size_t i)
 {
@@ -54,8 +58,10 @@ static int find_origin(const struct gw_http1_message *m)
 {
     int at = -1;
     for (uint32_t i = 0; i < m->num_headers; i++) {
-        const struct gw_http1_header *h = &m->headers[i];
-        if (h->name_len == 6 && strncasecmp(h->name, "origin", 6) == 0) {
+        const char *n = m->headers[i].name;
+        if (m->headers[i].name_len == 6 && (n[0] | 0x20) == 'o' && (n[1] | 0x20) == 'r' &&
+            (n[2] | 0x20) == 'i' && (n[3] | 0x20) == 'g' && (n[4] | 0x20) == 'i' &&
+            (n[5] | 0x20) == 'n') {
             if (at >= 0)
                 return -2;
             at = (int)i;
@@ -76,22 +82,22 @@ enum gw_stage_result gw_cors_on_request(struct gw_request *r, void **slot, struc
         gw_cors_select(&r->snap->policy->cors[svc], r->npath, r->npath_len, method);
     if (!set->enabled)
         return GW_STAGE_CONTINUE; /* a rule turned CORS off here: the upstream's own headers */
-    struct cors_state *st = *slot = gw_stage_alloc(r, sizeof *st);
+    const struct gw_http1_header *h = oi >= 0 ? &m->headers[oi] : NULL;
+    bool allowed = h && gw_cors_origin_value_allowed(set, h->value, h->value_len);
+    /* an allowed origin was parsed: at most GW_ORIGIN_MAX bytes */
+    size_t keep = allowed ? h->value_len : 0;
+    struct cors_state *st = *slot = gw_stage_alloc(r, sizeof *st + keep);
     if (st == NULL) {
         gw_answer_init(a, GW_ENOMEM);
         return GW_STAGE_RESPOND;
     }
     st->set = set;
     st->preflight = preflight;
-    if (oi < 0)
-        return GW_STAGE_CONTINUE; /* same-origin, or not a browser: only Vary */
-    const struct gw_http1_header *h = &m->headers[oi];
-    struct gw_origin o;
-    if (gw_origin_parse(h->value, h->value_len, &o) != 0 || !gw_cors_origin_allowed(set, &o))
-        return GW_STAGE_CONTINUE;
-    st->allowed = true;
-    memcpy(st->origin, h->value, h->value_len); /* parsed: at most GW_ORIGIN_MAX bytes */
-    st->origin_len = (uint16_t)h->value_len;
+    st->allowed = allowed; /* no Origin (same-origin, or not a browser): only Vary */
+    if (allowed) {
+        memcpy(st->origin, h->value, keep);
+        st->origin_len = (uint16_t)keep;
+    }
     return GW_STAGE_CONTINUE;
 }
 
@@ -130,11 +136,15 @@ static enum gw_stage_result deny(struct gw_request *r, struct cors_state *st, co
 {
     if (name_len > 48)
         name_len = 48;
+    st->reason = gw_stage_alloc(r, REASON_MAX); /* within the stage's budget (asserted) */
+    if (st->reason == NULL) {
+        gw_answer_init(a, GW_ENOMEM);
+        return GW_STAGE_RESPOND;
+    }
     if (name)
-        snprintf(st->reason, sizeof st->reason, "%s %.*s is not allowed", what, (int)name_len,
-                 name);
+        snprintf(st->reason, REASON_MAX, "%s %.*s is not allowed", what, (int)name_len, name);
     else
-        snprintf(st->reason, sizeof st->reason, "%s", what);
+        snprintf(st->reason, REASON_MAX, "%s", what);
     st->allowed = false; /* a refused preflight gets no CORS headers */
     gw_log_info("request %s: %s %s: CORS preflight refused: %s", r->id, r->method, r->path,
                 st->reason);
@@ -242,9 +252,16 @@ enum gw_stage_result gw_cors_preflight_on_request(struct gw_request *r, void **s
 /* ---- every answer -----------------------------------------------------------------------------
  */
 
+/* Case-insensitive equality of a header name (token characters) with a lowercase literal. */
 static bool name_is(const char *p, size_t n, const char *lower, size_t ln)
 {
-    return n == ln && strncasecmp(p, lower, ln) == 0;
+    if (n != ln)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if ((char)(p[i] | 0x20) != lower[i])
+            return false;
+    }
+    return true;
 }
 
 /* True when the Vary value v[0..n) already names Origin, or is "*". */
@@ -284,11 +301,11 @@ static void scrub(struct gw_buf *head, size_t *vary_end, bool *vary_covers, bool
         size_t n = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
         const char *colon = memchr(p, ':', n);
         size_t nl_len = colon ? (size_t)(colon - p) : 0;
-        if (nl_len > 15 && strncasecmp(p, "access-control-", 15) == 0) {
+        if (nl_len > 15 && name_is(p, 15, "access-control-", 15)) {
             p += n;
             continue;
         }
-        if (colon && name_is(p, nl_len, "vary", 4)) {
+        if (nl_len == 4 && name_is(p, 4, "vary", 4)) {
             const char *v = colon + 1;
             size_t vl = (size_t)(p + n - v);
             while (vl > 0 && (v[vl - 1] == '\n' || v[vl - 1] == '\r'))
@@ -323,37 +340,57 @@ static int insert(struct gw_buf *head, size_t at, const char *s, size_t n)
 
 int gw_cors_on_response(struct gw_request *r, void *slot, struct gw_buf *head)
 {
+    static const char acao[] = "Access-Control-Allow-Origin: ";
+    static const char vary[] = "Vary: Origin\r\n";
     const struct cors_state *st = slot;
     const struct gw_cors_set *set = st->set;
     size_t vary_end;
     bool vary_covers, vary_blank;
-    int rc = 0;
     (void)r;
     scrub(head, &vary_end, &vary_covers, &vary_blank);
-    if (st->allowed) {
-        /* "*" answers any origin when no credentials go with it (Fetch: a credentialed
-         * request needs its own origin echoed, and the config refuses "*" with credentials) */
-        if (set->any_origin && !set->credentials) {
-            rc |= gw_buf_append_str(head, "Access-Control-Allow-Origin: *\r\n");
-        } else {
-            rc |= gw_buf_append_str(head, "Access-Control-Allow-Origin: ");
-            rc |= gw_buf_append(head, st->origin, st->origin_len);
-            rc |= gw_buf_append(head, "\r\n", 2);
-        }
-        if (set->credentials)
-            rc |= gw_buf_append_str(head, "Access-Control-Allow-Credentials: true\r\n");
-        if (st->preflight_lines)
-            rc |= gw_buf_append_str(head, st->preflight_lines);
-        else if (!st->preflight && set->expose)
-            rc |= gw_buf_append_str(head, set->expose);
+    /* "*" answers any origin when no credentials go with it (Fetch: a credentialed request
+     * needs its own origin echoed, and the config refuses "*" with credentials) */
+    const char *origin = st->origin;
+    size_t olen = st->origin_len;
+    if (set->any_origin && !set->credentials) {
+        origin = "*";
+        olen = 1;
     }
-    if (vary_covers)
-        return rc ? GW_ENOMEM : 0;
-    if (vary_end)
-        rc |= vary_blank ? insert(head, vary_end, "Origin", 6) : insert(head, vary_end, ", Origin", 8);
-    else
-        rc |= gw_buf_append_str(head, "Vary: Origin\r\n");
-    return rc ? GW_ENOMEM : 0;
+    const char *more = st->preflight_lines ? st->preflight_lines : set->actual;
+    size_t more_len = st->preflight_lines ? strlen(st->preflight_lines)
+                      : st->preflight     ? 0
+                                          : set->actual_len;
+    bool vary_line = !vary_covers && vary_end == 0; /* the common case: one write for all */
+    size_t need = (st->allowed ? sizeof acao - 1 + olen + 2 + set->credentials_len + more_len
+                               : 0) +
+                  (vary_line ? sizeof vary - 1 : 0);
+    if (gw_buf_reserve(head, need) < 0)
+        return GW_ENOMEM;
+    char *p = head->data + head->len;
+    if (st->allowed) {
+        memcpy(p, acao, sizeof acao - 1);
+        p += sizeof acao - 1;
+        memcpy(p, origin, olen);
+        p += olen;
+        memcpy(p, "\r\n", 2);
+        p += 2;
+        memcpy(p, set->credentials_line, set->credentials_len);
+        p += set->credentials_len;
+        if (more_len)
+            memcpy(p, more, more_len);
+        p += more_len;
+    }
+    if (vary_line) {
+        memcpy(p, vary, sizeof vary - 1);
+        p += sizeof vary - 1;
+    }
+    head->len = (size_t)(p - head->data);
+    if (vary_covers || vary_end == 0)
+        return 0;
+    /* merged into the upstream's Vary: one header, not two */
+    int rc = vary_blank ? insert(head, vary_end, "Origin", 6)
+                        : insert(head, vary_end, ", Origin", 8);
+    return rc < 0 ? GW_ENOMEM : 0;
 }
 
 void gw_cors_cancel(struct gw_request *r, void *slot)

@@ -36,6 +36,11 @@ struct gw_cors_set {
     bool any_origin; /* "*" */
     struct gw_origin_pattern *origins;
     size_t norigins;
+    struct gw_cors_text {
+        char *s;
+        size_t n;
+    } *exact; /* the exact origins serialized as browsers send them: compared as bytes */
+    size_t nexact;
     bool credentials;
     uint32_t methods;     /* (1u << enum gw_http_method) bits, or GW_CORS_ANY_METHOD */
     bool any_header;      /* "headers": "*": any requested header is allowed and echoed */
@@ -44,7 +49,10 @@ struct gw_cors_set {
     char *allow_methods; /* "Access-Control-Allow-Methods: ...\r\n" (NULL with any method) */
     char *allow_headers; /* "Access-Control-Allow-Headers: ...\r\n" (NULL: any, or none) */
     char *max_age;       /* "Access-Control-Max-Age: N\r\n", or NULL */
-    char *expose;        /* "Access-Control-Expose-Headers: ...\r\n", or NULL */
+    const char *credentials_line; /* "Access-Control-Allow-Credentials: true\r\n", or "" */
+    size_t credentials_len;
+    char *actual;      /* what an actual (not preflight) answer adds: the expose line, or NULL */
+    size_t actual_len; /* its length (0 with NULL) */
     uint32_t denied_status;
 };
 
@@ -93,5 +101,9 @@ const struct gw_csrf_set *gw_csrf_select(const struct gw_csrf_service *cs, const
 
 /* True when origin o is one set s allows (never for a disabled set). */
 bool gw_cors_origin_allowed(const struct gw_cors_set *s, const struct gw_origin *o);
+
+/* The same for an Origin header's value v[0..n): an exact origin as browsers send it is found
+ * by comparing bytes; anything else is parsed and matched. */
+bool gw_cors_origin_value_allowed(const struct gw_cors_set *s, const char *v, size_t n);
 
 #endif

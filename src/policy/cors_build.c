@@ -109,11 +109,14 @@ static char *header_line(const char *name, char *const *items, size_t n, int *rc
 
 static void free_set(struct gw_cors_set *s)
 {
+    for (size_t i = 0; s->exact && i < s->nexact; i++)
+        free(s->exact[i].s);
+    free(s->exact);
     free(s->origins);
     free(s->allow_methods);
     free(s->allow_headers);
     free(s->max_age);
-    free(s->expose);
+    free(s->actual);
     memset(s, 0, sizeof *s);
 }
 
@@ -127,6 +130,23 @@ static int compile_set(struct gw_cors_set *s, const struct gw_cors_conf *c, bool
     if (rc < 0)
         return rc;
     s->norigins = c->norigins;
+    if (c->norigins) {
+        s->exact = calloc(c->norigins, sizeof *s->exact);
+        if (s->exact == NULL)
+            return GW_ENOMEM;
+    }
+    for (size_t i = 0; i < c->norigins; i++) {
+        char text[GW_ORIGIN_MAX + 1];
+        size_t n = s->origins[i].kind == GW_ORIGIN_EXACT
+                       ? gw_origin_serialize(&s->origins[i].o, text, sizeof text)
+                       : 0;
+        if (n == 0)
+            continue;
+        s->exact[s->nexact].s = strdup(text);
+        if (s->exact[s->nexact].s == NULL)
+            return GW_ENOMEM;
+        s->exact[s->nexact++].n = n;
+    }
     s->credentials = c->credentials;
     s->methods = c->methods;
     s->any_header = c->nheaders == 1 && strcmp(c->headers[0], "*") == 0;
@@ -145,8 +165,12 @@ static int compile_set(struct gw_cors_set *s, const struct gw_cors_conf *c, bool
     }
     if (!s->any_header)
         s->allow_headers = header_line("Access-Control-Allow-Headers", c->headers, c->nheaders, &rc);
-    s->expose =
+    static const char credentials[] = "Access-Control-Allow-Credentials: true\r\n";
+    s->credentials_line = s->credentials ? credentials : "";
+    s->credentials_len = s->credentials ? sizeof credentials - 1 : 0;
+    s->actual =
         header_line("Access-Control-Expose-Headers", c->expose_headers, c->nexpose_headers, &rc);
+    s->actual_len = s->actual ? strlen(s->actual) : 0;
     if (rc == 0 && (c->set & GW_CORS_SET_MAX_AGE)) {
         s->max_age = malloc(48);
         if (s->max_age == NULL)
@@ -291,6 +315,16 @@ const struct gw_csrf_set *gw_csrf_select(const struct gw_csrf_service *cs, const
             return &cs->rules[k].set;
     }
     return &cs->base;
+}
+
+bool gw_cors_origin_value_allowed(const struct gw_cors_set *s, const char *v, size_t n)
+{
+    for (size_t i = 0; i < s->nexact; i++) {
+        if (s->exact[i].n == n && memcmp(s->exact[i].s, v, n) == 0)
+            return s->enabled;
+    }
+    struct gw_origin o;
+    return gw_origin_parse(v, n, &o) == 0 && gw_cors_origin_allowed(s, &o);
 }
 
 bool gw_cors_origin_allowed(const struct gw_cors_set *s, const struct gw_origin *o)

@@ -41,6 +41,11 @@ int gw_origin_parse(const char *s, size_t n, struct gw_origin *o);
  * with a host (scheme://host...), or has user information (browsers never send one). */
 int gw_origin_of_url(const char *s, size_t n, struct gw_origin *o);
 
+/* Writes o's serialization as a browser sends it (RFC 6454 6.2: scheme and host lowercased,
+ * ":port" only when not the scheme's default) into out (cap bytes, NUL-terminated). Returns its
+ * length, or 0 when o is opaque or it does not fit. */
+size_t gw_origin_serialize(const struct gw_origin *o, char *out, size_t cap);
+
 /* True when a and b are the same tuple origin (an opaque origin is never the same as any). */
 bool gw_origin_same(const struct gw_origin *a, const struct gw_origin *b);
 
