@@ -9,7 +9,8 @@
  *   - the input split at its first 0 byte is a (pattern, origin) pair: the pattern's verdict is
  *     deterministic, "*" matches everything, a wildcard never matches the opaque origin nor a
  *     host that is not strictly longer than its suffix;
- *   - the Host comparison holds for the origin's own "host[:port]".
+ *   - the Host comparison holds for the origin's own "host[:port]";
+ *   - a serialized origin parses back to the same origin and serializes to itself.
  * Inputs are copied to exact-size heap buffers, so ASan catches any read past the end.
  */
 #include <stdbool.h>
@@ -66,6 +67,16 @@ static void one_origin(const char *in, size_t n)
     if (o.port != 0 && gw_origin_pattern_parse(in, n, &p, &why) == 0 &&
         p.kind == GW_ORIGIN_EXACT)
         CHECK(gw_origin_pattern_match(&p, &o));
+    /* its serialization is an origin, the same one, and serializes to itself */
+    char ser[GW_ORIGIN_MAX + 1], again[GW_ORIGIN_MAX + 1];
+    size_t sn = gw_origin_serialize(&o, ser, sizeof ser);
+    if (sn > 0) {
+        struct gw_origin back;
+        CHECK(gw_origin_parse(ser, sn, &back) == 0);
+        CHECK(gw_origin_same(&o, &back) || o.port == 0);
+        CHECK(gw_origin_serialize(&back, again, sizeof again) == sn);
+        CHECK(memcmp(ser, again, sn) == 0);
+    }
     /* its own host[:port] is its Host */
     char host[GW_ORIGIN_MAX + 16];
     int k = snprintf(host, sizeof host, "%.*s:%u", (int)o.host_len, o.host, (unsigned)o.port);

@@ -78,6 +78,34 @@ static void test_parse_origins(void **unused)
     assert_int_equal(gw_origin_parse(longest, GW_ORIGIN_MAX + 1, &o), -1);
 }
 
+static void test_serialize(void **unused)
+{
+    (void)unused;
+    struct gw_origin o;
+    char out[GW_ORIGIN_MAX + 1];
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"https://app.example.com", "https://app.example.com"},
+        {"HTTPS://App.Example.COM:443", "https://app.example.com"},
+        {"http://a.example:80", "http://a.example"},
+        {"http://a.example:443", "http://a.example:443"},
+        {"https://a.example:8443", "https://a.example:8443"},
+        {"http://[::1]:8080", "http://[::1]:8080"},
+        {"WSS://x.example:443", "wss://x.example"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        assert_int_equal(parse(cases[i].in, &o), 0);
+        size_t n = gw_origin_serialize(&o, out, sizeof out);
+        assert_int_equal(n, strlen(cases[i].out));
+        assert_string_equal(out, cases[i].out);
+    }
+    assert_int_equal(parse("null", &o), 0);
+    assert_int_equal(gw_origin_serialize(&o, out, sizeof out), 0);
+    assert_int_equal(parse("https://app.example.com", &o), 0);
+    assert_int_equal(gw_origin_serialize(&o, out, 10), 0); /* does not fit */
+}
+
 static void test_origin_of_referer(void **unused)
 {
     (void)unused;
@@ -257,7 +285,8 @@ static void test_guard_page(void **unused)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_origins),   cmocka_unit_test(test_origin_of_referer),
+        cmocka_unit_test(test_parse_origins),   cmocka_unit_test(test_serialize),
+        cmocka_unit_test(test_origin_of_referer),
         cmocka_unit_test(test_same_origin),     cmocka_unit_test(test_host_header),
         cmocka_unit_test(test_patterns),        cmocka_unit_test(test_pattern_errors),
         cmocka_unit_test(test_guard_page),
