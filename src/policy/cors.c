@@ -299,6 +299,14 @@ static void scrub(struct gw_buf *head, size_t *vary_end, bool *vary_covers, bool
     while (p < end) {
         char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t n = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
+        char first = (char)(p[0] | 0x20);
+        if (first != 'a' && first != 'v') { /* most lines: not ours to look at */
+            if (w != p)
+                memmove(w, p, n);
+            w += n;
+            p += n;
+            continue;
+        }
         const char *colon = memchr(p, ':', n);
         size_t nl_len = colon ? (size_t)(colon - p) : 0;
         if (nl_len > 15 && name_is(p, 15, "access-control-", 15)) {
@@ -338,16 +346,32 @@ static int insert(struct gw_buf *head, size_t at, const char *s, size_t n)
     return 0;
 }
 
+/* True when the upstream response r->rmsg has a header scrub must see (Access-Control-*, Vary):
+ * its names are at hand, cheaper to look at than the head's text. */
+static bool upstream_has_ours(const struct gw_http1_message *m)
+{
+    for (uint32_t i = 0; i < m->num_headers; i++) {
+        char c = (char)(m->headers[i].name[0] | 0x20);
+        if (c == 'a' || c == 'v')
+            return true;
+    }
+    return false;
+}
+
 int gw_cors_on_response(struct gw_request *r, void *slot, struct gw_buf *head)
 {
     static const char acao[] = "Access-Control-Allow-Origin: ";
     static const char vary[] = "Vary: Origin\r\n";
     const struct cors_state *st = slot;
     const struct gw_cors_set *set = st->set;
-    size_t vary_end;
-    bool vary_covers, vary_blank;
-    (void)r;
-    scrub(head, &vary_end, &vary_covers, &vary_blank);
+    size_t vary_end = 0;
+    bool vary_covers = false, vary_blank = false;
+    /* An upstream's answer is built in r->rhead from the header lines of r->rmsg
+     * (upstream/rewrite.c), and this stage's on_response is the first to add to it: when none of
+     * those lines can be an Access-Control-* or a Vary, there is nothing to scrub. Gantry's own
+     * answers (another buffer) are scanned. */
+    if (head != &r->rhead || upstream_has_ours(&r->rmsg))
+        scrub(head, &vary_end, &vary_covers, &vary_blank);
     /* "*" answers any origin when no credentials go with it (Fetch: a credentialed request
      * needs its own origin echoed, and the config refuses "*" with credentials) */
     const char *origin = st->origin;
