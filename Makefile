@@ -95,12 +95,13 @@ bench: deps-bench
 	    [ "$$ran" -gt 0 ] || echo "bench: no bench/bench_*.c and no bench/run.sh"; \
 	fi
 
+# tests/node/node_modules holds npm packages (some ship C sources): not ours to format.
 format:
-	find $(FORMAT_DIRS) -type f \( -name '*.c' -o -name '*.h' \) -print0 2>/dev/null \
+	find $(FORMAT_DIRS) -name node_modules -prune -o -type f \( -name '*.c' -o -name '*.h' \) -print0 2>/dev/null \
 	    | xargs -0 -r $(CLANG_FORMAT) -i
 
 format-check:
-	find $(FORMAT_DIRS) -type f \( -name '*.c' -o -name '*.h' \) -print0 2>/dev/null \
+	find $(FORMAT_DIRS) -name node_modules -prune -o -type f \( -name '*.c' -o -name '*.h' \) -print0 2>/dev/null \
 	    | xargs -0 -r $(CLANG_FORMAT) --dry-run -Werror
 
 clean:

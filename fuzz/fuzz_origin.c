@@ -64,8 +64,7 @@ static void one_origin(const char *in, size_t n)
     CHECK(gw_origin_same(&o, &o));
     struct gw_origin_pattern p;
     const char *why;
-    if (o.port != 0 && gw_origin_pattern_parse(in, n, &p, &why) == 0 &&
-        p.kind == GW_ORIGIN_EXACT)
+    if (o.port != 0 && gw_origin_pattern_parse(in, n, &p, &why) == 0 && p.kind == GW_ORIGIN_EXACT)
         CHECK(gw_origin_pattern_match(&p, &o));
     /* its serialization is an origin, the same one, and serializes to itself */
     char ser[GW_ORIGIN_MAX + 1], again[GW_ORIGIN_MAX + 1];

@@ -148,8 +148,9 @@ static const struct gw__cfg_object match_obj = {.what = "match", ROWS(match_fiel
     {.name = "origins",                                                                            \
      .type = &gw__cfg_strlist_type,                                                                \
      .offset = (at) + CORS(origins),                                                               \
-     .arg = &(const struct gw__cfg_strlist){                                                       \
-         .count_offset = (at) + CORS(norigins), .check = check_origin, .unique = true}},           \
+     .arg = &(const struct gw__cfg_strlist){.count_offset = (at) + CORS(norigins),                 \
+                                            .check = check_origin,                                 \
+                                            .unique = true}},                                      \
         {.name = "methods", .type = &cors_methods_type, .offset = (at) + CORS(methods)},           \
         {.name = "headers",                                                                        \
          .type = &gw__cfg_strlist_type,                                                            \
@@ -210,8 +211,8 @@ static bool is_star_list(char *const *items, size_t n)
 }
 
 /* "*" stands for everything: it comes alone. */
-static void check_star_alone(struct gw__cfg_ctx *ctx, const char *key, char *const *items,
-                             size_t n, const char *what)
+static void check_star_alone(struct gw__cfg_ctx *ctx, const char *key, char *const *items, size_t n,
+                             const char *what)
 {
     if (n < 2 || !is_star_list(items, n))
         return;
@@ -221,8 +222,7 @@ static void check_star_alone(struct gw__cfg_ctx *ctx, const char *key, char *con
 }
 
 /* Header names are compared without regard to case: "X-A" and "x-a" are one. */
-static void check_names_once(struct gw__cfg_ctx *ctx, const char *key, char *const *items,
-                             size_t n)
+static void check_names_once(struct gw__cfg_ctx *ctx, const char *key, char *const *items, size_t n)
 {
     for (size_t i = 1; i < n; i++) {
         for (size_t j = 0; j < i; j++) {
@@ -259,8 +259,7 @@ static void check_level(struct gw__cfg_ctx *ctx, const struct gw_cors_conf *c)
  * refused at load (Fetch: with credentials, "*" is no wildcard in Access-Control-Allow-Origin
  * nor in Access-Control-Expose-Headers). Reported at a key this level wrote; a combination it
  * inherited whole was reported where it was made. */
-static void check_effective(struct gw__cfg_ctx *ctx, const struct gw_cors_conf *eff,
-                            uint32_t here)
+static void check_effective(struct gw__cfg_ctx *ctx, const struct gw_cors_conf *eff, uint32_t here)
 {
     if (!eff->credentials)
         return;
@@ -286,9 +285,9 @@ static void gateway_cors_init(struct gw__cfg_ctx *ctx, void *obj)
 {
     (void)ctx;
     struct gw_config *cfg = obj;
-    cfg->cors.c.methods = (1u << GW_METHOD_GET) | (1u << GW_METHOD_HEAD) |
-                          (1u << GW_METHOD_POST) | (1u << GW_METHOD_PUT) |
-                          (1u << GW_METHOD_PATCH) | (1u << GW_METHOD_DELETE);
+    cfg->cors.c.methods = (1u << GW_METHOD_GET) | (1u << GW_METHOD_HEAD) | (1u << GW_METHOD_POST) |
+                          (1u << GW_METHOD_PUT) | (1u << GW_METHOD_PATCH) |
+                          (1u << GW_METHOD_DELETE);
 }
 
 static void gateway_cors_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
@@ -372,8 +371,7 @@ static const struct gw__cfg_field service_cors_fields[] = {
     {.name = "rules",
      .type = &gw__cfg_list_type,
      .offset = SVC(cors.rules),
-     .arg = &(const struct gw__cfg_list){.elem = &cors_rule_obj,
-                                         .count_offset = SVC(cors.nrules)}},
+     .arg = &(const struct gw__cfg_list){.elem = &cors_rule_obj, .count_offset = SVC(cors.nrules)}},
 };
 const struct gw__cfg_object gw__cfg_service_cors_obj = {
     .what = "cors",
@@ -469,8 +467,7 @@ static const struct gw__cfg_field service_csrf_fields[] = {
     {.name = "rules",
      .type = &gw__cfg_list_type,
      .offset = SVC(csrf.rules),
-     .arg = &(const struct gw__cfg_list){.elem = &csrf_rule_obj,
-                                         .count_offset = SVC(csrf.nrules)}},
+     .arg = &(const struct gw__cfg_list){.elem = &csrf_rule_obj, .count_offset = SVC(csrf.nrules)}},
 };
 const struct gw__cfg_object gw__cfg_service_csrf_obj = {
     .what = "csrf",

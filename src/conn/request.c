@@ -321,11 +321,10 @@ void gw__request_dispatch(struct gw_conn *c, struct gw_request *r)
         host_len = m->headers[m->host_index].value_len;
     }
     struct gw_route_match match;
-    enum gw_route_result res =
-        m->method_id == GW_METHOD_OPTIONS
-            ? route_options(r, host, host_len, norm, norm_len, &match)
-            : gw_router_match(r->snap->router, host, host_len, norm, norm_len, m->method_id,
-                              &match);
+    enum gw_route_result res = m->method_id == GW_METHOD_OPTIONS
+                                   ? route_options(r, host, host_len, norm, norm_len, &match)
+                                   : gw_router_match(r->snap->router, host, host_len, norm,
+                                                     norm_len, m->method_id, &match);
     if (res == GW_ROUTE_NOT_FOUND) {
         free(norm);
         gw__conn_error(c, GW_ENOROUTE, false);

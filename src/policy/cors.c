@@ -385,8 +385,7 @@ int gw_cors_on_response(struct gw_request *r, void *slot, struct gw_buf *head)
                       : st->preflight     ? 0
                                           : set->actual_len;
     bool vary_line = !vary_covers && vary_end == 0; /* the common case: one write for all */
-    size_t need = (st->allowed ? sizeof acao - 1 + olen + 2 + set->credentials_len + more_len
-                               : 0) +
+    size_t need = (st->allowed ? sizeof acao - 1 + olen + 2 + set->credentials_len + more_len : 0) +
                   (vary_line ? sizeof vary - 1 : 0);
     if (gw_buf_reserve(head, need) < 0)
         return GW_ENOMEM;
@@ -412,8 +411,8 @@ int gw_cors_on_response(struct gw_request *r, void *slot, struct gw_buf *head)
     if (vary_covers || vary_end == 0)
         return 0;
     /* merged into the upstream's Vary: one header, not two */
-    int rc = vary_blank ? insert(head, vary_end, "Origin", 6)
-                        : insert(head, vary_end, ", Origin", 8);
+    int rc =
+        vary_blank ? insert(head, vary_end, "Origin", 6) : insert(head, vary_end, ", Origin", 8);
     return rc < 0 ? GW_ENOMEM : 0;
 }
 

@@ -39,7 +39,7 @@ struct gw_cors_set {
     struct gw_cors_text {
         char *s;
         size_t n;
-    } *exact; /* the exact origins serialized as browsers send them: compared as bytes */
+    } * exact; /* the exact origins serialized as browsers send them: compared as bytes */
     size_t nexact;
     bool credentials;
     uint32_t methods;     /* (1u << enum gw_http_method) bits, or GW_CORS_ANY_METHOD */

@@ -65,8 +65,7 @@ enum gw_http_method gw_cors_route_method(const struct gw_http1_message *m)
 /* ---- compiling ------------------------------------------------------------------------------- */
 
 /* Parses the config's origin strings (validated at load) into patterns. */
-static int compile_origins(char *const *items, size_t n, struct gw_origin_pattern **out,
-                           bool *any)
+static int compile_origins(char *const *items, size_t n, struct gw_origin_pattern **out, bool *any)
 {
     *out = NULL;
     if (n == 0)
@@ -164,7 +163,8 @@ static int compile_set(struct gw_cors_set *s, const struct gw_cors_conf *c, bool
         snprintf(s->allow_methods, cap, "Access-Control-Allow-Methods: %s\r\n", list);
     }
     if (!s->any_header)
-        s->allow_headers = header_line("Access-Control-Allow-Headers", c->headers, c->nheaders, &rc);
+        s->allow_headers =
+            header_line("Access-Control-Allow-Headers", c->headers, c->nheaders, &rc);
     static const char credentials[] = "Access-Control-Allow-Credentials: true\r\n";
     s->credentials_line = s->credentials ? credentials : "";
     s->credentials_len = s->credentials ? sizeof credentials - 1 : 0;

@@ -79,8 +79,8 @@ enum gw_stage_result gw_csrf_on_request(struct gw_request *r, void **slot, struc
     if (is_safe(m->method_id))
         return GW_STAGE_CONTINUE;
     size_t svc = (size_t)(r->svc - r->snap->services);
-    const struct gw_csrf_set *set = gw_csrf_select(&r->snap->policy->csrf[svc], r->npath,
-                                                   r->npath_len, (int)m->method_id);
+    const struct gw_csrf_set *set =
+        gw_csrf_select(&r->snap->policy->csrf[svc], r->npath, r->npath_len, (int)m->method_id);
     if (!set->enabled)
         return GW_STAGE_CONTINUE;
     struct gw_origin o;

@@ -222,8 +222,7 @@ bool gw_origin_is_host(const struct gw_origin *o, const char *host, size_t n)
     return port != 0 && port == o->port && hl == o->host_len && eq_nocase(host, o->host, hl);
 }
 
-int gw_origin_pattern_parse(const char *s, size_t n, struct gw_origin_pattern *p,
-                            const char **why)
+int gw_origin_pattern_parse(const char *s, size_t n, struct gw_origin_pattern *p, const char **why)
 {
     memset(p, 0, sizeof *p);
     if (n == 1 && s[0] == '*') {

@@ -67,8 +67,7 @@ struct gw_origin_pattern {
 
 /* Parses a configured origin pattern from s (which it keeps pointing into). Returns 0, or -1
  * with *why saying what is wrong in words fit for a config error. */
-int gw_origin_pattern_parse(const char *s, size_t n, struct gw_origin_pattern *p,
-                            const char **why);
+int gw_origin_pattern_parse(const char *s, size_t n, struct gw_origin_pattern *p, const char **why);
 
 /* True when origin o matches p. The opaque origin matches only "null" and "*"; a wildcard
  * matches hosts strictly under its suffix (host "*.example.com" matches "a.b.example.com", not

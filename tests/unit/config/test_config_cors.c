@@ -13,7 +13,7 @@
     "[\"http://h:1\"], " fields "}]}"
 #define TWO_SVC(root, a, b)                                                                        \
     "{" root ", \"services\": [{\"name\": \"a\", \"prefix\": \"/a\", \"targets\": "                \
-    "[\"http://h:1\"]" a "}, {\"name\": \"b\", \"prefix\": \"/b\", \"targets\": "                 \
+    "[\"http://h:1\"]" a "}, {\"name\": \"b\", \"prefix\": \"/b\", \"targets\": "                  \
     "[\"http://h:1\"]" b "}]}"
 
 #define ALL_METHODS                                                                                \
@@ -47,19 +47,19 @@ static void test_off_unless_configured(void **state)
 static void test_gateway_section(void **state)
 {
     (void)state;
-    struct gw_config *cfg = load_ok(
-        "{\"cors\": {\"origins\": [\"HTTPS://App.Example.com\", \"https://*.example.org\", "
-        "\"null\"], \"methods\": [\"get\", \"PUT\"], \"headers\": [\"Content-Type\", "
-        "\"X-Custom\"], \"expose_headers\": [\"X-Request-ID\"], \"credentials\": true, "
-        "\"max_age\": \"10m\", \"denied_status\": 204}, \"csrf\": {\"origins\": "
-        "\"https://partner.example\", \"no_origin\": \"refuse\"}}");
+    struct gw_config *cfg =
+        load_ok("{\"cors\": {\"origins\": [\"HTTPS://App.Example.com\", \"https://*.example.org\", "
+                "\"null\"], \"methods\": [\"get\", \"PUT\"], \"headers\": [\"Content-Type\", "
+                "\"X-Custom\"], \"expose_headers\": [\"X-Request-ID\"], \"credentials\": true, "
+                "\"max_age\": \"10m\", \"denied_status\": 204}, \"csrf\": {\"origins\": "
+                "\"https://partner.example\", \"no_origin\": \"refuse\"}}");
     assert_true(cfg->cors.enabled);
     const struct gw_cors_conf *c = &cfg->cors.c;
     assert_int_equal(c->norigins, 3);
     assert_string_equal(c->origins[0], "https://app.example.com"); /* lowercased */
     assert_int_equal(c->methods, (1u << GW_METHOD_GET) | (1u << GW_METHOD_PUT));
     assert_int_equal(c->nheaders, 2);
-    assert_string_equal(c->headers[0], "Content-Type"); /* sent as written */
+    assert_string_equal(c->headers[0], "Content-Type");        /* sent as written */
     assert_string_equal(c->expose_headers[0], "X-Request-ID"); /* sent as written */
     assert_true(c->credentials);
     assert_int_equal(c->max_age_ms, 600000);
@@ -212,18 +212,15 @@ static void test_star_with_credentials(void **state)
                "cors.credentials: expose_headers \"*\" with credentials true: browsers take "
                "\"*\" literally in a credentialed answer; name the headers");
     /* each service is judged on its own */
-    expect_one(TWO_SVC("\"cors\": {\"origins\": \"*\"}", "",
-                       ", \"cors\": {\"credentials\": true}"),
+    expect_one(TWO_SVC("\"cors\": {\"origins\": \"*\"}", "", ", \"cors\": {\"credentials\": true}"),
                "true", "services[1].cors.credentials: " STAR_CRED);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_off_unless_configured),
-        cmocka_unit_test(test_gateway_section),
-        cmocka_unit_test(test_service_inherits),
-        cmocka_unit_test(test_value_errors),
+        cmocka_unit_test(test_off_unless_configured), cmocka_unit_test(test_gateway_section),
+        cmocka_unit_test(test_service_inherits),      cmocka_unit_test(test_value_errors),
         cmocka_unit_test(test_star_with_credentials),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

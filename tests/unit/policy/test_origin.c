@@ -119,8 +119,8 @@ static void test_origin_of_referer(void **unused)
     r = "https://app.example.com?q";
     assert_int_equal(gw_origin_of_url(r, strlen(r), &o), 0);
     assert_int_equal(o.host_len, 15);
-    static const char *bad[] = {"/relative/path", "https://user:pw@app.example.com/",
-                                "about:blank", "", "https:///x"};
+    static const char *bad[] = {"/relative/path", "https://user:pw@app.example.com/", "about:blank",
+                                "", "https:///x"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(gw_origin_of_url(bad[i], strlen(bad[i]), &o), -1);
 }
@@ -257,13 +257,19 @@ static void test_guard_page(void **unused)
 {
     (void)unused;
     long pg = sysconf(_SC_PAGESIZE);
-    char *mem = mmap(NULL, (size_t)pg * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                     -1, 0);
+    char *mem =
+        mmap(NULL, (size_t)pg * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     assert_true(mem != MAP_FAILED);
     assert_int_equal(mprotect(mem + pg, (size_t)pg, PROT_NONE), 0);
-    static const char *inputs[] = {"https://a.example.com", "https://a.example.com:", "https://[",
-                                   "https://[::1", "https", "null", "https://*.example.com:80",
-                                   "https://a.b/", "h"};
+    static const char *inputs[] = {"https://a.example.com",
+                                   "https://a.example.com:",
+                                   "https://[",
+                                   "https://[::1",
+                                   "https",
+                                   "null",
+                                   "https://*.example.com:80",
+                                   "https://a.b/",
+                                   "h"};
     for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++) {
         size_t n = strlen(inputs[i]);
         char *at = mem + pg - n;
@@ -285,11 +291,10 @@ static void test_guard_page(void **unused)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_origins),   cmocka_unit_test(test_serialize),
-        cmocka_unit_test(test_origin_of_referer),
-        cmocka_unit_test(test_same_origin),     cmocka_unit_test(test_host_header),
-        cmocka_unit_test(test_patterns),        cmocka_unit_test(test_pattern_errors),
-        cmocka_unit_test(test_guard_page),
+        cmocka_unit_test(test_parse_origins),     cmocka_unit_test(test_serialize),
+        cmocka_unit_test(test_origin_of_referer), cmocka_unit_test(test_same_origin),
+        cmocka_unit_test(test_host_header),       cmocka_unit_test(test_patterns),
+        cmocka_unit_test(test_pattern_errors),    cmocka_unit_test(test_guard_page),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
