@@ -124,7 +124,8 @@ void gw_policy_respond(struct gw_request *r, const struct gw_answer *a)
 void gw__policy_cancel(struct gw_request *r)
 {
     unsigned done = 0;
-    /* only the rows the service runs can hold state */
+    /* Only the rows the service runs can hold state (rows that share a slot share their
+     * applies), so these loops visit those rows alone. */
     for (uint32_t rows = r->svc->stages; rows; rows &= rows - 1) {
         const struct gw_stage *st = &stages[__builtin_ctz(rows)];
         if (st->cancel && r->slot[st->slot] && !(done & (1u << st->slot))) {
@@ -152,8 +153,8 @@ int gw__policy_response_headers(struct gw_request *r, struct gw_buf *head)
 int gw__policy_response_head(struct gw_request *r, struct gw_http1_message *m)
 {
     unsigned done = 0;
-    for (size_t i = 0; i < GW_STAGE__COUNT; i++) {
-        const struct gw_stage *st = &stages[i];
+    for (uint32_t rows = r->svc->stages; rows; rows &= rows - 1) {
+        const struct gw_stage *st = &stages[__builtin_ctz(rows)];
         if (st->on_response_head && r->slot[st->slot] && !(done & (1u << st->slot))) {
             done |= 1u << st->slot;
             int rc = st->on_response_head(r, r->slot[st->slot], m);
