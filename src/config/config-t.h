@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "http1/parser.h" /* struct gw_http1_limits, enum gw_http_method */
+#include "net/addr.h"     /* struct gw_cidr: trusted_proxies, ip_rules */
 
 enum gw_log_format {
     GW_LOG_TEXT = 0,
@@ -130,13 +131,6 @@ enum gw_rl_headers {
     GW_RL_HEADERS_IETF,    /* "ietf": RateLimit-* */
     GW_RL_HEADERS_LEGACY,  /* "legacy": X-RateLimit-* */
     GW_RL_HEADERS_OFF,     /* "off" */
-};
-
-/* One "trusted_proxies" entry: an address or a CIDR block. */
-struct gw_cidr {
-    int family; /* AF_INET or AF_INET6 */
-    uint8_t addr[16];
-    uint8_t bits;
 };
 
 /* ---- authentication (config_auth.c, docs/auth.md) ---------------------------------------------
@@ -421,6 +415,88 @@ struct gw_service_csrf_conf {
     size_t nrules;
 };
 
+/* ---- traffic policies: IP rules (config_iprules.c), security headers (config_sechdr.c) ---- */
+
+/* Where a setting of a level (gateway, service, rule) comes from. */
+enum gw_iplist_state {
+    GW_IPLIST_INHERIT = 0, /* absent: the enclosing level's list applies */
+    GW_IPLIST_OFF,         /* false: no list at this level (an inherited one is dropped) */
+    GW_IPLIST_SET,         /* a list of addresses and CIDR blocks */
+};
+
+struct gw_iplist_conf {
+    int state; /* enum gw_iplist_state */
+    struct gw_cidr *items;
+    size_t n;
+};
+
+/* A service's IP rule ("ip_rules.rules[]"): other lists for the requests it matches. */
+struct gw_iprule_conf {
+    struct gw_match_conf match;
+    struct gw_iplist_conf allow;
+    struct gw_iplist_conf deny;
+};
+
+/* "ip_rules" of the gateway (rules unused) or of a service. */
+struct gw_iprules_conf {
+    bool enabled; /* a service's "ip_rules": false: no list applies to it */
+    struct gw_iplist_conf allow;
+    struct gw_iplist_conf deny;
+    struct gw_iprule_conf *rules; /* services only; the longest matching prefix wins */
+    size_t nrules;
+};
+
+/* The security headers, in the order they are written (policy/sechdr.c has their names). */
+enum gw_sechdr_id {
+    GW_SECHDR_HSTS = 0,    /* Strict-Transport-Security (sent only over TLS) */
+    GW_SECHDR_XCTO,        /* X-Content-Type-Options */
+    GW_SECHDR_XFO,         /* X-Frame-Options */
+    GW_SECHDR_REFERRER,    /* Referrer-Policy */
+    GW_SECHDR_CSP,         /* Content-Security-Policy */
+    GW_SECHDR_PERMISSIONS, /* Permissions-Policy */
+    GW_SECHDR_COOP,        /* Cross-Origin-Opener-Policy */
+    GW_SECHDR_CORP,        /* Cross-Origin-Resource-Policy */
+    GW_SECHDR_COEP,        /* Cross-Origin-Embedder-Policy */
+    GW_SECHDR_SERVER,      /* Server */
+    GW_SECHDR__COUNT,
+};
+
+/* How a header gantry sets meets the same header in an upstream response. */
+enum gw_sechdr_mode {
+    GW_SECHDR_MODE_INHERIT = 0, /* absent: the enclosing level's mode */
+    GW_SECHDR_OVERRIDE,         /* "override": gantry's value replaces the upstream's */
+    GW_SECHDR_IF_ABSENT,        /* "if_absent": the upstream's value stays; gantry's fills in */
+};
+
+enum gw_sechdr_state {
+    GW_SECHDR_INHERIT = 0, /* absent: the enclosing level's setting */
+    GW_SECHDR_OFF,         /* false: not set by gantry (Server: "keep") */
+    GW_SECHDR_SET,         /* a value to send */
+    GW_SECHDR_HIDE,        /* Server only: "hide", the upstream's Server header is removed */
+};
+
+struct gw_sechdr_value {
+    int state;   /* enum gw_sechdr_state */
+    int mode;    /* enum gw_sechdr_mode: the header's own ({"value", "mode"}), or INHERIT */
+    char *value; /* GW_SECHDR_SET: the field value (visible ASCII, spaces, tabs) */
+};
+
+struct gw_sechdr_rule_conf;
+
+/* "security_headers" of the gateway, of a service, or of a rule (rules: services only). */
+struct gw_sechdr_conf {
+    bool enabled; /* false: no header at this level */
+    int mode;     /* "mode": enum gw_sechdr_mode (the gateway's default "if_absent") */
+    struct gw_sechdr_value h[GW_SECHDR__COUNT];
+    struct gw_sechdr_rule_conf *rules; /* services only; the longest matching prefix wins */
+    size_t nrules;
+};
+
+struct gw_sechdr_rule_conf {
+    struct gw_match_conf match;
+    struct gw_sechdr_conf set;
+};
+
 struct gw_target_conf {
     /** as written, e.g. "http://127.0.0.1:3001" (after ${ENV} substitution) */
     char *url;
@@ -516,6 +592,10 @@ struct gw_service_conf {
     /** "cors", "csrf" */
     struct gw_service_cors_conf cors;
     struct gw_service_csrf_conf csrf;
+    /** "ip_rules": lists inherited from the gateway's key by key; false: none */
+    struct gw_iprules_conf ip_rules;
+    /** "security_headers": inherited from the gateway's key by key; false: none */
+    struct gw_sechdr_conf security_headers;
 };
 
 /* One path the proxy port answers itself ("probes"): compared exactly with the request's path
@@ -595,7 +675,7 @@ struct gw_config {
         enum gw_rl_backend backend; /* "rate_limit.backend", default local */
         uint32_t max_keys;          /* "max_keys": per limit, default 100000 */
         enum gw_rl_headers headers; /* "headers", default all */
-        struct gw_cidr *trusted;    /* "trusted_proxies" */
+        struct gw_cidr *trusted;    /* "trusted_proxies": addresses or CIDR blocks */
         size_t ntrusted;
         struct gw_limit_conf *limits; /* "limits": gateway-wide */
         size_t nlimits;
@@ -671,6 +751,10 @@ struct gw_config {
         bool enabled;
         struct gw_csrf_conf c;
     } csrf;
+    /** "ip_rules": the gateway's allow and deny lists (services inherit them) */
+    struct gw_iprules_conf ip_rules;
+    /** "security_headers": the gateway's (gantry's own answers; services inherit them) */
+    struct gw_sechdr_conf security_headers;
     struct gw_service_conf *services;
     size_t nservices;
 };

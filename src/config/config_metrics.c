@@ -4,6 +4,8 @@
  */
 #include "config/internal.h"
 
+#include "net/addr.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +40,7 @@ static void parse_allow(struct gw__cfg_ctx *ctx, json_t *v, void *base,
             gw__cfg_push_index(ctx, i);
         if (gw__cfg_get_string(ctx, is_array ? json_array_get(v, i) : v, &s)) {
             const char *why = NULL;
-            if (gw__cfg_parse_cidr(s, &items[k], &why)) {
+            if (gw_cidr_parse(s, strlen(s), &items[k], &why) == 0) {
                 k++;
             } else {
                 char q[96];

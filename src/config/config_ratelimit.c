@@ -8,14 +8,13 @@
 #include "config/internal.h"
 
 #include "core/url.h"
+#include "net/addr.h"
 #include "state/ratelimit.h"
 #include "state/ratelimit_redis.h"
 
-#include <arpa/inet.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #define ROWS(t) (t), sizeof(t) / sizeof((t)[0])
 #define LIM(field) offsetof(struct gw_limit_conf, field)
@@ -25,25 +24,12 @@ _Static_assert(sizeof(enum gw_rl_algo) == sizeof(int), "enums are stored as int"
 
 /* ---- match ----------------------------------------------------------------------------------- */
 
-/* Rows of a "match" object embedded at `base_off` of its owner's struct. */
-#define MATCH_ROWS(owner, member)                                                                  \
-    {.name = "prefix",                                                                             \
-     .type = &gw__cfg_strlist_type,                                                                \
-     .offset = offsetof(owner, member.prefixes),                                                   \
-     .arg = &(const struct gw__cfg_strlist){.count_offset = offsetof(owner, member.nprefixes),     \
-                                            .min = 1,                                              \
-                                            .check = gw__cfg_check_prefix,                         \
-                                            .unique = true}},                                      \
-    {                                                                                              \
-        .name = "methods", .type = &gw__cfg_methods_type,                                          \
-        .offset = offsetof(owner, member.methods)                                                  \
-    }
-
-static const struct gw__cfg_field limit_match_fields[] = {MATCH_ROWS(struct gw_limit_conf, match)};
+static const struct gw__cfg_field limit_match_fields[] = {
+    GW__CFG_MATCH_ROWS(struct gw_limit_conf, match)};
 static const struct gw__cfg_object limit_match_obj = {.what = "match", ROWS(limit_match_fields)};
 
 static const struct gw__cfg_field rule_match_fields[] = {
-    MATCH_ROWS(struct gw_auth_rule_conf, match)};
+    GW__CFG_MATCH_ROWS(struct gw_auth_rule_conf, match)};
 const struct gw__cfg_object gw__cfg_rule_match_obj = {.what = "match", ROWS(rule_match_fields)};
 
 /* ---- one limit ------------------------------------------------------------------------------- */
@@ -279,57 +265,6 @@ const struct gw__cfg_object gw__cfg_service_rate_limit_obj = {
 
 /* ---- trusted_proxies ------------------------------------------------------------------------- */
 
-/* "10.0.0.0/8", "192.168.1.7", "::1", "fd00::/8" into *out; false with why. */
-bool gw__cfg_parse_cidr(const char *s, struct gw_cidr *out, const char **why)
-{
-    char addr[64];
-    const char *slash = strchr(s, '/');
-    size_t n = slash ? (size_t)(slash - s) : strlen(s);
-    if (n == 0 || n >= sizeof addr) {
-        *why = "is not an IP address or CIDR block";
-        return false;
-    }
-    memcpy(addr, s, n);
-    addr[n] = '\0';
-    memset(out, 0, sizeof *out);
-    unsigned max;
-    if (inet_pton(AF_INET, addr, out->addr) == 1) {
-        out->family = AF_INET;
-        max = 32;
-    } else if (inet_pton(AF_INET6, addr, out->addr) == 1) {
-        out->family = AF_INET6;
-        max = 128;
-    } else {
-        *why = "is not an IP address or CIDR block";
-        return false;
-    }
-    unsigned bits = max;
-    if (slash) {
-        const char *p = slash + 1;
-        bits = 0;
-        if (*p == '\0' || strlen(p) > 3) {
-            *why = "has an invalid prefix length";
-            return false;
-        }
-        for (; *p; p++) {
-            if (*p < '0' || *p > '9') {
-                *why = "has an invalid prefix length";
-                return false;
-            }
-            bits = bits * 10 + (unsigned)(*p - '0');
-        }
-        if (bits > max) {
-            *why = "has a prefix length longer than the address";
-            return false;
-        }
-    }
-    out->bits = (uint8_t)bits;
-    /* Keep only the network part, so matching compares whole bytes and one masked byte. */
-    for (unsigned i = bits; i < max; i++)
-        out->addr[i / 8] &= (uint8_t) ~(0x80u >> (i % 8));
-    return true;
-}
-
 static void parse_trusted(struct gw__cfg_ctx *ctx, json_t *v, void *base,
                           const struct gw__cfg_field *f)
 {
@@ -354,7 +289,7 @@ static void parse_trusted(struct gw__cfg_ctx *ctx, json_t *v, void *base,
             gw__cfg_push_index(ctx, i);
         if (gw__cfg_get_string(ctx, is_array ? json_array_get(v, i) : v, &s)) {
             const char *why = NULL;
-            if (gw__cfg_parse_cidr(s, &items[k], &why)) {
+            if (gw_cidr_parse(s, strlen(s), &items[k], &why) == 0) {
                 k++;
             } else {
                 char q[96];

@@ -119,6 +119,21 @@ struct gw__cfg_strlist {
     bool unique;                /* reject repeated items (after normalization) */
 };
 
+/* The rows of a "match" object (prefix, methods) filling the struct gw_match_conf `member` of
+ * `owner` (auth rules, limits, IP and security-header rules). */
+#define GW__CFG_MATCH_ROWS(owner, member)                                                          \
+    {.name = "prefix",                                                                             \
+     .type = &gw__cfg_strlist_type,                                                                \
+     .offset = offsetof(owner, member.prefixes),                                                   \
+     .arg = &(const struct gw__cfg_strlist){.count_offset = offsetof(owner, member.nprefixes),     \
+                                            .min = 1,                                              \
+                                            .check = gw__cfg_check_prefix,                         \
+                                            .unique = true}},                                      \
+    {                                                                                              \
+        .name = "methods", .type = &gw__cfg_methods_type,                                          \
+        .offset = offsetof(owner, member.methods)                                                  \
+    }
+
 /* Types (config.c) */
 extern const struct gw__cfg_type gw__cfg_object_type; /* arg: struct gw__cfg_object */
 extern const struct gw__cfg_type gw__cfg_list_type;   /* arg: struct gw__cfg_list */
@@ -172,16 +187,16 @@ extern const struct gw__cfg_object gw__cfg_service_compression_obj; /* service "
 extern const struct gw__cfg_object gw__cfg_metrics_obj;            /* root "metrics" */
 extern const struct gw__cfg_object gw__cfg_service_metrics_obj;    /* service "metrics" */
 extern const struct gw__cfg_object gw__cfg_slo_obj;                /* service "slo" */
-
-/* config_ratelimit.c: "10.0.0.0/8", "192.168.1.7", "::1", "fd00::/8" into *out; false with a
- * reason in *why. */
-struct gw_cidr;
-bool gw__cfg_parse_cidr(const char *s, struct gw_cidr *out, const char **why);
 /* The browser policies (config_cors.c). */
 extern const struct gw__cfg_object gw__cfg_cors_obj;         /* root "cors" */
 extern const struct gw__cfg_object gw__cfg_service_cors_obj; /* service "cors" */
 extern const struct gw__cfg_object gw__cfg_csrf_obj;         /* root "csrf" */
 extern const struct gw__cfg_object gw__cfg_service_csrf_obj; /* service "csrf" */
+/* Traffic policies: IP rules (config_iprules.c), security headers (config_sechdr.c). */
+extern const struct gw__cfg_object gw__cfg_ip_rules_obj;                 /* root "ip_rules" */
+extern const struct gw__cfg_object gw__cfg_service_ip_rules_obj;         /* service "ip_rules" */
+extern const struct gw__cfg_object gw__cfg_security_headers_obj;         /* root */
+extern const struct gw__cfg_object gw__cfg_service_security_headers_obj; /* service */
 /* Frees the JWT keys the auth section loaded (gw_config_free calls it). */
 void gw__cfg_auth_free_keys(struct gw_config *cfg);
 

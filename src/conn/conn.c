@@ -26,6 +26,7 @@
 #include "metrics/hub.h"
 #include "net/listen.h"
 #include "net/write.h"
+#include "policy/answer.h"
 #include "policy/chain.h"
 #include "runtime/server-t.h"
 #include "runtime/worker-t.h"
@@ -345,6 +346,7 @@ static struct gw_request *request_new(struct gw_conn *c)
     r->downstream = c;
     r->w = c->w;
     r->peer = c->peer;
+    r->secure = false; /* plain TCP: no TLS listener yet */
     r->snap = c->w->snap;
     gw_snapshot_ref(r->snap);
     r->mx = gw_metrics_area_of(r->snap->metrics, c->w->id);
@@ -540,6 +542,11 @@ void gw__conn_respond(struct gw_conn *c, int status, const char *extra_headers, 
     /* The stages' headers (rate limits) go on every answer, gantry's own too. */
     if (rc == 0 && r && r->dispatched)
         rc = gw_policy_response_headers(r, b);
+    /* Response policies that cover gantry's answers outside the stages (security headers on
+     * a 404, a 400, a refused connection): policy/answer.h. */
+    if (rc == 0)
+        rc = gw_policy_answer_headers(r ? r->snap->policy : c->w->snap->policy, r,
+                                      r ? r->secure : false, b);
     if (rc == 0)
         rc = gw_buf_append(b, "\r\n", 2);
     bool head_only = r && r->dispatched && r->msg.method_id == GW_METHOD_HEAD;

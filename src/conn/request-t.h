@@ -174,6 +174,9 @@ struct gw_request {
     struct gw_worker *w;                /** the worker thread serving it */
     struct gw_snapshot *snap;           /** the config it started with (a reference) */
     const char *peer;                   /** the peer's address as text ("" when unknown) */
+    /** the request came over TLS (set by the downstream; the HTTP/1 downstream over TCP, the
+     * only one today, leaves it false): Strict-Transport-Security is sent only then */
+    bool secure;
     struct gw_http1_parser parser;
     struct gw_http1_message msg;
     uint64_t t_start; /** uv_hrtime() when the first byte of the head arrived */

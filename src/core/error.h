@@ -103,13 +103,15 @@
     X(EFETCH, 502, "fetch failed")                                                                 \
     X(EFETCHTIMEOUT, 504, "fetch timed out")                                                       \
     X(EFETCHTOOLARGE, 502, "fetched body too large")                                               \
-    X(EFETCHSTATUS, 502, "fetch answered with an unexpected status")                              \
+    X(EFETCHSTATUS, 502, "fetch answered with an unexpected status")                               \
     /* transformations */                                                                          \
     X(ETRANSFORM, 500, "request transformation failed")                                          \
     /* request validation */                                                                       \
     X(EVALJSON, 400, "request body is not valid JSON")                                             \
     X(EVALIDATION, 400, "request body does not match the schema")                                  \
-    X(EVALENCODING, 415, "an encoded request body cannot be validated")
+    X(EVALENCODING, 415, "an encoded request body cannot be validated")                            \
+    /* traffic policies */                                                                         \
+    X(EIPDENIED, 403, "client address not allowed")
 
 enum gw_error {
     GW_OK = 0,

@@ -16,6 +16,8 @@
 static const struct gw_stage stages[GW_STAGE__COUNT] = {
     [GW_STAGE_CORS] = {"cors", GW_STAGE_CORS, gw_cors_applies, gw_cors_on_request,
                        gw_cors_on_response, gw_cors_cancel, NULL},
+    [GW_STAGE_IPRULES] = {"ip-rules", GW_STAGE_IPRULES, gw_iprules_applies, gw_iprules_on_request,
+                          NULL, NULL, NULL},
     [GW_STAGE_RATELIMIT_PRE] = {"ratelimit", GW_STAGE_RATELIMIT_PRE, gw_ratelimit_applies,
                                 gw_ratelimit_pre_on_request, gw_ratelimit_on_response,
                                 gw_ratelimit_cancel, NULL},
@@ -33,6 +35,8 @@ static const struct gw_stage stages[GW_STAGE__COUNT] = {
                             gw_transform_on_response_head},
     [GW_STAGE_VALIDATE] = {"validate", GW_STAGE_VALIDATE, gw_validate_applies,
                            gw_validate_on_request, NULL, gw_validate_cancel, NULL},
+    [GW_STAGE_SECHDR] = {"security-headers", GW_STAGE_SECHDR, gw_sechdr_applies,
+                         gw_sechdr_on_request, gw_sechdr_on_response, NULL, NULL},
     [GW_STAGE_COMPRESS] = {"compress", GW_STAGE_COMPRESS, gw_compress_applies,
                            gw_compress_on_request, gw_compress_on_response, gw_compress_cancel,
                            gw_compress_on_response_head},

@@ -1,8 +1,9 @@
 /*
  * The policy chain: one static const table of stages that a routed request runs through, in
- * order, before it goes upstream (DESIGN.md "policy stages"). Today: the CORS decision, limits
- * that need no identity, CORS preflights, the CSRF check, authentication and authorization,
- * limits keyed by the consumer.
+ * order, before it goes upstream (DESIGN.md "policy stages"). Today: the CORS decision, IP
+ * rules, limits that need no identity, CORS preflights, the CSRF check, authentication and
+ * authorization, limits keyed by the consumer, transformations, validation, security headers
+ * (a response policy: its on_request only chooses the route's headers), compression.
  *
  * The stage contract (docs/internals.md "Policy stages"):
  *   - on_request decides: CONTINUE (next stage), RESPOND (the answer it filled in goes to the
@@ -42,6 +43,10 @@ enum gw_stage_id {
     /* the CORS decision (origin allowed?) takes its state before any stage can answer, so
      * every answer, a 429 included, gets its CORS headers; it never answers itself */
     GW_STAGE_CORS = 0,
+    /* allow and deny lists by client address: the first row that can answer, before anything
+     * spends work on the request (after the CORS decision, which never answers, so that a
+     * refusal carries the CORS headers an allowed origin needs to read it) */
+    GW_STAGE_IPRULES,
     /* limits that need no identity (ip, global, header, route) come first, so that failed
      * logins are limited too and a flood of bad tokens costs at most the limit in verifications
      * and introspection calls */
@@ -52,6 +57,8 @@ enum gw_stage_id {
     GW_STAGE_RATELIMIT_CONSUMER, /* the limits keyed by the consumer */
     GW_STAGE_TRANSFORM,          /* request transformations (they may use $consumer) */
     GW_STAGE_VALIDATE,           /* JSON Schema of request bodies (after their transformation) */
+    /* response policies: on_request only picks the route's set, on_response adds it */
+    GW_STAGE_SECHDR, /* security headers */
     GW_STAGE_COMPRESS,           /* response compression (reads Accept-Encoding) */
     GW_STAGE__COUNT,
 };

@@ -14,10 +14,13 @@
 #include "control/snapshot-t.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "policy/answer.h"
 #include "policy/apikey.h"
 #include "policy/chain.h"
 #include "policy/transform.h"
 #include "policy/cors.h"
+#include "policy/iprules.h"
+#include "policy/sechdr.h"
 #include "state/ratelimit_local.h"
 #include "state/ratelimit_redis.h"
 #include "state/token_cache.h"
@@ -326,6 +329,17 @@ int gw_policy_build(struct gw_snapshot *s, struct gw_policy_shared *ps, char *wh
     rc = gw_cors_build(p, cfg, why, why_cap);
     if (rc < 0)
         return rc;
+    rc = gw_iprules_build(p, s);
+    if (rc == 0)
+        rc = gw_sechdr_build(p, s);
+    if (rc < 0)
+        return rc;
+    /* Security headers on gantry's own answers: the gateway's, or a service's. */
+    bool sechdr_any = p->sechdr->gateway != NULL;
+    for (size_t i = 0; i < s->nservices && !sechdr_any; i++)
+        sechdr_any = p->sechdr->svc[i].any;
+    if (sechdr_any)
+        p->answer_hooks |= 1u << GW_ANSWER_SECHDR;
     /* Which stages of the chain each service runs: the others cost its requests nothing. */
     for (size_t i = 0; i < s->nservices; i++)
         s->services[i].stages = gw_policy_stage_mask(s, i);
@@ -355,6 +369,8 @@ void gw_policy_free(struct gw_policy *p)
     gw_token_cache_free(p->introspected);
     gw_transform_free(p);
     gw_cors_free(p);
+    gw_iprules_free(p->iprules);
+    gw_sechdr_free(p->sechdr);
     free(p);
 }
 
@@ -414,4 +430,18 @@ bool gw_policy_match(const struct gw_match_conf *m, const char *path, size_t n, 
             return true;
     }
     return false;
+}
+
+bool gw_policy_match_len(const struct gw_match_conf *m, const char *path, size_t n, int method_id,
+                         size_t *len)
+{
+    *len = 0;
+    if (!gw_policy_match(m, path, n, method_id))
+        return false;
+    for (size_t i = 0; i < m->nprefixes; i++) {
+        size_t pl = strlen(m->prefixes[i]);
+        if (pl > *len && gw_policy_path_under(path, n, m->prefixes[i]))
+            *len = pl;
+    }
+    return true;
 }

@@ -34,6 +34,8 @@ struct gw_keyset;
 struct gw_tf_plan;
 struct gw_cors_service;
 struct gw_csrf_service;
+struct gw_iprules_policy;
+struct gw_sechdr_policy;
 
 /* A compiled limit. */
 struct gw_rl_limit {
@@ -77,6 +79,10 @@ struct gw_policy {
     /* browser policies (policy/cors.h): per service index, NULL when no service has one */
     struct gw_cors_service *cors;
     struct gw_csrf_service *csrf;
+    /* traffic policies */
+    struct gw_iprules_policy *iprules; /* allow and deny lists (policy/iprules.h) */
+    struct gw_sechdr_policy *sechdr;   /* security headers (policy/sechdr.h) */
+    uint32_t answer_hooks;             /* bit i: answer hook i has work (policy/answer.h) */
 };
 
 /* A JWKS key set, refcounted: workers hold the current one, the control thread replaces it. */
@@ -118,14 +124,13 @@ struct gw_worker;
  * resumes the requests waiting for it (all, or those waiting longer than the fetch timeout). */
 void gw_auth_jwks_refreshed(struct gw_worker *w, bool only_overdue);
 
-/* Sets r->client_ip: the peer, or behind a trusted proxy (rate_limit.trusted_proxies) the
- * right-most X-Forwarded-For entry that is not one (policy/ratelimit_policy.c). Stages call it
- * when r->client_ip is still "". */
-void gw_policy_client_ip(struct gw_request *r);
-
 /* True if path[0..n) is prefix p or lies under it on a segment boundary. */
 bool gw_policy_path_under(const char *path, size_t n, const char *p);
 /* True if the request matches m (prefix and method). */
 bool gw_policy_match(const struct gw_match_conf *m, const char *path, size_t n, int method_id);
+/* As gw_policy_match; when it matches, *len is the length of the longest of m's prefixes the
+ * path is under (0 when m has no prefix), for rules where the longest match wins. */
+bool gw_policy_match_len(const struct gw_match_conf *m, const char *path, size_t n, int method_id,
+                         size_t *len);
 
 #endif

@@ -9,11 +9,9 @@
  * (state/ratelimit_redis.h); a Redis decision suspends the request until its answer, and when
  * Redis cannot answer, rate_limit.redis.failure_policy decides at once.
  */
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 
 #include <openssl/evp.h>
 
@@ -22,6 +20,7 @@
 #include "core/log.h"
 #include "metrics/metrics.h"
 #include "policy/chain.h"
+#include "policy/client_addr.h"
 #include "policy/policy.h"
 #include "policy/stages.h"
 #include "runtime/worker-t.h"
@@ -29,102 +28,6 @@
 #include "state/ratelimit_redis.h"
 
 #define KEY_MAX 600
-
-/* ---- the client address (trusted_proxies) ---------------------------------------------------- */
-
-static bool cidr_has(const struct gw_cidr *c, int family, const uint8_t *addr)
-{
-    if (c->family != family)
-        return false;
-    unsigned full = c->bits / 8u;
-    if (memcmp(c->addr, addr, full) != 0)
-        return false;
-    unsigned rest = c->bits % 8u;
-    if (rest == 0)
-        return true;
-    uint8_t mask = (uint8_t)(0xffu << (8u - rest));
-    return (addr[full] & mask) == c->addr[full];
-}
-
-/* Parses an address (IPv4, IPv6, IPv4-mapped IPv6 compared as IPv4); false when not one. */
-static bool parse_addr(const char *s, size_t n, int *family, uint8_t addr[16])
-{
-    char buf[64];
-    if (n == 0 || n >= sizeof buf)
-        return false;
-    memcpy(buf, s, n);
-    buf[n] = '\0';
-    if (inet_pton(AF_INET, buf, addr) == 1) {
-        *family = AF_INET;
-        return true;
-    }
-    if (inet_pton(AF_INET6, buf, addr) != 1)
-        return false;
-    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    if (memcmp(addr, mapped, 12) == 0) {
-        memmove(addr, addr + 12, 4);
-        *family = AF_INET;
-    } else {
-        *family = AF_INET6;
-    }
-    return true;
-}
-
-static bool trusted(const struct gw_config *cfg, const char *s, size_t n)
-{
-    int family;
-    uint8_t addr[16];
-    if (!parse_addr(s, n, &family, addr))
-        return false;
-    for (size_t i = 0; i < cfg->rate_limit.ntrusted; i++) {
-        if (cidr_has(&cfg->rate_limit.trusted[i], family, addr))
-            return true;
-    }
-    return false;
-}
-
-/* The client is the peer, unless the peer is a trusted proxy: then the right-most entry of
- * X-Forwarded-For that is not a trusted proxy (entries left of it could be forged). */
-void gw_policy_client_ip(struct gw_request *r)
-{
-    const struct gw_config *cfg = r->snap->cfg;
-    const char *peer = r->peer;
-    size_t plen = strlen(peer);
-    size_t cl = plen < sizeof r->client_ip ? plen : sizeof r->client_ip - 1;
-    memcpy(r->client_ip, peer, cl);
-    r->client_ip[cl] = '\0';
-    if (cfg->rate_limit.ntrusted == 0 || !trusted(cfg, peer, plen))
-        return;
-    /* Walk the X-Forwarded-For lines from the last one, each from its right end. */
-    const struct gw_http1_message *m = &r->msg;
-    for (uint32_t i = m->num_headers; i-- > 0;) {
-        const struct gw_http1_header *h = &m->headers[i];
-        if (h->name_len != 15 || strncasecmp(h->name, "x-forwarded-for", 15) != 0)
-            continue;
-        const char *v = h->value;
-        size_t end = h->value_len;
-        while (end > 0) {
-            size_t start = end;
-            while (start > 0 && v[start - 1] != ',')
-                start--;
-            size_t a = start, b = end;
-            while (a < b && (v[a] == ' ' || v[a] == '\t'))
-                a++;
-            while (b > a && (v[b - 1] == ' ' || v[b - 1] == '\t'))
-                b--;
-            end = start > 0 ? start - 1 : 0;
-            if (a == b)
-                continue;
-            int family;
-            uint8_t addr[16];
-            if (!parse_addr(v + a, b - a, &family, addr))
-                return; /* garbage: keep the last address we could vouch for */
-            snprintf(r->client_ip, sizeof r->client_ip, "%.*s", (int)(b - a), v + a);
-            if (!trusted(cfg, v + a, b - a))
-                return;
-        }
-    }
-}
 
 /* ---- the counter key ---------------------------------------------------------------------------
  */
@@ -385,7 +288,7 @@ static enum gw_stage_result decide(struct gw_request *r, void **slot, bool consu
     const struct gw_config *cfg = r->snap->cfg;
     size_t total = limit_count(r);
     if (r->client_ip[0] == '\0')
-        gw_policy_client_ip(r);
+        gw_policy_client_ip(r); /* for the limits keyed by IP (policy/client_addr.h) */
     if (st->consumer_pass != consumer_pass) {
         st->consumer_pass = consumer_pass;
         st->next = 0;

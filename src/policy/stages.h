@@ -13,6 +13,10 @@
 struct gw_answer;
 struct gw_buf;
 
+/* policy/iprules.c: allow and deny lists by client address (403). */
+bool gw_iprules_applies(const struct gw_snapshot *s, size_t i);
+enum gw_stage_result gw_iprules_on_request(struct gw_request *r, void **slot, struct gw_answer *a);
+
 /* policy/ratelimit_policy.c: the limits not keyed by consumer (before authentication), then
  * those keyed by consumer (after it); one state for both. */
 bool gw_ratelimit_applies(const struct gw_snapshot *s, size_t i);
@@ -61,5 +65,10 @@ enum gw_stage_result gw_compress_on_request(struct gw_request *r, void **slot,
 int gw_compress_on_response(struct gw_request *r, void *slot, struct gw_buf *head);
 int gw_compress_on_response_head(struct gw_request *r, void *slot, struct gw_http1_message *m);
 void gw_compress_cancel(struct gw_request *r, void *slot);
+
+/* policy/sechdr.c: security headers on every answer (the set is chosen per request). */
+bool gw_sechdr_applies(const struct gw_snapshot *s, size_t i);
+enum gw_stage_result gw_sechdr_on_request(struct gw_request *r, void **slot, struct gw_answer *a);
+int gw_sechdr_on_response(struct gw_request *r, void *slot, struct gw_buf *head);
 
 #endif

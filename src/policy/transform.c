@@ -31,6 +31,7 @@
 #include "core/log.h"
 #include "http1/names.h"
 #include "policy/chain.h"
+#include "policy/client_addr.h"
 #include "policy/policy.h"
 #include "policy/stages.h"
 #include "route/normalize.h"

@@ -582,7 +582,7 @@ static void test_invalid_arguments_and_lengths(void **state)
 struct doc_row {
     char key[128];
     char type[64];
-    char def[128];
+    char def[512]; /* a Content-Security-Policy default is long */
     bool seen_in_schema;
 };
 

@@ -1,0 +1,25 @@
+/*
+ * The answer hooks (policy/answer.h): response policies on gantry's own answers.
+ */
+#include "policy/answer.h"
+
+#include "policy/sechdr.h"
+
+static const gw_answer_hook_fn hooks[GW_ANSWER__COUNT] = {
+    [GW_ANSWER_SECHDR] = gw_sechdr_answer_headers,
+};
+
+_Static_assert(GW_ANSWER__COUNT <= 32, "a bit per hook in gw_policy.answer_hooks");
+
+int gw__policy_answer_headers(const struct gw_policy *p, struct gw_request *r, bool secure,
+                              struct gw_buf *head)
+{
+    for (unsigned i = 0; i < GW_ANSWER__COUNT; i++) {
+        if (!(p->answer_hooks & (1u << i)))
+            continue;
+        int rc = hooks[i](p, r, secure, head);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}

@@ -1,0 +1,403 @@
+/*
+ * Security headers: a response stage that puts the service's security headers (HSTS,
+ * X-Content-Type-Options, X-Frame-Options, Referrer-Policy, CSP, Permissions-Policy, the
+ * Cross-Origin-* policies, Server) on every answer of a request — the upstream's and gantry's
+ * own — and the answer hook that does the same for gantry's answers the stage did not see.
+ *
+ * Cost. The headers are on by default, so every proxied response pays for them: everything is
+ * compiled when the snapshot is built into a few immutable sets (struct gw_sechdr_set), each
+ * holding its lines as one ready block. A request pays one rule lookup in on_request (none
+ * when the service has no rules) and, for the upstream's response, one pass over the upstream's
+ * header names, filtered by length, to learn which of the set's headers it already carries.
+ * When it carries none of them (the common case) the set's block is appended with one copy.
+ */
+#include "policy/sechdr.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "conn/request-t.h"
+#include "control/snapshot-t.h"
+#include "core/error.h"
+#include "policy/chain.h"
+#include "policy/policy.h"
+#include "policy/stages.h"
+
+static const struct {
+    const char *name;
+    size_t len;
+} names[GW_SECHDR__COUNT] = {
+    [GW_SECHDR_HSTS] = {"Strict-Transport-Security", 25},
+    [GW_SECHDR_XCTO] = {"X-Content-Type-Options", 22},
+    [GW_SECHDR_XFO] = {"X-Frame-Options", 15},
+    [GW_SECHDR_REFERRER] = {"Referrer-Policy", 15},
+    [GW_SECHDR_CSP] = {"Content-Security-Policy", 23},
+    [GW_SECHDR_PERMISSIONS] = {"Permissions-Policy", 18},
+    [GW_SECHDR_COOP] = {"Cross-Origin-Opener-Policy", 26},
+    [GW_SECHDR_CORP] = {"Cross-Origin-Resource-Policy", 28},
+    [GW_SECHDR_COEP] = {"Cross-Origin-Embedder-Policy", 28},
+    [GW_SECHDR_SERVER] = {"Server", 6},
+};
+
+#define HSTS_BIT (1u << GW_SECHDR_HSTS)
+
+_Static_assert(GW_SECHDR__COUNT <= 32, "a bit per header");
+
+const char *gw_sechdr_name(enum gw_sechdr_id id)
+{
+    return (unsigned)id < GW_SECHDR__COUNT ? names[id].name : "";
+}
+
+/* ---- compiling --------------------------------------------------------------------------------
+ */
+
+/* One header after inheritance. */
+struct resolved {
+    int state; /* enum gw_sechdr_state */
+    int mode;  /* the header's own, or GW_SECHDR_MODE_INHERIT: the most specific level's */
+    const char *value;
+};
+
+/* Lays level c over out: each header it sets replaces the inherited one, with its own mode;
+ * its "mode" (when given) becomes the level mode. */
+static void overlay(struct resolved out[GW_SECHDR__COUNT], int *level_mode,
+                    const struct gw_sechdr_conf *c)
+{
+    for (size_t k = 0; k < GW_SECHDR__COUNT; k++) {
+        const struct gw_sechdr_value *h = &c->h[k];
+        if (h->state != GW_SECHDR_INHERIT)
+            out[k] = (struct resolved){h->state, h->mode, h->value};
+    }
+    if (c->mode != GW_SECHDR_MODE_INHERIT)
+        *level_mode = c->mode;
+}
+
+static void set_free(struct gw_sechdr_set *set)
+{
+    if (set == NULL)
+        return;
+    free(set->block[0]);
+    free(set->block[1]);
+    for (size_t k = 0; k < GW_SECHDR__COUNT; k++)
+        free(set->lines[k].text);
+    free(set);
+}
+
+/* The set for these headers: *out NULL when it would do nothing. 0 or GW_ENOMEM. */
+static int set_new(const struct resolved res[GW_SECHDR__COUNT], int level_mode,
+                   struct gw_sechdr_set **out)
+{
+    struct gw_sechdr_set *set = calloc(1, sizeof *set);
+    size_t total = 0;
+    *out = NULL;
+    if (set == NULL)
+        return GW_ENOMEM;
+    for (size_t k = 0; k < GW_SECHDR__COUNT; k++) {
+        int mode = res[k].mode != GW_SECHDR_MODE_INHERIT ? res[k].mode : level_mode;
+        if (res[k].state == GW_SECHDR_HIDE) {
+            set->drop |= 1u << k;
+        } else if (res[k].state == GW_SECHDR_SET) {
+            size_t vlen = strlen(res[k].value);
+            size_t n = names[k].len + 2 + vlen + 2;
+            char *t = malloc(n + 1);
+            if (t == NULL)
+                goto fail;
+            memcpy(t, names[k].name, names[k].len);
+            memcpy(t + names[k].len, ": ", 2);
+            memcpy(t + names[k].len + 2, res[k].value, vlen);
+            memcpy(t + n - 2, "\r\n", 3);
+            set->lines[k].text = t;
+            set->lines[k].len = n;
+            total += n;
+            if (mode == GW_SECHDR_OVERRIDE)
+                set->drop |= 1u << k;
+            else
+                set->keep |= 1u << k;
+        }
+    }
+    if (total == 0 && set->drop == 0) {
+        set_free(set);
+        return 0;
+    }
+    for (int tls = 0; tls < 2; tls++) {
+        char *b = malloc(total + 1);
+        size_t at = 0;
+        if (b == NULL)
+            goto fail;
+        for (size_t k = 0; k < GW_SECHDR__COUNT; k++) {
+            if (k == GW_SECHDR_HSTS && !tls)
+                continue; /* RFC 6797 7.2: not over non-secure transport */
+            memcpy(b + at, set->lines[k].text ? set->lines[k].text : "", set->lines[k].len);
+            at += set->lines[k].len;
+        }
+        b[at] = '\0';
+        set->block[tls] = b;
+        set->block_len[tls] = at;
+    }
+    for (size_t k = 0; k < GW_SECHDR__COUNT; k++) {
+        if ((set->drop | set->keep) & (1u << k))
+            set->len_mask |= UINT64_C(1) << names[k].len;
+    }
+    *out = set;
+    return 0;
+fail:
+    set_free(set);
+    return GW_ENOMEM;
+}
+
+static bool same_set(const struct gw_sechdr_set *a, const struct gw_sechdr_set *b)
+{
+    return a->drop == b->drop && a->keep == b->keep && a->block_len[1] == b->block_len[1] &&
+           memcmp(a->block[1], b->block[1], a->block_len[1]) == 0;
+}
+
+/* The set for res, shared with an equal one already built (most services inherit the
+ * gateway's unchanged): *out NULL when it would do nothing. 0 or GW_ENOMEM. */
+static int intern_set(struct gw_sechdr_policy *sp, size_t cap, const struct resolved *res,
+                      int level_mode, const struct gw_sechdr_set **out)
+{
+    struct gw_sechdr_set *set;
+    int rc = set_new(res, level_mode, &set);
+    *out = NULL;
+    if (rc < 0 || set == NULL)
+        return rc;
+    for (size_t i = 0; i < sp->nsets; i++) {
+        if (same_set(sp->sets[i], set)) {
+            set_free(set);
+            *out = sp->sets[i];
+            return 0;
+        }
+    }
+    if (sp->nsets == cap) { /* cannot happen: cap counts every level */
+        set_free(set);
+        return GW_ENOMEM;
+    }
+    sp->sets[sp->nsets++] = set;
+    *out = set;
+    return 0;
+}
+
+int gw_sechdr_build(struct gw_policy *p, const struct gw_snapshot *s)
+{
+    const struct gw_config *cfg = s->cfg;
+    struct gw_sechdr_policy *sp = calloc(1, sizeof *sp);
+    int rc = GW_ENOMEM;
+    if (sp == NULL)
+        return GW_ENOMEM;
+    p->sechdr = sp;
+    size_t cap = 1;
+    for (size_t i = 0; i < cfg->nservices; i++)
+        cap += 1 + cfg->services[i].security_headers.nrules;
+    sp->sets = calloc(cap, sizeof *sp->sets);
+    sp->svc = calloc(cfg->nservices ? cfg->nservices : 1, sizeof *sp->svc);
+    if (sp->sets == NULL || sp->svc == NULL)
+        return GW_ENOMEM;
+    sp->nsvc = cfg->nservices;
+
+    /* The gateway's: every header off when "security_headers" is false. */
+    struct resolved gw[GW_SECHDR__COUNT];
+    int gw_mode = GW_SECHDR_IF_ABSENT;
+    memset(gw, 0, sizeof gw);
+    if (cfg->security_headers.enabled)
+        overlay(gw, &gw_mode, &cfg->security_headers);
+    rc = intern_set(sp, cap, gw, gw_mode, &sp->gateway);
+    if (rc < 0)
+        return rc;
+
+    for (size_t i = 0; i < cfg->nservices; i++) {
+        const struct gw_sechdr_conf *sc = &cfg->services[i].security_headers;
+        struct gw_sechdr_svc *sv = &sp->svc[i];
+        if (!sc->enabled)
+            continue;
+        struct resolved svc[GW_SECHDR__COUNT];
+        int svc_mode = gw_mode;
+        memcpy(svc, gw, sizeof svc);
+        overlay(svc, &svc_mode, sc);
+        rc = intern_set(sp, cap, svc, svc_mode, &sv->base);
+        if (rc < 0)
+            return rc;
+        sv->any = sv->base != NULL;
+        if (sc->nrules == 0)
+            continue;
+        sv->rules = calloc(sc->nrules, sizeof *sv->rules);
+        if (sv->rules == NULL)
+            return GW_ENOMEM;
+        sv->nrules = sc->nrules;
+        for (size_t k = 0; k < sc->nrules; k++) {
+            const struct gw_sechdr_rule_conf *rc_conf = &sc->rules[k];
+            sv->rules[k].match = &rc_conf->match;
+            if (!rc_conf->set.enabled)
+                continue;
+            struct resolved rule[GW_SECHDR__COUNT];
+            int rule_mode = svc_mode;
+            memcpy(rule, svc, sizeof rule);
+            overlay(rule, &rule_mode, &rc_conf->set);
+            rc = intern_set(sp, cap, rule, rule_mode, &sv->rules[k].set);
+            if (rc < 0)
+                return rc;
+            sv->any = sv->any || sv->rules[k].set != NULL;
+        }
+    }
+    return 0;
+}
+
+void gw_sechdr_free(struct gw_sechdr_policy *sp)
+{
+    if (sp == NULL)
+        return;
+    for (size_t i = 0; i < sp->nsets; i++)
+        set_free(sp->sets[i]);
+    for (size_t i = 0; sp->svc && i < sp->nsvc; i++)
+        free(sp->svc[i].rules);
+    free(sp->sets);
+    free(sp->svc);
+    free(sp);
+}
+
+/* ---- applying ---------------------------------------------------------------------------------
+ */
+
+/* The bits of mask whose header is named name[0..n). */
+static uint32_t named(uint32_t mask, const char *name, size_t n)
+{
+    uint32_t hit = 0;
+    for (uint32_t m = mask; m; m &= m - 1) {
+        unsigned k = (unsigned)__builtin_ctz(m);
+        if (names[k].len == n && strncasecmp(name, names[k].name, n) == 0)
+            hit |= 1u << k;
+    }
+    return hit;
+}
+
+/* Removes from head (after its start line) every line whose header is in mask. */
+static void drop_lines(struct gw_buf *head, uint32_t mask)
+{
+    char *end = head->data + head->len;
+    char *p = memchr(head->data, '\n', head->len);
+    if (p == NULL)
+        return;
+    char *w = ++p;
+    while (p < end) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
+        const char *colon = memchr(p, ':', n);
+        bool drop = colon != NULL && named(mask, p, (size_t)(colon - p)) != 0;
+        if (!drop) {
+            if (w != p)
+                memmove(w, p, n);
+            w += n;
+        }
+        p += n;
+    }
+    head->len = (size_t)(w - head->data);
+}
+
+int gw_sechdr_apply(const struct gw_sechdr_set *set, const struct gw_http1_message *m, bool secure,
+                    struct gw_buf *head)
+{
+    uint32_t present = 0;
+    uint32_t interest = set->drop | set->keep;
+    if (!secure)
+        interest &= ~HSTS_BIT; /* an upstream's HSTS over plain HTTP is not ours to judge */
+    /* One pass over the upstream's header names; the length filter lets almost every one go
+     * at a shift and a test. */
+    for (uint32_t i = 0; interest && i < m->num_headers; i++) {
+        uint32_t n = m->headers[i].name_len;
+        if (n < 64 && (set->len_mask >> n) & 1)
+            present |= named(interest, m->headers[i].name, n);
+    }
+    if (present & set->drop)
+        drop_lines(head, present & set->drop);
+    uint32_t skip = present & set->keep;
+    if (skip == 0)
+        return gw_buf_append(head, set->block[secure], set->block_len[secure]);
+    for (size_t k = 0; k < GW_SECHDR__COUNT; k++) {
+        if (set->lines[k].len == 0 || (skip & (1u << k)) || (k == GW_SECHDR_HSTS && !secure))
+            continue;
+        int rc = gw_buf_append(head, set->lines[k].text, set->lines[k].len);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* ---- the stage --------------------------------------------------------------------------------
+ */
+
+struct sechdr_state {
+    const struct gw_sechdr_set *set; /* what this request's answers get */
+};
+_Static_assert(sizeof(struct sechdr_state) <= GW_STAGE_STATE_MAX, "sechdr state too large");
+
+static size_t service_index(const struct gw_request *r)
+{
+    return (size_t)(r->svc - r->snap->services);
+}
+
+/* The set for a routed request: that of the rule whose match accepts it with the longest
+ * prefix (the first of equals), else its service's. Rules are matched on the normalised path,
+ * so only while r->npath is there (before the request is forwarded). */
+static const struct gw_sechdr_set *select_set(const struct gw_sechdr_svc *sv,
+                                              const struct gw_request *r)
+{
+    const struct gw_sechdr_set *set = sv->base;
+    size_t best = 0, len;
+    bool found = false;
+    for (size_t i = 0; r->npath && i < sv->nrules; i++) {
+        if (gw_policy_match_len(sv->rules[i].match, r->npath, r->npath_len, r->msg.method_id,
+                                &len) &&
+            (!found || len > best)) {
+            found = true;
+            best = len;
+            set = sv->rules[i].set;
+        }
+    }
+    return set;
+}
+
+bool gw_sechdr_applies(const struct gw_snapshot *s, size_t i)
+{
+    const struct gw_sechdr_policy *sp = s->policy ? s->policy->sechdr : NULL;
+    return sp && i < sp->nsvc && sp->svc[i].any;
+}
+
+enum gw_stage_result gw_sechdr_on_request(struct gw_request *r, void **slot, struct gw_answer *a)
+{
+    const struct gw_sechdr_svc *sv = &r->snap->policy->sechdr->svc[service_index(r)];
+    const struct gw_sechdr_set *set = select_set(sv, r);
+    if (set == NULL)
+        return GW_STAGE_CONTINUE; /* a rule turned them off: no state, no headers */
+    struct sechdr_state *st = gw_stage_alloc(r, sizeof *st);
+    if (st == NULL) {
+        gw_answer_init(a, GW_ENOMEM);
+        return GW_STAGE_RESPOND;
+    }
+    st->set = set;
+    *slot = st;
+    return GW_STAGE_CONTINUE;
+}
+
+int gw_sechdr_on_response(struct gw_request *r, void *slot, struct gw_buf *head)
+{
+    const struct sechdr_state *st = slot;
+    /* The upstream's response is rewritten into r->rhead (upstream/rewrite.c); any other head
+     * is gantry's own answer, which carries none of these headers yet. */
+    if (head == &r->rhead)
+        return gw_sechdr_apply(st->set, &r->rmsg, r->secure, head);
+    return gw_buf_append(head, st->set->block[r->secure], st->set->block_len[r->secure]);
+}
+
+int gw_sechdr_answer_headers(const struct gw_policy *p, struct gw_request *r, bool secure,
+                             struct gw_buf *head)
+{
+    const struct gw_sechdr_policy *sp = p->sechdr;
+    const struct gw_sechdr_set *set = sp->gateway;
+    if (r && r->svc) {
+        /* The stage saw it (it added the headers, or chose none for this route). */
+        if (r->slot[GW_STAGE_SECHDR] || r->passed)
+            return 0;
+        set = select_set(&sp->svc[service_index(r)], r);
+    }
+    return set ? gw_buf_append(head, set->block[secure], set->block_len[secure]) : 0;
+}
