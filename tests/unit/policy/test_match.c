@@ -60,12 +60,33 @@ static void test_methods_and_prefixes(void **unused)
     assert_true(gw_policy_match(&post, "/x", 2, GW_METHOD_POST));
 }
 
+/* The length of the longest prefix that matched, for rules where the longest match wins. */
+static void test_match_len(void **unused)
+{
+    (void)unused;
+    char p0[] = "/a", p1[] = "/a/b", p2[] = "/c";
+    char *prefixes[] = {p0, p1, p2};
+    struct gw_match_conf m = {.prefixes = prefixes, .nprefixes = 3};
+    size_t len = 99;
+    assert_true(gw_policy_match_len(&m, "/a/b/c", 6, GW_METHOD_GET, &len));
+    assert_int_equal(len, 4);
+    assert_true(gw_policy_match_len(&m, "/a/bc", 5, GW_METHOD_GET, &len));
+    assert_int_equal(len, 2);
+    assert_false(gw_policy_match_len(&m, "/d", 2, GW_METHOD_GET, &len));
+    assert_int_equal(len, 0);
+    struct gw_match_conf any = {.methods = 1u << GW_METHOD_POST};
+    assert_true(gw_policy_match_len(&any, "/x", 2, GW_METHOD_POST, &len));
+    assert_int_equal(len, 0);
+    assert_false(gw_policy_match_len(&any, "/x", 2, GW_METHOD_GET, &len));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_segment_boundaries),
         cmocka_unit_test(test_path_parameters_end_a_segment),
         cmocka_unit_test(test_methods_and_prefixes),
+        cmocka_unit_test(test_match_len),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
