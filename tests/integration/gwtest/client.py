@@ -124,10 +124,13 @@ class HttpConn:
     """One client connection. send() writes bytes as given; read_response() parses one
     response (Content-Length, chunked or close-delimited bodies)."""
 
-    def __init__(self, port, host="127.0.0.1", timeout=10):
+    def __init__(self, port, host="127.0.0.1", timeout=10, source=None):
+        """source: the local address to connect from (e.g. "127.0.0.2": any 127/8 address is
+        the loopback's), or None for the kernel's choice."""
         self.port = port
         self.host = host
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock = socket.create_connection(
+            (host, port), timeout=timeout, source_address=(source, 0) if source else None)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = bytearray()
         self.eof = False
@@ -142,7 +145,8 @@ class HttpConn:
     def send_request(self, method, target, headers=None, body=None, version="HTTP/1.1"):
         """Sends a request; body may be bytes, str, or an int n for n pattern bytes
         (streamed, with Content-Length n unless headers say otherwise)."""
-        self.send(build_request(method, target, headers, body, "%s:%d" % (self.host, self.port),
+        host = "[%s]" % self.host if ":" in self.host else self.host  # an IPv6 literal
+        self.send(build_request(method, target, headers, body, "%s:%d" % (host, self.port),
                                 version))
         if isinstance(body, int):
             self.send_pattern(body)
@@ -375,13 +379,14 @@ class HttpConn:
 
 
 def request(port, method, path, headers=None, body=None, host="127.0.0.1", timeout=10,
-            hash_body=False, version="HTTP/1.1"):
+            hash_body=False, version="HTTP/1.1", source=None):
     """One request on a new connection (Connection: close unless headers set Connection);
-    returns the Response (1xx skipped). body: bytes, str, or int n for n pattern bytes."""
+    returns the Response (1xx skipped). body: bytes, str, or int n for n pattern bytes.
+    source: the local address to connect from (see HttpConn)."""
     hs = _header_list(headers)
     if "connection" not in {n.lower() for n, _ in hs}:
         hs.append(("Connection", "close"))
-    with HttpConn(port, host, timeout) as c:
+    with HttpConn(port, host, timeout, source) as c:
         c.send_request(method, path, hs, body, version)
         return c.read_response(head=(method == "HEAD"), hash_body=hash_body, skip_interim=True)
 
