@@ -288,31 +288,42 @@ fail:
     return GW_ENOMEM;
 }
 
+/* x <= y, without a branch (the bisection below stays branch-free). */
+static bool le128(struct u128 x, struct u128 y)
+{
+    return (x.hi < y.hi) | ((x.hi == y.hi) & (x.lo <= y.lo));
+}
+
+/* A branch-free bisection: each step halves the span with a conditional move, so a lookup in
+ * 10,000 ranges is 14 steps without a mispredicted branch. It ends on the last range whose lo
+ * is <= the address (or the first range, when none is): only that one can hold it. */
 bool gw_cidr_set_has(const struct gw_cidr_set *s, int family, const uint8_t *addr)
 {
     if (family == AF_INET) {
+        const struct range4 *r = s->v4;
+        size_t n = s->n4;
+        if (n == 0)
+            return false;
         uint32_t a = load_be32(addr);
-        size_t lo = 0, hi = s->n4; /* the answer is in [lo, hi): ranges with v4[i].lo <= a */
-        while (lo < hi) {
-            size_t mid = lo + (hi - lo) / 2;
-            if (s->v4[mid].lo <= a)
-                lo = mid + 1;
-            else
-                hi = mid;
+        while (n > 1) {
+            size_t half = n / 2;
+            r = r[half].lo <= a ? r + half : r;
+            n -= half;
         }
-        return lo > 0 && a <= s->v4[lo - 1].hi;
+        return r->lo <= a && a <= r->hi;
     }
     if (family == AF_INET6) {
+        const struct range6 *r = s->v6;
+        size_t n = s->n6;
+        if (n == 0)
+            return false;
         struct u128 a = load_u128(addr);
-        size_t lo = 0, hi = s->n6;
-        while (lo < hi) {
-            size_t mid = lo + (hi - lo) / 2;
-            if (cmp128(s->v6[mid].lo, a) <= 0)
-                lo = mid + 1;
-            else
-                hi = mid;
+        while (n > 1) {
+            size_t half = n / 2;
+            r = le128(r[half].lo, a) ? r + half : r;
+            n -= half;
         }
-        return lo > 0 && cmp128(a, s->v6[lo - 1].hi) <= 0;
+        return le128(r->lo, a) && le128(a, r->hi);
     }
     return false;
 }
