@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # bench/run.sh: gantry's benchmarks, run by `make bench`.
 #
-#   1. micro-benchmarks from the bench build: request parser (MB/s against a naive loop) and
-#      router (ns per lookup at 10 and 10,000 routes);
+#   1. micro-benchmarks from the bench build: request parser (MB/s against a naive loop),
+#      router (ns per lookup at 10 and 10,000 routes) and IP lists (ns per lookup at 10 to
+#      10,000 blocks);
 #   2. bench/proxy_compare.py: gantry next to nginx and HAProxy and direct-to-origin, wrk in
 #      interleaved rounds, Markdown report on stdout (see bench/README.md);
 #   3. bench/policy_compare.py: the req/s cost of rate limiting (local, Redis) and JWT auth,
 #      variants of the same gantry binary in interleaved rounds, Markdown report on stdout.
 #
-# Environment: GW_BUILD_DIR (default build/bench) holds bench_parser and bench_router;
+# Environment: GW_BUILD_DIR (default build/bench) holds bench_parser, bench_router, bench_cidr;
 # GANTRY_BIN (default $GW_BUILD_DIR/gantry) is the proxy under test. Arguments are passed to
 # proxy_compare.py and policy_compare.py (--rounds N, --duration S, --body ok,4k,64k, --keep-tmp).
 # Exits non-zero when a micro-benchmark fails, a server does not start or a body check fails.
@@ -18,7 +19,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 GW_BUILD_DIR=${GW_BUILD_DIR:-build/bench}
 export GANTRY_BIN=${GANTRY_BIN:-$GW_BUILD_DIR/gantry}
 
-for bin in bench_parser bench_parser_scalar bench_router; do
+for bin in bench_parser bench_parser_scalar bench_router bench_cidr; do
     if [[ ! -x $GW_BUILD_DIR/$bin ]]; then
         echo "bench/run.sh: $GW_BUILD_DIR/$bin not found; build with -DGW_BENCH=ON (make bench)" >&2
         exit 1
@@ -32,6 +33,9 @@ echo "== bench_parser_scalar (the same parser with the SSE2 scans compiled out)"
 echo
 echo "== bench_router"
 "$GW_BUILD_DIR/bench_router"
+echo
+echo "== bench_cidr"
+"$GW_BUILD_DIR/bench_cidr"
 echo
 echo "== proxy comparison"
 # Both get the arguments (policy_compare.py ignores the proxy-only ones); either failing makes
