@@ -5,10 +5,11 @@
  * On every entry: gw_cidr_parse answers 0, or GW_EINVAL with a reason. On success the block's
  * length fits its family, its host bits are zero, it holds its own network address, it formats
  * and parses back to itself, and an entry without '/' is the same address gw_addr_parse reads
- * (an IPv4-mapped one once unmapped). Then every parsed block goes into one set, and the set
- * must agree with a linear scan of gw_cidr_has over the unmapped blocks for each block's first
- * and last address, their neighbours, and addresses taken from the input bytes. Any violation
- * traps.
+ * (an IPv4-mapped one once unmapped); gw_addr_parse, which parses IPv4 itself, accepts exactly
+ * the entries without '/' that the parser (inet_pton) accepts. Then every parsed block goes into
+ * one set, and the set must agree with a linear scan of gw_cidr_has over the unmapped blocks for
+ * each block's first and last address, their neighbours, and addresses taken from the input bytes.
+ * Any violation traps.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -54,6 +55,11 @@ static void check_entry(const char *in, size_t n)
     struct gw_cidr c;
     const char *why = NULL;
     int rc = gw_cidr_parse(in, n, &c, &why);
+    int family;
+    uint8_t a[16];
+    /* gw_addr_parse (its own IPv4 parser) takes exactly what inet_pton takes */
+    if (memchr(in, '/', n) == NULL)
+        CHECK(gw_addr_parse(in, n, &family, a) == (rc == 0));
     if (rc != 0) {
         CHECK(rc == GW_EINVAL && why != NULL && why[0] != '\0');
         return;
@@ -75,8 +81,6 @@ static void check_entry(const char *in, size_t n)
     gw_cidr_unmap(&u);
     CHECK(u.bits <= max_bits(u.family) && host_bits_zero(&u));
     if (memchr(in, '/', n) == NULL) {
-        int family;
-        uint8_t a[16];
         CHECK(gw_addr_parse(in, n, &family, a));
         CHECK(family == u.family && u.bits == max_bits(family));
         CHECK(memcmp(a, u.addr, family == AF_INET ? 4 : 16) == 0);

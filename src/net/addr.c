@@ -17,17 +17,47 @@
 
 static const uint8_t v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
+/* Dotted-quad IPv4, exactly as glibc's inet_pton(AF_INET) takes it (four decimal octets of at
+ * most 255, no leading zero, nothing else), without the copy and the call: a client address is
+ * parsed on every request that an IP list or a rate limit by address judges. */
+static bool parse_v4(const char *s, size_t n, uint8_t out[4])
+{
+    const char *p = s, *e = s + n;
+    for (int k = 0; k < 4; k++) {
+        if (p == e || (unsigned)(*p - '0') > 9)
+            return false;
+        unsigned v = (unsigned)(*p++ - '0');
+        if (p < e && (unsigned)(*p - '0') <= 9) {
+            if (v == 0)
+                return false; /* a leading zero */
+            v = v * 10 + (unsigned)(*p++ - '0');
+            if (p < e && (unsigned)(*p - '0') <= 9) {
+                v = v * 10 + (unsigned)(*p++ - '0');
+                if (v > 255)
+                    return false;
+            }
+        }
+        out[k] = (uint8_t)v;
+        if (k < 3) {
+            if (p == e || *p != '.')
+                return false;
+            p++;
+        }
+    }
+    return p == e; /* a fourth digit in an octet, or anything after the last, is not IPv4 */
+}
+
 bool gw_addr_parse(const char *s, size_t n, int *family, uint8_t addr[16])
 {
     char buf[64];
+    if (parse_v4(s, n, addr)) {
+        *family = AF_INET;
+        return true;
+    }
     if (n == 0 || n >= sizeof buf || memchr(s, '\0', n) != NULL)
         return false;
     memcpy(buf, s, n);
     buf[n] = '\0';
-    if (inet_pton(AF_INET, buf, addr) == 1) {
-        *family = AF_INET;
-        return true;
-    }
     if (inet_pton(AF_INET6, buf, addr) != 1)
         return false;
     if (memcmp(addr, v4_mapped, 12) == 0) {

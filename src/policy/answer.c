@@ -3,8 +3,6 @@
  */
 #include "policy/answer.h"
 
-#include "policy/sechdr.h"
-
 static const gw_answer_hook_fn hooks[GW_ANSWER__COUNT] = {
     [GW_ANSWER_SECHDR] = gw_sechdr_answer_headers,
 };

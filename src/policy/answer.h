@@ -1,17 +1,19 @@
 /*
- * Response policies on gantry's own answers that the stage chain does not cover.
+ * Answer hooks: response policies that put headers on every answer gantry sends, outside the
+ * stage chain.
  *
- * A stage's on_response puts its headers on every answer of a request that went through it
+ * A stage's on_response puts its headers on the answers of a request whose slot holds state
  * (policy/chain.h). Some answers never meet a stage: those given before a service is chosen
  * (404 no route, 400 bad request, 408, 503 too many connections, the probes) and those given
- * to a routed request before the stage's row ran (a 403 from the IP rules, a 413). A response
- * policy that must be on those too (security headers; later any gateway-wide response header)
- * registers an answer hook: one row in the table of policy/answer.c and one bit in
- * gw_policy.answer_hooks, set when the snapshot is built if the policy has anything to add.
+ * to a routed request before the stage's row ran (a 403 from the IP rules, a 413). And a
+ * response policy that depends on the service alone (security headers) should not pay for a
+ * stage's state on every request. Such a policy registers an answer hook: one row in the table
+ * of policy/answer.c and one bit in gw_policy.answer_hooks, set when the snapshot is built if
+ * the policy has anything to add.
  *
- * The downstream (conn/conn.c gw__conn_respond) calls gw_policy_answer_headers for every answer
- * it writes itself, after the stages' headers. With no hook in use it costs one load and a
- * test, and only on gantry's own answers: the proxied path never calls it.
+ * Callers: the upstream response's rewrite (upstream/rewrite.c, head == &r->rhead) and the
+ * downstream's own answers (conn/conn.c gw__conn_respond), each after the stages' headers.
+ * With no bit set the call is one load and a test.
  */
 #ifndef GW_POLICY_ANSWER_H
 #define GW_POLICY_ANSWER_H
@@ -29,18 +31,27 @@ enum gw_answer_hook_id {
     GW_ANSWER__COUNT,
 };
 
-/* A hook appends header lines (each ending in CRLF) for an answer gantry writes itself. r is
- * NULL when there is no request (a connection refused at accept); otherwise r->svc is NULL
- * until routing chose a service. A hook must add nothing a stage already added to this
- * answer (it can tell from r's slots). secure: the answer goes over TLS. 0 or GW_ENOMEM. */
+/* A hook appends header lines (each ending in CRLF) to the head of an answer: the upstream's
+ * response when r and head == &r->rhead (its parsed head is r->rmsg), else gantry's own. r is
+ * NULL when there is no request (a connection refused at accept); r->svc is NULL until routing
+ * chose a service. secure: the answer goes over TLS. Worker thread. 0 or GW_ENOMEM. */
 typedef int (*gw_answer_hook_fn)(const struct gw_policy *p, struct gw_request *r, bool secure,
                                  struct gw_buf *head);
 
 int gw__policy_answer_headers(const struct gw_policy *p, struct gw_request *r, bool secure,
                               struct gw_buf *head);
 
-/* Appends the answer hooks' headers to the head of an answer gantry writes itself, with the
- * policy of the request's snapshot (or the worker's, without a request). 0 or GW_ENOMEM. */
+/* ---- the hooks (rows of policy/answer.c's table) ---- */
+
+/* policy/sechdr.c: the request's security headers — the gateway's set before a service was
+ * chosen (r NULL, or r->svc NULL), else the service's or its rule's (the stage's choice, or
+ * chosen here when the answer comes before the stage ran) — on the upstream's response (its
+ * own headers kept, replaced or hidden as the set says) or on gantry's own answer. */
+int gw_sechdr_answer_headers(const struct gw_policy *p, struct gw_request *r, bool secure,
+                             struct gw_buf *head);
+
+/* Appends the answer hooks' headers to the head of an answer, with the policy of the request's
+ * snapshot (or the worker's, without a request). 0 or GW_ENOMEM. */
 static inline int gw_policy_answer_headers(const struct gw_policy *p, struct gw_request *r,
                                            bool secure, struct gw_buf *head)
 {

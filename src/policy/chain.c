@@ -36,7 +36,7 @@ static const struct gw_stage stages[GW_STAGE__COUNT] = {
     [GW_STAGE_VALIDATE] = {"validate", GW_STAGE_VALIDATE, gw_validate_applies,
                            gw_validate_on_request, NULL, gw_validate_cancel, NULL},
     [GW_STAGE_SECHDR] = {"security-headers", GW_STAGE_SECHDR, gw_sechdr_applies,
-                         gw_sechdr_on_request, gw_sechdr_on_response, NULL, NULL},
+                         gw_sechdr_on_request, NULL, NULL, NULL},
     [GW_STAGE_COMPRESS] = {"compress", GW_STAGE_COMPRESS, gw_compress_applies,
                            gw_compress_on_request, gw_compress_on_response, gw_compress_cancel,
                            gw_compress_on_response_head},

@@ -3,7 +3,8 @@
  * order, before it goes upstream (DESIGN.md "policy stages"). Today: the CORS decision, IP
  * rules, limits that need no identity, CORS preflights, the CSRF check, authentication and
  * authorization, limits keyed by the consumer, transformations, validation, security headers
- * (a response policy: its on_request only chooses the route's headers), compression.
+ * (a response policy: its on_request only chooses the route's headers; the answer hook of
+ * policy/answer.h adds them), compression.
  *
  * The stage contract (docs/internals.md "Policy stages"):
  *   - on_request decides: CONTINUE (next stage), RESPOND (the answer it filled in goes to the
@@ -57,8 +58,8 @@ enum gw_stage_id {
     GW_STAGE_RATELIMIT_CONSUMER, /* the limits keyed by the consumer */
     GW_STAGE_TRANSFORM,          /* request transformations (they may use $consumer) */
     GW_STAGE_VALIDATE,           /* JSON Schema of request bodies (after their transformation) */
-    /* response policies: on_request only picks the route's set, on_response adds it */
-    GW_STAGE_SECHDR, /* security headers */
+    /* response policies: on_request picks the route's set; the answer hook adds it */
+    GW_STAGE_SECHDR, /* security headers (services with rules only) */
     GW_STAGE_COMPRESS,           /* response compression (reads Accept-Encoding) */
     GW_STAGE__COUNT,
 };

@@ -69,6 +69,9 @@ void gw_policy_client_ip(struct gw_request *r)
 
 bool gw_client_addr(struct gw_request *r, int *family, uint8_t addr[16])
 {
+    /* Without trusted proxies the client is the peer: parse it where it is. */
+    if (r->client_ip[0] == '\0' && r->snap->cfg->rate_limit.ntrusted == 0)
+        return gw_addr_parse(r->peer, strlen(r->peer), family, addr);
     gw_policy_client_ip(r);
     return gw_addr_parse(r->client_ip, strlen(r->client_ip), family, addr);
 }

@@ -19,9 +19,9 @@ struct gw_request;
  * head is handed to the proxy. Worker thread. */
 void gw_policy_client_ip(struct gw_request *r);
 
-/* The client address in binary (resolving it first when needed): *family AF_INET or AF_INET6,
- * IPv4-mapped IPv6 as AF_INET (net/addr.h). False when it is not an IP address (an unknown
- * peer). */
+/* The client address in binary (resolving it first when needed; without trusted proxies the
+ * peer's, read in place, r->client_ip left as it is): *family AF_INET or AF_INET6, IPv4-mapped
+ * IPv6 as AF_INET (net/addr.h). False when it is not an IP address (an unknown peer). */
 bool gw_client_addr(struct gw_request *r, int *family, uint8_t addr[16]);
 
 #endif

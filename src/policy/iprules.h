@@ -32,18 +32,15 @@ struct gw_iprules_svc {
     bool any; /* some list applies to some request: the stage runs for the service */
 };
 
-/* Per snapshot: per service index, and the compiled sets they point to (owned). */
+/* Per snapshot (gw_iprules_build in policy/policy.h: a service's lists inherit the gateway's
+ * key by key, a rule's the service's): per service index, and the compiled sets they point to
+ * (owned). */
 struct gw_iprules_policy {
     struct gw_iprules_svc *svc;
     size_t nsvc;
     struct gw_cidr_set **sets;
     size_t nsets;
 };
-
-/* Compiles s->cfg's IP rules into p->iprules: a service's lists inherit the gateway's key by
- * key, a rule's the service's. Control thread, while the snapshot is built. 0 or GW_ENOMEM. */
-int gw_iprules_build(struct gw_policy *p, const struct gw_snapshot *s);
-void gw_iprules_free(struct gw_iprules_policy *ip);
 
 /* The decision for an address (family and addr as net/addr.h gives them; known false when the
  * client address is not an IP address): deny wins over allow, and an allow list lets through

@@ -14,13 +14,10 @@
 #include "control/snapshot-t.h"
 #include "core/error.h"
 #include "core/log.h"
-#include "policy/answer.h"
 #include "policy/apikey.h"
 #include "policy/chain.h"
 #include "policy/transform.h"
 #include "policy/cors.h"
-#include "policy/iprules.h"
-#include "policy/sechdr.h"
 #include "state/ratelimit_local.h"
 #include "state/ratelimit_redis.h"
 #include "state/token_cache.h"
@@ -334,12 +331,6 @@ int gw_policy_build(struct gw_snapshot *s, struct gw_policy_shared *ps, char *wh
         rc = gw_sechdr_build(p, s);
     if (rc < 0)
         return rc;
-    /* Security headers on gantry's own answers: the gateway's, or a service's. */
-    bool sechdr_any = p->sechdr->gateway != NULL;
-    for (size_t i = 0; i < s->nservices && !sechdr_any; i++)
-        sechdr_any = p->sechdr->svc[i].any;
-    if (sechdr_any)
-        p->answer_hooks |= 1u << GW_ANSWER_SECHDR;
     /* Which stages of the chain each service runs: the others cost its requests nothing. */
     for (size_t i = 0; i < s->nservices; i++)
         s->services[i].stages = gw_policy_stage_mask(s, i);

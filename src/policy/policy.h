@@ -112,6 +112,14 @@ void gw_policy_shared_free(struct gw_policy_shared *ps);
 int gw_policy_build(struct gw_snapshot *s, struct gw_policy_shared *ps, char *why, size_t why_cap);
 void gw_policy_free(struct gw_policy *p);
 
+/* The traffic policies' parts of gw_policy_build, each compiling s->cfg into p (control thread,
+ * while the snapshot is built; 0 or GW_ENOMEM), and of gw_policy_free (NULL-safe):
+ * policy/iprules.c (p->iprules) and policy/sechdr.c (p->sechdr, and its answer hook's bit). */
+int gw_iprules_build(struct gw_policy *p, const struct gw_snapshot *s);
+void gw_iprules_free(struct gw_iprules_policy *ip);
+int gw_sechdr_build(struct gw_policy *p, const struct gw_snapshot *s);
+void gw_sechdr_free(struct gw_sechdr_policy *sp);
+
 /* Forgets idle rate-limit keys and expired cached tokens; the control thread calls it every
  * second. */
 void gw_policy_sweep(struct gw_policy *p, uint64_t now_us);

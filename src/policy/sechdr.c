@@ -1,15 +1,22 @@
 /*
- * Security headers: a response stage that puts the service's security headers (HSTS,
- * X-Content-Type-Options, X-Frame-Options, Referrer-Policy, CSP, Permissions-Policy, the
- * Cross-Origin-* policies, Server) on every answer of a request — the upstream's and gantry's
- * own — and the answer hook that does the same for gantry's answers the stage did not see.
+ * Security headers: HSTS, X-Content-Type-Options, X-Frame-Options, Referrer-Policy, CSP,
+ * Permissions-Policy, the Cross-Origin-* policies and Server, on every answer of a request —
+ * the upstream's response and gantry's own answers — and on gantry's answers before any
+ * service is chosen.
  *
- * Cost. The headers are on by default, so every proxied response pays for them: everything is
- * compiled when the snapshot is built into a few immutable sets (struct gw_sechdr_set), each
- * holding its lines as one ready block. A request pays one rule lookup in on_request (none
- * when the service has no rules) and, for the upstream's response, one pass over the upstream's
- * header names, filtered by length, to learn which of the set's headers it already carries.
- * When it carries none of them (the common case) the set's block is appended with one copy.
+ * How. Everything is compiled when the snapshot is built into a few immutable sets (struct
+ * gw_sechdr_set), each holding its lines as one ready block. The headers are added by the answer
+ * hook (policy/answer.h), which the upstream response's rewrite (upstream/rewrite.c) and the
+ * downstream's own answers (conn/conn.c) call: it takes the request's set — its service's, or
+ * the gateway's without a service — and appends it. The stage (a row of the chain) runs only
+ * for services with rules: it picks the rule's set while the normalised path is there and keeps
+ * the choice in its state for the hook.
+ *
+ * Cost. The headers are on by default, so every proxied response pays for them: a service
+ * without rules costs a request no stage at all; its upstream response costs one pass over the
+ * upstream's header names (a table lookup by length lets almost every name go at once) and,
+ * when the upstream sent none of the set's headers, one copy of the block. A Server header to
+ * hide costs a walk over the head's lines up to it (usually the first) and one move.
  */
 #include "policy/sechdr.h"
 
@@ -20,24 +27,36 @@
 #include "conn/request-t.h"
 #include "control/snapshot-t.h"
 #include "core/error.h"
+#include "policy/answer.h"
 #include "policy/chain.h"
 #include "policy/policy.h"
 #include "policy/stages.h"
 
 static const struct {
     const char *name;
+    const char *lower; /* for the case-insensitive compare */
     size_t len;
 } names[GW_SECHDR__COUNT] = {
-    [GW_SECHDR_HSTS] = {"Strict-Transport-Security", 25},
-    [GW_SECHDR_XCTO] = {"X-Content-Type-Options", 22},
-    [GW_SECHDR_XFO] = {"X-Frame-Options", 15},
-    [GW_SECHDR_REFERRER] = {"Referrer-Policy", 15},
-    [GW_SECHDR_CSP] = {"Content-Security-Policy", 23},
-    [GW_SECHDR_PERMISSIONS] = {"Permissions-Policy", 18},
-    [GW_SECHDR_COOP] = {"Cross-Origin-Opener-Policy", 26},
-    [GW_SECHDR_CORP] = {"Cross-Origin-Resource-Policy", 28},
-    [GW_SECHDR_COEP] = {"Cross-Origin-Embedder-Policy", 28},
-    [GW_SECHDR_SERVER] = {"Server", 6},
+    [GW_SECHDR_HSTS] = {"Strict-Transport-Security", "strict-transport-security", 25},
+    [GW_SECHDR_XCTO] = {"X-Content-Type-Options", "x-content-type-options", 22},
+    [GW_SECHDR_XFO] = {"X-Frame-Options", "x-frame-options", 15},
+    [GW_SECHDR_REFERRER] = {"Referrer-Policy", "referrer-policy", 15},
+    [GW_SECHDR_CSP] = {"Content-Security-Policy", "content-security-policy", 23},
+    [GW_SECHDR_PERMISSIONS] = {"Permissions-Policy", "permissions-policy", 18},
+    [GW_SECHDR_COOP] = {"Cross-Origin-Opener-Policy", "cross-origin-opener-policy", 26},
+    [GW_SECHDR_CORP] = {"Cross-Origin-Resource-Policy", "cross-origin-resource-policy", 28},
+    [GW_SECHDR_COEP] = {"Cross-Origin-Embedder-Policy", "cross-origin-embedder-policy", 28},
+    [GW_SECHDR_SERVER] = {"Server", "server", 6},
+};
+
+/* The headers whose names have n bytes (n < 32; no name is longer): a name is compared only
+ * with these. */
+#define BIT(id) (1u << (id))
+static const uint32_t by_len[32] = {
+    [6] = BIT(GW_SECHDR_SERVER),       [15] = BIT(GW_SECHDR_XFO) | BIT(GW_SECHDR_REFERRER),
+    [18] = BIT(GW_SECHDR_PERMISSIONS), [22] = BIT(GW_SECHDR_XCTO),
+    [23] = BIT(GW_SECHDR_CSP),         [25] = BIT(GW_SECHDR_HSTS),
+    [26] = BIT(GW_SECHDR_COOP),        [28] = BIT(GW_SECHDR_CORP) | BIT(GW_SECHDR_COEP),
 };
 
 #define HSTS_BIT (1u << GW_SECHDR_HSTS)
@@ -134,10 +153,6 @@ static int set_new(const struct resolved res[GW_SECHDR__COUNT], int level_mode,
         b[at] = '\0';
         set->block[tls] = b;
         set->block_len[tls] = at;
-    }
-    for (size_t k = 0; k < GW_SECHDR__COUNT; k++) {
-        if ((set->drop | set->keep) & (1u << k))
-            set->len_mask |= UINT64_C(1) << names[k].len;
     }
     *out = set;
     return 0;
@@ -239,6 +254,12 @@ int gw_sechdr_build(struct gw_policy *p, const struct gw_snapshot *s)
             sv->any = sv->any || sv->rules[k].set != NULL;
         }
     }
+    /* The hook runs when some answer has headers to get: the gateway's, or a service's. */
+    bool any = sp->gateway != NULL;
+    for (size_t i = 0; i < cfg->nservices && !any; i++)
+        any = sp->svc[i].any;
+    if (any)
+        p->answer_hooks |= 1u << GW_ANSWER_SECHDR;
     return 0;
 }
 
@@ -258,57 +279,105 @@ void gw_sechdr_free(struct gw_sechdr_policy *sp)
 /* ---- applying ---------------------------------------------------------------------------------
  */
 
-/* The bits of mask whose header is named name[0..n). */
-static uint32_t named(uint32_t mask, const char *name, size_t n)
+static inline uint64_t load64(const char *p)
 {
-    uint32_t hit = 0;
-    for (uint32_t m = mask; m; m &= m - 1) {
-        unsigned k = (unsigned)__builtin_ctz(m);
-        if (names[k].len == n && strncasecmp(name, names[k].name, n) == 0)
-            hit |= 1u << k;
-    }
-    return hit;
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
 }
 
-/* Removes from head (after its start line) every line whose header is in mask. */
-static void drop_lines(struct gw_buf *head, uint32_t mask)
+static inline uint32_t load32(const char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* name[0..n) equals lower[0..n) ignoring ASCII case, n >= 4, compared a word at a time (the
+ * last word overlaps the one before it; nothing outside name[0..n) is read). Header names are
+ * tokens: or-ing 0x20 into each byte lowercases the letters and changes no other byte that a
+ * name may hold into one of lower's ('-' stays '-'). */
+static inline bool same_name(const char *name, const char *lower, size_t n)
+{
+    if (n < 8)
+        return ((load32(name) | 0x20202020u) == load32(lower)) &&
+               ((load32(name + n - 4) | 0x20202020u) == load32(lower + n - 4));
+    const uint64_t fold = 0x2020202020202020ull;
+    size_t i = 0;
+    for (; i + 8 < n; i += 8) {
+        if ((load64(name + i) | fold) != load64(lower + i))
+            return false;
+    }
+    return (load64(name + n - 8) | fold) == load64(lower + n - 8);
+}
+
+/* Of the headers in mask, the one named name[0..n) (ASCII case-insensitive), as a bit; 0 when
+ * none. by_len leaves at most two names to compare, and none for almost every name. */
+static inline uint32_t named(uint32_t mask, const char *name, size_t n)
+{
+    if (n >= 32)
+        return 0;
+    for (uint32_t m = mask & by_len[n]; m; m &= m - 1) {
+        unsigned k = (unsigned)__builtin_ctz(m);
+        if (same_name(name, names[k].lower, n))
+            return 1u << k;
+    }
+    return 0;
+}
+
+/* The bit of the header in mask whose line starts at p (up to end), or 0: each candidate's
+ * name length says where its colon must be, so no search for the colon. */
+static inline uint32_t line_named(uint32_t mask, const char *p, const char *end)
+{
+    for (uint32_t m = mask; m; m &= m - 1) {
+        unsigned k = (unsigned)__builtin_ctz(m);
+        size_t n = names[k].len;
+        if ((size_t)(end - p) > n && p[n] == ':' && same_name(p, names[k].lower, n))
+            return 1u << k;
+    }
+    return 0;
+}
+
+/* Removes from head (after its start line) the first `count` lines whose header is in mask:
+ * the lines the scan found in the upstream's head, which rewrite.c copied in order. The walk
+ * stops at the last of them (a Server header usually comes first). */
+static void drop_lines(struct gw_buf *head, uint32_t mask, unsigned count)
 {
     char *end = head->data + head->len;
     char *p = memchr(head->data, '\n', head->len);
     if (p == NULL)
         return;
-    char *w = ++p;
-    while (p < end) {
+    p++;
+    while (count > 0 && p < end) {
         char *nl = memchr(p, '\n', (size_t)(end - p));
-        size_t n = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
-        const char *colon = memchr(p, ':', n);
-        bool drop = colon != NULL && named(mask, p, (size_t)(colon - p)) != 0;
-        if (!drop) {
-            if (w != p)
-                memmove(w, p, n);
-            w += n;
+        char *next = nl ? nl + 1 : end;
+        if (line_named(mask, p, next)) {
+            memmove(p, next, (size_t)(end - next));
+            end -= next - p;
+            count--;
+        } else {
+            p = next;
         }
-        p += n;
     }
-    head->len = (size_t)(w - head->data);
+    head->len = (size_t)(end - head->data);
 }
 
 int gw_sechdr_apply(const struct gw_sechdr_set *set, const struct gw_http1_message *m, bool secure,
                     struct gw_buf *head)
 {
-    uint32_t present = 0;
     uint32_t interest = set->drop | set->keep;
     if (!secure)
         interest &= ~HSTS_BIT; /* an upstream's HSTS over plain HTTP is not ours to judge */
-    /* One pass over the upstream's header names; the length filter lets almost every one go
-     * at a shift and a test. */
+    /* One pass over the upstream's header names: by_len lets almost every one go at once. */
+    uint32_t present = 0;
+    unsigned ndrop = 0;
     for (uint32_t i = 0; interest && i < m->num_headers; i++) {
-        uint32_t n = m->headers[i].name_len;
-        if (n < 64 && (set->len_mask >> n) & 1)
-            present |= named(interest, m->headers[i].name, n);
+        uint32_t hit = named(interest, m->headers[i].name, m->headers[i].name_len);
+        present |= hit;
+        ndrop += (hit & set->drop) != 0;
     }
-    if (present & set->drop)
-        drop_lines(head, present & set->drop);
+    if (ndrop)
+        drop_lines(head, present & set->drop, ndrop);
     uint32_t skip = present & set->keep;
     if (skip == 0)
         return gw_buf_append(head, set->block[secure], set->block_len[secure]);
@@ -322,11 +391,12 @@ int gw_sechdr_apply(const struct gw_sechdr_set *set, const struct gw_http1_messa
     return 0;
 }
 
-/* ---- the stage --------------------------------------------------------------------------------
+/* ---- the stage and the hook -------------------------------------------------------------------
  */
 
+/* The stage's choice for a request of a service with rules (its slot; NULL until it ran). */
 struct sechdr_state {
-    const struct gw_sechdr_set *set; /* what this request's answers get */
+    const struct gw_sechdr_set *set; /* NULL: the rule turned the headers off */
 };
 _Static_assert(sizeof(struct sechdr_state) <= GW_STAGE_STATE_MAX, "sechdr state too large");
 
@@ -359,33 +429,21 @@ static const struct gw_sechdr_set *select_set(const struct gw_sechdr_svc *sv,
 bool gw_sechdr_applies(const struct gw_snapshot *s, size_t i)
 {
     const struct gw_sechdr_policy *sp = s->policy ? s->policy->sechdr : NULL;
-    return sp && i < sp->nsvc && sp->svc[i].any;
+    /* Without rules the service's set is known from the service alone: no stage needed. */
+    return sp && i < sp->nsvc && sp->svc[i].any && sp->svc[i].nrules > 0;
 }
 
 enum gw_stage_result gw_sechdr_on_request(struct gw_request *r, void **slot, struct gw_answer *a)
 {
     const struct gw_sechdr_svc *sv = &r->snap->policy->sechdr->svc[service_index(r)];
-    const struct gw_sechdr_set *set = select_set(sv, r);
-    if (set == NULL)
-        return GW_STAGE_CONTINUE; /* a rule turned them off: no state, no headers */
     struct sechdr_state *st = gw_stage_alloc(r, sizeof *st);
     if (st == NULL) {
         gw_answer_init(a, GW_ENOMEM);
         return GW_STAGE_RESPOND;
     }
-    st->set = set;
+    st->set = select_set(sv, r);
     *slot = st;
     return GW_STAGE_CONTINUE;
-}
-
-int gw_sechdr_on_response(struct gw_request *r, void *slot, struct gw_buf *head)
-{
-    const struct sechdr_state *st = slot;
-    /* The upstream's response is rewritten into r->rhead (upstream/rewrite.c); any other head
-     * is gantry's own answer, which carries none of these headers yet. */
-    if (head == &r->rhead)
-        return gw_sechdr_apply(st->set, &r->rmsg, r->secure, head);
-    return gw_buf_append(head, st->set->block[r->secure], st->set->block_len[r->secure]);
 }
 
 int gw_sechdr_answer_headers(const struct gw_policy *p, struct gw_request *r, bool secure,
@@ -394,10 +452,20 @@ int gw_sechdr_answer_headers(const struct gw_policy *p, struct gw_request *r, bo
     const struct gw_sechdr_policy *sp = p->sechdr;
     const struct gw_sechdr_set *set = sp->gateway;
     if (r && r->svc) {
-        /* The stage saw it (it added the headers, or chose none for this route). */
-        if (r->slot[GW_STAGE_SECHDR] || r->passed)
-            return 0;
-        set = select_set(&sp->svc[service_index(r)], r);
+        const struct gw_sechdr_svc *sv = &sp->svc[service_index(r)];
+        const struct sechdr_state *st = r->slot[GW_STAGE_SECHDR];
+        if (st) /* the stage chose (a service with rules) */
+            set = st->set;
+        else if (sv->nrules)
+            set = select_set(sv, r); /* answered before the stage ran */
+        else
+            set = sv->base;
     }
-    return set ? gw_buf_append(head, set->block[secure], set->block_len[secure]) : 0;
+    if (set == NULL)
+        return 0;
+    /* The upstream's response is rewritten into r->rhead (upstream/rewrite.c); any other head
+     * is gantry's own answer, which carries none of these headers yet. */
+    if (r && head == &r->rhead)
+        return gw_sechdr_apply(set, &r->rmsg, secure, head);
+    return gw_buf_append(head, set->block[secure], set->block_len[secure]);
 }

@@ -1,7 +1,6 @@
 /*
- * Security headers (policy/sechdr.c): what the snapshot compiles from "security_headers", and
- * the hook that puts the gateway's headers on gantry's own answers. The stage functions are in
- * policy/stages.h.
+ * Security headers (policy/sechdr.c): what the snapshot compiles from "security_headers". The
+ * answer hook that adds them is declared in policy/answer.h, the stage in policy/stages.h.
  */
 #ifndef GW_POLICY_SECHDR_H
 #define GW_POLICY_SECHDR_H
@@ -12,10 +11,6 @@
 
 #include "config/config-t.h"
 #include "core/buf.h"
-
-struct gw_policy;
-struct gw_request;
-struct gw_snapshot;
 
 /* One compiled set of security headers: what the answers of a request get. Immutable. */
 struct gw_sechdr_set {
@@ -33,8 +28,6 @@ struct gw_sechdr_set {
     /* The upstream headers the set cares about: bit k of drop (replaced or hidden: the
      * upstream's line goes) or keep (if_absent: the upstream's stays, gantry's is not sent). */
     uint32_t drop, keep;
-    /* Bit n: a header of drop | keep has a name of n bytes (a cheap filter for the scan). */
-    uint64_t len_mask;
 };
 
 /* The sets of one service: its own (NULL: no header) and its rules' (the longest matching prefix
@@ -49,8 +42,9 @@ struct gw_sechdr_svc {
     bool any; /* base or a rule has a set: the stage applies to the service */
 };
 
-/* Per snapshot: the gateway's set (gantry's answers before a service is chosen), each
- * service's, and the distinct sets they point to (owned). */
+/* Per snapshot (gw_sechdr_build in policy/policy.h: a service's headers inherit the gateway's
+ * key by key, a rule's the service's): the gateway's set (gantry's answers before a service is
+ * chosen), each service's, and the distinct sets they point to (owned). */
 struct gw_sechdr_policy {
     const struct gw_sechdr_set *gateway;
     struct gw_sechdr_svc *svc; /* per service index */
@@ -59,20 +53,8 @@ struct gw_sechdr_policy {
     size_t nsets;
 };
 
-/* Compiles s->cfg's security headers into p->sechdr (services' inherit the gateway's key by
- * key, rules' the service's). Control thread, while the snapshot is built. 0 or GW_ENOMEM. */
-int gw_sechdr_build(struct gw_policy *p, const struct gw_snapshot *s);
-void gw_sechdr_free(struct gw_sechdr_policy *sp);
-
 /* The header name of a security header ("X-Frame-Options"). */
 const char *gw_sechdr_name(enum gw_sechdr_id id);
-
-/* The answer hook (policy/answer.h): appends the headers of the set that applies to an answer
- * the stage did not see — before a service was chosen (r NULL, or r->svc NULL: the gateway's
- * set), or for a routed request answered before the stage ran (the service's, or its rule's).
- * 0 or GW_ENOMEM. */
-int gw_sechdr_answer_headers(const struct gw_policy *p, struct gw_request *r, bool secure,
-                             struct gw_buf *head);
 
 /* Appends set's headers to the head of an upstream response (head: its rewritten head; m: the
  * upstream's parsed head, whose headers the set may replace, keep or hide), as the stage does.

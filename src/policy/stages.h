@@ -66,9 +66,9 @@ int gw_compress_on_response(struct gw_request *r, void *slot, struct gw_buf *hea
 int gw_compress_on_response_head(struct gw_request *r, void *slot, struct gw_http1_message *m);
 void gw_compress_cancel(struct gw_request *r, void *slot);
 
-/* policy/sechdr.c: security headers on every answer (the set is chosen per request). */
+/* policy/sechdr.c: for services with rules, the route's security headers (the answer hook of
+ * policy/sechdr.h adds them). */
 bool gw_sechdr_applies(const struct gw_snapshot *s, size_t i);
 enum gw_stage_result gw_sechdr_on_request(struct gw_request *r, void **slot, struct gw_answer *a);
-int gw_sechdr_on_response(struct gw_request *r, void *slot, struct gw_buf *head);
 
 #endif

@@ -42,7 +42,7 @@ static void test_ip_rules_values(void **state)
     assert_int_equal(cfg->ip_rules.allow.state, GW_IPLIST_SET);
     assert_int_equal(cfg->ip_rules.allow.n, 2);
     assert_int_equal(cfg->ip_rules.allow.items[0].bits, 8);
-    assert_int_equal(cfg->ip_rules.allow.items[0].addr[1], 0); /* masked */
+    assert_int_equal(cfg->ip_rules.allow.items[0].addr[1], 0);       /* masked */
     assert_int_equal(cfg->ip_rules.allow.items[1].family, AF_INET6); /* unmapped when compiled */
     assert_int_equal(cfg->ip_rules.deny.n, 1);
     assert_int_equal(cfg->ip_rules.deny.items[0].bits, 128);
@@ -71,14 +71,14 @@ static void test_ip_rules_errors(void **state)
     expect_one(IPR("\"deny\": [\"10.0.0.0/8\", \"10.0.0.0/33\"]"), "\"10.0.0.0/33\"",
                "ip_rules.deny[1]: \"10.0.0.0/33\" has a prefix length longer than the "
                "address" CIDR_EXAMPLES);
-    expect_one(IPR("\"deny\": [\"host.example\"]"), "\"host.example\"",
-               "ip_rules.deny[0]: \"host.example\" is not an IP address or CIDR block" CIDR_EXAMPLES);
+    expect_one(
+        IPR("\"deny\": [\"host.example\"]"), "\"host.example\"",
+        "ip_rules.deny[0]: \"host.example\" is not an IP address or CIDR block" CIDR_EXAMPLES);
     expect_one(IPR("\"deny\": [7]"), "7", "ip_rules.deny[0]: expected a string, got an integer");
     expect_one(IPR("\"rules\": []"), "\"rules\"", "ip_rules.rules: unknown key \"rules\"");
     expect_one(IPR("\"alow\": \"10.0.0.1\""), "\"alow\"",
                "ip_rules.alow: unknown key \"alow\" (did you mean \"allow\"?)");
-    expect_one(SVC("\"ip_rules\": {\"rules\": [{\"match\": {\"prefix\": \"/p\"}}]}"),
-               "{\"match\"",
+    expect_one(SVC("\"ip_rules\": {\"rules\": [{\"match\": {\"prefix\": \"/p\"}}]}"), "{\"match\"",
                "services[0].ip_rules.rules[0]: a rule needs \"allow\" or \"deny\" (or both)");
     expect_one(SVC("\"ip_rules\": {\"rules\": [{\"allow\": \"10.0.0.1\"}]}"), "{\"allow\"",
                "services[0].ip_rules.rules[0].match: required key \"match\" is missing");
@@ -199,9 +199,10 @@ static void test_security_headers_errors(void **state)
     expect_one(SH("\"content_security_policy\": \" default-src 'self'\""), "\" default",
                "security_headers.content_security_policy: \" default-src 'self'\" must not start "
                "or end with white space");
-    expect_one(SH("\"server\": \"a\\r\\nSet-Cookie: x=1\""), "\"a\\r",
-               "security_headers.server: \"a\\x0d\\x0aSet-Cookie: x=1\" may hold only visible ASCII "
-               "characters, spaces and tabs");
+    expect_one(
+        SH("\"server\": \"a\\r\\nSet-Cookie: x=1\""), "\"a\\r",
+        "security_headers.server: \"a\\x0d\\x0aSet-Cookie: x=1\" may hold only visible ASCII "
+        "characters, spaces and tabs");
     expect_one(SH("\"server\": \"caf\\u00e9\""), "\"caf",
                "security_headers.server: \"caf\u00e9\" may hold only visible ASCII "
                "characters, spaces and tabs");

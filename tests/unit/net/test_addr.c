@@ -102,8 +102,8 @@ static void test_addr_parse(void **state)
 
     int family;
     uint8_t a[16];
-    const char *bad[] = {"", " 1.2.3.4", "1.2.3.4 ", "1.2.3", "1.2.3.4.5", "256.0.0.1",
-                         "[::1]", "::1%lo", "1.2.3.4/32", "localhost", "01.2.3.4", ":::"};
+    const char *bad[] = {"",      " 1.2.3.4", "1.2.3.4 ",   "1.2.3",     "1.2.3.4.5", "256.0.0.1",
+                         "[::1]", "::1%lo",   "1.2.3.4/32", "localhost", "01.2.3.4",  ":::"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         if (gw_addr_parse(bad[i], strlen(bad[i]), &family, a))
             fail_msg("accepted %s", bad[i]);
@@ -210,8 +210,9 @@ static void test_cidr_unmap_and_has(void **state)
 static void test_set_edges(void **state)
 {
     (void)state;
-    const char *items[] = {"10.0.0.0/8", "192.0.2.0/24", "192.0.2.7", "203.0.113.8/29",
-                           "2001:db8::/32", "::1", "::ffff:198.51.100.0/120"};
+    const char *items[] = {
+        "10.0.0.0/8", "192.0.2.0/24",           "192.0.2.7", "203.0.113.8/29", "2001:db8::/32",
+        "::1",        "::ffff:198.51.100.0/120"};
     struct gw_cidr_set *s = set_of(items, sizeof items / sizeof items[0]);
     assert_int_equal(gw_cidr_set_ranges(s, AF_INET), 4); /* 192.0.2.7 is inside 192.0.2.0/24 */
     assert_int_equal(gw_cidr_set_ranges(s, AF_INET6), 2);
@@ -226,7 +227,7 @@ static void test_set_edges(void **state)
     assert_true(set_has(s, "203.0.113.15"));
     assert_false(set_has(s, "203.0.113.7"));
     assert_false(set_has(s, "203.0.113.16"));
-    assert_true(set_has(s, "198.51.100.200")); /* the mapped entry is IPv4 */
+    assert_true(set_has(s, "198.51.100.200"));  /* the mapped entry is IPv4 */
     assert_true(set_has(s, "::ffff:10.9.9.9")); /* a mapped client is IPv4 */
     assert_true(set_has(s, "2001:db8::"));
     assert_true(set_has(s, "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff"));
@@ -241,9 +242,10 @@ static void test_set_edges(void **state)
     gw_cidr_set_free(s);
 
     /* overlapping, nested and adjacent blocks merge; the ends of the address space hold */
-    const char *merge[] = {"10.0.0.0/25", "10.0.0.128/25", "10.0.1.0/24", "10.0.0.64/26",
-                           "255.255.255.255", "0.0.0.0", "::/1", "8000::/1",
-                           "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"};
+    const char *merge[] = {
+        "10.0.0.0/25",  "10.0.0.128/25",   "10.0.1.0/24",
+        "10.0.0.64/26", "255.255.255.255", "0.0.0.0",
+        "::/1",         "8000::/1",        "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"};
     s = set_of(merge, sizeof merge / sizeof merge[0]);
     assert_int_equal(gw_cidr_set_ranges(s, AF_INET), 3);
     assert_int_equal(gw_cidr_set_ranges(s, AF_INET6), 1);
@@ -284,7 +286,10 @@ static uint32_t rnd(void)
 static void test_set_matches_linear_scan(void **state)
 {
     (void)state;
-    enum { N = 3000, PROBES = 20000 };
+    enum {
+        N = 3000,
+        PROBES = 20000
+    };
     struct gw_cidr *cs = calloc(N, sizeof *cs);
     assert_non_null(cs);
     for (size_t i = 0; i < N; i++) {

@@ -101,14 +101,34 @@ static void test_inheritance(void **state)
     (void)state;
     struct built *b = build(
         "{\"ip_rules\": {\"allow\": \"10.0.0.0/8\", \"deny\": \"10.6.6.6\"},"
-        "\"services\": [" S("inherits", "/a", "") ","
-        S("own-allow", "/b", ", \"ip_rules\": {\"allow\": \"192.0.2.0/24\"}") ","
-        S("drops-allow", "/c", ", \"ip_rules\": {\"allow\": false}") ","
-        S("off", "/d", ", \"ip_rules\": false") ","
-        S("rules", "/e",
-          ", \"ip_rules\": {\"deny\": false, \"rules\": ["
-          "{\"match\": {\"prefix\": \"/e/open\"}, \"allow\": false},"
-          "{\"match\": {\"prefix\": \"/e/closed\"}, \"deny\": \"0.0.0.0/0\"}]}") "]}");
+        "\"services\": [" S("inherits", "/a", "") "," S("own-allow", "/b", ", \"ip_rules\": {\"allow\": \"192.0.2.0/24\"}") "," S(
+            "drops-allow", "/c",
+            ", \"ip_rules\": {\"allow\": false}") "," S("off", "/d",
+                                                        ", \"ip_rules\": false") "," S("rules",
+                                                                                       "/e",
+                                                                                       ", "
+                                                                                       "\"ip_"
+                                                                                       "rules\": "
+                                                                                       "{\"deny\": "
+                                                                                       "false, "
+                                                                                       "\"rules\": "
+                                                                                       "["
+                                                                                       "{\"match\":"
+                                                                                       " {"
+                                                                                       "\"prefix\":"
+                                                                                       " \"/e/"
+                                                                                       "open\"}, "
+                                                                                       "\"allow\": "
+                                                                                       "false},"
+                                                                                       "{\"match\":"
+                                                                                       " {"
+                                                                                       "\"prefix\":"
+                                                                                       " \"/e/"
+                                                                                       "closed\"}, "
+                                                                                       "\"deny\": "
+                                                                                       "\"0.0.0.0/"
+                                                                                       "0\"}]}") "]"
+                                                                                                 "}");
     const struct gw_iprules_lists *gw = &svc(b, 0)->base;
     assert_false(allows(gw, "10.6.6.6"));
     assert_true(allows(gw, "10.6.6.7"));

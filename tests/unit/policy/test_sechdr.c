@@ -27,8 +27,7 @@
 #define DEFAULT_BLOCK                                                                              \
     "X-Content-Type-Options: nosniff\r\n"                                                          \
     "X-Frame-Options: SAMEORIGIN\r\n"                                                              \
-    "Referrer-Policy: no-referrer\r\n" CSP_DEFAULT                                                 \
-    "Cross-Origin-Opener-Policy: same-origin\r\n"                                                  \
+    "Referrer-Policy: no-referrer\r\n" CSP_DEFAULT "Cross-Origin-Opener-Policy: same-origin\r\n"   \
     "Cross-Origin-Resource-Policy: same-origin\r\n"
 #define HSTS_LINE "Strict-Transport-Security: max-age=31536000; includeSubDomains\r\n"
 
@@ -102,11 +101,10 @@ static void test_defaults(void **state)
 static void test_off_at_each_level(void **state)
 {
     (void)state;
-    struct built *b = build(
-        "{\"security_headers\": false, \"services\": ["
-        "{\"name\": \"a\", \"prefix\": \"/a\", \"targets\": [\"http://h:1\"]},"
-        "{\"name\": \"b\", \"prefix\": \"/b\", \"targets\": [\"http://h:1\"], "
-        " \"security_headers\": {\"x_frame_options\": \"DENY\"}}]}");
+    struct built *b = build("{\"security_headers\": false, \"services\": ["
+                            "{\"name\": \"a\", \"prefix\": \"/a\", \"targets\": [\"http://h:1\"]},"
+                            "{\"name\": \"b\", \"prefix\": \"/b\", \"targets\": [\"http://h:1\"], "
+                            " \"security_headers\": {\"x_frame_options\": \"DENY\"}}]}");
     assert_null(b->policy.sechdr->gateway);
     assert_null(svc(b, 0)->base); /* inherits "nothing" */
     assert_false(svc(b, 0)->any);
@@ -115,8 +113,9 @@ static void test_off_at_each_level(void **state)
     assert_int_equal(svc(b, 1)->base->drop, 0);
     built_free(b);
 
-    b = build("{\"services\": [{\"name\": \"a\", \"prefix\": \"/a\", \"targets\": [\"http://h:1\"], "
-              "\"security_headers\": false}]}");
+    b = build(
+        "{\"services\": [{\"name\": \"a\", \"prefix\": \"/a\", \"targets\": [\"http://h:1\"], "
+        "\"security_headers\": false}]}");
     assert_non_null(b->policy.sechdr->gateway);
     assert_null(svc(b, 0)->base);
     assert_false(svc(b, 0)->any);
@@ -158,9 +157,8 @@ static void test_inheritance_and_modes(void **state)
     /* the service's mode applies to what it inherits too */
     assert_int_equal(s->base->drop, 0);
     assert_int_equal(s->base->keep, (1u << GW_SECHDR_HSTS) | (1u << GW_SECHDR_XCTO) |
-                                         (1u << GW_SECHDR_XFO) | (1u << GW_SECHDR_REFERRER) |
-                                         (1u << GW_SECHDR_PERMISSIONS) |
-                                         (1u << GW_SECHDR_SERVER));
+                                        (1u << GW_SECHDR_XFO) | (1u << GW_SECHDR_REFERRER) |
+                                        (1u << GW_SECHDR_PERMISSIONS) | (1u << GW_SECHDR_SERVER));
     /* rule 0: no XFO, Server literally "hide" replacing the upstream's */
     assert_block(s->rules[0].set, false,
                  "X-Content-Type-Options: nosniff\r\n"
@@ -180,11 +178,12 @@ static void test_hide_only(void **state)
 {
     (void)state;
     /* A set that sends nothing but still hides Server is not empty. */
-    struct built *b = build(
-        "{\"security_headers\": {\"strict_transport_security\": false, "
-        "\"x_content_type_options\": false, \"x_frame_options\": false, \"referrer_policy\": false, "
-        "\"content_security_policy\": false, \"cross_origin_opener_policy\": false, "
-        "\"cross_origin_resource_policy\": false}}");
+    struct built *b =
+        build("{\"security_headers\": {\"strict_transport_security\": false, "
+              "\"x_content_type_options\": false, \"x_frame_options\": false, \"referrer_policy\": "
+              "false, "
+              "\"content_security_policy\": false, \"cross_origin_opener_policy\": false, "
+              "\"cross_origin_resource_policy\": false}}");
     const struct gw_sechdr_set *g = b->policy.sechdr->gateway;
     assert_non_null(g);
     assert_block(g, false, "");
@@ -285,8 +284,11 @@ static void test_apply_override(void **state)
         "false, \"cross_origin_resource_policy\": false, \"referrer_policy\": false}}");
     const struct gw_sechdr_set *g = b->policy.sechdr->gateway;
     struct upstream u;
-    const char *theirs[] = {"Server: Apache", "X-Frame-Options: ALLOWALL", "Content-Type: a/b",
-                            "Content-Security-Policy: x", "Strict-Transport-Security: max-age=9",
+    const char *theirs[] = {"Server: Apache",
+                            "X-Frame-Options: ALLOWALL",
+                            "Content-Type: a/b",
+                            "Content-Security-Policy: x",
+                            "Strict-Transport-Security: max-age=9",
                             "Cross-Origin-Opener-Policy: unsafe-none"};
     upstream_init(&u, theirs, 6);
     assert_int_equal(gw_sechdr_apply(g, &u.m, false, &u.head), 0);
