@@ -17,8 +17,7 @@
 
 _Static_assert(sizeof(enum gw_iplist_state) == sizeof(int), "enums are stored as int");
 
-/* ---- a list of addresses and CIDR blocks ------------------------------------------------------
- */
+/* ---- a list of addresses and CIDR blocks ----------------------------------------------------- */
 
 static void release_iplist(void *base, const struct gw__cfg_field *f)
 {
@@ -86,8 +85,7 @@ static void parse_iplist(struct gw__cfg_ctx *ctx, json_t *v, void *base,
 static const struct gw__cfg_type iplist_type = {"string, array of strings or false", parse_iplist,
                                                 release_iplist};
 
-/* ---- a service's rules ------------------------------------------------------------------------
- */
+/* ---- a service's rules ----------------------------------------------------------------------- */
 
 static const struct gw__cfg_field rule_match_fields[] = {
     GW__CFG_MATCH_ROWS(struct gw_iprule_conf, match)};
@@ -114,8 +112,7 @@ static const struct gw__cfg_object rule_obj = {
     .check = rule_check,
 };
 
-/* ---- the sections -----------------------------------------------------------------------------
- */
+/* ---- the sections ---------------------------------------------------------------------------- */
 
 static const struct gw__cfg_field gateway_fields[] = {
     {.name = "allow", .type = &iplist_type, .offset = offsetof(struct gw_iprules_conf, allow)},

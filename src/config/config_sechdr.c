@@ -22,8 +22,7 @@ _Static_assert(sizeof(enum gw_sechdr_state) == sizeof(int), "enums are stored as
 /* Longest value accepted (a Content-Security-Policy can be long; a head has its own limit). */
 #define VALUE_MAX 4096
 
-/* ---- values -----------------------------------------------------------------------------------
- */
+/* ---- values ---------------------------------------------------------------------------------- */
 
 /* NULL, or what is wrong with v as a field value that gantry writes verbatim into every answer:
  * visible ASCII, spaces and tabs inside (RFC 9110 5.5), nothing that could end the line. */
@@ -284,8 +283,7 @@ static void parse_hdr(struct gw__cfg_ctx *ctx, json_t *v, void *base, const stru
 
 static const struct gw__cfg_type hdr_type = {"string, false or object", parse_hdr, release_hdr};
 
-/* ---- the sections -----------------------------------------------------------------------------
- */
+/* ---- the sections ---------------------------------------------------------------------------- */
 
 /* The rows of the headers, at base `owner`'s `member` (a struct gw_sechdr_conf), with the
  * gateway's defaults when def is true. */

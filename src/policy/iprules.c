@@ -22,8 +22,7 @@
 #include "policy/policy.h"
 #include "policy/stages.h"
 
-/* ---- compiling --------------------------------------------------------------------------------
- */
+/* ---- compiling ------------------------------------------------------------------------------- */
 
 /* The set for list l at a level whose enclosing level gives inherited: a new set (owned by ip),
  * NULL for false, or inherited when absent. 0 or GW_ENOMEM. */
@@ -119,8 +118,7 @@ void gw_iprules_free(struct gw_iprules_policy *ip)
     free(ip);
 }
 
-/* ---- deciding ---------------------------------------------------------------------------------
- */
+/* ---- deciding -------------------------------------------------------------------------------- */
 
 bool gw_iprules_allows(const struct gw_iprules_lists *l, bool known, int family,
                        const uint8_t *addr)

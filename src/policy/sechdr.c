@@ -20,6 +20,7 @@
  */
 #include "policy/sechdr.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -68,8 +69,7 @@ const char *gw_sechdr_name(enum gw_sechdr_id id)
     return (unsigned)id < GW_SECHDR__COUNT ? names[id].name : "";
 }
 
-/* ---- compiling --------------------------------------------------------------------------------
- */
+/* ---- compiling ------------------------------------------------------------------------------- */
 
 /* One header after inheritance. */
 struct resolved {
@@ -193,8 +193,22 @@ static int intern_set(struct gw_sechdr_policy *sp, size_t cap, const struct reso
     return 0;
 }
 
+/* by_len and the names agree, and same_name may read 4 bytes of every name (checked once per
+ * snapshot: a name added without its by_len bit would never be found). */
+static bool tables_agree(void)
+{
+    for (size_t k = 0; k < GW_SECHDR__COUNT; k++) {
+        size_t n = names[k].len;
+        if (n < 4 || n >= 32 || strlen(names[k].name) != n || strlen(names[k].lower) != n ||
+            !(by_len[n] & (1u << k)) || strcasecmp(names[k].name, names[k].lower) != 0)
+            return false;
+    }
+    return true;
+}
+
 int gw_sechdr_build(struct gw_policy *p, const struct gw_snapshot *s)
 {
+    assert(tables_agree());
     const struct gw_config *cfg = s->cfg;
     struct gw_sechdr_policy *sp = calloc(1, sizeof *sp);
     int rc = GW_ENOMEM;
@@ -276,8 +290,7 @@ void gw_sechdr_free(struct gw_sechdr_policy *sp)
     free(sp);
 }
 
-/* ---- applying ---------------------------------------------------------------------------------
- */
+/* ---- applying -------------------------------------------------------------------------------- */
 
 static inline uint64_t load64(const char *p)
 {
@@ -391,8 +404,7 @@ int gw_sechdr_apply(const struct gw_sechdr_set *set, const struct gw_http1_messa
     return 0;
 }
 
-/* ---- the stage and the hook -------------------------------------------------------------------
- */
+/* ---- the stage and the hook ------------------------------------------------------------------ */
 
 /* The stage's choice for a request of a service with rules (its slot; NULL until it ran). */
 struct sechdr_state {
