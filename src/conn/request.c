@@ -2,7 +2,6 @@
  * What happens once a request head is complete: probes, route lookup, the policy chain, then
  * the hand-off to the proxy. Answers gantry gives itself are built by conn/respond.c.
  */
-#include <arpa/inet.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 #include "core/random.h"
 #include "http1/names.h"
 #include "metrics/hub.h"
+#include "net/addr.h"
 #include "observe/observe.h"
 #include "policy/chain.h"
 #include "policy/cors.h"
@@ -143,25 +143,11 @@ static bool metrics_key_ok(const struct gw_request *r, const char *key)
 static bool metrics_peer_ok(const struct gw_request *r, const struct gw_config *cfg)
 {
     uint8_t addr[16];
-    int family = AF_INET;
-    if (inet_pton(AF_INET, r->peer, addr) != 1) {
-        family = AF_INET6;
-        if (inet_pton(AF_INET6, r->peer, addr) != 1)
-            return false;
-        static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-        if (memcmp(addr, mapped, 12) == 0) {
-            memmove(addr, addr + 12, 4);
-            family = AF_INET;
-        }
-    }
+    int family;
+    if (!gw_addr_parse(r->peer, strlen(r->peer), &family, addr))
+        return false;
     for (size_t i = 0; i < cfg->metrics.nproxy_allow; i++) {
-        const struct gw_cidr *c = &cfg->metrics.proxy_allow[i];
-        if (c->family != family)
-            continue;
-        unsigned full = c->bits / 8u, rest = c->bits % 8u;
-        if (memcmp(c->addr, addr, full) != 0)
-            continue;
-        if (rest == 0 || (addr[full] & (uint8_t)(0xffu << (8u - rest))) == c->addr[full])
+        if (gw_cidr_has(&cfg->metrics.proxy_allow[i], family, addr))
             return true;
     }
     return false;

@@ -375,22 +375,53 @@ static void drop_lines(struct gw_buf *head, uint32_t mask, unsigned count)
     head->len = (size_t)(end - head->data);
 }
 
+/* The slow scan: every line of head after its start line, for the headers in interest (their
+ * bits come back); the lines of the headers in drop are removed as they are found. */
+static uint32_t scan_lines(struct gw_buf *head, uint32_t interest, uint32_t drop)
+{
+    uint32_t present = 0;
+    char *end = head->data + head->len;
+    char *p = memchr(head->data, '\n', head->len);
+    if (p == NULL || interest == 0)
+        return 0;
+    p++;
+    while (p < end) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        char *next = nl ? nl + 1 : end;
+        const char *colon = memchr(p, ':', (size_t)(next - p));
+        uint32_t hit = colon ? named(interest, p, (size_t)(colon - p)) : 0;
+        present |= hit;
+        if (hit & drop) {
+            memmove(p, next, (size_t)(end - next));
+            end -= next - p;
+        } else {
+            p = next;
+        }
+    }
+    head->len = (size_t)(end - head->data);
+    return present;
+}
+
 int gw_sechdr_apply(const struct gw_sechdr_set *set, const struct gw_http1_message *m, bool secure,
                     struct gw_buf *head)
 {
     uint32_t interest = set->drop | set->keep;
     if (!secure)
         interest &= ~HSTS_BIT; /* an upstream's HSTS over plain HTTP is not ours to judge */
-    /* One pass over the upstream's header names: by_len lets almost every one go at once. */
     uint32_t present = 0;
-    unsigned ndrop = 0;
-    for (uint32_t i = 0; interest && i < m->num_headers; i++) {
-        uint32_t hit = named(interest, m->headers[i].name, m->headers[i].name_len);
-        present |= hit;
-        ndrop += (hit & set->drop) != 0;
+    if (m == NULL) {
+        present = scan_lines(head, interest, set->drop);
+    } else {
+        /* One pass over the upstream's header names: by_len lets almost every one go at once. */
+        unsigned ndrop = 0;
+        for (uint32_t i = 0; interest && i < m->num_headers; i++) {
+            uint32_t hit = named(interest, m->headers[i].name, m->headers[i].name_len);
+            present |= hit;
+            ndrop += (hit & set->drop) != 0;
+        }
+        if (ndrop)
+            drop_lines(head, present & set->drop, ndrop);
     }
-    if (ndrop)
-        drop_lines(head, present & set->drop, ndrop);
     uint32_t skip = present & set->keep;
     if (skip == 0)
         return gw_buf_append(head, set->block[secure], set->block_len[secure]);
@@ -475,9 +506,14 @@ int gw_sechdr_answer_headers(const struct gw_policy *p, struct gw_request *r, bo
     }
     if (set == NULL)
         return 0;
+    /* Response transformations ran before (their stage's on_response) and may have set some
+     * of these headers: then every line of the head is looked at, not only the upstream's. */
+    bool transformed = r && r->slot[GW_STAGE_TRANSFORM] != NULL;
     /* The upstream's response is rewritten into r->rhead (upstream/rewrite.c); any other head
-     * is gantry's own answer, which carries none of these headers yet. */
+     * is gantry's own answer, which carries none of these headers unless transformed. */
     if (r && head == &r->rhead)
-        return gw_sechdr_apply(set, &r->rmsg, secure, head);
+        return gw_sechdr_apply(set, transformed ? NULL : &r->rmsg, secure, head);
+    if (transformed)
+        return gw_sechdr_apply(set, NULL, secure, head);
     return gw_buf_append(head, set->block[secure], set->block_len[secure]);
 }

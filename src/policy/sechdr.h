@@ -56,9 +56,10 @@ struct gw_sechdr_policy {
 /* The header name of a security header ("X-Frame-Options"). */
 const char *gw_sechdr_name(enum gw_sechdr_id id);
 
-/* Appends set's headers to the head of an upstream response (head: its rewritten head; m: the
- * upstream's parsed head, whose headers the set may replace, keep or hide), as the stage does.
- * Exposed for the unit tests. 0 or GW_ENOMEM. */
+/* Appends set's headers to the head of an answer, as the answer hook does: the headers already
+ * there are replaced, kept or hidden as the set says. m: the upstream's parsed head, whose lines
+ * head holds after its start line (the fast scan); NULL: every line of head is looked at (a
+ * head that a transformation or gantry wrote). Exposed for the unit tests. 0 or GW_ENOMEM. */
 int gw_sechdr_apply(const struct gw_sechdr_set *set, const struct gw_http1_message *m, bool secure,
                     struct gw_buf *head);
 

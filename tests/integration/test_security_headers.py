@@ -300,6 +300,30 @@ def test_rules_per_route():
         assert sec(r)["X-Frame-Options"] == ["DENY"]
 
 
+def test_after_response_transformations():
+    # Transformations run first: a header they set counts as present (if_absent keeps it), one
+    # they remove is gone for good, and what they add to gantry's own answers is seen too.
+    with Origin() as o, Gantry(config(
+            svc("soft", "/echo/soft", o, transform={"response": {"headers": {
+                "set": {"X-Frame-Options": "DENY", "Server": "edge"},
+                "remove": ["X-Content-Type-Options"]}}}),
+            svc("hard", "/echo/hard", o, security_headers={"mode": "override"},
+                transform={"response": {"headers": {"set": {"X-Frame-Options": "DENY"}}}}),
+            {"name": "dead", "prefix": "/dead", "targets": ["http://127.0.0.1:%d" %
+                                                           gwtest.free_port()],
+             "transform": {"response": {"headers": {"set": {"Referrer-Policy": "origin"}}}}})) as g:
+        got = sec(g.request("GET", with_headers("/echo/soft", "X-Content-Type-Options: nosniff",
+                                                "Server: origin")))
+        assert got["X-Frame-Options"] == ["DENY"], got
+        assert got["X-Content-Type-Options"] == ["nosniff"], got  # removed, then gantry's
+        assert "Server" not in got, got  # hidden, whoever set it
+        got = sec(g.request("GET", "/echo/hard"))
+        assert got["X-Frame-Options"] == ["SAMEORIGIN"], got  # override: gantry's wins
+        r = g.request("GET", "/dead")
+        assert_json_error(r, 502)
+        assert sec(r)["Referrer-Policy"] == ["origin"], r.headers
+
+
 # ---- Server ------------------------------------------------------------------------------------
 
 

@@ -307,6 +307,34 @@ static void test_apply_override(void **state)
     built_free(b);
 }
 
+/* Without the upstream's parsed head (a transformation wrote to the head too, or gantry's own
+ * answer), every line of the head is looked at. */
+static void test_apply_scanning_the_head(void **state)
+{
+    (void)state;
+    struct built *b = build("{}");
+    struct upstream u;
+    const char *lines[] = {"Server: a", "Content-Type: text/plain", "x-frame-options: DENY",
+                           "Content-Security-Policy: x", "X-Added: 1", "SERVER: b"};
+    upstream_init(&u, lines, 6);
+    assert_int_equal(gw_sechdr_apply(b->policy.sechdr->gateway, NULL, false, &u.head), 0);
+    expect_head(&u, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nx-frame-options: DENY\r\n"
+                    "Content-Security-Policy: x\r\nX-Added: 1\r\n"
+                    "X-Content-Type-Options: nosniff\r\nReferrer-Policy: no-referrer\r\n"
+                    "Cross-Origin-Opener-Policy: same-origin\r\n"
+                    "Cross-Origin-Resource-Policy: same-origin\r\n");
+    upstream_init(&u, NULL, 0);
+    assert_int_equal(gw_sechdr_apply(b->policy.sechdr->gateway, NULL, false, &u.head), 0);
+    expect_head(&u, "HTTP/1.1 200 OK\r\n" DEFAULT_BLOCK);
+    built_free(b);
+
+    b = build("{\"security_headers\": {\"mode\": \"override\"}}");
+    upstream_init(&u, lines, 6);
+    assert_int_equal(gw_sechdr_apply(b->policy.sechdr->gateway, NULL, false, &u.head), 0);
+    expect_head(&u, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Added: 1\r\n" DEFAULT_BLOCK);
+    built_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -316,6 +344,7 @@ int main(void)
         cmocka_unit_test(test_hide_only),
         cmocka_unit_test(test_apply_defaults),
         cmocka_unit_test(test_apply_override),
+        cmocka_unit_test(test_apply_scanning_the_head),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
