@@ -303,12 +303,14 @@ int gw_rewrite_response_head(struct gw_request *r)
             continue;
         rc |= append_header(b, h->name, h->name_len, h->value, h->value_len);
     }
-    if (r->arena_used) {
-        /* The policy stages' headers (rate limits replace the upstream's own), then the
-         * response policies' (below). */
+    /* The policy stages' headers (rate limits replace the upstream's own), then those of the
+     * response policies outside the chain (security headers: policy/answer.h; one test when
+     * there are none), which see what the stages set (transformations). */
+    if (r->arena_used)
         rc |= gw__policy_response_headers(r, b);
+    rc |= gw_policy_answer_headers(r->snap->policy, r, r->secure, b);
+    if (r->arena_used) {
         if (r->resp_filter) {
-            rc |= gw_policy_answer_headers(r->snap->policy, r, r->secure, b);
             /* A stage takes the body whole: the framing waits for its final length. */
             r->resp_filter->head_mark = b->len;
             r->resp_left = m->content_length; /* what the proxy reads meanwhile */
@@ -321,9 +323,6 @@ int gw_rewrite_response_head(struct gw_request *r)
             return rc ? GW_ENOMEM : 0;
         }
     }
-    /* The response policies outside the chain (security headers: policy/answer.h), after the
-     * stages' (transformations) so that they see what those set; one test when there are none. */
-    rc |= gw_policy_answer_headers(r->snap->policy, r, r->secure, b);
     rc |= response_framing(r, b, m->body, m->content_length);
     return rc ? GW_ENOMEM : 0;
 }

@@ -324,6 +324,17 @@ def test_after_response_transformations():
         assert sec(r)["Referrer-Policy"] == ["origin"], r.headers
 
 
+def test_on_compressed_and_streamed_answers():
+    # A compressed answer is framed differently (its body rewritten as it flows): it carries
+    # the headers all the same.
+    with Origin() as o, Gantry(config(svc("a", "/", o), compression={
+            "types": ["application/octet-stream", "application/json"], "min_length": 0})) as g:
+        r = g.request("GET", with_headers("/bytes/5000", "Server: origin"),
+                      headers={"Accept-Encoding": "gzip"})
+        assert r.status == 200 and r.header("Content-Encoding") == "gzip", r.headers
+        assert_defaults(r)
+
+
 # ---- Server ------------------------------------------------------------------------------------
 
 
