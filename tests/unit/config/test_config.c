@@ -587,7 +587,7 @@ struct doc_row {
 };
 
 struct doc_rows {
-    struct doc_row rows[256];
+    struct doc_row rows[512];
     size_t n;
     size_t schema_keys;
     char missing[4096]; /* schema keys not documented */
