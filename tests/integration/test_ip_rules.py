@@ -148,6 +148,19 @@ def test_gateway_lists_services_inherit_override_or_turn_off():
         assert_passed(get(g, "/echo/d", source="127.0.0.9"))
 
 
+def test_a_refusal_carries_the_cors_headers_of_an_allowed_origin():
+    # The CORS decision runs before the IP rules (it never answers), so a browser page of an
+    # allowed origin can read the 403 instead of seeing a CORS failure.
+    with Origin() as o, Gantry(config(svc("a", "/echo/a", o), ip_rules={"deny": "127.0.0.2"},
+                                      cors={"origins": ["https://app.example.com"]})) as g:
+        r = get(g, "/echo/a", source="127.0.0.2", headers={"Origin": "https://app.example.com"})
+        assert_refused(r)
+        assert r.header("Access-Control-Allow-Origin") == "https://app.example.com", r.headers
+        r = get(g, "/echo/a", source="127.0.0.2", headers={"Origin": "https://evil.example"})
+        assert_refused(r)
+        assert r.header("Access-Control-Allow-Origin") is None, r.headers
+
+
 def reload(g, cfg, expect=r"configuration reloaded"):
     """Writes cfg (on gantry's listen address), SIGHUP, and waits for the line that says how
     the reload went."""
