@@ -149,7 +149,6 @@ void gw__admin_error(struct gw__admin_resp *rs, int status, const char *fmt, ...
     gw__admin_json(rs, status, json_pack("{s:s, s:i}", "error", msg, "status", status));
 }
 
-
 /* The key requests must carry: the running config's; when it has none but the listener is off
  * loopback (a reload dropped the key), the key the listener was bound with, so a reload can
  * rotate the key but never open a non-loopback listener. NULL: no key required. */

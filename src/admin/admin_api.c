@@ -14,10 +14,10 @@
 #include "control/snapshot.h"
 #include "core/error.h"
 #include "core/hex.h"
+#include "observe/observe.h"
 #include "policy/policy.h"
 #include "runtime/server.h"
 #include "state/ratelimit_redis.h"
-#include "observe/observe.h"
 #include "upstream/breaker.h"
 #include "upstream/target_state.h"
 
@@ -556,9 +556,9 @@ static json_t *service_circuits_json(const struct gw_service *svc, uint64_t now)
             targets, json_pack("{s:s, s:o}", "target", tg->key, "circuit",
                                svc->breaker_on ? circuit_json(tg->breaker, now) : json_null()));
     }
-    return json_pack("{s:s, s:b, s:o, s:o}", "service", svc->conf->name, "enabled", svc->breaker_on,
-                     "circuit", svc->breaker_on ? circuit_json(&svc->live->breaker, now) : json_null(),
-                     "targets", targets);
+    return json_pack(
+        "{s:s, s:b, s:o, s:o}", "service", svc->conf->name, "enabled", svc->breaker_on, "circuit",
+        svc->breaker_on ? circuit_json(&svc->live->breaker, now) : json_null(), "targets", targets);
 }
 
 static struct gw_service *find_running_service(struct gw_server *s,
@@ -618,7 +618,8 @@ static void reset_circuit(struct gw_server *s, const struct gw__admin_req *rq,
     gw__admin_json(rs, 200, service_circuits_json(svc, now));
 }
 
-/* ---- metrics (observe/observe.h) --------------------------------------------------------------- */
+/* ---- metrics (observe/observe.h) ---------------------------------------------------------------
+ */
 
 static void prometheus_text(struct gw_server *s, struct gw__admin_resp *rs)
 {

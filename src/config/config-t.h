@@ -653,11 +653,11 @@ struct gw_config {
     } probes;
     /** "metrics" (docs/metrics.md) */
     struct {
-        bool enabled;             /* "metrics.enabled", default true: request metrics recorded */
-        bool expose_on_proxy;     /* "expose_on_proxy", default false */
-        char *proxy_path;         /* "proxy_path", default "/metrics" */
-        size_t proxy_path_len;    /* 0 unless expose_on_proxy */
-        char *proxy_api_key;      /* "proxy_api_key", NULL = none */
+        bool enabled;                /* "metrics.enabled", default true: request metrics recorded */
+        bool expose_on_proxy;        /* "expose_on_proxy", default false */
+        char *proxy_path;            /* "proxy_path", default "/metrics" */
+        size_t proxy_path_len;       /* 0 unless expose_on_proxy */
+        char *proxy_api_key;         /* "proxy_api_key", NULL = none */
         struct gw_cidr *proxy_allow; /* "proxy_allow": networks allowed to scrape */
         size_t nproxy_allow;
         uint32_t max_consumers; /* "max_consumers", default 100: consumer label values */

@@ -93,7 +93,8 @@ static const struct gw__cfg_range brotli_levels = {0, 11};
          .count_offset = CC(ntypes), .min = 1, .check = check_media_type, .unique = true}},        \
     {                                                                                              \
         .name = "algorithms", .type = &gw__cfg_strlist_type, .offset = CC(algorithm_names),        \
-        .arg = &(const struct gw__cfg_strlist) {                                                   \
+        .arg = &(const struct gw__cfg_strlist)                                                     \
+        {                                                                                          \
             .count_offset = CC(nalgorithm_names), .min = 1, .check = check_algorithm,              \
             .unique = true                                                                         \
         }                                                                                          \
@@ -121,7 +122,8 @@ const struct gw__cfg_object gw__cfg_compression_obj = {
     .enabled_offset = CC(enabled),
 };
 
-/* ---- a service's, and its rules ---------------------------------------------------------------- */
+/* ---- a service's, and its rules ----------------------------------------------------------------
+ */
 
 /* A rule's absent keys are the service's: marked here, resolved per request. */
 static void rule_init(struct gw__cfg_ctx *ctx, void *obj)

@@ -56,26 +56,7 @@ static void parse_iplist(struct gw__cfg_ctx *ctx, json_t *v, void *base,
         ctx->oom = true;
         return;
     }
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        char *s;
-        if (is_array)
-            gw__cfg_push_index(ctx, i);
-        if (gw__cfg_get_string(ctx, is_array ? json_array_get(v, i) : v, &s)) {
-            const char *why = NULL;
-            if (gw_cidr_parse(s, strlen(s), &items[k], &why) == 0) {
-                k++;
-            } else {
-                char q[96];
-                gw__cfg_error(ctx,
-                              "%s %s (expected \"10.0.0.0/8\", \"192.0.2.7\" or \"2001:db8::/32\")",
-                              gw__cfg_quote(s, strlen(s), q, sizeof q), why);
-            }
-            free(s);
-        }
-        if (is_array)
-            gw__cfg_pop(ctx);
-    }
+    size_t k = gw__cfg_cidr_items(ctx, v, items);
     release_iplist(base, f);
     l->items = items;
     l->n = k;

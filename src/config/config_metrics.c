@@ -33,25 +33,7 @@ static void parse_allow(struct gw__cfg_ctx *ctx, json_t *v, void *base,
         ctx->oom = true;
         return;
     }
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        char *s;
-        if (is_array)
-            gw__cfg_push_index(ctx, i);
-        if (gw__cfg_get_string(ctx, is_array ? json_array_get(v, i) : v, &s)) {
-            const char *why = NULL;
-            if (gw_cidr_parse(s, strlen(s), &items[k], &why) == 0) {
-                k++;
-            } else {
-                char q[96];
-                gw__cfg_error(ctx, "%s %s (expected \"10.0.0.0/8\", \"192.0.2.7\" or \"::1\")",
-                              gw__cfg_quote(s, strlen(s), q, sizeof q), why);
-            }
-            free(s);
-        }
-        if (is_array)
-            gw__cfg_pop(ctx);
-    }
+    size_t k = gw__cfg_cidr_items(ctx, v, items);
     free(cfg->metrics.proxy_allow);
     cfg->metrics.proxy_allow = items;
     cfg->metrics.nproxy_allow = k;
@@ -115,10 +97,7 @@ static void metrics_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
 }
 
 static const struct gw__cfg_field metrics_fields[] = {
-    {.name = "enabled",
-     .type = &gw__cfg_bool_type,
-     .offset = CFG(metrics.enabled),
-     .def = "true"},
+    {.name = "enabled", .type = &gw__cfg_bool_type, .offset = CFG(metrics.enabled), .def = "true"},
     {.name = "expose_on_proxy",
      .type = &gw__cfg_bool_type,
      .offset = CFG(metrics.expose_on_proxy),
@@ -142,7 +121,8 @@ static const struct gw__cfg_field metrics_fields[] = {
 const struct gw__cfg_object gw__cfg_metrics_obj = {
     .what = "metrics", ROWS(metrics_fields), .check = metrics_check};
 
-/* ---- per service ------------------------------------------------------------------------------ */
+/* ---- per service ------------------------------------------------------------------------------
+ */
 
 static const struct gw__cfg_field service_metrics_fields[] = {
     {.name = "consumers",

@@ -5,6 +5,7 @@
  * that way too (see struct gw__cfg_field.def).
  */
 #include "config/internal.h"
+#include "net/addr.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -432,3 +433,30 @@ static void parse_enum(struct gw__cfg_ctx *ctx, json_t *v, void *base,
 }
 
 const struct gw__cfg_type gw__cfg_enum_type = {"string", parse_enum, NULL};
+
+size_t gw__cfg_cidr_items(struct gw__cfg_ctx *ctx, json_t *v, struct gw_cidr *items)
+{
+    bool is_array = json_is_array(v);
+    size_t n = is_array ? json_array_size(v) : 1;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        char *s;
+        if (is_array)
+            gw__cfg_push_index(ctx, i);
+        if (gw__cfg_get_string(ctx, is_array ? json_array_get(v, i) : v, &s)) {
+            const char *why = NULL;
+            if (gw_cidr_parse(s, strlen(s), &items[k], &why) == 0) {
+                k++;
+            } else {
+                char q[96];
+                gw__cfg_error(ctx,
+                              "%s %s (expected \"10.0.0.0/8\", \"192.0.2.7\" or \"2001:db8::/32\")",
+                              gw__cfg_quote(s, strlen(s), q, sizeof q), why);
+            }
+            free(s);
+        }
+        if (is_array)
+            gw__cfg_pop(ctx);
+    }
+    return k;
+}

@@ -184,9 +184,9 @@ extern const struct gw__cfg_object gw__cfg_service_validation_obj; /* service "v
 /* Response compression (config_compress.c). */
 extern const struct gw__cfg_object gw__cfg_compression_obj;         /* root "compression" */
 extern const struct gw__cfg_object gw__cfg_service_compression_obj; /* service "compression" */
-extern const struct gw__cfg_object gw__cfg_metrics_obj;            /* root "metrics" */
-extern const struct gw__cfg_object gw__cfg_service_metrics_obj;    /* service "metrics" */
-extern const struct gw__cfg_object gw__cfg_slo_obj;                /* service "slo" */
+extern const struct gw__cfg_object gw__cfg_metrics_obj;             /* root "metrics" */
+extern const struct gw__cfg_object gw__cfg_service_metrics_obj;     /* service "metrics" */
+extern const struct gw__cfg_object gw__cfg_slo_obj;                 /* service "slo" */
 /* The browser policies (config_cors.c). */
 extern const struct gw__cfg_object gw__cfg_cors_obj;         /* root "cors" */
 extern const struct gw__cfg_object gw__cfg_service_cors_obj; /* service "cors" */
@@ -207,7 +207,6 @@ extern const struct gw__cfg_object gw__cfg_root;
  * (decimals allowed) with a unit ms, s, m or h; without a unit it is seconds, as a JSON number. */
 bool gw__cfg_parse_duration_ms(const char *s, uint64_t *ms, const char **why);
 bool gw__cfg_parse_size(const char *s, uint64_t *bytes, const char **why);
-
 
 /* ---- load context and errors (config_errors.c) ----------------------------------------------- */
 
@@ -269,6 +268,12 @@ void gw__cfg_release_object(void *obj, const struct gw__cfg_object *spec);
 /* Gets a string value with ${ENV} substituted (new allocation in *out); every scalar type also
  * goes through this for string values. False after reporting an error (*out NULL). */
 bool gw__cfg_get_string(struct gw__cfg_ctx *ctx, json_t *v, char **out);
+
+/* The addresses and CIDR blocks of v (a string, or an array of strings: the caller checked
+ * which) into items (room for one per element). An element that is not one is reported at its
+ * position and left out. Returns how many were stored. */
+struct gw_cidr;
+size_t gw__cfg_cidr_items(struct gw__cfg_ctx *ctx, json_t *v, struct gw_cidr *items);
 
 /* Calls fn for each key path the schema knows, written as in docs/config.md:
  * "timeouts.client_header", "services", "services[].targets[].url". Returns fn's first non-zero

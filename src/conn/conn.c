@@ -638,7 +638,8 @@ void gw_conn_refuse(struct gw_worker *w, int fd)
     adopt(w, fd, GW_ECONNLIMIT);
 }
 
-/* ---- the downstream interface (conn/request-t.h) of HTTP/1 requests ----------------------------- */
+/* ---- the downstream interface (conn/request-t.h) of HTTP/1 requests -----------------------------
+ */
 
 static void ds_respond(struct gw_request *r, const struct gw_answer *a)
 {
@@ -701,8 +702,8 @@ static int ds_body_want(struct gw_request *r)
 {
     struct gw_conn *c = gw_conn_of(r);
     if (c->peer_eof) {
-        gw_log_info("client %s: closed before its request body was complete (request %s)",
-                    c->peer, r->id);
+        gw_log_info("client %s: closed before its request body was complete (request %s)", c->peer,
+                    r->id);
         return GW_EBODYTIMEOUT;
     }
     if (c->in_off == c->in_len)

@@ -42,18 +42,18 @@ struct gw_metrics_scrape;
  * CORS preflight's 204) has err 0, its status, and empty set: status and header lines, no body.
  */
 struct gw_answer {
-    int err;               /** GW_E* code */
-    int status;            /** HTTP status when not the error table's (0: the table's) */
-    const char *service;   /** appended to the message: " for service <name>" (escaped), or NULL */
-    const char *reason;    /** "reason" member (escaped), or NULL */
+    int err;             /** GW_E* code */
+    int status;          /** HTTP status when not the error table's (0: the table's) */
+    const char *service; /** appended to the message: " for service <name>" (escaped), or NULL */
+    const char *reason;  /** "reason" member (escaped), or NULL */
     /** More members, as JSON text the producer vouches for ("\"errors\":[...]", several
      * separated by commas, no leading comma), or NULL. Included whole or not at all: text that
      * would not fit the answer's body (conn/internal.h) is left out. */
     const char *extra;
-    uint64_t retry_after;  /** seconds: Retry-After header and "retry_after" member; 0: none */
-    const char *headers;   /** extra header lines, each ending in CRLF, or NULL */
-    bool close;            /** close the connection after the answer */
-    bool empty;            /** no body (no JSON, no Content-Type); status must be set */
+    uint64_t retry_after; /** seconds: Retry-After header and "retry_after" member; 0: none */
+    const char *headers;  /** extra header lines, each ending in CRLF, or NULL */
+    bool close;           /** close the connection after the answer */
+    bool empty;           /** no body (no JSON, no Content-Type); status must be set */
 };
 
 /*
@@ -108,9 +108,9 @@ struct gw_downstream_ops {
  * (A body that must flow, such as a compressed one, uses struct gw_stream_filter instead.)
  */
 struct gw_body_filter {
-    size_t max;          /** largest body taken whole */
-    struct gw_buf body;  /** the payload so far (the proxy sets its cap on first use) */
-    size_t head_mark;    /** where the head's framing goes (the proxy's) */
+    size_t max;         /** largest body taken whole */
+    struct gw_buf body; /** the payload so far (the proxy sets its cap on first use) */
+    size_t head_mark;   /** where the head's framing goes (the proxy's) */
     /** A body larger than max is refused (413, GW_EBODYTOOLARGE) instead of sent on untouched:
      * for a stage that must see every body it applies to (validation). */
     bool refuse_larger;
@@ -179,7 +179,7 @@ struct gw_request {
     bool secure;
     struct gw_http1_parser parser;
     struct gw_http1_message msg;
-    uint64_t t_start; /** uv_hrtime() when the first byte of the head arrived */
+    uint64_t t_start;    /** uv_hrtime() when the first byte of the head arrived */
     uint64_t t_upstream; /** when the upstream exchange started (0: never) */
     uint64_t t_upstream_done;
     const struct gw_service *svc;
@@ -219,20 +219,20 @@ struct gw_request {
     size_t npath_len;
     const char *query; /** "?..." in the input buffer (valid until head_built), or NULL */
     size_t query_len;
-    size_t prefix_len;   /** of the matched service prefix */
-    char client_ip[48];  /** client address after trusted_proxies ("" until resolved) */
+    size_t prefix_len;  /** of the matched service prefix */
+    char client_ip[48]; /** client address after trusted_proxies ("" until resolved) */
     bool authenticated;
     struct gw_identity identity; /** who the request is from (when authenticated) */
 
     /* the policy chain (policy/chain.c) */
     void (*pass)(struct gw_request *r); /** where the chain hands the request when all pass */
-    uint8_t stage;    /** next stage to run; the table's length once let through */
-    bool suspended;   /** a stage waits for async work */
-    bool passed;      /** every stage let it through: the proxy owns the body now */
-    struct gw_body_filter *req_filter;  /** a stage takes the request body whole, or NULL */
-    struct gw_body_filter *resp_filter; /** a stage takes the response body whole, or NULL */
+    uint8_t stage;  /** next stage to run; the table's length once let through */
+    bool suspended; /** a stage waits for async work */
+    bool passed;    /** every stage let it through: the proxy owns the body now */
+    struct gw_body_filter *req_filter;    /** a stage takes the request body whole, or NULL */
+    struct gw_body_filter *resp_filter;   /** a stage takes the response body whole, or NULL */
     struct gw_stream_filter *resp_stream; /** a stage rewrites the response body, or NULL */
-    void *slot[GW_REQUEST_SLOTS]; /** per-stage state (policy/chain.h gw_stage_slot) */
+    void *slot[GW_REQUEST_SLOTS];         /** per-stage state (policy/chain.h gw_stage_slot) */
     size_t arena_used;
 
     struct gw_upconn *up;
@@ -263,9 +263,9 @@ struct gw_request {
     uint64_t bytes_out; /** to the client */
     bool keep_alive;    /** the client connection survives this request */
     bool upstream_reusable;
-    struct gw_buf head;   /** the upstream request head */
-    struct gw_buf rhead;  /** the client response head */
-    char scratch[16][20]; /** chunk-size lines of one write */
+    struct gw_buf head;                                 /** the upstream request head */
+    struct gw_buf rhead;                                /** the client response head */
+    char scratch[16][20];                               /** chunk-size lines of one write */
     _Alignas(16) unsigned char arena[GW_REQUEST_ARENA]; /** stage state (not zeroed) */
     uint32_t headers_capacity;
     struct gw_http1_header headers[]; /** request headers, then response headers */

@@ -185,9 +185,9 @@ static void serve_metrics(struct gw_conn *c, struct gw_request *r)
     bool json = i >= 0 && memmem(r->msg.headers[i].value, r->msg.headers[i].value_len,
                                  "application/json", 16) != NULL;
     struct gw_metrics_hub *hub = c->w->server->metrics;
-    if (hub == NULL || gw_metrics_scrape_start(hub, &c->w->loop, json ? GW_OBSERVE_JSON
-                                                                      : GW_OBSERVE_PROMETHEUS,
-                                               on_metrics_scraped, r, &r->scrape) < 0)
+    if (hub == NULL ||
+        gw_metrics_scrape_start(hub, &c->w->loop, json ? GW_OBSERVE_JSON : GW_OBSERVE_PROMETHEUS,
+                                on_metrics_scraped, r, &r->scrape) < 0)
         gw__conn_error(c, GW_ENOMEM, false);
 }
 
@@ -262,7 +262,7 @@ void gw__request_dispatch(struct gw_conn *c, struct gw_request *r)
     }
     if (m->target_len == 1 && m->target[0] == '*') {
         gw__conn_respond(c, 200, "Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH\r\n", NULL, 0,
-                        false);
+                         false);
         return;
     }
     split_target(m, &path, &path_len, &query, &query_len, &authority, &authority_len);

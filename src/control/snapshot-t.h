@@ -52,9 +52,9 @@ struct gw_service {
     struct gw_target_state **states; /** targets[i].state, as an array (ejection counting) */
     bool retries_on;                 /** retries configured (the default) */
     struct gw_retry_conf retry;
-    bool breaker_on;                 /** circuit_breaker configured */
-    uint32_t stages;                 /** bit i: row i of the policy chain runs (policy/chain.c) */
-    struct gw_service_live *live;    /** breakers and retry budget (mutable, see above) */
+    bool breaker_on;              /** circuit_breaker configured */
+    uint32_t stages;              /** bit i: row i of the policy chain runs (policy/chain.c) */
+    struct gw_service_live *live; /** breakers and retry budget (mutable, see above) */
 };
 
 struct gw_snapshot {

@@ -105,7 +105,7 @@
     X(EFETCHTOOLARGE, 502, "fetched body too large")                                               \
     X(EFETCHSTATUS, 502, "fetch answered with an unexpected status")                               \
     /* transformations */                                                                          \
-    X(ETRANSFORM, 500, "request transformation failed")                                          \
+    X(ETRANSFORM, 500, "request transformation failed")                                            \
     /* request validation */                                                                       \
     X(EVALJSON, 400, "request body is not valid JSON")                                             \
     X(EVALIDATION, 400, "request body does not match the schema")                                  \

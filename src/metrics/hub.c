@@ -115,7 +115,8 @@ static int map_build(const struct gw_metrics_layout *from, struct key_index *to,
     return 0;
 }
 
-/* ---- adding rows -------------------------------------------------------------------------------- */
+/* ---- adding rows --------------------------------------------------------------------------------
+ */
 
 static void add_area_row(uint64_t *dst, const gw_mx_ctr *src, enum gw_mx_kind k)
 {
@@ -197,7 +198,8 @@ static int rows_alloc(uint64_t **rows, const struct gw_metrics_layout *l)
     return 0;
 }
 
-/* ---- the hub ------------------------------------------------------------------------------------ */
+/* ---- the hub ------------------------------------------------------------------------------------
+ */
 
 static void on_wake(uv_async_t *a);
 
@@ -411,8 +413,7 @@ void gw_metrics_total_hist(const struct gw_metrics_total *t, size_t row, struct 
     for (const struct gw_metrics_set *s = h->sets; s; s = s->next) {
         int32_t r = s->inv_hist ? s->inv_hist[row] : -1;
         for (unsigned w = 0; r >= 0 && w < s->nworkers; w++)
-            add_area_row(acc, s->areas[w].rows[GW_MX_HIST] + (size_t)r * GW_MX_H_WORDS,
-                         GW_MX_HIST);
+            add_area_row(acc, s->areas[w].rows[GW_MX_HIST] + (size_t)r * GW_MX_H_WORDS, GW_MX_HIST);
     }
     out->used = (uint32_t)acc[GW_MX_H_USED];
     out->sum_ns = acc[GW_MX_H_SUM];
@@ -428,7 +429,8 @@ void gw_metrics_total_hist(const struct gw_metrics_total *t, size_t row, struct 
     }
 }
 
-/* ---- rates ------------------------------------------------------------------------------------ */
+/* ---- rates ------------------------------------------------------------------------------------
+ */
 
 /* Adds the requests and 5xx answers of a route row to *req and *err. */
 static void count_plain(const uint64_t *row, uint64_t *req, uint64_t *err)
@@ -516,7 +518,8 @@ void gw_metrics_hub_usage(const struct gw_metrics_hub *h, size_t *sets, size_t *
     *bytes = b;
 }
 
-/* ---- scrapes for workers ---------------------------------------------------------------------- */
+/* ---- scrapes for workers ----------------------------------------------------------------------
+ */
 
 static void on_scrape_closed(uv_handle_t *handle)
 {

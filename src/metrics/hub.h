@@ -91,7 +91,8 @@ void gw_metrics_hub_usage(const struct gw_metrics_hub *h, size_t *sets, size_t *
  * (overwritten). Valid while t is. */
 void gw_metrics_total_hist(const struct gw_metrics_total *t, size_t row, struct gw_hist_sum *out);
 
-/* ---- a scrape asked for by a worker ------------------------------------------------------------ */
+/* ---- a scrape asked for by a worker ------------------------------------------------------------
+ */
 
 struct gw_metrics_scrape;
 

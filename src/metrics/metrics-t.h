@@ -16,11 +16,11 @@ typedef _Atomic uint64_t gw_mx_ctr;
 
 /* A worker's connection counters (labelled by worker id): written by the worker only. */
 struct gw_mx_worker {
-    gw_mx_ctr accepted;    /** client connections accepted */
-    gw_mx_ctr active;      /** client connections open now (a gauge) */
-    gw_mx_ctr up_opened;   /** upstream connections opened */
-    gw_mx_ctr up_closed;   /** upstream connections closed */
-    gw_mx_ctr up_reused;   /** requests sent on a pooled connection */
+    gw_mx_ctr accepted;  /** client connections accepted */
+    gw_mx_ctr active;    /** client connections open now (a gauge) */
+    gw_mx_ctr up_opened; /** upstream connections opened */
+    gw_mx_ctr up_closed; /** upstream connections closed */
+    gw_mx_ctr up_reused; /** requests sent on a pooled connection */
 };
 
 struct gw_metrics_area;

@@ -10,7 +10,8 @@
 #include "core/error.h"
 #include "http1/parser.h"
 
-/* ---- label values ----------------------------------------------------------------------------- */
+/* ---- label values -----------------------------------------------------------------------------
+ */
 
 static const uint16_t known_codes[GW_MX_KNOWN_CODES] = {
     100, 200, 201, 202, 203, 204, 206, 301, 302, 303, 304, 307, 308, 400,
@@ -18,9 +19,10 @@ static const uint16_t known_codes[GW_MX_KNOWN_CODES] = {
     417, 421, 422, 425, 429, 431, 500, 501, 502, 503, 504, 505};
 
 static const char *const known_code_names[GW_MX_KNOWN_CODES] = {
-    "100", "200", "201", "202", "203", "204", "206", "301", "302", "303", "304", "307", "308", "400",
-    "401", "403", "404", "405", "406", "408", "409", "410", "411", "412", "413", "414", "415", "416",
-    "417", "421", "422", "425", "429", "431", "500", "501", "502", "503", "504", "505"};
+    "100", "200", "201", "202", "203", "204", "206", "301", "302", "303",
+    "304", "307", "308", "400", "401", "403", "404", "405", "406", "408",
+    "409", "410", "411", "412", "413", "414", "415", "416", "417", "421",
+    "422", "425", "429", "431", "500", "501", "502", "503", "504", "505"};
 
 /* gw_mx_code_index_table[status] for 100 <= status < 600: every code is its class's "other"
  * (the ranges), then the known ones override theirs. */
@@ -33,22 +35,61 @@ const uint8_t gw_mx_code_index_table[600] = {
     [300 ... 399] = GW_MX_CODE_OTHER(3),
     [400 ... 499] = GW_MX_CODE_OTHER(4),
     [500 ... 599] = GW_MX_CODE_OTHER(5),
-    K(100, 0),  K(200, 1),  K(201, 2),  K(202, 3),  K(203, 4),  K(204, 5),  K(206, 6),
-    K(301, 7),  K(302, 8),  K(303, 9),  K(304, 10), K(307, 11), K(308, 12), K(400, 13),
-    K(401, 14), K(403, 15), K(404, 16), K(405, 17), K(406, 18), K(408, 19), K(409, 20),
-    K(410, 21), K(411, 22), K(412, 23), K(413, 24), K(414, 25), K(415, 26), K(416, 27),
-    K(417, 28), K(421, 29), K(422, 30), K(425, 31), K(429, 32), K(431, 33), K(500, 34),
-    K(501, 35), K(502, 36), K(503, 37), K(504, 38), K(505, 39),
+    K(100, 0),
+    K(200, 1),
+    K(201, 2),
+    K(202, 3),
+    K(203, 4),
+    K(204, 5),
+    K(206, 6),
+    K(301, 7),
+    K(302, 8),
+    K(303, 9),
+    K(304, 10),
+    K(307, 11),
+    K(308, 12),
+    K(400, 13),
+    K(401, 14),
+    K(403, 15),
+    K(404, 16),
+    K(405, 17),
+    K(406, 18),
+    K(408, 19),
+    K(409, 20),
+    K(410, 21),
+    K(411, 22),
+    K(412, 23),
+    K(413, 24),
+    K(414, 25),
+    K(415, 26),
+    K(416, 27),
+    K(417, 28),
+    K(421, 29),
+    K(422, 30),
+    K(425, 31),
+    K(429, 32),
+    K(431, 33),
+    K(500, 34),
+    K(501, 35),
+    K(502, 36),
+    K(503, 37),
+    K(504, 38),
+    K(505, 39),
 };
 #pragma GCC diagnostic pop
 #undef K
 
 const uint8_t gw_mx_method_index_table[32] = {
-    [GW_METHOD_OTHER] = GW_MX_M_OTHER,    [GW_METHOD_GET] = GW_MX_M_GET,
-    [GW_METHOD_HEAD] = GW_MX_M_HEAD,      [GW_METHOD_POST] = GW_MX_M_POST,
-    [GW_METHOD_PUT] = GW_MX_M_PUT,        [GW_METHOD_DELETE] = GW_MX_M_DELETE,
-    [GW_METHOD_CONNECT] = GW_MX_M_OTHER,  [GW_METHOD_OPTIONS] = GW_MX_M_OPTIONS,
-    [GW_METHOD_TRACE] = GW_MX_M_OTHER,    [GW_METHOD_PATCH] = GW_MX_M_PATCH,
+    [GW_METHOD_OTHER] = GW_MX_M_OTHER,
+    [GW_METHOD_GET] = GW_MX_M_GET,
+    [GW_METHOD_HEAD] = GW_MX_M_HEAD,
+    [GW_METHOD_POST] = GW_MX_M_POST,
+    [GW_METHOD_PUT] = GW_MX_M_PUT,
+    [GW_METHOD_DELETE] = GW_MX_M_DELETE,
+    [GW_METHOD_CONNECT] = GW_MX_M_OTHER,
+    [GW_METHOD_OPTIONS] = GW_MX_M_OPTIONS,
+    [GW_METHOD_TRACE] = GW_MX_M_OTHER,
+    [GW_METHOD_PATCH] = GW_MX_M_PATCH,
     [GW_METHOD_PATCH + 1 ... 31] = GW_MX_M_OTHER,
 };
 
@@ -76,7 +117,7 @@ int gw_mx_code_status(unsigned i)
 
 const char *gw_mx_method_name(unsigned i)
 {
-    static const char *const names[GW_MX_METHODS] = {"GET",   "HEAD",    "POST",   "PUT",
+    static const char *const names[GW_MX_METHODS] = {"GET",    "HEAD",  "POST",    "PUT",
                                                      "DELETE", "PATCH", "OPTIONS", "OTHER"};
     return i < GW_MX_METHODS ? names[i] : "OTHER";
 }
@@ -84,8 +125,8 @@ const char *gw_mx_method_name(unsigned i)
 const char *gw_mx_auth_outcome_name(unsigned i)
 {
     static const char *const names[GW_MX_AUTH_OUTCOMES] = {
-        "ok",      "forbidden", "missing", "malformed", "invalid_key",
-        "signature", "expired", "claims",  "inactive",  "other"};
+        "ok",        "forbidden", "missing", "malformed", "invalid_key",
+        "signature", "expired",   "claims",  "inactive",  "other"};
     return i < GW_MX_AUTH_OUTCOMES ? names[i] : "other";
 }
 
@@ -97,12 +138,12 @@ const char *gw_mx_auth_method_name(unsigned i)
 }
 
 const size_t gw_mx_row_words[GW_MX_KINDS] = {
-    [GW_MX_ROUTE] = GW_MX_R_WORDS,       [GW_MX_SERVICE] = GW_MX_S_WORDS,
-    [GW_MX_TARGET] = GW_MX_T_WORDS,      [GW_MX_LIMIT] = GW_MX_L_WORDS,
-    [GW_MX_CONSUMER] = GW_MX_C_WORDS,    [GW_MX_HIST] = GW_MX_H_WORDS,
+    [GW_MX_ROUTE] = GW_MX_R_WORDS, [GW_MX_SERVICE] = GW_MX_S_WORDS,  [GW_MX_TARGET] = GW_MX_T_WORDS,
+    [GW_MX_LIMIT] = GW_MX_L_WORDS, [GW_MX_CONSUMER] = GW_MX_C_WORDS, [GW_MX_HIST] = GW_MX_H_WORDS,
 };
 
-/* ---- the layout --------------------------------------------------------------------------------- */
+/* ---- the layout ---------------------------------------------------------------------------------
+ */
 
 /* Rows are counted first (sizes), then keys are filled in. */
 struct builder {
@@ -270,7 +311,8 @@ long gw_metrics_layout_find(const struct gw_metrics_layout *l, enum gw_mx_kind k
     return -1;
 }
 
-/* ---- sets ---------------------------------------------------------------------------------------- */
+/* ---- sets
+ * ---------------------------------------------------------------------------------------- */
 
 static void areas_free(struct gw_metrics_set *s)
 {

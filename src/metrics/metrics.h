@@ -51,7 +51,8 @@ static inline uint64_t gw_mx_get(const gw_mx_ctr *c)
     return atomic_load_explicit(c, memory_order_relaxed);
 }
 
-/* ---- label values ----------------------------------------------------------------------------- */
+/* ---- label values -----------------------------------------------------------------------------
+ */
 
 /* Methods: the known ones, then OTHER. */
 enum {
@@ -69,7 +70,7 @@ enum {
 /* Status codes: a fixed table of the codes gantry and common upstreams answer, then one "other"
  * per class, then "none" (no status: the client went away first). */
 #define GW_MX_KNOWN_CODES 40
-#define GW_MX_CODE_OTHER(cls) (GW_MX_KNOWN_CODES + (cls) - 1) /* cls 1..5 */
+#define GW_MX_CODE_OTHER(cls) (GW_MX_KNOWN_CODES + (cls)-1) /* cls 1..5 */
 #define GW_MX_CODE_NONE (GW_MX_KNOWN_CODES + 5)
 #define GW_MX_CODES (GW_MX_KNOWN_CODES + 6)
 
@@ -100,8 +101,13 @@ static inline unsigned gw_mx_method_index(unsigned method_id)
 }
 
 /* Auth: the credential the request presented, and what came of it. */
-enum { GW_MX_AUTH_NONE, GW_MX_AUTH_JWT, GW_MX_AUTH_APIKEY, GW_MX_AUTH_INTROSPECTION,
-       GW_MX_AUTH_METHODS };
+enum {
+    GW_MX_AUTH_NONE,
+    GW_MX_AUTH_JWT,
+    GW_MX_AUTH_APIKEY,
+    GW_MX_AUTH_INTROSPECTION,
+    GW_MX_AUTH_METHODS
+};
 enum {
     GW_MX_AUTH_OK,
     GW_MX_AUTH_FORBIDDEN,       /* 403 */
@@ -119,7 +125,8 @@ enum {
 const char *gw_mx_auth_outcome_name(unsigned i);
 const char *gw_mx_auth_method_name(unsigned i);
 
-/* ---- rows --------------------------------------------------------------------------------------- */
+/* ---- rows ---------------------------------------------------------------------------------------
+ */
 
 /* Row keys are parts joined by this byte ("users" SEP "/api/users"). */
 #define GW_MX_KEY_SEP '\x1f'
@@ -141,15 +148,15 @@ enum {
     GW_MX_R_BYTES_OUT,
     GW_MX_R_WORDS
 };
-#define GW_MX_R_REQ_AT(m, c) (GW_MX_R_REQ + (m) * GW_MX_CODES + (c))
+#define GW_MX_R_REQ_AT(m, c) (GW_MX_R_REQ + (m)*GW_MX_CODES + (c))
 
 /* Words of a service row. */
 enum {
     GW_MX_S_RETRIES = 0,
-    GW_MX_S_BUDGET_REFUSED,  /* a retry the budget refused */
-    GW_MX_S_CIRCUIT_REFUSED, /* answered 503 by the service's open circuit */
-    GW_MX_S_NO_TARGET,       /* answered 503: no usable target */
-    GW_MX_S_TCACHE,          /* [cache: jwt, introspection][hit, miss] */
+    GW_MX_S_BUDGET_REFUSED,            /* a retry the budget refused */
+    GW_MX_S_CIRCUIT_REFUSED,           /* answered 503 by the service's open circuit */
+    GW_MX_S_NO_TARGET,                 /* answered 503: no usable target */
+    GW_MX_S_TCACHE,                    /* [cache: jwt, introspection][hit, miss] */
     GW_MX_S_AUTH = GW_MX_S_TCACHE + 4, /* [method][outcome] */
     GW_MX_S_WORDS = GW_MX_S_AUTH + GW_MX_AUTH_METHODS * GW_MX_AUTH_OUTCOMES
 };
@@ -167,21 +174,33 @@ enum {
 };
 
 /* Words of a rate-limit row. */
-enum { GW_MX_L_ALLOWED = 0, GW_MX_L_LIMITED, GW_MX_L_FALLBACK, GW_MX_L_WORDS };
+enum {
+    GW_MX_L_ALLOWED = 0,
+    GW_MX_L_LIMITED,
+    GW_MX_L_FALLBACK,
+    GW_MX_L_WORDS
+};
 
 /* Words of a consumer row: requests by class (1xx..5xx, none). */
-enum { GW_MX_C_WORDS = 6 };
+enum {
+    GW_MX_C_WORDS = 6
+};
 
 /* Words of a histogram row: sum (ns), the mask of groups in use, the buckets. */
-enum { GW_MX_H_SUM = 0, GW_MX_H_USED, GW_MX_H_B, GW_MX_H_WORDS = GW_MX_H_B + GW_HIST_BUCKETS };
+enum {
+    GW_MX_H_SUM = 0,
+    GW_MX_H_USED,
+    GW_MX_H_B,
+    GW_MX_H_WORDS = GW_MX_H_B + GW_HIST_BUCKETS
+};
 
 /* Histogram kinds (the first part of a histogram row's key). */
 enum {
-    GW_MX_HK_REQUEST,  /* per route: total request time */
-    GW_MX_HK_TRY,      /* per service: one upstream try, connect to response end */
-    GW_MX_HK_TTFB,     /* per service: try start to the first response byte */
-    GW_MX_HK_STAGE,    /* per service and policy stage */
-    GW_MX_HK_REDIS,    /* one: a Redis rate-limit decision's round trip */
+    GW_MX_HK_REQUEST, /* per route: total request time */
+    GW_MX_HK_TRY,     /* per service: one upstream try, connect to response end */
+    GW_MX_HK_TTFB,    /* per service: try start to the first response byte */
+    GW_MX_HK_STAGE,   /* per service and policy stage */
+    GW_MX_HK_REDIS,   /* one: a Redis rate-limit decision's round trip */
     GW_MX_HK_KINDS
 };
 
@@ -196,16 +215,17 @@ static inline gw_mx_ctr *gw_mx_row(struct gw_metrics_area *a, enum gw_mx_kind k,
     return a->rows[k] + row * words;
 }
 
-/* ---- the layout: which row a request's labels land in -------------------------------------------- */
+/* ---- the layout: which row a request's labels land in
+ * -------------------------------------------- */
 
 /* One service's rows. Immutable once built. */
 struct gw_mx_service_layout {
-    uint32_t route_base;     /* its first route row; prefix p is route_base + p */
-    uint32_t target_base;    /* target t is target_base + t */
-    uint32_t limit_base;     /* its limits, after the gateway's */
-    uint32_t consumer_base;  /* UINT32_MAX when the consumer label is off */
-    uint32_t nconsumers;     /* rows: configured consumers under the cap, + "other" */
-    uint32_t hist_try;       /* histogram rows */
+    uint32_t route_base;    /* its first route row; prefix p is route_base + p */
+    uint32_t target_base;   /* target t is target_base + t */
+    uint32_t limit_base;    /* its limits, after the gateway's */
+    uint32_t consumer_base; /* UINT32_MAX when the consumer label is off */
+    uint32_t nconsumers;    /* rows: configured consumers under the cap, + "other" */
+    uint32_t hist_try;      /* histogram rows */
     uint32_t hist_ttfb;
     uint32_t hist_stage_base; /* stage k: hist_stage_base + popcount(stages & ((1 << k) - 1)) */
     uint32_t stages;          /* the policy stages that run for it (gw_service.stages) */
@@ -240,7 +260,8 @@ static inline struct gw_metrics_area *gw_metrics_area_of(struct gw_metrics_set *
     return s ? &s->areas[worker] : NULL;
 }
 
-/* ---- recording (the worker owning the area) ----------------------------------------------------- */
+/* ---- recording (the worker owning the area) -----------------------------------------------------
+ */
 
 static inline void gw_mx_hist_record(struct gw_metrics_area *a, uint32_t hist, uint64_t ns)
 {
@@ -265,7 +286,8 @@ static inline void gw_mx_target_add(struct gw_metrics_area *a, const struct gw_m
     gw_mx_add(&a->rows[GW_MX_TARGET][(l->svc[svc].target_base + target) * GW_MX_T_WORDS + word], n);
 }
 
-/* ---- sets (control thread unless said otherwise) ----------------------------------------------- */
+/* ---- sets (control thread unless said otherwise) -----------------------------------------------
+ */
 
 struct gw_snapshot;
 

@@ -25,7 +25,8 @@
 #include "upstream/breaker.h"
 #include "upstream/target_state.h"
 
-/* ---- helpers ---------------------------------------------------------------------------------- */
+/* ---- helpers ----------------------------------------------------------------------------------
+ */
 
 const char *gw__observe_key_part(const char *key, unsigned i)
 {
@@ -135,7 +136,8 @@ bool gw__observe_redis(struct gw_server *s, struct gw__observe_redis *out)
     return true;
 }
 
-/* ---- per service and route, from a total --------------------------------------------------------- */
+/* ---- per service and route, from a total
+ * --------------------------------------------------------- */
 
 static const double quantiles[] = {0.5, 0.9, 0.95, 0.99, 0.999};
 static const char *const quantile_names[] = {"p50", "p90", "p95", "p99", "p999"};
@@ -148,9 +150,9 @@ static json_t *latency_json(const struct gw_hist_sum *h)
                             h->count ? json_real(gw_hist_quantile(h, quantiles[i]) / 1e6)
                                      : json_null());
     if (o) {
-        json_object_set_new(o, "mean", h->count ? json_real((double)h->sum_ns / 1e6 /
-                                                            (double)h->count)
-                                                : json_null());
+        json_object_set_new(o, "mean",
+                            h->count ? json_real((double)h->sum_ns / 1e6 / (double)h->count)
+                                     : json_null());
         json_object_set_new(o, "count", json_integer((json_int_t)h->count));
     }
     return o;
@@ -196,7 +198,8 @@ static json_t *route_json(struct gw_metrics_hub *hub, const struct gw_metrics_to
         for (unsigned k = 0; k < GW_MX_CODES; k++)
             per_method += row[GW_MX_R_REQ_AT(m, k)];
         if (per_method && by_method)
-            json_object_set_new(by_method, gw_mx_method_name(m), json_integer((json_int_t)per_method));
+            json_object_set_new(by_method, gw_mx_method_name(m),
+                                json_integer((json_int_t)per_method));
     }
     for (unsigned k = 0; k < GW_MX_CODES; k++) {
         uint64_t per_code = 0;
@@ -246,14 +249,14 @@ static json_t *service_json(struct gw_server *s, const struct gw_metrics_total *
 {
     const struct gw_metrics_layout *l = t->layout;
     const struct gw_mx_service_layout *sl = &l->svc[i];
-    size_t nroutes = (i + 1 < l->nservices ? l->svc[i + 1].route_base : l->nrows[GW_MX_ROUTE]) -
-                     sl->route_base;
+    size_t nroutes =
+        (i + 1 < l->nservices ? l->svc[i + 1].route_base : l->nrows[GW_MX_ROUTE]) - sl->route_base;
     static struct gw_hist_sum rh;
     memset(v, 0, sizeof *v);
     json_t *routes = json_array();
     for (size_t r = 0; routes && r < nroutes; r++) {
-        json_array_append_new(routes, route_json(s->metrics, t, sl->route_base + r, &v->c, v->rate,
-                                                 v->erate, &rh));
+        json_array_append_new(
+            routes, route_json(s->metrics, t, sl->route_base + r, &v->c, v->rate, v->erate, &rh));
         gw_hist_sum_add(&v->h, &rh);
     }
     static struct gw_hist_sum try_h, ttfb_h;
@@ -273,15 +276,16 @@ static json_t *service_json(struct gw_server *s, const struct gw_metrics_total *
                       "connect_errors", (json_int_t)tr[GW_MX_T_CONNECT_ERRORS], "resets",
                       (json_int_t)tr[GW_MX_T_RESETS], "timeouts", (json_int_t)tr[GW_MX_T_TIMEOUTS],
                       "ejections", (json_int_t)tr[GW_MX_T_EJECTIONS], "mean_try_ms",
-                      tr[GW_MX_T_TRIES] ? json_real((double)tr[GW_MX_T_TRY_NS] / 1e6 /
-                                                    (double)tr[GW_MX_T_TRIES])
-                                        : json_null()));
+                      tr[GW_MX_T_TRIES]
+                          ? json_real((double)tr[GW_MX_T_TRY_NS] / 1e6 / (double)tr[GW_MX_T_TRIES])
+                          : json_null()));
     }
-    json_t *upstream = json_pack(
-        "{s:o, s:o, s:I, s:I, s:I, s:I}", "try_ms", latency_json(&try_h), "first_byte_ms",
-        latency_json(&ttfb_h), "retries", (json_int_t)srow[GW_MX_S_RETRIES],
-        "retry_budget_refusals", (json_int_t)srow[GW_MX_S_BUDGET_REFUSED], "circuit_rejections",
-        (json_int_t)srow[GW_MX_S_CIRCUIT_REFUSED], "no_target", (json_int_t)srow[GW_MX_S_NO_TARGET]);
+    json_t *upstream =
+        json_pack("{s:o, s:o, s:I, s:I, s:I, s:I}", "try_ms", latency_json(&try_h), "first_byte_ms",
+                  latency_json(&ttfb_h), "retries", (json_int_t)srow[GW_MX_S_RETRIES],
+                  "retry_budget_refusals", (json_int_t)srow[GW_MX_S_BUDGET_REFUSED],
+                  "circuit_rejections", (json_int_t)srow[GW_MX_S_CIRCUIT_REFUSED], "no_target",
+                  (json_int_t)srow[GW_MX_S_NO_TARGET]);
     return json_pack("{s:s, s:I, s:I, s:f, s:I, s:I, s:o, s:f, s:o, s:o, s:o, s:o}", "name",
                      gw__observe_key_part(l->keys[GW_MX_SERVICE][i], 0), "requests",
                      (json_int_t)v->c.requests, "errors", (json_int_t)v->c.errors, "error_rate",
@@ -290,8 +294,7 @@ static json_t *service_json(struct gw_server *s, const struct gw_metrics_total *
                      rates_json(v->rate), "error_rate_1m",
                      v->rate[0] > 0 ? v->erate[0] / v->rate[0] : 0.0, "latency_ms",
                      latency_json(&v->h), "routes", routes ? routes : json_null(), "upstream",
-                     upstream ? upstream : json_null(), "targets",
-                     targets ? targets : json_null());
+                     upstream ? upstream : json_null(), "targets", targets ? targets : json_null());
 }
 
 /* A total for reading, or false when metrics are off. */
@@ -306,9 +309,9 @@ static bool total_of(struct gw_server *s, struct gw_metrics_total *t)
 json_t *gw_observe_json(struct gw_server *s)
 {
     struct gw_metrics_total t;
-    json_t *root = json_pack("{s:s, s:I, s:b}", "version", GANTRY_VERSION, "generation",
-                             (json_int_t)s->generation, "enabled",
-                             s->snap && s->snap->cfg->metrics.enabled);
+    json_t *root =
+        json_pack("{s:s, s:I, s:b}", "version", GANTRY_VERSION, "generation",
+                  (json_int_t)s->generation, "enabled", s->snap && s->snap->cfg->metrics.enabled);
     if (root == NULL)
         return NULL;
     struct gw__observe_process p;
@@ -359,18 +362,19 @@ json_t *gw_observe_json(struct gw_server *s)
     gw_hist_sum_add(&total.h, &uh);
     json_object_set_new(root, "services", services ? services : json_null());
     json_object_set_new(root, "unrouted", unrouted ? unrouted : json_null());
-    json_object_set_new(
-        root, "total",
-        json_pack("{s:I, s:I, s:f, s:o, s:f, s:o}", "requests", (json_int_t)total.c.requests,
-                  "errors", (json_int_t)total.c.errors, "error_rate",
-                  share(total.c.errors, total.c.requests), "rate_per_second",
-                  rates_json(total.rate), "error_rate_1m",
-                  total.rate[0] > 0 ? total.erate[0] / total.rate[0] : 0.0, "latency_ms",
-                  latency_json(&total.h)));
+    json_object_set_new(root, "total",
+                        json_pack("{s:I, s:I, s:f, s:o, s:f, s:o}", "requests",
+                                  (json_int_t)total.c.requests, "errors",
+                                  (json_int_t)total.c.errors, "error_rate",
+                                  share(total.c.errors, total.c.requests), "rate_per_second",
+                                  rates_json(total.rate), "error_rate_1m",
+                                  total.rate[0] > 0 ? total.erate[0] / total.rate[0] : 0.0,
+                                  "latency_ms", latency_json(&total.h)));
     return root;
 }
 
-/* ---- the health score -------------------------------------------------------------------------- */
+/* ---- the health score --------------------------------------------------------------------------
+ */
 
 /* 100 at or under the objective, 0 at 5 times it (or more), linear between. */
 static double against(double value, double objective)
@@ -410,10 +414,11 @@ json_t *gw_observe_health_score(struct gw_server *s)
         double e = against(err, sc->slo_error_rate);
         double lat = against(p99_ms, (double)sc->slo_latency_p99_ms);
         double h = 100 * healthy;
-        double c = st.service_open
-                       ? 0
-                       : 100 * (1 - (svc->ntargets ? (double)st.circuits_open / (double)svc->ntargets
-                                                   : 0));
+        double c =
+            st.service_open
+                ? 0
+                : 100 *
+                      (1 - (svc->ntargets ? (double)st.circuits_open / (double)svc->ntargets : 0));
         double score = 0.35 * e + 0.25 * lat + 0.25 * h + 0.15 * c;
         if (st.usable == 0 || st.service_open)
             score = fmin(score, 20);
@@ -450,14 +455,15 @@ json_t *gw_observe_health_score(struct gw_server *s)
                      "services", services ? services : json_null());
 }
 
-/* ---- the performance summary ------------------------------------------------------------------- */
+/* ---- the performance summary -------------------------------------------------------------------
+ */
 
 int gw_observe_performance(struct gw_server *s, struct gw_buf *b)
 {
     struct gw_metrics_total t;
-    int rc = gw_buf_appendf(b, "gantry %s: generation %llu, %u worker%s\n\n", GANTRY_VERSION,
-                            (unsigned long long)s->generation, s->nworkers,
-                            s->nworkers == 1 ? "" : "s");
+    int rc =
+        gw_buf_appendf(b, "gantry %s: generation %llu, %u worker%s\n\n", GANTRY_VERSION,
+                       (unsigned long long)s->generation, s->nworkers, s->nworkers == 1 ? "" : "s");
     if (rc < 0)
         return rc;
     if (!total_of(s, &t))
@@ -470,13 +476,12 @@ int gw_observe_performance(struct gw_server *s, struct gw_buf *b)
         json_t *ignored = service_json(s, &t, i, &v);
         json_decref(ignored);
         double pct = 100 * share(v.c.errors, v.c.requests);
-        rc = gw_buf_appendf(
-            b, "%-24.24s %10llu %9.1f %9.1f %7.2f %9.3f %9.3f %9.3f %9.3f %9.3f\n",
-            gw__observe_key_part(t.layout->keys[GW_MX_SERVICE][i], 0),
-            (unsigned long long)v.c.requests, v.rate[0], v.rate[1], pct,
-            gw_hist_quantile(&v.h, 0.5) / 1e6, gw_hist_quantile(&v.h, 0.9) / 1e6,
-            gw_hist_quantile(&v.h, 0.99) / 1e6, gw_hist_quantile(&v.h, 0.999) / 1e6,
-            gw_hist_quantile(&v.h, 1.0) / 1e6);
+        rc = gw_buf_appendf(b, "%-24.24s %10llu %9.1f %9.1f %7.2f %9.3f %9.3f %9.3f %9.3f %9.3f\n",
+                            gw__observe_key_part(t.layout->keys[GW_MX_SERVICE][i], 0),
+                            (unsigned long long)v.c.requests, v.rate[0], v.rate[1], pct,
+                            gw_hist_quantile(&v.h, 0.5) / 1e6, gw_hist_quantile(&v.h, 0.9) / 1e6,
+                            gw_hist_quantile(&v.h, 0.99) / 1e6, gw_hist_quantile(&v.h, 0.999) / 1e6,
+                            gw_hist_quantile(&v.h, 1.0) / 1e6);
     }
     if (rc == 0)
         rc = gw_buf_append_str(b, "\nlatency: first request byte to last response byte, since "
@@ -484,7 +489,8 @@ int gw_observe_performance(struct gw_server *s, struct gw_buf *b)
     return rc;
 }
 
-/* ---- the hub's renderer ------------------------------------------------------------------------- */
+/* ---- the hub's renderer -------------------------------------------------------------------------
+ */
 
 int gw_observe_render(void *server, int format, struct gw_buf *out)
 {

@@ -18,7 +18,10 @@
 struct gw_server;
 
 /* Formats of gw_observe_render. */
-enum { GW_OBSERVE_PROMETHEUS = 0, GW_OBSERVE_JSON = 1 };
+enum {
+    GW_OBSERVE_PROMETHEUS = 0,
+    GW_OBSERVE_JSON = 1
+};
 
 /* The Prometheus text exposition of everything gantry counts, appended to out. 0 or GW_ENOMEM. */
 int gw_observe_prometheus(struct gw_server *s, struct gw_buf *out);

@@ -24,8 +24,8 @@
 static const char *const le_text[] = {"0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025",
                                       "0.05",   "0.1",   "0.25",   "0.5",   "1",    "2.5",
                                       "5",      "10",    "30",     "60"};
-static const double le_ns[] = {5e5, 1e6, 2.5e6, 5e6, 1e7, 2.5e7, 5e7, 1e8,
-                               2.5e8, 5e8, 1e9, 2.5e9, 5e9, 1e10, 3e10, 6e10};
+static const double le_ns[] = {5e5,   1e6, 2.5e6, 5e6,   1e7, 2.5e7, 5e7,  1e8,
+                               2.5e8, 5e8, 1e9,   2.5e9, 5e9, 1e10,  3e10, 6e10};
 #define NLE (sizeof le_ns / sizeof le_ns[0])
 
 struct out {
@@ -187,7 +187,8 @@ static void histogram(struct out *o, const char *name, const char *labels,
     put(o, "\n", 1);
 }
 
-/* ---- families --------------------------------------------------------------------------------- */
+/* ---- families ---------------------------------------------------------------------------------
+ */
 
 static void process_families(struct out *o, struct gw_server *s)
 {
@@ -351,17 +352,18 @@ static void service_families(struct out *o, const struct gw_metrics_total *t)
         {"gantry_upstream_retries_total", "Retries made by the retry policy.", GW_MX_S_RETRIES},
         {"gantry_upstream_retry_budget_refusals_total",
          "Retries the retry policy allowed but the retry budget refused.", GW_MX_S_BUDGET_REFUSED},
-        {"gantry_circuit_rejections_total",
-         "Requests answered 503 by the service's open circuit.", GW_MX_S_CIRCUIT_REFUSED},
-        {"gantry_upstream_no_target_total",
-         "Requests answered 503 because no target was usable.", GW_MX_S_NO_TARGET},
+        {"gantry_circuit_rejections_total", "Requests answered 503 by the service's open circuit.",
+         GW_MX_S_CIRCUIT_REFUSED},
+        {"gantry_upstream_no_target_total", "Requests answered 503 because no target was usable.",
+         GW_MX_S_NO_TARGET},
     };
     for (size_t f = 0; f < sizeof svc / sizeof svc[0]; f++) {
         family(o, svc[f].name, "counter", svc[f].help);
         for (size_t i = 0; i < l->nrows[GW_MX_SERVICE]; i++) {
             lbl_reset(&lb);
             lbl_add(&lb, "service", gw__observe_key_part(l->keys[GW_MX_SERVICE][i], 0));
-            sample_u64(o, svc[f].name, lb.s, gw_metrics_total_row(t, GW_MX_SERVICE, i)[svc[f].word]);
+            sample_u64(o, svc[f].name, lb.s,
+                       gw_metrics_total_row(t, GW_MX_SERVICE, i)[svc[f].word]);
         }
     }
     family(o, "gantry_auth_requests_total", "counter",
@@ -377,9 +379,10 @@ static void service_families(struct out *o, const struct gw_metrics_total *t)
                 lbl_reset(&lb);
                 lbl_add(&lb, "service", gw__observe_key_part(l->keys[GW_MX_SERVICE][i], 0));
                 lbl_add(&lb, "method", gw_mx_auth_method_name(m));
-                lbl_add(&lb, "result", c == GW_MX_AUTH_OK          ? "ok"
-                                       : c == GW_MX_AUTH_FORBIDDEN ? "forbidden"
-                                                                   : "unauthorized");
+                lbl_add(&lb, "result",
+                        c == GW_MX_AUTH_OK          ? "ok"
+                        : c == GW_MX_AUTH_FORBIDDEN ? "forbidden"
+                                                    : "unauthorized");
                 lbl_add(&lb, "reason", c <= GW_MX_AUTH_FORBIDDEN ? "" : gw_mx_auth_outcome_name(c));
                 sample_u64(o, "gantry_auth_requests_total", lb.s, v);
             }
@@ -486,8 +489,7 @@ static void target_families(struct out *o, struct gw_server *s, const struct gw_
         {"gantry_upstream_connect_errors_total", "Connects refused, failed or timed out.",
          GW_MX_T_CONNECT_ERRORS},
         {"gantry_upstream_resets_total",
-         "Upstream connections closed or reset before the response was complete.",
-         GW_MX_T_RESETS},
+         "Upstream connections closed or reset before the response was complete.", GW_MX_T_RESETS},
         {"gantry_upstream_timeouts_total", "Upstream response timeouts (per try or whole).",
          GW_MX_T_TIMEOUTS},
         {"gantry_outlier_ejections_total", "Ejections by outlier detection.", GW_MX_T_EJECTIONS},

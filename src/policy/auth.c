@@ -467,8 +467,8 @@ static void on_introspected(void *arg, int err, const struct gw_fetch_resp *resp
     free(in);
 }
 
-static enum gw_stage_result introspect(struct gw_request *r, struct auth_state *st,
-                                       const char *tok, size_t len, struct gw_answer *a)
+static enum gw_stage_result introspect(struct gw_request *r, struct auth_state *st, const char *tok,
+                                       size_t len, struct gw_answer *a)
 {
     const struct gw_config *cfg = r->snap->cfg;
     char *body = NULL;

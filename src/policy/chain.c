@@ -65,8 +65,8 @@ static void stage_time(struct gw_request *r, uint32_t mask)
 {
     const struct gw_mx_service_layout *sl =
         &r->snap->metrics->layout.svc[r->svc - r->snap->services];
-    uint32_t row = sl->hist_stage_base +
-                   (uint32_t)__builtin_popcount(mask & ((1u << r->stage) - 1u));
+    uint32_t row =
+        sl->hist_stage_base + (uint32_t)__builtin_popcount(mask & ((1u << r->stage) - 1u));
     gw_mx_hist_record(r->mx, row, uv_hrtime() - r->t_stage);
     r->t_stage = 0;
 }

@@ -59,8 +59,8 @@ enum gw_stage_id {
     GW_STAGE_TRANSFORM,          /* request transformations (they may use $consumer) */
     GW_STAGE_VALIDATE,           /* JSON Schema of request bodies (after their transformation) */
     /* response policies: on_request picks the route's set; the answer hook adds it */
-    GW_STAGE_SECHDR, /* security headers (services with rules only) */
-    GW_STAGE_COMPRESS,           /* response compression (reads Accept-Encoding) */
+    GW_STAGE_SECHDR,   /* security headers (services with rules only) */
+    GW_STAGE_COMPRESS, /* response compression (reads Accept-Encoding) */
     GW_STAGE__COUNT,
 };
 

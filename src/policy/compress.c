@@ -73,7 +73,8 @@ bool gw_compress_applies(const struct gw_snapshot *s, size_t i)
     return c->enabled && c->algorithms != 0;
 }
 
-/* ---- per request ------------------------------------------------------------------------------ */
+/* ---- per request ------------------------------------------------------------------------------
+ */
 
 /* The rule whose match has the longest prefix that matches (the first one on a tie). */
 static const struct gw_compress_rule_conf *pick_rule(const struct gw_request *r,
@@ -166,8 +167,8 @@ static bool type_matches(const char *ct, size_t n, const char *t)
 }
 
 /* Whether Content-Type value v[0..n) is one of the configured types (parameters ignored). */
-static bool compressible_type(const struct gw_request *r, const struct cz_state *st,
-                              const char *v, size_t n)
+static bool compressible_type(const struct gw_request *r, const struct cz_state *st, const char *v,
+                              size_t n)
 {
     size_t e = 0;
     while (e < n && v[e] != ';' && v[e] != ' ' && v[e] != '\t')
@@ -220,7 +221,8 @@ static bool eligible(const struct gw_request *r, const struct cz_state *st,
     return typed;
 }
 
-/* ---- the codings -------------------------------------------------------------------------------- */
+/* ---- the codings --------------------------------------------------------------------------------
+ */
 
 /* zlib copies its input into its window with memcpy; fed at most this much per call, every copy
  * stays short (a long one is a `rep movsb` that callgrind counts byte by byte; the CPU does not
@@ -445,8 +447,8 @@ int gw_compress_on_response_head(struct gw_request *r, void *slot, struct gw_htt
         struct gw_http1_header *h = &m->headers[i];
         if (name_is(h, "content-encoding", 16))
             continue; /* "identity": ours replaces it */
-        if (name_is(h, "etag", 4) && !(h->value_len >= 2 && h->value[0] == 'W' &&
-                                        h->value[1] == '/')) {
+        if (name_is(h, "etag", 4) &&
+            !(h->value_len >= 2 && h->value[0] == 'W' && h->value[1] == '/')) {
             char *v = gw_stage_alloc(r, (size_t)h->value_len + 2);
             if (v == NULL)
                 continue; /* dropped: no validator is better than a wrong one */

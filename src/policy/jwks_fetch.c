@@ -2,11 +2,11 @@
  * JWKS refresh on the control thread: fetches auth.jwt.jwks_url at start, every jwks_refresh,
  * and when a worker meets a token whose kid no key knows (at most once per jwks_min_refresh);
  * parses it (policy/jwks.c) and hands the new key set to every worker, which swaps it on its
- * own thread (the callback given to gw_jwks_start; runtime/server.c hands it to the workers). Workers never fetch: a request whose token names an unknown
- * kid is held (suspended, not blocking anything) until the control thread answers — with the
- * refreshed set, or at once with the current one when a fetch started less than
- * jwks_min_refresh ago — and is then verified again, once.
- * A failed fetch or an unusable document keeps the previous key set and logs why.
+ * own thread (the callback given to gw_jwks_start; runtime/server.c hands it to the workers).
+ * Workers never fetch: a request whose token names an unknown kid is held (suspended, not blocking
+ * anything) until the control thread answers — with the refreshed set, or at once with the current
+ * one when a fetch started less than jwks_min_refresh ago — and is then verified again, once. A
+ * failed fetch or an unusable document keeps the previous key set and logs why.
  */
 #include "policy/jwks_fetch.h"
 

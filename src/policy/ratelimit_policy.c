@@ -119,8 +119,8 @@ static char *put_str(char *p, const char *s, size_t n)
 #define PUT_LIT(p, lit) put_str((p), (lit), sizeof(lit) - 1)
 
 /* The rate-limit header lines for d (on every limited response, so no printf here). out holds
- * sizeof(struct rl_state).headers = 256 bytes: limits are below 2^32 and resets below 2^40 us, so the
- * six lines take at most 182. */
+ * sizeof(struct rl_state).headers = 256 bytes: limits are below 2^32 and resets below 2^40 us, so
+ * the six lines take at most 182. */
 static void format_headers(const struct gw_config *cfg, const struct gw_rl_decision *d, char *out,
                            size_t cap)
 {
@@ -145,9 +145,9 @@ static void format_headers(const struct gw_config *cfg, const struct gw_rl_decis
 
 /* Per-request state (the chain's slot, shared by the two stages). */
 struct rl_state {
-    uint16_t next;       /* next limit to decide */
-    bool consumer_pass;  /* next counts through the consumer-keyed limits */
-    bool has;            /* best holds the decision the headers report */
+    uint16_t next;      /* next limit to decide */
+    bool consumer_pass; /* next counts through the consumer-keyed limits */
+    bool has;           /* best holds the decision the headers report */
     struct gw_rl_decision best;
     const struct gw_rl_limit *pending; /* limit whose Redis decision is awaited */
     struct gw_rl_redis_op *op;
@@ -308,9 +308,9 @@ static enum gw_stage_result decide(struct gw_request *r, void **slot, bool consu
         if (cfg->rate_limit.backend == GW_RL_BACKEND_REDIS) {
             memcpy(key, l->redis_key, l->redis_key_len);
             n = build_key(r, l, key, l->redis_key_len);
-            int rc = redis ? gw_rl_redis_decide(redis, &l->rl, key, n, &d, on_redis_decision, r,
-                                                &st->op)
-                           : GW_EREDISDOWN;
+            int rc =
+                redis ? gw_rl_redis_decide(redis, &l->rl, key, n, &d, on_redis_decision, r, &st->op)
+                      : GW_EREDISDOWN;
             if (rc == 0) {
                 st->pending = l;
                 st->t_redis = r->mx ? uv_hrtime() : 0;

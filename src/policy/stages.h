@@ -60,8 +60,7 @@ enum gw_stage_result gw_validate_on_request(struct gw_request *r, void **slot, s
 void gw_validate_cancel(struct gw_request *r, void *slot);
 /* policy/compress.c: gzip and brotli of upstream answers by Accept-Encoding, streamed. */
 bool gw_compress_applies(const struct gw_snapshot *s, size_t i);
-enum gw_stage_result gw_compress_on_request(struct gw_request *r, void **slot,
-                                            struct gw_answer *a);
+enum gw_stage_result gw_compress_on_request(struct gw_request *r, void **slot, struct gw_answer *a);
 int gw_compress_on_response(struct gw_request *r, void *slot, struct gw_buf *head);
 int gw_compress_on_response_head(struct gw_request *r, void *slot, struct gw_http1_message *m);
 void gw_compress_cancel(struct gw_request *r, void *slot);

@@ -41,9 +41,9 @@ struct gw_server {
     char config_hash[65]; /** SHA-256 (hex) of the file the current snapshot came from */
     uint64_t reloads_ok;
     uint64_t reloads_failed;
-    double last_reload_ms;              /** duration of the last successful reload */
-    double reload_ms_total;             /** durations of every reload, successful or not */
-    struct gw_metrics_hub *metrics;     /** request metrics summed and served (control thread) */
+    double last_reload_ms;          /** duration of the last successful reload */
+    double reload_ms_total;         /** durations of every reload, successful or not */
+    struct gw_metrics_hub *metrics; /** request metrics summed and served (control thread) */
     const struct gw_control_service *admin_service; /** how the admin API starts and stops */
     void *admin;                        /** the admin listener (admin_service's); NULL when off */
     struct gw_target_registry *targets; /** per-target health/ejection, across reloads */

@@ -19,13 +19,13 @@
 #include <stdio.h>
 
 #include "control/health.h"
-#include "policy/jwks_fetch.h"
 #include "control/snapshot.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "metrics/hub.h"
 #include "net/listen.h"
 #include "observe/observe.h"
+#include "policy/jwks_fetch.h"
 #include "policy/policy.h"
 #include "runtime/worker.h"
 #include "upstream/target_state.h"

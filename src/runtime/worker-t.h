@@ -26,9 +26,9 @@ struct gw_worker {
     uv_thread_t thread;
     /* the listening socket (listen_fd once started) */
     struct gw_acceptor acceptor;
-    uv_async_t wakeup; /* the control thread asks the worker to stop; the last connection of a
-                        * stopping worker pokes it when it closes (conn/conn.c) */
-    uv_async_t publish;                  /* the control thread published a new snapshot */
+    uv_async_t wakeup;  /* the control thread asks the worker to stop; the last connection of a
+                         * stopping worker pokes it when it closes (conn/conn.c) */
+    uv_async_t publish; /* the control thread published a new snapshot */
     struct gw_snapshot *_Atomic pending; /** published, not yet picked up (one reference) */
     uv_timer_t sweep; /* once a second: idle upstream connections past their timeout */
     uv_check_t flush; /* after each loop iteration: write buffered access-log lines */

@@ -346,7 +346,6 @@ static void call_fail(struct rl_call *call, int status)
 
 /* ---- leases ------------------------------------------------------------------------------- */
 
-
 static struct rl_lease **lease_slot(struct gw_rl_redis *c, uint64_t hash)
 {
     return &c->lease_buckets[hash & (RL_LEASE_BUCKETS - 1)];

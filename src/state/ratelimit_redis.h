@@ -7,13 +7,13 @@
  * the script again and retries). The script implements the four algorithms of
  * state/ratelimit_algos.c with the same integer arithmetic in microseconds, on the time of the
  * Redis server (TIME), so every instance sees one clock; it returns the same struct
- * gw_rl_decision fields as gw_rl_decide would for that state and time. Lua numbers are doubles: integers are exact below 2^53, and a
- * Redis time in microseconds is about 2^50.6 (in 2025), so the spans involved must stay below
- * 2^52 (gw_rl_redis_conf_check). Each key gets a PEXPIRE of the time until it is back at a full
- * allowance, so idle keys vanish by themselves. Differences with the local algorithms: a
- * refusal writes nothing (the state a refusal would store gives the same later decisions), so
- * a clock stepping back after a refusal is clamped to the last admission's time (sliding
- * window) rather than the refusal's; a key holding another type (a limit that changed
+ * gw_rl_decision fields as gw_rl_decide would for that state and time. Lua numbers are doubles:
+ * integers are exact below 2^53, and a Redis time in microseconds is about 2^50.6 (in 2025), so the
+ * spans involved must stay below 2^52 (gw_rl_redis_conf_check). Each key gets a PEXPIRE of the time
+ * until it is back at a full allowance, so idle keys vanish by themselves. Differences with the
+ * local algorithms: a refusal writes nothing (the state a refusal would store gives the same later
+ * decisions), so a clock stepping back after a refusal is clamped to the last admission's time
+ * (sliding window) rather than the refusal's; a key holding another type (a limit that changed
  * algorithm) starts afresh. Needs Redis 4.0 or later, a single instance (no Cluster
  * redirections; a primary, since the script writes).
  *

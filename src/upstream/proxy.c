@@ -81,8 +81,8 @@ static void end_try(struct gw_request *r)
         r->tbreaker_taken = false;
         int outcome = r->try_ignore ? GW_BREAKER_IGNORE
                                     : (r->try_ok ? GW_BREAKER_SUCCESS : GW_BREAKER_FAILURE);
-        gw_breaker_record(svc->targets[r->target_index].breaker,
-                          uv_now(&r->w->loop), outcome, us / 1000, r->tbreaker_probe);
+        gw_breaker_record(svc->targets[r->target_index].breaker, uv_now(&r->w->loop), outcome,
+                          us / 1000, r->tbreaker_probe);
     }
     /* Passive health (outlier detection): upstream failures and 5xx in a row eject. */
     const struct gw_service_conf *sc = svc->conf;
@@ -264,7 +264,8 @@ struct out {
     unsigned slot; /* next r->scratch line */
 };
 
-#define SCRATCH_LINES (sizeof(((struct gw_request *)0)->scratch) / sizeof(((struct gw_request *)0)->scratch[0]))
+#define SCRATCH_LINES                                                                              \
+    (sizeof(((struct gw_request *)0)->scratch) / sizeof(((struct gw_request *)0)->scratch[0]))
 
 static bool out_room(const struct out *o)
 {
@@ -297,9 +298,9 @@ static void out_chunk(struct gw_request *r, struct out *o, const char *data, siz
 /* Inlined into both pumps: it sits on every response's path, and a call with this many
  * arguments costs more than the common Content-Length case does. */
 __attribute__((always_inline)) static inline int
-relay(struct gw_request *r, struct out *o, enum gw_http1_body in,
-                 struct gw_chunked_decoder *dec, uint64_t *left, const char *p, size_t avail,
-                 bool rechunk, uint64_t *payload, uint64_t max, size_t *consumed, bool *done)
+relay(struct gw_request *r, struct out *o, enum gw_http1_body in, struct gw_chunked_decoder *dec,
+      uint64_t *left, const char *p, size_t avail, bool rechunk, uint64_t *payload, uint64_t max,
+      size_t *consumed, bool *done)
 {
     size_t used_total = 0;
     int rc = 0;
@@ -637,14 +638,14 @@ static void pick_and_connect(struct gw_request *r, bool fresh)
     if (svc->conf->lb_sticky_cookie) {
         bool stuck = false;
         idx =
-            gw_balancer_pick_sticky(svc->live->balancer, r->sticky_cookie, strlen(r->sticky_cookie), &key,
-                                    target_usable, &uctx, r->tried, gw_random_u64(), &stuck);
+            gw_balancer_pick_sticky(svc->live->balancer, r->sticky_cookie, strlen(r->sticky_cookie),
+                                    &key, target_usable, &uctx, r->tried, gw_random_u64(), &stuck);
         r->sticky_set[0] = '\0';
         if (idx >= 0 && !stuck)
             gw_balancer_sticky_value(svc->live->balancer, idx, r->sticky_set);
     } else {
-        idx =
-            gw_balancer_pick(svc->live->balancer, &key, target_usable, &uctx, r->tried, gw_random_u64());
+        idx = gw_balancer_pick(svc->live->balancer, &key, target_usable, &uctx, r->tried,
+                               gw_random_u64());
     }
     if (idx < 0) {
         /* Nothing left to try: after connect failures that is a 502; when no target was
@@ -785,8 +786,7 @@ void gw_proxy_start(struct gw_request *r)
     if (circuit_rejects(r))
         return;
     if (r->svc->retries_on)
-        gw_retry_budget_on_request(&r->svc->live->retry_budget,
-                                   uv_now(&r->w->loop));
+        gw_retry_budget_on_request(&r->svc->live->retry_budget, uv_now(&r->w->loop));
     capture_balance_inputs(r);
     pick_and_connect(r, false);
 }
@@ -986,22 +986,22 @@ static int stream_out(struct gw_request *r, struct out *o, const char *in, size_
  * 0, or a negative code: a bad chunked body, or the filter's failure (GW_ENOMEM).
  */
 static __attribute__((noinline)) int stream_response(struct gw_request *r, struct out *o,
-                                                     const char *p, size_t avail,
-                                                     size_t *consumed, bool *done)
+                                                     const char *p, size_t avail, size_t *consumed,
+                                                     bool *done)
 {
     struct gw_stream_filter *f = r->resp_stream;
     struct out tmp;
     uint64_t payload = 0;
     tmp.n = tmp.slot = 0;
-    int rc = relay(r, &tmp, r->rmsg.body, &r->resp_dec, &r->resp_left, p, avail, false,
-                   &payload, 0, consumed, done);
+    int rc = relay(r, &tmp, r->rmsg.body, &r->resp_dec, &r->resp_left, p, avail, false, &payload, 0,
+                   consumed, done);
     if (rc < 0)
         return rc;
     f->out.len = 0;
     for (unsigned i = 0; i < tmp.n; i++) {
         enum gw_stream_mode mode = i + 1 < tmp.n ? GW_STREAM_MORE
-                                   : *done        ? GW_STREAM_END
-                                                  : GW_STREAM_FLUSH;
+                                   : *done       ? GW_STREAM_END
+                                                 : GW_STREAM_FLUSH;
         rc = f->piece(r, f, tmp.bufs[i].base, tmp.bufs[i].len, mode);
         if (rc < 0)
             return rc;
@@ -1040,8 +1040,8 @@ static __attribute__((noinline)) int collect_response(struct gw_request *r, stru
         int rc = relay(r, &tmp, r->rmsg.body, &r->resp_dec, &r->resp_left, uc->buf + uc->off,
                        uc->len - uc->off, false, &payload, 0, &consumed, &done);
         if (rc < 0) {
-            gw_log_warn("upstream %s: bad chunked response body: %s (request %s)",
-                        r->target->key, gw_strerror(rc), r->id);
+            gw_log_warn("upstream %s: bad chunked response body: %s (request %s)", r->target->key,
+                        gw_strerror(rc), r->id);
             fail(r, GW_EUPGARBAGE);
             return 1;
         }

@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "http1/parser.h"   /* enum gw_http_method */
+#include "http1/parser.h" /* enum gw_http_method */
 #include "upstream/retry-t.h"
 
 /* Fills c with the documented defaults (docs/resilience.md). */

@@ -112,37 +112,14 @@ class ChunkedSink(RawServer):
                 pass
 
 
-def _tcp_table():
-    """{(local_port, remote_port): (tx_queue, rx_queue)} for IPv4 loopback sockets."""
-    out = {}
-    with open("/proc/net/tcp") as f:
-        next(f)
-        for row in f:
-            cols = row.split()
-            lport = int(cols[1].split(":")[1], 16)
-            rport = int(cols[2].split(":")[1], 16)
-            tx, rx = (int(v, 16) for v in cols[4].split(":"))
-            out[(lport, rport)] = (tx, rx)
-    return out
-
-
 def answered(c):
     """True once gantry sent something back (an early answer ends the upload)."""
     return bool(c.buf) or bool(select.select([c.sock], [], [], 0)[0])
 
 
 def wait_gantry_read_all(c, gantry_port):
-    """Polls until every byte written on c is acknowledged and gantry's end of the
-    connection has nothing left in its receive queue: gantry has read it all."""
-    mine = c.sock.getsockname()[1]
-
-    def drained():
-        t = _tcp_table()
-        ours, theirs = t.get((mine, gantry_port)), t.get((gantry_port, mine))
-        return ours is not None and theirs is not None and ours[0] == 0 and theirs[1] == 0
-
-    gwtest.wait_until(lambda: drained() or answered(c), timeout=10, interval=0.002,
-                      message="gantry reading our bytes")
+    """Polls until gantry has read every byte written on c (or answered early)."""
+    gwtest.wait_peer_read(c.sock, also=lambda: answered(c))
 
 
 def body_parts(rng, total, max_chunk=65536):
@@ -286,14 +263,7 @@ class SplitChunkedResponder(RawServer):
             self.client_got_hello.wait(10)
             framing = b"\r\n5\r\n"
             sock.sendall(framing[: self.cut])
-            mine, peer = sock.getsockname()[1], sock.getpeername()[1]
-
-            def drained():
-                t = _tcp_table()
-                ours, theirs = t.get((mine, peer)), t.get((peer, mine))
-                return ours is not None and theirs is not None and ours[0] == 0 and theirs[1] == 0
-
-            gwtest.wait_until(drained, timeout=10, interval=0.002, message="gantry reading")
+            gwtest.wait_peer_read(sock)  # gantry read the framing alone
             sock.sendall(framing[self.cut :] + b"world\r\n0\r\n\r\n")
             sock.recv(16)  # until gantry closes or pools the connection
         except (OSError, AssertionError):

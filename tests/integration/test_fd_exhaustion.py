@@ -121,7 +121,7 @@ def test_out_of_descriptors_pauses_answers_recovers_and_stops():
         try:
             while time.monotonic() - t0 < CHURN_SECS:
                 check_log_small(g)  # fail early rather than fill the disk
-                time.sleep(0.1)
+                time.sleep(0.1)  # the churn runs for CHURN_SECS: this is its clock, not a wait
             # The connections gantry holds are still served.
             answers = [held_request(c) for c in held]
         finally:
@@ -180,7 +180,7 @@ def test_sigterm_while_out_of_descriptors():
             t0 = time.monotonic()
             while time.monotonic() - t0 < CHURN_SECS:
                 check_log_small(g)
-                time.sleep(0.1)
+                time.sleep(0.1)  # the churn's clock, as above
             # The drain closes the idle keep-alive connections and exits.
             g.signal(signal.SIGTERM)
             assert g.wait_exit(timeout=15) == 0, g.logs()

@@ -12,7 +12,6 @@
 
 import socket
 import struct
-import time
 
 import gwtest
 from gwtest import Gantry, HttpConn, Origin, RawServer
@@ -22,12 +21,11 @@ from test_regressions import RawUpstream, wait_readable, config
 
 
 class PiecesServer(RawServer):
-    """For each request head it reads, sends `pieces`, pausing between them (so each arrives
-    in its own read)."""
+    """For each request head it reads, sends `pieces`, each once gantry has read the one before
+    (so each arrives in its own read)."""
 
-    def __init__(self, pieces, pause=0.15):
+    def __init__(self, pieces):
         self.pieces = pieces
-        self.pause = pause
         super().__init__()
 
     def serve(self, s, index):
@@ -42,7 +40,7 @@ class PiecesServer(RawServer):
                 buf = buf.partition(b"\r\n\r\n")[2]
                 for p in self.pieces:
                     s.sendall(p)
-                    time.sleep(self.pause)
+                    gwtest.wait_peer_read(s)  # each piece in a read of its own
         except OSError:
             pass
 
@@ -69,8 +67,8 @@ def test_chunked_request_split_after_chunk_headers():
         s = socket.create_connection(("127.0.0.1", g.port))
         s.sendall(b"POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n")
         for p in [b"5\r\n", b"hello\r\n", b"6\r\n", b" world\r\n", b"0\r\n", b"\r\n"]:
-            time.sleep(0.15)
             s.sendall(p)
+            gwtest.wait_peer_read(s)  # each piece in a read of its own
         data, _ = read_until_eof(s, 3)
         s.close()
         assert data.startswith(b"HTTP/1.1 200 "), data
@@ -86,14 +84,14 @@ def test_body_timer_does_not_fire_after_the_body_is_complete():
                 if chunked:
                     s.sendall(b"POST /sleep/2500 HTTP/1.1\r\nHost: a\r\n"
                               b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
-                    time.sleep(0.3)
+                    gwtest.wait_peer_read(s)
                     s.sendall(b"0\r\n")
-                    time.sleep(0.3)
+                    gwtest.wait_peer_read(s)
                     s.sendall(b"\r\n")
                 else:
                     s.sendall(b"POST /sleep/2500 HTTP/1.1\r\nHost: a\r\n"
                               b"Content-Length: 10\r\n\r\nhello")
-                    time.sleep(0.3)
+                    gwtest.wait_peer_read(s)
                     s.sendall(b"world")
                 data, _ = read_until_eof(s, 5)
                 s.close()

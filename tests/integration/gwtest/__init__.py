@@ -78,6 +78,8 @@ from .procs import (
     free_port,
     gantry_bin,
     wait_until,
+    peer_has_read,
+    wait_peer_read,
 )
 from .prometheus import PrometheusServer, require_prometheus
 from .redis_server import Redis, RedisError, RedisServer, require_redis

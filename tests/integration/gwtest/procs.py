@@ -294,3 +294,33 @@ class Backend:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def _tcp_queues():
+    """{(local_port, remote_port): (tx_queue, rx_queue)} for IPv4 loopback sockets."""
+    out = {}
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for row in f:
+            cols = row.split()
+            lport = int(cols[1].split(":")[1], 16)
+            rport = int(cols[2].split(":")[1], 16)
+            tx, rx = (int(v, 16) for v in cols[4].split(":"))
+            out[(lport, rport)] = (tx, rx)
+    return out
+
+
+def peer_has_read(sock):
+    """True once every byte written on sock (an IPv4 loopback TCP socket) is acknowledged and
+    the peer's end has nothing left in its receive queue: the peer read it all."""
+    mine, theirs = sock.getsockname()[1], sock.getpeername()[1]
+    t = _tcp_queues()
+    ours, peer = t.get((mine, theirs)), t.get((theirs, mine))
+    return ours is not None and peer is not None and ours[0] == 0 and peer[1] == 0
+
+
+def wait_peer_read(sock, timeout=10, also=None):
+    """Polls until the peer read everything written on sock (or also() is true): how a test
+    makes each write arrive in a read of its own without sleeping."""
+    wait_until(lambda: peer_has_read(sock) or (also is not None and also()), timeout=timeout,
+               interval=0.002, message="the peer reading our bytes")

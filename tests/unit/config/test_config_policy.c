@@ -37,7 +37,7 @@
 
 #define JWT_ROOT "\"auth\": {\"jwt\": {\"keys\": [{\"alg\": \"HS256\", \"secret\": \"" S32 "\"}]}}"
 
-#define PROXY_EXAMPLES " (expected \"10.0.0.0/8\", \"192.0.2.7\" or \"::1\")"
+#define PROXY_EXAMPLES " (expected \"10.0.0.0/8\", \"192.0.2.7\" or \"2001:db8::/32\")"
 #define PEM_RULES                                                                                  \
     " (RS*: RSA of 2048 bits or more, ES256: P-256, ES384: P-384, EdDSA: Ed25519 or Ed448)"
 #define ALG_LIST                                                                                   \

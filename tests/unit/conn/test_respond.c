@@ -28,7 +28,8 @@ static void test_error_table_gives_status_and_message(void **unused)
     gw_answer_init(&a, GW_ENOROUTE);
     struct gw__answer_text t = render(&a, "abc");
     assert_int_equal(t.status, 404);
-    assert_string_equal(t.body, "{\"error\":\"no route matched\",\"status\":404,\"request_id\":\"abc\"}");
+    assert_string_equal(t.body,
+                        "{\"error\":\"no route matched\",\"status\":404,\"request_id\":\"abc\"}");
     assert_int_equal(t.body_len, strlen(t.body));
     assert_int_equal(t.headers_len, 0);
     assert_false(a.close);
@@ -43,8 +44,9 @@ static void test_service_and_reason_are_escaped(void **unused)
     a.reason = "tab\there";
     struct gw__answer_text t = render(&a, "id");
     assert_int_equal(t.status, 503);
-    assert_string_equal(t.body, "{\"error\":\"no target available for service ev\\\"il\\\\\\u000a\","
-                                "\"status\":503,\"request_id\":\"id\",\"reason\":\"tab\\u0009here\"}");
+    assert_string_equal(t.body,
+                        "{\"error\":\"no target available for service ev\\\"il\\\\\\u000a\","
+                        "\"status\":503,\"request_id\":\"id\",\"reason\":\"tab\\u0009here\"}");
     /* a 503 always says when to come back */
     assert_string_equal(t.headers, "Retry-After: 1\r\n");
 }

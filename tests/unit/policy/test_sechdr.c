@@ -314,8 +314,12 @@ static void test_apply_scanning_the_head(void **state)
     (void)state;
     struct built *b = build("{}");
     struct upstream u;
-    const char *lines[] = {"Server: a", "Content-Type: text/plain", "x-frame-options: DENY",
-                           "Content-Security-Policy: x", "X-Added: 1", "SERVER: b"};
+    const char *lines[] = {"Server: a",
+                           "Content-Type: text/plain",
+                           "x-frame-options: DENY",
+                           "Content-Security-Policy: x",
+                           "X-Added: 1",
+                           "SERVER: b"};
     upstream_init(&u, lines, 6);
     assert_int_equal(gw_sechdr_apply(b->policy.sechdr->gateway, NULL, false, &u.head), 0);
     expect_head(&u, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nx-frame-options: DENY\r\n"

@@ -35,7 +35,6 @@
 
 #define SEC UINT64_C(1000000)
 
-
 static uint64_t wall_us(void)
 {
     struct timespec ts;
@@ -72,7 +71,6 @@ static int log_count(off_t mark, const char *a, const char *b)
     }
     return found;
 }
-
 
 static bool wait_up(struct tloop *l, struct gw_rl_redis *c, uint64_t ms)
 {
