@@ -345,6 +345,7 @@ static struct gw_request *request_new(struct gw_conn *c)
         return NULL;
     /* The stage arena is handed out zeroed piece by piece: no need to clear it here. */
     memset(r, 0, offsetof(struct gw_request, arena));
+    r->trace_id[0] = '\0';
     r->ds = &gw_conn_downstream;
     r->downstream = c;
     r->w = c->w;

@@ -231,9 +231,6 @@ struct gw_request {
     size_t query_len;
     size_t prefix_len;   /** of the matched service prefix */
     char client_ip[48];  /** client address after trusted_proxies ("" until resolved) */
-    /** The W3C trace id, 32 lowercase hex digits, set at dispatch when tracing is on ("" when
-     * off): the access log's trace_id and the transformations' $trace_id. */
-    char trace_id[33];
     struct gw_trace *trace; /** the request's spans while tracing is on (trace/trace.h), or NULL */
     uint8_t rl_outcome;     /** enum gw_rl_outcome, written by the rate-limit stages */
     bool authenticated;
@@ -282,6 +279,10 @@ struct gw_request {
     struct gw_buf rhead;  /** the client response head */
     char scratch[16][20]; /** chunk-size lines of one write */
     _Alignas(16) unsigned char arena[GW_REQUEST_ARENA]; /** stage state (not zeroed) */
+    /** The W3C trace id, 32 lowercase hex digits, set at dispatch when tracing is on ("" when
+     * off): the access log's trace_id and the transformations' $trace_id. Past the zeroed part:
+     * the downstream that creates the request sets trace_id[0] = '\0'. */
+    char trace_id[33];
     uint32_t headers_capacity;
     struct gw_http1_header headers[]; /** request headers, then response headers */
 };

@@ -284,10 +284,15 @@ static void on_reopen(uv_signal_t *h, int signum)
         int fd;
     } logs[] = {{"access", ctl->access_path, ctl->server->access_fd},
                 {"error", ctl->error_path, ctl->error_fd}};
+    int rcs[sizeof logs / sizeof logs[0]];
+    /* Both first, then the lines saying so: they belong in the new error log. */
+    for (size_t i = 0; i < sizeof logs / sizeof logs[0]; i++)
+        rcs[i] = logs[i].path && logs[i].fd >= 0 ? gw_log_reopen_file(logs[i].fd, logs[i].path)
+                                                 : 1;
     for (size_t i = 0; i < sizeof logs / sizeof logs[0]; i++) {
-        if (logs[i].path == NULL || logs[i].fd < 0)
+        int rc = rcs[i];
+        if (rc > 0)
             continue;
-        int rc = gw_log_reopen_file(logs[i].fd, logs[i].path);
         if (rc < 0)
             gw_log_error("SIGUSR1: cannot reopen the %s log %s: %s; still writing to the old file",
                          logs[i].what, logs[i].path, strerror(-rc));

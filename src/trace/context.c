@@ -194,30 +194,25 @@ int gw_tracestate_clean(const char *s, size_t n, char out[GW_TRACESTATE_MAX])
         m[count++] = (struct member){s + a, b - a, kn};
     }
     /* Everything, or what fits: long members go first, then members from the end. */
-    size_t total = 0;
     bool keep[GW_TRACESTATE_MAX_MEMBERS];
+    size_t kept = count, chars = 0;
     for (size_t k = 0; k < count; k++) {
         keep[k] = true;
-        total += m[k].len + (k ? 1 : 0);
+        chars += m[k].len;
     }
-    for (size_t k = count; total > GW_TRACESTATE_MAX && k-- > 0;) {
-        if (m[k].len > 128) {
-            keep[k] = false;
-            total -= m[k].len + 1;
-        }
-    }
-    for (size_t k = count; total > GW_TRACESTATE_MAX && k-- > 0;) {
-        if (keep[k]) {
-            keep[k] = false;
-            total -= m[k].len + 1;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t k = count; k-- > 0 && chars + (kept ? kept - 1 : 0) > GW_TRACESTATE_MAX;) {
+            if (keep[k] && (pass == 1 || m[k].len > 128)) {
+                keep[k] = false;
+                kept--;
+                chars -= m[k].len;
+            }
         }
     }
     size_t o = 0;
     for (size_t k = 0; k < count; k++) {
         if (!keep[k])
             continue;
-        if (o + (o ? 1 : 0) + m[k].len > GW_TRACESTATE_MAX)
-            break; /* not reached: total above is exact */
         if (o)
             out[o++] = ',';
         memcpy(out + o, m[k].p, m[k].len);
