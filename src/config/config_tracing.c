@@ -14,7 +14,8 @@
 #define ROWS(t) (t), sizeof(t) / sizeof((t)[0])
 #define CFG(f) offsetof(struct gw_config, f)
 
-/* ---- a share: 0 to 1, or a percentage --------------------------------------------------------- */
+/* ---- a share: 0 to 1, or a percentage ---------------------------------------------------------
+ */
 
 static void parse_share(struct gw__cfg_ctx *ctx, json_t *v, void *base,
                         const struct gw__cfg_field *f)
@@ -121,8 +122,8 @@ static bool token_char(unsigned char c)
  * value that cannot end the line. */
 static bool check_header(struct gw__cfg_ctx *ctx, const char *key, const char *value)
 {
-    static const char *const own[] = {"host", "connection", "content-length",
-                                      "transfer-encoding", "content-type"};
+    static const char *const own[] = {"host", "connection", "content-length", "transfer-encoding",
+                                      "content-type"};
     size_t n = strlen(key);
     bool ok = n > 0;
     for (size_t i = 0; i < n; i++)
@@ -169,7 +170,8 @@ static bool check_attribute(struct gw__cfg_ctx *ctx, const char *key, const char
 static const struct kv_spec headers_spec = {CFG(tracing.nheaders), check_header};
 static const struct kv_spec resource_spec = {CFG(tracing.nresource), check_attribute};
 
-/* ---- tracing ----------------------------------------------------------------------------------- */
+/* ---- tracing -----------------------------------------------------------------------------------
+ */
 
 /* The endpoint is fetched by net/fetch.c: judged by its rules. A URL without a path gets the
  * OTLP/HTTP one, as OTEL_EXPORTER_OTLP_ENDPOINT does. An empty string (an unset ${VAR:-}) means
@@ -234,7 +236,9 @@ static const struct gw__cfg_field tracing_fields[] = {
      .type = &gw__cfg_string_type,
      .offset = CFG(tracing.endpoint),
      .arg = &endpoint_check},
-    {.name = "sample_ratio", .type = &gw__cfg_share_type, .offset = CFG(tracing.sample_ratio),
+    {.name = "sample_ratio",
+     .type = &gw__cfg_share_type,
+     .offset = CFG(tracing.sample_ratio),
      .def = "1"},
     {.name = "parent_based",
      .type = &gw__cfg_bool_type,
@@ -284,7 +288,8 @@ const struct gw__cfg_object gw__cfg_tracing_obj = {
     .enabled_offset = CFG(tracing.enabled),
 };
 
-/* ---- services[].tracing ------------------------------------------------------------------------ */
+/* ---- services[].tracing ------------------------------------------------------------------------
+ */
 
 /* A service samples as the gateway does unless it says otherwise ("tracing" is parsed before
  * "services"). */
@@ -305,7 +310,8 @@ const struct gw__cfg_object gw__cfg_service_tracing_obj = {
     .init = service_tracing_init,
 };
 
-/* ---- log.access_fields ------------------------------------------------------------------------- */
+/* ---- log.access_fields -------------------------------------------------------------------------
+ */
 
 /* Indexed by enum gw_log_field. */
 static const char *const log_field_names[GW_LOG_F__COUNT] = {
@@ -410,4 +416,4 @@ static void parse_fields(struct gw__cfg_ctx *ctx, json_t *v, void *base,
 }
 
 const struct gw__cfg_type gw__cfg_log_fields_type = {"string or array of strings", parse_fields,
-                                                      NULL};
+                                                     NULL};

@@ -434,7 +434,7 @@ int gw_server_run(struct gw_config *cfg, const char *path, const struct gw_contr
         goto out;
     }
     for (unsigned i = 0; i < nworkers; i++)
-        s.workers[i].trace_ring = gw_tracer_ring(s.tracer, i);
+        s.workers[i].trace_queue = gw_tracer_queue(s.tracer, i);
     s.health = gw_health_start(&ctl.loop, s.targets, s.snap);
     s.jwks = gw_jwks_start(&ctl.loop, s.snap->cfg, publish_keyset, &s);
     s.admin_service = admin;

@@ -60,11 +60,20 @@ bool gw_traceparent_parse(const char *s, size_t n, struct gw_traceparent *out)
     return true;
 }
 
+/* "000102...feff": two digits per byte value, so a span id is 8 lookups (ids are written for
+ * every request and every exported span). */
+#define HEX_ROW(h)                                                                                 \
+    h "0" h "1" h "2" h "3" h "4" h "5" h "6" h "7" h "8" h "9" h "a" h "b" h "c" h "d" h "e" h "f"
+static const char hex_pairs[] = HEX_ROW("0") HEX_ROW("1") HEX_ROW("2") HEX_ROW("3") HEX_ROW("4")
+    HEX_ROW("5") HEX_ROW("6") HEX_ROW("7") HEX_ROW("8") HEX_ROW("9") HEX_ROW("a") HEX_ROW("b")
+        HEX_ROW("c") HEX_ROW("d") HEX_ROW("e") HEX_ROW("f");
+_Static_assert(sizeof hex_pairs == 513, "two digits for each of 256 byte values");
+
 void gw_span_id_hex(uint64_t id, char out[16])
 {
-    for (int i = 15; i >= 0; i--) {
-        out[i] = hexdig[id & 15];
-        id >>= 4;
+    for (int i = 7; i >= 0; i--) {
+        memcpy(out + 2 * i, hex_pairs + 2 * (id & 0xff), 2);
+        id >>= 8;
     }
 }
 
@@ -92,7 +101,7 @@ void gw_traceparent_format(const struct gw_trace_id *trace_id, uint64_t span_id,
 
 struct member {
     const char *p;
-    size_t len;     /* the whole "key=value" */
+    size_t len; /* the whole "key=value" */
     size_t key_len;
 };
 

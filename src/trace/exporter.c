@@ -35,7 +35,7 @@ struct gw_tracer {
     bool stopping;
     unsigned nrings;
     unsigned next_ring;
-    struct gw_trace_ring **rings;
+    struct gw_trace_queue *queues; /* one per worker */
     /* settings, copied from the config */
     char *url;     /* NULL: nothing is exported, records are thrown away */
     char *headers; /* Content-Type plus tracing.headers */
@@ -87,10 +87,18 @@ static void make_instance_id(char out[37])
     out[o] = '\0';
 }
 
+/* A record the control thread is done with goes back to its worker for reuse (freed when that
+ * ring is full). */
+static void give_back(struct gw_tracer *t, struct gw_trace *rec)
+{
+    if (rec->home >= t->nrings || !gw_trace_ring_push(t->queues[rec->home].back, rec, 0))
+        free(rec);
+}
+
 static void free_batch_records(struct gw_tracer *t)
 {
     for (size_t i = 0; i < t->nbatch; i++)
-        free(t->batch[i]);
+        give_back(t, t->batch[i]);
     t->nbatch = 0;
     t->batch_spans = 0;
 }
@@ -109,7 +117,7 @@ static void drain(struct gw_tracer *t)
     while (empty < t->nrings) {
         if (t->url != NULL && t->batch_spans >= t->batch_size)
             return;
-        struct gw_trace_ring *ring = t->rings[t->next_ring];
+        struct gw_trace_ring *ring = t->queues[t->next_ring].out;
         t->next_ring = (t->next_ring + 1) % t->nrings;
         struct gw_trace *rec = gw_trace_ring_pop(ring);
         if (rec == NULL) {
@@ -118,7 +126,7 @@ static void drain(struct gw_tracer *t)
         }
         empty = 0;
         if (t->url == NULL || t->nbatch == t->batch_cap) {
-            free(rec); /* tracing.endpoint went away with a reload */
+            give_back(t, rec); /* tracing.endpoint went away with a reload */
             continue;
         }
         if (t->nbatch == 0)
@@ -260,9 +268,8 @@ static int apply(struct gw_tracer *t, const struct gw_config *cfg)
     rc |= gw_buf_append(&hb, "", 1);
     struct gw_otlp_resource res = {.service_name = tc->service_name ? tc->service_name : "gantry",
                                    .service_version = GANTRY_VERSION,
-                                   .instance_id = tc->service_instance_id
-                                                      ? tc->service_instance_id
-                                                      : t->instance_id,
+                                   .instance_id = tc->service_instance_id ? tc->service_instance_id
+                                                                          : t->instance_id,
                                    .extra = tc->resource,
                                    .nextra = tc->nresource};
     rc |= gw_otlp_begin(&prefix, &res);
@@ -324,12 +331,15 @@ int gw_tracer_new(struct gw_tracer **out, uv_loop_t *loop, unsigned nworkers,
     gw_buf_init(&t->body, BODY_MAX);
     make_instance_id(t->instance_id);
     t->nrings = nworkers ? nworkers : 1;
-    t->rings = calloc(t->nrings, sizeof *t->rings);
-    if (t->rings == NULL)
+    t->queues = calloc(t->nrings, sizeof *t->queues);
+    if (t->queues == NULL)
         goto fail;
+    size_t qsize = cfg->tracing.queue_size ? cfg->tracing.queue_size : 2048;
     for (unsigned i = 0; i < t->nrings; i++) {
-        t->rings[i] = gw_trace_ring_new(cfg->tracing.queue_size ? cfg->tracing.queue_size : 2048);
-        if (t->rings[i] == NULL)
+        t->queues[i].id = i;
+        t->queues[i].out = gw_trace_ring_new(qsize);
+        t->queues[i].back = gw_trace_ring_new(qsize);
+        if (t->queues[i].out == NULL || t->queues[i].back == NULL)
             goto fail;
     }
     if (apply(t, cfg) < 0)
@@ -344,9 +354,9 @@ fail:
     return GW_ENOMEM;
 }
 
-struct gw_trace_ring *gw_tracer_ring(struct gw_tracer *t, unsigned i)
+struct gw_trace_queue *gw_tracer_queue(struct gw_tracer *t, unsigned i)
 {
-    return t != NULL && i < t->nrings ? t->rings[i] : NULL;
+    return t != NULL && i < t->nrings ? &t->queues[i] : NULL;
 }
 
 int gw_tracer_update(struct gw_tracer *t, const struct gw_config *cfg)
@@ -356,7 +366,7 @@ int gw_tracer_update(struct gw_tracer *t, const struct gw_config *cfg)
     size_t want = 2;
     while (want < cfg->tracing.queue_size)
         want <<= 1;
-    if (want != t->rings[0]->mask + 1)
+    if (want != t->queues[0].out->mask + 1)
         gw_log_warn("reload: tracing.queue_size changed; it takes effect at the next start");
     int rc = apply(t, cfg);
     if (rc == 0)
@@ -386,11 +396,14 @@ void gw_tracer_free(struct gw_tracer *t)
 {
     if (t == NULL)
         return;
-    free_batch_records(t);
+    free_batch_records(t); /* into the back rings, freed next */
     free(t->batch);
-    for (unsigned i = 0; t->rings && i < t->nrings; i++)
-        gw_trace_ring_free(t->rings[i]);
-    free(t->rings);
+    for (unsigned i = 0; t->queues && i < t->nrings; i++) {
+        gw_trace_ring_free(t->queues[i].out);
+        gw_trace_ring_free(t->queues[i].back);
+        free(t->queues[i].spare);
+    }
+    free(t->queues);
     gw_buf_free(&t->body);
     free(t->url);
     free(t->headers);
@@ -412,7 +425,7 @@ void gw_tracer_stats(struct gw_tracer *t, struct gw_tracer_stats *out)
     out->last_error = t->last_error;
     out->pending = t->batch_spans + t->inflight_spans;
     for (unsigned i = 0; i < t->nrings; i++) {
-        out->dropped += gw_trace_ring_dropped(t->rings[i]);
-        out->queued += gw_trace_ring_count(t->rings[i]);
+        out->dropped += gw_trace_ring_dropped(t->queues[i].out);
+        out->queued += gw_trace_ring_count(t->queues[i].out);
     }
 }

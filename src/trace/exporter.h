@@ -12,7 +12,8 @@
  *   A failed export (no connection, a timeout, a status other than 2xx) drops its batch, counts
  *   its spans as failed, logs once per change of state, and holds exports back with a backoff
  *   (1 s doubling to 30 s) before the next try.
- * - Memory is bounded: at most queue_size records per worker, plus two batches.
+ * - Memory is bounded: per worker at most queue_size records waiting, queue_size given back for
+ *   reuse and one spare, plus two batches.
  */
 #ifndef GW_TRACE_EXPORTER_H
 #define GW_TRACE_EXPORTER_H
@@ -24,19 +25,19 @@
 #include "config/config-t.h"
 
 struct gw_tracer;
-struct gw_trace_ring;
+struct gw_trace_queue;
 
 /* Counters since start, for /gateway/status (all in spans). */
 struct gw_tracer_stats {
-    bool exporting;           /** an endpoint is configured */
-    uint64_t exported;        /** accepted by the collector (2xx) */
-    uint64_t failed;          /** in exports that failed */
-    uint64_t dropped;         /** lost because a worker's queue was full */
-    uint64_t queued;          /** waiting in the workers' queues (traces) */
-    uint64_t pending;         /** in the batch being built and the export in flight */
-    uint64_t exports_ok;      /** requests to the collector that succeeded */
-    uint64_t exports_failed;  /** ... and that failed */
-    const char *last_error;   /** why the last failed export failed ("" when none) */
+    bool exporting;          /** an endpoint is configured */
+    uint64_t exported;       /** accepted by the collector (2xx) */
+    uint64_t failed;         /** in exports that failed */
+    uint64_t dropped;        /** lost because a worker's queue was full */
+    uint64_t queued;         /** waiting in the workers' queues (traces) */
+    uint64_t pending;        /** in the batch being built and the export in flight */
+    uint64_t exports_ok;     /** requests to the collector that succeeded */
+    uint64_t exports_failed; /** ... and that failed */
+    const char *last_error;  /** why the last failed export failed ("" when none) */
 };
 
 /* Creates the exporter on the control thread's loop with one ring per worker (cfg's
@@ -44,8 +45,8 @@ struct gw_tracer_stats {
 int gw_tracer_new(struct gw_tracer **out, uv_loop_t *loop, unsigned nworkers,
                   const struct gw_config *cfg);
 
-/* Worker i's ring: set into the worker before it starts. */
-struct gw_trace_ring *gw_tracer_ring(struct gw_tracer *t, unsigned i);
+/* Worker i's queue (trace/ring.h): set into the worker before it starts. */
+struct gw_trace_queue *gw_tracer_queue(struct gw_tracer *t, unsigned i);
 
 /* A reload: takes cfg's tracing settings (a changed queue_size waits for the next start).
  * 0, or GW_ENOMEM (the old settings stay). */

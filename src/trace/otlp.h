@@ -34,8 +34,7 @@ int gw_otlp_begin(struct gw_buf *b, const struct gw_otlp_resource *res);
 /* Appends the spans of t: gantry's SERVER span, then one span per child (INTERNAL for a stage,
  * CLIENT for an upstream try), each a child of the SERVER span. first: no comma before it.
  * Times: t's uv_hrtime() values plus mono_to_unix_ns give Unix nanoseconds. */
-int gw_otlp_append(struct gw_buf *b, const struct gw_trace *t, int64_t mono_to_unix_ns,
-                   bool first);
+int gw_otlp_append(struct gw_buf *b, const struct gw_trace *t, int64_t mono_to_unix_ns, bool first);
 
 /* Ends the body. */
 int gw_otlp_end(struct gw_buf *b);

@@ -23,6 +23,19 @@ struct gw_trace_ring {
     struct gw_trace *slots[];
 };
 
+/*
+ * A worker's side of tracing: its ring of finished records (to the control thread), the ring the
+ * control thread gives encoded records back in (reused: a worker allocates nothing per request
+ * once records circulate), and one spare the worker keeps (a request that was not sampled).
+ * trace/exporter.c makes one per worker; the worker reads it through worker-t.h.
+ */
+struct gw_trace_queue {
+    struct gw_trace_ring *out;  /** finished records: the worker pushes, the control thread pops */
+    struct gw_trace_ring *back; /** records to reuse: the control thread pushes, the worker pops */
+    struct gw_trace *spare;     /** the worker's own: one record for its next request, or NULL */
+    unsigned id;                /** the worker's index: a record's home queue */
+};
+
 /* A ring with room for at least `capacity` records (rounded up to a power of two, at least 2),
  * or NULL (out of memory). Any thread. */
 struct gw_trace_ring *gw_trace_ring_new(size_t capacity);

@@ -54,12 +54,12 @@ struct gw_trace_child {
     uint64_t t_end;   /** 0 while open */
     const char *name; /** a stage's name (static text of the stage table), else NULL */
     const struct gw_target *target; /** a try's target while the request lives (then NULL) */
-    struct gw_trace_str addr; /** a try's target host, copied when the request ends */
-    uint16_t port;            /** a try's target port */
-    uint16_t status;          /** a try's response status, a stage's answer status (0: none) */
-    uint8_t kind;             /** enum gw_trace_child_kind */
-    uint8_t error;            /** enum gw_trace_error */
-    uint8_t resend;           /** a try: how many tries came before it */
+    struct gw_trace_str addr;       /** a try's target host, copied when the request ends */
+    uint16_t port;                  /** a try's target port */
+    uint16_t status; /** a try's response status, a stage's answer status (0: none) */
+    uint8_t kind;    /** enum gw_trace_child_kind */
+    uint8_t error;   /** enum gw_trace_error */
+    uint8_t resend;  /** a try: how many tries came before it */
 };
 
 struct gw_trace {
@@ -69,21 +69,22 @@ struct gw_trace {
     uint64_t try_span;  /** the parent the upstream is told of: the current try's span */
     uint64_t t_start;   /** uv_hrtime() at dispatch */
     uint64_t t_end;
-    uint32_t tp_off;       /** where the current try's span id sits in r->head (0: not there) */
-    uint16_t status;       /** the answer's status (0: none reached the client) */
-    uint16_t server_port;  /** from the Host header (0: none) */
+    uint32_t tp_off;      /** where the current try's span id sits in r->head (0: not there) */
+    uint16_t status;      /** the answer's status (0: none reached the client) */
+    uint16_t server_port; /** from the Host header (0: none) */
     uint16_t tracestate_len;
-    uint8_t parent_flags;  /** the client's trace-flags */
-    int8_t head;           /** the head sampling decision: -1 not made yet, 0 no, 1 yes */
-    uint8_t error;         /** enum gw_trace_error of the request */
+    uint8_t parent_flags; /** the client's trace-flags */
+    int8_t head;          /** the head sampling decision: -1 not made yet, 0 no, 1 yes */
+    uint8_t error;        /** enum gw_trace_error of the request */
     uint8_t nchild;
-    uint8_t lost;          /** child spans beyond GW_TRACE_MAX_CHILDREN */
-    uint8_t open_stage;    /** 1 + the child index of the running stage, 0: none */
-    uint8_t open_try;      /** 1 + the child index of the current try, 0: none */
-    uint8_t rl_outcome;    /** the request's enum gw_rl_outcome */
-    uint8_t http_minor;    /** 0 or 1 */
+    uint8_t lost;       /** child spans beyond GW_TRACE_MAX_CHILDREN */
+    uint8_t open_stage; /** 1 + the child index of the running stage, 0: none */
+    uint8_t open_try;   /** 1 + the child index of the current try, 0: none */
+    uint8_t rl_outcome; /** the request's enum gw_rl_outcome */
+    uint8_t http_minor; /** 0 or 1 */
     uint32_t retries;
-    bool sampled;          /** the final decision (head, or an error with always_sample_errors) */
+    uint16_t home; /** the index of the worker whose queue it comes from and returns to */
+    bool sampled;  /** the final decision (head, or an error with always_sample_errors) */
     struct gw_trace_str method, path, route, service, server, client, request_id, consumer;
     struct gw_trace_child child[GW_TRACE_MAX_CHILDREN];
     char tracestate[GW_TRACESTATE_MAX];

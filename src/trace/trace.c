@@ -123,14 +123,39 @@ static void take_server(struct gw_trace *t, const struct gw_http1_message *m)
     t->server = put_str(t, v, host_end);
 }
 
+/* A record for a new request: the worker's spare, one given back by the control thread, or a new
+ * one. */
+static struct gw_trace *record_get(struct gw_trace_queue *q)
+{
+    struct gw_trace *t = NULL;
+    if (q != NULL) {
+        t = q->spare;
+        q->spare = NULL;
+        if (t == NULL)
+            t = gw_trace_ring_pop(q->back);
+    }
+    return t != NULL ? t : malloc(sizeof *t);
+}
+
+/* A record the worker is done with (not sampled, or its ring was full). */
+static void record_put(struct gw_trace_queue *q, struct gw_trace *t)
+{
+    if (q != NULL && q->spare == NULL)
+        q->spare = t;
+    else
+        free(t);
+}
+
 void gw_trace_begin(struct gw_request *r)
 {
-    struct gw_trace *t = malloc(sizeof *t);
+    struct gw_trace_queue *q = r->w->trace_queue;
+    struct gw_trace *t = record_get(q);
     if (t == NULL)
         return;
     /* The child array, tracestate and strings are written before they are read. */
     memset(t, 0, offsetof(struct gw_trace, child));
     t->strs_len = 0;
+    t->home = q != NULL ? (uint16_t)q->id : 0;
     t->head = -1;
     t->t_start = r->t_start;
     t->http_minor = (uint8_t)r->msg.minor_version;
@@ -208,7 +233,7 @@ void gw_trace_try_begin(struct gw_request *r)
         gw_span_id_hex(t->try_span, r->head.data + t->tp_off);
 }
 
-void gw_trace_try_failed(struct gw_request *r, int cls, int status)
+void gw_trace_try_failed(struct gw_request *r, int cls)
 {
     struct gw_trace *t = r->trace;
     if (!t->open_try)
@@ -223,7 +248,7 @@ void gw_trace_try_failed(struct gw_request *r, int cls, int status)
         break;
     case GW_RETRY_STATUS:
         c->error = GW_TRACE_ERR_STATUS;
-        c->status = (uint16_t)status;
+        c->status = (uint16_t)r->rmsg.status;
         break;
     case GW_RETRY_RESET_BEFORE_RESPONSE:
     default:
@@ -319,7 +344,7 @@ static bool head_sampled(struct gw_request *r, struct gw_trace *t)
             yes = (t->parent_flags & GW_TRACE_FLAG_SAMPLED) != 0;
         else
             yes = gw_trace_ratio_sampled(&t->trace_id, r->svc ? r->svc->conf->trace_sample_ratio
-                                                                : tc->sample_ratio);
+                                                              : tc->sample_ratio);
         t->head = yes ? 1 : 0;
     }
     return t->head == 1;
@@ -334,8 +359,13 @@ int gw_trace_upstream_headers(struct gw_request *r, struct gw_buf *b)
         return rc;
     memcpy(b->data + b->len, name, sizeof name - 1);
     b->len += sizeof name - 1;
-    gw_traceparent_format(&t->trace_id, t->try_span,
-                          head_sampled(r, t) ? GW_TRACE_FLAG_SAMPLED : 0, b->data + b->len);
+    /* gw_traceparent_format's layout, with the trace id's digits taken from r->trace_id */
+    char *p = b->data + b->len;
+    memcpy(p, "00-", 3);
+    memcpy(p + 3, r->trace_id, 32);
+    p[35] = '-';
+    gw_span_id_hex(t->try_span, p + GW_TRACEPARENT_SPAN_AT);
+    memcpy(p + 52, head_sampled(r, t) ? "-01" : "-00", 3);
     t->tp_off = (uint32_t)(b->len + GW_TRACEPARENT_SPAN_AT);
     b->len += GW_TRACEPARENT_LEN;
     b->data[b->len++] = '\r';
@@ -421,15 +451,17 @@ void gw_trace_end(struct gw_request *r, bool aborted)
         t->error = GW_TRACE_ERR_STATUS;
     bool error = t->error != GW_TRACE_ERR_NONE;
     for (unsigned i = 0; i < t->nchild && !error; i++)
-        error = t->child[i].error != GW_TRACE_ERR_NONE && t->child[i].error != GW_TRACE_ERR_CANCELLED;
+        error =
+            t->child[i].error != GW_TRACE_ERR_NONE && t->child[i].error != GW_TRACE_ERR_CANCELLED;
     const struct gw_tracing_conf *tc = &r->snap->cfg->tracing;
+    struct gw_trace_queue *q = r->w->trace_queue;
     bool sampled = head_sampled(r, t) || (error && tc->always_sample_errors);
-    if (!sampled || tc->endpoint == NULL || r->w->trace_ring == NULL) {
-        free(t);
+    if (!sampled || tc->endpoint == NULL || q == NULL) {
+        record_put(q, t);
         return;
     }
     t->sampled = true;
     complete(r, t);
-    if (!gw_trace_ring_push(r->w->trace_ring, t, 1u + t->nchild))
-        free(t); /* full: counted by the ring */
+    if (!gw_trace_ring_push(q->out, t, 1u + t->nchild))
+        record_put(q, t); /* full: counted by the ring */
 }

@@ -44,8 +44,8 @@ void gw_trace_stage_end(struct gw_request *r, const struct gw_answer *a);
 void gw_trace_try_begin(struct gw_request *r);
 
 /* The current try failed in a way the proxy retries: cls is its GW_RETRY_* class
- * (upstream/retry-t.h), status the response status for GW_RETRY_STATUS. */
-void gw_trace_try_failed(struct gw_request *r, int cls, int status);
+ * (upstream/retry-t.h); for GW_RETRY_STATUS the status is r->rmsg.status. */
+void gw_trace_try_failed(struct gw_request *r, int cls);
 
 /* The exchange fails with err (GW_E*): the current try, if any, failed with it. */
 void gw_trace_failed(struct gw_request *r, int err);

@@ -196,7 +196,7 @@ static bool try_again(struct gw_request *r, int cls, int status)
     r->retries++;
     mx_service(r, GW_MX_S_RETRIES);
     if (r->trace)
-        gw_trace_try_failed(r, cls, status);
+        gw_trace_try_failed(r, cls);
     detach_upstream(r, false);
     r->head_sent = false;
     /* A head write still pending on the failed try died with its connection. */

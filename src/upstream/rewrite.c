@@ -159,7 +159,6 @@ int gw_rewrite_request_head(struct gw_request *r)
         break;
     }
 
-    const bool traced = r->trace != NULL;
     for (uint32_t i = 0; i < m->num_headers; i++) {
         const struct gw_http1_header *h = &m->headers[i];
         if (gw_http1_drop_on_forward(&tokens, h))
@@ -170,7 +169,7 @@ int gw_rewrite_request_head(struct gw_request *r)
         if (is_identity_header(r->snap->cfg, h))
             continue;
         /* Tracing replaces the caller's context with gantry's (trace/trace.h). */
-        if (traced && (name_is(h, "traceparent", 11) || name_is(h, "tracestate", 10)))
+        if (r->trace && (name_is(h, "traceparent", 11) || name_is(h, "tracestate", 10)))
             continue;
         if (name_is(h, "x-forwarded-for", 15)) {
             if (nxff < sizeof(xff) / sizeof(xff[0]))

@@ -20,11 +20,10 @@ static void test_off_by_default(void **state)
     assert_string_equal(cfg->tracing.service_name, "gantry");
     assert_true(cfg->services[0].trace_sample_ratio == 1.0);
     /* the access-log line of old, plus the trace id */
-    static const uint8_t want[] = {GW_LOG_F_TIME,        GW_LOG_F_REQUEST_ID, GW_LOG_F_CLIENT,
-                                   GW_LOG_F_REQUEST,     GW_LOG_F_STATUS,     GW_LOG_F_BYTES_IN,
-                                   GW_LOG_F_BYTES_OUT,   GW_LOG_F_DURATION_MS,
-                                   GW_LOG_F_UPSTREAM_MS, GW_LOG_F_SERVICE,    GW_LOG_F_TARGET,
-                                   GW_LOG_F_TRACE_ID};
+    static const uint8_t want[] = {GW_LOG_F_TIME,      GW_LOG_F_REQUEST_ID,  GW_LOG_F_CLIENT,
+                                   GW_LOG_F_REQUEST,   GW_LOG_F_STATUS,      GW_LOG_F_BYTES_IN,
+                                   GW_LOG_F_BYTES_OUT, GW_LOG_F_DURATION_MS, GW_LOG_F_UPSTREAM_MS,
+                                   GW_LOG_F_SERVICE,   GW_LOG_F_TARGET,      GW_LOG_F_TRACE_ID};
     assert_int_equal(cfg->log.naccess_fields, sizeof want);
     assert_memory_equal(cfg->log.access_fields, want, sizeof want);
     gw_config_free(cfg);
@@ -111,7 +110,8 @@ static void test_errors(void **state)
     const char *t4 = "{\"tracing\": {\"headers\": {\"Bad Name\": \"x\"}}}";
     expect_one(t4, "\"Bad Name\"", "tracing.headers[\"Bad Name\"]: not a header field name");
     const char *t5 = "{\"tracing\": {\"headers\": {\"Content-Type\": \"text/plain\"}}}";
-    expect_one(t5, "\"Content-Type\"", "tracing.headers.Content-Type: Content-Type is set by gantry");
+    expect_one(t5, "\"Content-Type\"",
+               "tracing.headers.Content-Type: Content-Type is set by gantry");
     const char *t6 = "{\"tracing\": {\"headers\": {\"X-A\": \"a\\r\\nInjected: 1\"}}}";
     expect_one(t6, "\"a\\r", "tracing.headers.X-A: a header value may not hold control characters");
     const char *t7 = "{\"tracing\": {\"resource_attributes\": {\"service.name\": \"x\"}}}";
@@ -125,8 +125,9 @@ static void test_errors(void **state)
                "tracing.sampel_ratio: unknown key \"sampel_ratio\" (did you mean "
                "\"sample_ratio\"?)");
     const char *t10 = SVC("\"tracing\": {\"sample_ratio\": -1}");
-    expect_one(t10, "-1", "services[0].tracing.sample_ratio: a share must be between 0 and 1 (0% "
-                          "and 100%)");
+    expect_one(t10, "-1",
+               "services[0].tracing.sample_ratio: a share must be between 0 and 1 (0% "
+               "and 100%)");
     const char *t11 = "{\"tracing\": {\"service_name\": \"\"}}";
     expect_one(t11, "\"\"", "tracing.service_name: must not be empty");
 }
@@ -137,8 +138,8 @@ static void test_access_fields(void **state)
     struct gw_config *cfg =
         load_ok("{\"log\": {\"access_fields\": [\"trace_id\", \"status\", \"upstream_status\", "
                 "\"retries\", \"cache\", \"consumer\", \"rate_limit\", \"span_id\"]}}");
-    static const uint8_t want[] = {GW_LOG_F_TRACE_ID, GW_LOG_F_STATUS,   GW_LOG_F_UPSTREAM_STATUS,
-                                   GW_LOG_F_RETRIES,  GW_LOG_F_CACHE,    GW_LOG_F_CONSUMER,
+    static const uint8_t want[] = {GW_LOG_F_TRACE_ID,   GW_LOG_F_STATUS, GW_LOG_F_UPSTREAM_STATUS,
+                                   GW_LOG_F_RETRIES,    GW_LOG_F_CACHE,  GW_LOG_F_CONSUMER,
                                    GW_LOG_F_RATE_LIMIT, GW_LOG_F_SPAN_ID};
     assert_int_equal(cfg->log.naccess_fields, sizeof want);
     assert_memory_equal(cfg->log.access_fields, want, sizeof want);
@@ -154,11 +155,13 @@ static void test_access_fields(void **state)
     assert_null(gw_config_log_field_name(GW_LOG_F__COUNT));
 
     const char *t1 = "{\"log\": {\"access_fields\": [\"status\", \"trace_di\"]}}";
-    expect_one(t1, "\"trace_di\"", "log.access_fields[1]: unknown access-log field \"trace_di\" "
-                                   "(did you mean \"trace_id\"?)");
+    expect_one(t1, "\"trace_di\"",
+               "log.access_fields[1]: unknown access-log field \"trace_di\" "
+               "(did you mean \"trace_id\"?)");
     const char *t4 = "{\"log\": {\"access_fields\": \"status bogus\"}}";
-    expect_one(t4, "\"status", "log.access_fields: unknown access-log field \"bogus\" (the fields "
-                               "are listed in docs/config.md)");
+    expect_one(t4, "\"status",
+               "log.access_fields: unknown access-log field \"bogus\" (the fields "
+               "are listed in docs/config.md)");
     const char *t2 = "{\"log\": {\"access_fields\": []}}";
     expect_one(t2, "[]", "log.access_fields: expected at least one field name");
     const char *t3 = "{\"log\": {\"access_fields\": 3}}";

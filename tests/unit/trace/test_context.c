@@ -171,18 +171,18 @@ static void test_tracestate_invalid(void **state)
         "novalue",
         "=v",
         "k=",
-        "K=v",             /* keys are lowercase */
-        "1k=v",            /* a simple key starts with a letter */
-        "k=v=w",           /* no '=' in a value */
-        "k=v ",            /* nor a trailing space... (trimmed as OWS: valid) */
-        "k=a\x01",         /* control characters */
+        "K=v",     /* keys are lowercase */
+        "1k=v",    /* a simple key starts with a letter */
+        "k=v=w",   /* no '=' in a value */
+        "k=v ",    /* nor a trailing space... (trimmed as OWS: valid) */
+        "k=a\x01", /* control characters */
         "k=\x7f",
         "k=é",
-        "a@=v",            /* empty system id */
-        "@b=v",            /* empty tenant */
-        "a@B=v",           /* system id starts with a letter */
+        "a@=v",                /* empty system id */
+        "@b=v",                /* empty tenant */
+        "a@B=v",               /* system id starts with a letter */
         "a@bcdefghijklmnop=v", /* system id of 15 characters */
-        "k=v,k=w",         /* duplicate keys */
+        "k=v,k=w",             /* duplicate keys */
         "k=v;x=y",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,15 +51,25 @@ static struct gw_trace *sample_trace(void)
     t->request_id = put(t, "req-1");
     t->consumer = put(t, "we\"ird\\one");
     t->nchild = 3;
-    t->child[0] = (struct gw_trace_child){.span_id = 0x2222222222222222ull, .t_start = 1100,
-                                          .t_end = 1200, .name = "auth", .kind = GW_TRACE_STAGE};
-    t->child[1] = (struct gw_trace_child){.span_id = 0x3333333333333333ull, .t_start = 1300,
-                                          .t_end = 1400, .kind = GW_TRACE_TRY, .port = 3001,
+    t->child[0] = (struct gw_trace_child){.span_id = 0x2222222222222222ull,
+                                          .t_start = 1100,
+                                          .t_end = 1200,
+                                          .name = "auth",
+                                          .kind = GW_TRACE_STAGE};
+    t->child[1] = (struct gw_trace_child){.span_id = 0x3333333333333333ull,
+                                          .t_start = 1300,
+                                          .t_end = 1400,
+                                          .kind = GW_TRACE_TRY,
+                                          .port = 3001,
                                           .error = GW_TRACE_ERR_CONNECT};
     t->child[1].addr = put(t, "10.0.0.1");
-    t->child[2] = (struct gw_trace_child){.span_id = 0x4444444444444444ull, .t_start = 1500,
-                                          .t_end = 8000, .kind = GW_TRACE_TRY, .port = 3002,
-                                          .status = 503, .resend = 1,
+    t->child[2] = (struct gw_trace_child){.span_id = 0x4444444444444444ull,
+                                          .t_start = 1500,
+                                          .t_end = 8000,
+                                          .kind = GW_TRACE_TRY,
+                                          .port = 3002,
+                                          .status = 503,
+                                          .resend = 1,
                                           .error = GW_TRACE_ERR_STATUS};
     t->child[2].addr = put(t, "10.0.0.2");
     return t;
@@ -124,8 +135,7 @@ static void test_export_shape(void **state)
     assert_string_equal(json_string_value(json_object_get(server, "spanId")), "1111111111111111");
     assert_string_equal(json_string_value(json_object_get(server, "parentSpanId")),
                         "00f067aa0ba902b7");
-    assert_string_equal(json_string_value(json_object_get(server, "traceState")),
-                        "rojo=1,congo=2");
+    assert_string_equal(json_string_value(json_object_get(server, "traceState")), "rojo=1,congo=2");
     assert_string_equal(json_string_value(json_object_get(server, "name")), "GET /api/users");
     assert_int_equal(json_integer_value(json_object_get(server, "kind")), 2);
     assert_string_equal(json_string_value(json_object_get(server, "startTimeUnixNano")),
@@ -209,6 +219,78 @@ static void test_root_without_parent(void **state)
     gw_buf_free(&b);
 }
 
+/* Strings are escaped as JSON asks (and invalid UTF-8 becomes U+FFFD, so that a collector
+ * never gets invalid text); numbers of every length are written right. */
+static void test_strings_and_numbers(void **state)
+{
+    (void)state;
+    struct gw_otlp_resource res = {"g", "0", "i", NULL, 0};
+    struct gw_buf b;
+    gw_buf_init(&b, 1u << 20);
+    struct gw_trace *t = sample_trace();
+    t->strs_len = 0;
+    t->method = put(t, "GET");
+    t->path = put(t, "/a/long/path/with/\"quote\"/and\\back\x01slash/and/more");
+    t->route.len = 0;
+    t->consumer = put(t, "Jos\xc3\xa9 \xff\xe2\x82");
+    t->server = put(t, "h\x7f\xe2\x82\xac\xf0\x9f\x98\x80\xed\xa0\x80");
+    t->request_id = put(t, "abcdefgh");
+    t->client = put(t, "192.0.2.1");
+    t->service = put(t, "svc");
+    t->nchild = 0;
+    t->t_start = 0;
+    t->t_end = UINT64_C(9999999999999999999) - 7;
+    t->status = 0;
+    t->retries = 10;
+    t->server_port = 9;
+    assert_int_equal(gw_otlp_begin(&b, &res), 0);
+    assert_int_equal(gw_otlp_append(&b, t, 7, true), 0);
+    assert_int_equal(gw_otlp_end(&b), 0);
+    json_error_t err;
+    json_t *doc = json_loadb(b.data, b.len, 0, &err);
+    if (doc == NULL)
+        fail_msg("not JSON: %s: %.*s", err.text, (int)b.len, b.data);
+    json_t *span = json_array_get(
+        json_object_get(
+            json_array_get(json_object_get(json_array_get(json_object_get(doc, "resourceSpans"), 0),
+                                           "scopeSpans"),
+                           0),
+            "spans"),
+        0);
+    assert_string_equal(attr_str(span, "url.path"),
+                        "/a/long/path/with/\"quote\"/and\\back\x01slash/and/more");
+    assert_string_equal(attr_str(span, "gantry.consumer"),
+                        "Jos\xc3\xa9 \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+    /* DEL escaped; a 3- and a 4-byte sequence kept; a surrogate (ED A0 80) is not UTF-8 */
+    assert_string_equal(attr_str(span, "server.address"),
+                        "h\x7f\xe2\x82\xac\xf0\x9f\x98\x80\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+    assert_string_equal(json_string_value(json_object_get(span, "startTimeUnixNano")), "7");
+    assert_string_equal(json_string_value(json_object_get(span, "endTimeUnixNano")),
+                        "9999999999999999999");
+    assert_string_equal(attr_int(span, "gantry.retries"), "10");
+    assert_string_equal(attr_int(span, "server.port"), "9");
+    assert_null(attr(span, "http.response.status_code"));
+    json_decref(doc);
+
+    /* every length of number */
+    uint64_t v = 1;
+    for (int d = 1; d <= 20; d++) {
+        gw_buf_reset(&b);
+        t->t_start = v - 1;
+        t->t_end = v;
+        assert_int_equal(gw_otlp_append(&b, t, 0, true), 0);
+        char want[64];
+        snprintf(want, sizeof want, "\"startTimeUnixNano\":\"%llu\",\"endTimeUnixNano\":\"%llu\"",
+                 (unsigned long long)(v - 1), (unsigned long long)v);
+        if (strstr(b.data, want) == NULL)
+            fail_msg("%s not in %.*s", want, (int)b.len, b.data);
+        if (d < 20)
+            v *= 10;
+    }
+    free(t);
+    gw_buf_free(&b);
+}
+
 /* TraceIdRatioBased: the share sampled matches the ratio, and the answer depends on the id
  * alone (every gantry in a call chain decides the same). */
 static void test_ratio_sampling(void **state)
@@ -241,6 +323,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_export_shape),
         cmocka_unit_test(test_root_without_parent),
+        cmocka_unit_test(test_strings_and_numbers),
         cmocka_unit_test(test_ratio_sampling),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
