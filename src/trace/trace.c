@@ -172,7 +172,8 @@ void gw_trace_begin(struct gw_request *r)
     r->trace = t;
 }
 
-static struct gw_trace_child *new_child(struct gw_trace *t, uint8_t kind)
+/* A child span starting at t_start (uv_hrtime()). */
+static struct gw_trace_child *new_child(struct gw_trace *t, uint8_t kind, uint64_t t_start)
 {
     if (t->nchild == GW_TRACE_MAX_CHILDREN) {
         if (t->lost < UINT8_MAX)
@@ -183,7 +184,7 @@ static struct gw_trace_child *new_child(struct gw_trace *t, uint8_t kind)
     memset(c, 0, sizeof *c);
     c->kind = kind;
     c->span_id = nonzero_random();
-    c->t_start = uv_hrtime();
+    c->t_start = t_start;
     return c;
 }
 
@@ -192,7 +193,7 @@ void gw_trace_stage_begin(struct gw_request *r, const char *name)
     struct gw_trace *t = r->trace;
     if (t->open_stage)
         return;
-    struct gw_trace_child *c = new_child(t, GW_TRACE_STAGE);
+    struct gw_trace_child *c = new_child(t, GW_TRACE_STAGE, uv_hrtime());
     if (c == NULL)
         return;
     c->name = name;
@@ -220,7 +221,7 @@ void gw_trace_try_begin(struct gw_request *r)
     if (t->open_try)
         gw_trace_try_end(r);
     t->try_span = nonzero_random();
-    struct gw_trace_child *c = new_child(t, GW_TRACE_TRY);
+    struct gw_trace_child *c = new_child(t, GW_TRACE_TRY, r->t_try); /* the try's own clock */
     if (c != NULL) {
         c->span_id = t->try_span;
         c->target = r->target;

@@ -39,8 +39,8 @@ void gw_trace_stage_begin(struct gw_request *r, const char *name);
 /* The running stage gave its verdict: let through (a NULL) or answered with a. */
 void gw_trace_stage_end(struct gw_request *r, const struct gw_answer *a);
 
-/* An upstream try starts (r->target and r->tries are this try's). When the upstream head is
- * already built (a retry), the traceparent in it gets this try's span id. */
+/* An upstream try starts (r->target, r->tries and r->t_try are this try's). When the upstream head
+ * is already built (a retry), the traceparent in it gets this try's span id. */
 void gw_trace_try_begin(struct gw_request *r);
 
 /* The current try failed in a way the proxy retries: cls is its GW_RETRY_* class
