@@ -649,7 +649,7 @@ struct gw_tracing_conf {
     size_t nheaders;
     uint32_t batch_size;       /* "batch_size": spans per export, default 512 */
     uint64_t flush_interval_ms; /* "flush_interval": a partial batch waits at most this, 5s */
-    uint32_t queue_size;       /* "queue_size": finished traces per worker, default 2048 */
+    uint32_t queue_size;       /* "queue_size": finished traces per worker, default 8192 */
     uint64_t timeout_ms;       /* "timeout": one export, default 10s */
 };
 

@@ -1,7 +1,8 @@
 /*
  * The trace exporter on the control thread: see exporter.h.
  *
- * Shape: a timer ticks every min(flush_interval, 100 ms). Each tick (and each export's end)
+ * Shape: a timer ticks every 5 ms while records come, every 100 ms while none do (at most every
+ * flush_interval). Each tick (and each export's end)
  * drains the workers' rings into the batch, round robin, until the batch holds batch_size
  * spans, then starts an export when the batch is full or its oldest record waited
  * flush_interval. The batch is encoded into one body and its records freed at once: the fetch
@@ -23,7 +24,12 @@
 #include "trace/ring.h"
 #include "trace/trace-t.h"
 
-#define TICK_MAX_MS 100
+/* The timer: every 5 ms while the workers are handing records over, every 100 ms while they
+ * are not (never longer than flush_interval). A worker's ring must not fill between two
+ * drains: at 5 ms, the default 2048 records is 400,000 requests a second per worker. */
+#define TICK_BUSY_MS 5
+#define GIVE_BACK_MAX 1024
+#define TICK_IDLE_MS 100
 #define BACKOFF_MIN_MS 1000
 #define BACKOFF_MAX_MS 30000
 #define STOP_WAIT_MS 2000
@@ -110,13 +116,14 @@ static uint64_t now_ms(struct gw_tracer *t)
 }
 
 /* Moves records from the rings into the batch until it holds batch_size spans; without an
- * endpoint, empties the rings. */
-static void drain(struct gw_tracer *t)
+ * endpoint, empties the rings. Returns how many records it took. */
+static size_t drain(struct gw_tracer *t)
 {
     unsigned empty = 0;
+    size_t taken = 0;
     while (empty < t->nrings) {
         if (t->url != NULL && t->batch_spans >= t->batch_size)
-            return;
+            return taken;
         struct gw_trace_ring *ring = t->queues[t->next_ring].out;
         t->next_ring = (t->next_ring + 1) % t->nrings;
         struct gw_trace *rec = gw_trace_ring_pop(ring);
@@ -125,6 +132,7 @@ static void drain(struct gw_tracer *t)
             continue;
         }
         empty = 0;
+        taken++;
         if (t->url == NULL || t->nbatch == t->batch_cap) {
             give_back(t, rec); /* tracing.endpoint went away with a reload */
             continue;
@@ -134,6 +142,7 @@ static void drain(struct gw_tracer *t)
         t->batch[t->nbatch++] = rec;
         t->batch_spans += gw_otlp_span_count(rec);
     }
+    return taken;
 }
 
 static void export_failed(struct gw_tracer *t, size_t spans, const char *why)
@@ -233,11 +242,18 @@ static void maybe_export(struct gw_tracer *t)
         export_batch(t, t->timeout_ms);
 }
 
+static void schedule(struct gw_tracer *t, bool busy)
+{
+    uint64_t ms = busy ? TICK_BUSY_MS : TICK_IDLE_MS;
+    uv_timer_start(&t->timer, on_tick, ms < t->flush_ms ? ms : t->flush_ms, 0);
+}
+
 static void on_tick(uv_timer_t *h)
 {
     struct gw_tracer *t = h->data;
-    drain(t);
+    bool busy = drain(t) > 0;
     maybe_export(t);
+    schedule(t, busy);
 }
 
 /* The last wait at stop is over: whatever is still in flight is abandoned. */
@@ -316,8 +332,7 @@ static int apply(struct gw_tracer *t, const struct gw_config *cfg)
 
 static void start_ticks(struct gw_tracer *t)
 {
-    uint64_t tick = t->flush_ms < TICK_MAX_MS ? t->flush_ms : TICK_MAX_MS;
-    uv_timer_start(&t->timer, on_tick, tick, tick);
+    schedule(t, false);
 }
 
 int gw_tracer_new(struct gw_tracer **out, uv_loop_t *loop, unsigned nworkers,
@@ -334,11 +349,12 @@ int gw_tracer_new(struct gw_tracer **out, uv_loop_t *loop, unsigned nworkers,
     t->queues = calloc(t->nrings, sizeof *t->queues);
     if (t->queues == NULL)
         goto fail;
-    size_t qsize = cfg->tracing.queue_size ? cfg->tracing.queue_size : 2048;
+    size_t qsize = cfg->tracing.queue_size ? cfg->tracing.queue_size : 8192;
     for (unsigned i = 0; i < t->nrings; i++) {
         t->queues[i].id = i;
         t->queues[i].out = gw_trace_ring_new(qsize);
-        t->queues[i].back = gw_trace_ring_new(qsize);
+        /* Records to reuse: enough for the traffic of a few ticks; more are freed. */
+        t->queues[i].back = gw_trace_ring_new(qsize < GIVE_BACK_MAX ? qsize : GIVE_BACK_MAX);
         if (t->queues[i].out == NULL || t->queues[i].back == NULL)
             goto fail;
     }

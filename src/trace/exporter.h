@@ -12,8 +12,8 @@
  *   A failed export (no connection, a timeout, a status other than 2xx) drops its batch, counts
  *   its spans as failed, logs once per change of state, and holds exports back with a backoff
  *   (1 s doubling to 30 s) before the next try.
- * - Memory is bounded: per worker at most queue_size records waiting, queue_size given back for
- *   reuse and one spare, plus two batches.
+ * - Memory is bounded: per worker at most queue_size records waiting, 1024 given back for reuse
+ *   and one spare, plus two batches.
  */
 #ifndef GW_TRACE_EXPORTER_H
 #define GW_TRACE_EXPORTER_H

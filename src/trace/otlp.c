@@ -337,12 +337,13 @@ static void span_times(struct w *w, int kind, uint64_t start, uint64_t end, int6
     LIT(w, "\",\"attributes\":[");
 }
 
+/* An unset status is left out (OTLP's default). */
 static void span_end(struct w *w, bool error)
 {
     if (error)
         LIT(w, "],\"status\":{\"code\":2}}");
     else
-        LIT(w, "],\"status\":{}}");
+        LIT(w, "]}");
 }
 
 static void server_span(struct w *w, const struct gw_trace *t, const char tid[32], int64_t shift)
@@ -355,9 +356,9 @@ static void server_span(struct w *w, const struct gw_trace *t, const char tid[32
         *w->p++ = ' ';
         put_raw(w, t->strs + t->route.off, t->route.len);
     }
-    if (t->tracestate_len) {
+    if (t->tracestate.len) {
         LIT(w, "\",\"traceState\":\"");
-        put_escaped(w, t->tracestate, t->tracestate_len);
+        put_escaped(w, t->strs + t->tracestate.off, t->tracestate.len);
     }
     span_times(w, KIND_SERVER, t->t_start, t->t_end, shift);
     ATTR_RAW(w, &first, "http.request.method", t, t->method);
@@ -367,9 +368,8 @@ static void server_span(struct w *w, const struct gw_trace *t, const char tid[32
     if (t->server_port)
         ATTR_INT(w, &first, "server.port", t->server_port);
     ATTR_RAW(w, &first, "client.address", t, t->client);
-    if (t->http_minor)
-        ATTR_LIT(w, &first, "network.protocol.version", "1.1");
-    else
+    /* Recommended, and nearly always "1.1": written when it is not, to keep exports small. */
+    if (!t->http_minor)
         ATTR_LIT(w, &first, "network.protocol.version", "1.0");
     ATTR_RAW(w, &first, "http.route", t, t->route);
     if (t->status)
@@ -436,7 +436,7 @@ static void child_span(struct w *w, const struct gw_trace *t, const struct gw_tr
 static size_t bound(const struct gw_trace *t)
 {
     /* the server span writes each string at most twice (method and route: name and attribute) */
-    size_t n = SPAN_FIXED_MAX + 12 * (size_t)t->strs_len + 6 * (size_t)t->tracestate_len;
+    size_t n = SPAN_FIXED_MAX + 12 * (size_t)t->strs_len;
     for (unsigned i = 0; i < t->nchild; i++) {
         n += SPAN_FIXED_MAX + 6 * 2 * (size_t)t->method.len;
         if (t->child[i].name != NULL)

@@ -21,8 +21,10 @@ struct gw_target;
 /* Child spans kept per request (policy stages and upstream tries); more are counted in `lost`. */
 #define GW_TRACE_MAX_CHILDREN 12
 
-/* Bytes of copied strings per record (longer ones are cut). */
+/* Bytes of copied strings per record (longer ones are cut): a tracestate (512 at most) first, then
+ * host, method, path, ids and names. */
 #define GW_TRACE_STRINGS 1536
+_Static_assert(GW_TRACE_STRINGS > GW_TRACESTATE_MAX, "a tracestate fits whole");
 
 /* A string in a record's `strs` (len 0: absent). */
 struct gw_trace_str {
@@ -72,7 +74,6 @@ struct gw_trace {
     uint32_t tp_off;      /** where the current try's span id sits in r->head (0: not there) */
     uint16_t status;      /** the answer's status (0: none reached the client) */
     uint16_t server_port; /** from the Host header (0: none) */
-    uint16_t tracestate_len;
     uint8_t parent_flags; /** the client's trace-flags */
     int8_t head;          /** the head sampling decision: -1 not made yet, 0 no, 1 yes */
     uint8_t error;        /** enum gw_trace_error of the request */
@@ -86,8 +87,8 @@ struct gw_trace {
     uint16_t home; /** the index of the worker whose queue it comes from and returns to */
     bool sampled;  /** the final decision (head, or an error with always_sample_errors) */
     struct gw_trace_str method, path, route, service, server, client, request_id, consumer;
+    struct gw_trace_str tracestate; /** the client's, cleaned (the first string: it fits whole) */
     struct gw_trace_child child[GW_TRACE_MAX_CHILDREN];
-    char tracestate[GW_TRACESTATE_MAX];
     uint16_t strs_len;
     char strs[GW_TRACE_STRINGS];
 };

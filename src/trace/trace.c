@@ -89,8 +89,12 @@ static void take_client_context(struct gw_trace *t, const struct gw_http1_messag
         memcpy(list + n, h->value, h->value_len);
         n += h->value_len;
     }
-    int k = gw_tracestate_clean(list, n, t->tracestate);
-    t->tracestate_len = k > 0 ? (uint16_t)k : 0;
+    /* The first string of the record: the whole of GW_TRACESTATE_MAX is free. */
+    int k = gw_tracestate_clean(list, n, t->strs + t->strs_len);
+    if (k > 0) {
+        t->tracestate = (struct gw_trace_str){t->strs_len, (uint16_t)k};
+        t->strs_len = (uint16_t)(t->strs_len + k);
+    }
 }
 
 /* server.address and server.port from the Host field ("host", "host:port", "[v6]:port"). */
@@ -152,7 +156,7 @@ void gw_trace_begin(struct gw_request *r)
     struct gw_trace *t = record_get(q);
     if (t == NULL)
         return;
-    /* The child array, tracestate and strings are written before they are read. */
+    /* The child array and the strings are written before they are read. */
     memset(t, 0, offsetof(struct gw_trace, child));
     t->strs_len = 0;
     t->home = q != NULL ? (uint16_t)q->id : 0;
@@ -371,9 +375,9 @@ int gw_trace_upstream_headers(struct gw_request *r, struct gw_buf *b)
     b->len += GW_TRACEPARENT_LEN;
     b->data[b->len++] = '\r';
     b->data[b->len++] = '\n';
-    if (t->tracestate_len) {
+    if (t->tracestate.len) {
         rc |= gw_buf_append_str(b, "tracestate: ");
-        rc |= gw_buf_append(b, t->tracestate, t->tracestate_len);
+        rc |= gw_buf_append(b, t->strs + t->tracestate.off, t->tracestate.len);
         rc |= gw_buf_append(b, "\r\n", 2);
     }
     return rc ? GW_ENOMEM : 0;

@@ -12,7 +12,7 @@ static void test_off_by_default(void **state)
     /* the defaults are there all the same */
     assert_true(cfg->tracing.sample_ratio == 1.0);
     assert_int_equal(cfg->tracing.batch_size, 512);
-    assert_int_equal(cfg->tracing.queue_size, 2048);
+    assert_int_equal(cfg->tracing.queue_size, 8192);
     assert_true(cfg->tracing.flush_interval_ms == 5000);
     assert_true(cfg->tracing.timeout_ms == 10000);
     assert_true(cfg->tracing.parent_based);
