@@ -5,8 +5,10 @@
  * flush_interval). Each tick (and each export's end)
  * drains the workers' rings into the batch, round robin, until the batch holds batch_size
  * spans, then starts an export when the batch is full or its oldest record waited
- * flush_interval. The batch is encoded into one body and its records freed at once: the fetch
- * copies the body, so the only memory an export in flight holds is its copy.
+ * flush_interval. The batch is encoded into one body and its records given back at once. The
+ * fetch sends the body from our memory (body_borrowed: no copy of a few hundred kilobytes per
+ * export), so there are two bodies: the one in flight, and the one the next batch is encoded
+ * into.
  */
 #include "trace/exporter.h"
 
@@ -57,7 +59,8 @@ struct gw_tracer {
     size_t batch_cap;
     size_t batch_spans;
     uint64_t batch_since; /* loop ms when its first record came */
-    struct gw_buf body;
+    struct gw_buf bodies[2]; /* the export in flight's (borrowed by the fetch) and the next's */
+    unsigned next_body;
     struct gw_fetch *inflight;
     size_t inflight_spans;
     uint64_t backoff_ms;
@@ -204,12 +207,14 @@ static void export_batch(struct gw_tracer *t, uint64_t timeout_ms)
     clock_gettime(CLOCK_REALTIME, &wall);
     int64_t shift = (int64_t)wall.tv_sec * 1000000000 + wall.tv_nsec - (int64_t)uv_hrtime();
     size_t spans = t->batch_spans;
-    gw_buf_reset(&t->body);
-    int rc = gw_buf_append(&t->body, t->prefix, t->prefix_len);
+    /* One export in flight at a time: the other body is free. */
+    struct gw_buf *body = &t->bodies[t->next_body];
+    gw_buf_reset(body);
+    int rc = gw_buf_append(body, t->prefix, t->prefix_len);
     for (size_t i = 0; rc == 0 && i < t->nbatch; i++)
-        rc = gw_otlp_append(&t->body, t->batch[i], shift, i == 0);
+        rc = gw_otlp_append(body, t->batch[i], shift, i == 0);
     if (rc == 0)
-        rc = gw_otlp_end(&t->body);
+        rc = gw_otlp_end(body);
     free_batch_records(t);
     if (rc < 0) {
         export_failed(t, spans, "out of memory encoding the batch");
@@ -218,8 +223,9 @@ static void export_batch(struct gw_tracer *t, uint64_t timeout_ms)
     struct gw_fetch_req req = {.url = t->url,
                                .method = "POST",
                                .headers = t->headers,
-                               .body = t->body.data,
-                               .body_len = t->body.len,
+                               .body = body->data,
+                               .body_len = body->len,
+                               .body_borrowed = true,
                                .timeout_ms = timeout_ms,
                                .max_body = 64 * 1024};
     rc = gw_fetch_start(t->loop, &req, on_exported, t, &t->inflight);
@@ -229,6 +235,7 @@ static void export_batch(struct gw_tracer *t, uint64_t timeout_ms)
         return;
     }
     t->inflight_spans = spans;
+    t->next_body ^= 1u; /* this one is the fetch's until it calls back (or is cancelled) */
 }
 
 static void maybe_export(struct gw_tracer *t)
@@ -343,7 +350,8 @@ int gw_tracer_new(struct gw_tracer **out, uv_loop_t *loop, unsigned nworkers,
     if (t == NULL)
         return GW_ENOMEM;
     t->loop = loop;
-    gw_buf_init(&t->body, BODY_MAX);
+    gw_buf_init(&t->bodies[0], BODY_MAX);
+    gw_buf_init(&t->bodies[1], BODY_MAX);
     make_instance_id(t->instance_id);
     t->nrings = nworkers ? nworkers : 1;
     t->queues = calloc(t->nrings, sizeof *t->queues);
@@ -420,7 +428,8 @@ void gw_tracer_free(struct gw_tracer *t)
         free(t->queues[i].spare);
     }
     free(t->queues);
-    gw_buf_free(&t->body);
+    gw_buf_free(&t->bodies[0]);
+    gw_buf_free(&t->bodies[1]);
     free(t->url);
     free(t->headers);
     free(t->prefix);
