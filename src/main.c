@@ -22,8 +22,9 @@ static const char usage[] =
     "                            print an HMAC-signed JWT for testing (see gantry token --help)\n"
     "  gantry --help             this text\n"
     "\n"
-    "Signals: SIGHUP reloads the config file; SIGTERM or SIGINT drain (finish requests\n"
-    "in flight) and exit; a second one closes every connection at once.\n"
+    "Signals: SIGHUP reloads the config file; SIGUSR1 reopens the log files (logrotate);\n"
+    "SIGTERM or SIGINT drain (finish requests in flight) and exit; a second one closes\n"
+    "every connection at once.\n"
     "Environment: GATEWAY_PORT overrides the listen port; ${NAME} in config strings\n"
     "is replaced by the environment variable NAME.\n"
     "Config reference: docs/config.md\n";

@@ -18,6 +18,7 @@
 #include "policy/policy.h"
 #include "runtime/server.h"
 #include "state/ratelimit_redis.h"
+#include "trace/exporter.h"
 #include "upstream/breaker.h"
 #include "upstream/target_state.h"
 
@@ -333,6 +334,22 @@ static json_t *auth_status(struct gw_server *s)
     return o ? o : json_null();
 }
 
+/* The trace exporter's counters (in spans), for /gateway/status; null when tracing is off. */
+static json_t *tracing_status(struct gw_server *s, struct gw_snapshot *snap)
+{
+    if (snap == NULL || !snap->cfg->tracing.enabled)
+        return json_null();
+    struct gw_tracer_stats st;
+    gw_tracer_stats(s->tracer, &st);
+    json_t *o =
+        json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "exporting", st.exporting,
+                  "exported", (json_int_t)st.exported, "failed", (json_int_t)st.failed, "dropped",
+                  (json_int_t)st.dropped, "queued", (json_int_t)st.queued, "pending",
+                  (json_int_t)st.pending, "exports_ok", (json_int_t)st.exports_ok, "exports_failed",
+                  (json_int_t)st.exports_failed, "last_error", st.last_error);
+    return o ? o : json_null();
+}
+
 /* ---- target states --------------------------------------------------------------------------- */
 
 static uint64_t circuit_now(struct gw_server *s);
@@ -442,6 +459,7 @@ static void get_status(struct gw_server *s, const struct gw__admin_req *rq,
         json_object_set_new(o, "accept", accept_status(&s->accept));
         json_object_set_new(o, "rate_limit", policy_status(s, snap));
         json_object_set_new(o, "auth", auth_status(s));
+        json_object_set_new(o, "tracing", tracing_status(s, snap));
     } else {
         json_decref(services);
     }

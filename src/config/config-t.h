@@ -19,6 +19,34 @@ enum gw_log_format {
     GW_LOG_JSON,
 };
 
+/* "log.access_fields": what an access-log line holds, in order (docs/config.md). */
+enum gw_log_field {
+    GW_LOG_F_TIME = 0,
+    GW_LOG_F_REQUEST_ID,
+    GW_LOG_F_CLIENT,
+    GW_LOG_F_REQUEST, /* text: "METHOD path" (quoted); JSON: "method" and "path" */
+    GW_LOG_F_METHOD,
+    GW_LOG_F_PATH,
+    GW_LOG_F_STATUS,
+    GW_LOG_F_BYTES_IN,
+    GW_LOG_F_BYTES_OUT,
+    GW_LOG_F_DURATION_MS,
+    GW_LOG_F_UPSTREAM_MS,
+    GW_LOG_F_SERVICE,
+    GW_LOG_F_TARGET,
+    GW_LOG_F_TRACE_ID,
+    GW_LOG_F_SPAN_ID,
+    GW_LOG_F_UPSTREAM_STATUS,
+    GW_LOG_F_RETRIES,
+    GW_LOG_F_CACHE,
+    GW_LOG_F_CONSUMER,
+    GW_LOG_F_RATE_LIMIT,
+    GW_LOG_F__COUNT,
+};
+
+/* Most fields "log.access_fields" may list. */
+#define GW_LOG_MAX_FIELDS 32
+
 enum gw_log_level {
     GW_LOG_DEBUG = 0,
     GW_LOG_INFO,
@@ -596,6 +624,33 @@ struct gw_service_conf {
     struct gw_iprules_conf ip_rules;
     /** "security_headers": inherited from the gateway's key by key; false: none */
     struct gw_sechdr_conf security_headers;
+    /** "tracing.sample_ratio"; default: the gateway's tracing.sample_ratio */
+    double trace_sample_ratio;
+};
+
+/* A name and a string value ("tracing.headers", "tracing.resource_attributes"). */
+struct gw_kv {
+    char *key;
+    char *value;
+};
+
+/* "tracing" (config_tracing.c, docs/tracing.md). Off unless the section is there. */
+struct gw_tracing_conf {
+    bool enabled;              /* "tracing": an object or true; absent or false = off */
+    char *endpoint;            /* "endpoint": OTLP/HTTP traces URL; NULL = export nothing */
+    double sample_ratio;       /* "sample_ratio": head sampling of new traces, default 1 */
+    bool parent_based;         /* "parent_based": follow the caller's sampled flag, default true */
+    bool always_sample_errors; /* "always_sample_errors", default true */
+    char *service_name;        /* "service_name", default "gantry" */
+    char *service_instance_id; /* "service_instance_id"; NULL = one made at start */
+    struct gw_kv *resource;    /* "resource_attributes" */
+    size_t nresource;
+    struct gw_kv *headers; /* "headers": sent with every export */
+    size_t nheaders;
+    uint32_t batch_size;        /* "batch_size": spans per export, default 512 */
+    uint64_t flush_interval_ms; /* "flush_interval": a partial batch waits at most this, 5s */
+    uint32_t queue_size;        /* "queue_size": finished traces per worker, default 8192 */
+    uint64_t timeout_ms;        /* "timeout": one export, default 10s */
 };
 
 /* One path the proxy port answers itself ("probes"): compared exactly with the request's path
@@ -644,6 +699,11 @@ struct gw_config {
         enum gw_log_format access_format; /* "log.access_format": text|json, default text */
         char *access_log; /* "log.access": "stdout" (default) | "stderr" | "off" | file path */
         char *error_log;  /* "log.error": "stderr" (default) | "stdout" | file path */
+        /* "log.access_fields": enum gw_log_field values, in order; default: time request_id
+         * client request status bytes_in bytes_out duration_ms upstream_ms service target
+         * trace_id */
+        uint8_t access_fields[GW_LOG_MAX_FIELDS];
+        uint8_t naccess_fields;
     } log;
     /** "probes": the proxy port's own answers to liveness, readiness and startup probes */
     struct {
@@ -755,6 +815,8 @@ struct gw_config {
     struct gw_iprules_conf ip_rules;
     /** "security_headers": the gateway's (gantry's own answers; services inherit them) */
     struct gw_sechdr_conf security_headers;
+    /** "tracing" */
+    struct gw_tracing_conf tracing;
     struct gw_service_conf *services;
     size_t nservices;
 };

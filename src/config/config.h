@@ -29,6 +29,10 @@ void gw_config_breaker_conf(const struct gw_service_conf *svc, struct gw_breaker
  * Whether retries are made at all is svc->retries_enabled. */
 void gw_config_retry_conf(const struct gw_service_conf *svc, struct gw_retry_conf *out);
 
+/* The name of an access-log field (enum gw_log_field) as "log.access_fields" and the JSON
+ * access log write it ("trace_id"), or NULL past the last. Any thread. */
+const char *gw_config_log_field_name(unsigned field);
+
 /* Loads and validates the file at `path`.
  * Returns 0 and stores the config in *out (free it with gw_config_free); or GW_ECONFIG with
  * *out NULL and every problem in *errs (free with gw_config_errors_free); or GW_ENOMEM /

@@ -127,6 +127,10 @@ static const struct gw__cfg_field log_fields[] = {
      .offset = offsetof(struct gw_config, log.error_log),
      .arg = &error_log_check,
      .def = "stderr"},
+    {.name = "access_fields",
+     .type = &gw__cfg_log_fields_type,
+     .def = "time request_id client request status bytes_in bytes_out duration_ms upstream_ms "
+            "service target trace_id"},
 };
 static const struct gw__cfg_object log_obj = {.what = "log", ROWS(log_fields)};
 
@@ -454,6 +458,7 @@ static const struct gw__cfg_field service_fields[] = {
      .offset = offsetof(struct gw_service_conf, security_headers),
      .arg = &gw__cfg_service_security_headers_obj,
      .def = "true"},
+    {.name = "tracing", .type = &gw__cfg_object_type, .arg = &gw__cfg_service_tracing_obj},
 };
 static const struct gw__cfg_object service_obj = {
     .what = "service",
@@ -524,6 +529,7 @@ static const struct gw__cfg_field root_fields[] = {
      .offset = offsetof(struct gw_config, security_headers),
      .arg = &gw__cfg_security_headers_obj,
      .def = "true"},
+    {.name = "tracing", .type = &gw__cfg_object_type, .arg = &gw__cfg_tracing_obj, .def = "false"},
     {.name = "services",
      .type = &gw__cfg_list_type,
      .offset = offsetof(struct gw_config, services),

@@ -197,6 +197,12 @@ extern const struct gw__cfg_object gw__cfg_ip_rules_obj;                 /* root
 extern const struct gw__cfg_object gw__cfg_service_ip_rules_obj;         /* service "ip_rules" */
 extern const struct gw__cfg_object gw__cfg_security_headers_obj;         /* root */
 extern const struct gw__cfg_object gw__cfg_service_security_headers_obj; /* service */
+/* Tracing (config_tracing.c): the root and service "tracing" objects, "log.access_fields", and
+ * a share (a number from 0 to 1, or a percentage string such as "10%"; double). */
+extern const struct gw__cfg_object gw__cfg_tracing_obj;
+extern const struct gw__cfg_object gw__cfg_service_tracing_obj;
+extern const struct gw__cfg_type gw__cfg_log_fields_type;
+extern const struct gw__cfg_type gw__cfg_share_type;
 /* Frees the JWT keys the auth section loaded (gw_config_free calls it). */
 void gw__cfg_auth_free_keys(struct gw_config *cfg);
 

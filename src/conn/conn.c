@@ -31,6 +31,7 @@
 #include "runtime/server-t.h"
 #include "runtime/worker-t.h"
 #include "state/token_cache.h"
+#include "trace/trace.h"
 #include "upstream/proxy.h"
 
 #define CONN_BUF_SIZE 16384
@@ -111,6 +112,8 @@ void gw_conn_close(struct gw_conn *c)
             gw_request_metrics(r);
             gw_access_log(r);
         }
+        if (r->trace)
+            gw_trace_end(r, true);
         c->req = NULL;
         request_free(r);
     }
@@ -342,6 +345,7 @@ static struct gw_request *request_new(struct gw_conn *c)
         return NULL;
     /* The stage arena is handed out zeroed piece by piece: no need to clear it here. */
     memset(r, 0, offsetof(struct gw_request, arena));
+    r->trace_id[0] = '\0';
     r->ds = &gw_conn_downstream;
     r->downstream = c;
     r->w = c->w;
@@ -465,6 +469,8 @@ static void request_done(struct gw_conn *c)
         return;
     gw_request_metrics(r);
     gw_access_log(r);
+    if (r->trace)
+        gw_trace_end(r, false);
     /* A request answered by gantry itself still owns its head bytes; a proxied one gave
      * them up when the upstream head was built. */
     if (!r->head_built && r->msg.head_len && c->in_off + r->msg.head_len <= c->in_len)

@@ -33,6 +33,7 @@ struct gw_target;
 struct gw_upconn;
 struct gw_metrics_area;
 struct gw_metrics_scrape;
+struct gw_trace;
 
 /*
  * An answer gantry gives itself: an error code (its status and message come from the error
@@ -156,6 +157,15 @@ enum gw_out_framing {
     GW_OUT_CLOSE,    /* close-delimited (HTTP/1.0 client, unknown length) */
 };
 
+/* The rate-limit stages' verdict on a request (access log "rate_limit", traces). */
+enum gw_rl_outcome {
+    GW_RL_OUTCOME_NONE = 0, /* no limit applied */
+    GW_RL_OUTCOME_ALLOWED,  /* every limit that applied let it through */
+    GW_RL_OUTCOME_LIMITED,  /* a limit refused it (429) */
+    GW_RL_OUTCOME_FALLBACK, /* Redis could not decide; the failure policy let it through */
+    GW_RL_OUTCOME_FAILED,   /* Redis could not decide; fail_closed refused it (503) */
+};
+
 /* How many policy stages can keep state in a request: a slot per row of policy/chain.c's table
  * (it checks), with room for the rows still to come. */
 #define GW_REQUEST_SLOTS 12
@@ -219,8 +229,10 @@ struct gw_request {
     size_t npath_len;
     const char *query; /** "?..." in the input buffer (valid until head_built), or NULL */
     size_t query_len;
-    size_t prefix_len;  /** of the matched service prefix */
-    char client_ip[48]; /** client address after trusted_proxies ("" until resolved) */
+    size_t prefix_len;      /** of the matched service prefix */
+    char client_ip[48];     /** client address after trusted_proxies ("" until resolved) */
+    struct gw_trace *trace; /** the request's spans while tracing is on (trace/trace.h), or NULL */
+    uint8_t rl_outcome;     /** enum gw_rl_outcome, written by the rate-limit stages */
     bool authenticated;
     struct gw_identity identity; /** who the request is from (when authenticated) */
 
@@ -267,6 +279,10 @@ struct gw_request {
     struct gw_buf rhead;                                /** the client response head */
     char scratch[16][20];                               /** chunk-size lines of one write */
     _Alignas(16) unsigned char arena[GW_REQUEST_ARENA]; /** stage state (not zeroed) */
+    /** The W3C trace id, 32 lowercase hex digits, set at dispatch when tracing is on ("" when
+     * off): the access log's trace_id and the transformations' $trace_id. Past the zeroed part:
+     * the downstream that creates the request sets trace_id[0] = '\0'. */
+    char trace_id[33];
     uint32_t headers_capacity;
     struct gw_http1_header headers[]; /** request headers, then response headers */
 };

@@ -26,6 +26,7 @@
 #include "route/router.h"
 #include "runtime/server-t.h"
 #include "runtime/worker-t.h"
+#include "trace/trace.h"
 #include "upstream/proxy.h"
 
 /* X-Request-ID from a client is kept when it is 1-128 characters of [A-Za-z0-9._:+/=-];
@@ -280,6 +281,8 @@ void gw__request_dispatch(struct gw_conn *c, struct gw_request *r)
         serve_metrics(c, r);
         return;
     }
+    if (r->snap->cfg->tracing.enabled)
+        gw_trace_begin(r);
 
     /* The normalised path is what we route on and what the policies see; the client's own
      * spelling of its segments, kept with it in the buffer, is what we forward

@@ -1,5 +1,7 @@
 #include "core/log.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -15,6 +17,18 @@ void gw_log_setup(int level, int fd)
 {
     atomic_store(&log_level, level);
     atomic_store(&log_fd, fd);
+}
+
+int gw_log_reopen_file(int fd, const char *path)
+{
+    int nfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (nfd < 0)
+        return -errno;
+    int rc = 0;
+    if (dup3(nfd, fd, O_CLOEXEC) < 0)
+        rc = -errno;
+    close(nfd);
+    return rc;
 }
 
 int gw_log_enabled(int level)

@@ -20,6 +20,16 @@ void gw_log_setup(int level, int fd);
 
 int gw_log_enabled(int level);
 
+/*
+ * Reopens the log file at path onto the descriptor fd (logrotate renamed the file: the lines
+ * after this call go to a new file of that name). The new file is opened (created, appended to)
+ * and put in place with dup3, which swaps the file behind the descriptor number atomically:
+ * threads writing with fd at that moment finish on the old file, later writes go to the new
+ * one, and none ever writes to a closed or reused descriptor. So the writers (the workers'
+ * access-log flushes, gw_log) need no coordination. 0, or a negative errno (fd unchanged).
+ */
+int gw_log_reopen_file(int fd, const char *path);
+
 void gw_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /*

@@ -59,6 +59,8 @@ struct gw_fetch {
     /* request */
     char *req;
     size_t req_len;
+    const char *body_ref; /* a borrowed body, sent after req (req->body_borrowed), or NULL */
+    size_t body_ref_len;
     enum gw_http_method method;
     /* response */
     bool head_done;
@@ -184,7 +186,8 @@ static int check_headers(const char *h)
     return 0;
 }
 
-/* Request head and body in one buffer, written with one uv_write. */
+/* Request head and body in one buffer, written with one uv_write (a borrowed body is left where
+ * it is and written after the head). */
 static int build_request(struct gw_fetch *f, const char *method, const struct gw_url *u,
                          const char *headers, const struct gw_fetch_req *req)
 {
@@ -192,10 +195,16 @@ static int build_request(struct gw_fetch *f, const char *method, const struct gw
     int rc;
 
     gw_buf_init(&b, SIZE_MAX);
-    rc = gw_buf_appendf(&b, "%s %s%.*s%s%.*s HTTP/1.1\r\nHost: %.*s\r\n", method,
-                        u->path_len == 0 ? "/" : "", (int)u->path_len, u->path,
-                        u->query != NULL ? "?" : "", (int)u->query_len,
-                        u->query != NULL ? u->query : "", (int)u->authority_len, u->authority);
+    /* One allocation: growing by doubling would copy a large body (a trace export) many times. */
+    bool copy = req->body != NULL && !req->body_borrowed;
+    rc = gw_buf_reserve(&b, 256 + strlen(method) + u->path_len + u->query_len + u->authority_len +
+                                (headers != NULL ? strlen(headers) : 0) +
+                                (copy ? req->body_len : 0));
+    if (rc == 0)
+        rc = gw_buf_appendf(&b, "%s %s%.*s%s%.*s HTTP/1.1\r\nHost: %.*s\r\n", method,
+                            u->path_len == 0 ? "/" : "", (int)u->path_len, u->path,
+                            u->query != NULL ? "?" : "", (int)u->query_len,
+                            u->query != NULL ? u->query : "", (int)u->authority_len, u->authority);
     if (rc == 0)
         rc = gw_buf_append_str(&b, "User-Agent: gantry\r\nConnection: close\r\n");
     if (rc == 0 && req->body != NULL)
@@ -204,7 +213,7 @@ static int build_request(struct gw_fetch *f, const char *method, const struct gw
         rc = gw_buf_append_str(&b, headers);
     if (rc == 0)
         rc = gw_buf_append(&b, "\r\n", 2);
-    if (rc == 0 && req->body != NULL)
+    if (rc == 0 && copy)
         rc = gw_buf_append(&b, req->body, req->body_len);
     if (rc < 0) {
         gw_buf_free(&b);
@@ -212,6 +221,10 @@ static int build_request(struct gw_fetch *f, const char *method, const struct gw
     }
     f->req = b.data;
     f->req_len = b.len;
+    if (req->body != NULL && !copy) {
+        f->body_ref = req->body;
+        f->body_ref_len = req->body_len;
+    }
     return 0;
 }
 
@@ -520,7 +533,7 @@ static void on_connect(uv_connect_t *req, int status)
 {
     struct attempt *a = req->data;
     struct gw_fetch *f = a->f;
-    uv_buf_t b;
+    uv_buf_t b[2];
     int rc;
 
     if (f->done || a != f->conn)
@@ -532,8 +545,9 @@ static void on_connect(uv_connect_t *req, int status)
         return;
     }
     uv_tcp_nodelay(&a->tcp, 1);
-    b = uv_buf_init(f->req, (unsigned)f->req_len);
-    rc = uv_write(&a->write_req, (uv_stream_t *)&a->tcp, &b, 1, on_write);
+    b[0] = uv_buf_init(f->req, (unsigned)f->req_len);
+    b[1] = uv_buf_init((char *)(uintptr_t)f->body_ref, (unsigned)f->body_ref_len);
+    rc = uv_write(&a->write_req, (uv_stream_t *)&a->tcp, b, f->body_ref_len ? 2 : 1, on_write);
     if (rc == 0)
         rc = uv_read_start((uv_stream_t *)&a->tcp, on_alloc, on_read);
     if (rc < 0)

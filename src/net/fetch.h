@@ -5,7 +5,9 @@
  *
  * Contract
  * - gw_fetch_start copies everything it needs from the request; the caller's strings and body
- *   may go away as soon as it returns.
+ *   may go away as soon as it returns. Except a body marked body_borrowed: that one is sent from
+ *   the caller's memory, which must stay valid and unchanged until cb has run or
+ *   gw_fetch_cancel has returned (a large body is not copied: trace exports).
  * - When gw_fetch_start returns 0, cb runs exactly once, from the loop and never from inside
  *   gw_fetch_start, unless gw_fetch_cancel is called first. When it returns a negative code,
  *   cb never runs and *handle is not written.
@@ -21,6 +23,7 @@
 #ifndef GW_NET_FETCH_H
 #define GW_NET_FETCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
@@ -49,6 +52,8 @@ struct gw_fetch_req {
     /** sent with Content-Length when body != NULL (body_len may be 0) */
     const void *body;
     size_t body_len;
+    /** the body is not copied: see the contract above */
+    bool body_borrowed;
     /** the whole exchange, DNS and connect included; 0: GW_FETCH_DEFAULT_TIMEOUT_MS */
     uint64_t timeout_ms;
     /** largest response body accepted; 0: GW_FETCH_DEFAULT_MAX_BODY */

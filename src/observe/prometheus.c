@@ -17,6 +17,7 @@
 #include "observe/observe.h"
 #include "runtime/server-t.h"
 #include "runtime/worker-t.h"
+#include "trace/exporter.h"
 #include "upstream/breaker.h"
 #include "upstream/target_state.h"
 
@@ -604,6 +605,27 @@ static void redis_families(struct out *o, struct gw_server *s)
     sample_u64(o, "gantry_redis_command_errors_total", "kind=\"unavailable\"", r.unavailable);
 }
 
+/* The trace exporter's counters (docs/tracing.md); samples only while tracing is on. */
+static void tracing_families(struct out *o, struct gw_server *s)
+{
+    family(o, "gantry_tracing_spans_total", "counter",
+           "Spans by outcome: exported (the collector took them), failed (in an export that "
+           "failed), dropped (a worker's queue was full).");
+    family(o, "gantry_tracing_queued_traces", "gauge",
+           "Finished requests waiting in the workers' queues for the exporter.");
+    family(o, "gantry_tracing_exports_total", "counter", "Exports to the collector, by result.");
+    if (s->snap == NULL || !s->snap->cfg->tracing.enabled)
+        return;
+    struct gw_tracer_stats st;
+    gw_tracer_stats(s->tracer, &st);
+    sample_u64(o, "gantry_tracing_spans_total", "outcome=\"exported\"", st.exported);
+    sample_u64(o, "gantry_tracing_spans_total", "outcome=\"failed\"", st.failed);
+    sample_u64(o, "gantry_tracing_spans_total", "outcome=\"dropped\"", st.dropped);
+    sample_u64(o, "gantry_tracing_queued_traces", "", st.queued);
+    sample_u64(o, "gantry_tracing_exports_total", "result=\"ok\"", st.exports_ok);
+    sample_u64(o, "gantry_tracing_exports_total", "result=\"failed\"", st.exports_failed);
+}
+
 int gw_observe_prometheus(struct gw_server *s, struct gw_buf *b)
 {
     struct out o = {b, 0};
@@ -620,6 +642,7 @@ int gw_observe_prometheus(struct gw_server *s, struct gw_buf *b)
         target_families(&o, s, &t);
     }
     redis_families(&o, s);
+    tracing_families(&o, s);
     size_t sets = 0, bytes = 0;
     if (s->metrics)
         gw_metrics_hub_usage(s->metrics, &sets, &bytes);

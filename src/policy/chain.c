@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "metrics/metrics.h"
 #include "policy/stages.h"
+#include "trace/trace.h"
 
 /* The table. Order is policy: see enum gw_stage_id. */
 static const struct gw_stage stages[GW_STAGE__COUNT] = {
@@ -87,6 +88,8 @@ static void run_from_stage(struct gw_request *r)
         const struct gw_stage *st = &stages[r->stage];
         if (r->mx && r->t_stage == 0)
             r->t_stage = uv_hrtime(); /* policy time: from the stage's start to its verdict */
+        if (r->trace)
+            gw_trace_stage_begin(r, st->name);
         enum gw_stage_result res = st->on_request(r, &r->slot[st->slot], &a);
         if (res == GW_STAGE_SUSPEND) {
             r->suspended = true;
@@ -94,6 +97,8 @@ static void run_from_stage(struct gw_request *r)
         }
         if (r->mx)
             stage_time(r, mask);
+        if (r->trace)
+            gw_trace_stage_end(r, res == GW_STAGE_RESPOND ? &a : NULL);
         if (res == GW_STAGE_RESPOND) {
             r->ds->respond(r, &a);
             return;
@@ -120,6 +125,8 @@ void gw_policy_resume(struct gw_request *r)
 void gw_policy_respond(struct gw_request *r, const struct gw_answer *a)
 {
     r->suspended = false;
+    if (r->trace)
+        gw_trace_stage_end(r, a);
     r->ds->respond(r, a);
 }
 

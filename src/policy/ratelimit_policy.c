@@ -180,6 +180,7 @@ static void answer_limited(struct gw_request *r, struct rl_state *st, const stru
         retry = 1;
     format_headers(r->snap->cfg, d, st->headers, sizeof st->headers);
     atomic_fetch_add_explicit(&r->snap->policy->shared->rl_limited, 1, memory_order_relaxed);
+    r->rl_outcome = GW_RL_OUTCOME_LIMITED;
     gw_log_debug("request %s: rate limited by %s (retry after %llus)", r->id,
                  l->conf->name ? l->conf->name : "a limit", (unsigned long long)retry);
     gw_answer_init(a, GW_ERATELIMITED);
@@ -213,11 +214,13 @@ static bool apply_failure(struct gw_request *r, struct rl_state *st, const struc
     switch (r->snap->cfg->rate_limit.redis.on_failure) {
     case GW_RL_FAIL_CLOSED:
         atomic_fetch_add_explicit(&ps->rl_redis_failed_closed, 1, memory_order_relaxed);
+        r->rl_outcome = GW_RL_OUTCOME_FAILED;
         gw_answer_init(a, GW_ERLBACKEND);
         return false;
     case GW_RL_FAIL_LOCAL: {
         struct gw_rl_decision d;
         atomic_fetch_add_explicit(&ps->rl_redis_fallbacks, 1, memory_order_relaxed);
+        r->rl_outcome = GW_RL_OUTCOME_FALLBACK;
         if (gw_rl_store_decide(l->store, key, keylen, uv_hrtime() / 1000, &d) != 0)
             return true;
         return apply(r, st, l, &d, a);
@@ -225,6 +228,7 @@ static bool apply_failure(struct gw_request *r, struct rl_state *st, const struc
     case GW_RL_FAIL_OPEN:
     default:
         atomic_fetch_add_explicit(&ps->rl_redis_fallbacks, 1, memory_order_relaxed);
+        r->rl_outcome = GW_RL_OUTCOME_FALLBACK;
         return true;
     }
 }
@@ -333,6 +337,8 @@ static enum gw_stage_result decide(struct gw_request *r, void **slot, bool consu
         if (!apply(r, st, l, &d, a))
             return GW_STAGE_RESPOND;
     }
+    if (r->rl_outcome == GW_RL_OUTCOME_NONE && st->has)
+        r->rl_outcome = GW_RL_OUTCOME_ALLOWED;
     if (st->has) {
         /* Admitted: counted once, when the last pass (the consumer's) lets it through. */
         if (consumer_pass)

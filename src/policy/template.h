@@ -8,7 +8,7 @@
  *   $request_id  the request id (X-Request-ID)      $client_ip  the client address
  *   $consumer    the authenticated consumer id       $user_id    the authenticated user id
  *   $service     the service's name                  $route      the matched service prefix
- *   $trace_id    the W3C trace id ("" until tracing lands)
+ *   $trace_id    the W3C trace id (r->trace_id: "" when tracing is off)
  *   $http_<name> the request header <name> (any case, '_' matches '-'; several joined by ", ")
  *   $arg_<name>  the query parameter <name>, as sent (first one; names compared decoded)
  * A variable with no value renders as "". Any other name is refused at load time.

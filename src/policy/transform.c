@@ -532,7 +532,7 @@ static void source_of(struct gw_request *r, struct gw_tpl_source *src)
     src->service = r->svc->conf->name;
     src->route = r->npath;
     src->route_len = r->prefix_len < r->npath_len ? r->prefix_len : r->npath_len;
-    src->trace_id = "";
+    src->trace_id = r->trace_id; /* "" when tracing is off */
     src->msg = &r->msg;
     src->query = r->query;
     src->query_len = r->query_len;

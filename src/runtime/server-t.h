@@ -22,6 +22,7 @@ struct gw_health_checker;
 struct gw_policy_shared;
 struct gw_jwks_fetcher;
 struct gw_metrics_hub;
+struct gw_tracer;
 
 struct gw_server {
     struct gw_snapshot *snap; /** current snapshot (control thread's reference) */
@@ -50,6 +51,7 @@ struct gw_server {
     struct gw_health_checker *health;   /** active health checks (control thread) */
     struct gw_policy_shared *policy;    /** rate-limit counters etc., across reloads */
     struct gw_jwks_fetcher *jwks;       /** JWKS refresh (control thread); NULL when unused */
+    struct gw_tracer *tracer;           /** the trace exporter (control thread; trace/exporter.h) */
     /** the proxy listener's accept failures and pauses, every worker's (atomics) */
     struct gw_accept_stats accept;
 };

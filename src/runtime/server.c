@@ -28,6 +28,7 @@
 #include "policy/jwks_fetch.h"
 #include "policy/policy.h"
 #include "runtime/worker.h"
+#include "trace/exporter.h"
 #include "upstream/target_state.h"
 
 struct control {
@@ -35,6 +36,10 @@ struct control {
     uv_signal_t sigterm;
     uv_signal_t sigint;
     uv_signal_t sighup;
+    uv_signal_t sigusr1;
+    char *access_path; /* the log files SIGUSR1 reopens (NULL: not a file) */
+    char *error_path;
+    int error_fd;
     uv_timer_t drain_timer;
     uv_async_t worker_exit;
     uv_timer_t policy_sweep; /* once a second: idle rate-limit keys, expired cached tokens */
@@ -58,9 +63,11 @@ static void stop_control(struct control *ctl)
     gw_jwks_stop(ctl->server->jwks);
     ctl->server->jwks = NULL;
     gw_metrics_hub_close(ctl->server->metrics);
+    gw_tracer_stop(ctl->server->tracer); /* sends what the workers left, then closes */
     uv_close((uv_handle_t *)&ctl->sigterm, on_closed_noop);
     uv_close((uv_handle_t *)&ctl->sigint, on_closed_noop);
     uv_close((uv_handle_t *)&ctl->sighup, on_closed_noop);
+    uv_close((uv_handle_t *)&ctl->sigusr1, on_closed_noop);
     uv_close((uv_handle_t *)&ctl->drain_timer, on_closed_noop);
     uv_close((uv_handle_t *)&ctl->worker_exit, on_closed_noop);
     uv_close((uv_handle_t *)&ctl->policy_sweep, on_closed_noop);
@@ -246,6 +253,8 @@ int gw_server_reload(struct gw_server *s, struct gw_config_errors *errs)
         gw_log_error("reload: some health checks could not be started (out of memory)");
     if (gw_jwks_update(s->jwks, snap->cfg) < 0)
         gw_log_error("reload: the JWKS refresh could not be updated (out of memory)");
+    if (gw_tracer_update(s->tracer, snap->cfg) < 0)
+        gw_log_error("reload: the trace exporter keeps its settings (out of memory)");
     hash_file(s->config_path, s->config_hash);
     s->reloads_ok++;
     s->last_reload_ms = (double)(uv_hrtime() - t0) / 1e6;
@@ -262,6 +271,40 @@ static void on_hup(uv_signal_t *h, int signum)
     (void)signum;
     gw_log_info("SIGHUP: reloading %s", ctl->server->config_path);
     gw_server_reload(ctl->server, NULL);
+}
+
+/* SIGUSR1 (logrotate): the log files are reopened under their names (gw_log_reopen_file). */
+static void on_reopen(uv_signal_t *h, int signum)
+{
+    struct control *ctl = h->data;
+    (void)signum;
+    const struct {
+        const char *what;
+        const char *path;
+        int fd;
+    } logs[] = {{"access", ctl->access_path, ctl->server->access_fd},
+                {"error", ctl->error_path, ctl->error_fd}};
+    int rcs[sizeof logs / sizeof logs[0]];
+    /* Both first, then the lines saying so: they belong in the new error log. */
+    for (size_t i = 0; i < sizeof logs / sizeof logs[0]; i++)
+        rcs[i] = logs[i].path && logs[i].fd >= 0 ? gw_log_reopen_file(logs[i].fd, logs[i].path) : 1;
+    for (size_t i = 0; i < sizeof logs / sizeof logs[0]; i++) {
+        int rc = rcs[i];
+        if (rc > 0)
+            continue;
+        if (rc < 0)
+            gw_log_error("SIGUSR1: cannot reopen the %s log %s: %s; still writing to the old file",
+                         logs[i].what, logs[i].path, strerror(-rc));
+        else
+            gw_log_info("SIGUSR1: %s log %s reopened", logs[i].what, logs[i].path);
+    }
+}
+
+/* dest names a file (not a standard stream, not "off"). */
+static bool is_log_file(const char *dest)
+{
+    return dest != NULL && strcmp(dest, "stdout") != 0 && strcmp(dest, "stderr") != 0 &&
+           strcmp(dest, "off") != 0;
 }
 
 static int open_log(const char *dest)
@@ -314,6 +357,11 @@ int gw_server_run(struct gw_config *cfg, const char *path, const struct gw_contr
     gw_log_setup((int)cfg->log.level, efd < 0 ? 2 : efd);
     s.access_fd = open_log(cfg->log.access_log);
     s.access_json = cfg->log.access_format == GW_LOG_JSON;
+    ctl.error_fd = efd;
+    if (is_log_file(cfg->log.access_log))
+        ctl.access_path = strdup(cfg->log.access_log);
+    if (is_log_file(cfg->log.error_log))
+        ctl.error_path = strdup(cfg->log.error_log);
     signal(SIGPIPE, SIG_IGN);
 
     if (gw_net_resolve(cfg->listen_host, cfg->listen_port, &addr, &addrlen) < 0) {
@@ -362,10 +410,12 @@ int gw_server_run(struct gw_config *cfg, const char *path, const struct gw_contr
     uv_signal_init(&ctl.loop, &ctl.sigterm);
     uv_signal_init(&ctl.loop, &ctl.sigint);
     uv_signal_init(&ctl.loop, &ctl.sighup);
-    ctl.sigterm.data = ctl.sigint.data = ctl.sighup.data = &ctl;
+    uv_signal_init(&ctl.loop, &ctl.sigusr1);
+    ctl.sigterm.data = ctl.sigint.data = ctl.sighup.data = ctl.sigusr1.data = &ctl;
     uv_signal_start(&ctl.sigterm, on_stop_signal, SIGTERM);
     uv_signal_start(&ctl.sigint, on_stop_signal, SIGINT);
     uv_signal_start(&ctl.sighup, on_hup, SIGHUP);
+    uv_signal_start(&ctl.sigusr1, on_reopen, SIGUSR1);
     uv_timer_init(&ctl.loop, &ctl.drain_timer);
     uv_async_init(&ctl.loop, &ctl.worker_exit, on_worker_exit);
     uv_timer_init(&ctl.loop, &ctl.policy_sweep);
@@ -376,6 +426,14 @@ int gw_server_run(struct gw_config *cfg, const char *path, const struct gw_contr
         goto out;
     gw_metrics_hub_set_render(s.metrics, gw_observe_render, &s);
     attach_metrics(&s, s.snap);
+    if (gw_tracer_new(&s.tracer, &ctl.loop, nworkers, s.snap->cfg) < 0) {
+        gw_log_error("tracing: out of memory");
+        for (unsigned i = 0; i < nworkers; i++)
+            close(s.workers[i].listen_fd);
+        goto out;
+    }
+    for (unsigned i = 0; i < nworkers; i++)
+        s.workers[i].trace_queue = gw_tracer_queue(s.tracer, i);
     s.health = gw_health_start(&ctl.loop, s.targets, s.snap);
     s.jwks = gw_jwks_start(&ctl.loop, s.snap->cfg, publish_keyset, &s);
     s.admin_service = admin;
@@ -420,9 +478,12 @@ out:
     free(s.workers);
     gw_snapshot_unref(s.snap);
     gw_metrics_hub_free(s.metrics); /* after the last snapshot: every set is released */
+    gw_tracer_free(s.tracer);       /* after the workers and the control loop: nothing pushes now */
     gw_target_registry_free(s.targets);
     gw_policy_shared_free(s.policy);
     free(s.config_path);
+    free(ctl.access_path);
+    free(ctl.error_path);
     if (s.access_fd > 2)
         close(s.access_fd);
     return status;

@@ -20,6 +20,7 @@ struct gw_snapshot;
 
 struct gw_rl_redis;
 struct gw_keyset;
+struct gw_trace_queue;
 
 struct gw_worker {
     uv_loop_t loop;
@@ -48,7 +49,8 @@ struct gw_worker {
     char rl_redis_id[640];                   /** the settings rl_redis was made with */
     struct gw_rl_redis *rl_redis_retired[4]; /** replaced by a reload, closed once idle */
     unsigned rl_redis_nretired;
-    struct gw_mx_worker mx; /** connection counters (written by this worker only) */
+    struct gw_mx_worker mx;             /** connection counters (written by this worker only) */
+    struct gw_trace_queue *trace_queue; /** traces to and from the control thread (trace/ring.h) */
     bool stopping;
     atomic_int stop_level; /** 0 running, 1 drain, 2 close everything (set by control) */
 };

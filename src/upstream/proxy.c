@@ -28,6 +28,7 @@
 #include "net/write.h"
 #include "policy/chain.h"
 #include "runtime/worker-t.h"
+#include "trace/trace.h"
 #include "upstream/breaker.h"
 #include "upstream/pool.h"
 #include "upstream/retry.h"
@@ -66,6 +67,8 @@ static void end_try(struct gw_request *r)
     if (!r->try_acquired)
         return;
     r->try_acquired = false;
+    if (r->trace)
+        gw_trace_try_end(r);
     const struct gw_service *svc = r->svc;
     uint64_t ns = uv_hrtime() - r->t_try;
     uint64_t us = ns / 1000;
@@ -140,6 +143,8 @@ void gw_proxy_abort(struct gw_request *r)
  * otherwise a closed connection. */
 static void fail_with(struct gw_request *r, struct gw_answer *a)
 {
+    if (r->trace)
+        gw_trace_failed(r, a->err);
     /* Failures of the upstream count against the circuit; a client's bad body does not. */
     int status = a->status ? a->status : gw_err_http_status(a->err);
     breaker_done(r, status >= 500 ? GW_BREAKER_FAILURE : GW_BREAKER_IGNORE);
@@ -190,6 +195,8 @@ static bool try_again(struct gw_request *r, int cls, int status)
     }
     r->retries++;
     mx_service(r, GW_MX_S_RETRIES);
+    if (r->trace)
+        gw_trace_try_failed(r, cls);
     detach_upstream(r, false);
     r->head_sent = false;
     /* A head write still pending on the failed try died with its connection. */
@@ -679,6 +686,8 @@ static void pick_and_connect(struct gw_request *r, bool fresh)
     r->t_try = uv_hrtime();
     gw_balancer_acquire(svc->live->balancer, idx);
     r->try_acquired = true;
+    if (r->trace)
+        gw_trace_try_begin(r);
     /* A request that could not be retried on another connection gets a pooled one only
      * after a peek proves it still open. */
     bool verify = !gw_retry_idempotent(r->msg.method_id) || r->msg.body != GW_BODY_NONE;

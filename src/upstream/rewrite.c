@@ -8,6 +8,7 @@
 #include "http1/hygiene.h"
 #include "policy/answer.h"
 #include "policy/chain.h"
+#include "trace/trace.h"
 
 static bool name_is(const struct gw_http1_header *h, const char *lower, size_t n)
 {
@@ -167,6 +168,9 @@ int gw_rewrite_request_head(struct gw_request *r)
             continue;
         if (is_identity_header(r->snap->cfg, h))
             continue;
+        /* Tracing replaces the caller's context with gantry's (trace/trace.h). */
+        if (r->trace && (name_is(h, "traceparent", 11) || name_is(h, "tracestate", 10)))
+            continue;
         if (name_is(h, "x-forwarded-for", 15)) {
             if (nxff < sizeof(xff) / sizeof(xff[0]))
                 xff[nxff++] = h;
@@ -192,6 +196,8 @@ int gw_rewrite_request_head(struct gw_request *r)
     rc |= append_header(b, "X-Request-ID", 12, r->id, strlen(r->id));
     if (r->authenticated)
         rc |= append_identity(b, r);
+    if (r->trace)
+        rc |= gw_trace_upstream_headers(r, b);
     if (r->req_filter) {
         /* A stage takes the body whole: the framing waits for its final length. */
         r->req_filter->head_mark = b->len;

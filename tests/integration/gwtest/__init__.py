@@ -9,6 +9,8 @@ Pieces (see ../README.md), each importable from gwtest itself:
   Origin()                 gwtest/origin.py as a subprocess on a free port        (servers)
   ExampleService("users")  build/<...>/example_users on a free port                (servers)
   AuthService()            gwtest/authsvc.py: introspection and JWKS               (servers)
+  OtlpReceiver()           gwtest/otlp_receiver.py: an OTLP trace collector that checks
+                           every export against the OTLP JSON encoding            (servers)
   RawServer, RecordingServer, HangingListener: raw-socket upstreams that misbehave on
                            purpose; shared_origin()                                (servers)
   RedisServer()            a real redis-server on a free port; require_redis() (redis_server)
@@ -99,6 +101,7 @@ from .servers import (
     ExampleService,
     HangingListener,
     Origin,
+    OtlpReceiver,
     RawServer,
     RecordingServer,
     shared_origin,

@@ -3,6 +3,8 @@
   Origin()                 origin.py (the configurable origin) as a subprocess on a free port
   ExampleService("users")  example_users from the build tree on a free port
   AuthService()            authsvc.py (introspection and JWKS) as a subprocess on a free port
+  OtlpReceiver()           otlp_receiver.py (an OTLP/HTTP JSON trace collector that checks what
+                           it receives) as a subprocess on a free port
   shared_origin()          one Origin for the tests of a script that do not count its requests
   RawServer, RecordingServer, HangingListener: in-process raw-socket upstreams that misbehave
                            on purpose
@@ -95,6 +97,38 @@ class AuthService(Backend):
         return request(self.port, "GET", "/__stats").json()
 
     def reset_stats(self):
+        request(self.port, "POST", "/__reset", body=b"")
+
+
+class OtlpReceiver(Backend):
+    """otlp_receiver.py (see its docstring) on a free port: an OTLP/HTTP trace collector that
+    checks every export against the OTLP JSON encoding."""
+
+    name = "otlp"
+
+    def __init__(self, ready_timeout=10):
+        argv = [sys.executable, os.path.join(PKG, "otlp_receiver.py"), "--port", "0"]
+        super().__init__(argv, ready_timeout)
+
+    def endpoint(self):
+        return "http://127.0.0.1:%d/v1/traces" % self.port
+
+    def received(self):
+        """{"spans": [...], "errors": [...], "posts": N, "headers": [[name, value], ...]}: each
+        span as OTLP JSON with its attributes as a dict and its resource's under "resource"."""
+        return request(self.port, "GET", "/__spans").json()
+
+    def spans(self):
+        """The spans so far; fails the test when any export broke the OTLP encoding."""
+        got = self.received()
+        assert not got["errors"], got["errors"][:10]
+        return got["spans"]
+
+    def set_mode(self, delay_ms=0, status=0):
+        request(self.port, "POST", "/__mode",
+                body=json.dumps({"delay_ms": delay_ms, "status": status}))
+
+    def reset(self):
         request(self.port, "POST", "/__reset", body=b"")
 
 

@@ -537,6 +537,23 @@ static void test_post_body(void **state)
     assert_int_equal(r.err, 0);
     assert_non_null(strstr(srv.req, "\r\nContent-Length: 0\r\n"));
     result_free(&r);
+
+    /* A borrowed body is sent from the caller's memory, after the head, whole. */
+    for (size_t i = 0; i < n; i++)
+        body[i] = (unsigned char)(i * 13 + (i >> 9));
+    req.body_len = n;
+    req.body_borrowed = true;
+    start(&loop, &req, &r);
+    wait_done(&loop, &r);
+    assert_int_equal(r.err, 0);
+    assert_non_null(strstr(srv.req, cl));
+    sent_body = strstr(srv.req, "\r\n\r\n") + 4;
+    assert_int_equal(srv.req_len - (size_t)(sent_body - srv.req), n);
+    for (size_t i = 0; i < n; i++) {
+        if ((unsigned char)sent_body[i] != (unsigned char)(i * 13 + (i >> 9)))
+            fail_msg("borrowed body byte %zu differs", i);
+    }
+    result_free(&r);
     free(body);
     finish_loop(&loop, &srv);
 }

@@ -1,0 +1,456 @@
+/*
+ * The trace exporter on the control thread: see exporter.h.
+ *
+ * Shape: a timer ticks every 5 ms while records come, every 100 ms while none do (at most every
+ * flush_interval). Each tick (and each export's end)
+ * drains the workers' rings into the batch, round robin, until the batch holds batch_size
+ * spans, then starts an export when the batch is full or its oldest record waited
+ * flush_interval. The batch is encoded into one body and its records given back at once. The
+ * fetch sends the body from our memory (body_borrowed: no copy of a few hundred kilobytes per
+ * export), so there are two bodies: the one in flight, and the one the next batch is encoded
+ * into.
+ */
+#include "trace/exporter.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/buf.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/random.h"
+#include "core/version.h"
+#include "net/fetch.h"
+#include "trace/otlp.h"
+#include "trace/ring.h"
+#include "trace/trace-t.h"
+
+/* The timer: every 5 ms while the workers are handing records over, every 100 ms while they
+ * are not (never longer than flush_interval). A worker's ring must not fill between two
+ * drains: at 5 ms, the default 2048 records is 400,000 requests a second per worker. */
+#define TICK_BUSY_MS 5
+#define GIVE_BACK_MAX 1024
+#define TICK_IDLE_MS 100
+#define BACKOFF_MIN_MS 1000
+#define BACKOFF_MAX_MS 30000
+#define STOP_WAIT_MS 2000
+#define BODY_MAX (128u * 1024 * 1024)
+
+struct gw_tracer {
+    uv_loop_t *loop;
+    uv_timer_t timer;
+    bool stopping;
+    unsigned nrings;
+    unsigned next_ring;
+    struct gw_trace_queue *queues; /* one per worker */
+    /* settings, copied from the config */
+    char *url;     /* NULL: nothing is exported, records are thrown away */
+    char *headers; /* Content-Type plus tracing.headers */
+    char *prefix;  /* the body up to the first span (resource and scope) */
+    size_t prefix_len;
+    uint32_t batch_size;
+    uint64_t flush_ms;
+    uint64_t timeout_ms;
+    char instance_id[37]; /* made at start: kept across reloads */
+    /* the batch */
+    struct gw_trace **batch;
+    size_t nbatch;
+    size_t batch_cap;
+    size_t batch_spans;
+    uint64_t batch_since;    /* loop ms when its first record came */
+    struct gw_buf bodies[2]; /* the export in flight's (borrowed by the fetch) and the next's */
+    unsigned next_body;
+    struct gw_fetch *inflight;
+    size_t inflight_spans;
+    uint64_t backoff_ms;
+    uint64_t retry_at; /* loop ms before which no export starts after a failure */
+    bool failing;      /* the last export failed (for logging changes only) */
+    /* counters */
+    uint64_t exported;
+    uint64_t failed;
+    uint64_t exports_ok;
+    uint64_t exports_failed;
+    char last_error[192];
+};
+
+static void on_tick(uv_timer_t *h);
+
+/* A version 4 UUID (RFC 9562), the identifier OpenTelemetry recommends for an instance. */
+static void make_instance_id(char out[37])
+{
+    static const char hex[] = "0123456789abcdef";
+    uint8_t b[16];
+    uint64_t a = gw_random_u64(), c = gw_random_u64();
+    memcpy(b, &a, 8);
+    memcpy(b + 8, &c, 8);
+    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
+    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+    size_t o = 0;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            out[o++] = '-';
+        out[o++] = hex[b[i] >> 4];
+        out[o++] = hex[b[i] & 15];
+    }
+    out[o] = '\0';
+}
+
+/* A record the control thread is done with goes back to its worker for reuse (freed when that
+ * ring is full). */
+static void give_back(struct gw_tracer *t, struct gw_trace *rec)
+{
+    if (rec->home >= t->nrings || !gw_trace_ring_push(t->queues[rec->home].back, rec, 0))
+        free(rec);
+}
+
+static void free_batch_records(struct gw_tracer *t)
+{
+    for (size_t i = 0; i < t->nbatch; i++)
+        give_back(t, t->batch[i]);
+    t->nbatch = 0;
+    t->batch_spans = 0;
+}
+
+/* The current ms of the control loop. */
+static uint64_t now_ms(struct gw_tracer *t)
+{
+    return uv_now(t->loop);
+}
+
+/* Moves records from the rings into the batch until it holds batch_size spans; without an
+ * endpoint, empties the rings. Returns how many records it took. */
+static size_t drain(struct gw_tracer *t)
+{
+    unsigned empty = 0;
+    size_t taken = 0;
+    while (empty < t->nrings) {
+        if (t->url != NULL && t->batch_spans >= t->batch_size)
+            return taken;
+        struct gw_trace_ring *ring = t->queues[t->next_ring].out;
+        t->next_ring = (t->next_ring + 1) % t->nrings;
+        struct gw_trace *rec = gw_trace_ring_pop(ring);
+        if (rec == NULL) {
+            empty++;
+            continue;
+        }
+        empty = 0;
+        taken++;
+        if (t->url == NULL || t->nbatch == t->batch_cap) {
+            give_back(t, rec); /* tracing.endpoint went away with a reload */
+            continue;
+        }
+        if (t->nbatch == 0)
+            t->batch_since = now_ms(t);
+        t->batch[t->nbatch++] = rec;
+        t->batch_spans += gw_otlp_span_count(rec);
+    }
+    return taken;
+}
+
+static void export_failed(struct gw_tracer *t, size_t spans, const char *why)
+{
+    t->failed += spans;
+    t->exports_failed++;
+    snprintf(t->last_error, sizeof t->last_error, "%s", why);
+    t->backoff_ms = t->backoff_ms ? t->backoff_ms * 2 : BACKOFF_MIN_MS;
+    if (t->backoff_ms > BACKOFF_MAX_MS)
+        t->backoff_ms = BACKOFF_MAX_MS;
+    t->retry_at = now_ms(t) + t->backoff_ms;
+    if (!t->failing)
+        gw_log_warn("tracing: export to %s failed: %s; spans are dropped (and counted) until it "
+                    "answers",
+                    t->url ? t->url : "-", why);
+    t->failing = true;
+}
+
+static void maybe_export(struct gw_tracer *t);
+static void export_batch(struct gw_tracer *t, uint64_t timeout_ms);
+
+static void on_exported(void *arg, int err, const struct gw_fetch_resp *resp)
+{
+    struct gw_tracer *t = arg;
+    size_t spans = t->inflight_spans;
+    t->inflight = NULL;
+    t->inflight_spans = 0;
+    if (err == 0 && resp->status >= 200 && resp->status < 300) {
+        t->exported += spans;
+        t->exports_ok++;
+        t->backoff_ms = 0;
+        t->retry_at = 0;
+        if (t->failing)
+            gw_log_info("tracing: exports to %s succeed again", t->url ? t->url : "-");
+        t->failing = false;
+    } else {
+        char why[sizeof t->last_error];
+        if (err != 0)
+            snprintf(why, sizeof why, "%s", resp->why[0] ? resp->why : gw_strerror(err));
+        else
+            snprintf(why, sizeof why, "the collector answered %d", resp->status);
+        export_failed(t, spans, why);
+    }
+    drain(t);
+    if (t->stopping) {
+        /* What the workers left goes out too, within the stop's wait (on_stop_wait). */
+        if (t->nbatch > 0 && t->url != NULL)
+            export_batch(t, STOP_WAIT_MS);
+        if (t->inflight == NULL && !uv_is_closing((uv_handle_t *)&t->timer))
+            uv_close((uv_handle_t *)&t->timer, NULL);
+        return;
+    }
+    maybe_export(t);
+}
+
+static void export_batch(struct gw_tracer *t, uint64_t timeout_ms)
+{
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    int64_t shift = (int64_t)wall.tv_sec * 1000000000 + wall.tv_nsec - (int64_t)uv_hrtime();
+    size_t spans = t->batch_spans;
+    /* One export in flight at a time: the other body is free. */
+    struct gw_buf *body = &t->bodies[t->next_body];
+    gw_buf_reset(body);
+    int rc = gw_buf_append(body, t->prefix, t->prefix_len);
+    for (size_t i = 0; rc == 0 && i < t->nbatch; i++)
+        rc = gw_otlp_append(body, t->batch[i], shift, i == 0);
+    if (rc == 0)
+        rc = gw_otlp_end(body);
+    free_batch_records(t);
+    if (rc < 0) {
+        export_failed(t, spans, "out of memory encoding the batch");
+        return;
+    }
+    struct gw_fetch_req req = {.url = t->url,
+                               .method = "POST",
+                               .headers = t->headers,
+                               .body = body->data,
+                               .body_len = body->len,
+                               .body_borrowed = true,
+                               .timeout_ms = timeout_ms,
+                               .max_body = 64 * 1024};
+    rc = gw_fetch_start(t->loop, &req, on_exported, t, &t->inflight);
+    if (rc < 0) {
+        t->inflight = NULL;
+        export_failed(t, spans, gw_strerror(rc));
+        return;
+    }
+    t->inflight_spans = spans;
+    t->next_body ^= 1u; /* this one is the fetch's until it calls back (or is cancelled) */
+}
+
+static void maybe_export(struct gw_tracer *t)
+{
+    if (t->inflight != NULL || t->nbatch == 0 || t->url == NULL)
+        return;
+    uint64_t now = now_ms(t);
+    if (now < t->retry_at)
+        return;
+    if (t->batch_spans >= t->batch_size || now - t->batch_since >= t->flush_ms)
+        export_batch(t, t->timeout_ms);
+}
+
+static void schedule(struct gw_tracer *t, bool busy)
+{
+    uint64_t ms = busy ? TICK_BUSY_MS : TICK_IDLE_MS;
+    uv_timer_start(&t->timer, on_tick, ms < t->flush_ms ? ms : t->flush_ms, 0);
+}
+
+static void on_tick(uv_timer_t *h)
+{
+    struct gw_tracer *t = h->data;
+    bool busy = drain(t) > 0;
+    maybe_export(t);
+    schedule(t, busy);
+}
+
+/* The last wait at stop is over: whatever is still in flight is abandoned. */
+static void on_stop_wait(uv_timer_t *h)
+{
+    struct gw_tracer *t = h->data;
+    if (t->inflight != NULL) {
+        gw_fetch_cancel(t->inflight);
+        t->inflight = NULL;
+        t->failed += t->inflight_spans;
+        t->inflight_spans = 0;
+    }
+    uv_close((uv_handle_t *)&t->timer, NULL);
+}
+
+/* Takes cfg's settings; the timer is the caller's business. 0 or GW_ENOMEM (nothing changed). */
+static int apply(struct gw_tracer *t, const struct gw_config *cfg)
+{
+    const struct gw_tracing_conf *tc = &cfg->tracing;
+    char *url = NULL, *headers = NULL;
+    struct gw_buf prefix;
+    gw_buf_init(&prefix, 1u << 20);
+    struct gw_buf hb;
+    gw_buf_init(&hb, GW_FETCH_MAX_HEADERS);
+    int rc = gw_buf_append_str(&hb, "Content-Type: application/json\r\n");
+    for (size_t i = 0; i < tc->nheaders; i++)
+        rc |= gw_buf_appendf(&hb, "%s: %s\r\n", tc->headers[i].key, tc->headers[i].value);
+    rc |= gw_buf_append(&hb, "", 1);
+    struct gw_otlp_resource res = {.service_name = tc->service_name ? tc->service_name : "gantry",
+                                   .service_version = GANTRY_VERSION,
+                                   .instance_id = tc->service_instance_id ? tc->service_instance_id
+                                                                          : t->instance_id,
+                                   .extra = tc->resource,
+                                   .nextra = tc->nresource};
+    rc |= gw_otlp_begin(&prefix, &res);
+    size_t cap = tc->batch_size + 1;
+    struct gw_trace **batch = t->batch;
+    if (rc == 0 && cap > t->batch_cap) {
+        batch = realloc(t->batch, cap * sizeof *batch);
+        if (batch == NULL)
+            rc = GW_ENOMEM;
+    }
+    if (rc == 0 && tc->enabled && tc->endpoint != NULL && (url = strdup(tc->endpoint)) == NULL)
+        rc = GW_ENOMEM;
+    if (rc != 0) {
+        free(url);
+        gw_buf_free(&prefix);
+        gw_buf_free(&hb);
+        return GW_ENOMEM;
+    }
+    headers = hb.data; /* NUL-terminated above */
+    if (batch != t->batch || cap > t->batch_cap) {
+        t->batch = batch;
+        t->batch_cap = cap;
+    }
+    if (t->url != NULL && (url == NULL || strcmp(url, t->url) != 0)) {
+        /* Another collector, or none: the failure state was the old one's. */
+        t->backoff_ms = 0;
+        t->retry_at = 0;
+        t->failing = false;
+    }
+    free(t->url);
+    free(t->headers);
+    free(t->prefix);
+    t->url = url;
+    t->headers = headers;
+    t->prefix = prefix.data;
+    t->prefix_len = prefix.len;
+    t->batch_size = tc->batch_size ? tc->batch_size : 512;
+    t->flush_ms = tc->flush_interval_ms ? tc->flush_interval_ms : 5000;
+    t->timeout_ms = tc->timeout_ms ? tc->timeout_ms : 10000;
+    if (t->url == NULL)
+        free_batch_records(t);
+    return 0;
+}
+
+static void start_ticks(struct gw_tracer *t)
+{
+    schedule(t, false);
+}
+
+int gw_tracer_new(struct gw_tracer **out, uv_loop_t *loop, unsigned nworkers,
+                  const struct gw_config *cfg)
+{
+    *out = NULL;
+    struct gw_tracer *t = calloc(1, sizeof *t);
+    if (t == NULL)
+        return GW_ENOMEM;
+    t->loop = loop;
+    gw_buf_init(&t->bodies[0], BODY_MAX);
+    gw_buf_init(&t->bodies[1], BODY_MAX);
+    make_instance_id(t->instance_id);
+    t->nrings = nworkers ? nworkers : 1;
+    t->queues = calloc(t->nrings, sizeof *t->queues);
+    if (t->queues == NULL)
+        goto fail;
+    size_t qsize = cfg->tracing.queue_size ? cfg->tracing.queue_size : 8192;
+    for (unsigned i = 0; i < t->nrings; i++) {
+        t->queues[i].id = i;
+        t->queues[i].out = gw_trace_ring_new(qsize);
+        /* Records to reuse: enough for the traffic of a few ticks; more are freed. */
+        t->queues[i].back = gw_trace_ring_new(qsize < GIVE_BACK_MAX ? qsize : GIVE_BACK_MAX);
+        if (t->queues[i].out == NULL || t->queues[i].back == NULL)
+            goto fail;
+    }
+    if (apply(t, cfg) < 0)
+        goto fail;
+    uv_timer_init(loop, &t->timer);
+    t->timer.data = t;
+    start_ticks(t);
+    *out = t;
+    return 0;
+fail:
+    gw_tracer_free(t);
+    return GW_ENOMEM;
+}
+
+struct gw_trace_queue *gw_tracer_queue(struct gw_tracer *t, unsigned i)
+{
+    return t != NULL && i < t->nrings ? &t->queues[i] : NULL;
+}
+
+int gw_tracer_update(struct gw_tracer *t, const struct gw_config *cfg)
+{
+    if (t == NULL || t->stopping)
+        return 0;
+    size_t want = 2;
+    while (want < cfg->tracing.queue_size)
+        want <<= 1;
+    if (want != t->queues[0].out->mask + 1)
+        gw_log_warn("reload: tracing.queue_size changed; it takes effect at the next start");
+    int rc = apply(t, cfg);
+    if (rc == 0)
+        start_ticks(t);
+    return rc;
+}
+
+void gw_tracer_stop(struct gw_tracer *t)
+{
+    if (t == NULL || t->stopping)
+        return;
+    t->stopping = true;
+    uv_timer_stop(&t->timer);
+    drain(t);
+    if (t->inflight == NULL && t->nbatch > 0 && t->url != NULL) {
+        uint64_t wait = t->timeout_ms < STOP_WAIT_MS ? t->timeout_ms : STOP_WAIT_MS;
+        export_batch(t, wait);
+    }
+    if (t->inflight == NULL) {
+        uv_close((uv_handle_t *)&t->timer, NULL);
+        return;
+    }
+    uv_timer_start(&t->timer, on_stop_wait, STOP_WAIT_MS, 0);
+}
+
+void gw_tracer_free(struct gw_tracer *t)
+{
+    if (t == NULL)
+        return;
+    free_batch_records(t); /* into the back rings, freed next */
+    free(t->batch);
+    for (unsigned i = 0; t->queues && i < t->nrings; i++) {
+        gw_trace_ring_free(t->queues[i].out);
+        gw_trace_ring_free(t->queues[i].back);
+        free(t->queues[i].spare);
+    }
+    free(t->queues);
+    gw_buf_free(&t->bodies[0]);
+    gw_buf_free(&t->bodies[1]);
+    free(t->url);
+    free(t->headers);
+    free(t->prefix);
+    free(t);
+}
+
+void gw_tracer_stats(struct gw_tracer *t, struct gw_tracer_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    out->last_error = "";
+    if (t == NULL)
+        return;
+    out->exporting = t->url != NULL;
+    out->exported = t->exported;
+    out->failed = t->failed;
+    out->exports_ok = t->exports_ok;
+    out->exports_failed = t->exports_failed;
+    out->last_error = t->last_error;
+    out->pending = t->batch_spans + t->inflight_spans;
+    for (unsigned i = 0; i < t->nrings; i++) {
+        out->dropped += gw_trace_ring_dropped(t->queues[i].out);
+        out->queued += gw_trace_ring_count(t->queues[i].out);
+    }
+}

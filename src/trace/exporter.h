@@ -1,0 +1,65 @@
+/*
+ * The trace exporter: the control thread's half of tracing (docs/tracing.md). It owns one ring
+ * per worker (trace/ring.h), drains them on a timer, batches the records, encodes them as OTLP
+ * JSON (trace/otlp.h) and POSTs each batch to tracing.endpoint with the one-shot HTTP client
+ * (net/fetch.h). The request path never waits for any of it.
+ *
+ * Contract
+ * - Control thread only (the loop given to gw_tracer_new), except gw_tracer_ring's rings, which
+ *   their workers push into.
+ * - One export in flight at a time. While it is, the next batch fills up to batch_size and then
+ *   draining stops: the workers' rings fill and further traces are dropped there and counted.
+ *   A failed export (no connection, a timeout, a status other than 2xx) drops its batch, counts
+ *   its spans as failed, logs once per change of state, and holds exports back with a backoff
+ *   (1 s doubling to 30 s) before the next try.
+ * - Memory is bounded: per worker at most queue_size records waiting, 1024 given back for reuse
+ *   and one spare, plus two batches.
+ */
+#ifndef GW_TRACE_EXPORTER_H
+#define GW_TRACE_EXPORTER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "config/config-t.h"
+
+struct gw_tracer;
+struct gw_trace_queue;
+
+/* Counters since start, for /gateway/status (all in spans). */
+struct gw_tracer_stats {
+    bool exporting;          /** an endpoint is configured */
+    uint64_t exported;       /** accepted by the collector (2xx) */
+    uint64_t failed;         /** in exports that failed */
+    uint64_t dropped;        /** lost because a worker's queue was full */
+    uint64_t queued;         /** waiting in the workers' queues (traces) */
+    uint64_t pending;        /** in the batch being built and the export in flight */
+    uint64_t exports_ok;     /** requests to the collector that succeeded */
+    uint64_t exports_failed; /** ... and that failed */
+    const char *last_error;  /** why the last failed export failed ("" when none) */
+};
+
+/* Creates the exporter on the control thread's loop with one ring per worker (cfg's
+ * tracing.queue_size each, bound at start) and cfg's settings. 0, or GW_ENOMEM. */
+int gw_tracer_new(struct gw_tracer **out, uv_loop_t *loop, unsigned nworkers,
+                  const struct gw_config *cfg);
+
+/* Worker i's queue (trace/ring.h): set into the worker before it starts. */
+struct gw_trace_queue *gw_tracer_queue(struct gw_tracer *t, unsigned i);
+
+/* A reload: takes cfg's tracing settings (a changed queue_size waits for the next start).
+ * 0, or GW_ENOMEM (the old settings stay). */
+int gw_tracer_update(struct gw_tracer *t, const struct gw_config *cfg);
+
+/* The workers have stopped: sends what they left (one last export, bounded by 2 s), then
+ * closes the exporter's handles. NULL-safe. */
+void gw_tracer_stop(struct gw_tracer *t);
+
+/* Frees everything, once the loop has run the close callbacks (after gw_tracer_stop) or never
+ * ran. NULL-safe. */
+void gw_tracer_free(struct gw_tracer *t);
+
+void gw_tracer_stats(struct gw_tracer *t, struct gw_tracer_stats *out);
+
+#endif

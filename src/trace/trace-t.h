@@ -1,0 +1,96 @@
+/*
+ * A request's trace record: types only (trace/trace.h has the request path's functions,
+ * trace/exporter.h the control thread's).
+ *
+ * One record per traced request: allocated by the worker when the request is dispatched, filled
+ * as the request runs (the spans of its policy stages and upstream tries), completed when it
+ * ends, then either freed (not sampled) or handed to the control thread through the worker's
+ * ring (trace/ring.h), which owns it from then on, encodes it and frees it. It holds no pointer
+ * into the request or its snapshot once completed: every string it needs is copied into `strs`.
+ */
+#ifndef GW_TRACE_TRACE_T_H
+#define GW_TRACE_TRACE_T_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "trace/context.h"
+
+struct gw_target;
+
+/* Child spans kept per request (policy stages and upstream tries); more are counted in `lost`. */
+#define GW_TRACE_MAX_CHILDREN 12
+
+/* Bytes of copied strings per record (longer ones are cut): a tracestate (512 at most) first, then
+ * host, method, path, ids and names. */
+#define GW_TRACE_STRINGS 1536
+_Static_assert(GW_TRACE_STRINGS > GW_TRACESTATE_MAX, "a tracestate fits whole");
+
+/* A string in a record's `strs` (len 0: absent). */
+struct gw_trace_str {
+    uint16_t off;
+    uint16_t len;
+};
+
+enum gw_trace_child_kind {
+    GW_TRACE_STAGE = 1, /* a policy stage (INTERNAL span) */
+    GW_TRACE_TRY,       /* one upstream try (CLIENT span) */
+};
+
+/* What ended a try or the request badly (error.type); 0: nothing. */
+enum gw_trace_error {
+    GW_TRACE_ERR_NONE = 0,
+    GW_TRACE_ERR_CONNECT,   /* could not connect (refused, timed out) */
+    GW_TRACE_ERR_TIMEOUT,   /* no response in time */
+    GW_TRACE_ERR_RESET,     /* closed or reset before the response was complete */
+    GW_TRACE_ERR_INVALID,   /* the upstream's response was not valid HTTP */
+    GW_TRACE_ERR_STATUS,    /* a 5xx response (error.type is the status code) */
+    GW_TRACE_ERR_GATEWAY,   /* gantry answered 5xx itself (no target, circuit open, ...) */
+    GW_TRACE_ERR_ABORTED,   /* the exchange ended before the response was complete */
+    GW_TRACE_ERR_CANCELLED, /* the client went away while this span was open */
+};
+
+struct gw_trace_child {
+    uint64_t span_id;
+    uint64_t t_start; /** uv_hrtime() */
+    uint64_t t_end;   /** 0 while open */
+    const char *name; /** a stage's name (static text of the stage table), else NULL */
+    const struct gw_target *target; /** a try's target while the request lives (then NULL) */
+    struct gw_trace_str addr;       /** a try's target host, copied when the request ends */
+    uint16_t port;                  /** a try's target port */
+    uint16_t status; /** a try's response status, a stage's answer status (0: none) */
+    uint8_t kind;    /** enum gw_trace_child_kind */
+    uint8_t error;   /** enum gw_trace_error */
+    uint8_t resend;  /** a try: how many tries came before it */
+};
+
+struct gw_trace {
+    struct gw_trace_id trace_id;
+    uint64_t parent_id; /** the client's span (0: gantry started the trace) */
+    uint64_t span_id;   /** gantry's span for the request (SERVER) */
+    uint64_t try_span;  /** the parent the upstream is told of: the current try's span */
+    uint64_t t_start;   /** uv_hrtime() at dispatch */
+    uint64_t t_end;
+    uint32_t tp_off;      /** where the current try's span id sits in r->head (0: not there) */
+    uint16_t status;      /** the answer's status (0: none reached the client) */
+    uint16_t server_port; /** from the Host header (0: none) */
+    uint8_t parent_flags; /** the client's trace-flags */
+    int8_t head;          /** the head sampling decision: -1 not made yet, 0 no, 1 yes */
+    uint8_t error;        /** enum gw_trace_error of the request */
+    uint8_t nchild;
+    uint8_t lost;       /** child spans beyond GW_TRACE_MAX_CHILDREN */
+    uint8_t open_stage; /** 1 + the child index of the running stage, 0: none */
+    uint8_t open_try;   /** 1 + the child index of the current try, 0: none */
+    uint8_t rl_outcome; /** the request's enum gw_rl_outcome */
+    uint8_t http_minor; /** 0 or 1 */
+    uint32_t retries;
+    uint16_t home; /** the index of the worker whose queue it comes from and returns to */
+    bool sampled;  /** the final decision (head, or an error with always_sample_errors) */
+    struct gw_trace_str method, path, route, service, server, client, request_id, consumer;
+    struct gw_trace_str tracestate; /** the client's, cleaned (the first string: it fits whole) */
+    struct gw_trace_child child[GW_TRACE_MAX_CHILDREN];
+    uint16_t strs_len;
+    char strs[GW_TRACE_STRINGS];
+};
+
+#endif
