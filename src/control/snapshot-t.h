@@ -52,8 +52,12 @@ struct gw_service {
     struct gw_target_state **states; /** targets[i].state, as an array (ejection counting) */
     bool retries_on;                 /** retries configured (the default) */
     struct gw_retry_conf retry;
-    bool breaker_on;              /** circuit_breaker configured */
-    uint32_t stages;              /** bit i: row i of the policy chain runs (policy/chain.c) */
+    bool breaker_on; /** circuit_breaker configured */
+    uint32_t stages; /** bit i: row i of the policy chain runs (policy/chain.c) */
+    /** Of those rows, by what the chain does with them after on_request (gw_policy_stage_rows):
+     * the rows timed into a policy-time histogram, and the rows whose on_response,
+     * on_response_head or cancel hook runs (the first row of each slot that has one). */
+    uint32_t stages_timed, stages_on_response, stages_on_response_head, stages_cancel;
     struct gw_service_live *live; /** breakers and retry budget (mutable, see above) */
 };
 

@@ -235,7 +235,7 @@ static int layout_build(const struct gw_snapshot *s, struct gw_metrics_layout *l
             sl->nconsumers = (uint32_t)ncons + 1;
             n[GW_MX_CONSUMER] += ncons + 1;
         }
-        sl->stages = svc->stages;
+        sl->stages = svc->stages_timed;
     }
     n[GW_MX_SERVICE] = nsvc;
     /* histograms: one per route, two per service, one per stage that runs, one for Redis */

@@ -228,7 +228,7 @@ struct gw_mx_service_layout {
     uint32_t hist_try;      /* histogram rows */
     uint32_t hist_ttfb;
     uint32_t hist_stage_base; /* stage k: hist_stage_base + popcount(stages & ((1 << k) - 1)) */
-    uint32_t stages;          /* the policy stages that run for it (gw_service.stages) */
+    uint32_t stages; /* the timed policy stages that run for it (gw_service.stages_timed) */
 };
 
 /* What a set was built from, with the keys of its rows (owned). */

@@ -21,21 +21,21 @@ static const struct gw_stage stages[GW_STAGE__COUNT] = {
                           NULL, NULL, NULL},
     [GW_STAGE_RATELIMIT_PRE] = {"ratelimit", GW_STAGE_RATELIMIT_PRE, gw_ratelimit_applies,
                                 gw_ratelimit_pre_on_request, gw_ratelimit_on_response,
-                                gw_ratelimit_cancel, NULL},
+                                gw_ratelimit_cancel, NULL, true},
     [GW_STAGE_CORS_PREFLIGHT] = {"cors-preflight", GW_STAGE_CORS, gw_cors_applies,
                                  gw_cors_preflight_on_request, NULL, NULL, NULL},
     [GW_STAGE_CSRF] = {"csrf", GW_STAGE_CSRF, gw_csrf_applies, gw_csrf_on_request, NULL, NULL,
                        NULL},
     [GW_STAGE_AUTH] = {"auth", GW_STAGE_AUTH, gw_auth_applies, gw_auth_on_request, NULL,
-                       gw_auth_cancel, NULL},
+                       gw_auth_cancel, NULL, true},
     [GW_STAGE_RATELIMIT_CONSUMER] = {"ratelimit-consumer", GW_STAGE_RATELIMIT_PRE,
                                      gw_ratelimit_applies, gw_ratelimit_consumer_on_request, NULL,
-                                     NULL, NULL},
+                                     NULL, NULL, true},
     [GW_STAGE_TRANSFORM] = {"transform", GW_STAGE_TRANSFORM, gw_transform_applies,
                             gw_transform_on_request, gw_transform_on_response, gw_transform_cancel,
                             gw_transform_on_response_head},
     [GW_STAGE_VALIDATE] = {"validate", GW_STAGE_VALIDATE, gw_validate_applies,
-                           gw_validate_on_request, NULL, gw_validate_cancel, NULL},
+                           gw_validate_on_request, NULL, gw_validate_cancel, NULL, true},
     [GW_STAGE_SECHDR] = {"security-headers", GW_STAGE_SECHDR, gw_sechdr_applies,
                          gw_sechdr_on_request, NULL, NULL, NULL},
     [GW_STAGE_COMPRESS] = {"compress", GW_STAGE_COMPRESS, gw_compress_applies,
@@ -46,14 +46,51 @@ static const struct gw_stage stages[GW_STAGE__COUNT] = {
 _Static_assert(GW_STAGE__COUNT <= GW_REQUEST_SLOTS, "a slot per stage");
 _Static_assert(GW_STAGE__COUNT <= 32, "a bit per stage in gw_service.stages");
 
-uint32_t gw_policy_stage_mask(const struct gw_snapshot *s, size_t i)
+/* The first row of each slot among rows that has the hook (has_hook(k)): stages that share a
+ * slot share its hooks, which run once per request. */
+static uint32_t first_of_slot(uint32_t rows, bool (*has_hook)(const struct gw_stage *st))
 {
-    uint32_t mask = 0;
-    for (size_t k = 0; k < GW_STAGE__COUNT; k++) {
-        if (stages[k].applies(s, i))
-            mask |= 1u << k;
+    uint32_t out = 0, slots = 0;
+    for (uint32_t left = rows; left; left &= left - 1) {
+        unsigned k = (unsigned)__builtin_ctz(left);
+        if (has_hook(&stages[k]) && !(slots & (1u << stages[k].slot))) {
+            slots |= 1u << stages[k].slot;
+            out |= 1u << k;
+        }
     }
-    return mask;
+    return out;
+}
+
+static bool has_on_response(const struct gw_stage *st)
+{
+    return st->on_response != NULL;
+}
+
+static bool has_on_response_head(const struct gw_stage *st)
+{
+    return st->on_response_head != NULL;
+}
+
+static bool has_cancel(const struct gw_stage *st)
+{
+    return st->cancel != NULL;
+}
+
+void gw_policy_stage_rows(const struct gw_snapshot *s, size_t i, struct gw_service *svc)
+{
+    uint32_t run = 0, timed = 0;
+    for (size_t k = 0; k < GW_STAGE__COUNT; k++) {
+        if (stages[k].applies(s, i)) {
+            run |= 1u << k;
+            if (stages[k].timed)
+                timed |= 1u << k;
+        }
+    }
+    svc->stages = run;
+    svc->stages_timed = timed;
+    svc->stages_on_response = first_of_slot(run, has_on_response);
+    svc->stages_on_response_head = first_of_slot(run, has_on_response_head);
+    svc->stages_cancel = first_of_slot(run, has_cancel);
 }
 
 const char *gw_policy_stage_name(size_t k)
@@ -61,13 +98,16 @@ const char *gw_policy_stage_name(size_t k)
     return k < GW_STAGE__COUNT ? stages[k].name : NULL;
 }
 
-/* The running stage gave its verdict: its time goes to the service's histogram of that stage. */
-static void stage_time(struct gw_request *r, uint32_t mask)
+/* The running (timed) stage gave its verdict: its time goes to the service's histogram of that
+ * stage, the n-th of the service's timed rows. */
+static void stage_time(struct gw_request *r)
 {
     const struct gw_mx_service_layout *sl =
         &r->snap->metrics->layout.svc[r->svc - r->snap->services];
-    uint32_t row =
-        sl->hist_stage_base + (uint32_t)__builtin_popcount(mask & ((1u << r->stage) - 1u));
+    uint32_t row = sl->hist_stage_base;
+    for (uint32_t before = r->svc->stages_timed & ((1u << r->stage) - 1u); before;
+         before &= before - 1)
+        row++; /* a few bits at most: cheaper than libgcc's popcount without -mpopcnt */
     gw_mx_hist_record(r->mx, row, uv_hrtime() - r->t_stage);
     r->t_stage = 0;
 }
@@ -86,7 +126,8 @@ static void run_from_stage(struct gw_request *r)
         }
         r->stage = (uint8_t)(r->stage + (unsigned)__builtin_ctz(rest));
         const struct gw_stage *st = &stages[r->stage];
-        if (r->mx && r->t_stage == 0)
+        bool timed = r->mx && (r->svc->stages_timed & (1u << r->stage));
+        if (timed && r->t_stage == 0)
             r->t_stage = uv_hrtime(); /* policy time: from the stage's start to its verdict */
         if (r->trace)
             gw_trace_stage_begin(r, st->name);
@@ -95,8 +136,8 @@ static void run_from_stage(struct gw_request *r)
             r->suspended = true;
             return;
         }
-        if (r->mx)
-            stage_time(r, mask);
+        if (timed)
+            stage_time(r);
         if (r->trace)
             gw_trace_stage_end(r, res == GW_STAGE_RESPOND ? &a : NULL);
         if (res == GW_STAGE_RESPOND) {
@@ -131,28 +172,22 @@ void gw_policy_respond(struct gw_request *r, const struct gw_answer *a)
 }
 
 /* Stages that share a slot share its hooks: each slot's cancel and on_response run once, from
- * the first row of the slot that has them. */
+ * the first row of the slot that has them. The service's masks (gw_policy_stage_rows) hold
+ * exactly those rows, so these loops visit the rows with a hook and nothing else. */
 void gw__policy_cancel(struct gw_request *r)
 {
-    unsigned done = 0;
-    /* Only the rows the service runs can hold state (rows that share a slot share their
-     * applies), so these loops visit those rows alone. */
-    for (uint32_t rows = r->svc->stages; rows; rows &= rows - 1) {
+    for (uint32_t rows = r->svc->stages_cancel; rows; rows &= rows - 1) {
         const struct gw_stage *st = &stages[__builtin_ctz(rows)];
-        if (st->cancel && r->slot[st->slot] && !(done & (1u << st->slot))) {
-            done |= 1u << st->slot;
+        if (r->slot[st->slot])
             st->cancel(r, r->slot[st->slot]);
-        }
     }
 }
 
 int gw__policy_response_headers(struct gw_request *r, struct gw_buf *head)
 {
-    unsigned done = 0;
-    for (uint32_t rows = r->svc->stages; rows; rows &= rows - 1) {
+    for (uint32_t rows = r->svc->stages_on_response; rows; rows &= rows - 1) {
         const struct gw_stage *st = &stages[__builtin_ctz(rows)];
-        if (st->on_response && r->slot[st->slot] && !(done & (1u << st->slot))) {
-            done |= 1u << st->slot;
+        if (r->slot[st->slot]) {
             int rc = st->on_response(r, r->slot[st->slot], head);
             if (rc < 0)
                 return rc;
@@ -163,11 +198,9 @@ int gw__policy_response_headers(struct gw_request *r, struct gw_buf *head)
 
 int gw__policy_response_head(struct gw_request *r, struct gw_http1_message *m)
 {
-    unsigned done = 0;
-    for (uint32_t rows = r->svc->stages; rows; rows &= rows - 1) {
+    for (uint32_t rows = r->svc->stages_on_response_head; rows; rows &= rows - 1) {
         const struct gw_stage *st = &stages[__builtin_ctz(rows)];
-        if (st->on_response_head && r->slot[st->slot] && !(done & (1u << st->slot))) {
-            done |= 1u << st->slot;
+        if (r->slot[st->slot]) {
             int rc = st->on_response_head(r, r->slot[st->slot], m);
             if (rc < 0)
                 return rc;

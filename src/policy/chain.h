@@ -80,11 +80,18 @@ struct gw_stage {
      * status and reason, the header list (entries removed, names replaced; new strings must
      * live as long as the request), a body filter. 0 or a negative code (the answer is 502). */
     int (*on_response_head)(struct gw_request *r, void *slot, struct gw_http1_message *m);
+    /* Its time from first run to verdict goes to the service's policy-time histogram of the
+     * stage (gantry_policy_duration_seconds). For stages whose time varies with what they wait
+     * for or compute (rate limits, authentication, body validation); a stage that only edits
+     * headers takes less time than the two clock reads that would measure it. */
+    bool timed;
 };
 
-/* The stages that apply to service i of s (bit i: row i of the table), for gw_service.stages.
- * Called while the snapshot is built. */
-uint32_t gw_policy_stage_mask(const struct gw_snapshot *s, size_t i);
+/* Sets svc->stages (the rows that apply to service i of s; bit k: row k of the table) and the
+ * masks derived from it (stages_timed, stages_on_response, stages_on_response_head,
+ * stages_cancel), so that a request visits only the rows with work for it. Called while the
+ * snapshot is built; svc is &s->services[i]. */
+void gw_policy_stage_rows(const struct gw_snapshot *s, size_t i, struct gw_service *svc);
 
 /* The name of row k of the table ("ratelimit", "auth", ...), or NULL past the last row. */
 const char *gw_policy_stage_name(size_t k);

@@ -333,7 +333,7 @@ int gw_policy_build(struct gw_snapshot *s, struct gw_policy_shared *ps, char *wh
         return rc;
     /* Which stages of the chain each service runs: the others cost its requests nothing. */
     for (size_t i = 0; i < s->nservices; i++)
-        s->services[i].stages = gw_policy_stage_mask(s, i);
+        gw_policy_stage_rows(s, i, &s->services[i]);
     return 0;
 }
 

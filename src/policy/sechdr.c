@@ -508,7 +508,7 @@ int gw_sechdr_answer_headers(const struct gw_policy *p, struct gw_request *r, bo
         return 0;
     /* Response transformations ran before (their stage's on_response) and may have set some
      * of these headers: then every line of the head is looked at, not only the upstream's. */
-    bool transformed = r && r->slot[GW_STAGE_TRANSFORM] != NULL;
+    bool transformed = r && gw_transform_adds_response_lines(r);
     /* The upstream's response is rewritten into r->rhead (upstream/rewrite.c); any other head
      * is gantry's own answer, which carries none of these headers unless transformed. */
     if (r && head == &r->rhead)

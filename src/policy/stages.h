@@ -53,6 +53,10 @@ enum gw_stage_result gw_transform_on_request(struct gw_request *r, void **slot,
 int gw_transform_on_response(struct gw_request *r, void *slot, struct gw_buf *head);
 int gw_transform_on_response_head(struct gw_request *r, void *slot, struct gw_http1_message *m);
 void gw_transform_cancel(struct gw_request *r, void *slot);
+/* Whether the transform stage's on_response appends header lines to r's answers (response
+ * "set"/"add"): then the security headers look at every line of the head, not only the
+ * upstream's header list. */
+bool gw_transform_adds_response_lines(const struct gw_request *r);
 
 /* policy/validate.c: JSON request bodies checked against the route's JSON Schema. */
 bool gw_validate_applies(const struct gw_snapshot *s, size_t i);

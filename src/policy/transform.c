@@ -86,9 +86,24 @@ static uint32_t set_uses(const struct gw_tf_set *set)
     return u;
 }
 
+static unsigned layer_does(const struct gw_tf_set *set)
+{
+    const struct gw_tf_response_conf *rs = &set->response;
+    return (fields_empty(&set->request.headers) ? 0u : GW_TF_REQ_HEADERS) |
+           (fields_empty(&set->request.query) ? 0u : GW_TF_REQ_QUERY) |
+           (set->request.path_kind == GW_TF_PATH_NONE ? 0u : GW_TF_REQ_PATH) |
+           (body_empty(&set->request.body) ? 0u : GW_TF_REQ_BODY) |
+           (rs->headers.nset + rs->headers.nadd > 0 ? GW_TF_RESP_LINES : 0u) |
+           (rs->nstatus + rs->headers.nremove + rs->headers.nrename + rs->headers.nset > 0
+                ? GW_TF_RESP_HEAD
+                : 0u) |
+           (body_empty(&rs->body) ? 0u : GW_TF_RESP_BODY | GW_TF_RESP_HEAD);
+}
+
 static int layer_init(struct gw_tf_layer *l, const struct gw_tf_set *set, char *why, size_t cap)
 {
     l->set = set;
+    l->does = layer_does(set);
     l->re = NULL;
     l->mctx = NULL;
     if (set->request.path_kind != GW_TF_PATH_REGEX)
@@ -177,6 +192,11 @@ bool gw_transform_applies(const struct gw_snapshot *s, size_t i)
 /* Header name a[0..an) equals b (NUL-terminated) ignoring case, '_' matching '-'. */
 static bool header_is(const char *a, size_t an, const char *b)
 {
+    /* Most names differ in their first character: a filter (letters compare without case;
+     * other characters fall through to the exact loop). */
+    char a0 = an && a[0] == '_' ? '-' : (an ? a[0] : '\0'), b0 = b[0] == '_' ? '-' : b[0];
+    if ((a0 | 0x20) != (b0 | 0x20))
+        return false;
     size_t i = 0;
     for (; i < an && b[i]; i++) {
         char x = a[i] == '_' ? '-' : a[i], y = b[i] == '_' ? '-' : b[i];
@@ -484,6 +504,7 @@ int gw_tf_json_edit(const char *body, size_t len, const struct gw_tf_json_layer 
 struct tf_state {
     const struct gw_tf_layer *layers[GW_TF_MAX_LAYERS];
     size_t nlayers;
+    unsigned does; /* the layers' GW_TF_* bits together */
     const struct gw_tf_plan *plan;
     struct gw_http1_header *headers; /* the request's header list when it outgrew its array */
     struct gw_buf values;            /* the values rendered for it */
@@ -971,17 +992,11 @@ enum gw_stage_result gw_transform_on_request(struct gw_request *r, void **slot, 
     if (rule)
         st->layers[st->nlayers++] = rule;
 
-    bool headers = false, query = false, path = false, resp = false, req_body = false;
-    bool resp_body = false;
-    for (size_t l = 0; l < st->nlayers; l++) {
-        const struct gw_tf_set *set = st->layers[l]->set;
-        headers |= !fields_empty(&set->request.headers);
-        query |= !fields_empty(&set->request.query);
-        path |= set->request.path_kind != GW_TF_PATH_NONE;
-        resp |= set->response.headers.nset + set->response.headers.nadd > 0;
-        req_body |= !body_empty(&set->request.body);
-        resp_body |= !body_empty(&set->response.body);
-    }
+    for (size_t l = 0; l < st->nlayers; l++)
+        st->does |= st->layers[l]->does;
+    bool headers = st->does & GW_TF_REQ_HEADERS, query = st->does & GW_TF_REQ_QUERY;
+    bool path = st->does & GW_TF_REQ_PATH, resp = st->does & GW_TF_RESP_LINES;
+    bool req_body = st->does & GW_TF_REQ_BODY, resp_body = st->does & GW_TF_RESP_BODY;
     req_body = req_body && json_body_fits(&r->msg, plan->max_body);
     if (r->client_ip[0] == '\0' && (plan->uses & (1u << GW_TPL_CLIENT_IP)))
         gw_policy_client_ip(r);
@@ -1024,6 +1039,8 @@ static bool dropped(const struct gw_http1_header *h, const struct gw_tf_fields *
 int gw_transform_on_response_head(struct gw_request *r, void *slot, struct gw_http1_message *m)
 {
     struct tf_state *st = slot;
+    if (!(st->does & GW_TF_RESP_HEAD))
+        return 0; /* request edits only */
     bool body = false;
     for (size_t l = 0; l < st->nlayers; l++) {
         body |= !body_empty(&st->layers[l]->set->response.body);
@@ -1071,10 +1088,18 @@ int gw_transform_on_response(struct gw_request *r, void *slot, struct gw_buf *he
     return st->resp_lines.len ? gw_buf_append(head, st->resp_lines.data, st->resp_lines.len) : 0;
 }
 
+bool gw_transform_adds_response_lines(const struct gw_request *r)
+{
+    const struct tf_state *st = r->slot[GW_STAGE_TRANSFORM];
+    return st && st->resp_lines.len > 0;
+}
+
 void gw_transform_cancel(struct gw_request *r, void *slot)
 {
     struct tf_state *st = slot;
     (void)r;
+    if (st->does == GW_TF_REQ_HEADERS && st->headers == NULL && st->values.data == NULL)
+        return; /* constant header edits in the request's own list: nothing was allocated */
     free(st->headers);
     gw_buf_free(&st->values);
     free(st->query);

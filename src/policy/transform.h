@@ -22,8 +22,20 @@ struct gw_policy;
 struct gw_snapshot;
 
 /* A layer: a set of transformations and its compiled path expression. */
+/* What a layer does (gw_tf_layer.does), worked out when the snapshot is built. */
+enum {
+    GW_TF_REQ_HEADERS = 1u << 0, /* edits the request's headers */
+    GW_TF_REQ_QUERY = 1u << 1,   /* edits its query */
+    GW_TF_REQ_PATH = 1u << 2,    /* rewrites its path */
+    GW_TF_REQ_BODY = 1u << 3,    /* edits its JSON body */
+    GW_TF_RESP_LINES = 1u << 4,  /* sets or adds response headers (rendered at request time) */
+    GW_TF_RESP_HEAD = 1u << 5,   /* edits the response head: status, header removals/renames/sets */
+    GW_TF_RESP_BODY = 1u << 6,   /* edits the response's JSON body */
+};
+
 struct gw_tf_layer {
     const struct gw_tf_set *set;
+    unsigned does;                           /* GW_TF_* bits */
     struct pcre2_real_code_8 *re;            /* request.path_regex, JIT-compiled, or NULL */
     struct pcre2_real_match_context_8 *mctx; /* its match limits */
 };

@@ -37,12 +37,9 @@ static int append_header(struct gw_buf *b, const char *name, size_t nlen, const 
  * smuggle an identity header in either spelling. */
 static bool same_name_loose(const char *a, size_t an, const char *lower)
 {
-    if (an == 0 || (a[0] | 0x20) != lower[0])
-        return false; /* most headers differ at once: no length to measure */
-    size_t n = strlen(lower);
-    if (an != n)
-        return false;
-    for (size_t i = 0; i < n; i++) {
+    /* One walk, stopping at the first difference (most names differ at once): no strlen. */
+    size_t i = 0;
+    for (; i < an && lower[i]; i++) {
         char c = a[i];
         if (c >= 'A' && c <= 'Z')
             c = (char)(c - 'A' + 'a');
@@ -52,7 +49,7 @@ static bool same_name_loose(const char *a, size_t an, const char *lower)
         if (c != d)
             return false;
     }
-    return true;
+    return i == an && lower[i] == '\0';
 }
 
 /* An identity header: never taken from the client (gantry sets them after authenticating). */
