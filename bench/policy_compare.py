@@ -4,7 +4,16 @@
 Every variant is the same gantry binary ($GANTRY_BIN) with one worker in front of the same
 nginx origin as bench/proxy_compare.py (3-byte body at /); only the policy differs:
 
-    baseline               no rate limit, no auth
+    baseline               no rate limit, no auth (metrics on and the default security
+                           headers: what a service gets with nothing configured)
+    metrics-off            the baseline with metrics.enabled false (issue 12: metrics cost
+                           at most 3% req/s)
+    tracing-100            the baseline with tracing at 100% sampling, exporting every span to
+                           an OTLP/HTTP sink (nginx answering 200, on the load generator's CPU)
+    no-policy              no traffic policy at all: security_headers false
+    web-policies           CORS (an allowed Origin on every request), the default security
+                           headers and one request-header transformation; compared with
+                           no-policy (issue 16: at most 3% req/s)
     ratelimit-local        a per-IP gcra limit that never triggers (1,000,000 per 1s), local
     ratelimit-redis        the same limit kept in a real redis-server, local_share 0
     ratelimit-redis-share  the same, local_share 100
@@ -55,9 +64,18 @@ RL_HEADERS = ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "X-Ra
               "X-RateLimit-Remaining", "X-RateLimit-Reset")
 KEY_PREFIX = "gantry:bench:{}:"
 
-# name: (kind, what the table says, what the summary says)
+ORIGIN = "https://app.example.com"
+
+# name: (kind, what the table says, what the summary says[, the variant it is compared with:
+# baseline when absent])
 VARIANTS = {
     "baseline": ("none", "no limit, no auth", None),
+    "metrics-off": ("mxoff", "metrics.enabled false", "metrics off"),
+    "tracing-100": ("trace", "tracing, sample_ratio 1, OTLP/HTTP export", "tracing at 100%"),
+    "no-policy": ("bare", "security_headers false, nothing else", "no traffic policy"),
+    "web-policies": ("web", "CORS + security headers + one header transformation",
+                     "CORS + security headers + header transformation vs no-policy",
+                     "no-policy"),
     "ratelimit-local": ("local", "per-IP gcra limit, in-process", "per-IP local limit"),
     "ratelimit-redis": ("redis", "the same limit in Redis, local_share 0", "per-IP Redis limit"),
     "ratelimit-redis-share": ("redis", "the same limit in Redis, local_share 100",
@@ -183,13 +201,30 @@ def tamper(token):
 
 
 # ------------------------------------------------------------------------ variants --
-def gantry_config(name, port, origin_port, redis_port, tok):
+def reference(name):
+    """The variant name is compared with."""
+    v = VARIANTS[name]
+    return v[3] if len(v) > 3 else "baseline"
+
+
+def gantry_config(name, port, origin_port, redis_port, tok, otlp_port=0):
     service = {"name": "origin", "prefix": "/", "targets": [f"http://127.0.0.1:{origin_port}"]}
     cfg = {"listen": f"127.0.0.1:{port}", "workers": 1,
            "timeouts": {"client_idle": "300s"},
            "upstream": {"keepalive": {"max_idle": 256, "idle_timeout": "300s"}},
            "log": {"access": "off"}, "admin": {"listen": "off"}, "services": [service]}
     kind = VARIANTS[name][0]
+    if kind == "mxoff":
+        cfg["metrics"] = {"enabled": False}
+    if kind == "trace":
+        cfg["tracing"] = {"endpoint": f"http://127.0.0.1:{otlp_port}/v1/traces",
+                          "sample_ratio": 1}
+    if kind == "bare":
+        cfg["security_headers"] = False
+    if kind == "web":
+        cfg["cors"] = {"origins": [ORIGIN], "credentials": True,
+                       "expose_headers": ["X-Request-ID"], "max_age": "10m"}
+        service["transform"] = {"request": {"headers": {"set": {"X-Gateway": "gantry"}}}}
     if kind == "local":
         cfg["rate_limit"] = {"backend": "local"}
     elif kind == "redis":
@@ -220,10 +255,23 @@ def token_of(name, tok):
     return tok["hs_token"] if "hs256" in name else tok["rs_token"]
 
 
-def get(port, token=None):
+def extra_headers(name, tok):
+    """The request headers wrk sends to the variant (a token, an Origin)."""
+    token = token_of(name, tok)
+    out = {"Authorization": f"Bearer {token}"} if token else {}
+    if VARIANTS[name][0] == "web":
+        out["Origin"] = ORIGIN
+    return out
+
+
+def wrk_header_args(name, tok):
+    return [a for k, v in extra_headers(name, tok).items() for a in ("-H", f"{k}: {v}")]
+
+
+def get(port, token=None, more=None):
     """GET / with Connection: close; (status, headers as a dict with lower-case names, body)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-    headers = {"Connection": "close"}
+    headers = {"Connection": "close", **(more or {})}
     if token:
         headers["Authorization"] = f"Bearer {token}"
     try:
@@ -257,7 +305,7 @@ def verify(name, port, tok, redis_port):
         raise BenchError(f"{name}: {msg}")
 
     calls0 = redis_script_calls(redis_port) if kind == "redis" else 0
-    status, headers, body = get(port, token)
+    status, headers, body = get(port, token, extra_headers(name, tok))
     if status != 200 or body != b"ok\n":
         fail(f"GET / answered {status} with {len(body)} bytes (want 200 and the origin's body)")
     present = [h for h in RL_HEADERS if h.lower() in headers]
@@ -269,6 +317,13 @@ def verify(name, port, tok, redis_port):
         fail(f"unexpected rate-limit headers {present}")
     else:
         what = "no RateLimit headers"
+    sechdr = "x-content-type-options" in headers
+    if sechdr == (kind == "bare"):
+        fail("security headers " + ("present" if sechdr else "missing"))
+    if kind == "web":
+        if headers.get("access-control-allow-origin") != ORIGIN:
+            fail(f"no CORS answer for Origin {ORIGIN}: {headers}")
+        what += "; CORS headers for the allowed Origin"
     if kind == "redis":
         calls = redis_script_calls(redis_port) - calls0
         if calls < 1:
@@ -288,7 +343,7 @@ def verify(name, port, tok, redis_port):
 
 
 # ------------------------------------------------------------------------------ wrk --
-def run_wrk(args, lg_pin, name, port, token, servers, redis_port):
+def run_wrk(args, lg_pin, name, port, hdr, servers, redis_port):
     """One timed wrk run, with the CPU bookkeeping of proxy_compare.run_wrk and, for the
     Redis variants, script calls counted and keys under the prefix looked for mid-run."""
     pids = {s.name: s.pids() for s in servers}
@@ -313,7 +368,6 @@ def run_wrk(args, lg_pin, name, port, token, servers, redis_port):
         probe = threading.Timer(args.duration / 2, look)
         probe.start()
     busy0, t0 = pc.busy_ticks(), time.monotonic()
-    hdr = ["-H", f"Authorization: Bearer {token}"] if token else []
     cmd = lg_pin + ["wrk", f"-t{THREADS}", f"-c{CONNS}", f"-d{args.duration}s", "--latency",
                     *hdr, f"http://127.0.0.1:{port}/"]
     try:
@@ -365,15 +419,16 @@ def report(names, rounds, args, pin_note):
     if len(clean) < pc.MIN_CLEAN:
         lines += [f"**WARNING: only {len(clean)} clean rounds; medians include disturbed "
                   "rounds and are unreliable.**", ""]
-    lines += ["| variant | policy | req/s (median) | min-max | vs baseline [min-max] | p50 | p99 "
-              "| gantry CPU us/req (vs baseline) | Redis calls/req | Redis CPU us/req |",
+    lines += ["| variant | policy | req/s (median) | min-max | vs its reference [min-max] | p50 "
+              "| p99 | gantry CPU us/req (vs reference) | Redis calls/req | Redis CPU us/req |",
               "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     ratios, cpu = {}, {}
     base_cpu = _median_of([r["runs"]["baseline"] for r in used], "own_us_req")
     for name in names:
         runs = [r["runs"][name] for r in used]
         rps = [x["rps"] for x in runs]
-        ratios[name] = [r["runs"][name]["rps"] / r["runs"]["baseline"]["rps"] for r in used]
+        ref = reference(name)
+        ratios[name] = [r["runs"][name]["rps"] / r["runs"][ref]["rps"] for r in used]
         redis = VARIANTS[name][0] == "redis"
         cpu[name] = _median_of(runs, "own_us_req")
         calls = f"{_median_of(runs, 'calls_req'):.2f}" if redis else "-"
@@ -382,7 +437,7 @@ def report(names, rounds, args, pin_note):
             f"| {name} | {VARIANTS[name][1]} | {pc._fmt_rps(statistics.median(rps))} "
             f"| {pc._fmt_rps(min(rps))}-{pc._fmt_rps(max(rps))} | {pc._ratio(ratios[name])} "
             f"| {pc._fmt_ms(_median_of(runs, 'p50'))} | {pc._fmt_ms(_median_of(runs, 'p99'))} "
-            f"| {cpu[name]:.1f} ({cpu[name] / base_cpu:.2f}) "
+            f"| {cpu[name]:.1f} ({cpu[name] / _median_of([r['runs'][ref] for r in used], 'own_us_req'):.2f}) "
             f"| {calls} | {redis_cpu} |")
     lines += ["", "| round | order | other procs % of a CPU (max run) | |", "|---:|---|---:|---|"]
     for r in rounds:
@@ -391,8 +446,8 @@ def report(names, rounds, args, pin_note):
     errs = {n: sum(r["runs"][n]["errors"] for r in rounds) for n in names}
     if any(errs.values()):
         lines += ["", "wrk socket errors: " + ", ".join(f"{n} {e}" for n, e in errs.items() if e)]
-    summary = "; ".join(f"{VARIANTS[n][2]}: {statistics.median(ratios[n]):.2f}x baseline "
-                        f"(gantry CPU/req {cpu[n] / base_cpu:.2f}x)"
+    summary = "; ".join(f"{VARIANTS[n][2]}: {statistics.median(ratios[n]):.3f}x {reference(n)} "
+                        f"(gantry CPU/req {cpu[n] / cpu[reference(n)]:.3f}x)"
                         for n in names if VARIANTS[n][2])
     if len(clean) < pc.MIN_CLEAN:
         summary = f"UNRELIABLE ({len(clean)} clean rounds): " + summary
@@ -407,7 +462,8 @@ def parse_args():
     p.add_argument("--extra-rounds", type=int, default=2,
                    help="rounds added to replace disturbed ones (default 2)")
     p.add_argument("--only", action="append", default=None,
-                   help="comma-separated variants to run (baseline is always run): "
+                   help="comma-separated variants to run (baseline and each one's reference "
+                   "are always run): "
                    + ", ".join(VARIANTS))
     p.add_argument("--gantry-bin", default=os.environ.get("GANTRY_BIN") or
                    os.path.join(pc.ROOT, "build", "bench", "gantry"),
@@ -424,7 +480,8 @@ def parse_args():
     if bad or args.rounds < 1 or args.duration < 1 or args.extra_rounds < 0:
         p.error(f"unknown variant(s) {bad}; known: {', '.join(VARIANTS)}" if bad
                 else "numbers must be positive")
-    args.names = [v for v in VARIANTS if not only or v == "baseline" or v in only]
+    keep = set(only) | {reference(v) for v in only} | {"baseline"}
+    args.names = [v for v in VARIANTS if not only or v in keep]
     return args
 
 
@@ -444,7 +501,8 @@ def bench(args, tmp):
     else:
         lg_pin, srv_pin, pin_note = [], [], "not pinned (fewer than 2 CPUs)"
     tok = make_tokens(tmp, any("rs256" in n for n in names))
-    ports = dict(zip(["origin", "redis"] + names, pc.free_ports(len(names) + 2)))
+    ports = dict(zip(["origin", "redis", "otlp"] + names, pc.free_ports(len(names) + 3)))
+    need_otlp = any(VARIANTS[n][0] == "trace" for n in names)
     os.mkdir(os.path.join(tmp, "www"))
     os.mkdir(os.path.join(tmp, "temp"))
     for body in ("4k", "64k"):  # the origin config serves them; unused here
@@ -456,6 +514,13 @@ def bench(args, tmp):
     servers = [pc.Server("origin", ports["origin"],
                          ["nginx", "-p", tmp + "/", "-e", os.path.join(tmp, "origin.error.log"),
                           "-c", origin_conf, "-g", "daemon off;"], tmp)]
+    if need_otlp:
+        otlp_conf = pc.render("otlp.nginx.conf", tmp, tmp=tmp, user_line=user_line,
+                              otlp_port=ports["otlp"])
+        servers.append(pc.Server("otlp", ports["otlp"],
+                                 ["nginx", "-p", tmp + "/", "-e",
+                                  os.path.join(tmp, "otlp.error.log"), "-c", otlp_conf, "-g",
+                                  "daemon off;"], tmp))
     if need_redis:
         servers.append(pc.Server("redis", ports["redis"], [
             "redis-server", "--port", str(ports["redis"]), "--bind", "127.0.0.1", "--save", "",
@@ -463,15 +528,15 @@ def bench(args, tmp):
     for name in names:
         path = os.path.join(tmp, f"{name}.json")
         with open(path, "w") as f:
-            json.dump(gantry_config(name, ports[name], ports["origin"], ports["redis"], tok), f,
-                      indent=2)
+            json.dump(gantry_config(name, ports[name], ports["origin"], ports["redis"], tok,
+                                    ports["otlp"]), f, indent=2)
         servers.append(pc.Server(name, ports[name], [args.gantry_bin, "-c", path], tmp))
     started = []
     try:
         for srv in servers:
-            srv.start(srv_pin)
+            srv.start(lg_pin if srv.name == "otlp" else srv_pin)
             started.append(srv)
-            if srv.name == "origin":
+            if srv.name in ("origin", "otlp"):
                 pc.wait_ready(srv)
             elif srv.name == "redis":
                 wait_redis(srv)
@@ -481,8 +546,7 @@ def bench(args, tmp):
         for name in names:
             verify(name, ports[name], tok, ports["redis"])
         for name in names:  # warm-up, not recorded
-            token = token_of(name, tok)
-            hdr = ["-H", f"Authorization: Bearer {token}"] if token else []
+            hdr = wrk_header_args(name, tok)
             subprocess.run(lg_pin + ["wrk", f"-t{THREADS}", f"-c{CONNS}", "-d1s", *hdr,
                                      f"http://127.0.0.1:{ports[name]}/"], capture_output=True)
         log(f"{args.rounds} rounds x {len(names)} wrk runs of {args.duration}s "
@@ -493,8 +557,8 @@ def bench(args, tmp):
             n += 1
             rnd = {"n": n, "order": order, "runs": {}}
             for name in order:
-                res = run_wrk(args, lg_pin, name, ports[name], token_of(name, tok), servers,
-                              ports["redis"])
+                res = run_wrk(args, lg_pin, name, ports[name], wrk_header_args(name, tok),
+                              servers, ports["redis"])
                 rnd["runs"][name] = res
                 extra = (f", Redis {res['calls_req']:.2f} calls/req"
                          if res["calls_req"] is not None else "")
@@ -525,9 +589,9 @@ def bench(args, tmp):
     print("Limit: `" + json.dumps(LIMIT) + "` on the one service; never reached. Redis variants: "
           "failure_policy fail_closed, timeout 500ms, a redis-server on the server CPU (its CPU "
           "is the last column, not in gantry's). Ratios are medians of per-round ratios to the "
-          "baseline of the same round. gantry CPU us/req: user+system CPU of the variant's "
+          "variant's reference (baseline, or the one named in the summary) of the same round. gantry CPU us/req: user+system CPU of the variant's "
           "gantry process per request, the steadiest figure when other jobs share the machine "
-          "(in brackets: against the baseline's). Disturbed: processes other than wrk, this "
+          "(in brackets: against the reference's). Disturbed: processes other than wrk, this "
           "script and the "
           f"servers used more than {pc.DISTURBED_PCT:.0f}% of a CPU during a run of that round.\n")
     print(summary)

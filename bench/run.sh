@@ -6,8 +6,10 @@
 #      10,000 blocks);
 #   2. bench/proxy_compare.py: gantry next to nginx and HAProxy and direct-to-origin, wrk in
 #      interleaved rounds, Markdown report on stdout (see bench/README.md);
-#   3. bench/policy_compare.py: the req/s cost of rate limiting (local, Redis) and JWT auth,
-#      variants of the same gantry binary in interleaved rounds, Markdown report on stdout.
+#   3. bench/policy_compare.py: the req/s cost of rate limiting (local, Redis), JWT auth,
+#      metrics (on against off), tracing at 100% sampling, and CORS + security headers + a
+#      header transformation (against no policy): variants of the same gantry binary in
+#      interleaved rounds, Markdown report on stdout.
 #
 # Environment: GW_BUILD_DIR (default build/bench) holds bench_parser, bench_router, bench_cidr;
 # GANTRY_BIN (default $GW_BUILD_DIR/gantry) is the proxy under test. Arguments are passed to
