@@ -6,7 +6,6 @@
 
 #include "net/addr.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -133,40 +132,6 @@ static const struct gw__cfg_field service_metrics_fields[] = {
 const struct gw__cfg_object gw__cfg_service_metrics_obj = {.what = "metrics",
                                                            ROWS(service_metrics_fields)};
 
-/* A share: a number from 0 to 1, or a percentage string ("1%", "0.5%"). */
-static void parse_ratio(struct gw__cfg_ctx *ctx, json_t *v, void *base,
-                        const struct gw__cfg_field *f)
-{
-    double x;
-    if (json_is_number(v)) {
-        x = json_number_value(v);
-    } else if (json_is_string(v)) {
-        char *s = NULL, *end = NULL;
-        if (!gw__cfg_get_string(ctx, v, &s))
-            return;
-        x = strtod(s, &end);
-        bool pct = end != s && end[0] == '%' && end[1] == '\0';
-        bool plain = end != s && end[0] == '\0';
-        free(s);
-        if (!pct && !plain) {
-            gw__cfg_error(ctx, "expected a share such as 0.01 or \"1%%\"");
-            return;
-        }
-        if (pct)
-            x /= 100.0;
-    } else {
-        gw__cfg_error(ctx, "expected a share (0.01 or \"1%%\"), got %s", gw__cfg_json_kind(v));
-        return;
-    }
-    if (!(x >= 0 && x <= 1) || isnan(x)) {
-        gw__cfg_error(ctx, "a share must be between 0 and 1 (0%% and 100%%)");
-        return;
-    }
-    *(double *)((char *)base + f->offset) = x;
-}
-
-static const struct gw__cfg_type ratio_type = {"share", parse_ratio, NULL};
-
 static const struct gw__cfg_range latency_range = {1, 3600000};
 
 static const struct gw__cfg_field slo_fields[] = {
@@ -175,6 +140,9 @@ static const struct gw__cfg_field slo_fields[] = {
      .offset = SVC(slo_latency_p99_ms),
      .arg = &latency_range,
      .def = "1s"},
-    {.name = "error_rate", .type = &ratio_type, .offset = SVC(slo_error_rate), .def = "0.01"},
+    {.name = "error_rate",
+     .type = &gw__cfg_share_type,
+     .offset = SVC(slo_error_rate),
+     .def = "0.01"},
 };
 const struct gw__cfg_object gw__cfg_slo_obj = {.what = "slo", ROWS(slo_fields)};

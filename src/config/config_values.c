@@ -460,3 +460,39 @@ size_t gw__cfg_cidr_items(struct gw__cfg_ctx *ctx, json_t *v, struct gw_cidr *it
     }
     return k;
 }
+
+/* A share: a number from 0 to 1, or a percentage string ("10%", "0.5%"): sampling ratios,
+ * error-rate objectives. */
+static void parse_share(struct gw__cfg_ctx *ctx, json_t *v, void *base,
+                        const struct gw__cfg_field *f)
+{
+    double x = 0;
+    if (json_is_number(v)) {
+        x = json_number_value(v);
+    } else if (json_is_string(v)) {
+        char *s = NULL;
+        char *end = NULL;
+        if (!gw__cfg_get_string(ctx, v, &s))
+            return;
+        x = strtod(s, &end);
+        bool pct = end != s && end[0] == '%' && end[1] == '\0';
+        bool plain = end != s && end[0] == '\0';
+        free(s);
+        if (!pct && !plain) {
+            gw__cfg_error(ctx, "expected a share such as 0.1 or \"10%%\"");
+            return;
+        }
+        if (pct)
+            x /= 100.0;
+    } else {
+        gw__cfg_error(ctx, "expected a share (0.1 or \"10%%\"), got %s", gw__cfg_json_kind(v));
+        return;
+    }
+    if (isnan(x) || x < 0 || x > 1) {
+        gw__cfg_error(ctx, "a share must be between 0 and 1 (0%% and 100%%)");
+        return;
+    }
+    *(double *)((char *)base + f->offset) = x;
+}
+
+const struct gw__cfg_type gw__cfg_share_type = {"share", parse_share, NULL};
