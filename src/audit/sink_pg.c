@@ -152,8 +152,11 @@ static void fail(struct gw__audit_pg *pg, const char *why)
 {
     char msg[256];
     snprintf(msg, sizeof msg, "%s", why && why[0] ? why : "connection lost");
+    for (char *c = msg; *c; c++) /* libpq's messages span lines: keep the log line one */
+        if (*c == '\n' || *c == '\t')
+            *c = ' ';
     size_t n = strlen(msg);
-    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+    while (n > 0 && msg[n - 1] == ' ')
         msg[--n] = '\0';
     poll_drop(pg);
     if (pg->conn) {
