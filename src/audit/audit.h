@@ -15,11 +15,11 @@
 #ifndef GW_AUDIT_AUDIT_H
 #define GW_AUDIT_AUDIT_H
 
+#include <jansson.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <jansson.h>
 #include <uv.h>
 
 #include "config/config-t.h"

@@ -181,8 +181,8 @@ static void check(struct gw_audit_verifier *v)
     char hash[65];
     uint64_t seq = 0;
     bool first = r->entries == 0;
-    if (!gw_audit_check_line(v->line, v->len, first ? NULL : r->last_hash,
-                             first ? 0 : r->last_seq, hash, &seq, r->why, sizeof r->why)) {
+    if (!gw_audit_check_line(v->line, v->len, first ? NULL : r->last_hash, first ? 0 : r->last_seq,
+                             hash, &seq, r->why, sizeof r->why)) {
         r->broken_line = lineno;
         v->stopped = true;
         return;
@@ -190,8 +190,7 @@ static void check(struct gw_audit_verifier *v)
     if (first) {
         /* The anchor: the end of the file before this one (or zeros for a new log). */
         json_t *o = json_loadb(v->line, v->len, 0, NULL);
-        snprintf(r->anchor, sizeof r->anchor, "%s",
-                 json_string_value(json_object_get(o, "prev")));
+        snprintf(r->anchor, sizeof r->anchor, "%s", json_string_value(json_object_get(o, "prev")));
         json_decref(o);
         r->first_seq = seq;
     }

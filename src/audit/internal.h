@@ -88,8 +88,8 @@ int gw__audit_sqlite_query(struct gw__audit_sqlite *db, const struct gw_audit_fi
 void gw__audit_sqlite_close(struct gw__audit_sqlite *db);
 
 /* query.c: the same over a file. */
-int gw__audit_file_query(const char *path, const struct gw_audit_filter *f, json_t *arr,
-                         char *why, size_t cap);
+int gw__audit_file_query(const char *path, const struct gw_audit_filter *f, json_t *arr, char *why,
+                         size_t cap);
 
 /* sink_pg.c. PostgreSQL through libpq's asynchronous API on loop: connects in the background,
  * reconnects with a backoff, holds at most max entries while down (the oldest dropped). */

@@ -136,8 +136,10 @@ int gw_audit_filter_parse(const char *query, size_t len, struct gw_audit_filter 
             return GW_EINVAL;
         }
 #define IS(lit) (nlen == sizeof(lit) - 1 && memcmp(name, lit, nlen) == 0)
-        char *text = IS("action") ? f->action : IS("actor") ? f->actor : IS("object") ? f->object
-                                                                                 : NULL;
+        char *text = IS("action")   ? f->action
+                     : IS("actor")  ? f->actor
+                     : IS("object") ? f->object
+                                    : NULL;
         size_t tcap = text == f->object ? sizeof f->object : sizeof f->action;
         if (text != NULL) {
             size_t vn = strlen(v);
@@ -212,8 +214,8 @@ bool gw__audit_matches(const struct gw_audit_filter *f, json_t *e)
     return true;
 }
 
-int gw__audit_file_query(const char *path, const struct gw_audit_filter *f, json_t *arr,
-                         char *why, size_t cap)
+int gw__audit_file_query(const char *path, const struct gw_audit_filter *f, json_t *arr, char *why,
+                         size_t cap)
 {
     FILE *fp = fopen(path, "re");
     if (fp == NULL) {

@@ -40,8 +40,8 @@ static void read_tail(const char *path, uint64_t *seq, char hash[65])
     char *buf = NULL;
     if (fstat(fd, &st) != 0 || st.st_size == 0)
         goto out;
-    size_t want = (size_t)st.st_size < GW__AUDIT_MAX_LINE + 2 ? (size_t)st.st_size
-                                                              : GW__AUDIT_MAX_LINE + 2;
+    size_t want =
+        (size_t)st.st_size < GW__AUDIT_MAX_LINE + 2 ? (size_t)st.st_size : GW__AUDIT_MAX_LINE + 2;
     buf = malloc(want);
     if (buf == NULL)
         goto out;
@@ -77,8 +77,7 @@ out:
     close(fd);
 }
 
-int gw__audit_file_open(const char *path, struct gw__audit_file **out, uint64_t *seq,
-                        char hash[65])
+int gw__audit_file_open(const char *path, struct gw__audit_file **out, uint64_t *seq, char hash[65])
 {
     struct gw__audit_file *f = calloc(1, sizeof *f);
     if (f == NULL || (f->path = strdup(path)) == NULL) {

@@ -389,8 +389,8 @@ void gw__audit_pg_write(struct gw__audit_pg *pg, const struct gw__audit_line *l)
         return;
     }
     snprintf(e->seq, sizeof e->seq, "%llu", (unsigned long long)l->seq);
-    const char *src[8] = {l->time,      l->actor_key, l->actor_addr, l->action,
-                          l->object,    NULL,         l->hash,       l->prev};
+    const char *src[8] = {l->time,   l->actor_key, l->actor_addr, l->action,
+                          l->object, NULL,         l->hash,       l->prev};
     bool ok = true;
     for (size_t i = 0; i < 8; i++) {
         if (i == 5) {

@@ -100,8 +100,8 @@ static void last_entry(sqlite3 *db, uint64_t *seq, char hash[65])
     sqlite3_stmt *st = NULL;
     *seq = 0;
     memcpy(hash, GW__AUDIT_ZERO_HASH, 65);
-    if (sqlite3_prepare_v2(db, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", -1,
-                           &st, NULL) == SQLITE_OK &&
+    if (sqlite3_prepare_v2(db, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", -1, &st,
+                           NULL) == SQLITE_OK &&
         sqlite3_step(st) == SQLITE_ROW) {
         const unsigned char *h = sqlite3_column_text(st, 1);
         if (h != NULL && strlen((const char *)h) == 64) {

@@ -743,10 +743,10 @@ struct gw_config {
     } admin;
     /** "audit" (README "Audit log", docs/config.md "Audit"); bound at start */
     struct {
-        bool enabled;    /* a sink is configured: file, sqlite or postgres.dsn */
-        char *file;      /* "audit.file": JSON lines, append-only; NULL = none */
-        char *sqlite;    /* "audit.sqlite": database file; NULL = none */
-        char *pg_dsn;    /* "audit.postgres.dsn": libpq connection string; NULL = none */
+        bool enabled;      /* a sink is configured: file, sqlite or postgres.dsn */
+        char *file;        /* "audit.file": JSON lines, append-only; NULL = none */
+        char *sqlite;      /* "audit.sqlite": database file; NULL = none */
+        char *pg_dsn;      /* "audit.postgres.dsn": libpq connection string; NULL = none */
         uint32_t pg_queue; /* "audit.postgres.queue", default 10000: entries held while down */
         uint32_t queue;    /* "audit.queue", default 4096: records on their way to the writer */
         uint32_t events;   /* GW_AUDIT_EV_* bits ("audit.events"), default all */

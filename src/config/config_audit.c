@@ -128,7 +128,9 @@ static void audit_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
 }
 
 static const struct gw__cfg_field audit_fields[] = {
-    {.name = "file", .type = &gw__cfg_string_type, .offset = CFG(audit.file),
+    {.name = "file",
+     .type = &gw__cfg_string_type,
+     .offset = CFG(audit.file),
      .arg = &optional_check},
     {.name = "sqlite",
      .type = &gw__cfg_string_type,

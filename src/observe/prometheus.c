@@ -634,7 +634,8 @@ static void audit_families(struct out *o)
     gw_audit_get_stats(&st);
     if (!st.enabled)
         return;
-    family(o, "gantry_audit_entries_total", "counter", "Audit entries written (numbered, chained).");
+    family(o, "gantry_audit_entries_total", "counter",
+           "Audit entries written (numbered, chained).");
     sample_u64(o, "gantry_audit_entries_total", "", st.entries);
     family(o, "gantry_audit_dropped_total", "counter",
            "Audit records dropped before they were numbered (the queue was full).");

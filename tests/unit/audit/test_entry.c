@@ -40,8 +40,7 @@ static void test_format_is_canonical_and_hashed(void **state)
         "{\"seq\":1,\"time\":\"2026-12-06T19:00:00.000Z\",\"actor\":{\"key\":\"sha256:"
         "0123456789ab\",\"addr\":\"127.0.0.1\",\"via\":\"admin\"},\"action\":\"service.patch\","
         "\"object\":\"service:users\",\"status\":200,\"before\":\"sha256:aa\",\"after\":"
-        "\"sha256:bb\",\"detail\":{\"changed\":[\"targets\"]},\"prev\":\"" GW__AUDIT_ZERO_HASH
-        "\"";
+        "\"sha256:bb\",\"detail\":{\"changed\":[\"targets\"]},\"prev\":\"" GW__AUDIT_ZERO_HASH "\"";
     size_t n = strlen(want_prefix);
     assert_memory_equal(line, want_prefix, n);
     char want_hash[65];
@@ -84,8 +83,8 @@ static void test_verifier_pieces(void **state)
     (void)state;
     char h[4][65];
     char *lines[3];
-    lines[0] = entry(7, "1111111111111111111111111111111111111111111111111111111111111111", h[0],
-                     "a");
+    lines[0] =
+        entry(7, "1111111111111111111111111111111111111111111111111111111111111111", h[0], "a");
     lines[1] = entry(8, h[0], h[1], "b");
     lines[2] = entry(9, h[1], h[2], "c");
     char text[4096];
@@ -143,8 +142,9 @@ static void test_filter_parse(void **state)
     assert_int_equal(gw_audit_filter_parse("since=2026-12-06T19:00:00.5Z", 28, &f, why, sizeof why),
                      0);
     assert_string_equal(f.since, "2026-12-06T19:00:00.500Z");
-    static const char *const bad[] = {"limit=0",    "limit=1001", "cursor=-1",   "since=soon",
-                                      "action=%4",  "x=1",        "action=%00a", "until=2026-13-01T00:00:00Z"};
+    static const char *const bad[] = {
+        "limit=0",   "limit=1001", "cursor=-1",   "since=soon",
+        "action=%4", "x=1",        "action=%00a", "until=2026-13-01T00:00:00Z"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(gw_audit_filter_parse(bad[i], strlen(bad[i]), &f, why, sizeof why),
                          GW_EINVAL);
@@ -158,11 +158,19 @@ static void test_matches(void **state)
                           "sha256:ab", "addr", "10.0.0.1");
     struct gw_audit_filter f;
     char why[100];
-    const char *yes[] = {"", "action=service.*", "action=service.patch", "actor=10.0.0.1",
-                         "actor=sha256%3Aab", "object=service%3A*", "since=1765047600",
+    const char *yes[] = {"",
+                         "action=service.*",
+                         "action=service.patch",
+                         "actor=10.0.0.1",
+                         "actor=sha256%3Aab",
+                         "object=service%3A*",
+                         "since=1765047600",
                          "until=2026-12-06T19:00:00.001Z"};
-    const char *no[] = {"action=service.", "action=target.*", "actor=10.0.0.2",
-                        "object=service:user", "since=2026-12-06T19:00:00.001Z",
+    const char *no[] = {"action=service.",
+                        "action=target.*",
+                        "actor=10.0.0.2",
+                        "object=service:user",
+                        "since=2026-12-06T19:00:00.001Z",
                         "until=2026-12-06T19:00:00Z"};
     for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
         assert_int_equal(gw_audit_filter_parse(yes[i], strlen(yes[i]), &f, why, sizeof why), 0);

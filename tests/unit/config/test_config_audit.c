@@ -1,7 +1,8 @@
 /* The "audit" section: defaults, values, errors with their positions. */
 #include "config_test.h"
 
-#define SERVICES "\"services\": [{\"name\": \"s\", \"prefix\": \"/p\", \"targets\": [\"http://h:1\"]}]"
+#define SERVICES                                                                                   \
+    "\"services\": [{\"name\": \"s\", \"prefix\": \"/p\", \"targets\": [\"http://h:1\"]}]"
 
 static void test_audit_defaults(void **state)
 {
@@ -37,8 +38,8 @@ static void test_audit_values(void **state)
     assert_int_equal(cfg->audit.unauthorized_threshold, 2);
     assert_int_equal(cfg->audit.unauthorized_window_ms, 300000);
     gw_config_free(cfg);
-    cfg = load_ok("{\"audit\": {\"postgres\": {\"dsn\": \"host=x\"}, \"events\": [\"all\"]}, " SERVICES
-                  "}");
+    cfg = load_ok(
+        "{\"audit\": {\"postgres\": {\"dsn\": \"host=x\"}, \"events\": [\"all\"]}, " SERVICES "}");
     assert_true(cfg->audit.enabled);
     assert_int_equal(cfg->audit.events, GW_AUDIT_EV_ALL);
     gw_config_free(cfg);
