@@ -354,20 +354,21 @@ int gw_audit_start(uv_loop_t *loop, const struct gw_config *cfg)
         if (rc < 0)
             goto fail;
     }
-    /* The chain continues from the file (the record of truth when there is one), else from
-     * SQLite. */
-    if (g.file) {
+    /* The chain continues from whichever store holds the later entry: the file, unless it is
+     * new or was rotated away while gantry was stopped (then SQLite knows the last entry), or
+     * SQLite is new. */
+    if (g.file && (g.db == NULL || fseq >= dseq)) {
         g.seq = fseq;
         memcpy(g.hash, fhash, 65);
-        if (g.db && dseq != fseq)
-            gw_log_warn("audit: %s ends at entry %llu and %s at %llu: the chain continues from "
-                        "the file",
-                        cfg->audit.file, (unsigned long long)fseq, cfg->audit.sqlite,
-                        (unsigned long long)dseq);
     } else if (g.db) {
         g.seq = dseq;
         memcpy(g.hash, dhash, 65);
     }
+    if (g.file && g.db && fseq != dseq && fseq != 0)
+        gw_log_warn("audit: %s ends at entry %llu and %s at %llu: the chain continues from entry "
+                    "%llu",
+                    cfg->audit.file, (unsigned long long)fseq, cfg->audit.sqlite,
+                    (unsigned long long)dseq, (unsigned long long)g.seq);
     if (cfg->audit.pg_dsn) {
         rc = gw__audit_pg_start(loop, cfg->audit.pg_dsn, cfg->audit.pg_queue, &g.pg);
         if (rc < 0)

@@ -146,6 +146,25 @@ def test_admin_changes_and_reloads_are_chained_in_the_file_and_sqlite():
     assert _verify(log).returncode == 0
 
 
+def test_a_file_rotated_while_stopped_continues_the_chain_from_sqlite():
+    tmp = _tmp()
+    db = os.path.join(tmp, "audit.db")
+    log = os.path.join(tmp, "audit.log")
+    with Origin() as o:
+        with Gantry(_config(o, tmp, sqlite=db)) as g:
+            for _ in range(2):
+                assert _admin(g, "POST", "/api/circuits/keyed/reset").status == 200
+        old = _lines(log)
+        os.rename(log, log + ".1")
+        with Gantry(_config(o, tmp, sqlite=db)) as g:
+            assert _admin(g, "POST", "/api/circuits/keyed/reset").status == 200
+            new = _wait_entries(log, 1)
+        assert new[0]["seq"] == 3 and new[0]["prev"] == old[-1]["hash"], (old, new)
+        con = sqlite3.connect(db)
+        assert [r[0] for r in con.execute("SELECT seq FROM audit_log ORDER BY seq")] == [1, 2, 3]
+        con.close()
+
+
 def test_auth_events_403_repeated_401_and_new_addresses():
     tmp = _tmp()
     with Origin() as o, Gantry(_config(o, tmp)) as g:
