@@ -318,7 +318,6 @@ static void on_hup(uv_signal_t *h, int signum)
     gw_audit_set_actor(NULL);
 }
 
-
 /* SIGUSR1 (logrotate): the log files are reopened under their names (gw_log_reopen_file), and
  * the audit log's file. */
 static void on_reopen(uv_signal_t *h, int signum)
