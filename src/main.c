@@ -20,11 +20,13 @@ static const char usage[] =
     "                            of the shell history and the process list\n"
     "  gantry token --secret-env NAME --sub ID [--role R]... [options]\n"
     "                            print an HMAC-signed JWT for testing (see gantry token --help)\n"
+    "  gantry audit verify FILE|-  check the hash chain of an audit log (audit.file); prints\n"
+    "                            the first broken entry and exits 1 if there is one\n"
     "  gantry --help             this text\n"
     "\n"
-    "Signals: SIGHUP reloads the config file; SIGUSR1 reopens the log files (logrotate);\n"
-    "SIGTERM or SIGINT drain (finish requests in flight) and exit; a second one closes\n"
-    "every connection at once.\n"
+    "Signals: SIGHUP reloads the config file; SIGUSR1 reopens the log files and the\n"
+    "audit log file (logrotate); SIGTERM or SIGINT drain (finish requests in flight) and\n"
+    "exit; a second one closes every connection at once.\n"
     "Environment: GATEWAY_PORT overrides the listen port; ${NAME} in config strings\n"
     "is replaced by the environment variable NAME.\n"
     "Config reference: docs/config.md\n";
@@ -94,6 +96,8 @@ int main(int argc, char **argv)
             return gw_cli_hash_key(argc - 2, argv + 2);
         if (strcmp(cmd, "token") == 0)
             return gw_cli_token(argc - 2, argv + 2);
+        if (strcmp(cmd, "audit") == 0)
+            return gw_cli_audit(argc - 2, argv + 2);
     }
     return cmd_run(argc - 1, argv + 1);
 }

@@ -152,6 +152,12 @@ int gw__admin_doc_add_target(json_t *doc, const char *name, json_t *target, char
 int gw__admin_doc_remove_target(json_t *doc, const char *name, const char *url, char *why,
                                 size_t cap);
 
+/* admin_audit.c: one audit entry for a change of service name (action "service.patch", ...):
+ * its hash in before_doc and after_doc (config documents; NULL: none), the keys that changed,
+ * the outcome as an HTTP status and, on failure, why. The actor is the admin request's. */
+void gw__admin_audit_change(const char *action, const char *name, json_t *before_doc,
+                            json_t *after_doc, int status, const char *error);
+
 /* Replaces the file at path (following a symlink) with data: a temporary file in the same
  * directory, fsync, the old file's mode, rename, fsync of the directory. 0 or a negative
  * errno; on failure the old file is untouched. */

@@ -6,6 +6,8 @@
  */
 #include "admin/admin.h"
 
+#include "audit/audit.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -633,6 +635,7 @@ static void reset_circuit(struct gw_server *s, const struct gw__admin_req *rq,
     gw_breaker_reset(&svc->live->breaker, now);
     for (size_t t = 0; t < svc->ntargets; t++)
         gw_breaker_reset(svc->targets[t].breaker, now);
+    gw__admin_audit_change("circuit.reset", svc->conf->name, NULL, NULL, 200, NULL);
     gw__admin_json(rs, 200, service_circuits_json(svc, now));
 }
 
@@ -711,6 +714,31 @@ static void get_health_score(struct gw_server *s, const struct gw__admin_req *rq
     gw__admin_json(rs, 200, gw_observe_health_score(s));
 }
 
+/* ---- the audit log (audit/audit.h) ----------------------------------------------------------- */
+
+static void get_audit(struct gw_server *s, const struct gw__admin_req *rq,
+                      struct gw__admin_resp *rs)
+{
+    (void)s;
+    struct gw_audit_filter f;
+    char why[256] = "";
+    if (gw_audit_filter_parse(rq->query.p, rq->query.n, &f, why, sizeof why) < 0) {
+        gw__admin_error(rs, 400, "%s", why);
+        return;
+    }
+    json_t *out = NULL;
+    int rc = gw_audit_query(&f, &out, why, sizeof why);
+    if (rc == GW_ENOMEM) {
+        gw__admin_error(rs, 500, "out of memory");
+        return;
+    }
+    if (rc < 0) {
+        gw__admin_error(rs, 404, "%s", why);
+        return;
+    }
+    gw__admin_json(rs, 200, out);
+}
+
 /* ---- the table ------------------------------------------------------------------------------- */
 
 static void list_endpoints(struct gw_server *s, const struct gw__admin_req *rq,
@@ -734,6 +762,7 @@ static const struct {
     {GW_METHOD_GET, "/api/circuits", list_circuits},
     {GW_METHOD_GET, "/api/circuits/{service}", get_circuit},
     {GW_METHOD_POST, "/api/circuits/{service}/reset", reset_circuit},
+    {GW_METHOD_GET, "/api/audit", get_audit},
     {GW_METHOD_GET, "/gateway/routing", get_routing},
     {GW_METHOD_GET, "/gateway/status", get_status},
     {GW_METHOD_GET, "/health/detailed", get_health_detailed},

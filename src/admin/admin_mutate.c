@@ -470,8 +470,8 @@ typedef int (*edit_fn)(json_t *doc, const char *name, json_t *arg, char *why, si
 /* Reads the file, applies edit, validates, writes, reloads. On success rs is left empty (status
  * 0) for the caller to fill; otherwise it holds the error. An edit that leaves the document as
  * it was succeeds without writing or reloading anything. */
-static void apply(struct gw_server *s, edit_fn edit, const char *name, json_t *arg,
-                  struct gw__admin_resp *rs)
+static void apply(struct gw_server *s, const char *action, edit_fn edit, const char *name,
+                  json_t *arg, struct gw__admin_resp *rs)
 {
     char why[WHY_CAP] = "";
     const char *path = s->config_path;
@@ -560,6 +560,9 @@ static void apply(struct gw_server *s, edit_fn edit, const char *name, json_t *a
     gw_log_info("admin: %s written and reloaded (generation %llu)", path,
                 (unsigned long long)s->generation);
 out:
+    gw__admin_audit_change(action, name, before, rs->status == 0 ? doc : NULL,
+                           rs->status == 0 ? 200 : rs->status,
+                           json_string_value(json_object_get(rs->json, "error")));
     gw_config_errors_free(&errs);
     free(text);
     json_decref(detail);
@@ -631,7 +634,7 @@ void gw__admin_create_service(struct gw_server *s, const struct gw__admin_req *r
     char name[128] = "";
     if (json_is_string(n))
         snprintf(name, sizeof name, "%s", json_string_value(n));
-    apply(s, edit_add_service, name, svc, rs);
+    apply(s, "service.create", edit_add_service, name, svc, rs);
     json_decref(svc);
     if (rs->status != 0)
         return;
@@ -658,7 +661,7 @@ void gw__admin_replace_service(struct gw_server *s, const struct gw__admin_req *
     json_t *svc = body_json(rq, rs);
     if (svc == NULL)
         return;
-    apply(s, edit_replace_service, name, svc, rs);
+    apply(s, "service.replace", edit_replace_service, name, svc, rs);
     json_decref(svc);
     if (rs->status == 0)
         answer_service(s, name, 200, rs);
@@ -680,7 +683,7 @@ void gw__admin_patch_service(struct gw_server *s, const struct gw__admin_req *rq
     json_t *patch = body_json(rq, rs);
     if (patch == NULL)
         return;
-    apply(s, edit_patch_service, name, patch, rs);
+    apply(s, "service.patch", edit_patch_service, name, patch, rs);
     json_decref(patch);
     if (rs->status == 0)
         answer_service(s, name, 200, rs);
@@ -700,7 +703,7 @@ void gw__admin_delete_service(struct gw_server *s, const struct gw__admin_req *r
     char name[128];
     if (!path_name(rq, name, sizeof name, rs))
         return;
-    apply(s, edit_delete_service, name, NULL, rs);
+    apply(s, "service.delete", edit_delete_service, name, NULL, rs);
     if (rs->status == 0)
         gw__admin_json(rs, 200,
                        json_pack("{s:s, s:s, s:I}", "status", "ok", "deleted", name, "generation",
@@ -723,7 +726,7 @@ void gw__admin_add_target(struct gw_server *s, const struct gw__admin_req *rq,
     json_t *target = body_json(rq, rs);
     if (target == NULL)
         return;
-    apply(s, edit_add_target, name, target, rs);
+    apply(s, "target.add", edit_add_target, name, target, rs);
     json_decref(target);
     if (rs->status == 0)
         answer_service(s, name, 201, rs);
@@ -770,7 +773,7 @@ void gw__admin_remove_target(struct gw_server *s, const struct gw__admin_req *rq
             return;
         }
     }
-    apply(s, edit_remove_target, name, arg, rs);
+    apply(s, "target.remove", edit_remove_target, name, arg, rs);
     json_decref(arg);
     if (rs->status == 0)
         answer_service(s, name, 200, rs);

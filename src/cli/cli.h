@@ -12,4 +12,8 @@ int gw_cli_hash_key(int argc, char **argv);
 /* `gantry token ...`: prints a signed JWT and a newline; see its --help. */
 int gw_cli_token(int argc, char **argv);
 
+/* `gantry audit verify FILE|-`: checks the hash chain of an audit log; prints a summary, or
+ * the first broken entry (line number, seq and why) and exits 1. */
+int gw_cli_audit(int argc, char **argv);
+
 #endif

@@ -520,6 +520,7 @@ static const struct gw__cfg_field root_fields[] = {
      .def = "false"},
     {.name = "cors", .type = &gw__cfg_object_type, .arg = &gw__cfg_cors_obj},
     {.name = "csrf", .type = &gw__cfg_object_type, .arg = &gw__cfg_csrf_obj},
+    {.name = "audit", .type = &gw__cfg_object_type, .arg = &gw__cfg_audit_obj},
     {.name = "ip_rules",
      .type = &gw__cfg_object_type,
      .offset = offsetof(struct gw_config, ip_rules),

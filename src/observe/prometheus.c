@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "audit/audit.h"
 #include "control/snapshot-t.h"
 #include "core/error.h"
 #include "core/version.h"
@@ -626,6 +627,35 @@ static void tracing_families(struct out *o, struct gw_server *s)
     sample_u64(o, "gantry_tracing_exports_total", "result=\"failed\"", st.exports_failed);
 }
 
+/* The audit log (audit/audit.h): only when it is on. */
+static void audit_families(struct out *o)
+{
+    struct gw_audit_stats st;
+    gw_audit_get_stats(&st);
+    if (!st.enabled)
+        return;
+    family(o, "gantry_audit_entries_total", "counter",
+           "Audit entries written (numbered, chained).");
+    sample_u64(o, "gantry_audit_entries_total", "", st.entries);
+    family(o, "gantry_audit_dropped_total", "counter",
+           "Audit records dropped before they were numbered (the queue was full).");
+    sample_u64(o, "gantry_audit_dropped_total", "", st.dropped);
+    if (!st.pg_configured)
+        return;
+    family(o, "gantry_audit_postgres_up", "gauge",
+           "1 when the audit log's PostgreSQL connection is up, 0 when down.");
+    sample_u64(o, "gantry_audit_postgres_up", "", st.pg_up);
+    family(o, "gantry_audit_postgres_pending", "gauge",
+           "Audit entries waiting for PostgreSQL (held while it is down).");
+    sample_u64(o, "gantry_audit_postgres_pending", "", st.pg_pending);
+    family(o, "gantry_audit_postgres_written_total", "counter",
+           "Audit entries PostgreSQL acknowledged.");
+    sample_u64(o, "gantry_audit_postgres_written_total", "", st.pg_written);
+    family(o, "gantry_audit_postgres_dropped_total", "counter",
+           "Audit entries not written to PostgreSQL (its queue was full, or it refused the row).");
+    sample_u64(o, "gantry_audit_postgres_dropped_total", "", st.pg_dropped);
+}
+
 int gw_observe_prometheus(struct gw_server *s, struct gw_buf *b)
 {
     struct out o = {b, 0};
@@ -643,6 +673,7 @@ int gw_observe_prometheus(struct gw_server *s, struct gw_buf *b)
     }
     redis_families(&o, s);
     tracing_families(&o, s);
+    audit_families(&o);
     size_t sets = 0, bytes = 0;
     if (s->metrics)
         gw_metrics_hub_usage(s->metrics, &sets, &bytes);

@@ -19,6 +19,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "audit/audit.h"
 #include "control/snapshot-t.h"
 #include "core/base64url.h"
 #include "core/error.h"
@@ -27,6 +28,7 @@
 #include "net/fetch.h"
 #include "policy/apikey.h"
 #include "policy/chain.h"
+#include "policy/client_addr.h"
 #include "policy/introspect.h"
 #include "policy/jwks_fetch.h"
 #include "policy/policy.h"
@@ -666,6 +668,10 @@ enum gw_stage_result gw_auth_on_request(struct gw_request *r, void **slot, struc
         if (consumer_identity(r, idx, &r->identity) != 0) {
             gw_answer_init(a, GW_ENOMEM);
             return GW_STAGE_RESPOND;
+        }
+        if (gw_audit_wants(GW_AUDIT_EV_NEW_ADDRESS)) {
+            gw_policy_client_ip(r);
+            gw_audit_key_used(r->identity.consumer, r->client_ip);
         }
         return authorized(r, a);
     }

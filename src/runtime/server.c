@@ -18,6 +18,7 @@
 #include <openssl/evp.h>
 #include <stdio.h>
 
+#include "audit/audit.h"
 #include "control/health.h"
 #include "control/snapshot.h"
 #include "core/error.h"
@@ -64,6 +65,7 @@ static void stop_control(struct control *ctl)
     ctl->server->jwks = NULL;
     gw_metrics_hub_close(ctl->server->metrics);
     gw_tracer_stop(ctl->server->tracer); /* sends what the workers left, then closes */
+    gw_audit_stop(); /* after the admin API and the workers: nothing records any more */
     uv_close((uv_handle_t *)&ctl->sigterm, on_closed_noop);
     uv_close((uv_handle_t *)&ctl->sigint, on_closed_noop);
     uv_close((uv_handle_t *)&ctl->sighup, on_closed_noop);
@@ -175,6 +177,11 @@ static void publish(struct gw_server *s, struct gw_snapshot *snap)
     gw_snapshot_unref(old);
 }
 
+static bool same_str(const char *a, const char *b)
+{
+    return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
 /* Settings bound at start (sockets, threads) cannot change under a running process. */
 static void warn_fixed_settings(const struct gw_config *now, const struct gw_config *next)
 {
@@ -190,6 +197,14 @@ static void warn_fixed_settings(const struct gw_config *now, const struct gw_con
     if (now->workers != next->workers)
         gw_log_warn("reload: workers changed (%u -> %u); it takes effect at the next start",
                     now->workers, next->workers);
+    if (!same_str(now->audit.file, next->audit.file) ||
+        !same_str(now->audit.sqlite, next->audit.sqlite) ||
+        !same_str(now->audit.pg_dsn, next->audit.pg_dsn) ||
+        now->audit.events != next->audit.events || now->audit.queue != next->audit.queue ||
+        now->audit.pg_queue != next->audit.pg_queue ||
+        now->audit.unauthorized_threshold != next->audit.unauthorized_threshold ||
+        now->audit.unauthorized_window_ms != next->audit.unauthorized_window_ms)
+        gw_log_warn("reload: audit changed; it takes effect at the next start");
 }
 
 /* One error without a position (the file parsed; a later step refused it). */
@@ -207,8 +222,28 @@ static void add_error(struct gw_config_errors *errs, const char *file, const cha
     errs->count++;
 }
 
+/* One "config.reload" entry: the file's hash before and after, and the outcome. The actor is
+ * whoever set it on the control thread (the admin API, the SIGHUP handler). */
+static void audit_reload(struct gw_server *s, const char *before, int status, const char *detail)
+{
+    if (!gw_audit_wants(GW_AUDIT_EV_RELOAD))
+        return;
+    char b[80], a[80], now[65];
+    hash_file(s->config_path, now);
+    snprintf(b, sizeof b, "sha256:%s", before);
+    snprintf(a, sizeof a, "sha256:%s", now);
+    struct gw_audit_record r = {.action = "config.reload",
+                                .object = "config",
+                                .before = before[0] ? b : NULL,
+                                .after = now[0] ? a : NULL,
+                                .detail = detail,
+                                .status = status};
+    gw_audit_record(&r);
+}
+
 int gw_server_reload(struct gw_server *s, struct gw_config_errors *errs)
 {
+    char detail[160];
     struct gw_config_errors local = {0};
     struct gw_config *cfg = NULL;
     struct gw_snapshot *snap = NULL;
@@ -232,6 +267,8 @@ int gw_server_reload(struct gw_server *s, struct gw_config_errors *errs)
                 gw_log_error("  %s:%d:%d: %s%s%s", file, e->line, e->column,
                              has_path ? e->path : "", has_path ? ": " : "", msg);
         }
+        snprintf(detail, sizeof detail, "{\"result\":\"refused\",\"errors\":%zu}", errs->count);
+        audit_reload(s, s->config_hash, 422, detail);
         gw_config_errors_free(&local);
         return rc;
     }
@@ -243,6 +280,8 @@ int gw_server_reload(struct gw_server *s, struct gw_config_errors *errs)
         s->reload_ms_total += (double)(uv_hrtime() - t0) / 1e6;
         gw_log_error("reload refused: %s; the running configuration is unchanged", why);
         add_error(errs, s->config_path, why);
+        snprintf(detail, sizeof detail, "{\"result\":\"refused\",\"errors\":%zu}", errs->count);
+        audit_reload(s, s->config_hash, 422, detail);
         gw_config_errors_free(&local);
         return rc;
     }
@@ -255,6 +294,9 @@ int gw_server_reload(struct gw_server *s, struct gw_config_errors *errs)
         gw_log_error("reload: the JWKS refresh could not be updated (out of memory)");
     if (gw_tracer_update(s->tracer, snap->cfg) < 0)
         gw_log_error("reload: the trace exporter keeps its settings (out of memory)");
+    snprintf(detail, sizeof detail, "{\"result\":\"ok\",\"generation\":%llu}",
+             (unsigned long long)s->generation);
+    audit_reload(s, s->config_hash, 200, detail);
     hash_file(s->config_path, s->config_hash);
     s->reloads_ok++;
     s->last_reload_ms = (double)(uv_hrtime() - t0) / 1e6;
@@ -270,10 +312,14 @@ static void on_hup(uv_signal_t *h, int signum)
     struct control *ctl = h->data;
     (void)signum;
     gw_log_info("SIGHUP: reloading %s", ctl->server->config_path);
+    static const struct gw_audit_actor hup = {.via = "signal", .key = "SIGHUP"};
+    gw_audit_set_actor(&hup);
     gw_server_reload(ctl->server, NULL);
+    gw_audit_set_actor(NULL);
 }
 
-/* SIGUSR1 (logrotate): the log files are reopened under their names (gw_log_reopen_file). */
+/* SIGUSR1 (logrotate): the log files are reopened under their names (gw_log_reopen_file), and
+ * the audit log's file. */
 static void on_reopen(uv_signal_t *h, int signum)
 {
     struct control *ctl = h->data;
@@ -298,6 +344,7 @@ static void on_reopen(uv_signal_t *h, int signum)
         else
             gw_log_info("SIGUSR1: %s log %s reopened", logs[i].what, logs[i].path);
     }
+    gw_audit_reopen(); /* the audit log's file, when it has one */
 }
 
 /* dest names a file (not a standard stream, not "off"). */
@@ -436,6 +483,11 @@ int gw_server_run(struct gw_config *cfg, const char *path, const struct gw_contr
         s.workers[i].trace_queue = gw_tracer_queue(s.tracer, i);
     s.health = gw_health_start(&ctl.loop, s.targets, s.snap);
     s.jwks = gw_jwks_start(&ctl.loop, s.snap->cfg, publish_keyset, &s);
+    if (gw_audit_start(&ctl.loop, s.snap->cfg) < 0) {
+        for (unsigned i = 0; i < nworkers; i++)
+            close(s.workers[i].listen_fd);
+        goto out;
+    }
     s.admin_service = admin;
     if (admin && admin->start(&s, &ctl.loop, &s.admin) < 0) {
         for (unsigned i = 0; i < nworkers; i++)

@@ -14,6 +14,8 @@ Pieces (see ../README.md), each importable from gwtest itself:
   RawServer, RecordingServer, HangingListener: raw-socket upstreams that misbehave on
                            purpose; shared_origin()                                (servers)
   RedisServer()            a real redis-server on a free port; require_redis() (redis_server)
+  PostgresServer()         a real PostgreSQL (initdb in a temp dir) on a free port;
+                           require_postgres()                              (postgres_server)
   PrometheusServer(cfg)    a real Prometheus on a free port, its HTTP API;
                            require_prometheus()                               (prometheus)
   Gantry(config_dict)      the real gantry binary ($GANTRY_BIN) on a config in a temp dir;
@@ -83,6 +85,7 @@ from .procs import (
     peer_has_read,
     wait_peer_read,
 )
+from .postgres_server import PostgresServer, require_postgres
 from .prometheus import PrometheusServer, require_prometheus
 from .redis_server import Redis, RedisError, RedisServer, require_redis
 from .runner import (
