@@ -24,6 +24,7 @@
 #include "core/base64url.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "http1/upgrade.h"
 #include "metrics/metrics.h"
 #include "net/fetch.h"
 #include "policy/apikey.h"
@@ -218,13 +219,22 @@ static int bearer_token(const struct gw_request *r, const char **tok, size_t *le
             found = (int)i;
         }
     }
-    if (found < 0)
+    const char *v;
+    size_t n, a = 7;
+    if (found >= 0) {
+        v = m->headers[found].value;
+        n = m->headers[found].value_len;
+        if (n < 7 || strncasecmp(v, "bearer ", 7) != 0)
+            return 1;
+    } else if (r->upgrade == GW_UPGRADE_WEBSOCKET && r->svc->conf->websocket.token_query &&
+               gw_http1_query_param(r->query, r->query_len, r->svc->conf->websocket.token_query, &v,
+                                    &n)) {
+        /* A browser cannot set Authorization on a WebSocket handshake: the token may come in
+         * the service's websocket.token_query parameter instead, on handshakes only. */
+        a = 0;
+    } else {
         return 1;
-    const char *v = m->headers[found].value;
-    size_t n = m->headers[found].value_len;
-    if (n < 7 || strncasecmp(v, "bearer ", 7) != 0)
-        return 1;
-    size_t a = 7;
+    }
     while (a < n && v[a] == ' ')
         a++;
     if (a == n)
