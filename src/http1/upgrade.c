@@ -5,7 +5,7 @@
 #include "core/error.h"
 #include "http1/chars.h"
 
-/* Calls fn on each element of a comma-separated field value (RFC 9110 5.6.1), trimmed. */
+/* The comma-separated field value (RFC 9110 5.6.1) has the element lit, without regard to case. */
 static bool list_has(const char *v, size_t n, const char *lit, size_t lit_len)
 {
     const char *p = v, *end = v + n;
@@ -94,7 +94,7 @@ int gw_http1_query_param(const char *query, size_t query_len, const char *name, 
         const char *s = p;
         while (p < end && *p != '&')
             p++;
-        if ((size_t)(p - s) > nl && memcmp(s, name, nl) == 0 && s[nl] == '=') {
+        if ((size_t)(p - s) > nl + 1 && memcmp(s, name, nl) == 0 && s[nl] == '=') {
             *val = s + nl + 1;
             *len = (size_t)(p - s) - nl - 1;
             return 1;

@@ -26,8 +26,9 @@ enum gw_upgrade gw_http1_upgrade_kind(const struct gw_http1_message *m);
  * "Sec-WebSocket-Version: 13", RFC 6455 4.4); GW_EWSHANDSHAKE for anything else (400). */
 int gw_http1_ws_check(const struct gw_http1_message *m);
 
-/* Bytes of the request's target up to its query, and whether a query parameter `name` is
- * present with a non-empty value: *val and *len give the (still escaped) value. */
+/* Whether the query ("?a=1&b=2", the '?' optional; NULL with len 0 for none) has a parameter
+ * `name` with a non-empty value: 1 with *val and *len the value as sent (still escaped), else
+ * 0. The first one counts. */
 int gw_http1_query_param(const char *query, size_t query_len, const char *name, const char **val,
                          size_t *len);
 
