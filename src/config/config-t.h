@@ -569,6 +569,9 @@ struct gw_websocket_conf {
     /** "token_query": a query parameter that carries the bearer token of a handshake (for
      * browsers, which cannot set Authorization); NULL = none. Redacted from the logs. */
     char *token_query;
+    /** "token_protocol": a prefix; a Sec-WebSocket-Protocol entry that starts with it carries
+     * the bearer token of a handshake after it ("access_token.eyJ..."); NULL = none */
+    char *token_protocol;
 };
 
 struct gw_service_conf {

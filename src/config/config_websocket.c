@@ -73,8 +73,26 @@ static bool check_param(struct gw__cfg_ctx *ctx, char **s)
     return ok;
 }
 
+/* A subprotocol prefix: token characters (RFC 6455 4.1: subprotocols are tokens). */
+static bool check_prefix(struct gw__cfg_ctx *ctx, char **s)
+{
+    size_t n = strlen(*s);
+    bool ok = n > 0 && n <= 64;
+    for (const char *c = *s; *c && ok; c++)
+        ok = is_tchar(*c);
+    if (!ok) {
+        char q[96];
+        gw__cfg_error(ctx,
+                      "%s is not a subprotocol prefix (1-64 token characters, such as "
+                      "\"access_token.\")",
+                      gw__cfg_quote(*s, n, q, sizeof q));
+    }
+    return ok;
+}
+
 static const struct gw__cfg_range ws_duration = {0, 30ull * 24 * 3600 * 1000};
 static const struct gw__cfg_str param_check = {check_param};
+static const struct gw__cfg_str prefix_check = {check_prefix};
 
 static const struct gw__cfg_field websocket_fields[] = {
     {.name = "idle_timeout",
@@ -103,6 +121,10 @@ static const struct gw__cfg_field websocket_fields[] = {
      .type = &gw__cfg_string_type,
      .offset = WS(token_query),
      .arg = &param_check},
+    {.name = "token_protocol",
+     .type = &gw__cfg_string_type,
+     .offset = WS(token_protocol),
+     .arg = &prefix_check},
 };
 
 const struct gw__cfg_object gw__cfg_service_websocket_obj = {

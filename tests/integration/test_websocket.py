@@ -24,7 +24,10 @@ import subprocess
 import time
 
 import gwtest
+import socket
+
 from gwtest import Gantry, Origin, raw_exchange
+from gwtest.servers import RawServer
 from gwtest.jose import claims, hs_token
 from gwtest.procs import Backend
 
@@ -77,16 +80,18 @@ def url(g, path="/ws/chat"):
 
 
 class Holder:
-    """ws_peer.mjs hold: n open connections, driven through stdin; its stdout lines in .lines."""
+    """ws_peer.mjs hold: n open connections, driven through stdin; its stdout lines in .lines.
+    (With argv, any other mode of ws_peer.mjs, first line matching first.)"""
 
-    def __init__(self, ws_url, n, timeout=60):
-        self.proc = subprocess.Popen(["node", PEER, "hold", ws_url, str(n)],
+    def __init__(self, ws_url, n, timeout=60, argv=None, first=r"^OPEN \d+$"):
+        argv = argv or ["hold", ws_url, str(n)]
+        self.proc = subprocess.Popen(["node", PEER] + argv,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
         self.fd = self.proc.stdout.fileno()
         self.buf = b""
         self.eof = False
         self.lines = []
-        self.wait_line(r"^OPEN \d+$", timeout)
+        self.wait_line(first, timeout)
 
     def poll_lines(self, wait):
         """Reads what the holder printed within wait seconds into .lines."""
@@ -187,7 +192,8 @@ def test_echo_text_binary_fragmented_and_16mib():
 
 
 def auth_config(s):
-    cfg = ws_config(s, websocket={"token_query": "access_token"},
+    cfg = ws_config(s, websocket={"token_query": "access_token",
+                                  "token_protocol": "access_token."},
                     auth={"jwt": {"keys": [{"kid": "k1", "alg": "HS256", "secret": SECRET}]}})
     cfg["services"][0]["auth"] = {"required": True}
     return cfg
@@ -213,6 +219,11 @@ def test_auth_refused_before_any_upgrade():
         rc, rep = node("handshake", url(g, "/ws/chat?x=1&access_token=" + token))
         assert rep["open"], rep
         assert rep["upstream"]["headers"]["x-user-id"] == "alice", rep
+        rc, rep = node("handshake", url(g), "{}", "chat,access_token." + token)
+        assert rep["open"], rep
+        assert rep["upstream"]["headers"]["x-user-id"] == "alice", rep
+        rc, rep = node("handshake", url(g), "{}", "chat,access_token." + bad)
+        assert not rep["open"] and rep["status"] == 401, rep
         # the token stays out of the logs
         g.wait_log(r'"GET /ws/chat\?x=1&access_token=\*\*\*" 101 ')
         assert token not in g.stdout() and token not in g.stderr()
@@ -266,6 +277,100 @@ def test_ignored_upgrades_go_upstream_as_plain_requests():
             # an upstream that does not switch: its answer is relayed as a normal response
             r = raw_exchange(g.port, handshake_bytes(path="/plain/status/403"))
             assert status_of(r) == 403, r
+
+
+class MqttishServer(RawServer):
+    """Answers an "Upgrade: mqtt" request with a 101, then echoes bytes in upper case; any
+    other request with a 200 that says whether an Upgrade field came."""
+
+    def serve(self, sock, index):
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = sock.recv(4096)
+            if not chunk:
+                return
+            head += chunk
+        if b"\r\nupgrade: mqtt\r\n" in head.lower():
+            sock.sendall(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
+                         b"Upgrade: mqtt\r\n\r\n")
+            rest = head.split(b"\r\n\r\n", 1)[1]
+            if rest:
+                sock.sendall(rest.upper())
+            while True:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    sock.shutdown(socket.SHUT_WR)  # the client's half-close, answered
+                    return
+                sock.sendall(chunk.upper())
+        body = b"upgrade" if b"\r\nupgrade:" in head.lower() else b"plain"
+        sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+
+
+def test_other_protocols_only_when_listed():
+    with MqttishServer() as up:
+        cfg = gwtest.simple_config(up.port, name="mq", prefix="/mq")
+        cfg["services"][0]["websocket"] = {"protocols": ["mqtt"]}
+        cfg["services"].append({"name": "plain", "prefix": "/plain", "targets": [up.target()]})
+        with Gantry(cfg) as g:
+            req = (b"GET %s HTTP/1.1\r\nHost: gw\r\nConnection: Upgrade\r\nUpgrade: mqtt\r\n"
+                   b"\r\nearly")
+            with socket.create_connection(("127.0.0.1", g.port), timeout=10) as c:
+                c.sendall(req % b"/mq")
+                got = b""
+                while b"EARLY" not in got:
+                    chunk = c.recv(4096)
+                    assert chunk, got
+                    got += chunk
+                assert got.startswith(b"HTTP/1.1 101 "), got
+                assert b"\r\nUpgrade: mqtt\r\n" in got and b"\r\nConnection: Upgrade\r\n" in got
+                c.sendall(b"ping")
+                got = b""
+                while len(got) < 4:
+                    chunk = c.recv(4096)
+                    assert chunk, got
+                    got += chunk
+                assert got == b"PING", got
+            g.wait_log(r"tunnel closed \(client closed\): request \S+ service mq .*, 9 bytes from "
+                       r"the client, \d+ bytes from the upstream", stream="stderr")
+            # not listed: the upgrade is ignored, a plain request goes upstream
+            r = raw_exchange(g.port, req.replace(b"\r\n\r\nearly", b"\r\nConnection: close"
+                                                 b"\r\n\r\n") % b"/plain")
+            assert status_of(r) == 200 and r.endswith(b"plain"), r
+
+
+# ---- backpressure --------------------------------------------------------------------------------
+
+
+def tunnel_bytes(g, direction):
+    metrics = g.admin_request("GET", "/metrics").body.decode()
+    m = re.search(r'gantry_tunnel_bytes_total\{direction="%s"\} (\d+)' % direction, metrics)
+    return int(m.group(1))
+
+
+@gwtest.timeout(120)
+def test_a_client_that_does_not_read_stops_reading_from_the_upstream():
+    need_node()
+    mib = 64
+    with WsServer() as s, Gantry(ws_config(s)) as g:
+        with Holder(url(g), 0, argv=["flood", url(g), str(mib)], first=r"^PAUSED$") as h:
+            rss0 = g.rss_kib()
+            # wait until gantry stops reading from the upstream: the bytes it read from it
+            # stand still (kernel buffers full on both legs), or all of them came
+            seen = []
+
+            def settled():
+                seen.append(tunnel_bytes(g, "out"))
+                return seen[-1] >= mib << 20 or (len(seen) > 10 and seen[-1] == seen[-10] > 0)
+
+            gwtest.wait_until(settled, 60, interval=0.1, message="upstream reads to settle")
+            held = seen[-1]
+            grew = g.rss_kib() - rss0
+            # only socket buffers hold the rest: gantry read a small part and keeps little of it
+            assert held < 24 << 20, "gantry read %d bytes for a client that reads nothing" % held
+            assert grew < 8 * 1024, "gantry grew by %d KiB" % grew
+            h.command("resume")
+            assert h.wait_line(r"^GOT ", 60) == "GOT %d" % (mib << 20), h.lines
+            assert tunnel_bytes(g, "out") >= mib << 20
 
 
 # ---- reload and drain ----------------------------------------------------------------------------

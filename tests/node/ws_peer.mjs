@@ -4,7 +4,11 @@
 //   node ws_peer.mjs server
 //       An echo server on a free loopback port: prints "READY <port>", then one line per event
 //       ("OPEN <path>", "CLOSE <code>"). Every message comes back as it came (text or binary);
-//       the text "__headers" is answered with the handshake's URL and headers as JSON.
+//       the text "__headers" is answered with the handshake's URL and headers as JSON, and
+//       "__flood N" with N binary messages of 1 MiB.
+//   node ws_peer.mjs flood URL N
+//       Asks for N MiB ("__flood N") without reading: prints "PAUSED", waits for "resume" on
+//       stdin, then reads and prints "GOT <bytes>" once all of it came.
 //   node ws_peer.mjs echo URL
 //       Echo of a text, a binary, a fragmented and a 16 MiB message through URL; prints a JSON
 //       report and exits 0 when every echo came back equal.
@@ -13,7 +17,11 @@
 //   node ws_peer.mjs hold URL N
 //       Opens N connections, prints "OPEN N", then obeys stdin: "check" sends a message on each
 //       open connection and prints "CHECKED <echoed> <open>"; "quit" closes them and exits. Every
-//       close prints "CLOSE <code>".
+//       close prints "CLOSE <code>". Connections open BATCH at a time (env WS_BATCH, default
+//       all at once).
+//   node ws_peer.mjs latency URL CONNS MESSAGES [SIZE]
+//       Round trips: each of CONNS connections sends a SIZE-byte (default 32) message and waits
+//       for its echo, MESSAGES times in a row; prints {"p50_us", "p99_us", "n"} over all of them.
 import { WebSocket, WebSocketServer } from 'ws';
 import { createInterface } from 'node:readline';
 import { createHash } from 'node:crypto';
@@ -30,6 +38,12 @@ function server() {
     wss.on('connection', (ws, req) => {
         out('OPEN ' + req.url);
         ws.on('message', (data, isBinary) => {
+            if (!isBinary && data.toString().startsWith('__flood ')) {
+                const mib = Number(data.toString().slice(8));
+                const chunk = Buffer.alloc(1 << 20, 120);
+                for (let i = 0; i < mib; i++) ws.send(chunk, { binary: true });
+                return;
+            }
             if (!isBinary && data.toString() === '__headers') {
                 ws.send(JSON.stringify({ url: req.url, headers: req.headers }));
                 return;
@@ -62,8 +76,12 @@ function open(url, opts = {}, protocols = undefined) {
 
 function next(ws) {
     return new Promise((resolve, reject) => {
-        ws.once('message', (data, isBinary) => resolve({ data, isBinary }));
-        ws.once('close', (code) => reject(new Error('closed ' + code)));
+        const onClose = (code) => reject(new Error('closed ' + code));
+        ws.once('message', (data, isBinary) => {
+            ws.off('close', onClose);
+            resolve({ data, isBinary });
+        });
+        ws.once('close', onClose);
     });
 }
 
@@ -126,17 +144,20 @@ async function handshake(url, headersJson, protocols) {
 
 async function hold(url, n) {
     const conns = [];
-    const opening = [];
-    for (let i = 0; i < n; i++) {
-        opening.push(open(url).then((ws) => {
-            conns.push(ws);
-            ws.on('close', (code) => {
-                ws.closedWith = code;
-                out('CLOSE ' + code);
-            });
-        }));
+    const batch = Number(process.env.WS_BATCH || n) || n;
+    for (let start = 0; start < n; start += batch) {
+        const opening = [];
+        for (let i = start; i < Math.min(n, start + batch); i++) {
+            opening.push(open(url).then((ws) => {
+                conns.push(ws);
+                ws.on('close', (code) => {
+                    ws.closedWith = code;
+                    out('CLOSE ' + code);
+                });
+            }));
+        }
+        await Promise.all(opening);
     }
-    await Promise.all(opening);
     out('OPEN ' + conns.length);
     const rl = createInterface({ input: process.stdin });
     rl.on('line', async (line) => {
@@ -162,7 +183,57 @@ async function hold(url, n) {
     rl.on('close', () => process.exit(0));
 }
 
+async function latency(url, nconns, count, size) {
+    const conns = await Promise.all(Array.from({ length: nconns }, () => open(url, { perMessageDeflate: false })));
+    const payload = Buffer.alloc(size, 97);
+    const samples = [];
+    // warm-up
+    await Promise.all(conns.map(async (ws) => {
+        for (let i = 0; i < 20; i++) {
+            const p = next(ws);
+            ws.send(payload, { binary: true });
+            await p;
+        }
+    }));
+    await Promise.all(conns.map(async (ws) => {
+        for (let i = 0; i < count; i++) {
+            const p = next(ws);
+            const t0 = process.hrtime.bigint();
+            ws.send(payload, { binary: true });
+            await p;
+            samples.push(Number(process.hrtime.bigint() - t0) / 1000);
+        }
+    }));
+    samples.sort((a, b) => a - b);
+    const q = (f) => samples[Math.min(samples.length - 1, Math.floor(f * samples.length))];
+    out(JSON.stringify({ p50_us: q(0.5), p99_us: q(0.99), n: samples.length }));
+    for (const ws of conns) ws.terminate();
+    process.exit(0);
+}
+
+async function flood(url, mib) {
+    const ws = await open(url, { perMessageDeflate: false });
+    ws._socket.pause();
+    ws.send('__flood ' + mib);
+    out('PAUSED');
+    let got = 0;
+    ws.on('message', (data) => {
+        got += data.length;
+        if (got >= mib << 20) {
+            out('GOT ' + got);
+            ws.close(1000);
+            ws.once('close', () => process.exit(0));
+        }
+    });
+    const rl = createInterface({ input: process.stdin });
+    rl.on('line', (line) => {
+        if (line === 'resume') ws._socket.resume();
+    });
+}
+
 if (mode === 'server') server();
+else if (mode === 'flood') flood(args[0], Number(args[1])).catch((e) => { out('ERROR ' + e); process.exit(1); });
+else if (mode === 'latency') latency(args[0], Number(args[1]), Number(args[2]), Number(args[3] || 32)).catch((e) => { out(JSON.stringify({ error: String(e) })); process.exit(1); });
 else if (mode === 'echo') echo(args[0]).catch((e) => { out(JSON.stringify({ error: String(e) })); process.exit(1); });
 else if (mode === 'handshake') handshake(args[0], args[1], args[2]);
 else if (mode === 'hold') hold(args[0], Number(args[1])).catch((e) => { out('ERROR ' + e); process.exit(1); });

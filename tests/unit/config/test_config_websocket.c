@@ -17,6 +17,7 @@ static void test_websocket_defaults(void **state)
     assert_int_equal(w->norigins, 0);
     assert_int_equal(w->nprotocols, 0);
     assert_null(w->token_query);
+    assert_null(w->token_protocol);
     gw_config_free(cfg);
 }
 
@@ -26,7 +27,7 @@ static void test_websocket_values(void **state)
     struct gw_config *cfg = load_ok(WS(
         "\"idle_timeout\": \"90s\", \"max_lifetime\": 0, \"origins\": [\"https://App.example.com\","
         " \"https://*.example.org\", \"null\"], \"protocols\": \"MQTT\", \"token_query\": "
-        "\"access_token\""));
+        "\"access_token\", \"token_protocol\": \"access_token.\""));
     const struct gw_websocket_conf *w = &cfg->services[0].websocket;
     assert_true(w->enabled);
     assert_int_equal(w->idle_timeout_ms, 90 * 1000);
@@ -36,6 +37,7 @@ static void test_websocket_values(void **state)
     assert_int_equal(w->nprotocols, 1);
     assert_string_equal(w->protocols[0], "mqtt");
     assert_string_equal(w->token_query, "access_token");
+    assert_string_equal(w->token_protocol, "access_token.");
     gw_config_free(cfg);
 
     cfg = load_ok(SVC("\"websocket\": false"));
@@ -67,6 +69,9 @@ static void test_websocket_errors(void **state)
     expect_one(WS("\"token_query\": \"a&b\""), "\"a&b\"",
                "services[0].websocket.token_query: \"a&b\" is not a query parameter name (1-64 of "
                "A-Z a-z 0-9 - . _ ~)");
+    expect_one(WS("\"token_protocol\": \"a,b\""), "\"a,b\"",
+               "services[0].websocket.token_protocol: \"a,b\" is not a subprotocol prefix (1-64 "
+               "token characters, such as \"access_token.\")");
     expect_one(WS("\"idle_timeout\": -1"), "-1",
                "services[0].websocket.idle_timeout: a duration must not be negative");
     expect_one(WS("\"idle_timout\": \"1s\""), "\"idle_timout\"",
