@@ -88,6 +88,7 @@ def start_gantry(binary, tmp, backend):
         "workers": 1,
         "max_connections": 30000,
         "drain_timeout": "1s",
+        "timeouts": {"upstream_connect": "30s"},
         "admin": {"listen": "127.0.0.1:%d" % admin},
         "log": {"access": "off", "level": "warn"},
         "services": [{"name": "ws", "prefix": "/", "targets": ["http://127.0.0.1:%d" % backend]}],
@@ -141,7 +142,7 @@ http {
 
 
 def hold_tunnels(port, n):
-    env = dict(os.environ, WS_BATCH="200")
+    env = dict(os.environ, WS_BATCH="100")
     h = subprocess.Popen(["node", PEER, "hold", "ws://127.0.0.1:%d/mem" % port, str(n)],
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
     line = h.stdout.readline().strip()
