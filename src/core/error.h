@@ -115,7 +115,7 @@
     /* WebSocket handshakes (RFC 6455 4.2.1) */                                                    \
     X(EWSHANDSHAKE, 400, "invalid WebSocket handshake")                                            \
     X(EWSVERSION, 426, "unsupported WebSocket version")                                            \
-    X(EWSORIGIN, 403, "WebSocket origin not allowed")
+    X(EWSORIGIN, 403, "origin not allowed for WebSocket")
 
 enum gw_error {
     GW_OK = 0,
