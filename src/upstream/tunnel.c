@@ -77,6 +77,9 @@ struct gw_tunnel {
     bool websocket;
 };
 
+/* The memory budget of an open tunnel (issue 14: at most 4 KiB each, all included). */
+_Static_assert(sizeof(struct gw_tunnel) <= 1024, "a tunnel fits in 1 KiB");
+
 /* A write that had to wait, with the bytes the socket did not take. */
 struct tunnel_write {
     uv_write_t req;
