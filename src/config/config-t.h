@@ -550,6 +550,30 @@ struct gw_target_conf {
     bool ipv6;
 };
 
+/* "websocket" of a service: WebSocket (and, when listed, other) upgrades proxied as tunnels. */
+struct gw_websocket_conf {
+    /** false: an Upgrade is ignored (the request goes upstream as a plain request) */
+    bool enabled;
+    /** "idle_timeout": a tunnel with no byte either way for this long is closed; 0 = never;
+     * default 1h */
+    uint64_t idle_timeout_ms;
+    /** "max_lifetime": a tunnel is closed after this long whatever it does; 0 = never; default 24h
+     */
+    uint64_t max_lifetime_ms;
+    /** "origins": origin patterns (policy/origin.h) a handshake's Origin must match; none = any */
+    char **origins;
+    size_t norigins;
+    /** "protocols": other Upgrade protocols to tunnel (lowercased tokens); "h2c" never */
+    char **protocols;
+    size_t nprotocols;
+    /** "token_query": a query parameter that carries the bearer token of a handshake (for
+     * browsers, which cannot set Authorization); NULL = none. Redacted from the logs. */
+    char *token_query;
+    /** "token_protocol": a prefix; a Sec-WebSocket-Protocol entry that starts with it carries
+     * the bearer token of a handshake after it ("access_token.eyJ..."); NULL = none */
+    char *token_protocol;
+};
+
 struct gw_service_conf {
     /** unique, [A-Za-z0-9_.-]+ */
     char *name;
@@ -636,6 +660,8 @@ struct gw_service_conf {
     struct gw_sechdr_conf security_headers;
     /** "tracing.sample_ratio"; default: the gateway's tracing.sample_ratio */
     double trace_sample_ratio;
+    /** "websocket": protocol upgrades through this service (config_websocket.c); on by default */
+    struct gw_websocket_conf websocket;
 };
 
 /* A name and a string value ("tracing.headers", "tracing.resource_attributes"). */

@@ -459,6 +459,10 @@ static const struct gw__cfg_field service_fields[] = {
      .arg = &gw__cfg_service_security_headers_obj,
      .def = "true"},
     {.name = "tracing", .type = &gw__cfg_object_type, .arg = &gw__cfg_service_tracing_obj},
+    {.name = "websocket",
+     .type = &gw__cfg_object_type,
+     .arg = &gw__cfg_service_websocket_obj,
+     .def = "true"},
 };
 static const struct gw__cfg_object service_obj = {
     .what = "service",

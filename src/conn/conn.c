@@ -158,7 +158,8 @@ static void close_gracefully(struct gw_conn *c)
 {
     if (c->closing || c->lingering)
         return;
-    if (c->req) {
+    if (c->req || c->detached) {
+        /* A detached socket lives on in its tunnel: a shutdown would end the tunnel too. */
         gw_conn_close(c);
         return;
     }
@@ -776,6 +777,21 @@ static void ds_defer(struct gw_request *r, uint64_t ms)
     timer_start(gw_conn_of(r), TIMER_BACKOFF, ms);
 }
 
+static int ds_detach(struct gw_request *r, uv_stream_t **s, const char **rest, size_t *rest_len)
+{
+    struct gw_conn *c = gw_conn_of(r);
+    if (c->closing || c->detached)
+        return GW_EINVAL;
+    c->detached = true;
+    r->keep_alive = false;
+    gw_conn_read_stop(c);
+    uv_timer_stop(&c->timer);
+    *s = (uv_stream_t *)&c->tcp;
+    *rest = c->in ? c->in + c->in_off : NULL;
+    *rest_len = c->in ? c->in_len - c->in_off : 0;
+    return 0;
+}
+
 const struct gw_downstream_ops gw_conn_downstream = {
     .respond = ds_respond,
     .send = ds_send,
@@ -787,4 +803,5 @@ const struct gw_downstream_ops gw_conn_downstream = {
     .body_hold = ds_body_hold,
     .send_continue = ds_send_continue,
     .defer = ds_defer,
+    .detach = ds_detach,
 };

@@ -39,6 +39,7 @@ struct gw_conn {
     bool close_after_write;
     bool lingering;     /** closing: write side shut, discarding input briefly */
     bool peer_eof;      /** the client shut its side after a complete request */
+    bool detached;      /** its socket went to a tunnel: close the handle, never shut down */
     bool processing;    /** inside gw_conn_process */
     bool process_again; /** a request finished inline meanwhile: loop, do not recurse */
     uint64_t requests;

@@ -93,6 +93,12 @@ struct gw_downstream_ops {
     int (*send_continue)(struct gw_request *r);
     /* Calls gw_proxy_retry_now(r) after ms (the retry backoff). */
     void (*defer)(struct gw_request *r, uint64_t ms);
+    /* The protocol switches (the 101 went out): *s is the client's socket, for the caller to
+     * duplicate (upstream/tunnel.h), and *rest the client's bytes read past the request, valid
+     * until the request ends. The request must then end with finish (or abort): the downstream
+     * closes its own handle without shutting the socket down. 0, or a negative code when the
+     * downstream cannot hand over (then abort). */
+    int (*detach)(struct gw_request *r, uv_stream_t **s, const char **rest, size_t *rest_len);
 };
 
 /*
@@ -249,6 +255,10 @@ struct gw_request {
 
     struct gw_upconn *up;
     bool dispatched; /** the head is complete and being served */
+    /** the protocol switch the request asks for and the service allows (enum gw_upgrade of
+     * http1/upgrade.h, validated at dispatch): forwarded with its Upgrade; 0 none */
+    uint8_t upgrade;
+    bool upgraded; /** the upstream answered 101: the exchange ends in a tunnel */
     bool head_built;
     bool head_sent; /** the upstream request head went out */
     /* request body, client -> upstream */

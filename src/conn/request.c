@@ -17,11 +17,13 @@
 #include "core/log.h"
 #include "core/random.h"
 #include "http1/names.h"
+#include "http1/upgrade.h"
 #include "metrics/hub.h"
 #include "net/addr.h"
 #include "observe/observe.h"
 #include "policy/chain.h"
 #include "policy/cors.h"
+#include "policy/origin.h"
 #include "route/normalize.h"
 #include "route/router.h"
 #include "runtime/server-t.h"
@@ -219,6 +221,71 @@ static void split_target(const struct gw_http1_message *m, const char **path, si
     *query_len = q ? (size_t)(end - q) : 0;
 }
 
+/* The handshake's Origin matches one of the service's patterns. A request without Origin is not
+ * from a browser (browsers always send it on a WebSocket handshake, RFC 6455 4.1), so the check,
+ * which is against cross-site WebSocket hijacking in browsers, lets it through. */
+static bool ws_origin_allowed(const struct gw_request *r, const struct gw_websocket_conf *wc)
+{
+    int i = gw_http1_find_header(&r->msg, "origin", 6);
+    if (i < 0)
+        return true;
+    struct gw_origin o;
+    if (gw_origin_parse(r->msg.headers[i].value, r->msg.headers[i].value_len, &o) < 0)
+        return false;
+    for (size_t k = 0; k < wc->norigins; k++) {
+        struct gw_origin_pattern p;
+        const char *why;
+        if (gw_origin_pattern_parse(wc->origins[k], strlen(wc->origins[k]), &p, &why) == 0 &&
+            gw_origin_pattern_match(&p, &o))
+            return true;
+    }
+    return false;
+}
+
+/* The first protocol of the Upgrade field is one the service tunnels besides websocket. */
+static bool protocol_listed(const struct gw_http1_message *m, const struct gw_websocket_conf *wc)
+{
+    int i = gw_http1_find_header(m, "upgrade", 7);
+    if (i < 0)
+        return false;
+    const char *v = m->headers[i].value;
+    size_t n = 0;
+    while (n < m->headers[i].value_len && v[n] != ',' && v[n] != ' ')
+        n++;
+    for (size_t k = 0; k < wc->nprotocols; k++)
+        if (strlen(wc->protocols[k]) == n && strncasecmp(wc->protocols[k], v, n) == 0)
+            return true;
+    return false;
+}
+
+/*
+ * A protocol switch (RFC 9110 7.8). A WebSocket handshake on a service that allows upgrades is
+ * checked (RFC 6455 4.2.1; 400, or 426 for another version) and its Origin against the
+ * service's list (403), then marked to go upstream with its Upgrade. Everything else (h2c, a
+ * protocol the service does not list, any upgrade on a service with websocket off) is ignored,
+ * as RFC 9110 7.8 allows: the request goes on as a plain one, its Upgrade and Connection
+ * dropped. 0 or the error to answer with.
+ */
+static __attribute__((noinline)) int check_upgrade(struct gw_request *r,
+                                                   const struct gw_websocket_conf *wc)
+{
+    if (!wc->enabled)
+        return 0;
+    enum gw_upgrade kind = gw_http1_upgrade_kind(&r->msg);
+    if (kind == GW_UPGRADE_WEBSOCKET) {
+        int rc = gw_http1_ws_check(&r->msg);
+        if (rc < 0)
+            return rc;
+        if (wc->norigins && !ws_origin_allowed(r, wc))
+            return GW_EWSORIGIN;
+        r->upgrade = GW_UPGRADE_WEBSOCKET;
+    } else if (kind == GW_UPGRADE_OTHER && wc->nprotocols && r->msg.body == GW_BODY_NONE &&
+               protocol_listed(&r->msg, wc)) {
+        r->upgrade = GW_UPGRADE_OTHER;
+    }
+    return 0;
+}
+
 static void forward(struct gw_request *r);
 /* Kept out of line: the common path (any other method) stays as short as it was. */
 static __attribute__((noinline)) enum gw_route_result
@@ -334,6 +401,21 @@ void gw__request_dispatch(struct gw_conn *c, struct gw_request *r)
     const struct gw_service_conf *sc = r->svc->conf;
     if (sc->nprefixes > 1)
         r->prefix_index = matched_prefix(sc, norm, match.prefix_len);
+    if (sc->websocket.token_query)
+        redact_query_key(r->path, sizeof(r->path), sc->websocket.token_query);
+    if (m->upgrade) {
+        rc = check_upgrade(r, &sc->websocket);
+        if (rc < 0) {
+            struct gw_answer a;
+            free(norm);
+            gw_answer_init(&a, rc);
+            /* RFC 6455 4.4 and RFC 9110 15.5.22: the versions we speak, and Upgrade. */
+            if (rc == GW_EWSVERSION)
+                a.headers = "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n";
+            gw__conn_answer(c, &a);
+            return;
+        }
+    }
 
     if (m->body == GW_BODY_LENGTH && sc->max_body_bytes && m->content_length > sc->max_body_bytes) {
         free(norm);

@@ -111,7 +111,11 @@
     X(EVALIDATION, 400, "request body does not match the schema")                                  \
     X(EVALENCODING, 415, "an encoded request body cannot be validated")                            \
     /* traffic policies */                                                                         \
-    X(EIPDENIED, 403, "client address not allowed")
+    X(EIPDENIED, 403, "client address not allowed")                                                \
+    /* WebSocket handshakes (RFC 6455 4.2.1) */                                                    \
+    X(EWSHANDSHAKE, 400, "invalid WebSocket handshake")                                            \
+    X(EWSVERSION, 426, "unsupported WebSocket version")                                            \
+    X(EWSORIGIN, 403, "origin not allowed for WebSocket")
 
 enum gw_error {
     GW_OK = 0,

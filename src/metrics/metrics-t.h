@@ -14,13 +14,27 @@ _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free");
  * never a read-modify-write, so readers on other threads see whole values. */
 typedef _Atomic uint64_t gw_mx_ctr;
 
+/* The buckets of the tunnel duration histogram, seconds (the last one, +Inf, is implied). */
+#define GW_MX_TUNNEL_BUCKETS 9
+#define GW_MX_TUNNEL_LE                                                                            \
+    {                                                                                              \
+        1, 10, 60, 300, 1800, 3600, 21600, 86400                                                   \
+    }
+
 /* A worker's connection counters (labelled by worker id): written by the worker only. */
 struct gw_mx_worker {
-    gw_mx_ctr accepted;  /** client connections accepted */
-    gw_mx_ctr active;    /** client connections open now (a gauge) */
-    gw_mx_ctr up_opened; /** upstream connections opened */
-    gw_mx_ctr up_closed; /** upstream connections closed */
-    gw_mx_ctr up_reused; /** requests sent on a pooled connection */
+    gw_mx_ctr accepted;      /** client connections accepted */
+    gw_mx_ctr active;        /** client connections open now (a gauge) */
+    gw_mx_ctr up_opened;     /** upstream connections opened */
+    gw_mx_ctr up_closed;     /** upstream connections closed */
+    gw_mx_ctr up_reused;     /** requests sent on a pooled connection */
+    gw_mx_ctr tun_open;      /** tunnels (upgraded connections) open now (a gauge) */
+    gw_mx_ctr tun_total;     /** tunnels opened */
+    gw_mx_ctr tun_bytes_in;  /** bytes from clients through tunnels */
+    gw_mx_ctr tun_bytes_out; /** bytes to clients through tunnels */
+    /** tunnels closed, by duration: <= GW_MX_TUNNEL_LE[i] seconds, the last one +Inf */
+    gw_mx_ctr tun_dur[GW_MX_TUNNEL_BUCKETS];
+    gw_mx_ctr tun_dur_ms; /** the sum of their durations, milliseconds */
 };
 
 struct gw_metrics_area;

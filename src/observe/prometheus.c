@@ -257,6 +257,44 @@ static void worker_families(struct out *o, struct gw_server *s)
     }
 }
 
+/* Tunnels (upgraded connections, upstream/tunnel.h): summed over the workers. */
+static void tunnel_families(struct out *o, struct gw_server *s)
+{
+    static const uint64_t le[] = GW_MX_TUNNEL_LE;
+    uint64_t open = 0, total = 0, in = 0, out_b = 0, sum_ms = 0, dur[GW_MX_TUNNEL_BUCKETS] = {0};
+    for (unsigned i = 0; i < s->nworkers; i++) {
+        const struct gw_mx_worker *m = &s->workers[i].mx;
+        open += gw_mx_get(&m->tun_open);
+        total += gw_mx_get(&m->tun_total);
+        in += gw_mx_get(&m->tun_bytes_in);
+        out_b += gw_mx_get(&m->tun_bytes_out);
+        sum_ms += gw_mx_get(&m->tun_dur_ms);
+        for (size_t b = 0; b < GW_MX_TUNNEL_BUCKETS; b++)
+            dur[b] += gw_mx_get(&m->tun_dur[b]);
+    }
+    family(o, "gantry_tunnels", "gauge", "Tunnels (WebSocket and other upgrades) open.");
+    sample_u64(o, "gantry_tunnels", "", open);
+    family(o, "gantry_tunnels_total", "counter", "Tunnels opened.");
+    sample_u64(o, "gantry_tunnels_total", "", total);
+    family(o, "gantry_tunnel_bytes_total", "counter",
+           "Bytes relayed through tunnels, by direction (in: from clients, out: to clients).");
+    sample_u64(o, "gantry_tunnel_bytes_total", "direction=\"in\"", in);
+    sample_u64(o, "gantry_tunnel_bytes_total", "direction=\"out\"", out_b);
+    family(o, "gantry_tunnel_duration_seconds", "histogram", "How long closed tunnels lasted.");
+    uint64_t cum = 0;
+    for (size_t b = 0; b < GW_MX_TUNNEL_BUCKETS; b++) {
+        char lbl[32];
+        cum += dur[b];
+        if (b + 1 < GW_MX_TUNNEL_BUCKETS)
+            snprintf(lbl, sizeof lbl, "le=\"%llu\"", (unsigned long long)le[b]);
+        else
+            snprintf(lbl, sizeof lbl, "le=\"+Inf\"");
+        sample_u64(o, "gantry_tunnel_duration_seconds_bucket", lbl, cum);
+    }
+    sample_double(o, "gantry_tunnel_duration_seconds_sum", "", (double)sum_ms / 1e3);
+    sample_u64(o, "gantry_tunnel_duration_seconds_count", "", cum);
+}
+
 static void request_families(struct out *o, const struct gw_metrics_total *t)
 {
     const struct gw_metrics_layout *l = t->layout;
@@ -662,6 +700,7 @@ int gw_observe_prometheus(struct gw_server *s, struct gw_buf *b)
     uint64_t t0 = uv_hrtime();
     process_families(&o, s);
     worker_families(&o, s);
+    tunnel_families(&o, s);
     struct gw_metrics_total t;
     bool have = s->metrics && s->snap && s->snap->metrics &&
                 (gw_metrics_hub_collect(s->metrics), gw_metrics_hub_total(s->metrics, &t) == 0);

@@ -24,6 +24,7 @@
 #include "core/base64url.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "http1/upgrade.h"
 #include "metrics/metrics.h"
 #include "net/fetch.h"
 #include "policy/apikey.h"
@@ -204,6 +205,39 @@ static const char *authorize(const struct gw_identity *id, const struct needs *n
 /* ---- credentials -------------------------------------------------------------------------------
  */
 
+/* A WebSocket handshake's token from where the service's websocket section says: the
+ * token_query parameter, else the first Sec-WebSocket-Protocol entry starting with
+ * token_protocol. 1 with the token, else 0. */
+static int handshake_token(const struct gw_request *r, const char **tok, size_t *len)
+{
+    const struct gw_websocket_conf *wc = &r->svc->conf->websocket;
+    if (wc->token_query && gw_http1_query_param(r->query, r->query_len, wc->token_query, tok, len))
+        return 1;
+    if (!wc->token_protocol)
+        return 0;
+    const struct gw_http1_message *m = &r->msg;
+    size_t pl = strlen(wc->token_protocol);
+    for (uint32_t i = 0; i < m->num_headers; i++) {
+        const struct gw_http1_header *h = &m->headers[i];
+        if (h->name_len != 22 || strncasecmp(h->name, "sec-websocket-protocol", 22) != 0)
+            continue;
+        const char *p = h->value, *end = h->value + h->value_len;
+        while (p < end) {
+            while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
+                p++;
+            const char *s = p;
+            while (p < end && *p != ',' && *p != ' ' && *p != '\t')
+                p++;
+            if ((size_t)(p - s) > pl && memcmp(s, wc->token_protocol, pl) == 0) {
+                *tok = s + pl;
+                *len = (size_t)(p - s) - pl;
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
 /* The bearer token of the Authorization header: 0 and the token, 1 when there is none (or it
  * uses another scheme), or a negative code when the header is malformed or repeated. */
 static int bearer_token(const struct gw_request *r, const char **tok, size_t *len)
@@ -218,13 +252,21 @@ static int bearer_token(const struct gw_request *r, const char **tok, size_t *le
             found = (int)i;
         }
     }
-    if (found < 0)
+    const char *v;
+    size_t n, a = 7;
+    if (found >= 0) {
+        v = m->headers[found].value;
+        n = m->headers[found].value_len;
+        if (n < 7 || strncasecmp(v, "bearer ", 7) != 0)
+            return 1;
+    } else if (r->upgrade == GW_UPGRADE_WEBSOCKET && handshake_token(r, &v, &n)) {
+        /* A browser cannot set Authorization on a WebSocket handshake: the token may come in
+         * the service's websocket.token_query parameter or a Sec-WebSocket-Protocol entry
+         * instead, on handshakes only. */
+        a = 0;
+    } else {
         return 1;
-    const char *v = m->headers[found].value;
-    size_t n = m->headers[found].value_len;
-    if (n < 7 || strncasecmp(v, "bearer ", 7) != 0)
-        return 1;
-    size_t a = 7;
+    }
     while (a < n && v[a] == ' ')
         a++;
     if (a == n)

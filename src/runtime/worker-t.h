@@ -39,6 +39,8 @@ struct gw_worker {
     struct gw_snapshot *snap; /** the snapshot new requests start with */
     struct gw_list conns;     /** every client connection */
     size_t nconns;
+    struct gw_list tunnels; /** every tunnel (upstream/tunnel.h) */
+    size_t ntunnels;
     size_t active;                /** requests in flight */
     struct gw_pools pools;        /** upstream keep-alive pools, per target */
     struct gw_buf access;         /** access-log lines not yet written */

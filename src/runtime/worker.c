@@ -15,6 +15,7 @@
 #include "state/ratelimit_redis.h"
 #include "state/token_cache.h"
 #include "upstream/pool.h"
+#include "upstream/tunnel.h"
 
 static void close_retired_redis(struct gw_worker *w, bool force);
 
@@ -156,7 +157,8 @@ void gw_worker_publish_keyset(struct gw_worker *w, struct gw_keyset *ks)
  * on every wakeup of a stopping worker (the last connection to close sends one). */
 static void maybe_finish(struct gw_worker *w)
 {
-    if (!w->stopping || w->nconns > 0 || uv_is_closing((uv_handle_t *)&w->wakeup))
+    if (!w->stopping || w->nconns > 0 || w->ntunnels > 0 ||
+        uv_is_closing((uv_handle_t *)&w->wakeup))
         return;
     gw_pools_sweep(w, 0);
     if (w->access.len)
@@ -193,6 +195,9 @@ static void on_wakeup(uv_async_t *a)
         if (force || (!c->req && c->requests > 0))
             gw_conn_close(c);
     }
+    /* Tunnels live through the drain until its timeout, then hear a close frame 1001. */
+    if (force)
+        gw_tunnels_going_away(w);
     gw_pools_sweep(w, 0);
     maybe_finish(w);
 }
@@ -211,6 +216,7 @@ int gw_worker_start(struct gw_worker *w)
     if (rc < 0)
         return rc;
     gw_list_init(&w->conns);
+    gw_list_init(&w->tunnels);
     gw_list_init(&w->jwks_waiters);
     gw_pools_init(&w->pools);
     gw_buf_init(&w->access, 1u << 20);

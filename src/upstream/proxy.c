@@ -24,6 +24,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/random.h"
+#include "http1/upgrade.h"
 #include "metrics/metrics.h"
 #include "net/write.h"
 #include "policy/chain.h"
@@ -34,6 +35,7 @@
 #include "upstream/retry.h"
 #include "upstream/rewrite.h"
 #include "upstream/target_state.h"
+#include "upstream/tunnel.h"
 
 #define MAX_BUFS 32
 
@@ -817,8 +819,14 @@ static bool bodiless_with_framing(const struct gw_request *r)
     return i >= 0 && !(m->headers[i].value_len == 1 && m->headers[i].value[0] == '0');
 }
 
+static void hand_over(struct gw_request *r);
+
 static void finish(struct gw_request *r)
 {
+    if (r->upgraded) {
+        hand_over(r);
+        return;
+    }
     struct gw_upconn *uc = r->up;
     bool reusable =
         uc && r->rmsg.keep_alive && r->body_sent && uc->off == uc->len && !bodiless_with_framing(r);
@@ -882,6 +890,60 @@ void gw_proxy_upstream_input(struct gw_request *r, ssize_t nread)
     pump_response(r);
 }
 
+/* The upstream switched protocols (a 101 with Connection: upgrade and Upgrade) for a request
+ * that asked to: its head goes to the client like any head, with no body; once it is out,
+ * finish() hands both connections to a tunnel. 1, or -1 when the request has been failed. */
+static int accept_upgrade(struct gw_request *r)
+{
+    struct gw_upconn *uc = r->up;
+    uv_timer_stop(&uc->timer);
+    r->status = 101;
+    r->keep_alive = false;
+    if (gw_rewrite_upgrade_head(r) < 0) {
+        fail(r, GW_EUPGARBAGE);
+        return -1;
+    }
+    uc->off += r->rmsg.head_len;
+    r->upgraded = true;
+    r->resp_head_done = true;
+    r->resp_done = true;
+    r->out = GW_OUT_NONE;
+    return 1;
+}
+
+/* After the 101 went out: the client's and the upstream's connections become a tunnel
+ * (upstream/tunnel.h), with the bytes each side sent past the handshake, and the request
+ * ends (logged with status 101). */
+static void hand_over(struct gw_request *r)
+{
+    struct gw_upconn *uc = r->up;
+    const struct gw_websocket_conf *wc = &r->svc->conf->websocket;
+    uv_stream_t *client;
+    const char *rest;
+    size_t rest_len;
+    int rc = r->ds->detach ? r->ds->detach(r, &client, &rest, &rest_len) : GW_EINVAL;
+    if (rc == 0) {
+        struct gw_tunnel_info info = {.id = r->id,
+                                      .service = r->svc->conf->name,
+                                      .peer = r->peer[0] ? r->peer : "-",
+                                      .target = r->target->key,
+                                      .idle_ms = wc->idle_timeout_ms,
+                                      .lifetime_ms = wc->max_lifetime_ms,
+                                      .websocket = r->upgrade == GW_UPGRADE_WEBSOCKET};
+        rc = gw_tunnel_start(r->w, client, rest, rest_len, (uv_stream_t *)&uc->tcp,
+                             uc->buf + uc->off, uc->len - uc->off, &info);
+    }
+    uc->requests++;
+    detach_upstream(r, false); /* its socket lives on in the tunnel (a duplicate) */
+    if (rc < 0) {
+        gw_log_warn("upstream %s: cannot open a tunnel: %s (request %s)", r->target->key,
+                    gw_strerror(rc), r->id);
+        r->ds->abort(r);
+        return;
+    }
+    r->ds->finish(r);
+}
+
 /* Parses the response head; returns 1 when the body phase can start, 0 to wait, -1 when
  * the request has been failed. */
 static int parse_response_head(struct gw_request *r)
@@ -907,6 +969,8 @@ static int parse_response_head(struct gw_request *r)
         }
         if (r->rmsg.status >= 100 && r->rmsg.status < 200) {
             if (r->rmsg.status == 101) {
+                if (r->upgrade && r->rmsg.upgrade)
+                    return accept_upgrade(r);
                 gw_log_warn("upstream %s: unexpected 101 Switching Protocols (request %s)",
                             r->target->key, r->id);
                 fail(r, GW_EUPGARBAGE);

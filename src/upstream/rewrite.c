@@ -195,6 +195,15 @@ int gw_rewrite_request_head(struct gw_request *r)
         rc |= append_identity(b, r);
     if (r->trace)
         rc |= gw_trace_upstream_headers(r, b);
+    if (r->upgrade) {
+        /* The switch the client asked for and the service allows (conn/request.c
+         * check_upgrade): its Upgrade goes on, with the Connection option that makes it one
+         * (RFC 9110 7.8). */
+        int u = gw_http1_find_header(m, "upgrade", 7);
+        rc |= gw_buf_append_str(b, "Connection: Upgrade\r\n");
+        if (u >= 0)
+            rc |= append_header(b, "Upgrade", 7, m->headers[u].value, m->headers[u].value_len);
+    }
     if (r->req_filter) {
         /* A stage takes the body whole: the framing waits for its final length. */
         r->req_filter->head_mark = b->len;
@@ -334,4 +343,37 @@ int gw_rewrite_response_finish(struct gw_request *r, enum gw_http1_body body, ui
 {
     r->rhead.len = r->resp_filter->head_mark;
     return response_framing(r, &r->rhead, body, length) ? GW_ENOMEM : 0;
+}
+
+int gw_rewrite_upgrade_head(struct gw_request *r)
+{
+    const struct gw_http1_message *m = &r->rmsg;
+    struct gw_buf *b = &r->rhead;
+    struct gw_connection_tokens tokens;
+    int rc = 0;
+
+    gw_http1_connection_tokens(m, &tokens);
+    if (tokens.overflow)
+        return GW_EHDRVALUE;
+    gw_buf_reset(b);
+    rc |= gw_buf_reserve(b, m->head_len + 512);
+    rc |= gw_buf_append_str(b, "HTTP/1.1 101 ");
+    rc |= gw_buf_append(b, m->reason, m->reason_len);
+    rc |= gw_buf_append(b, "\r\n", 2);
+    for (uint32_t i = 0; i < m->num_headers; i++) {
+        const struct gw_http1_header *h = &m->headers[i];
+        if (gw_http1_drop_on_forward(&tokens, h) || name_is(h, "x-request-id", 12))
+            continue;
+        rc |= append_header(b, h->name, h->name_len, h->value, h->value_len);
+    }
+    int u = gw_http1_find_header(m, "upgrade", 7);
+    rc |= gw_buf_append_str(b, "Connection: Upgrade\r\n");
+    if (u >= 0)
+        rc |= append_header(b, "Upgrade", 7, m->headers[u].value, m->headers[u].value_len);
+    rc |= append_header(b, "X-Request-ID", 12, r->id, strlen(r->id));
+    if (r->arena_used)
+        rc |= gw__policy_response_headers(r, b);
+    rc |= gw_policy_answer_headers(r->snap->policy, r, r->secure, b);
+    rc |= gw_buf_append(b, "\r\n", 2);
+    return rc ? GW_ENOMEM : 0;
 }

@@ -13,6 +13,13 @@ int gw_rewrite_request_head(struct gw_request *r);
  * (how the body is framed for this client) and may clear r->keep_alive. */
 int gw_rewrite_response_head(struct gw_request *r);
 
+/* The client's 101 (Switching Protocols) head from the upstream's into r->rhead: its fields
+ * except the hop-by-hop ones, then Connection: Upgrade and the upstream's Upgrade (RFC 9110
+ * 7.8), X-Request-ID and the stages' headers; no framing (the connection becomes a tunnel).
+ * For a request that asked for an upgrade (r->upgrade) and an answer that names one
+ * (r->rmsg.upgrade). 0 or a GW_E* code. */
+int gw_rewrite_upgrade_head(struct gw_request *r);
+
 /* With r->req_filter (resp_filter), the heads above stop before their framing: these finish
  * them once the body's final framing is known (a filtered body: GW_BODY_LENGTH and its
  * length; one that overflowed the filter: the message's own). 0 or GW_ENOMEM. */
