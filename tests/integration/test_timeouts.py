@@ -265,6 +265,10 @@ def _paused_reader(port, path, pause):
         while b"\r\n\r\n" not in data:
             data += s.recv(4096)
         time.sleep(pause)  # the scenario: a client that stops reading for a while
+        # Then it reads at full speed: a 4 KiB window would take 16 MiB through 2,000 round
+        # trips, long enough under a loaded sanitizer build to meet client_idle.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        s.settimeout(30)
         while True:
             chunk = s.recv(1 << 16)
             if not chunk:
@@ -283,7 +287,8 @@ def test_client_pausing_its_reads_is_not_an_upstream_timeout():
     breaker and outlier detection)."""
     n = 16 << 20
     svc = {"circuit_breaker": {"failure_threshold": 1, "minimum_requests": 1}}
-    with Origin() as o, Gantry(config(o, service=svc, upstream_response="1s")) as g:
+    with Origin() as o, Gantry(config(o, service=svc, upstream_response="1s",
+                                      client_idle="60s")) as g:
         status, length, got = _paused_reader(g.port, "/bytes/%d" % n, 2.5 * T)
         assert status == 200 and length == n and got == n, (status, length, got)
         assert "response timeout" not in g.stderr(), g.stderr()
