@@ -1,0 +1,245 @@
+#!/usr/bin/env python3
+"""The response cache through the real binary against a real origin (docs/cache.md): HIT after
+MISS with Age, X-Cache and Cache-Status; the seeds' ttl_seconds for responses without
+freshness; HEAD from a stored GET; clients' conditional requests answered 304; what is never
+stored (no-store, private, Authorization, Set-Cookie, Vary: *, too large, a body that ends
+badly, a malformed max-age); Vary variants; invalidation by unsafe methods; only-if-cached;
+request no-cache; chunked bodies stored while they stream; nothing of it when the cache is off.
+"""
+import urllib.parse
+
+import gwtest
+from gwtest import Gantry, Origin, request
+
+
+def cfg(o, cache=True, **top):
+    c = gwtest.simple_config(o, **top)
+    if cache is not None:
+        c["services"][0]["cache"] = cache
+    return c
+
+
+def url(path, *headers):
+    """path with ?h=Name:Value for each response header the origin is to add."""
+    q = "&".join("h=" + urllib.parse.quote(h, safe="") for h in headers)
+    return path + ("&" if "?" in path else "?") + q if q else path
+
+
+def origin_hits(o, path):
+    return o.stats()["by_path"].get(path, 0)
+
+
+MAX_AGE = "Cache-Control:max-age=60"
+
+
+def test_hit_after_miss():
+    with Origin() as o, Gantry(cfg(o)) as g:
+        p = url("/bytes/3", MAX_AGE)
+        r1 = request(g.port, "GET", p)
+        assert r1.status == 200 and r1.body == bytes(range(3)), r1
+        assert r1.header("X-Cache") == "MISS", r1
+        assert "fwd=uri-miss" in r1.header("Cache-Status") and "stored" in r1.header("Cache-Status")
+        r2 = request(g.port, "GET", p)
+        assert r2.status == 200 and r2.body == r1.body, r2
+        assert r2.header("X-Cache") == "HIT", r2
+        assert r2.header("Cache-Status").startswith("gantry; hit; ttl="), r2
+        assert int(r2.header("Age")) >= 0
+        assert r2.header("Cache-Control") == "max-age=60"
+        assert r2.header("Content-Length") == "3"
+        assert r2.header("X-Request-ID")
+        assert origin_hits(o, "/bytes/3") == 1
+
+
+def test_seed_ttl_seconds():
+    seed = {"enabled": True, "ttl_seconds": 300}
+    with Origin() as o, Gantry(cfg(o, seed)) as g:
+        for i in range(3):
+            r = request(g.port, "GET", "/bytes/4096")
+            assert r.status == 200 and r.body == gwtest.pattern(4096), r
+            assert r.header("X-Cache") == ("MISS" if i == 0 else "HIT"), (i, r)
+        assert origin_hits(o, "/bytes/4096") == 1
+    # without a ttl, a response without freshness information is not stored
+    with Origin() as o, Gantry(cfg(o, True)) as g:
+        for _ in range(2):
+            r = request(g.port, "GET", "/bytes/10")
+            assert r.header("X-Cache") == "MISS", r
+            assert "detail=no-freshness" in r.header("Cache-Status"), r
+        assert origin_hits(o, "/bytes/10") == 2
+
+
+def test_head_from_stored_get():
+    with Origin() as o, Gantry(cfg(o)) as g:
+        p = url("/bytes/100", MAX_AGE)
+        assert request(g.port, "GET", p).header("X-Cache") == "MISS"
+        r = request(g.port, "HEAD", p)
+        assert r.status == 200 and r.body == b"", r
+        assert r.header("X-Cache") == "HIT" and r.header("Content-Length") == "100", r
+        assert origin_hits(o, "/bytes/100") == 1
+
+
+def test_conditional_requests_answered_304():
+    with Origin() as o, Gantry(cfg(o)) as g:
+        p = url("/bytes/50", MAX_AGE, 'ETag:"v1"', "Last-Modified:Sun, 06 Nov 1994 08:49:37 GMT")
+        assert request(g.port, "GET", p).status == 200
+        r = request(g.port, "GET", p, headers={"If-None-Match": 'W/"x", "v1"'})
+        assert r.status == 304 and r.body == b"", r
+        assert r.header("ETag") == '"v1"' and r.header("Content-Length") is None, r
+        assert r.header("X-Cache") == "HIT"
+        r = request(g.port, "GET", p, headers={"If-None-Match": '"v2"'})
+        assert r.status == 200 and len(r.body) == 50, r
+        r = request(g.port, "GET", p, headers={"If-Modified-Since": "Sun, 06 Nov 1994 08:49:37 GMT"})
+        assert r.status == 304, r
+        r = request(g.port, "GET", p, headers={"If-Modified-Since": "Sat, 05 Nov 1994 08:49:37 GMT"})
+        assert r.status == 200, r
+        assert origin_hits(o, "/bytes/50") == 1
+
+
+def test_never_stored():
+    cases = [
+        ([url("/bytes/7", "Cache-Control:max-age=60, no-store")], {}, "no-store"),
+        ([url("/bytes/7", "Cache-Control:max-age=60, private")], {}, "private"),
+        ([url("/bytes/7", MAX_AGE)], {"Authorization": "Bearer x"}, "authorization"),
+        ([url("/bytes/7", MAX_AGE, "Set-Cookie:a=b")], {}, "set-cookie"),
+        ([url("/bytes/7", MAX_AGE, "Vary:*")], {}, "vary-star"),
+        ([url("/bytes/7", "Cache-Control:max-age=abc")], {}, "no-freshness"),
+        ([url("/status/206", MAX_AGE)], {}, "status"),
+    ]
+    with Origin() as o, Gantry(cfg(o)) as g:
+        for paths, headers, detail in cases:
+            for _ in range(2):
+                r = request(g.port, "GET", paths[0], headers=headers)
+                assert r.header("X-Cache") == "MISS", (detail, r)
+                assert "detail=" + detail in r.header("Cache-Status"), (detail, r)
+    # Authorization with public is stored (RFC 9111 3.5)
+    with Origin() as o, Gantry(cfg(o)) as g:
+        p = url("/bytes/8", "Cache-Control:max-age=60, public")
+        request(g.port, "GET", p, headers={"Authorization": "Bearer x"})
+        r = request(g.port, "GET", p, headers={"Authorization": "Bearer y"})
+        assert r.header("X-Cache") == "HIT", r
+
+
+def test_store_set_cookie_when_configured():
+    with Origin() as o, Gantry(cfg(o, {"store_set_cookie": True})) as g:
+        p = url("/bytes/7", MAX_AGE, "Set-Cookie:a=b")
+        request(g.port, "GET", p)
+        r = request(g.port, "GET", p)
+        assert r.header("X-Cache") == "HIT" and r.header("Set-Cookie") == "a=b", r
+
+
+def test_too_large_and_bad_endings_not_stored():
+    with Origin() as o, Gantry(cfg(o, {"max_object_size": "1k"})) as g:
+        for p in (url("/bytes/4096", MAX_AGE), url("/chunked/4096", MAX_AGE)):
+            for _ in range(2):
+                r = request(g.port, "GET", p, hash_body=True)
+                assert r.status == 200 and r.body_len == 4096, r
+                assert r.header("X-Cache") == "MISS", r
+        assert origin_hits(o, "/bytes/4096") == 2 and origin_hits(o, "/chunked/4096") == 2
+        # a body that ends badly: the client is dropped, nothing is stored
+        p = url("/die-mid-body", MAX_AGE)
+        for _ in range(2):
+            try:
+                request(g.port, "GET", p)
+            except Exception:
+                pass
+        assert origin_hits(o, "/die-mid-body") == 2
+        # the same object fits under the limit when small enough
+        p = url("/bytes/1000", MAX_AGE)
+        request(g.port, "GET", p)
+        assert request(g.port, "GET", p).header("X-Cache") == "HIT"
+
+
+def test_chunked_and_close_delimited_bodies_stored_while_streaming():
+    with Origin() as o, Gantry(cfg(o, {"max_object_size": "4m"})) as g:
+        for path in ("/chunked/300000", "/eof/200000"):
+            n = int(path.rsplit("/", 1)[1])
+            p = url(path, MAX_AGE)
+            r1 = request(g.port, "GET", p, hash_body=True)
+            assert r1.status == 200 and r1.body_sha256 == gwtest.pattern_sha256(n), r1
+            assert r1.header("X-Cache") == "MISS"
+            r2 = request(g.port, "GET", p, hash_body=True)
+            assert r2.header("X-Cache") == "HIT", r2
+            assert r2.body_len == n and r2.body_sha256 == gwtest.pattern_sha256(n), r2
+            assert r2.header("Content-Length") == str(n) and r2.header("Transfer-Encoding") is None
+            assert origin_hits(o, path) == 1
+
+
+def test_vary_variants():
+    with Origin() as o, Gantry(cfg(o, {"vary_normalize": "accept-encoding"})) as g:
+        p = url("/echo/v", MAX_AGE, "Vary:X-Lang")
+        a = request(g.port, "GET", p, headers={"X-Lang": "en"})
+        b = request(g.port, "GET", p, headers={"X-Lang": "fr"})
+        assert a.header("X-Cache") == "MISS" and b.header("X-Cache") == "MISS"
+        a2 = request(g.port, "GET", p, headers={"X-Lang": "en"})
+        b2 = request(g.port, "GET", p, headers={"X-Lang": "fr"})
+        assert a2.header("X-Cache") == "HIT" and a2.body == a.body, a2
+        assert b2.header("X-Cache") == "HIT" and b2.body == b.body, b2
+        assert b"fr" in b2.body and b"en" in a2.body
+        n = request(g.port, "GET", p)  # absent is another variant
+        assert n.header("X-Cache") == "MISS", n
+        assert origin_hits(o, "/echo/v") == 3
+        # Accept-Encoding normalised: the same choice shares a variant
+        q = url("/echo/ae", MAX_AGE, "Vary:Accept-Encoding")
+        request(g.port, "GET", q, headers={"Accept-Encoding": "gzip, deflate, br"})
+        r = request(g.port, "GET", q, headers={"Accept-Encoding": "br;q=1, gzip;q=0.5"})
+        assert r.header("X-Cache") == "HIT", r
+        r = request(g.port, "GET", q, headers={"Accept-Encoding": "gzip"})
+        assert r.header("X-Cache") == "MISS", r
+
+
+def test_unsafe_methods_invalidate():
+    with Origin() as o, Gantry(cfg(o)) as g:
+        p = url("/echo/item", MAX_AGE)
+        request(g.port, "GET", p)
+        assert request(g.port, "GET", p).header("X-Cache") == "HIT"
+        r = request(g.port, "POST", p, body=b"x")
+        assert r.status == 200 and r.header("X-Cache") == "BYPASS", r
+        assert "fwd=method" in r.header("Cache-Status")
+        assert request(g.port, "GET", p).header("X-Cache") == "MISS"
+        # an error answer invalidates nothing
+        q = url("/status/500", MAX_AGE)
+        s = url("/echo/other", MAX_AGE)
+        request(g.port, "GET", s)
+        request(g.port, "DELETE", q)
+        assert request(g.port, "GET", s).header("X-Cache") == "HIT"
+        # Location on the same host is invalidated too
+        loc = url("/echo/created", MAX_AGE)
+        request(g.port, "GET", loc)
+        request(g.port, "PUT", url("/echo/x", "Location:" + loc), body=b"y")
+        assert request(g.port, "GET", loc).header("X-Cache") == "MISS"
+
+
+def test_request_directives():
+    with Origin() as o, Gantry(cfg(o)) as g:
+        r = request(g.port, "GET", url("/bytes/5", MAX_AGE), headers={"Cache-Control": "only-if-cached"})
+        assert r.status == 504 and r.json()["error"].startswith("not in cache"), r
+        p = url("/bytes/6", MAX_AGE)
+        request(g.port, "GET", p)
+        r = request(g.port, "GET", p, headers={"Cache-Control": "only-if-cached"})
+        assert r.status == 200 and r.header("X-Cache") == "HIT", r
+        r = request(g.port, "GET", p, headers={"Cache-Control": "no-cache"})
+        assert r.header("X-Cache") == "EXPIRED", r
+        r = request(g.port, "GET", p, headers={"Pragma": "no-cache"})
+        assert r.header("X-Cache") == "EXPIRED", r
+        r = request(g.port, "GET", p, headers={"Cache-Control": "max-age=0"})
+        assert r.header("X-Cache") in ("EXPIRED", "HIT"), r  # age 0 is allowed by max-age=0
+        assert origin_hits(o, "/bytes/6") >= 3
+
+
+def test_off_by_default_and_header_name():
+    with Origin() as o:
+        with Gantry(cfg(o, None)) as g:
+            p = url("/bytes/3", MAX_AGE)
+            for _ in range(2):
+                r = request(g.port, "GET", p)
+                assert r.header("X-Cache") is None and r.header("Cache-Status") is None, r
+            assert origin_hits(o, "/bytes/3") == 2
+        c = cfg(o, {"ttl": "1m"})
+        c["cache"] = {"status_header": "X-Gantry-Cache"}
+        with Gantry(c) as g:
+            request(g.port, "GET", "/bytes/9")
+            r = request(g.port, "GET", "/bytes/9")
+            assert r.header("X-Gantry-Cache") == "HIT" and r.header("X-Cache") is None, r
+
+
+if __name__ == "__main__":
+    gwtest.main(globals())
