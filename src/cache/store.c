@@ -15,8 +15,18 @@
 #define MAX_SHARDS 64u
 #define MIN_BUCKETS 16u
 
+struct fill {
+    struct fill *next;
+    uint64_t hash;
+    uint64_t started_ms;
+    size_t len;
+    char key[];
+};
+
 struct shard {
     pthread_mutex_t mu;
+    struct fill *fills; /* in flight (collapsed misses) */
+    size_t nfills;
     struct gw_cache_obj **buckets;
     size_t nbuckets; /* a power of two */
     size_t count;
@@ -224,6 +234,11 @@ void gw_cache_store_free(struct gw_cache_store *s)
         return;
     gw_cache_store_clear(s);
     for (unsigned i = 0; i < s->nshards; i++) {
+        while (s->shards[i].fills) {
+            struct fill *f = s->shards[i].fills;
+            s->shards[i].fills = f->next;
+            free(f);
+        }
         free(s->shards[i].buckets);
         pthread_mutex_destroy(&s->shards[i].mu);
     }
@@ -409,6 +424,64 @@ size_t gw_cache_store_clear(struct gw_cache_store *s)
     return scan(s, SCAN_ALL, "", 0);
 }
 
+static struct fill **find_fill(struct shard *sh, uint64_t h, const char *key, size_t len)
+{
+    struct fill **pp = &sh->fills;
+    while (*pp && !((*pp)->hash == h && (*pp)->len == len && memcmp((*pp)->key, key, len) == 0))
+        pp = &(*pp)->next;
+    return pp;
+}
+
+bool gw_cache_store_fill_begin(struct gw_cache_store *s, const char *key, size_t len,
+                               uint64_t now_ms, uint64_t max_ms)
+{
+    uint64_t h = hash_of(s, key, len);
+    struct shard *sh = shard_of(s, h);
+    bool first = true;
+    pthread_mutex_lock(&sh->mu);
+    struct fill **pp = find_fill(sh, h, key, len);
+    if (*pp != NULL && now_ms - (*pp)->started_ms <= max_ms) {
+        first = false;
+    } else if (*pp != NULL) {
+        (*pp)->started_ms = now_ms; /* a stuck fill: this request takes it over */
+    } else {
+        struct fill *f = malloc(sizeof *f + len);
+        if (f != NULL) {
+            *f = (struct fill){.next = sh->fills, .hash = h, .started_ms = now_ms, .len = len};
+            memcpy(f->key, key, len);
+            sh->fills = f;
+            sh->nfills++;
+        }
+    }
+    pthread_mutex_unlock(&sh->mu);
+    return first;
+}
+
+void gw_cache_store_fill_end(struct gw_cache_store *s, const char *key, size_t len)
+{
+    uint64_t h = hash_of(s, key, len);
+    struct shard *sh = shard_of(s, h);
+    pthread_mutex_lock(&sh->mu);
+    struct fill **pp = find_fill(sh, h, key, len);
+    struct fill *f = *pp;
+    if (f != NULL) {
+        *pp = f->next;
+        sh->nfills--;
+    }
+    pthread_mutex_unlock(&sh->mu);
+    free(f);
+}
+
+bool gw_cache_store_fill_active(struct gw_cache_store *s, const char *key, size_t len)
+{
+    uint64_t h = hash_of(s, key, len);
+    struct shard *sh = shard_of(s, h);
+    pthread_mutex_lock(&sh->mu);
+    bool active = *find_fill(sh, h, key, len) != NULL;
+    pthread_mutex_unlock(&sh->mu);
+    return active;
+}
+
 void gw_cache_store_stats(struct gw_cache_store *s, struct gw_cache_store_stats *out)
 {
     *out = (struct gw_cache_store_stats){.shards = s->nshards};
@@ -420,6 +493,7 @@ void gw_cache_store_stats(struct gw_cache_store *s, struct gw_cache_store_stats 
         out->evictions += sh->evictions;
         out->inserts += sh->inserts;
         out->purged += sh->purged;
+        out->fills += sh->nfills;
         pthread_mutex_unlock(&sh->mu);
     }
 }

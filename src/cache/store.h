@@ -105,6 +105,7 @@ struct gw_cache_store_stats {
     uint64_t inserts;
     uint64_t purged;
     uint64_t shards;
+    uint64_t fills; /* in flight */
 };
 
 struct gw_cache_store;
@@ -158,6 +159,20 @@ size_t gw_cache_store_purge_tag(struct gw_cache_store *s, const char *tag, size_
 
 /* Unlinks every object; returns how many. */
 size_t gw_cache_store_clear(struct gw_cache_store *s);
+
+/*
+ * Collapsed misses: the fills in flight. gw_cache_store_fill_begin records that one request is
+ * fetching key[0..len) from the origin: true when it is the first (it fills and must call
+ * gw_cache_store_fill_end once, whatever happens), false when another fill of the key is in
+ * flight (the caller waits for it: polls gw_cache_store_fill_active, then looks up again).
+ * A fill older than max_ms is taken over (the filler is stuck: the wait is bounded anyway).
+ * now_ms: any monotonic clock in milliseconds. When out of
+ * memory it returns true (the caller fills without collapsing).
+ */
+bool gw_cache_store_fill_begin(struct gw_cache_store *s, const char *key, size_t len,
+                               uint64_t now_ms, uint64_t max_ms);
+void gw_cache_store_fill_end(struct gw_cache_store *s, const char *key, size_t len);
+bool gw_cache_store_fill_active(struct gw_cache_store *s, const char *key, size_t len);
 
 /* Counters summed over the shards (a snapshot). */
 void gw_cache_store_stats(struct gw_cache_store *s, struct gw_cache_store_stats *out);

@@ -374,6 +374,8 @@ struct gw_cache_conf {
     uint64_t max_swr_ms;       /* "max_stale_while_revalidate": default 1h */
     uint64_t max_sie_ms;       /* "max_stale_if_error": default 1d */
     uint64_t heuristic_max_ms; /* "heuristic_max": default 1d */
+    uint64_t collapse_ms;      /* "collapse_timeout": longest wait for another request's fill;
+                                * default 5s; 0 = misses are not collapsed */
 };
 
 /* ---- compression (config_compress.c, docs/compression.md) ----------------------------------- */

@@ -67,6 +67,7 @@ static bool check_status_header(struct gw__cfg_ctx *ctx, char **s)
 
 /* ---- the gateway's ------------------------------------------------------------------------ */
 
+static const struct gw__cfg_range collapse_range = {0, 600000};
 static const struct gw__cfg_range max_bytes_range = {UINT64_C(1) << 20, UINT64_C(1) << 40};
 
 static const struct gw__cfg_field memory_fields[] = {
@@ -97,6 +98,11 @@ static const struct gw__cfg_field cache_fields[] = {
      .type = &gw__cfg_duration_type,
      .offset = GC(heuristic_max_ms),
      .def = "24h"},
+    {.name = "collapse_timeout",
+     .type = &gw__cfg_duration_type,
+     .offset = GC(collapse_ms),
+     .arg = &collapse_range,
+     .def = "5s"},
 };
 const struct gw__cfg_object gw__cfg_cache_obj = {.what = "cache", ROWS(cache_fields)};
 

@@ -30,6 +30,7 @@
 #include "policy/chain.h"
 #include "policy/policy.h"
 #include "policy/stages.h"
+#include "runtime/worker-t.h"
 
 enum xcache {
     XC_MISS = 0,
@@ -66,6 +67,14 @@ struct cache_state {
     int64_t lifetime, initial_age, response_time;
     char *raw;          /* a 304's header lines (malloc'ed) */
     const char *detail; /* Cache-Status detail (why not stored), or NULL */
+    /* collapsed misses */
+    uv_timer_t *poll;    /* while waiting for another request's fill (malloc'ed: freed in
+                          * its close callback) */
+    uint64_t wait_start; /* loop time the wait began, ms */
+    uint32_t poll_ms;
+    bool filling;   /* this request's fill is recorded in the store */
+    bool waited;    /* it waited for another's fill: it does not fill itself */
+    bool collapsed; /* answered from what another request stored */
     uint8_t xc;
     bool want_store;   /* a GET that missed: its response may be stored */
     bool storing;      /* the tee collects the body */
@@ -321,6 +330,60 @@ static enum gw_stage_result answer_stored(struct cache_state *st, struct gw_requ
     return GW_STAGE_RESPOND;
 }
 
+/* ---- collapsed misses ---------------------------------------------------------------------- */
+
+static void on_poll_closed(uv_handle_t *h)
+{
+    free(h);
+}
+
+static void stop_wait(struct cache_state *st)
+{
+    if (st->poll == NULL)
+        return;
+    uv_timer_stop(st->poll);
+    uv_close((uv_handle_t *)st->poll, on_poll_closed);
+    st->poll = NULL;
+}
+
+static void end_fill(struct cache_state *st)
+{
+    if (!st->filling)
+        return;
+    st->filling = false;
+    gw_cache_store_fill_end(st->store, st->key, st->key_len);
+}
+
+/* Polls the fill this request waits for: the filler may be on any worker, and a poll from the
+ * waiter's own loop needs no cross-thread wake-up. The interval doubles from 1 ms to 16 ms. */
+static void on_poll(uv_timer_t *t)
+{
+    struct gw_request *r = t->data;
+    struct cache_state *st = r->slot[GW_STAGE_CACHE];
+    uint64_t now = uv_now(&r->w->loop);
+    if (gw_cache_store_fill_active(st->store, st->key, st->key_len) &&
+        now - st->wait_start < r->snap->cfg->cache.collapse_ms) {
+        st->poll_ms = st->poll_ms < 16 ? st->poll_ms * 2 : 16;
+        uv_timer_start(t, on_poll, st->poll_ms, 0);
+        return;
+    }
+    stop_wait(st);
+    gw_policy_resume(r); /* on_request again: a hit now, or upstream without filling */
+}
+
+static int start_wait(struct cache_state *st, struct gw_request *r, uint64_t now)
+{
+    st->poll = malloc(sizeof *st->poll);
+    if (st->poll == NULL)
+        return GW_ENOMEM;
+    uv_timer_init(&r->w->loop, st->poll);
+    st->poll->data = r;
+    st->wait_start = now;
+    st->poll_ms = 1;
+    uv_timer_start(st->poll, on_poll, st->poll_ms, 0);
+    return 0;
+}
+
 enum gw_stage_result gw_cache_on_request(struct gw_request *r, void **slot, struct gw_answer *a)
 {
     struct gw_cache_store *store =
@@ -333,12 +396,17 @@ enum gw_stage_result gw_cache_on_request(struct gw_request *r, void **slot, stru
         m == GW_METHOD_GET || m == GW_METHOD_HEAD || m == GW_METHOD_OPTIONS || m == GW_METHOD_TRACE;
     if (safe && m != GW_METHOD_GET && m != GW_METHOD_HEAD)
         return GW_STAGE_CONTINUE;
-    struct cache_state *st = gw_stage_alloc(r, sizeof *st);
-    if (st == NULL) {
-        gw_answer_init(a, GW_ENOMEM);
-        return GW_STAGE_RESPOND;
+    struct cache_state *st = *slot;
+    if (st != NULL) {
+        st->waited = true; /* resumed: the fill it waited for ended (or the wait did) */
+    } else {
+        st = gw_stage_alloc(r, sizeof *st);
+        if (st == NULL) {
+            gw_answer_init(a, GW_ENOMEM);
+            return GW_STAGE_RESPOND;
+        }
+        *slot = st;
     }
-    *slot = st;
     st->store = store;
     char key[GW_CACHE_KEY_MAX];
     const char *query = r->query && r->query_len > 1 ? r->query + 1 : NULL;
@@ -376,6 +444,7 @@ enum gw_stage_result gw_cache_on_request(struct gw_request *r, void **slot, stru
             st->age = age;
             st->ttl = o->lifetime - age;
             st->xc = use == GW_CACHE_USE_FRESH ? XC_HIT : XC_STALE;
+            st->collapsed = st->waited;
             return answer_stored(st, r, a, now);
         }
         /* Stale (no revalidation yet): fetched again, and the new response replaces it. */
@@ -392,13 +461,27 @@ enum gw_stage_result gw_cache_on_request(struct gw_request *r, void **slot, stru
         st->detail = "no-store";
         return GW_STAGE_CONTINUE;
     }
+    free(st->key);
     st->key = malloc((size_t)kl);
-    if (st->key == NULL || copy_fields(st, &r->msg) < 0) {
+    if (st->key == NULL) {
         gw_answer_init(a, GW_ENOMEM);
         return GW_STAGE_RESPOND;
     }
     memcpy(st->key, key, (size_t)kl);
     st->key_len = (size_t)kl;
+    uint64_t collapse_ms = r->snap->cfg->cache.collapse_ms;
+    if (!st->waited && collapse_ms > 0) {
+        uint64_t t = uv_now(&r->w->loop);
+        if (gw_cache_store_fill_begin(store, key, (size_t)kl, t, collapse_ms)) {
+            st->filling = true;
+        } else if (start_wait(st, r, t) == 0) {
+            return GW_STAGE_SUSPEND;
+        }
+    }
+    if (st->fields_mem == NULL && copy_fields(st, &r->msg) < 0) {
+        gw_answer_init(a, GW_ENOMEM);
+        return GW_STAGE_RESPOND;
+    }
     st->request_time = now;
     st->want_store = true;
     return GW_STAGE_CONTINUE;
@@ -435,6 +518,7 @@ static void on_tee_piece(struct gw_request *r, struct gw_body_tee *t, const char
         st->storing = false; /* over max_object_size: not stored */
         st->detail = "too-large";
         gw_buf_free(&st->body);
+        end_fill(st);
     }
 }
 
@@ -483,6 +567,7 @@ static void on_tee_end(struct gw_request *r, struct gw_body_tee *t)
     else
         st->detail = "too-large";
     gw_cache_obj_release(o);
+    end_fill(st);
 }
 
 /* Invalidates the stored responses of the target and of Location / Content-Location on the
@@ -597,6 +682,9 @@ static int prepare_store(struct cache_state *st, struct gw_request *r,
     return 0;
 }
 
+static int decide_store(struct cache_state *st, struct gw_request *r,
+                        const struct gw_http1_message *m);
+
 int gw_cache_on_response_head(struct gw_request *r, void *slot, struct gw_http1_message *m)
 {
     struct cache_state *st = slot;
@@ -608,6 +696,15 @@ int gw_cache_on_response_head(struct gw_request *r, void *slot, struct gw_http1_
     if (!st->want_store)
         return 0;
     st->status = m->status;
+    int rc = decide_store(st, r, m);
+    if (!st->storing)
+        end_fill(st); /* the waiters go upstream now: nothing will be stored */
+    return rc;
+}
+
+static int decide_store(struct cache_state *st, struct gw_request *r,
+                        const struct gw_http1_message *m)
+{
     int64_t now = (int64_t)time(NULL);
     struct gw_cache_resp_info info;
     gw_cache_resp_info_read(&info, m, now);
@@ -652,7 +749,8 @@ int gw_cache_on_response(struct gw_request *r, void *slot, struct gw_buf *head)
     /* RFC 9211 */
     switch (st->xc) {
     case XC_HIT:
-        return gw_buf_appendf(head, "Cache-Status: gantry; hit; ttl=%lld\r\n", (long long)st->ttl);
+        return gw_buf_appendf(head, "Cache-Status: gantry; hit; ttl=%lld%s\r\n", (long long)st->ttl,
+                              st->collapsed ? "; collapsed" : "");
     case XC_STALE:
         return gw_buf_appendf(head, "Cache-Status: gantry; hit; ttl=%lld\r\n", (long long)st->ttl);
     case XC_EXPIRED:
@@ -679,6 +777,8 @@ void gw_cache_cancel(struct gw_request *r, void *slot)
     struct cache_state *st = slot;
     if (r->resp_tee == &st->tee)
         r->resp_tee = NULL;
+    stop_wait(st);
+    end_fill(st);
     gw_cache_obj_release(st->hit);
     st->hit = NULL;
     free(st->key);

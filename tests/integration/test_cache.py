@@ -6,6 +6,7 @@ stored (no-store, private, Authorization, Set-Cookie, Vary: *, too large, a body
 badly, a malformed max-age); Vary variants; invalidation by unsafe methods; only-if-cached;
 request no-cache; chunked bodies stored while they stream; nothing of it when the cache is off.
 """
+import asyncio
 import urllib.parse
 
 import gwtest
@@ -239,6 +240,52 @@ def test_off_by_default_and_header_name():
             request(g.port, "GET", "/bytes/9")
             r = request(g.port, "GET", "/bytes/9")
             assert r.header("X-Gantry-Cache") == "HIT" and r.header("X-Cache") is None, r
+
+
+async def _many_gets(port, path, n):
+    """n concurrent GETs on n connections; returns the (status, X-Cache, body) of each."""
+
+    async def one():
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(("GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n" % path).encode())
+        await writer.drain()
+        data = await asyncio.wait_for(reader.read(-1), 60)
+        writer.close()
+        head, _, body = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        fields = dict(l.split(": ", 1) for l in lines[1:])
+        return status, fields.get("X-Cache"), body
+
+    return await asyncio.gather(*(one() for _ in range(n)))
+
+
+@gwtest.timeout(180)
+def test_collapsed_misses():
+    """1,000 concurrent requests for a cold key: exactly one goes upstream, on two workers."""
+    with Origin() as o, Gantry(cfg(o, workers=2)) as g:
+        p = url("/sleep/1000", MAX_AGE)
+        results = asyncio.run(_many_gets(g.port, p, 1000))
+        assert all(st == 200 for st, _, _ in results), [r for r in results if r[0] != 200][:3]
+        assert len({body for _, _, body in results}) == 1
+        kinds = [xc for _, xc, _ in results]
+        assert kinds.count("MISS") == 1 and kinds.count("HIT") == 999, kinds
+        assert origin_hits(o, "/sleep/1000") == 1
+        # an answer that is not stored releases the waiters at once: each goes upstream
+        q = url("/sleep/300", "Cache-Control:no-store")
+        results = asyncio.run(_many_gets(g.port, q, 20))
+        assert all(st == 200 for st, _, _ in results)
+        assert origin_hits(o, "/sleep/300") == 20
+    # collapse_timeout 0: no collapsing
+    c = cfg(o := Origin().__enter__())
+    try:
+        c["cache"] = {"collapse_timeout": 0}
+        with Gantry(c) as g:
+            results = asyncio.run(_many_gets(g.port, url("/sleep/300", MAX_AGE), 10))
+            assert all(st == 200 for st, _, _ in results)
+            assert origin_hits(o, "/sleep/300") == 10
+    finally:
+        o.__exit__(None, None, None)
 
 
 if __name__ == "__main__":

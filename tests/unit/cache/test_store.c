@@ -234,6 +234,29 @@ static void test_reference_outlives_eviction(void **state)
     gw_cache_store_free(s);
 }
 
+static void test_fills(void **state)
+{
+    (void)state;
+    struct gw_cache_store *s = store(1u << 20, 1024);
+    const char k[] = "h/a\0GET";
+    size_t n = sizeof k - 1;
+    assert_false(gw_cache_store_fill_active(s, k, n));
+    assert_true(gw_cache_store_fill_begin(s, k, n, 1000, 5000));
+    assert_true(gw_cache_store_fill_active(s, k, n));
+    /* a second request waits */
+    assert_false(gw_cache_store_fill_begin(s, k, n, 2000, 5000));
+    assert_false(gw_cache_store_fill_begin(s, "h/b", 3, 2000, 5000) == false);
+    assert_int_equal(stats(s).fills, 2);
+    /* a fill older than the bound is taken over */
+    assert_true(gw_cache_store_fill_begin(s, k, n, 7000, 5000));
+    assert_false(gw_cache_store_fill_begin(s, k, n, 7001, 5000));
+    gw_cache_store_fill_end(s, k, n);
+    assert_false(gw_cache_store_fill_active(s, k, n));
+    gw_cache_store_fill_end(s, k, n); /* twice is harmless */
+    assert_int_equal(stats(s).fills, 1);
+    gw_cache_store_free(s); /* frees the fill left ("h/b") */
+}
+
 struct worker_arg {
     struct gw_cache_store *s;
     int id;
@@ -281,10 +304,10 @@ static void test_threads(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_conf),    cmocka_unit_test(test_lookup_variants),
-        cmocka_unit_test(test_bound),   cmocka_unit_test(test_scan_resistance),
-        cmocka_unit_test(test_purge),   cmocka_unit_test(test_reference_outlives_eviction),
-        cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_conf),  cmocka_unit_test(test_lookup_variants),
+        cmocka_unit_test(test_bound), cmocka_unit_test(test_scan_resistance),
+        cmocka_unit_test(test_purge), cmocka_unit_test(test_reference_outlives_eviction),
+        cmocka_unit_test(test_fills), cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
