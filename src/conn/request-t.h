@@ -271,7 +271,12 @@ struct gw_request {
     struct gw_body_filter *resp_filter;   /** a stage takes the response body whole, or NULL */
     struct gw_stream_filter *resp_stream; /** a stage rewrites the response body, or NULL */
     struct gw_body_tee *resp_tee;         /** a stage sees the response body, or NULL */
-    void *slot[GW_REQUEST_SLOTS];         /** per-stage state (policy/chain.h gw_stage_slot) */
+    /** An answer a stage offers in place of an upstream failure (unreachable, reset, invalid,
+     * timed out, no target, circuit open) given before any response byte: the response
+     * cache's stale response (stale-if-error). Its strings live in the stage's state. */
+    struct gw_answer *fallback;
+    bool fallback_used;           /** the proxy answered with the fallback */
+    void *slot[GW_REQUEST_SLOTS]; /** per-stage state (policy/chain.h gw_stage_slot) */
     size_t arena_used;
 
     struct gw_upconn *up;

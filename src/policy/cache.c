@@ -65,8 +65,10 @@ struct cache_state {
     struct gw_cc resp_cc;
     int status;
     int64_t lifetime, initial_age, response_time;
-    char *raw;          /* a 304's header lines (malloc'ed) */
-    const char *detail; /* Cache-Status detail (why not stored), or NULL */
+    char *raw;                  /* a 304's header lines (malloc'ed) */
+    struct gw_cache_obj *stale; /* stale-if-error: answers if the upstream fails */
+    struct gw_answer *fallback; /* r->fallback: the stale response (malloc'ed) */
+    const char *detail;         /* Cache-Status detail (why not stored), or NULL */
     /* collapsed misses */
     uv_timer_t *poll;    /* while waiting for another request's fill (malloc'ed: freed in
                           * its close callback) */
@@ -447,8 +449,29 @@ enum gw_stage_result gw_cache_on_request(struct gw_request *r, void **slot, stru
             st->collapsed = st->waited;
             return answer_stored(st, r, a, now);
         }
-        /* Stale (no revalidation yet): fetched again, and the new response replaces it. */
-        gw_cache_obj_release(o);
+        /* Stale (no revalidation yet): fetched again, and the new response replaces it. If
+         * the upstream fails, stale-if-error may still let it answer (RFC 5861 4). */
+        int64_t max_sie = (int64_t)(r->snap->cfg->cache.max_sie_ms / 1000);
+        if (st->stale == NULL && m == GW_METHOD_GET &&
+            gw_cache_stale_if_error(&o->cc, o->lifetime, age, &st->req.cc, max_sie)) {
+            st->fallback = malloc(sizeof *st->fallback);
+            if (st->fallback == NULL) {
+                gw_cache_obj_release(o);
+                gw_answer_init(a, GW_ENOMEM);
+                return GW_STAGE_RESPOND;
+            }
+            st->stale = o;
+            st->age = age;
+            st->ttl = o->lifetime - age;
+            gw_answer_init(st->fallback, 0);
+            st->fallback->status = o->status;
+            st->fallback->raw_headers = o->head;
+            st->fallback->body = o->body;
+            st->fallback->body_len = o->body_len;
+            r->fallback = st->fallback;
+        } else {
+            gw_cache_obj_release(o);
+        }
         st->xc = XC_EXPIRED;
     }
     if (st->req.cc.flags & GW_CC_ONLY_IF_CACHED) {
@@ -740,6 +763,16 @@ int gw_cache_on_response(struct gw_request *r, void *slot, struct gw_buf *head)
     struct cache_state *st = slot;
     const char *name = r->snap->cfg->cache.status_header;
     int rc = 0;
+    if (r->fallback_used && st->stale) {
+        if (name && name[0])
+            rc = gw_buf_appendf(head, "%s: STALE\r\n", name);
+        if (rc == 0)
+            rc = gw_buf_appendf(head,
+                                "Age: %lld\r\nCache-Status: gantry; hit; ttl=%lld; "
+                                "detail=stale-if-error\r\n",
+                                (long long)st->age, (long long)st->ttl);
+        return rc;
+    }
     if (st->hit)
         rc = gw_buf_appendf(head, "Age: %lld\r\n", (long long)st->age);
     if (rc == 0 && name && name[0])
@@ -779,6 +812,12 @@ void gw_cache_cancel(struct gw_request *r, void *slot)
         r->resp_tee = NULL;
     stop_wait(st);
     end_fill(st);
+    if (r->fallback == st->fallback)
+        r->fallback = NULL;
+    free(st->fallback);
+    st->fallback = NULL;
+    gw_cache_obj_release(st->stale);
+    st->stale = NULL;
     gw_cache_obj_release(st->hit);
     st->hit = NULL;
     free(st->key);

@@ -141,6 +141,36 @@ void gw_proxy_abort(struct gw_request *r)
     detach_upstream(r, false);
 }
 
+/*
+ * Answers an upstream failure before any response byte went out: with the stage's fallback
+ * (r->fallback, the response cache's stale response under stale-if-error) when there is one
+ * and the failure is the upstream's (unreachable, reset, invalid, timed out, no target, circuit
+ * open), else with a.
+ */
+static void respond_failure(struct gw_request *r, struct gw_answer *a)
+{
+    if (r->fallback != NULL) {
+        switch (a->err) {
+        case GW_EUPSTREAM:
+        case GW_EUPCONNECT:
+        case GW_EUPRESET:
+        case GW_EUPGARBAGE:
+        case GW_ENOTARGET:
+        case GW_ECIRCUITOPEN:
+        case GW_EUPTIMEOUT: {
+            struct gw_answer *fb = r->fallback;
+            r->fallback_used = true;
+            fb->close = a->close;
+            r->ds->respond(r, fb);
+            return;
+        }
+        default:
+            break;
+        }
+    }
+    r->ds->respond(r, a);
+}
+
 /* Ends the exchange with an error: a JSON answer if the client has seen nothing yet,
  * otherwise a closed connection. */
 static void fail_with(struct gw_request *r, struct gw_answer *a)
@@ -160,7 +190,7 @@ static void fail_with(struct gw_request *r, struct gw_answer *a)
     /* Unless the whole body went upstream, some of its bytes are still in our buffer or on
      * the wire: parsing on after them would read body bytes as a request. Close instead. */
     a->close = a->close || !r->body_sent;
-    r->ds->respond(r, a);
+    respond_failure(r, a);
 }
 
 static void fail(struct gw_request *r, int err)
@@ -616,7 +646,7 @@ static void no_target(struct gw_request *r)
     gw_answer_init(&a, GW_ENOTARGET);
     a.service = r->svc->conf->name;
     a.close = !r->body_sent;
-    r->ds->respond(r, &a);
+    respond_failure(r, &a);
 }
 
 /* Targets marked down by active health checks or ejected by outlier detection are skipped. */
@@ -787,7 +817,7 @@ static bool circuit_rejects(struct gw_request *r)
     if (a.retry_after == 0)
         a.retry_after = 1;
     a.close = !r->body_done;
-    r->ds->respond(r, &a);
+    respond_failure(r, &a);
     return true;
 }
 

@@ -242,6 +242,43 @@ def test_off_by_default_and_header_name():
             assert r.header("X-Gantry-Cache") == "HIT" and r.header("X-Cache") is None, r
 
 
+def _wait_stale(port, path):
+    """Polls with only-if-cached (which never reaches the origin) until the stored response is
+    no longer fresh: the cache then answers 504."""
+    gwtest.wait_until(
+        lambda: request(port, "GET", path, headers={"Cache-Control": "only-if-cached"}).status
+        == 504,
+        timeout=30,
+    )
+
+
+def test_stale_if_error_with_the_origin_killed():
+    o = Origin().__enter__()
+    try:
+        c = cfg(o, {"ttl": "0"})
+        with Gantry(c) as g:
+            p = url("/bytes/64", "Cache-Control:max-age=1, stale-if-error=600")
+            q = url("/bytes/65", "Cache-Control:max-age=1")
+            r = url("/bytes/66", "Cache-Control:max-age=1, stale-if-error=600, must-revalidate")
+            for path in (p, q, r):
+                assert request(g.port, "GET", path).header("X-Cache") == "MISS"
+            for path in (p, q, r):
+                _wait_stale(g.port, path)
+            o.stop()
+            s = request(g.port, "GET", p)
+            assert s.status == 200 and s.body == gwtest.pattern(64), s
+            assert s.header("X-Cache") == "STALE", s
+            assert "stale-if-error" in s.header("Cache-Status") and int(s.header("Age")) >= 1, s
+            # without stale-if-error, or with must-revalidate: the error
+            assert request(g.port, "GET", q).status == 502
+            assert request(g.port, "GET", r).status == 502
+            # the client's own stale-if-error counts too (RFC 5861 4)
+            t = request(g.port, "GET", q, headers={"Cache-Control": "stale-if-error=600"})
+            assert t.status == 200 and t.header("X-Cache") == "STALE", t
+    finally:
+        o.__exit__(None, None, None)
+
+
 async def _many_gets(port, path, n):
     """n concurrent GETs on n connections; returns the (status, X-Cache, body) of each."""
 
