@@ -245,6 +245,11 @@ void gw_cache_store_free(struct gw_cache_store *s)
     free(s);
 }
 
+size_t gw_cache_store_max_bytes(const struct gw_cache_store *s)
+{
+    return s->shard_bytes * s->nshards;
+}
+
 size_t gw_cache_store_max_object(const struct gw_cache_store *s)
 {
     return s->shard_bytes;

@@ -126,6 +126,9 @@ int gw_cache_store_new(struct gw_cache_store **out, const struct gw_cache_store_
 /* Drops every object and frees the store. NULL is a no-op. No other call may be running. */
 void gw_cache_store_free(struct gw_cache_store *s);
 
+/* The bound the store was created with. */
+size_t gw_cache_store_max_bytes(const struct gw_cache_store *s);
+
 /* The largest object the store can hold (a shard's share of the bytes). */
 size_t gw_cache_store_max_object(const struct gw_cache_store *s);
 

@@ -365,12 +365,14 @@ struct gw_cache_svc_conf {
     unsigned vary_normalize;    /* GW_CACHE_NORM_* from the names */
     bool store_set_cookie;      /* "store_set_cookie": default false */
     uint32_t heuristic_percent; /* "heuristic_percent": 0 (off) to 100 */
+    bool purge_method;          /* "purge_method": PURGE on the proxy port; default false */
 };
 
 /* The gateway's "cache": the store every service shares and gateway-wide bounds. */
 struct gw_cache_conf {
     uint64_t max_bytes;        /* "memory.max_bytes": default 64 MiB */
     char *status_header;       /* "status_header": default "X-Cache" */
+    char *tag_header;          /* "tag_header": purge tags; default "surrogate-key" (lower) */
     uint64_t max_swr_ms;       /* "max_stale_while_revalidate": default 1h */
     uint64_t max_sie_ms;       /* "max_stale_if_error": default 1d */
     uint64_t heuristic_max_ms; /* "heuristic_max": default 1d */

@@ -332,6 +332,32 @@ static enum gw_stage_result answer_stored(struct cache_state *st, struct gw_requ
     return GW_STAGE_RESPOND;
 }
 
+/* PURGE on the proxy port (services[].cache.purge_method): every variant of the target URL. */
+static enum gw_stage_result purge(struct cache_state *st, struct gw_request *r, struct gw_answer *a,
+                                  const char *key, size_t len)
+{
+    st->xc = XC_BYPASS;
+    st->detail = "purge";
+    if (!r->authenticated) {
+        gw_answer_init(a, GW_EFORBIDDEN);
+        a->reason = "PURGE needs an authenticated request";
+        return GW_STAGE_RESPOND;
+    }
+    size_t n = gw_cache_store_purge_url(st->store, key, gw_cache_key_url_len(key, len), false);
+    st->raw = malloc(48); /* the answer's body */
+    if (st->raw == NULL) {
+        gw_answer_init(a, GW_ENOMEM);
+        return GW_STAGE_RESPOND;
+    }
+    int k = snprintf(st->raw, 48, "{\"purged\": %zu}", n);
+    gw_answer_init(a, 0);
+    a->status = 200;
+    a->raw_headers = "Content-Type: application/json\r\n";
+    a->body = st->raw;
+    a->body_len = (size_t)k;
+    return GW_STAGE_RESPOND;
+}
+
 /* ---- collapsed misses ---------------------------------------------------------------------- */
 
 static void on_poll_closed(uv_handle_t *h)
@@ -419,6 +445,9 @@ enum gw_stage_result gw_cache_on_request(struct gw_request *r, void **slot, stru
         st->detail = "key-too-long";
         return GW_STAGE_CONTINUE;
     }
+    if (m == GW_METHOD_OTHER && c->purge_method && r->msg.method_len == 5 &&
+        memcmp(r->msg.method, "PURGE", 5) == 0)
+        return purge(st, r, a, key, (size_t)kl);
     if (!safe) {
         st->xc = XC_BYPASS;
         st->detail = "method";
@@ -677,7 +706,8 @@ static int prepare_store(struct cache_state *st, struct gw_request *r,
     }
     *p = '\0';
     st->head_len = (size_t)(p - st->head);
-    const struct gw_http1_header *tags = find(m, "surrogate-key");
+    const char *tag_header = cfg->cache.tag_header ? cfg->cache.tag_header : "surrogate-key";
+    const struct gw_http1_header *tags = find(m, tag_header);
     if (tags && tags->value_len) {
         st->tags = malloc(tags->value_len);
         if (st->tags == NULL)

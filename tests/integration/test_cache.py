@@ -7,6 +7,8 @@ badly, a malformed max-age); Vary variants; invalidation by unsafe methods; only
 request no-cache; chunked bodies stored while they stream; nothing of it when the cache is off.
 """
 import asyncio
+import hashlib
+import json
 import urllib.parse
 
 import gwtest
@@ -240,6 +242,81 @@ def test_off_by_default_and_header_name():
             request(g.port, "GET", "/bytes/9")
             r = request(g.port, "GET", "/bytes/9")
             assert r.header("X-Gantry-Cache") == "HIT" and r.header("X-Cache") is None, r
+
+
+def test_purge_on_the_admin_listener():
+    with Origin() as o, Gantry(cfg(o)) as g:
+        def fill(path, *headers, **req):
+            p = url(path, MAX_AGE, *headers)
+            request(g.port, "GET", p, **req)
+            assert request(g.port, "GET", p, **req).header("X-Cache") == "HIT"
+            return p
+
+        def purge(body):
+            r = g.admin_request("POST", "/api/cache/purge", body=json.dumps(body).encode())
+            assert r.status == 200, r
+            return r.json()["purged"]
+
+        def cached(p, **req):
+            return request(g.port, "GET", p, headers=dict(req, **{"Cache-Control": "only-if-cached"})).status == 200
+
+        # exact URL: every variant of it, nothing else
+        a = url("/echo/a", MAX_AGE, "Vary:X-V")
+        for v in ("1", "2"):
+            request(g.port, "GET", a, headers={"X-V": v})
+        other = fill("/echo/ab")
+        host = "127.0.0.1:%d" % g.port
+        assert purge({"url": "http://" + host.upper() + a}) == 2
+        assert not cached(a, **{"X-V": "1"}) and cached(other)
+        # prefix
+        fill("/echo/p/1")
+        fill("/echo/p/2")
+        assert purge({"prefix": host + "/echo/p/"}) == 2
+        assert cached(other)
+        # tag (Surrogate-Key)
+        t1 = fill("/echo/t1", "Surrogate-Key:blog post-1")
+        t2 = fill("/echo/t2", "Surrogate-Key:post-2 blog")
+        assert purge({"tag": "post-1"}) == 1
+        assert not cached(t1) and cached(t2)
+        assert purge({"tag": "blog"}) == 1
+        # all
+        fill("/echo/z")
+        assert purge({"all": True}) >= 2
+        assert not cached(other)
+        st = g.admin_request("GET", "/api/cache").json()
+        assert st["enabled"] and st["objects"] == 0 and st["bytes"] == 0, st
+        assert st["max_bytes"] > 0 and st["purged"] >= 6, st
+        # bad requests
+        for bad in ({}, {"url": ""}, {"nope": 1}, {"url": "a", "tag": "b"}):
+            r = g.admin_request("POST", "/api/cache/purge", body=json.dumps(bad).encode())
+            assert r.status == 400, (bad, r)
+
+
+KEY = "k-0123456789abcdef0123456789abcdef"
+
+
+def test_purge_method_behind_an_api_key():
+    with Origin() as o:
+        c = cfg(o, {"purge_method": True})
+        c["auth"] = {"consumers": [{"id": "ops", "roles": ["admin"],
+                                    "api_keys": ["sha256:" + hashlib.sha256(KEY.encode()).hexdigest()]}]}
+        c["services"][0]["auth"] = {"roles": ["admin"]}
+        with Gantry(c) as g:
+            p = url("/echo/doc", MAX_AGE)
+            k = {"X-API-Key": KEY}
+            request(g.port, "GET", p, headers=k)
+            assert request(g.port, "GET", p, headers=k).header("X-Cache") == "HIT"
+            assert request(g.port, "PURGE", p).status == 401
+            r = request(g.port, "PURGE", p, headers=k)
+            assert r.status == 200 and r.json() == {"purged": 1}, r
+            assert request(g.port, "GET", p, headers=k).header("X-Cache") == "MISS"
+        # without authentication on the service: refused
+        with Gantry(cfg(o, {"purge_method": True})) as g:
+            p = url("/echo/doc", MAX_AGE)
+            request(g.port, "GET", p)
+            r = request(g.port, "PURGE", p)
+            assert r.status == 403, r
+            assert request(g.port, "GET", p).header("X-Cache") == "HIT"
 
 
 def _wait_stale(port, path):
