@@ -27,6 +27,7 @@
 #include "cache/vary.h"
 #include "control/snapshot-t.h"
 #include "core/error.h"
+#include "metrics/metrics.h"
 #include "policy/chain.h"
 #include "policy/policy.h"
 #include "policy/stages.h"
@@ -83,6 +84,7 @@ struct cache_state {
     bool stored;       /* it was inserted */
     bool invalidate;   /* an unsafe method: invalidate its target on success */
     bool not_modified; /* the answer is a 304 */
+    bool counted;      /* the outcome went to the metrics */
 };
 
 _Static_assert(sizeof(struct cache_state) <= GW_STAGE_STATE_MAX, "cache state too large");
@@ -574,10 +576,11 @@ static void on_tee_piece(struct gw_request *r, struct gw_body_tee *t, const char
     }
 }
 
+static void count(struct gw_request *r, unsigned word, uint64_t n);
+
 static void on_tee_end(struct gw_request *r, struct gw_body_tee *t)
 {
     struct cache_state *st = (struct cache_state *)(void *)t;
-    (void)r;
     if (!st->storing)
         return;
     st->storing = false;
@@ -614,9 +617,11 @@ static void on_tee_end(struct gw_request *r, struct gw_body_tee *t)
     struct gw_cache_obj *o = gw_cache_obj_new(&in);
     if (o == NULL)
         return;
-    if (gw_cache_store_insert(st->store, o) == 0)
+    if (gw_cache_store_insert(st->store, o) == 0) {
         st->stored = true;
-    else
+        count(r, GW_MX_CACHE_STORED, 1);
+        count(r, GW_MX_CACHE_STORED_BYTES, body_len);
+    } else
         st->detail = "too-large";
     gw_cache_obj_release(o);
     end_fill(st);
@@ -788,9 +793,23 @@ static int decide_store(struct cache_state *st, struct gw_request *r,
     return prepare_store(st, r, m, &info, now);
 }
 
+static void count(struct gw_request *r, unsigned word, uint64_t n)
+{
+    if (r->mx)
+        gw_mx_service_add(r->mx, (size_t)(r->svc - r->snap->services), GW_MX_S_CACHE + word, n);
+}
+
 int gw_cache_on_response(struct gw_request *r, void *slot, struct gw_buf *head)
 {
     struct cache_state *st = slot;
+    if (!st->counted) {
+        static const unsigned word[] = {GW_MX_CACHE_MISS, GW_MX_CACHE_HIT, GW_MX_CACHE_STALE,
+                                        GW_MX_CACHE_EXPIRED, GW_MX_CACHE_BYPASS};
+        st->counted = true;
+        count(r, r->fallback_used && st->stale ? GW_MX_CACHE_STALE : word[st->xc], 1);
+        if (st->collapsed)
+            count(r, GW_MX_CACHE_COLLAPSED, 1);
+    }
     const char *name = r->snap->cfg->cache.status_header;
     int rc = 0;
     if (r->fallback_used && st->stale) {

@@ -319,6 +319,36 @@ def test_purge_method_behind_an_api_key():
             assert request(g.port, "GET", p).header("X-Cache") == "HIT"
 
 
+def test_metrics():
+    with Origin() as o, Gantry(cfg(o, {"ttl": "1m"}, workers=2)) as g:
+        for _ in range(3):
+            request(g.port, "GET", "/bytes/1000")
+        request(g.port, "POST", "/echo/x", body=b"x")
+        request(g.port, "GET", "/bytes/5", headers={"Cache-Control": "no-cache"})
+
+        def sample(name):
+            text = g.admin_request("GET", "/metrics").body.decode()
+            for line in text.splitlines():
+                if line.startswith(name + " ") or line.startswith(name + "{"):
+                    yield line
+
+        def value(name, *labels):
+            for line in sample(name):
+                if all(l in line for l in labels):
+                    return float(line.rsplit(" ", 1)[1])
+            return None
+
+        gwtest.wait_until(lambda: value("gantry_cache_requests_total", 'result="hit"') == 2, 10)
+        assert value("gantry_cache_requests_total", 'service="svc"', 'result="miss"') == 2
+        assert value("gantry_cache_requests_total", 'result="bypass"') == 1
+        assert value("gantry_cache_stored_total", 'service="svc"') == 2
+        assert value("gantry_cache_stored_bytes_total", 'service="svc"') == 1005
+        assert value("gantry_cache_objects") == 2
+        assert 1005 < value("gantry_cache_bytes") < 10000
+        assert value("gantry_cache_max_bytes") == 64 * 1024 * 1024
+        assert value("gantry_cache_evictions_total") == 0
+
+
 def _wait_stale(port, path):
     """Polls with only-if-cached (which never reaches the origin) until the stored response is
     no longer fresh: the cache then answers 504."""
