@@ -160,7 +160,7 @@ enum {
     GW_MX_S_AUTH = GW_MX_S_TCACHE + 4, /* [method][outcome] */
     /* the response cache: [GW_MX_CACHE_*] */
     GW_MX_S_CACHE = GW_MX_S_AUTH + GW_MX_AUTH_METHODS * GW_MX_AUTH_OUTCOMES,
-    GW_MX_S_WORDS = GW_MX_S_CACHE + 8
+    GW_MX_S_WORDS = GW_MX_S_CACHE + 9
 };
 
 /* Words of a service row's response-cache counters (policy/cache.c). */
@@ -173,6 +173,7 @@ enum {
     GW_MX_CACHE_COLLAPSED,    /* waited for another request's fill */
     GW_MX_CACHE_STORED,       /* responses stored */
     GW_MX_CACHE_STORED_BYTES, /* their body bytes */
+    GW_MX_CACHE_REVALIDATED,  /* stale, validated by the origin with a 304 */
 };
 
 /* Words of a target row. */

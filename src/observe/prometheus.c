@@ -452,6 +452,9 @@ static void service_families(struct out *o, const struct gw_metrics_total *t)
         {"gantry_cache_collapsed_total",
          "Requests that waited for another request's fill of the same key.", GW_MX_CACHE_COLLAPSED},
         {"gantry_cache_stored_total", "Responses stored.", GW_MX_CACHE_STORED},
+        {"gantry_cache_revalidations_total",
+         "Stale stored responses the origin validated with a 304 (and refreshed).",
+         GW_MX_CACHE_REVALIDATED},
         {"gantry_cache_stored_bytes_total", "Body bytes of the responses stored.",
          GW_MX_CACHE_STORED_BYTES},
     };

@@ -27,6 +27,7 @@
 #include "cache/vary.h"
 #include "control/snapshot-t.h"
 #include "core/error.h"
+#include "http1/names.h"
 #include "metrics/metrics.h"
 #include "policy/chain.h"
 #include "policy/policy.h"
@@ -39,9 +40,19 @@ enum xcache {
     XC_STALE,
     XC_EXPIRED,
     XC_BYPASS,
+    XC_REVALIDATED,
 };
 
-static const char *const xcache_name[] = {"MISS", "HIT", "STALE", "EXPIRED", "BYPASS"};
+static const char *const xcache_name[] = {"MISS",    "HIT",    "STALE",
+                                          "EXPIRED", "BYPASS", "REVALIDATED"};
+
+/* Revalidation: the conditional request's fields, and what a 304 turns into. */
+struct reval {
+    struct gw_cache_obj *obj;       /* the stored response being validated (a reference) */
+    struct gw_body_filter filter;   /* gives the client the stored body after a 304 */
+    struct gw_http1_header *fields; /* the client's head after a 304 (merged fields) */
+    char *merged;                   /* their bytes */
+};
 
 struct cache_state {
     struct gw_body_tee tee;
@@ -69,6 +80,7 @@ struct cache_state {
     char *raw;                  /* a 304's header lines (malloc'ed) */
     struct gw_cache_obj *stale; /* stale-if-error: answers if the upstream fails */
     struct gw_answer *fallback; /* r->fallback: the stale response (malloc'ed) */
+    struct reval *reval;        /* a revalidation in flight (malloc'ed), or NULL */
     const char *detail;         /* Cache-Status detail (why not stored), or NULL */
     /* collapsed misses */
     uv_timer_t *poll;    /* while waiting for another request's fill (malloc'ed: freed in
@@ -334,6 +346,40 @@ static enum gw_stage_result answer_stored(struct cache_state *st, struct gw_requ
     return GW_STAGE_RESPOND;
 }
 
+/*
+ * Adds If-None-Match / If-Modified-Since from the stored response o to the request going
+ * upstream (RFC 9111 4.3.1), when o has a validator, the client sent no conditional of its own
+ * (its 304 would not be ours to refresh with), no transformation takes the response body, and
+ * the request's field list has room. 0 when started (the revalidation keeps o), else -1.
+ */
+static int start_revalidation(struct cache_state *st, struct gw_request *r, struct gw_cache_obj *o)
+{
+    size_t elen = 0, llen = 0;
+    const char *etag = stored_field(o->head, "etag", &elen);
+    const char *lm = stored_field(o->head, "last-modified", &llen);
+    struct gw_http1_message *msg = &r->msg;
+    unsigned need = (etag != NULL) + (lm != NULL);
+    if (need == 0 || st->req.has_conditional || st->reval != NULL ||
+        (r->svc->stages & (1u << GW_STAGE_TRANSFORM)) ||
+        msg->num_headers + need > msg->headers_capacity)
+        return -1;
+    st->reval = calloc(1, sizeof *st->reval);
+    if (st->reval == NULL)
+        return -1;
+    st->reval->obj = o;
+    if (etag) {
+        struct gw_http1_header *h = &msg->headers[msg->num_headers++];
+        *h = (struct gw_http1_header){
+            .name = "If-None-Match", .name_len = 13, .value = etag, .value_len = (uint32_t)elen};
+    }
+    if (lm) {
+        struct gw_http1_header *h = &msg->headers[msg->num_headers++];
+        *h = (struct gw_http1_header){
+            .name = "If-Modified-Since", .name_len = 17, .value = lm, .value_len = (uint32_t)llen};
+    }
+    return 0;
+}
+
 /* PURGE on the proxy port (services[].cache.purge_method): every variant of the target URL. */
 static enum gw_stage_result purge(struct cache_state *st, struct gw_request *r, struct gw_answer *a,
                                   const char *key, size_t len)
@@ -467,6 +513,7 @@ enum gw_stage_result gw_cache_on_request(struct gw_request *r, void **slot, stru
     int64_t now = (int64_t)time(NULL);
     struct match_ctx mc = {&r->msg, c->vary_normalize ? GW_VARY_NORM_ACCEPT_ENCODING : 0u};
     struct gw_cache_obj *o = gw_cache_store_lookup(store, key, (size_t)kl, variant_matches, &mc);
+    struct gw_cache_obj *expired = NULL; /* a stored response to revalidate */
     st->xc = XC_MISS;
     if (o != NULL) {
         int64_t age = o->initial_age + (now > o->response_time ? now - o->response_time : 0);
@@ -500,24 +547,30 @@ enum gw_stage_result gw_cache_on_request(struct gw_request *r, void **slot, stru
             st->fallback->body = o->body;
             st->fallback->body_len = o->body_len;
             r->fallback = st->fallback;
-        } else {
-            gw_cache_obj_release(o);
+            gw_cache_obj_ref(o); /* one more for the revalidation below */
         }
+        if (m == GW_METHOD_GET)
+            expired = o; /* revalidated below, unless this request waits */
+        else
+            gw_cache_obj_release(o);
         st->xc = XC_EXPIRED;
     }
     if (st->req.cc.flags & GW_CC_ONLY_IF_CACHED) {
+        gw_cache_obj_release(expired);
         gw_answer_init(a, GW_ECACHEMISS); /* RFC 9111 5.2.1.7 */
         return GW_STAGE_RESPOND;
     }
     if (m != GW_METHOD_GET)
         return GW_STAGE_CONTINUE; /* a HEAD's answer has no body to store */
     if (st->req.cc.flags & GW_CC_NO_STORE) {
+        gw_cache_obj_release(expired);
         st->detail = "no-store";
         return GW_STAGE_CONTINUE;
     }
     free(st->key);
     st->key = malloc((size_t)kl);
     if (st->key == NULL) {
+        gw_cache_obj_release(expired);
         gw_answer_init(a, GW_ENOMEM);
         return GW_STAGE_RESPOND;
     }
@@ -529,13 +582,18 @@ enum gw_stage_result gw_cache_on_request(struct gw_request *r, void **slot, stru
         if (gw_cache_store_fill_begin(store, key, (size_t)kl, t, collapse_ms)) {
             st->filling = true;
         } else if (start_wait(st, r, t) == 0) {
+            gw_cache_obj_release(expired);
             return GW_STAGE_SUSPEND;
         }
     }
     if (st->fields_mem == NULL && copy_fields(st, &r->msg) < 0) {
+        gw_cache_obj_release(expired);
         gw_answer_init(a, GW_ENOMEM);
         return GW_STAGE_RESPOND;
     }
+    /* After the copy: the conditional fields added are ours, not the client's. */
+    if (expired != NULL && start_revalidation(st, r, expired) != 0)
+        gw_cache_obj_release(expired);
     st->request_time = now;
     st->want_store = true;
     return GW_STAGE_CONTINUE;
@@ -743,9 +801,166 @@ static int prepare_store(struct cache_state *st, struct gw_request *r,
 static int decide_store(struct cache_state *st, struct gw_request *r,
                         const struct gw_http1_message *m);
 
+/* Writes "name: value\r\n" at p; its length. */
+static size_t sprintf_field(char *p, const struct gw_http1_header *h)
+{
+    memcpy(p, h->name, h->name_len);
+    memcpy(p + h->name_len, ": ", 2);
+    memcpy(p + h->name_len + 2, h->value, h->value_len);
+    memcpy(p + h->name_len + 2 + h->value_len, "\r\n", 2);
+    return h->name_len + h->value_len + 4;
+}
+
+/* The stored body, for the client, after a 304 refreshed the stored response. */
+static int reval_body(struct gw_request *r, struct gw_body_filter *f, struct gw_answer *a)
+{
+    struct cache_state *st = r->slot[GW_STAGE_CACHE];
+    const struct gw_cache_obj *o = st->reval->obj;
+    (void)a;
+    gw_buf_free(&f->body);
+    gw_buf_init(&f->body, o->body_len + 1);
+    return o->body_len ? gw_buf_append(&f->body, o->body, o->body_len) : 0;
+}
+
+/* Splits NUL-terminated header lines into fields (pointing into head); how many, or -1. */
+static long split_fields(char *head, struct gw_http1_header *h, size_t cap)
+{
+    size_t n = 0;
+    char *line = head;
+    while (*line) {
+        char *eol = strstr(line, "\r\n");
+        char *colon = eol ? memchr(line, ':', (size_t)(eol - line)) : NULL;
+        if (colon == NULL || n == cap)
+            return -1;
+        const char *v = colon + 1;
+        while (v < eol && (*v == ' ' || *v == '\t'))
+            v++;
+        h[n++] = (struct gw_http1_header){.name = line,
+                                          .name_len = (uint32_t)(colon - line),
+                                          .value = v,
+                                          .value_len = (uint32_t)(eol - v)};
+        line = eol + 2;
+    }
+    return (long)n;
+}
+
+/*
+ * A 304 answered the revalidation (RFC 9111 4.3.3, 4.3.4): the stored response's fields are
+ * replaced by the 304's of the same name, it is stored again with its new freshness, and the
+ * client (who asked without conditions) gets the stored response: status, merged fields, and
+ * the stored body through a body filter.
+ */
+static int refreshed(struct cache_state *st, struct gw_request *r, struct gw_http1_message *m)
+{
+    struct reval *rv = st->reval;
+    const struct gw_cache_obj *o = rv->obj;
+    const struct gw_config *cfg = r->snap->cfg;
+    const char *status_header = cfg->cache.status_header ? cfg->cache.status_header : "";
+    size_t bytes = strlen(o->head) + 1;
+    for (uint32_t i = 0; i < m->num_headers; i++)
+        bytes += m->headers[i].name_len + m->headers[i].value_len + 4;
+    rv->merged = malloc(bytes);
+    if (rv->merged == NULL)
+        return GW_ENOMEM;
+    char *p = rv->merged;
+    size_t nlines = 0;
+    const char *line = o->head;
+    while (*line) { /* stored fields the 304 does not replace */
+        const char *eol = strstr(line, "\r\n");
+        const char *colon = eol ? memchr(line, ':', (size_t)(eol - line)) : NULL;
+        if (colon == NULL)
+            break;
+        bool replaced = false;
+        for (uint32_t i = 0; i < m->num_headers && !replaced; i++) {
+            const struct gw_http1_header *h = &m->headers[i];
+            replaced = stored_field_ok(h, status_header) && h->name_len == (size_t)(colon - line) &&
+                       strncasecmp(h->name, line, h->name_len) == 0;
+        }
+        if (!replaced) {
+            memcpy(p, line, (size_t)(eol + 2 - line));
+            p += eol + 2 - line;
+            nlines++;
+        }
+        line = eol + 2;
+    }
+    for (uint32_t i = 0; i < m->num_headers; i++) {
+        const struct gw_http1_header *h = &m->headers[i];
+        if (!stored_field_ok(h, status_header))
+            continue;
+        p += sprintf_field(p, h);
+        nlines++;
+    }
+    *p = '\0';
+    rv->fields = malloc((nlines + 1) * sizeof *rv->fields);
+    if (rv->fields == NULL)
+        return GW_ENOMEM;
+    long n = split_fields(rv->merged, rv->fields, nlines + 1);
+    if (n < 0)
+        return GW_EUPGARBAGE;
+    int64_t now = (int64_t)time(NULL);
+    struct gw_http1_message mm = {
+        .headers = rv->fields, .headers_capacity = (uint32_t)n, .num_headers = (uint32_t)n};
+    mm.status = o->status;
+    struct gw_cache_resp_info info;
+    gw_cache_resp_info_read(&info, &mm, now);
+    const struct gw_cache_svc_conf *c = &r->svc->conf->cache;
+    struct gw_cache_fresh_conf fc = {
+        .heuristic_percent = c->heuristic_percent,
+        .heuristic_max = (int64_t)(cfg->cache.heuristic_max_ms / 1000),
+        .default_ttl = (int64_t)(c->ttl_ms / 1000),
+        .allow_set_cookie = c->store_set_cookie,
+    };
+    if (gw_cache_storable(GW_METHOD_GET, &st->req, &info, &fc, now) == GW_CACHE_STORE_OK) {
+        char *body = o->body_len ? malloc(o->body_len) : NULL;
+        if (o->body_len && body == NULL)
+            return GW_ENOMEM;
+        if (body)
+            memcpy(body, o->body, o->body_len);
+        struct gw_cache_obj_init in = {
+            .key = o->key,
+            .key_len = o->key_len,
+            .vary_names = o->vary_names,
+            .vary_names_len = o->vary_names_len,
+            .vary_sig = o->vary_sig,
+            .vary_sig_len = o->vary_sig_len,
+            .head = rv->merged,
+            .head_len = (size_t)(p - rv->merged) + 1,
+            .tags = o->tags,
+            .tags_len = o->tags_len,
+            .body = body,
+            .body_len = o->body_len,
+            .status = o->status,
+            .cc = info.cc,
+            .lifetime = gw_cache_freshness_lifetime(&info, &fc, now),
+            .initial_age = gw_cache_initial_age(&info, st->request_time, now),
+            .response_time = now,
+        };
+        struct gw_cache_obj *fresh = gw_cache_obj_new(&in);
+        if (fresh != NULL && gw_cache_store_insert(st->store, fresh) == 0)
+            st->stored = true;
+        gw_cache_obj_release(fresh);
+    }
+    end_fill(st);
+    st->xc = XC_REVALIDATED;
+    /* The client's answer: the stored response, refreshed. */
+    m->status = o->status;
+    const char *reason = gw_http_reason(o->status);
+    m->reason = reason ? reason : "";
+    m->reason_len = (uint32_t)strlen(m->reason);
+    m->headers = rv->fields;
+    m->num_headers = (uint32_t)n;
+    m->headers_capacity = (uint32_t)n;
+    rv->filter.max = o->body_len + 1;
+    rv->filter.done = reval_body;
+    r->resp_filter = &rv->filter;
+    return 0;
+}
+
 int gw_cache_on_response_head(struct gw_request *r, void *slot, struct gw_http1_message *m)
 {
     struct cache_state *st = slot;
+    if (st->reval != NULL && m->status == 304)
+        return refreshed(st, r, m);
     if (st->invalidate) {
         if (m->status >= 200 && m->status < 400)
             invalidate(st, m);
@@ -803,8 +1018,9 @@ int gw_cache_on_response(struct gw_request *r, void *slot, struct gw_buf *head)
 {
     struct cache_state *st = slot;
     if (!st->counted) {
-        static const unsigned word[] = {GW_MX_CACHE_MISS, GW_MX_CACHE_HIT, GW_MX_CACHE_STALE,
-                                        GW_MX_CACHE_EXPIRED, GW_MX_CACHE_BYPASS};
+        static const unsigned word[] = {GW_MX_CACHE_MISS,   GW_MX_CACHE_HIT,
+                                        GW_MX_CACHE_STALE,  GW_MX_CACHE_EXPIRED,
+                                        GW_MX_CACHE_BYPASS, GW_MX_CACHE_REVALIDATED};
         st->counted = true;
         count(r, r->fallback_used && st->stale ? GW_MX_CACHE_STALE : word[st->xc], 1);
         if (st->collapsed)
@@ -846,6 +1062,9 @@ int gw_cache_on_response(struct gw_request *r, void *slot, struct gw_buf *head)
         else if (rc == 0 && st->detail)
             rc = gw_buf_appendf(head, "; detail=%s", st->detail);
         return rc == 0 ? gw_buf_append(head, "\r\n", 2) : rc;
+    case XC_REVALIDATED:
+        return gw_buf_appendf(head, "Cache-Status: gantry; fwd=stale; fwd-status=304%s\r\n",
+                              st->stored ? "; stored" : "");
     case XC_BYPASS:
         return gw_buf_appendf(head, "Cache-Status: gantry; fwd=%s\r\n",
                               st->detail && strcmp(st->detail, "method") == 0 ? "method"
@@ -867,6 +1086,16 @@ void gw_cache_cancel(struct gw_request *r, void *slot)
     st->fallback = NULL;
     gw_cache_obj_release(st->stale);
     st->stale = NULL;
+    if (st->reval != NULL) {
+        if (r->resp_filter == &st->reval->filter)
+            r->resp_filter = NULL;
+        gw_buf_free(&st->reval->filter.body);
+        gw_cache_obj_release(st->reval->obj);
+        free(st->reval->fields);
+        free(st->reval->merged);
+        free(st->reval);
+        st->reval = NULL;
+    }
     gw_cache_obj_release(st->hit);
     st->hit = NULL;
     free(st->key);

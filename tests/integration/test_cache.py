@@ -9,6 +9,7 @@ request no-cache; chunked bodies stored while they stream; nothing of it when th
 import asyncio
 import hashlib
 import json
+import os
 import urllib.parse
 
 import gwtest
@@ -347,6 +348,77 @@ def test_metrics():
         assert 1005 < value("gantry_cache_bytes") < 10000
         assert value("gantry_cache_max_bytes") == 64 * 1024 * 1024
         assert value("gantry_cache_evictions_total") == 0
+
+
+def _sanitized():
+    with open(gwtest.gantry_bin(), "rb") as f:
+        return b"__asan_init" in f.read()
+
+
+@gwtest.timeout(300)
+def test_memory_bound():
+    """Filling the store with ten times cache.memory.max_bytes of distinct objects keeps the
+    resident set within max_bytes + 10% + the baseline (RSS before the fill). Under
+    AddressSanitizer, its quarantine is turned off for the run and its shadow memory (an eighth
+    of the heap) is allowed for."""
+    max_bytes = 16 << 20
+    size = 16 << 10
+    asan = _sanitized()
+    env = {}
+    if asan:
+        env["ASAN_OPTIONS"] = os.environ.get("ASAN_OPTIONS", "detect_leaks=1") + \
+            ":quarantine_size_mb=0:thread_local_quarantine_size_kb=0"
+    with Origin() as o:
+        c = cfg(o, {"ttl": "1h", "max_object_size": "64k"})
+        c["cache"] = {"memory": {"max_bytes": max_bytes}}
+        with Gantry(c, extra_env=env) as g:
+            with gwtest.HttpConn(g.port, timeout=30) as conn:
+                def get(i):
+                    conn.send_request("GET", "/bytes/%d?i=%d" % (size, i),
+                                      headers={"Connection": "keep-alive"})
+                    r = conn.read_response(hash_body=True)
+                    assert r.status == 200 and r.body_len == size, r
+                    return r
+                for i in range(64):  # warm: buffers, pools, the allocator's first arenas
+                    get(i)
+                baseline = g.rss_kib()
+                n = 10 * max_bytes // size
+                for i in range(64, 64 + n):
+                    get(i)
+                rss = g.rss_kib()
+            st = g.admin_request("GET", "/api/cache").json()
+            assert st["bytes"] <= max_bytes and st["evictions"] > 0, st
+            allowed = baseline + (max_bytes * 11 // 10) // 1024
+            if asan:
+                allowed += max_bytes // 8 // 1024
+            print("memory bound: baseline %d KiB, after %d objects of %d B: %d KiB (allowed %d)"
+                  % (baseline, n, size, rss, allowed))
+            assert rss <= allowed, (rss, allowed, st)
+
+
+def test_revalidation():
+    """A stale response with a validator is revalidated with If-None-Match / If-Modified-Since;
+    a 304 refreshes the stored fields and freshness and the client gets the stored response."""
+    with Origin() as o, Gantry(cfg(o)) as g:
+        p = url("/bytes/40?etag=v1", "Cache-Control:max-age=1", 'ETag:"v1"', "X-Gen:first")
+        r = request(g.port, "GET", p)
+        assert r.status == 200 and r.header("X-Cache") == "MISS", r
+        _wait_stale(g.port, p)
+        r = request(g.port, "GET", p)
+        assert r.status == 200 and r.body == gwtest.pattern(40), r
+        assert r.header("X-Cache") == "REVALIDATED", r
+        assert "fwd-status=304" in r.header("Cache-Status") and "stored" in r.header("Cache-Status")
+        assert r.header("Content-Length") == "40" and r.header("ETag") == '"v1"', r
+        reqs = [q for q in o.last_requests() if q["target"].startswith("/bytes/40")]
+        assert len(reqs) == 2
+        sent = dict((n.lower(), v) for n, v in reqs[1]["headers"])
+        assert sent.get("if-none-match") == '"v1"', sent
+        # refreshed: fresh again, answered from the store
+        r = request(g.port, "GET", p)
+        assert r.header("X-Cache") == "HIT" and r.body == gwtest.pattern(40), r
+        # HEAD of a stale response goes upstream and keeps the stored one
+        st = g.admin_request("GET", "/metrics").body.decode()
+        assert 'gantry_cache_revalidations_total{service="svc"} 1' in st
 
 
 def _wait_stale(port, path):
