@@ -359,8 +359,10 @@ def _sanitized():
 def test_memory_bound():
     """Filling the store with ten times cache.memory.max_bytes of distinct objects keeps the
     resident set within max_bytes + 10% + the baseline (RSS before the fill). Under
-    AddressSanitizer, its quarantine is turned off for the run and its shadow memory (an eighth
-    of the heap) is allowed for."""
+    AddressSanitizer (the test build), its quarantine is turned off for the run and what it adds
+    to every allocation is allowed for: shadow memory (an eighth of the heap) and 2 KiB of
+    redzone and size-class rounding per 16 KiB object held (about 0.8 KiB measured). A release build passes without the
+    allowance (docs/cache.md gives the measured numbers)."""
     max_bytes = 16 << 20
     size = 16 << 10
     asan = _sanitized()
@@ -390,7 +392,7 @@ def test_memory_bound():
             assert st["bytes"] <= max_bytes and st["evictions"] > 0, st
             allowed = baseline + (max_bytes * 11 // 10) // 1024
             if asan:
-                allowed += max_bytes // 8 // 1024
+                allowed += max_bytes // 8 // 1024 + 2 * st["objects"]
             print("memory bound: baseline %d KiB, after %d objects of %d B: %d KiB (allowed %d)"
                   % (baseline, n, size, rss, allowed))
             assert rss <= allowed, (rss, allowed, st)
