@@ -1038,17 +1038,29 @@ int gw_cache_on_response(struct gw_request *r, void *slot, struct gw_buf *head)
                                 (long long)st->age, (long long)st->ttl);
         return rc;
     }
-    if (st->hit)
-        rc = gw_buf_appendf(head, "Age: %lld\r\n", (long long)st->age);
-    if (rc == 0 && name && name[0])
-        rc = gw_buf_appendf(head, "%s: %s\r\n", name, xcache_name[st->xc]);
+    if (st->hit) { /* the hit path: no formatting */
+        rc = gw_buf_append_str(head, "Age: ");
+        rc = rc ? rc : gw_buf_append_u64(head, (uint64_t)(st->age > 0 ? st->age : 0));
+        rc = rc ? rc : gw_buf_append(head, "\r\n", 2);
+    }
+    if (rc == 0 && name && name[0]) {
+        rc = gw_buf_append_str(head, name);
+        rc = rc ? rc : gw_buf_append(head, ": ", 2);
+        rc = rc ? rc : gw_buf_append_str(head, xcache_name[st->xc]);
+        rc = rc ? rc : gw_buf_append(head, "\r\n", 2);
+    }
     if (rc < 0)
         return rc;
     /* RFC 9211 */
     switch (st->xc) {
     case XC_HIT:
-        return gw_buf_appendf(head, "Cache-Status: gantry; hit; ttl=%lld%s\r\n", (long long)st->ttl,
-                              st->collapsed ? "; collapsed" : "");
+        if (st->ttl < 0)
+            return gw_buf_appendf(head, "Cache-Status: gantry; hit; ttl=%lld%s\r\n",
+                                  (long long)st->ttl, st->collapsed ? "; collapsed" : "");
+        rc = gw_buf_append_str(head, "Cache-Status: gantry; hit; ttl=");
+        rc = rc ? rc : gw_buf_append_u64(head, (uint64_t)st->ttl);
+        rc = rc ? rc : gw_buf_append_str(head, st->collapsed ? "; collapsed\r\n" : "\r\n");
+        return rc;
     case XC_STALE:
         return gw_buf_appendf(head, "Cache-Status: gantry; hit; ttl=%lld\r\n", (long long)st->ttl);
     case XC_EXPIRED:

@@ -358,11 +358,11 @@ def _sanitized():
 @gwtest.timeout(300)
 def test_memory_bound():
     """Filling the store with ten times cache.memory.max_bytes of distinct objects keeps the
-    resident set within max_bytes + 10% + the baseline (RSS before the fill). Under
-    AddressSanitizer (the test build), its quarantine is turned off for the run and what it adds
-    to every allocation is allowed for: shadow memory (an eighth of the heap) and 2 KiB of
-    redzone and size-class rounding per 16 KiB object held (about 0.8 KiB measured). A release build passes without the
-    allowance (docs/cache.md gives the measured numbers)."""
+    resident set within max_bytes + 10% + the baseline (RSS before the fill). That bound is
+    checked on a build without sanitizers (GANTRY_BIN=build/release/gantry; docs/cache.md has
+    the numbers). Under AddressSanitizer (the test build) RSS also holds ASan's shadow, redzones
+    and fake stacks, which depend on its options: there the bound is twice max_bytes over the
+    baseline, which still fails when stored objects are not freed (the fill is 160 MiB)."""
     max_bytes = 16 << 20
     size = 16 << 10
     asan = _sanitized()
@@ -392,7 +392,7 @@ def test_memory_bound():
             assert st["bytes"] <= max_bytes and st["evictions"] > 0, st
             allowed = baseline + (max_bytes * 11 // 10) // 1024
             if asan:
-                allowed += max_bytes // 8 // 1024 + 2 * st["objects"]
+                allowed = baseline + 2 * max_bytes // 1024
             print("memory bound: baseline %d KiB, after %d objects of %d B: %d KiB (allowed %d)"
                   % (baseline, n, size, rss, allowed))
             assert rss <= allowed, (rss, allowed, st)
