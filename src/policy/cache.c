@@ -466,6 +466,8 @@ enum gw_stage_result gw_cache_on_request(struct gw_request *r, void **slot, stru
         r->snap->policy->shared ? r->snap->policy->shared->cache_store : NULL;
     if (store == NULL)
         return GW_STAGE_CONTINUE;
+    if (r->msg.upgrade)
+        return GW_STAGE_CONTINUE; /* a WebSocket handshake: never answered from the cache */
     const struct gw_cache_svc_conf *c = &r->svc->conf->cache;
     enum gw_http_method m = r->msg.method_id;
     bool safe =
