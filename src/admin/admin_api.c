@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "cache/store.h"
 #include "control/snapshot.h"
 #include "core/error.h"
 #include "core/hex.h"
@@ -639,6 +640,96 @@ static void reset_circuit(struct gw_server *s, const struct gw__admin_req *rq,
     gw__admin_json(rs, 200, service_circuits_json(svc, now));
 }
 
+/* ---- the response cache (cache/store.h, docs/cache.md) ----------------------------------------
+ */
+
+static void get_cache(struct gw_server *s, const struct gw__admin_req *rq,
+                      struct gw__admin_resp *rs)
+{
+    (void)rq;
+    struct gw_cache_store *store = s->policy ? s->policy->cache_store : NULL;
+    if (store == NULL) {
+        gw__admin_json(rs, 200, json_pack("{s:b}", "enabled", 0));
+        return;
+    }
+    struct gw_cache_store_stats st;
+    gw_cache_store_stats(store, &st);
+    gw__admin_json(rs, 200,
+                   json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "enabled", 1, "objects",
+                             (json_int_t)st.objects, "bytes", (json_int_t)st.bytes, "max_bytes",
+                             (json_int_t)gw_cache_store_max_bytes(store), "inserts",
+                             (json_int_t)st.inserts, "evictions", (json_int_t)st.evictions,
+                             "purged", (json_int_t)st.purged, "fills", (json_int_t)st.fills));
+}
+
+/* A URL as the cache's key starts: "host[:port]/path[?query]", host lower-cased; a leading
+ * "http://" or "https://" is dropped. Into out (cap bytes); its length, or -1. */
+static long purge_url(const char *u, char *out, size_t cap)
+{
+    if (strncasecmp(u, "http://", 7) == 0)
+        u += 7;
+    else if (strncasecmp(u, "https://", 8) == 0)
+        u += 8;
+    size_t n = strlen(u);
+    if (n == 0 || n >= cap)
+        return -1;
+    const char *slash = strchr(u, '/');
+    size_t host = slash ? (size_t)(slash - u) : n;
+    for (size_t i = 0; i < n; i++)
+        out[i] = i < host && u[i] >= 'A' && u[i] <= 'Z' ? (char)(u[i] | 0x20) : u[i];
+    return (long)n;
+}
+
+/* POST /api/cache/purge {"url": ...} | {"prefix": ...} | {"tag": ...} | {"all": true} */
+static void post_cache_purge(struct gw_server *s, const struct gw__admin_req *rq,
+                             struct gw__admin_resp *rs)
+{
+    struct gw_cache_store *store = s->policy ? s->policy->cache_store : NULL;
+    json_error_t err;
+    json_t *body = json_loadb(rq->body, rq->body_len, 0, &err);
+    if (!json_is_object(body) || json_object_size(body) != 1) {
+        json_decref(body);
+        gw__admin_error(rs, 400,
+                        "expected one of {\"url\": ...}, {\"prefix\": ...}, {\"tag\": ...}, "
+                        "{\"all\": true}");
+        return;
+    }
+    const char *url = json_string_value(json_object_get(body, "url"));
+    const char *prefix = json_string_value(json_object_get(body, "prefix"));
+    const char *tag = json_string_value(json_object_get(body, "tag"));
+    bool all = json_is_true(json_object_get(body, "all"));
+    size_t n = 0;
+    char buf[4096];
+    long len = 0;
+    if (url || prefix) {
+        len = purge_url(url ? url : prefix, buf, sizeof buf);
+        if (len < 0) {
+            json_decref(body);
+            gw__admin_error(rs, 400, "expected a URL such as \"example.com/path?query\"");
+            return;
+        }
+    }
+    if (!url && !prefix && !(tag && tag[0]) && !all) {
+        json_decref(body);
+        gw__admin_error(rs, 400,
+                        "expected one of {\"url\": ...}, {\"prefix\": ...}, {\"tag\": ...}, "
+                        "{\"all\": true}");
+        return;
+    }
+    if (store != NULL) {
+        if (url)
+            n = gw_cache_store_purge_url(store, buf, (size_t)len, false);
+        else if (prefix)
+            n = gw_cache_store_purge_url(store, buf, (size_t)len, true);
+        else if (tag)
+            n = gw_cache_store_purge_tag(store, tag, strlen(tag));
+        else
+            n = gw_cache_store_clear(store);
+    }
+    json_decref(body);
+    gw__admin_json(rs, 200, json_pack("{s:I}", "purged", (json_int_t)n));
+}
+
 /* ---- metrics (observe/observe.h) ---------------------------------------------------------------
  */
 
@@ -763,6 +854,8 @@ static const struct {
     {GW_METHOD_GET, "/api/circuits/{service}", get_circuit},
     {GW_METHOD_POST, "/api/circuits/{service}/reset", reset_circuit},
     {GW_METHOD_GET, "/api/audit", get_audit},
+    {GW_METHOD_GET, "/api/cache", get_cache},
+    {GW_METHOD_POST, "/api/cache/purge", post_cache_purge},
     {GW_METHOD_GET, "/gateway/routing", get_routing},
     {GW_METHOD_GET, "/gateway/status", get_status},
     {GW_METHOD_GET, "/health/detailed", get_health_detailed},

@@ -341,6 +341,45 @@ struct gw_validation_conf {
     size_t nrules;
 };
 
+/* ---- response cache (config_cache.c, docs/cache.md) ------------------------------------------ */
+
+/* Bits of gw_cache_svc_conf.vary_normalize (cache/vary.h's GW_VARY_NORM_*). */
+#define GW_CACHE_NORM_ACCEPT_ENCODING 1u
+
+/* A service's "cache": off by default. */
+struct gw_cache_svc_conf {
+    bool enabled;             /* the section's switch; "cache": true is the defaults */
+    uint64_t ttl_ms;          /* "ttl": lifetime of a response without freshness information;
+                               * 0 = such responses are not stored */
+    uint32_t ttl_seconds;     /* "ttl_seconds": the same in seconds (the seeds' spelling) */
+    uint64_t max_object_size; /* "max_object_size": larger bodies are not stored; 1 MiB */
+    bool key_host;            /* "key.host": default true */
+    bool key_query;           /* "key.query": default true */
+    bool sort_query;          /* "key.sort_query": default false */
+    char **ignore_params;     /* "key.ignore_params" */
+    size_t nignore_params;
+    char **key_headers; /* "key.headers": request fields in the key (lower-cased) */
+    size_t nkey_headers;
+    char **vary_normalize_names; /* "vary_normalize": "accept-encoding" */
+    size_t nvary_normalize_names;
+    unsigned vary_normalize;    /* GW_CACHE_NORM_* from the names */
+    bool store_set_cookie;      /* "store_set_cookie": default false */
+    uint32_t heuristic_percent; /* "heuristic_percent": 0 (off) to 100 */
+    bool purge_method;          /* "purge_method": PURGE on the proxy port; default false */
+};
+
+/* The gateway's "cache": the store every service shares and gateway-wide bounds. */
+struct gw_cache_conf {
+    uint64_t max_bytes;        /* "memory.max_bytes": default 64 MiB */
+    char *status_header;       /* "status_header": default "X-Cache" */
+    char *tag_header;          /* "tag_header": purge tags; default "surrogate-key" (lower) */
+    uint64_t max_swr_ms;       /* "max_stale_while_revalidate": default 1h */
+    uint64_t max_sie_ms;       /* "max_stale_if_error": default 1d */
+    uint64_t heuristic_max_ms; /* "heuristic_max": default 1d */
+    uint64_t collapse_ms;      /* "collapse_timeout": longest wait for another request's fill;
+                                * default 5s; 0 = misses are not collapsed */
+};
+
 /* ---- compression (config_compress.c, docs/compression.md) ----------------------------------- */
 
 /* Bits of gw_compress_conf.algorithms (1u << enum gw_coding, http1/accept_encoding.h). */
@@ -645,6 +684,8 @@ struct gw_service_conf {
     struct gw_validation_conf validation;
     /** "compression" (inherits the gateway's) */
     struct gw_compress_conf compression;
+    /** "cache": the response cache; off by default */
+    struct gw_cache_svc_conf cache;
     /** "metrics.consumers": a consumer label on this service's metrics; default false */
     bool metrics_consumers;
     /** "slo.latency_p99": the objective the health score judges p99 by; default 1s */
@@ -850,6 +891,8 @@ struct gw_config {
     struct gw_validation_conf validation;
     /** "compression": the gateway's response compression, inherited by every service */
     struct gw_compress_conf compression;
+    /** "cache": the response cache's store and gateway-wide bounds */
+    struct gw_cache_conf cache;
     /** "cors", "csrf": the gateway-wide sections (every service's defaults); off when absent */
     struct {
         bool enabled;

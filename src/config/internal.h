@@ -184,9 +184,12 @@ extern const struct gw__cfg_object gw__cfg_service_validation_obj; /* service "v
 /* Response compression (config_compress.c). */
 extern const struct gw__cfg_object gw__cfg_compression_obj;         /* root "compression" */
 extern const struct gw__cfg_object gw__cfg_service_compression_obj; /* service "compression" */
-extern const struct gw__cfg_object gw__cfg_metrics_obj;             /* root "metrics" */
-extern const struct gw__cfg_object gw__cfg_service_metrics_obj;     /* service "metrics" */
-extern const struct gw__cfg_object gw__cfg_slo_obj;                 /* service "slo" */
+/* Response cache (config_cache.c). */
+extern const struct gw__cfg_object gw__cfg_cache_obj;           /* root "cache" */
+extern const struct gw__cfg_object gw__cfg_service_cache_obj;   /* service "cache" */
+extern const struct gw__cfg_object gw__cfg_metrics_obj;         /* root "metrics" */
+extern const struct gw__cfg_object gw__cfg_service_metrics_obj; /* service "metrics" */
+extern const struct gw__cfg_object gw__cfg_slo_obj;             /* service "slo" */
 /* The browser policies (config_cors.c). */
 extern const struct gw__cfg_object gw__cfg_cors_obj;         /* root "cors" */
 extern const struct gw__cfg_object gw__cfg_service_cors_obj; /* service "cors" */

@@ -512,8 +512,23 @@ static void on_respond_written(uv_write_t *req, int status)
     respond_done(c, status);
 }
 
+static void respond(struct gw_conn *c, int status, const char *extra_headers, const char *body,
+                    size_t body_len, bool close_after, bool json);
+
 void gw__conn_respond(struct gw_conn *c, int status, const char *extra_headers, const char *body,
                       size_t body_len, bool close_after)
+{
+    respond(c, status, extra_headers, body, body_len, close_after, true);
+}
+
+void gw__conn_respond_raw(struct gw_conn *c, int status, const char *headers, const char *body,
+                          size_t body_len, bool close_after)
+{
+    respond(c, status, headers, body, body_len, close_after, false);
+}
+
+static void respond(struct gw_conn *c, int status, const char *extra_headers, const char *body,
+                    size_t body_len, bool close_after, bool json)
 {
     struct gw_request *r = c->req;
     struct gw_buf *b = &c->out;
@@ -533,21 +548,38 @@ void gw__conn_respond(struct gw_conn *c, int status, const char *extra_headers, 
         close_after = true;
     gw_buf_free(b);
     gw_buf_init(b, 65536 + body_len);
-    int rc = gw_buf_appendf(b, "HTTP/1.1 %d %s\r\n", status, gw_http_reason(status));
+    /* One allocation for the whole answer (the head's fields rarely pass 1 KiB; a longer
+     * head grows the buffer as usual). */
+    size_t extra_len = extra_headers ? strlen(extra_headers) : 0;
+    int rc = gw_buf_reserve(b, 1024 + extra_len + body_len);
+    const char *reason = gw_http_reason(status);
+    rc = rc ? rc : gw_buf_append_str(b, "HTTP/1.1 ");
+    rc = rc ? rc : gw_buf_append_u64(b, (uint64_t)status);
+    rc = rc ? rc : gw_buf_append(b, " ", 1);
+    rc = rc ? rc : gw_buf_append_str(b, reason ? reason : "");
+    rc = rc ? rc : gw_buf_append(b, "\r\n", 2);
     /* Gantry's answers are JSON, unless the caller names its own type (the metrics). */
-    if (rc == 0 && body_len && !(extra_headers && strncmp(extra_headers, "Content-Type:", 13) == 0))
+    if (rc == 0 && json && body_len &&
+        !(extra_headers && strncmp(extra_headers, "Content-Type:", 13) == 0))
         rc = gw_buf_append_str(b, "Content-Type: application/json\r\n");
-    /* RFC 9110 8.6: no Content-Length in a 204 (a preflight's answer) */
-    if (rc == 0 && status != 204)
-        rc = gw_buf_appendf(b, "Content-Length: %zu\r\n", body_len);
-    if (rc == 0 && r && r->id[0])
-        rc = gw_buf_appendf(b, "X-Request-ID: %s\r\n", r->id);
+    /* RFC 9110 8.6: no Content-Length in a 204 (a preflight's answer); in a 304 (the cache's
+     * answer to a conditional request) only the 200's length could be sent: none is. */
+    if (rc == 0 && status != 204 && status != 304) {
+        rc = gw_buf_append_str(b, "Content-Length: ");
+        rc = rc ? rc : gw_buf_append_u64(b, body_len);
+        rc = rc ? rc : gw_buf_append(b, "\r\n", 2);
+    }
+    if (rc == 0 && r && r->id[0]) {
+        rc = gw_buf_append_str(b, "X-Request-ID: ");
+        rc = rc ? rc : gw_buf_append_str(b, r->id);
+        rc = rc ? rc : gw_buf_append(b, "\r\n", 2);
+    }
     if (rc == 0 && close_after)
         rc = gw_buf_append_str(b, "Connection: close\r\n");
     else if (rc == 0 && r && r->msg.minor_version == 0)
         rc = gw_buf_append_str(b, "Connection: keep-alive\r\n");
     if (rc == 0 && extra_headers)
-        rc = gw_buf_append_str(b, extra_headers);
+        rc = gw_buf_append(b, extra_headers, extra_len);
     /* The stages' headers (rate limits) go on every answer, gantry's own too. */
     if (rc == 0 && r && r->dispatched)
         rc = gw_policy_response_headers(r, b);

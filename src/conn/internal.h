@@ -12,10 +12,14 @@
 /* conn/conn.c: writes a response gantry generated (error, probe, preflight) as an HTTP/1
  * message with the given extra header lines and a body, JSON unless extra_headers starts with
  * its own "Content-Type:" line (the Content-Type is sent only when body_len > 0; Content-Length
- * except on a 204), then finishes the request (or closes: when close_after is set or the request
- * cannot continue). Used before any byte of an upstream response went out. */
+ * except on a 204 or 304), then finishes the request (or closes: when close_after is set or the
+ * request cannot continue). Used before any byte of an upstream response went out. */
 void gw__conn_respond(struct gw_conn *c, int status, const char *extra_headers, const char *body,
                       size_t body_len, bool close_after);
+/* The same for a stored response (struct gw_answer raw_headers): headers are its header lines,
+ * sent as they are, with no Content-Type of gantry's. */
+void gw__conn_respond_raw(struct gw_conn *c, int status, const char *headers, const char *body,
+                          size_t body_len, bool close_after);
 
 /* conn/respond.c: gantry's own answer a, built from the error table (the only place an error
  * answer is built), written with gw__conn_respond. c->req may be NULL (a connection refused

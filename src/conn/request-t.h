@@ -55,6 +55,13 @@ struct gw_answer {
     const char *headers;  /** extra header lines, each ending in CRLF, or NULL */
     bool close;           /** close the connection after the answer */
     bool empty;           /** no body (no JSON, no Content-Type); status must be set */
+    /** A stored response sent as it is (the response cache's answers): its header lines
+     * (each ending in CRLF, without Content-Length, Transfer-Encoding or Connection) and its
+     * body[0..body_len) (not sent to a HEAD). No JSON body and no Content-Type of gantry's;
+     * status must be set; headers and the message members are ignored. NULL: gantry's own. */
+    const char *raw_headers;
+    const char *body;
+    size_t body_len;
 };
 
 /*
@@ -156,6 +163,19 @@ struct gw_stream_filter {
                  enum gw_stream_mode mode);
 };
 
+/*
+ * A body tee: how a stage sees a response body as it flows to the client, unchanged (the
+ * response cache stores it). Installed in the stage's state, r->resp_tee, in on_response_head.
+ * The proxy hands each upstream read's payload (de-chunked) to piece, in order, and calls end
+ * once the whole body arrived; a body that does not arrive whole (reset, timeout, client gone)
+ * never sees end. Output framing is not changed. No tee installed costs the proxy one pointer
+ * test per upstream read.
+ */
+struct gw_body_tee {
+    void (*piece)(struct gw_request *r, struct gw_body_tee *t, const char *data, size_t len);
+    void (*end)(struct gw_request *r, struct gw_body_tee *t);
+};
+
 enum gw_out_framing {
     GW_OUT_NONE = 0, /* no body */
     GW_OUT_LENGTH,   /* Content-Length, bytes forwarded as they come */
@@ -250,7 +270,13 @@ struct gw_request {
     struct gw_body_filter *req_filter;    /** a stage takes the request body whole, or NULL */
     struct gw_body_filter *resp_filter;   /** a stage takes the response body whole, or NULL */
     struct gw_stream_filter *resp_stream; /** a stage rewrites the response body, or NULL */
-    void *slot[GW_REQUEST_SLOTS];         /** per-stage state (policy/chain.h gw_stage_slot) */
+    struct gw_body_tee *resp_tee;         /** a stage sees the response body, or NULL */
+    /** An answer a stage offers in place of an upstream failure (unreachable, reset, invalid,
+     * timed out, no target, circuit open) given before any response byte: the response
+     * cache's stale response (stale-if-error). Its strings live in the stage's state. */
+    struct gw_answer *fallback;
+    bool fallback_used;           /** the proxy answered with the fallback */
+    void *slot[GW_REQUEST_SLOTS]; /** per-stage state (policy/chain.h gw_stage_slot) */
     size_t arena_used;
 
     struct gw_upconn *up;

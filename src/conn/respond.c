@@ -122,6 +122,10 @@ void gw__conn_answer(struct gw_conn *c, const struct gw_answer *a)
         gw_random_request_id(fresh_id); /* refused before any request: still traceable */
         id = fresh_id;
     }
+    if (a->raw_headers) {
+        gw__conn_respond_raw(c, a->status, a->raw_headers, a->body, a->body_len, a->close);
+        return;
+    }
     gw__answer_render(a, id, &t);
     gw__conn_respond(c, t.status, t.headers_len ? t.headers : NULL, t.body, t.body_len, a->close);
 }

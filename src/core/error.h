@@ -67,6 +67,7 @@
     X(ENOTARGET, 503, "no target available")                                                       \
     X(ECIRCUITOPEN, 503, "circuit open")                                                           \
     X(EUPTIMEOUT, 504, "upstream timed out")                                                       \
+    X(ECACHEMISS, 504, "not in cache (only-if-cached)")                                            \
     X(ECONNLIMIT, 503, "too many connections")                                                     \
     X(EMETHODNOTALLOWED, 405, "method not allowed")                                                \
     X(ECONNECTUNSUP, 501, "CONNECT is not supported")                                              \

@@ -158,7 +158,22 @@ enum {
     GW_MX_S_NO_TARGET,                 /* answered 503: no usable target */
     GW_MX_S_TCACHE,                    /* [cache: jwt, introspection][hit, miss] */
     GW_MX_S_AUTH = GW_MX_S_TCACHE + 4, /* [method][outcome] */
-    GW_MX_S_WORDS = GW_MX_S_AUTH + GW_MX_AUTH_METHODS * GW_MX_AUTH_OUTCOMES
+    /* the response cache: [GW_MX_CACHE_*] */
+    GW_MX_S_CACHE = GW_MX_S_AUTH + GW_MX_AUTH_METHODS * GW_MX_AUTH_OUTCOMES,
+    GW_MX_S_WORDS = GW_MX_S_CACHE + 9
+};
+
+/* Words of a service row's response-cache counters (policy/cache.c). */
+enum {
+    GW_MX_CACHE_HIT = 0,      /* answered from the store while fresh (a 304 included) */
+    GW_MX_CACHE_MISS,         /* nothing stored for the request: went upstream */
+    GW_MX_CACHE_STALE,        /* a stale stored response answered (max-stale, stale-if-error) */
+    GW_MX_CACHE_EXPIRED,      /* stored but unusable (stale, or the client asked): refetched */
+    GW_MX_CACHE_BYPASS,       /* not cacheable by method or key; unsafe methods */
+    GW_MX_CACHE_COLLAPSED,    /* waited for another request's fill */
+    GW_MX_CACHE_STORED,       /* responses stored */
+    GW_MX_CACHE_STORED_BYTES, /* their body bytes */
+    GW_MX_CACHE_REVALIDATED,  /* stale, validated by the origin with a 304 */
 };
 
 /* Words of a target row. */
@@ -278,6 +293,12 @@ static inline void gw_mx_hist_record(struct gw_metrics_area *a, uint32_t hist, u
 static inline void gw_mx_service_inc(struct gw_metrics_area *a, size_t svc, unsigned word)
 {
     gw_mx_inc(&a->rows[GW_MX_SERVICE][svc * GW_MX_S_WORDS + word]);
+}
+
+static inline void gw_mx_service_add(struct gw_metrics_area *a, size_t svc, unsigned word,
+                                     uint64_t n)
+{
+    gw_mx_add(&a->rows[GW_MX_SERVICE][svc * GW_MX_S_WORDS + word], n);
 }
 
 static inline void gw_mx_target_add(struct gw_metrics_area *a, const struct gw_metrics_layout *l,

@@ -10,12 +10,14 @@
 #include <unistd.h>
 
 #include "audit/audit.h"
+#include "cache/store.h"
 #include "control/snapshot-t.h"
 #include "core/error.h"
 #include "core/version.h"
 #include "metrics/hub.h"
 #include "observe/internal.h"
 #include "observe/observe.h"
+#include "policy/policy.h"
 #include "runtime/server-t.h"
 #include "runtime/worker-t.h"
 #include "trace/exporter.h"
@@ -428,6 +430,44 @@ static void service_families(struct out *o, const struct gw_metrics_total *t)
             }
         }
     }
+    static const char *const cache_result[] = {"hit", "miss", "stale", "expired", "bypass"};
+    family(o, "gantry_cache_requests_total", "counter",
+           "Requests to services with the response cache, by result: hit (fresh, 304 included), "
+           "miss, stale (max-stale, stale-if-error), expired (stored but refetched), bypass.");
+    for (size_t i = 0; i < l->nrows[GW_MX_SERVICE]; i++) {
+        const uint64_t *row = gw_metrics_total_row(t, GW_MX_SERVICE, i);
+        for (unsigned c = 0; c < 5; c++) {
+            if (row[GW_MX_S_CACHE + c] == 0)
+                continue;
+            lbl_reset(&lb);
+            lbl_add(&lb, "service", gw__observe_key_part(l->keys[GW_MX_SERVICE][i], 0));
+            lbl_add(&lb, "result", cache_result[c]);
+            sample_u64(o, "gantry_cache_requests_total", lb.s, row[GW_MX_S_CACHE + c]);
+        }
+    }
+    static const struct {
+        const char *name, *help;
+        unsigned word;
+    } cache_svc[] = {
+        {"gantry_cache_collapsed_total",
+         "Requests that waited for another request's fill of the same key.", GW_MX_CACHE_COLLAPSED},
+        {"gantry_cache_stored_total", "Responses stored.", GW_MX_CACHE_STORED},
+        {"gantry_cache_revalidations_total",
+         "Stale stored responses the origin validated with a 304 (and refreshed).",
+         GW_MX_CACHE_REVALIDATED},
+        {"gantry_cache_stored_bytes_total", "Body bytes of the responses stored.",
+         GW_MX_CACHE_STORED_BYTES},
+    };
+    for (size_t f = 0; f < sizeof cache_svc / sizeof cache_svc[0]; f++) {
+        family(o, cache_svc[f].name, "counter", cache_svc[f].help);
+        for (size_t i = 0; i < l->nrows[GW_MX_SERVICE]; i++) {
+            lbl_reset(&lb);
+            lbl_add(&lb, "service", gw__observe_key_part(l->keys[GW_MX_SERVICE][i], 0));
+            sample_u64(
+                o, cache_svc[f].name, lb.s,
+                gw_metrics_total_row(t, GW_MX_SERVICE, i)[GW_MX_S_CACHE + cache_svc[f].word]);
+        }
+    }
     family(o, "gantry_auth_token_cache_requests_total", "counter",
            "Look-ups in the verified-token caches, by cache (jwt, introspection) and result.");
     for (size_t i = 0; i < l->nrows[GW_MX_SERVICE]; i++) {
@@ -694,6 +734,28 @@ static void audit_families(struct out *o)
     sample_u64(o, "gantry_audit_postgres_dropped_total", "", st.pg_dropped);
 }
 
+/* The response cache's store, shared by every service (cache/store.h). */
+static void cache_families(struct out *o, struct gw_server *s)
+{
+    struct gw_cache_store *store = s->policy ? s->policy->cache_store : NULL;
+    if (store == NULL)
+        return;
+    struct gw_cache_store_stats st;
+    gw_cache_store_stats(store, &st);
+    family(o, "gantry_cache_objects", "gauge", "Responses held by the cache's store.");
+    sample_u64(o, "gantry_cache_objects", "", st.objects);
+    family(o, "gantry_cache_bytes", "gauge",
+           "Memory charged to the stored responses (bodies, heads, keys, a fixed overhead each).");
+    sample_u64(o, "gantry_cache_bytes", "", st.bytes);
+    family(o, "gantry_cache_max_bytes", "gauge", "The store's bound (cache.memory.max_bytes).");
+    sample_u64(o, "gantry_cache_max_bytes", "", gw_cache_store_max_bytes(store));
+    family(o, "gantry_cache_evictions_total", "counter",
+           "Stored responses dropped to make room (segmented LRU).");
+    sample_u64(o, "gantry_cache_evictions_total", "", st.evictions);
+    family(o, "gantry_cache_purged_total", "counter", "Stored responses purged or invalidated.");
+    sample_u64(o, "gantry_cache_purged_total", "", st.purged);
+}
+
 int gw_observe_prometheus(struct gw_server *s, struct gw_buf *b)
 {
     struct out o = {b, 0};
@@ -713,6 +775,7 @@ int gw_observe_prometheus(struct gw_server *s, struct gw_buf *b)
     redis_families(&o, s);
     tracing_families(&o, s);
     audit_families(&o);
+    cache_families(&o, s);
     size_t sets = 0, bytes = 0;
     if (s->metrics)
         gw_metrics_hub_usage(s->metrics, &sets, &bytes);

@@ -36,6 +36,8 @@ static const struct gw_stage stages[GW_STAGE__COUNT] = {
                             gw_transform_on_response_head},
     [GW_STAGE_VALIDATE] = {"validate", GW_STAGE_VALIDATE, gw_validate_applies,
                            gw_validate_on_request, NULL, gw_validate_cancel, NULL, true},
+    [GW_STAGE_CACHE] = {"cache", GW_STAGE_CACHE, gw_cache_applies, gw_cache_on_request,
+                        gw_cache_on_response, gw_cache_cancel, gw_cache_on_response_head, true},
     [GW_STAGE_SECHDR] = {"security-headers", GW_STAGE_SECHDR, gw_sechdr_applies,
                          gw_sechdr_on_request, NULL, NULL, NULL},
     [GW_STAGE_COMPRESS] = {"compress", GW_STAGE_COMPRESS, gw_compress_applies,
@@ -230,4 +232,7 @@ void gw_answer_init(struct gw_answer *a, int err)
     a->headers = NULL;
     a->close = err == GW_ENOMEM;
     a->empty = false;
+    a->raw_headers = NULL;
+    a->body = NULL;
+    a->body_len = 0;
 }

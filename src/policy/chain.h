@@ -58,6 +58,7 @@ enum gw_stage_id {
     GW_STAGE_RATELIMIT_CONSUMER, /* the limits keyed by the consumer */
     GW_STAGE_TRANSFORM,          /* request transformations (they may use $consumer) */
     GW_STAGE_VALIDATE,           /* JSON Schema of request bodies (after their transformation) */
+    GW_STAGE_CACHE,              /* answers from the response cache; stores what may be stored */
     /* response policies: on_request picks the route's set; the answer hook adds it */
     GW_STAGE_SECHDR,   /* security headers (services with rules only) */
     GW_STAGE_COMPRESS, /* response compression (reads Accept-Encoding) */

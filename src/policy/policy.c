@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache/store.h"
 #include "control/snapshot-t.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -56,6 +57,7 @@ void gw_policy_shared_free(struct gw_policy_shared *ps)
         free(s);
     }
     gw_rl_redis_shared_free(ps->redis);
+    gw_cache_store_free(ps->cache_store);
     uv_mutex_destroy(&ps->lock);
     free(ps);
 }
@@ -277,6 +279,25 @@ static int build_auth(struct gw_policy *p, char *why, size_t why_cap)
 /* ---- the policy -------------------------------------------------------------------------------
  */
 
+/* The response cache's store, made by the first config that caches a service (control
+ * thread; workers only read ps->cache_store through snapshots built after it is set). */
+static int build_cache_store(struct gw_policy_shared *ps, const struct gw_config *cfg)
+{
+    if (ps->cache_store != NULL)
+        return 0;
+    uint64_t max_object = 0;
+    for (size_t i = 0; i < cfg->nservices; i++) {
+        const struct gw_cache_svc_conf *c = &cfg->services[i].cache;
+        if (c->enabled && c->max_object_size > max_object)
+            max_object = c->max_object_size;
+    }
+    if (max_object == 0)
+        return 0;
+    struct gw_cache_store_conf sc = {.max_bytes = (size_t)cfg->cache.max_bytes,
+                                     .max_object = (size_t)max_object};
+    return gw_cache_store_new(&ps->cache_store, &sc);
+}
+
 int gw_policy_build(struct gw_snapshot *s, struct gw_policy_shared *ps, char *why, size_t why_cap)
 {
     char scratch[256];
@@ -300,6 +321,9 @@ int gw_policy_build(struct gw_snapshot *s, struct gw_policy_shared *ps, char *wh
         if (rc < 0)
             return rc;
     }
+    rc = build_cache_store(ps, cfg);
+    if (rc < 0)
+        return rc;
     rc = build_limit_list(p, cfg->rate_limit.limits, cfg->rate_limit.nlimits, "@gateway",
                           &p->limits, &p->nlimits, why, why_cap);
     if (rc < 0)

@@ -28,6 +28,7 @@ struct gw_request;
 struct gw_snapshot;
 struct gw_rl_store;
 struct gw_rl_redis_shared;
+struct gw_cache_store;
 struct gw_apikey_table;
 struct gw_token_cache;
 struct gw_keyset;
@@ -98,6 +99,9 @@ struct gw_policy_shared {
     uv_mutex_t lock; /* the store slots */
     struct gw_rl_store_slot *slots;
     struct gw_rl_redis_shared *redis; /* NULL until a config uses the Redis backend */
+    /* the response cache's store (cache/store.h): NULL until a config caches a service; sized
+     * by the first such config (a reload does not resize it) */
+    struct gw_cache_store *cache_store;
     unsigned workers;
     /* metrics */
     _Atomic uint64_t rl_allowed, rl_limited, rl_redis_fallbacks, rl_redis_failed_closed;

@@ -62,6 +62,13 @@ bool gw_transform_adds_response_lines(const struct gw_request *r);
 bool gw_validate_applies(const struct gw_snapshot *s, size_t i);
 enum gw_stage_result gw_validate_on_request(struct gw_request *r, void **slot, struct gw_answer *a);
 void gw_validate_cancel(struct gw_request *r, void *slot);
+/* policy/cache.c: the response cache (answers from the store; stores through the body tee). */
+bool gw_cache_applies(const struct gw_snapshot *s, size_t i);
+enum gw_stage_result gw_cache_on_request(struct gw_request *r, void **slot, struct gw_answer *a);
+int gw_cache_on_response(struct gw_request *r, void *slot, struct gw_buf *head);
+int gw_cache_on_response_head(struct gw_request *r, void *slot, struct gw_http1_message *m);
+void gw_cache_cancel(struct gw_request *r, void *slot);
+
 /* policy/compress.c: gzip and brotli of upstream answers by Accept-Encoding, streamed. */
 bool gw_compress_applies(const struct gw_snapshot *s, size_t i);
 enum gw_stage_result gw_compress_on_request(struct gw_request *r, void **slot, struct gw_answer *a);

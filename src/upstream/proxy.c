@@ -141,6 +141,36 @@ void gw_proxy_abort(struct gw_request *r)
     detach_upstream(r, false);
 }
 
+/*
+ * Answers an upstream failure before any response byte went out: with the stage's fallback
+ * (r->fallback, the response cache's stale response under stale-if-error) when there is one
+ * and the failure is the upstream's (unreachable, reset, invalid, timed out, no target, circuit
+ * open), else with a.
+ */
+static void respond_failure(struct gw_request *r, struct gw_answer *a)
+{
+    if (r->fallback != NULL) {
+        switch (a->err) {
+        case GW_EUPSTREAM:
+        case GW_EUPCONNECT:
+        case GW_EUPRESET:
+        case GW_EUPGARBAGE:
+        case GW_ENOTARGET:
+        case GW_ECIRCUITOPEN:
+        case GW_EUPTIMEOUT: {
+            struct gw_answer *fb = r->fallback;
+            r->fallback_used = true;
+            fb->close = a->close;
+            r->ds->respond(r, fb);
+            return;
+        }
+        default:
+            break;
+        }
+    }
+    r->ds->respond(r, a);
+}
+
 /* Ends the exchange with an error: a JSON answer if the client has seen nothing yet,
  * otherwise a closed connection. */
 static void fail_with(struct gw_request *r, struct gw_answer *a)
@@ -160,7 +190,7 @@ static void fail_with(struct gw_request *r, struct gw_answer *a)
     /* Unless the whole body went upstream, some of its bytes are still in our buffer or on
      * the wire: parsing on after them would read body bytes as a request. Close instead. */
     a->close = a->close || !r->body_sent;
-    r->ds->respond(r, a);
+    respond_failure(r, a);
 }
 
 static void fail(struct gw_request *r, int err)
@@ -616,7 +646,7 @@ static void no_target(struct gw_request *r)
     gw_answer_init(&a, GW_ENOTARGET);
     a.service = r->svc->conf->name;
     a.close = !r->body_sent;
-    r->ds->respond(r, &a);
+    respond_failure(r, &a);
 }
 
 /* Targets marked down by active health checks or ejected by outlier detection are skipped. */
@@ -787,7 +817,7 @@ static bool circuit_rejects(struct gw_request *r)
     if (a.retry_after == 0)
         a.retry_after = 1;
     a.close = !r->body_done;
-    r->ds->respond(r, &a);
+    respond_failure(r, &a);
     return true;
 }
 
@@ -1053,6 +1083,49 @@ static int stream_out(struct gw_request *r, struct out *o, const char *in, size_
 }
 
 /*
+ * Hands the payload in o->bufs[first..] to the body tee (struct gw_body_tee), then its end when
+ * done. When rechunked, o holds (size line, data, CRLF) triples (out_chunk: the size line is in
+ * r->scratch) and the last chunk: only the data buffers are payload.
+ */
+static void feed_tee(struct gw_request *r, const struct out *o, unsigned first, bool rechunked,
+                     bool done)
+{
+    struct gw_body_tee *t = r->resp_tee;
+    const char *sc = (const char *)r->scratch, *sc_end = sc + sizeof r->scratch;
+    for (unsigned i = first; i < o->n; i++) {
+        const char *b = o->bufs[i].base;
+        if (!rechunked) {
+            t->piece(r, t, b, o->bufs[i].len);
+        } else if (b >= sc && b < sc_end && i + 1 < o->n) {
+            t->piece(r, t, o->bufs[i + 1].base, o->bufs[i + 1].len);
+            i += 2;
+        }
+    }
+    if (done) {
+        r->resp_tee = NULL;
+        t->end(r, t);
+    }
+}
+
+/* One upstream read of a body seen by a body tee: relayed as usual, then the tee is fed. */
+static __attribute__((noinline)) int tee_response(struct gw_request *r, struct out *o,
+                                                  const char *p, size_t avail, size_t *consumed,
+                                                  bool *done)
+{
+    unsigned first = o->n;
+    uint64_t payload = 0;
+    bool rechunk = r->out == GW_OUT_CHUNKED;
+    int rc = relay(r, o, r->rmsg.body, &r->resp_dec, &r->resp_left, p, avail, rechunk, &payload, 0,
+                   consumed, done);
+    if (rc < 0)
+        return rc;
+    if (r->rmsg.body == GW_BODY_UNTIL_EOF && r->resp_done && rechunk)
+        out_raw(o, "0\r\n\r\n", 5);
+    feed_tee(r, o, first, rechunk, *done);
+    return 0;
+}
+
+/*
  * One upstream read of a body that flows through a streaming filter: the payload it brought
  * (de-chunked) goes through the filter piece by piece, flushed at the read's end (finished at
  * the body's), and what came out goes in o as one chunk. As relay: *consumed input bytes, *done.
@@ -1070,6 +1143,8 @@ static __attribute__((noinline)) int stream_response(struct gw_request *r, struc
                    consumed, done);
     if (rc < 0)
         return rc;
+    if (r->resp_tee) /* the tee sees the body as the upstream sent it, before the filter */
+        feed_tee(r, &tmp, 0, false, *done);
     f->out.len = 0;
     for (unsigned i = 0; i < tmp.n; i++) {
         enum gw_stream_mode mode = i + 1 < tmp.n ? GW_STREAM_MORE
@@ -1201,6 +1276,8 @@ static void pump_response(struct gw_request *r)
         int rc;
         if (r->resp_stream) {
             rc = stream_response(r, &o, p, avail, &consumed, &done);
+        } else if (r->resp_tee) {
+            rc = tee_response(r, &o, p, avail, &consumed, &done);
         } else {
             rc = relay(r, &o, r->rmsg.body, &r->resp_dec, &r->resp_left, p, avail,
                        r->out == GW_OUT_CHUNKED, &payload, 0, &consumed, &done);

@@ -36,7 +36,8 @@ Endpoints (any method unless noted; the path is matched without its query):
   /__requests         the last 100 request heads: [{method, target, headers}]
   /__set_health/{c}   the status /health answers from now on
 Generic query options on normal answers: h=Name:Value (repeatable) adds a response header;
-close=1 answers with Connection: close and closes. HEAD gets every header but no body.
+close=1 answers with Connection: close and closes; etag=V answers a request whose
+If-None-Match names "V" with 304 (the h= headers and ETag: "V", no body) instead. HEAD gets every header but no body.
 """
 
 import argparse
@@ -484,6 +485,11 @@ class OriginServer:
         self._read_body(sock, reader, req)
         keep = req.wants_keep_alive()
         head_only = req.is_head()
+
+        etag = req.query.get("etag")
+        inm = req.header("if-none-match")
+        if etag and inm and ('"%s"' % etag[0]) in inm:
+            return self._respond(sock, req, 304, [("ETag", '"%s"' % etag[0])], b"", keep)
 
         if path.startswith("/echo"):
             body = req.body

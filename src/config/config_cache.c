@@ -1,0 +1,199 @@
+/*
+ * The "cache" sections of the config schema: the gateway's (the store all services share and
+ * gateway-wide bounds) and a service's (off by default; "cache": true is the defaults).
+ *
+ * docs/config.md documents every row; docs/cache.md explains the behaviour.
+ */
+#include "config/internal.h"
+
+#include <ctype.h>
+#include <string.h>
+
+#define ROWS(t) (t), sizeof(t) / sizeof((t)[0])
+#define GC(field) offsetof(struct gw_cache_conf, field)
+#define SC(field) offsetof(struct gw_cache_svc_conf, field)
+
+/* A request field name (an RFC 9110 token), lower-cased. */
+static bool check_field_name(struct gw__cfg_ctx *ctx, char **s)
+{
+    static const char tchar[] = "!#$%&'*+-.^_`|~";
+    char *v = *s;
+    if (v[0] == '\0') {
+        gw__cfg_error(ctx, "expected a header field name");
+        return false;
+    }
+    for (size_t i = 0; v[i]; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (!isalnum(c) && !strchr(tchar, c)) {
+            gw__cfg_error(ctx, "expected a header field name");
+            return false;
+        }
+        v[i] = (char)tolower(c);
+    }
+    return true;
+}
+
+static bool check_param(struct gw__cfg_ctx *ctx, char **s)
+{
+    if ((*s)[0] == '\0' || strpbrk(*s, "&=#") != NULL) {
+        gw__cfg_error(ctx, "expected a query parameter name (no \"&\", \"=\" or \"#\")");
+        return false;
+    }
+    return true;
+}
+
+static bool check_normalize(struct gw__cfg_ctx *ctx, char **s)
+{
+    for (char *p = *s; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    if (strcmp(*s, "accept-encoding") == 0)
+        return true;
+    gw__cfg_error(ctx, "unknown normalisation (expected \"accept-encoding\")");
+    return false;
+}
+
+/* A field name as the operator spells it (not lower-cased: it is sent), or "" for none. */
+static bool check_status_header(struct gw__cfg_ctx *ctx, char **s)
+{
+    static const char tchar[] = "!#$%&'*+-.^_`|~";
+    for (const char *p = *s; *p; p++) {
+        if (!isalnum((unsigned char)*p) && !strchr(tchar, *p)) {
+            gw__cfg_error(ctx, "expected a header field name, or \"\" for none");
+            return false;
+        }
+    }
+    return true;
+}
+
+/* ---- the gateway's ------------------------------------------------------------------------ */
+
+static const struct gw__cfg_range collapse_range = {0, 600000};
+static const struct gw__cfg_range max_bytes_range = {UINT64_C(1) << 20, UINT64_C(1) << 40};
+
+static const struct gw__cfg_field memory_fields[] = {
+    {.name = "max_bytes",
+     .type = &gw__cfg_size64_type,
+     .offset = GC(max_bytes),
+     .arg = &max_bytes_range,
+     .def = "64MiB"},
+};
+static const struct gw__cfg_object memory_obj = {.what = "memory", ROWS(memory_fields)};
+
+static const struct gw__cfg_field cache_fields[] = {
+    {.name = "memory", .type = &gw__cfg_object_type, .arg = &memory_obj},
+    {.name = "status_header",
+     .type = &gw__cfg_string_type,
+     .offset = GC(status_header),
+     .arg = &(const struct gw__cfg_str){.check = check_status_header},
+     .def = "X-Cache"},
+    {.name = "tag_header",
+     .type = &gw__cfg_string_type,
+     .offset = GC(tag_header),
+     .arg = &(const struct gw__cfg_str){.check = check_field_name},
+     .def = "Surrogate-Key"},
+    {.name = "max_stale_while_revalidate",
+     .type = &gw__cfg_duration_type,
+     .offset = GC(max_swr_ms),
+     .def = "1h"},
+    {.name = "max_stale_if_error",
+     .type = &gw__cfg_duration_type,
+     .offset = GC(max_sie_ms),
+     .def = "24h"},
+    {.name = "heuristic_max",
+     .type = &gw__cfg_duration_type,
+     .offset = GC(heuristic_max_ms),
+     .def = "24h"},
+    {.name = "collapse_timeout",
+     .type = &gw__cfg_duration_type,
+     .offset = GC(collapse_ms),
+     .arg = &collapse_range,
+     .def = "5s"},
+};
+const struct gw__cfg_object gw__cfg_cache_obj = {.what = "cache", ROWS(cache_fields)};
+
+/* ---- a service's ---------------------------------------------------------------------------- */
+
+static const struct gw__cfg_range ttl_seconds_range = {0, UINT64_C(1) << 31};
+static const struct gw__cfg_range object_range = {1, UINT64_C(1) << 30};
+static const struct gw__cfg_range percent_range = {0, 100};
+static const struct gw__cfg_range ttl_range = {0, UINT64_C(2147483648000)};
+
+static const struct gw__cfg_field key_fields[] = {
+    {.name = "host", .type = &gw__cfg_bool_type, .offset = SC(key_host), .def = "true"},
+    {.name = "query", .type = &gw__cfg_bool_type, .offset = SC(key_query), .def = "true"},
+    {.name = "sort_query", .type = &gw__cfg_bool_type, .offset = SC(sort_query), .def = "false"},
+    {.name = "ignore_params",
+     .type = &gw__cfg_strlist_type,
+     .offset = SC(ignore_params),
+     .arg = &(const struct gw__cfg_strlist){.count_offset = SC(nignore_params),
+                                            .check = check_param,
+                                            .unique = true}},
+    {.name = "headers",
+     .type = &gw__cfg_strlist_type,
+     .offset = SC(key_headers),
+     .arg = &(const struct gw__cfg_strlist){.count_offset = SC(nkey_headers),
+                                            .check = check_field_name,
+                                            .unique = true}},
+};
+static const struct gw__cfg_object key_obj = {.what = "key", ROWS(key_fields)};
+
+static void service_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
+{
+    struct gw_cache_svc_conf *c = obj;
+    c->vary_normalize = c->nvary_normalize_names ? GW_CACHE_NORM_ACCEPT_ENCODING : 0;
+    if (json == NULL || !json_is_object(json) || !json_object_get(json, "ttl_seconds"))
+        return;
+    if (json_object_get(json, "ttl")) {
+        gw__cfg_push_key(ctx, "ttl_seconds");
+        gw__cfg_error_at_key(ctx, "give \"ttl\" or \"ttl_seconds\", not both");
+        gw__cfg_pop(ctx);
+        return;
+    }
+    c->ttl_ms = (uint64_t)c->ttl_seconds * 1000;
+}
+
+static const struct gw__cfg_field service_fields[] = {
+    /* "cache": {...} is on; "enabled" inside may say otherwise (the seeds write it) */
+    {.name = "enabled", .type = &gw__cfg_bool_type, .offset = SC(enabled)},
+    {.name = "ttl",
+     .type = &gw__cfg_duration_type,
+     .offset = SC(ttl_ms),
+     .arg = &ttl_range,
+     .def = "0"},
+    {.name = "ttl_seconds",
+     .type = &gw__cfg_uint32_type,
+     .offset = SC(ttl_seconds),
+     .arg = &ttl_seconds_range},
+    {.name = "max_object_size",
+     .type = &gw__cfg_size64_type,
+     .offset = SC(max_object_size),
+     .arg = &object_range,
+     .def = "1MiB"},
+    {.name = "key", .type = &gw__cfg_object_type, .arg = &key_obj},
+    {.name = "vary_normalize",
+     .type = &gw__cfg_strlist_type,
+     .offset = SC(vary_normalize_names),
+     .arg = &(const struct gw__cfg_strlist){.count_offset = SC(nvary_normalize_names),
+                                            .check = check_normalize,
+                                            .unique = true}},
+    {.name = "store_set_cookie",
+     .type = &gw__cfg_bool_type,
+     .offset = SC(store_set_cookie),
+     .def = "false"},
+    {.name = "purge_method",
+     .type = &gw__cfg_bool_type,
+     .offset = SC(purge_method),
+     .def = "false"},
+    {.name = "heuristic_percent",
+     .type = &gw__cfg_uint32_type,
+     .offset = SC(heuristic_percent),
+     .arg = &percent_range,
+     .def = "0"},
+};
+const struct gw__cfg_object gw__cfg_service_cache_obj = {
+    .what = "cache",
+    ROWS(service_fields),
+    .check = service_check,
+    .toggle = true,
+    .enabled_offset = SC(enabled),
+};

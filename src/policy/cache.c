@@ -1,0 +1,1123 @@
+/*
+ * The response cache stage (docs/cache.md): answers GET and HEAD requests from the in-process
+ * store (cache/store.h) while the stored response may be used (RFC 9111 4), and stores the
+ * upstream's responses that may be stored (RFC 9111 3) as their bodies stream to the client,
+ * through the proxy's body tee (struct gw_body_tee).
+ *
+ * on_request (a service with "cache" on): the key (cache/key.h) and the request's directives;
+ * a stored variant that matches the request's Vary fields and may be used answers at once (a
+ * 304 when the client's validators match), with Age, the status header and Cache-Status added
+ * by on_response; otherwise the request goes upstream and, for a GET, keeps what storing will
+ * need (the key and a copy of the request's fields, since the head is gone when the response
+ * arrives). An unsafe method marks its target URI for invalidation (RFC 9111 4.4).
+ * on_response_head decides from the upstream's head whether to store (cache/fresh.h) and
+ * installs the tee; the tee's end builds the object and inserts it. A body that outgrows
+ * max_object_size, or does not arrive whole, is dropped.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "cache/date.h"
+#include "cache/fresh.h"
+#include "cache/key.h"
+#include "cache/store.h"
+#include "cache/vary.h"
+#include "control/snapshot-t.h"
+#include "core/error.h"
+#include "http1/names.h"
+#include "metrics/metrics.h"
+#include "policy/chain.h"
+#include "policy/policy.h"
+#include "policy/stages.h"
+#include "runtime/worker-t.h"
+
+enum xcache {
+    XC_MISS = 0,
+    XC_HIT,
+    XC_STALE,
+    XC_EXPIRED,
+    XC_BYPASS,
+    XC_REVALIDATED,
+};
+
+static const char *const xcache_name[] = {"MISS",    "HIT",    "STALE",
+                                          "EXPIRED", "BYPASS", "REVALIDATED"};
+
+/* Revalidation: the conditional request's fields, and what a 304 turns into. */
+struct reval {
+    struct gw_cache_obj *obj;       /* the stored response being validated (a reference) */
+    struct gw_body_filter filter;   /* gives the client the stored body after a 304 */
+    struct gw_http1_header *fields; /* the client's head after a 304 (merged fields) */
+    char *merged;                   /* their bytes */
+};
+
+struct cache_state {
+    struct gw_body_tee tee;
+    struct gw_cache_store *store;
+    struct gw_cache_obj *hit; /* answered from it; the reference goes in cancel */
+    char *key;                /* malloc'ed (misses and unsafe methods) */
+    size_t key_len;
+    struct gw_http1_message fields; /* a copy of the request's fields, for Vary */
+    char *fields_mem;               /* the copy's memory (headers array, then bytes) */
+    struct gw_cache_req_info req;
+    int64_t request_time;
+    int64_t age; /* of the stored response answered */
+    int64_t ttl; /* its freshness left, seconds (may be negative when stale) */
+    /* what storing needs, from on_response_head to the tee's end */
+    char *head; /* header lines as stored, NUL-terminated */
+    size_t head_len;
+    char *vary; /* names, then the signature */
+    size_t vary_names_len, vary_sig_len;
+    char *tags;
+    size_t tags_len;
+    struct gw_buf body;
+    struct gw_cc resp_cc;
+    int status;
+    int64_t lifetime, initial_age, response_time;
+    char *raw;                  /* a 304's header lines (malloc'ed) */
+    struct gw_cache_obj *stale; /* stale-if-error: answers if the upstream fails */
+    struct gw_answer *fallback; /* r->fallback: the stale response (malloc'ed) */
+    struct reval *reval;        /* a revalidation in flight (malloc'ed), or NULL */
+    const char *detail;         /* Cache-Status detail (why not stored), or NULL */
+    /* collapsed misses */
+    uv_timer_t *poll;    /* while waiting for another request's fill (malloc'ed: freed in
+                          * its close callback) */
+    uint64_t wait_start; /* loop time the wait began, ms */
+    uint32_t poll_ms;
+    bool filling;   /* this request's fill is recorded in the store */
+    bool waited;    /* it waited for another's fill: it does not fill itself */
+    bool collapsed; /* answered from what another request stored */
+    uint8_t xc;
+    bool want_store;   /* a GET that missed: its response may be stored */
+    bool storing;      /* the tee collects the body */
+    bool stored;       /* it was inserted */
+    bool invalidate;   /* an unsafe method: invalidate its target on success */
+    bool not_modified; /* the answer is a 304 */
+    bool counted;      /* the outcome went to the metrics */
+};
+
+_Static_assert(sizeof(struct cache_state) <= GW_STAGE_STATE_MAX, "cache state too large");
+
+bool gw_cache_applies(const struct gw_snapshot *s, size_t i)
+{
+    return s->cfg->services[i].cache.enabled;
+}
+
+/* ---- request side --------------------------------------------------------------------------- */
+
+static bool name_is(const struct gw_http1_header *h, const char *lower)
+{
+    size_t n = strlen(lower);
+    if (h->name_len != n)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = h->name[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c | 0x20);
+        if (c != lower[i])
+            return false;
+    }
+    return true;
+}
+
+static const struct gw_http1_header *find(const struct gw_http1_message *m, const char *lower)
+{
+    for (uint32_t i = 0; i < m->num_headers; i++) {
+        if (name_is(&m->headers[i], lower))
+            return &m->headers[i];
+    }
+    return NULL;
+}
+
+/* The key of r's target as a GET (HEAD shares it). -1 when it does not fit. */
+static long build_key(const struct gw_request *r, const struct gw_cache_svc_conf *c,
+                      const char *path, size_t path_len, const char *query, size_t query_len,
+                      char *out, size_t cap)
+{
+    const char *host = "";
+    size_t host_len = 0;
+    if (r->authority) {
+        host = r->authority;
+        host_len = r->authority_len;
+    } else if (r->msg.host_index >= 0) {
+        host = r->msg.headers[r->msg.host_index].value;
+        host_len = r->msg.headers[r->msg.host_index].value_len;
+    }
+    struct gw_cache_key_conf kc = {
+        .method = true,
+        .host = c->key_host,
+        .query = c->key_query,
+        .sort_query = c->sort_query,
+        .ignore_params = (const char *const *)c->ignore_params,
+        .n_ignore = c->nignore_params,
+        .headers = (const char *const *)c->key_headers,
+        .n_headers = c->nkey_headers,
+    };
+    struct gw_cache_key_req kr = {
+        .method = GW_METHOD_GET,
+        .host = host,
+        .host_len = host_len,
+        .path = path,
+        .path_len = path_len,
+        .query = query,
+        .query_len = query_len,
+        .msg = &r->msg,
+    };
+    return gw_cache_key_build(&kc, &kr, out, cap);
+}
+
+struct match_ctx {
+    const struct gw_http1_message *msg;
+    unsigned normalize;
+};
+
+/* Whether stored object o's variant is the one the request selects (RFC 9111 4.1). */
+static bool variant_matches(const struct gw_cache_obj *o, void *arg)
+{
+    const struct match_ctx *m = arg;
+    if (o->vary_names_len == 0)
+        return true;
+    char sig[1024];
+    long n =
+        gw_vary_signature(o->vary_names, o->vary_names_len, m->msg, m->normalize, sig, sizeof sig);
+    return n >= 0 && (size_t)n == o->vary_sig_len && memcmp(sig, o->vary_sig, (size_t)n) == 0;
+}
+
+/* Copies the request's fields (the head is gone when the response arrives). */
+static int copy_fields(struct cache_state *st, const struct gw_http1_message *m)
+{
+    size_t bytes = 0;
+    for (uint32_t i = 0; i < m->num_headers; i++)
+        bytes += m->headers[i].name_len + m->headers[i].value_len;
+    size_t arr = m->num_headers * sizeof(struct gw_http1_header);
+    st->fields_mem = malloc(arr + bytes + 1);
+    if (st->fields_mem == NULL)
+        return GW_ENOMEM;
+    struct gw_http1_header *h = (struct gw_http1_header *)(void *)st->fields_mem;
+    char *p = st->fields_mem + arr;
+    for (uint32_t i = 0; i < m->num_headers; i++) {
+        h[i] = m->headers[i];
+        memcpy(p, m->headers[i].name, m->headers[i].name_len);
+        h[i].name = p;
+        p += m->headers[i].name_len;
+        memcpy(p, m->headers[i].value, m->headers[i].value_len);
+        h[i].value = p;
+        p += m->headers[i].value_len;
+    }
+    st->fields = (struct gw_http1_message){
+        .headers = h, .headers_capacity = m->num_headers, .num_headers = m->num_headers};
+    return 0;
+}
+
+/* The value of field `lower` in stored header lines (NUL-terminated), or NULL; *len its length. */
+static const char *stored_field(const char *head, const char *lower, size_t *len)
+{
+    size_t n = strlen(lower);
+    const char *line = head;
+    while (*line) {
+        const char *eol = strstr(line, "\r\n");
+        if (eol == NULL)
+            break;
+        const char *colon = memchr(line, ':', (size_t)(eol - line));
+        if (colon && (size_t)(colon - line) == n) {
+            bool eq = true;
+            for (size_t i = 0; i < n && eq; i++) {
+                char c = line[i];
+                if (c >= 'A' && c <= 'Z')
+                    c = (char)(c | 0x20);
+                eq = c == lower[i];
+            }
+            if (eq) {
+                const char *v = colon + 1;
+                while (v < eol && (*v == ' ' || *v == '\t'))
+                    v++;
+                *len = (size_t)(eol - v);
+                return v;
+            }
+        }
+        line = eol + 2;
+    }
+    return NULL;
+}
+
+/* Weak comparison of an entity-tag against an If-None-Match list (RFC 9110 13.1.2). */
+static bool etag_listed(const char *list, size_t n, const char *etag, size_t elen)
+{
+    if (elen >= 2 && etag[0] == 'W' && etag[1] == '/') {
+        etag += 2;
+        elen -= 2;
+    }
+    size_t i = 0;
+    while (i < n) {
+        while (i < n && (list[i] == ' ' || list[i] == '\t' || list[i] == ','))
+            i++;
+        if (i < n && list[i] == '*')
+            return true;
+        if (i + 1 < n && list[i] == 'W' && list[i + 1] == '/')
+            i += 2;
+        size_t a = i;
+        if (i < n && list[i] == '"') {
+            const char *close = memchr(list + i + 1, '"', n - i - 1);
+            i = close ? (size_t)(close - list) + 1 : n;
+        } else {
+            while (i < n && list[i] != ',')
+                i++;
+        }
+        if (i - a == elen && memcmp(list + a, etag, elen) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Whether the client's validators match the stored response (RFC 9110 13.1.2, 13.1.3; 13.2.2:
+ * If-None-Match wins over If-Modified-Since). */
+static bool not_modified(const struct gw_request *r, const struct gw_cache_obj *o, int64_t now)
+{
+    const struct gw_http1_header *inm = find(&r->msg, "if-none-match");
+    size_t n;
+    if (inm) {
+        const char *etag = stored_field(o->head, "etag", &n);
+        return etag && etag_listed(inm->value, inm->value_len, etag, n);
+    }
+    const struct gw_http1_header *ims = find(&r->msg, "if-modified-since");
+    if (ims == NULL)
+        return false;
+    int64_t since, lm;
+    const char *v = stored_field(o->head, "last-modified", &n);
+    if (v == NULL)
+        v = stored_field(o->head, "date", &n);
+    return v && gw_http_date_parse(ims->value, ims->value_len, now, &since) == 0 &&
+           gw_http_date_parse(v, n, now, &lm) == 0 && lm <= since;
+}
+
+/* The fields a 304 carries (RFC 9110 15.4.5), from the stored ones. */
+static int not_modified_headers(struct cache_state *st)
+{
+    static const char *const keep[] = {"cache-control", "content-location", "date",
+                                       "etag",          "expires",          "vary"};
+    const char *head = st->hit->head;
+    size_t len = strlen(head);
+    st->raw = malloc(len + 1);
+    if (st->raw == NULL)
+        return GW_ENOMEM;
+    size_t out = 0;
+    const char *line = head;
+    while (*line) {
+        const char *eol = strstr(line, "\r\n");
+        if (eol == NULL)
+            break;
+        const char *colon = memchr(line, ':', (size_t)(eol - line));
+        for (size_t k = 0; colon && k < sizeof keep / sizeof keep[0]; k++) {
+            struct gw_http1_header h = {.name = line, .name_len = (uint32_t)(colon - line)};
+            if (name_is(&h, keep[k])) {
+                memcpy(st->raw + out, line, (size_t)(eol + 2 - line));
+                out += (size_t)(eol + 2 - line);
+                break;
+            }
+        }
+        line = eol + 2;
+    }
+    st->raw[out] = '\0';
+    return 0;
+}
+
+static enum gw_stage_result answer_stored(struct cache_state *st, struct gw_request *r,
+                                          struct gw_answer *a, int64_t now)
+{
+    gw_answer_init(a, 0);
+    const struct gw_cache_obj *o = st->hit;
+    if (not_modified(r, o, now)) {
+        if (not_modified_headers(st) < 0) {
+            gw_answer_init(a, GW_ENOMEM);
+            return GW_STAGE_RESPOND;
+        }
+        st->not_modified = true;
+        a->status = 304;
+        a->raw_headers = st->raw;
+        return GW_STAGE_RESPOND;
+    }
+    a->status = o->status;
+    a->raw_headers = o->head;
+    a->body = o->body;
+    a->body_len = o->body_len;
+    return GW_STAGE_RESPOND;
+}
+
+/*
+ * Adds If-None-Match / If-Modified-Since from the stored response o to the request going
+ * upstream (RFC 9111 4.3.1), when o has a validator, the client sent no conditional of its own
+ * (its 304 would not be ours to refresh with), no transformation takes the response body, and
+ * the request's field list has room. 0 when started (the revalidation keeps o), else -1.
+ */
+static int start_revalidation(struct cache_state *st, struct gw_request *r, struct gw_cache_obj *o)
+{
+    size_t elen = 0, llen = 0;
+    const char *etag = stored_field(o->head, "etag", &elen);
+    const char *lm = stored_field(o->head, "last-modified", &llen);
+    struct gw_http1_message *msg = &r->msg;
+    unsigned need = (etag != NULL) + (lm != NULL);
+    if (need == 0 || st->req.has_conditional || st->reval != NULL ||
+        (r->svc->stages & (1u << GW_STAGE_TRANSFORM)) ||
+        msg->num_headers + need > msg->headers_capacity)
+        return -1;
+    st->reval = calloc(1, sizeof *st->reval);
+    if (st->reval == NULL)
+        return -1;
+    st->reval->obj = o;
+    if (etag) {
+        struct gw_http1_header *h = &msg->headers[msg->num_headers++];
+        *h = (struct gw_http1_header){
+            .name = "If-None-Match", .name_len = 13, .value = etag, .value_len = (uint32_t)elen};
+    }
+    if (lm) {
+        struct gw_http1_header *h = &msg->headers[msg->num_headers++];
+        *h = (struct gw_http1_header){
+            .name = "If-Modified-Since", .name_len = 17, .value = lm, .value_len = (uint32_t)llen};
+    }
+    return 0;
+}
+
+/* PURGE on the proxy port (services[].cache.purge_method): every variant of the target URL. */
+static enum gw_stage_result purge(struct cache_state *st, struct gw_request *r, struct gw_answer *a,
+                                  const char *key, size_t len)
+{
+    st->xc = XC_BYPASS;
+    st->detail = "purge";
+    if (!r->authenticated) {
+        gw_answer_init(a, GW_EFORBIDDEN);
+        a->reason = "PURGE needs an authenticated request";
+        return GW_STAGE_RESPOND;
+    }
+    size_t n = gw_cache_store_purge_url(st->store, key, gw_cache_key_url_len(key, len), false);
+    st->raw = malloc(48); /* the answer's body */
+    if (st->raw == NULL) {
+        gw_answer_init(a, GW_ENOMEM);
+        return GW_STAGE_RESPOND;
+    }
+    int k = snprintf(st->raw, 48, "{\"purged\": %zu}", n);
+    gw_answer_init(a, 0);
+    a->status = 200;
+    a->raw_headers = "Content-Type: application/json\r\n";
+    a->body = st->raw;
+    a->body_len = (size_t)k;
+    return GW_STAGE_RESPOND;
+}
+
+/* ---- collapsed misses ---------------------------------------------------------------------- */
+
+static void on_poll_closed(uv_handle_t *h)
+{
+    free(h);
+}
+
+static void stop_wait(struct cache_state *st)
+{
+    if (st->poll == NULL)
+        return;
+    uv_timer_stop(st->poll);
+    uv_close((uv_handle_t *)st->poll, on_poll_closed);
+    st->poll = NULL;
+}
+
+static void end_fill(struct cache_state *st)
+{
+    if (!st->filling)
+        return;
+    st->filling = false;
+    gw_cache_store_fill_end(st->store, st->key, st->key_len);
+}
+
+/* Polls the fill this request waits for: the filler may be on any worker, and a poll from the
+ * waiter's own loop needs no cross-thread wake-up. The interval doubles from 1 ms to 16 ms. */
+static void on_poll(uv_timer_t *t)
+{
+    struct gw_request *r = t->data;
+    struct cache_state *st = r->slot[GW_STAGE_CACHE];
+    uint64_t now = uv_now(&r->w->loop);
+    if (gw_cache_store_fill_active(st->store, st->key, st->key_len) &&
+        now - st->wait_start < r->snap->cfg->cache.collapse_ms) {
+        st->poll_ms = st->poll_ms < 16 ? st->poll_ms * 2 : 16;
+        uv_timer_start(t, on_poll, st->poll_ms, 0);
+        return;
+    }
+    stop_wait(st);
+    gw_policy_resume(r); /* on_request again: a hit now, or upstream without filling */
+}
+
+static int start_wait(struct cache_state *st, struct gw_request *r, uint64_t now)
+{
+    st->poll = malloc(sizeof *st->poll);
+    if (st->poll == NULL)
+        return GW_ENOMEM;
+    uv_timer_init(&r->w->loop, st->poll);
+    st->poll->data = r;
+    st->wait_start = now;
+    st->poll_ms = 1;
+    uv_timer_start(st->poll, on_poll, st->poll_ms, 0);
+    return 0;
+}
+
+enum gw_stage_result gw_cache_on_request(struct gw_request *r, void **slot, struct gw_answer *a)
+{
+    struct gw_cache_store *store =
+        r->snap->policy->shared ? r->snap->policy->shared->cache_store : NULL;
+    if (store == NULL)
+        return GW_STAGE_CONTINUE;
+    if (r->msg.upgrade)
+        return GW_STAGE_CONTINUE; /* a WebSocket handshake: never answered from the cache */
+    const struct gw_cache_svc_conf *c = &r->svc->conf->cache;
+    enum gw_http_method m = r->msg.method_id;
+    bool safe =
+        m == GW_METHOD_GET || m == GW_METHOD_HEAD || m == GW_METHOD_OPTIONS || m == GW_METHOD_TRACE;
+    if (safe && m != GW_METHOD_GET && m != GW_METHOD_HEAD)
+        return GW_STAGE_CONTINUE;
+    struct cache_state *st = *slot;
+    if (st != NULL) {
+        st->waited = true; /* resumed: the fill it waited for ended (or the wait did) */
+    } else {
+        st = gw_stage_alloc(r, sizeof *st);
+        if (st == NULL) {
+            gw_answer_init(a, GW_ENOMEM);
+            return GW_STAGE_RESPOND;
+        }
+        *slot = st;
+    }
+    st->store = store;
+    char key[GW_CACHE_KEY_MAX];
+    const char *query = r->query && r->query_len > 1 ? r->query + 1 : NULL;
+    size_t qlen = query ? r->query_len - 1 : 0;
+    long kl = build_key(r, c, r->npath, r->npath_len, query, qlen, key, sizeof key);
+    if (kl < 0) {
+        st->xc = XC_BYPASS;
+        st->detail = "key-too-long";
+        return GW_STAGE_CONTINUE;
+    }
+    if (m == GW_METHOD_OTHER && c->purge_method && r->msg.method_len == 5 &&
+        memcmp(r->msg.method, "PURGE", 5) == 0)
+        return purge(st, r, a, key, (size_t)kl);
+    if (!safe) {
+        st->xc = XC_BYPASS;
+        st->detail = "method";
+        st->invalidate = true;
+        st->key = malloc((size_t)kl);
+        if (st->key == NULL) {
+            gw_answer_init(a, GW_ENOMEM);
+            return GW_STAGE_RESPOND;
+        }
+        memcpy(st->key, key, (size_t)kl);
+        st->key_len = (size_t)kl;
+        return GW_STAGE_CONTINUE;
+    }
+    gw_cache_req_info_read(&st->req, &r->msg);
+    int64_t now = (int64_t)time(NULL);
+    struct match_ctx mc = {&r->msg, c->vary_normalize ? GW_VARY_NORM_ACCEPT_ENCODING : 0u};
+    struct gw_cache_obj *o = gw_cache_store_lookup(store, key, (size_t)kl, variant_matches, &mc);
+    struct gw_cache_obj *expired = NULL; /* a stored response to revalidate */
+    st->xc = XC_MISS;
+    if (o != NULL) {
+        int64_t age = o->initial_age + (now > o->response_time ? now - o->response_time : 0);
+        int64_t max_swr = (int64_t)(r->snap->cfg->cache.max_swr_ms / 1000);
+        enum gw_cache_use use = gw_cache_usable(&o->cc, o->lifetime, age, &st->req.cc, max_swr);
+        if (use == GW_CACHE_USE_FRESH || use == GW_CACHE_USE_STALE) {
+            st->hit = o;
+            st->age = age;
+            st->ttl = o->lifetime - age;
+            st->xc = use == GW_CACHE_USE_FRESH ? XC_HIT : XC_STALE;
+            st->collapsed = st->waited;
+            return answer_stored(st, r, a, now);
+        }
+        /* Stale (no revalidation yet): fetched again, and the new response replaces it. If
+         * the upstream fails, stale-if-error may still let it answer (RFC 5861 4). */
+        int64_t max_sie = (int64_t)(r->snap->cfg->cache.max_sie_ms / 1000);
+        if (st->stale == NULL && m == GW_METHOD_GET &&
+            gw_cache_stale_if_error(&o->cc, o->lifetime, age, &st->req.cc, max_sie)) {
+            st->fallback = malloc(sizeof *st->fallback);
+            if (st->fallback == NULL) {
+                gw_cache_obj_release(o);
+                gw_answer_init(a, GW_ENOMEM);
+                return GW_STAGE_RESPOND;
+            }
+            st->stale = o;
+            st->age = age;
+            st->ttl = o->lifetime - age;
+            gw_answer_init(st->fallback, 0);
+            st->fallback->status = o->status;
+            st->fallback->raw_headers = o->head;
+            st->fallback->body = o->body;
+            st->fallback->body_len = o->body_len;
+            r->fallback = st->fallback;
+            gw_cache_obj_ref(o); /* one more for the revalidation below */
+        }
+        if (m == GW_METHOD_GET)
+            expired = o; /* revalidated below, unless this request waits */
+        else
+            gw_cache_obj_release(o);
+        st->xc = XC_EXPIRED;
+    }
+    if (st->req.cc.flags & GW_CC_ONLY_IF_CACHED) {
+        gw_cache_obj_release(expired);
+        gw_answer_init(a, GW_ECACHEMISS); /* RFC 9111 5.2.1.7 */
+        return GW_STAGE_RESPOND;
+    }
+    if (m != GW_METHOD_GET)
+        return GW_STAGE_CONTINUE; /* a HEAD's answer has no body to store */
+    if (st->req.cc.flags & GW_CC_NO_STORE) {
+        gw_cache_obj_release(expired);
+        st->detail = "no-store";
+        return GW_STAGE_CONTINUE;
+    }
+    free(st->key);
+    st->key = malloc((size_t)kl);
+    if (st->key == NULL) {
+        gw_cache_obj_release(expired);
+        gw_answer_init(a, GW_ENOMEM);
+        return GW_STAGE_RESPOND;
+    }
+    memcpy(st->key, key, (size_t)kl);
+    st->key_len = (size_t)kl;
+    uint64_t collapse_ms = r->snap->cfg->cache.collapse_ms;
+    if (!st->waited && collapse_ms > 0) {
+        uint64_t t = uv_now(&r->w->loop);
+        if (gw_cache_store_fill_begin(store, key, (size_t)kl, t, collapse_ms)) {
+            st->filling = true;
+        } else if (start_wait(st, r, t) == 0) {
+            gw_cache_obj_release(expired);
+            return GW_STAGE_SUSPEND;
+        }
+    }
+    if (st->fields_mem == NULL && copy_fields(st, &r->msg) < 0) {
+        gw_cache_obj_release(expired);
+        gw_answer_init(a, GW_ENOMEM);
+        return GW_STAGE_RESPOND;
+    }
+    /* After the copy: the conditional fields added are ours, not the client's. */
+    if (expired != NULL && start_revalidation(st, r, expired) != 0)
+        gw_cache_obj_release(expired);
+    st->request_time = now;
+    st->want_store = true;
+    return GW_STAGE_CONTINUE;
+}
+
+/* ---- response side -------------------------------------------------------------------------- */
+
+/* Fields never stored: hop-by-hop ones (RFC 9110 7.6.1), the framing (the answer gets its own),
+ * Age (recomputed, 4.2.3) and this gateway's own cache status. */
+static bool stored_field_ok(const struct gw_http1_header *h, const char *status_header)
+{
+    static const char *const drop[] = {
+        "connection",         "keep-alive", "proxy-connection", "transfer-encoding",
+        "content-length",     "te",         "trailer",          "upgrade",
+        "proxy-authenticate", "age",        "cache-status",     "x-request-id",
+    };
+    for (size_t i = 0; i < sizeof drop / sizeof drop[0]; i++) {
+        if (name_is(h, drop[i]))
+            return false;
+    }
+    if (status_header[0] && h->name_len == strlen(status_header) &&
+        strncasecmp(h->name, status_header, h->name_len) == 0)
+        return false;
+    return true;
+}
+
+static void on_tee_piece(struct gw_request *r, struct gw_body_tee *t, const char *data, size_t len)
+{
+    struct cache_state *st = (struct cache_state *)(void *)t;
+    (void)r;
+    if (!st->storing || len == 0)
+        return;
+    if (gw_buf_append(&st->body, data, len) < 0) {
+        st->storing = false; /* over max_object_size: not stored */
+        st->detail = "too-large";
+        gw_buf_free(&st->body);
+        end_fill(st);
+    }
+}
+
+static void count(struct gw_request *r, unsigned word, uint64_t n);
+
+static void on_tee_end(struct gw_request *r, struct gw_body_tee *t)
+{
+    struct cache_state *st = (struct cache_state *)(void *)t;
+    if (!st->storing)
+        return;
+    st->storing = false;
+    char *body = st->body.data;
+    size_t body_len = st->body.len;
+    if (body != NULL && st->body.cap > body_len) { /* what is kept is what is charged */
+        char *fit = realloc(body, body_len ? body_len : 1);
+        if (fit != NULL)
+            body = fit;
+    }
+    st->body.data = NULL;
+    gw_buf_free(&st->body);
+    struct gw_cache_obj_init in = {
+        .key = st->key,
+        .key_len = st->key_len,
+        .vary_names = st->vary ? st->vary : "",
+        .vary_names_len = st->vary_names_len,
+        .vary_sig = st->vary ? st->vary + st->vary_names_len : "",
+        .vary_sig_len = st->vary_sig_len,
+        .head = st->head,
+        .head_len = st->head_len + 1, /* with its NUL: answers send it as a string */
+        .tags = st->tags ? st->tags : "",
+        .tags_len = st->tags_len,
+        .body = body_len ? body : NULL,
+        .body_len = body_len,
+        .status = st->status,
+        .cc = st->resp_cc,
+        .lifetime = st->lifetime,
+        .initial_age = st->initial_age,
+        .response_time = st->response_time,
+    };
+    if (body_len == 0)
+        free(body);
+    struct gw_cache_obj *o = gw_cache_obj_new(&in);
+    if (o == NULL)
+        return;
+    if (gw_cache_store_insert(st->store, o) == 0) {
+        st->stored = true;
+        count(r, GW_MX_CACHE_STORED, 1);
+        count(r, GW_MX_CACHE_STORED_BYTES, body_len);
+    } else
+        st->detail = "too-large";
+    gw_cache_obj_release(o);
+    end_fill(st);
+}
+
+/* Invalidates the stored responses of the target and of Location / Content-Location on the
+ * same host (RFC 9111 4.4), after a non-error answer to an unsafe method. */
+static void invalidate(struct cache_state *st, const struct gw_http1_message *m)
+{
+    gw_cache_store_purge_key(st->store, st->key, st->key_len);
+    size_t url_len = gw_cache_key_url_len(st->key, st->key_len);
+    const char *names[] = {"location", "content-location"};
+    for (size_t i = 0; i < 2; i++) {
+        const struct gw_http1_header *h = find(m, names[i]);
+        if (h == NULL || h->value_len == 0 || h->value[0] != '/' ||
+            (h->value_len > 1 && h->value[1] == '/'))
+            continue; /* only paths on this host */
+        /* the key's host part is what precedes the path in the URL part */
+        const char *slash = memchr(st->key, '/', url_len);
+        size_t host_len = slash ? (size_t)(slash - st->key) : 0;
+        char key[GW_CACHE_KEY_MAX];
+        size_t n = host_len + h->value_len + 4;
+        if (n > sizeof key)
+            continue;
+        memcpy(key, st->key, host_len);
+        memcpy(key + host_len, h->value, h->value_len);
+        memcpy(key + host_len + h->value_len, "\0GET", 4);
+        gw_cache_store_purge_key(st->store, key, n);
+    }
+}
+
+static int prepare_store(struct cache_state *st, struct gw_request *r,
+                         const struct gw_http1_message *m, const struct gw_cache_resp_info *info,
+                         int64_t now)
+{
+    const struct gw_config *cfg = r->snap->cfg;
+    const char *status_header = cfg->cache.status_header ? cfg->cache.status_header : "";
+    struct gw_vary vy;
+    gw_vary_init(&vy);
+    size_t head = 0;
+    for (uint32_t i = 0; i < m->num_headers; i++) {
+        const struct gw_http1_header *h = &m->headers[i];
+        if (name_is(h, "vary"))
+            gw_vary_parse(&vy, h->value, h->value_len);
+        if (stored_field_ok(h, status_header))
+            head += h->name_len + h->value_len + 4;
+    }
+    if (vy.bad) {
+        st->detail = "vary";
+        return 0;
+    }
+    char sig[1024];
+    long sl = 0;
+    if (vy.len) {
+        sl = gw_vary_signature(vy.names, vy.len, &st->fields,
+                               r->svc->conf->cache.vary_normalize ? GW_VARY_NORM_ACCEPT_ENCODING
+                                                                  : 0u,
+                               sig, sizeof sig);
+        if (sl < 0) {
+            st->detail = "vary";
+            return 0;
+        }
+        st->vary = malloc(vy.len + (size_t)sl + 1);
+        if (st->vary == NULL)
+            return GW_ENOMEM;
+        memcpy(st->vary, vy.names, vy.len);
+        memcpy(st->vary + vy.len, sig, (size_t)sl);
+        st->vary_names_len = vy.len;
+        st->vary_sig_len = (size_t)sl;
+    }
+    st->head = malloc(head + 1);
+    if (st->head == NULL)
+        return GW_ENOMEM;
+    char *p = st->head;
+    for (uint32_t i = 0; i < m->num_headers; i++) {
+        const struct gw_http1_header *h = &m->headers[i];
+        if (!stored_field_ok(h, status_header))
+            continue;
+        memcpy(p, h->name, h->name_len);
+        p += h->name_len;
+        memcpy(p, ": ", 2);
+        p += 2;
+        memcpy(p, h->value, h->value_len);
+        p += h->value_len;
+        memcpy(p, "\r\n", 2);
+        p += 2;
+    }
+    *p = '\0';
+    st->head_len = (size_t)(p - st->head);
+    const char *tag_header = cfg->cache.tag_header ? cfg->cache.tag_header : "surrogate-key";
+    const struct gw_http1_header *tags = find(m, tag_header);
+    if (tags && tags->value_len) {
+        st->tags = malloc(tags->value_len);
+        if (st->tags == NULL)
+            return GW_ENOMEM;
+        memcpy(st->tags, tags->value, tags->value_len);
+        st->tags_len = tags->value_len;
+    }
+    const struct gw_cache_svc_conf *c = &r->svc->conf->cache;
+    struct gw_cache_fresh_conf fc = {
+        .heuristic_percent = c->heuristic_percent,
+        .heuristic_max = (int64_t)(cfg->cache.heuristic_max_ms / 1000),
+        .default_ttl = (int64_t)(c->ttl_ms / 1000),
+        .allow_set_cookie = c->store_set_cookie,
+    };
+    st->status = m->status;
+    st->resp_cc = info->cc;
+    st->lifetime = gw_cache_freshness_lifetime(info, &fc, now);
+    st->initial_age = gw_cache_initial_age(info, st->request_time, now);
+    st->response_time = now;
+    gw_buf_init(&st->body, (size_t)c->max_object_size);
+    st->tee.piece = on_tee_piece;
+    st->tee.end = on_tee_end;
+    st->storing = true;
+    r->resp_tee = &st->tee;
+    return 0;
+}
+
+static int decide_store(struct cache_state *st, struct gw_request *r,
+                        const struct gw_http1_message *m);
+
+/* Writes "name: value\r\n" at p; its length. */
+static size_t sprintf_field(char *p, const struct gw_http1_header *h)
+{
+    memcpy(p, h->name, h->name_len);
+    memcpy(p + h->name_len, ": ", 2);
+    memcpy(p + h->name_len + 2, h->value, h->value_len);
+    memcpy(p + h->name_len + 2 + h->value_len, "\r\n", 2);
+    return h->name_len + h->value_len + 4;
+}
+
+/* The stored body, for the client, after a 304 refreshed the stored response. */
+static int reval_body(struct gw_request *r, struct gw_body_filter *f, struct gw_answer *a)
+{
+    struct cache_state *st = r->slot[GW_STAGE_CACHE];
+    const struct gw_cache_obj *o = st->reval->obj;
+    (void)a;
+    gw_buf_free(&f->body);
+    gw_buf_init(&f->body, o->body_len + 1);
+    return o->body_len ? gw_buf_append(&f->body, o->body, o->body_len) : 0;
+}
+
+/* Splits NUL-terminated header lines into fields (pointing into head); how many, or -1. */
+static long split_fields(char *head, struct gw_http1_header *h, size_t cap)
+{
+    size_t n = 0;
+    char *line = head;
+    while (*line) {
+        char *eol = strstr(line, "\r\n");
+        char *colon = eol ? memchr(line, ':', (size_t)(eol - line)) : NULL;
+        if (colon == NULL || n == cap)
+            return -1;
+        const char *v = colon + 1;
+        while (v < eol && (*v == ' ' || *v == '\t'))
+            v++;
+        h[n++] = (struct gw_http1_header){.name = line,
+                                          .name_len = (uint32_t)(colon - line),
+                                          .value = v,
+                                          .value_len = (uint32_t)(eol - v)};
+        line = eol + 2;
+    }
+    return (long)n;
+}
+
+/*
+ * A 304 answered the revalidation (RFC 9111 4.3.3, 4.3.4): the stored response's fields are
+ * replaced by the 304's of the same name, it is stored again with its new freshness, and the
+ * client (who asked without conditions) gets the stored response: status, merged fields, and
+ * the stored body through a body filter.
+ */
+static int refreshed(struct cache_state *st, struct gw_request *r, struct gw_http1_message *m)
+{
+    struct reval *rv = st->reval;
+    const struct gw_cache_obj *o = rv->obj;
+    const struct gw_config *cfg = r->snap->cfg;
+    const char *status_header = cfg->cache.status_header ? cfg->cache.status_header : "";
+    size_t bytes = strlen(o->head) + 1;
+    for (uint32_t i = 0; i < m->num_headers; i++)
+        bytes += m->headers[i].name_len + m->headers[i].value_len + 4;
+    rv->merged = malloc(bytes);
+    if (rv->merged == NULL)
+        return GW_ENOMEM;
+    char *p = rv->merged;
+    size_t nlines = 0;
+    const char *line = o->head;
+    while (*line) { /* stored fields the 304 does not replace */
+        const char *eol = strstr(line, "\r\n");
+        const char *colon = eol ? memchr(line, ':', (size_t)(eol - line)) : NULL;
+        if (colon == NULL)
+            break;
+        bool replaced = false;
+        for (uint32_t i = 0; i < m->num_headers && !replaced; i++) {
+            const struct gw_http1_header *h = &m->headers[i];
+            replaced = stored_field_ok(h, status_header) && h->name_len == (size_t)(colon - line) &&
+                       strncasecmp(h->name, line, h->name_len) == 0;
+        }
+        if (!replaced) {
+            memcpy(p, line, (size_t)(eol + 2 - line));
+            p += eol + 2 - line;
+            nlines++;
+        }
+        line = eol + 2;
+    }
+    for (uint32_t i = 0; i < m->num_headers; i++) {
+        const struct gw_http1_header *h = &m->headers[i];
+        if (!stored_field_ok(h, status_header))
+            continue;
+        p += sprintf_field(p, h);
+        nlines++;
+    }
+    *p = '\0';
+    rv->fields = malloc((nlines + 1) * sizeof *rv->fields);
+    if (rv->fields == NULL)
+        return GW_ENOMEM;
+    long n = split_fields(rv->merged, rv->fields, nlines + 1);
+    if (n < 0)
+        return GW_EUPGARBAGE;
+    int64_t now = (int64_t)time(NULL);
+    struct gw_http1_message mm = {
+        .headers = rv->fields, .headers_capacity = (uint32_t)n, .num_headers = (uint32_t)n};
+    mm.status = o->status;
+    struct gw_cache_resp_info info;
+    gw_cache_resp_info_read(&info, &mm, now);
+    const struct gw_cache_svc_conf *c = &r->svc->conf->cache;
+    struct gw_cache_fresh_conf fc = {
+        .heuristic_percent = c->heuristic_percent,
+        .heuristic_max = (int64_t)(cfg->cache.heuristic_max_ms / 1000),
+        .default_ttl = (int64_t)(c->ttl_ms / 1000),
+        .allow_set_cookie = c->store_set_cookie,
+    };
+    if (gw_cache_storable(GW_METHOD_GET, &st->req, &info, &fc, now) == GW_CACHE_STORE_OK) {
+        char *body = o->body_len ? malloc(o->body_len) : NULL;
+        if (o->body_len && body == NULL)
+            return GW_ENOMEM;
+        if (body)
+            memcpy(body, o->body, o->body_len);
+        struct gw_cache_obj_init in = {
+            .key = o->key,
+            .key_len = o->key_len,
+            .vary_names = o->vary_names,
+            .vary_names_len = o->vary_names_len,
+            .vary_sig = o->vary_sig,
+            .vary_sig_len = o->vary_sig_len,
+            .head = rv->merged,
+            .head_len = (size_t)(p - rv->merged) + 1,
+            .tags = o->tags,
+            .tags_len = o->tags_len,
+            .body = body,
+            .body_len = o->body_len,
+            .status = o->status,
+            .cc = info.cc,
+            .lifetime = gw_cache_freshness_lifetime(&info, &fc, now),
+            .initial_age = gw_cache_initial_age(&info, st->request_time, now),
+            .response_time = now,
+        };
+        struct gw_cache_obj *fresh = gw_cache_obj_new(&in);
+        if (fresh != NULL && gw_cache_store_insert(st->store, fresh) == 0)
+            st->stored = true;
+        gw_cache_obj_release(fresh);
+    }
+    end_fill(st);
+    st->xc = XC_REVALIDATED;
+    /* The client's answer: the stored response, refreshed. */
+    m->status = o->status;
+    const char *reason = gw_http_reason(o->status);
+    m->reason = reason ? reason : "";
+    m->reason_len = (uint32_t)strlen(m->reason);
+    m->headers = rv->fields;
+    m->num_headers = (uint32_t)n;
+    m->headers_capacity = (uint32_t)n;
+    rv->filter.max = o->body_len + 1;
+    rv->filter.done = reval_body;
+    r->resp_filter = &rv->filter;
+    return 0;
+}
+
+int gw_cache_on_response_head(struct gw_request *r, void *slot, struct gw_http1_message *m)
+{
+    struct cache_state *st = slot;
+    if (st->reval != NULL && m->status == 304)
+        return refreshed(st, r, m);
+    if (st->invalidate) {
+        if (m->status >= 200 && m->status < 400)
+            invalidate(st, m);
+        return 0;
+    }
+    if (!st->want_store)
+        return 0;
+    st->status = m->status;
+    int rc = decide_store(st, r, m);
+    if (!st->storing)
+        end_fill(st); /* the waiters go upstream now: nothing will be stored */
+    return rc;
+}
+
+static int decide_store(struct cache_state *st, struct gw_request *r,
+                        const struct gw_http1_message *m)
+{
+    int64_t now = (int64_t)time(NULL);
+    struct gw_cache_resp_info info;
+    gw_cache_resp_info_read(&info, m, now);
+    const struct gw_cache_svc_conf *c = &r->svc->conf->cache;
+    struct gw_cache_fresh_conf fc = {
+        .heuristic_percent = c->heuristic_percent,
+        .heuristic_max = (int64_t)(r->snap->cfg->cache.heuristic_max_ms / 1000),
+        .default_ttl = (int64_t)(c->ttl_ms / 1000),
+        .allow_set_cookie = c->store_set_cookie,
+    };
+    enum gw_cache_nostore why = gw_cache_storable(GW_METHOD_GET, &st->req, &info, &fc, now);
+    if (why != GW_CACHE_STORE_OK) {
+        st->detail = gw_cache_nostore_name(why);
+        return 0;
+    }
+    if (r->resp_filter) { /* a transformation takes the body whole: what it sends is not this */
+        st->detail = "transformed";
+        return 0;
+    }
+    if (m->body == GW_BODY_NONE) {
+        st->detail = "no-body";
+        return 0;
+    }
+    if (m->body == GW_BODY_LENGTH && m->content_length > c->max_object_size) {
+        st->detail = "too-large";
+        return 0;
+    }
+    return prepare_store(st, r, m, &info, now);
+}
+
+static void count(struct gw_request *r, unsigned word, uint64_t n)
+{
+    if (r->mx)
+        gw_mx_service_add(r->mx, (size_t)(r->svc - r->snap->services), GW_MX_S_CACHE + word, n);
+}
+
+int gw_cache_on_response(struct gw_request *r, void *slot, struct gw_buf *head)
+{
+    struct cache_state *st = slot;
+    if (!st->counted) {
+        static const unsigned word[] = {GW_MX_CACHE_MISS,   GW_MX_CACHE_HIT,
+                                        GW_MX_CACHE_STALE,  GW_MX_CACHE_EXPIRED,
+                                        GW_MX_CACHE_BYPASS, GW_MX_CACHE_REVALIDATED};
+        st->counted = true;
+        count(r, r->fallback_used && st->stale ? GW_MX_CACHE_STALE : word[st->xc], 1);
+        if (st->collapsed)
+            count(r, GW_MX_CACHE_COLLAPSED, 1);
+    }
+    const char *name = r->snap->cfg->cache.status_header;
+    int rc = 0;
+    if (r->fallback_used && st->stale) {
+        if (name && name[0])
+            rc = gw_buf_appendf(head, "%s: STALE\r\n", name);
+        if (rc == 0)
+            rc = gw_buf_appendf(head,
+                                "Age: %lld\r\nCache-Status: gantry; hit; ttl=%lld; "
+                                "detail=stale-if-error\r\n",
+                                (long long)st->age, (long long)st->ttl);
+        return rc;
+    }
+    if (st->hit) { /* the hit path: no formatting */
+        rc = gw_buf_append_str(head, "Age: ");
+        rc = rc ? rc : gw_buf_append_u64(head, (uint64_t)(st->age > 0 ? st->age : 0));
+        rc = rc ? rc : gw_buf_append(head, "\r\n", 2);
+    }
+    if (rc == 0 && name && name[0]) {
+        rc = gw_buf_append_str(head, name);
+        rc = rc ? rc : gw_buf_append(head, ": ", 2);
+        rc = rc ? rc : gw_buf_append_str(head, xcache_name[st->xc]);
+        rc = rc ? rc : gw_buf_append(head, "\r\n", 2);
+    }
+    if (rc < 0)
+        return rc;
+    /* RFC 9211 */
+    switch (st->xc) {
+    case XC_HIT:
+        if (st->ttl < 0)
+            return gw_buf_appendf(head, "Cache-Status: gantry; hit; ttl=%lld%s\r\n",
+                                  (long long)st->ttl, st->collapsed ? "; collapsed" : "");
+        rc = gw_buf_append_str(head, "Cache-Status: gantry; hit; ttl=");
+        rc = rc ? rc : gw_buf_append_u64(head, (uint64_t)st->ttl);
+        rc = rc ? rc : gw_buf_append_str(head, st->collapsed ? "; collapsed\r\n" : "\r\n");
+        return rc;
+    case XC_STALE:
+        return gw_buf_appendf(head, "Cache-Status: gantry; hit; ttl=%lld\r\n", (long long)st->ttl);
+    case XC_EXPIRED:
+    case XC_MISS:
+        rc = gw_buf_appendf(head, "Cache-Status: gantry; fwd=%s",
+                            st->xc == XC_EXPIRED ? "stale" : "uri-miss");
+        if (rc == 0 && st->status)
+            rc = gw_buf_appendf(head, "; fwd-status=%d", st->status);
+        if (rc == 0 && st->storing)
+            rc = gw_buf_append_str(head, "; stored");
+        else if (rc == 0 && st->detail)
+            rc = gw_buf_appendf(head, "; detail=%s", st->detail);
+        return rc == 0 ? gw_buf_append(head, "\r\n", 2) : rc;
+    case XC_REVALIDATED:
+        return gw_buf_appendf(head, "Cache-Status: gantry; fwd=stale; fwd-status=304%s\r\n",
+                              st->stored ? "; stored" : "");
+    case XC_BYPASS:
+        return gw_buf_appendf(head, "Cache-Status: gantry; fwd=%s\r\n",
+                              st->detail && strcmp(st->detail, "method") == 0 ? "method"
+                                                                              : "bypass");
+    }
+    return 0;
+}
+
+void gw_cache_cancel(struct gw_request *r, void *slot)
+{
+    struct cache_state *st = slot;
+    if (r->resp_tee == &st->tee)
+        r->resp_tee = NULL;
+    stop_wait(st);
+    end_fill(st);
+    if (r->fallback == st->fallback)
+        r->fallback = NULL;
+    free(st->fallback);
+    st->fallback = NULL;
+    gw_cache_obj_release(st->stale);
+    st->stale = NULL;
+    if (st->reval != NULL) {
+        if (r->resp_filter == &st->reval->filter)
+            r->resp_filter = NULL;
+        gw_buf_free(&st->reval->filter.body);
+        gw_cache_obj_release(st->reval->obj);
+        free(st->reval->fields);
+        free(st->reval->merged);
+        free(st->reval);
+        st->reval = NULL;
+    }
+    gw_cache_obj_release(st->hit);
+    st->hit = NULL;
+    free(st->key);
+    free(st->fields_mem);
+    free(st->head);
+    free(st->vary);
+    free(st->tags);
+    free(st->raw);
+    gw_buf_free(&st->body);
+    st->key = st->fields_mem = st->head = st->vary = st->tags = st->raw = NULL;
+}

@@ -1,0 +1,103 @@
+/*
+ * Unit tests for src/config/config_cache.c: the gateway's and a service's "cache" sections,
+ * their defaults, the seeds' {"enabled": true, "ttl_seconds": 300}, booleans, and errors with
+ * their positions (ttl with ttl_seconds, bad field names, unknown normalisations, ranges).
+ */
+#include "config_test.h"
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    struct gw_config *cfg = load_ok(SVC("\"timeouts\": {}"));
+    assert_int_equal(cfg->cache.max_bytes, 64u << 20);
+    assert_string_equal(cfg->cache.status_header, "X-Cache");
+    assert_int_equal(cfg->cache.max_swr_ms, 3600000);
+    assert_int_equal(cfg->cache.max_sie_ms, 86400000);
+    const struct gw_cache_svc_conf *c = &cfg->services[0].cache;
+    assert_false(c->enabled);
+    assert_true(c->key_host);
+    assert_true(c->key_query);
+    assert_false(c->sort_query);
+    assert_int_equal(c->max_object_size, 1u << 20);
+    assert_int_equal(c->ttl_ms, 0);
+    gw_config_free(cfg);
+}
+
+static void test_seed_form(void **state)
+{
+    (void)state;
+    struct gw_config *cfg = load_ok(SVC("\"cache\": {\"enabled\": true, \"ttl_seconds\": 300}"));
+    assert_true(cfg->services[0].cache.enabled);
+    assert_int_equal(cfg->services[0].cache.ttl_ms, 300000);
+    gw_config_free(cfg);
+    cfg = load_ok(SVC("\"cache\": true"));
+    assert_true(cfg->services[0].cache.enabled);
+    gw_config_free(cfg);
+    cfg = load_ok(SVC("\"cache\": {\"enabled\": false, \"ttl\": \"5m\"}"));
+    assert_false(cfg->services[0].cache.enabled);
+    gw_config_free(cfg);
+}
+
+static void test_full(void **state)
+{
+    (void)state;
+    struct gw_config *cfg = load_ok(
+        "{\"cache\": {\"memory\": {\"max_bytes\": \"16MiB\"}, \"status_header\": "
+        "\"X-Gantry-Cache\","
+        " \"max_stale_if_error\": \"10m\"},"
+        " \"services\": [{\"name\": \"s\", \"prefix\": \"/p\", \"targets\": [\"http://h:1\"],"
+        " \"cache\": {\"ttl\": \"5m\", \"max_object_size\": \"64k\", \"key\": {\"sort_query\": "
+        "true,"
+        " \"ignore_params\": [\"utm_source\", \"fbclid\"], \"headers\": \"X-Tenant\", \"host\": "
+        "false},"
+        " \"vary_normalize\": \"Accept-Encoding\", \"store_set_cookie\": true,"
+        " \"heuristic_percent\": 10}}]}");
+    assert_int_equal(cfg->cache.max_bytes, 16u << 20);
+    assert_string_equal(cfg->cache.status_header, "X-Gantry-Cache");
+    assert_int_equal(cfg->cache.max_sie_ms, 600000);
+    const struct gw_cache_svc_conf *c = &cfg->services[0].cache;
+    assert_true(c->enabled);
+    assert_int_equal(c->ttl_ms, 300000);
+    assert_int_equal(c->max_object_size, 65536);
+    assert_true(c->sort_query);
+    assert_false(c->key_host);
+    assert_int_equal(c->nignore_params, 2);
+    assert_int_equal(c->nkey_headers, 1);
+    assert_string_equal(c->key_headers[0], "x-tenant");
+    assert_int_equal(c->vary_normalize, GW_CACHE_NORM_ACCEPT_ENCODING);
+    assert_true(c->store_set_cookie);
+    assert_int_equal(c->heuristic_percent, 10);
+    gw_config_free(cfg);
+}
+
+static void test_errors(void **state)
+{
+    (void)state;
+    expect_one(SVC("\"cache\": {\"ttl\": \"5m\", \"ttl_seconds\": 300}"), "\"ttl_seconds\"",
+               "services[0].cache.ttl_seconds: give \"ttl\" or \"ttl_seconds\", not both");
+    expect_one(SVC("\"cache\": {\"key\": {\"headers\": [\"X Bad\"]}}"), "\"X Bad\"",
+               "services[0].cache.key.headers[0]: expected a header field name");
+    expect_one(SVC("\"cache\": {\"vary_normalize\": \"accept-language\"}"), "\"accept-language\"",
+               "services[0].cache.vary_normalize: unknown normalisation (expected "
+               "\"accept-encoding\")");
+    expect_one(SVC("\"cache\": {\"heuristic_percent\": 101}"), "101",
+               "services[0].cache.heuristic_percent: must be between 0 and 100");
+    expect_one(SVC("\"cache\": {\"key\": {\"ignore_params\": \"a=b\"}}"), "\"a=b\"",
+               "services[0].cache.key.ignore_params: expected a query parameter name (no \"&\", "
+               "\"=\" or \"#\")");
+    expect_one("{\"cache\": {\"status_header\": \"X Cache\"}}", "\"X Cache\"",
+               "cache.status_header: expected a header field name, or \"\" for none");
+    expect_one(SVC("\"cache\": {\"tll\": 5}"), "\"tll\"",
+               "services[0].cache.tll: unknown key \"tll\" (did you mean \"ttl\"?)");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_seed_form),
+        cmocka_unit_test(test_full),
+        cmocka_unit_test(test_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
