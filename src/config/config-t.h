@@ -867,6 +867,19 @@ struct gw_config {
     struct gw_tracing_conf tracing;
     struct gw_service_conf *services;
     size_t nservices;
+    /** "registration": backends that register themselves through the admin API
+     * (config_registration.c, README "Registering backends"); off when absent */
+    struct gw_registration_conf {
+        bool enabled;
+        /** "defaults": keys of the service made for a new registration prefix (a service
+         * object without name, prefix and targets), as written; NULL when absent. A reference
+         * into source: read-only, control thread. */
+        struct json_t *defaults;
+        uint64_t ttl_ms;              /* "ttl": when a registration gives none, default 30s */
+        uint64_t max_ttl_ms;          /* "max_ttl": longest TTL accepted, default 24h */
+        uint32_t max_registrations;   /* "max_registrations", default 10000 */
+        uint64_t publish_interval_ms; /* "publish_interval": least time between, default 100ms */
+    } registration;
 };
 
 /* One problem. line and column are 1-based; line 0 means the whole file (it could not be read):

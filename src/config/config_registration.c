@@ -1,0 +1,124 @@
+/*
+ * The "registration" section of the config schema: backends that register themselves through
+ * the admin API (src/registry/, README "Registering backends").
+ *
+ * "defaults" holds the keys of the service gantry makes for the prefix of a new registration.
+ * It is checked here as a service would be (every key, type and range of a service, with
+ * positions at "registration.defaults...."), with the name, prefix and targets that each
+ * registration brings left out, so a registration never fails because of the defaults.
+ */
+#include "config/internal.h"
+
+#include <string.h>
+
+#define ROWS(t) (t), sizeof(t) / sizeof((t)[0])
+#define RC(field) offsetof(struct gw_registration_conf, field)
+
+/* Keys of "defaults" that each registration sets itself. */
+static const char *const per_registration[] = {"name", "prefix", "targets"};
+
+static void check_defaults(struct gw__cfg_ctx *ctx, json_t *v)
+{
+    json_t *probe = NULL;
+    struct gw_service_conf svc;
+    for (size_t i = 0; i < sizeof per_registration / sizeof per_registration[0]; i++) {
+        if (json_object_get(v, per_registration[i]) == NULL)
+            continue;
+        gw__cfg_push_key(ctx, per_registration[i]);
+        gw__cfg_error_at_key(ctx,
+                             "\"%s\" comes from each registration; leave it out of the "
+                             "defaults",
+                             per_registration[i]);
+        gw__cfg_pop(ctx);
+    }
+    /* The defaults plus stand-ins for what each registration brings, parsed as a service: the
+     * values are the file's own, so errors point into the file. */
+    probe = json_copy(v);
+    if (probe == NULL ||
+        json_object_set_new(probe, "name", json_string("registration-defaults")) != 0 ||
+        json_object_set_new(probe, "prefix", json_string("/")) != 0 ||
+        json_object_set_new(probe, "targets", json_pack("[s]", "http://127.0.0.1:1")) != 0) {
+        ctx->oom = true;
+        json_decref(probe);
+        return;
+    }
+    memset(&svc, 0, sizeof svc);
+    gw__cfg_parse_object(ctx, probe, &svc, &gw__cfg_service_obj);
+    gw__cfg_release_object(&svc, &gw__cfg_service_obj);
+    json_decref(probe);
+}
+
+static void parse_defaults(struct gw__cfg_ctx *ctx, json_t *v, void *base,
+                           const struct gw__cfg_field *f)
+{
+    json_t **out = (json_t **)((char *)base + f->offset);
+    if (!json_is_object(v)) {
+        gw__cfg_error(ctx,
+                      "expected an object with the keys of a service (load_balancer, "
+                      "health_check, ...), got %s",
+                      gw__cfg_json_kind(v));
+        return;
+    }
+    check_defaults(ctx, v);
+    *out = json_incref(v);
+}
+
+static void release_defaults(void *base, const struct gw__cfg_field *f)
+{
+    json_t **p = (json_t **)((char *)base + f->offset);
+    json_decref(*p);
+    *p = NULL;
+}
+
+static const struct gw__cfg_type defaults_type = {
+    .doc = "object",
+    .parse = parse_defaults,
+    .release = release_defaults,
+};
+
+static const struct gw__cfg_range ttl_range = {1000, 7ull * 24 * 3600 * 1000};
+static const struct gw__cfg_range max_regs_range = {1, 1000000};
+static const struct gw__cfg_range publish_range = {0, 10000};
+
+static void registration_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
+{
+    struct gw_registration_conf *rc = obj;
+    (void)json;
+    if (rc->ttl_ms > rc->max_ttl_ms) {
+        gw__cfg_push_key(ctx, "ttl");
+        gw__cfg_error(ctx, "longer than max_ttl");
+        gw__cfg_pop(ctx);
+    }
+}
+
+static const struct gw__cfg_field registration_fields[] = {
+    {.name = "defaults", .type = &defaults_type, .offset = RC(defaults)},
+    {.name = "ttl",
+     .type = &gw__cfg_duration_type,
+     .offset = RC(ttl_ms),
+     .arg = &ttl_range,
+     .def = "30s"},
+    {.name = "max_ttl",
+     .type = &gw__cfg_duration_type,
+     .offset = RC(max_ttl_ms),
+     .arg = &ttl_range,
+     .def = "24h"},
+    {.name = "max_registrations",
+     .type = &gw__cfg_uint32_type,
+     .offset = RC(max_registrations),
+     .arg = &max_regs_range,
+     .def = "10000"},
+    {.name = "publish_interval",
+     .type = &gw__cfg_duration_type,
+     .offset = RC(publish_interval_ms),
+     .arg = &publish_range,
+     .def = "100ms"},
+};
+
+const struct gw__cfg_object gw__cfg_registration_obj = {
+    .what = "registration",
+    ROWS(registration_fields),
+    .check = registration_check,
+    .toggle = true,
+    .enabled_offset = RC(enabled),
+};
