@@ -693,6 +693,12 @@ static int extend_with_registrations(void *arg, const struct gw_config *file, js
     return rc < 0 ? rc : 1;
 }
 
+static int finish_with_registrations(void *arg, struct gw_config *merged)
+{
+    struct gw_admin *a = arg;
+    return gw_registry_decorate(a->registry, merged);
+}
+
 /* Registrations changed (registered, removed, expired): publish them all at once. */
 static void on_registrations_changed(void *arg)
 {
@@ -770,6 +776,7 @@ struct gw_admin *gw_admin_start(struct gw_server *s, uv_loop_t *loop, int *err)
         goto fail;
     }
     s->extend = extend_with_registrations;
+    s->extend_finish = finish_with_registrations;
     s->extend_arg = a;
     gw_log_info("admin API listening on %s%s%s:%u%s", strchr(host, ':') ? "[" : "", host,
                 strchr(host, ':') ? "]" : "", port,
@@ -794,6 +801,7 @@ void gw_admin_close(struct gw_admin *a)
         return;
     if (a->server->extend_arg == a) {
         a->server->extend = NULL;
+        a->server->extend_finish = NULL;
         a->server->extend_arg = NULL;
     }
     gw_registry_close(a->registry);

@@ -9,6 +9,8 @@
  */
 #include "config/internal.h"
 
+#include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define ROWS(t) (t), sizeof(t) / sizeof((t)[0])
@@ -80,10 +82,66 @@ static const struct gw__cfg_range ttl_range = {1000, 7ull * 24 * 3600 * 1000};
 static const struct gw__cfg_range max_regs_range = {1, 1000000};
 static const struct gw__cfg_range publish_range = {0, 10000};
 
+static bool is_key(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++) {
+        if (!isxdigit((unsigned char)s[n]))
+            return false;
+    }
+    return n == 64;
+}
+
+#define KEY_FORMAT "64 hex digits (32 random bytes: openssl rand -hex 32)"
+
+static bool check_key(struct gw__cfg_ctx *ctx, char **s)
+{
+    if (is_key(*s))
+        return true;
+    gw__cfg_error(ctx, "expected %s", KEY_FORMAT);
+    return false;
+}
+
+/* A header name (RFC 9110 token). */
+static bool check_header_name(struct gw__cfg_ctx *ctx, char **s)
+{
+    static const char tchar[] = "!#$%&'*+-.^_`|~";
+    bool ok = (*s)[0] != '\0';
+    for (const char *p = *s; ok && *p; p++)
+        ok = isalnum((unsigned char)*p) || strchr(tchar, *p) != NULL;
+    if (!ok)
+        gw__cfg_error(ctx, "expected a header name such as \"Authorization\"");
+    return ok;
+}
+
+/* Visible characters and spaces only: it goes into a header line. */
+static bool check_header_text(struct gw__cfg_ctx *ctx, char **s)
+{
+    for (const char *p = *s; *p; p++) {
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e) {
+            gw__cfg_error(ctx, "only visible ASCII characters and spaces are allowed");
+            return false;
+        }
+    }
+    return true;
+}
+
 static void registration_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
 {
     struct gw_registration_conf *rc = obj;
     (void)json;
+    const char *env = getenv("ENCRYPTION_KEY");
+    if (rc->encryption_key == NULL && env && env[0]) {
+        if (!is_key(env)) {
+            gw__cfg_push_key(ctx, "encryption_key");
+            gw__cfg_error(ctx, "absent, and ENCRYPTION_KEY is not %s", KEY_FORMAT);
+            gw__cfg_pop(ctx);
+        } else {
+            rc->encryption_key = strdup(env);
+            if (rc->encryption_key == NULL)
+                ctx->oom = true;
+        }
+    }
     if (rc->ttl_ms > rc->max_ttl_ms) {
         gw__cfg_push_key(ctx, "ttl");
         gw__cfg_error(ctx, "longer than max_ttl");
@@ -91,7 +149,31 @@ static void registration_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
     }
 }
 
+static const struct gw__cfg_str key_check = {check_key};
+static const struct gw__cfg_strlist key_list = {
+    .count_offset = RC(nprevious_keys), .check = check_key, .unique = true};
+static const struct gw__cfg_str header_name_check = {check_header_name};
+static const struct gw__cfg_str header_text_check = {check_header_text};
+
 static const struct gw__cfg_field registration_fields[] = {
+    {.name = "encryption_key",
+     .type = &gw__cfg_string_type,
+     .offset = RC(encryption_key),
+     .arg = &key_check},
+    {.name = "previous_keys",
+     .type = &gw__cfg_strlist_type,
+     .offset = RC(previous_keys),
+     .arg = &key_list},
+    {.name = "token_header",
+     .type = &gw__cfg_string_type,
+     .offset = RC(token_header),
+     .arg = &header_name_check,
+     .def = "Authorization"},
+    {.name = "token_prefix",
+     .type = &gw__cfg_string_type,
+     .offset = RC(token_prefix),
+     .arg = &header_text_check,
+     .def = "Bearer "},
     {.name = "defaults", .type = &defaults_type, .offset = RC(defaults)},
     {.name = "ttl",
      .type = &gw__cfg_duration_type,

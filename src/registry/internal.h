@@ -21,4 +21,18 @@ void gw__registry_trim_prefix(char *p);
  * "500ms", "5m", "1h"). True with *ms set, or false. */
 bool gw__registry_parse_ttl(json_t *v, uint64_t *ms);
 
+/* registry_token.c: seals token (NUL-terminated) into e under cfg's current key, with e->id as
+ * associated data. 0, GW_EINVAL (no key configured) or GW_ENOMEM. */
+int gw__registry_seal(const struct gw_config *cfg, struct gw_registration *e, const char *token);
+
+/* registry_token.c: opens e's token with the key of e->key_id among cfg's keys. Returns the
+ * plaintext (NUL-terminated, *len bytes; wipe and free it with gw__registry_wipe) or NULL when
+ * e has no token, no key matches, or it does not authenticate. */
+char *gw__registry_open(const struct gw_config *cfg, const struct gw_registration *e, size_t *len);
+void gw__registry_wipe(char *s, size_t len);
+
+/* registry_token.c: the id of the key given as 64 hex digits: 8 hex digits. False when the
+ * key is not one. */
+bool gw__registry_key_id(const char *hex, unsigned char key[32], char id[9]);
+
 #endif

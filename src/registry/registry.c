@@ -127,6 +127,9 @@ void gw_registration_free(struct gw_registration *e)
     free(e->name);
     free(e->url);
     free(e->prefix);
+    if (e->token_box)
+        explicit_bzero(e->token_box, e->token_box_len);
+    free(e->token_box);
     free(e);
 }
 
@@ -248,9 +251,10 @@ bool gw_registry_expire(struct gw_registry *reg, uint64_t now_ms)
 json_t *gw_registration_json(const struct gw_registration *e, uint64_t now_ms)
 {
     uint64_t left = e->expires_ms > now_ms ? e->expires_ms - now_ms : 0;
-    return json_pack("{s:s, s:s, s:s, s:s, s:i, s:f, s:I, s:I, s:I, s:f}", "id", e->id, "name",
+    return json_pack("{s:s, s:s, s:s, s:s, s:i, s:f, s:I, s:I, s:I, s:f, s:b}", "id", e->id, "name",
                      e->name, "url", e->url, "prefix", e->prefix, "weight", (int)e->weight, "ttl",
                      (double)e->ttl_ms / 1000.0, "registered_at_ms", (json_int_t)e->created_ms,
                      "renewed_at_ms", (json_int_t)e->renewed_ms, "expires_at_ms",
-                     (json_int_t)e->expires_ms, "expires_in", (double)left / 1000.0);
+                     (json_int_t)e->expires_ms, "expires_in", (double)left / 1000.0, "has_token",
+                     e->token_box != NULL);
 }

@@ -37,6 +37,11 @@ struct gw_registration {
     uint64_t created_ms; /* wall clock, ms since the epoch */
     uint64_t renewed_ms;
     uint64_t expires_ms;
+    /* The backend's token, sealed (XChaCha20-Poly1305, registry_token.c): nonce then
+     * ciphertext, under the key whose id is key_id; NULL when none. Never shown, never logged. */
+    unsigned char *token_box;
+    size_t token_box_len;
+    char key_id[9];
 };
 
 struct gw_registry;
@@ -113,6 +118,13 @@ int gw_registry_extend(const struct gw_registry *reg, const struct gw_config *cf
  * without registrations): its services own their names and prefixes. A reference is taken.
  * gw_registry_extend sets it too. */
 void gw_registry_set_file_doc(struct gw_registry *reg, json_t *doc);
+
+/* Control thread. Gives every registered target with a token its header line in merged (the
+ * configuration loaded from gw_registry_extend's document): secret_header of the target,
+ * secret_name of its service. Tokens sealed with a previous key are sealed again with the
+ * current one. A token no configured key opens is left out (logged once per registration).
+ * 0 or GW_ENOMEM. */
+int gw_registry_decorate(struct gw_registry *reg, struct gw_config *merged);
 
 /* Removes the registrations whose TTL passed at now_ms (logging each); true when some were.
  * The timer calls it; exposed for tests. */

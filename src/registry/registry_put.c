@@ -12,15 +12,18 @@
 #include "registry/internal.h"
 
 #include <openssl/evp.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config/config.h"
 #include "core/error.h"
+#include "core/log.h"
 #include "net/listen.h"
 
-static const char *const body_keys[] = {"name", "url", "prefix", "weight", "ttl"};
+static const char *const body_keys[] = {"name", "url", "prefix", "weight", "ttl", "token"};
+#define MAX_TOKEN 4096
 #define NBODY_KEYS (sizeof body_keys / sizeof body_keys[0])
 
 void gw__registry_trim_prefix(char *p)
@@ -253,6 +256,34 @@ static bool check_owner(const struct gw_registry *reg, const char *id, const cha
     return true;
 }
 
+static bool token_ok(json_t *v)
+{
+    if (!json_is_string(v))
+        return false;
+    size_t n = json_string_length(v);
+    const char *s = json_string_value(v);
+    if (n == 0 || n > MAX_TOKEN || strlen(s) != n)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
+            return false;
+    }
+    return true;
+}
+
+/* Does old carry exactly token (NULL: none)? */
+static bool same_token(const struct gw_config *cfg, const struct gw_registration *old,
+                       const char *token)
+{
+    if (old->token_box == NULL || token == NULL)
+        return old->token_box == NULL && token == NULL;
+    size_t n = 0;
+    char *t = gw__registry_open(cfg, old, &n);
+    bool same = t != NULL && n == strlen(token) && sodium_memcmp(t, token, n) == 0;
+    gw__registry_wipe(t, n + 1);
+    return same;
+}
+
 /* Fields of the body that are not the loader's business. */
 static bool check_body(const struct gw_config *cfg, json_t *body, uint64_t *ttl_ms,
                        struct gw_registry_result *res)
@@ -271,13 +302,22 @@ static bool check_body(const struct gw_config *cfg, json_t *body, uint64_t *ttl_
         for (size_t i = 0; i < NBODY_KEYS; i++)
             known = known || strcmp(key, body_keys[i]) == 0;
         if (!known)
-            fail(res, 400, key, "unknown key (expected name, url, prefix, weight, ttl)");
-        else if (json_is_string(v) && strchr(json_string_value(v), '$'))
+            fail(res, 400, key, "unknown key (expected name, url, prefix, weight, ttl, token)");
+        else if (strcmp(key, "token") != 0 && json_is_string(v) &&
+                 strchr(json_string_value(v), '$'))
             fail(res, 400, key, "'$' is not allowed in a registration");
     }
     json_t *prefix = json_object_get(body, "prefix");
     if (prefix && !json_is_string(prefix))
         fail(res, 400, "prefix", "expected one prefix, a string such as \"/api/orders\"");
+    json_t *token = json_object_get(body, "token");
+    if (token && !token_ok(token))
+        fail(res, 400, "token",
+             "expected a string of 1 to 4096 visible ASCII characters (it goes into a header)");
+    else if (token && cfg->registration.encryption_key == NULL)
+        fail(res, 400, "token",
+             "the gateway has no encryption key for tokens (registration.encryption_key or "
+             "ENCRYPTION_KEY)");
     *ttl_ms = cfg->registration.ttl_ms;
     v = json_object_get(body, "ttl");
     if (v && !gw__registry_parse_ttl(v, ttl_ms))
@@ -338,10 +378,14 @@ void gw_registry_put(struct gw_registry *reg, const struct gw_config *cfg, json_
                  cfg->registration.max_registrations);
         goto out;
     }
+    json_t *token = json_object_get(body, "token");
+    if (token && gw__registry_seal(cfg, e, json_string_value(token)) < 0)
+        goto oom;
     e->created_ms = old ? old->created_ms : now_ms;
     e->renewed_ms = now_ms;
     e->expires_ms = now_ms + ttl_ms;
-    res->changed = old == NULL || strcmp(old->prefix, e->prefix) != 0 || old->weight != e->weight;
+    res->changed = old == NULL || strcmp(old->prefix, e->prefix) != 0 || old->weight != e->weight ||
+                   !same_token(cfg, old, token ? json_string_value(token) : NULL);
     struct gw_registration *prev = gw__registry_swap(reg, e);
     if (prev == e)
         goto oom;
@@ -408,6 +452,76 @@ int gw_registry_extend(const struct gw_registry *reg, const struct gw_config *cf
         }
         if (add_target(svc, e) != 0)
             goto out;
+    }
+    rc = 0;
+out:
+    json_decref(by_name);
+    return rc;
+}
+
+/* ---- tokens into the loaded configuration ----------------------------------------------- */
+
+static int set_secret(const struct gw_config *cfg, struct gw_service_conf *svc,
+                      struct gw_target_conf *t, const char *token, size_t n)
+{
+    const char *name = cfg->registration.token_header;
+    const char *prefix = cfg->registration.token_prefix;
+    size_t len = strlen(name) + 2 + strlen(prefix) + n + 2;
+    char *line = malloc(len + 1);
+    if (line == NULL)
+        return GW_ENOMEM;
+    snprintf(line, len + 1, "%s: %s%s\r\n", name, prefix, token);
+    if (t->secret_header)
+        explicit_bzero(t->secret_header, t->secret_header_len);
+    free(t->secret_header);
+    t->secret_header = line;
+    t->secret_header_len = len;
+    svc->secret_name = name;
+    svc->secret_name_len = strlen(name);
+    return 0;
+}
+
+int gw_registry_decorate(struct gw_registry *reg, struct gw_config *merged)
+{
+    json_t *by_name = json_object();
+    int rc = GW_ENOMEM;
+    if (by_name == NULL)
+        return rc;
+    for (size_t i = 0; i < merged->nservices; i++) {
+        if (json_object_set_new(by_name, merged->services[i].name, json_integer((json_int_t)i)))
+            goto out;
+    }
+    for (size_t k = 0; k < gw_registry_count(reg); k++) {
+        struct gw_registration *e = (struct gw_registration *)gw_registry_at(reg, k);
+        json_t *idx = e->token_box ? json_object_get(by_name, e->name) : NULL;
+        if (idx == NULL)
+            continue;
+        struct gw_service_conf *svc = &merged->services[json_integer_value(idx)];
+        size_t n = 0;
+        char *token = gw__registry_open(merged, e, &n);
+        if (token == NULL) {
+            gw_log_error("registration %s: its token was sealed with key %s, which is not "
+                         "registration.encryption_key nor one of previous_keys: it is sent "
+                         "without its token until it registers again",
+                         e->id, e->key_id);
+            free(e->token_box);
+            e->token_box = NULL;
+            continue;
+        }
+        char current[9];
+        unsigned char key[32];
+        if (gw__registry_key_id(merged->registration.encryption_key, key, current) &&
+            strcmp(current, e->key_id) != 0 && gw__registry_seal(merged, e, token) == 0)
+            gw_log_info("registration %s: token sealed again with key %s", e->id, current);
+        sodium_memzero(key, sizeof key);
+        for (size_t t = 0; t < svc->ntargets; t++) {
+            if (strcmp(svc->targets[t].url, e->url) == 0 &&
+                set_secret(merged, svc, &svc->targets[t], token, n) < 0) {
+                gw__registry_wipe(token, n + 1);
+                goto out;
+            }
+        }
+        gw__registry_wipe(token, n + 1);
     }
     rc = 0;
 out:

@@ -30,6 +30,9 @@ struct json_t;
  * before every reload's snapshot (the backend registry). 1 when it added something, 0 when
  * not, or a negative code. Control thread. */
 typedef int (*gw_server_extend_fn)(void *arg, const struct gw_config *file, struct json_t *doc);
+/* Then finishes the configuration loaded from that document (secrets that never go into a
+ * document). 0 or a negative code. */
+typedef int (*gw_server_finish_fn)(void *arg, struct gw_config *merged);
 
 struct gw_server {
     struct gw_snapshot *snap; /** current snapshot (control thread's reference) */
@@ -61,6 +64,7 @@ struct gw_server {
     struct gw_tracer *tracer;           /** the trace exporter (control thread; trace/exporter.h) */
     /** the backend registry's services (admin/), merged into every reload; NULL: none */
     gw_server_extend_fn extend;
+    gw_server_finish_fn extend_finish;
     void *extend_arg;
     /** the proxy listener's accept failures and pauses, every worker's (atomics) */
     struct gw_accept_stats accept;

@@ -257,6 +257,11 @@ static int extend_config(struct gw_server *s, struct gw_config **cfg, struct gw_
         text ? gw_config_load_string(s->config_path, text, strlen(text), &merged, errs) : GW_ENOMEM;
     if (rc < 0)
         goto out;
+    rc = s->extend_finish ? s->extend_finish(s->extend_arg, merged) : 0;
+    if (rc < 0) {
+        gw_config_free(merged);
+        goto out;
+    }
     gw_config_free(*cfg);
     *cfg = merged;
 out:

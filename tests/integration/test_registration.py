@@ -5,6 +5,7 @@ target of the service for its prefix, renewals, removal, TTL expiry, ownership o
 no failed request while backends come and go, and how long 1,000 registrations take."""
 
 import json
+import signal
 import time
 
 import gwtest
@@ -238,6 +239,89 @@ def test_a_thousand_registrations():
         print("... and routed by all after %.2f s" % took)
         assert routed_to(g, "/r/0/echo", b)
         assert g.admin_request("GET", "/api/registrations").json()["count"] == 1000
+
+
+# ---- backend tokens ----------------------------------------------------------------------------
+
+KEY_A = "a1" * 32
+KEY_B = "b2" * 32
+TOKEN = "tok-Secret.7f3c9d0e1b"
+
+
+def upstream_headers(g, path, headers=None):
+    r = request(g.port, "GET", path, headers=headers)
+    assert r.status == 200, r
+    return [(n.lower(), v) for n, v in r.json()["headers"]]
+
+
+def test_token_sent_upstream_and_never_shown():
+    with Origin() as f, Origin() as b:
+        with Gantry(config(f), extra_env={"ENCRYPTION_KEY": KEY_A}) as g:
+            r = register(g, "secure", b.target()["url"], "/secure", token=TOKEN)
+            assert r.status == 201 and r.json()["has_token"] is True, r
+            assert TOKEN not in r.body.decode()
+            wait_routed(g, "/secure/echo", b)
+            hs = upstream_headers(g, "/secure/echo", {"Authorization": "Bearer from-client"})
+            auth = [v for n, v in hs if n == "authorization"]
+            assert auth == ["Bearer " + TOKEN], hs
+            # the file's service is untouched: the client's header goes through
+            hs = upstream_headers(g, "/file/echo", {"Authorization": "Bearer from-client"})
+            assert [v for n, v in hs if n == "authorization"] == ["Bearer from-client"], hs
+            # never in an answer of the API, a log line or the config file
+            for path in ("/api/registrations", "/api/registrations/" + r.json()["id"],
+                         "/api/services", "/api/services/secure", "/gateway/routing",
+                         "/gateway/status"):
+                body = g.admin_request("GET", path).body.decode()
+                assert TOKEN not in body, (path, body)
+            renewed = register(g, "secure", b.target()["url"], "/secure", token=TOKEN)
+            assert renewed.status == 200 and TOKEN not in renewed.body.decode()
+            assert TOKEN not in open(g.config_path).read()
+            logs = g.stdout() + g.stderr()
+            assert "registration " in logs and TOKEN not in logs
+
+
+def test_token_header_is_configurable():
+    with Origin() as f, Origin() as b:
+        cfg = config(f, encryption_key=KEY_A, token_header="X-Backend-Key", token_prefix="")
+        with Gantry(cfg) as g:
+            assert register(g, "k", b.target()["url"], "/k", token=TOKEN).status == 201
+            wait_routed(g, "/k/echo", b)
+            hs = upstream_headers(g, "/k/echo", {"x-backend-key": "client", "Authorization": "c"})
+            assert [v for n, v in hs if n == "x-backend-key"] == [TOKEN], hs
+            assert [v for n, v in hs if n == "authorization"] == ["c"], hs
+
+
+def test_token_refused_without_a_key_or_when_malformed():
+    with Origin() as f, Origin() as b, Gantry(config(f)) as g:
+        r = register(g, "k", b.target()["url"], "/k", token=TOKEN)
+        assert r.status == 400 and r.json()["errors"][0]["path"] == "token", r
+        assert "encryption" in r.json()["errors"][0]["message"]
+    with Origin() as f, Origin() as b, Gantry(config(f, encryption_key=KEY_A)) as g:
+        r = register(g, "k", b.target()["url"], "/k", token="two\r\nlines")
+        assert r.status == 400 and r.json()["errors"][0]["path"] == "token", r
+
+
+def test_keys_rotate():
+    with Origin() as f, Origin() as b:
+        with Gantry(config(f, encryption_key=KEY_A)) as g:
+            assert register(g, "rot", b.target()["url"], "/rot", token=TOKEN).status == 201
+            wait_routed(g, "/rot/echo", b)
+            cfg = config(f, encryption_key=KEY_B, previous_keys=[KEY_A])
+            cfg["listen"] = "127.0.0.1:%d" % g.port
+            g.write_config(cfg)
+            g.signal(signal.SIGHUP)
+            g.wait_log(r"token sealed again with key", stream="stderr")
+            hs = upstream_headers(g, "/rot/echo")
+            assert [v for n, v in hs if n == "authorization"] == ["Bearer " + TOKEN], hs
+            # the old key can go now
+            cfg = config(f, encryption_key=KEY_B)
+            cfg["listen"] = "127.0.0.1:%d" % g.port
+            g.write_config(cfg)
+            g.signal(signal.SIGHUP)
+            gwtest.wait_until(lambda: g.stderr().count("configuration reloaded") >= 3, 10)
+            hs = upstream_headers(g, "/rot/echo")
+            assert [v for n, v in hs if n == "authorization"] == ["Bearer " + TOKEN], hs
+            assert "not registration.encryption_key" not in g.stderr()
 
 
 if __name__ == "__main__":

@@ -86,6 +86,33 @@ static void test_ranges(void **state)
     gw_config_errors_free(&errs);
 }
 
+static void test_keys_and_header(void **state)
+{
+    (void)state;
+    expect_one("{\"registration\": {\"encryption_key\": \"abc\"}}", "\"abc\"",
+               "registration.encryption_key: expected 64 hex digits (32 random bytes: openssl "
+               "rand -hex 32)");
+    expect_one("{\"registration\": {\"token_header\": \"a b\"}}", "\"a b\"",
+               "registration.token_header: expected a header name such as \"Authorization\"");
+    expect_one("{\"registration\": {\"token_prefix\": \"x\\r\\n\"}}", "\"x",
+               "registration.token_prefix: only visible ASCII characters and spaces are allowed");
+    const char *k = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    setenv("ENCRYPTION_KEY", k, 1);
+    struct gw_config *cfg = load_ok("{\"registration\": true}");
+    assert_string_equal(cfg->registration.encryption_key, k);
+    assert_string_equal(cfg->registration.token_header, "Authorization");
+    assert_string_equal(cfg->registration.token_prefix, "Bearer ");
+    gw_config_free(cfg);
+    cfg = load_ok("{}"); /* off: the variable is not read */
+    assert_null(cfg->registration.encryption_key);
+    gw_config_free(cfg);
+    setenv("ENCRYPTION_KEY", "short", 1);
+    expect_one("{\"registration\": true}", "true",
+               "registration.encryption_key: absent, and ENCRYPTION_KEY is not 64 hex digits (32 "
+               "random bytes: openssl rand -hex 32)");
+    unsetenv("ENCRYPTION_KEY");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -94,6 +121,7 @@ int main(void)
         cmocka_unit_test(test_values),
         cmocka_unit_test(test_defaults_are_checked_as_a_service),
         cmocka_unit_test(test_ranges),
+        cmocka_unit_test(test_keys_and_header),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "config/config.h"
+#include "core/error.h"
 #include "registry/internal.h"
 
 static struct gw_config *load(const char *text)
@@ -274,6 +275,45 @@ static void test_changes_are_coalesced(void **state)
     assert_false(gw_registry_pending(f->reg));
 }
 
+#define KA "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1"
+#define KB "b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2"
+
+static void test_tokens_sealed(void **state)
+{
+    (void)state;
+    struct gw_config *a = load("{\"registration\": {\"encryption_key\": \"" KA "\"}}");
+    struct gw_config *b = load("{\"registration\": {\"encryption_key\": \"" KB "\"}}");
+    struct gw_config *ba = load("{\"registration\": {\"encryption_key\": \"" KB
+                                "\", \"previous_keys\": [\"" KA "\"]}}");
+    struct gw_config *none = load("{\"registration\": true}");
+    struct gw_registration e = {.id = "0123456789abcdef"};
+    const char *token = "the-token-1234567890";
+    assert_int_equal(gw__registry_seal(none, &e, token), GW_EINVAL);
+    assert_int_equal(gw__registry_seal(a, &e, token), 0);
+    assert_int_equal(strlen(e.key_id), 8);
+    assert_null(memmem(e.token_box, e.token_box_len, token, strlen(token))); /* not in clear */
+    size_t n = 0;
+    char *t = gw__registry_open(a, &e, &n);
+    assert_non_null(t);
+    assert_string_equal(t, token);
+    assert_int_equal(n, strlen(token));
+    gw__registry_wipe(t, n + 1);
+    assert_null(gw__registry_open(b, &e, &n)); /* another key */
+    t = gw__registry_open(ba, &e, &n);         /* the previous key still opens it */
+    assert_non_null(t);
+    gw__registry_wipe(t, n + 1);
+    e.id[0] = '1'; /* the box belongs to its registration */
+    assert_null(gw__registry_open(a, &e, &n));
+    e.id[0] = '0';
+    e.token_box[e.token_box_len - 1] ^= 1; /* tampered */
+    assert_null(gw__registry_open(a, &e, &n));
+    free(e.token_box);
+    gw_config_free(a);
+    gw_config_free(b);
+    gw_config_free(ba);
+    gw_config_free(none);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -283,6 +323,7 @@ int main(void)
         cmocka_unit_test(test_ttl_syntax),
         cmocka_unit_test_setup_teardown(test_extend_and_expire, setup, teardown),
         cmocka_unit_test_setup_teardown(test_changes_are_coalesced, setup, teardown),
+        cmocka_unit_test(test_tokens_sealed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
