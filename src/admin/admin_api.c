@@ -380,8 +380,8 @@ static json_t *timestamp_json(uint64_t t, uint64_t mono_now, uint64_t wall_now)
  * open or half-open) — in that order when several hold — else "up", since the latest of: the
  * target appeared or its health verdict last changed, its last ejection ended, its circuit
  * last closed. */
-static const char *target_state(const struct gw_service *svc, const struct gw_target *t,
-                                uint64_t now, uint64_t *since)
+const char *gw__admin_target_state(const struct gw_service *svc, const struct gw_target *t,
+                                   uint64_t now, uint64_t *since)
 {
     struct gw_target_state_info info = {.health = GW_HEALTH_UNKNOWN};
     struct gw_breaker_stats bs = {.state = GW_BREAKER_CLOSED};
@@ -419,7 +419,7 @@ static json_t *target_states_json(const struct gw_service *svc, uint64_t now, ui
     for (size_t i = 0; a && i < svc->ntargets; i++) {
         const struct gw_target *t = &svc->targets[i];
         uint64_t since = 0;
-        const char *state = target_state(svc, t, now, &since);
+        const char *state = gw__admin_target_state(svc, t, now, &since);
         if (strcmp(state, "up") == 0)
             (*up)++;
         json_t *o = json_pack("{s:s, s:s, s:o}", "url", t->conf->url, "state", state, "since",

@@ -36,6 +36,31 @@ static struct gw_registry *registry_of(struct gw_server *s, struct gw__admin_res
     return reg;
 }
 
+/* The registration as the API shows it, with "state": its target's in the running snapshot
+ * ("up", "down", "ejected", "circuit_open"), or "pending" until it is published. */
+static json_t *registration_json(struct gw_server *s, const struct gw_registration *e, uint64_t now)
+{
+    json_t *j = gw_registration_json(e, now);
+    struct gw_snapshot *snap = gw_server_snapshot(s);
+    const char *state = "pending";
+    uv_update_time(s->control_loop);
+    for (size_t i = 0; snap && i < snap->nservices; i++) {
+        const struct gw_service *svc = &snap->services[i];
+        if (strcmp(svc->conf->name, e->name) != 0)
+            continue;
+        for (size_t k = 0; k < svc->ntargets; k++) {
+            uint64_t since = 0;
+            if (strcmp(svc->targets[k].conf->url, e->url) == 0)
+                state =
+                    gw__admin_target_state(svc, &svc->targets[k], uv_now(s->control_loop), &since);
+        }
+        break;
+    }
+    if (j)
+        json_object_set_new(j, "state", json_string(state));
+    return j;
+}
+
 /* The {id} of the path, NUL-terminated; false (rs set to 404) when it cannot be an id. */
 static bool path_id(const struct gw__admin_req *rq, char *id, struct gw__admin_resp *rs)
 {
@@ -63,7 +88,7 @@ void gw__admin_list_registrations(struct gw_server *s, const struct gw__admin_re
     uint64_t now = gw_registry_now_ms();
     json_t *a = json_array();
     for (size_t i = 0; a && i < gw_registry_count(reg); i++) {
-        if (json_array_append_new(a, gw_registration_json(gw_registry_at(reg, i), now)) != 0) {
+        if (json_array_append_new(a, registration_json(s, gw_registry_at(reg, i), now)) != 0) {
             json_decref(a);
             a = NULL;
         }
@@ -87,7 +112,7 @@ void gw__admin_get_registration(struct gw_server *s, const struct gw__admin_req 
         gw__admin_error(rs, 404, "no registration %s (it may have expired)", id);
         return;
     }
-    gw__admin_json(rs, 200, gw_registration_json(e, gw_registry_now_ms()));
+    gw__admin_json(rs, 200, registration_json(s, e, gw_registry_now_ms()));
 }
 
 void gw__admin_register(struct gw_server *s, const struct gw__admin_req *rq,
@@ -124,7 +149,7 @@ void gw__admin_register(struct gw_server *s, const struct gw__admin_req *rq,
                     res.status == 201 ? "" : ", changed");
     else
         gw_log_debug("registration %s renewed", e->id);
-    gw__admin_json(rs, res.status, gw_registration_json(e, now));
+    gw__admin_json(rs, res.status, registration_json(s, e, now));
     snprintf(rs->headers, sizeof rs->headers, "Location: /api/registrations/%s\r\n", e->id);
 }
 
@@ -143,7 +168,7 @@ void gw__admin_heartbeat(struct gw_server *s, const struct gw__admin_req *rq,
         return;
     }
     gw_log_debug("registration %s renewed", id);
-    gw__admin_json(rs, 200, gw_registration_json(e, now));
+    gw__admin_json(rs, 200, registration_json(s, e, now));
 }
 
 void gw__admin_deregister(struct gw_server *s, const struct gw__admin_req *rq,

@@ -884,9 +884,10 @@ struct gw_config {
          * object without name, prefix and targets), as written; NULL when absent. A reference
          * into source: read-only, control thread. */
         struct json_t *defaults;
-        uint64_t ttl_ms;              /* "ttl": when a registration gives none, default 30s */
-        uint64_t max_ttl_ms;          /* "max_ttl": longest TTL accepted, default 24h */
-        uint32_t max_registrations;   /* "max_registrations", default 10000 */
+        uint64_t ttl_ms;            /* "ttl": when a registration gives none, default 30s */
+        uint64_t max_ttl_ms;        /* "max_ttl": longest TTL accepted, default 24h */
+        uint32_t max_registrations; /* "max_registrations", default 10000 */
+        uint32_t failures; /* "failures": in a row that make a registered target inactive, 3 */
         uint64_t publish_interval_ms; /* "publish_interval": least time between, default 100ms */
         /* "encryption_key": 64 hex digits, ${ENV} expanded; ENCRYPTION_KEY when absent. NULL:
          * none (registrations cannot carry tokens). */

@@ -81,6 +81,7 @@ static const struct gw__cfg_type defaults_type = {
 static const struct gw__cfg_range ttl_range = {1000, 7ull * 24 * 3600 * 1000};
 static const struct gw__cfg_range max_regs_range = {1, 1000000};
 static const struct gw__cfg_range publish_range = {0, 10000};
+static const struct gw__cfg_range failures_range = {1, 100};
 
 static bool is_key(const char *s)
 {
@@ -190,6 +191,11 @@ static const struct gw__cfg_field registration_fields[] = {
      .offset = RC(max_registrations),
      .arg = &max_regs_range,
      .def = "10000"},
+    {.name = "failures",
+     .type = &gw__cfg_uint32_type,
+     .offset = RC(failures),
+     .arg = &failures_range,
+     .def = "3"},
     {.name = "publish_interval",
      .type = &gw__cfg_duration_type,
      .offset = RC(publish_interval_ms),

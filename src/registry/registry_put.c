@@ -412,6 +412,27 @@ static int add_target(json_t *svc, const struct gw_registration *e)
                                  json_pack("{s:s, s:i}", "url", e->url, "weight", (int)e->weight));
 }
 
+/* A made service's failure thresholds: registration.failures in a row, passive (outlier
+ * detection) and active (health checks, when the defaults turn them on), unless the defaults
+ * say otherwise. */
+static int set_failures(json_t *svc, uint32_t failures)
+{
+    json_t *od = json_object_get(svc, "outlier_detection");
+    if (od == NULL || json_is_true(od)) {
+        if (json_object_set_new(svc, "outlier_detection",
+                                json_pack("{s:i}", "consecutive_failures", (int)failures)) != 0)
+            return GW_ENOMEM;
+    } else if (json_is_object(od) && json_object_get(od, "consecutive_failures") == NULL) {
+        if (json_object_set_new(od, "consecutive_failures", json_integer(failures)) != 0)
+            return GW_ENOMEM;
+    }
+    json_t *hc = json_object_get(svc, "health_check");
+    if (json_is_object(hc) && json_object_get(hc, "unhealthy_threshold") == NULL &&
+        json_object_set_new(hc, "unhealthy_threshold", json_integer(failures)) != 0)
+        return GW_ENOMEM;
+    return 0;
+}
+
 int gw_registry_extend(const struct gw_registry *reg, const struct gw_config *cfg, json_t *doc)
 {
     json_t *by_name = NULL;
@@ -446,6 +467,7 @@ int gw_registry_extend(const struct gw_registry *reg, const struct gw_config *cf
             if (svc == NULL || json_object_set_new(svc, "name", json_string(e->name)) != 0 ||
                 json_object_set_new(svc, "prefix", json_string(e->prefix)) != 0 ||
                 json_object_set_new(svc, "targets", json_array()) != 0 ||
+                set_failures(svc, cfg->registration.failures) != 0 ||
                 json_object_set(by_name, e->name, svc) != 0 ||
                 json_array_append_new(services, svc) != 0)
                 goto out;

@@ -324,5 +324,47 @@ def test_keys_rotate():
             assert "not registration.encryption_key" not in g.stderr()
 
 
+
+# ---- inactive after failures -------------------------------------------------------------------
+
+
+def registration_state(g, rid):
+    return g.admin_request("GET", "/api/registrations/" + rid).json()["state"]
+
+
+def test_three_failed_checks_make_it_inactive_until_healthy():
+    defaults = {
+        "strip_prefix": True,
+        "health_check": {"path": "/health", "interval": "200ms", "timeout": "100ms",
+                         "healthy_threshold": 1},
+    }
+    with Origin() as f, Origin() as b, Gantry(config(f, defaults=defaults)) as g:
+        rid = register(g, "checked", b.target()["url"], "/checked").json()["id"]
+        gwtest.wait_until(lambda: registration_state(g, rid) == "up", 10, message="up")
+        b.set_health(503)
+        gwtest.wait_until(lambda: registration_state(g, rid) == "down", 10, message="down")
+        r = request(g.port, "GET", "/checked/echo")
+        assert r.status == 503, r  # its only target is inactive
+        svc = g.admin_request("GET", "/api/services/checked").json()
+        assert svc["health_check"]["unhealthy_threshold"] == 3, svc
+        b.set_health(200)
+        gwtest.wait_until(lambda: registration_state(g, rid) == "up", 10, message="up again")
+        wait_routed(g, "/checked/echo", b)
+
+
+def test_three_failed_requests_eject_it():
+    with Origin() as f, Origin() as b, Gantry(config(f)) as g:
+        dead = "http://127.0.0.1:%d" % gwtest.free_port()
+        live = register(g, "passive", b.target()["url"], "/passive").json()["id"]
+        rid = register(g, "passive", dead, "/passive").json()["id"]
+        gwtest.wait_until(lambda: registration_state(g, rid) == "up", 10, message="published")
+        for _ in range(12):  # the dead one fails, the request is retried on the live one
+            assert routed_to(g, "/passive/echo", b)
+        gwtest.wait_until(lambda: registration_state(g, rid) == "ejected", 10, message="ejected")
+        assert registration_state(g, live) == "up"
+        svc = g.admin_request("GET", "/api/services/passive").json()
+        assert svc["outlier_detection"]["consecutive_failures"] == 3, svc
+
+
 if __name__ == "__main__":
     gwtest.main(globals())
