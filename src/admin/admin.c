@@ -31,6 +31,7 @@
 #include "http1/names.h"
 #include "net/acceptor.h"
 #include "net/listen.h"
+#include "registry/registry.h"
 #include "runtime/server.h"
 
 #define ADMIN_IN_CAP (64u * 1024)    /* a head is at most ~40 KiB with the default limits */
@@ -49,6 +50,12 @@ enum phase {
     PHASE_LINGER,   /* answered and shut down for writing: input is dropped until EOF */
 };
 
+/* A peer that sent KEY_FAILURE_MAX wrong keys within KEY_FAILURE_WINDOW_MS gets 429 until
+ * the window ends; KEY_FAILURE_SLOTS peers are tracked (the oldest entry is reused). */
+#define KEY_FAILURE_SLOTS 64
+#define KEY_FAILURE_MAX 30
+#define KEY_FAILURE_WINDOW_MS 60000
+
 struct gw_admin {
     struct gw_server *server;
     struct gw_acceptor acceptor; /** the listening socket */
@@ -56,6 +63,13 @@ struct gw_admin {
     size_t nconns;
     bool loopback;   /** the listener is bound to a loopback address */
     char *start_key; /** admin.api_key when the listener was bound (see effective_key) */
+    struct gw_registry *registry; /** backend registrations (admin_registry.c) */
+    /** peers whose recent requests carried a wrong key (see key_refused) */
+    struct key_failures {
+        char peer[48];
+        uint32_t count;
+        uint64_t since_ms;
+    } failures[KEY_FAILURE_SLOTS];
 };
 
 struct admin_conn {
@@ -367,6 +381,51 @@ static void key_id(const struct gw__admin_slice *given, char out[20])
     out[19] = '\0';
 }
 
+static struct key_failures *failures_of(struct gw_admin *a, const char *peer, bool add)
+{
+    struct key_failures *oldest = &a->failures[0];
+    for (size_t i = 0; i < KEY_FAILURE_SLOTS; i++) {
+        struct key_failures *f = &a->failures[i];
+        if (f->count > 0 && strcmp(f->peer, peer) == 0)
+            return f;
+        if (f->since_ms < oldest->since_ms)
+            oldest = f;
+    }
+    if (!add)
+        return NULL;
+    memset(oldest, 0, sizeof *oldest);
+    snprintf(oldest->peer, sizeof oldest->peer, "%s", peer);
+    return oldest;
+}
+
+/* Seconds until peer may try a key again (0: now). */
+static uint64_t key_blocked(struct admin_conn *c)
+{
+    uint64_t now = uv_now(c->tcp.loop);
+    struct key_failures *f = failures_of(c->a, c->peer, false);
+    if (f == NULL || f->count < KEY_FAILURE_MAX)
+        return 0;
+    if (now - f->since_ms >= KEY_FAILURE_WINDOW_MS) {
+        f->count = 0;
+        return 0;
+    }
+    return (KEY_FAILURE_WINDOW_MS - (now - f->since_ms) + 999) / 1000;
+}
+
+static void key_refused(struct admin_conn *c)
+{
+    uint64_t now = uv_now(c->tcp.loop);
+    struct key_failures *f = failures_of(c->a, c->peer, true);
+    if (f->count == 0 || now - f->since_ms >= KEY_FAILURE_WINDOW_MS) {
+        f->count = 0;
+        f->since_ms = now;
+    }
+    if (++f->count == KEY_FAILURE_MAX)
+        gw_log_warn("admin: %s sent %u wrong API keys within %u s: refused for the rest of the "
+                    "window",
+                    c->peer, (unsigned)KEY_FAILURE_MAX, (unsigned)(KEY_FAILURE_WINDOW_MS / 1000));
+}
+
 static void serve(struct admin_conn *c)
 {
     struct gw__admin_resp rs = {0};
@@ -377,8 +436,16 @@ static void serve(struct admin_conn *c)
 
     const char *key = effective_key(c->a);
     struct gw__admin_slice given = {0};
+    uint64_t wait_s = key != NULL ? key_blocked(c) : 0;
+    if (wait_s > 0) {
+        gw__admin_error(&rs, 429, "too many wrong API keys from this address; try again later");
+        snprintf(rs.headers, sizeof rs.headers, "Retry-After: %llu\r\n",
+                 (unsigned long long)wait_s);
+        goto out;
+    }
     if (key != NULL &&
         (!gw__admin_request_key(&c->msg, &given) || !gw__admin_key_equal(key, given.p, given.n))) {
+        key_refused(c);
         gw__admin_error(&rs, 401,
                         "missing or invalid admin API key (send \"Authorization: "
                         "Bearer KEY\" or \"X-API-Key: KEY\")");
@@ -609,6 +676,38 @@ static void on_listener_closed(struct gw_acceptor *acc)
     free(a);
 }
 
+struct gw_registry *gw__admin_registry(struct gw_server *s)
+{
+    struct gw_admin *a = s->admin;
+    return a ? a->registry : NULL;
+}
+
+/* The server's extend hook: the registrations into every reload's document. */
+static int extend_with_registrations(void *arg, const struct gw_config *file, json_t *doc)
+{
+    struct gw_admin *a = arg;
+    gw_registry_set_file_doc(a->registry, file->source);
+    if (!file->registration.enabled || gw_registry_count(a->registry) == 0)
+        return 0;
+    int rc = gw_registry_extend(a->registry, file, doc);
+    return rc < 0 ? rc : 1;
+}
+
+static int finish_with_registrations(void *arg, struct gw_config *merged)
+{
+    struct gw_admin *a = arg;
+    return gw_registry_decorate(a->registry, merged);
+}
+
+/* Registrations changed (registered, removed, expired): publish them all at once. */
+static void on_registrations_changed(void *arg)
+{
+    struct gw_admin *a = arg;
+    if (gw_server_reload(a->server, NULL) < 0)
+        gw_log_error("registrations: the changes could not be published (see above); the next "
+                     "change or reload tries again");
+}
+
 struct gw_admin *gw_admin_start(struct gw_server *s, uv_loop_t *loop, int *err)
 {
     struct gw_admin *a = NULL;
@@ -661,6 +760,10 @@ struct gw_admin *gw_admin_start(struct gw_server *s, uv_loop_t *loop, int *err)
     }
     a->server = s;
     a->loopback = loopback;
+    rc = gw_registry_new(loop, on_registrations_changed, a, &a->registry);
+    if (rc < 0)
+        goto fail;
+    gw_registry_set_file_doc(a->registry, cfg->source);
     gw_list_init(&a->conns);
     /* Once started, the acceptor owns fd, and only its close callback frees a. A connection
      * taken on the acceptor's reserve descriptor (the process is out of them) is served like
@@ -672,14 +775,19 @@ struct gw_admin *gw_admin_start(struct gw_server *s, uv_loop_t *loop, int *err)
         gw_log_error("admin listen on %s:%u: %s", host, port, uv_strerror(rc));
         goto fail;
     }
+    s->extend = extend_with_registrations;
+    s->extend_finish = finish_with_registrations;
+    s->extend_arg = a;
     gw_log_info("admin API listening on %s%s%s:%u%s", strchr(host, ':') ? "[" : "", host,
                 strchr(host, ':') ? "]" : "", port,
                 cfg->admin.api_key ? " (API key required)" : "");
     *err = 0;
     return a;
 fail:
-    if (a)
+    if (a) {
         free(a->start_key);
+        gw_registry_close(a->registry); /* its timer is freed when the loop runs */
+    }
     free(a);
     if (fd >= 0)
         close(fd);
@@ -691,6 +799,13 @@ void gw_admin_close(struct gw_admin *a)
 {
     if (a == NULL)
         return;
+    if (a->server->extend_arg == a) {
+        a->server->extend = NULL;
+        a->server->extend_finish = NULL;
+        a->server->extend_arg = NULL;
+    }
+    gw_registry_close(a->registry);
+    a->registry = NULL;
     while (!gw_list_empty(&a->conns)) {
         struct admin_conn *c = gw_container_of(a->conns.next, struct admin_conn, link);
         conn_close(c);

@@ -158,6 +158,30 @@ int gw__admin_doc_remove_target(json_t *doc, const char *name, const char *url, 
 void gw__admin_audit_change(const char *action, const char *name, json_t *before_doc,
                             json_t *after_doc, int status, const char *error);
 
+/* admin_api.c: a target's state for the status pages ("down", "ejected", "circuit_open" or
+ * "up") and since when (*since, the control loop's monotonic ms; 0: unknown). now: uv_now of
+ * the control loop. */
+struct gw_service;
+struct gw_target;
+const char *gw__admin_target_state(const struct gw_service *svc, const struct gw_target *t,
+                                   uint64_t now, uint64_t *since);
+
+/* admin.c: the backend registry of the running admin API, or NULL. */
+struct gw_registry;
+struct gw_registry *gw__admin_registry(struct gw_server *s);
+
+/* admin_registry.c: /api/registrations. */
+void gw__admin_list_registrations(struct gw_server *s, const struct gw__admin_req *rq,
+                                  struct gw__admin_resp *rs);
+void gw__admin_get_registration(struct gw_server *s, const struct gw__admin_req *rq,
+                                struct gw__admin_resp *rs);
+void gw__admin_register(struct gw_server *s, const struct gw__admin_req *rq,
+                        struct gw__admin_resp *rs);
+void gw__admin_heartbeat(struct gw_server *s, const struct gw__admin_req *rq,
+                         struct gw__admin_resp *rs);
+void gw__admin_deregister(struct gw_server *s, const struct gw__admin_req *rq,
+                          struct gw__admin_resp *rs);
+
 /* Replaces the file at path (following a symlink) with data: a temporary file in the same
  * directory, fsync, the old file's mode, rename, fsync of the directory. 0 or a negative
  * errno; on failure the old file is untouched. */

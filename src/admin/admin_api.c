@@ -381,8 +381,8 @@ static json_t *timestamp_json(uint64_t t, uint64_t mono_now, uint64_t wall_now)
  * open or half-open) — in that order when several hold — else "up", since the latest of: the
  * target appeared or its health verdict last changed, its last ejection ended, its circuit
  * last closed. */
-static const char *target_state(const struct gw_service *svc, const struct gw_target *t,
-                                uint64_t now, uint64_t *since)
+const char *gw__admin_target_state(const struct gw_service *svc, const struct gw_target *t,
+                                   uint64_t now, uint64_t *since)
 {
     struct gw_target_state_info info = {.health = GW_HEALTH_UNKNOWN};
     struct gw_breaker_stats bs = {.state = GW_BREAKER_CLOSED};
@@ -420,7 +420,7 @@ static json_t *target_states_json(const struct gw_service *svc, uint64_t now, ui
     for (size_t i = 0; a && i < svc->ntargets; i++) {
         const struct gw_target *t = &svc->targets[i];
         uint64_t since = 0;
-        const char *state = target_state(svc, t, now, &since);
+        const char *state = gw__admin_target_state(svc, t, now, &since);
         if (strcmp(state, "up") == 0)
             (*up)++;
         json_t *o = json_pack("{s:s, s:s, s:o}", "url", t->conf->url, "state", state, "since",
@@ -849,6 +849,11 @@ static const struct {
     {GW_METHOD_DELETE, "/api/services/{name}", gw__admin_delete_service},
     {GW_METHOD_POST, "/api/services/{name}/targets", gw__admin_add_target},
     {GW_METHOD_DELETE, "/api/services/{name}/targets", gw__admin_remove_target},
+    {GW_METHOD_GET, "/api/registrations", gw__admin_list_registrations},
+    {GW_METHOD_POST, "/api/registrations", gw__admin_register},
+    {GW_METHOD_GET, "/api/registrations/{id}", gw__admin_get_registration},
+    {GW_METHOD_DELETE, "/api/registrations/{id}", gw__admin_deregister},
+    {GW_METHOD_PUT, "/api/registrations/{id}/heartbeat", gw__admin_heartbeat},
     {GW_METHOD_POST, "/api/config/reload", post_reload},
     {GW_METHOD_GET, "/api/circuits", list_circuits},
     {GW_METHOD_GET, "/api/circuits/{service}", get_circuit},

@@ -587,6 +587,11 @@ struct gw_target_conf {
     uint32_t weight;
     /** host is an IPv6 literal (authority has brackets) */
     bool ipv6;
+    /** A registered backend's token as a whole header line ("Authorization: Bearer T\r\n"),
+     * sent on every request to this target; set by the registry after loading (never from the
+     * file, never in source), wiped and freed with the config. NULL: none. */
+    char *secret_header;
+    size_t secret_header_len;
 };
 
 /* "websocket" of a service: WebSocket (and, when listed, other) upgrades proxied as tunnels. */
@@ -703,6 +708,10 @@ struct gw_service_conf {
     double trace_sample_ratio;
     /** "websocket": protocol upgrades through this service (config_websocket.c); on by default */
     struct gw_websocket_conf websocket;
+    /** Some target has a secret_header: the client's header of that name (secret_name,
+     * secret_name_len, borrowed from registration.token_header) is never forwarded. */
+    const char *secret_name;
+    size_t secret_name_len;
 };
 
 /* A name and a string value ("tracing.headers", "tracing.resource_attributes"). */
@@ -910,6 +919,27 @@ struct gw_config {
     struct gw_tracing_conf tracing;
     struct gw_service_conf *services;
     size_t nservices;
+    /** "registration": backends that register themselves through the admin API
+     * (config_registration.c, README "Registering backends"); off when absent */
+    struct gw_registration_conf {
+        bool enabled;
+        /** "defaults": keys of the service made for a new registration prefix (a service
+         * object without name, prefix and targets), as written; NULL when absent. A reference
+         * into source: read-only, control thread. */
+        struct json_t *defaults;
+        uint64_t ttl_ms;            /* "ttl": when a registration gives none, default 30s */
+        uint64_t max_ttl_ms;        /* "max_ttl": longest TTL accepted, default 24h */
+        uint32_t max_registrations; /* "max_registrations", default 10000 */
+        uint32_t failures; /* "failures": in a row that make a registered target inactive, 3 */
+        uint64_t publish_interval_ms; /* "publish_interval": least time between, default 100ms */
+        /* "encryption_key": 64 hex digits, ${ENV} expanded; ENCRYPTION_KEY when absent. NULL:
+         * none (registrations cannot carry tokens). */
+        char *encryption_key;
+        char **previous_keys; /* "previous_keys": older keys, to read tokens stored with them */
+        size_t nprevious_keys;
+        char *token_header; /* "token_header", default "Authorization" */
+        char *token_prefix; /* "token_prefix", default "Bearer " */
+    } registration;
 };
 
 /* One problem. line and column are 1-based; line 0 means the whole file (it could not be read):

@@ -450,6 +450,14 @@ void gw_config_free(struct gw_config *cfg)
 {
     if (cfg == NULL)
         return;
+    for (size_t i = 0; i < cfg->nservices; i++) {
+        for (size_t k = 0; k < cfg->services[i].ntargets; k++) {
+            struct gw_target_conf *t = &cfg->services[i].targets[k];
+            if (t->secret_header)
+                explicit_bzero(t->secret_header, t->secret_header_len);
+            free(t->secret_header);
+        }
+    }
     gw__cfg_release_object(cfg, &gw__cfg_root);
     gw__cfg_auth_free_keys(cfg);
     json_decref(cfg->source);

@@ -469,7 +469,7 @@ static const struct gw__cfg_field service_fields[] = {
      .arg = &gw__cfg_service_websocket_obj,
      .def = "true"},
 };
-static const struct gw__cfg_object service_obj = {
+const struct gw__cfg_object gw__cfg_service_obj = {
     .what = "service",
     ROWS(service_fields),
     .size = sizeof(struct gw_service_conf),
@@ -477,7 +477,7 @@ static const struct gw__cfg_object service_obj = {
 };
 
 static const struct gw__cfg_list service_list = {
-    .elem = &service_obj,
+    .elem = &gw__cfg_service_obj,
     .count_offset = offsetof(struct gw_config, nservices),
 };
 
@@ -548,6 +548,12 @@ static const struct gw__cfg_field root_fields[] = {
      .type = &gw__cfg_list_type,
      .offset = offsetof(struct gw_config, services),
      .arg = &service_list},
+    /* after services: its defaults are checked as a service, which inherits the sections above */
+    {.name = "registration",
+     .type = &gw__cfg_object_type,
+     .offset = offsetof(struct gw_config, registration),
+     .arg = &gw__cfg_registration_obj,
+     .def = "false"},
 };
 const struct gw__cfg_object gw__cfg_root = {
     .what = "config",

@@ -287,6 +287,9 @@ struct gw_request {
     bool upgraded; /** the upstream answered 101: the exchange ends in a tunnel */
     bool head_built;
     bool head_sent; /** the upstream request head went out */
+    /** where the target's token line is in head, and its length (0: none; rewrite.c) */
+    uint32_t secret_off;
+    uint32_t secret_len;
     /* request body, client -> upstream */
     uint64_t body_left; /** GW_BODY_LENGTH: bytes still to forward */
     uint64_t body_in;   /** payload bytes received */

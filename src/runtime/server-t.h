@@ -23,6 +23,16 @@ struct gw_policy_shared;
 struct gw_jwks_fetcher;
 struct gw_metrics_hub;
 struct gw_tracer;
+struct gw_config;
+struct json_t;
+
+/* Adds services or targets to doc, a copy of the document of the file that loaded as file,
+ * before every reload's snapshot (the backend registry). 1 when it added something, 0 when
+ * not, or a negative code. Control thread. */
+typedef int (*gw_server_extend_fn)(void *arg, const struct gw_config *file, struct json_t *doc);
+/* Then finishes the configuration loaded from that document (secrets that never go into a
+ * document). 0 or a negative code. */
+typedef int (*gw_server_finish_fn)(void *arg, struct gw_config *merged);
 
 struct gw_server {
     struct gw_snapshot *snap; /** current snapshot (control thread's reference) */
@@ -52,6 +62,10 @@ struct gw_server {
     struct gw_policy_shared *policy;    /** rate-limit counters etc., across reloads */
     struct gw_jwks_fetcher *jwks;       /** JWKS refresh (control thread); NULL when unused */
     struct gw_tracer *tracer;           /** the trace exporter (control thread; trace/exporter.h) */
+    /** the backend registry's services (admin/), merged into every reload; NULL: none */
+    gw_server_extend_fn extend;
+    gw_server_finish_fn extend_finish;
+    void *extend_arg;
     /** the proxy listener's accept failures and pauses, every worker's (atomics) */
     struct gw_accept_stats accept;
 };

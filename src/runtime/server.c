@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <jansson.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 
@@ -241,6 +242,34 @@ static void audit_reload(struct gw_server *s, const char *before, int status, co
     gw_audit_record(&r);
 }
 
+/* The file's config plus what s->extend adds, loaded again as one document (the same
+ * validation). *cfg is replaced on success; errors go to errs. */
+static int extend_config(struct gw_server *s, struct gw_config **cfg, struct gw_config_errors *errs)
+{
+    struct gw_config *merged = NULL;
+    char *text = NULL;
+    json_t *doc = json_deep_copy((*cfg)->source);
+    int rc = doc ? s->extend(s->extend_arg, *cfg, doc) : GW_ENOMEM;
+    if (rc <= 0)
+        goto out;
+    text = json_dumps(doc, JSON_COMPACT);
+    rc =
+        text ? gw_config_load_string(s->config_path, text, strlen(text), &merged, errs) : GW_ENOMEM;
+    if (rc < 0)
+        goto out;
+    rc = s->extend_finish ? s->extend_finish(s->extend_arg, merged) : 0;
+    if (rc < 0) {
+        gw_config_free(merged);
+        goto out;
+    }
+    gw_config_free(*cfg);
+    *cfg = merged;
+out:
+    free(text);
+    json_decref(doc);
+    return rc < 0 ? rc : 0;
+}
+
 int gw_server_reload(struct gw_server *s, struct gw_config_errors *errs)
 {
     char detail[160];
@@ -251,6 +280,13 @@ int gw_server_reload(struct gw_server *s, struct gw_config_errors *errs)
     if (!errs)
         errs = &local;
     int rc = gw_config_load(s->config_path, &cfg, errs);
+    if (rc == 0 && s->extend) {
+        rc = extend_config(s, &cfg, errs);
+        if (rc < 0) {
+            gw_config_free(cfg);
+            cfg = NULL;
+        }
+    }
     if (rc < 0) {
         s->reloads_failed++;
         s->reload_ms_total += (double)(uv_hrtime() - t0) / 1e6;

@@ -604,6 +604,10 @@ static void send_request(struct gw_request *r)
                 return;
             }
         }
+    } else if ((r->secret_len || r->target->conf->secret_header) &&
+               gw_rewrite_request_target(r) < 0) {
+        fail(r, GW_ENOMEM);
+        return;
     }
     gw_http1_parser_init_response(&r->rparser, &r->snap->cfg->http, r->msg.method_id);
     gw_upconn_read_start(r->up);

@@ -156,9 +156,21 @@ int gw_rewrite_request_head(struct gw_request *r)
         break;
     }
 
+    /* A registered target's token (registration.token_header) replaces the client's header of
+     * that name; it is written here and swapped when a retry goes to another target. */
+    r->secret_off = (uint32_t)b->len;
+    r->secret_len = 0;
+    if (r->target->conf->secret_header) {
+        rc |= gw_buf_append(b, r->target->conf->secret_header, r->target->conf->secret_header_len);
+        r->secret_len = (uint32_t)r->target->conf->secret_header_len;
+    }
+    size_t secret_name_len = sc->secret_name_len;
     for (uint32_t i = 0; i < m->num_headers; i++) {
         const struct gw_http1_header *h = &m->headers[i];
         if (gw_http1_drop_on_forward(&tokens, h))
+            continue;
+        if (secret_name_len && h->name_len == secret_name_len &&
+            strncasecmp(h->name, sc->secret_name, secret_name_len) == 0)
             continue;
         if (name_is(h, "host", 4) || name_is(h, "expect", 6) || name_is(h, "x-request-id", 12) ||
             name_is(h, "x-forwarded-proto", 17) || name_is(h, "x-forwarded-host", 16))
@@ -211,6 +223,27 @@ int gw_rewrite_request_head(struct gw_request *r)
     }
     rc |= request_framing(r, b, m->body, m->content_length);
     return rc ? GW_ENOMEM : 0;
+}
+
+int gw_rewrite_request_target(struct gw_request *r)
+{
+    const struct gw_target_conf *t = r->target->conf;
+    struct gw_buf *b = &r->head;
+    size_t old = r->secret_len;
+    size_t len = t->secret_header ? t->secret_header_len : 0;
+    if (old == len && (len == 0 || memcmp(b->data + r->secret_off, t->secret_header, len) == 0))
+        return 0;
+    if (len > old && gw_buf_reserve(b, len - old) < 0)
+        return GW_ENOMEM;
+    char *at = b->data + r->secret_off;
+    memmove(at + len, at + old, b->len - r->secret_off - old);
+    if (len)
+        memcpy(at, t->secret_header, len);
+    b->len = b->len - old + len;
+    if (r->req_filter && r->req_filter->head_mark > r->secret_off)
+        r->req_filter->head_mark = r->req_filter->head_mark - old + len;
+    r->secret_len = (uint32_t)len;
+    return 0;
 }
 
 int gw_rewrite_request_finish(struct gw_request *r, enum gw_http1_body body, uint64_t length)

@@ -9,6 +9,11 @@
  * and X-Forwarded-Host set, X-Request-ID set, framing regenerated. 0 or a GW_E* code. */
 int gw_rewrite_request_head(struct gw_request *r);
 
+/* A retry goes to r->target, another target than the head was built for: its token line
+ * (a registered backend's, config-t.h secret_header) replaces the previous one's in r->head.
+ * 0 or GW_ENOMEM. Costs a comparison when neither target has a token. */
+int gw_rewrite_request_target(struct gw_request *r);
+
 /* Client response head from the parsed upstream response into r->rhead; decides r->out
  * (how the body is framed for this client) and may clear r->keep_alive. */
 int gw_rewrite_response_head(struct gw_request *r);

@@ -1,0 +1,38 @@
+/*
+ * Internals of src/registry/: shared by its files and its unit tests only.
+ */
+#ifndef GW_REGISTRY_INTERNAL_H
+#define GW_REGISTRY_INTERNAL_H
+
+#include "registry/registry.h"
+
+/* registry.c: stores e (owned) in place of the registration with its id. Returns the one it
+ * replaced (detached, owned by the caller), NULL when e is new, or e itself when out of memory
+ * (nothing changed). */
+struct gw_registration *gw__registry_swap(struct gw_registry *reg, struct gw_registration *e);
+
+/* registry.c: the file's document given to gw_registry_set_file_doc (borrowed), or NULL. */
+json_t *gw__registry_file_doc(const struct gw_registry *reg);
+
+/* registry_put.c: "/a/b/" -> "/a/b" in place ("/" stays). */
+void gw__registry_trim_prefix(char *p);
+
+/* registry_put.c: the TTL of a request body: a number of seconds or a duration string ("30s",
+ * "500ms", "5m", "1h"). True with *ms set, or false. */
+bool gw__registry_parse_ttl(json_t *v, uint64_t *ms);
+
+/* registry_token.c: seals token (NUL-terminated) into e under cfg's current key, with e->id as
+ * associated data. 0, GW_EINVAL (no key configured) or GW_ENOMEM. */
+int gw__registry_seal(const struct gw_config *cfg, struct gw_registration *e, const char *token);
+
+/* registry_token.c: opens e's token with the key of e->key_id among cfg's keys. Returns the
+ * plaintext (NUL-terminated, *len bytes; wipe and free it with gw__registry_wipe) or NULL when
+ * e has no token, no key matches, or it does not authenticate. */
+char *gw__registry_open(const struct gw_config *cfg, const struct gw_registration *e, size_t *len);
+void gw__registry_wipe(char *s, size_t len);
+
+/* registry_token.c: the id of the key given as 64 hex digits: 8 hex digits. False when the
+ * key is not one. */
+bool gw__registry_key_id(const char *hex, unsigned char key[32], char id[9]);
+
+#endif
