@@ -6,8 +6,9 @@
  * (config_fields.c), because it replaces only half of a value.
  *
  * Precedence, highest first: the variable (when set and not empty), the file (with its
- * ${NAME} substitutions), the built-in default. A section the file switched off with false
- * stays off: a variable never turns a feature on behind the file's back.
+ * ${NAME} substitutions), the built-in default. Where the file has something other than an
+ * object on the way ("auth": false, say), the variable is not applied and the schema reports
+ * the file's value as it would without it.
  */
 #include "config/internal.h"
 
