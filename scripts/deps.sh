@@ -36,6 +36,9 @@ run) packages+=(curl) ;;
 test)
     packages+=(libcmocka-dev curl redis-server valgrind prometheus python3-brotli chromium
               postgresql sqlite3)
+    # Packaging tests: make deb (dpkg-buildpackage, debhelper), lintian, the man page (man-db),
+    # systemd-analyze verify (systemd), logrotate.
+    packages+=(dpkg-dev debhelper lintian man-db systemd logrotate)
     # A machine may bring its own Node.js (with npm); Debian's are the fallback, and Debian's
     # npm must not be added beside another nodejs build.
     command -v node >/dev/null 2>&1 || packages+=(nodejs)
