@@ -95,6 +95,45 @@ def test_logrotate_config_signals_usr1():
     assert r.returncode == 0, r.stderr
 
 
+@gwtest.timeout(60)
+def test_logrotate_rotates_and_gantry_reopens_on_sigusr1():
+    """The packaged logrotate file, pointed at a temp dir and at this gantry's pid instead of
+    the systemd unit, run by the real logrotate: the old lines stay in access.log.1, new ones
+    go to the new access.log."""
+    if not shutil.which("logrotate"):
+        gwtest.skip("logrotate is not installed")
+    if os.geteuid() != 0:
+        gwtest.skip("logrotate refuses a state and config not owned by root here")
+    with open(os.path.join(REPO, "deploy/logrotate/gantry")) as f:
+        conf = f.read()
+    post = re.search(r"postrotate\n(.*?)\n\s*endscript", conf, re.S)
+    assert "--signal=SIGUSR1" in post.group(1)
+    with tempfile.TemporaryDirectory() as d, gwtest.Origin() as o:
+        os.chmod(d, 0o755)
+        access = os.path.join(d, "access.log")
+        cfg = gwtest.simple_config(o, log={"access": access, "error": os.path.join(d, "error.log")})
+        with gwtest.Gantry(cfg) as g:
+            conf_here = conf.replace("/var/log/gantry/*.log", os.path.join(d, "*.log"))
+            conf_here = conf_here.replace("    su gantry gantry\n", "")
+            conf_here = conf_here.replace("create 0640 gantry gantry", "create 0640 root root")
+            conf_here = conf_here.replace(post.group(1), "        kill -USR1 %d" % g.pid)
+            path = os.path.join(d, "logrotate.conf")
+            with open(path, "w") as f:
+                f.write(conf_here)
+            assert gwtest.request(g.port, "GET", "/before-rotation").status in (200, 404)
+            gwtest.wait_until(lambda: "/before-rotation" in open(access).read(), 5)
+            run(["logrotate", "-f", "-s", os.path.join(d, "state"), path])
+            assert "/before-rotation" in open(access + ".1").read()
+            errlog = os.path.join(d, "error.log")  # the error log is rotated and reopened too
+            gwtest.wait_until(lambda: os.path.exists(errlog) and re.search(
+                r"SIGUSR1: access log .* reopened", open(errlog).read()), 5,
+                message="the reopen line in the new error.log")
+            assert gwtest.request(g.port, "GET", "/after-rotation").status in (200, 404)
+            gwtest.wait_until(lambda: "/after-rotation" in open(access).read(), 5,
+                              message="the request in the new access.log")
+            assert "/after-rotation" not in open(access + ".1").read()
+
+
 def installed(root):
     files = []
     for d, _, names in os.walk(root):
