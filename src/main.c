@@ -34,7 +34,8 @@ static const char usage[] =
     "exit; a second one closes every connection at once.\n"
     "Environment: GATEWAY_PORT (listen port), LOG_LEVEL (log.level), REDIS_URL\n"
     "(rate_limit.redis.url), JWT_SECRET (auth.jwt.keys[0].secret), ADMIN_API_KEY\n"
-    "(admin.api_key) override the file when set and not empty; DATABASE_URL is reserved.\n"
+    "(admin.api_key), DATABASE_URL (audit.postgres.dsn, with an audit section) override\n"
+    "the file when set and not empty.\n"
     "${NAME} in config strings is replaced by the environment variable NAME.\n"
     "Config reference: docs/config.md\n";
 

@@ -5,6 +5,9 @@
  * variable. GATEWAY_PORT (the port part of "listen") is applied after the walk instead
  * (config_fields.c), because it replaces only half of a value.
  *
+ * DATABASE_URL (audit.postgres.dsn) applies only when the file has an "audit" section: the
+ * variable names where the audit log goes, not whether there is one.
+ *
  * Precedence, highest first: the variable (when set and not empty), the file (with its
  * ${NAME} substitutions), the built-in default. Where the file has something other than an
  * object on the way ("auth": false, say), the variable is not applied and the schema reports
@@ -29,18 +32,32 @@ struct env_override {
     /* Members of an array element created on the way (JWT_SECRET's key needs an alg). */
     const char *elem_key;
     const char *elem_value;
+    /* Applied only when the file has the first step's section: DATABASE_URL must not switch
+     * the audit log on by itself (platforms set it for other reasons). */
+    bool only_in_section;
 };
 
 static const struct env_override overrides[] = {
-    {"LOG_LEVEL", "log.level", {{"log"}, {"level"}}, 2, NULL, NULL},
-    {"REDIS_URL", "rate_limit.redis.url", {{"rate_limit"}, {"redis"}, {"url"}}, 3, NULL, NULL},
-    {"JWT_SECRET",
-     "auth.jwt.keys[0].secret",
-     {{"auth"}, {"jwt"}, {"keys"}, {NULL}, {"secret"}},
-     5,
-     "alg",
-     "HS256"},
-    {"ADMIN_API_KEY", "admin.api_key", {{"admin"}, {"api_key"}}, 2, NULL, NULL},
+    {.var = "LOG_LEVEL", .path = "log.level", .steps = {{"log"}, {"level"}}, .nsteps = 2},
+    {.var = "REDIS_URL",
+     .path = "rate_limit.redis.url",
+     .steps = {{"rate_limit"}, {"redis"}, {"url"}},
+     .nsteps = 3},
+    {.var = "JWT_SECRET",
+     .path = "auth.jwt.keys[0].secret",
+     .steps = {{"auth"}, {"jwt"}, {"keys"}, {NULL}, {"secret"}},
+     .nsteps = 5,
+     .elem_key = "alg",
+     .elem_value = "HS256"},
+    {.var = "ADMIN_API_KEY",
+     .path = "admin.api_key",
+     .steps = {{"admin"}, {"api_key"}},
+     .nsteps = 2},
+    {.var = "DATABASE_URL",
+     .path = "audit.postgres.dsn",
+     .steps = {{"audit"}, {"postgres"}, {"dsn"}},
+     .nsteps = 3,
+     .only_in_section = true},
 };
 
 /* A new container for the value after step i: an array when the next step is an index; an
@@ -84,6 +101,8 @@ static void apply_one(struct gw__cfg_ctx *ctx, json_t *root, const struct env_ov
                       const char *value)
 {
     json_t *node = root;
+    if (o->only_in_section && json_object_get(root, o->steps[0].key) == NULL)
+        return;
     for (size_t i = 0; node != NULL && i + 1 < o->nsteps; i++)
         node = step_into(ctx, node, o, i);
     if (node == NULL)

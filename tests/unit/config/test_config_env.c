@@ -106,11 +106,23 @@ static void test_admin_api_key(void **state)
     clear_env();
 }
 
-static void test_database_url_is_reserved(void **state)
+static void test_database_url_only_with_an_audit_section(void **state)
 {
     (void)state;
-    setenv("DATABASE_URL", "postgres://u@h/db", 1);
+    setenv("DATABASE_URL", "postgresql://gantry@10.0.0.5/gantry", 1);
+    /* No audit section: the variable switches nothing on. */
     struct gw_config *cfg = load_ok("{}");
+    assert_false(cfg->audit.enabled);
+    assert_null(cfg->audit.pg_dsn);
+    gw_config_free(cfg);
+    /* An audit section: its PostgreSQL sink is the variable (over the file's dsn too). */
+    cfg = load_ok("{\"audit\": {\"queue\": 100, \"postgres\": {\"dsn\": \"host=10.0.0.9\"}}}");
+    assert_true(cfg->audit.enabled);
+    assert_string_equal(cfg->audit.pg_dsn, "postgresql://gantry@10.0.0.5/gantry");
+    gw_config_free(cfg);
+    cfg = load_ok("{\"audit\": {}}");
+    assert_true(cfg->audit.enabled);
+    assert_string_equal(cfg->audit.pg_dsn, "postgresql://gantry@10.0.0.5/gantry");
     gw_config_free(cfg);
     clear_env();
 }
@@ -123,7 +135,7 @@ int main(void)
         cmocka_unit_test_setup(test_redis_url, setup),
         cmocka_unit_test_setup(test_jwt_secret, setup),
         cmocka_unit_test_setup(test_admin_api_key, setup),
-        cmocka_unit_test_setup(test_database_url_is_reserved, setup),
+        cmocka_unit_test_setup(test_database_url_only_with_an_audit_section, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
