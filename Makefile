@@ -7,6 +7,11 @@
 #   make bench            release build with benchmarks in build/bench, then bench/run.sh
 #   make format           clang-format -i over the C sources
 #   make clean            remove build/
+#   make man              the gantry(8) man page in build/man/gantry.8 (from README.md)
+#   make install          release build, then install under $(DESTDIR)$(PREFIX) (default
+#                         /usr/local; config in $(SYSCONFDIR)/gantry, kept if present)
+#   make uninstall        remove what install put there (the config stays; PURGE=1 removes it)
+#   make deb              the Debian package in build/deb/ (dpkg-buildpackage on a copy of the tree)
 #   make deps-<profile>   install the Debian packages for run|test|fuzz|bench
 
 FUZZ_SECONDS ?= 60
@@ -25,7 +30,19 @@ BENCH_DIR := build/bench
 CMAKE_BUILD = MAKEFLAGS=--no-print-directory $(CMAKE) --build
 
 .PHONY: all build run test fuzz bench format format-check clean \
-	deps-run deps-test deps-fuzz deps-bench
+	deps-run deps-test deps-fuzz deps-bench man install install-files uninstall deb
+
+# Install locations (GNU conventions). PREFIX=/usr puts the config in /etc.
+PREFIX ?= /usr/local
+DESTDIR ?=
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/gantry
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+MAN_DIR := build/man
+DEB_DIR := build/deb
 
 all: build
 
@@ -106,3 +123,55 @@ format-check:
 
 clean:
 	rm -rf build
+
+man: $(MAN_DIR)/gantry.8
+
+$(MAN_DIR)/gantry.8: README.md CMakeLists.txt scripts/gen-man.py
+	@mkdir -p $(MAN_DIR)
+	python3 scripts/gen-man.py README.md > $@.tmp && mv $@.tmp $@
+
+# What `make install` writes, relative to $(DESTDIR). The config is never overwritten.
+INSTALLED_FILES = $(SBINDIR)/gantry $(MANDIR)/man8/gantry.8 $(UNITDIR)/gantry.service \
+	$(SYSUSERSDIR)/gantry.conf $(SYSCONFDIR)/logrotate.d/gantry $(DOCDIR)/README.md \
+	$(DOCDIR)/config.md $(DOCDIR)/examples/gantry.json $(DOCDIR)/examples/gantry.yaml
+
+install:
+	$(MAKE) build
+	$(MAKE) install-files
+
+# The files alone, from an existing release build (debian/rules uses this).
+install-files: man
+	@test -x $(RELEASE_DIR)/gantry || { echo "install: no $(RELEASE_DIR)/gantry; run make build" >&2; exit 1; }
+	install -D -m 0755 $(RELEASE_DIR)/gantry $(DESTDIR)$(SBINDIR)/gantry
+	install -D -m 0644 $(MAN_DIR)/gantry.8 $(DESTDIR)$(MANDIR)/man8/gantry.8
+	install -d -m 0755 $(DESTDIR)$(UNITDIR)
+	sed -e 's|/usr/sbin/gantry|$(SBINDIR)/gantry|g' -e 's|/etc/gantry/|$(SYSCONFDIR)/gantry/|g' \
+	    deploy/systemd/gantry.service > $(DESTDIR)$(UNITDIR)/gantry.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/gantry.service
+	install -D -m 0644 deploy/sysusers/gantry.conf $(DESTDIR)$(SYSUSERSDIR)/gantry.conf
+	install -D -m 0644 deploy/logrotate/gantry $(DESTDIR)$(SYSCONFDIR)/logrotate.d/gantry
+	install -D -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	install -D -m 0644 docs/config.md $(DESTDIR)$(DOCDIR)/config.md
+	install -D -m 0644 examples/gantry.json $(DESTDIR)$(DOCDIR)/examples/gantry.json
+	install -D -m 0644 examples/gantry.yaml $(DESTDIR)$(DOCDIR)/examples/gantry.yaml
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/gantry/gantry.json ]; then \
+	    echo "install: keeping the existing $(DESTDIR)$(SYSCONFDIR)/gantry/gantry.json"; \
+	else \
+	    install -D -m 0644 deploy/gantry.json $(DESTDIR)$(SYSCONFDIR)/gantry/gantry.json; \
+	fi
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED_FILES))
+	-rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null
+	@if [ "$(PURGE)" = 1 ]; then \
+	    rm -f $(DESTDIR)$(SYSCONFDIR)/gantry/gantry.json; \
+	    rmdir $(DESTDIR)$(SYSCONFDIR)/gantry 2>/dev/null || true; \
+	elif [ -e $(DESTDIR)$(SYSCONFDIR)/gantry/gantry.json ]; then \
+	    echo "uninstall: $(DESTDIR)$(SYSCONFDIR)/gantry/gantry.json kept (PURGE=1 removes it)"; \
+	fi
+
+# dpkg-buildpackage builds in the tree it is given: it gets a copy of the committed tree plus
+# the working tree's changes (no build/, no node_modules), so neither build/test nor the
+# worktree is touched. The .deb, .buildinfo and .changes land in $(DEB_DIR).
+deb:
+	scripts/build-deb.sh $(DEB_DIR)

@@ -30,12 +30,15 @@ if command -v clang >/dev/null 2>&1; then
 fi
 
 packages=(build-essential cmake pkg-config libuv1-dev libjansson-dev libssl-dev libhiredis-dev libpcre2-dev
-          zlib1g-dev libbrotli-dev libsqlite3-dev libpq-dev libsodium-dev python3)
+          zlib1g-dev libbrotli-dev libsqlite3-dev libpq-dev libsodium-dev libyaml-dev python3)
 case $profile in
 run) packages+=(curl) ;;
 test)
     packages+=(libcmocka-dev curl redis-server valgrind prometheus python3-brotli chromium
               postgresql sqlite3)
+    # Packaging tests: make deb (dpkg-buildpackage, debhelper), lintian, the man page (man-db),
+    # systemd-analyze verify (systemd), logrotate.
+    packages+=(dpkg-dev debhelper lintian man-db systemd logrotate)
     # A machine may bring its own Node.js (with npm); Debian's are the fallback, and Debian's
     # npm must not be added beside another nodejs build.
     command -v node >/dev/null 2>&1 || packages+=(nodejs)

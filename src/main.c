@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "admin/admin.h"
 #include "cli/cli.h"
 #include "config/config.h"
@@ -11,9 +13,12 @@
 
 static const char usage[] =
     "Usage:\n"
-    "  gantry [-c FILE]          run the gateway (default config: ./gantry.json)\n"
+    "  gantry [-c FILE]          run the gateway (default config: ./gantry.json);\n"
+    "                            FILE is JSON, or YAML when it ends in .yaml or .yml\n"
     "  gantry run [-c FILE]      same\n"
-    "  gantry check FILE         validate FILE, print every error, exit 1 if any\n"
+    "  gantry check FILE         validate FILE (JSON or YAML), print every error, exit 1 if any\n"
+    "  gantry convert FILE       print FILE as YAML when it is JSON, as JSON when it is YAML\n"
+    "                            (syntax only: run check for the schema; ${NAME} kept as is)\n"
     "  gantry version            print the version\n"
     "  gantry hash-key KEY|-     print the sha256:... hash of API key KEY for the config;\n"
     "                            '-' reads the key from one line of stdin, keeping it out\n"
@@ -27,8 +32,11 @@ static const char usage[] =
     "Signals: SIGHUP reloads the config file; SIGUSR1 reopens the log files and the\n"
     "audit log file (logrotate); SIGTERM or SIGINT drain (finish requests in flight) and\n"
     "exit; a second one closes every connection at once.\n"
-    "Environment: GATEWAY_PORT overrides the listen port; ${NAME} in config strings\n"
-    "is replaced by the environment variable NAME.\n"
+    "Environment: GATEWAY_PORT (listen port), LOG_LEVEL (log.level), REDIS_URL\n"
+    "(rate_limit.redis.url), JWT_SECRET (auth.jwt.keys[0].secret), ADMIN_API_KEY\n"
+    "(admin.api_key), DATABASE_URL (audit.postgres.dsn, with an audit section) override\n"
+    "the file when set and not empty.\n"
+    "${NAME} in config strings is replaced by the environment variable NAME.\n"
     "Config reference: docs/config.md\n";
 
 static int load(const char *path, struct gw_config **cfg)
@@ -56,6 +64,35 @@ static int cmd_check(int argc, char **argv)
         return 1;
     printf("%s: ok (%zu service%s)\n", argv[0], cfg->nservices, cfg->nservices == 1 ? "" : "s");
     gw_config_free(cfg);
+    return 0;
+}
+
+static int cmd_convert(int argc, char **argv)
+{
+    struct gw_config_errors errs = {0};
+    json_t *tree = NULL;
+    if (argc != 1) {
+        fprintf(stderr, "usage: gantry convert FILE\n");
+        return 2;
+    }
+    if (gw_config_read_tree(argv[0], &tree, &errs) < 0) {
+        gw_config_errors_print(&errs, stderr);
+        gw_config_errors_free(&errs);
+        return 1;
+    }
+    int rc = 0;
+    if (gw_config_is_yaml(argv[0])) {
+        rc = json_dumpf(tree, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) == 0 ? 0 : -1;
+        if (rc == 0)
+            fputc('\n', stdout);
+    } else {
+        rc = gw_config_write_yaml(tree, stdout);
+    }
+    json_decref(tree);
+    if (rc < 0 || fflush(stdout) != 0) {
+        fprintf(stderr, "gantry convert: cannot write the output\n");
+        return 1;
+    }
     return 0;
 }
 
@@ -90,6 +127,8 @@ int main(int argc, char **argv)
         }
         if (strcmp(cmd, "check") == 0)
             return cmd_check(argc - 2, argv + 2);
+        if (strcmp(cmd, "convert") == 0)
+            return cmd_convert(argc - 2, argv + 2);
         if (strcmp(cmd, "run") == 0)
             return cmd_run(argc - 2, argv + 2);
         if (strcmp(cmd, "hash-key") == 0)

@@ -38,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define AT(base, off, T) ((T *)((char *)(base) + (off)))
 
@@ -296,24 +297,59 @@ int gw__cfg_each_key(int (*fn)(const char *path, const struct gw__cfg_field *f, 
 
 /* ---- loading --------------------------------------------------------------------------------- */
 
-static int load_text(struct gw__cfg_ctx *ctx, const char *text, size_t len, struct gw_config **out)
+bool gw_config_is_yaml(const char *name)
 {
+    size_t n = name ? strlen(name) : 0;
+    return (n >= 5 && strcasecmp(name + n - 5, ".yaml") == 0) ||
+           (n >= 4 && strcasecmp(name + n - 4, ".yml") == 0);
+}
+
+/* The tree of a JSON or YAML text (by ctx->name), or NULL after recording the syntax error.
+ * For YAML, idx receives the positions. */
+static json_t *parse_text(struct gw__cfg_ctx *ctx, const char *text, size_t len,
+                          struct gw__pos_index *idx)
+{
+    json_t *root = NULL;
+    if (gw_config_is_yaml(ctx->name)) {
+        char why[300];
+        int line = 1;
+        int column = 1;
+        int rc = gw__yaml_parse(text, len, &root, idx, &line, &column, why, sizeof why);
+        if (rc == GW_ENOMEM)
+            ctx->oom = true;
+        else if (rc < 0)
+            gw__cfg_error_raw(ctx, line, column, "", why);
+        return root;
+    }
     json_error_t jerr;
-    struct gw_config *cfg = NULL;
-    ctx->text = text;
-    ctx->len = len;
-    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL) {
         /* jansson reports the line and the character column of the offending token. */
         gw__cfg_error_raw(ctx, jerr.line > 0 ? jerr.line : 1, jerr.column > 0 ? jerr.column : 1, "",
                           jerr.text);
+    }
+    return root;
+}
+
+static int load_text(struct gw__cfg_ctx *ctx, const char *text, size_t len, struct gw_config **out)
+{
+    struct gw_config *cfg = NULL;
+    struct gw__pos_index idx = {0};
+    ctx->text = text;
+    ctx->len = len;
+    json_t *root = parse_text(ctx, text, len, &idx);
+    if (root == NULL)
         goto fail;
+    if (gw_config_is_yaml(ctx->name)) {
+        ctx->pos = &idx;
+        ctx->tree = root;
     }
     if (!json_is_object(root)) {
         gw__cfg_error(ctx, "the top-level value must be an object, got %s",
                       gw__cfg_json_kind(root));
         goto fail;
     }
+    gw__cfg_env_apply(ctx, root);
     cfg = calloc(1, sizeof *cfg);
     if (cfg == NULL) {
         ctx->oom = true;
@@ -331,12 +367,18 @@ static int load_text(struct gw__cfg_ctx *ctx, const char *text, size_t len, stru
     if (ctx->oom || ctx->errs->count > 0 || ctx->dropped > 0)
         goto fail;
     cfg->source = root; /* the reference moves to the config */
+    ctx->pos = NULL;
+    ctx->tree = NULL;
+    gw__pos_index_free(&idx);
     *out = cfg;
     return 0;
 fail:
     json_decref(root);
     gw_config_free(cfg);
     ctx->root = NULL;
+    ctx->pos = NULL;
+    ctx->tree = NULL;
+    gw__pos_index_free(&idx);
     return ctx->oom ? GW_ENOMEM : GW_ECONFIG;
 }
 
@@ -444,6 +486,34 @@ int gw_config_load(const char *path, struct gw_config **out, struct gw_config_er
     free(text);
     gw__cfg_errors_finish(&ctx);
     return rc;
+}
+
+int gw_config_read_tree(const char *path, json_t **out, struct gw_config_errors *errs)
+{
+    struct gw__cfg_ctx ctx;
+    size_t len = 0;
+    if (out)
+        *out = NULL;
+    if (errs) {
+        errs->items = NULL;
+        errs->count = 0;
+    }
+    if (out == NULL || errs == NULL || path == NULL)
+        return GW_EINVAL;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.name = path;
+    ctx.errs = errs;
+    char *text = read_file(&ctx, path, &len);
+    if (text != NULL) {
+        ctx.text = text;
+        ctx.len = len;
+        *out = parse_text(&ctx, text, len, NULL);
+    }
+    free(text);
+    gw__cfg_errors_finish(&ctx);
+    if (*out != NULL)
+        return 0;
+    return ctx.oom ? GW_ENOMEM : GW_ECONFIG;
 }
 
 void gw_config_free(struct gw_config *cfg)

@@ -14,6 +14,7 @@
 #ifndef GW_CONFIG_CONFIG_H
 #define GW_CONFIG_CONFIG_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "config/config-t.h"
@@ -45,6 +46,22 @@ int gw_config_load(const char *path, struct gw_config **out, struct gw_config_er
  * messages and becomes cfg->path. For tests, fuzzing and the admin API. */
 int gw_config_load_string(const char *name, const char *text, size_t len, struct gw_config **out,
                           struct gw_config_errors *errs);
+
+/* True when name ends in .yaml or .yml (any case): gw_config_load* then reads the text as YAML
+ * (the JSON data model in YAML syntax, see docs/config.md "YAML"), with the same schema and
+ * errors. Anything else is read as JSON. */
+bool gw_config_is_yaml(const char *name);
+
+/* Reads the file at path (JSON or YAML, by gw_config_is_yaml) into a JSON tree without
+ * checking it against the schema and without ${NAME} substitution or environment overrides:
+ * what `gantry convert` prints. 0 with *out (json_decref it); GW_ECONFIG with the syntax or
+ * file error in *errs; GW_ENOMEM; GW_EINVAL for null arguments. */
+int gw_config_read_tree(const char *path, struct json_t **out, struct gw_config_errors *errs);
+
+/* Writes root as a YAML document to out: block style, keys in the tree's order, strings quoted
+ * exactly when a plain scalar would read as something else. 0, or -EIO when writing failed,
+ * GW_ENOMEM. */
+int gw_config_write_yaml(const struct json_t *root, FILE *out);
 
 /* Frees a config from gw_config_load*. NULL is ignored. */
 void gw_config_free(struct gw_config *cfg);

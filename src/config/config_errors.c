@@ -6,6 +6,7 @@
 
 #include "core/hex.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -186,6 +187,26 @@ void gw__cfg_error_raw(struct gw__cfg_ctx *ctx, int line, int column, const char
     add_error(ctx, line, column, path, msg);
 }
 
+void gw__cfg_locate(const struct gw__cfg_ctx *ctx, bool at_key, int *line, int *column)
+{
+    if (ctx->pos != NULL)
+        gw__pos_locate(ctx->pos, ctx->tree, ctx->path, ctx->depth, at_key, line, column);
+    else
+        gw__json_locate(ctx->text, ctx->len, ctx->path, ctx->depth, at_key, line, column);
+}
+
+/* Appends " (from environment variable NAME)" to msg when path is one the environment set. */
+static void name_env(const struct gw__cfg_ctx *ctx, const char *path, char *msg, size_t cap)
+{
+    for (size_t i = 0; i < ctx->nenv; i++) {
+        if (strcmp(ctx->env[i].path, path) == 0) {
+            size_t o = strlen(msg);
+            snprintf(msg + o, cap - o, " (from environment variable %s)", ctx->env[i].var);
+            return;
+        }
+    }
+}
+
 static void verror(struct gw__cfg_ctx *ctx, bool at_key, const char *fmt, va_list ap)
     __attribute__((format(printf, 3, 0)));
 
@@ -204,7 +225,8 @@ static void verror(struct gw__cfg_ctx *ctx, bool at_key, const char *fmt, va_lis
         o = (size_t)snprintf(msg, sizeof msg, "built-in default: ");
     vsnprintf(msg + o, sizeof msg - o, fmt, ap);
     format_path(ctx, path, sizeof path);
-    gw__json_locate(ctx->text, ctx->len, ctx->path, ctx->depth, at_key, &line, &column);
+    name_env(ctx, path, msg, sizeof msg);
+    gw__cfg_locate(ctx, at_key, &line, &column);
     add_error(ctx, line, column, path, msg);
 }
 
@@ -264,9 +286,15 @@ void gw__cfg_error_in_string(struct gw__cfg_ctx *ctx, size_t off, const char *fm
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     format_path(ctx, path, sizeof path);
-    gw__json_locate(ctx->text, ctx->len, ctx->path, ctx->depth, false, &line, &column);
+    name_env(ctx, path, msg, sizeof msg);
+    gw__cfg_locate(ctx, false, &line, &column);
     size_t i = offset_of(ctx->text, ctx->len, line, column);
-    if (!ctx->in_default && i < ctx->len && ctx->text[i] == '"') {
+    if (ctx->pos != NULL) {
+        /* YAML: the value's start plus the offset, past the opening quote of a quoted scalar
+         * (escapes and folded lines are not walked: the column is then approximate). */
+        if (!ctx->in_default && off < (size_t)INT_MAX - (size_t)column)
+            column += (int)off + (i < ctx->len && (ctx->text[i] == '"' || ctx->text[i] == '\''));
+    } else if (!ctx->in_default && i < ctx->len && ctx->text[i] == '"') {
         /* Walk the string token, decoding escapes, until off decoded bytes are behind. */
         const char *t = ctx->text;
         size_t decoded = 0;

@@ -37,6 +37,57 @@ size_t gw__json_locate(const char *text, size_t len, const struct gw__json_seg *
 /* Line and column (as above) of byte offset `off` (clamped to len). */
 void gw__json_line_col(const char *text, size_t len, size_t off, int *line, int *column);
 
+/* ---- YAML files (yaml_read.c) ---------------------------------------------------------------- */
+
+/* Where one value of a YAML document starts (1-based, columns in characters like JSON's), found
+ * by its parent container and its key (or index). parent NULL: the document itself. */
+struct gw__pos {
+    const json_t *parent;
+    char *key; /* owned; NULL for an array element */
+    size_t key_len;
+    size_t index;
+    int line;
+    int column;
+    int key_line;
+    int key_column;
+};
+
+struct gw__pos_index {
+    struct gw__pos *items;
+    size_t count;
+    size_t cap;
+};
+
+/* How a plain YAML scalar reads (YAML 1.2 core schema, as JSON values). */
+enum gw__yaml_kind {
+    GW__YAML_STRING,
+    GW__YAML_NULL,
+    GW__YAML_TRUE,
+    GW__YAML_FALSE,
+    GW__YAML_INT,
+    GW__YAML_REAL,
+    GW__YAML_BAD_NUMBER, /* .inf, .nan: YAML numbers with no JSON value */
+};
+
+/* Resolves the plain scalar s[0..n); *i or *d (either may be NULL) get an INT's or REAL's
+ * value. The YAML writer uses it to know which strings must be quoted. */
+enum gw__yaml_kind gw__yaml_resolve(const char *s, size_t n, json_int_t *i, double *d);
+
+/* Parses the YAML text [text, text+len) into a new JSON tree (*root) and, when idx is not
+ * NULL, the position of every value into *idx (free it with gw__pos_index_free, also after a
+ * failure). Returns 0; GW_ECONFIG with the 1-based position and message of the first problem
+ * (syntax, a second document, duplicate key, unsupported tag, too deep or too large); or
+ * GW_ENOMEM. Never reads outside the buffer. */
+int gw__yaml_parse(const char *text, size_t len, json_t **root, struct gw__pos_index *idx,
+                   int *line, int *column, char *why, size_t why_cap);
+
+void gw__pos_index_free(struct gw__pos_index *idx);
+
+/* gw__json_locate's contract, over the tree root that gw__yaml_parse built and its index. */
+size_t gw__pos_locate(const struct gw__pos_index *idx, const json_t *root,
+                      const struct gw__json_seg *path, size_t depth, bool want_key, int *line,
+                      int *column);
+
 /* ---- schema ---------------------------------------------------------------------------------- */
 
 struct gw__cfg_ctx;
@@ -239,7 +290,25 @@ struct gw__cfg_ctx {
     struct gw_config *root; /* the config being built */
     bool in_default;        /* parsing a built-in default: no ${ENV}, errors are bugs */
     bool oom;
+    /* A YAML file: positions come from this index over tree instead of from the text. */
+    const struct gw__pos_index *pos;
+    const json_t *tree;
+    /* Keys the environment overrode (config_env.c): their errors name the variable. */
+    struct {
+        const char *var;
+        char path[64];
+    } env[8];
+    size_t nenv;
 };
+
+/* Finds the current path's position (the value, or its key with at_key) in the file. */
+void gw__cfg_locate(const struct gw__cfg_ctx *ctx, bool at_key, int *line, int *column);
+
+/* Applies the environment overrides (config_env.c) to the parsed tree root before the schema
+ * walk: each variable that is set and not empty writes its value at its key path, creating the
+ * objects on the way; a section the file switched off (false) stays off. The paths are
+ * recorded in ctx->env. */
+void gw__cfg_env_apply(struct gw__cfg_ctx *ctx, json_t *root);
 
 void gw__cfg_push_key(struct gw__cfg_ctx *ctx, const char *key);
 void gw__cfg_push_index(struct gw__cfg_ctx *ctx, size_t index);

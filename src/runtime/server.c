@@ -29,6 +29,7 @@
 #include "observe/observe.h"
 #include "policy/jwks_fetch.h"
 #include "policy/policy.h"
+#include "runtime/sdnotify.h"
 #include "runtime/worker.h"
 #include "trace/exporter.h"
 #include "upstream/target_state.h"
@@ -45,6 +46,7 @@ struct control {
     uv_timer_t drain_timer;
     uv_async_t worker_exit;
     uv_timer_t policy_sweep; /* once a second: idle rate-limit keys, expired cached tokens */
+    uv_timer_t watchdog;     /* systemd's WATCHDOG=1, at half of $WATCHDOG_USEC (if set) */
     unsigned sweeps;
     struct gw_server *server;
     bool draining;
@@ -74,6 +76,15 @@ static void stop_control(struct control *ctl)
     uv_close((uv_handle_t *)&ctl->drain_timer, on_closed_noop);
     uv_close((uv_handle_t *)&ctl->worker_exit, on_closed_noop);
     uv_close((uv_handle_t *)&ctl->policy_sweep, on_closed_noop);
+    uv_close((uv_handle_t *)&ctl->watchdog, on_closed_noop);
+}
+
+/* systemd restarts a unit whose WATCHDOG=1 stops coming: the control loop sending it shows
+ * that signals, reloads and the admin API are still served. */
+static void on_watchdog(uv_timer_t *t)
+{
+    (void)t;
+    gw_sdnotify("WATCHDOG=1");
 }
 
 static void on_policy_sweep(uv_timer_t *t)
@@ -131,6 +142,7 @@ static void on_stop_signal(uv_signal_t *h, int signum)
         return;
     }
     ctl->draining = true;
+    gw_sdnotify("STOPPING=1\nSTATUS=draining");
     atomic_store(&ctl->server->ready, false);
     atomic_store(&ctl->server->draining, true);
     gw_log_info("signal %d: draining (no new connections, finishing requests in flight)", signum);
@@ -349,9 +361,14 @@ static void on_hup(uv_signal_t *h, int signum)
     (void)signum;
     gw_log_info("SIGHUP: reloading %s", ctl->server->config_path);
     static const struct gw_audit_actor hup = {.via = "signal", .key = "SIGHUP"};
+    /* systemd waits for READY=1 after RELOADING=1 whether the reload worked or not: a refused
+     * file leaves the old configuration serving, which is "ready" too. */
+    gw_sdnotify_reloading();
     gw_audit_set_actor(&hup);
-    gw_server_reload(ctl->server, NULL);
+    int rc = gw_server_reload(ctl->server, NULL);
     gw_audit_set_actor(NULL);
+    gw_sdnotify(rc == 0 ? "READY=1\nSTATUS=configuration reloaded"
+                        : "READY=1\nSTATUS=reload refused; previous configuration serving");
 }
 
 /* SIGUSR1 (logrotate): the log files are reopened under their names (gw_log_reopen_file), and
@@ -503,6 +520,7 @@ int gw_server_run(struct gw_config *cfg, const char *path, const struct gw_contr
     uv_async_init(&ctl.loop, &ctl.worker_exit, on_worker_exit);
     uv_timer_init(&ctl.loop, &ctl.policy_sweep);
     uv_timer_start(&ctl.policy_sweep, on_policy_sweep, 1000, 1000);
+    uv_timer_init(&ctl.loop, &ctl.watchdog);
     ctl.drain_timer.data = ctl.worker_exit.data = ctl.policy_sweep.data = &ctl;
     s.exit_async = &ctl.worker_exit;
     if (gw_metrics_hub_new(&s.metrics, &ctl.loop, nworkers) < 0)
@@ -544,6 +562,13 @@ int gw_server_run(struct gw_config *cfg, const char *path, const struct gw_contr
                 s.snap->cfg->listen_host, (unsigned)s.snap->cfg->listen_port, nworkers,
                 nworkers == 1 ? "" : "s", s.snap->nservices, s.snap->nservices == 1 ? "" : "s");
     hint_migrate_req();
+    gw_sdnotify("READY=1\nSTATUS=listening");
+    uint64_t wd_usec = gw_sdnotify_watchdog_usec();
+    if (wd_usec > 0) {
+        uint64_t every_ms = wd_usec / 2000 ? wd_usec / 2000 : 1;
+        uv_timer_start(&ctl.watchdog, on_watchdog, every_ms, every_ms);
+        gw_sdnotify("WATCHDOG=1");
+    }
     uv_run(&ctl.loop, UV_RUN_DEFAULT);
     status = 0;
 out:
