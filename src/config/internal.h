@@ -209,6 +209,8 @@ extern const struct gw__cfg_type gw__cfg_log_fields_type;
 extern const struct gw__cfg_type gw__cfg_share_type;
 /* WebSocket upgrades (config_websocket.c). */
 extern const struct gw__cfg_object gw__cfg_service_websocket_obj; /* service "websocket" */
+/* The HTTPS listener (config_tls.c). */
+extern const struct gw__cfg_object gw__cfg_tls_obj; /* root "tls" */
 /* Frees the JWT keys the auth section loaded (gw_config_free calls it). */
 void gw__cfg_auth_free_keys(struct gw_config *cfg);
 

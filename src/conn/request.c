@@ -351,6 +351,17 @@ void gw__request_dispatch(struct gw_conn *c, struct gw_request *r)
     if (r->snap->cfg->tracing.enabled)
         gw_trace_begin(r);
 
+    if (cfg->tls.enabled && !r->secure) {
+        const char *h = authority;
+        size_t hl = authority_len;
+        if (!h && m->host_index >= 0) {
+            h = m->headers[m->host_index].value;
+            hl = m->headers[m->host_index].value_len;
+        }
+        if (gw__request_https_redirect(c, r, h, hl, path, path_len, query, query_len))
+            return;
+    }
+
     /* The normalised path is what we route on and what the policies see; the client's own
      * spelling of its segments, kept with it in the buffer, is what we forward
      * (route/normalize.h, gw_path_normalize_packed). */
