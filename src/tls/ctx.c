@@ -72,27 +72,68 @@ static const struct tls_entry *pick(const struct gw_tls_ctx *ctx, const char *na
     return wild ? wild : &ctx->e[0];
 }
 
-/* SNI (RFC 6066 3): a host name of at most 255 bytes; compared case-insensitively and without
- * a trailing dot. A name we have no certificate for gets the default one, as nginx does. */
-static int on_servername(SSL *ssl, int *alert, void *arg)
+/* Switches ssl to the certificate for the server name of the ClientHello (the default when it
+ * names none or one no entry lists). Runs in the ClientHello callback, before any other
+ * extension is processed: switching later (OpenSSL's servername callback) comes after the TLS
+ * 1.3 pre-shared key was looked at, which breaks resumption on any certificate but the
+ * default. */
+static int on_client_hello(SSL *ssl, int *alert, void *arg)
 {
     (void)alert;
     const struct gw_tls_ctx *ctx = arg;
-    const char *sn = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    const unsigned char *ext;
+    size_t len;
     char name[256];
-    size_t n = 0;
-    if (!sn || ctx->n < 2)
-        return SSL_TLSEXT_ERR_OK;
-    for (; sn[n] && n < sizeof name - 1; n++)
-        name[n] = (char)tolower((unsigned char)sn[n]);
-    if (sn[n])
-        return SSL_TLSEXT_ERR_OK;
-    if (n > 0 && name[n - 1] == '.')
-        n--;
-    name[n] = '\0';
+    if (ctx->n < 2 || SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &ext, &len) != 1)
+        return SSL_CLIENT_HELLO_SUCCESS;
+    if (gw__tls_parse_sni(ext, len, name, sizeof name) < 0)
+        return SSL_CLIENT_HELLO_SUCCESS; /* OpenSSL's own parser refuses it next */
     const struct tls_entry *e = pick(ctx, name);
     if (e->ssl != SSL_get_SSL_CTX(ssl) && SSL_set_SSL_CTX(ssl, e->ssl) == NULL)
-        return SSL_TLSEXT_ERR_ALERT_FATAL;
+        return SSL_CLIENT_HELLO_ERROR;
+    return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+int gw__tls_parse_sni(const unsigned char *p, size_t len, char *out, size_t cap)
+{
+    /* RFC 6066 3: ServerNameList <1..2^16-1> of { NameType (0 = host_name), HostName
+     * <1..2^16-1> }. Only one host_name is allowed; a list is taken by its first host_name. */
+    if (len < 2 || (size_t)((p[0] << 8) | p[1]) != len - 2)
+        return GW_EINVAL;
+    size_t i = 2;
+    while (i + 3 <= len) {
+        unsigned type = p[i];
+        size_t n = (size_t)((p[i + 1] << 8) | p[i + 2]);
+        i += 3;
+        if (n > len - i)
+            return GW_EINVAL;
+        if (type == 0) {
+            if (n == 0 || n >= cap)
+                return GW_EINVAL;
+            for (size_t k = 0; k < n; k++) {
+                unsigned char ch = p[i + k];
+                if (ch == 0 || ch > 0x7e || ch <= 0x20)
+                    return GW_EINVAL;
+                out[k] = (char)tolower(ch);
+            }
+            if (out[n - 1] == '.')
+                n--;
+            out[n] = '\0';
+            return n > 0 ? 0 : GW_EINVAL;
+        }
+        i += n;
+    }
+    return GW_EINVAL;
+}
+
+/* Acknowledges the server name (the certificate was chosen in on_client_hello): a TLS 1.3 client
+ * keeps the name with its ticket only when the server acknowledged it, and offers the ticket
+ * again only for that name. */
+static int on_servername(SSL *ssl, int *alert, void *arg)
+{
+    (void)ssl;
+    (void)alert;
+    (void)arg;
     return SSL_TLSEXT_ERR_OK;
 }
 
@@ -235,8 +276,8 @@ static int build_entry(struct gw_tls_ctx *ctx, const struct gw_tls_conf *conf,
         if (conf->session_cache == 0)
             SSL_CTX_set_num_tickets(s, 0);
     }
+    SSL_CTX_set_client_hello_cb(s, on_client_hello, ctx);
     SSL_CTX_set_tlsext_servername_callback(s, on_servername);
-    SSL_CTX_set_tlsext_servername_arg(s, ctx);
     SSL_CTX_set_alpn_select_cb(s, on_alpn, NULL);
     if (cc->ocsp) {
         int rc = read_ocsp(cc->ocsp, e, why, whylen);
