@@ -32,10 +32,10 @@ fi
 packages=(build-essential cmake pkg-config libuv1-dev libjansson-dev libssl-dev libhiredis-dev libpcre2-dev
           zlib1g-dev libbrotli-dev libsqlite3-dev libpq-dev python3)
 case $profile in
-run) packages+=(curl) ;;
+run) packages+=(curl openssl) ;;
 test)
-    packages+=(libcmocka-dev curl redis-server valgrind prometheus python3-brotli chromium
-              postgresql sqlite3)
+    packages+=(libcmocka-dev curl openssl sslscan redis-server valgrind prometheus python3-brotli
+               chromium postgresql sqlite3)
     # A machine may bring its own Node.js (with npm); Debian's are the fallback, and Debian's
     # npm must not be added beside another nodejs build.
     command -v node >/dev/null 2>&1 || packages+=(nodejs)

@@ -187,7 +187,8 @@ int gw_rewrite_request_head(struct gw_request *r)
         rc |= gw_buf_append(b, ", ", 2);
     }
     rc |= gw_buf_append_str(b, r->peer[0] ? r->peer : "unknown");
-    rc |= gw_buf_append_str(b, "\r\nX-Forwarded-Proto: http\r\n");
+    rc |= gw_buf_append_str(b, r->secure ? "\r\nX-Forwarded-Proto: https\r\n"
+                                         : "\r\nX-Forwarded-Proto: http\r\n");
     if (client_host && client_host->value_len)
         rc |= append_header(b, "X-Forwarded-Host", 16, client_host->value, client_host->value_len);
     rc |= append_header(b, "X-Request-ID", 12, r->id, strlen(r->id));
