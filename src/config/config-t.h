@@ -767,6 +767,15 @@ struct gw_tls_conf {
     char **redirect_hosts; /* "redirect_http": hosts whose plain-HTTP requests get a 308 */
     size_t nredirect_hosts;
     bool redirect_all; /* "redirect_http" is true or contains "*" */
+    /* "client_auth": client certificates (mTLS), off when absent */
+    struct gw_tls_client_auth_conf {
+        bool enabled;
+        char *ca;              /* "ca": PEM bundle of the CAs client certificates chain to */
+        bool required;         /* "required", default true: no certificate, no handshake */
+        uint32_t verify_depth; /* "verify_depth", default 4 */
+        char *subject_header;  /* "subject_header", default "x-client-cert-subject" */
+        char *san_header;      /* "san_header", default "x-client-cert-san" */
+    } client_auth;
 };
 
 struct gw_config {

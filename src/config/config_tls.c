@@ -151,6 +151,75 @@ static void cert_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
     gw__cfg_pop(ctx);
 }
 
+/* A header name we set upstream: a token, stored lowercased (compared case-insensitively). */
+static bool check_header_name(struct gw__cfg_ctx *ctx, char **s)
+{
+    static const char tchar[] = "!#$%&'*+-.^_`|~";
+    char *v = *s;
+    if (!v[0]) {
+        gw__cfg_error(ctx, "expected a header name");
+        return false;
+    }
+    for (char *p = v; *p; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+              strchr(tchar, ch))) {
+            gw__cfg_error(ctx, "not a header name (letters, digits and !#$%%&'*+-.^_`|~ only)");
+            return false;
+        }
+        if (ch >= 'A' && ch <= 'Z')
+            *p = (char)(ch - 'A' + 'a');
+    }
+    return true;
+}
+static const struct gw__cfg_str header_check = {check_header_name};
+
+static void client_auth_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
+{
+    (void)json;
+    struct gw_tls_client_auth_conf *ca = obj;
+    char why[512];
+    if (ca->ca && gw_tls_check_ca(ca->ca, why, sizeof why) < 0) {
+        gw__cfg_push_key(ctx, "ca");
+        gw__cfg_error(ctx, "%s", why);
+        gw__cfg_pop(ctx);
+    }
+    if (ca->subject_header && ca->san_header && strcmp(ca->subject_header, ca->san_header) == 0) {
+        gw__cfg_push_key(ctx, "san_header");
+        gw__cfg_error(ctx, "must differ from subject_header");
+        gw__cfg_pop(ctx);
+    }
+}
+
+#define CA(field) offsetof(struct gw_tls_client_auth_conf, field)
+static const struct gw__cfg_range depth_range = {1, 16};
+static const struct gw__cfg_field client_auth_fields[] = {
+    {.name = "ca", .type = &gw__cfg_string_type, .offset = CA(ca), .required = true},
+    {.name = "required", .type = &gw__cfg_bool_type, .offset = CA(required), .def = "true"},
+    {.name = "verify_depth",
+     .type = &gw__cfg_uint32_type,
+     .offset = CA(verify_depth),
+     .arg = &depth_range,
+     .def = "4"},
+    {.name = "subject_header",
+     .type = &gw__cfg_string_type,
+     .offset = CA(subject_header),
+     .arg = &header_check,
+     .def = "x-client-cert-subject"},
+    {.name = "san_header",
+     .type = &gw__cfg_string_type,
+     .offset = CA(san_header),
+     .arg = &header_check,
+     .def = "x-client-cert-san"},
+};
+static const struct gw__cfg_object client_auth_obj = {
+    .what = "client_auth",
+    ROWS(client_auth_fields),
+    .check = client_auth_check,
+    .toggle = true,
+    .enabled_offset = CA(enabled),
+};
+
 static const struct gw__cfg_field cert_fields[] = {
     {.name = "cert", .type = &gw__cfg_string_type, .offset = CC(cert), .required = true},
     {.name = "key", .type = &gw__cfg_string_type, .offset = CC(key), .required = true},
@@ -238,6 +307,11 @@ static const struct gw__cfg_field tls_fields[] = {
      .arg = &session_timeout_range,
      .def = "1h"},
     {.name = "redirect_http", .type = &redirect_type, .def = "false"},
+    {.name = "client_auth",
+     .type = &gw__cfg_object_type,
+     .offset = TC(client_auth),
+     .arg = &client_auth_obj,
+     .def = "false"},
 };
 
 const struct gw__cfg_object gw__cfg_tls_obj = {

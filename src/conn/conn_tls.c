@@ -30,6 +30,8 @@ struct gw_conn_tls {
     struct gw_tls_stream *s;
     uv_idle_t resume; /* drains plaintext held in the session once reading restarts */
     bool counted;     /* the handshake's outcome was counted */
+    char *subject;    /* the client certificate's subject and SANs (mTLS), or NULL */
+    char *san;
 };
 
 /* A write of ciphertext that the socket did not take at once. The uv_write_t comes first: the
@@ -90,6 +92,7 @@ static void count_handshake(struct gw_conn *c, bool ok, const char *why)
         return;
     t->counted = true;
     if (ok) {
+        gw_tls_stream_peer(t->s, &t->subject, &t->san);
         gw_mx_inc(&c->w->mx.tls_handshakes);
         if (gw_tls_stream_resumed(t->s))
             gw_mx_inc(&c->w->mx.tls_resumed);
@@ -235,6 +238,14 @@ void gw__conn_tls_free(struct gw_conn *c)
     if (!c->tls)
         return;
     gw_tls_stream_free(c->tls->s);
+    free(c->tls->subject);
+    free(c->tls->san);
     free(c->tls);
     c->tls = NULL;
+}
+
+void gw__conn_tls_client_cert(const struct gw_conn *c, const char **subject, const char **san)
+{
+    *subject = c->tls->subject;
+    *san = c->tls->san;
 }

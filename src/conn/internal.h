@@ -88,6 +88,10 @@ void gw__conn_tls_shutdown(struct gw_conn *c);
 /* Closes the TLS side's handle (close_now); its close callback is cb, as for c's others. */
 void gw__conn_tls_close(struct gw_conn *c, uv_close_cb cb);
 
+/* The verified client certificate's subject and SANs (mTLS), owned by the connection; NULL
+ * when the client presented none. */
+void gw__conn_tls_client_cert(const struct gw_conn *c, const char **subject, const char **san);
+
 /* Frees the TLS session (conn_free); safe when c has none. */
 void gw__conn_tls_free(struct gw_conn *c);
 

@@ -168,3 +168,30 @@ int gw_tls_report_expiry(const struct gw_tls_conf *conf, long warn_days, FILE *o
     }
     return n;
 }
+
+int gw_tls_check_ca(const char *path, char *why, size_t whylen)
+{
+    char reason[160];
+    BIO *b = BIO_new_file(path, "r");
+    if (!b) {
+        snprintf(why, whylen, "%s: cannot open: %s", path, strerror(errno));
+        return GW_EINVAL;
+    }
+    int n = 0;
+    for (;;) {
+        X509 *x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+        if (!x)
+            break;
+        X509_free(x);
+        n++;
+    }
+    BIO_free(b);
+    unsigned long e = ERR_peek_last_error();
+    if (n == 0 || (e && ERR_GET_REASON(e) != PEM_R_NO_START_LINE)) {
+        openssl_reason(reason, sizeof reason);
+        snprintf(why, whylen, "%s: no PEM CA certificate could be read (%s)", path, reason);
+        return GW_EINVAL;
+    }
+    ERR_clear_error();
+    return 0;
+}

@@ -119,7 +119,10 @@ int gw__tls_parse_sni(const unsigned char *p, size_t len, char *out, size_t cap)
             if (out[n - 1] == '.')
                 n--;
             out[n] = '\0';
-            return n > 0 ? 0 : GW_EINVAL;
+            /* no empty label: ".a", "a..b", "a.." */
+            if (n == 0 || out[0] == '.' || out[n - 1] == '.' || strstr(out, ".."))
+                return GW_EINVAL;
+            return 0;
         }
         i += n;
     }
@@ -279,6 +282,19 @@ static int build_entry(struct gw_tls_ctx *ctx, const struct gw_tls_conf *conf,
     SSL_CTX_set_client_hello_cb(s, on_client_hello, ctx);
     SSL_CTX_set_tlsext_servername_callback(s, on_servername);
     SSL_CTX_set_alpn_select_cb(s, on_alpn, NULL);
+    if (conf->client_auth.enabled) {
+        const struct gw_tls_client_auth_conf *ca = &conf->client_auth;
+        STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(ca->ca);
+        if (!names || SSL_CTX_load_verify_locations(s, ca->ca, NULL) != 1) {
+            sk_X509_NAME_pop_free(names, X509_NAME_free);
+            return ssl_fail(ca->ca, why, whylen);
+        }
+        /* The CAs a client may chain to are named in the CertificateRequest. */
+        SSL_CTX_set_client_CA_list(s, names);
+        SSL_CTX_set_verify(
+            s, SSL_VERIFY_PEER | (ca->required ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0), NULL);
+        SSL_CTX_set_verify_depth(s, (int)ca->verify_depth);
+    }
     if (cc->ocsp) {
         int rc = read_ocsp(cc->ocsp, e, why, whylen);
         if (rc < 0)

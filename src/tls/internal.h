@@ -27,7 +27,7 @@ int gw__tls_ticket_cb(SSL *ssl, unsigned char key_name[16], unsigned char iv[16]
 
 /* tls/ctx.c: the host name of a ClientHello's server_name extension (its bytes p, len), lowercased
  * without a trailing dot, into out (cap bytes with the NUL). 0, or GW_EINVAL when the extension
- * is malformed, names no host, or the name has bytes a host name cannot have. */
+ * is malformed, names no host, or the name has bytes a host name cannot have or an empty label. */
 int gw__tls_parse_sni(const unsigned char *p, size_t len, char *out, size_t cap);
 
 /* tls/ctx.c: the name matching of SNI: true when the server name (lowercased, no trailing dot)

@@ -6,8 +6,10 @@
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/error.h"
 #include "tls/internal.h"
@@ -17,7 +19,7 @@ struct gw_tls_stream {
     BIO *rbio; /* ciphertext from the peer (owned by ssl) */
     BIO *wbio; /* ciphertext for the peer (owned by ssl) */
     struct gw_tls_ctx *ctx;
-    char err[160];
+    char err[256];
 };
 
 struct gw_tls_stream *gw_tls_stream_new(struct gw_tls_ctx *ctx)
@@ -75,6 +77,13 @@ static int fail(struct gw_tls_stream *t, int sslerr)
         ERR_error_string_n(e, t->err, sizeof t->err);
     else
         snprintf(t->err, sizeof t->err, "SSL error %d", sslerr);
+    /* A client certificate that did not verify: say why (expired, unknown CA, ...). */
+    long v = SSL_get_verify_result(t->ssl);
+    if (v != X509_V_OK) {
+        size_t n = strlen(t->err);
+        snprintf(t->err + n, sizeof t->err - n, " (client certificate: %s)",
+                 X509_verify_cert_error_string(v));
+    }
     ERR_clear_error();
     return GW_ETLS;
 }
@@ -168,4 +177,89 @@ const char *gw_tls_stream_server_name(const struct gw_tls_stream *t)
 const char *gw_tls_stream_error(const struct gw_tls_stream *t)
 {
     return t->err[0] ? t->err : "unknown";
+}
+
+/* Appends s to out (cap bytes with the NUL) after a ", " when out is not empty; false when it
+ * would not fit whole. */
+static bool append_part(char *out, size_t cap, const char *prefix, const char *s, size_t n)
+{
+    size_t at = strlen(out), pn = strlen(prefix);
+    size_t sep = at ? 2 : 0;
+    if (at + sep + pn + n + 1 > cap)
+        return false;
+    if (sep)
+        memcpy(out + at, ", ", 2);
+    memcpy(out + at + sep, prefix, pn);
+    memcpy(out + at + sep + pn, s, n);
+    out[at + sep + pn + n] = '\0';
+    return true;
+}
+
+static char *san_text(X509 *x)
+{
+    GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+    if (!gens)
+        return NULL;
+    char *out = calloc(1, GW_TLS_PEER_MAX);
+    for (int i = 0; out && i < sk_GENERAL_NAME_num(gens); i++) {
+        const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+        const char *prefix = NULL;
+        const ASN1_STRING *v = NULL;
+        char ip[64] = "";
+        if (g->type == GEN_DNS) {
+            prefix = "DNS:";
+            v = g->d.dNSName;
+        } else if (g->type == GEN_EMAIL) {
+            prefix = "email:";
+            v = g->d.rfc822Name;
+        } else if (g->type == GEN_URI) {
+            prefix = "URI:";
+            v = g->d.uniformResourceIdentifier;
+        } else if (g->type == GEN_IPADD) {
+            char *s = i2s_ASN1_OCTET_STRING(NULL, g->d.iPAddress);
+            /* i2s gives hex bytes; format the usual lengths as addresses */
+            const unsigned char *b = ASN1_STRING_get0_data(g->d.iPAddress);
+            int len = ASN1_STRING_length(g->d.iPAddress);
+            if (len == 4)
+                snprintf(ip, sizeof ip, "%u.%u.%u.%u", b[0], b[1], b[2], b[3]);
+            else if (s)
+                snprintf(ip, sizeof ip, "%s", s);
+            OPENSSL_free(s);
+            if (!append_part(out, GW_TLS_PEER_MAX, "IP:", ip, strlen(ip)))
+                break;
+            continue;
+        }
+        if (!prefix || !v)
+            continue;
+        if (!append_part(out, GW_TLS_PEER_MAX, prefix, (const char *)ASN1_STRING_get0_data(v),
+                         (size_t)ASN1_STRING_length(v)))
+            break;
+    }
+    GENERAL_NAMES_free(gens);
+    return out;
+}
+
+int gw_tls_stream_peer(const struct gw_tls_stream *t, char **subject, char **san)
+{
+    *subject = *san = NULL;
+    X509 *x = SSL_get0_peer_certificate(t->ssl);
+    if (!x)
+        return 0;
+    BIO *b = BIO_new(BIO_s_mem());
+    if (b && X509_NAME_print_ex(b, X509_get_subject_name(x), 0, XN_FLAG_RFC2253) >= 0) {
+        char *data = NULL;
+        long n = BIO_get_mem_data(b, &data);
+        if (n > 0) {
+            size_t k = (size_t)n < GW_TLS_PEER_MAX - 1 ? (size_t)n : GW_TLS_PEER_MAX - 1;
+            *subject = malloc(k + 1);
+            if (*subject) {
+                memcpy(*subject, data, k);
+                (*subject)[k] = '\0';
+            }
+        }
+    }
+    BIO_free(b);
+    *san = san_text(x);
+    ERR_clear_error();
+    return 1;
 }

@@ -60,6 +60,14 @@ bool gw_tls_stream_resumed(const struct gw_tls_stream *t);
 const char *gw_tls_stream_version(const struct gw_tls_stream *t);
 const char *gw_tls_stream_server_name(const struct gw_tls_stream *t);
 
+/* The verified client certificate of the session (mTLS), as text for upstream headers: its
+ * subject (RFC 2253, "CN=alice,O=Example") and its subject alternative names ("DNS:a.example,
+ * email:alice@example.com, URI:spiffe://x, IP:10.0.0.1"), each malloc'd and at most
+ * GW_TLS_PEER_MAX bytes, or NULL. Returns 1 when the client presented a certificate (verified:
+ * the handshake fails otherwise), 0 when it did not. */
+#define GW_TLS_PEER_MAX 1024
+int gw_tls_stream_peer(const struct gw_tls_stream *t, char **subject, char **san);
+
 /* Why the last GW_ETLS happened (OpenSSL's reason), for a debug log line. */
 const char *gw_tls_stream_error(const struct gw_tls_stream *t);
 

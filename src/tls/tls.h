@@ -45,6 +45,10 @@ int gw_tls_cert_check(const char *cert_path, const char *key_path, struct gw_tls
  * list (curves true): 0, or GW_EINVAL with the reason in why. */
 int gw_tls_check_list(const char *list, bool tls13, bool curves, char *why, size_t whylen);
 
+/* Checks a PEM CA bundle for client certificates: readable, with at least one certificate.
+ * 0, or GW_EINVAL with "file: reason" in why. */
+int gw_tls_check_ca(const char *path, char *why, size_t whylen);
+
 /* Builds the server context for conf (its certificates read from disk now). Returns 0 with
  * *out holding one reference, or GW_EINVAL with "file: reason" in why (nothing built), or
  * GW_ENOMEM. Control thread (it reads files). */

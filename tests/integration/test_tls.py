@@ -427,6 +427,97 @@ def test_reload_swaps_the_certificate_under_load_without_a_failed_request():
         assert len(load.serials) == 2, "both certificates were served"
 
 
+def make_client_cert(name, cn, ca="ca", san="email:alice@example.com,DNS:alice.example",
+                     days="30"):
+    """A client certificate signed by ca (ca.pem/ca.key, or another CA's files)."""
+    rc, out = sh(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                  "-nodes", "-subj", "/O=Example/CN=" + cn, "-keyout", path(name + ".key"),
+                  "-out", path(name + ".csr")])
+    assert rc == 0, out
+    ext = path(name + ".ext")
+    with open(ext, "w") as f:
+        f.write("extendedKeyUsage=clientAuth\nsubjectAltName=%s\n" % san)
+    rc, out = sh(["openssl", "x509", "-req", "-in", path(name + ".csr"), "-CA", path(ca + ".pem"),
+                  "-CAkey", path(ca + ".key"), "-CAcreateserial", "-days", days, "-out",
+                  path(name + ".pem"), "-extfile", ext])
+    assert rc == 0, out
+
+
+def mtls_curl(g, client=None, headers=()):
+    extra = []
+    if client:
+        extra += ["--cert", path(client + ".pem"), "--key", path(client + ".key")]
+    for h in headers:
+        extra += ["-H", h]
+    return curl(g, "a.test", "/echo/m", extra)
+
+
+def origin_headers(o):
+    last = o.last_requests()[-1]
+    hs = last["headers"]
+    return {k.lower(): v for k, v in (hs.items() if isinstance(hs, dict) else hs)}
+
+
+def test_mtls_required_verifies_and_passes_identity_upstream():
+    rc, out = sh(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                  "ec_paramgen_curve:prime256v1", "-nodes", "-days", "30", "-subj",
+                  "/CN=other CA", "-keyout", path("otherca.key"), "-out", path("otherca.pem"),
+                  "-addext", "basicConstraints=critical,CA:TRUE"])
+    assert rc == 0, out
+    make_client_cert("alice", "alice")
+    make_client_cert("mallory", "mallory", ca="otherca")
+    with Origin() as o, Gantry(tls_config(o, client_auth={"ca": path("ca.pem")})) as g:
+        rc, out = mtls_curl(g, "alice", ["X-Client-Cert-Subject: CN=admin"])
+        assert rc == 0 and "HTTP/1.1 200" in out, out
+        h = origin_headers(o)
+        assert h["x-client-cert-subject"] == "CN=alice,O=Example", h
+        assert h["x-client-cert-san"] == "email:alice@example.com, DNS:alice.example", h
+        # no certificate, or one from another CA: no handshake
+        rc, out = mtls_curl(g)
+        assert rc != 0 and "HTTP/1.1" not in out, out
+        rc, out = mtls_curl(g, "mallory")
+        assert rc != 0 and "HTTP/1.1" not in out, out
+        rc, out = s_client(g, "-cert", path("mallory.pem"), "-key", path("mallory.key"),
+                           "-tls1_2")
+        assert "alert unknown ca" in out or "Cipher is (NONE)" in out, out
+        # the plain listener strips the headers too: nobody can forge them
+        r = request(g.port, "GET", "/echo/p", headers={"X-Client-Cert-Subject": "CN=admin",
+                                                        "x-client-cert-san": "DNS:x"})
+        assert r.status == 200
+        h = origin_headers(o)
+        assert "x-client-cert-subject" not in h and "x-client-cert-san" not in h, h
+
+
+def test_mtls_optional_and_custom_headers():
+    make_client_cert("bob", "bob", san="URI:spiffe://example/bob")
+    ca = {"ca": path("ca.pem"), "required": False, "subject_header": "X-SSL-Client",
+          "san_header": "X-SSL-Client-SAN"}
+    with Origin() as o, Gantry(tls_config(o, client_auth=ca)) as g:
+        rc, out = mtls_curl(g, headers=["X-SSL-Client: CN=forged"])
+        assert rc == 0 and "HTTP/1.1 200" in out, out
+        h = origin_headers(o)
+        assert "x-ssl-client" not in h and "x-ssl-client-san" not in h, h
+        rc, out = mtls_curl(g, "bob")
+        assert rc == 0 and "HTTP/1.1 200" in out, out
+        h = origin_headers(o)
+        assert h["x-ssl-client"] == "CN=bob,O=Example", h
+        assert h["x-ssl-client-san"] == "URI:spiffe://example/bob", h
+        rc, out = mtls_curl(g, "mallory")  # optional, but a bad certificate still fails
+        assert rc != 0, out
+
+
+def test_mtls_expired_client_certificate_is_refused():
+    make_leaf("oldclient", "oldclient", ["oldclient"], start="20200101000000Z")
+    with Origin() as o, Gantry(tls_config(o, client_auth={"ca": path("ca.pem")})) as g:
+        rc, out = mtls_curl(g, "oldclient")
+        assert rc != 0 and "HTTP/1.1" not in out, out
+        rc, out = s_client(g, "-cert", path("oldclient.pem"), "-key", path("oldclient.key"),
+                           "-tls1_2")
+        assert "certificate expired" in out or "Cipher is (NONE)" in out, out
+        gwtest.wait_until(lambda: "(client certificate: certificate has expired)" in g.stderr(),
+                          5, message="the reason in the debug log")
+
+
 def test_example_config_with_the_selfsigned_script():
     """examples/gantry-tls.json with a certificate from scripts/gen-selfsigned.sh passes
     gantry check (make run-tls does the same in the source tree)."""

@@ -52,6 +52,8 @@ static struct gw_config *load_fail(const char *text, char **msgs)
     return cfg;
 }
 
+static void expect_message(const char *text, const char *want);
+
 static void test_off_by_default(void **state)
 {
     (void)state;
@@ -83,7 +85,54 @@ static void test_defaults(void **state)
     assert_int_equal(t->session_timeout_ms, 3600 * 1000);
     assert_false(t->redirect_all);
     assert_int_equal(t->nredirect_hosts, 0);
+    assert_false(t->client_auth.enabled);
     gw_config_free(cfg);
+    free(text);
+}
+
+static void test_client_auth(void **state)
+{
+    (void)state;
+    char extra[600];
+    snprintf(extra, sizeof extra, "\"client_auth\": {\"ca\": \"%s\"}", cert);
+    char *text = tls_config(cert, key, extra);
+    struct gw_config *cfg = load_ok(text);
+    const struct gw_tls_client_auth_conf *ca = &cfg->tls.client_auth;
+    assert_true(ca->enabled);
+    assert_string_equal(ca->ca, cert);
+    assert_true(ca->required);
+    assert_int_equal(ca->verify_depth, 4);
+    assert_string_equal(ca->subject_header, "x-client-cert-subject");
+    assert_string_equal(ca->san_header, "x-client-cert-san");
+    gw_config_free(cfg);
+    free(text);
+    snprintf(extra, sizeof extra,
+             "\"client_auth\": {\"ca\": \"%s\", \"required\": false, \"subject_header\": "
+             "\"X-SSL-Client\"}",
+             cert);
+    text = tls_config(cert, key, extra);
+    cfg = load_ok(text);
+    assert_false(cfg->tls.client_auth.required);
+    assert_string_equal(cfg->tls.client_auth.subject_header, "x-ssl-client");
+    gw_config_free(cfg);
+    free(text);
+    text = tls_config(cert, key, "\"client_auth\": {}");
+    expect_message(text, "tls.client_auth.ca");
+    free(text);
+    snprintf(extra, sizeof extra, "\"client_auth\": {\"ca\": \"%s\"}", key);
+    text = tls_config(cert, key, extra);
+    expect_message(text, "tls.client_auth.ca: ");
+    expect_message(text, "no PEM CA certificate");
+    free(text);
+    snprintf(extra, sizeof extra,
+             "\"client_auth\": {\"ca\": \"%s\", \"san_header\": \"X-Client-Cert-Subject\"}", cert);
+    text = tls_config(cert, key, extra);
+    expect_message(text, "tls.client_auth.san_header: must differ from subject_header");
+    free(text);
+    snprintf(extra, sizeof extra, "\"client_auth\": {\"ca\": \"%s\", \"san_header\": \"a b\"}",
+             cert);
+    text = tls_config(cert, key, extra);
+    expect_message(text, "tls.client_auth.san_header: not a header name");
     free(text);
 }
 
@@ -173,10 +222,9 @@ static void test_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_off_by_default),
-        cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_values),
-        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_off_by_default), cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_values),         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_client_auth),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

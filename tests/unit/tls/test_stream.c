@@ -196,6 +196,43 @@ static void test_name_matching(void **state)
     assert_false(gw__tls_name_matches("a.test", "b.test"));
 }
 
+/* The server_name extension body for one host name (or raw bytes). */
+static size_t sni_ext(unsigned char *out, unsigned type, const char *name, size_t n)
+{
+    out[0] = (unsigned char)((n + 3) >> 8);
+    out[1] = (unsigned char)(n + 3);
+    out[2] = (unsigned char)type;
+    out[3] = (unsigned char)(n >> 8);
+    out[4] = (unsigned char)n;
+    memcpy(out + 5, name, n);
+    return n + 5;
+}
+
+static void test_sni_parser(void **state)
+{
+    (void)state;
+    unsigned char ext[600];
+    char name[256];
+    size_t n = sni_ext(ext, 0, "Api.Example.COM.", 16);
+    assert_int_equal(gw__tls_parse_sni(ext, n, name, sizeof name), 0);
+    assert_string_equal(name, "api.example.com");
+    static const char *bad[] = {"a..b", ".a", "a..", "a b", "a\x01b", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        n = sni_ext(ext, 0, bad[i], strlen(bad[i]));
+        assert_int_equal(gw__tls_parse_sni(ext, n, name, sizeof name), GW_EINVAL);
+    }
+    n = sni_ext(ext, 1, "a.test", 6); /* not a host_name entry */
+    assert_int_equal(gw__tls_parse_sni(ext, n, name, sizeof name), GW_EINVAL);
+    n = sni_ext(ext, 0, "a.test", 6);
+    assert_int_equal(gw__tls_parse_sni(ext, n - 1, name, sizeof name), GW_EINVAL); /* short */
+    ext[1]++;
+    assert_int_equal(gw__tls_parse_sni(ext, n, name, sizeof name), GW_EINVAL); /* list length */
+    char longname[300];
+    memset(longname, 'a', sizeof longname);
+    n = sni_ext(ext, 0, longname, sizeof longname);
+    assert_int_equal(gw__tls_parse_sni(ext, n, name, sizeof name), GW_EINVAL);
+}
+
 static void test_data_both_ways_and_resumption_across_a_rebuild(void **state)
 {
     struct fixture *f = *state;
@@ -317,6 +354,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_name_matching),
+        cmocka_unit_test(test_sni_parser),
         cmocka_unit_test_setup_teardown(test_sni_picks_the_certificate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_data_both_ways_and_resumption_across_a_rebuild, setup,
                                         teardown),
