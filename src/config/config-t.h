@@ -177,6 +177,7 @@ enum gw_rl_headers {
 #define GW_AUTH_JWT (1u << 0)
 #define GW_AUTH_API_KEY (1u << 1)
 #define GW_AUTH_INTROSPECTION (1u << 2)
+#define GW_AUTH_MTLS (1u << 3) /* a verified client certificate (tls.client_auth) */
 
 struct gw_jwt_key;
 
@@ -188,6 +189,10 @@ struct gw_consumer_conf {
     size_t npermissions;
     char **api_keys; /* "api_keys": "sha256:<hex>" hashes (gantry hash-key) */
     size_t napi_keys;
+    /* "certificates": client certificate subjects ("CN=alice,O=Example") or SAN entries
+     * ("email:alice@example.com", "URI:spiffe://example/alice") that identify it (mTLS) */
+    char **certificates;
+    size_t ncertificates;
 };
 
 /* A configured JWT key: "secret" (HS*), "pem" or "pem_file" (RS*, ES*, EdDSA). */

@@ -21,10 +21,10 @@
 #include "runtime/worker-t.h"
 #include "tls/stream.h"
 
-/* Ciphertext is read into one buffer per thread: the read callback follows the allocation
- * at once, and the session copies what it is given. An idle TLS connection holds no buffer. */
+/* Ciphertext is read into one buffer per worker (w->tls_rbuf, made with the worker's first TLS
+ * connection): the read callback follows the allocation at once, and the session copies what
+ * it is given. An idle TLS connection holds no buffer. */
 #define TLS_READ_BUF 65536
-static _Thread_local char tls_raw[TLS_READ_BUF];
 
 struct gw_conn_tls {
     struct gw_tls_stream *s;
@@ -148,9 +148,9 @@ static void on_resume(uv_idle_t *h)
 
 static void on_raw_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-    (void)h;
+    const struct gw_conn *c = h->data;
     (void)suggested;
-    *buf = uv_buf_init(tls_raw, sizeof tls_raw);
+    *buf = uv_buf_init(c->w->tls_rbuf, TLS_READ_BUF);
 }
 
 static void on_raw_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
@@ -177,6 +177,11 @@ int gw__conn_tls_init(struct gw_conn *c)
     struct gw_tls_ctx *ctx = c->w->snap->tls;
     if (!ctx)
         return GW_EINVAL;
+    if (!c->w->tls_rbuf) {
+        c->w->tls_rbuf = malloc(TLS_READ_BUF);
+        if (!c->w->tls_rbuf)
+            return GW_ENOMEM;
+    }
     struct gw_conn_tls *t = calloc(1, sizeof(*t));
     if (!t)
         return GW_ENOMEM;

@@ -56,6 +56,7 @@ struct gw_worker {
     unsigned rl_redis_nretired;
     struct gw_mx_worker mx;             /** connection counters (written by this worker only) */
     struct gw_trace_queue *trace_queue; /** traces to and from the control thread (trace/ring.h) */
+    char *tls_rbuf; /** ciphertext read buffer of the TLS connections (conn/conn_tls.c), or NULL */
     bool stopping;
     atomic_int stop_level; /** 0 running, 1 drain, 2 close everything (set by control) */
 };

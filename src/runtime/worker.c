@@ -282,6 +282,8 @@ void gw_worker_join(struct gw_worker *w)
         gw_log_warn("worker %u: loop closed with live handles", w->id);
     gw_pools_free(&w->pools);
     gw_buf_free(&w->access);
+    free(w->tls_rbuf);
+    w->tls_rbuf = NULL;
     gw_snapshot_unref(atomic_exchange(&w->pending, NULL));
     gw_keyset_unref(atomic_exchange(&w->pending_jwks, NULL));
     gw_keyset_unref(w->jwks);

@@ -195,7 +195,7 @@ def test_versions_and_ciphers():
         rc, out = s_client(g, "-tls1_2")
         assert "Protocol  : TLSv1.2" in out and "ECDHE" in out, out
         rc, out = s_client(g, "-tls1_3")
-        assert "Protocol  : TLSv1.3" in out, out
+        assert "New, TLSv1.3, Cipher is" in out, out
         before = metric(g, "gantry_tls_handshake_failures_total")
         rc, out = s_client(g, "-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0")
         assert "Cipher is (NONE)" in out or rc != 0, out
@@ -208,7 +208,7 @@ def test_versions_and_ciphers():
         rc, out = s_client(g, "-tls1_2")
         assert "Cipher is (NONE)" in out or rc != 0, out
         rc, out = s_client(g, "-tls1_3")
-        assert "Protocol  : TLSv1.3" in out, out
+        assert "New, TLSv1.3, Cipher is" in out, out
 
 
 def fetch_with_session(g, sess_in=None, sess_out=None, proto="-tls1_3"):
@@ -516,6 +516,36 @@ def test_mtls_expired_client_certificate_is_refused():
         assert "certificate expired" in out or "Cipher is (NONE)" in out, out
         gwtest.wait_until(lambda: "(client certificate: certificate has expired)" in g.stderr(),
                           5, message="the reason in the debug log")
+
+
+def test_mtls_auth_method_identifies_the_consumer():
+    cfg = None
+    with Origin() as o:
+        cfg = tls_config(o, client_auth={"ca": path("ca.pem"), "required": False})
+        cfg["auth"] = {"consumers": [
+            {"id": "alice-app", "roles": ["reader"], "certificates": ["email:alice@example.com"]},
+            {"id": "bob-app", "certificates": "CN=bob,O=Example"},
+        ]}
+        cfg["services"][0]["auth"] = {"methods": ["mtls"], "roles": ["reader"]}
+        with Gantry(cfg) as g:
+            rc, out = mtls_curl(g, "alice", ["X-Consumer-Id: mallory"])
+            assert rc == 0 and "HTTP/1.1 200" in out, out
+            h = origin_headers(o)
+            assert h["x-consumer-id"] == "alice-app", h
+            assert h["x-client-cert-san"] == "email:alice@example.com, DNS:alice.example", h
+            rc, out = mtls_curl(g, "bob")  # a consumer, without the role
+            assert rc == 0 and "HTTP/1.1 403" in out, out
+            rc, out = mtls_curl(g)  # optional client_auth, no certificate: no identity
+            assert rc == 0 and "HTTP/1.1 401" in out, out
+            r = request(g.port, "GET", "/echo/x")  # plain HTTP: no certificate at all
+            assert r.status == 401, r
+    # naming the method without client_auth is a config error
+    cfg["tls"].pop("client_auth")
+    f = path("mtls-auth.json")
+    with open(f, "w") as fh:
+        json.dump(cfg, fh)
+    r = gwtest.run_gantry(["check", f])
+    assert r.returncode == 1 and '"mtls" is not configured' in r.stderr, r
 
 
 def test_example_config_with_the_selfsigned_script():
