@@ -394,7 +394,7 @@ static void close_listeners(struct gw_server *s, unsigned n)
     for (unsigned j = 0; j < n; j++) {
         if (s->workers[j].listen_fd >= 0)
             close(s->workers[j].listen_fd);
-        if (s->workers[j].tls_fd >= 0)
+        if (s->workers[j].has_tls)
             close(s->workers[j].tls_fd);
     }
 }
@@ -481,6 +481,7 @@ int gw_server_run(struct gw_config *cfg, const char *path, const struct gw_contr
                 goto out;
             }
             w->tls_fd = fd;
+            w->has_tls = true;
         }
     }
     uv_loop_init(&ctl.loop);

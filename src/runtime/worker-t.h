@@ -27,9 +27,10 @@ struct gw_worker {
     uv_thread_t thread;
     /* the listening socket (listen_fd once started) */
     struct gw_acceptor acceptor;
-    /* the HTTPS listener (tls_fd once started, -1 when "tls" is off) */
+    /* the HTTPS listener (tls_fd once started), when has_tls (set with tls_fd by the server) */
     struct gw_acceptor tls_acceptor;
     int tls_fd;
+    bool has_tls;
     uv_async_t wakeup;  /* the control thread asks the worker to stop; the last connection of a
                          * stopping worker pokes it when it closes (conn/conn.c) */
     uv_async_t publish; /* the control thread published a new snapshot */

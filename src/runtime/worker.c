@@ -190,7 +190,7 @@ static void on_wakeup(uv_async_t *a)
          * Connection: close like every other one during the drain. */
         gw_acceptor_drain(&w->acceptor, 4096);
         gw_acceptor_close(&w->acceptor, NULL);
-        if (w->tls_fd >= 0) {
+        if (w->has_tls) {
             gw_acceptor_drain(&w->tls_acceptor, 4096);
             gw_acceptor_close(&w->tls_acceptor, NULL);
         }
@@ -239,7 +239,7 @@ int gw_worker_start(struct gw_worker *w)
         gw_log_error("worker %u: listen: %s", w->id, uv_strerror(rc));
         return rc;
     }
-    if (w->tls_fd >= 0) {
+    if (w->has_tls) {
         struct gw_acceptor_conf tc = ac;
         tc.name = "HTTPS listener";
         tc.on_accept = on_accept_tls;
