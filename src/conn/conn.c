@@ -851,7 +851,8 @@ static void ds_defer(struct gw_request *r, uint64_t ms)
 static int ds_detach(struct gw_request *r, uv_stream_t **s, const char **rest, size_t *rest_len)
 {
     struct gw_conn *c = gw_conn_of(r);
-    if (c->closing || c->detached)
+    /* A TLS connection's socket carries records, not the bytes a tunnel relays. */
+    if (c->closing || c->detached || c->tls)
         return GW_EINVAL;
     c->detached = true;
     r->keep_alive = false;

@@ -269,7 +269,10 @@ static bool protocol_listed(const struct gw_http1_message *m, const struct gw_we
 static __attribute__((noinline)) int check_upgrade(struct gw_request *r,
                                                    const struct gw_websocket_conf *wc)
 {
-    if (!wc->enabled)
+    /* A tunnel takes the raw socket (upstream/tunnel.c): under TLS it would carry ciphertext
+     * one way and plaintext the other. Until tunnels speak TLS, an upgrade over the HTTPS
+     * listener is treated as on a service with websocket off (proxied without Upgrade). */
+    if (!wc->enabled || r->secure)
         return 0;
     enum gw_upgrade kind = gw_http1_upgrade_kind(&r->msg);
     if (kind == GW_UPGRADE_WEBSOCKET) {

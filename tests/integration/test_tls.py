@@ -519,6 +519,8 @@ def test_mtls_expired_client_certificate_is_refused():
 
 
 def test_mtls_auth_method_identifies_the_consumer():
+    make_client_cert("alice", "alice")
+    make_client_cert("bob", "bob", san="URI:spiffe://example/bob")
     cfg = None
     with Origin() as o:
         cfg = tls_config(o, client_auth={"ca": path("ca.pem"), "required": False})
@@ -546,6 +548,18 @@ def test_mtls_auth_method_identifies_the_consumer():
         json.dump(cfg, fh)
     r = gwtest.run_gantry(["check", f])
     assert r.returncode == 1 and '"mtls" is not configured' in r.stderr, r
+
+
+def test_websocket_upgrade_over_https_is_not_tunnelled():
+    """Tunnels relay the raw socket; over TLS that would mix ciphertext and plaintext, so an
+    upgrade on the HTTPS listener goes upstream as a plain request (as with websocket off)."""
+    with Origin() as o, Gantry(tls_config(o)) as g:
+        rc, out = curl(g, "a.test", "/echo/ws", [
+            "-H", "Connection: Upgrade", "-H", "Upgrade: websocket",
+            "-H", "Sec-WebSocket-Version: 13", "-H", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="])
+        assert rc == 0 and "HTTP/1.1 200" in out and "101" not in out.split("\r\n")[0], out
+        h = origin_headers(o)
+        assert "upgrade" not in h, h
 
 
 def test_example_config_with_the_selfsigned_script():
