@@ -29,7 +29,7 @@ BENCH_DIR := build/bench
 # cmake --build runs its own make with its own -j; do not hand it this make's jobserver flags.
 CMAKE_BUILD = MAKEFLAGS=--no-print-directory $(CMAKE) --build
 
-.PHONY: all build run test fuzz bench format format-check clean \
+.PHONY: all build run run-tls test fuzz bench format format-check clean \
 	deps-run deps-test deps-fuzz deps-bench man install install-files uninstall deb
 
 # Install locations (GNU conventions). PREFIX=/usr puts the config in /etc.
@@ -58,6 +58,14 @@ run:
 	$(MAKE) deps-run
 	$(MAKE) build
 	scripts/run-example.sh
+
+# The same with the HTTPS listener on :8443, on a self-signed certificate made for localhost
+# (examples/certs/, kept between runs; delete it for a fresh one).
+run-tls:
+	$(MAKE) deps-run
+	$(MAKE) build
+	test -f examples/certs/cert.pem || scripts/gen-selfsigned.sh examples/certs localhost 127.0.0.1
+	GW_CONFIG=examples/gantry-tls.json scripts/run-example.sh
 
 test: deps-test
 	$(CMAKE) -S . -B $(TEST_DIR) -DCMAKE_BUILD_TYPE=Debug -DGW_SANITIZE=ON

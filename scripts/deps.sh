@@ -32,9 +32,9 @@ fi
 packages=(build-essential cmake pkg-config libuv1-dev libjansson-dev libssl-dev libhiredis-dev libpcre2-dev
           zlib1g-dev libbrotli-dev libsqlite3-dev libpq-dev libsodium-dev libyaml-dev python3)
 case $profile in
-run) packages+=(curl) ;;
+run) packages+=(curl openssl) ;;
 test)
-    packages+=(libcmocka-dev curl redis-server valgrind prometheus python3-brotli chromium
+    packages+=(libcmocka-dev curl openssl sslscan redis-server valgrind prometheus python3-brotli chromium
               postgresql sqlite3)
     # Packaging tests: make deb (dpkg-buildpackage, debhelper), lintian, the man page (man-db),
     # systemd-analyze verify (systemd), logrotate.

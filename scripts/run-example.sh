@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Start gantry on examples/gantry.json in front of the example services (make run).
+# Start gantry on examples/gantry.json (or $GW_CONFIG: make run-tls uses examples/gantry-tls.json)
+# in front of the example services (make run).
 #
 # Builds nothing: `make run` builds first. Starts build/release/example_users on port 3001 and
 # build/release/example_orders on port 3002 when those binaries exist (port as argv[1] and in
@@ -10,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 build=${GW_BUILD_DIR:-build/release}
-config=examples/gantry.json
+config=${GW_CONFIG:-examples/gantry.json}
 
 if [[ ! -f $config ]]; then
     echo "run-example: $config is missing; it is the example gateway configuration" >&2

@@ -10,13 +10,16 @@
 #include "config/config.h"
 #include "core/version.h"
 #include "runtime/server.h"
+#include "tls/tls.h"
 
 static const char usage[] =
     "Usage:\n"
     "  gantry [-c FILE]          run the gateway (default config: ./gantry.json);\n"
     "                            FILE is JSON, or YAML when it ends in .yaml or .yml\n"
     "  gantry run [-c FILE]      same\n"
-    "  gantry check FILE         validate FILE (JSON or YAML), print every error, exit 1 if any\n"
+    "  gantry check FILE         validate FILE (JSON or YAML), print every error, exit 1 if any;\n"
+    "                            TLS certificates: key match, chain order, and a\n"
+    "                            warning when one expires within 30 days\n"
     "  gantry convert FILE       print FILE as YAML when it is JSON, as JSON when it is YAML\n"
     "                            (syntax only: run check for the schema; ${NAME} kept as is)\n"
     "  gantry version            print the version\n"
@@ -29,9 +32,9 @@ static const char usage[] =
     "                            the first broken entry and exits 1 if there is one\n"
     "  gantry --help             this text\n"
     "\n"
-    "Signals: SIGHUP reloads the config file; SIGUSR1 reopens the log files and the\n"
-    "audit log file (logrotate); SIGTERM or SIGINT drain (finish requests in flight) and\n"
-    "exit; a second one closes every connection at once.\n"
+    "Signals: SIGHUP reloads the config file and the TLS certificates; SIGUSR1 reopens\n"
+    "the log files and the audit log file (logrotate); SIGTERM or SIGINT drain (finish\n"
+    "requests in flight) and exit; a second one closes every connection at once.\n"
     "Environment: GATEWAY_PORT (listen port), LOG_LEVEL (log.level), REDIS_URL\n"
     "(rate_limit.redis.url), JWT_SECRET (auth.jwt.keys[0].secret), ADMIN_API_KEY\n"
     "(admin.api_key), DATABASE_URL (audit.postgres.dsn, with an audit section) override\n"
@@ -62,6 +65,8 @@ static int cmd_check(int argc, char **argv)
     }
     if (load(argv[0], &cfg) != 0)
         return 1;
+    /* Certificates were checked by the loader (key, chain order); expiry only warns. */
+    gw_tls_report_expiry(&cfg->tls, GW_TLS_EXPIRY_WARN_DAYS, stdout);
     printf("%s: ok (%zu service%s)\n", argv[0], cfg->nservices, cfg->nservices == 1 ? "" : "s");
     gw_config_free(cfg);
     return 0;

@@ -177,6 +177,7 @@ enum gw_rl_headers {
 #define GW_AUTH_JWT (1u << 0)
 #define GW_AUTH_API_KEY (1u << 1)
 #define GW_AUTH_INTROSPECTION (1u << 2)
+#define GW_AUTH_MTLS (1u << 3) /* a verified client certificate (tls.client_auth) */
 
 struct gw_jwt_key;
 
@@ -188,6 +189,10 @@ struct gw_consumer_conf {
     size_t npermissions;
     char **api_keys; /* "api_keys": "sha256:<hex>" hashes (gantry hash-key) */
     size_t napi_keys;
+    /* "certificates": client certificate subjects ("CN=alice,O=Example") or SAN entries
+     * ("email:alice@example.com", "URI:spiffe://example/alice") that identify it (mTLS) */
+    char **certificates;
+    size_t ncertificates;
 };
 
 /* A configured JWT key: "secret" (HS*), "pem" or "pem_file" (RS*, ES*, EdDSA). */
@@ -747,6 +752,46 @@ struct gw_probe_path {
     size_t len;
 };
 
+/* ---- TLS (config_tls.c, tls/) -------------------------------------------------------------- */
+
+/* One certificate of the TLS listener: "tls.certificates[]". */
+struct gw_tls_cert_conf {
+    char *cert;   /* "cert": PEM file, the leaf first, then its intermediates in order */
+    char *key;    /* "key": PEM private key of the leaf */
+    char **names; /* "server_names": exact names or "*.example.com"; none = default only */
+    size_t nnames;
+    char *ocsp; /* "ocsp_staple": a DER OCSP response file to staple; NULL = none */
+};
+
+/* "tls": the HTTPS listener (off when absent). */
+struct gw_tls_conf {
+    bool enabled;
+    char *listen_host; /* "listen", default "0.0.0.0:8443" */
+    uint16_t listen_port;
+    struct gw_tls_cert_conf *certs; /* "certificates": the first is the default */
+    size_t ncerts;
+    int min_version;      /* "min_version": 0x0303 (TLS 1.2, default) or 0x0304 (TLS 1.3) */
+    char *ciphers;        /* "ciphers": TLS 1.2 cipher list (OpenSSL syntax) */
+    char *ciphersuites;   /* "ciphersuites": TLS 1.3 suites */
+    char *curves;         /* "curves": key-exchange groups */
+    bool session_tickets; /* "session_tickets", default true */
+    uint64_t ticket_key_rotation_ms; /* "ticket_key_rotation", default 1h */
+    uint32_t session_cache;          /* "session_cache": entries, default 20000; 0 = off */
+    uint64_t session_timeout_ms;     /* "session_timeout", default 1h */
+    char **redirect_hosts; /* "redirect_http": hosts whose plain-HTTP requests get a 308 */
+    size_t nredirect_hosts;
+    bool redirect_all; /* "redirect_http" is true or contains "*" */
+    /* "client_auth": client certificates (mTLS), off when absent */
+    struct gw_tls_client_auth_conf {
+        bool enabled;
+        char *ca;              /* "ca": PEM bundle of the CAs client certificates chain to */
+        bool required;         /* "required", default true: no certificate, no handshake */
+        uint32_t verify_depth; /* "verify_depth", default 4 */
+        char *subject_header;  /* "subject_header", default "x-client-cert-subject" */
+        char *san_header;      /* "san_header", default "x-client-cert-san" */
+    } client_auth;
+};
+
 struct gw_config {
     /** the file (or name) it came from */
     char *path;
@@ -917,6 +962,8 @@ struct gw_config {
     struct gw_sechdr_conf security_headers;
     /** "tracing" */
     struct gw_tracing_conf tracing;
+    /** "tls": the HTTPS listener */
+    struct gw_tls_conf tls;
     struct gw_service_conf *services;
     size_t nservices;
     /** "registration": backends that register themselves through the admin API

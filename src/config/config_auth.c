@@ -400,6 +400,10 @@ static const struct gw__cfg_field consumer_fields[] = {
      .arg = &(const struct gw__cfg_strlist){.count_offset = CON(napi_keys),
                                             .check = check_key_hash,
                                             .unique = true}},
+    {.name = "certificates",
+     .type = &gw__cfg_strlist_type,
+     .offset = CON(certificates),
+     .arg = &(const struct gw__cfg_strlist){.count_offset = CON(ncertificates), .unique = true}},
 };
 static const struct gw__cfg_object consumer_obj = {
     .what = "consumer", ROWS(consumer_fields), .size = sizeof(struct gw_consumer_conf)};
@@ -532,7 +536,8 @@ static void parse_auth_methods(struct gw__cfg_ctx *ctx, json_t *v, void *base,
         uint32_t bit;
     } names[] = {{"jwt", GW_AUTH_JWT},
                  {"api_key", GW_AUTH_API_KEY},
-                 {"introspection", GW_AUTH_INTROSPECTION}};
+                 {"introspection", GW_AUTH_INTROSPECTION},
+                 {"mtls", GW_AUTH_MTLS}};
     bool is_array = json_is_array(v);
     if (!is_array && !json_is_string(v)) {
         gw__cfg_error(ctx, "expected a string or an array of strings, got %s",
@@ -556,8 +561,8 @@ static void parse_auth_methods(struct gw__cfg_ctx *ctx, json_t *v, void *base,
             if (k == sizeof names / sizeof names[0]) {
                 char q[96];
                 gw__cfg_error(ctx,
-                              "unknown method %s (expected \"jwt\", \"api_key\" or "
-                              "\"introspection\")",
+                              "unknown method %s (expected \"jwt\", \"api_key\", "
+                              "\"introspection\" or \"mtls\")",
                               gw__cfg_quote(s, strlen(s), q, sizeof q));
             } else {
                 mask |= names[k].bit;
@@ -601,6 +606,10 @@ static uint32_t configured_methods(const struct gw_config *cfg)
         m |= GW_AUTH_API_KEY;
     if (cfg->auth.introspection_enabled)
         m |= GW_AUTH_INTROSPECTION;
+    /* tls is parsed before services, after auth: known here (a service's check) */
+    for (size_t i = 0; cfg->tls.client_auth.enabled && i < cfg->auth.nconsumers; i++)
+        if (cfg->auth.consumers[i].ncertificates)
+            m |= GW_AUTH_MTLS;
     return m;
 }
 
@@ -636,12 +645,15 @@ static void service_auth_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
     if (explicit_methods && missing) {
         gw__cfg_push_key(ctx, "methods");
         gw__cfg_error(ctx, "%s is not configured (%s)",
-                      missing & GW_AUTH_JWT       ? "\"jwt\""
-                      : missing & GW_AUTH_API_KEY ? "\"api_key\""
-                                                  : "\"introspection\"",
+                      missing & GW_AUTH_JWT             ? "\"jwt\""
+                      : missing & GW_AUTH_API_KEY       ? "\"api_key\""
+                      : missing & GW_AUTH_INTROSPECTION ? "\"introspection\""
+                                                        : "\"mtls\"",
                       missing & GW_AUTH_JWT       ? "add auth.jwt.keys or auth.jwt.jwks_url"
                       : missing & GW_AUTH_API_KEY ? "add auth.consumers with api_keys"
-                                                  : "add auth.introspection.url");
+                      : missing & GW_AUTH_INTROSPECTION
+                          ? "add auth.introspection.url"
+                          : "add tls.client_auth and auth.consumers with certificates");
         gw__cfg_pop(ctx);
     } else if (svc->auth.methods == 0 && !explicit_methods &&
                (svc->auth.required || svc->auth.nrules)) {

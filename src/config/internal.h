@@ -263,6 +263,8 @@ extern const struct gw__cfg_object gw__cfg_service_websocket_obj; /* service "we
 /* The service table (config_fields.c) and backend registration (config_registration.c). */
 extern const struct gw__cfg_object gw__cfg_service_obj;
 extern const struct gw__cfg_object gw__cfg_registration_obj; /* root "registration" */
+/* The HTTPS listener (config_tls.c). */
+extern const struct gw__cfg_object gw__cfg_tls_obj; /* root "tls" */
 /* Frees the JWT keys the auth section loaded (gw_config_free calls it). */
 void gw__cfg_auth_free_keys(struct gw_config *cfg);
 

@@ -58,6 +58,7 @@ static const struct gw_config *conn_cfg(const struct gw_conn *c)
 
 static void conn_free(struct gw_conn *c)
 {
+    gw__conn_tls_free(c);
     free(c->in);
     gw_buf_free(&c->out);
     free(c);
@@ -93,6 +94,8 @@ static void close_now(struct gw_conn *c)
     struct gw_worker *w = c->w;
     uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
     uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+    if (c->tls)
+        gw__conn_tls_close(c, on_handle_closed);
     gw_list_remove(&c->link);
     w->nconns--;
     gw_mx_add(&w->mx.active, (uint64_t)-1);
@@ -163,6 +166,8 @@ static void close_gracefully(struct gw_conn *c)
         gw_conn_close(c);
         return;
     }
+    if (c->tls)
+        gw__conn_tls_shutdown(c); /* close_notify, queued before the FIN */
     uv_shutdown_t *sreq = malloc(sizeof(*sreq));
     if (!sreq || uv_shutdown(sreq, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
         free(sreq);
@@ -231,10 +236,8 @@ static void timer_start(struct gw_conn *c, int kind, uint64_t ms)
     uv_timer_start(&c->timer, on_timer, ms, 0);
 }
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+void gw__conn_room(struct gw_conn *c, uv_buf_t *buf)
 {
-    struct gw_conn *c = h->data;
-    (void)suggested;
     if (!c->in) {
         c->in = malloc(CONN_BUF_SIZE);
         c->in_cap = c->in ? CONN_BUF_SIZE : 0;
@@ -271,6 +274,12 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     buf->len = c->in ? c->in_cap - c->in_len : 0;
 }
 
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    gw__conn_room(h->data, buf);
+}
+
 /* Body bytes (or the client's EOF) for a dispatched request: the proxy takes them once the
  * policy chain let the request through; until then they wait in the buffer. */
 static void client_input(struct gw_conn *c, struct gw_request *r)
@@ -283,11 +292,9 @@ static void client_input(struct gw_conn *c, struct gw_request *r)
         gw_proxy_client_input(r);
 }
 
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+void gw__conn_input(struct gw_conn *c, ssize_t nread)
 {
-    struct gw_conn *c = s->data;
     struct gw_request *r = c->req;
-    (void)buf;
     if (nread == 0 || c->closing)
         return;
     if (nread == UV_ENOBUFS) {
@@ -319,12 +326,23 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
 }
 
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    (void)buf;
+    gw__conn_input(s->data, nread);
+}
+
 void gw_conn_read_start(struct gw_conn *c)
 {
     if (c->reading || c->closing || c->peer_eof)
         return;
-    int rc =
-        uv_read_start((uv_stream_t *)&c->tcp, on_alloc, c->lingering ? on_linger_read : on_read);
+    int rc;
+    if (c->lingering)
+        rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_linger_read);
+    else if (c->tls)
+        rc = gw__conn_tls_read_start(c);
+    else
+        rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
     if (rc == 0)
         c->reading = true;
 }
@@ -353,7 +371,9 @@ static struct gw_request *request_new(struct gw_conn *c)
     r->downstream = c;
     r->w = c->w;
     r->peer = c->peer;
-    r->secure = false; /* plain TCP: no TLS listener yet */
+    r->secure = c->tls != NULL;
+    if (c->tls)
+        gw__conn_tls_client_cert(c, &r->client_subject, &r->client_san);
     r->snap = c->w->snap;
     gw_snapshot_ref(r->snap);
     r->mx = gw_metrics_area_of(r->snap->metrics, c->w->id);
@@ -448,6 +468,12 @@ static void conn_process(struct gw_conn *c)
 static int conn_write(struct gw_conn *c, uv_buf_t *bufs, unsigned nbufs, uv_write_cb cb)
 {
     unsigned i;
+    if (c->tls) {
+        int rc = gw__conn_tls_write(c, bufs, nbufs, cb);
+        if (rc == 0)
+            c->writing = true;
+        return rc;
+    }
     int n = gw_net_try_write((uv_stream_t *)&c->tcp, bufs, nbufs, &i);
     if (n != 0)
         return n;
@@ -614,7 +640,7 @@ static void conn_start(struct gw_worker *w, struct gw_conn *c, int refuse)
 {
     uv_timer_init(&w->loop, &c->timer);
     c->timer.data = c;
-    c->open_handles = 2;
+    c->open_handles++; /* the timer */
     gw_list_insert_tail(&w->conns, &c->link);
     w->nconns++;
     gw_mx_inc(&w->mx.accepted);
@@ -654,7 +680,7 @@ static struct gw_conn *conn_new(struct gw_worker *w)
     return c;
 }
 
-static void adopt(struct gw_worker *w, int fd, int refuse)
+static void adopt(struct gw_worker *w, int fd, int refuse, bool tls)
 {
     struct gw_conn *c = conn_new(w);
     if (!c) {
@@ -666,17 +692,28 @@ static void adopt(struct gw_worker *w, int fd, int refuse)
         uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
         return;
     }
+    /* A TLS connection that cannot get its session (out of memory, or a reload switched TLS
+     * off) is closed unanswered: there is no channel to answer on. */
+    if (tls && gw__conn_tls_init(c) < 0) {
+        uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+        return;
+    }
     conn_start(w, c, refuse);
 }
 
 void gw_conn_adopt(struct gw_worker *w, int fd)
 {
-    adopt(w, fd, 0);
+    adopt(w, fd, 0, false);
+}
+
+void gw_conn_adopt_tls(struct gw_worker *w, int fd)
+{
+    adopt(w, fd, 0, true);
 }
 
 void gw_conn_refuse(struct gw_worker *w, int fd)
 {
-    adopt(w, fd, GW_ECONNLIMIT);
+    adopt(w, fd, GW_ECONNLIMIT, false);
 }
 
 /* ---- the downstream interface (conn/request-t.h) of HTTP/1 requests -----------------------------
@@ -798,6 +835,8 @@ static int ds_send_continue(struct gw_request *r)
     /* A 25-byte write to an idle socket completes inline; if it did not, the client sends
      * anyway after its own short wait. Part of it going out would break the stream. */
     uv_buf_t cont = uv_buf_init("HTTP/1.1 100 Continue\r\n\r\n", 25);
+    if (gw_conn_of(r)->tls)
+        return gw__conn_tls_send_raw(gw_conn_of(r), cont.base, cont.len);
     int w = uv_try_write((uv_stream_t *)&gw_conn_of(r)->tcp, &cont, 1);
     return w == 25 || w == UV_EAGAIN ? 0 : GW_EUPRESET;
 }
@@ -812,7 +851,8 @@ static void ds_defer(struct gw_request *r, uint64_t ms)
 static int ds_detach(struct gw_request *r, uv_stream_t **s, const char **rest, size_t *rest_len)
 {
     struct gw_conn *c = gw_conn_of(r);
-    if (c->closing || c->detached)
+    /* A TLS connection's socket carries records, not the bytes a tunnel relays. */
+    if (c->closing || c->detached || c->tls)
         return GW_EINVAL;
     c->detached = true;
     r->keep_alive = false;

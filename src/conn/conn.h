@@ -19,6 +19,7 @@
 #include "core/list.h"
 
 struct gw_worker;
+struct gw_conn_tls;
 
 struct gw_conn {
     uv_tcp_t tcp;
@@ -30,7 +31,8 @@ struct gw_conn {
     size_t in_off; /** first byte not consumed */
     size_t in_cap;
     struct gw_request *req;
-    struct gw_buf out; /** a response gantry generates itself */
+    struct gw_conn_tls *tls; /** the TLS session of an HTTPS connection, NULL on plain TCP */
+    struct gw_buf out;       /** a response gantry generates itself */
     unsigned open_handles;
     uint8_t timer_kind; /** what c->timer currently measures */
     bool reading;
@@ -48,6 +50,10 @@ struct gw_conn {
 
 /* Serves an accepted socket (fd: non-blocking; ownership passes). */
 void gw_conn_adopt(struct gw_worker *w, int fd);
+
+/* Serves an accepted socket of the HTTPS listener: TLS first, then HTTP/1.1 inside it, with
+ * the certificates of the worker's current snapshot (fd: ownership passes). */
+void gw_conn_adopt_tls(struct gw_worker *w, int fd);
 
 /* Answers an accepted socket 503 "too many connections" without reading a request, then
  * closes it (the worker has no descriptor to serve it with; fd: ownership passes). */

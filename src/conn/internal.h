@@ -7,6 +7,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <sys/types.h>
+#include <uv.h>
+
 #include "conn/conn.h"
 
 /* conn/conn.c: writes a response gantry generated (error, probe, preflight) as an HTTP/1
@@ -46,5 +49,50 @@ void gw__conn_error(struct gw_conn *c, int err, bool close_after);
 /* conn/request.c: a complete request head: probes, route lookup, the policy chain, then the
  * proxy. */
 void gw__request_dispatch(struct gw_conn *c, struct gw_request *r);
+
+/* conn/redirect.c: answers a plain-HTTP request 308 to HTTPS when "tls.redirect_http" covers
+ * its host (host: the Host header or the target's authority, with any port; path and query, with
+ * its "?", as the client sent them). Returns true when it answered (r is then gone). */
+bool gw__request_https_redirect(struct gw_conn *c, struct gw_request *r, const char *host,
+                                size_t host_len, const char *path, size_t path_len,
+                                const char *query, size_t query_len);
+
+/* conn/conn.c: where the next bytes read from the client go (the free end of the input buffer,
+ * grown or compacted as the request's state allows); len 0 when there is no room now. */
+void gw__conn_room(struct gw_conn *c, uv_buf_t *buf);
+
+/* conn/conn.c: nread bytes were appended at the room gw__conn_room gave (or a UV_E* code, as
+ * libuv's read callback gets them): parse, dispatch or hand body bytes to the proxy. */
+void gw__conn_input(struct gw_conn *c, ssize_t nread);
+
+/* ---- conn/conn_tls.c: the TLS transport under an HTTP/1 connection -------------------------- */
+
+/* Gives c its TLS session on the worker's current certificates (and the handle that resumes
+ * reading plaintext already decrypted). 0, or a negative code (then nothing was created). */
+int gw__conn_tls_init(struct gw_conn *c);
+
+/* uv_read_start for a TLS connection; also resumes the plaintext held in the session. */
+int gw__conn_tls_read_start(struct gw_conn *c);
+
+/* conn_write for a TLS connection: encrypts bufs (all of them: the plaintext may be reused when
+ * this returns), sends the records; 1 when the socket took everything, 0 when cb will run (with
+ * the write request, data = c, which cb frees), or a negative code. */
+int gw__conn_tls_write(struct gw_conn *c, uv_buf_t *bufs, unsigned nbufs, uv_write_cb cb);
+
+/* Encrypts and sends n bytes with no completion callback (100 Continue). 0 or negative. */
+int gw__conn_tls_send_raw(struct gw_conn *c, const char *p, size_t n);
+
+/* Queues a close_notify alert (graceful close). */
+void gw__conn_tls_shutdown(struct gw_conn *c);
+
+/* Closes the TLS side's handle (close_now); its close callback is cb, as for c's others. */
+void gw__conn_tls_close(struct gw_conn *c, uv_close_cb cb);
+
+/* The verified client certificate's subject and SANs (mTLS), owned by the connection; NULL
+ * when the client presented none. */
+void gw__conn_tls_client_cert(const struct gw_conn *c, const char **subject, const char **san);
+
+/* Frees the TLS session (conn_free); safe when c has none. */
+void gw__conn_tls_free(struct gw_conn *c);
 
 #endif

@@ -210,9 +210,14 @@ struct gw_request {
     struct gw_worker *w;                /** the worker thread serving it */
     struct gw_snapshot *snap;           /** the config it started with (a reference) */
     const char *peer;                   /** the peer's address as text ("" when unknown) */
-    /** the request came over TLS (set by the downstream; the HTTP/1 downstream over TCP, the
-     * only one today, leaves it false): Strict-Transport-Security is sent only then */
+    /** the request came over TLS (set by the downstream: an HTTP/1 connection of the HTTPS
+     * listener): Strict-Transport-Security and X-Forwarded-Proto: https follow it */
     bool secure;
+    /** the verified client certificate's subject and subject alternative names (mTLS,
+     * "tls.client_auth"), owned by the downstream and valid for the request's life; NULL when
+     * none */
+    const char *client_subject;
+    const char *client_san;
     struct gw_http1_parser parser;
     struct gw_http1_message msg;
     uint64_t t_start;    /** uv_hrtime() when the first byte of the head arrived */

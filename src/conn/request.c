@@ -269,7 +269,10 @@ static bool protocol_listed(const struct gw_http1_message *m, const struct gw_we
 static __attribute__((noinline)) int check_upgrade(struct gw_request *r,
                                                    const struct gw_websocket_conf *wc)
 {
-    if (!wc->enabled)
+    /* A tunnel takes the raw socket (upstream/tunnel.c): under TLS it would carry ciphertext
+     * one way and plaintext the other. Until tunnels speak TLS, an upgrade over the HTTPS
+     * listener is treated as on a service with websocket off (proxied without Upgrade). */
+    if (!wc->enabled || r->secure)
         return 0;
     enum gw_upgrade kind = gw_http1_upgrade_kind(&r->msg);
     if (kind == GW_UPGRADE_WEBSOCKET) {
@@ -350,6 +353,17 @@ void gw__request_dispatch(struct gw_conn *c, struct gw_request *r)
     }
     if (r->snap->cfg->tracing.enabled)
         gw_trace_begin(r);
+
+    if (cfg->tls.enabled && !r->secure) {
+        const char *h = authority;
+        size_t hl = authority_len;
+        if (!h && m->host_index >= 0) {
+            h = m->headers[m->host_index].value;
+            hl = m->headers[m->host_index].value_len;
+        }
+        if (gw__request_https_redirect(c, r, h, hl, path, path_len, query, query_len))
+            return;
+    }
 
     /* The normalised path is what we route on and what the policies see; the client's own
      * spelling of its segments, kept with it in the buffer, is what we forward

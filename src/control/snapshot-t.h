@@ -61,6 +61,8 @@ struct gw_service {
     struct gw_service_live *live; /** breakers and retry budget (mutable, see above) */
 };
 
+struct gw_tls_ctx;
+
 struct gw_snapshot {
     atomic_int refs;
     uint64_t generation;
@@ -72,6 +74,9 @@ struct gw_snapshot {
     /** request metrics (metrics/metrics.h): one area per worker; NULL when metrics are off.
      * Attached by the server before the snapshot is published; released when it is freed. */
     struct gw_metrics_set *metrics;
+    /** the HTTPS listener's certificates and settings (tls/tls.h); NULL when "tls" is off. A
+     * TLS connection takes its own reference at accept. */
+    struct gw_tls_ctx *tls;
 };
 
 #endif

@@ -13,6 +13,7 @@
 #include "net/listen.h"
 #include "policy/policy.h"
 #include "route/router.h"
+#include "tls/tls.h"
 #include "upstream/breaker.h"
 #include "upstream/retry.h"
 #include "upstream/target_state.h"
@@ -35,6 +36,7 @@ static void snapshot_free(struct gw_snapshot *s)
         free(svc->live);
     }
     gw_policy_free(s->policy);
+    gw_tls_ctx_unref(s->tls);
     /* The control thread folds the set's counts and frees it (metrics/hub.h). */
     gw_metrics_set_release(s->metrics);
     free(s->services);
@@ -209,6 +211,16 @@ int gw_snapshot_build(struct gw_config *cfg, uint64_t generation, struct gw_targ
     rc = gw_policy_build(s, ps, why, why_cap);
     if (rc < 0)
         goto fail;
+    /* Certificates are read again on every reload: a SIGHUP picks up renewed files. */
+    if (cfg->tls.enabled) {
+        char tls_why[512] = "";
+        rc = gw_tls_ctx_build(&cfg->tls, &s->tls, tls_why, sizeof tls_why);
+        if (rc < 0) {
+            if (why && why_cap)
+                snprintf(why, why_cap, "tls: %s", tls_why);
+            goto fail;
+        }
+    }
     *out = s;
     return 0;
 fail:

@@ -72,6 +72,9 @@
     X(EMETHODNOTALLOWED, 405, "method not allowed")                                                \
     X(ECONNECTUNSUP, 501, "CONNECT is not supported")                                              \
     X(ESTOPPING, 503, "gateway is shutting down")                                                  \
+    /* TLS (tls/) */                                                                               \
+    X(ETLS, 400, "the TLS handshake or a record failed")                                           \
+    X(EHTTPSREDIRECT, 308, "this host is served over HTTPS")                                       \
     /* configuration */                                                                            \
     X(ECONFIG, 500, "invalid configuration")                                                       \
     /* authentication (JWT) */                                                                     \

@@ -132,8 +132,8 @@ const char *gw_mx_auth_outcome_name(unsigned i)
 
 const char *gw_mx_auth_method_name(unsigned i)
 {
-    static const char *const names[GW_MX_AUTH_METHODS] = {"none", "jwt", "api_key",
-                                                          "introspection"};
+    static const char *const names[GW_MX_AUTH_METHODS] = {"none", "jwt", "api_key", "introspection",
+                                                          "mtls"};
     return i < GW_MX_AUTH_METHODS ? names[i] : "none";
 }
 

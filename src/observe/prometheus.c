@@ -241,6 +241,12 @@ static void worker_families(struct out *o, struct gw_server *s)
          "Upstream connections opened, per worker."},
         {"gantry_upstream_connection_reuses_total", "counter",
          "Requests sent on a pooled keep-alive upstream connection, per worker."},
+        {"gantry_tls_handshakes_total", "counter",
+         "TLS handshakes completed on the HTTPS listener, per worker."},
+        {"gantry_tls_resumed_total", "counter",
+         "TLS handshakes that resumed a session (ticket or cache), per worker."},
+        {"gantry_tls_handshake_failures_total", "counter",
+         "TLS connections that failed or ended before their handshake completed, per worker."},
     };
     for (size_t f = 0; f < sizeof fam / sizeof fam[0]; f++) {
         family(o, fam[f].name, fam[f].type, fam[f].help);
@@ -253,7 +259,10 @@ static void worker_families(struct out *o, struct gw_server *s)
                          : f == 1 ? gw_mx_get(&m->accepted)
                          : f == 2 ? (opened >= closed ? opened - closed : 0)
                          : f == 3 ? opened
-                                  : gw_mx_get(&m->up_reused);
+                         : f == 4 ? gw_mx_get(&m->up_reused)
+                         : f == 5 ? gw_mx_get(&m->tls_handshakes)
+                         : f == 6 ? gw_mx_get(&m->tls_resumed)
+                                  : gw_mx_get(&m->tls_failures);
             sample_u64(o, fam[f].name, lbl, v);
         }
     }

@@ -336,6 +336,39 @@ static int consumer_identity(const struct gw_request *r, size_t idx, struct gw_i
     return rc ? GW_ENOMEM : 0;
 }
 
+/* Whether the request's verified client certificate is want: its subject exactly, or one of its
+ * subject alternative names ("email:alice@example.com"; the SAN text is "a, b, c"). */
+static bool cert_is(const struct gw_request *r, const char *want)
+{
+    size_t n = strlen(want);
+    if (r->client_subject && strcmp(r->client_subject, want) == 0)
+        return true;
+    for (const char *p = r->client_san; p && *p;) {
+        const char *end = strstr(p, ", ");
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == n && memcmp(p, want, n) == 0)
+            return true;
+        p = end ? end + 2 : p + len;
+    }
+    return false;
+}
+
+/* The consumer whose "certificates" name the request's client certificate (the first one). */
+static bool cert_consumer(const struct gw_request *r, size_t *idx)
+{
+    const struct gw_config *cfg = r->snap->cfg;
+    for (size_t i = 0; i < cfg->auth.nconsumers; i++) {
+        const struct gw_consumer_conf *c = &cfg->auth.consumers[i];
+        for (size_t k = 0; k < c->ncertificates; k++) {
+            if (cert_is(r, c->certificates[k])) {
+                *idx = i;
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
 /* The identity a verified token's claims establish: the user is "sub"; the consumer is the
  * configured consumer of that id, when there is one. */
 static int claims_identity(const struct gw_request *r, const struct gw_jwt_claims *cl,
@@ -692,6 +725,24 @@ enum gw_stage_result gw_auth_on_request(struct gw_request *r, void **slot, struc
     requirements(r, ac, &n);
     const char *tok = NULL, *key = NULL;
     size_t tok_len = 0, key_len = 0;
+    if ((ac->methods & GW_AUTH_MTLS) && r->client_subject) {
+        /* A verified client certificate that names a consumer identifies the request before
+         * any header is looked at. One that names none leaves the other methods to decide. */
+        size_t idx;
+        if (cert_consumer(r, &idx)) {
+            st->mx_method = GW_MX_AUTH_MTLS;
+            r->consumer = (uint32_t)idx + 1;
+            if (consumer_identity(r, idx, &r->identity) != 0) {
+                gw_answer_init(a, GW_ENOMEM);
+                return GW_STAGE_RESPOND;
+            }
+            return authorized(r, a);
+        }
+        if (ac->methods == GW_AUTH_MTLS) {
+            answer_401(r, st, GW_EAUTHMISSING, "the client certificate names no consumer", a);
+            return GW_STAGE_RESPOND;
+        }
+    }
     int has_key = (ac->methods & GW_AUTH_API_KEY) ? api_key(r, &key, &key_len) : 1;
     int has_tok =
         (ac->methods & (GW_AUTH_JWT | GW_AUTH_INTROSPECTION)) ? bearer_token(r, &tok, &tok_len) : 1;

@@ -207,6 +207,11 @@ static void warn_fixed_settings(const struct gw_config *now, const struct gw_con
         (now->admin.enabled && (strcmp(now->admin.listen_host, next->admin.listen_host) != 0 ||
                                 now->admin.listen_port != next->admin.listen_port)))
         gw_log_warn("reload: admin.listen changed; it takes effect at the next start");
+    if (now->tls.enabled != next->tls.enabled ||
+        (now->tls.enabled && (strcmp(now->tls.listen_host, next->tls.listen_host) != 0 ||
+                              now->tls.listen_port != next->tls.listen_port)))
+        gw_log_warn("reload: tls was switched on or off or tls.listen changed; the HTTPS "
+                    "listener follows at the next start (certificates and settings apply now)");
     if (now->workers != next->workers)
         gw_log_warn("reload: workers changed (%u -> %u); it takes effect at the next start",
                     now->workers, next->workers);
@@ -436,6 +441,17 @@ static void hint_migrate_req(void)
     fclose(f);
 }
 
+/* Closes the listening sockets of the first n workers (start-up failed before they ran). */
+static void close_listeners(struct gw_server *s, unsigned n)
+{
+    for (unsigned j = 0; j < n; j++) {
+        if (s->workers[j].listen_fd >= 0)
+            close(s->workers[j].listen_fd);
+        if (s->workers[j].has_tls)
+            close(s->workers[j].tls_fd);
+    }
+}
+
 /* The JWKS fetcher's answer goes to every worker. */
 static void publish_keyset(void *arg, struct gw_keyset *ks)
 {
@@ -448,8 +464,8 @@ int gw_server_run(struct gw_config *cfg, const char *path, const struct gw_contr
 {
     struct gw_server s = {0};
     struct control ctl = {0};
-    struct sockaddr_storage addr;
-    socklen_t addrlen;
+    struct sockaddr_storage addr, tls_addr;
+    socklen_t addrlen, tls_addrlen = 0;
     int status = 1;
     unsigned started = 0;
 
@@ -466,6 +482,12 @@ int gw_server_run(struct gw_config *cfg, const char *path, const struct gw_contr
 
     if (gw_net_resolve(cfg->listen_host, cfg->listen_port, &addr, &addrlen) < 0) {
         gw_log_error("listen: cannot resolve %s", cfg->listen_host);
+        gw_config_free(cfg);
+        return 1;
+    }
+    if (cfg->tls.enabled &&
+        gw_net_resolve(cfg->tls.listen_host, cfg->tls.listen_port, &tls_addr, &tls_addrlen) < 0) {
+        gw_log_error("tls.listen: cannot resolve %s", cfg->tls.listen_host);
         gw_config_free(cfg);
         return 1;
     }
@@ -495,13 +517,24 @@ int gw_server_run(struct gw_config *cfg, const char *path, const struct gw_contr
         w->server = &s;
         w->snap = s.snap;
         gw_snapshot_ref(w->snap); /* the worker's own reference, dropped on publish/join */
+        w->tls_fd = -1;
         w->listen_fd = gw_net_listen_reuseport((struct sockaddr *)&addr, addrlen, 1024);
         if (w->listen_fd < 0) {
             gw_log_error("listen on %s:%u: %s", s.snap->cfg->listen_host,
                          (unsigned)s.snap->cfg->listen_port, strerror(-w->listen_fd));
-            for (unsigned j = 0; j < i; j++)
-                close(s.workers[j].listen_fd);
+            close_listeners(&s, i);
             goto out;
+        }
+        if (s.snap->cfg->tls.enabled) {
+            int fd = gw_net_listen_reuseport((struct sockaddr *)&tls_addr, tls_addrlen, 1024);
+            if (fd < 0) {
+                gw_log_error("listen on %s:%u (tls): %s", s.snap->cfg->tls.listen_host,
+                             (unsigned)s.snap->cfg->tls.listen_port, strerror(-fd));
+                close_listeners(&s, i + 1);
+                goto out;
+            }
+            w->tls_fd = fd;
+            w->has_tls = true;
         }
     }
     uv_loop_init(&ctl.loop);
@@ -544,8 +577,7 @@ int gw_server_run(struct gw_config *cfg, const char *path, const struct gw_contr
     }
     s.admin_service = admin;
     if (admin && admin->start(&s, &ctl.loop, &s.admin) < 0) {
-        for (unsigned i = 0; i < nworkers; i++)
-            close(s.workers[i].listen_fd);
+        close_listeners(&s, nworkers);
         goto out;
     }
     for (; started < nworkers; started++) {
@@ -561,6 +593,10 @@ int gw_server_run(struct gw_config *cfg, const char *path, const struct gw_contr
     gw_log_info("gantry listening on %s:%u with %u worker%s, %zu service%s",
                 s.snap->cfg->listen_host, (unsigned)s.snap->cfg->listen_port, nworkers,
                 nworkers == 1 ? "" : "s", s.snap->nservices, s.snap->nservices == 1 ? "" : "s");
+    if (s.snap->cfg->tls.enabled)
+        gw_log_info("gantry listening for HTTPS on %s:%u (%zu certificate%s)",
+                    s.snap->cfg->tls.listen_host, (unsigned)s.snap->cfg->tls.listen_port,
+                    s.snap->cfg->tls.ncerts, s.snap->cfg->tls.ncerts == 1 ? "" : "s");
     hint_migrate_req();
     gw_sdnotify("READY=1\nSTATUS=listening");
     uint64_t wd_usec = gw_sdnotify_watchdog_usec();

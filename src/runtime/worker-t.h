@@ -27,6 +27,10 @@ struct gw_worker {
     uv_thread_t thread;
     /* the listening socket (listen_fd once started) */
     struct gw_acceptor acceptor;
+    /* the HTTPS listener (tls_fd once started), when has_tls (set with tls_fd by the server) */
+    struct gw_acceptor tls_acceptor;
+    int tls_fd;
+    bool has_tls;
     uv_async_t wakeup;  /* the control thread asks the worker to stop; the last connection of a
                          * stopping worker pokes it when it closes (conn/conn.c) */
     uv_async_t publish; /* the control thread published a new snapshot */
@@ -53,6 +57,7 @@ struct gw_worker {
     unsigned rl_redis_nretired;
     struct gw_mx_worker mx;             /** connection counters (written by this worker only) */
     struct gw_trace_queue *trace_queue; /** traces to and from the control thread (trace/ring.h) */
+    char *tls_rbuf; /** ciphertext read buffer of the TLS connections (conn/conn_tls.c), or NULL */
     bool stopping;
     atomic_int stop_level; /** 0 running, 1 drain, 2 close everything (set by control) */
 };

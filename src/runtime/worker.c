@@ -24,6 +24,11 @@ static void on_accept(struct gw_acceptor *a, int fd)
     gw_conn_adopt(a->conf.data, fd);
 }
 
+static void on_accept_tls(struct gw_acceptor *a, int fd)
+{
+    gw_conn_adopt_tls(a->conf.data, fd);
+}
+
 /* Out of descriptors: the connection got the acceptor's spare one; answer 503 and close. */
 static void on_reserve(struct gw_acceptor *a, int fd)
 {
@@ -185,6 +190,10 @@ static void on_wakeup(uv_async_t *a)
          * Connection: close like every other one during the drain. */
         gw_acceptor_drain(&w->acceptor, 4096);
         gw_acceptor_close(&w->acceptor, NULL);
+        if (w->has_tls) {
+            gw_acceptor_drain(&w->tls_acceptor, 4096);
+            gw_acceptor_close(&w->tls_acceptor, NULL);
+        }
     }
     struct gw_list *it = w->conns.next;
     while (it != &w->conns) {
@@ -230,6 +239,16 @@ int gw_worker_start(struct gw_worker *w)
         gw_log_error("worker %u: listen: %s", w->id, uv_strerror(rc));
         return rc;
     }
+    if (w->has_tls) {
+        struct gw_acceptor_conf tc = ac;
+        tc.name = "HTTPS listener";
+        tc.on_accept = on_accept_tls;
+        rc = gw_acceptor_start(&w->tls_acceptor, &w->loop, w->tls_fd, &tc);
+        if (rc < 0) {
+            gw_log_error("worker %u: listen (tls): %s", w->id, uv_strerror(rc));
+            return rc;
+        }
+    }
     uv_async_init(&w->loop, &w->wakeup, on_wakeup);
     w->wakeup.data = w;
     uv_async_init(&w->loop, &w->publish, on_publish);
@@ -263,6 +282,8 @@ void gw_worker_join(struct gw_worker *w)
         gw_log_warn("worker %u: loop closed with live handles", w->id);
     gw_pools_free(&w->pools);
     gw_buf_free(&w->access);
+    free(w->tls_rbuf);
+    w->tls_rbuf = NULL;
     gw_snapshot_unref(atomic_exchange(&w->pending, NULL));
     gw_keyset_unref(atomic_exchange(&w->pending_jwks, NULL));
     gw_keyset_unref(w->jwks);

@@ -87,6 +87,28 @@ static int append_identity(struct gw_buf *b, const struct gw_request *r)
     return rc;
 }
 
+/* The client certificate's subject and SANs (mTLS) under the configured names; only visible
+ * ASCII goes out, so a certificate field cannot inject a header line. */
+static int append_client_cert(struct gw_buf *b, const struct gw_request *r)
+{
+    const struct gw_tls_client_auth_conf *ca = &r->snap->cfg->tls.client_auth;
+    const char *names[] = {ca->subject_header, ca->san_header};
+    const char *values[] = {r->client_subject, r->client_san};
+    int rc = 0;
+    for (size_t i = 0; i < 2; i++) {
+        if (!ca->enabled || !names[i] || !values[i] || !values[i][0])
+            continue;
+        rc |= gw_buf_append_str(b, names[i]);
+        rc |= gw_buf_append(b, ": ", 2);
+        for (const char *p = values[i]; *p; p++) {
+            if ((unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f)
+                rc |= gw_buf_append(b, p, 1);
+        }
+        rc |= gw_buf_append(b, "\r\n", 2);
+    }
+    return rc;
+}
+
 /* The request head's framing field for a body of this kind and length, and the empty line. */
 __attribute__((always_inline)) static inline int
 request_framing(struct gw_request *r, struct gw_buf *b, enum gw_http1_body body, uint64_t length)
@@ -180,6 +202,11 @@ int gw_rewrite_request_head(struct gw_request *r)
         /* Tracing replaces the caller's context with gantry's (trace/trace.h). */
         if (r->trace && (name_is(h, "traceparent", 11) || name_is(h, "tracestate", 10)))
             continue;
+        /* The client certificate headers are gantry's to set: never the client's. */
+        if (r->snap->cfg->tls.client_auth.enabled &&
+            (same_name_loose(h->name, h->name_len, r->snap->cfg->tls.client_auth.subject_header) ||
+             same_name_loose(h->name, h->name_len, r->snap->cfg->tls.client_auth.san_header)))
+            continue;
         if (name_is(h, "x-forwarded-for", 15)) {
             if (nxff < sizeof(xff) / sizeof(xff[0]))
                 xff[nxff++] = h;
@@ -199,7 +226,8 @@ int gw_rewrite_request_head(struct gw_request *r)
         rc |= gw_buf_append(b, ", ", 2);
     }
     rc |= gw_buf_append_str(b, r->peer[0] ? r->peer : "unknown");
-    rc |= gw_buf_append_str(b, "\r\nX-Forwarded-Proto: http\r\n");
+    rc |= gw_buf_append_str(b, r->secure ? "\r\nX-Forwarded-Proto: https\r\n"
+                                         : "\r\nX-Forwarded-Proto: http\r\n");
     if (client_host && client_host->value_len)
         rc |= append_header(b, "X-Forwarded-Host", 16, client_host->value, client_host->value_len);
     rc |= append_header(b, "X-Request-ID", 12, r->id, strlen(r->id));
@@ -207,6 +235,8 @@ int gw_rewrite_request_head(struct gw_request *r)
         rc |= append_identity(b, r);
     if (r->trace)
         rc |= gw_trace_upstream_headers(r, b);
+    if (r->client_subject || r->client_san)
+        rc |= append_client_cert(b, r);
     if (r->upgrade) {
         /* The switch the client asked for and the service allows (conn/request.c
          * check_upgrade): its Upgrade goes on, with the Connection option that makes it one

@@ -1486,8 +1486,8 @@ static void test_service_auth_errors(void **state)
 
     /* methods themselves */
     expect_one(WITH_SVC(JWT_ROOT, "\"auth\": {\"methods\": [\"jwt\", \"oauth\"]}"), "\"oauth\"",
-               SA ".methods[1]: unknown method \"oauth\" (expected \"jwt\", \"api_key\" or "
-                  "\"introspection\")");
+               SA ".methods[1]: unknown method \"oauth\" (expected \"jwt\", \"api_key\", "
+                  "\"introspection\" or \"mtls\")");
     /* A "methods" that fails to parse is also reported as "requires authentication, but the
      * gateway's auth section configures no method", which is not true here (jwt is). */
     expect_contains(WITH_SVC(JWT_ROOT, "\"auth\": {\"methods\": 1}"), "1}",
@@ -1495,8 +1495,8 @@ static void test_service_auth_errors(void **state)
     expect_contains(WITH_SVC(JWT_ROOT, "\"auth\": {\"methods\": []}"), "[]",
                     SA ".methods: must not be empty");
     expect_contains(WITH_SVC(JWT_ROOT, "\"auth\": {\"methods\": [\"oauth\"]}"), "\"oauth\"",
-                    SA ".methods[0]: unknown method \"oauth\" (expected \"jwt\", \"api_key\" or "
-                       "\"introspection\")");
+                    SA ".methods[0]: unknown method \"oauth\" (expected \"jwt\", \"api_key\", "
+                       "\"introspection\" or \"mtls\")");
 
     /* public_paths are checked like prefixes */
     expect_one(WITH_SVC(JWT_ROOT, "\"auth\": {\"public_paths\": \"health\"}"), "\"health\"",

@@ -1,0 +1,307 @@
+#!/usr/bin/env python3
+"""gantry's HTTPS listener next to nginx and HAProxy terminating TLS, in one interleaved run.
+
+The same ECDSA P-256 certificate (made here with openssl) on all three, one worker each, logs
+off, upstream keep-alive to an nginx origin serving "ok\\n" (bench/conf/origin.nginx.conf).
+Measured, rounds interleaved with the order rotated (ratios are medians of per-round ratios):
+
+- TLS 1.3 handshakes/s: wrk with "Connection: close", so every request is a new connection
+  with a full handshake (wrk offers no session to resume);
+- HTTPS keep-alive req/s: wrk -c64 on long-lived TLS connections;
+- memory per idle TLS connection: RSS of the server's processes before and after holding
+  --idle connections, each of which completed a handshake and one request.
+
+wrk and the clients are pinned to one CPU, the servers to the other, as proxy_compare.py does.
+
+    python3 bench/tls_compare.py [--rounds 3] [--duration 5] [--idle 2000] [--keep-tmp]
+"""
+
+import argparse
+import os
+import resource
+import shutil
+import socket
+import ssl
+import statistics
+import subprocess
+import sys
+import time
+
+import proxy_compare as pc
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+TARGETS = ["nginx", "haproxy", "gantry"]
+
+NGINX = """{user_line}
+worker_processes 1;
+pid {tmp}/nginx-tls.pid;
+error_log {tmp}/nginx-tls.error.log warn;
+events {{ worker_connections 8192; }}
+http {{
+    access_log off;
+    keepalive_timeout 300s;
+    keepalive_requests 100000000;
+    client_body_temp_path {tmp}/temp/t-body;
+    proxy_temp_path {tmp}/temp/t-proxy;
+    fastcgi_temp_path {tmp}/temp/t-fastcgi;
+    uwsgi_temp_path {tmp}/temp/t-uwsgi;
+    scgi_temp_path {tmp}/temp/t-scgi;
+    upstream origin {{ server 127.0.0.1:{origin_port}; keepalive 256; keepalive_timeout 300s; }}
+    server {{
+        listen 127.0.0.1:{port} ssl backlog=4096;
+        ssl_certificate {tmp}/cert.pem;
+        ssl_certificate_key {tmp}/key.pem;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        location / {{
+            proxy_pass http://origin;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }}
+    }}
+}}
+"""
+
+HAPROXY = """global
+    nbthread 1
+    maxconn 8192
+    tune.ssl.default-dh-param 2048
+defaults
+    mode http
+    option http-keep-alive
+    http-reuse always
+    timeout connect 5s
+    timeout client 300s
+    timeout server 300s
+    timeout http-request 30s
+    timeout http-keep-alive 300s
+frontend fe
+    bind 127.0.0.1:{port} ssl crt {tmp}/combined.pem alpn http/1.1 ssl-min-ver TLSv1.2
+    maxconn 8192
+    default_backend origin
+backend origin
+    server o1 127.0.0.1:{origin_port}
+"""
+
+GANTRY = """{{
+    "listen": "127.0.0.1:{plain_port}",
+    "workers": 1,
+    "max_connections": 20000,
+    "timeouts": {{ "client_idle": "300s" }},
+    "upstream": {{ "keepalive": {{ "max_idle": 256, "idle_timeout": "300s" }} }},
+    "log": {{ "access": "off" }},
+    "admin": {{ "listen": "off" }},
+    "security_headers": false,
+    "tls": {{ "listen": "127.0.0.1:{port}",
+              "certificates": [{{ "cert": "{tmp}/cert.pem", "key": "{tmp}/key.pem" }}] }},
+    "services": [ {{ "name": "origin", "prefix": "/",
+                    "targets": ["http://127.0.0.1:{origin_port}"] }} ]
+}}
+"""
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--duration", type=int, default=5)
+    p.add_argument("--conns", type=int, default=64)
+    p.add_argument("--idle", type=int, default=2000, help="idle TLS connections held")
+    p.add_argument("--gantry-bin", default=os.environ.get(
+        "GANTRY_BIN", os.path.join(ROOT, "build", "release", "gantry")))
+    p.add_argument("--keep-tmp", action="store_true")
+    return p.parse_args()
+
+
+def https_ok(port):
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with socket.create_connection(("127.0.0.1", port), timeout=3) as s:
+        with ctx.wrap_socket(s, server_hostname="bench.test") as t:
+            t.sendall(b"GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
+            data = b""
+            while True:
+                c = t.recv(4096)
+                if not c:
+                    break
+                data += c
+    return data.startswith(b"HTTP/1.1 200") and data.endswith(b"ok\n")
+
+
+def wait_https(srv, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not srv.alive():
+            raise pc.BenchError(f"{srv.name} exited at start:\n{srv.log_tail()}")
+        try:
+            if https_ok(srv.port):
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise pc.BenchError(f"{srv.name} did not answer HTTPS on {srv.port}:\n{srv.log_tail()}")
+
+
+def wrk(lg_pin, port, args, close, srv=None):
+    """One wrk run; with srv, also the server's own CPU (user + system) per request in us, a
+    figure other tenants of a shared machine cannot inflate."""
+    ticks0 = pc.proc_ticks(srv.pids()) if srv else 0
+    cmd = lg_pin + ["wrk", "-t1", f"-c{args.conns}", f"-d{args.duration}s", "--latency"]
+    if close:
+        cmd += ["-H", "Connection: close"]
+    cmd.append(f"https://127.0.0.1:{port}/")
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=args.duration + 60)
+    if out.returncode != 0:
+        raise pc.BenchError(f"wrk failed: {' '.join(cmd)}\n{out.stdout}{out.stderr}")
+    res = pc.parse_wrk(out.stdout)
+    if srv and res["requests"]:
+        res["us"] = 1e6 * (pc.proc_ticks(srv.pids()) - ticks0) / pc.HZ / res["requests"]
+    return res
+
+
+def rss_kib(pids):
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def idle_cost(srv, n):
+    """KiB of server RSS per idle TLS keep-alive connection (each served one request)."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    socks = []
+    try:
+        before = rss_kib(srv.pids())
+        for _ in range(n):
+            s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", srv.port), timeout=5),
+                                server_hostname="bench.test")
+            s.sendall(b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n")
+            data = b""
+            while not data.endswith(b"ok\n"):
+                c = s.recv(4096)
+                if not c:
+                    raise pc.BenchError(f"{srv.name}: idle connection closed")
+                data += c
+            socks.append(s)
+        time.sleep(1.0)  # let the server settle (buffers released after the request)
+        after = rss_kib(srv.pids())
+        return (after - before) / n
+    finally:
+        for s in socks:
+            s.close()
+
+
+def bench(args, tmp):
+    for tool in ("nginx", "haproxy", "wrk", "openssl"):
+        if not shutil.which(tool):
+            raise pc.BenchError(f"{tool} not found (scripts/deps.sh bench installs it)")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 4 * args.idle + 1000)), hard))
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj",
+                    "/CN=bench.test", "-keyout", f"{tmp}/key.pem", "-out", f"{tmp}/cert.pem"],
+                   check=True, capture_output=True)
+    with open(f"{tmp}/combined.pem", "w") as f:
+        f.write(open(f"{tmp}/cert.pem").read() + open(f"{tmp}/key.pem").read())
+    for d in ("www", "temp"):
+        os.mkdir(os.path.join(tmp, d))
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) >= 2 and shutil.which("taskset"):
+        lg_pin, srv_pin = ["taskset", "-c", str(cpus[0])], ["taskset", "-c", str(cpus[1])]
+    else:
+        lg_pin, srv_pin = [], []
+    origin_port, pn, ph, pg, pplain = pc.free_ports(5)
+    ports = {"nginx": pn, "haproxy": ph, "gantry": pg}
+    user_line = "user root;" if os.geteuid() == 0 else ""
+    common = {"tmp": tmp, "user_line": user_line, "origin_port": origin_port}
+    origin_conf = pc.render("origin.nginx.conf", tmp, **common)
+    with open(f"{tmp}/nginx-tls.conf", "w") as f:
+        f.write(NGINX.format(port=pn, **common))
+    with open(f"{tmp}/haproxy-tls.cfg", "w") as f:
+        f.write(HAPROXY.format(port=ph, **common))
+    with open(f"{tmp}/gantry-tls.json", "w") as f:
+        f.write(GANTRY.format(port=pg, plain_port=pplain, **common))
+
+    def nginx(name, conf):
+        return ["nginx", "-p", tmp + "/", "-e", f"{tmp}/{name}.error.log", "-c", conf, "-g",
+                "daemon off;"]
+
+    origin = pc.Server("origin", origin_port, nginx("origin", origin_conf), tmp)
+    servers = {
+        "nginx": pc.Server("nginx", pn, nginx("nginx-tls", f"{tmp}/nginx-tls.conf"), tmp),
+        "haproxy": pc.Server("haproxy", ph, ["haproxy", "-db", "-f", f"{tmp}/haproxy-tls.cfg"],
+                             tmp),
+        "gantry": pc.Server("gantry", pg, [args.gantry_bin, "-c", f"{tmp}/gantry-tls.json"], tmp),
+    }
+    started = []
+    results = {t: {"hs": [], "ka": [], "hs_us": [], "ka_us": []} for t in TARGETS}
+    mem = {}
+    try:
+        origin.start(srv_pin)
+        started.append(origin)
+        pc.wait_ready(origin)
+        for t in TARGETS:
+            servers[t].start(srv_pin)
+            started.append(servers[t])
+            wait_https(servers[t])
+        pc.log("every server answers HTTPS with the origin's body")
+        for t in TARGETS:  # warm-up
+            wrk(lg_pin, ports[t], argparse.Namespace(conns=args.conns, duration=1), False)
+        for n in range(args.rounds):
+            order = TARGETS[n % 3:] + TARGETS[:n % 3]
+            for t in order:
+                hs = wrk(lg_pin, ports[t], args, True, servers[t])
+                ka = wrk(lg_pin, ports[t], args, False, servers[t])
+                results[t]["hs"].append(hs["rps"])
+                results[t]["ka"].append(ka["rps"])
+                results[t]["hs_us"].append(hs["us"])
+                results[t]["ka_us"].append(ka["us"])
+                pc.log(f"round {n + 1} {t}: {hs['rps']:,.0f} handshakes/s "
+                       f"({hs['us']:.0f} us CPU each, {hs['errors']} errors), "
+                       f"{ka['rps']:,.0f} keep-alive req/s ({ka['us']:.1f} us CPU each, "
+                       f"{ka['errors']} errors)")
+        for t in TARGETS:
+            mem[t] = idle_cost(servers[t], args.idle)
+            pc.log(f"{t}: {mem[t]:.2f} KiB per idle TLS connection")
+    finally:
+        for srv in reversed(started):
+            srv.stop()
+    print("## HTTPS: gantry vs nginx vs HAProxy (1 worker each, same ECDSA P-256 certificate)\n")
+    print(f"{pc.version(['nginx', '-v'])}; {pc.version(['haproxy', '-v'])}; "
+          f"{pc.version([args.gantry_bin, 'version'])}; {len(cpus)} CPUs; {args.rounds} rounds "
+          f"of {args.duration}s, wrk -t1 -c{args.conns}\n")
+    print("| server | TLS 1.3 handshakes/s (new connection per request) | vs nginx | vs HAProxy "
+          "| server CPU us per handshake | keep-alive req/s | vs nginx | vs HAProxy "
+          "| server CPU us per request | KiB per idle TLS connection |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for t in TARGETS:
+        row = [t]
+        for k in ("hs", "ka"):
+            med = statistics.median(results[t][k])
+            vs_n = statistics.median(a / b for a, b in zip(results[t][k], results["nginx"][k]))
+            vs_h = statistics.median(a / b for a, b in zip(results[t][k], results["haproxy"][k]))
+            row += [f"{med:,.0f}", f"{vs_n:.2f}", f"{vs_h:.2f}",
+                    f"{statistics.median(results[t][k + '_us']):.1f}"]
+        row.append(f"{mem[t]:.2f}")
+        print("| " + " | ".join(row) + " |")
+    print("\nRates are medians over rounds, ratios medians of per-round ratios; on a shared, "
+          "loaded machine the rates move with the neighbours, the CPU per request much less. "
+          f"Load average at the end: {' '.join(open('/proc/loadavg').read().split()[:3])}.")
+    return 0
+
+
+def main():
+    return pc.run_main(bench, parse_args(), "gantry-tls-bench.")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

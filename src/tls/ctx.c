@@ -1,0 +1,364 @@
+/*
+ * The HTTPS listener's server context: one SSL_CTX per configured certificate (the first is
+ * the default), the SNI callback that moves a handshake to the certificate for the name the
+ * client asked for, ALPN, OCSP stapling, session cache and tickets.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <openssl/err.h>
+#include <openssl/ocsp.h>
+#include <openssl/ssl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config-t.h"
+#include "core/error.h"
+#include "tls/internal.h"
+
+/* Largest OCSP response file accepted (they are a few KiB). */
+#define OCSP_MAX_BYTES (64u * 1024)
+
+struct tls_entry {
+    SSL_CTX *ssl;
+    char **names; /* borrowed copies (owned here) of the server names, lowercased */
+    size_t nnames;
+    unsigned char *ocsp; /* DER OCSP response to staple, or NULL */
+    size_t ocsp_len;
+};
+
+struct gw_tls_ctx {
+    atomic_int refs;
+    uint64_t ticket_rotation_s;
+    struct tls_entry *e; /* e[0] is the default */
+    size_t n;
+};
+
+SSL_CTX *gw__tls_default_ssl_ctx(struct gw_tls_ctx *ctx)
+{
+    return ctx->e[0].ssl;
+}
+
+uint64_t gw__tls_ticket_rotation_s(SSL_CTX *s)
+{
+    const struct gw_tls_ctx *ctx = SSL_CTX_get_app_data(s);
+    return ctx && ctx->ticket_rotation_s ? ctx->ticket_rotation_s : 3600;
+}
+
+bool gw__tls_name_matches(const char *pattern, const char *name)
+{
+    if (pattern[0] == '*' && pattern[1] == '.') {
+        const char *dot = strchr(name, '.');
+        /* "*.example.com" covers "a.example.com", not "example.com" nor "a.b.example.com" */
+        return dot && dot != name && strcmp(dot + 1, pattern + 2) == 0;
+    }
+    return strcmp(pattern, name) == 0;
+}
+
+/* Which entry serves name: an exact name wins over a wildcard; no match is the default. */
+static const struct tls_entry *pick(const struct gw_tls_ctx *ctx, const char *name)
+{
+    const struct tls_entry *wild = NULL;
+    for (size_t i = 0; i < ctx->n; i++) {
+        for (size_t k = 0; k < ctx->e[i].nnames; k++) {
+            const char *p = ctx->e[i].names[k];
+            if (p[0] != '*' && strcmp(p, name) == 0)
+                return &ctx->e[i];
+            if (!wild && p[0] == '*' && gw__tls_name_matches(p, name))
+                wild = &ctx->e[i];
+        }
+    }
+    return wild ? wild : &ctx->e[0];
+}
+
+/* Switches ssl to the certificate for the server name of the ClientHello (the default when it
+ * names none or one no entry lists). Runs in the ClientHello callback, before any other
+ * extension is processed: switching later (OpenSSL's servername callback) comes after the TLS
+ * 1.3 pre-shared key was looked at, which breaks resumption on any certificate but the
+ * default. */
+static int on_client_hello(SSL *ssl, int *alert, void *arg)
+{
+    (void)alert;
+    const struct gw_tls_ctx *ctx = arg;
+    const unsigned char *ext;
+    size_t len;
+    char name[256];
+    if (ctx->n < 2 || SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &ext, &len) != 1)
+        return SSL_CLIENT_HELLO_SUCCESS;
+    if (gw__tls_parse_sni(ext, len, name, sizeof name) < 0)
+        return SSL_CLIENT_HELLO_SUCCESS; /* OpenSSL's own parser refuses it next */
+    const struct tls_entry *e = pick(ctx, name);
+    if (e->ssl != SSL_get_SSL_CTX(ssl) && SSL_set_SSL_CTX(ssl, e->ssl) == NULL)
+        return SSL_CLIENT_HELLO_ERROR;
+    return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+int gw__tls_parse_sni(const unsigned char *p, size_t len, char *out, size_t cap)
+{
+    /* RFC 6066 3: ServerNameList <1..2^16-1> of { NameType (0 = host_name), HostName
+     * <1..2^16-1> }. Only one host_name is allowed; a list is taken by its first host_name. */
+    if (len < 2 || (size_t)((p[0] << 8) | p[1]) != len - 2)
+        return GW_EINVAL;
+    size_t i = 2;
+    while (i + 3 <= len) {
+        unsigned type = p[i];
+        size_t n = (size_t)((p[i + 1] << 8) | p[i + 2]);
+        i += 3;
+        if (n > len - i)
+            return GW_EINVAL;
+        if (type == 0) {
+            if (n == 0 || n >= cap)
+                return GW_EINVAL;
+            for (size_t k = 0; k < n; k++) {
+                unsigned char ch = p[i + k];
+                if (ch == 0 || ch > 0x7e || ch <= 0x20)
+                    return GW_EINVAL;
+                out[k] = (char)tolower(ch);
+            }
+            if (out[n - 1] == '.')
+                n--;
+            out[n] = '\0';
+            /* no empty label: ".a", "a..b", "a.." */
+            if (n == 0 || out[0] == '.' || out[n - 1] == '.' || strstr(out, ".."))
+                return GW_EINVAL;
+            return 0;
+        }
+        i += n;
+    }
+    return GW_EINVAL;
+}
+
+/* Acknowledges the server name (the certificate was chosen in on_client_hello): a TLS 1.3 client
+ * keeps the name with its ticket only when the server acknowledged it, and offers the ticket
+ * again only for that name. */
+static int on_servername(SSL *ssl, int *alert, void *arg)
+{
+    (void)ssl;
+    (void)alert;
+    (void)arg;
+    return SSL_TLSEXT_ERR_OK;
+}
+
+/* ALPN (RFC 7301): HTTP/1.1 is what the listener speaks. A client that offers only other
+ * protocols gets no ALPN answer (and may go on or give up), as nginx and HAProxy do. */
+static int on_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                   const unsigned char *in, unsigned int inlen, void *arg)
+{
+    (void)ssl;
+    (void)arg;
+    static const unsigned char ours[] = "\x08http/1.1";
+    unsigned char *sel = NULL;
+    if (SSL_select_next_proto(&sel, outlen, ours, sizeof ours - 1, in, inlen) !=
+        OPENSSL_NPN_NEGOTIATED)
+        return SSL_TLSEXT_ERR_NOACK;
+    *out = sel;
+    return SSL_TLSEXT_ERR_OK;
+}
+
+/* OCSP stapling: hand the configured response to a client that asked for one. */
+static int on_status(SSL *ssl, void *arg)
+{
+    const struct tls_entry *e = arg;
+    /* After SNI moved the session, the callback of the new context runs with its own arg. */
+    if (!e || !e->ocsp)
+        return SSL_TLSEXT_ERR_NOACK;
+    unsigned char *copy = OPENSSL_malloc(e->ocsp_len);
+    if (!copy)
+        return SSL_TLSEXT_ERR_NOACK;
+    memcpy(copy, e->ocsp, e->ocsp_len);
+    if (SSL_set_tlsext_status_ocsp_resp(ssl, copy, (long)e->ocsp_len) != 1) {
+        OPENSSL_free(copy);
+        return SSL_TLSEXT_ERR_NOACK;
+    }
+    return SSL_TLSEXT_ERR_OK;
+}
+
+static int read_ocsp(const char *path, struct tls_entry *e, char *why, size_t whylen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(why, whylen, "%s: cannot open: %s", path, strerror(errno));
+        return GW_EINVAL;
+    }
+    unsigned char *buf = malloc(OCSP_MAX_BYTES);
+    size_t n = buf ? fread(buf, 1, OCSP_MAX_BYTES, f) : 0;
+    fclose(f);
+    if (!buf)
+        return GW_ENOMEM;
+    const unsigned char *p = buf;
+    OCSP_RESPONSE *resp = n > 0 && n < OCSP_MAX_BYTES ? d2i_OCSP_RESPONSE(NULL, &p, (long)n) : NULL;
+    if (!resp || (size_t)(p - buf) != n) {
+        OCSP_RESPONSE_free(resp);
+        free(buf);
+        ERR_clear_error();
+        snprintf(why, whylen, "%s: not a DER OCSP response (as written by openssl ocsp -respout)",
+                 path);
+        return GW_EINVAL;
+    }
+    OCSP_RESPONSE_free(resp);
+    e->ocsp = buf;
+    e->ocsp_len = n;
+    return 0;
+}
+
+static void entry_free(struct tls_entry *e)
+{
+    SSL_CTX_free(e->ssl);
+    for (size_t k = 0; k < e->nnames; k++)
+        free(e->names[k]);
+    free(e->names);
+    free(e->ocsp);
+}
+
+static void ctx_free(struct gw_tls_ctx *ctx)
+{
+    for (size_t i = 0; i < ctx->n; i++)
+        entry_free(&ctx->e[i]);
+    free(ctx->e);
+    free(ctx);
+}
+
+static int ssl_fail(const char *what, char *why, size_t whylen)
+{
+    char reason[160];
+    unsigned long e = ERR_peek_last_error();
+    if (e)
+        ERR_error_string_n(e, reason, sizeof reason);
+    else
+        snprintf(reason, sizeof reason, "no detail");
+    ERR_clear_error();
+    snprintf(why, whylen, "%s: %s", what, reason);
+    return GW_EINVAL;
+}
+
+static int build_entry(struct gw_tls_ctx *ctx, const struct gw_tls_conf *conf,
+                       const struct gw_tls_cert_conf *cc, struct tls_entry *e, char *why,
+                       size_t whylen)
+{
+    static const unsigned char sid_ctx[] = "gantry";
+    SSL_CTX *s = SSL_CTX_new(TLS_server_method());
+    e->ssl = s;
+    if (!s)
+        return GW_ENOMEM;
+    SSL_CTX_set_app_data(s, ctx);
+    if (SSL_CTX_set_min_proto_version(s, conf->min_version) != 1 ||
+        SSL_CTX_set_max_proto_version(s, TLS1_3_VERSION) != 1)
+        return ssl_fail("tls.min_version", why, whylen);
+    /* Renegotiation is a DoS lever and useless to HTTP/1.1 clients; compression is CRIME. */
+    SSL_CTX_set_options(s, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
+                               SSL_OP_CIPHER_SERVER_PREFERENCE);
+    /* An idle keep-alive connection gives its read and write buffers back. */
+    SSL_CTX_set_mode(s, SSL_MODE_RELEASE_BUFFERS);
+    if (SSL_CTX_set_cipher_list(s, conf->ciphers) != 1)
+        return ssl_fail("tls.ciphers", why, whylen);
+    if (SSL_CTX_set_ciphersuites(s, conf->ciphersuites) != 1)
+        return ssl_fail("tls.ciphersuites", why, whylen);
+    if (SSL_CTX_set1_groups_list(s, conf->curves) != 1)
+        return ssl_fail("tls.curves", why, whylen);
+    if (SSL_CTX_use_certificate_chain_file(s, cc->cert) != 1)
+        return ssl_fail(cc->cert, why, whylen);
+    if (SSL_CTX_use_PrivateKey_file(s, cc->key, SSL_FILETYPE_PEM) != 1)
+        return ssl_fail(cc->key, why, whylen);
+    if (SSL_CTX_check_private_key(s) != 1)
+        return ssl_fail(cc->key, why, whylen);
+    SSL_CTX_set_session_id_context(s, sid_ctx, sizeof sid_ctx - 1);
+    SSL_CTX_set_timeout(s, (long)(conf->session_timeout_ms / 1000));
+    if (conf->session_cache > 0) {
+        SSL_CTX_set_session_cache_mode(s, SSL_SESS_CACHE_SERVER);
+        SSL_CTX_sess_set_cache_size(s, (long)conf->session_cache);
+    } else {
+        SSL_CTX_set_session_cache_mode(s, SSL_SESS_CACHE_OFF);
+    }
+    if (conf->session_tickets) {
+        SSL_CTX_set_tlsext_ticket_key_evp_cb(s, gw__tls_ticket_cb);
+        /* TLS 1.3: one ticket per handshake is what a browser or curl keeps. */
+        SSL_CTX_set_num_tickets(s, 1);
+    } else {
+        SSL_CTX_set_options(s, SSL_OP_NO_TICKET);
+        if (conf->session_cache == 0)
+            SSL_CTX_set_num_tickets(s, 0);
+    }
+    SSL_CTX_set_client_hello_cb(s, on_client_hello, ctx);
+    SSL_CTX_set_tlsext_servername_callback(s, on_servername);
+    SSL_CTX_set_alpn_select_cb(s, on_alpn, NULL);
+    if (conf->client_auth.enabled) {
+        const struct gw_tls_client_auth_conf *ca = &conf->client_auth;
+        STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(ca->ca);
+        if (!names || SSL_CTX_load_verify_locations(s, ca->ca, NULL) != 1) {
+            sk_X509_NAME_pop_free(names, X509_NAME_free);
+            return ssl_fail(ca->ca, why, whylen);
+        }
+        /* The CAs a client may chain to are named in the CertificateRequest. */
+        SSL_CTX_set_client_CA_list(s, names);
+        SSL_CTX_set_verify(
+            s, SSL_VERIFY_PEER | (ca->required ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0), NULL);
+        SSL_CTX_set_verify_depth(s, (int)ca->verify_depth);
+    }
+    if (cc->ocsp) {
+        int rc = read_ocsp(cc->ocsp, e, why, whylen);
+        if (rc < 0)
+            return rc;
+        SSL_CTX_set_tlsext_status_cb(s, on_status);
+        SSL_CTX_set_tlsext_status_arg(s, e);
+    }
+    if (cc->nnames) {
+        e->names = calloc(cc->nnames, sizeof(char *));
+        if (!e->names)
+            return GW_ENOMEM;
+        for (size_t k = 0; k < cc->nnames; k++) {
+            e->names[k] = strdup(cc->names[k]);
+            if (!e->names[k])
+                return GW_ENOMEM;
+            e->nnames = k + 1;
+            for (char *p = e->names[k]; *p; p++)
+                *p = (char)tolower((unsigned char)*p);
+        }
+    }
+    return 0;
+}
+
+int gw_tls_ctx_build(const struct gw_tls_conf *conf, struct gw_tls_ctx **out, char *why,
+                     size_t whylen)
+{
+    *out = NULL;
+    if (conf->ncerts == 0) {
+        snprintf(why, whylen, "tls.certificates: none configured");
+        return GW_EINVAL;
+    }
+    struct gw_tls_ctx *ctx = calloc(1, sizeof(*ctx));
+    if (!ctx)
+        return GW_ENOMEM;
+    atomic_init(&ctx->refs, 1);
+    ctx->ticket_rotation_s = conf->ticket_key_rotation_ms / 1000;
+    ctx->e = calloc(conf->ncerts, sizeof(*ctx->e));
+    int rc = GW_ENOMEM;
+    if (!ctx->e)
+        goto fail;
+    for (size_t i = 0; i < conf->ncerts; i++) {
+        ctx->n = i + 1;
+        rc = build_entry(ctx, conf, &conf->certs[i], &ctx->e[i], why, whylen);
+        if (rc < 0)
+            goto fail;
+    }
+    *out = ctx;
+    return 0;
+fail:
+    if (rc == GW_ENOMEM)
+        snprintf(why, whylen, "out of memory");
+    ERR_clear_error();
+    ctx_free(ctx);
+    return rc;
+}
+
+struct gw_tls_ctx *gw_tls_ctx_ref(struct gw_tls_ctx *ctx)
+{
+    atomic_fetch_add_explicit(&ctx->refs, 1, memory_order_relaxed);
+    return ctx;
+}
+
+void gw_tls_ctx_unref(struct gw_tls_ctx *ctx)
+{
+    if (ctx && atomic_fetch_sub_explicit(&ctx->refs, 1, memory_order_acq_rel) == 1)
+        ctx_free(ctx);
+}

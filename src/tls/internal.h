@@ -1,0 +1,37 @@
+/*
+ * Helpers shared by the files of tls/, not used outside it (and its unit tests).
+ */
+#ifndef GW_TLS_INTERNAL_H
+#define GW_TLS_INTERNAL_H
+
+#include <openssl/ssl.h>
+#include <stdint.h>
+
+#include "tls/tls.h"
+
+/* tls/ctx.c: the SSL_CTX a new session starts on (the default certificate's; SNI may switch
+ * the session to another one during the handshake). */
+SSL_CTX *gw__tls_default_ssl_ctx(struct gw_tls_ctx *ctx);
+
+/* tls/ctx.c: how often the ticket keys rotate, in seconds, for the context an SSL_CTX belongs
+ * to. */
+uint64_t gw__tls_ticket_rotation_s(SSL_CTX *s);
+
+/* tls/ticket.c: the session ticket key callback (SSL_CTX_set_tlsext_ticket_key_evp_cb). The
+ * keys are process-wide, so every worker (and every context a reload builds) encrypts and
+ * decrypts tickets with the same ones: a ticket issued by one worker resumes on another and
+ * survives a reload. A key encrypts new tickets for one rotation period and still decrypts
+ * them for one more (such tickets are renewed). */
+int gw__tls_ticket_cb(SSL *ssl, unsigned char key_name[16], unsigned char iv[16],
+                      EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, int enc);
+
+/* tls/ctx.c: the host name of a ClientHello's server_name extension (its bytes p, len), lowercased
+ * without a trailing dot, into out (cap bytes with the NUL). 0, or GW_EINVAL when the extension
+ * is malformed, names no host, or the name has bytes a host name cannot have or an empty label. */
+int gw__tls_parse_sni(const unsigned char *p, size_t len, char *out, size_t cap);
+
+/* tls/ctx.c: the name matching of SNI: true when the server name (lowercased, no trailing dot)
+ * matches pattern, an exact name or "*.example.com" (one label, never the bare domain). */
+bool gw__tls_name_matches(const char *pattern, const char *name);
+
+#endif

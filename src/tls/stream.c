@@ -1,0 +1,265 @@
+/*
+ * A server-side TLS session over two memory BIOs (see stream.h).
+ */
+#include "tls/stream.h"
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "tls/internal.h"
+
+struct gw_tls_stream {
+    SSL *ssl;
+    BIO *rbio; /* ciphertext from the peer (owned by ssl) */
+    BIO *wbio; /* ciphertext for the peer (owned by ssl) */
+    struct gw_tls_ctx *ctx;
+    char err[256];
+};
+
+struct gw_tls_stream *gw_tls_stream_new(struct gw_tls_ctx *ctx)
+{
+    struct gw_tls_stream *t = calloc(1, sizeof(*t));
+    if (!t)
+        return NULL;
+    t->ssl = SSL_new(gw__tls_default_ssl_ctx(ctx));
+    t->rbio = BIO_new(BIO_s_mem());
+    t->wbio = BIO_new(BIO_s_mem());
+    if (!t->ssl || !t->rbio || !t->wbio)
+        goto fail;
+    /* An empty memory BIO reports "retry" rather than EOF: the session waits for input. */
+    BIO_set_mem_eof_return(t->rbio, -1);
+    BIO_set_mem_eof_return(t->wbio, -1);
+    SSL_set_bio(t->ssl, t->rbio, t->wbio);
+    SSL_set_accept_state(t->ssl);
+    t->ctx = gw_tls_ctx_ref(ctx);
+    return t;
+fail:
+    if (t->ssl) {
+        SSL_free(t->ssl);
+    }
+    BIO_free(t->rbio);
+    BIO_free(t->wbio);
+    free(t);
+    return NULL;
+}
+
+void gw_tls_stream_free(struct gw_tls_stream *t)
+{
+    if (!t)
+        return;
+    SSL_free(t->ssl); /* frees both BIOs */
+    gw_tls_ctx_unref(t->ctx);
+    free(t);
+}
+
+int gw_tls_stream_feed(struct gw_tls_stream *t, const void *p, size_t n)
+{
+    size_t done = 0;
+    if (n == 0)
+        return 0;
+    if (BIO_write_ex(t->rbio, p, n, &done) != 1 || done != n)
+        return GW_ENOMEM;
+    return 0;
+}
+
+/* Records OpenSSL's reason for the failure (and clears its per-thread error queue, which must
+ * not leak into the next connection served by this thread). */
+static int fail(struct gw_tls_stream *t, int sslerr)
+{
+    unsigned long e = ERR_peek_last_error();
+    if (e)
+        ERR_error_string_n(e, t->err, sizeof t->err);
+    else
+        snprintf(t->err, sizeof t->err, "SSL error %d", sslerr);
+    /* A client certificate that did not verify: say why (expired, unknown CA, ...). */
+    long v = SSL_get_verify_result(t->ssl);
+    if (v != X509_V_OK) {
+        size_t n = strlen(t->err);
+        snprintf(t->err + n, sizeof t->err - n, " (client certificate: %s)",
+                 X509_verify_cert_error_string(v));
+    }
+    ERR_clear_error();
+    return GW_ETLS;
+}
+
+int gw_tls_stream_read(struct gw_tls_stream *t, char *buf, size_t cap, size_t *got)
+{
+    *got = 0;
+    int rc = SSL_read_ex(t->ssl, buf, cap, got);
+    if (rc == 1)
+        return 0;
+    int e = SSL_get_error(t->ssl, rc);
+    switch (e) {
+    case SSL_ERROR_WANT_READ:
+    case SSL_ERROR_WANT_WRITE: /* the wbio grows: never really full */
+        return GW_TLS_WANT_INPUT;
+    case SSL_ERROR_ZERO_RETURN:
+        return GW_TLS_CLOSED;
+    default:
+        return fail(t, e);
+    }
+}
+
+bool gw_tls_stream_has_input(const struct gw_tls_stream *t)
+{
+    return SSL_pending(t->ssl) > 0 || BIO_ctrl_pending(t->rbio) > 0;
+}
+
+int gw_tls_stream_write(struct gw_tls_stream *t, const void *p, size_t n)
+{
+    size_t done = 0;
+    if (n == 0)
+        return 0;
+    int rc = SSL_write_ex(t->ssl, p, n, &done);
+    if (rc != 1 || done != n)
+        return fail(t, SSL_get_error(t->ssl, rc));
+    return 0;
+}
+
+void gw_tls_stream_shutdown(struct gw_tls_stream *t)
+{
+    if (SSL_is_init_finished(t->ssl))
+        (void)SSL_shutdown(t->ssl);
+    ERR_clear_error();
+}
+
+size_t gw_tls_stream_out(struct gw_tls_stream *t, const char **p)
+{
+    char *data = NULL;
+    long n = BIO_get_mem_data(t->wbio, &data);
+    *p = data;
+    return n > 0 ? (size_t)n : 0;
+}
+
+void gw_tls_stream_out_consume(struct gw_tls_stream *t, size_t n)
+{
+    char tmp[4096];
+    size_t pending = BIO_ctrl_pending(t->wbio);
+    if (n >= pending) {
+        (void)BIO_reset(t->wbio);
+        return;
+    }
+    /* Rare (a partial socket write that the caller did not copy whole): read the prefix away. */
+    while (n > 0) {
+        size_t k = n < sizeof tmp ? n : sizeof tmp, got = 0;
+        if (BIO_read_ex(t->wbio, tmp, k, &got) != 1 || got == 0)
+            break;
+        n -= got;
+    }
+}
+
+bool gw_tls_stream_established(const struct gw_tls_stream *t)
+{
+    return SSL_is_init_finished(t->ssl) == 1;
+}
+
+bool gw_tls_stream_resumed(const struct gw_tls_stream *t)
+{
+    return SSL_session_reused(t->ssl) == 1;
+}
+
+const char *gw_tls_stream_version(const struct gw_tls_stream *t)
+{
+    return SSL_get_version(t->ssl);
+}
+
+const char *gw_tls_stream_server_name(const struct gw_tls_stream *t)
+{
+    return SSL_get_servername(t->ssl, TLSEXT_NAMETYPE_host_name);
+}
+
+const char *gw_tls_stream_error(const struct gw_tls_stream *t)
+{
+    return t->err[0] ? t->err : "unknown";
+}
+
+/* Appends s to out (cap bytes with the NUL) after a ", " when out is not empty; false when it
+ * would not fit whole. */
+static bool append_part(char *out, size_t cap, const char *prefix, const char *s, size_t n)
+{
+    size_t at = strlen(out), pn = strlen(prefix);
+    size_t sep = at ? 2 : 0;
+    if (at + sep + pn + n + 1 > cap)
+        return false;
+    if (sep)
+        memcpy(out + at, ", ", 2);
+    memcpy(out + at + sep, prefix, pn);
+    memcpy(out + at + sep + pn, s, n);
+    out[at + sep + pn + n] = '\0';
+    return true;
+}
+
+static char *san_text(X509 *x)
+{
+    GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+    if (!gens)
+        return NULL;
+    char *out = calloc(1, GW_TLS_PEER_MAX);
+    for (int i = 0; out && i < sk_GENERAL_NAME_num(gens); i++) {
+        const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+        const char *prefix = NULL;
+        const ASN1_STRING *v = NULL;
+        char ip[64] = "";
+        if (g->type == GEN_DNS) {
+            prefix = "DNS:";
+            v = g->d.dNSName;
+        } else if (g->type == GEN_EMAIL) {
+            prefix = "email:";
+            v = g->d.rfc822Name;
+        } else if (g->type == GEN_URI) {
+            prefix = "URI:";
+            v = g->d.uniformResourceIdentifier;
+        } else if (g->type == GEN_IPADD) {
+            char *s = i2s_ASN1_OCTET_STRING(NULL, g->d.iPAddress);
+            /* i2s gives hex bytes; format the usual lengths as addresses */
+            const unsigned char *b = ASN1_STRING_get0_data(g->d.iPAddress);
+            int len = ASN1_STRING_length(g->d.iPAddress);
+            if (len == 4)
+                snprintf(ip, sizeof ip, "%u.%u.%u.%u", b[0], b[1], b[2], b[3]);
+            else if (s)
+                snprintf(ip, sizeof ip, "%s", s);
+            OPENSSL_free(s);
+            if (!append_part(out, GW_TLS_PEER_MAX, "IP:", ip, strlen(ip)))
+                break;
+            continue;
+        }
+        if (!prefix || !v)
+            continue;
+        if (!append_part(out, GW_TLS_PEER_MAX, prefix, (const char *)ASN1_STRING_get0_data(v),
+                         (size_t)ASN1_STRING_length(v)))
+            break;
+    }
+    GENERAL_NAMES_free(gens);
+    return out;
+}
+
+int gw_tls_stream_peer(const struct gw_tls_stream *t, char **subject, char **san)
+{
+    *subject = *san = NULL;
+    X509 *x = SSL_get0_peer_certificate(t->ssl);
+    if (!x)
+        return 0;
+    BIO *b = BIO_new(BIO_s_mem());
+    if (b && X509_NAME_print_ex(b, X509_get_subject_name(x), 0, XN_FLAG_RFC2253) >= 0) {
+        char *data = NULL;
+        long n = BIO_get_mem_data(b, &data);
+        if (n > 0) {
+            size_t k = (size_t)n < GW_TLS_PEER_MAX - 1 ? (size_t)n : GW_TLS_PEER_MAX - 1;
+            *subject = malloc(k + 1);
+            if (*subject) {
+                memcpy(*subject, data, k);
+                (*subject)[k] = '\0';
+            }
+        }
+    }
+    BIO_free(b);
+    *san = san_text(x);
+    ERR_clear_error();
+    return 1;
+}
