@@ -468,6 +468,23 @@ static const struct gw__cfg_field service_fields[] = {
      .type = &gw__cfg_object_type,
      .arg = &gw__cfg_service_websocket_obj,
      .def = "true"},
+    {.name = "version",
+     .type = &gw__cfg_string_type,
+     .offset = offsetof(struct gw_service_conf, version),
+     .arg = &(const struct gw__cfg_str){gw__cfg_check_version}},
+    {.name = "deprecated_at",
+     .type = &gw__cfg_string_type,
+     .offset = offsetof(struct gw_service_conf, deprecated_at),
+     .arg = &(const struct gw__cfg_str){gw__cfg_check_time}},
+    {.name = "sunset_at",
+     .type = &gw__cfg_string_type,
+     .offset = offsetof(struct gw_service_conf, sunset_at),
+     .arg = &(const struct gw__cfg_str){gw__cfg_check_time}},
+    {.name = "successor",
+     .type = &gw__cfg_string_type,
+     .offset = offsetof(struct gw_service_conf, successor),
+     .arg = &(const struct gw__cfg_str){gw__cfg_check_link_uri}},
+    {.name = "openapi", .type = &gw__cfg_object_type, .arg = &gw__cfg_service_openapi_obj},
 };
 const struct gw__cfg_object gw__cfg_service_obj = {
     .what = "service",
@@ -548,6 +565,15 @@ static const struct gw__cfg_field root_fields[] = {
      .type = &gw__cfg_object_type,
      .offset = offsetof(struct gw_config, tls),
      .arg = &gw__cfg_tls_obj,
+     .def = "false"},
+    {.name = "versioning",
+     .type = &gw__cfg_object_type,
+     .offset = offsetof(struct gw_config, versioning),
+     .arg = &gw__cfg_versioning_obj},
+    {.name = "openapi",
+     .type = &gw__cfg_object_type,
+     .offset = offsetof(struct gw_config, openapi),
+     .arg = &gw__cfg_openapi_obj,
      .def = "false"},
     {.name = "services",
      .type = &gw__cfg_list_type,
@@ -700,10 +726,20 @@ static void route_conflict(struct gw__cfg_ctx *ctx, json_t *services, const stru
         snprintf(by, sizeof by, "service \"%s\" (services[%zu])", other, prev->service);
     else
         snprintf(by, sizeof by, "services[%zu]", prev->service);
-    gw__cfg_error(ctx, "%s (%s%s, %s) is already routed to %s%s",
-                  gw__cfg_quote(r->prefix, strlen(r->prefix), q, sizeof q),
-                  r->host[0] ? "host " : "any host", r->host[0] ? h : "", methods, by,
-                  implied ? " (a service that allows GET allows HEAD too)" : "");
+    const char *vr = cfg->services[r->service].version;
+    const char *vp = cfg->services[prev->service].version;
+    if ((vr == NULL) != (vp == NULL))
+        gw__cfg_error(ctx,
+                      "%s (%s%s) is also routed to %s: services that share a prefix must all "
+                      "have a \"version\" or none",
+                      gw__cfg_quote(r->prefix, strlen(r->prefix), q, sizeof q),
+                      r->host[0] ? "host " : "any host", r->host[0] ? h : "", by);
+    else
+        gw__cfg_error(ctx, "%s (%s%s, %s%s%s) is already routed to %s%s",
+                      gw__cfg_quote(r->prefix, strlen(r->prefix), q, sizeof q),
+                      r->host[0] ? "host " : "any host", r->host[0] ? h : "", methods,
+                      vr ? ", version " : "", vr ? vr : "", by,
+                      implied ? " (a service that allows GET allows HEAD too)" : "");
     if (json_is_array(prefix))
         gw__cfg_pop(ctx);
     gw__cfg_pop(ctx);
@@ -751,15 +787,19 @@ static void check_routes(struct gw__cfg_ctx *ctx, struct gw_config *cfg, json_t 
             end++;
         /* Within a group, compare each key with the earlier keys that did not conflict: their
          * method sets are disjoint, so there are at most 8 of them. */
-        size_t accepted[9];
+        size_t accepted[65];
         size_t na = 0;
         for (size_t i = g; i < end; i++) {
             const struct route_key *clash = NULL;
             for (size_t a = 0; a < na && clash == NULL; a++) {
                 const struct route_key *prev = &keys[accepted[a]];
+                const char *va = cfg->services[prev->service].version;
+                const char *vb = cfg->services[keys[i].service].version;
+                bool vmix = (va == NULL) != (vb == NULL);
+                bool same = !vmix && (va == NULL || strcmp(va, vb) == 0);
                 if (prev->service != keys[i].service &&
-                    (prev->methods == 0 || keys[i].methods == 0 ||
-                     (prev->methods & keys[i].methods)))
+                    (vmix || (same && (prev->methods == 0 || keys[i].methods == 0 ||
+                                       (prev->methods & keys[i].methods)))))
                     clash = prev;
             }
             if (clash)

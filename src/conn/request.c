@@ -395,6 +395,17 @@ void gw__request_dispatch(struct gw_conn *c, struct gw_request *r)
                                    ? route_options(r, host, host_len, norm, norm_len, &match)
                                    : gw_router_match(r->snap->router, host, host_len, norm,
                                                      norm_len, m->method_id, &match);
+    if (res != GW_ROUTE_FOUND) {
+        /* A versioned prefix: the version the request names (or the default) picks the
+         * service. Unversioned prefixes never come here (route/router.h). */
+        if (res == GW_ROUTE_VERSION)
+            res = gw__conn_route_version(r, query, query_len, &match);
+        if (res == GW_ROUTE_VERSION_UNKNOWN) {
+            free(norm);
+            gw__conn_unknown_version(c, r, &match);
+            return;
+        }
+    }
     if (res == GW_ROUTE_NOT_FOUND) {
         free(norm);
         gw__conn_error(c, GW_ENOROUTE, false);

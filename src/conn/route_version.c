@@ -1,0 +1,61 @@
+/*
+ * Routing a request to the service of the API version it names (docs/versioning.md). Only
+ * requests for a versioned prefix come here: the router answers GW_ROUTE_VERSION for them and
+ * for nothing else, so unversioned services never run this code.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "conn/internal.h"
+#include "control/snapshot-t.h"
+#include "core/error.h"
+#include "policy/chain.h"
+#include "policy/version.h"
+#include "route/router.h"
+
+/* The answer's room for the versions offered ("versions":["1","2",...]). */
+#define VERSIONS_TEXT_MAX 1024
+
+enum gw_route_result gw__conn_route_version(struct gw_request *r, const char *query,
+                                            size_t query_len, struct gw_route_match *m)
+{
+    const struct gw_versioning_conf *vc = &r->snap->cfg->versioning;
+    const char *ver = NULL;
+    size_t len = 0;
+    if (!gw_version_extract(vc, &r->msg, query, query_len, &ver, &len) &&
+        vc->default_version != NULL) {
+        ver = vc->default_version;
+        len = strlen(ver);
+    }
+    if (ver == NULL)
+        return GW_ROUTE_VERSION_UNKNOWN;
+    return gw_router_match_version(r->snap->router, ver, len, r->msg.method_id, m);
+}
+
+void gw__conn_unknown_version(struct gw_conn *c, struct gw_request *r,
+                              const struct gw_route_match *m)
+{
+    const struct gw_versioning_conf *vc = &r->snap->cfg->versioning;
+    char text[VERSIONS_TEXT_MAX];
+    size_t n = (size_t)snprintf(text, sizeof text, "\"versions\":[");
+    bool fits = true;
+    /* Versions are tokens (config_version.c): no JSON escaping needed. */
+    for (size_t i = 0;; i++) {
+        const char *v = gw_router_version(r->snap->router, m, i);
+        if (v == NULL)
+            break;
+        int w = snprintf(text + n, sizeof text - n, "%s\"%s\"", i ? "," : "", v);
+        if (w < 0 || (size_t)w >= sizeof text - n - 2) {
+            fits = false;
+            break;
+        }
+        n += (size_t)w;
+    }
+    text[n++] = ']';
+    text[n] = '\0';
+    struct gw_answer a;
+    gw_answer_init(&a, GW_EAPIVERSION);
+    a.status = (int)vc->unknown_status;
+    a.extra = fits ? text : NULL;
+    gw__conn_answer(c, &a);
+}
