@@ -446,8 +446,9 @@ struct gw_versioning_conf {
 /* ---- aggregated OpenAPI (config_openapi.c, docs/openapi.md) ---------------------------------- */
 
 struct gw_openapi_conf {
-    bool enabled;        /* the root section's switch: on when "path" or a service's spec */
+    bool enabled;        /* the root section's switch: off when absent */
     char *path;          /* "path": where the merged document is served; default "/docs" */
+    size_t path_len;     /* strlen(path) when enabled, else 0 (matches no request path) */
     char *title;         /* "title": info.title, default "gantry" */
     char *version;       /* "version": info.version, default "1.0.0" */
     char *server_url;    /* "server_url": servers[0].url; default "/" */

@@ -21,6 +21,7 @@
 #include "metrics/hub.h"
 #include "net/addr.h"
 #include "observe/observe.h"
+#include "openapi/openapi.h"
 #include "policy/chain.h"
 #include "policy/cors.h"
 #include "policy/origin.h"
@@ -114,6 +115,22 @@ static bool serve_probe(struct gw_conn *c, struct gw_request *r, const char *pat
         return true;
     }
     return false;
+}
+
+/* ---- the aggregated OpenAPI document (openapi.path) ------------------------------------------ */
+
+static __attribute__((noinline)) void serve_openapi(struct gw_conn *c)
+{
+    struct gw_openapi_doc *d = gw_openapi_get(c->w->server->openapi);
+    if (d == NULL) {
+        gw__conn_error(c, GW_ENOROUTE, false);
+        return;
+    }
+    /* A client (a documentation viewer) fetches it again on each visit: the services' documents
+     * change with their deploys. */
+    gw__conn_respond(c, 200, "Content-Type: application/json\r\nCache-Control: no-cache\r\n",
+                     d->text, d->len, false);
+    gw_openapi_doc_unref(d);
 }
 
 /* ---- metrics on the proxy port (metrics.expose_on_proxy) ------------------------------------ */
@@ -349,6 +366,12 @@ void gw__request_dispatch(struct gw_conn *c, struct gw_request *r)
         memcmp(path, cfg->metrics.proxy_path, path_len) == 0 &&
         (m->method_id == GW_METHOD_GET || m->method_id == GW_METHOD_HEAD)) {
         serve_metrics(c, r);
+        return;
+    }
+    /* Off (the default): openapi.path_len is 0. */
+    if (path_len == cfg->openapi.path_len && memcmp(path, cfg->openapi.path, path_len) == 0 &&
+        (m->method_id == GW_METHOD_GET || m->method_id == GW_METHOD_HEAD)) {
+        serve_openapi(c);
         return;
     }
     if (r->snap->cfg->tracing.enabled)

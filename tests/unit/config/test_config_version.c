@@ -154,7 +154,7 @@ static void test_openapi(void **state)
     expect_one(SVC("\"openapi\": {\"url\": \"http://h/x\", \"file\": \"a.json\"}"), "{\"url\"",
                "services[0].openapi: name exactly one of \"url\", \"path\" or \"file\"");
     expect_one(SVC("\"openapi\": {\"url\": \"redis://h\"}"), "\"redis://h\"",
-               "services[0].openapi.url: expected an http:// or https:// URL");
+               "services[0].openapi.url: \"redis://h\": not an http:// URL");
     expect_one(SVC("\"openapi\": {}"), "{}",
                "services[0].openapi: name exactly one of \"url\", \"path\" or \"file\"");
     expect_one("{\"openapi\": {\"refresh\": \"10ms\"}}", "\"10ms\"",
