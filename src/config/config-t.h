@@ -449,6 +449,7 @@ struct gw_openapi_conf {
     bool enabled;        /* the root section's switch: off when absent */
     char *path;          /* "path": where the merged document is served; default "/docs" */
     size_t path_len;     /* strlen(path) when enabled, else 0 (matches no request path) */
+    bool viewer;         /* "viewer": the HTML viewer for browsers at the same path; true */
     char *title;         /* "title": info.title, default "gantry" */
     char *version;       /* "version": info.version, default "1.0.0" */
     char *server_url;    /* "server_url": servers[0].url; default "/" */

@@ -73,6 +73,7 @@ static const struct gw__cfg_field openapi_fields[] = {
      .offset = OC(path),
      .arg = &(const struct gw__cfg_str){gw__cfg_check_prefix},
      .def = "/docs"},
+    {.name = "viewer", .type = &gw__cfg_bool_type, .offset = OC(viewer), .def = "true"},
     {.name = "title", .type = &gw__cfg_string_type, .offset = OC(title), .def = "gantry"},
     {.name = "version", .type = &gw__cfg_string_type, .offset = OC(version), .def = "1.0.0"},
     {.name = "server_url", .type = &gw__cfg_string_type, .offset = OC(server_url), .def = "/"},

@@ -22,6 +22,7 @@
 #include "net/addr.h"
 #include "observe/observe.h"
 #include "openapi/openapi.h"
+#include "openapi/viewer.h"
 #include "policy/chain.h"
 #include "policy/cors.h"
 #include "policy/origin.h"
@@ -119,8 +120,26 @@ static bool serve_probe(struct gw_conn *c, struct gw_request *r, const char *pat
 
 /* ---- the aggregated OpenAPI document (openapi.path) ------------------------------------------ */
 
-static __attribute__((noinline)) void serve_openapi(struct gw_conn *c)
+static __attribute__((noinline)) void serve_openapi(struct gw_conn *c, struct gw_request *r,
+                                                    const char *query, size_t query_len)
 {
+    const struct gw_openapi_conf *oc = &r->snap->cfg->openapi;
+    size_t n;
+    if (oc->viewer && query_len == 10 && memcmp(query, "?viewer.js", 10) == 0) {
+        const char *js = gw_openapi_viewer_script(&n);
+        gw__conn_respond(c, 200, "Content-Type: text/javascript; charset=utf-8\r\n", js, n, false);
+        return;
+    }
+    int i = gw_http1_find_header(&r->msg, "accept", 6);
+    if (oc->viewer && i >= 0 &&
+        gw_openapi_wants_html(r->msg.headers[i].value, r->msg.headers[i].value_len)) {
+        const char *html = gw_openapi_viewer_html(&n);
+        gw__conn_respond(c, 200,
+                         "Content-Type: text/html; charset=utf-8\r\nVary: Accept\r\n"
+                         "Cache-Control: no-cache\r\n",
+                         html, n, false);
+        return;
+    }
     struct gw_openapi_doc *d = gw_openapi_get(c->w->server->openapi);
     if (d == NULL) {
         gw__conn_error(c, GW_ENOROUTE, false);
@@ -128,7 +147,10 @@ static __attribute__((noinline)) void serve_openapi(struct gw_conn *c)
     }
     /* A client (a documentation viewer) fetches it again on each visit: the services' documents
      * change with their deploys. */
-    gw__conn_respond(c, 200, "Content-Type: application/json\r\nCache-Control: no-cache\r\n",
+    gw__conn_respond(c, 200,
+                     oc->viewer ? "Content-Type: application/json\r\nVary: Accept\r\n"
+                                  "Cache-Control: no-cache\r\n"
+                                : "Content-Type: application/json\r\nCache-Control: no-cache\r\n",
                      d->text, d->len, false);
     gw_openapi_doc_unref(d);
 }
@@ -371,7 +393,7 @@ void gw__request_dispatch(struct gw_conn *c, struct gw_request *r)
     /* Off (the default): openapi.path_len is 0. */
     if (path_len == cfg->openapi.path_len && memcmp(path, cfg->openapi.path, path_len) == 0 &&
         (m->method_id == GW_METHOD_GET || m->method_id == GW_METHOD_HEAD)) {
-        serve_openapi(c);
+        serve_openapi(c, r, query, query_len);
         return;
     }
     if (r->snap->cfg->tracing.enabled)

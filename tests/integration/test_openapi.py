@@ -10,7 +10,9 @@ last good copy when a fetch fails. The documents come from a real HTTP server in
 import http.server
 import json
 import os
+import shutil
 import signal
+import subprocess
 import threading
 
 import gwtest
@@ -293,6 +295,83 @@ def test_openapi_off_by_default():
         with Gantry(cfg) as g:
             assert_json_error(request(g.port, "GET", "/docs", host=g.host), 404)
             assert d.hits == {}  # nothing fetched while off
+
+
+def test_viewer_page_and_script_for_browsers_json_for_the_rest():
+    with DocServer() as d, Origin() as o:
+        d.set("/a.json", users_doc())
+        cfg = config({"name": "users", "prefix": "/api", "targets": [o.target()],
+                      "openapi": {"url": d.url("/a.json")}}, openapi=True)
+        with Gantry(cfg) as g:
+            nav = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+            r = request(g.port, "GET", "/docs", headers=nav, host=g.host)
+            assert r.status == 200, r
+            assert r.header("Content-Type") == "text/html; charset=utf-8", r.headers
+            assert r.header("Vary") == "Accept", r.headers
+            assert b'<script src="?viewer.js">' in r.body, r.body
+            assert b"http" not in r.body.replace(b"http-equiv", b"")  # no CDN, no URL at all
+            r = request(g.port, "GET", "/docs?viewer.js", headers=nav, host=g.host)
+            assert r.status == 200 and r.header("Content-Type").startswith("text/javascript")
+            assert b"fetch(location.pathname" in r.body
+            assert b"innerHTML" not in r.body  # service documents are rendered as text only
+            # curl's */* and a JSON client get the document
+            for accept in ("*/*", "application/json"):
+                r = request(g.port, "GET", "/docs", headers={"Accept": accept}, host=g.host)
+                assert r.header("Content-Type") == "application/json", (accept, r.headers)
+        cfg["openapi"] = {"viewer": False}
+        with Gantry(cfg) as g:
+            r = request(g.port, "GET", "/docs", headers={"Accept": "text/html"}, host=g.host)
+            assert r.header("Content-Type") == "application/json", r.headers
+            assert r.header("Vary") is None, r.headers
+            r = request(g.port, "GET", "/docs?viewer.js", host=g.host)
+            assert r.header("Content-Type") == "application/json", r.headers
+
+
+NODE_DIR = os.path.join(gwtest.REPO, "tests", "node")
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+
+
+@gwtest.timeout(120)
+def test_viewer_renders_in_a_real_browser_under_the_default_csp():
+    missing = [x for x in (CHROMIUM,) if not os.path.exists(x)]
+    if shutil.which("node") is None:
+        missing.append("node")
+    if not os.path.isdir(os.path.join(NODE_DIR, "node_modules", "puppeteer-core")):
+        missing.append("tests/node/node_modules/puppeteer-core")
+    assert not missing, "missing %s: run scripts/deps.sh test (make test does)" % missing
+    with DocServer() as d, Origin() as o:
+        doc = users_doc()
+        doc["paths"]["/users/{id}"]["get"]["summary"] = "<img src=x onerror=alert(1)>"
+        d.set("/a.json", doc)
+        cfg = config({"name": "users", "prefix": "/api", "strip_prefix": True,
+                      "targets": [o.target()], "openapi": {"url": d.url("/a.json")}},
+                     openapi={"title": "Acme"})
+        with Gantry(cfg) as g:
+            gwtest.wait_until(lambda: docs(g)["paths"], message="the document")
+            expr = ("document.body.dataset.state === 'loading' ? undefined : "
+                    "{state: document.body.dataset.state, title: document.title, "
+                    "paths: [...document.querySelectorAll('.op .path')].map(e => e.textContent),"
+                    " summaries: [...document.querySelectorAll('.op .summary')].map("
+                    "e => e.textContent), imgs: document.querySelectorAll('img').length, "
+                    "comps: [...document.querySelectorAll('.comp .name')].map("
+                    "e => e.textContent)}")
+            run = subprocess.run(
+                ["node", "run_page.mjs", "http://%s:%d/docs" % (g.host, g.port), "30000"],
+                cwd=NODE_DIR, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                timeout=90, env=dict(os.environ, RUN_PAGE_RESULT=expr))
+            assert run.returncode == 0, (run.stdout, run.stderr)
+            report = json.loads(run.stdout.strip().splitlines()[-1])
+            res = report["result"]
+            assert res["state"] == "ready", report
+            assert res["title"] == "Acme documentation", report
+            assert res["paths"] == ["/api/users/{id}"], report
+            # markup in a service's document is shown as text, never run
+            assert res["summaries"] == ["<img src=x onerror=alert(1)>"], report
+            assert res["imgs"] == 0, report
+            assert "users.User" in res["comps"], report
+            # the default security headers' CSP let the page load its script: no violation
+            assert report["errors"] == [], report
+            assert not [c for c in report["console"] if "Content Security Policy" in c], report
 
 
 if __name__ == "__main__":
