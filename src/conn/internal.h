@@ -49,9 +49,18 @@ void gw__conn_error(struct gw_conn *c, int err, bool close_after);
 
 /* API versions (route_version.c). After the router answered GW_ROUTE_VERSION for r's path:
  * reads the version the request names (policy/version.h; the gateway's default when it names
- * none) and picks the prefix's route for it. FOUND, METHOD_NOT_ALLOWED or VERSION_UNKNOWN. */
+ * none) and picks the prefix's route for it and method. FOUND, METHOD_NOT_ALLOWED or
+ * VERSION_UNKNOWN. */
 enum gw_route_result gw__conn_route_version(struct gw_request *r, const char *query,
-                                            size_t query_len, struct gw_route_match *m);
+                                            size_t query_len, enum gw_http_method method,
+                                            struct gw_route_match *m);
+/* The same for a CORS preflight asking about method: a browser's preflight carries no custom
+ * header values, so when the version it names (or the default) has no route for method that
+ * runs CORS, the first version of the prefix, in configuration order, whose route for method
+ * runs CORS answers it. FOUND (a route with CORS) or VERSION_UNKNOWN. */
+enum gw_route_result gw__conn_route_version_preflight(struct gw_request *r, const char *query,
+                                                      size_t query_len, enum gw_http_method method,
+                                                      struct gw_route_match *m);
 /* Answers a request whose version no route has: versioning.unknown_status (404 or 400), with
  * the versions the prefix offers in the body ("versions": [...]). */
 void gw__conn_unknown_version(struct gw_conn *c, struct gw_request *r,

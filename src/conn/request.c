@@ -332,7 +332,7 @@ static void forward(struct gw_request *r);
 /* Kept out of line: the common path (any other method) stays as short as it was. */
 static __attribute__((noinline)) enum gw_route_result
 route_options(struct gw_request *r, const char *host, size_t host_len, const char *path,
-              size_t path_len, struct gw_route_match *match);
+              size_t path_len, const char *query, size_t query_len, struct gw_route_match *match);
 
 /* Which of a service's prefixes the router matched (the metrics' "route" label): the one of
  * length len (0 stands for "/") that the path starts with. */
@@ -436,15 +436,16 @@ void gw__request_dispatch(struct gw_conn *c, struct gw_request *r)
         host_len = m->headers[m->host_index].value_len;
     }
     struct gw_route_match match;
-    enum gw_route_result res = m->method_id == GW_METHOD_OPTIONS
-                                   ? route_options(r, host, host_len, norm, norm_len, &match)
-                                   : gw_router_match(r->snap->router, host, host_len, norm,
-                                                     norm_len, m->method_id, &match);
+    enum gw_route_result res =
+        m->method_id == GW_METHOD_OPTIONS
+            ? route_options(r, host, host_len, norm, norm_len, query, query_len, &match)
+            : gw_router_match(r->snap->router, host, host_len, norm, norm_len, m->method_id,
+                              &match);
     if (res != GW_ROUTE_FOUND) {
         /* A versioned prefix: the version the request names (or the default) picks the
          * service. Unversioned prefixes never come here (route/router.h). */
         if (res == GW_ROUTE_VERSION)
-            res = gw__conn_route_version(r, query, query_len, &match);
+            res = gw__conn_route_version(r, query, query_len, m->method_id, &match);
         if (res == GW_ROUTE_VERSION_UNKNOWN) {
             free(norm);
             gw__conn_unknown_version(c, r, &match);
@@ -505,15 +506,20 @@ void gw__request_dispatch(struct gw_conn *c, struct gw_request *r)
  * service that allows only some methods still gets (and answers) its preflights; when that
  * finds no service, or one without CORS, it is routed as the OPTIONS request it is. */
 static enum gw_route_result route_options(struct gw_request *r, const char *host, size_t host_len,
-                                          const char *path, size_t path_len,
-                                          struct gw_route_match *match)
+                                          const char *path, size_t path_len, const char *query,
+                                          size_t query_len, struct gw_route_match *match)
 {
     const struct gw_router *router = r->snap->router;
     enum gw_http_method asked = gw_cors_route_method(&r->msg);
-    if (asked != GW_METHOD_OPTIONS &&
-        gw_router_match(router, host, host_len, path, path_len, asked, match) == GW_ROUTE_FOUND &&
-        (((const struct gw_service *)match->data)->stages & (1u << GW_STAGE_CORS)))
-        return GW_ROUTE_FOUND;
+    if (asked != GW_METHOD_OPTIONS) {
+        enum gw_route_result res =
+            gw_router_match(router, host, host_len, path, path_len, asked, match);
+        if (res == GW_ROUTE_VERSION)
+            res = gw__conn_route_version_preflight(r, query, query_len, asked, match);
+        if (res == GW_ROUTE_FOUND &&
+            (((const struct gw_service *)match->data)->stages & (1u << GW_STAGE_CORS)))
+            return GW_ROUTE_FOUND;
+    }
     return gw_router_match(router, host, host_len, path, path_len, GW_METHOD_OPTIONS, match);
 }
 

@@ -17,7 +17,8 @@
 #define VERSIONS_TEXT_MAX 1024
 
 enum gw_route_result gw__conn_route_version(struct gw_request *r, const char *query,
-                                            size_t query_len, struct gw_route_match *m)
+                                            size_t query_len, enum gw_http_method method,
+                                            struct gw_route_match *m)
 {
     const struct gw_versioning_conf *vc = &r->snap->cfg->versioning;
     const char *ver = NULL;
@@ -29,7 +30,31 @@ enum gw_route_result gw__conn_route_version(struct gw_request *r, const char *qu
     }
     if (ver == NULL)
         return GW_ROUTE_VERSION_UNKNOWN;
-    return gw_router_match_version(r->snap->router, ver, len, r->msg.method_id, m);
+    return gw_router_match_version(r->snap->router, ver, len, method, m);
+}
+
+static bool runs_cors(const struct gw_route_match *m)
+{
+    return (((const struct gw_service *)m->data)->stages & (1u << GW_STAGE_CORS)) != 0;
+}
+
+enum gw_route_result gw__conn_route_version_preflight(struct gw_request *r, const char *query,
+                                                      size_t query_len, enum gw_http_method method,
+                                                      struct gw_route_match *m)
+{
+    const struct gw_router *router = r->snap->router;
+    struct gw_route_match entry = *m;
+    if (gw__conn_route_version(r, query, query_len, method, m) == GW_ROUTE_FOUND && runs_cors(m))
+        return GW_ROUTE_FOUND;
+    for (size_t i = 0;; i++) {
+        *m = entry;
+        const char *v = gw_router_version(router, &entry, i);
+        if (v == NULL)
+            return GW_ROUTE_VERSION_UNKNOWN;
+        if (gw_router_match_version(router, v, strlen(v), method, m) == GW_ROUTE_FOUND &&
+            runs_cors(m))
+            return GW_ROUTE_FOUND;
+    }
 }
 
 void gw__conn_unknown_version(struct gw_conn *c, struct gw_request *r,

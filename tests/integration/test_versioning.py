@@ -183,6 +183,28 @@ def test_unversioned_service_may_be_deprecated_and_hosts_keep_versions_apart():
             served_by(r, o1)
 
 
+def test_cors_preflight_reaches_a_version_without_naming_one():
+    # A browser's preflight carries no Accept-Version value (only its name, in
+    # Access-Control-Request-Headers): it is answered by the CORS of a version that serves the
+    # method it asks about, even without a default version.
+    with Origin() as o1, Origin() as o2:
+        cors = {"origins": ["https://app.example"], "headers": ["Accept-Version"]}
+        cfg = config(svc("v1", "/echo/users", o1, "1", methods=["GET"], cors=cors),
+                     svc("v2", "/echo/users", o2, "2", methods=["GET", "PUT"], cors=cors))
+        with Gantry(cfg) as g:
+            pre = {"Origin": "https://app.example", "Access-Control-Request-Method": "PUT",
+                   "Access-Control-Request-Headers": "accept-version"}
+            r = get(g, "/echo/users/7", pre, method="OPTIONS")
+            assert r.status == 204, r
+            assert r.header("Access-Control-Allow-Origin") == "https://app.example", r.headers
+            assert o1.stats()["requests"] == 0 and o2.stats()["requests"] == 0
+            # the actual request names its version
+            r = get(g, "/echo/users/7", {"Origin": "https://app.example", "Accept-Version": "2"},
+                    method="PUT")
+            served_by(r, o2)
+            assert r.header("Access-Control-Allow-Origin") == "https://app.example", r.headers
+
+
 def test_config_errors_name_the_key():
     with Origin() as o1:
         bad = [
