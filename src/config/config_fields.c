@@ -653,6 +653,8 @@ struct route_key {
     uint32_t methods;
     size_t service;
     size_t prefix_index;
+    const char *version; /* the service's API version; NULL for its path-version route */
+    bool path_route;     /* "/v2/api", routed for the versioned service of prefix "/api" */
 };
 
 /* The methods a service is routed for: allowing GET allows HEAD too (RFC 9110 9.3.2; the
@@ -726,9 +728,17 @@ static void route_conflict(struct gw__cfg_ctx *ctx, json_t *services, const stru
         snprintf(by, sizeof by, "service \"%s\" (services[%zu])", other, prev->service);
     else
         snprintf(by, sizeof by, "services[%zu]", prev->service);
-    const char *vr = cfg->services[r->service].version;
-    const char *vp = cfg->services[prev->service].version;
-    if ((vr == NULL) != (vp == NULL))
+    const char *vr = r->version;
+    const char *vp = prev->version;
+    if (r->path_route || prev->path_route)
+        gw__cfg_error(ctx,
+                      "%s (%s%s) is already routed to %s: a versioned service's path route "
+                      "(\"/%s<version><prefix>\", versioning.sources has \"path\") may not be "
+                      "another service's prefix",
+                      gw__cfg_quote(r->prefix, strlen(r->prefix), q, sizeof q),
+                      r->host[0] ? "host " : "any host", r->host[0] ? h : "", by,
+                      cfg->versioning.path_prefix ? cfg->versioning.path_prefix : "");
+    else if ((vr == NULL) != (vp == NULL))
         gw__cfg_error(ctx,
                       "%s (%s%s) is also routed to %s: services that share a prefix must all "
                       "have a \"version\" or none",
@@ -749,15 +759,35 @@ static void route_conflict(struct gw__cfg_ctx *ctx, json_t *services, const stru
 
 /* Two services must not serve the same (host, prefix) for a common method: the router could not
  * choose. Services whose prefixes or hosts had errors are left out (their lists are partial). */
+/* The path-version route of a versioned service's prefix ("/v2/api"), to free(); as
+ * control/snapshot.c compiles it. */
+static char *path_route(const struct gw_config *cfg, const struct gw_service_conf *s,
+                        const char *prefix)
+{
+    const char *pp = cfg->versioning.path_prefix ? cfg->versioning.path_prefix : "";
+    size_t n = 1 + strlen(pp) + strlen(s->version) + strlen(prefix) + 1;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "/%s%s%s", pp, s->version, strcmp(prefix, "/") == 0 ? "" : prefix);
+    return p;
+}
+
 static void check_routes(struct gw__cfg_ctx *ctx, struct gw_config *cfg, json_t *services)
 {
     size_t n = 0;
-    for (size_t i = 0; i < cfg->nservices; i++)
-        n += cfg->services[i].nprefixes * (cfg->services[i].nhosts ? cfg->services[i].nhosts : 1);
+    for (size_t i = 0; i < cfg->nservices; i++) {
+        const struct gw_service_conf *s = &cfg->services[i];
+        size_t per = s->version && cfg->versioning.path ? 2 : 1;
+        n += per * s->nprefixes * (s->nhosts ? s->nhosts : 1);
+    }
     if (n < 2)
         return;
     struct route_key *keys = calloc(n, sizeof *keys);
-    if (keys == NULL) {
+    char **owned = calloc(n, sizeof *owned);
+    size_t nowned = 0;
+    if (keys == NULL || owned == NULL) {
+        free(keys);
+        free(owned);
         ctx->oom = true;
         return;
     }
@@ -769,13 +799,27 @@ static void check_routes(struct gw__cfg_ctx *ctx, struct gw_config *cfg, json_t 
             s->nhosts != json_count(json_object_get(js, "hosts")))
             continue;
         for (size_t p = 0; p < s->nprefixes; p++) {
+            char *vpath = NULL;
+            if (s->version && cfg->versioning.path) {
+                vpath = owned[nowned++] = path_route(cfg, s, s->prefixes[p]);
+                if (vpath == NULL)
+                    ctx->oom = true;
+            }
             for (size_t h = 0; h < (s->nhosts ? s->nhosts : 1); h++) {
                 keys[k].host = s->nhosts ? s->hosts[h] : "";
                 keys[k].prefix = s->prefixes[p];
                 keys[k].methods = route_methods(s->methods);
                 keys[k].service = i;
                 keys[k].prefix_index = p;
+                keys[k].version = s->version;
                 k++;
+                if (vpath) {
+                    keys[k] = keys[k - 1];
+                    keys[k].prefix = vpath;
+                    keys[k].version = NULL;
+                    keys[k].path_route = true;
+                    k++;
+                }
             }
         }
     }
@@ -793,11 +837,13 @@ static void check_routes(struct gw__cfg_ctx *ctx, struct gw_config *cfg, json_t 
             const struct route_key *clash = NULL;
             for (size_t a = 0; a < na && clash == NULL; a++) {
                 const struct route_key *prev = &keys[accepted[a]];
-                const char *va = cfg->services[prev->service].version;
-                const char *vb = cfg->services[keys[i].service].version;
+                const char *va = prev->version;
+                const char *vb = keys[i].version;
                 bool vmix = (va == NULL) != (vb == NULL);
                 bool same = !vmix && (va == NULL || strcmp(va, vb) == 0);
-                if (prev->service != keys[i].service &&
+                /* Two path routes clash only when their services' own routes do: reported
+                 * there. */
+                if (prev->service != keys[i].service && !(prev->path_route && keys[i].path_route) &&
                     (vmix || (same && (prev->methods == 0 || keys[i].methods == 0 ||
                                        (prev->methods & keys[i].methods)))))
                     clash = prev;
@@ -809,6 +855,9 @@ static void check_routes(struct gw__cfg_ctx *ctx, struct gw_config *cfg, json_t 
         }
         g = end;
     }
+    for (size_t i = 0; i < nowned; i++)
+        free(owned[i]);
+    free(owned);
     free(keys);
 }
 

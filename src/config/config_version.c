@@ -24,7 +24,8 @@ static const char *const source_names[GW_VSRC__COUNT] = {
 
 bool gw__cfg_check_version(struct gw__cfg_ctx *ctx, char **s)
 {
-    if (gw_version_token(*s, strlen(*s)))
+    /* "." and ".." would make path segments that normalisation removes. */
+    if (gw_version_token(*s, strlen(*s)) && strcmp(*s, ".") != 0 && strcmp(*s, "..") != 0)
         return true;
     char q[96];
     gw__cfg_error(ctx, "%s is not a version (1 to %d letters, digits, \".\", \"_\" or \"-\")",

@@ -84,6 +84,9 @@ static void test_versioning_errors(void **state)
                "or \"-\")");
     expect_one(VER("\"unknown_status\": 500"), "500",
                "versioning.unknown_status: must be 404 or 400");
+    expect_one(SVC("\"version\": \"..\""), "\"..\"",
+               "services[0].version: \"..\" is not a version (1 to 64 letters, digits, \".\", "
+               "\"_\" or \"-\")");
     expect_one(SVC("\"version\": \"a b\""), "\"a b\"",
                "services[0].version: \"a b\" is not a version (1 to 64 letters, digits, \".\", "
                "\"_\" or \"-\")");
@@ -126,6 +129,23 @@ static void test_versioned_routes(void **state)
              "none\n",
              (int)(at - mix) + 1);
     expect_errors(mix, want);
+    /* a versioned service's path route "/v2/p" is taken by another service's prefix */
+    const char *taken = "{\"services\": [{\"name\": \"a\", \"prefix\": \"/p\", \"targets\": "
+                        "[\"http://h:1\"], \"version\": \"2\"}, {\"name\": \"b\", \"prefix\": "
+                        "\"/v2/p\", \"targets\": [\"http://h:1\"]}]}";
+    at = strstr(taken, "\"/v2/p\"");
+    snprintf(want, sizeof want,
+             "t.json:1:%d: services[1].prefix: \"/v2/p\" (any host) is already routed to service "
+             "\"a\" (services[0]): a versioned service's path route (\"/v<version><prefix>\", "
+             "versioning.sources has \"path\") may not be another service's prefix\n",
+             (int)(at - taken) + 1);
+    expect_errors(taken, want);
+    /* without the path source there is no such route */
+    cfg = load_ok("{\"versioning\": {\"sources\": \"header\"}, \"services\": [{\"name\": "
+                  "\"a\", \"prefix\": \"/p\", \"targets\": [\"http://h:1\"], \"version\": "
+                  "\"2\"}, {\"name\": \"b\", \"prefix\": \"/v2/p\", \"targets\": "
+                  "[\"http://h:1\"]}]}");
+    gw_config_free(cfg);
 }
 
 static void test_openapi(void **state)
