@@ -61,6 +61,13 @@ enum gw_route_result gw__conn_route_version(struct gw_request *r, const char *qu
 enum gw_route_result gw__conn_route_version_preflight(struct gw_request *r, const char *query,
                                                       size_t query_len, enum gw_http_method method,
                                                       struct gw_route_match *m);
+/* After the router found no route for path: when path starts with a version segment
+ * ("/<versioning.path_prefix><version>") whose rest falls under a versioned prefix, that version
+ * is one the prefix does not have (its own path route would have matched): VERSION_UNKNOWN
+ * with m->entry set. Else NOT_FOUND. */
+enum gw_route_result gw__conn_route_path_version(struct gw_request *r, const char *host,
+                                                 size_t host_len, const char *path, size_t path_len,
+                                                 struct gw_route_match *m);
 /* Answers a request whose version no route has: versioning.unknown_status (404 or 400), with
  * the versions the prefix offers in the body ("versions": [...]). */
 void gw__conn_unknown_version(struct gw_conn *c, struct gw_request *r,

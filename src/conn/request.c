@@ -446,6 +446,9 @@ void gw__request_dispatch(struct gw_conn *c, struct gw_request *r)
          * service. Unversioned prefixes never come here (route/router.h). */
         if (res == GW_ROUTE_VERSION)
             res = gw__conn_route_version(r, query, query_len, m->method_id, &match);
+        /* "/v9/api/...": no route, but a version segment in front of a versioned prefix. */
+        else if (res == GW_ROUTE_NOT_FOUND && cfg->versioning.path)
+            res = gw__conn_route_path_version(r, host, host_len, norm, norm_len, &match);
         if (res == GW_ROUTE_VERSION_UNKNOWN) {
             free(norm);
             gw__conn_unknown_version(c, r, &match);

@@ -33,6 +33,26 @@ enum gw_route_result gw__conn_route_version(struct gw_request *r, const char *qu
     return gw_router_match_version(r->snap->router, ver, len, method, m);
 }
 
+enum gw_route_result gw__conn_route_path_version(struct gw_request *r, const char *host,
+                                                 size_t host_len, const char *path, size_t path_len,
+                                                 struct gw_route_match *m)
+{
+    const char *pp = r->snap->cfg->versioning.path_prefix;
+    size_t pl = strlen(pp);
+    if (path_len < 2 + pl || path[0] != '/' || memcmp(path + 1, pp, pl) != 0)
+        return GW_ROUTE_NOT_FOUND;
+    const char *v = path + 1 + pl;
+    const char *end = memchr(v, '/', path_len - 1 - pl);
+    size_t vl = end ? (size_t)(end - v) : path_len - 1 - pl;
+    if (!gw_version_token(v, vl))
+        return GW_ROUTE_NOT_FOUND;
+    const char *rest = end ? end : "/";
+    size_t rest_len = end ? path_len - (size_t)(end - path) : 1;
+    enum gw_route_result res =
+        gw_router_match(r->snap->router, host, host_len, rest, rest_len, r->msg.method_id, m);
+    return res == GW_ROUTE_VERSION ? GW_ROUTE_VERSION_UNKNOWN : GW_ROUTE_NOT_FOUND;
+}
+
 static bool runs_cors(const struct gw_route_match *m)
 {
     return (((const struct gw_service *)m->data)->stages & (1u << GW_STAGE_CORS)) != 0;

@@ -124,9 +124,16 @@ def test_unknown_version_answers_404_or_400_with_the_versions_offered():
             assert body["versions"] == ["1", "2"], body
             # a value that is not a version token is unknown too
             body = assert_json_error(get(g, "/echo/users", {"Accept-Version": "2 3"}), 404)
+            # a path version segment nobody serves in front of the versioned prefix
+            body = assert_json_error(get(g, "/v9/echo/users/7"), 404)
+            assert body["error"] == "unknown API version" and body["versions"] == ["1", "2"]
+            body = assert_json_error(get(g, "/v9/elsewhere"), 404)
+            assert body["error"] == "no route matched", body
             assert o1.stats()["requests"] == 0 and o2.stats()["requests"] == 0
         with Gantry(config(*users(o1, o2), versioning={"unknown_status": 400})) as g:
             body = assert_json_error(get(g, "/echo/users?version=3"), 400)
+            assert body["versions"] == ["1", "2"], body
+            body = assert_json_error(get(g, "/v3/echo/users"), 400)
             assert body["versions"] == ["1", "2"], body
 
 
