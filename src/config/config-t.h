@@ -416,6 +416,48 @@ struct gw_compress_conf {
     size_t nrules;
 };
 
+/* ---- API versioning (config_version.c, docs/versioning.md) ---------------------------------- */
+
+/* Where a request's API version is read, in gw_versioning_conf.order. */
+enum gw_version_source {
+    GW_VSRC_PATH = 0, /* a leading path segment "/v2/...": compiled into the router */
+    GW_VSRC_HEADER,   /* a header (Accept-Version, API-Version) */
+    GW_VSRC_ACCEPT,   /* a media-type parameter: Accept: application/vnd.x+json; version=2 */
+    GW_VSRC_QUERY,    /* a query parameter: ?version=2 */
+    GW_VSRC__COUNT,
+};
+
+struct gw_versioning_conf {
+    char **source_names; /* "sources": default path, header, accept, query */
+    size_t nsource_names;
+    uint8_t order[GW_VSRC__COUNT]; /* the sources in order (from source_names) */
+    uint8_t norder;
+    bool path;          /* "path" is a source: services get a "/<path_prefix><version>" route */
+    char **headers;     /* "headers": default Accept-Version, API-Version */
+    size_t nheaders;    /* (the defaults are written here by the check) */
+    char *query;        /* "query": the query parameter, default "version" */
+    char *accept_param; /* "accept_param": the media-type parameter, default "version" */
+    char *path_prefix;  /* "path_prefix": the segment before the version, default "v" */
+    bool strip_path_version; /* "strip_path_version": default true */
+    char *default_version;   /* "default": the version of a request that names none; NULL */
+    uint32_t unknown_status; /* "unknown_status": 404 (default) or 400 */
+};
+
+/* ---- aggregated OpenAPI (config_openapi.c, docs/openapi.md) ---------------------------------- */
+
+struct gw_openapi_conf {
+    bool enabled;        /* the root section's switch: off when absent */
+    char *path;          /* "path": where the merged document is served; default "/docs" */
+    size_t path_len;     /* strlen(path) when enabled, else 0 (matches no request path) */
+    bool viewer;         /* "viewer": the HTML viewer for browsers at the same path; true */
+    char *title;         /* "title": info.title, default "gantry" */
+    char *version;       /* "version": info.version, default "1.0.0" */
+    char *server_url;    /* "server_url": servers[0].url; default "/" */
+    uint64_t refresh_ms; /* "refresh": default 5m */
+    uint64_t timeout_ms; /* "timeout": one fetch, default 5s */
+    uint64_t max_bytes;  /* "max_bytes": largest document fetched, default 4 MiB */
+};
+
 /* ---- browser policies: CORS and the CSRF Origin check (config_cors.c, docs/cors.md) ---------
  *
  * Each is set at three levels: the gateway's section (the defaults of every service), a
@@ -717,6 +759,19 @@ struct gw_service_conf {
      * secret_name_len, borrowed from registration.token_header) is never forwarded. */
     const char *secret_name;
     size_t secret_name_len;
+    /** "version": the API version this service serves (with others on the same prefix); NULL */
+    char *version;
+    /** "deprecated_at", "sunset_at": RFC 3339 UTC times (Deprecation, Sunset headers); NULL */
+    char *deprecated_at;
+    char *sunset_at;
+    /** "successor": URI of the successor version (Link rel="successor-version"); NULL */
+    char *successor;
+    /** "openapi": where the service's OpenAPI 3.x document is (at most one of the three) */
+    struct {
+        char *url;  /* "url": fetched with GET (http://) */
+        char *path; /* "path": a path on the service's first target ("/openapi.json") */
+        char *file; /* "file": read from the file system */
+    } openapi;
 };
 
 /* A name and a string value ("tracing.headers", "tracing.resource_attributes"). */
@@ -964,6 +1019,10 @@ struct gw_config {
     struct gw_tracing_conf tracing;
     /** "tls": the HTTPS listener */
     struct gw_tls_conf tls;
+    /** "versioning": how versioned services read a request's version */
+    struct gw_versioning_conf versioning;
+    /** "openapi": the aggregated OpenAPI document */
+    struct gw_openapi_conf openapi;
     struct gw_service_conf *services;
     size_t nservices;
     /** "registration": backends that register themselves through the admin API

@@ -468,6 +468,23 @@ static const struct gw__cfg_field service_fields[] = {
      .type = &gw__cfg_object_type,
      .arg = &gw__cfg_service_websocket_obj,
      .def = "true"},
+    {.name = "version",
+     .type = &gw__cfg_string_type,
+     .offset = offsetof(struct gw_service_conf, version),
+     .arg = &(const struct gw__cfg_str){gw__cfg_check_version}},
+    {.name = "deprecated_at",
+     .type = &gw__cfg_string_type,
+     .offset = offsetof(struct gw_service_conf, deprecated_at),
+     .arg = &(const struct gw__cfg_str){gw__cfg_check_time}},
+    {.name = "sunset_at",
+     .type = &gw__cfg_string_type,
+     .offset = offsetof(struct gw_service_conf, sunset_at),
+     .arg = &(const struct gw__cfg_str){gw__cfg_check_time}},
+    {.name = "successor",
+     .type = &gw__cfg_string_type,
+     .offset = offsetof(struct gw_service_conf, successor),
+     .arg = &(const struct gw__cfg_str){gw__cfg_check_link_uri}},
+    {.name = "openapi", .type = &gw__cfg_object_type, .arg = &gw__cfg_service_openapi_obj},
 };
 const struct gw__cfg_object gw__cfg_service_obj = {
     .what = "service",
@@ -549,6 +566,15 @@ static const struct gw__cfg_field root_fields[] = {
      .offset = offsetof(struct gw_config, tls),
      .arg = &gw__cfg_tls_obj,
      .def = "false"},
+    {.name = "versioning",
+     .type = &gw__cfg_object_type,
+     .offset = offsetof(struct gw_config, versioning),
+     .arg = &gw__cfg_versioning_obj},
+    {.name = "openapi",
+     .type = &gw__cfg_object_type,
+     .offset = offsetof(struct gw_config, openapi),
+     .arg = &gw__cfg_openapi_obj,
+     .def = "false"},
     {.name = "services",
      .type = &gw__cfg_list_type,
      .offset = offsetof(struct gw_config, services),
@@ -627,6 +653,8 @@ struct route_key {
     uint32_t methods;
     size_t service;
     size_t prefix_index;
+    const char *version; /* the service's API version; NULL for its path-version route */
+    bool path_route;     /* "/v2/api", routed for the versioned service of prefix "/api" */
 };
 
 /* The methods a service is routed for: allowing GET allows HEAD too (RFC 9110 9.3.2; the
@@ -700,10 +728,28 @@ static void route_conflict(struct gw__cfg_ctx *ctx, json_t *services, const stru
         snprintf(by, sizeof by, "service \"%s\" (services[%zu])", other, prev->service);
     else
         snprintf(by, sizeof by, "services[%zu]", prev->service);
-    gw__cfg_error(ctx, "%s (%s%s, %s) is already routed to %s%s",
-                  gw__cfg_quote(r->prefix, strlen(r->prefix), q, sizeof q),
-                  r->host[0] ? "host " : "any host", r->host[0] ? h : "", methods, by,
-                  implied ? " (a service that allows GET allows HEAD too)" : "");
+    const char *vr = r->version;
+    const char *vp = prev->version;
+    if (r->path_route || prev->path_route)
+        gw__cfg_error(ctx,
+                      "%s (%s%s) is already routed to %s: a versioned service's path route "
+                      "(\"/%s<version><prefix>\", versioning.sources has \"path\") may not be "
+                      "another service's prefix",
+                      gw__cfg_quote(r->prefix, strlen(r->prefix), q, sizeof q),
+                      r->host[0] ? "host " : "any host", r->host[0] ? h : "", by,
+                      cfg->versioning.path_prefix ? cfg->versioning.path_prefix : "");
+    else if ((vr == NULL) != (vp == NULL))
+        gw__cfg_error(ctx,
+                      "%s (%s%s) is also routed to %s: services that share a prefix must all "
+                      "have a \"version\" or none",
+                      gw__cfg_quote(r->prefix, strlen(r->prefix), q, sizeof q),
+                      r->host[0] ? "host " : "any host", r->host[0] ? h : "", by);
+    else
+        gw__cfg_error(ctx, "%s (%s%s, %s%s%s) is already routed to %s%s",
+                      gw__cfg_quote(r->prefix, strlen(r->prefix), q, sizeof q),
+                      r->host[0] ? "host " : "any host", r->host[0] ? h : "", methods,
+                      vr ? ", version " : "", vr ? vr : "", by,
+                      implied ? " (a service that allows GET allows HEAD too)" : "");
     if (json_is_array(prefix))
         gw__cfg_pop(ctx);
     gw__cfg_pop(ctx);
@@ -713,15 +759,35 @@ static void route_conflict(struct gw__cfg_ctx *ctx, json_t *services, const stru
 
 /* Two services must not serve the same (host, prefix) for a common method: the router could not
  * choose. Services whose prefixes or hosts had errors are left out (their lists are partial). */
+/* The path-version route of a versioned service's prefix ("/v2/api"), to free(); as
+ * control/snapshot.c compiles it. */
+static char *path_route(const struct gw_config *cfg, const struct gw_service_conf *s,
+                        const char *prefix)
+{
+    const char *pp = cfg->versioning.path_prefix ? cfg->versioning.path_prefix : "";
+    size_t n = 1 + strlen(pp) + strlen(s->version) + strlen(prefix) + 1;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "/%s%s%s", pp, s->version, strcmp(prefix, "/") == 0 ? "" : prefix);
+    return p;
+}
+
 static void check_routes(struct gw__cfg_ctx *ctx, struct gw_config *cfg, json_t *services)
 {
     size_t n = 0;
-    for (size_t i = 0; i < cfg->nservices; i++)
-        n += cfg->services[i].nprefixes * (cfg->services[i].nhosts ? cfg->services[i].nhosts : 1);
+    for (size_t i = 0; i < cfg->nservices; i++) {
+        const struct gw_service_conf *s = &cfg->services[i];
+        size_t per = s->version && cfg->versioning.path ? 2 : 1;
+        n += per * s->nprefixes * (s->nhosts ? s->nhosts : 1);
+    }
     if (n < 2)
         return;
     struct route_key *keys = calloc(n, sizeof *keys);
-    if (keys == NULL) {
+    char **owned = calloc(n, sizeof *owned);
+    size_t nowned = 0;
+    if (keys == NULL || owned == NULL) {
+        free(keys);
+        free(owned);
         ctx->oom = true;
         return;
     }
@@ -733,13 +799,27 @@ static void check_routes(struct gw__cfg_ctx *ctx, struct gw_config *cfg, json_t 
             s->nhosts != json_count(json_object_get(js, "hosts")))
             continue;
         for (size_t p = 0; p < s->nprefixes; p++) {
+            char *vpath = NULL;
+            if (s->version && cfg->versioning.path) {
+                vpath = owned[nowned++] = path_route(cfg, s, s->prefixes[p]);
+                if (vpath == NULL)
+                    ctx->oom = true;
+            }
             for (size_t h = 0; h < (s->nhosts ? s->nhosts : 1); h++) {
                 keys[k].host = s->nhosts ? s->hosts[h] : "";
                 keys[k].prefix = s->prefixes[p];
                 keys[k].methods = route_methods(s->methods);
                 keys[k].service = i;
                 keys[k].prefix_index = p;
+                keys[k].version = s->version;
                 k++;
+                if (vpath) {
+                    keys[k] = keys[k - 1];
+                    keys[k].prefix = vpath;
+                    keys[k].version = NULL;
+                    keys[k].path_route = true;
+                    k++;
+                }
             }
         }
     }
@@ -751,15 +831,21 @@ static void check_routes(struct gw__cfg_ctx *ctx, struct gw_config *cfg, json_t 
             end++;
         /* Within a group, compare each key with the earlier keys that did not conflict: their
          * method sets are disjoint, so there are at most 8 of them. */
-        size_t accepted[9];
+        size_t accepted[65];
         size_t na = 0;
         for (size_t i = g; i < end; i++) {
             const struct route_key *clash = NULL;
             for (size_t a = 0; a < na && clash == NULL; a++) {
                 const struct route_key *prev = &keys[accepted[a]];
-                if (prev->service != keys[i].service &&
-                    (prev->methods == 0 || keys[i].methods == 0 ||
-                     (prev->methods & keys[i].methods)))
+                const char *va = prev->version;
+                const char *vb = keys[i].version;
+                bool vmix = (va == NULL) != (vb == NULL);
+                bool same = !vmix && (va == NULL || strcmp(va, vb) == 0);
+                /* Two path routes clash only when their services' own routes do: reported
+                 * there. */
+                if (prev->service != keys[i].service && !(prev->path_route && keys[i].path_route) &&
+                    (vmix || (same && (prev->methods == 0 || keys[i].methods == 0 ||
+                                       (prev->methods & keys[i].methods)))))
                     clash = prev;
             }
             if (clash)
@@ -769,6 +855,9 @@ static void check_routes(struct gw__cfg_ctx *ctx, struct gw_config *cfg, json_t 
         }
         g = end;
     }
+    for (size_t i = 0; i < nowned; i++)
+        free(owned[i]);
+    free(owned);
     free(keys);
 }
 

@@ -265,6 +265,14 @@ extern const struct gw__cfg_object gw__cfg_service_obj;
 extern const struct gw__cfg_object gw__cfg_registration_obj; /* root "registration" */
 /* The HTTPS listener (config_tls.c). */
 extern const struct gw__cfg_object gw__cfg_tls_obj; /* root "tls" */
+/* API versioning (config_version.c): the root section and the service keys' checks. */
+extern const struct gw__cfg_object gw__cfg_versioning_obj; /* root "versioning" */
+bool gw__cfg_check_version(struct gw__cfg_ctx *ctx, char **s);
+bool gw__cfg_check_time(struct gw__cfg_ctx *ctx, char **s);
+bool gw__cfg_check_link_uri(struct gw__cfg_ctx *ctx, char **s);
+/* Aggregated OpenAPI (config_openapi.c). */
+extern const struct gw__cfg_object gw__cfg_openapi_obj;         /* root "openapi" */
+extern const struct gw__cfg_object gw__cfg_service_openapi_obj; /* service "openapi" */
 /* Frees the JWT keys the auth section loaded (gw_config_free calls it). */
 void gw__cfg_auth_free_keys(struct gw_config *cfg);
 

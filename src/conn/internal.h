@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "conn/conn.h"
+#include "route/router.h"
 
 /* conn/conn.c: writes a response gantry generated (error, probe, preflight) as an HTTP/1
  * message with the given extra header lines and a body, JSON unless extra_headers starts with
@@ -45,6 +46,32 @@ void gw__answer_render(const struct gw_answer *a, const char *request_id,
 
 /* conn/respond.c: the answer for err with nothing added. */
 void gw__conn_error(struct gw_conn *c, int err, bool close_after);
+
+/* API versions (route_version.c). After the router answered GW_ROUTE_VERSION for r's path:
+ * reads the version the request names (policy/version.h; the gateway's default when it names
+ * none) and picks the prefix's route for it and method. FOUND, METHOD_NOT_ALLOWED or
+ * VERSION_UNKNOWN. */
+enum gw_route_result gw__conn_route_version(struct gw_request *r, const char *query,
+                                            size_t query_len, enum gw_http_method method,
+                                            struct gw_route_match *m);
+/* The same for a CORS preflight asking about method: a browser's preflight carries no custom
+ * header values, so when the version it names (or the default) has no route for method that
+ * runs CORS, the first version of the prefix, in configuration order, whose route for method
+ * runs CORS answers it. FOUND (a route with CORS) or VERSION_UNKNOWN. */
+enum gw_route_result gw__conn_route_version_preflight(struct gw_request *r, const char *query,
+                                                      size_t query_len, enum gw_http_method method,
+                                                      struct gw_route_match *m);
+/* After the router found no route for path: when path starts with a version segment
+ * ("/<versioning.path_prefix><version>") whose rest falls under a versioned prefix, that version
+ * is one the prefix does not have (its own path route would have matched): VERSION_UNKNOWN
+ * with m->entry set. Else NOT_FOUND. */
+enum gw_route_result gw__conn_route_path_version(struct gw_request *r, const char *host,
+                                                 size_t host_len, const char *path, size_t path_len,
+                                                 struct gw_route_match *m);
+/* Answers a request whose version no route has: versioning.unknown_status (404 or 400), with
+ * the versions the prefix offers in the body ("versions": [...]). */
+void gw__conn_unknown_version(struct gw_conn *c, struct gw_request *r,
+                              const struct gw_route_match *m);
 
 /* conn/request.c: a complete request head: probes, route lookup, the policy chain, then the
  * proxy. */

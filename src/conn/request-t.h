@@ -194,7 +194,7 @@ enum gw_rl_outcome {
 
 /* How many policy stages can keep state in a request: a slot per row of policy/chain.c's table
  * (it checks), with room for the rows still to come. */
-#define GW_REQUEST_SLOTS 12
+#define GW_REQUEST_SLOTS 13
 
 /* Most state one stage may keep per request (each stage file asserts its own fits). */
 #define GW_STAGE_STATE_MAX 512

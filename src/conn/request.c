@@ -21,6 +21,8 @@
 #include "metrics/hub.h"
 #include "net/addr.h"
 #include "observe/observe.h"
+#include "openapi/openapi.h"
+#include "openapi/viewer.h"
 #include "policy/chain.h"
 #include "policy/cors.h"
 #include "policy/origin.h"
@@ -114,6 +116,43 @@ static bool serve_probe(struct gw_conn *c, struct gw_request *r, const char *pat
         return true;
     }
     return false;
+}
+
+/* ---- the aggregated OpenAPI document (openapi.path) ------------------------------------------ */
+
+static __attribute__((noinline)) void serve_openapi(struct gw_conn *c, struct gw_request *r,
+                                                    const char *query, size_t query_len)
+{
+    const struct gw_openapi_conf *oc = &r->snap->cfg->openapi;
+    size_t n;
+    if (oc->viewer && query_len == 10 && memcmp(query, "?viewer.js", 10) == 0) {
+        const char *js = gw_openapi_viewer_script(&n);
+        gw__conn_respond(c, 200, "Content-Type: text/javascript; charset=utf-8\r\n", js, n, false);
+        return;
+    }
+    int i = gw_http1_find_header(&r->msg, "accept", 6);
+    if (oc->viewer && i >= 0 &&
+        gw_openapi_wants_html(r->msg.headers[i].value, r->msg.headers[i].value_len)) {
+        const char *html = gw_openapi_viewer_html(&n);
+        gw__conn_respond(c, 200,
+                         "Content-Type: text/html; charset=utf-8\r\nVary: Accept\r\n"
+                         "Cache-Control: no-cache\r\n",
+                         html, n, false);
+        return;
+    }
+    struct gw_openapi_doc *d = gw_openapi_get(c->w->server->openapi);
+    if (d == NULL) {
+        gw__conn_error(c, GW_ENOROUTE, false);
+        return;
+    }
+    /* A client (a documentation viewer) fetches it again on each visit: the services' documents
+     * change with their deploys. */
+    gw__conn_respond(c, 200,
+                     oc->viewer ? "Content-Type: application/json\r\nVary: Accept\r\n"
+                                  "Cache-Control: no-cache\r\n"
+                                : "Content-Type: application/json\r\nCache-Control: no-cache\r\n",
+                     d->text, d->len, false);
+    gw_openapi_doc_unref(d);
 }
 
 /* ---- metrics on the proxy port (metrics.expose_on_proxy) ------------------------------------ */
@@ -293,7 +332,7 @@ static void forward(struct gw_request *r);
 /* Kept out of line: the common path (any other method) stays as short as it was. */
 static __attribute__((noinline)) enum gw_route_result
 route_options(struct gw_request *r, const char *host, size_t host_len, const char *path,
-              size_t path_len, struct gw_route_match *match);
+              size_t path_len, const char *query, size_t query_len, struct gw_route_match *match);
 
 /* Which of a service's prefixes the router matched (the metrics' "route" label): the one of
  * length len (0 stands for "/") that the path starts with. */
@@ -351,6 +390,12 @@ void gw__request_dispatch(struct gw_conn *c, struct gw_request *r)
         serve_metrics(c, r);
         return;
     }
+    /* Off (the default): openapi.path_len is 0. */
+    if (path_len == cfg->openapi.path_len && memcmp(path, cfg->openapi.path, path_len) == 0 &&
+        (m->method_id == GW_METHOD_GET || m->method_id == GW_METHOD_HEAD)) {
+        serve_openapi(c, r, query, query_len);
+        return;
+    }
     if (r->snap->cfg->tracing.enabled)
         gw_trace_begin(r);
 
@@ -391,10 +436,25 @@ void gw__request_dispatch(struct gw_conn *c, struct gw_request *r)
         host_len = m->headers[m->host_index].value_len;
     }
     struct gw_route_match match;
-    enum gw_route_result res = m->method_id == GW_METHOD_OPTIONS
-                                   ? route_options(r, host, host_len, norm, norm_len, &match)
-                                   : gw_router_match(r->snap->router, host, host_len, norm,
-                                                     norm_len, m->method_id, &match);
+    enum gw_route_result res =
+        m->method_id == GW_METHOD_OPTIONS
+            ? route_options(r, host, host_len, norm, norm_len, query, query_len, &match)
+            : gw_router_match(r->snap->router, host, host_len, norm, norm_len, m->method_id,
+                              &match);
+    if (res != GW_ROUTE_FOUND) {
+        /* A versioned prefix: the version the request names (or the default) picks the
+         * service. Unversioned prefixes never come here (route/router.h). */
+        if (res == GW_ROUTE_VERSION)
+            res = gw__conn_route_version(r, query, query_len, m->method_id, &match);
+        /* "/v9/api/...": no route, but a version segment in front of a versioned prefix. */
+        else if (res == GW_ROUTE_NOT_FOUND && cfg->versioning.path)
+            res = gw__conn_route_path_version(r, host, host_len, norm, norm_len, &match);
+        if (res == GW_ROUTE_VERSION_UNKNOWN) {
+            free(norm);
+            gw__conn_unknown_version(c, r, &match);
+            return;
+        }
+    }
     if (res == GW_ROUTE_NOT_FOUND) {
         free(norm);
         gw__conn_error(c, GW_ENOROUTE, false);
@@ -449,15 +509,20 @@ void gw__request_dispatch(struct gw_conn *c, struct gw_request *r)
  * service that allows only some methods still gets (and answers) its preflights; when that
  * finds no service, or one without CORS, it is routed as the OPTIONS request it is. */
 static enum gw_route_result route_options(struct gw_request *r, const char *host, size_t host_len,
-                                          const char *path, size_t path_len,
-                                          struct gw_route_match *match)
+                                          const char *path, size_t path_len, const char *query,
+                                          size_t query_len, struct gw_route_match *match)
 {
     const struct gw_router *router = r->snap->router;
     enum gw_http_method asked = gw_cors_route_method(&r->msg);
-    if (asked != GW_METHOD_OPTIONS &&
-        gw_router_match(router, host, host_len, path, path_len, asked, match) == GW_ROUTE_FOUND &&
-        (((const struct gw_service *)match->data)->stages & (1u << GW_STAGE_CORS)))
-        return GW_ROUTE_FOUND;
+    if (asked != GW_METHOD_OPTIONS) {
+        enum gw_route_result res =
+            gw_router_match(router, host, host_len, path, path_len, asked, match);
+        if (res == GW_ROUTE_VERSION)
+            res = gw__conn_route_version_preflight(r, query, query_len, asked, match);
+        if (res == GW_ROUTE_FOUND &&
+            (((const struct gw_service *)match->data)->stages & (1u << GW_STAGE_CORS)))
+            return GW_ROUTE_FOUND;
+    }
     return gw_router_match(router, host, host_len, path, path_len, GW_METHOD_OPTIONS, match);
 }
 

@@ -147,36 +147,76 @@ static int build_services(struct gw_snapshot *s, struct gw_target_registry *reg,
     return 0;
 }
 
+/* The path route of a versioned service's prefix: "/v2/api" for prefix "/api" (with
+ * versioning.path_prefix "v"), "/v2" for "/". To free(). */
+static char *version_path(const struct gw_config *cfg, const struct gw_service_conf *sc,
+                          const char *prefix)
+{
+    size_t n = 1 + strlen(cfg->versioning.path_prefix) + strlen(sc->version) + strlen(prefix) + 1;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "/%s%s%s", cfg->versioning.path_prefix, sc->version,
+                 strcmp(prefix, "/") == 0 ? "" : prefix);
+    return p;
+}
+
 static int build_router(struct gw_snapshot *s)
 {
+    const struct gw_config *cfg = s->cfg;
     size_t n = 0;
     for (size_t i = 0; i < s->nservices; i++) {
         const struct gw_service_conf *sc = s->services[i].conf;
-        n += sc->nprefixes * (sc->nhosts ? sc->nhosts : 1);
+        size_t per = sc->version && cfg->versioning.path ? 2 : 1;
+        n += per * sc->nprefixes * (sc->nhosts ? sc->nhosts : 1);
     }
     struct gw_route_spec *specs = calloc(n ? n : 1, sizeof(*specs));
-    if (!specs)
-        return GW_ENOMEM;
+    char **paths = calloc(n ? n : 1, sizeof(*paths));
+    size_t npaths = 0;
+    int rc = GW_ENOMEM;
+    if (!specs || !paths)
+        goto done;
     size_t k = 0;
     for (size_t i = 0; i < s->nservices; i++) {
         const struct gw_service_conf *sc = s->services[i].conf;
         for (size_t p = 0; p < sc->nprefixes; p++) {
+            /* A versioned service is routed by its prefix and the version the request names
+             * (header, Accept, query), and, when the path is a source, by its own path route
+             * "/v2/prefix": an ordinary prefix, so the router finds it at no extra cost. */
+            char *vpath = NULL;
+            if (sc->version && cfg->versioning.path) {
+                vpath = paths[npaths++] = version_path(cfg, sc, sc->prefixes[p]);
+                if (!vpath)
+                    goto done;
+            }
             size_t nh = sc->nhosts ? sc->nhosts : 1;
             for (size_t h = 0; h < nh; h++) {
-                specs[k].prefix = sc->prefixes[p];
-                specs[k].host = sc->nhosts ? sc->hosts[h] : NULL;
                 /* A service that allows GET allows HEAD too (RFC 9110 9.3.2: HEAD is GET
                  * without the body), as nginx's limit_except does. */
                 uint32_t methods = sc->methods;
                 if (methods & (1u << GW_METHOD_GET))
                     methods |= 1u << GW_METHOD_HEAD;
-                specs[k].methods = methods;
-                specs[k].data = &s->services[i];
+                specs[k] = (struct gw_route_spec){
+                    .prefix = sc->prefixes[p],
+                    .host = sc->nhosts ? sc->hosts[h] : NULL,
+                    .methods = methods,
+                    .data = &s->services[i],
+                    .version = sc->version,
+                };
                 k++;
+                if (vpath) {
+                    specs[k] = specs[k - 1];
+                    specs[k].prefix = vpath;
+                    specs[k].version = NULL;
+                    k++;
+                }
             }
         }
     }
-    int rc = gw_router_build(specs, k, &s->router);
+    rc = gw_router_build(specs, k, &s->router);
+done:
+    for (size_t i = 0; i < npaths; i++)
+        free(paths[i]);
+    free(paths);
     free(specs);
     if (rc < 0)
         gw_log_error("cannot compile the route table: %s", gw_strerror(rc));

@@ -70,6 +70,7 @@
     X(ECACHEMISS, 504, "not in cache (only-if-cached)")                                            \
     X(ECONNLIMIT, 503, "too many connections")                                                     \
     X(EMETHODNOTALLOWED, 405, "method not allowed")                                                \
+    X(EAPIVERSION, 404, "unknown API version")                                                     \
     X(ECONNECTUNSUP, 501, "CONNECT is not supported")                                              \
     X(ESTOPPING, 503, "gateway is shutting down")                                                  \
     /* TLS (tls/) */                                                                               \

@@ -17,6 +17,8 @@
 static const struct gw_stage stages[GW_STAGE__COUNT] = {
     [GW_STAGE_CORS] = {"cors", GW_STAGE_CORS, gw_cors_applies, gw_cors_on_request,
                        gw_cors_on_response, gw_cors_cancel, NULL, false},
+    [GW_STAGE_VERSION] = {"version", GW_STAGE_VERSION, gw_version_applies, gw_version_on_request,
+                          gw_version_on_response, NULL, NULL, false},
     [GW_STAGE_IPRULES] = {"ip-rules", GW_STAGE_IPRULES, gw_iprules_applies, gw_iprules_on_request,
                           NULL, NULL, NULL, false},
     [GW_STAGE_RATELIMIT_PRE] = {"ratelimit", GW_STAGE_RATELIMIT_PRE, gw_ratelimit_applies,

@@ -44,6 +44,10 @@ enum gw_stage_id {
     /* the CORS decision (origin allowed?) takes its state before any stage can answer, so
      * every answer, a 429 included, gets its CORS headers; it never answers itself */
     GW_STAGE_CORS = 0,
+    /* API versioning: marks deprecated versions (Deprecation, Sunset, Link on every answer,
+     * so it takes its state before any stage can answer) and strips a path version segment;
+     * the version itself was chosen by the router. Never answers. */
+    GW_STAGE_VERSION,
     /* allow and deny lists by client address: the first row that can answer, before anything
      * spends work on the request (after the CORS decision, which never answers, so that a
      * refusal carries the CORS headers an allowed origin needs to read it) */

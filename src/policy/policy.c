@@ -353,6 +353,8 @@ int gw_policy_build(struct gw_snapshot *s, struct gw_policy_shared *ps, char *wh
     rc = gw_iprules_build(p, s);
     if (rc == 0)
         rc = gw_sechdr_build(p, s);
+    if (rc == 0)
+        rc = gw_version_build(p, s);
     if (rc < 0)
         return rc;
     /* Which stages of the chain each service runs: the others cost its requests nothing. */
@@ -386,6 +388,7 @@ void gw_policy_free(struct gw_policy *p)
     gw_cors_free(p);
     gw_iprules_free(p->iprules);
     gw_sechdr_free(p->sechdr);
+    gw_version_free(p);
     free(p);
 }
 

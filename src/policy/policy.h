@@ -37,6 +37,7 @@ struct gw_cors_service;
 struct gw_csrf_service;
 struct gw_iprules_policy;
 struct gw_sechdr_policy;
+struct gw_version_service;
 
 /* A compiled limit. */
 struct gw_rl_limit {
@@ -81,9 +82,10 @@ struct gw_policy {
     struct gw_cors_service *cors;
     struct gw_csrf_service *csrf;
     /* traffic policies */
-    struct gw_iprules_policy *iprules; /* allow and deny lists (policy/iprules.h) */
-    struct gw_sechdr_policy *sechdr;   /* security headers (policy/sechdr.h) */
-    uint32_t answer_hooks;             /* bit i: answer hook i has work (policy/answer.h) */
+    struct gw_iprules_policy *iprules;   /* allow and deny lists (policy/iprules.h) */
+    struct gw_sechdr_policy *sechdr;     /* security headers (policy/sechdr.h) */
+    struct gw_version_service *versions; /* per service index (policy/version.c), or NULL */
+    uint32_t answer_hooks;               /* bit i: answer hook i has work (policy/answer.h) */
 };
 
 /* A JWKS key set, refcounted: workers hold the current one, the control thread replaces it. */
@@ -123,6 +125,9 @@ int gw_iprules_build(struct gw_policy *p, const struct gw_snapshot *s);
 void gw_iprules_free(struct gw_iprules_policy *ip);
 int gw_sechdr_build(struct gw_policy *p, const struct gw_snapshot *s);
 void gw_sechdr_free(struct gw_sechdr_policy *sp);
+/* API versioning (policy/version.c): each service's deprecation header lines. */
+int gw_version_build(struct gw_policy *p, const struct gw_snapshot *s);
+void gw_version_free(struct gw_policy *p);
 
 /* Forgets idle rate-limit keys and expired cached tokens; the control thread calls it every
  * second. */

@@ -36,6 +36,11 @@ enum gw_stage_result gw_cors_preflight_on_request(struct gw_request *r, void **s
 int gw_cors_on_response(struct gw_request *r, void *slot, struct gw_buf *head);
 void gw_cors_cancel(struct gw_request *r, void *slot);
 
+/* policy/version.c: API versioning (deprecation headers, path version segment). */
+bool gw_version_applies(const struct gw_snapshot *s, size_t i);
+enum gw_stage_result gw_version_on_request(struct gw_request *r, void **slot, struct gw_answer *a);
+int gw_version_on_response(struct gw_request *r, void *slot, struct gw_buf *head);
+
 /* policy/csrf.c: the CSRF Origin check. */
 bool gw_csrf_applies(const struct gw_snapshot *s, size_t i);
 enum gw_stage_result gw_csrf_on_request(struct gw_request *r, void **slot, struct gw_answer *a);

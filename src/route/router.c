@@ -8,7 +8,10 @@
  *   each entry owns a run of routes (method set, data) whose method sets are disjoint.
  * Lookups hash the path once, forward, and read the hash of every boundary prefix on the way
  * (FNV-1a is a running state), and hash the host once, backward, reading the hash of every
- * ".suffix" on the way. A final 64-bit mix (murmur3's fmix64) spreads FNV's low bits over the
+ * ".suffix" on the way. A versioned entry (API versions, see router.h) keeps its routes apart
+ * (count 0, nver routes): the plain match loop finds none of them and the versioned case is
+ * decided on the method-not-allowed path, so unversioned prefixes pay nothing for it.
+ * A final 64-bit mix (murmur3's fmix64) spreads FNV's low bits over the
  * table index. Keys come from the configuration, not from clients, and tables are at most half
  * full, so probe sequences stay short; a lookup only reads.
  */
@@ -25,6 +28,8 @@
 
 struct route {
     uint32_t methods; /* 0 = any */
+    uint32_t version_len;
+    const char *version; /* NULL in an unversioned entry */
     void *data;
 };
 
@@ -33,9 +38,10 @@ struct entry {
     const char *prefix;
     uint32_t len;
     uint32_t gid;
-    uint32_t first; /* routes[first .. first + count) */
-    uint32_t count;
+    uint32_t first;   /* routes[first .. first + count) */
+    uint32_t count;   /* 0 in a versioned entry: its routes are never met by a plain match */
     uint32_t allowed; /* union of the routes' method sets (no route has 0 when count > 1) */
+    uint32_t nver;    /* versioned entry: routes[first .. first + nver), each with a version */
 };
 
 struct group {
@@ -278,6 +284,12 @@ static int check_specs(const struct gw_route_spec *specs, size_t n, size_t *str_
                 return GW_EINVAL;
             *str_bytes += klen + 1;
         }
+        if (specs[i].version != NULL) {
+            size_t vl = strlen(specs[i].version);
+            if (vl == 0 || vl > UINT32_MAX / 2)
+                return GW_EINVAL;
+            *str_bytes += vl + 1;
+        }
     }
     char *scratch = malloc(max_prefix + 1);
     if (scratch == NULL)
@@ -294,10 +306,19 @@ static int check_specs(const struct gw_route_spec *specs, size_t n, size_t *str_
     return rc;
 }
 
-/* Places each spec's route in its entry's run; refuses overlapping method sets. */
-static int place_routes(struct gw_router *r, const struct gw_route_spec *specs, size_t n,
+static bool same_version(const struct route *rt, const char *v, size_t vl)
+{
+    if (rt->version == NULL || v == NULL)
+        return rt->version == v;
+    return rt->version_len == vl && memcmp(rt->version, v, vl) == 0;
+}
+
+/* Places each spec's route in its entry's run; refuses overlapping method sets (within one
+ * version) and entries that mix versioned and unversioned specs. */
+static int place_routes(struct builder *b, const struct gw_route_spec *specs, size_t n,
                         const uint32_t *spec_entry)
 {
+    struct gw_router *r = b->r;
     uint32_t next = 0;
     for (uint32_t i = 0; i < r->nentries; i++) {
         r->entries[i].first = next;
@@ -307,14 +328,33 @@ static int place_routes(struct gw_router *r, const struct gw_route_spec *specs, 
     for (size_t i = 0; i < n; i++) {
         struct entry *e = &r->entries[spec_entry[i]];
         uint32_t m = specs[i].methods;
+        const char *v = specs[i].version;
+        size_t vl = v ? strlen(v) : 0;
+        if (e->count > 0 && (r->routes[e->first].version == NULL) != (v == NULL))
+            return GW_EINVAL;
         for (uint32_t k = 0; k < e->count; k++) {
-            uint32_t o = r->routes[e->first + k].methods;
-            if (m == 0 || o == 0 || (m & o) != 0)
+            const struct route *o = &r->routes[e->first + k];
+            if (!same_version(o, v, vl))
+                continue;
+            if (m == 0 || o->methods == 0 || (m & o->methods) != 0)
                 return GW_EINVAL;
         }
-        r->routes[e->first + e->count] = (struct route){.methods = m, .data = specs[i].data};
+        r->routes[e->first + e->count] = (struct route){
+            .methods = m,
+            .version_len = (uint32_t)vl,
+            .version = v ? copy_string(b, v, vl, false) : NULL,
+            .data = specs[i].data,
+        };
         e->count++;
         e->allowed |= m;
+    }
+    for (uint32_t i = 0; i < r->nentries; i++) {
+        struct entry *e = &r->entries[i];
+        if (e->count > 0 && r->routes[e->first].version != NULL) {
+            e->nver = e->count;
+            e->count = 0;
+            e->allowed = 0;
+        }
     }
     return 0;
 }
@@ -360,7 +400,7 @@ int gw_router_build(const struct gw_route_spec *specs, size_t n, struct gw_route
         uint32_t gid = add_group(&b, specs[i].host);
         spec_entry[i] = add_entry(&b, gid, specs[i].prefix, strlen(specs[i].prefix));
     }
-    rc = place_routes(r, specs, n, spec_entry);
+    rc = place_routes(&b, specs, n, spec_entry);
     if (rc < 0)
         goto fail;
     free(spec_entry);
@@ -523,6 +563,50 @@ enum gw_route_result gw_router_match(const struct gw_router *r, const char *host
             return GW_ROUTE_FOUND;
         }
     }
+    if (e->nver > 0) {
+        m->entry = e;
+        return GW_ROUTE_VERSION;
+    }
     m->allowed = e->allowed;
     return GW_ROUTE_METHOD_NOT_ALLOWED;
+}
+
+enum gw_route_result gw_router_match_version(const struct gw_router *r, const char *ver,
+                                             size_t ver_len, enum gw_http_method method,
+                                             struct gw_route_match *m)
+{
+    const struct entry *e = m->entry;
+    uint32_t bit = (unsigned)method < 32 ? GW_ROUTE_METHOD((unsigned)method) : 0;
+    bool known = false;
+    m->data = NULL;
+    m->allowed = 0;
+    for (uint32_t i = 0; i < e->nver; i++) {
+        const struct route *rt = &r->routes[e->first + i];
+        if (ver == NULL || !same_version(rt, ver, ver_len))
+            continue;
+        if (rt->methods == 0 || (rt->methods & bit) != 0) {
+            m->data = rt->data;
+            return GW_ROUTE_FOUND;
+        }
+        known = true;
+        m->allowed |= rt->methods;
+    }
+    return known ? GW_ROUTE_METHOD_NOT_ALLOWED : GW_ROUTE_VERSION_UNKNOWN;
+}
+
+const char *gw_router_version(const struct gw_router *r, const struct gw_route_match *m, size_t i)
+{
+    const struct entry *e = m->entry;
+    size_t seen = 0;
+    for (uint32_t k = 0; k < e->nver; k++) {
+        const struct route *rt = &r->routes[e->first + k];
+        bool dup = false;
+        for (uint32_t j = 0; j < k && !dup; j++)
+            dup = same_version(&r->routes[e->first + j], rt->version, rt->version_len);
+        if (dup)
+            continue;
+        if (seen++ == i)
+            return rt->version;
+    }
+    return NULL;
 }

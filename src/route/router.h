@@ -11,6 +11,11 @@
  * - Method last: if the chosen prefix has no route allowing the method the answer is
  *   GW_ROUTE_METHOD_NOT_ALLOWED with the allowed set; there is no fall back to a shorter
  *   prefix or another host group, so a 405 never turns into a different service's answer.
+ * - API versions: routes of one (host, prefix) may each carry a version; such a prefix is
+ *   versioned (all its routes must have one). gw_router_match then answers GW_ROUTE_VERSION
+ *   and the caller picks among the prefix's versions with gw_router_match_version, giving the
+ *   version it read from the request. A prefix without versions never takes that path: it
+ *   costs a lookup nothing.
  * - Cost does not grow with the number of routes: one hash probe per candidate (host group,
  *   path boundary); no allocation in gw_router_match. A built router is immutable, so any
  *   number of threads may match against it concurrently.
@@ -32,19 +37,24 @@
 #define GW_ROUTE_METHOD(m) (1u << (m))
 
 struct gw_route_spec {
-    const char *prefix; /* starts with '/', normalised (gw_path_normalize leaves it unchanged),
-                           no trailing '/' except "/" itself */
-    const char *host;   /* NULL = any host; "api.example.com" exact or "*.example.com"
-                           wildcard (one or more labels); compared case-insensitively, a
-                           trailing '.' is ignored */
-    uint32_t methods;   /* bitmask of GW_ROUTE_METHOD(enum gw_http_method); 0 = any */
-    void *data;         /* returned on match (the service) */
+    const char *prefix;  /* starts with '/', normalised (gw_path_normalize leaves it unchanged),
+                            no trailing '/' except "/" itself */
+    const char *host;    /* NULL = any host; "api.example.com" exact or "*.example.com"
+                            wildcard (one or more labels); compared case-insensitively, a
+                            trailing '.' is ignored */
+    uint32_t methods;    /* bitmask of GW_ROUTE_METHOD(enum gw_http_method); 0 = any */
+    void *data;          /* returned on match (the service) */
+    const char *version; /* NULL: none; else an API version ("2"): every spec with the same
+                            host and prefix must then have one, and specs of one version
+                            must have disjoint method sets */
 };
 
 enum gw_route_result {
     GW_ROUTE_FOUND = 0,
     GW_ROUTE_NOT_FOUND,
     GW_ROUTE_METHOD_NOT_ALLOWED,
+    GW_ROUTE_VERSION,         /* the prefix is versioned: call gw_router_match_version */
+    GW_ROUTE_VERSION_UNKNOWN, /* gw_router_match_version: no route has that version */
 };
 
 struct gw_route_match {
@@ -55,6 +65,7 @@ struct gw_route_match {
                           (an empty rest means "/"). */
     uint32_t allowed;  /* METHOD_NOT_ALLOWED: union of the methods the matched prefix allows
                           (for the Allow header); 0 otherwise */
+    const void *entry; /* VERSION and VERSION_UNKNOWN: the versioned prefix (opaque) */
 };
 
 struct gw_router;
@@ -76,6 +87,17 @@ void gw_router_free(struct gw_router *r);
 enum gw_route_result gw_router_match(const struct gw_router *r, const char *host, size_t host_len,
                                      const char *path, size_t path_len, enum gw_http_method method,
                                      struct gw_route_match *m);
+
+/* After GW_ROUTE_VERSION: picks the route of the prefix in m->entry with version ver (ver_len
+ * bytes, compared exactly) that allows method. FOUND (m->data set), METHOD_NOT_ALLOWED (the
+ * version exists; m->allowed is its method set) or VERSION_UNKNOWN. No allocation. */
+enum gw_route_result gw_router_match_version(const struct gw_router *r, const char *ver,
+                                             size_t ver_len, enum gw_http_method method,
+                                             struct gw_route_match *m);
+
+/* The distinct versions of the versioned prefix m->entry, in the order their specs were given:
+ * version i (0-based) of the prefix, or NULL past the last. */
+const char *gw_router_version(const struct gw_router *r, const struct gw_route_match *m, size_t i);
 
 /* Number of routes (specs) the router was built from. */
 size_t gw_router_count(const struct gw_router *r);

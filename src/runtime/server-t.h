@@ -21,6 +21,7 @@ struct gw_health_checker;
 
 struct gw_policy_shared;
 struct gw_jwks_fetcher;
+struct gw_openapi;
 struct gw_metrics_hub;
 struct gw_tracer;
 struct gw_config;
@@ -66,6 +67,8 @@ struct gw_server {
     gw_server_extend_fn extend;
     gw_server_finish_fn extend_finish;
     void *extend_arg;
+    /** the aggregated OpenAPI document (fetched on the control thread, read by workers) */
+    struct gw_openapi *openapi;
     /** the proxy listener's accept failures and pauses, every worker's (atomics) */
     struct gw_accept_stats accept;
 };

@@ -27,6 +27,7 @@
 #include "metrics/hub.h"
 #include "net/listen.h"
 #include "observe/observe.h"
+#include "openapi/openapi.h"
 #include "policy/jwks_fetch.h"
 #include "policy/policy.h"
 #include "runtime/sdnotify.h"
@@ -66,6 +67,8 @@ static void stop_control(struct control *ctl)
     ctl->server->health = NULL;
     gw_jwks_stop(ctl->server->jwks);
     ctl->server->jwks = NULL;
+    gw_openapi_stop(ctl->server->openapi); /* the workers are gone: nobody reads it */
+    ctl->server->openapi = NULL;
     gw_metrics_hub_close(ctl->server->metrics);
     gw_tracer_stop(ctl->server->tracer); /* sends what the workers left, then closes */
     gw_audit_stop(); /* after the admin API and the workers: nothing records any more */
@@ -347,6 +350,7 @@ int gw_server_reload(struct gw_server *s, struct gw_config_errors *errs)
         gw_log_error("reload: the JWKS refresh could not be updated (out of memory)");
     if (gw_tracer_update(s->tracer, snap->cfg) < 0)
         gw_log_error("reload: the trace exporter keeps its settings (out of memory)");
+    gw_openapi_update(s->openapi, snap);
     snprintf(detail, sizeof detail, "{\"result\":\"ok\",\"generation\":%llu}",
              (unsigned long long)s->generation);
     audit_reload(s, s->config_hash, 200, detail);
@@ -575,6 +579,8 @@ int gw_server_run(struct gw_config *cfg, const char *path, const struct gw_contr
             close(s.workers[i].listen_fd);
         goto out;
     }
+    if (gw_openapi_start(&ctl.loop, s.snap, &s.openapi) < 0)
+        gw_log_error("openapi: out of memory: the merged document is not served");
     s.admin_service = admin;
     if (admin && admin->start(&s, &ctl.loop, &s.admin) < 0) {
         close_listeners(&s, nworkers);

@@ -7,7 +7,9 @@
 // line on stdout and exits 0. It exits 1 with a message on stderr when the page does not
 // report within TIMEOUT_MS (default 15000) or the browser cannot start. CHROMIUM overrides the
 // browser's path (default /usr/bin/chromium); CHROMIUM_ARGS adds arguments (space-separated,
-// e.g. --host-resolver-rules=...).
+// e.g. --host-resolver-rules=...). RUN_PAGE_RESULT replaces `window.testResult` with another
+// expression evaluated in the page, for pages that are not test pages (it is waited for until
+// it is not undefined).
 import puppeteer from "puppeteer-core";
 
 const [url, timeoutArg] = process.argv.slice(2);
@@ -34,8 +36,9 @@ try {
   page.on("console", (m) => consoleLines.push(m.type() + ": " + m.text()));
   page.on("pageerror", (e) => errors.push(String(e)));
   await page.goto(url, { timeout });
-  await page.waitForFunction(() => window.testResult !== undefined, { timeout });
-  const result = await page.evaluate(() => window.testResult);
+  const expr = process.env.RUN_PAGE_RESULT || "window.testResult";
+  await page.waitForFunction(`(${expr}) !== undefined`, { timeout });
+  const result = await page.evaluate(expr);
   process.stdout.write(JSON.stringify({ result, console: consoleLines, errors }) + "\n");
 } catch (e) {
   console.error("run_page: " + (e && e.stack ? e.stack : e));

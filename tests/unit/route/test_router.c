@@ -655,6 +655,77 @@ static void test_against_reference(void **state)
     }
 }
 
+/* API versions: a versioned prefix answers VERSION, then the version picks the route. */
+static void test_versions(void **state)
+{
+    (void)state;
+    char v1[] = "1", v2[] = "2";
+    struct gw_route_spec specs[] = {
+        {.prefix = "/api", .data = D(1), .version = v1, .methods = M(GET)},
+        {.prefix = "/api", .data = D(2), .version = v2},
+        {.prefix = "/api", .data = D(3), .version = v1, .methods = M(POST)},
+        {.prefix = "/api/x", .data = D(4)},
+        {.prefix = "/v2/api", .data = D(2)},
+    };
+    struct gw_router *r = build(specs, 5);
+    v1[0] = '9'; /* the router keeps its own copies */
+    struct gw_route_match m;
+    assert_int_equal(match(r, NULL, "/api/users", GW_METHOD_GET, &m), GW_ROUTE_VERSION);
+    assert_int_equal(m.prefix_len, 4);
+    assert_int_equal(gw_router_match_version(r, "1", 1, GW_METHOD_GET, &m), GW_ROUTE_FOUND);
+    assert_ptr_equal(m.data, D(1));
+    assert_int_equal(gw_router_match_version(r, "1", 1, GW_METHOD_POST, &m), GW_ROUTE_FOUND);
+    assert_ptr_equal(m.data, D(3));
+    assert_int_equal(gw_router_match_version(r, "1", 1, GW_METHOD_DELETE, &m),
+                     GW_ROUTE_METHOD_NOT_ALLOWED);
+    assert_int_equal(m.allowed, M(GET) | M(POST));
+    assert_int_equal(gw_router_match_version(r, "2", 1, GW_METHOD_DELETE, &m), GW_ROUTE_FOUND);
+    assert_ptr_equal(m.data, D(2));
+    assert_int_equal(gw_router_match_version(r, "3", 1, GW_METHOD_GET, &m),
+                     GW_ROUTE_VERSION_UNKNOWN);
+    assert_int_equal(gw_router_match_version(r, "12", 1, GW_METHOD_GET, &m), GW_ROUTE_FOUND);
+    assert_int_equal(gw_router_match_version(r, "12", 2, GW_METHOD_GET, &m),
+                     GW_ROUTE_VERSION_UNKNOWN);
+    assert_string_equal(gw_router_version(r, &m, 0), "1");
+    assert_string_equal(gw_router_version(r, &m, 1), "2");
+    assert_null(gw_router_version(r, &m, 2));
+    /* unversioned prefixes, longer or shorter, are plain matches */
+    expect(r, NULL, "/api/x/1", GW_METHOD_GET, D(4), 6);
+    expect(r, NULL, "/v2/api/users", GW_METHOD_DELETE, D(2), 7);
+    expect_404(r, NULL, "/apix");
+    gw_router_free(r);
+}
+
+static void test_version_specs_refused(void **state)
+{
+    (void)state;
+    struct gw_router *r = NULL;
+    /* a prefix that mixes versioned and unversioned routes */
+    struct gw_route_spec mix[] = {
+        {.prefix = "/api", .data = D(1), .version = "1"},
+        {.prefix = "/api", .data = D(2), .methods = M(POST)},
+    };
+    assert_int_equal(gw_router_build(mix, 2, &r), GW_EINVAL);
+    /* the same version twice with overlapping methods */
+    struct gw_route_spec dup[] = {
+        {.prefix = "/api", .data = D(1), .version = "1", .methods = M(GET)},
+        {.prefix = "/api", .data = D(2), .version = "1", .methods = M(GET) | M(PUT)},
+    };
+    assert_int_equal(gw_router_build(dup, 2, &r), GW_EINVAL);
+    struct gw_route_spec empty[] = {{.prefix = "/api", .data = D(1), .version = ""}};
+    assert_int_equal(gw_router_build(empty, 1, &r), GW_EINVAL);
+    /* versions on different hosts are different prefixes */
+    struct gw_route_spec hosts[] = {
+        {.prefix = "/api", .host = "a.example", .data = D(1), .version = "1"},
+        {.prefix = "/api", .data = D(2)},
+    };
+    r = build(hosts, 2);
+    struct gw_route_match m;
+    assert_int_equal(match(r, "a.example", "/api", GW_METHOD_GET, &m), GW_ROUTE_VERSION);
+    expect(r, "b.example", "/api", GW_METHOD_GET, D(2), 4);
+    gw_router_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -671,6 +742,8 @@ int main(void)
         cmocka_unit_test(test_copies),
         cmocka_unit_test(test_many),
         cmocka_unit_test(test_against_reference),
+        cmocka_unit_test(test_versions),
+        cmocka_unit_test(test_version_specs_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,44 @@
+/*
+ * API versioning: reading a request's version (pure functions, fuzzed by fuzz/fuzz_version.c),
+ * and the stage that marks deprecated versions and strips a path version segment
+ * (policy/version.c). Routing by version is the router's (route/router.h: a versioned prefix
+ * answers GW_ROUTE_VERSION and conn/request.c picks the version read here); docs/versioning.md
+ * explains the whole.
+ */
+#ifndef GW_POLICY_VERSION_H
+#define GW_POLICY_VERSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/config-t.h"
+#include "http1/parser.h"
+
+/* Longest version accepted from a request (longer values are not a version). */
+#define GW_VERSION_MAX 64
+
+/* True if s[0..n) is a version token: 1 to GW_VERSION_MAX letters, digits, '.', '_', '-'. */
+bool gw_version_token(const char *s, size_t n);
+
+/* Reads the version of a request from the sources of vc other than the path (the router reads
+ * that one), in vc->order: the first of vc->headers present, the accept_param parameter of an
+ * Accept media range, the query parameter. query: "?..." or NULL. A value that is not a version
+ * token counts as given: *ver points at it so that the answer says it is unknown. Returns true
+ * with *ver, *ver_len (pointing into the message or the query), false when no source names a
+ * version. Pure: no allocation. */
+bool gw_version_extract(const struct gw_versioning_conf *vc, const struct gw_http1_message *m,
+                        const char *query, size_t query_len, const char **ver, size_t *ver_len);
+
+/* The value of parameter name (case-insensitive) in the first media range of an Accept field
+ * value that has it: "application/vnd.x+json; version=2, text/html" gives "2". A quoted value
+ * is given without its quotes; one with a backslash escape is not accepted. Returns true with
+ * *val, *val_len (pointing into v), false when none. */
+bool gw_version_accept_param(const char *v, size_t n, const char *name, size_t name_len,
+                             const char **val, size_t *val_len);
+
+/* Parses an RFC 3339 UTC time "YYYY-MM-DDTHH:MM:SSZ" (a 'T' or a space; 'z' too) into seconds
+ * since the epoch. 0 or GW_EINVAL. */
+int gw_version_parse_time(const char *s, int64_t *out);
+
+#endif
