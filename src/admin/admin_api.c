@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "balance/balancer.h"
 #include "cache/store.h"
 #include "control/snapshot.h"
 #include "core/error.h"
@@ -426,8 +427,19 @@ static json_t *target_states_json(const struct gw_service *svc, uint64_t now, ui
             (*up)++;
         json_t *o = json_pack("{s:s, s:s, s:o}", "url", t->conf->url, "state", state, "since",
                               timestamp_json(since, now, wall));
-        if (o && weights)
+        if (o && weights) {
             json_object_set_new(o, "weight", json_integer((json_int_t)t->conf->weight));
+            /* What the balancer sees: requests in flight (every worker's), and p2c_ewma's
+             * latency average (the only strategy that keeps one). */
+            const struct gw_balancer *b = svc->live ? svc->live->balancer : NULL;
+            bool have = b && i < gw_balancer_size(b);
+            json_object_set_new(o, "in_flight",
+                                have ? json_integer(gw_balancer_inflight(b, i)) : json_null());
+            json_object_set_new(o, "ewma_ms",
+                                have && gw_balancer_strategy(b) == GW_BALANCE_P2C_EWMA
+                                    ? json_real((double)gw_balancer_ewma_us(b, i) / 1000.0)
+                                    : json_null());
+        }
         json_array_append_new(a, o);
     }
     return a;
