@@ -24,6 +24,7 @@ const state = {
   health: null,
   history: null,
   registrations: null, // GET /api/registrations (404 while registration is off)
+  endpoints: new Set(), // "METHOD /path" of every admin endpoint this gateway has (GET /)
   spark: new Map(), // service -> [{t, requests}]
   pollTimer: null,
   historyTimer: null,
@@ -123,6 +124,8 @@ async function signIn(key) {
   try {
     // /gateway/status needs the key whenever the admin API has one
     state.status = await getJSON("/gateway/status");
+    const list = await getJSON("/");
+    state.endpoints = new Set((list.endpoints || []).map((e) => e.method + " " + e.path));
   } catch (e) {
     showLogin(e instanceof Unauthorized ? "The admin API refused this key." : "Cannot reach the admin API: " + e.message);
     return;
@@ -191,7 +194,7 @@ async function poll() {
       getJSON("/metrics/health-score"),
     ]);
     Object.assign(state, { status, metrics, circuits, health });
-    state.registrations = await optionalJSON("/api/registrations");
+    state.registrations = state.endpoints.has("GET /api/registrations") ? await optionalJSON("/api/registrations") : null;
     const now = Date.now();
     for (const s of metrics.services || []) {
       const a = state.spark.get(s.name) || [];
@@ -398,6 +401,7 @@ function kvTable(obj) {
 function renderCache() {
   const c = (state.metrics && state.metrics.cache) || (state.status && state.status.cache) || {};
   $("cache-table").replaceChildren(kvTable(c));
+  $("purge-form").hidden = !state.endpoints.has("POST /api/cache/purge");
 }
 
 function renderRegistrations() {
