@@ -767,7 +767,7 @@ static void test_admin_dashboard(void **state)
     assert_false(cfg->admin.dashboard);
     gw_config_free(cfg);
     expect_errors("{\"admin\": {\"dashboard\": 1}}",
-                  "t.json:1:25: admin.dashboard: expected a boolean, got a number\n");
+                  "t.json:1:25: admin.dashboard: expected a boolean, got an integer\n");
 }
 
 int main(void)
