@@ -32,7 +32,7 @@ struct gw_tail_record {
     double duration_ms;
     double upstream_ms; /** < 0: no upstream try */
     uint64_t bytes_out;
-    char id[48];
+    char id[129]; /** as long as a request id may be (conn/request-t.h) */
     char method[16];
     char path[160];
     char service[72];
