@@ -39,11 +39,11 @@
 #define ADMIN_IDLE_TIMEOUT_MS 60000  /* keep-alive wait for the next request */
 #define ADMIN_WRITE_TIMEOUT_MS 30000 /* a response the client does not read */
 #define ADMIN_MAX_CONNS 64
-#define ADMIN_LINGER_MS 2000      /* reading and dropping input after an error answer */
-#define ADMIN_MAX_OUT (64u << 20) /* largest response (the route table of a huge config) */
-#define ADMIN_MAX_STREAMS 16      /* live access-log streams at once */
-#define STREAM_TICK_MS 1000       /* the live log is sent once a second */
-#define STREAM_KEEPALIVE_TICKS 15 /* a comment line after this many quiet ticks */
+#define ADMIN_LINGER_MS 2000         /* reading and dropping input after an error answer */
+#define ADMIN_MAX_OUT (64u << 20)    /* largest response (the route table of a huge config) */
+#define ADMIN_MAX_STREAMS 16         /* live access-log streams at once */
+#define STREAM_TICK_MS 1000          /* the live log is sent once a second */
+#define STREAM_KEEPALIVE_TICKS 15    /* a comment line after this many quiet ticks */
 #define STREAM_MAX_QUEUED (1u << 20) /* a stream whose client reads slower loses records */
 
 enum phase {
@@ -77,8 +77,8 @@ struct gw_admin {
     } failures[KEY_FAILURE_SLOTS];
     struct gw_list streams;  /** connections in PHASE_STREAM */
     size_t nstreams;
-    uv_timer_t tail_timer;   /** runs while a stream is open */
-    unsigned open_handles;   /** the acceptor and tail_timer: a is freed after both closed */
+    uv_timer_t tail_timer; /** runs while a stream is open */
+    unsigned open_handles; /** the acceptor and tail_timer: a is freed after both closed */
     unsigned ticks;
     struct gw_tail_record *recs; /** the records of one tick (allocated by the first stream) */
     size_t recs_cap;
@@ -103,7 +103,7 @@ struct admin_conn {
     enum phase phase;
     bool head_done;
     bool closing;
-    bool close_after; /** close once the response is written */
+    bool close_after;             /** close once the response is written */
     struct gw_list slink;         /** in a->streams while streaming */
     struct gw_tail_filter filter; /** what a stream sends */
     uint64_t stream_dropped;      /** records this stream lost and has not been told of */
@@ -229,7 +229,7 @@ static void set_phase(struct admin_conn *c, enum phase p)
     static const uint64_t timeout_ms[] = {
         [PHASE_HEAD] = ADMIN_HEAD_TIMEOUT_MS,   [PHASE_BODY] = ADMIN_HEAD_TIMEOUT_MS,
         [PHASE_WRITE] = ADMIN_WRITE_TIMEOUT_MS, [PHASE_IDLE] = ADMIN_IDLE_TIMEOUT_MS,
-        [PHASE_LINGER] = ADMIN_LINGER_MS,   [PHASE_STREAM] = 0,
+        [PHASE_LINGER] = ADMIN_LINGER_MS,       [PHASE_STREAM] = 0,
     };
     c->phase = p;
     if (p == PHASE_STREAM) /* a stream ends when its client goes or a write fails */
@@ -380,7 +380,8 @@ static void on_timeout(uv_timer_t *t)
     respond_error(c, 408, what, true);
 }
 
-/* ---- live access-log streams (Server-Sent Events) --------------------------------------------- */
+/* ---- live access-log streams (Server-Sent Events) ---------------------------------------------
+ */
 
 struct stream_write {
     uv_write_t req;

@@ -117,8 +117,7 @@ void gw__admin_access_log_stream(struct gw_server *s, const struct gw__admin_req
     gw__admin_json(rs, 200, json_pack("{s:s}", "status", "streaming"));
 }
 
-void gw__admin_drain(struct gw_server *s, const struct gw__admin_req *rq,
-                     struct gw__admin_resp *rs)
+void gw__admin_drain(struct gw_server *s, const struct gw__admin_req *rq, struct gw__admin_resp *rs)
 {
     (void)rq;
     if (atomic_load(&s->draining)) {

@@ -84,8 +84,8 @@ size_t gw_tail_take(struct gw_tail *t, struct gw_tail_record *out, size_t cap, u
 /* ---- what one watcher wants to see --------------------------------------------------------- */
 
 struct gw_tail_filter {
-    char service[72]; /** "" any; else the exact service name ("-" for unrouted requests) */
-    char request_id[48]; /** "" any; else a substring of the request id */
+    char service[72];         /** "" any; else the exact service name ("-" for unrouted requests) */
+    char request_id[48];      /** "" any; else a substring of the request id */
     int status_lo, status_hi; /** inclusive range; 0..999 any ("5xx" gives 500..599) */
 };
 

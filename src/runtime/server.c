@@ -315,12 +315,12 @@ static void remember_reload(struct gw_server *s, bool ok, const struct gw_config
         return;
     for (size_t i = 0; i < n; i++) {
         const struct gw_config_error *e = &errs->items[i];
-        items[i] = (struct gw_config_error){.file = dup_or_empty(e->file ? e->file
-                                                                         : s->config_path),
-                                            .line = e->line,
-                                            .column = e->column,
-                                            .path = dup_or_empty(e->path),
-                                            .message = dup_or_empty(e->message)};
+        items[i] =
+            (struct gw_config_error){.file = dup_or_empty(e->file ? e->file : s->config_path),
+                                     .line = e->line,
+                                     .column = e->column,
+                                     .path = dup_or_empty(e->path),
+                                     .message = dup_or_empty(e->message)};
     }
     s->last_reload_errors->items = items;
     s->last_reload_errors->count = n;

@@ -34,8 +34,7 @@ static void test_find(void **state)
     assert_string_equal(gw_dashboard_asset_type(js), "text/javascript; charset=utf-8");
     assert_string_equal(gw_dashboard_asset_type(find("/dashboard/app.css")),
                         "text/css; charset=utf-8");
-    assert_string_equal(gw_dashboard_asset_type(find("/dashboard/favicon.svg")),
-                        "image/svg+xml");
+    assert_string_equal(gw_dashboard_asset_type(find("/dashboard/favicon.svg")), "image/svg+xml");
     /* ETags: quoted, 16 hex digits, one per content */
     assert_int_equal(strlen(js->etag), 18);
     assert_true(js->etag[0] == '"' && js->etag[17] == '"');

@@ -186,9 +186,16 @@ static void test_filter(void **state)
     assert_int_equal(f.status_hi, 999);
 
     static const char *const bad[] = {
-        "status=600", "status=5x", "status=50", "status=abc", "status=1234", "service=%zz",
-        "service=%4", "request_id=%0a", "service=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-                                        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        "status=600",
+        "status=5x",
+        "status=50",
+        "status=abc",
+        "status=1234",
+        "service=%zz",
+        "service=%4",
+        "request_id=%0a",
+        "service=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char why[128] = "";
