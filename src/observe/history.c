@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "config/config-t.h"
 #include "control/snapshot-t.h"
 #include "metrics/hub.h"
 #include "metrics/metrics.h"
@@ -54,7 +55,7 @@ void gw_observe_history_tick(struct gw_server *s)
     struct gw_observe_history *h = s->history;
     struct gw_metrics_total t;
     if (h == NULL || s->metrics == NULL || s->snap == NULL || s->snap->metrics == NULL ||
-        gw_metrics_hub_total(s->metrics, &t) != 0)
+        !s->snap->cfg->admin.dashboard || gw_metrics_hub_total(s->metrics, &t) != 0)
         return;
     uint64_t req = 0, err = 0;
     memset(&h->cur, 0, sizeof h->cur);

@@ -5,8 +5,9 @@
  * rate, the 5xx share and p50/p95/p99 (from the difference of the two histograms, so they are
  * the interval's percentiles, not the whole run's), plus the open client connections.
  *
- * Control thread only. What it costs: one pass over the route rows every tick (the rates of
- * metrics/hub.c make the same pass), nothing on the request path.
+ * Control thread only. What it costs: one sum of the workers' counters (as a /metrics/json
+ * scrape makes) and one pass over the route rows every tick, nothing on the request path;
+ * nothing at all with admin.dashboard false (the history then stays empty).
  */
 #ifndef GW_OBSERVE_HISTORY_H
 #define GW_OBSERVE_HISTORY_H
@@ -26,7 +27,7 @@ struct gw_observe_history *gw_observe_history_new(void);
 void gw_observe_history_free(struct gw_observe_history *h);
 
 /* Every metrics tick: adds the sample of the interval since the previous call (the first call
- * only primes). No-op when metrics are off or s->history is NULL. */
+ * only primes). No-op when metrics are off, admin.dashboard is false or s->history is NULL. */
 void gw_observe_history_tick(struct gw_server *s);
 
 /* {"interval_seconds": 5, "samples": [{"time_ms", "requests", "rate_per_second",

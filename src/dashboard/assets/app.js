@@ -420,12 +420,11 @@ function renderServiceOptions() {
   const names = (state.status.services || []).map((s) => s.name);
   for (const id of ["log-service", "reset-service"]) {
     const sel = $(id);
-    const have = [...sel.options].map((o) => o.value).filter((v) => v);
-    if (have.join("\n") === names.join("\n")) continue;
+    const want = (id === "log-service" ? ["", "-"] : []).concat(names);
+    if ([...sel.options].map((o) => o.value).join("\n") === want.join("\n")) continue;
     const cur = sel.value;
-    sel.replaceChildren(...(id === "log-service" ? [el("option", { value: "", text: "any" }), el("option", { value: "-", text: "(no service)" })] : []),
-      ...names.map((n) => el("option", { value: n, text: n })));
-    sel.value = cur;
+    sel.replaceChildren(...want.map((n) => el("option", { value: n, text: n === "" ? "any" : n === "-" ? "(no service)" : n })));
+    if (want.includes(cur)) sel.value = cur;
   }
 }
 
