@@ -248,38 +248,77 @@ bool gw_tail_filter_match(const struct gw_tail_filter *f, const struct gw_tail_r
     return true;
 }
 
+/* A JSON string body: runs of bytes that need no escape are appended at once (a record is
+ * formatted for every request while a live log is open, so this is the stream's hot loop). */
+static int append_escaped(struct gw_buf *out, const char *v)
+{
+    size_t n = strlen(v), start = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f)
+            continue;
+        if ((i > start && gw_buf_append(out, v + start, i - start) < 0) ||
+            gw_buf_append_json_escaped(out, v + i, 1) < 0)
+            return GW_ENOMEM;
+        start = i + 1;
+    }
+    return n > start ? gw_buf_append(out, v + start, n - start) : 0;
+}
+
 static int append_field(struct gw_buf *out, const char *name, const char *v)
 {
-    int rc = gw_buf_appendf(out, ",\"%s\":\"", name);
+    int rc = gw_buf_append_str(out, name);
     if (rc == 0)
-        rc = gw_buf_append_json_escaped(out, v, strlen(v));
+        rc = append_escaped(out, v);
     if (rc == 0)
         rc = gw_buf_append(out, "\"", 1);
     return rc;
 }
 
+/* Milliseconds with three decimals, as "%.3f" would write them (no printf: see above). */
+static int append_ms(struct gw_buf *out, double ms)
+{
+    uint64_t us = (uint64_t)(ms * 1000.0 + 0.5);
+    char frac[4] = {'.', (char)('0' + us / 100 % 10), (char)('0' + us / 10 % 10),
+                    (char)('0' + us % 10)};
+    int rc = gw_buf_append_u64(out, us / 1000);
+    return rc == 0 ? gw_buf_append(out, frac, sizeof frac) : rc;
+}
+
 int gw_tail_record_json(const struct gw_tail_record *rec, struct gw_buf *out)
 {
-    int rc = gw_buf_appendf(out, "{\"time_ms\":%llu,\"status\":%d,\"duration_ms\":%.3f",
-                            (unsigned long long)rec->time_ms, rec->status, rec->duration_ms);
-    if (rc == 0 && rec->upstream_ms >= 0)
-        rc = gw_buf_appendf(out, ",\"upstream_ms\":%.3f", rec->upstream_ms);
-    else if (rc == 0)
-        rc = gw_buf_append_str(out, ",\"upstream_ms\":null");
+    int rc = gw_buf_append_str(out, "{\"time_ms\":");
     if (rc == 0)
-        rc = gw_buf_appendf(out, ",\"bytes_out\":%llu", (unsigned long long)rec->bytes_out);
+        rc = gw_buf_append_u64(out, rec->time_ms);
     if (rc == 0)
-        rc = append_field(out, "request_id", rec->id);
+        rc = gw_buf_append_str(out, ",\"status\":");
     if (rc == 0)
-        rc = append_field(out, "method", rec->method);
+        rc = gw_buf_append_u64(out, rec->status > 0 ? (uint64_t)rec->status : 0);
     if (rc == 0)
-        rc = append_field(out, "path", rec->path);
+        rc = gw_buf_append_str(out, ",\"duration_ms\":");
     if (rc == 0)
-        rc = append_field(out, "service", rec->service);
+        rc = append_ms(out, rec->duration_ms > 0 ? rec->duration_ms : 0);
     if (rc == 0)
-        rc = append_field(out, "target", rec->target);
+        rc = gw_buf_append_str(out, ",\"upstream_ms\":");
     if (rc == 0)
-        rc = append_field(out, "client", rec->client);
+        rc = rec->upstream_ms >= 0 ? append_ms(out, rec->upstream_ms)
+                                   : gw_buf_append_str(out, "null");
+    if (rc == 0)
+        rc = gw_buf_append_str(out, ",\"bytes_out\":");
+    if (rc == 0)
+        rc = gw_buf_append_u64(out, rec->bytes_out);
+    if (rc == 0)
+        rc = append_field(out, ",\"request_id\":\"", rec->id);
+    if (rc == 0)
+        rc = append_field(out, ",\"method\":\"", rec->method);
+    if (rc == 0)
+        rc = append_field(out, ",\"path\":\"", rec->path);
+    if (rc == 0)
+        rc = append_field(out, ",\"service\":\"", rec->service);
+    if (rc == 0)
+        rc = append_field(out, ",\"target\":\"", rec->target);
+    if (rc == 0)
+        rc = append_field(out, ",\"client\":\"", rec->client);
     if (rc == 0)
         rc = gw_buf_append(out, "}", 1);
     return rc;

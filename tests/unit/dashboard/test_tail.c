@@ -223,6 +223,19 @@ static void test_record_json(void **state)
     assert_string_equal(json_string_value(json_object_get(j, "service")), "users");
     assert_string_equal(json_string_value(json_object_get(j, "request_id")), "abc");
     json_decref(j);
+    /* escapes inside a run of plain bytes, and milliseconds rounded as "%.3f" */
+    gw_tail_copy(r.path, sizeof r.path, "/x\\y\x01z\"", 7);
+    r.duration_ms = 12.3456;
+    gw_buf_reset(&b);
+    assert_int_equal(gw_tail_record_json(&r, &b), 0);
+    static const char want_ms[] = "\"duration_ms\":12.346,";
+    static const char want_path[] = "\"path\":\"/x\\\\y\\u0001z\\\"\"";
+    assert_non_null(memmem(b.data, b.len, want_ms, sizeof want_ms - 1));
+    assert_non_null(memmem(b.data, b.len, want_path, sizeof want_path - 1));
+    j = json_loadb(b.data, b.len, 0, &err);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "path")), "/x\\y\x01z\"");
+    json_decref(j);
     r.upstream_ms = 2.25;
     gw_buf_reset(&b);
     assert_int_equal(gw_tail_record_json(&r, &b), 0);
