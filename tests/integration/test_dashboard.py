@@ -6,6 +6,7 @@ while nobody watches, a cap on streams), the 15-minute history, the last reload'
 /gateway/status (SIGHUP included), and POST /api/drain. The browser test is
 test_dashboard_browser.py."""
 
+import hashlib
 import json
 import signal
 import socket
@@ -266,6 +267,39 @@ def test_status_targets_in_flight_and_ewma():
             t = {s["name"]: s["targets"][0] for s in st["services"]}
             assert t["app"]["in_flight"] == 0 and t["app"]["ewma_ms"] is None, t
             assert t["other"]["in_flight"] == 0 and t["other"]["ewma_ms"] > 0, t
+
+
+def test_metrics_json_limits_and_auth():
+    with Origin() as o:
+        cfg = keyed_config(o)
+        cfg["auth"] = {"consumers": [{"id": "batch", "api_keys": [
+            "sha256:" + hashlib.sha256(b"k1").hexdigest()]}]}
+        cfg["rate_limit"] = {"limits": [{"name": "all", "limit": 100000, "period": "1s",
+                                         "key": "global"}]}
+        cfg["services"][0]["rate_limit"] = {"limits": [{"name": "tight", "limit": 2,
+                                                        "period": "1h", "key": "ip"}]}
+        cfg["services"][1]["auth"] = {"methods": ["api_key"]}
+        with Gantry(cfg) as g:
+            for _ in range(3):
+                request(g.port, "GET", "/app/echo/x")
+            for key, n in (("k1", 2), ("nope", 3)):
+                for _ in range(n):
+                    request(g.port, "GET", "/other/echo/x", headers={"X-API-Key": key})
+            request(g.port, "GET", "/other/echo/x")
+
+            def counted():
+                m = request(g.admin_port, "GET", "/metrics/json", headers=AUTH).json()
+                return m if m["total"]["requests"] >= 9 else None
+            m = gwtest.wait_until(counted, timeout=5)
+            limits = {(l["scope"], l["limit"]): l for l in m["rate_limits"]}
+            assert limits[("gateway", "all")]["allowed"] == 9, limits
+            assert limits[("app", "tight")]["allowed"] == 2, limits
+            assert limits[("app", "tight")]["limited"] == 1, limits
+            auth = {s["name"]: s["auth"] for s in m["services"]}
+            assert auth["app"] == {}, auth
+            assert auth["other"]["api_key"] == {"ok": 2, "forbidden": 0, "unauthorized": 3,
+                                                "reasons": {"invalid_key": 3}}, auth
+            assert auth["other"]["none"]["reasons"] == {"missing": 1}, auth
 
 
 def test_drain_from_the_admin_api():

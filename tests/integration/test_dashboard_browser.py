@@ -13,6 +13,7 @@ One scenario, in the order an operator would meet it:
   - a config file broken on purpose: "Reload config" shows the failure with the error's
     file:line:column, and so does the overview;
   - the live log shows the requests sent while it is open, filtered by service;
+  - the rate-limit view shows a limit's decisions as /metrics/json counts them;
   - the page logged no console error and no page error.
 Screenshots of each view (light, dark, phone width) go to GWTEST_SCREENSHOTS (default: the
 test's temp dir); docs/img/ holds the ones the README shows."""
@@ -103,6 +104,8 @@ def config(users1, users2, guarded):
     return {
         "workers": 2,
         "log": {"access": "off"},
+        "rate_limit": {"limits": [{"name": "all", "limit": 100000, "period": "1s",
+                                   "key": "global"}]},
         "services": [
             {"name": "users", "prefix": "/users", "strip_prefix": True,
              "targets": [users1.target(), users2.target()],
@@ -250,7 +253,13 @@ def test_dashboard_in_a_browser():
                 assert services and set(services) == {"users"}, services
                 shot(page, shots, "log")
 
+                # rate-limit decisions as /metrics/json counts them (no traffic now)
                 view(page, "policies")
+                rl = {l["limit"]: l for l in admin_json(g, "/metrics/json")["rate_limits"]}
+                assert rl["all"]["allowed"] > n, rl
+                page.wait("(document.querySelector('[data-limit=\"gateway/all\"] .rl-allowed')"
+                          " || {}).textContent === %s" % json.dumps("{:,}".format(
+                              rl["all"]["allowed"])))
                 shot(page, shots, "policies")
 
                 # dark and phone width

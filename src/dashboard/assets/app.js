@@ -371,9 +371,9 @@ function renderPolicies() {
   const limits = m.rate_limits || [];
   $("rl-table").replaceChildren(limits.length ? el("table", {},
     el("thead", {}, el("tr", {}, ...["scope", "limit", "allowed", "limited", "limited %", "Redis fallbacks"].map((h, i) => el("th", { scope: "col", class: i >= 2 ? "num" : null, text: h })))),
-    el("tbody", {}, ...limits.map((l) => el("tr", {},
+    el("tbody", {}, ...limits.map((l) => el("tr", { "data-limit": l.scope + "/" + l.limit },
       el("td", { text: l.scope }), el("td", { text: l.limit }),
-      el("td", { class: "num", text: fmtNum(l.allowed) }), el("td", { class: "num", text: fmtNum(l.limited) }),
+      el("td", { class: "num rl-allowed", text: fmtNum(l.allowed) }), el("td", { class: "num rl-limited", text: fmtNum(l.limited) }),
       el("td", { class: "num", text: fmtPct(l.allowed + l.limited ? l.limited / (l.allowed + l.limited) : 0) }),
       el("td", { class: "num", text: fmtNum(l.redis_fallbacks) })))))
     : el("p", { class: "sub", text: "No rate limit is configured." }));
