@@ -196,11 +196,15 @@ async function poll() {
     Object.assign(state, { status, metrics, circuits, health });
     state.registrations = state.endpoints.has("GET /api/registrations") ? await optionalJSON("/api/registrations") : null;
     const now = Date.now();
-    for (const s of metrics.services || []) {
-      const a = state.spark.get(s.name) || [];
-      a.push({ t: now, requests: s.requests, errors: s.errors });
+    const keep = (key, requests) => {
+      const a = state.spark.get(key) || [];
+      a.push({ t: now, requests });
       if (a.length > SPARK_POINTS + 1) a.shift();
-      state.spark.set(s.name, a);
+      state.spark.set(key, a);
+    };
+    for (const s of metrics.services || []) {
+      keep(s.name, s.requests);
+      for (const r of s.routes || []) keep(s.name + "\u001f" + r.route, r.requests);
     }
     setLive("live", "ok");
     render();
@@ -325,9 +329,10 @@ function renderServices() {
       circuitRow.append("none configured");
     }
     const routes = el("table", {}, el("caption", { class: "sr-only", text: "Routes of " + st.name }),
-      el("thead", {}, el("tr", {}, ...["route", "req/s", "requests", "errors", "p50", "p95", "p99"].map((h, i) => el("th", { scope: "col", class: i ? "num" : null, text: h })))),
+      el("thead", {}, el("tr", {}, ...["route", "trend", "req/s", "requests", "errors", "p50", "p95", "p99"].map((h, i) => el("th", { scope: "col", class: i > 1 ? "num" : null, text: h })))),
       el("tbody", {}, ...(mx.routes || []).map((r) => el("tr", {},
         el("td", {}, el("code", { text: r.route })),
+        el("td", {}, routeSpark(st.name, r.route)),
         el("td", { class: "num", text: fmtNum(r.rate_per_second ? r.rate_per_second["1m"] : 0, 2) }),
         el("td", { class: "num", text: fmtNum(r.requests) }),
         el("td", { class: "num", text: fmtNum(r.errors) }),
@@ -360,6 +365,13 @@ function renderServices() {
   }
   box.replaceChildren(...out);
   if (!out.length) box.append(el("p", { text: "No service is configured." }));
+}
+
+// A route's request rate over the last two minutes (what this page has seen).
+function routeSpark(service, route) {
+  const c = el("canvas", { class: "spark", width: 120, height: 28, role: "img", "aria-label": "requests per second of " + route + ", last two minutes" });
+  drawSpark(c, state.spark.get(service + "\u001f" + route) || []);
+  return c;
 }
 
 function renderPolicies() {
