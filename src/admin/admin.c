@@ -474,23 +474,6 @@ static void log_request(struct admin_conn *c, int status)
            c->msg.target, status);
 }
 
-/* The audit log's name for an admin key: "sha256:" and the first 12 hex digits of its digest
- * (the key itself never goes to the log). "" when the request carries none. */
-static void key_id(const struct gw__admin_slice *given, char out[20])
-{
-    static const char digits[] = "0123456789abcdef";
-    unsigned char md[32];
-    out[0] = '\0';
-    if (given->p == NULL || !sha256(given->p, given->n, md))
-        return;
-    memcpy(out, "sha256:", 7);
-    for (size_t i = 0; i < 6; i++) {
-        out[7 + 2 * i] = digits[md[i] >> 4];
-        out[8 + 2 * i] = digits[md[i] & 15];
-    }
-    out[19] = '\0';
-}
-
 static struct key_failures *failures_of(struct gw_admin *a, const char *peer, bool add)
 {
     struct key_failures *oldest = &a->failures[0];
@@ -582,7 +565,7 @@ static void serve(struct admin_conn *c)
     rq.body_len = c->body.len - 1;
     char kid[20];
     if (key != NULL)
-        key_id(&given, kid);
+        gw__admin_key_id(&given, kid);
     struct gw_audit_actor actor = {.key = key ? kid : NULL, .addr = c->peer, .via = "admin"};
     gw_audit_set_actor(&actor); /* what the handler records (and the reloads it causes) */
     gw__admin_dispatch(c->a->server, &rq, &rs);

@@ -106,6 +106,10 @@ long gw__admin_query_get(const char *query, size_t len, const char *key, char *o
  * "X-API-Key: K". False when neither is present. */
 bool gw__admin_request_key(const struct gw_http1_message *m, struct gw__admin_slice *key);
 
+/* The audit log's name for an admin key: "sha256:" and the first 12 hex digits of its digest
+ * (the key itself never goes to the log). "" when the request carries none. */
+void gw__admin_key_id(const struct gw__admin_slice *given, char out[20]);
+
 /* Constant-time comparison of a presented key with the expected one: both are hashed with
  * SHA-256 and the digests compared with CRYPTO_memcmp, so neither content nor length leaks. */
 bool gw__admin_key_equal(const char *expected, const char *given, size_t given_len);

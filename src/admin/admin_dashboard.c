@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "audit/audit.h"
 #include "control/snapshot.h"
 #include "dashboard/assets.h"
 #include "http1/names.h"
@@ -129,6 +130,10 @@ void gw__admin_drain(struct gw_server *s, const struct gw__admin_req *rq, struct
     if (kill(getpid(), SIGTERM) != 0) {
         gw__admin_error(rs, 500, "could not start the drain");
         return;
+    }
+    if (gw_audit_wants(GW_AUDIT_EV_ADMIN)) {
+        struct gw_audit_record r = {.action = "gateway.drain", .object = "gateway", .status = 202};
+        gw_audit_record(&r);
     }
     gw__admin_json(rs, 202,
                    json_pack("{s:s, s:s}", "status", "draining", "message",

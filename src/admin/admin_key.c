@@ -56,3 +56,18 @@ bool gw__admin_request_key(const struct gw_http1_message *m, struct gw__admin_sl
     }
     return false;
 }
+
+void gw__admin_key_id(const struct gw__admin_slice *given, char out[20])
+{
+    static const char digits[] = "0123456789abcdef";
+    unsigned char md[32];
+    out[0] = '\0';
+    if (given->p == NULL || !sha256(given->p, given->n, md))
+        return;
+    memcpy(out, "sha256:", 7);
+    for (size_t i = 0; i < 6; i++) {
+        out[7 + 2 * i] = digits[md[i] >> 4];
+        out[8 + 2 * i] = digits[md[i] & 15];
+    }
+    out[19] = '\0';
+}
