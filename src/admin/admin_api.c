@@ -18,10 +18,12 @@
 #include "control/snapshot.h"
 #include "core/error.h"
 #include "core/hex.h"
+#include "metrics/metrics.h"
 #include "observe/history.h"
 #include "observe/observe.h"
 #include "policy/policy.h"
 #include "runtime/server.h"
+#include "runtime/worker-t.h"
 #include "state/ratelimit_redis.h"
 #include "trace/exporter.h"
 #include "upstream/breaker.h"
@@ -487,6 +489,10 @@ static void get_status(struct gw_server *s, const struct gw__admin_req *rq,
         json_object_set_new(o, "reloads",
                             json_pack("{s:I, s:I, s:f}", "ok", (json_int_t)s->reloads_ok, "failed",
                                       (json_int_t)s->reloads_failed, "last_ms", s->last_reload_ms));
+        uint64_t tunnels = 0; /* upgraded connections (WebSocket) open, every worker's */
+        for (unsigned i = 0; s->workers && i < s->nworkers; i++)
+            tunnels += gw_mx_get(&s->workers[i].mx.tun_open);
+        json_object_set_new(o, "tunnels", json_integer((json_int_t)tunnels));
         json_object_set_new(o, "last_reload", last_reload_json(s, mono));
         json_object_set_new(o, "dashboard",
                             json_boolean(snap && snap->cfg && snap->cfg->admin.dashboard));

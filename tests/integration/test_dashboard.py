@@ -115,7 +115,7 @@ def test_key_rules_and_dashboard_off():
         assert request(g.admin_port, "GET", "/metrics/history", headers=AUTH).status == 200
         assert request(g.admin_port, "POST", "/api/drain").status == 401
         st = request(g.admin_port, "GET", "/gateway/status", headers=AUTH).json()
-        assert st["dashboard"] is True
+        assert st["dashboard"] is True and st["tunnels"] == 0, st
 
         # admin.dashboard: false -> 404 (and the page is no longer public)
         cfg = dict(g.config)
