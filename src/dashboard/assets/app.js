@@ -195,6 +195,7 @@ async function poll() {
     ]);
     Object.assign(state, { status, metrics, circuits, health });
     state.registrations = state.endpoints.has("GET /api/registrations") ? await optionalJSON("/api/registrations") : null;
+    state.cache = state.endpoints.has("GET /api/cache") ? await optionalJSON("/api/cache") : null;
     const now = Date.now();
     const keep = (key, requests) => {
       const a = state.spark.get(key) || [];
@@ -247,7 +248,7 @@ function render() {
 // Panels for features this gateway may not have: shown only when the JSON has their section.
 function renderOptional() {
   const m = state.metrics || {}, s = state.status || {};
-  $("tab-cache").hidden = !(m.cache || s.cache);
+  $("tab-cache").hidden = !((state.cache && state.cache.enabled) || m.cache || s.cache);
   $("tab-registrations").hidden = !state.registrations;
   if ($("tab-" + state.view).hidden) selectView("overview", false);
 }
@@ -411,7 +412,7 @@ function kvTable(obj) {
 }
 
 function renderCache() {
-  const c = (state.metrics && state.metrics.cache) || (state.status && state.status.cache) || {};
+  const c = (state.cache && state.cache.enabled ? state.cache : null) || (state.metrics && state.metrics.cache) || (state.status && state.status.cache) || {};
   $("cache-table").replaceChildren(kvTable(c));
   $("purge-form").hidden = !state.endpoints.has("POST /api/cache/purge");
 }
@@ -685,8 +686,8 @@ function init() {
   $("purge-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const prefix = $("purge-prefix").value.trim();
-    if (!(await confirmAction("Purge cached responses?", "Entries under " + (prefix || "every path") + " are dropped."))) return;
-    await runAction("POST", "/api/cache/purge", "Purge", JSON.stringify({ url: prefix || "/", prefix: true }));
+    if (!(await confirmAction("Purge cached responses?", prefix ? "Entries whose URL starts with " + prefix + " are dropped." : "Every cached response is dropped."))) return;
+    await runAction("POST", "/api/cache/purge", "Purge", JSON.stringify(prefix ? { prefix } : { all: true }));
   });
   window.addEventListener("hashchange", () => { if ($("login").hidden) selectView(location.hash.slice(1), false); });
   window.addEventListener("resize", () => { if (state.view === "overview") renderCharts(); });
