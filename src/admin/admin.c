@@ -73,7 +73,7 @@ struct gw_admin {
         uint32_t count;
         uint64_t since_ms;
     } failures[KEY_FAILURE_SLOTS];
-    struct gw_list streams;  /** connections in PHASE_STREAM */
+    struct gw_list streams; /** connections in PHASE_STREAM */
     size_t nstreams;
     uv_timer_t tail_timer; /** runs while a stream is open */
     unsigned open_handles; /** the acceptor and tail_timer: a is freed after both closed */
