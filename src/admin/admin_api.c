@@ -496,6 +496,9 @@ static void get_status(struct gw_server *s, const struct gw__admin_req *rq,
         json_object_set_new(o, "last_reload", last_reload_json(s, mono));
         json_object_set_new(o, "dashboard",
                             json_boolean(snap && snap->cfg && snap->cfg->admin.dashboard));
+        /* the dashboard shows its registrations panel (GET /api/registrations) only then */
+        json_object_set_new(o, "registration",
+                            json_boolean(snap && snap->cfg && snap->cfg->registration.enabled));
         json_object_set_new(o, "services", services);
         json_object_set_new(o, "accept", accept_status(&s->accept));
         json_object_set_new(o, "rate_limit", policy_status(s, snap));

@@ -99,6 +99,7 @@ def test_status_health_and_index():
                 {"url": b.url(), "state": "up", "weight": 1, "in_flight": 0, "ewma_ms": None},
             ], st
             assert st["last_reload"] is None and st["dashboard"] is True, st
+            assert st["registration"] is False, st
             # connections counts the proxy's clients
             with HttpConn(g.port) as c:
                 c.send_request("GET", "/api/users/x")

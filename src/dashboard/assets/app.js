@@ -194,7 +194,7 @@ async function poll() {
       getJSON("/metrics/health-score"),
     ]);
     Object.assign(state, { status, metrics, circuits, health });
-    state.registrations = state.endpoints.has("GET /api/registrations") ? await optionalJSON("/api/registrations") : null;
+    state.registrations = status.registration && state.endpoints.has("GET /api/registrations") ? await optionalJSON("/api/registrations") : null;
     state.cache = state.endpoints.has("GET /api/cache") ? await optionalJSON("/api/cache") : null;
     const now = Date.now();
     const keep = (key, requests) => {
