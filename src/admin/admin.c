@@ -12,8 +12,6 @@
 
 #include <errno.h>
 #include <netinet/in.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,8 +37,12 @@
 #define ADMIN_IDLE_TIMEOUT_MS 60000  /* keep-alive wait for the next request */
 #define ADMIN_WRITE_TIMEOUT_MS 30000 /* a response the client does not read */
 #define ADMIN_MAX_CONNS 64
-#define ADMIN_LINGER_MS 2000      /* reading and dropping input after an error answer */
-#define ADMIN_MAX_OUT (64u << 20) /* largest response (the route table of a huge config) */
+#define ADMIN_LINGER_MS 2000         /* reading and dropping input after an error answer */
+#define ADMIN_MAX_OUT (64u << 20)    /* largest response (the route table of a huge config) */
+#define ADMIN_MAX_STREAMS 16         /* live access-log streams at once */
+#define STREAM_TICK_MS 1000          /* the live log is sent once a second */
+#define STREAM_KEEPALIVE_TICKS 15    /* a comment line after this many quiet ticks */
+#define STREAM_MAX_QUEUED (1u << 20) /* a stream whose client reads slower loses records */
 
 enum phase {
     PHASE_HEAD = 0, /* waiting for (the rest of) a head */
@@ -48,6 +50,7 @@ enum phase {
     PHASE_WRITE,    /* a response is being written */
     PHASE_IDLE,     /* keep-alive, nothing buffered */
     PHASE_LINGER,   /* answered and shut down for writing: input is dropped until EOF */
+    PHASE_STREAM,   /* a live access-log stream: written to once a second until EOF */
 };
 
 /* A peer that sent KEY_FAILURE_MAX wrong keys within KEY_FAILURE_WINDOW_MS gets 429 until
@@ -70,6 +73,13 @@ struct gw_admin {
         uint32_t count;
         uint64_t since_ms;
     } failures[KEY_FAILURE_SLOTS];
+    struct gw_list streams; /** connections in PHASE_STREAM */
+    size_t nstreams;
+    uv_timer_t tail_timer; /** runs while a stream is open */
+    unsigned open_handles; /** the acceptor and tail_timer: a is freed after both closed */
+    unsigned ticks;
+    struct gw_tail_record *recs; /** the records of one tick (allocated by the first stream) */
+    size_t recs_cap;
 };
 
 struct admin_conn {
@@ -91,61 +101,20 @@ struct admin_conn {
     enum phase phase;
     bool head_done;
     bool closing;
-    bool close_after; /** close once the response is written */
+    bool close_after;             /** close once the response is written */
+    struct gw_list slink;         /** in a->streams while streaming */
+    struct gw_tail_filter filter; /** what a stream sends */
+    uint64_t stream_dropped;      /** records this stream lost and has not been told of */
+    unsigned quiet_ticks;
     char peer[48];
     size_t in_len;
     char in[ADMIN_IN_CAP];
 };
 
 static void process(struct admin_conn *c);
+static void stream_start(struct admin_conn *c, struct gw__admin_resp *rs);
 
 /* ---- helpers --------------------------------------------------------------------------------- */
-
-static bool sha256(const void *p, size_t n, unsigned char out[32])
-{
-    unsigned int len = 0;
-    return EVP_Digest(p, n, out, &len, EVP_sha256(), NULL) == 1 && len == 32;
-}
-
-bool gw__admin_key_equal(const char *expected, const char *given, size_t given_len)
-{
-    unsigned char want[32];
-    unsigned char got[32];
-    if (expected == NULL || given == NULL)
-        return false;
-    if (!sha256(expected, strlen(expected), want) || !sha256(given, given_len, got))
-        return false;
-    return CRYPTO_memcmp(want, got, sizeof want) == 0;
-}
-
-bool gw__admin_request_key(const struct gw_http1_message *m, struct gw__admin_slice *key)
-{
-    int i = gw_http1_find_header(m, "authorization", 13);
-    if (i >= 0) {
-        const char *v = m->headers[i].value;
-        size_t n = m->headers[i].value_len;
-        if (n > 7 && strncasecmp(v, "bearer ", 7) == 0) {
-            v += 7;
-            n -= 7;
-            while (n > 0 && (*v == ' ' || *v == '\t')) {
-                v++;
-                n--;
-            }
-            if (n > 0) {
-                key->p = v;
-                key->n = n;
-                return true;
-            }
-        }
-    }
-    i = gw_http1_find_header(m, "x-api-key", 9);
-    if (i >= 0 && m->headers[i].value_len > 0) {
-        key->p = m->headers[i].value;
-        key->n = m->headers[i].value_len;
-        return true;
-    }
-    return false;
-}
 
 void gw__admin_json(struct gw__admin_resp *rs, int status, json_t *json)
 {
@@ -193,6 +162,12 @@ static void conn_close(struct admin_conn *c)
     if (c->closing)
         return;
     c->closing = true;
+    if (c->phase == PHASE_STREAM) {
+        gw_list_remove(&c->slink);
+        gw_tail_unwatch(c->a->server->tail);
+        if (--c->a->nstreams == 0)
+            uv_timer_stop(&c->a->tail_timer);
+    }
     gw_list_remove(&c->link);
     c->a->nconns--;
     uv_close((uv_handle_t *)&c->tcp, on_conn_handle_closed);
@@ -206,10 +181,13 @@ static void set_phase(struct admin_conn *c, enum phase p)
     static const uint64_t timeout_ms[] = {
         [PHASE_HEAD] = ADMIN_HEAD_TIMEOUT_MS,   [PHASE_BODY] = ADMIN_HEAD_TIMEOUT_MS,
         [PHASE_WRITE] = ADMIN_WRITE_TIMEOUT_MS, [PHASE_IDLE] = ADMIN_IDLE_TIMEOUT_MS,
-        [PHASE_LINGER] = ADMIN_LINGER_MS,
+        [PHASE_LINGER] = ADMIN_LINGER_MS,       [PHASE_STREAM] = 0,
     };
     c->phase = p;
-    uv_timer_start(&c->timer, on_timeout, timeout_ms[p], 0);
+    if (p == PHASE_STREAM) /* a stream ends when its client goes or a write fails */
+        uv_timer_stop(&c->timer);
+    else
+        uv_timer_start(&c->timer, on_timeout, timeout_ms[p], 0);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -303,12 +281,16 @@ static void respond(struct admin_conn *c, struct gw__admin_resp *rs, bool close_
     if (!text)
         blen = body ? strlen(body) : 0;
     size_t nl = body && !text ? 1 : 0; /* JSON bodies end with a line feed */
-    bool head_only = c->head_done && c->msg.method_id == GW_METHOD_HEAD;
+    bool head_only = (c->head_done && c->msg.method_id == GW_METHOD_HEAD) || rs->status == 304;
+    char clen[48] = "";
+    if (rs->status != 304) /* a 304 has no body, and its length would be the 200's */
+        snprintf(clen, sizeof clen, "Content-Length: %zu\r\n", blen + nl);
     gw_buf_reset(&c->out);
     int rc = gw_buf_appendf(&c->out,
                             "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
-                            "Content-Length: %zu\r\nCache-Control: no-store\r\n%s%s\r\n",
-                            rs->status, gw_http_reason(rs->status), ctype, blen + nl, rs->headers,
+                            "%sCache-Control: %s\r\n%s%s\r\n",
+                            rs->status, gw_http_reason(rs->status), ctype, clen,
+                            rs->cache_control ? rs->cache_control : "no-store", rs->headers,
                             close_after ? "Connection: close\r\n" : "");
     if (rc == 0 && body && !head_only) {
         rc = gw_buf_append(&c->out, body, blen);
@@ -350,6 +332,134 @@ static void on_timeout(uv_timer_t *t)
     respond_error(c, 408, what, true);
 }
 
+/* ---- live access-log streams (Server-Sent Events) ---------------------------------------------
+ */
+
+struct stream_write {
+    uv_write_t req;
+    struct admin_conn *c;
+    char data[];
+};
+
+static void on_stream_written(uv_write_t *req, int status)
+{
+    struct stream_write *w = req->data;
+    struct admin_conn *c = w->c;
+    free(w);
+    if (status < 0)
+        conn_close(c);
+}
+
+/* Queues b's bytes on a stream (copied: each write owns its buffer until it completes). */
+static void stream_send(struct admin_conn *c, const struct gw_buf *b)
+{
+    if (b->len == 0 || c->closing)
+        return;
+    struct stream_write *w = malloc(sizeof *w + b->len);
+    if (w == NULL) {
+        conn_close(c);
+        return;
+    }
+    memcpy(w->data, b->data, b->len);
+    w->c = c;
+    w->req.data = w;
+    uv_buf_t ub = uv_buf_init(w->data, (unsigned)b->len);
+    if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &ub, 1, on_stream_written) < 0) {
+        free(w);
+        conn_close(c);
+    }
+}
+
+/* Once a second while a stream is open: the records of every worker since the last tick, each
+ * stream's share (its filter) as one "log" event holding a JSON array; a "dropped" event when
+ * records were lost (a full ring, or a client too slow to keep up); a comment line now and
+ * then so that proxies and the browser see the connection alive. */
+static void on_tail_tick(uv_timer_t *t)
+{
+    struct gw_admin *a = t->data;
+    uint64_t dropped = 0;
+    size_t n = gw_tail_take(a->server->tail, a->recs, a->recs_cap, &dropped);
+    struct gw_buf b;
+    gw_buf_init(&b, 16u << 20);
+    for (struct gw_list *it = a->streams.next; it != &a->streams;) {
+        struct admin_conn *c = gw_container_of(it, struct admin_conn, slink);
+        it = it->next; /* stream_send may close c */
+        gw_buf_reset(&b);
+        c->stream_dropped += dropped;
+        size_t sent = 0;
+        int rc = 0;
+        for (size_t i = 0; rc == 0 && i < n; i++) {
+            if (!gw_tail_filter_match(&c->filter, &a->recs[i]))
+                continue;
+            rc = gw_buf_append_str(&b, sent++ ? "," : "event: log\ndata: [");
+            if (rc == 0)
+                rc = gw_tail_record_json(&a->recs[i], &b);
+        }
+        if (rc == 0 && sent)
+            rc = gw_buf_append_str(&b, "]\n\n");
+        if (rc < 0 || uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > STREAM_MAX_QUEUED) {
+            c->stream_dropped += sent;
+            continue;
+        }
+        if (c->stream_dropped)
+            gw_buf_appendf(&b, "event: dropped\ndata: {\"dropped\": %llu}\n\n",
+                           (unsigned long long)c->stream_dropped);
+        c->stream_dropped = 0;
+        if (b.len == 0 && ++c->quiet_ticks >= STREAM_KEEPALIVE_TICKS)
+            gw_buf_append_str(&b, ": keep-alive\n\n");
+        if (b.len > 0)
+            c->quiet_ticks = 0;
+        stream_send(c, &b);
+    }
+    gw_buf_free(&b);
+}
+
+/* Turns c into a stream: the head, then events from on_tail_tick until the client leaves.
+ * The response is delimited by the connection's end (no Content-Length, Connection: close). */
+static void stream_start(struct admin_conn *c, struct gw__admin_resp *rs)
+{
+    struct gw_admin *a = c->a;
+    struct gw_tail *tail = a->server->tail;
+    json_decref(rs->json);
+    rs->json = NULL;
+    if (tail == NULL || a->nstreams >= ADMIN_MAX_STREAMS) {
+        gw__admin_error(rs, 503, "too many live log streams (at most %d)", ADMIN_MAX_STREAMS);
+        respond(c, rs, false);
+        return;
+    }
+    if (a->recs == NULL) {
+        a->recs_cap = (size_t)tail->nrings * GW_TAIL_RING;
+        a->recs = calloc(a->recs_cap ? a->recs_cap : 1, sizeof *a->recs);
+    }
+    if (a->recs == NULL || gw_tail_watch(tail) < 0) {
+        gw__admin_error(rs, 500, "out of memory");
+        respond(c, rs, false);
+        return;
+    }
+    c->filter = rs->filter;
+    c->stream_dropped = 0;
+    c->quiet_ticks = 0;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    c->in_len = 0;
+    set_phase(c, PHASE_STREAM);
+    gw_list_insert_tail(&a->streams, &c->slink);
+    if (a->nstreams++ == 0)
+        uv_timer_start(&a->tail_timer, on_tail_tick, STREAM_TICK_MS, STREAM_TICK_MS);
+    static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                               "Cache-Control: no-store\r\nX-Accel-Buffering: no\r\n"
+                               "Connection: close\r\n\r\nretry: 3000\n: streaming\n\n";
+    struct gw_buf b;
+    gw_buf_init(&b, sizeof head);
+    if (gw_buf_append(&b, head, sizeof head - 1) < 0) {
+        conn_close(c);
+        return;
+    }
+    stream_send(c, &b);
+    gw_buf_free(&b);
+    /* Reading goes on only to notice the client leaving (EOF); input is dropped. */
+    read_start(c);
+}
+
 /* ---- requests -------------------------------------------------------------------------------- */
 
 static void log_request(struct admin_conn *c, int status)
@@ -362,23 +472,6 @@ static void log_request(struct admin_conn *c, int status)
     int tlen = (int)(c->msg.target_len > 200 ? 200 : c->msg.target_len);
     gw_log(level, "admin: %s %.*s %.*s %d", c->peer, (int)c->msg.method_len, c->msg.method, tlen,
            c->msg.target, status);
-}
-
-/* The audit log's name for an admin key: "sha256:" and the first 12 hex digits of its digest
- * (the key itself never goes to the log). "" when the request carries none. */
-static void key_id(const struct gw__admin_slice *given, char out[20])
-{
-    static const char digits[] = "0123456789abcdef";
-    unsigned char md[32];
-    out[0] = '\0';
-    if (given->p == NULL || !sha256(given->p, given->n, md))
-        return;
-    memcpy(out, "sha256:", 7);
-    for (size_t i = 0; i < 6; i++) {
-        out[7 + 2 * i] = digits[md[i] >> 4];
-        out[8 + 2 * i] = digits[md[i] & 15];
-    }
-    out[19] = '\0';
 }
 
 static struct key_failures *failures_of(struct gw_admin *a, const char *peer, bool add)
@@ -443,7 +536,7 @@ static void serve(struct admin_conn *c)
                  (unsigned long long)wait_s);
         goto out;
     }
-    if (key != NULL &&
+    if (key != NULL && !gw__admin_public_path(c->a->server, c->msg.method_id, t, tlen) &&
         (!gw__admin_request_key(&c->msg, &given) || !gw__admin_key_equal(key, given.p, given.n))) {
         key_refused(c);
         gw__admin_error(&rs, 401,
@@ -472,11 +565,16 @@ static void serve(struct admin_conn *c)
     rq.body_len = c->body.len - 1;
     char kid[20];
     if (key != NULL)
-        key_id(&given, kid);
+        gw__admin_key_id(&given, kid);
     struct gw_audit_actor actor = {.key = key ? kid : NULL, .addr = c->peer, .via = "admin"};
     gw_audit_set_actor(&actor); /* what the handler records (and the reloads it causes) */
     gw__admin_dispatch(c->a->server, &rq, &rs);
     gw_audit_set_actor(NULL);
+    if (rs.stream && c->msg.method_id == GW_METHOD_GET) {
+        log_request(c, rs.status);
+        stream_start(c, &rs);
+        return;
+    }
 out:
     log_request(c, rs.status);
     respond(c, &rs, false);
@@ -530,7 +628,8 @@ static int take_body(struct admin_conn *c)
 
 static void process(struct admin_conn *c)
 {
-    if (c->closing || c->phase == PHASE_WRITE || c->phase == PHASE_LINGER)
+    if (c->closing || c->phase == PHASE_WRITE || c->phase == PHASE_LINGER ||
+        c->phase == PHASE_STREAM)
         return;
     if (!c->head_done) {
         if (c->in_len == 0)
@@ -592,7 +691,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         conn_close(c);
         return;
     }
-    if (c->phase == PHASE_LINGER) {
+    if (c->phase == PHASE_LINGER || c->phase == PHASE_STREAM) {
         c->in_len = 0;
         return;
     }
@@ -669,11 +768,23 @@ static int listen_socket(const struct sockaddr_storage *addr, socklen_t addrlen)
     return fd;
 }
 
-static void on_listener_closed(struct gw_acceptor *acc)
+static void admin_release(struct gw_admin *a)
 {
-    struct gw_admin *a = acc->conf.data;
+    if (--a->open_handles > 0)
+        return;
+    free(a->recs);
     free(a->start_key);
     free(a);
+}
+
+static void on_listener_closed(struct gw_acceptor *acc)
+{
+    admin_release(acc->conf.data);
+}
+
+static void on_tail_timer_closed(uv_handle_t *h)
+{
+    admin_release(h->data);
 }
 
 struct gw_registry *gw__admin_registry(struct gw_server *s)
@@ -765,6 +876,7 @@ struct gw_admin *gw_admin_start(struct gw_server *s, uv_loop_t *loop, int *err)
         goto fail;
     gw_registry_set_file_doc(a->registry, cfg->source);
     gw_list_init(&a->conns);
+    gw_list_init(&a->streams);
     /* Once started, the acceptor owns fd, and only its close callback frees a. A connection
      * taken on the acceptor's reserve descriptor (the process is out of them) is served like
      * any other: an operator can still read /gateway/status then. */
@@ -778,6 +890,9 @@ struct gw_admin *gw_admin_start(struct gw_server *s, uv_loop_t *loop, int *err)
     s->extend = extend_with_registrations;
     s->extend_finish = finish_with_registrations;
     s->extend_arg = a;
+    uv_timer_init(loop, &a->tail_timer);
+    a->tail_timer.data = a;
+    a->open_handles = 2;
     gw_log_info("admin API listening on %s%s%s:%u%s", strchr(host, ':') ? "[" : "", host,
                 strchr(host, ':') ? "]" : "", port,
                 cfg->admin.api_key ? " (API key required)" : "");
@@ -810,6 +925,7 @@ void gw_admin_close(struct gw_admin *a)
         struct admin_conn *c = gw_container_of(a->conns.next, struct admin_conn, link);
         conn_close(c);
     }
+    uv_close((uv_handle_t *)&a->tail_timer, on_tail_timer_closed);
     gw_acceptor_close(&a->acceptor, on_listener_closed);
 }
 

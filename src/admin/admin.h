@@ -23,6 +23,7 @@
 #include <uv.h>
 
 #include "core/buf.h"
+#include "dashboard/tail.h"
 #include "http1/parser.h"
 
 struct gw_server;
@@ -72,7 +73,13 @@ struct gw__admin_req {
 struct gw__admin_resp {
     int status;
     json_t *json;
-    char headers[256];
+    char headers[768];
+    /* "Cache-Control" value; NULL: "no-store" (every API answer). */
+    const char *cache_control;
+    /* The answer is a Server-Sent Events stream of the access log (admin.c keeps the
+     * connection open and feeds it), for the records that pass filter. */
+    bool stream;
+    struct gw_tail_filter filter;
     /* A body that is not JSON (the Prometheus exposition), used when json is NULL: owned text
      * and its Content-Type. */
     struct gw_buf text;
@@ -99,6 +106,10 @@ long gw__admin_query_get(const char *query, size_t len, const char *key, char *o
  * "X-API-Key: K". False when neither is present. */
 bool gw__admin_request_key(const struct gw_http1_message *m, struct gw__admin_slice *key);
 
+/* The audit log's name for an admin key: "sha256:" and the first 12 hex digits of its digest
+ * (the key itself never goes to the log). "" when the request carries none. */
+void gw__admin_key_id(const struct gw__admin_slice *given, char out[20]);
+
 /* Constant-time comparison of a presented key with the expected one: both are hashed with
  * SHA-256 and the digests compared with CRYPTO_memcmp, so neither content nor length leaks. */
 bool gw__admin_key_equal(const char *expected, const char *given, size_t given_len);
@@ -120,6 +131,21 @@ json_t *gw__admin_service_doc(const struct gw_config *cfg, size_t i);
  * positions is set. */
 struct gw_config_errors;
 json_t *gw__admin_config_errors_json(const struct gw_config_errors *errs, bool positions);
+
+/* admin_dashboard.c: the dashboard's files (GET /dashboard, /dashboard/{file}), the live
+ * access log (GET /api/access-log/stream), drain (POST /api/drain). */
+void gw__admin_dashboard_file(struct gw_server *s, const struct gw__admin_req *rq,
+                              struct gw__admin_resp *rs);
+void gw__admin_access_log_stream(struct gw_server *s, const struct gw__admin_req *rq,
+                                 struct gw__admin_resp *rs);
+void gw__admin_drain(struct gw_server *s, const struct gw__admin_req *rq,
+                     struct gw__admin_resp *rs);
+
+/* True when a request for method and path may be served without the admin key: the
+ * dashboard's static files (they hold no data; every request for data needs the key), and
+ * only while admin.dashboard is on. */
+bool gw__admin_public_path(struct gw_server *s, enum gw_http_method method, const char *path,
+                           size_t len);
 
 /* admin_mutate.c: the handlers that change services and targets. */
 void gw__admin_create_service(struct gw_server *s, const struct gw__admin_req *rq,

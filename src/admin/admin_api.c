@@ -13,13 +13,17 @@
 #include <strings.h>
 #include <time.h>
 
+#include "balance/balancer.h"
 #include "cache/store.h"
 #include "control/snapshot.h"
 #include "core/error.h"
 #include "core/hex.h"
+#include "metrics/metrics.h"
+#include "observe/history.h"
 #include "observe/observe.h"
 #include "policy/policy.h"
 #include "runtime/server.h"
+#include "runtime/worker-t.h"
 #include "state/ratelimit_redis.h"
 #include "trace/exporter.h"
 #include "upstream/breaker.h"
@@ -425,11 +429,38 @@ static json_t *target_states_json(const struct gw_service *svc, uint64_t now, ui
             (*up)++;
         json_t *o = json_pack("{s:s, s:s, s:o}", "url", t->conf->url, "state", state, "since",
                               timestamp_json(since, now, wall));
-        if (o && weights)
+        if (o && weights) {
             json_object_set_new(o, "weight", json_integer((json_int_t)t->conf->weight));
+            /* What the balancer sees: requests in flight (every worker's), and p2c_ewma's
+             * latency average (the only strategy that keeps one). */
+            const struct gw_balancer *b = svc->live ? svc->live->balancer : NULL;
+            bool have = b && i < gw_balancer_size(b);
+            json_object_set_new(o, "in_flight",
+                                have ? json_integer(gw_balancer_inflight(b, i)) : json_null());
+            json_object_set_new(o, "ewma_ms",
+                                have && gw_balancer_strategy(b) == GW_BALANCE_P2C_EWMA
+                                    ? json_real((double)gw_balancer_ewma_us(b, i) / 1000.0)
+                                    : json_null());
+        }
         json_array_append_new(a, o);
     }
     return a;
+}
+
+/* The last reload (API or SIGHUP): {"result": "ok"|"failed", "at", "errors": [...]} with the
+ * failed one's errors and their positions; null when there was none. */
+static json_t *last_reload_json(struct gw_server *s, uint64_t mono)
+{
+    if (s->last_reload_at_ms == 0)
+        return json_null();
+    /* timestamp_json places a monotonic time; this one is already on the wall clock. */
+    json_t *at = timestamp_json(mono, mono, s->last_reload_at_ms);
+    json_t *errors = s->last_reload_errors && !s->last_reload_ok
+                         ? gw__admin_config_errors_json(s->last_reload_errors, true)
+                         : json_array();
+    json_t *o = json_pack("{s:s, s:o, s:o}", "result", s->last_reload_ok ? "ok" : "failed", "at",
+                          at ? at : json_null(), "errors", errors ? errors : json_array());
+    return o ? o : json_null();
 }
 
 static void get_status(struct gw_server *s, const struct gw__admin_req *rq,
@@ -458,6 +489,16 @@ static void get_status(struct gw_server *s, const struct gw__admin_req *rq,
         json_object_set_new(o, "reloads",
                             json_pack("{s:I, s:I, s:f}", "ok", (json_int_t)s->reloads_ok, "failed",
                                       (json_int_t)s->reloads_failed, "last_ms", s->last_reload_ms));
+        uint64_t tunnels = 0; /* upgraded connections (WebSocket) open, every worker's */
+        for (unsigned i = 0; s->workers && i < s->nworkers; i++)
+            tunnels += gw_mx_get(&s->workers[i].mx.tun_open);
+        json_object_set_new(o, "tunnels", json_integer((json_int_t)tunnels));
+        json_object_set_new(o, "last_reload", last_reload_json(s, mono));
+        json_object_set_new(o, "dashboard",
+                            json_boolean(snap && snap->cfg && snap->cfg->admin.dashboard));
+        /* the dashboard shows its registrations panel (GET /api/registrations) only then */
+        json_object_set_new(o, "registration",
+                            json_boolean(snap && snap->cfg && snap->cfg->registration.enabled));
         json_object_set_new(o, "services", services);
         json_object_set_new(o, "accept", accept_status(&s->accept));
         json_object_set_new(o, "rate_limit", policy_status(s, snap));
@@ -798,6 +839,13 @@ static void get_metrics_performance(struct gw_server *s, const struct gw__admin_
     rs->content_type = "text/plain; charset=utf-8";
 }
 
+static void get_metrics_history(struct gw_server *s, const struct gw__admin_req *rq,
+                                struct gw__admin_resp *rs)
+{
+    (void)rq;
+    gw__admin_json(rs, 200, gw_observe_history_json(s));
+}
+
 static void get_health_score(struct gw_server *s, const struct gw__admin_req *rq,
                              struct gw__admin_resp *rs)
 {
@@ -870,6 +918,11 @@ static const struct {
     {GW_METHOD_GET, "/metrics/json", get_metrics_json},
     {GW_METHOD_GET, "/metrics/performance", get_metrics_performance},
     {GW_METHOD_GET, "/metrics/health-score", get_health_score},
+    {GW_METHOD_GET, "/metrics/history", get_metrics_history},
+    {GW_METHOD_GET, "/api/access-log/stream", gw__admin_access_log_stream},
+    {GW_METHOD_POST, "/api/drain", gw__admin_drain},
+    {GW_METHOD_GET, "/dashboard", gw__admin_dashboard_file},
+    {GW_METHOD_GET, "/dashboard/{file}", gw__admin_dashboard_file},
 };
 #define NENDPOINTS (sizeof endpoints / sizeof endpoints[0])
 

@@ -916,6 +916,7 @@ struct gw_config {
         /* "admin.api_key", ${ENV} expanded; NULL when absent or empty. Required (a load error)
          * when listen_host is not loopback. */
         char *api_key;
+        bool dashboard; /* "admin.dashboard", default true: the web dashboard at /dashboard */
     } admin;
     /** "audit" (README "Audit log", docs/config.md "Audit"); bound at start */
     struct {

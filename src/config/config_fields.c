@@ -228,6 +228,10 @@ static const struct gw__cfg_field admin_fields[] = {
      .type = &gw__cfg_string_type,
      .offset = offsetof(struct gw_config, admin.api_key),
      .arg = &api_key_check},
+    {.name = "dashboard",
+     .type = &gw__cfg_bool_type,
+     .offset = offsetof(struct gw_config, admin.dashboard),
+     .def = "true"},
 };
 static const struct gw__cfg_object admin_obj = {
     .what = "admin", ROWS(admin_fields), .check = admin_check};

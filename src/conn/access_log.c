@@ -14,6 +14,7 @@
 #include "conn/request-t.h"
 #include "control/snapshot-t.h"
 #include "core/buf.h"
+#include "dashboard/tail.h"
 #include "runtime/server-t.h"
 #include "runtime/worker-t.h"
 #include "trace/trace.h"
@@ -74,9 +75,37 @@ static void put_text_path(struct gw_buf *b, const char *path)
     gw_buf_append(b, safe, n);
 }
 
+/* The dashboard's live log (dashboard/tail.h): only while a stream is open. */
+static void tail_record(const struct gw_request *r, struct gw_tail *tail)
+{
+    struct gw_tail_record rec;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    uint64_t t_end = uv_hrtime();
+    rec.time_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+    rec.status = r->status;
+    rec.duration_ms = (double)(t_end - r->t_start) / 1e6;
+    rec.upstream_ms = -1;
+    if (r->t_upstream)
+        rec.upstream_ms =
+            (double)((r->t_upstream_done ? r->t_upstream_done : t_end) - r->t_upstream) / 1e6;
+    rec.bytes_out = r->bytes_out;
+    const char *svc = r->svc ? r->svc->conf->name : "-";
+    const char *target = r->target ? r->target->key : "-";
+    gw_tail_copy(rec.id, sizeof rec.id, r->id, strlen(r->id));
+    gw_tail_copy(rec.method, sizeof rec.method, r->method, strlen(r->method));
+    gw_tail_copy(rec.path, sizeof rec.path, r->path, strlen(r->path));
+    gw_tail_copy(rec.service, sizeof rec.service, svc, strlen(svc));
+    gw_tail_copy(rec.target, sizeof rec.target, target, strlen(target));
+    gw_tail_copy(rec.client, sizeof rec.client, r->peer, strlen(r->peer));
+    gw_tail_push(tail, r->w->id, &rec);
+}
+
 void gw_access_log(const struct gw_request *r)
 {
     struct gw_worker *w = r->w;
+    if (gw_tail_on(w->server->tail))
+        tail_record(r, w->server->tail);
     if (w->server->access_fd < 0)
         return;
     struct gw_buf *b = &w->access;

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 struct gw_server;
 struct gw_service;
 
@@ -43,5 +45,14 @@ struct gw__observe_redis {
     uint64_t clients_up, calls, errors, timeouts, unavailable;
 };
 bool gw__observe_redis(struct gw_server *s, struct gw__observe_redis *out);
+
+/* json_policy.c: [{"scope", "limit", "allowed", "limited", "redis_fallbacks"}] of every limit
+ * row of t. */
+struct gw_metrics_total;
+json_t *gw__observe_limits_json(const struct gw_metrics_total *t);
+
+/* {method: {"ok", "forbidden", "unauthorized", "reasons": {reason: n}}} of service row i, only
+ * the methods that counted something. */
+json_t *gw__observe_auth_json(const struct gw_metrics_total *t, size_t service_row);
 
 #endif

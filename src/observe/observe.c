@@ -286,15 +286,18 @@ static json_t *service_json(struct gw_server *s, const struct gw_metrics_total *
                   "retry_budget_refusals", (json_int_t)srow[GW_MX_S_BUDGET_REFUSED],
                   "circuit_rejections", (json_int_t)srow[GW_MX_S_CIRCUIT_REFUSED], "no_target",
                   (json_int_t)srow[GW_MX_S_NO_TARGET]);
-    return json_pack("{s:s, s:I, s:I, s:f, s:I, s:I, s:o, s:f, s:o, s:o, s:o, s:o}", "name",
-                     gw__observe_key_part(l->keys[GW_MX_SERVICE][i], 0), "requests",
-                     (json_int_t)v->c.requests, "errors", (json_int_t)v->c.errors, "error_rate",
-                     share(v->c.errors, v->c.requests), "bytes_in", (json_int_t)v->c.bytes_in,
-                     "bytes_out", (json_int_t)v->c.bytes_out, "rate_per_second",
-                     rates_json(v->rate), "error_rate_1m",
-                     v->rate[0] > 0 ? v->erate[0] / v->rate[0] : 0.0, "latency_ms",
-                     latency_json(&v->h), "routes", routes ? routes : json_null(), "upstream",
-                     upstream ? upstream : json_null(), "targets", targets ? targets : json_null());
+    json_t *o =
+        json_pack("{s:s, s:I, s:I, s:f, s:I, s:I, s:o, s:f, s:o, s:o, s:o, s:o}", "name",
+                  gw__observe_key_part(l->keys[GW_MX_SERVICE][i], 0), "requests",
+                  (json_int_t)v->c.requests, "errors", (json_int_t)v->c.errors, "error_rate",
+                  share(v->c.errors, v->c.requests), "bytes_in", (json_int_t)v->c.bytes_in,
+                  "bytes_out", (json_int_t)v->c.bytes_out, "rate_per_second", rates_json(v->rate),
+                  "error_rate_1m", v->rate[0] > 0 ? v->erate[0] / v->rate[0] : 0.0, "latency_ms",
+                  latency_json(&v->h), "routes", routes ? routes : json_null(), "upstream",
+                  upstream ? upstream : json_null(), "targets", targets ? targets : json_null());
+    if (o)
+        json_object_set_new(o, "auth", gw__observe_auth_json(t, i));
+    return o;
 }
 
 /* A total for reading, or false when metrics are off. */
@@ -361,6 +364,7 @@ json_t *gw_observe_json(struct gw_server *s)
     }
     gw_hist_sum_add(&total.h, &uh);
     json_object_set_new(root, "services", services ? services : json_null());
+    json_object_set_new(root, "rate_limits", gw__observe_limits_json(&t));
     json_object_set_new(root, "unrouted", unrouted ? unrouted : json_null());
     json_object_set_new(root, "total",
                         json_pack("{s:I, s:I, s:f, s:o, s:f, s:o}", "requests",

@@ -34,6 +34,9 @@ typedef int (*gw_server_extend_fn)(void *arg, const struct gw_config *file, stru
 /* Then finishes the configuration loaded from that document (secrets that never go into a
  * document). 0 or a negative code. */
 typedef int (*gw_server_finish_fn)(void *arg, struct gw_config *merged);
+struct gw_tail;
+struct gw_config_errors;
+struct gw_observe_history;
 
 struct gw_server {
     struct gw_snapshot *snap; /** current snapshot (control thread's reference) */
@@ -69,6 +72,13 @@ struct gw_server {
     void *extend_arg;
     /** the aggregated OpenAPI document (fetched on the control thread, read by workers) */
     struct gw_openapi *openapi;
+    struct gw_tail *tail; /** the dashboard's live access log (rings filled while watched) */
+    struct gw_observe_history *history; /** 15 minutes of totals for the dashboard's charts */
+    /** the last reload (API or SIGHUP): when (wall ms, 0 never), whether it worked, and the
+     * errors of a failed one with their positions */
+    uint64_t last_reload_at_ms;
+    bool last_reload_ok;
+    struct gw_config_errors *last_reload_errors;
     /** the proxy listener's accept failures and pauses, every worker's (atomics) */
     struct gw_accept_stats accept;
 };

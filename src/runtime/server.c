@@ -24,8 +24,10 @@
 #include "control/snapshot.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "dashboard/tail.h"
 #include "metrics/hub.h"
 #include "net/listen.h"
+#include "observe/history.h"
 #include "observe/observe.h"
 #include "openapi/openapi.h"
 #include "policy/jwks_fetch.h"
@@ -97,8 +99,10 @@ static void on_policy_sweep(uv_timer_t *t)
     /* Metric sets of snapshots that are gone fold into the base; the rates move on. */
     if (ctl->server->metrics) {
         gw_metrics_hub_collect(ctl->server->metrics);
-        if (++ctl->sweeps % (GW_METRICS_TICK_MS / 1000) == 0)
+        if (++ctl->sweeps % (GW_METRICS_TICK_MS / 1000) == 0) {
             gw_metrics_hub_tick(ctl->server->metrics);
+            gw_observe_history_tick(ctl->server);
+        }
     }
 }
 
@@ -290,6 +294,41 @@ out:
     return rc < 0 ? rc : 0;
 }
 
+static char *dup_or_empty(const char *v)
+{
+    return strdup(v ? v : "");
+}
+
+/* Keeps the outcome of a reload for /gateway/status (and the dashboard): when, whether it
+ * worked, and a copy of the errors of a failed one. */
+static void remember_reload(struct gw_server *s, bool ok, const struct gw_config_errors *errs)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    s->last_reload_at_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    s->last_reload_ok = ok;
+    if (s->last_reload_errors == NULL)
+        s->last_reload_errors = calloc(1, sizeof *s->last_reload_errors);
+    if (s->last_reload_errors == NULL)
+        return;
+    gw_config_errors_free(s->last_reload_errors);
+    size_t n = ok || errs == NULL ? 0 : errs->count;
+    struct gw_config_error *items = n ? calloc(n, sizeof *items) : NULL;
+    if (items == NULL)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        const struct gw_config_error *e = &errs->items[i];
+        items[i] =
+            (struct gw_config_error){.file = dup_or_empty(e->file ? e->file : s->config_path),
+                                     .line = e->line,
+                                     .column = e->column,
+                                     .path = dup_or_empty(e->path),
+                                     .message = dup_or_empty(e->message)};
+    }
+    s->last_reload_errors->items = items;
+    s->last_reload_errors->count = n;
+}
+
 int gw_server_reload(struct gw_server *s, struct gw_config_errors *errs)
 {
     char detail[160];
@@ -325,6 +364,7 @@ int gw_server_reload(struct gw_server *s, struct gw_config_errors *errs)
         }
         snprintf(detail, sizeof detail, "{\"result\":\"refused\",\"errors\":%zu}", errs->count);
         audit_reload(s, s->config_hash, 422, detail);
+        remember_reload(s, false, errs);
         gw_config_errors_free(&local);
         return rc;
     }
@@ -338,6 +378,7 @@ int gw_server_reload(struct gw_server *s, struct gw_config_errors *errs)
         add_error(errs, s->config_path, why);
         snprintf(detail, sizeof detail, "{\"result\":\"refused\",\"errors\":%zu}", errs->count);
         audit_reload(s, s->config_hash, 422, detail);
+        remember_reload(s, false, errs);
         gw_config_errors_free(&local);
         return rc;
     }
@@ -356,6 +397,7 @@ int gw_server_reload(struct gw_server *s, struct gw_config_errors *errs)
     audit_reload(s, s->config_hash, 200, detail);
     hash_file(s->config_path, s->config_hash);
     s->reloads_ok++;
+    remember_reload(s, true, NULL);
     s->last_reload_ms = (double)(uv_hrtime() - t0) / 1e6;
     s->reload_ms_total += s->last_reload_ms;
     gw_log_info("configuration reloaded: generation %llu, %zu service%s, %.1f ms",
@@ -560,7 +602,9 @@ int gw_server_run(struct gw_config *cfg, const char *path, const struct gw_contr
     uv_timer_init(&ctl.loop, &ctl.watchdog);
     ctl.drain_timer.data = ctl.worker_exit.data = ctl.policy_sweep.data = &ctl;
     s.exit_async = &ctl.worker_exit;
-    if (gw_metrics_hub_new(&s.metrics, &ctl.loop, nworkers) < 0)
+    s.history = gw_observe_history_new();
+    if (gw_metrics_hub_new(&s.metrics, &ctl.loop, nworkers) < 0 ||
+        gw_tail_new(&s.tail, nworkers) < 0 || s.history == NULL)
         goto out;
     gw_metrics_hub_set_render(s.metrics, gw_observe_render, &s);
     attach_metrics(&s, s.snap);
@@ -634,6 +678,11 @@ out:
     gw_snapshot_unref(s.snap);
     gw_metrics_hub_free(s.metrics); /* after the last snapshot: every set is released */
     gw_tracer_free(s.tracer);       /* after the workers and the control loop: nothing pushes now */
+    gw_tail_free(s.tail);
+    gw_observe_history_free(s.history);
+    if (s.last_reload_errors)
+        gw_config_errors_free(s.last_reload_errors);
+    free(s.last_reload_errors);
     gw_target_registry_free(s.targets);
     gw_policy_shared_free(s.policy);
     free(s.config_path);

@@ -95,9 +95,11 @@ def test_status_health_and_index():
             assert [s["name"] for s in st["services"]] == ["users", "orders"], st
             assert [{k: v for k, v in t.items() if k != "since"}
                      for t in st["services"][0]["targets"]] == [
-                {"url": a.url(), "state": "up", "weight": 1},
-                {"url": b.url(), "state": "up", "weight": 1},
+                {"url": a.url(), "state": "up", "weight": 1, "in_flight": 0, "ewma_ms": None},
+                {"url": b.url(), "state": "up", "weight": 1, "in_flight": 0, "ewma_ms": None},
             ], st
+            assert st["last_reload"] is None and st["dashboard"] is True, st
+            assert st["registration"] is False, st
             # connections counts the proxy's clients
             with HttpConn(g.port) as c:
                 c.send_request("GET", "/api/users/x")

@@ -756,6 +756,20 @@ static void test_docs_examples_load(void **state)
     assert_true(loaded >= 1);
 }
 
+/* admin.dashboard: on by default, a boolean, its errors positioned. */
+static void test_admin_dashboard(void **state)
+{
+    (void)state;
+    struct gw_config *cfg = load_ok("{}");
+    assert_true(cfg->admin.dashboard);
+    gw_config_free(cfg);
+    cfg = load_ok("{\"admin\": {\"dashboard\": false}}");
+    assert_false(cfg->admin.dashboard);
+    gw_config_free(cfg);
+    expect_errors("{\"admin\": {\"dashboard\": 1}}",
+                  "t.json:1:25: admin.dashboard: expected a boolean, got an integer\n");
+}
+
 int main(void)
 {
     /* The tests set the variables they need; an override from the caller's shell would skew
@@ -763,6 +777,7 @@ int main(void)
     unsetenv("GATEWAY_PORT");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_empty_object_gives_all_defaults),
+        cmocka_unit_test(test_admin_dashboard),
         cmocka_unit_test(test_example_file_loads),
         cmocka_unit_test(test_full_service),
         cmocka_unit_test(test_service_inherits_globals),
