@@ -514,6 +514,7 @@ static const struct gw__cfg_field root_fields[] = {
     {.name = "metrics", .type = &gw__cfg_object_type, .arg = &gw__cfg_metrics_obj},
     {.name = "rate_limit", .type = &gw__cfg_object_type, .arg = &gw__cfg_rate_limit_obj},
     {.name = "auth", .type = &gw__cfg_object_type, .arg = &gw__cfg_auth_obj},
+    {.name = "identity", .type = &gw__cfg_object_type, .arg = &gw__cfg_identity_obj, .def = "false"},
     {.name = "transform",
      .type = &gw__cfg_object_type,
      .offset = offsetof(struct gw_config, transform),

@@ -46,6 +46,16 @@ void gw__answer_render(const struct gw_answer *a, const char *request_id,
 /* conn/respond.c: the answer for err with nothing added. */
 void gw__conn_error(struct gw_conn *c, int err, bool close_after);
 
+/* conn/identity_serve.c: answers a request for built-in identity endpoint ep (a GW_IDP_EP_*):
+ * reads its body, runs the call, answers. */
+void gw__idp_serve(struct gw_request *r, int ep);
+
+/* conn/identity_serve.c: body bytes (or the client's EOF) for such a request (r->idp set). */
+void gw__idp_serve_input(struct gw_request *r);
+
+/* conn/identity_serve.c: frees r->idp (cancels a call in flight); NULL-safe. */
+void gw__idp_serve_free(struct gw_request *r);
+
 /* conn/request.c: a complete request head: probes, route lookup, the policy chain, then the
  * proxy. */
 void gw__request_dispatch(struct gw_conn *c, struct gw_request *r);

@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/random.h"
+#include "identity/identity.h"
 #include "http1/names.h"
 #include "http1/upgrade.h"
 #include "metrics/hub.h"
@@ -350,6 +351,14 @@ void gw__request_dispatch(struct gw_conn *c, struct gw_request *r)
         (m->method_id == GW_METHOD_GET || m->method_id == GW_METHOD_HEAD)) {
         serve_metrics(c, r);
         return;
+    }
+    /* Built-in identity, off by default: one test. */
+    if (cfg->identity.enabled) {
+        int ep = gw_idp_endpoint(cfg, path, path_len);
+        if (ep >= 0) {
+            gw__idp_serve(r, ep);
+            return;
+        }
     }
     if (r->snap->cfg->tracing.enabled)
         gw_trace_begin(r);
