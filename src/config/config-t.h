@@ -963,27 +963,27 @@ struct gw_config {
      * there; bound at start (a reload keeps the store and key that started). */
     struct gw_identity_conf {
         bool enabled;
-        char *sqlite;              /* "sqlite", required: the database file */
-        char *issuer;              /* "issuer", default "gantry" */
-        char *audience;            /* "audience", default "gantry" */
-        char *kid;                 /* "jwt.kid", default "gantry-identity" */
-        char *secret;              /* "jwt.secret", required: HS256, at least 32 bytes */
-        uint64_t access_ttl_ms;    /* "access_ttl", default 15m */
-        uint64_t refresh_ttl_ms;   /* "refresh_ttl", default 720h (30 days) */
-        uint32_t opslimit;         /* "password.opslimit", default 2 (argon2id passes) */
-        uint64_t memlimit;         /* "password.memlimit", default 64MiB */
-        uint32_t min_length;       /* "password.min_length", default 10 (code points) */
-        int register_mode;         /* "register.mode": GW_IDP_REGISTER_*, default admin */
-        char **invite_codes;       /* "register.invite_codes" */
+        char *sqlite;            /* "sqlite", required: the database file */
+        char *issuer;            /* "issuer", default "gantry" */
+        char *audience;          /* "audience", default "gantry" */
+        char *kid;               /* "jwt.kid", default "gantry-identity" */
+        char *secret;            /* "jwt.secret", required: HS256, at least 32 bytes */
+        uint64_t access_ttl_ms;  /* "access_ttl", default 15m */
+        uint64_t refresh_ttl_ms; /* "refresh_ttl", default 720h (30 days) */
+        uint32_t opslimit;       /* "password.opslimit", default 2 (argon2id passes) */
+        uint64_t memlimit;       /* "password.memlimit", default 64MiB */
+        uint32_t min_length;     /* "password.min_length", default 10 (code points) */
+        int register_mode;       /* "register.mode": GW_IDP_REGISTER_*, default admin */
+        char **invite_codes;     /* "register.invite_codes" */
         size_t ninvite_codes;
-        char **default_roles;      /* "register.roles", default ["user"] */
+        char **default_roles; /* "register.roles", default ["user"] */
         size_t ndefault_roles;
-        char *admin_role;          /* "admin_role", default "admin" */
-        char *paths[5];            /* "paths.register|login|refresh|logout|me" (GW_IDP_EP_*) */
-        uint32_t max_failures;     /* "lockout.max_failures", default 5: per account */
+        char *admin_role;           /* "admin_role", default "admin" */
+        char *paths[5];             /* "paths.register|login|refresh|logout|me" (GW_IDP_EP_*) */
+        uint32_t max_failures;      /* "lockout.max_failures", default 5: per account */
         uint32_t max_addr_failures; /* "lockout.max_address_failures", default 20 */
         uint64_t lockout_window_ms; /* "lockout.window", default 15m */
-        uint64_t lockout_ms;       /* "lockout.duration", default 15m */
+        uint64_t lockout_ms;        /* "lockout.duration", default 15m */
     } identity;
     /** "transform": the gateway's transformations, inherited by every service */
     struct gw_transform_conf transform;

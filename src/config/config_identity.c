@@ -186,8 +186,7 @@ static void add_key(struct gw__cfg_ctx *ctx, struct gw_config *cfg)
         gw__cfg_pop(ctx);
         return;
     }
-    struct gw_jwt_key *keys =
-        realloc(cfg->auth.jwt_keys, (cfg->auth.njwt_keys + 1) * sizeof *keys);
+    struct gw_jwt_key *keys = realloc(cfg->auth.jwt_keys, (cfg->auth.njwt_keys + 1) * sizeof *keys);
     if (keys == NULL) {
         gw_jwt_key_free(&k);
         ctx->oom = true;

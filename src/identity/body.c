@@ -10,8 +10,8 @@
 
 struct member {
     const char *name;
-    size_t off;   /* in struct gw_idp_input */
-    size_t cap;   /* of the destination, NUL included */
+    size_t off; /* in struct gw_idp_input */
+    size_t cap; /* of the destination, NUL included */
     bool required;
 };
 

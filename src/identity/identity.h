@@ -60,13 +60,13 @@ void gw_idp_stop(void);
 
 /* The outcome of a call, for the loop thread. */
 struct gw_idp_result {
-    int status;  /* HTTP status */
-    int err;     /* 0: body is the answer; else the error for gantry's own error answer */
-    char *body;  /* JSON (err 0), owned by the call */
+    int status; /* HTTP status */
+    int err;    /* 0: body is the answer; else the error for gantry's own error answer */
+    char *body; /* JSON (err 0), owned by the call */
     size_t body_len;
-    char reason[160];      /* err: a reason naming the field, or "" */
-    char field[32];        /* err: the member of the body at fault, or "" */
-    uint32_t retry_after;  /* seconds, with GW_EIDLOCKED */
+    char reason[160];     /* err: a reason naming the field, or "" */
+    char field[32];       /* err: the member of the body at fault, or "" */
+    uint32_t retry_after; /* seconds, with GW_EIDLOCKED */
 };
 
 struct gw_idp_call;

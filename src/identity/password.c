@@ -11,17 +11,24 @@
 /* A small built-in list of the most common passwords (from the public top-lists that every
  * credential-stuffing tool starts with), compared without regard to ASCII case. */
 static const char *const common[] = {
-    "123456",         "123456789",      "12345678",      "1234567890",   "password",
-    "password1",      "password123",    "qwerty",        "qwerty123",    "qwertyuiop",
-    "111111",         "1234567",        "123123",        "abc123",       "iloveyou",
-    "admin",          "admin123",       "welcome",       "welcome1",     "letmein",
-    "monkey",         "dragon",         "football",      "baseball",     "sunshine",
-    "princess",       "master",         "superman",      "trustno1",     "passw0rd",
-    "p@ssw0rd",       "p@ssword",       "changeme",      "secret",       "000000",
-    "654321",         "1q2w3e4r",       "1q2w3e4r5t",    "zaq12wsx",     "asdfghjkl",
-    "correcthorse",   "correcthorsebatterystaple",       "letmein123",   "administrator",
-    "password12345",  "1qaz2wsx",       "qazwsx",        "whatever",     "starwars",
-    "hello123",       "freedom",        "shadow",        "michael",      "jennifer",
+    "123456",      "123456789",     "12345678",
+    "1234567890",  "password",      "password1",
+    "password123", "qwerty",        "qwerty123",
+    "qwertyuiop",  "111111",        "1234567",
+    "123123",      "abc123",        "iloveyou",
+    "admin",       "admin123",      "welcome",
+    "welcome1",    "letmein",       "monkey",
+    "dragon",      "football",      "baseball",
+    "sunshine",    "princess",      "master",
+    "superman",    "trustno1",      "passw0rd",
+    "p@ssw0rd",    "p@ssword",      "changeme",
+    "secret",      "000000",        "654321",
+    "1q2w3e4r",    "1q2w3e4r5t",    "zaq12wsx",
+    "asdfghjkl",   "correcthorse",  "correcthorsebatterystaple",
+    "letmein123",  "administrator", "password12345",
+    "1qaz2wsx",    "qazwsx",        "whatever",
+    "starwars",    "hello123",      "freedom",
+    "shadow",      "michael",       "jennifer",
 };
 
 /* Code points of UTF-8 text: the bytes that do not continue a sequence. */

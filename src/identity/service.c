@@ -25,7 +25,7 @@
 
 static struct {
     bool started;
-    struct gw_identity_conf ic; /* strings below owned here */
+    struct gw_identity_conf ic;    /* strings below owned here */
     char roles[GW__IDP_ROLES_MAX]; /* register.roles, space-separated */
     struct gw__idp_store *store;
     struct gw_jwt_key key;
@@ -46,7 +46,8 @@ struct gw_idp_call {
     struct gw_idp_result res;
 };
 
-/* ---- start and stop --------------------------------------------------------------------------- */
+/* ---- start and stop ---------------------------------------------------------------------------
+ */
 
 static char *dup_or_null(const char *s)
 {
@@ -90,8 +91,8 @@ int gw_idp_start(const struct gw_config *cfg)
     ic->ndefault_roles = 0;
     memset(ic->paths, 0, sizeof ic->paths);
     int rc = GW_ENOMEM;
-    if (!ic->sqlite || !ic->issuer || !ic->audience || !ic->kid || !ic->secret ||
-        !ic->admin_role || (c->ninvite_codes && !ic->invite_codes)) {
+    if (!ic->sqlite || !ic->issuer || !ic->audience || !ic->kid || !ic->secret || !ic->admin_role ||
+        (c->ninvite_codes && !ic->invite_codes)) {
         ic->ninvite_codes = 0;
         goto fail;
     }
@@ -159,7 +160,8 @@ int gw_idp_endpoint(const struct gw_config *cfg, const char *path, size_t n)
     return -1;
 }
 
-/* ---- answers ---------------------------------------------------------------------------------- */
+/* ---- answers ----------------------------------------------------------------------------------
+ */
 
 static void fail(struct gw_idp_call *c, int err, const char *field, const char *why)
 {
@@ -223,7 +225,8 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* ---- bearer tokens ------------------------------------------------------------------------------ */
+/* ---- bearer tokens ------------------------------------------------------------------------------
+ */
 
 struct bearer {
     int64_t user;
@@ -285,7 +288,8 @@ static int verify_bearer(const struct gw_idp_call *c, struct bearer *b)
     return rc;
 }
 
-/* ---- handlers ---------------------------------------------------------------------------------- */
+/* ---- handlers ----------------------------------------------------------------------------------
+ */
 
 /* Equal strings, compared on their SHA-256 in constant time (no length or prefix leaks). */
 static bool same_secret(const char *a, const char *b)
@@ -332,8 +336,8 @@ static void do_register(struct gw_idp_call *c, const struct gw_idp_input *in)
             }
         }
     }
-    const char *weak = gw__idp_password_weak(in->password, in->password_len, ic->min_length,
-                                             in->username);
+    const char *weak =
+        gw__idp_password_weak(in->password, in->password_len, ic->min_length, in->username);
     if (weak) {
         fail(c, GW_EIDINPUT, "password", weak);
         return;

@@ -79,7 +79,8 @@ int64_t gw__idp_throttle_wait(const char *key, int64_t now_ms)
 {
     pthread_mutex_lock(&lock);
     const struct entry *e = slot(key_of(key), false);
-    int64_t wait = e && e->locked_until_ms > now_ms ? (e->locked_until_ms - now_ms + 999) / 1000 : 0;
+    int64_t wait =
+        e && e->locked_until_ms > now_ms ? (e->locked_until_ms - now_ms + 999) / 1000 : 0;
     pthread_mutex_unlock(&lock);
     return wait;
 }

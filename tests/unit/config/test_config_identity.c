@@ -103,19 +103,20 @@ static void test_identity_errors(void **state)
     (void)state;
     expect_one("{\"identity\": {\"jwt\": {\"secret\": \"" SECRET "\"}}, " PLAIN_SERVICES "}",
                "{\"jwt\"", "identity.sqlite: required key \"sqlite\" is missing");
-    expect_one("{\"identity\": {\"sqlite\": \"/x\", \"jwt\": {\"secret\": \"short\"}}, "
-               PLAIN_SERVICES "}",
-               "\"short\"",
-               "identity.jwt.secret: an HS256 secret must be at least 32 bytes (RFC 7518 3.2)");
+    expect_one(
+        "{\"identity\": {\"sqlite\": \"/x\", \"jwt\": {\"secret\": \"short\"}}, " PLAIN_SERVICES
+        "}",
+        "\"short\"",
+        "identity.jwt.secret: an HS256 secret must be at least 32 bytes (RFC 7518 3.2)");
     expect_one("{\"identity\": {" MIN ", \"register\": {\"mode\": \"invite\"}}, " PLAIN_SERVICES
                "}",
                "{\"mode\"",
                "identity.register.invite_codes: register.mode \"invite\" needs at least one "
                "invite code");
-    expect_one("{\"identity\": {" MIN ", \"register\": {\"mode\": \"closed\"}}, " PLAIN_SERVICES
-               "}",
-               "\"closed\"",
-               "identity.register.mode: unknown value \"closed\" (expected off, open, invite or admin)");
+    expect_one(
+        "{\"identity\": {" MIN ", \"register\": {\"mode\": \"closed\"}}, " PLAIN_SERVICES "}",
+        "\"closed\"",
+        "identity.register.mode: unknown value \"closed\" (expected off, open, invite or admin)");
     expect_one("{\"identity\": {" MIN ", \"paths\": {\"me\": \"/auth/login\"}}, " PLAIN_SERVICES
                "}",
                "\"/auth/login\"", "identity.paths.me: the same path as paths.login");
@@ -129,8 +130,8 @@ static void test_identity_errors(void **state)
     expect_one("{\"identity\": {" MIN ", \"password\": {\"opslimit\": 0}}, " PLAIN_SERVICES "}",
                "0}", "identity.password.opslimit: must be between 1 and 10");
     expect_one("{\"auth\": {\"jwt\": {\"keys\": [{\"kid\": \"gantry-identity\", \"alg\": "
-               "\"HS256\", \"secret\": \"" SECRET "\"}]}}, \"identity\": {" MIN "}, "
-               PLAIN_SERVICES "}",
+               "\"HS256\", \"secret\": \"" SECRET "\"}]}}, \"identity\": {" MIN "}, " PLAIN_SERVICES
+               "}",
                "{\"secret\": \"" SECRET "\"}}, " PLAIN_SERVICES,
                "identity.jwt.kid: kid \"gantry-identity\" is used by an auth.jwt key too");
     expect_one("{\"identity\": {" MIN ", \"sqlit\": \"/x\"}, " PLAIN_SERVICES "}", "\"sqlit\"",
