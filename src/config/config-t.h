@@ -195,6 +195,7 @@ enum gw_idp_endpoint {
     GW_IDP_EP_REFRESH,
     GW_IDP_EP_LOGOUT,
     GW_IDP_EP_ME,
+    GW_IDP_EP_PASSWORD,
     GW_IDP_EP__COUNT,
 };
 
@@ -978,12 +979,12 @@ struct gw_config {
         size_t ninvite_codes;
         char **default_roles; /* "register.roles", default ["user"] */
         size_t ndefault_roles;
-        char *admin_role;           /* "admin_role", default "admin" */
-        char *paths[5];             /* "paths.register|login|refresh|logout|me" (GW_IDP_EP_*) */
-        uint32_t max_failures;      /* "lockout.max_failures", default 5: per account */
-        uint32_t max_addr_failures; /* "lockout.max_address_failures", default 20 */
-        uint64_t lockout_window_ms; /* "lockout.window", default 15m */
-        uint64_t lockout_ms;        /* "lockout.duration", default 15m */
+        char *admin_role;              /* "admin_role", default "admin" */
+        char *paths[GW_IDP_EP__COUNT]; /* "paths.register|login|...|password" (GW_IDP_EP_*) */
+        uint32_t max_failures;         /* "lockout.max_failures", default 5: per account */
+        uint32_t max_addr_failures;    /* "lockout.max_address_failures", default 20 */
+        uint64_t lockout_window_ms;    /* "lockout.window", default 15m */
+        uint64_t lockout_ms;           /* "lockout.duration", default 15m */
     } identity;
     /** "transform": the gateway's transformations, inherited by every service */
     struct gw_transform_conf transform;

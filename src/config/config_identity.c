@@ -133,6 +133,11 @@ static const struct gw__cfg_field paths_fields[] = {
      .offset = CFG(identity.paths[GW_IDP_EP_ME]),
      .arg = &path_check,
      .def = "/auth/me"},
+    {.name = "password",
+     .type = &gw__cfg_string_type,
+     .offset = CFG(identity.paths[GW_IDP_EP_PASSWORD]),
+     .arg = &path_check,
+     .def = "/auth/password"},
 };
 static const struct gw__cfg_object paths_obj = {.what = "paths", ROWS(paths_fields)};
 

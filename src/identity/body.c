@@ -82,8 +82,6 @@ static const char *take(json_t *obj, const struct member *m, struct gw_idp_input
     char *dst = (char *)in + m->off;
     memcpy(dst, s, n);
     dst[n] = '\0';
-    if (strcmp(m->name, "password") == 0)
-        in->password_len = n;
     return NULL;
 }
 
@@ -102,6 +100,10 @@ int gw_idp_parse(enum gw_idp_endpoint ep, const char *body, size_t len, struct g
     };
     static const struct member refresh[] = {{"refresh_token", IN(refresh), true}};
     static const struct member logout[] = {{"refresh_token", IN(refresh), false}};
+    static const struct member change[] = {
+        {"current_password", IN(password), true},
+        {"new_password", IN(new_password), true},
+    };
     const struct member *ms = NULL;
     size_t nms = 0;
     int rc = GW_EIDINPUT;
@@ -124,6 +126,9 @@ int gw_idp_parse(enum gw_idp_endpoint ep, const char *body, size_t len, struct g
         ms = logout, nms = 1;
         if (len == 0)
             return 0; /* logout may come without a body: this session */
+        break;
+    case GW_IDP_EP_PASSWORD:
+        ms = change, nms = sizeof change / sizeof change[0];
         break;
     default:
         return 0; /* me takes no body */
@@ -149,6 +154,8 @@ int gw_idp_parse(enum gw_idp_endpoint ep, const char *body, size_t len, struct g
             goto out;
         }
     }
+    in->password_len = strlen(in->password);
+    in->new_password_len = strlen(in->new_password);
     if (ep == GW_IDP_EP_LOGOUT) {
         json_t *all = json_object_get(root, "all");
         if (all != NULL && !json_is_boolean(all)) {

@@ -30,8 +30,10 @@ struct gw_idp_input {
     char email[255];   /* folded to lower case */
     char login[255];   /* login: a username or an email, folded */
     bool login_is_email;
-    char password[GW_IDP_PASSWORD_MAX + 1];
+    char password[GW_IDP_PASSWORD_MAX + 1]; /* password change: the current one */
     size_t password_len;
+    char new_password[GW_IDP_PASSWORD_MAX + 1]; /* password change */
+    size_t new_password_len;
     char invite[GW_IDP_TOKEN_MAX + 1];
     char refresh[GW_IDP_TOKEN_MAX + 1];
     bool all; /* logout: every session of the user */

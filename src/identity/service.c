@@ -504,6 +504,65 @@ static void do_logout(struct gw_idp_call *c, const struct gw_idp_input *in)
     answer(c, 200, json_pack("{s:b, s:i}", "logged_out", 1, "sessions_revoked", n));
 }
 
+/* A password change: the current password again, a new one that passes the rules; then every
+ * session of the user ends (this one included), so a stolen session does not outlive it. */
+static void do_password(struct gw_idp_call *c, const struct gw_idp_input *in)
+{
+    const struct gw_identity_conf *ic = &idp.ic;
+    struct bearer b;
+    struct gw__idp_user u;
+    if (verify_bearer(c, &b) != 0) {
+        fail(c, GW_EIDTOKEN, NULL, NULL);
+        return;
+    }
+    int rc = gw__idp_user_find(idp.store, NULL, false, b.user, &u);
+    if (rc != 0) {
+        fail(c, rc < 0 ? GW_EIDSTORE : GW_EIDTOKEN, NULL, NULL);
+        return;
+    }
+    char ukey[8 + sizeof u.username], object[96];
+    snprintf(ukey, sizeof ukey, "u:%s", u.username);
+    snprintf(object, sizeof object, "user:%s", u.username);
+    int64_t now = now_ms();
+    int64_t wait = gw__idp_throttle_wait(ukey, now);
+    if (wait > 0) {
+        fail(c, GW_EIDLOCKED, NULL, "too many failed logins: try again later");
+        c->res.retry_after = (uint32_t)wait;
+        return;
+    }
+    bool rehash;
+    if (!gw__idp_password_check(u.hash, in->password, in->password_len, ic->opslimit, ic->memlimit,
+                                &rehash)) {
+        audit(c, "identity.password_change", object, 401);
+        if (gw__idp_throttle_fail(ukey, ic->max_failures, ic->lockout_window_ms, ic->lockout_ms,
+                                  now))
+            audit(c, "identity.lockout", object, 429);
+        fail(c, GW_EIDCREDENTIALS, NULL, "current_password is wrong");
+        return;
+    }
+    const char *weak =
+        gw__idp_password_weak(in->new_password, in->new_password_len, ic->min_length, u.username);
+    if (weak) {
+        fail(c, GW_EIDINPUT, "new_password", weak);
+        return;
+    }
+    char h[crypto_pwhash_STRBYTES];
+    if (gw__idp_password_hash(in->new_password, in->new_password_len, ic->opslimit, ic->memlimit,
+                              h) < 0) {
+        fail(c, GW_ENOMEM, NULL, NULL);
+        return;
+    }
+    int n = 0;
+    if (gw__idp_user_set_hash(idp.store, u.id, h) < 0 ||
+        gw__idp_sessions_revoke(idp.store, u.id, NULL, revoke_sid, &n) < 0) {
+        fail(c, GW_EIDSTORE, NULL, NULL);
+        return;
+    }
+    (void)gw_revoked_add(b.jti_key, b.exp + REVOKE_MARGIN_S);
+    audit(c, "identity.password_change", object, 200);
+    answer(c, 200, json_pack("{s:b, s:i}", "password_changed", 1, "sessions_revoked", n));
+}
+
 static void do_me(struct gw_idp_call *c)
 {
     struct bearer b;
@@ -549,6 +608,9 @@ static void on_work(uv_work_t *w)
             break;
         case GW_IDP_EP_LOGOUT:
             do_logout(c, in);
+            break;
+        case GW_IDP_EP_PASSWORD:
+            do_password(c, in);
             break;
         default:
             do_me(c);

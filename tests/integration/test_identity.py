@@ -171,6 +171,32 @@ def test_full_flow():
             assert a in actions, actions
 
 
+def test_password_change_ends_every_session():
+    with Env() as env:
+        g = env.g
+        assert register(g, "lena").status == 201
+        t1, t2 = login(g, "lena").json(), login(g, "lena").json()
+        new = "a much better passphrase"
+        r = post(g, "/auth/password", {"current_password": "wrong-password-x",
+                                       "new_password": new}, headers=bearer(t1["access_token"]))
+        assert r.status == 401, r
+        r = post(g, "/auth/password", {"current_password": PASSWORD, "new_password": "12345678"},
+                 headers=bearer(t1["access_token"]))
+        assert r.status == 400 and r.json()["field"] == "new_password", r.body
+        r = post(g, "/auth/password", {"current_password": PASSWORD, "new_password": new})
+        assert r.status == 401, r  # no bearer token
+        r = post(g, "/auth/password", {"current_password": PASSWORD, "new_password": new},
+                 headers=bearer(t1["access_token"]))
+        assert r.status == 200 and r.json()["sessions_revoked"] == 2, r.body
+        for t in (t1, t2):
+            assert request(g.port, "GET", "/api/echo/x",
+                           headers=bearer(t["access_token"])).status == 401
+            assert post(g, "/auth/refresh", {"refresh_token": t["refresh_token"]}).status == 401
+        assert login(g, "lena").status == 401
+        assert login(g, "lena", new).status == 200
+        assert "identity.password_change" in [e["action"] for e in env.audit()]
+
+
 def test_tampered_and_foreign_tokens_refused():
     with Env() as env:
         g = env.g

@@ -49,6 +49,7 @@ static void test_identity_defaults(void **state)
     assert_string_equal(ic->paths[GW_IDP_EP_REFRESH], "/auth/refresh");
     assert_string_equal(ic->paths[GW_IDP_EP_LOGOUT], "/auth/logout");
     assert_string_equal(ic->paths[GW_IDP_EP_ME], "/auth/me");
+    assert_string_equal(ic->paths[GW_IDP_EP_PASSWORD], "/auth/password");
     assert_int_equal(ic->max_failures, 5);
     assert_int_equal(ic->max_addr_failures, 20);
     assert_int_equal(ic->lockout_window_ms, 15 * 60000);

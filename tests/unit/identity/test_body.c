@@ -102,6 +102,16 @@ static void test_login_refresh_logout_me(void **state)
     assert_true(in.all);
     refused(GW_IDP_EP_LOGOUT, "{\"all\": 1}", "all");
     assert_int_equal(parse(GW_IDP_EP_ME, "", &in), 0);
+    assert_int_equal(parse(GW_IDP_EP_PASSWORD,
+                           "{\"current_password\": \"old one\", \"new_password\": \"new one!\"}",
+                           &in),
+                     0);
+    assert_string_equal(in.password, "old one");
+    assert_int_equal(in.password_len, 7);
+    assert_string_equal(in.new_password, "new one!");
+    assert_int_equal(in.new_password_len, 8);
+    refused(GW_IDP_EP_PASSWORD, "{\"current_password\": \"old one\"}", "new_password");
+    refused(GW_IDP_EP_PASSWORD, "{\"new_password\": \"x\"}", "current_password");
 }
 
 static void test_password_rules(void **state)
