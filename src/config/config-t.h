@@ -964,18 +964,19 @@ struct gw_config {
      * there; bound at start (a reload keeps the store and key that started). */
     struct gw_identity_conf {
         bool enabled;
-        char *sqlite;            /* "sqlite", required: the database file */
-        char *issuer;            /* "issuer", default "gantry" */
-        char *audience;          /* "audience", default "gantry" */
-        char *kid;               /* "jwt.kid", default "gantry-identity" */
-        char *secret;            /* "jwt.secret", required: HS256, at least 32 bytes */
-        uint64_t access_ttl_ms;  /* "access_ttl", default 15m */
-        uint64_t refresh_ttl_ms; /* "refresh_ttl", default 720h (30 days) */
-        uint32_t opslimit;       /* "password.opslimit", default 2 (argon2id passes) */
-        uint64_t memlimit;       /* "password.memlimit", default 64MiB */
-        uint32_t min_length;     /* "password.min_length", default 10 (code points) */
-        int register_mode;       /* "register.mode": GW_IDP_REGISTER_*, default admin */
-        char **invite_codes;     /* "register.invite_codes" */
+        char *sqlite;             /* "sqlite", required: the database file */
+        char *issuer;             /* "issuer", default "gantry" */
+        char *audience;           /* "audience", default "gantry" */
+        char *kid;                /* "jwt.kid", default "gantry-identity" */
+        char *secret;             /* "jwt.secret", required: HS256, at least 32 bytes */
+        uint64_t access_ttl_ms;   /* "access_ttl", default 15m */
+        uint64_t refresh_idle_ms; /* "refresh_idle", default 0 = none */
+        uint64_t refresh_ttl_ms;  /* "refresh_ttl", default 720h (30 days) */
+        uint32_t opslimit;        /* "password.opslimit", default 2 (argon2id passes) */
+        uint64_t memlimit;        /* "password.memlimit", default 64MiB */
+        uint32_t min_length;      /* "password.min_length", default 10 (code points) */
+        int register_mode;        /* "register.mode": GW_IDP_REGISTER_*, default admin */
+        char **invite_codes;      /* "register.invite_codes" */
         size_t ninvite_codes;
         char **default_roles; /* "register.roles", default ["user"] */
         size_t ndefault_roles;

@@ -47,6 +47,7 @@ static bool check_nonempty(struct gw__cfg_ctx *ctx, char **s)
 static const struct gw__cfg_str nonempty_check = {check_nonempty};
 
 static const struct gw__cfg_range ttl_range = {1000, 366ull * 86400000};
+static const struct gw__cfg_range idle_range = {0, 366ull * 86400000};
 static const struct gw__cfg_range ops_range = {1, 10};
 static const struct gw__cfg_range mem_range = {8192, 4ull << 30};
 static const struct gw__cfg_range minlen_range = {1, 128};
@@ -256,6 +257,11 @@ static const struct gw__cfg_field identity_fields[] = {
      .offset = CFG(identity.refresh_ttl_ms),
      .arg = &ttl_range,
      .def = "720h"},
+    {.name = "refresh_idle",
+     .type = &gw__cfg_duration_type,
+     .offset = CFG(identity.refresh_idle_ms),
+     .arg = &idle_range,
+     .def = "0"},
     {.name = "password", .type = &gw__cfg_object_type, .arg = &password_obj},
     {.name = "register", .type = &gw__cfg_object_type, .arg = &register_obj},
     {.name = "admin_role",

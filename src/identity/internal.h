@@ -62,11 +62,13 @@ enum gw__idp_rotate {
     GW__IDP_REUSED,  /* the token had been used: its whole family is revoked now */
 };
 
-/* Refresh-token rotation, one transaction: looks up old_hash; if live, marks it used and adds
- * new_hash to its family (same expiry as the family); if already used, revokes the family.
- * *user and sid[GW__IDP_SID_LEN + 1] tell whose. 0 with *out, or GW_EIDSTORE. */
+/* Refresh-token rotation, one transaction: looks up old_hash; if live (family neither revoked,
+ * expired, nor unused for idle_s seconds when idle_s > 0), marks it used, adds new_hash to its
+ * family and records the use; if already used, revokes the family. *user and
+ * sid[GW__IDP_SID_LEN + 1] tell whose. 0 with *out, or GW_EIDSTORE. */
 int gw__idp_refresh_rotate(struct gw__idp_store *s, const char *old_hash, const char *new_hash,
-                           int64_t now, enum gw__idp_rotate *out, int64_t *user, char *sid);
+                           int64_t now, int64_t idle_s, enum gw__idp_rotate *out, int64_t *user,
+                           char *sid);
 
 /* Revokes session sid (of user), or every live session of user when sid is NULL; calls each(arg,
  * sid, expires) for each one it revoked. 0 or GW_EIDSTORE. */

@@ -462,8 +462,8 @@ static void do_refresh(struct gw_idp_call *c, const struct gw_idp_input *in)
     int64_t user;
     gw__idp_refresh_hash(in->refresh, strlen(in->refresh), old_hash);
     gw__idp_refresh_new(refresh, new_hash);
-    if (gw__idp_refresh_rotate(idp.store, old_hash, new_hash, (int64_t)time(NULL), &how, &user,
-                               sid) < 0) {
+    if (gw__idp_refresh_rotate(idp.store, old_hash, new_hash, (int64_t)time(NULL),
+                               (int64_t)(idp.ic.refresh_idle_ms / 1000), &how, &user, sid) < 0) {
         fail(c, GW_EIDSTORE, NULL, NULL);
         return;
     }

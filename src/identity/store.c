@@ -27,6 +27,9 @@ static const char *const migrations[] = {
     "CREATE TABLE idp_refresh (hash TEXT PRIMARY KEY, sid TEXT NOT NULL REFERENCES "
     "idp_sessions(sid) ON DELETE CASCADE, used INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX idp_refresh_sid ON idp_refresh(sid);",
+    /* 2: the idle timeout of sessions (identity.refresh_idle) */
+    "ALTER TABLE idp_sessions ADD COLUMN last_used INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE idp_sessions SET last_used = created;",
 };
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
 
@@ -42,6 +45,7 @@ enum {
     Q_REFRESH_LOOKUP,
     Q_REFRESH_USE,
     Q_SESSION_REVOKE,
+    Q_SESSION_TOUCH,
     Q_SESSIONS_LIVE,
     Q_BEGIN,
     Q_COMMIT,
@@ -59,12 +63,14 @@ static const char *const sql[Q__COUNT] = {
     [Q_USER_BY_ID] = "SELECT " USER_COLS " FROM idp_users WHERE id = ?1 AND disabled = 0",
     [Q_USER_SET_HASH] = "UPDATE idp_users SET password = ?2 WHERE id = ?1",
     [Q_SESSION_INSERT] =
-        "INSERT INTO idp_sessions (sid, user_id, created, expires) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO idp_sessions (sid, user_id, created, expires, last_used) VALUES (?1, ?2, ?3, "
+        "?4, ?3)",
     [Q_REFRESH_INSERT] = "INSERT INTO idp_refresh (hash, sid) VALUES (?1, ?2)",
-    [Q_REFRESH_LOOKUP] = "SELECT r.used, s.sid, s.user_id, s.expires, s.revoked FROM idp_refresh "
-                         "r JOIN idp_sessions s ON s.sid = r.sid WHERE r.hash = ?1",
+    [Q_REFRESH_LOOKUP] = "SELECT r.used, s.sid, s.user_id, s.expires, s.revoked, s.last_used FROM "
+                         "idp_refresh r JOIN idp_sessions s ON s.sid = r.sid WHERE r.hash = ?1",
     [Q_REFRESH_USE] = "UPDATE idp_refresh SET used = 1 WHERE hash = ?1 AND used = 0",
     [Q_SESSION_REVOKE] = "UPDATE idp_sessions SET revoked = 1 WHERE sid = ?1 AND revoked = 0",
+    [Q_SESSION_TOUCH] = "UPDATE idp_sessions SET last_used = ?2 WHERE sid = ?1",
     [Q_SESSIONS_LIVE] = "SELECT sid FROM idp_sessions WHERE user_id = ?1 AND revoked = 0 AND "
                         "expires > ?2",
     [Q_BEGIN] = "BEGIN IMMEDIATE",
@@ -318,7 +324,8 @@ out:
 }
 
 int gw__idp_refresh_rotate(struct gw__idp_store *s, const char *old_hash, const char *new_hash,
-                           int64_t now, enum gw__idp_rotate *out, int64_t *user, char *sid)
+                           int64_t now, int64_t idle_s, enum gw__idp_rotate *out, int64_t *user,
+                           char *sid)
 {
     *out = GW__IDP_UNKNOWN;
     *user = 0;
@@ -334,7 +341,8 @@ int gw__idp_refresh_rotate(struct gw__idp_store *s, const char *old_hash, const 
         bool used = sqlite3_column_int(st, 0) != 0;
         copy_col(st, 1, sid, GW__IDP_SID_LEN + 1);
         *user = sqlite3_column_int64(st, 2);
-        bool live = sqlite3_column_int64(st, 3) > now && sqlite3_column_int(st, 4) == 0;
+        bool live = sqlite3_column_int64(st, 3) > now && sqlite3_column_int(st, 4) == 0 &&
+                    (idle_s == 0 || sqlite3_column_int64(st, 5) + idle_s > now);
         sqlite3_reset(st);
         if (used) {
             /* RFC 9700 4.14.2: a refresh token used twice was stolen by one of the two users;
@@ -347,6 +355,12 @@ int gw__idp_refresh_rotate(struct gw__idp_store *s, const char *old_hash, const 
             rc = run(s, use, "using a refresh token");
             if (rc == 0)
                 rc = insert_refresh(s, new_hash, sid);
+            if (rc == 0) {
+                sqlite3_stmt *touch = stmt(s, Q_SESSION_TOUCH);
+                sqlite3_bind_text(touch, 1, sid, -1, SQLITE_STATIC);
+                sqlite3_bind_int64(touch, 2, now);
+                rc = run(s, touch, "touching a session");
+            }
             if (rc == 0)
                 *out = GW__IDP_ROTATED;
         }

@@ -37,6 +37,7 @@ static void test_identity_defaults(void **state)
     assert_string_equal(ic->kid, "gantry-identity");
     assert_int_equal(ic->access_ttl_ms, 15 * 60000);
     assert_int_equal(ic->refresh_ttl_ms, 720ull * 3600000);
+    assert_int_equal(ic->refresh_idle_ms, 0);
     assert_int_equal(ic->opslimit, 2);
     assert_int_equal(ic->memlimit, 64ull << 20);
     assert_int_equal(ic->min_length, 10);
@@ -69,7 +70,8 @@ static void test_identity_values(void **state)
         "{\"auth\": {\"jwt\": {\"keys\": [{\"kid\": \"other\", \"alg\": \"HS256\", \"secret\": "
         "\"" SECRET "\"}]}}, \"identity\": {\"sqlite\": \"/var/lib/g/id.db\", \"issuer\": "
         "\"https://id\", \"audience\": \"api\", \"jwt\": {\"kid\": \"k2\", \"secret\": \"" SECRET
-        "\"}, \"access_ttl\": \"5m\", \"refresh_ttl\": \"24h\", \"password\": {\"opslimit\": 3, "
+        "\"}, \"access_ttl\": \"5m\", \"refresh_ttl\": \"24h\", \"refresh_idle\": \"1h\", "
+        "\"password\": {\"opslimit\": 3, "
         "\"memlimit\": \"32MiB\", \"min_length\": 12}, \"register\": {\"mode\": \"invite\", "
         "\"invite_codes\": [\"a\", \"b\"], \"roles\": [\"reader\", \"writer\"]}, \"admin_role\": "
         "\"root\", \"paths\": {\"login\": \"/api/auth/login\", \"register\": "
@@ -81,6 +83,7 @@ static void test_identity_values(void **state)
     assert_string_equal(ic->kid, "k2");
     assert_int_equal(ic->access_ttl_ms, 300000);
     assert_int_equal(ic->refresh_ttl_ms, 86400000);
+    assert_int_equal(ic->refresh_idle_ms, 3600000);
     assert_int_equal(ic->opslimit, 3);
     assert_int_equal(ic->memlimit, 32ull << 20);
     assert_int_equal(ic->min_length, 12);

@@ -110,26 +110,29 @@ static void test_sessions(void **state)
     assert_int_equal(gw__idp_session_new(s, a.id, sid1, "h1", 100, 4000000000), 0);
     assert_int_equal(gw__idp_session_new(s, a.id, sid2, "k1", 100, 4000000000), 0);
     /* Live: rotated into h2. */
-    assert_int_equal(gw__idp_refresh_rotate(s, "h1", "h2", 200, &how, &who, sid), 0);
+    assert_int_equal(gw__idp_refresh_rotate(s, "h1", "h2", 200, 0, &how, &who, sid), 0);
     assert_int_equal(how, GW__IDP_ROTATED);
     assert_int_equal(who, a.id);
     assert_string_equal(sid, sid1);
-    assert_int_equal(gw__idp_refresh_rotate(s, "nope", "x", 200, &how, &who, sid), 0);
+    assert_int_equal(gw__idp_refresh_rotate(s, "nope", "x", 200, 0, &how, &who, sid), 0);
     assert_int_equal(how, GW__IDP_UNKNOWN);
     /* h1 again: reuse; the family goes, h2 with it. */
-    assert_int_equal(gw__idp_refresh_rotate(s, "h1", "h3", 200, &how, &who, sid), 0);
+    assert_int_equal(gw__idp_refresh_rotate(s, "h1", "h3", 200, 0, &how, &who, sid), 0);
     assert_int_equal(how, GW__IDP_REUSED);
     assert_string_equal(sid, sid1);
-    assert_int_equal(gw__idp_refresh_rotate(s, "h2", "h4", 200, &how, &who, sid), 0);
+    assert_int_equal(gw__idp_refresh_rotate(s, "h2", "h4", 200, 0, &how, &who, sid), 0);
     assert_int_equal(how, GW__IDP_UNKNOWN);
     /* Expired family: unknown. */
-    assert_int_equal(gw__idp_refresh_rotate(s, "k1", "k2", 5000000000, &how, &who, sid), 0);
+    assert_int_equal(gw__idp_refresh_rotate(s, "k1", "k2", 5000000000, 0, &how, &who, sid), 0);
+    assert_int_equal(how, GW__IDP_UNKNOWN);
+    /* Idle timeout: k1 was last used at 100 (its creation). */
+    assert_int_equal(gw__idp_refresh_rotate(s, "k1", "k2", 200, 50, &how, &who, sid), 0);
     assert_int_equal(how, GW__IDP_UNKNOWN);
     /* Revoke all: sid2 is the only live one left. */
     count_each = 0;
     assert_int_equal(gw__idp_sessions_revoke(s, a.id, NULL, each, NULL), 0);
     assert_int_equal(count_each, 1);
-    assert_int_equal(gw__idp_refresh_rotate(s, "k1", "k2", 200, &how, &who, sid), 0);
+    assert_int_equal(gw__idp_refresh_rotate(s, "k1", "k2", 200, 0, &how, &who, sid), 0);
     assert_int_equal(how, GW__IDP_UNKNOWN);
     /* One session by sid; a second revoke finds nothing to do. */
     char sid3[] = "11111111111111111111111111111111";
