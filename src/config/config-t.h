@@ -54,7 +54,8 @@ enum gw_audit_event {
     GW_AUDIT_EV_FORBIDDEN = 1u << 2,    /* "forbidden": every 403 gantry answers */
     GW_AUDIT_EV_UNAUTHORIZED = 1u << 3, /* "unauthorized": repeated 401s from one client */
     GW_AUDIT_EV_NEW_ADDRESS = 1u << 4,  /* "new_address": an API key from a new address */
-    GW_AUDIT_EV_ALL = (1u << 5) - 1,
+    GW_AUDIT_EV_IDENTITY = 1u << 5,     /* "identity": registrations, logins, lockouts, ... */
+    GW_AUDIT_EV_ALL = (1u << 6) - 1,
 };
 
 enum gw_log_level {
@@ -178,6 +179,25 @@ enum gw_rl_headers {
 #define GW_AUTH_API_KEY (1u << 1)
 #define GW_AUTH_INTROSPECTION (1u << 2)
 #define GW_AUTH_MTLS (1u << 3) /* a verified client certificate (tls.client_auth) */
+
+/* "identity.register.mode" */
+enum gw_idp_register_mode {
+    GW_IDP_REGISTER_OFF,    /* no registration endpoint */
+    GW_IDP_REGISTER_OPEN,   /* anyone */
+    GW_IDP_REGISTER_INVITE, /* with one of register.invite_codes */
+    GW_IDP_REGISTER_ADMIN,  /* a bearer token with admin_role (the first user: anyone) */
+};
+
+/* The endpoints of built-in identity, indexes of gw_identity_conf.paths. */
+enum gw_idp_endpoint {
+    GW_IDP_EP_REGISTER,
+    GW_IDP_EP_LOGIN,
+    GW_IDP_EP_REFRESH,
+    GW_IDP_EP_LOGOUT,
+    GW_IDP_EP_ME,
+    GW_IDP_EP_PASSWORD,
+    GW_IDP_EP__COUNT,
+};
 
 struct gw_jwt_key;
 
@@ -995,6 +1015,34 @@ struct gw_config {
         char *hdr_user;     /* default "x-user-id" */
         char *hdr_roles;    /* default "x-user-roles" */
     } auth;
+    /** "identity" (config_identity.c, README "Built-in identity", docs/config.md "Identity"):
+     * register, login, refresh, logout and me on the proxy port. Off unless the section is
+     * there; bound at start (a reload keeps the store and key that started). */
+    struct gw_identity_conf {
+        bool enabled;
+        char *sqlite;             /* "sqlite", required: the database file */
+        char *issuer;             /* "issuer", default "gantry" */
+        char *audience;           /* "audience", default "gantry" */
+        char *kid;                /* "jwt.kid", default "gantry-identity" */
+        char *secret;             /* "jwt.secret", required: HS256, at least 32 bytes */
+        uint64_t access_ttl_ms;   /* "access_ttl", default 15m */
+        uint64_t refresh_idle_ms; /* "refresh_idle", default 0 = none */
+        uint64_t refresh_ttl_ms;  /* "refresh_ttl", default 720h (30 days) */
+        uint32_t opslimit;        /* "password.opslimit", default 2 (argon2id passes) */
+        uint64_t memlimit;        /* "password.memlimit", default 64MiB */
+        uint32_t min_length;      /* "password.min_length", default 10 (code points) */
+        int register_mode;        /* "register.mode": GW_IDP_REGISTER_*, default admin */
+        char **invite_codes;      /* "register.invite_codes" */
+        size_t ninvite_codes;
+        char **default_roles; /* "register.roles", default ["user"] */
+        size_t ndefault_roles;
+        char *admin_role;              /* "admin_role", default "admin" */
+        char *paths[GW_IDP_EP__COUNT]; /* "paths.register|login|...|password" (GW_IDP_EP_*) */
+        uint32_t max_failures;         /* "lockout.max_failures", default 5: per account */
+        uint32_t max_addr_failures;    /* "lockout.max_address_failures", default 20 */
+        uint64_t lockout_window_ms;    /* "lockout.window", default 15m */
+        uint64_t lockout_ms;           /* "lockout.duration", default 15m */
+    } identity;
     /** "transform": the gateway's transformations, inherited by every service */
     struct gw_transform_conf transform;
     /** "validation": the gateway's schemas and limits, inherited by every service */

@@ -19,6 +19,7 @@ static const struct {
     {"forbidden", GW_AUDIT_EV_FORBIDDEN},
     {"unauthorized", GW_AUDIT_EV_UNAUTHORIZED},
     {"new_address", GW_AUDIT_EV_NEW_ADDRESS},
+    {"identity", GW_AUDIT_EV_IDENTITY},
 };
 #define NEVENTS (sizeof event_names / sizeof event_names[0])
 
@@ -49,7 +50,7 @@ static void parse_events(struct gw__cfg_ctx *ctx, json_t *v, void *base,
             char q[96];
             gw__cfg_error(ctx,
                           "unknown audit event %s: expected admin, reload, forbidden, "
-                          "unauthorized, new_address or all",
+                          "unauthorized, new_address, identity or all",
                           s ? gw__cfg_quote(s, strlen(s), q, sizeof q) : gw__cfg_json_kind(item));
         }
         bits |= bit;

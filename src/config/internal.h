@@ -246,6 +246,7 @@ extern const struct gw__cfg_object gw__cfg_cors_obj;         /* root "cors" */
 extern const struct gw__cfg_object gw__cfg_service_cors_obj; /* service "cors" */
 extern const struct gw__cfg_object gw__cfg_csrf_obj;         /* root "csrf" */
 extern const struct gw__cfg_object gw__cfg_audit_obj;        /* root "audit" */
+extern const struct gw__cfg_object gw__cfg_identity_obj;     /* root "identity" */
 extern const struct gw__cfg_object gw__cfg_service_csrf_obj; /* service "csrf" */
 /* Traffic policies: IP rules (config_iprules.c), security headers (config_sechdr.c). */
 extern const struct gw__cfg_object gw__cfg_ip_rules_obj;                 /* root "ip_rules" */

@@ -78,6 +78,8 @@ static void request_free(struct gw_request *r)
     gw_policy_cancel(r);
     if (r->scrape)
         gw_metrics_scrape_cancel(r->scrape);
+    if (r->idp)
+        gw__idp_serve_free(r);
     gw_identity_clear(&r->identity);
     gw_buf_free(&r->head);
     gw_buf_free(&r->rhead);
@@ -284,6 +286,12 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
  * policy chain let the request through; until then they wait in the buffer. */
 static void client_input(struct gw_conn *c, struct gw_request *r)
 {
+    if (r->idp) {
+        if (c->timer_kind == TIMER_BODY)
+            uv_timer_stop(&c->timer);
+        gw__idp_serve_input(r);
+        return;
+    }
     if (!r->passed)
         return;
     if (c->timer_kind == TIMER_BODY)

@@ -72,6 +72,15 @@ enum gw_route_result gw__conn_route_path_version(struct gw_request *r, const cha
  * the versions the prefix offers in the body ("versions": [...]). */
 void gw__conn_unknown_version(struct gw_conn *c, struct gw_request *r,
                               const struct gw_route_match *m);
+/* conn/identity_serve.c: answers a request for built-in identity endpoint ep (a GW_IDP_EP_*):
+ * reads its body, runs the call, answers. */
+void gw__idp_serve(struct gw_request *r, int ep);
+
+/* conn/identity_serve.c: body bytes (or the client's EOF) for such a request (r->idp set). */
+void gw__idp_serve_input(struct gw_request *r);
+
+/* conn/identity_serve.c: frees r->idp (cancels a call in flight); NULL-safe. */
+void gw__idp_serve_free(struct gw_request *r);
 
 /* conn/request.c: a complete request head: probes, route lookup, the policy chain, then the
  * proxy. */

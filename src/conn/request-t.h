@@ -33,6 +33,7 @@ struct gw_target;
 struct gw_upconn;
 struct gw_metrics_area;
 struct gw_metrics_scrape;
+struct gw_idp_serve;
 struct gw_trace;
 
 /*
@@ -231,6 +232,7 @@ struct gw_request {
                                  * UINT32_MAX an identity without a configured consumer */
     bool ttfb_done;             /** the current try's first response byte was timed */
     struct gw_metrics_scrape *scrape; /** metrics asked for on the proxy port, in flight */
+    struct gw_idp_serve *idp; /** a built-in identity endpoint's call (conn/identity_serve.c) */
     const struct gw_target *target;
     unsigned tries;      /** targets tried so far */
     unsigned retries;    /** retries by the retry policy (status, reset, timeout) */

@@ -18,6 +18,7 @@
 #include "core/random.h"
 #include "http1/names.h"
 #include "http1/upgrade.h"
+#include "identity/identity.h"
 #include "metrics/hub.h"
 #include "net/addr.h"
 #include "observe/observe.h"
@@ -395,6 +396,14 @@ void gw__request_dispatch(struct gw_conn *c, struct gw_request *r)
         (m->method_id == GW_METHOD_GET || m->method_id == GW_METHOD_HEAD)) {
         serve_openapi(c, r, query, query_len);
         return;
+    }
+    /* Built-in identity, off by default: one test. */
+    if (cfg->identity.enabled) {
+        int ep = gw_idp_endpoint(cfg, path, path_len);
+        if (ep >= 0) {
+            gw__idp_serve(r, ep);
+            return;
+        }
     }
     if (r->snap->cfg->tracing.enabled)
         gw_trace_begin(r);

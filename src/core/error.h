@@ -120,7 +120,16 @@
     /* WebSocket handshakes (RFC 6455 4.2.1) */                                                    \
     X(EWSHANDSHAKE, 400, "invalid WebSocket handshake")                                            \
     X(EWSVERSION, 426, "unsupported WebSocket version")                                            \
-    X(EWSORIGIN, 403, "origin not allowed for WebSocket")
+    X(EWSORIGIN, 403, "origin not allowed for WebSocket")                                          \
+    /* built-in identity (src/identity/) */                                                        \
+    X(EJWTREVOKED, 401, "token revoked")                                                           \
+    X(EIDINPUT, 400, "invalid request body")                                                       \
+    X(EIDCREDENTIALS, 401, "invalid credentials")                                                  \
+    X(EIDTOKEN, 401, "invalid, expired or revoked token")                                          \
+    X(EIDTAKEN, 409, "username or email already registered")                                       \
+    X(EIDCLOSED, 403, "registration not allowed")                                                  \
+    X(EIDLOCKED, 429, "too many failed logins")                                                    \
+    X(EIDSTORE, 503, "identity store unavailable")
 
 enum gw_error {
     GW_OK = 0,

@@ -36,6 +36,7 @@
 #include "policy/stages.h"
 #include "runtime/server-t.h"
 #include "runtime/worker-t.h"
+#include "state/revoked.h"
 #include "state/token_cache.h"
 
 /* ---- state and answers ------------------------------------------------------------------------
@@ -385,6 +386,8 @@ static int claims_identity(const struct gw_request *r, const struct gw_jwt_claim
         }
     }
     id->exp = cl->has_exp ? cl->exp : 0;
+    id->jti_key = cl->jti_key;
+    id->sid_key = cl->sid_key;
     return rc ? GW_ENOMEM : 0;
 }
 
@@ -660,6 +663,16 @@ void gw_auth_cancel(struct gw_request *r, void *slot)
 /* ---- the stage ---------------------------------------------------------------------------------
  */
 
+/* A logout or a revoked session (built-in identity) named the token's jti or sid. While the
+ * set is empty (always without built-in identity) this is one relaxed atomic load. */
+static bool revoked(const struct gw_identity *id)
+{
+    if (!gw_revoked_any() || (id->jti_key == 0 && id->sid_key == 0))
+        return false;
+    int64_t now = (int64_t)time(NULL);
+    return gw_revoked_has(id->jti_key, now) || gw_revoked_has(id->sid_key, now);
+}
+
 /* A cache hit decides the request: true with *res (CONTINUE after authorization, or RESPOND). */
 static bool cached(struct gw_request *r, struct auth_state *st, struct gw_token_cache *c,
                    const char *tok, size_t len, enum gw_stage_result *res, struct gw_answer *a)
@@ -675,6 +688,9 @@ static bool cached(struct gw_request *r, struct auth_state *st, struct gw_token_
     if (hit == 1) {
         if (r->identity.exp > 0 && r->identity.exp <= (int64_t)time(NULL)) {
             answer_401(r, st, GW_EJWTEXPIRED, "token expired", a);
+            *res = GW_STAGE_RESPOND;
+        } else if (revoked(&r->identity)) {
+            answer_401(r, st, GW_EJWTREVOKED, "token revoked", a);
             *res = GW_STAGE_RESPOND;
         } else {
             *res = authorized(r, a);
@@ -808,6 +824,10 @@ enum gw_stage_result gw_auth_on_request(struct gw_request *r, void **slot, struc
     if (rc != 0) {
         char why[160];
         answer_401(r, st, rc, gw_jwt_reason(rc, &cl, why, sizeof why), a);
+        return GW_STAGE_RESPOND;
+    }
+    if (revoked(&r->identity)) {
+        answer_401(r, st, GW_EJWTREVOKED, "token revoked", a);
         return GW_STAGE_RESPOND;
     }
     return authorized(r, a);

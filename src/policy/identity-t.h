@@ -21,6 +21,9 @@ struct gw_identity {
     char *perms;
     /** expiry of the credential, Unix seconds; 0 = none */
     int64_t exp;
+    /** the JWT's "jti" and "sid" as state/revoked.h keys (0 = none), checked against the
+     * revoked set on every request, cached or not */
+    uint64_t jti_key, sid_key;
 };
 
 #endif

@@ -11,6 +11,7 @@
 #include "core/base64url.h"
 #include "core/error.h"
 #include "policy/claims.h"
+#include "state/revoked.h"
 
 /* Decodes one segment into a fresh buffer (NUL-terminated for convenience). */
 static int decode_segment(const char *s, size_t n, unsigned char **out, size_t *out_len)
@@ -171,6 +172,10 @@ static int check_claims(json_t *payload, const struct gw_jwt_policy *p, int64_t 
         return bad_claim(c, name, true);
     if (gw_claim_string(payload, "sub", c->sub, sizeof(c->sub)) < 0)
         return bad_claim(c, "sub", false);
+    const char *jti = json_string_value(json_object_get(payload, "jti"));
+    const char *sid = json_string_value(json_object_get(payload, "sid"));
+    c->jti_key = jti ? gw_revoked_key(jti) : 0;
+    c->sid_key = sid ? gw_revoked_key(sid) : 0;
     if (gw_claim_lists(payload, &p->roles, c->roles, sizeof(c->roles), &name) < 0 ||
         gw_claim_lists(payload, &p->perms, c->perms, sizeof(c->perms), &name) < 0)
         return bad_claim(c, name, false);

@@ -62,6 +62,9 @@ struct gw_jwt_claims {
     char sub[GW_JWT_SUB_MAX];
     /** "iss", "" when absent */
     char iss[GW_JWT_ISS_MAX];
+    /** keys (state/revoked.h gw_revoked_key) of the "jti" and "sid" strings, 0 when absent or
+     * not strings */
+    uint64_t jti_key, sid_key;
     /** values of the policy's roles claims, space-separated, each once ("" when absent or not
      * configured) */
     char roles[GW_JWT_LIST_MAX];

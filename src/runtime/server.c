@@ -25,6 +25,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "dashboard/tail.h"
+#include "identity/identity.h"
 #include "metrics/hub.h"
 #include "net/listen.h"
 #include "observe/history.h"
@@ -34,6 +35,7 @@
 #include "policy/policy.h"
 #include "runtime/sdnotify.h"
 #include "runtime/worker.h"
+#include "state/revoked.h"
 #include "trace/exporter.h"
 #include "upstream/target_state.h"
 
@@ -73,6 +75,8 @@ static void stop_control(struct control *ctl)
     ctl->server->openapi = NULL;
     gw_metrics_hub_close(ctl->server->metrics);
     gw_tracer_stop(ctl->server->tracer); /* sends what the workers left, then closes */
+    gw_idp_stop(); /* after the workers: no call is in flight (their loops ran them out) */
+    gw_revoked_reset();
     gw_audit_stop(); /* after the admin API and the workers: nothing records any more */
     uv_close((uv_handle_t *)&ctl->sigterm, on_closed_noop);
     uv_close((uv_handle_t *)&ctl->sigint, on_closed_noop);
@@ -618,7 +622,7 @@ int gw_server_run(struct gw_config *cfg, const char *path, const struct gw_contr
         s.workers[i].trace_queue = gw_tracer_queue(s.tracer, i);
     s.health = gw_health_start(&ctl.loop, s.targets, s.snap);
     s.jwks = gw_jwks_start(&ctl.loop, s.snap->cfg, publish_keyset, &s);
-    if (gw_audit_start(&ctl.loop, s.snap->cfg) < 0) {
+    if (gw_audit_start(&ctl.loop, s.snap->cfg) < 0 || gw_idp_start(s.snap->cfg) < 0) {
         for (unsigned i = 0; i < nworkers; i++)
             close(s.workers[i].listen_fd);
         goto out;

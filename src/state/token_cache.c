@@ -103,6 +103,8 @@ int gw_identity_copy(struct gw_identity *dst, const struct gw_identity *src)
     dst->roles = to[2];
     dst->perms = to[3];
     dst->exp = src->exp;
+    dst->jti_key = src->jti_key;
+    dst->sid_key = src->sid_key;
     return 0;
 fail:
     for (int i = 0; i < 4; i++)
@@ -190,6 +192,8 @@ static struct tc_entry *entry_new(const uint8_t *digest, uint64_t hash,
         e->id.roles = place(e, &pos, id->roles);
         e->id.perms = place(e, &pos, id->perms);
         e->id.exp = id->exp;
+        e->id.jti_key = id->jti_key;
+        e->id.sid_key = id->sid_key;
     }
     return e;
 }

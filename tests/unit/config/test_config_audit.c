@@ -54,7 +54,7 @@ static void test_audit_errors(void **state)
     (void)state;
     expect_one("{\"audit\": {\"events\": [\"admin\", \"reloads\"]}, " SERVICES "}", "\"reloads\"",
                "audit.events[1]: unknown audit event \"reloads\": expected admin, reload, "
-               "forbidden, unauthorized, new_address or all");
+               "forbidden, unauthorized, new_address, identity or all");
     expect_one("{\"audit\": {\"events\": \"admin\"}, " SERVICES "}", "\"admin\"",
                "audit.events: expected an array of event names, got a string");
     expect_one("{\"audit\": {\"queue\": 1}, " SERVICES "}", "1}",

@@ -1,0 +1,152 @@
+/*
+ * Built-in identity's endpoints on the proxy port (identity/identity.h): the request's body is
+ * read whole (Content-Length, at most GW_IDP_BODY_MAX), handed with the bearer token and the
+ * client's address to gw_idp_call_start, whose work runs on libuv's thread pool; the result
+ * comes back on this loop and is answered here.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "conn/internal.h"
+#include "conn/request-t.h"
+#include "core/error.h"
+#include "http1/parser.h"
+#include "identity/identity.h"
+#include "policy/chain.h"
+#include "policy/client_addr.h"
+#include "runtime/worker-t.h"
+
+struct gw_idp_serve {
+    enum gw_idp_endpoint ep;
+    char *body;
+    size_t len, want;
+    char *bearer; /* the Authorization header's bearer token, or NULL */
+    size_t bearer_len;
+    struct gw_idp_call *call; /* in flight, or NULL */
+    char field[48];           /* an error answer's "field" member */
+};
+
+void gw__idp_serve_free(struct gw_request *r)
+{
+    struct gw_idp_serve *st = r->idp;
+    if (st == NULL)
+        return;
+    gw_idp_call_cancel(st->call);
+    free(st->body);
+    free(st->bearer);
+    free(st);
+    r->idp = NULL;
+}
+
+static void on_result(void *arg, const struct gw_idp_result *res)
+{
+    struct gw_request *r = arg;
+    struct gw_idp_serve *st = r->idp;
+    st->call = NULL;
+    if (res->err == 0) {
+        gw__conn_respond(gw_conn_of(r), res->status, "Cache-Control: no-store\r\n", res->body,
+                         res->body_len, false);
+        return;
+    }
+    struct gw_answer a;
+    gw_answer_init(&a, res->err);
+    a.status = res->status;
+    a.reason = res->reason[0] ? res->reason : NULL;
+    a.retry_after = res->retry_after;
+    a.headers = "Cache-Control: no-store\r\n";
+    if (res->field[0]) {
+        /* The field names are the endpoints' member names: plain ASCII, no escaping needed. */
+        snprintf(st->field, sizeof st->field, "\"field\":\"%s\"", res->field);
+        a.extra = st->field;
+    }
+    r->ds->respond(r, &a);
+}
+
+static void answer_err(struct gw_request *r, int err, const char *reason, bool close)
+{
+    struct gw_answer a;
+    gw_answer_init(&a, err);
+    a.reason = reason;
+    a.close = close;
+    r->ds->respond(r, &a);
+}
+
+/* Takes what body bytes have come; starts the call once they are all there. */
+void gw__idp_serve_input(struct gw_request *r)
+{
+    struct gw_idp_serve *st = r->idp;
+    if (st->call != NULL || r->body_done)
+        return;
+    const char *p;
+    size_t n = r->ds->body_peek(r, &p);
+    size_t k = n < st->want - st->len ? n : st->want - st->len;
+    memcpy(st->body + st->len, p, k);
+    st->len += k;
+    r->ds->body_consume(r, k);
+    if (st->len < st->want) {
+        if (n == 0 && r->msg.expect_continue && r->ds->send_continue(r) < 0) {
+            r->ds->abort(r);
+            return;
+        }
+        if (r->ds->body_want(r) < 0)
+            r->ds->abort(r);
+        return;
+    }
+    r->body_done = true;
+    const char *client = r->client_ip[0] ? r->client_ip : r->peer;
+    int rc = gw_idp_call_start(&r->w->loop, st->ep, st->body, st->len, st->bearer, st->bearer_len,
+                               client, on_result, r, &st->call);
+    if (rc < 0)
+        answer_err(r, rc, NULL, false);
+}
+
+void gw__idp_serve(struct gw_request *r, int ep)
+{
+    const struct gw_http1_message *m = &r->msg;
+    bool get = ep == GW_IDP_EP_ME;
+    if (get ? (m->method_id != GW_METHOD_GET) : (m->method_id != GW_METHOD_POST)) {
+        struct gw_answer a;
+        gw_answer_init(&a, GW_EMETHODNOTALLOWED);
+        a.headers = get ? "Allow: GET\r\n" : "Allow: POST\r\n";
+        r->ds->respond(r, &a);
+        return;
+    }
+    if (m->body == GW_BODY_CHUNKED) {
+        answer_err(r, GW_EIDINPUT, "body: send it with a Content-Length", true);
+        return;
+    }
+    if (m->body == GW_BODY_LENGTH && m->content_length > GW_IDP_BODY_MAX) {
+        answer_err(r, GW_EBODYTOOLARGE, NULL, true);
+        return;
+    }
+    struct gw_idp_serve *st = calloc(1, sizeof *st);
+    size_t want = m->body == GW_BODY_LENGTH ? (size_t)m->content_length : 0;
+    if (st == NULL || (st->body = malloc(want + 1)) == NULL) {
+        free(st);
+        answer_err(r, GW_ENOMEM, NULL, true);
+        return;
+    }
+    r->idp = st;
+    st->ep = (enum gw_idp_endpoint)ep;
+    st->want = want;
+    int i = gw_http1_find_header(m, "authorization", 13);
+    if (i >= 0 && m->headers[i].value_len > 7 && m->headers[i].value_len < 8192 &&
+        strncasecmp(m->headers[i].value, "Bearer ", 7) == 0) {
+        st->bearer_len = m->headers[i].value_len - 7;
+        st->bearer = malloc(st->bearer_len + 1);
+        if (st->bearer == NULL) {
+            answer_err(r, GW_ENOMEM, NULL, true);
+            return;
+        }
+        memcpy(st->bearer, m->headers[i].value + 7, st->bearer_len);
+        st->bearer[st->bearer_len] = '\0';
+    }
+    gw_policy_client_ip(r);
+    /* Everything needed from the head is copied: its bytes in the input buffer can go, as the
+     * proxy lets them go once it built the upstream head. */
+    r->head_built = true;
+    r->ds->body_consume(r, m->head_len);
+    r->body_done = false;
+    gw__idp_serve_input(r);
+}

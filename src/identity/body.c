@@ -1,0 +1,194 @@
+/* Request bodies of the identity endpoints: JSON objects with a few string members, each
+ * checked for type and length so that every 400 names its field (identity.h gw_idp_parse). */
+#include "identity/identity.h"
+
+#include <string.h>
+
+#include <jansson.h>
+
+#include "core/error.h"
+
+struct member {
+    const char *name;
+    size_t off; /* in struct gw_idp_input */
+    size_t cap; /* of the destination, NUL included */
+    bool required;
+};
+
+#define IN(f) offsetof(struct gw_idp_input, f), sizeof(((struct gw_idp_input *)0)->f)
+
+/* ASCII letters, digits, '.', '_', '-', 3 to 64 of them, folded to lower case: the one
+ * spelling of a name, so "Alice" and "alice" are the same user (non-ASCII names are refused,
+ * which leaves no Unicode normalisation question). */
+static bool fold_username(char *s, const char **why)
+{
+    size_t n = strlen(s);
+    if (n < 3 || n > 64) {
+        *why = "must be 3 to 64 characters";
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c >= 'A' && c <= 'Z')
+            s[i] = (char)(c - 'A' + 'a');
+        else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+                   c == '-')) {
+            *why = "may hold only ASCII letters, digits, '.', '_' and '-'";
+            return false;
+        }
+    }
+    return true;
+}
+
+/* One '@' with something on each side, printable ASCII without spaces, at most 254 bytes,
+ * folded to lower case. */
+static bool fold_email(char *s, const char **why)
+{
+    size_t n = strlen(s);
+    const char *at = strchr(s, '@');
+    if (n > 254 || at == NULL || at == s || at[1] == '\0' || strchr(at + 1, '@') != NULL) {
+        *why = "must be an email address (local@domain, at most 254 characters)";
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c <= ' ' || c >= 0x7f) {
+            *why = "must be printable ASCII without spaces";
+            return false;
+        }
+        if (c >= 'A' && c <= 'Z')
+            s[i] = (char)(c - 'A' + 'a');
+    }
+    return true;
+}
+
+/* A string member into its field: NULL when it is fine (or absent and not required), else the
+ * reason. */
+static const char *take(json_t *obj, const struct member *m, struct gw_idp_input *in)
+{
+    json_t *v = json_object_get(obj, m->name);
+    if (v == NULL || json_is_null(v))
+        return m->required ? "is required" : NULL;
+    if (!json_is_string(v))
+        return "must be a string";
+    size_t n = json_string_length(v);
+    const char *s = json_string_value(v);
+    if (n == 0)
+        return m->required ? "is required" : "must not be empty";
+    if (n >= m->cap)
+        return "is too long";
+    if (memchr(s, '\0', n) != NULL)
+        return "must not contain NUL";
+    char *dst = (char *)in + m->off;
+    memcpy(dst, s, n);
+    dst[n] = '\0';
+    return NULL;
+}
+
+int gw_idp_parse(enum gw_idp_endpoint ep, const char *body, size_t len, struct gw_idp_input *in,
+                 const char **field, const char **why)
+{
+    static const struct member reg[] = {
+        {"username", IN(username), true},
+        {"email", IN(email), true},
+        {"password", IN(password), true},
+        {"invite_code", IN(invite), false},
+    };
+    static const struct member login[] = {
+        {"login", IN(login), true},
+        {"password", IN(password), true},
+    };
+    static const struct member refresh[] = {{"refresh_token", IN(refresh), true}};
+    static const struct member logout[] = {{"refresh_token", IN(refresh), false}};
+    static const struct member change[] = {
+        {"current_password", IN(password), true},
+        {"new_password", IN(new_password), true},
+    };
+    const struct member *ms = NULL;
+    size_t nms = 0;
+    int rc = GW_EIDINPUT;
+    json_t *root = NULL;
+
+    memset(in, 0, sizeof *in);
+    *field = "body";
+    *why = "must be a JSON object";
+    switch (ep) {
+    case GW_IDP_EP_REGISTER:
+        ms = reg, nms = sizeof reg / sizeof reg[0];
+        break;
+    case GW_IDP_EP_LOGIN:
+        ms = login, nms = sizeof login / sizeof login[0];
+        break;
+    case GW_IDP_EP_REFRESH:
+        ms = refresh, nms = 1;
+        break;
+    case GW_IDP_EP_LOGOUT:
+        ms = logout, nms = 1;
+        if (len == 0)
+            return 0; /* logout may come without a body: this session */
+        break;
+    case GW_IDP_EP_PASSWORD:
+        ms = change, nms = sizeof change / sizeof change[0];
+        break;
+    default:
+        return 0; /* me takes no body */
+    }
+    if (len == 0 || len > GW_IDP_BODY_MAX)
+        goto out;
+    root = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+    if (root == NULL || !json_is_object(root))
+        goto out;
+    /* Login's "login" may also be sent as "username" or "email" (the seeds' bodies). */
+    if (ep == GW_IDP_EP_LOGIN && json_object_get(root, "login") == NULL) {
+        json_t *alt = json_object_get(root, "username");
+        if (alt == NULL)
+            alt = json_object_get(root, "email");
+        if (alt != NULL && json_object_set(root, "login", alt) < 0)
+            goto out;
+    }
+    for (size_t i = 0; i < nms; i++) {
+        const char *bad = take(root, &ms[i], in);
+        if (bad) {
+            *field = ms[i].name;
+            *why = bad;
+            goto out;
+        }
+    }
+    in->password_len = strlen(in->password);
+    in->new_password_len = strlen(in->new_password);
+    if (ep == GW_IDP_EP_LOGOUT) {
+        json_t *all = json_object_get(root, "all");
+        if (all != NULL && !json_is_boolean(all)) {
+            *field = "all";
+            *why = "must be true or false";
+            goto out;
+        }
+        in->all = json_is_true(all);
+    }
+    if (ep == GW_IDP_EP_REGISTER) {
+        if (!fold_username(in->username, why)) {
+            *field = "username";
+            goto out;
+        }
+        if (!fold_email(in->email, why)) {
+            *field = "email";
+            goto out;
+        }
+    }
+    if (ep == GW_IDP_EP_LOGIN) {
+        in->login_is_email = strchr(in->login, '@') != NULL;
+        const char *ignored;
+        /* A login that is neither a valid name nor a valid address matches no user; it still
+         * goes through the dummy verification (same answer, same time as a wrong password). */
+        if (in->login_is_email)
+            (void)fold_email(in->login, &ignored);
+        else
+            (void)fold_username(in->login, &ignored);
+    }
+    rc = 0;
+    *field = NULL;
+    *why = NULL;
+out:
+    json_decref(root);
+    return rc;
+}

@@ -1,0 +1,93 @@
+/*
+ * Built-in identity (README "Built-in identity", issue 17): users with argon2id passwords in a
+ * SQLite store, and the endpoints register, login, refresh, logout and me on the proxy port.
+ * Access tokens are HS256 JWTs that gantry's own JWT authentication accepts (config_identity.c
+ * adds the key to auth.jwt's); refresh tokens are opaque, stored as SHA-256, rotated on each
+ * use, and the reuse of a used one revokes its whole session family.
+ *
+ * Threads: gw_idp_start/stop on the control thread; gw_idp_endpoint and gw_idp_call_* on a
+ * worker's loop thread. The work of a call (argon2id, SQLite) runs on libuv's thread pool
+ * (uv_queue_work), never on a loop thread.
+ */
+#ifndef GW_IDENTITY_IDENTITY_H
+#define GW_IDENTITY_IDENTITY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "config/config-t.h"
+
+#define GW_IDP_BODY_MAX 8192    /* the largest request body an endpoint reads */
+#define GW_IDP_PASSWORD_MAX 256 /* bytes */
+#define GW_IDP_TOKEN_MAX 128    /* a refresh token or an invite code, bytes */
+
+/* What a request body holds, after gw_idp_parse checked it. Strings NUL-terminated. */
+struct gw_idp_input {
+    char username[65]; /* folded to lower case (ASCII letters, digits, '.', '_', '-') */
+    char email[255];   /* folded to lower case */
+    char login[255];   /* login: a username or an email, folded */
+    bool login_is_email;
+    char password[GW_IDP_PASSWORD_MAX + 1]; /* password change: the current one */
+    size_t password_len;
+    char new_password[GW_IDP_PASSWORD_MAX + 1]; /* password change */
+    size_t new_password_len;
+    char invite[GW_IDP_TOKEN_MAX + 1];
+    char refresh[GW_IDP_TOKEN_MAX + 1];
+    bool all; /* logout: every session of the user */
+};
+
+/*
+ * Parses and checks the JSON body of a call to endpoint ep (a pure function: the fuzz target's
+ * way in). Returns 0, or GW_EIDINPUT with *field the member at fault ("body" when the body is
+ * not a JSON object) and *why a reason (both literals). Password strength is checked later,
+ * by register, which knows the configured minimum.
+ */
+int gw_idp_parse(enum gw_idp_endpoint ep, const char *body, size_t len, struct gw_idp_input *in,
+                 const char **field, const char **why);
+
+/* The endpoint whose configured path is path[0..n) (register only when registration is on), or
+ * -1. One comparison per endpoint; -1 at once when identity is off. Any thread. */
+int gw_idp_endpoint(const struct gw_config *cfg, const char *path, size_t n);
+
+/* Opens the store and binds the settings (copied) for the life of the process: a reload does
+ * not change them. Control thread, before the workers start; nothing when identity is off.
+ * 0, or GW_EIDSTORE / GW_ENOMEM. */
+int gw_idp_start(const struct gw_config *cfg);
+
+/* Closes the store; after the workers stopped. */
+void gw_idp_stop(void);
+
+/* The outcome of a call, for the loop thread. */
+struct gw_idp_result {
+    int status; /* HTTP status */
+    int err;    /* 0: body is the answer; else the error for gantry's own error answer */
+    char *body; /* JSON (err 0), owned by the call */
+    size_t body_len;
+    char reason[160];     /* err: a reason naming the field, or "" */
+    char field[32];       /* err: the member of the body at fault, or "" */
+    uint32_t retry_after; /* seconds, with GW_EIDLOCKED */
+};
+
+struct gw_idp_call;
+
+/* Called on the loop thread with the result (valid during the call only). */
+typedef void (*gw_idp_cb)(void *arg, const struct gw_idp_result *res);
+
+/*
+ * Starts a call of endpoint ep with a request body (copied), the bearer token of its
+ * Authorization header (copied; NULL when none) and the client's address (copied). cb runs
+ * later on loop, never before this returns. Returns 0 with *out (for gw_idp_call_cancel until cb
+ * ran), or GW_ENOMEM / GW_EIDSTORE (identity was not started).
+ */
+int gw_idp_call_start(uv_loop_t *loop, enum gw_idp_endpoint ep, const char *body, size_t len,
+                      const char *bearer, size_t bearer_len, const char *client, gw_idp_cb cb,
+                      void *arg, struct gw_idp_call **out);
+
+/* The caller is gone: cb will not run (the work, once started, still finishes: a login counts).
+ * Loop thread; NULL is ignored. */
+void gw_idp_call_cancel(struct gw_idp_call *call);
+
+#endif

@@ -1,0 +1,127 @@
+/*
+ * Helpers shared by the files of identity/ (built-in identity), not used outside it.
+ */
+#ifndef GW_IDENTITY_INTERNAL_H
+#define GW_IDENTITY_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sodium.h>
+
+#include "identity/identity.h"
+
+#define GW__IDP_USERNAME_MAX 64
+#define GW__IDP_EMAIL_MAX 254
+#define GW__IDP_ROLES_MAX 512
+#define GW__IDP_SID_LEN 32 /* hex of 16 random bytes */
+
+struct gw__idp_user {
+    int64_t id;
+    char username[GW__IDP_USERNAME_MAX + 1];
+    char email[GW__IDP_EMAIL_MAX + 1];
+    char hash[crypto_pwhash_STRBYTES];
+    char roles[GW__IDP_ROLES_MAX]; /* space-separated */
+    int64_t created;
+};
+
+/* ---- store.c: the SQLite store. Every function takes the store's own mutex, so any thread
+ * (the libuv thread pool) may call them; they block on the disk: never on a loop thread. ---- */
+
+struct gw__idp_store;
+
+/* Opens (creating) the database file, WAL mode, and applies the migrations this gantry knows.
+ * 0, or GW_EIDSTORE after logging why. */
+int gw__idp_store_open(const char *path, struct gw__idp_store **out);
+void gw__idp_store_close(struct gw__idp_store *s);
+
+/* Users in the store, into *n. 0 or GW_EIDSTORE. */
+int gw__idp_users_count(struct gw__idp_store *s, int64_t *n);
+
+/* Inserts a user (username and email already folded); its id into u->id. 0, GW_EIDTAKEN when
+ * the username or email exists, or GW_EIDSTORE. */
+int gw__idp_user_insert(struct gw__idp_store *s, struct gw__idp_user *u);
+
+/* Finds a user by folded username or email (by_email) or by id (login NULL). 0, 1 when there
+ * is none, or GW_EIDSTORE. */
+int gw__idp_user_find(struct gw__idp_store *s, const char *login, bool by_email, int64_t id,
+                      struct gw__idp_user *u);
+
+/* Replaces a user's password hash (a rehash with the current parameters). 0 or GW_EIDSTORE. */
+int gw__idp_user_set_hash(struct gw__idp_store *s, int64_t id, const char *hash);
+
+/* A new session family sid for user, with its first refresh token (SHA-256 hex rhash), both
+ * expiring at expires. 0 or GW_EIDSTORE. */
+int gw__idp_session_new(struct gw__idp_store *s, int64_t user, const char *sid, const char *rhash,
+                        int64_t now, int64_t expires);
+
+enum gw__idp_rotate {
+    GW__IDP_ROTATED, /* the old token was live: it is used now, the new one is live */
+    GW__IDP_UNKNOWN, /* no such token, or its family was revoked, or expired */
+    GW__IDP_REUSED,  /* the token had been used: its whole family is revoked now */
+};
+
+/* Refresh-token rotation, one transaction: looks up old_hash; if live (family neither revoked,
+ * expired, nor unused for idle_s seconds when idle_s > 0), marks it used, adds new_hash to its
+ * family and records the use; if already used, revokes the family. *user and
+ * sid[GW__IDP_SID_LEN + 1] tell whose. 0 with *out, or GW_EIDSTORE. */
+int gw__idp_refresh_rotate(struct gw__idp_store *s, const char *old_hash, const char *new_hash,
+                           int64_t now, int64_t idle_s, enum gw__idp_rotate *out, int64_t *user,
+                           char *sid);
+
+/* Revokes session sid (of user), or every live session of user when sid is NULL; calls each(arg,
+ * sid, expires) for each one it revoked. 0 or GW_EIDSTORE. */
+int gw__idp_sessions_revoke(struct gw__idp_store *s, int64_t user, const char *sid,
+                            void (*each)(void *arg, const char *sid), void *arg);
+
+/* ---- password.c ---------------------------------------------------------------------------- */
+
+/* Why pw is refused as a new password (min_length code points, at most GW_IDP_PASSWORD_MAX
+ * bytes, not on the built-in list of common passwords, not the username), or NULL. */
+const char *gw__idp_password_weak(const char *pw, size_t len, uint32_t min_length,
+                                  const char *username);
+
+/* argon2id hash of pw into out (crypto_pwhash_STRBYTES). 0 or GW_ENOMEM (memlimit refused). */
+int gw__idp_password_hash(const char *pw, size_t len, uint64_t ops, uint64_t mem, char *out);
+
+/* Verifies pw against hash (NULL: against a dummy hash of the same cost, so an unknown user
+ * takes as long as a wrong password). *rehash is set when the hash's parameters differ from
+ * (ops, mem). True when it matches. */
+bool gw__idp_password_check(const char *hash, const char *pw, size_t len, uint64_t ops,
+                            uint64_t mem, bool *rehash);
+
+/* ---- throttle.c: failed logins per account and per client address ------------------------- */
+
+/* Seconds until key may try again (0: now). key: "u:<username>" or "a:<address>". */
+int64_t gw__idp_throttle_wait(const char *key, int64_t now_ms);
+
+/* A failed login for key: true when this failure starts a lockout (max failures within window
+ * makes key wait lockout_ms). */
+bool gw__idp_throttle_fail(const char *key, uint32_t max, uint64_t window_ms, uint64_t lockout_ms,
+                           int64_t now_ms);
+
+/* A successful login: key's failures are forgotten. */
+void gw__idp_throttle_ok(const char *key);
+
+/* Frees the table (gw_idp_stop). */
+void gw__idp_throttle_reset(void);
+
+/* ---- token.c ------------------------------------------------------------------------------ */
+
+/* An access token for u in session sid, into *out (free()), its jti into jti[33]. 0 or
+ * GW_ENOMEM. */
+int gw__idp_access_token(const struct gw_identity_conf *ic, const struct gw__idp_user *u,
+                         const char *sid, int64_t now, char **out, char *jti);
+
+/* A new opaque refresh token (43 base64url characters) into tok[44] and the SHA-256 hex of it
+ * into hash[65]. */
+void gw__idp_refresh_new(char *tok, char *hash);
+
+/* The SHA-256 hex of a presented refresh token. */
+void gw__idp_refresh_hash(const char *tok, size_t len, char *hash);
+
+/* Random hex of n bytes into out[2n + 1]. */
+void gw__idp_random_hex(char *out, size_t n);
+
+#endif

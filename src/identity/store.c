@@ -1,0 +1,422 @@
+/*
+ * The SQLite store of built-in identity: users, session families and refresh tokens in one
+ * database file, WAL mode, migrations numbered in gantry_migrations (component "identity", the
+ * audit log's table). Every statement is prepared once at open and bound with parameters. One
+ * connection under a mutex: callers are libuv's thread-pool threads (identity/service.c).
+ */
+#include "identity/internal.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/error.h"
+#include "core/log.h"
+
+static const char *const migrations[] = {
+    "CREATE TABLE idp_users (id INTEGER PRIMARY KEY, username TEXT NOT NULL UNIQUE, email TEXT "
+    "NOT NULL UNIQUE, password TEXT NOT NULL, roles TEXT NOT NULL, created INTEGER NOT NULL, "
+    "disabled INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE idp_sessions (sid TEXT PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES "
+    "idp_users(id) ON DELETE CASCADE, created INTEGER NOT NULL, expires INTEGER NOT NULL, "
+    "revoked INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX idp_sessions_user ON idp_sessions(user_id);"
+    "CREATE TABLE idp_refresh (hash TEXT PRIMARY KEY, sid TEXT NOT NULL REFERENCES "
+    "idp_sessions(sid) ON DELETE CASCADE, used INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX idp_refresh_sid ON idp_refresh(sid);",
+    /* 2: the idle timeout of sessions (identity.refresh_idle) */
+    "ALTER TABLE idp_sessions ADD COLUMN last_used INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE idp_sessions SET last_used = created;",
+};
+#define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
+
+enum {
+    Q_COUNT,
+    Q_USER_INSERT,
+    Q_USER_BY_NAME,
+    Q_USER_BY_EMAIL,
+    Q_USER_BY_ID,
+    Q_USER_SET_HASH,
+    Q_SESSION_INSERT,
+    Q_REFRESH_INSERT,
+    Q_REFRESH_LOOKUP,
+    Q_REFRESH_USE,
+    Q_SESSION_REVOKE,
+    Q_SESSION_TOUCH,
+    Q_SESSIONS_LIVE,
+    Q_BEGIN,
+    Q_COMMIT,
+    Q_ROLLBACK,
+    Q__COUNT,
+};
+
+#define USER_COLS "id, username, email, password, roles, created"
+static const char *const sql[Q__COUNT] = {
+    [Q_COUNT] = "SELECT COUNT(*) FROM idp_users",
+    [Q_USER_INSERT] = "INSERT INTO idp_users (username, email, password, roles, created) VALUES "
+                      "(?1, ?2, ?3, ?4, ?5)",
+    [Q_USER_BY_NAME] = "SELECT " USER_COLS " FROM idp_users WHERE username = ?1 AND disabled = 0",
+    [Q_USER_BY_EMAIL] = "SELECT " USER_COLS " FROM idp_users WHERE email = ?1 AND disabled = 0",
+    [Q_USER_BY_ID] = "SELECT " USER_COLS " FROM idp_users WHERE id = ?1 AND disabled = 0",
+    [Q_USER_SET_HASH] = "UPDATE idp_users SET password = ?2 WHERE id = ?1",
+    [Q_SESSION_INSERT] =
+        "INSERT INTO idp_sessions (sid, user_id, created, expires, last_used) VALUES (?1, ?2, ?3, "
+        "?4, ?3)",
+    [Q_REFRESH_INSERT] = "INSERT INTO idp_refresh (hash, sid) VALUES (?1, ?2)",
+    [Q_REFRESH_LOOKUP] = "SELECT r.used, s.sid, s.user_id, s.expires, s.revoked, s.last_used FROM "
+                         "idp_refresh r JOIN idp_sessions s ON s.sid = r.sid WHERE r.hash = ?1",
+    [Q_REFRESH_USE] = "UPDATE idp_refresh SET used = 1 WHERE hash = ?1 AND used = 0",
+    [Q_SESSION_REVOKE] = "UPDATE idp_sessions SET revoked = 1 WHERE sid = ?1 AND revoked = 0",
+    [Q_SESSION_TOUCH] = "UPDATE idp_sessions SET last_used = ?2 WHERE sid = ?1",
+    [Q_SESSIONS_LIVE] = "SELECT sid FROM idp_sessions WHERE user_id = ?1 AND revoked = 0 AND "
+                        "expires > ?2",
+    [Q_BEGIN] = "BEGIN IMMEDIATE",
+    [Q_COMMIT] = "COMMIT",
+    [Q_ROLLBACK] = "ROLLBACK",
+};
+
+struct gw__idp_store {
+    pthread_mutex_t lock;
+    sqlite3 *db;
+    sqlite3_stmt *q[Q__COUNT];
+};
+
+static int exec(sqlite3 *db, const char *text, const char *what)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, text, NULL, NULL, &msg) != SQLITE_OK) {
+        gw_log_error("identity: sqlite: %s: %s", what, msg ? msg : sqlite3_errmsg(db));
+        sqlite3_free(msg);
+        return GW_EIDSTORE;
+    }
+    return 0;
+}
+
+static int migrate(sqlite3 *db)
+{
+    if (exec(db,
+             "CREATE TABLE IF NOT EXISTS gantry_migrations (component TEXT NOT NULL, version "
+             "INTEGER NOT NULL, applied TEXT NOT NULL, PRIMARY KEY (component, version))",
+             "migrations table") < 0)
+        return GW_EIDSTORE;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT COALESCE(MAX(version), 0) FROM gantry_migrations WHERE "
+                           "component = 'identity'",
+                           -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW) {
+        gw_log_error("identity: sqlite: reading the schema version: %s", sqlite3_errmsg(db));
+        sqlite3_finalize(st);
+        return GW_EIDSTORE;
+    }
+    int have = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (have > (int)NMIGRATIONS) {
+        gw_log_error("identity: sqlite: the database has identity schema version %d, newer than "
+                     "this gantry knows (%zu)",
+                     have, NMIGRATIONS);
+        return GW_EIDSTORE;
+    }
+    for (size_t v = (size_t)have; v < NMIGRATIONS; v++) {
+        char row[160];
+        snprintf(row, sizeof row,
+                 "INSERT INTO gantry_migrations VALUES ('identity', %zu, "
+                 "strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ', 'now'))",
+                 v + 1);
+        if (exec(db, "BEGIN IMMEDIATE", "begin") < 0)
+            return GW_EIDSTORE;
+        if (exec(db, migrations[v], "migration") < 0 || exec(db, row, "migration row") < 0) {
+            exec(db, "ROLLBACK", "rollback");
+            return GW_EIDSTORE;
+        }
+        if (exec(db, "COMMIT", "commit") < 0)
+            return GW_EIDSTORE;
+        gw_log_info("identity: sqlite: applied identity schema migration %zu", v + 1);
+    }
+    return 0;
+}
+
+int gw__idp_store_open(const char *path, struct gw__idp_store **out)
+{
+    struct gw__idp_store *s = calloc(1, sizeof *s);
+    *out = NULL;
+    if (s == NULL)
+        return GW_ENOMEM;
+    pthread_mutex_init(&s->lock, NULL);
+    if (sqlite3_open_v2(path, &s->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
+        gw_log_error("identity: cannot open the SQLite database %s: %s", path,
+                     s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        goto fail;
+    }
+    sqlite3_busy_timeout(s->db, 2000);
+    if (exec(s->db, "PRAGMA journal_mode=WAL", "journal_mode") < 0 ||
+        exec(s->db, "PRAGMA synchronous=NORMAL", "synchronous") < 0 ||
+        exec(s->db, "PRAGMA foreign_keys=ON", "foreign_keys") < 0 || migrate(s->db) < 0)
+        goto fail;
+    for (int i = 0; i < Q__COUNT; i++) {
+        if (sqlite3_prepare_v2(s->db, sql[i], -1, &s->q[i], NULL) != SQLITE_OK) {
+            gw_log_error("identity: sqlite: preparing \"%s\": %s", sql[i], sqlite3_errmsg(s->db));
+            goto fail;
+        }
+    }
+    *out = s;
+    return 0;
+fail:
+    gw__idp_store_close(s);
+    return GW_EIDSTORE;
+}
+
+void gw__idp_store_close(struct gw__idp_store *s)
+{
+    if (s == NULL)
+        return;
+    for (int i = 0; i < Q__COUNT; i++)
+        sqlite3_finalize(s->q[i]);
+    sqlite3_close(s->db);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+/* A statement ready to bind: reset, bindings cleared. */
+static sqlite3_stmt *stmt(struct gw__idp_store *s, int i)
+{
+    sqlite3_reset(s->q[i]);
+    sqlite3_clear_bindings(s->q[i]);
+    return s->q[i];
+}
+
+static int fail_sql(struct gw__idp_store *s, const char *what)
+{
+    gw_log_error("identity: sqlite: %s: %s", what, sqlite3_errmsg(s->db));
+    return GW_EIDSTORE;
+}
+
+/* Runs a statement without rows. */
+static int run(struct gw__idp_store *s, sqlite3_stmt *st, const char *what)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : fail_sql(s, what);
+}
+
+static void copy_col(sqlite3_stmt *st, int col, char *dst, size_t cap)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    snprintf(dst, cap, "%s", t ? (const char *)t : "");
+}
+
+int gw__idp_users_count(struct gw__idp_store *s, int64_t *n)
+{
+    pthread_mutex_lock(&s->lock);
+    sqlite3_stmt *st = stmt(s, Q_COUNT);
+    int rc = sqlite3_step(st) == SQLITE_ROW ? 0 : fail_sql(s, "counting users");
+    *n = rc == 0 ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+int gw__idp_user_insert(struct gw__idp_store *s, struct gw__idp_user *u)
+{
+    pthread_mutex_lock(&s->lock);
+    sqlite3_stmt *st = stmt(s, Q_USER_INSERT);
+    sqlite3_bind_text(st, 1, u->username, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, u->email, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, u->hash, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, u->roles, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, u->created);
+    int step = sqlite3_step(st);
+    int rc = 0;
+    if (step == SQLITE_DONE)
+        u->id = sqlite3_last_insert_rowid(s->db);
+    else if (sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_UNIQUE)
+        rc = GW_EIDTAKEN;
+    else
+        rc = fail_sql(s, "inserting a user");
+    sqlite3_reset(st);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+int gw__idp_user_find(struct gw__idp_store *s, const char *login, bool by_email, int64_t id,
+                      struct gw__idp_user *u)
+{
+    pthread_mutex_lock(&s->lock);
+    sqlite3_stmt *st;
+    if (login == NULL) {
+        st = stmt(s, Q_USER_BY_ID);
+        sqlite3_bind_int64(st, 1, id);
+    } else {
+        st = stmt(s, by_email ? Q_USER_BY_EMAIL : Q_USER_BY_NAME);
+        sqlite3_bind_text(st, 1, login, -1, SQLITE_STATIC);
+    }
+    int step = sqlite3_step(st);
+    int rc = 1;
+    if (step == SQLITE_ROW) {
+        u->id = sqlite3_column_int64(st, 0);
+        copy_col(st, 1, u->username, sizeof u->username);
+        copy_col(st, 2, u->email, sizeof u->email);
+        copy_col(st, 3, u->hash, sizeof u->hash);
+        copy_col(st, 4, u->roles, sizeof u->roles);
+        u->created = sqlite3_column_int64(st, 5);
+        rc = 0;
+    } else if (step != SQLITE_DONE) {
+        rc = fail_sql(s, "finding a user");
+    }
+    sqlite3_reset(st);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+int gw__idp_user_set_hash(struct gw__idp_store *s, int64_t id, const char *hash)
+{
+    pthread_mutex_lock(&s->lock);
+    sqlite3_stmt *st = stmt(s, Q_USER_SET_HASH);
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC);
+    int rc = run(s, st, "updating a password hash");
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+static int insert_refresh(struct gw__idp_store *s, const char *hash, const char *sid)
+{
+    sqlite3_stmt *st = stmt(s, Q_REFRESH_INSERT);
+    sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, sid, -1, SQLITE_STATIC);
+    return run(s, st, "inserting a refresh token");
+}
+
+static int revoke_one(struct gw__idp_store *s, const char *sid)
+{
+    sqlite3_stmt *st = stmt(s, Q_SESSION_REVOKE);
+    sqlite3_bind_text(st, 1, sid, -1, SQLITE_STATIC);
+    return run(s, st, "revoking a session");
+}
+
+int gw__idp_session_new(struct gw__idp_store *s, int64_t user, const char *sid, const char *rhash,
+                        int64_t now, int64_t expires)
+{
+    pthread_mutex_lock(&s->lock);
+    int rc = run(s, stmt(s, Q_BEGIN), "begin");
+    if (rc < 0)
+        goto out;
+    sqlite3_stmt *st = stmt(s, Q_SESSION_INSERT);
+    sqlite3_bind_text(st, 1, sid, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, user);
+    sqlite3_bind_int64(st, 3, now);
+    sqlite3_bind_int64(st, 4, expires);
+    rc = run(s, st, "inserting a session");
+    if (rc == 0)
+        rc = insert_refresh(s, rhash, sid);
+    if (rc == 0)
+        rc = run(s, stmt(s, Q_COMMIT), "commit");
+    if (rc < 0)
+        (void)run(s, stmt(s, Q_ROLLBACK), "rollback");
+out:
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+int gw__idp_refresh_rotate(struct gw__idp_store *s, const char *old_hash, const char *new_hash,
+                           int64_t now, int64_t idle_s, enum gw__idp_rotate *out, int64_t *user,
+                           char *sid)
+{
+    *out = GW__IDP_UNKNOWN;
+    *user = 0;
+    sid[0] = '\0';
+    pthread_mutex_lock(&s->lock);
+    int rc = run(s, stmt(s, Q_BEGIN), "begin");
+    if (rc < 0)
+        goto out;
+    sqlite3_stmt *st = stmt(s, Q_REFRESH_LOOKUP);
+    sqlite3_bind_text(st, 1, old_hash, -1, SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+        bool used = sqlite3_column_int(st, 0) != 0;
+        copy_col(st, 1, sid, GW__IDP_SID_LEN + 1);
+        *user = sqlite3_column_int64(st, 2);
+        bool live = sqlite3_column_int64(st, 3) > now && sqlite3_column_int(st, 4) == 0 &&
+                    (idle_s == 0 || sqlite3_column_int64(st, 5) + idle_s > now);
+        sqlite3_reset(st);
+        if (used) {
+            /* RFC 9700 4.14.2: a refresh token used twice was stolen by one of the two users;
+             * which one is unknown, so the whole family goes. */
+            rc = revoke_one(s, sid);
+            *out = GW__IDP_REUSED;
+        } else if (live) {
+            sqlite3_stmt *use = stmt(s, Q_REFRESH_USE);
+            sqlite3_bind_text(use, 1, old_hash, -1, SQLITE_STATIC);
+            rc = run(s, use, "using a refresh token");
+            if (rc == 0)
+                rc = insert_refresh(s, new_hash, sid);
+            if (rc == 0) {
+                sqlite3_stmt *touch = stmt(s, Q_SESSION_TOUCH);
+                sqlite3_bind_text(touch, 1, sid, -1, SQLITE_STATIC);
+                sqlite3_bind_int64(touch, 2, now);
+                rc = run(s, touch, "touching a session");
+            }
+            if (rc == 0)
+                *out = GW__IDP_ROTATED;
+        }
+    } else {
+        sqlite3_reset(st);
+        if (step != SQLITE_DONE)
+            rc = fail_sql(s, "looking up a refresh token");
+    }
+    if (rc == 0)
+        rc = run(s, stmt(s, Q_COMMIT), "commit");
+    if (rc < 0) {
+        (void)run(s, stmt(s, Q_ROLLBACK), "rollback");
+        *out = GW__IDP_UNKNOWN;
+    }
+out:
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+int gw__idp_sessions_revoke(struct gw__idp_store *s, int64_t user, const char *sid,
+                            void (*each)(void *arg, const char *sid), void *arg)
+{
+    pthread_mutex_lock(&s->lock);
+    int rc = 0;
+    if (sid != NULL) {
+        rc = revoke_one(s, sid);
+        if (rc == 0 && sqlite3_changes(s->db) > 0)
+            each(arg, sid);
+        goto out;
+    }
+    rc = run(s, stmt(s, Q_BEGIN), "begin");
+    if (rc < 0)
+        goto out;
+    sqlite3_stmt *st = stmt(s, Q_SESSIONS_LIVE);
+    sqlite3_bind_int64(st, 1, user);
+    sqlite3_bind_int64(st, 2, (int64_t)time(NULL));
+    char sids[64][GW__IDP_SID_LEN + 1];
+    for (;;) {
+        /* In rounds of up to 64: a statement's rows are read before the updates run. */
+        size_t n = 0;
+        while (n < 64 && sqlite3_step(st) == SQLITE_ROW)
+            copy_col(st, 0, sids[n++], sizeof sids[0]);
+        sqlite3_reset(st);
+        for (size_t i = 0; rc == 0 && i < n; i++) {
+            rc = revoke_one(s, sids[i]);
+            if (rc == 0)
+                each(arg, sids[i]);
+        }
+        if (rc < 0 || n < 64)
+            break;
+    }
+    if (rc == 0)
+        rc = run(s, stmt(s, Q_COMMIT), "commit");
+    if (rc < 0)
+        (void)run(s, stmt(s, Q_ROLLBACK), "rollback");
+out:
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}

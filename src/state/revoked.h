@@ -1,0 +1,37 @@
+/*
+ * The revoked-token set: the 64-bit keys of access tokens (their "jti") and sessions (their
+ * "sid") that must no longer be accepted, each until its own expiry (the latest time a token
+ * it covers can still be valid). One set per process, shared by every thread; built-in
+ * identity (src/identity/) adds to it on logout, refresh-token reuse and when sessions are
+ * revoked, and JWT authentication (policy/auth.c) asks it about every verified token.
+ *
+ * Asking costs one relaxed atomic load while the set is empty (always, without built-in
+ * identity), else a mutex and an open-addressing probe. Entries are dropped when they expire
+ * (by gw_revoked_sweep and when the table grows).
+ */
+#ifndef GW_STATE_REVOKED_H
+#define GW_STATE_REVOKED_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* The key of a jti or sid string: FNV-1a 64, never 0 (0 means "no such claim"). */
+uint64_t gw_revoked_key(const char *s);
+
+/* Adds key (not 0) until until_s (Unix seconds); a later expiry replaces an earlier one.
+ * Returns 0 or GW_ENOMEM. Any thread. */
+int gw_revoked_add(uint64_t key, int64_t until_s);
+
+/* True when key (0: false) is in the set and its expiry is after now_s. Any thread. */
+bool gw_revoked_has(uint64_t key, int64_t now_s);
+
+/* True when the set may hold something (one relaxed load): callers test it first. */
+bool gw_revoked_any(void);
+
+/* Drops entries expired at now_s; returns how many remain. Any thread. */
+unsigned long gw_revoked_sweep(int64_t now_s);
+
+/* Empties the set and frees its memory (at exit, and between unit tests). */
+void gw_revoked_reset(void);
+
+#endif

@@ -1,0 +1,158 @@
+/*
+ * Unit tests for src/identity/body.c (gw_idp_parse) and src/identity/password.c: each
+ * endpoint's members, the field named by every refusal, username and email folding, login by
+ * "login", "username" or "email", and the password rules (length in code points, the common
+ * list in any case, not the username), with a real argon2id hash, verify and needs-rehash.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/error.h"
+#include "identity/internal.h"
+
+static const char *field, *why;
+
+static int parse(enum gw_idp_endpoint ep, const char *body, struct gw_idp_input *in)
+{
+    return gw_idp_parse(ep, body, strlen(body), in, &field, &why);
+}
+
+static void refused(enum gw_idp_endpoint ep, const char *body, const char *want_field)
+{
+    struct gw_idp_input in;
+    assert_int_equal(parse(ep, body, &in), GW_EIDINPUT);
+    assert_string_equal(field, want_field);
+    assert_non_null(why);
+}
+
+static void test_register(void **state)
+{
+    (void)state;
+    struct gw_idp_input in;
+    assert_int_equal(parse(GW_IDP_EP_REGISTER,
+                           "{\"username\": \"Al.Ice_9-\", \"email\": \"Al@Example.COM\", "
+                           "\"password\": \"pässwörd long\", \"invite_code\": \"c\"}",
+                           &in),
+                     0);
+    assert_string_equal(in.username, "al.ice_9-");
+    assert_string_equal(in.email, "al@example.com");
+    assert_int_equal(in.password_len, strlen("pässwörd long"));
+    assert_string_equal(in.invite, "c");
+    refused(GW_IDP_EP_REGISTER, "", "body");
+    refused(GW_IDP_EP_REGISTER, "{", "body");
+    refused(GW_IDP_EP_REGISTER, "\"x\"", "body");
+    refused(GW_IDP_EP_REGISTER, "{\"a\":1,\"a\":2}", "body");
+    refused(GW_IDP_EP_REGISTER, "{\"email\": \"a@b\", \"password\": \"p\"}", "username");
+    refused(GW_IDP_EP_REGISTER, "{\"username\": \"ab\", \"email\": \"a@b\", \"password\": \"p\"}",
+            "username");
+    refused(GW_IDP_EP_REGISTER,
+            "{\"username\": \"j\\u00f6rg\", \"email\": \"a@b\", \"password\": \"p\"}", "username");
+    refused(GW_IDP_EP_REGISTER,
+            "{\"username\": \"abc\\u0000d\", \"email\": \"a@b\", \"password\": \"p\"}",
+            "body"); /* jansson refuses an escaped NUL: not JSON we take */
+    refused(GW_IDP_EP_REGISTER, "{\"username\": \"abc\", \"email\": \"@b\", \"password\": \"p\"}",
+            "email");
+    refused(GW_IDP_EP_REGISTER,
+            "{\"username\": \"abc\", \"email\": \"a@b@c\", \"password\": \"p\"}", "email");
+    refused(GW_IDP_EP_REGISTER,
+            "{\"username\": \"abc\", \"email\": \"a b@c\", \"password\": \"p\"}", "email");
+    refused(GW_IDP_EP_REGISTER, "{\"username\": \"abc\", \"email\": \"a@b\", \"password\": \"\"}",
+            "password");
+    refused(GW_IDP_EP_REGISTER,
+            "{\"username\": \"abc\", \"email\": \"a@b\", \"password\": [\"p\"]}", "password");
+    refused(GW_IDP_EP_REGISTER,
+            "{\"username\": \"abc\", \"email\": \"a@b\", \"password\": \"p\", \"invite_code\": "
+            "7}",
+            "invite_code");
+    char big[600];
+    memset(big, 'x', sizeof big);
+    static const char head[] = "{\"username\": \"abc\", \"email\": \"a@b\", \"password\": \"";
+    memcpy(big, head, sizeof head - 1);
+    memcpy(big + sizeof big - 3, "\"}", 3);
+    refused(GW_IDP_EP_REGISTER, big, "password");
+}
+
+static void test_login_refresh_logout_me(void **state)
+{
+    (void)state;
+    struct gw_idp_input in;
+    assert_int_equal(parse(GW_IDP_EP_LOGIN, "{\"login\": \"ALICE\", \"password\": \"p\"}", &in), 0);
+    assert_string_equal(in.login, "alice");
+    assert_false(in.login_is_email);
+    assert_int_equal(parse(GW_IDP_EP_LOGIN, "{\"email\": \"A@B.c\", \"password\": \"p\"}", &in), 0);
+    assert_string_equal(in.login, "a@b.c");
+    assert_true(in.login_is_email);
+    assert_int_equal(parse(GW_IDP_EP_LOGIN, "{\"username\": \"bob\", \"password\": \"p\"}", &in),
+                     0);
+    assert_string_equal(in.login, "bob");
+    refused(GW_IDP_EP_LOGIN, "{\"password\": \"p\"}", "login");
+    refused(GW_IDP_EP_LOGIN, "{\"login\": \"bob\"}", "password");
+    assert_int_equal(parse(GW_IDP_EP_REFRESH, "{\"refresh_token\": \"abc\"}", &in), 0);
+    assert_string_equal(in.refresh, "abc");
+    refused(GW_IDP_EP_REFRESH, "{}", "refresh_token");
+    assert_int_equal(parse(GW_IDP_EP_LOGOUT, "", &in), 0);
+    assert_false(in.all);
+    assert_int_equal(parse(GW_IDP_EP_LOGOUT, "{\"all\": true}", &in), 0);
+    assert_true(in.all);
+    refused(GW_IDP_EP_LOGOUT, "{\"all\": 1}", "all");
+    assert_int_equal(parse(GW_IDP_EP_ME, "", &in), 0);
+    assert_int_equal(parse(GW_IDP_EP_PASSWORD,
+                           "{\"current_password\": \"old one\", \"new_password\": \"new one!\"}",
+                           &in),
+                     0);
+    assert_string_equal(in.password, "old one");
+    assert_int_equal(in.password_len, 7);
+    assert_string_equal(in.new_password, "new one!");
+    assert_int_equal(in.new_password_len, 8);
+    refused(GW_IDP_EP_PASSWORD, "{\"current_password\": \"old one\"}", "new_password");
+    refused(GW_IDP_EP_PASSWORD, "{\"new_password\": \"x\"}", "current_password");
+}
+
+static void test_password_rules(void **state)
+{
+    (void)state;
+    assert_null(gw__idp_password_weak("correct horse", 13, 10, "alice"));
+    assert_string_equal(gw__idp_password_weak("short", 5, 10, NULL), "is too short");
+    /* Ten code points in more bytes: long enough. */
+    assert_null(gw__idp_password_weak("äöüäöüäöüä", strlen("äöüäöüäöüä"), 10, NULL));
+    assert_non_null(gw__idp_password_weak("äöü", strlen("äöü"), 4, NULL));
+    assert_string_equal(gw__idp_password_weak("PassWord123", 11, 8, NULL),
+                        "is a commonly used password");
+    assert_string_equal(gw__idp_password_weak("alice-the-admin", 15, 8, "alice-the-admin"),
+                        "must not be the username");
+    char big[GW_IDP_PASSWORD_MAX + 2];
+    memset(big, 'a', sizeof big);
+    assert_string_equal(gw__idp_password_weak(big, sizeof big, 8, NULL), "is too long");
+}
+
+static void test_password_hash(void **state)
+{
+    (void)state;
+    assert_true(sodium_init() >= 0);
+    char h[crypto_pwhash_STRBYTES];
+    bool rehash = true;
+    assert_int_equal(gw__idp_password_hash("secret pw", 9, 1, 8192, h), 0);
+    assert_memory_equal(h, "$argon2id$", 10);
+    assert_true(gw__idp_password_check(h, "secret pw", 9, 1, 8192, &rehash));
+    assert_false(rehash);
+    assert_false(gw__idp_password_check(h, "secret pX", 9, 1, 8192, &rehash));
+    assert_true(gw__idp_password_check(h, "secret pw", 9, 2, 8192, &rehash));
+    assert_true(rehash); /* the cost changed */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_register),
+        cmocka_unit_test(test_login_refresh_logout_me),
+        cmocka_unit_test(test_password_rules),
+        cmocka_unit_test(test_password_hash),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
