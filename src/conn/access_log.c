@@ -15,6 +15,7 @@
 #include "control/snapshot-t.h"
 #include "core/buf.h"
 #include "dashboard/tail.h"
+#include "policy/stages.h"
 #include "runtime/server-t.h"
 #include "runtime/worker-t.h"
 #include "trace/trace.h"
@@ -218,8 +219,7 @@ void gw_access_log(const struct gw_request *r)
             gw_buf_append_u64(b, r->retries);
             break;
         case GW_LOG_F_CACHE:
-            /* The response cache is not there yet: no request has a cache status. */
-            put_str(b, json, NULL);
+            put_str(b, json, r->svc ? gw_cache_status_name(r) : NULL);
             break;
         case GW_LOG_F_CONSUMER:
             put_str(b, json, r->authenticated ? r->identity.consumer : NULL);

@@ -101,6 +101,12 @@ struct cache_state {
 
 _Static_assert(sizeof(struct cache_state) <= GW_STAGE_STATE_MAX, "cache state too large");
 
+const char *gw_cache_status_name(const struct gw_request *r)
+{
+    const struct cache_state *st = r->slot[GW_STAGE_CACHE];
+    return st ? xcache_name[st->xc] : NULL;
+}
+
 bool gw_cache_applies(const struct gw_snapshot *s, size_t i)
 {
     return s->cfg->services[i].cache.enabled;

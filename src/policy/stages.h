@@ -73,6 +73,9 @@ enum gw_stage_result gw_cache_on_request(struct gw_request *r, void **slot, stru
 int gw_cache_on_response(struct gw_request *r, void *slot, struct gw_buf *head);
 int gw_cache_on_response_head(struct gw_request *r, void *slot, struct gw_http1_message *m);
 void gw_cache_cancel(struct gw_request *r, void *slot);
+/* What the cache did for r ("HIT", "MISS", "STALE", "EXPIRED", "BYPASS", "REVALIDATED", as its
+ * X-Cache header says), or NULL when its service does not cache: the access log's cache field. */
+const char *gw_cache_status_name(const struct gw_request *r);
 
 /* policy/compress.c: gzip and brotli of upstream answers by Accept-Encoding, streamed. */
 bool gw_compress_applies(const struct gw_snapshot *s, size_t i);

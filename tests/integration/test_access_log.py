@@ -62,6 +62,8 @@ def _config(o, fmt):
     })
     cfg["services"].append({"name": "dead", "prefix": "/dead", "strip_prefix": True,
                             "targets": ["http://127.0.0.1:%d" % dead]})
+    cfg["services"].append({"name": "cached", "prefix": "/cached", "strip_prefix": True,
+                            "targets": [o.target()], "cache": {"enabled": True, "ttl": "1h"}})
     cfg["services"].append({"name": "flaky", "prefix": "/flaky", "strip_prefix": True,
                             "targets": [o.target()],
                             "retries": {"attempts": 1, "statuses": [503], "backoff_base": "1ms",
@@ -80,9 +82,11 @@ def _scenarios(g):
         "limited": ("/api/echo/limited", key),
         "dead": ("/dead/x", []),
         "retried": ("/flaky/status/503", []),
+        "cache-miss": ("/cached/bytes/10", []),
+        "cache-hit": ("/cached/bytes/10", []),
     }
     want = {"ok": 200, "anon": 200, "ok2": 200, "ok3": 200, "limited": 429, "dead": 502,
-            "retried": 503}
+            "retried": 503, "cache-miss": 200, "cache-hit": 200}
     ids = {}
     for name, (path, hs) in cases.items():
         rid = "case-%s" % name
@@ -121,7 +125,7 @@ def test_access_fields_in_json():
             assert list(e) == ["request_id", "status", "upstream_status", "retries", "cache",
                                "consumer", "rate_limit", "trace_id", "span_id", "method",
                                "path"], e
-            assert e["cache"] is None, e
+            assert e["cache"] in (None, "MISS", "HIT"), e
             assert re.match(r"^[0-9a-f]{32}$", e["trace_id"]) and re.match(
                 r"^[0-9a-f]{16}$", e["span_id"]), e
         e = got["ok"]
@@ -136,6 +140,8 @@ def test_access_fields_in_json():
             502, None, None, None), e
         e = got["retried"]
         assert (e["status"], e["upstream_status"], e["retries"]) == (503, 503, 1), e
+        assert (got["ok"]["cache"], got["cache-miss"]["cache"], got["cache-hit"]["cache"]) == (
+            None, "MISS", "HIT"), got
 
 
 def test_sigusr1_reopens_the_log_files():
