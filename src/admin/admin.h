@@ -184,6 +184,12 @@ int gw__admin_doc_remove_target(json_t *doc, const char *name, const char *url, 
 void gw__admin_audit_change(const char *action, const char *name, json_t *before_doc,
                             json_t *after_doc, int status, const char *error);
 
+/* admin_audit.c: one audit entry for an admin action that is not a service change (a cache
+ * purge, a registration): action, object ("cache:all", "registration:<id>"), detail (a JSON
+ * object, taken: decref'd here, NULL-safe; never a secret) and the outcome as an HTTP status.
+ * The actor is the admin request's. */
+void gw__admin_audit_event(const char *action, const char *object, json_t *detail, int status);
+
 /* admin_api.c: a target's state for the status pages ("down", "ejected", "circuit_open" or
  * "up") and since when (*since, the control loop's monotonic ms; 0: unknown). now: uv_now of
  * the control loop. */

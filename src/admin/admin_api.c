@@ -767,6 +767,16 @@ static void post_cache_purge(struct gw_server *s, const struct gw__admin_req *rq
         else
             n = gw_cache_store_clear(store);
     }
+    char object[160];
+    snprintf(object, sizeof object, "cache:%s",
+             url      ? "url"
+             : prefix ? "prefix"
+             : tag    ? "tag"
+                      : "all");
+    gw__admin_audit_event("cache.purge", object,
+                          json_pack("{s:s?, s:s?, s:s?, s:I}", "url", url, "prefix", prefix, "tag",
+                                    tag, "purged", (json_int_t)n),
+                          200);
     json_decref(body);
     gw__admin_json(rs, 200, json_pack("{s:I}", "purged", (json_int_t)n));
 }

@@ -95,3 +95,15 @@ void gw__admin_audit_change(const char *action, const char *name, json_t *before
     free(detail);
     json_decref(d);
 }
+
+void gw__admin_audit_event(const char *action, const char *object, json_t *detail, int status)
+{
+    if (gw_audit_wants(GW_AUDIT_EV_ADMIN)) {
+        char *text = detail && json_object_size(detail) ? json_dumps(detail, JSON_COMPACT) : NULL;
+        struct gw_audit_record r = {
+            .action = action, .object = object, .detail = text, .status = status};
+        gw_audit_record(&r);
+        free(text);
+    }
+    json_decref(detail);
+}

@@ -143,6 +143,14 @@ void gw__admin_register(struct gw_server *s, const struct gw__admin_req *rq,
     const struct gw_registration *e = res.entry;
     if (res.changed)
         gw_registry_changed(reg, cfg->registration.publish_interval_ms);
+    if (res.status == 201 || res.changed) { /* renewals are not changes: no entry each time */
+        char object[160];
+        snprintf(object, sizeof object, "registration:%s", e->id);
+        gw__admin_audit_event(
+            res.status == 201 ? "registration.create" : "registration.update", object,
+            json_pack("{s:s, s:s, s:s}", "name", e->name, "prefix", e->prefix, "url", e->url),
+            res.status);
+    }
     if (res.status == 201 || res.changed)
         gw_log_info("registration %s: %s at %s is a target of %s (ttl %llu s)%s", e->id, e->url,
                     e->prefix, e->name, (unsigned long long)(e->ttl_ms / 1000),
@@ -187,6 +195,11 @@ void gw__admin_deregister(struct gw_server *s, const struct gw__admin_req *rq,
     gw_registry_changed(reg, cfg->registration.publish_interval_ms);
     gw_log_info("registration %s removed: %s at %s is no longer a target of %s", id, e->url,
                 e->prefix, e->name);
+    char object[160];
+    snprintf(object, sizeof object, "registration:%s", id);
+    gw__admin_audit_event(
+        "registration.delete", object,
+        json_pack("{s:s, s:s, s:s}", "name", e->name, "prefix", e->prefix, "url", e->url), 200);
     json_t *j = gw_registration_json(e, gw_registry_now_ms());
     json_object_set_new(j, "removed", json_true());
     gw__admin_json(rs, 200, j);

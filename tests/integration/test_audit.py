@@ -146,6 +146,44 @@ def test_admin_changes_and_reloads_are_chained_in_the_file_and_sqlite():
     assert _verify(log).returncode == 0
 
 
+def test_cache_purges_and_registrations_are_audited():
+    """A cache purge and a backend registration (create, delete) are admin changes: each one
+    is an entry with the admin's actor; a registration's token never appears."""
+    tmp = _tmp()
+    with Origin() as o:
+        cfg = _config(o, tmp)
+        cfg["services"][0]["cache"] = {"enabled": True, "ttl": "1h"}
+        cfg["registration"] = {"encryption_key": "11" * 32}
+        with Gantry(cfg) as g:
+            log = os.path.join(tmp, "audit.log")
+            r = _admin(g, "POST", "/api/cache/purge", {"prefix": "example/open"})
+            assert r.status == 200, r
+            assert _admin(g, "POST", "/api/cache/purge", {"all": True}).status == 200
+            r = _admin(g, "POST", "/api/registrations",
+                       {"name": "reg", "url": o.target()["url"], "prefix": "/reg",
+                        "token": "secret-backend-token"})
+            assert r.status == 201, r
+            rid = json.loads(r.body)["id"]
+            assert _admin(g, "DELETE", "/api/registrations/" + rid).status == 200
+            entries = _wait_entries(log, 4)
+            got = [(e["action"], e["object"], e.get("status")) for e in entries
+                   if e["action"] != "config.reload"]
+            assert got == [
+                ("cache.purge", "cache:prefix", 200),
+                ("cache.purge", "cache:all", 200),
+                ("registration.create", "registration:" + rid, 201),
+                ("registration.delete", "registration:" + rid, 200),
+            ], got
+            purge = entries[0]
+            assert purge["detail"]["prefix"] == "example/open" and "purged" in purge["detail"]
+            assert purge["actor"] == {"key": KEY_ID, "addr": "127.0.0.1", "via": "admin"}, purge
+            reg = [e for e in entries if e["action"] == "registration.create"][0]
+            assert reg["detail"] == {"name": "reg", "prefix": "/reg", "url": o.target()["url"]}, reg
+            with open(log) as f:
+                assert "secret-backend-token" not in f.read()
+            assert _verify(log).returncode == 0
+
+
 def test_a_file_rotated_while_stopped_continues_the_chain_from_sqlite():
     tmp = _tmp()
     db = os.path.join(tmp, "audit.db")
