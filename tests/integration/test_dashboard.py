@@ -134,6 +134,9 @@ def test_live_log_stream_filters():
     with Origin() as o, Gantry(keyed_config(o)) as g:
         # sent while nobody watches: never shown (nothing is recorded)
         assert request(g.port, "GET", "/app/status/503").status == 503
+        # The client has its answer before the worker records the request: wait for the access
+        # line (written after the live log's look), so the stream cannot open in between.
+        g.wait_log(r'"GET /app/status/503" 503')
         s = Stream(g.admin_port, "service=app&status=5xx")
         try:
             assert s.status == 200, s.head
