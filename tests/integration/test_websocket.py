@@ -94,9 +94,9 @@ class Holder:
         self.wait_line(first, timeout)
 
     def poll_lines(self, wait):
-        """Reads what the holder printed within wait seconds into .lines."""
+        """Reads what the holder printed within wait seconds into .lines (at once after its
+        end: nothing more can come; callers poll with their own deadline)."""
         if self.eof:
-            time.sleep(wait)
             return
         r, _, _ = select.select([self.fd], [], [], wait)
         if not r:

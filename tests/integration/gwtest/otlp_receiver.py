@@ -255,7 +255,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             st.headers = [[k, v] for k, v in self.headers.items()]
             delay, status = st.delay_ms, st.status
         if delay:
-            time.sleep(delay / 1000.0)
+            time.sleep(delay / 1000.0)  # the scenario: a slow collector (delay_ms), not a wait
         if status:
             self._send(status, {"code": 14, "message": "test receiver told to fail"})
         else:

@@ -104,7 +104,7 @@ class PostgresServer:
             if time.monotonic() > deadline:
                 raise procs.HarnessError("postgres not ready within %.1f s\n%s"
                                           % (ready_timeout, self.logs()))
-            time.sleep(0.05)
+            time.sleep(0.05)  # the readiness poll's interval
 
     def _psql(self, sql, timeout=10):
         return subprocess.run(
