@@ -1014,6 +1014,9 @@ struct gw_config {
         char *hdr_consumer; /* default "x-consumer-id" */
         char *hdr_user;     /* default "x-user-id" */
         char *hdr_roles;    /* default "x-user-roles" */
+        /* Computed: the three names' lengths, so the upstream rewrite compares a client header
+         * only with a name of its length. */
+        size_t hdr_consumer_len, hdr_user_len, hdr_roles_len;
     } auth;
     /** "identity" (config_identity.c, README "Built-in identity", docs/config.md "Identity"):
      * register, login, refresh, logout and me on the proxy port. Off unless the section is

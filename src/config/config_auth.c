@@ -468,8 +468,17 @@ static const struct gw__cfg_field identity_fields[] = {
      .arg = &header_check,
      .def = "X-User-Roles"},
 };
-static const struct gw__cfg_object identity_obj = {.what = "identity_headers",
-                                                   ROWS(identity_fields)};
+static void identity_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
+{
+    (void)ctx;
+    (void)json;
+    struct gw_config *cfg = obj;
+    cfg->auth.hdr_consumer_len = cfg->auth.hdr_consumer ? strlen(cfg->auth.hdr_consumer) : 0;
+    cfg->auth.hdr_user_len = cfg->auth.hdr_user ? strlen(cfg->auth.hdr_user) : 0;
+    cfg->auth.hdr_roles_len = cfg->auth.hdr_roles ? strlen(cfg->auth.hdr_roles) : 0;
+}
+static const struct gw__cfg_object identity_obj = {
+    .what = "identity_headers", ROWS(identity_fields), .check = identity_check};
 
 /* ---- auth (root) ----------------------------------------------------------------------------- */
 

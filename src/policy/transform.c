@@ -641,9 +641,11 @@ static int edit_request_headers(struct gw_request *r, struct tf_state *st,
     }
     size_t n = m->num_headers;
     const char *cursor = st->values.data;
-    bool moved = false;
+    bool renamed = false;
+    size_t before_drops = 0, after_drops = 0; /* fields in, fields kept: one went if they differ */
     for (size_t l = 0; l < st->nlayers; l++) {
         const struct gw_tf_fields *f = &st->layers[l]->set->request.headers;
+        before_drops += n;
         for (size_t i = 0; i < f->nremove; i++)
             n = drop_named(h, n, f->remove[i]);
         for (size_t i = 0; i < f->nrename; i++) {
@@ -651,12 +653,13 @@ static int edit_request_headers(struct gw_request *r, struct tf_state *st,
                 if (header_is(h[k].name, h[k].name_len, f->rename[i].from)) {
                     h[k].name = f->rename[i].to;
                     h[k].name_len = (uint32_t)strlen(f->rename[i].to);
+                    renamed = true;
                 }
             }
         }
         for (size_t i = 0; i < f->nset; i++)
             n = drop_named(h, n, f->set[i].name);
-        moved |= f->nremove + f->nset > 0;
+        after_drops += n;
         const struct gw_tf_value *lists[2] = {f->set, f->add};
         size_t counts[2] = {f->nset, f->nadd};
         for (size_t k = 0; k < 2; k++) {
@@ -677,6 +680,9 @@ static int edit_request_headers(struct gw_request *r, struct tf_state *st,
             }
         }
     }
+    /* Kept fields keep their order and added ones go after them: Host's index changed only if
+     * a field went away or a rename touched a name. */
+    bool moved = renamed || after_drops != before_drops;
     m->num_headers = (uint32_t)n;
     if (moved)
         m->host_index = gw_http1_find_header(m, "host", 4);

@@ -55,9 +55,12 @@ static bool same_name_loose(const char *a, size_t an, const char *lower)
 /* An identity header: never taken from the client (gantry sets them after authenticating). */
 static bool is_identity_header(const struct gw_config *cfg, const struct gw_http1_header *h)
 {
-    return same_name_loose(h->name, h->name_len, cfg->auth.hdr_consumer) ||
-           same_name_loose(h->name, h->name_len, cfg->auth.hdr_user) ||
-           same_name_loose(h->name, h->name_len, cfg->auth.hdr_roles);
+    /* A name of another length cannot match: most headers go after three compares. */
+    size_t n = h->name_len;
+    return (n == cfg->auth.hdr_consumer_len &&
+            same_name_loose(h->name, n, cfg->auth.hdr_consumer)) ||
+           (n == cfg->auth.hdr_user_len && same_name_loose(h->name, n, cfg->auth.hdr_user)) ||
+           (n == cfg->auth.hdr_roles_len && same_name_loose(h->name, n, cfg->auth.hdr_roles));
 }
 
 /* Writes the identity headers of an authenticated request. Values come from verified tokens or

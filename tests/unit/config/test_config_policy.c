@@ -857,6 +857,10 @@ static void test_auth_defaults(void **state)
     assert_string_equal(cfg->auth.hdr_consumer, "x-consumer-id");
     assert_string_equal(cfg->auth.hdr_user, "x-user-id");
     assert_string_equal(cfg->auth.hdr_roles, "x-user-roles");
+    /* The lengths the upstream rewrite filters client headers by. */
+    assert_int_equal(cfg->auth.hdr_consumer_len, 13);
+    assert_int_equal(cfg->auth.hdr_user_len, 9);
+    assert_int_equal(cfg->auth.hdr_roles_len, 12);
     gw_config_free(cfg);
 
     /* "introspection": false is the same as absent. */
@@ -959,6 +963,9 @@ static void test_auth_full_section(void **state)
     assert_string_equal(cfg->auth.hdr_consumer, "x-client");
     assert_string_equal(cfg->auth.hdr_user, "x-sub");
     assert_string_equal(cfg->auth.hdr_roles, "x-groups");
+    assert_int_equal(cfg->auth.hdr_consumer_len, 8);
+    assert_int_equal(cfg->auth.hdr_user_len, 5);
+    assert_int_equal(cfg->auth.hdr_roles_len, 8);
     gw_config_free(cfg);
 
     /* A JWKS URL alone turns JWT on; keys without a kid may repeat. */

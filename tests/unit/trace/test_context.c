@@ -125,6 +125,24 @@ static void test_format_round_trip(void **state)
     assert_string_equal(hex, "00000000000000010000000000abcdef");
 }
 
+/* Every digit value in every position, and pseudo-random ids, agree with printf's %016llx. */
+static void test_span_id_hex_matches_printf(void **state)
+{
+    (void)state;
+    char want[17], got[17] = "";
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    for (int i = 0; i < 16 * 16 + 1000; i++) {
+        uint64_t id;
+        if (i < 256)
+            id = (uint64_t)(i & 15) << (4 * (i >> 4));
+        else
+            id = x = x * 6364136223846793005ull + 1;
+        snprintf(want, sizeof want, "%016llx", (unsigned long long)id);
+        gw_span_id_hex(id, got);
+        assert_string_equal(got, want);
+    }
+}
+
 /* ---- tracestate ---------------------------------------------------------------------------- */
 
 static int clean(const char *s, char out[GW_TRACESTATE_MAX + 1])
@@ -272,9 +290,13 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_valid_version_00),      cmocka_unit_test(test_invalid),
-        cmocka_unit_test(test_future_versions),       cmocka_unit_test(test_format_round_trip),
-        cmocka_unit_test(test_tracestate_valid),      cmocka_unit_test(test_tracestate_invalid),
+        cmocka_unit_test(test_valid_version_00),
+        cmocka_unit_test(test_invalid),
+        cmocka_unit_test(test_future_versions),
+        cmocka_unit_test(test_format_round_trip),
+        cmocka_unit_test(test_span_id_hex_matches_printf),
+        cmocka_unit_test(test_tracestate_valid),
+        cmocka_unit_test(test_tracestate_invalid),
         cmocka_unit_test(test_tracestate_truncation),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
