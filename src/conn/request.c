@@ -25,6 +25,7 @@
 #include "openapi/openapi.h"
 #include "openapi/viewer.h"
 #include "policy/chain.h"
+#include "policy/client_addr.h"
 #include "policy/cors.h"
 #include "policy/origin.h"
 #include "route/normalize.h"
@@ -182,12 +183,13 @@ static bool metrics_key_ok(const struct gw_request *r, const char *key)
     return CRYPTO_memcmp(a, b, sizeof a) == 0;
 }
 
-/* The peer is in metrics.proxy_allow. */
-static bool metrics_peer_ok(const struct gw_request *r, const struct gw_config *cfg)
+/* The client is in metrics.proxy_allow: the peer, or behind trusted proxies the client they
+ * report (policy/client_addr.h, the same resolution as the IP rules). */
+static bool metrics_peer_ok(struct gw_request *r, const struct gw_config *cfg)
 {
     uint8_t addr[16];
     int family;
-    if (!gw_addr_parse(r->peer, strlen(r->peer), &family, addr))
+    if (!gw_client_addr(r, &family, addr))
         return false;
     for (size_t i = 0; i < cfg->metrics.nproxy_allow; i++) {
         if (gw_cidr_has(&cfg->metrics.proxy_allow[i], family, addr))

@@ -308,6 +308,14 @@ def test_proxy_port_metrics_need_their_key_or_network():
         other = dict(base, metrics={"expose_on_proxy": True, "proxy_allow": ["10.0.0.0/8"]})
         with Gantry(other) as g:
             assert proxy_metrics(g).status == 403
+        # Behind a trusted proxy the client it reports is judged, as the IP rules do: the
+        # proxy's own address (allowed here) does not let every client it forwards scrape.
+        behind = dict(base, rate_limit={"trusted_proxies": ["127.0.0.1/32"]},
+                      metrics={"expose_on_proxy": True, "proxy_allow": ["127.0.0.1/32",
+                                                                        "10.1.0.0/16"]})
+        with Gantry(behind) as g:
+            assert proxy_metrics(g, {"X-Forwarded-For": "203.0.113.9"}).status == 403
+            assert proxy_metrics(g, {"X-Forwarded-For": "10.1.2.3"}).status == 200
 
 
 def test_expose_on_proxy_without_protection_is_refused():
