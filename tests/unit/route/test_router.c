@@ -100,6 +100,26 @@ static void test_longest_prefix(void **state)
     gw_router_free(r);
 }
 
+/* Prefixes longer than the head an entry keeps inline, alike in their first 24 bytes. */
+static void test_long_prefixes(void **state)
+{
+    (void)state;
+    const struct gw_route_spec specs[] = {
+        {.prefix = "/tenants/acme/projects/alpha", .data = D(1)},
+        {.prefix = "/tenants/acme/projects/alphb", .data = D(2)},
+        {.prefix = "/tenants/acme/projects/alpha/builds/nightly", .data = D(3)},
+        {.prefix = "/tenants/acme/projects", .data = D(4)},
+    };
+    struct gw_router *r = build(specs, sizeof(specs) / sizeof(specs[0]));
+    expect(r, NULL, "/tenants/acme/projects/alpha/x", GW_METHOD_GET, D(1), 28);
+    expect(r, NULL, "/tenants/acme/projects/alphb", GW_METHOD_GET, D(2), 28);
+    expect(r, NULL, "/tenants/acme/projects/alpha/builds/nightly/42", GW_METHOD_GET, D(3), 43);
+    expect(r, NULL, "/tenants/acme/projects/alpha/builds/weekly", GW_METHOD_GET, D(1), 28);
+    expect(r, NULL, "/tenants/acme/projects/alphc", GW_METHOD_GET, D(4), 22);
+    expect_404(r, NULL, "/tenants/acme/project");
+    gw_router_free(r);
+}
+
 static void test_segment_boundaries(void **state)
 {
     (void)state;
@@ -730,6 +750,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_longest_prefix),
+        cmocka_unit_test(test_long_prefixes),
         cmocka_unit_test(test_segment_boundaries),
         cmocka_unit_test(test_catch_all),
         cmocka_unit_test(test_host_precedence),
