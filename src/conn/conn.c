@@ -36,7 +36,6 @@
 #include "trace/trace.h"
 #include "upstream/proxy.h"
 
-#define CONN_BUF_SIZE 16384
 #define LINGER_MS 2000
 
 enum {
@@ -56,10 +55,22 @@ static const struct gw_config *conn_cfg(const struct gw_conn *c)
     return c->w->snap->cfg;
 }
 
+/* Gives the read buffer back: to the worker's cache when it has the size the cache holds
+ * (a message head may have grown it). */
+static void release_in(struct gw_conn *c)
+{
+    if (c->in_cap == GW_CONN_BUF_SIZE)
+        gw_bufcache_put(&c->w->conn_bufs, c->in);
+    else
+        free(c->in);
+    c->in = NULL;
+    c->in_cap = 0;
+}
+
 static void conn_free(struct gw_conn *c)
 {
     gw__conn_tls_free(c);
-    free(c->in);
+    release_in(c);
     gw_buf_free(&c->out);
     free(c);
 }
@@ -241,8 +252,8 @@ static void timer_start(struct gw_conn *c, int kind, uint64_t ms)
 void gw__conn_room(struct gw_conn *c, uv_buf_t *buf)
 {
     if (!c->in) {
-        c->in = malloc(CONN_BUF_SIZE);
-        c->in_cap = c->in ? CONN_BUF_SIZE : 0;
+        c->in = gw_bufcache_get(&c->w->conn_bufs);
+        c->in_cap = c->in ? GW_CONN_BUF_SIZE : 0;
         c->in_len = c->in_off = 0;
     }
     struct gw_request *r = c->req;
@@ -406,9 +417,7 @@ static void process_once(struct gw_conn *c)
         c->in_off = c->in_len = 0;
         if (!c->req) {
             /* Idle: give the buffer back; an idle connection costs only its handles. */
-            free(c->in);
-            c->in = NULL;
-            c->in_cap = 0;
+            release_in(c);
             if (c->w->stopping || c->peer_eof) {
                 close_gracefully(c);
                 return;

@@ -21,6 +21,10 @@
 struct gw_worker;
 struct gw_conn_tls;
 
+/* A client connection's read buffer while a request is in flight (a message head may grow it
+ * up to the parser's limits); idle connections keep none (the worker's conn_bufs keeps a few). */
+#define GW_CONN_BUF_SIZE 16384
+
 struct gw_conn {
     uv_tcp_t tcp;
     uv_timer_t timer; /** client timeouts: header, idle, body */

@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "core/buf.h"
+#include "core/bufcache.h"
 #include "core/list.h"
 #include "metrics/metrics-t.h"
 #include "net/acceptor-t.h"
@@ -58,6 +59,8 @@ struct gw_worker {
     struct gw_mx_worker mx;             /** connection counters (written by this worker only) */
     struct gw_trace_queue *trace_queue; /** traces to and from the control thread (trace/ring.h) */
     char *tls_rbuf; /** ciphertext read buffer of the TLS connections (conn/conn_tls.c), or NULL */
+    struct gw_bufcache conn_bufs;   /** client read buffers given back by idle connections */
+    struct gw_bufcache upconn_bufs; /** upstream read buffers given back by idle connections */
     bool stopping;
     atomic_int stop_level; /** 0 running, 1 drain, 2 close everything (set by control) */
 };

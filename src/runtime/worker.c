@@ -229,6 +229,8 @@ int gw_worker_start(struct gw_worker *w)
     gw_list_init(&w->jwks_waiters);
     gw_pools_init(&w->pools);
     gw_buf_init(&w->access, 1u << 20);
+    gw_bufcache_init(&w->conn_bufs, GW_CONN_BUF_SIZE);
+    gw_bufcache_init(&w->upconn_bufs, GW_UPCONN_BUF_SIZE);
     struct gw_acceptor_conf ac = {.name = "proxy listener",
                                   .on_accept = on_accept,
                                   .on_reserve = on_reserve,
@@ -282,6 +284,8 @@ void gw_worker_join(struct gw_worker *w)
         gw_log_warn("worker %u: loop closed with live handles", w->id);
     gw_pools_free(&w->pools);
     gw_buf_free(&w->access);
+    gw_bufcache_clear(&w->conn_bufs);
+    gw_bufcache_clear(&w->upconn_bufs);
     free(w->tls_rbuf);
     w->tls_rbuf = NULL;
     gw_snapshot_unref(atomic_exchange(&w->pending, NULL));

@@ -60,7 +60,7 @@ static void on_upconn_closed(uv_handle_t *h)
     struct gw_upconn *uc = h->data;
     if (--uc->open_handles > 0)
         return;
-    free(uc->buf);
+    gw_bufcache_put(&uc->w->upconn_bufs, uc->buf);
     free(uc);
 }
 
@@ -94,7 +94,7 @@ static void on_up_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
         return;
     }
     if (!uc->buf) {
-        uc->buf = malloc(GW_UPCONN_BUF_SIZE);
+        uc->buf = gw_bufcache_get(&uc->w->upconn_bufs);
         uc->cap = uc->buf ? GW_UPCONN_BUF_SIZE : 0;
         uc->len = uc->off = 0;
     }
@@ -185,7 +185,7 @@ void gw_pool_release(struct gw_upconn *uc)
         return;
     }
     /* Idle connections keep no read buffer: memory per idle connection is its handle. */
-    free(uc->buf);
+    gw_bufcache_put(&w->upconn_bufs, uc->buf);
     uc->buf = NULL;
     uc->cap = 0;
     uc->idle_since = uv_now(&w->loop);
