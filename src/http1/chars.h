@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #if defined(__SSE2__) && !defined(GW_HTTP1_NO_SIMD)
 #include <emmintrin.h>
@@ -37,11 +38,39 @@ static inline char gw__lower(char c)
     return (c >= 'A' && c <= 'Z') ? (char)(c | 0x20) : c;
 }
 
-/* Case-insensitive comparison of an ASCII slice with a lowercase literal. */
+/* The 8 bytes at s with 'A'..'Z' made lowercase and every other byte as it is (exact for all
+ * 256 values: the high bit of each byte's 7-bit part plus 0x3f says >= 'A', plus 0x25 says
+ * > 'Z'; bytes of 0x80 and up are left out). */
+static inline uint64_t gw__lower8(const char *s)
+{
+    uint64_t x;
+    memcpy(&x, s, 8);
+    const uint64_t highs = 0x8080808080808080ull;
+    uint64_t low7 = x & ~highs;
+    uint64_t upper = (low7 + 0x3f3f3f3f3f3f3f3full) & ~(low7 + 0x2525252525252525ull) & ~x & highs;
+    return x | (upper >> 2);
+}
+
+/* Case-insensitive comparison of an ASCII slice with a lowercase literal: 8 bytes at a time
+ * (names such as content-length are compared for every header of every message). */
 static inline int gw__ieq(const char *s, size_t len, const char *lit, size_t lit_len)
 {
     if (len != lit_len)
         return 0;
+    if (len >= 8) {
+        size_t i = 0;
+        for (; i + 8 <= len; i += 8) {
+            uint64_t l;
+            memcpy(&l, lit + i, 8);
+            if (gw__lower8(s + i) != l)
+                return 0;
+        }
+        if (i == len)
+            return 1;
+        uint64_t l;
+        memcpy(&l, lit + len - 8, 8); /* the last 8 bytes, overlapping what was compared */
+        return gw__lower8(s + len - 8) == l;
+    }
     for (size_t i = 0; i < len; i++)
         if (gw__lower(s[i]) != lit[i])
             return 0;
