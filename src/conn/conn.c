@@ -82,6 +82,12 @@ static void on_handle_closed(uv_handle_t *h)
         conn_free(c);
 }
 
+/* A request with room for cap header fields in each of its two messages. */
+static size_t request_size(uint32_t cap)
+{
+    return sizeof(struct gw_request) + 2 * (size_t)cap * sizeof(struct gw_http1_header);
+}
+
 static void request_free(struct gw_request *r)
 {
     if (!r)
@@ -99,7 +105,11 @@ static void request_free(struct gw_request *r)
     if (r->snap)
         gw_snapshot_unref(r->snap);
     r->w->active--;
-    free(r);
+    struct gw_bufcache *kept = &r->w->request_bufs;
+    if (request_size(r->headers_capacity) == kept->size)
+        gw_bufcache_put(kept, r);
+    else
+        free(r);
 }
 
 static void close_now(struct gw_conn *c)
@@ -380,7 +390,13 @@ static struct gw_request *request_new(struct gw_conn *c)
     uint32_t cap = cfg->http.max_headers;
     /* The header arrays are written by the parser before they are read: only the fixed
      * part needs zeroing. */
-    struct gw_request *r = malloc(sizeof(*r) + 2 * (size_t)cap * sizeof(r->headers[0]));
+    size_t size = request_size(cap);
+    struct gw_bufcache *kept = &c->w->request_bufs;
+    if (kept->size != size) { /* max_headers changed with a reload: the kept ones do not fit */
+        gw_bufcache_clear(kept);
+        gw_bufcache_init(kept, size);
+    }
+    struct gw_request *r = gw_bufcache_get(kept);
     if (!r)
         return NULL;
     /* The stage arena is handed out zeroed piece by piece: no need to clear it here. */

@@ -59,8 +59,9 @@ struct gw_worker {
     struct gw_mx_worker mx;             /** connection counters (written by this worker only) */
     struct gw_trace_queue *trace_queue; /** traces to and from the control thread (trace/ring.h) */
     char *tls_rbuf; /** ciphertext read buffer of the TLS connections (conn/conn_tls.c), or NULL */
-    struct gw_bufcache conn_bufs;   /** client read buffers given back by idle connections */
-    struct gw_bufcache upconn_bufs; /** upstream read buffers given back by idle connections */
+    struct gw_bufcache conn_bufs;    /** client read buffers given back by idle connections */
+    struct gw_bufcache upconn_bufs;  /** upstream read buffers given back by idle connections */
+    struct gw_bufcache request_bufs; /** finished requests' memory (sized for max_headers) */
     bool stopping;
     atomic_int stop_level; /** 0 running, 1 drain, 2 close everything (set by control) */
 };

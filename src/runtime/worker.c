@@ -231,6 +231,7 @@ int gw_worker_start(struct gw_worker *w)
     gw_buf_init(&w->access, 1u << 20);
     gw_bufcache_init(&w->conn_bufs, GW_CONN_BUF_SIZE);
     gw_bufcache_init(&w->upconn_bufs, GW_UPCONN_BUF_SIZE);
+    gw_bufcache_init(&w->request_bufs, 0); /* sized by the first request (conn/conn.c) */
     struct gw_acceptor_conf ac = {.name = "proxy listener",
                                   .on_accept = on_accept,
                                   .on_reserve = on_reserve,
@@ -286,6 +287,7 @@ void gw_worker_join(struct gw_worker *w)
     gw_buf_free(&w->access);
     gw_bufcache_clear(&w->conn_bufs);
     gw_bufcache_clear(&w->upconn_bufs);
+    gw_bufcache_clear(&w->request_bufs);
     free(w->tls_rbuf);
     w->tls_rbuf = NULL;
     gw_snapshot_unref(atomic_exchange(&w->pending, NULL));

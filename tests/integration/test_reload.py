@@ -344,6 +344,30 @@ def test_request_in_flight_keeps_its_snapshot():
                     conn.close()
 
 
+def test_max_headers_change_resizes_the_kept_requests():
+    """Requests' memory is kept for reuse (conn/conn.c, sized by limits.max_headers): after a
+    reload that raises the limit, a request with more fields than the old limit must get
+    memory of the new size (under AddressSanitizer a kept, smaller one would overflow), and
+    after one that lowers it, the limit is the new one."""
+    with Origin() as a:
+        cfg = {"workers": 1, "limits": {"max_headers": 20},
+               "services": [service("s", "/s", [a])]}
+        many = {"X-Field-%d" % i: "v" for i in range(60)}
+        with Gantry(cfg) as g:
+            for _ in range(20):  # several requests, so several are kept
+                assert request(g.port, "GET", "/s/echo").status == 200
+            assert request(g.port, "GET", "/s/echo", headers=many).status == 431
+            g.write_config(dict(cfg, limits={"max_headers": 100}))
+            hup(g, expect_ok=True)
+            for _ in range(5):
+                r = request(g.port, "GET", "/s/echo", headers=many)
+                assert r.status == 200 and from_origin(r, a) is None, r
+            g.write_config(dict(cfg, limits={"max_headers": 30}))
+            hup(g, expect_ok=True)
+            assert request(g.port, "GET", "/s/echo", headers=many).status == 431
+            assert request(g.port, "GET", "/s/echo").status == 200
+
+
 def test_listen_and_workers_changes_wait_for_a_restart():
     """listen and workers are bound at start: a reload that changes them is applied for the
     rest, with a warning, and the old port keeps serving."""
