@@ -407,6 +407,9 @@ void gw__request_dispatch(struct gw_conn *c, struct gw_request *r)
             return;
         }
     }
+    /* The WebSocket hub, off by default: one test. */
+    if (cfg->hub.enabled && gw__hub_serve(c, r, path, path_len, query, query_len))
+        return;
     if (r->snap->cfg->tracing.enabled)
         gw_trace_begin(r);
 
