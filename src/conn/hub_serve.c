@@ -215,6 +215,8 @@ bool gw__hub_serve(struct gw_conn *c, struct gw_request *r, const char *path, si
     }
     r->svc = svc;
     r->prefix_len = 0;
+    if (svc->conf->websocket.token_query)
+        gw__request_redact_query(r->path, sizeof(r->path), svc->conf->websocket.token_query);
     gw_policy_run(r, hub_pass);
     return true;
 }

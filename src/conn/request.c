@@ -52,7 +52,7 @@ static bool valid_request_id(const char *s, size_t n)
 
 /* The access and error logs show the request target; an API key accepted from the query string
  * must not end up in them: its value becomes "***". */
-static void redact_query_key(char *path, size_t cap, const char *name)
+void gw__request_redact_query(char *path, size_t cap, const char *name)
 {
     char *q = name ? strchr(path, '?') : NULL;
     if (q == NULL)
@@ -364,7 +364,7 @@ void gw__request_dispatch(struct gw_conn *c, struct gw_request *r)
     size_t pl = m->target_len < sizeof(r->path) - 1 ? m->target_len : sizeof(r->path) - 1;
     memcpy(r->path, m->target, pl);
     r->path[pl] = '\0';
-    redact_query_key(r->path, sizeof(r->path), r->snap->cfg->auth.api_key_query);
+    gw__request_redact_query(r->path, sizeof(r->path), r->snap->cfg->auth.api_key_query);
     r->body_done = m->body == GW_BODY_NONE;
     r->body_sent = r->body_done;
     r->body_left = m->body == GW_BODY_LENGTH ? m->content_length : 0;
@@ -490,7 +490,7 @@ void gw__request_dispatch(struct gw_conn *c, struct gw_request *r)
     if (sc->nprefixes > 1)
         r->prefix_index = matched_prefix(sc, norm, match.prefix_len);
     if (sc->websocket.token_query)
-        redact_query_key(r->path, sizeof(r->path), sc->websocket.token_query);
+        gw__request_redact_query(r->path, sizeof(r->path), sc->websocket.token_query);
     if (m->upgrade) {
         rc = check_upgrade(r, &sc->websocket);
         if (rc < 0) {

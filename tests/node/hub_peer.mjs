@@ -19,22 +19,24 @@ function out(line) {
     process.stdout.write(line + '\n');
 }
 
+// Exits once line (and everything printed before it) is out: a pipe the reader has not drained
+// takes writes asynchronously, and process.exit would drop them.
+function exitAfter(line) {
+    process.stdout.write(line + '\n', () => process.exit(0));
+}
+
 const ws = new WebSocket(url, protocols ? protocols.split(',') : undefined,
     { headers, maxPayload: 64 << 20 });
 ws.on('unexpected-response', (req, res) => {
     let body = '';
     res.on('data', (d) => { body += d; });
     res.on('end', () => {
-        out('FAIL ' + res.statusCode + ' ' + body.replace(/\n/g, ' '));
-        process.exit(0);
+        exitAfter('FAIL ' + res.statusCode + ' ' + body.replace(/\n/g, ' '));
     });
 });
 ws.on('open', () => out('OPEN ' + (ws.protocol || '-')));
 ws.on('message', (data, isBinary) => out((isBinary ? 'BIN ' : 'MSG ') + data.toString()));
-ws.on('close', (code) => {
-    out('CLOSE ' + code);
-    process.exit(0);
-});
+ws.on('close', (code) => exitAfter('CLOSE ' + code));
 ws.on('error', (e) => out('ERROR ' + e.message));
 
 const rl = createInterface({ input: process.stdin });
