@@ -20,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <wslay/wslay.h>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -42,9 +41,7 @@ struct gw__hub_conn {
     uv_timer_t timer;    /** keepalive; the linger once ending */
     struct gw_list link; /** in local->conns */
     struct gw_hub_local *local;
-    wslay_event_context_ptr ws;
-    const uint8_t *in; /** bytes read and not yet given to wslay */
-    size_t in_len;
+    struct gw__hub_frames f; /** the framing (frames.c) */
     uint64_t t_open, last_rx;
     uint64_t msgs_in, msgs_out;
     char **subs; /** subscribed channels */
@@ -76,8 +73,7 @@ static void on_handle_closed(uv_handle_t *h)
     struct gw__hub_conn *c = h->data;
     if (--c->open_handles > 0)
         return;
-    if (c->ws)
-        wslay_event_context_free(c->ws);
+    gw__hub_frames_free(&c->f);
     for (uint32_t i = 0; i < c->nsubs; i++)
         free(c->subs[i]);
     free(c->subs);
@@ -116,22 +112,6 @@ static void conn_close(struct gw__hub_conn *c, const char *why)
 
 /* ---- wslay glue ---------------------------------------------------------------------------- */
 
-static ssize_t on_ws_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
-                          void *user)
-{
-    (void)flags;
-    struct gw__hub_conn *c = user;
-    if (c->in_len == 0) {
-        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
-        return -1;
-    }
-    size_t n = len < c->in_len ? len : c->in_len;
-    memcpy(buf, c->in, n);
-    c->in += n;
-    c->in_len -= n;
-    return (ssize_t)n;
-}
-
 static void on_written(uv_write_t *req, int status)
 {
     (void)status; /* a failed write shows as a read error or EOF, which closes */
@@ -163,16 +143,9 @@ static int send_bytes(struct gw__hub_conn *c, const char *data, size_t len)
     return rc;
 }
 
-static ssize_t on_ws_send(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
-                          void *user)
+static int out_cb(void *arg, const char *p, size_t n)
 {
-    (void)flags;
-    struct gw__hub_conn *c = user;
-    if (send_bytes(c, (const char *)data, len) < 0) {
-        wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
-        return -1;
-    }
-    return (ssize_t)len;
+    return send_bytes(arg, p, n);
 }
 
 static void on_shutdown(uv_shutdown_t *req, int status)
@@ -188,22 +161,22 @@ static void pump(struct gw__hub_conn *c)
 {
     if (c->state == C_CLOSED)
         return;
-    if (wslay_event_send(c->ws) < 0) {
+    if (gw__hub_frames_flush(&c->f) < 0) {
         conn_close(c, "write failed");
         return;
     }
-    if (wslay_event_want_read(c->ws) || wslay_event_want_write(c->ws))
+    if (!gw__hub_frames_done(&c->f))
         return;
     /* Both close frames went (or reading failed): the queued bytes go, then the FIN. */
     if (!c->why) {
-        uint16_t got = wslay_event_get_status_code_received(c->ws);
-        uint16_t sent = wslay_event_get_status_code_sent(c->ws);
-        c->why = wslay_event_get_close_received(c->ws) && got == 1000 ? "client closed"
-                 : sent == 1002                                       ? "protocol error (1002)"
-                 : sent == 1007                                       ? "invalid UTF-8 (1007)"
-                 : sent == 1009                                       ? "message too big (1009)"
-                 : wslay_event_get_close_received(c->ws)              ? "client closed"
-                                                                      : "closed";
+        uint16_t got = wslay_event_get_status_code_received(c->f.ws);
+        uint16_t sent = wslay_event_get_status_code_sent(c->f.ws);
+        c->why = wslay_event_get_close_received(c->f.ws) && got == 1000 ? "client closed"
+                 : sent == 1002                                         ? "protocol error (1002)"
+                 : sent == 1007                                         ? "invalid UTF-8 (1007)"
+                 : sent == 1009                                         ? "message too big (1009)"
+                 : wslay_event_get_close_received(c->f.ws)              ? "client closed"
+                                                                        : "closed";
     }
     uv_read_stop((uv_stream_t *)&c->tcp);
     uv_shutdown_t *req = malloc(sizeof(*req));
@@ -225,7 +198,7 @@ static void going_away(struct gw__hub_conn *c, uint16_t code, const char *why)
         return;
     c->state = C_ENDING;
     c->why = why;
-    wslay_event_queue_close(c->ws, code, (const uint8_t *)why, strlen(why) < 123 ? strlen(why) : 0);
+    gw__hub_frames_close(&c->f, code, why);
     uv_timer_start(&c->timer, on_timer, HUB_LINGER_MS, 0);
     pump(c);
 }
@@ -235,8 +208,7 @@ static void going_away(struct gw__hub_conn *c, uint16_t code, const char *why)
 /* Queues a small event (a reply); fails only when the connection is ending. */
 static void reply(struct gw__hub_conn *c, const char *text, size_t n)
 {
-    struct wslay_event_msg m = {WSLAY_TEXT_FRAME, (const uint8_t *)text, n};
-    if (wslay_event_queue_msg(c->ws, &m) == 0)
+    if (gw__hub_frames_queue(&c->f, WSLAY_TEXT_FRAME, text, n) == 0)
         c->msgs_out++;
 }
 
@@ -339,22 +311,18 @@ static void do_publish(struct gw__hub_conn *c, const struct gw_hub_cmd *cmd)
     reply_event(c, "published", cmd, extra);
 }
 
-static void on_ws_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg,
-                      void *user)
+static void msg_cb(void *arg, bool text, const char *p, size_t n)
 {
-    (void)ctx;
-    struct gw__hub_conn *c = user;
-    if (arg->opcode != WSLAY_TEXT_FRAME && arg->opcode != WSLAY_BINARY_FRAME)
-        return; /* control frames: wslay answers pings and closes itself */
+    struct gw__hub_conn *c = arg;
     c->msgs_in++;
     if (c->state != C_OPEN)
         return;
-    if (arg->opcode == WSLAY_BINARY_FRAME) {
+    if (!text) {
         reply_error(c, NULL, "unsupported", "the hub speaks JSON in text messages");
         return;
     }
     struct gw_hub_cmd cmd;
-    int rc = gw_hub_cmd_parse((const char *)arg->msg, arg->msg_length, &cmd);
+    int rc = gw_hub_cmd_parse(p, n, &cmd);
     if (rc < 0) {
         reply_error(c, &cmd, gw_hub_perr_code(rc),
                     rc == GW_HUB_ETYPE ? "type must be subscribe, unsubscribe, publish or ping"
@@ -391,7 +359,7 @@ void gw__hub_deliver(struct gw_hub_local *l, const struct gw__hub_msg *m)
             continue;
         if (m->to[0] ? strcmp(m->to, c->client_id) != 0 : find_sub(c, m->channel) < 0)
             continue;
-        size_t queued = c->tcp.write_queue_size + wslay_event_get_queued_msg_length(c->ws);
+        size_t queued = c->tcp.write_queue_size + gw__hub_frames_queued(&c->f);
         if (queued + m->len > max) {
             atomic_fetch_add(&l->hub->slow_cut, 1);
             gw_log_warn("hub client %s: %zu bytes wait to be sent, over hub.max_queue: cut as a "
@@ -400,8 +368,7 @@ void gw__hub_deliver(struct gw_hub_local *l, const struct gw__hub_msg *m)
             going_away(c, 1013, "slow consumer");
             continue;
         }
-        struct wslay_event_msg wm = {WSLAY_TEXT_FRAME, (const uint8_t *)m->text, m->len};
-        if (wslay_event_queue_msg(c->ws, &wm) != 0)
+        if (gw__hub_frames_queue(&c->f, WSLAY_TEXT_FRAME, m->text, m->len) < 0)
             continue;
         c->msgs_out++;
         atomic_fetch_add(&l->hub->delivered, 1);
@@ -431,13 +398,10 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     c->last_rx = uv_now(&c->local->w->loop);
-    c->in = (const uint8_t *)buf->base;
-    c->in_len = (size_t)nread;
-    if (wslay_event_recv(c->ws) < 0) {
+    if (gw__hub_frames_feed(&c->f, (const uint8_t *)buf->base, (size_t)nread) < 0) {
         conn_close(c, "out of memory");
         return;
     }
-    c->in_len = 0;
     pump(c);
 }
 
@@ -455,8 +419,7 @@ static void on_timer(uv_timer_t *t)
         return;
     }
     if (now - c->last_rx + 10 >= r->ping_interval_ms) {
-        struct wslay_event_msg ping = {WSLAY_PING, (const uint8_t *)"", 0};
-        wslay_event_queue_msg(c->ws, &ping);
+        gw__hub_frames_queue(&c->f, WSLAY_PING, "", 0);
         pump(c);
     }
 }
@@ -498,11 +461,6 @@ int gw_hub_accept(struct gw_worker *w, uv_stream_t *client, const char *rest, si
     struct gw__hub_conn *c = calloc(1, sizeof(*c));
     if (!c)
         return GW_ENOMEM;
-    static const struct wslay_event_callbacks cbs = {
-        .recv_callback = on_ws_recv,
-        .send_callback = on_ws_send,
-        .on_msg_recv_callback = on_ws_msg,
-    };
     int len = snprintf(NULL, 0, "request %s peer %s", s->request_id, s->peer);
     c->label = malloc((size_t)len + 1);
     if (c->label)
@@ -511,13 +469,12 @@ int gw_hub_accept(struct gw_worker *w, uv_stream_t *client, const char *rest, si
     snprintf(c->client_id, sizeof c->client_id, "%s", s->client_id);
     c->local = l;
     if (!c->label || (s->roles && !c->roles) ||
-        wslay_event_context_server_init(&c->ws, &cbs, c) != 0) {
+        gw__hub_frames_init(&c->f, l->hub->rules.max_message_bytes, out_cb, msg_cb, c) != 0) {
         free(c->label);
         free(c->roles);
         free(c);
         return GW_ENOMEM;
     }
-    wslay_event_config_set_max_recv_msg_length(c->ws, l->hub->rules.max_message_bytes);
     uv_tcp_init(&w->loop, &c->tcp);
     c->tcp.data = c;
     c->open_handles = 1;

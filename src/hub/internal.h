@@ -8,7 +8,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <uv.h>
+#include <wslay/wslay.h>
 
 #include "core/list.h"
 #include "hub/channel.h"
@@ -91,6 +93,40 @@ struct gw_hub {
     /* stats */
     atomic_uint_fast64_t nconns, published, delivered, slow_cut, redis_up, redis_local;
 };
+
+/* ---- frames.c: wslay on a byte stream ---------------------------------------------------- */
+
+/* Takes all of p[0..n) to send (writes or queues it): 0, or negative to fail the stream. */
+typedef int (*gw__hub_out_fn)(void *arg, const char *p, size_t n);
+/* A whole message arrived (text: checked UTF-8). */
+typedef void (*gw__hub_msg_fn)(void *arg, bool text, const char *p, size_t n);
+
+struct gw__hub_frames {
+    wslay_event_context_ptr ws;
+    const uint8_t *in; /** the bytes of the current feed not yet taken by wslay */
+    size_t in_len;
+    gw__hub_out_fn out;
+    gw__hub_msg_fn msg;
+    void *arg;
+};
+
+/* A server side (RFC 6455: client frames must be masked) taking messages up to max_message
+ * bytes. 0, or -1 (out of memory). */
+int gw__hub_frames_init(struct gw__hub_frames *f, uint32_t max_message, gw__hub_out_fn out,
+                        gw__hub_msg_fn msg, void *arg);
+/* Bytes read from the peer: parsed now (msg runs for each whole message, and wslay queues its
+ * answers: pongs, the close reply, a close for a protocol error). 0, or -1: end the stream. */
+int gw__hub_frames_feed(struct gw__hub_frames *f, const uint8_t *p, size_t n);
+/* Queues a message (a WSLAY_* opcode) or a close frame; -1 once a close was queued. */
+int gw__hub_frames_queue(struct gw__hub_frames *f, int opcode, const char *p, size_t n);
+int gw__hub_frames_close(struct gw__hub_frames *f, uint16_t code, const char *reason);
+/* Hands what is queued to out. 0, or -1: end the stream. */
+int gw__hub_frames_flush(struct gw__hub_frames *f);
+/* The close handshake is over (or the stream failed): nothing more to read or send. */
+bool gw__hub_frames_done(const struct gw__hub_frames *f);
+/* Bytes queued in wslay, not yet handed to out. */
+size_t gw__hub_frames_queued(const struct gw__hub_frames *f);
+void gw__hub_frames_free(struct gw__hub_frames *f);
 
 /* hub.c: a channel gets one more subscriber on this instance, unless it has max already. */
 bool gw__hub_count_add(struct gw_hub *h, const char *ch, size_t n, uint32_t max);
