@@ -661,6 +661,12 @@ struct gw_target_conf {
     size_t secret_header_len;
 };
 
+/* One entry of "websocket.routes": upgrades on the requests it matches are allowed or not. */
+struct gw_ws_route_conf {
+    struct gw_match_conf match; /** "match": prefix and methods */
+    bool enabled;               /** "enabled", default true */
+};
+
 /* "websocket" of a service: WebSocket (and, when listed, other) upgrades proxied as tunnels. */
 struct gw_websocket_conf {
     /** false: an Upgrade is ignored (the request goes upstream as a plain request) */
@@ -683,6 +689,10 @@ struct gw_websocket_conf {
     /** "token_protocol": a prefix; a Sec-WebSocket-Protocol entry that starts with it carries
      * the bearer token of a handshake after it ("access_token.eyJ..."); NULL = none */
     char *token_protocol;
+    /** "routes": the first whose match covers a handshake decides whether it may upgrade;
+     * none matching: enabled decides */
+    struct gw_ws_route_conf *routes;
+    size_t nroutes;
 };
 
 /* "hub": the gateway-terminated WebSocket endpoint (src/hub/, README "The WebSocket hub"). */
