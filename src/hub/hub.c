@@ -406,8 +406,6 @@ int gw_hub_new(struct gw_hub **out, uv_loop_t *control, const struct gw_config *
     }
     if (!h->counts || !h->locals || rules_copy(&h->rules, hc) < 0)
         goto fail;
-    uv_async_init(control, &h->async, on_outbox);
-    h->async.data = h;
     if (hc->backend == GW_HUB_BACKEND_REDIS) {
         const struct gw_redis_conf *rc = &cfg->rate_limit.redis;
         struct gw_redis_opts o = {.host = rc->host,
@@ -423,19 +421,21 @@ int gw_hub_new(struct gw_hub **out, uv_loop_t *control, const struct gw_config *
         h->redis_timeout_ms = rc->timeout_ms > 250 ? rc->timeout_ms : 250;
         h->redis_channel = strdup(hc->redis_channel);
         if (!h->redis_channel || gw_redis_new(&h->redis, control, &o) < 0)
-            goto fail_async;
+            goto fail;
         gw_redis_watch(h->redis, &h->watch, on_redis_state, h);
         if (gw_redis_subscribe(h->redis, chans, 1, on_redis_message, h, &h->sub) < 0)
-            goto fail_async;
+            goto fail;
     }
+    /* Last: a handle that was initialised can only be freed from its close callback. */
+    uv_async_init(control, &h->async, on_outbox);
+    h->async.data = h;
     *out = h;
     return 0;
-fail_async:
+fail:
+    /* The client owns its memory and hears nothing more of ours once closed. */
     if (h->redis)
         gw_redis_close(h->redis, NULL, NULL);
-    uv_close((uv_handle_t *)&h->async, NULL);
     h->redis = NULL;
-fail:
     gw_hub_free(h);
     return GW_ENOMEM;
 }
