@@ -19,6 +19,7 @@ Every process is started here on free loopback ports and stopped by its pid at t
 import argparse
 import json
 import os
+import re
 import select
 import socket
 import statistics
@@ -88,7 +89,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="hub-bench-")
     port, admin = free_port(), free_port()
     cfg = {"listen": "127.0.0.1:%d" % port, "workers": 1, "max_connections": 20000,
-           "log": {"access": "off"}, "admin": {"listen": "127.0.0.1:%d" % admin},
+           "log": {"access": "off", "level": "debug"}, "admin": {"listen": "127.0.0.1:%d" % admin},
            "hub": {"channels": [{"channels": "news", "subscribe": "*"}]}}
     path = os.path.join(tmp, "gantry.json")
     with open(path, "w") as f:
@@ -118,6 +119,12 @@ def main():
             line = read_line(hold, "ALL", 60)
             total.append((time.monotonic() - t0) * 1000)
             spread.append(float(line.split()[2]))
+        with open(os.path.join(tmp, "stderr.log")) as f:
+            hand = [float(x) for x in re.findall(r"handed 1 message\(s\) to its \d+ "
+                                                 r"connections in ([0-9.]+) ms", f.read())]
+        if hand:
+            print("gantry's own time to hand one message to every connection (its debug log): "
+                  "median %.1f ms, worst %.1f ms" % (statistics.median(hand), max(hand)))
         print("broadcast to %d subscribers: publish to last receipt median %.1f ms (worst %.1f),"
               " first to last receipt median %.1f ms (worst %.1f)"
               % (a.clients, statistics.median(total), max(total), statistics.median(spread),
