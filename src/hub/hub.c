@@ -239,8 +239,8 @@ static void on_worker_inbox(uv_async_t *a)
     uint64_t t0 = uv_hrtime();
     for (size_t i = 0; i < q.n; i++)
         gw__hub_deliver(l, q.items[i]);
-    gw_log_debug("hub: worker %u handed %zu message(s) to its %zu connections in %.3f ms",
-                 l->w->id, q.n, l->nconns, (double)(uv_hrtime() - t0) / 1e6);
+    gw_log_debug("hub: worker %u handed %zu message(s) to its %zu connections in %.3f ms", l->w->id,
+                 q.n, l->nconns, (double)(uv_hrtime() - t0) / 1e6);
     queue_drop(&q);
 }
 
