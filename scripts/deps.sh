@@ -30,7 +30,7 @@ if command -v clang >/dev/null 2>&1; then
 fi
 
 packages=(build-essential cmake pkg-config libuv1-dev libjansson-dev libssl-dev libhiredis-dev libpcre2-dev
-          zlib1g-dev libbrotli-dev libsqlite3-dev libpq-dev libsodium-dev libyaml-dev python3)
+          zlib1g-dev libbrotli-dev libsqlite3-dev libpq-dev libsodium-dev libyaml-dev libwslay-dev python3)
 case $profile in
 run) packages+=(curl openssl) ;;
 test)

@@ -214,6 +214,12 @@ void gw__admin_heartbeat(struct gw_server *s, const struct gw__admin_req *rq,
 void gw__admin_deregister(struct gw_server *s, const struct gw__admin_req *rq,
                           struct gw__admin_resp *rs);
 
+/* admin_hub.c: the WebSocket hub (publish, counters). */
+void gw__admin_hub_publish(struct gw_server *s, const struct gw__admin_req *rq,
+                           struct gw__admin_resp *rs);
+void gw__admin_hub_stats(struct gw_server *s, const struct gw__admin_req *rq,
+                         struct gw__admin_resp *rs);
+
 /* Replaces the file at path (following a symlink) with data: a temporary file in the same
  * directory, fsync, the old file's mode, rename, fsync of the directory. 0 or a negative
  * errno; on failure the old file is untouched. */

@@ -919,6 +919,8 @@ static const struct {
     {GW_METHOD_GET, "/api/audit", get_audit},
     {GW_METHOD_GET, "/api/cache", get_cache},
     {GW_METHOD_POST, "/api/cache/purge", post_cache_purge},
+    {GW_METHOD_POST, "/api/channels/{channel}/messages", gw__admin_hub_publish},
+    {GW_METHOD_GET, "/api/hub", gw__admin_hub_stats},
     {GW_METHOD_GET, "/gateway/routing", get_routing},
     {GW_METHOD_GET, "/gateway/status", get_status},
     {GW_METHOD_GET, "/health/detailed", get_health_detailed},

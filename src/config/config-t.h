@@ -661,6 +661,12 @@ struct gw_target_conf {
     size_t secret_header_len;
 };
 
+/* One entry of "websocket.routes": upgrades on the requests it matches are allowed or not. */
+struct gw_ws_route_conf {
+    struct gw_match_conf match; /** "match": prefix and methods */
+    bool enabled;               /** "enabled", default true */
+};
+
 /* "websocket" of a service: WebSocket (and, when listed, other) upgrades proxied as tunnels. */
 struct gw_websocket_conf {
     /** false: an Upgrade is ignored (the request goes upstream as a plain request) */
@@ -683,6 +689,61 @@ struct gw_websocket_conf {
     /** "token_protocol": a prefix; a Sec-WebSocket-Protocol entry that starts with it carries
      * the bearer token of a handshake after it ("access_token.eyJ..."); NULL = none */
     char *token_protocol;
+    /** "routes": the first whose match covers a handshake decides whether it may upgrade;
+     * none matching: enabled decides */
+    struct gw_ws_route_conf *routes;
+    size_t nroutes;
+};
+
+/* "hub": the gateway-terminated WebSocket endpoint (src/hub/, README "The WebSocket hub"). */
+enum gw_hub_backend {
+    GW_HUB_BACKEND_LOCAL = 0, /** messages reach this instance's clients only */
+    GW_HUB_BACKEND_REDIS,     /** messages go through Redis pub/sub to every instance */
+};
+
+/* One entry of "hub.channels": who may subscribe and publish to the channels it names. */
+struct gw_hub_rule_conf {
+    /** "channels": patterns; '*' matches any run of characters, "{client_id}" the client's id */
+    char **channels;
+    size_t nchannels;
+    /** "subscribe": roles allowed to subscribe; "*" = any client that passed the handshake */
+    char **subscribe;
+    size_t nsubscribe;
+    /** "publish": roles allowed to publish; none = nobody (backends publish via the admin API) */
+    char **publish;
+    size_t npublish;
+};
+
+struct gw_hub_conf {
+    /** off by default */
+    bool enabled;
+    /** "path": clients connect to PATH/{client_id}; default "/ws" */
+    char *path;
+    /** "service": the service whose policy chain (IP rules, rate limits, auth) runs on the
+     * handshake; NULL = none (anyone may connect) */
+    char *service;
+    /** "backend": local (default) or redis (the connection settings of rate_limit.redis) */
+    enum gw_hub_backend backend;
+    /** "redis_channel": the Redis pub/sub channel the instances share; default "gantry:hub" */
+    char *redis_channel;
+    /** "channels": the access rules; a channel no rule names can be used by nobody */
+    struct gw_hub_rule_conf *rules;
+    size_t nrules;
+    /** "max_message_size": largest message a client may send; default 64KiB */
+    uint32_t max_message_bytes;
+    /** "max_queue": bytes waiting to be sent to one client before it is cut (1013); 1MiB */
+    uint64_t max_queue_bytes;
+    /** "max_subscriptions": channels one client may subscribe to; default 64 */
+    uint32_t max_subscriptions;
+    /** "max_subscribers": clients one channel may have on this instance; default 100000 */
+    uint32_t max_subscribers;
+    /** "ping_interval": the server pings an idle client this often; default 30s */
+    uint64_t ping_interval_ms;
+    /** "idle_timeout": a client silent this long (no pong either) is closed; default 75s */
+    uint64_t idle_timeout_ms;
+    /** "origins": origin patterns a browser's Origin must match; none = any */
+    char **origins;
+    size_t norigins;
 };
 
 struct gw_service_conf {
@@ -1098,6 +1159,8 @@ struct gw_config {
         char *token_header; /* "token_header", default "Authorization" */
         char *token_prefix; /* "token_prefix", default "Bearer " */
     } registration;
+    /** "hub": the WebSocket hub (config_hub.c); off when absent */
+    struct gw_hub_conf hub;
 };
 
 /* One problem. line and column are 1-based; line 0 means the whole file (it could not be read):

@@ -593,6 +593,12 @@ static const struct gw__cfg_field root_fields[] = {
      .offset = offsetof(struct gw_config, registration),
      .arg = &gw__cfg_registration_obj,
      .def = "false"},
+    /* after services: "hub.service" names one */
+    {.name = "hub",
+     .type = &gw__cfg_object_type,
+     .offset = offsetof(struct gw_config, hub),
+     .arg = &gw__cfg_hub_obj,
+     .def = "false"},
 };
 const struct gw__cfg_object gw__cfg_root = {
     .what = "config",

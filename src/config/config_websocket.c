@@ -90,11 +90,35 @@ static bool check_prefix(struct gw__cfg_ctx *ctx, char **s)
     return ok;
 }
 
+#define ROUTE struct gw_ws_route_conf
+static const struct gw__cfg_field route_match_fields[] = {GW__CFG_MATCH_ROWS(ROUTE, match)};
+static const struct gw__cfg_object route_match_obj = {
+    .what = "match",
+    .fields = route_match_fields,
+    .nfields = sizeof route_match_fields / sizeof route_match_fields[0],
+};
+static const struct gw__cfg_field route_fields[] = {
+    {.name = "match", .type = &gw__cfg_object_type, .arg = &route_match_obj, .required = true},
+    {.name = "enabled",
+     .type = &gw__cfg_bool_type,
+     .offset = offsetof(ROUTE, enabled),
+     .def = "true"},
+};
+static const struct gw__cfg_object route_obj = {
+    .what = "websocket route",
+    .fields = route_fields,
+    .nfields = sizeof route_fields / sizeof route_fields[0],
+    .size = sizeof(ROUTE),
+};
+
 static const struct gw__cfg_range ws_duration = {0, 30ull * 24 * 3600 * 1000};
 static const struct gw__cfg_str param_check = {check_param};
 static const struct gw__cfg_str prefix_check = {check_prefix};
 
 static const struct gw__cfg_field websocket_fields[] = {
+    /* No default: an object turns the section on (parse_toggle), "enabled": false inside it
+     * keeps upgrades off except on the routes that allow them. */
+    {.name = "enabled", .type = &gw__cfg_bool_type, .offset = WS(enabled)},
     {.name = "idle_timeout",
      .type = &gw__cfg_duration_type,
      .offset = WS(idle_timeout_ms),
@@ -125,6 +149,10 @@ static const struct gw__cfg_field websocket_fields[] = {
      .type = &gw__cfg_string_type,
      .offset = WS(token_protocol),
      .arg = &prefix_check},
+    {.name = "routes",
+     .type = &gw__cfg_list_type,
+     .offset = WS(routes),
+     .arg = &(const struct gw__cfg_list){.elem = &route_obj, .count_offset = WS(nroutes)}},
 };
 
 const struct gw__cfg_object gw__cfg_service_websocket_obj = {

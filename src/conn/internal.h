@@ -82,6 +82,15 @@ void gw__idp_serve_input(struct gw_request *r);
 /* conn/identity_serve.c: frees r->idp (cancels a call in flight); NULL-safe. */
 void gw__idp_serve_free(struct gw_request *r);
 
+/* conn/request.c: the value of query parameter name in path (the request target as logged, a
+ * buffer of cap bytes) becomes "***"; name NULL: nothing. */
+void gw__request_redact_query(char *path, size_t cap, const char *name);
+
+/* conn/hub_serve.c: a request for hub.path/{client_id} (hub enabled): answers it or hands the
+ * connection to the hub. False when path is not the hub's (route it as usual). */
+bool gw__hub_serve(struct gw_conn *c, struct gw_request *r, const char *path, size_t path_len,
+                   const char *query, size_t query_len);
+
 /* conn/request.c: a complete request head: probes, route lookup, the policy chain, then the
  * proxy. */
 void gw__request_dispatch(struct gw_conn *c, struct gw_request *r);

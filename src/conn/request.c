@@ -28,6 +28,7 @@
 #include "policy/client_addr.h"
 #include "policy/cors.h"
 #include "policy/origin.h"
+#include "policy/policy.h"
 #include "route/normalize.h"
 #include "route/router.h"
 #include "runtime/server-t.h"
@@ -52,7 +53,7 @@ static bool valid_request_id(const char *s, size_t n)
 
 /* The access and error logs show the request target; an API key accepted from the query string
  * must not end up in them: its value becomes "***". */
-static void redact_query_key(char *path, size_t cap, const char *name)
+void gw__request_redact_query(char *path, size_t cap, const char *name)
 {
     char *q = name ? strchr(path, '?') : NULL;
     if (q == NULL)
@@ -302,6 +303,7 @@ static bool protocol_listed(const struct gw_http1_message *m, const struct gw_we
 
 /*
  * A protocol switch (RFC 9110 7.8). A WebSocket handshake on a service that allows upgrades is
+ * (websocket on, or the first of websocket.routes that covers the path says so) is
  * checked (RFC 6455 4.2.1; 400, or 426 for another version) and its Origin against the
  * service's list (403), then marked to go upstream with its Upgrade. Everything else (h2c, a
  * protocol the service does not list, any upgrade on a service with websocket off) is ignored,
@@ -309,12 +311,21 @@ static bool protocol_listed(const struct gw_http1_message *m, const struct gw_we
  * dropped. 0 or the error to answer with.
  */
 static __attribute__((noinline)) int check_upgrade(struct gw_request *r,
-                                                   const struct gw_websocket_conf *wc)
+                                                   const struct gw_websocket_conf *wc,
+                                                   const char *path, size_t path_len)
 {
+    /* websocket.routes: the first route covering the (normalised) path decides. */
+    bool on = wc->enabled;
+    for (size_t k = 0; k < wc->nroutes; k++) {
+        if (gw_policy_match(&wc->routes[k].match, path, path_len, r->msg.method_id)) {
+            on = wc->routes[k].enabled;
+            break;
+        }
+    }
     /* A tunnel takes the raw socket (upstream/tunnel.c): under TLS it would carry ciphertext
      * one way and plaintext the other. Until tunnels speak TLS, an upgrade over the HTTPS
      * listener is treated as on a service with websocket off (proxied without Upgrade). */
-    if (!wc->enabled || r->secure)
+    if (!on || r->secure)
         return 0;
     enum gw_upgrade kind = gw_http1_upgrade_kind(&r->msg);
     if (kind == GW_UPGRADE_WEBSOCKET) {
@@ -364,7 +375,7 @@ void gw__request_dispatch(struct gw_conn *c, struct gw_request *r)
     size_t pl = m->target_len < sizeof(r->path) - 1 ? m->target_len : sizeof(r->path) - 1;
     memcpy(r->path, m->target, pl);
     r->path[pl] = '\0';
-    redact_query_key(r->path, sizeof(r->path), r->snap->cfg->auth.api_key_query);
+    gw__request_redact_query(r->path, sizeof(r->path), r->snap->cfg->auth.api_key_query);
     r->body_done = m->body == GW_BODY_NONE;
     r->body_sent = r->body_done;
     r->body_left = m->body == GW_BODY_LENGTH ? m->content_length : 0;
@@ -407,6 +418,9 @@ void gw__request_dispatch(struct gw_conn *c, struct gw_request *r)
             return;
         }
     }
+    /* The WebSocket hub, off by default: one test. */
+    if (cfg->hub.enabled && gw__hub_serve(c, r, path, path_len, query, query_len))
+        return;
     if (r->snap->cfg->tracing.enabled)
         gw_trace_begin(r);
 
@@ -487,9 +501,9 @@ void gw__request_dispatch(struct gw_conn *c, struct gw_request *r)
     if (sc->nprefixes > 1)
         r->prefix_index = matched_prefix(sc, norm, match.prefix_len);
     if (sc->websocket.token_query)
-        redact_query_key(r->path, sizeof(r->path), sc->websocket.token_query);
+        gw__request_redact_query(r->path, sizeof(r->path), sc->websocket.token_query);
     if (m->upgrade) {
-        rc = check_upgrade(r, &sc->websocket);
+        rc = check_upgrade(r, &sc->websocket, norm, norm_len);
         if (rc < 0) {
             struct gw_answer a;
             free(norm);

@@ -121,6 +121,10 @@
     X(EWSHANDSHAKE, 400, "invalid WebSocket handshake")                                            \
     X(EWSVERSION, 426, "unsupported WebSocket version")                                            \
     X(EWSORIGIN, 403, "origin not allowed for WebSocket")                                          \
+    /* the WebSocket hub (src/hub/) */                                                             \
+    X(EHUBUPGRADE, 426, "the hub accepts WebSocket handshakes only")                               \
+    X(EHUBCLIENT, 403, "client id does not belong to this identity")                               \
+    X(EHUBUNAVAIL, 503, "the WebSocket hub is unavailable")                                        \
     /* built-in identity (src/identity/) */                                                        \
     X(EJWTREVOKED, 401, "token revoked")                                                           \
     X(EIDINPUT, 400, "invalid request body")                                                       \

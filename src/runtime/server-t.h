@@ -24,6 +24,7 @@ struct gw_jwks_fetcher;
 struct gw_openapi;
 struct gw_metrics_hub;
 struct gw_tracer;
+struct gw_hub;
 struct gw_config;
 struct json_t;
 
@@ -66,6 +67,7 @@ struct gw_server {
     struct gw_policy_shared *policy;    /** rate-limit counters etc., across reloads */
     struct gw_jwks_fetcher *jwks;       /** JWKS refresh (control thread); NULL when unused */
     struct gw_tracer *tracer;           /** the trace exporter (control thread; trace/exporter.h) */
+    struct gw_hub *hub; /** the WebSocket hub (hub/hub.h) when hub is enabled at start, or NULL */
     /** the backend registry's services (admin/), merged into every reload; NULL: none */
     gw_server_extend_fn extend;
     gw_server_finish_fn extend_finish;

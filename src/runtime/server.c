@@ -25,6 +25,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "dashboard/tail.h"
+#include "hub/hub.h"
 #include "identity/identity.h"
 #include "metrics/hub.h"
 #include "net/listen.h"
@@ -75,6 +76,7 @@ static void stop_control(struct control *ctl)
     ctl->server->openapi = NULL;
     gw_metrics_hub_close(ctl->server->metrics);
     gw_tracer_stop(ctl->server->tracer); /* sends what the workers left, then closes */
+    gw_hub_stop(ctl->server->hub);       /* after the workers: nobody publishes now */
     gw_idp_stop(); /* after the workers: no call is in flight (their loops ran them out) */
     gw_revoked_reset();
     gw_audit_stop(); /* after the admin API and the workers: nothing records any more */
@@ -627,6 +629,11 @@ int gw_server_run(struct gw_config *cfg, const char *path, const struct gw_contr
             close(s.workers[i].listen_fd);
         goto out;
     }
+    if (s.snap->cfg->hub.enabled && gw_hub_new(&s.hub, &ctl.loop, s.snap->cfg, nworkers) < 0) {
+        gw_log_error("hub: out of memory");
+        close_listeners(&s, nworkers);
+        goto out;
+    }
     if (gw_openapi_start(&ctl.loop, s.snap, &s.openapi) < 0)
         gw_log_error("openapi: out of memory: the merged document is not served");
     s.admin_service = admin;
@@ -682,6 +689,7 @@ out:
     gw_snapshot_unref(s.snap);
     gw_metrics_hub_free(s.metrics); /* after the last snapshot: every set is released */
     gw_tracer_free(s.tracer);       /* after the workers and the control loop: nothing pushes now */
+    gw_hub_free(s.hub);
     gw_tail_free(s.tail);
     gw_observe_history_free(s.history);
     if (s.last_reload_errors)

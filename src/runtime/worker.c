@@ -8,7 +8,9 @@
 #include "conn/access_log.h"
 #include "conn/conn.h"
 #include "control/snapshot.h"
+#include "core/error.h"
 #include "core/log.h"
+#include "hub/hub.h"
 #include "net/acceptor.h"
 #include "policy/policy.h"
 #include "runtime/server-t.h"
@@ -162,9 +164,10 @@ void gw_worker_publish_keyset(struct gw_worker *w, struct gw_keyset *ks)
  * on every wakeup of a stopping worker (the last connection to close sends one). */
 static void maybe_finish(struct gw_worker *w)
 {
-    if (!w->stopping || w->nconns > 0 || w->ntunnels > 0 ||
+    if (!w->stopping || w->nconns > 0 || w->ntunnels > 0 || gw_hub_worker_conns(w) > 0 ||
         uv_is_closing((uv_handle_t *)&w->wakeup))
         return;
+    gw_hub_worker_close(w);
     gw_pools_sweep(w, 0);
     if (w->access.len)
         gw_access_flush(w);
@@ -205,8 +208,10 @@ static void on_wakeup(uv_async_t *a)
             gw_conn_close(c);
     }
     /* Tunnels live through the drain until its timeout, then hear a close frame 1001. */
-    if (force)
+    if (force) {
         gw_tunnels_going_away(w);
+        gw_hub_worker_going_away(w);
+    }
     gw_pools_sweep(w, 0);
     maybe_finish(w);
 }
@@ -265,6 +270,8 @@ int gw_worker_start(struct gw_worker *w)
     uv_check_start(&w->flush, on_flush);
     uv_unref((uv_handle_t *)&w->flush);
     sync_redis(w);
+    if (w->server->hub && gw_hub_worker_start(w->server->hub, w) < 0)
+        return GW_ENOMEM;
     return uv_thread_create(&w->thread, worker_main, w);
 }
 

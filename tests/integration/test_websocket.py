@@ -279,6 +279,42 @@ def test_ignored_upgrades_go_upstream_as_plain_requests():
             assert status_of(r) == 403, r
 
 
+def upstream_saw_upgrade(g, path):
+    """Sends a handshake for path to an Origin (which never switches) and returns whether the
+    request that reached it still had its Upgrade field."""
+    r = raw_exchange(g.port, handshake_bytes(path=path))
+    assert status_of(r) == 200, r
+    body = r.split(b"\r\n\r\n", 1)[1]
+    if b"Transfer-Encoding: chunked" in r:
+        body = body.split(b"\r\n", 1)[-1]
+    seen = {k.lower(): v for k, v in json.loads(body)["headers"]}
+    return "upgrade" in seen
+
+
+def test_per_route_websocket():
+    """websocket.routes: the first route covering the path decides, apart from the service."""
+    with Origin() as o:
+        cfg = gwtest.simple_config(o, name="app", prefix="/app")
+        cfg["services"][0]["strip_prefix"] = True
+        cfg["services"][0]["websocket"] = {
+            "routes": [{"match": {"prefix": "/app/echo/admin"}, "enabled": False}]}
+        cfg["services"].append({
+            "name": "mostly-off", "prefix": "/off", "targets": [o.target()], "strip_prefix": True,
+            "websocket": {"enabled": False, "routes": [{"match": {"prefix": "/off/echo/live"}}]}})
+        with Gantry(cfg) as g:
+            assert upstream_saw_upgrade(g, "/app/echo/chat")
+            assert not upstream_saw_upgrade(g, "/app/echo/admin")
+            assert not upstream_saw_upgrade(g, "/app/echo/admin/x")
+            assert upstream_saw_upgrade(g, "/app/echo/administrator")  # segment boundaries
+            assert upstream_saw_upgrade(g, "/off/echo/live")
+            assert not upstream_saw_upgrade(g, "/off/echo/other")
+            # a bad handshake on a route without upgrades is not checked: a plain request
+            r = raw_exchange(g.port, handshake_bytes(path="/off/echo/other", version="8"))
+            assert status_of(r) == 200, r
+            r = raw_exchange(g.port, handshake_bytes(path="/off/echo/live", version="8"))
+            assert status_of(r) == 426, r
+
+
 class MqttishServer(RawServer):
     """Answers an "Upgrade: mqtt" request with a 101, then echoes bytes in upper case; any
     other request with a 200 that says whether an Upgrade field came."""

@@ -49,6 +49,30 @@ static void test_websocket_values(void **state)
     gw_config_free(cfg);
 }
 
+static void test_websocket_routes(void **state)
+{
+    (void)state;
+    struct gw_config *cfg =
+        load_ok(WS("\"enabled\": false, \"routes\": [{\"match\": {\"prefix\": \"/p/live\", "
+                   "\"methods\": [\"GET\"]}}, {\"match\": {\"prefix\": \"/p/live/admin\"}, "
+                   "\"enabled\": false}]"));
+    const struct gw_websocket_conf *w = &cfg->services[0].websocket;
+    assert_false(w->enabled);
+    assert_int_equal(w->nroutes, 2);
+    assert_string_equal(w->routes[0].match.prefixes[0], "/p/live");
+    assert_true(w->routes[0].enabled);
+    assert_false(w->routes[1].enabled);
+    gw_config_free(cfg);
+    cfg = load_ok(WS("\"routes\": []"));
+    assert_true(cfg->services[0].websocket.enabled);
+    gw_config_free(cfg);
+    expect_one(WS("\"routes\": [{\"enabled\": false}]"), "{\"enabled\"",
+               "services[0].websocket.routes[0].match: required key \"match\" is missing");
+    expect_one(
+        WS("\"routes\": [{\"match\": {\"prefix\": \"live\"}}]"), "\"live\"",
+        "services[0].websocket.routes[0].match.prefix: \"live\": a prefix must start with \"/\"");
+}
+
 static void test_websocket_errors(void **state)
 {
     (void)state;
@@ -84,6 +108,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_websocket_defaults),
         cmocka_unit_test(test_websocket_values),
+        cmocka_unit_test(test_websocket_routes),
         cmocka_unit_test(test_websocket_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

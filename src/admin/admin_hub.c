@@ -1,0 +1,65 @@
+/*
+ * The WebSocket hub in the admin API: POST /api/channels/{channel}/messages publishes (what
+ * backends call), GET /api/hub tells the hub's counters.
+ */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admin/admin.h"
+#include "hub/channel.h"
+#include "hub/hub.h"
+#include "runtime/server-t.h"
+
+void gw__admin_hub_publish(struct gw_server *s, const struct gw__admin_req *rq,
+                           struct gw__admin_resp *rs)
+{
+    const struct gw__admin_slice *ch = &rq->params[0];
+    if (s->hub == NULL) {
+        gw__admin_error(rs, 404, "the WebSocket hub is off (\"hub\" in the config)");
+        return;
+    }
+    if (!gw_hub_channel_valid(ch->p, ch->n)) {
+        gw__admin_error(rs, 400, "a channel name is 1-128 of A-Z a-z 0-9 . _ : / @ -");
+        return;
+    }
+    json_error_t err;
+    json_t *body = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES, &err);
+    json_t *data = json_object_get(body, "data");
+    json_t *to = json_object_get(body, "client_id");
+    const char *tos = json_string_value(to);
+    if (!json_is_object(body) || data == NULL || (to && !tos) ||
+        (tos && !gw_hub_client_id_valid(tos, strlen(tos)))) {
+        json_decref(body);
+        gw__admin_error(rs, 400, "expected {\"data\": any JSON value[, \"client_id\": \"...\"]}");
+        return;
+    }
+    char *text = json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY);
+    char id[33];
+    int rc = text ? gw_hub_publish(s->hub, ch->p, ch->n, tos, text, strlen(text), id) : -1;
+    free(text);
+    json_decref(body);
+    if (rc < 0) {
+        gw__admin_error(rs, 503, "the message could not be published");
+        return;
+    }
+    gw__admin_json(rs, 202, json_pack("{s:s, s:s%}", "id", id, "channel", ch->p, ch->n));
+}
+
+void gw__admin_hub_stats(struct gw_server *s, const struct gw__admin_req *rq,
+                         struct gw__admin_resp *rs)
+{
+    (void)rq;
+    if (s->hub == NULL) {
+        gw__admin_json(rs, 200, json_pack("{s:b}", "enabled", 0));
+        return;
+    }
+    struct gw_hub_stats st;
+    gw_hub_get_stats(s->hub, &st);
+    gw__admin_json(rs, 200,
+                   json_pack("{s:b, s:I, s:I, s:I, s:I, s:b, s:I}", "enabled", 1, "connections",
+                             (json_int_t)st.connections, "published", (json_int_t)st.published,
+                             "delivered", (json_int_t)st.delivered, "slow_consumers_cut",
+                             (json_int_t)st.slow_cut, "redis_up", (int)st.redis_up,
+                             "redis_local_deliveries", (json_int_t)st.redis_local));
+}
