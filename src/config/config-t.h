@@ -200,6 +200,14 @@ enum gw_idp_endpoint {
 };
 
 struct gw_jwt_key;
+struct gw_jwt_keyring;
+
+/* "identity.jwt.keys[]": a private key identity signs with (EdDSA or ES256). */
+struct gw_identity_key_conf {
+    char *kid;              /* "kid", required, unique */
+    char *alg;              /* "alg", required: "EdDSA" or "ES256" */
+    char *private_key_file; /* "private_key_file", required: PEM (PKCS#8 or SEC 1) */
+};
 
 struct gw_consumer_conf {
     char *id; /* "id", required, unique */
@@ -1088,7 +1096,17 @@ struct gw_config {
         char *issuer;             /* "issuer", default "gantry" */
         char *audience;           /* "audience", default "gantry" */
         char *kid;                /* "jwt.kid", default "gantry-identity" */
-        char *secret;             /* "jwt.secret", required: HS256, at least 32 bytes */
+        char *secret;             /* "jwt.secret": HS256, at least 32 bytes */
+        struct gw_identity_key_conf *key_confs; /* "jwt.keys" */
+        size_t nkey_confs;
+        char *active_kid; /* "jwt.active": the kid that signs, default the first key's */
+        /* the signing keys loaded from jwt.secret and jwt.keys (config_identity.c), and the
+         * JWK Set of their public halves; owned by the config (a reference) */
+        struct gw_jwt_keyring *keyring;
+        char *jwks_path;          /* "jwks.path", default "/.well-known/jwks.json" */
+        size_t jwks_path_len;     /* 0 when no asymmetric key: nothing is served */
+        uint64_t jwks_max_age_ms; /* "jwks.max_age", default 5m: its Cache-Control */
+        char jwks_cache_control[64]; /* "Cache-Control: public, max-age=N\r\n" */
         uint64_t access_ttl_ms;   /* "access_ttl", default 15m */
         uint64_t refresh_idle_ms; /* "refresh_idle", default 0 = none */
         uint64_t refresh_ttl_ms;  /* "refresh_ttl", default 720h (30 days) */
