@@ -341,7 +341,10 @@ static void build_keys(struct gw__cfg_ctx *ctx, struct gw_config *cfg)
                 char why[160];
                 snprintf(why, sizeof why, "kid \"%s\" is used by an auth.jwt key too",
                          keys[i].kid);
-                jwt_error(ctx, "kid", -1, NULL, why);
+                /* Everything loaded: keys[] is the secret (when set), then jwt.keys in order. */
+                bool hs = keys[i].alg == GW_JWT_HS256;
+                jwt_error(ctx, hs ? "kid" : "keys", hs ? -1 : (long)(i - (ic->secret != NULL)),
+                          hs ? NULL : "kid", why);
                 ok = false;
             }
         }

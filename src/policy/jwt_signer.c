@@ -51,6 +51,32 @@ static bool key_fits(EVP_PKEY *pkey, enum gw_jwt_alg alg)
     return strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0;
 }
 
+static int sign_pkey(const struct gw_jwt_signer *s, const char *input, size_t n, char *sig,
+                     size_t cap);
+
+/* A key file may hold a public point that does not belong to its private scalar (SEC 1 and
+ * PKCS#8 v2 carry both): tokens signed with it would fail everywhere they are verified with
+ * the published key. One signature checked with the public half finds out at load. */
+static int self_test(const struct gw_jwt_signer *s)
+{
+    static const char msg[] = "gantry key self-test";
+    char sig[GW_BASE64URL_ENCODED_LEN(132) + 1];
+    unsigned char raw[132];
+    size_t n = 0;
+    struct gw_jwt_key k;
+    int rc = sign_pkey(s, msg, sizeof msg - 1, sig, sizeof sig);
+    if (rc < 0)
+        return rc == GW_ENOMEM ? GW_EINVAL : rc;
+    rc = gw_jwt_signer_verify_key(s, &k);
+    if (rc < 0)
+        return rc == GW_ENOMEM ? GW_ENOMEM : GW_EINVAL;
+    if (gw_base64url_decode(sig, strlen(sig), raw, sizeof raw, &n) != 0 ||
+        gw_jwt_key_verify(&k, msg, sizeof msg - 1, raw, n) != 0)
+        rc = GW_EINVAL;
+    gw_jwt_key_free(&k);
+    return rc;
+}
+
 int gw_jwt_signer_pem(struct gw_jwt_signer *s, const char *kid, enum gw_jwt_alg alg,
                       const char *pem, size_t len, const char **why)
 {
@@ -86,7 +112,12 @@ int gw_jwt_signer_pem(struct gw_jwt_signer *s, const char *kid, enum gw_jwt_alg 
     s->pkey = pkey;
     s->alg = alg;
     memcpy(s->kid, kid, strlen(kid) + 1);
-    return 0;
+    int rc = self_test(s);
+    if (rc < 0) {
+        gw_jwt_signer_free(s);
+        *why = "its public half does not verify what its private half signs (a damaged key)";
+    }
+    return rc;
 }
 
 void gw_jwt_signer_free(struct gw_jwt_signer *s)
@@ -144,6 +175,11 @@ int gw_jwt_signer_sign(const struct gw_jwt_signer *s, const char *payload_json, 
     if (s->alg == GW_JWT_HS256)
         return gw_jwt_sign_hmac(GW_JWT_HS256, s->secret, s->secret_len, s->kid, payload_json, out);
     if (s->pkey == NULL || payload_json == NULL)
+        return GW_EINVAL;
+    json_t *pj = json_loads(payload_json, JSON_REJECT_DUPLICATES, NULL);
+    bool object = json_is_object(pj);
+    json_decref(pj);
+    if (!object)
         return GW_EINVAL;
     json_t *h = json_pack("{s:s, s:s, s:s}", "alg", gw_jwt_alg_name(s->alg), "typ", "JWT", "kid",
                           s->kid);
