@@ -188,6 +188,12 @@ enum gw_idp_register_mode {
     GW_IDP_REGISTER_ADMIN,  /* a bearer token with admin_role (the first user: anyone) */
 };
 
+/* "identity.revocation.backend" */
+enum gw_idp_revoke_backend {
+    GW_IDP_REVOKE_LOCAL, /* this process only */
+    GW_IDP_REVOKE_REDIS, /* shared through rate_limit.redis's Redis (state/revoked_redis.h) */
+};
+
 /* The endpoints of built-in identity, indexes of gw_identity_conf.paths. */
 enum gw_idp_endpoint {
     GW_IDP_EP_REGISTER,
@@ -1124,6 +1130,8 @@ struct gw_config {
         uint32_t max_addr_failures;    /* "lockout.max_address_failures", default 20 */
         uint64_t lockout_window_ms;    /* "lockout.window", default 15m */
         uint64_t lockout_ms;           /* "lockout.duration", default 15m */
+        int revocation_backend;        /* "revocation.backend": GW_IDP_REVOKE_*, default local */
+        char *revocation_key; /* "revocation.key", default "gantry:identity:revoked" */
     } identity;
     /** "transform": the gateway's transformations, inherited by every service */
     struct gw_transform_conf transform;

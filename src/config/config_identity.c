@@ -186,6 +186,40 @@ static const struct gw__cfg_field paths_fields[] = {
 };
 static const struct gw__cfg_object paths_obj = {.what = "paths", ROWS(paths_fields)};
 
+static const struct gw__cfg_enum revoke_backends[] = {
+    {"local", GW_IDP_REVOKE_LOCAL},
+    {"redis", GW_IDP_REVOKE_REDIS},
+    {NULL, 0},
+};
+
+/* A Redis key (and channel) name: printable ASCII without spaces, at most 128 bytes. */
+static bool check_redis_key(struct gw__cfg_ctx *ctx, char **s)
+{
+    size_t n = strlen(*s);
+    bool ok = n > 0 && n <= 128;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (*s)[i] > ' ' && (*s)[i] < 0x7f;
+    if (!ok)
+        gw__cfg_error(ctx, "must be 1 to 128 printable characters without spaces");
+    return ok;
+}
+static const struct gw__cfg_str redis_key_check = {check_redis_key};
+
+static const struct gw__cfg_field revocation_fields[] = {
+    {.name = "backend",
+     .type = &gw__cfg_enum_type,
+     .offset = CFG(identity.revocation_backend),
+     .arg = revoke_backends,
+     .def = "local"},
+    {.name = "key",
+     .type = &gw__cfg_string_type,
+     .offset = CFG(identity.revocation_key),
+     .arg = &redis_key_check,
+     .def = "gantry:identity:revoked"},
+};
+static const struct gw__cfg_object revocation_obj = {.what = "revocation",
+                                                     ROWS(revocation_fields)};
+
 static const struct gw__cfg_field lockout_fields[] = {
     {.name = "max_failures",
      .type = &gw__cfg_uint32_type,
@@ -413,6 +447,14 @@ static void identity_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
             }
         }
     }
+    if (ic->revocation_backend == GW_IDP_REVOKE_REDIS && cfg->rate_limit.redis.url == NULL) {
+        gw__cfg_push_key(ctx, "revocation");
+        gw__cfg_push_key(ctx, "backend");
+        gw__cfg_error(ctx, "\"redis\" needs the gateway's Redis: set rate_limit.redis.url (or "
+                           "REDIS_URL)");
+        gw__cfg_pop(ctx);
+        gw__cfg_pop(ctx);
+    }
     build_keys(ctx, cfg);
 }
 
@@ -458,6 +500,7 @@ static const struct gw__cfg_field identity_fields[] = {
      .def = "admin"},
     {.name = "paths", .type = &gw__cfg_object_type, .arg = &paths_obj},
     {.name = "lockout", .type = &gw__cfg_object_type, .arg = &lockout_obj},
+    {.name = "revocation", .type = &gw__cfg_object_type, .arg = &revocation_obj},
 };
 const struct gw__cfg_object gw__cfg_identity_obj = {
     .what = "identity",

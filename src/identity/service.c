@@ -88,6 +88,7 @@ int gw_idp_start(const struct gw_config *cfg)
     ic->active_kid = NULL;
     ic->keyring = NULL;
     ic->jwks_path = NULL;
+    ic->revocation_key = NULL;
     ic->admin_role = dup_or_null(c->admin_role);
     ic->invite_codes = c->ninvite_codes ? calloc(c->ninvite_codes, sizeof(char *)) : NULL;
     ic->default_roles = NULL;
