@@ -363,6 +363,36 @@ static void test_identity_key_errors(void **state)
     free(full);
 }
 
+static void test_identity_revocation(void **state)
+{
+    (void)state;
+    struct gw_config *cfg = load_ok("{\"identity\": {" MIN "}, " SERVICES "}");
+    assert_int_equal(cfg->identity.revocation_backend, GW_IDP_REVOKE_LOCAL);
+    assert_string_equal(cfg->identity.revocation_key, "gantry:identity:revoked");
+    gw_config_free(cfg);
+    cfg = load_ok("{\"rate_limit\": {\"redis\": {\"url\": \"redis://127.0.0.1:6380/2\"}}, "
+                  "\"identity\": {" MIN ", \"revocation\": {\"backend\": \"redis\", \"key\": "
+                  "\"app:revoked\"}}, " SERVICES "}");
+    assert_int_equal(cfg->identity.revocation_backend, GW_IDP_REVOKE_REDIS);
+    assert_string_equal(cfg->identity.revocation_key, "app:revoked");
+    assert_int_equal(cfg->rate_limit.redis.port, 6380);
+    gw_config_free(cfg);
+    expect_one("{\"identity\": {" MIN ", \"revocation\": {\"backend\": \"redis\"}}, "
+               PLAIN_SERVICES "}",
+               "\"redis\"",
+               "identity.revocation.backend: \"redis\" needs the gateway's Redis: set "
+               "rate_limit.redis.url (or REDIS_URL)");
+    expect_one("{\"identity\": {" MIN ", \"revocation\": {\"key\": \"a b\"}}, " PLAIN_SERVICES
+               "}",
+               "\"a b\"",
+               "identity.revocation.key: must be 1 to 128 printable characters without spaces");
+    expect_one("{\"identity\": {" MIN ", \"revocation\": {\"backend\": \"memcached\"}}, "
+               PLAIN_SERVICES "}",
+               "\"memcached\"",
+               "identity.revocation.backend: unknown value \"memcached\" (expected local or "
+               "redis)");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -370,6 +400,7 @@ int main(void)
         cmocka_unit_test(test_identity_defaults),
         cmocka_unit_test(test_identity_values),
         cmocka_unit_test(test_identity_errors),
+        cmocka_unit_test(test_identity_revocation),
         cmocka_unit_test_setup_teardown(test_identity_private_keys, keys_setup, keys_teardown),
         cmocka_unit_test_setup_teardown(test_identity_key_errors, keys_setup, keys_teardown),
     };
