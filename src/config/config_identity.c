@@ -86,8 +86,8 @@ static const struct gw__cfg_field jwt_fields[] = {
     {.name = "keys",
      .type = &gw__cfg_list_type,
      .offset = CFG(identity.key_confs),
-     .arg = &(const struct gw__cfg_list){.elem = &key_obj,
-                                         .count_offset = CFG(identity.nkey_confs)}},
+     .arg =
+         &(const struct gw__cfg_list){.elem = &key_obj, .count_offset = CFG(identity.nkey_confs)}},
     {.name = "active",
      .type = &gw__cfg_string_type,
      .offset = CFG(identity.active_kid),
@@ -217,8 +217,7 @@ static const struct gw__cfg_field revocation_fields[] = {
      .arg = &redis_key_check,
      .def = "gantry:identity:revoked"},
 };
-static const struct gw__cfg_object revocation_obj = {.what = "revocation",
-                                                     ROWS(revocation_fields)};
+static const struct gw__cfg_object revocation_obj = {.what = "revocation", ROWS(revocation_fields)};
 
 static const struct gw__cfg_field lockout_fields[] = {
     {.name = "max_failures",
@@ -283,8 +282,10 @@ static bool load_signer(struct gw__cfg_ctx *ctx, const struct gw_identity_key_co
         return false;
     }
     if (gw_jwt_alg_parse(kc->alg, &alg) != 0 || (alg != GW_JWT_EDDSA && alg != GW_JWT_ES256)) {
-        snprintf(why, sizeof why, "\"%s\": identity signs with \"EdDSA\" or \"ES256\" (HS256: "
-                 "jwt.secret)", kc->alg);
+        snprintf(why, sizeof why,
+                 "\"%s\": identity signs with \"EdDSA\" or \"ES256\" (HS256: "
+                 "jwt.secret)",
+                 kc->alg);
         jwt_error(ctx, "keys", (long)i, "alg", why);
         return false;
     }
@@ -373,8 +374,7 @@ static void build_keys(struct gw__cfg_ctx *ctx, struct gw_config *cfg)
         for (size_t k = 0; k < cfg->auth.njwt_keys; k++) {
             if (strcmp(cfg->auth.jwt_keys[k].kid, keys[i].kid) == 0) {
                 char why[160];
-                snprintf(why, sizeof why, "kid \"%s\" is used by an auth.jwt key too",
-                         keys[i].kid);
+                snprintf(why, sizeof why, "kid \"%s\" is used by an auth.jwt key too", keys[i].kid);
                 /* Everything loaded: keys[] is the secret (when set), then jwt.keys in order. */
                 bool hs = keys[i].alg == GW_JWT_HS256;
                 jwt_error(ctx, hs ? "kid" : "keys", hs ? -1 : (long)(i - (ic->secret != NULL)),
@@ -398,8 +398,7 @@ static void build_keys(struct gw__cfg_ctx *ctx, struct gw_config *cfg)
             jwt_error(ctx, "keys", -1, NULL, "a key's public half could not be derived");
         return;
     }
-    struct gw_jwt_key *vk =
-        realloc(cfg->auth.jwt_keys, (cfg->auth.njwt_keys + got) * sizeof *vk);
+    struct gw_jwt_key *vk = realloc(cfg->auth.jwt_keys, (cfg->auth.njwt_keys + got) * sizeof *vk);
     if (vk == NULL) {
         gw_jwt_keyring_unref(ring);
         ctx->oom = true;
@@ -417,7 +416,7 @@ static void build_keys(struct gw__cfg_ctx *ctx, struct gw_config *cfg)
     ic->keyring = ring;
     bool public = false;
     for (size_t i = 0; i < got; i++)
-        public |= ring->keys[i].alg != GW_JWT_HS256;
+    public |= ring->keys[i].alg != GW_JWT_HS256;
     ic->jwks_path_len = public && ic->jwks_path ? strlen(ic->jwks_path) : 0;
     snprintf(ic->jwks_cache_control, sizeof ic->jwks_cache_control,
              "Cache-Control: public, max-age=%llu\r\n",

@@ -15,9 +15,9 @@
 #include "core/error.h"
 #include "http1/parser.h"
 #include "identity/identity.h"
-#include "policy/jwt_signer.h"
 #include "policy/chain.h"
 #include "policy/client_addr.h"
+#include "policy/jwt_signer.h"
 #include "runtime/worker-t.h"
 
 struct gw_idp_serve {

@@ -109,8 +109,8 @@ void gw__idp_throttle_reset(void);
 
 /* ---- token.c ------------------------------------------------------------------------------ */
 
-/* An access token for u in session sid signed with key, into *out (free()), its jti into jti[33]. 0 or
- * GW_ENOMEM. */
+/* An access token for u in session sid signed with key, into *out (free()), its jti into jti[33]. 0
+ * or GW_ENOMEM. */
 struct gw_jwt_signer;
 int gw__idp_access_token(const struct gw_identity_conf *ic, const struct gw_jwt_signer *key,
                          const struct gw__idp_user *u, const char *sid, int64_t now, char **out,

@@ -374,8 +374,8 @@ static void issue(struct gw_idp_call *c, const struct gw__idp_user *u, const cha
 {
     char *access = NULL;
     char jti[33];
-    if (gw__idp_access_token(&idp.ic, &c->keys->keys[c->keys->active], u, sid,
-                             (int64_t)time(NULL), &access, jti) < 0) {
+    if (gw__idp_access_token(&idp.ic, &c->keys->keys[c->keys->active], u, sid, (int64_t)time(NULL),
+                             &access, jti) < 0) {
         fail(c, GW_ENOMEM, NULL, NULL);
         return;
     }

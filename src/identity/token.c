@@ -1,5 +1,5 @@
-/* Tokens: the access JWT (HS256, EdDSA or ES256, signed with policy/jwt_signer.c) and the opaque refresh token
- * (32 random bytes, base64url; only its SHA-256 is stored). */
+/* Tokens: the access JWT (HS256, EdDSA or ES256, signed with policy/jwt_signer.c) and the opaque
+ * refresh token (32 random bytes, base64url; only its SHA-256 is stored). */
 #include "identity/internal.h"
 
 #include <stdio.h>

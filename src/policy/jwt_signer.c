@@ -181,8 +181,8 @@ int gw_jwt_signer_sign(const struct gw_jwt_signer *s, const char *payload_json, 
     json_decref(pj);
     if (!object)
         return GW_EINVAL;
-    json_t *h = json_pack("{s:s, s:s, s:s}", "alg", gw_jwt_alg_name(s->alg), "typ", "JWT", "kid",
-                          s->kid);
+    json_t *h =
+        json_pack("{s:s, s:s, s:s}", "alg", gw_jwt_alg_name(s->alg), "typ", "JWT", "kid", s->kid);
     char *hdr = h ? json_dumps(h, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(h);
     if (hdr == NULL)

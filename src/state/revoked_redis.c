@@ -17,18 +17,17 @@
 /* KEYS[1]: the set, also the channel. ARGV: member, expiry, now (Unix seconds). Keeps the later
  * expiry of a member, drops the expired ones, keeps the key alive until the latest expiry, and
  * tells every subscriber. */
-static const char SCRIPT[] =
-    "local old = redis.call('ZSCORE', KEYS[1], ARGV[1])\n"
-    "if not old or tonumber(old) < tonumber(ARGV[2]) then\n"
-    "  redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])\n"
-    "end\n"
-    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])\n"
-    "local ttl = tonumber(ARGV[2]) - tonumber(ARGV[3])\n"
-    "if ttl > 0 and redis.call('TTL', KEYS[1]) < ttl then\n"
-    "  redis.call('EXPIRE', KEYS[1], ttl)\n"
-    "end\n"
-    "redis.call('PUBLISH', KEYS[1], ARGV[1] .. ' ' .. ARGV[2])\n"
-    "return 1\n";
+static const char SCRIPT[] = "local old = redis.call('ZSCORE', KEYS[1], ARGV[1])\n"
+                             "if not old or tonumber(old) < tonumber(ARGV[2]) then\n"
+                             "  redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])\n"
+                             "end\n"
+                             "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])\n"
+                             "local ttl = tonumber(ARGV[2]) - tonumber(ARGV[3])\n"
+                             "if ttl > 0 and redis.call('TTL', KEYS[1]) < ttl then\n"
+                             "  redis.call('EXPIRE', KEYS[1], ttl)\n"
+                             "end\n"
+                             "redis.call('PUBLISH', KEYS[1], ARGV[1] .. ' ' .. ARGV[2])\n"
+                             "return 1\n";
 
 struct ent {
     uint64_t key;
@@ -36,12 +35,12 @@ struct ent {
 };
 
 static struct {
-    bool started;            /* under mu: the sink may wake the loop */
-    pthread_mutex_t mu;      /* guards started, q, nq, capq, dropped */
-    struct ent *q;           /* revocations waiting for Redis */
+    bool started;       /* under mu: the sink may wake the loop */
+    pthread_mutex_t mu; /* guards started, q, nq, capq, dropped */
+    struct ent *q;      /* revocations waiting for Redis */
     size_t nq, capq;
-    uint64_t dropped;        /* queue overflow since the last log line */
-    struct gw_redis *redis;  /* loop thread only, from here on */
+    uint64_t dropped;       /* queue overflow since the last log line */
+    struct gw_redis *redis; /* loop thread only, from here on */
     struct gw_redis_sub *sub;
     struct gw_redis_watch watch;
     struct gw_redis_script script;
@@ -113,7 +112,8 @@ static void sink(uint64_t key, int64_t until)
     pthread_mutex_unlock(&rr.mu);
 }
 
-/* ---- the loop thread -------------------------------------------------------------------------- */
+/* ---- the loop thread --------------------------------------------------------------------------
+ */
 
 static void on_written(void *arg, int status, const struct redisReply *reply)
 {
@@ -143,8 +143,8 @@ static void send_one(struct ent e, int64_t now)
     int rc = GW_ENOMEM;
     if (arg != NULL) {
         *arg = e;
-        rc = gw_redis_script_run(rr.redis, &rr.script, 1, 4, argv, NULL, rr.timeout_ms,
-                                 on_written, arg, NULL);
+        rc = gw_redis_script_run(rr.redis, &rr.script, 1, 4, argv, NULL, rr.timeout_ms, on_written,
+                                 arg, NULL);
     }
     if (rc < 0) {
         free(arg);

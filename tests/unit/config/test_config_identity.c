@@ -152,8 +152,8 @@ static char ed_path[128], es_path[128], junk_path[128];
 
 static void write_key(const char *path, const char *type, const char *group)
 {
-    EVP_PKEY *k = group ? EVP_PKEY_Q_keygen(NULL, NULL, type, group)
-                        : EVP_PKEY_Q_keygen(NULL, NULL, type);
+    EVP_PKEY *k =
+        group ? EVP_PKEY_Q_keygen(NULL, NULL, type, group) : EVP_PKEY_Q_keygen(NULL, NULL, type);
     assert_non_null(k);
     FILE *f = fopen(path, "w");
     assert_non_null(f);
@@ -195,10 +195,10 @@ static int keys_teardown(void **state)
 static char *with_jwt(const char *jwt, const char *more)
 {
     char *text = NULL;
-    assert_true(asprintf(&text,
-                         "{\"identity\": {\"sqlite\": \"/tmp/id.db\", \"jwt\": %s%s}, "
-                         PLAIN_SERVICES "}",
-                         jwt, more) > 0);
+    assert_true(
+        asprintf(&text,
+                 "{\"identity\": {\"sqlite\": \"/tmp/id.db\", \"jwt\": %s%s}, " PLAIN_SERVICES "}",
+                 jwt, more) > 0);
     return text;
 }
 
@@ -248,7 +248,8 @@ static void test_identity_private_keys(void **state)
     cfg = load_ok(text);
     assert_int_equal(cfg->identity.keyring->active, 1);
     assert_string_equal(cfg->identity.jwks_path, "/keys");
-    assert_string_equal(cfg->identity.jwks_cache_control, "Cache-Control: public, max-age=3600\r\n");
+    assert_string_equal(cfg->identity.jwks_cache_control,
+                        "Cache-Control: public, max-age=3600\r\n");
     gw_config_free(cfg);
     free(text);
     free(jwt);
@@ -302,9 +303,10 @@ static void test_identity_key_errors(void **state)
 {
     (void)state;
     char jwt[1024], *text;
-    snprintf(jwt, sizeof jwt,
-             "{\"keys\": [{\"kid\": \"a\", \"alg\": \"EdDSA\", \"private_key_file\": \"%s/none\"}]}",
-             keydir);
+    snprintf(
+        jwt, sizeof jwt,
+        "{\"keys\": [{\"kid\": \"a\", \"alg\": \"EdDSA\", \"private_key_file\": \"%s/none\"}]}",
+        keydir);
     text = with_jwt(jwt, "");
     expect_containing(text, "identity.jwt.keys[0].private_key_file: cannot read");
     expect_containing(text, "/none\": No such file or directory");
@@ -343,8 +345,7 @@ static void test_identity_key_errors(void **state)
     text = with_jwt(jwt, "");
     expect_containing(text, "identity.jwt.active: names no key of jwt.kid or jwt.keys");
     free(text);
-    snprintf(jwt, sizeof jwt,
-             "{\"keys\": [{\"kid\": \"a\", \"alg\": \"EdDSA\"}]}");
+    snprintf(jwt, sizeof jwt, "{\"keys\": [{\"kid\": \"a\", \"alg\": \"EdDSA\"}]}");
     text = with_jwt(jwt, "");
     expect_containing(text, "identity.jwt.keys[0].private_key_file: required key");
     free(text);
@@ -377,17 +378,16 @@ static void test_identity_revocation(void **state)
     assert_string_equal(cfg->identity.revocation_key, "app:revoked");
     assert_int_equal(cfg->rate_limit.redis.port, 6380);
     gw_config_free(cfg);
-    expect_one("{\"identity\": {" MIN ", \"revocation\": {\"backend\": \"redis\"}}, "
-               PLAIN_SERVICES "}",
+    expect_one("{\"identity\": {" MIN ", \"revocation\": {\"backend\": \"redis\"}}, " PLAIN_SERVICES
+               "}",
                "\"redis\"",
                "identity.revocation.backend: \"redis\" needs the gateway's Redis: set "
                "rate_limit.redis.url (or REDIS_URL)");
-    expect_one("{\"identity\": {" MIN ", \"revocation\": {\"key\": \"a b\"}}, " PLAIN_SERVICES
-               "}",
+    expect_one("{\"identity\": {" MIN ", \"revocation\": {\"key\": \"a b\"}}, " PLAIN_SERVICES "}",
                "\"a b\"",
                "identity.revocation.key: must be 1 to 128 printable characters without spaces");
-    expect_one("{\"identity\": {" MIN ", \"revocation\": {\"backend\": \"memcached\"}}, "
-               PLAIN_SERVICES "}",
+    expect_one("{\"identity\": {" MIN
+               ", \"revocation\": {\"backend\": \"memcached\"}}, " PLAIN_SERVICES "}",
                "\"memcached\"",
                "identity.revocation.backend: unknown value \"memcached\" (expected local or "
                "redis)");

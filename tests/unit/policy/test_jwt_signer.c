@@ -29,8 +29,8 @@ static const char SECRET[] = "0123456789abcdef0123456789ABCDEF";
 /* A new private key of type (and group) as PEM in a fresh string; *len its length. */
 static char *private_pem(const char *type, const char *group, size_t *len, const char *cipher)
 {
-    EVP_PKEY *k = group ? EVP_PKEY_Q_keygen(NULL, NULL, type, group)
-                        : EVP_PKEY_Q_keygen(NULL, NULL, type);
+    EVP_PKEY *k =
+        group ? EVP_PKEY_Q_keygen(NULL, NULL, type, group) : EVP_PKEY_Q_keygen(NULL, NULL, type);
     assert_non_null(k);
     BIO *bio = BIO_new(BIO_s_mem());
     assert_non_null(bio);
@@ -65,9 +65,8 @@ static void header_of(const char *tok, char *out, size_t cap)
     const char *dot = strchr(tok, '.');
     size_t n = 0;
     assert_non_null(dot);
-    assert_int_equal(gw_base64url_decode(tok, (size_t)(dot - tok), (unsigned char *)out, cap - 1,
-                                         &n),
-                     0);
+    assert_int_equal(
+        gw_base64url_decode(tok, (size_t)(dot - tok), (unsigned char *)out, cap - 1, &n), 0);
     out[n] = '\0';
 }
 
@@ -97,7 +96,7 @@ static void check_sign_verify(enum gw_jwt_alg alg, const char *type, const char 
     char *p = strchr(bad, '.') + 3;
     *p = *p == 'A' ? 'B' : 'A';
     assert_int_equal(gw_jwt_verify(bad, strlen(bad), &k, 1, &POLICY, NOW, &cl), GW_EJWTSIG);
-    strcpy(bad, tok);
+    memcpy(bad, tok, strlen(tok) + 1);
     p = strrchr(bad, '.') + 4;
     *p = *p == 'A' ? 'B' : 'A';
     assert_int_equal(gw_jwt_verify(bad, strlen(bad), &k, 1, &POLICY, NOW, &cl), GW_EJWTSIG);
@@ -126,10 +125,10 @@ static void check_sign_verify(enum gw_jwt_alg alg, const char *type, const char 
 static void test_eddsa(void **state)
 {
     (void)state;
-    check_sign_verify(GW_JWT_EDDSA, "ED25519", NULL, "{\"alg\":\"EdDSA\",\"typ\":\"JWT\",\"kid\":\"k1\"}",
-                      64);
-    check_sign_verify(GW_JWT_EDDSA, "ED448", NULL, "{\"alg\":\"EdDSA\",\"typ\":\"JWT\",\"kid\":\"k1\"}",
-                      114);
+    check_sign_verify(GW_JWT_EDDSA, "ED25519", NULL,
+                      "{\"alg\":\"EdDSA\",\"typ\":\"JWT\",\"kid\":\"k1\"}", 64);
+    check_sign_verify(GW_JWT_EDDSA, "ED448", NULL,
+                      "{\"alg\":\"EdDSA\",\"typ\":\"JWT\",\"kid\":\"k1\"}", 114);
 }
 
 static void test_es256(void **state)
@@ -282,10 +281,8 @@ static void test_keyring(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_eddsa),
-        cmocka_unit_test(test_es256),
-        cmocka_unit_test(test_jwks_document),
-        cmocka_unit_test(test_private_key_rules),
+        cmocka_unit_test(test_eddsa),         cmocka_unit_test(test_es256),
+        cmocka_unit_test(test_jwks_document), cmocka_unit_test(test_private_key_rules),
         cmocka_unit_test(test_keyring),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -32,15 +32,15 @@ static void test_parse(void **state)
         "",
         "00000000deadbeef",
         "00000000deadbeef ",
-        "00000000DEADBEEF 1",      /* upper case */
-        "0000000deadbeef 17",      /* 15 digits */
-        "000000000deadbeef 17",    /* 17 digits */
-        "00000000deadbeef  17",    /* two spaces */
-        "00000000deadbeef -17",    /* a sign */
-        "00000000deadbeef 0",      /* no expiry */
-        "0000000000000000 17",     /* key 0 means "none" */
-        "00000000deadbeef 17 ",    /* trailing space */
-        "00000000deadbeef 1x",     /* not a number */
+        "00000000DEADBEEF 1",                   /* upper case */
+        "0000000deadbeef 17",                   /* 15 digits */
+        "000000000deadbeef 17",                 /* 17 digits */
+        "00000000deadbeef  17",                 /* two spaces */
+        "00000000deadbeef -17",                 /* a sign */
+        "00000000deadbeef 0",                   /* no expiry */
+        "0000000000000000 17",                  /* key 0 means "none" */
+        "00000000deadbeef 17 ",                 /* trailing space */
+        "00000000deadbeef 1x",                  /* not a number */
         "00000000deadbeef 9999999999999999999", /* 19 digits */
         "00000000deadbeef\t17",
     };
