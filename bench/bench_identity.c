@@ -40,12 +40,13 @@ static double now(void)
 static int load(struct gw_jwt_signer *s, const char *kid, enum gw_jwt_alg alg, const char *type,
                 const char *group)
 {
-    EVP_PKEY *k = group ? EVP_PKEY_Q_keygen(NULL, NULL, type, group)
-                        : EVP_PKEY_Q_keygen(NULL, NULL, type);
+    EVP_PKEY *k =
+        group ? EVP_PKEY_Q_keygen(NULL, NULL, type, group) : EVP_PKEY_Q_keygen(NULL, NULL, type);
     BIO *bio = BIO_new(BIO_s_mem());
     char *pem = NULL;
     const char *why;
-    if (k == NULL || bio == NULL || PEM_write_bio_PrivateKey(bio, k, NULL, NULL, 0, NULL, NULL) != 1)
+    if (k == NULL || bio == NULL ||
+        PEM_write_bio_PrivateKey(bio, k, NULL, NULL, 0, NULL, NULL) != 1)
         return -1;
     long n = BIO_get_mem_data(bio, &pem);
     int rc = gw_jwt_signer_pem(s, kid, alg, pem, (size_t)n, &why);
