@@ -188,6 +188,12 @@ enum gw_idp_register_mode {
     GW_IDP_REGISTER_ADMIN,  /* a bearer token with admin_role (the first user: anyone) */
 };
 
+/* "identity.revocation.backend" */
+enum gw_idp_revoke_backend {
+    GW_IDP_REVOKE_LOCAL, /* this process only */
+    GW_IDP_REVOKE_REDIS, /* shared through rate_limit.redis's Redis (state/revoked_redis.h) */
+};
+
 /* The endpoints of built-in identity, indexes of gw_identity_conf.paths. */
 enum gw_idp_endpoint {
     GW_IDP_EP_REGISTER,
@@ -200,6 +206,14 @@ enum gw_idp_endpoint {
 };
 
 struct gw_jwt_key;
+struct gw_jwt_keyring;
+
+/* "identity.jwt.keys[]": a private key identity signs with (EdDSA or ES256). */
+struct gw_identity_key_conf {
+    char *kid;              /* "kid", required, unique */
+    char *alg;              /* "alg", required: "EdDSA" or "ES256" */
+    char *private_key_file; /* "private_key_file", required: PEM (PKCS#8 or SEC 1) */
+};
 
 struct gw_consumer_conf {
     char *id; /* "id", required, unique */
@@ -1084,19 +1098,29 @@ struct gw_config {
      * there; bound at start (a reload keeps the store and key that started). */
     struct gw_identity_conf {
         bool enabled;
-        char *sqlite;             /* "sqlite", required: the database file */
-        char *issuer;             /* "issuer", default "gantry" */
-        char *audience;           /* "audience", default "gantry" */
-        char *kid;                /* "jwt.kid", default "gantry-identity" */
-        char *secret;             /* "jwt.secret", required: HS256, at least 32 bytes */
-        uint64_t access_ttl_ms;   /* "access_ttl", default 15m */
-        uint64_t refresh_idle_ms; /* "refresh_idle", default 0 = none */
-        uint64_t refresh_ttl_ms;  /* "refresh_ttl", default 720h (30 days) */
-        uint32_t opslimit;        /* "password.opslimit", default 2 (argon2id passes) */
-        uint64_t memlimit;        /* "password.memlimit", default 64MiB */
-        uint32_t min_length;      /* "password.min_length", default 10 (code points) */
-        int register_mode;        /* "register.mode": GW_IDP_REGISTER_*, default admin */
-        char **invite_codes;      /* "register.invite_codes" */
+        char *sqlite;                           /* "sqlite", required: the database file */
+        char *issuer;                           /* "issuer", default "gantry" */
+        char *audience;                         /* "audience", default "gantry" */
+        char *kid;                              /* "jwt.kid", default "gantry-identity" */
+        char *secret;                           /* "jwt.secret": HS256, at least 32 bytes */
+        struct gw_identity_key_conf *key_confs; /* "jwt.keys" */
+        size_t nkey_confs;
+        char *active_kid; /* "jwt.active": the kid that signs, default the first key's */
+        /* the signing keys loaded from jwt.secret and jwt.keys (config_identity.c), and the
+         * JWK Set of their public halves; owned by the config (a reference) */
+        struct gw_jwt_keyring *keyring;
+        char *jwks_path;             /* "jwks.path", default "/.well-known/jwks.json" */
+        size_t jwks_path_len;        /* 0 when no asymmetric key: nothing is served */
+        uint64_t jwks_max_age_ms;    /* "jwks.max_age", default 5m: its Cache-Control */
+        char jwks_cache_control[64]; /* "Cache-Control: public, max-age=N\r\n" */
+        uint64_t access_ttl_ms;      /* "access_ttl", default 15m */
+        uint64_t refresh_idle_ms;    /* "refresh_idle", default 0 = none */
+        uint64_t refresh_ttl_ms;     /* "refresh_ttl", default 720h (30 days) */
+        uint32_t opslimit;           /* "password.opslimit", default 2 (argon2id passes) */
+        uint64_t memlimit;           /* "password.memlimit", default 64MiB */
+        uint32_t min_length;         /* "password.min_length", default 10 (code points) */
+        int register_mode;           /* "register.mode": GW_IDP_REGISTER_*, default admin */
+        char **invite_codes;         /* "register.invite_codes" */
         size_t ninvite_codes;
         char **default_roles; /* "register.roles", default ["user"] */
         size_t ndefault_roles;
@@ -1106,6 +1130,8 @@ struct gw_config {
         uint32_t max_addr_failures;    /* "lockout.max_address_failures", default 20 */
         uint64_t lockout_window_ms;    /* "lockout.window", default 15m */
         uint64_t lockout_ms;           /* "lockout.duration", default 15m */
+        int revocation_backend;        /* "revocation.backend": GW_IDP_REVOKE_*, default local */
+        char *revocation_key;          /* "revocation.key", default "gantry:identity:revoked" */
     } identity;
     /** "transform": the gateway's transformations, inherited by every service */
     struct gw_transform_conf transform;

@@ -530,6 +530,7 @@ void gw_config_free(struct gw_config *cfg)
     }
     gw__cfg_release_object(cfg, &gw__cfg_root);
     gw__cfg_auth_free_keys(cfg);
+    gw__cfg_identity_free_keys(cfg);
     json_decref(cfg->source);
     free(cfg->path);
     free(cfg);

@@ -153,8 +153,7 @@ static const struct gw__cfg_field jwt_key_fields[] = {
 static const struct gw__cfg_object jwt_key_obj = {
     .what = "key", ROWS(jwt_key_fields), .size = sizeof(struct gw_jwt_key_conf)};
 
-/* Reads a PEM file (at most 64 KiB) into a new string; NULL with why. */
-static char *read_pem(const char *path, size_t *len, char *why, size_t cap)
+char *gw__cfg_read_pem(const char *path, size_t *len, char *why, size_t cap)
 {
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
@@ -226,7 +225,7 @@ static bool load_key(struct gw__cfg_ctx *ctx, const struct gw_jwt_key_conf *kc,
     char *pem = kc->pem;
     char *owned = NULL;
     if (kc->pem_file) {
-        owned = read_pem(kc->pem_file, &len, why, sizeof why);
+        owned = gw__cfg_read_pem(kc->pem_file, &len, why, sizeof why);
         if (owned == NULL) {
             gw__cfg_push_key(ctx, "pem_file");
             gw__cfg_error(ctx, "%s", why);

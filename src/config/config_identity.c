@@ -8,7 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
+#include "core/error.h"
 #include "policy/jwt.h"
+#include "policy/jwt_signer.h"
 
 #define ROWS(t) (t), sizeof(t) / sizeof((t)[0])
 #define CFG(f) offsetof(struct gw_config, f)
@@ -54,18 +58,58 @@ static const struct gw__cfg_range minlen_range = {1, 128};
 static const struct gw__cfg_range failures_range = {1, 1000000};
 static const struct gw__cfg_range window_range = {1000, 86400000};
 
+#define IKEY(f) offsetof(struct gw_identity_key_conf, f)
+
+static const struct gw__cfg_field key_fields[] = {
+    {.name = "kid",
+     .type = &gw__cfg_string_type,
+     .offset = IKEY(kid),
+     .arg = &nonempty_check,
+     .required = true},
+    {.name = "alg", .type = &gw__cfg_string_type, .offset = IKEY(alg), .required = true},
+    {.name = "private_key_file",
+     .type = &gw__cfg_string_type,
+     .offset = IKEY(private_key_file),
+     .arg = &nonempty_check,
+     .required = true},
+};
+static const struct gw__cfg_object key_obj = {
+    .what = "key", ROWS(key_fields), .size = sizeof(struct gw_identity_key_conf)};
+
 static const struct gw__cfg_field jwt_fields[] = {
     {.name = "kid",
      .type = &gw__cfg_string_type,
      .offset = CFG(identity.kid),
      .arg = &nonempty_check,
      .def = "gantry-identity"},
-    {.name = "secret",
+    {.name = "secret", .type = &gw__cfg_string_type, .offset = CFG(identity.secret)},
+    {.name = "keys",
+     .type = &gw__cfg_list_type,
+     .offset = CFG(identity.key_confs),
+     .arg =
+         &(const struct gw__cfg_list){.elem = &key_obj, .count_offset = CFG(identity.nkey_confs)}},
+    {.name = "active",
      .type = &gw__cfg_string_type,
-     .offset = CFG(identity.secret),
-     .required = true},
+     .offset = CFG(identity.active_kid),
+     .arg = &nonempty_check},
 };
 static const struct gw__cfg_object jwt_obj = {.what = "jwt", ROWS(jwt_fields)};
+
+static const struct gw__cfg_range max_age_range = {0, 7ull * 86400000};
+
+static const struct gw__cfg_field jwks_fields[] = {
+    {.name = "path",
+     .type = &gw__cfg_string_type,
+     .offset = CFG(identity.jwks_path),
+     .arg = &path_check,
+     .def = "/.well-known/jwks.json"},
+    {.name = "max_age",
+     .type = &gw__cfg_duration_type,
+     .offset = CFG(identity.jwks_max_age_ms),
+     .arg = &max_age_range,
+     .def = "5m"},
+};
+static const struct gw__cfg_object jwks_obj = {.what = "jwks", ROWS(jwks_fields)};
 
 static const struct gw__cfg_field password_fields[] = {
     {.name = "opslimit",
@@ -142,6 +186,39 @@ static const struct gw__cfg_field paths_fields[] = {
 };
 static const struct gw__cfg_object paths_obj = {.what = "paths", ROWS(paths_fields)};
 
+static const struct gw__cfg_enum revoke_backends[] = {
+    {"local", GW_IDP_REVOKE_LOCAL},
+    {"redis", GW_IDP_REVOKE_REDIS},
+    {NULL, 0},
+};
+
+/* A Redis key (and channel) name: printable ASCII without spaces, at most 128 bytes. */
+static bool check_redis_key(struct gw__cfg_ctx *ctx, char **s)
+{
+    size_t n = strlen(*s);
+    bool ok = n > 0 && n <= 128;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (*s)[i] > ' ' && (*s)[i] < 0x7f;
+    if (!ok)
+        gw__cfg_error(ctx, "must be 1 to 128 printable characters without spaces");
+    return ok;
+}
+static const struct gw__cfg_str redis_key_check = {check_redis_key};
+
+static const struct gw__cfg_field revocation_fields[] = {
+    {.name = "backend",
+     .type = &gw__cfg_enum_type,
+     .offset = CFG(identity.revocation_backend),
+     .arg = revoke_backends,
+     .def = "local"},
+    {.name = "key",
+     .type = &gw__cfg_string_type,
+     .offset = CFG(identity.revocation_key),
+     .arg = &redis_key_check,
+     .def = "gantry:identity:revoked"},
+};
+static const struct gw__cfg_object revocation_obj = {.what = "revocation", ROWS(revocation_fields)};
+
 static const struct gw__cfg_field lockout_fields[] = {
     {.name = "max_failures",
      .type = &gw__cfg_uint32_type,
@@ -166,41 +243,184 @@ static const struct gw__cfg_field lockout_fields[] = {
 };
 static const struct gw__cfg_object lockout_obj = {.what = "lockout", ROWS(lockout_fields)};
 
-/* Adds the signing key to auth.jwt's keys (after config_auth.c's jwt_check loaded them: the
- * "auth" row comes first), so that gantry's JWT verification accepts what identity issues. */
-static void add_key(struct gw__cfg_ctx *ctx, struct gw_config *cfg)
+void gw__cfg_identity_free_keys(struct gw_config *cfg)
 {
-    const struct gw_identity_conf *ic = &cfg->identity;
-    for (size_t i = 0; i < cfg->auth.njwt_keys; i++) {
-        if (strcmp(cfg->auth.jwt_keys[i].kid, ic->kid) == 0) {
-            gw__cfg_push_key(ctx, "jwt");
-            gw__cfg_push_key(ctx, "kid");
-            gw__cfg_error(ctx, "kid \"%s\" is used by an auth.jwt key too", ic->kid);
-            gw__cfg_pop(ctx);
-            gw__cfg_pop(ctx);
-            return;
-        }
+    gw_jwt_keyring_unref(cfg->identity.keyring);
+    cfg->identity.keyring = NULL;
+}
+
+/* Reports why at identity.jwt.<key>[.<index>.<sub>]. */
+static void jwt_error(struct gw__cfg_ctx *ctx, const char *key, long index, const char *sub,
+                      const char *why)
+{
+    gw__cfg_push_key(ctx, "jwt");
+    gw__cfg_push_key(ctx, key);
+    if (index >= 0)
+        gw__cfg_push_index(ctx, (size_t)index);
+    if (sub)
+        gw__cfg_push_key(ctx, sub);
+    gw__cfg_error(ctx, "%s", why);
+    if (sub)
+        gw__cfg_pop(ctx);
+    if (index >= 0)
+        gw__cfg_pop(ctx);
+    gw__cfg_pop(ctx);
+    gw__cfg_pop(ctx);
+}
+
+/* Loads jwt.keys[i] into *s; false after reporting at its path. */
+static bool load_signer(struct gw__cfg_ctx *ctx, const struct gw_identity_key_conf *kc, size_t i,
+                        struct gw_jwt_signer *s)
+{
+    char why[320];
+    enum gw_jwt_alg alg;
+    if (kc->kid == NULL || kc->alg == NULL || kc->private_key_file == NULL)
+        return false; /* reported as missing */
+    if (strlen(kc->kid) >= GW_JWT_KID_MAX) {
+        snprintf(why, sizeof why, "is longer than %d characters", GW_JWT_KID_MAX - 1);
+        jwt_error(ctx, "keys", (long)i, "kid", why);
+        return false;
     }
-    struct gw_jwt_key k;
-    if (gw_jwt_key_hmac(&k, ic->kid, GW_JWT_HS256, ic->secret, strlen(ic->secret)) != 0) {
-        gw__cfg_push_key(ctx, "jwt");
-        gw__cfg_push_key(ctx, strlen(ic->kid) >= GW_JWT_KID_MAX ? "kid" : "secret");
-        gw__cfg_error(ctx, strlen(ic->kid) >= GW_JWT_KID_MAX
-                               ? "too long"
-                               : "an HS256 secret must be at least 32 bytes (RFC 7518 3.2)");
-        gw__cfg_pop(ctx);
-        gw__cfg_pop(ctx);
+    if (gw_jwt_alg_parse(kc->alg, &alg) != 0 || (alg != GW_JWT_EDDSA && alg != GW_JWT_ES256)) {
+        snprintf(why, sizeof why,
+                 "\"%s\": identity signs with \"EdDSA\" or \"ES256\" (HS256: "
+                 "jwt.secret)",
+                 kc->alg);
+        jwt_error(ctx, "keys", (long)i, "alg", why);
+        return false;
+    }
+    size_t len = 0;
+    char *pem = gw__cfg_read_pem(kc->private_key_file, &len, why, sizeof why);
+    if (pem == NULL) {
+        jwt_error(ctx, "keys", (long)i, "private_key_file", why);
+        return false;
+    }
+    const char *reason = "";
+    int rc = gw_jwt_signer_pem(s, kc->kid, alg, pem, len, &reason);
+    OPENSSL_cleanse(pem, len);
+    free(pem);
+    if (rc == GW_ENOMEM) {
+        ctx->oom = true;
+        return false;
+    }
+    if (rc < 0) {
+        snprintf(why, sizeof why, "\"%s\": %s", kc->private_key_file, reason);
+        jwt_error(ctx, "keys", (long)i, "private_key_file", why);
+        return false;
+    }
+    return true;
+}
+
+/* Loads the signing keys (jwt.secret, jwt.keys) into a key ring, and adds their verification
+ * keys to auth.jwt's (after config_auth.c's jwt_check loaded those: the "auth" row comes
+ * first), so that gantry's JWT verification accepts what identity issues. */
+static void build_keys(struct gw__cfg_ctx *ctx, struct gw_config *cfg)
+{
+    struct gw_identity_conf *ic = &cfg->identity;
+    gw__cfg_identity_free_keys(cfg);
+    size_t n = (ic->secret != NULL) + ic->nkey_confs, got = 0;
+    if (n == 0) {
+        jwt_error(ctx, "secret", -1, NULL,
+                  "is required unless jwt.keys lists private keys (EdDSA, ES256)");
         return;
     }
-    struct gw_jwt_key *keys = realloc(cfg->auth.jwt_keys, (cfg->auth.njwt_keys + 1) * sizeof *keys);
+    struct gw_jwt_signer *keys = calloc(n, sizeof *keys);
     if (keys == NULL) {
-        gw_jwt_key_free(&k);
         ctx->oom = true;
         return;
     }
-    keys[cfg->auth.njwt_keys++] = k;
-    cfg->auth.jwt_keys = keys;
+    bool ok = true;
+    if (ic->secret) {
+        if (strlen(ic->kid) >= GW_JWT_KID_MAX) {
+            jwt_error(ctx, "kid", -1, NULL, "too long");
+            ok = false;
+        } else if (gw_jwt_signer_hmac(&keys[got], ic->kid, ic->secret, strlen(ic->secret)) != 0) {
+            jwt_error(ctx, "secret", -1, NULL,
+                      "an HS256 secret must be at least 32 bytes (RFC 7518 3.2)");
+            ok = false;
+        } else {
+            got++;
+        }
+    }
+    for (size_t i = 0; i < ic->nkey_confs; i++) {
+        const struct gw_identity_key_conf *kc = &ic->key_confs[i];
+        bool dup = false;
+        for (size_t j = 0; kc->kid && j < i; j++)
+            dup |= ic->key_confs[j].kid && strcmp(ic->key_confs[j].kid, kc->kid) == 0;
+        if (kc->kid && (dup || (ic->secret && strcmp(ic->kid, kc->kid) == 0))) {
+            jwt_error(ctx, "keys", (long)i, "kid",
+                      dup ? "the same kid as an earlier key" : "the same kid as jwt.kid");
+            ok = false;
+            continue;
+        }
+        if (load_signer(ctx, kc, i, &keys[got]))
+            got++;
+        else
+            ok = false;
+    }
+    /* The active key: jwt.active, else the first of jwt.keys, else the secret. */
+    size_t active = ic->secret && ic->nkey_confs ? 1 : 0;
+    if (ok && ic->active_kid) {
+        size_t i = 0;
+        while (i < got && strcmp(keys[i].kid, ic->active_kid) != 0)
+            i++;
+        if (i == got) {
+            jwt_error(ctx, "active", -1, NULL, "names no key of jwt.kid or jwt.keys");
+            ok = false;
+        }
+        active = i;
+    }
+    for (size_t i = 0; ok && i < got; i++) {
+        for (size_t k = 0; k < cfg->auth.njwt_keys; k++) {
+            if (strcmp(cfg->auth.jwt_keys[k].kid, keys[i].kid) == 0) {
+                char why[160];
+                snprintf(why, sizeof why, "kid \"%s\" is used by an auth.jwt key too", keys[i].kid);
+                /* Everything loaded: keys[] is the secret (when set), then jwt.keys in order. */
+                bool hs = keys[i].alg == GW_JWT_HS256;
+                jwt_error(ctx, hs ? "kid" : "keys", hs ? -1 : (long)(i - (ic->secret != NULL)),
+                          hs ? NULL : "kid", why);
+                ok = false;
+            }
+        }
+    }
+    if (!ok) {
+        for (size_t i = 0; i < got; i++)
+            gw_jwt_signer_free(&keys[i]);
+        free(keys);
+        return;
+    }
+    struct gw_jwt_keyring *ring = NULL;
+    int rc = gw_jwt_keyring_new(keys, got, active, &ring);
+    if (rc < 0) {
+        if (rc == GW_ENOMEM)
+            ctx->oom = true;
+        else
+            jwt_error(ctx, "keys", -1, NULL, "a key's public half could not be derived");
+        return;
+    }
+    struct gw_jwt_key *vk = realloc(cfg->auth.jwt_keys, (cfg->auth.njwt_keys + got) * sizeof *vk);
+    if (vk == NULL) {
+        gw_jwt_keyring_unref(ring);
+        ctx->oom = true;
+        return;
+    }
+    cfg->auth.jwt_keys = vk;
+    for (size_t i = 0; i < got; i++) {
+        if (gw_jwt_signer_verify_key(&ring->keys[i], &vk[cfg->auth.njwt_keys]) != 0) {
+            ctx->oom = true;
+            break;
+        }
+        cfg->auth.njwt_keys++;
+    }
     cfg->auth.jwt_enabled = true;
+    ic->keyring = ring;
+    bool public = false;
+    for (size_t i = 0; i < got; i++)
+    public |= ring->keys[i].alg != GW_JWT_HS256;
+    ic->jwks_path_len = public && ic->jwks_path ? strlen(ic->jwks_path) : 0;
+    snprintf(ic->jwks_cache_control, sizeof ic->jwks_cache_control,
+             "Cache-Control: public, max-age=%llu\r\n",
+             (unsigned long long)(ic->jwks_max_age_ms / 1000));
 }
 
 static void identity_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
@@ -226,8 +446,15 @@ static void identity_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
             }
         }
     }
-    if (ic->secret)
-        add_key(ctx, cfg);
+    if (ic->revocation_backend == GW_IDP_REVOKE_REDIS && cfg->rate_limit.redis.url == NULL) {
+        gw__cfg_push_key(ctx, "revocation");
+        gw__cfg_push_key(ctx, "backend");
+        gw__cfg_error(ctx, "\"redis\" needs the gateway's Redis: set rate_limit.redis.url (or "
+                           "REDIS_URL)");
+        gw__cfg_pop(ctx);
+        gw__cfg_pop(ctx);
+    }
+    build_keys(ctx, cfg);
 }
 
 static const struct gw__cfg_field identity_fields[] = {
@@ -247,6 +474,7 @@ static const struct gw__cfg_field identity_fields[] = {
      .arg = &nonempty_check,
      .def = "gantry"},
     {.name = "jwt", .type = &gw__cfg_object_type, .arg = &jwt_obj},
+    {.name = "jwks", .type = &gw__cfg_object_type, .arg = &jwks_obj},
     {.name = "access_ttl",
      .type = &gw__cfg_duration_type,
      .offset = CFG(identity.access_ttl_ms),
@@ -271,6 +499,7 @@ static const struct gw__cfg_field identity_fields[] = {
      .def = "admin"},
     {.name = "paths", .type = &gw__cfg_object_type, .arg = &paths_obj},
     {.name = "lockout", .type = &gw__cfg_object_type, .arg = &lockout_obj},
+    {.name = "revocation", .type = &gw__cfg_object_type, .arg = &revocation_obj},
 };
 const struct gw__cfg_object gw__cfg_identity_obj = {
     .what = "identity",

@@ -275,6 +275,13 @@ bool gw__cfg_check_link_uri(struct gw__cfg_ctx *ctx, char **s);
 /* Aggregated OpenAPI (config_openapi.c). */
 extern const struct gw__cfg_object gw__cfg_openapi_obj;         /* root "openapi" */
 extern const struct gw__cfg_object gw__cfg_service_openapi_obj; /* service "openapi" */
+/* Reads a PEM file (at most 64 KiB) into a new NUL-terminated string (free()) of *len bytes;
+ * NULL with why[0..cap) (config_auth.c). */
+char *gw__cfg_read_pem(const char *path, size_t *len, char *why, size_t cap);
+
+/* Drops identity's key ring (config_identity.c). */
+void gw__cfg_identity_free_keys(struct gw_config *cfg);
+
 /* Frees the JWT keys the auth section loaded (gw_config_free calls it). */
 void gw__cfg_auth_free_keys(struct gw_config *cfg);
 

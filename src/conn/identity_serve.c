@@ -4,17 +4,20 @@
  * client's address to gw_idp_call_start, whose work runs on libuv's thread pool; the result
  * comes back on this loop and is answered here.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "conn/internal.h"
 #include "conn/request-t.h"
+#include "control/snapshot-t.h"
 #include "core/error.h"
 #include "http1/parser.h"
 #include "identity/identity.h"
 #include "policy/chain.h"
 #include "policy/client_addr.h"
+#include "policy/jwt_signer.h"
 #include "runtime/worker-t.h"
 
 struct gw_idp_serve {
@@ -95,8 +98,8 @@ void gw__idp_serve_input(struct gw_request *r)
     }
     r->body_done = true;
     const char *client = r->client_ip[0] ? r->client_ip : r->peer;
-    int rc = gw_idp_call_start(&r->w->loop, st->ep, st->body, st->len, st->bearer, st->bearer_len,
-                               client, on_result, r, &st->call);
+    int rc = gw_idp_call_start(&r->w->loop, r->snap->cfg, st->ep, st->body, st->len, st->bearer,
+                               st->bearer_len, client, on_result, r, &st->call);
     if (rc < 0)
         answer_err(r, rc, NULL, false);
 }
@@ -149,4 +152,15 @@ void gw__idp_serve(struct gw_request *r, int ep)
     r->ds->body_consume(r, m->head_len);
     r->body_done = false;
     gw__idp_serve_input(r);
+}
+
+void gw__idp_serve_jwks(struct gw_request *r)
+{
+    const struct gw_identity_conf *ic = &r->snap->cfg->identity;
+    const struct gw_jwt_keyring *ring = ic->keyring;
+    char headers[128];
+    /* RFC 7517 section 8.5's media type; verifiers cache it for jwks.max_age. */
+    snprintf(headers, sizeof headers, "Content-Type: application/jwk-set+json\r\n%s",
+             ic->jwks_cache_control);
+    gw__conn_respond(gw_conn_of(r), 200, headers, ring->jwks, ring->jwks_len, false);
 }

@@ -82,6 +82,10 @@ void gw__idp_serve_input(struct gw_request *r);
 /* conn/identity_serve.c: frees r->idp (cancels a call in flight); NULL-safe. */
 void gw__idp_serve_free(struct gw_request *r);
 
+/* Answers a GET or HEAD of identity.jwks.path: the JWK Set of the snapshot's identity keys, with
+ * jwks.max_age's Cache-Control. */
+void gw__idp_serve_jwks(struct gw_request *r);
+
 /* conn/request.c: the value of query parameter name in path (the request target as logged, a
  * buffer of cap bytes) becomes "***"; name NULL: nothing. */
 void gw__request_redact_query(char *path, size_t cap, const char *name);

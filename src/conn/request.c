@@ -412,6 +412,13 @@ void gw__request_dispatch(struct gw_conn *c, struct gw_request *r)
     }
     /* Built-in identity, off by default: one test. */
     if (cfg->identity.enabled) {
+        /* jwks_path_len is 0 without a public key (HS256 only): nothing to publish. */
+        if (path_len == cfg->identity.jwks_path_len &&
+            memcmp(path, cfg->identity.jwks_path, path_len) == 0 &&
+            (m->method_id == GW_METHOD_GET || m->method_id == GW_METHOD_HEAD)) {
+            gw__idp_serve_jwks(r);
+            return;
+        }
         int ep = gw_idp_endpoint(cfg, path, path_len);
         if (ep >= 0) {
             gw__idp_serve(r, ep);

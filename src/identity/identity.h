@@ -1,9 +1,11 @@
 /*
  * Built-in identity (README "Built-in identity", issue 17): users with argon2id passwords in a
  * SQLite store, and the endpoints register, login, refresh, logout and me on the proxy port.
- * Access tokens are HS256 JWTs that gantry's own JWT authentication accepts (config_identity.c
- * adds the key to auth.jwt's); refresh tokens are opaque, stored as SHA-256, rotated on each
- * use, and the reuse of a used one revokes its whole session family.
+ * Access tokens are JWTs (HS256, EdDSA or ES256; policy/jwt_signer.h, key rotation with
+ * several keys, one active) that gantry's own JWT authentication accepts (config_identity.c
+ * adds the keys to auth.jwt's), whose public keys identity serves as a JWK Set; refresh tokens are
+ * opaque, stored as SHA-256, rotated on each use, and the reuse of a used one revokes its whole
+ * session family.
  *
  * Threads: gw_idp_start/stop on the control thread; gw_idp_endpoint and gw_idp_call_* on a
  * worker's loop thread. The work of a call (argon2id, SQLite) runs on libuv's thread pool
@@ -77,14 +79,15 @@ struct gw_idp_call;
 typedef void (*gw_idp_cb)(void *arg, const struct gw_idp_result *res);
 
 /*
- * Starts a call of endpoint ep with a request body (copied), the bearer token of its
- * Authorization header (copied; NULL when none) and the client's address (copied). cb runs
+ * Starts a call of endpoint ep, signing and verifying with cfg's identity keys (the request's
+ * snapshot; the call holds a reference to them), with a request body (copied), the bearer token of
+ * its Authorization header (copied; NULL when none) and the client's address (copied). cb runs
  * later on loop, never before this returns. Returns 0 with *out (for gw_idp_call_cancel until cb
  * ran), or GW_ENOMEM / GW_EIDSTORE (identity was not started).
  */
-int gw_idp_call_start(uv_loop_t *loop, enum gw_idp_endpoint ep, const char *body, size_t len,
-                      const char *bearer, size_t bearer_len, const char *client, gw_idp_cb cb,
-                      void *arg, struct gw_idp_call **out);
+int gw_idp_call_start(uv_loop_t *loop, const struct gw_config *cfg, enum gw_idp_endpoint ep,
+                      const char *body, size_t len, const char *bearer, size_t bearer_len,
+                      const char *client, gw_idp_cb cb, void *arg, struct gw_idp_call **out);
 
 /* The caller is gone: cb will not run (the work, once started, still finishes: a login counts).
  * Loop thread; NULL is ignored. */

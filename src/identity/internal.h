@@ -109,10 +109,12 @@ void gw__idp_throttle_reset(void);
 
 /* ---- token.c ------------------------------------------------------------------------------ */
 
-/* An access token for u in session sid, into *out (free()), its jti into jti[33]. 0 or
- * GW_ENOMEM. */
-int gw__idp_access_token(const struct gw_identity_conf *ic, const struct gw__idp_user *u,
-                         const char *sid, int64_t now, char **out, char *jti);
+/* An access token for u in session sid signed with key, into *out (free()), its jti into jti[33]. 0
+ * or GW_ENOMEM. */
+struct gw_jwt_signer;
+int gw__idp_access_token(const struct gw_identity_conf *ic, const struct gw_jwt_signer *key,
+                         const struct gw__idp_user *u, const char *sid, int64_t now, char **out,
+                         char *jti);
 
 /* A new opaque refresh token (43 base64url characters) into tok[44] and the SHA-256 hex of it
  * into hash[65]. */

@@ -17,6 +17,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "policy/jwt.h"
+#include "policy/jwt_signer.h"
 #include "state/revoked.h"
 
 /* Revoked ids stay in the set this long after the last token they cover expired: more than any
@@ -28,7 +29,6 @@ static struct {
     struct gw_identity_conf ic;    /* strings below owned here */
     char roles[GW__IDP_ROLES_MAX]; /* register.roles, space-separated */
     struct gw__idp_store *store;
-    struct gw_jwt_key key;
     struct gw_jwt_policy pol;
     char dummy[crypto_pwhash_STRBYTES]; /* the hash an unknown user is checked against */
 } idp;
@@ -41,7 +41,8 @@ struct gw_idp_call {
     char *bearer;
     size_t bearer_len;
     char client[64];
-    gw_idp_cb cb; /* NULL once cancelled */
+    struct gw_jwt_keyring *keys; /* the snapshot's signing keys (a reference) */
+    gw_idp_cb cb;                /* NULL once cancelled */
     void *arg;
     struct gw_idp_result res;
 };
@@ -60,10 +61,6 @@ static void free_settings(void)
     free(ic->sqlite);
     free(ic->issuer);
     free(ic->audience);
-    free(ic->kid);
-    if (ic->secret)
-        sodium_memzero(ic->secret, strlen(ic->secret));
-    free(ic->secret);
     free(ic->admin_role);
     for (size_t i = 0; i < ic->ninvite_codes; i++)
         free(ic->invite_codes[i]);
@@ -83,15 +80,22 @@ int gw_idp_start(const struct gw_config *cfg)
     ic->sqlite = dup_or_null(c->sqlite);
     ic->issuer = dup_or_null(c->issuer);
     ic->audience = dup_or_null(c->audience);
-    ic->kid = dup_or_null(c->kid);
-    ic->secret = dup_or_null(c->secret);
+    /* The keys come with each call's snapshot (a reload changes them). */
+    ic->kid = NULL;
+    ic->secret = NULL;
+    ic->key_confs = NULL;
+    ic->nkey_confs = 0;
+    ic->active_kid = NULL;
+    ic->keyring = NULL;
+    ic->jwks_path = NULL;
+    ic->revocation_key = NULL;
     ic->admin_role = dup_or_null(c->admin_role);
     ic->invite_codes = c->ninvite_codes ? calloc(c->ninvite_codes, sizeof(char *)) : NULL;
     ic->default_roles = NULL;
     ic->ndefault_roles = 0;
     memset(ic->paths, 0, sizeof ic->paths);
     int rc = GW_ENOMEM;
-    if (!ic->sqlite || !ic->issuer || !ic->audience || !ic->kid || !ic->secret || !ic->admin_role ||
+    if (!ic->sqlite || !ic->issuer || !ic->audience || !ic->admin_role ||
         (c->ninvite_codes && !ic->invite_codes)) {
         ic->ninvite_codes = 0;
         goto fail;
@@ -108,8 +112,6 @@ int gw_idp_start(const struct gw_config *cfg)
         size_t n = strlen(idp.roles);
         snprintf(idp.roles + n, sizeof idp.roles - n, "%s%s", n ? " " : "", c->default_roles[i]);
     }
-    if (gw_jwt_key_hmac(&idp.key, ic->kid, GW_JWT_HS256, ic->secret, strlen(ic->secret)) != 0)
-        goto fail;
     idp.pol = (struct gw_jwt_policy){
         .leeway_s = 0, .iss = ic->issuer, .aud = ic->audience, .require_exp = true};
     /* The dummy hash has the configured cost: an unknown user costs what a wrong password does. */
@@ -118,16 +120,16 @@ int gw_idp_start(const struct gw_config *cfg)
     if (gw__idp_password_hash(pw, strlen(pw), ic->opslimit, ic->memlimit, idp.dummy) < 0) {
         gw_log_error("identity: argon2id with memlimit %llu failed (out of memory?)",
                      (unsigned long long)ic->memlimit);
-        gw_jwt_key_free(&idp.key);
         goto fail;
     }
     rc = gw__idp_store_open(ic->sqlite, &idp.store);
-    if (rc < 0) {
-        gw_jwt_key_free(&idp.key);
+    if (rc < 0)
         goto fail;
-    }
     idp.started = true;
-    gw_log_info("identity: store %s, issuer \"%s\", key \"%s\"", ic->sqlite, ic->issuer, ic->kid);
+    const struct gw_jwt_keyring *ring = c->keyring;
+    gw_log_info("identity: store %s, issuer \"%s\", signing key \"%s\" (%s)", ic->sqlite,
+                ic->issuer, ring ? ring->keys[ring->active].kid : "",
+                ring ? gw_jwt_alg_name(ring->keys[ring->active].alg) : "");
     return 0;
 fail:
     free_settings();
@@ -140,7 +142,6 @@ void gw_idp_stop(void)
         return;
     gw__idp_store_close(idp.store);
     idp.store = NULL;
-    gw_jwt_key_free(&idp.key);
     free_settings();
     gw__idp_throttle_reset();
     idp.started = false;
@@ -242,8 +243,9 @@ static int verify_bearer(const struct gw_idp_call *c, struct bearer *b)
 {
     struct gw_jwt_claims cl;
     int64_t now = (int64_t)time(NULL);
-    if (c->bearer == NULL ||
-        gw_jwt_verify(c->bearer, c->bearer_len, &idp.key, 1, &idp.pol, now, &cl) != 0)
+    if (c->bearer == NULL || c->keys == NULL ||
+        gw_jwt_verify(c->bearer, c->bearer_len, c->keys->verify, c->keys->nkeys, &idp.pol, now,
+                      &cl) != 0)
         return GW_EIDTOKEN;
     if (gw_revoked_has(cl.jti_key, now) || gw_revoked_has(cl.sid_key, now))
         return GW_EIDTOKEN;
@@ -372,7 +374,8 @@ static void issue(struct gw_idp_call *c, const struct gw__idp_user *u, const cha
 {
     char *access = NULL;
     char jti[33];
-    if (gw__idp_access_token(&idp.ic, u, sid, (int64_t)time(NULL), &access, jti) < 0) {
+    if (gw__idp_access_token(&idp.ic, &c->keys->keys[c->keys->active], u, sid, (int64_t)time(NULL),
+                             &access, jti) < 0) {
         fail(c, GW_ENOMEM, NULL, NULL);
         return;
     }
@@ -628,6 +631,7 @@ static void call_free(struct gw_idp_call *c)
     free(c->body);
     free(c->bearer);
     free(c->res.body);
+    gw_jwt_keyring_unref(c->keys);
     free(c);
 }
 
@@ -641,17 +645,18 @@ static void on_done(uv_work_t *w, int status)
     call_free(c);
 }
 
-int gw_idp_call_start(uv_loop_t *loop, enum gw_idp_endpoint ep, const char *body, size_t len,
-                      const char *bearer, size_t bearer_len, const char *client, gw_idp_cb cb,
-                      void *arg, struct gw_idp_call **out)
+int gw_idp_call_start(uv_loop_t *loop, const struct gw_config *cfg, enum gw_idp_endpoint ep,
+                      const char *body, size_t len, const char *bearer, size_t bearer_len,
+                      const char *client, gw_idp_cb cb, void *arg, struct gw_idp_call **out)
 {
     *out = NULL;
-    if (!idp.started)
+    if (!idp.started || cfg->identity.keyring == NULL)
         return GW_EIDSTORE;
     struct gw_idp_call *c = calloc(1, sizeof *c);
     if (c == NULL)
         return GW_ENOMEM;
     c->ep = ep;
+    c->keys = gw_jwt_keyring_ref(cfg->identity.keyring);
     c->cb = cb;
     c->arg = arg;
     snprintf(c->client, sizeof c->client, "%s", client ? client : "");

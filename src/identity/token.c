@@ -1,5 +1,5 @@
-/* Tokens: the access JWT (HS256, signed with policy/jwt_sign.c) and the opaque refresh token
- * (32 random bytes, base64url; only its SHA-256 is stored). */
+/* Tokens: the access JWT (HS256, EdDSA or ES256, signed with policy/jwt_signer.c) and the opaque
+ * refresh token (32 random bytes, base64url; only its SHA-256 is stored). */
 #include "identity/internal.h"
 
 #include <stdio.h>
@@ -10,7 +10,7 @@
 
 #include "core/base64url.h"
 #include "core/error.h"
-#include "policy/jwt_sign.h"
+#include "policy/jwt_signer.h"
 
 void gw__idp_random_hex(char *out, size_t n)
 {
@@ -21,8 +21,9 @@ void gw__idp_random_hex(char *out, size_t n)
     sodium_bin2hex(out, 2 * n + 1, b, n);
 }
 
-int gw__idp_access_token(const struct gw_identity_conf *ic, const struct gw__idp_user *u,
-                         const char *sid, int64_t now, char **out, char *jti)
+int gw__idp_access_token(const struct gw_identity_conf *ic, const struct gw_jwt_signer *key,
+                         const struct gw__idp_user *u, const char *sid, int64_t now, char **out,
+                         char *jti)
 {
     int rc = GW_ENOMEM;
     char sub[24];
@@ -54,7 +55,7 @@ int gw__idp_access_token(const struct gw_identity_conf *ic, const struct gw__idp
     payload = json_dumps(claims, JSON_COMPACT | JSON_PRESERVE_ORDER);
     if (payload == NULL)
         goto fail;
-    rc = gw_jwt_sign_hmac(GW_JWT_HS256, ic->secret, strlen(ic->secret), ic->kid, payload, out);
+    rc = gw_jwt_signer_sign(key, payload, out);
 fail:
     free(payload);
     json_decref(claims);

@@ -37,6 +37,7 @@
 #include "runtime/sdnotify.h"
 #include "runtime/worker.h"
 #include "state/revoked.h"
+#include "state/revoked_redis.h"
 #include "trace/exporter.h"
 #include "upstream/target_state.h"
 
@@ -78,6 +79,7 @@ static void stop_control(struct control *ctl)
     gw_tracer_stop(ctl->server->tracer); /* sends what the workers left, then closes */
     gw_hub_stop(ctl->server->hub);       /* after the workers: nobody publishes now */
     gw_idp_stop(); /* after the workers: no call is in flight (their loops ran them out) */
+    gw_revoked_redis_stop();
     gw_revoked_reset();
     gw_audit_stop(); /* after the admin API and the workers: nothing records any more */
     uv_close((uv_handle_t *)&ctl->sigterm, on_closed_noop);
@@ -88,6 +90,32 @@ static void stop_control(struct control *ctl)
     uv_close((uv_handle_t *)&ctl->worker_exit, on_closed_noop);
     uv_close((uv_handle_t *)&ctl->policy_sweep, on_closed_noop);
     uv_close((uv_handle_t *)&ctl->watchdog, on_closed_noop);
+}
+
+/* Built-in identity's revocations shared through Redis (identity.revocation.backend "redis"),
+ * on the control loop, with the gateway's Redis connection settings; bound at start. */
+static int start_revocations(uv_loop_t *loop, const struct gw_config *cfg)
+{
+    const struct gw_identity_conf *ic = &cfg->identity;
+    if (!ic->enabled || ic->revocation_backend != GW_IDP_REVOKE_REDIS)
+        return 0;
+    const struct gw_redis_conf *rc = &cfg->rate_limit.redis;
+    const struct gw_revoked_redis_conf conf = {
+        .host = rc->host,
+        .port = rc->port,
+        .username = rc->username,
+        .password = rc->password,
+        .db = rc->db,
+        .timeout_ms = rc->timeout_ms,
+        .backoff_min_ms = rc->backoff_min_ms,
+        .backoff_max_ms = rc->backoff_max_ms,
+        .key = ic->revocation_key,
+    };
+    if (gw_revoked_redis_start(loop, &conf) < 0) {
+        gw_log_error("identity: cannot start the Redis revocation sharing (out of memory?)");
+        return GW_ENOMEM;
+    }
+    return 0;
 }
 
 /* systemd restarts a unit whose WATCHDOG=1 stops coming: the control loop sending it shows
@@ -624,7 +652,8 @@ int gw_server_run(struct gw_config *cfg, const char *path, const struct gw_contr
         s.workers[i].trace_queue = gw_tracer_queue(s.tracer, i);
     s.health = gw_health_start(&ctl.loop, s.targets, s.snap);
     s.jwks = gw_jwks_start(&ctl.loop, s.snap->cfg, publish_keyset, &s);
-    if (gw_audit_start(&ctl.loop, s.snap->cfg) < 0 || gw_idp_start(s.snap->cfg) < 0) {
+    if (gw_audit_start(&ctl.loop, s.snap->cfg) < 0 || gw_idp_start(s.snap->cfg) < 0 ||
+        start_revocations(&ctl.loop, s.snap->cfg) < 0) {
         for (unsigned i = 0; i < nworkers; i++)
             close(s.workers[i].listen_fd);
         goto out;

@@ -62,7 +62,23 @@ static int rebuild(size_t ncap, int64_t now_s)
     return 0;
 }
 
+static _Atomic(gw_revoked_sink) sink;
+
+void gw_revoked_set_sink(gw_revoked_sink fn)
+{
+    atomic_store_explicit(&sink, fn, memory_order_release);
+}
+
 int gw_revoked_add(uint64_t key, int64_t until_s)
+{
+    int rc = gw_revoked_learn(key, until_s);
+    gw_revoked_sink fn = atomic_load_explicit(&sink, memory_order_acquire);
+    if (rc == 0 && fn != NULL)
+        fn(key, until_s);
+    return rc;
+}
+
+int gw_revoked_learn(uint64_t key, int64_t until_s)
 {
     int rc = 0;
     if (key == 0)

@@ -5,6 +5,9 @@
  * identity (src/identity/) adds to it on logout, refresh-token reuse and when sessions are
  * revoked, and JWT authentication (policy/auth.c) asks it about every verified token.
  *
+ * Scaled out (identity.revocation.backend "redis"), state/revoked_redis.c carries each addition
+ * to every other instance, which learns it into its own set: the check stays a local lookup.
+ *
  * Asking costs one relaxed atomic load while the set is empty (always, without built-in
  * identity), else a mutex and an open-addressing probe. Entries are dropped when they expire
  * (by gw_revoked_sweep and when the table grows).
@@ -18,9 +21,18 @@
 /* The key of a jti or sid string: FNV-1a 64, never 0 (0 means "no such claim"). */
 uint64_t gw_revoked_key(const char *s);
 
-/* Adds key (not 0) until until_s (Unix seconds); a later expiry replaces an earlier one.
- * Returns 0 or GW_ENOMEM. Any thread. */
+/* Adds key (not 0) until until_s (Unix seconds); a later expiry replaces an earlier one; then
+ * hands it to the sink, when one is set (the Redis fan-out, state/revoked_redis.h, tells the
+ * other gantry instances). Returns 0, GW_EINVAL (key 0) or GW_ENOMEM. Any thread. */
 int gw_revoked_add(uint64_t key, int64_t until_s);
+
+/* The same without the sink: what another instance revoked (heard from Redis). Any thread. */
+int gw_revoked_learn(uint64_t key, int64_t until_s);
+
+/* Where gw_revoked_add tells each new revocation (called on the adding thread, after the set
+ * holds it; must not block). NULL: nowhere (the default). Any thread. */
+typedef void (*gw_revoked_sink)(uint64_t key, int64_t until_s);
+void gw_revoked_set_sink(gw_revoked_sink fn);
 
 /* True when key (0: false) is in the set and its expiry is after now_s. Any thread. */
 bool gw_revoked_has(uint64_t key, int64_t now_s);

@@ -2,7 +2,11 @@
  * errors with their positions. */
 #include "config_test.h"
 
+#include <openssl/pem.h>
+#include <unistd.h>
+
 #include "policy/jwt.h"
+#include "policy/jwt_signer.h"
 
 #define SERVICES                                                                                   \
     "\"services\": [{\"name\": \"s\", \"prefix\": \"/p\", \"targets\": [\"http://h:1\"], "         \
@@ -142,6 +146,253 @@ static void test_identity_errors(void **state)
                "identity.sqlit: unknown key \"sqlit\" (did you mean \"sqlite\"?)");
 }
 
+/* Private key files for the tests below, in a temporary directory. */
+static char keydir[64];
+static char ed_path[128], es_path[128], junk_path[128];
+
+static void write_key(const char *path, const char *type, const char *group)
+{
+    EVP_PKEY *k =
+        group ? EVP_PKEY_Q_keygen(NULL, NULL, type, group) : EVP_PKEY_Q_keygen(NULL, NULL, type);
+    assert_non_null(k);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    assert_int_equal(PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL), 1);
+    fclose(f);
+    EVP_PKEY_free(k);
+}
+
+static int keys_setup(void **state)
+{
+    (void)state;
+    snprintf(keydir, sizeof keydir, "/tmp/gw-idkeys-XXXXXX");
+    if (mkdtemp(keydir) == NULL)
+        return -1;
+    snprintf(ed_path, sizeof ed_path, "%s/ed.pem", keydir);
+    snprintf(es_path, sizeof es_path, "%s/es.pem", keydir);
+    snprintf(junk_path, sizeof junk_path, "%s/junk.pem", keydir);
+    write_key(ed_path, "ED25519", NULL);
+    write_key(es_path, "EC", "P-256");
+    FILE *f = fopen(junk_path, "w");
+    if (f == NULL)
+        return -1;
+    fputs("-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n", f);
+    fclose(f);
+    return 0;
+}
+
+static int keys_teardown(void **state)
+{
+    (void)state;
+    unlink(ed_path);
+    unlink(es_path);
+    unlink(junk_path);
+    rmdir(keydir);
+    return 0;
+}
+
+/* An identity section whose jwt object is jwt (a JSON text), in a whole config. */
+static char *with_jwt(const char *jwt, const char *more)
+{
+    char *text = NULL;
+    assert_true(
+        asprintf(&text,
+                 "{\"identity\": {\"sqlite\": \"/tmp/id.db\", \"jwt\": %s%s}, " PLAIN_SERVICES "}",
+                 jwt, more) > 0);
+    return text;
+}
+
+static char *keys_jwt(const char *extra)
+{
+    char *text = NULL;
+    assert_true(asprintf(&text,
+                         "{\"keys\": [{\"kid\": \"ed1\", \"alg\": \"EdDSA\", \"private_key_file\": "
+                         "\"%s\"}, {\"kid\": \"es1\", \"alg\": \"ES256\", \"private_key_file\": "
+                         "\"%s\"}]%s}",
+                         ed_path, es_path, extra) > 0);
+    return text;
+}
+
+static void test_identity_private_keys(void **state)
+{
+    (void)state;
+    char *jwt = keys_jwt("");
+    char *text = with_jwt(jwt, "");
+    struct gw_config *cfg = load_ok(text);
+    const struct gw_identity_conf *ic = &cfg->identity;
+    const struct gw_jwt_keyring *r = ic->keyring;
+    assert_non_null(r);
+    assert_int_equal(r->nkeys, 2);
+    assert_int_equal(r->active, 0);
+    assert_string_equal(r->keys[0].kid, "ed1");
+    assert_int_equal(r->keys[0].alg, GW_JWT_EDDSA);
+    assert_int_equal(r->keys[1].alg, GW_JWT_ES256);
+    assert_non_null(strstr(r->jwks, "\"kid\":\"es1\""));
+    /* Both verify through auth.jwt. */
+    assert_true(cfg->auth.jwt_enabled);
+    assert_int_equal(cfg->auth.njwt_keys, 2);
+    assert_string_equal(cfg->auth.jwt_keys[0].kid, "ed1");
+    assert_int_equal(cfg->auth.jwt_keys[1].alg, GW_JWT_ES256);
+    assert_non_null(cfg->auth.jwt_keys[1].pkey);
+    assert_string_equal(ic->jwks_path, "/.well-known/jwks.json");
+    assert_int_equal(ic->jwks_path_len, strlen("/.well-known/jwks.json"));
+    assert_int_equal(ic->jwks_max_age_ms, 300000);
+    assert_string_equal(ic->jwks_cache_control, "Cache-Control: public, max-age=300\r\n");
+    gw_config_free(cfg);
+    free(text);
+    free(jwt);
+
+    /* active, jwks settings */
+    jwt = keys_jwt(", \"active\": \"es1\"");
+    text = with_jwt(jwt, ", \"jwks\": {\"path\": \"/keys\", \"max_age\": \"1h\"}");
+    cfg = load_ok(text);
+    assert_int_equal(cfg->identity.keyring->active, 1);
+    assert_string_equal(cfg->identity.jwks_path, "/keys");
+    assert_string_equal(cfg->identity.jwks_cache_control,
+                        "Cache-Control: public, max-age=3600\r\n");
+    gw_config_free(cfg);
+    free(text);
+    free(jwt);
+
+    /* A secret and keys: the first of keys signs unless active names the secret's kid. */
+    jwt = keys_jwt(", \"kid\": \"hs\", \"secret\": \"" SECRET "\"");
+    text = with_jwt(jwt, "");
+    cfg = load_ok(text);
+    r = cfg->identity.keyring;
+    assert_int_equal(r->nkeys, 3);
+    assert_string_equal(r->keys[r->active].kid, "ed1");
+    assert_int_equal(cfg->auth.njwt_keys, 3);
+    assert_null(strstr(r->jwks, "\"hs\""));
+    gw_config_free(cfg);
+    free(text);
+    free(jwt);
+    jwt = keys_jwt(", \"kid\": \"hs\", \"secret\": \"" SECRET "\", \"active\": \"hs\"");
+    text = with_jwt(jwt, "");
+    cfg = load_ok(text);
+    r = cfg->identity.keyring;
+    assert_string_equal(r->keys[r->active].kid, "hs");
+    assert_int_equal(r->keys[r->active].alg, GW_JWT_HS256);
+    gw_config_free(cfg);
+    free(text);
+    free(jwt);
+
+    /* HS256 only: nothing to publish. */
+    cfg = load_ok("{\"identity\": {" MIN "}, " SERVICES "}");
+    assert_int_equal(cfg->identity.keyring->nkeys, 1);
+    assert_int_equal(cfg->identity.jwks_path_len, 0);
+    gw_config_free(cfg);
+}
+
+/* Loads text and expects one error whose printed form contains want. */
+static void expect_containing(const char *text, const char *want)
+{
+    struct gw_config *cfg = NULL;
+    struct gw_config_errors errs;
+    int rc = gw_config_load_string("t.json", text, strlen(text), &cfg, &errs);
+    char *got = errors_text(&errs);
+    if (strstr(got, want) == NULL)
+        fail_msg("expected an error containing '%s', got '%s'", want, got);
+    assert_int_equal(rc, GW_ECONFIG);
+    if (errs.count != 1)
+        fail_msg("expected one error, got '%s'", got);
+    free(got);
+    gw_config_errors_free(&errs);
+}
+
+static void test_identity_key_errors(void **state)
+{
+    (void)state;
+    char jwt[1024], *text;
+    snprintf(
+        jwt, sizeof jwt,
+        "{\"keys\": [{\"kid\": \"a\", \"alg\": \"EdDSA\", \"private_key_file\": \"%s/none\"}]}",
+        keydir);
+    text = with_jwt(jwt, "");
+    expect_containing(text, "identity.jwt.keys[0].private_key_file: cannot read");
+    expect_containing(text, "/none\": No such file or directory");
+    free(text);
+    snprintf(jwt, sizeof jwt,
+             "{\"keys\": [{\"kid\": \"a\", \"alg\": \"EdDSA\", \"private_key_file\": \"%s\"}]}",
+             junk_path);
+    text = with_jwt(jwt, "");
+    expect_containing(text, "identity.jwt.keys[0].private_key_file: \"");
+    expect_containing(text, "junk.pem\": not an unencrypted PEM private key");
+    free(text);
+    snprintf(jwt, sizeof jwt,
+             "{\"keys\": [{\"kid\": \"a\", \"alg\": \"ES256\", \"private_key_file\": \"%s\"}]}",
+             ed_path);
+    text = with_jwt(jwt, "");
+    expect_containing(text, "ed.pem\": ES256 needs an EC P-256 private key");
+    free(text);
+    snprintf(jwt, sizeof jwt,
+             "{\"keys\": [{\"kid\": \"a\", \"alg\": \"RS256\", \"private_key_file\": \"%s\"}]}",
+             ed_path);
+    text = with_jwt(jwt, "");
+    expect_containing(text, "identity.jwt.keys[0].alg: \"RS256\": identity signs with \"EdDSA\" "
+                            "or \"ES256\" (HS256: jwt.secret)");
+    free(text);
+    snprintf(jwt, sizeof jwt,
+             "{\"keys\": [{\"kid\": \"a\", \"alg\": \"EdDSA\", \"private_key_file\": \"%s\"}, "
+             "{\"kid\": \"a\", \"alg\": \"ES256\", \"private_key_file\": \"%s\"}]}",
+             ed_path, es_path);
+    text = with_jwt(jwt, "");
+    expect_containing(text, "identity.jwt.keys[1].kid: the same kid as an earlier key");
+    free(text);
+    snprintf(jwt, sizeof jwt,
+             "{\"keys\": [{\"kid\": \"a\", \"alg\": \"EdDSA\", \"private_key_file\": \"%s\"}], "
+             "\"active\": \"b\"}",
+             ed_path);
+    text = with_jwt(jwt, "");
+    expect_containing(text, "identity.jwt.active: names no key of jwt.kid or jwt.keys");
+    free(text);
+    snprintf(jwt, sizeof jwt, "{\"keys\": [{\"kid\": \"a\", \"alg\": \"EdDSA\"}]}");
+    text = with_jwt(jwt, "");
+    expect_containing(text, "identity.jwt.keys[0].private_key_file: required key");
+    free(text);
+    text = with_jwt("{\"kid\": \"x\"}", "");
+    expect_containing(text, "identity.jwt.secret: is required unless jwt.keys lists private keys");
+    free(text);
+    /* The kid of an auth.jwt key, reported at the identity key. */
+    char *full = NULL;
+    assert_true(asprintf(&full,
+                         "{\"auth\": {\"jwt\": {\"keys\": [{\"kid\": \"a\", \"alg\": \"HS256\", "
+                         "\"secret\": \"" SECRET "\"}]}}, \"identity\": {\"sqlite\": \"/x\", "
+                         "\"jwt\": {\"keys\": [{\"kid\": \"a\", \"alg\": \"EdDSA\", "
+                         "\"private_key_file\": \"%s\"}]}}, " PLAIN_SERVICES "}",
+                         ed_path) > 0);
+    expect_containing(full, "identity.jwt.keys[0].kid: kid \"a\" is used by an auth.jwt key too");
+    free(full);
+}
+
+static void test_identity_revocation(void **state)
+{
+    (void)state;
+    struct gw_config *cfg = load_ok("{\"identity\": {" MIN "}, " SERVICES "}");
+    assert_int_equal(cfg->identity.revocation_backend, GW_IDP_REVOKE_LOCAL);
+    assert_string_equal(cfg->identity.revocation_key, "gantry:identity:revoked");
+    gw_config_free(cfg);
+    cfg = load_ok("{\"rate_limit\": {\"redis\": {\"url\": \"redis://127.0.0.1:6380/2\"}}, "
+                  "\"identity\": {" MIN ", \"revocation\": {\"backend\": \"redis\", \"key\": "
+                  "\"app:revoked\"}}, " SERVICES "}");
+    assert_int_equal(cfg->identity.revocation_backend, GW_IDP_REVOKE_REDIS);
+    assert_string_equal(cfg->identity.revocation_key, "app:revoked");
+    assert_int_equal(cfg->rate_limit.redis.port, 6380);
+    gw_config_free(cfg);
+    expect_one("{\"identity\": {" MIN ", \"revocation\": {\"backend\": \"redis\"}}, " PLAIN_SERVICES
+               "}",
+               "\"redis\"",
+               "identity.revocation.backend: \"redis\" needs the gateway's Redis: set "
+               "rate_limit.redis.url (or REDIS_URL)");
+    expect_one("{\"identity\": {" MIN ", \"revocation\": {\"key\": \"a b\"}}, " PLAIN_SERVICES "}",
+               "\"a b\"",
+               "identity.revocation.key: must be 1 to 128 printable characters without spaces");
+    expect_one("{\"identity\": {" MIN
+               ", \"revocation\": {\"backend\": \"memcached\"}}, " PLAIN_SERVICES "}",
+               "\"memcached\"",
+               "identity.revocation.backend: unknown value \"memcached\" (expected local or "
+               "redis)");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -149,6 +400,9 @@ int main(void)
         cmocka_unit_test(test_identity_defaults),
         cmocka_unit_test(test_identity_values),
         cmocka_unit_test(test_identity_errors),
+        cmocka_unit_test(test_identity_revocation),
+        cmocka_unit_test_setup_teardown(test_identity_private_keys, keys_setup, keys_teardown),
+        cmocka_unit_test_setup_teardown(test_identity_key_errors, keys_setup, keys_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
