@@ -429,10 +429,9 @@ enum gw_stage_result gw_cache_on_request(struct gw_request *r, void **slot, stru
         int64_t age = o->initial_age + (now > o->response_time ? now - o->response_time : 0);
         int64_t max_swr = (int64_t)(r->snap->cfg->cache.max_swr_ms / 1000);
         enum gw_cache_use use = gw_cache_usable(&o->cc, o->lifetime, age, &st->req.cc, max_swr);
-        if (use == GW_CACHE_USE_SWR) { /* RFC 5861 3: the stale answer now, a refresh behind */
-            gw__cache_refresh_behind(st, r, key, (size_t)kl);
-            use = GW_CACHE_USE_STALE;
-        }
+        if (use == GW_CACHE_USE_SWR) /* RFC 5861 3: the stale answer now, a refresh behind */
+            use = gw__cache_refresh_behind(st, r, key, (size_t)kl) ? GW_CACHE_USE_STALE
+                                                                   : GW_CACHE_USE_VALIDATE;
         if (use == GW_CACHE_USE_FRESH || use == GW_CACHE_USE_STALE) {
             st->hit = o;
             st->age = age;

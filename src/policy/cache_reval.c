@@ -216,14 +216,16 @@ int gw__cache_refreshed(struct cache_state *st, struct gw_request *r, struct gw_
  * 0): past it another stale answer may start a new one. */
 #define REFRESH_MAX_MS 30000u
 
-void gw__cache_refresh_behind(struct cache_state *st, struct gw_request *r, const char *key,
+bool gw__cache_refresh_behind(struct cache_state *st, struct gw_request *r, const char *key,
                               size_t key_len)
 {
+    if (r->msg.method_id == GW_METHOD_HEAD)
+        return true; /* a HEAD stores nothing: answered stale, a GET starts the refresh */
     /* A transformation's response filter would not run for the copy, which would then store
-     * what no client gets: those services revalidate in the foreground, past the window. */
+     * what no client gets: those services revalidate in the foreground. */
     if (r->ds->background == NULL || r->msg.method_id != GW_METHOD_GET ||
         (r->svc->stages & (1u << GW_STAGE_TRANSFORM)) || (st->req.cc.flags & GW_CC_NO_STORE))
-        return;
+        return false;
     uint64_t max_ms = r->snap->cfg->cache.collapse_ms;
     if (max_ms == 0)
         max_ms = REFRESH_MAX_MS;
@@ -231,9 +233,11 @@ void gw__cache_refresh_behind(struct cache_state *st, struct gw_request *r, cons
     char mark[GW_CACHE_KEY_MAX + GW_CACHE_REFRESH_MARK];
     size_t n = gw__cache_refresh_key(key, key_len, mark);
     if (!gw_cache_store_fill_begin(st->store, mark, n, uv_now(&r->w->loop), max_ms))
-        return;
-    if (r->ds->background(r) < 0)
-        gw_cache_store_fill_end(st->store, mark, n);
+        return true; /* in flight */
+    if (r->ds->background(r) == 0)
+        return true;
+    gw_cache_store_fill_end(st->store, mark, n);
+    return false;
 }
 
 size_t gw__cache_refresh_key(const char *key, size_t len, char *out)

@@ -117,10 +117,12 @@ int gw__cache_start_revalidation(struct cache_state *st, struct gw_request *r,
  * into the client's answer (the stored response). 0 or GW_ENOMEM / GW_EUPGARBAGE. */
 int gw__cache_refreshed(struct cache_state *st, struct gw_request *r, struct gw_http1_message *m);
 
-/* cache_reval.c: the stale response may answer while a refresh runs behind
- * (stale-while-revalidate, RFC 5861 3): starts one background refresh of st->key unless one is
- * in flight (on any worker), the downstream cannot, or the service transforms responses. */
-void gw__cache_refresh_behind(struct cache_state *st, struct gw_request *r, const char *key,
+/* cache_reval.c: the stored response is stale within stale-while-revalidate (RFC 5861 3):
+ * starts one background refresh of key unless one is in flight (on any worker). True when the
+ * stale response may answer (a refresh runs; or a HEAD, which a GET's refresh serves); false
+ * when no refresh can run (the downstream cannot, the service transforms responses, the
+ * request says no-store, out of memory): then the request revalidates in the foreground. */
+bool gw__cache_refresh_behind(struct cache_state *st, struct gw_request *r, const char *key,
                               size_t key_len);
 
 /* What a refresh's fill key adds to the key (cache_reval.c gw__cache_refresh_key). */

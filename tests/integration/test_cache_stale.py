@@ -152,6 +152,64 @@ def test_swr_refresh_fetches_a_new_response():
         assert metric(g, "gantry_cache_stored_total") == 2
 
 
+def test_swr_refresh_is_the_clients_request():
+    """The refresh goes upstream as the client's request would: the path after strip_prefix and
+    the escapes as sent, the query, the identity headers of the authenticated consumer, the
+    forwarding headers; never the client's own conditional or Range fields."""
+    import hashlib
+
+    key = "k-refresh-0123456789"
+    o = Origin().__enter__()
+    c = cfg(o, prefix="/api")
+    c["services"][0]["strip_prefix"] = True
+    c["auth"] = {"consumers": [{"id": "shop", "roles": ["reader"],
+                                "api_keys": ["sha256:" + hashlib.sha256(key.encode()).hexdigest()]}]}
+    c["services"][0]["auth"] = {"roles": ["reader"]}
+    try:
+        with Gantry(c) as g:
+            p = url("/api/echo/a%7Eb", SWR)
+            k = {"X-API-Key": key}
+            assert request(g.port, "GET", p, headers=k).header("X-Cache") == "MISS"
+            gwtest.wait_until(
+                lambda: request(g.port, "HEAD", p, headers=k).header("X-Cache") == "STALE",
+                timeout=30)
+            h = dict(k, Range="bytes=0-3")
+            h["If-Modified-Since"] = "Sun, 06 Nov 1994 08:49:37 GMT"
+            assert request(g.port, "GET", p, headers=h).header("X-Cache") == "STALE"
+            gwtest.wait_until(lambda: len([q for q in o.last_requests()
+                                           if q["target"].startswith("/echo/")]) == 2, timeout=10)
+            first, refresh = [q for q in o.last_requests() if q["target"].startswith("/echo/")]
+            assert refresh["target"] == first["target"], (first, refresh)
+            assert refresh["target"].startswith("/echo/a%7Eb?h="), refresh
+            sent = dict((n.lower(), v) for n, v in refresh["headers"])
+            assert sent.get("x-consumer-id") == "shop", sent
+            assert sent.get("x-forwarded-for") == "127.0.0.1", sent
+            assert "range" not in sent and "if-modified-since" not in sent, sent
+            gwtest.wait_until(
+                lambda: request(g.port, "HEAD", p, headers=k).header("X-Cache") == "HIT",
+                timeout=10)
+            # the stale answer needed the API key like any other
+            assert request(g.port, "GET", p).status == 401
+    finally:
+        o.__exit__(None, None, None)
+
+
+def test_swr_with_transformations_revalidates_in_the_foreground():
+    """A service with transformations: the copy would not run them, so no stale answer with a
+    refresh behind; the stale response is revalidated by the request itself."""
+    with Origin() as o:
+        c = cfg(o)
+        c["services"][0]["transform"] = {"request": {"headers": {"set": {"X-Layer": "gw"}}}}
+        with Gantry(c) as g:
+            p = url("/bytes/30?etag=v2", SWR, 'ETag:"v2"')
+            assert request(g.port, "GET", p).header("X-Cache") == "MISS"
+            wait_stale_head(g.port, p)
+            r = request(g.port, "GET", p)
+            assert r.status == 200 and r.header("X-Cache") == "EXPIRED", r
+            assert r.body == gwtest.pattern(30)
+            assert origin_hits(o, "/bytes/30") == 2
+
+
 def test_swr_refresh_in_flight_does_not_hold_a_stop():
     with Origin() as o:
         g = Gantry(cfg(o)).__enter__()
