@@ -804,7 +804,7 @@ int gw_cache_on_response(struct gw_request *r, void *slot, struct gw_buf *head)
                                 (long long)st->age, (long long)st->ttl);
         return rc;
     }
-    if (st->hit) { /* the hit path: no formatting */
+    if (st->hit || st->xc == XC_REVALIDATED) { /* the hit path: no formatting */
         rc = gw_buf_append_str(head, "Age: ");
         rc = rc ? rc : gw_buf_append_u64(head, (uint64_t)(st->age > 0 ? st->age : 0));
         rc = rc ? rc : gw_buf_append(head, "\r\n", 2);

@@ -164,6 +164,7 @@ int gw__cache_refreshed(struct cache_state *st, struct gw_request *r, struct gw_
         .default_ttl = (int64_t)(st->ttl_ms / 1000),
         .allow_set_cookie = c->store_set_cookie,
     };
+    st->age = gw_cache_initial_age(&info, st->request_time, now); /* its Age (RFC 9111 5.1) */
     if (gw_cache_storable(GW_METHOD_GET, &st->req, &info, &fc, now) == GW_CACHE_STORE_OK) {
         char *body = o->body_len ? malloc(o->body_len) : NULL;
         if (o->body_len && body == NULL)
@@ -186,7 +187,7 @@ int gw__cache_refreshed(struct cache_state *st, struct gw_request *r, struct gw_
             .status = o->status,
             .cc = info.cc,
             .lifetime = gw_cache_freshness_lifetime(&info, &fc, now),
-            .initial_age = gw_cache_initial_age(&info, st->request_time, now),
+            .initial_age = st->age,
             .response_time = now,
         };
         struct gw_cache_obj *fresh = gw_cache_obj_new(&in);
