@@ -9,7 +9,9 @@
 #   3. bench/policy_compare.py: the req/s cost of rate limiting (local, Redis), JWT auth,
 #      metrics (on against off), tracing at 100% sampling, and CORS + security headers + a
 #      header transformation (against no policy): variants of the same gantry binary in
-#      interleaved rounds, Markdown report on stdout.
+#      interleaved rounds, Markdown report on stdout;
+#   4. bench/cache_compare.py: the response cache's HIT path against nginx proxy_cache and
+#      against gantry uncached (3 B and 4 KiB bodies), with issue 13's goals marked.
 #
 # Environment: GW_BUILD_DIR (default build/bench) holds bench_parser, bench_router, bench_cidr;
 # GANTRY_BIN (default $GW_BUILD_DIR/gantry) is the proxy under test. Arguments are passed to
@@ -47,5 +49,9 @@ python3 bench/proxy_compare.py "$@" || rc=$?
 if ((rc != 130)); then
     echo; echo "== policy cost"
     python3 bench/policy_compare.py "$@" || rc=$?
+fi
+if ((rc != 130)); then
+    echo; echo "== response cache"
+    python3 bench/cache_compare.py "$@" || rc=$?
 fi
 exit "$rc"

@@ -386,6 +386,16 @@ struct gw_validation_conf {
 #define GW_CACHE_NORM_ACCEPT_ENCODING 1u
 
 /* A service's "cache": off by default. */
+/* A route rule of a service's cache ("rules"): the rule whose match has the longest matching
+ * prefix (the first on a tie) overrides the service's settings for its requests. */
+struct gw_cache_rule_conf {
+    struct gw_match_conf match; /* first: the shared "match" table's offsets start at 0 */
+    bool enabled;               /* "enabled": false turns the cache off for the rule's requests */
+    uint64_t ttl_ms;            /* "ttl"; UINT64_MAX: the service's */
+    uint64_t max_object_size;   /* "max_object_size"; 0: the service's */
+    uint32_t methods;           /* "methods" (GET, HEAD); 0: the service's */
+};
+
 struct gw_cache_svc_conf {
     bool enabled;             /* the section's switch; "cache": true is the defaults */
     uint64_t ttl_ms;          /* "ttl": lifetime of a response without freshness information;
@@ -405,6 +415,9 @@ struct gw_cache_svc_conf {
     bool store_set_cookie;      /* "store_set_cookie": default false */
     uint32_t heuristic_percent; /* "heuristic_percent": 0 (off) to 100 */
     bool purge_method;          /* "purge_method": PURGE on the proxy port; default false */
+    uint32_t methods;           /* "methods": bits of enum gw_http_method, GET and HEAD; 0: both */
+    struct gw_cache_rule_conf *rules; /* "rules" */
+    size_t nrules;
 };
 
 /* The gateway's "cache": the store every service shares and gateway-wide bounds. */

@@ -65,6 +65,25 @@ static bool check_status_header(struct gw__cfg_ctx *ctx, char **s)
     return true;
 }
 
+/* "methods": GET, HEAD or both (a HEAD is answered from a stored GET, so GET is needed). */
+static void parse_cache_methods(struct gw__cfg_ctx *ctx, json_t *v, void *base,
+                                const struct gw__cfg_field *f)
+{
+    uint32_t *out = (uint32_t *)(void *)((char *)base + f->offset);
+    gw__cfg_methods_type.parse(ctx, v, base, f);
+    uint32_t get = 1u << GW_METHOD_GET, head = 1u << GW_METHOD_HEAD;
+    if (*out & ~(get | head)) {
+        gw__cfg_error(ctx, "the cache answers GET and HEAD only (expected \"GET\", \"HEAD\")");
+        *out = 0;
+    } else if (*out && !(*out & get)) {
+        gw__cfg_error(ctx, "a HEAD is answered from a stored GET: list \"GET\" too");
+        *out = 0;
+    }
+}
+
+static const struct gw__cfg_type cache_methods_type = {"string or array of strings",
+                                                       parse_cache_methods, NULL};
+
 /* ---- the gateway's ------------------------------------------------------------------------ */
 
 static const struct gw__cfg_range collapse_range = {0, 600000};
@@ -137,6 +156,36 @@ static const struct gw__cfg_field key_fields[] = {
 };
 static const struct gw__cfg_object key_obj = {.what = "key", ROWS(key_fields)};
 
+#define RC(field) offsetof(struct gw_cache_rule_conf, field)
+
+/* A rule's absent keys are the service's: marked here, resolved per request. */
+static void rule_init(struct gw__cfg_ctx *ctx, void *obj)
+{
+    struct gw_cache_rule_conf *rl = obj;
+    (void)ctx;
+    rl->ttl_ms = UINT64_MAX;
+}
+
+static const struct gw__cfg_field rule_fields[] = {
+    {.name = "match",
+     .type = &gw__cfg_object_type,
+     .arg = &gw__cfg_rule_match_obj,
+     .required = true},
+    {.name = "enabled", .type = &gw__cfg_bool_type, .offset = RC(enabled), .def = "true"},
+    {.name = "ttl", .type = &gw__cfg_duration_type, .offset = RC(ttl_ms), .arg = &ttl_range},
+    {.name = "max_object_size",
+     .type = &gw__cfg_size64_type,
+     .offset = RC(max_object_size),
+     .arg = &object_range},
+    {.name = "methods", .type = &cache_methods_type, .offset = RC(methods)},
+};
+static const struct gw__cfg_object rule_obj = {
+    .what = "rule",
+    ROWS(rule_fields),
+    .size = sizeof(struct gw_cache_rule_conf),
+    .init = rule_init,
+};
+
 static void service_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
 {
     struct gw_cache_svc_conf *c = obj;
@@ -189,6 +238,11 @@ static const struct gw__cfg_field service_fields[] = {
      .offset = SC(heuristic_percent),
      .arg = &percent_range,
      .def = "0"},
+    {.name = "methods", .type = &cache_methods_type, .offset = SC(methods)},
+    {.name = "rules",
+     .type = &gw__cfg_list_type,
+     .offset = SC(rules),
+     .arg = &(const struct gw__cfg_list){.elem = &rule_obj, .count_offset = SC(nrules)}},
 };
 const struct gw__cfg_object gw__cfg_service_cache_obj = {
     .what = "cache",

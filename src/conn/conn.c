@@ -18,6 +18,7 @@
 
 #include "audit/audit.h"
 #include "conn/access_log.h"
+#include "conn/background.h"
 #include "conn/internal.h"
 #include "conn/request_metrics.h"
 #include "control/snapshot.h"
@@ -909,4 +910,5 @@ const struct gw_downstream_ops gw_conn_downstream = {
     .send_continue = ds_send_continue,
     .defer = ds_defer,
     .detach = ds_detach,
+    .background = gw_background_start,
 };

@@ -107,6 +107,15 @@ struct gw_downstream_ops {
      * closes its own handle without shutting the socket down. 0, or a negative code when the
      * downstream cannot hand over (then abort). */
     int (*detach)(struct gw_request *r, uv_stream_t **s, const char **rest, size_t *rest_len);
+    /* Starts a background copy of r, a GET or HEAD without a body, from a stage's on_request
+     * (the response cache's stale-while-revalidate refresh): a request of its own with a copy
+     * of r's head as the chain has made it so far, its path, query, service, identity and
+     * client address, marked `background`, that resumes the chain at r->stage (the calling
+     * stage runs again for it) on the next loop iteration and goes upstream like any other;
+     * its response is read and dropped, it writes no access-log line, and a stopping worker
+     * waits for it (a forced stop ends it). r itself is not touched. 0, or a negative code
+     * (nothing started). NULL for a downstream that cannot (a background request itself). */
+    int (*background)(struct gw_request *r);
 };
 
 /*
@@ -267,6 +276,8 @@ struct gw_request {
     struct gw_trace *trace; /** the request's spans while tracing is on (trace/trace.h), or NULL */
     uint8_t rl_outcome;     /** enum gw_rl_outcome, written by the rate-limit stages */
     bool authenticated;
+    /** a background copy (gw_downstream_ops.background): no client waits for its answer */
+    bool background;
     struct gw_identity identity; /** who the request is from (when authenticated) */
 
     /* the policy chain (policy/chain.c) */

@@ -12,7 +12,9 @@
  * arrives). An unsafe method marks its target URI for invalidation (RFC 9111 4.4).
  * on_response_head decides from the upstream's head whether to store (cache/fresh.h) and
  * installs the tee; the tee's end builds the object and inserts it. A body that outgrows
- * max_object_size, or does not arrive whole, is dropped.
+ * max_object_size, or does not arrive whole, is dropped. Revalidation, the background refresh
+ * of stale-while-revalidate and stale-if-error on 5xx are in cache_reval.c, collapsed-miss
+ * waits in cache_wait.c; what they share is in policy/internal.h.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,76 +32,13 @@
 #include "http1/names.h"
 #include "metrics/metrics.h"
 #include "policy/chain.h"
+#include "policy/internal.h"
 #include "policy/policy.h"
 #include "policy/stages.h"
 #include "runtime/worker-t.h"
 
-enum xcache {
-    XC_MISS = 0,
-    XC_HIT,
-    XC_STALE,
-    XC_EXPIRED,
-    XC_BYPASS,
-    XC_REVALIDATED,
-};
-
 static const char *const xcache_name[] = {"MISS",    "HIT",    "STALE",
                                           "EXPIRED", "BYPASS", "REVALIDATED"};
-
-/* Revalidation: the conditional request's fields, and what a 304 turns into. */
-struct reval {
-    struct gw_cache_obj *obj;       /* the stored response being validated (a reference) */
-    struct gw_body_filter filter;   /* gives the client the stored body after a 304 */
-    struct gw_http1_header *fields; /* the client's head after a 304 (merged fields) */
-    char *merged;                   /* their bytes */
-};
-
-struct cache_state {
-    struct gw_body_tee tee;
-    struct gw_cache_store *store;
-    struct gw_cache_obj *hit; /* answered from it; the reference goes in cancel */
-    char *key;                /* malloc'ed (misses and unsafe methods) */
-    size_t key_len;
-    struct gw_http1_message fields; /* a copy of the request's fields, for Vary */
-    char *fields_mem;               /* the copy's memory (headers array, then bytes) */
-    struct gw_cache_req_info req;
-    int64_t request_time;
-    int64_t age; /* of the stored response answered */
-    int64_t ttl; /* its freshness left, seconds (may be negative when stale) */
-    /* what storing needs, from on_response_head to the tee's end */
-    char *head; /* header lines as stored, NUL-terminated */
-    size_t head_len;
-    char *vary; /* names, then the signature */
-    size_t vary_names_len, vary_sig_len;
-    char *tags;
-    size_t tags_len;
-    struct gw_buf body;
-    struct gw_cc resp_cc;
-    int status;
-    int64_t lifetime, initial_age, response_time;
-    char *raw;                  /* a 304's header lines (malloc'ed) */
-    struct gw_cache_obj *stale; /* stale-if-error: answers if the upstream fails */
-    struct gw_answer *fallback; /* r->fallback: the stale response (malloc'ed) */
-    struct reval *reval;        /* a revalidation in flight (malloc'ed), or NULL */
-    const char *detail;         /* Cache-Status detail (why not stored), or NULL */
-    /* collapsed misses */
-    uv_timer_t *poll;    /* while waiting for another request's fill (malloc'ed: freed in
-                          * its close callback) */
-    uint64_t wait_start; /* loop time the wait began, ms */
-    uint32_t poll_ms;
-    bool filling;   /* this request's fill is recorded in the store */
-    bool waited;    /* it waited for another's fill: it does not fill itself */
-    bool collapsed; /* answered from what another request stored */
-    uint8_t xc;
-    bool want_store;   /* a GET that missed: its response may be stored */
-    bool storing;      /* the tee collects the body */
-    bool stored;       /* it was inserted */
-    bool invalidate;   /* an unsafe method: invalidate its target on success */
-    bool not_modified; /* the answer is a 304 */
-    bool counted;      /* the outcome went to the metrics */
-};
-
-_Static_assert(sizeof(struct cache_state) <= GW_STAGE_STATE_MAX, "cache state too large");
 
 const char *gw_cache_status_name(const struct gw_request *r)
 {
@@ -114,7 +53,25 @@ bool gw_cache_applies(const struct gw_snapshot *s, size_t i)
 
 /* ---- request side --------------------------------------------------------------------------- */
 
-static bool name_is(const struct gw_http1_header *h, const char *lower)
+/* The rule whose match has the longest prefix that matches r (the first one on a tie), or NULL. */
+static const struct gw_cache_rule_conf *pick_rule(const struct gw_request *r,
+                                                  const struct gw_cache_svc_conf *c)
+{
+    const struct gw_cache_rule_conf *best = NULL;
+    size_t best_len = 0;
+    for (size_t i = 0; i < c->nrules; i++) {
+        size_t len = 0;
+        if (gw_policy_match_len(&c->rules[i].match, r->npath, r->npath_len, (int)r->msg.method_id,
+                                &len) &&
+            (best == NULL || len > best_len)) {
+            best = &c->rules[i];
+            best_len = len;
+        }
+    }
+    return best;
+}
+
+bool gw__cache_name_is(const struct gw_http1_header *h, const char *lower)
 {
     size_t n = strlen(lower);
     if (h->name_len != n)
@@ -129,10 +86,10 @@ static bool name_is(const struct gw_http1_header *h, const char *lower)
     return true;
 }
 
-static const struct gw_http1_header *find(const struct gw_http1_message *m, const char *lower)
+const struct gw_http1_header *gw__cache_find(const struct gw_http1_message *m, const char *lower)
 {
     for (uint32_t i = 0; i < m->num_headers; i++) {
-        if (name_is(&m->headers[i], lower))
+        if (gw__cache_name_is(&m->headers[i], lower))
             return &m->headers[i];
     }
     return NULL;
@@ -219,7 +176,7 @@ static int copy_fields(struct cache_state *st, const struct gw_http1_message *m)
 }
 
 /* The value of field `lower` in stored header lines (NUL-terminated), or NULL; *len its length. */
-static const char *stored_field(const char *head, const char *lower, size_t *len)
+const char *gw__cache_stored_field(const char *head, const char *lower, size_t *len)
 {
     size_t n = strlen(lower);
     const char *line = head;
@@ -282,19 +239,19 @@ static bool etag_listed(const char *list, size_t n, const char *etag, size_t ele
  * If-None-Match wins over If-Modified-Since). */
 static bool not_modified(const struct gw_request *r, const struct gw_cache_obj *o, int64_t now)
 {
-    const struct gw_http1_header *inm = find(&r->msg, "if-none-match");
+    const struct gw_http1_header *inm = gw__cache_find(&r->msg, "if-none-match");
     size_t n;
     if (inm) {
-        const char *etag = stored_field(o->head, "etag", &n);
+        const char *etag = gw__cache_stored_field(o->head, "etag", &n);
         return etag && etag_listed(inm->value, inm->value_len, etag, n);
     }
-    const struct gw_http1_header *ims = find(&r->msg, "if-modified-since");
+    const struct gw_http1_header *ims = gw__cache_find(&r->msg, "if-modified-since");
     if (ims == NULL)
         return false;
     int64_t since, lm;
-    const char *v = stored_field(o->head, "last-modified", &n);
+    const char *v = gw__cache_stored_field(o->head, "last-modified", &n);
     if (v == NULL)
-        v = stored_field(o->head, "date", &n);
+        v = gw__cache_stored_field(o->head, "date", &n);
     return v && gw_http_date_parse(ims->value, ims->value_len, now, &since) == 0 &&
            gw_http_date_parse(v, n, now, &lm) == 0 && lm <= since;
 }
@@ -318,7 +275,7 @@ static int not_modified_headers(struct cache_state *st)
         const char *colon = memchr(line, ':', (size_t)(eol - line));
         for (size_t k = 0; colon && k < sizeof keep / sizeof keep[0]; k++) {
             struct gw_http1_header h = {.name = line, .name_len = (uint32_t)(colon - line)};
-            if (name_is(&h, keep[k])) {
+            if (gw__cache_name_is(&h, keep[k])) {
                 memcpy(st->raw + out, line, (size_t)(eol + 2 - line));
                 out += (size_t)(eol + 2 - line);
                 break;
@@ -352,40 +309,6 @@ static enum gw_stage_result answer_stored(struct cache_state *st, struct gw_requ
     return GW_STAGE_RESPOND;
 }
 
-/*
- * Adds If-None-Match / If-Modified-Since from the stored response o to the request going
- * upstream (RFC 9111 4.3.1), when o has a validator, the client sent no conditional of its own
- * (its 304 would not be ours to refresh with), no transformation takes the response body, and
- * the request's field list has room. 0 when started (the revalidation keeps o), else -1.
- */
-static int start_revalidation(struct cache_state *st, struct gw_request *r, struct gw_cache_obj *o)
-{
-    size_t elen = 0, llen = 0;
-    const char *etag = stored_field(o->head, "etag", &elen);
-    const char *lm = stored_field(o->head, "last-modified", &llen);
-    struct gw_http1_message *msg = &r->msg;
-    unsigned need = (etag != NULL) + (lm != NULL);
-    if (need == 0 || st->req.has_conditional || st->reval != NULL ||
-        (r->svc->stages & (1u << GW_STAGE_TRANSFORM)) ||
-        msg->num_headers + need > msg->headers_capacity)
-        return -1;
-    st->reval = calloc(1, sizeof *st->reval);
-    if (st->reval == NULL)
-        return -1;
-    st->reval->obj = o;
-    if (etag) {
-        struct gw_http1_header *h = &msg->headers[msg->num_headers++];
-        *h = (struct gw_http1_header){
-            .name = "If-None-Match", .name_len = 13, .value = etag, .value_len = (uint32_t)elen};
-    }
-    if (lm) {
-        struct gw_http1_header *h = &msg->headers[msg->num_headers++];
-        *h = (struct gw_http1_header){
-            .name = "If-Modified-Since", .name_len = 17, .value = lm, .value_len = (uint32_t)llen};
-    }
-    return 0;
-}
-
 /* PURGE on the proxy port (services[].cache.purge_method): every variant of the target URL. */
 static enum gw_stage_result purge(struct cache_state *st, struct gw_request *r, struct gw_answer *a,
                                   const char *key, size_t len)
@@ -412,60 +335,6 @@ static enum gw_stage_result purge(struct cache_state *st, struct gw_request *r, 
     return GW_STAGE_RESPOND;
 }
 
-/* ---- collapsed misses ---------------------------------------------------------------------- */
-
-static void on_poll_closed(uv_handle_t *h)
-{
-    free(h);
-}
-
-static void stop_wait(struct cache_state *st)
-{
-    if (st->poll == NULL)
-        return;
-    uv_timer_stop(st->poll);
-    uv_close((uv_handle_t *)st->poll, on_poll_closed);
-    st->poll = NULL;
-}
-
-static void end_fill(struct cache_state *st)
-{
-    if (!st->filling)
-        return;
-    st->filling = false;
-    gw_cache_store_fill_end(st->store, st->key, st->key_len);
-}
-
-/* Polls the fill this request waits for: the filler may be on any worker, and a poll from the
- * waiter's own loop needs no cross-thread wake-up. The interval doubles from 1 ms to 16 ms. */
-static void on_poll(uv_timer_t *t)
-{
-    struct gw_request *r = t->data;
-    struct cache_state *st = r->slot[GW_STAGE_CACHE];
-    uint64_t now = uv_now(&r->w->loop);
-    if (gw_cache_store_fill_active(st->store, st->key, st->key_len) &&
-        now - st->wait_start < r->snap->cfg->cache.collapse_ms) {
-        st->poll_ms = st->poll_ms < 16 ? st->poll_ms * 2 : 16;
-        uv_timer_start(t, on_poll, st->poll_ms, 0);
-        return;
-    }
-    stop_wait(st);
-    gw_policy_resume(r); /* on_request again: a hit now, or upstream without filling */
-}
-
-static int start_wait(struct cache_state *st, struct gw_request *r, uint64_t now)
-{
-    st->poll = malloc(sizeof *st->poll);
-    if (st->poll == NULL)
-        return GW_ENOMEM;
-    uv_timer_init(&r->w->loop, st->poll);
-    st->poll->data = r;
-    st->wait_start = now;
-    st->poll_ms = 1;
-    uv_timer_start(st->poll, on_poll, st->poll_ms, 0);
-    return 0;
-}
-
 enum gw_stage_result gw_cache_on_request(struct gw_request *r, void **slot, struct gw_answer *a)
 {
     struct gw_cache_store *store =
@@ -480,6 +349,13 @@ enum gw_stage_result gw_cache_on_request(struct gw_request *r, void **slot, stru
         m == GW_METHOD_GET || m == GW_METHOD_HEAD || m == GW_METHOD_OPTIONS || m == GW_METHOD_TRACE;
     if (safe && m != GW_METHOD_GET && m != GW_METHOD_HEAD)
         return GW_STAGE_CONTINUE;
+    /* Per route ("rules"): off, other methods, another ttl or size bound. */
+    const struct gw_cache_rule_conf *rule = c->nrules ? pick_rule(r, c) : NULL;
+    if (rule && !rule->enabled)
+        return GW_STAGE_CONTINUE;
+    uint32_t methods = rule && rule->methods ? rule->methods : c->methods;
+    if (m == GW_METHOD_HEAD && methods && !(methods & (1u << GW_METHOD_HEAD)))
+        return GW_STAGE_CONTINUE; /* "methods": ["GET"]: a HEAD goes upstream */
     struct cache_state *st = *slot;
     if (st != NULL) {
         st->waited = true; /* resumed: the fill it waited for ended (or the wait did) */
@@ -490,8 +366,14 @@ enum gw_stage_result gw_cache_on_request(struct gw_request *r, void **slot, stru
             return GW_STAGE_RESPOND;
         }
         *slot = st;
+        if (r->background) { /* the refresh behind a stale answer (cache_reval.c) */
+            st->refresh = true;
+            gw__cache_refresh_prepare(r);
+        }
     }
     st->store = store;
+    st->ttl_ms = rule && rule->ttl_ms != UINT64_MAX ? rule->ttl_ms : c->ttl_ms;
+    st->max_object = rule && rule->max_object_size ? rule->max_object_size : c->max_object_size;
     char key[GW_CACHE_KEY_MAX];
     const char *query = r->query && r->query_len > 1 ? r->query + 1 : NULL;
     size_t qlen = query ? r->query_len - 1 : 0;
@@ -500,6 +382,16 @@ enum gw_stage_result gw_cache_on_request(struct gw_request *r, void **slot, stru
         st->xc = XC_BYPASS;
         st->detail = "key-too-long";
         return GW_STAGE_CONTINUE;
+    }
+    if (st->refresh && st->key == NULL) { /* it ends the fill its spawner began */
+        st->key = malloc((size_t)kl);
+        if (st->key == NULL) {
+            gw_answer_init(a, GW_ENOMEM);
+            return GW_STAGE_RESPOND;
+        }
+        memcpy(st->key, key, (size_t)kl);
+        st->key_len = (size_t)kl;
+        st->filling = true;
     }
     if (m == GW_METHOD_OTHER && c->purge_method && r->msg.method_len == 5 &&
         memcmp(r->msg.method, "PURGE", 5) == 0)
@@ -523,10 +415,23 @@ enum gw_stage_result gw_cache_on_request(struct gw_request *r, void **slot, stru
     struct gw_cache_obj *o = gw_cache_store_lookup(store, key, (size_t)kl, variant_matches, &mc);
     struct gw_cache_obj *expired = NULL; /* a stored response to revalidate */
     st->xc = XC_MISS;
-    if (o != NULL) {
+    if (o != NULL && st->refresh) {
+        int64_t age = o->initial_age + (now > o->response_time ? now - o->response_time : 0);
+        if (age < o->lifetime) { /* refreshed meanwhile (a purge and a fill): nothing to do */
+            gw_cache_obj_release(o);
+            gw_answer_init(a, 0);
+            a->status = 204;
+            return GW_STAGE_RESPOND;
+        }
+        expired = o; /* revalidated with its validators, or fetched whole */
+        st->xc = XC_EXPIRED;
+    } else if (o != NULL) {
         int64_t age = o->initial_age + (now > o->response_time ? now - o->response_time : 0);
         int64_t max_swr = (int64_t)(r->snap->cfg->cache.max_swr_ms / 1000);
         enum gw_cache_use use = gw_cache_usable(&o->cc, o->lifetime, age, &st->req.cc, max_swr);
+        if (use == GW_CACHE_USE_SWR) /* RFC 5861 3: the stale answer now, a refresh behind */
+            use = gw__cache_refresh_behind(st, r, key, (size_t)kl) ? GW_CACHE_USE_STALE
+                                                                   : GW_CACHE_USE_VALIDATE;
         if (use == GW_CACHE_USE_FRESH || use == GW_CACHE_USE_STALE) {
             st->hit = o;
             st->age = age;
@@ -563,7 +468,7 @@ enum gw_stage_result gw_cache_on_request(struct gw_request *r, void **slot, stru
             gw_cache_obj_release(o);
         st->xc = XC_EXPIRED;
     }
-    if (st->req.cc.flags & GW_CC_ONLY_IF_CACHED) {
+    if ((st->req.cc.flags & GW_CC_ONLY_IF_CACHED) && !st->refresh) {
         gw_cache_obj_release(expired);
         gw_answer_init(a, GW_ECACHEMISS); /* RFC 9111 5.2.1.7 */
         return GW_STAGE_RESPOND;
@@ -575,21 +480,22 @@ enum gw_stage_result gw_cache_on_request(struct gw_request *r, void **slot, stru
         st->detail = "no-store";
         return GW_STAGE_CONTINUE;
     }
-    free(st->key);
-    st->key = malloc((size_t)kl);
     if (st->key == NULL) {
-        gw_cache_obj_release(expired);
-        gw_answer_init(a, GW_ENOMEM);
-        return GW_STAGE_RESPOND;
+        st->key = malloc((size_t)kl);
+        if (st->key == NULL) {
+            gw_cache_obj_release(expired);
+            gw_answer_init(a, GW_ENOMEM);
+            return GW_STAGE_RESPOND;
+        }
+        memcpy(st->key, key, (size_t)kl);
+        st->key_len = (size_t)kl;
     }
-    memcpy(st->key, key, (size_t)kl);
-    st->key_len = (size_t)kl;
     uint64_t collapse_ms = r->snap->cfg->cache.collapse_ms;
-    if (!st->waited && collapse_ms > 0) {
+    if (!st->waited && !st->refresh && collapse_ms > 0) {
         uint64_t t = uv_now(&r->w->loop);
         if (gw_cache_store_fill_begin(store, key, (size_t)kl, t, collapse_ms)) {
             st->filling = true;
-        } else if (start_wait(st, r, t) == 0) {
+        } else if (gw__cache_start_wait(st, r, t) == 0) {
             gw_cache_obj_release(expired);
             return GW_STAGE_SUSPEND;
         }
@@ -600,7 +506,7 @@ enum gw_stage_result gw_cache_on_request(struct gw_request *r, void **slot, stru
         return GW_STAGE_RESPOND;
     }
     /* After the copy: the conditional fields added are ours, not the client's. */
-    if (expired != NULL && start_revalidation(st, r, expired) != 0)
+    if (expired != NULL && gw__cache_start_revalidation(st, r, expired) != 0)
         gw_cache_obj_release(expired);
     st->request_time = now;
     st->want_store = true;
@@ -611,7 +517,7 @@ enum gw_stage_result gw_cache_on_request(struct gw_request *r, void **slot, stru
 
 /* Fields never stored: hop-by-hop ones (RFC 9110 7.6.1), the framing (the answer gets its own),
  * Age (recomputed, 4.2.3) and this gateway's own cache status. */
-static bool stored_field_ok(const struct gw_http1_header *h, const char *status_header)
+bool gw__cache_stored_field_ok(const struct gw_http1_header *h, const char *status_header)
 {
     static const char *const drop[] = {
         "connection",         "keep-alive", "proxy-connection", "transfer-encoding",
@@ -619,7 +525,7 @@ static bool stored_field_ok(const struct gw_http1_header *h, const char *status_
         "proxy-authenticate", "age",        "cache-status",     "x-request-id",
     };
     for (size_t i = 0; i < sizeof drop / sizeof drop[0]; i++) {
-        if (name_is(h, drop[i]))
+        if (gw__cache_name_is(h, drop[i]))
             return false;
     }
     if (status_header[0] && h->name_len == strlen(status_header) &&
@@ -638,11 +544,9 @@ static void on_tee_piece(struct gw_request *r, struct gw_body_tee *t, const char
         st->storing = false; /* over max_object_size: not stored */
         st->detail = "too-large";
         gw_buf_free(&st->body);
-        end_fill(st);
+        gw__cache_end_fill(st);
     }
 }
-
-static void count(struct gw_request *r, unsigned word, uint64_t n);
 
 static void on_tee_end(struct gw_request *r, struct gw_body_tee *t)
 {
@@ -685,12 +589,12 @@ static void on_tee_end(struct gw_request *r, struct gw_body_tee *t)
         return;
     if (gw_cache_store_insert(st->store, o) == 0) {
         st->stored = true;
-        count(r, GW_MX_CACHE_STORED, 1);
-        count(r, GW_MX_CACHE_STORED_BYTES, body_len);
+        gw__cache_count(r, GW_MX_CACHE_STORED, 1);
+        gw__cache_count(r, GW_MX_CACHE_STORED_BYTES, body_len);
     } else
         st->detail = "too-large";
     gw_cache_obj_release(o);
-    end_fill(st);
+    gw__cache_end_fill(st);
 }
 
 /* Invalidates the stored responses of the target and of Location / Content-Location on the
@@ -701,7 +605,7 @@ static void invalidate(struct cache_state *st, const struct gw_http1_message *m)
     size_t url_len = gw_cache_key_url_len(st->key, st->key_len);
     const char *names[] = {"location", "content-location"};
     for (size_t i = 0; i < 2; i++) {
-        const struct gw_http1_header *h = find(m, names[i]);
+        const struct gw_http1_header *h = gw__cache_find(m, names[i]);
         if (h == NULL || h->value_len == 0 || h->value[0] != '/' ||
             (h->value_len > 1 && h->value[1] == '/'))
             continue; /* only paths on this host */
@@ -730,9 +634,9 @@ static int prepare_store(struct cache_state *st, struct gw_request *r,
     size_t head = 0;
     for (uint32_t i = 0; i < m->num_headers; i++) {
         const struct gw_http1_header *h = &m->headers[i];
-        if (name_is(h, "vary"))
+        if (gw__cache_name_is(h, "vary"))
             gw_vary_parse(&vy, h->value, h->value_len);
-        if (stored_field_ok(h, status_header))
+        if (gw__cache_stored_field_ok(h, status_header))
             head += h->name_len + h->value_len + 4;
     }
     if (vy.bad) {
@@ -764,7 +668,7 @@ static int prepare_store(struct cache_state *st, struct gw_request *r,
     char *p = st->head;
     for (uint32_t i = 0; i < m->num_headers; i++) {
         const struct gw_http1_header *h = &m->headers[i];
-        if (!stored_field_ok(h, status_header))
+        if (!gw__cache_stored_field_ok(h, status_header))
             continue;
         memcpy(p, h->name, h->name_len);
         p += h->name_len;
@@ -778,7 +682,7 @@ static int prepare_store(struct cache_state *st, struct gw_request *r,
     *p = '\0';
     st->head_len = (size_t)(p - st->head);
     const char *tag_header = cfg->cache.tag_header ? cfg->cache.tag_header : "surrogate-key";
-    const struct gw_http1_header *tags = find(m, tag_header);
+    const struct gw_http1_header *tags = gw__cache_find(m, tag_header);
     if (tags && tags->value_len) {
         st->tags = malloc(tags->value_len);
         if (st->tags == NULL)
@@ -790,7 +694,7 @@ static int prepare_store(struct cache_state *st, struct gw_request *r,
     struct gw_cache_fresh_conf fc = {
         .heuristic_percent = c->heuristic_percent,
         .heuristic_max = (int64_t)(cfg->cache.heuristic_max_ms / 1000),
-        .default_ttl = (int64_t)(c->ttl_ms / 1000),
+        .default_ttl = (int64_t)(st->ttl_ms / 1000),
         .allow_set_cookie = c->store_set_cookie,
     };
     st->status = m->status;
@@ -798,7 +702,7 @@ static int prepare_store(struct cache_state *st, struct gw_request *r,
     st->lifetime = gw_cache_freshness_lifetime(info, &fc, now);
     st->initial_age = gw_cache_initial_age(info, st->request_time, now);
     st->response_time = now;
-    gw_buf_init(&st->body, (size_t)c->max_object_size);
+    gw_buf_init(&st->body, (size_t)st->max_object);
     st->tee.piece = on_tee_piece;
     st->tee.end = on_tee_end;
     st->storing = true;
@@ -809,166 +713,14 @@ static int prepare_store(struct cache_state *st, struct gw_request *r,
 static int decide_store(struct cache_state *st, struct gw_request *r,
                         const struct gw_http1_message *m);
 
-/* Writes "name: value\r\n" at p; its length. */
-static size_t sprintf_field(char *p, const struct gw_http1_header *h)
-{
-    memcpy(p, h->name, h->name_len);
-    memcpy(p + h->name_len, ": ", 2);
-    memcpy(p + h->name_len + 2, h->value, h->value_len);
-    memcpy(p + h->name_len + 2 + h->value_len, "\r\n", 2);
-    return h->name_len + h->value_len + 4;
-}
-
-/* The stored body, for the client, after a 304 refreshed the stored response. */
-static int reval_body(struct gw_request *r, struct gw_body_filter *f, struct gw_answer *a)
-{
-    struct cache_state *st = r->slot[GW_STAGE_CACHE];
-    const struct gw_cache_obj *o = st->reval->obj;
-    (void)a;
-    gw_buf_free(&f->body);
-    gw_buf_init(&f->body, o->body_len + 1);
-    return o->body_len ? gw_buf_append(&f->body, o->body, o->body_len) : 0;
-}
-
-/* Splits NUL-terminated header lines into fields (pointing into head); how many, or -1. */
-static long split_fields(char *head, struct gw_http1_header *h, size_t cap)
-{
-    size_t n = 0;
-    char *line = head;
-    while (*line) {
-        char *eol = strstr(line, "\r\n");
-        char *colon = eol ? memchr(line, ':', (size_t)(eol - line)) : NULL;
-        if (colon == NULL || n == cap)
-            return -1;
-        const char *v = colon + 1;
-        while (v < eol && (*v == ' ' || *v == '\t'))
-            v++;
-        h[n++] = (struct gw_http1_header){.name = line,
-                                          .name_len = (uint32_t)(colon - line),
-                                          .value = v,
-                                          .value_len = (uint32_t)(eol - v)};
-        line = eol + 2;
-    }
-    return (long)n;
-}
-
-/*
- * A 304 answered the revalidation (RFC 9111 4.3.3, 4.3.4): the stored response's fields are
- * replaced by the 304's of the same name, it is stored again with its new freshness, and the
- * client (who asked without conditions) gets the stored response: status, merged fields, and
- * the stored body through a body filter.
- */
-static int refreshed(struct cache_state *st, struct gw_request *r, struct gw_http1_message *m)
-{
-    struct reval *rv = st->reval;
-    const struct gw_cache_obj *o = rv->obj;
-    const struct gw_config *cfg = r->snap->cfg;
-    const char *status_header = cfg->cache.status_header ? cfg->cache.status_header : "";
-    size_t bytes = strlen(o->head) + 1;
-    for (uint32_t i = 0; i < m->num_headers; i++)
-        bytes += m->headers[i].name_len + m->headers[i].value_len + 4;
-    rv->merged = malloc(bytes);
-    if (rv->merged == NULL)
-        return GW_ENOMEM;
-    char *p = rv->merged;
-    size_t nlines = 0;
-    const char *line = o->head;
-    while (*line) { /* stored fields the 304 does not replace */
-        const char *eol = strstr(line, "\r\n");
-        const char *colon = eol ? memchr(line, ':', (size_t)(eol - line)) : NULL;
-        if (colon == NULL)
-            break;
-        bool replaced = false;
-        for (uint32_t i = 0; i < m->num_headers && !replaced; i++) {
-            const struct gw_http1_header *h = &m->headers[i];
-            replaced = stored_field_ok(h, status_header) && h->name_len == (size_t)(colon - line) &&
-                       strncasecmp(h->name, line, h->name_len) == 0;
-        }
-        if (!replaced) {
-            memcpy(p, line, (size_t)(eol + 2 - line));
-            p += eol + 2 - line;
-            nlines++;
-        }
-        line = eol + 2;
-    }
-    for (uint32_t i = 0; i < m->num_headers; i++) {
-        const struct gw_http1_header *h = &m->headers[i];
-        if (!stored_field_ok(h, status_header))
-            continue;
-        p += sprintf_field(p, h);
-        nlines++;
-    }
-    *p = '\0';
-    rv->fields = malloc((nlines + 1) * sizeof *rv->fields);
-    if (rv->fields == NULL)
-        return GW_ENOMEM;
-    long n = split_fields(rv->merged, rv->fields, nlines + 1);
-    if (n < 0)
-        return GW_EUPGARBAGE;
-    int64_t now = (int64_t)time(NULL);
-    struct gw_http1_message mm = {
-        .headers = rv->fields, .headers_capacity = (uint32_t)n, .num_headers = (uint32_t)n};
-    mm.status = o->status;
-    struct gw_cache_resp_info info;
-    gw_cache_resp_info_read(&info, &mm, now);
-    const struct gw_cache_svc_conf *c = &r->svc->conf->cache;
-    struct gw_cache_fresh_conf fc = {
-        .heuristic_percent = c->heuristic_percent,
-        .heuristic_max = (int64_t)(cfg->cache.heuristic_max_ms / 1000),
-        .default_ttl = (int64_t)(c->ttl_ms / 1000),
-        .allow_set_cookie = c->store_set_cookie,
-    };
-    if (gw_cache_storable(GW_METHOD_GET, &st->req, &info, &fc, now) == GW_CACHE_STORE_OK) {
-        char *body = o->body_len ? malloc(o->body_len) : NULL;
-        if (o->body_len && body == NULL)
-            return GW_ENOMEM;
-        if (body)
-            memcpy(body, o->body, o->body_len);
-        struct gw_cache_obj_init in = {
-            .key = o->key,
-            .key_len = o->key_len,
-            .vary_names = o->vary_names,
-            .vary_names_len = o->vary_names_len,
-            .vary_sig = o->vary_sig,
-            .vary_sig_len = o->vary_sig_len,
-            .head = rv->merged,
-            .head_len = (size_t)(p - rv->merged) + 1,
-            .tags = o->tags,
-            .tags_len = o->tags_len,
-            .body = body,
-            .body_len = o->body_len,
-            .status = o->status,
-            .cc = info.cc,
-            .lifetime = gw_cache_freshness_lifetime(&info, &fc, now),
-            .initial_age = gw_cache_initial_age(&info, st->request_time, now),
-            .response_time = now,
-        };
-        struct gw_cache_obj *fresh = gw_cache_obj_new(&in);
-        if (fresh != NULL && gw_cache_store_insert(st->store, fresh) == 0)
-            st->stored = true;
-        gw_cache_obj_release(fresh);
-    }
-    end_fill(st);
-    st->xc = XC_REVALIDATED;
-    /* The client's answer: the stored response, refreshed. */
-    m->status = o->status;
-    const char *reason = gw_http_reason(o->status);
-    m->reason = reason ? reason : "";
-    m->reason_len = (uint32_t)strlen(m->reason);
-    m->headers = rv->fields;
-    m->num_headers = (uint32_t)n;
-    m->headers_capacity = (uint32_t)n;
-    rv->filter.max = o->body_len + 1;
-    rv->filter.done = reval_body;
-    r->resp_filter = &rv->filter;
-    return 0;
-}
-
 int gw_cache_on_response_head(struct gw_request *r, void *slot, struct gw_http1_message *m)
 {
     struct cache_state *st = slot;
     if (st->reval != NULL && m->status == 304)
-        return refreshed(st, r, m);
+        return gw__cache_refreshed(st, r, m);
+    if (st->stale != NULL && r->fallback == st->fallback && gw__cache_error_status(m->status))
+        return GW_EUPSTREAM; /* stale-if-error: the proxy fails the exchange, and answers it
+                              * with the fallback, the stale response (RFC 5861 4) */
     if (st->invalidate) {
         if (m->status >= 200 && m->status < 400)
             invalidate(st, m);
@@ -979,7 +731,7 @@ int gw_cache_on_response_head(struct gw_request *r, void *slot, struct gw_http1_
     st->status = m->status;
     int rc = decide_store(st, r, m);
     if (!st->storing)
-        end_fill(st); /* the waiters go upstream now: nothing will be stored */
+        gw__cache_end_fill(st); /* the waiters go upstream now: nothing will be stored */
     return rc;
 }
 
@@ -993,7 +745,7 @@ static int decide_store(struct cache_state *st, struct gw_request *r,
     struct gw_cache_fresh_conf fc = {
         .heuristic_percent = c->heuristic_percent,
         .heuristic_max = (int64_t)(r->snap->cfg->cache.heuristic_max_ms / 1000),
-        .default_ttl = (int64_t)(c->ttl_ms / 1000),
+        .default_ttl = (int64_t)(st->ttl_ms / 1000),
         .allow_set_cookie = c->store_set_cookie,
     };
     enum gw_cache_nostore why = gw_cache_storable(GW_METHOD_GET, &st->req, &info, &fc, now);
@@ -1009,14 +761,14 @@ static int decide_store(struct cache_state *st, struct gw_request *r,
         st->detail = "no-body";
         return 0;
     }
-    if (m->body == GW_BODY_LENGTH && m->content_length > c->max_object_size) {
+    if (m->body == GW_BODY_LENGTH && m->content_length > st->max_object) {
         st->detail = "too-large";
         return 0;
     }
     return prepare_store(st, r, m, &info, now);
 }
 
-static void count(struct gw_request *r, unsigned word, uint64_t n)
+void gw__cache_count(struct gw_request *r, unsigned word, uint64_t n)
 {
     if (r->mx)
         gw_mx_service_add(r->mx, (size_t)(r->svc - r->snap->services), GW_MX_S_CACHE + word, n);
@@ -1025,14 +777,20 @@ static void count(struct gw_request *r, unsigned word, uint64_t n)
 int gw_cache_on_response(struct gw_request *r, void *slot, struct gw_buf *head)
 {
     struct cache_state *st = slot;
+    if (st->refresh) { /* no client sees this head */
+        if (!st->counted && st->xc == XC_REVALIDATED)
+            gw__cache_count(r, GW_MX_CACHE_REVALIDATED, 1);
+        st->counted = true;
+        return 0;
+    }
     if (!st->counted) {
         static const unsigned word[] = {GW_MX_CACHE_MISS,   GW_MX_CACHE_HIT,
                                         GW_MX_CACHE_STALE,  GW_MX_CACHE_EXPIRED,
                                         GW_MX_CACHE_BYPASS, GW_MX_CACHE_REVALIDATED};
         st->counted = true;
-        count(r, r->fallback_used && st->stale ? GW_MX_CACHE_STALE : word[st->xc], 1);
+        gw__cache_count(r, r->fallback_used && st->stale ? GW_MX_CACHE_STALE : word[st->xc], 1);
         if (st->collapsed)
-            count(r, GW_MX_CACHE_COLLAPSED, 1);
+            gw__cache_count(r, GW_MX_CACHE_COLLAPSED, 1);
     }
     const char *name = r->snap->cfg->cache.status_header;
     int rc = 0;
@@ -1046,7 +804,7 @@ int gw_cache_on_response(struct gw_request *r, void *slot, struct gw_buf *head)
                                 (long long)st->age, (long long)st->ttl);
         return rc;
     }
-    if (st->hit) { /* the hit path: no formatting */
+    if (st->hit || st->xc == XC_REVALIDATED) { /* the hit path: no formatting */
         rc = gw_buf_append_str(head, "Age: ");
         rc = rc ? rc : gw_buf_append_u64(head, (uint64_t)(st->age > 0 ? st->age : 0));
         rc = rc ? rc : gw_buf_append(head, "\r\n", 2);
@@ -1098,8 +856,8 @@ void gw_cache_cancel(struct gw_request *r, void *slot)
     struct cache_state *st = slot;
     if (r->resp_tee == &st->tee)
         r->resp_tee = NULL;
-    stop_wait(st);
-    end_fill(st);
+    gw__cache_stop_wait(st);
+    gw__cache_end_fill(st);
     if (r->fallback == st->fallback)
         r->fallback = NULL;
     free(st->fallback);

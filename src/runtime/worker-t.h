@@ -47,10 +47,12 @@ struct gw_worker {
     size_t nconns;
     struct gw_list tunnels; /** every tunnel (upstream/tunnel.h) */
     size_t ntunnels;
-    struct gw_hub_local *hub; /** this worker's part of the WebSocket hub (hub/hub.h), or NULL */
-    size_t active;            /** requests in flight */
-    struct gw_pools pools;    /** upstream keep-alive pools, per target */
-    struct gw_buf access;     /** access-log lines not yet written */
+    struct gw_hub_local *hub;  /** this worker's part of the WebSocket hub (hub/hub.h), or NULL */
+    struct gw_list background; /** background requests (conn/background.h) */
+    size_t nbackground;
+    size_t active;                /** requests in flight */
+    struct gw_pools pools;        /** upstream keep-alive pools, per target */
+    struct gw_buf access;         /** access-log lines not yet written */
     struct gw_rl_redis *rl_redis; /** Redis rate-limit client (backend redis), or NULL */
     struct gw_keyset *jwks;       /** the JWKS key set this worker verifies with, or NULL */
     struct gw_keyset *_Atomic pending_jwks;  /** published, not yet picked up */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "conn/access_log.h"
+#include "conn/background.h"
 #include "conn/conn.h"
 #include "control/snapshot.h"
 #include "core/error.h"
@@ -165,7 +166,7 @@ void gw_worker_publish_keyset(struct gw_worker *w, struct gw_keyset *ks)
 static void maybe_finish(struct gw_worker *w)
 {
     if (!w->stopping || w->nconns > 0 || w->ntunnels > 0 || gw_hub_worker_conns(w) > 0 ||
-        uv_is_closing((uv_handle_t *)&w->wakeup))
+        w->nbackground > 0 || uv_is_closing((uv_handle_t *)&w->wakeup))
         return;
     gw_hub_worker_close(w);
     gw_pools_sweep(w, 0);
@@ -211,6 +212,7 @@ static void on_wakeup(uv_async_t *a)
     if (force) {
         gw_tunnels_going_away(w);
         gw_hub_worker_going_away(w);
+        gw_background_abort_all(w);
     }
     gw_pools_sweep(w, 0);
     maybe_finish(w);
@@ -231,6 +233,7 @@ int gw_worker_start(struct gw_worker *w)
         return rc;
     gw_list_init(&w->conns);
     gw_list_init(&w->tunnels);
+    gw_list_init(&w->background);
     gw_list_init(&w->jwks_waiters);
     gw_pools_init(&w->pools);
     gw_buf_init(&w->access, 1u << 20);

@@ -411,6 +411,7 @@ def test_revalidation():
         assert r.header("X-Cache") == "REVALIDATED", r
         assert "fwd-status=304" in r.header("Cache-Status") and "stored" in r.header("Cache-Status")
         assert r.header("Content-Length") == "40" and r.header("ETag") == '"v1"', r
+        assert r.header("Age") == "0", r  # every answer from the cache has one
         reqs = [q for q in o.last_requests() if q["target"].startswith("/bytes/40")]
         assert len(reqs) == 2
         sent = dict((n.lower(), v) for n, v in reqs[1]["headers"])

@@ -1,7 +1,8 @@
 /*
  * Unit tests for src/config/config_cache.c: the gateway's and a service's "cache" sections,
  * their defaults, the seeds' {"enabled": true, "ttl_seconds": 300}, booleans, and errors with
- * their positions (ttl with ttl_seconds, bad field names, unknown normalisations, ranges).
+ * their positions (ttl with ttl_seconds, bad field names, unknown normalisations, ranges);
+ * "methods" and the per-route "rules".
  */
 #include "config_test.h"
 
@@ -70,6 +71,33 @@ static void test_full(void **state)
     gw_config_free(cfg);
 }
 
+static void test_methods_and_rules(void **state)
+{
+    (void)state;
+    struct gw_config *cfg =
+        load_ok(SVC("\"cache\": {\"methods\": \"get\", \"ttl\": \"1m\", \"rules\": ["
+                    "{\"match\": {\"prefix\": \"/p/live\"}, \"enabled\": false},"
+                    "{\"match\": {\"prefix\": [\"/p/img\"], \"methods\": \"GET\"}, \"ttl\": \"1h\","
+                    " \"max_object_size\": \"8MiB\", \"methods\": [\"GET\", \"HEAD\"]}]}"));
+    const struct gw_cache_svc_conf *c = &cfg->services[0].cache;
+    assert_int_equal(c->methods, 1u << GW_METHOD_GET);
+    assert_int_equal(c->nrules, 2);
+    assert_false(c->rules[0].enabled);
+    assert_int_equal(c->rules[0].ttl_ms, UINT64_MAX); /* the service's */
+    assert_int_equal(c->rules[0].max_object_size, 0);
+    assert_int_equal(c->rules[0].methods, 0);
+    assert_string_equal(c->rules[0].match.prefixes[0], "/p/live");
+    assert_true(c->rules[1].enabled);
+    assert_int_equal(c->rules[1].ttl_ms, 3600000);
+    assert_int_equal(c->rules[1].max_object_size, 8u << 20);
+    assert_int_equal(c->rules[1].methods, (1u << GW_METHOD_GET) | (1u << GW_METHOD_HEAD));
+    gw_config_free(cfg);
+    cfg = load_ok(SVC("\"cache\": true"));
+    assert_int_equal(cfg->services[0].cache.methods, 0); /* GET and HEAD */
+    assert_int_equal(cfg->services[0].cache.nrules, 0);
+    gw_config_free(cfg);
+}
+
 static void test_errors(void **state)
 {
     (void)state;
@@ -87,6 +115,15 @@ static void test_errors(void **state)
                "\"=\" or \"#\")");
     expect_one("{\"cache\": {\"status_header\": \"X Cache\"}}", "\"X Cache\"",
                "cache.status_header: expected a header field name, or \"\" for none");
+    expect_one(SVC("\"cache\": {\"methods\": [\"GET\", \"POST\"]}"), "[\"GET\", \"POST\"]",
+               "services[0].cache.methods: the cache answers GET and HEAD only (expected "
+               "\"GET\", \"HEAD\")");
+    expect_one(SVC("\"cache\": {\"methods\": \"HEAD\"}"), "\"HEAD\"",
+               "services[0].cache.methods: a HEAD is answered from a stored GET: list \"GET\" too");
+    expect_one(SVC("\"cache\": {\"rules\": [{\"ttl\": \"1m\"}]}"), "{\"ttl\"",
+               "services[0].cache.rules[0].match: required key \"match\" is missing");
+    expect_one(SVC("\"cache\": {\"rules\": [{\"match\": {}, \"max_object_size\": 0}]}"), "0}]",
+               "services[0].cache.rules[0].max_object_size: must be between 1 and 1GiB");
     expect_one(SVC("\"cache\": {\"tll\": 5}"), "\"tll\"",
                "services[0].cache.tll: unknown key \"tll\" (did you mean \"ttl\"?)");
 }
@@ -94,9 +131,8 @@ static void test_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_seed_form),
-        cmocka_unit_test(test_full),
+        cmocka_unit_test(test_defaults), cmocka_unit_test(test_seed_form),
+        cmocka_unit_test(test_full),     cmocka_unit_test(test_methods_and_rules),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
