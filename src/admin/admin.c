@@ -875,6 +875,15 @@ struct gw_admin *gw_admin_start(struct gw_server *s, uv_loop_t *loop, int *err)
     if (rc < 0)
         goto fail;
     gw_registry_set_file_doc(a->registry, cfg->source);
+    if (cfg->registration.enabled && cfg->registration.store) {
+        rc = gw_registry_set_store(a->registry, cfg->registration.store);
+        if (rc < 0)
+            goto fail;
+        /* Published like any registration, right after the start. */
+        if (gw_registry_restore(a->registry, cfg, cfg->registration.store, gw_registry_now_ms()) >
+            0)
+            gw_registry_changed(a->registry, 0);
+    }
     gw_list_init(&a->conns);
     gw_list_init(&a->streams);
     /* Once started, the acceptor owns fd, and only its close callback frees a. A connection

@@ -1184,6 +1184,9 @@ struct gw_config {
         size_t nprevious_keys;
         char *token_header; /* "token_header", default "Authorization" */
         char *token_prefix; /* "token_prefix", default "Bearer " */
+        /* "store": file the registrations are kept in across restarts (read at start);
+         * NULL: in memory only */
+        char *store;
     } registration;
     /** "hub": the WebSocket hub (config_hub.c); off when absent */
     struct gw_hub_conf hub;

@@ -150,7 +150,17 @@ static void registration_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
     }
 }
 
+/* A file name: not empty, no NUL (json strings may hold one). */
+static bool check_store(struct gw__cfg_ctx *ctx, char **s)
+{
+    if ((*s)[0] != '\0')
+        return true;
+    gw__cfg_error(ctx, "expected a file name such as \"/var/lib/gantry/registrations.json\"");
+    return false;
+}
+
 static const struct gw__cfg_str key_check = {check_key};
+static const struct gw__cfg_str store_check = {check_store};
 static const struct gw__cfg_strlist key_list = {
     .count_offset = RC(nprevious_keys), .check = check_key, .unique = true};
 static const struct gw__cfg_str header_name_check = {check_header_name};
@@ -176,6 +186,7 @@ static const struct gw__cfg_field registration_fields[] = {
      .arg = &header_text_check,
      .def = "Bearer "},
     {.name = "defaults", .type = &defaults_type, .offset = RC(defaults)},
+    {.name = "store", .type = &gw__cfg_string_type, .offset = RC(store), .arg = &store_check},
     {.name = "ttl",
      .type = &gw__cfg_duration_type,
      .offset = RC(ttl_ms),

@@ -28,7 +28,36 @@ struct gw_registry {
     void *arg;
     uint64_t expiry_interval_ms; /* publish interval for expiries (the last one given) */
     json_t *file_doc;            /* the file's config document, for conflicts */
+    uv_timer_t save;             /* the next write of the store */
+    char *store;                 /* registration.store, or NULL */
+    bool dirty;                  /* changes not yet in the store */
 };
+
+static void on_save(uv_timer_t *t)
+{
+    struct gw_registry *reg = t->data;
+    reg->dirty = false;
+    if (gw__registry_store_save(reg, reg->store) < 0)
+        reg->dirty = true; /* logged; the next change tries again */
+}
+
+void gw__registry_touch(struct gw_registry *reg)
+{
+    if (reg->store == NULL || (reg->dirty && uv_is_active((uv_handle_t *)&reg->save)))
+        return;
+    reg->dirty = true;
+    uv_timer_start(&reg->save, on_save, GW_REGISTRY_SAVE_DELAY_MS, 0);
+}
+
+int gw_registry_set_store(struct gw_registry *reg, const char *path)
+{
+    char *p = NULL;
+    if (path && (p = strdup(path)) == NULL)
+        return GW_ENOMEM;
+    free(reg->store);
+    reg->store = p;
+    return 0;
+}
 
 void gw_registry_set_file_doc(struct gw_registry *reg, json_t *doc)
 {
@@ -111,8 +140,9 @@ int gw_registry_new(uv_loop_t *loop, gw_registry_change_fn on_change, void *arg,
         return GW_ENOMEM;
     uv_timer_init(loop, &reg->timer);
     uv_timer_init(loop, &reg->publish);
-    reg->timer.data = reg->publish.data = reg;
-    reg->open_handles = 2;
+    uv_timer_init(loop, &reg->save);
+    reg->timer.data = reg->publish.data = reg->save.data = reg;
+    reg->open_handles = 3;
     reg->published_at = uv_now(loop);
     reg->on_change = on_change;
     reg->arg = arg;
@@ -144,6 +174,10 @@ void gw_registry_close(struct gw_registry *reg)
 {
     if (reg == NULL)
         return;
+    if (reg->store && reg->dirty)
+        gw__registry_store_save(reg, reg->store);
+    free(reg->store);
+    reg->store = NULL;
     for (size_t i = 0; i < reg->n; i++)
         gw_registration_free(reg->items[i]);
     free(reg->items);
@@ -153,6 +187,7 @@ void gw_registry_close(struct gw_registry *reg)
     reg->n = reg->cap = 0;
     uv_close((uv_handle_t *)&reg->timer, on_closed);
     uv_close((uv_handle_t *)&reg->publish, on_closed);
+    uv_close((uv_handle_t *)&reg->save, on_closed);
 }
 
 static long find(const struct gw_registry *reg, const char *id)
@@ -162,6 +197,12 @@ static long find(const struct gw_registry *reg, const char *id)
             return (long)i;
     }
     return -1;
+}
+
+struct gw_registration *gw__registry_find(struct gw_registry *reg, const char *id)
+{
+    long i = find(reg, id);
+    return i < 0 ? NULL : reg->items[i];
 }
 
 const struct gw_registration *gw_registry_get(const struct gw_registry *reg, const char *id)
@@ -188,6 +229,7 @@ struct gw_registration *gw__registry_swap(struct gw_registry *reg, struct gw_reg
         old = reg->items[i];
         reg->items[i] = e;
         arm(reg);
+        gw__registry_touch(reg);
         return old;
     }
     if (reg->n == reg->cap) {
@@ -200,6 +242,7 @@ struct gw_registration *gw__registry_swap(struct gw_registry *reg, struct gw_reg
     }
     reg->items[reg->n++] = e;
     arm(reg);
+    gw__registry_touch(reg);
     return NULL;
 }
 
@@ -212,6 +255,7 @@ struct gw_registration *gw_registry_remove(struct gw_registry *reg, const char *
     memmove(&reg->items[i], &reg->items[i + 1], (reg->n - (size_t)i - 1) * sizeof *reg->items);
     reg->n--;
     arm(reg);
+    gw__registry_touch(reg);
     return e;
 }
 
@@ -225,6 +269,7 @@ const struct gw_registration *gw_registry_renew(struct gw_registry *reg, const c
     e->renewed_ms = now_ms;
     e->expires_ms = now_ms + e->ttl_ms;
     arm(reg);
+    gw__registry_touch(reg);
     return e;
 }
 
@@ -245,6 +290,8 @@ bool gw_registry_expire(struct gw_registry *reg, uint64_t now_ms)
         any = true;
     }
     reg->n = kept;
+    if (any)
+        gw__registry_touch(reg);
     return any;
 }
 

@@ -130,6 +130,21 @@ int gw_registry_decorate(struct gw_registry *reg, struct gw_config *merged);
  * The timer calls it; exposed for tests. */
 bool gw_registry_expire(struct gw_registry *reg, uint64_t now_ms);
 
+/* Control thread. Keeps the registrations in the file at path (registration.store): every
+ * change, renewal and expiry is written there within GW_REGISTRY_SAVE_DELAY_MS, and once more
+ * by gw_registry_close. NULL: in memory only. 0 or GW_ENOMEM. */
+int gw_registry_set_store(struct gw_registry *reg, const char *path);
+
+#define GW_REGISTRY_SAVE_DELAY_MS 200
+
+/* Control thread, at start. Reads the registrations stored at path and registers those whose
+ * TTL has not passed at now_ms again against cfg (as gw_registry_put would: refusals are
+ * logged and left out), with their stored times and sealed tokens. Does not publish: call
+ * gw_registry_changed when it returns more than 0. The number restored, or a negative
+ * error when the file cannot be read or is not a store (logged; a missing file is 0). */
+int gw_registry_restore(struct gw_registry *reg, const struct gw_config *cfg, const char *path,
+                        uint64_t now_ms);
+
 /* Wall clock in ms since the epoch. */
 uint64_t gw_registry_now_ms(void);
 
