@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/url.h"
+
 #define ROWS(t) (t), sizeof(t) / sizeof((t)[0])
 #define RC(field) offsetof(struct gw_registration_conf, field)
 
@@ -159,6 +161,32 @@ static bool check_store(struct gw__cfg_ctx *ctx, char **s)
     return false;
 }
 
+static bool check_redis(struct gw__cfg_ctx *ctx, char **s)
+{
+    struct gw_url u;
+    const char *why = NULL;
+    if (gw_url_parse(*s, strlen(*s), &u, &why) == 0 && u.scheme != GW_URL_REDIS)
+        why = "expected redis://[[user]:password@]host[:port][/db]";
+    if (why == NULL)
+        return true;
+    gw__cfg_url_error(ctx, *s, why);
+    return false;
+}
+
+/* Goes into every Redis key and the channel name: printable ASCII without spaces. */
+static bool check_prefix(struct gw__cfg_ctx *ctx, char **s)
+{
+    size_t n = strlen(*s);
+    bool ok = n <= 64;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (*s)[i] > ' ' && (*s)[i] < 0x7f;
+    if (!ok)
+        gw__cfg_error(ctx, "expected at most 64 printable characters without spaces");
+    return ok;
+}
+
+static const struct gw__cfg_str redis_check = {check_redis};
+static const struct gw__cfg_str prefix_check = {check_prefix};
 static const struct gw__cfg_str key_check = {check_key};
 static const struct gw__cfg_str store_check = {check_store};
 static const struct gw__cfg_strlist key_list = {
@@ -187,6 +215,12 @@ static const struct gw__cfg_field registration_fields[] = {
      .def = "Bearer "},
     {.name = "defaults", .type = &defaults_type, .offset = RC(defaults)},
     {.name = "store", .type = &gw__cfg_string_type, .offset = RC(store), .arg = &store_check},
+    {.name = "redis", .type = &gw__cfg_string_type, .offset = RC(redis), .arg = &redis_check},
+    {.name = "redis_key_prefix",
+     .type = &gw__cfg_string_type,
+     .offset = RC(redis_key_prefix),
+     .arg = &prefix_check,
+     .def = "gantry:reg:"},
     {.name = "ttl",
      .type = &gw__cfg_duration_type,
      .offset = RC(ttl_ms),

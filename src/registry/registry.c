@@ -199,6 +199,12 @@ static long find(const struct gw_registry *reg, const char *id)
     return -1;
 }
 
+void gw__registry_rearm(struct gw_registry *reg)
+{
+    arm(reg);
+    gw__registry_touch(reg);
+}
+
 struct gw_registration *gw__registry_find(struct gw_registry *reg, const char *id)
 {
     long i = find(reg, id);

@@ -145,6 +145,31 @@ int gw_registry_set_store(struct gw_registry *reg, const char *path);
 int gw_registry_restore(struct gw_registry *reg, const struct gw_config *cfg, const char *path,
                         uint64_t now_ms);
 
+/* ---- sharing through Redis (registry_redis.c) ---------------------------------------------- */
+
+struct gw_registry_share;
+
+/* The file's configuration now (registration on, publish_interval, defaults), or NULL. */
+typedef const struct gw_config *(*gw_registry_cfg_fn)(void *arg);
+
+/* Control thread. Shares reg's registrations with the other instances using Redis at
+ * cfg->registration.redis (connecting from the loop; nothing blocks): changes they make are
+ * applied to reg (checked against cfg_of(arg)) and published with gw_registry_changed; the
+ * current set is read at start and after each reconnect. 0, GW_EINVAL or GW_ENOMEM. */
+int gw_registry_share_start(struct gw_registry *reg, uv_loop_t *loop, const struct gw_config *cfg,
+                            gw_registry_cfg_fn cfg_of, void *arg, struct gw_registry_share **out);
+
+/* Control thread. e was registered or renewed here: tell the others (nothing while Redis is
+ * down: the resynchronisation after it writes it). NULL sh is ignored. */
+void gw_registry_share_put(struct gw_registry_share *sh, const struct gw_registration *e);
+
+/* Control thread. id was removed here: tell the others. NULL sh is ignored. */
+void gw_registry_share_del(struct gw_registry_share *sh, const char *id);
+
+/* Control thread. Stops sharing (before gw_registry_close of its registry); the memory goes
+ * when the loop runs. NULL is ignored. */
+void gw_registry_share_close(struct gw_registry_share *sh);
+
 /* Wall clock in ms since the epoch. */
 uint64_t gw_registry_now_ms(void);
 

@@ -52,8 +52,7 @@ static char *get_str(json_t *o, const char *key, size_t max)
     return strdup(json_string_value(v));
 }
 
-/* One entry of the file, or NULL (bad or out of memory). */
-static struct gw_registration *parse_one(json_t *o)
+struct gw_registration *gw__registry_entry_parse(json_t *o)
 {
     struct gw_registration *e = calloc(1, sizeof *e);
     uint64_t weight = 0;
@@ -124,7 +123,7 @@ int gw__registry_store_parse(const char *buf, size_t len, struct gw_registration
     json_t *o;
     json_array_foreach(regs, i, o)
     {
-        struct gw_registration *e = parse_one(o);
+        struct gw_registration *e = gw__registry_entry_parse(o);
         if (e)
             items[n++] = e;
         else
@@ -136,7 +135,7 @@ int gw__registry_store_parse(const char *buf, size_t len, struct gw_registration
     return 0;
 }
 
-static json_t *entry_json(const struct gw_registration *e)
+json_t *gw__registry_entry_json(const struct gw_registration *e)
 {
     json_t *o =
         json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "name", e->name, "url", e->url,
@@ -208,7 +207,7 @@ int gw__registry_store_save(const struct gw_registry *reg, const char *path)
     if (doc == NULL)
         goto fail;
     for (size_t i = 0; i < gw_registry_count(reg); i++) {
-        if (json_array_append_new(arr, entry_json(gw_registry_at(reg, i))) != 0)
+        if (json_array_append_new(arr, gw__registry_entry_json(gw_registry_at(reg, i))) != 0)
             goto fail;
     }
     text = json_dumps(doc, JSON_COMPACT);
@@ -267,26 +266,56 @@ fail:
     return NULL;
 }
 
-/* Puts e (from the file) back through gw_registry_put, then gives it its stored times and
- * token. True when it is in the registry. */
-static bool restore_one(struct gw_registry *reg, const struct gw_config *cfg,
-                        struct gw_registration *e, uint64_t now_ms)
+/* Do a and b carry the same token (both none, or boxes that open to the same text)? */
+static bool same_token(const struct gw_config *cfg, const struct gw_registration *a,
+                       const struct gw_registration *b)
+{
+    if (a->token_box == NULL || b->token_box == NULL)
+        return a->token_box == NULL && b->token_box == NULL;
+    if (a->token_box_len == b->token_box_len &&
+        memcmp(a->token_box, b->token_box, a->token_box_len) == 0)
+        return true;
+    size_t na = 0, nb = 0;
+    char *ta = gw__registry_open(cfg, a, &na);
+    char *tb = gw__registry_open(cfg, b, &nb);
+    bool same = ta && tb && na == nb && sodium_memcmp(ta, tb, na) == 0;
+    gw__registry_wipe(ta, na + 1);
+    gw__registry_wipe(tb, nb + 1);
+    return same;
+}
+
+int gw__registry_apply(struct gw_registry *reg, const struct gw_config *cfg,
+                       struct gw_registration *e, uint64_t now_ms, const char *from)
 {
     struct gw_registry_result res;
     char ttl[32];
+    for (size_t i = 0; i < gw_registry_count(reg); i++) {
+        const struct gw_registration *o = gw_registry_at(reg, i);
+        if (strcmp(o->name, e->name) != 0 || strcmp(o->url, e->url) != 0)
+            continue;
+        if (strcmp(o->prefix, e->prefix) != 0 || o->weight != e->weight || !same_token(cfg, o, e))
+            break; /* changed: through gw_registry_put below */
+        struct gw_registration *live = gw__registry_find(reg, o->id);
+        if (live->expires_ms == e->expires_ms)
+            return 0;
+        live->ttl_ms = e->ttl_ms;
+        live->renewed_ms = e->renewed_ms;
+        live->expires_ms = e->expires_ms;
+        gw__registry_rearm(reg);
+        return 0;
+    }
     snprintf(ttl, sizeof ttl, "%llums", (unsigned long long)e->ttl_ms);
     json_t *body = json_pack("{s:s, s:s, s:s, s:I, s:s}", "name", e->name, "url", e->url, "prefix",
                              e->prefix, "weight", (json_int_t)e->weight, "ttl", ttl);
     if (body == NULL)
-        return false;
+        return GW_ENOMEM;
     gw_registry_put(reg, cfg, body, now_ms, &res);
     json_decref(body);
-    if (res.status != 201) {
-        gw_log_error("registration.store: %s at %s (%s) not restored: %s", e->url, e->prefix,
-                     e->name, res.status == 200 ? "listed twice" : res.why);
+    gw_registration_free(res.prev);
+    if (res.status != 201 && res.status != 200) {
+        gw_log_error("%s: %s at %s (%s) left out: %s", from, e->url, e->prefix, e->name, res.why);
         json_decref(res.errors);
-        gw_registration_free(res.prev);
-        return false;
+        return GW_EINVAL;
     }
     struct gw_registration *live = gw__registry_find(reg, res.entry->id);
     live->created_ms = e->created_ms;
@@ -297,7 +326,8 @@ static bool restore_one(struct gw_registry *reg, const struct gw_config *cfg,
     memcpy(live->key_id, e->key_id, sizeof live->key_id);
     e->token_box = NULL;
     e->token_box_len = 0;
-    return true;
+    gw__registry_rearm(reg);
+    return 1;
 }
 
 int gw_registry_restore(struct gw_registry *reg, const struct gw_config *cfg, const char *path,
@@ -328,7 +358,7 @@ int gw_registry_restore(struct gw_registry *reg, const struct gw_config *cfg, co
     for (size_t i = 0; i < n; i++) {
         if (items[i]->expires_ms <= now_ms)
             expired++;
-        else if (restore_one(reg, cfg, items[i], now_ms))
+        else if (gw__registry_apply(reg, cfg, items[i], now_ms, "registration.store") >= 0)
             kept++;
         gw_registration_free(items[i]);
     }
