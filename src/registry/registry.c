@@ -19,6 +19,7 @@ struct gw_registry {
     uv_timer_t timer;      /* the earliest expiry */
     uv_timer_t publish;    /* the next publication of changes */
     uint64_t published_at; /* uv_now of the last publication */
+    uint64_t last_cost_ms; /* how long the last publication (a reload) took */
     bool pending;          /* changes wait for the publish timer */
     unsigned open_handles;
     struct gw_registration **items;
@@ -99,12 +100,15 @@ static void on_publish(uv_timer_t *t)
 {
     struct gw_registry *reg = t->data;
     reg->pending = false;
+    uv_update_time(t->loop);
+    uint64_t start = uv_now(t->loop);
     if (reg->on_change)
         reg->on_change(reg->arg);
     /* The interval counts from the end of the reload: a reload that takes longer than the
      * interval must not turn every registration into a reload of its own. */
     uv_update_time(t->loop);
     reg->published_at = uv_now(t->loop);
+    reg->last_cost_ms = reg->published_at - start;
 }
 
 void gw_registry_changed(struct gw_registry *reg, uint64_t interval_ms)
@@ -113,7 +117,11 @@ void gw_registry_changed(struct gw_registry *reg, uint64_t interval_ms)
     if (reg->pending)
         return;
     uint64_t now = uv_now(reg->publish.loop);
-    uint64_t due = reg->published_at + interval_ms;
+    /* Never sooner than the last publication took either: with many services a reload costs
+     * more than the interval, and the control thread must keep at least half its time for the
+     * requests (a burst of registrations is answered between reloads). */
+    uint64_t gap = interval_ms > reg->last_cost_ms ? interval_ms : reg->last_cost_ms;
+    uint64_t due = reg->published_at + gap;
     reg->pending = true;
     uv_timer_start(&reg->publish, on_publish, due > now ? due - now : 0, 0);
 }

@@ -54,9 +54,10 @@ int gw_registry_new(uv_loop_t *loop, gw_registry_change_fn on_change, void *arg,
                     struct gw_registry **out);
 
 /* Control thread. Routing changed: on_change runs once, interval_ms after the previous
- * publication (at the next loop iteration when that is past), however many changes come
- * before it, so a burst of registrations costs one reload. Expiries call it too (with the
- * last interval given). */
+ * publication ended, or as long after it as that publication took when that is longer (at
+ * the next loop iteration when that is past), however many changes come before it, so a
+ * burst of registrations costs one reload and reloads never take more than half the control
+ * thread. Expiries call it too (with the last interval given). */
 void gw_registry_changed(struct gw_registry *reg, uint64_t interval_ms);
 
 /* Control thread. True while changes wait for publication. */
