@@ -34,7 +34,7 @@ packages=(build-essential cmake pkg-config libuv1-dev libjansson-dev libssl-dev 
 case $profile in
 run) packages+=(curl openssl) ;;
 test)
-    packages+=(libcmocka-dev curl openssl sslscan redis-server valgrind prometheus python3-brotli chromium
+    packages+=(libcmocka-dev curl openssl sslscan redis-server dnsmasq-base valgrind prometheus python3-brotli chromium
               postgresql sqlite3)
     # Packaging tests: make deb (dpkg-buildpackage, debhelper), lintian, the man page (man-db),
     # systemd-analyze verify (systemd), logrotate.

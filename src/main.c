@@ -30,6 +30,11 @@ static const char usage[] =
     "                            print an HMAC-signed JWT for testing (see gantry token --help)\n"
     "  gantry audit verify FILE|-  check the hash chain of an audit log (audit.file); prints\n"
     "                            the first broken entry and exits 1 if there is one\n"
+    "  gantry register --name NAME --prefix PREFIX --registry-url URL\n"
+    "                 (--backend-url URL | --backend-port PORT) [--daemon] [options]\n"
+    "                            register a backend with a running gateway; --daemon renews\n"
+    "                            it, retries while the gateway is down and deregisters on\n"
+    "                            SIGTERM (see gantry register --help)\n"
     "  gantry --help             this text\n"
     "\n"
     "Signals: SIGHUP reloads the config file and the TLS certificates; SIGUSR1 reopens\n"
@@ -142,6 +147,8 @@ int main(int argc, char **argv)
             return gw_cli_token(argc - 2, argv + 2);
         if (strcmp(cmd, "audit") == 0)
             return gw_cli_audit(argc - 2, argv + 2);
+        if (strcmp(cmd, "register") == 0)
+            return gw_cli_register(argc - 2, argv + 2);
     }
     return cmd_run(argc - 1, argv + 1);
 }

@@ -67,6 +67,8 @@ struct gw_admin {
     bool loopback;   /** the listener is bound to a loopback address */
     char *start_key; /** admin.api_key when the listener was bound (see effective_key) */
     struct gw_registry *registry; /** backend registrations (admin_registry.c) */
+    /** registrations shared through Redis (registration.redis), or NULL */
+    struct gw_registry_share *share;
     /** peers whose recent requests carried a wrong key (see key_refused) */
     struct key_failures {
         char peer[48];
@@ -793,6 +795,20 @@ struct gw_registry *gw__admin_registry(struct gw_server *s)
     return a ? a->registry : NULL;
 }
 
+struct gw_registry_share *gw__admin_share(struct gw_server *s)
+{
+    struct gw_admin *a = s->admin;
+    return a ? a->share : NULL;
+}
+
+/* The running configuration, for registrations that come from other instances. */
+static const struct gw_config *current_config(void *arg)
+{
+    struct gw_admin *a = arg;
+    struct gw_snapshot *snap = gw_server_snapshot(a->server);
+    return snap ? snap->cfg : NULL;
+}
+
 /* The server's extend hook: the registrations into every reload's document. */
 static int extend_with_registrations(void *arg, const struct gw_config *file, json_t *doc)
 {
@@ -875,6 +891,20 @@ struct gw_admin *gw_admin_start(struct gw_server *s, uv_loop_t *loop, int *err)
     if (rc < 0)
         goto fail;
     gw_registry_set_file_doc(a->registry, cfg->source);
+    if (cfg->registration.enabled && cfg->registration.store) {
+        rc = gw_registry_set_store(a->registry, cfg->registration.store);
+        if (rc < 0)
+            goto fail;
+        /* Published like any registration, right after the start. */
+        if (gw_registry_restore(a->registry, cfg, cfg->registration.store, gw_registry_now_ms()) >
+            0)
+            gw_registry_changed(a->registry, 0);
+    }
+    if (cfg->registration.enabled && cfg->registration.redis) {
+        rc = gw_registry_share_start(a->registry, loop, cfg, current_config, a, &a->share);
+        if (rc < 0)
+            goto fail;
+    }
     gw_list_init(&a->conns);
     gw_list_init(&a->streams);
     /* Once started, the acceptor owns fd, and only its close callback frees a. A connection
@@ -901,6 +931,7 @@ struct gw_admin *gw_admin_start(struct gw_server *s, uv_loop_t *loop, int *err)
 fail:
     if (a) {
         free(a->start_key);
+        gw_registry_share_close(a->share);
         gw_registry_close(a->registry); /* its timer is freed when the loop runs */
     }
     free(a);
@@ -919,6 +950,8 @@ void gw_admin_close(struct gw_admin *a)
         a->server->extend_finish = NULL;
         a->server->extend_arg = NULL;
     }
+    gw_registry_share_close(a->share);
+    a->share = NULL;
     gw_registry_close(a->registry);
     a->registry = NULL;
     while (!gw_list_empty(&a->conns)) {

@@ -207,6 +207,9 @@ void gw__admin_list_registrations(struct gw_server *s, const struct gw__admin_re
                                   struct gw__admin_resp *rs);
 void gw__admin_get_registration(struct gw_server *s, const struct gw__admin_req *rq,
                                 struct gw__admin_resp *rs);
+/* admin.c: the sharing of registrations through Redis, or NULL. */
+struct gw_registry_share *gw__admin_share(struct gw_server *s);
+
 void gw__admin_register(struct gw_server *s, const struct gw__admin_req *rq,
                         struct gw__admin_resp *rs);
 void gw__admin_heartbeat(struct gw_server *s, const struct gw__admin_req *rq,

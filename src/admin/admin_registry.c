@@ -143,6 +143,7 @@ void gw__admin_register(struct gw_server *s, const struct gw__admin_req *rq,
     const struct gw_registration *e = res.entry;
     if (res.changed)
         gw_registry_changed(reg, cfg->registration.publish_interval_ms);
+    gw_registry_share_put(gw__admin_share(s), e);
     if (res.status == 201 || res.changed) { /* renewals are not changes: no entry each time */
         char object[160];
         snprintf(object, sizeof object, "registration:%s", e->id);
@@ -176,6 +177,7 @@ void gw__admin_heartbeat(struct gw_server *s, const struct gw__admin_req *rq,
         return;
     }
     gw_log_debug("registration %s renewed", id);
+    gw_registry_share_put(gw__admin_share(s), e);
     gw__admin_json(rs, 200, registration_json(s, e, now));
 }
 
@@ -193,6 +195,7 @@ void gw__admin_deregister(struct gw_server *s, const struct gw__admin_req *rq,
         return;
     }
     gw_registry_changed(reg, cfg->registration.publish_interval_ms);
+    gw_registry_share_del(gw__admin_share(s), id);
     gw_log_info("registration %s removed: %s at %s is no longer a target of %s", id, e->url,
                 e->prefix, e->name);
     char object[160];

@@ -16,4 +16,9 @@ int gw_cli_token(int argc, char **argv);
  * the first broken entry (line number, seq and why) and exits 1. */
 int gw_cli_audit(int argc, char **argv);
 
+/* `gantry register ...`: registers a backend with a running gateway, once or (--daemon) until
+ * SIGTERM; see its --help for the flags and exit statuses (0, 1 refused, 2 usage, 3 the
+ * gateway unreachable or the deregistration failed). */
+int gw_cli_register(int argc, char **argv);
+
 #endif

@@ -773,6 +773,20 @@ struct gw_hub_conf {
     size_t norigins;
 };
 
+/* "services[].discovery" (config_discovery.c) */
+enum gw_discovery_kind {
+    GW_DISCOVERY_NONE = 0,
+    GW_DISCOVERY_DNS,     /* "dns": every A/AAAA address of a target's host is a target */
+    GW_DISCOVERY_DNS_SRV, /* "dns_srv": the SRV records of a target's host give the targets */
+};
+
+/* "discovery": how names of services with discovery are resolved (src/discovery/) */
+struct gw_discovery_conf {
+    char *resolver;       /* "resolver": "ADDR[:PORT]"; NULL: the system's (/etc/resolv.conf) */
+    uint64_t interval_ms; /* "interval": resolve again this often (sooner when TTLs say), 10s */
+    uint64_t timeout_ms;  /* "timeout": per query, 2s */
+};
+
 struct gw_service_conf {
     /** unique, [A-Za-z0-9_.-]+ */
     char *name;
@@ -800,6 +814,8 @@ struct gw_service_conf {
     /** >= 1 */
     struct gw_target_conf *targets;
     size_t ntargets;
+    /** "discovery": "none" (default), "dns", "dns_srv" */
+    enum gw_discovery_kind discovery;
     /** "load_balancer.strategy", default round_robin */
     enum gw_lb_strategy lb_strategy;
     /** "load_balancer.hash_key": "ip" (default) | "header:NAME" | "cookie:NAME" */
@@ -1177,6 +1193,8 @@ struct gw_config {
     struct gw_openapi_conf openapi;
     struct gw_service_conf *services;
     size_t nservices;
+    /** "discovery": the resolver and interval of DNS discovery */
+    struct gw_discovery_conf discovery;
     /** "registration": backends that register themselves through the admin API
      * (config_registration.c, README "Registering backends"); off when absent */
     struct gw_registration_conf {
@@ -1197,6 +1215,13 @@ struct gw_config {
         size_t nprevious_keys;
         char *token_header; /* "token_header", default "Authorization" */
         char *token_prefix; /* "token_prefix", default "Bearer " */
+        /* "store": file the registrations are kept in across restarts (read at start);
+         * NULL: in memory only */
+        char *store;
+        /* "redis": redis://[[user]:password@]host[:port][/db] shared by the instances that
+         * serve the same registrations; NULL: this instance's own */
+        char *redis;
+        char *redis_key_prefix; /* "redis_key_prefix", default "gantry:reg:" */
     } registration;
     /** "hub": the WebSocket hub (config_hub.c); off when absent */
     struct gw_hub_conf hub;

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/url.h"
+
 #define ROWS(t) (t), sizeof(t) / sizeof((t)[0])
 #define RC(field) offsetof(struct gw_registration_conf, field)
 
@@ -150,7 +152,43 @@ static void registration_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
     }
 }
 
+/* A file name: not empty, no NUL (json strings may hold one). */
+static bool check_store(struct gw__cfg_ctx *ctx, char **s)
+{
+    if ((*s)[0] != '\0')
+        return true;
+    gw__cfg_error(ctx, "expected a file name such as \"/var/lib/gantry/registrations.json\"");
+    return false;
+}
+
+static bool check_redis(struct gw__cfg_ctx *ctx, char **s)
+{
+    struct gw_url u;
+    const char *why = NULL;
+    if (gw_url_parse(*s, strlen(*s), &u, &why) == 0 && u.scheme != GW_URL_REDIS)
+        why = "expected redis://[[user]:password@]host[:port][/db]";
+    if (why == NULL)
+        return true;
+    gw__cfg_url_error(ctx, *s, why);
+    return false;
+}
+
+/* Goes into every Redis key and the channel name: printable ASCII without spaces. */
+static bool check_prefix(struct gw__cfg_ctx *ctx, char **s)
+{
+    size_t n = strlen(*s);
+    bool ok = n <= 64;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (*s)[i] > ' ' && (*s)[i] < 0x7f;
+    if (!ok)
+        gw__cfg_error(ctx, "expected at most 64 printable characters without spaces");
+    return ok;
+}
+
+static const struct gw__cfg_str redis_check = {check_redis};
+static const struct gw__cfg_str prefix_check = {check_prefix};
 static const struct gw__cfg_str key_check = {check_key};
+static const struct gw__cfg_str store_check = {check_store};
 static const struct gw__cfg_strlist key_list = {
     .count_offset = RC(nprevious_keys), .check = check_key, .unique = true};
 static const struct gw__cfg_str header_name_check = {check_header_name};
@@ -176,6 +214,13 @@ static const struct gw__cfg_field registration_fields[] = {
      .arg = &header_text_check,
      .def = "Bearer "},
     {.name = "defaults", .type = &defaults_type, .offset = RC(defaults)},
+    {.name = "store", .type = &gw__cfg_string_type, .offset = RC(store), .arg = &store_check},
+    {.name = "redis", .type = &gw__cfg_string_type, .offset = RC(redis), .arg = &redis_check},
+    {.name = "redis_key_prefix",
+     .type = &gw__cfg_string_type,
+     .offset = RC(redis_key_prefix),
+     .arg = &prefix_check,
+     .def = "gantry:reg:"},
     {.name = "ttl",
      .type = &gw__cfg_duration_type,
      .offset = RC(ttl_ms),

@@ -265,6 +265,8 @@ extern const struct gw__cfg_object gw__cfg_hub_obj;               /* "hub" (conf
 /* The service table (config_fields.c) and backend registration (config_registration.c). */
 extern const struct gw__cfg_object gw__cfg_service_obj;
 extern const struct gw__cfg_object gw__cfg_registration_obj; /* root "registration" */
+extern const struct gw__cfg_object gw__cfg_discovery_obj;    /* root "discovery" */
+extern const struct gw__cfg_enum gw__cfg_discovery_kinds[];  /* services[].discovery */
 /* The HTTPS listener (config_tls.c). */
 extern const struct gw__cfg_object gw__cfg_tls_obj; /* root "tls" */
 /* API versioning (config_version.c): the root section and the service keys' checks. */

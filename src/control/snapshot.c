@@ -99,7 +99,16 @@ static int build_services(struct gw_snapshot *s, struct gw_target_registry *reg,
                     return GW_ENOMEM;
                 svc->states[t] = tg->state;
             }
-            if (gw_net_resolve(tg->conf->host, tg->conf->port, &tg->addr, &tg->addrlen) < 0) {
+            int resolved = gw_net_resolve(tg->conf->host, tg->conf->port, &tg->addr, &tg->addrlen);
+            if (resolved < 0 && sc->discovery != GW_DISCOVERY_NONE) {
+                /* DNS discovery resolves it (discovery/dns.h); until its first answer the
+                 * target has no address, and a connection to it fails at once. */
+                memset(&tg->addr, 0, sizeof tg->addr);
+                tg->addrlen = 0;
+                gw_log_info("services[%zu].targets[%zu].url: host \"%s\" is left to DNS "
+                            "discovery",
+                            i, t, tg->conf->host);
+            } else if (resolved < 0) {
                 if (why)
                     snprintf(why, why_cap,
                              "services[%zu].targets[%zu].url: cannot resolve host \"%s\"", i, t,

@@ -19,6 +19,7 @@ struct gw_registry {
     uv_timer_t timer;      /* the earliest expiry */
     uv_timer_t publish;    /* the next publication of changes */
     uint64_t published_at; /* uv_now of the last publication */
+    uint64_t last_cost_ms; /* how long the last publication (a reload) took */
     bool pending;          /* changes wait for the publish timer */
     unsigned open_handles;
     struct gw_registration **items;
@@ -28,7 +29,36 @@ struct gw_registry {
     void *arg;
     uint64_t expiry_interval_ms; /* publish interval for expiries (the last one given) */
     json_t *file_doc;            /* the file's config document, for conflicts */
+    uv_timer_t save;             /* the next write of the store */
+    char *store;                 /* registration.store, or NULL */
+    bool dirty;                  /* changes not yet in the store */
 };
+
+static void on_save(uv_timer_t *t)
+{
+    struct gw_registry *reg = t->data;
+    reg->dirty = false;
+    if (gw__registry_store_save(reg, reg->store) < 0)
+        reg->dirty = true; /* logged; the next change tries again */
+}
+
+void gw__registry_touch(struct gw_registry *reg)
+{
+    if (reg->store == NULL || (reg->dirty && uv_is_active((uv_handle_t *)&reg->save)))
+        return;
+    reg->dirty = true;
+    uv_timer_start(&reg->save, on_save, GW_REGISTRY_SAVE_DELAY_MS, 0);
+}
+
+int gw_registry_set_store(struct gw_registry *reg, const char *path)
+{
+    char *p = NULL;
+    if (path && (p = strdup(path)) == NULL)
+        return GW_ENOMEM;
+    free(reg->store);
+    reg->store = p;
+    return 0;
+}
 
 void gw_registry_set_file_doc(struct gw_registry *reg, json_t *doc)
 {
@@ -70,12 +100,15 @@ static void on_publish(uv_timer_t *t)
 {
     struct gw_registry *reg = t->data;
     reg->pending = false;
+    uv_update_time(t->loop);
+    uint64_t start = uv_now(t->loop);
     if (reg->on_change)
         reg->on_change(reg->arg);
     /* The interval counts from the end of the reload: a reload that takes longer than the
      * interval must not turn every registration into a reload of its own. */
     uv_update_time(t->loop);
     reg->published_at = uv_now(t->loop);
+    reg->last_cost_ms = reg->published_at - start;
 }
 
 void gw_registry_changed(struct gw_registry *reg, uint64_t interval_ms)
@@ -84,7 +117,11 @@ void gw_registry_changed(struct gw_registry *reg, uint64_t interval_ms)
     if (reg->pending)
         return;
     uint64_t now = uv_now(reg->publish.loop);
-    uint64_t due = reg->published_at + interval_ms;
+    /* Never sooner than the last publication took either: with many services a reload costs
+     * more than the interval, and the control thread must keep at least half its time for the
+     * requests (a burst of registrations is answered between reloads). */
+    uint64_t gap = interval_ms > reg->last_cost_ms ? interval_ms : reg->last_cost_ms;
+    uint64_t due = reg->published_at + gap;
     reg->pending = true;
     uv_timer_start(&reg->publish, on_publish, due > now ? due - now : 0, 0);
 }
@@ -111,8 +148,9 @@ int gw_registry_new(uv_loop_t *loop, gw_registry_change_fn on_change, void *arg,
         return GW_ENOMEM;
     uv_timer_init(loop, &reg->timer);
     uv_timer_init(loop, &reg->publish);
-    reg->timer.data = reg->publish.data = reg;
-    reg->open_handles = 2;
+    uv_timer_init(loop, &reg->save);
+    reg->timer.data = reg->publish.data = reg->save.data = reg;
+    reg->open_handles = 3;
     reg->published_at = uv_now(loop);
     reg->on_change = on_change;
     reg->arg = arg;
@@ -144,6 +182,10 @@ void gw_registry_close(struct gw_registry *reg)
 {
     if (reg == NULL)
         return;
+    if (reg->store && reg->dirty)
+        gw__registry_store_save(reg, reg->store);
+    free(reg->store);
+    reg->store = NULL;
     for (size_t i = 0; i < reg->n; i++)
         gw_registration_free(reg->items[i]);
     free(reg->items);
@@ -153,6 +195,7 @@ void gw_registry_close(struct gw_registry *reg)
     reg->n = reg->cap = 0;
     uv_close((uv_handle_t *)&reg->timer, on_closed);
     uv_close((uv_handle_t *)&reg->publish, on_closed);
+    uv_close((uv_handle_t *)&reg->save, on_closed);
 }
 
 static long find(const struct gw_registry *reg, const char *id)
@@ -162,6 +205,18 @@ static long find(const struct gw_registry *reg, const char *id)
             return (long)i;
     }
     return -1;
+}
+
+void gw__registry_rearm(struct gw_registry *reg)
+{
+    arm(reg);
+    gw__registry_touch(reg);
+}
+
+struct gw_registration *gw__registry_find(struct gw_registry *reg, const char *id)
+{
+    long i = find(reg, id);
+    return i < 0 ? NULL : reg->items[i];
 }
 
 const struct gw_registration *gw_registry_get(const struct gw_registry *reg, const char *id)
@@ -188,6 +243,7 @@ struct gw_registration *gw__registry_swap(struct gw_registry *reg, struct gw_reg
         old = reg->items[i];
         reg->items[i] = e;
         arm(reg);
+        gw__registry_touch(reg);
         return old;
     }
     if (reg->n == reg->cap) {
@@ -200,6 +256,7 @@ struct gw_registration *gw__registry_swap(struct gw_registry *reg, struct gw_reg
     }
     reg->items[reg->n++] = e;
     arm(reg);
+    gw__registry_touch(reg);
     return NULL;
 }
 
@@ -212,6 +269,7 @@ struct gw_registration *gw_registry_remove(struct gw_registry *reg, const char *
     memmove(&reg->items[i], &reg->items[i + 1], (reg->n - (size_t)i - 1) * sizeof *reg->items);
     reg->n--;
     arm(reg);
+    gw__registry_touch(reg);
     return e;
 }
 
@@ -225,6 +283,7 @@ const struct gw_registration *gw_registry_renew(struct gw_registry *reg, const c
     e->renewed_ms = now_ms;
     e->expires_ms = now_ms + e->ttl_ms;
     arm(reg);
+    gw__registry_touch(reg);
     return e;
 }
 
@@ -245,6 +304,8 @@ bool gw_registry_expire(struct gw_registry *reg, uint64_t now_ms)
         any = true;
     }
     reg->n = kept;
+    if (any)
+        gw__registry_touch(reg);
     return any;
 }
 

@@ -54,9 +54,10 @@ int gw_registry_new(uv_loop_t *loop, gw_registry_change_fn on_change, void *arg,
                     struct gw_registry **out);
 
 /* Control thread. Routing changed: on_change runs once, interval_ms after the previous
- * publication (at the next loop iteration when that is past), however many changes come
- * before it, so a burst of registrations costs one reload. Expiries call it too (with the
- * last interval given). */
+ * publication ended, or as long after it as that publication took when that is longer (at
+ * the next loop iteration when that is past), however many changes come before it, so a
+ * burst of registrations costs one reload and reloads never take more than half the control
+ * thread. Expiries call it too (with the last interval given). */
 void gw_registry_changed(struct gw_registry *reg, uint64_t interval_ms);
 
 /* Control thread. True while changes wait for publication. */
@@ -129,6 +130,46 @@ int gw_registry_decorate(struct gw_registry *reg, struct gw_config *merged);
 /* Removes the registrations whose TTL passed at now_ms (logging each); true when some were.
  * The timer calls it; exposed for tests. */
 bool gw_registry_expire(struct gw_registry *reg, uint64_t now_ms);
+
+/* Control thread. Keeps the registrations in the file at path (registration.store): every
+ * change, renewal and expiry is written there within GW_REGISTRY_SAVE_DELAY_MS, and once more
+ * by gw_registry_close. NULL: in memory only. 0 or GW_ENOMEM. */
+int gw_registry_set_store(struct gw_registry *reg, const char *path);
+
+#define GW_REGISTRY_SAVE_DELAY_MS 200
+
+/* Control thread, at start. Reads the registrations stored at path and registers those whose
+ * TTL has not passed at now_ms again against cfg (as gw_registry_put would: refusals are
+ * logged and left out), with their stored times and sealed tokens. Does not publish: call
+ * gw_registry_changed when it returns more than 0. The number restored, or a negative
+ * error when the file cannot be read or is not a store (logged; a missing file is 0). */
+int gw_registry_restore(struct gw_registry *reg, const struct gw_config *cfg, const char *path,
+                        uint64_t now_ms);
+
+/* ---- sharing through Redis (registry_redis.c) ---------------------------------------------- */
+
+struct gw_registry_share;
+
+/* The file's configuration now (registration on, publish_interval, defaults), or NULL. */
+typedef const struct gw_config *(*gw_registry_cfg_fn)(void *arg);
+
+/* Control thread. Shares reg's registrations with the other instances using Redis at
+ * cfg->registration.redis (connecting from the loop; nothing blocks): changes they make are
+ * applied to reg (checked against cfg_of(arg)) and published with gw_registry_changed; the
+ * current set is read at start and after each reconnect. 0, GW_EINVAL or GW_ENOMEM. */
+int gw_registry_share_start(struct gw_registry *reg, uv_loop_t *loop, const struct gw_config *cfg,
+                            gw_registry_cfg_fn cfg_of, void *arg, struct gw_registry_share **out);
+
+/* Control thread. e was registered or renewed here: tell the others (nothing while Redis is
+ * down: the resynchronisation after it writes it). NULL sh is ignored. */
+void gw_registry_share_put(struct gw_registry_share *sh, const struct gw_registration *e);
+
+/* Control thread. id was removed here: tell the others. NULL sh is ignored. */
+void gw_registry_share_del(struct gw_registry_share *sh, const char *id);
+
+/* Control thread. Stops sharing (before gw_registry_close of its registry); the memory goes
+ * when the loop runs. NULL is ignored. */
+void gw_registry_share_close(struct gw_registry_share *sh);
 
 /* Wall clock in ms since the epoch. */
 uint64_t gw_registry_now_ms(void);

@@ -528,13 +528,16 @@ int gw_registry_decorate(struct gw_registry *reg, struct gw_config *merged)
                          e->id, e->key_id);
             free(e->token_box);
             e->token_box = NULL;
+            gw__registry_touch(reg);
             continue;
         }
         char current[9];
         unsigned char key[32];
         if (gw__registry_key_id(merged->registration.encryption_key, key, current) &&
-            strcmp(current, e->key_id) != 0 && gw__registry_seal(merged, e, token) == 0)
+            strcmp(current, e->key_id) != 0 && gw__registry_seal(merged, e, token) == 0) {
             gw_log_info("registration %s: token sealed again with key %s", e->id, current);
+            gw__registry_touch(reg);
+        }
         sodium_memzero(key, sizeof key);
         for (size_t t = 0; t < svc->ntargets; t++) {
             if (strcmp(svc->targets[t].url, e->url) == 0 &&

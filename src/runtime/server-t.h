@@ -22,6 +22,7 @@ struct gw_health_checker;
 struct gw_policy_shared;
 struct gw_jwks_fetcher;
 struct gw_openapi;
+struct gw_dns;
 struct gw_metrics_hub;
 struct gw_tracer;
 struct gw_hub;
@@ -74,6 +75,9 @@ struct gw_server {
     void *extend_arg;
     /** the aggregated OpenAPI document (fetched on the control thread, read by workers) */
     struct gw_openapi *openapi;
+    /** DNS discovery of the targets of services with "discovery" (src/discovery/), control
+     * thread; NULL when it could not start */
+    struct gw_dns *discovery;
     struct gw_tail *tail; /** the dashboard's live access log (rings filled while watched) */
     struct gw_observe_history *history; /** 15 minutes of totals for the dashboard's charts */
     /** the last reload (API or SIGHUP): when (wall ms, 0 never), whether it worked, and the

@@ -25,6 +25,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "dashboard/tail.h"
+#include "discovery/dns.h"
 #include "hub/hub.h"
 #include "identity/identity.h"
 #include "metrics/hub.h"
@@ -73,6 +74,8 @@ static void stop_control(struct control *ctl)
     ctl->server->health = NULL;
     gw_jwks_stop(ctl->server->jwks);
     ctl->server->jwks = NULL;
+    gw_dns_stop(ctl->server->discovery);
+    ctl->server->discovery = NULL;
     gw_openapi_stop(ctl->server->openapi); /* the workers are gone: nobody reads it */
     ctl->server->openapi = NULL;
     gw_metrics_hub_close(ctl->server->metrics);
@@ -307,7 +310,11 @@ static int extend_config(struct gw_server *s, struct gw_config **cfg, struct gw_
     struct gw_config *merged = NULL;
     char *text = NULL;
     json_t *doc = json_deep_copy((*cfg)->source);
-    int rc = doc ? s->extend(s->extend_arg, *cfg, doc) : GW_ENOMEM;
+    /* Discovered addresses first: a registration joining a discovered service adds to them. */
+    int found = doc ? gw_dns_extend(s->discovery, doc) : GW_ENOMEM;
+    int rc = found < 0 ? found : s->extend ? s->extend(s->extend_arg, *cfg, doc) : 0;
+    if (rc == 0 && found > 0)
+        rc = 1;
     if (rc <= 0)
         goto out;
     text = json_dumps(doc, JSON_COMPACT);
@@ -373,7 +380,9 @@ int gw_server_reload(struct gw_server *s, struct gw_config_errors *errs)
     if (!errs)
         errs = &local;
     int rc = gw_config_load(s->config_path, &cfg, errs);
-    if (rc == 0 && s->extend) {
+    if (rc == 0 && s->discovery && gw_dns_update(s->discovery, cfg) < 0)
+        gw_log_error("discovery: out of memory: the names to resolve are not updated");
+    if (rc == 0 && (s->extend || s->discovery)) {
         rc = extend_config(s, &cfg, errs);
         if (rc < 0) {
             gw_config_free(cfg);
@@ -438,6 +447,15 @@ int gw_server_reload(struct gw_server *s, struct gw_config_errors *errs)
                 (unsigned long long)s->generation, snap->nservices, snap->nservices == 1 ? "" : "s",
                 s->last_reload_ms);
     return 0;
+}
+
+/* DNS discovery saw other addresses: publish them like a reload. */
+static void on_discovered(void *arg)
+{
+    struct gw_server *s = arg;
+    if (gw_server_reload(s, NULL) < 0)
+        gw_log_error("discovery: the new addresses could not be published (see above); the "
+                     "next change or reload tries again");
 }
 
 static void on_hup(uv_signal_t *h, int signum)
@@ -665,6 +683,9 @@ int gw_server_run(struct gw_config *cfg, const char *path, const struct gw_contr
     }
     if (gw_openapi_start(&ctl.loop, s.snap, &s.openapi) < 0)
         gw_log_error("openapi: out of memory: the merged document is not served");
+    if (gw_dns_start(&ctl.loop, on_discovered, &s, &s.discovery) < 0 ||
+        gw_dns_update(s.discovery, s.snap->cfg) < 0)
+        gw_log_error("discovery: out of memory: DNS names are not resolved again");
     s.admin_service = admin;
     if (admin && admin->start(&s, &ctl.loop, &s.admin) < 0) {
         close_listeners(&s, nworkers);

@@ -5,6 +5,7 @@ target of the service for its prefix, renewals, removal, TTL expiry, ownership o
 no failed request while backends come and go, and how long 1,000 registrations take."""
 
 import json
+import os
 import signal
 import time
 
@@ -364,6 +365,60 @@ def test_three_failed_requests_eject_it():
         assert registration_state(g, live) == "up"
         svc = g.admin_request("GET", "/api/services/passive").json()
         assert svc["outlier_detection"]["consecutive_failures"] == 3, svc
+
+
+# ---- registration.store: restarts ---------------------------------------------------------------
+
+
+def test_registrations_survive_a_restart_until_their_ttl():
+    store_dir = gwtest._mkdtemp("regstore")
+    store = os.path.join(store_dir, "registrations.json")
+    with Origin() as f, Origin() as b, Origin() as brief:
+        cfg = config(f, encryption_key=KEY_A, store=store)
+        with Gantry(cfg) as g:
+            kept = register(g, "kept", b.target()["url"], "/kept", ttl=300, token=TOKEN)
+            assert kept.status == 201, kept
+            short = register(g, "brief", brief.target()["url"], "/brief", ttl=2)
+            assert short.status == 201, short
+            wait_routed(g, "/kept/echo", b)
+            wait_routed(g, "/brief/echo", brief)
+            expires = short.json()["expires_at_ms"]
+        # written on the way out (and within 200 ms of each change before): sealed, never plain
+        text = open(store).read()
+        assert TOKEN not in text, text
+        assert oct(os.stat(store).st_mode & 0o777) == "0o600"
+        stored = json.loads(text)["registrations"]
+        assert {x["name"] for x in stored} == {"kept", "brief"}
+        assert [x for x in stored if x["name"] == "kept"][0]["token_box"]
+        # the short one's TTL passes while the gateway is down
+        gwtest.wait_until(lambda: time.time() * 1000 > expires + 50, 10, message="TTL passed")
+        with Gantry(cfg) as g2:
+            wait_routed(g2, "/kept/echo", b)
+            hs = upstream_headers(g2, "/kept/echo", {"Authorization": "Bearer client"})
+            assert [v for n, v in hs if n == "authorization"] == ["Bearer " + TOKEN], hs
+            assert request(g2.port, "GET", "/brief/echo").status == 404
+            lst = g2.admin_request("GET", "/api/registrations").json()
+            assert [x["name"] for x in lst["registrations"]] == ["kept"], lst
+            one = lst["registrations"][0]
+            assert one["id"] == kept.json()["id"]
+            assert one["registered_at_ms"] == kept.json()["registered_at_ms"]
+            assert one["expires_at_ms"] == kept.json()["expires_at_ms"]
+            g2.wait_log(r"1 registration restored, 1 expired meanwhile", stream="stderr")
+            # a removal reaches the store too
+            assert g2.admin_request("DELETE", "/api/registrations/" + one["id"]).status == 200
+            gwtest.wait_until(lambda: json.loads(open(store).read())["registrations"] == [], 5)
+        with Gantry(cfg) as g3:
+            assert g3.admin_request("GET", "/api/registrations").json()["count"] == 0
+
+
+def test_a_store_that_is_not_one_is_left_alone():
+    store_dir = gwtest._mkdtemp("regstore")
+    store = os.path.join(store_dir, "registrations.json")
+    with open(store, "w") as fh:
+        fh.write("{not json")
+    with Origin() as f, Gantry(config(f, store=store)) as g:
+        g.wait_log(r"not a registration store: starting without", stream="stderr")
+        assert g.admin_request("GET", "/api/registrations").json()["count"] == 0
 
 
 if __name__ == "__main__":

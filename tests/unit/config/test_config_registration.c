@@ -113,9 +113,74 @@ static void test_keys_and_header(void **state)
     unsetenv("ENCRYPTION_KEY");
 }
 
+static void test_store_and_redis(void **state)
+{
+    (void)state;
+    struct gw_config *cfg = load_ok("{\"registration\": true}");
+    assert_null(cfg->registration.store);
+    assert_null(cfg->registration.redis);
+    assert_string_equal(cfg->registration.redis_key_prefix, "gantry:reg:");
+    gw_config_free(cfg);
+    cfg = load_ok("{\"registration\": {\"store\": \"/var/lib/gantry/r.json\", \"redis\": "
+                  "\"redis://:pw@10.0.0.9:6380/2\", \"redis_key_prefix\": \"shop:reg:\"}}");
+    assert_string_equal(cfg->registration.store, "/var/lib/gantry/r.json");
+    assert_string_equal(cfg->registration.redis, "redis://:pw@10.0.0.9:6380/2");
+    assert_string_equal(cfg->registration.redis_key_prefix, "shop:reg:");
+    gw_config_free(cfg);
+    expect_one("{\"registration\": {\"store\": \"\"}}", "\"\"",
+               "registration.store: expected a file name such as "
+               "\"/var/lib/gantry/registrations.json\"");
+    expect_one("{\"registration\": {\"redis_key_prefix\": \"a b\"}}", "\"a b\"",
+               "registration.redis_key_prefix: expected at most 64 printable characters without "
+               "spaces");
+    struct gw_config_errors errs;
+    const char *t = "{\"registration\": {\"redis\": \"http://127.0.0.1:6379\"}}";
+    assert_int_equal(gw_config_load_string("t.json", t, strlen(t), &cfg, &errs), GW_ECONFIG);
+    assert_int_equal(errs.count, 1);
+    assert_string_equal(errs.items[0].path, "registration.redis");
+    gw_config_errors_free(&errs);
+}
+
+static void test_discovery(void **state)
+{
+    (void)state;
+    struct gw_config *cfg = load_ok("{\"services\": [{\"name\": \"a\", \"prefix\": \"/a\", "
+                                    "\"targets\": [\"http://127.0.0.1:1\"]}]}");
+    assert_int_equal(cfg->services[0].discovery, GW_DISCOVERY_NONE);
+    assert_null(cfg->discovery.resolver);
+    assert_int_equal(cfg->discovery.interval_ms, 10000);
+    assert_int_equal(cfg->discovery.timeout_ms, 2000);
+    gw_config_free(cfg);
+    cfg = load_ok("{\"discovery\": {\"resolver\": \"127.0.0.1:5353\", \"interval\": \"30s\"}, "
+                  "\"services\": [{\"name\": \"a\", \"prefix\": \"/a\", \"discovery\": "
+                  "\"dns_srv\", \"targets\": [\"http://_http._tcp.a.test\"]}, {\"name\": \"b\", "
+                  "\"prefix\": \"/b\", \"discovery\": \"dns\", \"targets\": "
+                  "[\"http://127.0.0.1:2\"]}]}");
+    assert_int_equal(cfg->services[0].discovery, GW_DISCOVERY_DNS_SRV);
+    assert_int_equal(cfg->services[1].discovery, GW_DISCOVERY_DNS);
+    assert_string_equal(cfg->discovery.resolver, "127.0.0.1:5353");
+    assert_int_equal(cfg->discovery.interval_ms, 30000);
+    gw_config_free(cfg);
+    expect_one("{\"discovery\": {\"resolver\": \"dns.local\"}}", "\"dns.local\"",
+               "discovery.resolver: expected the IPv4 address of a DNS server, with an optional "
+               "port, such as \"127.0.0.1:53\" (an address, not a name)");
+    struct gw_config_errors errs;
+    const char *t = "{\"discovery\": {\"interval\": \"10ms\", \"resolver\": \"1.2.3.4:0\"}}";
+    assert_int_equal(gw_config_load_string("t.json", t, strlen(t), &cfg, &errs), GW_ECONFIG);
+    assert_int_equal(errs.count, 2);
+    gw_config_errors_free(&errs);
+    t = "{\"services\": [{\"name\": \"a\", \"prefix\": \"/a\", \"discovery\": \"mdns\", "
+        "\"targets\": [\"http://127.0.0.1:1\"]}]}";
+    assert_int_equal(gw_config_load_string("t.json", t, strlen(t), &cfg, &errs), GW_ECONFIG);
+    assert_string_equal(errs.items[0].path, "services[0].discovery");
+    gw_config_errors_free(&errs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_store_and_redis),
+        cmocka_unit_test(test_discovery),
         cmocka_unit_test(test_off_when_absent),
         cmocka_unit_test(test_true_gives_the_defaults),
         cmocka_unit_test(test_values),
