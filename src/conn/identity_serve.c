@@ -48,7 +48,7 @@ static void on_result(void *arg, const struct gw_idp_result *res)
     struct gw_idp_serve *st = r->idp;
     st->call = NULL;
     if (res->err == 0) {
-        gw__conn_respond(gw_conn_of(r), res->status, "Cache-Control: no-store\r\n", res->body,
+        gw__request_reply(r, res->status, "Cache-Control: no-store\r\n", res->body,
                          res->body_len, false);
         return;
     }
