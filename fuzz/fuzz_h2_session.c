@@ -42,8 +42,8 @@ static void answer(struct gw_h2_stream *s)
 static int on_request(void *owner, struct gw_h2_stream *s)
 {
     (void)owner;
-    struct gw_http1_limits lim = {.max_request_line = 8192, .max_header_bytes = 4096,
-                                  .max_headers = 64};
+    struct gw_http1_limits lim = {
+        .max_request_line = 8192, .max_header_bytes = 4096, .max_headers = 64};
     struct gw_http1_header h[64];
     struct gw_http1_message m = {.headers = h, .headers_capacity = 64};
     struct gw_http1_parser p;
@@ -88,9 +88,11 @@ static void on_event(void *owner, enum gw_h2_event ev)
         abort();
 }
 
-static const struct gw_h2_handler handler = {
-    .request = on_request, .body = on_body, .sent = on_sent, .closed = on_closed,
-    .event = on_event};
+static const struct gw_h2_handler handler = {.request = on_request,
+                                             .body = on_body,
+                                             .sent = on_sent,
+                                             .closed = on_closed,
+                                             .event = on_event};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -266,7 +266,7 @@ extern const struct gw__cfg_object gw__cfg_hub_obj;               /* "hub" (conf
 extern const struct gw__cfg_object gw__cfg_service_obj;
 extern const struct gw__cfg_object gw__cfg_registration_obj; /* root "registration" */
 /* The HTTPS listener (config_tls.c). */
-extern const struct gw__cfg_object gw__cfg_tls_obj; /* root "tls" */
+extern const struct gw__cfg_object gw__cfg_tls_obj;   /* root "tls" */
 extern const struct gw__cfg_object gw__cfg_http2_obj; /* root "http2" */
 /* API versioning (config_version.c): the root section and the service keys' checks. */
 extern const struct gw__cfg_object gw__cfg_versioning_obj; /* root "versioning" */

@@ -40,7 +40,7 @@ struct gw_conn {
     /** the HTTP/2 session (conn/h2_conn.c) once the connection speaks HTTP/2; then c->req is
      * never set: its requests are streams */
     struct gw__h2_conn *h2;
-    struct gw_buf out;       /** a response gantry generates itself */
+    struct gw_buf out; /** a response gantry generates itself */
     unsigned open_handles;
     uint8_t timer_kind; /** what c->timer currently measures */
     bool reading;

@@ -42,8 +42,8 @@
 struct gw__h2_conn {
     struct gw_conn *c;
     struct gw_h2_session *sess;
-    struct gw_buf out;  /* frames being written */
-    uv_idle_t flush;    /* a flush asked for from inside the proxy */
+    struct gw_buf out;   /* frames being written */
+    uv_idle_t flush;     /* a flush asked for from inside the proxy */
     struct gw_list reqs; /* live requests (struct h2_req) */
     bool in_flush;
     bool going_away;
@@ -181,9 +181,13 @@ static void on_event(void *owner, enum gw_h2_event ev)
     gw_mx_inc(&c->w->mx.h2_events[ev]);
     if (ev != GW_H2_EV_STREAM && ev != GW_H2_EV_CLIENT_RESET) {
         static struct gw_log_limit lim = {.interval_ms = 1000};
-        static const char *const what[] = {"", "rapid reset", "PING/SETTINGS flood",
-                                           "CONTINUATION flood", "header list too large",
-                                           "protocol error", ""};
+        static const char *const what[] = {"",
+                                           "rapid reset",
+                                           "PING/SETTINGS flood",
+                                           "CONTINUATION flood",
+                                           "header list too large",
+                                           "protocol error",
+                                           ""};
         gw_log_limited(&lim, GW_LOG_LEVEL_INFO, "client %s: HTTP/2 %s", c->peer, what[ev]);
     }
 }
@@ -266,8 +270,7 @@ static void flush(struct gw_conn *c)
         gw__conn_timer_send(c);
         return;
     }
-    if (!gw_h2_session_alive(h->sess) ||
-        (h->going_away && gw_list_empty(&h->reqs))) {
+    if (!gw_h2_session_alive(h->sess) || (h->going_away && gw_list_empty(&h->reqs))) {
         gw__conn_close_gracefully(c);
         return;
     }

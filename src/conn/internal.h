@@ -154,9 +154,9 @@ void gw__h2_reply(struct gw_request *r, int status, const char *extra_headers, c
 /* conn/redirect.c: answers a plain-HTTP request 308 to HTTPS when "tls.redirect_http" covers
  * its host (host: the Host header or the target's authority, with any port; path and query, with
  * its "?", as the client sent them). Returns true when it answered (r is then gone). */
-bool gw__request_https_redirect(struct gw_request *r, const char *host,
-                                size_t host_len, const char *path, size_t path_len,
-                                const char *query, size_t query_len);
+bool gw__request_https_redirect(struct gw_request *r, const char *host, size_t host_len,
+                                const char *path, size_t path_len, const char *query,
+                                size_t query_len);
 
 /* conn/conn.c: where the next bytes read from the client go (the free end of the input buffer,
  * grown or compacted as the request's state allows); len 0 when there is no room now. */

@@ -115,7 +115,8 @@ static bool serve_probe(struct gw_request *r, const char *path, size_t n)
         if (ready)
             gw__request_reply(r, 200, NULL, ok, sizeof(ok) - 1, false);
         else
-            gw__request_reply(r, 503, "Retry-After: 1\r\n", not_ready, sizeof(not_ready) - 1, false);
+            gw__request_reply(r, 503, "Retry-After: 1\r\n", not_ready, sizeof(not_ready) - 1,
+                              false);
         return true;
     }
     return false;
@@ -123,8 +124,8 @@ static bool serve_probe(struct gw_request *r, const char *path, size_t n)
 
 /* ---- the aggregated OpenAPI document (openapi.path) ------------------------------------------ */
 
-static __attribute__((noinline)) void serve_openapi(struct gw_request *r,
-                                                    const char *query, size_t query_len)
+static __attribute__((noinline)) void serve_openapi(struct gw_request *r, const char *query,
+                                                    size_t query_len)
 {
     const struct gw_openapi_conf *oc = &r->snap->cfg->openapi;
     size_t n;
@@ -138,9 +139,9 @@ static __attribute__((noinline)) void serve_openapi(struct gw_request *r,
         gw_openapi_wants_html(r->msg.headers[i].value, r->msg.headers[i].value_len)) {
         const char *html = gw_openapi_viewer_html(&n);
         gw__request_reply(r, 200,
-                         "Content-Type: text/html; charset=utf-8\r\nVary: Accept\r\n"
-                         "Cache-Control: no-cache\r\n",
-                         html, n, false);
+                          "Content-Type: text/html; charset=utf-8\r\nVary: Accept\r\n"
+                          "Cache-Control: no-cache\r\n",
+                          html, n, false);
         return;
     }
     struct gw_openapi_doc *d = gw_openapi_get(r->w->server->openapi);
@@ -151,10 +152,10 @@ static __attribute__((noinline)) void serve_openapi(struct gw_request *r,
     /* A client (a documentation viewer) fetches it again on each visit: the services' documents
      * change with their deploys. */
     gw__request_reply(r, 200,
-                     oc->viewer ? "Content-Type: application/json\r\nVary: Accept\r\n"
-                                  "Cache-Control: no-cache\r\n"
-                                : "Content-Type: application/json\r\nCache-Control: no-cache\r\n",
-                     d->text, d->len, false);
+                      oc->viewer ? "Content-Type: application/json\r\nVary: Accept\r\n"
+                                   "Cache-Control: no-cache\r\n"
+                                 : "Content-Type: application/json\r\nCache-Control: no-cache\r\n",
+                      d->text, d->len, false);
     gw_openapi_doc_unref(d);
 }
 
@@ -209,10 +210,10 @@ static void on_metrics_scraped(void *arg, int err, struct gw_buf *out)
     }
     bool json = out->len > 0 && out->data[0] == '{';
     gw__request_reply(r, 200,
-                     json ? "Content-Type: application/json\r\nCache-Control: no-store\r\n"
-                          : "Content-Type: " GW_OBSERVE_PROMETHEUS_TYPE
-                            "\r\nCache-Control: no-store\r\n",
-                     out->data, out->len, false);
+                      json ? "Content-Type: application/json\r\nCache-Control: no-store\r\n"
+                           : "Content-Type: " GW_OBSERVE_PROMETHEUS_TYPE
+                             "\r\nCache-Control: no-store\r\n",
+                      out->data, out->len, false);
 }
 
 /* Metrics on the proxy port: rendered by the control thread (a scrape never costs a worker
@@ -384,8 +385,8 @@ void gw__request_dispatch(struct gw_request *r)
         return;
     }
     if (m->target_len == 1 && m->target[0] == '*') {
-        gw__request_reply(r, 200, "Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH\r\n", NULL, 0,
-                         false);
+        gw__request_reply(r, 200, "Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH\r\n", NULL,
+                          0, false);
         return;
     }
     split_target(m, &path, &path_len, &query, &query_len, &authority, &authority_len);

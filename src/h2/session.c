@@ -290,8 +290,8 @@ static int on_invalid_frame(nghttp2_session *ng, const nghttp2_frame *f, int err
     return 0;
 }
 
-static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const uint8_t *p,
-                         size_t n, void *arg)
+static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const uint8_t *p, size_t n,
+                         void *arg)
 {
     (void)flags;
     (void)arg;
@@ -461,7 +461,8 @@ void gw_h2_stream_body_hold(struct gw_h2_stream *st, bool hold)
     st->body_held = hold;
 }
 
-/* ---- response ---------------------------------------------------------------------------------- */
+/* ---- response ----------------------------------------------------------------------------------
+ */
 
 static ssize_t read_payload(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t length,
                             uint32_t *flags, nghttp2_data_source *src, void *arg)
@@ -615,7 +616,8 @@ void gw_h2_stream_reset(struct gw_h2_stream *st, uint32_t code)
         nghttp2_submit_rst_stream(st->sess->ng, NGHTTP2_FLAG_NONE, st->id, code);
 }
 
-/* ---- the session ------------------------------------------------------------------------------ */
+/* ---- the session ------------------------------------------------------------------------------
+ */
 
 struct gw_h2_session *gw_h2_session_new(const struct gw_h2_limits *lim,
                                         const struct gw_h2_handler *h, void *owner)
@@ -757,7 +759,6 @@ bool gw_h2_session_busy(const struct gw_h2_session *s)
 void gw_h2_session_goaway(struct gw_h2_session *s)
 {
     nghttp2_submit_shutdown_notice(s->ng);
-    nghttp2_submit_goaway(s->ng, NGHTTP2_FLAG_NONE,
-                          nghttp2_session_get_last_proc_stream_id(s->ng), NGHTTP2_NO_ERROR,
-                          NULL, 0);
+    nghttp2_submit_goaway(s->ng, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(s->ng),
+                          NGHTTP2_NO_ERROR, NULL, 0);
 }

@@ -53,13 +53,13 @@ struct gw_h2_limits {
 };
 
 enum gw_h2_event {
-    GW_H2_EV_STREAM = 0,      /* a stream's request was complete */
-    GW_H2_EV_RAPID_RESET,     /* too many RST_STREAM: GOAWAY */
-    GW_H2_EV_CONTROL_FLOOD,   /* too many PING / SETTINGS: GOAWAY */
-    GW_H2_EV_CONTINUATION,    /* too many CONTINUATION frames: GOAWAY */
-    GW_H2_EV_HEADER_LIST,     /* a header list past max_header_list_size: stream reset */
-    GW_H2_EV_PROTOCOL_ERROR,  /* a malformed frame or request (nghttp2 or ours) */
-    GW_H2_EV_CLIENT_RESET,    /* the client reset a stream */
+    GW_H2_EV_STREAM = 0,     /* a stream's request was complete */
+    GW_H2_EV_RAPID_RESET,    /* too many RST_STREAM: GOAWAY */
+    GW_H2_EV_CONTROL_FLOOD,  /* too many PING / SETTINGS: GOAWAY */
+    GW_H2_EV_CONTINUATION,   /* too many CONTINUATION frames: GOAWAY */
+    GW_H2_EV_HEADER_LIST,    /* a header list past max_header_list_size: stream reset */
+    GW_H2_EV_PROTOCOL_ERROR, /* a malformed frame or request (nghttp2 or ours) */
+    GW_H2_EV_CLIENT_RESET,   /* the client reset a stream */
     GW_H2_EV__COUNT,
 };
 
@@ -70,44 +70,44 @@ struct gw_h2_stream {
     struct gw_list link;    /** the session's list of streams */
     struct gw_list pending; /** the session's list of streams with news for the owner */
     int32_t id;
-    void *owner_data;       /** the owner's (its request) */
+    void *owner_data; /** the owner's (its request) */
     /* request */
-    struct gw_buf head;     /** HTTP/1.1 request head text, complete once `ready` */
-    struct gw_buf line;     /** the method, while the fields arrive */
+    struct gw_buf head; /** HTTP/1.1 request head text, complete once `ready` */
+    struct gw_buf line; /** the method, while the fields arrive */
     size_t method_len;
-    char *path;             /** :path (copied), or NULL */
+    char *path; /** :path (copied), or NULL */
     size_t path_len;
-    struct gw_buf fields;   /** the regular fields as HTTP/1.1 lines, while they arrive */
-    size_t header_bytes;    /** RFC 9113 6.5.2 size of the fields so far */
-    char *authority;        /** :authority (copied), or NULL */
+    struct gw_buf fields; /** the regular fields as HTTP/1.1 lines, while they arrive */
+    size_t header_bytes;  /** RFC 9113 6.5.2 size of the fields so far */
+    char *authority;      /** :authority (copied), or NULL */
     size_t authority_len;
-    char *host;             /** a host field (copied), or NULL */
+    char *host; /** a host field (copied), or NULL */
     size_t host_len;
-    struct gw_buf cookies;  /** cookie fields, joined with "; " */
-    bool has_cl;            /** the request has a content-length */
-    bool bad;               /** a field this file refuses (the stream is reset) */
-    bool ready;             /** the head is complete: the owner has (or will get) it */
-    bool body_end;          /** the client ended the stream: the body is complete */
+    struct gw_buf cookies; /** cookie fields, joined with "; " */
+    bool has_cl;           /** the request has a content-length */
+    bool bad;              /** a field this file refuses (the stream is reset) */
+    bool ready;            /** the head is complete: the owner has (or will get) it */
+    bool body_end;         /** the client ended the stream: the body is complete */
     /* request body, framed (see above) */
     char *body;
     size_t body_off, body_len, body_cap;
-    size_t chunk_at;        /** where the open chunk's payload starts (chunked), or 0 */
+    size_t chunk_at; /** where the open chunk's payload starts (chunked), or 0 */
     bool chunk_open;
-    bool body_held;         /** the owner refers into body[body_off..): do not move it */
-    size_t uncredited;      /** payload received and not yet given back as window */
+    bool body_held;    /** the owner refers into body[body_off..): do not move it */
+    size_t uncredited; /** payload received and not yet given back as window */
     /* response */
-    struct gw_buf out;      /** payload not yet taken by nghttp2 */
+    struct gw_buf out; /** payload not yet taken by nghttp2 */
     size_t out_off;
-    bool out_chunked;       /** gw_h2_stream_write gets chunked bytes */
+    bool out_chunked; /** gw_h2_stream_write gets chunked bytes */
     struct gw_chunked_decoder dec;
-    bool responded;         /** the head was submitted */
-    bool out_eof;           /** the payload is complete */
-    bool deferred;          /** nghttp2 waits for payload (resume it) */
-    bool want_sent;         /** a write reported pending: run `sent` once out drains */
+    bool responded; /** the head was submitted */
+    bool out_eof;   /** the payload is complete */
+    bool deferred;  /** nghttp2 waits for payload (resume it) */
+    bool want_sent; /** a write reported pending: run `sent` once out drains */
     /* news for the owner (set inside nghttp2's callbacks, delivered after) */
     bool ev_ready, ev_body, ev_sent, ev_closed;
-    bool closed;            /** nghttp2 closed the stream */
-    uint32_t close_error;   /** its error code (0: NO_ERROR) */
+    bool closed;          /** nghttp2 closed the stream */
+    uint32_t close_error; /** its error code (0: NO_ERROR) */
 };
 
 struct gw_h2_handler {

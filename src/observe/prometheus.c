@@ -272,7 +272,7 @@ static void worker_families(struct out *o, struct gw_server *s)
         }
     }
     /* The HTTP/2 protections (h2/session.h): what each one refused, summed over the workers. */
-    static const char *const kinds[] = {"rapid_reset", "control_flood", "continuation_flood",
+    static const char *const kinds[] = {"rapid_reset", "control_flood",  "continuation_flood",
                                         "header_list", "protocol_error", "client_reset"};
     family(o, "gantry_http2_refused_total", "counter",
            "HTTP/2 frames or streams refused by a protection, by kind: GOAWAY for rapid_reset, "

@@ -154,8 +154,7 @@ static int on_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
     const unsigned char *ours = arg ? both : both + 3;
     unsigned int ours_len = arg ? sizeof both - 1 : sizeof both - 4;
     unsigned char *sel = NULL;
-    if (SSL_select_next_proto(&sel, outlen, ours, ours_len, in, inlen) !=
-        OPENSSL_NPN_NEGOTIATED)
+    if (SSL_select_next_proto(&sel, outlen, ours, ours_len, in, inlen) != OPENSSL_NPN_NEGOTIATED)
         return SSL_TLSEXT_ERR_NOACK;
     *out = sel;
     return SSL_TLSEXT_ERR_OK;

@@ -22,11 +22,11 @@ static void test_defaults(void **state)
 static void test_values(void **state)
 {
     (void)state;
-    struct gw_config *cfg = load_ok(
-        "{\"http2\": {\"cleartext\": true, \"max_concurrent_streams\": 10, "
-        "\"max_header_list_size\": \"16KiB\", \"initial_window_size\": \"1MiB\", "
-        "\"max_resets_per_second\": 5, \"max_control_frames_per_second\": 7, "
-        "\"max_continuation_frames\": 2}}");
+    struct gw_config *cfg =
+        load_ok("{\"http2\": {\"cleartext\": true, \"max_concurrent_streams\": 10, "
+                "\"max_header_list_size\": \"16KiB\", \"initial_window_size\": \"1MiB\", "
+                "\"max_resets_per_second\": 5, \"max_control_frames_per_second\": 7, "
+                "\"max_continuation_frames\": 2}}");
     const struct gw_http2_conf *h = &cfg->http2;
     assert_true(h->enabled);
     assert_true(h->cleartext);
