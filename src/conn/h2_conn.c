@@ -98,7 +98,7 @@ static void request_end(struct gw_request *r, bool aborted)
     if (r->trace)
         gw_trace_end(r, aborted);
     if (hr->st)
-        hr->st->owner_data = NULL;
+        gw_h2_stream_release(hr->st);
     if (hr->backoff) {
         hr->backoff->r = NULL;
         uv_close((uv_handle_t *)&hr->backoff->t, on_backoff_closed);

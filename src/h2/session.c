@@ -301,6 +301,12 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const u
         nghttp2_session_consume_connection(ng, n);
         return 0;
     }
+    if (st->released) {
+        /* Answered already: the rest of the body is read and dropped, its windows given back
+         * so the client can finish the stream (and the connection's window stays whole). */
+        nghttp2_session_consume(ng, id, n);
+        return 0;
+    }
     st->uncredited += n;
     if (append_body(st, p, n) < 0) {
         st->bad = true;
@@ -454,6 +460,21 @@ void gw_h2_stream_body_consume(struct gw_h2_stream *st, size_t n)
     nghttp2_session_consume_connection(st->sess->ng, credit);
     if (!st->closed && !st->body_end)
         nghttp2_session_consume_stream(st->sess->ng, st->id, credit);
+}
+
+void gw_h2_stream_release(struct gw_h2_stream *st)
+{
+    st->owner_data = NULL;
+    st->released = true;
+    st->body_held = false;
+    st->body_off = st->body_len = 0;
+    st->chunk_open = false;
+    if (st->uncredited && !st->closed) {
+        nghttp2_session_consume(st->sess->ng, st->id, st->uncredited);
+    } else if (st->uncredited) {
+        nghttp2_session_consume_connection(st->sess->ng, st->uncredited);
+    }
+    st->uncredited = 0;
 }
 
 void gw_h2_stream_body_hold(struct gw_h2_stream *st, bool hold)

@@ -95,6 +95,7 @@ struct gw_h2_stream {
     bool chunk_open;
     bool body_held;    /** the owner refers into body[body_off..): do not move it */
     size_t uncredited; /** payload received and not yet given back as window */
+    bool released;     /** the owner let go (its request ended): body bytes are dropped */
     /* response */
     struct gw_buf out; /** payload not yet taken by nghttp2 */
     size_t out_off;
@@ -175,6 +176,10 @@ size_t gw_h2_stream_body_peek(struct gw_h2_stream *s, const char **p);
 
 /* n bytes of the body were forwarded: the client may send as many more. */
 void gw_h2_stream_body_consume(struct gw_h2_stream *s, size_t n);
+
+/* The owner's request ended (answered, or aborted): the stream finishes sending what it holds,
+ * and request body bytes still to come are dropped, their window given back at once. */
+void gw_h2_stream_release(struct gw_h2_stream *st);
 
 /* The owner refers into the peeked bytes (a write in flight): they must not move. */
 void gw_h2_stream_body_hold(struct gw_h2_stream *s, bool hold);

@@ -205,6 +205,27 @@ def test_bodies_both_ways_are_intact():
             c.close()
 
 
+def test_body_of_an_answered_request_does_not_starve_the_connection():
+    # A 413 goes out at once, while the client still sends its megabyte: the rest is read and
+    # dropped with its window given back, so the next upload on the connection flows.
+    with Origin() as o:
+        cfg = gwtest.simple_config(o, http2={"cleartext": True},
+                                   limits={"max_body_bytes": 200000})
+        with Gantry(cfg) as g:
+            c = Client(g.port)
+            big = os.urandom(MIB)
+            sid = c.headers(post("/upload", ("content-length", str(len(big)))), end=False)
+            c.data(sid, big)
+            s = c.wait(sid)
+            assert s["headers"][b":status"] == b"413", s
+            small = os.urandom(150000)
+            sid = c.headers(post("/upload", ("content-length", str(len(small)))), end=False)
+            c.data(sid, small)
+            s = c.wait(sid)
+            assert s["headers"][b":status"] == b"200", s
+            c.close()
+
+
 def test_tls_alpn_h2_and_opt_out():
     key, crt = os.path.join(TMP, "k.pem"), os.path.join(TMP, "c.pem")
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
