@@ -517,6 +517,26 @@ def test_header_list_too_large_and_hpack_bomb_are_refused():
         assert o.stats()["requests"] == 0
 
 
+def test_drain_sends_goaway_and_finishes_streams_in_flight():
+    import signal
+    with Origin() as o, Gantry(h2c_config(o)) as g:
+        s = raw_conn(g.port)
+        block = hpack.Encoder().encode(get("/sleep/1500"))
+        s.sendall(struct.pack(">I", len(block))[1:] + bytes([1, 5]) + struct.pack(">I", 1) + block)
+        gwtest.wait_until(lambda: o.stats()["active"] >= 1, message="request at the origin")
+        g.signal(signal.SIGTERM)
+        # Raw frames: the h2 package stops reading at the GOAWAY.
+        frames = read_frames(s, until=lambda fs: any(
+            sid == 1 and f & 1 and t in (0, 1) for t, f, sid, _ in fs))
+        kinds = [(t, sid) for t, f, sid, _ in frames if t in (0, 1, 7)]
+        assert (7, 0) in kinds and kinds.index((7, 0)) < kinds.index((1, 1)), kinds
+        assert goaway_code(frames) == 0, frames
+        heads = [p for t, f, sid, p in frames if t == 1 and sid == 1]
+        assert hpack.Decoder().decode(heads[0])[0] == (":status", "200"), heads
+        s.close()
+        assert g.wait_exit(15) == 0
+
+
 def test_http2_off_by_default_on_the_plain_port():
     with Origin() as o, Gantry(gwtest.simple_config(o)) as g:
         rc, out, err = curl("--http2-prior-knowledge", g.url("/echo/x"))
