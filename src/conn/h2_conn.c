@@ -175,6 +175,9 @@ static void on_closed(void *owner, struct gw_h2_stream *st, uint32_t error)
     request_end(r, true);
 }
 
+_Static_assert(sizeof(((struct gw_mx_worker *)0)->h2_events) / sizeof(gw_mx_ctr) == GW_H2_EV__COUNT,
+               "metrics-t.h h2_events has a counter per enum gw_h2_event");
+
 static void on_event(void *owner, enum gw_h2_event ev)
 {
     struct gw_conn *c = owner;
