@@ -425,8 +425,10 @@ void gw__request_dispatch(struct gw_request *r)
             return;
         }
     }
-    /* The WebSocket hub, off by default: one test. */
-    if (cfg->hub.enabled && gw__hub_serve(c, r, path, path_len, query, query_len))
+    /* The WebSocket hub, off by default: one test. It takes over an HTTP/1 connection (an
+     * HTTP/2 stream cannot become a WebSocket here: no extended CONNECT). */
+    if (cfg->hub.enabled && r->ds == &gw_conn_downstream &&
+        gw__hub_serve(gw_conn_of(r), r, path, path_len, query, query_len))
         return;
     if (r->snap->cfg->tracing.enabled)
         gw_trace_begin(r);
