@@ -30,12 +30,12 @@ if command -v clang >/dev/null 2>&1; then
 fi
 
 packages=(build-essential cmake pkg-config libuv1-dev libjansson-dev libssl-dev libhiredis-dev libpcre2-dev
-          zlib1g-dev libbrotli-dev libsqlite3-dev libpq-dev libsodium-dev libyaml-dev libwslay-dev python3)
+          zlib1g-dev libbrotli-dev libsqlite3-dev libpq-dev libsodium-dev libyaml-dev libwslay-dev libnghttp2-dev python3)
 case $profile in
 run) packages+=(curl openssl) ;;
 test)
     packages+=(libcmocka-dev curl openssl sslscan redis-server dnsmasq-base valgrind prometheus python3-brotli chromium
-              postgresql sqlite3)
+              postgresql sqlite3 nghttp2-client python3-h2)
     # Packaging tests: make deb (dpkg-buildpackage, debhelper), lintian, the man page (man-db),
     # systemd-analyze verify (systemd), logrotate.
     packages+=(dpkg-dev debhelper lintian man-db systemd logrotate)
@@ -45,7 +45,7 @@ test)
     command -v npm >/dev/null 2>&1 || packages+=(npm)
     ;;
 fuzz) packages+=(clang "libclang-rt-${clang_major}-dev") ;;
-bench) packages+=(wrk nginx haproxy valgrind strace curl redis-server openssl) ;;
+bench) packages+=(wrk nginx haproxy nghttp2-client valgrind strace curl redis-server openssl) ;;
 *) usage ;;
 esac
 

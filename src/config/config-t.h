@@ -960,6 +960,7 @@ struct gw_tls_conf {
     char **redirect_hosts; /* "redirect_http": hosts whose plain-HTTP requests get a 308 */
     size_t nredirect_hosts;
     bool redirect_all; /* "redirect_http" is true or contains "*" */
+    bool alpn_h2;      /* offer "h2" in ALPN (set from "http2.enabled", not a key of its own) */
     /* "client_auth": client certificates (mTLS), off when absent */
     struct gw_tls_client_auth_conf {
         bool enabled;
@@ -969,6 +970,18 @@ struct gw_tls_conf {
         char *subject_header;  /* "subject_header", default "x-client-cert-subject" */
         char *san_header;      /* "san_header", default "x-client-cert-san" */
     } client_auth;
+};
+
+/* "http2": HTTP/2 to clients (h2/, conn/h2_conn.c); on by default for the TLS listener. */
+struct gw_http2_conf {
+    bool enabled;                    /* ALPN "h2" on the TLS listener (default true) */
+    bool cleartext;                  /* "cleartext": prior-knowledge h2c on "listen" (false) */
+    uint32_t max_concurrent_streams; /* "max_concurrent_streams", default 128 */
+    uint32_t max_header_list_size;   /* "max_header_list_size", default 64 KiB */
+    uint32_t initial_window_size;    /* "initial_window_size", default 64 KiB - 1 */
+    uint32_t max_resets;             /* "max_resets_per_second", default 100 */
+    uint32_t max_control;            /* "max_control_frames_per_second", default 100 */
+    uint32_t max_continuations;      /* "max_continuation_frames", default 8 */
 };
 
 struct gw_config {
@@ -1187,6 +1200,8 @@ struct gw_config {
     struct gw_tracing_conf tracing;
     /** "tls": the HTTPS listener */
     struct gw_tls_conf tls;
+    /** "http2": HTTP/2 to clients */
+    struct gw_http2_conf http2;
     /** "versioning": how versioned services read a request's version */
     struct gw_versioning_conf versioning;
     /** "openapi": the aggregated OpenAPI document */

@@ -579,6 +579,8 @@ static const struct gw__cfg_field root_fields[] = {
      .offset = offsetof(struct gw_config, tls),
      .arg = &gw__cfg_tls_obj,
      .def = "false"},
+    /* after tls: its check tells the TLS listener whether to offer h2 */
+    {.name = "http2", .type = &gw__cfg_object_type, .arg = &gw__cfg_http2_obj, .def = "true"},
     {.name = "versioning",
      .type = &gw__cfg_object_type,
      .offset = offsetof(struct gw_config, versioning),

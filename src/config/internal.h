@@ -268,7 +268,8 @@ extern const struct gw__cfg_object gw__cfg_registration_obj; /* root "registrati
 extern const struct gw__cfg_object gw__cfg_discovery_obj;    /* root "discovery" */
 extern const struct gw__cfg_enum gw__cfg_discovery_kinds[];  /* services[].discovery */
 /* The HTTPS listener (config_tls.c). */
-extern const struct gw__cfg_object gw__cfg_tls_obj; /* root "tls" */
+extern const struct gw__cfg_object gw__cfg_tls_obj;   /* root "tls" */
+extern const struct gw__cfg_object gw__cfg_http2_obj; /* root "http2" */
 /* API versioning (config_version.c): the root section and the service keys' checks. */
 extern const struct gw__cfg_object gw__cfg_versioning_obj; /* root "versioning" */
 bool gw__cfg_check_version(struct gw__cfg_ctx *ctx, char **s);

@@ -49,7 +49,6 @@ enum {
 };
 
 static void conn_process(struct gw_conn *c);
-static int conn_write(struct gw_conn *c, uv_buf_t *bufs, unsigned nbufs, uv_write_cb cb);
 
 static const struct gw_config *conn_cfg(const struct gw_conn *c)
 {
@@ -70,6 +69,7 @@ static void release_in(struct gw_conn *c)
 
 static void conn_free(struct gw_conn *c)
 {
+    gw__h2_free(c);
     gw__conn_tls_free(c);
     release_in(c);
     gw_buf_free(&c->out);
@@ -89,7 +89,7 @@ static size_t request_size(uint32_t cap)
     return sizeof(struct gw_request) + 2 * (size_t)cap * sizeof(struct gw_http1_header);
 }
 
-static void request_free(struct gw_request *r)
+void gw__request_free(struct gw_request *r)
 {
     if (!r)
         return;
@@ -120,6 +120,8 @@ static void close_now(struct gw_conn *c)
     uv_close((uv_handle_t *)&c->timer, on_handle_closed);
     if (c->tls)
         gw__conn_tls_close(c, on_handle_closed);
+    if (c->h2)
+        gw__h2_close_handles(c, on_handle_closed);
     gw_list_remove(&c->link);
     w->nconns--;
     gw_mx_add(&w->mx.active, (uint64_t)-1);
@@ -144,8 +146,10 @@ void gw_conn_close(struct gw_conn *c)
         if (r->trace)
             gw_trace_end(r, true);
         c->req = NULL;
-        request_free(r);
+        gw__request_free(r);
     }
+    if (c->h2)
+        gw__h2_abort_all(c);
     close_now(c);
 }
 
@@ -181,11 +185,11 @@ static void on_shutdown(uv_shutdown_t *req, int status)
  * can destroy the response in the client's receive buffer. So: shut down our side, read and
  * discard for a short while, then close (nginx's lingering close).
  */
-static void close_gracefully(struct gw_conn *c)
+void gw__conn_close_gracefully(struct gw_conn *c)
 {
     if (c->closing || c->lingering)
         return;
-    if (c->req || c->detached) {
+    if (c->req || c->detached || (c->h2 && gw__h2_busy(c))) {
         /* A detached socket lives on in its tunnel: a shutdown would end the tunnel too. */
         gw_conn_close(c);
         return;
@@ -260,6 +264,22 @@ static void timer_start(struct gw_conn *c, int kind, uint64_t ms)
     uv_timer_start(&c->timer, on_timer, ms, 0);
 }
 
+void gw__conn_timer_idle(struct gw_conn *c)
+{
+    timer_start(c, TIMER_IDLE, conn_cfg(c)->timeouts.client_idle_ms);
+}
+
+void gw__conn_timer_send(struct gw_conn *c)
+{
+    timer_start(c, TIMER_SEND, conn_cfg(c)->timeouts.client_idle_ms);
+}
+
+void gw__conn_timer_stop(struct gw_conn *c)
+{
+    uv_timer_stop(&c->timer);
+    c->timer_kind = 0;
+}
+
 void gw__conn_room(struct gw_conn *c, uv_buf_t *buf)
 {
     if (!c->in) {
@@ -327,6 +347,10 @@ void gw__conn_input(struct gw_conn *c, ssize_t nread)
     struct gw_request *r = c->req;
     if (nread == 0 || c->closing)
         return;
+    if (c->h2) {
+        gw__h2_input(c, nread);
+        return;
+    }
     if (nread == UV_ENOBUFS) {
         gw_conn_read_stop(c); /* resumed when the request frees buffer space */
         return;
@@ -385,7 +409,7 @@ void gw_conn_read_stop(struct gw_conn *c)
     c->reading = false;
 }
 
-static struct gw_request *request_new(struct gw_conn *c)
+struct gw_request *gw__request_new(struct gw_conn *c)
 {
     const struct gw_config *cfg = conn_cfg(c);
     uint32_t cap = cfg->http.max_headers;
@@ -436,7 +460,7 @@ static void process_once(struct gw_conn *c)
             /* Idle: give the buffer back; an idle connection costs only its handles. */
             release_in(c);
             if (c->w->stopping || c->peer_eof) {
-                close_gracefully(c);
+                gw__conn_close_gracefully(c);
                 return;
             }
             if (c->requests > 0)
@@ -446,8 +470,21 @@ static void process_once(struct gw_conn *c)
         return;
     }
     struct gw_request *r = c->req;
+    /* Prior-knowledge HTTP/2 on the plain listener ("http2.cleartext"): the client's first
+     * bytes are the connection preface (RFC 9113 3.4). Only a new connection is looked at. */
+    if (c->requests == 0 && !r && conn_cfg(c)->http2.cleartext && !c->tls) {
+        int pk = gw__h2_preface(c->in + c->in_off, c->in_len - c->in_off);
+        if (pk > 0) {
+            gw__h2_start(c);
+            return;
+        }
+        if (pk == 0) { /* a prefix of it: wait for more */
+            gw_conn_read_start(c);
+            return;
+        }
+    }
     if (!r) {
-        r = request_new(c);
+        r = gw__request_new(c);
         if (!r) {
             gw_conn_close(c);
             return;
@@ -475,7 +512,7 @@ static void process_once(struct gw_conn *c)
         gw__conn_error(c, rc, true);
         return;
     }
-    gw__request_dispatch(c, r);
+    gw__request_dispatch(r);
 }
 
 static void conn_process(struct gw_conn *c)
@@ -499,7 +536,7 @@ static void conn_process(struct gw_conn *c)
  * whose completion calls cb. Returns 1 if written inline, 0 if pending, <0 error. The write
  * request is allocated only when a write has to wait (an idle connection carries none); cb
  * receives it with data = the connection and must free it. */
-static int conn_write(struct gw_conn *c, uv_buf_t *bufs, unsigned nbufs, uv_write_cb cb)
+int gw__conn_write(struct gw_conn *c, uv_buf_t *bufs, unsigned nbufs, uv_write_cb cb)
 {
     unsigned i;
     if (c->tls) {
@@ -540,10 +577,10 @@ static void request_done(struct gw_conn *c)
         c->in_off += r->msg.head_len;
     bool keep = r->keep_alive && !c->w->stopping;
     c->req = NULL;
-    request_free(r);
+    gw__request_free(r);
     c->requests++;
     if (!keep) {
-        close_gracefully(c);
+        gw__conn_close_gracefully(c);
         return;
     }
     conn_process(c);
@@ -561,7 +598,7 @@ static void respond_done(struct gw_conn *c, int status)
     if (c->req) {
         request_done(c);
     } else {
-        close_gracefully(c);
+        gw__conn_close_gracefully(c);
     }
 }
 
@@ -660,7 +697,7 @@ static void respond(struct gw_conn *c, int status, const char *extra_headers, co
     if (r)
         r->bytes_out += b->len;
     uv_buf_t ub = uv_buf_init(b->data, (unsigned)b->len);
-    rc = conn_write(c, &ub, 1, on_respond_written);
+    rc = gw__conn_write(c, &ub, 1, on_respond_written);
     if (rc < 0)
         gw_conn_close(c);
     else if (rc == 1)
@@ -755,7 +792,7 @@ void gw_conn_refuse(struct gw_worker *w, int fd)
 
 /* The audit log's authentication events (audit/audit.h): every 403 gantry answers is an entry;
  * a 401 counts toward the repeated-401 entry of its client. Off: one load and a test. */
-static void audit_answer(struct gw_request *r, const struct gw_answer *a)
+void gw__conn_audit_answer(struct gw_request *r, const struct gw_answer *a)
 {
     int status = a->status ? a->status : gw_err_http_status(a->err);
     if (status != 401 && status != 403)
@@ -788,7 +825,7 @@ static void audit_answer(struct gw_request *r, const struct gw_answer *a)
 
 static void ds_respond(struct gw_request *r, const struct gw_answer *a)
 {
-    audit_answer(r, a);
+    gw__conn_audit_answer(r, a);
     gw__conn_answer(gw_conn_of(r), a);
 }
 
@@ -811,7 +848,7 @@ static void on_client_written(uv_write_t *req, int status)
 static int ds_send(struct gw_request *r, uv_buf_t *bufs, unsigned n)
 {
     struct gw_conn *c = gw_conn_of(r);
-    int rc = conn_write(c, bufs, n, on_client_written);
+    int rc = gw__conn_write(c, bufs, n, on_client_written);
     /* A client that does not take the answer gets the idle timeout to do so (unless it is
      * still sending its body: the body timeout then covers it). */
     if (rc == 0 && !(c->timer_kind == TIMER_BODY && uv_is_active((uv_handle_t *)&c->timer)))
@@ -912,3 +949,9 @@ const struct gw_downstream_ops gw_conn_downstream = {
     .detach = ds_detach,
     .background = gw_background_start,
 };
+
+void gw_conn_going_away(struct gw_conn *c)
+{
+    if (c->h2)
+        gw__h2_going_away(c);
+}

@@ -20,6 +20,7 @@
 
 struct gw_worker;
 struct gw_conn_tls;
+struct gw__h2_conn;
 
 /* A client connection's read buffer while a request is in flight (a message head may grow it
  * up to the parser's limits); idle connections keep none (the worker's conn_bufs keeps a few). */
@@ -36,7 +37,10 @@ struct gw_conn {
     size_t in_cap;
     struct gw_request *req;
     struct gw_conn_tls *tls; /** the TLS session of an HTTPS connection, NULL on plain TCP */
-    struct gw_buf out;       /** a response gantry generates itself */
+    /** the HTTP/2 session (conn/h2_conn.c) once the connection speaks HTTP/2; then c->req is
+     * never set: its requests are streams */
+    struct gw__h2_conn *h2;
+    struct gw_buf out; /** a response gantry generates itself */
     unsigned open_handles;
     uint8_t timer_kind; /** what c->timer currently measures */
     bool reading;
@@ -69,6 +73,10 @@ void gw_conn_close(struct gw_conn *c);
 /* Starts or stops reading from the client. */
 void gw_conn_read_start(struct gw_conn *c);
 void gw_conn_read_stop(struct gw_conn *c);
+
+/* The worker drains: an HTTP/2 connection says GOAWAY and closes once its streams are done
+ * (an HTTP/1 connection is closed by the worker when idle, or after its request). */
+void gw_conn_going_away(struct gw_conn *c);
 
 /* The downstream interface of an HTTP/1 connection's requests (conn/request-t.h). */
 extern const struct gw_downstream_ops gw_conn_downstream;

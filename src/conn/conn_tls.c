@@ -96,6 +96,9 @@ static void count_handshake(struct gw_conn *c, bool ok, const char *why)
         gw_mx_inc(&c->w->mx.tls_handshakes);
         if (gw_tls_stream_resumed(t->s))
             gw_mx_inc(&c->w->mx.tls_resumed);
+        /* ALPN chose HTTP/2: the plaintext from here on is the session's. */
+        if (gw_tls_stream_alpn_h2(t->s))
+            gw__h2_start(c);
         return;
     }
     gw_mx_inc(&c->w->mx.tls_failures);

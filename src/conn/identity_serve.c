@@ -48,8 +48,8 @@ static void on_result(void *arg, const struct gw_idp_result *res)
     struct gw_idp_serve *st = r->idp;
     st->call = NULL;
     if (res->err == 0) {
-        gw__conn_respond(gw_conn_of(r), res->status, "Cache-Control: no-store\r\n", res->body,
-                         res->body_len, false);
+        gw__request_reply(r, res->status, "Cache-Control: no-store\r\n", res->body, res->body_len,
+                          false);
         return;
     }
     struct gw_answer a;

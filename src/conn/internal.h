@@ -70,8 +70,7 @@ enum gw_route_result gw__conn_route_path_version(struct gw_request *r, const cha
                                                  struct gw_route_match *m);
 /* Answers a request whose version no route has: versioning.unknown_status (404 or 400), with
  * the versions the prefix offers in the body ("versions": [...]). */
-void gw__conn_unknown_version(struct gw_conn *c, struct gw_request *r,
-                              const struct gw_route_match *m);
+void gw__conn_unknown_version(struct gw_request *r, const struct gw_route_match *m);
 /* conn/identity_serve.c: answers a request for built-in identity endpoint ep (a GW_IDP_EP_*):
  * reads its body, runs the call, answers. */
 void gw__idp_serve(struct gw_request *r, int ep);
@@ -96,15 +95,68 @@ bool gw__hub_serve(struct gw_conn *c, struct gw_request *r, const char *path, si
                    const char *query, size_t query_len);
 
 /* conn/request.c: a complete request head: probes, route lookup, the policy chain, then the
- * proxy. */
-void gw__request_dispatch(struct gw_conn *c, struct gw_request *r);
+ * proxy. Any downstream's request (HTTP/1 or an HTTP/2 stream). */
+void gw__request_dispatch(struct gw_request *r);
+
+/* conn/respond.c: gantry's own answer to r, whatever its downstream: an HTTP/1 connection's
+ * (gw__conn_answer) or an HTTP/2 stream's (gw__h2_answer). r is finished (freed) by it. */
+void gw__request_answer(struct gw_request *r, const struct gw_answer *a);
+/* The same for an error code with nothing added; close_after as gw__conn_error's. */
+void gw__request_error(struct gw_request *r, int err, bool close_after);
+/* The same for a body gantry built (probes, metrics, OpenAPI, identity): gw__conn_respond's
+ * arguments for r's downstream. */
+void gw__request_reply(struct gw_request *r, int status, const char *extra_headers,
+                       const char *body, size_t body_len, bool close_after);
+
+/* conn/conn.c: a new request of c's (HTTP/1 until its downstream says otherwise), counted in
+ * the worker, with a snapshot reference; NULL when out of memory. */
+struct gw_request *gw__request_new(struct gw_conn *c);
+/* conn/conn.c: frees a request (stage cancels, buffers, snapshot reference); NULL-safe. */
+void gw__request_free(struct gw_request *r);
+/* conn/conn.c: writes bufs to the client (see conn.c): 1 inline, 0 pending (cb runs with the
+ * write request, data = c, which cb frees), negative on error. */
+int gw__conn_write(struct gw_conn *c, uv_buf_t *bufs, unsigned nbufs, uv_write_cb cb);
+/* conn/conn.c: shut our side down, linger, close (or close now when requests are live). */
+void gw__conn_close_gracefully(struct gw_conn *c);
+/* conn/conn.c: the client timer as the idle timeout, the send timeout, or off. */
+void gw__conn_timer_idle(struct gw_conn *c);
+void gw__conn_timer_send(struct gw_conn *c);
+void gw__conn_timer_stop(struct gw_conn *c);
+/* conn/conn.c: the audit log's entry for a 401 or 403 answer. */
+void gw__conn_audit_answer(struct gw_request *r, const struct gw_answer *a);
+
+/* ---- conn/h2_conn.c: HTTP/2 connections (h2/session.h underneath) --------------------------- */
+
+/* Whether buf starts the HTTP/2 connection preface: 1 it does (whole), 0 it is a proper
+ * prefix of it (wait for more), -1 it is not. */
+int gw__h2_preface(const char *buf, size_t len);
+/* Switches c to HTTP/2 (after ALPN h2, or the preface of prior-knowledge h2c): the bytes
+ * buffered in c->in are its first input. Closes c when out of memory. */
+void gw__h2_start(struct gw_conn *c);
+/* Input for an HTTP/2 connection (gw__conn_input's nread). */
+void gw__h2_input(struct gw_conn *c, ssize_t nread);
+/* Whether requests are live on c's streams. */
+bool gw__h2_busy(const struct gw_conn *c);
+/* The connection closes: its live requests are aborted (access log, metrics, freed). */
+void gw__h2_abort_all(struct gw_conn *c);
+/* Closes the handles the HTTP/2 side added (cb as for c's others). */
+void gw__h2_close_handles(struct gw_conn *c, uv_close_cb cb);
+/* Frees the HTTP/2 session; safe when c has none. */
+void gw__h2_free(struct gw_conn *c);
+/* GOAWAY for a drain. */
+void gw__h2_going_away(struct gw_conn *c);
+/* gantry's own answer a to an HTTP/2 stream's request (rendered by conn/respond.c). */
+void gw__h2_answer(struct gw_request *r, const struct gw_answer *a);
+/* A reply with a body built by gantry (gw__request_reply) to an HTTP/2 stream's request. */
+void gw__h2_reply(struct gw_request *r, int status, const char *extra_headers, const char *body,
+                  size_t body_len, bool json);
 
 /* conn/redirect.c: answers a plain-HTTP request 308 to HTTPS when "tls.redirect_http" covers
  * its host (host: the Host header or the target's authority, with any port; path and query, with
  * its "?", as the client sent them). Returns true when it answered (r is then gone). */
-bool gw__request_https_redirect(struct gw_conn *c, struct gw_request *r, const char *host,
-                                size_t host_len, const char *path, size_t path_len,
-                                const char *query, size_t query_len);
+bool gw__request_https_redirect(struct gw_request *r, const char *host, size_t host_len,
+                                const char *path, size_t path_len, const char *query,
+                                size_t query_len);
 
 /* conn/conn.c: where the next bytes read from the client go (the free end of the input buffer,
  * grown or compacted as the request's state allows); len 0 when there is no room now. */

@@ -38,9 +38,9 @@ static bool host_matches(const struct gw_tls_conf *tc, const char *host, size_t 
     return false;
 }
 
-bool gw__request_https_redirect(struct gw_conn *c, struct gw_request *r, const char *host,
-                                size_t host_len, const char *path, size_t path_len,
-                                const char *query, size_t query_len)
+bool gw__request_https_redirect(struct gw_request *r, const char *host, size_t host_len,
+                                const char *path, size_t path_len, const char *query,
+                                size_t query_len)
 {
     const struct gw_tls_conf *tc = &r->snap->cfg->tls;
     char name[256];
@@ -76,6 +76,6 @@ bool gw__request_https_redirect(struct gw_conn *c, struct gw_request *r, const c
     struct gw_answer a;
     gw_answer_init(&a, GW_EHTTPSREDIRECT);
     a.headers = hdr;
-    gw__conn_answer(c, &a);
+    gw__request_answer(r, &a);
     return true;
 }

@@ -95,7 +95,7 @@ static void assign_request_id(struct gw_request *r)
 }
 
 /* Liveness and readiness probes on the proxy port (DESIGN.md "Two ports"). */
-static bool serve_probe(struct gw_conn *c, struct gw_request *r, const char *path, size_t n)
+static bool serve_probe(struct gw_request *r, const char *path, size_t n)
 {
     static const char ok[] = "{\"status\":\"ok\"}";
     static const char not_ready[] = "{\"status\":\"not ready\"}";
@@ -107,15 +107,16 @@ static bool serve_probe(struct gw_conn *c, struct gw_request *r, const char *pat
     /* The paths come from "probes"; a probe that is off has len 0, and n is never 0. */
     if ((n == health->len && memcmp(path, health->path, n) == 0) ||
         (n == startup->len && memcmp(path, startup->path, n) == 0)) {
-        gw__conn_respond(c, 200, NULL, ok, sizeof(ok) - 1, false);
+        gw__request_reply(r, 200, NULL, ok, sizeof(ok) - 1, false);
         return true;
     }
     if (n == readiness->len && memcmp(path, readiness->path, n) == 0) {
-        bool ready = atomic_load(&c->w->server->ready) && !c->w->stopping;
+        bool ready = atomic_load(&r->w->server->ready) && !r->w->stopping;
         if (ready)
-            gw__conn_respond(c, 200, NULL, ok, sizeof(ok) - 1, false);
+            gw__request_reply(r, 200, NULL, ok, sizeof(ok) - 1, false);
         else
-            gw__conn_respond(c, 503, "Retry-After: 1\r\n", not_ready, sizeof(not_ready) - 1, false);
+            gw__request_reply(r, 503, "Retry-After: 1\r\n", not_ready, sizeof(not_ready) - 1,
+                              false);
         return true;
     }
     return false;
@@ -123,38 +124,38 @@ static bool serve_probe(struct gw_conn *c, struct gw_request *r, const char *pat
 
 /* ---- the aggregated OpenAPI document (openapi.path) ------------------------------------------ */
 
-static __attribute__((noinline)) void serve_openapi(struct gw_conn *c, struct gw_request *r,
-                                                    const char *query, size_t query_len)
+static __attribute__((noinline)) void serve_openapi(struct gw_request *r, const char *query,
+                                                    size_t query_len)
 {
     const struct gw_openapi_conf *oc = &r->snap->cfg->openapi;
     size_t n;
     if (oc->viewer && query_len == 10 && memcmp(query, "?viewer.js", 10) == 0) {
         const char *js = gw_openapi_viewer_script(&n);
-        gw__conn_respond(c, 200, "Content-Type: text/javascript; charset=utf-8\r\n", js, n, false);
+        gw__request_reply(r, 200, "Content-Type: text/javascript; charset=utf-8\r\n", js, n, false);
         return;
     }
     int i = gw_http1_find_header(&r->msg, "accept", 6);
     if (oc->viewer && i >= 0 &&
         gw_openapi_wants_html(r->msg.headers[i].value, r->msg.headers[i].value_len)) {
         const char *html = gw_openapi_viewer_html(&n);
-        gw__conn_respond(c, 200,
-                         "Content-Type: text/html; charset=utf-8\r\nVary: Accept\r\n"
-                         "Cache-Control: no-cache\r\n",
-                         html, n, false);
+        gw__request_reply(r, 200,
+                          "Content-Type: text/html; charset=utf-8\r\nVary: Accept\r\n"
+                          "Cache-Control: no-cache\r\n",
+                          html, n, false);
         return;
     }
-    struct gw_openapi_doc *d = gw_openapi_get(c->w->server->openapi);
+    struct gw_openapi_doc *d = gw_openapi_get(r->w->server->openapi);
     if (d == NULL) {
-        gw__conn_error(c, GW_ENOROUTE, false);
+        gw__request_error(r, GW_ENOROUTE, false);
         return;
     }
     /* A client (a documentation viewer) fetches it again on each visit: the services' documents
      * change with their deploys. */
-    gw__conn_respond(c, 200,
-                     oc->viewer ? "Content-Type: application/json\r\nVary: Accept\r\n"
-                                  "Cache-Control: no-cache\r\n"
-                                : "Content-Type: application/json\r\nCache-Control: no-cache\r\n",
-                     d->text, d->len, false);
+    gw__request_reply(r, 200,
+                      oc->viewer ? "Content-Type: application/json\r\nVary: Accept\r\n"
+                                   "Cache-Control: no-cache\r\n"
+                                 : "Content-Type: application/json\r\nCache-Control: no-cache\r\n",
+                      d->text, d->len, false);
     gw_openapi_doc_unref(d);
 }
 
@@ -202,39 +203,38 @@ static bool metrics_peer_ok(struct gw_request *r, const struct gw_config *cfg)
 static void on_metrics_scraped(void *arg, int err, struct gw_buf *out)
 {
     struct gw_request *r = arg;
-    struct gw_conn *c = gw_conn_of(r);
     r->scrape = NULL;
     if (err < 0) {
-        gw__conn_error(c, err == GW_ENOMEM ? GW_ENOMEM : GW_EUPSTREAM, false);
+        gw__request_error(r, err == GW_ENOMEM ? GW_ENOMEM : GW_EUPSTREAM, false);
         return;
     }
     bool json = out->len > 0 && out->data[0] == '{';
-    gw__conn_respond(c, 200,
-                     json ? "Content-Type: application/json\r\nCache-Control: no-store\r\n"
-                          : "Content-Type: " GW_OBSERVE_PROMETHEUS_TYPE
-                            "\r\nCache-Control: no-store\r\n",
-                     out->data, out->len, false);
+    gw__request_reply(r, 200,
+                      json ? "Content-Type: application/json\r\nCache-Control: no-store\r\n"
+                           : "Content-Type: " GW_OBSERVE_PROMETHEUS_TYPE
+                             "\r\nCache-Control: no-store\r\n",
+                      out->data, out->len, false);
 }
 
 /* Metrics on the proxy port: rendered by the control thread (a scrape never costs a worker
  * more than this hand-off), behind their own key or network list. */
-static void serve_metrics(struct gw_conn *c, struct gw_request *r)
+static void serve_metrics(struct gw_request *r)
 {
     const struct gw_config *cfg = r->snap->cfg;
     bool ok = (cfg->metrics.proxy_api_key && metrics_key_ok(r, cfg->metrics.proxy_api_key)) ||
               (cfg->metrics.nproxy_allow && metrics_peer_ok(r, cfg));
     if (!ok) {
-        gw__conn_error(c, cfg->metrics.proxy_api_key ? GW_EAUTHMISSING : GW_EFORBIDDEN, false);
+        gw__request_error(r, cfg->metrics.proxy_api_key ? GW_EAUTHMISSING : GW_EFORBIDDEN, false);
         return;
     }
     int i = gw_http1_find_header(&r->msg, "accept", 6);
     bool json = i >= 0 && memmem(r->msg.headers[i].value, r->msg.headers[i].value_len,
                                  "application/json", 16) != NULL;
-    struct gw_metrics_hub *hub = c->w->server->metrics;
+    struct gw_metrics_hub *hub = r->w->server->metrics;
     if (hub == NULL ||
-        gw_metrics_scrape_start(hub, &c->w->loop, json ? GW_OBSERVE_JSON : GW_OBSERVE_PROMETHEUS,
+        gw_metrics_scrape_start(hub, &r->w->loop, json ? GW_OBSERVE_JSON : GW_OBSERVE_PROMETHEUS,
                                 on_metrics_scraped, r, &r->scrape) < 0)
-        gw__conn_error(c, GW_ENOMEM, false);
+        gw__request_error(r, GW_ENOMEM, false);
 }
 
 /* Splits the target into the path to route on, its query, and an authority for absolute
@@ -361,7 +361,7 @@ static uint32_t matched_prefix(const struct gw_service_conf *sc, const char *pat
     return 0;
 }
 
-void gw__request_dispatch(struct gw_conn *c, struct gw_request *r)
+void gw__request_dispatch(struct gw_request *r)
 {
     const struct gw_http1_message *m = &r->msg;
     const char *path, *query, *authority;
@@ -381,12 +381,12 @@ void gw__request_dispatch(struct gw_conn *c, struct gw_request *r)
     r->body_left = m->body == GW_BODY_LENGTH ? m->content_length : 0;
 
     if (m->method_id == GW_METHOD_CONNECT) {
-        gw__conn_error(c, GW_ECONNECTUNSUP, true);
+        gw__request_error(r, GW_ECONNECTUNSUP, true);
         return;
     }
     if (m->target_len == 1 && m->target[0] == '*') {
-        gw__conn_respond(c, 200, "Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH\r\n", NULL, 0,
-                         false);
+        gw__request_reply(r, 200, "Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH\r\n", NULL,
+                          0, false);
         return;
     }
     split_target(m, &path, &path_len, &query, &query_len, &authority, &authority_len);
@@ -394,20 +394,20 @@ void gw__request_dispatch(struct gw_conn *c, struct gw_request *r)
         path = "/";
         path_len = 1;
     }
-    if (serve_probe(c, r, path, path_len))
+    if (serve_probe(r, path, path_len))
         return;
     /* Off (the default): proxy_path_len is 0, and n is never 0. */
     const struct gw_config *cfg = r->snap->cfg;
     if (path_len == cfg->metrics.proxy_path_len &&
         memcmp(path, cfg->metrics.proxy_path, path_len) == 0 &&
         (m->method_id == GW_METHOD_GET || m->method_id == GW_METHOD_HEAD)) {
-        serve_metrics(c, r);
+        serve_metrics(r);
         return;
     }
     /* Off (the default): openapi.path_len is 0. */
     if (path_len == cfg->openapi.path_len && memcmp(path, cfg->openapi.path, path_len) == 0 &&
         (m->method_id == GW_METHOD_GET || m->method_id == GW_METHOD_HEAD)) {
-        serve_openapi(c, r, query, query_len);
+        serve_openapi(r, query, query_len);
         return;
     }
     /* Built-in identity, off by default: one test. */
@@ -425,8 +425,10 @@ void gw__request_dispatch(struct gw_conn *c, struct gw_request *r)
             return;
         }
     }
-    /* The WebSocket hub, off by default: one test. */
-    if (cfg->hub.enabled && gw__hub_serve(c, r, path, path_len, query, query_len))
+    /* The WebSocket hub, off by default: one test. It takes over an HTTP/1 connection (an
+     * HTTP/2 stream cannot become a WebSocket here: no extended CONNECT). */
+    if (cfg->hub.enabled && r->ds == &gw_conn_downstream &&
+        gw__hub_serve(gw_conn_of(r), r, path, path_len, query, query_len))
         return;
     if (r->snap->cfg->tracing.enabled)
         gw_trace_begin(r);
@@ -438,7 +440,7 @@ void gw__request_dispatch(struct gw_conn *c, struct gw_request *r)
             h = m->headers[m->host_index].value;
             hl = m->headers[m->host_index].value_len;
         }
-        if (gw__request_https_redirect(c, r, h, hl, path, path_len, query, query_len))
+        if (gw__request_https_redirect(r, h, hl, path, path_len, query, query_len))
             return;
     }
 
@@ -449,13 +451,13 @@ void gw__request_dispatch(struct gw_conn *c, struct gw_request *r)
     char *norm = malloc(cap);
     size_t norm_len = 0;
     if (!norm) {
-        gw__conn_error(c, GW_ENOMEM, true);
+        gw__request_error(r, GW_ENOMEM, true);
         return;
     }
     int rc = gw_path_normalize_packed(path, path_len, norm, &norm_len);
     if (rc < 0) {
         free(norm);
-        gw__conn_error(c, rc, false);
+        gw__request_error(r, rc, false);
         return;
     }
 
@@ -483,13 +485,13 @@ void gw__request_dispatch(struct gw_conn *c, struct gw_request *r)
             res = gw__conn_route_path_version(r, host, host_len, norm, norm_len, &match);
         if (res == GW_ROUTE_VERSION_UNKNOWN) {
             free(norm);
-            gw__conn_unknown_version(c, r, &match);
+            gw__conn_unknown_version(r, &match);
             return;
         }
     }
     if (res == GW_ROUTE_NOT_FOUND) {
         free(norm);
-        gw__conn_error(c, GW_ENOROUTE, false);
+        gw__request_error(r, GW_ENOROUTE, false);
         return;
     }
     if (res == GW_ROUTE_METHOD_NOT_ALLOWED) {
@@ -500,7 +502,7 @@ void gw__request_dispatch(struct gw_conn *c, struct gw_request *r)
         snprintf(hdr, sizeof(hdr), "Allow: %s\r\n", allow);
         gw_answer_init(&a, GW_EMETHODNOTALLOWED);
         a.headers = hdr;
-        gw__conn_answer(c, &a);
+        gw__request_answer(r, &a);
         return;
     }
     r->svc = match.data;
@@ -518,14 +520,14 @@ void gw__request_dispatch(struct gw_conn *c, struct gw_request *r)
             /* RFC 6455 4.4 and RFC 9110 15.5.22: the versions we speak, and Upgrade. */
             if (rc == GW_EWSVERSION)
                 a.headers = "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n";
-            gw__conn_answer(c, &a);
+            gw__request_answer(r, &a);
             return;
         }
     }
 
     if (m->body == GW_BODY_LENGTH && sc->max_body_bytes && m->content_length > sc->max_body_bytes) {
         free(norm);
-        gw__conn_error(c, GW_EBODYTOOLARGE, true);
+        gw__request_error(r, GW_EBODYTOOLARGE, true);
         return;
     }
 

@@ -137,3 +137,28 @@ void gw__conn_error(struct gw_conn *c, int err, bool close_after)
     a.close = a.close || close_after;
     gw__conn_answer(c, &a);
 }
+
+void gw__request_answer(struct gw_request *r, const struct gw_answer *a)
+{
+    if (r->ds == &gw_conn_downstream)
+        gw__conn_answer(gw_conn_of(r), a);
+    else
+        gw__h2_answer(r, a);
+}
+
+void gw__request_error(struct gw_request *r, int err, bool close_after)
+{
+    struct gw_answer a;
+    gw_answer_init(&a, err);
+    a.close = a.close || close_after;
+    gw__request_answer(r, &a);
+}
+
+void gw__request_reply(struct gw_request *r, int status, const char *extra_headers,
+                       const char *body, size_t body_len, bool close_after)
+{
+    if (r->ds == &gw_conn_downstream)
+        gw__conn_respond(gw_conn_of(r), status, extra_headers, body, body_len, close_after);
+    else
+        gw__h2_reply(r, status, extra_headers, body, body_len, true);
+}

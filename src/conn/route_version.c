@@ -77,8 +77,7 @@ enum gw_route_result gw__conn_route_version_preflight(struct gw_request *r, cons
     }
 }
 
-void gw__conn_unknown_version(struct gw_conn *c, struct gw_request *r,
-                              const struct gw_route_match *m)
+void gw__conn_unknown_version(struct gw_request *r, const struct gw_route_match *m)
 {
     const struct gw_versioning_conf *vc = &r->snap->cfg->versioning;
     char text[VERSIONS_TEXT_MAX];
@@ -102,5 +101,5 @@ void gw__conn_unknown_version(struct gw_conn *c, struct gw_request *r,
     gw_answer_init(&a, GW_EAPIVERSION);
     a.status = (int)vc->unknown_status;
     a.extra = fits ? text : NULL;
-    gw__conn_answer(c, &a);
+    gw__request_answer(r, &a);
 }

@@ -38,6 +38,11 @@ struct gw_mx_worker {
     gw_mx_ctr tls_handshakes; /** TLS handshakes completed */
     gw_mx_ctr tls_resumed;    /** of those, resumed sessions (ticket or cache) */
     gw_mx_ctr tls_failures;   /** TLS connections that ended before their handshake completed */
+    gw_mx_ctr h2_conns;       /** connections that spoke HTTP/2 (ALPN h2 or prior-knowledge h2c) */
+    /** HTTP/2 events, by kind (enum gw_h2_event of h2/session.h, same order): streams, then
+     * the protections: rapid reset, PING/SETTINGS flood, CONTINUATION flood, header list too
+     * large, protocol errors, streams reset by the client */
+    gw_mx_ctr h2_events[7];
 };
 
 struct gw_metrics_area;

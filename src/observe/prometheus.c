@@ -247,6 +247,9 @@ static void worker_families(struct out *o, struct gw_server *s)
          "TLS handshakes that resumed a session (ticket or cache), per worker."},
         {"gantry_tls_handshake_failures_total", "counter",
          "TLS connections that failed or ended before their handshake completed, per worker."},
+        {"gantry_http2_connections_total", "counter",
+         "Client connections that spoke HTTP/2, per worker."},
+        {"gantry_http2_streams_total", "counter", "HTTP/2 requests (streams), per worker."},
     };
     for (size_t f = 0; f < sizeof fam / sizeof fam[0]; f++) {
         family(o, fam[f].name, fam[f].type, fam[f].help);
@@ -262,9 +265,26 @@ static void worker_families(struct out *o, struct gw_server *s)
                          : f == 4 ? gw_mx_get(&m->up_reused)
                          : f == 5 ? gw_mx_get(&m->tls_handshakes)
                          : f == 6 ? gw_mx_get(&m->tls_resumed)
-                                  : gw_mx_get(&m->tls_failures);
+                         : f == 7 ? gw_mx_get(&m->tls_failures)
+                         : f == 8 ? gw_mx_get(&m->h2_conns)
+                                  : gw_mx_get(&m->h2_events[0]);
             sample_u64(o, fam[f].name, lbl, v);
         }
+    }
+    /* The HTTP/2 protections (h2/session.h): what each one refused, summed over the workers. */
+    static const char *const kinds[] = {"rapid_reset", "control_flood",  "continuation_flood",
+                                        "header_list", "protocol_error", "client_reset"};
+    family(o, "gantry_http2_refused_total", "counter",
+           "HTTP/2 frames or streams refused by a protection, by kind: GOAWAY for rapid_reset, "
+           "control_flood and continuation_flood; a stream reset for header_list; "
+           "client_reset counts streams the client reset.");
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        uint64_t v = 0;
+        for (unsigned i = 0; i < s->nworkers; i++)
+            v += gw_mx_get(&s->workers[i].mx.h2_events[k + 1]);
+        char lbl[48];
+        snprintf(lbl, sizeof lbl, "kind=\"%s\"", kinds[k]);
+        sample_u64(o, "gantry_http2_refused_total", lbl, v);
     }
 }
 

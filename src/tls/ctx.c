@@ -140,17 +140,21 @@ static int on_servername(SSL *ssl, int *alert, void *arg)
     return SSL_TLSEXT_ERR_OK;
 }
 
-/* ALPN (RFC 7301): HTTP/1.1 is what the listener speaks. A client that offers only other
- * protocols gets no ALPN answer (and may go on or give up), as nginx and HAProxy do. */
+/* The ALPN callback's argument when h2 is offered (its address is all that matters). */
+static int alpn_h2_marker;
+
+/* ALPN (RFC 7301): h2 when "http2" is on (arg non-NULL), preferred, then HTTP/1.1. A client that
+ * offers only other protocols gets no ALPN answer (and may go on or give up), as nginx and
+ * HAProxy do. */
 static int on_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
                    const unsigned char *in, unsigned int inlen, void *arg)
 {
     (void)ssl;
-    (void)arg;
-    static const unsigned char ours[] = "\x08http/1.1";
+    static const unsigned char both[] = "\x02h2\x08http/1.1";
+    const unsigned char *ours = arg ? both : both + 3;
+    unsigned int ours_len = arg ? sizeof both - 1 : sizeof both - 4;
     unsigned char *sel = NULL;
-    if (SSL_select_next_proto(&sel, outlen, ours, sizeof ours - 1, in, inlen) !=
-        OPENSSL_NPN_NEGOTIATED)
+    if (SSL_select_next_proto(&sel, outlen, ours, ours_len, in, inlen) != OPENSSL_NPN_NEGOTIATED)
         return SSL_TLSEXT_ERR_NOACK;
     *out = sel;
     return SSL_TLSEXT_ERR_OK;
@@ -281,7 +285,7 @@ static int build_entry(struct gw_tls_ctx *ctx, const struct gw_tls_conf *conf,
     }
     SSL_CTX_set_client_hello_cb(s, on_client_hello, ctx);
     SSL_CTX_set_tlsext_servername_callback(s, on_servername);
-    SSL_CTX_set_alpn_select_cb(s, on_alpn, NULL);
+    SSL_CTX_set_alpn_select_cb(s, on_alpn, conf->alpn_h2 ? &alpn_h2_marker : NULL);
     if (conf->client_auth.enabled) {
         const struct gw_tls_client_auth_conf *ca = &conf->client_auth;
         STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(ca->ca);

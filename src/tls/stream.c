@@ -263,3 +263,11 @@ int gw_tls_stream_peer(const struct gw_tls_stream *t, char **subject, char **san
     ERR_clear_error();
     return 1;
 }
+
+bool gw_tls_stream_alpn_h2(const struct gw_tls_stream *t)
+{
+    const unsigned char *p = NULL;
+    unsigned int n = 0;
+    SSL_get0_alpn_selected(t->ssl, &p, &n);
+    return n == 2 && p[0] == 'h' && p[1] == '2';
+}

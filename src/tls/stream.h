@@ -57,6 +57,8 @@ void gw_tls_stream_out_consume(struct gw_tls_stream *t, size_t n);
  * and the server name the client asked for (NULL when none). */
 bool gw_tls_stream_established(const struct gw_tls_stream *t);
 bool gw_tls_stream_resumed(const struct gw_tls_stream *t);
+/* Whether ALPN chose "h2" (HTTP/2) for the established session. */
+bool gw_tls_stream_alpn_h2(const struct gw_tls_stream *t);
 const char *gw_tls_stream_version(const struct gw_tls_stream *t);
 const char *gw_tls_stream_server_name(const struct gw_tls_stream *t);
 

@@ -110,8 +110,10 @@ def tls_port(g):
 
 
 def curl(g, host, urlpath="/echo/x", extra=()):
+    """HTTP/1.1 over TLS (ALPN would pick h2, which test_http2.py covers)."""
     port = tls_port(g)
-    return sh(["curl", "-sS", "--max-time", "10", "--cacert", path("ca.pem"), "--resolve",
+    return sh(["curl", "-sS", "--http1.1", "--max-time", "10", "--cacert", path("ca.pem"),
+               "--resolve",
                "%s:%d:127.0.0.1" % (host, port), "-D", "-",
                "https://%s:%d%s" % (host, port, urlpath)] + list(extra))
 
@@ -184,10 +186,21 @@ def test_sni_selects_the_certificate():
 
 def test_alpn():
     with Origin() as o, Gantry(tls_config(o)) as g:
+        # HTTP/2 is on by default: h2 is preferred, http/1.1 still offered.
         rc, out = s_client(g, "-alpn", "h2,http/1.1")
+        assert "ALPN protocol: h2" in out, out
+        rc, out = s_client(g, "-alpn", "http/1.1")
         assert "ALPN protocol: http/1.1" in out, out
-        rc, out = s_client(g, "-alpn", "h2")
+        rc, out = s_client(g, "-alpn", "spdy/3")
         assert "No ALPN negotiated" in out, out
+    with Origin() as o:
+        cfg = tls_config(o)
+        cfg["http2"] = False
+        with Gantry(cfg) as g:
+            rc, out = s_client(g, "-alpn", "h2,http/1.1")
+            assert "ALPN protocol: http/1.1" in out, out
+            rc, out = s_client(g, "-alpn", "h2")
+            assert "No ALPN negotiated" in out, out
 
 
 def test_versions_and_ciphers():

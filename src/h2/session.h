@@ -1,0 +1,187 @@
+/*
+ * HTTP/2 server session: gantry's glue around nghttp2 (the frame parser, HPACK and flow control
+ * are nghttp2's). No I/O and no requests: bytes in (gw_h2_session_input), bytes out
+ * (gw_h2_session_output), and per stream an HTTP/1.1 view of the request that the HTTP/1 code
+ * after it (router, policy chain, proxy) already understands:
+ *
+ *   - a stream's request head becomes HTTP/1.1 text in s->head ("GET /p HTTP/1.1", Host from
+ *     :authority, the fields as sent, cookies joined), parsed by the owner with the HTTP/1
+ *     parser. nghttp2 has refused what RFC 9113 8.2 calls malformed before (connection-specific
+ *     fields, CR/LF/NUL, uppercase names, pseudo-header rules, content-length against DATA);
+ *     this file refuses a Host that disagrees with :authority;
+ *   - its body becomes the body of that message in s->body: as sent when the request has a
+ *     content-length, else chunked (one chunk per gw_h2_stream_body_peek), ended when the
+ *     client ends the stream. The window the client may fill is given back only as the owner
+ *     consumes (gw_h2_stream_body_consume): the body held per stream is bounded by the window;
+ *   - the response is a status and header lines (gw_h2_stream_respond; connection-specific
+ *     fields dropped, names lowercased), then payload (gw_h2_stream_write, de-chunked when the
+ *     caller says the bytes are chunked), sent as the client's flow control allows; a stream
+ *     holds at most GW_H2_OUT_HIGH bytes before gw_h2_stream_write says "pending" and the
+ *     owner's `sent` runs when it drained.
+ *
+ * Limits with counters (enum gw_h2_event): concurrent streams (SETTINGS, refused past it),
+ * header list size (SETTINGS, and a stream whose decoded fields pass it is reset: HPACK bombs),
+ * RST_STREAM from the client per second (rapid reset, CVE-2023-44487), PING and SETTINGS per
+ * second, CONTINUATION frames per header block: past a bound the connection ends with GOAWAY
+ * ENHANCE_YOUR_CALM.
+ *
+ * Callbacks to the owner never run inside nghttp2's: input and output only mark streams, and
+ * gw_h2_session_input / gw_h2_session_output run the owner's callbacks after nghttp2 returned.
+ * All of it runs on one thread.
+ */
+#ifndef GW_H2_SESSION_H
+#define GW_H2_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/list.h"
+#include "http1/chunked.h"
+
+/* Response payload a stream buffers before gw_h2_stream_write reports "pending". */
+#define GW_H2_OUT_HIGH 65536
+
+struct gw_h2_limits {
+    uint32_t max_concurrent_streams;
+    uint32_t max_header_list_size; /* bytes, as RFC 9113 6.5.2 counts them */
+    uint32_t initial_window_size;  /* per stream, for request bodies */
+    uint32_t max_resets;           /* RST_STREAM from the client per second */
+    uint32_t max_control;          /* PING and SETTINGS from the client per second */
+    uint32_t max_continuations;    /* CONTINUATION frames in one header block */
+};
+
+enum gw_h2_event {
+    GW_H2_EV_STREAM = 0,     /* a stream's request was complete */
+    GW_H2_EV_RAPID_RESET,    /* too many RST_STREAM: GOAWAY */
+    GW_H2_EV_CONTROL_FLOOD,  /* too many PING / SETTINGS: GOAWAY */
+    GW_H2_EV_CONTINUATION,   /* too many CONTINUATION frames: GOAWAY */
+    GW_H2_EV_HEADER_LIST,    /* a header list past max_header_list_size: stream reset */
+    GW_H2_EV_PROTOCOL_ERROR, /* a malformed frame or request (nghttp2 or ours) */
+    GW_H2_EV_CLIENT_RESET,   /* the client reset a stream */
+    GW_H2_EV__COUNT,
+};
+
+struct gw_h2_session;
+
+struct gw_h2_stream {
+    struct gw_h2_session *sess;
+    struct gw_list link;    /** the session's list of streams */
+    struct gw_list pending; /** the session's list of streams with news for the owner */
+    int32_t id;
+    void *owner_data; /** the owner's (its request) */
+    /* request */
+    struct gw_buf head; /** HTTP/1.1 request head text, complete once `ready` */
+    struct gw_buf line; /** the method, while the fields arrive */
+    size_t method_len;
+    char *path; /** :path (copied), or NULL */
+    size_t path_len;
+    struct gw_buf fields; /** the regular fields as HTTP/1.1 lines, while they arrive */
+    size_t header_bytes;  /** RFC 9113 6.5.2 size of the fields so far */
+    char *authority;      /** :authority (copied), or NULL */
+    size_t authority_len;
+    char *host; /** a host field (copied), or NULL */
+    size_t host_len;
+    struct gw_buf cookies; /** cookie fields, joined with "; " */
+    bool has_cl;           /** the request has a content-length */
+    bool bad;              /** a field this file refuses (the stream is reset) */
+    bool ready;            /** the head is complete: the owner has (or will get) it */
+    bool body_end;         /** the client ended the stream: the body is complete */
+    /* request body, framed (see above) */
+    char *body;
+    size_t body_off, body_len, body_cap;
+    size_t chunk_at; /** where the open chunk's payload starts (chunked), or 0 */
+    bool chunk_open;
+    bool body_held;    /** the owner refers into body[body_off..): do not move it */
+    size_t uncredited; /** payload received and not yet given back as window */
+    bool released;     /** the owner let go (its request ended): body bytes are dropped */
+    /* response */
+    struct gw_buf out; /** payload not yet taken by nghttp2 */
+    size_t out_off;
+    bool out_chunked; /** gw_h2_stream_write gets chunked bytes */
+    struct gw_chunked_decoder dec;
+    bool responded; /** the head was submitted */
+    bool out_eof;   /** the payload is complete */
+    bool deferred;  /** nghttp2 waits for payload (resume it) */
+    bool want_sent; /** a write reported pending: run `sent` once out drains */
+    /* news for the owner (set inside nghttp2's callbacks, delivered after) */
+    bool ev_ready, ev_body, ev_sent, ev_closed;
+    bool closed;          /** nghttp2 closed the stream */
+    uint32_t close_error; /** its error code (0: NO_ERROR) */
+};
+
+struct gw_h2_handler {
+    /* A stream's request head is complete (s->head); s->body_end tells whether a body
+     * follows. The owner sets s->owner_data; a negative return resets the stream. */
+    int (*request)(void *owner, struct gw_h2_stream *s);
+    /* Body bytes arrived for a stream, or its end (s->body_end). */
+    void (*body)(void *owner, struct gw_h2_stream *s);
+    /* A write that reported pending drained. */
+    void (*sent)(void *owner, struct gw_h2_stream *s);
+    /* The stream is closed (reset by either side, or done): the owner lets go of it;
+     * the session frees it after this returns. error: the RST_STREAM code (0: a clean end). */
+    void (*closed)(void *owner, struct gw_h2_stream *s, uint32_t error);
+    /* Counted by the owner (metrics). */
+    void (*event)(void *owner, enum gw_h2_event ev);
+};
+
+/* A server session with our SETTINGS queued. NULL when out of memory. */
+struct gw_h2_session *gw_h2_session_new(const struct gw_h2_limits *lim,
+                                        const struct gw_h2_handler *h, void *owner);
+
+/* Frees the session and every stream left (no callbacks); NULL-safe. */
+void gw_h2_session_free(struct gw_h2_session *s);
+
+/* Feeds n bytes from the client (after TLS), then runs the owner's callbacks for what they
+ * brought. 0, or a negative code when the connection must close (a connection error: the
+ * GOAWAY is queued, send it before closing). */
+int gw_h2_session_input(struct gw_h2_session *s, const char *p, size_t n);
+
+/* Appends the frames ready to go to `out` (up to about max bytes), then runs the owner's
+ * callbacks for streams that drained. 0 or a negative code (the connection must close). */
+int gw_h2_session_output(struct gw_h2_session *s, struct gw_buf *out, size_t max);
+
+/* Whether the session has more to send or wants more input; false: close the connection
+ * (GOAWAY sent and answered, or both sides done). */
+bool gw_h2_session_alive(const struct gw_h2_session *s);
+
+/* Whether any stream is open. */
+bool gw_h2_session_busy(const struct gw_h2_session *s);
+
+/* Queues GOAWAY (graceful: NO_ERROR, streams in flight finish). */
+void gw_h2_session_goaway(struct gw_h2_session *s);
+
+/* Submits the response head: status and header lines (each ending in CRLF; connection-specific
+ * fields dropped, names lowercased). has_body false ends the stream with the head; else the
+ * payload follows (gw_h2_stream_write; chunked: the bytes written are chunked framing).
+ * 0 or a negative code. */
+int gw_h2_stream_respond(struct gw_h2_stream *s, int status, const char *lines, size_t len,
+                         bool has_body, bool chunked);
+
+/* Queues payload bytes (copied; de-chunked when the stream's body is chunked). 1: taken, write
+ * more; 0: taken, but the stream holds GW_H2_OUT_HIGH or more: `sent` runs when it drained;
+ * negative: a code (the framing was bad, or out of memory). */
+int gw_h2_stream_write(struct gw_h2_stream *s, const char *p, size_t n);
+
+/* The payload is complete. */
+void gw_h2_stream_end(struct gw_h2_stream *s);
+
+/* Resets the stream (RST_STREAM with code). */
+void gw_h2_stream_reset(struct gw_h2_stream *s, uint32_t code);
+
+/* The request body bytes not yet consumed, with their framing: how many, *p their start.
+ * A chunked body's open chunk is closed first, so the bytes are a whole number of chunks. */
+size_t gw_h2_stream_body_peek(struct gw_h2_stream *s, const char **p);
+
+/* n bytes of the body were forwarded: the client may send as many more. */
+void gw_h2_stream_body_consume(struct gw_h2_stream *s, size_t n);
+
+/* The owner's request ended (answered, or aborted): the stream finishes sending what it holds,
+ * and request body bytes still to come are dropped, their window given back at once. */
+void gw_h2_stream_release(struct gw_h2_stream *st);
+
+/* The owner refers into the peeked bytes (a write in flight): they must not move. */
+void gw_h2_stream_body_hold(struct gw_h2_stream *s, bool hold);
+
+#endif
