@@ -865,6 +865,19 @@ static void get_health_score(struct gw_server *s, const struct gw__admin_req *rq
 
 /* ---- the audit log (audit/audit.h) ----------------------------------------------------------- */
 
+/* The answer of a query over PostgreSQL (see get_audit). */
+static void on_audit_rows(void *arg, int rc, json_t *out, const char *why)
+{
+    struct gw__admin_resp rs = {0};
+    if (rc == 0)
+        gw__admin_json(&rs, 200, out);
+    else if (rc == GW_ENOMEM)
+        gw__admin_error(&rs, 500, "out of memory");
+    else
+        gw__admin_error(&rs, 503, "%s", why);
+    gw__admin_later_answer(arg, &rs);
+}
+
 static void get_audit(struct gw_server *s, const struct gw__admin_req *rq,
                       struct gw__admin_resp *rs)
 {
@@ -877,6 +890,17 @@ static void get_audit(struct gw_server *s, const struct gw__admin_req *rq,
     }
     json_t *out = NULL;
     int rc = gw_audit_query(&f, &out, why, sizeof why);
+    if (rc == 1) { /* PostgreSQL is the only store: its answer comes later */
+        struct gw__admin_later *l = gw__admin_defer(rq, rs);
+        if (l == NULL) {
+            gw__admin_error(rs, 500, "out of memory");
+            return;
+        }
+        rc = gw_audit_query_async(&f, on_audit_rows, l, why, sizeof why);
+        if (rc < 0)
+            on_audit_rows(l, rc, NULL, why);
+        return;
+    }
     if (rc == GW_ENOMEM) {
         gw__admin_error(rs, 500, "out of memory");
         return;
@@ -967,7 +991,7 @@ void gw__admin_dispatch(struct gw_server *s, struct gw__admin_req *rq, struct gw
         if (endpoints[i].method == rq->method) {
             rq->nparams = np;
             endpoints[i].handler(s, rq, rs);
-            if (rs->json == NULL && rs->content_type == NULL)
+            if (rs->json == NULL && rs->content_type == NULL && !rs->deferred)
                 gw__admin_error(rs, 500, "out of memory");
             return;
         }
