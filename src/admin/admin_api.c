@@ -695,12 +695,16 @@ static void get_cache(struct gw_server *s, const struct gw__admin_req *rq,
     }
     struct gw_cache_store_stats st;
     gw_cache_store_stats(store, &st);
-    gw__admin_json(rs, 200,
-                   json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "enabled", 1, "objects",
-                             (json_int_t)st.objects, "bytes", (json_int_t)st.bytes, "max_bytes",
-                             (json_int_t)gw_cache_store_max_bytes(store), "inserts",
-                             (json_int_t)st.inserts, "evictions", (json_int_t)st.evictions,
-                             "purged", (json_int_t)st.purged, "fills", (json_int_t)st.fills));
+    json_t *o = json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "enabled", 1, "objects",
+                          (json_int_t)st.objects, "bytes", (json_int_t)st.bytes, "max_bytes",
+                          (json_int_t)gw_cache_store_max_bytes(store), "inserts",
+                          (json_int_t)st.inserts, "evictions", (json_int_t)st.evictions, "purged",
+                          (json_int_t)st.purged, "fills", (json_int_t)st.fills);
+    if (o != NULL && gw_observe_cache_json(s, o) < 0) {
+        json_decref(o);
+        o = NULL;
+    }
+    gw__admin_json(rs, 200, o);
 }
 
 /* A URL as the cache's key starts: "host[:port]/path[?query]", host lower-cased; a leading
