@@ -135,7 +135,8 @@ int gw_observe_cache_json(struct gw_server *s, json_t *out)
             continue;
         uint64_t v[GW_MX_CACHE_REVALIDATED + 1] = {0};
         long row =
-            have ? gw_metrics_layout_find(t.layout, GW_MX_SERVICE, sc->name, strlen(sc->name)) : -1;
+            have ? gw_metrics_layout_find(t.layout, GW_MX_SERVICE, sc->name, strlen(sc->name) + 1)
+                 : -1;
         if (row >= 0) {
             const uint64_t *r = gw_metrics_total_row(&t, GW_MX_SERVICE, (size_t)row);
             for (size_t w = 0; w <= GW_MX_CACHE_REVALIDATED; w++) {
