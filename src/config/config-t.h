@@ -476,6 +476,7 @@ struct gw_openapi_conf {
     uint64_t refresh_ms; /* "refresh": default 5m */
     uint64_t timeout_ms; /* "timeout": one fetch, default 5s */
     uint64_t max_bytes;  /* "max_bytes": largest document fetched, default 4 MiB */
+    char *ca_file;       /* "ca_file": CAs trusted for https:// sources besides the system's */
 };
 
 /* ---- browser policies: CORS and the CSRF Origin check (config_cors.c, docs/cors.md) ---------

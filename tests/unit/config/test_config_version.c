@@ -179,6 +179,15 @@ static void test_openapi(void **state)
                "services[0].openapi: name exactly one of \"url\", \"path\" or \"file\"");
     expect_one("{\"openapi\": {\"refresh\": \"10ms\"}}", "\"10ms\"",
                "openapi.refresh: must be at least 1s");
+    /* https:// sources (verified; CAs from openapi.ca_file besides the system's) */
+    cfg = load_ok("{\"openapi\": true, \"services\": [{\"name\": \"s\", \"prefix\": \"/p\", "
+                  "\"targets\": [\"http://h:1\"], \"openapi\": {\"url\": "
+                  "\"https://docs.internal/openapi.json\"}}]}");
+    assert_string_equal(cfg->services[0].openapi.url, "https://docs.internal/openapi.json");
+    assert_null(cfg->openapi.ca_file);
+    gw_config_free(cfg);
+    expect_one("{\"openapi\": {\"ca_file\": \"/nonexistent/ca.pem\"}}", "\"/nonexistent/ca.pem\"",
+               "openapi.ca_file: /nonexistent/ca.pem: cannot open: No such file or directory");
 }
 
 int main(void)
