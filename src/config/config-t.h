@@ -747,6 +747,16 @@ struct gw_hub_conf {
     size_t norigins;
 };
 
+/* A route of a service (a "match") that requires an API version ("versions" of a service). */
+struct gw_version_rule_conf {
+    struct gw_match_conf match; /* first: parsed with the auth rules' match table */
+    char **versions;            /* "version": one or several version tokens; required */
+    size_t nversions;
+    char *deprecated_at; /* "deprecated_at", "sunset_at": RFC 3339 UTC times; NULL */
+    char *sunset_at;
+    char *successor; /* "successor": URI (Link rel="successor-version"); NULL */
+};
+
 struct gw_service_conf {
     /** unique, [A-Za-z0-9_.-]+ */
     char *name;
@@ -848,6 +858,9 @@ struct gw_service_conf {
     char *sunset_at;
     /** "successor": URI of the successor version (Link rel="successor-version"); NULL */
     char *successor;
+    /** "versions": routes of this service that require an API version (first match wins) */
+    struct gw_version_rule_conf *version_rules;
+    size_t nversion_rules;
     /** "openapi": where the service's OpenAPI 3.x document is (at most one of the three) */
     struct {
         char *url;  /* "url": fetched with GET (http://) */
