@@ -51,6 +51,7 @@ enum phase {
     PHASE_IDLE,     /* keep-alive, nothing buffered */
     PHASE_LINGER,   /* answered and shut down for writing: input is dropped until EOF */
     PHASE_STREAM,   /* a live access-log stream: written to once a second until EOF */
+    PHASE_WAIT,     /* a handler answers later (gw__admin_defer): not reading */
 };
 
 /* A peer that sent KEY_FAILURE_MAX wrong keys within KEY_FAILURE_WINDOW_MS gets 429 until
@@ -108,6 +109,7 @@ struct admin_conn {
     struct gw_tail_filter filter; /** what a stream sends */
     uint64_t stream_dropped;      /** records this stream lost and has not been told of */
     unsigned quiet_ticks;
+    struct gw__admin_later *later; /** the deferred answer awaited, or NULL */
     char peer[48];
     size_t in_len;
     char in[ADMIN_IN_CAP];
@@ -170,6 +172,10 @@ static void conn_close(struct admin_conn *c)
         if (--c->a->nstreams == 0)
             uv_timer_stop(&c->a->tail_timer);
     }
+    if (c->later != NULL) { /* its answer is dropped when it comes */
+        c->later->c = NULL;
+        c->later = NULL;
+    }
     gw_list_remove(&c->link);
     c->a->nconns--;
     uv_close((uv_handle_t *)&c->tcp, on_conn_handle_closed);
@@ -184,6 +190,7 @@ static void set_phase(struct admin_conn *c, enum phase p)
         [PHASE_HEAD] = ADMIN_HEAD_TIMEOUT_MS,   [PHASE_BODY] = ADMIN_HEAD_TIMEOUT_MS,
         [PHASE_WRITE] = ADMIN_WRITE_TIMEOUT_MS, [PHASE_IDLE] = ADMIN_IDLE_TIMEOUT_MS,
         [PHASE_LINGER] = ADMIN_LINGER_MS,       [PHASE_STREAM] = 0,
+        [PHASE_WAIT] = ADMIN_WRITE_TIMEOUT_MS,
     };
     c->phase = p;
     if (p == PHASE_STREAM) /* a stream ends when its client goes or a write fails */
@@ -325,7 +332,7 @@ static void on_timeout(uv_timer_t *t)
 {
     struct admin_conn *c = t->data;
     if (c->phase == PHASE_IDLE || c->phase == PHASE_WRITE || c->phase == PHASE_LINGER ||
-        (c->phase == PHASE_HEAD && c->in_len == 0)) {
+        c->phase == PHASE_WAIT || (c->phase == PHASE_HEAD && c->in_len == 0)) {
         conn_close(c);
         return;
     }
@@ -565,6 +572,7 @@ static void serve(struct admin_conn *c)
     rq.body = c->body.data;
     rq.msg = &c->msg;
     rq.body_len = c->body.len - 1;
+    rq.conn = c;
     char kid[20];
     if (key != NULL)
         gw__admin_key_id(&given, kid);
@@ -572,6 +580,18 @@ static void serve(struct admin_conn *c)
     gw_audit_set_actor(&actor); /* what the handler records (and the reloads it causes) */
     gw__admin_dispatch(c->a->server, &rq, &rs);
     gw_audit_set_actor(NULL);
+    if (rs.deferred && c->later != NULL) {
+        struct gw__admin_later *l = c->later;
+        l->in_serve = false;
+        if (!l->done) {
+            uv_read_stop((uv_stream_t *)&c->tcp);
+            set_phase(c, PHASE_WAIT);
+            return;
+        }
+        c->later = NULL; /* answered while the handler ran */
+        rs = l->rs;
+        free(l);
+    }
     if (rs.stream && c->msg.method_id == GW_METHOD_GET) {
         log_request(c, rs.status);
         stream_start(c, &rs);
@@ -580,6 +600,40 @@ static void serve(struct admin_conn *c)
 out:
     log_request(c, rs.status);
     respond(c, &rs, false);
+}
+
+struct gw__admin_later *gw__admin_defer(const struct gw__admin_req *rq, struct gw__admin_resp *rs)
+{
+    struct admin_conn *c = rq->conn;
+    if (c == NULL || c->later != NULL)
+        return NULL;
+    struct gw__admin_later *l = calloc(1, sizeof *l);
+    if (l == NULL)
+        return NULL;
+    l->c = c;
+    l->in_serve = true;
+    c->later = l;
+    rs->deferred = true;
+    return l;
+}
+
+void gw__admin_later_answer(struct gw__admin_later *l, struct gw__admin_resp *rs)
+{
+    if (l->in_serve) { /* the handler has not returned yet: serve() sends it */
+        l->rs = *rs;
+        l->done = true;
+        return;
+    }
+    struct admin_conn *c = l->c;
+    free(l);
+    if (c == NULL) { /* the client left */
+        json_decref(rs->json);
+        gw_buf_free(&rs->text);
+        return;
+    }
+    c->later = NULL;
+    log_request(c, rs->status);
+    respond(c, rs, false);
 }
 
 /* Moves body bytes from the input buffer (after the head) into c->body. Returns 1 when the

@@ -66,6 +66,7 @@ struct gw__admin_req {
     const char *body; /* NUL-terminated (the NUL is not counted); "" when none */
     size_t body_len;
     const struct gw_http1_message *msg; /* the request head (its headers), or NULL */
+    void *conn; /* the admin connection (admin.c's), or NULL (unit tests): see gw__admin_defer */
 };
 
 /* What a handler answers: a status and a JSON body (owned; NULL for none), plus optional
@@ -84,7 +85,29 @@ struct gw__admin_resp {
      * and its Content-Type. */
     struct gw_buf text;
     const char *content_type;
+    /* Set by gw__admin_defer: the answer comes later through gw__admin_later_answer. */
+    bool deferred;
 };
+
+/* A deferred answer: the handler of a request that waits for something on the control loop
+ * (the audit log's PostgreSQL) answers when it comes. While it waits the connection reads
+ * nothing and times out after 30 s. */
+struct gw__admin_later {
+    void *c;       /* the connection; NULL once it closed (the answer is then dropped) */
+    bool in_serve; /* the handler has not returned yet */
+    bool done;     /* answered before the handler returned: rs holds the answer */
+    struct gw__admin_resp rs;
+};
+
+/* admin.c: called by a handler that will answer later. Sets rs->deferred and returns the
+ * handle to pass to gw__admin_later_answer exactly once (which may happen before the handler
+ * returns). NULL when the request cannot wait (no connection, out of memory): then the handler
+ * answers now. */
+struct gw__admin_later *gw__admin_defer(const struct gw__admin_req *rq, struct gw__admin_resp *rs);
+
+/* admin.c: sends rs as the deferred answer (taking its body) and frees l; when the client left
+ * meanwhile the answer is dropped. */
+void gw__admin_later_answer(struct gw__admin_later *l, struct gw__admin_resp *rs);
 
 typedef void (*gw__admin_handler_fn)(struct gw_server *s, const struct gw__admin_req *rq,
                                      struct gw__admin_resp *rs);

@@ -695,12 +695,16 @@ static void get_cache(struct gw_server *s, const struct gw__admin_req *rq,
     }
     struct gw_cache_store_stats st;
     gw_cache_store_stats(store, &st);
-    gw__admin_json(rs, 200,
-                   json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "enabled", 1, "objects",
-                             (json_int_t)st.objects, "bytes", (json_int_t)st.bytes, "max_bytes",
-                             (json_int_t)gw_cache_store_max_bytes(store), "inserts",
-                             (json_int_t)st.inserts, "evictions", (json_int_t)st.evictions,
-                             "purged", (json_int_t)st.purged, "fills", (json_int_t)st.fills));
+    json_t *o = json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "enabled", 1, "objects",
+                          (json_int_t)st.objects, "bytes", (json_int_t)st.bytes, "max_bytes",
+                          (json_int_t)gw_cache_store_max_bytes(store), "inserts",
+                          (json_int_t)st.inserts, "evictions", (json_int_t)st.evictions, "purged",
+                          (json_int_t)st.purged, "fills", (json_int_t)st.fills);
+    if (o != NULL && gw_observe_cache_json(s, o) < 0) {
+        json_decref(o);
+        o = NULL;
+    }
+    gw__admin_json(rs, 200, o);
 }
 
 /* A URL as the cache's key starts: "host[:port]/path[?query]", host lower-cased; a leading
@@ -865,6 +869,19 @@ static void get_health_score(struct gw_server *s, const struct gw__admin_req *rq
 
 /* ---- the audit log (audit/audit.h) ----------------------------------------------------------- */
 
+/* The answer of a query over PostgreSQL (see get_audit). */
+static void on_audit_rows(void *arg, int rc, json_t *out, const char *why)
+{
+    struct gw__admin_resp rs = {0};
+    if (rc == 0)
+        gw__admin_json(&rs, 200, out);
+    else if (rc == GW_ENOMEM)
+        gw__admin_error(&rs, 500, "out of memory");
+    else
+        gw__admin_error(&rs, 503, "%s", why);
+    gw__admin_later_answer(arg, &rs);
+}
+
 static void get_audit(struct gw_server *s, const struct gw__admin_req *rq,
                       struct gw__admin_resp *rs)
 {
@@ -877,6 +894,17 @@ static void get_audit(struct gw_server *s, const struct gw__admin_req *rq,
     }
     json_t *out = NULL;
     int rc = gw_audit_query(&f, &out, why, sizeof why);
+    if (rc == 1) { /* PostgreSQL is the only store: its answer comes later */
+        struct gw__admin_later *l = gw__admin_defer(rq, rs);
+        if (l == NULL) {
+            gw__admin_error(rs, 500, "out of memory");
+            return;
+        }
+        rc = gw_audit_query_async(&f, on_audit_rows, l, why, sizeof why);
+        if (rc < 0)
+            on_audit_rows(l, rc, NULL, why);
+        return;
+    }
     if (rc == GW_ENOMEM) {
         gw__admin_error(rs, 500, "out of memory");
         return;
@@ -967,7 +995,7 @@ void gw__admin_dispatch(struct gw_server *s, struct gw__admin_req *rq, struct gw
         if (endpoints[i].method == rq->method) {
             rq->nparams = np;
             endpoints[i].handler(s, rq, rs);
-            if (rs->json == NULL && rs->content_type == NULL)
+            if (rs->json == NULL && rs->content_type == NULL && !rs->deferred)
                 gw__admin_error(rs, 500, "out of memory");
             return;
         }

@@ -425,6 +425,17 @@ void gw_audit_reopen(void)
         gw_log_info("audit: reopened %s", gw__audit_file_path(g.file));
 }
 
+int gw_audit_query_async(const struct gw_audit_filter *f, gw_audit_query_cb cb, void *arg,
+                         char *why, size_t cap)
+{
+    if (!g.started || g.pg == NULL) {
+        snprintf(why, cap, "the audit log has no PostgreSQL store to read");
+        return GW_EINVAL;
+    }
+    drain(); /* what was recorded before the query is queued before it */
+    return gw__audit_pg_query(g.pg, f, cb, arg, why, cap);
+}
+
 void gw_audit_get_stats(struct gw_audit_stats *st)
 {
     memset(st, 0, sizeof *st);
@@ -438,6 +449,8 @@ void gw_audit_get_stats(struct gw_audit_stats *st)
 int gw_audit_query(const struct gw_audit_filter *f, json_t **out, char *why, size_t cap)
 {
     *out = NULL;
+    if (g.started && g.db == NULL && g.file == NULL && g.pg != NULL)
+        return 1;
     if (!g.started || (g.db == NULL && g.file == NULL)) {
         snprintf(why, cap,
                  "the audit log has no store to read: configure audit.file or audit.sqlite");

@@ -119,8 +119,26 @@ int gw_audit_filter_parse(const char *query, size_t len, struct gw_audit_filter 
 /* Control thread. The entries matching f, oldest first, from SQLite when configured, else
  * from the file: {"entries": [...], "next_cursor": N|null, "source": "sqlite"|"file"}.
  * Returns 0 with *out set, GW_EINVAL when the log has no readable store (no file, no SQLite)
- * or the store fails (why says so), or GW_ENOMEM. */
+ * or the store fails (why says so), or GW_ENOMEM; 1 (and nothing done) when PostgreSQL is the
+ * only store: use gw_audit_query_async. */
 int gw_audit_query(const struct gw_audit_filter *f, json_t **out, char *why, size_t cap);
+
+/* The answer of an asynchronous query: rc 0 with out (owned by the callee), or a negative code
+ * with why (GW_EUPCONNECT: PostgreSQL went down or gantry stops; GW_EINVAL: it refused the
+ * query; GW_ENOMEM). */
+typedef void (*gw_audit_query_cb)(void *arg, int rc, json_t *out, const char *why);
+
+/* Control thread. The same query over PostgreSQL (audit.postgres) on the sink's connection,
+ * asynchronously: sent after the entries queued before it were written, so an entry recorded
+ * before the call is in the answer. {"entries", "next_cursor", "source": "postgres"}; the
+ * cursor is PostgreSQL's row id (several gantry instances may share the table, each with its
+ * own seq). Returns 0 when cb will be called (usually later, but possibly before this call
+ * returns when the connection fails at once; at the latest with an error when gw_audit_stop
+ * runs), or a negative code with why and cb never
+ * called: GW_EUPCONNECT when PostgreSQL is down or too many queries wait (32), GW_EINVAL when
+ * PostgreSQL is not configured, GW_ENOMEM. */
+int gw_audit_query_async(const struct gw_audit_filter *f, gw_audit_query_cb cb, void *arg,
+                         char *why, size_t cap);
 
 /* The result of checking a file's chain (gantry audit verify). */
 struct gw_audit_verify {

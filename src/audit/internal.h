@@ -99,6 +99,9 @@ int gw__audit_pg_start(uv_loop_t *loop, const char *dsn, uint32_t max, struct gw
 void gw__audit_pg_write(struct gw__audit_pg *pg, const struct gw__audit_line *l);
 /* Pending count, acknowledged and dropped totals, up. */
 void gw__audit_pg_stats(struct gw__audit_pg *pg, struct gw_audit_stats *st);
+/* Queues a query (audit.h gw_audit_query_async). */
+int gw__audit_pg_query(struct gw__audit_pg *pg, const struct gw_audit_filter *f,
+                       gw_audit_query_cb cb, void *arg, char *why, size_t cap);
 /* Closes the connection and the handles; entries still queued are counted in the log line. */
 void gw__audit_pg_stop(struct gw__audit_pg *pg);
 

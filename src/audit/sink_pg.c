@@ -36,6 +36,19 @@ enum pg_state {
     PG_SETUP,      /* the schema step is in flight */
     PG_IDLE,       /* up, nothing in flight */
     PG_BUSY,       /* up, the head entry's INSERT is in flight */
+    PG_QUERY,      /* up, the head query (GET /api/audit) is in flight */
+};
+
+/* A GET /api/audit waiting for its turn on the connection (after the entries queued before
+ * it, so that an entry recorded before the query is in its answer). */
+struct pg_query {
+    struct pg_query *next;
+    struct gw_audit_filter f;
+    gw_audit_query_cb cb;
+    void *arg;
+    json_t *rows; /* the parsed entries received */
+    json_t *ids;  /* their row ids (the cursor) */
+    size_t after; /* entries still to be written before this query is sent */
 };
 
 struct pg_entry {
@@ -59,6 +72,8 @@ struct gw__audit_pg {
     size_t n;
     uint64_t written;
     uint64_t dropped;
+    struct pg_query *qhead, *qtail;
+    size_t nq;
     bool stopping;
 };
 
@@ -80,8 +95,57 @@ static const char insert_sql[] =
     "INSERT INTO audit_log (seq, time, actor_key, actor_addr, action, object, entry, hash, prev) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (hash) DO NOTHING";
 
+/* The cheap filters and the paging in SQL (indexed by id); gw__audit_matches checks every
+ * filter again on the parsed entry, so there is one definition of what matches. The cursor is
+ * the row id: entries of several gantry instances share the table, each with its own seq. */
+static const char query_sql[] =
+    "SELECT id, entry FROM audit_log WHERE id > $1::bigint"
+    " AND ($2 = '' OR action = $2) AND ($3 = '' OR starts_with(action, $3))"
+    " AND ($4 = '' OR object = $4) AND ($5 = '' OR starts_with(object, $5))"
+    " AND ($6 = '' OR actor_key = $6 OR actor_addr = $6)"
+    " AND ($7 = '' OR time >= $7::timestamptz) AND ($8 = '' OR time < $8::timestamptz)"
+    " ORDER BY id LIMIT $9::integer";
+
+#define MAX_QUERIES 32
+
 static void on_poll(uv_poll_t *h, int status, int events);
 static void connect_start(struct gw__audit_pg *pg);
+
+/* Answers and frees q (rc 0: its rows; else why). */
+static void query_finish(struct pg_query *q, int rc, const char *why)
+{
+    json_t *out = NULL;
+    if (rc == 0) {
+        json_t *next = json_null();
+        size_t n = json_array_size(q->rows);
+        if (n > q->f.limit) {
+            json_array_remove(q->rows, q->f.limit);
+            next = json_incref(json_array_get(q->ids, q->f.limit - 1));
+        }
+        out = json_pack("{s:O, s:o, s:s}", "entries", q->rows, "next_cursor", next, "source",
+                        "postgres");
+        if (out == NULL)
+            rc = GW_ENOMEM;
+    }
+    q->cb(q->arg, rc, out, rc == GW_ENOMEM ? "out of memory" : why);
+    json_decref(q->rows);
+    json_decref(q->ids);
+    free(q);
+}
+
+/* Answers every waiting query with an error (PostgreSQL went down, or gantry stops). */
+static void queries_fail(struct gw__audit_pg *pg, const char *why)
+{
+    char msg[300];
+    snprintf(msg, sizeof msg, "postgres: %s", why);
+    while (pg->qhead) {
+        struct pg_query *q = pg->qhead;
+        pg->qhead = q->next;
+        pg->nq--;
+        query_finish(q, GW_EUPCONNECT, msg);
+    }
+    pg->qtail = NULL;
+}
 
 static void entry_free(struct pg_entry *e)
 {
@@ -165,6 +229,7 @@ static void fail(struct gw__audit_pg *pg, const char *why)
     }
     pg->state = PG_DOWN;
     report(pg, false, msg);
+    queries_fail(pg, msg);
     if (pg->stopping)
         return;
     uv_timer_start(&pg->timer, on_backoff, pg->backoff_ms, 0);
@@ -189,10 +254,58 @@ static void flush_and_wait(struct gw__audit_pg *pg)
         fail(pg, "cannot watch the socket");
 }
 
-/* Sends the head entry's INSERT, when up and idle. */
+/* Sends the head query's SELECT. */
+static void send_query(struct gw__audit_pg *pg)
+{
+    struct pg_query *q = pg->qhead;
+    const struct gw_audit_filter *f = &q->f;
+    char cursor[24], limit[16];
+    char exact[3][256], prefix[2][256];
+    const char *pat[2] = {f->action, f->object};
+    for (size_t i = 0; i < 2; i++) {
+        size_t n = strlen(pat[i]);
+        bool star = n > 0 && pat[i][n - 1] == '*';
+        snprintf(exact[i], sizeof exact[i], "%s", star ? "" : pat[i]);
+        snprintf(prefix[i], sizeof prefix[i], "%.*s", star ? (int)(n - 1) : 0, pat[i]);
+    }
+    snprintf(cursor, sizeof cursor, "%llu", (unsigned long long)f->cursor);
+    snprintf(limit, sizeof limit, "%u", f->limit + 1);
+    const char *params[9] = {cursor,   exact[0], prefix[0], exact[1], prefix[1],
+                             f->actor, f->since, f->until,  limit};
+    if (!PQsendQueryParams(pg->conn, query_sql, 9, NULL, params, NULL, NULL, 0)) {
+        fail(pg, PQerrorMessage(pg->conn));
+        return;
+    }
+    pg->state = PG_QUERY;
+    uv_timer_start(&pg->timer, on_timeout, QUERY_TIMEOUT_MS, 0);
+    flush_and_wait(pg);
+}
+
+/* The rows of a query's result into the query. */
+static void take_rows(struct pg_query *q, const PGresult *res)
+{
+    for (int r = 0; r < PQntuples(res) && PQnfields(res) == 2; r++) {
+        json_t *e = json_loadb(PQgetvalue(res, r, 1), (size_t)PQgetlength(res, r, 1), 0, NULL);
+        const char *id = PQgetvalue(res, r, 0);
+        if (e != NULL && gw__audit_matches(&q->f, e)) {
+            json_array_append(q->rows, e);
+            json_array_append_new(q->ids, json_integer(strtoll(id, NULL, 10)));
+        }
+        json_decref(e);
+    }
+}
+
+/* Sends the head query when no entry queued before it is left, else the head entry's INSERT,
+ * when up and idle. */
 static void send_next(struct gw__audit_pg *pg)
 {
-    if (pg->state != PG_IDLE || pg->head == NULL)
+    if (pg->state != PG_IDLE)
+        return;
+    if (pg->qhead != NULL && (pg->qhead->after == 0 || pg->head == NULL)) {
+        send_query(pg);
+        return;
+    }
+    if (pg->head == NULL)
         return;
     struct pg_entry *e = pg->head;
     const char *params[9] = {e->seq};
@@ -236,7 +349,20 @@ static void query_done(struct gw__audit_pg *pg, bool ok, const char *why)
             pg->tail = NULL;
         pg->n--;
         entry_free(e);
+        for (struct pg_query *q = pg->qhead; q != NULL; q = q->next)
+            if (q->after > 0)
+                q->after--;
         pg->state = PG_IDLE;
+    } else if (pg->state == PG_QUERY) {
+        struct pg_query *q = pg->qhead;
+        pg->qhead = q->next;
+        if (pg->qhead == NULL)
+            pg->qtail = NULL;
+        pg->nq--;
+        pg->state = PG_IDLE;
+        char msg[260];
+        snprintf(msg, sizeof msg, "postgres: %s", why);
+        query_finish(q, ok ? 0 : GW_EINVAL, msg);
     }
     send_next(pg);
 }
@@ -260,6 +386,8 @@ static void read_results(struct gw__audit_pg *pg)
             return;
         }
         ExecStatusType st = PQresultStatus(res);
+        if (pg->state == PG_QUERY && st == PGRES_TUPLES_OK)
+            take_rows(pg->qhead, res);
         if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
             if (ok)
                 snprintf(why, sizeof why, "%s", PQresultErrorMessage(res));
@@ -313,6 +441,7 @@ static void on_poll(uv_poll_t *h, int status, int events)
         return;
     case PG_SETUP:
     case PG_BUSY:
+    case PG_QUERY:
         if ((events & UV_WRITABLE) || status < 0) {
             flush_and_wait(pg);
             if (pg->state == PG_DOWN)
@@ -424,6 +553,38 @@ void gw__audit_pg_stats(struct gw__audit_pg *pg, struct gw_audit_stats *st)
     st->pg_dropped = pg->dropped;
 }
 
+int gw__audit_pg_query(struct gw__audit_pg *pg, const struct gw_audit_filter *f,
+                       gw_audit_query_cb cb, void *arg, char *why, size_t cap)
+{
+    if (pg->state < PG_IDLE) {
+        snprintf(why, cap, "postgres is down: the audit log cannot be read now");
+        return GW_EUPCONNECT;
+    }
+    if (pg->nq >= MAX_QUERIES) {
+        snprintf(why, cap, "too many audit queries waiting for postgres (at most %d)", MAX_QUERIES);
+        return GW_EUPCONNECT;
+    }
+    struct pg_query *q = calloc(1, sizeof *q);
+    if (q == NULL || (q->rows = json_array()) == NULL || (q->ids = json_array()) == NULL) {
+        if (q)
+            json_decref(q->rows);
+        free(q);
+        return GW_ENOMEM;
+    }
+    q->f = *f;
+    q->cb = cb;
+    q->arg = arg;
+    q->after = pg->n;
+    if (pg->qtail)
+        pg->qtail->next = q;
+    else
+        pg->qhead = q;
+    pg->qtail = q;
+    pg->nq++;
+    send_next(pg);
+    return 0;
+}
+
 static void on_timer_closed(uv_handle_t *h)
 {
     free(h->data);
@@ -434,6 +595,7 @@ void gw__audit_pg_stop(struct gw__audit_pg *pg)
     if (pg == NULL)
         return;
     pg->stopping = true;
+    queries_fail(pg, "gantry is stopping");
     poll_drop(pg);
     if (pg->conn)
         PQfinish(pg->conn);

@@ -503,6 +503,7 @@ struct gw_openapi_conf {
     uint64_t refresh_ms; /* "refresh": default 5m */
     uint64_t timeout_ms; /* "timeout": one fetch, default 5s */
     uint64_t max_bytes;  /* "max_bytes": largest document fetched, default 4 MiB */
+    char *ca_file;       /* "ca_file": CAs trusted for https:// sources besides the system's */
 };
 
 /* ---- browser policies: CORS and the CSRF Origin check (config_cors.c, docs/cors.md) ---------
@@ -787,6 +788,16 @@ struct gw_discovery_conf {
     uint64_t timeout_ms;  /* "timeout": per query, 2s */
 };
 
+/* A route of a service (a "match") that requires an API version ("versions" of a service). */
+struct gw_version_rule_conf {
+    struct gw_match_conf match; /* first: parsed with the auth rules' match table */
+    char **versions;            /* "version": one or several version tokens; required */
+    size_t nversions;
+    char *deprecated_at; /* "deprecated_at", "sunset_at": RFC 3339 UTC times; NULL */
+    char *sunset_at;
+    char *successor; /* "successor": URI (Link rel="successor-version"); NULL */
+};
+
 struct gw_service_conf {
     /** unique, [A-Za-z0-9_.-]+ */
     char *name;
@@ -890,6 +901,9 @@ struct gw_service_conf {
     char *sunset_at;
     /** "successor": URI of the successor version (Link rel="successor-version"); NULL */
     char *successor;
+    /** "versions": routes of this service that require an API version (first match wins) */
+    struct gw_version_rule_conf *version_rules;
+    size_t nversion_rules;
     /** "openapi": where the service's OpenAPI 3.x document is (at most one of the three) */
     struct {
         char *url;  /* "url": fetched with GET (http://) */

@@ -493,6 +493,12 @@ static const struct gw__cfg_field service_fields[] = {
      .type = &gw__cfg_string_type,
      .offset = offsetof(struct gw_service_conf, successor),
      .arg = &(const struct gw__cfg_str){gw__cfg_check_link_uri}},
+    {.name = "versions",
+     .type = &gw__cfg_list_type,
+     .offset = offsetof(struct gw_service_conf, version_rules),
+     .arg = &(const struct gw__cfg_list){.elem = &gw__cfg_version_rule_obj,
+                                         .count_offset =
+                                             offsetof(struct gw_service_conf, nversion_rules)}},
     {.name = "openapi", .type = &gw__cfg_object_type, .arg = &gw__cfg_service_openapi_obj},
 };
 const struct gw__cfg_object gw__cfg_service_obj = {

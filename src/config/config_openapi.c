@@ -11,19 +11,31 @@
 #include <string.h>
 
 #include "net/fetch.h"
+#include "tls/tls.h"
 
 #define ROWS(t) (t), sizeof(t) / sizeof((t)[0])
 #define OC(field) offsetof(struct gw_openapi_conf, field)
 #define SO(field) offsetof(struct gw_service_conf, openapi.field)
 
-/* Judged by the rules the fetches use (net/fetch.h): http:// only. */
+/* Judged by the rules the fetches use (net/fetch.h): http:// and https:// (verified). */
 static bool check_url(struct gw__cfg_ctx *ctx, char **s)
 {
     const char *why =
-        strlen(*s) > 2048 ? "URL longer than 2048 characters" : gw_fetch_check_url(*s);
+        strlen(*s) > 2048 ? "URL longer than 2048 characters" : gw_fetch_check_url_https(*s);
     if (why != NULL)
         gw__cfg_url_error(ctx, *s, why);
     return why == NULL;
+}
+
+/* A PEM bundle with at least one certificate (read at load: a typo fails the load, not the
+ * fetches). */
+static bool check_ca_file(struct gw__cfg_ctx *ctx, char **s)
+{
+    char why[300];
+    if (gw_tls_check_ca(*s, why, sizeof why) == 0)
+        return true;
+    gw__cfg_error(ctx, "%s", why);
+    return false;
 }
 
 static bool check_file(struct gw__cfg_ctx *ctx, char **s)
@@ -88,6 +100,10 @@ static const struct gw__cfg_field openapi_fields[] = {
      .arg = &timeout_range,
      .def = "5s"},
     {.name = "max_bytes", .type = &gw__cfg_size64_type, .offset = OC(max_bytes), .def = "4MiB"},
+    {.name = "ca_file",
+     .type = &gw__cfg_string_type,
+     .offset = OC(ca_file),
+     .arg = &(const struct gw__cfg_str){check_ca_file}},
 };
 static void openapi_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
 {

@@ -148,6 +148,45 @@ static void versioning_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
     }
 }
 
+/* ---- a service's "versions": routes that require a version ------------------------------- */
+
+#define VR(field) offsetof(struct gw_version_rule_conf, field)
+_Static_assert(offsetof(struct gw_version_rule_conf, match) ==
+                   offsetof(struct gw_auth_rule_conf, match),
+               "a rule's match is parsed with the auth rules' table");
+
+static const struct gw__cfg_field version_rule_fields[] = {
+    {.name = "match",
+     .type = &gw__cfg_object_type,
+     .arg = &gw__cfg_rule_match_obj,
+     .required = true},
+    {.name = "version",
+     .type = &gw__cfg_strlist_type,
+     .offset = VR(versions),
+     .arg = &(const struct gw__cfg_strlist){.count_offset = VR(nversions),
+                                            .min = 1,
+                                            .check = gw__cfg_check_version,
+                                            .unique = true},
+     .required = true},
+    {.name = "deprecated_at",
+     .type = &gw__cfg_string_type,
+     .offset = VR(deprecated_at),
+     .arg = &(const struct gw__cfg_str){gw__cfg_check_time}},
+    {.name = "sunset_at",
+     .type = &gw__cfg_string_type,
+     .offset = VR(sunset_at),
+     .arg = &(const struct gw__cfg_str){gw__cfg_check_time}},
+    {.name = "successor",
+     .type = &gw__cfg_string_type,
+     .offset = VR(successor),
+     .arg = &(const struct gw__cfg_str){gw__cfg_check_link_uri}},
+};
+const struct gw__cfg_object gw__cfg_version_rule_obj = {
+    .what = "version rule",
+    ROWS(version_rule_fields),
+    .size = sizeof(struct gw_version_rule_conf),
+};
+
 static const struct gw__cfg_range status_range = {100, 599};
 
 static const struct gw__cfg_field versioning_fields[] = {

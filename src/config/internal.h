@@ -271,7 +271,8 @@ extern const struct gw__cfg_enum gw__cfg_discovery_kinds[];  /* services[].disco
 extern const struct gw__cfg_object gw__cfg_tls_obj;   /* root "tls" */
 extern const struct gw__cfg_object gw__cfg_http2_obj; /* root "http2" */
 /* API versioning (config_version.c): the root section and the service keys' checks. */
-extern const struct gw__cfg_object gw__cfg_versioning_obj; /* root "versioning" */
+extern const struct gw__cfg_object gw__cfg_versioning_obj;   /* root "versioning" */
+extern const struct gw__cfg_object gw__cfg_version_rule_obj; /* a service's "versions" item */
 bool gw__cfg_check_version(struct gw__cfg_ctx *ctx, char **s);
 bool gw__cfg_check_time(struct gw__cfg_ctx *ctx, char **s);
 bool gw__cfg_check_link_uri(struct gw__cfg_ctx *ctx, char **s);

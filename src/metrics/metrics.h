@@ -325,7 +325,7 @@ void gw_metrics_set_release(struct gw_metrics_set *s);
 /* Frees a set that was never handed to a hub. NULL is a no-op. */
 void gw_metrics_set_free(struct gw_metrics_set *s);
 
-/* Index of key in the set's rows of kind k, or -1. */
+/* Index of key in the set's rows of kind k, or -1. key_len counts the key's NUL. */
 long gw_metrics_layout_find(const struct gw_metrics_layout *l, enum gw_mx_kind k, const char *key,
                             size_t key_len);
 

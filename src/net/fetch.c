@@ -22,6 +22,7 @@
 #include "core/url.h"
 #include "http1/chunked.h"
 #include "http1/parser.h"
+#include "net/internal.h"
 
 #define MAX_ADDRS 8           /* resolved addresses tried in turn */
 #define MAX_RESP_HEADERS 100u /* response header fields */
@@ -34,6 +35,15 @@ struct attempt {
     uv_connect_t connect_req;
     uv_write_t write_req;
     struct gw_fetch *f;
+    struct gw__fetch_tls *tls; /* https://: the TLS client, else NULL */
+    bool tls_ready;            /* its handshake is done and the request written */
+};
+
+/* A write of TLS records (their own buffer each). */
+struct tls_write {
+    uv_write_t req;
+    struct attempt *a;
+    char *data;
 };
 
 struct gw_fetch {
@@ -56,6 +66,8 @@ struct gw_fetch {
     size_t naddrs;
     size_t next_addr;
     int connect_err; /* of the last failed attempt */
+    bool https;
+    char *ca_file; /* for https, or NULL */
     /* request */
     char *req;
     size_t req_len;
@@ -75,6 +87,8 @@ struct gw_fetch {
     char why[160];
     /* head bytes while the head is read; then scratch space for body reads */
     char in[GW_FETCH_MAX_HEAD];
+    /* https: records as they arrive (the plaintext goes to `in`) */
+    char cin[16384];
 };
 
 static const struct gw_http1_limits RESP_LIMITS = {
@@ -101,7 +115,7 @@ static bool is_tchar(unsigned char c)
  * parser (core/url.h), which admits no byte that could break out of the request line. No
  * userinfo: RFC 9110 section 4.2.4 forbids sending it. The fragment is not sent.
  */
-static const char *parse_url(const char *url, struct gw_url *u)
+static const char *parse_url(const char *url, struct gw_url *u, bool allow_https)
 {
     const char *why = NULL;
     size_t n = strnlen(url, GW_FETCH_MAX_URL + 1);
@@ -112,6 +126,8 @@ static const char *parse_url(const char *url, struct gw_url *u)
     case GW_URL_HTTP:
         break;
     case GW_URL_HTTPS:
+        if (allow_https)
+            break;
         return "https is not supported for URLs gantry fetches yet; serve it on a loopback or "
                "internal http:// address";
     default:
@@ -124,10 +140,16 @@ static const char *parse_url(const char *url, struct gw_url *u)
     return NULL;
 }
 
+const char *gw_fetch_check_url_https(const char *url)
+{
+    struct gw_url u;
+    return parse_url(url, &u, true);
+}
+
 const char *gw_fetch_check_url(const char *url)
 {
     struct gw_url u;
-    return parse_url(url, &u);
+    return parse_url(url, &u, false);
 }
 
 static int check_method(const char *m)
@@ -236,6 +258,7 @@ static void release(struct gw_fetch *f)
         return;
     gw_buf_free(&f->body);
     free(f->req);
+    free(f->ca_file);
     free(f);
 }
 
@@ -248,6 +271,7 @@ static void on_attempt_closed(uv_handle_t *h)
 {
     struct attempt *a = h->data;
     struct gw_fetch *f = a->f;
+    gw__fetch_tls_free(a->tls);
     free(a);
     release(f);
 }
@@ -474,6 +498,10 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     struct attempt *a = h->data;
     struct gw_fetch *f = a->f;
     (void)suggested;
+    if (a->tls != NULL) {
+        *buf = uv_buf_init(f->cin, (unsigned)sizeof(f->cin));
+        return;
+    }
     /* parse_head fails the fetch when the head fills `in`, so a byte is always free here.
      * Once the head is parsed, `in` is only scratch space: feed_body copies out of it. */
     if (f->head_done)
@@ -495,6 +523,8 @@ static void on_eof(struct gw_fetch *f)
         fail(f, GW_EFETCH, "connection closed before the end of the body", 0);
 }
 
+static void tls_received(struct attempt *a, const char *p, size_t n);
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     struct attempt *a = s->data;
@@ -503,11 +533,18 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     if (f->done || a != f->conn || nread == 0)
         return;
     if (nread == UV_EOF) {
-        on_eof(f);
+        if (a->tls != NULL && f->head_done && f->msg.body == GW_BODY_UNTIL_EOF)
+            fail(f, GW_EFETCH, "connection closed without TLS close_notify (truncated?)", 0);
+        else
+            on_eof(f);
         return;
     }
     if (nread < 0) {
         fail(f, GW_EFETCH, "receive", (int)nread);
+        return;
+    }
+    if (a->tls != NULL) {
+        tls_received(a, buf->base, (size_t)nread);
         return;
     }
     if (f->head_done) {
@@ -525,6 +562,105 @@ static void on_write(uv_write_t *req, int status)
     if (status == 0 || f->done || a != f->conn)
         return;
     fail(f, GW_EFETCH, "send", status);
+}
+
+/* ---- https: the same exchange through TLS (net/fetch_tls.c) ---------------------------- */
+
+static void on_tls_write(uv_write_t *req, int status)
+{
+    struct tls_write *w = req->data;
+    struct attempt *a = w->a;
+    struct gw_fetch *f = a->f;
+    free(w->data);
+    free(w);
+    if (status == 0 || f->done || a != f->conn)
+        return;
+    fail(f, GW_EFETCH, "send", status);
+}
+
+/* Sends the records TLS has written. */
+static void tls_flush(struct attempt *a)
+{
+    struct gw_fetch *f = a->f;
+    char *data = NULL;
+    size_t n = 0;
+    if (gw__fetch_tls_take(a->tls, &data, &n) < 0) {
+        fail(f, GW_ENOMEM, "out of memory", 0);
+        return;
+    }
+    if (data == NULL)
+        return;
+    struct tls_write *w = malloc(sizeof *w);
+    if (w == NULL) {
+        free(data);
+        fail(f, GW_ENOMEM, "out of memory", 0);
+        return;
+    }
+    w->a = a;
+    w->data = data;
+    w->req.data = w;
+    uv_buf_t b = uv_buf_init(data, (unsigned)n);
+    int rc = uv_write(&w->req, (uv_stream_t *)&a->tcp, &b, 1, on_tls_write);
+    if (rc < 0) {
+        free(data);
+        free(w);
+        fail(f, GW_EFETCH, "send", rc);
+    }
+}
+
+/* Records arrived: the handshake goes on, then the request goes out, then the plaintext
+ * received is the response (into `in` while the head is read, then through feed_body). */
+static void tls_received(struct attempt *a, const char *p, size_t n)
+{
+    struct gw_fetch *f = a->f;
+    if (gw__fetch_tls_feed(a->tls, p, n) < 0) {
+        fail(f, GW_ENOMEM, "out of memory", 0);
+        return;
+    }
+    if (!a->tls_ready) {
+        int hs = gw__fetch_tls_handshake(a->tls, f->why, sizeof f->why);
+        if (hs < 0) {
+            char why[sizeof f->why];
+            memcpy(why, f->why, sizeof why);
+            fail(f, GW_EFETCH, why, 0);
+            return;
+        }
+        if (hs == 0) {
+            tls_flush(a);
+            return;
+        }
+        a->tls_ready = true;
+        if (gw__fetch_tls_write(a->tls, f->req, f->req_len) < 0 ||
+            (f->body_ref_len && gw__fetch_tls_write(a->tls, f->body_ref, f->body_ref_len) < 0)) {
+            fail(f, GW_EFETCH, "tls write", 0);
+            return;
+        }
+    }
+    while (!f->done) {
+        size_t got = 0;
+        char *dst = f->head_done ? f->in : f->in + f->in_len;
+        size_t cap = f->head_done ? sizeof f->in : sizeof f->in - f->in_len;
+        char why[sizeof f->why];
+        int r = gw__fetch_tls_read(a->tls, dst, cap, &got, why, sizeof why);
+        if (r == 0)
+            break;
+        if (r == -1) { /* close_notify: the end of the response */
+            on_eof(f);
+            return;
+        }
+        if (r < 0) {
+            fail(f, GW_EFETCH, why, 0);
+            return;
+        }
+        if (f->head_done) {
+            feed_body(f, dst, got);
+        } else {
+            f->in_len += got;
+            parse_head(f);
+        }
+    }
+    if (!f->done)
+        tls_flush(a);
 }
 
 static void connect_next(struct gw_fetch *f);
@@ -545,6 +681,24 @@ static void on_connect(uv_connect_t *req, int status)
         return;
     }
     uv_tcp_nodelay(&a->tcp, 1);
+    if (f->https) {
+        char why[sizeof f->why];
+        rc = gw__fetch_tls_new(f->host, f->ca_file, &a->tls, why, sizeof why);
+        if (rc < 0) {
+            fail(f, rc == GW_ENOMEM ? GW_ENOMEM : GW_EFETCH,
+                 rc == GW_ENOMEM ? "out of memory" : why, 0);
+            return;
+        }
+        if (gw__fetch_tls_handshake(a->tls, f->why, sizeof f->why) < 0) {
+            memcpy(why, f->why, sizeof why);
+            fail(f, GW_EFETCH, why, 0);
+            return;
+        }
+        tls_flush(a);
+        if (!f->done && (rc = uv_read_start((uv_stream_t *)&a->tcp, on_alloc, on_read)) < 0)
+            fail(f, GW_EFETCH, "receive", rc);
+        return;
+    }
     b[0] = uv_buf_init(f->req, (unsigned)f->req_len);
     b[1] = uv_buf_init((char *)(uintptr_t)f->body_ref, (unsigned)f->body_ref_len);
     rc = uv_write(&a->write_req, (uv_stream_t *)&a->tcp, b, f->body_ref_len ? 2 : 1, on_write);
@@ -634,7 +788,7 @@ int gw_fetch_start(uv_loop_t *loop, const struct gw_fetch_req *req, gw_fetch_cb 
     if (loop == NULL || req == NULL || req->url == NULL || cb == NULL)
         return GW_EINVAL;
     method = req->method ? req->method : "GET";
-    if (parse_url(req->url, &u) != NULL || check_method(method) < 0)
+    if (parse_url(req->url, &u, req->allow_https) != NULL || check_method(method) < 0)
         return GW_EINVAL;
     if (req->headers != NULL && check_headers(req->headers) < 0)
         return GW_EINVAL;
@@ -647,6 +801,11 @@ int gw_fetch_start(uv_loop_t *loop, const struct gw_fetch_req *req, gw_fetch_cb 
     f->loop = loop;
     f->cb = cb;
     f->arg = arg;
+    f->https = gw_url_scheme_of(req->url, strlen(req->url)) == GW_URL_HTTPS;
+    if (f->https && req->ca_file != NULL && (f->ca_file = strdup(req->ca_file)) == NULL) {
+        rc = GW_ENOMEM;
+        goto fail;
+    }
     memcpy(f->host, u.host.host, u.host.host_len);
     snprintf(f->port, sizeof(f->port), "%u", (unsigned)u.port);
     literal = ip_literal(f, &u);
@@ -697,6 +856,7 @@ int gw_fetch_start(uv_loop_t *loop, const struct gw_fetch_req *req, gw_fetch_cb 
     return 0;
 fail:
     free(f->req);
+    free(f->ca_file);
     free(f);
     return rc;
 }

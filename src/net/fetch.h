@@ -1,7 +1,8 @@
 /*
  * One-shot asynchronous HTTP/1.1 client on a libuv loop, for the requests gantry makes itself
- * (JWKS documents, token introspection): resolve, connect, send one request with
- * "Connection: close", read one response with gantry's own parser, close.
+ * (JWKS documents, token introspection, OpenAPI documents): resolve, connect (and, for an
+ * https:// URL when the caller allows it, a verified TLS handshake: net/fetch_tls.c), send one
+ * request with "Connection: close", read one response with gantry's own parser, close.
  *
  * Contract
  * - gw_fetch_start copies everything it needs from the request; the caller's strings and body
@@ -41,9 +42,15 @@
 
 struct gw_fetch_req {
     /** "http://host[:port][/path][?query]" as core/url.h parses it (host a name, an IPv4
-     * address or "[IPv6]"); a fragment is dropped. https://, userinfo and anything else the
-     * parser refuses: GW_EINVAL (gw_fetch_check_url says why) */
+     * address or "[IPv6]"); a fragment is dropped. https:// only with allow_https; userinfo
+     * and anything else the parser refuses: GW_EINVAL (gw_fetch_check_url says why) */
     const char *url;
+    /** https:// URLs are fetched over TLS (1.2 or later) with the server's certificate verified:
+     * its chain against the system's trust store and ca_file, its name against the URL's host
+     * (or its IP address against an IP literal); a failure is GW_EFETCH with the reason */
+    bool allow_https;
+    /** a PEM file of CA certificates trusted for https:// besides the system's, or NULL */
+    const char *ca_file;
     /** method token, "GET" when NULL; "HEAD" reads no body */
     const char *method;
     /** extra header lines, each ending "\r\n", or NULL. Host, Connection, Content-Length and
@@ -77,6 +84,9 @@ struct gw_fetch_resp {
  * Any thread.
  */
 const char *gw_fetch_check_url(const char *url);
+
+/* The same for a fetch with allow_https: http:// and https:// URLs. Any thread. */
+const char *gw_fetch_check_url_https(const char *url);
 
 typedef void (*gw_fetch_cb)(void *arg, int err, const struct gw_fetch_resp *resp);
 

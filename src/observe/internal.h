@@ -49,7 +49,8 @@ bool gw__observe_redis(struct gw_server *s, struct gw__observe_redis *out);
 /* json_policy.c: [{"scope", "limit", "allowed", "limited", "redis_fallbacks"}] of every limit
  * row of t. */
 struct gw_metrics_total;
-json_t *gw__observe_limits_json(const struct gw_metrics_total *t);
+struct gw_topkeys;
+json_t *gw__observe_limits_json(const struct gw_metrics_total *t, struct gw_topkeys *top);
 
 /* {method: {"ok", "forbidden", "unauthorized", "reasons": {reason: n}}} of service row i, only
  * the methods that counted something. */

@@ -364,7 +364,8 @@ json_t *gw_observe_json(struct gw_server *s)
     }
     gw_hist_sum_add(&total.h, &uh);
     json_object_set_new(root, "services", services ? services : json_null());
-    json_object_set_new(root, "rate_limits", gw__observe_limits_json(&t));
+    json_object_set_new(root, "rate_limits",
+                        gw__observe_limits_json(&t, s->policy ? s->policy->topkeys : NULL));
     json_object_set_new(root, "unrouted", unrouted ? unrouted : json_null());
     json_object_set_new(root, "total",
                         json_pack("{s:I, s:I, s:f, s:o, s:f, s:o}", "requests",

@@ -36,6 +36,13 @@ int gw_observe_performance(struct gw_server *s, struct gw_buf *out);
 /* The health score (0-100) per service and overall, with its inputs. NULL when out of memory. */
 json_t *gw_observe_health_score(struct gw_server *s);
 
+/* The response cache's results per service with the cache on (hit, miss, stale, expired,
+ * bypass, collapsed, stored, revalidated and hit_ratio: (hit + stale) over hit, stale, miss and
+ * expired, null before any), summed in "requests", set on out (GET /api/cache adds the
+ * store's bytes and evictions). The counters are the metrics' (gantry_cache_requests_total):
+ * "counted" is false when metrics are off (then every count is 0). 0 or GW_ENOMEM. */
+int gw_observe_cache_json(struct gw_server *s, json_t *out);
+
 /* gw_metrics_render_fn for the hub (arg: the server): format GW_OBSERVE_PROMETHEUS or
  * GW_OBSERVE_JSON into out. */
 int gw_observe_render(void *server, int format, struct gw_buf *out);

@@ -249,6 +249,8 @@ static void refresh(struct gw_openapi *o)
             .headers = "Accept: application/json\r\n",
             .timeout_ms = oc->timeout_ms,
             .max_body = (size_t)oc->max_bytes,
+            .allow_https = true,
+            .ca_file = oc->ca_file,
         };
         if (gw_fetch_start(o->loop, &req, on_fetched, s, &s->fetch) != 0) {
             s->fetch = NULL;

@@ -15,6 +15,7 @@
 #include "control/snapshot-t.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "metrics/topkeys.h"
 #include "policy/apikey.h"
 #include "policy/chain.h"
 #include "policy/cors.h"
@@ -40,6 +41,11 @@ int gw_policy_shared_new(struct gw_policy_shared **out, unsigned workers)
         return GW_ENOMEM;
     }
     ps->workers = workers;
+    if (gw_topkeys_new(workers, &ps->topkeys) < 0) {
+        uv_mutex_destroy(&ps->lock);
+        free(ps);
+        return GW_ENOMEM;
+    }
     *out = ps;
     return 0;
 }
@@ -58,6 +64,7 @@ void gw_policy_shared_free(struct gw_policy_shared *ps)
     }
     gw_rl_redis_shared_free(ps->redis);
     gw_cache_store_free(ps->cache_store);
+    gw_topkeys_free(ps->topkeys);
     uv_mutex_destroy(&ps->lock);
     free(ps);
 }

@@ -38,6 +38,7 @@ struct gw_csrf_service;
 struct gw_iprules_policy;
 struct gw_sechdr_policy;
 struct gw_version_service;
+struct gw_topkeys;
 
 /* A compiled limit. */
 struct gw_rl_limit {
@@ -105,6 +106,8 @@ struct gw_policy_shared {
      * by the first such config (a reload does not resize it) */
     struct gw_cache_store *cache_store;
     unsigned workers;
+    /* the keys the limits refuse most (metrics/topkeys.h), per worker */
+    struct gw_topkeys *topkeys;
     /* metrics */
     _Atomic uint64_t rl_allowed, rl_limited, rl_redis_fallbacks, rl_redis_failed_closed;
     _Atomic uint64_t auth_ok, auth_failed, auth_forbidden;

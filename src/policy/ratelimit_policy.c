@@ -19,6 +19,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "metrics/metrics.h"
+#include "metrics/topkeys.h"
 #include "policy/chain.h"
 #include "policy/client_addr.h"
 #include "policy/policy.h"
@@ -187,12 +188,51 @@ static void answer_limited(struct gw_request *r, struct rl_state *st, const stru
     a->retry_after = retry;
 }
 
+/* A header that carries a credential: its values are shown as a digest among the top keys. */
+static bool secret_header(const char *name)
+{
+    return strcasecmp(name, "authorization") == 0 || strcasecmp(name, "cookie") == 0 ||
+           strcasecmp(name, "proxy-authorization") == 0 || strcasestr(name, "key") != NULL ||
+           strcasestr(name, "token") != NULL || strcasestr(name, "secret") != NULL;
+}
+
+/* Limit l refused r: its key goes to the worker's top-keys table (metrics/topkeys.h). Only
+ * refused requests come here. */
+static void record_top_key(struct gw_request *r, const struct gw_rl_limit *l)
+{
+    static const char hex[] = "0123456789abcdef";
+    char label[GW_TOPKEYS_LIMIT_MAX];
+    char key[KEY_MAX];
+    const struct gw_policy *p = r->snap->policy;
+    bool gateway = l >= p->limits && l < p->limits + p->nlimits;
+    const char *scope = gateway ? "" : r->svc->conf->name;
+    const char *name = l->conf->name ? l->conf->name : "";
+    int ln = snprintf(label, sizeof label, "%s\x1f%s", scope, name);
+    size_t n = build_key(r, l, key, 0);
+    if (l->conf->key == GW_LIMIT_KEY_HEADER && secret_header(l->conf->key_header) && n > 2 &&
+        key[0] == 'h' && key[1] == ':') {
+        unsigned char md[32];
+        unsigned int mdlen = 0;
+        EVP_Digest(key + 2, n - 2, md, &mdlen, EVP_sha256(), NULL);
+        memcpy(key + 2, "sha256:", 7);
+        for (unsigned i = 0; i < 6; i++) {
+            key[9 + 2 * i] = hex[md[i] >> 4];
+            key[10 + 2 * i] = hex[md[i] & 15];
+        }
+        n = 21;
+    }
+    gw_topkeys_record(p->shared->topkeys, r->w->id, label,
+                      ln < 0 ? 0 : ((size_t)ln < sizeof label ? (size_t)ln : sizeof label - 1), key,
+                      n);
+}
+
 /* Applies one decision: false when it refused the request (429 in *a). */
 static bool apply(struct gw_request *r, struct rl_state *st, const struct gw_rl_limit *l,
                   const struct gw_rl_decision *d, struct gw_answer *a)
 {
     if (!d->allowed) {
         mx_limit(r, l, GW_MX_L_LIMITED);
+        record_top_key(r, l);
         answer_limited(r, st, l, d, a);
         return false;
     }

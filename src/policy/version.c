@@ -23,10 +23,19 @@
 #include "policy/stages.h"
 #include "route/normalize.h"
 
+/* A route that requires a version (a service's "versions"), compiled. */
+struct version_rule {
+    const struct gw_version_rule_conf *conf;
+    char *headers; /* its deprecation header lines, or NULL */
+    char *offered; /* "\"versions\":[\"2\",\"3\"]": the unknown-version answer's member */
+};
+
 struct gw_version_service {
     char *headers; /* the deprecation header lines, or NULL */
     char *vseg;    /* "/v2": the path version segment when it is stripped, or NULL */
     size_t vseg_len;
+    struct version_rule *rules; /* the service's "versions", or NULL */
+    size_t nrules;
 };
 
 struct version_state {
@@ -40,15 +49,15 @@ static bool strips_segment(const struct gw_config *cfg, const struct gw_service_
            !sc->strip_prefix;
 }
 
-static char *format_headers(const struct gw_service_conf *sc)
+static char *format_headers(const char *deprecated_at, const char *sunset_at, const char *successor)
 {
     char text[2600];
     size_t n = 0;
     int64_t t;
     text[0] = '\0';
-    if (sc->deprecated_at && gw_version_parse_time(sc->deprecated_at, &t) == 0)
+    if (deprecated_at && gw_version_parse_time(deprecated_at, &t) == 0)
         n += (size_t)snprintf(text + n, sizeof text - n, "Deprecation: @%lld\r\n", (long long)t);
-    if (sc->sunset_at && gw_version_parse_time(sc->sunset_at, &t) == 0) {
+    if (sunset_at && gw_version_parse_time(sunset_at, &t) == 0) {
         time_t tt = (time_t)t;
         struct tm tm;
         char date[64];
@@ -56,10 +65,46 @@ static char *format_headers(const struct gw_service_conf *sc)
         strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
         n += (size_t)snprintf(text + n, sizeof text - n, "Sunset: %s\r\n", date);
     }
-    if (sc->successor) /* at most 2048 bytes (config_version.c) */
+    if (successor) /* at most 2048 bytes (config_version.c) */
         n += (size_t)snprintf(text + n, sizeof text - n,
-                              "Link: <%s>; rel=\"successor-version\"\r\n", sc->successor);
+                              "Link: <%s>; rel=\"successor-version\"\r\n", successor);
     return n ? strdup(text) : NULL;
+}
+
+/* The "versions" member of a rule's unknown-version answer: the versions are tokens
+ * (config_version.c), so no JSON escaping is needed. */
+static char *offered_text(const struct gw_version_rule_conf *rc)
+{
+    size_t n = 16;
+    for (size_t i = 0; i < rc->nversions; i++)
+        n += strlen(rc->versions[i]) + 3;
+    char *t = malloc(n);
+    if (t == NULL)
+        return NULL;
+    size_t at = (size_t)snprintf(t, n, "\"versions\":[");
+    for (size_t i = 0; i < rc->nversions; i++)
+        at += (size_t)snprintf(t + at, n - at, "%s\"%s\"", i ? "," : "", rc->versions[i]);
+    snprintf(t + at, n - at, "]");
+    return t;
+}
+
+static int build_rules(const struct gw_service_conf *sc, struct gw_version_service *v)
+{
+    v->rules = calloc(sc->nversion_rules, sizeof *v->rules);
+    if (v->rules == NULL)
+        return GW_ENOMEM;
+    v->nrules = sc->nversion_rules;
+    for (size_t k = 0; k < sc->nversion_rules; k++) {
+        const struct gw_version_rule_conf *rc = &sc->version_rules[k];
+        struct version_rule *vr = &v->rules[k];
+        vr->conf = rc;
+        if ((vr->offered = offered_text(rc)) == NULL)
+            return GW_ENOMEM;
+        if ((rc->deprecated_at || rc->sunset_at || rc->successor) &&
+            (vr->headers = format_headers(rc->deprecated_at, rc->sunset_at, rc->successor)) == NULL)
+            return GW_ENOMEM;
+    }
+    return 0;
 }
 
 int gw_version_build(struct gw_policy *p, const struct gw_snapshot *s)
@@ -68,7 +113,8 @@ int gw_version_build(struct gw_policy *p, const struct gw_snapshot *s)
     bool any = false;
     for (size_t i = 0; i < s->nservices; i++) {
         const struct gw_service_conf *sc = s->services[i].conf;
-        any |= sc->deprecated_at || sc->sunset_at || sc->successor || strips_segment(cfg, sc);
+        any |= sc->deprecated_at || sc->sunset_at || sc->successor || strips_segment(cfg, sc) ||
+               sc->nversion_rules > 0;
     }
     if (!any)
         return 0;
@@ -79,10 +125,12 @@ int gw_version_build(struct gw_policy *p, const struct gw_snapshot *s)
         const struct gw_service_conf *sc = s->services[i].conf;
         struct gw_version_service *v = &p->versions[i];
         if (sc->deprecated_at || sc->sunset_at || sc->successor) {
-            v->headers = format_headers(sc);
+            v->headers = format_headers(sc->deprecated_at, sc->sunset_at, sc->successor);
             if (v->headers == NULL)
                 return GW_ENOMEM;
         }
+        if (sc->nversion_rules > 0 && build_rules(sc, v) < 0)
+            return GW_ENOMEM;
         if (strips_segment(cfg, sc)) {
             size_t n = 1 + strlen(cfg->versioning.path_prefix) + strlen(sc->version) + 1;
             v->vseg = malloc(n);
@@ -102,6 +150,11 @@ void gw_version_free(struct gw_policy *p)
     for (size_t i = 0; i < p->cfg->nservices; i++) {
         free(p->versions[i].headers);
         free(p->versions[i].vseg);
+        for (size_t k = 0; k < p->versions[i].nrules; k++) {
+            free(p->versions[i].rules[k].headers);
+            free(p->versions[i].rules[k].offered);
+        }
+        free(p->versions[i].rules);
     }
     free(p->versions);
     p->versions = NULL;
@@ -110,7 +163,7 @@ void gw_version_free(struct gw_policy *p)
 bool gw_version_applies(const struct gw_snapshot *s, size_t i)
 {
     const struct gw_version_service *v = s->policy ? s->policy->versions : NULL;
-    return v != NULL && (v[i].headers != NULL || v[i].vseg != NULL);
+    return v != NULL && (v[i].headers != NULL || v[i].vseg != NULL || v[i].nrules > 0);
 }
 
 /* True if r was routed by the path route of its service: "/v2" + one of its prefixes. */
@@ -164,17 +217,52 @@ static size_t service_index(const struct gw_request *r)
     return (size_t)(r->svc - r->snap->services);
 }
 
+/* The first of the service's version rules whose match the request meets, or NULL. */
+static const struct version_rule *rule_of(const struct gw_request *r,
+                                          const struct gw_version_service *v)
+{
+    for (size_t k = 0; k < v->nrules; k++)
+        if (gw_policy_match(&v->rules[k].conf->match, r->npath, r->npath_len, r->msg.method_id))
+            return &v->rules[k];
+    return NULL;
+}
+
+/* Does the request name one of the rule's versions (or is the default one of them)? */
+static bool rule_allows(const struct gw_request *r, const struct version_rule *vr)
+{
+    const struct gw_versioning_conf *vc = &r->snap->cfg->versioning;
+    const char *ver = NULL;
+    size_t len = 0;
+    if (!gw_version_extract(vc, &r->msg, r->query, r->query_len, &ver, &len) &&
+        vc->default_version != NULL) {
+        ver = vc->default_version;
+        len = strlen(ver);
+    }
+    for (size_t i = 0; ver != NULL && i < vr->conf->nversions; i++)
+        if (strlen(vr->conf->versions[i]) == len && memcmp(vr->conf->versions[i], ver, len) == 0)
+            return true;
+    return false;
+}
+
 enum gw_stage_result gw_version_on_request(struct gw_request *r, void **slot, struct gw_answer *a)
 {
     const struct gw_version_service *v = &r->snap->policy->versions[service_index(r)];
-    if (v->headers != NULL && *slot == NULL) {
+    const struct version_rule *vr = v->nrules ? rule_of(r, v) : NULL;
+    const char *headers = vr && vr->headers ? vr->headers : v->headers;
+    if (headers != NULL && *slot == NULL) {
         struct version_state *st = gw_stage_alloc(r, sizeof *st);
         if (st == NULL) {
             gw_answer_init(a, GW_ENOMEM);
             return GW_STAGE_RESPOND;
         }
-        st->headers = v->headers;
+        st->headers = headers;
         *slot = st;
+    }
+    if (vr != NULL && !rule_allows(r, vr)) {
+        gw_answer_init(a, GW_EAPIVERSION);
+        a->status = (int)r->snap->cfg->versioning.unknown_status;
+        a->extra = vr->offered;
+        return GW_STAGE_RESPOND;
     }
     if (v->vseg != NULL && routed_by_path(r, v))
         strip_segment(r, v->vseg_len);

@@ -246,6 +246,53 @@ def _page(g, query):
     return r.json()
 
 
+def _check_queries(g, store):
+    """GET /api/audit over a log holding 5 circuit resets and one 403, in store."""
+    for i in range(5):
+        assert _admin(g, "POST", "/api/circuits/keyed/reset").status == 200
+    assert request(g.port, "GET", "/walled/echo", source="127.0.0.2").status == 403
+    gwtest.wait_until(lambda: len(_page(g, "limit=1000")["entries"]) == 6, timeout=10,
+                      message="6 entries in " + store)
+    all_ = _page(g, "limit=1000")
+    assert all_["source"] == store and all_["next_cursor"] is None
+    entries = all_["entries"]
+    assert len(entries) == 6 and [e["seq"] for e in entries] == list(range(1, 7))
+    # action (exact and prefix), actor (key or address), object
+    assert len(_page(g, "action=circuit.reset")["entries"]) == 5
+    assert len(_page(g, "action=auth.*")["entries"]) == 1
+    assert len(_page(g, "actor=" + KEY_ID)["entries"]) == 5
+    assert len(_page(g, "actor=127.0.0.2")["entries"]) == 1
+    assert len(_page(g, "object=service:keyed")["entries"]) == 5
+    assert len(_page(g, "object=route:*")["entries"]) == 1
+    assert _page(g, "action=nothing")["entries"] == []
+    # since / until: RFC 3339 or epoch seconds
+    t = entries[2]["time"]
+    since = _page(g, "since=" + urllib.parse.quote(t))["entries"]
+    assert since and all(e["time"] >= t for e in since) and since[0]["seq"] <= 3
+    assert _page(g, "until=" + urllib.parse.quote(entries[0]["time"]))["entries"] == []
+    assert len(_page(g, "since=0")["entries"]) == 6
+    assert _page(g, "since=4102444800")["entries"] == []  # 2100
+    # paging: limit + cursor
+    seen = []
+    cursor = None
+    while True:
+        q = "limit=2&action=circuit.reset" + ("&cursor=%d" % cursor if cursor else "")
+        page = _page(g, q)
+        seen += [e["seq"] for e in page["entries"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+        assert len(page["entries"]) == 2
+    assert seen == [e["seq"] for e in entries if e["action"] == "circuit.reset"]
+    # bad queries are 400 with the parameter named
+    for q, word in (("limit=0", "limit"), ("limit=5000", "limit"), ("since=yesterday",
+                    "since"), ("cursor=x", "cursor"), ("colour=red", "colour"),
+                    ("action=%zz", "action")):
+        r = _admin(g, "GET", "/api/audit?" + q)
+        assert r.status == 400 and word in r.json()["error"], (q, r)
+    assert g.admin_request("GET", "/api/audit").status == 401
+
+
 def test_get_api_audit_filters_and_pages():
     tmp = _tmp()
     for store in ("file", "sqlite"):
@@ -253,47 +300,33 @@ def test_get_api_audit_filters_and_pages():
         if store == "sqlite":
             os.unlink(os.path.join(tmp, "audit.log"))
         with Origin() as o, Gantry(_config(o, tmp, **extra)) as g:
-            for i in range(5):
-                assert _admin(g, "POST", "/api/circuits/keyed/reset").status == 200
-            assert request(g.port, "GET", "/walled/echo", source="127.0.0.2").status == 403
-            all_ = _page(g, "limit=1000")
-            assert all_["source"] == store and all_["next_cursor"] is None
-            entries = all_["entries"]
-            assert len(entries) == 6 and [e["seq"] for e in entries] == list(range(1, 7))
-            # action (exact and prefix), actor (key or address), object
-            assert len(_page(g, "action=circuit.reset")["entries"]) == 5
-            assert len(_page(g, "action=auth.*")["entries"]) == 1
-            assert len(_page(g, "actor=" + KEY_ID)["entries"]) == 5
-            assert len(_page(g, "actor=127.0.0.2")["entries"]) == 1
-            assert len(_page(g, "object=service:keyed")["entries"]) == 5
-            assert len(_page(g, "object=route:*")["entries"]) == 1
-            assert _page(g, "action=nothing")["entries"] == []
-            # since / until: RFC 3339 or epoch seconds
-            t = entries[2]["time"]
-            since = _page(g, "since=" + urllib.parse.quote(t))["entries"]
-            assert since and all(e["time"] >= t for e in since) and since[0]["seq"] <= 3
-            assert _page(g, "until=" + urllib.parse.quote(entries[0]["time"]))["entries"] == []
-            assert len(_page(g, "since=0")["entries"]) == 6
-            assert _page(g, "since=4102444800")["entries"] == []  # 2100
-            # paging: limit + cursor
-            seen = []
-            cursor = None
-            while True:
-                q = "limit=2&action=circuit.reset" + ("&cursor=%d" % cursor if cursor else "")
-                page = _page(g, q)
-                seen += [e["seq"] for e in page["entries"]]
-                cursor = page["next_cursor"]
-                if cursor is None:
-                    break
-                assert len(page["entries"]) == 2
-            assert seen == [e["seq"] for e in entries if e["action"] == "circuit.reset"]
-            # bad queries are 400 with the parameter named
-            for q, word in (("limit=0", "limit"), ("limit=5000", "limit"), ("since=yesterday",
-                            "since"), ("cursor=x", "cursor"), ("colour=red", "colour"),
-                            ("action=%zz", "action")):
-                r = _admin(g, "GET", "/api/audit?" + q)
-                assert r.status == 400 and word in r.json()["error"], (q, r)
-            assert g.admin_request("GET", "/api/audit").status == 401
+            _check_queries(g, store)
+
+
+@gwtest.timeout(180)
+def test_get_api_audit_reads_postgres_when_it_is_the_only_store():
+    tmp = _tmp()
+    with PostgresServer() as pg, Origin() as o:
+        cfg = _config(o, tmp, postgres={"dsn": pg.dsn()})
+        del cfg["audit"]["file"]
+        with Gantry(cfg) as g:
+            g.wait_log(r"audit: postgres is up", stream="stderr")
+            _check_queries(g, "postgres")
+            # the cursor is the row id: a second instance's rows share the table
+            pg.query("INSERT INTO audit_log (seq, time, action, entry, hash, prev) VALUES "
+                     "(1, now(), 'other.thing', '{\"seq\":1,\"action\":\"other.thing\"}', "
+                     "'h-other', 'p')")
+            both = _page(g, "limit=1000")["entries"]
+            assert [e["action"] for e in both[-2:]] == ["auth.forbidden", "other.thing"], both
+            # an entry recorded just before a query is in its answer
+            assert _admin(g, "POST", "/api/circuits/keyed/reset").status == 200
+            last = _page(g, "action=circuit.reset")["entries"]
+            assert len(last) == 6, last
+            pg.kill()
+            g.wait_log(r"audit: postgres is down", stream="stderr")
+            r = _admin(g, "GET", "/api/audit")
+            assert r.status == 503 and "postgres" in r.json()["error"], r
+            assert request(g.port, "GET", "/open/echo").status == 200
 
 
 def test_no_audit_section_no_endpoint_data_and_no_file():

@@ -24,6 +24,7 @@ import select
 import shutil
 import subprocess
 import tempfile
+import urllib.parse
 
 import gwtest
 from gwtest import Gantry, Origin, request
@@ -296,6 +297,122 @@ def test_dashboard_in_a_browser():
                                 "document.getElementById('login-error').textContent")
                 assert msg == "The admin API refused this key.", msg
                 assert page.do("eval", js="document.getElementById('tabs').hidden") is True
+            finally:
+                page.close()
+
+
+@gwtest.timeout(240)
+def test_cache_registrations_and_top_limited_keys_in_a_browser():
+    """The cache panel's hit ratio follows the requests and its purge form purges (after the
+    confirmation) and lands in the audit log; a registration shows with its TTL left and goes
+    when removed; the rate-limit panel lists the key a limit refused, as /metrics/json does."""
+    require_browser()
+    shots = os.environ.get("GWTEST_SCREENSHOTS") or tempfile.mkdtemp(prefix="gw-dashboard-")
+    os.makedirs(shots, exist_ok=True)
+    audit = os.path.join(tempfile.mkdtemp(prefix="gw-dashboard-audit-"), "audit.log")
+    with Origin() as o:
+        cfg = {
+            "workers": 2,
+            "log": {"access": "off"},
+            "admin": {"listen": "127.0.0.1:%d" % gwtest.free_port(), "api_key": KEY},
+            "audit": {"file": audit},
+            "registration": {"encryption_key": "11" * 32},
+            "services": [
+                {"name": "cached", "prefix": "/cached", "strip_prefix": True,
+                 "targets": [o.target()], "cache": True},
+                {"name": "limited", "prefix": "/limited", "strip_prefix": True,
+                 "targets": [o.target()],
+                 "rate_limit": {"limits": [{"name": "per-ip", "limit": 2, "period": "60s",
+                                            "key": "ip"}]}},
+            ],
+        }
+        with Gantry(cfg) as g:
+            base = "http://127.0.0.1:%d" % g.admin_port
+            page = Page()
+            try:
+                page.do("goto", url=base + "/dashboard")
+                page.wait("!document.getElementById('login').hidden")
+                page.do("type", selector="#key", text=KEY)
+                page.do("click", selector="#login-form button[type=submit]")
+                page.wait("document.getElementById('live-state').textContent === 'live'")
+
+                # the cache: one miss, then hits; the ratio on the page moves with them
+                view(page, "cache")
+                path = "/cached/bytes/64?h=" + urllib.parse.quote("Cache-Control:max-age=600",
+                                                                  safe="")
+                assert request(g.port, "GET", path).header("X-Cache") == "MISS"
+                assert request(g.port, "GET", path).header("X-Cache") == "HIT"
+
+                def ratio():
+                    return admin_json(g, "/api/cache")["requests"]["hit_ratio"]
+                gwtest.wait_until(lambda: ratio() == 0.5, timeout=5)
+                page.wait("document.getElementById('cache-ratio').textContent === '50%'")
+                page.wait("(document.querySelector('[data-cache-service=cached] "
+                          ".cache-svc-hits') || {}).textContent === '1'")
+                assert request(g.port, "GET", path).header("X-Cache") == "HIT"
+                gwtest.wait_until(lambda: ratio() > 0.66, timeout=5)
+                page.wait("document.getElementById('cache-ratio').textContent === '66.67%'")
+                c = admin_json(g, "/api/cache")
+                assert c["objects"] == 1 and c["bytes"] > 0, c
+                svc = {x["service"]: x for x in c["services"]}["cached"]
+                assert (svc["hit"], svc["miss"]) == (2, 1), svc
+                assert page.text("#cache-evictions") == "%d" % c["evictions"]
+                shot(page, shots, "cache")
+
+                # purge everything from the form: asked first, then done, then audited
+                page.do("click", selector="#purge-form button[type=submit]")
+                page.wait("document.getElementById('confirm').open")
+                assert "Every cached response" in page.text("#confirm-text")
+                page.do("click", selector="#confirm-ok")
+                page.wait("document.getElementById('act-result').textContent"
+                          ".startsWith('Purge: done')")
+                gwtest.wait_until(lambda: admin_json(g, "/api/cache")["objects"] == 0,
+                                  timeout=5)
+                assert request(g.port, "GET", path).header("X-Cache") == "MISS"
+
+                def purges():
+                    if not os.path.exists(audit):
+                        return []
+                    with open(audit) as f:
+                        return [e for e in map(json.loads, f) if e["action"] == "cache.purge"]
+                gwtest.wait_until(lambda: purges(), timeout=5, message="a cache.purge entry")
+                entry = purges()[0]
+                assert entry["object"] == "cache:all" and entry["actor"]["via"] == "admin", entry
+
+                # a registration appears with its TTL left, and goes when removed
+                r = request(g.admin_port, "POST", "/api/registrations",
+                            headers=dict(AUTH, **{"Content-Type": "application/json"}),
+                            body=json.dumps({"name": "reg", "url": o.target()["url"],
+                                             "prefix": "/reg", "ttl": "90s"}))
+                assert r.status == 201, r
+                rid = r.json()["id"]
+                view(page, "registrations")
+                row = "document.querySelector('[data-registration=\"%s\"]')" % rid
+                left = page.wait("(%s || {}).textContent" % row)
+                assert "reg" in left and "/reg" in left and "of 90 s" in left, left
+                shot(page, shots, "registrations")
+                r = request(g.admin_port, "DELETE", "/api/registrations/" + rid, headers=AUTH)
+                assert r.status == 200, r
+                page.wait("!%s" % row)
+
+                # the key a limit refused, as /metrics/json counts it
+                for i in range(5):
+                    request(g.port, "GET", "/limited/echo/%d" % i)
+
+                def top():
+                    rl = {l["limit"]: l for l in admin_json(g, "/metrics/json")["rate_limits"]}
+                    return rl["per-ip"]["top_keys"]
+                gwtest.wait_until(lambda: top() and top()[0]["count"] == 3, timeout=5)
+                assert top() == [{"key": "ip:127.0.0.1", "count": 3, "error": 0}], top()
+                view(page, "policies")
+                page.wait("(document.querySelector('[data-top-key=\"limited/per-ip/"
+                          "ip:127.0.0.1\"] .rl-top-count') || {}).textContent === '3'")
+                shot(page, shots, "policies-top-keys")
+
+                log = page.do("log")
+                bad = [c for c in log["console"] if c["type"] in ("error", "warning")
+                       and "status of 429" not in c["text"]]
+                assert not bad and not log["errors"], log
             finally:
                 page.close()
 

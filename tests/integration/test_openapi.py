@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import threading
 
@@ -372,6 +373,83 @@ def test_viewer_renders_in_a_real_browser_under_the_default_csp():
             # the default security headers' CSP let the page load its script: no violation
             assert report["errors"] == [], report
             assert not [c for c in report["console"] if "Content Security Policy" in c], report
+
+
+def _make_certs(tmp):
+    """A CA and two leaves it signs: "ok" for 127.0.0.1, "other" for other.test only."""
+    def sh(*args):
+        r = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        assert r.returncode == 0, r.stdout.decode()
+    p = lambda n: os.path.join(tmp, n)  # noqa: E731
+    sh("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+       "-nodes", "-days", "30", "-subj", "/CN=openapi test CA", "-keyout", p("ca.key"),
+       "-out", p("ca.pem"), "-addext", "basicConstraints=critical,CA:TRUE",
+       "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    for name, san in (("ok", "IP:127.0.0.1"), ("other", "DNS:other.test")):
+        sh("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+           "-nodes", "-subj", "/CN=" + name, "-keyout", p(name + ".key"),
+           "-out", p(name + ".csr"))
+        with open(p(name + ".ext"), "w") as f:
+            f.write("subjectAltName=%s\n" % san)
+        sh("openssl", "x509", "-req", "-in", p(name + ".csr"), "-CA", p("ca.pem"), "-CAkey",
+           p("ca.key"), "-CAcreateserial", "-days", "30", "-out", p(name + ".pem"),
+           "-extfile", p(name + ".ext"))
+    return p
+
+
+class TlsDocServer(DocServer):
+    """DocServer over TLS with the certificate given (the handshake happens on accept; one that
+    gantry refuses is an accept error the server ignores)."""
+
+    def __init__(self, cert, key):
+        super().__init__()
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+
+    def url(self, path):
+        return "https://127.0.0.1:%d%s" % (self.port, path)
+
+
+@gwtest.timeout(120)
+def test_https_sources_are_fetched_with_the_certificate_verified():
+    tmp = gwtest._mkdtemp("openapi-tls")
+    p = _make_certs(tmp)
+    with TlsDocServer(p("ok.pem"), p("ok.key")) as good, \
+            TlsDocServer(p("other.pem"), p("other.key")) as wrong_name, Origin() as o:
+        good.set("/users.json", users_doc())
+        wrong_name.set("/orders.json", orders_doc())
+        svc = [{"name": "users", "prefix": "/users", "targets": [o.target()],
+                "openapi": {"url": good.url("/users.json")}},
+               {"name": "orders", "prefix": "/orders", "targets": [o.target()],
+                "openapi": {"url": wrong_name.url("/orders.json")}}]
+        # trusting the test CA: the good server's document is merged; the other one's
+        # certificate names other.test, not 127.0.0.1, so it is refused and left out
+        with Gantry(config(*svc, openapi={"ca_file": p("ca.pem"), "refresh": "1s"})) as g:
+            gwtest.wait_until(lambda: "/users/{id}" in docs(g)["paths"],
+                              message="the document fetched over https")
+            g.wait_log(r"openapi: service orders: https://127.0.0.1:%d/orders.json: "
+                       r".*tls: certificate not verified: .*its paths are left out"
+                       % wrong_name.port, stream="stderr")
+            assert not any(k.startswith("/orders") for k in docs(g)["paths"])
+            assert good.hits.get("/users.json", 0) >= 1
+            assert wrong_name.hits.get("/orders.json", 0) == 0  # never got a request
+        # without the CA file the system store does not know the test CA: nothing is fetched
+        with Gantry(config(*svc[:1], openapi={"refresh": "1s"})) as g:
+            g.wait_log(r"openapi: service users: .*tls: certificate not verified: "
+                       r"(unable to get local issuer certificate|self.signed)",
+                       stream="stderr")
+            assert docs(g)["paths"] == {}
+    # a CA file that is not one fails the load with the key's position
+    bad = os.path.join(tmp, "not-a-ca.pem")
+    with open(bad, "w") as f:
+        f.write("nothing here\n")
+    path = os.path.join(tmp, "bad-ca.json")
+    with open(path, "w") as f:
+        json.dump(config({"name": "u", "prefix": "/u", "targets": [{"url": "http://127.0.0.1:1"}]},
+                         openapi={"ca_file": bad}), f)
+    out = gwtest.run_gantry(["check", path])
+    assert out.returncode != 0 and "openapi.ca_file" in out.stderr + out.stdout, out
 
 
 if __name__ == "__main__":

@@ -238,5 +238,66 @@ def test_config_errors_name_the_key():
             assert path in out and words in out, (path, words, out)
 
 
+def test_a_route_of_a_service_requires_its_versions():
+    """A service's "versions" give routes (a match) versions of their own: a request to the
+    route names one of them (or the default is one), else the unknown-version answer with the
+    route's versions; the route's deprecation headers; other routes of the service as before."""
+    dep = "2026-03-01T00:00:00Z"
+    with Origin() as o:
+        s = svc("users", "/echo/users", o, versions=[
+            {"match": {"prefix": "/echo/users/export", "methods": ["GET"]}, "version": "2"},
+            {"match": {"prefix": "/echo/users/legacy"}, "version": ["1", "1.1"],
+             "deprecated_at": dep, "successor": "/echo/users/export"}])
+        with Gantry(config(s)) as g:
+            o.reset_stats()
+            # an unversioned route of the service needs no version
+            served_by(get(g, "/echo/users/7"), o)
+            # the versioned route: its version by any source
+            served_by(get(g, "/echo/users/export", {"Accept-Version": "2"}), o)
+            served_by(get(g, "/echo/users/export?version=2"), o)
+            served_by(get(g, "/echo/users/export",
+                          {"Accept": "application/vnd.acme+json; version=2"}), o)
+            # another version, or none: refused before the upstream, with the versions offered
+            before = o.stats()["requests"]
+            body = assert_json_error(get(g, "/echo/users/export", {"Accept-Version": "1"}), 404)
+            assert body["error"] == "unknown API version" and body["versions"] == ["2"], body
+            body = assert_json_error(get(g, "/echo/users/export"), 404)
+            assert body["versions"] == ["2"], body
+            assert o.stats()["requests"] == before
+            # the rule's methods: a POST to the route is not the versioned route
+            served_by(get(g, "/echo/users/export", method="POST"), o)
+            # a route with two versions, deprecated: its headers, on its own answers too
+            r = get(g, "/echo/users/legacy/9", {"API-Version": "1.1"})
+            served_by(r, o)
+            assert r.header("Deprecation") == "@%d" % calendar.timegm((2026, 3, 1, 0, 0, 0))
+            assert r.header("Link") == '</echo/users/export>; rel="successor-version"', r.headers
+            r = get(g, "/echo/users/legacy/9", {"API-Version": "3"})
+            body = assert_json_error(r, 404)
+            assert body["versions"] == ["1", "1.1"], body
+            assert r.header("Deprecation") is not None, r.headers
+            # the service's other routes carry none
+            assert get(g, "/echo/users/export?version=2").header("Deprecation") is None
+        # the default version, and 400 as the unknown status
+        with Gantry(config(s, versioning={"default": "2", "unknown_status": 400})) as g:
+            served_by(get(g, "/echo/users/export"), o)
+            body = assert_json_error(get(g, "/echo/users/legacy"), 400)
+            assert body["versions"] == ["1", "1.1"], body
+        # config errors name the key
+        bad = svc("users", "/echo/users", o, versions=[{"match": {"prefix": "/x"},
+                                                        "version": "2 3"}])
+        path = os.path.join(gwtest._mkdtemp("versioning"), "bad.json")
+        with open(path, "w") as f:
+            json.dump(config(bad), f)
+        out = gwtest.run_gantry(["check", path])
+        assert out.returncode != 0, out
+        assert "services[0].versions[0].version" in out.stderr and "is not a version" in \
+            out.stderr, out.stderr
+        missing = svc("users", "/echo/users", o, versions=[{"match": {"prefix": "/x"}}])
+        with open(path, "w") as f:
+            json.dump(config(missing), f)
+        out = gwtest.run_gantry(["check", path])
+        assert out.returncode != 0 and "services[0].versions[0]" in out.stderr, out.stderr
+
+
 if __name__ == "__main__":
     gwtest.main(globals())

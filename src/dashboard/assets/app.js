@@ -10,6 +10,7 @@
 
 const POLL_MS = 2000;
 const HISTORY_MS = 5000;
+const MIN_POLL_MS = 1000; // no panel is ever read more often than this, whatever asks
 const LOG_ROWS = 200;
 const SPARK_POINTS = 60;
 const KEY_NAME = "gantry.adminKey";
@@ -186,8 +187,21 @@ function stopPolling() {
   state.pollTimer = state.historyTimer = null;
 }
 
+// One round at most every MIN_POLL_MS and never two at once: an action's refresh or a tab
+// coming back asks for one, and it is put off to the first moment the rule allows.
+const pacer = { last: 0, busy: false, later: null, lastHistory: 0 };
+function pollSoon() {
+  if (pacer.later) return;
+  const wait = pacer.last + MIN_POLL_MS - Date.now();
+  if (wait <= 0 && !pacer.busy) { poll(); return; }
+  pacer.later = setTimeout(() => { pacer.later = null; pollSoon(); }, Math.max(wait, 100));
+}
+
 async function poll() {
   if (document.hidden || !$("login").hidden) return;
+  if (pacer.busy || Date.now() - pacer.last < MIN_POLL_MS) return;
+  pacer.busy = true;
+  pacer.last = Date.now();
   try {
     const [status, metrics, circuits, health] = await Promise.all([
       getJSON("/gateway/status"), getJSON("/metrics/json"), getJSON("/api/circuits"),
@@ -212,11 +226,15 @@ async function poll() {
   } catch (e) {
     if (e instanceof Unauthorized) showLogin("The admin API refused the key (it may have changed).");
     else setLive("gateway unreachable", "bad");
+  } finally {
+    pacer.busy = false;
   }
 }
 
 async function pollHistory() {
   if (document.hidden || !$("login").hidden) return;
+  if (Date.now() - pacer.lastHistory < MIN_POLL_MS) return;
+  pacer.lastHistory = Date.now();
   try {
     state.history = await getJSON("/metrics/history");
     if (state.view === "overview") renderCharts();
@@ -390,6 +408,18 @@ function renderPolicies() {
       el("td", { class: "num", text: fmtPct(l.allowed + l.limited ? l.limited / (l.allowed + l.limited) : 0) }),
       el("td", { class: "num", text: fmtNum(l.redis_fallbacks) })))))
     : el("p", { class: "sub", text: "No rate limit is configured." }));
+  // the keys each limit refused most (a bounded table per worker: a count may be above the
+  // truth by at most its error)
+  const top = [];
+  for (const l of limits) for (const k of l.top_keys || []) top.push({ l, k });
+  $("rl-top").replaceChildren(top.length ? el("table", {},
+    el("caption", { class: "sr-only", text: "Top limited keys per limit" }),
+    el("thead", {}, el("tr", {}, ...["scope", "limit", "key", "refused"].map((h, i) => el("th", { scope: "col", class: i === 3 ? "num" : null, text: h })))),
+    el("tbody", {}, ...top.map(({ l, k }) => el("tr", { "data-top-key": l.scope + "/" + l.limit + "/" + k.key },
+      el("td", { text: l.scope }), el("td", { text: l.limit }), el("td", {}, el("code", { text: k.key })),
+      el("td", { class: "num rl-top-count", title: k.error ? "at most " + fmtNum(k.error) + " above the true count" : null,
+        text: fmtNum(k.count) + (k.error ? " (±" + fmtNum(k.error) + ")" : "") })))))
+    : el("p", { class: "sub", text: "No request refused by a limit yet." }));
   const rows = [], reasons = new Map();
   for (const svc of m.services || []) {
     for (const [method, a] of Object.entries(svc.auth || {})) {
@@ -402,8 +432,8 @@ function renderPolicies() {
   $("auth-table").replaceChildren(rows.length ? el("table", {},
     el("thead", {}, el("tr", {}, ...["service", "method", "ok", "401", "403"].map((h, i) => el("th", { scope: "col", class: i >= 2 ? "num" : null, text: h })))),
     el("tbody", {}, ...rows)) : el("p", { class: "sub", text: "No authentication outcome yet." }));
-  const top = [...reasons.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8);
-  $("auth-reasons").replaceChildren(...top.map(([r, n]) => el("li", {}, el("b", { text: r }), " " + fmtNum(n))));
+  const topReasons = [...reasons.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8);
+  $("auth-reasons").replaceChildren(...topReasons.map(([r, n]) => el("li", {}, el("b", { text: r }), " " + fmtNum(n))));
 }
 
 function kvTable(obj) {
@@ -411,9 +441,33 @@ function kvTable(obj) {
   return el("table", {}, el("tbody", {}, ...rows.map(([k, v]) => el("tr", {}, el("th", { scope: "row", text: k }), el("td", { class: "num", text: typeof v === "number" ? fmtNum(v, 3) : String(v) })))));
 }
 
+function fmtBytes(v) {
+  if (v === null || v === undefined) return "–";
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+  return fmtNum(v, i ? 1 : 0) + " " + units[i];
+}
+
 function renderCache() {
   const c = (state.cache && state.cache.enabled ? state.cache : null) || (state.metrics && state.metrics.cache) || (state.status && state.status.cache) || {};
-  $("cache-table").replaceChildren(kvTable(c));
+  const req = c.requests || {};
+  setText("cache-ratio", fmtPct(req.hit_ratio));
+  setText("cache-hits", fmtNum(req.hit) + " hits, " + fmtNum(req.stale) + " stale, " + fmtNum(req.miss) + " misses, " + fmtNum(req.expired) + " expired");
+  setText("cache-bytes", fmtBytes(c.bytes));
+  setText("cache-bytes-max", "of " + fmtBytes(c.max_bytes) + ", " + fmtNum(c.objects) + " responses");
+  setText("cache-evictions", fmtNum(c.evictions));
+  setText("cache-purged", fmtNum(c.purged) + " purged, " + fmtNum(c.inserts) + " stored");
+  const svcs = c.services || [];
+  $("cache-table").replaceChildren(svcs.length ? el("table", {},
+    el("caption", { class: "sr-only", text: "Cache results per service" }),
+    el("thead", {}, el("tr", {}, ...["service", "hit ratio", "hits", "stale", "misses", "expired", "bypass", "stored"].map((h, i) => el("th", { scope: "col", class: i ? "num" : null, text: h })))),
+    el("tbody", {}, ...svcs.map((x) => el("tr", { "data-cache-service": x.service },
+      el("td", { text: x.service }), el("td", { class: "num cache-svc-ratio", text: fmtPct(x.hit_ratio) }),
+      el("td", { class: "num cache-svc-hits", text: fmtNum(x.hit) }), el("td", { class: "num", text: fmtNum(x.stale) }),
+      el("td", { class: "num cache-svc-misses", text: fmtNum(x.miss) }), el("td", { class: "num", text: fmtNum(x.expired) }),
+      el("td", { class: "num", text: fmtNum(x.bypass) }), el("td", { class: "num", text: fmtNum(x.stored) })))))
+    : kvTable(c));
   $("purge-form").hidden = !state.endpoints.has("POST /api/cache/purge");
 }
 
@@ -421,9 +475,9 @@ function renderRegistrations() {
   const list = (state.registrations && state.registrations.registrations) || [];
   $("reg-table").replaceChildren(list.length ? el("table", {},
     el("thead", {}, el("tr", {}, ...["name", "prefix", "url", "weight", "TTL left"].map((h) => el("th", { scope: "col", text: h })))),
-    el("tbody", {}, ...list.map((x) => el("tr", {}, el("td", { text: x.name || "" }), el("td", {}, el("code", { text: x.prefix || "" })),
+    el("tbody", {}, ...list.map((x) => el("tr", { "data-registration": x.id }, el("td", { text: x.name || "" }), el("td", {}, el("code", { text: x.prefix || "" })),
       el("td", {}, el("code", { text: x.url || "" })), el("td", { class: "num", text: fmtNum(x.weight) }),
-      el("td", { text: x.expires_in !== undefined ? fmtNum(x.expires_in, 1) + " s of " + fmtNum(x.ttl, 0) + " s" : "–" })))))
+      el("td", { class: "reg-ttl-left", text: x.expires_in !== undefined ? fmtNum(x.expires_in, 1) + " s of " + fmtNum(x.ttl, 0) + " s" : "–" })))))
     : el("p", { class: "sub", text: "No live registration." }));
 }
 
@@ -643,7 +697,7 @@ async function runAction(method, path, label, body) {
     const r = await api(path, body ? { method, body, headers: { "Content-Type": "application/json" } } : { method });
     if (r.ok) showResult(label + ": done (" + r.status + ")" + (r.body && r.body.generation ? ", configuration generation " + r.body.generation : ""));
     else showResult(label + " failed (" + r.status + "): " + (r.body && r.body.error ? r.body.error : ""), r.body && r.body.errors);
-    poll();
+    pollSoon();
     return r;
   } catch (e) {
     if (e instanceof Unauthorized) showLogin("The admin API refused the key.");
@@ -692,7 +746,7 @@ function init() {
   window.addEventListener("hashchange", () => { if ($("login").hidden) selectView(location.hash.slice(1), false); });
   window.addEventListener("resize", () => { if (state.view === "overview") renderCharts(); });
   document.addEventListener("visibilitychange", () => {
-    if (!document.hidden && $("login").hidden) { poll(); pollHistory(); }
+    if (!document.hidden && $("login").hidden) { pollSoon(); pollHistory(); }
   });
   const saved = sessionStorage.getItem(KEY_NAME);
   if (saved !== null) signIn(saved);

@@ -148,6 +148,30 @@ static void test_versioned_routes(void **state)
     gw_config_free(cfg);
 }
 
+static void test_version_rules(void **state)
+{
+    (void)state;
+    struct gw_config *cfg = load_ok(SVC(
+        "\"versions\": [{\"match\": {\"prefix\": \"/p/export\", \"methods\": \"GET\"}, "
+        "\"version\": \"2\"}, {\"match\": {\"prefix\": \"/p/old\"}, \"version\": [\"1\", "
+        "\"1.1\"], \"deprecated_at\": \"2026-01-31T00:00:00Z\", \"successor\": \"/p/export\"}]"));
+    const struct gw_service_conf *sc = &cfg->services[0];
+    assert_int_equal(sc->nversion_rules, 2);
+    assert_string_equal(sc->version_rules[0].match.prefixes[0], "/p/export");
+    assert_int_equal(sc->version_rules[0].nversions, 1);
+    assert_string_equal(sc->version_rules[0].versions[0], "2");
+    assert_null(sc->version_rules[0].deprecated_at);
+    assert_int_equal(sc->version_rules[1].nversions, 2);
+    assert_string_equal(sc->version_rules[1].versions[1], "1.1");
+    assert_string_equal(sc->version_rules[1].successor, "/p/export");
+    gw_config_free(cfg);
+    const char *bad =
+        SVC("\"versions\": [{\"match\": {\"prefix\": \"/p\"}, \"version\": \"a b\"}]");
+    expect_one(bad, "\"a b\"",
+               "services[0].versions[0].version: \"a b\" is not a version (1 to 64 letters, "
+               "digits, \".\", \"_\" or \"-\")");
+}
+
 static void test_openapi(void **state)
 {
     (void)state;
@@ -179,16 +203,23 @@ static void test_openapi(void **state)
                "services[0].openapi: name exactly one of \"url\", \"path\" or \"file\"");
     expect_one("{\"openapi\": {\"refresh\": \"10ms\"}}", "\"10ms\"",
                "openapi.refresh: must be at least 1s");
+    /* https:// sources (verified; CAs from openapi.ca_file besides the system's) */
+    cfg = load_ok("{\"openapi\": true, \"services\": [{\"name\": \"s\", \"prefix\": \"/p\", "
+                  "\"targets\": [\"http://h:1\"], \"openapi\": {\"url\": "
+                  "\"https://docs.internal/openapi.json\"}}]}");
+    assert_string_equal(cfg->services[0].openapi.url, "https://docs.internal/openapi.json");
+    assert_null(cfg->openapi.ca_file);
+    gw_config_free(cfg);
+    expect_one("{\"openapi\": {\"ca_file\": \"/nonexistent/ca.pem\"}}", "\"/nonexistent/ca.pem\"",
+               "openapi.ca_file: /nonexistent/ca.pem: cannot open: No such file or directory");
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_versioning_defaults),
-        cmocka_unit_test(test_versioning_values),
-        cmocka_unit_test(test_versioning_errors),
-        cmocka_unit_test(test_versioned_routes),
-        cmocka_unit_test(test_openapi),
+        cmocka_unit_test(test_versioning_defaults), cmocka_unit_test(test_versioning_values),
+        cmocka_unit_test(test_versioning_errors),   cmocka_unit_test(test_versioned_routes),
+        cmocka_unit_test(test_version_rules),       cmocka_unit_test(test_openapi),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

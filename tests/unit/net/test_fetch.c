@@ -826,6 +826,12 @@ static void test_check_url(void **state)
     memset(longer + 9, 'a', GW_FETCH_MAX_URL + 1 - 9);
     longer[GW_FETCH_MAX_URL + 1] = '\0';
     assert_string_equal(gw_fetch_check_url(longer), "longer than 8192 bytes");
+    /* with allow_https (the OpenAPI sources) https:// is taken, the rest judged alike */
+    assert_null(gw_fetch_check_url_https("https://idp/jwks"));
+    assert_null(gw_fetch_check_url_https("http://idp/jwks"));
+    assert_string_equal(gw_fetch_check_url_https("ftp://idp/jwks"), "not an http:// URL");
+    assert_string_equal(gw_fetch_check_url_https("https://gw:secret@idp/i"),
+                        "user information (\"user@\") is not allowed in a URL gantry fetches");
     longer[GW_FETCH_MAX_URL] = '\0';
     assert_null(gw_fetch_check_url(longer));
     free(longer);
