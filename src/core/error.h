@@ -76,6 +76,7 @@
     /* TLS (tls/) */                                                                               \
     X(ETLS, 400, "the TLS handshake or a record failed")                                           \
     X(EHTTPSREDIRECT, 308, "this host is served over HTTPS")                                       \
+    X(EUPTLS, 502, "upstream TLS handshake failed")                                                \
     /* configuration */                                                                            \
     X(ECONFIG, 500, "invalid configuration")                                                       \
     /* authentication (JWT) */                                                                     \

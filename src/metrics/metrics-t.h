@@ -34,10 +34,13 @@ struct gw_mx_worker {
     gw_mx_ctr tun_bytes_out; /** bytes to clients through tunnels */
     /** tunnels closed, by duration: <= GW_MX_TUNNEL_LE[i] seconds, the last one +Inf */
     gw_mx_ctr tun_dur[GW_MX_TUNNEL_BUCKETS];
-    gw_mx_ctr tun_dur_ms;     /** the sum of their durations, milliseconds */
-    gw_mx_ctr tls_handshakes; /** TLS handshakes completed */
-    gw_mx_ctr tls_resumed;    /** of those, resumed sessions (ticket or cache) */
-    gw_mx_ctr tls_failures;   /** TLS connections that ended before their handshake completed */
+    gw_mx_ctr tun_dur_ms;        /** the sum of their durations, milliseconds */
+    gw_mx_ctr tls_handshakes;    /** TLS handshakes completed */
+    gw_mx_ctr tls_resumed;       /** of those, resumed sessions (ticket or cache) */
+    gw_mx_ctr tls_failures;      /** TLS connections that ended before their handshake completed */
+    gw_mx_ctr up_tls_handshakes; /** TLS handshakes with https:// targets completed */
+    gw_mx_ctr up_tls_resumed;    /** of those, resumed sessions */
+    gw_mx_ctr up_tls_failures;   /** TLS handshakes with https:// targets that failed */
 };
 
 struct gw_metrics_area;

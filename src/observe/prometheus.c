@@ -247,6 +247,13 @@ static void worker_families(struct out *o, struct gw_server *s)
          "TLS handshakes that resumed a session (ticket or cache), per worker."},
         {"gantry_tls_handshake_failures_total", "counter",
          "TLS connections that failed or ended before their handshake completed, per worker."},
+        {"gantry_upstream_tls_handshakes_total", "counter",
+         "TLS handshakes with https:// targets completed, per worker."},
+        {"gantry_upstream_tls_resumed_total", "counter",
+         "TLS handshakes with https:// targets that resumed a session, per worker."},
+        {"gantry_upstream_tls_handshake_failures_total", "counter",
+         "TLS handshakes with https:// targets that failed (certificate, host name, protocol), "
+         "per worker."},
     };
     for (size_t f = 0; f < sizeof fam / sizeof fam[0]; f++) {
         family(o, fam[f].name, fam[f].type, fam[f].help);
@@ -262,7 +269,10 @@ static void worker_families(struct out *o, struct gw_server *s)
                          : f == 4 ? gw_mx_get(&m->up_reused)
                          : f == 5 ? gw_mx_get(&m->tls_handshakes)
                          : f == 6 ? gw_mx_get(&m->tls_resumed)
-                                  : gw_mx_get(&m->tls_failures);
+                         : f == 7 ? gw_mx_get(&m->tls_failures)
+                         : f == 8 ? gw_mx_get(&m->up_tls_handshakes)
+                         : f == 9 ? gw_mx_get(&m->up_tls_resumed)
+                                  : gw_mx_get(&m->up_tls_failures);
             sample_u64(o, fam[f].name, lbl, v);
         }
     }

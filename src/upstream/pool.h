@@ -35,9 +35,19 @@ void gw_upconn_read_stop(struct gw_upconn *uc);
  * pool is full). */
 void gw_pool_release(struct gw_upconn *uc);
 
-/* Starts a new connection to the target; cb runs on completion with 0 or a UV_E* code. */
+/* Starts a new connection to the target; cb runs on completion with 0 or a UV_E* code (for
+ * an https:// target: once the TLS handshake completed, or GW_EUPTLS when it failed). */
 int gw_upconn_connect(struct gw_worker *w, const struct gw_target *t, struct gw_request *req,
                       struct gw_upconn **out, uv_connect_cb cb);
+
+/* Sends bufs[0..n) on the connection (encrypted for an https:// target): 1 when all went out
+ * now, 0 when the rest is queued (cb(req, status) runs when it is written, req->data == uc;
+ * the caller's buffers must stay valid until then on a plain connection; a TLS connection
+ * copies them), or a negative code. One queued write at a time. */
+int gw_upconn_write(struct gw_upconn *uc, uv_buf_t *bufs, unsigned n, uv_write_cb cb);
+
+/* An https:// target's connection whose TCP connect completed (its handshake may not have). */
+bool gw_upconn_tls_connected(const struct gw_upconn *uc);
 
 /* Closes (and later frees) the connection; safe to call twice. */
 void gw_upconn_close(struct gw_upconn *uc);
