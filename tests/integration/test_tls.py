@@ -248,6 +248,25 @@ def test_session_resumption_tickets_and_cache_survive_reload():
         assert "Reused," in out, out
 
 
+def test_tls13_resumption_gets_a_fresh_ticket():
+    # RFC 8446 C.4: a client should use a ticket once. OpenSSL's client keeps the session it
+    # resumed with, which does not resume again: without a new ticket after each resumption a
+    # client that reconnects in a loop (wrk) does a full handshake every other time.
+    with Origin() as o, Gantry(tls_config(o)) as g:
+        first, second = path("fresh-1"), path("fresh-2")
+        fetch_with_session(g, sess_out=first)
+        out = fetch_with_session(g, sess_in=first, sess_out=second)
+        assert "Reused," in out, out
+        rc, msgs = s_client(g, "-tls1_3", "-servername", "x.example.com", "-sess_in", first,
+                            "-msg", "-ign_eof",
+                            inp=b"GET /echo/r HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert "Reused," in msgs, msgs
+        assert "NewSessionTicket" in msgs, msgs
+        # the fresh ticket resumes in turn
+        out = fetch_with_session(g, sess_in=second)
+        assert "Reused," in out, out
+
+
 def test_bad_certificate_reload_is_refused_and_old_one_serves():
     with Origin() as o, Gantry(tls_config(o)) as g:
         cfg = dict(g.config)
