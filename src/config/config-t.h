@@ -889,6 +889,13 @@ struct gw_service_conf {
     struct gw_websocket_conf websocket;
     /** "upstream_tls": TLS settings for the https:// targets */
     struct gw_upstream_tls_conf upstream_tls;
+    /** "client_cert": requests need a verified client certificate (mTLS per service; the
+     * listener asks for one with tls.client_auth); off when absent */
+    struct {
+        bool enabled;
+        /** "ca": PEM bundle the certificate must also chain to; NULL = the listener's CA */
+        char *ca;
+    } client_cert;
     /** Some target has a secret_header: the client's header of that name (secret_name,
      * secret_name_len, borrowed from registration.token_header) is never forwarded. */
     const char *secret_name;

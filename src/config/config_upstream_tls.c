@@ -90,3 +90,37 @@ const struct gw__cfg_object gw__cfg_service_upstream_tls_obj = {
     .nfields = sizeof upstream_tls_fields / sizeof upstream_tls_fields[0],
     .check = upstream_tls_check,
 };
+
+/* ---- "client_cert" of a service -------------------------------------------------------------- */
+
+#define CC(field) offsetof(struct gw_service_conf, client_cert.field)
+
+/* Only a listener that asks for certificates can give a service one to check. */
+static void client_cert_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
+{
+    (void)json;
+    const struct gw_service_conf *sc = obj;
+    char why[512];
+    if (!ctx->root->tls.enabled || !ctx->root->tls.client_auth.enabled)
+        gw__cfg_error(ctx, "needs tls.client_auth (with \"required\": false, the listener asks "
+                           "every client for a certificate and serves other services without "
+                           "one)");
+    if (sc->client_cert.ca && gw_tls_check_ca(sc->client_cert.ca, why, sizeof why) < 0) {
+        gw__cfg_push_key(ctx, "ca");
+        gw__cfg_error(ctx, "%s", why);
+        gw__cfg_pop(ctx);
+    }
+}
+
+static const struct gw__cfg_field client_cert_fields[] = {
+    {.name = "ca", .type = &gw__cfg_string_type, .offset = CC(ca)},
+};
+
+const struct gw__cfg_object gw__cfg_service_client_cert_obj = {
+    .what = "client_cert",
+    .fields = client_cert_fields,
+    .nfields = sizeof client_cert_fields / sizeof client_cert_fields[0],
+    .check = client_cert_check,
+    .toggle = true,
+    .enabled_offset = CC(enabled),
+};

@@ -37,6 +37,7 @@ struct gw_service_live {
 };
 
 struct gw_tls_client;
+struct gw_tls_peer_ca;
 
 struct gw_target {
     const struct gw_target_conf *conf;
@@ -69,6 +70,9 @@ struct gw_service {
     uint32_t stages_timed, stages_on_response, stages_on_response_head, stages_cancel;
     struct gw_service_live *live; /** breakers and retry budget (mutable, see above) */
     struct gw_tls_client *tls;    /** for the https:// targets (one reference), or NULL */
+    /** client_cert.ca: the bundle a client certificate must also chain to (tls/peer_ca.h),
+     * owned; NULL when the service has none */
+    struct gw_tls_peer_ca *client_ca;
 };
 
 struct gw_tls_ctx;

@@ -15,6 +15,7 @@
 #include "policy/policy.h"
 #include "route/router.h"
 #include "tls/client.h"
+#include "tls/peer_ca.h"
 #include "tls/tls.h"
 #include "upstream/breaker.h"
 #include "upstream/retry.h"
@@ -34,6 +35,7 @@ static void snapshot_free(struct gw_snapshot *s)
         free(svc->states);
         free(svc->targets);
         gw_tls_client_unref(svc->tls);
+        gw_tls_peer_ca_free(svc->client_ca);
         if (svc->live)
             free(svc->live->target_breakers);
         free(svc->live);
@@ -89,9 +91,18 @@ static int build_upstream_tls(struct gw_service *svc, size_t index, char *why, s
     bool any = false;
     for (size_t t = 0; t < sc->ntargets; t++)
         any = any || sc->targets[t].tls;
+    char tls_why[512] = "";
+    if (sc->client_cert.enabled && sc->client_cert.ca) {
+        int rc = gw_tls_peer_ca_build(sc->client_cert.ca, &svc->client_ca, tls_why, sizeof tls_why);
+        if (rc < 0) {
+            if (why)
+                snprintf(why, why_cap, "services[%zu].client_cert.ca: %s", index, tls_why);
+            gw_log_error("services[%zu].client_cert.ca: %s", index, tls_why);
+            return rc;
+        }
+    }
     if (!any)
         return 0;
-    char tls_why[512] = "";
     int rc = gw_tls_client_build(&sc->upstream_tls, &svc->tls, tls_why, sizeof tls_why);
     if (rc < 0) {
         if (why)

@@ -355,3 +355,8 @@ int gw_tls_stream_peer(const struct gw_tls_stream *t, char **subject, char **san
     ERR_clear_error();
     return 1;
 }
+
+SSL *gw__tls_stream_ssl(const struct gw_tls_stream *t)
+{
+    return t->ssl;
+}

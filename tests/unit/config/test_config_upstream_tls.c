@@ -1,6 +1,6 @@
 /* Unit tests for src/config/config_upstream_tls.c and the https:// target URLs: the
- * "upstream_tls" section's defaults, values and errors, with certificates written by the test
- * (the loader reads and checks them). */
+ * "upstream_tls" and "client_cert" sections' defaults, values and errors, with certificates written
+ * by the test (the loader reads and checks them). */
 #include "config_test.h"
 
 #include "../tls/tls_test.h"
@@ -144,12 +144,47 @@ static void test_errors(void **state)
     free(text);
 }
 
+/* "client_cert" of a service: on, with the listener asking for certificates. */
+static void test_client_cert(void **state)
+{
+    (void)state;
+    char text[2048];
+    snprintf(text, sizeof text,
+             "{\"tls\": {\"certificates\": [{\"cert\": \"%s\", \"key\": \"%s\"}], "
+             "\"client_auth\": {\"ca\": \"%s\", \"required\": false}}, "
+             "\"services\": [{\"name\": \"a\", \"prefix\": \"/a\", \"targets\": [\"http://h\"], "
+             "\"client_cert\": true}, {\"name\": \"b\", \"prefix\": \"/b\", \"targets\": "
+             "[\"http://h\"], \"client_cert\": {\"ca\": \"%s\"}}, {\"name\": \"c\", "
+             "\"prefix\": \"/c\", \"targets\": [\"http://h\"]}]}",
+             cert, key, cert, cert);
+    struct gw_config *cfg = load_ok(text);
+    assert_true(cfg->services[0].client_cert.enabled);
+    assert_null(cfg->services[0].client_cert.ca);
+    assert_true(cfg->services[1].client_cert.enabled);
+    assert_string_equal(cfg->services[1].client_cert.ca, cert);
+    assert_false(cfg->services[2].client_cert.enabled);
+    gw_config_free(cfg);
+
+    snprintf(text, sizeof text,
+             "{\"services\": [{\"name\": \"a\", \"prefix\": \"/\", \"targets\": [\"http://h\"], "
+             "\"client_cert\": true}]}");
+    expect_message(text, "services[0].client_cert: needs tls.client_auth");
+    snprintf(text, sizeof text,
+             "{\"tls\": {\"certificates\": [{\"cert\": \"%s\", \"key\": \"%s\"}], "
+             "\"client_auth\": {\"ca\": \"%s\", \"required\": false}}, "
+             "\"services\": [{\"name\": \"a\", \"prefix\": \"/\", \"targets\": [\"http://h\"], "
+             "\"client_cert\": {\"ca\": \"/nonexistent/ca.pem\"}}]}",
+             cert, key, cert);
+    expect_message(text, "services[0].client_cert.ca: /nonexistent/ca.pem");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_https_target_and_defaults),
         cmocka_unit_test(test_values),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_client_cert),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
