@@ -78,6 +78,9 @@ int gw_tls_client_build(const struct gw_upstream_tls_conf *conf, struct gw_tls_c
         goto fail;
     }
     SSL_CTX_set_options(s, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+    /* An idle pooled connection gives its record buffers back (up to upstream.keepalive.max_idle
+     * of them per target and worker). */
+    SSL_CTX_set_mode(s, SSL_MODE_RELEASE_BUFFERS);
     /* The upstream speaks HTTP/1.1 to us; a server that insists on ALPN finds it offered. */
     static const unsigned char alpn[] = "\x08http/1.1";
     if (SSL_CTX_set_alpn_protos(s, alpn, sizeof alpn - 1) != 0) {

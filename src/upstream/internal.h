@@ -22,10 +22,9 @@ int gw__upconn_tls_connect(struct gw_upconn *uc, const struct gw_target *t, uv_c
  * handle: never inside the caller). */
 void gw__upconn_tls_read_start(struct gw_upconn *uc);
 
-/* Encrypts bufs[0..n) (copied: the caller's buffers are free on return) and sends them: 1 when
- * all went out now, 0 when some waits in a queued write (cb runs when it is written, with
- * req->data == uc), or a negative code. */
-int gw__upconn_tls_write(struct gw_upconn *uc, uv_buf_t *bufs, unsigned n, uv_write_cb cb);
+/* Writing: gw_upconn_tls_write (pool.h, behind the inline gw_upconn_write) encrypts the
+ * caller's buffers (copied: they are free on return) and sends the records: 1 when all went out
+ * now, 0 when some wait in a queued write (cb runs when it is written, req->data == uc). */
 
 /* Closing: a close_notify is sent when the socket takes it at once; the idle handle is closed
  * (counted in uc->open_handles); free releases the session once every handle closed. */

@@ -247,19 +247,6 @@ int gw_upconn_connect(struct gw_worker *w, const struct gw_target *t, struct gw_
     return 0;
 }
 
-int gw_upconn_write(struct gw_upconn *uc, uv_buf_t *bufs, unsigned n, uv_write_cb cb)
-{
-    if (uc->tls)
-        return gw__upconn_tls_write(uc, bufs, n, cb);
-    unsigned rest;
-    int rc = gw_net_try_write((uv_stream_t *)&uc->tcp, bufs, n, &rest);
-    if (rc != 0)
-        return rc;
-    uc->write_req.data = uc;
-    rc = uv_write(&uc->write_req, (uv_stream_t *)&uc->tcp, bufs + rest, n - rest, cb);
-    return rc < 0 ? rc : 0;
-}
-
 void gw_pools_sweep(struct gw_worker *w, uint64_t idle_ms)
 {
     uint64_t now = uv_now(&w->loop);

@@ -306,7 +306,7 @@ int gw__upconn_tls_connect(struct gw_upconn *uc, const struct gw_target *t, uv_c
                           on_tcp_connected);
 }
 
-int gw__upconn_tls_write(struct gw_upconn *uc, uv_buf_t *bufs, unsigned n, uv_write_cb cb)
+int gw_upconn_tls_write(struct gw_upconn *uc, uv_buf_t *bufs, unsigned n, uv_write_cb cb)
 {
     for (unsigned i = 0; i < n; i++) {
         if (gw_tls_stream_write(uc->tls->s, bufs[i].base, bufs[i].len) < 0) {
