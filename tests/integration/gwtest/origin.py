@@ -299,15 +299,17 @@ class OriginServer:
 
     def stats(self):
         with self._lock:
-            return {
+            st = {
                 "connections": self._connections,
                 "active": self._active,
                 "requests": self._requests,
                 "by_path": dict(self._by_path),
-                "tls_handshakes": self._tls["handshakes"],
-                "tls_resumed": self._tls["resumed"],
-                "tls_failures": self._tls["failures"],
             }
+            if self.ssl_context is not None:
+                st["tls_handshakes"] = self._tls["handshakes"]
+                st["tls_resumed"] = self._tls["resumed"]
+                st["tls_failures"] = self._tls["failures"]
+            return st
 
     # ---- connections ----------------------------------------------------------------------
 
