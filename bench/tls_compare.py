@@ -6,7 +6,10 @@ off, upstream keep-alive to an nginx origin serving "ok\\n" (bench/conf/origin.n
 Measured, rounds interleaved with the order rotated (ratios are medians of per-round ratios):
 
 - TLS 1.3 handshakes/s: wrk with "Connection: close", so every request is a new connection
-  with a full handshake (wrk offers no session to resume);
+  with a handshake. wrk keeps each connection's session across its reconnects (SSL_clear) and
+  offers it: these are mostly TLS 1.3 resumptions (PSK with a fresh X25519 exchange), as many as
+  the server's tickets allow (a server that sends no new ticket after a resumption gets a full
+  handshake every other time);
 - HTTPS keep-alive req/s: wrk -c64 on long-lived TLS connections;
 - memory per idle TLS connection: RSS of the server's processes before and after holding
   --idle connections, each of which completed a handshake and one request.

@@ -682,6 +682,8 @@ struct gw_target_conf {
     uint32_t weight;
     /** host is an IPv6 literal (authority has brackets) */
     bool ipv6;
+    /** "https://": TLS to the target (the service's upstream_tls settings); default port 443 */
+    bool tls;
     /** A registered backend's token as a whole header line ("Authorization: Bearer T\r\n"),
      * sent on every request to this target; set by the registry after loading (never from the
      * file, never in source), wiped and freed with the config. NULL: none. */
@@ -693,6 +695,28 @@ struct gw_target_conf {
 struct gw_ws_route_conf {
     struct gw_match_conf match; /** "match": prefix and methods */
     bool enabled;               /** "enabled", default true */
+};
+
+/* "upstream_tls" of a service: how its https:// targets are reached (config_upstream_tls.c,
+ * tls/client.c). Always parsed (defaults when absent); used only for https:// targets. */
+struct gw_upstream_tls_conf {
+    /** "verify", default true: the target's certificate must chain to ca (or the system bundle)
+     * and name the target's host (or server_name) */
+    bool verify;
+    /** "ca": PEM bundle of the CAs the targets' certificates chain to; NULL = the system's */
+    char *ca;
+    /** "server_name": the name sent as SNI and verified in the certificate; NULL = the target
+     * URL's host (an IP address is verified as an address and sends no SNI) */
+    char *server_name;
+    /** "cert", "key": a client certificate (PEM chain, leaf first) and its key, for upstreams
+     * that require one (mTLS); NULL = none */
+    char *cert;
+    char *key;
+    /** "session_reuse", default true: new connections resume the worker's last session with
+     * the target (tickets or session ids) */
+    bool session_reuse;
+    /** "min_version": 0x0303 (TLS 1.2, default) or 0x0304 */
+    int min_version;
 };
 
 /* "websocket" of a service: WebSocket (and, when listed, other) upgrades proxied as tunnels. */
@@ -890,6 +914,15 @@ struct gw_service_conf {
     double trace_sample_ratio;
     /** "websocket": protocol upgrades through this service (config_websocket.c); on by default */
     struct gw_websocket_conf websocket;
+    /** "upstream_tls": TLS settings for the https:// targets */
+    struct gw_upstream_tls_conf upstream_tls;
+    /** "client_cert": requests need a verified client certificate (mTLS per service; the
+     * listener asks for one with tls.client_auth); off when absent */
+    struct {
+        bool enabled;
+        /** "ca": PEM bundle the certificate must also chain to; NULL = the listener's CA */
+        char *ca;
+    } client_cert;
     /** Some target has a secret_header: the client's header of that name (secret_name,
      * secret_name_len, borrowed from registration.token_header) is never forwarded. */
     const char *secret_name;

@@ -107,11 +107,13 @@ static const char *parse_url(const char *url, struct gw_target_conf *t, bool *oo
         return "URL longer than 2048 characters";
     switch (gw_url_scheme_of(url, n)) {
     case GW_URL_HTTP:
+        t->tls = false;
         break;
     case GW_URL_HTTPS:
-        return "https targets are not supported yet (expected http://host:port)";
+        t->tls = true;
+        break;
     default:
-        return "not a URL (expected http://host:port)";
+        return "not a URL (expected http://host:port or https://host:port)";
     }
     if (gw_url_parse(url, n, &u, &why) < 0)
         return why;

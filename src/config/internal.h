@@ -260,8 +260,10 @@ extern const struct gw__cfg_object gw__cfg_service_tracing_obj;
 extern const struct gw__cfg_type gw__cfg_log_fields_type;
 extern const struct gw__cfg_type gw__cfg_share_type;
 /* WebSocket upgrades (config_websocket.c). */
-extern const struct gw__cfg_object gw__cfg_service_websocket_obj; /* service "websocket" */
-extern const struct gw__cfg_object gw__cfg_hub_obj;               /* "hub" (config_hub.c) */
+extern const struct gw__cfg_object gw__cfg_service_websocket_obj;    /* service "websocket" */
+extern const struct gw__cfg_object gw__cfg_hub_obj;                  /* "hub" (config_hub.c) */
+extern const struct gw__cfg_object gw__cfg_service_upstream_tls_obj; /* service "upstream_tls" */
+extern const struct gw__cfg_object gw__cfg_service_client_cert_obj;  /* service "client_cert" */
 /* The service table (config_fields.c) and backend registration (config_registration.c). */
 extern const struct gw__cfg_object gw__cfg_service_obj;
 extern const struct gw__cfg_object gw__cfg_registration_obj; /* root "registration" */

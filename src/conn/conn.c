@@ -433,7 +433,7 @@ struct gw_request *gw__request_new(struct gw_conn *c)
     r->peer = c->peer;
     r->secure = c->tls != NULL;
     if (c->tls)
-        gw__conn_tls_client_cert(c, &r->client_subject, &r->client_san);
+        r->client_tls = gw__conn_tls_client_cert(c, &r->client_subject, &r->client_san);
     r->snap = c->w->snap;
     gw_snapshot_ref(r->snap);
     r->mx = gw_metrics_area_of(r->snap->metrics, c->w->id);

@@ -252,8 +252,10 @@ void gw__conn_tls_free(struct gw_conn *c)
     c->tls = NULL;
 }
 
-void gw__conn_tls_client_cert(const struct gw_conn *c, const char **subject, const char **san)
+const struct gw_tls_stream *gw__conn_tls_client_cert(const struct gw_conn *c, const char **subject,
+                                                     const char **san)
 {
     *subject = c->tls->subject;
     *san = c->tls->san;
+    return c->tls->subject ? c->tls->s : NULL;
 }

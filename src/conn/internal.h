@@ -190,8 +190,10 @@ void gw__conn_tls_shutdown(struct gw_conn *c);
 void gw__conn_tls_close(struct gw_conn *c, uv_close_cb cb);
 
 /* The verified client certificate's subject and SANs (mTLS), owned by the connection; NULL
- * when the client presented none. */
-void gw__conn_tls_client_cert(const struct gw_conn *c, const char **subject, const char **san);
+ * when the client presented none. Returns the session that verified it (for a service's own CA
+ * check), or NULL when there is no certificate. */
+const struct gw_tls_stream *gw__conn_tls_client_cert(const struct gw_conn *c, const char **subject,
+                                                     const char **san);
 
 /* Frees the TLS session (conn_free); safe when c has none. */
 void gw__conn_tls_free(struct gw_conn *c);

@@ -25,6 +25,7 @@
 #include "http1/parser.h"
 #include "policy/identity-t.h"
 
+struct gw_tls_stream;
 struct gw_request;
 struct gw_worker;
 struct gw_snapshot;
@@ -228,6 +229,9 @@ struct gw_request {
      * none */
     const char *client_subject;
     const char *client_san;
+    /** the TLS session that verified that certificate (tls/stream.h, the downstream's), for a
+     * service's own CA check (tls/peer_ca.h); NULL when client_subject is */
+    const struct gw_tls_stream *client_tls;
     struct gw_http1_parser parser;
     struct gw_http1_message msg;
     uint64_t t_start;    /** uv_hrtime() when the first byte of the head arrived */

@@ -21,6 +21,8 @@
 #include "core/log.h"
 #include "core/random.h"
 #include "http1/parser.h"
+#include "tls/client.h"
+#include "tls/stream.h"
 
 /* Response bytes a probe reads at most: the head must fit (a body is never read). */
 #define PROBE_BUF_SIZE 16384
@@ -32,7 +34,9 @@ struct probe {
     uv_tcp_t tcp;
     uv_connect_t connect_req;
     uv_write_t write_req;
-    struct check *check; /* NULL once the probe has ended */
+    struct check *check;       /* NULL once the probe has ended */
+    struct gw_tls_stream *tls; /* https:// targets: the session, or NULL */
+    bool established;          /* the TLS handshake completed (the request went out) */
     struct gw_http1_parser parser;
     struct gw_http1_message msg;
     struct gw_http1_header headers[PROBE_MAX_HEADERS];
@@ -53,6 +57,8 @@ struct check {
     char key[300];
     /* settings, refreshed by gw_health_update */
     struct sockaddr_storage addr;
+    struct gw_tls_client *tls; /* https:// targets: the service's client context (a reference) */
+    char host[256];            /* the target's host: SNI and the name verified */
     char *request;
     size_t request_len;
     uint64_t interval_ms;
@@ -106,7 +112,9 @@ static void publish(struct gw_health_checker *hc, struct gw_target_state *state)
 
 static void on_probe_closed(uv_handle_t *handle)
 {
-    free(handle->data);
+    struct probe *p = handle->data;
+    gw_tls_stream_free(p->tls);
+    free(p);
 }
 
 /* Detaches the running probe (if any) from c and closes it. */
@@ -209,10 +217,105 @@ static void parse(struct probe *p)
     }
 }
 
+/* ---- TLS (https:// targets): the same session the workers use, over the probe's socket --- */
+
+/* Ciphertext is read here, then fed to the session (control thread only). */
+static _Thread_local char tls_in[16384];
+
+struct tls_wreq {
+    uv_write_t req;
+    char data[];
+};
+
+static void on_tls_written(uv_write_t *req, int status)
+{
+    struct probe *p = req->data;
+    free(req);
+    if (p->check != NULL && status < 0)
+        finish_error(p->check, "send failed", status);
+}
+
+/* Sends what the session has for the target (a copy: the session's buffer moves on). */
+static int tls_flush(struct probe *p)
+{
+    const char *out;
+    size_t n = gw_tls_stream_out(p->tls, &out);
+    if (n == 0)
+        return 0;
+    struct tls_wreq *wr = malloc(sizeof(*wr) + n);
+    if (wr == NULL)
+        return GW_ENOMEM;
+    memcpy(wr->data, out, n);
+    gw_tls_stream_out_consume(p->tls, n);
+    wr->req.data = p;
+    uv_buf_t b = uv_buf_init(wr->data, (unsigned)n);
+    int rc = uv_write(&wr->req, (uv_stream_t *)&p->tcp, &b, 1, on_tls_written);
+    if (rc < 0)
+        free(wr);
+    return rc;
+}
+
+static void tls_failed(struct probe *p, const char *what, const char *reason)
+{
+    char why[96];
+    snprintf(why, sizeof(why), "%s: %s", what, reason);
+    finish(p->check, false, why);
+}
+
+/* Feeds ciphertext, moves the handshake on (then sends the request), decrypts the answer into
+ * p->buf and parses it. */
+static void tls_input(struct probe *p, const char *data, size_t n)
+{
+    struct check *c = p->check;
+    if (gw_tls_stream_feed(p->tls, data, n) < 0) {
+        finish(c, false, "out of memory");
+        return;
+    }
+    if (!p->established) {
+        int rc = gw_tls_stream_handshake(p->tls);
+        if (tls_flush(p) < 0 && rc >= 0)
+            rc = GW_EUPRESET;
+        if (rc == GW_TLS_WANT_INPUT)
+            return;
+        if (rc < 0) {
+            tls_failed(p, "TLS handshake", gw_tls_stream_error(p->tls));
+            return;
+        }
+        p->established = true;
+        if (gw_tls_stream_write(p->tls, p->req, p->req_len) < 0 || tls_flush(p) < 0) {
+            tls_failed(p, "TLS send", gw_tls_stream_error(p->tls));
+            return;
+        }
+    }
+    for (;;) {
+        size_t got = 0;
+        int rc = gw_tls_stream_read(p->tls, p->buf + p->len, sizeof(p->buf) - p->len, &got);
+        (void)tls_flush(p);
+        if (rc == GW_TLS_WANT_INPUT)
+            return;
+        if (rc == GW_TLS_CLOSED) {
+            finish(c, false, "connection closed before a response head");
+            return;
+        }
+        if (rc < 0) {
+            tls_failed(p, "TLS", gw_tls_stream_error(p->tls));
+            return;
+        }
+        p->len += got;
+        parse(p);
+        if (p->check == NULL)
+            return; /* the probe ended */
+    }
+}
+
 static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
 {
     struct probe *p = handle->data;
     (void)suggested;
+    if (p->tls != NULL) {
+        *buf = uv_buf_init(tls_in, sizeof(tls_in));
+        return;
+    }
     /* parse() ends the probe when the buffer is full, so at least one byte is free here. */
     *buf = uv_buf_init(p->buf + p->len, (unsigned)(sizeof(p->buf) - p->len));
 }
@@ -220,15 +323,20 @@ static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     struct probe *p = stream->data;
-    (void)buf;
     if (p->check == NULL)
         return;
     if (nread == UV_EOF) {
-        finish(p->check, false, "connection closed before a response head");
+        finish(p->check, false,
+               p->tls && !p->established ? "TLS handshake: connection closed by the target"
+                                         : "connection closed before a response head");
         return;
     }
     if (nread < 0) {
         finish_error(p->check, NULL, (int)nread);
+        return;
+    }
+    if (p->tls != NULL) {
+        tls_input(p, buf->base, (size_t)nread);
         return;
     }
     p->len += (size_t)nread;
@@ -251,6 +359,20 @@ static void on_connect(uv_connect_t *req, int status)
         return; /* ECANCELED: the probe ended (timeout, stop) before the connect did */
     if (status < 0) {
         finish_error(c, NULL, status);
+        return;
+    }
+    if (c->tls != NULL) {
+        /* The request goes out once the handshake completed (tls_input). */
+        p->tls = gw_tls_stream_new_client(c->tls, c->host, NULL);
+        int rc = p->tls ? uv_read_start((uv_stream_t *)&p->tcp, on_alloc, on_read) : GW_ENOMEM;
+        if (rc == 0 && gw_tls_stream_handshake(p->tls) < 0)
+            rc = GW_ETLS;
+        if (rc == 0)
+            rc = tls_flush(p);
+        if (rc == GW_ETLS)
+            tls_failed(p, "TLS handshake", gw_tls_stream_error(p->tls));
+        else if (rc < 0)
+            finish_error(c, "TLS", rc);
         return;
     }
     uv_buf_t b = uv_buf_init(p->req, (unsigned)p->req_len);
@@ -329,6 +451,10 @@ static int apply_settings(struct check *c, const struct gw_service *svc, const s
     c->request_len = (size_t)n;
     memset(&c->addr, 0, sizeof(c->addr));
     memcpy(&c->addr, &t->addr, t->addrlen < sizeof(c->addr) ? t->addrlen : sizeof(c->addr));
+    /* The probe in flight holds the session (and its own reference to the old context). */
+    gw_tls_client_unref(c->tls);
+    c->tls = t->tls ? gw_tls_client_ref(t->tls) : NULL;
+    snprintf(c->host, sizeof(c->host), "%s", t->conf && t->conf->host ? t->conf->host : "");
     c->interval_ms = sc->health_check.interval_ms;
     c->timeout_ms = sc->health_check.timeout_ms;
     c->healthy_threshold = sc->health_check.healthy_threshold;
@@ -342,6 +468,7 @@ static void on_check_closed(uv_handle_t *handle)
 {
     struct check *c = handle->data;
     gw_target_state_unref(c->state);
+    gw_tls_client_unref(c->tls);
     free(c->request);
     free(c->service);
     free(c);
@@ -384,6 +511,7 @@ static int add_check(struct gw_health_checker *hc, const struct gw_service *svc,
     return 0;
 fail:
     gw_target_state_unref(c->state);
+    gw_tls_client_unref(c->tls);
     free(c->request);
     free(c->service);
     free(c);

@@ -36,13 +36,23 @@ struct gw_service_live {
     struct gw_breaker *target_breakers;  /** per target, same settings (when breaker_on) */
 };
 
+struct gw_tls_client;
+struct gw_tls_peer_ca;
+
 struct gw_target {
     const struct gw_target_conf *conf;
+    /** https:// targets: the service's TLS client context (tls/client.h, borrowed from the
+     * service); NULL for http:// */
+    struct gw_tls_client *tls;
     struct gw_target_state *state; /** health and ejection, shared and kept across reloads */
     struct gw_breaker *breaker;    /** per-target circuit in the service's live state, or NULL */
     struct sockaddr_storage addr;
     socklen_t addrlen;
-    char key[300]; /* "host:port": identifies the upstream pool across snapshots */
+    char key[300]; /* "host:port": the target's identity (health, ejection, balancer) */
+    /** the upstream pool's key across snapshots: key, and for https:// targets "|tls:" and a
+     * hash of the TLS settings, so connections made with other settings (CA, client
+     * certificate, server name) are never shared */
+    char pool_key[328];
 };
 
 struct gw_service {
@@ -59,6 +69,10 @@ struct gw_service {
      * on_response_head or cancel hook runs (the first row of each slot that has one). */
     uint32_t stages_timed, stages_on_response, stages_on_response_head, stages_cancel;
     struct gw_service_live *live; /** breakers and retry budget (mutable, see above) */
+    struct gw_tls_client *tls;    /** for the https:// targets (one reference), or NULL */
+    /** client_cert.ca: the bundle a client certificate must also chain to (tls/peer_ca.h),
+     * owned; NULL when the service has none */
+    struct gw_tls_peer_ca *client_ca;
 };
 
 struct gw_tls_ctx;

@@ -8,11 +8,14 @@
 #include "balance/balancer.h"
 #include "config/config.h"
 #include "core/error.h"
+#include "core/hash.h"
 #include "core/log.h"
 #include "metrics/metrics.h"
 #include "net/listen.h"
 #include "policy/policy.h"
 #include "route/router.h"
+#include "tls/client.h"
+#include "tls/peer_ca.h"
 #include "tls/tls.h"
 #include "upstream/breaker.h"
 #include "upstream/retry.h"
@@ -31,6 +34,8 @@ static void snapshot_free(struct gw_snapshot *s)
                 gw_target_state_unref(svc->targets[t].state);
         free(svc->states);
         free(svc->targets);
+        gw_tls_client_unref(svc->tls);
+        gw_tls_peer_ca_free(svc->client_ca);
         if (svc->live)
             free(svc->live->target_breakers);
         free(svc->live);
@@ -68,6 +73,45 @@ static int build_balancer(struct gw_service *svc, size_t index, char *why, size_
     return rc;
 }
 
+/* The TLS settings that make a connection what it is, hashed: pools are keyed by it. */
+static uint64_t upstream_tls_hash(const struct gw_upstream_tls_conf *ut)
+{
+    char buf[2048];
+    snprintf(buf, sizeof buf, "%d|%d|%d|%s|%s|%s|%s", ut->verify, ut->session_reuse,
+             ut->min_version, ut->ca ? ut->ca : "", ut->server_name ? ut->server_name : "",
+             ut->cert ? ut->cert : "", ut->key ? ut->key : "");
+    return gw_fnv1a64_str(buf);
+}
+
+/* The TLS client context of a service with https:// targets (read from disk on every reload,
+ * as the listener's certificates are). */
+static int build_upstream_tls(struct gw_service *svc, size_t index, char *why, size_t why_cap)
+{
+    const struct gw_service_conf *sc = svc->conf;
+    bool any = false;
+    for (size_t t = 0; t < sc->ntargets; t++)
+        any = any || sc->targets[t].tls;
+    char tls_why[512] = "";
+    if (sc->client_cert.enabled && sc->client_cert.ca) {
+        int rc = gw_tls_peer_ca_build(sc->client_cert.ca, &svc->client_ca, tls_why, sizeof tls_why);
+        if (rc < 0) {
+            if (why)
+                snprintf(why, why_cap, "services[%zu].client_cert.ca: %s", index, tls_why);
+            gw_log_error("services[%zu].client_cert.ca: %s", index, tls_why);
+            return rc;
+        }
+    }
+    if (!any)
+        return 0;
+    int rc = gw_tls_client_build(&sc->upstream_tls, &svc->tls, tls_why, sizeof tls_why);
+    if (rc < 0) {
+        if (why)
+            snprintf(why, why_cap, "services[%zu].upstream_tls: %s", index, tls_why);
+        gw_log_error("services[%zu].upstream_tls: %s", index, tls_why);
+    }
+    return rc;
+}
+
 static int build_services(struct gw_snapshot *s, struct gw_target_registry *reg, char *why,
                           size_t why_cap)
 {
@@ -88,10 +132,20 @@ static int build_services(struct gw_snapshot *s, struct gw_target_registry *reg,
         svc->live = calloc(1, sizeof(*svc->live));
         if (!svc->states || !svc->live)
             return GW_ENOMEM;
+        int rc = build_upstream_tls(svc, i, why, why_cap);
+        if (rc < 0)
+            return rc;
         for (size_t t = 0; t < sc->ntargets; t++) {
             struct gw_target *tg = &svc->targets[t];
             tg->conf = &sc->targets[t];
             snprintf(tg->key, sizeof(tg->key), "%s:%u", tg->conf->host, (unsigned)tg->conf->port);
+            if (tg->conf->tls) {
+                tg->tls = svc->tls;
+                snprintf(tg->pool_key, sizeof(tg->pool_key), "%s|tls:%016llx", tg->key,
+                         (unsigned long long)upstream_tls_hash(&sc->upstream_tls));
+            } else {
+                memcpy(tg->pool_key, tg->key, sizeof(tg->key));
+            }
             if (reg) {
                 /* uv_hrtime() is the clock every loop's uv_now() reads. */
                 tg->state = gw_target_state_get(reg, tg->key, uv_hrtime() / 1000000);
@@ -118,7 +172,7 @@ static int build_services(struct gw_snapshot *s, struct gw_target_registry *reg,
                 return GW_EINVAL;
             }
         }
-        int rc = build_balancer(svc, i, why, why_cap);
+        rc = build_balancer(svc, i, why, why_cap);
         if (rc < 0)
             return rc;
         if (sc->retries_enabled) {

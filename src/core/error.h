@@ -76,6 +76,9 @@
     /* TLS (tls/) */                                                                               \
     X(ETLS, 400, "the TLS handshake or a record failed")                                           \
     X(EHTTPSREDIRECT, 308, "this host is served over HTTPS")                                       \
+    X(EUPTLS, 502, "upstream TLS handshake failed")                                                \
+    X(ECLIENTCERT, 401, "client certificate required")                                             \
+    X(ECLIENTCERTCA, 403, "client certificate not accepted for this service")                      \
     /* configuration */                                                                            \
     X(ECONFIG, 500, "invalid configuration")                                                       \
     /* authentication (JWT) */                                                                     \

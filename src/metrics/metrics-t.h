@@ -34,11 +34,14 @@ struct gw_mx_worker {
     gw_mx_ctr tun_bytes_out; /** bytes to clients through tunnels */
     /** tunnels closed, by duration: <= GW_MX_TUNNEL_LE[i] seconds, the last one +Inf */
     gw_mx_ctr tun_dur[GW_MX_TUNNEL_BUCKETS];
-    gw_mx_ctr tun_dur_ms;     /** the sum of their durations, milliseconds */
-    gw_mx_ctr tls_handshakes; /** TLS handshakes completed */
-    gw_mx_ctr tls_resumed;    /** of those, resumed sessions (ticket or cache) */
-    gw_mx_ctr tls_failures;   /** TLS connections that ended before their handshake completed */
-    gw_mx_ctr h2_conns;       /** connections that spoke HTTP/2 (ALPN h2 or prior-knowledge h2c) */
+    gw_mx_ctr tun_dur_ms;        /** the sum of their durations, milliseconds */
+    gw_mx_ctr tls_handshakes;    /** TLS handshakes completed */
+    gw_mx_ctr tls_resumed;       /** of those, resumed sessions (ticket or cache) */
+    gw_mx_ctr tls_failures;      /** TLS connections that ended before their handshake completed */
+    gw_mx_ctr up_tls_handshakes; /** TLS handshakes with https:// targets completed */
+    gw_mx_ctr up_tls_resumed;    /** of those, resumed sessions */
+    gw_mx_ctr up_tls_failures;   /** TLS handshakes with https:// targets that failed */
+    gw_mx_ctr h2_conns; /** connections that spoke HTTP/2 (ALPN h2 or prior-knowledge h2c) */
     /** HTTP/2 events, by kind (enum gw_h2_event of h2/session.h, same order): streams, then
      * the protections: rapid reset, PING/SETTINGS flood, CONTINUATION flood, header list too
      * large, protocol errors, streams reset by the client */

@@ -250,6 +250,13 @@ static void worker_families(struct out *o, struct gw_server *s)
         {"gantry_http2_connections_total", "counter",
          "Client connections that spoke HTTP/2, per worker."},
         {"gantry_http2_streams_total", "counter", "HTTP/2 requests (streams), per worker."},
+        {"gantry_upstream_tls_handshakes_total", "counter",
+         "TLS handshakes with https:// targets completed, per worker."},
+        {"gantry_upstream_tls_resumed_total", "counter",
+         "TLS handshakes with https:// targets that resumed a session, per worker."},
+        {"gantry_upstream_tls_handshake_failures_total", "counter",
+         "TLS handshakes with https:// targets that failed (certificate, host name, protocol), "
+         "per worker."},
     };
     for (size_t f = 0; f < sizeof fam / sizeof fam[0]; f++) {
         family(o, fam[f].name, fam[f].type, fam[f].help);
@@ -258,16 +265,19 @@ static void worker_families(struct out *o, struct gw_server *s)
             char lbl[32];
             snprintf(lbl, sizeof lbl, "worker=\"%u\"", i);
             uint64_t opened = gw_mx_get(&m->up_opened), closed = gw_mx_get(&m->up_closed);
-            uint64_t v = f == 0   ? gw_mx_get(&m->active)
-                         : f == 1 ? gw_mx_get(&m->accepted)
-                         : f == 2 ? (opened >= closed ? opened - closed : 0)
-                         : f == 3 ? opened
-                         : f == 4 ? gw_mx_get(&m->up_reused)
-                         : f == 5 ? gw_mx_get(&m->tls_handshakes)
-                         : f == 6 ? gw_mx_get(&m->tls_resumed)
-                         : f == 7 ? gw_mx_get(&m->tls_failures)
-                         : f == 8 ? gw_mx_get(&m->h2_conns)
-                                  : gw_mx_get(&m->h2_events[0]);
+            uint64_t v = f == 0    ? gw_mx_get(&m->active)
+                         : f == 1  ? gw_mx_get(&m->accepted)
+                         : f == 2  ? (opened >= closed ? opened - closed : 0)
+                         : f == 3  ? opened
+                         : f == 4  ? gw_mx_get(&m->up_reused)
+                         : f == 5  ? gw_mx_get(&m->tls_handshakes)
+                         : f == 6  ? gw_mx_get(&m->tls_resumed)
+                         : f == 7  ? gw_mx_get(&m->tls_failures)
+                         : f == 8  ? gw_mx_get(&m->h2_conns)
+                         : f == 9  ? gw_mx_get(&m->h2_events[0])
+                         : f == 10 ? gw_mx_get(&m->up_tls_handshakes)
+                         : f == 11 ? gw_mx_get(&m->up_tls_resumed)
+                                   : gw_mx_get(&m->up_tls_failures);
             sample_u64(o, fam[f].name, lbl, v);
         }
     }

@@ -716,13 +716,21 @@ static enum gw_stage_result introspect_cached(struct gw_request *r, struct auth_
 
 bool gw_auth_applies(const struct gw_snapshot *s, size_t i)
 {
-    return s->policy && s->policy->shared && s->services[i].conf->auth.enabled;
+    return (s->policy && s->policy->shared && s->services[i].conf->auth.enabled) ||
+           s->services[i].conf->client_cert.enabled;
 }
 
 enum gw_stage_result gw_auth_on_request(struct gw_request *r, void **slot, struct gw_answer *a)
 {
     const struct gw_service_auth_conf *ac = &r->svc->conf->auth;
     const struct gw_policy *p = r->snap->policy;
+    if (r->svc->conf->client_cert.enabled && *slot == NULL) {
+        /* Before any credential: the certificate comes with the connection. (With state taken,
+         * this is a resumption after an introspection: checked already.) */
+        enum gw_stage_result res = gw_client_cert_on_request(r, a);
+        if (res != GW_STAGE_CONTINUE)
+            return res;
+    }
     if (!ac->enabled || p == NULL || is_public(r, ac))
         return GW_STAGE_CONTINUE;
     struct auth_state *st = *slot;

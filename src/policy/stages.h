@@ -46,6 +46,9 @@ bool gw_csrf_applies(const struct gw_snapshot *s, size_t i);
 enum gw_stage_result gw_csrf_on_request(struct gw_request *r, void **slot, struct gw_answer *a);
 
 /* policy/auth.c: authentication and authorization. */
+/* policy/client_cert.c, run first by the auth row for services with "client_cert": CONTINUE, or
+ * RESPOND with 401 (no verified client certificate) or 403 (not from the service's CA). */
+enum gw_stage_result gw_client_cert_on_request(struct gw_request *r, struct gw_answer *a);
 bool gw_auth_applies(const struct gw_snapshot *s, size_t i);
 enum gw_stage_result gw_auth_on_request(struct gw_request *r, void **slot, struct gw_answer *a);
 void gw_auth_cancel(struct gw_request *r, void *slot);

@@ -34,4 +34,19 @@ int gw__tls_parse_sni(const unsigned char *p, size_t len, char *out, size_t cap)
  * matches pattern, an exact name or "*.example.com" (one label, never the bare domain). */
 bool gw__tls_name_matches(const char *pattern, const char *name);
 
+/* tls/client.c: the client context's SSL_CTX, its configured server name (or NULL) and
+ * whether it verifies the peer. */
+struct gw_tls_client;
+SSL_CTX *gw__tls_client_ssl_ctx(struct gw_tls_client *cl);
+const char *gw__tls_client_server_name(const struct gw_tls_client *cl);
+bool gw__tls_client_verifies(const struct gw_tls_client *cl);
+
+/* tls/stream.c: the session's SSL (for the other files of tls/). */
+struct gw_tls_stream;
+SSL *gw__tls_stream_ssl(const struct gw_tls_stream *t);
+
+/* tls/stream.c: the new-session callback of client contexts (SSL_CTX_sess_set_new_cb): keeps
+ * the newest session in the stream the SSL belongs to. */
+int gw__tls_on_new_session(SSL *ssl, SSL_SESSION *sess);
+
 #endif

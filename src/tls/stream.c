@@ -12,13 +12,16 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "tls/client.h"
 #include "tls/internal.h"
 
 struct gw_tls_stream {
     SSL *ssl;
-    BIO *rbio; /* ciphertext from the peer (owned by ssl) */
-    BIO *wbio; /* ciphertext for the peer (owned by ssl) */
-    struct gw_tls_ctx *ctx;
+    BIO *rbio;                    /* ciphertext from the peer (owned by ssl) */
+    BIO *wbio;                    /* ciphertext for the peer (owned by ssl) */
+    struct gw_tls_ctx *ctx;       /* server side */
+    struct gw_tls_client *client; /* client side (upstreams) */
+    SSL_SESSION *session;         /* client side: the newest session, not yet taken */
     char err[256];
 };
 
@@ -49,12 +52,90 @@ fail:
     return NULL;
 }
 
+/* A literal IPv4 or IPv6 address (verified as an address, never sent as SNI). */
+static bool is_ip_literal(const char *host)
+{
+    ASN1_OCTET_STRING *ip = a2i_IPADDRESS(host);
+    if (!ip)
+        return false;
+    ASN1_OCTET_STRING_free(ip);
+    return true;
+}
+
+struct gw_tls_stream *gw_tls_stream_new_client(struct gw_tls_client *cl, const char *host,
+                                               struct gw_tls_session *resume)
+{
+    struct gw_tls_stream *t = calloc(1, sizeof(*t));
+    if (!t)
+        return NULL;
+    t->ssl = SSL_new(gw__tls_client_ssl_ctx(cl));
+    t->rbio = BIO_new(BIO_s_mem());
+    t->wbio = BIO_new(BIO_s_mem());
+    if (!t->ssl || !t->rbio || !t->wbio)
+        goto fail;
+    BIO_set_mem_eof_return(t->rbio, -1);
+    BIO_set_mem_eof_return(t->wbio, -1);
+    SSL_set_bio(t->ssl, t->rbio, t->wbio);
+    t->rbio = t->wbio = NULL; /* owned by ssl from here on */
+    SSL_set_app_data(t->ssl, t);
+    SSL_set_connect_state(t->ssl);
+    const char *name = gw__tls_client_server_name(cl);
+    if (!name)
+        name = host;
+    if (is_ip_literal(name)) {
+        if (gw__tls_client_verifies(cl) &&
+            X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(t->ssl), name) != 1)
+            goto fail;
+    } else {
+        /* RFC 6125: the DNS name in the certificate; "*.example.com" covers one label only. */
+        if (SSL_set_tlsext_host_name(t->ssl, name) != 1)
+            goto fail;
+        if (gw__tls_client_verifies(cl)) {
+            SSL_set_hostflags(t->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+            if (SSL_set1_host(t->ssl, name) != 1)
+                goto fail;
+        }
+    }
+    if (resume && SSL_set_session(t->ssl, (SSL_SESSION *)resume) != 1)
+        ERR_clear_error(); /* not resumable here: a full handshake */
+    t->rbio = SSL_get_rbio(t->ssl);
+    t->wbio = SSL_get_wbio(t->ssl);
+    t->client = gw_tls_client_ref(cl);
+    return t;
+fail:
+    ERR_clear_error();
+    SSL_free(t->ssl);
+    BIO_free(t->rbio);
+    BIO_free(t->wbio);
+    free(t);
+    return NULL;
+}
+
+int gw__tls_on_new_session(SSL *ssl, SSL_SESSION *sess)
+{
+    struct gw_tls_stream *t = SSL_get_app_data(ssl);
+    if (!t)
+        return 0;
+    SSL_SESSION_free(t->session);
+    t->session = sess;
+    return 1; /* the reference is ours */
+}
+
+struct gw_tls_session *gw_tls_stream_take_session(struct gw_tls_stream *t)
+{
+    SSL_SESSION *s = t->session;
+    t->session = NULL;
+    return (struct gw_tls_session *)s;
+}
+
 void gw_tls_stream_free(struct gw_tls_stream *t)
 {
     if (!t)
         return;
     SSL_free(t->ssl); /* frees both BIOs */
+    SSL_SESSION_free(t->session);
     gw_tls_ctx_unref(t->ctx);
+    gw_tls_client_unref(t->client);
     free(t);
 }
 
@@ -77,15 +158,26 @@ static int fail(struct gw_tls_stream *t, int sslerr)
         ERR_error_string_n(e, t->err, sizeof t->err);
     else
         snprintf(t->err, sizeof t->err, "SSL error %d", sslerr);
-    /* A client certificate that did not verify: say why (expired, unknown CA, ...). */
+    /* A peer certificate that did not verify: say why (expired, unknown CA, wrong host...). */
     long v = SSL_get_verify_result(t->ssl);
     if (v != X509_V_OK) {
         size_t n = strlen(t->err);
-        snprintf(t->err + n, sizeof t->err - n, " (client certificate: %s)",
-                 X509_verify_cert_error_string(v));
+        snprintf(t->err + n, sizeof t->err - n, " (%s certificate: %s)",
+                 t->client ? "upstream" : "client", X509_verify_cert_error_string(v));
     }
     ERR_clear_error();
     return GW_ETLS;
+}
+
+int gw_tls_stream_handshake(struct gw_tls_stream *t)
+{
+    int rc = SSL_do_handshake(t->ssl);
+    if (rc == 1)
+        return 0;
+    int e = SSL_get_error(t->ssl, rc);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+        return GW_TLS_WANT_INPUT;
+    return fail(t, e);
 }
 
 int gw_tls_stream_read(struct gw_tls_stream *t, char *buf, size_t cap, size_t *got)
@@ -270,4 +362,9 @@ bool gw_tls_stream_alpn_h2(const struct gw_tls_stream *t)
     unsigned int n = 0;
     SSL_get0_alpn_selected(t->ssl, &p, &n);
     return n == 2 && p[0] == 'h' && p[1] == '2';
+}
+
+SSL *gw__tls_stream_ssl(const struct gw_tls_stream *t)
+{
+    return t->ssl;
 }

@@ -26,6 +26,23 @@ struct ticket_key {
 static pthread_mutex_t keys_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct ticket_key cur, prev;
 
+/* AES-256-CBC fetched once from the default provider: EVP_aes_256_cbc() would make every
+ * EncryptInit/DecryptInit look the implementation up again (OpenSSL 3's implicit fetch: a name
+ * lookup under a lock per ticket). */
+static pthread_once_t cipher_once = PTHREAD_ONCE_INIT;
+static EVP_CIPHER *ticket_cipher;
+
+static void fetch_cipher(void)
+{
+    ticket_cipher = EVP_CIPHER_fetch(NULL, "AES-256-CBC", NULL);
+}
+
+static const EVP_CIPHER *cipher(void)
+{
+    pthread_once(&cipher_once, fetch_cipher);
+    return ticket_cipher ? ticket_cipher : EVP_aes_256_cbc();
+}
+
 /* Under keys_lock: a fresh current key when there is none or it is older than period. */
 static bool rotate_locked(time_t now, uint64_t period)
 {
@@ -64,7 +81,12 @@ int gw__tls_ticket_cb(SSL *ssl, unsigned char key_name[16], unsigned char iv[16]
         rc = have ? 1 : -1;
     } else if (cur.valid && memcmp(key_name, cur.name, 16) == 0) {
         k = cur;
-        rc = 1;
+        /* TLS 1.3: a resumption gets a fresh ticket (RFC 8446 C.4: a client should use a ticket
+         * once; OpenSSL's client keeps only the session it resumed with, which then no longer
+         * resumes). Without it a client that reconnects in a loop does a full handshake every
+         * other time: measured with wrk, half the handshakes resumed instead of 97%. TLS 1.2
+         * clients reuse their ticket: no new one. */
+        rc = SSL_version(ssl) == TLS1_3_VERSION ? 2 : 1;
     } else if (prev.valid && memcmp(key_name, prev.name, 16) == 0 &&
                (uint64_t)(now - prev.created) < 2 * period) {
         k = prev;
@@ -79,9 +101,9 @@ int gw__tls_ticket_cb(SSL *ssl, unsigned char key_name[16], unsigned char iv[16]
         if (RAND_bytes(iv, EVP_MAX_IV_LENGTH < 16 ? EVP_MAX_IV_LENGTH : 16) != 1)
             return -1;
         memcpy(key_name, k.name, 16);
-        if (EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k.aes, iv) != 1)
+        if (EVP_EncryptInit_ex(cctx, cipher(), NULL, k.aes, iv) != 1)
             return -1;
-    } else if (EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k.aes, iv) != 1) {
+    } else if (EVP_DecryptInit_ex(cctx, cipher(), NULL, k.aes, iv) != 1) {
         return -1;
     }
     if (set_hmac(hctx, k.hmac) != 1)

@@ -15,12 +15,17 @@
 struct gw_worker;
 struct gw_request;
 struct gw_target;
+struct gw_tls_session;
+struct gw_upconn_tls;
 
 struct gw_pool {
     struct gw_pool *next; /* hash chain */
     struct gw_list idle;  /* most recently used first */
     unsigned nidle;
-    char key[300];
+    /** https:// targets: the newest TLS session a connection of this pool received, offered
+     * by the next new connection (upstream/upconn_tls.c); NULL when none */
+    struct gw_tls_session *tls_session;
+    char key[328];
 };
 
 struct gw_pools {
@@ -43,6 +48,8 @@ struct gw_upconn {
     size_t off;
     size_t cap;
     uint64_t requests; /** requests served on this connection */
+    /** the TLS side of a connection to an https:// target (upstream/upconn_tls.c), or NULL */
+    struct gw_upconn_tls *tls;
     unsigned open_handles;
     bool reading;
     bool connected;

@@ -11,7 +11,10 @@
 #include "core/hash.h"
 #include "core/log.h"
 #include "metrics/metrics.h"
+#include "net/write.h"
 #include "runtime/worker-t.h"
+#include "tls/client.h"
+#include "upstream/internal.h"
 #include "upstream/proxy.h"
 
 #define POOL_BUCKETS 256
@@ -28,6 +31,7 @@ void gw_pools_free(struct gw_pools *p)
         struct gw_pool *pl = p->buckets[i];
         while (pl) {
             struct gw_pool *next = pl->next;
+            gw_tls_session_free(pl->tls_session);
             free(pl);
             pl = next;
         }
@@ -60,6 +64,7 @@ static void on_upconn_closed(uv_handle_t *h)
     struct gw_upconn *uc = h->data;
     if (--uc->open_handles > 0)
         return;
+    gw__upconn_tls_free(uc);
     gw_bufcache_put(&uc->w->upconn_bufs, uc->buf);
     free(uc);
 }
@@ -75,6 +80,8 @@ void gw_upconn_close(struct gw_upconn *uc)
     }
     uc->req = NULL;
     gw_mx_inc(&uc->w->mx.up_closed);
+    if (uc->tls)
+        gw__upconn_tls_close(uc, on_upconn_closed);
     uv_close((uv_handle_t *)&uc->tcp, on_upconn_closed);
     uv_close((uv_handle_t *)&uc->timer, on_upconn_closed);
 }
@@ -116,9 +123,7 @@ static void on_up_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     if (!uc->req) {
         /* An idle connection must stay silent: EOF means the upstream closed it, data
          * means the upstream is confused. Either way it is gone. */
-        gw_log_debug("upstream %s: idle pooled connection %s", uc->pool->key,
-                     nread < 0 ? "closed by upstream" : "sent unexpected data");
-        gw_upconn_close(uc);
+        gw__upconn_idle_gone(uc, nread < 0 ? "closed by upstream" : "sent unexpected data");
         return;
     }
     if (nread > 0)
@@ -126,8 +131,18 @@ static void on_up_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     gw_proxy_upstream_input(uc->req, nread);
 }
 
+void gw__upconn_idle_gone(struct gw_upconn *uc, const char *why)
+{
+    gw_log_debug("upstream %s: idle pooled connection %s", uc->pool->key, why);
+    gw_upconn_close(uc);
+}
+
 void gw_upconn_read_start(struct gw_upconn *uc)
 {
+    if (uc->tls) {
+        gw__upconn_tls_read_start(uc);
+        return;
+    }
     if (uc->reading || uc->closing)
         return;
     if (uv_read_start((uv_stream_t *)&uc->tcp, on_up_alloc, on_up_read) == 0)
@@ -155,7 +170,7 @@ static bool still_open(struct gw_upconn *uc)
 
 struct gw_upconn *gw_pool_acquire(struct gw_worker *w, const struct gw_target *t, bool verify)
 {
-    struct gw_pool *pl = pool_get(&w->pools, t->key);
+    struct gw_pool *pl = pool_get(&w->pools, t->pool_key);
     if (!pl)
         return NULL;
     while (!gw_list_empty(&pl->idle)) {
@@ -197,7 +212,7 @@ void gw_pool_release(struct gw_upconn *uc)
 int gw_upconn_connect(struct gw_worker *w, const struct gw_target *t, struct gw_request *req,
                       struct gw_upconn **out, uv_connect_cb cb)
 {
-    struct gw_pool *pl = pool_get(&w->pools, t->key);
+    struct gw_pool *pl = pool_get(&w->pools, t->pool_key);
     struct gw_upconn *uc = calloc(1, sizeof(*uc));
     *out = NULL;
     if (!uc || !pl) {
@@ -220,7 +235,10 @@ int gw_upconn_connect(struct gw_worker *w, const struct gw_target *t, struct gw_
     gw_mx_inc(&w->mx.up_opened);
     uc->connect_req.data = uc;
     uv_tcp_nodelay(&uc->tcp, 1);
-    rc = uv_tcp_connect(&uc->connect_req, &uc->tcp, (const struct sockaddr *)&t->addr, cb);
+    if (t->tls)
+        rc = gw__upconn_tls_connect(uc, t, cb);
+    else
+        rc = uv_tcp_connect(&uc->connect_req, &uc->tcp, (const struct sockaddr *)&t->addr, cb);
     if (rc < 0) {
         gw_upconn_close(uc);
         return rc;

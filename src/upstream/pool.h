@@ -15,6 +15,7 @@
 #include <sys/types.h>
 #include <uv.h>
 
+#include "net/write.h"
 #include "upstream/pool-t.h"
 
 void gw_pools_init(struct gw_pools *p);
@@ -35,9 +36,34 @@ void gw_upconn_read_stop(struct gw_upconn *uc);
  * pool is full). */
 void gw_pool_release(struct gw_upconn *uc);
 
-/* Starts a new connection to the target; cb runs on completion with 0 or a UV_E* code. */
+/* Starts a new connection to the target; cb runs on completion with 0 or a UV_E* code (for
+ * an https:// target: once the TLS handshake completed, or GW_EUPTLS when it failed). */
 int gw_upconn_connect(struct gw_worker *w, const struct gw_target *t, struct gw_request *req,
                       struct gw_upconn **out, uv_connect_cb cb);
+
+/* The TLS side of gw_upconn_write (upstream/upconn_tls.c). */
+int gw_upconn_tls_write(struct gw_upconn *uc, uv_buf_t *bufs, unsigned n, uv_write_cb cb);
+
+/* Sends bufs[0..n) on the connection (encrypted for an https:// target): 1 when all went out
+ * now, 0 when the rest is queued (cb(req, status) runs when it is written, req->data == uc;
+ * the caller's buffers must stay valid until then on a plain connection; a TLS connection
+ * copies them), or a negative code. One queued write at a time. Inline: it is on every
+ * request's path, and a plain connection pays one test for TLS. */
+static inline int gw_upconn_write(struct gw_upconn *uc, uv_buf_t *bufs, unsigned n, uv_write_cb cb)
+{
+    if (uc->tls)
+        return gw_upconn_tls_write(uc, bufs, n, cb);
+    unsigned rest;
+    int rc = gw_net_try_write((uv_stream_t *)&uc->tcp, bufs, n, &rest);
+    if (rc != 0)
+        return rc;
+    uc->write_req.data = uc;
+    rc = uv_write(&uc->write_req, (uv_stream_t *)&uc->tcp, bufs + rest, n - rest, cb);
+    return rc < 0 ? rc : 0;
+}
+
+/* An https:// target's connection whose TCP connect completed (its handshake may not have). */
+bool gw_upconn_tls_connected(const struct gw_upconn *uc);
 
 /* Closes (and later frees) the connection; safe to call twice. */
 void gw_upconn_close(struct gw_upconn *uc);

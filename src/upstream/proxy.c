@@ -26,7 +26,6 @@
 #include "core/random.h"
 #include "http1/upgrade.h"
 #include "metrics/metrics.h"
-#include "net/write.h"
 #include "policy/chain.h"
 #include "runtime/worker-t.h"
 #include "trace/trace.h"
@@ -266,7 +265,16 @@ static void on_up_timeout(uv_timer_t *t)
     if (!r || r->up != uc)
         return;
     if (!r->up->connected) {
-        gw_log_warn("upstream %s: connect timeout (request %s)", r->target->key, r->id);
+        if (r->up->tls && gw_upconn_tls_connected(r->up)) {
+            /* Connected, and the TLS handshake never finished: a server that is no TLS
+             * server, or a stalled one. */
+            gw_mx_inc(&r->w->mx.up_tls_failures);
+            gw_log_warn("upstream %s: TLS handshake failed: timed out after %llu ms (request %s)",
+                        r->target->key, (unsigned long long)r->svc->conf->connect_timeout_ms,
+                        r->id);
+        } else {
+            gw_log_warn("upstream %s: connect timeout (request %s)", r->target->key, r->id);
+        }
         mx_target(r, GW_MX_T_CONNECT_ERRORS, 1);
         detach_upstream(r, false);
         if (!r->head_sent) {
@@ -427,14 +435,7 @@ static void on_up_written(uv_write_t *req, int status)
 
 static int upstream_write(struct gw_request *r, uv_buf_t *bufs, unsigned n)
 {
-    struct gw_upconn *uc = r->up;
-    unsigned rest;
-    int rc = gw_net_try_write((uv_stream_t *)&uc->tcp, bufs, n, &rest);
-    if (rc != 0)
-        return rc;
-    uc->write_req.data = uc;
-    rc = uv_write(&uc->write_req, (uv_stream_t *)&uc->tcp, bufs + rest, n - rest, on_up_written);
-    return rc < 0 ? rc : 0;
+    return gw_upconn_write(r->up, bufs, n, on_up_written);
 }
 
 /* Appends the payload slices of o to the filter's body; true when they fit under max. */
@@ -624,8 +625,10 @@ static void on_connected(uv_connect_t *creq, int status)
     }
     uv_timer_stop(&uc->timer);
     if (status < 0) {
-        gw_log_warn("upstream %s: connect failed: %s (request %s)", r->target->key,
-                    uv_strerror(status), r->id);
+        /* A failed TLS handshake was logged with its reason where it failed. */
+        if (status != GW_EUPTLS)
+            gw_log_warn("upstream %s: connect failed: %s (request %s)", r->target->key,
+                        uv_strerror(status), r->id);
         mx_target(r, GW_MX_T_CONNECT_ERRORS, 1);
         detach_upstream(r, false);
         pick_and_connect(r, true);
@@ -931,6 +934,15 @@ static int accept_upgrade(struct gw_request *r)
 {
     struct gw_upconn *uc = r->up;
     uv_timer_stop(&uc->timer);
+    if (uc->tls) {
+        /* A tunnel relays raw socket bytes both ways; through a TLS upstream it would need
+         * the session on both sides. Not supported: refused rather than garbled. */
+        gw_log_warn("upstream %s: 101 Switching Protocols from a TLS upstream: tunnels to "
+                    "https:// targets are not supported (request %s)",
+                    r->target->key, r->id);
+        fail(r, GW_EUPGARBAGE);
+        return -1;
+    }
     r->status = 101;
     r->keep_alive = false;
     if (gw_rewrite_upgrade_head(r) < 0) {

@@ -261,6 +261,25 @@ def test_session_resumption_tickets_and_cache_survive_reload():
         assert "Reused," in out, out
 
 
+def test_tls13_resumption_gets_a_fresh_ticket():
+    # RFC 8446 C.4: a client should use a ticket once. OpenSSL's client keeps the session it
+    # resumed with, which does not resume again: without a new ticket after each resumption a
+    # client that reconnects in a loop (wrk) does a full handshake every other time.
+    with Origin() as o, Gantry(tls_config(o)) as g:
+        first, second = path("fresh-1"), path("fresh-2")
+        fetch_with_session(g, sess_out=first)
+        out = fetch_with_session(g, sess_in=first, sess_out=second)
+        assert "Reused," in out, out
+        rc, msgs = s_client(g, "-tls1_3", "-servername", "x.example.com", "-sess_in", first,
+                            "-msg", "-ign_eof",
+                            inp=b"GET /echo/r HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert "Reused," in msgs, msgs
+        assert "NewSessionTicket" in msgs, msgs
+        # the fresh ticket resumes in turn
+        out = fetch_with_session(g, sess_in=second)
+        assert "Reused," in out, out
+
+
 def test_bad_certificate_reload_is_refused_and_old_one_serves():
     with Origin() as o, Gantry(tls_config(o)) as g:
         cfg = dict(g.config)
@@ -517,6 +536,69 @@ def test_mtls_optional_and_custom_headers():
         assert h["x-ssl-client-san"] == "URI:spiffe://example/bob", h
         rc, out = mtls_curl(g, "mallory")  # optional, but a bad certificate still fails
         assert rc != 0, out
+
+
+def test_mtls_per_service_with_an_optional_listener():
+    # The listener asks for a certificate from either CA and serves clients without one; one
+    # service wants any verified certificate, another one from its partners' CA only.
+    rc, out = sh(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                  "ec_paramgen_curve:prime256v1", "-nodes", "-days", "30", "-subj",
+                  "/CN=partner CA", "-keyout", path("partnerca.key"), "-out",
+                  path("partnerca.pem"), "-addext", "basicConstraints=critical,CA:TRUE"])
+    assert rc == 0, out
+    with open(path("bothca.pem"), "w") as f:
+        f.write(open(path("ca.pem")).read() + open(path("partnerca.pem")).read())
+    make_client_cert("alice", "alice")
+    make_client_cert("partner", "partner", ca="partnerca", san="DNS:partner.example")
+    with Origin() as o:
+        cfg = tls_config(o, client_auth={"ca": path("bothca.pem"), "required": False})
+        targets = cfg["services"][0]["targets"]
+        cfg["services"] = [
+            {"name": "open", "prefix": "/open", "strip_prefix": True, "targets": targets},
+            {"name": "secure", "prefix": "/secure", "strip_prefix": True, "targets": targets,
+             "client_cert": True},
+            {"name": "partners", "prefix": "/partners", "strip_prefix": True,
+             "targets": targets, "client_cert": {"ca": path("partnerca.pem")}},
+        ]
+        with Gantry(cfg) as g:
+            def status(urlpath, client=None, headers=()):
+                extra = ["--cert", path(client + ".pem"), "--key", path(client + ".key")] \
+                    if client else []
+                for h in headers:
+                    extra += ["-H", h]
+                rc, out = curl(g, "a.test", urlpath, extra)
+                assert rc == 0, out
+                return int(out.split(" ", 2)[1]), out
+
+            assert status("/open/echo/x")[0] == 200
+            code, out = status("/secure/echo/x", headers=["X-Client-Cert-Subject: CN=forged"])
+            assert code == 401 and "client certificate required" in out, out
+            assert status("/partners/echo/x")[0] == 401
+            code, out = status("/secure/echo/x", "alice")
+            assert code == 200, out
+            assert origin_headers(o)["x-client-cert-subject"] == "CN=alice,O=Example"
+            code, out = status("/partners/echo/x", "alice")
+            assert code == 403 and "not accepted for this service" in out, out
+            code, out = status("/partners/echo/x", "partner")
+            assert code == 200, out
+            assert origin_headers(o)["x-client-cert-san"] == "DNS:partner.example"
+            assert status("/secure/echo/x", "partner")[0] == 200
+            # the plain listener has no certificate to offer
+            r = request(g.port, "GET", "/secure/echo/x",
+                        headers={"X-Client-Cert-Subject": "CN=alice,O=Example"})
+            assert r.status == 401, r
+            assert r.json()["error"].startswith("client certificate required"), r.json()
+
+
+def test_client_cert_needs_the_listener_to_ask_for_one():
+    cfg = gwtest.simple_config(1234)
+    cfg["services"][0]["client_cert"] = {"ca": path("ca.pem")}
+    p = path("cc-bad.json")
+    with open(p, "w") as f:
+        json.dump(cfg, f)
+    r = gwtest.run_gantry(["check", p])
+    assert r.returncode != 0, r.stdout + r.stderr
+    assert "services[0].client_cert: needs tls.client_auth" in r.stdout + r.stderr, r.stderr
 
 
 def test_mtls_expired_client_certificate_is_refused():

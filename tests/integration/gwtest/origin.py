@@ -230,7 +230,11 @@ class Request:
 class OriginServer:
     """The origin, runnable in-process (threads) or as a program (main)."""
 
-    def __init__(self, port=0, host="127.0.0.1"):
+    def __init__(self, port=0, host="127.0.0.1", ssl_context=None):
+        """ssl_context: an ssl.SSLContext (server side) to speak HTTPS: each accepted
+        connection does its handshake in its own thread; stats() then counts tls_handshakes,
+        tls_resumed and tls_failures."""
+        self.ssl_context = ssl_context
         self.host = host
         self.requested_port = port
         self.port = None
@@ -291,15 +295,21 @@ class OriginServer:
             self._requests = 0
             self._by_path = collections.Counter()
             self._last = collections.deque(maxlen=LAST_REQUESTS)
+            self._tls = collections.Counter()
 
     def stats(self):
         with self._lock:
-            return {
+            st = {
                 "connections": self._connections,
                 "active": self._active,
                 "requests": self._requests,
                 "by_path": dict(self._by_path),
             }
+            if self.ssl_context is not None:
+                st["tls_handshakes"] = self._tls["handshakes"]
+                st["tls_resumed"] = self._tls["resumed"]
+                st["tls_failures"] = self._tls["failures"]
+            return st
 
     # ---- connections ----------------------------------------------------------------------
 
@@ -321,6 +331,25 @@ class OriginServer:
             t.start()
 
     def _serve(self, sock):
+        if self.ssl_context is not None:
+            raw = sock
+            try:
+                raw.settimeout(10)
+                sock = self.ssl_context.wrap_socket(raw, server_side=True)
+                sock.settimeout(None)
+            except (OSError, ValueError):
+                with self._lock:
+                    self._tls["failures"] += 1
+                    self._socks.discard(raw)
+                    self._active -= 1
+                raw.close()
+                return
+            with self._lock:
+                self._tls["handshakes"] += 1
+                if sock.session_reused:
+                    self._tls["resumed"] += 1
+                self._socks.discard(raw)
+                self._socks.add(sock)
         reader = Reader(sock)
         counted = True
         first = True

@@ -347,9 +347,11 @@ static void test_url_errors(void **state)
         const char *url;
         const char *message;
     } cases[] = {
-        {"ftp://h", "not a URL (expected http://host:port)"},
-        {"h:80", "not a URL (expected http://host:port)"},
-        {"https://h", "https targets are not supported yet (expected http://host:port)"},
+        {"ftp://h", "not a URL (expected http://host:port or https://host:port)"},
+        {"h:80", "not a URL (expected http://host:port or https://host:port)"},
+        {"https://", "missing host (expected https://host:port)"},
+        {"https://h/x", "a path is not allowed in a target URL (the request's path is "
+                        "forwarded; see strip_prefix)"},
         {"http://", "missing host (expected http://host:port)"},
         {"http://:80", "missing host (expected http://host:port)"},
         {"http://h:80/api", "a path is not allowed in a target URL (the request's path is "

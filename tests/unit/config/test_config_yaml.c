@@ -117,7 +117,7 @@ static void test_yaml_schema_errors_have_positions(void **state)
                 "t.yaml:2:10: workers: expected an integer, got \"lots\"\n"
                 "t.yaml:3:1: timeoutz: unknown key \"timeoutz\" (did you mean \"timeouts\"?)\n"
                 "t.yaml:8:14: services[0].targets[0].url: \"ftp://x\": not a URL (expected "
-                "http://host:port)\n"
+                "http://host:port or https://host:port)\n"
                 "t.yaml:9:5: services[1].name: required key \"name\" is missing\n");
     /* true/false are booleans, 'true' a string: the schema says which it wanted. */
     yaml_errors("workers: true\n", "t.yaml:1:10: workers: expected an integer, got a boolean\n");
