@@ -15,6 +15,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/sqlite_db.h"
 
 static const char *const migrations[] = {
     "CREATE TABLE idp_users (id INTEGER PRIMARY KEY, username TEXT NOT NULL UNIQUE, email TEXT "
@@ -84,61 +85,6 @@ struct gw__idp_store {
     sqlite3_stmt *q[Q__COUNT];
 };
 
-static int exec(sqlite3 *db, const char *text, const char *what)
-{
-    char *msg = NULL;
-    if (sqlite3_exec(db, text, NULL, NULL, &msg) != SQLITE_OK) {
-        gw_log_error("identity: sqlite: %s: %s", what, msg ? msg : sqlite3_errmsg(db));
-        sqlite3_free(msg);
-        return GW_EIDSTORE;
-    }
-    return 0;
-}
-
-static int migrate(sqlite3 *db)
-{
-    if (exec(db,
-             "CREATE TABLE IF NOT EXISTS gantry_migrations (component TEXT NOT NULL, version "
-             "INTEGER NOT NULL, applied TEXT NOT NULL, PRIMARY KEY (component, version))",
-             "migrations table") < 0)
-        return GW_EIDSTORE;
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT COALESCE(MAX(version), 0) FROM gantry_migrations WHERE "
-                           "component = 'identity'",
-                           -1, &st, NULL) != SQLITE_OK ||
-        sqlite3_step(st) != SQLITE_ROW) {
-        gw_log_error("identity: sqlite: reading the schema version: %s", sqlite3_errmsg(db));
-        sqlite3_finalize(st);
-        return GW_EIDSTORE;
-    }
-    int have = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    if (have > (int)NMIGRATIONS) {
-        gw_log_error("identity: sqlite: the database has identity schema version %d, newer than "
-                     "this gantry knows (%zu)",
-                     have, NMIGRATIONS);
-        return GW_EIDSTORE;
-    }
-    for (size_t v = (size_t)have; v < NMIGRATIONS; v++) {
-        char row[160];
-        snprintf(row, sizeof row,
-                 "INSERT INTO gantry_migrations VALUES ('identity', %zu, "
-                 "strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ', 'now'))",
-                 v + 1);
-        if (exec(db, "BEGIN IMMEDIATE", "begin") < 0)
-            return GW_EIDSTORE;
-        if (exec(db, migrations[v], "migration") < 0 || exec(db, row, "migration row") < 0) {
-            exec(db, "ROLLBACK", "rollback");
-            return GW_EIDSTORE;
-        }
-        if (exec(db, "COMMIT", "commit") < 0)
-            return GW_EIDSTORE;
-        gw_log_info("identity: sqlite: applied identity schema migration %zu", v + 1);
-    }
-    return 0;
-}
-
 int gw__idp_store_open(const char *path, struct gw__idp_store **out)
 {
     struct gw__idp_store *s = calloc(1, sizeof *s);
@@ -146,17 +92,7 @@ int gw__idp_store_open(const char *path, struct gw__idp_store **out)
     if (s == NULL)
         return GW_ENOMEM;
     pthread_mutex_init(&s->lock, NULL);
-    if (sqlite3_open_v2(path, &s->db,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                        NULL) != SQLITE_OK) {
-        gw_log_error("identity: cannot open the SQLite database %s: %s", path,
-                     s->db ? sqlite3_errmsg(s->db) : "out of memory");
-        goto fail;
-    }
-    sqlite3_busy_timeout(s->db, 2000);
-    if (exec(s->db, "PRAGMA journal_mode=WAL", "journal_mode") < 0 ||
-        exec(s->db, "PRAGMA synchronous=NORMAL", "synchronous") < 0 ||
-        exec(s->db, "PRAGMA foreign_keys=ON", "foreign_keys") < 0 || migrate(s->db) < 0)
+    if (gw_sqlite_open(path, "identity", migrations, NMIGRATIONS, true, &s->db) < 0)
         goto fail;
     for (int i = 0; i < Q__COUNT; i++) {
         if (sqlite3_prepare_v2(s->db, sql[i], -1, &s->q[i], NULL) != SQLITE_OK) {
