@@ -1,10 +1,13 @@
 /*
  * libFuzzer target for the request bodies of built-in identity's endpoints
- * (identity/body.c gw_idp_parse): register, login, refresh, logout and me, the endpoint chosen
- * by the first byte. It answers 0 or GW_EIDINPUT; on GW_EIDINPUT a field and a reason are
- * named; on 0 every string is NUL-terminated within its buffer, a register's username is
- * folded (no upper-case letter, 3..64 characters of the allowed set) and its email has one
- * '@', and the password's length is what was copied. Any violation traps.
+ * (identity/body.c gw_idp_parse): register, login, refresh, logout, me, password change and TOTP
+ * enrol / confirm / disable, the endpoint chosen by the first byte. It answers 0 or GW_EIDINPUT; on
+ * GW_EIDINPUT a field and a reason are named; on 0 every string is NUL-terminated within its
+ * buffer, a register's username is folded (no upper-case letter, 3..64 characters of the allowed
+ * set) and its email has one
+ * '@', and the password's length is what was copied; a TOTP code is 6 to 8 digits, a recovery
+ * code its 10 lower-case base32 characters; confirm has a code and disable a password or a
+ * code. Any violation traps.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -55,5 +58,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(in.login[0] != '\0' && in.password_len > 0);
     if (ep == GW_IDP_EP_REFRESH)
         CHECK(in.refresh[0] != '\0');
+    size_t t = strnlen(in.totp, sizeof in.totp);
+    CHECK(t < sizeof in.totp);
+    CHECK(t == 0 || (t >= 6 && t <= 8 && strspn(in.totp, "0123456789") == t));
+    size_t k = strnlen(in.recovery, sizeof in.recovery);
+    CHECK(k == 0 || (k == GW_IDP_RECOVERY_LEN &&
+                     strspn(in.recovery, "abcdefghijklmnopqrstuvwxyz234567") == k));
+    if (ep == GW_IDP_EP_TOTP_CONFIRM)
+        CHECK(t > 0);
+    if (ep == GW_IDP_EP_TOTP_DISABLE)
+        CHECK(in.password_len > 0 || t > 0 || k > 0);
     return 0;
 }

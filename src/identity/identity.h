@@ -23,6 +23,7 @@
 #define GW_IDP_BODY_MAX 8192    /* the largest request body an endpoint reads */
 #define GW_IDP_PASSWORD_MAX 256 /* bytes */
 #define GW_IDP_TOKEN_MAX 128    /* a refresh token or an invite code, bytes */
+#define GW_IDP_RECOVERY_LEN 10  /* characters of a recovery code (base32, 50 bits) */
 
 /* What a request body holds, after gw_idp_parse checked it. Strings NUL-terminated. */
 struct gw_idp_input {
@@ -37,6 +38,11 @@ struct gw_idp_input {
     char invite[GW_IDP_TOKEN_MAX + 1];
     char refresh[GW_IDP_TOKEN_MAX + 1];
     bool all; /* logout: every session of the user */
+    /* login (optional), totp confirm and disable: a TOTP code, 6 to 8 ASCII digits */
+    char totp[9];
+    /* login (optional), totp disable: a recovery code, normalised to its 10 lower-case base32
+     * characters (the '-' and spaces people type are dropped) */
+    char recovery[32];
 };
 
 /*

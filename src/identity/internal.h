@@ -15,7 +15,10 @@
 #define GW__IDP_USERNAME_MAX 64
 #define GW__IDP_EMAIL_MAX 254
 #define GW__IDP_ROLES_MAX 512
-#define GW__IDP_SID_LEN 32 /* hex of 16 random bytes */
+#define GW__IDP_SID_LEN 32     /* hex of 16 random bytes */
+#define GW__IDP_TOTP_SECRET 20 /* bytes of a TOTP secret (160 bits, RFC 4226 4 R6) */
+/* A sealed TOTP secret as stored: the sealing key's id (8 hex digits), then the box. */
+#define GW__IDP_TOTP_BOX (8 + GW__IDP_TOTP_SECRET + 40)
 
 struct gw__idp_user {
     int64_t id;
@@ -24,6 +27,9 @@ struct gw__idp_user {
     char hash[crypto_pwhash_STRBYTES];
     char roles[GW__IDP_ROLES_MAX]; /* space-separated */
     int64_t created;
+    bool totp;                                /* TOTP confirmed: logins need a code */
+    unsigned char totp_box[GW__IDP_TOTP_BOX]; /* the sealed secret when totp */
+    int64_t totp_last_step;                   /* the last time step accepted */
 };
 
 /* ---- store.c: the SQLite store. Every function takes the store's own mutex, so any thread
@@ -74,6 +80,56 @@ int gw__idp_refresh_rotate(struct gw__idp_store *s, const char *old_hash, const 
  * sid, expires) for each one it revoked. 0 or GW_EIDSTORE. */
 int gw__idp_sessions_revoke(struct gw__idp_store *s, int64_t user, const char *sid,
                             void (*each)(void *arg, const char *sid), void *arg);
+
+/* TOTP (totp.c, service.c). The pending secret of an enrolment not yet confirmed: set
+ * (replacing any), read (0, or 1 when none). 0 or GW_EIDSTORE. */
+int gw__idp_totp_pending_set(struct gw__idp_store *s, int64_t user, const unsigned char *box);
+int gw__idp_totp_pending_get(struct gw__idp_store *s, int64_t user, unsigned char *box);
+
+/* Confirms the pending secret as the user's TOTP secret, with step as the last step used, and
+ * replaces the user's recovery codes with the n SHA-256 hex hashes, in one transaction. 0, 1
+ * when nothing was pending, or GW_EIDSTORE. */
+int gw__idp_totp_enable(struct gw__idp_store *s, int64_t user, int64_t step, char (*hashes)[65],
+                        size_t n);
+
+/* Forgets the user's TOTP secret (pending one too) and recovery codes. *was: it had one. */
+int gw__idp_totp_disable(struct gw__idp_store *s, int64_t user, bool *was);
+
+/* Records step as used if it is later than the last one used: *ok tells (a code is accepted at
+ * most once, even by two concurrent logins). 0 or GW_EIDSTORE. */
+int gw__idp_totp_use_step(struct gw__idp_store *s, int64_t user, int64_t step, bool *ok);
+
+/* Uses up the unused recovery code of user with SHA-256 hex hash: *ok tells whether there was
+ * one. *left: unused codes left afterwards. 0 or GW_EIDSTORE. */
+int gw__idp_recovery_use(struct gw__idp_store *s, int64_t user, const char *hash, bool *ok,
+                         int64_t *left);
+
+/* ---- totp.c: RFC 4226 / RFC 6238 codes, sealed secrets, recovery codes --------------------- */
+
+/* The HOTP value (RFC 4226 5.3, HMAC-SHA1) of counter with key[0..n), digits long. */
+uint32_t gw__idp_hotp(const unsigned char *key, size_t n, uint64_t counter, unsigned digits);
+
+/* Whether code (digits ASCII digits) is the TOTP of key[0..n) for a time step within window
+ * steps of now's (period seconds each) that is later than last; the matched step into *step.
+ * Every candidate is computed and compared in constant time. */
+bool gw__idp_totp_check(const unsigned char *key, size_t n, const char *code, int64_t now,
+                        uint32_t period, uint32_t window, unsigned digits, int64_t last,
+                        int64_t *step);
+
+/* Seals secret for user with the configured key into box (GW__IDP_TOTP_BOX). 0 or GW_EINVAL. */
+int gw__idp_totp_seal(const struct gw_identity_conf *ic, int64_t user, const unsigned char *secret,
+                      unsigned char *box);
+
+/* Opens box of user with the configured key or one of the previous ones. 0 or GW_EINVAL. */
+int gw__idp_totp_open(const struct gw_identity_conf *ic, int64_t user, const unsigned char *box,
+                      unsigned char *secret);
+
+/* A new recovery code (GW_IDP_RECOVERY_LEN lower-case base32 characters) into code[11], shown
+ * to the user as "xxxxx-xxxxx", and its SHA-256 hex into hash[65]. */
+void gw__idp_recovery_new(char *code, char *hash);
+
+/* The SHA-256 hex of a recovery code as gw_idp_parse normalised it. */
+void gw__idp_recovery_hash(const char *code, char *hash);
 
 /* ---- password.c ---------------------------------------------------------------------------- */
 
