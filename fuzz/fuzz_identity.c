@@ -7,7 +7,9 @@
  * set) and its email has one
  * '@', and the password's length is what was copied; a TOTP code is 6 to 8 digits, a recovery
  * code its 10 lower-case base32 characters; confirm has a code and disable a password or a
- * code. Any violation traps.
+ * code. A first byte of 0xff fuzzes the admin API's roles body (gw_idp_parse_roles) instead:
+ * on 0 the roles are space-separated names of the allowed characters, fitting their buffer.
+ * Any violation traps.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -27,6 +29,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size == 0)
         return 0;
+    if (data[0] == 0xff) {
+        char roles[512];
+        const char *why = NULL;
+        int rc = gw_idp_parse_roles((const char *)data + 1, size - 1, roles, sizeof roles, &why);
+        CHECK(rc == 0 || rc == GW_EIDINPUT);
+        CHECK(rc == 0 ? why == NULL : why != NULL && roles[0] == '\0');
+        size_t n = strnlen(roles, sizeof roles);
+        CHECK(n < sizeof roles);
+        CHECK(strspn(roles,
+                     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:- ") == n);
+        CHECK(n == 0 || (roles[0] != ' ' && roles[n - 1] != ' ' && strstr(roles, "  ") == NULL));
+        return 0;
+    }
     enum gw_idp_endpoint ep = (enum gw_idp_endpoint)(data[0] % GW_IDP_EP__COUNT);
     struct gw_idp_input in;
     const char *field = NULL, *why = NULL;

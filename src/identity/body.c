@@ -277,3 +277,58 @@ out:
     json_decref(root);
     return rc;
 }
+
+int gw_idp_parse_roles(const char *body, size_t len, char *out, size_t cap, const char **why)
+{
+    int rc = GW_EIDINPUT;
+    json_t *root = NULL;
+    size_t o = 0;
+    if (cap == 0)
+        return GW_EIDINPUT;
+    out[0] = '\0';
+    *why = "body must be a JSON object with \"roles\": an array of role names";
+    if (len == 0 || len > GW_IDP_BODY_MAX)
+        goto out;
+    root = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+    json_t *roles = json_object_get(root, "roles");
+    if (!json_is_object(root) || !json_is_array(roles))
+        goto out;
+    if (json_array_size(roles) > GW_IDP_ROLES_MAX) {
+        *why = "roles: at most 32";
+        goto out;
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(roles, i, v)
+    {
+        const char *r = json_string_value(v);
+        size_t n = r ? json_string_length(v) : 0;
+        if (n == 0 || n > 64 ||
+            strspn(r, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-") != n) {
+            *why = "roles: each must be 1 to 64 letters, digits, '.', '_', ':' or '-'";
+            goto out;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(json_string_value(json_array_get(roles, j)), r) == 0) {
+                *why = "roles: a role is repeated";
+                goto out;
+            }
+        }
+        if (o + n + 2 > cap) {
+            *why = "roles: too long together";
+            goto out;
+        }
+        if (o)
+            out[o++] = ' ';
+        memcpy(out + o, r, n);
+        o += n;
+        out[o] = '\0';
+    }
+    rc = 0;
+    *why = NULL;
+out:
+    if (rc != 0)
+        out[0] = '\0';
+    json_decref(root);
+    return rc;
+}

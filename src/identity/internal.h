@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
 #include <sodium.h>
 
 #include "identity/identity.h"
@@ -32,6 +33,18 @@ struct gw__idp_user {
     int64_t totp_last_step;                   /* the last time step accepted */
 };
 
+/* ---- service.c ------------------------------------------------------------------------------ */
+
+/* The started store and the bound settings (into *ic), or NULL when identity did not start. */
+struct gw__idp_store *gw__idp_store_of(const struct gw_identity_conf **ic);
+
+/* A JSON array of the space-separated roles (NULL when out of memory). */
+json_t *gw__idp_roles_array(const char *roles);
+
+/* The sessions_revoke callback: session sid's tokens refused from now on (arg: an int counting
+ * them). */
+void gw__idp_revoke_sid(void *arg, const char *sid);
+
 /* ---- store.c: the SQLite store. Every function takes the store's own mutex, so any thread
  * (the libuv thread pool) may call them; they block on the disk: never on a loop thread. ---- */
 
@@ -41,6 +54,11 @@ struct gw__idp_store;
  * 0, or GW_EIDSTORE after logging why. */
 int gw__idp_store_open(const char *path, struct gw__idp_store **out);
 void gw__idp_store_close(struct gw__idp_store *s);
+
+/* The store's connection with its mutex held, until gw__idp_store_unlock: for the admin queries
+ * of store_admin.c, which prepare their statements per call (they are rare). */
+struct sqlite3 *gw__idp_store_lock(struct gw__idp_store *s);
+void gw__idp_store_unlock(struct gw__idp_store *s);
 
 /* Users in the store, into *n. 0 or GW_EIDSTORE. */
 int gw__idp_users_count(struct gw__idp_store *s, int64_t *n);
@@ -130,6 +148,29 @@ void gw__idp_recovery_new(char *code, char *hash);
 
 /* The SHA-256 hex of a recovery code as gw_idp_parse normalised it. */
 void gw__idp_recovery_hash(const char *code, char *hash);
+
+/* ---- store_admin.c: what the admin API reads and changes (control thread) ----------------- */
+
+/* A user, disabled or not, by id (name NULL) or folded username: its columns into *u and
+ * *disabled. 0, 1 when none, or GW_EIDSTORE. */
+int gw__idp_admin_find(struct gw__idp_store *s, const char *name, int64_t id,
+                       struct gw__idp_user *u, bool *disabled);
+
+/* Up to limit users with id > after whose username or email contains search ("" for all), by
+ * id, appended to arr as objects. 0 or GW_EIDSTORE. */
+int gw__idp_admin_list(struct gw__idp_store *s, const char *search, int64_t after, uint32_t limit,
+                       json_t *arr);
+
+/* Sets a user's disabled flag / roles (space-separated). 0 or GW_EIDSTORE. */
+int gw__idp_admin_set_disabled(struct gw__idp_store *s, int64_t id, bool disabled);
+int gw__idp_admin_set_roles(struct gw__idp_store *s, int64_t id, const char *roles);
+
+/* The user's sessions, newest first (at most 200), appended to arr: sid, created_at,
+ * expires_at, last_used_at, live. 0 or GW_EIDSTORE. */
+int gw__idp_admin_sessions(struct gw__idp_store *s, int64_t user, json_t *arr);
+
+/* Whether session sid belongs to user (*found). 0 or GW_EIDSTORE. */
+int gw__idp_admin_session_of(struct gw__idp_store *s, int64_t user, const char *sid, bool *found);
 
 /* ---- password.c ---------------------------------------------------------------------------- */
 

@@ -173,6 +173,12 @@ void gw_idp_stop(void)
     idp.started = false;
 }
 
+struct gw__idp_store *gw__idp_store_of(const struct gw_identity_conf **ic)
+{
+    *ic = &idp.ic;
+    return idp.started ? idp.store : NULL;
+}
+
 int gw_idp_endpoint(const struct gw_config *cfg, const char *path, size_t n)
 {
     if (!cfg->identity.enabled)
@@ -220,7 +226,7 @@ static void answer(struct gw_idp_call *c, int status, json_t *json)
     c->res.body_len = strlen(text);
 }
 
-static json_t *roles_array(const char *roles)
+json_t *gw__idp_roles_array(const char *roles)
 {
     json_t *a = json_array();
     char buf[GW__IDP_ROLES_MAX];
@@ -397,7 +403,7 @@ static void do_register(struct gw_idp_call *c, const struct gw_idp_input *in)
     audit(c, "identity.register", object, 201);
     answer(c, 201,
            json_pack("{s:I, s:s, s:s, s:o, s:I}", "id", (json_int_t)u.id, "username", u.username,
-                     "email", u.email, "roles", roles_array(u.roles), "created_at",
+                     "email", u.email, "roles", gw__idp_roles_array(u.roles), "created_at",
                      (json_int_t)u.created));
 }
 
@@ -530,7 +536,7 @@ static void do_login(struct gw_idp_call *c, const struct gw_idp_input *in)
     issue(c, &u, sid, refresh, 200);
 }
 
-static void revoke_sid(void *arg, const char *sid)
+void gw__idp_revoke_sid(void *arg, const char *sid)
 {
     int *n = arg;
     (*n)++;
@@ -553,7 +559,7 @@ static void do_refresh(struct gw_idp_call *c, const struct gw_idp_input *in)
     }
     if (how == GW__IDP_REUSED) {
         int n = 0;
-        revoke_sid(&n, sid);
+        gw__idp_revoke_sid(&n, sid);
         char object[64];
         snprintf(object, sizeof object, "session:%s", sid);
         audit(c, "identity.refresh_reuse", object, 401);
@@ -576,7 +582,8 @@ static void do_logout(struct gw_idp_call *c, const struct gw_idp_input *in)
         return;
     }
     int n = 0;
-    if (gw__idp_sessions_revoke(idp.store, b.user, in->all ? NULL : b.sid, revoke_sid, &n) < 0) {
+    if (gw__idp_sessions_revoke(idp.store, b.user, in->all ? NULL : b.sid, gw__idp_revoke_sid, &n) <
+        0) {
         fail(c, GW_EIDSTORE, NULL, NULL);
         return;
     }
@@ -638,7 +645,7 @@ static void do_password(struct gw_idp_call *c, const struct gw_idp_input *in)
     }
     int n = 0;
     if (gw__idp_user_set_hash(idp.store, u.id, h) < 0 ||
-        gw__idp_sessions_revoke(idp.store, u.id, NULL, revoke_sid, &n) < 0) {
+        gw__idp_sessions_revoke(idp.store, u.id, NULL, gw__idp_revoke_sid, &n) < 0) {
         fail(c, GW_EIDSTORE, NULL, NULL);
         return;
     }
@@ -662,8 +669,8 @@ static void do_me(struct gw_idp_call *c)
     }
     answer(c, 200,
            json_pack("{s:I, s:s, s:s, s:o, s:I, s:b}", "id", (json_int_t)u.id, "username",
-                     u.username, "email", u.email, "roles", roles_array(u.roles), "created_at",
-                     (json_int_t)u.created, "totp_enabled", u.totp));
+                     u.username, "email", u.email, "roles", gw__idp_roles_array(u.roles),
+                     "created_at", (json_int_t)u.created, "totp_enabled", u.totp));
 }
 
 /* ---- TOTP -------------------------------------------------------------------------------------

@@ -148,6 +148,17 @@ void gw__idp_store_close(struct gw__idp_store *s)
     free(s);
 }
 
+struct sqlite3 *gw__idp_store_lock(struct gw__idp_store *s)
+{
+    pthread_mutex_lock(&s->lock);
+    return s->db;
+}
+
+void gw__idp_store_unlock(struct gw__idp_store *s)
+{
+    pthread_mutex_unlock(&s->lock);
+}
+
 /* A statement ready to bind: reset, bindings cleared. */
 static sqlite3_stmt *stmt(struct gw__idp_store *s, int i)
 {
