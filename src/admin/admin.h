@@ -245,6 +245,25 @@ void gw__admin_hub_publish(struct gw_server *s, const struct gw__admin_req *rq,
                            struct gw__admin_resp *rs);
 void gw__admin_hub_stats(struct gw_server *s, const struct gw__admin_req *rq,
                          struct gw__admin_resp *rs);
+/* admin_identity.c: /api/identity/users..., built-in identity's users and sessions. */
+void gw__admin_idp_users(struct gw_server *s, const struct gw__admin_req *rq,
+                         struct gw__admin_resp *rs);
+void gw__admin_idp_user(struct gw_server *s, const struct gw__admin_req *rq,
+                        struct gw__admin_resp *rs);
+void gw__admin_idp_disable(struct gw_server *s, const struct gw__admin_req *rq,
+                           struct gw__admin_resp *rs);
+void gw__admin_idp_enable(struct gw_server *s, const struct gw__admin_req *rq,
+                          struct gw__admin_resp *rs);
+void gw__admin_idp_logout(struct gw_server *s, const struct gw__admin_req *rq,
+                          struct gw__admin_resp *rs);
+void gw__admin_idp_totp_reset(struct gw_server *s, const struct gw__admin_req *rq,
+                              struct gw__admin_resp *rs);
+void gw__admin_idp_roles(struct gw_server *s, const struct gw__admin_req *rq,
+                         struct gw__admin_resp *rs);
+void gw__admin_idp_sessions(struct gw_server *s, const struct gw__admin_req *rq,
+                            struct gw__admin_resp *rs);
+void gw__admin_idp_session_revoke(struct gw_server *s, const struct gw__admin_req *rq,
+                                  struct gw__admin_resp *rs);
 
 /* Replaces the file at path (following a symlink) with data: a temporary file in the same
  * directory, fsync, the old file's mode, rename, fsync of the directory. 0 or a negative

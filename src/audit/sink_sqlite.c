@@ -14,6 +14,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/sqlite_db.h"
 
 struct gw__audit_sqlite {
     sqlite3 *db;
@@ -41,58 +42,7 @@ static const char *const migrations[] = {
 
 static int exec(sqlite3 *db, const char *sql, const char *what)
 {
-    char *msg = NULL;
-    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        gw_log_error("audit: sqlite: %s: %s", what, msg ? msg : sqlite3_errmsg(db));
-        sqlite3_free(msg);
-        return GW_EINVAL;
-    }
-    return 0;
-}
-
-static int migrate(sqlite3 *db)
-{
-    if (exec(db,
-             "CREATE TABLE IF NOT EXISTS gantry_migrations (component TEXT NOT NULL, version "
-             "INTEGER NOT NULL, applied TEXT NOT NULL, PRIMARY KEY (component, version))",
-             "migrations table") < 0)
-        return GW_EINVAL;
-    sqlite3_stmt *st = NULL;
-    int have = 0;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT COALESCE(MAX(version), 0) FROM gantry_migrations WHERE "
-                           "component = 'audit'",
-                           -1, &st, NULL) != SQLITE_OK ||
-        sqlite3_step(st) != SQLITE_ROW) {
-        gw_log_error("audit: sqlite: reading the schema version: %s", sqlite3_errmsg(db));
-        sqlite3_finalize(st);
-        return GW_EINVAL;
-    }
-    have = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    if (have > (int)NMIGRATIONS) {
-        gw_log_error("audit: sqlite: the database has audit schema version %d, newer than this "
-                     "gantry knows (%zu)",
-                     have, NMIGRATIONS);
-        return GW_EINVAL;
-    }
-    for (size_t v = (size_t)have; v < NMIGRATIONS; v++) {
-        char row[160];
-        snprintf(row, sizeof row,
-                 "INSERT INTO gantry_migrations VALUES ('audit', %zu, "
-                 "strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ', 'now'))",
-                 v + 1);
-        if (exec(db, "BEGIN IMMEDIATE", "begin") < 0)
-            return GW_EINVAL;
-        if (exec(db, migrations[v], "migration") < 0 || exec(db, row, "migration row") < 0) {
-            exec(db, "ROLLBACK", "rollback");
-            return GW_EINVAL;
-        }
-        if (exec(db, "COMMIT", "commit") < 0)
-            return GW_EINVAL;
-        gw_log_info("audit: sqlite: applied audit schema migration %zu", v + 1);
-    }
-    return 0;
+    return gw_sqlite_exec(db, "audit", sql, what);
 }
 
 static void last_entry(sqlite3 *db, uint64_t *seq, char hash[65])
@@ -118,16 +68,7 @@ int gw__audit_sqlite_open(const char *path, struct gw__audit_sqlite **out, uint6
     struct gw__audit_sqlite *s = calloc(1, sizeof *s);
     if (s == NULL)
         return GW_ENOMEM;
-    if (sqlite3_open_v2(path, &s->db,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                        NULL) != SQLITE_OK) {
-        gw_log_error("audit: cannot open the SQLite database %s: %s", path,
-                     s->db ? sqlite3_errmsg(s->db) : "out of memory");
-        goto fail;
-    }
-    sqlite3_busy_timeout(s->db, 2000);
-    if (exec(s->db, "PRAGMA journal_mode=WAL", "journal_mode") < 0 ||
-        exec(s->db, "PRAGMA synchronous=NORMAL", "synchronous") < 0 || migrate(s->db) < 0)
+    if (gw_sqlite_open(path, "audit", migrations, NMIGRATIONS, false, &s->db) < 0)
         goto fail;
     if (sqlite3_prepare_v2(s->db,
                            "INSERT OR IGNORE INTO audit_log (seq, time, actor_key, actor_addr, "

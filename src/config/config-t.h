@@ -202,6 +202,9 @@ enum gw_idp_endpoint {
     GW_IDP_EP_LOGOUT,
     GW_IDP_EP_ME,
     GW_IDP_EP_PASSWORD,
+    GW_IDP_EP_TOTP_ENROL,   /* only while identity.totp is on */
+    GW_IDP_EP_TOTP_CONFIRM, /* " */
+    GW_IDP_EP_TOTP_DISABLE, /* " */
     GW_IDP_EP__COUNT,
 };
 
@@ -1221,6 +1224,16 @@ struct gw_config {
         uint64_t lockout_ms;           /* "lockout.duration", default 15m */
         int revocation_backend;        /* "revocation.backend": GW_IDP_REVOKE_*, default local */
         char *revocation_key;          /* "revocation.key", default "gantry:identity:revoked" */
+        /* "totp": second factor (RFC 6238, HMAC-SHA1), off unless the section is there */
+        bool totp_enabled;
+        char *totp_key;            /* "totp.encryption_key" (else ENCRYPTION_KEY): 64 hex */
+        char **totp_previous_keys; /* "totp.previous_keys" */
+        size_t ntotp_previous_keys;
+        char *totp_issuer;            /* "totp.issuer" (otpauth URI), default: "issuer" */
+        uint32_t totp_digits;         /* "totp.digits", default 6 */
+        uint32_t totp_period_s;       /* "totp.period", default 30 (seconds) */
+        uint32_t totp_window;         /* "totp.window", default 1 (steps either side) */
+        uint32_t totp_recovery_codes; /* "totp.recovery_codes", default 10 */
     } identity;
     /** "transform": the gateway's transformations, inherited by every service */
     struct gw_transform_conf transform;

@@ -183,6 +183,21 @@ static const struct gw__cfg_field paths_fields[] = {
      .offset = CFG(identity.paths[GW_IDP_EP_PASSWORD]),
      .arg = &path_check,
      .def = "/auth/password"},
+    {.name = "totp_enrol",
+     .type = &gw__cfg_string_type,
+     .offset = CFG(identity.paths[GW_IDP_EP_TOTP_ENROL]),
+     .arg = &path_check,
+     .def = "/auth/totp/enrol"},
+    {.name = "totp_confirm",
+     .type = &gw__cfg_string_type,
+     .offset = CFG(identity.paths[GW_IDP_EP_TOTP_CONFIRM]),
+     .arg = &path_check,
+     .def = "/auth/totp/confirm"},
+    {.name = "totp_disable",
+     .type = &gw__cfg_string_type,
+     .offset = CFG(identity.paths[GW_IDP_EP_TOTP_DISABLE]),
+     .arg = &path_check,
+     .def = "/auth/totp/disable"},
 };
 static const struct gw__cfg_object paths_obj = {.what = "paths", ROWS(paths_fields)};
 
@@ -242,6 +257,93 @@ static const struct gw__cfg_field lockout_fields[] = {
      .def = "15m"},
 };
 static const struct gw__cfg_object lockout_obj = {.what = "lockout", ROWS(lockout_fields)};
+
+/* A sealing key: 64 hex digits, as registration.encryption_key. */
+static bool is_key(const char *s)
+{
+    size_t n = strlen(s);
+    return n == 64 && strspn(s, "0123456789abcdefABCDEF") == 64;
+}
+
+#define KEY_FORMAT "64 hex digits (32 random bytes: openssl rand -hex 32)"
+
+static bool check_key(struct gw__cfg_ctx *ctx, char **s)
+{
+    if (is_key(*s))
+        return true;
+    gw__cfg_error(ctx, "expected %s", KEY_FORMAT);
+    return false;
+}
+static const struct gw__cfg_str key_check = {check_key};
+
+static const struct gw__cfg_range digits_range = {6, 8};
+static const struct gw__cfg_range period_range = {10, 300};
+static const struct gw__cfg_range steps_range = {0, 10};
+static const struct gw__cfg_range codes_range = {0, 50};
+
+static const struct gw__cfg_field totp_fields[] = {
+    {.name = "encryption_key",
+     .type = &gw__cfg_string_type,
+     .offset = CFG(identity.totp_key),
+     .arg = &key_check},
+    {.name = "previous_keys",
+     .type = &gw__cfg_strlist_type,
+     .offset = CFG(identity.totp_previous_keys),
+     .arg = &(const struct gw__cfg_strlist){.count_offset = CFG(identity.ntotp_previous_keys),
+                                            .check = check_key,
+                                            .unique = true}},
+    {.name = "issuer",
+     .type = &gw__cfg_string_type,
+     .offset = CFG(identity.totp_issuer),
+     .arg = &nonempty_check},
+    {.name = "digits",
+     .type = &gw__cfg_uint32_type,
+     .offset = CFG(identity.totp_digits),
+     .arg = &digits_range,
+     .def = "6"},
+    {.name = "period",
+     .type = &gw__cfg_uint32_type,
+     .offset = CFG(identity.totp_period_s),
+     .arg = &period_range,
+     .def = "30"},
+    {.name = "window",
+     .type = &gw__cfg_uint32_type,
+     .offset = CFG(identity.totp_window),
+     .arg = &steps_range,
+     .def = "1"},
+    {.name = "recovery_codes",
+     .type = &gw__cfg_uint32_type,
+     .offset = CFG(identity.totp_recovery_codes),
+     .arg = &codes_range,
+     .def = "10"},
+};
+static const struct gw__cfg_object totp_obj = {
+    .what = "totp",
+    ROWS(totp_fields),
+    .toggle = true,
+    .enabled_offset = CFG(identity.totp_enabled),
+};
+
+/* identity.totp: the key from ENCRYPTION_KEY when the section has none; the issuer's default. */
+static void totp_check(struct gw__cfg_ctx *ctx, struct gw_identity_conf *ic, json_t *json)
+{
+    const char *env = getenv("ENCRYPTION_KEY");
+    /* A key written but refused was reported already. */
+    bool written = json_object_get(json_object_get(json, "totp"), "encryption_key") != NULL;
+    gw__cfg_push_key(ctx, "totp");
+    gw__cfg_push_key(ctx, "encryption_key");
+    if (!written && ic->totp_key == NULL && env && env[0] && !is_key(env))
+        gw__cfg_error(ctx, "absent, and ENCRYPTION_KEY is not %s", KEY_FORMAT);
+    else if (!written && ic->totp_key == NULL && (env == NULL || env[0] == '\0'))
+        gw__cfg_error(ctx, "required (or the environment variable ENCRYPTION_KEY): TOTP secrets "
+                           "are sealed at rest with it");
+    else if (!written && ic->totp_key == NULL && (ic->totp_key = strdup(env)) == NULL)
+        ctx->oom = true;
+    gw__cfg_pop(ctx);
+    gw__cfg_pop(ctx);
+    if (ic->totp_issuer == NULL && ic->issuer && (ic->totp_issuer = strdup(ic->issuer)) == NULL)
+        ctx->oom = true;
+}
 
 void gw__cfg_identity_free_keys(struct gw_config *cfg)
 {
@@ -425,7 +527,6 @@ static void build_keys(struct gw__cfg_ctx *ctx, struct gw_config *cfg)
 
 static void identity_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
 {
-    (void)json;
     struct gw_config *cfg = obj;
     struct gw_identity_conf *ic = &cfg->identity;
     if (ic->register_mode == GW_IDP_REGISTER_INVITE && ic->ninvite_codes == 0) {
@@ -446,6 +547,8 @@ static void identity_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
             }
         }
     }
+    if (ic->totp_enabled)
+        totp_check(ctx, ic, json);
     if (ic->revocation_backend == GW_IDP_REVOKE_REDIS && cfg->rate_limit.redis.url == NULL) {
         gw__cfg_push_key(ctx, "revocation");
         gw__cfg_push_key(ctx, "backend");
@@ -500,6 +603,7 @@ static const struct gw__cfg_field identity_fields[] = {
     {.name = "paths", .type = &gw__cfg_object_type, .arg = &paths_obj},
     {.name = "lockout", .type = &gw__cfg_object_type, .arg = &lockout_obj},
     {.name = "revocation", .type = &gw__cfg_object_type, .arg = &revocation_obj},
+    {.name = "totp", .type = &gw__cfg_object_type, .arg = &totp_obj, .def = "false"},
 };
 const struct gw__cfg_object gw__cfg_identity_obj = {
     .what = "identity",

@@ -136,6 +136,7 @@
     X(EIDTAKEN, 409, "username or email already registered")                                       \
     X(EIDCLOSED, 403, "registration not allowed")                                                  \
     X(EIDLOCKED, 429, "too many failed logins")                                                    \
+    X(EIDSTATE, 409, "not possible in the account's current state")                                \
     X(EIDSTORE, 503, "identity store unavailable")
 
 enum gw_error {

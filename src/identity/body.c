@@ -62,6 +62,42 @@ static bool fold_email(char *s, const char **why)
     return true;
 }
 
+/* A TOTP code: 6 to 8 ASCII digits. */
+static bool check_totp(const char *s, const char **why)
+{
+    size_t n = strlen(s);
+    if (n < 6 || n > 8 || strspn(s, "0123456789") != n) {
+        *why = "must be a code of 6 to 8 digits";
+        return false;
+    }
+    return true;
+}
+
+/* A recovery code: GW_IDP_RECOVERY_LEN base32 characters, any case, '-' and spaces ignored;
+ * normalised in place to lower case without them. */
+static bool fold_recovery(char *s, const char **why)
+{
+    size_t o = 0;
+    for (size_t i = 0; s[i]; i++) {
+        char c = s[i];
+        if (c == '-' || c == ' ')
+            continue;
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
+        if (!((c >= 'a' && c <= 'z') || (c >= '2' && c <= '7')) || o == GW_IDP_RECOVERY_LEN) {
+            *why = "must be a recovery code (xxxxx-xxxxx)";
+            return false;
+        }
+        s[o++] = c;
+    }
+    s[o] = '\0';
+    if (o != GW_IDP_RECOVERY_LEN) {
+        *why = "must be a recovery code (xxxxx-xxxxx)";
+        return false;
+    }
+    return true;
+}
+
 /* A string member into its field: NULL when it is fine (or absent and not required), else the
  * reason. */
 static const char *take(json_t *obj, const struct member *m, struct gw_idp_input *in)
@@ -104,6 +140,16 @@ int gw_idp_parse(enum gw_idp_endpoint ep, const char *body, size_t len, struct g
         {"current_password", IN(password), true},
         {"new_password", IN(new_password), true},
     };
+    static const struct member login_mfa[] = {
+        {"totp_code", IN(totp), false},
+        {"recovery_code", IN(recovery), false},
+    };
+    static const struct member confirm[] = {{"code", IN(totp), true}};
+    /* disable: the password, or a code (TOTP or recovery: told apart by their alphabets) */
+    static const struct member disable[] = {
+        {"password", IN(password), false},
+        {"code", IN(recovery), false},
+    };
     const struct member *ms = NULL;
     size_t nms = 0;
     int rc = GW_EIDINPUT;
@@ -130,8 +176,14 @@ int gw_idp_parse(enum gw_idp_endpoint ep, const char *body, size_t len, struct g
     case GW_IDP_EP_PASSWORD:
         ms = change, nms = sizeof change / sizeof change[0];
         break;
+    case GW_IDP_EP_TOTP_CONFIRM:
+        ms = confirm, nms = 1;
+        break;
+    case GW_IDP_EP_TOTP_DISABLE:
+        ms = disable, nms = sizeof disable / sizeof disable[0];
+        break;
     default:
-        return 0; /* me takes no body */
+        return 0; /* me and totp enrol take no body */
     }
     if (len == 0 || len > GW_IDP_BODY_MAX)
         goto out;
@@ -153,6 +205,39 @@ int gw_idp_parse(enum gw_idp_endpoint ep, const char *body, size_t len, struct g
             *why = bad;
             goto out;
         }
+    }
+    for (size_t i = 0; ep == GW_IDP_EP_LOGIN && i < sizeof login_mfa / sizeof login_mfa[0]; i++) {
+        const char *bad = take(root, &login_mfa[i], in);
+        if (bad) {
+            *field = login_mfa[i].name;
+            *why = bad;
+            goto out;
+        }
+    }
+    if (in->totp[0] && !check_totp(in->totp, why)) {
+        *field = ep == GW_IDP_EP_LOGIN ? "totp_code" : "code";
+        goto out;
+    }
+    if (ep == GW_IDP_EP_TOTP_DISABLE) {
+        if (in->password[0] == '\0' && in->recovery[0] == '\0') {
+            *field = "password";
+            *why = "or code is required";
+            goto out;
+        }
+        if (in->recovery[0] && strspn(in->recovery, "0123456789") == strlen(in->recovery)) {
+            /* digits only: a TOTP code */
+            if (strlen(in->recovery) >= sizeof in->totp || !check_totp(in->recovery, why)) {
+                *field = "code";
+                *why = "must be a code of 6 to 8 digits or a recovery code";
+                goto out;
+            }
+            memcpy(in->totp, in->recovery, strlen(in->recovery) + 1);
+            memset(in->recovery, 0, sizeof in->recovery);
+        }
+    }
+    if (in->recovery[0] && !fold_recovery(in->recovery, why)) {
+        *field = ep == GW_IDP_EP_LOGIN ? "recovery_code" : "code";
+        goto out;
     }
     in->password_len = strlen(in->password);
     in->new_password_len = strlen(in->new_password);
@@ -189,6 +274,61 @@ int gw_idp_parse(enum gw_idp_endpoint ep, const char *body, size_t len, struct g
     *field = NULL;
     *why = NULL;
 out:
+    json_decref(root);
+    return rc;
+}
+
+int gw_idp_parse_roles(const char *body, size_t len, char *out, size_t cap, const char **why)
+{
+    int rc = GW_EIDINPUT;
+    json_t *root = NULL;
+    size_t o = 0;
+    if (cap == 0)
+        return GW_EIDINPUT;
+    out[0] = '\0';
+    *why = "body must be a JSON object with \"roles\": an array of role names";
+    if (len == 0 || len > GW_IDP_BODY_MAX)
+        goto out;
+    root = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+    json_t *roles = json_object_get(root, "roles");
+    if (!json_is_object(root) || !json_is_array(roles))
+        goto out;
+    if (json_array_size(roles) > GW_IDP_ROLES_MAX) {
+        *why = "roles: at most 32";
+        goto out;
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(roles, i, v)
+    {
+        const char *r = json_string_value(v);
+        size_t n = r ? json_string_length(v) : 0;
+        if (n == 0 || n > 64 ||
+            strspn(r, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-") != n) {
+            *why = "roles: each must be 1 to 64 letters, digits, '.', '_', ':' or '-'";
+            goto out;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(json_string_value(json_array_get(roles, j)), r) == 0) {
+                *why = "roles: a role is repeated";
+                goto out;
+            }
+        }
+        if (o + n + 2 > cap) {
+            *why = "roles: too long together";
+            goto out;
+        }
+        if (o)
+            out[o++] = ' ';
+        memcpy(out + o, r, n);
+        o += n;
+        out[o] = '\0';
+    }
+    rc = 0;
+    *why = NULL;
+out:
+    if (rc != 0)
+        out[0] = '\0';
     json_decref(root);
     return rc;
 }

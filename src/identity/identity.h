@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
 #include <uv.h>
 
 #include "config/config-t.h"
@@ -25,6 +26,7 @@
 #define GW_IDP_BODY_MAX 8192    /* the largest request body an endpoint reads */
 #define GW_IDP_PASSWORD_MAX 256 /* bytes */
 #define GW_IDP_TOKEN_MAX 128    /* a refresh token or an invite code, bytes */
+#define GW_IDP_RECOVERY_LEN 10  /* characters of a recovery code (base32, 50 bits) */
 
 /* What a request body holds, after gw_idp_parse checked it. Strings NUL-terminated. */
 struct gw_idp_input {
@@ -39,6 +41,11 @@ struct gw_idp_input {
     char invite[GW_IDP_TOKEN_MAX + 1];
     char refresh[GW_IDP_TOKEN_MAX + 1];
     bool all; /* logout: every session of the user */
+    /* login (optional), totp confirm and disable: a TOTP code, 6 to 8 ASCII digits */
+    char totp[9];
+    /* login (optional), totp disable: a recovery code, normalised to its 10 lower-case base32
+     * characters (the '-' and spaces people type are dropped) */
+    char recovery[32];
 };
 
 /*
@@ -92,5 +99,47 @@ int gw_idp_call_start(uv_loop_t *loop, const struct gw_config *cfg, enum gw_idp_
 /* The caller is gone: cb will not run (the work, once started, still finishes: a login counts).
  * Loop thread; NULL is ignored. */
 void gw_idp_call_cancel(struct gw_idp_call *call);
+
+/* ---- the admin API's side (admin/admin_identity.c): control thread, synchronous (short SQLite
+ * transactions). who names a user by id (digits) or username. Each returns 0 with *out (the
+ * answer's JSON, the caller's), 1 when there is no such user (or session), GW_EIDINPUT, or
+ * GW_EIDSTORE (also when identity is not running); *out NULL unless 0. ---- */
+
+#define GW_IDP_ROLES_MAX 32 /* roles of one user */
+
+/* Users with id > after whose username or email contains search (may be ""), at most limit
+ * (1..1000): {"users": [...], "next_cursor": id or null}. */
+int gw_idp_admin_users(const char *search, int64_t after, uint32_t limit, json_t **out);
+
+/* One user: id, username, email, roles, created_at, disabled, totp_enabled, sessions. */
+int gw_idp_admin_user(const char *who, json_t **out);
+
+/* Disables (every session revoked, logins refused) or enables a user: the user after. */
+int gw_idp_admin_set_disabled(const char *who, bool disabled, json_t **out);
+
+/* Revokes every session of the user: {"username", "sessions_revoked"}. */
+int gw_idp_admin_logout(const char *who, json_t **out);
+
+/* Turns the user's TOTP off (secret, pending enrolment and recovery codes forgotten):
+ * {"username", "totp_enabled": false, "was_enabled"}. */
+int gw_idp_admin_totp_reset(const char *who, json_t **out);
+
+/* Replaces the user's roles with the body's {"roles": [...]} (parsed by gw_idp_parse_roles) and
+ * revokes the user's sessions, so no token carries the old roles: the user after, with
+ * "sessions_revoked". GW_EIDINPUT with *why. */
+int gw_idp_admin_set_roles(const char *who, const char *body, size_t len, json_t **out,
+                           const char **why);
+
+/* The user's sessions, newest first: {"username", "sessions": [...]}. */
+int gw_idp_admin_sessions(const char *who, json_t **out);
+
+/* Revokes session sid of the user: {"username", "sid", "revoked"}; 1 when the user has no
+ * such session. */
+int gw_idp_admin_session_revoke(const char *who, const char *sid, json_t **out);
+
+/* Parses {"roles": ["name", ...]} (a pure function: fuzzed): at most GW_IDP_ROLES_MAX unique
+ * names of 1 to 64 characters of letters, digits, '.', '_', ':' and '-', written space-separated
+ * into out[0..cap). 0, or GW_EIDINPUT with *why. */
+int gw_idp_parse_roles(const char *body, size_t len, char *out, size_t cap, const char **why);
 
 #endif

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
 #include <sodium.h>
 
 #include "identity/identity.h"
@@ -15,7 +16,10 @@
 #define GW__IDP_USERNAME_MAX 64
 #define GW__IDP_EMAIL_MAX 254
 #define GW__IDP_ROLES_MAX 512
-#define GW__IDP_SID_LEN 32 /* hex of 16 random bytes */
+#define GW__IDP_SID_LEN 32     /* hex of 16 random bytes */
+#define GW__IDP_TOTP_SECRET 20 /* bytes of a TOTP secret (160 bits, RFC 4226 4 R6) */
+/* A sealed TOTP secret as stored: the sealing key's id (8 hex digits), then the box. */
+#define GW__IDP_TOTP_BOX (8 + GW__IDP_TOTP_SECRET + 40)
 
 struct gw__idp_user {
     int64_t id;
@@ -24,7 +28,22 @@ struct gw__idp_user {
     char hash[crypto_pwhash_STRBYTES];
     char roles[GW__IDP_ROLES_MAX]; /* space-separated */
     int64_t created;
+    bool totp;                                /* TOTP confirmed: logins need a code */
+    unsigned char totp_box[GW__IDP_TOTP_BOX]; /* the sealed secret when totp */
+    int64_t totp_last_step;                   /* the last time step accepted */
 };
+
+/* ---- service.c ------------------------------------------------------------------------------ */
+
+/* The started store and the bound settings (into *ic), or NULL when identity did not start. */
+struct gw__idp_store *gw__idp_store_of(const struct gw_identity_conf **ic);
+
+/* A JSON array of the space-separated roles (NULL when out of memory). */
+json_t *gw__idp_roles_array(const char *roles);
+
+/* The sessions_revoke callback: session sid's tokens refused from now on (arg: an int counting
+ * them). */
+void gw__idp_revoke_sid(void *arg, const char *sid);
 
 /* ---- store.c: the SQLite store. Every function takes the store's own mutex, so any thread
  * (the libuv thread pool) may call them; they block on the disk: never on a loop thread. ---- */
@@ -35,6 +54,11 @@ struct gw__idp_store;
  * 0, or GW_EIDSTORE after logging why. */
 int gw__idp_store_open(const char *path, struct gw__idp_store **out);
 void gw__idp_store_close(struct gw__idp_store *s);
+
+/* The store's connection with its mutex held, until gw__idp_store_unlock: for the admin queries
+ * of store_admin.c, which prepare their statements per call (they are rare). */
+struct sqlite3 *gw__idp_store_lock(struct gw__idp_store *s);
+void gw__idp_store_unlock(struct gw__idp_store *s);
 
 /* Users in the store, into *n. 0 or GW_EIDSTORE. */
 int gw__idp_users_count(struct gw__idp_store *s, int64_t *n);
@@ -74,6 +98,79 @@ int gw__idp_refresh_rotate(struct gw__idp_store *s, const char *old_hash, const 
  * sid, expires) for each one it revoked. 0 or GW_EIDSTORE. */
 int gw__idp_sessions_revoke(struct gw__idp_store *s, int64_t user, const char *sid,
                             void (*each)(void *arg, const char *sid), void *arg);
+
+/* TOTP (totp.c, service.c). The pending secret of an enrolment not yet confirmed: set
+ * (replacing any), read (0, or 1 when none). 0 or GW_EIDSTORE. */
+int gw__idp_totp_pending_set(struct gw__idp_store *s, int64_t user, const unsigned char *box);
+int gw__idp_totp_pending_get(struct gw__idp_store *s, int64_t user, unsigned char *box);
+
+/* Confirms the pending secret as the user's TOTP secret, with step as the last step used, and
+ * replaces the user's recovery codes with the n SHA-256 hex hashes, in one transaction. 0, 1
+ * when nothing was pending, or GW_EIDSTORE. */
+int gw__idp_totp_enable(struct gw__idp_store *s, int64_t user, int64_t step, char (*hashes)[65],
+                        size_t n);
+
+/* Forgets the user's TOTP secret (pending one too) and recovery codes. *was: it had one. */
+int gw__idp_totp_disable(struct gw__idp_store *s, int64_t user, bool *was);
+
+/* Records step as used if it is later than the last one used: *ok tells (a code is accepted at
+ * most once, even by two concurrent logins). 0 or GW_EIDSTORE. */
+int gw__idp_totp_use_step(struct gw__idp_store *s, int64_t user, int64_t step, bool *ok);
+
+/* Uses up the unused recovery code of user with SHA-256 hex hash: *ok tells whether there was
+ * one. *left: unused codes left afterwards. 0 or GW_EIDSTORE. */
+int gw__idp_recovery_use(struct gw__idp_store *s, int64_t user, const char *hash, bool *ok,
+                         int64_t *left);
+
+/* ---- totp.c: RFC 4226 / RFC 6238 codes, sealed secrets, recovery codes --------------------- */
+
+/* The HOTP value (RFC 4226 5.3, HMAC-SHA1) of counter with key[0..n), digits long. */
+uint32_t gw__idp_hotp(const unsigned char *key, size_t n, uint64_t counter, unsigned digits);
+
+/* Whether code (digits ASCII digits) is the TOTP of key[0..n) for a time step within window
+ * steps of now's (period seconds each) that is later than last; the matched step into *step.
+ * Every candidate is computed and compared in constant time. */
+bool gw__idp_totp_check(const unsigned char *key, size_t n, const char *code, int64_t now,
+                        uint32_t period, uint32_t window, unsigned digits, int64_t last,
+                        int64_t *step);
+
+/* Seals secret for user with the configured key into box (GW__IDP_TOTP_BOX). 0 or GW_EINVAL. */
+int gw__idp_totp_seal(const struct gw_identity_conf *ic, int64_t user, const unsigned char *secret,
+                      unsigned char *box);
+
+/* Opens box of user with the configured key or one of the previous ones. 0 or GW_EINVAL. */
+int gw__idp_totp_open(const struct gw_identity_conf *ic, int64_t user, const unsigned char *box,
+                      unsigned char *secret);
+
+/* A new recovery code (GW_IDP_RECOVERY_LEN lower-case base32 characters) into code[11], shown
+ * to the user as "xxxxx-xxxxx", and its SHA-256 hex into hash[65]. */
+void gw__idp_recovery_new(char *code, char *hash);
+
+/* The SHA-256 hex of a recovery code as gw_idp_parse normalised it. */
+void gw__idp_recovery_hash(const char *code, char *hash);
+
+/* ---- store_admin.c: what the admin API reads and changes (control thread) ----------------- */
+
+/* A user, disabled or not, by id (name NULL) or folded username: its columns into *u and
+ * *disabled. 0, 1 when none, or GW_EIDSTORE. */
+int gw__idp_admin_find(struct gw__idp_store *s, const char *name, int64_t id,
+                       struct gw__idp_user *u, bool *disabled);
+
+/* Up to limit users with id > after whose username or email contains search ("" for all), by
+ * id, appended to arr as objects. 0 or GW_EIDSTORE. */
+int gw__idp_admin_list(struct gw__idp_store *s, const char *search, int64_t after, uint32_t limit,
+                       json_t *arr);
+
+/* Sets a user's disabled flag / roles (space-separated). 0 or GW_EIDSTORE. */
+int gw__idp_admin_set_disabled(struct gw__idp_store *s, int64_t id, bool disabled);
+int gw__idp_admin_set_roles(struct gw__idp_store *s, int64_t id, const char *roles);
+
+/* The user's sessions, newest first (at most 200), appended to arr: sid, created_at,
+ * expires_at, last_used_at, live. 0 or GW_EIDSTORE. */
+int gw__idp_admin_sessions(struct gw__idp_store *s, int64_t user, json_t *arr);
+
+/* Whether session sid belongs to user (*found). 0 or GW_EIDSTORE. */
+int gw__idp_admin_session_of(struct gw__idp_store *s, int64_t user, const char *sid, bool *found);
 
 /* ---- password.c ---------------------------------------------------------------------------- */
 

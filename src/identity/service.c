@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "audit/audit.h"
+#include "core/base32.h"
 #include "core/base64url.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -62,6 +63,15 @@ static void free_settings(void)
     free(ic->issuer);
     free(ic->audience);
     free(ic->admin_role);
+    free(ic->totp_issuer);
+    if (ic->totp_key)
+        sodium_memzero(ic->totp_key, strlen(ic->totp_key));
+    free(ic->totp_key);
+    for (size_t i = 0; i < ic->ntotp_previous_keys; i++) {
+        sodium_memzero(ic->totp_previous_keys[i], strlen(ic->totp_previous_keys[i]));
+        free(ic->totp_previous_keys[i]);
+    }
+    free(ic->totp_previous_keys);
     for (size_t i = 0; i < ic->ninvite_codes; i++)
         free(ic->invite_codes[i]);
     free(ic->invite_codes);
@@ -90,6 +100,10 @@ int gw_idp_start(const struct gw_config *cfg)
     ic->jwks_path = NULL;
     ic->revocation_key = NULL;
     ic->admin_role = dup_or_null(c->admin_role);
+    ic->totp_issuer = dup_or_null(c->totp_issuer);
+    ic->totp_key = dup_or_null(c->totp_key);
+    ic->totp_previous_keys = NULL;
+    ic->ntotp_previous_keys = 0;
     ic->invite_codes = c->ninvite_codes ? calloc(c->ninvite_codes, sizeof(char *)) : NULL;
     ic->default_roles = NULL;
     ic->ndefault_roles = 0;
@@ -105,6 +119,19 @@ int gw_idp_start(const struct gw_config *cfg)
         if (ic->invite_codes[i] == NULL) {
             ic->ninvite_codes = i;
             goto fail;
+        }
+    }
+    if ((c->totp_issuer && !ic->totp_issuer) || (c->totp_key && !ic->totp_key))
+        goto fail;
+    if (c->ntotp_previous_keys) {
+        ic->totp_previous_keys = calloc(c->ntotp_previous_keys, sizeof(char *));
+        if (ic->totp_previous_keys == NULL)
+            goto fail;
+        for (size_t i = 0; i < c->ntotp_previous_keys; i++) {
+            ic->totp_previous_keys[i] = strdup(c->totp_previous_keys[i]);
+            if (ic->totp_previous_keys[i] == NULL)
+                goto fail;
+            ic->ntotp_previous_keys = i + 1;
         }
     }
     idp.roles[0] = '\0';
@@ -147,6 +174,12 @@ void gw_idp_stop(void)
     idp.started = false;
 }
 
+struct gw__idp_store *gw__idp_store_of(const struct gw_identity_conf **ic)
+{
+    *ic = &idp.ic;
+    return idp.started ? idp.store : NULL;
+}
+
 int gw_idp_endpoint(const struct gw_config *cfg, const char *path, size_t n)
 {
     if (!cfg->identity.enabled)
@@ -154,6 +187,8 @@ int gw_idp_endpoint(const struct gw_config *cfg, const char *path, size_t n)
     for (int i = 0; i < GW_IDP_EP__COUNT; i++) {
         const char *p = cfg->identity.paths[i];
         if (i == GW_IDP_EP_REGISTER && cfg->identity.register_mode == GW_IDP_REGISTER_OFF)
+            continue;
+        if (i >= GW_IDP_EP_TOTP_ENROL && i <= GW_IDP_EP_TOTP_DISABLE && !cfg->identity.totp_enabled)
             continue;
         if (p && strlen(p) == n && memcmp(p, path, n) == 0)
             return i;
@@ -192,7 +227,7 @@ static void answer(struct gw_idp_call *c, int status, json_t *json)
     c->res.body_len = strlen(text);
 }
 
-static json_t *roles_array(const char *roles)
+json_t *gw__idp_roles_array(const char *roles)
 {
     json_t *a = json_array();
     char buf[GW__IDP_ROLES_MAX];
@@ -209,14 +244,20 @@ static json_t *roles_array(const char *roles)
     return a;
 }
 
-static void audit(const struct gw_idp_call *c, const char *action, const char *object, int status)
+static void audit_detail(const struct gw_idp_call *c, const char *action, const char *object,
+                         int status, const char *detail)
 {
     if (!gw_audit_wants(GW_AUDIT_EV_IDENTITY))
         return;
     struct gw_audit_actor actor = {.key = NULL, .addr = c->client, .via = "proxy"};
     struct gw_audit_record r = {
-        .actor = &actor, .action = action, .object = object, .status = status};
+        .actor = &actor, .action = action, .object = object, .status = status, .detail = detail};
     gw_audit_record(&r);
+}
+
+static void audit(const struct gw_idp_call *c, const char *action, const char *object, int status)
+{
+    audit_detail(c, action, object, status, NULL);
 }
 
 static int64_t now_ms(void)
@@ -364,7 +405,7 @@ static void do_register(struct gw_idp_call *c, const struct gw_idp_input *in)
     audit(c, "identity.register", object, 201);
     answer(c, 201,
            json_pack("{s:I, s:s, s:s, s:o, s:I}", "id", (json_int_t)u.id, "username", u.username,
-                     "email", u.email, "roles", roles_array(u.roles), "created_at",
+                     "email", u.email, "roles", gw__idp_roles_array(u.roles), "created_at",
                      (json_int_t)u.created));
 }
 
@@ -384,6 +425,43 @@ static void issue(struct gw_idp_call *c, const struct gw__idp_user *u, const cha
                      "expires_in", (json_int_t)(idp.ic.access_ttl_ms / 1000), "refresh_token",
                      refresh));
     free(access);
+}
+
+/* The second factor of u's login: in's TOTP code (a step later than the last one used) or one
+ * of u's unused recovery codes. *ok tells; 0 or GW_EIDSTORE. */
+static int second_factor(const struct gw_idp_call *c, const struct gw_idp_input *in,
+                         const struct gw__idp_user *u, bool *ok)
+{
+    const struct gw_identity_conf *ic = &idp.ic;
+    *ok = false;
+    if (in->totp[0]) {
+        unsigned char secret[GW__IDP_TOTP_SECRET];
+        int64_t step = 0;
+        if (gw__idp_totp_open(ic, u->id, u->totp_box, secret) != 0) {
+            gw_log_error("identity: the TOTP secret of user %lld does not open with "
+                         "identity.totp's keys (was the key replaced without previous_keys?)",
+                         (long long)u->id);
+            return 0;
+        }
+        bool match = gw__idp_totp_check(secret, sizeof secret, in->totp, (int64_t)time(NULL),
+                                        ic->totp_period_s, ic->totp_window, ic->totp_digits,
+                                        u->totp_last_step, &step);
+        sodium_memzero(secret, sizeof secret);
+        return match ? gw__idp_totp_use_step(idp.store, u->id, step, ok) : 0;
+    }
+    if (in->recovery[0]) {
+        char hash[65], object[96], detail[48];
+        int64_t left = 0;
+        gw__idp_recovery_hash(in->recovery, hash);
+        int rc = gw__idp_recovery_use(idp.store, u->id, hash, ok, &left);
+        if (rc == 0 && *ok) {
+            snprintf(object, sizeof object, "user:%s", u->username);
+            snprintf(detail, sizeof detail, "{\"left\":%lld}", (long long)left);
+            audit_detail(c, "identity.recovery_code_used", object, 200, detail);
+        }
+        return rc;
+    }
+    return 0;
 }
 
 static void do_login(struct gw_idp_call *c, const struct gw_idp_input *in)
@@ -412,10 +490,22 @@ static void do_login(struct gw_idp_call *c, const struct gw_idp_input *in)
     /* An unknown user is checked against the dummy hash: the same answer after the same work. */
     bool ok = gw__idp_password_check(found == 0 ? u.hash : idp.dummy, in->password,
                                      in->password_len, ic->opslimit, ic->memlimit, &rehash);
-    if (!ok || found != 0) {
+    ok = ok && found == 0;
+    /* With TOTP on, a missing or wrong code gets the answer a wrong password gets: the answer
+     * never tells that the password was right. */
+    bool factor_failed = false;
+    if (ok && u.totp) {
+        if (second_factor(c, in, &u, &ok) < 0) {
+            fail(c, GW_EIDSTORE, NULL, NULL);
+            return;
+        }
+        factor_failed = !ok;
+    }
+    if (!ok) {
         char object[300];
         snprintf(object, sizeof object, "user:%s", in->login);
-        audit(c, "identity.login_failed", object, 401);
+        audit_detail(c, "identity.login_failed", object, 401,
+                     factor_failed ? "{\"factor\":\"totp\"}" : NULL);
         if (gw__idp_throttle_fail(ukey, ic->max_failures, ic->lockout_window_ms, ic->lockout_ms,
                                   now))
             audit(c, "identity.lockout", object, 429);
@@ -449,7 +539,7 @@ static void do_login(struct gw_idp_call *c, const struct gw_idp_input *in)
     issue(c, &u, sid, refresh, 200);
 }
 
-static void revoke_sid(void *arg, const char *sid)
+void gw__idp_revoke_sid(void *arg, const char *sid)
 {
     int *n = arg;
     (*n)++;
@@ -472,7 +562,7 @@ static void do_refresh(struct gw_idp_call *c, const struct gw_idp_input *in)
     }
     if (how == GW__IDP_REUSED) {
         int n = 0;
-        revoke_sid(&n, sid);
+        gw__idp_revoke_sid(&n, sid);
         char object[64];
         snprintf(object, sizeof object, "session:%s", sid);
         audit(c, "identity.refresh_reuse", object, 401);
@@ -495,7 +585,8 @@ static void do_logout(struct gw_idp_call *c, const struct gw_idp_input *in)
         return;
     }
     int n = 0;
-    if (gw__idp_sessions_revoke(idp.store, b.user, in->all ? NULL : b.sid, revoke_sid, &n) < 0) {
+    if (gw__idp_sessions_revoke(idp.store, b.user, in->all ? NULL : b.sid, gw__idp_revoke_sid, &n) <
+        0) {
         fail(c, GW_EIDSTORE, NULL, NULL);
         return;
     }
@@ -557,7 +648,7 @@ static void do_password(struct gw_idp_call *c, const struct gw_idp_input *in)
     }
     int n = 0;
     if (gw__idp_user_set_hash(idp.store, u.id, h) < 0 ||
-        gw__idp_sessions_revoke(idp.store, u.id, NULL, revoke_sid, &n) < 0) {
+        gw__idp_sessions_revoke(idp.store, u.id, NULL, gw__idp_revoke_sid, &n) < 0) {
         fail(c, GW_EIDSTORE, NULL, NULL);
         return;
     }
@@ -580,9 +671,206 @@ static void do_me(struct gw_idp_call *c)
         return;
     }
     answer(c, 200,
-           json_pack("{s:I, s:s, s:s, s:o, s:I}", "id", (json_int_t)u.id, "username", u.username,
-                     "email", u.email, "roles", roles_array(u.roles), "created_at",
-                     (json_int_t)u.created));
+           json_pack("{s:I, s:s, s:s, s:o, s:I, s:b}", "id", (json_int_t)u.id, "username",
+                     u.username, "email", u.email, "roles", gw__idp_roles_array(u.roles),
+                     "created_at", (json_int_t)u.created, "totp_enabled", u.totp));
+}
+
+/* ---- TOTP -------------------------------------------------------------------------------------
+ */
+
+/* The user of the request's bearer token into *u: 0, or the failure answered. */
+static int bearer_user(struct gw_idp_call *c, struct bearer *b, struct gw__idp_user *u)
+{
+    if (verify_bearer(c, b) != 0) {
+        fail(c, GW_EIDTOKEN, NULL, NULL);
+        return -1;
+    }
+    int rc = gw__idp_user_find(idp.store, NULL, false, b->user, u);
+    if (rc != 0) {
+        fail(c, rc < 0 ? GW_EIDSTORE : GW_EIDTOKEN, NULL, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+/* s percent-encoded (RFC 3986 unreserved characters kept) onto out[0..cap). */
+static void pct_append(char *out, size_t cap, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = strlen(out);
+    for (; *s && n + 4 < cap; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+            ch == '-' || ch == '.' || ch == '_' || ch == '~') {
+            out[n++] = (char)ch;
+        } else {
+            out[n++] = '%';
+            out[n++] = hex[ch >> 4];
+            out[n++] = hex[ch & 15];
+        }
+    }
+    out[n] = '\0';
+}
+
+/* Enrolment: a new secret, pending until a code confirms it; shown once, as base32 and as the
+ * otpauth:// URI authenticator apps read from a QR code (Key Uri Format). */
+static void do_totp_enrol(struct gw_idp_call *c)
+{
+    const struct gw_identity_conf *ic = &idp.ic;
+    struct bearer b;
+    struct gw__idp_user u;
+    if (bearer_user(c, &b, &u) < 0)
+        return;
+    if (u.totp) {
+        fail(c, GW_EIDSTATE, NULL, "TOTP is already enabled: disable it first");
+        return;
+    }
+    unsigned char secret[GW__IDP_TOTP_SECRET], box[GW__IDP_TOTP_BOX];
+    char b32[GW_BASE32_ENCODED_LEN(GW__IDP_TOTP_SECRET) + 1], uri[1024], object[96];
+    randombytes_buf(secret, sizeof secret);
+    (void)gw_base32_encode(secret, sizeof secret, b32, sizeof b32);
+    int rc = gw__idp_totp_seal(ic, u.id, secret, box);
+    sodium_memzero(secret, sizeof secret);
+    if (rc < 0 || gw__idp_totp_pending_set(idp.store, u.id, box) < 0) {
+        sodium_memzero(b32, sizeof b32);
+        fail(c, GW_EIDSTORE, NULL, NULL);
+        return;
+    }
+    snprintf(uri, sizeof uri, "otpauth://totp/");
+    pct_append(uri, sizeof uri, ic->totp_issuer);
+    pct_append(uri, sizeof uri, ":");
+    pct_append(uri, sizeof uri, u.username);
+    size_t n = strlen(uri);
+    snprintf(uri + n, sizeof uri - n, "?secret=%s&issuer=", b32);
+    pct_append(uri, sizeof uri, ic->totp_issuer);
+    n = strlen(uri);
+    snprintf(uri + n, sizeof uri - n, "&algorithm=SHA1&digits=%u&period=%u", ic->totp_digits,
+             ic->totp_period_s);
+    snprintf(object, sizeof object, "user:%s", u.username);
+    audit(c, "identity.totp_enrol", object, 200);
+    answer(c, 200,
+           json_pack("{s:s, s:s, s:s, s:i, s:i}", "secret", b32, "otpauth_uri", uri, "algorithm",
+                     "SHA1", "digits", (int)ic->totp_digits, "period", (int)ic->totp_period_s));
+    sodium_memzero(b32, sizeof b32);
+    sodium_memzero(uri, sizeof uri);
+}
+
+/* Confirmation: a code of the pending secret makes it the user's; the recovery codes are made
+ * now and shown this once (only their hashes are kept). */
+static void do_totp_confirm(struct gw_idp_call *c, const struct gw_idp_input *in)
+{
+    const struct gw_identity_conf *ic = &idp.ic;
+    struct bearer b;
+    struct gw__idp_user u;
+    if (bearer_user(c, &b, &u) < 0)
+        return;
+    if (u.totp) {
+        fail(c, GW_EIDSTATE, NULL, "TOTP is already enabled");
+        return;
+    }
+    unsigned char secret[GW__IDP_TOTP_SECRET], box[GW__IDP_TOTP_BOX];
+    int rc = gw__idp_totp_pending_get(idp.store, u.id, box);
+    if (rc != 0) {
+        fail(c, rc < 0 ? GW_EIDSTORE : GW_EIDSTATE, NULL,
+             rc < 0 ? NULL : "no TOTP enrolment to confirm: enrol first");
+        return;
+    }
+    if (gw__idp_totp_open(ic, u.id, box, secret) != 0) {
+        fail(c, GW_EIDSTATE, NULL, "the TOTP enrolment cannot be read: enrol again");
+        return;
+    }
+    int64_t step = 0;
+    bool ok = gw__idp_totp_check(secret, sizeof secret, in->totp, (int64_t)time(NULL),
+                                 ic->totp_period_s, ic->totp_window, ic->totp_digits, -1, &step);
+    sodium_memzero(secret, sizeof secret);
+    char object[96];
+    snprintf(object, sizeof object, "user:%s", u.username);
+    if (!ok) {
+        audit(c, "identity.totp_confirm", object, 400);
+        fail(c, GW_EIDINPUT, "code", "is wrong (is the device's clock right?)");
+        return;
+    }
+    size_t n = ic->totp_recovery_codes;
+    char(*hashes)[65] = calloc(n ? n : 1, sizeof *hashes);
+    char(*codes)[12] = calloc(n ? n : 1, sizeof *codes);
+    json_t *list = json_array();
+    if (hashes == NULL || codes == NULL || list == NULL) {
+        fail(c, GW_ENOMEM, NULL, NULL);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char raw[GW_IDP_RECOVERY_LEN + 1];
+        gw__idp_recovery_new(raw, hashes[i]);
+        snprintf(codes[i], sizeof codes[i], "%.5s-%.5s", raw, raw + 5);
+        json_array_append_new(list, json_string(codes[i]));
+        sodium_memzero(raw, sizeof raw);
+    }
+    rc = gw__idp_totp_enable(idp.store, u.id, step, hashes, n);
+    if (rc != 0) {
+        fail(c, rc < 0 ? GW_EIDSTORE : GW_EIDSTATE, NULL,
+             rc < 0 ? NULL : "no TOTP enrolment to confirm: enrol first");
+        goto out;
+    }
+    audit(c, "identity.totp_enable", object, 200);
+    answer(c, 200, json_pack("{s:b, s:O}", "totp_enabled", 1, "recovery_codes", list));
+out:
+    json_decref(list);
+    if (codes)
+        sodium_memzero(codes, (n ? n : 1) * sizeof *codes);
+    free(codes);
+    free(hashes);
+}
+
+/* Turning TOTP off takes the password or a code (TOTP or recovery), so a stolen access token
+ * alone cannot remove the second factor; failures count towards the account's lockout. */
+static void do_totp_disable(struct gw_idp_call *c, const struct gw_idp_input *in)
+{
+    const struct gw_identity_conf *ic = &idp.ic;
+    struct bearer b;
+    struct gw__idp_user u;
+    if (bearer_user(c, &b, &u) < 0)
+        return;
+    char ukey[8 + sizeof u.username], object[96];
+    snprintf(ukey, sizeof ukey, "u:%s", u.username);
+    snprintf(object, sizeof object, "user:%s", u.username);
+    int64_t now = now_ms();
+    int64_t wait = gw__idp_throttle_wait(ukey, now);
+    if (wait > 0) {
+        fail(c, GW_EIDLOCKED, NULL, "too many failed logins: try again later");
+        c->res.retry_after = (uint32_t)wait;
+        return;
+    }
+    if (!u.totp) {
+        fail(c, GW_EIDSTATE, NULL, "TOTP is not enabled");
+        return;
+    }
+    bool ok = false, rehash;
+    int rc = 0;
+    if (in->password[0])
+        ok = gw__idp_password_check(u.hash, in->password, in->password_len, ic->opslimit,
+                                    ic->memlimit, &rehash);
+    else
+        rc = second_factor(c, in, &u, &ok);
+    if (rc < 0) {
+        fail(c, GW_EIDSTORE, NULL, NULL);
+        return;
+    }
+    if (!ok) {
+        audit(c, "identity.totp_disable", object, 401);
+        if (gw__idp_throttle_fail(ukey, ic->max_failures, ic->lockout_window_ms, ic->lockout_ms,
+                                  now))
+            audit(c, "identity.lockout", object, 429);
+        fail(c, GW_EIDCREDENTIALS, NULL, "the password or code is wrong");
+        return;
+    }
+    bool was = false;
+    if (gw__idp_totp_disable(idp.store, u.id, &was) < 0) {
+        fail(c, GW_EIDSTORE, NULL, NULL);
+        return;
+    }
+    audit(c, "identity.totp_disable", object, 200);
+    answer(c, 200, json_pack("{s:b}", "totp_enabled", 0));
 }
 
 /* ---- the thread pool ------------------------------------------------------------------------- */
@@ -614,6 +902,15 @@ static void on_work(uv_work_t *w)
             break;
         case GW_IDP_EP_PASSWORD:
             do_password(c, in);
+            break;
+        case GW_IDP_EP_TOTP_ENROL:
+            do_totp_enrol(c);
+            break;
+        case GW_IDP_EP_TOTP_CONFIRM:
+            do_totp_confirm(c, in);
+            break;
+        case GW_IDP_EP_TOTP_DISABLE:
+            do_totp_disable(c, in);
             break;
         default:
             do_me(c);

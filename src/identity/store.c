@@ -15,6 +15,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/sqlite_db.h"
 
 static const char *const migrations[] = {
     "CREATE TABLE idp_users (id INTEGER PRIMARY KEY, username TEXT NOT NULL UNIQUE, email TEXT "
@@ -30,6 +31,13 @@ static const char *const migrations[] = {
     /* 2: the idle timeout of sessions (identity.refresh_idle) */
     "ALTER TABLE idp_sessions ADD COLUMN last_used INTEGER NOT NULL DEFAULT 0;"
     "UPDATE idp_sessions SET last_used = created;",
+    /* 3: TOTP (identity.totp): sealed secrets (the key's id, then the box), the last step used,
+     * and recovery codes stored as SHA-256 */
+    "ALTER TABLE idp_users ADD COLUMN totp_secret BLOB;"
+    "ALTER TABLE idp_users ADD COLUMN totp_pending BLOB;"
+    "ALTER TABLE idp_users ADD COLUMN totp_last_step INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE idp_recovery (user_id INTEGER NOT NULL REFERENCES idp_users(id) ON DELETE "
+    "CASCADE, hash TEXT NOT NULL, used INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (user_id, hash));",
 };
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
 
@@ -47,13 +55,22 @@ enum {
     Q_SESSION_REVOKE,
     Q_SESSION_TOUCH,
     Q_SESSIONS_LIVE,
+    Q_TOTP_PENDING_SET,
+    Q_TOTP_PENDING_GET,
+    Q_TOTP_ENABLE,
+    Q_TOTP_DISABLE,
+    Q_TOTP_STEP,
+    Q_RECOVERY_CLEAR,
+    Q_RECOVERY_INSERT,
+    Q_RECOVERY_USE,
+    Q_RECOVERY_LEFT,
     Q_BEGIN,
     Q_COMMIT,
     Q_ROLLBACK,
     Q__COUNT,
 };
 
-#define USER_COLS "id, username, email, password, roles, created"
+#define USER_COLS "id, username, email, password, roles, created, totp_secret, totp_last_step"
 static const char *const sql[Q__COUNT] = {
     [Q_COUNT] = "SELECT COUNT(*) FROM idp_users",
     [Q_USER_INSERT] = "INSERT INTO idp_users (username, email, password, roles, created) VALUES "
@@ -73,6 +90,20 @@ static const char *const sql[Q__COUNT] = {
     [Q_SESSION_TOUCH] = "UPDATE idp_sessions SET last_used = ?2 WHERE sid = ?1",
     [Q_SESSIONS_LIVE] = "SELECT sid FROM idp_sessions WHERE user_id = ?1 AND revoked = 0 AND "
                         "expires > ?2",
+    [Q_TOTP_PENDING_SET] = "UPDATE idp_users SET totp_pending = ?2 WHERE id = ?1",
+    [Q_TOTP_PENDING_GET] =
+        "SELECT totp_pending FROM idp_users WHERE id = ?1 AND totp_pending IS NOT NULL",
+    [Q_TOTP_ENABLE] = "UPDATE idp_users SET totp_secret = totp_pending, totp_pending = NULL, "
+                      "totp_last_step = ?2 WHERE id = ?1 AND totp_pending IS NOT NULL",
+    [Q_TOTP_DISABLE] = "UPDATE idp_users SET totp_secret = NULL, totp_pending = NULL, "
+                       "totp_last_step = 0 WHERE id = ?1 AND totp_secret IS NOT NULL",
+    [Q_TOTP_STEP] =
+        "UPDATE idp_users SET totp_last_step = ?2 WHERE id = ?1 AND totp_last_step < ?2",
+    [Q_RECOVERY_CLEAR] = "DELETE FROM idp_recovery WHERE user_id = ?1",
+    [Q_RECOVERY_INSERT] = "INSERT OR IGNORE INTO idp_recovery (user_id, hash) VALUES (?1, ?2)",
+    [Q_RECOVERY_USE] =
+        "UPDATE idp_recovery SET used = 1 WHERE user_id = ?1 AND hash = ?2 AND used = 0",
+    [Q_RECOVERY_LEFT] = "SELECT COUNT(*) FROM idp_recovery WHERE user_id = ?1 AND used = 0",
     [Q_BEGIN] = "BEGIN IMMEDIATE",
     [Q_COMMIT] = "COMMIT",
     [Q_ROLLBACK] = "ROLLBACK",
@@ -84,61 +115,6 @@ struct gw__idp_store {
     sqlite3_stmt *q[Q__COUNT];
 };
 
-static int exec(sqlite3 *db, const char *text, const char *what)
-{
-    char *msg = NULL;
-    if (sqlite3_exec(db, text, NULL, NULL, &msg) != SQLITE_OK) {
-        gw_log_error("identity: sqlite: %s: %s", what, msg ? msg : sqlite3_errmsg(db));
-        sqlite3_free(msg);
-        return GW_EIDSTORE;
-    }
-    return 0;
-}
-
-static int migrate(sqlite3 *db)
-{
-    if (exec(db,
-             "CREATE TABLE IF NOT EXISTS gantry_migrations (component TEXT NOT NULL, version "
-             "INTEGER NOT NULL, applied TEXT NOT NULL, PRIMARY KEY (component, version))",
-             "migrations table") < 0)
-        return GW_EIDSTORE;
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT COALESCE(MAX(version), 0) FROM gantry_migrations WHERE "
-                           "component = 'identity'",
-                           -1, &st, NULL) != SQLITE_OK ||
-        sqlite3_step(st) != SQLITE_ROW) {
-        gw_log_error("identity: sqlite: reading the schema version: %s", sqlite3_errmsg(db));
-        sqlite3_finalize(st);
-        return GW_EIDSTORE;
-    }
-    int have = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    if (have > (int)NMIGRATIONS) {
-        gw_log_error("identity: sqlite: the database has identity schema version %d, newer than "
-                     "this gantry knows (%zu)",
-                     have, NMIGRATIONS);
-        return GW_EIDSTORE;
-    }
-    for (size_t v = (size_t)have; v < NMIGRATIONS; v++) {
-        char row[160];
-        snprintf(row, sizeof row,
-                 "INSERT INTO gantry_migrations VALUES ('identity', %zu, "
-                 "strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ', 'now'))",
-                 v + 1);
-        if (exec(db, "BEGIN IMMEDIATE", "begin") < 0)
-            return GW_EIDSTORE;
-        if (exec(db, migrations[v], "migration") < 0 || exec(db, row, "migration row") < 0) {
-            exec(db, "ROLLBACK", "rollback");
-            return GW_EIDSTORE;
-        }
-        if (exec(db, "COMMIT", "commit") < 0)
-            return GW_EIDSTORE;
-        gw_log_info("identity: sqlite: applied identity schema migration %zu", v + 1);
-    }
-    return 0;
-}
-
 int gw__idp_store_open(const char *path, struct gw__idp_store **out)
 {
     struct gw__idp_store *s = calloc(1, sizeof *s);
@@ -146,17 +122,7 @@ int gw__idp_store_open(const char *path, struct gw__idp_store **out)
     if (s == NULL)
         return GW_ENOMEM;
     pthread_mutex_init(&s->lock, NULL);
-    if (sqlite3_open_v2(path, &s->db,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                        NULL) != SQLITE_OK) {
-        gw_log_error("identity: cannot open the SQLite database %s: %s", path,
-                     s->db ? sqlite3_errmsg(s->db) : "out of memory");
-        goto fail;
-    }
-    sqlite3_busy_timeout(s->db, 2000);
-    if (exec(s->db, "PRAGMA journal_mode=WAL", "journal_mode") < 0 ||
-        exec(s->db, "PRAGMA synchronous=NORMAL", "synchronous") < 0 ||
-        exec(s->db, "PRAGMA foreign_keys=ON", "foreign_keys") < 0 || migrate(s->db) < 0)
+    if (gw_sqlite_open(path, "identity", migrations, NMIGRATIONS, true, &s->db) < 0)
         goto fail;
     for (int i = 0; i < Q__COUNT; i++) {
         if (sqlite3_prepare_v2(s->db, sql[i], -1, &s->q[i], NULL) != SQLITE_OK) {
@@ -180,6 +146,17 @@ void gw__idp_store_close(struct gw__idp_store *s)
     sqlite3_close(s->db);
     pthread_mutex_destroy(&s->lock);
     free(s);
+}
+
+struct sqlite3 *gw__idp_store_lock(struct gw__idp_store *s)
+{
+    pthread_mutex_lock(&s->lock);
+    return s->db;
+}
+
+void gw__idp_store_unlock(struct gw__idp_store *s)
+{
+    pthread_mutex_unlock(&s->lock);
 }
 
 /* A statement ready to bind: reset, bindings cleared. */
@@ -264,6 +241,10 @@ int gw__idp_user_find(struct gw__idp_store *s, const char *login, bool by_email,
         copy_col(st, 3, u->hash, sizeof u->hash);
         copy_col(st, 4, u->roles, sizeof u->roles);
         u->created = sqlite3_column_int64(st, 5);
+        u->totp = sqlite3_column_bytes(st, 6) == GW__IDP_TOTP_BOX;
+        if (u->totp)
+            memcpy(u->totp_box, sqlite3_column_blob(st, 6), GW__IDP_TOTP_BOX);
+        u->totp_last_step = sqlite3_column_int64(st, 7);
         rc = 0;
     } else if (step != SQLITE_DONE) {
         rc = fail_sql(s, "finding a user");
@@ -417,6 +398,137 @@ int gw__idp_sessions_revoke(struct gw__idp_store *s, int64_t user, const char *s
     if (rc < 0)
         (void)run(s, stmt(s, Q_ROLLBACK), "rollback");
 out:
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+/* ---- TOTP ------------------------------------------------------------------------------------ */
+
+int gw__idp_totp_pending_set(struct gw__idp_store *s, int64_t user, const unsigned char *box)
+{
+    pthread_mutex_lock(&s->lock);
+    sqlite3_stmt *st = stmt(s, Q_TOTP_PENDING_SET);
+    sqlite3_bind_int64(st, 1, user);
+    sqlite3_bind_blob(st, 2, box, GW__IDP_TOTP_BOX, SQLITE_STATIC);
+    int rc = run(s, st, "storing a TOTP enrolment");
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+int gw__idp_totp_pending_get(struct gw__idp_store *s, int64_t user, unsigned char *box)
+{
+    pthread_mutex_lock(&s->lock);
+    sqlite3_stmt *st = stmt(s, Q_TOTP_PENDING_GET);
+    sqlite3_bind_int64(st, 1, user);
+    int step = sqlite3_step(st), rc = 1;
+    if (step == SQLITE_ROW && sqlite3_column_bytes(st, 0) == GW__IDP_TOTP_BOX) {
+        memcpy(box, sqlite3_column_blob(st, 0), GW__IDP_TOTP_BOX);
+        rc = 0;
+    } else if (step != SQLITE_ROW && step != SQLITE_DONE) {
+        rc = fail_sql(s, "reading a TOTP enrolment");
+    }
+    sqlite3_reset(st);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+static int recovery_clear(struct gw__idp_store *s, int64_t user)
+{
+    sqlite3_stmt *st = stmt(s, Q_RECOVERY_CLEAR);
+    sqlite3_bind_int64(st, 1, user);
+    return run(s, st, "clearing recovery codes");
+}
+
+int gw__idp_totp_enable(struct gw__idp_store *s, int64_t user, int64_t step, char (*hashes)[65],
+                        size_t n)
+{
+    pthread_mutex_lock(&s->lock);
+    int rc = run(s, stmt(s, Q_BEGIN), "begin");
+    if (rc < 0)
+        goto out;
+    sqlite3_stmt *st = stmt(s, Q_TOTP_ENABLE);
+    sqlite3_bind_int64(st, 1, user);
+    sqlite3_bind_int64(st, 2, step);
+    rc = run(s, st, "enabling TOTP");
+    if (rc == 0 && sqlite3_changes(s->db) == 0)
+        rc = 1;
+    if (rc == 0)
+        rc = recovery_clear(s, user);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        st = stmt(s, Q_RECOVERY_INSERT);
+        sqlite3_bind_int64(st, 1, user);
+        sqlite3_bind_text(st, 2, hashes[i], -1, SQLITE_STATIC);
+        rc = run(s, st, "storing a recovery code");
+    }
+    if (rc == 0)
+        rc = run(s, stmt(s, Q_COMMIT), "commit");
+    if (rc != 0)
+        (void)run(s, stmt(s, Q_ROLLBACK), "rollback");
+out:
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+int gw__idp_totp_disable(struct gw__idp_store *s, int64_t user, bool *was)
+{
+    *was = false;
+    pthread_mutex_lock(&s->lock);
+    int rc = run(s, stmt(s, Q_BEGIN), "begin");
+    if (rc < 0)
+        goto out;
+    sqlite3_stmt *st = stmt(s, Q_TOTP_DISABLE);
+    sqlite3_bind_int64(st, 1, user);
+    rc = run(s, st, "disabling TOTP");
+    *was = rc == 0 && sqlite3_changes(s->db) > 0;
+    if (rc == 0) {
+        /* A pending enrolment goes too, whether or not a secret was confirmed. */
+        st = stmt(s, Q_TOTP_PENDING_SET);
+        sqlite3_bind_int64(st, 1, user);
+        sqlite3_bind_null(st, 2);
+        rc = run(s, st, "dropping a TOTP enrolment");
+    }
+    if (rc == 0)
+        rc = recovery_clear(s, user);
+    if (rc == 0)
+        rc = run(s, stmt(s, Q_COMMIT), "commit");
+    if (rc < 0) {
+        (void)run(s, stmt(s, Q_ROLLBACK), "rollback");
+        *was = false;
+    }
+out:
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+int gw__idp_totp_use_step(struct gw__idp_store *s, int64_t user, int64_t step, bool *ok)
+{
+    pthread_mutex_lock(&s->lock);
+    sqlite3_stmt *st = stmt(s, Q_TOTP_STEP);
+    sqlite3_bind_int64(st, 1, user);
+    sqlite3_bind_int64(st, 2, step);
+    int rc = run(s, st, "recording a TOTP step");
+    *ok = rc == 0 && sqlite3_changes(s->db) > 0;
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+int gw__idp_recovery_use(struct gw__idp_store *s, int64_t user, const char *hash, bool *ok,
+                         int64_t *left)
+{
+    pthread_mutex_lock(&s->lock);
+    sqlite3_stmt *st = stmt(s, Q_RECOVERY_USE);
+    sqlite3_bind_int64(st, 1, user);
+    sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC);
+    int rc = run(s, st, "using a recovery code");
+    *ok = rc == 0 && sqlite3_changes(s->db) > 0;
+    *left = 0;
+    if (rc == 0) {
+        st = stmt(s, Q_RECOVERY_LEFT);
+        sqlite3_bind_int64(st, 1, user);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            *left = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+    }
     pthread_mutex_unlock(&s->lock);
     return rc;
 }

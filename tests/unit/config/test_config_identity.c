@@ -393,6 +393,71 @@ static void test_identity_revocation(void **state)
                "redis)");
 }
 
+#define HEX1 "1111111111111111111111111111111111111111111111111111111111111111"
+#define HEX2 "2222222222222222222222222222222222222222222222222222222222222222"
+
+static void test_identity_totp(void **state)
+{
+    (void)state;
+    unsetenv("ENCRYPTION_KEY");
+    struct gw_config *cfg = load_ok("{\"identity\": {" MIN "}, " SERVICES "}");
+    assert_false(cfg->identity.totp_enabled);
+    assert_string_equal(cfg->identity.paths[GW_IDP_EP_TOTP_ENROL], "/auth/totp/enrol");
+    assert_string_equal(cfg->identity.paths[GW_IDP_EP_TOTP_CONFIRM], "/auth/totp/confirm");
+    assert_string_equal(cfg->identity.paths[GW_IDP_EP_TOTP_DISABLE], "/auth/totp/disable");
+    gw_config_free(cfg);
+    cfg = load_ok("{\"identity\": {" MIN ", \"issuer\": \"Acme\", \"totp\": {\"encryption_key\": "
+                  "\"" HEX1 "\"}}, " SERVICES "}");
+    const struct gw_identity_conf *ic = &cfg->identity;
+    assert_true(ic->totp_enabled);
+    assert_string_equal(ic->totp_key, HEX1);
+    assert_string_equal(ic->totp_issuer, "Acme"); /* the identity issuer by default */
+    assert_int_equal(ic->totp_digits, 6);
+    assert_int_equal(ic->totp_period_s, 30);
+    assert_int_equal(ic->totp_window, 1);
+    assert_int_equal(ic->totp_recovery_codes, 10);
+    assert_int_equal(ic->ntotp_previous_keys, 0);
+    gw_config_free(cfg);
+    cfg = load_ok("{\"identity\": {" MIN ", \"totp\": {\"encryption_key\": \"" HEX1
+                  "\", \"previous_keys\": \"" HEX2 "\", \"issuer\": \"X Y\", \"digits\": 8, "
+                  "\"period\": 60, \"window\": 0, \"recovery_codes\": 0}}, " SERVICES "}");
+    assert_string_equal(cfg->identity.totp_previous_keys[0], HEX2);
+    assert_string_equal(cfg->identity.totp_issuer, "X Y");
+    assert_int_equal(cfg->identity.totp_digits, 8);
+    assert_int_equal(cfg->identity.totp_period_s, 60);
+    assert_int_equal(cfg->identity.totp_window, 0);
+    assert_int_equal(cfg->identity.totp_recovery_codes, 0);
+    gw_config_free(cfg);
+    cfg = NULL;
+    /* ENCRYPTION_KEY stands in for a missing key, as for registration tokens. */
+    setenv("ENCRYPTION_KEY", HEX2, 1);
+    cfg = load_ok("{\"identity\": {" MIN ", \"totp\": true}, " SERVICES "}");
+    assert_true(cfg->identity.totp_enabled);
+    assert_string_equal(cfg->identity.totp_key, HEX2);
+    assert_string_equal(cfg->identity.totp_issuer, "gantry");
+    gw_config_free(cfg);
+    setenv("ENCRYPTION_KEY", "nothex", 1);
+    expect_one("{\"identity\": {" MIN ", \"totp\": {}}, " SERVICES "}", "{}}",
+               "identity.totp.encryption_key: absent, and ENCRYPTION_KEY is not 64 hex digits "
+               "(32 random bytes: openssl rand -hex 32)");
+    unsetenv("ENCRYPTION_KEY");
+    expect_one("{\"identity\": {" MIN ", \"totp\": {}}, " SERVICES "}", "{}}",
+               "identity.totp.encryption_key: required (or the environment variable "
+               "ENCRYPTION_KEY): TOTP secrets are sealed at rest with it");
+    expect_one("{\"identity\": {" MIN ", \"totp\": {\"encryption_key\": \"abc\"}}, " SERVICES "}",
+               "\"abc\"",
+               "identity.totp.encryption_key: expected 64 hex digits (32 random bytes: openssl "
+               "rand -hex 32)");
+    expect_one("{\"identity\": {" MIN ", \"totp\": {\"encryption_key\": \"" HEX1
+               "\", \"digits\": 9}}, " SERVICES "}",
+               "9}", "identity.totp.digits: must be between 6 and 8");
+    expect_one("{\"identity\": {" MIN ", \"totp\": {\"encryption_key\": \"" HEX1
+               "\", \"window\": 11}}, " SERVICES "}",
+               "11}", "identity.totp.window: must be between 0 and 10");
+    expect_one("{\"identity\": {" MIN ", \"paths\": {\"totp_enrol\": \"/auth/me\"}}, " SERVICES "}",
+               "\"/auth/me\"", "identity.paths.totp_enrol: the same path as paths.me");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -403,6 +468,7 @@ int main(void)
         cmocka_unit_test(test_identity_revocation),
         cmocka_unit_test_setup_teardown(test_identity_private_keys, keys_setup, keys_teardown),
         cmocka_unit_test_setup_teardown(test_identity_key_errors, keys_setup, keys_teardown),
+        cmocka_unit_test(test_identity_totp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

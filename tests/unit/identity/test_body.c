@@ -114,6 +114,57 @@ static void test_login_refresh_logout_me(void **state)
     refused(GW_IDP_EP_PASSWORD, "{\"new_password\": \"x\"}", "current_password");
 }
 
+static void test_totp_bodies(void **state)
+{
+    (void)state;
+    struct gw_idp_input in;
+    /* login: optional codes */
+    assert_int_equal(parse(GW_IDP_EP_LOGIN,
+                           "{\"login\": \"a@b.c\", \"password\": \"p\", \"totp_code\": \"012345\"}",
+                           &in),
+                     0);
+    assert_string_equal(in.totp, "012345");
+    assert_string_equal(in.recovery, "");
+    assert_int_equal(parse(GW_IDP_EP_LOGIN,
+                           "{\"login\": \"al\", \"password\": \"p\", \"recovery_code\": "
+                           "\"ABCDE-fgh 23\"}",
+                           &in),
+                     0);
+    assert_string_equal(in.recovery, "abcdefgh23");
+    refused(GW_IDP_EP_LOGIN, "{\"login\": \"al\", \"password\": \"p\", \"totp_code\": \"12345\"}",
+            "totp_code");
+    refused(GW_IDP_EP_LOGIN,
+            "{\"login\": \"al\", \"password\": \"p\", \"totp_code\": \"123456789\"}", "totp_code");
+    refused(GW_IDP_EP_LOGIN, "{\"login\": \"al\", \"password\": \"p\", \"totp_code\": 123456}",
+            "totp_code");
+    refused(GW_IDP_EP_LOGIN,
+            "{\"login\": \"al\", \"password\": \"p\", \"recovery_code\": \"abcde-fgh1j\"}",
+            "recovery_code");
+    refused(GW_IDP_EP_LOGIN,
+            "{\"login\": \"al\", \"password\": \"p\", \"recovery_code\": \"abcde-fghijk\"}",
+            "recovery_code");
+    /* confirm: a code */
+    assert_int_equal(parse(GW_IDP_EP_TOTP_CONFIRM, "{\"code\": \"87654321\"}", &in), 0);
+    assert_string_equal(in.totp, "87654321");
+    refused(GW_IDP_EP_TOTP_CONFIRM, "{}", "code");
+    refused(GW_IDP_EP_TOTP_CONFIRM, "{\"code\": \"abcdef\"}", "code");
+    refused(GW_IDP_EP_TOTP_CONFIRM, "", "body");
+    /* disable: the password, or a TOTP code, or a recovery code */
+    assert_int_equal(parse(GW_IDP_EP_TOTP_DISABLE, "{\"password\": \"pw\"}", &in), 0);
+    assert_int_equal(in.password_len, 2);
+    assert_int_equal(parse(GW_IDP_EP_TOTP_DISABLE, "{\"code\": \"123456\"}", &in), 0);
+    assert_string_equal(in.totp, "123456");
+    assert_string_equal(in.recovery, "");
+    assert_int_equal(parse(GW_IDP_EP_TOTP_DISABLE, "{\"code\": \"22222-77777\"}", &in), 0);
+    assert_string_equal(in.recovery, "2222277777");
+    assert_string_equal(in.totp, "");
+    refused(GW_IDP_EP_TOTP_DISABLE, "{}", "password");
+    refused(GW_IDP_EP_TOTP_DISABLE, "{\"code\": \"1234567890\"}", "code");
+    refused(GW_IDP_EP_TOTP_DISABLE, "{\"code\": \"!\"}", "code");
+    /* enrol: no body read */
+    assert_int_equal(parse(GW_IDP_EP_TOTP_ENROL, "", &in), 0);
+}
+
 static void test_password_rules(void **state)
 {
     (void)state;
@@ -149,9 +200,8 @@ static void test_password_hash(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_register),
-        cmocka_unit_test(test_login_refresh_logout_me),
-        cmocka_unit_test(test_password_rules),
+        cmocka_unit_test(test_register),      cmocka_unit_test(test_login_refresh_logout_me),
+        cmocka_unit_test(test_totp_bodies),   cmocka_unit_test(test_password_rules),
         cmocka_unit_test(test_password_hash),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

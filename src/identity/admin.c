@@ -1,0 +1,248 @@
+/*
+ * Built-in identity's side of the admin API (identity.h "the admin API's side"): users read,
+ * listed, disabled and enabled, their sessions listed and revoked, their TOTP reset, their roles
+ * set. Control thread, synchronous: each is one or two short SQLite statements under the
+ * store's mutex (a login's work on the thread pool holds it for as long at most). Revoking a
+ * session also refuses its access tokens at once (state/revoked.h, as logout does).
+ */
+#include "identity/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+
+/* The user who names (digits: an id; else a username, folded to lower case). 0, 1, or
+ * GW_EIDSTORE. */
+static int find(const char *who, struct gw__idp_store **st, struct gw__idp_user *u, bool *disabled)
+{
+    const struct gw_identity_conf *ic;
+    *st = gw__idp_store_of(&ic);
+    if (*st == NULL)
+        return GW_EIDSTORE;
+    size_t n = strlen(who);
+    if (n == 0 || n > GW__IDP_USERNAME_MAX)
+        return 1;
+    if (strspn(who, "0123456789") == n) {
+        char *end = NULL;
+        long long id = strtoll(who, &end, 10);
+        return id > 0 ? gw__idp_admin_find(*st, NULL, id, u, disabled) : 1;
+    }
+    char name[GW__IDP_USERNAME_MAX + 1];
+    for (size_t i = 0; i <= n; i++)
+        name[i] = (char)(who[i] >= 'A' && who[i] <= 'Z' ? who[i] - 'A' + 'a' : who[i]);
+    return gw__idp_admin_find(*st, name, 0, u, disabled);
+}
+
+static json_t *user_json(const struct gw__idp_user *u, bool disabled)
+{
+    return json_pack("{s:I, s:s, s:s, s:o, s:I, s:b, s:b}", "id", (json_int_t)u->id, "username",
+                     u->username, "email", u->email, "roles", gw__idp_roles_array(u->roles),
+                     "created_at", (json_int_t)u->created, "disabled", disabled, "totp_enabled",
+                     u->totp);
+}
+
+/* *out = json, or GW_ENOMEM when it is NULL. */
+static int give(json_t *json, json_t **out)
+{
+    *out = json;
+    return json ? 0 : GW_ENOMEM;
+}
+
+int gw_idp_admin_users(const char *search, int64_t after, uint32_t limit, json_t **out)
+{
+    const struct gw_identity_conf *ic;
+    struct gw__idp_store *st = gw__idp_store_of(&ic);
+    *out = NULL;
+    if (st == NULL)
+        return GW_EIDSTORE;
+    if (limit == 0 || limit > 1000 || strlen(search) > 254)
+        return GW_EIDINPUT;
+    json_t *arr = json_array();
+    if (arr == NULL)
+        return GW_ENOMEM;
+    /* One more than asked tells whether a next page follows. */
+    int rc = gw__idp_admin_list(st, search, after, limit + 1, arr);
+    if (rc < 0) {
+        json_decref(arr);
+        return rc;
+    }
+    json_t *next = json_null();
+    if (json_array_size(arr) > limit) {
+        json_array_remove(arr, limit);
+        next = json_object_get(json_array_get(arr, limit - 1), "id");
+        json_incref(next);
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v)
+    {
+        /* roles as stored (space-separated) to an array */
+        json_t *r = gw__idp_roles_array(json_string_value(json_object_get(v, "roles")));
+        if (r == NULL || json_object_set_new(v, "roles", r) < 0) {
+            json_decref(arr);
+            json_decref(next);
+            return GW_ENOMEM;
+        }
+    }
+    return give(json_pack("{s:o, s:o}", "users", arr, "next_cursor", next), out);
+}
+
+int gw_idp_admin_user(const char *who, json_t **out)
+{
+    struct gw__idp_store *st;
+    struct gw__idp_user u;
+    bool disabled;
+    *out = NULL;
+    int rc = find(who, &st, &u, &disabled);
+    if (rc != 0)
+        return rc;
+    json_t *sessions = json_array();
+    if (sessions == NULL)
+        return GW_ENOMEM;
+    rc = gw__idp_admin_sessions(st, u.id, sessions);
+    if (rc < 0) {
+        json_decref(sessions);
+        return rc;
+    }
+    json_int_t live = 0;
+    size_t i;
+    json_t *v;
+    json_array_foreach(sessions, i, v) live += json_is_true(json_object_get(v, "live"));
+    json_decref(sessions);
+    json_t *j = user_json(&u, disabled);
+    if (j)
+        json_object_set_new(j, "live_sessions", json_integer(live));
+    return give(j, out);
+}
+
+int gw_idp_admin_set_disabled(const char *who, bool disable, json_t **out)
+{
+    struct gw__idp_store *st;
+    struct gw__idp_user u;
+    bool disabled;
+    int n = 0;
+    *out = NULL;
+    int rc = find(who, &st, &u, &disabled);
+    if (rc != 0)
+        return rc;
+    rc = gw__idp_admin_set_disabled(st, u.id, disable);
+    /* A disabled user's sessions end: its refresh tokens and access tokens are refused now. */
+    if (rc == 0 && disable)
+        rc = gw__idp_sessions_revoke(st, u.id, NULL, gw__idp_revoke_sid, &n);
+    if (rc < 0)
+        return rc;
+    json_t *j = user_json(&u, disable);
+    if (j)
+        json_object_set_new(j, "sessions_revoked", json_integer(n));
+    return give(j, out);
+}
+
+int gw_idp_admin_logout(const char *who, json_t **out)
+{
+    struct gw__idp_store *st;
+    struct gw__idp_user u;
+    bool disabled;
+    int n = 0;
+    *out = NULL;
+    int rc = find(who, &st, &u, &disabled);
+    if (rc != 0)
+        return rc;
+    rc = gw__idp_sessions_revoke(st, u.id, NULL, gw__idp_revoke_sid, &n);
+    if (rc < 0)
+        return rc;
+    return give(json_pack("{s:I, s:s, s:i}", "id", (json_int_t)u.id, "username", u.username,
+                          "sessions_revoked", n),
+                out);
+}
+
+int gw_idp_admin_totp_reset(const char *who, json_t **out)
+{
+    struct gw__idp_store *st;
+    struct gw__idp_user u;
+    bool disabled, was = false;
+    *out = NULL;
+    int rc = find(who, &st, &u, &disabled);
+    if (rc != 0)
+        return rc;
+    rc = gw__idp_totp_disable(st, u.id, &was);
+    if (rc < 0)
+        return rc;
+    return give(json_pack("{s:I, s:s, s:b, s:b}", "id", (json_int_t)u.id, "username", u.username,
+                          "totp_enabled", 0, "was_enabled", was),
+                out);
+}
+
+int gw_idp_admin_set_roles(const char *who, const char *body, size_t len, json_t **out,
+                           const char **why)
+{
+    struct gw__idp_store *st;
+    struct gw__idp_user u;
+    bool disabled;
+    char roles[GW__IDP_ROLES_MAX];
+    int n = 0;
+    *out = NULL;
+    *why = NULL;
+    if (gw_idp_parse_roles(body, len, roles, sizeof roles, why) != 0)
+        return GW_EIDINPUT;
+    int rc = find(who, &st, &u, &disabled);
+    if (rc != 0)
+        return rc;
+    rc = gw__idp_admin_set_roles(st, u.id, roles);
+    if (rc == 0)
+        rc = gw__idp_sessions_revoke(st, u.id, NULL, gw__idp_revoke_sid, &n);
+    if (rc < 0)
+        return rc;
+    snprintf(u.roles, sizeof u.roles, "%s", roles);
+    json_t *j = user_json(&u, disabled);
+    if (j)
+        json_object_set_new(j, "sessions_revoked", json_integer(n));
+    return give(j, out);
+}
+
+int gw_idp_admin_sessions(const char *who, json_t **out)
+{
+    struct gw__idp_store *st;
+    struct gw__idp_user u;
+    bool disabled;
+    *out = NULL;
+    int rc = find(who, &st, &u, &disabled);
+    if (rc != 0)
+        return rc;
+    json_t *arr = json_array();
+    if (arr == NULL)
+        return GW_ENOMEM;
+    rc = gw__idp_admin_sessions(st, u.id, arr);
+    if (rc < 0) {
+        json_decref(arr);
+        return rc;
+    }
+    return give(json_pack("{s:I, s:s, s:o}", "id", (json_int_t)u.id, "username", u.username,
+                          "sessions", arr),
+                out);
+}
+
+int gw_idp_admin_session_revoke(const char *who, const char *sid, json_t **out)
+{
+    struct gw__idp_store *st;
+    struct gw__idp_user u;
+    bool disabled, found = false;
+    int n = 0;
+    *out = NULL;
+    int rc = find(who, &st, &u, &disabled);
+    if (rc != 0)
+        return rc;
+    if (strlen(sid) != GW__IDP_SID_LEN)
+        return 1;
+    rc = gw__idp_admin_session_of(st, u.id, sid, &found);
+    if (rc == 0 && !found)
+        return 1;
+    if (rc == 0)
+        rc = gw__idp_sessions_revoke(st, u.id, sid, gw__idp_revoke_sid, &n);
+    if (rc < 0)
+        return rc;
+    return give(json_pack("{s:I, s:s, s:s, s:b}", "id", (json_int_t)u.id, "username", u.username,
+                          "sid", sid, "revoked", n > 0),
+                out);
+}
