@@ -63,9 +63,11 @@ void gw__idp_store_unlock(struct gw__idp_store *s);
 /* Users in the store, into *n. 0 or GW_EIDSTORE. */
 int gw__idp_users_count(struct gw__idp_store *s, int64_t *n);
 
-/* Inserts a user (username and email already folded); its id into u->id. 0, GW_EIDTAKEN when
- * the username or email exists, or GW_EIDSTORE. */
-int gw__idp_user_insert(struct gw__idp_store *s, struct gw__idp_user *u);
+/* Inserts a user (username and email already folded); its id into u->id. only_first: only
+ * into an empty store, in one statement (GW_EIDCLOSED when a user is there by then: the
+ * first-user-is-admin rule must hold when registrations race). 0, GW_EIDTAKEN when the
+ * username or email exists, or GW_EIDSTORE. */
+int gw__idp_user_insert(struct gw__idp_store *s, struct gw__idp_user *u, bool only_first);
 
 /* Finds a user by folded username or email (by_email) or by id (login NULL). 0, 1 when there
  * is none, or GW_EIDSTORE. */

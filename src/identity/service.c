@@ -361,7 +361,9 @@ static void do_register(struct gw_idp_call *c, const struct gw_idp_input *in)
             fail(c, GW_EIDCLOSED, NULL, "invalid invite code");
             return;
         }
-    } else if (ic->register_mode == GW_IDP_REGISTER_ADMIN) {
+    }
+    bool first = false; /* the first user of an empty admin-only store: its admin */
+    if (ic->register_mode == GW_IDP_REGISTER_ADMIN) {
         int64_t n = 0;
         if (gw__idp_users_count(idp.store, &n) < 0) {
             fail(c, GW_EIDSTORE, NULL, NULL);
@@ -369,6 +371,7 @@ static void do_register(struct gw_idp_call *c, const struct gw_idp_input *in)
         }
         if (n == 0) {
             /* The first user of an empty store becomes the admin who registers the others. */
+            first = true;
             size_t k = strlen(u.roles);
             snprintf(u.roles + k, sizeof u.roles - k, "%s%s", k ? " " : "", ic->admin_role);
         } else {
@@ -393,9 +396,13 @@ static void do_register(struct gw_idp_call *c, const struct gw_idp_input *in)
         fail(c, GW_ENOMEM, NULL, NULL);
         return;
     }
-    int rc = gw__idp_user_insert(idp.store, &u);
+    int rc = gw__idp_user_insert(idp.store, &u, first);
     char object[96];
     snprintf(object, sizeof object, "user:%s", u.username);
+    if (rc == GW_EIDCLOSED) { /* another registration became the admin meanwhile */
+        fail(c, GW_EIDCLOSED, NULL, "registration needs an admin's bearer token");
+        return;
+    }
     if (rc < 0) {
         fail(c, rc, NULL, NULL);
         if (rc == GW_EIDTAKEN)

@@ -44,6 +44,7 @@ static const char *const migrations[] = {
 enum {
     Q_COUNT,
     Q_USER_INSERT,
+    Q_USER_INSERT_FIRST,
     Q_USER_BY_NAME,
     Q_USER_BY_EMAIL,
     Q_USER_BY_ID,
@@ -75,6 +76,10 @@ static const char *const sql[Q__COUNT] = {
     [Q_COUNT] = "SELECT COUNT(*) FROM idp_users",
     [Q_USER_INSERT] = "INSERT INTO idp_users (username, email, password, roles, created) VALUES "
                       "(?1, ?2, ?3, ?4, ?5)",
+    /* One statement, so that of two registrations racing on an empty store one inserts (in
+     * this process or in another on the same file). */
+    [Q_USER_INSERT_FIRST] = "INSERT INTO idp_users (username, email, password, roles, created) "
+                            "SELECT ?1, ?2, ?3, ?4, ?5 WHERE NOT EXISTS (SELECT 1 FROM idp_users)",
     [Q_USER_BY_NAME] = "SELECT " USER_COLS " FROM idp_users WHERE username = ?1 AND disabled = 0",
     [Q_USER_BY_EMAIL] = "SELECT " USER_COLS " FROM idp_users WHERE email = ?1 AND disabled = 0",
     [Q_USER_BY_ID] = "SELECT " USER_COLS " FROM idp_users WHERE id = ?1 AND disabled = 0",
@@ -198,10 +203,10 @@ int gw__idp_users_count(struct gw__idp_store *s, int64_t *n)
     return rc;
 }
 
-int gw__idp_user_insert(struct gw__idp_store *s, struct gw__idp_user *u)
+int gw__idp_user_insert(struct gw__idp_store *s, struct gw__idp_user *u, bool only_first)
 {
     pthread_mutex_lock(&s->lock);
-    sqlite3_stmt *st = stmt(s, Q_USER_INSERT);
+    sqlite3_stmt *st = stmt(s, only_first ? Q_USER_INSERT_FIRST : Q_USER_INSERT);
     sqlite3_bind_text(st, 1, u->username, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, u->email, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, u->hash, -1, SQLITE_STATIC);
@@ -209,7 +214,9 @@ int gw__idp_user_insert(struct gw__idp_store *s, struct gw__idp_user *u)
     sqlite3_bind_int64(st, 5, u->created);
     int step = sqlite3_step(st);
     int rc = 0;
-    if (step == SQLITE_DONE)
+    if (step == SQLITE_DONE && only_first && sqlite3_changes(s->db) == 0)
+        rc = GW_EIDCLOSED; /* another registration was first */
+    else if (step == SQLITE_DONE)
         u->id = sqlite3_last_insert_rowid(s->db);
     else if (sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_UNIQUE)
         rc = GW_EIDTAKEN;

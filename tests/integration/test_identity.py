@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import os
+import threading
 
 import gwtest
 from gwtest import Gantry, Origin, request
@@ -321,6 +322,34 @@ def test_registration_modes_and_restart():
         with Gantry(cfg) as g:
             assert register(g, "judy").status == 404
             assert login(g, "henry").status == 200
+    finally:
+        o.stop()
+
+
+def test_only_one_first_user_becomes_admin():
+    """Admin-only registration: of several registrations racing on an empty store, exactly one
+    becomes the admin; the others are refused as any registration without an admin's token.
+    (The password hash between the store's count and the insert gives the race its window.)"""
+    tmp = gwtest._mkdtemp("identity-first")
+    o = Origin()
+    try:
+        cfg = config(o, tmp, register={"mode": "admin"},
+                     password={"opslimit": 2, "memlimit": "16MiB", "min_length": 10})
+        with Gantry(cfg) as g:
+            results = [None] * 4
+
+            def go(i):
+                results[i] = register(g, "first%d" % i)
+
+            threads = [threading.Thread(target=go, args=(i,)) for i in range(len(results))]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(60)
+            statuses = sorted(r.status for r in results)
+            assert statuses == [201, 403, 403, 403], [(r.status, r.body) for r in results]
+            admins = [r for r in results if r.status == 201]
+            assert "admin" in admins[0].json()["roles"], admins[0].body
     finally:
         o.stop()
 

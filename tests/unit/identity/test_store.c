@@ -72,12 +72,14 @@ static void test_users(void **state)
     assert_int_equal(gw__idp_users_count(s, &n), 0);
     assert_int_equal(n, 0);
     struct gw__idp_user a = user("alice", "alice@x.org");
-    assert_int_equal(gw__idp_user_insert(s, &a), 0);
+    assert_int_equal(gw__idp_user_insert(s, &a, true), 0); /* the first, into an empty store */
     assert_true(a.id > 0);
+    struct gw__idp_user late = user("zoe", "zoe@x.org");
+    assert_int_equal(gw__idp_user_insert(s, &late, true), GW_EIDCLOSED); /* no longer first */
     struct gw__idp_user dup = user("alice", "other@x.org");
-    assert_int_equal(gw__idp_user_insert(s, &dup), GW_EIDTAKEN);
+    assert_int_equal(gw__idp_user_insert(s, &dup, false), GW_EIDTAKEN);
     dup = user("alice2", "alice@x.org");
-    assert_int_equal(gw__idp_user_insert(s, &dup), GW_EIDTAKEN);
+    assert_int_equal(gw__idp_user_insert(s, &dup, false), GW_EIDTAKEN);
     struct gw__idp_user got;
     assert_int_equal(gw__idp_user_find(s, "alice", false, 0, &got), 0);
     assert_int_equal(got.id, a.id);
@@ -102,7 +104,7 @@ static void test_sessions(void **state)
     struct gw__idp_store *s = NULL;
     assert_int_equal(gw__idp_store_open(path, &s), 0);
     struct gw__idp_user a = user("carol", "c@x.org");
-    assert_int_equal(gw__idp_user_insert(s, &a), 0);
+    assert_int_equal(gw__idp_user_insert(s, &a, false), 0);
     char sid1[] = "0123456789abcdef0123456789abcdef", sid2[] = "fedcba9876543210fedcba9876543210";
     char sid[GW__IDP_SID_LEN + 1];
     int64_t who;
