@@ -270,4 +270,24 @@ void gw__admin_idp_session_revoke(struct gw_server *s, const struct gw__admin_re
  * errno; on failure the old file is untouched. */
 int gw__admin_write_file_atomic(const char *path, const char *data, size_t len);
 
+/* admin_observe.c: the cache, metrics and audit endpoints. */
+void gw__admin_get_cache(struct gw_server *s, const struct gw__admin_req *rq,
+                         struct gw__admin_resp *rs);
+void gw__admin_post_cache_purge(struct gw_server *s, const struct gw__admin_req *rq,
+                                struct gw__admin_resp *rs);
+void gw__admin_get_metrics_prometheus(struct gw_server *s, const struct gw__admin_req *rq,
+                                      struct gw__admin_resp *rs);
+void gw__admin_get_metrics_json(struct gw_server *s, const struct gw__admin_req *rq,
+                                struct gw__admin_resp *rs);
+void gw__admin_get_metrics_performance(struct gw_server *s, const struct gw__admin_req *rq,
+                                       struct gw__admin_resp *rs);
+void gw__admin_get_health_score(struct gw_server *s, const struct gw__admin_req *rq,
+                                struct gw__admin_resp *rs);
+void gw__admin_get_metrics_history(struct gw_server *s, const struct gw__admin_req *rq,
+                                   struct gw__admin_resp *rs);
+void gw__admin_get_metrics(struct gw_server *s, const struct gw__admin_req *rq,
+                           struct gw__admin_resp *rs);
+void gw__admin_get_audit(struct gw_server *s, const struct gw__admin_req *rq,
+                         struct gw__admin_resp *rs);
+
 #endif

@@ -681,241 +681,6 @@ static void reset_circuit(struct gw_server *s, const struct gw__admin_req *rq,
     gw__admin_json(rs, 200, service_circuits_json(svc, now));
 }
 
-/* ---- the response cache (cache/store.h, docs/cache.md) ----------------------------------------
- */
-
-static void get_cache(struct gw_server *s, const struct gw__admin_req *rq,
-                      struct gw__admin_resp *rs)
-{
-    (void)rq;
-    struct gw_cache_store *store = s->policy ? s->policy->cache_store : NULL;
-    if (store == NULL) {
-        gw__admin_json(rs, 200, json_pack("{s:b}", "enabled", 0));
-        return;
-    }
-    struct gw_cache_store_stats st;
-    gw_cache_store_stats(store, &st);
-    json_t *o = json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "enabled", 1, "objects",
-                          (json_int_t)st.objects, "bytes", (json_int_t)st.bytes, "max_bytes",
-                          (json_int_t)gw_cache_store_max_bytes(store), "inserts",
-                          (json_int_t)st.inserts, "evictions", (json_int_t)st.evictions, "purged",
-                          (json_int_t)st.purged, "fills", (json_int_t)st.fills);
-    if (o != NULL && gw_observe_cache_json(s, o) < 0) {
-        json_decref(o);
-        o = NULL;
-    }
-    gw__admin_json(rs, 200, o);
-}
-
-/* A URL as the cache's key starts: "host[:port]/path[?query]", host lower-cased; a leading
- * "http://" or "https://" is dropped. Into out (cap bytes); its length, or -1. */
-static long purge_url(const char *u, char *out, size_t cap)
-{
-    if (strncasecmp(u, "http://", 7) == 0)
-        u += 7;
-    else if (strncasecmp(u, "https://", 8) == 0)
-        u += 8;
-    size_t n = strlen(u);
-    if (n == 0 || n >= cap)
-        return -1;
-    const char *slash = strchr(u, '/');
-    size_t host = slash ? (size_t)(slash - u) : n;
-    for (size_t i = 0; i < n; i++)
-        out[i] = i < host && u[i] >= 'A' && u[i] <= 'Z' ? (char)(u[i] | 0x20) : u[i];
-    return (long)n;
-}
-
-/* POST /api/cache/purge {"url": ...} | {"prefix": ...} | {"tag": ...} | {"all": true} */
-static void post_cache_purge(struct gw_server *s, const struct gw__admin_req *rq,
-                             struct gw__admin_resp *rs)
-{
-    struct gw_cache_store *store = s->policy ? s->policy->cache_store : NULL;
-    json_error_t err;
-    json_t *body = json_loadb(rq->body, rq->body_len, 0, &err);
-    if (!json_is_object(body) || json_object_size(body) != 1) {
-        json_decref(body);
-        gw__admin_error(rs, 400,
-                        "expected one of {\"url\": ...}, {\"prefix\": ...}, {\"tag\": ...}, "
-                        "{\"all\": true}");
-        return;
-    }
-    const char *url = json_string_value(json_object_get(body, "url"));
-    const char *prefix = json_string_value(json_object_get(body, "prefix"));
-    const char *tag = json_string_value(json_object_get(body, "tag"));
-    bool all = json_is_true(json_object_get(body, "all"));
-    size_t n = 0;
-    char buf[4096];
-    long len = 0;
-    if (url || prefix) {
-        len = purge_url(url ? url : prefix, buf, sizeof buf);
-        if (len < 0) {
-            json_decref(body);
-            gw__admin_error(rs, 400, "expected a URL such as \"example.com/path?query\"");
-            return;
-        }
-    }
-    if (!url && !prefix && !(tag && tag[0]) && !all) {
-        json_decref(body);
-        gw__admin_error(rs, 400,
-                        "expected one of {\"url\": ...}, {\"prefix\": ...}, {\"tag\": ...}, "
-                        "{\"all\": true}");
-        return;
-    }
-    if (store != NULL) {
-        if (url)
-            n = gw_cache_store_purge_url(store, buf, (size_t)len, false);
-        else if (prefix)
-            n = gw_cache_store_purge_url(store, buf, (size_t)len, true);
-        else if (tag)
-            n = gw_cache_store_purge_tag(store, tag, strlen(tag));
-        else
-            n = gw_cache_store_clear(store);
-    }
-    char object[160];
-    snprintf(object, sizeof object, "cache:%s",
-             url      ? "url"
-             : prefix ? "prefix"
-             : tag    ? "tag"
-                      : "all");
-    gw__admin_audit_event("cache.purge", object,
-                          json_pack("{s:s?, s:s?, s:s?, s:I}", "url", url, "prefix", prefix, "tag",
-                                    tag, "purged", (json_int_t)n),
-                          200);
-    json_decref(body);
-    gw__admin_json(rs, 200, json_pack("{s:I}", "purged", (json_int_t)n));
-}
-
-/* ---- metrics (observe/observe.h) ---------------------------------------------------------------
- */
-
-static void prometheus_text(struct gw_server *s, struct gw__admin_resp *rs)
-{
-    gw_buf_init(&rs->text, (size_t)1 << 30);
-    if (gw_observe_prometheus(s, &rs->text) < 0) {
-        gw_buf_free(&rs->text);
-        gw__admin_error(rs, 500, "out of memory");
-        return;
-    }
-    rs->status = 200;
-    rs->content_type = GW_OBSERVE_PROMETHEUS_TYPE;
-}
-
-/* Accept names application/json (and not text/plain or the Prometheus formats first). */
-static bool wants_json(const struct gw__admin_req *rq)
-{
-    if (rq->msg == NULL)
-        return false;
-    int i = gw_http1_find_header(rq->msg, "accept", 6);
-    if (i < 0)
-        return false;
-    const char *v = rq->msg->headers[i].value;
-    size_t n = rq->msg->headers[i].value_len;
-    for (size_t k = 0; k + 16 <= n; k++)
-        if (strncasecmp(v + k, "application/json", 16) == 0)
-            return true;
-    return false;
-}
-
-static void get_metrics(struct gw_server *s, const struct gw__admin_req *rq,
-                        struct gw__admin_resp *rs)
-{
-    if (wants_json(rq))
-        gw__admin_json(rs, 200, gw_observe_json(s));
-    else
-        prometheus_text(s, rs);
-}
-
-static void get_metrics_prometheus(struct gw_server *s, const struct gw__admin_req *rq,
-                                   struct gw__admin_resp *rs)
-{
-    (void)rq;
-    prometheus_text(s, rs);
-}
-
-static void get_metrics_json(struct gw_server *s, const struct gw__admin_req *rq,
-                             struct gw__admin_resp *rs)
-{
-    (void)rq;
-    gw__admin_json(rs, 200, gw_observe_json(s));
-}
-
-static void get_metrics_performance(struct gw_server *s, const struct gw__admin_req *rq,
-                                    struct gw__admin_resp *rs)
-{
-    (void)rq;
-    gw_buf_init(&rs->text, (size_t)64 << 20);
-    if (gw_observe_performance(s, &rs->text) < 0) {
-        gw_buf_free(&rs->text);
-        gw__admin_error(rs, 500, "out of memory");
-        return;
-    }
-    rs->status = 200;
-    rs->content_type = "text/plain; charset=utf-8";
-}
-
-static void get_metrics_history(struct gw_server *s, const struct gw__admin_req *rq,
-                                struct gw__admin_resp *rs)
-{
-    (void)rq;
-    gw__admin_json(rs, 200, gw_observe_history_json(s));
-}
-
-static void get_health_score(struct gw_server *s, const struct gw__admin_req *rq,
-                             struct gw__admin_resp *rs)
-{
-    (void)rq;
-    gw__admin_json(rs, 200, gw_observe_health_score(s));
-}
-
-/* ---- the audit log (audit/audit.h) ----------------------------------------------------------- */
-
-/* The answer of a query over PostgreSQL (see get_audit). */
-static void on_audit_rows(void *arg, int rc, json_t *out, const char *why)
-{
-    struct gw__admin_resp rs = {0};
-    if (rc == 0)
-        gw__admin_json(&rs, 200, out);
-    else if (rc == GW_ENOMEM)
-        gw__admin_error(&rs, 500, "out of memory");
-    else
-        gw__admin_error(&rs, 503, "%s", why);
-    gw__admin_later_answer(arg, &rs);
-}
-
-static void get_audit(struct gw_server *s, const struct gw__admin_req *rq,
-                      struct gw__admin_resp *rs)
-{
-    (void)s;
-    struct gw_audit_filter f;
-    char why[256] = "";
-    if (gw_audit_filter_parse(rq->query.p, rq->query.n, &f, why, sizeof why) < 0) {
-        gw__admin_error(rs, 400, "%s", why);
-        return;
-    }
-    json_t *out = NULL;
-    int rc = gw_audit_query(&f, &out, why, sizeof why);
-    if (rc == 1) { /* PostgreSQL is the only store: its answer comes later */
-        struct gw__admin_later *l = gw__admin_defer(rq, rs);
-        if (l == NULL) {
-            gw__admin_error(rs, 500, "out of memory");
-            return;
-        }
-        rc = gw_audit_query_async(&f, on_audit_rows, l, why, sizeof why);
-        if (rc < 0)
-            on_audit_rows(l, rc, NULL, why);
-        return;
-    }
-    if (rc == GW_ENOMEM) {
-        gw__admin_error(rs, 500, "out of memory");
-        return;
-    }
-    if (rc < 0) {
-        gw__admin_error(rs, 404, "%s", why);
-        return;
-    }
-    gw__admin_json(rs, 200, out);
-}
-
 /* ---- the table ------------------------------------------------------------------------------- */
 
 static void list_endpoints(struct gw_server *s, const struct gw__admin_req *rq,
@@ -944,9 +709,9 @@ static const struct {
     {GW_METHOD_GET, "/api/circuits", list_circuits},
     {GW_METHOD_GET, "/api/circuits/{service}", get_circuit},
     {GW_METHOD_POST, "/api/circuits/{service}/reset", reset_circuit},
-    {GW_METHOD_GET, "/api/audit", get_audit},
-    {GW_METHOD_GET, "/api/cache", get_cache},
-    {GW_METHOD_POST, "/api/cache/purge", post_cache_purge},
+    {GW_METHOD_GET, "/api/audit", gw__admin_get_audit},
+    {GW_METHOD_GET, "/api/cache", gw__admin_get_cache},
+    {GW_METHOD_POST, "/api/cache/purge", gw__admin_post_cache_purge},
     {GW_METHOD_POST, "/api/channels/{channel}/messages", gw__admin_hub_publish},
     {GW_METHOD_GET, "/api/hub", gw__admin_hub_stats},
     {GW_METHOD_GET, "/api/identity/users", gw__admin_idp_users},
@@ -962,12 +727,12 @@ static const struct {
     {GW_METHOD_GET, "/gateway/status", get_status},
     {GW_METHOD_GET, "/health/detailed", get_health_detailed},
     {GW_METHOD_GET, "/health/services", get_health_services},
-    {GW_METHOD_GET, "/metrics", get_metrics},
-    {GW_METHOD_GET, "/metrics/prometheus", get_metrics_prometheus},
-    {GW_METHOD_GET, "/metrics/json", get_metrics_json},
-    {GW_METHOD_GET, "/metrics/performance", get_metrics_performance},
-    {GW_METHOD_GET, "/metrics/health-score", get_health_score},
-    {GW_METHOD_GET, "/metrics/history", get_metrics_history},
+    {GW_METHOD_GET, "/metrics", gw__admin_get_metrics},
+    {GW_METHOD_GET, "/metrics/prometheus", gw__admin_get_metrics_prometheus},
+    {GW_METHOD_GET, "/metrics/json", gw__admin_get_metrics_json},
+    {GW_METHOD_GET, "/metrics/performance", gw__admin_get_metrics_performance},
+    {GW_METHOD_GET, "/metrics/health-score", gw__admin_get_health_score},
+    {GW_METHOD_GET, "/metrics/history", gw__admin_get_metrics_history},
     {GW_METHOD_GET, "/api/access-log/stream", gw__admin_access_log_stream},
     {GW_METHOD_POST, "/api/drain", gw__admin_drain},
     {GW_METHOD_GET, "/dashboard", gw__admin_dashboard_file},

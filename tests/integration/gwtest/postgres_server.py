@@ -96,15 +96,17 @@ class PostgresServer:
         log.close()
         self.pid = self.proc.pid
         procs._track(self)
-        deadline = time.monotonic() + ready_timeout
-        while not self.ready():
+        def up():
             if self.proc.poll() is not None:
                 raise procs.HarnessError("postgres exited with status %s\n%s"
                                           % (self.proc.returncode, self.logs()))
-            if time.monotonic() > deadline:
-                raise procs.HarnessError("postgres not ready within %.1f s\n%s"
-                                          % (ready_timeout, self.logs()))
-            time.sleep(0.05)  # the readiness poll's interval
+            return self.ready()
+
+        try:
+            procs.wait_until(up, ready_timeout, interval=0.05, message="postgres ready")
+        except AssertionError:
+            raise procs.HarnessError("postgres not ready within %.1f s\n%s"
+                                      % (ready_timeout, self.logs())) from None
 
     def _psql(self, sql, timeout=10):
         return subprocess.run(
