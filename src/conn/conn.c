@@ -27,6 +27,7 @@
 #include "http1/names.h"
 #include "metrics/hub.h"
 #include "net/listen.h"
+#include "net/unsent.h"
 #include "net/write.h"
 #include "policy/answer.h"
 #include "policy/chain.h"
@@ -45,6 +46,7 @@ enum {
     TIMER_BODY,
     TIMER_LINGER,
     TIMER_SEND,
+    TIMER_UNSENT,
     TIMER_BACKOFF
 };
 
@@ -211,6 +213,38 @@ void gw__conn_close_gracefully(struct gw_conn *c)
     gw_conn_read_start(c);
 }
 
+/* The client did not take our answer within a client_idle period: reset rather than close,
+ * so that what is left of the answer does not pin kernel memory behind its zero window, and
+ * the client learns of the close (net/unsent.h). */
+static void close_not_reading(struct gw_conn *c)
+{
+    uv_os_fd_t fd;
+    gw_log_info("client %s: not reading our response; closing", c->peer);
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
+        (void)gw_net_reset_on_close(fd);
+    gw_conn_close(c);
+}
+
+/* An idle connection times out. Our last answers may still sit unread in the kernel (a
+ * client that pipelined and then stopped both sending and reading): then a FIN would queue
+ * behind them unseen. Wait another client_idle period while the client takes them (TIMER_UNSENT
+ * measures its progress), and reset if it takes nothing. */
+static void close_idle(struct gw_conn *c)
+{
+    uv_os_fd_t fd;
+    size_t unsent = uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0 ? gw_net_unsent(fd) : 0;
+    if (unsent == 0) {
+        gw_conn_close(c);
+        return;
+    }
+    if (c->timer_kind == TIMER_UNSENT && unsent >= c->unsent) {
+        close_not_reading(c);
+        return;
+    }
+    c->unsent = unsent;
+    timer_start(c, TIMER_UNSENT, conn_cfg(c)->timeouts.client_idle_ms);
+}
+
 static void on_timer(uv_timer_t *t)
 {
     struct gw_conn *c = t->data;
@@ -224,7 +258,7 @@ static void on_timer(uv_timer_t *t)
             r->keep_alive = false;
             gw__conn_error(c, GW_EHDRTIMEOUT, true);
         } else {
-            gw_conn_close(c);
+            close_idle(c);
         }
         break;
     case TIMER_BODY:
@@ -242,17 +276,17 @@ static void on_timer(uv_timer_t *t)
             gw_proxy_retry_now(r);
         break;
     case TIMER_SEND:
-        gw_log_info("client %s: not reading our response; closing", c->peer);
-        gw_conn_close(c);
+        close_not_reading(c);
         break;
     case TIMER_IDLE:
+    case TIMER_UNSENT:
     case TIMER_LINGER:
     default:
         if (c->lingering) {
             c->closing = true;
             close_now(c);
         } else {
-            gw_conn_close(c);
+            close_idle(c);
         }
         break;
     }

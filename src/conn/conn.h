@@ -53,6 +53,7 @@ struct gw_conn {
     bool processing;    /** inside gw_conn_process */
     bool process_again; /** a request finished inline meanwhile: loop, do not recurse */
     uint64_t requests;
+    size_t unsent; /** TIMER_UNSENT: our bytes the kernel held when it was armed */
     char peer[48];
 };
 

@@ -23,6 +23,7 @@ import signal
 import socket
 import stat
 import struct
+import subprocess
 import threading
 import time
 
@@ -124,6 +125,7 @@ def tcp_state(sock):
 
 
 TCP_ESTABLISHED = 1
+TCP_CLOSE = 7
 
 
 def syn_sent_to(hang):
@@ -293,17 +295,72 @@ def test_client_not_reading_our_answers_is_closed():
 
         threading.Thread(target=pump, daemon=True).start()
         try:
-            gwtest.wait_until(
-                lambda: tcp_state(s) != TCP_ESTABLISHED,
-                timeout=10,
-                message="gantry closing the connection of a client that does not read",
-            )
+            wait_closed_by_gantry(s, g.port, "a client that does not read")
             out, closed = read_all(s, 5)
             assert closed
             assert out.count(b"HTTP/1.1 200 ") < n // 2, out.count(b"HTTP/1.1 200 ")
         finally:
             s.close()
         g.wait_log(r"not reading our response; closing", stream="stderr")
+
+
+def wait_closed_by_gantry(sock, port, who):
+    """Waits until the client socket sock sees gantry close (FIN or reset); when it does not,
+    the failure says what gantry's side of the connection holds (ss: state, queues, timer)."""
+    try:
+        gwtest.wait_until(lambda: tcp_state(sock) != TCP_ESTABLISHED, timeout=10,
+                          message="gantry closing the connection of " + who)
+    except AssertionError as e:
+        ss = subprocess.run(["ss", "-tnmo", "sport = :%d" % port], capture_output=True,
+                            text=True).stdout
+        raise AssertionError("%s; gantry's side:\n%s" % (e, ss)) from None
+
+
+def test_client_that_stops_sending_and_reading_is_reset():
+    # A client pipelines a burst, then neither sends nor reads: every answer fits in the kernel,
+    # so gantry goes idle with them unread. Closed with a FIN, the socket sat in FIN-WAIT-1
+    # behind a zero window (holding the answers) and the client never learned of the close:
+    # the idle timeout now waits one more period for progress, then resets.
+    with Origin() as o, Gantry(config(o, log={"access": "off"})) as g:
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(("127.0.0.1", g.port))
+        try:
+            s.sendall(b"GET /health HTTP/1.1\r\nHost: a\r\n\r\n" * 2000)
+            wait_closed_by_gantry(s, g.port, "a client that stopped sending and reading")
+            assert tcp_state(s) == TCP_CLOSE, tcp_state(s)  # reset, not a FIN behind the data
+        finally:
+            s.close()
+        g.wait_log(r"not reading our response; closing", stream="stderr")
+
+
+def test_idle_client_reading_its_answers_slowly_gets_all_of_them():
+    # The other side of the reset above: a client that keeps taking its answers, if slowly,
+    # is not cut off by the idle timeout (1 s here) while the kernel still holds some.
+    one = b"GET /health HTTP/1.1\r\nHost: a\r\n\r\n"
+    with Origin() as o, Gantry(config(o, log={"access": "off"})) as g:
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(("127.0.0.1", g.port))
+        try:
+            s.sendall(one)
+            first = b""
+            while not first.endswith(b'{"status":"ok"}'):
+                first += s.recv(4096)
+            # 4 KiB read every 0.25 s: about 4 s of answers, several idle periods
+            n = 16 * 4096 // len(first)
+            s.sendall(one * n)
+            out = bytearray()
+            s.settimeout(5)
+            while out.count(b"HTTP/1.1 200 ") < n:
+                time.sleep(0.25)  # the scenario: a slow reader, some progress every 0.25 s
+                chunk = s.recv(4096)
+                assert chunk, "closed after %d of %d answers" % (out.count(b"HTTP/1.1 200 "), n)
+                out += chunk
+            rest, eof_after = gwtest.read_until_eof(s, 10)
+            assert eof_after is not None and rest == b"", (rest[:100], eof_after)
+        finally:
+            s.close()
 
 
 # ---- r5: pipelined inline answers do not recurse -------------------------------------------------
