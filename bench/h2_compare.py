@@ -70,42 +70,8 @@ def bench(args, tmp):
     for tool in ("nginx", "haproxy", "h2load", "openssl"):
         if not shutil.which(tool):
             raise pc.BenchError(f"{tool} not found (scripts/deps.sh bench installs it)")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj",
-                    "/CN=bench.test", "-keyout", f"{tmp}/key.pem", "-out", f"{tmp}/cert.pem"],
-                   check=True, capture_output=True)
-    with open(f"{tmp}/combined.pem", "w") as f:
-        f.write(open(f"{tmp}/cert.pem").read() + open(f"{tmp}/key.pem").read())
-    for d in ("www", "temp"):
-        os.mkdir(os.path.join(tmp, d))
-    cpus = sorted(os.sched_getaffinity(0))
-    if len(cpus) >= 2 and shutil.which("taskset"):
-        lg_pin, srv_pin = ["taskset", "-c", str(cpus[0])], ["taskset", "-c", str(cpus[1])]
-    else:
-        lg_pin, srv_pin = [], []
-    origin_port, pn, ph, pg, pplain = pc.free_ports(5)
-    ports = {"nginx": pn, "haproxy": ph, "gantry": pg}
-    user_line = "user root;" if os.geteuid() == 0 else ""
-    common = {"tmp": tmp, "user_line": user_line, "origin_port": origin_port}
-    origin_conf = pc.render("origin.nginx.conf", tmp, **common)
-    with open(f"{tmp}/nginx-h2.conf", "w") as f:
-        f.write(NGINX.format(port=pn, **common))
-    with open(f"{tmp}/haproxy-h2.cfg", "w") as f:
-        f.write(HAPROXY.format(port=ph, **common))
-    with open(f"{tmp}/gantry-h2.json", "w") as f:
-        f.write(GANTRY.format(port=pg, plain_port=pplain, **common))
-
-    def nginx(name, conf):
-        return ["nginx", "-p", tmp + "/", "-e", f"{tmp}/{name}.error.log", "-c", conf, "-g",
-                "daemon off;"]
-
-    origin = pc.Server("origin", origin_port, nginx("origin", origin_conf), tmp)
-    servers = {
-        "nginx": pc.Server("nginx", pn, nginx("nginx-h2", f"{tmp}/nginx-h2.conf"), tmp),
-        "haproxy": pc.Server("haproxy", ph, ["haproxy", "-db", "-f", f"{tmp}/haproxy-h2.cfg"],
-                             tmp),
-        "gantry": pc.Server("gantry", pg, [args.gantry_bin, "-c", f"{tmp}/gantry-h2.json"], tmp),
-    }
+    origin, servers, ports, lg_pin, srv_pin = tc.tls_peers(args, tmp, "h2", NGINX, HAPROXY,
+                                                           GANTRY)
     started = []
     results = {t: {"rps": [], "us": []} for t in TARGETS}
     try:
@@ -133,7 +99,7 @@ def bench(args, tmp):
             srv.stop()
     print("## HTTP/2: gantry vs nginx vs HAProxy (1 worker each, TLS, ALPN h2)\n")
     print(f"{pc.version(['nginx', '-v'])}; {pc.version(['haproxy', '-v'])}; "
-          f"{pc.version([args.gantry_bin, 'version'])}; {len(cpus)} CPUs; {args.rounds} rounds "
+          f"{pc.version([args.gantry_bin, 'version'])}; {len(os.sched_getaffinity(0))} CPUs; {args.rounds} rounds "
           f"of {args.duration}s, h2load -t1 -c{args.conns} -m{args.streams}\n")
     print("| server | HTTP/2 req/s | vs nginx | vs HAProxy | server CPU us per request |")
     print("| --- | --- | --- | --- | --- |")

@@ -203,12 +203,11 @@ def idle_cost(srv, n):
             s.close()
 
 
-def bench(args, tmp):
-    for tool in ("nginx", "haproxy", "wrk", "openssl"):
-        if not shutil.which(tool):
-            raise pc.BenchError(f"{tool} not found (scripts/deps.sh bench installs it)")
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 4 * args.idle + 1000)), hard))
+def tls_peers(args, tmp, name, nginx_conf, haproxy_conf, gantry_conf):
+    """What a TLS comparison (this one, h2_compare.py) starts from: a self-signed certificate
+    in tmp, the CPU pinning, and the origin plus the nginx, HAProxy and gantry servers on
+    their TLS ports, from the three config templates. Returns (origin, servers, ports,
+    lg_pin, srv_pin); nothing is started yet."""
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
                     "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj",
                     "/CN=bench.test", "-keyout", f"{tmp}/key.pem", "-out", f"{tmp}/cert.pem"],
@@ -227,24 +226,36 @@ def bench(args, tmp):
     user_line = "user root;" if os.geteuid() == 0 else ""
     common = {"tmp": tmp, "user_line": user_line, "origin_port": origin_port}
     origin_conf = pc.render("origin.nginx.conf", tmp, **common)
-    with open(f"{tmp}/nginx-tls.conf", "w") as f:
-        f.write(NGINX.format(port=pn, **common))
-    with open(f"{tmp}/haproxy-tls.cfg", "w") as f:
-        f.write(HAPROXY.format(port=ph, **common))
-    with open(f"{tmp}/gantry-tls.json", "w") as f:
-        f.write(GANTRY.format(port=pg, plain_port=pplain, **common))
+    with open(f"{tmp}/nginx-{name}.conf", "w") as f:
+        f.write(nginx_conf.format(port=pn, **common))
+    with open(f"{tmp}/haproxy-{name}.cfg", "w") as f:
+        f.write(haproxy_conf.format(port=ph, **common))
+    with open(f"{tmp}/gantry-{name}.json", "w") as f:
+        f.write(gantry_conf.format(port=pg, plain_port=pplain, **common))
 
-    def nginx(name, conf):
-        return ["nginx", "-p", tmp + "/", "-e", f"{tmp}/{name}.error.log", "-c", conf, "-g",
+    def nginx(conf_name, conf):
+        return ["nginx", "-p", tmp + "/", "-e", f"{tmp}/{conf_name}.error.log", "-c", conf, "-g",
                 "daemon off;"]
 
     origin = pc.Server("origin", origin_port, nginx("origin", origin_conf), tmp)
     servers = {
-        "nginx": pc.Server("nginx", pn, nginx("nginx-tls", f"{tmp}/nginx-tls.conf"), tmp),
-        "haproxy": pc.Server("haproxy", ph, ["haproxy", "-db", "-f", f"{tmp}/haproxy-tls.cfg"],
+        "nginx": pc.Server("nginx", pn, nginx(f"nginx-{name}", f"{tmp}/nginx-{name}.conf"), tmp),
+        "haproxy": pc.Server("haproxy", ph, ["haproxy", "-db", "-f", f"{tmp}/haproxy-{name}.cfg"],
                              tmp),
-        "gantry": pc.Server("gantry", pg, [args.gantry_bin, "-c", f"{tmp}/gantry-tls.json"], tmp),
+        "gantry": pc.Server("gantry", pg, [args.gantry_bin, "-c", f"{tmp}/gantry-{name}.json"],
+                            tmp),
     }
+    return origin, servers, ports, lg_pin, srv_pin
+
+
+def bench(args, tmp):
+    for tool in ("nginx", "haproxy", "wrk", "openssl"):
+        if not shutil.which(tool):
+            raise pc.BenchError(f"{tool} not found (scripts/deps.sh bench installs it)")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 4 * args.idle + 1000)), hard))
+    origin, servers, ports, lg_pin, srv_pin = tls_peers(args, tmp, "tls", NGINX, HAPROXY,
+                                                        GANTRY)
     started = []
     results = {t: {"hs": [], "ka": [], "hs_us": [], "ka_us": []} for t in TARGETS}
     mem = {}
@@ -280,7 +291,7 @@ def bench(args, tmp):
             srv.stop()
     print("## HTTPS: gantry vs nginx vs HAProxy (1 worker each, same ECDSA P-256 certificate)\n")
     print(f"{pc.version(['nginx', '-v'])}; {pc.version(['haproxy', '-v'])}; "
-          f"{pc.version([args.gantry_bin, 'version'])}; {len(cpus)} CPUs; {args.rounds} rounds "
+          f"{pc.version([args.gantry_bin, 'version'])}; {len(os.sched_getaffinity(0))} CPUs; {args.rounds} rounds "
           f"of {args.duration}s, wrk -t1 -c{args.conns}\n")
     print("| server | TLS 1.3 handshakes/s (new connection per request) | vs nginx | vs HAProxy "
           "| server CPU us per handshake | keep-alive req/s | vs nginx | vs HAProxy "
