@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conn/internal.h"
 #include "control/snapshot.h"
 #include "core/error.h"
 #include "core/list.h"
@@ -39,13 +40,7 @@ static void bg_free(struct gw_request *r)
     struct bg *b = r->downstream;
     struct gw_worker *w = r->w;
     gw_policy_cancel(r);
-    gw_identity_clear(&r->identity);
-    gw_buf_free(&r->head);
-    gw_buf_free(&r->rhead);
-    free(r->upath);
-    free(r->npath);
-    gw_snapshot_unref(r->snap);
-    w->active--;
+    gw__request_release(r);
     w->nbackground--;
     gw_list_remove(&b->link);
     free(b->mem);

@@ -69,12 +69,47 @@ static void release_in(struct gw_conn *c)
     c->in_cap = 0;
 }
 
+/* Writers of an answer's fixed fields into room reserved beforehand: each returns the end. */
+#define put_lit(p, lit) (memcpy((p), (lit), sizeof(lit) - 1), (p) + sizeof(lit) - 1)
+
+static inline char *put_str(char *p, const char *s)
+{
+    size_t n = strlen(s);
+    memcpy(p, s, n);
+    return p + n;
+}
+
+static inline char *put_u64(char *p, uint64_t v)
+{
+    char tmp[20];
+    size_t i = sizeof tmp;
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    memcpy(p, tmp + i, sizeof tmp - i);
+    return p + sizeof tmp - i;
+}
+
+/* Gives the buffer of gantry's last answer back: a client-buffer-sized one to the worker's
+ * kept buffers (whichever allocator made it), any other to free. */
+static void release_out(struct gw_conn *c)
+{
+    if (c->out.data && c->out.cap == GW_CONN_BUF_SIZE) {
+        gw_bufcache_put(&c->w->conn_bufs, c->out.data);
+        c->out.data = NULL;
+        c->out.len = c->out.cap = 0;
+        return;
+    }
+    gw_buf_free(&c->out);
+}
+
 static void conn_free(struct gw_conn *c)
 {
     gw__h2_free(c);
     gw__conn_tls_free(c);
     release_in(c);
-    gw_buf_free(&c->out);
+    release_out(c);
     free(c);
 }
 
@@ -91,6 +126,18 @@ static size_t request_size(uint32_t cap)
     return sizeof(struct gw_request) + 2 * (size_t)cap * sizeof(struct gw_http1_header);
 }
 
+void gw__request_release(struct gw_request *r)
+{
+    gw_identity_clear(&r->identity);
+    gw_buf_free(&r->head);
+    gw_buf_free(&r->rhead);
+    gw_request_path_free(r, r->upath);
+    gw_request_path_free(r, r->npath);
+    if (r->snap)
+        gw_snapshot_unref(r->snap);
+    r->w->active--;
+}
+
 void gw__request_free(struct gw_request *r)
 {
     if (!r)
@@ -100,14 +147,7 @@ void gw__request_free(struct gw_request *r)
         gw_metrics_scrape_cancel(r->scrape);
     if (r->idp)
         gw__idp_serve_free(r);
-    gw_identity_clear(&r->identity);
-    gw_buf_free(&r->head);
-    gw_buf_free(&r->rhead);
-    free(r->upath);
-    free(r->npath);
-    if (r->snap)
-        gw_snapshot_unref(r->snap);
-    r->w->active--;
+    gw__request_release(r);
     struct gw_bufcache *kept = &r->w->request_bufs;
     if (request_size(r->headers_capacity) == kept->size)
         gw_bufcache_put(kept, r);
@@ -623,6 +663,7 @@ static void request_done(struct gw_conn *c)
 static void respond_done(struct gw_conn *c, int status)
 {
     c->writing = false;
+    release_out(c);
     if (c->closing)
         return;
     if (status < 0) {
@@ -677,38 +718,49 @@ static void respond(struct gw_conn *c, int status, const char *extra_headers, co
     }
     if (c->w->stopping)
         close_after = true;
-    gw_buf_free(b);
-    gw_buf_init(b, 65536 + body_len);
-    /* One allocation for the whole answer (the head's fields rarely pass 1 KiB; a longer
-     * head grows the buffer as usual). */
+    /* One buffer for the whole answer (the fixed fields below take well under 1 KiB; a
+     * policy's longer head grows the buffer as usual): the worker's kept client buffers serve
+     * every answer that fits one, so a HIT or a 429 costs no allocation. */
     size_t extra_len = extra_headers ? strlen(extra_headers) : 0;
-    int rc = gw_buf_reserve(b, 1024 + extra_len + body_len);
+    size_t need = 1024 + extra_len + body_len;
+    release_out(c);
+    gw_buf_init(b, 65536 + body_len);
+    if (need <= GW_CONN_BUF_SIZE) {
+        b->data = gw_bufcache_get(&c->w->conn_bufs);
+        b->cap = b->data ? GW_CONN_BUF_SIZE : 0;
+    }
+    int rc = gw_buf_reserve(b, need);
+    if (rc < 0) {
+        gw_conn_close(c);
+        return;
+    }
+    char *p = b->data;
     const char *reason = gw_http_reason(status);
-    rc = rc ? rc : gw_buf_append_str(b, "HTTP/1.1 ");
-    rc = rc ? rc : gw_buf_append_u64(b, (uint64_t)status);
-    rc = rc ? rc : gw_buf_append(b, " ", 1);
-    rc = rc ? rc : gw_buf_append_str(b, reason ? reason : "");
-    rc = rc ? rc : gw_buf_append(b, "\r\n", 2);
+    p = put_lit(p, "HTTP/1.1 ");
+    p = put_u64(p, (uint64_t)status);
+    *p++ = ' ';
+    p = put_str(p, reason ? reason : "");
+    p = put_lit(p, "\r\n");
     /* Gantry's answers are JSON, unless the caller names its own type (the metrics). */
-    if (rc == 0 && json && body_len &&
-        !(extra_headers && strncmp(extra_headers, "Content-Type:", 13) == 0))
-        rc = gw_buf_append_str(b, "Content-Type: application/json\r\n");
+    if (json && body_len && !(extra_headers && strncmp(extra_headers, "Content-Type:", 13) == 0))
+        p = put_lit(p, "Content-Type: application/json\r\n");
     /* RFC 9110 8.6: no Content-Length in a 204 (a preflight's answer); in a 304 (the cache's
      * answer to a conditional request) only the 200's length could be sent: none is. */
-    if (rc == 0 && status != 204 && status != 304) {
-        rc = gw_buf_append_str(b, "Content-Length: ");
-        rc = rc ? rc : gw_buf_append_u64(b, body_len);
-        rc = rc ? rc : gw_buf_append(b, "\r\n", 2);
+    if (status != 204 && status != 304) {
+        p = put_lit(p, "Content-Length: ");
+        p = put_u64(p, body_len);
+        p = put_lit(p, "\r\n");
     }
-    if (rc == 0 && r && r->id[0]) {
-        rc = gw_buf_append_str(b, "X-Request-ID: ");
-        rc = rc ? rc : gw_buf_append_str(b, r->id);
-        rc = rc ? rc : gw_buf_append(b, "\r\n", 2);
+    if (r && r->id[0]) {
+        p = put_lit(p, "X-Request-ID: ");
+        p = put_str(p, r->id);
+        p = put_lit(p, "\r\n");
     }
-    if (rc == 0 && close_after)
-        rc = gw_buf_append_str(b, "Connection: close\r\n");
-    else if (rc == 0 && r && r->msg.minor_version == 0)
-        rc = gw_buf_append_str(b, "Connection: keep-alive\r\n");
+    if (close_after)
+        p = put_lit(p, "Connection: close\r\n");
+    else if (r && r->msg.minor_version == 0)
+        p = put_lit(p, "Connection: keep-alive\r\n");
+    b->len = (size_t)(p - b->data);
     if (rc == 0 && extra_headers)
         rc = gw_buf_append(b, extra_headers, extra_len);
     /* The stages' headers (rate limits) go on every answer, gantry's own too. */

@@ -113,6 +113,11 @@ void gw__request_reply(struct gw_request *r, int status, const char *extra_heade
 struct gw_request *gw__request_new(struct gw_conn *c);
 /* conn/conn.c: frees a request (stage cancels, buffers, snapshot reference); NULL-safe. */
 void gw__request_free(struct gw_request *r);
+
+/* Frees what a request owns besides its own memory and its stages' state (the identity, the
+ * heads, the paths, the snapshot reference) and uncounts it from the worker's active ones:
+ * the part every downstream's free shares (gw__request_free, conn/background.c). */
+void gw__request_release(struct gw_request *r);
 /* conn/conn.c: writes bufs to the client (see conn.c): 1 inline, 0 pending (cb runs with the
  * write request, data = c, which cb frees), negative on error. */
 int gw__conn_write(struct gw_conn *c, uv_buf_t *bufs, unsigned nbufs, uv_write_cb cb);

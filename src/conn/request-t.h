@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <uv.h>
 
 #include "balance/balancer.h" /* GW_BALANCE_EXCLUDE_WORDS, GW_BALANCE_STICKY_LEN */
@@ -214,6 +215,7 @@ enum gw_rl_outcome {
  * its maximum, so gw_stage_alloc cannot fail for a stage within GW_STAGE_STATE_MAX. Not zeroed
  * with the request: policy/chain.c hands it out zeroed piece by piece. */
 #define GW_REQUEST_ARENA (GW_REQUEST_SLOTS * GW_STAGE_STATE_MAX)
+#define GW_REQUEST_PATH_INLINE 256
 
 struct gw_request {
     const struct gw_downstream_ops *ds; /** the client side (see above) */
@@ -340,6 +342,9 @@ struct gw_request {
     struct gw_buf rhead;                                /** the client response head */
     char scratch[16][20];                               /** chunk-size lines of one write */
     _Alignas(16) unsigned char arena[GW_REQUEST_ARENA]; /** stage state (not zeroed) */
+    /** room for npath (then upath) when they fit, so that most requests allocate neither:
+     * free them with gw_request_path_free. Not zeroed. */
+    char path_inline[GW_REQUEST_PATH_INLINE];
     /** The W3C trace id, 32 lowercase hex digits, set at dispatch when tracing is on ("" when
      * off): the access log's trace_id and the transformations' $trace_id. Past the zeroed part:
      * the downstream that creates the request sets trace_id[0] = '\0'. */
@@ -347,5 +352,12 @@ struct gw_request {
     uint32_t headers_capacity;
     struct gw_http1_header headers[]; /** request headers, then response headers */
 };
+
+/* Frees p, one of r's paths (r->npath, r->upath), unless it lives in r->path_inline. */
+static inline void gw_request_path_free(struct gw_request *r, char *p)
+{
+    if (p != r->path_inline)
+        free(p);
+}
 
 #endif

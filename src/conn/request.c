@@ -448,7 +448,7 @@ void gw__request_dispatch(struct gw_request *r)
      * spelling of its segments, kept with it in the buffer, is what we forward
      * (route/normalize.h, gw_path_normalize_packed). */
     size_t cap = 2 * path_len + query_len + 1;
-    char *norm = malloc(cap);
+    char *norm = cap <= sizeof r->path_inline ? r->path_inline : malloc(cap);
     size_t norm_len = 0;
     if (!norm) {
         gw__request_error(r, GW_ENOMEM, true);
@@ -456,7 +456,7 @@ void gw__request_dispatch(struct gw_request *r)
     }
     int rc = gw_path_normalize_packed(path, path_len, norm, &norm_len);
     if (rc < 0) {
-        free(norm);
+        gw_request_path_free(r, norm);
         gw__request_error(r, rc, false);
         return;
     }
@@ -484,20 +484,20 @@ void gw__request_dispatch(struct gw_request *r)
         else if (res == GW_ROUTE_NOT_FOUND && cfg->versioning.path)
             res = gw__conn_route_path_version(r, host, host_len, norm, norm_len, &match);
         if (res == GW_ROUTE_VERSION_UNKNOWN) {
-            free(norm);
+            gw_request_path_free(r, norm);
             gw__conn_unknown_version(r, &match);
             return;
         }
     }
     if (res == GW_ROUTE_NOT_FOUND) {
-        free(norm);
+        gw_request_path_free(r, norm);
         gw__request_error(r, GW_ENOROUTE, false);
         return;
     }
     if (res == GW_ROUTE_METHOD_NOT_ALLOWED) {
         char allow[160], hdr[200];
         struct gw_answer a;
-        free(norm);
+        gw_request_path_free(r, norm);
         gw_http_method_list(match.allowed, ", ", allow, sizeof(allow));
         snprintf(hdr, sizeof(hdr), "Allow: %s\r\n", allow);
         gw_answer_init(&a, GW_EMETHODNOTALLOWED);
@@ -515,7 +515,7 @@ void gw__request_dispatch(struct gw_request *r)
         rc = check_upgrade(r, &sc->websocket, norm, norm_len);
         if (rc < 0) {
             struct gw_answer a;
-            free(norm);
+            gw_request_path_free(r, norm);
             gw_answer_init(&a, rc);
             /* RFC 6455 4.4 and RFC 9110 15.5.22: the versions we speak, and Upgrade. */
             if (rc == GW_EWSVERSION)
@@ -526,7 +526,7 @@ void gw__request_dispatch(struct gw_request *r)
     }
 
     if (m->body == GW_BODY_LENGTH && sc->max_body_bytes && m->content_length > sc->max_body_bytes) {
-        free(norm);
+        gw_request_path_free(r, norm);
         gw__request_error(r, GW_EBODYTOOLARGE, true);
         return;
     }

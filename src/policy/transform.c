@@ -568,7 +568,7 @@ static int edit_path_and_query(struct gw_request *r, struct tf_state *st,
                 memcpy(buf + norm.len, spell.data, spell.len);
                 buf[norm.len + spell.len] = '\0';
             }
-            free(r->npath);
+            gw_request_path_free(r, r->npath);
             r->npath = buf;
             r->npath_len = norm.len;
             r->prefix_len = 0; /* the rewrite is the upstream path: strip_prefix is done */
@@ -583,7 +583,7 @@ static int edit_path_and_query(struct gw_request *r, struct tf_state *st,
             rc = GW_ENOMEM;
         } else {
             memcpy(buf, r->npath, used);
-            free(r->npath);
+            gw_request_path_free(r, r->npath);
             r->npath = buf;
         }
     }
