@@ -9,7 +9,7 @@ meanwhile reaches the others once Redis is back."""
 import json
 
 import gwtest
-from gwtest import Gantry, Origin, RedisServer, request
+from gwtest import Gantry, Origin, RedisError, RedisServer, request
 
 KEY = "shared-reg-key"
 ENC = "d4" * 32
@@ -123,6 +123,35 @@ def test_redis_down_each_keeps_what_it_has():
             with RedisServer(port=port) as rs2:
                 gwtest.wait_until(lambda: routed_to(g2, "/during/echo", c), 15, message="back")
                 assert rs2.cmd("EXISTS", "gantry:reg:r:" + r.json()["id"]) == 1
+
+
+
+def test_late_instance_walks_keys_with_scan():
+    """The resynchronisation reads the registrations with SCAN, batch after batch, never with
+    KEYS (which blocks Redis over the whole keyspace): with KEYS disabled in Redis, and the
+    registration among 3,000 other keys of the same prefix (several SCAN batches), an instance
+    that starts late still loads it, once."""
+    gwtest.require_redis()
+    with RedisServer(args=["--rename-command", "KEYS", ""]) as rs, Origin() as f, Origin() as b:
+        try:
+            rs.cmd("KEYS", "*")
+            raise AssertionError("KEYS is not disabled in the test's Redis")
+        except RedisError as e:
+            assert "unknown command" in str(e).lower(), e
+        with Gantry(config(f, rs)) as g1:
+            up(g1)
+            r = register(g1, "orders", b.target()["url"], "/orders", ttl=60, token=TOKEN)
+            assert r.status == 201, r
+            junk = []
+            for i in range(3000):
+                junk += ["gantry:reg:r:junk%04d" % i, "x"]
+            assert rs.cmd("MSET", *junk) == b"OK"
+            with Gantry(config(f, rs)) as g2:
+                gwtest.wait_until(lambda: routed_to(g2, "/orders/echo", b), 10, message="late")
+                g2.wait_log(r"registration.redis: in step with .* \(1 registration there, 0 "
+                            r"written from here\)", stream="stderr", timeout=10)
+                hs = request(g2.port, "GET", "/orders/echo").json()["headers"]
+                assert [v for n, v in hs if n.lower() == "authorization"] == ["Bearer " + TOKEN]
 
 
 if __name__ == "__main__":
