@@ -43,9 +43,7 @@ int gw_cli_http(const struct gw_cli_http_req *rq, struct gw_cli_http_answer *ans
     struct exchange x = {.ans = ans, .rc = -1};
     memset(ans, 0, sizeof *ans);
     int n =
-        snprintf(headers, sizeof headers,
-                 "User-Agent: gantry-register\r\n"
-                 "Accept: application/json\r\n%s%s%s%s",
+        snprintf(headers, sizeof headers, "Accept: application/json\r\n%s%s%s%s",
                  rq->api_key ? "Authorization: Bearer " : "", rq->api_key ? rq->api_key : "",
                  rq->api_key ? "\r\n" : "", rq->body ? "Content-Type: application/json\r\n" : "");
     if (n < 0 || (size_t)n >= sizeof headers) {
