@@ -376,7 +376,8 @@ int gw_registry_share_start(struct gw_registry *reg, uv_loop_t *loop, const stru
                               .db = u.db,
                               .connect_timeout_ms = 1000,
                               .backoff_min_ms = 100,
-                              .backoff_max_ms = 5000};
+                              .backoff_max_ms = 5000,
+                              .use = "registration"};
     rc = gw_redis_new(&sh->redis, loop, &o);
     if (rc < 0)
         goto fail;
