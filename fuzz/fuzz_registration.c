@@ -1,7 +1,9 @@
 /*
  * libFuzzer target for the registry's parsers: the first byte chooses
  *   - even: a registration body (POST /api/registrations, gw_registry_put) against a fixed
- *     configuration with registration on and an encryption key;
+ *     configuration with registration on and an encryption key; its "sealed_token" goes
+ *     through the opening of tokens sealed by `gantry register --encryption-key` (the seeds
+ *     body_sealed* hold one sealed with the configuration's key for their name and url);
  *   - odd: the text of a registration store (registration.store, gw__registry_store_parse).
  * Invariants (any violation traps):
  *   - put answers 200/201 with an entry, or 400 with at least one {"path", "message"}, or

@@ -12,6 +12,12 @@
  * "Public IP" discovery (--use-public-ip) reads the local interfaces (getifaddrs): the first
  * global IPv4 address of an interface that is up, else its first private one, else a global
  * IPv6 address. No outside service is asked. --public-ip ADDR names it instead.
+ *
+ * The registry URL may be https:// (the gateway's own client, net/fetch.h, through
+ * register_http.c): the certificate is verified against the system's CA store and --ca-file,
+ * unless --insecure. With --encryption-key (or $ENCRYPTION_KEY) the backend token is sealed
+ * here with the gateway's registration key before it leaves ("sealed_token"): it never
+ * travels in clear, even over http://, and only a gateway holding that key can open it.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -27,10 +33,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/register_http.h"
 #include "core/url.h"
+#include "net/fetch.h"
+#include "registry/registry.h"
 
 static const char usage[] =
     "Usage: gantry register --name NAME --prefix PREFIX --registry-url URL\n"
@@ -42,6 +51,9 @@ static const char usage[] =
     "  --name NAME              the service the backend is a target of\n"
     "  --prefix PREFIX          its path prefix (e.g. /api/orders)\n"
     "  --registry-url URL       the gateway's admin listener, e.g. http://127.0.0.1:9000\n"
+    "                           or https://gateway.internal:9443 (certificate verified)\n"
+    "  --ca-file FILE           https: trust the CAs of this PEM file besides the system's\n"
+    "  --insecure               https: do not verify the gateway's certificate (testing only)\n"
     "  --backend-url URL        the backend as the gateway reaches it (http:// or https://)\n"
     "  --backend-port PORT      the backend's port (replaces the port of --backend-url;\n"
     "                           alone: http://127.0.0.1:PORT, or the public address)\n"
@@ -50,6 +62,11 @@ static const char usage[] =
     "  --public-ip ADDR         the host of the backend URL is ADDR\n"
     "  --backend-token TOKEN    a token the gateway sends to the backend on every request\n"
     "  --backend-token-env VAR  the same, read from the environment variable VAR\n"
+    "  --encryption-key KEY     seal the token here with the gateway's\n"
+    "                           registration.encryption_key (64 hex digits) before it is\n"
+    "                           sent: it never travels in clear (default: $ENCRYPTION_KEY\n"
+    "                           when a token is given)\n"
+    "  --encryption-key-env VAR the same key, read from the environment variable VAR\n"
     "  --api-key KEY            the admin API key (default: $ADMIN_API_KEY)\n"
     "  --api-key-env VAR        the admin API key, read from the environment variable VAR\n"
     "  --weight N               the target's weight (1..1000; the gateway's default: 1)\n"
@@ -68,14 +85,14 @@ static const char usage[] =
 struct opts {
     const char *name, *prefix, *registry_url, *backend_url, *backend_port;
     const char *public_ip, *token, *token_env, *api_key, *api_key_env, *weight, *ttl, *interval;
-    bool use_public_ip, daemon;
+    const char *ca_file, *enc_key, *enc_key_env;
+    bool use_public_ip, daemon, insecure;
 };
 
 struct target {
-    char host[256]; /* of the registry, for getaddrinfo */
-    char port[8];
-    char host_header[300];
-    char path[1024]; /* .../api/registrations */
+    char url[1200]; /* scheme://authority/.../api/registrations */
+    const char *ca_file;
+    bool insecure;
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -250,21 +267,21 @@ static int registry_target(const char *url, struct target *t)
     const char *why = NULL;
     if (gw_url_parse(url, strlen(url), &u, &why) < 0)
         return usage_error("--registry-url '%s': %s", url, why);
-    if (u.scheme != GW_URL_HTTP)
-        return usage_error("--registry-url '%s': expected http://HOST:PORT (the admin listener)",
+    if (u.scheme != GW_URL_HTTP && u.scheme != GW_URL_HTTPS)
+        return usage_error("--registry-url '%s': expected http:// or https://HOST:PORT (the "
+                           "admin listener)",
                            url);
-    if (u.host.host_len >= sizeof t->host || u.authority_len >= sizeof t->host_header ||
-        u.path_len + 32 >= sizeof t->path || u.query || u.fragment || u.user)
-        return usage_error("--registry-url '%s': expected http://HOST:PORT[/PATH]", url);
-    memcpy(t->host, u.host.host, u.host.host_len);
-    t->host[u.host.host_len] = '\0';
-    snprintf(t->port, sizeof t->port, "%u", (unsigned)u.port);
-    memcpy(t->host_header, u.authority, u.authority_len);
-    t->host_header[u.authority_len] = '\0';
+    if (u.authority_len + u.path_len + 64 >= sizeof t->url || u.query || u.fragment || u.user)
+        return usage_error("--registry-url '%s': expected http(s)://HOST:PORT[/PATH]", url);
     size_t plen = u.path_len;
     while (plen > 0 && u.path[plen - 1] == '/')
         plen--;
-    snprintf(t->path, sizeof t->path, "%.*s/api/registrations", (int)plen, u.path);
+    snprintf(t->url, sizeof t->url, "%s://%.*s%.*s/api/registrations",
+             u.scheme == GW_URL_HTTPS ? "https" : "http", (int)u.authority_len, u.authority,
+             (int)plen, u.path);
+    const char *bad = gw_fetch_check_url_https(t->url);
+    if (bad != NULL)
+        return usage_error("--registry-url '%s': %s", url, bad);
     return 0;
 }
 
@@ -305,15 +322,14 @@ static enum outcome post(struct session *s, char **answer)
 {
     struct gw_cli_http_answer a;
     struct gw_cli_http_req rq = {.method = "POST",
-                                 .host = s->reg.host,
-                                 .port = s->reg.port,
-                                 .host_header = s->reg.host_header,
-                                 .path = s->reg.path,
+                                 .url = s->reg.url,
+                                 .ca_file = s->reg.ca_file,
+                                 .insecure = s->reg.insecure,
                                  .api_key = s->api_key,
                                  .body = s->body,
                                  .timeout_ms = 10000};
     if (gw_cli_http(&rq, &a) < 0) {
-        say("the gateway at %s:%s cannot be reached: %s", s->reg.host, s->reg.port, a.why);
+        say("the gateway at %s cannot be reached: %s", s->reg.url, a.why);
         return RETRY;
     }
     enum outcome oc = classify(a.status);
@@ -339,18 +355,17 @@ static enum outcome post(struct session *s, char **answer)
 /* DELETE of the registration: 0 (gone, or already gone), or -1. */
 static int deregister(struct session *s)
 {
-    char path[1200];
+    char path[sizeof s->reg.url + 80];
     struct gw_cli_http_answer a;
     if (s->id[0] == '\0') {
         say("stopping: not registered, nothing to remove");
         return 0;
     }
-    snprintf(path, sizeof path, "%s/%s", s->reg.path, s->id);
+    snprintf(path, sizeof path, "%s/%s", s->reg.url, s->id);
     struct gw_cli_http_req rq = {.method = "DELETE",
-                                 .host = s->reg.host,
-                                 .port = s->reg.port,
-                                 .host_header = s->reg.host_header,
-                                 .path = path,
+                                 .url = path,
+                                 .ca_file = s->reg.ca_file,
+                                 .insecure = s->reg.insecure,
                                  .api_key = s->api_key,
                                  .timeout_ms = 5000};
     if (gw_cli_http(&rq, &a) < 0) {
@@ -436,6 +451,9 @@ static int get_opts(int argc, char **argv, struct opts *o)
         {"--weight", offsetof(struct opts, weight)},
         {"--ttl", offsetof(struct opts, ttl)},
         {"--interval", offsetof(struct opts, interval)},
+        {"--ca-file", offsetof(struct opts, ca_file)},
+        {"--encryption-key", offsetof(struct opts, enc_key)},
+        {"--encryption-key-env", offsetof(struct opts, enc_key_env)},
     };
     for (int i = 0; i < argc; i++) {
         const char *arg = argv[i];
@@ -449,6 +467,10 @@ static int get_opts(int argc, char **argv, struct opts *o)
         }
         if (strcmp(arg, "--use-public-ip") == 0) {
             o->use_public_ip = true;
+            continue;
+        }
+        if (strcmp(arg, "--insecure") == 0) {
+            o->insecure = true;
             continue;
         }
         size_t k = 0;
@@ -506,7 +528,18 @@ int gw_cli_register(int argc, char **argv)
         return usage_error("--interval is for --daemon");
     if (o.weight && !parse_uint(o.weight, 1, 1000, &weight))
         return usage_error("--weight '%s': expected 1 to 1000", o.weight);
+    if (o.enc_key && o.enc_key_env)
+        return usage_error("--encryption-key and --encryption-key-env exclude each other");
+    if (o.ca_file && o.insecure)
+        return usage_error("--ca-file and --insecure exclude each other");
     rc = registry_target(o.registry_url, &s.reg);
+    if (rc == 0 && (o.ca_file || o.insecure) && strncmp(s.reg.url, "https:", 6) != 0)
+        return usage_error("%s is for an https:// --registry-url",
+                           o.ca_file ? "--ca-file" : "--insecure");
+    if (rc == 0 && o.ca_file && access(o.ca_file, R_OK) != 0)
+        return usage_error("--ca-file '%s': %s", o.ca_file, strerror(errno));
+    s.reg.ca_file = o.ca_file;
+    s.reg.insecure = o.insecure;
     if (rc == 0)
         rc = backend_url(&o, url, sizeof url);
     if (rc != 0)
@@ -515,8 +548,32 @@ int gw_cli_register(int argc, char **argv)
     s.api_key = o.api_key_env ? from_env("--api-key-env", o.api_key_env)
                 : o.api_key   ? o.api_key
                               : getenv("ADMIN_API_KEY");
-    if ((o.token_env && token == NULL) || (o.api_key_env && s.api_key == NULL))
+    const char *enc_key = o.enc_key_env ? from_env("--encryption-key-env", o.enc_key_env)
+                          : o.enc_key   ? o.enc_key
+                          : token       ? getenv("ENCRYPTION_KEY")
+                                        : NULL;
+    if ((o.token_env && token == NULL) || (o.api_key_env && s.api_key == NULL) ||
+        (o.enc_key_env && enc_key == NULL))
         return 2;
+    if ((o.enc_key || o.enc_key_env) && token == NULL)
+        return usage_error("--encryption-key seals the backend token: give --backend-token or "
+                           "--backend-token-env");
+    if (enc_key && enc_key[0] == '\0')
+        enc_key = NULL;
+    char *sealed = NULL;
+    if (enc_key) {
+        sealed = gw_registry_token_seal(enc_key, o.name, url, token);
+        if (sealed == NULL)
+            return usage_error("%s: expected the gateway's registration.encryption_key, 64 hex "
+                               "digits",
+                               o.enc_key       ? "--encryption-key"
+                               : o.enc_key_env ? o.enc_key_env
+                                               : "$ENCRYPTION_KEY");
+        say("the backend token is sealed here with key %.8s (it never travels in clear)",
+            sealed + 3);
+    }
+    if (o.insecure)
+        say("--insecure: the gateway's certificate is not verified");
     if (s.api_key && s.api_key[0] == '\0')
         s.api_key = NULL;
     if (o.daemon && ttl_ms == 0)
@@ -532,10 +589,13 @@ int gw_cli_register(int argc, char **argv)
         snprintf(t, sizeof t, "%llums", (unsigned long long)ttl_ms);
         json_object_set_new(body, "ttl", json_string(t));
     }
-    if (body && token)
+    if (body && sealed)
+        json_object_set_new(body, "sealed_token", json_string(sealed));
+    else if (body && token)
         json_object_set_new(body, "token", json_string(token));
     s.body = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
+    free(sealed);
     if (s.body == NULL) {
         say("out of memory");
         return 3;

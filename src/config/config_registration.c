@@ -165,7 +165,10 @@ static bool check_redis(struct gw__cfg_ctx *ctx, char **s)
 {
     struct gw_url u;
     const char *why = NULL;
-    if (gw_url_parse(*s, strlen(*s), &u, &why) == 0 && u.scheme != GW_URL_REDIS)
+    if (gw_url_scheme_of(*s, strlen(*s)) == GW_URL_REDISS)
+        why = "TLS (rediss://) is not possible in this build: Debian 12's hiredis 0.14 has no "
+              "TLS; reach Redis over loopback or a TLS tunnel (stunnel) and use redis://";
+    else if (gw_url_parse(*s, strlen(*s), &u, &why) == 0 && u.scheme != GW_URL_REDIS)
         why = "expected redis://[[user]:password@]host[:port][/db]";
     if (why == NULL)
         return true;

@@ -418,7 +418,8 @@ int gw_hub_new(struct gw_hub **out, uv_loop_t *control, const struct gw_config *
                                   .db = rc->db,
                                   .connect_timeout_ms = 1000,
                                   .backoff_min_ms = rc->backoff_min_ms,
-                                  .backoff_max_ms = rc->backoff_max_ms};
+                                  .backoff_max_ms = rc->backoff_max_ms,
+                                  .use = "hub"};
         const char *chans[] = {hc->redis_channel};
         h->use_redis = true;
         h->redis_timeout_ms = rc->timeout_ms > 250 ? rc->timeout_ms : 250;

@@ -68,6 +68,7 @@ struct gw_fetch {
     int connect_err; /* of the last failed attempt */
     bool https;
     char *ca_file; /* for https, or NULL */
+    bool insecure; /* https without verifying the certificate (req->insecure) */
     /* request */
     char *req;
     size_t req_len;
@@ -683,7 +684,7 @@ static void on_connect(uv_connect_t *req, int status)
     uv_tcp_nodelay(&a->tcp, 1);
     if (f->https) {
         char why[sizeof f->why];
-        rc = gw__fetch_tls_new(f->host, f->ca_file, &a->tls, why, sizeof why);
+        rc = gw__fetch_tls_new(f->host, f->ca_file, f->insecure, &a->tls, why, sizeof why);
         if (rc < 0) {
             fail(f, rc == GW_ENOMEM ? GW_ENOMEM : GW_EFETCH,
                  rc == GW_ENOMEM ? "out of memory" : why, 0);
@@ -802,6 +803,7 @@ int gw_fetch_start(uv_loop_t *loop, const struct gw_fetch_req *req, gw_fetch_cb 
     f->cb = cb;
     f->arg = arg;
     f->https = gw_url_scheme_of(req->url, strlen(req->url)) == GW_URL_HTTPS;
+    f->insecure = req->insecure;
     if (f->https && req->ca_file != NULL && (f->ca_file = strdup(req->ca_file)) == NULL) {
         rc = GW_ENOMEM;
         goto fail;

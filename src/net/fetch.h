@@ -51,6 +51,9 @@ struct gw_fetch_req {
     bool allow_https;
     /** a PEM file of CA certificates trusted for https:// besides the system's, or NULL */
     const char *ca_file;
+    /** https:// without verifying the server's certificate (chain and name): only for an
+     * operator's explicit choice (`gantry register --insecure`); the encryption stays */
+    bool insecure;
     /** method token, "GET" when NULL; "HEAD" reads no body */
     const char *method;
     /** extra header lines, each ending "\r\n", or NULL. Host, Connection, Content-Length and

@@ -39,8 +39,8 @@ static bool is_ip(const char *host)
     return inet_pton(AF_INET, host, b) == 1 || inet_pton(AF_INET6, host, b) == 1;
 }
 
-int gw__fetch_tls_new(const char *host, const char *ca_file, struct gw__fetch_tls **out, char *why,
-                      size_t cap)
+int gw__fetch_tls_new(const char *host, const char *ca_file, bool insecure,
+                      struct gw__fetch_tls **out, char *why, size_t cap)
 {
     int rc = GW_ENOMEM;
     struct gw__fetch_tls *t = calloc(1, sizeof *t);
@@ -51,7 +51,7 @@ int gw__fetch_tls_new(const char *host, const char *ca_file, struct gw__fetch_tl
     if (t->ctx == NULL)
         goto fail;
     SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION);
-    SSL_CTX_set_verify(t->ctx, SSL_VERIFY_PEER, NULL);
+    SSL_CTX_set_verify(t->ctx, insecure ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, NULL);
     if (SSL_CTX_set_default_verify_paths(t->ctx) != 1)
         ERR_clear_error(); /* no system store: only ca_file is trusted */
     if (ca_file != NULL && SSL_CTX_load_verify_locations(t->ctx, ca_file, NULL) != 1) {

@@ -14,10 +14,10 @@
 struct gw__fetch_tls;
 
 /* A client for host (a name, or an IPv4 / IPv6 literal without brackets), trusting ca_file
- * (PEM, may be NULL) on top of the system's store. 0, or GW_EINVAL with why (the CA file),
- * or GW_ENOMEM. */
-int gw__fetch_tls_new(const char *host, const char *ca_file, struct gw__fetch_tls **out, char *why,
-                      size_t cap);
+ * (PEM, may be NULL) on top of the system's store; insecure: the certificate is not verified
+ * (SNI is still sent). 0, or GW_EINVAL with why (the CA file), or GW_ENOMEM. */
+int gw__fetch_tls_new(const char *host, const char *ca_file, bool insecure,
+                      struct gw__fetch_tls **out, char *why, size_t cap);
 void gw__fetch_tls_free(struct gw__fetch_tls *t);
 
 /* Records received from the peer. 0 or GW_ENOMEM. */

@@ -20,6 +20,7 @@
 #include "policy/policy.h"
 #include "runtime/server-t.h"
 #include "runtime/worker-t.h"
+#include "state/redis_stats.h"
 #include "trace/exporter.h"
 #include "upstream/breaker.h"
 #include "upstream/target_state.h"
@@ -552,10 +553,6 @@ static void service_families(struct out *o, const struct gw_metrics_total *t)
         lbl_add(&lb, "stage", stage);
         histogram(o, "gantry_policy_duration_seconds", lb.s, &h);
     }
-    family(o, "gantry_redis_command_duration_seconds", "histogram",
-           "Round trip of a rate-limit decision sent to Redis.");
-    gw_metrics_total_hist(t, l->hist_redis, &h);
-    histogram(o, "gantry_redis_command_duration_seconds", "", &h);
 }
 
 static void limit_families(struct out *o, const struct gw_metrics_total *t)
@@ -704,23 +701,111 @@ static void target_families(struct out *o, struct gw_server *s, const struct gw_
     }
 }
 
+static uint64_t ld(_Atomic uint64_t *p)
+{
+    return atomic_load_explicit(p, memory_order_relaxed);
+}
+
+_Static_assert(GW_REDIS_LAT_BUCKETS == NLE, "a Redis client's buckets are the exported bounds");
+
+/* The round trips of one use's clients, from their fixed buckets (state/redis_stats.h). */
+static void redis_latency(struct out *o, const char *labels, struct gw_redis_stats *st)
+{
+    uint64_t n = ld(&st->lat_count), cum = 0;
+    if (n == 0)
+        return;
+    for (size_t i = 0; i <= NLE; i++) {
+        cum += ld(&st->lat[i]);
+        puts_(o, "gantry_redis_command_duration_seconds_bucket{");
+        puts_(o, labels);
+        puts_(o, ",le=\"");
+        puts_(o, i < NLE ? le_text[i] : "+Inf");
+        puts_(o, "\"} ");
+        put_u64(o, i < NLE ? cum : n);
+        put(o, "\n", 1);
+    }
+    puts_(o, "gantry_redis_command_duration_seconds_sum{");
+    puts_(o, labels);
+    puts_(o, "} ");
+    put_seconds(o, ld(&st->lat_sum_ns));
+    puts_(o, "\ngantry_redis_command_duration_seconds_count{");
+    puts_(o, labels);
+    puts_(o, "} ");
+    put_u64(o, n);
+    put(o, "\n", 1);
+}
+
+/* Every shared Redis client by use (ratelimit, registration, revocations, hub, ...): samples
+ * for the uses that have a client now. The rate limits' up and counts are their backend's own
+ * (a decision, not a command), the others' their clients'. */
 static void redis_families(struct out *o, struct gw_server *s)
 {
     struct gw__observe_redis r;
+    struct labels lb;
+    bool rl = gw__observe_redis(s, &r);
+    size_t nuses = gw_redis_stats_count();
     family(o, "gantry_redis_up", "gauge",
-           "1 when the rate-limit Redis backend is up, 0 when down (only with backend redis).");
-    family(o, "gantry_redis_clients_up", "gauge", "Workers whose Redis client is connected.");
-    family(o, "gantry_redis_commands_total", "counter", "Script calls sent to Redis.");
+           "1 when every Redis client of a use (ratelimit, registration, revocations, hub) is "
+           "connected, else 0; only for the uses configured with Redis.");
+    family(o, "gantry_redis_clients_up", "gauge",
+           "Redis clients of a use that are connected (ratelimit: one per worker).");
+    family(o, "gantry_redis_connects_total", "counter",
+           "Redis connections made by a use's clients: the first and every reconnect.");
+    family(o, "gantry_redis_disconnects_total", "counter",
+           "Redis connections a use's clients lost after they were up.");
+    family(o, "gantry_redis_commands_total", "counter",
+           "Commands sent to Redis by use (ratelimit: script calls).");
     family(o, "gantry_redis_command_errors_total", "counter",
-           "Redis commands that failed, by kind (error, timeout, unavailable).");
-    if (!gw__observe_redis(s, &r))
-        return;
-    sample_u64(o, "gantry_redis_up", "", r.up);
-    sample_u64(o, "gantry_redis_clients_up", "", r.clients_up);
-    sample_u64(o, "gantry_redis_commands_total", "", r.calls);
-    sample_u64(o, "gantry_redis_command_errors_total", "kind=\"error\"", r.errors);
-    sample_u64(o, "gantry_redis_command_errors_total", "kind=\"timeout\"", r.timeouts);
-    sample_u64(o, "gantry_redis_command_errors_total", "kind=\"unavailable\"", r.unavailable);
+           "Redis commands that failed, by use and kind (error, timeout, unavailable).");
+    for (size_t i = 0; i < nuses; i++) {
+        struct gw_redis_stats *st = gw_redis_stats_at(i);
+        bool is_rl = strcmp(st->use, "ratelimit") == 0;
+        uint64_t clients = ld(&st->clients), up = ld(&st->clients_up);
+        if (is_rl ? !rl : clients == 0)
+            continue;
+        lbl_reset(&lb);
+        lbl_add(&lb, "use", st->use);
+        sample_u64(o, "gantry_redis_up", lb.s, is_rl ? r.up : up == clients);
+        sample_u64(o, "gantry_redis_clients_up", lb.s, is_rl ? r.clients_up : up);
+        sample_u64(o, "gantry_redis_connects_total", lb.s, ld(&st->connects));
+        sample_u64(o, "gantry_redis_disconnects_total", lb.s, ld(&st->disconnects));
+        sample_u64(o, "gantry_redis_commands_total", lb.s, is_rl ? r.calls : ld(&st->commands));
+        static const char *const kinds[] = {"error", "timeout", "unavailable"};
+        uint64_t v[3] = {ld(&st->errors), ld(&st->timeouts), ld(&st->unavailable)};
+        if (is_rl) {
+            v[0] = r.errors;
+            v[1] = r.timeouts;
+            v[2] = r.unavailable;
+        }
+        for (size_t k = 0; k < 3; k++) {
+            struct labels kl = lb;
+            lbl_add(&kl, "kind", kinds[k]);
+            sample_u64(o, "gantry_redis_command_errors_total", kl.s, v[k]);
+        }
+    }
+}
+
+/* Command round trips by use: the rate limits' from the workers' histograms (a decision's
+ * round trip, t: NULL when there are no request metrics), the other uses' from their clients'
+ * buckets. */
+static void redis_latencies(struct out *o, const struct gw_metrics_total *t)
+{
+    struct labels lb;
+    family(o, "gantry_redis_command_duration_seconds", "histogram",
+           "Round trip of a command sent to Redis, by use (for ratelimit: a decision's).");
+    if (t != NULL) {
+        struct gw_hist_sum h;
+        gw_metrics_total_hist(t, t->layout->hist_redis, &h);
+        histogram(o, "gantry_redis_command_duration_seconds", "use=\"ratelimit\"", &h);
+    }
+    for (size_t i = 0; i < gw_redis_stats_count(); i++) {
+        struct gw_redis_stats *st = gw_redis_stats_at(i);
+        if (strcmp(st->use, "ratelimit") == 0 || ld(&st->clients) == 0)
+            continue;
+        lbl_reset(&lb);
+        lbl_add(&lb, "use", st->use);
+        redis_latency(o, lb.s, st);
+    }
 }
 
 /* The trace exporter's counters (docs/tracing.md); samples only while tracing is on. */
@@ -812,6 +897,7 @@ int gw_observe_prometheus(struct gw_server *s, struct gw_buf *b)
         target_families(&o, s, &t);
     }
     redis_families(&o, s);
+    redis_latencies(&o, have ? &t : NULL);
     tracing_families(&o, s);
     audit_families(&o);
     cache_families(&o, s);

@@ -31,6 +31,13 @@ int gw__registry_seal(const struct gw_config *cfg, struct gw_registration *e, co
 char *gw__registry_open(const struct gw_config *cfg, const struct gw_registration *e, size_t *len);
 void gw__registry_wipe(char *s, size_t len);
 
+/* registry_token.c: opens a "sealed_token" of a request body (gw_registry_token_seal) with
+ * the key of its id among cfg's keys, name and url being the body's. Returns the plaintext
+ * (NUL-terminated, *len bytes; wipe and free it with gw__registry_wipe), or NULL with *why
+ * (malformed, no key of that id, forged or sealed for another name or url, out of memory). */
+char *gw__registry_token_unseal(const struct gw_config *cfg, const char *name, const char *url,
+                                const char *sealed, size_t *len, const char **why);
+
 /* registry_token.c: the id of the key given as 64 hex digits: 8 hex digits. False when the
  * key is not one. */
 bool gw__registry_key_id(const char *hex, unsigned char key[32], char id[9]);

@@ -46,6 +46,16 @@ struct gw_registration {
 
 struct gw_registry;
 
+/* Any thread (`gantry register --encryption-key`). token sealed by the registering client for
+ * its way to the gateway, the "sealed_token" of POST /api/registrations: "v1.KEYID.BOX", BOX
+ * the unpadded base64url of XChaCha20-Poly1305 (nonce, ciphertext, tag) under key_hex (64 hex
+ * digits: the gateway's registration.encryption_key or one of its previous_keys) with the
+ * registration's name and url (exactly as sent) as associated data, KEYID the key's id as the
+ * gateway computes it. A string to free(), or NULL when key_hex is not 64 hex digits or out
+ * of memory. */
+char *gw_registry_token_seal(const char *key_hex, const char *name, const char *url,
+                             const char *token);
+
 /* Called (control thread) when changes are due to be published (see gw_registry_changed). */
 typedef void (*gw_registry_change_fn)(void *arg);
 

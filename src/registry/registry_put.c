@@ -22,7 +22,8 @@
 #include "core/log.h"
 #include "net/listen.h"
 
-static const char *const body_keys[] = {"name", "url", "prefix", "weight", "ttl", "token"};
+static const char *const body_keys[] = {"name", "url",   "prefix",      "weight",
+                                        "ttl",  "token", "sealed_token"};
 #define MAX_TOKEN 4096
 #define NBODY_KEYS (sizeof body_keys / sizeof body_keys[0])
 
@@ -256,12 +257,9 @@ static bool check_owner(const struct gw_registry *reg, const char *id, const cha
     return true;
 }
 
-static bool token_ok(json_t *v)
+/* 1 to MAX_TOKEN visible ASCII characters: it goes into a header line. */
+static bool token_chars_ok(const char *s, size_t n)
 {
-    if (!json_is_string(v))
-        return false;
-    size_t n = json_string_length(v);
-    const char *s = json_string_value(v);
     if (n == 0 || n > MAX_TOKEN || strlen(s) != n)
         return false;
     for (size_t i = 0; i < n; i++) {
@@ -269,6 +267,11 @@ static bool token_ok(json_t *v)
             return false;
     }
     return true;
+}
+
+static bool token_ok(json_t *v)
+{
+    return json_is_string(v) && token_chars_ok(json_string_value(v), json_string_length(v));
 }
 
 /* Does old carry exactly token (NULL: none)? */
@@ -302,9 +305,10 @@ static bool check_body(const struct gw_config *cfg, json_t *body, uint64_t *ttl_
         for (size_t i = 0; i < NBODY_KEYS; i++)
             known = known || strcmp(key, body_keys[i]) == 0;
         if (!known)
-            fail(res, 400, key, "unknown key (expected name, url, prefix, weight, ttl, token)");
-        else if (strcmp(key, "token") != 0 && json_is_string(v) &&
-                 strchr(json_string_value(v), '$'))
+            fail(res, 400, key,
+                 "unknown key (expected name, url, prefix, weight, ttl, token, sealed_token)");
+        else if (strcmp(key, "token") != 0 && strcmp(key, "sealed_token") != 0 &&
+                 json_is_string(v) && strchr(json_string_value(v), '$'))
             fail(res, 400, key, "'$' is not allowed in a registration");
     }
     json_t *prefix = json_object_get(body, "prefix");
@@ -316,6 +320,16 @@ static bool check_body(const struct gw_config *cfg, json_t *body, uint64_t *ttl_
              "expected a string of 1 to 4096 visible ASCII characters (it goes into a header)");
     else if (token && cfg->registration.encryption_key == NULL)
         fail(res, 400, "token",
+             "the gateway has no encryption key for tokens (registration.encryption_key or "
+             "ENCRYPTION_KEY)");
+    json_t *sealed = json_object_get(body, "sealed_token");
+    if (sealed && token)
+        fail(res, 400, "sealed_token", "give token or sealed_token, not both");
+    else if (sealed && (!json_is_string(sealed) || json_string_length(sealed) > 2 * MAX_TOKEN))
+        fail(res, 400, "sealed_token",
+             "expected a string \"v1.KEYID.BOX\" as gantry register --encryption-key writes it");
+    else if (sealed && cfg->registration.encryption_key == NULL)
+        fail(res, 400, "sealed_token",
              "the gateway has no encryption key for tokens (registration.encryption_key or "
              "ENCRYPTION_KEY)");
     *ttl_ms = cfg->registration.ttl_ms;
@@ -344,9 +358,25 @@ void gw_registry_put(struct gw_registry *reg, const struct gw_config *cfg, json_
     struct gw_config *probe = NULL;
     struct gw_registration *e = NULL;
     uint64_t ttl_ms = 0;
+    char *opened = NULL; /* the plaintext of a sealed_token */
+    size_t opened_len = 0;
     memset(res, 0, sizeof *res);
     if (!check_body(cfg, body, &ttl_ms, res) || !check_values(cfg, body, res, &probe))
         goto out;
+    const char *token = json_string_value(json_object_get(body, "token"));
+    json_t *sealed = json_object_get(body, "sealed_token");
+    if (sealed) {
+        const char *why = NULL;
+        opened = gw__registry_token_unseal(cfg, json_string_value(json_object_get(body, "name")),
+                                           json_string_value(json_object_get(body, "url")),
+                                           json_string_value(sealed), &opened_len, &why);
+        if (opened == NULL || !token_chars_ok(opened, opened_len)) {
+            fail(res, 400, "sealed_token",
+                 opened ? "the token inside is not 1 to 4096 visible ASCII characters" : why);
+            goto out;
+        }
+        token = opened;
+    }
     const struct gw_service_conf *svc = &probe->services[0];
     struct sockaddr_storage addr;
     socklen_t alen;
@@ -378,14 +408,13 @@ void gw_registry_put(struct gw_registry *reg, const struct gw_config *cfg, json_
                  cfg->registration.max_registrations);
         goto out;
     }
-    json_t *token = json_object_get(body, "token");
-    if (token && gw__registry_seal(cfg, e, json_string_value(token)) < 0)
+    if (token && gw__registry_seal(cfg, e, token) < 0)
         goto oom;
     e->created_ms = old ? old->created_ms : now_ms;
     e->renewed_ms = now_ms;
     e->expires_ms = now_ms + ttl_ms;
     res->changed = old == NULL || strcmp(old->prefix, e->prefix) != 0 || old->weight != e->weight ||
-                   !same_token(cfg, old, token ? json_string_value(token) : NULL);
+                   !same_token(cfg, old, token);
     struct gw_registration *prev = gw__registry_swap(reg, e);
     if (prev == e)
         goto oom;
@@ -397,6 +426,7 @@ void gw_registry_put(struct gw_registry *reg, const struct gw_config *cfg, json_
 oom:
     fail(res, 500, "", "out of memory");
 out:
+    gw__registry_wipe(opened, opened_len + 1);
     gw_registration_free(e);
     gw_config_free(probe);
 }

@@ -13,8 +13,9 @@
  * - Expiry needs no message: every instance removes a registration at the same wall-clock time,
  *   and Redis drops the key then.
  * - When the subscription becomes active (at start, and after each reconnect) the instance
- *   resynchronises: it reads every key (an instance that starts late loads the current set) and
- *   writes the registrations it holds that Redis does not (made while Redis was down).
+ *   resynchronises: it reads every key, walked with SCAN (an instance that starts late loads
+ *   the current set), and writes the registrations it holds that Redis does not (made while
+ *   Redis was down).
  * - Redis down: commands fail at once (the client never waits for a connection), so the admin
  *   API answers as always and each instance keeps what it has; one log line per change of
  *   state. A registration removed elsewhere while this instance could not hear it stays here
@@ -186,30 +187,26 @@ static bool is_id(const char *s, size_t n)
     return true;
 }
 
-/* The keys of every registration in Redis: read each, write ours that are missing. */
-static void on_keys(void *arg, int status, const struct redisReply *r)
+/* One resynchronisation: a SCAN walk over the registration keys (never KEYS, which blocks
+ * Redis for the whole keyspace at once), reading each key it meets; at the end of the walk the
+ * registrations held here that Redis does not have are written. */
+struct scan {
+    struct gw_registry_share *sh;
+    json_t *there; /* the ids met so far */
+    size_t keys;
+    char cursor[32];
+    char pattern[160];
+};
+
+static void scan_next(struct scan *sc);
+
+static void scan_end(struct scan *sc)
 {
-    struct call *c = arg;
-    struct gw_registry_share *sh = c->sh;
-    free(c);
-    if (sh->closing || status != 0 || r == NULL || r->type != REDIS_REPLY_ARRAY)
-        return;
-    size_t plen = strlen(sh->prefix) + 2;
-    json_t *there = json_object();
-    for (size_t i = 0; there && i < r->elements; i++) {
-        const struct redisReply *k = r->element[i];
-        if (k->type != REDIS_REPLY_STRING || k->len <= plen || !is_id(k->str + plen, k->len - plen))
-            continue;
-        char id[GW_REGISTRY_ID_LEN + 1];
-        memcpy(id, k->str + plen, GW_REGISTRY_ID_LEN);
-        id[GW_REGISTRY_ID_LEN] = '\0';
-        json_object_set_new(there, id, json_true());
-        read_one(sh, id, true);
-    }
+    struct gw_registry_share *sh = sc->sh;
     size_t pushed = 0;
-    for (size_t i = 0; there && i < gw_registry_count(sh->reg); i++) {
+    for (size_t i = 0; i < gw_registry_count(sh->reg); i++) {
         const struct gw_registration *e = gw_registry_at(sh->reg, i);
-        if (json_object_get(there, e->id) == NULL) {
+        if (json_object_get(sc->there, e->id) == NULL) {
             write_one(sh, e);
             announce(sh, "put", e->id);
             pushed++;
@@ -217,23 +214,74 @@ static void on_keys(void *arg, int status, const struct redisReply *r)
     }
     gw_log_info("registration.redis: in step with %s (%zu registration%s there, %zu written "
                 "from here)",
-                gw_redis_addr(sh->redis), r->elements, r->elements == 1 ? "" : "s", pushed);
-    json_decref(there);
+                gw_redis_addr(sh->redis), sc->keys, sc->keys == 1 ? "" : "s", pushed);
+}
+
+static void scan_free(struct scan *sc)
+{
+    json_decref(sc->there);
+    free(sc);
+}
+
+/* A SCAN reply: [cursor, [key, ...]]. Reads each key, then the next batch or the end. */
+static void on_scan(void *arg, int status, const struct redisReply *r)
+{
+    struct scan *sc = arg;
+    struct gw_registry_share *sh = sc->sh;
+    if (sh->closing || status != 0 || r == NULL || r->type != REDIS_REPLY_ARRAY ||
+        r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING ||
+        r->element[0]->len >= sizeof sc->cursor || r->element[1]->type != REDIS_REPLY_ARRAY) {
+        /* Redis went down mid-walk: the next connection resynchronises again. */
+        scan_free(sc);
+        return;
+    }
+    size_t plen = strlen(sh->prefix) + 2;
+    const struct redisReply *keys = r->element[1];
+    for (size_t i = 0; i < keys->elements; i++) {
+        const struct redisReply *k = keys->element[i];
+        if (k->type != REDIS_REPLY_STRING || k->len <= plen || !is_id(k->str + plen, k->len - plen))
+            continue;
+        char id[GW_REGISTRY_ID_LEN + 1];
+        memcpy(id, k->str + plen, GW_REGISTRY_ID_LEN);
+        id[GW_REGISTRY_ID_LEN] = '\0';
+        /* SCAN may return a key twice (a rehash during the walk): read it once. */
+        if (json_object_get(sc->there, id) != NULL)
+            continue;
+        json_object_set_new(sc->there, id, json_true());
+        sc->keys++;
+        read_one(sh, id, true);
+    }
+    memcpy(sc->cursor, r->element[0]->str, r->element[0]->len);
+    sc->cursor[r->element[0]->len] = '\0';
+    if (strcmp(sc->cursor, "0") == 0) {
+        scan_end(sc);
+        scan_free(sc);
+        return;
+    }
+    scan_next(sc);
+}
+
+static void scan_next(struct scan *sc)
+{
+    const char *argv[] = {"SCAN", sc->cursor, "MATCH", sc->pattern, "COUNT", "512"};
+    if (gw_redis_command(sc->sh->redis, 6, argv, NULL, CMD_TIMEOUT_MS, on_scan, sc, NULL) != 0)
+        scan_free(sc);
 }
 
 static void resync(struct gw_registry_share *sh)
 {
-    char pattern[160];
-    struct call *c = calloc(1, sizeof *c);
-    if (c == NULL)
+    struct scan *sc = calloc(1, sizeof *sc);
+    if (sc == NULL)
         return;
-    c->sh = sh;
-    snprintf(pattern, sizeof pattern, "%sr:*", sh->prefix);
-    /* KEYS walks the keyspace once per (re)connection: registrations are at most
-     * registration.max_registrations, and this runs on the control thread only. */
-    const char *argv[] = {"KEYS", pattern};
-    if (gw_redis_command(sh->redis, 2, argv, NULL, CMD_TIMEOUT_MS, on_keys, c, NULL) != 0)
-        free(c);
+    sc->sh = sh;
+    sc->there = json_object();
+    if (sc->there == NULL) {
+        free(sc);
+        return;
+    }
+    snprintf(sc->cursor, sizeof sc->cursor, "0");
+    snprintf(sc->pattern, sizeof sc->pattern, "%sr:*", sh->prefix);
+    scan_next(sc);
 }
 
 static void on_message(void *arg, int status, const char *channel, size_t channel_len,
@@ -328,7 +376,8 @@ int gw_registry_share_start(struct gw_registry *reg, uv_loop_t *loop, const stru
                               .db = u.db,
                               .connect_timeout_ms = 1000,
                               .backoff_min_ms = 100,
-                              .backoff_max_ms = 5000};
+                              .backoff_max_ms = 5000,
+                              .use = "registration"};
     rc = gw_redis_new(&sh->redis, loop, &o);
     if (rc < 0)
         goto fail;

@@ -686,6 +686,7 @@ int gw_rl_redis_new(struct gw_rl_redis **out, uv_loop_t *loop, const struct gw_r
         .connect_timeout_ms = conf->timeout_ms,
         .backoff_min_ms = conf->backoff_min_ms,
         .backoff_max_ms = conf->backoff_max_ms,
+        .use = "ratelimit",
     };
     if (shared == NULL)
         goto fail;

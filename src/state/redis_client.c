@@ -21,6 +21,7 @@
  * once neither holds.
  */
 #include "state/redis_client.h"
+#include "state/redis_stats.h"
 
 #include <arpa/inet.h>
 #include <hiredis/async.h>
@@ -97,6 +98,7 @@ struct gw_redis {
     bool closing;
     gw_redis_closed_cb on_closed;
     void *closed_arg;
+    struct gw_redis_stats *stats; /* this use's counters (/metrics); NULL when the table is full */
 };
 
 struct gw_redis_cmd {
@@ -105,6 +107,7 @@ struct gw_redis_cmd {
     gw_redis_reply_cb cb; /* NULL once answered or cancelled */
     void *arg;
     uint64_t deadline_ms;
+    uint64_t sent_ns;               /* uv_hrtime() when it went out: its round trip's start */
     struct gw_redis_script *script; /* an EVALSHA: reloaded and sent again on NOSCRIPT */
     bool retried;
     size_t len;
@@ -138,6 +141,13 @@ static uint64_t mono_ms(void)
 }
 
 /* ---- scripts ------------------------------------------------------------------------------ */
+
+/* Adds d to a counter of the client's use (state/redis_stats.h), when it has one. */
+#define COUNT(c, field, d)                                                                         \
+    do {                                                                                           \
+        if ((c)->stats != NULL)                                                                    \
+            atomic_fetch_add_explicit(&(c)->stats->field, (uint64_t)(d), memory_order_relaxed);    \
+    } while (0)
 
 int gw_redis_script_init(struct gw_redis_script *s, const char *text)
 {
@@ -199,6 +209,13 @@ static void report(struct gw_redis *c, int status, const char *why)
     enum report now = status == 0 ? REPORT_UP : REPORT_DOWN;
     if (now == c->reported)
         return;
+    if (now == REPORT_UP) {
+        COUNT(c, connects, 1);
+        COUNT(c, clients_up, 1);
+    } else if (c->reported == REPORT_UP) {
+        COUNT(c, disconnects, 1);
+        COUNT(c, clients_up, -1);
+    }
     c->reported = now;
     struct gw_list todo;
     gw_list_take(&todo, &c->watchers);
@@ -366,6 +383,10 @@ static void on_cmd_reply(redisAsyncContext *ac, void *r, void *privdata)
         free(cmd);
         return;
     }
+    if (c->stats != NULL)
+        gw_redis_stats_latency(c->stats, uv_hrtime() - cmd->sent_ns);
+    if (reply->type == REDIS_REPLY_ERROR)
+        COUNT(c, errors, 1);
     cmd_answer(cmd, reply->type == REDIS_REPLY_ERROR ? GW_EREDISREPLY : 0, reply);
     free(cmd);
 }
@@ -385,6 +406,7 @@ static void on_deadline(uv_timer_t *t)
         struct gw_redis_cmd *head = gw_container_of(c->pending.next, struct gw_redis_cmd, link);
         if (head->deadline_ms > now)
             break;
+        COUNT(c, timeouts, 1);
         cmd_answer(head, GW_EREDISTIMEOUT, NULL);
         late = true;
         if (c->closing)
@@ -407,6 +429,8 @@ static int cmd_send(struct gw_redis *c, struct gw_redis_cmd *cmd, uint64_t timeo
     cmd->cb = cb;
     cmd->arg = arg;
     cmd->deadline_ms = mono_ms() + timeout_ms;
+    cmd->sent_ns = uv_hrtime();
+    COUNT(c, commands, 1);
     pending_insert(c, cmd);
     if (out != NULL)
         *out = cmd;
@@ -419,8 +443,10 @@ int gw_redis_command(struct gw_redis *c, int argc, const char *const *argv, cons
 {
     if (argc < 1 || argv == NULL || timeout_ms == 0 || cb == NULL)
         return GW_EINVAL;
-    if (!gw_redis_up(c))
+    if (!gw_redis_up(c)) {
+        COUNT(c, unavailable, 1);
         return GW_EREDISDOWN;
+    }
     struct gw_redis_cmd *cmd = cmd_new(c, NULL, 0, (size_t)argc, argv, lens);
     if (cmd == NULL)
         return GW_ENOMEM;
@@ -435,8 +461,10 @@ int gw_redis_script_run(struct gw_redis *c, struct gw_redis_script *s, int nkeys
     if (s == NULL || nkeys < 0 || argc < nkeys || (argc > 0 && argv == NULL) || timeout_ms == 0 ||
         cb == NULL)
         return GW_EINVAL;
-    if (!gw_redis_up(c))
+    if (!gw_redis_up(c)) {
+        COUNT(c, unavailable, 1);
         return GW_EREDISDOWN;
+    }
     snprintf(keys, sizeof(keys), "%d", nkeys);
     const char *head[3] = {"EVALSHA", s->sha, keys};
     struct gw_redis_cmd *cmd = cmd_new(c, head, 3, (size_t)argc, argv, lens);
@@ -1076,6 +1104,8 @@ int gw_redis_new(struct gw_redis **out, uv_loop_t *loop, const struct gw_redis_o
     c->connect_timeout_ms = o->connect_timeout_ms;
     c->backoff_min_ms = o->backoff_min_ms;
     c->backoff_max_ms = o->backoff_max_ms;
+    c->stats = gw_redis_stats_for(o->use);
+    COUNT(c, clients, 1);
     gw_list_init(&c->pending);
     gw_list_init(&c->watchers);
     gw_list_init(&c->subs);
@@ -1101,6 +1131,9 @@ void gw_redis_close(struct gw_redis *c, gw_redis_closed_cb on_closed, void *arg)
     c->closing = true;
     c->on_closed = on_closed;
     c->closed_arg = arg;
+    COUNT(c, clients, -1);
+    if (c->reported == REPORT_UP)
+        COUNT(c, clients_up, -1);
     /* Answer here: freeing a context from inside its reply callback is deferred by hiredis
      * until that callback returns. */
     while (!gw_list_empty(&c->pending))

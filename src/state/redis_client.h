@@ -62,6 +62,8 @@ struct gw_redis_opts {
     uint32_t db;                     /* SELECT db on each connect when != 0 */
     uint64_t connect_timeout_ms;     /* per connect step (>= 1) */
     uint64_t backoff_min_ms, backoff_max_ms; /* reconnect delays; 1 <= max, min <= max */
+    const char *use; /* what the client serves, for its metrics (state/redis_stats.h): "ratelimit",
+                        "registration", ...; NULL: "other" */
 };
 
 /* A command's answer: status 0 and the reply; GW_EREDISREPLY and the error reply

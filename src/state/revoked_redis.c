@@ -271,6 +271,7 @@ int gw_revoked_redis_start(uv_loop_t *loop, const struct gw_revoked_redis_conf *
         .connect_timeout_ms = conf->timeout_ms,
         .backoff_min_ms = conf->backoff_min_ms,
         .backoff_max_ms = conf->backoff_max_ms,
+        .use = "revocations",
     };
     int rc = gw_redis_script_init(&rr.script, SCRIPT);
     if (rc < 0)

@@ -268,7 +268,7 @@ def must_fire(origin):
         ("GantryTargetCircuitOpen", {"service": "flaky", "target": "127.0.0.1:%d" % origin.port,
                                      "severity": "warning"}),
         ("GantryNoHealthyTarget", {"service": "down", "severity": "critical"}),
-        ("GantryRedisDown", {"severity": "critical"}),
+        ("GantryRedisDown", {"use": "ratelimit", "severity": "critical"}),
         ("GantryReloadFailed", {"severity": "warning"}),
     ]
 
@@ -343,7 +343,7 @@ def test_dashboard_and_alerts_against_a_real_prometheus():
             r = request(g.port, "GET", "/flaky/echo/x")
             assert r.status == 503 and b"circuit open" in r.body, r
             rs.kill()
-            gwtest.wait_until(lambda: metric_line(g, "gantry_redis_up 0"), 10,
+            gwtest.wait_until(lambda: metric_line(g, 'gantry_redis_up{use="ratelimit"} 0'), 10,
                               message="gantry sees Redis down")
 
             def firing(name, **labels):

@@ -125,6 +125,25 @@ def test_dns_addresses_become_targets_and_follow_the_file():
             assert g.stderr().count("orders.test does not resolve") == 1
 
 
+def test_a_short_record_ttl_wins_over_the_interval():
+    """discovery.interval is 10 minutes, but dnsmasq answers with a TTL of 1 s (--local-ttl=1):
+    the name is resolved again when its records expire, so a change is followed within
+    seconds, not at the next interval."""
+    port = gwtest.free_port()
+    with origin_on("127.0.0.2", port), origin_on("127.0.0.3", port):
+        dns = Dnsmasq(["127.0.0.2 orders.test"])
+        cfg = config(port, dns)
+        cfg["discovery"]["interval"] = "10m"
+        with Gantry(cfg) as g:
+            gwtest.wait_until(lambda: target_urls(g) == ["http://127.0.0.2:%d" % port], 10,
+                              message="first address")
+            dns.write_hosts(["127.0.0.3 orders.test"])
+            dns.reload()
+            gwtest.wait_until(lambda: target_urls(g) == ["http://127.0.0.3:%d" % port], 15,
+                              message="the change followed at the records' TTL")
+            assert request(g.port, "GET", "/orders/echo").status == 200
+
+
 def test_dns_srv_records_give_ports_and_weights():
     with Origin() as a, Origin() as b:
         dns = Dnsmasq(

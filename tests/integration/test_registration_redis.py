@@ -7,9 +7,10 @@ instance keeps what it has and answers at once, with one log line, and what was 
 meanwhile reaches the others once Redis is back."""
 
 import json
+import subprocess
 
 import gwtest
-from gwtest import Gantry, Origin, RedisServer, request
+from gwtest import Gantry, Origin, RedisError, RedisServer, request
 
 KEY = "shared-reg-key"
 ENC = "d4" * 32
@@ -123,6 +124,90 @@ def test_redis_down_each_keeps_what_it_has():
             with RedisServer(port=port) as rs2:
                 gwtest.wait_until(lambda: routed_to(g2, "/during/echo", c), 15, message="back")
                 assert rs2.cmd("EXISTS", "gantry:reg:r:" + r.json()["id"]) == 1
+
+
+
+def test_late_instance_walks_keys_with_scan():
+    """The resynchronisation reads the registrations with SCAN, batch after batch, never with
+    KEYS (which blocks Redis over the whole keyspace): with KEYS disabled in Redis, and the
+    registration among 3,000 other keys of the same prefix (several SCAN batches), an instance
+    that starts late still loads it, once."""
+    gwtest.require_redis()
+    with RedisServer(args=["--rename-command", "KEYS", ""]) as rs, Origin() as f, Origin() as b:
+        try:
+            rs.cmd("KEYS", "*")
+            raise AssertionError("KEYS is not disabled in the test's Redis")
+        except RedisError as e:
+            assert "unknown command" in str(e).lower(), e
+        with Gantry(config(f, rs)) as g1:
+            up(g1)
+            r = register(g1, "orders", b.target()["url"], "/orders", ttl=60, token=TOKEN)
+            assert r.status == 201, r
+            junk = []
+            for i in range(3000):
+                junk += ["gantry:reg:r:junk%04d" % i, "x"]
+            assert rs.cmd("MSET", *junk) == b"OK"
+            with Gantry(config(f, rs)) as g2:
+                gwtest.wait_until(lambda: routed_to(g2, "/orders/echo", b), 10, message="late")
+                g2.wait_log(r"registration.redis: in step with .* \(1 registration there, 0 "
+                            r"written from here\)", stream="stderr", timeout=10)
+                hs = request(g2.port, "GET", "/orders/echo").json()["headers"]
+                assert [v for n, v in hs if n.lower() == "authorization"] == ["Bearer " + TOKEN]
+
+
+
+def metrics(g):
+    r = g.admin_request("GET", "/metrics", headers=AUTH)
+    assert r.status == 200, r
+    return r.body.decode()
+
+
+def sample(text, name, labels):
+    """The value of one sample, or None."""
+    for line in text.splitlines():
+        if line.startswith(name + "{") and line.split("} ")[0] + "}" == name + labels:
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+def test_redis_client_metrics_by_use():
+    """The shared Redis client's state per use in /metrics: up, connections made and lost,
+    commands, their round trips; promtool accepts the exposition."""
+    gwtest.require_redis()
+    use = '{use="registration"}'
+    with RedisServer() as rs, Origin() as f, Origin() as b, Gantry(config(f, rs)) as g:
+        up(g)
+        assert register(g, "orders", b.target()["url"], "/orders", ttl=60).status == 201
+        text = gwtest.wait_until(
+            lambda: (lambda t: t if (sample(t, "gantry_redis_commands_total", use) or 0) >= 3
+                     else None)(metrics(g)), 10, message="commands counted")
+        assert sample(text, "gantry_redis_up", use) == 1, text
+        assert sample(text, "gantry_redis_clients_up", use) == 1
+        assert sample(text, "gantry_redis_connects_total", use) == 1
+        assert sample(text, "gantry_redis_disconnects_total", use) == 0
+        n = sample(text, "gantry_redis_command_duration_seconds_count", use)
+        assert n and n >= 1, text
+        assert sample(text, "gantry_redis_command_duration_seconds_bucket",
+                      '{use="registration",le="+Inf"}') == n
+        assert sample(text, "gantry_redis_command_errors_total",
+                      '{use="registration",kind="timeout"}') == 0
+        # no rate limit through Redis here: no sample for it
+        assert 'use="ratelimit"' not in text
+        check = subprocess.run(["promtool", "check", "metrics"], input=text.encode(),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        assert b"error" not in check.stdout.lower(), check.stdout.decode()
+        # Redis down: up 0 and one disconnect; a change made meanwhile is counted unavailable
+        # or not sent; back: up 1 and a second connection
+        rs.kill()
+        gwtest.wait_until(lambda: sample(metrics(g), "gantry_redis_up", use) == 0, 10,
+                          message="down in /metrics")
+        text = metrics(g)
+        assert sample(text, "gantry_redis_disconnects_total", use) == 1, text
+        assert sample(text, "gantry_redis_clients_up", use) == 0
+        rs.start()
+        gwtest.wait_until(lambda: sample(metrics(g), "gantry_redis_up", use) == 1, 15,
+                          message="up again in /metrics")
+        assert sample(metrics(g), "gantry_redis_connects_total", use) == 2
 
 
 if __name__ == "__main__":

@@ -105,9 +105,10 @@ class RedisServer:
 
     name = "redis"
 
-    def __init__(self, port=None, ready_timeout=10):
+    def __init__(self, port=None, ready_timeout=10, args=()):
         require_redis()
         self.port = port or procs.free_port()
+        self.args = list(args)  # more redis-server options, e.g. ["--rename-command", "KEYS", ""]
         self.tmpdir = procs._mkdtemp("redis")
         self.log_path = os.path.join(self.tmpdir, "redis.log")
         self.proc = None
@@ -120,7 +121,7 @@ class RedisServer:
             return
         argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
                 "--save", "", "--appendonly", "no", "--dir", self.tmpdir,
-                "--daemonize", "no", "--logfile", self.log_path]
+                "--daemonize", "no", "--logfile", self.log_path] + self.args
         self.proc = procs._spawn(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.pid = self.proc.pid
         procs._track(self)

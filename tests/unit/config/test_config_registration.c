@@ -139,6 +139,13 @@ static void test_store_and_redis(void **state)
     assert_int_equal(errs.count, 1);
     assert_string_equal(errs.items[0].path, "registration.redis");
     gw_config_errors_free(&errs);
+    /* rediss:// is refused with the reason, as for rate_limit.redis.url */
+    t = "{\"registration\": {\"redis\": \"rediss://127.0.0.1:6379\"}}";
+    assert_int_equal(gw_config_load_string("t.json", t, strlen(t), &cfg, &errs), GW_ECONFIG);
+    assert_int_equal(errs.count, 1);
+    assert_string_equal(errs.items[0].path, "registration.redis");
+    assert_non_null(strstr(errs.items[0].message, "TLS (rediss://) is not possible in this build"));
+    gw_config_errors_free(&errs);
 }
 
 static void test_discovery(void **state)

@@ -314,6 +314,69 @@ static void test_tokens_sealed(void **state)
     gw_config_free(none);
 }
 
+/* A token sealed by the registering client (gantry register --encryption-key): opened with the
+ * key of its id (current or previous), sealed again under the current key; refused when
+ * malformed, sealed for another name or url, under an unknown key, or sent with "token". */
+static void test_sealed_token_in_transit(void **state)
+{
+    struct fixture *f = *state;
+    struct gw_registry_result res;
+    const char *token = "tok-Transit.42";
+    const char *url = "http://127.0.0.1:1";
+    gw_registry_set_file_doc(f->reg, NULL);
+    gw_config_free(f->cfg);
+    f->cfg = load("{\"registration\": {\"encryption_key\": \"" KB "\", \"previous_keys\": [\"" KA
+                  "\"]}}");
+    gw_registry_set_file_doc(f->reg, f->cfg->source);
+    char *sa = gw_registry_token_seal(KA, "s", url, token);
+    char *sb = gw_registry_token_seal(KB, "s", url, token);
+    char *other_url = gw_registry_token_seal(KB, "s", "http://127.0.0.1:2", token);
+    char *unknown = gw_registry_token_seal(
+        "c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3", "s", url, token);
+    assert_null(gw_registry_token_seal("c3", "s", url, token)); /* not a key */
+    assert_non_null(sa);
+    assert_non_null(sb);
+    assert_null(strstr(sa, token));
+    assert_int_equal(strncmp(sa, "v1.", 3), 0);
+    char body[1024];
+    const char *ok[] = {sa, sb};
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(body, sizeof body,
+                 "{\"name\": \"s\", \"url\": \"%s\", \"prefix\": \"/s\", \"sealed_token\": \"%s\"}",
+                 url, ok[i]);
+        assert_in_range(put(f, body, &res), 200, 201);
+        char kb[9];
+        unsigned char key[32];
+        assert_true(gw__registry_key_id(KB, key, kb));
+        assert_string_equal(res.entry->key_id, kb); /* sealed again under the current key */
+        size_t n = 0;
+        char *t = gw__registry_open(f->cfg, res.entry, &n);
+        assert_non_null(t);
+        assert_string_equal(t, token);
+        gw__registry_wipe(t, n + 1);
+    }
+    /* the same token again is no change; sealed otherwise it still is the same token */
+    assert_false(res.changed);
+    const char *bad[] = {other_url, unknown, "v1.zz", "v1.0123abcd.AAAA", "nope"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(body, sizeof body,
+                 "{\"name\": \"s\", \"url\": \"%s\", \"prefix\": \"/s\", \"sealed_token\": \"%s\"}",
+                 url, bad[i]);
+        assert_int_equal(put(f, body, &res), 400);
+        assert_string_equal(first_path(&res), "sealed_token");
+    }
+    snprintf(body, sizeof body,
+             "{\"name\": \"s\", \"url\": \"%s\", \"prefix\": \"/s\", \"sealed_token\": \"%s\", "
+             "\"token\": \"x\"}",
+             url, sb);
+    assert_int_equal(put(f, body, &res), 400);
+    assert_string_equal(first_path(&res), "sealed_token");
+    free(sa);
+    free(sb);
+    free(other_url);
+    free(unknown);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -324,6 +387,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_extend_and_expire, setup, teardown),
         cmocka_unit_test_setup_teardown(test_changes_are_coalesced, setup, teardown),
         cmocka_unit_test(test_tokens_sealed),
+        cmocka_unit_test_setup_teardown(test_sealed_token_in_transit, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
