@@ -3,6 +3,8 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "core/hex.h"
+
 static _Thread_local uint64_t state[4];
 static _Thread_local int seeded;
 
@@ -45,13 +47,10 @@ uint64_t gw_random_u64(void)
 
 void gw_random_request_id(char out[33])
 {
-    static const char hex[] = "0123456789abcdef";
-    for (int half = 0; half < 2; half++) {
-        uint64_t r = gw_random_u64();
-        for (int i = 0; i < 16; i++) {
-            out[half * 16 + i] = hex[r & 15];
-            r >>= 4;
-        }
-    }
+    uint64_t a = gw_random_u64(), b = gw_random_u64();
+    gw_hex_lower8((uint32_t)a, out);
+    gw_hex_lower8((uint32_t)(a >> 32), out + 8);
+    gw_hex_lower8((uint32_t)b, out + 16);
+    gw_hex_lower8((uint32_t)(b >> 32), out + 24);
     out[32] = '\0';
 }

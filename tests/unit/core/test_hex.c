@@ -1,14 +1,40 @@
 /* Unit tests for src/core/hex.h: the value of one hexadecimal digit, for every byte, and
- * fixed-length hex numbers. */
+ * fixed-length hex numbers, and the word-at-a-time encoder gw_hex_lower8. */
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "core/hex.h"
+
+/* gw_hex_lower8 against printf's %08x: every 16-bit value in each half (so every digit in
+ * every position, next to every neighbour), and a walk through the rest of the range. */
+static void test_lower8_is_printf(void **state)
+{
+    (void)state;
+    char want[9], got[9];
+    uint64_t seen = 0;
+    for (uint64_t i = 0; i < 0x10000; i++) {
+        uint32_t vs[3] = {(uint32_t)i, (uint32_t)(i << 16), (uint32_t)(i * 0x9E3779B1u)};
+        for (int k = 0; k < 3; k++) {
+            snprintf(want, sizeof want, "%08" PRIx32, vs[k]);
+            gw_hex_lower8(vs[k], got);
+            got[8] = '\0';
+            assert_string_equal(got, want);
+            seen++;
+        }
+    }
+    gw_hex_lower8(0xFFFFFFFFu, got);
+    assert_memory_equal(got, "ffffffff", 8);
+    gw_hex_lower8(0x9A09F0A9u, got);
+    assert_memory_equal(got, "9a09f0a9", 8);
+    assert_int_equal(seen, 3 * 0x10000);
+}
 
 static void test_every_byte(void **state)
 {
@@ -80,6 +106,7 @@ static void test_parse_refuses(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_lower8_is_printf),
         cmocka_unit_test(test_every_byte),
         cmocka_unit_test(test_edges),
         cmocka_unit_test(test_parse),
