@@ -564,8 +564,6 @@ static void process_once(struct gw_conn *c)
             return;
         }
         c->req = r;
-        if (c->requests > 0 || c->timer_kind != TIMER_HEADER)
-            timer_start(c, TIMER_HEADER, conn_cfg(c)->timeouts.client_header_ms);
     }
     int rc = gw_http1_parse_request(&r->parser, c->in + c->in_off, c->in_len - c->in_off, &r->msg);
     if (rc == GW_HTTP1_PARTIAL) {
@@ -573,6 +571,12 @@ static void process_once(struct gw_conn *c)
             gw_conn_close(c);
             return;
         }
+        /* The header timeout runs from the head's first bytes, which are here now: armed
+         * only when the head is not whole at once (a head that is costs no timer restart),
+         * and not again for its later pieces (nor for a connection's first request, whose
+         * timer runs since the accept). */
+        if (c->timer_kind != TIMER_HEADER || !uv_is_active((uv_handle_t *)&c->timer))
+            timer_start(c, TIMER_HEADER, conn_cfg(c)->timeouts.client_header_ms);
         gw_conn_read_start(c);
         return;
     }
