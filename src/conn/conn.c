@@ -319,6 +319,20 @@ static void on_timer(uv_timer_t *t)
         close_not_reading(c);
         break;
     case TIMER_IDLE:
+        /* Left running through the requests since it was armed (idle_start): busy now, or
+         * idle for less than client_idle since the last request, it is not due yet. */
+        if (c->req)
+            break;
+        if (!c->lingering) {
+            uint64_t idle_ms = conn_cfg(c)->timeouts.client_idle_ms;
+            uint64_t since = uv_now(&c->w->loop) - c->idle_at;
+            if (since < idle_ms) {
+                uv_timer_start(&c->timer, on_timer, idle_ms - since, 0);
+                break;
+            }
+        }
+        close_idle(c);
+        break;
     case TIMER_UNSENT:
     case TIMER_LINGER:
     default:
@@ -338,9 +352,19 @@ static void timer_start(struct gw_conn *c, int kind, uint64_t ms)
     uv_timer_start(&c->timer, on_timer, ms, 0);
 }
 
+/* The connection goes idle. A TIMER_IDLE still running from an earlier idle period is left
+ * as it is (on_timer re-arms it from idle_at when it comes early): keep-alive requests do not
+ * restart the timer, two heap operations each. */
+static void idle_start(struct gw_conn *c)
+{
+    c->idle_at = uv_now(&c->w->loop);
+    if (c->timer_kind != TIMER_IDLE || !uv_is_active((uv_handle_t *)&c->timer))
+        timer_start(c, TIMER_IDLE, conn_cfg(c)->timeouts.client_idle_ms);
+}
+
 void gw__conn_timer_idle(struct gw_conn *c)
 {
-    timer_start(c, TIMER_IDLE, conn_cfg(c)->timeouts.client_idle_ms);
+    idle_start(c);
 }
 
 void gw__conn_timer_send(struct gw_conn *c)
@@ -538,7 +562,7 @@ static void process_once(struct gw_conn *c)
                 return;
             }
             if (c->requests > 0)
-                timer_start(c, TIMER_IDLE, conn_cfg(c)->timeouts.client_idle_ms);
+                idle_start(c);
         }
         gw_conn_read_start(c);
         return;
@@ -580,7 +604,10 @@ static void process_once(struct gw_conn *c)
         gw_conn_read_start(c);
         return;
     }
-    uv_timer_stop(&c->timer);
+    /* The head is whole: its header timer stops; an idle timer may run on (it ignores a busy
+     * connection, idle_start). */
+    if (c->timer_kind != TIMER_IDLE)
+        uv_timer_stop(&c->timer);
     r->dispatched = true;
     r->bytes_in = r->msg.head_len;
     if (rc < 0) {

@@ -142,6 +142,29 @@ def test_idle_keepalive_connection_closed_after_client_idle():
         assert T * EARLY <= t <= LATE, "closed after %.2f s" % t
 
 
+def test_idle_timeout_counts_from_the_last_request():
+    # The idle timer is not restarted by every keep-alive request: armed when the connection
+    # first goes idle, it runs on, and when it comes early it waits out what is left since the
+    # last request. A connection used again after 1.5 s of a 2 s idle timeout must then stay
+    # open for 2 s after that request, not close at the first period's end.
+    with Origin() as o, Gantry(config(o, client_idle="2s", client_header="5s")) as g:
+        with HttpConn(g.port, timeout=5) as c:
+            c.send_request("GET", "/echo")
+            assert c.read_response().status == 200
+            time.sleep(1.5)  # the scenario: well inside the first idle period
+            c.send_request("GET", "/echo")
+            assert c.read_response().status == 200
+            time.sleep(1.0)  # past the first period's end, inside the second's
+            c.send_request("GET", "/echo")
+            r = c.read_response()
+            assert r.status == 200, r.status
+            t0 = time.monotonic()
+            data = c.read_raw(6)
+            t = time.monotonic() - t0
+            assert c.eof and data == b"", (c.eof, data)
+            assert 2 * EARLY <= t <= 2 + LATE, "closed after %.2f s" % t
+
+
 # ---- client body timeout ---------------------------------------------------------------------
 
 
