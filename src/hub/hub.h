@@ -19,6 +19,7 @@
 #include <uv.h>
 
 struct gw_hub;
+struct gw_tls_stream;
 struct gw_worker;
 struct gw_config;
 
@@ -30,6 +31,9 @@ struct gw_hub_session {
     const char *peer;       /** client address, for the log line */
     const char *head;       /** the 101 answer to send first */
     size_t head_len;
+    /** the connection's TLS session (the HTTPS listener), or NULL: the hub's in every case,
+     * freed by it even when gw_hub_accept fails */
+    struct gw_tls_stream *tls;
 };
 
 /* Counters, read on any thread. */
@@ -69,7 +73,8 @@ void gw_hub_worker_close(struct gw_worker *w);
 
 /* Worker thread. Takes the client connection (a duplicate of its socket; the caller closes its
  * own handle without a shutdown), sends s->head, then speaks the hub protocol; rest[0..n) are
- * client bytes read past the handshake. 0, or a negative code (nothing was taken). */
+ * client bytes (plaintext) read past the handshake. With s->tls the socket carries records of
+ * that session. 0, or a negative code (nothing was taken but s->tls, which was freed). */
 int gw_hub_accept(struct gw_worker *w, uv_stream_t *client, const char *rest, size_t n,
                   const struct gw_hub_session *s);
 
