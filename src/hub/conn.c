@@ -48,7 +48,8 @@ struct gw__hub_conn {
     uv_timer_t timer;    /** keepalive; the linger once ending */
     struct gw_list link; /** in local->conns */
     struct gw_hub_local *local;
-    struct gw__hub_frames f; /** the framing (frames.c) */
+    struct gw__hub_rules *rules; /** the settings it opened with (a reference) */
+    struct gw__hub_frames f;     /** the framing (frames.c) */
     uint64_t t_open, last_rx;
     uint64_t msgs_in, msgs_out;
     char **subs; /** subscribed channels */
@@ -73,7 +74,7 @@ static void on_timer(uv_timer_t *t);
 
 static const struct gw__hub_rules *rules_of(const struct gw__hub_conn *c)
 {
-    return &c->local->hub->rules;
+    return c->rules;
 }
 
 static void on_handle_closed(uv_handle_t *h)
@@ -83,6 +84,7 @@ static void on_handle_closed(uv_handle_t *h)
         return;
     gw__hub_frames_free(&c->f);
     gw_tls_stream_free(c->tls);
+    gw__hub_rules_unref(c->rules);
     for (uint32_t i = 0; i < c->nsubs; i++)
         free(c->subs[i]);
     free(c->subs);
@@ -368,7 +370,6 @@ static void msg_cb(void *arg, bool text, const char *p, size_t n)
 void gw__hub_deliver(struct gw_hub_local *l, const struct gw__hub_msg *m)
 {
     struct gw_list *it = l->conns.next;
-    uint64_t max = l->hub->rules.max_queue_bytes;
     while (it != &l->conns) {
         struct gw__hub_conn *c = gw_container_of(it, struct gw__hub_conn, link);
         it = it->next; /* c may close below */
@@ -376,6 +377,7 @@ void gw__hub_deliver(struct gw_hub_local *l, const struct gw__hub_msg *m)
             continue;
         if (m->to[0] ? strcmp(m->to, c->client_id) != 0 : find_sub(c, m->channel) < 0)
             continue;
+        uint64_t max = c->rules->max_queue_bytes;
         size_t queued = c->tcp.write_queue_size + gw__hub_frames_queued(&c->f);
         if (queued + m->len > max) {
             atomic_fetch_add(&l->hub->slow_cut, 1);
@@ -520,6 +522,7 @@ int gw_hub_accept(struct gw_worker *w, uv_stream_t *client, const char *rest, si
         return l && !l->closed ? GW_ENOMEM : GW_EHUBUNAVAIL;
     }
     c->tls = s->tls; /* freed with c from here on */
+    c->rules = gw__hub_rules_get(l->hub);
     int len = snprintf(NULL, 0, "request %s peer %s", s->request_id, s->peer);
     c->label = malloc((size_t)len + 1);
     if (c->label)
@@ -528,10 +531,11 @@ int gw_hub_accept(struct gw_worker *w, uv_stream_t *client, const char *rest, si
     snprintf(c->client_id, sizeof c->client_id, "%s", s->client_id);
     c->local = l;
     if (!c->label || (s->roles && !c->roles) ||
-        gw__hub_frames_init(&c->f, l->hub->rules.max_message_bytes, out_cb, msg_cb, c) != 0) {
+        gw__hub_frames_init(&c->f, c->rules->max_message_bytes, out_cb, msg_cb, c) != 0) {
         free(c->label);
         free(c->roles);
         gw_tls_stream_free(c->tls);
+        gw__hub_rules_unref(c->rules);
         free(c);
         return GW_ENOMEM;
     }
@@ -556,7 +560,7 @@ int gw_hub_accept(struct gw_worker *w, uv_stream_t *client, const char *rest, si
         conn_close(c, "write failed");
         return 0;
     }
-    uint64_t every = l->hub->rules.ping_interval_ms;
+    uint64_t every = c->rules->ping_interval_ms;
     if (every)
         uv_timer_start(&c->timer, on_timer, every, every);
     if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) < 0) {

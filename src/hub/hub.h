@@ -44,12 +44,20 @@ struct gw_hub_stats {
     uint64_t slow_cut;    /** clients disconnected for a full send queue */
     uint64_t redis_up;    /** 1 when the Redis backend is up */
     uint64_t redis_local; /** messages delivered locally because Redis could not take them */
+    uint64_t redis_reconnects; /** times Redis came back up after being down */
+    bool redis_backend;        /** the backend is redis */
 };
 
 /* Control thread, before the workers start. Makes the hub for cfg->hub (enabled) and nworkers
  * workers; with backend redis it connects and subscribes on the control loop. 0 or GW_ENOMEM. */
 int gw_hub_new(struct gw_hub **out, uv_loop_t *control, const struct gw_config *cfg,
                unsigned nworkers);
+
+/* Control thread, after a reload published cfg: connections that open from now on get its hub
+ * settings (path and origins are read from the snapshot; here: channel rules, message and
+ * queue limits, subscription limits, keepalive); open connections keep theirs. The backend and
+ * its Redis channel stay those of the start. 0, or GW_ENOMEM (the old settings stay). */
+int gw_hub_update(struct gw_hub *h, const struct gw_config *cfg);
 
 /* Control thread, when the server stops: closes the Redis client and the control handles. */
 void gw_hub_stop(struct gw_hub *h);

@@ -48,8 +48,11 @@ struct gw_hub_local {
     size_t nconns;
 };
 
-/* The hub settings, copied from the config at start (connections outlive snapshots). */
+/* The hub settings, copied from the config at start and at every reload (connections outlive
+ * snapshots). Immutable and refcounted: a connection keeps the ones it opened with for its whole
+ * life, a reload makes new ones for the connections that open after it. */
 struct gw__hub_rules {
+    atomic_uint refs;
     struct gw__hub_rule {
         char **channels;
         size_t nchannels;
@@ -78,7 +81,7 @@ struct gw_hub {
     size_t ncount_buckets;
     struct gw_hub_local *locals;
     unsigned nlocals;
-    struct gw__hub_rules rules;
+    struct gw__hub_rules *rules; /** the current settings (guarded by lock), for new connections */
     char instance[9]; /** random hex, the first part of every message id */
     atomic_uint_fast64_t seq;
     /* backend redis (control thread) */
@@ -92,7 +95,13 @@ struct gw_hub {
     bool stopped;
     /* stats */
     atomic_uint_fast64_t nconns, published, delivered, slow_cut, redis_up, redis_local;
+    atomic_uint_fast64_t redis_reconnects; /** down (after having been up) -> up again */
+    bool redis_was_up;                     /** control thread */
 };
+
+/* hub.c: a reference to the current settings (any thread), and its release. */
+struct gw__hub_rules *gw__hub_rules_get(struct gw_hub *h);
+void gw__hub_rules_unref(struct gw__hub_rules *r);
 
 /* ---- frames.c: wslay on a byte stream ---------------------------------------------------- */
 
