@@ -367,8 +367,38 @@ static void msg_cb(void *arg, bool text, const char *p, size_t n)
 
 /* ---- delivery ------------------------------------------------------------------------------ */
 
+/* The message as one frame, built at the first subscriber that can take it directly. */
+struct shared_frame {
+    char *p;
+    size_t len;
+    bool failed; /* out of memory: every connection goes through wslay */
+};
+
+static bool shared_frame_make(struct shared_frame *sf, const struct gw__hub_msg *m)
+{
+    if (sf->p || sf->failed)
+        return sf->p != NULL;
+    uint8_t head[10];
+    size_t hl = gw__hub_frames_head(head, m->len);
+    sf->p = malloc(hl + m->len);
+    if (!sf->p) {
+        sf->failed = true;
+        return false;
+    }
+    memcpy(sf->p, head, hl);
+    memcpy(sf->p + hl, m->text, m->len);
+    sf->len = hl + m->len;
+    return true;
+}
+
+/* Hands m to every connection of l it is for. The frame is encoded once and written as it is to
+ * each connection with nothing waiting in wslay (the usual case: one try-write, no copy unless
+ * the socket does not take it all); a connection with frames queued gets it through wslay, in
+ * order behind them. */
 void gw__hub_deliver(struct gw_hub_local *l, const struct gw__hub_msg *m)
 {
+    struct shared_frame sf = {0};
+    uint64_t delivered = 0;
     struct gw_list *it = l->conns.next;
     while (it != &l->conns) {
         struct gw__hub_conn *c = gw_container_of(it, struct gw__hub_conn, link);
@@ -387,12 +417,21 @@ void gw__hub_deliver(struct gw_hub_local *l, const struct gw__hub_msg *m)
             going_away(c, 1013, "slow consumer");
             continue;
         }
-        if (gw__hub_frames_queue(&c->f, WSLAY_TEXT_FRAME, m->text, m->len) < 0)
-            continue;
+        if (gw__hub_frames_idle(&c->f) && shared_frame_make(&sf, m)) {
+            if (send_bytes(c, sf.p, sf.len) < 0) {
+                conn_close(c, "write failed");
+                continue;
+            }
+        } else {
+            if (gw__hub_frames_queue(&c->f, WSLAY_TEXT_FRAME, m->text, m->len) < 0)
+                continue;
+            pump(c);
+        }
         c->msgs_out++;
-        atomic_fetch_add(&l->hub->delivered, 1);
-        pump(c);
+        delivered++;
     }
+    atomic_fetch_add(&l->hub->delivered, delivered);
+    free(sf.p);
 }
 
 /* ---- reading, timers ----------------------------------------------------------------------- */

@@ -133,6 +133,11 @@ int gw__hub_frames_close(struct gw__hub_frames *f, uint16_t code, const char *re
 int gw__hub_frames_flush(struct gw__hub_frames *f);
 /* The close handshake is over (or the stream failed): nothing more to read or send. */
 bool gw__hub_frames_done(const struct gw__hub_frames *f);
+/* Nothing waits in wslay and no close frame went: a whole frame may be written to the stream
+ * directly (the hub's broadcast sends one frame, built once, to every subscriber). */
+bool gw__hub_frames_idle(const struct gw__hub_frames *f);
+/* The head of a server's final text frame of len payload bytes: its length (2, 4 or 10). */
+size_t gw__hub_frames_head(uint8_t head[10], size_t len);
 /* Bytes queued in wslay, not yet handed to out. */
 size_t gw__hub_frames_queued(const struct gw__hub_frames *f);
 void gw__hub_frames_free(struct gw__hub_frames *f);
