@@ -61,7 +61,6 @@ void gw__admin_hub_stats(struct gw_server *s, const struct gw__admin_req *rq,
                              "connections", (json_int_t)st.connections, "published",
                              (json_int_t)st.published, "delivered", (json_int_t)st.delivered,
                              "slow_consumers_cut", (json_int_t)st.slow_cut, "redis_up",
-                             (int)st.redis_up, "redis_local_deliveries",
-                             (json_int_t)st.redis_local, "redis_reconnects",
-                             (json_int_t)st.redis_reconnects));
+                             (int)st.redis_up, "redis_local_deliveries", (json_int_t)st.redis_local,
+                             "redis_reconnects", (json_int_t)st.redis_reconnects));
 }

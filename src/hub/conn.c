@@ -45,8 +45,8 @@ enum conn_state {
 struct gw__hub_conn {
     uv_tcp_t tcp;
     struct gw_tls_stream *tls; /** wss://: the session; NULL on the plain listener */
-    uv_timer_t timer;    /** keepalive; the linger once ending */
-    struct gw_list link; /** in local->conns */
+    uv_timer_t timer;          /** keepalive; the linger once ending */
+    struct gw_list link;       /** in local->conns */
     struct gw_hub_local *local;
     struct gw__hub_rules *rules; /** the settings it opened with (a reference) */
     struct gw__hub_frames f;     /** the framing (frames.c) */
@@ -472,8 +472,7 @@ static void drain_tls(struct gw__hub_conn *c)
             return;
         }
         if (rc < 0) {
-            gw_log_debug("hub client %s: TLS error: %s", c->client_id,
-                         gw_tls_stream_error(c->tls));
+            gw_log_debug("hub client %s: TLS error: %s", c->client_id, gw_tls_stream_error(c->tls));
             conn_close(c, "TLS error");
             return;
         }

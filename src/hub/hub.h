@@ -38,12 +38,12 @@ struct gw_hub_session {
 
 /* Counters, read on any thread. */
 struct gw_hub_stats {
-    uint64_t connections; /** open hub connections, all workers */
-    uint64_t published;   /** messages published through this instance */
-    uint64_t delivered;   /** messages written to a client */
-    uint64_t slow_cut;    /** clients disconnected for a full send queue */
-    uint64_t redis_up;    /** 1 when the Redis backend is up */
-    uint64_t redis_local; /** messages delivered locally because Redis could not take them */
+    uint64_t connections;      /** open hub connections, all workers */
+    uint64_t published;        /** messages published through this instance */
+    uint64_t delivered;        /** messages written to a client */
+    uint64_t slow_cut;         /** clients disconnected for a full send queue */
+    uint64_t redis_up;         /** 1 when the Redis backend is up */
+    uint64_t redis_local;      /** messages delivered locally because Redis could not take them */
     uint64_t redis_reconnects; /** times Redis came back up after being down */
     bool redis_backend;        /** the backend is redis */
 };

@@ -82,7 +82,7 @@ struct gw_hub {
     struct gw_hub_local *locals;
     unsigned nlocals;
     struct gw__hub_rules *rules; /** the current settings (guarded by lock), for new connections */
-    char instance[9]; /** random hex, the first part of every message id */
+    char instance[9];            /** random hex, the first part of every message id */
     atomic_uint_fast64_t seq;
     /* backend redis (control thread) */
     bool use_redis;

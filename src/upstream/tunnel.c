@@ -63,11 +63,11 @@ enum tunnel_state {
 struct side {
     uv_tcp_t tcp;
     struct gw_tls_stream *tls; /** the side speaks TLS: its session; NULL: plain */
-    struct gw_ws_track track; /** the frames read from this side */
-    uint64_t bytes;           /** read from this side */
-    bool paused;              /** reading stopped: the other side's write queue is over the bound */
-    bool eof;                 /** this side ended its sending half (or failed) */
-    bool shut;                /** our sending half towards this side is shut down (or asked to) */
+    struct gw_ws_track track;  /** the frames read from this side */
+    uint64_t bytes;            /** read from this side */
+    bool paused; /** reading stopped: the other side's write queue is over the bound */
+    bool eof;    /** this side ended its sending half (or failed) */
+    bool shut;   /** our sending half towards this side is shut down (or asked to) */
 };
 
 struct gw_tunnel {
@@ -350,8 +350,8 @@ static void drain_tls(struct gw_tunnel *t, int from)
         size_t got = 0;
         int rc = gw_tls_stream_read(src->tls, plain_buf, sizeof plain_buf, &got);
         if (send_to(t, from, NULL, 0) < 0 && !src->shut) {
-            tunnel_close(t, from == CLIENT ? "write to the client failed"
-                                           : "write upstream failed");
+            tunnel_close(t,
+                         from == CLIENT ? "write to the client failed" : "write upstream failed");
             return;
         }
         if (rc == GW_TLS_WANT_INPUT)

@@ -35,9 +35,9 @@ static _Thread_local char tls_in[TLS_UP_READ_BUF];
 
 struct gw_upconn_tls {
     struct gw_tls_stream *s;
-    uv_connect_cb cb;    /* the proxy's connect callback: runs when the handshake is done */
+    uv_connect_cb cb;     /* the proxy's connect callback: runs when the handshake is done */
     uv_write_cb write_cb; /* the proxy's write callback, for a write that had to wait */
-    uv_idle_t resume; /* drains plaintext held in the session once reading restarts */
+    uv_idle_t resume;     /* drains plaintext held in the session once reading restarts */
     bool tcp_connected;
     bool established;
 };
