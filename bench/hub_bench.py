@@ -63,6 +63,13 @@ def cpu_ns(pid):
     return total
 
 
+def user_sys_ticks(pid):
+    """utime and stime of the process (all threads), in clock ticks."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]), int(fields[12])
+
+
 def wait_ready(port, timeout=10):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -126,6 +133,7 @@ def main():
         print("memory: %d idle hub connections, gantry RSS %d KiB -> %d KiB: %.0f bytes each"
               % (a.clients, before, after, per))
         total, spread, cpu = [], [], []
+        us0 = user_sys_ticks(g.pid)
         for i in range(a.rounds):
             req = urllib.request.Request("http://127.0.0.1:%d/api/channels/news/messages" % admin,
                                          data=json.dumps({"data": {"n": i}}).encode(),
@@ -143,8 +151,12 @@ def main():
         if hand:
             print("gantry's own time to hand one message to every connection (its debug log): "
                   "median %.1f ms, worst %.1f ms" % (statistics.median(hand), max(hand)))
-        print("gantry's CPU time per broadcast (all threads): median %.1f ms, worst %.1f ms"
-              % (statistics.median(cpu), max(cpu)))
+        us1 = user_sys_ticks(g.pid)
+        hz = os.sysconf("SC_CLK_TCK")
+        print("gantry's CPU time per broadcast (all threads): median %.1f ms, worst %.1f ms; "
+              "user %.1f ms, kernel %.1f ms per broadcast (mean, clock ticks)"
+              % (statistics.median(cpu), max(cpu), (us1[0] - us0[0]) * 1000 / hz / a.rounds,
+                 (us1[1] - us0[1]) * 1000 / hz / a.rounds))
         print("broadcast to %d subscribers: publish to last receipt median %.1f ms (worst %.1f),"
               " first to last receipt median %.1f ms (worst %.1f)"
               % (a.clients, statistics.median(total), max(total), statistics.median(spread),
