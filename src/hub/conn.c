@@ -67,8 +67,10 @@ struct conn_write {
     char data[];
 };
 
+/* One read buffer per worker thread. A wss:// connection's plaintext comes out into it too: its
+ * ciphertext was copied into the session first. (Thread-local storage lives on each worker's
+ * stack: no second buffer.) */
 static _Thread_local uint8_t read_buf[HUB_READ_SIZE];
-static _Thread_local uint8_t plain_buf[32768]; /* a TLS record's plaintext */
 
 static void on_timer(uv_timer_t *t);
 
@@ -462,7 +464,7 @@ static void drain_tls(struct gw__hub_conn *c)
 {
     while (c->state != C_CLOSED) {
         size_t got = 0;
-        int rc = gw_tls_stream_read(c->tls, (char *)plain_buf, sizeof plain_buf, &got);
+        int rc = gw_tls_stream_read(c->tls, (char *)read_buf, sizeof read_buf, &got);
         if (send_bytes(c, NULL, 0) < 0 && rc == 0)
             rc = GW_ETLS;
         if (rc == GW_TLS_WANT_INPUT)
@@ -476,7 +478,7 @@ static void drain_tls(struct gw__hub_conn *c)
             conn_close(c, "TLS error");
             return;
         }
-        if (!input(c, plain_buf, got))
+        if (!input(c, read_buf, got))
             return;
     }
 }

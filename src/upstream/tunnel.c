@@ -98,10 +98,10 @@ struct tunnel_write {
     char data[];
 };
 
-/* One read buffer per worker thread: every read is passed on (or copied) before the next one;
- * and one for the plaintext of a TLS side (a record at most). */
+/* One read buffer per worker thread: every read is passed on (or copied) before the next one.
+ * A TLS side's plaintext comes out into it too: its ciphertext was copied into the session
+ * first. (Thread-local storage lives on each worker's stack: no second buffer.) */
 static _Thread_local char read_buf[GW_TUNNEL_READ_SIZE];
-static _Thread_local char plain_buf[32768];
 
 static void tunnel_close(struct gw_tunnel *t, const char *why);
 static void going_away(struct gw_tunnel *t, const char *why);
@@ -348,7 +348,7 @@ static void drain_tls(struct gw_tunnel *t, int from)
     struct side *src = &t->s[from];
     while (t->state != T_CLOSED && !src->paused && !src->eof) {
         size_t got = 0;
-        int rc = gw_tls_stream_read(src->tls, plain_buf, sizeof plain_buf, &got);
+        int rc = gw_tls_stream_read(src->tls, read_buf, sizeof read_buf, &got);
         if (send_to(t, from, NULL, 0) < 0 && !src->shut) {
             tunnel_close(t,
                          from == CLIENT ? "write to the client failed" : "write upstream failed");
@@ -366,7 +366,7 @@ static void drain_tls(struct gw_tunnel *t, int from)
             tunnel_close(t, from == CLIENT ? "client TLS error" : "upstream TLS error");
             return;
         }
-        if (!relay(t, from, plain_buf, got))
+        if (!relay(t, from, read_buf, got))
             return;
     }
 }
