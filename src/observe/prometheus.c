@@ -879,12 +879,7 @@ static void hub_families(struct out *o, struct gw_server *s)
     sample_u64(o, "gantry_hub_slow_consumers_total", "", st.slow_cut);
     if (!st.redis_backend)
         return;
-    family(o, "gantry_hub_redis_up", "gauge",
-           "1 when the hub's Redis (hub.backend redis) is up, 0 when down.");
-    sample_u64(o, "gantry_hub_redis_up", "", st.redis_up);
-    family(o, "gantry_hub_redis_reconnects_total", "counter",
-           "Times the hub's Redis came back up after it had been down.");
-    sample_u64(o, "gantry_hub_redis_reconnects_total", "", st.redis_reconnects);
+    /* Its state and reconnects: gantry_redis_up and gantry_redis_connects_total, use="hub". */
     family(o, "gantry_hub_redis_local_deliveries_total", "counter",
            "Messages delivered to this instance's clients only, because Redis could not take "
            "them.");

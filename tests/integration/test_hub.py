@@ -573,8 +573,9 @@ def test_three_instances_share_channels_through_redis():
             clients[5].wait_message(lambda e: e["id"] == tid)
 
             for g in gs:
-                assert prom(g, "gantry_hub_redis_up") == 1
-                assert prom(g, "gantry_hub_redis_reconnects_total") == 0
+                assert prom(g, 'gantry_redis_up{use="hub"}') == 1
+                assert prom(g, 'gantry_redis_connects_total{use="hub"}') == 1
+                assert hub_stats(g)["redis_reconnects"] == 0
             # Redis goes away: local delivery continues, a log line, no hang
             rs.kill()
             for g in gs:
@@ -590,7 +591,7 @@ def test_three_instances_share_channels_through_redis():
                 assert c.call({"type": "ping"}, "pong")
                 assert not any(e["id"] == lid for e in c.messages()), c.messages()
             assert len(re.findall(r"hub: redis at \S+ is down", gs[1].stderr())) == 1
-            assert prom(gs[1], "gantry_hub_redis_up") == 0
+            assert prom(gs[1], 'gantry_redis_up{use="hub"}') == 0
             assert prom(gs[1], "gantry_hub_redis_local_deliveries_total") >= 2
             # and back
             rs.start()
@@ -598,8 +599,8 @@ def test_three_instances_share_channels_through_redis():
                 g.wait_log(r"hub: redis at \S+ is up", stream="stderr", timeout=15)
             gwtest.wait_until(lambda: all(hub_stats(g)["redis_up"] for g in gs), timeout=15)
             for g in gs:
-                assert prom(g, "gantry_hub_redis_up") == 1
-                assert prom(g, "gantry_hub_redis_reconnects_total") == 1
+                assert prom(g, 'gantry_redis_up{use="hub"}') == 1
+                assert prom(g, 'gantry_redis_connects_total{use="hub"}') == 2
                 assert hub_stats(g)["redis_reconnects"] == 1
         finally:
             for c in clients:
