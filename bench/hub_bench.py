@@ -12,7 +12,11 @@ connections (tests/node/hub_hold.mjs, npm ws), each subscribed to one channel.
 2. Broadcast: --rounds messages published through the admin API, one at a time; for each, the
    time from the admin call to the last client's receipt (as the holder sees it) and the
    spread between the first and the last receipt. Median and worst reported. The holder is a
-   single Node.js process parsing every copy, so the figures include its own time.
+   single Node.js process parsing every copy, so the figures include its own time. Also
+   gantry's own figures: its debug line's time to hand the message to every connection (wall
+   time on its worker), and the CPU time all of gantry's threads used per broadcast
+   (/proc/PID/task/*/schedstat, nanoseconds on a CPU): on a busy machine the wall times
+   include waiting for a core, the CPU time does not.
 
 Every process is started here on free loopback ports and stopped by its pid at the end.
 """
@@ -45,6 +49,25 @@ def rss_kib(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     return 0
+
+
+def cpu_ns(pid):
+    """Time on a CPU of every thread of pid, in nanoseconds."""
+    total = 0
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                total += int(f.read().split()[0])
+        except OSError:
+            pass
+    return total
+
+
+def user_sys_ticks(pid):
+    """utime and stime of the process (all threads), in clock ticks."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]), int(fields[12])
 
 
 def wait_ready(port, timeout=10):
@@ -109,15 +132,18 @@ def main():
         per = (after - before) * 1024 / a.clients
         print("memory: %d idle hub connections, gantry RSS %d KiB -> %d KiB: %.0f bytes each"
               % (a.clients, before, after, per))
-        total, spread = [], []
+        total, spread, cpu = [], [], []
+        us0 = user_sys_ticks(g.pid)
         for i in range(a.rounds):
             req = urllib.request.Request("http://127.0.0.1:%d/api/channels/news/messages" % admin,
                                          data=json.dumps({"data": {"n": i}}).encode(),
                                          method="POST")
+            c0 = cpu_ns(g.pid)
             t0 = time.monotonic()
             urllib.request.urlopen(req, timeout=10).read()
             line = read_line(hold, "ALL", 60)
             total.append((time.monotonic() - t0) * 1000)
+            cpu.append((cpu_ns(g.pid) - c0) / 1e6)
             spread.append(float(line.split()[2]))
         with open(os.path.join(tmp, "stderr.log")) as f:
             hand = [float(x) for x in re.findall(r"handed 1 message\(s\) to its \d+ "
@@ -125,6 +151,12 @@ def main():
         if hand:
             print("gantry's own time to hand one message to every connection (its debug log): "
                   "median %.1f ms, worst %.1f ms" % (statistics.median(hand), max(hand)))
+        us1 = user_sys_ticks(g.pid)
+        hz = os.sysconf("SC_CLK_TCK")
+        print("gantry's CPU time per broadcast (all threads): median %.1f ms, worst %.1f ms; "
+              "user %.1f ms, kernel %.1f ms per broadcast (mean, clock ticks)"
+              % (statistics.median(cpu), max(cpu), (us1[0] - us0[0]) * 1000 / hz / a.rounds,
+                 (us1[1] - us0[1]) * 1000 / hz / a.rounds))
         print("broadcast to %d subscribers: publish to last receipt median %.1f ms (worst %.1f),"
               " first to last receipt median %.1f ms (worst %.1f)"
               % (a.clients, statistics.median(total), max(total), statistics.median(spread),

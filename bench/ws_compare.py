@@ -10,7 +10,11 @@
    listeners and closing connections in worker_connections too.)
 2. Latency: message round trips (32-byte binary messages, echo) straight to the echo server,
    through gantry and through nginx, with 1 connection and with 100; rounds interleaved, the
-   median of each round's p50 and p99 reported.
+   median of each round's p50 and p99 reported, and gantry's ratio to nginx and to direct.
+3. Throughput: echo with 16 messages of --size bytes (default 4096) in flight per connection,
+   1 and 10 connections, for --seconds each, straight, through gantry and through nginx; rounds
+   interleaved, the median of the rounds' messages per second, and gantry's ratios.
+   (--skip-memory runs 2 and 3 only.)
 
 Every process is started here on free loopback ports and stopped by its pid at the end.
 Needs node with tests/node/node_modules (scripts/deps.sh test) and nginx.
@@ -178,12 +182,32 @@ def latency(port, conns, msgs):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def throughput(port, conns, seconds, size):
+    out = subprocess.run(["node", PEER, "throughput", "ws://127.0.0.1:%d/tp" % port, str(conns),
+                          str(seconds), str(size)], capture_output=True, text=True,
+                         timeout=seconds + 120)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def interleaved(targets, rounds, run):
+    """run(port) for each target, rounds times, the order rotated each round."""
+    rows = {name: [] for name, _ in targets}
+    for r in range(rounds):
+        order = targets[r % len(targets):] + targets[:r % len(targets)]
+        for name, port in order:
+            rows[name].append(run(port))
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--gantry", default=os.path.join(REPO, "build", "rel", "gantry"))
     ap.add_argument("--tunnels", type=int, default=9500)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--msgs", type=int, default=2000, help="round trips per connection, 1 conn")
+    ap.add_argument("--seconds", type=float, default=3, help="per throughput round")
+    ap.add_argument("--size", type=int, default=4096, help="throughput message size")
+    ap.add_argument("--skip-memory", action="store_true")
     args = ap.parse_args()
     if not shutil.which("nginx") or not shutil.which("node"):
         raise SystemExit("needs nginx and node")
@@ -200,16 +224,13 @@ def main():
         procs.append(g)
         n, nport, npid = start_nginx(tmp, backend2)
         procs.append(n)
-        report = {"memory": {}, "latency": {}}
-        report["memory"]["gantry"] = memory("gantry", gport, gpid, args.tunnels)
-        report["memory"]["nginx"] = memory("nginx", nport, npid, args.tunnels)
+        report = {"memory": {}, "latency": {}, "throughput": {}}
+        if not args.skip_memory:
+            report["memory"]["gantry"] = memory("gantry", gport, gpid, args.tunnels)
+            report["memory"]["nginx"] = memory("nginx", nport, npid, args.tunnels)
         targets = [("direct", backend), ("gantry", gport), ("nginx", nport)]
         for conns, msgs in ((1, args.msgs), (100, max(20, args.msgs // 20))):
-            rows = {name: [] for name, _ in targets}
-            for r in range(args.rounds):
-                order = targets[r % 3:] + targets[:r % 3]
-                for name, port in order:
-                    rows[name].append(latency(port, conns, msgs))
+            rows = interleaved(targets, args.rounds, lambda port: latency(port, conns, msgs))
             key = "%d conn" % conns
             report["latency"][key] = {}
             for name, _ in targets:
@@ -218,6 +239,28 @@ def main():
                 report["latency"][key][name] = {"p50_us": p50, "p99_us": p99}
                 print("%-8s %-7s p50 %7.1f us  p99 %7.1f us  (median of %d rounds)"
                       % (key, name, p50, p99, args.rounds), flush=True)
+            lat = report["latency"][key]
+            print("%-8s gantry/nginx p50 %.2fx p99 %.2fx; gantry/direct p50 %.2fx p99 %.2fx"
+                  % (key, lat["gantry"]["p50_us"] / lat["nginx"]["p50_us"],
+                     lat["gantry"]["p99_us"] / lat["nginx"]["p99_us"],
+                     lat["gantry"]["p50_us"] / lat["direct"]["p50_us"],
+                     lat["gantry"]["p99_us"] / lat["direct"]["p99_us"]), flush=True)
+        for conns in (1, 10):
+            rows = interleaved(targets, args.rounds,
+                               lambda port: throughput(port, conns, args.seconds, args.size))
+            key = "%d conn" % conns
+            report["throughput"][key] = {}
+            for name, _ in targets:
+                mps = statistics.median(x["msgs_per_s"] for x in rows[name])
+                report["throughput"][key][name] = {"msgs_per_s": mps,
+                                                   "mib_per_s": mps * args.size / (1 << 20)}
+                print("%-8s %-7s %9.0f msgs/s  %7.1f MiB/s  (%d-byte echo, median of %d rounds)"
+                      % (key, name, mps, mps * args.size / (1 << 20), args.size, args.rounds),
+                      flush=True)
+            tp = report["throughput"][key]
+            print("%-8s throughput gantry/nginx %.2fx, gantry/direct %.2fx"
+                  % (key, tp["gantry"]["msgs_per_s"] / tp["nginx"]["msgs_per_s"],
+                     tp["gantry"]["msgs_per_s"] / tp["direct"]["msgs_per_s"]), flush=True)
         print(json.dumps(report))
     except Exception:
         for name in ("gantry.err", "nginx.err"):

@@ -119,8 +119,10 @@ static void bg_defer(struct gw_request *r, uint64_t ms)
     uv_timer_start(&b->timer, on_retry, ms, 0);
 }
 
-static int bg_detach(struct gw_request *r, uv_stream_t **s, const char **rest, size_t *rest_len)
+static int bg_detach(struct gw_request *r, uv_stream_t **s, const char **rest, size_t *rest_len,
+                     struct gw_tls_stream **tls)
 {
+    (void)tls;
     (void)r;
     (void)s;
     (void)rest;

@@ -1036,15 +1036,19 @@ static void ds_defer(struct gw_request *r, uint64_t ms)
     timer_start(gw_conn_of(r), TIMER_BACKOFF, ms);
 }
 
-static int ds_detach(struct gw_request *r, uv_stream_t **s, const char **rest, size_t *rest_len)
+static int ds_detach(struct gw_request *r, uv_stream_t **s, const char **rest, size_t *rest_len,
+                     struct gw_tls_stream **tls)
 {
     struct gw_conn *c = gw_conn_of(r);
-    /* A TLS connection's socket carries records, not the bytes a tunnel relays. */
-    if (c->closing || c->detached || c->tls)
+    /* Over TLS the session goes with the socket: ciphertext still queued on our handle would
+     * be lost with it (and the records after it undecryptable), so nothing may be. */
+    if (c->closing || c->detached || (c->tls && c->tcp.write_queue_size > 0))
         return GW_EINVAL;
+    *tls = c->tls ? gw__conn_tls_take(c) : NULL;
     c->detached = true;
     r->keep_alive = false;
     gw_conn_read_stop(c);
+    uv_read_stop((uv_stream_t *)&c->tcp);
     uv_timer_stop(&c->timer);
     *s = (uv_stream_t *)&c->tcp;
     *rest = c->in ? c->in + c->in_off : NULL;

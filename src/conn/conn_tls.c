@@ -19,6 +19,7 @@
 #include "core/log.h"
 #include "metrics/hub.h"
 #include "runtime/worker-t.h"
+#include "tls/io.h"
 #include "tls/stream.h"
 
 /* Ciphertext is read into one buffer per worker (w->tls_rbuf, made with the worker's first TLS
@@ -34,55 +35,12 @@ struct gw_conn_tls {
     char *san;
 };
 
-/* A write of ciphertext that the socket did not take at once. The uv_write_t comes first: the
- * caller's completion callback frees the request, which frees the whole thing. */
-struct tls_wreq {
-    uv_write_t req;
-    uv_write_cb cb;
-    char data[];
-};
-
-static void on_tls_written(uv_write_t *req, int status)
-{
-    struct tls_wreq *wr = (struct tls_wreq *)req;
-    if (wr->cb)
-        wr->cb(req, status);
-    else
-        free(wr);
-}
-
-/* Sends what the session has for the peer. 1: all of it went out now; 0: queued (cb, if not
- * NULL, runs when it is written, with the request's data = c); negative on error. */
+/* Sends what the session has for the peer (tls/io.h). 1: all of it went out now; 0: queued (cb,
+ * if not NULL, runs when it is written, with the request's data = c, and frees it); negative on
+ * error. */
 static int flush_out(struct gw_conn *c, uv_write_cb cb)
 {
-    const char *p;
-    size_t n = gw_tls_stream_out(c->tls->s, &p);
-    if (n == 0)
-        return 1;
-    uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
-    int w = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-    if (w == UV_EAGAIN)
-        w = 0;
-    if (w < 0)
-        return w;
-    if ((size_t)w == n) {
-        gw_tls_stream_out_consume(c->tls->s, n);
-        return 1;
-    }
-    struct tls_wreq *wr = malloc(sizeof(*wr) + (n - (size_t)w));
-    if (!wr)
-        return GW_ENOMEM;
-    memcpy(wr->data, p + w, n - (size_t)w);
-    gw_tls_stream_out_consume(c->tls->s, n);
-    wr->cb = cb;
-    wr->req.data = c;
-    b = uv_buf_init(wr->data, (unsigned)(n - (size_t)w));
-    int rc = uv_write(&wr->req, (uv_stream_t *)&c->tcp, &b, 1, on_tls_written);
-    if (rc < 0) {
-        free(wr);
-        return rc;
-    }
-    return 0;
+    return gw_tls_io_send(c->tls->s, (uv_stream_t *)&c->tcp, cb, c);
 }
 
 static void count_handshake(struct gw_conn *c, bool ok, const char *why)
@@ -228,8 +186,18 @@ int gw__conn_tls_send_raw(struct gw_conn *c, const char *p, size_t n)
     return rc < 0 ? rc : 0;
 }
 
+struct gw_tls_stream *gw__conn_tls_take(struct gw_conn *c)
+{
+    struct gw_tls_stream *s = c->tls->s;
+    uv_idle_stop(&c->tls->resume);
+    c->tls->s = NULL;
+    return s;
+}
+
 void gw__conn_tls_shutdown(struct gw_conn *c)
 {
+    if (!c->tls->s)
+        return;
     gw_tls_stream_shutdown(c->tls->s);
     (void)flush_out(c, NULL);
 }

@@ -586,8 +586,10 @@ static void ds_defer(struct gw_request *r, uint64_t ms)
     uv_timer_start(&hr->backoff->t, on_backoff, ms, 0);
 }
 
-static int ds_detach(struct gw_request *r, uv_stream_t **s, const char **rest, size_t *rest_len)
+static int ds_detach(struct gw_request *r, uv_stream_t **s, const char **rest, size_t *rest_len,
+                     struct gw_tls_stream **tls)
 {
+    (void)tls;
     /* No protocol switch inside a stream (RFC 9113 8.6). */
     (void)r;
     (void)s;

@@ -128,8 +128,9 @@ static void hub_pass(struct gw_request *r)
     uv_stream_t *s;
     const char *rest;
     size_t rest_len;
+    struct gw_tls_stream *tls = NULL;
     size_t head_len = r->msg.head_len;
-    if (n <= 0 || (size_t)n >= sizeof head || r->ds->detach(r, &s, &rest, &rest_len) < 0) {
+    if (n <= 0 || (size_t)n >= sizeof head || r->ds->detach(r, &s, &rest, &rest_len, &tls) < 0) {
         answer(r, GW_EHUBUNAVAIL, NULL, NULL);
         return;
     }
@@ -143,7 +144,8 @@ static void hub_pass(struct gw_request *r)
                                 .request_id = r->id,
                                 .peer = r->peer[0] ? r->peer : "-",
                                 .head = head,
-                                .head_len = (size_t)n};
+                                .head_len = (size_t)n,
+                                .tls = tls};
     int rc = gw_hub_accept(r->w, s, rest, rest_len, &hs);
     if (rc < 0) {
         gw_log_warn("hub: cannot take the connection of client %s: %s (request %s)", id,
@@ -183,10 +185,6 @@ bool gw__hub_serve(struct gw_conn *c, struct gw_request *r, const char *path, si
     }
     if (r->w->hub == NULL) {
         answer(r, GW_EHUBUNAVAIL, "Retry-After: 1\r\n", "the hub was enabled after the start");
-        return true;
-    }
-    if (r->secure) {
-        answer(r, GW_EHUBUNAVAIL, NULL, "the hub is served on the plain-HTTP listener only");
         return true;
     }
     if (!origin_allowed(r, hc)) {

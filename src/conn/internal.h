@@ -191,6 +191,10 @@ int gw__conn_tls_send_raw(struct gw_conn *c, const char *p, size_t n);
 /* Queues a close_notify alert (graceful close). */
 void gw__conn_tls_shutdown(struct gw_conn *c);
 
+/* The session, handed over with the socket (a 101: conn.c ds_detach): the connection keeps its
+ * TLS state but no session, and closes without a close_notify. */
+struct gw_tls_stream *gw__conn_tls_take(struct gw_conn *c);
+
 /* Closes the TLS side's handle (close_now); its close callback is cb, as for c's others. */
 void gw__conn_tls_close(struct gw_conn *c, uv_close_cb cb);
 

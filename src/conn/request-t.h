@@ -104,11 +104,14 @@ struct gw_downstream_ops {
     /* Calls gw_proxy_retry_now(r) after ms (the retry backoff). */
     void (*defer)(struct gw_request *r, uint64_t ms);
     /* The protocol switches (the 101 went out): *s is the client's socket, for the caller to
-     * duplicate (upstream/tunnel.h), and *rest the client's bytes read past the request, valid
-     * until the request ends. The request must then end with finish (or abort): the downstream
-     * closes its own handle without shutting the socket down. 0, or a negative code when the
-     * downstream cannot hand over (then abort). */
-    int (*detach)(struct gw_request *r, uv_stream_t **s, const char **rest, size_t *rest_len);
+     * duplicate (upstream/tunnel.h), and *rest the client's bytes read past the request
+     * (plaintext), valid until the request ends. Over TLS, *tls is the connection's session,
+     * now the caller's (it may still hold input: gw_tls_stream_has_input), else NULL. The
+     * request must then end with finish (or abort): the downstream closes its own handle
+     * without shutting the socket down. 0, or a negative code when the downstream cannot hand
+     * over (then abort). */
+    int (*detach)(struct gw_request *r, uv_stream_t **s, const char **rest, size_t *rest_len,
+                  struct gw_tls_stream **tls);
     /* Starts a background copy of r, a GET or HEAD without a body, from a stage's on_request
      * (the response cache's stale-while-revalidate refresh): a request of its own with a copy
      * of r's head as the chain has made it so far, its path, query, service, identity and

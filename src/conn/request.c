@@ -322,10 +322,7 @@ static __attribute__((noinline)) int check_upgrade(struct gw_request *r,
             break;
         }
     }
-    /* A tunnel takes the raw socket (upstream/tunnel.c): under TLS it would carry ciphertext
-     * one way and plaintext the other. Until tunnels speak TLS, an upgrade over the HTTPS
-     * listener is treated as on a service with websocket off (proxied without Upgrade). */
-    if (!on || r->secure)
+    if (!on)
         return 0;
     enum gw_upgrade kind = gw_http1_upgrade_kind(&r->msg);
     if (kind == GW_UPGRADE_WEBSOCKET) {

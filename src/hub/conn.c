@@ -13,6 +13,10 @@
  * Slow consumers: what waits to go to one client (libuv's write queue plus wslay's queue) is
  * bounded by max_queue; a message that would pass it cuts the client with close 1013 (try
  * again later) instead, so a client that stopped reading costs at most that much memory.
+ *
+ * Over TLS (the HTTPS listener) the connection keeps the listener's session: what is read is fed
+ * to it and its plaintext to wslay, what wslay sends is encrypted and goes through tls/io.h (the
+ * same try-write, then queue); the end sends a close_notify before the FIN.
  */
 #include "hub/internal.h"
 
@@ -26,6 +30,8 @@
 #include "hub/proto.h"
 #include "runtime/server-t.h"
 #include "runtime/worker-t.h"
+#include "tls/io.h"
+#include "tls/stream.h"
 
 #define HUB_READ_SIZE 65536
 #define HUB_LINGER_MS 1000
@@ -38,10 +44,12 @@ enum conn_state {
 
 struct gw__hub_conn {
     uv_tcp_t tcp;
-    uv_timer_t timer;    /** keepalive; the linger once ending */
-    struct gw_list link; /** in local->conns */
+    struct gw_tls_stream *tls; /** wss://: the session; NULL on the plain listener */
+    uv_timer_t timer;          /** keepalive; the linger once ending */
+    struct gw_list link;       /** in local->conns */
     struct gw_hub_local *local;
-    struct gw__hub_frames f; /** the framing (frames.c) */
+    struct gw__hub_rules *rules; /** the settings it opened with (a reference) */
+    struct gw__hub_frames f;     /** the framing (frames.c) */
     uint64_t t_open, last_rx;
     uint64_t msgs_in, msgs_out;
     char **subs; /** subscribed channels */
@@ -59,13 +67,16 @@ struct conn_write {
     char data[];
 };
 
+/* One read buffer per worker thread. A wss:// connection's plaintext comes out into it too: its
+ * ciphertext was copied into the session first. (Thread-local storage lives on each worker's
+ * stack: no second buffer.) */
 static _Thread_local uint8_t read_buf[HUB_READ_SIZE];
 
 static void on_timer(uv_timer_t *t);
 
 static const struct gw__hub_rules *rules_of(const struct gw__hub_conn *c)
 {
-    return &c->local->hub->rules;
+    return c->rules;
 }
 
 static void on_handle_closed(uv_handle_t *h)
@@ -74,6 +85,8 @@ static void on_handle_closed(uv_handle_t *h)
     if (--c->open_handles > 0)
         return;
     gw__hub_frames_free(&c->f);
+    gw_tls_stream_free(c->tls);
+    gw__hub_rules_unref(c->rules);
     for (uint32_t i = 0; i < c->nsubs; i++)
         free(c->subs[i]);
     free(c->subs);
@@ -121,6 +134,10 @@ static void on_written(uv_write_t *req, int status)
 /* Sends data[0..len) on c's socket: what it does not take now is copied and queued. */
 static int send_bytes(struct gw__hub_conn *c, const char *data, size_t len)
 {
+    if (c->tls) {
+        int rc = gw_tls_io_write(c->tls, (uv_stream_t *)&c->tcp, data, len, NULL, NULL);
+        return rc < 0 ? rc : 0;
+    }
     uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
     int n = 0;
     if (c->tcp.write_queue_size == 0) {
@@ -179,6 +196,10 @@ static void pump(struct gw__hub_conn *c)
                                                                         : "closed";
     }
     uv_read_stop((uv_stream_t *)&c->tcp);
+    if (c->tls) {
+        gw_tls_stream_shutdown(c->tls); /* close_notify before the FIN */
+        (void)send_bytes(c, NULL, 0);
+    }
     uv_shutdown_t *req = malloc(sizeof(*req));
     if (!req || uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown) < 0) {
         free(req);
@@ -348,10 +369,39 @@ static void msg_cb(void *arg, bool text, const char *p, size_t n)
 
 /* ---- delivery ------------------------------------------------------------------------------ */
 
+/* The message as one frame, built at the first subscriber that can take it directly. */
+struct shared_frame {
+    char *p;
+    size_t len;
+    bool failed; /* out of memory: every connection goes through wslay */
+};
+
+static bool shared_frame_make(struct shared_frame *sf, const struct gw__hub_msg *m)
+{
+    if (sf->p || sf->failed)
+        return sf->p != NULL;
+    uint8_t head[10];
+    size_t hl = gw__hub_frames_head(head, m->len);
+    sf->p = malloc(hl + m->len);
+    if (!sf->p) {
+        sf->failed = true;
+        return false;
+    }
+    memcpy(sf->p, head, hl);
+    memcpy(sf->p + hl, m->text, m->len);
+    sf->len = hl + m->len;
+    return true;
+}
+
+/* Hands m to every connection of l it is for. The frame is encoded once and written as it is to
+ * each connection with nothing waiting in wslay (the usual case: one try-write, no copy unless
+ * the socket does not take it all); a connection with frames queued gets it through wslay, in
+ * order behind them. */
 void gw__hub_deliver(struct gw_hub_local *l, const struct gw__hub_msg *m)
 {
+    struct shared_frame sf = {0};
+    uint64_t delivered = 0;
     struct gw_list *it = l->conns.next;
-    uint64_t max = l->hub->rules.max_queue_bytes;
     while (it != &l->conns) {
         struct gw__hub_conn *c = gw_container_of(it, struct gw__hub_conn, link);
         it = it->next; /* c may close below */
@@ -359,6 +409,7 @@ void gw__hub_deliver(struct gw_hub_local *l, const struct gw__hub_msg *m)
             continue;
         if (m->to[0] ? strcmp(m->to, c->client_id) != 0 : find_sub(c, m->channel) < 0)
             continue;
+        uint64_t max = c->rules->max_queue_bytes;
         size_t queued = c->tcp.write_queue_size + gw__hub_frames_queued(&c->f);
         if (queued + m->len > max) {
             atomic_fetch_add(&l->hub->slow_cut, 1);
@@ -368,12 +419,21 @@ void gw__hub_deliver(struct gw_hub_local *l, const struct gw__hub_msg *m)
             going_away(c, 1013, "slow consumer");
             continue;
         }
-        if (gw__hub_frames_queue(&c->f, WSLAY_TEXT_FRAME, m->text, m->len) < 0)
-            continue;
+        if (gw__hub_frames_idle(&c->f) && shared_frame_make(&sf, m)) {
+            if (send_bytes(c, sf.p, sf.len) < 0) {
+                conn_close(c, "write failed");
+                continue;
+            }
+        } else {
+            if (gw__hub_frames_queue(&c->f, WSLAY_TEXT_FRAME, m->text, m->len) < 0)
+                continue;
+            pump(c);
+        }
         c->msgs_out++;
-        atomic_fetch_add(&l->hub->delivered, 1);
-        pump(c);
+        delivered++;
     }
+    atomic_fetch_add(&l->hub->delivered, delivered);
+    free(sf.p);
 }
 
 /* ---- reading, timers ----------------------------------------------------------------------- */
@@ -384,6 +444,43 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     (void)suggested;
     buf->base = (char *)read_buf;
     buf->len = sizeof read_buf;
+}
+
+/* Bytes (plaintext) from the client: framed by wslay, then what it queued goes out. false when
+ * the connection closed. */
+static bool input(struct gw__hub_conn *c, const uint8_t *p, size_t n)
+{
+    c->last_rx = uv_now(&c->local->w->loop);
+    if (gw__hub_frames_feed(&c->f, p, n) < 0) {
+        conn_close(c, "out of memory");
+        return false;
+    }
+    pump(c);
+    return c->state != C_CLOSED;
+}
+
+/* wss://: the plaintext the session holds, a record at a time. */
+static void drain_tls(struct gw__hub_conn *c)
+{
+    while (c->state != C_CLOSED) {
+        size_t got = 0;
+        int rc = gw_tls_stream_read(c->tls, (char *)read_buf, sizeof read_buf, &got);
+        if (send_bytes(c, NULL, 0) < 0 && rc == 0)
+            rc = GW_ETLS;
+        if (rc == GW_TLS_WANT_INPUT)
+            return;
+        if (rc == GW_TLS_CLOSED) {
+            conn_close(c, "client went away");
+            return;
+        }
+        if (rc < 0) {
+            gw_log_debug("hub client %s: TLS error: %s", c->client_id, gw_tls_stream_error(c->tls));
+            conn_close(c, "TLS error");
+            return;
+        }
+        if (!input(c, read_buf, got))
+            return;
+    }
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
@@ -397,12 +494,15 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         conn_close(c, nread == UV_EOF ? "client went away" : "read failed");
         return;
     }
-    c->last_rx = uv_now(&c->local->w->loop);
-    if (gw__hub_frames_feed(&c->f, (const uint8_t *)buf->base, (size_t)nread) < 0) {
+    if (!c->tls) {
+        input(c, (const uint8_t *)buf->base, (size_t)nread);
+        return;
+    }
+    if (gw_tls_stream_feed(c->tls, buf->base, (size_t)nread) < 0) {
         conn_close(c, "out of memory");
         return;
     }
-    pump(c);
+    drain_tls(c);
 }
 
 static void on_timer(uv_timer_t *t)
@@ -456,11 +556,13 @@ int gw_hub_accept(struct gw_worker *w, uv_stream_t *client, const char *rest, si
                   const struct gw_hub_session *s)
 {
     struct gw_hub_local *l = w->hub;
-    if (!l || l->closed)
-        return GW_EHUBUNAVAIL;
-    struct gw__hub_conn *c = calloc(1, sizeof(*c));
-    if (!c)
-        return GW_ENOMEM;
+    struct gw__hub_conn *c = l && !l->closed ? calloc(1, sizeof(*c)) : NULL;
+    if (!c) {
+        gw_tls_stream_free(s->tls);
+        return l && !l->closed ? GW_ENOMEM : GW_EHUBUNAVAIL;
+    }
+    c->tls = s->tls; /* freed with c from here on */
+    c->rules = gw__hub_rules_get(l->hub);
     int len = snprintf(NULL, 0, "request %s peer %s", s->request_id, s->peer);
     c->label = malloc((size_t)len + 1);
     if (c->label)
@@ -469,9 +571,11 @@ int gw_hub_accept(struct gw_worker *w, uv_stream_t *client, const char *rest, si
     snprintf(c->client_id, sizeof c->client_id, "%s", s->client_id);
     c->local = l;
     if (!c->label || (s->roles && !c->roles) ||
-        gw__hub_frames_init(&c->f, l->hub->rules.max_message_bytes, out_cb, msg_cb, c) != 0) {
+        gw__hub_frames_init(&c->f, c->rules->max_message_bytes, out_cb, msg_cb, c) != 0) {
         free(c->label);
         free(c->roles);
+        gw_tls_stream_free(c->tls);
+        gw__hub_rules_unref(c->rules);
         free(c);
         return GW_ENOMEM;
     }
@@ -496,7 +600,7 @@ int gw_hub_accept(struct gw_worker *w, uv_stream_t *client, const char *rest, si
         conn_close(c, "write failed");
         return 0;
     }
-    uint64_t every = l->hub->rules.ping_interval_ms;
+    uint64_t every = c->rules->ping_interval_ms;
     if (every)
         uv_timer_start(&c->timer, on_timer, every, every);
     if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) < 0) {
@@ -504,11 +608,13 @@ int gw_hub_accept(struct gw_worker *w, uv_stream_t *client, const char *rest, si
         return 0;
     }
     if (n) {
-        /* Frames the client sent right behind its handshake. */
-        memcpy(read_buf, rest, n < sizeof read_buf ? n : sizeof read_buf);
-        uv_buf_t b =
-            uv_buf_init((char *)read_buf, (unsigned)(n < sizeof read_buf ? n : sizeof read_buf));
-        on_read((uv_stream_t *)&c->tcp, (ssize_t)b.len, &b);
+        /* Frames the client sent right behind its handshake (plaintext). */
+        size_t k = n < sizeof read_buf ? n : sizeof read_buf;
+        memcpy(read_buf, rest, k);
+        if (!input(c, read_buf, k))
+            return 0;
     }
+    if (c->tls && gw_tls_stream_has_input(c->tls))
+        drain_tls(c); /* records that came with the handshake's */
     return 0;
 }

@@ -100,6 +100,32 @@ bool gw__hub_frames_done(const struct gw__hub_frames *f)
     return !wslay_event_want_read(f->ws) && !wslay_event_want_write(f->ws);
 }
 
+bool gw__hub_frames_idle(const struct gw__hub_frames *f)
+{
+    /* The send callback takes everything (see above): with no message queued, wslay is between
+     * two frames, and bytes written past it cannot split one of its frames. */
+    return wslay_event_get_queued_msg_count(f->ws) == 0 && !wslay_event_get_close_sent(f->ws);
+}
+
+size_t gw__hub_frames_head(uint8_t head[10], size_t len)
+{
+    head[0] = 0x81; /* FIN, text (RFC 6455 5.2); a server's frames are not masked */
+    if (len < 126) {
+        head[1] = (uint8_t)len;
+        return 2;
+    }
+    if (len <= 0xffff) {
+        head[1] = 126;
+        head[2] = (uint8_t)(len >> 8);
+        head[3] = (uint8_t)len;
+        return 4;
+    }
+    head[1] = 127;
+    for (int i = 0; i < 8; i++)
+        head[2 + i] = (uint8_t)((uint64_t)len >> (56 - 8 * i));
+    return 10;
+}
+
 size_t gw__hub_frames_queued(const struct gw__hub_frames *f)
 {
     return wslay_event_get_queued_msg_length(f->ws);

@@ -48,7 +48,7 @@ static void free_strv(char **v, size_t n)
     free(v);
 }
 
-static void rules_free(struct gw__hub_rules *r)
+static void rules_clear(struct gw__hub_rules *r)
 {
     for (size_t i = 0; r->rules && i < r->nrules; i++) {
         free_strv(r->rules[i].channels, r->rules[i].nchannels);
@@ -57,6 +57,14 @@ static void rules_free(struct gw__hub_rules *r)
     }
     free(r->rules);
     r->rules = NULL;
+}
+
+static void rules_free(struct gw__hub_rules *r)
+{
+    if (!r)
+        return;
+    rules_clear(r);
+    free(r);
 }
 
 static int rules_copy(struct gw__hub_rules *r, const struct gw_hub_conf *hc)
@@ -83,6 +91,50 @@ static int rules_copy(struct gw__hub_rules *r, const struct gw_hub_conf *hc)
         if (!d->channels || !d->subscribe || !d->publish)
             return GW_ENOMEM;
     }
+    return 0;
+}
+
+/* New settings for hc, holding one reference. NULL when out of memory. */
+static struct gw__hub_rules *rules_new(const struct gw_hub_conf *hc)
+{
+    struct gw__hub_rules *r = calloc(1, sizeof(*r));
+    if (!r)
+        return NULL;
+    atomic_init(&r->refs, 1);
+    if (rules_copy(r, hc) < 0) {
+        rules_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+struct gw__hub_rules *gw__hub_rules_get(struct gw_hub *h)
+{
+    uv_mutex_lock(&h->lock);
+    struct gw__hub_rules *r = h->rules;
+    atomic_fetch_add(&r->refs, 1);
+    uv_mutex_unlock(&h->lock);
+    return r;
+}
+
+void gw__hub_rules_unref(struct gw__hub_rules *r)
+{
+    if (r && atomic_fetch_sub(&r->refs, 1) == 1)
+        rules_free(r);
+}
+
+int gw_hub_update(struct gw_hub *h, const struct gw_config *cfg)
+{
+    if (!h)
+        return 0;
+    struct gw__hub_rules *r = rules_new(&cfg->hub);
+    if (!r)
+        return GW_ENOMEM;
+    uv_mutex_lock(&h->lock);
+    struct gw__hub_rules *old = h->rules;
+    h->rules = r;
+    uv_mutex_unlock(&h->lock);
+    gw__hub_rules_unref(old);
     return 0;
 }
 
@@ -249,6 +301,10 @@ static void redis_state(struct gw_hub *h, int up, const char *why)
     atomic_store(&h->redis_up, (uint64_t)(up == 1));
     if (h->redis_state == up)
         return;
+    if (up == 1 && h->redis_was_up)
+        atomic_fetch_add(&h->redis_reconnects, 1);
+    if (up == 1)
+        h->redis_was_up = true;
     h->redis_state = up;
     if (up == 1)
         gw_log_info("hub: redis at %s is up: messages fan out to every instance",
@@ -407,7 +463,8 @@ int gw_hub_new(struct gw_hub **out, uv_loop_t *control, const struct gw_config *
         gw_list_init(&h->locals[i].conns);
         h->locals[i].hub = h;
     }
-    if (!h->counts || !h->locals || rules_copy(&h->rules, hc) < 0)
+    h->rules = rules_new(hc);
+    if (!h->counts || !h->locals || !h->rules)
         goto fail;
     if (hc->backend == GW_HUB_BACKEND_REDIS) {
         const struct gw_redis_conf *rc = &cfg->rate_limit.redis;
@@ -473,7 +530,7 @@ void gw_hub_free(struct gw_hub *h)
             free(c);
         }
     }
-    rules_free(&h->rules);
+    gw__hub_rules_unref(h->rules);
     uv_mutex_destroy(&h->lock);
     free(h->counts);
     free(h->locals);
@@ -527,4 +584,6 @@ void gw_hub_get_stats(struct gw_hub *h, struct gw_hub_stats *out)
     out->slow_cut = atomic_load(&h->slow_cut);
     out->redis_up = atomic_load(&h->redis_up);
     out->redis_local = atomic_load(&h->redis_local);
+    out->redis_reconnects = atomic_load(&h->redis_reconnects);
+    out->redis_backend = h->use_redis;
 }

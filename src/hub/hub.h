@@ -19,6 +19,7 @@
 #include <uv.h>
 
 struct gw_hub;
+struct gw_tls_stream;
 struct gw_worker;
 struct gw_config;
 
@@ -30,22 +31,33 @@ struct gw_hub_session {
     const char *peer;       /** client address, for the log line */
     const char *head;       /** the 101 answer to send first */
     size_t head_len;
+    /** the connection's TLS session (the HTTPS listener), or NULL: the hub's in every case,
+     * freed by it even when gw_hub_accept fails */
+    struct gw_tls_stream *tls;
 };
 
 /* Counters, read on any thread. */
 struct gw_hub_stats {
-    uint64_t connections; /** open hub connections, all workers */
-    uint64_t published;   /** messages published through this instance */
-    uint64_t delivered;   /** messages written to a client */
-    uint64_t slow_cut;    /** clients disconnected for a full send queue */
-    uint64_t redis_up;    /** 1 when the Redis backend is up */
-    uint64_t redis_local; /** messages delivered locally because Redis could not take them */
+    uint64_t connections;      /** open hub connections, all workers */
+    uint64_t published;        /** messages published through this instance */
+    uint64_t delivered;        /** messages written to a client */
+    uint64_t slow_cut;         /** clients disconnected for a full send queue */
+    uint64_t redis_up;         /** 1 when the Redis backend is up */
+    uint64_t redis_local;      /** messages delivered locally because Redis could not take them */
+    uint64_t redis_reconnects; /** times Redis came back up after being down */
+    bool redis_backend;        /** the backend is redis */
 };
 
 /* Control thread, before the workers start. Makes the hub for cfg->hub (enabled) and nworkers
  * workers; with backend redis it connects and subscribes on the control loop. 0 or GW_ENOMEM. */
 int gw_hub_new(struct gw_hub **out, uv_loop_t *control, const struct gw_config *cfg,
                unsigned nworkers);
+
+/* Control thread, after a reload published cfg: connections that open from now on get its hub
+ * settings (path and origins are read from the snapshot; here: channel rules, message and
+ * queue limits, subscription limits, keepalive); open connections keep theirs. The backend and
+ * its Redis channel stay those of the start. 0, or GW_ENOMEM (the old settings stay). */
+int gw_hub_update(struct gw_hub *h, const struct gw_config *cfg);
 
 /* Control thread, when the server stops: closes the Redis client and the control handles. */
 void gw_hub_stop(struct gw_hub *h);
@@ -69,7 +81,8 @@ void gw_hub_worker_close(struct gw_worker *w);
 
 /* Worker thread. Takes the client connection (a duplicate of its socket; the caller closes its
  * own handle without a shutdown), sends s->head, then speaks the hub protocol; rest[0..n) are
- * client bytes read past the handshake. 0, or a negative code (nothing was taken). */
+ * client bytes (plaintext) read past the handshake. With s->tls the socket carries records of
+ * that session. 0, or a negative code (nothing was taken but s->tls, which was freed). */
 int gw_hub_accept(struct gw_worker *w, uv_stream_t *client, const char *rest, size_t n,
                   const struct gw_hub_session *s);
 

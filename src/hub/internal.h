@@ -48,8 +48,11 @@ struct gw_hub_local {
     size_t nconns;
 };
 
-/* The hub settings, copied from the config at start (connections outlive snapshots). */
+/* The hub settings, copied from the config at start and at every reload (connections outlive
+ * snapshots). Immutable and refcounted: a connection keeps the ones it opened with for its whole
+ * life, a reload makes new ones for the connections that open after it. */
 struct gw__hub_rules {
+    atomic_uint refs;
     struct gw__hub_rule {
         char **channels;
         size_t nchannels;
@@ -78,8 +81,8 @@ struct gw_hub {
     size_t ncount_buckets;
     struct gw_hub_local *locals;
     unsigned nlocals;
-    struct gw__hub_rules rules;
-    char instance[9]; /** random hex, the first part of every message id */
+    struct gw__hub_rules *rules; /** the current settings (guarded by lock), for new connections */
+    char instance[9];            /** random hex, the first part of every message id */
     atomic_uint_fast64_t seq;
     /* backend redis (control thread) */
     bool use_redis;
@@ -92,7 +95,13 @@ struct gw_hub {
     bool stopped;
     /* stats */
     atomic_uint_fast64_t nconns, published, delivered, slow_cut, redis_up, redis_local;
+    atomic_uint_fast64_t redis_reconnects; /** down (after having been up) -> up again */
+    bool redis_was_up;                     /** control thread */
 };
+
+/* hub.c: a reference to the current settings (any thread), and its release. */
+struct gw__hub_rules *gw__hub_rules_get(struct gw_hub *h);
+void gw__hub_rules_unref(struct gw__hub_rules *r);
 
 /* ---- frames.c: wslay on a byte stream ---------------------------------------------------- */
 
@@ -124,6 +133,11 @@ int gw__hub_frames_close(struct gw__hub_frames *f, uint16_t code, const char *re
 int gw__hub_frames_flush(struct gw__hub_frames *f);
 /* The close handshake is over (or the stream failed): nothing more to read or send. */
 bool gw__hub_frames_done(const struct gw__hub_frames *f);
+/* Nothing waits in wslay and no close frame went: a whole frame may be written to the stream
+ * directly (the hub's broadcast sends one frame, built once, to every subscriber). */
+bool gw__hub_frames_idle(const struct gw__hub_frames *f);
+/* The head of a server's final text frame of len payload bytes: its length (2, 4 or 10). */
+size_t gw__hub_frames_head(uint8_t head[10], size_t len);
 /* Bytes queued in wslay, not yet handed to out. */
 size_t gw__hub_frames_queued(const struct gw__hub_frames *f);
 void gw__hub_frames_free(struct gw__hub_frames *f);

@@ -14,6 +14,7 @@
 #include "control/snapshot-t.h"
 #include "core/error.h"
 #include "core/version.h"
+#include "hub/hub.h"
 #include "metrics/hub.h"
 #include "observe/internal.h"
 #include "observe/observe.h"
@@ -858,6 +859,33 @@ static void audit_families(struct out *o)
     sample_u64(o, "gantry_audit_postgres_dropped_total", "", st.pg_dropped);
 }
 
+/* The WebSocket hub (hub/hub.h), when it runs; its Redis backend's state with backend redis. */
+static void hub_families(struct out *o, struct gw_server *s)
+{
+    if (s->hub == NULL)
+        return;
+    struct gw_hub_stats st;
+    gw_hub_get_stats(s->hub, &st);
+    family(o, "gantry_hub_connections", "gauge", "Open WebSocket hub connections.");
+    sample_u64(o, "gantry_hub_connections", "", st.connections);
+    family(o, "gantry_hub_messages_published_total", "counter",
+           "Messages published through this instance (admin API and clients).");
+    sample_u64(o, "gantry_hub_messages_published_total", "", st.published);
+    family(o, "gantry_hub_messages_delivered_total", "counter",
+           "Messages handed to a client of this instance.");
+    sample_u64(o, "gantry_hub_messages_delivered_total", "", st.delivered);
+    family(o, "gantry_hub_slow_consumers_total", "counter",
+           "Clients cut (close 1013) because their send queue passed hub.max_queue.");
+    sample_u64(o, "gantry_hub_slow_consumers_total", "", st.slow_cut);
+    if (!st.redis_backend)
+        return;
+    /* Its state and reconnects: gantry_redis_up and gantry_redis_connects_total, use="hub". */
+    family(o, "gantry_hub_redis_local_deliveries_total", "counter",
+           "Messages delivered to this instance's clients only, because Redis could not take "
+           "them.");
+    sample_u64(o, "gantry_hub_redis_local_deliveries_total", "", st.redis_local);
+}
+
 /* The response cache's store, shared by every service (cache/store.h). */
 static void cache_families(struct out *o, struct gw_server *s)
 {
@@ -901,6 +929,7 @@ int gw_observe_prometheus(struct gw_server *s, struct gw_buf *b)
     tracing_families(&o, s);
     audit_families(&o);
     cache_families(&o, s);
+    hub_families(&o, s);
     size_t sets = 0, bytes = 0;
     if (s->metrics)
         gw_metrics_hub_usage(s->metrics, &sets, &bytes);

@@ -9,6 +9,8 @@
 
 #include "upstream/pool-t.h"
 
+struct gw_tls_stream;
+
 /* upstream/upconn_tls.c: the TLS side of a connection to an https:// target.
  *
  * connect: starts the TCP connect of uc (its tcp handle initialised) to t, then the handshake;
@@ -25,6 +27,12 @@ void gw__upconn_tls_read_start(struct gw_upconn *uc);
 /* Writing: gw_upconn_tls_write (pool.h, behind the inline gw_upconn_write) encrypts the
  * caller's buffers (copied: they are free on return) and sends the records: 1 when all went out
  * now, 0 when some wait in a queued write (cb runs when it is written, req->data == uc). */
+
+/* The session of an established connection, handed to a tunnel after a 101 (proxy.c
+ * hand_over): reading stops, and the connection closes without a close_notify. NULL when there
+ * is none or ciphertext still waits in the handle's queue (it would be lost with the handle).
+ * The session may still hold input (gw_tls_stream_has_input). */
+struct gw_tls_stream *gw__upconn_tls_take(struct gw_upconn *uc);
 
 /* Closing: a close_notify is sent when the socket takes it at once; the idle handle is closed
  * (counted in uc->open_handles); free releases the session once every handle closed. */

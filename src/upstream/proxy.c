@@ -28,8 +28,10 @@
 #include "metrics/metrics.h"
 #include "policy/chain.h"
 #include "runtime/worker-t.h"
+#include "tls/stream.h"
 #include "trace/trace.h"
 #include "upstream/breaker.h"
+#include "upstream/internal.h"
 #include "upstream/pool.h"
 #include "upstream/retry.h"
 #include "upstream/rewrite.h"
@@ -934,15 +936,6 @@ static int accept_upgrade(struct gw_request *r)
 {
     struct gw_upconn *uc = r->up;
     uv_timer_stop(&uc->timer);
-    if (uc->tls) {
-        /* A tunnel relays raw socket bytes both ways; through a TLS upstream it would need
-         * the session on both sides. Not supported: refused rather than garbled. */
-        gw_log_warn("upstream %s: 101 Switching Protocols from a TLS upstream: tunnels to "
-                    "https:// targets are not supported (request %s)",
-                    r->target->key, r->id);
-        fail(r, GW_EUPGARBAGE);
-        return -1;
-    }
     r->status = 101;
     r->keep_alive = false;
     if (gw_rewrite_upgrade_head(r) < 0) {
@@ -958,8 +951,8 @@ static int accept_upgrade(struct gw_request *r)
 }
 
 /* After the 101 went out: the client's and the upstream's connections become a tunnel
- * (upstream/tunnel.h), with the bytes each side sent past the handshake, and the request
- * ends (logged with status 101). */
+ * (upstream/tunnel.h), with the bytes each side sent past the handshake and, on either side
+ * that speaks TLS, its session, and the request ends (logged with status 101). */
 static void hand_over(struct gw_request *r)
 {
     struct gw_upconn *uc = r->up;
@@ -967,15 +960,25 @@ static void hand_over(struct gw_request *r)
     uv_stream_t *client;
     const char *rest;
     size_t rest_len;
-    int rc = r->ds->detach ? r->ds->detach(r, &client, &rest, &rest_len) : GW_EINVAL;
-    if (rc == 0) {
+    struct gw_tls_stream *client_tls = NULL, *up_tls = NULL;
+    int rc = r->ds->detach ? r->ds->detach(r, &client, &rest, &rest_len, &client_tls) : GW_EINVAL;
+    if (rc == 0 && uc->tls) {
+        up_tls = gw__upconn_tls_take(uc);
+        if (!up_tls)
+            rc = GW_EUPRESET;
+    }
+    if (rc < 0) {
+        gw_tls_stream_free(client_tls);
+    } else {
         struct gw_tunnel_info info = {.id = r->id,
                                       .service = r->svc->conf->name,
                                       .peer = r->peer[0] ? r->peer : "-",
                                       .target = r->target->key,
                                       .idle_ms = wc->idle_timeout_ms,
                                       .lifetime_ms = wc->max_lifetime_ms,
-                                      .websocket = r->upgrade == GW_UPGRADE_WEBSOCKET};
+                                      .websocket = r->upgrade == GW_UPGRADE_WEBSOCKET,
+                                      .client_tls = client_tls,
+                                      .upstream_tls = up_tls};
         rc = gw_tunnel_start(r->w, client, rest, rest_len, (uv_stream_t *)&uc->tcp,
                              uc->buf + uc->off, uc->len - uc->off, &info);
     }

@@ -18,6 +18,13 @@
  * frames (ws/frame_track.h follows the frames; masked towards the upstream, RFC 6455 5.3), then
  * shuts down both sending halves and reads (discarding) until both sides closed, for at most
  * GW_TUNNEL_LINGER_MS.
+ *
+ * TLS: a side of the HTTPS listener or of an https:// target brings its session (tls/stream.h).
+ * Its socket carries records: what is read there is fed to the session and the plaintext relayed
+ * (one record at a time, so backpressure stops between two records and the rest waits in the
+ * session), what is sent there is encrypted and goes through tls/io.h (the same try-write, then
+ * queue). Its EOF is its close_notify (or the socket's end); our half-close towards it is a
+ * close_notify before the FIN. The bounds above hold for the records as they do for bytes.
  */
 #include "upstream/tunnel.h"
 
@@ -34,6 +41,8 @@
 #include "metrics/metrics.h"
 #include "runtime/server-t.h"
 #include "runtime/worker-t.h"
+#include "tls/io.h"
+#include "tls/stream.h"
 #include "ws/frame_track.h"
 
 #define GW_TUNNEL_READ_SIZE 65536
@@ -53,11 +62,12 @@ enum tunnel_state {
 
 struct side {
     uv_tcp_t tcp;
-    struct gw_ws_track track; /** the frames read from this side */
-    uint64_t bytes;           /** read from this side */
-    bool paused;              /** reading stopped: the other side's write queue is over the bound */
-    bool eof;                 /** this side ended its sending half (or failed) */
-    bool shut;                /** our sending half towards this side is shut down (or asked to) */
+    struct gw_tls_stream *tls; /** the side speaks TLS: its session; NULL: plain */
+    struct gw_ws_track track;  /** the frames read from this side */
+    uint64_t bytes;            /** read from this side */
+    bool paused; /** reading stopped: the other side's write queue is over the bound */
+    bool eof;    /** this side ended its sending half (or failed) */
+    bool shut;   /** our sending half towards this side is shut down (or asked to) */
 };
 
 struct gw_tunnel {
@@ -88,7 +98,9 @@ struct tunnel_write {
     char data[];
 };
 
-/* One read buffer per worker thread: every read is passed on (or copied) before the next one. */
+/* One read buffer per worker thread: every read is passed on (or copied) before the next one.
+ * A TLS side's plaintext comes out into it too: its ciphertext was copied into the session
+ * first. (Thread-local storage lives on each worker's stack: no second buffer.) */
 static _Thread_local char read_buf[GW_TUNNEL_READ_SIZE];
 
 static void tunnel_close(struct gw_tunnel *t, const char *why);
@@ -104,6 +116,8 @@ static void on_handle_closed(uv_handle_t *h)
     struct gw_tunnel *t = h->data;
     if (--t->open_handles > 0)
         return;
+    gw_tls_stream_free(t->s[CLIENT].tls);
+    gw_tls_stream_free(t->s[UPSTREAM].tls);
     free(t->label);
     free(t);
 }
@@ -156,11 +170,18 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void drain_tls(struct gw_tunnel *t, int from);
+static int send_to(struct gw_tunnel *t, int to, const char *data, size_t n);
 
+/* Reads from side `from` (again); a TLS side first gives what its session still holds. */
 static void read_start(struct gw_tunnel *t, int from)
 {
-    if (uv_read_start((uv_stream_t *)&t->s[from].tcp, on_alloc, on_read) < 0)
+    if (uv_read_start((uv_stream_t *)&t->s[from].tcp, on_alloc, on_read) < 0) {
         tunnel_close(t, "read failed");
+        return;
+    }
+    if (t->s[from].tls && gw_tls_stream_has_input(t->s[from].tls))
+        drain_tls(t, from);
 }
 
 static void maybe_done(struct gw_tunnel *t)
@@ -185,6 +206,11 @@ static void shut(struct gw_tunnel *t, int to)
     if (t->s[to].shut)
         return;
     t->s[to].shut = true;
+    if (t->s[to].tls) {
+        /* close_notify first; a failure to send it shows in the shutdown. */
+        gw_tls_stream_shutdown(t->s[to].tls);
+        (void)send_to(t, to, NULL, 0);
+    }
     uv_shutdown_t *req = malloc(sizeof(*req));
     if (!req || uv_shutdown(req, (uv_stream_t *)&t->s[to].tcp, on_shutdown) < 0) {
         free(req);
@@ -194,12 +220,10 @@ static void shut(struct gw_tunnel *t, int to)
     req->data = t;
 }
 
-static void on_written(uv_write_t *req, int status)
+/* A write towards side `to` completed. */
+static void written(struct gw_tunnel *t, int to, int status)
 {
-    struct tunnel_write *wr = (struct tunnel_write *)req;
-    struct gw_tunnel *t = wr->t;
-    int to = wr->to, from = 1 - wr->to;
-    free(wr);
+    int from = 1 - to;
     if (t->state == T_CLOSED)
         return;
     if (status < 0) {
@@ -213,11 +237,40 @@ static void on_written(uv_write_t *req, int status)
     }
 }
 
-/* Sends data[0..n) to side `to`: inline when the socket takes it, else a copy waits in a
- * write. 0, or a negative code (the caller closes). */
+static void on_written(uv_write_t *req, int status)
+{
+    struct tunnel_write *wr = (struct tunnel_write *)req;
+    struct gw_tunnel *t = wr->t;
+    int to = wr->to;
+    free(wr);
+    written(t, to, status);
+}
+
+static void on_tls_written_client(uv_write_t *req, int status)
+{
+    struct gw_tunnel *t = req->data;
+    free(req);
+    written(t, CLIENT, status);
+}
+
+static void on_tls_written_upstream(uv_write_t *req, int status)
+{
+    struct gw_tunnel *t = req->data;
+    free(req);
+    written(t, UPSTREAM, status);
+}
+
+/* Sends data[0..n) to side `to` (encrypted for a TLS side; n == 0 sends what its session has
+ * to say): inline when the socket takes it, else a copy waits in a write. 0, or a negative code
+ * (the caller closes). */
 static int send_to(struct gw_tunnel *t, int to, const char *data, size_t n)
 {
     uv_stream_t *dst = (uv_stream_t *)&t->s[to].tcp;
+    if (t->s[to].tls) {
+        int rc = gw_tls_io_write(t->s[to].tls, dst, data, n,
+                                 to == CLIENT ? on_tls_written_client : on_tls_written_upstream, t);
+        return rc < 0 ? rc : 0;
+    }
     if (dst->write_queue_size == 0) {
         uv_buf_t b = uv_buf_init((char *)data, (unsigned)n);
         int w = uv_try_write(dst, &b, 1);
@@ -245,46 +298,99 @@ static int send_to(struct gw_tunnel *t, int to, const char *data, size_t n)
     return 0;
 }
 
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+/* Side `from` ended its sending half (status UV_EOF, or its close_notify) or failed. */
+static void side_ended(struct gw_tunnel *t, int from, ssize_t status)
 {
-    struct gw_tunnel *t = s->data;
-    int from = side_of(t, (uv_handle_t *)s), to = 1 - from;
     struct side *src = &t->s[from];
-    if (nread == 0 || t->state == T_CLOSED)
-        return;
-    if (nread < 0) {
-        uv_read_stop(s);
-        src->eof = true;
-        if (nread != UV_EOF) {
-            tunnel_close(t, from == CLIENT ? "client connection failed"
-                                           : "upstream connection failed");
-            return;
-        }
-        if (!t->why)
-            t->why = from == CLIENT ? "client closed" : "upstream closed";
-        /* Half-close: the other side learns that no more bytes come from this one. */
-        shut(t, to);
-        maybe_done(t);
+    uv_read_stop((uv_stream_t *)&src->tcp);
+    src->eof = true;
+    if (status != UV_EOF) {
+        tunnel_close(t, from == CLIENT ? "client connection failed" : "upstream connection failed");
         return;
     }
+    if (!t->why)
+        t->why = from == CLIENT ? "client closed" : "upstream closed";
+    /* Half-close: the other side learns that no more bytes come from this one. */
+    shut(t, 1 - from);
+    maybe_done(t);
+}
+
+/* Passes on n bytes (plaintext) read from side `from`. false when the tunnel closed. */
+static bool relay(struct gw_tunnel *t, int from, const char *p, size_t n)
+{
+    int to = 1 - from;
+    struct side *src = &t->s[from];
     if (t->state == T_ENDING)
-        return; /* going away: what comes now is discarded */
-    size_t n = (size_t)nread;
+        return true; /* going away: what comes now is discarded */
     t->last_active = uv_now(&t->w->loop);
     src->bytes += n;
     gw_mx_add(from == CLIENT ? &t->w->mx.tun_bytes_in : &t->w->mx.tun_bytes_out, n);
     if (t->websocket)
-        gw_ws_track(&src->track, (const unsigned char *)buf->base, n, false);
-    int rc = send_to(t, to, buf->base, n);
+        gw_ws_track(&src->track, (const unsigned char *)p, n, false);
+    int rc = send_to(t, to, p, n);
     if (rc < 0) {
         tunnel_close(t, to == CLIENT ? "write to the client failed" : "write upstream failed");
-        return;
+        return false;
     }
     if (t->s[to].tcp.write_queue_size > GW_TUNNEL_HIGH_WATER) {
         /* Backpressure: the other side is slower; read on when its queue drains. */
         src->paused = true;
-        uv_read_stop(s);
+        uv_read_stop((uv_stream_t *)&src->tcp);
     }
+    return true;
+}
+
+/* Relays the plaintext the session of TLS side `from` holds, a record at a time, until it needs
+ * more input, backpressure pauses the side (the rest stays in the session: read_start goes on),
+ * or the peer's close_notify. Whatever the session answers (alerts, a key update) goes back. */
+static void drain_tls(struct gw_tunnel *t, int from)
+{
+    struct side *src = &t->s[from];
+    while (t->state != T_CLOSED && !src->paused && !src->eof) {
+        size_t got = 0;
+        int rc = gw_tls_stream_read(src->tls, read_buf, sizeof read_buf, &got);
+        if (send_to(t, from, NULL, 0) < 0 && !src->shut) {
+            tunnel_close(t,
+                         from == CLIENT ? "write to the client failed" : "write upstream failed");
+            return;
+        }
+        if (rc == GW_TLS_WANT_INPUT)
+            return;
+        if (rc == GW_TLS_CLOSED) {
+            side_ended(t, from, UV_EOF);
+            return;
+        }
+        if (rc < 0) {
+            gw_log_debug("%s: TLS error from the %s: %s", t->label ? t->label : "tunnel",
+                         from == CLIENT ? "client" : "upstream", gw_tls_stream_error(src->tls));
+            tunnel_close(t, from == CLIENT ? "client TLS error" : "upstream TLS error");
+            return;
+        }
+        if (!relay(t, from, read_buf, got))
+            return;
+    }
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    struct gw_tunnel *t = s->data;
+    int from = side_of(t, (uv_handle_t *)s);
+    struct side *src = &t->s[from];
+    if (nread == 0 || t->state == T_CLOSED)
+        return;
+    if (nread < 0) {
+        side_ended(t, from, nread);
+        return;
+    }
+    if (!src->tls) {
+        relay(t, from, buf->base, (size_t)nread);
+        return;
+    }
+    if (gw_tls_stream_feed(src->tls, buf->base, (size_t)nread) < 0) {
+        tunnel_close(t, "out of memory");
+        return;
+    }
+    drain_tls(t, from);
 }
 
 static void on_timer(uv_timer_t *tm)
@@ -341,6 +447,8 @@ static void going_away(struct gw_tunnel *t, const char *why)
         if (!t->s[i].eof && t->s[i].paused) {
             t->s[i].paused = false;
             read_start(t, i); /* to see its close */
+            if (t->state == T_CLOSED)
+                return;
         }
     }
     uv_timer_start(&t->timer, on_timer, GW_TUNNEL_LINGER_MS, 0);
@@ -378,8 +486,13 @@ int gw_tunnel_start(struct gw_worker *w, uv_stream_t *client, const char *to_ups
                     const struct gw_tunnel_info *info)
 {
     struct gw_tunnel *t = calloc(1, sizeof(*t));
-    if (!t)
+    if (!t) {
+        gw_tls_stream_free(info->client_tls);
+        gw_tls_stream_free(info->upstream_tls);
         return GW_ENOMEM;
+    }
+    t->s[CLIENT].tls = info->client_tls;
+    t->s[UPSTREAM].tls = info->upstream_tls;
     int len = snprintf(NULL, 0, "request %s service %s client %s upstream %s", info->id,
                        info->service, info->peer, info->target);
     t->label = malloc((size_t)len + 1);

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+struct gw_tls_stream;
 struct gw_worker;
 
 /* What a tunnel keeps of the request that opened it. The strings are copied. */
@@ -26,12 +27,19 @@ struct gw_tunnel_info {
     uint64_t idle_ms;     /** no byte either way for this long ends it; 0: never */
     uint64_t lifetime_ms; /** it ends this long after it opened; 0: never */
     bool websocket;       /** it speaks RFC 6455: an end it decides sends close frames */
+    /** the TLS session of a side that speaks TLS (the HTTPS listener, an https:// target), or
+     * NULL: its socket then carries records, and the tunnel decrypts what it reads there and
+     * encrypts what it sends. Established sessions; the tunnel's in every case (freed by it
+     * even when it fails to start). */
+    struct gw_tls_stream *client_tls;
+    struct gw_tls_stream *upstream_tls;
 };
 
 /* Joins client and upstream (streams whose sockets are duplicated: the callers then close their
- * own handles). to_upstream[0..n_up) are client bytes already read (sent upstream first),
- * to_client[0..n_client) upstream bytes already read (sent to the client first); both are
- * copied. Counts the tunnel in the worker (w->tunnels, its metrics, the server's connection
+ * own handles, which must have no write queued). to_upstream[0..n_up) are client bytes already
+ * read (sent upstream first), to_client[0..n_client) upstream bytes already read (sent to the
+ * client first), plaintext; both are copied. What a side's TLS session still holds is read
+ * next. Counts the tunnel in the worker (w->tunnels, its metrics, the server's connection
  * count). 0, or a negative code (nothing was taken: the caller closes both). */
 int gw_tunnel_start(struct gw_worker *w, uv_stream_t *client, const char *to_upstream, size_t n_up,
                     uv_stream_t *upstream, const char *to_client, size_t n_client,

@@ -22,6 +22,7 @@
 #include "metrics/metrics.h"
 #include "runtime/worker-t.h"
 #include "tls/client.h"
+#include "tls/io.h"
 #include "tls/stream.h"
 #include "upstream/internal.h"
 #include "upstream/pool.h"
@@ -34,8 +35,9 @@ static _Thread_local char tls_in[TLS_UP_READ_BUF];
 
 struct gw_upconn_tls {
     struct gw_tls_stream *s;
-    uv_connect_cb cb; /* the proxy's connect callback: runs when the handshake is done */
-    uv_idle_t resume; /* drains plaintext held in the session once reading restarts */
+    uv_connect_cb cb;     /* the proxy's connect callback: runs when the handshake is done */
+    uv_write_cb write_cb; /* the proxy's write callback, for a write that had to wait */
+    uv_idle_t resume;     /* drains plaintext held in the session once reading restarts */
     bool tcp_connected;
     bool established;
 };
@@ -45,54 +47,24 @@ bool gw_upconn_tls_connected(const struct gw_upconn *uc)
     return uc->tls && uc->tls->tcp_connected;
 }
 
-/* A write of ciphertext the socket did not take at once. */
-struct tls_wreq {
-    uv_write_t req;
-    uv_write_cb cb;
-    char data[];
-};
-
+/* A queued write completed: the proxy's callback (which does not free) runs with the request,
+ * whose data is the connection, then the request goes. */
 static void on_tls_written(uv_write_t *req, int status)
 {
-    struct tls_wreq *wr = (struct tls_wreq *)req;
-    if (wr->cb)
-        wr->cb(req, status); /* req->data is the connection */
-    free(wr);
+    struct gw_upconn *uc = req->data;
+    uv_write_cb cb = uc->tls ? uc->tls->write_cb : NULL;
+    if (cb)
+        cb(req, status);
+    free(req);
 }
 
-/* Sends what the session has for the peer: 1 when all of it went out, 0 when queued (cb, when
- * not NULL, runs once it is written), negative on error. */
+/* Sends what the session has for the peer (tls/io.h): 1 when all of it went out, 0 when queued
+ * (cb, when not NULL, runs once it is written), negative on error. */
 static int flush_out(struct gw_upconn *uc, uv_write_cb cb)
 {
-    const char *p;
-    size_t n = gw_tls_stream_out(uc->tls->s, &p);
-    if (n == 0)
-        return 1;
-    uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
-    int w = uv_try_write((uv_stream_t *)&uc->tcp, &b, 1);
-    if (w == UV_EAGAIN)
-        w = 0;
-    if (w < 0)
-        return w;
-    if ((size_t)w == n) {
-        gw_tls_stream_out_consume(uc->tls->s, n);
-        return 1;
-    }
-    size_t rest = n - (size_t)w;
-    struct tls_wreq *wr = malloc(sizeof(*wr) + rest);
-    if (!wr)
-        return GW_ENOMEM;
-    memcpy(wr->data, p + w, rest);
-    gw_tls_stream_out_consume(uc->tls->s, n);
-    wr->cb = cb;
-    wr->req.data = uc;
-    b = uv_buf_init(wr->data, (unsigned)rest);
-    int rc = uv_write(&wr->req, (uv_stream_t *)&uc->tcp, &b, 1, on_tls_written);
-    if (rc < 0) {
-        free(wr);
-        return rc;
-    }
-    return 0;
+    if (cb)
+        uc->tls->write_cb = cb;
+    return gw_tls_io_send(uc->tls->s, (uv_stream_t *)&uc->tcp, cb ? on_tls_written : NULL, uc);
 }
 
 /* The pool keeps the newest session of its target for the next new connection. */
@@ -318,10 +290,23 @@ int gw_upconn_tls_write(struct gw_upconn *uc, uv_buf_t *bufs, unsigned n, uv_wri
     return flush_out(uc, cb);
 }
 
+struct gw_tls_stream *gw__upconn_tls_take(struct gw_upconn *uc)
+{
+    struct gw_upconn_tls *t = uc->tls;
+    if (!t || !t->established || uc->tcp.write_queue_size > 0)
+        return NULL;
+    struct gw_tls_stream *s = t->s;
+    uv_idle_stop(&t->resume);
+    uv_read_stop((uv_stream_t *)&uc->tcp);
+    uc->reading = false;
+    t->s = NULL;
+    return s;
+}
+
 void gw__upconn_tls_close(struct gw_upconn *uc, uv_close_cb cb)
 {
     struct gw_upconn_tls *t = uc->tls;
-    if (t->established) {
+    if (t->established && t->s) {
         /* Best effort: a close_notify when the socket takes it now; nothing waits for it. */
         gw_tls_stream_shutdown(t->s);
         const char *p;

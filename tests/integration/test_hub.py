@@ -181,6 +181,13 @@ def publish(g, channel, data, client_id=None):
     return r.json()["id"]
 
 
+def prom(g, name):
+    """A sample of /metrics (Prometheus text), or None when absent."""
+    text = g.admin_request("GET", "/metrics").body.decode()
+    m = re.search(r"^%s (\d+)$" % re.escape(name), text, re.M)
+    return int(m.group(1)) if m else None
+
+
 def hub_stats(g):
     r = g.admin_request("GET", "/api/hub")
     assert r.status == 200, r
@@ -464,6 +471,69 @@ def test_reload_keeps_and_drain_closes_with_1001():
             g.stop(check=False)
 
 
+@gwtest.timeout(120)
+def test_reload_settings_apply_to_new_connections_open_ones_keep_theirs():
+    """A reload changes the path, the channel rules and the limits: a connection opened before
+    keeps its settings (and stays open), one opened after gets the new ones."""
+    need_node()
+    with Origin() as o:
+        cfg = hub_config(o, {"max_subscriptions": 3})
+        with Gantry(cfg) as g, Client(ws_url(g, "old")) as old:
+            old.call({"type": "subscribe", "channel": "news"}, "subscribed")
+            cfg["hub"] = {"path": "/live", "max_subscriptions": 1, "ping_interval": "20s",
+                          "channels": [{"channels": ["room.*"], "subscribe": ["*"],
+                                        "publish": ["*"]}]}
+            g.write_config(cfg)
+            r = g.admin_request("POST", "/api/config/reload")
+            assert r.status == 200, r.body
+            # the old path is no hub any more: the request is routed like any other
+            r = g.request("GET", "/ws/x")
+            assert r.status != 101 and r.status != 426, r
+            with Client("ws://127.0.0.1:%d/live/new" % g.port) as new:
+                ev = new.call({"type": "subscribe", "channel": "news"}, "error")
+                assert ev["code"] == "forbidden", ev
+                new.call({"type": "subscribe", "channel": "room.a"}, "subscribed")
+                ev = new.call({"type": "subscribe", "channel": "room.b"}, "error")
+                assert ev["code"] == "too_many_subscriptions", ev
+                # the old connection: its rules (news, sports.*) and its limit (3)
+                old.call({"type": "subscribe", "channel": "sports.x"}, "subscribed")
+                ev = old.call({"type": "subscribe", "channel": "room.a"}, "error")
+                assert ev["code"] == "forbidden", ev
+                mid = publish(g, "news", "after the reload")
+                old.wait_message(lambda e: e["id"] == mid)
+                cid = publish(g, "room.a", "to the new one")
+                new.wait_message(lambda e: e["id"] == cid)
+                assert hub_stats(g)["connections"] == 2
+            assert not any(line.startswith("CLOSE") for line in old.lines), old.lines
+            assert "hub client old closed" not in g.stderr()
+
+
+@gwtest.timeout(120)
+def test_hub_over_the_https_listener():
+    need_node()
+    from test_websocket_tls import path as tls_path  # makes the certificates, sets WS_CA
+    with Origin() as o:
+        tls = {"listen": "127.0.0.1:%d" % gwtest.free_port(),
+               "certificates": [{"cert": tls_path("leaf.pem"), "key": tls_path("leaf.key")}]}
+        with Gantry(hub_config(o, {}, tls=tls)) as g:
+            url = "wss://127.0.0.1:%s/ws/" % tls["listen"].rsplit(":", 1)[1]
+            with Client(url + "alice") as a, Client(url + "bob") as b:
+                a.call({"type": "subscribe", "channel": "chat.room"}, "subscribed")
+                b.call({"type": "subscribe", "channel": "chat.room"}, "subscribed")
+                mid = publish(g, "chat.room", {"big": "z" * 100000})
+                for c in (a, b):
+                    ev = c.wait_message(lambda e: e["id"] == mid)
+                    assert ev["data"]["big"] == "z" * 100000
+                pid = b.call({"type": "publish", "channel": "chat.room", "data": "from bob"},
+                             "published")["id"]
+                a.wait_message(lambda e: e["id"] == pid)
+                assert a.call({"type": "ping"}, "pong")
+                a.command("quit")
+                assert a.close_code() == 1000
+                g.wait_log(r"hub client alice closed \(client closed\)", stream="stderr")
+                assert hub_stats(g)["connections"] == 1
+
+
 # ---- several instances and Redis ------------------------------------------------------------------
 
 
@@ -502,6 +572,10 @@ def test_three_instances_share_channels_through_redis():
             tid = publish(gs[0], "chat.room", "psst", client_id="c21")
             clients[5].wait_message(lambda e: e["id"] == tid)
 
+            for g in gs:
+                assert prom(g, 'gantry_redis_up{use="hub"}') == 1
+                assert prom(g, 'gantry_redis_connects_total{use="hub"}') == 1
+                assert hub_stats(g)["redis_reconnects"] == 0
             # Redis goes away: local delivery continues, a log line, no hang
             rs.kill()
             for g in gs:
@@ -517,11 +591,17 @@ def test_three_instances_share_channels_through_redis():
                 assert c.call({"type": "ping"}, "pong")
                 assert not any(e["id"] == lid for e in c.messages()), c.messages()
             assert len(re.findall(r"hub: redis at \S+ is down", gs[1].stderr())) == 1
+            assert prom(gs[1], 'gantry_redis_up{use="hub"}') == 0
+            assert prom(gs[1], "gantry_hub_redis_local_deliveries_total") >= 2
             # and back
             rs.start()
             for g in gs:
                 g.wait_log(r"hub: redis at \S+ is up", stream="stderr", timeout=15)
             gwtest.wait_until(lambda: all(hub_stats(g)["redis_up"] for g in gs), timeout=15)
+            for g in gs:
+                assert prom(g, 'gantry_redis_up{use="hub"}') == 1
+                assert prom(g, 'gantry_redis_connects_total{use="hub"}') == 2
+                assert hub_stats(g)["redis_reconnects"] == 1
         finally:
             for c in clients:
                 c.stop()

@@ -9,8 +9,10 @@
 //         binary TEXT  sends TEXT as a binary message
 //         pause        stops reading from the socket (a slow consumer); resume reads again
 //         quit         closes (1000) and exits once closed
+// TLS (wss://): env WS_CA names a PEM file of CA certificates to trust.
 import { WebSocket } from 'ws';
 import { createInterface } from 'node:readline';
+import { readFileSync } from 'node:fs';
 
 const [url, headersJson, protocols] = process.argv.slice(2);
 const headers = headersJson ? JSON.parse(headersJson) : {};
@@ -26,7 +28,8 @@ function exitAfter(line) {
 }
 
 const ws = new WebSocket(url, protocols ? protocols.split(',') : undefined,
-    { headers, maxPayload: 64 << 20 });
+    { headers, maxPayload: 64 << 20,
+      ca: process.env.WS_CA ? readFileSync(process.env.WS_CA) : undefined });
 ws.on('unexpected-response', (req, res) => {
     let body = '';
     res.on('data', (d) => { body += d; });

@@ -22,9 +22,19 @@
 //   node ws_peer.mjs latency URL CONNS MESSAGES [SIZE]
 //       Round trips: each of CONNS connections sends a SIZE-byte (default 32) message and waits
 //       for its echo, MESSAGES times in a row; prints {"p50_us", "p99_us", "n"} over all of them.
+//   node ws_peer.mjs throughput URL CONNS SECONDS [SIZE]
+//       Each of CONNS connections keeps 16 SIZE-byte (default 4096) binary messages in flight
+//       to the echo for SECONDS; prints {"msgs_per_s", "mib_per_s", "n"} (echoes received).
+//
+// TLS (wss://): env WS_CA names a PEM file of CA certificates the clients trust; the server
+// speaks TLS with env WS_TLS_CERT and WS_TLS_KEY (PEM files).
 import { WebSocket, WebSocketServer } from 'ws';
 import { createInterface } from 'node:readline';
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
+
+const CA = process.env.WS_CA ? readFileSync(process.env.WS_CA) : undefined;
 
 const [mode, ...args] = process.argv.slice(2);
 
@@ -33,8 +43,16 @@ function out(line) {
 }
 
 function server() {
-    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, maxPayload: 64 << 20 });
-    wss.on('listening', () => out('READY ' + wss.address().port));
+    let wss;
+    if (process.env.WS_TLS_CERT) {
+        const https = createHttpsServer({ cert: readFileSync(process.env.WS_TLS_CERT),
+                                          key: readFileSync(process.env.WS_TLS_KEY) });
+        wss = new WebSocketServer({ server: https, maxPayload: 64 << 20 });
+        https.listen(0, '127.0.0.1', () => out('READY ' + https.address().port));
+    } else {
+        wss = new WebSocketServer({ host: '127.0.0.1', port: 0, maxPayload: 64 << 20 });
+        wss.on('listening', () => out('READY ' + wss.address().port));
+    }
     wss.on('connection', (ws, req) => {
         out('OPEN ' + req.url);
         ws.on('message', (data, isBinary) => {
@@ -57,7 +75,7 @@ function server() {
 
 function open(url, opts = {}, protocols = undefined) {
     return new Promise((resolve, reject) => {
-        const ws = new WebSocket(url, protocols, { maxPayload: 64 << 20, ...opts });
+        const ws = new WebSocket(url, protocols, { maxPayload: 64 << 20, ca: CA, ...opts });
         ws.once('open', () => resolve(ws));
         ws.once('error', reject);
         ws.once('unexpected-response', (req, res) => {
@@ -211,6 +229,32 @@ async function latency(url, nconns, count, size) {
     process.exit(0);
 }
 
+async function throughput(url, nconns, seconds, size) {
+    const conns = await Promise.all(Array.from({ length: nconns }, () => open(url, { perMessageDeflate: false })));
+    const payload = Buffer.alloc(size, 98);
+    const WINDOW = 16;
+    let n = 0;
+    let measuring = false;
+    let stop = false;
+    for (const ws of conns) {
+        ws.on('message', () => {
+            if (measuring) n++;
+            if (!stop) ws.send(payload, { binary: true });
+        });
+        for (let i = 0; i < WINDOW; i++) ws.send(payload, { binary: true });
+    }
+    await new Promise((r) => setTimeout(r, 500)); // warm-up
+    measuring = true;
+    const t0 = process.hrtime.bigint();
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+    const dt = Number(process.hrtime.bigint() - t0) / 1e9;
+    measuring = false;
+    stop = true;
+    out(JSON.stringify({ msgs_per_s: n / dt, mib_per_s: (n * size) / dt / (1 << 20), n }));
+    for (const ws of conns) ws.terminate();
+    process.exit(0);
+}
+
 async function flood(url, mib) {
     const ws = await open(url, { perMessageDeflate: false });
     ws._socket.pause();
@@ -234,6 +278,7 @@ async function flood(url, mib) {
 if (mode === 'server') server();
 else if (mode === 'flood') flood(args[0], Number(args[1])).catch((e) => { out('ERROR ' + e); process.exit(1); });
 else if (mode === 'latency') latency(args[0], Number(args[1]), Number(args[2]), Number(args[3] || 32)).catch((e) => { out(JSON.stringify({ error: String(e) })); process.exit(1); });
+else if (mode === 'throughput') throughput(args[0], Number(args[1]), Number(args[2]), Number(args[3] || 4096)).catch((e) => { out(JSON.stringify({ error: String(e) })); process.exit(1); });
 else if (mode === 'echo') echo(args[0]).catch((e) => { out(JSON.stringify({ error: String(e) })); process.exit(1); });
 else if (mode === 'handshake') handshake(args[0], args[1], args[2]);
 else if (mode === 'hold') hold(args[0], Number(args[1])).catch((e) => { out('ERROR ' + e); process.exit(1); });
