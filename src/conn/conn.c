@@ -265,16 +265,24 @@ static void close_not_reading(struct gw_conn *c)
     gw_conn_close(c);
 }
 
-/* An idle connection times out. Our last answers may still sit unread in the kernel (a
- * client that pipelined and then stopped both sending and reading): then a FIN would queue
- * behind them unseen. Wait another client_idle period while the client takes them (TIMER_UNSENT
- * measures its progress), and reset if it takes nothing. */
+/* An idle connection times out, or a lingering close ends. Our last answers may still sit
+ * unread in the kernel (a client that pipelined and then stopped both sending and reading):
+ * then a FIN would queue behind them unseen (after a lingering close's shutdown it already
+ * does, and the close would leave the socket orphaned with them). Wait another client_idle
+ * period while the client takes them (TIMER_UNSENT measures its progress; a lingering
+ * connection goes on discarding what it reads), and reset if it takes nothing. */
 static void close_idle(struct gw_conn *c)
 {
     uv_os_fd_t fd;
     size_t unsent = uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0 ? gw_net_unsent(fd) : 0;
-    if (unsent == 0) {
-        gw_conn_close(c);
+    /* A drain does not wait for a slow reader's last answers: the kernel delivers them. */
+    if (unsent == 0 || (c->lingering && c->w->stopping)) {
+        if (c->lingering) {
+            c->closing = true;
+            close_now(c);
+        } else {
+            gw_conn_close(c);
+        }
         return;
     }
     if (c->timer_kind == TIMER_UNSENT && unsent >= c->unsent) {
@@ -336,12 +344,7 @@ static void on_timer(uv_timer_t *t)
     case TIMER_UNSENT:
     case TIMER_LINGER:
     default:
-        if (c->lingering) {
-            c->closing = true;
-            close_now(c);
-        } else {
-            close_idle(c);
-        }
+        close_idle(c);
         break;
     }
 }

@@ -363,6 +363,57 @@ def test_idle_client_reading_its_answers_slowly_gets_all_of_them():
             s.close()
 
 
+def test_client_that_stops_reading_before_connection_close_is_reset():
+    # The same client as above, but its last request says Connection: close, so gantry ends the
+    # connection with a lingering close (shutdown, then close after LINGER_MS) instead of the
+    # idle timeout. That FIN too queues behind the unread answers: the socket sat orphaned in
+    # FIN-WAIT-1 holding them and the client never learned of the close (ESTABLISHED after
+    # 10 s). The linger now waits while the client takes its answers and resets when it does not.
+    one = b"GET /health HTTP/1.1\r\nHost: a\r\n\r\n"
+    last = b"GET /health HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+    with Origin() as o, Gantry(config(o, log={"access": "off"})) as g:
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(("127.0.0.1", g.port))
+        try:
+            s.sendall(one * 1999 + last)
+            wait_closed_by_gantry(s, g.port, "a client that stopped reading before its close")
+            assert tcp_state(s) == TCP_CLOSE, tcp_state(s)  # reset, not a FIN behind the data
+        finally:
+            s.close()
+        g.wait_log(r"not reading our response; closing", stream="stderr")
+
+
+def test_slow_reader_of_a_connection_close_answer_gets_all_of_it():
+    # The other side: a client that reads its last answers slowly after Connection: close is
+    # not cut off when the lingering close ends while the kernel still holds some of them.
+    one = b"GET /health HTTP/1.1\r\nHost: a\r\n\r\n"
+    last = b"GET /health HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+    with Origin() as o, Gantry(config(o, log={"access": "off"})) as g:
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(("127.0.0.1", g.port))
+        try:
+            s.sendall(one)
+            first = b""
+            while not first.endswith(b'{"status":"ok"}'):
+                first += s.recv(4096)
+            # 4 KiB read every 0.25 s: about 4 s of answers, past the 2 s linger
+            n = 16 * 4096 // len(first)
+            s.sendall(one * (n - 1) + last)
+            out = bytearray()
+            s.settimeout(5)
+            while True:
+                time.sleep(0.25)  # the scenario: a slow reader, some progress every 0.25 s
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                out += chunk
+            assert out.count(b"HTTP/1.1 200 ") == n, (out.count(b"HTTP/1.1 200 "), n)
+        finally:
+            s.close()
+
+
 # ---- r5: pipelined inline answers do not recurse -------------------------------------------------
 
 
