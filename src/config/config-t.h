@@ -188,6 +188,12 @@ enum gw_idp_register_mode {
     GW_IDP_REGISTER_ADMIN,  /* a bearer token with admin_role (the first user: anyone) */
 };
 
+/* "identity.store" */
+enum gw_idp_store_kind {
+    GW_IDP_STORE_SQLITE,   /* identity.sqlite: one file, this host */
+    GW_IDP_STORE_POSTGRES, /* identity.postgres.dsn: shared by several gantry instances */
+};
+
 /* "identity.revocation.backend" */
 enum gw_idp_revoke_backend {
     GW_IDP_REVOKE_LOCAL, /* this process only */
@@ -1190,7 +1196,11 @@ struct gw_config {
      * there; bound at start (a reload keeps the store and key that started). */
     struct gw_identity_conf {
         bool enabled;
-        char *sqlite;                           /* "sqlite", required: the database file */
+        int store;                              /* "store": GW_IDP_STORE_*, default sqlite */
+        char *sqlite;                           /* "sqlite": the database file (store sqlite) */
+        char *pg_dsn;                           /* "postgres.dsn" (else DATABASE_URL) */
+        uint32_t pg_pool;                       /* "postgres.pool", default 4 connections */
+        uint64_t pg_timeout_ms;                 /* "postgres.timeout", default 5s */
         char *issuer;                           /* "issuer", default "gantry" */
         char *audience;                         /* "audience", default "gantry" */
         char *kid;                              /* "jwt.kid", default "gantry-identity" */

@@ -189,7 +189,7 @@ int gw_idp_admin_set_roles(const char *who, const char *body, size_t len, json_t
     int rc = find(who, &st, &u, &disabled);
     if (rc != 0)
         return rc;
-    rc = gw__idp_admin_set_roles(st, u.id, roles);
+    rc = gw__idp_admin_set_list(st, u.id, false, roles);
     if (rc == 0)
         rc = gw__idp_sessions_revoke(st, u.id, NULL, gw__idp_revoke_sid, &n);
     if (rc < 0)

@@ -60,6 +60,7 @@ static void free_settings(void)
 {
     struct gw_identity_conf *ic = &idp.ic;
     free(ic->sqlite);
+    free(ic->pg_dsn);
     free(ic->issuer);
     free(ic->audience);
     free(ic->admin_role);
@@ -88,6 +89,7 @@ int gw_idp_start(const struct gw_config *cfg)
     struct gw_identity_conf *ic = &idp.ic;
     *ic = *c;
     ic->sqlite = dup_or_null(c->sqlite);
+    ic->pg_dsn = dup_or_null(c->pg_dsn);
     ic->issuer = dup_or_null(c->issuer);
     ic->audience = dup_or_null(c->audience);
     /* The keys come with each call's snapshot (a reload changes them). */
@@ -109,7 +111,7 @@ int gw_idp_start(const struct gw_config *cfg)
     ic->ndefault_roles = 0;
     memset(ic->paths, 0, sizeof ic->paths);
     int rc = GW_ENOMEM;
-    if (!ic->sqlite || !ic->issuer || !ic->audience || !ic->admin_role ||
+    if ((c->sqlite && !ic->sqlite) || (c->pg_dsn && !ic->pg_dsn) || !ic->issuer || !ic->audience || !ic->admin_role ||
         (c->ninvite_codes && !ic->invite_codes)) {
         ic->ninvite_codes = 0;
         goto fail;
@@ -149,13 +151,14 @@ int gw_idp_start(const struct gw_config *cfg)
                      (unsigned long long)ic->memlimit);
         goto fail;
     }
-    rc = gw__idp_store_open(ic->sqlite, &idp.store);
+    rc = gw__idp_store_open(ic, &idp.store);
     if (rc < 0)
         goto fail;
     idp.started = true;
     const struct gw_jwt_keyring *ring = c->keyring;
-    gw_log_info("identity: store %s, issuer \"%s\", signing key \"%s\" (%s)", ic->sqlite,
-                ic->issuer, ring ? ring->keys[ring->active].kid : "",
+    gw_log_info("identity: store %s%s%s, issuer \"%s\", signing key \"%s\" (%s)",
+                gw__idp_store_name(idp.store), ic->store == GW_IDP_STORE_SQLITE ? " " : "",
+                ic->store == GW_IDP_STORE_SQLITE ? ic->sqlite : "", ic->issuer, ring ? ring->keys[ring->active].kid : "",
                 ring ? gw_jwt_alg_name(ring->keys[ring->active].alg) : "");
     return 0;
 fail:

@@ -67,7 +67,7 @@ static void test_users(void **state)
 {
     (void)state;
     struct gw__idp_store *s = NULL;
-    assert_int_equal(gw__idp_store_open(path, &s), 0);
+    assert_int_equal(gw__idp_sqlite_open(path, &s), 0);
     int64_t n = -1;
     assert_int_equal(gw__idp_users_count(s, &n), 0);
     assert_int_equal(n, 0);
@@ -92,7 +92,7 @@ static void test_users(void **state)
     assert_int_equal(gw__idp_user_set_hash(s, a.id, "$argon2id$new"), 0);
     gw__idp_store_close(s);
     /* Reopened: the migration is not applied again, the data is there. */
-    assert_int_equal(gw__idp_store_open(path, &s), 0);
+    assert_int_equal(gw__idp_sqlite_open(path, &s), 0);
     assert_int_equal(gw__idp_user_find(s, "alice", false, 0, &got), 0);
     assert_string_equal(got.hash, "$argon2id$new");
     gw__idp_store_close(s);
@@ -102,7 +102,7 @@ static void test_sessions(void **state)
 {
     (void)state;
     struct gw__idp_store *s = NULL;
-    assert_int_equal(gw__idp_store_open(path, &s), 0);
+    assert_int_equal(gw__idp_sqlite_open(path, &s), 0);
     struct gw__idp_user a = user("carol", "c@x.org");
     assert_int_equal(gw__idp_user_insert(s, &a, false), 0);
     char sid1[] = "0123456789abcdef0123456789abcdef", sid2[] = "fedcba9876543210fedcba9876543210";
@@ -150,7 +150,7 @@ static void test_open_fails(void **state)
 {
     (void)state;
     struct gw__idp_store *s = (struct gw__idp_store *)1;
-    assert_int_equal(gw__idp_store_open("/nonexistent-dir/x/identity.db", &s), GW_EIDSTORE);
+    assert_int_equal(gw__idp_sqlite_open("/nonexistent-dir/x/identity.db", &s), GW_EIDSTORE);
     assert_null(s);
 }
 
