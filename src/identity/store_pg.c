@@ -138,6 +138,13 @@ static int wait_socket(PGconn *conn, bool write, int64_t deadline)
     }
 }
 
+/* PostgreSQL's notices ("relation ... already exists, skipping") are not gantry's to print. */
+static void on_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
 /* A new connection to pg->dsn within the timeout, in non-blocking mode: *out, or GW_EIDSTORE
  * with why. */
 static int connect_one(struct pg *pg, PGconn **out, char *why, size_t cap)
@@ -164,6 +171,7 @@ static int connect_one(struct pg *pg, PGconn **out, char *why, size_t cap)
         PQfinish(c);
         return GW_EIDSTORE;
     }
+    PQsetNoticeProcessor(c, on_notice, NULL);
     *out = c;
     return 0;
 }
