@@ -39,6 +39,9 @@ struct gw__idp_user {
 /* The started store and the bound settings (into *ic), or NULL when identity did not start. */
 struct gw__idp_store *gw__idp_store_of(const struct gw_identity_conf **ic);
 
+/* identity.register.roles, space-separated, into out[0..cap). */
+void gw__idp_default_roles(char *out, size_t cap);
+
 /* A JSON array of the space-separated roles (NULL when out of memory). */
 json_t *gw__idp_roles_array(const char *roles);
 

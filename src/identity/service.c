@@ -230,6 +230,11 @@ static void answer(struct gw_idp_call *c, int status, json_t *json)
     c->res.body_len = strlen(text);
 }
 
+void gw__idp_default_roles(char *out, size_t cap)
+{
+    snprintf(out, cap, "%s", idp.roles);
+}
+
 json_t *gw__idp_roles_array(const char *roles)
 {
     json_t *a = json_array();
@@ -681,9 +686,10 @@ static void do_me(struct gw_idp_call *c)
         return;
     }
     answer(c, 200,
-           json_pack("{s:I, s:s, s:s, s:o, s:I, s:b}", "id", (json_int_t)u.id, "username",
+           json_pack("{s:I, s:s, s:s, s:o, s:o, s:I, s:b}", "id", (json_int_t)u.id, "username",
                      u.username, "email", u.email, "roles", gw__idp_roles_array(u.roles),
-                     "created_at", (json_int_t)u.created, "totp_enabled", u.totp));
+                     "permissions", gw__idp_roles_array(u.perms), "created_at",
+                     (json_int_t)u.created, "totp_enabled", u.totp));
 }
 
 /* ---- TOTP -------------------------------------------------------------------------------------
