@@ -304,6 +304,50 @@ static const struct gw__cfg_field lockout_fields[] = {
 };
 static const struct gw__cfg_object lockout_obj = {.what = "lockout", ROWS(lockout_fields)};
 
+static const struct gw__cfg_range attempts_range = {1, 1000000};
+static const struct gw__cfg_range attempts_period_range = {1000, 86400000};
+
+static const struct gw__cfg_field throttle_account_fields[] = {
+    {.name = "limit",
+     .type = &gw__cfg_uint32_type,
+     .offset = CFG(identity.throttle_account_limit),
+     .arg = &attempts_range,
+     .def = "10"},
+    {.name = "period",
+     .type = &gw__cfg_duration_type,
+     .offset = CFG(identity.throttle_account_period_ms),
+     .arg = &attempts_period_range,
+     .def = "1m"},
+};
+static const struct gw__cfg_object throttle_account_obj = {.what = "account",
+                                                           ROWS(throttle_account_fields)};
+
+static const struct gw__cfg_field throttle_address_fields[] = {
+    {.name = "limit",
+     .type = &gw__cfg_uint32_type,
+     .offset = CFG(identity.throttle_address_limit),
+     .arg = &attempts_range,
+     .def = "100"},
+    {.name = "period",
+     .type = &gw__cfg_duration_type,
+     .offset = CFG(identity.throttle_address_period_ms),
+     .arg = &attempts_period_range,
+     .def = "1m"},
+};
+static const struct gw__cfg_object throttle_address_obj = {.what = "address",
+                                                           ROWS(throttle_address_fields)};
+
+static const struct gw__cfg_field throttle_fields[] = {
+    {.name = "account", .type = &gw__cfg_object_type, .arg = &throttle_account_obj},
+    {.name = "address", .type = &gw__cfg_object_type, .arg = &throttle_address_obj},
+};
+static const struct gw__cfg_object throttle_obj = {
+    .what = "throttle",
+    ROWS(throttle_fields),
+    .toggle = true,
+    .enabled_offset = CFG(identity.throttle_enabled),
+};
+
 /* A sealing key: 64 hex digits, as registration.encryption_key. */
 static bool is_key(const char *s)
 {
@@ -654,6 +698,7 @@ static const struct gw__cfg_field identity_fields[] = {
      .def = "admin"},
     {.name = "paths", .type = &gw__cfg_object_type, .arg = &paths_obj},
     {.name = "lockout", .type = &gw__cfg_object_type, .arg = &lockout_obj},
+    {.name = "throttle", .type = &gw__cfg_object_type, .arg = &throttle_obj, .def = "false"},
     {.name = "revocation", .type = &gw__cfg_object_type, .arg = &revocation_obj},
     {.name = "totp", .type = &gw__cfg_object_type, .arg = &totp_obj, .def = "false"},
 };

@@ -100,6 +100,33 @@ int gw_idp_call_start(uv_loop_t *loop, const struct gw_config *cfg, enum gw_idp_
  * Loop thread; NULL is ignored. */
 void gw_idp_call_cancel(struct gw_idp_call *call);
 
+/* ---- login throttling (identity.throttle), on a worker's loop before a login's call ---- */
+
+struct gw_rl_redis;
+struct gw_idp_gate;
+
+/* Called on the loop thread: retry_after 0 when the attempt may go on, else the seconds to
+ * wait (answer 429 with Retry-After). */
+typedef void (*gw_idp_gate_cb)(void *arg, uint32_t retry_after);
+
+#define GW_IDP_GATE_PENDING (-1)
+
+/*
+ * Counts a login attempt (body: the login's request body; the account is its "login") for its
+ * account and for the client's address with the gateway's rate limiter: the worker's Redis
+ * client redis when rate_limit.backend is redis (NULL or down: the in-process counters), else
+ * the in-process counters. Returns 0 (go on), a positive number of seconds to wait (refused),
+ * or GW_IDP_GATE_PENDING with *out: cb runs later on the loop (never before this returns)
+ * unless gw_idp_gate_cancel(*out). 0 at once when throttling is off or the body is not a valid
+ * login (its call answers 400). Loop thread.
+ */
+int gw_idp_gate_login(struct gw_rl_redis *redis, const struct gw_config *cfg, const char *body,
+                      size_t len, const char *client, gw_idp_gate_cb cb, void *arg,
+                      struct gw_idp_gate **out);
+
+/* The caller is gone: cb will not run. Loop thread; only before cb ran; NULL is ignored. */
+void gw_idp_gate_cancel(struct gw_idp_gate *g);
+
 /* ---- the admin API's side (admin/admin_identity.c): control thread, synchronous (short SQLite
  * transactions). who names a user by id (digits) or username. Each returns 0 with *out (the
  * answer's JSON, the caller's), 1 when there is no such user (or session), GW_EIDINPUT, or

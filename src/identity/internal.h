@@ -305,6 +305,14 @@ void gw__idp_throttle_ok(const char *key);
 /* Frees the table (gw_idp_stop). */
 void gw__idp_throttle_reset(void);
 
+/* ---- gate.c: login throttling's counters, bound at start -------------------------------- */
+
+/* Makes the in-process counters of identity.throttle (none when off). 0 or GW_ENOMEM. Control
+ * thread, before the workers start. */
+int gw__idp_gate_init(const struct gw_identity_conf *ic);
+/* Frees them (after the workers stopped). */
+void gw__idp_gate_free(void);
+
 /* ---- token.c ------------------------------------------------------------------------------ */
 
 /* An access token for u in session sid signed with key, into *out (free()), its jti into jti[33]. 0

@@ -151,9 +151,14 @@ int gw_idp_start(const struct gw_config *cfg)
                      (unsigned long long)ic->memlimit);
         goto fail;
     }
-    rc = gw__idp_store_open(ic, &idp.store);
+    rc = gw__idp_gate_init(ic);
     if (rc < 0)
         goto fail;
+    rc = gw__idp_store_open(ic, &idp.store);
+    if (rc < 0) {
+        gw__idp_gate_free();
+        goto fail;
+    }
     idp.started = true;
     const struct gw_jwt_keyring *ring = c->keyring;
     gw_log_info("identity: store %s%s%s, issuer \"%s\", signing key \"%s\" (%s)",
@@ -174,6 +179,7 @@ void gw_idp_stop(void)
     idp.store = NULL;
     free_settings();
     gw__idp_throttle_reset();
+    gw__idp_gate_free();
     idp.started = false;
 }
 

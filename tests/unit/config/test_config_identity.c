@@ -137,6 +137,32 @@ static void test_identity_postgres(void **state)
     unsetenv("DATABASE_URL");
 }
 
+/* identity.throttle: off when absent; true gives the defaults; a bad limit is reported. */
+static void test_identity_throttle(void **state)
+{
+    (void)state;
+    struct gw_config *cfg = load_ok("{\"identity\": {" MIN "}, " SERVICES "}");
+    assert_false(cfg->identity.throttle_enabled);
+    gw_config_free(cfg);
+    cfg = load_ok("{\"identity\": {" MIN ", \"throttle\": true}, " SERVICES "}");
+    assert_true(cfg->identity.throttle_enabled);
+    assert_int_equal(cfg->identity.throttle_account_limit, 10);
+    assert_int_equal(cfg->identity.throttle_account_period_ms, 60000);
+    assert_int_equal(cfg->identity.throttle_address_limit, 100);
+    assert_int_equal(cfg->identity.throttle_address_period_ms, 60000);
+    gw_config_free(cfg);
+    cfg = load_ok("{\"identity\": {" MIN ", \"throttle\": {\"account\": {\"limit\": 3, "
+                  "\"period\": \"10m\"}}}, " SERVICES "}");
+    assert_true(cfg->identity.throttle_enabled);
+    assert_int_equal(cfg->identity.throttle_account_limit, 3);
+    assert_int_equal(cfg->identity.throttle_account_period_ms, 600000);
+    assert_int_equal(cfg->identity.throttle_address_limit, 100);
+    gw_config_free(cfg);
+    expect_one("{\"identity\": {" MIN ", \"throttle\": {\"address\": {\"limit\": 0}}}, "
+               PLAIN_SERVICES "}",
+               "0}", "identity.throttle.address.limit: must be between 1 and 1000000");
+}
+
 static void test_identity_errors(void **state)
 {
     (void)state;
@@ -509,6 +535,7 @@ int main(void)
         cmocka_unit_test(test_identity_defaults),
         cmocka_unit_test(test_identity_values),
         cmocka_unit_test(test_identity_postgres),
+        cmocka_unit_test(test_identity_throttle),
         cmocka_unit_test(test_identity_errors),
         cmocka_unit_test(test_identity_revocation),
         cmocka_unit_test_setup_teardown(test_identity_private_keys, keys_setup, keys_teardown),
