@@ -44,9 +44,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (data[0] == 0xff || data[0] == 0xfe) {
         char roles[512];
         const char *why = NULL;
-        int rc = gw_idp_parse_list((const char *)data + 1, size - 1,
-                                   data[0] == 0xff ? "roles" : "permissions", roles, sizeof roles,
-                                   &why);
+        int rc =
+            gw_idp_parse_list((const char *)data + 1, size - 1,
+                              data[0] == 0xff ? "roles" : "permissions", roles, sizeof roles, &why);
         CHECK(rc == 0 || rc == GW_EIDINPUT);
         CHECK(rc == 0 ? why == NULL : why != NULL && roles[0] == '\0');
         check_list(roles, sizeof roles);

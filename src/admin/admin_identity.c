@@ -2,8 +2,8 @@
  * /api/identity/users: built-in identity's users and sessions on the admin listener (README
  * "Built-in identity", identity/identity.h "the admin API's side"). {user} is an id or a
  * username. Every change (create, delete, disable, enable, logout, password reset, TOTP reset,
- * roles, permissions, a session revoked) is an entry of the audit log (never with a password), with the admin key and address admin.c set as its actor; a refused
- * change (no such user) is one too.
+ * roles, permissions, a session revoked) is an entry of the audit log (never with a password), with
+ * the admin key and address admin.c set as its actor; a refused change (no such user) is one too.
  */
 #include "admin/admin.h"
 
@@ -41,7 +41,11 @@ static void answer_error(struct gw__admin_resp *rs, int rc, const char *who, con
 /* The status a failed call answers (answer_error's). */
 static int status_of(int rc)
 {
-    return rc == 1 ? 404 : rc == GW_EIDINPUT ? 400 : rc == GW_EIDTAKEN ? 409 : rc == GW_ENOMEM ? 500 : 503;
+    return rc == 1             ? 404
+           : rc == GW_EIDINPUT ? 400
+           : rc == GW_EIDTAKEN ? 409
+           : rc == GW_ENOMEM   ? 500
+                               : 503;
 }
 
 /* The audit entry of a change of user: object "user:<username>" (or the name asked for). */

@@ -1235,12 +1235,12 @@ struct gw_config {
         /* "throttle": login attempts per account and per client address, counted by the
          * gateway's rate limiter (rate_limit.backend: in-process or Redis); off when absent */
         bool throttle_enabled;
-        uint32_t throttle_account_limit;      /* "throttle.account.limit", default 10 */
-        uint64_t throttle_account_period_ms;  /* "throttle.account.period", default 1m */
-        uint32_t throttle_address_limit;      /* "throttle.address.limit", default 100 */
-        uint64_t throttle_address_period_ms;  /* "throttle.address.period", default 1m */
-        int revocation_backend;        /* "revocation.backend": GW_IDP_REVOKE_*, default local */
-        char *revocation_key;          /* "revocation.key", default "gantry:identity:revoked" */
+        uint32_t throttle_account_limit;     /* "throttle.account.limit", default 10 */
+        uint64_t throttle_account_period_ms; /* "throttle.account.period", default 1m */
+        uint32_t throttle_address_limit;     /* "throttle.address.limit", default 100 */
+        uint64_t throttle_address_period_ms; /* "throttle.address.period", default 1m */
+        int revocation_backend; /* "revocation.backend": GW_IDP_REVOKE_*, default local */
+        char *revocation_key;   /* "revocation.key", default "gantry:identity:revoked" */
         /* "totp": second factor (RFC 6238, HMAC-SHA1), off unless the section is there */
         bool totp_enabled;
         char *totp_key;            /* "totp.encryption_key" (else ENCRYPTION_KEY): 64 hex */

@@ -243,8 +243,7 @@ int gw_idp_admin_create(const char *body, size_t len, json_t **out, const char *
     snprintf(u->username, sizeof u->username, "%s", in->username);
     snprintf(u->email, sizeof u->email, "%s", in->email);
     u->created = (int64_t)time(NULL);
-    rc = gw__idp_password_hash(in->password, in->password_len, ic->opslimit, ic->memlimit,
-                               u->hash);
+    rc = gw__idp_password_hash(in->password, in->password_len, ic->opslimit, ic->memlimit, u->hash);
     if (rc == 0)
         rc = gw__idp_user_insert(st, u, false);
     if (rc == 0)
@@ -311,8 +310,8 @@ int gw_idp_admin_set_password(const char *who, const char *body, size_t len, jso
     if (rc == 0)
         rc = gw__idp_sessions_revoke(st, u.id, NULL, gw__idp_revoke_sid, &n);
     if (rc == 0)
-        rc = give(json_pack("{s:I, s:s, s:b, s:i}", "id", (json_int_t)u.id, "username",
-                            u.username, "password_reset", 1, "sessions_revoked", n),
+        rc = give(json_pack("{s:I, s:s, s:b, s:i}", "id", (json_int_t)u.id, "username", u.username,
+                            "password_reset", 1, "sessions_revoked", n),
                   out);
 out:
     sodium_memzero(pw, sizeof pw);

@@ -304,7 +304,8 @@ static const char *list_from(const json_t *arr, const char *key, char *out, size
                            "'-'";
         for (size_t j = 0; j < i; j++)
             if (strcmp(json_string_value(json_array_get(arr, j)), r) == 0)
-                return roles ? "roles: a role is repeated" : "permissions: a permission is repeated";
+                return roles ? "roles: a role is repeated"
+                             : "permissions: a permission is repeated";
         if (o + n + 2 > cap)
             return roles ? "roles: too long together" : "permissions: too long together";
         if (o)
@@ -382,8 +383,7 @@ out:
     return rc;
 }
 
-int gw_idp_parse_password(const char *body, size_t len, char *pw, size_t *pw_len,
-                          const char **why)
+int gw_idp_parse_password(const char *body, size_t len, char *pw, size_t *pw_len, const char **why)
 {
     int rc = GW_EIDINPUT;
     *pw_len = 0;
@@ -397,7 +397,7 @@ int gw_idp_parse_password(const char *body, size_t len, char *pw, size_t *pw_len
         goto out;
     size_t n = json_string_length(v);
     if (n == 0 || n > GW_IDP_PASSWORD_MAX || memchr(json_string_value(v), '\0', n) != NULL) {
-        *why = n == 0 ? "password: must not be empty"
+        *why = n == 0                    ? "password: must not be empty"
                : n > GW_IDP_PASSWORD_MAX ? "password: is too long"
                                          : "password: must not contain NUL";
         goto out;

@@ -24,7 +24,11 @@
 
 #define GATE_KEYS 65536u /* in-process keys per limit */
 
-enum { ACCOUNT, ADDRESS, NLIMITS };
+enum {
+    ACCOUNT,
+    ADDRESS,
+    NLIMITS
+};
 
 static struct {
     bool on;
@@ -156,8 +160,8 @@ int gw_idp_gate_login(struct gw_rl_redis *redis, const struct gw_config *cfg, co
         g->prefix_len = strlen(prefix);
         int a = snprintf(g->keys[ACCOUNT], sizeof g->keys[0], "%sidentity:account:%s", prefix,
                          in->login);
-        int b = snprintf(g->keys[ADDRESS], sizeof g->keys[0], "%sidentity:address:%s", prefix,
-                         client);
+        int b =
+            snprintf(g->keys[ADDRESS], sizeof g->keys[0], "%sidentity:address:%s", prefix, client);
         if (a < 0 || b < 0 || (size_t)a >= sizeof g->keys[0] || (size_t)b >= sizeof g->keys[0] ||
             g->prefix_len >= (size_t)a) {
             free(g);

@@ -198,7 +198,6 @@ int gw_idp_parse_new_user(const char *body, size_t len, struct gw_idp_input *in,
 
 /* Parses {"password": "..."} (fuzzed) into pw[0..GW_IDP_PASSWORD_MAX + 1) and *pw_len. 0, or
  * GW_EIDINPUT with *why. */
-int gw_idp_parse_password(const char *body, size_t len, char *pw, size_t *pw_len,
-                          const char **why);
+int gw_idp_parse_password(const char *body, size_t len, char *pw, size_t *pw_len, const char **why);
 
 #endif

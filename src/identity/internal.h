@@ -12,6 +12,7 @@
 #include <sodium.h>
 
 #include "identity/identity.h"
+#include "policy/jwt.h"
 
 #define GW__IDP_USERNAME_MAX 64
 #define GW__IDP_EMAIL_MAX 254
@@ -34,7 +35,79 @@ struct gw__idp_user {
     int64_t totp_last_step;                   /* the last time step accepted */
 };
 
-/* ---- service.c ------------------------------------------------------------------------------ */
+/* ---- service.c: the state bound at start, and a call of an endpoint ------------------------ */
+
+/* Revoked ids stay in the set this long after the last token they cover expired: more than any
+ * leeway a verifier gives exp. */
+#define GW__IDP_REVOKE_MARGIN_S 300
+
+struct gw__idp_state {
+    bool started;
+    struct gw_identity_conf ic;    /* strings below owned here */
+    char roles[GW__IDP_ROLES_MAX]; /* register.roles, space-separated */
+    struct gw__idp_store *store;
+    struct gw_jwt_policy pol;
+    char dummy[crypto_pwhash_STRBYTES]; /* the hash an unknown user is checked against */
+};
+
+struct gw_idp_call {
+    uv_work_t work;
+    enum gw_idp_endpoint ep;
+    char *body;
+    size_t len;
+    char *bearer;
+    size_t bearer_len;
+    char client[64];
+    struct gw_jwt_keyring *keys; /* the snapshot's signing keys (a reference) */
+    gw_idp_cb cb;                /* NULL once cancelled */
+    void *arg;
+    struct gw_idp_result res;
+};
+
+/* The settings and store (service.c); read by the handlers while identity runs. */
+extern struct gw__idp_state gw__idp;
+
+/* A request's bearer token, verified (gw__idp_verify_bearer). */
+struct gw__idp_bearer {
+    int64_t user;
+    char sid[GW__IDP_SID_LEN + 1];
+    char roles[GW__IDP_ROLES_MAX];
+    uint64_t jti_key;
+    int64_t exp;
+};
+
+/* The call fails with err (its HTTP status from the errors table), naming field when not NULL,
+ * with why as the reason. */
+void gw__idp_fail(struct gw_idp_call *c, int err, const char *field, const char *why);
+/* The call answers status with json (its reference taken; NULL: out of memory). */
+void gw__idp_answer(struct gw_idp_call *c, int status, json_t *json);
+/* An audit entry (event identity) of the call's client, with detail (JSON text) or NULL. */
+void gw__idp_audit_detail(const struct gw_idp_call *c, const char *action, const char *object,
+                          int status, const char *detail);
+void gw__idp_audit(const struct gw_idp_call *c, const char *action, const char *object, int status);
+/* Wall-clock milliseconds. */
+int64_t gw__idp_now_ms(void);
+
+/* ---- endpoints.c, endpoints_totp.c: the handlers, on the thread pool ---------------------- */
+
+/* The request's bearer token, issued by this gantry, valid and not revoked: 0, or
+ * GW_EIDTOKEN. */
+int gw__idp_verify_bearer(const struct gw_idp_call *c, struct gw__idp_bearer *b);
+/* The user of the request's bearer token into *u: 0, or -1 with the failure answered. */
+int gw__idp_bearer_user(struct gw_idp_call *c, struct gw__idp_bearer *b, struct gw__idp_user *u);
+/* The second factor of u's login: in's TOTP code (a step later than the last one used) or one
+ * of u's unused recovery codes. *ok tells; 0 or GW_EIDSTORE. */
+int gw__idp_second_factor(const struct gw_idp_call *c, const struct gw_idp_input *in,
+                          const struct gw__idp_user *u, bool *ok);
+void gw__idp_do_register(struct gw_idp_call *c, const struct gw_idp_input *in);
+void gw__idp_do_login(struct gw_idp_call *c, const struct gw_idp_input *in);
+void gw__idp_do_refresh(struct gw_idp_call *c, const struct gw_idp_input *in);
+void gw__idp_do_logout(struct gw_idp_call *c, const struct gw_idp_input *in);
+void gw__idp_do_password(struct gw_idp_call *c, const struct gw_idp_input *in);
+void gw__idp_do_me(struct gw_idp_call *c);
+void gw__idp_do_totp_enrol(struct gw_idp_call *c);
+void gw__idp_do_totp_confirm(struct gw_idp_call *c, const struct gw_idp_input *in);
+void gw__idp_do_totp_disable(struct gw_idp_call *c, const struct gw_idp_input *in);
 
 /* The started store and the bound settings (into *ic), or NULL when identity did not start. */
 struct gw__idp_store *gw__idp_store_of(const struct gw_identity_conf **ic);
@@ -217,8 +290,8 @@ struct gw__idp_store_ops {
     int (*totp_use_step)(struct gw__idp_store *s, int64_t user, int64_t step, bool *ok);
     int (*recovery_use)(struct gw__idp_store *s, int64_t user, const char *hash, bool *ok,
                         int64_t *left);
-    int (*admin_find)(struct gw__idp_store *s, const char *name, int64_t id,
-                      struct gw__idp_user *u, bool *disabled);
+    int (*admin_find)(struct gw__idp_store *s, const char *name, int64_t id, struct gw__idp_user *u,
+                      bool *disabled);
     int (*admin_list)(struct gw__idp_store *s, const char *search, int64_t after, uint32_t limit,
                       json_t *arr);
     int (*admin_set_disabled)(struct gw__idp_store *s, int64_t id, bool disabled);

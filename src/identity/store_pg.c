@@ -409,8 +409,7 @@ void gw__idp_pg_close(struct gw__idp_store *base)
     free(pg);
 }
 
-int gw__idp_pg_open(const char *dsn, uint32_t pool, uint64_t timeout_ms,
-                    struct gw__idp_store **out)
+int gw__idp_pg_open(const char *dsn, uint32_t pool, uint64_t timeout_ms, struct gw__idp_store **out)
 {
     *out = NULL;
     if (dsn == NULL || pool == 0 || timeout_ms == 0)

@@ -251,9 +251,10 @@ static int pg_refresh_rotate(struct gw__idp_store *s, const char *old_hash, cons
                                      "INSERT INTO idp_refresh (hash, sid) VALUES ($1, $2)", 2, ins,
                                      NULL);
             if (rc == 0)
-                rc = gw__idp_pg_exec(c, "touching a session",
-                                     "UPDATE idp_sessions SET last_used = $2::bigint WHERE sid = $1",
-                                     2, touch, NULL);
+                rc =
+                    gw__idp_pg_exec(c, "touching a session",
+                                    "UPDATE idp_sessions SET last_used = $2::bigint WHERE sid = $1",
+                                    2, touch, NULL);
             if (rc == 0)
                 *out = GW__IDP_ROTATED;
         }
@@ -272,9 +273,9 @@ static int pg_sessions_revoke(struct gw__idp_store *s, int64_t user, const char 
     if (sid != NULL) {
         const char *v[] = {sid};
         PGresult *r;
-        int rc = one(s, "revoking a session",
-                     "UPDATE idp_sessions SET revoked = 1 WHERE sid = $1 AND revoked = 0", 1, v,
-                     &r);
+        int rc =
+            one(s, "revoking a session",
+                "UPDATE idp_sessions SET revoked = 1 WHERE sid = $1 AND revoked = 0", 1, v, &r);
         if (rc < 0)
             return rc;
         if (changed(r) > 0)
@@ -457,7 +458,8 @@ static int pg_recovery_use(struct gw__idp_store *s, int64_t user, const char *ha
     return rc;
 }
 
-/* ---- the admin API's -------------------------------------------------------------------------- */
+/* ---- the admin API's --------------------------------------------------------------------------
+ */
 
 static int pg_admin_find(struct gw__idp_store *s, const char *name, int64_t id,
                          struct gw__idp_user *u, bool *disabled)
@@ -488,8 +490,8 @@ static int pg_admin_find(struct gw__idp_store *s, const char *name, int64_t id,
     return rc;
 }
 
-static int pg_admin_list(struct gw__idp_store *s, const char *search, int64_t after,
-                         uint32_t limit, json_t *arr)
+static int pg_admin_list(struct gw__idp_store *s, const char *search, int64_t after, uint32_t limit,
+                         json_t *arr)
 {
     char pat[2 * 256 + 3], ab[24], lb[24];
     gw__idp_like_pattern(search, pat, sizeof pat);
@@ -502,12 +504,12 @@ static int pg_admin_list(struct gw__idp_store *s, const char *search, int64_t af
     if (rc < 0)
         return rc;
     for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
-        json_t *o = json_pack(
-            "{s:I, s:s, s:s, s:s, s:I, s:b, s:b, s:s}", "id", (json_int_t)col_i64(r, i, 0),
-            "username", PQgetvalue(r, i, 1), "email", PQgetvalue(r, i, 2), "roles",
-            PQgetvalue(r, i, 3), "created_at", (json_int_t)col_i64(r, i, 4), "disabled",
-            col_i64(r, i, 5) != 0, "totp_enabled", PQgetvalue(r, i, 6)[0] == 't', "permissions",
-            PQgetvalue(r, i, 7));
+        json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:I, s:b, s:b, s:s}", "id",
+                              (json_int_t)col_i64(r, i, 0), "username", PQgetvalue(r, i, 1),
+                              "email", PQgetvalue(r, i, 2), "roles", PQgetvalue(r, i, 3),
+                              "created_at", (json_int_t)col_i64(r, i, 4), "disabled",
+                              col_i64(r, i, 5) != 0, "totp_enabled", PQgetvalue(r, i, 6)[0] == 't',
+                              "permissions", PQgetvalue(r, i, 7));
         if (o == NULL || json_array_append_new(arr, o) < 0)
             rc = GW_ENOMEM;
     }

@@ -79,13 +79,15 @@ enum {
     "id, username, email, password, roles, created, totp_secret, totp_last_step, permissions"
 static const char *const sql[Q__COUNT] = {
     [Q_COUNT] = "SELECT COUNT(*) FROM idp_users",
-    [Q_USER_INSERT] = "INSERT INTO idp_users (username, email, password, roles, created, permissions) "
-                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [Q_USER_INSERT] =
+        "INSERT INTO idp_users (username, email, password, roles, created, permissions) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     /* One statement, so that of two registrations racing on an empty store one inserts (in
      * this process or in another on the same file). */
-    [Q_USER_INSERT_FIRST] = "INSERT INTO idp_users (username, email, password, roles, created, permissions) "
-                            "SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE NOT EXISTS (SELECT 1 FROM "
-                            "idp_users)",
+    [Q_USER_INSERT_FIRST] =
+        "INSERT INTO idp_users (username, email, password, roles, created, permissions) "
+        "SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE NOT EXISTS (SELECT 1 FROM "
+        "idp_users)",
     [Q_USER_BY_NAME] = "SELECT " USER_COLS " FROM idp_users WHERE username = ?1 AND disabled = 0",
     [Q_USER_BY_EMAIL] = "SELECT " USER_COLS " FROM idp_users WHERE email = ?1 AND disabled = 0",
     [Q_USER_BY_ID] = "SELECT " USER_COLS " FROM idp_users WHERE id = ?1 AND disabled = 0",
@@ -247,7 +249,7 @@ static int sq_user_insert(struct gw__idp_store *base, struct gw__idp_user *u, bo
 }
 
 static int sq_user_find(struct gw__idp_store *base, const char *login, bool by_email, int64_t id,
-                      struct gw__idp_user *u)
+                        struct gw__idp_user *u)
 {
     struct sq *s = (struct sq *)base;
     pthread_mutex_lock(&s->lock);
@@ -309,8 +311,8 @@ static int revoke_one(struct sq *s, const char *sid)
     return run(s, st, "revoking a session");
 }
 
-static int sq_session_new(struct gw__idp_store *base, int64_t user, const char *sid, const char *rhash,
-                        int64_t now, int64_t expires)
+static int sq_session_new(struct gw__idp_store *base, int64_t user, const char *sid,
+                          const char *rhash, int64_t now, int64_t expires)
 {
     struct sq *s = (struct sq *)base;
     pthread_mutex_lock(&s->lock);
@@ -335,8 +337,8 @@ out:
 }
 
 static int sq_refresh_rotate(struct gw__idp_store *base, const char *old_hash, const char *new_hash,
-                           int64_t now, int64_t idle_s, enum gw__idp_rotate *out, int64_t *user,
-                           char *sid)
+                             int64_t now, int64_t idle_s, enum gw__idp_rotate *out, int64_t *user,
+                             char *sid)
 {
     struct sq *s = (struct sq *)base;
     *out = GW__IDP_UNKNOWN;
@@ -393,7 +395,7 @@ out:
 }
 
 static int sq_sessions_revoke(struct gw__idp_store *base, int64_t user, const char *sid,
-                            void (*each)(void *arg, const char *sid), void *arg)
+                              void (*each)(void *arg, const char *sid), void *arg)
 {
     struct sq *s = (struct sq *)base;
     pthread_mutex_lock(&s->lock);
@@ -473,8 +475,8 @@ static int recovery_clear(struct sq *s, int64_t user)
     return run(s, st, "clearing recovery codes");
 }
 
-static int sq_totp_enable(struct gw__idp_store *base, int64_t user, int64_t step, char (*hashes)[65],
-                        size_t n)
+static int sq_totp_enable(struct gw__idp_store *base, int64_t user, int64_t step,
+                          char (*hashes)[65], size_t n)
 {
     struct sq *s = (struct sq *)base;
     pthread_mutex_lock(&s->lock);
@@ -550,7 +552,7 @@ static int sq_totp_use_step(struct gw__idp_store *base, int64_t user, int64_t st
 }
 
 static int sq_recovery_use(struct gw__idp_store *base, int64_t user, const char *hash, bool *ok,
-                         int64_t *left)
+                           int64_t *left)
 {
     struct sq *s = (struct sq *)base;
     pthread_mutex_lock(&s->lock);

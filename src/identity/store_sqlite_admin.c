@@ -1,8 +1,8 @@
 /*
- * The admin API's queries on identity's SQLite store (store_sqlite.c's ops) (internal.h "store_admin.c"): users
- * listed with paging and search, read whether disabled or not, disabled and enabled, their
- * roles set, their sessions listed. Control thread only and rare, so each statement is
- * prepared per call; every value is a bound parameter.
+ * The admin API's queries on identity's SQLite store (store_sqlite.c's ops) (internal.h
+ * "store_admin.c"): users listed with paging and search, read whether disabled or not, disabled and
+ * enabled, their roles set, their sessions listed. Control thread only and rare, so each statement
+ * is prepared per call; every value is a bound parameter.
  */
 #include "identity/internal.h"
 
@@ -30,7 +30,7 @@ static void copy_col(sqlite3_stmt *st, int col, char *dst, size_t cap)
 }
 
 int gw__idp_sq_admin_find(struct gw__idp_store *s, const char *name, int64_t id,
-                       struct gw__idp_user *u, bool *disabled)
+                          struct gw__idp_user *u, bool *disabled)
 {
     sqlite3 *db = gw__idp_sq_lock(s);
     sqlite3_stmt *st = NULL;
@@ -66,8 +66,8 @@ out:
     return rc;
 }
 
-int gw__idp_sq_admin_list(struct gw__idp_store *s, const char *search, int64_t after, uint32_t limit,
-                       json_t *arr)
+int gw__idp_sq_admin_list(struct gw__idp_store *s, const char *search, int64_t after,
+                          uint32_t limit, json_t *arr)
 {
     char pat[2 * 256 + 3];
     gw__idp_like_pattern(search, pat, sizeof pat);
@@ -86,15 +86,15 @@ int gw__idp_sq_admin_list(struct gw__idp_store *s, const char *search, int64_t a
     sqlite3_bind_int64(st, 3, limit);
     int step;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        json_t *o = json_pack(
-            "{s:I, s:s, s:s, s:s, s:I, s:b, s:b, s:s}", "id",
-            (json_int_t)sqlite3_column_int64(st, 0),
-            "username", (const char *)sqlite3_column_text(st, 1), "email",
-            (const char *)sqlite3_column_text(st, 2), "roles",
-            (const char *)sqlite3_column_text(st, 3), "created_at",
-            (json_int_t)sqlite3_column_int64(st, 4), "disabled", sqlite3_column_int(st, 5) != 0,
-            "totp_enabled", sqlite3_column_int(st, 6) != 0, "permissions",
-            (const char *)sqlite3_column_text(st, 7));
+        json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:I, s:b, s:b, s:s}", "id",
+                              (json_int_t)sqlite3_column_int64(st, 0), "username",
+                              (const char *)sqlite3_column_text(st, 1), "email",
+                              (const char *)sqlite3_column_text(st, 2), "roles",
+                              (const char *)sqlite3_column_text(st, 3), "created_at",
+                              (json_int_t)sqlite3_column_int64(st, 4), "disabled",
+                              sqlite3_column_int(st, 5) != 0, "totp_enabled",
+                              sqlite3_column_int(st, 6) != 0, "permissions",
+                              (const char *)sqlite3_column_text(st, 7));
         if (o == NULL || json_array_append_new(arr, o) < 0) {
             rc = GW_ENOMEM;
             goto out;

@@ -36,11 +36,10 @@ int gw__idp_access_token(const struct gw_identity_conf *ic, const struct gw_jwt_
     if (roles == NULL || perms == NULL)
         goto fail;
     int64_t exp = now + (int64_t)(ic->access_ttl_ms / 1000);
-    claims =
-        json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:O, s:O}", "iss", ic->issuer,
-                  "aud", ic->audience, "sub", sub, "name", u->username, "iat", (json_int_t)now,
-                  "nbf", (json_int_t)now, "exp", (json_int_t)exp, "jti", jti, "sid", sid, "roles",
-                  roles, "permissions", perms);
+    claims = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:O, s:O}", "iss", ic->issuer,
+                       "aud", ic->audience, "sub", sub, "name", u->username, "iat", (json_int_t)now,
+                       "nbf", (json_int_t)now, "exp", (json_int_t)exp, "jti", jti, "sid", sid,
+                       "roles", roles, "permissions", perms);
     if (claims == NULL)
         goto fail;
     payload = json_dumps(claims, JSON_COMPACT | JSON_PRESERVE_ORDER);

@@ -111,9 +111,9 @@ static void test_identity_values(void **state)
 static void test_identity_postgres(void **state)
 {
     (void)state;
-    const char *pg = "{\"identity\": {\"store\": \"postgres\", \"postgres\": {\"dsn\": "
-                     "\"host=127.0.0.1 dbname=a\"}, \"jwt\": {\"secret\": \"" SECRET "\"}}, " SERVICES
-                     "}";
+    const char *pg =
+        "{\"identity\": {\"store\": \"postgres\", \"postgres\": {\"dsn\": "
+        "\"host=127.0.0.1 dbname=a\"}, \"jwt\": {\"secret\": \"" SECRET "\"}}, " SERVICES "}";
     unsetenv("DATABASE_URL");
     struct gw_config *cfg = load_ok(pg);
     assert_int_equal(cfg->identity.store, GW_IDP_STORE_POSTGRES);
@@ -158,8 +158,8 @@ static void test_identity_throttle(void **state)
     assert_int_equal(cfg->identity.throttle_account_period_ms, 600000);
     assert_int_equal(cfg->identity.throttle_address_limit, 100);
     gw_config_free(cfg);
-    expect_one("{\"identity\": {" MIN ", \"throttle\": {\"address\": {\"limit\": 0}}}, "
-               PLAIN_SERVICES "}",
+    expect_one("{\"identity\": {" MIN
+               ", \"throttle\": {\"address\": {\"limit\": 0}}}, " PLAIN_SERVICES "}",
                "0}", "identity.throttle.address.limit: must be between 1 and 1000000");
 }
 
@@ -177,7 +177,8 @@ static void test_identity_errors(void **state)
                "variable DATABASE_URL): a libpq connection string or a postgresql:// URI");
     expect_one("{\"identity\": {\"store\": \"mysql\", \"sqlite\": \"/x\", \"jwt\": {\"secret\": "
                "\"" SECRET "\"}}, " PLAIN_SERVICES "}",
-               "\"mysql\"", "identity.store: unknown value \"mysql\" (expected sqlite or postgres)");
+               "\"mysql\"",
+               "identity.store: unknown value \"mysql\" (expected sqlite or postgres)");
     expect_one("{\"identity\": {\"store\": \"postgres\", \"postgres\": {\"dsn\": \"host=h\", "
                "\"pool\": 0}, \"jwt\": {\"secret\": \"" SECRET "\"}}, " PLAIN_SERVICES "}",
                "0}", "identity.postgres.pool: must be between 1 and 64");
