@@ -14,7 +14,11 @@ SQLite file and no access log. Clients are separate processes on keep-alive conn
               returned) for DURATION s: SQLite's rotation transaction and the signing of a
               new access token, with --alg HS256, EdDSA or ES256.
 
-    python3 bench/identity_load.py [--clients N] [--duration S] [--alg EdDSA]
+With --store postgres the store is a real PostgreSQL (initdb in a temp dir on a free port,
+the integration tests' tests/integration/gwtest PostgresServer), the refresh's rotation one
+transaction over libpq there instead of SQLite's.
+
+    python3 bench/identity_load.py [--clients N] [--duration S] [--alg EdDSA] [--store postgres]
 """
 
 import argparse
@@ -41,7 +45,7 @@ def free_port():
     return p
 
 
-def start(tmp, alg, ops, mem):
+def start(tmp, alg, ops, mem, dsn=None):
     port, admin = free_port(), free_port()
     jwt = {"kid": "hs", "secret": "bench-identity-secret-0123456789abcdef"}
     if alg != "HS256":
@@ -54,11 +58,14 @@ def start(tmp, alg, ops, mem):
         "listen": "127.0.0.1:%d" % port, "workers": 1, "log": {"access": "off", "level": "warn"},
         "admin": {"listen": "127.0.0.1:%d" % admin},
         "identity": {"sqlite": os.path.join(tmp, "id.db"), "jwt": jwt,
+                     "store": "postgres" if dsn else "sqlite",
                      "password": {"opslimit": ops, "memlimit": mem},
                      "register": {"mode": "open"},
                      "lockout": {"max_failures": 1000000, "max_address_failures": 1000000}},
         "services": [{"name": "s", "prefix": "/s", "targets": ["http://127.0.0.1:9"]}],
     }
+    if dsn:
+        cfg["identity"]["postgres"] = {"dsn": dsn}
     path = os.path.join(tmp, "gantry.json")
     with open(path, "w") as f:
         json.dump(cfg, f)
@@ -134,10 +141,26 @@ def main():
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--duration", type=float, default=5.0)
     ap.add_argument("--alg", default="HS256", choices=["HS256", "EdDSA", "ES256"])
+    ap.add_argument("--store", default="sqlite", choices=["sqlite", "postgres"])
     a = ap.parse_args()
+    pg = None
+    if a.store == "postgres":
+        sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+        from gwtest import PostgresServer
+        pg = PostgresServer()
+    try:
+        bench_all(a, pg)
+    finally:
+        if pg is not None:
+            pg.stop()
+
+
+def bench_all(a, pg):
     for kind, ops, mem in (("login", 2, "64MiB"), ("refresh", 1, "8KiB")):
         tmp = tempfile.mkdtemp(prefix="gw-idbench-")
-        proc, port = start(tmp, a.alg, ops, mem)
+        if pg is not None:
+            pg.query("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+        proc, port = start(tmp, a.alg, ops, mem, pg.dsn() if pg else None)
         try:
             c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             st, body = post(c, "/auth/register", {"username": "alice",
@@ -145,8 +168,8 @@ def main():
                                                   "password": PASSWORD})
             assert st == 201, body
             rate, bad = run(kind, port, a.clients, a.duration)
-            print("%-8s %-6s 1 worker, %d clients, %.0fs: %8.1f/s  (%d errors)"
-                  % (kind, a.alg, a.clients, a.duration, rate, bad))
+            print("%-8s %-6s %-8s 1 worker, %d clients, %.0fs: %8.1f/s  (%d errors)"
+                  % (kind, a.alg, a.store, a.clients, a.duration, rate, bad))
         finally:
             proc.terminate()
             proc.wait(10)

@@ -7,8 +7,11 @@
  * set) and its email has one
  * '@', and the password's length is what was copied; a TOTP code is 6 to 8 digits, a recovery
  * code its 10 lower-case base32 characters; confirm has a code and disable a password or a
- * code. A first byte of 0xff fuzzes the admin API's roles body (gw_idp_parse_roles) instead:
- * on 0 the roles are space-separated names of the allowed characters, fitting their buffer.
+ * code. A first byte of 0xff fuzzes the admin API's roles body (gw_idp_parse_list "roles"), 0xfe
+ * its permissions body ("permissions"): on 0 the names are space-separated, of the allowed
+ * characters, fitting their buffer. 0xfd fuzzes the admin API's new user
+ * (gw_idp_parse_new_user: a registration's checks, plus roles and permissions lists as above),
+ * 0xfc its password reset body (gw_idp_parse_password: NUL-terminated, 1 to 256 bytes).
  * Any violation traps.
  */
 #include <stdbool.h>
@@ -25,21 +28,59 @@
             __builtin_trap();                                                                      \
     } while (0)
 
+/* A list as gw_idp_parse_list writes it. */
+static void check_list(const char *list, size_t cap)
+{
+    size_t n = strnlen(list, cap);
+    CHECK(n < cap);
+    CHECK(strspn(list, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:- ") == n);
+    CHECK(n == 0 || (list[0] != ' ' && list[n - 1] != ' ' && strstr(list, "  ") == NULL));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size == 0)
         return 0;
-    if (data[0] == 0xff) {
+    if (data[0] == 0xff || data[0] == 0xfe) {
         char roles[512];
         const char *why = NULL;
-        int rc = gw_idp_parse_roles((const char *)data + 1, size - 1, roles, sizeof roles, &why);
+        int rc =
+            gw_idp_parse_list((const char *)data + 1, size - 1,
+                              data[0] == 0xff ? "roles" : "permissions", roles, sizeof roles, &why);
         CHECK(rc == 0 || rc == GW_EIDINPUT);
         CHECK(rc == 0 ? why == NULL : why != NULL && roles[0] == '\0');
-        size_t n = strnlen(roles, sizeof roles);
-        CHECK(n < sizeof roles);
-        CHECK(strspn(roles,
-                     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:- ") == n);
-        CHECK(n == 0 || (roles[0] != ' ' && roles[n - 1] != ' ' && strstr(roles, "  ") == NULL));
+        check_list(roles, sizeof roles);
+        return 0;
+    }
+    if (data[0] == 0xfd) {
+        struct gw_idp_input in;
+        char roles[512], perms[512];
+        bool has_roles = true;
+        const char *field = NULL, *why = NULL;
+        int rc = gw_idp_parse_new_user((const char *)data + 1, size - 1, &in, roles, perms,
+                                       sizeof roles, &has_roles, &field, &why);
+        CHECK(rc == 0 || rc == GW_EIDINPUT);
+        CHECK(rc == 0 ? field == NULL && why == NULL : field != NULL && why != NULL);
+        check_list(roles, sizeof roles);
+        check_list(perms, sizeof perms);
+        if (rc != 0) {
+            CHECK(roles[0] == '\0' && perms[0] == '\0' && !has_roles);
+            return 0;
+        }
+        CHECK(strlen(in.username) >= 3 && strchr(in.email, '@') != NULL);
+        CHECK(in.password_len > 0 && in.password[in.password_len] == '\0');
+        CHECK(has_roles || roles[0] == '\0');
+        return 0;
+    }
+    if (data[0] == 0xfc) {
+        char pw[GW_IDP_PASSWORD_MAX + 1];
+        size_t n = 99999;
+        const char *why = NULL;
+        int rc = gw_idp_parse_password((const char *)data + 1, size - 1, pw, &n, &why);
+        CHECK(rc == 0 || rc == GW_EIDINPUT);
+        CHECK(rc == 0 ? why == NULL && n > 0 && n <= GW_IDP_PASSWORD_MAX && pw[n] == '\0' &&
+                            strlen(pw) == n
+                      : why != NULL && n == 0 && pw[0] == '\0');
         return 0;
     }
     enum gw_idp_endpoint ep = (enum gw_idp_endpoint)(data[0] % GW_IDP_EP__COUNT);

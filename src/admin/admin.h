@@ -258,6 +258,14 @@ void gw__admin_idp_logout(struct gw_server *s, const struct gw__admin_req *rq,
                           struct gw__admin_resp *rs);
 void gw__admin_idp_totp_reset(struct gw_server *s, const struct gw__admin_req *rq,
                               struct gw__admin_resp *rs);
+void gw__admin_idp_create(struct gw_server *s, const struct gw__admin_req *rq,
+                          struct gw__admin_resp *rs);
+void gw__admin_idp_delete(struct gw_server *s, const struct gw__admin_req *rq,
+                          struct gw__admin_resp *rs);
+void gw__admin_idp_password(struct gw_server *s, const struct gw__admin_req *rq,
+                            struct gw__admin_resp *rs);
+void gw__admin_idp_permissions(struct gw_server *s, const struct gw__admin_req *rq,
+                               struct gw__admin_resp *rs);
 void gw__admin_idp_roles(struct gw_server *s, const struct gw__admin_req *rq,
                          struct gw__admin_resp *rs);
 void gw__admin_idp_sessions(struct gw_server *s, const struct gw__admin_req *rq,

@@ -1,9 +1,9 @@
 /*
  * /api/identity/users: built-in identity's users and sessions on the admin listener (README
  * "Built-in identity", identity/identity.h "the admin API's side"). {user} is an id or a
- * username. Every change (disable, enable, logout, TOTP reset, roles, a session revoked) is an
- * entry of the audit log, with the admin key and address admin.c set as its actor; a refused
- * change (no such user) is one too.
+ * username. Every change (create, delete, disable, enable, logout, password reset, TOTP reset,
+ * roles, permissions, a session revoked) is an entry of the audit log (never with a password), with
+ * the admin key and address admin.c set as its actor; a refused change (no such user) is one too.
  */
 #include "admin/admin.h"
 
@@ -36,6 +36,16 @@ static void answer_error(struct gw__admin_resp *rs, int rc, const char *who, con
         gw__admin_error(rs, 500, "out of memory");
     else
         gw__admin_error(rs, 503, "identity store unavailable (is the identity section on?)");
+}
+
+/* The status a failed call answers (answer_error's). */
+static int status_of(int rc)
+{
+    return rc == 1             ? 404
+           : rc == GW_EIDINPUT ? 400
+           : rc == GW_EIDTAKEN ? 409
+           : rc == GW_ENOMEM   ? 500
+                               : 503;
 }
 
 /* The audit entry of a change of user: object "user:<username>" (or the name asked for). */
@@ -151,8 +161,76 @@ void gw__admin_idp_totp_reset(struct gw_server *s, const struct gw__admin_req *r
     change(rq, rs, "identity.totp_reset", gw_idp_admin_totp_reset);
 }
 
+/* PUT roles or permissions: the list replaced, the user's sessions revoked. */
+static void set_list(const struct gw__admin_req *rq, struct gw__admin_resp *rs, bool perms)
+{
+    const char *action = perms ? "identity.user_permissions" : "identity.user_roles";
+    const char *key = perms ? "permissions" : "roles";
+    char who[80];
+    json_t *out = NULL;
+    const char *why = NULL;
+    if (!param(rq, 0, who, sizeof who)) {
+        gw__admin_error(rs, 404, "no such identity user");
+        return;
+    }
+    int rc = gw_idp_admin_set_list(who, perms, rq->body, rq->body_len, &out, &why);
+    if (rc != 0) {
+        audit(action, who, NULL, NULL, status_of(rc));
+        answer_error(rs, rc, who, why);
+        return;
+    }
+    audit(action, who, out, json_pack("{s:O}", key, json_object_get(out, key)), 200);
+    gw__admin_json(rs, 200, out);
+}
+
 void gw__admin_idp_roles(struct gw_server *s, const struct gw__admin_req *rq,
                          struct gw__admin_resp *rs)
+{
+    (void)s;
+    set_list(rq, rs, false);
+}
+
+void gw__admin_idp_permissions(struct gw_server *s, const struct gw__admin_req *rq,
+                               struct gw__admin_resp *rs)
+{
+    (void)s;
+    set_list(rq, rs, true);
+}
+
+void gw__admin_idp_create(struct gw_server *s, const struct gw__admin_req *rq,
+                          struct gw__admin_resp *rs)
+{
+    (void)s;
+    json_t *out = NULL;
+    const char *field = NULL, *why = NULL;
+    int rc = gw_idp_admin_create(rq->body, rq->body_len, &out, &field, &why);
+    if (rc != 0) {
+        char reason[200];
+        snprintf(reason, sizeof reason, "%s%s%s", field ? field : "", field ? " " : "",
+                 why ? why : "invalid request");
+        gw__admin_audit_event("identity.user_create", "user:?", NULL, status_of(rc));
+        if (rc == GW_EIDTAKEN)
+            gw__admin_error(rs, 409, "username or email already registered");
+        else
+            answer_error(rs, rc, "", reason);
+        return;
+    }
+    audit("identity.user_create", "", out,
+          json_pack("{s:O, s:O}", "roles", json_object_get(out, "roles"), "permissions",
+                    json_object_get(out, "permissions")),
+          201);
+    gw__admin_json(rs, 201, out);
+}
+
+void gw__admin_idp_delete(struct gw_server *s, const struct gw__admin_req *rq,
+                          struct gw__admin_resp *rs)
+{
+    (void)s;
+    change(rq, rs, "identity.user_delete", gw_idp_admin_delete);
+}
+
+void gw__admin_idp_password(struct gw_server *s, const struct gw__admin_req *rq,
+                            struct gw__admin_resp *rs)
 {
     (void)s;
     char who[80];
@@ -162,17 +240,13 @@ void gw__admin_idp_roles(struct gw_server *s, const struct gw__admin_req *rq,
         gw__admin_error(rs, 404, "no such identity user");
         return;
     }
-    int rc = gw_idp_admin_set_roles(who, rq->body, rq->body_len, &out, &why);
+    int rc = gw_idp_admin_set_password(who, rq->body, rq->body_len, &out, &why);
     if (rc != 0) {
-        audit("identity.user_roles", who, NULL, NULL,
-              rc == 1             ? 404
-              : rc == GW_EIDINPUT ? 400
-                                  : 503);
+        audit("identity.password_reset", who, NULL, NULL, status_of(rc));
         answer_error(rs, rc, who, why);
         return;
     }
-    audit("identity.user_roles", who, out,
-          json_pack("{s:O}", "roles", json_object_get(out, "roles")), 200);
+    audit("identity.password_reset", who, out, NULL, 200);
     gw__admin_json(rs, 200, out);
 }
 

@@ -188,6 +188,12 @@ enum gw_idp_register_mode {
     GW_IDP_REGISTER_ADMIN,  /* a bearer token with admin_role (the first user: anyone) */
 };
 
+/* "identity.store" */
+enum gw_idp_store_kind {
+    GW_IDP_STORE_SQLITE,   /* identity.sqlite: one file, this host */
+    GW_IDP_STORE_POSTGRES, /* identity.postgres.dsn: shared by several gantry instances */
+};
+
 /* "identity.revocation.backend" */
 enum gw_idp_revoke_backend {
     GW_IDP_REVOKE_LOCAL, /* this process only */
@@ -1190,7 +1196,11 @@ struct gw_config {
      * there; bound at start (a reload keeps the store and key that started). */
     struct gw_identity_conf {
         bool enabled;
-        char *sqlite;                           /* "sqlite", required: the database file */
+        int store;                              /* "store": GW_IDP_STORE_*, default sqlite */
+        char *sqlite;                           /* "sqlite": the database file (store sqlite) */
+        char *pg_dsn;                           /* "postgres.dsn" (else DATABASE_URL) */
+        uint32_t pg_pool;                       /* "postgres.pool", default 4 connections */
+        uint64_t pg_timeout_ms;                 /* "postgres.timeout", default 5s */
         char *issuer;                           /* "issuer", default "gantry" */
         char *audience;                         /* "audience", default "gantry" */
         char *kid;                              /* "jwt.kid", default "gantry-identity" */
@@ -1222,8 +1232,15 @@ struct gw_config {
         uint32_t max_addr_failures;    /* "lockout.max_address_failures", default 20 */
         uint64_t lockout_window_ms;    /* "lockout.window", default 15m */
         uint64_t lockout_ms;           /* "lockout.duration", default 15m */
-        int revocation_backend;        /* "revocation.backend": GW_IDP_REVOKE_*, default local */
-        char *revocation_key;          /* "revocation.key", default "gantry:identity:revoked" */
+        /* "throttle": login attempts per account and per client address, counted by the
+         * gateway's rate limiter (rate_limit.backend: in-process or Redis); off when absent */
+        bool throttle_enabled;
+        uint32_t throttle_account_limit;     /* "throttle.account.limit", default 10 */
+        uint64_t throttle_account_period_ms; /* "throttle.account.period", default 1m */
+        uint32_t throttle_address_limit;     /* "throttle.address.limit", default 100 */
+        uint64_t throttle_address_period_ms; /* "throttle.address.period", default 1m */
+        int revocation_backend; /* "revocation.backend": GW_IDP_REVOKE_*, default local */
+        char *revocation_key;   /* "revocation.key", default "gantry:identity:revoked" */
         /* "totp": second factor (RFC 6238, HMAC-SHA1), off unless the section is there */
         bool totp_enabled;
         char *totp_key;            /* "totp.encryption_key" (else ENCRYPTION_KEY): 64 hex */

@@ -6,7 +6,8 @@
  * (config_fields.c), because it replaces only half of a value.
  *
  * DATABASE_URL (audit.postgres.dsn) applies only when the file has an "audit" section: the
- * variable names where the audit log goes, not whether there is one.
+ * variable names where the audit log goes, not whether there is one. It also gives
+ * identity.postgres.dsn, only when the file's identity section says "store": "postgres".
  *
  * Precedence, highest first: the variable (when set and not empty), the file (with its
  * ${NAME} substitutions), the built-in default. Where the file has something other than an
@@ -35,6 +36,9 @@ struct env_override {
     /* Applied only when the file has the first step's section: DATABASE_URL must not switch
      * the audit log on by itself (platforms set it for other reasons). */
     bool only_in_section;
+    /* Applied only when the section's member when_key is the string when_value. */
+    const char *when_key;
+    const char *when_value;
 };
 
 static const struct env_override overrides[] = {
@@ -58,6 +62,13 @@ static const struct env_override overrides[] = {
      .steps = {{"audit"}, {"postgres"}, {"dsn"}},
      .nsteps = 3,
      .only_in_section = true},
+    {.var = "DATABASE_URL",
+     .path = "identity.postgres.dsn",
+     .steps = {{"identity"}, {"postgres"}, {"dsn"}},
+     .nsteps = 3,
+     .only_in_section = true,
+     .when_key = "store",
+     .when_value = "postgres"},
 };
 
 /* A new container for the value after step i: an array when the next step is an index; an
@@ -101,8 +112,14 @@ static void apply_one(struct gw__cfg_ctx *ctx, json_t *root, const struct env_ov
                       const char *value)
 {
     json_t *node = root;
-    if (o->only_in_section && json_object_get(root, o->steps[0].key) == NULL)
+    json_t *section = json_object_get(root, o->steps[0].key);
+    if (o->only_in_section && section == NULL)
         return;
+    if (o->when_key) {
+        const char *v = json_string_value(json_object_get(section, o->when_key));
+        if (v == NULL || strcmp(v, o->when_value) != 0)
+            return;
+    }
     for (size_t i = 0; node != NULL && i + 1 < o->nsteps; i++)
         node = step_into(ctx, node, o, i);
     if (node == NULL)

@@ -201,6 +201,52 @@ static const struct gw__cfg_field paths_fields[] = {
 };
 static const struct gw__cfg_object paths_obj = {.what = "paths", ROWS(paths_fields)};
 
+static const struct gw__cfg_enum store_kinds[] = {
+    {"sqlite", GW_IDP_STORE_SQLITE},
+    {"postgres", GW_IDP_STORE_POSTGRES},
+    {NULL, 0},
+};
+
+static const struct gw__cfg_range pool_range = {1, 64};
+static const struct gw__cfg_range pg_timeout_range = {100, 60000};
+
+static const struct gw__cfg_field postgres_fields[] = {
+    {.name = "dsn",
+     .type = &gw__cfg_string_type,
+     .offset = CFG(identity.pg_dsn),
+     .arg = &nonempty_check},
+    {.name = "pool",
+     .type = &gw__cfg_uint32_type,
+     .offset = CFG(identity.pg_pool),
+     .arg = &pool_range,
+     .def = "4"},
+    {.name = "timeout",
+     .type = &gw__cfg_duration_type,
+     .offset = CFG(identity.pg_timeout_ms),
+     .arg = &pg_timeout_range,
+     .def = "5s"},
+};
+static const struct gw__cfg_object postgres_obj = {.what = "postgres", ROWS(postgres_fields)};
+
+/* identity.store: the SQLite file or the PostgreSQL connection it needs (DATABASE_URL is applied
+ * to identity.postgres.dsn by config_env.c when the store is postgres). */
+static void store_check(struct gw__cfg_ctx *ctx, struct gw_identity_conf *ic)
+{
+    if (ic->store == GW_IDP_STORE_SQLITE && ic->sqlite == NULL) {
+        gw__cfg_push_key(ctx, "sqlite");
+        gw__cfg_error(ctx, "required: the database file of the users (or store \"postgres\" "
+                           "with postgres.dsn)");
+        gw__cfg_pop(ctx);
+    } else if (ic->store == GW_IDP_STORE_POSTGRES && ic->pg_dsn == NULL) {
+        gw__cfg_push_key(ctx, "postgres");
+        gw__cfg_push_key(ctx, "dsn");
+        gw__cfg_error(ctx, "required with store \"postgres\" (or the environment variable "
+                           "DATABASE_URL): a libpq connection string or a postgresql:// URI");
+        gw__cfg_pop(ctx);
+        gw__cfg_pop(ctx);
+    }
+}
+
 static const struct gw__cfg_enum revoke_backends[] = {
     {"local", GW_IDP_REVOKE_LOCAL},
     {"redis", GW_IDP_REVOKE_REDIS},
@@ -257,6 +303,50 @@ static const struct gw__cfg_field lockout_fields[] = {
      .def = "15m"},
 };
 static const struct gw__cfg_object lockout_obj = {.what = "lockout", ROWS(lockout_fields)};
+
+static const struct gw__cfg_range attempts_range = {1, 1000000};
+static const struct gw__cfg_range attempts_period_range = {1000, 86400000};
+
+static const struct gw__cfg_field throttle_account_fields[] = {
+    {.name = "limit",
+     .type = &gw__cfg_uint32_type,
+     .offset = CFG(identity.throttle_account_limit),
+     .arg = &attempts_range,
+     .def = "10"},
+    {.name = "period",
+     .type = &gw__cfg_duration_type,
+     .offset = CFG(identity.throttle_account_period_ms),
+     .arg = &attempts_period_range,
+     .def = "1m"},
+};
+static const struct gw__cfg_object throttle_account_obj = {.what = "account",
+                                                           ROWS(throttle_account_fields)};
+
+static const struct gw__cfg_field throttle_address_fields[] = {
+    {.name = "limit",
+     .type = &gw__cfg_uint32_type,
+     .offset = CFG(identity.throttle_address_limit),
+     .arg = &attempts_range,
+     .def = "100"},
+    {.name = "period",
+     .type = &gw__cfg_duration_type,
+     .offset = CFG(identity.throttle_address_period_ms),
+     .arg = &attempts_period_range,
+     .def = "1m"},
+};
+static const struct gw__cfg_object throttle_address_obj = {.what = "address",
+                                                           ROWS(throttle_address_fields)};
+
+static const struct gw__cfg_field throttle_fields[] = {
+    {.name = "account", .type = &gw__cfg_object_type, .arg = &throttle_account_obj},
+    {.name = "address", .type = &gw__cfg_object_type, .arg = &throttle_address_obj},
+};
+static const struct gw__cfg_object throttle_obj = {
+    .what = "throttle",
+    ROWS(throttle_fields),
+    .toggle = true,
+    .enabled_offset = CFG(identity.throttle_enabled),
+};
 
 /* A sealing key: 64 hex digits, as registration.encryption_key. */
 static bool is_key(const char *s)
@@ -529,6 +619,7 @@ static void identity_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
 {
     struct gw_config *cfg = obj;
     struct gw_identity_conf *ic = &cfg->identity;
+    store_check(ctx, ic);
     if (ic->register_mode == GW_IDP_REGISTER_INVITE && ic->ninvite_codes == 0) {
         gw__cfg_push_key(ctx, "register");
         gw__cfg_push_key(ctx, "invite_codes");
@@ -561,11 +652,16 @@ static void identity_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
 }
 
 static const struct gw__cfg_field identity_fields[] = {
+    {.name = "store",
+     .type = &gw__cfg_enum_type,
+     .offset = CFG(identity.store),
+     .arg = store_kinds,
+     .def = "sqlite"},
     {.name = "sqlite",
      .type = &gw__cfg_string_type,
      .offset = CFG(identity.sqlite),
-     .arg = &nonempty_check,
-     .required = true},
+     .arg = &nonempty_check},
+    {.name = "postgres", .type = &gw__cfg_object_type, .arg = &postgres_obj},
     {.name = "issuer",
      .type = &gw__cfg_string_type,
      .offset = CFG(identity.issuer),
@@ -602,6 +698,7 @@ static const struct gw__cfg_field identity_fields[] = {
      .def = "admin"},
     {.name = "paths", .type = &gw__cfg_object_type, .arg = &paths_obj},
     {.name = "lockout", .type = &gw__cfg_object_type, .arg = &lockout_obj},
+    {.name = "throttle", .type = &gw__cfg_object_type, .arg = &throttle_obj, .def = "false"},
     {.name = "revocation", .type = &gw__cfg_object_type, .arg = &revocation_obj},
     {.name = "totp", .type = &gw__cfg_object_type, .arg = &totp_obj, .def = "false"},
 };

@@ -27,6 +27,7 @@ struct gw_idp_serve {
     char *bearer; /* the Authorization header's bearer token, or NULL */
     size_t bearer_len;
     struct gw_idp_call *call; /* in flight, or NULL */
+    struct gw_idp_gate *gate; /* a login's throttle decision in flight, or NULL */
     char field[48];           /* an error answer's "field" member */
 };
 
@@ -36,6 +37,7 @@ void gw__idp_serve_free(struct gw_request *r)
     if (st == NULL)
         return;
     gw_idp_call_cancel(st->call);
+    gw_idp_gate_cancel(st->gate);
     free(st->body);
     free(st->bearer);
     free(st);
@@ -75,7 +77,43 @@ static void answer_err(struct gw_request *r, int err, const char *reason, bool c
     r->ds->respond(r, &a);
 }
 
-/* Takes what body bytes have come; starts the call once they are all there. */
+static const char *client_of(const struct gw_request *r)
+{
+    return r->client_ip[0] ? r->client_ip : r->peer;
+}
+
+static void start_call(struct gw_request *r)
+{
+    struct gw_idp_serve *st = r->idp;
+    int rc = gw_idp_call_start(&r->w->loop, r->snap->cfg, st->ep, st->body, st->len, st->bearer,
+                               st->bearer_len, client_of(r), on_result, r, &st->call);
+    if (rc < 0)
+        answer_err(r, rc, NULL, false);
+}
+
+/* A login refused by identity.throttle before any password work: 429 with Retry-After. */
+static void throttled(struct gw_request *r, uint32_t retry_after)
+{
+    struct gw_answer a;
+    gw_answer_init(&a, GW_ERATELIMITED);
+    a.reason = "too many login attempts for this account or address: try again later";
+    a.retry_after = retry_after;
+    a.headers = "Cache-Control: no-store\r\n";
+    r->ds->respond(r, &a);
+}
+
+static void on_gate(void *arg, uint32_t retry_after)
+{
+    struct gw_request *r = arg;
+    r->idp->gate = NULL;
+    if (retry_after > 0)
+        throttled(r, retry_after);
+    else
+        start_call(r);
+}
+
+/* Takes what body bytes have come; starts the call once they are all there (a login after its
+ * throttle's decision). */
 void gw__idp_serve_input(struct gw_request *r)
 {
     struct gw_idp_serve *st = r->idp;
@@ -97,11 +135,17 @@ void gw__idp_serve_input(struct gw_request *r)
         return;
     }
     r->body_done = true;
-    const char *client = r->client_ip[0] ? r->client_ip : r->peer;
-    int rc = gw_idp_call_start(&r->w->loop, r->snap->cfg, st->ep, st->body, st->len, st->bearer,
-                               st->bearer_len, client, on_result, r, &st->call);
-    if (rc < 0)
-        answer_err(r, rc, NULL, false);
+    if (st->ep == GW_IDP_EP_LOGIN) {
+        int rc = gw_idp_gate_login(r->w->rl_redis, r->snap->cfg, st->body, st->len, client_of(r),
+                                   on_gate, r, &st->gate);
+        if (rc == GW_IDP_GATE_PENDING)
+            return;
+        if (rc > 0) {
+            throttled(r, (uint32_t)rc);
+            return;
+        }
+    }
+    start_call(r);
 }
 
 void gw__idp_serve(struct gw_request *r, int ep)

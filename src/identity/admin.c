@@ -1,8 +1,10 @@
 /*
- * Built-in identity's side of the admin API (identity.h "the admin API's side"): users read,
- * listed, disabled and enabled, their sessions listed and revoked, their TOTP reset, their roles
- * set. Control thread, synchronous: each is one or two short SQLite statements under the
- * store's mutex (a login's work on the thread pool holds it for as long at most). Revoking a
+ * Built-in identity's side of the admin API (identity.h "the admin API's side"): users created,
+ * read, listed, disabled and enabled, deleted, their password reset, their sessions listed and
+ * revoked, their TOTP reset, their roles and permissions set. Control thread, synchronous: each
+ * is a few short statements (SQLite under the store's mutex, which a login's work on the thread
+ * pool holds for as long at most; PostgreSQL bounded by identity.postgres.timeout, at once when
+ * it is down), plus one argon2id hash for a created user or a password reset. Revoking a
  * session also refuses its access tokens at once (state/revoked.h, as logout does).
  */
 #include "identity/internal.h"
@@ -10,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/error.h"
 
@@ -37,8 +40,9 @@ static int find(const char *who, struct gw__idp_store **st, struct gw__idp_user 
 
 static json_t *user_json(const struct gw__idp_user *u, bool disabled)
 {
-    return json_pack("{s:I, s:s, s:s, s:o, s:I, s:b, s:b}", "id", (json_int_t)u->id, "username",
-                     u->username, "email", u->email, "roles", gw__idp_roles_array(u->roles),
+    return json_pack("{s:I, s:s, s:s, s:o, s:o, s:I, s:b, s:b}", "id", (json_int_t)u->id,
+                     "username", u->username, "email", u->email, "roles",
+                     gw__idp_roles_array(u->roles), "permissions", gw__idp_roles_array(u->perms),
                      "created_at", (json_int_t)u->created, "disabled", disabled, "totp_enabled",
                      u->totp);
 }
@@ -78,9 +82,13 @@ int gw_idp_admin_users(const char *search, int64_t after, uint32_t limit, json_t
     json_t *v;
     json_array_foreach(arr, i, v)
     {
-        /* roles as stored (space-separated) to an array */
+        /* roles and permissions as stored (space-separated) to arrays */
         json_t *r = gw__idp_roles_array(json_string_value(json_object_get(v, "roles")));
-        if (r == NULL || json_object_set_new(v, "roles", r) < 0) {
+        json_t *p = gw__idp_roles_array(json_string_value(json_object_get(v, "permissions")));
+        if (r == NULL || p == NULL || json_object_set_new(v, "roles", r) < 0 ||
+            json_object_set_new(v, "permissions", p) < 0) {
+            if (p == NULL || json_object_get(v, "permissions") != p)
+                json_decref(p);
             json_decref(arr);
             json_decref(next);
             return GW_ENOMEM;
@@ -174,31 +182,141 @@ int gw_idp_admin_totp_reset(const char *who, json_t **out)
                 out);
 }
 
-int gw_idp_admin_set_roles(const char *who, const char *body, size_t len, json_t **out,
-                           const char **why)
+int gw_idp_admin_set_list(const char *who, bool perms, const char *body, size_t len, json_t **out,
+                          const char **why)
 {
     struct gw__idp_store *st;
     struct gw__idp_user u;
     bool disabled;
-    char roles[GW__IDP_ROLES_MAX];
+    char list[GW__IDP_ROLES_MAX];
     int n = 0;
     *out = NULL;
     *why = NULL;
-    if (gw_idp_parse_roles(body, len, roles, sizeof roles, why) != 0)
+    if (gw_idp_parse_list(body, len, perms ? "permissions" : "roles", list, sizeof list, why) != 0)
         return GW_EIDINPUT;
     int rc = find(who, &st, &u, &disabled);
     if (rc != 0)
         return rc;
-    rc = gw__idp_admin_set_roles(st, u.id, roles);
+    rc = gw__idp_admin_set_list(st, u.id, perms, list);
     if (rc == 0)
         rc = gw__idp_sessions_revoke(st, u.id, NULL, gw__idp_revoke_sid, &n);
     if (rc < 0)
         return rc;
-    snprintf(u.roles, sizeof u.roles, "%s", roles);
+    snprintf(perms ? u.perms : u.roles, sizeof u.roles, "%s", list);
     json_t *j = user_json(&u, disabled);
     if (j)
         json_object_set_new(j, "sessions_revoked", json_integer(n));
     return give(j, out);
+}
+
+int gw_idp_admin_create(const char *body, size_t len, json_t **out, const char **field,
+                        const char **why)
+{
+    const struct gw_identity_conf *ic;
+    struct gw__idp_store *st = gw__idp_store_of(&ic);
+    struct gw_idp_input *in = NULL;
+    struct gw__idp_user *u = NULL;
+    bool has_roles = false;
+    int rc = GW_ENOMEM;
+    *out = NULL;
+    *field = *why = NULL;
+    if (st == NULL)
+        return GW_EIDSTORE;
+    in = malloc(sizeof *in);
+    u = calloc(1, sizeof *u);
+    if (in == NULL || u == NULL)
+        goto fail;
+    rc = gw_idp_parse_new_user(body, len, in, u->roles, u->perms, sizeof u->roles, &has_roles,
+                               field, why);
+    if (rc != 0)
+        goto fail;
+    const char *weak =
+        gw__idp_password_weak(in->password, in->password_len, ic->min_length, in->username);
+    if (weak) {
+        *field = "password";
+        *why = weak;
+        rc = GW_EIDINPUT;
+        goto fail;
+    }
+    if (!has_roles)
+        gw__idp_default_roles(u->roles, sizeof u->roles);
+    snprintf(u->username, sizeof u->username, "%s", in->username);
+    snprintf(u->email, sizeof u->email, "%s", in->email);
+    u->created = (int64_t)time(NULL);
+    rc = gw__idp_password_hash(in->password, in->password_len, ic->opslimit, ic->memlimit, u->hash);
+    if (rc == 0)
+        rc = gw__idp_user_insert(st, u, false);
+    if (rc == 0)
+        rc = give(user_json(u, false), out);
+fail:
+    if (in)
+        sodium_memzero(in, sizeof *in);
+    free(in);
+    if (u)
+        sodium_memzero(u->hash, sizeof u->hash);
+    free(u);
+    return rc;
+}
+
+int gw_idp_admin_delete(const char *who, json_t **out)
+{
+    struct gw__idp_store *st;
+    struct gw__idp_user u;
+    bool disabled;
+    int n = 0;
+    *out = NULL;
+    int rc = find(who, &st, &u, &disabled);
+    if (rc != 0)
+        return rc;
+    /* The sessions are revoked first, so that their access tokens are refused from now on (the
+     * revocation set holds their sids; the rows go with the user). */
+    rc = gw__idp_sessions_revoke(st, u.id, NULL, gw__idp_revoke_sid, &n);
+    if (rc == 0)
+        rc = gw__idp_user_delete(st, u.id);
+    if (rc != 0)
+        return rc;
+    return give(json_pack("{s:I, s:s, s:b, s:i}", "id", (json_int_t)u.id, "username", u.username,
+                          "deleted", 1, "sessions_revoked", n),
+                out);
+}
+
+int gw_idp_admin_set_password(const char *who, const char *body, size_t len, json_t **out,
+                              const char **why)
+{
+    const struct gw_identity_conf *ic;
+    struct gw__idp_store *st;
+    struct gw__idp_user u;
+    bool disabled;
+    char pw[GW_IDP_PASSWORD_MAX + 1], hash[crypto_pwhash_STRBYTES];
+    size_t pw_len = 0;
+    int n = 0;
+    *out = NULL;
+    *why = NULL;
+    if (gw_idp_parse_password(body, len, pw, &pw_len, why) != 0)
+        return GW_EIDINPUT;
+    int rc = find(who, &st, &u, &disabled);
+    if (rc != 0)
+        goto out;
+    (void)gw__idp_store_of(&ic);
+    *why = gw__idp_password_weak(pw, pw_len, ic->min_length, u.username);
+    if (*why) {
+        rc = GW_EIDINPUT;
+        goto out;
+    }
+    rc = gw__idp_password_hash(pw, pw_len, ic->opslimit, ic->memlimit, hash);
+    /* The old sessions end: whoever knew the old password is out. */
+    if (rc == 0)
+        rc = gw__idp_user_set_hash(st, u.id, hash);
+    if (rc == 0)
+        rc = gw__idp_sessions_revoke(st, u.id, NULL, gw__idp_revoke_sid, &n);
+    if (rc == 0)
+        rc = give(json_pack("{s:I, s:s, s:b, s:i}", "id", (json_int_t)u.id, "username", u.username,
+                            "password_reset", 1, "sessions_revoked", n),
+                  out);
+out:
+    sodium_memzero(pw, sizeof pw);
+    sodium_memzero(hash, sizeof hash);
+    return rc;
 }
 
 int gw_idp_admin_sessions(const char *who, json_t **out)

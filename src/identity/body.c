@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include "core/error.h"
 
@@ -278,57 +279,135 @@ out:
     return rc;
 }
 
-int gw_idp_parse_roles(const char *body, size_t len, char *out, size_t cap, const char **why)
+/* The array arr of key ("roles" or "permissions") as space-separated names into out[0..cap).
+ * NULL, or why not (a literal). */
+static const char *list_from(const json_t *arr, const char *key, char *out, size_t cap)
 {
-    int rc = GW_EIDINPUT;
-    json_t *root = NULL;
+    bool roles = strcmp(key, "roles") == 0;
     size_t o = 0;
-    if (cap == 0)
-        return GW_EIDINPUT;
     out[0] = '\0';
-    *why = "body must be a JSON object with \"roles\": an array of role names";
-    if (len == 0 || len > GW_IDP_BODY_MAX)
-        goto out;
-    root = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
-    json_t *roles = json_object_get(root, "roles");
-    if (!json_is_object(root) || !json_is_array(roles))
-        goto out;
-    if (json_array_size(roles) > GW_IDP_ROLES_MAX) {
-        *why = "roles: at most 32";
-        goto out;
-    }
+    if (!json_is_array(arr))
+        return roles ? "roles: must be an array of role names"
+                     : "permissions: must be an array of permission names";
+    if (json_array_size(arr) > GW_IDP_ROLES_MAX)
+        return roles ? "roles: at most 32" : "permissions: at most 32";
     size_t i;
     json_t *v;
-    json_array_foreach(roles, i, v)
+    json_array_foreach(arr, i, v)
     {
         const char *r = json_string_value(v);
         size_t n = r ? json_string_length(v) : 0;
         if (n == 0 || n > 64 ||
-            strspn(r, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-") != n) {
-            *why = "roles: each must be 1 to 64 letters, digits, '.', '_', ':' or '-'";
-            goto out;
-        }
-        for (size_t j = 0; j < i; j++) {
-            if (strcmp(json_string_value(json_array_get(roles, j)), r) == 0) {
-                *why = "roles: a role is repeated";
-                goto out;
-            }
-        }
-        if (o + n + 2 > cap) {
-            *why = "roles: too long together";
-            goto out;
-        }
+            strspn(r, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-") != n)
+            return roles ? "roles: each must be 1 to 64 letters, digits, '.', '_', ':' or '-'"
+                         : "permissions: each must be 1 to 64 letters, digits, '.', '_', ':' or "
+                           "'-'";
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(json_string_value(json_array_get(arr, j)), r) == 0)
+                return roles ? "roles: a role is repeated"
+                             : "permissions: a permission is repeated";
+        if (o + n + 2 > cap)
+            return roles ? "roles: too long together" : "permissions: too long together";
         if (o)
             out[o++] = ' ';
         memcpy(out + o, r, n);
         o += n;
         out[o] = '\0';
     }
-    rc = 0;
-    *why = NULL;
+    return NULL;
+}
+
+int gw_idp_parse_list(const char *body, size_t len, const char *key, char *out, size_t cap,
+                      const char **why)
+{
+    int rc = GW_EIDINPUT;
+    json_t *root = NULL;
+    if (cap == 0)
+        return GW_EIDINPUT;
+    out[0] = '\0';
+    *why = strcmp(key, "roles") == 0
+               ? "body must be a JSON object with \"roles\": an array of role names"
+               : "body must be a JSON object with \"permissions\": an array of permission names";
+    if (len == 0 || len > GW_IDP_BODY_MAX)
+        goto out;
+    root = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+    json_t *arr = json_object_get(root, key);
+    if (!json_is_object(root) || arr == NULL)
+        goto out;
+    *why = list_from(arr, key, out, cap);
+    rc = *why ? GW_EIDINPUT : 0;
 out:
     if (rc != 0)
         out[0] = '\0';
+    json_decref(root);
+    return rc;
+}
+
+int gw_idp_parse_new_user(const char *body, size_t len, struct gw_idp_input *in, char *roles,
+                          char *perms, size_t cap, bool *has_roles, const char **field,
+                          const char **why)
+{
+    *has_roles = false;
+    if (cap == 0)
+        return GW_EIDINPUT;
+    roles[0] = perms[0] = '\0';
+    int rc = gw_idp_parse(GW_IDP_EP_REGISTER, body, len, in, field, why);
+    if (rc != 0)
+        return rc;
+    /* gw_idp_parse checked that the body is a JSON object. */
+    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+    json_t *r = json_object_get(root, "roles"), *p = json_object_get(root, "permissions");
+    rc = GW_EIDINPUT;
+    if (root == NULL) {
+        *field = "body";
+        *why = "must be a JSON object";
+        goto out;
+    }
+    if (r != NULL && (*why = list_from(r, "roles", roles, cap)) != NULL) {
+        *field = "roles";
+        goto out;
+    }
+    if (p != NULL && (*why = list_from(p, "permissions", perms, cap)) != NULL) {
+        *field = "permissions";
+        goto out;
+    }
+    *has_roles = r != NULL;
+    rc = 0;
+    *field = NULL;
+out:
+    if (rc != 0) {
+        roles[0] = perms[0] = '\0';
+        sodium_memzero(in, sizeof *in);
+    }
+    json_decref(root);
+    return rc;
+}
+
+int gw_idp_parse_password(const char *body, size_t len, char *pw, size_t *pw_len, const char **why)
+{
+    int rc = GW_EIDINPUT;
+    *pw_len = 0;
+    pw[0] = '\0';
+    *why = "body must be a JSON object with \"password\": the new password";
+    json_t *root = len == 0 || len > GW_IDP_BODY_MAX
+                       ? NULL
+                       : json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+    json_t *v = json_object_get(root, "password");
+    if (!json_is_object(root) || !json_is_string(v))
+        goto out;
+    size_t n = json_string_length(v);
+    if (n == 0 || n > GW_IDP_PASSWORD_MAX || memchr(json_string_value(v), '\0', n) != NULL) {
+        *why = n == 0                    ? "password: must not be empty"
+               : n > GW_IDP_PASSWORD_MAX ? "password: is too long"
+                                         : "password: must not contain NUL";
+        goto out;
+    }
+    memcpy(pw, json_string_value(v), n);
+    pw[n] = '\0';
+    *pw_len = n;
+    rc = 0;
+    *why = NULL;
+out:
     json_decref(root);
     return rc;
 }

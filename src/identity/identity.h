@@ -100,6 +100,33 @@ int gw_idp_call_start(uv_loop_t *loop, const struct gw_config *cfg, enum gw_idp_
  * Loop thread; NULL is ignored. */
 void gw_idp_call_cancel(struct gw_idp_call *call);
 
+/* ---- login throttling (identity.throttle), on a worker's loop before a login's call ---- */
+
+struct gw_rl_redis;
+struct gw_idp_gate;
+
+/* Called on the loop thread: retry_after 0 when the attempt may go on, else the seconds to
+ * wait (answer 429 with Retry-After). */
+typedef void (*gw_idp_gate_cb)(void *arg, uint32_t retry_after);
+
+#define GW_IDP_GATE_PENDING (-1)
+
+/*
+ * Counts a login attempt (body: the login's request body; the account is its "login") for its
+ * account and for the client's address with the gateway's rate limiter: the worker's Redis
+ * client redis when rate_limit.backend is redis (NULL or down: the in-process counters), else
+ * the in-process counters. Returns 0 (go on), a positive number of seconds to wait (refused),
+ * or GW_IDP_GATE_PENDING with *out: cb runs later on the loop (never before this returns)
+ * unless gw_idp_gate_cancel(*out). 0 at once when throttling is off or the body is not a valid
+ * login (its call answers 400). Loop thread.
+ */
+int gw_idp_gate_login(struct gw_rl_redis *redis, const struct gw_config *cfg, const char *body,
+                      size_t len, const char *client, gw_idp_gate_cb cb, void *arg,
+                      struct gw_idp_gate **out);
+
+/* The caller is gone: cb will not run. Loop thread; only before cb ran; NULL is ignored. */
+void gw_idp_gate_cancel(struct gw_idp_gate *g);
+
 /* ---- the admin API's side (admin/admin_identity.c): control thread, synchronous (short SQLite
  * transactions). who names a user by id (digits) or username. Each returns 0 with *out (the
  * answer's JSON, the caller's), 1 when there is no such user (or session), GW_EIDINPUT, or
@@ -124,11 +151,29 @@ int gw_idp_admin_logout(const char *who, json_t **out);
  * {"username", "totp_enabled": false, "was_enabled"}. */
 int gw_idp_admin_totp_reset(const char *who, json_t **out);
 
-/* Replaces the user's roles with the body's {"roles": [...]} (parsed by gw_idp_parse_roles) and
- * revokes the user's sessions, so no token carries the old roles: the user after, with
- * "sessions_revoked". GW_EIDINPUT with *why. */
-int gw_idp_admin_set_roles(const char *who, const char *body, size_t len, json_t **out,
-                           const char **why);
+/* Replaces the user's roles (perms false) or permissions (perms true) with the body's
+ * {"roles": [...]} or {"permissions": [...]} (gw_idp_parse_list) and revokes the user's sessions,
+ * so no token carries the old ones: the user after, with "sessions_revoked". GW_EIDINPUT with
+ * *why. */
+int gw_idp_admin_set_list(const char *who, bool perms, const char *body, size_t len, json_t **out,
+                          const char **why);
+
+/* Creates a user from {"username", "email", "password", "roles"?, "permissions"?} (the
+ * password rules of registration apply; roles default to identity.register.roles, permissions
+ * to none): the user, 0; GW_EIDINPUT with *field and *why; GW_EIDTAKEN when the username or
+ * email exists. argon2id runs on the calling (control) thread. */
+int gw_idp_admin_create(const char *body, size_t len, json_t **out, const char **field,
+                        const char **why);
+
+/* Deletes the user, its sessions revoked first (their access tokens refused at once):
+ * {"id", "username", "deleted": true, "sessions_revoked"}. */
+int gw_idp_admin_delete(const char *who, json_t **out);
+
+/* Sets the user's password from {"password"} (the rules of registration apply) and revokes
+ * every session of the user: {"id", "username", "password_reset": true, "sessions_revoked"}.
+ * GW_EIDINPUT with *why. */
+int gw_idp_admin_set_password(const char *who, const char *body, size_t len, json_t **out,
+                              const char **why);
 
 /* The user's sessions, newest first: {"username", "sessions": [...]}. */
 int gw_idp_admin_sessions(const char *who, json_t **out);
@@ -137,9 +182,22 @@ int gw_idp_admin_sessions(const char *who, json_t **out);
  * such session. */
 int gw_idp_admin_session_revoke(const char *who, const char *sid, json_t **out);
 
-/* Parses {"roles": ["name", ...]} (a pure function: fuzzed): at most GW_IDP_ROLES_MAX unique
- * names of 1 to 64 characters of letters, digits, '.', '_', ':' and '-', written space-separated
- * into out[0..cap). 0, or GW_EIDINPUT with *why. */
-int gw_idp_parse_roles(const char *body, size_t len, char *out, size_t cap, const char **why);
+/* Parses {"<key>": ["name", ...]}, key "roles" or "permissions" (a pure function: fuzzed): at
+ * most GW_IDP_ROLES_MAX unique names of 1 to 64 characters of letters, digits, '.', '_', ':' and
+ * '-', written space-separated into out[0..cap). 0, or GW_EIDINPUT with *why. */
+int gw_idp_parse_list(const char *body, size_t len, const char *key, char *out, size_t cap,
+                      const char **why);
+
+/* Parses the admin API's new user (fuzzed): what gw_idp_parse takes for a registration into
+ * *in, and the optional "roles" and "permissions" arrays (as gw_idp_parse_list) into
+ * roles[0..cap) and perms[0..cap); *has_roles tells whether "roles" was there. 0, or
+ * GW_EIDINPUT with *field and *why. */
+int gw_idp_parse_new_user(const char *body, size_t len, struct gw_idp_input *in, char *roles,
+                          char *perms, size_t cap, bool *has_roles, const char **field,
+                          const char **why);
+
+/* Parses {"password": "..."} (fuzzed) into pw[0..GW_IDP_PASSWORD_MAX + 1) and *pw_len. 0, or
+ * GW_EIDINPUT with *why. */
+int gw_idp_parse_password(const char *body, size_t len, char *pw, size_t *pw_len, const char **why);
 
 #endif

@@ -12,6 +12,7 @@
 #include <sodium.h>
 
 #include "identity/identity.h"
+#include "policy/jwt.h"
 
 #define GW__IDP_USERNAME_MAX 64
 #define GW__IDP_EMAIL_MAX 254
@@ -27,16 +28,92 @@ struct gw__idp_user {
     char email[GW__IDP_EMAIL_MAX + 1];
     char hash[crypto_pwhash_STRBYTES];
     char roles[GW__IDP_ROLES_MAX]; /* space-separated */
+    char perms[GW__IDP_ROLES_MAX]; /* permissions, space-separated */
     int64_t created;
     bool totp;                                /* TOTP confirmed: logins need a code */
     unsigned char totp_box[GW__IDP_TOTP_BOX]; /* the sealed secret when totp */
     int64_t totp_last_step;                   /* the last time step accepted */
 };
 
-/* ---- service.c ------------------------------------------------------------------------------ */
+/* ---- service.c: the state bound at start, and a call of an endpoint ------------------------ */
+
+/* Revoked ids stay in the set this long after the last token they cover expired: more than any
+ * leeway a verifier gives exp. */
+#define GW__IDP_REVOKE_MARGIN_S 300
+
+struct gw__idp_state {
+    bool started;
+    struct gw_identity_conf ic;    /* strings below owned here */
+    char roles[GW__IDP_ROLES_MAX]; /* register.roles, space-separated */
+    struct gw__idp_store *store;
+    struct gw_jwt_policy pol;
+    char dummy[crypto_pwhash_STRBYTES]; /* the hash an unknown user is checked against */
+};
+
+struct gw_idp_call {
+    uv_work_t work;
+    enum gw_idp_endpoint ep;
+    char *body;
+    size_t len;
+    char *bearer;
+    size_t bearer_len;
+    char client[64];
+    struct gw_jwt_keyring *keys; /* the snapshot's signing keys (a reference) */
+    gw_idp_cb cb;                /* NULL once cancelled */
+    void *arg;
+    struct gw_idp_result res;
+};
+
+/* The settings and store (service.c); read by the handlers while identity runs. */
+extern struct gw__idp_state gw__idp;
+
+/* A request's bearer token, verified (gw__idp_verify_bearer). */
+struct gw__idp_bearer {
+    int64_t user;
+    char sid[GW__IDP_SID_LEN + 1];
+    char roles[GW__IDP_ROLES_MAX];
+    uint64_t jti_key;
+    int64_t exp;
+};
+
+/* The call fails with err (its HTTP status from the errors table), naming field when not NULL,
+ * with why as the reason. */
+void gw__idp_fail(struct gw_idp_call *c, int err, const char *field, const char *why);
+/* The call answers status with json (its reference taken; NULL: out of memory). */
+void gw__idp_answer(struct gw_idp_call *c, int status, json_t *json);
+/* An audit entry (event identity) of the call's client, with detail (JSON text) or NULL. */
+void gw__idp_audit_detail(const struct gw_idp_call *c, const char *action, const char *object,
+                          int status, const char *detail);
+void gw__idp_audit(const struct gw_idp_call *c, const char *action, const char *object, int status);
+/* Wall-clock milliseconds. */
+int64_t gw__idp_now_ms(void);
+
+/* ---- endpoints.c, endpoints_totp.c: the handlers, on the thread pool ---------------------- */
+
+/* The request's bearer token, issued by this gantry, valid and not revoked: 0, or
+ * GW_EIDTOKEN. */
+int gw__idp_verify_bearer(const struct gw_idp_call *c, struct gw__idp_bearer *b);
+/* The user of the request's bearer token into *u: 0, or -1 with the failure answered. */
+int gw__idp_bearer_user(struct gw_idp_call *c, struct gw__idp_bearer *b, struct gw__idp_user *u);
+/* The second factor of u's login: in's TOTP code (a step later than the last one used) or one
+ * of u's unused recovery codes. *ok tells; 0 or GW_EIDSTORE. */
+int gw__idp_second_factor(const struct gw_idp_call *c, const struct gw_idp_input *in,
+                          const struct gw__idp_user *u, bool *ok);
+void gw__idp_do_register(struct gw_idp_call *c, const struct gw_idp_input *in);
+void gw__idp_do_login(struct gw_idp_call *c, const struct gw_idp_input *in);
+void gw__idp_do_refresh(struct gw_idp_call *c, const struct gw_idp_input *in);
+void gw__idp_do_logout(struct gw_idp_call *c, const struct gw_idp_input *in);
+void gw__idp_do_password(struct gw_idp_call *c, const struct gw_idp_input *in);
+void gw__idp_do_me(struct gw_idp_call *c);
+void gw__idp_do_totp_enrol(struct gw_idp_call *c);
+void gw__idp_do_totp_confirm(struct gw_idp_call *c, const struct gw_idp_input *in);
+void gw__idp_do_totp_disable(struct gw_idp_call *c, const struct gw_idp_input *in);
 
 /* The started store and the bound settings (into *ic), or NULL when identity did not start. */
 struct gw__idp_store *gw__idp_store_of(const struct gw_identity_conf **ic);
+
+/* identity.register.roles, space-separated, into out[0..cap). */
+void gw__idp_default_roles(char *out, size_t cap);
 
 /* A JSON array of the space-separated roles (NULL when out of memory). */
 json_t *gw__idp_roles_array(const char *roles);
@@ -45,37 +122,53 @@ json_t *gw__idp_roles_array(const char *roles);
  * them). */
 void gw__idp_revoke_sid(void *arg, const char *sid);
 
-/* ---- store.c: the SQLite store. Every function takes the store's own mutex, so any thread
- * (the libuv thread pool) may call them; they block on the disk: never on a loop thread. ---- */
+/* ---- the store: users, session families, refresh tokens, TOTP, recovery codes -------------
+ *
+ * One interface, two implementations behind a table of functions: SQLite (store_sqlite.c,
+ * store_sqlite_admin.c: embedded, one file) and PostgreSQL (store_pg.c, store_pg_ops.c: shared
+ * by several gantry instances). The same tables, the same statements (each value a bound
+ * parameter), the same answers. Every function may be called from any thread (libuv's thread
+ * pool for the endpoints, the control thread for the admin API) and blocks on the disk or the
+ * network: never on a loop thread. The PostgreSQL one bounds each wait (identity.postgres.timeout)
+ * and answers GW_EIDSTORE while PostgreSQL is unreachable. ---- */
 
 struct gw__idp_store;
 
-/* Opens (creating) the database file, WAL mode, and applies the migrations this gantry knows.
- * 0, or GW_EIDSTORE after logging why. */
-int gw__idp_store_open(const char *path, struct gw__idp_store **out);
+/* Opens the store identity.store names: the SQLite file identity.sqlite, or a pool of
+ * connections to identity.postgres.dsn (a PostgreSQL down at start is not an error: its
+ * connections are made, and the schema migrated, when first needed). 0, or GW_EIDSTORE after
+ * logging why. */
+int gw__idp_store_open(const struct gw_identity_conf *ic, struct gw__idp_store **out);
+/* Opens (creating) the SQLite database file, WAL mode, with the migrations this gantry knows. */
+int gw__idp_sqlite_open(const char *path, struct gw__idp_store **out);
+/* A pool of at most pool connections to dsn (a libpq connection string or a postgresql:// URI),
+ * each wait bounded by timeout_ms. Connects lazily: 0 even when PostgreSQL is down. */
+int gw__idp_pg_open(const char *dsn, uint32_t pool, uint64_t timeout_ms,
+                    struct gw__idp_store **out);
 void gw__idp_store_close(struct gw__idp_store *s);
-
-/* The store's connection with its mutex held, until gw__idp_store_unlock: for the admin queries
- * of store_admin.c, which prepare their statements per call (they are rare). */
-struct sqlite3 *gw__idp_store_lock(struct gw__idp_store *s);
-void gw__idp_store_unlock(struct gw__idp_store *s);
+/* "sqlite" or "postgres". */
+const char *gw__idp_store_name(const struct gw__idp_store *s);
 
 /* Users in the store, into *n. 0 or GW_EIDSTORE. */
 int gw__idp_users_count(struct gw__idp_store *s, int64_t *n);
 
-/* Inserts a user (username and email already folded); its id into u->id. only_first: only
- * into an empty store, in one statement (GW_EIDCLOSED when a user is there by then: the
- * first-user-is-admin rule must hold when registrations race). 0, GW_EIDTAKEN when the
- * username or email exists, or GW_EIDSTORE. */
+/* Inserts a user (username and email already folded; roles and perms space-separated); its id
+ * into u->id. only_first: only into an empty store, atomically (GW_EIDCLOSED when a user is
+ * there by then: the first-user-is-admin rule must hold when registrations race, in one
+ * process or in several). 0, GW_EIDTAKEN when the username or email exists, or GW_EIDSTORE. */
 int gw__idp_user_insert(struct gw__idp_store *s, struct gw__idp_user *u, bool only_first);
 
-/* Finds a user by folded username or email (by_email) or by id (login NULL). 0, 1 when there
- * is none, or GW_EIDSTORE. */
+/* Finds an enabled user by folded username or email (by_email) or by id (login NULL). 0, 1 when
+ * there is none, or GW_EIDSTORE. */
 int gw__idp_user_find(struct gw__idp_store *s, const char *login, bool by_email, int64_t id,
                       struct gw__idp_user *u);
 
-/* Replaces a user's password hash (a rehash with the current parameters). 0 or GW_EIDSTORE. */
+/* Replaces a user's password hash. 0 or GW_EIDSTORE. */
 int gw__idp_user_set_hash(struct gw__idp_store *s, int64_t id, const char *hash);
+
+/* Deletes a user with its sessions, refresh tokens and recovery codes. 0, 1 when there was no
+ * such user, or GW_EIDSTORE. */
+int gw__idp_user_delete(struct gw__idp_store *s, int64_t id);
 
 /* A new session family sid for user, with its first refresh token (SHA-256 hex rhash), both
  * expiring at expires. 0 or GW_EIDSTORE. */
@@ -90,14 +183,15 @@ enum gw__idp_rotate {
 
 /* Refresh-token rotation, one transaction: looks up old_hash; if live (family neither revoked,
  * expired, nor unused for idle_s seconds when idle_s > 0), marks it used, adds new_hash to its
- * family and records the use; if already used, revokes the family. *user and
+ * family and records the use; if already used, revokes the family. Two rotations of one token
+ * racing (in one process or two) are serialised: one rotates, the other sees a reuse. *user and
  * sid[GW__IDP_SID_LEN + 1] tell whose. 0 with *out, or GW_EIDSTORE. */
 int gw__idp_refresh_rotate(struct gw__idp_store *s, const char *old_hash, const char *new_hash,
                            int64_t now, int64_t idle_s, enum gw__idp_rotate *out, int64_t *user,
                            char *sid);
 
 /* Revokes session sid (of user), or every live session of user when sid is NULL; calls each(arg,
- * sid, expires) for each one it revoked. 0 or GW_EIDSTORE. */
+ * sid) for each one it revoked. 0 or GW_EIDSTORE. */
 int gw__idp_sessions_revoke(struct gw__idp_store *s, int64_t user, const char *sid,
                             void (*each)(void *arg, const char *sid), void *arg);
 
@@ -123,6 +217,107 @@ int gw__idp_totp_use_step(struct gw__idp_store *s, int64_t user, int64_t step, b
  * one. *left: unused codes left afterwards. 0 or GW_EIDSTORE. */
 int gw__idp_recovery_use(struct gw__idp_store *s, int64_t user, const char *hash, bool *ok,
                          int64_t *left);
+
+/* What the admin API reads and changes. */
+
+/* A user, disabled or not, by id (name NULL) or folded username: its columns (not the password
+ * hash, nor the TOTP secret: u->totp tells whether there is one) into *u and *disabled. 0, 1
+ * when none, or GW_EIDSTORE. */
+int gw__idp_admin_find(struct gw__idp_store *s, const char *name, int64_t id,
+                       struct gw__idp_user *u, bool *disabled);
+
+/* Up to limit users with id > after whose username or email contains search ("" for all), by
+ * id, appended to arr as objects (id, username, email, roles and permissions as stored,
+ * created_at, disabled, totp_enabled). 0 or GW_EIDSTORE. */
+int gw__idp_admin_list(struct gw__idp_store *s, const char *search, int64_t after, uint32_t limit,
+                       json_t *arr);
+
+/* Sets a user's disabled flag; its roles or (perms) its permissions (space-separated). 0 or
+ * GW_EIDSTORE. */
+int gw__idp_admin_set_disabled(struct gw__idp_store *s, int64_t id, bool disabled);
+int gw__idp_admin_set_list(struct gw__idp_store *s, int64_t id, bool perms, const char *list);
+
+/* The user's sessions, newest first (at most 200), appended to arr: sid, created_at,
+ * expires_at, last_used_at, revoked, live. 0 or GW_EIDSTORE. */
+int gw__idp_admin_sessions(struct gw__idp_store *s, int64_t user, json_t *arr);
+
+/* Whether session sid belongs to user (*found). 0 or GW_EIDSTORE. */
+int gw__idp_admin_session_of(struct gw__idp_store *s, int64_t user, const char *sid, bool *found);
+
+/* search as a LIKE pattern matching it anywhere (ESCAPE backslash: '%', '_' and the backslash
+ * taken literally), into out[0..cap) (cap at least 3). */
+void gw__idp_like_pattern(const char *search, char *out, size_t cap);
+
+/* store_pg.c: the PostgreSQL store's connections, for its operations (store_pg_ops.c). */
+struct gw__idp_pgc; /* one connection of the pool, lent to one caller */
+struct pg_result;   /* libpq's PGresult */
+/* A connection (made and the schema migrated when needed), within identity.postgres.timeout:
+ * 0 with *out, or GW_EIDSTORE (logged). Give it back with gw__idp_pg_release. */
+int gw__idp_pg_acquire(struct gw__idp_store *s, struct gw__idp_pgc **out);
+/* Gives c back (closed when it failed or was left inside a transaction). NULL is ignored. */
+void gw__idp_pg_release(struct gw__idp_pgc *c);
+/* Runs sql with n text parameters ($1..$n; a NULL value is SQL NULL; n 0: several statements
+ * allowed, no parameters), bounded by the timeout. 0 with *res when res (PQclear it),
+ * GW_EIDTAKEN on a unique violation, else GW_EIDSTORE, logged with what (a lost connection is
+ * also reported as PostgreSQL down, and not used again). */
+int gw__idp_pg_exec(struct gw__idp_pgc *c, const char *what, const char *sql, int n,
+                    const char *const *values, struct pg_result **res);
+void gw__idp_pg_close(struct gw__idp_store *s);
+const struct gw__idp_store_ops *gw__idp_pg_ops(void);
+
+/* The table each implementation fills (the functions above, without the prefix). */
+struct gw__idp_store_ops {
+    const char *name;
+    void (*close)(struct gw__idp_store *s);
+    int (*users_count)(struct gw__idp_store *s, int64_t *n);
+    int (*user_insert)(struct gw__idp_store *s, struct gw__idp_user *u, bool only_first);
+    int (*user_find)(struct gw__idp_store *s, const char *login, bool by_email, int64_t id,
+                     struct gw__idp_user *u);
+    int (*user_set_hash)(struct gw__idp_store *s, int64_t id, const char *hash);
+    int (*user_delete)(struct gw__idp_store *s, int64_t id);
+    int (*session_new)(struct gw__idp_store *s, int64_t user, const char *sid, const char *rhash,
+                       int64_t now, int64_t expires);
+    int (*refresh_rotate)(struct gw__idp_store *s, const char *old_hash, const char *new_hash,
+                          int64_t now, int64_t idle_s, enum gw__idp_rotate *out, int64_t *user,
+                          char *sid);
+    int (*sessions_revoke)(struct gw__idp_store *s, int64_t user, const char *sid,
+                           void (*each)(void *arg, const char *sid), void *arg);
+    int (*totp_pending_set)(struct gw__idp_store *s, int64_t user, const unsigned char *box);
+    int (*totp_pending_get)(struct gw__idp_store *s, int64_t user, unsigned char *box);
+    int (*totp_enable)(struct gw__idp_store *s, int64_t user, int64_t step, char (*hashes)[65],
+                       size_t n);
+    int (*totp_disable)(struct gw__idp_store *s, int64_t user, bool *was);
+    int (*totp_use_step)(struct gw__idp_store *s, int64_t user, int64_t step, bool *ok);
+    int (*recovery_use)(struct gw__idp_store *s, int64_t user, const char *hash, bool *ok,
+                        int64_t *left);
+    int (*admin_find)(struct gw__idp_store *s, const char *name, int64_t id, struct gw__idp_user *u,
+                      bool *disabled);
+    int (*admin_list)(struct gw__idp_store *s, const char *search, int64_t after, uint32_t limit,
+                      json_t *arr);
+    int (*admin_set_disabled)(struct gw__idp_store *s, int64_t id, bool disabled);
+    int (*admin_set_list)(struct gw__idp_store *s, int64_t id, bool perms, const char *list);
+    int (*admin_sessions)(struct gw__idp_store *s, int64_t user, json_t *arr);
+    int (*admin_session_of)(struct gw__idp_store *s, int64_t user, const char *sid, bool *found);
+};
+
+/* The head of every implementation's store. */
+struct gw__idp_store {
+    const struct gw__idp_store_ops *ops;
+};
+
+/* store_sqlite_admin.c: the admin functions of the SQLite store, with its connection under its
+ * mutex from gw__idp_sq_lock to gw__idp_sq_unlock. */
+struct sqlite3 *gw__idp_sq_lock(struct gw__idp_store *s);
+void gw__idp_sq_unlock(struct gw__idp_store *s);
+int gw__idp_sq_admin_find(struct gw__idp_store *s, const char *name, int64_t id,
+                          struct gw__idp_user *u, bool *disabled);
+int gw__idp_sq_admin_list(struct gw__idp_store *s, const char *search, int64_t after,
+                          uint32_t limit, json_t *arr);
+int gw__idp_sq_admin_set_disabled(struct gw__idp_store *s, int64_t id, bool disabled);
+int gw__idp_sq_admin_set_list(struct gw__idp_store *s, int64_t id, bool perms, const char *list);
+int gw__idp_sq_admin_sessions(struct gw__idp_store *s, int64_t user, json_t *arr);
+int gw__idp_sq_admin_session_of(struct gw__idp_store *s, int64_t user, const char *sid,
+                                bool *found);
 
 /* ---- totp.c: RFC 4226 / RFC 6238 codes, sealed secrets, recovery codes --------------------- */
 
@@ -150,29 +345,6 @@ void gw__idp_recovery_new(char *code, char *hash);
 
 /* The SHA-256 hex of a recovery code as gw_idp_parse normalised it. */
 void gw__idp_recovery_hash(const char *code, char *hash);
-
-/* ---- store_admin.c: what the admin API reads and changes (control thread) ----------------- */
-
-/* A user, disabled or not, by id (name NULL) or folded username: its columns into *u and
- * *disabled. 0, 1 when none, or GW_EIDSTORE. */
-int gw__idp_admin_find(struct gw__idp_store *s, const char *name, int64_t id,
-                       struct gw__idp_user *u, bool *disabled);
-
-/* Up to limit users with id > after whose username or email contains search ("" for all), by
- * id, appended to arr as objects. 0 or GW_EIDSTORE. */
-int gw__idp_admin_list(struct gw__idp_store *s, const char *search, int64_t after, uint32_t limit,
-                       json_t *arr);
-
-/* Sets a user's disabled flag / roles (space-separated). 0 or GW_EIDSTORE. */
-int gw__idp_admin_set_disabled(struct gw__idp_store *s, int64_t id, bool disabled);
-int gw__idp_admin_set_roles(struct gw__idp_store *s, int64_t id, const char *roles);
-
-/* The user's sessions, newest first (at most 200), appended to arr: sid, created_at,
- * expires_at, last_used_at, live. 0 or GW_EIDSTORE. */
-int gw__idp_admin_sessions(struct gw__idp_store *s, int64_t user, json_t *arr);
-
-/* Whether session sid belongs to user (*found). 0 or GW_EIDSTORE. */
-int gw__idp_admin_session_of(struct gw__idp_store *s, int64_t user, const char *sid, bool *found);
 
 /* ---- password.c ---------------------------------------------------------------------------- */
 
@@ -205,6 +377,14 @@ void gw__idp_throttle_ok(const char *key);
 
 /* Frees the table (gw_idp_stop). */
 void gw__idp_throttle_reset(void);
+
+/* ---- gate.c: login throttling's counters, bound at start -------------------------------- */
+
+/* Makes the in-process counters of identity.throttle (none when off). 0 or GW_ENOMEM. Control
+ * thread, before the workers start. */
+int gw__idp_gate_init(const struct gw_identity_conf *ic);
+/* Frees them (after the workers stopped). */
+void gw__idp_gate_free(void);
 
 /* ---- token.c ------------------------------------------------------------------------------ */
 

@@ -28,28 +28,18 @@ int gw__idp_access_token(const struct gw_identity_conf *ic, const struct gw_jwt_
     int rc = GW_ENOMEM;
     char sub[24];
     char *payload = NULL;
-    json_t *roles = json_array();
+    json_t *roles = gw__idp_roles_array(u->roles);
+    json_t *perms = gw__idp_roles_array(u->perms);
     json_t *claims = NULL;
     gw__idp_random_hex(jti, 16);
     snprintf(sub, sizeof sub, "%lld", (long long)u->id);
-    if (roles == NULL)
+    if (roles == NULL || perms == NULL)
         goto fail;
-    char buf[GW__IDP_ROLES_MAX];
-    snprintf(buf, sizeof buf, "%s", u->roles);
-    for (char *p = buf, *e; *p; p = e) {
-        e = strchr(p, ' ');
-        if (e)
-            *e++ = '\0';
-        else
-            e = p + strlen(p);
-        if (*p && json_array_append_new(roles, json_string(p)) < 0)
-            goto fail;
-    }
     int64_t exp = now + (int64_t)(ic->access_ttl_ms / 1000);
-    claims =
-        json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:O}", "iss", ic->issuer, "aud",
-                  ic->audience, "sub", sub, "name", u->username, "iat", (json_int_t)now, "nbf",
-                  (json_int_t)now, "exp", (json_int_t)exp, "jti", jti, "sid", sid, "roles", roles);
+    claims = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:O, s:O}", "iss", ic->issuer,
+                       "aud", ic->audience, "sub", sub, "name", u->username, "iat", (json_int_t)now,
+                       "nbf", (json_int_t)now, "exp", (json_int_t)exp, "jti", jti, "sid", sid,
+                       "roles", roles, "permissions", perms);
     if (claims == NULL)
         goto fail;
     payload = json_dumps(claims, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -60,6 +50,7 @@ fail:
     free(payload);
     json_decref(claims);
     json_decref(roles);
+    json_decref(perms);
     return rc;
 }
 

@@ -94,7 +94,7 @@ def test_users_list_get_and_key_rules():
         r = env.admin("GET", "/api/identity/users/nobody")
         assert r.status == 404 and "nobody" in r.json()["error"], r.body
         assert env.admin("GET", "/api/identity/users/99999").status == 404
-        assert env.admin("DELETE", "/api/identity/users/cat").status == 405
+        assert env.admin("PATCH", "/api/identity/users/cat").status == 405
 
 
 def test_disable_enable_logout_and_sessions():

@@ -106,11 +106,82 @@ static void test_identity_values(void **state)
     gw_config_free(cfg);
 }
 
+/* identity.store postgres: the pool's defaults, and DATABASE_URL giving the dsn only when the
+ * store is postgres (a sqlite store ignores it). */
+static void test_identity_postgres(void **state)
+{
+    (void)state;
+    const char *pg =
+        "{\"identity\": {\"store\": \"postgres\", \"postgres\": {\"dsn\": "
+        "\"host=127.0.0.1 dbname=a\"}, \"jwt\": {\"secret\": \"" SECRET "\"}}, " SERVICES "}";
+    unsetenv("DATABASE_URL");
+    struct gw_config *cfg = load_ok(pg);
+    assert_int_equal(cfg->identity.store, GW_IDP_STORE_POSTGRES);
+    assert_string_equal(cfg->identity.pg_dsn, "host=127.0.0.1 dbname=a");
+    assert_int_equal(cfg->identity.pg_pool, 4);
+    assert_int_equal(cfg->identity.pg_timeout_ms, 5000);
+    assert_null(cfg->identity.sqlite);
+    gw_config_free(cfg);
+    setenv("DATABASE_URL", "postgresql://u@10.0.0.1:5433/ids", 1);
+    cfg = load_ok(pg);
+    assert_string_equal(cfg->identity.pg_dsn, "postgresql://u@10.0.0.1:5433/ids");
+    gw_config_free(cfg);
+    cfg = load_ok("{\"identity\": {\"store\": \"postgres\", \"jwt\": {\"secret\": \"" SECRET
+                  "\"}}, " SERVICES "}");
+    assert_string_equal(cfg->identity.pg_dsn, "postgresql://u@10.0.0.1:5433/ids");
+    gw_config_free(cfg);
+    cfg = load_ok("{\"identity\": {" MIN "}, " SERVICES "}");
+    assert_int_equal(cfg->identity.store, GW_IDP_STORE_SQLITE);
+    assert_null(cfg->identity.pg_dsn);
+    gw_config_free(cfg);
+    unsetenv("DATABASE_URL");
+}
+
+/* identity.throttle: off when absent; true gives the defaults; a bad limit is reported. */
+static void test_identity_throttle(void **state)
+{
+    (void)state;
+    struct gw_config *cfg = load_ok("{\"identity\": {" MIN "}, " SERVICES "}");
+    assert_false(cfg->identity.throttle_enabled);
+    gw_config_free(cfg);
+    cfg = load_ok("{\"identity\": {" MIN ", \"throttle\": true}, " SERVICES "}");
+    assert_true(cfg->identity.throttle_enabled);
+    assert_int_equal(cfg->identity.throttle_account_limit, 10);
+    assert_int_equal(cfg->identity.throttle_account_period_ms, 60000);
+    assert_int_equal(cfg->identity.throttle_address_limit, 100);
+    assert_int_equal(cfg->identity.throttle_address_period_ms, 60000);
+    gw_config_free(cfg);
+    cfg = load_ok("{\"identity\": {" MIN ", \"throttle\": {\"account\": {\"limit\": 3, "
+                  "\"period\": \"10m\"}}}, " SERVICES "}");
+    assert_true(cfg->identity.throttle_enabled);
+    assert_int_equal(cfg->identity.throttle_account_limit, 3);
+    assert_int_equal(cfg->identity.throttle_account_period_ms, 600000);
+    assert_int_equal(cfg->identity.throttle_address_limit, 100);
+    gw_config_free(cfg);
+    expect_one("{\"identity\": {" MIN
+               ", \"throttle\": {\"address\": {\"limit\": 0}}}, " PLAIN_SERVICES "}",
+               "0}", "identity.throttle.address.limit: must be between 1 and 1000000");
+}
+
 static void test_identity_errors(void **state)
 {
     (void)state;
     expect_one("{\"identity\": {\"jwt\": {\"secret\": \"" SECRET "\"}}, " PLAIN_SERVICES "}",
-               "{\"jwt\"", "identity.sqlite: required key \"sqlite\" is missing");
+               "{\"jwt\"",
+               "identity.sqlite: required: the database file of the users (or store "
+               "\"postgres\" with postgres.dsn)");
+    expect_one("{\"identity\": {\"store\": \"postgres\", \"jwt\": {\"secret\": \"" SECRET
+               "\"}}, " PLAIN_SERVICES "}",
+               "{\"store\"",
+               "identity.postgres.dsn: required with store \"postgres\" (or the environment "
+               "variable DATABASE_URL): a libpq connection string or a postgresql:// URI");
+    expect_one("{\"identity\": {\"store\": \"mysql\", \"sqlite\": \"/x\", \"jwt\": {\"secret\": "
+               "\"" SECRET "\"}}, " PLAIN_SERVICES "}",
+               "\"mysql\"",
+               "identity.store: unknown value \"mysql\" (expected sqlite or postgres)");
+    expect_one("{\"identity\": {\"store\": \"postgres\", \"postgres\": {\"dsn\": \"host=h\", "
+               "\"pool\": 0}, \"jwt\": {\"secret\": \"" SECRET "\"}}, " PLAIN_SERVICES "}",
+               "0}", "identity.postgres.pool: must be between 1 and 64");
     expect_one(
         "{\"identity\": {\"sqlite\": \"/x\", \"jwt\": {\"secret\": \"short\"}}, " PLAIN_SERVICES
         "}",
@@ -464,6 +535,8 @@ int main(void)
         cmocka_unit_test(test_identity_off_by_default),
         cmocka_unit_test(test_identity_defaults),
         cmocka_unit_test(test_identity_values),
+        cmocka_unit_test(test_identity_postgres),
+        cmocka_unit_test(test_identity_throttle),
         cmocka_unit_test(test_identity_errors),
         cmocka_unit_test(test_identity_revocation),
         cmocka_unit_test_setup_teardown(test_identity_private_keys, keys_setup, keys_teardown),

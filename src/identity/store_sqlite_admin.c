@@ -1,8 +1,8 @@
 /*
- * The admin API's queries on identity's SQLite store (internal.h "store_admin.c"): users
- * listed with paging and search, read whether disabled or not, disabled and enabled, their
- * roles set, their sessions listed. Control thread only and rare, so each statement is
- * prepared per call; every value is a bound parameter.
+ * The admin API's queries on identity's SQLite store (store_sqlite.c's ops) (internal.h
+ * "store_admin.c"): users listed with paging and search, read whether disabled or not, disabled and
+ * enabled, their roles set, their sessions listed. Control thread only and rare, so each statement
+ * is prepared per call; every value is a bound parameter.
  */
 #include "identity/internal.h"
 
@@ -15,7 +15,7 @@
 #include "core/error.h"
 #include "core/log.h"
 
-#define COLS "id, username, email, roles, created, disabled, totp_secret IS NOT NULL"
+#define COLS "id, username, email, roles, created, disabled, totp_secret IS NOT NULL, permissions"
 
 static int fail(sqlite3 *db, const char *what)
 {
@@ -29,10 +29,10 @@ static void copy_col(sqlite3_stmt *st, int col, char *dst, size_t cap)
     snprintf(dst, cap, "%s", t ? (const char *)t : "");
 }
 
-int gw__idp_admin_find(struct gw__idp_store *s, const char *name, int64_t id,
-                       struct gw__idp_user *u, bool *disabled)
+int gw__idp_sq_admin_find(struct gw__idp_store *s, const char *name, int64_t id,
+                          struct gw__idp_user *u, bool *disabled)
 {
-    sqlite3 *db = gw__idp_store_lock(s);
+    sqlite3 *db = gw__idp_sq_lock(s);
     sqlite3_stmt *st = NULL;
     int rc = GW_EIDSTORE;
     const char *sql = name ? "SELECT " COLS " FROM idp_users WHERE username = ?1"
@@ -55,36 +55,23 @@ int gw__idp_admin_find(struct gw__idp_store *s, const char *name, int64_t id,
         u->created = sqlite3_column_int64(st, 4);
         *disabled = sqlite3_column_int(st, 5) != 0;
         u->totp = sqlite3_column_int(st, 6) != 0;
+        copy_col(st, 7, u->perms, sizeof u->perms);
         rc = 0;
     } else {
         rc = step == SQLITE_DONE ? 1 : fail(db, "finding a user");
     }
 out:
     sqlite3_finalize(st);
-    gw__idp_store_unlock(s);
+    gw__idp_sq_unlock(s);
     return rc;
 }
 
-/* search as a LIKE pattern matching it anywhere, '%', '_' and '\' taken literally. */
-static void like_pattern(const char *search, char *out, size_t cap)
-{
-    size_t o = 0;
-    out[o++] = '%';
-    for (const char *p = search; *p && o + 3 < cap; p++) {
-        if (*p == '%' || *p == '_' || *p == '\\')
-            out[o++] = '\\';
-        out[o++] = *p;
-    }
-    out[o++] = '%';
-    out[o] = '\0';
-}
-
-int gw__idp_admin_list(struct gw__idp_store *s, const char *search, int64_t after, uint32_t limit,
-                       json_t *arr)
+int gw__idp_sq_admin_list(struct gw__idp_store *s, const char *search, int64_t after,
+                          uint32_t limit, json_t *arr)
 {
     char pat[2 * 256 + 3];
-    like_pattern(search, pat, sizeof pat);
-    sqlite3 *db = gw__idp_store_lock(s);
+    gw__idp_like_pattern(search, pat, sizeof pat);
+    sqlite3 *db = gw__idp_sq_lock(s);
     sqlite3_stmt *st = NULL;
     int rc = 0;
     if (sqlite3_prepare_v2(db,
@@ -99,13 +86,15 @@ int gw__idp_admin_list(struct gw__idp_store *s, const char *search, int64_t afte
     sqlite3_bind_int64(st, 3, limit);
     int step;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        json_t *o = json_pack(
-            "{s:I, s:s, s:s, s:s, s:I, s:b, s:b}", "id", (json_int_t)sqlite3_column_int64(st, 0),
-            "username", (const char *)sqlite3_column_text(st, 1), "email",
-            (const char *)sqlite3_column_text(st, 2), "roles",
-            (const char *)sqlite3_column_text(st, 3), "created_at",
-            (json_int_t)sqlite3_column_int64(st, 4), "disabled", sqlite3_column_int(st, 5) != 0,
-            "totp_enabled", sqlite3_column_int(st, 6) != 0);
+        json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:I, s:b, s:b, s:s}", "id",
+                              (json_int_t)sqlite3_column_int64(st, 0), "username",
+                              (const char *)sqlite3_column_text(st, 1), "email",
+                              (const char *)sqlite3_column_text(st, 2), "roles",
+                              (const char *)sqlite3_column_text(st, 3), "created_at",
+                              (json_int_t)sqlite3_column_int64(st, 4), "disabled",
+                              sqlite3_column_int(st, 5) != 0, "totp_enabled",
+                              sqlite3_column_int(st, 6) != 0, "permissions",
+                              (const char *)sqlite3_column_text(st, 7));
         if (o == NULL || json_array_append_new(arr, o) < 0) {
             rc = GW_ENOMEM;
             goto out;
@@ -115,14 +104,14 @@ int gw__idp_admin_list(struct gw__idp_store *s, const char *search, int64_t afte
         rc = fail(db, "listing users");
 out:
     sqlite3_finalize(st);
-    gw__idp_store_unlock(s);
+    gw__idp_sq_unlock(s);
     return rc;
 }
 
 /* An UPDATE of one user: ?1 the id, ?2 the value (text when text, else the integer n). */
 static int update(struct gw__idp_store *s, const char *sql, int64_t id, const char *text, int64_t n)
 {
-    sqlite3 *db = gw__idp_store_lock(s);
+    sqlite3 *db = gw__idp_sq_lock(s);
     sqlite3_stmt *st = NULL;
     int rc = 0;
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
@@ -138,24 +127,27 @@ static int update(struct gw__idp_store *s, const char *sql, int64_t id, const ch
         rc = fail(db, "updating a user");
 out:
     sqlite3_finalize(st);
-    gw__idp_store_unlock(s);
+    gw__idp_sq_unlock(s);
     return rc;
 }
 
-int gw__idp_admin_set_disabled(struct gw__idp_store *s, int64_t id, bool disabled)
+int gw__idp_sq_admin_set_disabled(struct gw__idp_store *s, int64_t id, bool disabled)
 {
     return update(s, "UPDATE idp_users SET disabled = ?2 WHERE id = ?1", id, NULL, disabled);
 }
 
-int gw__idp_admin_set_roles(struct gw__idp_store *s, int64_t id, const char *roles)
+int gw__idp_sq_admin_set_list(struct gw__idp_store *s, int64_t id, bool perms, const char *list)
 {
-    return update(s, "UPDATE idp_users SET roles = ?2 WHERE id = ?1", id, roles, 0);
+    return update(s,
+                  perms ? "UPDATE idp_users SET permissions = ?2 WHERE id = ?1"
+                        : "UPDATE idp_users SET roles = ?2 WHERE id = ?1",
+                  id, list, 0);
 }
 
-int gw__idp_admin_sessions(struct gw__idp_store *s, int64_t user, json_t *arr)
+int gw__idp_sq_admin_sessions(struct gw__idp_store *s, int64_t user, json_t *arr)
 {
     int64_t now = (int64_t)time(NULL);
-    sqlite3 *db = gw__idp_store_lock(s);
+    sqlite3 *db = gw__idp_sq_lock(s);
     sqlite3_stmt *st = NULL;
     int rc = 0;
     if (sqlite3_prepare_v2(db,
@@ -184,13 +176,13 @@ int gw__idp_admin_sessions(struct gw__idp_store *s, int64_t user, json_t *arr)
         rc = fail(db, "listing sessions");
 out:
     sqlite3_finalize(st);
-    gw__idp_store_unlock(s);
+    gw__idp_sq_unlock(s);
     return rc;
 }
 
-int gw__idp_admin_session_of(struct gw__idp_store *s, int64_t user, const char *sid, bool *found)
+int gw__idp_sq_admin_session_of(struct gw__idp_store *s, int64_t user, const char *sid, bool *found)
 {
-    sqlite3 *db = gw__idp_store_lock(s);
+    sqlite3 *db = gw__idp_sq_lock(s);
     sqlite3_stmt *st = NULL;
     int rc = 0;
     *found = false;
@@ -208,6 +200,6 @@ int gw__idp_admin_session_of(struct gw__idp_store *s, int64_t user, const char *
         rc = fail(db, "finding a session");
 out:
     sqlite3_finalize(st);
-    gw__idp_store_unlock(s);
+    gw__idp_sq_unlock(s);
     return rc;
 }
