@@ -44,6 +44,9 @@ struct gw_target {
     /** https:// targets: the service's TLS client context (tls/client.h, borrowed from the
      * service); NULL for http:// */
     struct gw_tls_client *tls;
+    /** the service's upstream_protocol: 0 (HTTP/1.1), else GW_UPSTREAM_H2 or GW_UPSTREAM_H2C:
+     * requests go as streams of shared HTTP/2 connections (upstream/h2_upstream.c) */
+    uint8_t h2;
     struct gw_target_state *state; /** health and ejection, shared and kept across reloads */
     struct gw_breaker *breaker;    /** per-target circuit in the service's live state, or NULL */
     struct sockaddr_storage addr;

@@ -25,6 +25,9 @@ struct gw_pool {
     /** https:// targets: the newest TLS session a connection of this pool received, offered
      * by the next new connection (upstream/upconn_tls.c); NULL when none */
     struct gw_tls_session *tls_session;
+    /** HTTP/2 targets: the connections to it, each shared by many requests
+     * (upstream/h2_upstream.c); the idle list stays empty */
+    struct gw_list h2conns;
     char key[328];
 };
 
