@@ -150,6 +150,12 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const u
         nghttp2_session_consume(ng, id, n);
         return 0;
     }
+    if (st->data_off > 0 && st->data.len + n > st->data.max) {
+        /* What the owner took is still at the front: drop it first. */
+        memmove(st->data.data, st->data.data + st->data_off, st->data.len - st->data_off);
+        st->data.len -= st->data_off;
+        st->data_off = 0;
+    }
     if (gw_buf_append(&st->data, p, n) != 0) {
         nghttp2_session_consume(ng, id, n);
         nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, id, NGHTTP2_FLOW_CONTROL_ERROR);

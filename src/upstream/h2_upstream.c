@@ -305,6 +305,10 @@ static void on_stream(void *owner, struct gw_h2c_stream *st)
         pull(hs, st, true);
         hs->st = NULL;
         if (!st->end) {
+            gw_log_info("upstream %s: HTTP/2 stream %d closed before the response ended (%s, "
+                        "code %u)",
+                        hs->conn && hs->conn->pool ? hs->conn->pool->key : "-", (int)st->id,
+                        st->refused ? "refused" : "reset", (unsigned)st->close_error);
             hs->error = st->refused ? GW_EUPRESET : UV_ECONNRESET;
             hs->fail_pending = true;
         }
@@ -669,6 +673,16 @@ static int put_head(struct gw_h2up *hs, const struct gw_h2c_stream *st)
     return rc < 0 ? GW_ENOMEM : 0;
 }
 
+/* Drops the bytes of `in` the proxy took already, when n more would not fit otherwise. */
+static void in_compact(struct gw_h2up *hs, size_t n)
+{
+    if (hs->in_off > 0 && hs->in.len + n > hs->in.max) {
+        memmove(hs->in.data, hs->in.data + hs->in_off, hs->in.len - hs->in_off);
+        hs->in.len -= hs->in_off;
+        hs->in_off = 0;
+    }
+}
+
 /* Translates what the stream received into `in`: the head once, payload (while `in` holds less
  * than H2UP_IN_HIGH, unless all), the end and the trailers. */
 static void pull(struct gw_h2up *hs, struct gw_h2c_stream *st, bool all)
@@ -686,6 +700,7 @@ static void pull(struct gw_h2up *hs, struct gw_h2c_stream *st, bool all)
             n = H2UP_IN_HIGH;
         if (n) {
             int rc = 0;
+            in_compact(hs, n + 32);
             if (hs->resp_chunked)
                 rc = gw_buf_appendf(&hs->in, "%zx\r\n", n);
             rc |= gw_buf_append(&hs->in, p, n);
@@ -700,6 +715,7 @@ static void pull(struct gw_h2up *hs, struct gw_h2c_stream *st, bool all)
             continue;
         }
         if (st->end) {
+            in_compact(hs, 8);
             if (hs->resp_chunked && gw_buf_append(&hs->in, "0\r\n\r\n", 5) < 0) {
                 hs->error = GW_ENOMEM;
                 hs->fail_pending = true;

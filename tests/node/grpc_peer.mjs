@@ -77,7 +77,9 @@ function call(target, kind, opts) {
     client.close();
   };
   const onStatus = (st) => { out.trailers = st.metadata ? st.metadata.getMap() : {}; };
-  const msgs = opts.messages || [{ text: 'hello', count: 1 }];
+  // opts.big: opts.n messages of opts.big bytes each (too large for a command line).
+  const msgs = opts.big ? Array.from({ length: opts.n || 1 }, () => ({ text: 'x'.repeat(opts.big), count: 1 }))
+    : (opts.messages || [{ text: 'hello', count: 1 }]);
   if (kind === 'unary') {
     const c = client.Unary(msgs[0], md, options, (err, res) => { if (res) out.messages.push(res); setImmediate(() => done(err)); });
     c.on('status', onStatus);
