@@ -318,6 +318,11 @@ bool gw_h2c_session_can_open(const struct gw_h2c_session *s)
     return s->nstreams < max;
 }
 
+uint32_t gw_h2c_session_max_streams(const struct gw_h2c_session *s)
+{
+    return nghttp2_session_get_remote_settings(s->ng, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
+}
+
 bool gw_h2c_session_alive(const struct gw_h2c_session *s)
 {
     return !s->failed && (nghttp2_session_want_read(s->ng) || nghttp2_session_want_write(s->ng));

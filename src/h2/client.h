@@ -96,6 +96,10 @@ int gw_h2c_session_output(struct gw_h2c_session *s, struct gw_buf *out, size_t m
  * SETTINGS_MAX_CONCURRENT_STREAMS (GW_H2C_DEFAULT_MAX_STREAMS before its SETTINGS). */
 bool gw_h2c_session_can_open(const struct gw_h2c_session *s);
 
+/* The upstream's SETTINGS_MAX_CONCURRENT_STREAMS (GW_H2C_DEFAULT_MAX_STREAMS before its
+ * SETTINGS arrived). */
+uint32_t gw_h2c_session_max_streams(const struct gw_h2c_session *s);
+
 /* Whether the session has anything left to do (streams open or frames to send) and no
  * connection error ended it. */
 bool gw_h2c_session_alive(const struct gw_h2c_session *s);

@@ -46,6 +46,7 @@
 #define H2UP_OUT_MAX 65536
 #define H2UP_IN_HIGH 65536 /* HTTP/1.1 bytes held for the proxy before payload waits */
 #define H2UP_HEAD_MAX 65536
+#define H2UP_REPLAY_MAX 65536 /* request payload kept for a replay after REFUSED_STREAM */
 
 static _Thread_local char read_buf[H2UP_READ_BUF];
 
@@ -103,6 +104,15 @@ struct gw_h2up {
     bool fail_pending; /* tell the proxy of `error` once `in` is delivered */
     int error;
     bool connect_pending;
+    /* replay after REFUSED_STREAM or GOAWAY (RFC 9113 8.7: not processed, safe for any
+     * method): the payload sent so far, while it is small */
+    const struct gw_target *target;
+    struct gw_buf replay;
+    struct gw_h2up_head *fields; /* the translated head, kept for a replay */
+    bool replay_ok;
+    bool reopen_pending;
+    bool moved; /* ... and has its new connection */
+    unsigned replays;
     bool deadline_armed; /* the timer runs for grpc-timeout (else: a 0 ms hand-off) */
     bool released;
 };
@@ -304,7 +314,11 @@ static void on_stream(void *owner, struct gw_h2c_stream *st)
         /* The session frees the stream after this returns: translate what it holds now. */
         pull(hs, st, true);
         hs->st = NULL;
-        if (!st->end) {
+        if (!st->end && st->refused && !hs->resp_head && hs->replay_ok && hs->replays < 2) {
+            /* Not processed: again on another connection (deliver() does it). */
+            hs->reopen_pending = true;
+            hs->replays++;
+        } else if (!st->end) {
             gw_log_info("upstream %s: HTTP/2 stream %d closed before the response ended (%s, "
                         "code %u)",
                         hs->conn && hs->conn->pool ? hs->conn->pool->key : "-", (int)st->id,
@@ -352,6 +366,32 @@ static struct h2conn *conn_new(struct gw_worker *w, struct gw_pool *pl, const st
 
 /* ---- the stream behind a virtual connection ------------------------------------------------- */
 
+/* A connection of the pool that can take one more stream: fewer users (streams open or about
+ * to open) than the upstream's SETTINGS_MAX_CONCURRENT_STREAMS, no GOAWAY; else a new one. */
+static struct h2conn *pick_conn(struct gw_worker *w, struct gw_pool *pl, const struct gw_target *t,
+                                struct h2conn *avoid)
+{
+    for (struct gw_list *l = pl->h2conns.next; l != &pl->h2conns; l = l->next) {
+        struct h2conn *k = gw_container_of(l, struct h2conn, link);
+        if (k == avoid || k->closing)
+            continue;
+        uint32_t max = k->connected ? gw_h2c_session_max_streams(k->sess)
+                                    : GW_H2C_DEFAULT_MAX_STREAMS;
+        if (k->nusers < max && (!k->connected || gw_h2c_session_can_open(k->sess)))
+            return k;
+    }
+    return conn_new(w, pl, t);
+}
+
+static void attach(struct gw_h2up *hs, struct h2conn *c)
+{
+    hs->conn = c;
+    c->nusers++;
+    gw_list_insert_tail(&c->users, &hs->link);
+    if (c->connected)
+        mark_dirty(hs);
+}
+
 int gw__h2up_connect(struct gw_upconn *uc, const struct gw_target *t, uv_connect_cb cb)
 {
     struct gw_pool *pl = uc->pool;
@@ -375,29 +415,17 @@ int gw__h2up_connect(struct gw_upconn *uc, const struct gw_target *t, uv_connect
     hs->deadline.data = hs;
     uc->open_handles++;
     uc->connect_req.data = uc;
-    /* A connection that can take one more stream (users not opened yet count too). */
-    struct h2conn *c = NULL;
-    for (struct gw_list *l = pl->h2conns.next; l != &pl->h2conns; l = l->next) {
-        struct h2conn *k = gw_container_of(l, struct h2conn, link);
-        if (!k->closing && k->nusers < GW_H2C_DEFAULT_MAX_STREAMS &&
-            (!k->connected || gw_h2c_session_can_open(k->sess))) {
-            c = k;
-            break;
-        }
-    }
-    if (!c)
-        c = conn_new(uc->w, pl, t);
+    hs->target = t;
+    hs->replay_ok = true;
+    gw_buf_init(&hs->replay, H2UP_REPLAY_MAX);
+    struct h2conn *c = pick_conn(uc->w, pl, t, NULL);
     if (!c || c->closing) {
         /* Told through the callback like any connect failure: never inline. */
         hs->error = c ? c->error : GW_ENOMEM;
         uv_timer_start(&hs->deadline, on_deadline, 0, 0);
         return 0;
     }
-    hs->conn = c;
-    c->nusers++;
-    gw_list_insert_tail(&c->users, &hs->link);
-    if (c->connected)
-        mark_dirty(hs);
+    attach(hs, c);
     return 0;
 }
 
@@ -535,7 +563,23 @@ int gw_h2up_translate_head(const char *head, size_t len, bool https, uint64_t ma
     return 0;
 }
 
-/* The head is complete: open the stream. */
+/* Opens the stream on hs->conn with the translated head, and the payload kept for a replay. */
+static int open_on_conn(struct gw_h2up *hs)
+{
+    int rc;
+    hs->st = gw_h2c_stream_open(hs->conn->sess, hs->fields->f, hs->fields->n,
+                                hs->body != BODY_NONE, hs, &rc);
+    if (!hs->st)
+        return rc < 0 ? rc : GW_EUPH2;
+    if (hs->replay.len && gw_h2c_stream_write(hs->st, hs->replay.data, hs->replay.len) < 0)
+        return GW_ENOMEM;
+    if (hs->req_end && hs->body != BODY_NONE)
+        gw_h2c_stream_end(hs->st);
+    conn_schedule(hs->conn);
+    return 0;
+}
+
+/* The head is complete: translate it, then open the stream. */
 static int open_stream(struct gw_h2up *hs)
 {
     struct gw_request *r = hs->uc->req;
@@ -548,6 +592,7 @@ static int open_stream(struct gw_h2up *hs)
         free(h);
         return rc;
     }
+    hs->fields = h;
     hs->head_method = h->head_method;
     hs->body = h->body == GW_H2UP_BODY_LENGTH    ? BODY_LENGTH
                : h->body == GW_H2UP_BODY_CHUNKED ? BODY_CHUNKED
@@ -557,18 +602,25 @@ static int open_stream(struct gw_h2up *hs)
         hs->body = BODY_NONE;
     if (hs->body == BODY_CHUNKED)
         gw_chunked_init(&hs->dec, 0, 0);
-    bool has_body = hs->body != BODY_NONE;
-    hs->req_end = !has_body;
+    hs->req_end = hs->body == BODY_NONE;
     if (h->grpc && h->timeout_ms) {
         hs->deadline_armed = true;
         uv_timer_start(&hs->deadline, on_deadline, h->timeout_ms, 0);
     }
-    hs->st = gw_h2c_stream_open(hs->conn->sess, h->f, h->n, has_body, hs, &rc);
-    free(h);
+    return open_on_conn(hs);
+}
+
+/* Payload for the upstream: kept for a replay while small, and written to the stream (none
+ * while a replay waits for its connection). */
+static int body_out(struct gw_h2up *hs, const char *p, size_t n)
+{
+    if (hs->replay_ok && gw_buf_append(&hs->replay, p, n) < 0) {
+        hs->replay_ok = false;
+        gw_buf_free(&hs->replay);
+    }
     if (!hs->st)
-        return rc < 0 ? rc : GW_EUPH2;
-    conn_schedule(hs->conn);
-    return 0;
+        return hs->reopen_pending && hs->replay_ok ? 0 : UV_ECONNRESET;
+    return gw_h2c_stream_write(hs->st, p, n);
 }
 
 /* Body bytes from the proxy, in the request's HTTP/1.1 framing. */
@@ -577,7 +629,7 @@ static int feed_body(struct gw_h2up *hs, const char *p, size_t n)
     while (n && !hs->req_end) {
         if (hs->body == BODY_LENGTH) {
             size_t take = hs->left < n ? (size_t)hs->left : n;
-            int rc = gw_h2c_stream_write(hs->st, p, take);
+            int rc = body_out(hs, p, take);
             if (rc < 0)
                 return rc;
             hs->left -= take;
@@ -594,13 +646,13 @@ static int feed_body(struct gw_h2up *hs, const char *p, size_t n)
                 return rc;
             p += used;
             n -= used;
-            if (rc == GW_CHUNKED_DATA && gw_h2c_stream_write(hs->st, d, dlen) < 0)
-                return GW_ENOMEM;
+            if (rc == GW_CHUNKED_DATA && (rc = body_out(hs, d, dlen)) < 0)
+                return rc;
             if (rc == GW_CHUNKED_DONE)
                 hs->req_end = true;
         }
     }
-    if (hs->req_end)
+    if (hs->req_end && hs->st)
         gw_h2c_stream_end(hs->st);
     return 0;
 }
@@ -608,7 +660,7 @@ static int feed_body(struct gw_h2up *hs, const char *p, size_t n)
 int gw__h2up_write(struct gw_upconn *uc, uv_buf_t *bufs, unsigned n, uv_write_cb cb)
 {
     struct gw_h2up *hs = gw__upconn_tls_h2_of(uc);
-    if (!hs->conn || hs->error)
+    if ((!hs->conn && !hs->reopen_pending) || hs->error)
         return hs->error ? hs->error : UV_ECONNRESET;
     for (unsigned i = 0; i < n; i++) {
         const char *p = bufs[i].base;
@@ -625,7 +677,7 @@ int gw__h2up_write(struct gw_upconn *uc, uv_buf_t *bufs, unsigned n, uv_write_cb
                 return rc;
             continue;
         }
-        if (!hs->st)
+        if (!hs->st && !hs->reopen_pending)
             return UV_ECONNRESET;
         int rc = feed_body(hs, p, len);
         if (rc < 0)
@@ -729,6 +781,40 @@ static void pull(struct gw_h2up *hs, struct gw_h2c_stream *st, bool all)
     }
 }
 
+/* A refused stream goes again, on another connection than the one that refused it (a new one
+ * when none can take it). 0 once reopened (or failed: the proxy was told); 1 while it waits for
+ * that connection. */
+static int reopen(struct gw_h2up *hs)
+{
+    if (!hs->moved) {
+        struct h2conn *old = hs->conn;
+        struct gw_pool *pl = old ? old->pool : NULL;
+        detach_user(hs);
+        struct h2conn *c = pl ? pick_conn(hs->uc->w, pl, hs->target, old) : NULL;
+        if (!c || c->closing)
+            goto fail;
+        hs->moved = true;
+        attach(hs, c);
+        gw_log_info("upstream %s: stream refused, sent again on %s connection", hs->target->key,
+                    c->connected ? "another" : "a new");
+    }
+    if (!hs->conn)
+        goto fail;
+    if (!hs->conn->connected)
+        return 1; /* attach() or the connect marks us once it is up */
+    hs->reopen_pending = false;
+    hs->moved = false;
+    if (open_on_conn(hs) < 0)
+        goto fail;
+    return 0;
+fail:
+    hs->reopen_pending = false;
+    hs->moved = false;
+    hs->error = UV_ECONNRESET;
+    hs->fail_pending = true;
+    return 0;
+}
+
 /* Moves what the stream received into `in` (bounded), then into uc->buf while the proxy reads,
  * and tells it. May end the request (and release hs): the caller touches nothing after. */
 static void deliver(struct gw_h2up *hs)
@@ -743,6 +829,8 @@ static void deliver(struct gw_h2up *hs)
         hs->connect_cb(&uc->connect_req, 0);
         return;
     }
+    if (hs->reopen_pending && reopen(hs) != 0)
+        return;
     struct gw_h2c_stream *st = hs->st;
     if (hs->write_pending && (!st || gw_h2c_stream_unsent(st) < GW_H2C_BODY_LOW)) {
         hs->write_pending = false;
@@ -817,6 +905,8 @@ void gw__h2up_free(struct gw_h2up *hs)
 {
     gw_buf_free(&hs->head);
     gw_buf_free(&hs->in);
+    gw_buf_free(&hs->replay);
+    free(hs->fields);
     free(hs);
 }
 
