@@ -375,8 +375,8 @@ static struct h2conn *pick_conn(struct gw_worker *w, struct gw_pool *pl, const s
         struct h2conn *k = gw_container_of(l, struct h2conn, link);
         if (k == avoid || k->closing)
             continue;
-        uint32_t max = k->connected ? gw_h2c_session_max_streams(k->sess)
-                                    : GW_H2C_DEFAULT_MAX_STREAMS;
+        uint32_t max =
+            k->connected ? gw_h2c_session_max_streams(k->sess) : GW_H2C_DEFAULT_MAX_STREAMS;
         if (k->nusers < max && (!k->connected || gw_h2c_session_can_open(k->sess)))
             return k;
     }
@@ -567,8 +567,8 @@ int gw_h2up_translate_head(const char *head, size_t len, bool https, uint64_t ma
 static int open_on_conn(struct gw_h2up *hs)
 {
     int rc;
-    hs->st = gw_h2c_stream_open(hs->conn->sess, hs->fields->f, hs->fields->n,
-                                hs->body != BODY_NONE, hs, &rc);
+    hs->st = gw_h2c_stream_open(hs->conn->sess, hs->fields->f, hs->fields->n, hs->body != BODY_NONE,
+                                hs, &rc);
     if (!hs->st)
         return rc < 0 ? rc : GW_EUPH2;
     if (hs->replay.len && gw_h2c_stream_write(hs->st, hs->replay.data, hs->replay.len) < 0)

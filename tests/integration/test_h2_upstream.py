@@ -160,6 +160,26 @@ def test_goaway_refused_stream_and_dead_origin():
         gwtest.assert_json_error(r, 502)
 
 
+def test_health_checks_speak_http2():
+    need_node()
+    o = H2Origin()
+    cfg = config(o, health_check={"path": "/health", "interval": "300ms", "timeout": "250ms",
+                                  "healthy_threshold": 1, "unhealthy_threshold": 1})
+    with Gantry(cfg) as g:
+        # The origin speaks only HTTP/2: an HTTP/1.1 probe could never see it UP.
+        assert gwtest.wait_until(lambda: "is UP" in g.logs(), timeout=10), g.logs()
+        rc, _, err = curl("--http2-prior-knowledge",
+                          "http://127.0.0.1:%d/__set_health/503" % o.port)
+        assert rc == 0, err
+        assert gwtest.wait_until(lambda: "is DOWN" in g.logs(), timeout=10), g.logs()
+        assert "status 503" in g.logs(), g.logs()
+        r = request(g.port, "GET", "/echo")
+        gwtest.assert_json_error(r, 503)
+        curl("--http2-prior-knowledge", "http://127.0.0.1:%d/__set_health/200" % o.port)
+        assert gwtest.wait_until(lambda: g.logs().count("is UP") >= 2, timeout=10), g.logs()
+        assert request(g.port, "GET", "/echo").status == 200
+
+
 def test_config_checks_the_scheme():
     bad = gwtest.simple_config("https://127.0.0.1:9")
     bad["services"][0]["upstream_protocol"] = "h2c"

@@ -9,6 +9,7 @@
 //   /slow?ms=     answers after ms
 //   /refuse       resets the stream with REFUSED_STREAM
 //   /goaway       answers, then sends GOAWAY
+//   /health       answers the status last set with /__set_health/NNN (200 at first)
 //
 // Options (argv): --max-streams N sets SETTINGS_MAX_CONCURRENT_STREAMS.
 import http2 from 'node:http2';
@@ -20,6 +21,7 @@ const mi = args.indexOf('--max-streams');
 if (mi >= 0) settings.maxConcurrentStreams = Number(args[mi + 1]);
 
 let sessions = 0;
+let health = 200;
 const server = http2.createServer({ settings });
 server.on('session', (s) => { s.gwId = ++sessions; });
 server.on('stream', (stream, headers) => {
@@ -29,6 +31,13 @@ server.on('stream', (stream, headers) => {
   stream.on('data', (d) => { hash.update(d); len += d.length; });
   stream.on('error', () => {});
   const route = url.pathname;
+  const set = /^\/__set_health\/(\d{3})$/.exec(route);
+  if (set || route === '/health') {
+    if (set) health = Number(set[1]);
+    stream.respond({ ':status': set ? 200 : health });
+    stream.end('health ' + health);
+    return;
+  }
   if (route === '/refuse') {
     stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
     return;
