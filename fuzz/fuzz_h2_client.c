@@ -42,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const uint8_t *end = memmem(data, size, "\r\n\r\n", 4);
     size_t hlen = end ? (size_t)(end - data) + 4 : 0;
     static struct gw_h2up_head h;
-    (void)gw_h2up_translate_head((const char *)data, hlen, data[0] & 1, 1000, &h);
+    (void)gw_h2up_translate_head((const char *)data, hlen, size > 0 && (data[0] & 1), 1000, &h);
     data += hlen;
     size -= hlen;
 
