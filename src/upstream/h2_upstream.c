@@ -13,7 +13,7 @@
  *     fields (gRPC's grpc-status and grpc-message) go to the client through the downstream's
  *     `trailers` operation.
  *
- * Connections (struct h2conn) belong to the worker's pool of the target (pool->h2conns): a
+ * Connections (struct h2conn) belong to the worker's pool of the target (pool->h2): a
  * request takes a stream on the first connection that can open one (fewer streams than the
  * upstream's SETTINGS_MAX_CONCURRENT_STREAMS, no GOAWAY), else a new connection is made.
  * Backpressure: the proxy's write is "pending" while the stream holds more than
@@ -50,8 +50,13 @@
 
 static _Thread_local char read_buf[H2UP_READ_BUF];
 
+/* The HTTP/2 connections of a pool (pool->h2). */
+struct gw_h2up_conns {
+    struct gw_list list;
+};
+
 struct h2conn {
-    struct gw_list link; /* pool->h2conns */
+    struct gw_list link; /* pool->h2->list */
     struct gw_worker *w;
     struct gw_pool *pool; /* NULL once closing */
     uv_tcp_t tcp;
@@ -354,7 +359,7 @@ static struct h2conn *conn_new(struct gw_worker *w, struct gw_pool *pl, const st
     uv_idle_init(&w->loop, &c->kick);
     c->kick.data = c;
     c->open_handles = 2;
-    gw_list_insert_tail(&pl->h2conns, &c->link);
+    gw_list_insert_tail(&pl->h2->list, &c->link);
     int rc =
         uv_tcp_connect(&c->creq, &c->tcp, (const struct sockaddr *)&t->addr, on_conn_connected);
     if (rc < 0) {
@@ -371,7 +376,13 @@ static struct h2conn *conn_new(struct gw_worker *w, struct gw_pool *pl, const st
 static struct h2conn *pick_conn(struct gw_worker *w, struct gw_pool *pl, const struct gw_target *t,
                                 struct h2conn *avoid)
 {
-    for (struct gw_list *l = pl->h2conns.next; l != &pl->h2conns; l = l->next) {
+    if (!pl->h2) {
+        pl->h2 = calloc(1, sizeof *pl->h2);
+        if (!pl->h2)
+            return NULL;
+        gw_list_init(&pl->h2->list);
+    }
+    for (struct gw_list *l = pl->h2->list.next; l != &pl->h2->list; l = l->next) {
         struct h2conn *k = gw_container_of(l, struct h2conn, link);
         if (k == avoid || k->closing)
             continue;
@@ -912,8 +923,10 @@ void gw__h2up_free(struct gw_h2up *hs)
 
 void gw__h2up_sweep(struct gw_pool *pl, uint64_t now, uint64_t idle_ms)
 {
-    struct gw_list *l = pl->h2conns.next;
-    while (l != &pl->h2conns) {
+    if (!pl->h2)
+        return;
+    struct gw_list *l = pl->h2->list.next;
+    while (l != &pl->h2->list) {
         struct h2conn *c = gw_container_of(l, struct h2conn, link);
         l = l->next;
         if (c->nusers == 0 && (idle_ms == 0 || now - c->idle_since >= idle_ms)) {

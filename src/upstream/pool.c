@@ -32,6 +32,7 @@ void gw_pools_free(struct gw_pools *p)
         while (pl) {
             struct gw_pool *next = pl->next;
             gw_tls_session_free(pl->tls_session);
+            free(pl->h2); /* its connections are closed (a draining worker swept them) */
             free(pl);
             pl = next;
         }
@@ -53,7 +54,6 @@ static struct gw_pool *pool_get(struct gw_pools *p, const char *key)
     if (!pl)
         return NULL;
     gw_list_init(&pl->idle);
-    gw_list_init(&pl->h2conns);
     snprintf(pl->key, sizeof(pl->key), "%s", key);
     pl->next = p->buckets[b];
     p->buckets[b] = pl;
