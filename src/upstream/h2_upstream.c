@@ -48,8 +48,6 @@
 #define H2UP_HEAD_MAX 65536
 #define H2UP_REPLAY_MAX 65536 /* request payload kept for a replay after REFUSED_STREAM */
 
-static _Thread_local char read_buf[H2UP_READ_BUF];
-
 /* The HTTP/2 connections of a pool (pool->h2). */
 struct gw_h2up_conns {
     struct gw_list list;
@@ -64,7 +62,10 @@ struct h2conn {
     uv_write_t wreq;
     uv_idle_t kick;
     struct gw_h2c_session *sess;
-    struct gw_buf out;    /* frames being written */
+    struct gw_buf out; /* frames being written */
+    /* bytes read from the socket, H2UP_READ_BUF of them: the connection's own (a thread-local
+     * buffer this size would sit on every worker's stack) */
+    char *rbuf;
     struct gw_list users; /* streams of this connection (struct gw_h2up) */
     struct gw_list dirty; /* users with work for the kick */
     size_t nusers;
@@ -135,6 +136,7 @@ static void on_conn_closed(uv_handle_t *h)
         return;
     gw_h2c_session_free(c->sess);
     gw_buf_free(&c->out);
+    free(c->rbuf);
     free(c);
 }
 
@@ -266,9 +268,9 @@ static void conn_schedule(struct h2conn *c)
 
 static void on_conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-    (void)h;
+    struct h2conn *c = h->data;
     (void)suggested;
-    *buf = uv_buf_init(read_buf, sizeof read_buf);
+    *buf = uv_buf_init(c->rbuf, H2UP_READ_BUF);
 }
 
 static void on_conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
@@ -343,8 +345,10 @@ static struct h2conn *conn_new(struct gw_worker *w, struct gw_pool *pl, const st
     if (!c)
         return NULL;
     c->sess = gw_h2c_session_new(&stream_handler, c);
-    if (!c->sess || uv_tcp_init(&w->loop, &c->tcp) < 0) {
+    c->rbuf = malloc(H2UP_READ_BUF);
+    if (!c->sess || !c->rbuf || uv_tcp_init(&w->loop, &c->tcp) < 0) {
         gw_h2c_session_free(c->sess);
+        free(c->rbuf);
         free(c);
         return NULL;
     }

@@ -98,8 +98,8 @@ def test_unary_and_streaming_calls_with_trailers():
         assert r["code"] == NOT_FOUND and r["details"] == "no such thing", r
         assert r["trailers"].get("x-why") == "fail", r
 
-        log = g.stdout()
-        assert '"POST /gwtest.Echo/Bidi" 200' in log, log
+        gwtest.wait_until(lambda: '"POST /gwtest.Echo/Bidi" 200' in g.stdout(), timeout=10,
+                          message="the bidi call in the access log")
 
 
 def grpc_frame(text):
@@ -137,7 +137,8 @@ def test_deadline_from_grpc_timeout_and_from_the_service():
         out = curl_grpc(g, "Unary", "slow:8000", "grpc-timeout: 300m")
         assert "< grpc-status: 4" in out, out
         assert "< grpc-message: upstream timed out" in out, out
-        assert '"POST /gwtest.Echo/Unary" 504' in g.stdout()
+        gwtest.wait_until(lambda: '"POST /gwtest.Echo/Unary" 504' in g.stdout(), timeout=10,
+                          message="gantry's 504 in the access log")
         out = curl_grpc(g, "Unary", "fast", "grpc-timeout: 10S")
         assert "< grpc-status: 0" in out, out
     # No client deadline: the service's response timeout is the deadline, answered by
@@ -170,8 +171,10 @@ def test_gateway_answers_are_grpc_statuses():
         codes = [call(g, "unary", [{"text": "k"}], metadata={"x-api-key": KEY})["code"]
                  for _ in range(3)]
         assert RESOURCE_EXHAUSTED in codes, codes
-        log = g.stdout()
-        assert '"POST /gwtest.Echo/Unary" 401' in log and '" 429 ' in log, log
+        # The access log keeps the HTTP status each gRPC status stands for.
+        gwtest.wait_until(lambda: '"POST /gwtest.Echo/Unary" 401' in g.stdout() and
+                          '"POST /gwtest.Echo/Unary" 429' in g.stdout(), timeout=10,
+                          message="401 and 429 in the access log")
 
 
 def test_backend_down_is_unavailable():
