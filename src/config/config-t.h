@@ -807,6 +807,13 @@ struct gw_hub_conf {
     size_t norigins;
 };
 
+/* "services[].upstream_protocol" (config_upstream_protocol.c) */
+enum gw_upstream_protocol {
+    GW_UPSTREAM_HTTP1 = 0, /* "http1": HTTP/1.1, a request per pooled connection */
+    GW_UPSTREAM_H2,        /* "h2": HTTP/2 over TLS (https:// targets, ALPN h2) */
+    GW_UPSTREAM_H2C,       /* "h2c": HTTP/2 with prior knowledge (http:// targets) */
+};
+
 /* "services[].discovery" (config_discovery.c) */
 enum gw_discovery_kind {
     GW_DISCOVERY_NONE = 0,
@@ -925,6 +932,8 @@ struct gw_service_conf {
     struct gw_websocket_conf websocket;
     /** "upstream_tls": TLS settings for the https:// targets */
     struct gw_upstream_tls_conf upstream_tls;
+    /** "upstream_protocol": "http1" (default), "h2" (https:// targets), "h2c" (http://) */
+    enum gw_upstream_protocol upstream_protocol;
     /** "client_cert": requests need a verified client certificate (mTLS per service; the
      * listener asks for one with tls.client_auth); off when absent */
     struct {

@@ -480,6 +480,11 @@ static const struct gw__cfg_field service_fields[] = {
     {.name = "upstream_tls",
      .type = &gw__cfg_object_type,
      .arg = &gw__cfg_service_upstream_tls_obj},
+    {.name = "upstream_protocol",
+     .type = &gw__cfg_enum_type,
+     .offset = offsetof(struct gw_service_conf, upstream_protocol),
+     .arg = gw__cfg_upstream_protocols,
+     .def = "http1"},
     {.name = "client_cert",
      .type = &gw__cfg_object_type,
      .arg = &gw__cfg_service_client_cert_obj,
@@ -513,6 +518,7 @@ const struct gw__cfg_object gw__cfg_service_obj = {
     ROWS(service_fields),
     .size = sizeof(struct gw_service_conf),
     .init = service_init,
+    .check = gw__cfg_service_check,
 };
 
 static const struct gw__cfg_list service_list = {

@@ -266,9 +266,13 @@ extern const struct gw__cfg_object gw__cfg_service_upstream_tls_obj; /* service 
 extern const struct gw__cfg_object gw__cfg_service_client_cert_obj;  /* service "client_cert" */
 /* The service table (config_fields.c) and backend registration (config_registration.c). */
 extern const struct gw__cfg_object gw__cfg_service_obj;
-extern const struct gw__cfg_object gw__cfg_registration_obj; /* root "registration" */
-extern const struct gw__cfg_object gw__cfg_discovery_obj;    /* root "discovery" */
-extern const struct gw__cfg_enum gw__cfg_discovery_kinds[];  /* services[].discovery */
+extern const struct gw__cfg_object gw__cfg_registration_obj;   /* root "registration" */
+extern const struct gw__cfg_object gw__cfg_discovery_obj;      /* root "discovery" */
+extern const struct gw__cfg_enum gw__cfg_discovery_kinds[];    /* services[].discovery */
+extern const struct gw__cfg_enum gw__cfg_upstream_protocols[]; /* services[].upstream_protocol */
+/* The service's cross-field checks (config_upstream_protocol.c): upstream_protocol against
+ * the targets' schemes. */
+void gw__cfg_service_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json);
 /* The HTTPS listener (config_tls.c). */
 extern const struct gw__cfg_object gw__cfg_tls_obj;   /* root "tls" */
 extern const struct gw__cfg_object gw__cfg_http2_obj; /* root "http2" */

@@ -27,6 +27,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/random.h"
+#include "h2/grpc.h"
 #include "h2/session.h"
 #include "http1/names.h"
 #include "metrics/metrics.h"
@@ -138,6 +139,12 @@ static int on_request(void *owner, struct gw_h2_stream *st)
                     gw_err_name(rc));
         gw__request_error(r, rc, false);
         return 0;
+    }
+    int ct = gw_http1_find_header(&r->msg, "content-type", 12);
+    if (ct >= 0 &&
+        gw_grpc_is_content_type(r->msg.headers[ct].value, r->msg.headers[ct].value_len)) {
+        r->grpc = true;
+        r->msg.upgrade = true; /* dispatch's protocol check (conn/request.c) */
     }
     gw__request_dispatch(r);
     return 0;
@@ -402,7 +409,8 @@ void gw__h2_reply(struct gw_request *r, int status, const char *extra_headers, c
     int rc = 0;
     if (json && body_len && !(extra_headers && strncmp(extra_headers, "Content-Type:", 13) == 0))
         rc = gw_buf_append_str(&b, "content-type: application/json\r\n");
-    if (rc == 0 && status != 204 && status != 304)
+    bool grpc = r->grpc && body_len == 0 && !json;
+    if (rc == 0 && status != 204 && status != 304 && !grpc)
         rc = gw_buf_appendf(&b, "content-length: %zu\r\n", body_len);
     if (rc == 0 && r->id[0])
         rc = gw_buf_appendf(&b, "x-request-id: %s\r\n", r->id);
@@ -416,7 +424,9 @@ void gw__h2_reply(struct gw_request *r, int status, const char *extra_headers, c
     r->status = status;
     r->resp_started = true;
     if (rc == 0 && hr->st) {
-        rc = gw_h2_stream_respond(hr->st, status, b.data ? b.data : "", b.len, has_body, false);
+        /* gRPC's status is in grpc-status; HTTP says 200 (r->status keeps the gateway's). */
+        rc = gw_h2_stream_respond(hr->st, grpc ? 200 : status, b.data ? b.data : "", b.len,
+                                  has_body, false);
         if (rc == 0 && has_body)
             rc = gw_h2_stream_write(hr->st, body, body_len) < 0 ? GW_ENOMEM : 0;
         if (rc == 0)
@@ -434,6 +444,12 @@ void gw__h2_answer(struct gw_request *r, const struct gw_answer *a)
     struct gw__answer_text t;
     if (!r->id[0])
         gw_random_request_id(r->id);
+    if (r->grpc) {
+        /* A gRPC client reads a status, not a JSON body: a Trailers-Only response. */
+        gw__answer_render_grpc(a, r->id, &t);
+        gw__h2_reply(r, t.status, t.headers, NULL, 0, false);
+        return;
+    }
     if (a->raw_headers) {
         gw__h2_reply(r, a->status, a->raw_headers, a->body, a->body_len, false);
         return;
@@ -586,6 +602,13 @@ static void ds_defer(struct gw_request *r, uint64_t ms)
     uv_timer_start(&hr->backoff->t, on_backoff, ms, 0);
 }
 
+static void ds_trailers(struct gw_request *r, const char *lines, size_t len)
+{
+    struct h2_req *hr = hreq(r);
+    if (hr->st && gw_h2_stream_trailers(hr->st, lines, len) < 0)
+        gw_log_info("client %s: trailers dropped: out of memory (request %s)", hr->c->peer, r->id);
+}
+
 static int ds_detach(struct gw_request *r, uv_stream_t **s, const char **rest, size_t *rest_len,
                      struct gw_tls_stream **tls)
 {
@@ -610,4 +633,5 @@ static const struct gw_downstream_ops h2_downstream = {
     .send_continue = ds_send_continue,
     .defer = ds_defer,
     .detach = ds_detach,
+    .trailers = ds_trailers,
 };

@@ -44,6 +44,13 @@ struct gw__answer_text {
 void gw__answer_render(const struct gw_answer *a, const char *request_id,
                        struct gw__answer_text *out);
 
+/* conn/respond.c: renders a for a gRPC call as a Trailers-Only response: out->headers gets
+ * content-type application/grpc, grpc-status (gRPC's mapping of the HTTP status, h2/grpc.h),
+ * grpc-message (the error's message, percent-encoded), then Retry-After and a->headers as for
+ * any answer; no body; out->status is the HTTP status the answer stands for. */
+void gw__answer_render_grpc(const struct gw_answer *a, const char *request_id,
+                            struct gw__answer_text *out);
+
 /* conn/respond.c: the answer for err with nothing added. */
 void gw__conn_error(struct gw_conn *c, int err, bool close_after);
 

@@ -121,6 +121,11 @@ struct gw_downstream_ops {
      * waits for it (a forced stop ends it). r itself is not touched. 0, or a negative code
      * (nothing started). NULL for a downstream that cannot (a background request itself). */
     int (*background)(struct gw_request *r);
+    /* The response's trailer fields ("name: value\r\n" lines, copied), from an HTTP/2
+     * upstream (upstream/h2_upstream.c), before the last body bytes go through `send`: sent
+     * after the payload when the client speaks HTTP/2 (gRPC's grpc-status lives there). NULL
+     * for a downstream that drops them (HTTP/1.1: the chunked trailer section is not sent). */
+    void (*trailers)(struct gw_request *r, const char *lines, size_t len);
 };
 
 /*
@@ -229,6 +234,9 @@ struct gw_request {
     /** the request came over TLS (set by the downstream: an HTTP/1 connection of the HTTPS
      * listener): Strict-Transport-Security and X-Forwarded-Proto: https follow it */
     bool secure;
+    /** a gRPC call (an HTTP/2 request with content-type application/grpc*): gantry's own
+     * answers are gRPC statuses (conn/respond.c), and it needs an HTTP/2 upstream */
+    bool grpc;
     /** the verified client certificate's subject and subject alternative names (mTLS,
      * "tls.client_auth"), owned by the downstream and valid for the request's life; NULL when
      * none */

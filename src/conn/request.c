@@ -509,7 +509,13 @@ void gw__request_dispatch(struct gw_request *r)
     if (sc->websocket.token_query)
         gw__request_redact_query(r->path, sizeof(r->path), sc->websocket.token_query);
     if (m->upgrade) {
-        rc = check_upgrade(r, &sc->websocket, norm, norm_len);
+        /* The HTTP/2 downstream raises `upgrade` for a gRPC call (HTTP/2 has no Upgrade of its
+         * own, RFC 9113 8.6), so that the check below costs other requests nothing: a gRPC
+         * call to a service without an HTTP/2 upstream gets a gRPC error, not a garbled try. */
+        rc = r->grpc ? (sc->upstream_protocol == GW_UPSTREAM_HTTP1 ? GW_EGRPCHTTP1 : 0)
+                     : check_upgrade(r, &sc->websocket, norm, norm_len);
+        if (r->grpc)
+            r->msg.upgrade = false;
         if (rc < 0) {
             struct gw_answer a;
             gw_request_path_free(r, norm);

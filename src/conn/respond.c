@@ -10,6 +10,7 @@
 #include "conn/internal.h"
 #include "core/error.h"
 #include "core/random.h"
+#include "h2/grpc.h"
 #include "policy/chain.h"
 
 /* Appends s as the inside of a JSON string: quote, backslash and control characters escaped
@@ -105,6 +106,34 @@ void gw__answer_render(const struct gw_answer *a, const char *request_id,
     if (a->headers && strlen(a->headers) < hcap - h)
         h = put_raw(headers, h, hcap, a->headers);
     out->headers_len = h;
+    out->status = status;
+}
+
+void gw__answer_render_grpc(const struct gw_answer *a, const char *request_id,
+                            struct gw__answer_text *out)
+{
+    char msg[256], enc[300], num[64];
+    int status = a->status ? a->status : gw_err_http_status(a->err);
+    gw__answer_render(a, request_id, out); /* Retry-After and the extra header lines */
+    snprintf(msg, sizeof msg, "%s%s%s", gw_strerror(a->err), a->service ? " for service " : "",
+             a->service ? a->service : "");
+    gw_grpc_message_encode(msg, enc, sizeof enc);
+    char *h = out->headers;
+    size_t hcap = sizeof out->headers;
+    char rest[sizeof out->headers];
+    memcpy(rest, h, out->headers_len + 1);
+    snprintf(num, sizeof num, "%d", (int)gw_grpc_status_of_http(status));
+    size_t n = put_raw(h, 0, hcap, "content-type: application/grpc\r\ngrpc-status: ");
+    n = put_raw(h, n, hcap, num);
+    n = put_raw(h, n, hcap, "\r\ngrpc-message: ");
+    n = put_raw(h, n, hcap, enc);
+    n = put_raw(h, n, hcap, "\r\n");
+    /* The other lines go whole or not at all. */
+    if (strlen(rest) < hcap - n)
+        n = put_raw(h, n, hcap, rest);
+    out->headers_len = n;
+    out->body[0] = '\0';
+    out->body_len = 0;
     out->status = status;
 }
 

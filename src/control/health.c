@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "control/health_h2.h"
 #include "control/snapshot.h"
 #include "core/error.h"
 #include "core/list.h"
@@ -37,6 +38,8 @@ struct probe {
     struct check *check;       /* NULL once the probe has ended */
     struct gw_tls_stream *tls; /* https:// targets: the session, or NULL */
     bool established;          /* the TLS handshake completed (the request went out) */
+    struct gw_health_h2 *h2;   /* h2c targets: the probe's HTTP/2 session, or NULL */
+    struct gw_buf h2out;       /* ... and the bytes it sends */
     struct gw_http1_parser parser;
     struct gw_http1_message msg;
     struct gw_http1_header headers[PROBE_MAX_HEADERS];
@@ -59,6 +62,9 @@ struct check {
     struct sockaddr_storage addr;
     struct gw_tls_client *tls; /* https:// targets: the service's client context (a reference) */
     char host[256];            /* the target's host: SNI and the name verified */
+    bool h2c;                  /* the service speaks HTTP/2 with prior knowledge to it */
+    char *h2_path;             /* ... then the check's path, and the target's authority */
+    char h2_authority[300];
     char *request;
     size_t request_len;
     uint64_t interval_ms;
@@ -114,6 +120,8 @@ static void on_probe_closed(uv_handle_t *handle)
 {
     struct probe *p = handle->data;
     gw_tls_stream_free(p->tls);
+    gw_health_h2_free(p->h2);
+    gw_buf_free(&p->h2out);
     free(p);
 }
 
@@ -183,6 +191,18 @@ static void finish_error(struct check *c, const char *what, int err)
     finish(c, false, why);
 }
 
+/* The final status decides. */
+static void verdict(struct check *c, int status)
+{
+    if (status >= c->status_min && status <= c->status_max) {
+        finish(c, true, "");
+    } else {
+        char why[32];
+        snprintf(why, sizeof(why), "status %d", status);
+        finish(c, false, why);
+    }
+}
+
 /* Parses what the probe has read; ends the probe when the outcome is known. */
 static void parse(struct probe *p)
 {
@@ -206,13 +226,7 @@ static void parse(struct probe *p)
             gw_http1_parser_init_response(&p->parser, NULL, GW_METHOD_GET);
             continue;
         }
-        if (status >= c->status_min && status <= c->status_max) {
-            finish(c, true, "");
-        } else {
-            char why[32];
-            snprintf(why, sizeof(why), "status %d", status);
-            finish(c, false, why);
-        }
+        verdict(c, status);
         return;
     }
 }
@@ -339,6 +353,14 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         tls_input(p, buf->base, (size_t)nread);
         return;
     }
+    if (p->h2 != NULL) {
+        int st = gw_health_h2_input(p->h2, buf->base, (size_t)nread);
+        if (st < 0)
+            finish_error(p->check, "HTTP/2", st);
+        else if (st > 0)
+            verdict(p->check, st);
+        return;
+    }
     p->len += (size_t)nread;
     parse(p);
 }
@@ -376,6 +398,15 @@ static void on_connect(uv_connect_t *req, int status)
         return;
     }
     uv_buf_t b = uv_buf_init(p->req, (unsigned)p->req_len);
+    if (c->h2c) {
+        /* The request is a stream of a session of the probe's own (HPACK state included). */
+        p->h2 = gw_health_h2_start(c->h2_authority, c->h2_path, &p->h2out);
+        if (p->h2 == NULL) {
+            finish(c, false, "out of memory");
+            return;
+        }
+        b = uv_buf_init(p->h2out.data, (unsigned)p->h2out.len);
+    }
     p->write_req.data = p;
     int rc = uv_write(&p->write_req, (uv_stream_t *)&p->tcp, &b, 1, on_write);
     if (rc == 0)
@@ -394,6 +425,7 @@ static void start_probe(struct check *c)
         return;
     }
     memset(p, 0, offsetof(struct probe, buf));
+    gw_buf_init(&p->h2out, 65536);
     p->req_len = c->request_len;
     memcpy(p->req, c->request, c->request_len);
     p->msg.headers = p->headers;
@@ -446,6 +478,15 @@ static int apply_settings(struct check *c, const struct gw_service *svc, const s
         return GW_ENOMEM;
     snprintf(req, (size_t)n + 1, REQUEST_FMT, sc->health_check.path, t->conf->authority);
 #undef REQUEST_FMT
+    char *h2_path = NULL;
+    if (t->h2 && (h2_path = strdup(sc->health_check.path)) == NULL) {
+        free(req);
+        return GW_ENOMEM;
+    }
+    free(c->h2_path);
+    c->h2_path = h2_path;
+    c->h2c = t->h2 != 0;
+    snprintf(c->h2_authority, sizeof(c->h2_authority), "%s", t->conf->authority);
     free(c->request);
     c->request = req;
     c->request_len = (size_t)n;
@@ -470,6 +511,7 @@ static void on_check_closed(uv_handle_t *handle)
     gw_target_state_unref(c->state);
     gw_tls_client_unref(c->tls);
     free(c->request);
+    free(c->h2_path);
     free(c->service);
     free(c);
 }
@@ -513,6 +555,7 @@ fail:
     gw_target_state_unref(c->state);
     gw_tls_client_unref(c->tls);
     free(c->request);
+    free(c->h2_path);
     free(c->service);
     free(c);
     return rc;

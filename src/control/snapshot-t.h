@@ -52,7 +52,10 @@ struct gw_target {
     /** the upstream pool's key across snapshots: key, and for https:// targets "|tls:" and a
      * hash of the TLS settings, so connections made with other settings (CA, client
      * certificate, server name) are never shared */
-    char pool_key[328];
+    char pool_key[327]; /* 327: with h2, the struct keeps its size (792: indexing stays cheap) */
+    /** the service's upstream_protocol: 0 (HTTP/1.1), else GW_UPSTREAM_H2 or GW_UPSTREAM_H2C:
+     * requests go as streams of shared HTTP/2 connections (upstream/h2_upstream.c) */
+    uint8_t h2;
 };
 
 struct gw_service {

@@ -146,6 +146,12 @@ static int build_services(struct gw_snapshot *s, struct gw_target_registry *reg,
             } else {
                 memcpy(tg->pool_key, tg->key, sizeof(tg->key));
             }
+            tg->h2 = (uint8_t)sc->upstream_protocol;
+            if (tg->h2) {
+                /* Never shared with HTTP/1.1 connections to the same address. */
+                size_t k = strlen(tg->pool_key);
+                snprintf(tg->pool_key + k, sizeof(tg->pool_key) - k, "|h2");
+            }
             if (reg) {
                 /* uv_hrtime() is the clock every loop's uv_now() reads. */
                 tg->state = gw_target_state_get(reg, tg->key, uv_hrtime() / 1000000);

@@ -77,6 +77,9 @@
     X(ETLS, 400, "the TLS handshake or a record failed")                                           \
     X(EHTTPSREDIRECT, 308, "this host is served over HTTPS")                                       \
     X(EUPTLS, 502, "upstream TLS handshake failed")                                                \
+    /* HTTP/2 upstreams and gRPC (upstream/h2_upstream.c) */                                       \
+    X(EGRPCHTTP1, 501, "gRPC needs an HTTP/2 upstream (upstream_protocol h2 or h2c)")              \
+    X(EUPH2, 502, "upstream HTTP/2 protocol error")                                                \
     X(ECLIENTCERT, 401, "client certificate required")                                             \
     X(ECLIENTCERTCA, 403, "client certificate not accepted for this service")                      \
     /* configuration */                                                                            \

@@ -50,6 +50,7 @@ static void stream_free(struct gw_h2_stream *st)
     gw_buf_free(&st->cookies);
     free(st->path);
     gw_buf_free(&st->out);
+    gw_buf_free(&st->trailers);
     free(st->authority);
     free(st->host);
     free(st->body);
@@ -108,6 +109,7 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *f, void *a
     gw_buf_init(&st->line, s->lim.max_header_list_size);
     gw_buf_init(&st->cookies, s->lim.max_header_list_size);
     gw_buf_init(&st->out, SIZE_MAX);
+    gw_buf_init(&st->trailers, 65536);
     nghttp2_session_set_stream_user_data(ng, st->id, st);
     return 0;
 }
@@ -485,6 +487,8 @@ void gw_h2_stream_body_hold(struct gw_h2_stream *st, bool hold)
 /* ---- response ----------------------------------------------------------------------------------
  */
 
+static bool submit_trailers(struct gw_h2_stream *st);
+
 static ssize_t read_payload(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t length,
                             uint32_t *flags, nghttp2_data_source *src, void *arg)
 {
@@ -506,6 +510,9 @@ static ssize_t read_payload(nghttp2_session *ng, int32_t id, uint8_t *buf, size_
     }
     if (st->out_eof && st->out.len == st->out_off) {
         *flags |= NGHTTP2_DATA_FLAG_EOF;
+        /* RFC 9113 8.1: trailers are a HEADERS frame that ends the stream. */
+        if (st->trailers.len && submit_trailers(st))
+            *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
         return (ssize_t)n;
     }
     if (n == 0) {
@@ -524,17 +531,17 @@ static bool connection_specific(const char *n, size_t len)
            (len == 7 && strncasecmp(n, "upgrade", 7) == 0);
 }
 
-int gw_h2_stream_respond(struct gw_h2_stream *st, int status, const char *lines, size_t len,
-                         bool has_body, bool chunked)
+/* Header lines ("Name: value" each ending in CRLF) as nghttp2 fields after `first` free slots:
+ * names lowercased in a copy (*copy, which the fields point into), connection-specific fields
+ * dropped. *nv and *copy are the caller's to free; *k counts the fields. 0 or GW_ENOMEM. */
+static int lines_to_nv(const char *lines, size_t len, size_t first, nghttp2_nv **nvp, char **copyp,
+                       size_t *kp)
 {
-    if (st->closed || st->responded)
-        return GW_EINVAL;
-    /* Count the fields first: one nv each, plus :status. */
-    size_t nf = 1;
+    size_t nf = first;
     for (size_t i = 0; i < len; i++)
         nf += lines[i] == '\n';
+    nf++; /* a last line without its CRLF */
     nghttp2_nv *nv = malloc(nf * sizeof *nv);
-    /* Lowercased names live in one copy of the lines. */
     char *copy = malloc(len + 1);
     if (!nv || !copy) {
         free(nv);
@@ -542,10 +549,7 @@ int gw_h2_stream_respond(struct gw_h2_stream *st, int status, const char *lines,
         return GW_ENOMEM;
     }
     memcpy(copy, lines, len);
-    char code[4] = {(char)('0' + status / 100 % 10), (char)('0' + status / 10 % 10),
-                    (char)('0' + status % 10), '\0'};
-    size_t k = 0;
-    nv[k++] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)code, 7, 3, NGHTTP2_NV_FLAG_NONE};
+    size_t k = first;
     size_t i = 0;
     while (i < len) {
         size_t e = i;
@@ -570,6 +574,25 @@ int gw_h2_stream_respond(struct gw_h2_stream *st, int status, const char *lines,
         }
         i = e + 1;
     }
+    *nvp = nv;
+    *copyp = copy;
+    *kp = k;
+    return 0;
+}
+
+int gw_h2_stream_respond(struct gw_h2_stream *st, int status, const char *lines, size_t len,
+                         bool has_body, bool chunked)
+{
+    if (st->closed || st->responded)
+        return GW_EINVAL;
+    nghttp2_nv *nv;
+    char *copy;
+    size_t k;
+    if (lines_to_nv(lines, len, 1, &nv, &copy, &k) < 0)
+        return GW_ENOMEM;
+    char code[4] = {(char)('0' + status / 100 % 10), (char)('0' + status / 10 % 10),
+                    (char)('0' + status % 10), '\0'};
+    nv[0] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)code, 7, 3, NGHTTP2_NV_FLAG_NONE};
     nghttp2_data_provider prd = {.source.ptr = st, .read_callback = read_payload};
     st->out_chunked = chunked;
     if (chunked)
@@ -583,6 +606,26 @@ int gw_h2_stream_respond(struct gw_h2_stream *st, int status, const char *lines,
     if (!has_body)
         st->out_eof = true;
     return 0;
+}
+
+int gw_h2_stream_trailers(struct gw_h2_stream *st, const char *lines, size_t len)
+{
+    gw_buf_reset(&st->trailers);
+    return gw_buf_append(&st->trailers, lines, len);
+}
+
+/* The payload ended and trailers wait: they end the stream instead of the last DATA. */
+static bool submit_trailers(struct gw_h2_stream *st)
+{
+    nghttp2_nv *nv;
+    char *copy;
+    size_t k;
+    if (lines_to_nv(st->trailers.data, st->trailers.len, 0, &nv, &copy, &k) < 0)
+        return false;
+    int rc = k ? nghttp2_submit_trailer(st->sess->ng, st->id, nv, k) : -1;
+    free(nv);
+    free(copy);
+    return rc == 0;
 }
 
 static void resume(struct gw_h2_stream *st)

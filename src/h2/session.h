@@ -101,10 +101,11 @@ struct gw_h2_stream {
     size_t out_off;
     bool out_chunked; /** gw_h2_stream_write gets chunked bytes */
     struct gw_chunked_decoder dec;
-    bool responded; /** the head was submitted */
-    bool out_eof;   /** the payload is complete */
-    bool deferred;  /** nghttp2 waits for payload (resume it) */
-    bool want_sent; /** a write reported pending: run `sent` once out drains */
+    bool responded;         /** the head was submitted */
+    bool out_eof;           /** the payload is complete */
+    bool deferred;          /** nghttp2 waits for payload (resume it) */
+    bool want_sent;         /** a write reported pending: run `sent` once out drains */
+    struct gw_buf trailers; /** trailer lines sent after the payload (gw_h2_stream_trailers) */
     /* news for the owner (set inside nghttp2's callbacks, delivered after) */
     bool ev_ready, ev_body, ev_sent, ev_closed;
     bool closed;          /** nghttp2 closed the stream */
@@ -163,6 +164,11 @@ int gw_h2_stream_respond(struct gw_h2_stream *s, int status, const char *lines, 
  * more; 0: taken, but the stream holds GW_H2_OUT_HIGH or more: `sent` runs when it drained;
  * negative: a code (the framing was bad, or out of memory). */
 int gw_h2_stream_write(struct gw_h2_stream *s, const char *p, size_t n);
+
+/* Trailer fields ("name: value" lines, each ending in CRLF; copied) to send after the payload:
+ * the stream then ends with their HEADERS frame. Before gw_h2_stream_end; a response submitted
+ * without a body sends none. 0 or GW_ENOMEM. */
+int gw_h2_stream_trailers(struct gw_h2_stream *st, const char *lines, size_t len);
 
 /* The payload is complete. */
 void gw_h2_stream_end(struct gw_h2_stream *s);

@@ -17,6 +17,7 @@ struct gw_request;
 struct gw_target;
 struct gw_tls_session;
 struct gw_upconn_tls;
+struct gw_h2up_conns;
 
 struct gw_pool {
     struct gw_pool *next; /* hash chain */
@@ -25,6 +26,10 @@ struct gw_pool {
     /** https:// targets: the newest TLS session a connection of this pool received, offered
      * by the next new connection (upstream/upconn_tls.c); NULL when none */
     struct gw_tls_session *tls_session;
+    /** HTTP/2 targets: the connections to it, each shared by many requests
+     * (upstream/h2_upstream.c, made on first use; NULL until then); the idle list stays empty.
+     * A pointer, not the list itself: the pool keeps its allocation size */
+    struct gw_h2up_conns *h2;
     char key[328];
 };
 

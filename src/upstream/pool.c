@@ -32,6 +32,7 @@ void gw_pools_free(struct gw_pools *p)
         while (pl) {
             struct gw_pool *next = pl->next;
             gw_tls_session_free(pl->tls_session);
+            free(pl->h2); /* its connections are closed (a draining worker swept them) */
             free(pl);
             pl = next;
         }
@@ -235,7 +236,9 @@ int gw_upconn_connect(struct gw_worker *w, const struct gw_target *t, struct gw_
     gw_mx_inc(&w->mx.up_opened);
     uc->connect_req.data = uc;
     uv_tcp_nodelay(&uc->tcp, 1);
-    if (t->tls)
+    if (t->h2)
+        rc = gw__h2up_connect(uc, t, cb);
+    else if (t->tls)
         rc = gw__upconn_tls_connect(uc, t, cb);
     else
         rc = uv_tcp_connect(&uc->connect_req, &uc->tcp, (const struct sockaddr *)&t->addr, cb);
@@ -252,6 +255,7 @@ void gw_pools_sweep(struct gw_worker *w, uint64_t idle_ms)
     uint64_t now = uv_now(&w->loop);
     for (size_t i = 0; i < w->pools.nbuckets; i++) {
         for (struct gw_pool *pl = w->pools.buckets[i]; pl; pl = pl->next) {
+            gw__h2up_sweep(pl, now, idle_ms);
             /* Oldest at the tail: stop at the first one still fresh. */
             while (!gw_list_empty(&pl->idle)) {
                 struct gw_upconn *uc = gw_container_of(pl->idle.prev, struct gw_upconn, link);

@@ -24,6 +24,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/random.h"
+#include "http1/cookie.h"
 #include "http1/upgrade.h"
 #include "metrics/metrics.h"
 #include "policy/chain.h"
@@ -255,11 +256,6 @@ static bool try_again(struct gw_request *r, int cls, int status)
     return true;
 }
 
-void gw_proxy_retry_now(struct gw_request *r)
-{
-    pick_and_connect(r, true);
-}
-
 static void on_up_timeout(uv_timer_t *t)
 {
     struct gw_upconn *uc = t->data;
@@ -291,6 +287,17 @@ static void on_up_timeout(uv_timer_t *t)
     if (!r->resp_head_done && try_again(r, GW_RETRY_TIMEOUT, 0))
         return;
     fail(r, GW_EUPTIMEOUT);
+}
+
+void gw_proxy_retry_now(struct gw_request *r)
+{
+    pick_and_connect(r, true);
+}
+
+void gw_proxy_upstream_deadline(struct gw_request *r)
+{
+    if (r->up)
+        on_up_timeout(&r->up->timer);
 }
 
 static void start_response_timer(struct gw_request *r)
@@ -752,32 +759,6 @@ static void pick_and_connect(struct gw_request *r, bool fresh)
     uv_timer_start(&uc->timer, on_up_timeout, svc->conf->connect_timeout_ms, 0);
 }
 
-/* Value of cookie `name` in the request's Cookie headers (RFC 6265 5.4: "name=value" pairs
- * separated by "; "); NULL when absent. */
-static const char *find_cookie(const struct gw_http1_message *m, const char *name, size_t *len)
-{
-    size_t nlen = strlen(name);
-    for (uint32_t i = 0; i < m->num_headers; i++) {
-        const struct gw_http1_header *h = &m->headers[i];
-        if (h->name_len != 6 || strncasecmp(h->name, "cookie", 6) != 0)
-            continue;
-        const char *p = h->value, *end = h->value + h->value_len;
-        while (p < end) {
-            while (p < end && (*p == ' ' || *p == ';'))
-                p++;
-            const char *pair = p;
-            while (p < end && *p != ';')
-                p++;
-            const char *eq = memchr(pair, '=', (size_t)(p - pair));
-            if (eq && (size_t)(eq - pair) == nlen && memcmp(pair, name, nlen) == 0) {
-                *len = (size_t)(p - eq - 1);
-                return eq + 1;
-            }
-        }
-    }
-    return NULL;
-}
-
 /* The balancer's inputs that come from the request head, copied now: the head's bytes may
  * move before a retry picks again. */
 static void capture_balance_inputs(struct gw_request *r)
@@ -790,14 +771,14 @@ static void capture_balance_inputs(struct gw_request *r)
         v = i >= 0 ? r->msg.headers[i].value : NULL;
         n = i >= 0 ? r->msg.headers[i].value_len : 0;
     } else if (sc->lb_hash_kind == GW_LB_HASH_COOKIE && sc->lb_hash_name) {
-        v = find_cookie(&r->msg, sc->lb_hash_name, &n);
+        v = gw_http1_find_cookie(&r->msg, sc->lb_hash_name, &n);
     }
     r->hash_key_len = v ? (n < sizeof(r->hash_key) ? n : sizeof(r->hash_key)) : 0;
     if (r->hash_key_len)
         memcpy(r->hash_key, v, r->hash_key_len);
     if (sc->lb_sticky_cookie) {
         size_t cl = 0;
-        const char *c = find_cookie(&r->msg, sc->lb_sticky_cookie, &cl);
+        const char *c = gw_http1_find_cookie(&r->msg, sc->lb_sticky_cookie, &cl);
         if (c && cl < sizeof(r->sticky_cookie)) {
             memcpy(r->sticky_cookie, c, cl);
             r->sticky_cookie[cl] = '\0';

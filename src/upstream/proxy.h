@@ -27,6 +27,11 @@ void gw_proxy_sent(struct gw_request *r, int status);
 /* The retry backoff the proxy asked for (r->ds->defer) has passed. */
 void gw_proxy_retry_now(struct gw_request *r);
 
+/* A deadline of the request's own (gRPC's grpc-timeout, upstream/h2_upstream.c) passed: handled
+ * as the upstream response timeout is (504 before the response started, else the client's
+ * stream is reset). */
+void gw_proxy_upstream_deadline(struct gw_request *r);
+
 /* The client went away or failed: drop the upstream side (the request is freed next). */
 void gw_proxy_abort(struct gw_request *r);
 

@@ -34,6 +34,11 @@
 static _Thread_local char tls_in[TLS_UP_READ_BUF];
 
 struct gw_upconn_tls {
+    /** not NULL: no TLS at all, the connection is a stream of an HTTP/2 connection
+     * (upstream/h2_upstream.c), and the functions below hand over to it. It rides on uc->tls
+     * so that plain HTTP/1.1 connections pay nothing for it: gw_upconn_write tests uc->tls
+     * already. */
+    struct gw_h2up *h2;
     struct gw_tls_stream *s;
     uv_connect_cb cb;     /* the proxy's connect callback: runs when the handshake is done */
     uv_write_cb write_cb; /* the proxy's write callback, for a write that had to wait */
@@ -45,6 +50,19 @@ struct gw_upconn_tls {
 bool gw_upconn_tls_connected(const struct gw_upconn *uc)
 {
     return uc->tls && uc->tls->tcp_connected;
+}
+
+struct gw_upconn_tls *gw__upconn_tls_h2(struct gw_h2up *hs)
+{
+    struct gw_upconn_tls *t = calloc(1, sizeof *t);
+    if (t)
+        t->h2 = hs;
+    return t;
+}
+
+struct gw_h2up *gw__upconn_tls_h2_of(const struct gw_upconn *uc)
+{
+    return uc->tls ? uc->tls->h2 : NULL;
 }
 
 /* A queued write completed: the proxy's callback (which does not free) runs with the request,
@@ -235,6 +253,10 @@ void gw__upconn_tls_read_start(struct gw_upconn *uc)
 {
     if (uc->closing)
         return;
+    if (uc->tls->h2) {
+        gw__h2up_read_start(uc);
+        return;
+    }
     if (!uc->reading && uv_read_start((uv_stream_t *)&uc->tcp, on_tls_alloc, on_tls_read) == 0)
         uc->reading = true;
     if (uc->reading && uc->tls->established && gw_tls_stream_has_input(uc->tls->s))
@@ -280,6 +302,8 @@ int gw__upconn_tls_connect(struct gw_upconn *uc, const struct gw_target *t, uv_c
 
 int gw_upconn_tls_write(struct gw_upconn *uc, uv_buf_t *bufs, unsigned n, uv_write_cb cb)
 {
+    if (uc->tls->h2)
+        return gw__h2up_write(uc, bufs, n, cb);
     for (unsigned i = 0; i < n; i++) {
         if (gw_tls_stream_write(uc->tls->s, bufs[i].base, bufs[i].len) < 0) {
             gw_log_warn("upstream %s: TLS write: %s", target_of(uc),
@@ -306,6 +330,10 @@ struct gw_tls_stream *gw__upconn_tls_take(struct gw_upconn *uc)
 void gw__upconn_tls_close(struct gw_upconn *uc, uv_close_cb cb)
 {
     struct gw_upconn_tls *t = uc->tls;
+    if (t->h2) {
+        gw__h2up_close(uc, cb);
+        return;
+    }
     if (t->established && t->s) {
         /* Best effort: a close_notify when the socket takes it now; nothing waits for it. */
         gw_tls_stream_shutdown(t->s);
@@ -323,6 +351,8 @@ void gw__upconn_tls_free(struct gw_upconn *uc)
 {
     if (!uc->tls)
         return;
+    if (uc->tls->h2)
+        gw__h2up_free(uc->tls->h2);
     gw_tls_stream_free(uc->tls->s);
     free(uc->tls);
     uc->tls = NULL;

@@ -1,0 +1,120 @@
+// gRPC peer of tests/integration/test_grpc.py, on @grpc/grpc-js (the reference Node
+// implementation). `server`: serves gwtest.Echo (echo.proto) over h2c on a free port and
+// prints "READY <port>". `call TARGET KIND [options as JSON]`: makes one call through TARGET
+// and prints one JSON line {code, details, messages, trailers}.
+//
+// Server behaviour, by the request's text: "slow:<ms>" answers after ms (deadline tests);
+// "fail" answers NOT_FOUND with a grpc-message and a trailer "x-why: fail"; anything else is
+// echoed with the metadata "x-authorization" it saw and a trailer "x-served-by: grpc-peer".
+import grpc from '@grpc/grpc-js';
+import protoLoader from '@grpc/proto-loader';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const dir = path.dirname(fileURLToPath(import.meta.url));
+const def = protoLoader.loadSync(path.join(dir, 'echo.proto'), { keepCase: true, defaults: true });
+const proto = grpc.loadPackageDefinition(def).gwtest;
+
+function trailer(extra) {
+  const md = new grpc.Metadata();
+  md.set('x-served-by', 'grpc-peer');
+  for (const [k, v] of Object.entries(extra || {})) md.set(k, v);
+  return md;
+}
+
+function serve() {
+  const server = new grpc.Server();
+  server.addService(proto.Echo.service, {
+    Unary(call, cb) {
+      const text = call.request.text;
+      const seen = call.metadata.get('x-authorization')[0] || '';
+      if (text === 'fail') {
+        cb({ code: grpc.status.NOT_FOUND, details: 'no such thing', metadata: trailer({ 'x-why': 'fail' }) });
+        return;
+      }
+      const m = /^slow:(\d+)$/.exec(text);
+      const answer = () => cb(null, { text: 'echo:' + text + (seen ? ' auth:' + seen : ''), count: call.request.count + 1 }, trailer());
+      if (m) setTimeout(answer, Number(m[1]));
+      else answer();
+    },
+    ServerStream(call) {
+      const n = call.request.count;
+      let i = 0;
+      const next = () => {
+        if (i === n) { call.end(trailer()); return; }
+        call.write({ text: call.request.text + ':' + i, count: i });
+        i++;
+        setImmediate(next);
+      };
+      next();
+    },
+    ClientStream(call, cb) {
+      const texts = [];
+      let sum = 0;
+      call.on('data', (m) => { texts.push(m.text); sum += m.count; });
+      call.on('end', () => cb(null, { text: texts.join(','), count: sum }, trailer()));
+    },
+    Bidi(call) {
+      call.on('data', (m) => call.write({ text: 'bidi:' + m.text, count: m.count * 2 }));
+      call.on('end', () => call.end(trailer()));
+    },
+  });
+  server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, port) => {
+    if (err) { console.error(err); process.exit(1); }
+    process.stdout.write('READY ' + port + '\n');
+  });
+}
+
+function call(target, kind, opts) {
+  const client = new proto.Echo(target, grpc.credentials.createInsecure());
+  const md = new grpc.Metadata();
+  for (const [k, v] of Object.entries(opts.metadata || {})) md.set(k, v);
+  const options = opts.deadline_ms ? { deadline: Date.now() + opts.deadline_ms } : {};
+  const out = { code: 0, details: '', messages: [], trailers: {} };
+  const done = (err) => {
+    if (err) { out.code = err.code; out.details = err.details; }
+    process.stdout.write(JSON.stringify(out) + '\n');
+    client.close();
+  };
+  const onStatus = (st) => { out.trailers = st.metadata ? st.metadata.getMap() : {}; };
+  // opts.big: opts.n messages of opts.big bytes each (too large for a command line).
+  const msgs = opts.big ? Array.from({ length: opts.n || 1 }, () => ({ text: 'x'.repeat(opts.big), count: 1 }))
+    : (opts.messages || [{ text: 'hello', count: 1 }]);
+  if (kind === 'unary') {
+    const c = client.Unary(msgs[0], md, options, (err, res) => { if (res) out.messages.push(res); setImmediate(() => done(err)); });
+    c.on('status', onStatus);
+  } else if (kind === 'server') {
+    const c = client.ServerStream(msgs[0], md, options);
+    c.on('data', (m) => out.messages.push(m));
+    c.on('status', onStatus);
+    c.on('error', (err) => setImmediate(() => done(err)));
+    c.on('end', () => setImmediate(() => done(null)));
+  } else if (kind === 'client') {
+    const c = client.ClientStream(md, options, (err, res) => { if (res) out.messages.push(res); setImmediate(() => done(err)); });
+    c.on('status', onStatus);
+    for (const m of msgs) c.write(m);
+    c.end();
+  } else if (kind === 'bidi') {
+    // One message at a time: the next goes only after the answer to the previous came back
+    // through the gateway, so the exchange is really interleaved.
+    const c = client.Bidi(md, options);
+    let i = 0;
+    c.on('data', (m) => {
+      out.messages.push(m);
+      i++;
+      if (i < msgs.length) c.write(msgs[i]);
+      else c.end();
+    });
+    c.on('status', onStatus);
+    c.on('error', (err) => setImmediate(() => done(err)));
+    c.on('end', () => setImmediate(() => done(null)));
+    c.write(msgs[0]);
+  } else {
+    throw new Error('unknown kind ' + kind);
+  }
+}
+
+const [, , mode, ...rest] = process.argv;
+if (mode === 'server') serve();
+else if (mode === 'call') call(rest[0], rest[1], rest[2] ? JSON.parse(rest[2]) : {});
+else { console.error('usage: grpc_peer.mjs server | call TARGET KIND [JSON]'); process.exit(2); }

@@ -1,0 +1,76 @@
+// HTTP/2 origin of tests/integration/test_h2_upstream.py, on Node's http2 module: an h2c
+// server (prior knowledge) on a free port that prints "READY <port>".
+//
+//   /echo         answers JSON {method, path, headers, body_sha256, body_len, stream_id,
+//                 session}: what arrived, and on which connection (session: a number per
+//                 HTTP/2 connection) and stream
+//   /stream?n=&size=  n DATA chunks of size bytes, one per event-loop turn, then trailers
+//                 "x-trailer: done"
+//   /slow?ms=     answers after ms
+//   /refuse       resets the stream with REFUSED_STREAM
+//   /goaway       answers, then sends GOAWAY
+//   /health       answers the status last set with /__set_health/NNN (200 at first)
+//
+// Options (argv): --max-streams N sets SETTINGS_MAX_CONCURRENT_STREAMS.
+import http2 from 'node:http2';
+import crypto from 'node:crypto';
+
+const args = process.argv.slice(2);
+const settings = {};
+const mi = args.indexOf('--max-streams');
+if (mi >= 0) settings.maxConcurrentStreams = Number(args[mi + 1]);
+
+let sessions = 0;
+let health = 200;
+const server = http2.createServer({ settings });
+server.on('session', (s) => { s.gwId = ++sessions; });
+server.on('stream', (stream, headers) => {
+  const url = new URL(headers[':path'], 'http://x');
+  const hash = crypto.createHash('sha256');
+  let len = 0;
+  stream.on('data', (d) => { hash.update(d); len += d.length; });
+  stream.on('error', () => {});
+  const route = url.pathname;
+  const set = /^\/__set_health\/(\d{3})$/.exec(route);
+  if (set || route === '/health') {
+    if (set) health = Number(set[1]);
+    stream.respond({ ':status': set ? 200 : health });
+    stream.end('health ' + health);
+    return;
+  }
+  if (route === '/refuse') {
+    stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+    return;
+  }
+  stream.on('end', () => {
+    if (route === '/stream') {
+      const n = Number(url.searchParams.get('n') || 3);
+      const size = Number(url.searchParams.get('size') || 10);
+      stream.respond({ ':status': 200, 'content-type': 'application/octet-stream' }, { waitForTrailers: true });
+      stream.on('wantTrailers', () => stream.sendTrailers({ 'x-trailer': 'done' }));
+      let i = 0;
+      const next = () => {
+        if (i === n) { stream.end(); return; }
+        i++;
+        if (stream.write(Buffer.alloc(size, 97 + (i % 26)))) setImmediate(next);
+        else stream.once('drain', next);
+      };
+      next();
+      return;
+    }
+    const answer = () => {
+      if (stream.destroyed) return;
+      const body = JSON.stringify({
+        method: headers[':method'], path: headers[':path'], authority: headers[':authority'],
+        headers, body_sha256: hash.digest('hex'), body_len: len, stream_id: stream.id,
+        session: stream.session.gwId,
+      });
+      stream.respond({ ':status': 200, 'content-type': 'application/json', 'x-origin': 'h2-peer' });
+      stream.end(body);
+      if (route === '/goaway') stream.session.goaway();
+    };
+    if (route === '/slow') setTimeout(answer, Number(url.searchParams.get('ms') || 1000));
+    else answer();
+  });
+});
+server.listen(0, '127.0.0.1', () => process.stdout.write('READY ' + server.address().port + '\n'));
