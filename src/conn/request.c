@@ -324,8 +324,9 @@ static __attribute__((noinline)) int check_upgrade(struct gw_request *r,
     }
     /* A tunnel takes the raw socket (upstream/tunnel.c): under TLS it would carry ciphertext
      * one way and plaintext the other. Until tunnels speak TLS, an upgrade over the HTTPS
-     * listener is treated as on a service with websocket off (proxied without Upgrade). */
-    if (!on || r->secure)
+     * listener is treated as on a service with websocket off (proxied without Upgrade). An
+     * HTTP/2 extended CONNECT is not: its client side is the stream (conn/h2_tunnel.c). */
+    if (!on || (r->secure && !r->ext_connect))
         return 0;
     enum gw_upgrade kind = gw_http1_upgrade_kind(&r->msg);
     if (kind == GW_UPGRADE_WEBSOCKET) {
@@ -425,10 +426,12 @@ void gw__request_dispatch(struct gw_request *r)
             return;
         }
     }
-    /* The WebSocket hub, off by default: one test. It takes over an HTTP/1 connection (an
-     * HTTP/2 stream cannot become a WebSocket here: no extended CONNECT). */
-    if (cfg->hub.enabled && r->ds == &gw_conn_downstream &&
-        gw__hub_serve(gw_conn_of(r), r, path, path_len, query, query_len))
+    /* The WebSocket hub, off by default: one test. It takes over an HTTP/1 connection; an
+     * HTTP/2 extended CONNECT to it is refused (501, EHUBH2: the hub's connections speak
+     * WebSocket on a socket of their own). */
+    if (cfg->hub.enabled && (r->ds == &gw_conn_downstream
+                                 ? gw__hub_serve(gw_conn_of(r), r, path, path_len, query, query_len)
+                                 : gw__hub_refuse_h2(r, path, path_len)))
         return;
     if (r->snap->cfg->tracing.enabled)
         gw_trace_begin(r);
@@ -513,6 +516,10 @@ void gw__request_dispatch(struct gw_request *r)
         gw__request_redact_query(r->path, sizeof(r->path), sc->websocket.token_query);
     if (m->upgrade) {
         rc = check_upgrade(r, &sc->websocket, norm, norm_len);
+        /* RFC 9220 3 (the same for RFC 8441): a :protocol the server does not support here is
+         * answered 501; going on as a plain request would answer the tunnel with a response. */
+        if (rc == 0 && r->ext_connect && r->upgrade != GW_UPGRADE_WEBSOCKET)
+            rc = GW_EEXTCONNECT;
         if (rc < 0) {
             struct gw_answer a;
             gw_request_path_free(r, norm);

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "core/error.h"
+#include "core/random.h"
 
 /* Room for a chunk-size line ("ffffffff\r\n") in front of an open chunk's payload. */
 #define CHUNK_HDR 10
@@ -25,13 +26,19 @@ struct gw_h2_session {
     uint32_t control;       /* PING and SETTINGS from the client in the window */
     uint32_t continuations; /* CONTINUATION frames in the current header block */
     bool failed;            /* a connection error: GOAWAY queued */
+    bool waiting;           /* some stream may have a timeout running */
 };
 
-static uint64_t now_ms(void)
+uint64_t gw_h2_clock_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static uint64_t now_ms(void)
+{
+    return gw_h2_clock_ms();
 }
 
 static void mark(struct gw_h2_stream *st)
@@ -51,6 +58,8 @@ static void stream_free(struct gw_h2_stream *st)
     free(st->path);
     gw_buf_free(&st->out);
     free(st->authority);
+    free(st->protocol);
+    free(st->scheme);
     free(st->host);
     free(st->body);
     free(st);
@@ -155,9 +164,17 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *f, const uint8_t 
             st->authority = dup_n(value, valuelen);
             st->authority_len = valuelen;
             rc = st->authority ? 0 : GW_ENOMEM;
+        } else if (namelen == 9 && memcmp(name, ":protocol", 9) == 0) {
+            /* nghttp2 takes it only after our SETTINGS_ENABLE_CONNECT_PROTOCOL. */
+            st->protocol = dup_n(value, valuelen);
+            st->protocol_len = valuelen;
+            rc = st->protocol ? 0 : GW_ENOMEM;
+        } else if (namelen == 7 && memcmp(name, ":scheme", 7) == 0) {
+            /* The connection says what it is; kept to check an extended CONNECT. */
+            st->scheme = dup_n(value, valuelen);
+            st->scheme_len = valuelen;
+            rc = st->scheme ? 0 : GW_ENOMEM;
         }
-        /* :scheme: the connection says what it is; :protocol is refused by nghttp2 (no
-         * SETTINGS_ENABLE_CONNECT_PROTOCOL). */
         return rc < 0 ? NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE : 0;
     }
     if (namelen == 4 && memcmp(name, "host", 4) == 0) {
@@ -185,6 +202,73 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *f, const uint8_t 
     return rc < 0 ? NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE : 0;
 }
 
+static bool token_is(const char *p, size_t n, const char *lit)
+{
+    return strlen(lit) == n && strncasecmp(p, lit, n) == 0;
+}
+
+/* An extended CONNECT (RFC 8441 4): ":method" CONNECT with ":protocol", and then ":scheme" and
+ * ":path" MUST be there (RFC 8441 4, unlike a plain CONNECT, RFC 9113 8.5), ":authority" too;
+ * the DATA frames are the tunnel's bytes, so a content-length cannot be (malformed, RFC 9113
+ * 8.1.1). nghttp2 checked most of it; this is the part a request of ours depends on. 0, or -1:
+ * malformed. */
+static int ext_connect_check(struct gw_h2_stream *st, bool end_stream)
+{
+    (void)end_stream;
+    if (!token_is(st->line.data, st->method_len, "CONNECT") || st->protocol_len == 0)
+        return -1;
+    if (!st->path || st->path_len == 0 || st->path[0] != '/' || !st->authority ||
+        st->authority_len == 0 || !st->scheme ||
+        !(token_is(st->scheme, st->scheme_len, "http") ||
+          token_is(st->scheme, st->scheme_len, "https")))
+        return -1;
+    if (st->has_cl)
+        return -1;
+    /* The protocol is an HTTP Upgrade token (RFC 9110 7.8): a tchar run. */
+    for (size_t i = 0; i < st->protocol_len; i++) {
+        unsigned char ch = (unsigned char)st->protocol[i];
+        if (ch <= ' ' || ch >= 0x7f || strchr("\"(),/:;<=>?@[\\]{}", ch))
+            return -1;
+    }
+    st->ext_connect = token_is(st->protocol, st->protocol_len, "websocket") ? GW_H2_EXT_WEBSOCKET
+                                                                            : GW_H2_EXT_OTHER;
+    st->tunnel = true;
+    return 0;
+}
+
+/* The HTTP/1.1 handshake fields of an extended CONNECT: Connection and Upgrade, and for
+ * websocket a Sec-WebSocket-Key of our own (RFC 8441 5: the key and the accept are not used on
+ * HTTP/2; the upstream's HTTP/1.1 handshake needs one, and its accept goes no further). */
+static int ext_connect_fields(struct gw_h2_stream *st, struct gw_buf *b)
+{
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    int rc = gw_buf_append_str(b, "connection: upgrade\r\nupgrade: ");
+    rc = rc ? rc : gw_buf_append(b, st->protocol, st->protocol_len);
+    rc = rc ? rc : gw_buf_append(b, "\r\n", 2);
+    if (rc < 0 || st->ext_connect != GW_H2_EXT_WEBSOCKET)
+        return rc;
+    unsigned char key[18] = {0};
+    uint64_t a = gw_random_u64(), z = gw_random_u64();
+    memcpy(key, &a, 8);
+    memcpy(key + 8, &z, 8);
+    char text[25];
+    size_t k = 0;
+    for (size_t i = 0; i < 18; i += 3) {
+        uint32_t v = (uint32_t)key[i] << 16 | (uint32_t)key[i + 1] << 8 | key[i + 2];
+        text[k++] = b64[v >> 18 & 63];
+        text[k++] = b64[v >> 12 & 63];
+        text[k++] = b64[v >> 6 & 63];
+        text[k++] = b64[v & 63];
+    }
+    /* 16 bytes are 22 characters and "==": the last group's two zero bytes became "AA". */
+    text[22] = '=';
+    text[23] = '=';
+    text[24] = '\0';
+    rc = gw_buf_append_str(b, "sec-websocket-key: ");
+    rc = rc ? rc : gw_buf_append(b, text, 24);
+    return rc ? rc : gw_buf_append(b, "\r\n", 2);
+}
+
 /* The header block is complete: the HTTP/1.1 head is the request line, the fields, Host and
  * the joined cookies, and a chunked framing for a body without a length. */
 static int finish_head(struct gw_h2_stream *st, bool end_stream)
@@ -205,7 +289,13 @@ static int finish_head(struct gw_h2_stream *st, bool end_stream)
     size_t target_len = st->path ? st->path_len : host_len;
     if (!target)
         return -1;
-    rc = gw_buf_append(b, st->line.data, st->method_len);
+    if (st->protocol) {
+        if (ext_connect_check(st, end_stream) < 0)
+            return -1;
+        rc = gw_buf_append_str(b, "GET");
+    } else {
+        rc = gw_buf_append(b, st->line.data, st->method_len);
+    }
     rc = rc ? rc : gw_buf_append(b, " ", 1);
     rc = rc ? rc : gw_buf_append(b, target, target_len);
     rc = rc ? rc : gw_buf_append_str(b, " HTTP/1.1\r\n");
@@ -214,6 +304,8 @@ static int finish_head(struct gw_h2_stream *st, bool end_stream)
         rc = rc ? rc : gw_buf_append(b, host, host_len);
         rc = rc ? rc : gw_buf_append(b, "\r\n", 2);
     }
+    if (rc == 0 && st->protocol)
+        rc = ext_connect_fields(st, b);
     if (rc == 0 && st->fields.len)
         rc = gw_buf_append(b, st->fields.data, st->fields.len);
     if (rc == 0 && st->cookies.len) {
@@ -221,8 +313,8 @@ static int finish_head(struct gw_h2_stream *st, bool end_stream)
         rc = rc ? rc : gw_buf_append(b, st->cookies.data, st->cookies.len);
         rc = rc ? rc : gw_buf_append(b, "\r\n", 2);
     }
-    /* A body without a length is chunked for HTTP/1.1. */
-    if (rc == 0 && !end_stream && !st->has_cl)
+    /* A body without a length is chunked for HTTP/1.1 (a tunnel's bytes are no body). */
+    if (rc == 0 && !end_stream && !st->has_cl && !st->tunnel)
         rc = gw_buf_append_str(b, "transfer-encoding: chunked\r\n");
     rc = rc ? rc : gw_buf_append(b, "\r\n", 2);
     if (rc < 0)
@@ -315,6 +407,24 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const u
     return 0;
 }
 
+/* RFC 9113 8.1: "A server can send a complete response prior to the client sending an entire
+ * request ... the server MAY request that the client abort transmission of a request without
+ * error by sending a RST_STREAM with an error code of NO_ERROR after sending a complete
+ * response". Done for a stream the owner cut (gw_h2_stream_cut: a body timeout), so that a client
+ * that stalled its upload holds no stream; an early answer (a 413) lets the client finish its
+ * upload, whose bytes are dropped. */
+static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *f, void *arg)
+{
+    (void)arg;
+    if ((f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA) ||
+        !(f->hd.flags & NGHTTP2_FLAG_END_STREAM))
+        return 0;
+    struct gw_h2_stream *st = nghttp2_session_get_stream_user_data(ng, f->hd.stream_id);
+    if (st && st->cut && !st->body_end && !st->closed)
+        nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR);
+    return 0;
+}
+
 static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t error, void *arg)
 {
     (void)arg;
@@ -365,7 +475,8 @@ static int body_room(struct gw_h2_stream *st, size_t n)
 
 static int append_body(struct gw_h2_stream *st, const uint8_t *p, size_t n)
 {
-    if (st->has_cl) {
+    st->body_since = 0;
+    if (st->has_cl || st->tunnel) {
         int rc = body_room(st, n);
         if (rc < 0)
             return rc;
@@ -416,7 +527,8 @@ static int close_chunk(struct gw_h2_stream *st)
 static void end_body(struct gw_h2_stream *st)
 {
     st->body_end = true;
-    if (!st->has_cl) {
+    st->body_since = 0;
+    if (!st->has_cl && !st->tunnel) {
         if (close_chunk(st) < 0 || body_room(st, 5) < 0) {
             st->bad = true;
             nghttp2_submit_rst_stream(st->sess->ng, NGHTTP2_FLAG_NONE, st->id,
@@ -465,7 +577,9 @@ void gw_h2_stream_body_consume(struct gw_h2_stream *st, size_t n)
 void gw_h2_stream_release(struct gw_h2_stream *st)
 {
     st->owner_data = NULL;
+    st->owner_tunnel = false;
     st->released = true;
+    st->body_since = 0;
     st->body_held = false;
     st->body_off = st->body_len = 0;
     st->chunk_open = false;
@@ -475,6 +589,19 @@ void gw_h2_stream_release(struct gw_h2_stream *st)
         nghttp2_session_consume_connection(st->sess->ng, st->uncredited);
     }
     st->uncredited = 0;
+}
+
+void gw_h2_stream_body_wait(struct gw_h2_stream *st)
+{
+    if (st->body_end || st->closed || st->tunnel)
+        return;
+    st->body_since = now_ms();
+    st->sess->waiting = true;
+}
+
+void gw_h2_stream_cut(struct gw_h2_stream *st)
+{
+    st->cut = true;
 }
 
 void gw_h2_stream_body_hold(struct gw_h2_stream *st, bool hold)
@@ -499,6 +626,8 @@ static ssize_t read_payload(nghttp2_session *ng, int32_t id, uint8_t *buf, size_
     st->out_off += n;
     if (st->out_off == st->out.len)
         st->out_off = st->out.len = 0;
+    if (n)
+        st->send_since = st->out.len > st->out_off ? now_ms() : 0;
     if (st->want_sent && st->out.len - st->out_off < GW_H2_OUT_HIGH) {
         st->want_sent = false;
         st->ev_sent = true;
@@ -618,6 +747,10 @@ int gw_h2_stream_write(struct gw_h2_stream *st, const char *p, size_t n)
     if (rc < 0)
         return rc;
     resume(st);
+    if (st->send_since == 0 && st->out.len > st->out_off && !st->tunnel) {
+        st->send_since = now_ms();
+        st->sess->waiting = true;
+    }
     if (st->out.len - st->out_off >= GW_H2_OUT_HIGH) {
         st->want_sent = true;
         return 0;
@@ -663,6 +796,7 @@ struct gw_h2_session *gw_h2_session_new(const struct gw_h2_limits *lim,
     nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cb, on_invalid_frame);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
     nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+    nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
     /* Windows are given back as the owner forwards the body: that is the backpressure. */
     nghttp2_option_set_no_auto_window_update(opt, 1);
     /* Our own counters fire first; nghttp2's bounds stay as a backstop. */
@@ -682,8 +816,11 @@ struct gw_h2_session *gw_h2_session_new(const struct gw_h2_limits *lim,
         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, lim->initial_window_size},
         {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, lim->max_header_list_size},
         {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+        {NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1},
     };
-    if (nghttp2_submit_settings(s->ng, NGHTTP2_FLAG_NONE, iv, sizeof iv / sizeof iv[0]) != 0)
+    /* The last entry only when extended CONNECT is wanted (RFC 8441 3). */
+    size_t niv = sizeof iv / sizeof iv[0] - (lim->connect_protocol ? 0 : 1);
+    if (nghttp2_submit_settings(s->ng, NGHTTP2_FLAG_NONE, iv, niv) != 0)
         goto fail;
     return s;
 fail:
@@ -775,6 +912,38 @@ bool gw_h2_session_alive(const struct gw_h2_session *s)
 bool gw_h2_session_busy(const struct gw_h2_session *s)
 {
     return !gw_list_empty(&s->streams);
+}
+
+bool gw_h2_session_waiting(const struct gw_h2_session *s)
+{
+    return s->waiting;
+}
+
+void gw_h2_session_expire(struct gw_h2_session *s, uint64_t now, uint64_t body_ms, uint64_t send_ms)
+{
+    bool waiting = false;
+    struct gw_list *it = s->streams.next;
+    while (it != &s->streams) {
+        struct gw_h2_stream *st = gw_container_of(it, struct gw_h2_stream, link);
+        it = it->next; /* the owner's callback may answer or reset st; it is freed later */
+        if (st->closed || st->tunnel)
+            continue;
+        if (st->body_since && body_ms && now - st->body_since >= body_ms) {
+            st->body_since = 0;
+            if (st->owner_data && !st->body_end)
+                s->h->timeout(s->owner, st, GW_H2_TIMEOUT_BODY);
+        }
+        if (!st->closed && st->send_since && send_ms && now - st->send_since >= send_ms) {
+            st->send_since = 0;
+            if (st->owner_data)
+                s->h->timeout(s->owner, st, GW_H2_TIMEOUT_SEND);
+            else
+                gw_h2_stream_reset(st, NGHTTP2_CANCEL);
+        }
+        if (!st->closed && (st->body_since || st->send_since))
+            waiting = true;
+    }
+    s->waiting = waiting;
 }
 
 void gw_h2_session_goaway(struct gw_h2_session *s)

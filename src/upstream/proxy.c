@@ -967,17 +967,22 @@ static void hand_over(struct gw_request *r)
     uv_stream_t *client;
     const char *rest;
     size_t rest_len;
-    int rc = r->ds->detach ? r->ds->detach(r, &client, &rest, &rest_len) : GW_EINVAL;
-    if (rc == 0) {
-        struct gw_tunnel_info info = {.id = r->id,
-                                      .service = r->svc->conf->name,
-                                      .peer = r->peer[0] ? r->peer : "-",
-                                      .target = r->target->key,
-                                      .idle_ms = wc->idle_timeout_ms,
-                                      .lifetime_ms = wc->max_lifetime_ms,
-                                      .websocket = r->upgrade == GW_UPGRADE_WEBSOCKET};
-        rc = gw_tunnel_start(r->w, client, rest, rest_len, (uv_stream_t *)&uc->tcp,
-                             uc->buf + uc->off, uc->len - uc->off, &info);
+    struct gw_tunnel_info info = {.id = r->id,
+                                  .service = r->svc->conf->name,
+                                  .peer = r->peer[0] ? r->peer : "-",
+                                  .target = r->target->key,
+                                  .idle_ms = wc->idle_timeout_ms,
+                                  .lifetime_ms = wc->max_lifetime_ms,
+                                  .websocket = r->upgrade == GW_UPGRADE_WEBSOCKET};
+    int rc;
+    if (r->ds->tunnel) {
+        /* An HTTP/2 stream (RFC 8441): the downstream joins the upstream to the stream. */
+        rc = r->ds->tunnel(r, (uv_stream_t *)&uc->tcp, uc->buf + uc->off, uc->len - uc->off, &info);
+    } else {
+        rc = r->ds->detach ? r->ds->detach(r, &client, &rest, &rest_len) : GW_EINVAL;
+        if (rc == 0)
+            rc = gw_tunnel_start(r->w, client, rest, rest_len, (uv_stream_t *)&uc->tcp,
+                                 uc->buf + uc->off, uc->len - uc->off, &info);
     }
     uc->requests++;
     detach_upstream(r, false); /* its socket lives on in the tunnel (a duplicate) */
