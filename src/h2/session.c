@@ -9,32 +9,10 @@
 #include <time.h>
 
 #include "core/error.h"
-#include "core/random.h"
+#include "h2/internal.h"
 
 /* Room for a chunk-size line ("ffffffff\r\n") in front of an open chunk's payload. */
 #define CHUNK_HDR 10
-
-struct gw_h2_session {
-    nghttp2_session *ng;
-    const struct gw_h2_handler *h;
-    void *owner;
-    struct gw_h2_limits lim;
-    struct gw_list streams; /* every gw_h2_stream */
-    struct gw_list pending; /* streams with news for the owner */
-    uint64_t window_start;  /* ms: the current one-second window of the flood counters */
-    uint32_t resets;        /* RST_STREAM from the client in the window */
-    uint32_t control;       /* PING and SETTINGS from the client in the window */
-    uint32_t continuations; /* CONTINUATION frames in the current header block */
-    bool failed;            /* a connection error: GOAWAY queued */
-    bool waiting;           /* some stream may have a timeout running */
-};
-
-uint64_t gw_h2_clock_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static uint64_t now_ms(void)
 {
@@ -202,73 +180,6 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *f, const uint8_t 
     return rc < 0 ? NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE : 0;
 }
 
-static bool token_is(const char *p, size_t n, const char *lit)
-{
-    return strlen(lit) == n && strncasecmp(p, lit, n) == 0;
-}
-
-/* An extended CONNECT (RFC 8441 4): ":method" CONNECT with ":protocol", and then ":scheme" and
- * ":path" MUST be there (RFC 8441 4, unlike a plain CONNECT, RFC 9113 8.5), ":authority" too;
- * the DATA frames are the tunnel's bytes, so a content-length cannot be (malformed, RFC 9113
- * 8.1.1). nghttp2 checked most of it; this is the part a request of ours depends on. 0, or -1:
- * malformed. */
-static int ext_connect_check(struct gw_h2_stream *st, bool end_stream)
-{
-    (void)end_stream;
-    if (!token_is(st->line.data, st->method_len, "CONNECT") || st->protocol_len == 0)
-        return -1;
-    if (!st->path || st->path_len == 0 || st->path[0] != '/' || !st->authority ||
-        st->authority_len == 0 || !st->scheme ||
-        !(token_is(st->scheme, st->scheme_len, "http") ||
-          token_is(st->scheme, st->scheme_len, "https")))
-        return -1;
-    if (st->has_cl)
-        return -1;
-    /* The protocol is an HTTP Upgrade token (RFC 9110 7.8): a tchar run. */
-    for (size_t i = 0; i < st->protocol_len; i++) {
-        unsigned char ch = (unsigned char)st->protocol[i];
-        if (ch <= ' ' || ch >= 0x7f || strchr("\"(),/:;<=>?@[\\]{}", ch))
-            return -1;
-    }
-    st->ext_connect = token_is(st->protocol, st->protocol_len, "websocket") ? GW_H2_EXT_WEBSOCKET
-                                                                            : GW_H2_EXT_OTHER;
-    st->tunnel = true;
-    return 0;
-}
-
-/* The HTTP/1.1 handshake fields of an extended CONNECT: Connection and Upgrade, and for
- * websocket a Sec-WebSocket-Key of our own (RFC 8441 5: the key and the accept are not used on
- * HTTP/2; the upstream's HTTP/1.1 handshake needs one, and its accept goes no further). */
-static int ext_connect_fields(struct gw_h2_stream *st, struct gw_buf *b)
-{
-    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    int rc = gw_buf_append_str(b, "connection: upgrade\r\nupgrade: ");
-    rc = rc ? rc : gw_buf_append(b, st->protocol, st->protocol_len);
-    rc = rc ? rc : gw_buf_append(b, "\r\n", 2);
-    if (rc < 0 || st->ext_connect != GW_H2_EXT_WEBSOCKET)
-        return rc;
-    unsigned char key[18] = {0};
-    uint64_t a = gw_random_u64(), z = gw_random_u64();
-    memcpy(key, &a, 8);
-    memcpy(key + 8, &z, 8);
-    char text[25];
-    size_t k = 0;
-    for (size_t i = 0; i < 18; i += 3) {
-        uint32_t v = (uint32_t)key[i] << 16 | (uint32_t)key[i + 1] << 8 | key[i + 2];
-        text[k++] = b64[v >> 18 & 63];
-        text[k++] = b64[v >> 12 & 63];
-        text[k++] = b64[v >> 6 & 63];
-        text[k++] = b64[v & 63];
-    }
-    /* 16 bytes are 22 characters and "==": the last group's two zero bytes became "AA". */
-    text[22] = '=';
-    text[23] = '=';
-    text[24] = '\0';
-    rc = gw_buf_append_str(b, "sec-websocket-key: ");
-    rc = rc ? rc : gw_buf_append(b, text, 24);
-    return rc ? rc : gw_buf_append(b, "\r\n", 2);
-}
-
 /* The header block is complete: the HTTP/1.1 head is the request line, the fields, Host and
  * the joined cookies, and a chunked framing for a body without a length. */
 static int finish_head(struct gw_h2_stream *st, bool end_stream)
@@ -290,7 +201,7 @@ static int finish_head(struct gw_h2_stream *st, bool end_stream)
     if (!target)
         return -1;
     if (st->protocol) {
-        if (ext_connect_check(st, end_stream) < 0)
+        if (gw__h2_ext_connect_check(st) < 0)
             return -1;
         rc = gw_buf_append_str(b, "GET");
     } else {
@@ -305,7 +216,7 @@ static int finish_head(struct gw_h2_stream *st, bool end_stream)
         rc = rc ? rc : gw_buf_append(b, "\r\n", 2);
     }
     if (rc == 0 && st->protocol)
-        rc = ext_connect_fields(st, b);
+        rc = gw__h2_ext_connect_fields(st, b);
     if (rc == 0 && st->fields.len)
         rc = gw_buf_append(b, st->fields.data, st->fields.len);
     if (rc == 0 && st->cookies.len) {
@@ -589,19 +500,6 @@ void gw_h2_stream_release(struct gw_h2_stream *st)
         nghttp2_session_consume_connection(st->sess->ng, st->uncredited);
     }
     st->uncredited = 0;
-}
-
-void gw_h2_stream_body_wait(struct gw_h2_stream *st)
-{
-    if (st->body_end || st->closed || st->tunnel)
-        return;
-    st->body_since = now_ms();
-    st->sess->waiting = true;
-}
-
-void gw_h2_stream_cut(struct gw_h2_stream *st)
-{
-    st->cut = true;
 }
 
 void gw_h2_stream_body_hold(struct gw_h2_stream *st, bool hold)
@@ -912,38 +810,6 @@ bool gw_h2_session_alive(const struct gw_h2_session *s)
 bool gw_h2_session_busy(const struct gw_h2_session *s)
 {
     return !gw_list_empty(&s->streams);
-}
-
-bool gw_h2_session_waiting(const struct gw_h2_session *s)
-{
-    return s->waiting;
-}
-
-void gw_h2_session_expire(struct gw_h2_session *s, uint64_t now, uint64_t body_ms, uint64_t send_ms)
-{
-    bool waiting = false;
-    struct gw_list *it = s->streams.next;
-    while (it != &s->streams) {
-        struct gw_h2_stream *st = gw_container_of(it, struct gw_h2_stream, link);
-        it = it->next; /* the owner's callback may answer or reset st; it is freed later */
-        if (st->closed || st->tunnel)
-            continue;
-        if (st->body_since && body_ms && now - st->body_since >= body_ms) {
-            st->body_since = 0;
-            if (st->owner_data && !st->body_end)
-                s->h->timeout(s->owner, st, GW_H2_TIMEOUT_BODY);
-        }
-        if (!st->closed && st->send_since && send_ms && now - st->send_since >= send_ms) {
-            st->send_since = 0;
-            if (st->owner_data)
-                s->h->timeout(s->owner, st, GW_H2_TIMEOUT_SEND);
-            else
-                gw_h2_stream_reset(st, NGHTTP2_CANCEL);
-        }
-        if (!st->closed && (st->body_since || st->send_since))
-            waiting = true;
-    }
-    s->waiting = waiting;
 }
 
 void gw_h2_session_goaway(struct gw_h2_session *s)

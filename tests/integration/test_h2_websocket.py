@@ -385,19 +385,44 @@ def test_idle_timeout_sends_1001_both_ways():
 
 @gwtest.timeout(60)
 def test_client_reset_closes_the_upstream_and_the_connection_goes_on():
+    # Node's stream.close() sends END_STREAM before its RST_STREAM (a clean half-close, which
+    # the upstream hears as a FIN): the reset alone comes from raw frames.
+    need_node()
+    with WsServer() as s, Gantry(h2_config(s)) as g:
+        c = RawH2(g.port)
+        sid = c.connect()
+        while c.streams[sid]["status"] is None:
+            assert c.pump()
+        assert c.streams[sid]["status"] == b"200", c.streams[sid]
+        gwtest.wait_until(lambda: "OPEN /ws/chat" in s.events(), 10, message="upstream open")
+        c.c.reset_stream(sid, CANCEL)
+        c.sock.sendall(c.c.data_to_send())
+        # the upstream sees its connection end without a close frame (1006)
+        gwtest.wait_until(lambda: "CLOSE 1006" in s.events(), 10,
+                          message="upstream close: " + s.events())
+        g.wait_log(r"websocket over HTTP/2 closed \(client reset the stream\)",
+                   stream="stderr")
+        # the same connection opens another one
+        sid = c.connect()
+        while c.streams[sid]["status"] is None:
+            assert c.pump()
+        assert c.streams[sid]["status"] == b"200", c.streams[sid]
+        c.close()
+
+
+@gwtest.timeout(60)
+def test_client_end_stream_half_closes_the_upstream():
     need_node()
     with WsServer() as s, Gantry(h2_config(s)) as g:
         with Holder(["hold", url(g)]) as h:
             h.command("ping")
             h.wait_line(r"^PONG$")
-            h.command("reset")
-            # the upstream sees its connection end (1006: no close frame)
+            h.command("end")
+            # the ws server ends its side when it hears our FIN; that comes back as END_STREAM
+            h.wait_line(r"^END$", 10)
+            g.wait_log(r"websocket over HTTP/2 closed \(closed\)", stream="stderr")
             gwtest.wait_until(lambda: re.search(r"CLOSE 100[56]", s.events()), 10,
                               message="upstream close: " + s.events())
-            g.wait_log(r"websocket over HTTP/2 closed \(client reset the stream\)",
-                       stream="stderr")
-        rc, rep = node("echo", url(g))
-        assert rc == 0, rep
 
 
 # ---- per-stream timeouts -------------------------------------------------------------------------
