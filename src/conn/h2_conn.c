@@ -494,6 +494,25 @@ void gw__h2_going_away(struct gw_conn *c)
     flush(c);
 }
 
+bool gw__h2_force_stop(struct gw_conn *c)
+{
+    struct gw__h2_conn *h = c->h2;
+    if (gw_list_empty(&h->tunnels))
+        return false;
+    while (!gw_list_empty(&h->reqs)) {
+        struct h2_req *hr = gw_container_of(h->reqs.next, struct h2_req, link);
+        struct gw_request *r = hr->r;
+        gw_proxy_abort(r);
+        if (hr->st)
+            gw_h2_stream_reset(hr->st, NGHTTP2_CANCEL);
+        request_end(r, true);
+    }
+    gw__h2_tunnels_going_away(&h->tunnels);
+    gw__h2_going_away(c); /* GOAWAY; closes once the tunnels ended */
+    schedule(c);
+    return true;
+}
+
 /* ---- gantry's own answers ------------------------------------------------------------------- */
 
 void gw__h2_reply(struct gw_request *r, int status, const char *extra_headers, const char *body,

@@ -371,6 +371,17 @@ static void on_timer(uv_timer_t *timer)
         arm(t);
 }
 
+void gw__h2_tunnels_going_away(struct gw_list *tunnels)
+{
+    struct gw_list *it = tunnels->next;
+    while (it != tunnels) {
+        struct gw__h2_tunnel *t = gw_container_of(it, struct gw__h2_tunnel, link);
+        it = it->next; /* t may close (and leave the list) inside */
+        if (!t->ending && !t->closed)
+            going_away(t, "gateway going away");
+    }
+}
+
 void gw__h2_tunnels_close(struct gw_list *tunnels, const char *why)
 {
     while (!gw_list_empty(tunnels)) {

@@ -154,6 +154,9 @@ void gw__h2_close_handles(struct gw_conn *c, uv_close_cb cb);
 void gw__h2_free(struct gw_conn *c);
 /* GOAWAY for a drain. */
 void gw__h2_going_away(struct gw_conn *c);
+/* The drain timeout passed: with tunnels, the requests are aborted, GOAWAY sent and each tunnel
+ * goes away (close frames 1001); true. Without: false (close the connection). */
+bool gw__h2_force_stop(struct gw_conn *c);
 /* gantry's own answer a to an HTTP/2 stream's request (rendered by conn/respond.c). */
 void gw__h2_answer(struct gw_request *r, const struct gw_answer *a);
 /* A reply with a body built by gantry (gw__request_reply) to an HTTP/2 stream's request. */
@@ -183,6 +186,9 @@ int gw__h2_tunnel_start(struct gw_conn *c, struct gw_list *tunnels, struct gw_h2
 void gw__h2_tunnel_body(struct gw__h2_tunnel *t);
 void gw__h2_tunnel_sent(struct gw__h2_tunnel *t);
 void gw__h2_tunnel_closed(struct gw__h2_tunnel *t, uint32_t error);
+/* The drain timeout passed: every tunnel in the list sends a close frame 1001 each way where its
+ * byte streams are between frames, ends both sides and closes within a second. */
+void gw__h2_tunnels_going_away(struct gw_list *tunnels);
 /* The connection closes: every tunnel in the list resets its stream and closes. */
 void gw__h2_tunnels_close(struct gw_list *tunnels, const char *why);
 

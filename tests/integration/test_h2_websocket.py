@@ -21,6 +21,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -423,6 +424,26 @@ def test_client_end_stream_half_closes_the_upstream():
             g.wait_log(r"websocket over HTTP/2 closed \(closed\)", stream="stderr")
             gwtest.wait_until(lambda: re.search(r"CLOSE 100[56]", s.events()), 10,
                               message="upstream close: " + s.events())
+
+
+@gwtest.timeout(120)
+def test_sigterm_ends_tunnels_with_1001_at_drain_timeout():
+    need_node()
+    with WsServer() as s:
+        g = Gantry(h2_config(s, drain_timeout="2s"))
+        with Holder(["hold", url(g)]) as h:
+            h.command("ping")
+            h.wait_line(r"^PONG$")
+            g.signal(signal.SIGTERM)
+            g.wait_log(r"draining", stream="stderr")
+            # the tunnel lives through the drain, then hears 1001 and its stream ends
+            assert h.wait_line(r"^CLOSE ", 30) == "CLOSE 1001", h.lines
+            h.wait_line(r"^END$", 10)
+            assert g.wait_exit(15) == 0, g.logs()
+            gwtest.wait_until(lambda: "CLOSE 1001" in s.events(), 10,
+                              message="the upstream heard 1001: " + s.events())
+            assert "websocket over HTTP/2 closed (gateway going away)" in g.stderr(), g.stderr()
+        g.stop(check=True)
 
 
 # ---- per-stream timeouts -------------------------------------------------------------------------
