@@ -311,7 +311,10 @@ static void on_deadline(uv_timer_t *t)
     const struct gw_config *cfg = c->w->snap->cfg;
     gw_h2_session_expire(c->h2->sess, gw_h2_clock_ms(), cfg->timeouts.client_body_ms,
                          cfg->timeouts.client_idle_ms);
-    flush(c); /* re-arms while some stream still waits */
+    flush(c); /* re-arms while some stream still waits, unless it returned early */
+    if (!c->closing && c->h2 && gw_h2_session_waiting(c->h2->sess) &&
+        !uv_is_active((uv_handle_t *)t))
+        uv_timer_start(t, on_deadline, sweep_ms(c), 0);
 }
 
 /* Writes what the session has to say, one buffer at a time; then decides about the timer,
