@@ -26,6 +26,7 @@ struct gw_h2_session {
     uint32_t continuations; /* CONTINUATION frames in the current header block */
     bool failed;            /* a connection error: GOAWAY queued */
     bool waiting;           /* some stream may have a timeout running */
+    uint32_t cuts;          /* streams cut (gw_h2_stream_cut) whose END_STREAM is not out yet */
 };
 
 /* h2/ext_connect.c: whether a stream's header block is a well-formed extended CONNECT (RFC 8441

@@ -27,6 +27,8 @@ static void mark(struct gw_h2_stream *st)
 
 static void stream_free(struct gw_h2_stream *st)
 {
+    if (st->cut)
+        st->sess->cuts--;
     gw_list_remove(&st->link);
     gw_list_remove(&st->pending);
     gw_buf_free(&st->head);
@@ -326,13 +328,17 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const u
  * upload, whose bytes are dropped. */
 static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *f, void *arg)
 {
-    (void)arg;
-    if ((f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA) ||
+    struct gw_h2_session *s = arg;
+    if (s->cuts == 0 || (f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA) ||
         !(f->hd.flags & NGHTTP2_FLAG_END_STREAM))
         return 0;
     struct gw_h2_stream *st = nghttp2_session_get_stream_user_data(ng, f->hd.stream_id);
-    if (st && st->cut && !st->body_end && !st->closed)
-        nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR);
+    if (st && st->cut) {
+        s->cuts--;
+        st->cut = false;
+        if (!st->body_end && !st->closed)
+            nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR);
+    }
     return 0;
 }
 
@@ -386,7 +392,7 @@ static int body_room(struct gw_h2_stream *st, size_t n)
 
 static int append_body(struct gw_h2_stream *st, const uint8_t *p, size_t n)
 {
-    st->body_since = 0;
+    st->body_wait = false;
     if (st->has_cl || st->tunnel) {
         int rc = body_room(st, n);
         if (rc < 0)
@@ -438,7 +444,7 @@ static int close_chunk(struct gw_h2_stream *st)
 static void end_body(struct gw_h2_stream *st)
 {
     st->body_end = true;
-    st->body_since = 0;
+    st->body_wait = false;
     if (!st->has_cl && !st->tunnel) {
         if (close_chunk(st) < 0 || body_room(st, 5) < 0) {
             st->bad = true;
@@ -490,7 +496,7 @@ void gw_h2_stream_release(struct gw_h2_stream *st)
     st->owner_data = NULL;
     st->owner_tunnel = false;
     st->released = true;
-    st->body_since = 0;
+    st->body_wait = false;
     st->body_held = false;
     st->body_off = st->body_len = 0;
     st->chunk_open = false;
@@ -524,8 +530,9 @@ static ssize_t read_payload(nghttp2_session *ng, int32_t id, uint8_t *buf, size_
     st->out_off += n;
     if (st->out_off == st->out.len)
         st->out_off = st->out.len = 0;
-    if (n)
-        st->send_since = st->out.len > st->out_off ? now_ms() : 0;
+    st->taken += n;
+    if (st->out.len == st->out_off)
+        st->send_wait = false; /* all out: no wait (a new one starts fresh) */
     if (st->want_sent && st->out.len - st->out_off < GW_H2_OUT_HIGH) {
         st->want_sent = false;
         st->ev_sent = true;
@@ -645,8 +652,9 @@ int gw_h2_stream_write(struct gw_h2_stream *st, const char *p, size_t n)
     if (rc < 0)
         return rc;
     resume(st);
-    if (st->send_since == 0 && st->out.len > st->out_off && !st->tunnel) {
-        st->send_since = now_ms();
+    if (!st->send_wait && st->out.len > st->out_off && !st->tunnel) {
+        st->send_wait = true;
+        st->send_since = 0;
         st->sess->waiting = true;
     }
     if (st->out.len - st->out_off >= GW_H2_OUT_HIGH) {

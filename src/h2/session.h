@@ -144,9 +144,14 @@ struct gw_h2_stream {
     bool ev_ready, ev_body, ev_sent, ev_closed;
     bool closed;          /** nghttp2 closed the stream */
     uint32_t close_error; /** its error code (0: NO_ERROR) */
-    /* per-stream timeouts (gw_h2_session_expire); ms of gw_h2_clock_ms, 0: not waiting */
-    uint64_t body_since; /** the owner waits for body bytes since (gw_h2_stream_body_wait) */
-    uint64_t send_since; /** payload waits to go since (or since it last moved) */
+    /* per-stream timeouts (gw_h2_session_expire). The request path only raises the flags; the
+     * sweep stamps the times (ms of gw_h2_clock_ms) when it first sees a wait or progress. */
+    bool body_wait;      /** the owner waits for body bytes (gw_h2_stream_body_wait) */
+    bool send_wait;      /** payload waits for the client's window */
+    uint64_t body_since; /** the sweep first saw the body wait; 0: not yet */
+    uint64_t send_since; /** the sweep first saw the payload stand still; 0: not yet */
+    uint64_t taken;      /** payload bytes nghttp2 took, ever */
+    uint64_t taken_seen; /** taken at the last sweep */
     /* the owner's own: the session never reads them */
     bool owner_tunnel; /** owner_data is the owner's tunnel, not a request */
 };

@@ -19,12 +19,15 @@ void gw_h2_stream_body_wait(struct gw_h2_stream *st)
 {
     if (st->body_end || st->closed || st->tunnel)
         return;
-    st->body_since = gw_h2_clock_ms();
+    st->body_wait = true;
+    st->body_since = 0;
     st->sess->waiting = true;
 }
 
 void gw_h2_stream_cut(struct gw_h2_stream *st)
 {
+    if (!st->cut)
+        st->sess->cuts++;
     st->cut = true;
 }
 
@@ -33,11 +36,10 @@ bool gw_h2_session_waiting(const struct gw_h2_session *s)
     return s->waiting;
 }
 
-/* A wait that began at `since` (0: none) has lasted ms at `now`. A wait may begin after `now`
- * was read (an owner's callback wrote a response): not passed. */
+/* A wait first seen at `since` has lasted ms at `now`. */
 static bool passed(uint64_t since, uint64_t now, uint64_t ms)
 {
-    return since && ms && now >= since && now - since >= ms;
+    return now >= since && now - since >= ms;
 }
 
 void gw_h2_session_expire(struct gw_h2_session *s, uint64_t now, uint64_t body_ms, uint64_t send_ms)
@@ -49,19 +51,28 @@ void gw_h2_session_expire(struct gw_h2_session *s, uint64_t now, uint64_t body_m
         it = it->next; /* the owner's callback may answer or reset st; it is freed later */
         if (st->closed || st->tunnel)
             continue;
-        if (passed(st->body_since, now, body_ms)) {
-            st->body_since = 0;
-            if (st->owner_data && !st->body_end)
-                s->h->timeout(s->owner, st, GW_H2_TIMEOUT_BODY);
+        if (st->body_wait && body_ms) {
+            if (st->body_since == 0) {
+                st->body_since = now; /* first seen: the bound runs from here */
+            } else if (passed(st->body_since, now, body_ms)) {
+                st->body_wait = false;
+                if (st->owner_data && !st->body_end)
+                    s->h->timeout(s->owner, st, GW_H2_TIMEOUT_BODY);
+            }
         }
-        if (!st->closed && passed(st->send_since, now, send_ms)) {
-            st->send_since = 0;
-            if (st->owner_data)
-                s->h->timeout(s->owner, st, GW_H2_TIMEOUT_SEND);
-            else
-                gw_h2_stream_reset(st, NGHTTP2_CANCEL);
+        if (!st->closed && st->send_wait && send_ms) {
+            if (st->send_since == 0 || st->taken != st->taken_seen) {
+                st->send_since = now; /* first seen, or it moved since the last sweep */
+                st->taken_seen = st->taken;
+            } else if (passed(st->send_since, now, send_ms)) {
+                st->send_wait = false;
+                if (st->owner_data)
+                    s->h->timeout(s->owner, st, GW_H2_TIMEOUT_SEND);
+                else
+                    gw_h2_stream_reset(st, NGHTTP2_CANCEL);
+            }
         }
-        if (!st->closed && (st->body_since || st->send_since))
+        if (!st->closed && ((st->body_wait && body_ms) || (st->send_wait && send_ms)))
             waiting = true;
     }
     s->waiting = waiting;

@@ -387,8 +387,11 @@ static void test_body_timeout_fires_once_and_only_while_waiting(void **unused)
     pump(&c, s);
     assert_int_equal(ow.requests, 1);
     assert_true(gw_h2_session_waiting(s));
-    uint64_t t0 = ow.st->body_since;
-    assert_true(t0 > 0);
+    assert_true(ow.st->body_wait);
+    /* The request path only flags the wait: the first sweep stamps it. */
+    uint64_t t0 = 5000;
+    gw_h2_session_expire(s, t0, 1000, 0);
+    assert_int_equal(ow.st->body_since, t0);
     gw_h2_session_expire(s, t0 + 999, 1000, 0);
     assert_int_equal(ow.timeouts_body, 0);
     gw_h2_session_expire(s, t0 + 1000, 1000, 0);
@@ -398,21 +401,21 @@ static void test_body_timeout_fires_once_and_only_while_waiting(void **unused)
     assert_int_equal(ow.timeouts_body, 1);
     /* Waiting again, then bytes arrive: the wait is over. */
     gw_h2_stream_body_wait(ow.st);
-    assert_true(ow.st->body_since > 0);
+    assert_true(ow.st->body_wait && ow.st->body_since == 0);
     nghttp2_session_del(c.ng); /* hand-made DATA frame: 3 bytes, no END_STREAM */
     static const char data[] = {0, 0, 3, 0, 0, 0, 0, 0, 1, 'a', 'b', 'c'};
     assert_int_equal(id, 1);
     assert_int_equal(gw_h2_session_input(s, data, sizeof data), 0);
     assert_int_equal(ow.bodies, 1);
-    assert_int_equal(ow.st->body_since, 0);
+    assert_false(ow.st->body_wait);
     gw_h2_session_free(s);
 }
 
 static void test_answer_written_by_the_timeout_goes_out(void **unused)
 {
     (void)unused;
-    /* The 408 written inside the expiry pass starts a send wait later than that pass's clock:
-     * it must not count as expired (it did once: the 408 became RST_STREAM CANCEL). */
+    /* The 408 written inside the expiry pass starts a send wait: it must not count as expired
+     * in the same pass (it did once: the 408 became RST_STREAM CANCEL). */
     struct client c;
     struct owner ow;
     struct gw_h2_session *s = start(&c, &ow, &limits, 65535);
@@ -423,10 +426,8 @@ static void test_answer_written_by_the_timeout_goes_out(void **unused)
                                       NV("content-length", "10")};
     int32_t id = nghttp2_submit_headers(c.ng, NGHTTP2_FLAG_NONE, -1, NULL, post, 5, NULL);
     pump(&c, s);
-    uint64_t t0 = ow.st->body_since, now;
-    while ((now = gw_h2_clock_ms()) <= t0)
-        ; /* the coarse clock moves every few ms */
-    gw_h2_session_expire(s, now, 1, 1);
+    gw_h2_session_expire(s, 100, 1, 1);
+    gw_h2_session_expire(s, 101, 1, 1);
     assert_int_equal(ow.timeouts_body, 1);
     pump(&c, s);
     assert_int_equal(c.status[id], 408);
@@ -458,18 +459,28 @@ static void test_send_timeout_and_released_streams(void **unused)
     }
     pump(&c, s);
     assert_true(gw_h2_session_waiting(s));
-    uint64_t t0 = sa->send_since > sb->send_since ? sa->send_since : sb->send_since;
+    assert_true(sa->send_wait && sb->send_wait);
+    uint64_t t0 = 7000;
+    gw_h2_session_expire(s, t0, 0, 1000); /* first seen */
     /* b's owner lets go (its request finished): the stream keeps its bytes. */
     gw_h2_stream_end(sb);
     gw_h2_stream_release(sb);
+    /* a moves a little (100 bytes of window): its bound starts again at the next sweep. */
+    assert_int_equal(nghttp2_submit_window_update(c.ng, NGHTTP2_FLAG_NONE, a, 100), 0);
+    pump(&c, s);
+    assert_int_equal(c.got[a], 100);
     gw_h2_session_expire(s, t0 + 100, 0, 1000);
     assert_int_equal(ow.timeouts_send, 0);
     gw_h2_session_expire(s, t0 + 1000, 0, 1000);
-    /* a: the owner hears; b: nobody waits for it, the session resets it (CANCEL). */
-    assert_int_equal(ow.timeouts_send, 1);
+    /* b: nobody waits for it, the session resets it (CANCEL); a moved, so not yet. */
+    assert_int_equal(ow.timeouts_send, 0);
     pump(&c, s);
     assert_int_equal(c.rst[b], NGHTTP2_CANCEL);
     assert_int_equal(c.rst[a], 0xffffffffu);
+    gw_h2_session_expire(s, t0 + 1099, 0, 1000);
+    assert_int_equal(ow.timeouts_send, 0);
+    gw_h2_session_expire(s, t0 + 1100, 0, 1000);
+    assert_int_equal(ow.timeouts_send, 1); /* the owner hears (and would reset it) */
     finish(&c, s);
 }
 
