@@ -6,8 +6,9 @@
  *
  * What it owns: a duplicate of the upstream socket (the proxy closes its own handle, as for an
  * HTTP/1 tunnel), a timer, a label, counters, a frame follower per direction and at most one
- * write in flight towards the upstream. The stream stays the session's: the tunnel is its
- * owner_data (owner_tunnel) until either ends. No request, no snapshot reference.
+ * write in flight towards the upstream; a read buffer only during a read. The stream stays the
+ * session's: the tunnel is its owner_data (owner_tunnel) until either ends. No request, no snapshot
+ * reference.
  *
  * Backpressure, both ways: the client's bytes are given back as window (gw_h2_stream_body_
  * consume) only once the upstream socket took them, so a slow upstream stops the client at its
@@ -29,6 +30,7 @@
 #include <unistd.h>
 
 #include "conn/internal.h"
+#include "core/bufcache.h"
 #include "core/error.h"
 #include "core/list.h"
 #include "core/log.h"
@@ -39,7 +41,6 @@
 #include "upstream/tunnel.h"
 #include "ws/frame_track.h"
 
-#define READ_SIZE 65536
 #define LINGER_MS 1000
 
 struct gw__h2_tunnel {
@@ -70,8 +71,6 @@ struct up_write {
     struct gw__h2_tunnel *t; /* NULL once the tunnel closed */
     char data[];
 };
-
-static _Thread_local char read_buf[READ_SIZE];
 
 static void pump_up(struct gw__h2_tunnel *t);
 static void tunnel_close(struct gw__h2_tunnel *t, const char *why, uint32_t reset);
@@ -137,18 +136,35 @@ static void maybe_done(struct gw__h2_tunnel *t)
 
 /* ---- upstream -> client ---------------------------------------------------------------------- */
 
+/* Reads go into one of the worker's client read buffers, taken back once the bytes were copied
+ * into the stream: an idle tunnel holds none. (Not a _Thread_local buffer: thread-local storage
+ * comes out of every thread's stack.) */
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
-    (void)h;
+    struct gw__h2_tunnel *t = h->data;
     (void)hint;
-    *buf = uv_buf_init(read_buf, READ_SIZE);
+    char *p = gw_bufcache_get(&t->w->conn_bufs);
+    *buf = uv_buf_init(p, p ? GW_CONN_BUF_SIZE : 0);
 }
+
+static void up_read(struct gw__h2_tunnel *t, uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
 static void on_up_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     struct gw__h2_tunnel *t = s->data;
+    struct gw_worker *w = t->w; /* t lives until its handles' close callbacks */
+    up_read(t, s, nread, buf);
+    gw_bufcache_put(&w->conn_bufs, buf->base);
+}
+
+static void up_read(struct gw__h2_tunnel *t, uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
     if (t->closed || nread == 0)
         return;
+    if (nread == UV_ENOBUFS) {
+        tunnel_close(t, "out of memory", NGHTTP2_INTERNAL_ERROR);
+        return;
+    }
     if (nread < 0) {
         uv_read_stop(s);
         if (nread != UV_EOF) {
