@@ -6,8 +6,11 @@
  * by that parser with an error code: never half-read), answers every request with a small body
  * (from inside the request callback, or once its body ended), consumes request bodies as they
  * come, and writes the session's output away. Limits are small so that the protections (header
- * list, resets, PING/SETTINGS, CONTINUATION) are reached. Nothing may crash, leak, or read
- * outside the input.
+ * list, resets, PING/SETTINGS, CONTINUATION) are reached. Extended CONNECT is offered (RFC
+ * 8441): a websocket stream's head must be a WebSocket handshake, and its DATA are echoed back
+ * raw, as a tunnel would; other bodies wait for more with the body timeout running, and at the
+ * end the per-stream timeouts expire (gw_h2_session_expire, a clock far ahead). Nothing may
+ * crash, leak, or read outside the input.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -23,6 +26,7 @@ static const struct gw_h2_limits limits = {
     .max_resets = 20,
     .max_control = 20,
     .max_continuations = 4,
+    .connect_protocol = true,
 };
 
 static int marker;
@@ -52,8 +56,24 @@ static int on_request(void *owner, struct gw_h2_stream *s)
     if (rc == GW_HTTP1_PARTIAL)
         abort(); /* the glue always builds a whole head */
     s->owner_data = &marker;
+    if (s->ext_connect == GW_H2_EXT_WEBSOCKET) {
+        /* The glue's handshake: GET with Upgrade and a key, no body framing. */
+        if (rc == 0 && (!m.upgrade || m.body != GW_BODY_NONE || !s->tunnel))
+            abort();
+        if (rc < 0) {
+            answer(s); /* more fields than this parser takes */
+            return 0;
+        }
+        if (gw_h2_stream_respond(s, 200, "", 0, true, false) < 0)
+            return 0;
+        if (s->body_end)
+            gw_h2_stream_end(s);
+        return 0;
+    }
     if (rc < 0 || s->body_end)
         answer(s);
+    else
+        gw_h2_stream_body_wait(s);
     return 0;
 }
 
@@ -62,10 +82,20 @@ static void on_body(void *owner, struct gw_h2_stream *s)
     (void)owner;
     const char *p;
     size_t n = gw_h2_stream_body_peek(s, &p);
+    if (s->tunnel) {
+        /* A tunnel's bytes go back as they came. */
+        if (n && gw_h2_stream_write(s, p, n) >= 0)
+            gw_h2_stream_body_consume(s, n);
+        if (s->body_end)
+            gw_h2_stream_end(s);
+        return;
+    }
     if (n)
         gw_h2_stream_body_consume(s, n);
     if (s->body_end && !s->responded)
         answer(s);
+    else if (!s->body_end)
+        gw_h2_stream_body_wait(s);
 }
 
 static void on_sent(void *owner, struct gw_h2_stream *s)
@@ -81,6 +111,18 @@ static void on_closed(void *owner, struct gw_h2_stream *s, uint32_t error)
     s->owner_data = NULL;
 }
 
+static void on_timeout(void *owner, struct gw_h2_stream *s, enum gw_h2_timeout which)
+{
+    (void)owner;
+    if (which == GW_H2_TIMEOUT_BODY && !s->responded) {
+        gw_h2_stream_cut(s);
+        answer(s);
+    } else {
+        gw_h2_stream_reset(s, 8);
+    }
+    gw_h2_stream_release(s);
+}
+
 static void on_event(void *owner, enum gw_h2_event ev)
 {
     (void)owner;
@@ -92,7 +134,8 @@ static const struct gw_h2_handler handler = {.request = on_request,
                                              .body = on_body,
                                              .sent = on_sent,
                                              .closed = on_closed,
-                                             .event = on_event};
+                                             .event = on_event,
+                                             .timeout = on_timeout};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -119,6 +162,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     gw_buf_reset(&out);
     gw_h2_session_output(s, &out, 1 << 19);
+    if (gw_h2_session_waiting(s)) {
+        gw_h2_session_expire(s, gw_h2_clock_ms() + 3600000, 1000, 1000);
+        gw_buf_reset(&out);
+        gw_h2_session_output(s, &out, 1 << 19);
+    }
     gw_buf_free(&out);
     gw_h2_session_free(s);
     return 0;

@@ -1074,6 +1074,13 @@ const struct gw_downstream_ops gw_conn_downstream = {
     .background = gw_background_start,
 };
 
+void gw_conn_force_stop(struct gw_conn *c)
+{
+    if (c->h2 && !c->closing && gw__h2_force_stop(c))
+        return;
+    gw_conn_close(c);
+}
+
 void gw_conn_going_away(struct gw_conn *c)
 {
     if (c->h2)

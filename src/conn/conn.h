@@ -80,6 +80,11 @@ void gw_conn_read_stop(struct gw_conn *c);
  * (an HTTP/1 connection is closed by the worker when idle, or after its request). */
 void gw_conn_going_away(struct gw_conn *c);
 
+/* The drain timeout passed (a forced stop): the connection closes now; an HTTP/2 one carrying
+ * WebSocket tunnels first aborts its requests and sends each tunnel's sides a close frame 1001
+ * (going away), closing within about a second. Safe to call again. */
+void gw_conn_force_stop(struct gw_conn *c);
+
 /* The downstream interface of an HTTP/1 connection's requests (conn/request-t.h). */
 extern const struct gw_downstream_ops gw_conn_downstream;
 

@@ -37,15 +37,18 @@
 #include "runtime/worker-t.h"
 #include "trace/trace.h"
 #include "upstream/proxy.h"
+#include "upstream/tunnel.h"
 
 #define H2_OUT_MAX 65536
 
 struct gw__h2_conn {
     struct gw_conn *c;
     struct gw_h2_session *sess;
-    struct gw_buf out;   /* frames being written */
-    uv_idle_t flush;     /* a flush asked for from inside the proxy */
-    struct gw_list reqs; /* live requests (struct h2_req) */
+    struct gw_buf out;      /* frames being written */
+    uv_idle_t flush;        /* a flush asked for from inside the proxy */
+    uv_timer_t deadline;    /* the per-stream timeouts' sweep (body, send) */
+    struct gw_list reqs;    /* live requests (struct h2_req) */
+    struct gw_list tunnels; /* WebSocket tunnels on streams (conn/h2_tunnel.c) */
     bool in_flush;
     bool going_away;
 };
@@ -79,6 +82,11 @@ static void schedule(struct gw_conn *c)
 {
     if (c->h2 && !c->closing && !uv_is_active((uv_handle_t *)&c->h2->flush))
         uv_idle_start(&c->h2->flush, on_flush_idle);
+}
+
+void gw__h2_schedule(struct gw_conn *c)
+{
+    schedule(c);
 }
 
 /* ---- requests -------------------------------------------------------------------------------- */
@@ -130,6 +138,7 @@ static int on_request(void *owner, struct gw_h2_stream *st)
     st->owner_data = r;
     c->requests++;
     r->dispatched = true;
+    r->ext_connect = st->ext_connect;
     int rc = gw_http1_parse_request(&r->parser, st->head.data, st->head.len, &r->msg);
     r->bytes_in = st->head.len;
     if (rc == GW_HTTP1_PARTIAL)
@@ -153,6 +162,10 @@ static int on_request(void *owner, struct gw_h2_stream *st)
 static void on_body(void *owner, struct gw_h2_stream *st)
 {
     (void)owner;
+    if (st->owner_tunnel) {
+        gw__h2_tunnel_body(st->owner_data);
+        return;
+    }
     struct gw_request *r = st->owner_data;
     if (r->idp) {
         gw__idp_serve_input(r);
@@ -165,12 +178,23 @@ static void on_body(void *owner, struct gw_h2_stream *st)
 static void on_sent(void *owner, struct gw_h2_stream *st)
 {
     (void)owner;
+    if (st->owner_tunnel) {
+        gw__h2_tunnel_sent(st->owner_data);
+        return;
+    }
     gw_proxy_sent(st->owner_data, 0);
 }
 
 static void on_closed(void *owner, struct gw_h2_stream *st, uint32_t error)
 {
     struct gw_conn *c = owner;
+    if (st->owner_tunnel) {
+        struct gw__h2_tunnel *t = st->owner_data;
+        st->owner_data = NULL;
+        st->owner_tunnel = false;
+        gw__h2_tunnel_closed(t, error);
+        return;
+    }
     struct gw_request *r = st->owner_data;
     struct h2_req *hr = hreq(r);
     hr->st = NULL;
@@ -197,9 +221,41 @@ static void on_event(void *owner, enum gw_h2_event ev)
                                            "CONTINUATION flood",
                                            "header list too large",
                                            "protocol error",
+                                           "",
+                                           "",
                                            ""};
         gw_log_limited(&lim, GW_LOG_LEVEL_INFO, "client %s: HTTP/2 %s", c->peer, what[ev]);
     }
+}
+
+/* A stream's own timeout (gw_h2_session_expire): the request body stalled past
+ * timeouts.client_body (408 while nothing was answered, else RST_STREAM CANCEL), or the client
+ * left the response in its window past timeouts.client_idle (RST_STREAM CANCEL). Only this
+ * stream ends; the connection and its other streams go on. */
+static void on_timeout(void *owner, struct gw_h2_stream *st, enum gw_h2_timeout which)
+{
+    struct gw_conn *c = owner;
+    struct gw_request *r = st->owner_data;
+    gw_mx_inc(&c->w->mx.h2_events[which == GW_H2_TIMEOUT_BODY ? GW_H2_EV_BODY_TIMEOUT
+                                                              : GW_H2_EV_SEND_TIMEOUT]);
+    if (which == GW_H2_TIMEOUT_BODY) {
+        gw_log_info("client %s: body timeout on HTTP/2 stream %d (request %s)", c->peer,
+                    (int)st->id, r->id);
+        gw_proxy_abort(r);
+        if (!r->resp_started && !r->resp_writing) {
+            struct gw_answer a;
+            gw_answer_init(&a, GW_EBODYTIMEOUT);
+            gw_h2_stream_cut(st);
+            gw__h2_answer(r, &a);
+            return;
+        }
+    } else {
+        gw_log_info("client %s: not reading HTTP/2 stream %d; resetting it (request %s)", c->peer,
+                    (int)st->id, r->id);
+        gw_proxy_abort(r);
+    }
+    gw_h2_stream_reset(st, NGHTTP2_CANCEL);
+    request_end(r, true);
 }
 
 static const struct gw_h2_handler handler = {
@@ -208,6 +264,7 @@ static const struct gw_h2_handler handler = {
     .sent = on_sent,
     .closed = on_closed,
     .event = on_event,
+    .timeout = on_timeout,
 };
 
 /* ---- the connection -------------------------------------------------------------------------- */
@@ -240,6 +297,31 @@ static void on_written(uv_write_t *req, int status)
         return;
     }
     flush(c);
+}
+
+/* How often the per-stream timeouts are checked while some stream waits: a quarter of the
+ * shorter bound, between 10 ms and 1 s (a stream ends at most that much past its bound). */
+static uint64_t sweep_ms(const struct gw_conn *c)
+{
+    const struct gw_config *cfg = c->w->snap->cfg;
+    uint64_t b = cfg->timeouts.client_body_ms, s = cfg->timeouts.client_idle_ms;
+    uint64_t m = b && (!s || b < s) ? b : s;
+    m /= 4;
+    return m < 10 ? 10 : m > 1000 ? 1000 : m;
+}
+
+static void on_deadline(uv_timer_t *t)
+{
+    struct gw_conn *c = t->data;
+    if (!c->h2 || c->closing)
+        return;
+    const struct gw_config *cfg = c->w->snap->cfg;
+    gw_h2_session_expire(c->h2->sess, gw_h2_clock_ms(), cfg->timeouts.client_body_ms,
+                         cfg->timeouts.client_idle_ms);
+    flush(c); /* re-arms while some stream still waits, unless it returned early */
+    if (!c->closing && c->h2 && gw_h2_session_waiting(c->h2->sess) &&
+        !uv_is_active((uv_handle_t *)t))
+        uv_timer_start(t, on_deadline, sweep_ms(c), 0);
 }
 
 /* Writes what the session has to say, one buffer at a time; then decides about the timer,
@@ -280,15 +362,33 @@ static void flush(struct gw_conn *c)
         gw__conn_timer_send(c);
         return;
     }
-    if (!gw_h2_session_alive(h->sess) || (h->going_away && gw_list_empty(&h->reqs))) {
+    bool idle = gw_list_empty(&h->reqs) && gw_list_empty(&h->tunnels);
+    if (!gw_h2_session_alive(h->sess) || (h->going_away && idle)) {
         gw__conn_close_gracefully(c);
         return;
     }
-    if (gw_list_empty(&h->reqs))
+    if (idle)
         gw__conn_timer_idle(c);
     else
         gw__conn_timer_stop(c);
+    if (gw_h2_session_waiting(h->sess) && !uv_is_active((uv_handle_t *)&h->deadline))
+        uv_timer_start(&h->deadline, on_deadline, sweep_ms(c), 0);
     gw_conn_read_start(c);
+}
+
+/* Whether some service lets a WebSocket through (websocket on, or a websocket.routes entry that
+ * turns it on): then the connection offers extended CONNECT (RFC 8441 3). */
+static bool websocket_anywhere(const struct gw_config *cfg)
+{
+    for (size_t i = 0; i < cfg->nservices; i++) {
+        const struct gw_websocket_conf *wc = &cfg->services[i].websocket;
+        if (wc->enabled)
+            return true;
+        for (size_t k = 0; k < wc->nroutes; k++)
+            if (wc->routes[k].enabled)
+                return true;
+    }
+    return false;
 }
 
 void gw__h2_start(struct gw_conn *c)
@@ -301,6 +401,7 @@ void gw__h2_start(struct gw_conn *c)
         .max_resets = hc->max_resets,
         .max_control = hc->max_control,
         .max_continuations = hc->max_continuations,
+        .connect_protocol = websocket_anywhere(c->w->snap->cfg),
     };
     struct gw__h2_conn *h = calloc(1, sizeof *h);
     if (!h) {
@@ -309,6 +410,7 @@ void gw__h2_start(struct gw_conn *c)
     }
     h->c = c;
     gw_list_init(&h->reqs);
+    gw_list_init(&h->tunnels);
     gw_buf_init(&h->out, 4 * H2_OUT_MAX);
     h->sess = gw_h2_session_new(&lim, &handler, c);
     if (!h->sess) {
@@ -318,7 +420,9 @@ void gw__h2_start(struct gw_conn *c)
     }
     uv_idle_init(&c->w->loop, &h->flush);
     h->flush.data = c;
-    c->open_handles++;
+    uv_timer_init(&c->w->loop, &h->deadline);
+    h->deadline.data = c;
+    c->open_handles += 2;
     c->h2 = h;
     gw_mx_inc(&c->w->mx.h2_conns);
     gw__conn_timer_stop(c);
@@ -359,7 +463,7 @@ void gw__h2_input(struct gw_conn *c, ssize_t nread)
 
 bool gw__h2_busy(const struct gw_conn *c)
 {
-    return c->h2 && !gw_list_empty(&c->h2->reqs);
+    return c->h2 && !(gw_list_empty(&c->h2->reqs) && gw_list_empty(&c->h2->tunnels));
 }
 
 void gw__h2_abort_all(struct gw_conn *c)
@@ -371,11 +475,13 @@ void gw__h2_abort_all(struct gw_conn *c)
         gw_proxy_abort(r);
         request_end(r, true);
     }
+    gw__h2_tunnels_close(&h->tunnels, "client connection closed");
 }
 
 void gw__h2_close_handles(struct gw_conn *c, uv_close_cb cb)
 {
     uv_close((uv_handle_t *)&c->h2->flush, cb);
+    uv_close((uv_handle_t *)&c->h2->deadline, cb);
 }
 
 void gw__h2_free(struct gw_conn *c)
@@ -396,6 +502,25 @@ void gw__h2_going_away(struct gw_conn *c)
     h->going_away = true;
     gw_h2_session_goaway(h->sess);
     flush(c);
+}
+
+bool gw__h2_force_stop(struct gw_conn *c)
+{
+    struct gw__h2_conn *h = c->h2;
+    if (gw_list_empty(&h->tunnels))
+        return false;
+    while (!gw_list_empty(&h->reqs)) {
+        struct h2_req *hr = gw_container_of(h->reqs.next, struct h2_req, link);
+        struct gw_request *r = hr->r;
+        gw_proxy_abort(r);
+        if (hr->st)
+            gw_h2_stream_reset(hr->st, NGHTTP2_CANCEL);
+        request_end(r, true);
+    }
+    gw__h2_tunnels_going_away(&h->tunnels);
+    gw__h2_going_away(c); /* GOAWAY; closes once the tunnels ended */
+    schedule(c);
+    return true;
 }
 
 /* ---- gantry's own answers ------------------------------------------------------------------- */
@@ -466,6 +591,28 @@ static void ds_respond(struct gw_request *r, const struct gw_answer *a)
     gw__h2_answer(r, a);
 }
 
+/* A response head with payload to follow, without the field `name` (lowercase). */
+static int respond_without(struct gw_h2_stream *st, int status, const char *lines, size_t len,
+                           const char *name)
+{
+    struct gw_buf b;
+    gw_buf_init(&b, len + 1);
+    size_t nl = strlen(name);
+    int rc = 0;
+    size_t i = 0;
+    while (i < len && rc == 0) {
+        const char *e = memchr(lines + i, '\n', len - i);
+        size_t end = e ? (size_t)(e - lines) + 1 : len;
+        if (!(end - i > nl && lines[i + nl] == ':' && strncasecmp(lines + i, name, nl) == 0))
+            rc = gw_buf_append(&b, lines + i, end - i);
+        i = end;
+    }
+    if (rc == 0)
+        rc = gw_h2_stream_respond(st, status, b.data ? b.data : "", b.len, true, false);
+    gw_buf_free(&b);
+    return rc;
+}
+
 /* The response head the proxy built (HTTP/1.1 text in r->rhead): its status and fields. */
 static int submit_head(struct gw_request *r, const char *p, size_t n)
 {
@@ -482,7 +629,27 @@ static int submit_head(struct gw_request *r, const char *p, size_t n)
     if (len >= 2 && lines[len - 2] == '\r' && lines[len - 1] == '\n')
         len -= 2;
     bool has_body = r->out != GW_OUT_NONE;
-    return gw_h2_stream_respond(hr->st, status, lines, len, has_body, r->out == GW_OUT_CHUNKED);
+    bool chunked = r->out == GW_OUT_CHUNKED;
+    if (r->ext_connect) {
+        if (r->upgraded) {
+            /* RFC 8441 5: the upstream's 101 is a 200 on the stream, which then carries the
+             * WebSocket's bytes; the accept belongs to the HTTP/1.1 handshake only. */
+            status = 200;
+            r->status = 200;
+            has_body = true;
+            chunked = false;
+            return respond_without(hr->st, status, lines, len, "sec-websocket-accept");
+        }
+        if (status >= 200 && status < 300) {
+            /* A 2xx to an extended CONNECT opens the tunnel in the client's eyes: from an
+             * upstream that did not switch protocols it would be a lie. */
+            gw_log_warn("HTTP/2 extended CONNECT answered %d without switching protocols "
+                        "(request %s): stream reset",
+                        status, r->id);
+            return GW_EUPGARBAGE;
+        }
+    }
+    return gw_h2_stream_respond(hr->st, status, lines, len, has_body, chunked);
 }
 
 static int ds_send(struct gw_request *r, uv_buf_t *bufs, unsigned n)
@@ -561,6 +728,7 @@ static int ds_body_want(struct gw_request *r)
     if (!hr->st)
         return GW_EBODYTIMEOUT;
     gw_h2_stream_body_hold(hr->st, false);
+    gw_h2_stream_body_wait(hr->st); /* timeouts.client_body, per stream (on_timeout) */
     schedule(hr->c);
     return 0;
 }
@@ -621,6 +789,21 @@ static int ds_detach(struct gw_request *r, uv_stream_t **s, const char **rest, s
     return GW_EINVAL;
 }
 
+/* RFC 8441: the upstream switched to WebSocket for an extended CONNECT; the 200 went out. The
+ * stream becomes the client side of a tunnel (conn/h2_tunnel.c) and the request ends. */
+static int ds_tunnel(struct gw_request *r, uv_stream_t *up, const char *to_client, size_t n,
+                     const struct gw_tunnel_info *info)
+{
+    struct h2_req *hr = hreq(r);
+    if (!hr->st || r->ext_connect != GW_H2_EXT_WEBSOCKET)
+        return GW_EINVAL;
+    int rc = gw__h2_tunnel_start(hr->c, &hr->c->h2->tunnels, hr->st, up, to_client, n, info);
+    if (rc < 0)
+        return rc;
+    hr->st = NULL; /* the tunnel's now: finish neither ends nor releases it */
+    return 0;
+}
+
 static const struct gw_downstream_ops h2_downstream = {
     .respond = ds_respond,
     .send = ds_send,
@@ -634,4 +817,5 @@ static const struct gw_downstream_ops h2_downstream = {
     .defer = ds_defer,
     .detach = ds_detach,
     .trailers = ds_trailers,
+    .tunnel = ds_tunnel,
 };

@@ -157,6 +157,19 @@ static void hub_pass(struct gw_request *r)
     r->ds->finish(r);
 }
 
+bool gw__hub_refuse_h2(struct gw_request *r, const char *path, size_t path_len)
+{
+    const struct gw_hub_conf *hc = &r->snap->cfg->hub;
+    size_t pl = prefix_len(hc->path);
+    if (path_len <= pl + 1 || memcmp(path, hc->path, pl) != 0 || path[pl] != '/')
+        return false;
+    if (r->ext_connect)
+        answer(r, GW_EHUBH2, NULL, "use HTTP/1.1 for the hub");
+    else
+        answer(r, GW_EHUBUPGRADE, NULL, NULL);
+    return true;
+}
+
 bool gw__hub_serve(struct gw_conn *c, struct gw_request *r, const char *path, size_t path_len,
                    const char *query, size_t query_len)
 {

@@ -101,6 +101,10 @@ void gw__request_redact_query(char *path, size_t cap, const char *name);
 bool gw__hub_serve(struct gw_conn *c, struct gw_request *r, const char *path, size_t path_len,
                    const char *query, size_t query_len);
 
+/* conn/hub_serve.c: an HTTP/2 request for hub.path/{client_id} (hub enabled): an extended
+ * CONNECT is answered 501 (EHUBH2), anything else 426 as over HTTP/1. True when it answered. */
+bool gw__hub_refuse_h2(struct gw_request *r, const char *path, size_t path_len);
+
 /* conn/request.c: a complete request head: probes, route lookup, the policy chain, then the
  * proxy. Any downstream's request (HTTP/1 or an HTTP/2 stream). */
 void gw__request_dispatch(struct gw_request *r);
@@ -147,7 +151,7 @@ int gw__h2_preface(const char *buf, size_t len);
 void gw__h2_start(struct gw_conn *c);
 /* Input for an HTTP/2 connection (gw__conn_input's nread). */
 void gw__h2_input(struct gw_conn *c, ssize_t nread);
-/* Whether requests are live on c's streams. */
+/* Whether requests or tunnels are live on c's streams. */
 bool gw__h2_busy(const struct gw_conn *c);
 /* The connection closes: its live requests are aborted (access log, metrics, freed). */
 void gw__h2_abort_all(struct gw_conn *c);
@@ -157,11 +161,43 @@ void gw__h2_close_handles(struct gw_conn *c, uv_close_cb cb);
 void gw__h2_free(struct gw_conn *c);
 /* GOAWAY for a drain. */
 void gw__h2_going_away(struct gw_conn *c);
+/* The drain timeout passed: with tunnels, the requests are aborted, GOAWAY sent and each tunnel
+ * goes away (close frames 1001); true. Without: false (close the connection). */
+bool gw__h2_force_stop(struct gw_conn *c);
 /* gantry's own answer a to an HTTP/2 stream's request (rendered by conn/respond.c). */
 void gw__h2_answer(struct gw_request *r, const struct gw_answer *a);
 /* A reply with a body built by gantry (gw__request_reply) to an HTTP/2 stream's request. */
 void gw__h2_reply(struct gw_request *r, int status, const char *extra_headers, const char *body,
                   size_t body_len, bool json);
+
+/* conn/h2_conn.c: a flush of c's session from the loop (never inside the caller). */
+void gw__h2_schedule(struct gw_conn *c);
+
+/* ---- conn/h2_tunnel.c: WebSocket over HTTP/2 (RFC 8441), after the upstream's 101 ------------ */
+
+struct gw__h2_tunnel;
+struct gw_h2_stream;
+struct gw_list;
+struct gw_tunnel_info;
+
+/* Joins stream st of c (an extended CONNECT whose request ends now) and the upstream connection
+ * (a duplicate of its socket is taken: the caller closes its own handle); to_client[0..n) are
+ * upstream bytes read past the 101 (copied). The tunnel goes into `tunnels` and becomes st's
+ * owner (owner_data, owner_tunnel). 0 (taken: it closes itself, and st, when done), or a
+ * negative code (nothing taken). */
+int gw__h2_tunnel_start(struct gw_conn *c, struct gw_list *tunnels, struct gw_h2_stream *st,
+                        uv_stream_t *upstream, const char *to_client, size_t n_client,
+                        const struct gw_tunnel_info *info);
+/* The session's news for a tunnel's stream: DATA or END_STREAM from the client; the stream
+ * drained under GW_H2_OUT_HIGH; the stream closed (error: its RST_STREAM code, 0 both ended). */
+void gw__h2_tunnel_body(struct gw__h2_tunnel *t);
+void gw__h2_tunnel_sent(struct gw__h2_tunnel *t);
+void gw__h2_tunnel_closed(struct gw__h2_tunnel *t, uint32_t error);
+/* The drain timeout passed: every tunnel in the list sends a close frame 1001 each way where its
+ * byte streams are between frames, ends both sides and closes within a second. */
+void gw__h2_tunnels_going_away(struct gw_list *tunnels);
+/* The connection closes: every tunnel in the list resets its stream and closes. */
+void gw__h2_tunnels_close(struct gw_list *tunnels, const char *why);
 
 /* conn/redirect.c: answers a plain-HTTP request 308 to HTTPS when "tls.redirect_http" covers
  * its host (host: the Host header or the target's authority, with any port; path and query, with

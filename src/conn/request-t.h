@@ -36,6 +36,7 @@ struct gw_upconn;
 struct gw_metrics_area;
 struct gw_metrics_scrape;
 struct gw_idp_serve;
+struct gw_tunnel_info;
 struct gw_trace;
 
 /*
@@ -112,6 +113,13 @@ struct gw_downstream_ops {
      * over (then abort). */
     int (*detach)(struct gw_request *r, uv_stream_t **s, const char **rest, size_t *rest_len,
                   struct gw_tls_stream **tls);
+    /* After a 101 went out (r->upgraded) to a downstream that cannot hand over a socket (an
+     * HTTP/2 stream: RFC 8441): the downstream joins the upstream connection `up` (it takes a
+     * duplicate of the socket; the caller closes its own) to its client side, with to_client[0..n)
+     * the upstream's bytes past the 101; then the caller ends the request with `finish`. 0, or
+     * a negative code (nothing taken: abort). NULL: the proxy uses `detach`. */
+    int (*tunnel)(struct gw_request *r, uv_stream_t *up, const char *to_client, size_t n,
+                  const struct gw_tunnel_info *info);
     /* Starts a background copy of r, a GET or HEAD without a body, from a stage's on_request
      * (the response cache's stale-while-revalidate refresh): a request of its own with a copy
      * of r's head as the chain has made it so far, its path, query, service, identity and
@@ -320,6 +328,9 @@ struct gw_request {
      * http1/upgrade.h, validated at dispatch): forwarded with its Upgrade; 0 none */
     uint8_t upgrade;
     bool upgraded; /** the upstream answered 101: the exchange ends in a tunnel */
+    /** an HTTP/2 extended CONNECT (RFC 8441; enum gw_h2_ext_connect of h2/session.h): its head
+     * is the HTTP/1.1 handshake the session made of it; 0 for every other request */
+    uint8_t ext_connect;
     bool head_built;
     bool head_sent; /** the upstream request head went out */
     /** where the target's token line is in head, and its length (0: none; rewrite.c) */

@@ -422,10 +422,12 @@ void gw__request_dispatch(struct gw_request *r)
             return;
         }
     }
-    /* The WebSocket hub, off by default: one test. It takes over an HTTP/1 connection (an
-     * HTTP/2 stream cannot become a WebSocket here: no extended CONNECT). */
-    if (cfg->hub.enabled && r->ds == &gw_conn_downstream &&
-        gw__hub_serve(gw_conn_of(r), r, path, path_len, query, query_len))
+    /* The WebSocket hub, off by default: one test. It takes over an HTTP/1 connection; an
+     * HTTP/2 extended CONNECT to it is refused (501, EHUBH2: the hub's connections speak
+     * WebSocket on a socket of their own). */
+    if (cfg->hub.enabled && (r->ds == &gw_conn_downstream
+                                 ? gw__hub_serve(gw_conn_of(r), r, path, path_len, query, query_len)
+                                 : gw__hub_refuse_h2(r, path, path_len)))
         return;
     if (r->snap->cfg->tracing.enabled)
         gw_trace_begin(r);
@@ -516,6 +518,10 @@ void gw__request_dispatch(struct gw_request *r)
                      : check_upgrade(r, &sc->websocket, norm, norm_len);
         if (r->grpc)
             r->msg.upgrade = false;
+        /* RFC 9220 3 (the same for RFC 8441): a :protocol the server does not support here is
+         * answered 501; going on as a plain request would answer the tunnel with a response. */
+        if (rc == 0 && r->ext_connect && r->upgrade != GW_UPGRADE_WEBSOCKET)
+            rc = GW_EEXTCONNECT;
         if (rc < 0) {
             struct gw_answer a;
             gw_request_path_free(r, norm);

@@ -127,10 +127,12 @@
     X(EWSHANDSHAKE, 400, "invalid WebSocket handshake")                                            \
     X(EWSVERSION, 426, "unsupported WebSocket version")                                            \
     X(EWSORIGIN, 403, "origin not allowed for WebSocket")                                          \
+    X(EEXTCONNECT, 501, "extended CONNECT not supported for this protocol or route")               \
     /* the WebSocket hub (src/hub/) */                                                             \
     X(EHUBUPGRADE, 426, "the hub accepts WebSocket handshakes only")                               \
     X(EHUBCLIENT, 403, "client id does not belong to this identity")                               \
     X(EHUBUNAVAIL, 503, "the WebSocket hub is unavailable")                                        \
+    X(EHUBH2, 501, "the hub accepts WebSocket over HTTP/1.1 only")                                 \
     /* built-in identity (src/identity/) */                                                        \
     X(EJWTREVOKED, 401, "token revoked")                                                           \
     X(EIDINPUT, 400, "invalid request body")                                                       \

@@ -9,29 +9,14 @@
 #include <time.h>
 
 #include "core/error.h"
+#include "h2/internal.h"
 
 /* Room for a chunk-size line ("ffffffff\r\n") in front of an open chunk's payload. */
 #define CHUNK_HDR 10
 
-struct gw_h2_session {
-    nghttp2_session *ng;
-    const struct gw_h2_handler *h;
-    void *owner;
-    struct gw_h2_limits lim;
-    struct gw_list streams; /* every gw_h2_stream */
-    struct gw_list pending; /* streams with news for the owner */
-    uint64_t window_start;  /* ms: the current one-second window of the flood counters */
-    uint32_t resets;        /* RST_STREAM from the client in the window */
-    uint32_t control;       /* PING and SETTINGS from the client in the window */
-    uint32_t continuations; /* CONTINUATION frames in the current header block */
-    bool failed;            /* a connection error: GOAWAY queued */
-};
-
 static uint64_t now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return gw_h2_clock_ms();
 }
 
 static void mark(struct gw_h2_stream *st)
@@ -42,6 +27,8 @@ static void mark(struct gw_h2_stream *st)
 
 static void stream_free(struct gw_h2_stream *st)
 {
+    if (st->cut)
+        st->sess->cuts--;
     gw_list_remove(&st->link);
     gw_list_remove(&st->pending);
     gw_buf_free(&st->head);
@@ -52,6 +39,8 @@ static void stream_free(struct gw_h2_stream *st)
     gw_buf_free(&st->out);
     gw_buf_free(&st->trailers);
     free(st->authority);
+    free(st->protocol);
+    free(st->scheme);
     free(st->host);
     free(st->body);
     free(st);
@@ -157,9 +146,17 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *f, const uint8_t 
             st->authority = dup_n(value, valuelen);
             st->authority_len = valuelen;
             rc = st->authority ? 0 : GW_ENOMEM;
+        } else if (namelen == 9 && memcmp(name, ":protocol", 9) == 0) {
+            /* nghttp2 takes it only after our SETTINGS_ENABLE_CONNECT_PROTOCOL. */
+            st->protocol = dup_n(value, valuelen);
+            st->protocol_len = valuelen;
+            rc = st->protocol ? 0 : GW_ENOMEM;
+        } else if (namelen == 7 && memcmp(name, ":scheme", 7) == 0) {
+            /* The connection says what it is; kept to check an extended CONNECT. */
+            st->scheme = dup_n(value, valuelen);
+            st->scheme_len = valuelen;
+            rc = st->scheme ? 0 : GW_ENOMEM;
         }
-        /* :scheme: the connection says what it is; :protocol is refused by nghttp2 (no
-         * SETTINGS_ENABLE_CONNECT_PROTOCOL). */
         return rc < 0 ? NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE : 0;
     }
     if (namelen == 4 && memcmp(name, "host", 4) == 0) {
@@ -207,7 +204,13 @@ static int finish_head(struct gw_h2_stream *st, bool end_stream)
     size_t target_len = st->path ? st->path_len : host_len;
     if (!target)
         return -1;
-    rc = gw_buf_append(b, st->line.data, st->method_len);
+    if (st->protocol) {
+        if (gw__h2_ext_connect_check(st) < 0)
+            return -1;
+        rc = gw_buf_append_str(b, "GET");
+    } else {
+        rc = gw_buf_append(b, st->line.data, st->method_len);
+    }
     rc = rc ? rc : gw_buf_append(b, " ", 1);
     rc = rc ? rc : gw_buf_append(b, target, target_len);
     rc = rc ? rc : gw_buf_append_str(b, " HTTP/1.1\r\n");
@@ -216,6 +219,8 @@ static int finish_head(struct gw_h2_stream *st, bool end_stream)
         rc = rc ? rc : gw_buf_append(b, host, host_len);
         rc = rc ? rc : gw_buf_append(b, "\r\n", 2);
     }
+    if (rc == 0 && st->protocol)
+        rc = gw__h2_ext_connect_fields(st, b);
     if (rc == 0 && st->fields.len)
         rc = gw_buf_append(b, st->fields.data, st->fields.len);
     if (rc == 0 && st->cookies.len) {
@@ -223,8 +228,8 @@ static int finish_head(struct gw_h2_stream *st, bool end_stream)
         rc = rc ? rc : gw_buf_append(b, st->cookies.data, st->cookies.len);
         rc = rc ? rc : gw_buf_append(b, "\r\n", 2);
     }
-    /* A body without a length is chunked for HTTP/1.1. */
-    if (rc == 0 && !end_stream && !st->has_cl)
+    /* A body without a length is chunked for HTTP/1.1 (a tunnel's bytes are no body). */
+    if (rc == 0 && !end_stream && !st->has_cl && !st->tunnel)
         rc = gw_buf_append_str(b, "transfer-encoding: chunked\r\n");
     rc = rc ? rc : gw_buf_append(b, "\r\n", 2);
     if (rc < 0)
@@ -317,6 +322,28 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const u
     return 0;
 }
 
+/* RFC 9113 8.1: "A server can send a complete response prior to the client sending an entire
+ * request ... the server MAY request that the client abort transmission of a request without
+ * error by sending a RST_STREAM with an error code of NO_ERROR after sending a complete
+ * response". Done for a stream the owner cut (gw_h2_stream_cut: a body timeout), so that a client
+ * that stalled its upload holds no stream; an early answer (a 413) lets the client finish its
+ * upload, whose bytes are dropped. */
+static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *f, void *arg)
+{
+    struct gw_h2_session *s = arg;
+    if (s->cuts == 0 || (f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA) ||
+        !(f->hd.flags & NGHTTP2_FLAG_END_STREAM))
+        return 0;
+    struct gw_h2_stream *st = nghttp2_session_get_stream_user_data(ng, f->hd.stream_id);
+    if (st && st->cut) {
+        s->cuts--;
+        st->cut = false;
+        if (!st->body_end && !st->closed)
+            nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR);
+    }
+    return 0;
+}
+
 static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t error, void *arg)
 {
     (void)arg;
@@ -367,7 +394,8 @@ static int body_room(struct gw_h2_stream *st, size_t n)
 
 static int append_body(struct gw_h2_stream *st, const uint8_t *p, size_t n)
 {
-    if (st->has_cl) {
+    st->body_wait = false;
+    if (st->has_cl || st->tunnel) {
         int rc = body_room(st, n);
         if (rc < 0)
             return rc;
@@ -418,7 +446,8 @@ static int close_chunk(struct gw_h2_stream *st)
 static void end_body(struct gw_h2_stream *st)
 {
     st->body_end = true;
-    if (!st->has_cl) {
+    st->body_wait = false;
+    if (!st->has_cl && !st->tunnel) {
         if (close_chunk(st) < 0 || body_room(st, 5) < 0) {
             st->bad = true;
             nghttp2_submit_rst_stream(st->sess->ng, NGHTTP2_FLAG_NONE, st->id,
@@ -467,7 +496,9 @@ void gw_h2_stream_body_consume(struct gw_h2_stream *st, size_t n)
 void gw_h2_stream_release(struct gw_h2_stream *st)
 {
     st->owner_data = NULL;
+    st->owner_tunnel = false;
     st->released = true;
+    st->body_wait = false;
     st->body_held = false;
     st->body_off = st->body_len = 0;
     st->chunk_open = false;
@@ -503,6 +534,9 @@ static ssize_t read_payload(nghttp2_session *ng, int32_t id, uint8_t *buf, size_
     st->out_off += n;
     if (st->out_off == st->out.len)
         st->out_off = st->out.len = 0;
+    st->taken += n;
+    if (st->out.len == st->out_off)
+        st->send_wait = false; /* all out: no wait (a new one starts fresh) */
     if (st->want_sent && st->out.len - st->out_off < GW_H2_OUT_HIGH) {
         st->want_sent = false;
         st->ev_sent = true;
@@ -661,6 +695,11 @@ int gw_h2_stream_write(struct gw_h2_stream *st, const char *p, size_t n)
     if (rc < 0)
         return rc;
     resume(st);
+    if (!st->send_wait && st->out.len > st->out_off && !st->tunnel) {
+        st->send_wait = true;
+        st->send_since = 0;
+        st->sess->waiting = true;
+    }
     if (st->out.len - st->out_off >= GW_H2_OUT_HIGH) {
         st->want_sent = true;
         return 0;
@@ -706,6 +745,7 @@ struct gw_h2_session *gw_h2_session_new(const struct gw_h2_limits *lim,
     nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cb, on_invalid_frame);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
     nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+    nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
     /* Windows are given back as the owner forwards the body: that is the backpressure. */
     nghttp2_option_set_no_auto_window_update(opt, 1);
     /* Our own counters fire first; nghttp2's bounds stay as a backstop. */
@@ -725,8 +765,11 @@ struct gw_h2_session *gw_h2_session_new(const struct gw_h2_limits *lim,
         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, lim->initial_window_size},
         {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, lim->max_header_list_size},
         {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+        {NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1},
     };
-    if (nghttp2_submit_settings(s->ng, NGHTTP2_FLAG_NONE, iv, sizeof iv / sizeof iv[0]) != 0)
+    /* The last entry only when extended CONNECT is wanted (RFC 8441 3). */
+    size_t niv = sizeof iv / sizeof iv[0] - (lim->connect_protocol ? 0 : 1);
+    if (nghttp2_submit_settings(s->ng, NGHTTP2_FLAG_NONE, iv, niv) != 0)
         goto fail;
     return s;
 fail:

@@ -13,11 +13,23 @@
  *     content-length, else chunked (one chunk per gw_h2_stream_body_peek), ended when the
  *     client ends the stream. The window the client may fill is given back only as the owner
  *     consumes (gw_h2_stream_body_consume): the body held per stream is bounded by the window;
+ *   - an extended CONNECT (RFC 8441, when limits.connect_protocol advertised it) with
+ *     :protocol websocket becomes the HTTP/1.1 handshake the rest of gantry knows ("GET :path",
+ *     Connection: upgrade, Upgrade: websocket, a fresh Sec-WebSocket-Key: RFC 8441 5 drops the
+ *     key and the accept); its DATA are tunnel bytes, handed out raw (s->tunnel). One that lacks
+ *     :scheme, :path or :authority, or has a content-length, is malformed (RFC 8441 4, RFC 9113
+ *     8.1.1: the stream is reset with PROTOCOL_ERROR); another :protocol is passed on as its
+ *     Upgrade with s->ext_connect GW_H2_EXT_OTHER, for the owner to refuse;
  *   - the response is a status and header lines (gw_h2_stream_respond; connection-specific
  *     fields dropped, names lowercased), then payload (gw_h2_stream_write, de-chunked when the
  *     caller says the bytes are chunked), sent as the client's flow control allows; a stream
  *     holds at most GW_H2_OUT_HIGH bytes before gw_h2_stream_write says "pending" and the
  *     owner's `sent` runs when it drained.
+ *
+ * Per-stream timeouts (gw_h2_session_expire, driven by the owner's timer): the request body
+ * the owner waits for, and response payload the client's window holds back; a stream whose
+ * body timed out is reset with NO_ERROR once its 408 is out (RFC 9113 8.1, gw_h2_stream_cut),
+ * so a stalled upload ties up no stream.
  *
  * Limits with counters (enum gw_h2_event): concurrent streams (SETTINGS, refused past it),
  * header list size (SETTINGS, and a stream whose decoded fields pass it is reset: HPACK bombs),
@@ -50,6 +62,20 @@ struct gw_h2_limits {
     uint32_t max_resets;           /* RST_STREAM from the client per second */
     uint32_t max_control;          /* PING and SETTINGS from the client per second */
     uint32_t max_continuations;    /* CONTINUATION frames in one header block */
+    bool connect_protocol; /* SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441): extended CONNECT */
+};
+
+/* An extended CONNECT (RFC 8441 4) that this file accepted: s->ext_connect. */
+enum gw_h2_ext_connect {
+    GW_H2_EXT_NONE = 0,
+    GW_H2_EXT_WEBSOCKET, /* :protocol websocket: the head is an HTTP/1.1 WebSocket handshake */
+    GW_H2_EXT_OTHER,     /* another :protocol: the head carries it as Upgrade, for a 501 */
+};
+
+/* Which per-stream timeout expired (gw_h2_session_expire). */
+enum gw_h2_timeout {
+    GW_H2_TIMEOUT_BODY = 0, /* the owner waited for request body bytes for body_ms */
+    GW_H2_TIMEOUT_SEND,     /* response payload waited for the client's window for send_ms */
 };
 
 enum gw_h2_event {
@@ -60,6 +86,8 @@ enum gw_h2_event {
     GW_H2_EV_HEADER_LIST,    /* a header list past max_header_list_size: stream reset */
     GW_H2_EV_PROTOCOL_ERROR, /* a malformed frame or request (nghttp2 or ours) */
     GW_H2_EV_CLIENT_RESET,   /* the client reset a stream */
+    GW_H2_EV_BODY_TIMEOUT,   /* a stream's request body stalled (counted by the owner) */
+    GW_H2_EV_SEND_TIMEOUT,   /* a stream's client left its response unread (by the owner) */
     GW_H2_EV__COUNT,
 };
 
@@ -84,10 +112,16 @@ struct gw_h2_stream {
     char *host; /** a host field (copied), or NULL */
     size_t host_len;
     struct gw_buf cookies; /** cookie fields, joined with "; " */
-    bool has_cl;           /** the request has a content-length */
-    bool bad;              /** a field this file refuses (the stream is reset) */
-    bool ready;            /** the head is complete: the owner has (or will get) it */
-    bool body_end;         /** the client ended the stream: the body is complete */
+    char *protocol;        /** :protocol (copied), or NULL */
+    size_t protocol_len;
+    char *scheme; /** :scheme (copied), or NULL */
+    size_t scheme_len;
+    uint8_t ext_connect; /** enum gw_h2_ext_connect */
+    bool tunnel;         /** DATA is tunnel bytes (extended CONNECT): no body framing */
+    bool has_cl;         /** the request has a content-length */
+    bool bad;            /** a field this file refuses (the stream is reset) */
+    bool ready;          /** the head is complete: the owner has (or will get) it */
+    bool body_end;       /** the client ended the stream: the body is complete */
     /* request body, framed (see above) */
     char *body;
     size_t body_off, body_len, body_cap;
@@ -96,6 +130,7 @@ struct gw_h2_stream {
     bool body_held;    /** the owner refers into body[body_off..): do not move it */
     size_t uncredited; /** payload received and not yet given back as window */
     bool released;     /** the owner let go (its request ended): body bytes are dropped */
+    bool cut;          /** reset with NO_ERROR once the response is out (gw_h2_stream_cut) */
     /* response */
     struct gw_buf out; /** payload not yet taken by nghttp2 */
     size_t out_off;
@@ -110,6 +145,16 @@ struct gw_h2_stream {
     bool ev_ready, ev_body, ev_sent, ev_closed;
     bool closed;          /** nghttp2 closed the stream */
     uint32_t close_error; /** its error code (0: NO_ERROR) */
+    /* per-stream timeouts (gw_h2_session_expire). The request path only raises the flags; the
+     * sweep stamps the times (ms of gw_h2_clock_ms) when it first sees a wait or progress. */
+    bool body_wait;      /** the owner waits for body bytes (gw_h2_stream_body_wait) */
+    bool send_wait;      /** payload waits for the client's window */
+    uint64_t body_since; /** the sweep first saw the body wait; 0: not yet */
+    uint64_t send_since; /** the sweep first saw the payload stand still; 0: not yet */
+    uint64_t taken;      /** payload bytes nghttp2 took, ever */
+    uint64_t taken_seen; /** taken at the last sweep */
+    /* the owner's own: the session never reads them */
+    bool owner_tunnel; /** owner_data is the owner's tunnel, not a request */
 };
 
 struct gw_h2_handler {
@@ -125,6 +170,8 @@ struct gw_h2_handler {
     void (*closed)(void *owner, struct gw_h2_stream *s, uint32_t error);
     /* Counted by the owner (metrics). */
     void (*event)(void *owner, enum gw_h2_event ev);
+    /* A per-stream timeout expired (gw_h2_session_expire) for a stream with owner_data. */
+    void (*timeout)(void *owner, struct gw_h2_stream *s, enum gw_h2_timeout which);
 };
 
 /* A server session with our SETTINGS queued. NULL when out of memory. */
@@ -149,6 +196,22 @@ bool gw_h2_session_alive(const struct gw_h2_session *s);
 
 /* Whether any stream is open. */
 bool gw_h2_session_busy(const struct gw_h2_session *s);
+
+/* The clock of the per-stream timeouts: monotonic milliseconds. */
+uint64_t gw_h2_clock_ms(void);
+
+/* Whether some stream may have a timeout running (then call gw_h2_session_expire until it is
+ * false again). */
+bool gw_h2_session_waiting(const struct gw_h2_session *s);
+
+/* Per-stream timeouts at `now` (gw_h2_clock_ms): a stream whose owner waited for body bytes for
+ * body_ms, or whose payload waited for the client's window for send_ms (0: no such bound), gets
+ * the owner's `timeout` (once per wait). A stream whose owner let go (its request ended, the
+ * stream still sends what it holds) and whose payload waits past send_ms is reset (CANCEL): a
+ * client that stops reading one stream ties up nothing. Tunnel streams (s->tunnel) have their
+ * owner's own bounds. Runs callbacks; call it from the loop, outside any other callback. */
+void gw_h2_session_expire(struct gw_h2_session *s, uint64_t now, uint64_t body_ms,
+                          uint64_t send_ms);
 
 /* Queues GOAWAY (graceful: NO_ERROR, streams in flight finish). */
 void gw_h2_session_goaway(struct gw_h2_session *s);
@@ -186,6 +249,14 @@ void gw_h2_stream_body_consume(struct gw_h2_stream *s, size_t n);
 /* The owner's request ended (answered, or aborted): the stream finishes sending what it holds,
  * and request body bytes still to come are dropped, their window given back at once. */
 void gw_h2_stream_release(struct gw_h2_stream *st);
+
+/* The owner waits for more request body bytes: the body timeout of gw_h2_session_expire runs
+ * from now until bytes arrive (the owner's `body` callback) or the body ended. */
+void gw_h2_stream_body_wait(struct gw_h2_stream *s);
+
+/* The rest of the request body is not wanted (a body timeout): once the response went out with
+ * END_STREAM, the stream is reset with NO_ERROR if the client has not ended it (RFC 9113 8.1). */
+void gw_h2_stream_cut(struct gw_h2_stream *s);
 
 /* The owner refers into the peeked bytes (a write in flight): they must not move. */
 void gw_h2_stream_body_hold(struct gw_h2_stream *s, bool hold);

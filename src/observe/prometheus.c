@@ -284,12 +284,14 @@ static void worker_families(struct out *o, struct gw_server *s)
         }
     }
     /* The HTTP/2 protections (h2/session.h): what each one refused, summed over the workers. */
-    static const char *const kinds[] = {"rapid_reset", "control_flood",  "continuation_flood",
-                                        "header_list", "protocol_error", "client_reset"};
+    static const char *const kinds[] = {"rapid_reset",  "control_flood",  "continuation_flood",
+                                        "header_list",  "protocol_error", "client_reset",
+                                        "body_timeout", "send_timeout"};
     family(o, "gantry_http2_refused_total", "counter",
            "HTTP/2 frames or streams refused by a protection, by kind: GOAWAY for rapid_reset, "
            "control_flood and continuation_flood; a stream reset for header_list; "
-           "client_reset counts streams the client reset.");
+           "client_reset counts streams the client reset; body_timeout and send_timeout streams "
+           "ended by their own timeout (408 or RST_STREAM).");
     for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
         uint64_t v = 0;
         for (unsigned i = 0; i < s->nworkers; i++)

@@ -205,7 +205,9 @@ static void on_wakeup(uv_async_t *a)
         it = it->next;
         /* Idle keep-alive connections go now; one that has not sent its first request yet
          * (just accepted, maybe from the accept-queue sweep) gets to send it. */
-        if (force || (!c->h2 && !c->req && c->requests > 0))
+        if (force)
+            gw_conn_force_stop(c); /* an HTTP/2 one with tunnels: close frames 1001 first */
+        else if (!c->h2 && !c->req && c->requests > 0)
             gw_conn_close(c);
         else if (c->h2)
             gw_conn_going_away(c); /* GOAWAY; closes once its streams are done */

@@ -941,27 +941,36 @@ static void hand_over(struct gw_request *r)
     uv_stream_t *client;
     const char *rest;
     size_t rest_len;
-    struct gw_tls_stream *client_tls = NULL, *up_tls = NULL;
-    int rc = r->ds->detach ? r->ds->detach(r, &client, &rest, &rest_len, &client_tls) : GW_EINVAL;
-    if (rc == 0 && uc->tls) {
-        up_tls = gw__upconn_tls_take(uc);
-        if (!up_tls)
-            rc = GW_EUPRESET;
-    }
-    if (rc < 0) {
-        gw_tls_stream_free(client_tls);
+    struct gw_tunnel_info info = {.id = r->id,
+                                  .service = r->svc->conf->name,
+                                  .peer = r->peer[0] ? r->peer : "-",
+                                  .target = r->target->key,
+                                  .idle_ms = wc->idle_timeout_ms,
+                                  .lifetime_ms = wc->max_lifetime_ms,
+                                  .websocket = r->upgrade == GW_UPGRADE_WEBSOCKET};
+    int rc;
+    if (r->ds->tunnel) {
+        /* An HTTP/2 stream (RFC 8441): the downstream joins the upstream to the stream. It
+         * relays the upstream socket's bytes as they are: not over an https:// target's TLS. */
+        rc = uc->tls ? GW_EUPRESET
+                     : r->ds->tunnel(r, (uv_stream_t *)&uc->tcp, uc->buf + uc->off,
+                                     uc->len - uc->off, &info);
     } else {
-        struct gw_tunnel_info info = {.id = r->id,
-                                      .service = r->svc->conf->name,
-                                      .peer = r->peer[0] ? r->peer : "-",
-                                      .target = r->target->key,
-                                      .idle_ms = wc->idle_timeout_ms,
-                                      .lifetime_ms = wc->max_lifetime_ms,
-                                      .websocket = r->upgrade == GW_UPGRADE_WEBSOCKET,
-                                      .client_tls = client_tls,
-                                      .upstream_tls = up_tls};
-        rc = gw_tunnel_start(r->w, client, rest, rest_len, (uv_stream_t *)&uc->tcp,
-                             uc->buf + uc->off, uc->len - uc->off, &info);
+        struct gw_tls_stream *client_tls = NULL, *up_tls = NULL;
+        rc = r->ds->detach ? r->ds->detach(r, &client, &rest, &rest_len, &client_tls) : GW_EINVAL;
+        if (rc == 0 && uc->tls) {
+            up_tls = gw__upconn_tls_take(uc);
+            if (!up_tls)
+                rc = GW_EUPRESET;
+        }
+        if (rc < 0) {
+            gw_tls_stream_free(client_tls);
+        } else {
+            info.client_tls = client_tls;
+            info.upstream_tls = up_tls;
+            rc = gw_tunnel_start(r->w, client, rest, rest_len, (uv_stream_t *)&uc->tcp,
+                                 uc->buf + uc->off, uc->len - uc->off, &info);
+        }
     }
     uc->requests++;
     detach_upstream(r, false); /* its socket lives on in the tunnel (a duplicate) */

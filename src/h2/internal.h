@@ -1,0 +1,43 @@
+/*
+ * What the files of h2/ share (docs/internals.md "internal.h per folder"): the session's struct
+ * and the extended CONNECT helpers. Only h2/ and tests/unit/h2/ include it.
+ */
+#ifndef GW_H2_INTERNAL_H
+#define GW_H2_INTERNAL_H
+
+#include <nghttp2/nghttp2.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/list.h"
+#include "h2/session.h"
+
+struct gw_h2_session {
+    nghttp2_session *ng;
+    const struct gw_h2_handler *h;
+    void *owner;
+    struct gw_h2_limits lim;
+    struct gw_list streams; /* every gw_h2_stream */
+    struct gw_list pending; /* streams with news for the owner */
+    uint64_t window_start;  /* ms: the current one-second window of the flood counters */
+    uint32_t resets;        /* RST_STREAM from the client in the window */
+    uint32_t control;       /* PING and SETTINGS from the client in the window */
+    uint32_t continuations; /* CONTINUATION frames in the current header block */
+    bool failed;            /* a connection error: GOAWAY queued */
+    bool waiting;           /* some stream may have a timeout running */
+    uint32_t cuts;          /* streams cut (gw_h2_stream_cut) whose END_STREAM is not out yet */
+};
+
+/* h2/ext_connect.c: whether a stream's header block is a well-formed extended CONNECT (RFC 8441
+ * 4: CONNECT with :protocol, :scheme http or https, a :path, an :authority, no content-length,
+ * a token as :protocol); sets st->ext_connect and st->tunnel. 0, or -1: malformed. */
+int gw__h2_ext_connect_check(struct gw_h2_stream *st);
+
+/* h2/ext_connect.c: the HTTP/1.1 handshake fields of a checked extended CONNECT, appended to b:
+ * Connection, Upgrade, and for websocket a fresh Sec-WebSocket-Key (RFC 8441 5: the key and the
+ * accept are not used on HTTP/2; the upstream's HTTP/1.1 handshake needs one, and its accept
+ * goes no further). 0 or a negative code. */
+int gw__h2_ext_connect_fields(struct gw_h2_stream *st, struct gw_buf *b);
+
+#endif
