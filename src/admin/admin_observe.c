@@ -46,11 +46,12 @@ void gw__admin_get_cache(struct gw_server *s, const struct gw__admin_req *rq,
         struct gw_cache_redis_stats rst;
         gw_cache_redis_stats(&rst);
         json_object_set_new(o, "redis",
-                            json_pack("{s:b, s:I, s:I, s:I, s:I, s:I}", "up", rst.down == 0,
-                                      "clients_down", (json_int_t)rst.down, "errors",
-                                      (json_int_t)rst.errors, "lookups", (json_int_t)rst.lookups,
-                                      "found", (json_int_t)rst.found, "stores",
-                                      (json_int_t)rst.stores));
+                            json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "up",
+                                      rst.up == rst.clients, "clients", (json_int_t)rst.clients,
+                                      "clients_up", (json_int_t)rst.up, "clients_down",
+                                      (json_int_t)rst.down, "errors", (json_int_t)rst.errors,
+                                      "lookups", (json_int_t)rst.lookups, "found",
+                                      (json_int_t)rst.found, "stores", (json_int_t)rst.stores));
     }
     if (o != NULL && gw_observe_cache_json(s, o) < 0) {
         json_decref(o);

@@ -916,8 +916,9 @@ static void cache_families(struct out *o, struct gw_server *s)
     struct gw_cache_redis_stats rs;
     gw_cache_redis_stats(&rs);
     family(o, "gantry_cache_redis_up", "gauge",
-           "1 when every Redis client of the cache's Redis backend is connected, else 0.");
-    sample_u64(o, "gantry_cache_redis_up", "", rs.down == 0);
+           "1 when every Redis client of the cache's Redis backend (workers', control's) is "
+           "connected, else 0.");
+    sample_u64(o, "gantry_cache_redis_up", "", rs.up == rs.clients);
     family(o, "gantry_cache_redis_errors_total", "counter",
            "Commands of the cache's Redis backend that failed (look-ups, stores, purges, "
            "malformed entries), over every service.");

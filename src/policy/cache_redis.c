@@ -94,12 +94,12 @@ static void init_scripts(void)
 
 /* Process-wide: clients and how many are down (one log line per change of the whole), and the
  * counters of gw_cache_redis_stats. */
-static _Atomic uint64_t n_clients, n_down, n_errors, n_lookups, n_found, n_stores;
+static _Atomic uint64_t n_clients, n_up, n_down, n_errors, n_lookups, n_found, n_stores;
 
 struct gw_cache_redis {
     struct gw_redis *redis;
     struct gw_redis_watch watch;
-    bool down;
+    bool down, up;
     uint64_t timeout_ms;
     int64_t max_ttl; /* seconds */
     int64_t max_swr, max_sie;
@@ -117,6 +117,7 @@ void gw_cache_redis_stats(struct gw_cache_redis_stats *out)
 {
     *out = (struct gw_cache_redis_stats){
         .clients = atomic_load(&n_clients),
+        .up = atomic_load(&n_up),
         .down = atomic_load(&n_down),
         .errors = atomic_load(&n_errors),
         .lookups = atomic_load(&n_lookups),
@@ -141,6 +142,13 @@ bool gw_cache_redis_wanted(const struct gw_config *cfg)
 static void on_state(void *arg, int status, const char *why)
 {
     struct gw_cache_redis *cr = arg;
+    if (status == 0 && !cr->up) {
+        cr->up = true;
+        atomic_fetch_add(&n_up, 1);
+    } else if (status != 0 && cr->up) {
+        cr->up = false;
+        atomic_fetch_sub(&n_up, 1);
+    }
     if (status == 0 && cr->down) {
         cr->down = false;
         if (atomic_fetch_sub(&n_down, 1) == 1)
@@ -171,6 +179,8 @@ static void close_client(struct gw_cache_redis *cr)
 {
     if (cr->down)
         atomic_fetch_sub(&n_down, 1);
+    if (cr->up)
+        atomic_fetch_sub(&n_up, 1);
     atomic_fetch_sub(&n_clients, 1);
     /* Commands in flight hear GW_EREDISDOWN now; their callbacks do not use cr. */
     gw_redis_close(cr->redis, NULL, NULL);

@@ -59,7 +59,8 @@ int gw_cache_redis_purge(struct gw_cache_redis *cr, enum gw_cache_purge_mode mod
 /* Process-wide counters of the Redis backend (any thread). */
 struct gw_cache_redis_stats {
     uint64_t clients; /* clients open (workers' and control's) */
-    uint64_t down;    /* of them, down (not connected) */
+    uint64_t up;      /* of them, connected */
+    uint64_t down;    /* of them, down (failed, reconnecting); neither: connecting */
     uint64_t errors;  /* commands Redis did not answer (down, timeout, error, bad entry) */
     uint64_t lookups; /* lookups sent */
     uint64_t found;   /* lookups that found a matching variant */
