@@ -137,8 +137,9 @@ struct match_ctx {
     unsigned normalize;
 };
 
-bool gw__cache_variant_matches(const struct gw_cache_obj *o, const struct gw_http1_message *msg,
-                               unsigned normalize)
+/* Whether stored object o's variant is the one the request selects (RFC 9111 4.1). */
+__attribute__((always_inline)) static inline bool
+matches(const struct gw_cache_obj *o, const struct gw_http1_message *msg, unsigned normalize)
 {
     if (o->vary_names_len == 0)
         return true;
@@ -147,11 +148,17 @@ bool gw__cache_variant_matches(const struct gw_cache_obj *o, const struct gw_htt
     return n >= 0 && (size_t)n == o->vary_sig_len && memcmp(sig, o->vary_sig, (size_t)n) == 0;
 }
 
-/* Whether stored object o's variant is the one the request selects (RFC 9111 4.1). */
+bool gw__cache_variant_matches(const struct gw_cache_obj *o, const struct gw_http1_message *msg,
+                               unsigned normalize)
+{
+    return matches(o, msg, normalize);
+}
+
+/* The store's match callback (under its shard lock). */
 static bool variant_matches(const struct gw_cache_obj *o, void *arg)
 {
     const struct match_ctx *m = arg;
-    return gw__cache_variant_matches(o, m->msg, m->normalize);
+    return matches(o, m->msg, m->normalize);
 }
 
 /* Keeps a copy of the key in st (misses, unsafe methods, Redis look-ups). */
@@ -928,7 +935,8 @@ int gw__cache_insert(struct cache_state *st, struct gw_request *r, struct gw_cac
 void gw_cache_cancel(struct gw_request *r, void *slot)
 {
     struct cache_state *st = slot;
-    gw__cache_redis_cancel(st);
+    if (st->rcmd != NULL || st->robj != NULL) /* the Redis backend's (robj: or rcount) */
+        gw__cache_redis_cancel(st);
     if (r->resp_tee == &st->tee)
         r->resp_tee = NULL;
     gw__cache_stop_wait(st);

@@ -196,8 +196,11 @@ int gw_cache_redis_sync(struct gw_cache_redis **slot, uv_loop_t *loop, const str
     if (*slot != NULL && strcmp((*slot)->id, id) == 0)
         return 0;
     if (*slot != NULL) {
-        close_client(*slot);
+        /* Unset first: closing answers the commands in flight now, and the requests they resume
+         * must not send anything more on this client. */
+        struct gw_cache_redis *old = *slot;
         *slot = NULL;
+        close_client(old);
     }
     if (id[0] == '\0')
         return 0;
