@@ -220,7 +220,8 @@ int gw_cache_redis_sync(struct gw_cache_redis **slot, uv_loop_t *loop, const str
                                                         ? cfg->cache.redis_timeout_ms
                                                         : 1000,
                               .backoff_min_ms = rc->backoff_min_ms,
-                              .backoff_max_ms = rc->backoff_max_ms};
+                              .backoff_max_ms = rc->backoff_max_ms,
+                              .use = "cache"};
     snprintf(cr->id, sizeof cr->id, "%s", id);
     snprintf(cr->prefix, sizeof cr->prefix, "%s", cfg->cache.redis_prefix);
     cr->prefix_len = strlen(cr->prefix);
