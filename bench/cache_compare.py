@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """gantry's response cache HIT path next to nginx proxy_cache and to gantry uncached, in one
 interleaved run (issue 13's "Must hold": HIT at least 1.2x nginx proxy_cache and 2x gantry's
-own uncached proxying, 3 B and 4 KiB bodies, 1 worker each).
+own uncached proxying, 3 B and 4 KiB bodies, 1 worker each), and gantry with the Redis backend
+("gantry-redis": cache.backend "redis", every HIT read from a redis-server of its own on
+loopback; its CPU per request counts that redis-server too) when redis-server is installed.
 
 The origin (an nginx serving fixed bodies, as in proxy_compare.py) sends no Cache-Control; nginx
 caches every 200 for 10 minutes (conf/nginx-cache.sh: proxy_cache_valid, proxy_cache_lock) and
@@ -20,12 +22,18 @@ import shutil
 import statistics
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import proxy_compare as pc  # noqa: E402
 
 TARGETS = ["nginx", "nginx-cache", "gantry", "gantry-cache"]
 GOALS = {("gantry-cache", "nginx-cache"): 1.2, ("gantry-cache", "gantry"): 2.0}
+# the Redis backend's HIT, next to the others (no goal in the issue)
+REDIS_RATIOS = [("gantry-redis", "gantry-cache"), ("gantry-redis", "gantry"),
+                ("gantry-redis", "nginx-cache")]
+if shutil.which("redis-server"):
+    TARGETS.append("gantry-redis")
 
 
 def setup(args, tmp, ports, origin_port):
@@ -61,7 +69,11 @@ def setup(args, tmp, ports, origin_port):
         pc.Server("gantry-cache", ports["gantry-cache"],
                   env(ports["gantry-cache"], GW_CACHE_ON="true") + [args.gantry_bin, "-c", conf],
                   tmp),
-    ]
+    ] + ([pc.Server("gantry-redis", ports["gantry-redis"],
+                    env(ports["gantry-redis"], REDIS_PORT=ports["redis"])
+                    + ["bash", os.path.join(pc.CONF, "gantry-redis.sh"), args.gantry_bin, "-c",
+                       os.path.join(pc.HERE, "gantry-peers-cache-redis.json")], tmp)]
+         if "gantry-redis" in TARGETS else [])
 
 
 def x_cache(port, path):
@@ -102,6 +114,11 @@ def report(body, rounds, args, pin_note):
                for r in used if r["runs"][a]["own_us_req"] > 0]
         met = "met" if statistics.median(rps) >= goal else "NOT met"
         lines.append(f"| {a} / {b} | {pc._ratio(rps)} | {pc._ratio(cpu)} | {goal}x: {met} |")
+    for a, b in REDIS_RATIOS if "gantry-redis" in TARGETS else []:
+        rps = [r["runs"][a]["rps"] / r["runs"][b]["rps"] for r in used]
+        cpu = [r["runs"][b]["own_us_req"] / r["runs"][a]["own_us_req"]
+               for r in used if r["runs"][a]["own_us_req"] > 0]
+        lines.append(f"| {a} / {b} | {pc._ratio(rps)} | {pc._ratio(cpu)} | - |")
     return "\n".join(lines)
 
 
@@ -118,8 +135,9 @@ def bench(args, tmp):
         pin_note = f"wrk pinned to cpu{cpus[0]}, origin and proxies to cpu{cpus[1]}"
     else:
         lg_pin, srv_pin, pin_note = [], [], "not pinned (fewer than 2 CPUs)"
-    free = pc.free_ports(len(TARGETS) + 1)
+    free = pc.free_ports(len(TARGETS) + 2)
     origin_port, ports = free[0], dict(zip(TARGETS, free[1:]))
+    ports["redis"] = free[-1]
     servers = setup(args, tmp, ports, origin_port)
     started = []
     try:
@@ -135,9 +153,17 @@ def bench(args, tmp):
                 if status != 200 or got != want:
                     raise pc.BenchError(f"{t} {path}: status {status}, {len(got)} bytes")
         for body in args.body:
-            status, xc = x_cache(ports["gantry-cache"], pc.BODIES[body][0])
-            if xc != "HIT":
-                raise pc.BenchError(f"gantry-cache {pc.BODIES[body][0]}: X-Cache {xc}, not HIT")
+            for t in ("gantry-cache", "gantry-redis"):
+                if t not in TARGETS:
+                    continue
+                # the Redis backend stores after the answer: give it a moment to land
+                for _ in range(100):
+                    status, xc = x_cache(ports[t], pc.BODIES[body][0])
+                    if xc == "HIT":
+                        break
+                    time.sleep(0.05)
+                if xc != "HIT":
+                    raise pc.BenchError(f"{t} {pc.BODIES[body][0]}: X-Cache {xc}, not HIT")
         for t in TARGETS:
             pc.churn(ports[t])
             subprocess.run(lg_pin + ["wrk", "-t1", f"-c{args.conns}", "-d1s",
@@ -172,7 +198,8 @@ def bench(args, tmp):
     finally:
         for srv in reversed(started):
             srv.stop()
-    print("## gantry cache HIT vs nginx proxy_cache vs uncached (1 worker each, logs off)\n")
+    print("## gantry cache HIT (memory, Redis) vs nginx proxy_cache vs uncached "
+          "(1 worker each, logs off)\n")
     print(f"{pc.version(['nginx', '-v'])}; {pc.version([args.gantry_bin, 'version'])}; "
           f"{len(os.sched_getaffinity(0))} CPUs\n")
     for body in args.body:

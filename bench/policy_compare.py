@@ -18,6 +18,8 @@ nginx origin as bench/proxy_compare.py (3-byte body at /); only the policy diffe
     ratelimit-local        a per-IP gcra limit that never triggers (1,000,000 per 1s), local
     ratelimit-redis        the same limit kept in a real redis-server, local_share 0
     ratelimit-redis-share  the same, local_share 100
+    cache-memory           the response cache in memory (ttl 10m): every request after the
+                           first is a HIT (policy_callgrind.py measures the HIT path with it)
     jwt-hs256-cached       one HS256 bearer token in every request, verified-token cache on
     jwt-hs256-nocache      the same, cache off (max_entries 0): every request verifies
     jwt-rs256-cached       one RS256 (RSA-2048) token in every request, cache on
@@ -81,6 +83,7 @@ VARIANTS = {
     "ratelimit-redis": ("redis", "the same limit in Redis, local_share 0", "per-IP Redis limit"),
     "ratelimit-redis-share": ("redis", "the same limit in Redis, local_share 100",
                               "per-IP Redis limit with local_share 100"),
+    "cache-memory": ("cache", "response cache (memory), every request a HIT", "cache HIT"),
     "jwt-hs256-cached": ("jwt", "HS256 bearer token, token cache on", "HS256 JWT cached"),
     "jwt-hs256-nocache": ("jwt", "HS256 bearer token, cache off", "HS256 JWT uncached"),
     "jwt-rs256-cached": ("jwt", "RS256 (RSA-2048) bearer token, token cache on",
@@ -237,6 +240,8 @@ def gantry_config(name, port, origin_port, redis_port, tok, otlp_port=0):
             "local_share": 100 if name.endswith("-share") else 0}}
     if kind in ("local", "redis"):
         service["rate_limit"] = {"limits": [dict(LIMIT)]}
+    if kind == "cache":
+        service["cache"] = {"enabled": True, "ttl": "10m"}
     if kind == "jwt":
         if "hs256" in name:
             key = {"kid": "k1", "alg": "HS256", "secret": tok["hs_secret"]}

@@ -18,6 +18,7 @@
 #include "metrics/metrics.h"
 #include "observe/history.h"
 #include "observe/observe.h"
+#include "policy/cache_redis.h"
 #include "policy/policy.h"
 #include "runtime/server.h"
 #include "runtime/worker-t.h"
@@ -41,6 +42,17 @@ void gw__admin_get_cache(struct gw_server *s, const struct gw__admin_req *rq,
                           (json_int_t)gw_cache_store_max_bytes(store), "inserts",
                           (json_int_t)st.inserts, "evictions", (json_int_t)st.evictions, "purged",
                           (json_int_t)st.purged, "fills", (json_int_t)st.fills);
+    if (o != NULL && s->cache_redis != NULL) {
+        struct gw_cache_redis_stats rst;
+        gw_cache_redis_stats(&rst);
+        json_object_set_new(o, "redis",
+                            json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "up",
+                                      rst.up == rst.clients, "clients", (json_int_t)rst.clients,
+                                      "clients_up", (json_int_t)rst.up, "clients_down",
+                                      (json_int_t)rst.down, "errors", (json_int_t)rst.errors,
+                                      "lookups", (json_int_t)rst.lookups, "found",
+                                      (json_int_t)rst.found, "stores", (json_int_t)rst.stores));
+    }
     if (o != NULL && gw_observe_cache_json(s, o) < 0) {
         json_decref(o);
         o = NULL;
@@ -64,6 +76,49 @@ static long purge_url(const char *u, char *out, size_t cap)
     for (size_t i = 0; i < n; i++)
         out[i] = i < host && u[i] >= 'A' && u[i] <= 'Z' ? (char)(u[i] | 0x20) : u[i];
     return (long)n;
+}
+
+struct redis_purge {
+    struct gw__admin_later *later;
+    uint64_t local; /* what the in-process store purged */
+};
+
+static void on_redis_purged(void *arg, int status, uint64_t purged)
+{
+    struct redis_purge *p = arg;
+    struct gw__admin_resp rs = {0};
+    if (status == 0)
+        gw__admin_json(&rs, 200,
+                       json_pack("{s:I, s:I}", "purged", (json_int_t)(p->local + purged),
+                                 "redis_purged", (json_int_t)purged));
+    else
+        gw__admin_error(&rs, 503, "the cache's Redis did not answer (%s): nothing purged there",
+                        gw_strerror(status));
+    gw__admin_later_answer(p->later, &rs);
+    free(p);
+}
+
+/* The Redis backend's part of a purge: the answer waits for Redis (bounded: the purge's
+ * timeout), and says 503 when Redis cannot purge, since instances would go on serving. */
+static void purge_redis(struct gw_server *s, const struct gw__admin_req *rq,
+                        struct gw__admin_resp *rs, enum gw_cache_purge_mode mode, const char *v,
+                        size_t vlen, size_t local)
+{
+    struct redis_purge *p = malloc(sizeof *p);
+    if (p == NULL) {
+        gw__admin_error(rs, 500, "out of memory");
+        return;
+    }
+    p->local = local;
+    p->later = gw__admin_defer(rq, rs);
+    if (p->later == NULL) {
+        free(p);
+        gw__admin_error(rs, 500, "out of memory");
+        return;
+    }
+    int rc = gw_cache_redis_purge(s->cache_redis, mode, v, vlen, on_redis_purged, p);
+    if (rc < 0)
+        on_redis_purged(p, rc, 0);
 }
 
 /* POST /api/cache/purge {"url": ...} | {"prefix": ...} | {"tag": ...} | {"all": true} */
@@ -122,6 +177,17 @@ void gw__admin_post_cache_purge(struct gw_server *s, const struct gw__admin_req 
                           json_pack("{s:s?, s:s?, s:s?, s:I}", "url", url, "prefix", prefix, "tag",
                                     tag, "purged", (json_int_t)n),
                           200);
+    if (s->cache_redis != NULL) { /* the Redis backend: every instance's entries */
+        enum gw_cache_purge_mode mode = url      ? GW_CACHE_PURGE_URL
+                                        : prefix ? GW_CACHE_PURGE_PREFIX
+                                        : tag    ? GW_CACHE_PURGE_TAG
+                                                 : GW_CACHE_PURGE_ALL;
+        const char *v = url || prefix ? buf : tag;
+        size_t vlen = url || prefix ? (size_t)len : tag ? strlen(tag) : 0;
+        purge_redis(s, rq, rs, mode, v, vlen, n);
+        json_decref(body);
+        return;
+    }
     json_decref(body);
     gw__admin_json(rs, 200, json_pack("{s:I}", "purged", (json_int_t)n));
 }

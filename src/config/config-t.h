@@ -394,7 +394,13 @@ struct gw_validation_conf {
 /* Bits of gw_cache_svc_conf.vary_normalize (cache/vary.h's GW_VARY_NORM_*). */
 #define GW_CACHE_NORM_ACCEPT_ENCODING 1u
 
-/* A service's "cache": off by default. */
+/* Where stored responses live ("cache.backend", "services[].cache.backend"). */
+enum gw_cache_backend {
+    GW_CACHE_BACKEND_INHERIT = 0, /* a service's default: the gateway's */
+    GW_CACHE_BACKEND_MEMORY,      /* the in-process store (cache/store.h) */
+    GW_CACHE_BACKEND_REDIS,       /* Redis, shared by every instance (policy/cache_redis.h) */
+};
+
 /* A route rule of a service's cache ("rules"): the rule whose match has the longest matching
  * prefix (the first on a tie) overrides the service's settings for its requests. */
 struct gw_cache_rule_conf {
@@ -427,18 +433,24 @@ struct gw_cache_svc_conf {
     uint32_t methods;           /* "methods": bits of enum gw_http_method, GET and HEAD; 0: both */
     struct gw_cache_rule_conf *rules; /* "rules" */
     size_t nrules;
+    enum gw_cache_backend backend; /* "backend"; resolved: never INHERIT after loading */
 };
 
 /* The gateway's "cache": the store every service shares and gateway-wide bounds. */
 struct gw_cache_conf {
-    uint64_t max_bytes;        /* "memory.max_bytes": default 64 MiB */
-    char *status_header;       /* "status_header": default "X-Cache" */
-    char *tag_header;          /* "tag_header": purge tags; default "surrogate-key" (lower) */
-    uint64_t max_swr_ms;       /* "max_stale_while_revalidate": default 1h */
-    uint64_t max_sie_ms;       /* "max_stale_if_error": default 1d */
-    uint64_t heuristic_max_ms; /* "heuristic_max": default 1d */
-    uint64_t collapse_ms;      /* "collapse_timeout": longest wait for another request's fill;
-                                * default 5s; 0 = misses are not collapsed */
+    uint64_t max_bytes;            /* "memory.max_bytes": default 64 MiB */
+    char *status_header;           /* "status_header": default "X-Cache" */
+    char *tag_header;              /* "tag_header": purge tags; default "surrogate-key" (lower) */
+    uint64_t max_swr_ms;           /* "max_stale_while_revalidate": default 1h */
+    uint64_t max_sie_ms;           /* "max_stale_if_error": default 1d */
+    uint64_t heuristic_max_ms;     /* "heuristic_max": default 1d */
+    uint64_t collapse_ms;          /* "collapse_timeout": longest wait for another request's fill;
+                                    * default 5s; 0 = misses are not collapsed */
+    enum gw_cache_backend backend; /* "backend": default memory */
+    /* "redis": the Redis backend, on the Redis of rate_limit.redis */
+    char *redis_prefix;        /* "redis.key_prefix": default "gantry:cache:" */
+    uint64_t redis_timeout_ms; /* "redis.timeout": longest wait for a reply; default 50ms */
+    uint64_t redis_max_ttl_ms; /* "redis.max_ttl": bound on an entry's Redis TTL; default 1d */
 };
 
 /* ---- compression (config_compress.c, docs/compression.md) ----------------------------------- */

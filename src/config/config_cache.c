@@ -98,8 +98,72 @@ static const struct gw__cfg_field memory_fields[] = {
 };
 static const struct gw__cfg_object memory_obj = {.what = "memory", ROWS(memory_fields)};
 
+/* A key prefix goes into every Redis key: printable ASCII without spaces. */
+static bool check_redis_prefix(struct gw__cfg_ctx *ctx, char **s)
+{
+    size_t n = strlen(*s);
+    bool ok = n >= 1 && n <= 64;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (*s)[i] > ' ' && (*s)[i] < 0x7f;
+    if (!ok)
+        gw__cfg_error(ctx, "must be 1-64 printable characters without spaces");
+    return ok;
+}
+
+static const struct gw__cfg_range redis_timeout_range = {1, 60000};
+static const struct gw__cfg_range redis_ttl_range = {1000, UINT64_C(2147483648000)};
+
+static const struct gw__cfg_field redis_fields[] = {
+    {.name = "key_prefix",
+     .type = &gw__cfg_string_type,
+     .offset = GC(redis_prefix),
+     .arg = &(const struct gw__cfg_str){.check = check_redis_prefix},
+     .def = "gantry:cache:"},
+    {.name = "timeout",
+     .type = &gw__cfg_duration_type,
+     .offset = GC(redis_timeout_ms),
+     .arg = &redis_timeout_range,
+     .def = "50ms"},
+    {.name = "max_ttl",
+     .type = &gw__cfg_duration_type,
+     .offset = GC(redis_max_ttl_ms),
+     .arg = &redis_ttl_range,
+     .def = "24h"},
+};
+static const struct gw__cfg_object redis_obj = {.what = "redis", ROWS(redis_fields)};
+
+static const struct gw__cfg_enum backends[] = {
+    {"memory", GW_CACHE_BACKEND_MEMORY},
+    {"redis", GW_CACHE_BACKEND_REDIS},
+    {NULL, 0},
+};
+
+/* The Redis backend uses the Redis of rate_limit.redis (as the hub and revocations do). */
+static void need_redis_url(struct gw__cfg_ctx *ctx, enum gw_cache_backend b)
+{
+    if (b != GW_CACHE_BACKEND_REDIS || ctx->root->rate_limit.redis.url != NULL)
+        return;
+    gw__cfg_push_key(ctx, "backend");
+    gw__cfg_error(ctx, "backend redis uses the Redis of rate_limit.redis: set "
+                       "rate_limit.redis.url (or REDIS_URL)");
+    gw__cfg_pop(ctx);
+}
+
+static void cache_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
+{
+    struct gw_cache_conf *c = obj;
+    (void)json;
+    need_redis_url(ctx, c->backend);
+}
+
 static const struct gw__cfg_field cache_fields[] = {
     {.name = "memory", .type = &gw__cfg_object_type, .arg = &memory_obj},
+    {.name = "backend",
+     .type = &gw__cfg_enum_type,
+     .offset = GC(backend),
+     .arg = backends,
+     .def = "memory"},
+    {.name = "redis", .type = &gw__cfg_object_type, .arg = &redis_obj},
     {.name = "status_header",
      .type = &gw__cfg_string_type,
      .offset = GC(status_header),
@@ -128,7 +192,8 @@ static const struct gw__cfg_field cache_fields[] = {
      .arg = &collapse_range,
      .def = "5s"},
 };
-const struct gw__cfg_object gw__cfg_cache_obj = {.what = "cache", ROWS(cache_fields)};
+const struct gw__cfg_object gw__cfg_cache_obj = {
+    .what = "cache", ROWS(cache_fields), .check = cache_check};
 
 /* ---- a service's ---------------------------------------------------------------------------- */
 
@@ -190,6 +255,10 @@ static void service_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
 {
     struct gw_cache_svc_conf *c = obj;
     c->vary_normalize = c->nvary_normalize_names ? GW_CACHE_NORM_ACCEPT_ENCODING : 0;
+    if (c->backend == GW_CACHE_BACKEND_INHERIT)
+        c->backend = ctx->root->cache.backend ? ctx->root->cache.backend : GW_CACHE_BACKEND_MEMORY;
+    else if (c->enabled)
+        need_redis_url(ctx, c->backend);
     if (json == NULL || !json_is_object(json) || !json_object_get(json, "ttl_seconds"))
         return;
     if (json_object_get(json, "ttl")) {
@@ -239,6 +308,7 @@ static const struct gw__cfg_field service_fields[] = {
      .arg = &percent_range,
      .def = "0"},
     {.name = "methods", .type = &cache_methods_type, .offset = SC(methods)},
+    {.name = "backend", .type = &gw__cfg_enum_type, .offset = SC(backend), .arg = backends},
     {.name = "rules",
      .type = &gw__cfg_list_type,
      .offset = SC(rules),

@@ -161,20 +161,21 @@ enum {
     GW_MX_S_AUTH = GW_MX_S_TCACHE + 4, /* [method][outcome] */
     /* the response cache: [GW_MX_CACHE_*] */
     GW_MX_S_CACHE = GW_MX_S_AUTH + GW_MX_AUTH_METHODS * GW_MX_AUTH_OUTCOMES,
-    GW_MX_S_WORDS = GW_MX_S_CACHE + 9
+    GW_MX_S_WORDS = GW_MX_S_CACHE + 10
 };
 
 /* Words of a service row's response-cache counters (policy/cache.c). */
 enum {
-    GW_MX_CACHE_HIT = 0,      /* answered from the store while fresh (a 304 included) */
-    GW_MX_CACHE_MISS,         /* nothing stored for the request: went upstream */
-    GW_MX_CACHE_STALE,        /* a stale stored response answered (max-stale, stale-if-error) */
-    GW_MX_CACHE_EXPIRED,      /* stored but unusable (stale, or the client asked): refetched */
-    GW_MX_CACHE_BYPASS,       /* not cacheable by method or key; unsafe methods */
-    GW_MX_CACHE_COLLAPSED,    /* waited for another request's fill */
-    GW_MX_CACHE_STORED,       /* responses stored */
-    GW_MX_CACHE_STORED_BYTES, /* their body bytes */
-    GW_MX_CACHE_REVALIDATED,  /* stale, validated by the origin with a 304 */
+    GW_MX_CACHE_HIT = 0,        /* answered from the store while fresh (a 304 included) */
+    GW_MX_CACHE_MISS,           /* nothing stored for the request: went upstream */
+    GW_MX_CACHE_STALE,          /* a stale stored response answered (max-stale, stale-if-error) */
+    GW_MX_CACHE_EXPIRED,        /* stored but unusable (stale, or the client asked): refetched */
+    GW_MX_CACHE_BYPASS,         /* not cacheable by method or key; unsafe methods */
+    GW_MX_CACHE_COLLAPSED,      /* waited for another request's fill */
+    GW_MX_CACHE_STORED,         /* responses stored */
+    GW_MX_CACHE_STORED_BYTES,   /* their body bytes */
+    GW_MX_CACHE_REVALIDATED,    /* stale, validated by the origin with a 304 */
+    GW_MX_CACHE_BACKEND_ERRORS, /* Redis backend: a lookup or purge Redis did not answer */
 };
 
 /* Words of a target row. */

@@ -18,6 +18,7 @@
 #include "metrics/hub.h"
 #include "observe/internal.h"
 #include "observe/observe.h"
+#include "policy/cache_redis.h"
 #include "policy/policy.h"
 #include "runtime/server-t.h"
 #include "runtime/worker-t.h"
@@ -500,6 +501,10 @@ static void service_families(struct out *o, const struct gw_metrics_total *t)
          GW_MX_CACHE_REVALIDATED},
         {"gantry_cache_stored_bytes_total", "Body bytes of the responses stored.",
          GW_MX_CACHE_STORED_BYTES},
+        {"gantry_cache_backend_errors_total",
+         "Look-ups and purges the Redis backend did not answer (down, timed out, an error): "
+         "the request went on as a miss.",
+         GW_MX_CACHE_BACKEND_ERRORS},
     };
     for (size_t f = 0; f < sizeof cache_svc / sizeof cache_svc[0]; f++) {
         family(o, cache_svc[f].name, "counter", cache_svc[f].help);
@@ -908,6 +913,26 @@ static void cache_families(struct out *o, struct gw_server *s)
     sample_u64(o, "gantry_cache_evictions_total", "", st.evictions);
     family(o, "gantry_cache_purged_total", "counter", "Stored responses purged or invalidated.");
     sample_u64(o, "gantry_cache_purged_total", "", st.purged);
+    if (s->cache_redis == NULL)
+        return;
+    struct gw_cache_redis_stats rs;
+    gw_cache_redis_stats(&rs);
+    family(o, "gantry_cache_redis_up", "gauge",
+           "1 when every Redis client of the cache's Redis backend (workers', control's) is "
+           "connected, else 0.");
+    sample_u64(o, "gantry_cache_redis_up", "", rs.up == rs.clients);
+    family(o, "gantry_cache_redis_errors_total", "counter",
+           "Commands of the cache's Redis backend that failed (look-ups, stores, purges, "
+           "malformed entries), over every service.");
+    sample_u64(o, "gantry_cache_redis_errors_total", "", rs.errors);
+    family(o, "gantry_cache_redis_lookups_total", "counter",
+           "Look-ups sent to the cache's Redis backend, by result.");
+    sample_u64(o, "gantry_cache_redis_lookups_total", "result=\"found\"", rs.found);
+    sample_u64(o, "gantry_cache_redis_lookups_total", "result=\"not_found\"",
+               rs.lookups > rs.found ? rs.lookups - rs.found : 0);
+    family(o, "gantry_cache_redis_stores_total", "counter",
+           "Entries the cache's Redis backend wrote.");
+    sample_u64(o, "gantry_cache_redis_stores_total", "", rs.stores);
 }
 
 int gw_observe_prometheus(struct gw_server *s, struct gw_buf *b)

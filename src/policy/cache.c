@@ -138,15 +138,40 @@ struct match_ctx {
 };
 
 /* Whether stored object o's variant is the one the request selects (RFC 9111 4.1). */
-static bool variant_matches(const struct gw_cache_obj *o, void *arg)
+__attribute__((always_inline)) static inline bool
+matches(const struct gw_cache_obj *o, const struct gw_http1_message *msg, unsigned normalize)
 {
-    const struct match_ctx *m = arg;
     if (o->vary_names_len == 0)
         return true;
     char sig[1024];
-    long n =
-        gw_vary_signature(o->vary_names, o->vary_names_len, m->msg, m->normalize, sig, sizeof sig);
+    long n = gw_vary_signature(o->vary_names, o->vary_names_len, msg, normalize, sig, sizeof sig);
     return n >= 0 && (size_t)n == o->vary_sig_len && memcmp(sig, o->vary_sig, (size_t)n) == 0;
+}
+
+bool gw__cache_variant_matches(const struct gw_cache_obj *o, const struct gw_http1_message *msg,
+                               unsigned normalize)
+{
+    return matches(o, msg, normalize);
+}
+
+/* The store's match callback (under its shard lock). */
+static bool variant_matches(const struct gw_cache_obj *o, void *arg)
+{
+    const struct match_ctx *m = arg;
+    return matches(o, m->msg, m->normalize);
+}
+
+/* Keeps a copy of the key in st (misses, unsafe methods, Redis look-ups). */
+static int keep_key(struct cache_state *st, const char *key, size_t len)
+{
+    if (st->key != NULL)
+        return 0;
+    st->key = malloc(len);
+    if (st->key == NULL)
+        return GW_ENOMEM;
+    memcpy(st->key, key, len);
+    st->key_len = len;
+    return 0;
 }
 
 /* Copies the request's fields (the head is gone when the response arrives). */
@@ -321,6 +346,25 @@ static enum gw_stage_result purge(struct cache_state *st, struct gw_request *r, 
         return GW_STAGE_RESPOND;
     }
     size_t n = gw_cache_store_purge_url(st->store, key, gw_cache_key_url_len(key, len), false);
+    if (r->svc->conf->cache.backend == GW_CACHE_BACKEND_REDIS) {
+        /* every instance's: what Redis holds; the answer waits for Redis */
+        if (st->rphase != RP_DONE) {
+            if (keep_key(st, key, len) < 0) {
+                gw_answer_init(a, GW_ENOMEM);
+                return GW_STAGE_RESPOND;
+            }
+            if (r->w->cache_redis != NULL && gw__cache_redis_purge_url(st, r) == 0)
+                return GW_STAGE_SUSPEND;
+            st->rerror = true;
+        }
+        st->rphase = RP_NONE;
+        if (st->rerror) {
+            gw_answer_init(a, GW_EREDISDOWN);
+            a->reason = "the cache's Redis did not answer: nothing purged there";
+            return GW_STAGE_RESPOND;
+        }
+        n += (size_t)st->rcount;
+    }
     st->raw = malloc(48); /* the answer's body */
     if (st->raw == NULL) {
         gw_answer_init(a, GW_ENOMEM);
@@ -358,7 +402,8 @@ enum gw_stage_result gw_cache_on_request(struct gw_request *r, void **slot, stru
         return GW_STAGE_CONTINUE; /* "methods": ["GET"]: a HEAD goes upstream */
     struct cache_state *st = *slot;
     if (st != NULL) {
-        st->waited = true; /* resumed: the fill it waited for ended (or the wait did) */
+        if (st->rphase != RP_DONE) /* not Redis's answer: */
+            st->waited = true;     /* resumed: the fill it waited for ended (or the wait did) */
     } else {
         st = gw_stage_alloc(r, sizeof *st);
         if (st == NULL) {
@@ -372,6 +417,7 @@ enum gw_stage_result gw_cache_on_request(struct gw_request *r, void **slot, stru
         }
     }
     st->store = store;
+    bool redis = c->backend == GW_CACHE_BACKEND_REDIS;
     st->ttl_ms = rule && rule->ttl_ms != UINT64_MAX ? rule->ttl_ms : c->ttl_ms;
     st->max_object = rule && rule->max_object_size ? rule->max_object_size : c->max_object_size;
     char key[GW_CACHE_KEY_MAX];
@@ -412,7 +458,23 @@ enum gw_stage_result gw_cache_on_request(struct gw_request *r, void **slot, stru
     gw_cache_req_info_read(&st->req, &r->msg);
     int64_t now = (int64_t)time(NULL);
     struct match_ctx mc = {&r->msg, c->vary_normalize ? GW_VARY_NORM_ACCEPT_ENCODING : 0u};
-    struct gw_cache_obj *o = gw_cache_store_lookup(store, key, (size_t)kl, variant_matches, &mc);
+    struct gw_cache_obj *o = NULL;
+    if (!redis) {
+        o = gw_cache_store_lookup(store, key, (size_t)kl, variant_matches, &mc);
+    } else if (st->rphase == RP_DONE) { /* Redis answered (cache_redis.c) */
+        o = st->robj;
+        st->robj = NULL;
+        st->rphase = RP_NONE;
+    } else {
+        if (keep_key(st, key, (size_t)kl) < 0) {
+            gw_answer_init(a, GW_ENOMEM);
+            return GW_STAGE_RESPOND;
+        }
+        if (r->w->cache_redis != NULL && gw__cache_redis_lookup(st, r) == 0)
+            return GW_STAGE_SUSPEND;
+        st->rerror = true; /* Redis down: a miss, at once */
+        gw__cache_count(r, GW_MX_CACHE_BACKEND_ERRORS, 1);
+    }
     struct gw_cache_obj *expired = NULL; /* a stored response to revalidate */
     st->xc = XC_MISS;
     if (o != NULL && st->refresh) {
@@ -587,7 +649,7 @@ static void on_tee_end(struct gw_request *r, struct gw_body_tee *t)
     struct gw_cache_obj *o = gw_cache_obj_new(&in);
     if (o == NULL)
         return;
-    if (gw_cache_store_insert(st->store, o) == 0) {
+    if (gw__cache_insert(st, r, o) == 0) {
         st->stored = true;
         gw__cache_count(r, GW_MX_CACHE_STORED, 1);
         gw__cache_count(r, GW_MX_CACHE_STORED_BYTES, body_len);
@@ -599,9 +661,13 @@ static void on_tee_end(struct gw_request *r, struct gw_body_tee *t)
 
 /* Invalidates the stored responses of the target and of Location / Content-Location on the
  * same host (RFC 9111 4.4), after a non-error answer to an unsafe method. */
-static void invalidate(struct cache_state *st, const struct gw_http1_message *m)
+static void invalidate(struct cache_state *st, const struct gw_request *r,
+                       const struct gw_http1_message *m)
 {
+    bool redis = r->svc->conf->cache.backend == GW_CACHE_BACKEND_REDIS;
     gw_cache_store_purge_key(st->store, st->key, st->key_len);
+    if (redis) /* sent, not awaited: the client's answer does not wait for Redis */
+        gw__cache_redis_invalidate(r->w->cache_redis, st->key, st->key_len);
     size_t url_len = gw_cache_key_url_len(st->key, st->key_len);
     const char *names[] = {"location", "content-location"};
     for (size_t i = 0; i < 2; i++) {
@@ -620,6 +686,8 @@ static void invalidate(struct cache_state *st, const struct gw_http1_message *m)
         memcpy(key + host_len, h->value, h->value_len);
         memcpy(key + host_len + h->value_len, "\0GET", 4);
         gw_cache_store_purge_key(st->store, key, n);
+        if (redis)
+            gw__cache_redis_invalidate(r->w->cache_redis, key, n);
     }
 }
 
@@ -723,7 +791,7 @@ int gw_cache_on_response_head(struct gw_request *r, void *slot, struct gw_http1_
                               * with the fallback, the stale response (RFC 5861 4) */
     if (st->invalidate) {
         if (m->status >= 200 && m->status < 400)
-            invalidate(st, m);
+            invalidate(st, r, m);
         return 0;
     }
     if (!st->want_store)
@@ -851,9 +919,24 @@ int gw_cache_on_response(struct gw_request *r, void *slot, struct gw_buf *head)
     return 0;
 }
 
+int gw__cache_insert(struct cache_state *st, struct gw_request *r, struct gw_cache_obj *o)
+{
+    if (r->svc->conf->cache.backend != GW_CACHE_BACKEND_REDIS)
+        return gw_cache_store_insert(st->store, o);
+    char fk[GW_CACHE_KEY_MAX + GW_CACHE_REFRESH_MARK];
+    size_t fl = st->filling ? gw__cache_fill_key(st, fk) : 0;
+    int rc = gw__cache_redis_store(r->w->cache_redis, o, r->snap->cfg,
+                                   st->filling ? st->store : NULL, fk, fl);
+    if (rc == 0)
+        st->filling = false; /* ends when Redis has it */
+    return rc;
+}
+
 void gw_cache_cancel(struct gw_request *r, void *slot)
 {
     struct cache_state *st = slot;
+    if (st->rcmd != NULL || st->robj != NULL) /* the Redis backend's (robj: or rcount) */
+        gw__cache_redis_cancel(st);
     if (r->resp_tee == &st->tee)
         r->resp_tee = NULL;
     gw__cache_stop_wait(st);

@@ -191,7 +191,7 @@ int gw__cache_refreshed(struct cache_state *st, struct gw_request *r, struct gw_
             .response_time = now,
         };
         struct gw_cache_obj *fresh = gw_cache_obj_new(&in);
-        if (fresh != NULL && gw_cache_store_insert(st->store, fresh) == 0)
+        if (fresh != NULL && gw__cache_insert(st, r, fresh) == 0)
             st->stored = true;
         gw_cache_obj_release(fresh);
     }

@@ -3,6 +3,7 @@
  * request is filling waits for that fill, polling from its own loop, then looks up again.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "cache/key.h"
 #include "control/snapshot-t.h"
@@ -23,6 +24,14 @@ void gw__cache_stop_wait(struct cache_state *st)
     uv_timer_stop(st->poll);
     uv_close((uv_handle_t *)st->poll, on_poll_closed);
     st->poll = NULL;
+}
+
+size_t gw__cache_fill_key(const struct cache_state *st, char *out)
+{
+    if (st->refresh)
+        return gw__cache_refresh_key(st->key, st->key_len, out);
+    memcpy(out, st->key, st->key_len);
+    return st->key_len;
 }
 
 void gw__cache_end_fill(struct cache_state *st)

@@ -19,6 +19,10 @@
 #include "core/buf.h"
 #include "http1/parser.h"
 
+struct gw_cache_redis;
+struct gw_redis_cmd;
+struct gw_config;
+
 enum xcache {
     XC_MISS = 0,
     XC_HIT,
@@ -54,12 +58,13 @@ struct cache_state {
     char *head; /* header lines as stored, NUL-terminated */
     size_t head_len;
     char *vary; /* names, then the signature */
-    size_t vary_names_len, vary_sig_len;
+    uint32_t vary_names_len, vary_sig_len;
     char *tags;
     size_t tags_len;
     struct gw_buf body;
     struct gw_cc resp_cc;
     int status;
+    uint32_t poll_ms; /* collapsed misses: the poll's interval (here: it fills a hole) */
     int64_t lifetime, initial_age, response_time;
     char *raw;                  /* a 304's header lines (malloc'ed) */
     struct gw_cache_obj *stale; /* stale-if-error: answers if the upstream fails */
@@ -70,10 +75,9 @@ struct cache_state {
     uv_timer_t *poll;    /* while waiting for another request's fill (malloc'ed: freed in
                           * its close callback) */
     uint64_t wait_start; /* loop time the wait began, ms */
-    uint32_t poll_ms;
-    bool filling;   /* this request's fill is recorded in the store */
-    bool waited;    /* it waited for another's fill: it does not fill itself */
-    bool collapsed; /* answered from what another request stored */
+    bool filling;        /* this request's fill is recorded in the store */
+    bool waited;         /* it waited for another's fill: it does not fill itself */
+    bool collapsed;      /* answered from what another request stored */
     uint8_t xc;
     bool want_store;   /* a GET that missed: its response may be stored */
     bool storing;      /* the tee collects the body */
@@ -82,6 +86,22 @@ struct cache_state {
     bool not_modified; /* the answer is a 304 */
     bool counted;      /* the outcome went to the metrics */
     bool refresh;      /* a background refresh (stale-while-revalidate): no client waits */
+    /* the Redis backend (cache_redis.c; the client is the worker's, r->w->cache_redis): a
+     * lookup or purge in flight, and what it found */
+    uint8_t rphase; /* RP_NONE, RP_WAIT (suspended on rcmd), RP_DONE (robj or rcount set) */
+    bool rerror;    /* Redis could not answer: the request went on as a miss */
+    bool rpurge;    /* the union holds rcount */
+    struct gw_redis_cmd *rcmd;
+    union {
+        struct gw_cache_obj *robj; /* a lookup's: the variant found (a reference), or NULL */
+        uint64_t rcount;           /* a PURGE's: the variants removed from Redis */
+    };
+};
+
+enum {
+    RP_NONE = 0,
+    RP_WAIT,
+    RP_DONE
 };
 
 _Static_assert(sizeof(struct cache_state) <= GW_STAGE_STATE_MAX, "cache state too large");
@@ -100,6 +120,35 @@ bool gw__cache_stored_field_ok(const struct gw_http1_header *h, const char *stat
 
 /* Adds n to the service's cache counter `word` (GW_MX_CACHE_*). */
 void gw__cache_count(struct gw_request *r, unsigned word, uint64_t n);
+
+/* cache.c: stores o (the backend's way: the in-process store, or Redis). 0 when stored or
+ * sent (Redis: this request's fill, if any, ends when Redis answered), a negative code when
+ * not (too large, out of memory, Redis down). */
+int gw__cache_insert(struct cache_state *st, struct gw_request *r, struct gw_cache_obj *o);
+
+/* cache.c: whether stored object o's variant is the one request message msg selects. */
+bool gw__cache_variant_matches(const struct gw_cache_obj *o, const struct gw_http1_message *msg,
+                               unsigned normalize);
+
+/* cache_redis.c, the Redis backend on the worker's loop. lookup reads the variants of st->key
+ * (HGETALL) and suspends r: 0 (the request resumes at the cache row with rphase RP_DONE and
+ * robj the matching variant or NULL; rerror when Redis failed), or a negative code when Redis
+ * is down (nothing sent: a miss). purge_url removes every variant of st->key's URL (PURGE on
+ * the proxy port) the same way (rcount). store sends o (a fill of fill_key[0..fill_len) on
+ * fill_store ends when Redis answers; fill_store NULL: none); 0 or a negative code (then the
+ * caller ends its fill). invalidate removes every variant of key[0..len), answer unawaited.
+ * cancel forgets the command in flight. */
+int gw__cache_redis_lookup(struct cache_state *st, struct gw_request *r);
+int gw__cache_redis_purge_url(struct cache_state *st, struct gw_request *r);
+int gw__cache_redis_store(struct gw_cache_redis *cr, const struct gw_cache_obj *o,
+                          const struct gw_config *cfg, struct gw_cache_store *fill_store,
+                          const char *fill_key, size_t fill_len);
+void gw__cache_redis_invalidate(struct gw_cache_redis *cr, const char *key, size_t len);
+void gw__cache_redis_cancel(struct cache_state *st);
+
+/* cache_wait.c: the key this request's fill is recorded under (out: GW_CACHE_KEY_MAX +
+ * GW_CACHE_REFRESH_MARK bytes); its length. */
+size_t gw__cache_fill_key(const struct cache_state *st, char *out);
 
 /* cache_wait.c: collapsed misses. end_fill ends this request's fill (idempotent); start_wait
  * suspends the request until the fill of st->key ends or collapse_timeout passes (0, or

@@ -26,6 +26,7 @@ struct gw_dns;
 struct gw_metrics_hub;
 struct gw_tracer;
 struct gw_hub;
+struct gw_cache_redis;
 struct gw_config;
 struct json_t;
 
@@ -69,6 +70,9 @@ struct gw_server {
     struct gw_jwks_fetcher *jwks;       /** JWKS refresh (control thread); NULL when unused */
     struct gw_tracer *tracer;           /** the trace exporter (control thread; trace/exporter.h) */
     struct gw_hub *hub; /** the WebSocket hub (hub/hub.h) when hub is enabled at start, or NULL */
+    /** the response cache's Redis client on the control loop (admin purges), in step with the
+     * snapshot; NULL when no service uses the Redis backend */
+    struct gw_cache_redis *cache_redis;
     /** the backend registry's services (admin/), merged into every reload; NULL: none */
     gw_server_extend_fn extend;
     gw_server_finish_fn extend_finish;

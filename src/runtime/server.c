@@ -33,6 +33,7 @@
 #include "observe/history.h"
 #include "observe/observe.h"
 #include "openapi/openapi.h"
+#include "policy/cache_redis.h"
 #include "policy/jwks_fetch.h"
 #include "policy/policy.h"
 #include "runtime/sdnotify.h"
@@ -81,6 +82,7 @@ static void stop_control(struct control *ctl)
     gw_metrics_hub_close(ctl->server->metrics);
     gw_tracer_stop(ctl->server->tracer); /* sends what the workers left, then closes */
     gw_hub_stop(ctl->server->hub);       /* after the workers: nobody publishes now */
+    gw_cache_redis_sync(&ctl->server->cache_redis, &ctl->loop, ctl->server->snap->cfg, true);
     gw_idp_stop(); /* after the workers: no call is in flight (their loops ran them out) */
     gw_revoked_redis_stop();
     gw_revoked_reset();
@@ -232,6 +234,9 @@ static void publish(struct gw_server *s, struct gw_snapshot *snap)
     struct gw_snapshot *old = s->snap;
     s->snap = snap; /* the reference from gw_snapshot_build */
     gw_snapshot_unref(old);
+    if (gw_cache_redis_sync(&s->cache_redis, s->control_loop, snap->cfg, false) < 0)
+        gw_log_error("cache: cannot create the control thread's Redis client: admin purges do "
+                     "not reach Redis");
 }
 
 static bool same_str(const char *a, const char *b)
@@ -693,6 +698,9 @@ int gw_server_run(struct gw_config *cfg, const char *path, const struct gw_contr
         close_listeners(&s, nworkers);
         goto out;
     }
+    if (gw_cache_redis_sync(&s.cache_redis, &ctl.loop, s.snap->cfg, false) < 0)
+        gw_log_error("cache: cannot create the control thread's Redis client: admin purges do "
+                     "not reach Redis");
     if (gw_openapi_start(&ctl.loop, s.snap, &s.openapi) < 0)
         gw_log_error("openapi: out of memory: the merged document is not served");
     if (gw_dns_start(&ctl.loop, on_discovered, &s, &s.discovery) < 0 ||

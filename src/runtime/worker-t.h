@@ -20,6 +20,7 @@ struct gw_server;
 struct gw_snapshot;
 
 struct gw_rl_redis;
+struct gw_cache_redis;
 struct gw_keyset;
 struct gw_trace_queue;
 struct gw_hub_local;
@@ -60,6 +61,8 @@ struct gw_worker {
     char rl_redis_id[640];                   /** the settings rl_redis was made with */
     struct gw_rl_redis *rl_redis_retired[4]; /** replaced by a reload, closed once idle */
     unsigned rl_redis_nretired;
+    /** the response cache's Redis backend client (policy/cache_redis.h), or NULL */
+    struct gw_cache_redis *cache_redis;
     struct gw_mx_worker mx;             /** connection counters (written by this worker only) */
     struct gw_trace_queue *trace_queue; /** traces to and from the control thread (trace/ring.h) */
     char *tls_rbuf; /** ciphertext read buffer of the TLS connections (conn/conn_tls.c), or NULL */

@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "hub/hub.h"
 #include "net/acceptor.h"
+#include "policy/cache_redis.h"
 #include "policy/policy.h"
 #include "runtime/server-t.h"
 #include "state/ratelimit_redis.h"
@@ -119,6 +120,15 @@ static void sync_redis(struct gw_worker *w)
     }
 }
 
+/* The response cache's Redis client (policy/cache_redis.h), in step with the snapshot. */
+static void sync_cache_redis(struct gw_worker *w)
+{
+    if (gw_cache_redis_sync(&w->cache_redis, &w->loop, w->snap->cfg, w->stopping) < 0)
+        gw_log_error("worker %u: cannot create the cache's Redis client: cached services with "
+                     "backend redis go upstream",
+                     w->id);
+}
+
 static void on_publish(uv_async_t *a)
 {
     struct gw_worker *w = a->data;
@@ -142,6 +152,7 @@ static void on_publish(uv_async_t *a)
     w->snap = s;
     gw_snapshot_unref(old);
     sync_redis(w);
+    sync_cache_redis(w);
 }
 
 void gw_worker_publish(struct gw_worker *w, struct gw_snapshot *snap)
@@ -173,6 +184,7 @@ static void maybe_finish(struct gw_worker *w)
     if (w->access.len)
         gw_access_flush(w);
     sync_redis(w); /* stopping: closes the client */
+    sync_cache_redis(w);
     close_retired_redis(w, true);
     uv_close((uv_handle_t *)&w->sweep, on_closed_noop);
     uv_close((uv_handle_t *)&w->flush, on_closed_noop);
@@ -277,6 +289,7 @@ int gw_worker_start(struct gw_worker *w)
     uv_check_start(&w->flush, on_flush);
     uv_unref((uv_handle_t *)&w->flush);
     sync_redis(w);
+    sync_cache_redis(w);
     if (w->server->hub && gw_hub_worker_start(w->server->hub, w) < 0)
         return GW_ENOMEM;
     return uv_thread_create(&w->thread, worker_main, w);

@@ -128,12 +128,60 @@ static void test_errors(void **state)
                "services[0].cache.tll: unknown key \"tll\" (did you mean \"ttl\"?)");
 }
 
+static void test_backend(void **state)
+{
+    (void)state;
+    /* memory by default */
+    struct gw_config *cfg = load_ok(SVC("\"cache\": true"));
+    assert_int_equal(cfg->cache.backend, GW_CACHE_BACKEND_MEMORY);
+    assert_int_equal(cfg->services[0].cache.backend, GW_CACHE_BACKEND_MEMORY);
+    assert_string_equal(cfg->cache.redis_prefix, "gantry:cache:");
+    assert_int_equal(cfg->cache.redis_timeout_ms, 50);
+    assert_int_equal(cfg->cache.redis_max_ttl_ms, 86400000);
+    gw_config_free(cfg);
+    /* gateway-wide, inherited; a service may keep its cache in memory */
+    cfg = load_ok("{\"rate_limit\": {\"redis\": {\"url\": \"redis://127.0.0.1:6379\"}},"
+                  " \"cache\": {\"backend\": \"redis\", \"redis\": {\"key_prefix\": \"c:\","
+                  " \"timeout\": \"20ms\", \"max_ttl\": \"1h\"}},"
+                  " \"services\": [{\"name\": \"a\", \"prefix\": \"/a\", \"targets\": "
+                  "[\"http://h:1\"], \"cache\": {\"enabled\": true, \"ttl_seconds\": 300}},"
+                  " {\"name\": \"b\", \"prefix\": \"/b\", \"targets\": [\"http://h:1\"],"
+                  " \"cache\": {\"backend\": \"memory\"}}]}");
+    assert_int_equal(cfg->cache.backend, GW_CACHE_BACKEND_REDIS);
+    assert_int_equal(cfg->services[0].cache.backend, GW_CACHE_BACKEND_REDIS);
+    assert_int_equal(cfg->services[1].cache.backend, GW_CACHE_BACKEND_MEMORY);
+    assert_string_equal(cfg->cache.redis_prefix, "c:");
+    assert_int_equal(cfg->cache.redis_timeout_ms, 20);
+    assert_int_equal(cfg->cache.redis_max_ttl_ms, 3600000);
+    gw_config_free(cfg);
+    /* per service */
+    cfg = load_ok("{\"rate_limit\": {\"redis\": {\"url\": \"redis://h\"}}, \"services\": "
+                  "[{\"name\": \"a\", \"prefix\": \"/a\", \"targets\": [\"http://h:1\"],"
+                  " \"cache\": {\"backend\": \"redis\"}}]}");
+    assert_int_equal(cfg->cache.backend, GW_CACHE_BACKEND_MEMORY);
+    assert_int_equal(cfg->services[0].cache.backend, GW_CACHE_BACKEND_REDIS);
+    gw_config_free(cfg);
+    /* errors */
+    expect_one("{\"cache\": {\"backend\": \"redis\"}}", "\"redis\"",
+               "cache.backend: backend redis uses the Redis of rate_limit.redis: set "
+               "rate_limit.redis.url (or REDIS_URL)");
+    expect_one(SVC("\"cache\": {\"backend\": \"redis\"}"), "\"redis\"",
+               "services[0].cache.backend: backend redis uses the Redis of rate_limit.redis: set "
+               "rate_limit.redis.url (or REDIS_URL)");
+    expect_one("{\"cache\": {\"backend\": \"disk\"}}", "\"disk\"",
+               "cache.backend: unknown value \"disk\" (expected memory or redis)");
+    expect_one("{\"cache\": {\"redis\": {\"key_prefix\": \"a b\"}}}", "\"a b\"",
+               "cache.redis.key_prefix: must be 1-64 printable characters without spaces");
+    expect_one("{\"cache\": {\"redis\": {\"timeout\": \"0ms\"}}}", "\"0ms\"",
+               "cache.redis.timeout: must be between 1ms and 1m");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults), cmocka_unit_test(test_seed_form),
         cmocka_unit_test(test_full),     cmocka_unit_test(test_methods_and_rules),
-        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_errors),   cmocka_unit_test(test_backend),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
