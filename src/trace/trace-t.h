@@ -84,8 +84,9 @@ struct gw_trace {
     uint8_t rl_outcome; /** the request's enum gw_rl_outcome */
     uint8_t http_minor; /** 0 or 1 */
     uint32_t retries;
-    uint16_t home; /** the index of the worker whose queue it comes from and returns to */
-    bool sampled;  /** the final decision (head, or an error with always_sample_errors) */
+    uint16_t home;      /** the index of the worker whose queue it comes from and returns to */
+    bool sampled;       /** the final decision (head, or an error with always_sample_errors) */
+    char trace_hex[32]; /** trace_id as 32 lowercase hex digits (what r->trace_id holds) */
     struct gw_trace_str method, path, route, service, server, client, request_id, consumer;
     struct gw_trace_str tracestate; /** the client's, cleaned (the first string: it fits whole) */
     struct gw_trace_child child[GW_TRACE_MAX_CHILDREN];

@@ -171,7 +171,8 @@ void gw_trace_begin(struct gw_request *r)
     t->span_id = nonzero_random();
     t->try_span = t->span_id; /* the parent upstream until a try starts */
     take_server(t, &r->msg);
-    gw_trace_id_hex(&t->trace_id, r->trace_id);
+    gw_trace_id_hex(&t->trace_id, t->trace_hex);
+    memcpy(r->trace_id, t->trace_hex, 32);
     r->trace_id[32] = '\0';
     r->trace = t;
 }

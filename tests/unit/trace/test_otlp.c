@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "core/random.h"
+#include "trace/context.h"
 #include "trace/otlp.h"
 #include "trace/trace.h"
 
@@ -30,6 +31,7 @@ static struct gw_trace *sample_trace(void)
     assert_non_null(t);
     t->trace_id.hi = 0x4bf92f3577b34da6ull;
     t->trace_id.lo = 0xa3ce929d0e0e4736ull;
+    gw_trace_id_hex(&t->trace_id, t->trace_hex);
     t->parent_id = 0x00f067aa0ba902b7ull;
     t->span_id = 0x1111111111111111ull;
     t->t_start = 1000;
@@ -297,6 +299,7 @@ static struct gw_trace *common_trace(void)
     assert_non_null(t);
     t->trace_id.hi = 0x0af7651916cd43ddull;
     t->trace_id.lo = 0x8448eb211c80319cull;
+    gw_trace_id_hex(&t->trace_id, t->trace_hex);
     t->span_id = 0xb7ad6b7169203331ull;
     t->t_start = 5000000123ull;
     t->t_end = 5000950777ull;
@@ -392,6 +395,35 @@ static void test_exact_bytes(void **state)
     gw_buf_free(&b);
 }
 
+/* Times: the seconds and 9 digits of nanoseconds for many values, each digit position going
+ * through every digit (the fast conversion's lanes must never carry into each other). */
+static void test_times(void **state)
+{
+    (void)state;
+    struct gw_buf b;
+    gw_buf_init(&b, 1u << 20);
+    struct gw_trace *t = common_trace();
+    t->nchild = 0;
+    const int64_t shift = INT64_C(1796577213000000000);
+    for (uint32_t i = 0; i < 30000; i++) {
+        /* every 4-digit half and every 2-digit pair, then random ones */
+        uint64_t frac =
+            i < 10000 ? (uint64_t)i * 100010001u % 1000000000u : gw_random_u64() % 1000000000u;
+        t->t_start = 5000000000u + frac;
+        t->t_end = t->t_start + (i < 10000 ? 999999999u - frac : gw_random_u64() % 5000000000u);
+        gw_buf_reset(&b);
+        assert_int_equal(gw_otlp_append(&b, t, shift, true), 0);
+        char want[128];
+        snprintf(want, sizeof want, "\"startTimeUnixNano\":\"%llu\",\"endTimeUnixNano\":\"%llu\"",
+                 (unsigned long long)((int64_t)t->t_start + shift),
+                 (unsigned long long)((int64_t)t->t_end + shift));
+        if (memmem(b.data, b.len, want, strlen(want)) == NULL)
+            fail_msg("%s not in %.*s", want, 200, b.data);
+    }
+    free(t);
+    gw_buf_free(&b);
+}
+
 /* TraceIdRatioBased: the share sampled matches the ratio, and the answer depends on the id
  * alone (every gantry in a call chain decides the same). */
 static void test_ratio_sampling(void **state)
@@ -422,8 +454,11 @@ static void test_ratio_sampling(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_export_shape),        cmocka_unit_test(test_root_without_parent),
-        cmocka_unit_test(test_strings_and_numbers), cmocka_unit_test(test_exact_bytes),
+        cmocka_unit_test(test_export_shape),
+        cmocka_unit_test(test_root_without_parent),
+        cmocka_unit_test(test_strings_and_numbers),
+        cmocka_unit_test(test_exact_bytes),
+        cmocka_unit_test(test_times),
         cmocka_unit_test(test_ratio_sampling),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
