@@ -26,6 +26,10 @@ struct gw_target;
 #define GW_TRACE_STRINGS 1536
 _Static_assert(GW_TRACE_STRINGS > GW_TRACESTATE_MAX, "a tracestate fits whole");
 
+/* Bytes after the strings that are never part of one: the encoder copies a short string as a
+ * fixed 32 bytes (two moves instead of a call), which may read past its end. */
+#define GW_TRACE_STRINGS_PAD 32
+
 /* A string in a record's `strs` (len 0: absent). */
 struct gw_trace_str {
     uint16_t off;
@@ -91,7 +95,7 @@ struct gw_trace {
     struct gw_trace_str tracestate; /** the client's, cleaned (the first string: it fits whole) */
     struct gw_trace_child child[GW_TRACE_MAX_CHILDREN];
     uint16_t strs_len;
-    char strs[GW_TRACE_STRINGS];
+    char strs[GW_TRACE_STRINGS + GW_TRACE_STRINGS_PAD];
 };
 
 #endif

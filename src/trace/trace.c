@@ -33,7 +33,7 @@ static uint64_t nonzero_random(void)
 /* Copies s[0..n) into the record's strings (cut when they are full). */
 static struct gw_trace_str put_str(struct gw_trace *t, const char *s, size_t n)
 {
-    size_t room = sizeof t->strs - t->strs_len;
+    size_t room = GW_TRACE_STRINGS - t->strs_len;
     if (n > room)
         n = room;
     struct gw_trace_str out = {(uint16_t)t->strs_len, (uint16_t)n};
