@@ -347,12 +347,17 @@ static int insert(struct gw_buf *head, size_t at, const char *s, size_t n)
 }
 
 /* True when the upstream response r->rmsg has a header scrub must see (Access-Control-*, Vary):
- * its names are at hand, cheaper to look at than the head's text. */
+ * its names are at hand, cheaper to look at than the head's text. Exact, so that common
+ * neighbours (Accept-Ranges, Age, Via) do not send every answer through the scan. */
 static bool upstream_has_ours(const struct gw_http1_message *m)
 {
     for (uint32_t i = 0; i < m->num_headers; i++) {
-        char c = (char)(m->headers[i].name[0] | 0x20);
-        if (c == 'a' || c == 'v')
+        const char *n = m->headers[i].name;
+        size_t len = m->headers[i].name_len;
+        if (len != 4 && len <= 15)
+            continue;
+        if ((len > 15 && name_is(n, 15, "access-control-", 15)) ||
+            (len == 4 && name_is(n, 4, "vary", 4)))
             return true;
     }
     return false;

@@ -287,12 +287,13 @@ static int render_value(const struct gw_template *t, const struct gw_tpl_source 
     return 0;
 }
 
-/* Drops every header named name (loosely) from h[0..n); returns the new count. */
-static size_t drop_named(struct gw_http1_header *h, size_t n, const char *name)
+/* Drops every header named name (loosely; name_len = strlen(name)) from h[0..n); returns the new
+ * count. The loose match maps byte to byte, so only names of the same length are compared. */
+static size_t drop_named(struct gw_http1_header *h, size_t n, const char *name, size_t name_len)
 {
     size_t w = 0;
     for (size_t i = 0; i < n; i++) {
-        if (!header_is(h[i].name, h[i].name_len, name))
+        if (h[i].name_len != name_len || !header_is(h[i].name, h[i].name_len, name))
             h[w++] = h[i];
     }
     return w;
@@ -356,7 +357,7 @@ static int edit_request_headers(struct gw_request *r, struct tf_state *st,
         const struct gw_tf_fields *f = &st->layers[l]->set->request.headers;
         before_drops += n;
         for (size_t i = 0; i < f->nremove; i++)
-            n = drop_named(h, n, f->remove[i]);
+            n = drop_named(h, n, f->remove[i], strlen(f->remove[i]));
         for (size_t i = 0; i < f->nrename; i++) {
             for (size_t k = 0; k < n; k++) {
                 if (header_is(h[k].name, h[k].name_len, f->rename[i].from)) {
@@ -367,7 +368,7 @@ static int edit_request_headers(struct gw_request *r, struct tf_state *st,
             }
         }
         for (size_t i = 0; i < f->nset; i++)
-            n = drop_named(h, n, f->set[i].name);
+            n = drop_named(h, n, f->set[i].name, strlen(f->set[i].name));
         after_drops += n;
         const struct gw_tf_value *lists[2] = {f->set, f->add};
         size_t counts[2] = {f->nset, f->nadd};

@@ -224,7 +224,7 @@ void gw_trace_try_begin(struct gw_request *r)
 {
     struct gw_trace *t = r->trace;
     if (t->open_try)
-        gw_trace_try_end(r);
+        gw_trace_try_end(r, uv_hrtime());
     t->try_span = nonzero_random();
     struct gw_trace_child *c = new_child(t, GW_TRACE_TRY, r->t_try); /* the try's own clock */
     if (c != NULL) {
@@ -290,14 +290,14 @@ void gw_trace_failed(struct gw_request *r, int err)
     }
 }
 
-void gw_trace_try_end(struct gw_request *r)
+void gw_trace_try_end(struct gw_request *r, uint64_t now)
 {
     struct gw_trace *t = r->trace;
     if (!t->open_try)
         return;
     struct gw_trace_child *c = &t->child[t->open_try - 1];
     t->open_try = 0;
-    c->t_end = uv_hrtime();
+    c->t_end = now;
     if (r->resp_head_done && c->status == 0)
         c->status = (uint16_t)r->rmsg.status;
     if (c->error)
