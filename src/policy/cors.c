@@ -385,6 +385,19 @@ int gw_cors_on_response(struct gw_request *r, void *slot, struct gw_buf *head)
         origin = "*";
         olen = 1;
     }
+    if (st->allowed && !st->preflight && !vary_covers && vary_end == 0 && set->actual_tail) {
+        /* the common case, an actual request's answer: the origin and one prepared tail */
+        if (gw_buf_reserve(head, sizeof acao - 1 + olen + set->actual_tail_len) < 0)
+            return GW_ENOMEM;
+        char *p = head->data + head->len;
+        memcpy(p, acao, sizeof acao - 1);
+        p += sizeof acao - 1;
+        memcpy(p, origin, olen);
+        p += olen;
+        memcpy(p, set->actual_tail, set->actual_tail_len);
+        head->len = (size_t)(p + set->actual_tail_len - head->data);
+        return 0;
+    }
     const char *more = st->preflight_lines ? st->preflight_lines : set->actual;
     size_t more_len = st->preflight_lines ? strlen(st->preflight_lines)
                       : st->preflight     ? 0
