@@ -52,8 +52,8 @@ int gw_sechdr_answer_headers(const struct gw_policy *p, struct gw_request *r, bo
 
 /* Before the upstream's response head r->rmsg is copied into r->rhead (upstream/rewrite.c): the
  * hooks that hide or replace some of its headers take them out of rmsg's header list, so that
- * the copy leaves them out, and set r->answer_prepared (their answer_headers then skip that
- * work). secure: as for the answer. Worker thread. */
+ * the copy leaves them out, and note in r->answer_prepared what they found (their
+ * answer_headers then skip that work). secure: as for the answer. Worker thread. */
 void gw__policy_answer_prepare(const struct gw_policy *p, struct gw_request *r, bool secure);
 
 /* policy/sechdr.c: the prepare step of gw_sechdr_answer_headers (see above). */

@@ -512,52 +512,52 @@ static const struct gw_sechdr_set *request_set(const struct gw_sechdr_policy *sp
     return sv->base;
 }
 
+/* r->answer_prepared: the prepare step ran; the bits below it are the if_absent headers the
+ * upstream's answer has. */
+#define PREPARED (1u << 31)
+_Static_assert(GW_SECHDR__COUNT < 31, "a bit per header below PREPARED");
+
 void gw_sechdr_answer_prepare(const struct gw_policy *p, struct gw_request *r, bool secure)
 {
     const struct gw_sechdr_set *set = request_set(p->sechdr, r);
     if (set == NULL)
         return;
-    uint32_t drop = set->drop;
+    uint32_t interest = set->drop | set->keep;
     if (!secure)
-        drop &= ~HSTS_BIT; /* an upstream's HSTS over plain HTTP is not ours to judge */
-    /* The upstream's fields that gantry's replace or hide leave the list before it is copied:
-     * cheaper than finding their lines in the copy afterwards. */
+        interest &= ~HSTS_BIT; /* an upstream's HSTS over plain HTTP is not ours to judge */
+    /* One pass over the upstream's fields: those gantry replaces or hides leave the list before
+     * it is copied (cheaper than finding their lines in the copy afterwards), the if_absent ones
+     * are noted. */
     struct gw_http1_message *m = &r->rmsg;
-    uint32_t w = 0;
-    for (uint32_t i = 0; drop && i < m->num_headers; i++) {
-        if (named(drop, m->headers[i].name, m->headers[i].name_len))
+    uint32_t present = 0, w = 0, n = m->num_headers;
+    for (uint32_t i = 0; interest && i < n; i++) {
+        uint32_t hit = named(interest, m->headers[i].name, m->headers[i].name_len);
+        present |= hit;
+        if (hit & set->drop)
             continue;
         if (w != i)
             m->headers[w] = m->headers[i];
         w++;
     }
-    if (drop)
+    if (interest)
         m->num_headers = w;
-    r->answer_prepared = true;
+    r->answer_prepared = PREPARED | (present & set->keep);
 }
 
 int gw_sechdr_answer_headers(const struct gw_policy *p, struct gw_request *r, bool secure,
                              struct gw_buf *head)
 {
     const struct gw_sechdr_set *set = request_set(p->sechdr, r);
-    bool prepared = r && head == &r->rhead && r->answer_prepared;
+    uint32_t prepared = r && head == &r->rhead ? r->answer_prepared : 0;
     if (r)
-        r->answer_prepared = false;
+        r->answer_prepared = 0;
     if (set == NULL)
         return 0;
     /* Response transformations ran before (their stage's on_response) and may have set some
      * of these headers: then every line of the head is looked at, not only the upstream's. */
     bool transformed = r && gw_transform_adds_response_lines(r);
-    if (prepared && !transformed) {
-        /* gw_sechdr_answer_prepare took out what goes: only if_absent headers are looked for */
-        uint32_t keep = set->keep;
-        if (!secure)
-            keep &= ~HSTS_BIT;
-        uint32_t present = 0;
-        for (uint32_t i = 0; keep && i < r->rmsg.num_headers; i++)
-            present |= named(keep, r->rmsg.headers[i].name, r->rmsg.headers[i].name_len);
-        return append_lines(set, present & keep, secure, head);
-    }
+    if (prepared && !transformed) /* gw_sechdr_answer_prepare took out what goes */
+        return append_lines(set, prepared & ~PREPARED, secure, head);
     /* The upstream's response is rewritten into r->rhead (upstream/rewrite.c); any other head
      * is gantry's own answer, which carries none of these headers unless transformed. */
     if (r && head == &r->rhead)
