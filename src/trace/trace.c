@@ -408,17 +408,39 @@ static void put_cstr(struct gw_trace *t, struct gw_trace_str *dst, const char *s
         *dst = put_str(t, s, strlen(s));
 }
 
+/* A short string (a service name) copied byte by byte: cheaper than measuring it first. */
+static void put_short_cstr(struct gw_trace *t, struct gw_trace_str *dst, const char *s)
+{
+    size_t at = t->strs_len, end = GW_TRACE_STRINGS;
+    while (at < end && *s)
+        t->strs[at++] = *s++;
+    *dst = (struct gw_trace_str){t->strs_len, (uint16_t)(at - t->strs_len)};
+    t->strs_len = (uint16_t)at;
+}
+
 /* Copies what the control thread needs; after this the record points into nothing. */
 static void complete(struct gw_request *r, struct gw_trace *t)
 {
-    put_cstr(t, &t->method, r->method);
+    /* r->method is the parser's method cut to the array (conn/request.c) */
+    size_t ml = r->msg.method_len < sizeof r->method - 1 ? r->msg.method_len : sizeof r->method - 1;
+    if (ml == 0 || r->method[ml] != '\0')
+        ml = strlen(r->method);
+    if (ml)
+        t->method = put_str(t, r->method, ml);
     const char *q = strchr(r->path, '?');
     t->path = put_str(t, r->path, q ? (size_t)(q - r->path) : strlen(r->path));
     put_cstr(t, &t->request_id, r->id);
     put_cstr(t, &t->client, r->peer);
     if (r->svc != NULL) {
-        put_cstr(t, &t->service, r->svc->conf->name);
-        put_cstr(t, &t->route, route_of(r));
+        const struct gw_service_conf *sc = r->svc->conf;
+        put_short_cstr(t, &t->service, sc->name);
+        /* the route: the prefix the router matched (r->prefix_index, as the metrics' label) */
+        size_t want = r->prefix_len ? r->prefix_len : 1;
+        const char *p = r->prefix_index < sc->nprefixes ? sc->prefixes[r->prefix_index] : NULL;
+        if (p != NULL && strnlen(p, want + 1) == want)
+            t->route = put_str(t, p, want);
+        else
+            put_cstr(t, &t->route, route_of(r));
     }
     if (r->authenticated)
         put_cstr(t, &t->consumer, r->identity.consumer);
