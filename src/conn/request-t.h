@@ -349,8 +349,10 @@ struct gw_request {
     struct gw_http1_message rmsg;
     int status;
     bool resp_head_done; /** the upstream response head was parsed */
-    bool resp_started;   /** bytes went to the client */
-    bool resp_done;      /** the whole response was read from the upstream */
+    /** what the answer hooks' prepare step found in rmsg (policy/answer.h; 0: it did not run) */
+    uint32_t answer_prepared;
+    bool resp_started; /** bytes went to the client */
+    bool resp_done;    /** the whole response was read from the upstream */
     bool resp_writing;
     size_t resp_consumed; /** upstream bytes the pending client write covers */
     enum gw_out_framing out;

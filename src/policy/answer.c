@@ -21,3 +21,9 @@ int gw__policy_answer_headers(const struct gw_policy *p, struct gw_request *r, b
     }
     return 0;
 }
+
+void gw__policy_answer_prepare(const struct gw_policy *p, struct gw_request *r, bool secure)
+{
+    if (p->answer_hooks & (1u << GW_ANSWER_SECHDR))
+        gw_sechdr_answer_prepare(p, r, secure);
+}

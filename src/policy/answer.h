@@ -50,6 +50,22 @@ int gw__policy_answer_headers(const struct gw_policy *p, struct gw_request *r, b
 int gw_sechdr_answer_headers(const struct gw_policy *p, struct gw_request *r, bool secure,
                              struct gw_buf *head);
 
+/* Before the upstream's response head r->rmsg is copied into r->rhead (upstream/rewrite.c): the
+ * hooks that hide or replace some of its headers take them out of rmsg's header list, so that
+ * the copy leaves them out, and note in r->answer_prepared what they found (their
+ * answer_headers then skip that work). secure: as for the answer. Worker thread. */
+void gw__policy_answer_prepare(const struct gw_policy *p, struct gw_request *r, bool secure);
+
+/* policy/sechdr.c: the prepare step of gw_sechdr_answer_headers (see above). */
+void gw_sechdr_answer_prepare(const struct gw_policy *p, struct gw_request *r, bool secure);
+
+static inline void gw_policy_answer_prepare(const struct gw_policy *p, struct gw_request *r,
+                                            bool secure)
+{
+    if (p && p->answer_hooks)
+        gw__policy_answer_prepare(p, r, secure);
+}
+
 /* Appends the answer hooks' headers to the head of an answer, with the policy of the request's
  * snapshot (or the worker's, without a request). 0 or GW_ENOMEM. */
 static inline int gw_policy_answer_headers(const struct gw_policy *p, struct gw_request *r,

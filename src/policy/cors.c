@@ -347,12 +347,17 @@ static int insert(struct gw_buf *head, size_t at, const char *s, size_t n)
 }
 
 /* True when the upstream response r->rmsg has a header scrub must see (Access-Control-*, Vary):
- * its names are at hand, cheaper to look at than the head's text. */
+ * its names are at hand, cheaper to look at than the head's text. Exact, so that common
+ * neighbours (Accept-Ranges, Age, Via) do not send every answer through the scan. */
 static bool upstream_has_ours(const struct gw_http1_message *m)
 {
     for (uint32_t i = 0; i < m->num_headers; i++) {
-        char c = (char)(m->headers[i].name[0] | 0x20);
-        if (c == 'a' || c == 'v')
+        const char *n = m->headers[i].name;
+        size_t len = m->headers[i].name_len;
+        if (len != 4 && len <= 15)
+            continue;
+        if ((len > 15 && name_is(n, 15, "access-control-", 15)) ||
+            (len == 4 && name_is(n, 4, "vary", 4)))
             return true;
     }
     return false;
@@ -379,6 +384,19 @@ int gw_cors_on_response(struct gw_request *r, void *slot, struct gw_buf *head)
     if (set->any_origin && !set->credentials) {
         origin = "*";
         olen = 1;
+    }
+    if (st->allowed && !st->preflight && !vary_covers && vary_end == 0 && set->actual_tail) {
+        /* the common case, an actual request's answer: the origin and one prepared tail */
+        if (gw_buf_reserve(head, sizeof acao - 1 + olen + set->actual_tail_len) < 0)
+            return GW_ENOMEM;
+        char *p = head->data + head->len;
+        memcpy(p, acao, sizeof acao - 1);
+        p += sizeof acao - 1;
+        memcpy(p, origin, olen);
+        p += olen;
+        memcpy(p, set->actual_tail, set->actual_tail_len);
+        head->len = (size_t)(p + set->actual_tail_len - head->data);
+        return 0;
     }
     const char *more = st->preflight_lines ? st->preflight_lines : set->actual;
     size_t more_len = st->preflight_lines ? strlen(st->preflight_lines)

@@ -53,6 +53,10 @@ struct gw_cors_set {
     size_t credentials_len;
     char *actual;      /* what an actual (not preflight) answer adds: the expose line, or NULL */
     size_t actual_len; /* its length (0 with NULL) */
+    /* What follows the allowed origin on an actual answer whose head has no Vary of its own, as
+     * one string: "\r\n", the credentials line, the actual lines, "Vary: Origin\r\n" */
+    char *actual_tail;
+    size_t actual_tail_len;
     uint32_t denied_status;
 };
 

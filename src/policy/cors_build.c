@@ -116,6 +116,7 @@ static void free_set(struct gw_cors_set *s)
     free(s->allow_headers);
     free(s->max_age);
     free(s->actual);
+    free(s->actual_tail);
     memset(s, 0, sizeof *s);
 }
 
@@ -171,6 +172,16 @@ static int compile_set(struct gw_cors_set *s, const struct gw_cors_conf *c, bool
     s->actual =
         header_line("Access-Control-Expose-Headers", c->expose_headers, c->nexpose_headers, &rc);
     s->actual_len = s->actual ? strlen(s->actual) : 0;
+    if (rc == 0) {
+        static const char vary[] = "Vary: Origin\r\n";
+        size_t n = 2 + s->credentials_len + s->actual_len + sizeof vary - 1;
+        s->actual_tail = malloc(n + 1);
+        if (s->actual_tail == NULL)
+            return GW_ENOMEM;
+        snprintf(s->actual_tail, n + 1, "\r\n%s%s%s", s->credentials_line,
+                 s->actual ? s->actual : "", vary);
+        s->actual_tail_len = n;
+    }
     if (rc == 0 && (c->set & GW_CORS_SET_MAX_AGE)) {
         s->max_age = malloc(48);
         if (s->max_age == NULL)

@@ -402,6 +402,22 @@ static uint32_t scan_lines(struct gw_buf *head, uint32_t interest, uint32_t drop
     return present;
 }
 
+/* Appends set's lines but those in skip (if_absent headers the answer already has). */
+static int append_lines(const struct gw_sechdr_set *set, uint32_t skip, bool secure,
+                        struct gw_buf *head)
+{
+    if (skip == 0)
+        return gw_buf_append(head, set->block[secure], set->block_len[secure]);
+    for (size_t k = 0; k < GW_SECHDR__COUNT; k++) {
+        if (set->lines[k].len == 0 || (skip & (1u << k)) || (k == GW_SECHDR_HSTS && !secure))
+            continue;
+        int rc = gw_buf_append(head, set->lines[k].text, set->lines[k].len);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
 int gw_sechdr_apply(const struct gw_sechdr_set *set, const struct gw_http1_message *m, bool secure,
                     struct gw_buf *head)
 {
@@ -422,17 +438,7 @@ int gw_sechdr_apply(const struct gw_sechdr_set *set, const struct gw_http1_messa
         if (ndrop)
             drop_lines(head, present & set->drop, ndrop);
     }
-    uint32_t skip = present & set->keep;
-    if (skip == 0)
-        return gw_buf_append(head, set->block[secure], set->block_len[secure]);
-    for (size_t k = 0; k < GW_SECHDR__COUNT; k++) {
-        if (set->lines[k].len == 0 || (skip & (1u << k)) || (k == GW_SECHDR_HSTS && !secure))
-            continue;
-        int rc = gw_buf_append(head, set->lines[k].text, set->lines[k].len);
-        if (rc < 0)
-            return rc;
-    }
-    return 0;
+    return append_lines(set, present & set->keep, secure, head);
 }
 
 /* ---- the stage and the hook ------------------------------------------------------------------ */
@@ -489,26 +495,69 @@ enum gw_stage_result gw_sechdr_on_request(struct gw_request *r, void **slot, str
     return GW_STAGE_CONTINUE;
 }
 
+/* The set of the request's answers: the gateway's before a service was chosen, else the
+ * service's or its rule's (the stage's choice, or chosen here when the answer comes before the
+ * stage ran). NULL: no header. */
+static const struct gw_sechdr_set *request_set(const struct gw_sechdr_policy *sp,
+                                               const struct gw_request *r)
+{
+    if (r == NULL || r->svc == NULL)
+        return sp->gateway;
+    const struct gw_sechdr_svc *sv = &sp->svc[service_index(r)];
+    const struct sechdr_state *st = r->slot[GW_STAGE_SECHDR];
+    if (st) /* the stage chose (a service with rules) */
+        return st->set;
+    if (sv->nrules)
+        return select_set(sv, r); /* answered before the stage ran */
+    return sv->base;
+}
+
+/* r->answer_prepared: the prepare step ran; the bits below it are the if_absent headers the
+ * upstream's answer has. */
+#define PREPARED (1u << 31)
+_Static_assert(GW_SECHDR__COUNT < 31, "a bit per header below PREPARED");
+
+void gw_sechdr_answer_prepare(const struct gw_policy *p, struct gw_request *r, bool secure)
+{
+    const struct gw_sechdr_set *set = request_set(p->sechdr, r);
+    if (set == NULL)
+        return;
+    uint32_t interest = set->drop | set->keep;
+    if (!secure)
+        interest &= ~HSTS_BIT; /* an upstream's HSTS over plain HTTP is not ours to judge */
+    /* One pass over the upstream's fields: those gantry replaces or hides leave the list before
+     * it is copied (cheaper than finding their lines in the copy afterwards), the if_absent ones
+     * are noted. */
+    struct gw_http1_message *m = &r->rmsg;
+    uint32_t present = 0, w = 0, n = m->num_headers;
+    for (uint32_t i = 0; interest && i < n; i++) {
+        uint32_t hit = named(interest, m->headers[i].name, m->headers[i].name_len);
+        present |= hit;
+        if (hit & set->drop)
+            continue;
+        if (w != i)
+            m->headers[w] = m->headers[i];
+        w++;
+    }
+    if (interest)
+        m->num_headers = w;
+    r->answer_prepared = PREPARED | (present & set->keep);
+}
+
 int gw_sechdr_answer_headers(const struct gw_policy *p, struct gw_request *r, bool secure,
                              struct gw_buf *head)
 {
-    const struct gw_sechdr_policy *sp = p->sechdr;
-    const struct gw_sechdr_set *set = sp->gateway;
-    if (r && r->svc) {
-        const struct gw_sechdr_svc *sv = &sp->svc[service_index(r)];
-        const struct sechdr_state *st = r->slot[GW_STAGE_SECHDR];
-        if (st) /* the stage chose (a service with rules) */
-            set = st->set;
-        else if (sv->nrules)
-            set = select_set(sv, r); /* answered before the stage ran */
-        else
-            set = sv->base;
-    }
+    const struct gw_sechdr_set *set = request_set(p->sechdr, r);
+    uint32_t prepared = r && head == &r->rhead ? r->answer_prepared : 0;
+    if (r)
+        r->answer_prepared = 0;
     if (set == NULL)
         return 0;
     /* Response transformations ran before (their stage's on_response) and may have set some
      * of these headers: then every line of the head is looked at, not only the upstream's. */
     bool transformed = r && gw_transform_adds_response_lines(r);
+    if (prepared && !transformed) /* gw_sechdr_answer_prepare took out what goes */
+        return append_lines(set, prepared & ~PREPARED, secure, head);
     /* The upstream's response is rewritten into r->rhead (upstream/rewrite.c); any other head
      * is gantry's own answer, which carries none of these headers unless transformed. */
     if (r && head == &r->rhead)

@@ -160,6 +160,18 @@ int gw_transform_build(struct gw_policy *p, const struct gw_snapshot *s, char *w
             plan->uses |= set_uses(plan->base[k].set);
         for (size_t k = 0; k < plan->nrules; k++)
             plan->uses |= set_uses(plan->rule_layers[k].set);
+        plan->const_headers = plan->nbase > 0 && plan->nrules == 0;
+        for (size_t k = 0; k < plan->nbase; k++) {
+            const struct gw_tf_fields *f = &plan->base[k].set->request.headers;
+            bool constant = f->nrename == 0;
+            for (size_t j = 0; j < f->nset; j++)
+                constant = constant && gw_template_is_constant(f->set[j].value);
+            for (size_t j = 0; j < f->nadd; j++)
+                constant = constant && gw_template_is_constant(f->add[j].value);
+            plan->const_headers =
+                plan->const_headers && constant && plan->base[k].does == GW_TF_REQ_HEADERS;
+            plan->nadded += f->nset + f->nadd;
+        }
     }
     return 0;
 }
@@ -287,12 +299,13 @@ static int render_value(const struct gw_template *t, const struct gw_tpl_source 
     return 0;
 }
 
-/* Drops every header named name (loosely) from h[0..n); returns the new count. */
-static size_t drop_named(struct gw_http1_header *h, size_t n, const char *name)
+/* Drops every header named name (loosely; name_len = strlen(name)) from h[0..n); returns the new
+ * count. The loose match maps byte to byte, so only names of the same length are compared. */
+static size_t drop_named(struct gw_http1_header *h, size_t n, const char *name, size_t name_len)
 {
     size_t w = 0;
     for (size_t i = 0; i < n; i++) {
-        if (!header_is(h[i].name, h[i].name_len, name))
+        if (h[i].name_len != name_len || !header_is(h[i].name, h[i].name_len, name))
             h[w++] = h[i];
     }
     return w;
@@ -356,7 +369,7 @@ static int edit_request_headers(struct gw_request *r, struct tf_state *st,
         const struct gw_tf_fields *f = &st->layers[l]->set->request.headers;
         before_drops += n;
         for (size_t i = 0; i < f->nremove; i++)
-            n = drop_named(h, n, f->remove[i]);
+            n = drop_named(h, n, f->remove[i], strlen(f->remove[i]));
         for (size_t i = 0; i < f->nrename; i++) {
             for (size_t k = 0; k < n; k++) {
                 if (header_is(h[k].name, h[k].name_len, f->rename[i].from)) {
@@ -367,7 +380,7 @@ static int edit_request_headers(struct gw_request *r, struct tf_state *st,
             }
         }
         for (size_t i = 0; i < f->nset; i++)
-            n = drop_named(h, n, f->set[i].name);
+            n = drop_named(h, n, f->set[i].name, strlen(f->set[i].name));
         after_drops += n;
         const struct gw_tf_value *lists[2] = {f->set, f->add};
         size_t counts[2] = {f->nset, f->nadd};
@@ -691,9 +704,51 @@ static bool json_body_fits(const struct gw_http1_message *m, uint64_t max)
            (m->headers[ce].value_len == 8 && strncasecmp(m->headers[ce].value, "identity", 8) == 0);
 }
 
+/* A plan of constant request-header edits only (plan->const_headers), applied in place when the
+ * request's field array has room: the same edits as edit_request_headers, in the same order,
+ * without state. False when there is no room (the general path then grows the array). */
+static bool edit_const_headers(struct gw_request *r, const struct gw_tf_plan *plan)
+{
+    struct gw_http1_message *m = &r->msg;
+    if (m->num_headers + plan->nadded > m->headers_capacity)
+        return false;
+    struct gw_http1_header *h = m->headers;
+    size_t n = m->num_headers, before = n;
+    for (size_t l = 0; l < plan->nbase; l++) {
+        const struct gw_tf_fields *f = &plan->base[l].set->request.headers;
+        for (size_t i = 0; i < f->nremove; i++)
+            n = drop_named(h, n, f->remove[i], strlen(f->remove[i]));
+        const struct gw_tf_value *lists[2] = {f->set, f->add};
+        size_t counts[2] = {f->nset, f->nadd};
+        for (size_t i = 0; i < f->nset; i++) {
+            size_t len = strlen(f->set[i].name);
+            n = drop_named(h, n, f->set[i].name, len);
+        }
+        before += f->nset + f->nadd; /* added ones are not drops */
+        for (size_t k = 0; k < 2; k++) {
+            for (size_t i = 0; i < counts[k]; i++) {
+                const struct gw_template *t = lists[k][i].value;
+                h[n].name = lists[k][i].name;
+                h[n].name_len = (uint32_t)strlen(lists[k][i].name);
+                h[n].value = t->text;
+                h[n].value_len = (uint32_t)t->text_len;
+                n++;
+            }
+        }
+    }
+    m->num_headers = (uint32_t)n;
+    /* Kept fields keep their order and added ones go after them: Host moved only if a field
+     * went away. */
+    if (n != before)
+        m->host_index = gw_http1_find_header(m, "host", 4);
+    return true;
+}
+
 enum gw_stage_result gw_transform_on_request(struct gw_request *r, void **slot, struct gw_answer *a)
 {
     const struct gw_tf_plan *plan = &r->snap->policy->transforms[r->svc - r->snap->services];
+    if (plan->const_headers && edit_const_headers(r, plan))
+        return GW_STAGE_CONTINUE; /* no state: no cancel, no response hooks for this request */
     struct tf_state *st = gw_stage_alloc(r, sizeof *st);
     if (st == NULL) {
         gw_answer_init(a, GW_ENOMEM);

@@ -53,6 +53,10 @@ struct gw_tf_plan {
     size_t nrules;
     uint64_t max_body; /* JSON bodies are edited up to this size */
     uint32_t uses;     /* the kinds of variables its templates use (1u << enum gw_tpl_kind) */
+    /* Only constant request-header edits without renames, and no rule: applied in place with no
+     * per-request state (the common "set a header" case); nadded is how many fields they add. */
+    bool const_headers;
+    size_t nadded;
 };
 
 /* Builds p->transforms (one plan per service of s): compiles the path expressions with their

@@ -4,6 +4,11 @@
  */
 #include "trace/context.h"
 
+#if defined(__SSE2__) && defined(__x86_64__)
+#define HEX_SSE2 1
+#include <emmintrin.h>
+#endif
+
 #include <string.h>
 
 static const char hexdig[] = "0123456789abcdef";
@@ -60,6 +65,7 @@ bool gw_traceparent_parse(const char *s, size_t n, struct gw_traceparent *out)
     return true;
 }
 
+#if !defined(HEX_SSE2)
 /* "000102...feff": two digits per byte value, so a span id is 8 lookups (ids are written for
  * every request and every exported span). */
 #define HEX_ROW(h)                                                                                 \
@@ -68,13 +74,28 @@ static const char hex_pairs[] = HEX_ROW("0") HEX_ROW("1") HEX_ROW("2") HEX_ROW("
     HEX_ROW("5") HEX_ROW("6") HEX_ROW("7") HEX_ROW("8") HEX_ROW("9") HEX_ROW("a") HEX_ROW("b")
         HEX_ROW("c") HEX_ROW("d") HEX_ROW("e") HEX_ROW("f");
 _Static_assert(sizeof hex_pairs == 513, "two digits for each of 256 byte values");
+#endif
 
 void gw_span_id_hex(uint64_t id, char out[16])
 {
+#if defined(HEX_SSE2)
+    /* The 8 bytes most significant first, each split into its two nibbles (high, low) and
+     * the 16 nibbles made digits at once: about ten instructions instead of 8 lookups. */
+    const __m128i nib = _mm_set1_epi8(0x0f);
+    __m128i v = _mm_cvtsi64_si128((long long)__builtin_bswap64(id));
+    __m128i lo = _mm_and_si128(v, nib);
+    __m128i hi = _mm_and_si128(_mm_srli_epi16(v, 4), nib);
+    __m128i n = _mm_unpacklo_epi8(hi, lo);
+    __m128i letter =
+        _mm_and_si128(_mm_cmpgt_epi8(n, _mm_set1_epi8(9)), _mm_set1_epi8('a' - '0' - 10));
+    _mm_storeu_si128((__m128i *)(void *)out,
+                     _mm_add_epi8(n, _mm_add_epi8(_mm_set1_epi8('0'), letter)));
+#else
     for (int i = 7; i >= 0; i--) {
         memcpy(out + 2 * i, hex_pairs + 2 * (id & 0xff), 2);
         id >>= 8;
     }
+#endif
 }
 
 void gw_trace_id_hex(const struct gw_trace_id *id, char out[32])

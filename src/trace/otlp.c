@@ -29,9 +29,6 @@ enum {
 
 struct w {
     char *p;
-    uint64_t sec;     /* the last time's whole seconds ... */
-    char sec_txt[20]; /* ... as digits (a record's times mostly share them) */
-    unsigned sec_len;
 };
 
 #define LIT(w, s) (memcpy((w)->p, (s), sizeof(s) - 1), (w)->p += sizeof(s) - 1)
@@ -57,7 +54,7 @@ static inline bool word_needs_escape(uint64_t x)
 /* RFC 8259 7: '"', '\\' and the controls are escaped; DEL too. Valid UTF-8 is kept; a byte that
  * is not part of a valid sequence becomes U+FFFD, so that a collector never sees invalid JSON
  * text (a Host field may carry obs-text). */
-static void put_escaped(struct w *w, const char *s, size_t n)
+static inline void put_escaped_in(struct w *w, const char *s, size_t n, bool padded)
 {
     size_t i = 0;
     size_t k = 0;
@@ -67,12 +64,24 @@ static void put_escaped(struct w *w, const char *s, size_t n)
         if (word_needs_escape(x))
             goto slow;
     }
+    if (padded && k < n && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__) {
+        /* a record's string may be read past its end: its last bytes as one word, the bytes
+         * after the end made harmless ('A') */
+        uint64_t x, keep = (UINT64_C(1) << (8 * (n - k))) - 1;
+        memcpy(&x, s + k, 8);
+        if (word_needs_escape((x & keep) | (ONES * 'A' & ~keep)))
+            goto slow;
+        k = n;
+    }
     for (; k < n; k++) {
         unsigned char c = (unsigned char)s[k];
         if (c < 0x20 || c == '"' || c == '\\' || c >= 0x7f)
             goto slow;
     }
-    memcpy(w->p, s, n);
+    if (padded && n <= 32)
+        memcpy(w->p, s, 32); /* a record's string: 32 bytes readable (GW_TRACE_STRINGS_PAD) */
+    else
+        memcpy(w->p, s, n);
     w->p += n;
     return;
 slow:
@@ -116,6 +125,17 @@ slow:
             }
         }
     }
+}
+
+static void put_escaped(struct w *w, const char *s, size_t n)
+{
+    put_escaped_in(w, s, n, false);
+}
+
+/* A string of a record (in its padded strs). */
+static void put_escaped_rec(struct w *w, const char *s, size_t n)
+{
+    put_escaped_in(w, s, n, true);
 }
 
 #define DEC_ROW(d) d "0" d "1" d "2" d "3" d "4" d "5" d "6" d "7" d "8" d "9"
@@ -171,43 +191,109 @@ static void put_u64(struct w *w, uint64_t v)
     w->p = end;
 }
 
-/* A string gantry itself made sure holds nothing JSON escapes: a method (a token), a request id
- * (checked at dispatch or made), an IP address, a service name, a prefix, a target host (the
- * config's checks). Copied as it is. */
-static void put_raw(struct w *w, const char *s, size_t n)
+/* A string of a record that gantry itself made sure holds nothing JSON escapes: a method (a
+ * token), a request id (checked at dispatch or made), an IP address, a service name, a prefix, a
+ * target host (the config's checks). Copied as it is; a short one as a fixed 32 bytes, which the
+ * record's padding makes readable (GW_TRACE_STRINGS_PAD) and the reserve makes writable. */
+static inline void put_raw(struct w *w, const char *s, size_t n)
 {
-    memcpy(w->p, s, n);
+    if (n <= 32)
+        memcpy(w->p, s, 32);
+    else
+        memcpy(w->p, s, n);
     w->p += n;
 }
 
-/* Unix nanoseconds: the seconds' digits are reused from the previous time when they match, the
- * nanoseconds are 9 digits. */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/* The 8 decimal digits of v < 10^8 (leading zeros included) as ASCII in a little-endian word,
+ * the first digit in the lowest byte: the two 4-digit halves side by side in 32-bit lanes, each
+ * cut into two 2-digit pairs in 16-bit lanes, each pair into tens and ones in bytes. The
+ * divisions are multiplications that are exact over the lanes' ranges (x * 10486 >> 20 is x / 100
+ * for x < 10^4, x * 103 >> 10 is x / 10 for x < 100) and no lane's product reaches the next
+ * lane (the unit test checks every pair and many words). */
+static inline uint64_t dec8(uint32_t v)
+{
+    uint64_t x = (v / 10000u) | ((uint64_t)(v % 10000u) << 32);
+    uint64_t hundreds = ((x * 10486u) >> 20) & UINT64_C(0x0000007F0000007F);
+    uint64_t pairs = hundreds | ((x - 100u * hundreds) << 16);
+    uint64_t tens = ((pairs * 103u) >> 10) & UINT64_C(0x000F000F000F000F);
+    return (tens | ((pairs - 10u * tens) << 8)) + UINT64_C(0x3030303030303030);
+}
+
+/* 9 digits, leading zeros included, for v < 10^9. */
+static inline void put_9digits(char *p, uint32_t v)
+{
+    uint64_t d = dec8(v % 100000000u);
+    p[0] = (char)('0' + v / 100000000u);
+    memcpy(p + 1, &d, 8);
+}
+#else
+static inline void put_9digits(char *p, uint32_t v)
+{
+    char *q = p + 9;
+    for (int i = 0; i < 4; i++) {
+        q -= 2;
+        memcpy(q, digit_pairs + 2 * (v % 100), 2);
+        v /= 100;
+    }
+    *--q = (char)('0' + v);
+}
+#endif
+
+/* The digits of the last whole second written by this thread (times of one batch mostly share
+ * it): its 10 digits are copied rather than made again. */
+static _Thread_local struct {
+    uint64_t sec;
+    char txt[10];
+} last_sec;
+
+/* Unix nanoseconds: the seconds, then the nanoseconds as 9 digits. */
 static void put_time(struct w *w, uint64_t ns)
 {
     uint64_t sec = ns / 1000000000u;
-    uint32_t frac = (uint32_t)(ns % 1000000000u);
+    uint32_t frac = (uint32_t)(ns - sec * 1000000000u);
+    if (sec >= 1000000000u && sec < 10000000000u) {
+        /* 2001 to 2286: ten digits of seconds */
+        if (sec != last_sec.sec) {
+            last_sec.txt[0] = (char)('0' + sec / 1000000000u);
+            put_9digits(last_sec.txt + 1, (uint32_t)(sec % 1000000000u));
+            last_sec.sec = sec;
+        }
+        memcpy(w->p, last_sec.txt, 10);
+        put_9digits(w->p + 10, frac);
+        w->p += 19;
+        return;
+    }
     if (sec == 0) {
         put_u64(w, frac);
         return;
     }
-    if (w->sec_len == 0 || sec != w->sec) {
-        char *save = w->p;
-        w->p = w->sec_txt;
-        put_u64(w, sec);
-        w->sec_len = (unsigned)(w->p - w->sec_txt);
-        w->p = save;
-        w->sec = sec;
-    }
-    memcpy(w->p, w->sec_txt, w->sec_len);
-    w->p += w->sec_len;
-    char *q = w->p + 9;
-    for (int i = 0; i < 4; i++) {
-        q -= 2;
-        memcpy(q, digit_pairs + 2 * (frac % 100), 2);
-        frac /= 100;
-    }
-    *--q = (char)('0' + frac);
+    put_u64(w, sec);
+    put_9digits(w->p, frac);
     w->p += 9;
+}
+
+/* A small number (a status code, a port, a count) through the digit pairs, without a loop. */
+static void put_small(struct w *w, uint32_t v)
+{
+    char *p = w->p;
+    if (v < 10) {
+        p[0] = (char)('0' + v);
+        w->p += 1;
+    } else if (v < 100) {
+        memcpy(p, digit_pairs + 2 * v, 2);
+        w->p += 2;
+    } else if (v < 1000) {
+        p[0] = (char)('0' + v / 100);
+        memcpy(p + 1, digit_pairs + 2 * (v % 100), 2);
+        w->p += 3;
+    } else if (v < 10000) {
+        memcpy(p, digit_pairs + 2 * (v / 100), 2);
+        memcpy(p + 2, digit_pairs + 2 * (v % 100), 2);
+        w->p += 4;
+    } else {
+        put_u64(w, v);
+    }
 }
 
 static void put_hex64(struct w *w, uint64_t v)
@@ -216,62 +302,51 @@ static void put_hex64(struct w *w, uint64_t v)
     w->p += 16;
 }
 
-/* An attribute: ,{"key":"<key>","value":{" -- then the caller writes the typed value. The
- * keys passed as literals are known not to need escaping. */
-#define ATTR_KEY(w, first, key)                                                                    \
+/* Attributes after a span's first one (each span writes its first, always present, itself):
+ * ,{"key":"<key>","value":{"stringValue":"<value>"}} with the key and the value's opening as one
+ * literal. The keys are known not to need escaping. */
+#define ATTR_STR(w, key, s, n)                                                                     \
     do {                                                                                           \
-        if (*(first))                                                                              \
-            LIT(w, "{\"key\":\"" key "\",\"value\":{\"");                                          \
-        else                                                                                       \
-            LIT(w, ",{\"key\":\"" key "\",\"value\":{\"");                                         \
-        *(first) = false;                                                                          \
-    } while (0)
-
-#define ATTR_STR(w, first, key, s, n)                                                              \
-    do {                                                                                           \
-        ATTR_KEY(w, first, key);                                                                   \
-        LIT(w, "stringValue\":\"");                                                                \
+        LIT(w, ",{\"key\":\"" key "\",\"value\":{\"stringValue\":\"");                             \
         put_escaped(w, s, n);                                                                      \
         LIT(w, "\"}}");                                                                            \
     } while (0)
 
-#define ATTR_INT(w, first, key, v)                                                                 \
+#define ATTR_INT(w, key, v)                                                                        \
     do {                                                                                           \
-        ATTR_KEY(w, first, key);                                                                   \
-        LIT(w, "intValue\":\"");                                                                   \
-        put_u64(w, v);                                                                             \
+        LIT(w, ",{\"key\":\"" key "\",\"value\":{\"intValue\":\"");                                \
+        put_small(w, v);                                                                           \
         LIT(w, "\"}}");                                                                            \
     } while (0)
 
-#define ATTR_REC(w, first, key, t, s)                                                              \
-    do {                                                                                           \
-        if ((s).len)                                                                               \
-            ATTR_STR(w, first, key, (t)->strs + (s).off, (s).len);                                 \
-    } while (0)
-
-/* A value that needs no escaping (put_raw). */
-#define ATTR_RAW(w, first, key, t, s)                                                              \
+/* A string of the record, escaped, when it is there. */
+#define ATTR_REC(w, key, t, s)                                                                     \
     do {                                                                                           \
         if ((s).len) {                                                                             \
-            ATTR_KEY(w, first, key);                                                               \
-            LIT(w, "stringValue\":\"");                                                            \
+            LIT(w, ",{\"key\":\"" key "\",\"value\":{\"stringValue\":\"");                         \
+            put_escaped_rec(w, (t)->strs + (s).off, (s).len);                                      \
+            LIT(w, "\"}}");                                                                        \
+        }                                                                                          \
+    } while (0)
+
+/* A string of the record that needs no escaping (put_raw), when it is there. */
+#define ATTR_RAW(w, key, t, s)                                                                     \
+    do {                                                                                           \
+        if ((s).len) {                                                                             \
+            LIT(w, ",{\"key\":\"" key "\",\"value\":{\"stringValue\":\"");                         \
             put_raw(w, (t)->strs + (s).off, (s).len);                                              \
             LIT(w, "\"}}");                                                                        \
         }                                                                                          \
     } while (0)
 
 /* A constant value (a literal). */
-#define ATTR_LIT(w, first, key, lit)                                                               \
-    do {                                                                                           \
-        ATTR_KEY(w, first, key);                                                                   \
-        LIT(w, "stringValue\":\"" lit "\"}}");                                                     \
-    } while (0)
+#define ATTR_LIT(w, key, lit)                                                                      \
+    LIT(w, ",{\"key\":\"" key "\",\"value\":{\"stringValue\":\"" lit "\"}}")
 
 /* error.type: low-cardinality, as the semantic conventions ask (a status code as text). */
-static void attr_error(struct w *w, bool *first, uint8_t error, uint16_t status)
+static void attr_error(struct w *w, uint8_t error, uint16_t status)
 {
-    ATTR_KEY(w, first, "error.type");
-    LIT(w, "stringValue\":\"");
+    LIT(w, ",{\"key\":\"error.type\",\"value\":{\"stringValue\":\"");
     switch (error) {
     case GW_TRACE_ERR_CONNECT:
         LIT(w, "connect_error");
@@ -291,7 +366,7 @@ static void attr_error(struct w *w, bool *first, uint8_t error, uint16_t status)
     case GW_TRACE_ERR_STATUS:
     case GW_TRACE_ERR_GATEWAY:
         if (status) {
-            put_u64(w, status);
+            put_small(w, status);
             break;
         }
         LIT(w, "_OTHER");
@@ -323,7 +398,8 @@ static void span_head(struct w *w, const char tid[32], uint64_t span, uint64_t p
     LIT(w, "\",\"name\":\"");
 }
 
-/* ","kind":K,"startTimeUnixNano":"..","endTimeUnixNano":"..","attributes":[ */
+/* ","kind":K,"startTimeUnixNano":"..","endTimeUnixNano":" .. -- the caller goes on with
+ * "\",\"attributes\":[" and the span's first attribute. */
 static void span_times(struct w *w, int kind, uint64_t start, uint64_t end, int64_t shift)
 {
     if (end < start)
@@ -334,7 +410,6 @@ static void span_times(struct w *w, int kind, uint64_t start, uint64_t end, int6
     put_time(w, (uint64_t)((int64_t)start + shift));
     LIT(w, "\",\"endTimeUnixNano\":\"");
     put_time(w, (uint64_t)((int64_t)end + shift));
-    LIT(w, "\",\"attributes\":[");
 }
 
 /* An unset status is left out (OTLP's default). */
@@ -346,9 +421,17 @@ static void span_end(struct w *w, bool error)
         LIT(w, "]}");
 }
 
+/* The first attribute of the request's span and of a try's: the method, which every dispatched
+ * request has (the parser requires one). */
+static void attr_method_first(struct w *w, const struct gw_trace *t)
+{
+    LIT(w, "\",\"attributes\":[{\"key\":\"http.request.method\",\"value\":{\"stringValue\":\"");
+    put_raw(w, t->strs + t->method.off, t->method.len);
+    LIT(w, "\"}}");
+}
+
 static void server_span(struct w *w, const struct gw_trace *t, const char tid[32], int64_t shift)
 {
-    bool first = true;
     span_head(w, tid, t->span_id, t->parent_id);
     /* "{method} {http.route}" (semantic conventions): the route is the matched prefix. */
     put_raw(w, t->strs + t->method.off, t->method.len);
@@ -358,41 +441,40 @@ static void server_span(struct w *w, const struct gw_trace *t, const char tid[32
     }
     if (t->tracestate.len) {
         LIT(w, "\",\"traceState\":\"");
-        put_escaped(w, t->strs + t->tracestate.off, t->tracestate.len);
+        put_escaped_rec(w, t->strs + t->tracestate.off, t->tracestate.len);
     }
     span_times(w, KIND_SERVER, t->t_start, t->t_end, shift);
-    ATTR_RAW(w, &first, "http.request.method", t, t->method);
-    ATTR_REC(w, &first, "url.path", t, t->path);
-    ATTR_LIT(w, &first, "url.scheme", "http");
-    ATTR_REC(w, &first, "server.address", t, t->server);
+    attr_method_first(w, t);
+    ATTR_REC(w, "url.path", t, t->path);
+    ATTR_LIT(w, "url.scheme", "http");
+    ATTR_REC(w, "server.address", t, t->server);
     if (t->server_port)
-        ATTR_INT(w, &first, "server.port", t->server_port);
-    ATTR_RAW(w, &first, "client.address", t, t->client);
+        ATTR_INT(w, "server.port", t->server_port);
+    ATTR_RAW(w, "client.address", t, t->client);
     /* Recommended, and nearly always "1.1": written when it is not, to keep exports small. */
     if (!t->http_minor)
-        ATTR_LIT(w, &first, "network.protocol.version", "1.0");
-    ATTR_RAW(w, &first, "http.route", t, t->route);
+        ATTR_LIT(w, "network.protocol.version", "1.0");
+    ATTR_RAW(w, "http.route", t, t->route);
     if (t->status)
-        ATTR_INT(w, &first, "http.response.status_code", t->status);
+        ATTR_INT(w, "http.response.status_code", t->status);
     if (is_error(t->error))
-        attr_error(w, &first, t->error, t->status);
-    ATTR_RAW(w, &first, "gantry.request_id", t, t->request_id);
-    ATTR_RAW(w, &first, "gantry.service", t, t->service);
-    ATTR_REC(w, &first, "gantry.consumer", t, t->consumer);
+        attr_error(w, t->error, t->status);
+    ATTR_RAW(w, "gantry.request_id", t, t->request_id);
+    ATTR_RAW(w, "gantry.service", t, t->service);
+    ATTR_REC(w, "gantry.consumer", t, t->consumer);
     if (t->retries)
-        ATTR_INT(w, &first, "gantry.retries", t->retries);
+        ATTR_INT(w, "gantry.retries", t->retries);
     const char *rl = gw_trace_rl_outcome_name(t->rl_outcome);
     if (rl)
-        ATTR_STR(w, &first, "gantry.rate_limit", rl, strlen(rl));
+        ATTR_STR(w, "gantry.rate_limit", rl, strlen(rl));
     if (t->lost)
-        ATTR_INT(w, &first, "gantry.spans_lost", t->lost);
+        ATTR_INT(w, "gantry.spans_lost", t->lost);
     span_end(w, is_error(t->error));
 }
 
 static void child_span(struct w *w, const struct gw_trace *t, const struct gw_trace_child *c,
                        const char tid[32], int64_t shift)
 {
-    bool first = true;
     span_head(w, tid, c->span_id, t->span_id);
     uint64_t end = c->t_end ? c->t_end : t->t_end;
     if (c->kind == GW_TRACE_STAGE) {
@@ -400,35 +482,37 @@ static void child_span(struct w *w, const struct gw_trace *t, const struct gw_tr
         size_t n = strlen(name);
         put_escaped(w, name, n);
         span_times(w, KIND_INTERNAL, c->t_start, end, shift);
-        ATTR_STR(w, &first, "gantry.stage", name, n);
+        LIT(w, "\",\"attributes\":[{\"key\":\"gantry.stage\",\"value\":{\"stringValue\":\"");
+        put_escaped(w, name, n);
+        LIT(w, "\"}}");
         if (c->error == GW_TRACE_ERR_CANCELLED)
-            ATTR_LIT(w, &first, "gantry.outcome", "cancelled");
+            ATTR_LIT(w, "gantry.outcome", "cancelled");
         else if (c->status)
-            ATTR_LIT(w, &first, "gantry.outcome", "answered");
+            ATTR_LIT(w, "gantry.outcome", "answered");
         else
-            ATTR_LIT(w, &first, "gantry.outcome", "passed");
+            ATTR_LIT(w, "gantry.outcome", "passed");
         if (c->status)
-            ATTR_INT(w, &first, "http.response.status_code", c->status);
+            ATTR_INT(w, "http.response.status_code", c->status);
         if (is_error(c->error))
-            attr_error(w, &first, c->error, c->status);
+            attr_error(w, c->error, c->status);
         span_end(w, is_error(c->error));
         return;
     }
     /* An upstream try: "{method}" (semantic conventions for HTTP client spans). */
     put_raw(w, t->strs + t->method.off, t->method.len);
     span_times(w, KIND_CLIENT, c->t_start, end, shift);
-    ATTR_RAW(w, &first, "http.request.method", t, t->method);
-    ATTR_RAW(w, &first, "server.address", t, c->addr);
+    attr_method_first(w, t);
+    ATTR_RAW(w, "server.address", t, c->addr);
     if (c->port)
-        ATTR_INT(w, &first, "server.port", c->port);
+        ATTR_INT(w, "server.port", c->port);
     if (c->status)
-        ATTR_INT(w, &first, "http.response.status_code", c->status);
+        ATTR_INT(w, "http.response.status_code", c->status);
     if (c->resend)
-        ATTR_INT(w, &first, "http.request.resend_count", c->resend);
+        ATTR_INT(w, "http.request.resend_count", c->resend);
     if (c->error == GW_TRACE_ERR_CANCELLED)
-        ATTR_LIT(w, &first, "gantry.outcome", "cancelled");
+        ATTR_LIT(w, "gantry.outcome", "cancelled");
     if (is_error(c->error))
-        attr_error(w, &first, c->error, c->status);
+        attr_error(w, c->error, c->status);
     span_end(w, is_error(c->error));
 }
 
@@ -455,11 +539,12 @@ int gw_otlp_begin(struct gw_buf *b, const struct gw_otlp_resource *res)
     if (gw_buf_reserve(b, need) < 0)
         return GW_ENOMEM;
     struct w w = {.p = b->data + b->len};
-    bool first = true;
-    LIT(&w, "{\"resourceSpans\":[{\"resource\":{\"attributes\":[");
-    ATTR_STR(&w, &first, "service.name", res->service_name, strlen(res->service_name));
-    ATTR_STR(&w, &first, "service.version", res->service_version, strlen(res->service_version));
-    ATTR_STR(&w, &first, "service.instance.id", res->instance_id, strlen(res->instance_id));
+    LIT(&w, "{\"resourceSpans\":[{\"resource\":{\"attributes\":[{\"key\":\"service.name\","
+            "\"value\":{\"stringValue\":\"");
+    put_escaped(&w, res->service_name, strlen(res->service_name));
+    LIT(&w, "\"}}");
+    ATTR_STR(&w, "service.version", res->service_version, strlen(res->service_version));
+    ATTR_STR(&w, "service.instance.id", res->instance_id, strlen(res->instance_id));
     for (size_t i = 0; i < res->nextra; i++) {
         LIT(&w, ",{\"key\":\"");
         put_escaped(&w, res->extra[i].key, strlen(res->extra[i].key));
@@ -478,8 +563,7 @@ int gw_otlp_append(struct gw_buf *b, const struct gw_trace *t, int64_t mono_to_u
 {
     if (gw_buf_reserve(b, bound(t)) < 0)
         return GW_ENOMEM;
-    char tid[32];
-    gw_trace_id_hex(&t->trace_id, tid);
+    const char *tid = t->trace_hex;
     struct w w = {.p = b->data + b->len};
     if (!first)
         *w.p++ = ',';

@@ -16,7 +16,9 @@ struct gw_trace;
 
 struct gw_trace_ring {
     _Alignas(64) atomic_size_t head; /** next slot to pop (the consumer's) */
+    size_t tail_seen; /** the consumer's last look at tail: it reads tail again only when empty */
     _Alignas(64) atomic_size_t tail; /** next slot to fill (the producer's) */
+    size_t head_seen; /** the producer's last look at head: it reads head again only when full */
     /** spans of the records refused because the ring was full (written by the producer only) */
     _Alignas(64) _Atomic uint64_t dropped;
     size_t mask;

@@ -26,6 +26,10 @@ struct gw_target;
 #define GW_TRACE_STRINGS 1536
 _Static_assert(GW_TRACE_STRINGS > GW_TRACESTATE_MAX, "a tracestate fits whole");
 
+/* Bytes after the strings that are never part of one: the encoder copies a short string as a
+ * fixed 32 bytes (two moves instead of a call), which may read past its end. */
+#define GW_TRACE_STRINGS_PAD 32
+
 /* A string in a record's `strs` (len 0: absent). */
 struct gw_trace_str {
     uint16_t off;
@@ -84,13 +88,14 @@ struct gw_trace {
     uint8_t rl_outcome; /** the request's enum gw_rl_outcome */
     uint8_t http_minor; /** 0 or 1 */
     uint32_t retries;
-    uint16_t home; /** the index of the worker whose queue it comes from and returns to */
-    bool sampled;  /** the final decision (head, or an error with always_sample_errors) */
+    uint16_t home;      /** the index of the worker whose queue it comes from and returns to */
+    bool sampled;       /** the final decision (head, or an error with always_sample_errors) */
+    char trace_hex[32]; /** trace_id as 32 lowercase hex digits (what r->trace_id holds) */
     struct gw_trace_str method, path, route, service, server, client, request_id, consumer;
     struct gw_trace_str tracestate; /** the client's, cleaned (the first string: it fits whole) */
     struct gw_trace_child child[GW_TRACE_MAX_CHILDREN];
     uint16_t strs_len;
-    char strs[GW_TRACE_STRINGS];
+    char strs[GW_TRACE_STRINGS + GW_TRACE_STRINGS_PAD];
 };
 
 #endif

@@ -33,7 +33,7 @@ static uint64_t nonzero_random(void)
 /* Copies s[0..n) into the record's strings (cut when they are full). */
 static struct gw_trace_str put_str(struct gw_trace *t, const char *s, size_t n)
 {
-    size_t room = sizeof t->strs - t->strs_len;
+    size_t room = GW_TRACE_STRINGS - t->strs_len;
     if (n > room)
         n = room;
     struct gw_trace_str out = {(uint16_t)t->strs_len, (uint16_t)n};
@@ -171,7 +171,8 @@ void gw_trace_begin(struct gw_request *r)
     t->span_id = nonzero_random();
     t->try_span = t->span_id; /* the parent upstream until a try starts */
     take_server(t, &r->msg);
-    gw_trace_id_hex(&t->trace_id, r->trace_id);
+    gw_trace_id_hex(&t->trace_id, t->trace_hex);
+    memcpy(r->trace_id, t->trace_hex, 32);
     r->trace_id[32] = '\0';
     r->trace = t;
 }
@@ -223,7 +224,7 @@ void gw_trace_try_begin(struct gw_request *r)
 {
     struct gw_trace *t = r->trace;
     if (t->open_try)
-        gw_trace_try_end(r);
+        gw_trace_try_end(r, uv_hrtime());
     t->try_span = nonzero_random();
     struct gw_trace_child *c = new_child(t, GW_TRACE_TRY, r->t_try); /* the try's own clock */
     if (c != NULL) {
@@ -289,14 +290,14 @@ void gw_trace_failed(struct gw_request *r, int err)
     }
 }
 
-void gw_trace_try_end(struct gw_request *r)
+void gw_trace_try_end(struct gw_request *r, uint64_t now)
 {
     struct gw_trace *t = r->trace;
     if (!t->open_try)
         return;
     struct gw_trace_child *c = &t->child[t->open_try - 1];
     t->open_try = 0;
-    c->t_end = uv_hrtime();
+    c->t_end = now;
     if (r->resp_head_done && c->status == 0)
         c->status = (uint16_t)r->rmsg.status;
     if (c->error)
@@ -407,17 +408,39 @@ static void put_cstr(struct gw_trace *t, struct gw_trace_str *dst, const char *s
         *dst = put_str(t, s, strlen(s));
 }
 
+/* A short string (a service name) copied byte by byte: cheaper than measuring it first. */
+static void put_short_cstr(struct gw_trace *t, struct gw_trace_str *dst, const char *s)
+{
+    size_t at = t->strs_len, end = GW_TRACE_STRINGS;
+    while (at < end && *s)
+        t->strs[at++] = *s++;
+    *dst = (struct gw_trace_str){t->strs_len, (uint16_t)(at - t->strs_len)};
+    t->strs_len = (uint16_t)at;
+}
+
 /* Copies what the control thread needs; after this the record points into nothing. */
 static void complete(struct gw_request *r, struct gw_trace *t)
 {
-    put_cstr(t, &t->method, r->method);
+    /* r->method is the parser's method cut to the array (conn/request.c) */
+    size_t ml = r->msg.method_len < sizeof r->method - 1 ? r->msg.method_len : sizeof r->method - 1;
+    if (ml == 0 || r->method[ml] != '\0')
+        ml = strlen(r->method);
+    if (ml)
+        t->method = put_str(t, r->method, ml);
     const char *q = strchr(r->path, '?');
     t->path = put_str(t, r->path, q ? (size_t)(q - r->path) : strlen(r->path));
     put_cstr(t, &t->request_id, r->id);
     put_cstr(t, &t->client, r->peer);
     if (r->svc != NULL) {
-        put_cstr(t, &t->service, r->svc->conf->name);
-        put_cstr(t, &t->route, route_of(r));
+        const struct gw_service_conf *sc = r->svc->conf;
+        put_short_cstr(t, &t->service, sc->name);
+        /* the route: the prefix the router matched (r->prefix_index, as the metrics' label) */
+        size_t want = r->prefix_len ? r->prefix_len : 1;
+        const char *p = r->prefix_index < sc->nprefixes ? sc->prefixes[r->prefix_index] : NULL;
+        if (p != NULL && strnlen(p, want + 1) == want)
+            t->route = put_str(t, p, want);
+        else
+            put_cstr(t, &t->route, route_of(r));
     }
     if (r->authenticated)
         put_cstr(t, &t->consumer, r->identity.consumer);

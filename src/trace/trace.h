@@ -24,6 +24,7 @@
 #define GW_TRACE_TRACE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "conn/request-t.h"
 #include "core/buf.h"
@@ -50,9 +51,10 @@ void gw_trace_try_failed(struct gw_request *r, int cls);
 /* The exchange fails with err (GW_E*): the current try, if any, failed with it. */
 void gw_trace_failed(struct gw_request *r, int err);
 
-/* The current try ended (the balancer's end_try): closes its span, classifying an outcome no
- * hook above reported from the request's state. No-op when no try is open. */
-void gw_trace_try_end(struct gw_request *r);
+/* The current try ended at now (uv_hrtime(); the balancer's end_try, which reads the clock for
+ * its own latency too): closes its span, classifying an outcome no hook above reported from the
+ * request's state. No-op when no try is open. */
+void gw_trace_try_end(struct gw_request *r, uint64_t now);
 
 /* Appends "traceparent" (gantry's try span as the parent, the head decision as the flag) and the
  * client's "tracestate" to the upstream request head b (r->head). 0 or GW_ENOMEM. */

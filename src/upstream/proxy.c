@@ -71,10 +71,11 @@ static void end_try(struct gw_request *r)
     if (!r->try_acquired)
         return;
     r->try_acquired = false;
+    uint64_t t_end = uv_hrtime();
     if (r->trace)
-        gw_trace_try_end(r);
+        gw_trace_try_end(r, t_end);
     const struct gw_service *svc = r->svc;
-    uint64_t ns = uv_hrtime() - r->t_try;
+    uint64_t ns = t_end - r->t_try;
     uint64_t us = ns / 1000;
     if (r->mx) {
         mx_target(r, GW_MX_T_TRIES, 1);

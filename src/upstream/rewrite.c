@@ -350,6 +350,8 @@ int gw_rewrite_response_head(struct gw_request *r)
     /* The stages may edit the upstream's head first (status, fields, a body filter). */
     if (gw_policy_response_head(r, &r->rmsg) < 0)
         return GW_ENOMEM;
+    /* ... and the answer hooks take out the fields they replace (security headers). */
+    gw_policy_answer_prepare(r->snap->policy, r, r->secure);
     const struct gw_http1_message *m = &r->rmsg;
     struct gw_buf *b = &r->rhead;
     struct gw_connection_tokens tokens;

@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "core/random.h"
+#include "trace/context.h"
 #include "trace/otlp.h"
 #include "trace/trace.h"
 
@@ -30,6 +31,7 @@ static struct gw_trace *sample_trace(void)
     assert_non_null(t);
     t->trace_id.hi = 0x4bf92f3577b34da6ull;
     t->trace_id.lo = 0xa3ce929d0e0e4736ull;
+    gw_trace_id_hex(&t->trace_id, t->trace_hex);
     t->parent_id = 0x00f067aa0ba902b7ull;
     t->span_id = 0x1111111111111111ull;
     t->t_start = 1000;
@@ -271,6 +273,31 @@ static void test_strings_and_numbers(void **state)
     assert_null(attr(span, "http.response.status_code"));
     json_decref(doc);
 
+    /* a byte to escape at every place of strings of every length up to 20 (the fast check
+     * reads a string 8 bytes at a time, its end as one word) */
+    t->server.len = t->client.len = t->request_id.len = t->service.len = t->consumer.len = 0;
+    t->tracestate.len = 0;
+    for (size_t len = 1; len <= 20; len++) {
+        for (size_t at = 0; at < len; at++) {
+            char str[21];
+            memset(str, 'a', len);
+            str[len] = '\0';
+            str[at] = '"';
+            t->strs_len = 0;
+            t->method = put(t, "GET");
+            t->path = put(t, str);
+            gw_buf_reset(&b);
+            assert_int_equal(gw_otlp_append(&b, t, 0, true), 0);
+            json_t *one = json_loadb(b.data, b.len, 0, &err);
+            if (one == NULL)
+                fail_msg("not JSON (%zu, %zu): %s: %.*s", len, at, err.text, (int)b.len, b.data);
+            assert_string_equal(attr_str(one, "url.path"), str);
+            json_decref(one);
+        }
+    }
+    t->strs_len = 0;
+    t->method = put(t, "GET");
+
     /* every length of number */
     uint64_t v = 1;
     for (int d = 1; d <= 20; d++) {
@@ -285,6 +312,138 @@ static void test_strings_and_numbers(void **state)
             fail_msg("%s not in %.*s", want, (int)b.len, b.data);
         if (d < 20)
             v *= 10;
+    }
+    free(t);
+    gw_buf_free(&b);
+}
+
+/* A proxied GET with one upstream try, as most exports carry it: no caller, no stage. */
+static struct gw_trace *common_trace(void)
+{
+    struct gw_trace *t = calloc(1, sizeof *t);
+    assert_non_null(t);
+    t->trace_id.hi = 0x0af7651916cd43ddull;
+    t->trace_id.lo = 0x8448eb211c80319cull;
+    gw_trace_id_hex(&t->trace_id, t->trace_hex);
+    t->span_id = 0xb7ad6b7169203331ull;
+    t->t_start = 5000000123ull;
+    t->t_end = 5000950777ull;
+    t->status = 200;
+    t->http_minor = 1;
+    t->method = put(t, "GET");
+    t->path = put(t, "/");
+    t->route = put(t, "/");
+    t->service = put(t, "origin");
+    t->server = put(t, "bench");
+    t->client = put(t, "127.0.0.1");
+    t->request_id = put(t, "5d41402abc4b2a76b9719d911017c592");
+    t->nchild = 1;
+    t->child[0] = (struct gw_trace_child){.span_id = 0x00f067aa0ba902b7ull,
+                                          .t_start = 5000100000ull,
+                                          .t_end = 5000900000ull,
+                                          .kind = GW_TRACE_TRY,
+                                          .port = 8080,
+                                          .status = 200};
+    t->child[0].addr = put(t, "127.0.0.1");
+    return t;
+}
+
+/* The encoder's exact bytes for two fixed records (the JSON checks above read it back; this
+ * pins every byte, so that a faster encoder must write the same text). */
+static void test_exact_bytes(void **state)
+{
+    (void)state;
+    static const char want_common[] =
+        "{\"traceId\":\"0af7651916cd43dd8448eb211c80319c\",\"spanId\":\"b7ad6b7169203331\",\"name"
+        "\":\"GET /\",\"kind\":2,\"startTimeUnixNano\":\"1796577218000000123\",\"endTimeUnixNano"
+        "\":\"1796577218000950777\",\"attributes\":[{\"key\":\"http.request.method\",\"value\":{"
+        "\"stringValue\":\"GET\"}},{\"key\":\"url.path\",\"value\":{\"stringValue\":\"/\"}},{\"ke"
+        "y\":\"url.scheme\",\"value\":{\"stringValue\":\"http\"}},{\"key\":\"server.address\",\"v"
+        "alue\":{\"stringValue\":\"bench\"}},{\"key\":\"client.address\",\"value\":{\"stringValue"
+        "\":\"127.0.0.1\"}},{\"key\":\"http.route\",\"value\":{\"stringValue\":\"/\"}},{\"key\":"
+        "\"http.response.status_code\",\"value\":{\"intValue\":\"200\"}},{\"key\":\"gantry.reques"
+        "t_id\",\"value\":{\"stringValue\":\"5d41402abc4b2a76b9719d911017c592\"}},{\"key\":\"gant"
+        "ry.service\",\"value\":{\"stringValue\":\"origin\"}}]},{\"traceId\":\"0af7651916cd43dd84"
+        "48eb211c80319c\",\"spanId\":\"00f067aa0ba902b7\",\"parentSpanId\":\"b7ad6b7169203331\","
+        "\"name\":\"GET\",\"kind\":3,\"startTimeUnixNano\":\"1796577218000100000\",\"endTimeUnixN"
+        "ano\":\"1796577218000900000\",\"attributes\":[{\"key\":\"http.request.method\",\"value\""
+        ":{\"stringValue\":\"GET\"}},{\"key\":\"server.address\",\"value\":{\"stringValue\":\"127"
+        ".0.0.1\"}},{\"key\":\"server.port\",\"value\":{\"intValue\":\"8080\"}},{\"key\":\"http.r"
+        "esponse.status_code\",\"value\":{\"intValue\":\"200\"}}]}";
+    static const char want_sample[] =
+        ",{\"traceId\":\"4bf92f3577b34da6a3ce929d0e0e4736\",\"spanId\":\"1111111111111111\",\"par"
+        "entSpanId\":\"00f067aa0ba902b7\",\"name\":\"GET /api/users\",\"traceState\":\"rojo=1,con"
+        "go=2\",\"kind\":2,\"startTimeUnixNano\":\"1000001000\",\"endTimeUnixNano\":\"1000009000"
+        "\",\"attributes\":[{\"key\":\"http.request.method\",\"value\":{\"stringValue\":\"GET\"}}"
+        ",{\"key\":\"url.path\",\"value\":{\"stringValue\":\"/api/users/7\"}},{\"key\":\"url.sche"
+        "me\",\"value\":{\"stringValue\":\"http\"}},{\"key\":\"server.address\",\"value\":{\"stri"
+        "ngValue\":\"api.example.com\"}},{\"key\":\"server.port\",\"value\":{\"intValue\":\"8000"
+        "\"}},{\"key\":\"client.address\",\"value\":{\"stringValue\":\"192.0.2.1\"}},{\"key\":\"h"
+        "ttp.route\",\"value\":{\"stringValue\":\"/api/users\"}},{\"key\":\"http.response.status_"
+        "code\",\"value\":{\"intValue\":\"503\"}},{\"key\":\"error.type\",\"value\":{\"stringValu"
+        "e\":\"503\"}},{\"key\":\"gantry.request_id\",\"value\":{\"stringValue\":\"req-1\"}},{\"k"
+        "ey\":\"gantry.service\",\"value\":{\"stringValue\":\"users\"}},{\"key\":\"gantry.consume"
+        "r\",\"value\":{\"stringValue\":\"we\\\"ird\\\\one\"}},{\"key\":\"gantry.retries\",\"valu"
+        "e\":{\"intValue\":\"1\"}},{\"key\":\"gantry.rate_limit\",\"value\":{\"stringValue\":\"al"
+        "lowed\"}}],\"status\":{\"code\":2}},{\"traceId\":\"4bf92f3577b34da6a3ce929d0e0e4736\",\""
+        "spanId\":\"2222222222222222\",\"parentSpanId\":\"1111111111111111\",\"name\":\"auth\",\""
+        "kind\":1,\"startTimeUnixNano\":\"1000001100\",\"endTimeUnixNano\":\"1000001200\",\"attri"
+        "butes\":[{\"key\":\"gantry.stage\",\"value\":{\"stringValue\":\"auth\"}},{\"key\":\"gant"
+        "ry.outcome\",\"value\":{\"stringValue\":\"passed\"}}]},{\"traceId\":\"4bf92f3577b34da6a3"
+        "ce929d0e0e4736\",\"spanId\":\"3333333333333333\",\"parentSpanId\":\"1111111111111111\","
+        "\"name\":\"GET\",\"kind\":3,\"startTimeUnixNano\":\"1000001300\",\"endTimeUnixNano\":\"1"
+        "000001400\",\"attributes\":[{\"key\":\"http.request.method\",\"value\":{\"stringValue\":"
+        "\"GET\"}},{\"key\":\"server.address\",\"value\":{\"stringValue\":\"10.0.0.1\"}},{\"key\""
+        ":\"server.port\",\"value\":{\"intValue\":\"3001\"}},{\"key\":\"error.type\",\"value\":{"
+        "\"stringValue\":\"connect_error\"}}],\"status\":{\"code\":2}},{\"traceId\":\"4bf92f3577b"
+        "34da6a3ce929d0e0e4736\",\"spanId\":\"4444444444444444\",\"parentSpanId\":\"1111111111111"
+        "111\",\"name\":\"GET\",\"kind\":3,\"startTimeUnixNano\":\"1000001500\",\"endTimeUnixNano"
+        "\":\"1000008000\",\"attributes\":[{\"key\":\"http.request.method\",\"value\":{\"stringVa"
+        "lue\":\"GET\"}},{\"key\":\"server.address\",\"value\":{\"stringValue\":\"10.0.0.2\"}},{"
+        "\"key\":\"server.port\",\"value\":{\"intValue\":\"3002\"}},{\"key\":\"http.response.stat"
+        "us_code\",\"value\":{\"intValue\":\"503\"}},{\"key\":\"http.request.resend_count\",\"val"
+        "ue\":{\"intValue\":\"1\"}},{\"key\":\"error.type\",\"value\":{\"stringValue\":\"503\"}}]"
+        ",\"status\":{\"code\":2}}";
+    struct gw_buf b;
+    gw_buf_init(&b, 1u << 20);
+    struct gw_trace *t = common_trace();
+    assert_int_equal(gw_otlp_append(&b, t, INT64_C(1796577213000000000), true), 0);
+    if (b.len != sizeof want_common - 1 || memcmp(b.data, want_common, b.len) != 0)
+        fail_msg("common: got\n%.*s", (int)b.len, b.data);
+    free(t);
+    gw_buf_reset(&b);
+    t = sample_trace();
+    assert_int_equal(gw_otlp_append(&b, t, 1000000000, false), 0);
+    if (b.len != sizeof want_sample - 1 || memcmp(b.data, want_sample, b.len) != 0)
+        fail_msg("sample: got\n%.*s", (int)b.len, b.data);
+    free(t);
+    gw_buf_free(&b);
+}
+
+/* Times: the seconds and 9 digits of nanoseconds for many values, each digit position going
+ * through every digit (the fast conversion's lanes must never carry into each other). */
+static void test_times(void **state)
+{
+    (void)state;
+    struct gw_buf b;
+    gw_buf_init(&b, 1u << 20);
+    struct gw_trace *t = common_trace();
+    t->nchild = 0;
+    const int64_t shift = INT64_C(1796577213000000000);
+    for (uint32_t i = 0; i < 30000; i++) {
+        /* every 4-digit half and every 2-digit pair, then random ones */
+        uint64_t frac =
+            i < 10000 ? (uint64_t)i * 100010001u % 1000000000u : gw_random_u64() % 1000000000u;
+        t->t_start = 5000000000u + frac;
+        t->t_end = t->t_start + (i < 10000 ? 999999999u - frac : gw_random_u64() % 5000000000u);
+        gw_buf_reset(&b);
+        assert_int_equal(gw_otlp_append(&b, t, shift, true), 0);
+        char want[128];
+        snprintf(want, sizeof want, "\"startTimeUnixNano\":\"%llu\",\"endTimeUnixNano\":\"%llu\"",
+                 (unsigned long long)((int64_t)t->t_start + shift),
+                 (unsigned long long)((int64_t)t->t_end + shift));
+        if (memmem(b.data, b.len, want, strlen(want)) == NULL)
+            fail_msg("%s not in %.*s", want, 200, b.data);
     }
     free(t);
     gw_buf_free(&b);
@@ -323,6 +482,8 @@ int main(void)
         cmocka_unit_test(test_export_shape),
         cmocka_unit_test(test_root_without_parent),
         cmocka_unit_test(test_strings_and_numbers),
+        cmocka_unit_test(test_exact_bytes),
+        cmocka_unit_test(test_times),
         cmocka_unit_test(test_ratio_sampling),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
