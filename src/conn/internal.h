@@ -48,9 +48,10 @@ void gw__answer_render(const struct gw_answer *a, const char *request_id,
 void gw__conn_error(struct gw_conn *c, int err, bool close_after);
 
 /* API versions (route_version.c). After the router answered GW_ROUTE_VERSION for r's path:
- * reads the version the request names (policy/version.h; the gateway's default when it names
- * none) and picks the prefix's route for it and method. FOUND, METHOD_NOT_ALLOWED or
- * VERSION_UNKNOWN. */
+ * reads the version the request names (policy/version.h) and picks the prefix's route for it
+ * and method; a request that names none gets the prefix's default service (an unversioned
+ * service sharing the prefix), else the gateway's default version. FOUND, METHOD_NOT_ALLOWED
+ * or VERSION_UNKNOWN. */
 enum gw_route_result gw__conn_route_version(struct gw_request *r, const char *query,
                                             size_t query_len, enum gw_http_method method,
                                             struct gw_route_match *m);

@@ -23,14 +23,17 @@ enum gw_route_result gw__conn_route_version(struct gw_request *r, const char *qu
     const struct gw_versioning_conf *vc = &r->snap->cfg->versioning;
     const char *ver = NULL;
     size_t len = 0;
-    if (!gw_version_extract(vc, &r->msg, query, query_len, &ver, &len) &&
-        vc->default_version != NULL) {
-        ver = vc->default_version;
-        len = strlen(ver);
-    }
-    if (ver == NULL)
-        return GW_ROUTE_VERSION_UNKNOWN;
-    return gw_router_match_version(r->snap->router, ver, len, method, m);
+    if (gw_version_extract(vc, &r->msg, query, query_len, &ver, &len))
+        return gw_router_match_version(r->snap->router, ver, len, method, m);
+    /* No version named: the prefix's default service (an unversioned service sharing it), else
+     * versioning.default. */
+    const void *entry = m->entry;
+    enum gw_route_result res = gw_router_match_version(r->snap->router, NULL, 0, method, m);
+    if (res != GW_ROUTE_VERSION_UNKNOWN || vc->default_version == NULL)
+        return res;
+    m->entry = entry;
+    return gw_router_match_version(r->snap->router, vc->default_version,
+                                   strlen(vc->default_version), method, m);
 }
 
 enum gw_route_result gw__conn_route_path_version(struct gw_request *r, const char *host,

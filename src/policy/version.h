@@ -41,4 +41,31 @@ bool gw_version_accept_param(const char *v, size_t n, const char *name, size_t n
  * since the epoch. 0 or GW_EINVAL. */
 int gw_version_parse_time(const char *s, int64_t *out);
 
+/* A path route of a service's version rules ("versions"), when versioning.sources has "path":
+ * "/v2/api/users/export" for a rule with prefix "/api/users/export" and version "2", routed to
+ * the service like a prefix of its own (docs/versioning.md, "Versions of a route"). */
+struct gw_version_path {
+    char *path;            /* "/<path_prefix><version><rule prefix>" ("/v2" for the prefix "/") */
+    size_t path_len;
+    uint32_t methods;      /* routed methods (GET implies HEAD); 0 = any */
+    size_t rule;           /* index in the service's version_rules */
+    size_t prefix_index;   /* index in the rule's match.prefix; SIZE_MAX: the rule has none and
+                              this is the service's prefix */
+    const char *version;   /* the version (points into the rule) */
+    size_t seg_len;        /* length of the version segment "/v2" */
+    size_t svc_prefix_len; /* the service prefix the rule's prefix falls under (0 for "/") */
+};
+
+/* The path routes of sc's version rules: one per rule, version and rule prefix (the service's
+ * prefixes for a rule without one) that falls under one of sc's prefixes, for the methods both
+ * the rule and the service allow. A path that an earlier rule already routes for a method is
+ * not routed again for it (the first rule wins, as for requests), nor one that is a prefix or
+ * the version path route of sc itself. none (n == 0, *out NULL) when cfg->versioning.path is
+ * off or sc has no rules. Returns 0 or GW_ENOMEM; free with gw_version_paths_free. */
+int gw_version_paths(const struct gw_config *cfg, const struct gw_service_conf *sc,
+                            struct gw_version_path **out, size_t *n);
+
+/* Frees what gw_version_paths returned; NULL is a no-op. */
+void gw_version_paths_free(struct gw_version_path *p, size_t n);
+
 #endif
