@@ -692,8 +692,8 @@ struct route_key {
     uint32_t methods;
     size_t service;
     size_t prefix_index;
-    const char *version; /* the service's API version; NULL for its path-version route */
-    bool path_route;     /* "/v2/api", routed for the versioned service of prefix "/api" */
+    const char *version;   /* the service's API version; NULL for its path-version route */
+    bool path_route;       /* "/v2/api", routed for the versioned service of prefix "/api" */
     bool versioned_prefix; /* another service has a version on this (host, prefix) */
     const struct gw_version_path *rule_path; /* a path route of a version rule, or NULL */
 };

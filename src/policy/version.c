@@ -131,8 +131,8 @@ int gw_version_build(struct gw_policy *p, const struct gw_snapshot *s)
             if (v->headers == NULL)
                 return GW_ENOMEM;
         }
-        if (sc->nversion_rules > 0 && (build_rules(sc, v) < 0 ||
-                                       gw_version_paths(cfg, sc, &v->paths, &v->npaths) < 0))
+        if (sc->nversion_rules > 0 &&
+            (build_rules(sc, v) < 0 || gw_version_paths(cfg, sc, &v->paths, &v->npaths) < 0))
             return GW_ENOMEM;
         if (strips_segment(cfg, sc)) {
             size_t n = 1 + strlen(cfg->versioning.path_prefix) + strlen(sc->version) + 1;

@@ -45,7 +45,7 @@ int gw_version_parse_time(const char *s, int64_t *out);
  * "/v2/api/users/export" for a rule with prefix "/api/users/export" and version "2", routed to
  * the service like a prefix of its own (docs/versioning.md, "Versions of a route"). */
 struct gw_version_path {
-    char *path;            /* "/<path_prefix><version><rule prefix>" ("/v2" for the prefix "/") */
+    char *path; /* "/<path_prefix><version><rule prefix>" ("/v2" for the prefix "/") */
     size_t path_len;
     uint32_t methods;      /* routed methods (GET implies HEAD); 0 = any */
     size_t rule;           /* index in the service's version_rules */
@@ -63,7 +63,7 @@ struct gw_version_path {
  * the version path route of sc itself. none (n == 0, *out NULL) when cfg->versioning.path is
  * off or sc has no rules. Returns 0 or GW_ENOMEM; free with gw_version_paths_free. */
 int gw_version_paths(const struct gw_config *cfg, const struct gw_service_conf *sc,
-                            struct gw_version_path **out, size_t *n);
+                     struct gw_version_path **out, size_t *n);
 
 /* Frees what gw_version_paths returned; NULL is a no-op. */
 void gw_version_paths_free(struct gw_version_path *p, size_t n);

@@ -67,7 +67,8 @@ static int add_path(const struct gw_config *cfg, const struct gw_service_conf *s
     char *path = malloc(len);
     if (path == NULL)
         return GW_ENOMEM;
-    snprintf(path, len, "/%s%s%s", pp, vp.version, strcmp(rule_prefix, "/") == 0 ? "" : rule_prefix);
+    snprintf(path, len, "/%s%s%s", pp, vp.version,
+             strcmp(rule_prefix, "/") == 0 ? "" : rule_prefix);
     uint32_t claimed = 0;
     for (size_t i = 0; i < *n; i++)
         if (strcmp(out[i].path, path) == 0)
@@ -86,7 +87,7 @@ static int add_path(const struct gw_config *cfg, const struct gw_service_conf *s
 }
 
 int gw_version_paths(const struct gw_config *cfg, const struct gw_service_conf *sc,
-                            struct gw_version_path **out, size_t *n)
+                     struct gw_version_path **out, size_t *n)
 {
     *out = NULL;
     *n = 0;

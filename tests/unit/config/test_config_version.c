@@ -170,11 +170,11 @@ static void test_versioned_routes(void **state)
 static void test_version_rule_paths(void **state)
 {
     (void)state;
-    struct gw_config *cfg = load_ok(SVC(
-        "\"methods\": [\"GET\", \"POST\"], \"versions\": [{\"match\": {\"prefix\": "
-        "[\"/p/export\", \"/elsewhere\"], \"methods\": [\"GET\", \"PUT\"]}, \"version\": "
-        "[\"2\", \"3\"]}, {\"match\": {\"prefix\": \"/p/export\"}, \"version\": \"2\"}, "
-        "{\"match\": {}, \"version\": \"4\"}]"));
+    struct gw_config *cfg = load_ok(
+        SVC("\"methods\": [\"GET\", \"POST\"], \"versions\": [{\"match\": {\"prefix\": "
+            "[\"/p/export\", \"/elsewhere\"], \"methods\": [\"GET\", \"PUT\"]}, \"version\": "
+            "[\"2\", \"3\"]}, {\"match\": {\"prefix\": \"/p/export\"}, \"version\": \"2\"}, "
+            "{\"match\": {}, \"version\": \"4\"}]"));
     struct gw_version_path *vp = NULL;
     size_t n = 0;
     assert_int_equal(gw_version_paths(cfg, &cfg->services[0], &vp, &n), 0);
@@ -303,9 +303,12 @@ static void test_openapi(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_versioning_defaults), cmocka_unit_test(test_versioning_values),
-        cmocka_unit_test(test_versioning_errors),   cmocka_unit_test(test_versioned_routes),
-        cmocka_unit_test(test_version_rules),       cmocka_unit_test(test_version_rule_paths),
+        cmocka_unit_test(test_versioning_defaults),
+        cmocka_unit_test(test_versioning_values),
+        cmocka_unit_test(test_versioning_errors),
+        cmocka_unit_test(test_versioned_routes),
+        cmocka_unit_test(test_version_rules),
+        cmocka_unit_test(test_version_rule_paths),
         cmocka_unit_test(test_openapi),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
