@@ -164,6 +164,20 @@ void gw_version_free(struct gw_policy *p)
     p->versions = NULL;
 }
 
+const char *gw_version_rule_offered(const struct gw_snapshot *s, const struct gw_service *svc,
+                                    const char *path, size_t n, int method)
+{
+    if (s->policy == NULL || s->policy->versions == NULL)
+        return NULL;
+    const struct gw_version_service *v = &s->policy->versions[svc - s->services];
+    if (v->npaths == 0) /* no path routes: the segment names no version of a rule */
+        return NULL;
+    for (size_t k = 0; k < v->nrules; k++)
+        if (gw_policy_match(&v->rules[k].conf->match, path, n, method))
+            return v->rules[k].offered;
+    return NULL;
+}
+
 bool gw_version_applies(const struct gw_snapshot *s, size_t i)
 {
     const struct gw_version_service *v = s->policy ? s->policy->versions : NULL;

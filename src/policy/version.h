@@ -15,6 +15,9 @@
 #include "config/config-t.h"
 #include "http1/parser.h"
 
+struct gw_snapshot;
+struct gw_service;
+
 /* Longest version accepted from a request (longer values are not a version). */
 #define GW_VERSION_MAX 64
 
@@ -36,6 +39,13 @@ bool gw_version_extract(const struct gw_versioning_conf *vc, const struct gw_htt
  * *val, *val_len (pointing into v), false when none. */
 bool gw_version_accept_param(const char *v, size_t n, const char *name, size_t name_len,
                              const char **val, size_t *val_len);
+
+/* For a request that came with a version segment no route has ("/v9/api/users/export") and
+ * whose path without it (path, n) is routed to svc: the "versions" member of the unknown-version
+ * answer of svc's first version rule that covers path and method (its path routes would have
+ * matched a version it has), or NULL when none does (or versioning has no path source). */
+const char *gw_version_rule_offered(const struct gw_snapshot *s, const struct gw_service *svc,
+                                    const char *path, size_t n, int method);
 
 /* Parses an RFC 3339 UTC time "YYYY-MM-DDTHH:MM:SSZ" (a 'T' or a space; 'z' too) into seconds
  * since the epoch. 0 or GW_EINVAL. */

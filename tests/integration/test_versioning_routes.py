@@ -132,6 +132,18 @@ def test_path_segment_in_front_of_a_version_rule():
             # the header still works without the segment
             served_by(get(g, "/echo/users/export", {"Accept-Version": "2"}), o)
             assert_json_error(get(g, "/echo/users/export"), 404)
+        # a segment with a version the rule does not have, where nothing else routes the path:
+        # the unknown-version answer with the rule's versions
+        with Gantry(config(users, versioning={"unknown_status": 400})) as g:
+            o.reset_stats()
+            body = assert_json_error(get(g, "/v9/echo/users/export/7"), 400)
+            assert body["error"] == "unknown API version" and body["versions"] == ["2"], body
+            body = assert_json_error(get(g, "/v2/echo/users/legacy"), 400)
+            assert body["versions"] == ["1", "1.1"], body
+            # no rule covers the rest: no route
+            body = assert_json_error(get(g, "/v9/echo/users/7"), 404)
+            assert body["error"] == "no route matched", body
+            assert o.stats()["requests"] == 0
         # kept when strip_path_version is off
         with Gantry(config(users, versioning={"strip_path_version": False})) as g:
             o.reset_stats()
