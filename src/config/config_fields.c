@@ -851,10 +851,11 @@ static char *path_route(const struct gw_config *cfg, const struct gw_service_con
 static void check_routes(struct gw__cfg_ctx *ctx, struct gw_config *cfg, json_t *services)
 {
     size_t n = 0;
-    /* the path routes of each service's version rules */
-    struct gw_version_path **rp = calloc(cfg->nservices + 1, sizeof *rp);
-    size_t *nrp = calloc(cfg->nservices + 1, sizeof *nrp);
-    if (rp == NULL || nrp == NULL) {
+    /* the path routes of each service's version rules; none without rules */
+    bool rules = gw_version_has_paths(cfg);
+    struct gw_version_path **rp = rules ? calloc(cfg->nservices + 1, sizeof *rp) : NULL;
+    size_t *nrp = rules ? calloc(cfg->nservices + 1, sizeof *nrp) : NULL;
+    if (rules && (rp == NULL || nrp == NULL)) {
         free(rp);
         free(nrp);
         ctx->oom = true;
@@ -863,9 +864,9 @@ static void check_routes(struct gw__cfg_ctx *ctx, struct gw_config *cfg, json_t 
     for (size_t i = 0; i < cfg->nservices; i++) {
         const struct gw_service_conf *s = &cfg->services[i];
         size_t per = s->version && cfg->versioning.path ? 2 : 1;
-        if (gw_version_paths(cfg, s, &rp[i], &nrp[i]) < 0)
+        if (rules && gw_version_paths(cfg, s, &rp[i], &nrp[i]) < 0)
             ctx->oom = true;
-        n += (per * s->nprefixes + nrp[i]) * (s->nhosts ? s->nhosts : 1);
+        n += (per * s->nprefixes + (rules ? nrp[i] : 0)) * (s->nhosts ? s->nhosts : 1);
     }
     struct route_key *keys = n < 2 ? NULL : calloc(n, sizeof *keys);
     char **owned = n < 2 ? NULL : calloc(n, sizeof *owned);
@@ -905,7 +906,7 @@ static void check_routes(struct gw__cfg_ctx *ctx, struct gw_config *cfg, json_t 
                 }
             }
         }
-        for (size_t p = 0; p < nrp[i]; p++) {
+        for (size_t p = 0; rules && p < nrp[i]; p++) {
             for (size_t h = 0; h < (s->nhosts ? s->nhosts : 1); h++) {
                 keys[k] = (struct route_key){
                     .host = s->nhosts ? s->hosts[h] : "",
@@ -965,7 +966,8 @@ done:
     for (size_t i = 0; i < nowned; i++)
         free(owned[i]);
     for (size_t i = 0; i < cfg->nservices; i++)
-        gw_version_paths_free(rp[i], nrp[i]);
+        if (rules)
+            gw_version_paths_free(rp[i], nrp[i]);
     free(rp);
     free(nrp);
     free(owned);

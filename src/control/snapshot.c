@@ -228,21 +228,23 @@ static int build_router(struct gw_snapshot *s)
 {
     const struct gw_config *cfg = s->cfg;
     size_t n = 0;
-    /* the path routes of each service's version rules ("/v2/api/users/export") */
-    struct gw_version_path **rp = calloc(s->nservices + 1, sizeof(*rp));
-    size_t *nrp = calloc(s->nservices + 1, sizeof(*nrp));
+    /* the path routes of each service's version rules ("/v2/api/users/export"); none (and
+     * nothing allocated) without version rules */
+    bool rules = gw_version_has_paths(cfg);
+    struct gw_version_path **rp = rules ? calloc(s->nservices + 1, sizeof(*rp)) : NULL;
+    size_t *nrp = rules ? calloc(s->nservices + 1, sizeof(*nrp)) : NULL;
     struct gw_route_spec *specs = NULL;
     char **paths = NULL;
     size_t npaths = 0;
     int rc = GW_ENOMEM;
-    if (!rp || !nrp)
+    if (rules && (!rp || !nrp))
         goto done;
     for (size_t i = 0; i < s->nservices; i++) {
         const struct gw_service_conf *sc = s->services[i].conf;
         size_t per = sc->version && cfg->versioning.path ? 2 : 1;
-        if (gw_version_paths(cfg, sc, &rp[i], &nrp[i]) < 0)
+        if (rules && gw_version_paths(cfg, sc, &rp[i], &nrp[i]) < 0)
             goto done;
-        n += (per * sc->nprefixes + nrp[i]) * (sc->nhosts ? sc->nhosts : 1);
+        n += (per * sc->nprefixes + (rules ? nrp[i] : 0)) * (sc->nhosts ? sc->nhosts : 1);
     }
     specs = calloc(n ? n : 1, sizeof(*specs));
     paths = calloc(n ? n : 1, sizeof(*paths));
@@ -286,7 +288,7 @@ static int build_router(struct gw_snapshot *s)
         }
         /* A version rule's path route: an ordinary prefix too; the versioning stage reads the
          * version from it and strips the segment (policy/version.c). */
-        for (size_t p = 0; p < nrp[i]; p++) {
+        for (size_t p = 0; rules && p < nrp[i]; p++) {
             size_t nh = sc->nhosts ? sc->nhosts : 1;
             for (size_t h = 0; h < nh; h++)
                 specs[k++] = (struct gw_route_spec){

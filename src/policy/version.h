@@ -75,6 +75,10 @@ struct gw_version_path {
 int gw_version_paths(const struct gw_config *cfg, const struct gw_service_conf *sc,
                      struct gw_version_path **out, size_t *n);
 
+/* Does any service of cfg have version rules with path routes to compute (versioning.sources
+ * has "path")? When not, gw_version_paths gives none for every service. */
+bool gw_version_has_paths(const struct gw_config *cfg);
+
 /* Frees what gw_version_paths returned; NULL is a no-op. */
 void gw_version_paths_free(struct gw_version_path *p, size_t n);
 

@@ -86,6 +86,14 @@ static int add_path(const struct gw_config *cfg, const struct gw_service_conf *s
     return 0;
 }
 
+bool gw_version_has_paths(const struct gw_config *cfg)
+{
+    for (size_t i = 0; cfg->versioning.path && i < cfg->nservices; i++)
+        if (cfg->services[i].nversion_rules > 0)
+            return true;
+    return false;
+}
+
 int gw_version_paths(const struct gw_config *cfg, const struct gw_service_conf *sc,
                      struct gw_version_path **out, size_t *n)
 {
