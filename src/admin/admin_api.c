@@ -22,6 +22,7 @@
 #include "observe/history.h"
 #include "observe/observe.h"
 #include "policy/policy.h"
+#include "policy/version.h"
 #include "runtime/server.h"
 #include "runtime/worker-t.h"
 #include "state/ratelimit_redis.h"
@@ -198,6 +199,8 @@ struct route_row {
     const char *prefix;
     uint32_t methods;
     const struct gw_service_conf *svc;
+    const char *version; /* the API version of the route (docs/versioning.md), or NULL */
+    char *path;          /* a version path route ("/v2/api/users"), owned; else NULL */
 };
 
 static int host_class(const char *h)
@@ -232,54 +235,113 @@ static int route_cmp(const void *x, const void *y)
     return a->methods < b->methods ? -1 : a->methods > b->methods;
 }
 
+static bool is_service_prefix(const struct gw_service_conf *svc, const char *p)
+{
+    for (size_t i = 0; i < svc->nprefixes; i++)
+        if (strcmp(svc->prefixes[i], p) == 0)
+            return true;
+    return false;
+}
+
+static void free_rows(struct route_row *rows, size_t k, struct gw_version_path **vp, size_t *nvp,
+                      size_t nsvc)
+{
+    for (size_t i = 0; rows && i < k; i++)
+        free(rows[i].path);
+    free(rows);
+    for (size_t i = 0; vp && nvp && i < nsvc; i++)
+        gw_version_paths_free(vp[i], nvp[i]);
+    free(vp);
+    free(nvp);
+}
+
 static void get_routing(struct gw_server *s, const struct gw__admin_req *rq,
                         struct gw__admin_resp *rs)
 {
     (void)rq;
     const struct gw_config *cfg = running_config(s);
     size_t n = 0;
-    for (size_t i = 0; cfg && i < cfg->nservices; i++)
-        n += cfg->services[i].nprefixes * (cfg->services[i].nhosts ? cfg->services[i].nhosts : 1);
-    struct route_row *rows = calloc(n ? n : 1, sizeof *rows);
-    json_t *routes = json_array();
-    if (rows == NULL || routes == NULL) {
-        free(rows);
-        json_decref(routes);
-        gw__admin_error(rs, 500, "out of memory");
-        return;
-    }
-    size_t k = 0;
-    for (size_t i = 0; cfg && i < cfg->nservices; i++) {
+    size_t nsvc = cfg ? cfg->nservices : 0;
+    struct gw_version_path **vp = calloc(nsvc + 1, sizeof *vp);
+    size_t *nvp = calloc(nsvc + 1, sizeof *nvp);
+    bool oom = vp == NULL || nvp == NULL;
+    for (size_t i = 0; !oom && i < nsvc; i++) {
         const struct gw_service_conf *svc = &cfg->services[i];
-        /* As the router is built (snapshot.c): a service that allows GET allows HEAD. */
+        size_t per = svc->version && cfg->versioning.path ? 2 : 1;
+        oom = gw_version_paths(cfg, svc, &vp[i], &nvp[i]) < 0;
+        n += (per * svc->nprefixes + nvp[i]) * (svc->nhosts ? svc->nhosts : 1);
+    }
+    struct route_row *rows = oom ? NULL : calloc(n ? n : 1, sizeof *rows);
+    json_t *routes = json_array();
+    size_t k = 0;
+    if (rows == NULL || routes == NULL)
+        goto fail;
+    for (size_t i = 0; i < nsvc; i++) {
+        const struct gw_service_conf *svc = &cfg->services[i];
+        /* As the router is built (snapshot.c): a service that allows GET allows HEAD; a
+         * versioned service has its path route "/v2<prefix>" too, a version rule its own. */
         uint32_t m = svc->methods;
         if (m & (1u << GW_METHOD_GET))
             m |= 1u << GW_METHOD_HEAD;
+        size_t nh = svc->nhosts ? svc->nhosts : 1;
         for (size_t p = 0; p < svc->nprefixes; p++) {
-            for (size_t h = 0; h < (svc->nhosts ? svc->nhosts : 1); h++) {
-                rows[k].host = svc->nhosts ? svc->hosts[h] : NULL;
-                rows[k].prefix = svc->prefixes[p];
-                rows[k].methods = m;
-                rows[k].svc = svc;
-                k++;
+            char *path = NULL;
+            if (svc->version && cfg->versioning.path) {
+                const char *pre = strcmp(svc->prefixes[p], "/") == 0 ? "" : svc->prefixes[p];
+                size_t len =
+                    strlen(cfg->versioning.path_prefix) + strlen(svc->version) + strlen(pre) + 2;
+                for (size_t h = 0; h < nh && (path = malloc(len)) != NULL; h++) {
+                    snprintf(path, len, "/%s%s%s", cfg->versioning.path_prefix, svc->version, pre);
+                    rows[k++] = (struct route_row){
+                        svc->nhosts ? svc->hosts[h] : NULL, path, m, svc, svc->version, path};
+                }
+                if (path == NULL)
+                    goto fail;
             }
+            for (size_t h = 0; h < nh; h++)
+                rows[k++] = (struct route_row){svc->nhosts ? svc->hosts[h] : NULL,
+                                               svc->prefixes[p],
+                                               m,
+                                               svc,
+                                               svc->version,
+                                               NULL};
         }
+        for (size_t p = 0; p < nvp[i]; p++)
+            for (size_t h = 0; h < nh; h++)
+                rows[k++] = (struct route_row){svc->nhosts ? svc->hosts[h] : NULL,
+                                               vp[i][p].path,
+                                               vp[i][p].methods,
+                                               svc,
+                                               vp[i][p].version,
+                                               NULL};
     }
     qsort(rows, k, sizeof *rows, route_cmp);
     for (size_t i = 0; i < k; i++) {
         json_t *m = methods_json(rows[i].methods);
         if (m == NULL)
             m = json_pack("[s]", "*");
-        json_array_append_new(routes,
-                              json_pack("{s:s, s:s, s:o, s:s, s:b}", "host",
-                                        rows[i].host ? rows[i].host : "*", "prefix", rows[i].prefix,
-                                        "methods", m, "service", rows[i].svc->name, "strip_prefix",
-                                        rows[i].svc->strip_prefix));
+        json_t *row =
+            json_pack("{s:s, s:s, s:o, s:s, s:b}", "host", rows[i].host ? rows[i].host : "*",
+                      "prefix", rows[i].prefix, "methods", m, "service", rows[i].svc->name,
+                      "strip_prefix", rows[i].svc->strip_prefix);
+        /* "version": the API version the route serves; "version_in_path": routed by a path
+         * segment ("/v2/..."), which names the version */
+        if (row != NULL && rows[i].version != NULL) {
+            json_object_set_new(row, "version", json_string(rows[i].version));
+            json_object_set_new(row, "version_in_path",
+                                json_boolean(!is_service_prefix(rows[i].svc, rows[i].prefix)));
+        }
+        json_array_append_new(routes, row);
     }
-    free(rows);
+    free_rows(rows, k, vp, nvp, nsvc);
     gw__admin_json(
         rs, 200,
         json_pack("{s:I, s:o}", "generation", (json_int_t)s->generation, "routes", routes));
+    return;
+fail:
+    free_rows(rows, k, vp, nvp, nsvc);
+    json_decref(routes);
+    gw__admin_error(rs, 500, "out of memory");
 }
 
 static uint64_t now_ms(void)

@@ -8,6 +8,7 @@
  */
 #include "config/internal.h"
 #include "http1/names.h"
+#include "policy/version.h"
 
 #include <arpa/inet.h>
 #include <stdlib.h>
@@ -697,8 +698,10 @@ struct route_key {
     uint32_t methods;
     size_t service;
     size_t prefix_index;
-    const char *version; /* the service's API version; NULL for its path-version route */
-    bool path_route;     /* "/v2/api", routed for the versioned service of prefix "/api" */
+    const char *version;   /* the service's API version; NULL for its path-version route */
+    bool path_route;       /* "/v2/api", routed for the versioned service of prefix "/api" */
+    bool versioned_prefix; /* another service has a version on this (host, prefix) */
+    const struct gw_version_path *rule_path; /* a path route of a version rule, or NULL */
 };
 
 /* The methods a service is routed for: allowing GET allows HEAD too (RFC 9110 9.3.2; the
@@ -745,6 +748,11 @@ static uint32_t common_methods(uint32_t a, uint32_t b)
 static void route_conflict(struct gw__cfg_ctx *ctx, json_t *services, const struct gw_config *cfg,
                            const struct route_key *r, const struct route_key *prev)
 {
+    if (prev->rule_path && !r->rule_path) { /* reported at the version rule */
+        const struct route_key *t = r;
+        r = prev;
+        prev = t;
+    }
     json_t *prefix = json_object_get(json_array_get(services, r->service), "prefix");
     /* Name the methods as written; when they do not overlap, the clash is on a HEAD that one
      * side only gets through GET, and the message says so. */
@@ -762,9 +770,32 @@ static void route_conflict(struct gw__cfg_ctx *ctx, json_t *services, const stru
         gw__cfg_quote(r->host, strlen(r->host), h, sizeof h);
     gw__cfg_push_key(ctx, "services");
     gw__cfg_push_index(ctx, r->service);
-    gw__cfg_push_key(ctx, "prefix");
-    if (json_is_array(prefix))
-        gw__cfg_push_index(ctx, r->prefix_index);
+    size_t depth = 3;
+    if (r->rule_path) {
+        /* services[i].versions[k].match.prefix[j], or services[i].versions[k] when the rule
+         * has no prefix of its own */
+        json_t *rule = json_array_get(
+            json_object_get(json_array_get(services, r->service), "versions"), r->rule_path->rule);
+        gw__cfg_push_key(ctx, "versions");
+        gw__cfg_push_index(ctx, r->rule_path->rule);
+        depth = 4;
+        if (r->rule_path->prefix_index != SIZE_MAX) {
+            json_t *rp = json_object_get(json_object_get(rule, "match"), "prefix");
+            gw__cfg_push_key(ctx, "match");
+            gw__cfg_push_key(ctx, "prefix");
+            depth = 6;
+            if (json_is_array(rp)) {
+                gw__cfg_push_index(ctx, r->rule_path->prefix_index);
+                depth = 7;
+            }
+        }
+    } else {
+        gw__cfg_push_key(ctx, "prefix");
+        if (json_is_array(prefix)) {
+            gw__cfg_push_index(ctx, r->prefix_index);
+            depth = 4;
+        }
+    }
     /* The other service's name may be missing or invalid (already reported). */
     const char *other = cfg->services[prev->service].name;
     char by[128];
@@ -774,7 +805,15 @@ static void route_conflict(struct gw__cfg_ctx *ctx, json_t *services, const stru
         snprintf(by, sizeof by, "services[%zu]", prev->service);
     const char *vr = r->version;
     const char *vp = prev->version;
-    if (r->path_route || prev->path_route)
+    if (r->rule_path || prev->rule_path)
+        gw__cfg_error(ctx,
+                      "%s (%s%s, %s) is already routed to %s: the path route of a version rule "
+                      "(\"/%s<version><rule prefix>\", versioning.sources has \"path\") may not "
+                      "be another service's prefix or path route",
+                      gw__cfg_quote(r->prefix, strlen(r->prefix), q, sizeof q),
+                      r->host[0] ? "host " : "any host", r->host[0] ? h : "", methods, by,
+                      cfg->versioning.path_prefix ? cfg->versioning.path_prefix : "");
+    else if (r->path_route || prev->path_route)
         gw__cfg_error(ctx,
                       "%s (%s%s) is already routed to %s: a versioned service's path route "
                       "(\"/%s<version><prefix>\", versioning.sources has \"path\") may not be "
@@ -782,23 +821,22 @@ static void route_conflict(struct gw__cfg_ctx *ctx, json_t *services, const stru
                       gw__cfg_quote(r->prefix, strlen(r->prefix), q, sizeof q),
                       r->host[0] ? "host " : "any host", r->host[0] ? h : "", by,
                       cfg->versioning.path_prefix ? cfg->versioning.path_prefix : "");
-    else if ((vr == NULL) != (vp == NULL))
+    else if (vr == NULL && vp == NULL && r->versioned_prefix)
         gw__cfg_error(ctx,
-                      "%s (%s%s) is also routed to %s: services that share a prefix must all "
-                      "have a \"version\" or none",
+                      "%s (%s%s, %s) is already the default of that versioned prefix, routed to "
+                      "%s: services that share a prefix need distinct versions, and at most one "
+                      "of them (per method) may have none%s",
                       gw__cfg_quote(r->prefix, strlen(r->prefix), q, sizeof q),
-                      r->host[0] ? "host " : "any host", r->host[0] ? h : "", by);
+                      r->host[0] ? "host " : "any host", r->host[0] ? h : "", methods, by,
+                      implied ? " (a service that allows GET allows HEAD too)" : "");
     else
         gw__cfg_error(ctx, "%s (%s%s, %s%s%s) is already routed to %s%s",
                       gw__cfg_quote(r->prefix, strlen(r->prefix), q, sizeof q),
                       r->host[0] ? "host " : "any host", r->host[0] ? h : "", methods,
                       vr ? ", version " : "", vr ? vr : "", by,
                       implied ? " (a service that allows GET allows HEAD too)" : "");
-    if (json_is_array(prefix))
+    while (depth-- > 0)
         gw__cfg_pop(ctx);
-    gw__cfg_pop(ctx);
-    gw__cfg_pop(ctx);
-    gw__cfg_pop(ctx);
 }
 
 /* Two services must not serve the same (host, prefix) for a common method: the router could not
@@ -819,21 +857,29 @@ static char *path_route(const struct gw_config *cfg, const struct gw_service_con
 static void check_routes(struct gw__cfg_ctx *ctx, struct gw_config *cfg, json_t *services)
 {
     size_t n = 0;
+    /* the path routes of each service's version rules; none without rules */
+    bool rules = gw_version_has_paths(cfg);
+    struct gw_version_path **rp = rules ? calloc(cfg->nservices + 1, sizeof *rp) : NULL;
+    size_t *nrp = rules ? calloc(cfg->nservices + 1, sizeof *nrp) : NULL;
+    if (rules && (rp == NULL || nrp == NULL)) {
+        free(rp);
+        free(nrp);
+        ctx->oom = true;
+        return;
+    }
     for (size_t i = 0; i < cfg->nservices; i++) {
         const struct gw_service_conf *s = &cfg->services[i];
         size_t per = s->version && cfg->versioning.path ? 2 : 1;
-        n += per * s->nprefixes * (s->nhosts ? s->nhosts : 1);
+        if (rules && gw_version_paths(cfg, s, &rp[i], &nrp[i]) < 0)
+            ctx->oom = true;
+        n += (per * s->nprefixes + (rules ? nrp[i] : 0)) * (s->nhosts ? s->nhosts : 1);
     }
-    if (n < 2)
-        return;
-    struct route_key *keys = calloc(n, sizeof *keys);
-    char **owned = calloc(n, sizeof *owned);
+    struct route_key *keys = n < 2 ? NULL : calloc(n, sizeof *keys);
+    char **owned = n < 2 ? NULL : calloc(n, sizeof *owned);
     size_t nowned = 0;
     if (keys == NULL || owned == NULL) {
-        free(keys);
-        free(owned);
-        ctx->oom = true;
-        return;
+        ctx->oom |= n >= 2;
+        goto done;
     }
     size_t k = 0;
     for (size_t i = 0; i < cfg->nservices; i++) {
@@ -866,6 +912,20 @@ static void check_routes(struct gw__cfg_ctx *ctx, struct gw_config *cfg, json_t 
                 }
             }
         }
+        for (size_t p = 0; rules && p < nrp[i]; p++) {
+            for (size_t h = 0; h < (s->nhosts ? s->nhosts : 1); h++) {
+                keys[k] = (struct route_key){
+                    .host = s->nhosts ? s->hosts[h] : "",
+                    .prefix = rp[i][p].path,
+                    .methods = rp[i][p].methods,
+                    .service = i,
+                    .prefix_index = s->nprefixes + p,
+                    .path_route = true,
+                    .rule_path = &rp[i][p],
+                };
+                k++;
+            }
+        }
     }
     qsort(keys, k, sizeof *keys, route_cmp);
     for (size_t g = 0; g < k;) {
@@ -877,7 +937,11 @@ static void check_routes(struct gw__cfg_ctx *ctx, struct gw_config *cfg, json_t 
          * method sets are disjoint, so there are at most 8 of them. */
         size_t accepted[65];
         size_t na = 0;
+        bool versioned = false;
+        for (size_t i = g; i < end; i++)
+            versioned |= keys[i].version != NULL;
         for (size_t i = g; i < end; i++) {
+            keys[i].versioned_prefix = versioned;
             const struct route_key *clash = NULL;
             for (size_t a = 0; a < na && clash == NULL; a++) {
                 const struct route_key *prev = &keys[accepted[a]];
@@ -885,11 +949,16 @@ static void check_routes(struct gw__cfg_ctx *ctx, struct gw_config *cfg, json_t 
                 const char *vb = keys[i].version;
                 bool vmix = (va == NULL) != (vb == NULL);
                 bool same = !vmix && (va == NULL || strcmp(va, vb) == 0);
-                /* Two path routes clash only when their services' own routes do: reported
-                 * there. */
-                if (prev->service != keys[i].service && !(prev->path_route && keys[i].path_route) &&
-                    (vmix || (same && (prev->methods == 0 || keys[i].methods == 0 ||
-                                       (prev->methods & keys[i].methods)))))
+                /* An unversioned service beside versioned ones is the prefix's default (its
+                 * routes are the version NULL): no clash, unless a path route is one of the
+                 * two (an ordinary prefix, which may not be versioned). Two path routes clash
+                 * only when their services' own routes do: reported there. */
+                bool path = prev->path_route || keys[i].path_route;
+                bool both_service_paths = prev->path_route && keys[i].path_route &&
+                                          !prev->rule_path && !keys[i].rule_path;
+                if (prev->service != keys[i].service && !both_service_paths &&
+                    ((vmix && path) || (same && (prev->methods == 0 || keys[i].methods == 0 ||
+                                                 (prev->methods & keys[i].methods)))))
                     clash = prev;
             }
             if (clash)
@@ -899,8 +968,14 @@ static void check_routes(struct gw__cfg_ctx *ctx, struct gw_config *cfg, json_t 
         }
         g = end;
     }
+done:
     for (size_t i = 0; i < nowned; i++)
         free(owned[i]);
+    for (size_t i = 0; i < cfg->nservices; i++)
+        if (rules)
+            gw_version_paths_free(rp[i], nrp[i]);
+    free(rp);
+    free(nrp);
     free(owned);
     free(keys);
 }

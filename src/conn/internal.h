@@ -55,9 +55,10 @@ void gw__answer_render_grpc(const struct gw_answer *a, const char *request_id,
 void gw__conn_error(struct gw_conn *c, int err, bool close_after);
 
 /* API versions (route_version.c). After the router answered GW_ROUTE_VERSION for r's path:
- * reads the version the request names (policy/version.h; the gateway's default when it names
- * none) and picks the prefix's route for it and method. FOUND, METHOD_NOT_ALLOWED or
- * VERSION_UNKNOWN. */
+ * reads the version the request names (policy/version.h) and picks the prefix's route for it
+ * and method; a request that names none gets the prefix's default service (an unversioned
+ * service sharing the prefix), else the gateway's default version. FOUND, METHOD_NOT_ALLOWED
+ * or VERSION_UNKNOWN. */
 enum gw_route_result gw__conn_route_version(struct gw_request *r, const char *query,
                                             size_t query_len, enum gw_http_method method,
                                             struct gw_route_match *m);
@@ -71,13 +72,17 @@ enum gw_route_result gw__conn_route_version_preflight(struct gw_request *r, cons
 /* After the router found no route for path: when path starts with a version segment
  * ("/<versioning.path_prefix><version>") whose rest falls under a versioned prefix, that version
  * is one the prefix does not have (its own path route would have matched): VERSION_UNKNOWN
- * with m->entry set. Else NOT_FOUND. */
+ * with m->entry set. When the rest is routed to a service one of whose version rules covers it
+ * (its path routes would have matched a version of the rule): VERSION_UNKNOWN with *offered,
+ * the rule's "versions" member. Else NOT_FOUND. */
 enum gw_route_result gw__conn_route_path_version(struct gw_request *r, const char *host,
                                                  size_t host_len, const char *path, size_t path_len,
-                                                 struct gw_route_match *m);
+                                                 struct gw_route_match *m, const char **offered);
 /* Answers a request whose version no route has: versioning.unknown_status (404 or 400), with
- * the versions the prefix offers in the body ("versions": [...]). */
-void gw__conn_unknown_version(struct gw_request *r, const struct gw_route_match *m);
+ * the versions offered in the body ("versions": [...]): offered when not NULL (a version
+ * rule's), else those of the versioned prefix m->entry. */
+void gw__conn_unknown_version(struct gw_request *r, const struct gw_route_match *m,
+                              const char *offered);
 /* conn/identity_serve.c: answers a request for built-in identity endpoint ep (a GW_IDP_EP_*):
  * reads its body, runs the call, answers. */
 void gw__idp_serve(struct gw_request *r, int ep);

@@ -477,14 +477,16 @@ void gw__request_dispatch(struct gw_request *r)
     if (res != GW_ROUTE_FOUND) {
         /* A versioned prefix: the version the request names (or the default) picks the
          * service. Unversioned prefixes never come here (route/router.h). */
+        const char *offered = NULL;
         if (res == GW_ROUTE_VERSION)
             res = gw__conn_route_version(r, query, query_len, m->method_id, &match);
-        /* "/v9/api/...": no route, but a version segment in front of a versioned prefix. */
+        /* "/v9/api/...": no route, but a version segment in front of a versioned prefix or a
+         * version rule's route. */
         else if (res == GW_ROUTE_NOT_FOUND && cfg->versioning.path)
-            res = gw__conn_route_path_version(r, host, host_len, norm, norm_len, &match);
+            res = gw__conn_route_path_version(r, host, host_len, norm, norm_len, &match, &offered);
         if (res == GW_ROUTE_VERSION_UNKNOWN) {
             gw_request_path_free(r, norm);
-            gw__conn_unknown_version(r, &match);
+            gw__conn_unknown_version(r, &match, offered);
             return;
         }
     }

@@ -23,19 +23,22 @@ enum gw_route_result gw__conn_route_version(struct gw_request *r, const char *qu
     const struct gw_versioning_conf *vc = &r->snap->cfg->versioning;
     const char *ver = NULL;
     size_t len = 0;
-    if (!gw_version_extract(vc, &r->msg, query, query_len, &ver, &len) &&
-        vc->default_version != NULL) {
-        ver = vc->default_version;
-        len = strlen(ver);
-    }
-    if (ver == NULL)
-        return GW_ROUTE_VERSION_UNKNOWN;
-    return gw_router_match_version(r->snap->router, ver, len, method, m);
+    if (gw_version_extract(vc, &r->msg, query, query_len, &ver, &len))
+        return gw_router_match_version(r->snap->router, ver, len, method, m);
+    /* No version named: the prefix's default service (an unversioned service sharing it), else
+     * versioning.default. */
+    const void *entry = m->entry;
+    enum gw_route_result res = gw_router_match_version(r->snap->router, NULL, 0, method, m);
+    if (res != GW_ROUTE_VERSION_UNKNOWN || vc->default_version == NULL)
+        return res;
+    m->entry = entry;
+    return gw_router_match_version(r->snap->router, vc->default_version,
+                                   strlen(vc->default_version), method, m);
 }
 
 enum gw_route_result gw__conn_route_path_version(struct gw_request *r, const char *host,
                                                  size_t host_len, const char *path, size_t path_len,
-                                                 struct gw_route_match *m)
+                                                 struct gw_route_match *m, const char **offered)
 {
     const char *pp = r->snap->cfg->versioning.path_prefix;
     size_t pl = strlen(pp);
@@ -50,7 +53,11 @@ enum gw_route_result gw__conn_route_path_version(struct gw_request *r, const cha
     size_t rest_len = end ? path_len - (size_t)(end - path) : 1;
     enum gw_route_result res =
         gw_router_match(r->snap->router, host, host_len, rest, rest_len, r->msg.method_id, m);
-    return res == GW_ROUTE_VERSION ? GW_ROUTE_VERSION_UNKNOWN : GW_ROUTE_NOT_FOUND;
+    if (res == GW_ROUTE_VERSION)
+        return GW_ROUTE_VERSION_UNKNOWN;
+    if (res == GW_ROUTE_FOUND)
+        *offered = gw_version_rule_offered(r->snap, m->data, rest, rest_len, r->msg.method_id);
+    return *offered ? GW_ROUTE_VERSION_UNKNOWN : GW_ROUTE_NOT_FOUND;
 }
 
 static bool runs_cors(const struct gw_route_match *m)
@@ -77,9 +84,18 @@ enum gw_route_result gw__conn_route_version_preflight(struct gw_request *r, cons
     }
 }
 
-void gw__conn_unknown_version(struct gw_request *r, const struct gw_route_match *m)
+void gw__conn_unknown_version(struct gw_request *r, const struct gw_route_match *m,
+                              const char *offered)
 {
     const struct gw_versioning_conf *vc = &r->snap->cfg->versioning;
+    if (offered != NULL) {
+        struct gw_answer a;
+        gw_answer_init(&a, GW_EAPIVERSION);
+        a.status = (int)vc->unknown_status;
+        a.extra = offered;
+        gw__request_answer(r, &a);
+        return;
+    }
     char text[VERSIONS_TEXT_MAX];
     size_t n = (size_t)snprintf(text, sizeof text, "\"versions\":[");
     bool fits = true;

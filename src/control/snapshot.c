@@ -13,6 +13,7 @@
 #include "metrics/metrics.h"
 #include "net/listen.h"
 #include "policy/policy.h"
+#include "policy/version.h"
 #include "route/router.h"
 #include "tls/client.h"
 #include "tls/peer_ca.h"
@@ -233,15 +234,26 @@ static int build_router(struct gw_snapshot *s)
 {
     const struct gw_config *cfg = s->cfg;
     size_t n = 0;
+    /* the path routes of each service's version rules ("/v2/api/users/export"); none (and
+     * nothing allocated) without version rules */
+    bool rules = gw_version_has_paths(cfg);
+    struct gw_version_path **rp = rules ? calloc(s->nservices + 1, sizeof(*rp)) : NULL;
+    size_t *nrp = rules ? calloc(s->nservices + 1, sizeof(*nrp)) : NULL;
+    struct gw_route_spec *specs = NULL;
+    char **paths = NULL;
+    size_t npaths = 0;
+    int rc = GW_ENOMEM;
+    if (rules && (!rp || !nrp))
+        goto done;
     for (size_t i = 0; i < s->nservices; i++) {
         const struct gw_service_conf *sc = s->services[i].conf;
         size_t per = sc->version && cfg->versioning.path ? 2 : 1;
-        n += per * sc->nprefixes * (sc->nhosts ? sc->nhosts : 1);
+        if (rules && gw_version_paths(cfg, sc, &rp[i], &nrp[i]) < 0)
+            goto done;
+        n += (per * sc->nprefixes + (rules ? nrp[i] : 0)) * (sc->nhosts ? sc->nhosts : 1);
     }
-    struct gw_route_spec *specs = calloc(n ? n : 1, sizeof(*specs));
-    char **paths = calloc(n ? n : 1, sizeof(*paths));
-    size_t npaths = 0;
-    int rc = GW_ENOMEM;
+    specs = calloc(n ? n : 1, sizeof(*specs));
+    paths = calloc(n ? n : 1, sizeof(*paths));
     if (!specs || !paths)
         goto done;
     size_t k = 0;
@@ -280,11 +292,27 @@ static int build_router(struct gw_snapshot *s)
                 }
             }
         }
+        /* A version rule's path route: an ordinary prefix too; the versioning stage reads the
+         * version from it and strips the segment (policy/version.c). */
+        for (size_t p = 0; rules && p < nrp[i]; p++) {
+            size_t nh = sc->nhosts ? sc->nhosts : 1;
+            for (size_t h = 0; h < nh; h++)
+                specs[k++] = (struct gw_route_spec){
+                    .prefix = rp[i][p].path,
+                    .host = sc->nhosts ? sc->hosts[h] : NULL,
+                    .methods = rp[i][p].methods,
+                    .data = &s->services[i],
+                };
+        }
     }
     rc = gw_router_build(specs, k, &s->router);
 done:
     for (size_t i = 0; i < npaths; i++)
         free(paths[i]);
+    for (size_t i = 0; rp && nrp && i < s->nservices; i++)
+        gw_version_paths_free(rp[i], nrp[i]);
+    free(rp);
+    free(nrp);
     free(paths);
     free(specs);
     if (rc < 0)

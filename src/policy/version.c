@@ -36,6 +36,8 @@ struct gw_version_service {
     size_t vseg_len;
     struct version_rule *rules; /* the service's "versions", or NULL */
     size_t nrules;
+    struct gw_version_path *paths; /* the rules' path routes (version_paths.c), or NULL */
+    size_t npaths;
 };
 
 struct version_state {
@@ -129,7 +131,8 @@ int gw_version_build(struct gw_policy *p, const struct gw_snapshot *s)
             if (v->headers == NULL)
                 return GW_ENOMEM;
         }
-        if (sc->nversion_rules > 0 && build_rules(sc, v) < 0)
+        if (sc->nversion_rules > 0 &&
+            (build_rules(sc, v) < 0 || gw_version_paths(cfg, sc, &v->paths, &v->npaths) < 0))
             return GW_ENOMEM;
         if (strips_segment(cfg, sc)) {
             size_t n = 1 + strlen(cfg->versioning.path_prefix) + strlen(sc->version) + 1;
@@ -155,9 +158,24 @@ void gw_version_free(struct gw_policy *p)
             free(p->versions[i].rules[k].offered);
         }
         free(p->versions[i].rules);
+        gw_version_paths_free(p->versions[i].paths, p->versions[i].npaths);
     }
     free(p->versions);
     p->versions = NULL;
+}
+
+const char *gw_version_rule_offered(const struct gw_snapshot *s, const struct gw_service *svc,
+                                    const char *path, size_t n, int method)
+{
+    if (s->policy == NULL || s->policy->versions == NULL)
+        return NULL;
+    const struct gw_version_service *v = &s->policy->versions[svc - s->services];
+    if (v->npaths == 0) /* no path routes: the segment names no version of a rule */
+        return NULL;
+    for (size_t k = 0; k < v->nrules; k++)
+        if (gw_policy_match(&v->rules[k].conf->match, path, n, method))
+            return v->rules[k].offered;
+    return NULL;
 }
 
 bool gw_version_applies(const struct gw_snapshot *s, size_t i)
@@ -217,23 +235,44 @@ static size_t service_index(const struct gw_request *r)
     return (size_t)(r->svc - r->snap->services);
 }
 
-/* The first of the service's version rules whose match the request meets, or NULL. */
+/* The first of the service's version rules whose match the request's path (without the
+ * version segment of skip bytes) meets, or NULL. */
 static const struct version_rule *rule_of(const struct gw_request *r,
-                                          const struct gw_version_service *v)
+                                          const struct gw_version_service *v, size_t skip)
 {
+    const char *p = r->npath + skip;
+    size_t n = r->npath_len - skip;
+    if (n == 0) { /* "/v2" routed for the prefix "/" */
+        p = "/";
+        n = 1;
+    }
     for (size_t k = 0; k < v->nrules; k++)
-        if (gw_policy_match(&v->rules[k].conf->match, r->npath, r->npath_len, r->msg.method_id))
+        if (gw_policy_match(&v->rules[k].conf->match, p, n, r->msg.method_id))
             return &v->rules[k];
     return NULL;
 }
 
-/* Does the request name one of the rule's versions (or is the default one of them)? */
-static bool rule_allows(const struct gw_request *r, const struct version_rule *vr)
+/* The rule path route r was routed by ("/v2" + a rule's prefix), or NULL. */
+static const struct gw_version_path *routed_by_rule_path(const struct gw_request *r,
+                                                         const struct gw_version_service *v)
+{
+    for (size_t i = 0; i < v->npaths; i++) {
+        const struct gw_version_path *p = &v->paths[i];
+        if (r->prefix_len == p->path_len && memcmp(r->npath, p->path, p->path_len) == 0)
+            return p;
+    }
+    return NULL;
+}
+
+/* Does the request name one of the rule's versions (or is the default one of them)? A request
+ * routed by a rule's path route names the version of its segment (path_ver). */
+static bool rule_allows(const struct gw_request *r, const struct version_rule *vr,
+                        const char *path_ver)
 {
     const struct gw_versioning_conf *vc = &r->snap->cfg->versioning;
-    const char *ver = NULL;
-    size_t len = 0;
-    if (!gw_version_extract(vc, &r->msg, r->query, r->query_len, &ver, &len) &&
+    const char *ver = path_ver;
+    size_t len = path_ver ? strlen(path_ver) : 0;
+    if (ver == NULL && !gw_version_extract(vc, &r->msg, r->query, r->query_len, &ver, &len) &&
         vc->default_version != NULL) {
         ver = vc->default_version;
         len = strlen(ver);
@@ -247,7 +286,12 @@ static bool rule_allows(const struct gw_request *r, const struct version_rule *v
 enum gw_stage_result gw_version_on_request(struct gw_request *r, void **slot, struct gw_answer *a)
 {
     const struct gw_version_service *v = &r->snap->policy->versions[service_index(r)];
-    const struct version_rule *vr = v->nrules ? rule_of(r, v) : NULL;
+    /* Routed by a rule's path route ("/v2/api/users/export"): the version is the segment's,
+     * the service's prefix is what follows it (for strip_prefix). */
+    const struct gw_version_path *vp = v->npaths ? routed_by_rule_path(r, v) : NULL;
+    if (vp != NULL)
+        r->prefix_len = vp->seg_len + vp->svc_prefix_len;
+    const struct version_rule *vr = v->nrules ? rule_of(r, v, vp ? vp->seg_len : 0) : NULL;
     const char *headers = vr && vr->headers ? vr->headers : v->headers;
     if (headers != NULL && *slot == NULL) {
         struct version_state *st = gw_stage_alloc(r, sizeof *st);
@@ -258,14 +302,18 @@ enum gw_stage_result gw_version_on_request(struct gw_request *r, void **slot, st
         st->headers = headers;
         *slot = st;
     }
-    if (vr != NULL && !rule_allows(r, vr)) {
+    if (vr != NULL && !rule_allows(r, vr, vp ? vp->version : NULL)) {
         gw_answer_init(a, GW_EAPIVERSION);
         a->status = (int)r->snap->cfg->versioning.unknown_status;
         a->extra = vr->offered;
         return GW_STAGE_RESPOND;
     }
-    if (v->vseg != NULL && routed_by_path(r, v))
+    if (vp != NULL) {
+        if (r->snap->cfg->versioning.strip_path_version)
+            strip_segment(r, vp->seg_len);
+    } else if (v->vseg != NULL && routed_by_path(r, v)) {
         strip_segment(r, v->vseg_len);
+    }
     return GW_STAGE_CONTINUE;
 }
 

@@ -5,7 +5,8 @@
  * Ownership rules (README "Registering backends"):
  * - a service of the file owns its name and its prefixes: a registration with that name joins
  *   it as a target (its prefix must be one of the service's); another name with one of its
- *   prefixes is refused (409);
+ *   prefixes is refused (409). Services that share a prefix by API version all own it: the
+ *   registration names the one it joins;
  * - a registration name owns its prefix among registrations: the same name with another
  *   prefix, or another name with the same prefix, is refused (409).
  */
@@ -200,20 +201,25 @@ static bool has_prefix(json_t *svc, const char *p)
     return false;
 }
 
-/* 409 when name or prefix belong to someone else. */
+/* 409 when name or prefix belong to someone else. Several services of the file may own one
+ * prefix (API versions, docs/versioning.md): a registration joins the one it names. */
 static bool check_owner(const struct gw_registry *reg, const char *id, const char *name,
                         const char *prefix, struct gw_registry_result *res)
 {
     json_t *services = json_object_get(gw__registry_file_doc(reg), "services");
     size_t i;
     json_t *svc;
+    char owners[160]; /* the owners named in the answer (the list may be cut) */
+    size_t nowners = 0, at = 0;
+    owners[0] = '\0';
     json_array_foreach(services, i, svc)
     {
         json_t *n = json_object_get(svc, "name");
         const char *sname = json_is_string(n) ? json_string_value(n) : "";
-        bool same = strcmp(sname, name) == 0;
         bool owns = has_prefix(svc, prefix);
-        if (same && !owns) {
+        if (strcmp(sname, name) == 0) {
+            if (owns)
+                return true; /* joins the file's service */
             res->status = 409;
             snprintf(res->why, sizeof res->why,
                      "name \"%s\" is a service of the config file, which does not have prefix "
@@ -222,16 +228,28 @@ static bool check_owner(const struct gw_registry *reg, const char *id, const cha
                      name, prefix);
             return false;
         }
-        if (!same && owns) {
-            res->status = 409;
-            snprintf(res->why, sizeof res->why,
-                     "prefix %s belongs to service \"%s\" of the config file (register with name "
-                     "\"%s\" to join it as a target)",
-                     prefix, sname, sname);
-            return false;
+        if (owns && at < sizeof owners) {
+            int w =
+                snprintf(owners + at, sizeof owners - at, "%s\"%s\"", nowners ? ", " : "", sname);
+            at += w > 0 ? (size_t)w : 0;
+            nowners++;
         }
-        if (same)
-            return true; /* joins the file's service */
+    }
+    if (nowners == 1) {
+        res->status = 409;
+        snprintf(res->why, sizeof res->why,
+                 "prefix %s belongs to service %s of the config file (register with name %s "
+                 "to join it as a target)",
+                 prefix, owners, owners);
+        return false;
+    }
+    if (nowners > 1) {
+        res->status = 409;
+        snprintf(res->why, sizeof res->why,
+                 "prefix %s belongs to the services %s of the config file (API versions): "
+                 "register with the name of one of them to join it as a target",
+                 prefix, owners);
+        return false;
     }
     for (size_t k = 0; k < gw_registry_count(reg); k++) {
         const struct gw_registration *o = gw_registry_at(reg, k);

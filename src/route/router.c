@@ -13,7 +13,8 @@
  * (FNV-1a is a running state), and hash the host once, backward, reading the hash of every
  * ".suffix" on the way. A versioned entry (API versions, see router.h) keeps its routes apart
  * (count 0, nver routes): the plain match loop finds none of them and the versioned case is
- * decided on the method-not-allowed path, so unversioned prefixes pay nothing for it.
+ * decided on the method-not-allowed path, so unversioned prefixes pay nothing for it. Its
+ * unversioned routes, if any, are the prefix's default (version NULL in gw_router_match_version).
  * A final 64-bit mix (murmur3's fmix64) spreads FNV's low bits over the
  * table index. Keys come from the configuration, not from clients, and tables are at most half
  * full, so probe sequences stay short; a lookup only reads.
@@ -336,8 +337,8 @@ static bool same_version(const struct route *rt, const char *v, size_t vl)
     return rt->version_len == vl && memcmp(rt->version, v, vl) == 0;
 }
 
-/* Places each spec's route in its entry's run; refuses overlapping method sets (within one
- * version) and entries that mix versioned and unversioned specs. */
+/* Places each spec's route in its entry's run; refuses overlapping method sets within one
+ * version (the unversioned routes of a versioned entry, its default, count as one version). */
 static int place_routes(struct builder *b, const struct gw_route_spec *specs, size_t n,
                         const uint32_t *spec_entry)
 {
@@ -353,8 +354,6 @@ static int place_routes(struct builder *b, const struct gw_route_spec *specs, si
         uint32_t m = specs[i].methods;
         const char *v = specs[i].version;
         size_t vl = v ? strlen(v) : 0;
-        if (e->count > 0 && (r->routes[e->first].version == NULL) != (v == NULL))
-            return GW_EINVAL;
         for (uint32_t k = 0; k < e->count; k++) {
             const struct route *o = &r->routes[e->first + k];
             if (!same_version(o, v, vl))
@@ -373,7 +372,10 @@ static int place_routes(struct builder *b, const struct gw_route_spec *specs, si
     }
     for (uint32_t i = 0; i < r->nentries; i++) {
         struct entry *e = &r->entries[i];
-        if (e->count > 0 && r->routes[e->first].version != NULL) {
+        bool versioned = false;
+        for (uint32_t k = 0; k < e->count && !versioned; k++)
+            versioned = r->routes[e->first + k].version != NULL;
+        if (versioned) {
             e->nver = e->count;
             e->count = 0;
             e->allowed = 0;
@@ -616,7 +618,7 @@ enum gw_route_result gw_router_match_version(const struct gw_router *r, const ch
     m->allowed = 0;
     for (uint32_t i = 0; i < e->nver; i++) {
         const struct route *rt = &r->routes[e->first + i];
-        if (ver == NULL || !same_version(rt, ver, ver_len))
+        if (!same_version(rt, ver, ver_len))
             continue;
         if (rt->methods == 0 || (rt->methods & bit) != 0) {
             m->data = rt->data;
@@ -634,6 +636,8 @@ const char *gw_router_version(const struct gw_router *r, const struct gw_route_m
     size_t seen = 0;
     for (uint32_t k = 0; k < e->nver; k++) {
         const struct route *rt = &r->routes[e->first + k];
+        if (rt->version == NULL)
+            continue; /* the prefix's default */
         bool dup = false;
         for (uint32_t j = 0; j < k && !dup; j++)
             dup = same_version(&r->routes[e->first + j], rt->version, rt->version_len);

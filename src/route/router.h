@@ -11,10 +11,11 @@
  * - Method last: if the chosen prefix has no route allowing the method the answer is
  *   GW_ROUTE_METHOD_NOT_ALLOWED with the allowed set; there is no fall back to a shorter
  *   prefix or another host group, so a 405 never turns into a different service's answer.
- * - API versions: routes of one (host, prefix) may each carry a version; such a prefix is
- *   versioned (all its routes must have one). gw_router_match then answers GW_ROUTE_VERSION
- *   and the caller picks among the prefix's versions with gw_router_match_version, giving the
- *   version it read from the request. A prefix without versions never takes that path: it
+ * - API versions: routes of one (host, prefix) may each carry a version; a prefix with at least
+ *   one such route is versioned, and its routes without a version are its default (for requests
+ *   that name no version). gw_router_match then answers GW_ROUTE_VERSION and the caller picks
+ *   among the prefix's versions with gw_router_match_version, giving the version it read from
+ *   the request (or NULL for the default). A prefix without versions never takes that path: it
  *   costs a lookup nothing.
  * - Cost does not grow with the number of routes: one hash probe per candidate (host group,
  *   path boundary); no allocation in gw_router_match. A built router is immutable, so any
@@ -44,9 +45,9 @@ struct gw_route_spec {
                             trailing '.' is ignored */
     uint32_t methods;    /* bitmask of GW_ROUTE_METHOD(enum gw_http_method); 0 = any */
     void *data;          /* returned on match (the service) */
-    const char *version; /* NULL: none; else an API version ("2"): every spec with the same
-                            host and prefix must then have one, and specs of one version
-                            must have disjoint method sets */
+    const char *version; /* NULL: none; else an API version ("2"): specs of one host, prefix
+                            and version must have disjoint method sets; specs without a
+                            version beside versioned ones are the prefix's default */
 };
 
 enum gw_route_result {
@@ -89,14 +90,17 @@ enum gw_route_result gw_router_match(const struct gw_router *r, const char *host
                                      struct gw_route_match *m);
 
 /* After GW_ROUTE_VERSION: picks the route of the prefix in m->entry with version ver (ver_len
- * bytes, compared exactly) that allows method. FOUND (m->data set), METHOD_NOT_ALLOWED (the
- * version exists; m->allowed is its method set) or VERSION_UNKNOWN. No allocation. */
+ * bytes, compared exactly; NULL: the prefix's default, its routes without a version) that
+ * allows method. FOUND (m->data set), METHOD_NOT_ALLOWED (the version exists; m->allowed is
+ * its method set) or VERSION_UNKNOWN (also when ver is NULL and the prefix has no default).
+ * No allocation. */
 enum gw_route_result gw_router_match_version(const struct gw_router *r, const char *ver,
                                              size_t ver_len, enum gw_http_method method,
                                              struct gw_route_match *m);
 
-/* The distinct versions of the versioned prefix m->entry, in the order their specs were given:
- * version i (0-based) of the prefix, or NULL past the last. */
+/* The distinct versions of the versioned prefix m->entry, in the order their specs were given
+ * (its default, having none, is not one): version i (0-based) of the prefix, or NULL past the
+ * last. */
 const char *gw_router_version(const struct gw_router *r, const struct gw_route_match *m, size_t i);
 
 /* Number of routes (specs) the router was built from. */

@@ -222,8 +222,8 @@ def test_config_errors_name_the_key():
              "versioning.unknown_status", "404 or 400"),
             (config(svc("a", "/x", o1, "1"), versioning={"sources": ["cookie"]}),
              "versioning.sources[0]", "unknown source"),
-            (config(svc("a", "/x", o1, "1"), svc("b", "/x", o1)), "services[1].prefix",
-             "must all have a \"version\" or none"),
+            (config(svc("a", "/x", o1, "1"), svc("b", "/x", o1), svc("c", "/x", o1)),
+             "services[2].prefix", "is already the default of that versioned prefix"),
             (config(svc("a", "/x", o1, "1"), svc("b", "/x", o1, "1")), "services[1].prefix",
              "is already routed"),
         ]

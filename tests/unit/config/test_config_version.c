@@ -5,6 +5,8 @@
  * every error with its exact position and key path.
  */
 #include "config_test.h"
+#include "http1/parser.h"
+#include "policy/version.h"
 
 #define VER(fields) "{\"versioning\": {" fields "}}"
 
@@ -119,16 +121,31 @@ static void test_versioned_routes(void **state)
              "already routed to service \"a\" (services[0])\n",
              (int)(at - dup) + 1);
     expect_errors(dup, want);
+    /* an unversioned service beside versioned ones is the prefix's default */
+    cfg = load_ok("{\"services\": [{\"name\": \"a\", \"prefix\": \"/p\", \"targets\": "
+                  "[\"http://h:1\"], \"version\": \"1\"}, {\"name\": \"b\", \"prefix\": "
+                  "\"/p\", \"targets\": [\"http://h:1\"]}, {\"name\": \"c\", \"prefix\": "
+                  "\"/p\", \"targets\": [\"http://h:1\"], \"version\": \"2\"}]}");
+    gw_config_free(cfg);
+    /* two defaults of one versioned prefix (methods overlapping): no version tells them apart */
     const char *mix = "{\"services\": [{\"name\": \"a\", \"prefix\": \"/p\", \"targets\": "
                       "[\"http://h:1\"], \"version\": \"1\"}, {\"name\": \"b\", \"prefix\": "
-                      "\"/p\", \"targets\": [\"http://h:1\"]}]}";
-    at = strstr(strstr(mix, "\"b\""), "\"/p\"");
+                      "\"/p\", \"targets\": [\"http://h:1\"], \"methods\": [\"GET\"]}, "
+                      "{\"name\": \"c\", \"prefix\": \"/p\", \"targets\": [\"http://h:1\"]}]}";
+    at = strstr(strstr(mix, "\"c\""), "\"/p\"");
     snprintf(want, sizeof want,
-             "t.json:1:%d: services[1].prefix: \"/p\" (any host) is also routed to service "
-             "\"a\" (services[0]): services that share a prefix must all have a \"version\" or "
-             "none\n",
+             "t.json:1:%d: services[2].prefix: \"/p\" (any host, GET) is already the default of "
+             "that versioned prefix, routed to service \"b\" (services[1]): services that share a "
+             "prefix need distinct versions, and at most one of them (per method) may have none\n",
              (int)(at - mix) + 1);
     expect_errors(mix, want);
+    /* defaults with disjoint methods are fine */
+    cfg = load_ok("{\"services\": [{\"name\": \"a\", \"prefix\": \"/p\", \"targets\": "
+                  "[\"http://h:1\"], \"version\": \"1\"}, {\"name\": \"b\", \"prefix\": "
+                  "\"/p\", \"targets\": [\"http://h:1\"], \"methods\": [\"GET\"]}, "
+                  "{\"name\": \"c\", \"prefix\": \"/p\", \"targets\": [\"http://h:1\"], "
+                  "\"methods\": [\"POST\"]}]}");
+    gw_config_free(cfg);
     /* a versioned service's path route "/v2/p" is taken by another service's prefix */
     const char *taken = "{\"services\": [{\"name\": \"a\", \"prefix\": \"/p\", \"targets\": "
                         "[\"http://h:1\"], \"version\": \"2\"}, {\"name\": \"b\", \"prefix\": "
@@ -146,6 +163,75 @@ static void test_versioned_routes(void **state)
                   "\"2\"}, {\"name\": \"b\", \"prefix\": \"/v2/p\", \"targets\": "
                   "[\"http://h:1\"]}]}");
     gw_config_free(cfg);
+}
+
+/* The path routes of version rules ("/v2/p/export") are routes too: their clashes are refused
+ * with the rule's key path; within one service an earlier rule takes precedence silently. */
+static void test_version_rule_paths(void **state)
+{
+    (void)state;
+    struct gw_config *cfg = load_ok(
+        SVC("\"methods\": [\"GET\", \"POST\"], \"versions\": [{\"match\": {\"prefix\": "
+            "[\"/p/export\", \"/elsewhere\"], \"methods\": [\"GET\", \"PUT\"]}, \"version\": "
+            "[\"2\", \"3\"]}, {\"match\": {\"prefix\": \"/p/export\"}, \"version\": \"2\"}, "
+            "{\"match\": {}, \"version\": \"4\"}]"));
+    struct gw_version_path *vp = NULL;
+    size_t n = 0;
+    assert_int_equal(gw_version_paths(cfg, &cfg->services[0], &vp, &n), 0);
+    /* "/elsewhere" is none of the service's paths; PUT is not the service's; the second rule
+     * only adds POST to "/v2/p/export"; the third covers the service's prefix */
+    assert_int_equal(n, 4);
+    const uint32_t get = (1u << GW_METHOD_GET) | (1u << GW_METHOD_HEAD);
+    assert_string_equal(vp[0].path, "/v2/p/export");
+    assert_int_equal(vp[0].methods, get);
+    assert_int_equal(vp[0].seg_len, 3);
+    assert_int_equal(vp[0].svc_prefix_len, 2);
+    assert_int_equal(vp[0].prefix_index, 0);
+    assert_string_equal(vp[1].path, "/v3/p/export");
+    assert_string_equal(vp[2].path, "/v2/p/export");
+    assert_int_equal(vp[2].methods, 1u << GW_METHOD_POST);
+    assert_int_equal(vp[2].rule, 1);
+    assert_string_equal(vp[3].path, "/v4/p");
+    assert_int_equal(vp[3].prefix_index, SIZE_MAX);
+    gw_version_paths_free(vp, n);
+    gw_config_free(cfg);
+    /* without the path source, no path routes */
+    cfg = load_ok("{\"versioning\": {\"sources\": [\"header\"]}, \"services\": [{\"name\": "
+                  "\"s\", \"prefix\": \"/p\", \"targets\": [\"http://h:1\"], \"versions\": "
+                  "[{\"match\": {\"prefix\": \"/p/x\"}, \"version\": \"2\"}]}]}");
+    assert_int_equal(gw_version_paths(cfg, &cfg->services[0], &vp, &n), 0);
+    assert_int_equal(n, 0);
+    assert_null(vp);
+    gw_config_free(cfg);
+    /* a rule's path route taken by another service's prefix */
+    const char *taken =
+        "{\"services\": [{\"name\": \"a\", \"prefix\": \"/p\", \"targets\": [\"http://h:1\"], "
+        "\"versions\": [{\"match\": {\"prefix\": [\"/p/y\", \"/p/x\"]}, \"version\": \"2\"}]}, "
+        "{\"name\": \"b\", \"prefix\": \"/v2/p/x\", \"targets\": [\"http://h:1\"]}]}";
+    const char *at = strstr(taken, "\"/p/x\"");
+    char want[640];
+    snprintf(want, sizeof want,
+             "t.json:1:%d: services[0].versions[0].match.prefix[1]: \"/v2/p/x\" (any host, any "
+             "method) is already routed to service \"b\" (services[1]): the path route of a "
+             "version rule (\"/v<version><rule prefix>\", versioning.sources has \"path\") may "
+             "not be another service's prefix or path route\n",
+             (int)(at - taken) + 1);
+    expect_errors(taken, want);
+    /* a rule without a prefix of its own: reported at the rule */
+    const char *whole =
+        "{\"services\": [{\"name\": \"a\", \"prefix\": \"/p\", \"targets\": [\"http://h:1\"], "
+        "\"version\": \"2\"}, {\"name\": \"b\", \"prefix\": \"/q\", \"targets\": "
+        "[\"http://h:1\"], \"versions\": [{\"match\": {}, \"version\": \"2\"}]}, "
+        "{\"name\": \"c\", \"prefix\": \"/v2/q\", \"targets\": [\"http://h:1\"], "
+        "\"version\": \"1\"}]}";
+    at = strstr(whole, "{\"match\"");
+    snprintf(want, sizeof want,
+             "t.json:1:%d: services[1].versions[0]: \"/v2/q\" (any host, any method) is already "
+             "routed to service \"c\" (services[2]): the path route of a version rule "
+             "(\"/v<version><rule prefix>\", versioning.sources has \"path\") may not be another "
+             "service's prefix or path route\n",
+             (int)(at - whole) + 1);
+    expect_errors(whole, want);
 }
 
 static void test_version_rules(void **state)
@@ -217,9 +303,13 @@ static void test_openapi(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_versioning_defaults), cmocka_unit_test(test_versioning_values),
-        cmocka_unit_test(test_versioning_errors),   cmocka_unit_test(test_versioned_routes),
-        cmocka_unit_test(test_version_rules),       cmocka_unit_test(test_openapi),
+        cmocka_unit_test(test_versioning_defaults),
+        cmocka_unit_test(test_versioning_values),
+        cmocka_unit_test(test_versioning_errors),
+        cmocka_unit_test(test_versioned_routes),
+        cmocka_unit_test(test_version_rules),
+        cmocka_unit_test(test_version_rule_paths),
+        cmocka_unit_test(test_openapi),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

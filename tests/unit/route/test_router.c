@@ -716,16 +716,63 @@ static void test_versions(void **state)
     gw_router_free(r);
 }
 
+/* Unversioned routes beside versioned ones on one prefix are its default: a request that names
+ * no version (NULL) gets them; a named version never does. */
+static void test_version_default(void **state)
+{
+    (void)state;
+    struct gw_route_spec specs[] = {
+        {.prefix = "/orders", .data = D(1), .version = "1"},
+        {.prefix = "/orders", .data = D(9), .methods = M(GET)}, /* the default, GET only */
+        {.prefix = "/orders", .data = D(2), .version = "2"},
+        {.prefix = "/v2/orders", .data = D(2)},
+        {.prefix = "/other", .data = D(5)},
+    };
+    struct gw_router *r = build(specs, 5);
+    struct gw_route_match m, entry;
+    /* the default takes no part in the plain match: the prefix is versioned */
+    assert_int_equal(match(r, NULL, "/orders/7", GW_METHOD_GET, &m), GW_ROUTE_VERSION);
+    assert_int_equal(m.prefix_len, 7);
+    entry = m;
+    assert_int_equal(gw_router_match_version(r, NULL, 0, GW_METHOD_GET, &m), GW_ROUTE_FOUND);
+    assert_ptr_equal(m.data, D(9));
+    m = entry;
+    assert_int_equal(gw_router_match_version(r, NULL, 0, GW_METHOD_POST, &m),
+                     GW_ROUTE_METHOD_NOT_ALLOWED);
+    assert_int_equal(m.allowed, M(GET));
+    m = entry;
+    assert_int_equal(gw_router_match_version(r, "2", 1, GW_METHOD_POST, &m), GW_ROUTE_FOUND);
+    assert_ptr_equal(m.data, D(2));
+    m = entry;
+    assert_int_equal(gw_router_match_version(r, "3", 1, GW_METHOD_GET, &m),
+                     GW_ROUTE_VERSION_UNKNOWN);
+    /* the versions offered leave the default out */
+    assert_string_equal(gw_router_version(r, &entry, 0), "1");
+    assert_string_equal(gw_router_version(r, &entry, 1), "2");
+    assert_null(gw_router_version(r, &entry, 2));
+    expect(r, NULL, "/v2/orders/1", GW_METHOD_PUT, D(2), 10);
+    expect(r, NULL, "/other", GW_METHOD_PUT, D(5), 6);
+    gw_router_free(r);
+    /* without a default, NULL is an unknown version */
+    struct gw_route_spec nodef[] = {{.prefix = "/orders", .data = D(1), .version = "1"}};
+    r = build(nodef, 1);
+    assert_int_equal(match(r, NULL, "/orders", GW_METHOD_GET, &m), GW_ROUTE_VERSION);
+    assert_int_equal(gw_router_match_version(r, NULL, 0, GW_METHOD_GET, &m),
+                     GW_ROUTE_VERSION_UNKNOWN);
+    gw_router_free(r);
+}
+
 static void test_version_specs_refused(void **state)
 {
     (void)state;
     struct gw_router *r = NULL;
-    /* a prefix that mixes versioned and unversioned routes */
-    struct gw_route_spec mix[] = {
+    /* two defaults (unversioned routes of a versioned prefix) with overlapping methods */
+    struct gw_route_spec two_defaults[] = {
         {.prefix = "/api", .data = D(1), .version = "1"},
         {.prefix = "/api", .data = D(2), .methods = M(POST)},
+        {.prefix = "/api", .data = D(3)},
     };
-    assert_int_equal(gw_router_build(mix, 2, &r), GW_EINVAL);
+    assert_int_equal(gw_router_build(two_defaults, 3, &r), GW_EINVAL);
     /* the same version twice with overlapping methods */
     struct gw_route_spec dup[] = {
         {.prefix = "/api", .data = D(1), .version = "1", .methods = M(GET)},
@@ -764,6 +811,7 @@ int main(void)
         cmocka_unit_test(test_many),
         cmocka_unit_test(test_against_reference),
         cmocka_unit_test(test_versions),
+        cmocka_unit_test(test_version_default),
         cmocka_unit_test(test_version_specs_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
