@@ -151,6 +151,7 @@ static void on_publish(uv_async_t *a)
     struct gw_snapshot *old = w->snap;
     w->snap = s;
     gw_snapshot_unref(old);
+    gw_pools_drain_gone(w, s);
     sync_redis(w);
     sync_cache_redis(w);
 }

@@ -30,6 +30,7 @@ struct gw_pool {
      * (upstream/h2_upstream.c, made on first use; NULL until then); the idle list stays empty.
      * A pointer, not the list itself: the pool keeps its allocation size */
     struct gw_h2up_conns *h2;
+    bool in_use; /** gw_pools_drain_gone: a target of the current snapshot uses it */
     char key[328];
 };
 

@@ -42,15 +42,28 @@ void gw_pools_free(struct gw_pools *p)
     p->nbuckets = 0;
 }
 
-static struct gw_pool *pool_get(struct gw_pools *p, const char *key)
+static struct gw_pool *pool_find(const struct gw_pools *p, const char *key, size_t *bucket)
 {
     if (!p->nbuckets)
         return NULL;
     size_t b = (size_t)(gw_fnv1a64_str(key) % p->nbuckets);
+    if (bucket)
+        *bucket = b;
     for (struct gw_pool *pl = p->buckets[b]; pl; pl = pl->next)
         if (strcmp(pl->key, key) == 0)
             return pl;
-    struct gw_pool *pl = calloc(1, sizeof(*pl));
+    return NULL;
+}
+
+static struct gw_pool *pool_get(struct gw_pools *p, const char *key)
+{
+    size_t b = 0;
+    if (!p->nbuckets)
+        return NULL;
+    struct gw_pool *pl = pool_find(p, key, &b);
+    if (pl)
+        return pl;
+    pl = calloc(1, sizeof(*pl));
     if (!pl)
         return NULL;
     gw_list_init(&pl->idle);
@@ -263,6 +276,32 @@ void gw_pools_sweep(struct gw_worker *w, uint64_t idle_ms)
                     break;
                 gw_upconn_close(uc);
             }
+        }
+    }
+}
+
+void gw_pools_drain_gone(struct gw_worker *w, const struct gw_snapshot *s)
+{
+    struct gw_pools *p = &w->pools;
+    for (size_t i = 0; i < p->nbuckets; i++)
+        for (struct gw_pool *pl = p->buckets[i]; pl; pl = pl->next)
+            pl->in_use = false;
+    for (size_t i = 0; i < s->nservices; i++) {
+        const struct gw_service *svc = &s->services[i];
+        for (size_t k = 0; k < svc->ntargets; k++) {
+            struct gw_pool *pl = pool_find(p, svc->targets[k].pool_key, NULL);
+            if (pl)
+                pl->in_use = true;
+        }
+    }
+    uint64_t now = uv_now(&w->loop);
+    for (size_t i = 0; i < p->nbuckets; i++) {
+        for (struct gw_pool *pl = p->buckets[i]; pl; pl = pl->next) {
+            if (pl->in_use)
+                continue;
+            gw__h2up_sweep(pl, now, 0);
+            while (!gw_list_empty(&pl->idle))
+                gw_upconn_close(gw_container_of(pl->idle.next, struct gw_upconn, link));
         }
     }
 }

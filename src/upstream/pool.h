@@ -71,4 +71,11 @@ void gw_upconn_close(struct gw_upconn *uc);
 /* Closes idle connections older than idle_ms; and with idle_ms == 0, every idle one. */
 void gw_pools_sweep(struct gw_worker *w, uint64_t idle_ms);
 
+/* After w switched to snapshot s: closes the idle connections of every pool no target of s
+ * uses any more (a target removed by a reload, a registration or DNS discovery), so that they
+ * do not linger until the idle timeout. Connections in use finish their request; the pools
+ * stay (a target may come back). Worker thread. */
+struct gw_snapshot;
+void gw_pools_drain_gone(struct gw_worker *w, const struct gw_snapshot *s);
+
 #endif

@@ -125,6 +125,37 @@ def test_dns_addresses_become_targets_and_follow_the_file():
             assert g.stderr().count("orders.test does not resolve") == 1
 
 
+def test_ipv6_addresses_become_targets_too():
+    # AAAA records as well as A: "::1 orders.test" in the hosts file is a target
+    # http://[::1]:port next to the IPv4 one, and requests reach both.
+    port = gwtest.free_port()
+    with origin_on("127.0.0.2", port), origin_on("::1", port):
+        dns = Dnsmasq(["127.0.0.2 orders.test", "::1 orders.test"])
+        with Gantry(config(port, dns)) as g:
+            want = sorted(["http://127.0.0.2:%d" % port, "http://[::1]:%d" % port])
+            gwtest.wait_until(lambda: target_urls(g) == want, 10,
+                              message="the A and the AAAA address as targets")
+            assert all(request(g.port, "GET", "/orders/echo").status == 200 for _ in range(6))
+            # the IPv6 address goes: its target goes with it
+            dns.write_hosts(["127.0.0.2 orders.test"])
+            dns.reload()
+            assert connections_to_ipv6_loopback(port) > 0  # a kept-alive one, pooled
+            gwtest.wait_until(lambda: target_urls(g) == ["http://127.0.0.2:%d" % port], 10,
+                              message="the AAAA address removed")
+            assert all(request(g.port, "GET", "/orders/echo").status == 200 for _ in range(4))
+            # and the pool of the removed address is drained: no connection to it stays open
+            gwtest.wait_until(lambda: connections_to_ipv6_loopback(port) == 0, 10,
+                              message="the removed address's pooled connections closed")
+
+
+def connections_to_ipv6_loopback(port):
+    """Established TCP connections towards [::1]:port (gantry's side of its pooled ones)."""
+    remote = "00000000000000000000000001000000:%04X" % port
+    with open("/proc/net/tcp6") as f:
+        return sum(1 for line in f.readlines()[1:]
+                   if line.split()[2] == remote and line.split()[3] == "01")
+
+
 def test_a_short_record_ttl_wins_over_the_interval():
     """discovery.interval is 10 minutes, but dnsmasq answers with a TTL of 1 s (--local-ttl=1):
     the name is resolved again when its records expire, so a change is followed within

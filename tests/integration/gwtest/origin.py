@@ -250,7 +250,8 @@ class OriginServer:
     # ---- lifecycle ------------------------------------------------------------------------
 
     def start(self):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        s = socket.socket(family, socket.SOCK_STREAM)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind((self.host, self.requested_port))
         s.listen(1024)
