@@ -588,7 +588,7 @@ struct doc_row {
 };
 
 struct doc_rows {
-    struct doc_row rows[512];
+    struct doc_row rows[1024];
     size_t n;
     size_t schema_keys;
     char missing[4096]; /* schema keys not documented */
