@@ -8,6 +8,7 @@ meanwhile reaches the others once Redis is back."""
 
 import json
 import subprocess
+import time
 
 import gwtest
 from gwtest import Gantry, Origin, RedisError, RedisServer, request
@@ -57,11 +58,15 @@ def test_three_instances_share_registrations():
         with Gantry(config(f, rs)) as g1, Gantry(config(f, rs)) as g2, Gantry(config(f, rs)) as g3:
             for g in (g1, g2, g3):
                 up(g)
+            t0 = time.monotonic()
             r = register(g1, "orders", b.target()["url"], "/orders", ttl=60, token=TOKEN)
             assert r.status == 201, r
             rid = r.json()["id"]
             for g in (g1, g2, g3):
                 gwtest.wait_until(lambda: routed_to(g, "/orders/echo", b), 5, message="routed")
+            # measured, not asserted (the issue's bound is 1 s; no timing assertions here)
+            print("registration routed by all three instances %.3f s after the call"
+                  % (time.monotonic() - t0))
             # the token went along sealed, and is sent upstream by every instance
             hs = request(g3.port, "GET", "/orders/echo").json()["headers"]
             assert [v for n, v in hs if n.lower() == "authorization"] == ["Bearer " + TOKEN]
@@ -85,10 +90,13 @@ def test_three_instances_share_registrations():
             with Gantry(config(f, rs)) as g4:
                 gwtest.wait_until(lambda: routed_to(g4, "/orders/echo", b), 5, message="late")
             # removed on another instance: gone everywhere, and from Redis
+            t0 = time.monotonic()
             d = g2.admin_request("DELETE", "/api/registrations/" + rid, headers=AUTH)
             assert d.status == 200, d
             for g in (g1, g2, g3):
                 gwtest.wait_until(lambda: gone(g, "/orders/echo"), 5, message="removed")
+            print("removal seen by all three instances %.3f s after the call"
+                  % (time.monotonic() - t0))
             assert rs.cmd("EXISTS", "gantry:reg:r:" + rid) == 0
             g1.wait_log(r"registration %s removed on another instance" % rid, stream="stderr")
             # a TTL ends it everywhere, and its key in Redis
