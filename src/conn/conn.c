@@ -335,6 +335,8 @@ static void on_timer(uv_timer_t *t)
             uint64_t idle_ms = conn_cfg(c)->timeouts.client_idle_ms;
             uint64_t since = uv_now(&c->w->loop) - c->idle_at;
             if (since < idle_ms) {
+                gw_log_debug("client %s: idle timer early (%llu of %llu ms idle), re-armed",
+                             c->peer, (unsigned long long)since, (unsigned long long)idle_ms);
                 uv_timer_start(&c->timer, on_timer, idle_ms - since, 0);
                 break;
             }
