@@ -121,6 +121,10 @@ struct gw_h2up {
     unsigned replays;
     bool deadline_armed; /* the timer runs for grpc-timeout (else: a 0 ms hand-off) */
     bool released;
+    /* The stream ended cleanly: the response is whole and the upstream wants no more of the
+     * body (all of it went out, or the upstream answered early and closed with NO_ERROR, RFC
+     * 9113 8.1). A write still pending then succeeds, and body bytes after it are dropped. */
+    bool body_not_wanted;
 };
 
 static void conn_schedule(struct h2conn *c);
@@ -321,6 +325,7 @@ static void on_stream(void *owner, struct gw_h2c_stream *st)
         /* The session frees the stream after this returns: translate what it holds now. */
         pull(hs, st, true);
         hs->st = NULL;
+        hs->body_not_wanted = st->end && st->close_error == 0; /* NO_ERROR */
         if (!st->end && st->refused && !hs->resp_head && hs->replay_ok && hs->replays < 2) {
             /* Not processed: again on another connection (deliver() does it). */
             hs->reopen_pending = true;
@@ -634,7 +639,7 @@ static int body_out(struct gw_h2up *hs, const char *p, size_t n)
         gw_buf_free(&hs->replay);
     }
     if (!hs->st)
-        return hs->reopen_pending && hs->replay_ok ? 0 : UV_ECONNRESET;
+        return (hs->reopen_pending && hs->replay_ok) || hs->body_not_wanted ? 0 : UV_ECONNRESET;
     return gw_h2c_stream_write(hs->st, p, n);
 }
 
@@ -693,7 +698,7 @@ int gw__h2up_write(struct gw_upconn *uc, uv_buf_t *bufs, unsigned n, uv_write_cb
             continue;
         }
         if (!hs->st && !hs->reopen_pending)
-            return UV_ECONNRESET;
+            return hs->body_not_wanted ? 1 : UV_ECONNRESET;
         int rc = feed_body(hs, p, len);
         if (rc < 0)
             return rc;
@@ -849,9 +854,10 @@ static void deliver(struct gw_h2up *hs)
     struct gw_h2c_stream *st = hs->st;
     if (hs->write_pending && (!st || gw_h2c_stream_unsent(st) < GW_H2C_BODY_LOW)) {
         hs->write_pending = false;
-        hs->write_cb(&uc->write_req, st ? 0 : UV_ECONNRESET);
-        if (hs->released || !st)
+        hs->write_cb(&uc->write_req, st || hs->body_not_wanted ? 0 : UV_ECONNRESET);
+        if (hs->released || (!st && !hs->body_not_wanted))
             return;
+        st = hs->st;
     }
     if (st)
         pull(hs, st, false);

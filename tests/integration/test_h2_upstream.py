@@ -77,6 +77,24 @@ def test_request_as_the_origin_sees_it():
         assert json.loads(r.body)["body_sha256"] == hashlib.sha256(b"abc" * 50000).hexdigest()
 
 
+def test_an_answer_before_the_body_ends_is_relayed():
+    """An origin may answer before the request body has arrived and close the stream with
+    NO_ERROR (RFC 9113 8.1): the answer is the response, never a 502. The same clean close
+    while a body write waited for its drain once made gantry fail the request (flaky under
+    load after a large POST)."""
+    need_node()
+    o = H2Origin()
+    with Gantry(config(o)) as g:
+        for i in range(5):
+            body = os.urandom(400 * 1024)
+            r = request(g.port, "POST", "/early", body=body, timeout=30)
+            assert r.status == 200 and r.body == b"early", (i, r.status, r.body[:300])
+            r = request(g.port, "POST", "/early", headers=[("Transfer-Encoding", "chunked")],
+                        body=gwtest.chunked(body, size=7000), timeout=30)
+            assert r.status == 200 and r.body == b"early", (i, r.status, r.body[:300])
+        assert "write failed" not in g.stderr(), g.stderr()
+
+
 def test_http2_clients_get_streams_and_trailers():
     need_node()
     o = H2Origin()

@@ -7,6 +7,7 @@
 //   /stream?n=&size=  n DATA chunks of size bytes, one per event-loop turn, then trailers
 //                 "x-trailer: done"
 //   /slow?ms=     answers after ms
+//   /early        answers "early" at once, before the request body has arrived
 //   /refuse       resets the stream with REFUSED_STREAM
 //   /goaway       answers, then sends GOAWAY
 //   /health       answers the status last set with /__set_health/NNN (200 at first)
@@ -23,7 +24,16 @@ if (mi >= 0) settings.maxConcurrentStreams = Number(args[mi + 1]);
 let sessions = 0;
 let health = 200;
 const server = http2.createServer({ settings });
-server.on('session', (s) => { s.gwId = ++sessions; });
+server.on('session', (s) => {
+  s.gwId = ++sessions;
+  // Why a connection ends, in the log a failing test prints.
+  s.on('error', (e) => process.stderr.write(`session ${s.gwId} error: ${e.code || ''} ${e.message}\n`));
+  s.on('frameError', (type, code, id) =>
+    process.stderr.write(`session ${s.gwId} frame error: type ${type} code ${code} stream ${id}\n`));
+  s.on('goaway', (code) => process.stderr.write(`session ${s.gwId} goaway from gantry: code ${code}\n`));
+  s.on('close', () => process.stderr.write(`session ${s.gwId} closed\n`));
+});
+server.on('sessionError', (e) => process.stderr.write(`sessionError: ${e.code || ''} ${e.message}\n`));
 server.on('stream', (stream, headers) => {
   const url = new URL(headers[':path'], 'http://x');
   const hash = crypto.createHash('sha256');
@@ -36,6 +46,13 @@ server.on('stream', (stream, headers) => {
     if (set) health = Number(set[1]);
     stream.respond({ ':status': set ? 200 : health });
     stream.end('health ' + health);
+    return;
+  }
+  if (route === '/early') {
+    // The whole answer before the request body has arrived, then RST_STREAM NO_ERROR (RFC
+    // 9113 8.1: the client must stop sending; the answer stands).
+    stream.respond({ ':status': 200, 'x-origin': 'h2-peer' });
+    stream.end('early', () => setImmediate(() => stream.close(http2.constants.NGHTTP2_NO_ERROR)));
     return;
   }
   if (route === '/refuse') {
