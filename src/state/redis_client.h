@@ -1,7 +1,8 @@
 /*
- * The shared Redis client: one per event loop (a worker's, or the control thread's), used by
- * every kind of state kept in Redis (rate limits, and coming: the response cache, token
- * revocations, registrations, WebSocket fan-out). hiredis's async API on libuv
+ * The Redis client every kind of state kept in Redis uses (rate limits, the response cache,
+ * token revocations, registrations, WebSocket fan-out): one client per use and event loop (a
+ * worker's, or the control thread's), so one use's slow command or timeout never stalls or
+ * drops another's connection (docs/internals.md, Redis client). hiredis's async API on libuv
  * (state/redis_uv.h), host names resolved with uv_getaddrinfo: nothing here ever blocks.
  *
  * Thread: every call, and every callback, on the loop's thread. Nothing is locked; the only
