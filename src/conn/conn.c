@@ -196,6 +196,7 @@ void gw_conn_close(struct gw_conn *c)
 }
 
 static void timer_start(struct gw_conn *c, int kind, uint64_t ms);
+static void send_timer_start(struct gw_conn *c);
 
 static void on_linger_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
@@ -324,6 +325,12 @@ static void on_timer(uv_timer_t *t)
             gw_proxy_retry_now(r);
         break;
     case TIMER_SEND:
+        /* A slow but steady reader of one long write (a large cache HIT) is not dropped:
+         * client_idle bounds a client that took nothing of it since the timer was armed. */
+        if (c->tcp.write_queue_size < c->unsent) {
+            send_timer_start(c);
+            break;
+        }
         close_not_reading(c);
         break;
     case TIMER_IDLE:
@@ -357,6 +364,14 @@ static void timer_start(struct gw_conn *c, int kind, uint64_t ms)
     uv_timer_start(&c->timer, on_timer, ms, 0);
 }
 
+/* A write of ours waits for the client: TIMER_SEND for client_idle, with what libuv still
+ * queues for the socket, to see progress when it fires. */
+static void send_timer_start(struct gw_conn *c)
+{
+    c->unsent = c->tcp.write_queue_size;
+    timer_start(c, TIMER_SEND, conn_cfg(c)->timeouts.client_idle_ms);
+}
+
 /* The connection goes idle. A TIMER_IDLE still running from an earlier idle period is left
  * as it is (on_timer re-arms it from idle_at when it comes early): keep-alive requests do not
  * restart the timer, two heap operations each. */
@@ -374,7 +389,7 @@ void gw__conn_timer_idle(struct gw_conn *c)
 
 void gw__conn_timer_send(struct gw_conn *c)
 {
-    timer_start(c, TIMER_SEND, conn_cfg(c)->timeouts.client_idle_ms);
+    send_timer_start(c);
 }
 
 void gw__conn_timer_stop(struct gw_conn *c)
@@ -825,7 +840,7 @@ static void respond(struct gw_conn *c, int status, const char *extra_headers, co
     else if (rc == 1)
         respond_done(c, 0);
     else /* a client that does not read gets the idle timeout to take our answer */
-        timer_start(c, TIMER_SEND, conn_cfg(c)->timeouts.client_idle_ms);
+        send_timer_start(c);
 }
 
 /* refuse: 0, or the error to answer with and close (no request is read). */
@@ -974,7 +989,7 @@ static int ds_send(struct gw_request *r, uv_buf_t *bufs, unsigned n)
     /* A client that does not take the answer gets the idle timeout to do so (unless it is
      * still sending its body: the body timeout then covers it). */
     if (rc == 0 && !(c->timer_kind == TIMER_BODY && uv_is_active((uv_handle_t *)&c->timer)))
-        timer_start(c, TIMER_SEND, conn_cfg(c)->timeouts.client_idle_ms);
+        send_timer_start(c);
     return rc;
 }
 

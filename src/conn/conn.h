@@ -53,7 +53,8 @@ struct gw_conn {
     bool processing;    /** inside gw_conn_process */
     bool process_again; /** a request finished inline meanwhile: loop, do not recurse */
     uint64_t requests;
-    size_t unsent;    /** TIMER_UNSENT: our bytes the kernel held when it was armed */
+    size_t unsent;    /** when TIMER_UNSENT was armed: our bytes the kernel held; when
+                         TIMER_SEND was: the bytes libuv still queued for the socket */
     uint64_t idle_at; /** loop time (ms) it last went idle: when TIMER_IDLE is due */
     char peer[48];
 };

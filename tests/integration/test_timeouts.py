@@ -323,6 +323,50 @@ def test_client_pausing_its_reads_is_not_an_upstream_timeout():
         assert r.status == 200, r  # the circuit did not open
 
 
+def test_slow_reader_of_a_large_cached_answer_gets_all_of_it():
+    """A cache HIT goes out in one write. A client taking it steadily but slowly, for longer
+    than client_idle (1 s), gets all of it: the timer drops a client that took nothing for a
+    whole period, not a long transfer (it used to reset such a client after 1 s)."""
+    n = 32 << 20
+    path = "/bytes/%d?h=Cache-Control:max-age=60" % n
+    with Origin() as o:
+        cfg = config(o, service={"cache": {"max_object_size": "64MiB"}}, client_idle="1s")
+        cfg["cache"] = {"memory": {"max_bytes": "512MiB"}}
+        with Gantry(cfg) as g:
+            head = (b"GET " + path.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    b"Connection: close\r\n\r\n")
+            s = socket.create_connection(("127.0.0.1", g.port))
+            s.sendall(head)  # the fill, read at full speed
+            data, _ = read_until_eof(s, 30)
+            data = bytes(data)
+            s.close()
+            status, headers, rest = parse_head(data)
+            assert status == 200 and len(rest) == n, (status, len(rest))
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 18)
+            s.settimeout(10)
+            s.connect(("127.0.0.1", g.port))
+            data = b""
+            started = time.monotonic()
+            try:
+                s.sendall(head)
+                while True:
+                    time.sleep(0.02)  # the scenario: a steady reader slower than the link
+                    chunk = s.recv(1 << 18)
+                    if not chunk:
+                        break
+                    data += chunk
+            except ConnectionResetError:
+                pass
+            finally:
+                s.close()
+            took = time.monotonic() - started
+            status, headers, rest = parse_head(data)
+            assert status == 200 and headers.get("x-cache", "").startswith("HIT"), (status, headers)
+            assert len(rest) == n, "got %d of %d bytes in %.1f s" % (len(rest), n, took)
+            assert "not reading our response" not in g.stderr(), g.stderr()
+
+
 def test_client_not_reading_a_proxied_answer_is_closed_at_client_idle():
     """A client that never takes a proxied answer is dropped after timeouts.client_idle, and
     that is not the upstream's fault."""

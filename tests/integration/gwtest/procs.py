@@ -9,6 +9,7 @@ stops the objects of its scope) or, when started outside a test, when the script
 import atexit
 import ctypes
 import os
+import random
 import re
 import select
 import shutil
@@ -139,13 +140,33 @@ def _sigterm_then_kill(proc, timeout):
     return False
 
 
+def _ephemeral_low():
+    """The first port of the kernel's ephemeral range (outgoing connections' local ports)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port():
-    """A TCP port free on 127.0.0.1 right now (never the same one twice in this process)."""
-    for _ in range(100):
+    """A TCP port free on 127.0.0.1 right now (never the same one twice in this process).
+    Drawn below the ephemeral range: a port bind(0) hands out is one the kernel may give the
+    next outgoing connection of any test running in parallel, and the listener started on it
+    then fails with "Address already in use"."""
+    low = _ephemeral_low()
+    lo, hi = (10000, low - 1) if low > 11000 else (1024, 65535)
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.randint(lo, hi)
+        with _lock:
+            if port in _ports_given:
+                continue
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
         finally:
             s.close()
         with _lock:
