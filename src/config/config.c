@@ -4,7 +4,7 @@
  * How the schema is written (and how to add a section)
  * ----------------------------------------------------
  * There is no switch over key names anywhere. Each JSON object of the config is described by a
- * `static const struct gw__cfg_object` (config_fields.c) holding a table of rows:
+ * `static const struct gw__cfg_object` (config_<section>.c) holding a table of rows:
  *
  *     {.name = "client_header", .type = &gw__cfg_duration_type,
  *      .offset = offsetof(struct gw_config, timeouts.client_header_ms), .def = "10s"},

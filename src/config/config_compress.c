@@ -152,7 +152,7 @@ static const struct gw__cfg_object rule_obj = {
 
 /* A service starts from the gateway's settings (its lists are read from the gateway's when it
  * names none). Absent, the section is on exactly when the gateway's is (the service's own init,
- * config_fields.c, sets that: the switch is decided before this runs). */
+ * config_service.c, sets that: the switch is decided before this runs). */
 static void service_init(struct gw__cfg_ctx *ctx, void *obj)
 {
     struct gw_compress_conf *c = obj;

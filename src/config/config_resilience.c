@@ -1,6 +1,6 @@
 /*
  * The per-service resilience sections of the config schema (rows of the service table in
- * config_fields.c): load_balancer, health_check, outlier_detection, circuit_breaker, retries.
+ * config_service.c): load_balancer, health_check, outlier_detection, circuit_breaker, retries.
  * Their value types (hash key, status range, status list, retry classes), the rules across
  * their keys, and the copies into the breaker's and the retry module's own settings.
  *

@@ -1,7 +1,7 @@
 /*
  * The "versioning" section of the config schema (how versioned services read a request's
  * version) and the checks of a service's "version", "deprecated_at", "sunset_at" and
- * "successor" keys (rows of the service table in config_fields.c).
+ * "successor" keys (rows of the service table in config_service.c).
  *
  * docs/config.md documents every row; docs/versioning.md explains the behaviour.
  */

@@ -264,7 +264,7 @@ extern const struct gw__cfg_object gw__cfg_service_websocket_obj;    /* service 
 extern const struct gw__cfg_object gw__cfg_hub_obj;                  /* "hub" (config_hub.c) */
 extern const struct gw__cfg_object gw__cfg_service_upstream_tls_obj; /* service "upstream_tls" */
 extern const struct gw__cfg_object gw__cfg_service_client_cert_obj;  /* service "client_cert" */
-/* The service table (config_fields.c) and backend registration (config_registration.c). */
+/* The service table (config_service.c) and backend registration (config_registration.c). */
 extern const struct gw__cfg_object gw__cfg_service_obj;
 extern const struct gw__cfg_object gw__cfg_registration_obj;   /* root "registration" */
 extern const struct gw__cfg_object gw__cfg_discovery_obj;      /* root "discovery" */
@@ -297,6 +297,22 @@ void gw__cfg_auth_free_keys(struct gw_config *cfg);
 
 /* The top-level table (config_fields.c). */
 extern const struct gw__cfg_object gw__cfg_root;
+
+/* The root's own sections, rows of the top-level table. */
+extern const struct gw__cfg_object gw__cfg_timeouts_obj; /* "timeouts" (config_limits.c) */
+extern const struct gw__cfg_object gw__cfg_limits_obj;   /* "limits" (config_limits.c) */
+extern const struct gw__cfg_object gw__cfg_upstream_obj; /* "upstream" (config_limits.c) */
+extern const struct gw__cfg_object gw__cfg_log_obj;      /* "log" (config_log.c) */
+extern const struct gw__cfg_object gw__cfg_admin_obj;    /* "admin" (config_admin.c) */
+extern const struct gw__cfg_object gw__cfg_probes_obj;   /* "probes" (config_probes.c) */
+/* "services": the list of gw__cfg_service_obj (config_service.c). */
+extern const struct gw__cfg_list gw__cfg_service_list;
+
+/* The rules across services (config_routes.c), run by the root's check once every service is
+ * parsed: duplicate names, and routes two services would serve. services: the document's
+ * "services" array (NULL when absent), for the errors' positions. */
+void gw__cfg_check_names(struct gw__cfg_ctx *ctx, struct gw_config *cfg);
+void gw__cfg_check_routes(struct gw__cfg_ctx *ctx, struct gw_config *cfg, json_t *services);
 
 /* Parses the pure value syntaxes (no JSON, no env): true on success. A duration is a number
  * (decimals allowed) with a unit ms, s, m or h; without a unit it is seconds, as a JSON number. */

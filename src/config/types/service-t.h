@@ -1,6 +1,6 @@
 /*
  * One entry of "services": a service's routes, targets and every per-service section (the
- * rows of the service table in config_fields.c).
+ * rows of the service table in config_service.c).
  */
 #ifndef GW_CONFIG_TYPES_SERVICE_T_H
 #define GW_CONFIG_TYPES_SERVICE_T_H
