@@ -13,71 +13,53 @@
 /* ---- label values -----------------------------------------------------------------------------
  */
 
+/* The codes with a row of their own: those gantry answers with (101 and 426 included: every
+ * WebSocket handshake, and the refusal of a wrong version) and the ones upstreams commonly
+ * send. Any other is its class's "other". GW_MX_KNOWN_CODES in metrics.h is their number. */
+/* clang-format off */
+#define KNOWN_CODES(X)                                                                             \
+    X(100) X(101)                                                                                  \
+    X(200) X(201) X(202) X(203) X(204) X(205) X(206)                                               \
+    X(301) X(302) X(303) X(304) X(307) X(308)                                                      \
+    X(400) X(401) X(402) X(403) X(404) X(405) X(406) X(407) X(408) X(409) X(410) X(411) X(412)     \
+    X(413) X(414) X(415) X(416) X(417) X(421) X(422) X(425) X(426) X(428) X(429) X(431)            \
+    X(500) X(501) X(502) X(503) X(504) X(505)
+/* clang-format on */
+
+enum {
+#define X(s) CODE_ROW_##s,
+    KNOWN_CODES(X)
+#undef X
+    CODE_ROWS
+};
+_Static_assert(CODE_ROWS == GW_MX_KNOWN_CODES, "GW_MX_KNOWN_CODES is the number of known codes");
+
 static const uint16_t known_codes[GW_MX_KNOWN_CODES] = {
-    100, 200, 201, 202, 203, 204, 206, 301, 302, 303, 304, 307, 308, 400,
-    401, 403, 404, 405, 406, 408, 409, 410, 411, 412, 413, 414, 415, 416,
-    417, 421, 422, 425, 429, 431, 500, 501, 502, 503, 504, 505};
+#define X(s) s,
+    KNOWN_CODES(X)
+#undef X
+};
 
 static const char *const known_code_names[GW_MX_KNOWN_CODES] = {
-    "100", "200", "201", "202", "203", "204", "206", "301", "302", "303",
-    "304", "307", "308", "400", "401", "403", "404", "405", "406", "408",
-    "409", "410", "411", "412", "413", "414", "415", "416", "417", "421",
-    "422", "425", "429", "431", "500", "501", "502", "503", "504", "505"};
+#define X(s) #s,
+    KNOWN_CODES(X)
+#undef X
+};
 
 /* gw_mx_code_index_table[status] for 100 <= status < 600: every code is its class's "other"
  * (the ranges), then the known ones override theirs. */
-#define K(s, i) [s] = i
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Woverride-init"
-const uint8_t gw_mx_code_index_table[600] = {
-    [100 ... 199] = GW_MX_CODE_OTHER(1),
-    [200 ... 299] = GW_MX_CODE_OTHER(2),
-    [300 ... 399] = GW_MX_CODE_OTHER(3),
-    [400 ... 499] = GW_MX_CODE_OTHER(4),
-    [500 ... 599] = GW_MX_CODE_OTHER(5),
-    K(100, 0),
-    K(200, 1),
-    K(201, 2),
-    K(202, 3),
-    K(203, 4),
-    K(204, 5),
-    K(206, 6),
-    K(301, 7),
-    K(302, 8),
-    K(303, 9),
-    K(304, 10),
-    K(307, 11),
-    K(308, 12),
-    K(400, 13),
-    K(401, 14),
-    K(403, 15),
-    K(404, 16),
-    K(405, 17),
-    K(406, 18),
-    K(408, 19),
-    K(409, 20),
-    K(410, 21),
-    K(411, 22),
-    K(412, 23),
-    K(413, 24),
-    K(414, 25),
-    K(415, 26),
-    K(416, 27),
-    K(417, 28),
-    K(421, 29),
-    K(422, 30),
-    K(425, 31),
-    K(429, 32),
-    K(431, 33),
-    K(500, 34),
-    K(501, 35),
-    K(502, 36),
-    K(503, 37),
-    K(504, 38),
-    K(505, 39),
+const uint8_t gw_mx_code_index_table[600] = {[100 ... 199] = GW_MX_CODE_OTHER(1),
+                                             [200 ... 299] = GW_MX_CODE_OTHER(2),
+                                             [300 ... 399] = GW_MX_CODE_OTHER(3),
+                                             [400 ... 499] = GW_MX_CODE_OTHER(4),
+                                             [500 ... 599] = GW_MX_CODE_OTHER(5),
+#define X(s) [s] = CODE_ROW_##s,
+                                             KNOWN_CODES(X)
+#undef X
 };
 #pragma GCC diagnostic pop
-#undef K
 
 const uint8_t gw_mx_method_index_table[32] = {
     [GW_METHOD_OTHER] = GW_MX_M_OTHER,

@@ -69,7 +69,7 @@ enum {
 
 /* Status codes: a fixed table of the codes gantry and common upstreams answer, then one "other"
  * per class, then "none" (no status: the client went away first). */
-#define GW_MX_KNOWN_CODES 40
+#define GW_MX_KNOWN_CODES 46
 #define GW_MX_CODE_OTHER(cls) (GW_MX_KNOWN_CODES + (cls)-1) /* cls 1..5 */
 #define GW_MX_CODE_NONE (GW_MX_KNOWN_CODES + 5)
 #define GW_MX_CODES (GW_MX_KNOWN_CODES + 6)

@@ -196,6 +196,9 @@ static void test_label_tables(void **state)
     assert_int_equal(gw_mx_code_index(999), GW_MX_CODE_NONE);
     assert_string_equal(gw_mx_code_name(gw_mx_code_index(404)), "404");
     assert_string_equal(gw_mx_code_name(gw_mx_code_index(418)), "other");
+    /* Every WebSocket handshake (101) and gantry's refusal of a wrong version (426). */
+    assert_string_equal(gw_mx_code_name(gw_mx_code_index(101)), "101");
+    assert_string_equal(gw_mx_code_name(gw_mx_code_index(426)), "426");
     assert_string_equal(gw_mx_method_name(gw_mx_method_index(1)), "GET");
     assert_string_equal(gw_mx_method_name(gw_mx_method_index(0)), "OTHER");
     assert_string_equal(gw_mx_method_name(gw_mx_method_index(99)), "OTHER");
