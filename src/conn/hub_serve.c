@@ -72,16 +72,21 @@ static void accept_key(const char *key, size_t n, char out[32])
     EVP_EncodeBlock((unsigned char *)out, md, SHA_DIGEST_LENGTH);
 }
 
-/* The subprotocol to confirm: the first one offered that is not the token carrier of the
- * service's websocket.token_protocol. A client that offers protocols expects one back. */
+/* The subprotocol to confirm. A client that offers protocols fails the handshake unless one
+ * comes back (RFC 6455 4.1, and browsers enforce it): the first one offered that is not the
+ * token carrier of the service's websocket.token_protocol, else the token carrier itself (a
+ * browser that offered only its token), echoed to the client that sent it. */
 static size_t pick_protocol(const struct gw_request *r, const char **out)
 {
     int i = gw_http1_find_header(&r->msg, "sec-websocket-protocol", 22);
     if (i < 0)
         return 0;
     const char *tp = r->svc ? r->svc->conf->websocket.token_protocol : NULL;
+    size_t tpl = tp ? strlen(tp) : 0;
     const char *v = r->msg.headers[i].value;
     const char *end = v + r->msg.headers[i].value_len;
+    const char *carrier = NULL;
+    size_t carrier_len = 0;
     while (v < end) {
         while (v < end && (*v == ' ' || *v == ','))
             v++;
@@ -89,13 +94,19 @@ static size_t pick_protocol(const struct gw_request *r, const char **out)
         while (e < end && *e != ',' && *e != ' ')
             e++;
         size_t n = (size_t)(e - v);
-        if (n && n < 64 && !(tp && n >= strlen(tp) && strncmp(v, tp, strlen(tp)) == 0)) {
+        bool is_carrier = tp && n > tpl && strncmp(v, tp, tpl) == 0;
+        if (n && !is_carrier && n < 64) {
             *out = v;
             return n;
         }
+        if (is_carrier && !carrier) {
+            carrier = v;
+            carrier_len = n;
+        }
         v = e;
     }
-    return 0;
+    *out = carrier;
+    return carrier_len;
 }
 
 /* The chain let the handshake through (or there is no chain): bind the id, answer 101 and hand
@@ -118,19 +129,23 @@ static void hub_pass(struct gw_request *r)
     accept_key(r->msg.headers[k].value, r->msg.headers[k].value_len, acc);
     const char *proto = NULL;
     size_t proto_len = pick_protocol(r, &proto);
-    char head[512];
-    int n = snprintf(head, sizeof head,
-                     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                     "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s%.*s%sX-Request-ID: "
-                     "%s\r\n\r\n",
-                     acc, proto_len ? "Sec-WebSocket-Protocol: " : "", (int)proto_len,
-                     proto_len ? proto : "", proto_len ? "\r\n" : "", r->id);
+    size_t head_cap = 256 + proto_len; /* the fixed part is under 200 bytes */
+    char *head = malloc(head_cap);
+    int n =
+        !head ? -1
+              : snprintf(head, head_cap,
+                         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                         "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s%.*s%sX-Request-ID: "
+                         "%s\r\n\r\n",
+                         acc, proto_len ? "Sec-WebSocket-Protocol: " : "", (int)proto_len,
+                         proto_len ? proto : "", proto_len ? "\r\n" : "", r->id);
     uv_stream_t *s;
     const char *rest;
     size_t rest_len;
     struct gw_tls_stream *tls = NULL;
     size_t head_len = r->msg.head_len;
-    if (n <= 0 || (size_t)n >= sizeof head || r->ds->detach(r, &s, &rest, &rest_len, &tls) < 0) {
+    if (n <= 0 || (size_t)n >= head_cap || r->ds->detach(r, &s, &rest, &rest_len, &tls) < 0) {
+        free(head);
         answer(r, GW_EHUBUNAVAIL, NULL, NULL);
         return;
     }
@@ -147,6 +162,7 @@ static void hub_pass(struct gw_request *r)
                                 .head_len = (size_t)n,
                                 .tls = tls};
     int rc = gw_hub_accept(r->w, s, rest, rest_len, &hs);
+    free(head); /* the hub copied what it did not write at once */
     if (rc < 0) {
         gw_log_warn("hub: cannot take the connection of client %s: %s (request %s)", id,
                     gw_strerror(rc), r->id);

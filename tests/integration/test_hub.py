@@ -380,6 +380,28 @@ def test_handshake_runs_the_policy_chain_and_binds_the_id():
         assert token("alice", ["editor"]) not in g.stdout()
 
 
+@gwtest.timeout(120)
+def test_a_token_carried_in_the_subprotocol_opens_like_a_browser_needs():
+    """Browsers cannot set Authorization on a WebSocket; with websocket.token_protocol the token
+    rides in Sec-WebSocket-Protocol. A client that offers subprotocols fails the handshake
+    unless one comes back (RFC 6455 4.1; browsers and Node's ws enforce it): the hub confirms
+    the first protocol offered besides the token, else the token entry itself."""
+    need_node()
+    with Origin() as o:
+        cfg = auth_config(o)
+        cfg["services"][0]["websocket"] = {"token_protocol": "access_token."}
+        with Gantry(cfg) as g:
+            entry = "access_token." + token("alice")
+            with Client(ws_url(g, "alice"), protocols=entry) as c:
+                assert c.lines[0] == "OPEN " + entry, c.lines[0]
+            with Client(ws_url(g, "alice"), protocols="gantry.v1," + entry) as c:
+                assert c.lines[0] == "OPEN gantry.v1", c.lines[0]
+            c = Client(ws_url(g, "alice"), protocols="access_token.bad", expect_open=False)
+            assert c.lines[0].startswith("FAIL 401 "), c.lines
+            c.stop()
+            assert token("alice") not in g.stdout() + g.stderr()
+
+
 # ---- RFC 6455 answers ---------------------------------------------------------------------------
 
 
