@@ -189,7 +189,7 @@ static void pump(struct gw__hub_conn *c)
         uint16_t got = wslay_event_get_status_code_received(c->f.ws);
         uint16_t sent = wslay_event_get_status_code_sent(c->f.ws);
         c->why = wslay_event_get_close_received(c->f.ws) && got == 1000 ? "client closed"
-                 : sent == 1002                                         ? "protocol error (1002)"
+                 : sent == 1002 || gw__hub_frames_refused(&c->f)        ? "protocol error (1002)"
                  : sent == 1007                                         ? "invalid UTF-8 (1007)"
                  : sent == 1009                                         ? "message too big (1009)"
                  : wslay_event_get_close_received(c->f.ws)              ? "client closed"

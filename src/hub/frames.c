@@ -12,6 +12,8 @@
 
 #include <string.h>
 
+#include "ws/frame_track.h"
+
 static ssize_t on_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *user)
 {
     (void)flags;
@@ -70,21 +72,43 @@ int gw__hub_frames_init(struct gw__hub_frames *f, uint32_t max_message, gw__hub_
 
 int gw__hub_frames_feed(struct gw__hub_frames *f, const uint8_t *p, size_t n)
 {
+    if (f->refused)
+        return 0; /* nothing more is read */
     f->in = p;
     f->in_len = n;
     int rc = wslay_event_recv(f->ws);
     f->in_len = 0;
-    return rc < 0 ? -1 : 0;
+    if (rc == 0)
+        return 0;
+    if (rc == WSLAY_ERR_NOMEM)
+        return -1;
+    /* wslay's frame layer refused a header (a control frame over 125 bytes, or fragmented: RFC
+     * 6455 5.5): it stops reading and queues a close without a status code. The peer gets 1002
+     * (7.4.1) from us instead, and nothing more from wslay. The send callback takes whole
+     * frames, so the stream is at a frame boundary here. */
+    f->refused = true;
+    unsigned char close[8];
+    size_t k = gw_ws_close_frame(close, 1002, false, 0);
+    return f->out(f->arg, (const char *)close, k) < 0 ? -1 : 0;
+}
+
+bool gw__hub_frames_refused(const struct gw__hub_frames *f)
+{
+    return f->refused;
 }
 
 int gw__hub_frames_queue(struct gw__hub_frames *f, int opcode, const char *p, size_t n)
 {
+    if (f->refused)
+        return -1;
     struct wslay_event_msg m = {(uint8_t)opcode, (const uint8_t *)p, n};
     return wslay_event_queue_msg(f->ws, &m) == 0 ? 0 : -1;
 }
 
 int gw__hub_frames_close(struct gw__hub_frames *f, uint16_t code, const char *reason)
 {
+    if (f->refused)
+        return -1;
     size_t n = reason ? strlen(reason) : 0;
     return wslay_event_queue_close(f->ws, code, (const uint8_t *)reason, n < 123 ? n : 0) == 0 ? 0
                                                                                                : -1;
@@ -92,19 +116,22 @@ int gw__hub_frames_close(struct gw__hub_frames *f, uint16_t code, const char *re
 
 int gw__hub_frames_flush(struct gw__hub_frames *f)
 {
+    if (f->refused)
+        return 0;
     return wslay_event_send(f->ws) < 0 ? -1 : 0;
 }
 
 bool gw__hub_frames_done(const struct gw__hub_frames *f)
 {
-    return !wslay_event_want_read(f->ws) && !wslay_event_want_write(f->ws);
+    return f->refused || (!wslay_event_want_read(f->ws) && !wslay_event_want_write(f->ws));
 }
 
 bool gw__hub_frames_idle(const struct gw__hub_frames *f)
 {
     /* The send callback takes everything (see above): with no message queued, wslay is between
      * two frames, and bytes written past it cannot split one of its frames. */
-    return wslay_event_get_queued_msg_count(f->ws) == 0 && !wslay_event_get_close_sent(f->ws);
+    return !f->refused && wslay_event_get_queued_msg_count(f->ws) == 0 &&
+           !wslay_event_get_close_sent(f->ws);
 }
 
 size_t gw__hub_frames_head(uint8_t head[10], size_t len)

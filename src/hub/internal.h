@@ -117,6 +117,7 @@ struct gw__hub_frames {
     gw__hub_out_fn out;
     gw__hub_msg_fn msg;
     void *arg;
+    bool refused; /** a frame header wslay's frame layer refused: closed with 1002 by us */
 };
 
 /* A server side (RFC 6455: client frames must be masked) taking messages up to max_message
@@ -124,11 +125,16 @@ struct gw__hub_frames {
 int gw__hub_frames_init(struct gw__hub_frames *f, uint32_t max_message, gw__hub_out_fn out,
                         gw__hub_msg_fn msg, void *arg);
 /* Bytes read from the peer: parsed now (msg runs for each whole message, and wslay queues its
- * answers: pongs, the close reply, a close for a protocol error). 0, or -1: end the stream. */
+ * answers: pongs, the close reply, a close for a protocol error; a control frame over 125 bytes
+ * or fragmented gets its close 1002 written at once, and the frames are done). 0, or -1: end
+ * the stream. */
 int gw__hub_frames_feed(struct gw__hub_frames *f, const uint8_t *p, size_t n);
 /* Queues a message (a WSLAY_* opcode) or a close frame; -1 once a close was queued. */
 int gw__hub_frames_queue(struct gw__hub_frames *f, int opcode, const char *p, size_t n);
 int gw__hub_frames_close(struct gw__hub_frames *f, uint16_t code, const char *reason);
+/* True once the peer broke the framing in a way wslay refuses without a status code (the
+ * connection got a close 1002 from us). */
+bool gw__hub_frames_refused(const struct gw__hub_frames *f);
 /* Hands what is queued to out. 0, or -1: end the stream. */
 int gw__hub_frames_flush(struct gw__hub_frames *f);
 /* The close handshake is over (or the stream failed): nothing more to read or send. */

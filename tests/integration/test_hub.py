@@ -414,6 +414,11 @@ def test_bad_frames_get_the_rfc_6455_close_codes():
             (frame(1, b'"\xff\xfe"'), 1007),
             (frame(1, b"x" * 2048), 1009),
             (frame(1, b'{"type":', fin=False) + frame(0, b"x" * 2048), 1009),
+            # control frames: at most 125 bytes, never fragmented (RFC 6455 5.5)
+            (frame(9, b"p" * 126), 1002),
+            (frame(9, b"p", fin=False), 1002),
+            (frame(3, b"x"), 1002),  # a reserved opcode
+            (frame(0, b"x"), 1002),  # a continuation with nothing to continue
         ]
         for data, code in cases:
             s, rest = raw_connect(g)
