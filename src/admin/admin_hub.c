@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "admin/admin.h"
+#include "core/error.h"
 #include "hub/channel.h"
 #include "hub/hub.h"
 #include "runtime/server-t.h"
@@ -23,22 +24,12 @@ void gw__admin_hub_publish(struct gw_server *s, const struct gw__admin_req *rq,
         gw__admin_error(rs, 400, "a channel name is 1-128 of A-Z a-z 0-9 . _ : / @ -");
         return;
     }
-    json_error_t err;
-    json_t *body = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES, &err);
-    json_t *data = json_object_get(body, "data");
-    json_t *to = json_object_get(body, "client_id");
-    const char *tos = json_string_value(to);
-    if (!json_is_object(body) || data == NULL || (to && !tos) ||
-        (tos && !gw_hub_client_id_valid(tos, strlen(tos)))) {
-        json_decref(body);
+    char id[33];
+    int rc = gw_hub_publish_body(s->hub, ch->p, ch->n, rq->body, rq->body_len, NULL, id);
+    if (rc == GW_EHUBMESSAGE) {
         gw__admin_error(rs, 400, "expected {\"data\": any JSON value[, \"client_id\": \"...\"]}");
         return;
     }
-    char *text = json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY);
-    char id[33];
-    int rc = text ? gw_hub_publish(s->hub, ch->p, ch->n, tos, text, strlen(text), id) : -1;
-    free(text);
-    json_decref(body);
     if (rc < 0) {
         gw__admin_error(rs, 503, "the message could not be published");
         return;

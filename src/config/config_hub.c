@@ -108,6 +108,10 @@ static const struct gw__cfg_field hub_fields[] = {
      .type = &gw__cfg_string_type,
      .offset = HC(service),
      .arg = &(const struct gw__cfg_str){gw__cfg_check_name}},
+    {.name = "publish_path",
+     .type = &gw__cfg_string_type,
+     .offset = HC(publish_path),
+     .arg = &(const struct gw__cfg_str){gw__cfg_check_prefix}},
     {.name = "backend",
      .type = &gw__cfg_enum_type,
      .offset = HC(backend),
@@ -160,7 +164,8 @@ static const struct gw__cfg_field hub_fields[] = {
                                             .unique = true}},
 };
 
-/* Across sections: the service must exist, the Redis backend needs rate_limit.redis.url. */
+/* Across sections: the service must exist, the Redis backend needs rate_limit.redis.url, the
+ * publish path needs the service and a path of its own. */
 static void hub_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
 {
     (void)json;
@@ -175,6 +180,17 @@ static void hub_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
             gw__cfg_error(ctx, "no service named \"%s\"", hc->service);
             gw__cfg_pop(ctx);
         }
+    }
+    if (hc->publish_path) {
+        size_t pl = strlen(hc->path), ql = strlen(hc->publish_path);
+        size_t n = pl < ql ? pl : ql;
+        gw__cfg_push_key(ctx, "publish_path");
+        if (!hc->service)
+            gw__cfg_error(ctx, "needs hub.service: its policy chain (auth) guards publishing");
+        else if (memcmp(hc->path, hc->publish_path, n) == 0 &&
+                 (pl == ql || (pl < ql ? hc->publish_path[pl] : hc->path[ql]) == '/' || n == 1))
+            gw__cfg_error(ctx, "overlaps hub.path \"%s\"", hc->path);
+        gw__cfg_pop(ctx);
     }
     if (hc->backend == GW_HUB_BACKEND_REDIS && !cfg->rate_limit.redis.url) {
         gw__cfg_push_key(ctx, "backend");

@@ -147,6 +147,8 @@ void gw__request_free(struct gw_request *r)
         gw_metrics_scrape_cancel(r->scrape);
     if (r->idp)
         gw__idp_serve_free(r);
+    if (r->hubpub)
+        gw__hub_publish_free(r);
     gw__request_release(r);
     struct gw_bufcache *kept = &r->w->request_bufs;
     if (request_size(r->headers_capacity) == kept->size)
@@ -446,10 +448,13 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
  * policy chain let the request through; until then they wait in the buffer. */
 static void client_input(struct gw_conn *c, struct gw_request *r)
 {
-    if (r->idp) {
+    if (r->idp || (r->hubpub && r->passed)) {
         if (c->timer_kind == TIMER_BODY)
             uv_timer_stop(&c->timer);
-        gw__idp_serve_input(r);
+        if (r->idp)
+            gw__idp_serve_input(r);
+        else
+            gw__hub_publish_input(r);
         return;
     }
     if (!r->passed)

@@ -171,6 +171,11 @@ static void on_body(void *owner, struct gw_h2_stream *st)
         gw__idp_serve_input(r);
         return;
     }
+    if (r->hubpub) {
+        if (r->passed)
+            gw__hub_publish_input(r);
+        return;
+    }
     if (r->passed && !r->body_done)
         gw_proxy_client_input(r);
 }

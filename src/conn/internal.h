@@ -106,6 +106,14 @@ void gw__request_redact_query(char *path, size_t cap, const char *name);
 bool gw__hub_serve(struct gw_conn *c, struct gw_request *r, const char *path, size_t path_len,
                    const char *query, size_t query_len);
 
+/* conn/hub_publish.c: a request for hub.publish_path/{channel}/messages (set): answers it, after
+ * the policy chain of hub.service and reading the body. False when path is not under it. */
+bool gw__hub_publish_serve(struct gw_request *r, const char *path, size_t path_len);
+/* conn/hub_publish.c: body bytes for such a request arrived. */
+void gw__hub_publish_input(struct gw_request *r);
+/* conn/hub_publish.c: frees its state (r->hubpub). */
+void gw__hub_publish_free(struct gw_request *r);
+
 /* conn/hub_serve.c: an HTTP/2 request for hub.path/{client_id} (hub enabled): an extended
  * CONNECT is answered 501 (EHUBH2), anything else 426 as over HTTP/1. True when it answered. */
 bool gw__hub_refuse_h2(struct gw_request *r, const char *path, size_t path_len);

@@ -36,6 +36,7 @@ struct gw_upconn;
 struct gw_metrics_area;
 struct gw_metrics_scrape;
 struct gw_idp_serve;
+struct gw_hub_publish_serve;
 struct gw_tunnel_info;
 struct gw_trace;
 
@@ -267,6 +268,7 @@ struct gw_request {
     bool ttfb_done;             /** the current try's first response byte was timed */
     struct gw_metrics_scrape *scrape; /** metrics asked for on the proxy port, in flight */
     struct gw_idp_serve *idp; /** a built-in identity endpoint's call (conn/identity_serve.c) */
+    struct gw_hub_publish_serve *hubpub; /** a publish on hub.publish_path (conn/hub_publish.c) */
     const struct gw_target *target;
     unsigned tries;      /** targets tried so far */
     unsigned retries;    /** retries by the retry policy (status, reset, timeout) */

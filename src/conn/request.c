@@ -422,6 +422,9 @@ void gw__request_dispatch(struct gw_request *r)
             return;
         }
     }
+    /* Publishing to the hub on the proxy port, off by default: one test. */
+    if (cfg->hub.enabled && cfg->hub.publish_path && gw__hub_publish_serve(r, path, path_len))
+        return;
     /* The WebSocket hub, off by default: one test. It takes over an HTTP/1 connection; an
      * HTTP/2 extended CONNECT to it is refused (501, EHUBH2: the hub's connections speak
      * WebSocket on a socket of their own). */

@@ -133,6 +133,8 @@
     X(EHUBCLIENT, 403, "client id does not belong to this identity")                               \
     X(EHUBUNAVAIL, 503, "the WebSocket hub is unavailable")                                        \
     X(EHUBH2, 501, "the hub accepts WebSocket over HTTP/1.1 only")                                 \
+    X(EHUBLENGTH, 411, "send the message with a Content-Length")                                   \
+    X(EHUBMESSAGE, 400, "expected {\"data\": any JSON value[, \"client_id\": \"...\"]}")           \
     /* built-in identity (src/identity/) */                                                        \
     X(EJWTREVOKED, 401, "token revoked")                                                           \
     X(EIDINPUT, 400, "invalid request body")                                                       \

@@ -92,6 +92,23 @@ int gw_hub_accept(struct gw_worker *w, uv_stream_t *client, const char *rest, si
 int gw_hub_publish(struct gw_hub *h, const char *channel, size_t channel_len, const char *to,
                    const char *data, size_t data_len, char id_out[33]);
 
+/* Who publishes through the proxy port (hub.publish_path), for the channel rules. */
+struct gw_hub_publisher {
+    const char *client_id; /** the identity's user or consumer ("{client_id}" in rules), or "" */
+    const char *roles;     /** space-separated roles of the identity, or NULL */
+};
+
+/* Any thread. Publishes the body of a publish request, {"data": any JSON value[, "client_id":
+ * "..."]}, to channel: with who, only when the hub's current channel rules let who publish
+ * there (as a hub client with those roles could); with who NULL (the admin API), always.
+ * id_out (33 bytes) gets the message id. 0; GW_EINVAL (channel not valid); GW_EHUBMESSAGE (the
+ * body is not that object); GW_EFORBIDDEN; GW_ENOMEM. */
+int gw_hub_publish_body(struct gw_hub *h, const char *channel, size_t channel_len, const char *body,
+                        size_t body_len, const struct gw_hub_publisher *who, char id_out[33]);
+
+/* Worker thread. The hub w's part belongs to, or NULL when w has none. */
+struct gw_hub *gw_hub_of_worker(const struct gw_worker *w);
+
 /* Any thread. */
 void gw_hub_get_stats(struct gw_hub *h, struct gw_hub_stats *out);
 

@@ -402,6 +402,76 @@ def test_a_token_carried_in_the_subprotocol_opens_like_a_browser_needs():
             assert token("alice") not in g.stdout() + g.stderr()
 
 
+@gwtest.timeout(120)
+def test_backends_publish_on_the_proxy_port_behind_auth():
+    """hub.publish_path: POST {path}/{channel}/messages on the proxy port runs the policy chain
+    of hub.service (here a required JWT), then the channel rules as for a hub client with the
+    caller's roles; subscribers get the message, one client only with "client_id"."""
+    need_node()
+    with Origin() as o:
+        cfg = auth_config(o)
+        cfg["hub"]["publish_path"] = "/hub/channels"
+        with Gantry(cfg) as g:
+            def post(channel, body, tok=None, method="POST", headers=()):
+                hs = [("Content-Type", "application/json")] + list(headers)
+                if tok:
+                    hs.append(("Authorization", "Bearer " + tok))
+                return g.request(method, "/hub/channels/%s/messages" % channel,
+                                 body=body if isinstance(body, bytes) else json.dumps(body),
+                                 headers=hs)
+            editor = token("backend", ["editor"])
+            with Client(ws_url(g, "alice", "?access_token=" + token("alice"))) as a, \
+                    Client(ws_url(g, "bob", "?access_token=" + token("bob"))) as b:
+                a.call({"type": "subscribe", "channel": "news"}, "subscribed")
+                b.call({"type": "subscribe", "channel": "news"}, "subscribed")
+                r = post("news", {"data": {"n": 1}})
+                assert r.status == 401, r  # the service's auth runs first
+                r = post("news", {"data": {"n": 1}}, token("backend"))
+                assert r.status == 403, r  # no role that may publish to news
+                r = post("news", {"data": {"n": 2}}, editor)
+                assert r.status == 202 and r.json()["channel"] == "news", r
+                mid = r.json()["id"]
+                for c in (a, b):
+                    got = c.wait_message(lambda e: e["id"] == mid)
+                    assert got["data"] == {"n": 2}, got
+                r = post("news", {"data": "only bob", "client_id": "bob"}, editor)
+                assert r.status == 202, r
+                only = r.json()["id"]
+                got = b.wait_message(lambda e: e["id"] == only)
+                assert got["data"] == "only bob", got
+                # alice must never get it: a later broadcast arrives, the targeted one did not
+                r = post("news", {"data": "after"}, editor)
+                after = r.json()["id"]
+                a.wait_message(lambda e: e["id"] == after)
+                assert only not in [e.get("id") for e in a.events()], a.events()
+                # anyone may publish to chat.*, as a hub client may
+                r = post("chat.room", {"data": 1}, token("carol"))
+                assert r.status == 202, r
+            # bad requests get precise answers
+            assert post("news", b"{not json", editor).status == 400
+            assert post("news", {"nodata": 1}, editor).status == 400
+            assert post("bad*channel", {"data": 1}, editor).status == 404
+            r = post("news", {"data": 1}, editor, method="PUT")
+            assert r.status == 405 and r.header("Allow") == "POST", r
+            r = post("news", {"data": "x" * (70 << 10)}, editor)
+            assert r.status == 413, r
+            r = g.request("POST", "/hub/channels/news/messages",
+                          headers=[("Transfer-Encoding", "chunked"),
+                                   ("Authorization", "Bearer " + editor)],
+                          body=gwtest.chunked(b'{"data":1}'))
+            assert r.status == 411, r
+            assert editor not in g.stdout() + g.stderr()
+        # needs the service (its auth); never under hub.path
+        for hub, why in (({"publish_path": "/pub"}, "needs hub.service"),
+                         ({"service": "api", "publish_path": "/ws/pub"}, "overlaps hub.path")):
+            path = os.path.join(gwtest._mkdtemp("hubcfg"), "g.json")
+            with open(path, "w") as f:
+                json.dump(hub_config(o, hub), f)
+            p = gwtest.run_gantry(["check", path])
+            assert p.returncode != 0 and why in p.stdout + p.stderr, (p.stdout, p.stderr)
+            assert "hub.publish_path" in p.stdout + p.stderr, p.stdout + p.stderr
+
+
 # ---- RFC 6455 answers ---------------------------------------------------------------------------
 
 

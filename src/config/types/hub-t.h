@@ -35,6 +35,10 @@ struct gw_hub_conf {
     /** "service": the service whose policy chain (IP rules, rate limits, auth) runs on the
      * handshake; NULL = none (anyone may connect) */
     char *service;
+    /** "publish_path": backends publish on the proxy port with POST
+     * PUBLISH_PATH/{channel}/messages, after the policy chain of "service" and the channel
+     * rules' "publish" roles; NULL = off (the admin API only) */
+    char *publish_path;
     /** "backend": local (default) or redis (the connection settings of rate_limit.redis) */
     enum gw_hub_backend backend;
     /** "redis_channel": the Redis pub/sub channel the instances share; default "gantry:hub" */
