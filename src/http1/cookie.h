@@ -1,6 +1,6 @@
 /*
  * Cookie values in a parsed request head (RFC 6265 5.4): for the balancer's cookie hash key and
- * sticky sessions (upstream/proxy.c). Pure.
+ * sticky sessions (upstream/try.c). Pure.
  */
 #ifndef GW_HTTP1_COOKIE_H
 #define GW_HTTP1_COOKIE_H

@@ -5,9 +5,17 @@
 #define GW_UPSTREAM_INTERNAL_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
+#include "conn/request-t.h"
+#include "control/snapshot-t.h"
+#include "policy/chain.h"
+#include "runtime/worker-t.h"
+#include "upstream/breaker.h"
 #include "upstream/pool-t.h"
+#include "upstream/pool.h"
 
 struct gw_tls_stream;
 struct gw_target;
@@ -65,5 +73,89 @@ struct gw_h2up *gw__upconn_tls_h2_of(const struct gw_upconn *uc);
 
 /* pool.c: the upstream connection went away while idle, or a TLS error ended it. */
 void gw__upconn_idle_gone(struct gw_upconn *uc, const char *why);
+
+/* ---- the proxy exchange: proxy.c, try.c, relay.c ---------------------------------------------
+ * One request's exchange, in three files: try.c (target choice, connect or reuse, timeouts,
+ * retries), relay.c (the request's bytes up, the response's bytes back), proxy.c (the end of
+ * the exchange and its failures). All run on the request's worker. The helpers that are cheap
+ * and on every request's path are static inline here, so splitting the exchange in three files
+ * costs the request nothing (they were inlined within the one file before). */
+
+/* try.c: picks a target this request has not tried yet and connects to it (fresh: never a
+ * pooled connection); failures move on to the next target, then answer through r->ds. */
+void gw__proxy_pick_and_connect(struct gw_request *r, bool fresh);
+/* try.c: schedules a retry of a try that failed with class cls (GW_RETRY_*) or answered
+ * status, when the retry policy allows it; true when it did (the caller must not touch r
+ * further), false when the caller goes on with the failure or the answer. */
+bool gw__proxy_try_again(struct gw_request *r, int cls, int status);
+/* try.c: ends the current try for the balancer, the target's breaker and outlier detection;
+ * nothing when no try is running. */
+void gw__proxy_end_try(struct gw_request *r);
+/* try.c: (re)starts the upstream's inactivity timer with the response (or per-try) timeout. */
+void gw__proxy_start_response_timer(struct gw_request *r);
+/* try.c: adds n to the target's metric word (GW_MX_T_*), when metrics are on. */
+void gw__proxy_mx_target(struct gw_request *r, unsigned word, uint64_t n);
+
+/* relay.c: the connection r->up is ready: builds the request head (once) and sends it, then
+ * the body as the client sends it. */
+void gw__proxy_send_request(struct gw_request *r);
+/* relay.c: moves what the upstream sent (the response head, then body bytes) to the client as
+ * far as the client takes it; ends the exchange when the response is complete. */
+void gw__proxy_pump_response(struct gw_request *r);
+
+/* proxy.c: answers an upstream failure before any response byte went out (with the stage's
+ * fallback when there is one and the failure is the upstream's, else with a). */
+void gw__proxy_respond_failure(struct gw_request *r, struct gw_answer *a);
+/* proxy.c: ends the exchange with an error: a JSON answer while the client has seen nothing,
+ * else a closed connection. */
+void gw__proxy_fail_with(struct gw_request *r, struct gw_answer *a);
+/* proxy.c: the response is complete (or the 101 went out): the upstream connection goes back
+ * to the pool (or to a tunnel) and the request finishes. */
+void gw__proxy_finish(struct gw_request *r);
+
+/* The index of the request's service in its snapshot: its row in the metrics' layout. */
+static inline size_t gw__proxy_svc_index(const struct gw_request *r)
+{
+    return (size_t)(r->svc - r->snap->services);
+}
+
+/* The request's outcome for the service's circuit breaker, once: upstream failures and 5xx
+ * answers count against it, client faults and aborts do not. */
+static inline void gw__proxy_breaker_done(struct gw_request *r, int outcome)
+{
+    if (!r->breaker_taken)
+        return;
+    r->breaker_taken = false;
+    const struct gw_service *svc = r->svc;
+    uint64_t ms = (uv_hrtime() - r->t_upstream) / 1000000;
+    gw_breaker_record(&svc->live->breaker, uv_now(&r->w->loop), outcome, ms, r->breaker_probe);
+}
+
+/* Ends the current try and lets go of the upstream connection: back to the pool when reusable,
+ * else closed. Nothing more when the request has none. */
+static inline void gw__proxy_detach_upstream(struct gw_request *r, bool reusable)
+{
+    struct gw_upconn *uc = r->up;
+    gw__proxy_end_try(r);
+    if (!uc)
+        return;
+    r->up = NULL;
+    uv_timer_stop(&uc->timer);
+    if (!r->t_upstream_done)
+        r->t_upstream_done = uv_hrtime();
+    uc->req = NULL;
+    if (reusable)
+        gw_pool_release(uc);
+    else
+        gw_upconn_close(uc);
+}
+
+/* gw__proxy_fail_with with the answer of error err (core/error.h). */
+static inline void gw__proxy_fail(struct gw_request *r, int err)
+{
+    struct gw_answer a;
+    gw_answer_init(&a, err);
+    gw__proxy_fail_with(r, &a);
+}
 
 #endif

@@ -1,6 +1,7 @@
 /*
- * What the policy-section config tests share (test_config_policy.c: rate limits;
- * test_config_auth_policy.c: authentication): one-line configs around a section, the rules
+ * What the policy-section config tests share (rate limits: test_config_ratelimit.c,
+ * test_config_limits.c, test_config_trusted_proxies.c, test_config_redis.c; authentication:
+ * test_config_auth_policy.c): one-line configs around a section, the rules
  * the messages quote, and the checks of several errors in one text.
  */
 #ifndef GW_TEST_CONFIG_POLICY_TEST_H

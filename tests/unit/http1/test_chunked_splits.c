@@ -1,11 +1,11 @@
 /*
- * The chunked decoder fed the way the proxy feeds it (src/upstream/proxy.c: relay(), called by
+ * The chunked decoder fed the way the proxy feeds it (src/upstream/relay.c: relay(), called by
  * pump_request and pump_response), with bodies of many chunks whose sizes straddle the input
  * buffer's size.
  *
  * The model: body bytes arrive in reads into one 16 KiB input buffer, compacted when full
  * as src/conn/conn.c does. After each read the caller pumps: it decodes from the first byte
- * not yet consumed, takes a bounded number of data spans (16 here; proxy.c's out_room bounds
+ * not yet consumed, takes a bounded number of data spans (16 here; relay.c's out_room bounds
  * it by its write vector and chunk-size lines), and then drops every byte the decoder
  * consumed from the buffer (data and framing alike: a pump may consume nothing but framing,
  * say a chunk's CRLF and half of the next size line). It pumps again while a pump makes
@@ -38,7 +38,7 @@
 #include "http1/chunked.h"
 
 #define BUF_SIZE 16384u   /* the client connection's input buffer (conn.c CONN_BUF_SIZE) */
-#define SPANS_PER_PUMP 16 /* data spans per pump (proxy.c: out_room) */
+#define SPANS_PER_PUMP 16 /* data spans per pump (relay.c: out_room) */
 #define MAX_POINTS 4096
 #define NEXT_MESSAGE "GET /next HTTP/1.1\r\n"
 
@@ -154,7 +154,7 @@ struct run {
     const char *why;
 };
 
-/* One pump: what proxy.c does with the bytes between in_off and in_len. room: most bytes one
+/* One pump: what relay.c does with the bytes between in_off and in_len. room: most bytes one
  * decode call gets (0: all of them). Returns the bytes consumed; the caller drops them. */
 static size_t pump(struct run *r, const struct body *b, size_t room)
 {
