@@ -7,7 +7,7 @@
   annotations) and of the alert rules names only metric families a real gantry's /metrics
   declares;
 - a real Prometheus, configured from the example prometheus.yml and scraping a real gantry
-  (three services: healthy, target down, circuits opened; auth, rate limits through a real
+  (four services: healthy, target down, circuits opened, cached; auth, rate limits through a real
   Redis), loads the alert rules and reports every one healthy (/api/v1/rules);
 - each alert rule is driven to firing with the labels it should carry (/api/v1/alerts; the
   `for:` of the test's copy of the rules is 1s), and the healthy service raises none;
@@ -223,6 +223,9 @@ def config(origin, redis, dead_port):
             {"name": "flaky", "prefix": "/flaky", "strip_prefix": True, "retries": False,
              "targets": [origin.target()],
              "circuit_breaker": {"failure_threshold": 2, "open_duration": "10m"}},
+            # The response cache's panels.
+            {"name": "pages", "prefix": "/pages", "strip_prefix": True,
+             "targets": [origin.target()], "cache": {"ttl": "1h"}},
         ],
     }
 
@@ -241,7 +244,7 @@ def prometheus_config(admin_port):
 
 def send_traffic(g):
     """Something in every family the dashboard shows: auth outcomes, a token cache hit, rate
-    limit decisions through Redis, a 5xx, a 503 for no target."""
+    limit decisions through Redis, a 5xx, a 503 for no target, a response cache miss and hit."""
     token = hs_token(JWT_SECRET, {"sub": "alice", "exp": int(time.time()) + 3600})
     for _ in range(2):  # the second one is a token cache hit
         r = request(g.port, "GET", "/api/echo/x", headers={"Authorization": "Bearer " + token})
@@ -252,6 +255,9 @@ def send_traffic(g):
     assert request(g.port, "GET", "/api/status/500").status == 500
     assert request(g.port, "GET", "/flaky/echo/x").status == 200
     assert request(g.port, "GET", "/down/x").status in (502, 503)
+    for want in ("MISS", "HIT"):  # the second one is a cache hit
+        r = request(g.port, "GET", "/pages/bytes/10?h=Cache-Control:max-age%3D3600")
+        assert r.status == 200 and r.header("X-Cache") == want, r
 
 
 def metric_line(g, line):
