@@ -63,6 +63,19 @@ void gw__prom_upstream_latency(struct gw__prom *o, const struct gw_metrics_total
 }
 
 /* Per target: counters from the rows, states from the live state beside the snapshot. */
+/* gantry_circuit_transitions_total of one circuit, lb its labels (service, target). */
+static void circuit_transitions(struct gw__prom *o, const struct gw__prom_labels *lb,
+                                const struct gw_breaker_stats *bs)
+{
+    static const char *const to[] = {"open", "half_open", "closed"};
+    const uint64_t n[] = {bs->times_opened, bs->times_half_opened, bs->times_closed};
+    for (size_t i = 0; i < 3; i++) {
+        struct gw__prom_labels l = *lb;
+        gw__prom_lbl_add(&l, "to", to[i]);
+        gw__prom_sample_u64(o, "gantry_circuit_transitions_total", l.s, n[i]);
+    }
+}
+
 void gw__prom_targets(struct gw__prom *o, struct gw_server *s, const struct gw_metrics_total *t)
 {
     const struct gw_metrics_layout *l = t->layout;
@@ -126,6 +139,10 @@ void gw__prom_targets(struct gw__prom *o, struct gw_server *s, const struct gw_m
         o, "gantry_circuit_openings_total", "counter",
         "Transitions to open since the configuration was loaded (a reload starts circuits "
         "afresh).");
+    gw__prom_family(o, "gantry_circuit_transitions_total", "counter",
+                    "Circuit state changes since the configuration was loaded, by the state "
+                    "entered: open (failures), half_open (a probe round began), closed (the "
+                    "probes succeeded).");
     gw__prom_family(o, "gantry_service_targets", "gauge", "Targets of the service.");
     gw__prom_family(o, "gantry_service_healthy_targets", "gauge",
                     "Targets of the service taking traffic.");
@@ -152,6 +169,7 @@ void gw__prom_targets(struct gw__prom *o, struct gw_server *s, const struct gw_m
             gw__prom_sample_u64(o, "gantry_circuit_state", lb.s, (uint64_t)bs.state);
             gw__prom_sample_u64(o, "gantry_circuit_open", lb.s, bs.state != GW_BREAKER_CLOSED);
             gw__prom_sample_u64(o, "gantry_circuit_openings_total", lb.s, bs.times_opened);
+            circuit_transitions(o, &lb, &bs);
         }
         for (size_t k = 0; k < svc->ntargets; k++) {
             const struct gw_target *tg = &svc->targets[k];
@@ -176,6 +194,7 @@ void gw__prom_targets(struct gw__prom *o, struct gw_server *s, const struct gw_m
                 gw__prom_sample_u64(o, "gantry_circuit_state", lb.s, (uint64_t)bs.state);
                 gw__prom_sample_u64(o, "gantry_circuit_open", lb.s, bs.state != GW_BREAKER_CLOSED);
                 gw__prom_sample_u64(o, "gantry_circuit_openings_total", lb.s, bs.times_opened);
+                circuit_transitions(o, &lb, &bs);
             }
         }
     }

@@ -67,7 +67,9 @@ struct gw_breaker {
     _Atomic uint32_t consecutive_failures;
     _Atomic uint64_t opened_at_ms; /* last closed/half-open → open transition; 0 = never */
     _Atomic uint64_t times_opened;
-    struct gw_breaker_window window; /* counter 0: requests, 1: failures (closed state only) */
+    _Atomic uint64_t times_half_opened; /* open → half-open (a probe round began) */
+    _Atomic uint64_t times_closed;      /* half-open → closed (the probes succeeded) */
+    struct gw_breaker_window window;    /* counter 0: requests, 1: failures (closed state only) */
 };
 
 struct gw_breaker_stats {
@@ -80,6 +82,8 @@ struct gw_breaker_stats {
     uint32_t consecutive_failures;
     uint32_t probes_in_flight; /* half-open: permits taken and not yet resolved */
     uint64_t times_opened;
+    uint64_t times_half_opened;
+    uint64_t times_closed;
 };
 
 #endif

@@ -169,6 +169,8 @@ int gw_breaker_init(struct gw_breaker *b, const struct gw_breaker_conf *c)
     atomic_init(&b->consecutive_failures, 0);
     atomic_init(&b->opened_at_ms, 0);
     atomic_init(&b->times_opened, 0);
+    atomic_init(&b->times_half_opened, 0);
+    atomic_init(&b->times_closed, 0);
     return gw_breaker_window_init(&b->window, c->window_ms, c->buckets);
 }
 
@@ -205,8 +207,10 @@ int gw_breaker_acquire(struct gw_breaker *b, uint64_t now_ms, uint64_t *retry_af
         case GW_BREAKER_OPEN:
             wait = remaining(now_ms, st_ts(s), open_ms);
             /* The first request after open_duration starts a probe round. */
-            if (wait == 0 && cas_state(b, &s, pack(GW_BREAKER_HALF_OPEN, 1, 0, now_ms)))
+            if (wait == 0 && cas_state(b, &s, pack(GW_BREAKER_HALF_OPEN, 1, 0, now_ms))) {
+                atomic_fetch_add_explicit(&b->times_half_opened, 1, memory_order_relaxed);
                 return GW_BREAKER_ALLOW_PROBE;
+            }
             break;
         default: /* half-open */
             if (st_taken(s) < b->conf.half_open_requests) {
@@ -254,8 +258,10 @@ static bool record_probe(struct gw_breaker *b, uint64_t now_ms, bool failed, int
             continue;
         }
         clear_counts(b, now_ms);
-        if (cas_state(b, &s, pack(GW_BREAKER_CLOSED, 0, 0, now_ms)))
+        if (cas_state(b, &s, pack(GW_BREAKER_CLOSED, 0, 0, now_ms))) {
+            atomic_fetch_add_explicit(&b->times_closed, 1, memory_order_relaxed);
             return true;
+        }
     }
     return false;
 }
@@ -328,6 +334,8 @@ void gw_breaker_stats(const struct gw_breaker *b, uint64_t now_ms, struct gw_bre
     out->consecutive_failures =
         atomic_load_explicit(&b->consecutive_failures, memory_order_relaxed);
     out->times_opened = atomic_load_explicit(&b->times_opened, memory_order_relaxed);
+    out->times_half_opened = atomic_load_explicit(&b->times_half_opened, memory_order_relaxed);
+    out->times_closed = atomic_load_explicit(&b->times_closed, memory_order_relaxed);
 }
 
 const char *gw_breaker_state_name(int state)

@@ -303,7 +303,11 @@ static void test_half_open_probes_close(void **state)
     assert_int_equal(st.state, GW_BREAKER_CLOSED);
     assert_int_equal(st.consecutive_failures, 0);
     assert_int_equal(st.window_requests, 0);
+    /* Each transition counted once (gantry_circuit_transitions_total): three probes were one
+     * open → half-open, and the last success one half-open → closed. */
     assert_int_equal(st.times_opened, 1);
+    assert_int_equal(st.times_half_opened, 1);
+    assert_int_equal(st.times_closed, 1);
     assert_int_equal(gw_breaker_acquire(&b, t + 7, &ra), GW_BREAKER_ALLOW);
 
     /* The failures that opened it are forgotten: one new failure does not reopen it even
@@ -335,6 +339,8 @@ static void test_half_open_failure_reopens(void **state)
     gw_breaker_stats(&b, t + 2, &st);
     assert_int_equal(st.state, GW_BREAKER_OPEN);
     assert_int_equal(st.times_opened, 2);
+    assert_int_equal(st.times_half_opened, 1);
+    assert_int_equal(st.times_closed, 0);
     assert_int_equal(st.opened_at_ms, t + 2);
     assert_int_equal(st.next_probe_ms, t + 2 + 30000);
 
