@@ -267,6 +267,7 @@ struct gw_request {
                                  * UINT32_MAX an identity without a configured consumer */
     bool ttfb_done;             /** the current try's first response byte was timed */
     struct gw_metrics_scrape *scrape; /** metrics asked for on the proxy port, in flight */
+    uint8_t scrape_format;            /** its format (GW_OBSERVE_*) */
     struct gw_idp_serve *idp; /** a built-in identity endpoint's call (conn/identity_serve.c) */
     struct gw_hub_publish_serve *hubpub; /** a publish on hub.publish_path (conn/hub_publish.c) */
     const struct gw_target *target;

@@ -208,17 +208,21 @@ static void on_metrics_scraped(void *arg, int err, struct gw_buf *out)
         gw__request_error(r, err == GW_ENOMEM ? GW_ENOMEM : GW_EUPSTREAM, false);
         return;
     }
-    bool json = out->len > 0 && out->data[0] == '{';
-    gw__request_reply(r, 200,
-                      json ? "Content-Type: application/json\r\nCache-Control: no-store\r\n"
-                           : "Content-Type: " GW_OBSERVE_PROMETHEUS_TYPE
-                             "\r\nCache-Control: no-store\r\n",
-                      out->data, out->len, false);
+    static const char *const types[] = {
+        [GW_OBSERVE_PROMETHEUS] = "Content-Type: " GW_OBSERVE_PROMETHEUS_TYPE "\r\n",
+        [GW_OBSERVE_JSON] = "Content-Type: application/json\r\n",
+        [GW_OBSERVE_PERFORMANCE] = "Content-Type: text/plain; charset=utf-8\r\n",
+        [GW_OBSERVE_HEALTH] = "Content-Type: application/json\r\n",
+    };
+    char headers[128];
+    snprintf(headers, sizeof headers, "%sCache-Control: no-store\r\n", types[r->scrape_format]);
+    gw__request_reply(r, 200, headers, out->data, out->len, false);
 }
 
 /* Metrics on the proxy port: rendered by the control thread (a scrape never costs a worker
- * more than this hand-off), behind their own key or network list. */
-static void serve_metrics(struct gw_request *r)
+ * more than this hand-off), behind their own key or network list. format: GW_OBSERVE_*, or -1
+ * for proxy_path itself (Prometheus text, JSON with Accept: application/json). */
+static void serve_metrics(struct gw_request *r, int format)
 {
     const struct gw_config *cfg = r->snap->cfg;
     bool ok = (cfg->metrics.proxy_api_key && metrics_key_ok(r, cfg->metrics.proxy_api_key)) ||
@@ -227,14 +231,40 @@ static void serve_metrics(struct gw_request *r)
         gw__request_error(r, cfg->metrics.proxy_api_key ? GW_EAUTHMISSING : GW_EFORBIDDEN, false);
         return;
     }
-    int i = gw_http1_find_header(&r->msg, "accept", 6);
-    bool json = i >= 0 && memmem(r->msg.headers[i].value, r->msg.headers[i].value_len,
-                                 "application/json", 16) != NULL;
+    if (format < 0) {
+        int i = gw_http1_find_header(&r->msg, "accept", 6);
+        bool json = i >= 0 && memmem(r->msg.headers[i].value, r->msg.headers[i].value_len,
+                                     "application/json", 16) != NULL;
+        format = json ? GW_OBSERVE_JSON : GW_OBSERVE_PROMETHEUS;
+    }
+    r->scrape_format = (uint8_t)format;
     struct gw_metrics_hub *hub = r->w->server->metrics;
     if (hub == NULL ||
-        gw_metrics_scrape_start(hub, &r->w->loop, json ? GW_OBSERVE_JSON : GW_OBSERVE_PROMETHEUS,
-                                on_metrics_scraped, r, &r->scrape) < 0)
+        gw_metrics_scrape_start(hub, &r->w->loop, format, on_metrics_scraped, r, &r->scrape) < 0)
         gw__request_error(r, GW_ENOMEM, false);
+}
+
+/* The endpoints under metrics.proxy_path, as on the admin listener: -1 for the path itself, a
+ * GW_OBSERVE_* format for PATH/prometheus, /json, /performance, /health-score, else -2. */
+static int metrics_endpoint(const struct gw_config *cfg, const char *path, size_t path_len)
+{
+    static const struct {
+        const char *name;
+        size_t len;
+        int format;
+    } sub[] = {{"/prometheus", 11, GW_OBSERVE_PROMETHEUS},
+               {"/json", 5, GW_OBSERVE_JSON},
+               {"/performance", 12, GW_OBSERVE_PERFORMANCE},
+               {"/health-score", 13, GW_OBSERVE_HEALTH}};
+    size_t pl = cfg->metrics.proxy_path_len;
+    if (pl == 0 || path_len < pl || memcmp(path, cfg->metrics.proxy_path, pl) != 0)
+        return -2;
+    if (path_len == pl)
+        return -1;
+    for (size_t i = 0; i < sizeof sub / sizeof sub[0]; i++)
+        if (path_len == pl + sub[i].len && memcmp(path + pl, sub[i].name, sub[i].len) == 0)
+            return sub[i].format;
+    return -2;
 }
 
 /* Splits the target into the path to route on, its query, and an authority for absolute
@@ -393,13 +423,15 @@ void gw__request_dispatch(struct gw_request *r)
     }
     if (serve_probe(r, path, path_len))
         return;
-    /* Off (the default): proxy_path_len is 0, and n is never 0. */
+    /* Off (the default): proxy_path_len is 0. */
     const struct gw_config *cfg = r->snap->cfg;
-    if (path_len == cfg->metrics.proxy_path_len &&
-        memcmp(path, cfg->metrics.proxy_path, path_len) == 0 &&
+    if (cfg->metrics.proxy_path_len &&
         (m->method_id == GW_METHOD_GET || m->method_id == GW_METHOD_HEAD)) {
-        serve_metrics(r);
-        return;
+        int format = metrics_endpoint(cfg, path, path_len);
+        if (format > -2) {
+            serve_metrics(r, format);
+            return;
+        }
     }
     /* Off (the default): openapi.path_len is 0. */
     if (path_len == cfg->openapi.path_len && memcmp(path, cfg->openapi.path, path_len) == 0 &&

@@ -502,7 +502,9 @@ int gw_observe_render(void *server, int format, struct gw_buf *out)
     struct gw_server *s = server;
     if (format == GW_OBSERVE_PROMETHEUS)
         return gw_observe_prometheus(s, out);
-    json_t *j = gw_observe_json(s);
+    if (format == GW_OBSERVE_PERFORMANCE)
+        return gw_observe_performance(s, out);
+    json_t *j = format == GW_OBSERVE_HEALTH ? gw_observe_health_score(s) : gw_observe_json(s);
     char *text = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
     json_decref(j);
     if (text == NULL)

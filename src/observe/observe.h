@@ -20,7 +20,9 @@ struct gw_server;
 /* Formats of gw_observe_render. */
 enum {
     GW_OBSERVE_PROMETHEUS = 0,
-    GW_OBSERVE_JSON = 1
+    GW_OBSERVE_JSON = 1,
+    GW_OBSERVE_PERFORMANCE = 2, /** gw_observe_performance's text */
+    GW_OBSERVE_HEALTH = 3       /** gw_observe_health_score's JSON */
 };
 
 /* The Prometheus text exposition of everything gantry counts, appended to out. 0 or GW_ENOMEM. */
@@ -43,8 +45,7 @@ json_t *gw_observe_health_score(struct gw_server *s);
  * "counted" is false when metrics are off (then every count is 0). 0 or GW_ENOMEM. */
 int gw_observe_cache_json(struct gw_server *s, json_t *out);
 
-/* gw_metrics_render_fn for the hub (arg: the server): format GW_OBSERVE_PROMETHEUS or
- * GW_OBSERVE_JSON into out. */
+/* gw_metrics_render_fn for the hub (arg: the server): format (GW_OBSERVE_*) into out. */
 int gw_observe_render(void *server, int format, struct gw_buf *out);
 
 /* The Prometheus content type of gw_observe_prometheus's text. */

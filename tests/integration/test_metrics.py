@@ -302,6 +302,20 @@ def test_proxy_port_metrics_need_their_key_or_network():
             assert "gantry_http_requests_total" in r.body.decode()
             r = proxy_metrics(g, {"X-API-Key": "s3cret", "Accept": "application/json"})
             assert r.status == 200 and "services" in r.json(), r
+            # The admin listener's endpoints under the same path, behind the same key.
+            key = [("X-API-Key", "s3cret")]
+            for sub, ctype, has in (("/prometheus", "text/plain; version=0.0.4", "# TYPE"),
+                                    ("/json", "application/json", '"services"'),
+                                    ("/performance", "text/plain; charset=utf-8", "p99"),
+                                    ("/health-score", "application/json", '"score"')):
+                r = g.request("GET", "/metrics" + sub, headers=key)
+                assert r.status == 200 and r.header("X-Origin-Port") is None, (sub, r)
+                assert r.header("Content-Type").startswith(ctype), (sub, r)
+                assert has in r.body.decode(), (sub, r.body[:200])
+                assert g.request("GET", "/metrics" + sub).status == 401, sub
+            # Anything else under it is an ordinary path of the service.
+            r = g.request("GET", "/metrics/other")
+            assert r.header("X-Origin-Port") == str(o.port), r
         allowed = dict(base, metrics={"expose_on_proxy": True, "proxy_allow": ["127.0.0.0/8"]})
         with Gantry(allowed) as g:
             assert proxy_metrics(g).status == 200
