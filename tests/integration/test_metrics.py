@@ -7,10 +7,13 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
+import time
 
 import gwtest
 from gwtest import Gantry, Origin, request
+from gwtest.jose import hs_token
 
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
 LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
@@ -279,6 +282,66 @@ def test_objectives_are_exported():
             # The defaults (docs/config.md): 1s and 1%.
             assert value(s, "gantry_service_slo_latency_p99_seconds", service="dead") == 1
             assert value(s, "gantry_service_slo_error_rate", service="dead") == 0.01
+
+
+def test_failures_retries_health_reloads_and_the_process_are_counted():
+    """The families an operator alerts on move with what happens: bytes both ways, the first
+    response byte's histogram, upstream resets and timeouts, retries, outlier ejections, the
+    active check's verdict, the token cache, Redis fallbacks of a limit, reloads and their
+    duration, and the process (CPU, memory, descriptors)."""
+    secret = "metrics-test-secret-0123456789abcdef"
+    token = hs_token(secret, {"sub": "alice", "exp": int(time.time()) + 600})
+    dead = gwtest.free_port()  # nothing listens: the limit's Redis is down
+    with Origin() as a, Origin() as b:
+        cfg = gwtest.simple_config(a, prefix="/api", name="api",
+                                   timeouts={"upstream_response": "1s"})
+        api = cfg["services"][0]
+        api["targets"] = [a.target(), b.target()]
+        api["strip_prefix"] = True
+        api["retries"] = {"attempts": 1}
+        api["outlier_detection"] = {"consecutive_failures": 2}
+        api["health_check"] = {"path": "/health", "interval": "200ms", "timeout": "100ms"}
+        api["auth"] = {"methods": ["jwt"], "required": False}
+        cfg["services"].append({"name": "slow", "prefix": "/slow", "strip_prefix": True,
+                                "targets": [a.target()], "retries": False})
+        cfg["auth"] = {"jwt": {"keys": [{"alg": "HS256", "secret": secret}]}}
+        cfg["rate_limit"] = {"backend": "redis",
+                             "redis": {"url": "redis://127.0.0.1:%d" % dead, "timeout": "50ms"},
+                             "limits": [{"name": "all", "limit": 1000, "period": "1s",
+                                         "key": "global", "match": {"prefix": "/api"}}]}
+        with Gantry(cfg) as g:
+            gwtest.wait_until(lambda: total(parse(scrape(g)), "gantry_target_health_check_up",
+                                            service="api") == 2, 10,
+                              message="both targets checked up")
+            for _ in range(2):  # the second is a token cache hit
+                r = request(g.port, "GET", "/api/bytes/1000",
+                            headers={"Authorization": "Bearer " + token})
+                assert r.status == 200 and len(r.body) == 1000, r
+            # before the resets: they eject the targets slow shares with api
+            assert request(g.port, "GET", "/slow/sleep/3000").status == 504
+            for _ in range(4):  # resets, each retried once on the other target
+                assert request(g.port, "GET", "/api/reset").status in (502, 503)
+            g.signal(signal.SIGHUP)
+            g.wait_log("reload", stream="stderr", timeout=10)
+
+            def settled():
+                s = parse(scrape(g))
+                return s if value(s, "gantry_config_reloads_total", result="ok") >= 1 else None
+            s = gwtest.wait_until(settled, 10, message="the reload counted")
+            assert total(s, "gantry_http_request_bytes_total", service="api") > 0
+            assert total(s, "gantry_http_response_bytes_total", service="api") >= 2000
+            assert total(s, "gantry_upstream_first_byte_seconds_count", service="api") >= 2
+            assert total(s, "gantry_upstream_resets_total", service="api") >= 4
+            assert total(s, "gantry_upstream_retries_total", service="api") >= 4
+            assert total(s, "gantry_outlier_ejections_total", service="api") >= 1
+            assert total(s, "gantry_upstream_timeouts_total", service="slow") == 1
+            assert total(s, "gantry_auth_token_cache_requests_total", service="api",
+                         result="hit") >= 1
+            assert total(s, "gantry_ratelimit_redis_fallbacks_total", limit="all") >= 1
+            assert total(s, "gantry_config_reload_duration_seconds_total") > 0
+            assert total(s, "process_cpu_seconds_total") > 0
+            assert total(s, "process_resident_memory_bytes") > 1 << 20
+            assert total(s, "process_open_fds") > 3
 
 
 def proxy_metrics(g, headers=None):
