@@ -272,16 +272,11 @@ static void warn_fixed_settings(const struct gw_config *now, const struct gw_con
         now->audit.unauthorized_threshold != next->audit.unauthorized_threshold ||
         now->audit.unauthorized_window_ms != next->audit.unauthorized_window_ms)
         gw_log_warn("reload: audit changed; it takes effect at the next start");
-    /* The hub's settings follow reloads (gw_hub_update); its existence and backend do not. */
+    /* The hub's settings, backend and Redis channel follow reloads (gw_hub_update); its
+     * existence does not. */
     if (!now->hub.enabled && next->hub.enabled)
         gw_log_warn("reload: hub was switched on; if it was off at the start, it serves from the "
                     "next start (503 until then)");
-    if (now->hub.enabled && next->hub.enabled &&
-        (now->hub.backend != next->hub.backend ||
-         !same_str(now->hub.redis_channel, next->hub.redis_channel)))
-        gw_log_warn("reload: hub.backend or hub.redis_channel changed; that takes effect at the "
-                    "next start (the other hub settings apply now, to connections that open from "
-                    "now on)");
 }
 
 /* One error without a position (the file parsed; a later step refused it). */
