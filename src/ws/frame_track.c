@@ -38,6 +38,8 @@ size_t gw_ws_track(struct gw_ws_track *t, const unsigned char *p, size_t n, bool
         unsigned char b = p[i++];
         if (t->hpos == 0) {
             t->len = 0;
+            t->hneed = 0; /* until the second byte says (the fast path above never sets it) */
+            t->ext = 0;
         } else if (t->hpos == 1) {
             unsigned l7 = b & 0x7fu;
             t->ext = (uint8_t)(l7 == 126 ? 2 : l7 == 127 ? 8 : 0);

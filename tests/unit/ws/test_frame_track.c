@@ -51,6 +51,19 @@ static void test_every_split(void **unused)
         assert_int_equal(gw_ws_track(&t, stream + k, sizeof stream - k, false), sizeof stream - k);
         assert_true(gw_ws_track_boundary(&t));
     }
+    /* a header cut after its first byte: the same state whether the frame before it came
+     * whole (read at once) or byte by byte */
+    unsigned char more[sizeof stream + 1];
+    memcpy(more, stream, sizeof stream);
+    more[sizeof stream] = 0x81;
+    struct gw_ws_track w = {0}, b = {0};
+    assert_int_equal(gw_ws_track(&w, more, sizeof more, false), sizeof more);
+    for (size_t i = 0; i < sizeof more; i++)
+        gw_ws_track(&b, more + i, 1, false);
+    assert_int_equal(w.hpos, 1);
+    assert_int_equal(b.hpos, 1);
+    assert_int_equal(w.hneed, b.hneed);
+    assert_int_equal(w.len, b.len);
     /* one read holding a whole 64-bit-length header and part of its payload */
     struct gw_ws_track t = {0};
     assert_int_equal(gw_ws_track(&t, stream + 24, 11, false), 11);
