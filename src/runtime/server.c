@@ -446,7 +446,7 @@ int gw_server_reload(struct gw_server *s, struct gw_config_errors *errs)
         gw_log_error("reload: the trace exporter keeps its settings (out of memory)");
     gw_openapi_update(s->openapi, snap);
     if (snap->cfg->hub.enabled && gw_hub_update(s->hub, snap->cfg) < 0)
-        gw_log_error("reload: the hub keeps its settings (out of memory)");
+        gw_log_error("reload: the hub could not apply all its new settings (out of memory)");
     snprintf(detail, sizeof detail, "{\"result\":\"ok\",\"generation\":%llu}",
              (unsigned long long)s->generation);
     audit_reload(s, s->config_hash, 200, detail);

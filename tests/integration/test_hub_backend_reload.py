@@ -13,7 +13,9 @@ package, tests/node/hub_peer.mjs, through test_hub's Client):
   the old one (Redis's PUBSUB NUMSUB shows it), so the two instances no longer share messages,
   until the other one is renamed too;
 - a reload back to backend local: that instance unsubscribes and keeps delivering its own
-  messages to its own client.
+  messages to its own client;
+- a reload pointing the other instance at another Redis: a new connection, and its
+  subscription moves there.
 The clients stay open and subscribed throughout: none sees a close, none subscribes again.
 """
 import re
@@ -32,7 +34,7 @@ def numsub(rs, channel):
 @gwtest.timeout(240)
 def test_backend_and_channel_follow_reloads():
     need_node()
-    with Origin() as o, RedisServer() as rs:
+    with Origin() as o, RedisServer() as rs, RedisServer() as rs2:
         redis = {"url": rs.url(), "timeout": "1s", "backoff_min": "50ms", "backoff_max": "300ms"}
 
         def config(backend, channel=None):
@@ -41,10 +43,13 @@ def test_backend_and_channel_follow_reloads():
                 hub["redis_channel"] = channel
             return hub_config(o, hub, rate_limit={"redis": redis})
 
-        def reload(g, backend, channel=None):
-            """g's config with another hub backend and channel (and nothing else changed)."""
+        def reload(g, backend, channel=None, redis_url=None):
+            """g's config with another hub backend and channel, or another Redis (and nothing
+            else changed)."""
             cfg = dict(g.config)
             cfg["hub"] = dict(config(backend, channel)["hub"])
+            if redis_url:
+                cfg["rate_limit"] = {"redis": dict(redis, url=redis_url)}
             g.write_config(cfg)
             r = g.admin_request("POST", "/api/config/reload")
             assert r.status == 200, r.body
@@ -117,6 +122,20 @@ def test_backend_and_channel_follow_reloads():
             assert st["backend"] == "local" and st["redis_channel"] is None, st
             deliver(ga, [a], [b])
             deliver(gb, [b], [a])
+
+            # another Redis for the other one: a new connection, the subscription moves with it
+            reload(gb, "redis", "hub.two", redis_url=rs2.url())
+            gb.wait_log(r"hub: backend redis from now on \(%s, channel hub\.two\): the "
+                        r"Redis settings changed" % re.escape("127.0.0.1:%d" % rs2.port),
+                        stream="stderr", timeout=15)
+            gwtest.wait_until(lambda: numsub(rs2, "hub.two") == 1, timeout=15)
+            gwtest.wait_until(lambda: numsub(rs, "hub.two") == 0, timeout=15)
+            gwtest.wait_until(lambda: hub_stats(gb)["redis_up"], timeout=15)
+            gwtest.wait_until(lambda: count(gb, r"subscribed to redis channel hub\.two") == 2,
+                              timeout=15)
+            local = hub_stats(gb)["redis_local_deliveries"]
+            deliver(gb, [b], [a])
+            assert hub_stats(gb)["redis_local_deliveries"] == local  # it went through rs2
 
             # nothing closed, nothing subscribed again, no "next start" warning
             for c in (a, b):
