@@ -48,10 +48,12 @@ void gw__admin_hub_stats(struct gw_server *s, const struct gw__admin_req *rq,
     struct gw_hub_stats st;
     gw_hub_get_stats(s->hub, &st);
     gw__admin_json(rs, 200,
-                   json_pack("{s:b, s:I, s:I, s:I, s:I, s:b, s:I, s:I}", "enabled", 1,
-                             "connections", (json_int_t)st.connections, "published",
-                             (json_int_t)st.published, "delivered", (json_int_t)st.delivered,
-                             "slow_consumers_cut", (json_int_t)st.slow_cut, "redis_up",
-                             (int)st.redis_up, "redis_local_deliveries", (json_int_t)st.redis_local,
+                   json_pack("{s:b, s:s, s:s?, s:I, s:I, s:I, s:I, s:b, s:I, s:I}", "enabled", 1,
+                             "backend", st.redis_backend ? "redis" : "local", "redis_channel",
+                             st.redis_backend ? st.redis_channel : NULL, "connections",
+                             (json_int_t)st.connections, "published", (json_int_t)st.published,
+                             "delivered", (json_int_t)st.delivered, "slow_consumers_cut",
+                             (json_int_t)st.slow_cut, "redis_up", (int)st.redis_up,
+                             "redis_local_deliveries", (json_int_t)st.redis_local,
                              "redis_reconnects", (json_int_t)st.redis_reconnects));
 }

@@ -123,6 +123,8 @@ void gw__hub_rules_unref(struct gw__hub_rules *r)
         rules_free(r);
 }
 
+static int backend_update(struct gw_hub *h, const struct gw_config *cfg);
+
 int gw_hub_update(struct gw_hub *h, const struct gw_config *cfg)
 {
     if (!h)
@@ -135,7 +137,7 @@ int gw_hub_update(struct gw_hub *h, const struct gw_config *cfg)
     h->rules = r;
     uv_mutex_unlock(&h->lock);
     gw__hub_rules_unref(old);
-    return 0;
+    return backend_update(h, cfg);
 }
 
 bool gw__hub_allowed(const struct gw__hub_rules *r, const char *ch, size_t n, const char *client_id,
@@ -296,6 +298,85 @@ static void on_worker_inbox(uv_async_t *a)
     queue_drop(&q);
 }
 
+/* ---- the Redis backend -------------------------------------------------------------------------
+ *
+ * The Redis backend follows reloads (gw_hub_update), and no hub connection notices (they know
+ * channels, not backends). local -> redis makes the client and subscribes; until Redis confirms
+ * the subscription, messages are delivered here (as while Redis is down), so this instance's
+ * clients never miss one of its own messages. redis -> local closes the client: what it had
+ * not yet published is delivered here. A new redis_channel is subscribed next to the old one,
+ * and messages keep going out on the old one until Redis confirms the new subscription; then
+ * the old one is dropped. A change of the Redis of rate_limit.redis (address, credentials, db,
+ * backoff) makes a new client.
+ */
+
+struct gw__hub_sub {
+    struct gw_hub *h;
+    struct gw_redis_sub *sub;
+    bool active;    /** Redis confirmed it, and it was not lost since */
+    bool confirmed; /** Redis confirmed it once (logged) */
+    char channel[];
+};
+
+static void on_redis_message(void *arg, int status, const char *channel, size_t channel_len,
+                             const char *msg, size_t msg_len);
+
+/* Subscribes to channel on h->redis. NULL when out of memory. */
+static struct gw__hub_sub *sub_new(struct gw_hub *h, const char *channel)
+{
+    size_t n = strlen(channel);
+    struct gw__hub_sub *s = calloc(1, sizeof(*s) + n + 1);
+    if (!s)
+        return NULL;
+    s->h = h;
+    memcpy(s->channel, channel, n + 1);
+    const char *chans[] = {s->channel};
+    if (gw_redis_subscribe(h->redis, chans, 1, on_redis_message, s, &s->sub) < 0) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* Ends s (the client is open) and frees it. NULL is fine. */
+static void sub_drop(struct gw__hub_sub *s)
+{
+    if (!s)
+        return;
+    gw_redis_unsubscribe(s->sub);
+    free(s);
+}
+
+/* The Redis settings a client is made with, as one string to compare. NULL: out of memory. */
+static char *redis_key_of(const struct gw_redis_conf *rc)
+{
+#define GW_HUB_REDIS_KEY(buf, cap)                                                                 \
+    snprintf(buf, cap, "%s\n%u\n%s\n%s\n%u\n%llu\n%llu", rc->host ? rc->host : "",                 \
+             (unsigned)rc->port, rc->username ? rc->username : "",                                 \
+             rc->password ? rc->password : "", (unsigned)rc->db,                                   \
+             (unsigned long long)rc->backoff_min_ms, (unsigned long long)rc->backoff_max_ms)
+    int n = GW_HUB_REDIS_KEY(NULL, 0);
+    char *key = n < 0 ? NULL : malloc((size_t)n + 1);
+    if (key)
+        GW_HUB_REDIS_KEY(key, (size_t)n + 1);
+#undef GW_HUB_REDIS_KEY
+    return key;
+}
+
+static uint64_t redis_timeout_of(const struct gw_config *cfg)
+{
+    uint64_t t = cfg->rate_limit.redis.timeout_ms;
+    return t > 250 ? t : 250;
+}
+
+/* What gw_hub_get_stats shows as the channel in use. */
+static void set_channel_now(struct gw_hub *h, const char *channel)
+{
+    uv_mutex_lock(&h->lock);
+    snprintf(h->redis_channel_now, sizeof h->redis_channel_now, "%s", channel);
+    uv_mutex_unlock(&h->lock);
+}
+
 static void redis_state(struct gw_hub *h, int up, const char *why)
 {
     atomic_store(&h->redis_up, (uint64_t)(up == 1));
@@ -314,8 +395,135 @@ static void redis_state(struct gw_hub *h, int up, const char *why)
                     gw_redis_addr(h->redis), why ? why : "unreachable");
 }
 
+static void on_redis_state(void *arg, int status, const char *why)
+{
+    redis_state(arg, status == 0 ? 1 : 0, why);
+}
+
+/* Closes the Redis client (if any): the hub's backend is local from now on. What the client
+ * had not yet published is delivered here (on_published). */
+static void redis_close(struct gw_hub *h)
+{
+    struct gw_redis *c = h->redis;
+    atomic_store(&h->use_redis, false);
+    atomic_store(&h->redis_up, 0);
+    /* The client frees the subscriptions themselves when it closes. */
+    free(h->sub);
+    free(h->sub_next);
+    h->sub = h->sub_next = NULL;
+    free(h->redis_key);
+    h->redis_key = NULL;
+    set_channel_now(h, "");
+    h->redis = NULL; /* first: the callbacks the close runs see a client that is not ours */
+    if (c) {
+        gw_redis_unwatch(&h->watch);
+        gw_redis_close(c, NULL, NULL);
+    }
+}
+
+/* Makes the client for cfg's Redis and subscribes to cfg->hub.redis_channel. 0 or GW_ENOMEM
+ * (nothing is left open: the backend is local). */
+static int redis_open(struct gw_hub *h, const struct gw_config *cfg)
+{
+    const struct gw_redis_conf *rc = &cfg->rate_limit.redis;
+    struct gw_redis_opts o = {.host = rc->host,
+                              .port = rc->port,
+                              .username = rc->username,
+                              .password = rc->password,
+                              .db = rc->db,
+                              .connect_timeout_ms = 1000,
+                              .backoff_min_ms = rc->backoff_min_ms,
+                              .backoff_max_ms = rc->backoff_max_ms,
+                              .use = "hub"};
+    struct gw_redis *c = NULL;
+    h->redis_key = redis_key_of(rc);
+    if (!h->redis_key || gw_redis_new(&c, h->control, &o) < 0)
+        goto fail;
+    h->redis = c;
+    h->redis_state = -1;
+    h->redis_was_up = false;
+    h->redis_timeout_ms = redis_timeout_of(cfg);
+    gw_redis_watch(c, &h->watch, on_redis_state, h);
+    h->sub = sub_new(h, cfg->hub.redis_channel);
+    if (!h->sub)
+        goto fail;
+    set_channel_now(h, h->sub->channel);
+    atomic_store(&h->use_redis, true);
+    return 0;
+fail:
+    redis_close(h);
+    return GW_ENOMEM;
+}
+
+/* Backend redis, same client: messages go through channel from now on (once Redis confirms
+ * it). 0 or GW_ENOMEM (the channel stays). */
+static int redis_rename(struct gw_hub *h, const char *channel)
+{
+    if (strcmp(h->sub->channel, channel) == 0) {
+        /* unchanged, or back to the current one before the new one was confirmed */
+        sub_drop(h->sub_next);
+        h->sub_next = NULL;
+        return 0;
+    }
+    if (h->sub_next && strcmp(h->sub_next->channel, channel) == 0)
+        return 0; /* on its way */
+    struct gw__hub_sub *s = sub_new(h, channel);
+    if (!s)
+        return GW_ENOMEM;
+    sub_drop(h->sub_next);
+    h->sub_next = s;
+    gw_log_info("hub: subscribing to redis channel %s; messages go through %s until Redis "
+                "confirms it",
+                s->channel, h->sub->channel);
+    return 0;
+}
+
+/* The Redis confirmed the subscription of the renamed channel: it takes over. */
+static void redis_promote(struct gw_hub *h)
+{
+    struct gw__hub_sub *old = h->sub;
+    h->sub = h->sub_next;
+    h->sub_next = NULL;
+    set_channel_now(h, h->sub->channel);
+    gw_log_info("hub: messages go through redis channel %s (%s dropped)", h->sub->channel,
+                old->channel);
+    sub_drop(old);
+}
+
+/* A reload's backend and channel (control thread). */
+static int backend_update(struct gw_hub *h, const struct gw_config *cfg)
+{
+    const struct gw_hub_conf *hc = &cfg->hub;
+    if (hc->backend != GW_HUB_BACKEND_REDIS) {
+        if (h->redis) {
+            gw_log_info("hub: backend local from now on: messages reach this instance's clients "
+                        "only (redis channel %s dropped)",
+                        h->sub ? h->sub->channel : "?");
+            redis_close(h);
+        }
+        return 0;
+    }
+    char *key = redis_key_of(&cfg->rate_limit.redis);
+    if (!key)
+        return GW_ENOMEM;
+    bool same = h->redis && strcmp(key, h->redis_key) == 0;
+    free(key);
+    if (same) {
+        h->redis_timeout_ms = redis_timeout_of(cfg);
+        return redis_rename(h, hc->redis_channel);
+    }
+    bool had = h->redis != NULL;
+    redis_close(h);
+    if (redis_open(h, cfg) < 0)
+        return GW_ENOMEM;
+    gw_log_info("hub: backend redis from now on (%s, channel %s)%s", gw_redis_addr(h->redis),
+                hc->redis_channel, had ? ": the Redis settings changed, a new connection" : "");
+    return 0;
+}
+
 struct pending_publish {
     struct gw_hub *h;
+    struct gw_redis *redis; /** the client it went to */
     struct gw__hub_msg *m;
 };
 
@@ -323,11 +531,13 @@ static void on_published(void *arg, int status, const struct redisReply *reply)
 {
     (void)reply;
     struct pending_publish *p = arg;
-    if (status < 0 && !p->h->stopped) {
+    struct gw_hub *h = p->h;
+    if (status < 0 && !h->stopped) {
         /* Redis did not take it: this instance's clients still get it. */
-        atomic_fetch_add(&p->h->redis_local, 1);
-        redis_state(p->h, 0, gw_strerror(status));
-        deliver_local(p->h, p->m);
+        atomic_fetch_add(&h->redis_local, 1);
+        if (p->redis == h->redis) /* else a reload closed that client: no state change */
+            redis_state(h, 0, gw_strerror(status));
+        deliver_local(h, p->m);
     }
     gw__hub_msg_unref(p->m);
     free(p);
@@ -335,7 +545,9 @@ static void on_published(void *arg, int status, const struct redisReply *reply)
 
 static void send_on(struct gw_hub *h, struct gw__hub_msg *m)
 {
-    if (h->use_redis && h->redis && !h->stopped) {
+    /* Through Redis only once it confirmed the subscription: every instance, this one too,
+     * then hears the message back. */
+    if (h->redis && h->sub && h->sub->active && !h->stopped) {
         struct gw_hub_wire w = {.to = m->to,
                                 .to_len = strlen(m->to),
                                 .channel = m->channel,
@@ -348,9 +560,10 @@ static void send_on(struct gw_hub *h, struct gw__hub_msg *m)
         long n = payload ? gw_hub_wire_format(&w, payload, cap) : -1;
         int rc = GW_ENOMEM;
         if (p && n > 0) {
-            const char *argv[] = {"PUBLISH", h->redis_channel, payload};
-            size_t lens[] = {7, strlen(h->redis_channel), (size_t)n};
+            const char *argv[] = {"PUBLISH", h->sub->channel, payload};
+            size_t lens[] = {7, strlen(h->sub->channel), (size_t)n};
             p->h = h;
+            p->redis = h->redis;
             p->m = m;
             rc = gw_redis_command(h->redis, 3, argv, lens, h->redis_timeout_ms, on_published, p,
                                   NULL);
@@ -362,6 +575,8 @@ static void send_on(struct gw_hub *h, struct gw__hub_msg *m)
         atomic_fetch_add(&h->redis_local, 1);
         if (rc == GW_EREDISDOWN)
             redis_state(h, 0, "not connected");
+    } else if (h->redis && !h->stopped) {
+        atomic_fetch_add(&h->redis_local, 1); /* the subscription is not (yet, or again) there */
     }
     deliver_local(h, m);
     gw__hub_msg_unref(m);
@@ -379,22 +594,28 @@ static void on_outbox(uv_async_t *a)
     free(q.items);
 }
 
-static void on_redis_state(void *arg, int status, const char *why)
-{
-    redis_state(arg, status == 0 ? 1 : 0, why);
-}
-
 static void on_redis_message(void *arg, int status, const char *channel, size_t channel_len,
                              const char *msg, size_t msg_len)
 {
-    (void)channel;
-    (void)channel_len;
-    struct gw_hub *h = arg;
-    if (status < 0 || msg == NULL)
+    struct gw__hub_sub *s = arg;
+    struct gw_hub *h = s->h;
+    if (status < 0) {
+        s->active = false; /* lost: the client subscribes again when it reconnects */
         return;
+    }
+    if (msg == NULL) {
+        s->active = true;
+        if (!s->confirmed)
+            gw_log_info("hub: subscribed to redis channel %s", s->channel);
+        s->confirmed = true;
+        if (s == h->sub_next)
+            redis_promote(h);
+        return;
+    }
     struct gw_hub_wire w;
     if (gw_hub_wire_parse(msg, msg_len, &w) < 0) {
-        gw_log_warn("hub: a malformed message on redis channel %s was ignored", h->redis_channel);
+        gw_log_warn("hub: a malformed message on redis channel %.*s was ignored", (int)channel_len,
+                    channel);
         return;
     }
     struct gw__hub_msg *m = msg_new(w.channel, w.channel_len, w.to, w.to_len, w.event, w.event_len);
@@ -466,27 +687,8 @@ int gw_hub_new(struct gw_hub **out, uv_loop_t *control, const struct gw_config *
     h->rules = rules_new(hc);
     if (!h->counts || !h->locals || !h->rules)
         goto fail;
-    if (hc->backend == GW_HUB_BACKEND_REDIS) {
-        const struct gw_redis_conf *rc = &cfg->rate_limit.redis;
-        struct gw_redis_opts o = {.host = rc->host,
-                                  .port = rc->port,
-                                  .username = rc->username,
-                                  .password = rc->password,
-                                  .db = rc->db,
-                                  .connect_timeout_ms = 1000,
-                                  .backoff_min_ms = rc->backoff_min_ms,
-                                  .backoff_max_ms = rc->backoff_max_ms,
-                                  .use = "hub"};
-        const char *chans[] = {hc->redis_channel};
-        h->use_redis = true;
-        h->redis_timeout_ms = rc->timeout_ms > 250 ? rc->timeout_ms : 250;
-        h->redis_channel = strdup(hc->redis_channel);
-        if (!h->redis_channel || gw_redis_new(&h->redis, control, &o) < 0)
-            goto fail;
-        gw_redis_watch(h->redis, &h->watch, on_redis_state, h);
-        if (gw_redis_subscribe(h->redis, chans, 1, on_redis_message, h, &h->sub) < 0)
-            goto fail;
-    }
+    if (hc->backend == GW_HUB_BACKEND_REDIS && redis_open(h, cfg) < 0)
+        goto fail;
     /* Last: a handle that was initialised can only be freed from its close callback. */
     uv_async_init(control, &h->async, on_outbox);
     h->async.data = h;
@@ -494,9 +696,7 @@ int gw_hub_new(struct gw_hub **out, uv_loop_t *control, const struct gw_config *
     return 0;
 fail:
     /* The client owns its memory and hears nothing more of ours once closed. */
-    if (h->redis)
-        gw_redis_close(h->redis, NULL, NULL);
-    h->redis = NULL;
+    redis_close(h);
     gw_hub_free(h);
     return GW_ENOMEM;
 }
@@ -508,9 +708,7 @@ void gw_hub_stop(struct gw_hub *h)
     uv_mutex_lock(&h->lock);
     h->stopped = true;
     uv_mutex_unlock(&h->lock);
-    if (h->redis)
-        gw_redis_close(h->redis, NULL, NULL);
-    h->redis = NULL;
+    redis_close(h);
     uv_close((uv_handle_t *)&h->async, NULL);
 }
 
@@ -534,7 +732,9 @@ void gw_hub_free(struct gw_hub *h)
     uv_mutex_destroy(&h->lock);
     free(h->counts);
     free(h->locals);
-    free(h->redis_channel);
+    free(h->sub);
+    free(h->sub_next);
+    free(h->redis_key);
     free(h);
 }
 
@@ -585,5 +785,8 @@ void gw_hub_get_stats(struct gw_hub *h, struct gw_hub_stats *out)
     out->redis_up = atomic_load(&h->redis_up);
     out->redis_local = atomic_load(&h->redis_local);
     out->redis_reconnects = atomic_load(&h->redis_reconnects);
-    out->redis_backend = h->use_redis;
+    out->redis_backend = atomic_load(&h->use_redis);
+    uv_mutex_lock(&h->lock);
+    memcpy(out->redis_channel, h->redis_channel_now, sizeof out->redis_channel);
+    uv_mutex_unlock(&h->lock);
 }

@@ -18,6 +18,9 @@
 #include <stdint.h>
 #include <uv.h>
 
+/* The longest hub.redis_channel (config/config_hub.c checks it). */
+#define GW_HUB_REDIS_CHANNEL_MAX 128
+
 struct gw_hub;
 struct gw_tls_stream;
 struct gw_worker;
@@ -46,6 +49,8 @@ struct gw_hub_stats {
     uint64_t redis_local;      /** messages delivered locally because Redis could not take them */
     uint64_t redis_reconnects; /** times Redis came back up after being down */
     bool redis_backend;        /** the backend is redis */
+    /** the Redis channel messages are published on (backend redis), else "" */
+    char redis_channel[GW_HUB_REDIS_CHANNEL_MAX + 1];
 };
 
 /* Control thread, before the workers start. Makes the hub for cfg->hub (enabled) and nworkers
@@ -55,8 +60,12 @@ int gw_hub_new(struct gw_hub **out, uv_loop_t *control, const struct gw_config *
 
 /* Control thread, after a reload published cfg: connections that open from now on get its hub
  * settings (path and origins are read from the snapshot; here: channel rules, message and
- * queue limits, subscription limits, keepalive); open connections keep theirs. The backend and
- * its Redis channel stay those of the start. 0, or GW_ENOMEM (the old settings stay). */
+ * queue limits, subscription limits, keepalive); open connections keep theirs. The backend
+ * follows cfg at once, for every connection (none is closed, each keeps its subscriptions):
+ * local -> redis connects and subscribes, redis -> local closes the Redis client, a new
+ * hub.redis_channel is subscribed and replaces the old one once Redis confirms it, other Redis
+ * settings (rate_limit.redis) make a new client. 0, or GW_ENOMEM (the rules stay the old ones
+ * when that failed first; a backend that failed to switch is left local). */
 int gw_hub_update(struct gw_hub *h, const struct gw_config *cfg);
 
 /* Control thread, when the server stops: closes the Redis client and the control handles. */

@@ -71,6 +71,7 @@ struct gw__hub_rules {
 };
 
 struct gw__hub_count; /* a channel's subscriber count (hub.c) */
+struct gw__hub_sub;   /* a subscription to the Redis channel (hub.c) */
 
 struct gw_hub {
     uv_loop_t *control;
@@ -84,12 +85,17 @@ struct gw_hub {
     struct gw__hub_rules *rules; /** the current settings (guarded by lock), for new connections */
     char instance[9];            /** random hex, the first part of every message id */
     atomic_uint_fast64_t seq;
-    /* backend redis (control thread) */
-    bool use_redis;
-    struct gw_redis *redis;
-    struct gw_redis_sub *sub;
+    /* backend redis (control thread; a reload may switch it on or off, or rename the channel:
+     * hub.c "The Redis backend follows reloads") */
+    atomic_bool use_redis;        /** read by gw_hub_get_stats on any thread */
+    struct gw_redis *redis;       /** NULL with backend local */
+    struct gw__hub_sub *sub;      /** the subscription messages are published on */
+    struct gw__hub_sub *sub_next; /** a renamed channel's, until Redis confirms it */
     struct gw_redis_watch watch;
-    char *redis_channel;
+    char *redis_key; /** the Redis settings the client was made with: a change reconnects */
+    /** the channel messages are published on, "" with backend local (written under lock, on
+     * the control thread; for gw_hub_get_stats) */
+    char redis_channel_now[GW_HUB_REDIS_CHANNEL_MAX + 1];
     uint64_t redis_timeout_ms;
     int redis_state; /** -1 unknown, 0 down, 1 up: logged on each change */
     bool stopped;

@@ -272,16 +272,11 @@ static void warn_fixed_settings(const struct gw_config *now, const struct gw_con
         now->audit.unauthorized_threshold != next->audit.unauthorized_threshold ||
         now->audit.unauthorized_window_ms != next->audit.unauthorized_window_ms)
         gw_log_warn("reload: audit changed; it takes effect at the next start");
-    /* The hub's settings follow reloads (gw_hub_update); its existence and backend do not. */
+    /* The hub's settings, backend and Redis channel follow reloads (gw_hub_update); its
+     * existence does not. */
     if (!now->hub.enabled && next->hub.enabled)
         gw_log_warn("reload: hub was switched on; if it was off at the start, it serves from the "
                     "next start (503 until then)");
-    if (now->hub.enabled && next->hub.enabled &&
-        (now->hub.backend != next->hub.backend ||
-         !same_str(now->hub.redis_channel, next->hub.redis_channel)))
-        gw_log_warn("reload: hub.backend or hub.redis_channel changed; that takes effect at the "
-                    "next start (the other hub settings apply now, to connections that open from "
-                    "now on)");
 }
 
 /* One error without a position (the file parsed; a later step refused it). */
@@ -451,7 +446,7 @@ int gw_server_reload(struct gw_server *s, struct gw_config_errors *errs)
         gw_log_error("reload: the trace exporter keeps its settings (out of memory)");
     gw_openapi_update(s->openapi, snap);
     if (snap->cfg->hub.enabled && gw_hub_update(s->hub, snap->cfg) < 0)
-        gw_log_error("reload: the hub keeps its settings (out of memory)");
+        gw_log_error("reload: the hub could not apply all its new settings (out of memory)");
     snprintf(detail, sizeof detail, "{\"result\":\"ok\",\"generation\":%llu}",
              (unsigned long long)s->generation);
     audit_reload(s, s->config_hash, 200, detail);

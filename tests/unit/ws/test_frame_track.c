@@ -37,6 +37,39 @@ static void test_whole_and_bytewise(void **unused)
     }
 }
 
+/* Split in two anywhere (a header whole in one read, or cut across two): the same frames. */
+static void test_every_split(void **unused)
+{
+    (void)unused;
+    for (size_t k = 0; k <= sizeof stream; k++) {
+        struct gw_ws_track t = {0};
+        assert_int_equal(gw_ws_track(&t, stream, k, false), k);
+        bool at_end = k == 0;
+        for (size_t e = 0; e < 4; e++)
+            at_end = at_end || k == ends[e];
+        assert_int_equal(gw_ws_track_boundary(&t), at_end);
+        assert_int_equal(gw_ws_track(&t, stream + k, sizeof stream - k, false), sizeof stream - k);
+        assert_true(gw_ws_track_boundary(&t));
+    }
+    /* a header cut after its first byte: the same state whether the frame before it came
+     * whole (read at once) or byte by byte */
+    unsigned char more[sizeof stream + 1];
+    memcpy(more, stream, sizeof stream);
+    more[sizeof stream] = 0x81;
+    struct gw_ws_track w = {0}, b = {0};
+    assert_int_equal(gw_ws_track(&w, more, sizeof more, false), sizeof more);
+    for (size_t i = 0; i < sizeof more; i++)
+        gw_ws_track(&b, more + i, 1, false);
+    assert_int_equal(w.hpos, 1);
+    assert_int_equal(b.hpos, 1);
+    assert_int_equal(w.hneed, b.hneed);
+    assert_int_equal(w.len, b.len);
+    /* one read holding a whole 64-bit-length header and part of its payload */
+    struct gw_ws_track t = {0};
+    assert_int_equal(gw_ws_track(&t, stream + 24, 11, false), 11);
+    assert_int_equal(t.left, 1);
+}
+
 static void test_stop_at_each_frame(void **unused)
 {
     (void)unused;
@@ -78,6 +111,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_whole_and_bytewise),
+        cmocka_unit_test(test_every_split),
         cmocka_unit_test(test_stop_at_each_frame),
         cmocka_unit_test(test_close_frames),
     };
