@@ -74,7 +74,7 @@ static void test_identity_values(void **state)
     struct gw_config *cfg = load_ok(
         "{\"auth\": {\"jwt\": {\"keys\": [{\"kid\": \"other\", \"alg\": \"HS256\", \"secret\": "
         "\"" SECRET "\"}]}}, \"identity\": {\"sqlite\": \"/var/lib/g/id.db\", \"migrate\": "
-                    "\"off\", \"issuer\": "
+        "\"off\", \"issuer\": "
         "\"https://id\", \"audience\": \"api\", \"jwt\": {\"kid\": \"k2\", \"secret\": \"" SECRET
         "\"}, \"access_ttl\": \"5m\", \"refresh_ttl\": \"24h\", \"refresh_idle\": \"1h\", "
         "\"password\": {\"opslimit\": 3, "
