@@ -2,6 +2,7 @@
 #include "core/sqlite_db.h"
 
 #include <stdio.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -172,6 +173,14 @@ int gw_sqlite_open_with(const char *path, const char *component, const char *con
 {
     sqlite3 *db = NULL;
     *applied = 0;
+    if (!apply && access(path, F_OK) != 0) {
+        /* Not created here: creating is the first migration's work. */
+        gw_log_error("%s: sqlite: %s does not exist and migrations at start are off: run `gantry "
+                     "migrate -c <config>` first (it creates the database at %s schema version "
+                     "%zu)",
+                     component, path, component, n);
+        return GW_EINVAL;
+    }
     *out = NULL;
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK) {

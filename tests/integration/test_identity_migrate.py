@@ -88,7 +88,16 @@ def test_sqlite_status_dry_run_apply_and_migrate_off():
         assert r.returncode == 0 and "would apply %d migrations" % SQLITE_VERSIONS in r.stdout, r
         assert not os.path.exists(db)  # neither created the file
 
-        # migrate off: a start with migrations pending is refused, saying what to run.
+        # migrate off: a start without the database, or with migrations pending, is refused,
+        # saying what to run (and the file is not created).
+        err = refused_start(config(o, db=db, migrate="off"))
+        assert re.search(r"identity.db does not exist and migrations at start are off: run "
+                         r"`gantry migrate", err), err
+        assert not os.path.exists(db)
+        con = sqlite3.connect(db)  # an empty database: at version 0
+        con.execute("CREATE TABLE unrelated (x INTEGER)")
+        con.commit()
+        con.close()
         err = refused_start(config(o, db=db, migrate="off"))
         assert re.search(r"identity schema version 0, this gantry needs %d \(%d migrations "
                          r"pending\).*gantry migrate" % (SQLITE_VERSIONS, SQLITE_VERSIONS), err), err
