@@ -301,7 +301,9 @@ static int migrate(struct gw__idp_pgc *c, size_t *applied)
         gw_log_error("identity: postgres: the database's identity schema is at version %ld, this "
                      "gantry knows %zu: refusing to use it (a newer gantry migrated it?)",
                      have, NMIGRATIONS);
+        pthread_mutex_lock(&c->pg->lock);
         c->pg->schema_bad = true;
+        pthread_mutex_unlock(&c->pg->lock);
         rc = GW_EIDSTORE;
         goto fail;
     }
