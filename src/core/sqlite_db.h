@@ -15,9 +15,10 @@
 
 /*
  * Opens path for component (a short lowercase name: the migrations' component and the log
- * lines' prefix), turns foreign keys on when foreign_keys, and applies migrations[v] for each
- * version v + 1 above the one recorded, up to n. A database recorded at a version above n (a
- * newer gantry wrote it) is refused. Returns 0 with *out (sqlite3_close it), or GW_EINVAL
+ * lines' prefix), applies migrations[v] for each version v + 1 above the one recorded, up to n
+ * (gw_sqlite_migrate: with foreign keys off, so a migration may rebuild a table), then turns
+ * foreign keys on when foreign_keys. A database recorded at a version above n (a newer gantry
+ * wrote it) is refused. Returns 0 with *out (sqlite3_close it), or GW_EINVAL
  * after logging why (*out NULL).
  */
 int gw_sqlite_open(const char *path, const char *component, const char *const *migrations, size_t n,
