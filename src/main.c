@@ -37,6 +37,13 @@ static const char usage[] =
     "                            while the gateway is down and deregisters on SIGTERM;\n"
     "                            --encryption-key seals the backend token before it is sent\n"
     "                            (see gantry register --help)\n"
+    "  gantry migrate [-c FILE] [--status | --dry-run]\n"
+    "                            apply the pending schema migrations of the identity store\n"
+    "                            (identity.sqlite, or PostgreSQL: identity.postgres.dsn or\n"
+    "                            DATABASE_URL) and exit; --status lists applied and pending\n"
+    "                            versions (exit 3 when one is pending), --dry-run what would\n"
+    "                            be applied; exit 1 when the store fails (see gantry migrate\n"
+    "                            --help)\n"
     "  gantry --help             this text\n"
     "\n"
     "Signals: SIGHUP reloads the config file and the TLS certificates; SIGUSR1 reopens\n"
@@ -44,7 +51,8 @@ static const char usage[] =
     "requests in flight) and exit; a second one closes every connection at once.\n"
     "Environment: GATEWAY_PORT (listen port), LOG_LEVEL (log.level), REDIS_URL\n"
     "(rate_limit.redis.url), JWT_SECRET (auth.jwt.keys[0].secret), ADMIN_API_KEY\n"
-    "(admin.api_key), DATABASE_URL (audit.postgres.dsn, with an audit section) override\n"
+    "(admin.api_key), DATABASE_URL (audit.postgres.dsn, with an audit section, and\n"
+    "identity.postgres.dsn with identity.store postgres) override\n"
     "the file when set and not empty.\n"
     "${NAME} in config strings is replaced by the environment variable NAME.\n"
     "Config reference: docs/config.md\n";
@@ -151,6 +159,8 @@ int main(int argc, char **argv)
             return gw_cli_audit(argc - 2, argv + 2);
         if (strcmp(cmd, "register") == 0)
             return gw_cli_register(argc - 2, argv + 2);
+        if (strcmp(cmd, "migrate") == 0)
+            return gw_cli_migrate(argc - 2, argv + 2);
     }
     return cmd_run(argc - 1, argv + 1);
 }

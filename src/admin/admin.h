@@ -256,6 +256,8 @@ void gw__admin_idp_enable(struct gw_server *s, const struct gw__admin_req *rq,
                           struct gw__admin_resp *rs);
 void gw__admin_idp_logout(struct gw_server *s, const struct gw__admin_req *rq,
                           struct gw__admin_resp *rs);
+void gw__admin_idp_unlock(struct gw_server *s, const struct gw__admin_req *rq,
+                          struct gw__admin_resp *rs);
 void gw__admin_idp_totp_reset(struct gw_server *s, const struct gw__admin_req *rq,
                               struct gw__admin_resp *rs);
 void gw__admin_idp_create(struct gw_server *s, const struct gw__admin_req *rq,

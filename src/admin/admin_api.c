@@ -786,6 +786,7 @@ static const struct {
     {GW_METHOD_POST, "/api/identity/users/{user}/enable", gw__admin_idp_enable},
     {GW_METHOD_POST, "/api/identity/users/{user}/logout", gw__admin_idp_logout},
     {GW_METHOD_POST, "/api/identity/users/{user}/totp/reset", gw__admin_idp_totp_reset},
+    {GW_METHOD_POST, "/api/identity/users/{user}/unlock", gw__admin_idp_unlock},
     {GW_METHOD_PUT, "/api/identity/users/{user}/roles", gw__admin_idp_roles},
     {GW_METHOD_GET, "/api/identity/users/{user}/sessions", gw__admin_idp_sessions},
     {GW_METHOD_DELETE, "/api/identity/users/{user}/sessions/{sid}", gw__admin_idp_session_revoke},

@@ -1,9 +1,10 @@
 /*
  * /api/identity/users: built-in identity's users and sessions on the admin listener (README
  * "Built-in identity", identity/identity.h "the admin API's side"). {user} is an id or a
- * username. Every change (create, delete, disable, enable, logout, password reset, TOTP reset,
- * roles, permissions, a session revoked) is an entry of the audit log (never with a password), with
- * the admin key and address admin.c set as its actor; a refused change (no such user) is one too.
+ * username. Every change (create, delete, disable, enable, logout, unlock, password reset, TOTP
+ * reset, roles, permissions, a session revoked) is an entry of the audit log (never with a
+ * password), with the admin key and address admin.c set as its actor; a refused change (no such
+ * user) is one too.
  */
 #include "admin/admin.h"
 
@@ -152,6 +153,13 @@ void gw__admin_idp_logout(struct gw_server *s, const struct gw__admin_req *rq,
 {
     (void)s;
     change(rq, rs, "identity.user_logout", gw_idp_admin_logout);
+}
+
+void gw__admin_idp_unlock(struct gw_server *s, const struct gw__admin_req *rq,
+                          struct gw__admin_resp *rs)
+{
+    (void)s;
+    change(rq, rs, "identity.user_unlock", gw_idp_admin_unlock);
 }
 
 void gw__admin_idp_totp_reset(struct gw_server *s, const struct gw__admin_req *rq,

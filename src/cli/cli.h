@@ -21,4 +21,10 @@ int gw_cli_audit(int argc, char **argv);
  * gateway unreachable or the deregistration failed). */
 int gw_cli_register(int argc, char **argv);
 
+/* `gantry migrate [-c FILE] [--status | --dry-run]`: applies (or lists) the schema migrations of
+ * built-in identity's store and prints each version; exits 0 done (--status: nothing pending),
+ * 1 the store failed (unreachable, a migration failed, newer than this gantry), 2 usage, config
+ * or no identity section, 3 --status with migrations pending. */
+int gw_cli_migrate(int argc, char **argv);
+
 #endif

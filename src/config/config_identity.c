@@ -207,6 +207,12 @@ static const struct gw__cfg_enum store_kinds[] = {
     {NULL, 0},
 };
 
+static const struct gw__cfg_enum migrate_kinds[] = {
+    {"auto", GW_IDP_MIGRATE_AUTO},
+    {"off", GW_IDP_MIGRATE_OFF},
+    {NULL, 0},
+};
+
 static const struct gw__cfg_range pool_range = {1, 64};
 static const struct gw__cfg_range pg_timeout_range = {100, 60000};
 
@@ -662,6 +668,11 @@ static const struct gw__cfg_field identity_fields[] = {
      .offset = CFG(identity.sqlite),
      .arg = &nonempty_check},
     {.name = "postgres", .type = &gw__cfg_object_type, .arg = &postgres_obj},
+    {.name = "migrate",
+     .type = &gw__cfg_enum_type,
+     .offset = CFG(identity.migrate),
+     .arg = migrate_kinds,
+     .def = "auto"},
     {.name = "issuer",
      .type = &gw__cfg_string_type,
      .offset = CFG(identity.issuer),

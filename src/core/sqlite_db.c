@@ -2,6 +2,7 @@
 #include "core/sqlite_db.h"
 
 #include <stdio.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -53,34 +54,109 @@ static int record(sqlite3 *db, const char *component, size_t v)
     return rc;
 }
 
-static int migrate(sqlite3 *db, const char *component, const char *const *migrations, size_t n)
+static int ensure_table(sqlite3 *db, const char *component)
 {
-    if (gw_sqlite_exec(db, component,
-                       "CREATE TABLE IF NOT EXISTS gantry_migrations (component TEXT NOT NULL, "
-                       "version INTEGER NOT NULL, applied TEXT NOT NULL, PRIMARY KEY (component, "
-                       "version))",
-                       "migrations table") < 0)
+    return gw_sqlite_exec(db, component,
+                          "CREATE TABLE IF NOT EXISTS gantry_migrations (component TEXT NOT NULL, "
+                          "version INTEGER NOT NULL, applied TEXT NOT NULL, PRIMARY KEY "
+                          "(component, version))",
+                          "migrations table");
+}
+
+int gw_sqlite_migrate(sqlite3 *db, const char *component, const char *const *migrations, size_t n,
+                      size_t *applied)
+{
+    *applied = 0;
+    if (ensure_table(db, component) < 0)
         return GW_EINVAL;
-    int have = schema_version(db, component);
-    if (have < 0)
-        return GW_EINVAL;
-    if ((size_t)have > n) {
-        gw_log_error("%s: sqlite: the database has %s schema version %d, newer than this gantry "
-                     "knows (%zu)",
-                     component, component, have, n);
-        return GW_EINVAL;
-    }
-    for (size_t v = (size_t)have; v < n; v++) {
+    /* One version per transaction, the version read again inside it: BEGIN IMMEDIATE takes the
+     * database's write lock (waiting up to the busy timeout for another process's), so of two
+     * processes migrating at once each version is applied by one of them. */
+    for (;;) {
         if (gw_sqlite_exec(db, component, "BEGIN IMMEDIATE", "begin") < 0)
             return GW_EINVAL;
-        if (gw_sqlite_exec(db, component, migrations[v], "migration") < 0 ||
-            record(db, component, v + 1) < 0) {
+        int have = schema_version(db, component);
+        if (have < 0 || (size_t)have > n) {
+            if (have >= 0)
+                gw_log_error("%s: sqlite: the database has %s schema version %d, newer than this "
+                             "gantry knows (%zu)",
+                             component, component, have, n);
+            (void)gw_sqlite_exec(db, component, "ROLLBACK", "rollback");
+            return GW_EINVAL;
+        }
+        if ((size_t)have == n)
+            return gw_sqlite_exec(db, component, "COMMIT", "commit");
+        if (gw_sqlite_exec(db, component, migrations[have], "migration") < 0 ||
+            record(db, component, (size_t)have + 1) < 0) {
             (void)gw_sqlite_exec(db, component, "ROLLBACK", "rollback");
             return GW_EINVAL;
         }
         if (gw_sqlite_exec(db, component, "COMMIT", "commit") < 0)
             return GW_EINVAL;
-        gw_log_info("%s: sqlite: applied %s schema migration %zu", component, component, v + 1);
+        (*applied)++;
+        gw_log_info("%s: sqlite: applied %s schema migration %d", component, component, have + 1);
+    }
+}
+
+int gw_sqlite_schema(sqlite3 *db, const char *component, size_t *have, char (*applied)[32],
+                     size_t cap)
+{
+    sqlite3_stmt *st = NULL;
+    *have = 0;
+    for (size_t i = 0; i < cap; i++)
+        applied[i][0] = '\0';
+    /* No table yet: nothing applied. */
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE name = 'gantry_migrations'", -1,
+                           &st, NULL) != SQLITE_OK)
+        goto fail;
+    int step = sqlite3_step(st);
+    sqlite3_finalize(st);
+    st = NULL;
+    if (step == SQLITE_DONE)
+        return 0;
+    if (step != SQLITE_ROW ||
+        sqlite3_prepare_v2(db,
+                           "SELECT version, applied FROM gantry_migrations WHERE component = ?1 "
+                           "ORDER BY version",
+                           -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_bind_text(st, 1, component, -1, SQLITE_STATIC) != SQLITE_OK)
+        goto fail;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        sqlite3_int64 v = sqlite3_column_int64(st, 0);
+        const unsigned char *t = sqlite3_column_text(st, 1);
+        if (v > 0 && (size_t)v > *have)
+            *have = (size_t)v;
+        if (v > 0 && (size_t)v <= cap)
+            snprintf(applied[v - 1], sizeof applied[0], "%s", t ? (const char *)t : "");
+    }
+    if (step != SQLITE_DONE)
+        goto fail;
+    sqlite3_finalize(st);
+    return 0;
+fail:
+    gw_log_error("%s: sqlite: reading the schema versions: %s", component, sqlite3_errmsg(db));
+    sqlite3_finalize(st);
+    return GW_EINVAL;
+}
+
+/* migrate off: a pending migration refuses the database, saying what to run. */
+static int check_current(sqlite3 *db, const char *path, const char *component, size_t n)
+{
+    size_t have = 0;
+    char none[1][32];
+    if (gw_sqlite_schema(db, component, &have, none, 0) < 0)
+        return GW_EINVAL;
+    if (have > n) {
+        gw_log_error("%s: sqlite: %s has %s schema version %zu, newer than this gantry knows (%zu)",
+                     component, path, component, have, n);
+        return GW_EINVAL;
+    }
+    if (have < n) {
+        gw_log_error("%s: sqlite: %s is at %s schema version %zu, this gantry needs %zu (%zu "
+                     "migration%s pending) and migrations at start are off: run `gantry migrate "
+                     "-c <config>` first",
+                     component, path, component, have, n, n - have, n - have == 1 ? "" : "s");
+        return GW_EINVAL;
     }
     return 0;
 }
@@ -88,7 +164,23 @@ static int migrate(sqlite3 *db, const char *component, const char *const *migrat
 int gw_sqlite_open(const char *path, const char *component, const char *const *migrations, size_t n,
                    bool foreign_keys, sqlite3 **out)
 {
+    size_t applied;
+    return gw_sqlite_open_with(path, component, migrations, n, foreign_keys, true, &applied, out);
+}
+
+int gw_sqlite_open_with(const char *path, const char *component, const char *const *migrations,
+                        size_t n, bool foreign_keys, bool apply, size_t *applied, sqlite3 **out)
+{
     sqlite3 *db = NULL;
+    *applied = 0;
+    if (!apply && access(path, F_OK) != 0) {
+        /* Not created here: creating is the first migration's work. */
+        gw_log_error("%s: sqlite: %s does not exist and migrations at start are off: run `gantry "
+                     "migrate -c <config>` first (it creates the database at %s schema version "
+                     "%zu)",
+                     component, path, component, n);
+        return GW_EINVAL;
+    }
     *out = NULL;
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK) {
@@ -97,11 +189,15 @@ int gw_sqlite_open(const char *path, const char *component, const char *const *m
         goto fail;
     }
     sqlite3_busy_timeout(db, 2000);
+    /* Foreign keys are turned on after the migrations: one that rebuilds a table (the SQLite
+     * way: create, copy, drop, rename) must not cascade the drop. */
     if (gw_sqlite_exec(db, component, "PRAGMA journal_mode=WAL", "journal_mode") < 0 ||
         gw_sqlite_exec(db, component, "PRAGMA synchronous=NORMAL", "synchronous") < 0 ||
+        gw_sqlite_exec(db, component, "PRAGMA foreign_keys=OFF", "foreign_keys") < 0 ||
+        (apply ? gw_sqlite_migrate(db, component, migrations, n, applied)
+               : check_current(db, path, component, n)) < 0 ||
         (foreign_keys &&
-         gw_sqlite_exec(db, component, "PRAGMA foreign_keys=ON", "foreign_keys") < 0) ||
-        migrate(db, component, migrations, n) < 0)
+         gw_sqlite_exec(db, component, "PRAGMA foreign_keys=ON", "foreign_keys") < 0))
         goto fail;
     *out = db;
     return 0;

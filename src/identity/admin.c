@@ -119,9 +119,22 @@ int gw_idp_admin_user(const char *who, json_t **out)
     json_t *v;
     json_array_foreach(sessions, i, v) live += json_is_true(json_object_get(v, "live"));
     json_decref(sessions);
+    /* The lockout of its logins by username and by email: the longer wait. */
+    char key[8 + GW__IDP_EMAIL_MAX + 1];
+    int64_t wait = 0, wait_e = 0;
+    bool counted;
+    snprintf(key, sizeof key, "u:%s", u.username);
+    rc = gw__idp_lock_wait(key, &wait, &counted);
+    snprintf(key, sizeof key, "u:%s", u.email);
+    if (rc == 0)
+        rc = gw__idp_lock_wait(key, &wait_e, &counted);
+    if (rc < 0)
+        return rc;
     json_t *j = user_json(&u, disabled);
-    if (j)
+    if (j) {
         json_object_set_new(j, "live_sessions", json_integer(live));
+        json_object_set_new(j, "locked_for", json_integer(wait > wait_e ? wait : wait_e));
+    }
     return give(j, out);
 }
 
@@ -162,6 +175,29 @@ int gw_idp_admin_logout(const char *who, json_t **out)
         return rc;
     return give(json_pack("{s:I, s:s, s:i}", "id", (json_int_t)u.id, "username", u.username,
                           "sessions_revoked", n),
+                out);
+}
+
+int gw_idp_admin_unlock(const char *who, json_t **out)
+{
+    struct gw__idp_store *st;
+    struct gw__idp_user u;
+    bool disabled, was = false, was_e = false;
+    *out = NULL;
+    int rc = find(who, &st, &u, &disabled);
+    if (rc != 0)
+        return rc;
+    /* A login counts by what was typed: the username's key and the email's both go. */
+    char key[8 + GW__IDP_EMAIL_MAX + 1];
+    snprintf(key, sizeof key, "u:%s", u.username);
+    rc = gw__idp_lock_clear(key, &was);
+    snprintf(key, sizeof key, "u:%s", u.email);
+    if (rc == 0)
+        rc = gw__idp_lock_clear(key, &was_e);
+    if (rc < 0)
+        return rc;
+    return give(json_pack("{s:I, s:s, s:b, s:b}", "id", (json_int_t)u.id, "username", u.username,
+                          "unlocked", 1, "was_locked", was || was_e),
                 out);
 }
 

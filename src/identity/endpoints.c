@@ -221,9 +221,13 @@ void gw__idp_do_login(struct gw_idp_call *c, const struct gw_idp_input *in)
     char ukey[8 + sizeof in->login], akey[8 + sizeof c->client];
     snprintf(ukey, sizeof ukey, "u:%s", in->login);
     snprintf(akey, sizeof akey, "a:%s", c->client);
-    int64_t now = gw__idp_now_ms();
-    int64_t wait = gw__idp_throttle_wait(ukey, now);
-    int64_t wait_a = gw__idp_throttle_wait(akey, now);
+    int64_t wait = 0, wait_a = 0;
+    bool counted = false, counted_a = false;
+    if (gw__idp_lock_wait(ukey, &wait, &counted) < 0 ||
+        gw__idp_lock_wait(akey, &wait_a, &counted_a) < 0) {
+        gw__idp_fail(c, GW_EIDSTORE, NULL, NULL);
+        return;
+    }
     if (wait_a > wait)
         wait = wait_a;
     if (wait > 0) {
@@ -257,18 +261,25 @@ void gw__idp_do_login(struct gw_idp_call *c, const struct gw_idp_input *in)
         snprintf(object, sizeof object, "user:%s", in->login);
         gw__idp_audit_detail(c, "identity.login_failed", object, 401,
                              factor_failed ? "{\"factor\":\"totp\"}" : NULL);
-        if (gw__idp_throttle_fail(ukey, ic->max_failures, ic->lockout_window_ms, ic->lockout_ms,
-                                  now))
+        /* A failure that cannot be counted is not answered as a mere failure: the lockout
+         * must hold. The instance whose failure starts a lockout records it, once. */
+        bool started = false, started_a = false;
+        if (gw__idp_lock_fail(ukey, ic->max_failures, &started) < 0 ||
+            gw__idp_lock_fail(akey, ic->max_addr_failures, &started_a) < 0) {
+            gw__idp_fail(c, GW_EIDSTORE, NULL, NULL);
+            return;
+        }
+        if (started)
             gw__idp_audit(c, "identity.lockout", object, 429);
-        if (gw__idp_throttle_fail(akey, ic->max_addr_failures, ic->lockout_window_ms,
-                                  ic->lockout_ms, now)) {
+        if (started_a) {
             snprintf(object, sizeof object, "client:%s", c->client);
             gw__idp_audit(c, "identity.lockout", object, 429);
         }
         gw__idp_fail(c, GW_EIDCREDENTIALS, NULL, NULL);
         return;
     }
-    gw__idp_throttle_ok(ukey);
+    if (counted)
+        (void)gw__idp_lock_ok(ukey);
     if (rehash) {
         char h[crypto_pwhash_STRBYTES];
         if (gw__idp_password_hash(in->password, in->password_len, ic->opslimit, ic->memlimit, h) ==
@@ -360,8 +371,12 @@ void gw__idp_do_password(struct gw_idp_call *c, const struct gw_idp_input *in)
     char ukey[8 + sizeof u.username], object[96];
     snprintf(ukey, sizeof ukey, "u:%s", u.username);
     snprintf(object, sizeof object, "user:%s", u.username);
-    int64_t now = gw__idp_now_ms();
-    int64_t wait = gw__idp_throttle_wait(ukey, now);
+    int64_t wait = 0;
+    bool counted, started = false;
+    if (gw__idp_lock_wait(ukey, &wait, &counted) < 0) {
+        gw__idp_fail(c, GW_EIDSTORE, NULL, NULL);
+        return;
+    }
     if (wait > 0) {
         gw__idp_fail(c, GW_EIDLOCKED, NULL, "too many failed logins: try again later");
         c->res.retry_after = (uint32_t)wait;
@@ -371,8 +386,11 @@ void gw__idp_do_password(struct gw_idp_call *c, const struct gw_idp_input *in)
     if (!gw__idp_password_check(u.hash, in->password, in->password_len, ic->opslimit, ic->memlimit,
                                 &rehash)) {
         gw__idp_audit(c, "identity.password_change", object, 401);
-        if (gw__idp_throttle_fail(ukey, ic->max_failures, ic->lockout_window_ms, ic->lockout_ms,
-                                  now))
+        if (gw__idp_lock_fail(ukey, ic->max_failures, &started) < 0) {
+            gw__idp_fail(c, GW_EIDSTORE, NULL, NULL);
+            return;
+        }
+        if (started)
             gw__idp_audit(c, "identity.lockout", object, 429);
         gw__idp_fail(c, GW_EIDCREDENTIALS, NULL, "current_password is wrong");
         return;

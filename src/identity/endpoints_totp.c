@@ -174,8 +174,12 @@ void gw__idp_do_totp_disable(struct gw_idp_call *c, const struct gw_idp_input *i
     char ukey[8 + sizeof u.username], object[96];
     snprintf(ukey, sizeof ukey, "u:%s", u.username);
     snprintf(object, sizeof object, "user:%s", u.username);
-    int64_t now = gw__idp_now_ms();
-    int64_t wait = gw__idp_throttle_wait(ukey, now);
+    int64_t wait = 0;
+    bool counted, started = false;
+    if (gw__idp_lock_wait(ukey, &wait, &counted) < 0) {
+        gw__idp_fail(c, GW_EIDSTORE, NULL, NULL);
+        return;
+    }
     if (wait > 0) {
         gw__idp_fail(c, GW_EIDLOCKED, NULL, "too many failed logins: try again later");
         c->res.retry_after = (uint32_t)wait;
@@ -198,8 +202,11 @@ void gw__idp_do_totp_disable(struct gw_idp_call *c, const struct gw_idp_input *i
     }
     if (!ok) {
         gw__idp_audit(c, "identity.totp_disable", object, 401);
-        if (gw__idp_throttle_fail(ukey, ic->max_failures, ic->lockout_window_ms, ic->lockout_ms,
-                                  now))
+        if (gw__idp_lock_fail(ukey, ic->max_failures, &started) < 0) {
+            gw__idp_fail(c, GW_EIDSTORE, NULL, NULL);
+            return;
+        }
+        if (started)
             gw__idp_audit(c, "identity.lockout", object, 429);
         gw__idp_fail(c, GW_EIDCREDENTIALS, NULL, "the password or code is wrong");
         return;

@@ -69,6 +69,32 @@ int gw_idp_start(const struct gw_config *cfg);
 /* Closes the store; after the workers stopped. */
 void gw_idp_stop(void);
 
+/* ---- the store's schema (`gantry migrate`, identity.migrate) ---- */
+
+#define GW_IDP_SCHEMA_MAX 16 /* versions of one store's schema */
+
+struct gw_idp_schema {
+    const char *store; /* "sqlite" or "postgres" */
+    bool exists;       /* sqlite: the file is there (reading never creates it) */
+    size_t known;      /* the versions this gantry knows: 1..known */
+    size_t before;     /* the database's version before the call (0: none; above known: newer) */
+    size_t after;      /* after it: the versions before..after were applied by this call */
+    const char *what[GW_IDP_SCHEMA_MAX]; /* what version v does, what[v - 1] (v <= known) */
+    char applied[GW_IDP_SCHEMA_MAX][32]; /* when version v was applied, UTC ISO 8601; "" none */
+};
+
+/*
+ * The schema of the store ic names (its SQLite file, or its PostgreSQL database with one
+ * connection of its own) into *out; with apply, its pending migrations applied first, under the
+ * lock a start takes (SQLite: the database's write lock, one version per transaction read again
+ * inside it; PostgreSQL: one transaction under the advisory lock the audit log's schema step
+ * takes too), so concurrent runs and starts apply each version once. Blocks (the caller's
+ * thread: `gantry migrate`). 0; GW_EIDSTORE when the database cannot be opened or reached, a
+ * migration failed, or the database is newer than this gantry (out->before > out->known, when
+ * read), each logged.
+ */
+int gw_idp_schema(const struct gw_identity_conf *ic, bool apply, struct gw_idp_schema *out);
+
 /* The outcome of a call, for the loop thread. */
 struct gw_idp_result {
     int status; /* HTTP status */
@@ -138,7 +164,8 @@ void gw_idp_gate_cancel(struct gw_idp_gate *g);
  * (1..1000): {"users": [...], "next_cursor": id or null}. */
 int gw_idp_admin_users(const char *search, int64_t after, uint32_t limit, json_t **out);
 
-/* One user: id, username, email, roles, created_at, disabled, totp_enabled, sessions. */
+/* One user: id, username, email, roles, created_at, disabled, totp_enabled, live_sessions,
+ * locked_for (seconds until its logins are accepted again: 0 when not locked out). */
 int gw_idp_admin_user(const char *who, json_t **out);
 
 /* Disables (every session revoked, logins refused) or enables a user: the user after. */
@@ -146,6 +173,11 @@ int gw_idp_admin_set_disabled(const char *who, bool disabled, json_t **out);
 
 /* Revokes every session of the user: {"username", "sessions_revoked"}. */
 int gw_idp_admin_logout(const char *who, json_t **out);
+
+/* Ends the user's lockout (identity.lockout) and forgets its failed logins, by username and by
+ * email, on every instance when the store is PostgreSQL: {"id", "username", "unlocked": true,
+ * "was_locked"}. */
+int gw_idp_admin_unlock(const char *who, json_t **out);
 
 /* Turns the user's TOTP off (secret, pending enrolment and recovery codes forgotten):
  * {"username", "totp_enabled": false, "was_enabled"}. */

@@ -141,10 +141,21 @@ struct gw__idp_store;
 int gw__idp_store_open(const struct gw_identity_conf *ic, struct gw__idp_store **out);
 /* Opens (creating) the SQLite database file, WAL mode, with the migrations this gantry knows. */
 int gw__idp_sqlite_open(const char *path, struct gw__idp_store **out);
+/* The same, and with apply false (identity.migrate off) a pending migration refuses the file. */
+int gw__idp_sqlite_open_with(const char *path, bool apply, struct gw__idp_store **out);
+/* gw_idp_schema of the SQLite file path. */
+int gw__idp_sqlite_schema(const char *path, bool apply, struct gw_idp_schema *out);
+/* gw_idp_schema of the PostgreSQL database dsn (each wait bounded by timeout_ms). */
+int gw__idp_pg_schema(const char *dsn, uint64_t timeout_ms, bool apply, struct gw_idp_schema *out);
 /* A pool of at most pool connections to dsn (a libpq connection string or a postgresql:// URI),
  * each wait bounded by timeout_ms. Connects lazily: 0 even when PostgreSQL is down. */
 int gw__idp_pg_open(const char *dsn, uint32_t pool, uint64_t timeout_ms,
                     struct gw__idp_store **out);
+/* The same, and with apply false (identity.migrate off) the schema is checked, not migrated: a
+ * pending migration refuses the store (GW_EIDSTORE, logged) when PostgreSQL is there at open,
+ * else each call until it is applied. */
+int gw__idp_pg_open_with(const char *dsn, uint32_t pool, uint64_t timeout_ms, bool apply,
+                         struct gw__idp_store **out);
 void gw__idp_store_close(struct gw__idp_store *s);
 /* "sqlite" or "postgres". */
 const char *gw__idp_store_name(const struct gw__idp_store *s);
@@ -298,6 +309,11 @@ struct gw__idp_store_ops {
     int (*admin_set_list)(struct gw__idp_store *s, int64_t id, bool perms, const char *list);
     int (*admin_sessions)(struct gw__idp_store *s, int64_t user, json_t *arr);
     int (*admin_session_of)(struct gw__idp_store *s, int64_t user, const char *sid, bool *found);
+    /* The lockout (lockout.c), NULL: in-process. */
+    int (*lock_wait)(struct gw__idp_store *s, const char *key, int64_t *wait_s, bool *counted);
+    int (*lock_fail)(struct gw__idp_store *s, const char *key, uint32_t max, uint64_t window_ms,
+                     uint64_t lockout_ms, bool *started);
+    int (*lock_clear)(struct gw__idp_store *s, const char *key, bool only_failures, bool *was);
 };
 
 /* The head of every implementation's store. */
@@ -375,8 +391,39 @@ bool gw__idp_throttle_fail(const char *key, uint32_t max, uint64_t window_ms, ui
 /* A successful login: key's failures are forgotten. */
 void gw__idp_throttle_ok(const char *key);
 
+/* The admin API's unlock: key's failures and lockout forgotten. True when a lockout was
+ * running. */
+bool gw__idp_throttle_clear(const char *key, int64_t now_ms);
+
 /* Frees the table (gw_idp_stop). */
 void gw__idp_throttle_reset(void);
+
+/* ---- lockout.c: the lockout, in-process (throttle.c) with the SQLite store, in the database
+ * with the PostgreSQL store (store_pg_lockout.c: shared by every instance). key: "u:<login>" or
+ * "a:<address>". Each blocks on the store: the thread pool or the control thread. ---- */
+
+/* Seconds until key may try again into *wait_s (0: now); *counted tells that failures are
+ * counted for key (a successful login then calls gw__idp_lock_ok). 0 or GW_EIDSTORE. */
+int gw__idp_lock_wait(const char *key, int64_t *wait_s, bool *counted);
+
+/* A failed login for key, max failures (identity.lockout's window and duration) starting a
+ * lockout: *started is set for the one failure, among every instance's, that starts it. 0 or
+ * GW_EIDSTORE. */
+int gw__idp_lock_fail(const char *key, uint32_t max, bool *started);
+
+/* A successful login: key's failures forgotten (a lockout running stays). 0 or GW_EIDSTORE. */
+int gw__idp_lock_ok(const char *key);
+
+/* The admin API's unlock: key's failures and lockout forgotten, *was telling whether a lockout
+ * was running. 0 or GW_EIDSTORE. */
+int gw__idp_lock_clear(const char *key, bool *was);
+
+/* store_pg_lockout.c: the PostgreSQL store's lockout (only_failures: a successful login's
+ * clearing, which leaves a running lockout alone). */
+int gw__idp_pg_lock_wait(struct gw__idp_store *s, const char *key, int64_t *wait_s, bool *counted);
+int gw__idp_pg_lock_fail(struct gw__idp_store *s, const char *key, uint32_t max, uint64_t window_ms,
+                         uint64_t lockout_ms, bool *started);
+int gw__idp_pg_lock_clear(struct gw__idp_store *s, const char *key, bool only_failures, bool *was);
 
 /* ---- gate.c: login throttling's counters, bound at start -------------------------------- */
 

@@ -9,9 +9,17 @@
 
 int gw__idp_store_open(const struct gw_identity_conf *ic, struct gw__idp_store **out)
 {
+    bool apply = ic->migrate == GW_IDP_MIGRATE_AUTO;
     if (ic->store == GW_IDP_STORE_POSTGRES)
-        return gw__idp_pg_open(ic->pg_dsn, ic->pg_pool, ic->pg_timeout_ms, out);
-    return gw__idp_sqlite_open(ic->sqlite, out);
+        return gw__idp_pg_open_with(ic->pg_dsn, ic->pg_pool, ic->pg_timeout_ms, apply, out);
+    return gw__idp_sqlite_open_with(ic->sqlite, apply, out);
+}
+
+int gw_idp_schema(const struct gw_identity_conf *ic, bool apply, struct gw_idp_schema *out)
+{
+    if (ic->store == GW_IDP_STORE_POSTGRES)
+        return gw__idp_pg_schema(ic->pg_dsn, ic->pg_timeout_ms, apply, out);
+    return gw__idp_sqlite_schema(ic->sqlite, apply, out);
 }
 
 void gw__idp_store_close(struct gw__idp_store *s)

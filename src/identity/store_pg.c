@@ -59,8 +59,18 @@ static const char *const migrations[] = {
     "CREATE INDEX idp_refresh_sid ON idp_refresh(sid);"
     "CREATE TABLE idp_recovery (user_id bigint NOT NULL REFERENCES idp_users(id) ON DELETE "
     "CASCADE, hash text NOT NULL, used integer NOT NULL DEFAULT 0, PRIMARY KEY (user_id, hash));",
+    /* 2: the lockout shared by every instance (store_pg_lockout.c): failed logins per account
+     * or client address (key: SHA-256 hex), times in milliseconds of the database's clock */
+    "CREATE TABLE idp_lockout (key text PRIMARY KEY, failures integer NOT NULL, window_start "
+    "bigint NOT NULL, locked_until bigint NOT NULL DEFAULT 0);",
 };
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
+
+/* What each version does (gantry migrate's listing). */
+static const char *const migration_what[] = {
+    "users, sessions, refresh tokens, TOTP, recovery codes, permissions",
+    "the lockout shared by every instance (idp_lockout)",
+};
 
 struct gw__idp_pgc {
     struct pg *pg;
@@ -77,8 +87,10 @@ struct pg {
     pthread_cond_t freed; /* a slot was given back */
     size_t n;
     struct gw__idp_pgc slots[POOL_MAX];
-    bool migrated;
-    int reported; /* -1 nothing logged yet, 0 down, 1 up */
+    bool apply;      /* identity.migrate auto: the first connection migrates; off: checks */
+    bool migrated;   /* the schema is current (migrated or checked) */
+    bool schema_bad; /* it is not, and cannot be made so here (logged once) */
+    int reported;    /* -1 nothing logged yet, 0 down, 1 up */
 };
 
 static int64_t mono_ms(void)
@@ -268,10 +280,12 @@ int gw__idp_pg_exec(struct gw__idp_pgc *c, const char *what, const char *sql, in
     return 0;
 }
 
-/* Applies the migrations above the version recorded, in one transaction. 0 or GW_EIDSTORE. */
-static int migrate(struct gw__idp_pgc *c)
+/* Applies the migrations above the version recorded, in one transaction (*applied: how many).
+ * 0 or GW_EIDSTORE. */
+static int migrate(struct gw__idp_pgc *c, size_t *applied)
 {
     PGresult *r = NULL;
+    *applied = 0;
     int rc = gw__idp_pg_exec(
         c, "migrating (setup)",
         "BEGIN; SELECT pg_advisory_xact_lock(" MIGRATION_LOCK ");"
@@ -287,6 +301,9 @@ static int migrate(struct gw__idp_pgc *c)
         gw_log_error("identity: postgres: the database's identity schema is at version %ld, this "
                      "gantry knows %zu: refusing to use it (a newer gantry migrated it?)",
                      have, NMIGRATIONS);
+        pthread_mutex_lock(&c->pg->lock);
+        c->pg->schema_bad = true;
+        pthread_mutex_unlock(&c->pg->lock);
         rc = GW_EIDSTORE;
         goto fail;
     }
@@ -302,6 +319,7 @@ static int migrate(struct gw__idp_pgc *c)
                                  1, p, NULL);
         if (rc < 0)
             goto fail;
+        (*applied)++;
         gw_log_info("identity: postgres: schema migrated to version %zu", v);
     }
     rc = gw__idp_pg_exec(c, "migrating (commit)", "COMMIT", 0, NULL, NULL);
@@ -310,6 +328,62 @@ static int migrate(struct gw__idp_pgc *c)
 fail:
     if (!c->broken)
         (void)gw__idp_pg_exec(c, "rollback", "ROLLBACK", 0, NULL, NULL);
+    return GW_EIDSTORE;
+}
+
+/* The identity versions recorded (the table may not be there yet: none), into out (may be NULL)
+ * and *have. 0 or GW_EIDSTORE. */
+static int read_versions(struct gw__idp_pgc *c, size_t *have, struct gw_idp_schema *out)
+{
+    PGresult *r = NULL;
+    *have = 0;
+    int rc = gw__idp_pg_exec(c, "looking for the migrations table",
+                             "SELECT to_regclass('gantry_migrations') IS NOT NULL", 0, NULL, &r);
+    if (rc < 0)
+        return rc;
+    bool there = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    if (!there)
+        return 0;
+    rc = gw__idp_pg_exec(c, "reading the schema versions",
+                         "SELECT version, to_char(applied AT TIME ZONE 'UTC', "
+                         "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') FROM gantry_migrations WHERE "
+                         "component = 'identity' ORDER BY version",
+                         0, NULL, &r);
+    if (rc < 0)
+        return rc;
+    for (int i = 0; i < PQntuples(r); i++) {
+        long v = strtol(PQgetvalue(r, i, 0), NULL, 10);
+        if (v > 0 && (size_t)v > *have)
+            *have = (size_t)v;
+        if (out && v > 0 && (size_t)v <= GW_IDP_SCHEMA_MAX)
+            snprintf(out->applied[v - 1], sizeof out->applied[0], "%s", PQgetvalue(r, i, 1));
+    }
+    PQclear(r);
+    return 0;
+}
+
+/* identity.migrate off: the schema must be current already. 0, or GW_EIDSTORE (logged once). */
+static int check_current(struct gw__idp_pgc *c)
+{
+    struct pg *pg = c->pg;
+    size_t have;
+    int rc = read_versions(c, &have, NULL);
+    if (rc < 0 || have == NMIGRATIONS)
+        return rc;
+    pthread_mutex_lock(&pg->lock);
+    bool logged = pg->schema_bad;
+    pg->schema_bad = true;
+    pthread_mutex_unlock(&pg->lock);
+    if (!logged && have > NMIGRATIONS)
+        gw_log_error("identity: postgres: the database's identity schema is at version %zu, this "
+                     "gantry knows %zu: refusing to use it (a newer gantry migrated it?)",
+                     have, NMIGRATIONS);
+    else if (!logged)
+        gw_log_error("identity: postgres: the database's identity schema is at version %zu, this "
+                     "gantry needs %zu (%zu migration%s pending) and identity.migrate is off: run "
+                     "`gantry migrate -c <config>` first",
+                     have, NMIGRATIONS, NMIGRATIONS - have, NMIGRATIONS - have == 1 ? "" : "s");
     return GW_EIDSTORE;
 }
 
@@ -367,12 +441,14 @@ int gw__idp_pg_acquire(struct gw__idp_store *base, struct gw__idp_pgc **out)
         }
     }
     if (!migrated) {
-        if (migrate(c) < 0) {
+        size_t applied;
+        if ((pg->apply ? migrate(c, &applied) : check_current(c)) < 0) {
             gw__idp_pg_release(c);
             return GW_EIDSTORE;
         }
         pthread_mutex_lock(&pg->lock);
         pg->migrated = true;
+        pg->schema_bad = false;
         pthread_mutex_unlock(&pg->lock);
     }
     report(pg, true, NULL);
@@ -411,26 +487,89 @@ void gw__idp_pg_close(struct gw__idp_store *base)
 
 int gw__idp_pg_open(const char *dsn, uint32_t pool, uint64_t timeout_ms, struct gw__idp_store **out)
 {
-    *out = NULL;
-    if (dsn == NULL || pool == 0 || timeout_ms == 0)
-        return GW_EIDSTORE;
+    return gw__idp_pg_open_with(dsn, pool, timeout_ms, true, out);
+}
+
+/* A store of pool connections, none made yet. NULL when out of memory. */
+static struct pg *pg_new(const char *dsn, uint32_t pool, uint64_t timeout_ms, bool apply)
+{
     struct pg *pg = calloc(1, sizeof *pg);
     if (pg == NULL || (pg->dsn = strdup(dsn)) == NULL) {
         free(pg);
-        return GW_ENOMEM;
+        return NULL;
     }
     pg->base.ops = gw__idp_pg_ops();
     pg->timeout_ms = timeout_ms;
+    pg->apply = apply;
     pg->n = pool > POOL_MAX ? POOL_MAX : pool;
     pg->reported = -1;
     pthread_mutex_init(&pg->lock, NULL);
     pthread_cond_init(&pg->freed, NULL);
     for (size_t i = 0; i < pg->n; i++)
         pg->slots[i].pg = pg;
-    *out = &pg->base;
+    return pg;
+}
+
+int gw__idp_pg_open_with(const char *dsn, uint32_t pool, uint64_t timeout_ms, bool apply,
+                         struct gw__idp_store **out)
+{
+    *out = NULL;
+    if (dsn == NULL || pool == 0 || timeout_ms == 0)
+        return GW_EIDSTORE;
+    struct pg *pg = pg_new(dsn, pool, timeout_ms, apply);
+    if (pg == NULL)
+        return GW_ENOMEM;
     /* Connect (and migrate) now when PostgreSQL is there; when it is not, the calls try again. */
     struct gw__idp_pgc *c = NULL;
     if (gw__idp_pg_acquire(&pg->base, &c) == 0)
         gw__idp_pg_release(c);
+    /* There, but with a schema this gantry cannot use (newer, or pending with migrate off): the
+     * start is refused rather than every call answering 503. */
+    if (pg->schema_bad) {
+        gw__idp_pg_close(&pg->base);
+        return GW_EIDSTORE;
+    }
+    *out = &pg->base;
     return 0;
+}
+
+int gw__idp_pg_schema(const char *dsn, uint64_t timeout_ms, bool apply, struct gw_idp_schema *out)
+{
+    _Static_assert(NMIGRATIONS <= GW_IDP_SCHEMA_MAX, "GW_IDP_SCHEMA_MAX");
+    _Static_assert(NMIGRATIONS == sizeof migration_what / sizeof migration_what[0], "what");
+    memset(out, 0, sizeof *out);
+    out->store = "postgres";
+    out->exists = true;
+    out->known = NMIGRATIONS;
+    for (size_t v = 0; v < NMIGRATIONS; v++)
+        out->what[v] = migration_what[v];
+    if (dsn == NULL || timeout_ms == 0)
+        return GW_EIDSTORE;
+    struct pg *pg = pg_new(dsn, 1, timeout_ms, apply);
+    if (pg == NULL)
+        return GW_ENOMEM;
+    struct gw__idp_pgc *c = &pg->slots[0];
+    char why[256];
+    size_t applied = 0;
+    int rc = GW_EIDSTORE;
+    c->busy = true;
+    if (connect_one(pg, &c->conn, why, sizeof why) < 0) {
+        gw_log_error("identity: postgres: cannot connect: %s", why);
+        goto fail;
+    }
+    if (apply && migrate(c, &applied) < 0)
+        goto fail;
+    rc = read_versions(c, &out->after, out);
+    if (rc < 0)
+        goto fail;
+    out->before = out->after - applied;
+    if (out->after > NMIGRATIONS) {
+        gw_log_error("identity: postgres: the database's identity schema is at version %zu, this "
+                     "gantry knows %zu (a newer gantry migrated it?)",
+                     out->after, NMIGRATIONS);
+        rc = GW_EIDSTORE;
+    }
+fail:
+    gw__idp_pg_close(&pg->base);
+    return rc;
 }

@@ -599,6 +599,9 @@ static const struct gw__idp_store_ops pg_ops = {
     .admin_set_list = pg_admin_set_list,
     .admin_sessions = pg_admin_sessions,
     .admin_session_of = pg_admin_session_of,
+    .lock_wait = gw__idp_pg_lock_wait,
+    .lock_fail = gw__idp_pg_lock_fail,
+    .lock_clear = gw__idp_pg_lock_clear,
 };
 
 const struct gw__idp_store_ops *gw__idp_pg_ops(void)

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -41,6 +42,30 @@ static const char *const migrations[] = {
     "CASCADE, hash TEXT NOT NULL, used INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (user_id, hash));",
     /* 4: permissions (space-separated, as roles), set by the admin API */
     "ALTER TABLE idp_users ADD COLUMN permissions TEXT NOT NULL DEFAULT '';",
+    /* 5: user ids never reused (AUTOINCREMENT: a deleted user's id is not given to the next
+     * one, whose tokens would otherwise carry the old user's sub). SQLite adds it only by
+     * rebuilding the table: create, copy, drop, rename, with foreign keys off (gw_sqlite_open
+     * turns them on after the migrations) so the drop cascades nothing. Ids counted from the
+     * highest one left. */
+    "CREATE TABLE idp_users_v5 (id INTEGER PRIMARY KEY AUTOINCREMENT, username TEXT NOT NULL "
+    "UNIQUE, email TEXT NOT NULL UNIQUE, password TEXT NOT NULL, roles TEXT NOT NULL, created "
+    "INTEGER NOT NULL, disabled INTEGER NOT NULL DEFAULT 0, totp_secret BLOB, totp_pending BLOB, "
+    "totp_last_step INTEGER NOT NULL DEFAULT 0, permissions TEXT NOT NULL DEFAULT '');"
+    "INSERT INTO idp_users_v5 (id, username, email, password, roles, created, disabled, "
+    "totp_secret, totp_pending, totp_last_step, permissions) SELECT id, username, email, "
+    "password, roles, created, disabled, totp_secret, totp_pending, totp_last_step, permissions "
+    "FROM idp_users;"
+    "DROP TABLE idp_users;"
+    "ALTER TABLE idp_users_v5 RENAME TO idp_users;",
+};
+
+/* What each version does (gantry migrate's listing). */
+static const char *const migration_what[] = {
+    "users, sessions, refresh tokens",
+    "sessions' idle timeout (identity.refresh_idle)",
+    "TOTP secrets and recovery codes",
+    "users' permissions",
+    "user ids never reused (AUTOINCREMENT; the users table rebuilt)",
 };
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
 
@@ -136,13 +161,58 @@ static void sq_store_close(struct gw__idp_store *base);
 
 int gw__idp_sqlite_open(const char *path, struct gw__idp_store **out)
 {
+    return gw__idp_sqlite_open_with(path, true, out);
+}
+
+int gw__idp_sqlite_schema(const char *path, bool apply, struct gw_idp_schema *out)
+{
+    sqlite3 *db = NULL;
+    size_t applied = 0;
+    int rc = GW_EIDSTORE;
+    _Static_assert(NMIGRATIONS <= GW_IDP_SCHEMA_MAX, "GW_IDP_SCHEMA_MAX");
+    _Static_assert(NMIGRATIONS == sizeof migration_what / sizeof migration_what[0], "what");
+    memset(out, 0, sizeof *out);
+    out->store = "sqlite";
+    out->known = NMIGRATIONS;
+    for (size_t v = 0; v < NMIGRATIONS; v++)
+        out->what[v] = migration_what[v];
+    if (!apply) {
+        /* Reading never creates the file. */
+        if (access(path, F_OK) != 0)
+            return 0;
+        out->exists = true;
+        if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+            gw_log_error("identity: cannot open the SQLite database %s: %s", path,
+                         db ? sqlite3_errmsg(db) : "out of memory");
+            goto fail;
+        }
+        sqlite3_busy_timeout(db, 2000);
+    } else {
+        out->exists = true;
+        if (gw_sqlite_open_with(path, "identity", migrations, NMIGRATIONS, true, true, &applied,
+                                &db) < 0)
+            goto fail;
+    }
+    if (gw_sqlite_schema(db, "identity", &out->after, out->applied, GW_IDP_SCHEMA_MAX) < 0)
+        goto fail;
+    out->before = out->after - applied;
+    rc = 0;
+fail:
+    sqlite3_close(db);
+    return rc;
+}
+
+int gw__idp_sqlite_open_with(const char *path, bool apply, struct gw__idp_store **out)
+{
     struct sq *s = calloc(1, sizeof *s);
     *out = NULL;
     if (s == NULL)
         return GW_ENOMEM;
     s->base.ops = &sq_ops;
     pthread_mutex_init(&s->lock, NULL);
-    if (gw_sqlite_open(path, "identity", migrations, NMIGRATIONS, true, &s->db) < 0)
+    size_t applied;
+    if (gw_sqlite_open_with(path, "identity", migrations, NMIGRATIONS, true, apply, &applied,
+                            &s->db) < 0)
         goto fail;
     for (int i = 0; i < Q__COUNT; i++) {
         if (sqlite3_prepare_v2(s->db, sql[i], -1, &s->q[i], NULL) != SQLITE_OK) {

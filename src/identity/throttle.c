@@ -121,6 +121,19 @@ void gw__idp_throttle_ok(const char *key)
     pthread_mutex_unlock(&lock);
 }
 
+bool gw__idp_throttle_clear(const char *key, int64_t now_ms)
+{
+    pthread_mutex_lock(&lock);
+    struct entry *e = slot(key_of(key), false);
+    bool was = e != NULL && e->locked_until_ms > now_ms;
+    if (e != NULL) {
+        e->failures = 0;
+        e->locked_until_ms = 0;
+    }
+    pthread_mutex_unlock(&lock);
+    return was;
+}
+
 void gw__idp_throttle_reset(void)
 {
     pthread_mutex_lock(&lock);

@@ -23,6 +23,12 @@ enum gw_idp_store_kind {
     GW_IDP_STORE_POSTGRES, /* identity.postgres.dsn: shared by several gantry instances */
 };
 
+/* "identity.migrate" */
+enum gw_idp_migrate_kind {
+    GW_IDP_MIGRATE_AUTO, /* the store's schema migrations applied at start */
+    GW_IDP_MIGRATE_OFF,  /* only by `gantry migrate`: pending ones refuse the start */
+};
+
 /* "identity.revocation.backend" */
 enum gw_idp_revoke_backend {
     GW_IDP_REVOKE_LOCAL, /* this process only */
@@ -59,6 +65,7 @@ struct gw_identity_conf {
     bool enabled;
     int store;                              /* "store": GW_IDP_STORE_*, default sqlite */
     char *sqlite;                           /* "sqlite": the database file (store sqlite) */
+    int migrate;                            /* "migrate": GW_IDP_MIGRATE_*, default auto */
     char *pg_dsn;                           /* "postgres.dsn" (else DATABASE_URL) */
     uint32_t pg_pool;                       /* "postgres.pool", default 4 connections */
     uint64_t pg_timeout_ms;                 /* "postgres.timeout", default 5s */

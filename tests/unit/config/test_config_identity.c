@@ -39,6 +39,7 @@ static void test_identity_defaults(void **state)
     assert_string_equal(ic->issuer, "gantry");
     assert_string_equal(ic->audience, "gantry");
     assert_string_equal(ic->kid, "gantry-identity");
+    assert_int_equal(ic->migrate, GW_IDP_MIGRATE_AUTO);
     assert_int_equal(ic->access_ttl_ms, 15 * 60000);
     assert_int_equal(ic->refresh_ttl_ms, 720ull * 3600000);
     assert_int_equal(ic->refresh_idle_ms, 0);
@@ -72,7 +73,8 @@ static void test_identity_values(void **state)
     (void)state;
     struct gw_config *cfg = load_ok(
         "{\"auth\": {\"jwt\": {\"keys\": [{\"kid\": \"other\", \"alg\": \"HS256\", \"secret\": "
-        "\"" SECRET "\"}]}}, \"identity\": {\"sqlite\": \"/var/lib/g/id.db\", \"issuer\": "
+        "\"" SECRET "\"}]}}, \"identity\": {\"sqlite\": \"/var/lib/g/id.db\", \"migrate\": "
+        "\"off\", \"issuer\": "
         "\"https://id\", \"audience\": \"api\", \"jwt\": {\"kid\": \"k2\", \"secret\": \"" SECRET
         "\"}, \"access_ttl\": \"5m\", \"refresh_ttl\": \"24h\", \"refresh_idle\": \"1h\", "
         "\"password\": {\"opslimit\": 3, "
@@ -85,6 +87,7 @@ static void test_identity_values(void **state)
     assert_string_equal(ic->issuer, "https://id");
     assert_string_equal(ic->audience, "api");
     assert_string_equal(ic->kid, "k2");
+    assert_int_equal(ic->migrate, GW_IDP_MIGRATE_OFF);
     assert_int_equal(ic->access_ttl_ms, 300000);
     assert_int_equal(ic->refresh_ttl_ms, 86400000);
     assert_int_equal(ic->refresh_idle_ms, 3600000);
@@ -179,6 +182,9 @@ static void test_identity_errors(void **state)
                "\"" SECRET "\"}}, " PLAIN_SERVICES "}",
                "\"mysql\"",
                "identity.store: unknown value \"mysql\" (expected sqlite or postgres)");
+    expect_one("{\"identity\": {\"migrate\": \"later\", \"sqlite\": \"/x\", \"jwt\": {\"secret\": "
+               "\"" SECRET "\"}}, " PLAIN_SERVICES "}",
+               "\"later\"", "identity.migrate: unknown value \"later\" (expected auto or off)");
     expect_one("{\"identity\": {\"store\": \"postgres\", \"postgres\": {\"dsn\": \"host=h\", "
                "\"pool\": 0}, \"jwt\": {\"secret\": \"" SECRET "\"}}, " PLAIN_SERVICES "}",
                "0}", "identity.postgres.pool: must be between 1 and 64");

@@ -1,8 +1,12 @@
 /* Unit tests for src/core/sqlite_db.c: the shared opening and migration runner of the embedded
  * SQLite stores. Migrations apply in order, once each, per component; a failing step leaves
- * nothing behind; a database recorded at a newer version is refused. */
+ * nothing behind; a database recorded at a newer version is refused; with migrations off a
+ * pending one refuses the database; the versions read without a change; a process that waited
+ * for another's migration does not apply it again. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -116,11 +120,89 @@ static void test_newer_database_and_failing_step_are_refused(void **state)
     assert_null(db);
 }
 
+/* apply false: a pending migration refuses the database, and nothing is applied; once
+ * applied, it opens. gw_sqlite_schema reads the versions with their times. */
+static void test_migrate_off_and_schema(void **state)
+{
+    (void)state;
+    sqlite3 *db = NULL;
+    size_t applied = 9, have = 9;
+    char when[4][32];
+    assert_int_equal(gw_sqlite_open_with(path, "alpha", v2, 2, true, false, &applied, &db),
+                     GW_EINVAL);
+    assert_null(db);
+    assert_int_equal(gw_sqlite_open_with(path, "alpha", v2, 1, true, true, &applied, &db), 0);
+    assert_int_equal(applied, 1);
+    assert_int_equal(gw_sqlite_schema(db, "alpha", &have, when, 4), 0);
+    assert_int_equal(have, 1);
+    assert_true(strlen(when[0]) == 24 && when[0][10] == 'T'); /* 2026-12-07T03:37:57.436Z */
+    assert_string_equal(when[1], "");
+    assert_int_equal(gw_sqlite_schema(db, "beta", &have, when, 4), 0);
+    assert_int_equal(have, 0);
+    sqlite3_close(db);
+    assert_int_equal(gw_sqlite_open_with(path, "alpha", v2, 2, true, false, &applied, &db),
+                     GW_EINVAL); /* one pending */
+    assert_int_equal(gw_sqlite_open_with(path, "alpha", v2, 2, true, true, &applied, &db), 0);
+    assert_int_equal(applied, 1);
+    sqlite3_close(db);
+    assert_int_equal(gw_sqlite_open_with(path, "alpha", v2, 2, true, false, &applied, &db), 0);
+    assert_int_equal(applied, 0);
+    assert_int_equal(one_int(db, "PRAGMA foreign_keys"), 1);
+    sqlite3_close(db);
+}
+
+struct opener {
+    int rc;
+    size_t applied;
+};
+
+static void *open_in_thread(void *arg)
+{
+    struct opener *o = arg;
+    sqlite3 *db = NULL;
+    o->rc = gw_sqlite_open_with(path, "alpha", v2, 2, false, true, &o->applied, &db);
+    sqlite3_close(db);
+    return NULL;
+}
+
+/* Another process migrates while this one waits for the write lock: the version is read again
+ * under the lock, so what the other applied is not applied twice (a second CREATE TABLE t would
+ * fail). The other process here is a connection of the test holding BEGIN IMMEDIATE. */
+static void test_waiting_for_another_migration(void **state)
+{
+    (void)state;
+    sqlite3 *other = NULL;
+    size_t applied;
+    /* The migrations table exists, at version 0 ("beta" only). */
+    static const char *const beta[] = {"CREATE TABLE u (x INTEGER)"};
+    assert_int_equal(gw_sqlite_open_with(path, "beta", beta, 1, false, true, &applied, &other), 0);
+    assert_int_equal(gw_sqlite_exec(other, "test", "BEGIN IMMEDIATE", "begin"), 0);
+    struct opener o = {.rc = 1};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, open_in_thread, &o), 0);
+    /* Let the opener reach the lock (if it is late, it simply finds the work done). */
+    usleep(300 * 1000);
+    assert_int_equal(gw_sqlite_exec(other, "test",
+                                    "CREATE TABLE t (a INTEGER); ALTER TABLE t ADD COLUMN b "
+                                    "INTEGER; INSERT INTO t VALUES (1, 2); INSERT INTO "
+                                    "gantry_migrations VALUES ('alpha', 1, 'x'), ('alpha', 2, "
+                                    "'x'); COMMIT",
+                                    "the other's migration"),
+                     0);
+    pthread_join(t, NULL);
+    assert_int_equal(o.rc, 0);
+    assert_int_equal(o.applied, 0);
+    assert_int_equal(one_int(other, "SELECT COUNT(*) FROM t"), 1);
+    sqlite3_close(other);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_migrations_apply_once_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_components_are_counted_apart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_off_and_schema, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_waiting_for_another_migration, setup, teardown),
         cmocka_unit_test_setup_teardown(test_newer_database_and_failing_step_are_refused, setup,
                                         teardown),
     };

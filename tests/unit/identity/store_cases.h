@@ -31,6 +31,27 @@ static void each(void *arg, const char *sid)
     count_each++;
 }
 
+/* A deleted user's id is never given to a later user (a token of the old one would name the new
+ * one), even when it was the highest, and across a reopen. */
+static void case_ids_never_reused(void **state)
+{
+    (void)state;
+    struct gw__idp_store *s = open_store();
+    struct gw__idp_user a = user("ann", "ann@x.org"), b = user("ben", "ben@x.org");
+    struct gw__idp_user c = user("cat", "cat@x.org"), d = user("dan", "dan@x.org");
+    assert_int_equal(gw__idp_user_insert(s, &a, false), 0);
+    assert_int_equal(gw__idp_user_insert(s, &b, false), 0);
+    assert_int_equal(gw__idp_user_delete(s, b.id), 0);
+    assert_int_equal(gw__idp_user_insert(s, &c, false), 0);
+    assert_true(c.id > b.id);
+    assert_int_equal(gw__idp_user_delete(s, c.id), 0);
+    gw__idp_store_close(s);
+    s = open_store();
+    assert_int_equal(gw__idp_user_insert(s, &d, false), 0);
+    assert_true(d.id > c.id);
+    gw__idp_store_close(s);
+}
+
 /* Users: the first-user rule, unique names and emails, lookups, hash and permissions, reopen,
  * delete (with its sessions). */
 static void case_users(void **state)

@@ -68,6 +68,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(case_sessions, setup, teardown),
         cmocka_unit_test_setup_teardown(case_totp, setup, teardown),
         cmocka_unit_test_setup_teardown(case_admin, setup, teardown),
+        cmocka_unit_test_setup_teardown(case_ids_never_reused, setup, teardown),
         cmocka_unit_test(test_open_fails),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

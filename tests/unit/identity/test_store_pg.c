@@ -205,12 +205,88 @@ static void test_migrations(void **state)
     gw__idp_store_close(a);
     gw__idp_store_close(b);
     PGconn *c = PQconnectdb(dsn);
-    PGresult *r = PQexec(c, "SELECT version FROM gantry_migrations WHERE component = 'identity'");
+    PGresult *r = PQexec(c, "SELECT version FROM gantry_migrations WHERE component = 'identity' "
+                            "ORDER BY version");
     assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
-    assert_int_equal(PQntuples(r), 1);
+    assert_int_equal(PQntuples(r), 2);
     assert_string_equal(PQgetvalue(r, 0, 0), "1");
+    assert_string_equal(PQgetvalue(r, 1, 0), "2");
     PQclear(r);
     PQfinish(c);
+}
+
+/* Runs sql on a connection of the test's own. */
+static void sql_exec(const char *sql)
+{
+    PGconn *c = PQconnectdb(dsn);
+    PGresult *r = PQexec(c, sql);
+    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    PQfinish(c);
+}
+
+/* The shared lockout (store_pg_lockout.c): the failure that reaches the maximum, and only it,
+ * starts the lockout; the wait; failures while locked start nothing; a window that ended counts
+ * from nothing; a successful login's clearing leaves a lockout alone, the admin's ends it; two
+ * stores (two instances) count together. */
+static void test_lockout(void **state)
+{
+    (void)state;
+    struct gw__idp_store *a = open_store(), *b = open_store();
+    bool started = true, counted = true, was = true;
+    int64_t wait = -1;
+    assert_int_equal(gw__idp_pg_lock_wait(a, "u:kim", &wait, &counted), 0);
+    assert_true(wait == 0 && !counted);
+    assert_int_equal(gw__idp_pg_lock_fail(a, "u:kim", 3, 60000, 30000, &started), 0);
+    assert_false(started);
+    assert_int_equal(gw__idp_pg_lock_fail(b, "u:kim", 3, 60000, 30000, &started), 0);
+    assert_false(started);
+    assert_int_equal(gw__idp_pg_lock_wait(b, "u:kim", &wait, &counted), 0);
+    assert_true(wait == 0 && counted);
+    assert_int_equal(gw__idp_pg_lock_fail(a, "u:kim", 3, 60000, 30000, &started), 0);
+    assert_true(started);
+    assert_int_equal(gw__idp_pg_lock_wait(b, "u:kim", &wait, &counted), 0);
+    assert_true(wait >= 29 && wait <= 30);
+    for (int i = 0; i < 4; i++) { /* locked: more failures start nothing */
+        assert_int_equal(gw__idp_pg_lock_fail(b, "u:kim", 3, 60000, 30000, &started), 0);
+        assert_false(started);
+    }
+    assert_int_equal(gw__idp_pg_lock_clear(a, "u:kim", true, &was), 0); /* a login's clearing */
+    assert_int_equal(gw__idp_pg_lock_wait(a, "u:kim", &wait, &counted), 0);
+    assert_true(wait >= 29);
+    assert_int_equal(gw__idp_pg_lock_clear(b, "u:kim", false, &was), 0); /* the admin's */
+    assert_true(was);
+    assert_int_equal(gw__idp_pg_lock_wait(a, "u:kim", &wait, &counted), 0);
+    assert_true(wait == 0 && !counted);
+    assert_int_equal(gw__idp_pg_lock_clear(b, "u:kim", false, &was), 0);
+    assert_false(was);
+
+    /* Two failures, then the window ends (moved back in time): the next one counts as the
+     * first. */
+    assert_int_equal(gw__idp_pg_lock_fail(a, "u:lee", 3, 60000, 30000, &started), 0);
+    assert_int_equal(gw__idp_pg_lock_fail(a, "u:lee", 3, 60000, 30000, &started), 0);
+    sql_exec("UPDATE idp_lockout SET window_start = window_start - 61000");
+    assert_int_equal(gw__idp_pg_lock_fail(b, "u:lee", 3, 60000, 30000, &started), 0);
+    assert_false(started);
+    assert_int_equal(gw__idp_pg_lock_fail(b, "u:lee", 3, 60000, 30000, &started), 0);
+    assert_false(started);
+    assert_int_equal(gw__idp_pg_lock_fail(b, "u:lee", 3, 60000, 30000, &started), 0);
+    assert_true(started);
+    /* The lockout over (moved back in time): the next failures count from nothing. */
+    sql_exec("UPDATE idp_lockout SET locked_until = locked_until - 31000, window_start = "
+             "window_start - 31000");
+    assert_int_equal(gw__idp_pg_lock_wait(a, "u:lee", &wait, &counted), 0);
+    assert_int_equal(wait, 0);
+    assert_int_equal(gw__idp_pg_lock_fail(a, "u:lee", 3, 60000, 30000, &started), 0);
+    assert_false(started);
+
+    /* max 1: the first failure locks. Another key is not touched. */
+    assert_int_equal(gw__idp_pg_lock_fail(a, "a:127.0.0.1", 1, 60000, 30000, &started), 0);
+    assert_true(started);
+    assert_int_equal(gw__idp_pg_lock_wait(a, "u:other", &wait, &counted), 0);
+    assert_int_equal(wait, 0);
+    gw__idp_store_close(a);
+    gw__idp_store_close(b);
 }
 
 /* PostgreSQL stopped: the store opens, every call answers GW_EIDSTORE at once; started again:
@@ -243,7 +319,9 @@ int main(void)
         cmocka_unit_test_setup(case_sessions, setup),
         cmocka_unit_test_setup(case_totp, setup),
         cmocka_unit_test_setup(case_admin, setup),
+        cmocka_unit_test_setup(case_ids_never_reused, setup),
         cmocka_unit_test_setup(test_migrations, setup),
+        cmocka_unit_test_setup(test_lockout, setup),
         cmocka_unit_test_setup(test_down_and_back, setup),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
