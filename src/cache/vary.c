@@ -152,8 +152,7 @@ long gw_vary_signature(const char *names, size_t names_len, const struct gw_http
         put(&o, &sep, 1);
         if ((normalize & GW_VARY_NORM_ACCEPT_ENCODING) &&
             gw__cache_ieq(name, nl, "accept-encoding")) {
-            put_accept_encoding(&o, m,
-                                GW_CODING_BIT(GW_CODING_GZIP) | GW_CODING_BIT(GW_CODING_BR));
+            put_accept_encoding(&o, m, GW_CODING_BIT(GW_CODING_GZIP) | GW_CODING_BIT(GW_CODING_BR));
         } else if (nl == sizeof GW_VARY_CODING - 1 && memcmp(name, GW_VARY_CODING, nl) == 0) {
             put_accept_encoding(&o, m, (normalize >> 8) & 0xffu);
         } else {

@@ -706,9 +706,8 @@ unsigned gw__cache_vary_normalize(const struct gw_request *r)
  * the stored head, and the coding it picked for this request is one more Vary dimension
  * (GW_VARY_CODING): one variant per coding, each with its own body, ETag and fields.
  */
-static int prepare_store(struct cache_state *st, struct gw_request *r,
-                         struct gw_http1_message *m, const struct gw_cache_resp_info *info,
-                         int64_t now)
+static int prepare_store(struct cache_state *st, struct gw_request *r, struct gw_http1_message *m,
+                         const struct gw_cache_resp_info *info, int64_t now)
 {
     const struct gw_config *cfg = r->snap->cfg;
     const char *status_header = cfg->cache.status_header ? cfg->cache.status_header : "";

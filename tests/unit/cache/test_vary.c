@@ -176,10 +176,8 @@ static void test_guard_page(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse),
-        cmocka_unit_test(test_signature),
-        cmocka_unit_test(test_accept_encoding),
-        cmocka_unit_test(test_coding),
+        cmocka_unit_test(test_parse),           cmocka_unit_test(test_signature),
+        cmocka_unit_test(test_accept_encoding), cmocka_unit_test(test_coding),
         cmocka_unit_test(test_guard_page),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
