@@ -60,9 +60,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         p = lf ? lf + 1 : end;
     }
     char out1[256], out2[256];
-    for (unsigned norm = 0; norm < 2; norm++) {
-        long l1 = gw_vary_signature(vy.names, vy.len, &m, norm, out1, sizeof out1);
-        long l2 = gw_vary_signature(vy.names, vy.len, &m, norm, out2, sizeof out2);
+    /* with the coding pseudo-field too (a compressing service's), under each normalisation */
+    struct gw_vary coded = vy;
+    gw_vary_add_coding(&coded);
+    static const unsigned norms[] = {0u, GW_VARY_NORM_ACCEPT_ENCODING, GW_VARY_NORM_CODINGS(6u),
+                                     GW_VARY_NORM_ACCEPT_ENCODING | GW_VARY_NORM_CODINGS(2u)};
+    for (unsigned k = 0; k < 2 * sizeof norms / sizeof norms[0]; k++) {
+        const struct gw_vary *list = k & 1u ? &coded : &vy;
+        unsigned norm = norms[k / 2];
+        if (list->bad)
+            continue;
+        long l1 = gw_vary_signature(list->names, list->len, &m, norm, out1, sizeof out1);
+        long l2 = gw_vary_signature(list->names, list->len, &m, norm, out2, sizeof out2);
         CHECK(l1 == l2 && l1 >= -1 && l1 <= (long)sizeof out1);
         if (l1 > 0)
             CHECK(memcmp(out1, out2, (size_t)l1) == 0);

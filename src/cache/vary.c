@@ -84,6 +84,11 @@ void gw_vary_parse(struct gw_vary *v, const char *s, size_t n)
     }
 }
 
+void gw_vary_add_coding(struct gw_vary *v)
+{
+    add_name(v, GW_VARY_CODING, sizeof GW_VARY_CODING - 1);
+}
+
 struct out {
     char *p;
     size_t len, cap;
@@ -119,7 +124,7 @@ static void put_value(struct out *o, const char *s, size_t n)
     }
 }
 
-static void put_accept_encoding(struct out *o, const struct gw_http1_message *m)
+static void put_accept_encoding(struct out *o, const struct gw_http1_message *m, unsigned offered)
 {
     struct gw_accept_encoding ae;
     gw_accept_encoding_init(&ae);
@@ -128,8 +133,7 @@ static void put_accept_encoding(struct out *o, const struct gw_http1_message *m)
         if (gw__cache_ieq(h->name, h->name_len, "accept-encoding"))
             gw_accept_encoding_parse(&ae, h->value, h->value_len);
     }
-    enum gw_coding c =
-        gw_accept_encoding_choose(&ae, GW_CODING_BIT(GW_CODING_GZIP) | GW_CODING_BIT(GW_CODING_BR));
+    enum gw_coding c = gw_accept_encoding_choose(&ae, offered);
     static const char *const tok[] = {"identity", "gzip", "br"};
     put(o, tok[c], strlen(tok[c]));
 }
@@ -148,7 +152,9 @@ long gw_vary_signature(const char *names, size_t names_len, const struct gw_http
         put(&o, &sep, 1);
         if ((normalize & GW_VARY_NORM_ACCEPT_ENCODING) &&
             gw__cache_ieq(name, nl, "accept-encoding")) {
-            put_accept_encoding(&o, m);
+            put_accept_encoding(&o, m, GW_CODING_BIT(GW_CODING_GZIP) | GW_CODING_BIT(GW_CODING_BR));
+        } else if (nl == sizeof GW_VARY_CODING - 1 && memcmp(name, GW_VARY_CODING, nl) == 0) {
+            put_accept_encoding(&o, m, (normalize >> 8) & 0xffu);
         } else {
             bool seen = false;
             for (uint32_t k = 0; k < m->num_headers; k++) {

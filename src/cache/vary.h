@@ -15,6 +15,11 @@
  * - Normalisation on request (GW_VARY_NORM_ACCEPT_ENCODING): Accept-Encoding is reduced to the
  *   coding gantry would pick among br and gzip (http1/accept_encoding.h), so "gzip, deflate,
  *   br" and "br;q=1, gzip" share one variant.
+ * - The content coding (GW_VARY_CODING, added by gw_vary_add_coding): a pseudo-field no Vary
+ *   can name (':' is not a token character) that stands for the coding gantry's compression
+ *   picks for the request among the codings GW_VARY_NORM_CODINGS(bits) offers (bits: 1u <<
+ *   enum gw_coding; none offered: identity). A service that compresses stores one variant per
+ *   coding sent (identity, gzip, br), whatever Vary the upstream sent.
  */
 #ifndef GW_CACHE_VARY_H
 #define GW_CACHE_VARY_H
@@ -32,6 +37,11 @@ enum {
     GW_VARY_NORM_ACCEPT_ENCODING = 1u << 0,
 };
 
+/* The codings offered for GW_VARY_CODING, in the normalize argument's bits 8 and up. */
+#define GW_VARY_NORM_CODINGS(bits) ((unsigned)(bits) << 8)
+
+#define GW_VARY_CODING ":coding"
+
 struct gw_vary {
     bool star;
     bool bad;       /* a member that is not a token, or more than the bounds above */
@@ -45,6 +55,9 @@ void gw_vary_init(struct gw_vary *v);
 
 /* Adds the members of one Vary field value. */
 void gw_vary_parse(struct gw_vary *v, const char *s, size_t n);
+
+/* Adds GW_VARY_CODING to the list (bad when the list is full). */
+void gw_vary_add_coding(struct gw_vary *v);
 
 /*
  * Writes the signature of request m for the names list (canonical, as in struct gw_vary) into

@@ -195,7 +195,8 @@ struct gw_stream_filter {
 /*
  * A body tee: how a stage sees a response body as it flows to the client, unchanged (the
  * response cache stores it). Installed in the stage's state, r->resp_tee, in on_response_head.
- * The proxy hands each upstream read's payload (de-chunked) to piece, in order, and calls end
+ * The proxy hands each upstream read's payload (de-chunked; with a streaming filter, the
+ * filter's output: what the client gets, encoded) to piece, in order, and calls end
  * once the whole body arrived; a body that does not arrive whole (reset, timeout, client gone)
  * never sees end. Output framing is not changed. No tee installed costs the proxy one pointer
  * test per upstream read.

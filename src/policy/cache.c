@@ -457,7 +457,7 @@ enum gw_stage_result gw_cache_on_request(struct gw_request *r, void **slot, stru
     }
     gw_cache_req_info_read(&st->req, &r->msg);
     int64_t now = (int64_t)time(NULL);
-    struct match_ctx mc = {&r->msg, c->vary_normalize ? GW_VARY_NORM_ACCEPT_ENCODING : 0u};
+    struct match_ctx mc = {&r->msg, gw__cache_vary_normalize(r)};
     struct gw_cache_obj *o = NULL;
     if (!redis) {
         o = gw_cache_store_lookup(store, key, (size_t)kl, variant_matches, &mc);
@@ -691,15 +691,31 @@ static void invalidate(struct cache_state *st, const struct gw_request *r,
     }
 }
 
-static int prepare_store(struct cache_state *st, struct gw_request *r,
-                         const struct gw_http1_message *m, const struct gw_cache_resp_info *info,
-                         int64_t now)
+unsigned gw__cache_vary_normalize(const struct gw_request *r)
+{
+    unsigned n = r->svc->conf->cache.vary_normalize ? GW_VARY_NORM_ACCEPT_ENCODING : 0u;
+    if (r->svc->stages & (1u << GW_STAGE_COMPRESS))
+        n |= GW_VARY_NORM_CODINGS(r->svc->conf->compression.algorithms);
+    return n;
+}
+
+/*
+ * Builds what storing needs and installs the tee. What is stored is what the client is sent:
+ * on a compressing service the compression stage decides first (gw_compress_settle: m edited
+ * as sent, the body filter installed, so the tee sees the encoded body), its header lines join
+ * the stored head, and the coding it picked for this request is one more Vary dimension
+ * (GW_VARY_CODING): one variant per coding, each with its own body, ETag and fields.
+ */
+static int prepare_store(struct cache_state *st, struct gw_request *r, struct gw_http1_message *m,
+                         const struct gw_cache_resp_info *info, int64_t now)
 {
     const struct gw_config *cfg = r->snap->cfg;
     const char *status_header = cfg->cache.status_header ? cfg->cache.status_header : "";
+    const char *lines = "";
+    bool coded = gw_compress_settle(r, m, &lines) >= 0;
     struct gw_vary vy;
     gw_vary_init(&vy);
-    size_t head = 0;
+    size_t head = strlen(lines);
     for (uint32_t i = 0; i < m->num_headers; i++) {
         const struct gw_http1_header *h = &m->headers[i];
         if (gw__cache_name_is(h, "vary"))
@@ -707,6 +723,8 @@ static int prepare_store(struct cache_state *st, struct gw_request *r,
         if (gw__cache_stored_field_ok(h, status_header))
             head += h->name_len + h->value_len + 4;
     }
+    if (coded)
+        gw_vary_add_coding(&vy);
     if (vy.bad) {
         st->detail = "vary";
         return 0;
@@ -714,10 +732,8 @@ static int prepare_store(struct cache_state *st, struct gw_request *r,
     char sig[1024];
     long sl = 0;
     if (vy.len) {
-        sl = gw_vary_signature(vy.names, vy.len, &st->fields,
-                               r->svc->conf->cache.vary_normalize ? GW_VARY_NORM_ACCEPT_ENCODING
-                                                                  : 0u,
-                               sig, sizeof sig);
+        sl = gw_vary_signature(vy.names, vy.len, &st->fields, gw__cache_vary_normalize(r), sig,
+                               sizeof sig);
         if (sl < 0) {
             st->detail = "vary";
             return 0;
@@ -747,6 +763,9 @@ static int prepare_store(struct cache_state *st, struct gw_request *r,
         memcpy(p, "\r\n", 2);
         p += 2;
     }
+    size_t ll = strlen(lines);
+    memcpy(p, lines, ll);
+    p += ll;
     *p = '\0';
     st->head_len = (size_t)(p - st->head);
     const char *tag_header = cfg->cache.tag_header ? cfg->cache.tag_header : "surrogate-key";
@@ -778,8 +797,7 @@ static int prepare_store(struct cache_state *st, struct gw_request *r,
     return 0;
 }
 
-static int decide_store(struct cache_state *st, struct gw_request *r,
-                        const struct gw_http1_message *m);
+static int decide_store(struct cache_state *st, struct gw_request *r, struct gw_http1_message *m);
 
 int gw_cache_on_response_head(struct gw_request *r, void *slot, struct gw_http1_message *m)
 {
@@ -803,8 +821,7 @@ int gw_cache_on_response_head(struct gw_request *r, void *slot, struct gw_http1_
     return rc;
 }
 
-static int decide_store(struct cache_state *st, struct gw_request *r,
-                        const struct gw_http1_message *m)
+static int decide_store(struct cache_state *st, struct gw_request *r, struct gw_http1_message *m)
 {
     int64_t now = (int64_t)time(NULL);
     struct gw_cache_resp_info info;

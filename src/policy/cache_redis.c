@@ -265,7 +265,7 @@ static size_t object_name(const struct gw_cache_redis *cr, const char *key, size
 static struct gw_cache_obj *pick(const struct redisReply *rep, const struct cache_state *st,
                                  const struct gw_request *r)
 {
-    unsigned normalize = r->svc->conf->cache.vary_normalize ? GW_VARY_NORM_ACCEPT_ENCODING : 0u;
+    unsigned normalize = gw__cache_vary_normalize(r);
     for (size_t i = 1; i < rep->elements; i += 2) {
         const struct redisReply *v = rep->element[i];
         struct gw_cache_entry e;

@@ -12,6 +12,7 @@
 #include "cache/fresh.h"
 #include "cache/key.h"
 #include "cache/store.h"
+#include "cache/vary.h"
 #include "control/snapshot-t.h"
 #include "core/error.h"
 #include "http1/names.h"
@@ -110,8 +111,15 @@ int gw__cache_refreshed(struct cache_state *st, struct gw_request *r, struct gw_
     const struct gw_config *cfg = r->snap->cfg;
     const char *status_header = cfg->cache.status_header ? cfg->cache.status_header : "";
     size_t bytes = strlen(o->head) + 1;
+    /* A variant gantry compressed keeps its weak validator: the 304's describes the origin's
+     * unencoded bytes (RFC 9110 8.8.3). */
+    size_t cel = 0;
+    bool coded = o->vary_names_len >= sizeof GW_VARY_CODING - 1 &&
+                 memmem(o->vary_names, o->vary_names_len, GW_VARY_CODING,
+                        sizeof GW_VARY_CODING - 1) != NULL &&
+                 gw__cache_stored_field(o->head, "content-encoding", &cel) != NULL;
     for (uint32_t i = 0; i < m->num_headers; i++)
-        bytes += m->headers[i].name_len + m->headers[i].value_len + 4;
+        bytes += m->headers[i].name_len + m->headers[i].value_len + 6; /* + "W/" */
     rv->merged = malloc(bytes);
     if (rv->merged == NULL)
         return GW_ENOMEM;
@@ -141,6 +149,15 @@ int gw__cache_refreshed(struct cache_state *st, struct gw_request *r, struct gw_
         const struct gw_http1_header *h = &m->headers[i];
         if (!gw__cache_stored_field_ok(h, status_header))
             continue;
+        if (coded && gw__cache_name_is(h, "etag") &&
+            !(h->value_len >= 2 && h->value[0] == 'W' && h->value[1] == '/')) {
+            memcpy(p, "ETag: W/", 8);
+            memcpy(p + 8, h->value, h->value_len);
+            memcpy(p + 8 + h->value_len, "\r\n", 2);
+            p += 10 + h->value_len;
+            nlines++;
+            continue;
+        }
         p += sprintf_field(p, h);
         nlines++;
     }

@@ -4,14 +4,25 @@
  * streaming body filter (struct gw_stream_filter): the body is compressed as it flows, flushed at
  * the end of every upstream read, never held whole.
  *
- * on_request reads Accept-Encoding while the request head is still there and takes state (a
- * HEAD takes none: its answer has no body); on_response_head decides from the answer's head
- * whether its representation may be compressed (RFC 9110: not already encoded, not
- * "no-transform", not a range, not 204/304, a configured type, not known to be too small),
- * adds Vary: Accept-Encoding to every such answer (its content depends on the field, whatever
- * this client asked), and, when the client accepts a coding, installs the filter, weakens a
- * strong ETag (RFC 9110 8.8.3: the encoded representation is not byte-identical) and sets
+ * on_request reads Accept-Encoding while the request head is still there and takes state;
+ * on_response_head decides from the answer's head whether its representation may be compressed
+ * (RFC 9110: not already encoded, not "no-transform", not a range, not 204, a configured type,
+ * not known to be too small), adds Vary: Accept-Encoding to every such answer (its content
+ * depends on the field, whatever this client asked), and, when the client accepts a coding,
+ * installs the filter, weakens a strong ETag (RFC 9110 8.8.3: the encoded representation is not
+ * byte-identical), drops the fields that describe the unencoded bytes (Accept-Ranges: a range
+ * would be one of the identity bytes; Content-MD5, Digest, Content-Digest, Repr-Digest) and sets
  * Content-Encoding; the framing becomes chunked, so Content-Length goes.
+ *
+ * A HEAD gets the header fields its GET would (RFC 9110 9.3.2): the same Vary, Content-Encoding
+ * and ETag, no Content-Length (the encoded length is only known by encoding). A 304 (RFC 9110
+ * 15.4.5) carries the Vary of the 200 it stands for, and the ETag that 200 would carry for this
+ * client (weak when the client's coding is not identity): its type is unknown, so a 304 on a
+ * compressing route always varies.
+ *
+ * The response cache stores what the client is sent (docs/cache.md): it calls
+ * gw_compress_settle from its own response-head hook, which runs first, to learn the coding and
+ * the lines this stage adds; the stage's own hook then finds the decision made.
  */
 #include <brotli/encode.h>
 #include <pthread.h>
@@ -58,6 +69,9 @@ struct cz_state {
     bool vary;                                /* the answer gets Vary: Accept-Encoding */
     bool encoding;                            /* ... and Content-Encoding: the filter runs */
     bool started;                             /* the coding's state below is live */
+    bool head;                                /* a HEAD: the GET's fields, no body */
+    bool decided;                             /* on_response_head's work is done */
+    bool eligible;                            /* the representation may be compressed */
     union {
         z_stream *z; /* from the thread's cache (below) */
         BrotliEncoderState *br;
@@ -107,9 +121,6 @@ static bool name_is(const struct gw_http1_header *h, const char *name, size_t n)
 
 enum gw_stage_result gw_compress_on_request(struct gw_request *r, void **slot, struct gw_answer *a)
 {
-    /* A HEAD answer has no body to compress, and describes the GET's: left as it comes. */
-    if (r->msg.method_id == GW_METHOD_HEAD)
-        return GW_STAGE_CONTINUE;
     const struct gw_compress_conf *c = &r->svc->conf->compression;
     const struct gw_compress_rule_conf *rule = c->nrules ? pick_rule(r, c) : NULL;
     if (rule && !rule->enabled)
@@ -128,6 +139,7 @@ enum gw_stage_result gw_compress_on_request(struct gw_request *r, void **slot, s
     }
     st->conf = c;
     st->rule = rule;
+    st->head = r->msg.method_id == GW_METHOD_HEAD;
     st->coding = (uint8_t)gw_accept_encoding_choose(&ae, c->algorithms);
     *slot = st;
     return GW_STAGE_CONTINUE;
@@ -188,12 +200,27 @@ static bool compressible_type(const struct gw_request *r, const struct cz_state 
     return false;
 }
 
-/* Whether the answer's representation may be compressed at all (whatever this client asked). */
+/* The value of a Content-Length field (digits only), or UINT64_MAX. */
+static uint64_t field_length(const struct gw_http1_header *h)
+{
+    uint64_t v = 0;
+    if (h->value_len == 0 || h->value_len > 19)
+        return UINT64_MAX;
+    for (uint32_t i = 0; i < h->value_len; i++) {
+        if (h->value[i] < '0' || h->value[i] > '9')
+            return UINT64_MAX;
+        v = v * 10 + (uint64_t)(h->value[i] - '0');
+    }
+    return v;
+}
+
+/* Whether the answer's representation may be compressed at all (whatever this client asked). A
+ * HEAD's answer is judged as its GET's would be: by its Content-Length field. */
 static bool eligible(const struct gw_request *r, const struct cz_state *st,
                      const struct gw_http1_message *m)
 {
-    if (m->body == GW_BODY_NONE || m->status < 200 || m->status == 204 || m->status == 206 ||
-        m->status == 304)
+    if ((m->body == GW_BODY_NONE && !st->head) || m->status < 200 || m->status == 204 ||
+        m->status == 206 || m->status == 304)
         return false;
     uint64_t min = st->conf->min_length;
     if (st->rule && st->rule->min_length != UINT64_MAX)
@@ -216,6 +243,10 @@ static bool eligible(const struct gw_request *r, const struct cz_state *st,
                 return false;
         } else if (name_is(h, "content-type", 12)) {
             typed = compressible_type(r, st, h->value, h->value_len);
+        } else if (st->head && name_is(h, "content-length", 14)) {
+            uint64_t n = field_length(h);
+            if (n == 0 || n < min)
+                return false;
         }
     }
     return typed;
@@ -422,31 +453,37 @@ static int start_coding(struct cz_state *st, uint64_t len)
     return 0;
 }
 
-int gw_compress_on_response_head(struct gw_request *r, void *slot, struct gw_http1_message *m)
+/* Whether the answer already varies on Accept-Encoding (or on everything). */
+static bool varies_already(const struct gw_http1_message *m)
 {
-    struct cz_state *st = slot;
-    if (!eligible(r, st, m))
-        return 0;
-    bool varies = false;
     for (uint32_t i = 0; i < m->num_headers; i++) {
         const struct gw_http1_header *h = &m->headers[i];
         if (name_is(h, "vary", 4) && (list_has(h->value, h->value_len, "accept-encoding") ||
                                       list_has(h->value, h->value_len, "*")))
-            varies = true;
+            return true;
     }
-    /* Several Vary lines are one list (RFC 9110 5.3): a line of ours merges with theirs. */
-    st->vary = !varies;
-    if (st->coding == GW_CODING_IDENTITY || st->started)
-        return 0;
-    if (start_coding(st, m->body == GW_BODY_LENGTH ? m->content_length : 0) < 0)
-        return 0; /* no memory for the coding: the answer goes as it came */
-    /* RFC 9110 8.8.3: a strong validator changes with the content coding; W/ keeps it usable for
-     * conditional requests (If-None-Match compares weakly). */
+    return false;
+}
+
+/* Whether field h describes the unencoded bytes, so goes when the body is encoded. */
+static bool describes_identity(const struct gw_http1_header *h, bool head)
+{
+    return name_is(h, "content-encoding", 16) || /* "identity": ours replaces it */
+           name_is(h, "accept-ranges", 13) || name_is(h, "content-md5", 11) ||
+           name_is(h, "digest", 6) || name_is(h, "content-digest", 14) ||
+           name_is(h, "repr-digest", 11) || (head && name_is(h, "content-length", 14));
+}
+
+/* RFC 9110 8.8.3: a strong validator changes with the content coding; W/ keeps it usable for
+ * conditional requests (If-None-Match compares weakly). With drop, the fields that describe the
+ * unencoded bytes go too. */
+static void recode_fields(struct gw_request *r, struct gw_http1_message *m, bool drop, bool head)
+{
     uint32_t w = 0;
     for (uint32_t i = 0; i < m->num_headers; i++) {
         struct gw_http1_header *h = &m->headers[i];
-        if (name_is(h, "content-encoding", 16))
-            continue; /* "identity": ours replaces it */
+        if (drop && describes_identity(h, head))
+            continue;
         if (name_is(h, "etag", 4) &&
             !(h->value_len >= 2 && h->value[0] == 'W' && h->value[1] == '/')) {
             char *v = gw_stage_alloc(r, (size_t)h->value_len + 2);
@@ -460,9 +497,62 @@ int gw_compress_on_response_head(struct gw_request *r, void *slot, struct gw_htt
         m->headers[w++] = *h;
     }
     m->num_headers = w;
+}
+
+/* The decision for the answer's head m (once): st->vary, st->encoding, the filter. */
+static void decide(struct gw_request *r, struct cz_state *st, struct gw_http1_message *m)
+{
+    st->decided = true;
+    if (m->status == 304) {
+        /* It stands for the 200 the client holds (RFC 9110 15.4.5): that 200's Vary, and the
+         * validator it carried for this client's coding. */
+        st->vary = !varies_already(m);
+        if (st->coding != GW_CODING_IDENTITY)
+            recode_fields(r, m, false, false);
+        return;
+    }
+    if (!eligible(r, st, m))
+        return;
+    st->eligible = true;
+    /* Several Vary lines are one list (RFC 9110 5.3): a line of ours merges with theirs. */
+    st->vary = !varies_already(m);
+    if (st->coding == GW_CODING_IDENTITY || st->started)
+        return;
+    if (!st->head && start_coding(st, m->body == GW_BODY_LENGTH ? m->content_length : 0) < 0)
+        return; /* no memory for the coding: the answer goes as it came */
+    recode_fields(r, m, true, st->head);
     st->encoding = true;
-    r->resp_stream = &st->filter;
+    if (!st->head)
+        r->resp_stream = &st->filter;
+}
+
+int gw_compress_on_response_head(struct gw_request *r, void *slot, struct gw_http1_message *m)
+{
+    struct cz_state *st = slot;
+    if (!st->decided)
+        decide(r, st, m);
     return 0;
+}
+
+int gw_compress_settle(struct gw_request *r, struct gw_http1_message *m, const char **lines)
+{
+    static const char *const added[2][3] = {
+        {"", "Content-Encoding: gzip\r\n", "Content-Encoding: br\r\n"},
+        {"Vary: Accept-Encoding\r\n", "Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n",
+         "Content-Encoding: br\r\nVary: Accept-Encoding\r\n"},
+    };
+    struct cz_state *st =
+        r->svc->stages & (1u << GW_STAGE_COMPRESS) ? r->slot[GW_STAGE_COMPRESS] : NULL;
+    *lines = "";
+    if (st == NULL)
+        return -1;
+    if (!st->decided)
+        decide(r, st, m);
+    if (!st->eligible)
+        return -1; /* not a representation compression could change */
+    int coding = st->encoding ? (int)st->coding : GW_CODING_IDENTITY;
+    *lines = added[st->vary][coding];
+    return coding;
 }
 
 int gw_compress_on_response(struct gw_request *r, void *slot, struct gw_buf *head)

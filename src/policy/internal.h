@@ -126,6 +126,10 @@ void gw__cache_count(struct gw_request *r, unsigned word, uint64_t n);
  * not (too large, out of memory, Redis down). */
 int gw__cache_insert(struct cache_state *st, struct gw_request *r, struct gw_cache_obj *o);
 
+/* cache.c: the `normalize` argument of gw_vary_signature for r's service: Accept-Encoding
+ * normalised when the cache says so, the codings its compression offers (GW_VARY_CODING). */
+unsigned gw__cache_vary_normalize(const struct gw_request *r);
+
 /* cache.c: whether stored object o's variant is the one request message msg selects. */
 bool gw__cache_variant_matches(const struct gw_cache_obj *o, const struct gw_http1_message *msg,
                                unsigned normalize);

@@ -86,6 +86,13 @@ enum gw_stage_result gw_compress_on_request(struct gw_request *r, void **slot, s
 int gw_compress_on_response(struct gw_request *r, void *slot, struct gw_buf *head);
 int gw_compress_on_response_head(struct gw_request *r, void *slot, struct gw_http1_message *m);
 void gw_compress_cancel(struct gw_request *r, void *slot);
+/* For the response cache, from its response-head hook (which runs before this stage's): makes
+ * this stage's decision for the upstream head m now (m is edited as the client will get it:
+ * a weak ETag, the fields describing the unencoded bytes gone; the body filter installed) and
+ * returns the coding the body is sent with (enum gw_coding), or -1 when the representation is
+ * not one compression may change (the stage is off for r, or the answer is not eligible); *lines
+ * is the header lines this stage's on_response adds ("" when none), static. */
+int gw_compress_settle(struct gw_request *r, struct gw_http1_message *m, const char **lines);
 
 /* policy/sechdr.c: for services with rules, the route's security headers (the answer hook of
  * policy/sechdr.h adds them). */

@@ -491,6 +491,13 @@ static int rewrite_path(struct gw_request *r, struct tf_state *st, struct gw_buf
                     rc = GW_ETRANSFORM;
                 }
                 gw_buf_free(&out);
+            } else if (mr == PCRE2_ERROR_MATCHLIMIT || mr == PCRE2_ERROR_DEPTHLIMIT) {
+                /* The configured expression, not the client, is at fault: gantry's own 500. */
+                gw_log_warn("request %s: path rewrite %s hit its match limit (%u steps) on %.*s: "
+                            "refused (500)",
+                            r->id, rq->path_regex, (unsigned)GW_TF_MATCH_LIMIT,
+                            (int)(norm->len > 200 ? 200 : norm->len), norm->data);
+                rc = GW_ETRANSFORM;
             } else if (mr != PCRE2_ERROR_NOMATCH) {
                 gw_log_warn("request %s: path rewrite %s failed (PCRE2 error %d): refused", r->id,
                             rq->path_regex, mr);

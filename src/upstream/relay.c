@@ -527,8 +527,6 @@ static __attribute__((noinline)) int stream_response(struct gw_request *r, struc
                    consumed, done);
     if (rc < 0)
         return rc;
-    if (r->resp_tee) /* the tee sees the body as the upstream sent it, before the filter */
-        feed_tee(r, &tmp, 0, false, *done);
     f->out.len = 0;
     for (unsigned i = 0; i < tmp.n; i++) {
         enum gw_stream_mode mode = i + 1 < tmp.n ? GW_STREAM_MORE
@@ -549,6 +547,15 @@ static __attribute__((noinline)) int stream_response(struct gw_request *r, struc
         out_raw(o, f->out.data, f->out.len);
     if (*done && r->out == GW_OUT_CHUNKED)
         out_raw(o, "0\r\n\r\n", 5);
+    if (r->resp_tee) { /* the tee sees the body as the client gets it: after the filter */
+        struct gw_body_tee *t = r->resp_tee;
+        if (f->out.len)
+            t->piece(r, t, f->out.data, f->out.len);
+        if (*done) {
+            r->resp_tee = NULL;
+            t->end(r, t);
+        }
+    }
     return 0;
 }
 

@@ -102,6 +102,52 @@ def cached(g, p, **headers):
 
 
 @gwtest.timeout(120)
+def test_compressed_variants_shared_per_coding():
+    """With compression on, each negotiated coding is one variant in the key's Redis hash: its
+    own body, weak ETag, Content-Encoding and Vary, found by the other instances; a purge
+    removes them all (docs/cache.md, Compression)."""
+    gwtest.require_redis()
+    with Origin() as o, RedisServer() as rs:
+        gs = []
+        for _ in range(2):
+            c = config(o, rs)
+            c["services"][0]["compression"] = {"types": ["application/octet-stream"]}
+            gs.append(Gantry(c))
+        g1, g2 = gs
+        try:
+            for g in gs:
+                wait_up(g)
+            p = url("/bytes/5000", MAX_AGE, 'ETag:"v3"')
+            for ae, enc in (("gzip", "gzip"), ("br", "br"), (None, None)):
+                hs = {"Accept-Encoding": ae} if ae else {}
+                r = request(g1.port, "GET", p, headers=hs)
+                assert r.status == 200 and xc(r) == "MISS", (ae, say(r))
+                assert r.header("Content-Encoding") == enc, (ae, r.headers)
+                gwtest.wait_until(lambda: cached(g2, p, **hs), 5, message="the variant in Redis")
+                r = request(g2.port, "GET", p, headers=hs)
+                assert xc(r) == "HIT" and r.header("Content-Encoding") == enc, (ae, r.headers)
+                assert r.header_all("Vary") == ["Accept-Encoding"], r.headers
+                assert r.header("ETag") == ('"v3"' if enc is None else 'W/"v3"'), r.headers
+                assert r.header("Content-Length") == str(len(r.body)), r.headers
+                if enc == "gzip":
+                    import zlib
+                    assert zlib.decompress(r.body, 16 + zlib.MAX_WBITS) == gwtest.pattern(5000)
+                if enc is None:
+                    assert r.body == gwtest.pattern(5000)
+                nm = request(g2.port, "GET", p,
+                             headers=dict(hs, **{"If-None-Match": r.header("ETag")}))
+                assert nm.status == 304 and nm.header("Vary") == "Accept-Encoding", nm.headers
+            assert hits(o, "/bytes/5000") == 3
+            pr = g1.admin_request("POST", "/api/cache/purge", body=json.dumps(
+                {"url": "http://%s%s" % (HOST, p)}).encode())
+            assert pr.status == 200 and pr.json()["purged"] >= 3, pr
+            for ae in ("gzip", "br", None):
+                assert not cached(g2, p, **({"Accept-Encoding": ae} if ae else {})), ae
+        finally:
+            stop_all(gs)
+
+
+@gwtest.timeout(120)
 def test_three_instances_share_entries_and_variants():
     gwtest.require_redis()
     with Origin() as o, RedisServer() as rs:

@@ -160,7 +160,7 @@ def test_types_and_minimum_size():
         assert r.header("Content-Encoding") is None and len(r.body) == 5000
 
 
-def test_never_for_encoded_no_transform_head_204_304_ranges():
+def test_never_for_encoded_no_transform_204_304_ranges():
     with Origin() as o, Gantry(cfg(o, {"types": ["application/json", "application/octet-stream"]})) as g:
         ae = [("Accept-Encoding", "gzip, br")]
         r = request(g.port, "GET", "/bytes/5000?h=Content-Encoding:x-custom", headers=ae)
@@ -176,9 +176,6 @@ def test_never_for_encoded_no_transform_head_204_304_ranges():
         for code in (204, 304):
             r = request(g.port, "GET", "/status/%d" % code, headers=ae)
             assert r.status == code and r.header("Content-Encoding") is None, r.headers
-        r = request(g.port, "HEAD", "/bytes/5000", headers=ae)
-        assert r.status == 200 and r.header("Content-Encoding") is None, r.headers
-        assert r.header("Content-Length") == "5000", r.headers
         # an identity Content-Encoding is no encoding
         r = request(g.port, "GET", "/bytes/5000?h=Content-Encoding:identity", headers=ae)
         assert r.header_all("Content-Encoding") == ["br"], r.headers
@@ -203,6 +200,82 @@ def test_vary_merged_and_etag_weakened():
         # identity: the strong ETag is the representation's own
         r = request(g.port, "GET", '/bytes/5000?h=ETag:"v1"')
         assert r.header_all("ETag") == ['"v1"'] and r.header("Vary") == "Accept-Encoding"
+
+
+def test_head_gets_the_fields_of_its_get():
+    """RFC 9110 9.3.2: a HEAD's fields are its GET's (Vary, Content-Encoding, the weak ETag);
+    the encoded length is only known by encoding, so Content-Length goes."""
+    comp = {"types": ["application/octet-stream"]}
+    with Origin() as o, Gantry(cfg(o, comp)) as g:
+        p = '/bytes/5000?h=ETag:"v1"&h=Accept-Ranges:bytes'
+        for ae, enc in (("gzip", "gzip"), ("gzip, br", "br")):
+            get = request(g.port, "GET", p, headers=[("Accept-Encoding", ae)])
+            head = request(g.port, "HEAD", p, headers=[("Accept-Encoding", ae)])
+            assert head.status == 200 and head.body == b"", head
+            for r in (get, head):
+                assert r.header("Content-Encoding") == enc, (ae, r.headers)
+                assert r.header_all("Vary") == ["Accept-Encoding"], (ae, r.headers)
+                assert r.header_all("ETag") == ['W/"v1"'], (ae, r.headers)
+                assert r.header("Accept-Ranges") is None, (ae, r.headers)
+            assert head.header("Content-Length") is None, head.headers
+        # identity: the length stays, the answer still varies
+        head = request(g.port, "HEAD", p)
+        assert head.header("Content-Encoding") is None, head.headers
+        assert head.header("Content-Length") == "5000", head.headers
+        assert head.header_all("Vary") == ["Accept-Encoding"], head.headers
+        assert head.header_all("ETag") == ['"v1"'], head.headers
+        # a type never compressed: as it came
+        head = request(g.port, "HEAD", "/status/200", headers=[("Accept-Encoding", "gzip")])
+        assert head.header("Content-Encoding") is None and head.header("Vary") is None
+
+
+def test_upstream_304_carries_the_vary_and_etag_of_its_200():
+    """RFC 9110 15.4.5: a 304 carries the Vary the 200 would, and the same ETag."""
+    comp = {"types": ["application/octet-stream"]}
+    with Origin() as o, Gantry(cfg(o, comp)) as g:
+        p = '/bytes/5000?etag=v1&h=ETag:"v1"'
+        for ae, etag in (("gzip", 'W/"v1"'), (None, '"v1"')):
+            hs = [("Accept-Encoding", ae)] if ae else []
+            full = request(g.port, "GET", p, headers=hs)
+            assert full.status == 200 and full.header_all("ETag") == [etag], full.headers
+            nm = request(g.port, "GET", p, headers=hs + [("If-None-Match", etag)])
+            assert nm.status == 304, nm
+            # (the origin's 304 repeats the ETag: once its own, once the h= one)
+            assert set(nm.header_all("ETag")) == {etag}, (ae, nm.headers)
+            assert nm.header_all("Vary") == ["Accept-Encoding"], (ae, nm.headers)
+            assert nm.header("Content-Encoding") is None, nm.headers
+
+
+def test_fields_of_the_unencoded_bytes_dropped_and_ranges():
+    """Accept-Ranges, Content-MD5, Digest (and RFC 9530's Content-Digest, Repr-Digest) describe
+    the unencoded bytes: an encoded answer drops them, an identity one keeps them. A range is
+    never a slice of the identity bytes under a Content-Encoding: an upstream's 206 goes as it
+    came (a range of the identity representation), an upstream that ignores Range gives the
+    whole body, compressed."""
+    comp = {"types": ["application/octet-stream"]}
+    drop = ["Accept-Ranges:bytes", "Content-MD5:Q2hlY2sgSW50ZWdyaXR5IQ==",
+            "Digest:sha-256=X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=",
+            "Content-Digest:sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:",
+            "Repr-Digest:sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:"]
+    q = "&".join("h=" + h for h in drop)
+    with Origin() as o, Gantry(cfg(o, comp)) as g:
+        r = request(g.port, "GET", "/bytes/5000?" + q, headers=[("Accept-Encoding", "gzip")])
+        assert r.header("Content-Encoding") == "gzip", r.headers
+        for h in drop:
+            assert r.header(h.split(":")[0]) is None, (h, r.headers)
+        r = request(g.port, "GET", "/bytes/5000?" + q)
+        assert r.header("Content-Encoding") is None, r.headers
+        for h in drop:
+            assert r.header(h.split(":")[0]) is not None, (h, r.headers)
+        # the origin ignores Range: the whole body, compressed, no range of it
+        r = request(g.port, "GET", "/bytes/5000?h=Accept-Ranges:bytes",
+                    headers=[("Accept-Encoding", "gzip"), ("Range", "bytes=0-99")])
+        assert r.status == 200 and r.header("Content-Range") is None, r.headers
+        assert r.header("Content-Encoding") == "gzip" and gunzip(r.body) == gwtest.pattern(5000)
+        # the origin answers the range: as it came, never encoded
+        r = request(g.port, "GET", "/bytes/100?h=Content-Range:bytes%200-99/5000",
+                    headers=[("Accept-Encoding", "gzip"), ("Range", "bytes=0-99")])
+        assert r.header("Content-Encoding") is None and r.body == gwtest.pattern(100), r.headers
 
 
 @gwtest.timeout(120)
@@ -307,6 +380,108 @@ def test_with_a_json_body_transformation():
         r = reflect(g.port, "gzip")
         assert r.header("Content-Encoding") == "gzip", r.headers
         assert gunzip(r.body) == b'{"ok":true}', r.body
+
+
+def cached_cfg(o, comp=None, cache=None):
+    c = cfg(o, comp if comp is not None else {"types": ["application/octet-stream"]})
+    c["services"][0]["cache"] = cache if cache is not None else True
+    return c
+
+
+def _decode(r):
+    enc = r.header("Content-Encoding")
+    if enc == "gzip":
+        return gunzip(r.body)
+    if enc == "br":
+        return brotli.decompress(r.body) if brotli is not None else None
+    return r.body
+
+
+def test_cache_stores_one_variant_per_coding():
+    """The negotiated coding selects the stored variant: each has its own body, ETag,
+    Content-Encoding and Vary; a HIT never compresses; a coding not stored yet is a MISS for
+    that variant; a conditional request with the weak ETag gets a 304 with Vary; a purge
+    removes every variant."""
+    import json
+    import urllib.parse
+    path = "/bytes/5000?h=" + urllib.parse.quote("Cache-Control:max-age=60") + \
+        "&h=" + urllib.parse.quote('ETag:"v2"') + "&h=Accept-Ranges:bytes"
+    with Origin() as o, Gantry(cached_cfg(o)) as g:
+        def get(ae, method="GET", **more):
+            hs = dict(more)
+            if ae is not None:
+                hs["Accept-Encoding"] = ae
+            return request(g.port, method, path, headers=hs)
+
+        want = {"gzip": "gzip", "br": "br", None: None}
+        for ae in ("gzip", "br", None):
+            for round_ in ("MISS", "HIT"):
+                r = get(ae)
+                assert r.status == 200 and r.header("X-Cache") == round_, (ae, round_, r.headers)
+                assert r.header("Content-Encoding") == want[ae], (ae, round_, r.headers)
+                assert r.header_all("Vary") == ["Accept-Encoding"], (ae, round_, r.headers)
+                etag = '"v2"' if ae is None else 'W/"v2"'
+                assert r.header_all("ETag") == [etag], (ae, round_, r.headers)
+                assert r.header("Accept-Ranges") == ("bytes" if ae is None else None), r.headers
+                body = _decode(r)
+                assert body is None or body == gwtest.pattern(5000), (ae, round_)
+                if round_ == "HIT":
+                    assert r.header("Content-Length") == str(len(r.body)), r.headers
+        assert o.stats()["by_path"].get("/bytes/5000") == 3
+        # another spelling of the same choice selects the same variant
+        r = get("gzip, deflate;q=0.5")
+        assert r.header("X-Cache") == "HIT" and r.header("Content-Encoding") == "gzip", r.headers
+        r = get("br;q=0.1, gzip;q=1")
+        assert r.header("X-Cache") == "HIT" and r.header("Content-Encoding") == "gzip", r.headers
+        # conditional: the compressed variant's weak ETag
+        r = get("gzip", **{"If-None-Match": 'W/"v2"'})
+        assert r.status == 304 and r.header("X-Cache") == "HIT", r.headers
+        assert r.header_all("Vary") == ["Accept-Encoding"], r.headers
+        assert r.header("ETag") == 'W/"v2"', r.headers
+        r = get(None, **{"If-None-Match": '"v2"'})
+        assert r.status == 304 and r.header_all("Vary") == ["Accept-Encoding"], r.headers
+        assert r.header("ETag") == '"v2"', r.headers
+        # HEAD: the variant's fields
+        r = get("gzip", "HEAD")
+        assert r.status == 200 and r.header("X-Cache") == "HIT", r.headers
+        assert r.header("Content-Encoding") == "gzip" and r.header("ETag") == 'W/"v2"', r.headers
+        assert o.stats()["by_path"].get("/bytes/5000") == 3
+        # a purge of the URL removes every variant
+        u = "http://127.0.0.1:%d%s" % (g.port, path)
+        pr = g.admin_request("POST", "/api/cache/purge", body=json.dumps({"url": u}).encode())
+        assert pr.status == 200 and pr.json()["purged"] == 3, pr
+        for ae in ("gzip", "br", None):
+            assert get(ae).header("X-Cache") == "MISS", ae
+
+
+def test_cache_revalidated_compressed_variant_keeps_its_weak_etag():
+    with Origin() as o, Gantry(cached_cfg(o)) as g:
+        p = '/bytes/3000?etag=v1&h=Cache-Control:max-age=1&h=ETag:"v1"'
+        ae = {"Accept-Encoding": "gzip"}
+        r = request(g.port, "GET", p, headers=ae)
+        assert r.header("X-Cache") == "MISS" and r.header("ETag") == 'W/"v1"', r.headers
+        gwtest.wait_until(lambda: request(
+            g.port, "GET", p, headers=dict(ae, **{"Cache-Control": "only-if-cached"})).status
+            == 504, 10, message="stale")
+        r = request(g.port, "GET", p, headers=ae)
+        assert r.header("X-Cache") == "REVALIDATED", r.headers
+        assert r.header("Content-Encoding") == "gzip" and r.header("ETag") == 'W/"v1"', r.headers
+        assert r.header_all("Vary") == ["Accept-Encoding"], r.headers
+        assert gunzip(r.body) == gwtest.pattern(3000)
+        r = request(g.port, "GET", p, headers=ae)
+        assert r.header("X-Cache") == "HIT" and r.header("ETag") == 'W/"v1"', r.headers
+
+
+def test_cache_with_a_type_never_compressed_stores_one_variant():
+    with Origin() as o, Gantry(cached_cfg(o, {})) as g:
+        p = "/bytes/2000?h=Cache-Control:max-age=60"
+        r = request(g.port, "GET", p, headers={"Accept-Encoding": "gzip"})
+        assert r.header("X-Cache") == "MISS" and r.header("Vary") is None, r.headers
+        for ae in ("br", "gzip", None):
+            hs = {"Accept-Encoding": ae} if ae else {}
+            r = request(g.port, "GET", p, headers=hs)
+            assert r.header("X-Cache") == "HIT" and r.header("Content-Encoding") is None, ae
+            assert r.body == gwtest.pattern(2000)
 
 
 def test_config_errors():

@@ -132,6 +132,30 @@ def test_path_regex_result_is_normalised():
         assert e["path"] == "/echo/~me/x", e["path"]
 
 
+def test_path_regex_match_limit_is_a_500_with_a_precise_log_line():
+    """A catastrophic expression (nested quantifiers) stops at PCRE2's match limit (100,000
+    steps) instead of holding the worker: the configuration, not the client, failed, so the
+    answer is gantry's own 500 (docs/transform.md), with the limit named in the log."""
+    t = {"request": {"path": {"regex": "^/re/(a+)+$", "replace": "/echo/$1"}}}
+    with Origin() as o, Gantry(cfg(o, t)) as g:
+        r, e = echo(g.port, "/re/aaaa")
+        assert e["path"] == "/echo/aaaa", e["path"]
+        before = upstream_count(o)
+        r = request(g.port, "GET", "/re/" + "a" * 20 + "b")
+        assert r.status == 500, r
+        assert r.json()["error"] == "request transformation failed", r.body
+        assert upstream_count(o) == before, "the request must not reach the upstream"
+        g.wait_log(r"path rewrite \^/re/\(a\+\)\+\$ hit its match limit \(100000 steps\) on "
+                   r"/re/a{20}b: refused \(500\)", stream="stderr")
+        # the worker is free: the next request is answered
+        r, e = echo(g.port, "/re/aa")
+        assert e["path"] == "/echo/aa"
+
+
+def upstream_count(o):
+    return o.stats()["requests"]
+
+
 # ---- status and response headers ---------------------------------------------------------------
 
 

@@ -80,6 +80,26 @@ def failures(r):
     return [(e["pointer"], e["keyword"]) for e in body["errors"]], body
 
 
+def test_pattern_match_limit_fails_the_check():
+    """A pattern that needs more than 100,000 backtracking steps on a value fails that value's
+    check (docs/config.md, "pattern"): a 400 naming the keyword and the limit, the upstream never
+    asked, the worker free for the next request."""
+    schema = {"type": "object", "properties": {"s": {"type": "string", "pattern": "^(a+)+$"}}}
+    v = {"rules": [{"match": {"prefix": "/echo/re"}, "schema": schema}]}
+    with Origin() as o, Gantry(cfg(o, v)) as g:
+        r = post(g, {"s": "aaaa"}, path="/echo/re")
+        assert r.status == 200, r
+        before = upstream_requests(o)
+        r = post(g, {"s": "a" * 20 + "b"}, path="/echo/re")
+        got, body = failures(r)
+        assert got == [("/s", "pattern")], body
+        assert "match limit" in body["errors"][0]["message"], body
+        assert upstream_requests(o) == before
+        r = post(g, {"s": "aaab"}, path="/echo/re")  # a plain mismatch: the usual message
+        got, body = failures(r)
+        assert "must match the pattern" in body["errors"][0]["message"], body
+
+
 def test_valid_body_passes_untouched():
     with Origin() as o, Gantry(cfg(o, orders())) as g:
         # spacing and member order as the client wrote them

@@ -123,6 +123,39 @@ static void test_accept_encoding(void **state)
     assert_false(la == lb && memcmp(a, b, (size_t)la) == 0);
 }
 
+/* The coding pseudo-field: the coding the compression picks among the offered ones. */
+static void test_coding(void **state)
+{
+    (void)state;
+    char a[256], b[256];
+    struct gw_vary v = vary("Origin");
+    gw_vary_add_coding(&v);
+    gw_vary_add_coding(&v); /* once */
+    assert_int_equal(v.count, 2);
+    assert_memory_equal(v.names, "origin," GW_VARY_CODING, v.len);
+    const char *gz[] = {"accept-encoding", "gzip, deflate", NULL};
+    const char *both[] = {"accept-encoding", "br;q=0.5, gzip", NULL};
+    const char *br[] = {"accept-encoding", "br", NULL};
+    const char *none[] = {"x", "y", NULL};
+    unsigned all = GW_VARY_NORM_CODINGS((1u << 1) | (1u << 2));
+    long la = sig(GW_VARY_CODING, gz, all, a);
+    long lb = sig(GW_VARY_CODING, both, all, b);
+    assert_int_equal(la, lb); /* both pick gzip */
+    assert_memory_equal(a, b, (size_t)la);
+    assert_memory_equal(a + 1, "gzip", 4);
+    lb = sig(GW_VARY_CODING, br, all, b);
+    assert_memory_equal(b + 1, "br", 2);
+    /* br not offered: identity */
+    lb = sig(GW_VARY_CODING, br, GW_VARY_NORM_CODINGS(1u << 1), b);
+    assert_int_equal(lb, 9);
+    assert_memory_equal(b + 1, "identity", 8);
+    la = sig(GW_VARY_CODING, none, all, a);
+    assert_memory_equal(a + 1, "identity", 8);
+    /* the Accept-Encoding normalisation is independent of it */
+    lb = sig(GW_VARY_CODING, gz, GW_VARY_NORM_ACCEPT_ENCODING, b);
+    assert_memory_equal(b + 1, "identity", 8);
+}
+
 static void test_guard_page(void **state)
 {
     (void)state;
@@ -143,9 +176,8 @@ static void test_guard_page(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse),
-        cmocka_unit_test(test_signature),
-        cmocka_unit_test(test_accept_encoding),
+        cmocka_unit_test(test_parse),           cmocka_unit_test(test_signature),
+        cmocka_unit_test(test_accept_encoding), cmocka_unit_test(test_coding),
         cmocka_unit_test(test_guard_page),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
