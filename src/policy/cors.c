@@ -35,12 +35,17 @@
  * every request of a service with CORS). */
 struct cors_state {
     const struct gw_cors_set *set;
+    /* An actual request's answer from an exact origin (or any, with "*"): every CORS line it
+     * gets when the upstream sent no Vary, prepared with the set (one copy); else NULL */
+    const char *lines;
+    size_t lines_len;
+    const char *origin;    /* the allowed origin's bytes: an exact origin's, or origin_buf */
     char *preflight_lines; /* a 204's Access-Control-Allow-Methods/-Headers/-Max-Age (heap) */
     char *reason;          /* why a preflight was refused (taken from the arena when needed) */
     bool preflight;        /* OPTIONS with Origin and Access-Control-Request-Method */
     bool allowed;          /* the origin is allowed: the answer gets CORS headers */
     uint16_t origin_len;
-    char origin[]; /* origin_len bytes when allowed */
+    char origin_buf[]; /* origin_len bytes when allowed by a pattern (not an exact origin) */
 };
 #define REASON_MAX 96
 _Static_assert(sizeof(struct cors_state) + GW_ORIGIN_MAX + REASON_MAX <= GW_STAGE_STATE_MAX,
@@ -50,6 +55,15 @@ bool gw_cors_applies(const struct gw_snapshot *s, size_t i)
 {
     const struct gw_policy *p = s->policy;
     return p && p->cors && p->cors[i].base.enabled;
+}
+
+/* The preflight row runs when a row between it and the CORS decision does (IP rules, limits):
+ * a preflight must meet them first. Without any, the decision's row answers preflights itself
+ * (gw_cors_on_request), at the same point of the chain and with one row less per request. */
+bool gw_cors_preflight_applies(const struct gw_snapshot *s, size_t i)
+{
+    return gw_cors_applies(s, i) &&
+           gw_policy_rows_apply(s, i, GW_STAGE_CORS + 1, GW_STAGE_CORS_PREFLIGHT);
 }
 
 /* The request's Origin header: its index, or -1 when it has none. Two Origin lines are no
@@ -83,9 +97,11 @@ enum gw_stage_result gw_cors_on_request(struct gw_request *r, void **slot, struc
     if (!set->enabled)
         return GW_STAGE_CONTINUE; /* a rule turned CORS off here: the upstream's own headers */
     const struct gw_http1_header *h = oi >= 0 ? &m->headers[oi] : NULL;
-    bool allowed = h && gw_cors_origin_value_allowed(set, h->value, h->value_len);
-    /* an allowed origin was parsed: at most GW_ORIGIN_MAX bytes */
-    size_t keep = allowed ? h->value_len : 0;
+    /* an exact origin (the common case) brings its prepared lines; one allowed by a pattern is
+     * kept in the state (it was parsed: at most GW_ORIGIN_MAX bytes) */
+    const struct gw_cors_text *exact = h ? gw_cors_exact_origin(set, h->value, h->value_len) : NULL;
+    bool allowed = exact || (h && gw_cors_origin_value_allowed(set, h->value, h->value_len));
+    size_t keep = allowed && !exact ? h->value_len : 0;
     struct cors_state *st = *slot = gw_stage_alloc(r, sizeof *st + keep);
     if (st == NULL) {
         gw_answer_init(a, GW_ENOMEM);
@@ -95,9 +111,22 @@ enum gw_stage_result gw_cors_on_request(struct gw_request *r, void **slot, struc
     st->preflight = preflight;
     st->allowed = allowed; /* no Origin (same-origin, or not a browser): only Vary */
     if (allowed) {
-        memcpy(st->origin, h->value, keep);
-        st->origin_len = (uint16_t)keep;
+        st->origin = exact ? exact->s : st->origin_buf;
+        st->origin_len = (uint16_t)h->value_len;
+        if (!exact)
+            memcpy(st->origin_buf, h->value, keep);
+        if (set->star_lines) { /* "*" answers any origin */
+            st->lines = set->star_lines;
+            st->lines_len = set->star_lines_len;
+        } else if (exact) {
+            st->lines = exact->lines;
+            st->lines_len = exact->lines_len;
+        }
+        if (preflight)
+            st->lines = NULL;
     }
+    if (preflight && !(r->svc->stages & (1u << GW_STAGE_CORS_PREFLIGHT)))
+        return gw_cors_preflight_on_request(r, slot, a); /* no row between: answered here */
     return GW_STAGE_CONTINUE;
 }
 
@@ -377,6 +406,16 @@ int gw_cors_on_response(struct gw_request *r, void *slot, struct gw_buf *head)
      * answers (another buffer) are scanned. */
     if (head != &r->rhead || upstream_has_ours(&r->rmsg))
         scrub(head, &vary_end, &vary_covers, &vary_blank);
+    if (st->lines && vary_end == 0) {
+        /* the common case, an actual request's answer with no Vary of the upstream's: the
+         * lines prepared with the set for the origin (no Vary line at all: vary_covers is set
+         * by Vary lines only) */
+        if (gw_buf_reserve(head, st->lines_len) < 0)
+            return GW_ENOMEM;
+        memcpy(head->data + head->len, st->lines, st->lines_len);
+        head->len += st->lines_len;
+        return 0;
+    }
     /* "*" answers any origin when no credentials go with it (Fetch: a credentialed request
      * needs its own origin echoed, and the config refuses "*" with credentials) */
     const char *origin = st->origin;
@@ -384,19 +423,6 @@ int gw_cors_on_response(struct gw_request *r, void *slot, struct gw_buf *head)
     if (set->any_origin && !set->credentials) {
         origin = "*";
         olen = 1;
-    }
-    if (st->allowed && !st->preflight && !vary_covers && vary_end == 0 && set->actual_tail) {
-        /* the common case, an actual request's answer: the origin and one prepared tail */
-        if (gw_buf_reserve(head, sizeof acao - 1 + olen + set->actual_tail_len) < 0)
-            return GW_ENOMEM;
-        char *p = head->data + head->len;
-        memcpy(p, acao, sizeof acao - 1);
-        p += sizeof acao - 1;
-        memcpy(p, origin, olen);
-        p += olen;
-        memcpy(p, set->actual_tail, set->actual_tail_len);
-        head->len = (size_t)(p + set->actual_tail_len - head->data);
-        return 0;
     }
     const char *more = st->preflight_lines ? st->preflight_lines : set->actual;
     size_t more_len = st->preflight_lines ? strlen(st->preflight_lines)

@@ -39,6 +39,10 @@ struct gw_cors_set {
     struct gw_cors_text {
         char *s;
         size_t n;
+        /* what an actual answer to this origin adds when its head has no Vary of its own:
+         * "Access-Control-Allow-Origin: <s>\r\n" and actual_tail, as one string */
+        char *lines;
+        size_t lines_len;
     } * exact; /* the exact origins serialized as browsers send them: compared as bytes */
     size_t nexact;
     bool credentials;
@@ -57,6 +61,9 @@ struct gw_cors_set {
      * one string: "\r\n", the credentials line, the actual lines, "Vary: Origin\r\n" */
     char *actual_tail;
     size_t actual_tail_len;
+    /* The same lines for "*" without credentials (any origin gets "*"), or NULL */
+    char *star_lines;
+    size_t star_lines_len;
     uint32_t denied_status;
 };
 
@@ -109,5 +116,10 @@ bool gw_cors_origin_allowed(const struct gw_cors_set *s, const struct gw_origin 
 /* The same for an Origin header's value v[0..n): an exact origin as browsers send it is found
  * by comparing bytes; anything else is parsed and matched. */
 bool gw_cors_origin_value_allowed(const struct gw_cors_set *s, const char *v, size_t n);
+
+/* The exact origin of enabled set s whose bytes are v[0..n) (with its prepared lines), or NULL:
+ * the first step of gw_cors_origin_value_allowed. */
+const struct gw_cors_text *gw_cors_exact_origin(const struct gw_cors_set *s, const char *v,
+                                                size_t n);
 
 #endif
