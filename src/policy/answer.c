@@ -4,6 +4,7 @@
 #include "policy/answer.h"
 
 static const gw_answer_hook_fn hooks[GW_ANSWER__COUNT] = {
+    [GW_ANSWER_CORS] = gw_cors_answer_headers,
     [GW_ANSWER_SECHDR] = gw_sechdr_answer_headers,
 };
 

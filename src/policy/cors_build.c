@@ -13,6 +13,7 @@
 
 #include "core/error.h"
 #include "http1/names.h"
+#include "policy/answer.h"
 #include "policy/policy.h"
 
 void gw_cors_conf_overlay(struct gw_cors_conf *dst, const struct gw_cors_conf *src)
@@ -140,6 +141,29 @@ static int allow_lines(const struct gw_cors_set *s, const char *origin, size_t o
     return 0;
 }
 
+/* The set's shared picks (struct gw_cors_pick): its address is final (sets live in arrays
+ * allocated once per snapshot). */
+static void make_picks(struct gw_cors_set *s)
+{
+    s->disallow = (struct gw_cors_pick){.set = s, .shared = true};
+    if (s->star_lines)
+        s->star = (struct gw_cors_pick){.set = s,
+                                        .lines = s->star_lines,
+                                        .lines_len = s->star_lines_len,
+                                        .origin = "*",
+                                        .origin_len = 1,
+                                        .allowed = true,
+                                        .shared = true};
+    for (size_t i = 0; i < s->nexact; i++)
+        s->exact[i].pick = (struct gw_cors_pick){.set = s,
+                                                 .lines = s->exact[i].lines,
+                                                 .lines_len = s->exact[i].lines_len,
+                                                 .origin = s->exact[i].s,
+                                                 .origin_len = (uint16_t)s->exact[i].n,
+                                                 .allowed = true,
+                                                 .shared = true};
+}
+
 static int compile_set(struct gw_cors_set *s, const struct gw_cors_conf *c, bool enabled)
 {
     memset(s, 0, sizeof *s);
@@ -208,6 +232,8 @@ static int compile_set(struct gw_cors_set *s, const struct gw_cors_conf *c, bool
         if (rc == 0 && s->any_origin && !s->credentials)
             rc = allow_lines(s, "*", 1, &s->star_lines, &s->star_lines_len);
     }
+    if (rc == 0)
+        make_picks(s);
     if (rc == 0 && (c->set & GW_CORS_SET_MAX_AGE)) {
         s->max_age = malloc(48);
         if (s->max_age == NULL)
@@ -295,6 +321,8 @@ int gw_cors_build(struct gw_policy *p, const struct gw_config *cfg, char *why, s
         if (p->csrf == NULL)
             return GW_ENOMEM;
     }
+    if (p->cors)
+        p->answer_hooks |= 1u << GW_ANSWER_CORS;
     for (size_t i = 0; i < cfg->nservices; i++) {
         const struct gw_service_conf *sc = &cfg->services[i];
         int rc = p->cors ? build_cors_service(&p->cors[i], cfg, sc) : 0;
