@@ -800,11 +800,22 @@ static bool edit_const_headers(struct gw_request *r, const struct gw_tf_plan *pl
     return true;
 }
 
+static enum gw_stage_result transform_request(struct gw_request *r, void **slot,
+                                              struct gw_answer *a, const struct gw_tf_plan *plan);
+
 enum gw_stage_result gw_transform_on_request(struct gw_request *r, void **slot, struct gw_answer *a)
 {
     const struct gw_tf_plan *plan = &r->snap->policy->transforms[r->svc - r->snap->services];
     if (plan->const_headers && edit_const_headers(r, plan))
         return GW_STAGE_CONTINUE; /* no state: no cancel, no response hooks for this request */
+    return transform_request(r, slot, a, plan);
+}
+
+/* The general case, with state (out of line: the common case above needs no stack frame). */
+__attribute__((noinline)) static enum gw_stage_result
+transform_request(struct gw_request *r, void **slot, struct gw_answer *a,
+                  const struct gw_tf_plan *plan)
+{
     struct tf_state *st = gw_stage_alloc(r, sizeof *st);
     if (st == NULL) {
         gw_answer_init(a, GW_ENOMEM);
