@@ -27,7 +27,10 @@ struct gw_request;
 
 /* The rows of policy/answer.c's table (bit i of gw_policy.answer_hooks). */
 enum gw_answer_hook_id {
-    GW_ANSWER_SECHDR = 0, /* security headers (policy/sechdr.c gw_sechdr_answer_headers) */
+    /* CORS lines of a request whose CORS stage took no arena state (policy/cors.c
+     * gw_cors_answer_headers): first, where the stage's on_response would have put them */
+    GW_ANSWER_CORS = 0,
+    GW_ANSWER_SECHDR, /* security headers (policy/sechdr.c gw_sechdr_answer_headers) */
     GW_ANSWER__COUNT,
 };
 
@@ -49,6 +52,12 @@ int gw__policy_answer_headers(const struct gw_policy *p, struct gw_request *r, b
  * own headers kept, replaced or hidden as the set says) or on gantry's own answer. */
 int gw_sechdr_answer_headers(const struct gw_policy *p, struct gw_request *r, bool secure,
                              struct gw_buf *head);
+
+/* policy/cors.c: the CORS lines of a request whose CORS stage chose a shared pick (struct
+ * gw_cors_pick) while no stage took arena state (r->arena_used 0: the chain's on_response
+ * loop does not run); nothing otherwise. */
+int gw_cors_answer_headers(const struct gw_policy *p, struct gw_request *r, bool secure,
+                           struct gw_buf *head);
 
 /* Before the upstream's response head r->rmsg is copied into r->rhead (upstream/rewrite.c): the
  * hooks that hide or replace some of its headers take them out of rmsg's header list, so that

@@ -24,7 +24,7 @@ static const struct gw_stage stages[GW_STAGE__COUNT] = {
     [GW_STAGE_RATELIMIT_PRE] = {"ratelimit", GW_STAGE_RATELIMIT_PRE, gw_ratelimit_applies,
                                 gw_ratelimit_pre_on_request, gw_ratelimit_on_response,
                                 gw_ratelimit_cancel, NULL, true},
-    [GW_STAGE_CORS_PREFLIGHT] = {"cors-preflight", GW_STAGE_CORS, gw_cors_applies,
+    [GW_STAGE_CORS_PREFLIGHT] = {"cors-preflight", GW_STAGE_CORS, gw_cors_preflight_applies,
                                  gw_cors_preflight_on_request, NULL, NULL, NULL, false},
     [GW_STAGE_CSRF] = {"csrf", GW_STAGE_CSRF, gw_csrf_applies, gw_csrf_on_request, NULL, NULL, NULL,
                        false},
@@ -97,6 +97,15 @@ void gw_policy_stage_rows(const struct gw_snapshot *s, size_t i, struct gw_servi
     svc->stages_cancel = first_of_slot(run, has_cancel);
 }
 
+bool gw_policy_rows_apply(const struct gw_snapshot *s, size_t i, unsigned from, unsigned to)
+{
+    for (unsigned k = from; k < to && k < GW_STAGE__COUNT; k++) {
+        if (stages[k].applies(s, i))
+            return true;
+    }
+    return false;
+}
+
 const char *gw_policy_stage_name(size_t k)
 {
     return k < GW_STAGE__COUNT ? stages[k].name : NULL;
@@ -120,6 +129,7 @@ static void run_from_stage(struct gw_request *r)
 {
     struct gw_answer a;
     uint32_t mask = r->svc->stages;
+    uint32_t timed_rows = r->mx ? r->svc->stages_timed : 0;
     while (r->stage < GW_STAGE__COUNT) {
         /* Straight to the next row that applies: rows that do not cost nothing, however many
          * the table has. */
@@ -128,9 +138,10 @@ static void run_from_stage(struct gw_request *r)
             r->stage = GW_STAGE__COUNT;
             break;
         }
-        r->stage = (uint8_t)(r->stage + (unsigned)__builtin_ctz(rest));
-        const struct gw_stage *st = &stages[r->stage];
-        bool timed = r->mx && (r->svc->stages_timed & (1u << r->stage));
+        unsigned k = r->stage + (unsigned)__builtin_ctz(rest);
+        r->stage = (uint8_t)k;
+        const struct gw_stage *st = &stages[k];
+        bool timed = timed_rows & (1u << k);
         if (timed && r->t_stage == 0)
             r->t_stage = uv_hrtime(); /* policy time: from the stage's start to its verdict */
         if (r->trace)

@@ -98,6 +98,10 @@ struct gw_stage {
  * snapshot is built; svc is &s->services[i]. */
 void gw_policy_stage_rows(const struct gw_snapshot *s, size_t i, struct gw_service *svc);
 
+/* True when a row in [from, to) of the table applies to service i of s (asked by an applies
+ * function that depends on its neighbours, while the snapshot is built). */
+bool gw_policy_rows_apply(const struct gw_snapshot *s, size_t i, unsigned from, unsigned to);
+
 /* The name of row k of the table ("ratelimit", "auth", ...), or NULL past the last row. */
 const char *gw_policy_stage_name(size_t k);
 

@@ -25,22 +25,20 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "http1/names.h"
+#include "policy/answer.h"
 #include "policy/chain.h"
 #include "policy/cors.h"
 #include "policy/policy.h"
 #include "policy/stages.h"
 
-/* Per-request state (the slot of GW_STAGE_CORS, shared by the two rows): a fixed part, and the
- * allowed origin's bytes behind it (only as many as it has: the state is zeroed, and this is on
- * every request of a service with CORS). */
+/* Per-request state (the slot of GW_STAGE_CORS, shared by the two rows) when the request needs
+ * its own: a preflight, or an origin allowed by a pattern. Otherwise the slot points to one of
+ * the set's shared picks (struct gw_cors_pick, the head of this state) and no arena is taken. */
 struct cors_state {
-    const struct gw_cors_set *set;
+    struct gw_cors_pick pick;
     char *preflight_lines; /* a 204's Access-Control-Allow-Methods/-Headers/-Max-Age (heap) */
     char *reason;          /* why a preflight was refused (taken from the arena when needed) */
-    bool preflight;        /* OPTIONS with Origin and Access-Control-Request-Method */
-    bool allowed;          /* the origin is allowed: the answer gets CORS headers */
-    uint16_t origin_len;
-    char origin[]; /* origin_len bytes when allowed */
+    char origin_buf[];     /* pick.origin_len bytes when allowed by a pattern */
 };
 #define REASON_MAX 96
 _Static_assert(sizeof(struct cors_state) + GW_ORIGIN_MAX + REASON_MAX <= GW_STAGE_STATE_MAX,
@@ -50,6 +48,15 @@ bool gw_cors_applies(const struct gw_snapshot *s, size_t i)
 {
     const struct gw_policy *p = s->policy;
     return p && p->cors && p->cors[i].base.enabled;
+}
+
+/* The preflight row runs when a row between it and the CORS decision does (IP rules, limits):
+ * a preflight must meet them first. Without any, the decision's row answers preflights itself
+ * (gw_cors_on_request), at the same point of the chain and with one row less per request. */
+bool gw_cors_preflight_applies(const struct gw_snapshot *s, size_t i)
+{
+    return gw_cors_applies(s, i) &&
+           gw_policy_rows_apply(s, i, GW_STAGE_CORS + 1, GW_STAGE_CORS_PREFLIGHT);
 }
 
 /* The request's Origin header: its index, or -1 when it has none. Two Origin lines are no
@@ -70,6 +77,24 @@ static int find_origin(const struct gw_http1_message *m)
     return at;
 }
 
+/* gw_cors_exact_origin, inline: most sets have one or two exact origins, which differ from
+ * another origin in length or in their last bytes (the host's end) more often than not. */
+static inline const struct gw_cors_text *exact_origin(const struct gw_cors_set *s, const char *v,
+                                                      size_t n)
+{
+    for (size_t i = 0; i < s->nexact; i++) {
+        const struct gw_cors_text *e = &s->exact[i];
+        if (e->n == n && e->s[n - 1] == v[n - 1] && memcmp(e->s, v, n) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+static enum gw_stage_result cors_request(struct gw_request *r, void **slot, struct gw_answer *a,
+                                         const struct gw_cors_set *set,
+                                         const struct gw_http1_header *h,
+                                         const struct gw_cors_text *exact, bool preflight);
+
 enum gw_stage_result gw_cors_on_request(struct gw_request *r, void **slot, struct gw_answer *a)
 {
     const struct gw_http1_message *m = &r->msg;
@@ -78,26 +103,55 @@ enum gw_stage_result gw_cors_on_request(struct gw_request *r, void **slot, struc
     bool preflight = m->method_id == GW_METHOD_OPTIONS && oi >= 0 &&
                      gw_http1_find_header(m, "access-control-request-method", 29) >= 0;
     int method = preflight ? (int)gw_cors_route_method(m) : (int)m->method_id;
+    const struct gw_cors_service *cs = &r->snap->policy->cors[svc];
     const struct gw_cors_set *set =
-        gw_cors_select(&r->snap->policy->cors[svc], r->npath, r->npath_len, method);
+        cs->nrules ? gw_cors_select(cs, r->npath, r->npath_len, method) : &cs->base;
     if (!set->enabled)
         return GW_STAGE_CONTINUE; /* a rule turned CORS off here: the upstream's own headers */
     const struct gw_http1_header *h = oi >= 0 ? &m->headers[oi] : NULL;
-    bool allowed = h && gw_cors_origin_value_allowed(set, h->value, h->value_len);
-    /* an allowed origin was parsed: at most GW_ORIGIN_MAX bytes */
-    size_t keep = allowed ? h->value_len : 0;
+    const struct gw_cors_text *exact = h ? exact_origin(set, h->value, h->value_len) : NULL;
+    if (exact && !preflight && !set->star_lines) {
+        /* the common case: an exact origin's shared pick, no arena (the answer hook or the
+         * chain's on_response adds its lines) */
+        *slot = (void *)(uintptr_t)&exact->pick; /* read only: shared by every request */
+        return GW_STAGE_CONTINUE;
+    }
+    return cors_request(r, slot, a, set, h, exact, preflight);
+}
+
+/* The rest of gw_cors_on_request, out of line: the common case needs no stack frame. */
+__attribute__((noinline)) static enum gw_stage_result
+cors_request(struct gw_request *r, void **slot, struct gw_answer *a, const struct gw_cors_set *set,
+             const struct gw_http1_header *h, const struct gw_cors_text *exact, bool preflight)
+{
+    bool allowed = exact || (h && gw_cors_origin_value_allowed(set, h->value, h->value_len));
+    if (!preflight && (!allowed || exact || set->star_lines)) {
+        /* nothing of its own: one of the set's picks, no arena */
+        const struct gw_cors_pick *pick = !allowed          ? &set->disallow
+                                          : set->star_lines ? &set->star
+                                                            : &exact->pick;
+        *slot = (void *)(uintptr_t)pick; /* read only: shared by every request */
+        return GW_STAGE_CONTINUE;
+    }
+    /* a preflight, or an origin allowed by a pattern (echoed: kept in the state; it was parsed,
+     * so at most GW_ORIGIN_MAX bytes) */
+    size_t keep = allowed && !exact ? h->value_len : 0;
     struct cors_state *st = *slot = gw_stage_alloc(r, sizeof *st + keep);
     if (st == NULL) {
         gw_answer_init(a, GW_ENOMEM);
         return GW_STAGE_RESPOND;
     }
-    st->set = set;
-    st->preflight = preflight;
-    st->allowed = allowed; /* no Origin (same-origin, or not a browser): only Vary */
+    st->pick.set = set;
+    st->pick.preflight = preflight;
+    st->pick.allowed = allowed; /* no Origin (same-origin, or not a browser): only Vary */
     if (allowed) {
-        memcpy(st->origin, h->value, keep);
-        st->origin_len = (uint16_t)keep;
+        st->pick.origin = exact ? exact->s : st->origin_buf;
+        st->pick.origin_len = (uint16_t)h->value_len;
+        if (!exact)
+            memcpy(st->origin_buf, h->value, keep);
     }
+    if (preflight && !(r->svc->stages & (1u << GW_STAGE_CORS_PREFLIGHT)))
+        return gw_cors_preflight_on_request(r, slot, a); /* no row between: answered here */
     return GW_STAGE_CONTINUE;
 }
 
@@ -145,11 +199,11 @@ static enum gw_stage_result deny(struct gw_request *r, struct cors_state *st, co
         snprintf(st->reason, REASON_MAX, "%s %.*s is not allowed", what, (int)name_len, name);
     else
         snprintf(st->reason, REASON_MAX, "%s", what);
-    st->allowed = false; /* a refused preflight gets no CORS headers */
+    st->pick.allowed = false; /* a refused preflight gets no CORS headers */
     gw_log_info("request %s: %s %s: CORS preflight refused: %s", r->id, r->method, r->path,
                 st->reason);
     gw_answer_init(a, GW_ECORSDENIED);
-    a->status = (int)st->set->denied_status;
+    a->status = (int)st->pick.set->denied_status;
     a->reason = st->reason;
     a->empty = a->status == 204;
     return GW_STAGE_RESPOND;
@@ -177,12 +231,13 @@ static bool put(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
 enum gw_stage_result gw_cors_preflight_on_request(struct gw_request *r, void **slot,
                                                   struct gw_answer *a)
 {
+    const struct gw_cors_pick *pick = *slot;
+    if (pick == NULL || !pick->preflight)
+        return GW_STAGE_CONTINUE; /* a shared pick is never a preflight's */
     struct cors_state *st = *slot;
-    if (st == NULL || !st->preflight)
-        return GW_STAGE_CONTINUE;
-    const struct gw_cors_set *set = st->set;
+    const struct gw_cors_set *set = st->pick.set;
     const struct gw_http1_message *m = &r->msg;
-    if (!st->allowed)
+    if (!st->pick.allowed)
         return deny(r, st, "origin is not allowed", NULL, 0, a);
 
     /* the method it asks about */
@@ -367,8 +422,11 @@ int gw_cors_on_response(struct gw_request *r, void *slot, struct gw_buf *head)
 {
     static const char acao[] = "Access-Control-Allow-Origin: ";
     static const char vary[] = "Vary: Origin\r\n";
-    const struct cors_state *st = slot;
+    const struct gw_cors_pick *st = slot;
     const struct gw_cors_set *set = st->set;
+    /* a preflight's 204 lines: only a request's own state has them */
+    const char *preflight_lines =
+        st->shared ? NULL : ((const struct cors_state *)slot)->preflight_lines;
     size_t vary_end = 0;
     bool vary_covers = false, vary_blank = false;
     /* An upstream's answer is built in r->rhead from the header lines of r->rmsg
@@ -377,6 +435,16 @@ int gw_cors_on_response(struct gw_request *r, void *slot, struct gw_buf *head)
      * answers (another buffer) are scanned. */
     if (head != &r->rhead || upstream_has_ours(&r->rmsg))
         scrub(head, &vary_end, &vary_covers, &vary_blank);
+    if (st->lines && vary_end == 0) {
+        /* the common case, an actual request's answer with no Vary of the upstream's: the
+         * lines prepared with the set for the origin (no Vary line at all: vary_covers is set
+         * by Vary lines only) */
+        if (gw_buf_reserve(head, st->lines_len) < 0)
+            return GW_ENOMEM;
+        memcpy(head->data + head->len, st->lines, st->lines_len);
+        head->len += st->lines_len;
+        return 0;
+    }
     /* "*" answers any origin when no credentials go with it (Fetch: a credentialed request
      * needs its own origin echoed, and the config refuses "*" with credentials) */
     const char *origin = st->origin;
@@ -385,23 +453,10 @@ int gw_cors_on_response(struct gw_request *r, void *slot, struct gw_buf *head)
         origin = "*";
         olen = 1;
     }
-    if (st->allowed && !st->preflight && !vary_covers && vary_end == 0 && set->actual_tail) {
-        /* the common case, an actual request's answer: the origin and one prepared tail */
-        if (gw_buf_reserve(head, sizeof acao - 1 + olen + set->actual_tail_len) < 0)
-            return GW_ENOMEM;
-        char *p = head->data + head->len;
-        memcpy(p, acao, sizeof acao - 1);
-        p += sizeof acao - 1;
-        memcpy(p, origin, olen);
-        p += olen;
-        memcpy(p, set->actual_tail, set->actual_tail_len);
-        head->len = (size_t)(p + set->actual_tail_len - head->data);
-        return 0;
-    }
-    const char *more = st->preflight_lines ? st->preflight_lines : set->actual;
-    size_t more_len = st->preflight_lines ? strlen(st->preflight_lines)
-                      : st->preflight     ? 0
-                                          : set->actual_len;
+    const char *more = preflight_lines ? preflight_lines : set->actual;
+    size_t more_len = preflight_lines ? strlen(preflight_lines)
+                      : st->preflight ? 0
+                                      : set->actual_len;
     bool vary_line = !vary_covers && vary_end == 0; /* the common case: one write for all */
     size_t need = (st->allowed ? sizeof acao - 1 + olen + 2 + set->credentials_len + more_len : 0) +
                   (vary_line ? sizeof vary - 1 : 0);
@@ -438,6 +493,20 @@ void gw_cors_cancel(struct gw_request *r, void *slot)
 {
     struct cors_state *st = slot;
     (void)r;
+    if (st->pick.shared)
+        return; /* one of the set's picks: nothing of the request's */
     free(st->preflight_lines);
     st->preflight_lines = NULL;
+}
+
+int gw_cors_answer_headers(const struct gw_policy *p, struct gw_request *r, bool secure,
+                           struct gw_buf *head)
+{
+    (void)p;
+    (void)secure;
+    /* With arena state (a preflight, a pattern's origin, or another stage's), the chain's
+     * on_response loop runs and the CORS row, the first, added the lines. */
+    if (r == NULL || r->arena_used || r->slot[GW_STAGE_CORS] == NULL)
+        return 0;
+    return gw_cors_on_response(r, r->slot[GW_STAGE_CORS], head);
 }

@@ -30,6 +30,29 @@ void gw_csrf_conf_overlay(struct gw_csrf_conf *dst, const struct gw_csrf_conf *s
  * not know); otherwise m's own method. */
 enum gw_http_method gw_cors_route_method(const struct gw_http1_message *m);
 
+struct gw_cors_set;
+
+/*
+ * What the answers of a request get from CORS (policy/cors.c): the head of the stage's state.
+ * The common requests need nothing of their own — an actual request from an exact origin, from
+ * any origin under "*", or with no allowed origin (only Vary) — so each set holds those picks
+ * ready (shared: never written nor freed), and the stage's slot points to one of them instead
+ * of state from the arena; the answer hook of policy/answer.h then adds their lines when no
+ * stage took arena state (else the chain's on_response does, in row order, as for any stage).
+ */
+struct gw_cors_pick {
+    const struct gw_cors_set *set;
+    /* every CORS line of an actual answer when the upstream sent no Vary, prepared with the
+     * set (one copy); NULL: built from the pieces below */
+    const char *lines;
+    size_t lines_len;
+    const char *origin; /* the allowed origin's bytes */
+    uint16_t origin_len;
+    bool preflight; /* OPTIONS with Origin and Access-Control-Request-Method */
+    bool allowed;   /* the origin is allowed: the answer gets CORS headers */
+    bool shared;    /* one of the set's picks (not the request's) */
+};
+
 /* One effective CORS setting (a service's, or one of its rules'). */
 struct gw_cors_set {
     bool enabled;
@@ -39,6 +62,11 @@ struct gw_cors_set {
     struct gw_cors_text {
         char *s;
         size_t n;
+        /* what an actual answer to this origin adds when its head has no Vary of its own:
+         * "Access-Control-Allow-Origin: <s>\r\n" and actual_tail, as one string */
+        char *lines;
+        size_t lines_len;
+        struct gw_cors_pick pick; /* an actual request from this origin (shared) */
     } * exact; /* the exact origins serialized as browsers send them: compared as bytes */
     size_t nexact;
     bool credentials;
@@ -57,6 +85,11 @@ struct gw_cors_set {
      * one string: "\r\n", the credentials line, the actual lines, "Vary: Origin\r\n" */
     char *actual_tail;
     size_t actual_tail_len;
+    /* The same lines for "*" without credentials (any origin gets "*"), or NULL */
+    char *star_lines;
+    size_t star_lines_len;
+    struct gw_cors_pick star;     /* an actual request under "*" without credentials (shared) */
+    struct gw_cors_pick disallow; /* no Origin, or one not allowed: only Vary (shared) */
     uint32_t denied_status;
 };
 
@@ -91,8 +124,9 @@ struct gw_csrf_service {
     size_t nrules;
 };
 
-/* Compiles p->cors and p->csrf (one per service of cfg; NULL when no service has the policy).
- * Called from gw_policy_build. 0, or a negative code with why. */
+/* Compiles p->cors and p->csrf (one per service of cfg; NULL when no service has the policy)
+ * and sets the CORS answer hook's bit. Called from gw_policy_build. 0, or a negative code with
+ * why. */
 int gw_cors_build(struct gw_policy *p, const struct gw_config *cfg, char *why, size_t why_cap);
 void gw_cors_free(struct gw_policy *p);
 
@@ -109,5 +143,10 @@ bool gw_cors_origin_allowed(const struct gw_cors_set *s, const struct gw_origin 
 /* The same for an Origin header's value v[0..n): an exact origin as browsers send it is found
  * by comparing bytes; anything else is parsed and matched. */
 bool gw_cors_origin_value_allowed(const struct gw_cors_set *s, const char *v, size_t n);
+
+/* The exact origin of enabled set s whose bytes are v[0..n) (with its prepared lines), or NULL:
+ * the first step of gw_cors_origin_value_allowed. */
+const struct gw_cors_text *gw_cors_exact_origin(const struct gw_cors_set *s, const char *v,
+                                                size_t n);
 
 #endif

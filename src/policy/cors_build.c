@@ -13,6 +13,7 @@
 
 #include "core/error.h"
 #include "http1/names.h"
+#include "policy/answer.h"
 #include "policy/policy.h"
 
 void gw_cors_conf_overlay(struct gw_cors_conf *dst, const struct gw_cors_conf *src)
@@ -108,8 +109,11 @@ static char *header_line(const char *name, char *const *items, size_t n, int *rc
 
 static void free_set(struct gw_cors_set *s)
 {
-    for (size_t i = 0; s->exact && i < s->nexact; i++)
+    for (size_t i = 0; s->exact && i < s->nexact; i++) {
         free(s->exact[i].s);
+        free(s->exact[i].lines);
+    }
+    free(s->star_lines);
     free(s->exact);
     free(s->origins);
     free(s->allow_methods);
@@ -118,6 +122,46 @@ static void free_set(struct gw_cors_set *s)
     free(s->actual);
     free(s->actual_tail);
     memset(s, 0, sizeof *s);
+}
+
+/* "Access-Control-Allow-Origin: <origin>" and s->actual_tail as one string. 0 or GW_ENOMEM. */
+static int allow_lines(const struct gw_cors_set *s, const char *origin, size_t olen, char **out,
+                       size_t *out_len)
+{
+    static const char acao[] = "Access-Control-Allow-Origin: ";
+    size_t n = sizeof acao - 1 + olen + s->actual_tail_len;
+    char *p = malloc(n + 1);
+    if (p == NULL)
+        return GW_ENOMEM;
+    memcpy(p, acao, sizeof acao - 1);
+    memcpy(p + sizeof acao - 1, origin, olen);
+    memcpy(p + sizeof acao - 1 + olen, s->actual_tail, s->actual_tail_len + 1);
+    *out = p;
+    *out_len = n;
+    return 0;
+}
+
+/* The set's shared picks (struct gw_cors_pick): its address is final (sets live in arrays
+ * allocated once per snapshot). */
+static void make_picks(struct gw_cors_set *s)
+{
+    s->disallow = (struct gw_cors_pick){.set = s, .shared = true};
+    if (s->star_lines)
+        s->star = (struct gw_cors_pick){.set = s,
+                                        .lines = s->star_lines,
+                                        .lines_len = s->star_lines_len,
+                                        .origin = "*",
+                                        .origin_len = 1,
+                                        .allowed = true,
+                                        .shared = true};
+    for (size_t i = 0; i < s->nexact; i++)
+        s->exact[i].pick = (struct gw_cors_pick){.set = s,
+                                                 .lines = s->exact[i].lines,
+                                                 .lines_len = s->exact[i].lines_len,
+                                                 .origin = s->exact[i].s,
+                                                 .origin_len = (uint16_t)s->exact[i].n,
+                                                 .allowed = true,
+                                                 .shared = true};
 }
 
 static int compile_set(struct gw_cors_set *s, const struct gw_cors_conf *c, bool enabled)
@@ -181,7 +225,15 @@ static int compile_set(struct gw_cors_set *s, const struct gw_cors_conf *c, bool
         snprintf(s->actual_tail, n + 1, "\r\n%s%s%s", s->credentials_line,
                  s->actual ? s->actual : "", vary);
         s->actual_tail_len = n;
+        /* an exact origin's answer echoes the bytes it matched: its lines are known now */
+        for (size_t i = 0; i < s->nexact && rc == 0; i++)
+            rc = allow_lines(s, s->exact[i].s, s->exact[i].n, &s->exact[i].lines,
+                             &s->exact[i].lines_len);
+        if (rc == 0 && s->any_origin && !s->credentials)
+            rc = allow_lines(s, "*", 1, &s->star_lines, &s->star_lines_len);
     }
+    if (rc == 0)
+        make_picks(s);
     if (rc == 0 && (c->set & GW_CORS_SET_MAX_AGE)) {
         s->max_age = malloc(48);
         if (s->max_age == NULL)
@@ -269,6 +321,8 @@ int gw_cors_build(struct gw_policy *p, const struct gw_config *cfg, char *why, s
         if (p->csrf == NULL)
             return GW_ENOMEM;
     }
+    if (p->cors)
+        p->answer_hooks |= 1u << GW_ANSWER_CORS;
     for (size_t i = 0; i < cfg->nservices; i++) {
         const struct gw_service_conf *sc = &cfg->services[i];
         int rc = p->cors ? build_cors_service(&p->cors[i], cfg, sc) : 0;
@@ -326,6 +380,16 @@ const struct gw_csrf_set *gw_csrf_select(const struct gw_csrf_service *cs, const
             return &cs->rules[k].set;
     }
     return &cs->base;
+}
+
+const struct gw_cors_text *gw_cors_exact_origin(const struct gw_cors_set *s, const char *v,
+                                                size_t n)
+{
+    for (size_t i = 0; i < s->nexact; i++) {
+        if (s->exact[i].n == n && memcmp(s->exact[i].s, v, n) == 0)
+            return s->enabled ? &s->exact[i] : NULL;
+    }
+    return NULL;
 }
 
 bool gw_cors_origin_value_allowed(const struct gw_cors_set *s, const char *v, size_t n)

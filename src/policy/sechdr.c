@@ -498,8 +498,8 @@ enum gw_stage_result gw_sechdr_on_request(struct gw_request *r, void **slot, str
 /* The set of the request's answers: the gateway's before a service was chosen, else the
  * service's or its rule's (the stage's choice, or chosen here when the answer comes before the
  * stage ran). NULL: no header. */
-static const struct gw_sechdr_set *request_set(const struct gw_sechdr_policy *sp,
-                                               const struct gw_request *r)
+static inline __attribute__((always_inline)) const struct gw_sechdr_set *
+request_set(const struct gw_sechdr_policy *sp, const struct gw_request *r)
 {
     if (r == NULL || r->svc == NULL)
         return sp->gateway;
@@ -555,7 +555,8 @@ int gw_sechdr_answer_headers(const struct gw_policy *p, struct gw_request *r, bo
         return 0;
     /* Response transformations ran before (their stage's on_response) and may have set some
      * of these headers: then every line of the head is looked at, not only the upstream's. */
-    bool transformed = r && gw_transform_adds_response_lines(r);
+    /* (response lines live in the transformation's state: none without arena state) */
+    bool transformed = r && r->arena_used && gw_transform_adds_response_lines(r);
     if (prepared && !transformed) /* gw_sechdr_answer_prepare took out what goes */
         return append_lines(set, prepared & ~PREPARED, secure, head);
     /* The upstream's response is rewritten into r->rhead (upstream/rewrite.c); any other head

@@ -30,6 +30,7 @@ void gw_ratelimit_cancel(struct gw_request *r, void *slot);
 /* policy/cors.c: CORS; the decision (first) and the preflights (after the limits that need no
  * identity), one state for both. */
 bool gw_cors_applies(const struct gw_snapshot *s, size_t i);
+bool gw_cors_preflight_applies(const struct gw_snapshot *s, size_t i);
 enum gw_stage_result gw_cors_on_request(struct gw_request *r, void **slot, struct gw_answer *a);
 enum gw_stage_result gw_cors_preflight_on_request(struct gw_request *r, void **slot,
                                                   struct gw_answer *a);

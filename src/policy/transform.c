@@ -124,6 +124,60 @@ static int layer_init(struct gw_tf_layer *l, const struct gw_tf_set *set, char *
     return 0;
 }
 
+static bool header_is(const char *a, size_t an, const char *b);
+static size_t drop_named(struct gw_http1_header *h, size_t n, const char *name, size_t name_len);
+
+/* Adds name to plan->drop (once) and its length to drop_lens. */
+static void plan_drop(struct gw_tf_plan *plan, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < plan->ndrop; i++) {
+        if (plan->drop[i].n == n && header_is(plan->drop[i].s, n, name))
+            return; /* the same name (loosely) */
+    }
+    plan->drop[plan->ndrop].s = name;
+    plan->drop[plan->ndrop++].n = (uint32_t)n;
+    plan->drop_lens |= UINT64_C(1) << (n < 63 ? n : 63);
+}
+
+/* Works out a const_headers plan's edits (struct gw_tf_plan): the layers in order, each
+ * removing its remove and set names from what came before (the request's fields and the
+ * earlier layers' additions) and then adding its set and add fields. Names and values point
+ * into the config, which lives as long as the snapshot. 0 or GW_ENOMEM. */
+static int plan_const_headers(struct gw_tf_plan *plan)
+{
+    size_t ndrop = 0, nadd = 0;
+    for (size_t k = 0; k < plan->nbase; k++) {
+        const struct gw_tf_fields *f = &plan->base[k].set->request.headers;
+        ndrop += f->nremove + f->nset;
+        nadd += f->nset + f->nadd;
+    }
+    plan->drop = calloc(ndrop ? ndrop : 1, sizeof *plan->drop);
+    plan->added = calloc(nadd ? nadd : 1, sizeof *plan->added);
+    if (plan->drop == NULL || plan->added == NULL)
+        return GW_ENOMEM;
+    for (size_t k = 0; k < plan->nbase; k++) {
+        const struct gw_tf_fields *f = &plan->base[k].set->request.headers;
+        for (size_t i = 0; i < f->nremove + f->nset; i++) {
+            const char *name = i < f->nremove ? f->remove[i] : f->set[i - f->nremove].name;
+            plan->nadded = drop_named(plan->added, plan->nadded, name, strlen(name));
+            plan_drop(plan, name);
+        }
+        const struct gw_tf_value *lists[2] = {f->set, f->add};
+        size_t counts[2] = {f->nset, f->nadd};
+        for (size_t l = 0; l < 2; l++) {
+            for (size_t i = 0; i < counts[l]; i++) {
+                struct gw_http1_header *h = &plan->added[plan->nadded++];
+                h->name = lists[l][i].name;
+                h->name_len = (uint32_t)strlen(lists[l][i].name);
+                h->value = lists[l][i].value->text;
+                h->value_len = (uint32_t)lists[l][i].value->text_len;
+            }
+        }
+    }
+    return 0;
+}
+
 int gw_transform_build(struct gw_policy *p, const struct gw_snapshot *s, char *why, size_t why_cap)
 {
     const struct gw_config *cfg = s->cfg;
@@ -170,8 +224,9 @@ int gw_transform_build(struct gw_policy *p, const struct gw_snapshot *s, char *w
                 constant = constant && gw_template_is_constant(f->add[j].value);
             plan->const_headers =
                 plan->const_headers && constant && plan->base[k].does == GW_TF_REQ_HEADERS;
-            plan->nadded += f->nset + f->nadd;
         }
+        if (plan->const_headers && plan_const_headers(plan) < 0)
+            return GW_ENOMEM;
     }
     return 0;
 }
@@ -187,6 +242,8 @@ void gw_transform_free(struct gw_policy *p)
         for (size_t k = 0; k < plan->nrules; k++)
             layer_free(&plan->rule_layers[k]);
         free(plan->rule_layers);
+        free(plan->drop);
+        free(plan->added);
     }
     free(p->transforms);
     p->transforms = NULL;
@@ -711,51 +768,61 @@ static bool json_body_fits(const struct gw_http1_message *m, uint64_t max)
            (m->headers[ce].value_len == 8 && strncasecmp(m->headers[ce].value, "identity", 8) == 0);
 }
 
+/* A field of the request that a const_headers plan drops (one of plan->drop by name). */
+static bool const_dropped(const struct gw_tf_plan *plan, const struct gw_http1_header *h)
+{
+    for (size_t i = 0; i < plan->ndrop; i++) {
+        if (plan->drop[i].n == h->name_len && header_is(h->name, h->name_len, plan->drop[i].s))
+            return true;
+    }
+    return false;
+}
+
 /* A plan of constant request-header edits only (plan->const_headers), applied in place when the
- * request's field array has room: the same edits as edit_request_headers, in the same order,
- * without state. False when there is no room (the general path then grows the array). */
+ * request's field array has room: the fields it drops go in one pass (a field whose name length
+ * no dropped name has is kept after one test), then its prepared fields are copied after the
+ * kept ones. The same result as edit_request_headers, without state. False when there is no
+ * room (the general path then grows the array). */
 static bool edit_const_headers(struct gw_request *r, const struct gw_tf_plan *plan)
 {
     struct gw_http1_message *m = &r->msg;
-    if (m->num_headers + plan->nadded > m->headers_capacity)
+    uint32_t n = m->num_headers, w = 0;
+    if (n + plan->nadded > m->headers_capacity)
         return false;
     struct gw_http1_header *h = m->headers;
-    size_t n = m->num_headers, before = n;
-    for (size_t l = 0; l < plan->nbase; l++) {
-        const struct gw_tf_fields *f = &plan->base[l].set->request.headers;
-        for (size_t i = 0; i < f->nremove; i++)
-            n = drop_named(h, n, f->remove[i], strlen(f->remove[i]));
-        const struct gw_tf_value *lists[2] = {f->set, f->add};
-        size_t counts[2] = {f->nset, f->nadd};
-        for (size_t i = 0; i < f->nset; i++) {
-            size_t len = strlen(f->set[i].name);
-            n = drop_named(h, n, f->set[i].name, len);
-        }
-        before += f->nset + f->nadd; /* added ones are not drops */
-        for (size_t k = 0; k < 2; k++) {
-            for (size_t i = 0; i < counts[k]; i++) {
-                const struct gw_template *t = lists[k][i].value;
-                h[n].name = lists[k][i].name;
-                h[n].name_len = (uint32_t)strlen(lists[k][i].name);
-                h[n].value = t->text;
-                h[n].value_len = (uint32_t)t->text_len;
-                n++;
-            }
-        }
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t len = h[i].name_len < 63 ? h[i].name_len : 63;
+        if (((plan->drop_lens >> len) & 1) && const_dropped(plan, &h[i]))
+            continue;
+        if (w != i)
+            h[w] = h[i];
+        w++;
     }
-    m->num_headers = (uint32_t)n;
+    memcpy(h + w, plan->added, plan->nadded * sizeof *h);
+    m->num_headers = w + (uint32_t)plan->nadded;
     /* Kept fields keep their order and added ones go after them: Host moved only if a field
      * went away. */
-    if (n != before)
+    if (w != n)
         m->host_index = gw_http1_find_header(m, "host", 4);
     return true;
 }
+
+static enum gw_stage_result transform_request(struct gw_request *r, void **slot,
+                                              struct gw_answer *a, const struct gw_tf_plan *plan);
 
 enum gw_stage_result gw_transform_on_request(struct gw_request *r, void **slot, struct gw_answer *a)
 {
     const struct gw_tf_plan *plan = &r->snap->policy->transforms[r->svc - r->snap->services];
     if (plan->const_headers && edit_const_headers(r, plan))
         return GW_STAGE_CONTINUE; /* no state: no cancel, no response hooks for this request */
+    return transform_request(r, slot, a, plan);
+}
+
+/* The general case, with state (out of line: the common case above needs no stack frame). */
+__attribute__((noinline)) static enum gw_stage_result
+transform_request(struct gw_request *r, void **slot, struct gw_answer *a,
+                  const struct gw_tf_plan *plan)
+{
     struct tf_state *st = gw_stage_alloc(r, sizeof *st);
     if (st == NULL) {
         gw_answer_init(a, GW_ENOMEM);

@@ -16,6 +16,7 @@
 
 #include "config/config-t.h"
 #include "core/buf.h"
+#include "http1/parser.h"
 #include "policy/template.h"
 
 struct gw_policy;
@@ -54,8 +55,18 @@ struct gw_tf_plan {
     uint64_t max_body; /* JSON bodies are edited up to this size */
     uint32_t uses;     /* the kinds of variables its templates use (1u << enum gw_tpl_kind) */
     /* Only constant request-header edits without renames, and no rule: applied in place with no
-     * per-request state (the common "set a header" case); nadded is how many fields they add. */
+     * per-request state (the common "set a header" case), as worked out when the snapshot is
+     * built: the request's fields named in drop go (every layer's remove and set names), the
+     * fields of added (every layer's set and add values, less those a later layer removes)
+     * come after the kept ones. */
     bool const_headers;
+    struct gw_tf_name {
+        const char *s;
+        uint32_t n;
+    } * drop;
+    size_t ndrop;
+    uint64_t drop_lens; /* bit min(n, 63) for each name of drop: most fields are let go by it */
+    struct gw_http1_header *added;
     size_t nadded;
 };
 

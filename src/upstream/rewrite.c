@@ -21,14 +21,17 @@ static int append_header(struct gw_buf *b, const char *name, size_t nlen, const 
     int rc = gw_buf_reserve(b, nlen + vlen + 4);
     if (rc < 0)
         return rc;
-    memcpy(b->data + b->len, name, nlen);
-    b->len += nlen;
-    b->data[b->len++] = ':';
-    b->data[b->len++] = ' ';
-    memcpy(b->data + b->len, value, vlen);
-    b->len += vlen;
-    b->data[b->len++] = '\r';
-    b->data[b->len++] = '\n';
+    /* through a local pointer: stores through b->data could alias b itself */
+    char *p = b->data + b->len;
+    memcpy(p, name, nlen);
+    p += nlen;
+    p[0] = ':';
+    p[1] = ' ';
+    memcpy(p + 2, value, vlen);
+    p += 2 + vlen;
+    p[0] = '\r';
+    p[1] = '\n';
+    b->len = (size_t)(p + 2 - b->data);
     return 0;
 }
 
@@ -52,15 +55,24 @@ static bool same_name_loose(const char *a, size_t an, const char *lower)
     return i == an && lower[i] == '\0';
 }
 
+/* same_name_loose for a name a[0..an) as long as lower (an > 0): names of one length mostly
+ * differ in their last byte (X-Gateway and X-User-ID), which is looked at first. */
+static inline bool same_len_name_loose(const char *a, size_t an, const char *lower)
+{
+    char c = a[an - 1], d = lower[an - 1];
+    c = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c == '_' ? '-' : c;
+    return c == (d == '_' ? '-' : d) && same_name_loose(a, an, lower);
+}
+
 /* An identity header: never taken from the client (gantry sets them after authenticating). */
 static bool is_identity_header(const struct gw_config *cfg, const struct gw_http1_header *h)
 {
     /* A name of another length cannot match: most headers go after three compares. */
     size_t n = h->name_len;
     return (n == cfg->auth.hdr_consumer_len &&
-            same_name_loose(h->name, n, cfg->auth.hdr_consumer)) ||
-           (n == cfg->auth.hdr_user_len && same_name_loose(h->name, n, cfg->auth.hdr_user)) ||
-           (n == cfg->auth.hdr_roles_len && same_name_loose(h->name, n, cfg->auth.hdr_roles));
+            same_len_name_loose(h->name, n, cfg->auth.hdr_consumer)) ||
+           (n == cfg->auth.hdr_user_len && same_len_name_loose(h->name, n, cfg->auth.hdr_user)) ||
+           (n == cfg->auth.hdr_roles_len && same_len_name_loose(h->name, n, cfg->auth.hdr_roles));
 }
 
 /* Writes the identity headers of an authenticated request. Values come from verified tokens or

@@ -236,6 +236,38 @@ def test_vary_is_merged_and_upstream_cors_headers_replaced():
         assert acl(r) == [], r.headers
 
 
+def test_cors_lines_once_and_first_with_or_without_other_stages_state():
+    # A request that needs nothing of its own (an exact origin, no Origin, a refused one) takes
+    # no stage state: its lines come from an answer hook; with a rate limit, the limit takes
+    # state and the chain's on_response adds them. An origin allowed by a pattern keeps its
+    # own state. Either way: once, before the security headers, merged with the upstream's Vary.
+    with Origin() as o:
+        base = {"targets": [o.target()], "strip_prefix": True, "cors": FULL}
+        services = [
+            dict(base, name="plain", prefix="/plain"),
+            dict(base, name="limited", prefix="/limited",
+                 rate_limit={"limits": [{"limit": 1000000, "period": "1s"}]}),
+        ]
+        with Gantry(config(o, services=services)) as g:
+            for svc in ("plain", "limited"):
+                for origin in (APP, "https://a.b.example.org"):
+                    r = request(g.port, "GET", "/%s/echo" % svc, headers=[("Origin", origin)])
+                    assert r.status == 200, (svc, r.status)
+                    names = [n.lower() for n, _ in r.headers]
+                    assert r.header_all("Access-Control-Allow-Origin") == [origin], r.headers
+                    assert names.count("access-control-allow-credentials") == 1, r.headers
+                    assert r.header_all("Vary") == ["Origin"], r.headers
+                    assert (names.index("access-control-allow-origin")
+                            < names.index("x-content-type-options")), r.headers
+                    r = request(g.port, "GET", "/%s/echo/v?h=Vary:Accept" % svc,
+                                headers=[("Origin", origin)])
+                    assert r.header_all("Vary") == ["Accept, Origin"], (svc, r.headers)
+                    assert r.header_all("Access-Control-Allow-Origin") == [origin], r.headers
+                for hs in ([], [("Origin", EVIL)]):
+                    r = request(g.port, "GET", "/%s/echo" % svc, headers=hs)
+                    assert acl(r) == [] and r.header_all("Vary") == ["Origin"], (svc, r.headers)
+
+
 def test_gantrys_own_answers_carry_cors_headers():
     dead = "http://127.0.0.1:%d" % gwtest.free_port()
     with Origin() as o:

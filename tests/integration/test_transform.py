@@ -301,6 +301,33 @@ def test_gateway_service_and_rule_layers():
         assert pairs(e, "X-Rule") == ["ab"], e["headers"]
 
 
+def test_constant_header_layers_applied_in_one_pass():
+    # Constant edits only (no variable, no rename, no rule): worked out when the snapshot is
+    # built. A later layer's remove and set take out what an earlier layer added; a client's
+    # field goes whatever its case or '-'/'_' spelling; Host and other fields keep their order.
+    top = {"transform": {"request": {"headers": {
+        "set": {"X-A": "gateway", "X-Gone": "gateway"},
+        "add": {"X-B": "gateway"}}}}}
+    t = {"request": {"headers": {"remove": ["x-gone"],
+                                 "set": {"X-B": "service"},
+                                 "add": {"X-A": "service"}}}}
+    with Origin() as o, Gantry(cfg(o, t, **top)) as g:
+        _, e = echo(g.port, "/echo/z", headers=[
+            ("x_a", "client"), ("X-Keep", "1"), ("X-GONE", "client"), ("x-b", "client"),
+            ("X-Keep", "2")])
+        assert pairs(e, "X-A") == ["gateway", "service"], e["headers"]
+        assert pairs(e, "x_a") == [], e["headers"]
+        assert pairs(e, "X-Gone") == [], e["headers"]
+        assert pairs(e, "X-B") == ["service"], e["headers"]
+        assert pairs(e, "X-Keep") == ["1", "2"], e["headers"]
+        assert pairs(e, "Host"), e["headers"]
+        names = [n.lower() for n, _ in e["headers"]]
+        assert names.index("x-keep") < names.index("x-a"), "added fields come after kept ones"
+        # a request with no field of theirs: the same additions
+        _, e = echo(g.port, "/echo/y")
+        assert pairs(e, "X-A") == ["gateway", "service"] and pairs(e, "X-B") == ["service"]
+
+
 def test_inherit_false_and_transform_off():
     top = {"transform": {"request": {"headers": {"set": {"X-Gw": "1"}}}}}
     with Origin() as o:
