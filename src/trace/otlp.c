@@ -291,6 +291,12 @@ static void put_small(struct w *w, uint32_t v)
         memcpy(p, digit_pairs + 2 * (v / 100), 2);
         memcpy(p + 2, digit_pairs + 2 * (v % 100), 2);
         w->p += 4;
+    } else if (v < 100000) {
+        /* a port above 9999 (ephemeral and test ports) */
+        p[0] = (char)('0' + v / 10000);
+        memcpy(p + 1, digit_pairs + 2 * (v / 100 % 100), 2);
+        memcpy(p + 3, digit_pairs + 2 * (v % 100), 2);
+        w->p += 5;
     } else {
         put_u64(w, v);
     }
