@@ -217,6 +217,11 @@ static void on_exported(void *arg, int err, const struct gw_fetch_resp *resp)
     size_t spans = t->inflight_spans;
     t->inflight = false;
     t->inflight_spans = 0;
+    if (t->client_stale) {
+        /* a reload changed the endpoint or the headers while this export ran on the old client */
+        gw_keepalive_close(t->client);
+        t->client = NULL;
+    }
     if (err == 0 && resp->status >= 200 && resp->status < 300) {
         t->exported += spans;
         t->exports_ok++;
