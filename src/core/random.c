@@ -45,9 +45,34 @@ uint64_t gw_random_u64(void)
     return result;
 }
 
+void gw_random_fill(uint64_t *out, size_t n)
+{
+    if (!seeded)
+        seed();
+    /* The same steps as gw_random_u64 on locals: the state is loaded and stored once, not per
+     * number (thread-local memory the compiler must otherwise reload after each store). */
+    uint64_t s0 = state[0], s1 = state[1], s2 = state[2], s3 = state[3];
+    for (size_t i = 0; i < n; i++) {
+        out[i] = rotl(s1 * 5, 7) * 9;
+        uint64_t t = s1 << 17;
+        s2 ^= s0;
+        s3 ^= s1;
+        s1 ^= s2;
+        s0 ^= s3;
+        s2 ^= t;
+        s3 = rotl(s3, 45);
+    }
+    state[0] = s0;
+    state[1] = s1;
+    state[2] = s2;
+    state[3] = s3;
+}
+
 void gw_random_request_id(char out[33])
 {
-    uint64_t a = gw_random_u64(), b = gw_random_u64();
+    uint64_t ab[2];
+    gw_random_fill(ab, 2);
+    uint64_t a = ab[0], b = ab[1];
     gw_hex_lower8((uint32_t)a, out);
     gw_hex_lower8((uint32_t)(a >> 32), out + 8);
     gw_hex_lower8((uint32_t)b, out + 16);

@@ -2,13 +2,14 @@
  * The trace exporter on the control thread: see exporter.h.
  *
  * Shape: a timer ticks every 5 ms while records come, every 100 ms while none do (at most every
- * flush_interval). Each tick (and each export's end)
- * drains the workers' rings into the batch, round robin, until the batch holds batch_size
- * spans, then starts an export when the batch is full or its oldest record waited
- * flush_interval. The batch is encoded into one body and its records given back at once. The
- * fetch sends the body from our memory (body_borrowed: no copy of a few hundred kilobytes per
- * export), so there are two bodies: the one in flight, and the one the next batch is encoded
- * into.
+ * flush_interval). Each tick (and each export's end) drains the workers' rings, round robin,
+ * encoding each record into the body of the next export at once and giving it back to its
+ * worker, until that body holds batch_size spans; then an export starts when the body is full or
+ * its oldest record waited flush_interval. Encoding as records arrive, rather than when the
+ * batch is sent, keeps few records in circulation (the ones the workers wrote in the last tick,
+ * still in the cache) and touches each while it is warm. The fetch sends the body from our
+ * memory (body_borrowed: no copy of a few hundred kilobytes per export), so there are two
+ * bodies: the one in flight, and the one the next batch is encoded into.
  */
 #include "trace/exporter.h"
 
@@ -21,7 +22,7 @@
 #include "core/log.h"
 #include "core/random.h"
 #include "core/version.h"
-#include "net/fetch.h"
+#include "net/keepalive.h"
 #include "trace/otlp.h"
 #include "trace/ring.h"
 #include "trace/trace-t.h"
@@ -53,15 +54,17 @@ struct gw_tracer {
     uint64_t flush_ms;
     uint64_t timeout_ms;
     char instance_id[37]; /* made at start: kept across reloads */
-    /* the batch */
-    struct gw_trace **batch;
-    size_t nbatch;
-    size_t batch_cap;
-    size_t batch_spans;
+    /* the batch: records already encoded into bodies[next_body] */
+    size_t nbatch;           /* records in it */
+    size_t batch_spans;      /* their spans */
     uint64_t batch_since;    /* loop ms when its first record came */
+    int64_t shift;           /* uv_hrtime() to Unix ns, taken once per drain */
     struct gw_buf bodies[2]; /* the export in flight's (borrowed by the fetch) and the next's */
     unsigned next_body;
-    struct gw_fetch *inflight;
+    struct gw_keepalive
+        *client;       /* the kept connection to the collector (made at the first export) */
+    bool client_stale; /* the endpoint or headers changed: a new client at the next export */
+    bool inflight;     /* an export is running on client */
     size_t inflight_spans;
     uint64_t backoff_ms;
     uint64_t retry_at; /* loop ms before which no export starts after a failure */
@@ -104,10 +107,10 @@ static void give_back(struct gw_tracer *t, struct gw_trace *rec)
         free(rec);
 }
 
-static void free_batch_records(struct gw_tracer *t)
+/* The batch is thrown away (no endpoint any more): its spans were never counted anywhere. */
+static void drop_batch(struct gw_tracer *t)
 {
-    for (size_t i = 0; i < t->nbatch; i++)
-        give_back(t, t->batch[i]);
+    gw_buf_reset(&t->bodies[t->next_body]);
     t->nbatch = 0;
     t->batch_spans = 0;
 }
@@ -118,8 +121,42 @@ static uint64_t now_ms(struct gw_tracer *t)
     return uv_now(t->loop);
 }
 
-/* Moves records from the rings into the batch until it holds batch_size spans; without an
- * endpoint, empties the rings. Returns how many records it took. */
+/* Encodes rec into the batch's body (the body's start first when it is the batch's first). */
+static void add_to_batch(struct gw_tracer *t, struct gw_trace *rec)
+{
+    struct gw_buf *body = &t->bodies[t->next_body];
+    size_t spans = gw_otlp_span_count(rec);
+    int rc = 0;
+    if (t->nbatch == 0) {
+        gw_buf_reset(body);
+        rc = gw_buf_append(body, t->prefix, t->prefix_len);
+    }
+    if (rc == 0)
+        rc = gw_otlp_append(body, rec, t->shift, t->nbatch == 0);
+    if (rc < 0) {
+        /* the body's cap (BODY_MAX): this record is lost, the batch keeps what it has */
+        t->failed += spans;
+        snprintf(t->last_error, sizeof t->last_error, "out of memory encoding the batch");
+        if (t->nbatch == 0)
+            gw_buf_reset(body);
+        return;
+    }
+    if (t->nbatch == 0)
+        t->batch_since = now_ms(t);
+    t->nbatch++;
+    t->batch_spans += spans;
+}
+
+/* The offset from uv_hrtime() to the wall clock, for the times of the records encoded now. */
+static int64_t mono_to_unix(void)
+{
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    return (int64_t)wall.tv_sec * 1000000000 + wall.tv_nsec - (int64_t)uv_hrtime();
+}
+
+/* Moves records from the rings into the batch (encoded, then given back) until it holds
+ * batch_size spans; without an endpoint, empties the rings. Returns how many records it took. */
 static size_t drain(struct gw_tracer *t)
 {
     unsigned empty = 0;
@@ -135,15 +172,13 @@ static size_t drain(struct gw_tracer *t)
             continue;
         }
         empty = 0;
-        taken++;
-        if (t->url == NULL || t->nbatch == t->batch_cap) {
-            give_back(t, rec); /* tracing.endpoint went away with a reload */
-            continue;
+        if (t->url != NULL) {
+            if (taken == 0)
+                t->shift = mono_to_unix();
+            add_to_batch(t, rec);
         }
-        if (t->nbatch == 0)
-            t->batch_since = now_ms(t);
-        t->batch[t->nbatch++] = rec;
-        t->batch_spans += gw_otlp_span_count(rec);
+        taken++;
+        give_back(t, rec); /* without an endpoint (a reload took it away): thrown away */
     }
     return taken;
 }
@@ -167,12 +202,26 @@ static void export_failed(struct gw_tracer *t, size_t spans, const char *why)
 static void maybe_export(struct gw_tracer *t);
 static void export_batch(struct gw_tracer *t, uint64_t timeout_ms);
 
+/* At stop, nothing in flight any more: the timer and the collector's connection close. */
+static void close_handles(struct gw_tracer *t)
+{
+    gw_keepalive_close(t->client);
+    t->client = NULL;
+    if (!uv_is_closing((uv_handle_t *)&t->timer))
+        uv_close((uv_handle_t *)&t->timer, NULL);
+}
+
 static void on_exported(void *arg, int err, const struct gw_fetch_resp *resp)
 {
     struct gw_tracer *t = arg;
     size_t spans = t->inflight_spans;
-    t->inflight = NULL;
+    t->inflight = false;
     t->inflight_spans = 0;
+    if (t->client_stale) {
+        /* a reload changed the endpoint or the headers while this export ran on the old client */
+        gw_keepalive_close(t->client);
+        t->client = NULL;
+    }
     if (err == 0 && resp->status >= 200 && resp->status < 300) {
         t->exported += spans;
         t->exports_ok++;
@@ -194,8 +243,8 @@ static void on_exported(void *arg, int err, const struct gw_fetch_resp *resp)
         /* What the workers left goes out too, within the stop's wait (on_stop_wait). */
         if (t->nbatch > 0 && t->url != NULL)
             export_batch(t, STOP_WAIT_MS);
-        if (t->inflight == NULL && !uv_is_closing((uv_handle_t *)&t->timer))
-            uv_close((uv_handle_t *)&t->timer, NULL);
+        if (!t->inflight)
+            close_handles(t);
         return;
     }
     maybe_export(t);
@@ -203,44 +252,37 @@ static void on_exported(void *arg, int err, const struct gw_fetch_resp *resp)
 
 static void export_batch(struct gw_tracer *t, uint64_t timeout_ms)
 {
-    struct timespec wall;
-    clock_gettime(CLOCK_REALTIME, &wall);
-    int64_t shift = (int64_t)wall.tv_sec * 1000000000 + wall.tv_nsec - (int64_t)uv_hrtime();
     size_t spans = t->batch_spans;
-    /* One export in flight at a time: the other body is free. */
+    /* One export in flight at a time: the other body is free for the next batch. */
     struct gw_buf *body = &t->bodies[t->next_body];
-    gw_buf_reset(body);
-    int rc = gw_buf_append(body, t->prefix, t->prefix_len);
-    for (size_t i = 0; rc == 0 && i < t->nbatch; i++)
-        rc = gw_otlp_append(body, t->batch[i], shift, i == 0);
-    if (rc == 0)
-        rc = gw_otlp_end(body);
-    free_batch_records(t);
+    int rc = gw_otlp_end(body);
+    t->nbatch = 0;
+    t->batch_spans = 0;
     if (rc < 0) {
         export_failed(t, spans, "out of memory encoding the batch");
         return;
     }
-    struct gw_fetch_req req = {.url = t->url,
-                               .method = "POST",
-                               .headers = t->headers,
-                               .body = body->data,
-                               .body_len = body->len,
-                               .body_borrowed = true,
-                               .timeout_ms = timeout_ms,
-                               .max_body = 64 * 1024};
-    rc = gw_fetch_start(t->loop, &req, on_exported, t, &t->inflight);
+    if (t->client != NULL && t->client_stale) {
+        gw_keepalive_close(t->client); /* nothing in flight on it: exports run one at a time */
+        t->client = NULL;
+    }
+    t->client_stale = false;
+    if (t->client == NULL)
+        rc = gw_keepalive_new(&t->client, t->loop, t->url, t->headers);
+    if (rc == 0)
+        rc = gw_keepalive_post(t->client, body->data, body->len, timeout_ms, on_exported, t);
     if (rc < 0) {
-        t->inflight = NULL;
         export_failed(t, spans, gw_strerror(rc));
         return;
     }
+    t->inflight = true;
     t->inflight_spans = spans;
-    t->next_body ^= 1u; /* this one is the fetch's until it calls back (or is cancelled) */
+    t->next_body ^= 1u; /* this one is the client's until it calls back (or is cancelled) */
 }
 
 static void maybe_export(struct gw_tracer *t)
 {
-    if (t->inflight != NULL || t->nbatch == 0 || t->url == NULL)
+    if (t->inflight || t->nbatch == 0 || t->url == NULL)
         return;
     uint64_t now = now_ms(t);
     if (now < t->retry_at)
@@ -267,13 +309,13 @@ static void on_tick(uv_timer_t *h)
 static void on_stop_wait(uv_timer_t *h)
 {
     struct gw_tracer *t = h->data;
-    if (t->inflight != NULL) {
-        gw_fetch_cancel(t->inflight);
-        t->inflight = NULL;
+    if (t->inflight) {
+        gw_keepalive_cancel(t->client);
+        t->inflight = false;
         t->failed += t->inflight_spans;
         t->inflight_spans = 0;
     }
-    uv_close((uv_handle_t *)&t->timer, NULL);
+    close_handles(t);
 }
 
 /* Takes cfg's settings; the timer is the caller's business. 0 or GW_ENOMEM (nothing changed). */
@@ -296,13 +338,6 @@ static int apply(struct gw_tracer *t, const struct gw_config *cfg)
                                    .extra = tc->resource,
                                    .nextra = tc->nresource};
     rc |= gw_otlp_begin(&prefix, &res);
-    size_t cap = tc->batch_size + 1;
-    struct gw_trace **batch = t->batch;
-    if (rc == 0 && cap > t->batch_cap) {
-        batch = realloc(t->batch, cap * sizeof *batch);
-        if (batch == NULL)
-            rc = GW_ENOMEM;
-    }
     if (rc == 0 && tc->enabled && tc->endpoint != NULL && (url = strdup(tc->endpoint)) == NULL)
         rc = GW_ENOMEM;
     if (rc != 0) {
@@ -312,16 +347,15 @@ static int apply(struct gw_tracer *t, const struct gw_config *cfg)
         return GW_ENOMEM;
     }
     headers = hb.data; /* NUL-terminated above */
-    if (batch != t->batch || cap > t->batch_cap) {
-        t->batch = batch;
-        t->batch_cap = cap;
-    }
     if (t->url != NULL && (url == NULL || strcmp(url, t->url) != 0)) {
         /* Another collector, or none: the failure state was the old one's. */
         t->backoff_ms = 0;
         t->retry_at = 0;
         t->failing = false;
     }
+    if (t->url == NULL || url == NULL || strcmp(url, t->url) != 0 ||
+        strcmp(headers, t->headers) != 0)
+        t->client_stale = true; /* an export in flight finishes on the old connection */
     free(t->url);
     free(t->headers);
     free(t->prefix);
@@ -333,7 +367,11 @@ static int apply(struct gw_tracer *t, const struct gw_config *cfg)
     t->flush_ms = tc->flush_interval_ms ? tc->flush_interval_ms : 5000;
     t->timeout_ms = tc->timeout_ms ? tc->timeout_ms : 10000;
     if (t->url == NULL)
-        free_batch_records(t);
+        drop_batch(t);
+    if (t->client_stale && !t->inflight && t->client != NULL) {
+        gw_keepalive_close(t->client);
+        t->client = NULL;
+    }
     return 0;
 }
 
@@ -405,12 +443,12 @@ void gw_tracer_stop(struct gw_tracer *t)
     t->stopping = true;
     uv_timer_stop(&t->timer);
     drain(t);
-    if (t->inflight == NULL && t->nbatch > 0 && t->url != NULL) {
+    if (!t->inflight && t->nbatch > 0 && t->url != NULL) {
         uint64_t wait = t->timeout_ms < STOP_WAIT_MS ? t->timeout_ms : STOP_WAIT_MS;
         export_batch(t, wait);
     }
-    if (t->inflight == NULL) {
-        uv_close((uv_handle_t *)&t->timer, NULL);
+    if (!t->inflight) {
+        close_handles(t);
         return;
     }
     uv_timer_start(&t->timer, on_stop_wait, STOP_WAIT_MS, 0);
@@ -420,8 +458,6 @@ void gw_tracer_free(struct gw_tracer *t)
 {
     if (t == NULL)
         return;
-    free_batch_records(t); /* into the back rings, freed next */
-    free(t->batch);
     for (unsigned i = 0; t->queues && i < t->nrings; i++) {
         gw_trace_ring_free(t->queues[i].out);
         gw_trace_ring_free(t->queues[i].back);

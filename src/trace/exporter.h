@@ -1,8 +1,9 @@
 /*
  * The trace exporter: the control thread's half of tracing (docs/tracing.md). It owns one ring
- * per worker (trace/ring.h), drains them on a timer, batches the records, encodes them as OTLP
- * JSON (trace/otlp.h) and POSTs each batch to tracing.endpoint with the one-shot HTTP client
- * (net/fetch.h). The request path never waits for any of it.
+ * per worker (trace/ring.h), drains them on a timer, encodes each record as OTLP JSON
+ * (trace/otlp.h) into the next batch's body as it arrives, and POSTs each batch to
+ * tracing.endpoint over one kept-alive connection (net/keepalive.h). The request path never
+ * waits for any of it.
  *
  * Contract
  * - Control thread only (the loop given to gw_tracer_new), except gw_tracer_ring's rings, which
@@ -13,7 +14,7 @@
  *   its spans as failed, logs once per change of state, and holds exports back with a backoff
  *   (1 s doubling to 30 s) before the next try.
  * - Memory is bounded: per worker at most queue_size records waiting, 1024 given back for reuse
- *   and one spare, plus two batches.
+ *   and one spare, plus two encoded bodies of at most batch_size spans.
  */
 #ifndef GW_TRACE_EXPORTER_H
 #define GW_TRACE_EXPORTER_H

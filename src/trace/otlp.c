@@ -291,6 +291,12 @@ static void put_small(struct w *w, uint32_t v)
         memcpy(p, digit_pairs + 2 * (v / 100), 2);
         memcpy(p + 2, digit_pairs + 2 * (v % 100), 2);
         w->p += 4;
+    } else if (v < 100000) {
+        /* a port above 9999 (ephemeral and test ports) */
+        p[0] = (char)('0' + v / 10000);
+        memcpy(p + 1, digit_pairs + 2 * (v / 100 % 100), 2);
+        memcpy(p + 3, digit_pairs + 2 * (v % 100), 2);
+        w->p += 5;
     } else {
         put_u64(w, v);
     }
@@ -404,12 +410,31 @@ static void span_times(struct w *w, int kind, uint64_t start, uint64_t end, int6
 {
     if (end < start)
         end = start;
+    uint64_t s = (uint64_t)((int64_t)start + shift), e = (uint64_t)((int64_t)end + shift);
     LIT(w, "\",\"kind\":");
     *w->p++ = (char)('0' + kind);
     LIT(w, ",\"startTimeUnixNano\":\"");
-    put_time(w, (uint64_t)((int64_t)start + shift));
+    uint64_t sec = s / 1000000000u, base = sec * 1000000000u;
+    if (sec >= 1000000000u && sec < 10000000000u && e >= s && e - base < 1000000000u) {
+        /* Start and end in the same second (nearly every span): its ten digits once (kept
+         * per thread, see put_time), then the two fractions. */
+        if (sec != last_sec.sec) {
+            last_sec.txt[0] = (char)('0' + sec / 1000000000u);
+            put_9digits(last_sec.txt + 1, (uint32_t)(sec % 1000000000u));
+            last_sec.sec = sec;
+        }
+        memcpy(w->p, last_sec.txt, 10);
+        put_9digits(w->p + 10, (uint32_t)(s - base));
+        w->p += 19;
+        LIT(w, "\",\"endTimeUnixNano\":\"");
+        memcpy(w->p, last_sec.txt, 10);
+        put_9digits(w->p + 10, (uint32_t)(e - base));
+        w->p += 19;
+        return;
+    }
+    put_time(w, s);
     LIT(w, "\",\"endTimeUnixNano\":\"");
-    put_time(w, (uint64_t)((int64_t)end + shift));
+    put_time(w, e);
 }
 
 /* An unset status is left out (OTLP's default). */

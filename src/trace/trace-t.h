@@ -73,6 +73,7 @@ struct gw_trace {
     uint64_t parent_id; /** the client's span (0: gantry started the trace) */
     uint64_t span_id;   /** gantry's span for the request (SERVER) */
     uint64_t try_span;  /** the parent the upstream is told of: the current try's span */
+    uint64_t next_span; /** the first try's span id, drawn with the others (0: draw one) */
     uint64_t t_start;   /** uv_hrtime() at dispatch */
     uint64_t t_end;
     uint32_t tp_off;      /** where the current try's span id sits in r->head (0: not there) */

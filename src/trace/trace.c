@@ -21,13 +21,15 @@
  * list is dropped rather than parsed (the spec asks vendors to keep 512 characters). */
 #define TRACESTATE_READ_MAX 4096
 
+/* W3C 3.2.2.3/3.2.2.4: all-zero ids are invalid. A zero draw (one in 2^64) becomes 1. */
+static inline uint64_t nonzero(uint64_t v)
+{
+    return v | (v == 0);
+}
+
 static uint64_t nonzero_random(void)
 {
-    uint64_t v;
-    do
-        v = gw_random_u64();
-    while (v == 0);
-    return v;
+    return nonzero(gw_random_u64());
 }
 
 /* Copies s[0..n) into the record's strings (cut when they are full). */
@@ -164,11 +166,17 @@ void gw_trace_begin(struct gw_request *r)
     t->t_start = r->t_start;
     t->http_minor = (uint8_t)r->msg.minor_version;
     take_client_context(t, &r->msg);
+    /* The ids a proxied request needs, drawn at once: [trace id,] its span, the first try's. */
+    uint64_t ids[4];
     if (t->parent_id == 0) {
-        t->trace_id.hi = gw_random_u64();
-        t->trace_id.lo = nonzero_random();
+        gw_random_fill(ids, 4);
+        t->trace_id.hi = ids[2];
+        t->trace_id.lo = nonzero(ids[3]);
+    } else {
+        gw_random_fill(ids, 2);
     }
-    t->span_id = nonzero_random();
+    t->span_id = nonzero(ids[0]);
+    t->next_span = nonzero(ids[1]);
     t->try_span = t->span_id; /* the parent upstream until a try starts */
     take_server(t, &r->msg);
     gw_trace_id_hex(&t->trace_id, t->trace_hex);
@@ -177,8 +185,9 @@ void gw_trace_begin(struct gw_request *r)
     r->trace = t;
 }
 
-/* A child span starting at t_start (uv_hrtime()). */
-static struct gw_trace_child *new_child(struct gw_trace *t, uint8_t kind, uint64_t t_start)
+/* A child span with id span_id starting at t_start (uv_hrtime()). */
+static struct gw_trace_child *new_child(struct gw_trace *t, uint8_t kind, uint64_t span_id,
+                                        uint64_t t_start)
 {
     if (t->nchild == GW_TRACE_MAX_CHILDREN) {
         if (t->lost < UINT8_MAX)
@@ -188,7 +197,7 @@ static struct gw_trace_child *new_child(struct gw_trace *t, uint8_t kind, uint64
     struct gw_trace_child *c = &t->child[t->nchild++];
     memset(c, 0, sizeof *c);
     c->kind = kind;
-    c->span_id = nonzero_random();
+    c->span_id = span_id;
     c->t_start = t_start;
     return c;
 }
@@ -198,7 +207,7 @@ void gw_trace_stage_begin(struct gw_request *r, const char *name)
     struct gw_trace *t = r->trace;
     if (t->open_stage)
         return;
-    struct gw_trace_child *c = new_child(t, GW_TRACE_STAGE, uv_hrtime());
+    struct gw_trace_child *c = new_child(t, GW_TRACE_STAGE, nonzero_random(), uv_hrtime());
     if (c == NULL)
         return;
     c->name = name;
@@ -225,10 +234,11 @@ void gw_trace_try_begin(struct gw_request *r)
     struct gw_trace *t = r->trace;
     if (t->open_try)
         gw_trace_try_end(r, uv_hrtime());
-    t->try_span = nonzero_random();
-    struct gw_trace_child *c = new_child(t, GW_TRACE_TRY, r->t_try); /* the try's own clock */
+    t->try_span = t->next_span ? t->next_span : nonzero_random();
+    t->next_span = 0;
+    struct gw_trace_child *c =
+        new_child(t, GW_TRACE_TRY, t->try_span, r->t_try); /* the try's own clock */
     if (c != NULL) {
-        c->span_id = t->try_span;
         c->target = r->target;
         c->port = r->target->conf->port;
         c->resend = (uint8_t)(r->tries > 1 ? (r->tries - 1 > 255 ? 255 : r->tries - 1) : 0);
@@ -427,8 +437,7 @@ static void complete(struct gw_request *r, struct gw_trace *t)
         ml = strlen(r->method);
     if (ml)
         t->method = put_str(t, r->method, ml);
-    const char *q = strchr(r->path, '?');
-    t->path = put_str(t, r->path, q ? (size_t)(q - r->path) : strlen(r->path));
+    t->path = put_str(t, r->path, (size_t)(strchrnul(r->path, '?') - r->path));
     put_cstr(t, &t->request_id, r->id);
     put_cstr(t, &t->client, r->peer);
     if (r->svc != NULL) {

@@ -435,6 +435,64 @@ def test_a_slow_collector_gets_everything_later():
             assert status(g)["dropped"] == 0
 
 
+# ---- the kept connection to the collector -----------------------------------------------------
+
+
+def _exports_one_by_one(g, rx, tag, n):
+    """n requests, each waited for at the collector (batch_size 2: one request per export)."""
+    for i in range(n):
+        r = request(g.port, "GET", "/api/echo/%s%d" % (tag, i))
+        assert r.status == 200, r
+        trace_spans(rx, upstream_context(r)[0], 2)
+
+
+def _exported(g, n):
+    """Waits until gantry has counted n spans exported (the collector has them a moment before
+    gantry has read its answer)."""
+    gwtest.wait_until(lambda: status(g)["exported"] >= n, 10, message="%d spans exported" % n)
+    return status(g)
+
+
+def _counts(rx):
+    got = rx.received()
+    assert not got["errors"], got["errors"][:10]
+    return got["posts"], got["connections"]
+
+
+def test_exports_share_one_connection_and_reconnect_after_the_collector_restarts():
+    with Origin() as o:
+        rx = OtlpReceiver()
+        port = rx.port
+        try:
+            with Gantry(tracing_config(o, rx, batch_size=2)) as g:
+                _exports_one_by_one(g, rx, "a", 6)
+                assert _counts(rx) == (6, 1)
+                # the collector restarts on the same port: the kept connection is gone, the next
+                # export opens a new one, and nothing is lost or fails on the way
+                rx.stop()
+                rx = OtlpReceiver(port=port)
+                _exports_one_by_one(g, rx, "b", 6)
+                assert _counts(rx) == (6, 1)
+                st = _exported(g, 24)
+                assert st["exported"] == 24 and st["exports_ok"] == 12, st
+                assert st["exports_failed"] == 0 and st["failed"] == 0 and st["dropped"] == 0, st
+        finally:
+            rx.stop()
+
+
+def test_a_collector_that_closes_each_connection_gets_a_new_one_per_export():
+    with Origin() as o, OtlpReceiver() as rx:
+        rx.set_mode(close=True)
+        with Gantry(tracing_config(o, rx, batch_size=2)) as g:
+            _exports_one_by_one(g, rx, "c", 4)
+            assert _counts(rx) == (4, 4)
+            rx.set_mode()  # keep-alive again: the next connection stays
+            _exports_one_by_one(g, rx, "d", 3)
+            assert _counts(rx) == (7, 5)
+            st = _exported(g, 14)
+            assert st["exports_failed"] == 0 and st["exported"] == 14, st
+
+
 # ---- off, on by reload, and $trace_id ---------------------------------------------------------
 
 

@@ -12,9 +12,11 @@ Endpoints:
                     their resource attributes, and each problem found is recorded. Answers 200
                     "{}" (OTLP's empty ExportTraceServiceResponse), or what /__mode says.
   GET  /__spans     {"spans": [span + {"resource": {key: value}}], "errors": [...],
-                     "posts": N, "headers": [the request headers of the last POST]}
-  POST /__mode      JSON {"delay_ms": N, "status": S}: later POSTs wait N ms, then answer S
-                    (when not 0) instead of 200. {} resets.
+                     "posts": N, "connections": how many TCP connections the POSTs came on,
+                     "headers": [the request headers of the last POST]}
+  POST /__mode      JSON {"delay_ms": N, "status": S, "close": B}: later POSTs wait N ms, then
+                    answer S (when not 0) instead of 200, with "Connection: close" and closing
+                    the connection when B is true. {} resets.
   POST /__reset     forgets every span, error and count.
 """
 
@@ -180,6 +182,7 @@ class State:
         self.lock = threading.Lock()
         self.delay_ms = 0
         self.status = 0
+        self.close = False
         self.reset()
 
     def reset(self):
@@ -187,6 +190,7 @@ class State:
             self.spans = []
             self.errors = []
             self.posts = 0
+            self.peers = set()  # (address, port) of each connection that sent a POST
             self.headers = []
 
 
@@ -201,9 +205,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(n) if n else b""
 
-    def _send(self, status, obj):
+    def _send(self, status, obj, close=False):
         body = json.dumps(obj).encode()
         self.send_response(status)
+        if close:
+            self.send_header("Connection", "close")
+            self.close_connection = True
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -214,7 +221,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.path == "/__spans":
             with st.lock:
                 self._send(200, {"spans": st.spans, "errors": st.errors, "posts": st.posts,
-                                 "headers": st.headers})
+                                 "connections": len(st.peers), "headers": st.headers})
             return
         self._send(404, {"error": "not found"})
 
@@ -226,6 +233,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             with st.lock:
                 st.delay_ms = int(m.get("delay_ms", 0))
                 st.status = int(m.get("status", 0))
+                st.close = bool(m.get("close", False))
             self._send(200, {})
             return
         if self.path == "/__reset":
@@ -250,16 +258,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
             errors += errs
         with st.lock:
             st.posts += 1
+            st.peers.add(self.client_address)
             st.spans += spans
             st.errors += errors
             st.headers = [[k, v] for k, v in self.headers.items()]
-            delay, status = st.delay_ms, st.status
+            delay, status, close = st.delay_ms, st.status, st.close
         if delay:
             time.sleep(delay / 1000.0)  # the scenario: a slow collector (delay_ms), not a wait
         if status:
-            self._send(status, {"code": 14, "message": "test receiver told to fail"})
+            self._send(status, {"code": 14, "message": "test receiver told to fail"}, close)
         else:
-            self._send(200, {})
+            self._send(200, {}, close)
 
 
 def serve(port):

@@ -89,9 +89,9 @@ class AuthService(Backend):
     def set_jwks(self, doc):
         self._write("jwks.json", doc)
 
-    def set_mode(self, delay_ms=0, status=0):
+    def set_mode(self, delay_ms=0, status=0, close=False):
         request(self.port, "POST", "/__mode",
-                body=json.dumps({"delay_ms": delay_ms, "status": status}))
+                body=json.dumps({"delay_ms": delay_ms, "status": status, "close": close}))
 
     def stats(self):
         return request(self.port, "GET", "/__stats").json()
@@ -106,16 +106,18 @@ class OtlpReceiver(Backend):
 
     name = "otlp"
 
-    def __init__(self, ready_timeout=10):
-        argv = [sys.executable, os.path.join(PKG, "otlp_receiver.py"), "--port", "0"]
+    def __init__(self, ready_timeout=10, port=0):
+        """port: 0 for a free one, or the port of a receiver that was stopped (a restart)."""
+        argv = [sys.executable, os.path.join(PKG, "otlp_receiver.py"), "--port", str(port)]
         super().__init__(argv, ready_timeout)
 
     def endpoint(self):
         return "http://127.0.0.1:%d/v1/traces" % self.port
 
     def received(self):
-        """{"spans": [...], "errors": [...], "posts": N, "headers": [[name, value], ...]}: each
-        span as OTLP JSON with its attributes as a dict and its resource's under "resource"."""
+        """{"spans": [...], "errors": [...], "posts": N, "connections": N, "headers": [[name,
+        value], ...]}: each span as OTLP JSON with its attributes as a dict and its resource's
+        under "resource"; connections: how many TCP connections the exports came on."""
         return request(self.port, "GET", "/__spans").json()
 
     def spans(self):
@@ -124,9 +126,9 @@ class OtlpReceiver(Backend):
         assert not got["errors"], got["errors"][:10]
         return got["spans"]
 
-    def set_mode(self, delay_ms=0, status=0):
+    def set_mode(self, delay_ms=0, status=0, close=False):
         request(self.port, "POST", "/__mode",
-                body=json.dumps({"delay_ms": delay_ms, "status": status}))
+                body=json.dumps({"delay_ms": delay_ms, "status": status, "close": close}))
 
     def reset(self):
         request(self.port, "POST", "/__reset", body=b"")

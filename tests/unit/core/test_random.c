@@ -76,6 +76,44 @@ static void test_every_bit_of_u64_varies(void **state)
     assert_int_equal(same, 0);
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* gw_random_fill draws from the same stream as gw_random_u64 and advances it: runs of both,
+ * interleaved, never repeat a number, and every bit of the filled numbers varies. */
+static void test_fill_continues_the_stream(void **state)
+{
+    (void)state;
+    enum {
+        ROUNDS = 500,
+        PER = 7
+    };
+    uint64_t *all = calloc(ROUNDS * (PER + 1), sizeof *all);
+    assert_non_null(all);
+    uint64_t ones = 0, zeros = 0;
+    size_t n = 0;
+    for (int r = 0; r < ROUNDS; r++) {
+        all[n++] = gw_random_u64();
+        gw_random_fill(all + n, (size_t)(r % PER) + 1);
+        for (int k = 0; k <= r % PER; k++) {
+            ones |= all[n + (size_t)k];
+            zeros |= ~all[n + (size_t)k];
+        }
+        n += (size_t)(r % PER) + 1;
+    }
+    gw_random_fill(all, 0); /* nothing written, nothing drawn */
+    assert_true(ones == UINT64_MAX);
+    assert_true(zeros == UINT64_MAX);
+    qsort(all, n, sizeof *all, cmp_u64);
+    for (size_t i = 1; i < n; i++)
+        if (all[i - 1] == all[i])
+            fail_msg("%llu drawn twice", (unsigned long long)all[i]);
+    free(all);
+}
+
 struct draw {
     uint64_t v[64];
 };
@@ -113,6 +151,7 @@ int main(void)
         cmocka_unit_test(test_request_id_shape),
         cmocka_unit_test(test_request_ids_are_unique_and_use_every_digit),
         cmocka_unit_test(test_every_bit_of_u64_varies),
+        cmocka_unit_test(test_fill_continues_the_stream),
         cmocka_unit_test(test_threads_have_their_own_streams),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

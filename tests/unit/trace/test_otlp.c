@@ -313,6 +313,17 @@ static void test_strings_and_numbers(void **state)
         if (d < 20)
             v *= 10;
     }
+
+    /* every port, status and count from 1 to 65535 (put_small: 1 to 5 digits) */
+    for (uint32_t n = 1; n <= 65535; n++) {
+        gw_buf_reset(&b);
+        t->server_port = (uint16_t)n;
+        assert_int_equal(gw_otlp_append(&b, t, 0, true), 0);
+        char want[64];
+        snprintf(want, sizeof want, "\"server.port\",\"value\":{\"intValue\":\"%u\"}", n);
+        if (memmem(b.data, b.len, want, strlen(want)) == NULL)
+            fail_msg("%s not in %.*s", want, (int)b.len, b.data);
+    }
     free(t);
     gw_buf_free(&b);
 }
