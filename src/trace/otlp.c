@@ -471,7 +471,10 @@ static void server_span(struct w *w, const struct gw_trace *t, const char tid[32
     span_times(w, KIND_SERVER, t->t_start, t->t_end, shift);
     attr_method_first(w, t);
     ATTR_REC(w, "url.path", t, t->path);
-    ATTR_LIT(w, "url.scheme", "http");
+    if (t->secure)
+        ATTR_LIT(w, "url.scheme", "https");
+    else
+        ATTR_LIT(w, "url.scheme", "http");
     ATTR_REC(w, "server.address", t, t->server);
     if (t->server_port)
         ATTR_INT(w, "server.port", t->server_port);

@@ -88,6 +88,7 @@ struct gw_trace {
     uint8_t open_try;   /** 1 + the child index of the current try, 0: none */
     uint8_t rl_outcome; /** the request's enum gw_rl_outcome */
     uint8_t http_minor; /** 0 or 1 */
+    bool secure;        /** it came in on the TLS listener (url.scheme https) */
     uint32_t retries;
     uint16_t home;      /** the index of the worker whose queue it comes from and returns to */
     bool sampled;       /** the final decision (head, or an error with always_sample_errors) */

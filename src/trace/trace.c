@@ -165,6 +165,7 @@ void gw_trace_begin(struct gw_request *r)
     t->head = -1;
     t->t_start = r->t_start;
     t->http_minor = (uint8_t)r->msg.minor_version;
+    t->secure = r->secure;
     take_client_context(t, &r->msg);
     /* The ids a proxied request needs, drawn at once: [trace id,] its span, the first try's. */
     uint64_t ids[4];

@@ -213,8 +213,36 @@ static void test_root_without_parent(void **state)
     assert_null(json_object_get(span, "parentSpanId"));
     assert_null(json_object_get(span, "traceState"));
     assert_string_equal(json_string_value(json_object_get(span, "name")), "GET");
+    assert_string_equal(attr_str(span, "url.scheme"), "http");
     assert_null(json_object_get(span, "status"));
     assert_null(attr(span, "error.type"));
+    json_decref(doc);
+    free(t);
+    gw_buf_free(&b);
+}
+
+/* A request that came in on the TLS listener says so (url.scheme). */
+static void test_scheme_of_a_tls_request(void **state)
+{
+    (void)state;
+    struct gw_otlp_resource res = {"gantry", "0", "i", NULL, 0};
+    struct gw_buf b;
+    gw_buf_init(&b, 1u << 20);
+    struct gw_trace *t = sample_trace();
+    t->secure = true;
+    assert_int_equal(gw_otlp_begin(&b, &res), 0);
+    assert_int_equal(gw_otlp_append(&b, t, 0, true), 0);
+    assert_int_equal(gw_otlp_end(&b), 0);
+    json_t *doc = json_loadb(b.data, b.len, 0, NULL);
+    assert_non_null(doc);
+    json_t *span = json_array_get(
+        json_object_get(
+            json_array_get(json_object_get(json_array_get(json_object_get(doc, "resourceSpans"), 0),
+                                           "scopeSpans"),
+                           0),
+            "spans"),
+        0);
+    assert_string_equal(attr_str(span, "url.scheme"), "https");
     json_decref(doc);
     free(t);
     gw_buf_free(&b);
@@ -492,6 +520,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_export_shape),
         cmocka_unit_test(test_root_without_parent),
+        cmocka_unit_test(test_scheme_of_a_tls_request),
         cmocka_unit_test(test_strings_and_numbers),
         cmocka_unit_test(test_exact_bytes),
         cmocka_unit_test(test_times),
