@@ -37,6 +37,7 @@
 #include "http1/chunked.h"
 #include "http1/names.h"
 #include "runtime/worker-t.h"
+#include "tls/stream.h"
 #include "upstream/h2_upstream.h"
 #include "upstream/internal.h"
 #include "upstream/pool.h"
@@ -62,7 +63,8 @@ struct h2conn {
     uv_write_t wreq;
     uv_idle_t kick;
     struct gw_h2c_session *sess;
-    struct gw_buf out; /* frames being written */
+    struct gw__h2tls *tls; /* https:// targets (upstream_protocol "h2"), else NULL */
+    struct gw_buf out;     /* frames being written */
     /* bytes read from the socket, H2UP_READ_BUF of them: the connection's own (a thread-local
      * buffer this size would sit on every worker's stack) */
     char *rbuf;
@@ -139,6 +141,7 @@ static void on_conn_closed(uv_handle_t *h)
     if (--c->open_handles > 0)
         return;
     gw_h2c_session_free(c->sess);
+    gw__h2tls_free(c->tls);
     gw_buf_free(&c->out);
     free(c->rbuf);
     free(c);
@@ -196,36 +199,68 @@ static void conn_close(struct h2conn *c, int error)
         uv_timer_stop(&hs->deadline);
         uv_timer_start(&hs->deadline, on_deadline, 0, 0);
     }
+    /* A TLS session ended without close_notify is one OpenSSL will not resume (the pool
+     * holds it for the next connection). */
+    if (c->tls)
+        gw__h2tls_shutdown(c->tls, (uv_stream_t *)&c->tcp);
     uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
     uv_close((uv_handle_t *)&c->kick, on_conn_closed);
 }
 
 static void on_conn_written(uv_write_t *req, int status);
+static void conn_flush(struct h2conn *c);
 
-/* Writes the frames the session has, one write at a time. */
-static void conn_flush(struct h2conn *c)
+/* A TLS connection's queued records went out (the request is gw_tls_io_send's). */
+static void on_tls_conn_written(uv_write_t *req, int status)
 {
-    if (c->closing || !c->connected || c->writing)
-        return;
-    gw_buf_reset(&c->out);
-    int rc = gw_h2c_session_output(c->sess, &c->out, H2UP_OUT_MAX);
+    struct h2conn *c = req->data;
+    free(req);
+    c->writing = false;
     if (c->closing)
         return;
-    if (rc < 0) {
-        conn_close(c, GW_EUPH2);
+    if (status < 0) {
+        conn_close(c, status);
         return;
     }
-    if (c->out.len == 0) {
-        if (!gw_h2c_session_alive(c->sess))
-            conn_close(c, UV_EOF);
+    conn_flush(c);
+}
+
+/* Writes the frames the session has, one write at a time (over TLS: encrypted, as long as the
+ * socket takes them at once, then one queued write at a time). */
+static void conn_flush(struct h2conn *c)
+{
+    while (!c->closing && c->connected && !c->writing) {
+        gw_buf_reset(&c->out);
+        int rc = gw_h2c_session_output(c->sess, &c->out, H2UP_OUT_MAX);
+        if (c->closing)
+            return;
+        if (rc < 0) {
+            conn_close(c, GW_EUPH2);
+            return;
+        }
+        if (c->out.len == 0) {
+            if (!gw_h2c_session_alive(c->sess))
+                conn_close(c, UV_EOF);
+            return;
+        }
+        if (c->tls) {
+            rc = gw__h2tls_write(c->tls, (uv_stream_t *)&c->tcp, c->out.data, c->out.len,
+                                 on_tls_conn_written, c);
+            if (rc < 0) {
+                conn_close(c, rc);
+                return;
+            }
+            c->writing = rc == 0;
+            continue;
+        }
+        uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
+        c->writing = true;
+        rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_conn_written);
+        if (rc < 0) {
+            c->writing = false;
+            conn_close(c, rc);
+        }
         return;
-    }
-    uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
-    c->writing = true;
-    rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_conn_written);
-    if (rc < 0) {
-        c->writing = false;
-        conn_close(c, rc);
     }
 }
 
@@ -270,6 +305,50 @@ static void conn_schedule(struct h2conn *c)
         uv_idle_start(&c->kick, on_kick);
 }
 
+/* The connection can carry streams: its users hear it from the kick. */
+static void conn_ready(struct h2conn *c)
+{
+    c->connected = true;
+    for (struct gw_list *l = c->users.next; l != &c->users; l = l->next)
+        mark_dirty(gw_container_of(l, struct gw_h2up, link));
+    conn_schedule(c);
+}
+
+/* Ciphertext from an https:// target (none at the start: the ClientHello goes out): the
+ * handshake until the server chose h2, then the plaintext into the HTTP/2 session. The
+ * ciphertext was copied into the TLS session first, so rbuf takes the plaintext. */
+static void conn_tls_input(struct h2conn *c, const char *p, size_t n)
+{
+    uv_stream_t *s = (uv_stream_t *)&c->tcp;
+    int rc = gw__h2tls_input(c->tls, s, c->pool, p, n);
+    if (rc < 0) {
+        conn_close(c, rc);
+        return;
+    }
+    if (rc == GW__H2TLS_READY)
+        conn_ready(c);
+    while (c->connected && !c->closing) {
+        size_t got = 0;
+        rc = gw__h2tls_read(c->tls, s, c->pool, c->rbuf, H2UP_READ_BUF, &got);
+        if (rc == GW_TLS_WANT_INPUT)
+            break;
+        if (rc != 0) {
+            gw_log_debug("upstream %s: HTTP/2 connection closed by upstream",
+                         c->pool ? c->pool->key : "-");
+            conn_close(c, rc == GW_TLS_CLOSED ? UV_EOF : UV_ECONNRESET);
+            return;
+        }
+        if (gw_h2c_session_input(c->sess, c->rbuf, got) < 0) {
+            gw_log_warn("upstream %s: HTTP/2 protocol error from the upstream",
+                        c->pool ? c->pool->key : "-");
+            conn_flush(c); /* the GOAWAY, if the socket takes it */
+            conn_close(c, GW_EUPH2);
+            return;
+        }
+    }
+    conn_schedule(c);
+}
+
 static void on_conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     struct h2conn *c = h->data;
@@ -283,9 +362,18 @@ static void on_conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     if (nread == 0 || c->closing)
         return;
     if (nread < 0) {
-        gw_log_debug("upstream %s: HTTP/2 connection %s", c->pool ? c->pool->key : "-",
-                     nread == UV_EOF ? "closed by upstream" : uv_strerror((int)nread));
+        if (c->tls && !c->connected)
+            gw_log_warn("upstream %s: TLS handshake failed: %s", c->pool ? c->pool->key : "-",
+                        nread == UV_EOF ? "connection closed by the upstream"
+                                        : uv_strerror((int)nread));
+        else
+            gw_log_debug("upstream %s: HTTP/2 connection %s", c->pool ? c->pool->key : "-",
+                         nread == UV_EOF ? "closed by upstream" : uv_strerror((int)nread));
         conn_close(c, (int)nread);
+        return;
+    }
+    if (c->tls) {
+        conn_tls_input(c, buf->base, (size_t)nread);
         return;
     }
     if (gw_h2c_session_input(c->sess, buf->base, (size_t)nread) < 0) {
@@ -307,12 +395,12 @@ static void on_conn_connected(uv_connect_t *creq, int status)
         conn_close(c, status);
         return;
     }
-    c->connected = true;
     uv_tcp_nodelay(&c->tcp, 1);
     uv_read_start((uv_stream_t *)&c->tcp, on_conn_alloc, on_conn_read);
-    for (struct gw_list *l = c->users.next; l != &c->users; l = l->next)
-        mark_dirty(gw_container_of(l, struct gw_h2up, link));
-    conn_schedule(c);
+    if (c->tls)
+        conn_tls_input(c, NULL, 0); /* connected once the server chose h2 */
+    else
+        conn_ready(c);
 }
 
 static void pull(struct gw_h2up *hs, struct gw_h2c_stream *st, bool all);
@@ -351,7 +439,10 @@ static struct h2conn *conn_new(struct gw_worker *w, struct gw_pool *pl, const st
         return NULL;
     c->sess = gw_h2c_session_new(&stream_handler, c);
     c->rbuf = malloc(H2UP_READ_BUF);
-    if (!c->sess || !c->rbuf || uv_tcp_init(&w->loop, &c->tcp) < 0) {
+    if (t->tls)
+        c->tls = gw__h2tls_new(w, pl, t);
+    if (!c->sess || !c->rbuf || (t->tls && !c->tls) || uv_tcp_init(&w->loop, &c->tcp) < 0) {
+        gw__h2tls_free(c->tls);
         gw_h2c_session_free(c->sess);
         free(c->rbuf);
         free(c);
