@@ -76,7 +76,7 @@ static void keep_session(struct gw__h2tls *x, struct gw_pool *pl)
     pl->tls_session = s;
 }
 
-static int handshake_failed(struct gw__h2tls *x, const char *why)
+int gw__h2tls_fail(struct gw__h2tls *x, const char *why)
 {
     x->failed = true;
     gw_mx_inc(&x->w->mx.up_tls_failures);
@@ -90,15 +90,15 @@ int gw__h2tls_input(struct gw__h2tls *x, uv_stream_t *s, struct gw_pool *pl, con
     if (x->failed)
         return GW_EUPTLS;
     if (n > 0 && gw_tls_stream_feed(x->s, p, n) < 0)
-        return x->established ? GW_ENOMEM : handshake_failed(x, "out of memory");
+        return x->established ? GW_ENOMEM : gw__h2tls_fail(x, "out of memory");
     if (x->established)
         return 0;
     int rc = gw_tls_stream_handshake(x->s);
     int f = gw_tls_io_send(x->s, s, NULL, NULL);
     if (rc < 0)
-        return handshake_failed(x, gw_tls_stream_error(x->s));
+        return gw__h2tls_fail(x, gw_tls_stream_error(x->s));
     if (f < 0)
-        return handshake_failed(x, uv_strerror(f));
+        return gw__h2tls_fail(x, uv_strerror(f));
     if (rc == GW_TLS_WANT_INPUT)
         return 0;
     if (!gw_tls_stream_alpn_h2(x->s)) {
@@ -114,7 +114,7 @@ int gw__h2tls_input(struct gw__h2tls *x, uv_stream_t *s, struct gw_pool *pl, con
             snprintf(why, sizeof why,
                      "the server did not choose \"h2\" in ALPN (no HTTP/2 over TLS there; use "
                      "upstream_protocol \"http1\" for this target)");
-        return handshake_failed(x, why);
+        return gw__h2tls_fail(x, why);
     }
     x->established = true;
     gw_mx_inc(&x->w->mx.up_tls_handshakes);

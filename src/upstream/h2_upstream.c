@@ -362,13 +362,15 @@ static void on_conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     if (nread == 0 || c->closing)
         return;
     if (nread < 0) {
-        if (c->tls && !c->connected)
-            gw_log_warn("upstream %s: TLS handshake failed: %s", c->pool ? c->pool->key : "-",
-                        nread == UV_EOF ? "connection closed by the upstream"
-                                        : uv_strerror((int)nread));
-        else
-            gw_log_debug("upstream %s: HTTP/2 connection %s", c->pool ? c->pool->key : "-",
-                         nread == UV_EOF ? "closed by upstream" : uv_strerror((int)nread));
+        if (c->tls && !c->connected) {
+            /* During the handshake: a TLS failure for the users (logged once, here). */
+            conn_close(c,
+                       gw__h2tls_fail(c->tls, nread == UV_EOF ? "connection closed by the upstream"
+                                                              : uv_strerror((int)nread)));
+            return;
+        }
+        gw_log_debug("upstream %s: HTTP/2 connection %s", c->pool ? c->pool->key : "-",
+                     nread == UV_EOF ? "closed by upstream" : uv_strerror((int)nread));
         conn_close(c, (int)nread);
         return;
     }

@@ -80,7 +80,9 @@ void gw__h2up_sweep(struct gw_pool *pl, uint64_t now, uint64_t idle_ms);
  * read: plaintext into buf[0..cap): gw_tls_stream_read's results (0 with *got > 0,
  * GW_TLS_WANT_INPUT, GW_TLS_CLOSED, or negative: logged); keeps new sessions in pl (NULL-safe).
  * write: encrypts and sends p[0..n) on s (gw_tls_io_write's results and cb contract).
- * shutdown: a close_notify when the handshake completed, sent if the socket takes it. */
+ * shutdown: a close_notify when the handshake completed, sent if the socket takes it.
+ * fail: the handshake ended otherwise (the socket closed or failed): logged with why and
+ * counted like a handshake failure; returns GW_EUPTLS. */
 #define GW__H2TLS_READY 1
 struct gw__h2tls;
 struct gw_worker;
@@ -93,6 +95,7 @@ int gw__h2tls_read(struct gw__h2tls *x, uv_stream_t *s, struct gw_pool *pl, char
 int gw__h2tls_write(struct gw__h2tls *x, uv_stream_t *s, const char *p, size_t n, uv_write_cb cb,
                     void *data);
 void gw__h2tls_shutdown(struct gw__h2tls *x, uv_stream_t *s);
+int gw__h2tls_fail(struct gw__h2tls *x, const char *why);
 
 /* upconn_tls.c: the marker an HTTP/2 stream's connection carries in uc->tls (NULL: out of
  * memory), and the stream it names. */

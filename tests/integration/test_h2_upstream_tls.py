@@ -15,9 +15,12 @@ import concurrent.futures
 import hashlib
 import json
 import os
+import re
 import shutil
+import socket
 import ssl
 import subprocess
+import threading
 
 import gwtest
 from gwtest import Backend, Gantry, request
@@ -181,6 +184,31 @@ def test_unverified_origin_and_origin_without_h2_get_502():
         r = request(g.port, "GET", "/echo")
         gwtest.assert_json_error(r, 502)
         assert 'did not choose "h2" in ALPN' in g.logs(), g.logs()
+    # A peer that closes the connection during the handshake.
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(16)
+
+    def closer():
+        while True:
+            try:
+                conn, _ = lsock.accept()
+            except OSError:
+                return
+            conn.close()
+
+    threading.Thread(target=closer, daemon=True).start()
+    try:
+        with Gantry(config(lsock.getsockname()[1])) as g:
+            r = request(g.port, "GET", "/echo")
+            gwtest.assert_json_error(r, 502)
+            # EOF, or a reset or broken pipe when the close beat the ClientHello.
+            assert re.search(r"TLS handshake failed: (connection closed by the upstream|"
+                             r"connection reset by peer|broken pipe)", g.logs()), g.logs()
+            assert "connect failed" not in g.logs(), g.logs()  # one line, not two
+            assert metric(g, "gantry_upstream_tls_handshake_failures_total") >= 1
+    finally:
+        lsock.close()
 
 
 def test_health_checks_over_http2_and_tls():
