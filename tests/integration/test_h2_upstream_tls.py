@@ -117,6 +117,14 @@ def test_requests_are_streams_of_one_verified_tls_connection():
         assert metric(g, "gantry_upstream_tls_handshakes_total") == 1, g.logs()
         assert metric(g, "gantry_upstream_tls_handshake_failures_total") == 0
 
+        # A response past every window (the target's DATA through the TLS session).
+        rc, out, err = curl("-o", "-", "http://127.0.0.1:%d/stream?n=200&size=16384" % g.port)
+        assert rc == 0 and len(out) == 200 * 16384, (rc, len(out), err)
+        # An answer before the request body ended (RFC 9113 8.1), then a clean close: relayed.
+        for i in range(3):
+            r = request(g.port, "POST", "/early", body=os.urandom(400 * 1024), timeout=30)
+            assert r.status == 200 and r.body == b"early", (i, r.status, r.body[:300])
+
         # Response trailers reach an HTTP/2 client.
         rc, out, err = curl("--http2-prior-knowledge", "-D", "-",
                             "http://127.0.0.1:%d/stream?n=5&size=1000" % g.port)
