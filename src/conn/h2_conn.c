@@ -35,6 +35,7 @@
 #include "policy/chain.h"
 #include "runtime/server-t.h"
 #include "runtime/worker-t.h"
+#include "tls/stream.h"
 #include "trace/trace.h"
 #include "upstream/proxy.h"
 #include "upstream/tunnel.h"
@@ -800,8 +801,10 @@ static int ds_tunnel(struct gw_request *r, uv_stream_t *up, const char *to_clien
                      const struct gw_tunnel_info *info)
 {
     struct h2_req *hr = hreq(r);
-    if (!hr->st || r->ext_connect != GW_H2_EXT_WEBSOCKET)
+    if (!hr->st || r->ext_connect != GW_H2_EXT_WEBSOCKET) {
+        gw_tls_stream_free(info->upstream_tls);
         return GW_EINVAL;
+    }
     int rc = gw__h2_tunnel_start(hr->c, &hr->c->h2->tunnels, hr->st, up, to_client, n, info);
     if (rc < 0)
         return rc;

@@ -15,6 +15,12 @@
  * window; the upstream's bytes go into the stream, and past GW_H2_OUT_HIGH (the client's window
  * holds them) reading from the upstream stops until the stream drained (`sent`).
  *
+ * An https:// target: the upstream socket carries TLS records of the session the proxy's
+ * connection established (gw_tunnel_info.upstream_tls, the tunnel's): what is read there is
+ * decrypted before it goes into the stream, what the client sends is encrypted, our FIN is
+ * preceded by a close_notify. Plaintext the session still holds when reading pauses is read on
+ * when the stream drained.
+ *
  * Ends: the client's END_STREAM becomes a shutdown of our sending half towards the upstream,
  * the upstream's EOF our END_STREAM; the tunnel closes when nghttp2 closed the stream (both
  * ended) or either side failed: RST_STREAM from the client closes the upstream socket, an
@@ -38,6 +44,8 @@
 #include "h2/session.h"
 #include "metrics/metrics.h"
 #include "runtime/worker-t.h"
+#include "tls/io.h"
+#include "tls/stream.h"
 #include "upstream/tunnel.h"
 #include "ws/frame_track.h"
 
@@ -50,6 +58,7 @@ struct gw__h2_tunnel {
     struct gw_conn *c;       /** the client connection; NULL once closed */
     struct gw_h2_stream *st; /** the client side; NULL once the session closed it */
     struct gw_worker *w;
+    struct gw_tls_stream *tls; /** an https:// target's session, or NULL */
     struct gw_ws_track to_up;  /** frames from the client */
     struct gw_ws_track to_cli; /** frames from the upstream */
     uint64_t t_open, last_active, idle_ms, deadline;
@@ -80,6 +89,7 @@ static void on_handle_closed(uv_handle_t *h)
     struct gw__h2_tunnel *t = h->data;
     if (--t->open_handles > 0)
         return;
+    gw_tls_stream_free(t->tls);
     free(t->label);
     free(t);
 }
@@ -157,8 +167,74 @@ static void on_up_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     gw_bufcache_put(&w->conn_bufs, buf->base);
 }
 
+/* The upstream ended its sending half: our END_STREAM. */
+static void up_eof(struct gw__h2_tunnel *t)
+{
+    uv_read_stop((uv_stream_t *)&t->tcp);
+    t->up_eof = true;
+    if (t->st) {
+        gw_h2_stream_end(t->st); /* the upstream's FIN: our END_STREAM */
+        gw__h2_schedule(t->c);
+    }
+    maybe_done(t);
+}
+
+/* n plaintext bytes from the upstream into the stream; reading pauses when it holds enough. */
+static void up_data(struct gw__h2_tunnel *t, const char *p, size_t n)
+{
+    t->last_active = uv_now(&t->w->loop);
+    if (t->ending || !t->st)
+        return; /* going away: discarded */
+    gw_ws_track(&t->to_cli, (const unsigned char *)p, n, false);
+    t->bytes_out += (uint64_t)n;
+    gw_mx_add(&t->w->mx.tun_bytes_out, (uint64_t)n);
+    int rc = gw_h2_stream_write(t->st, p, n);
+    if (rc < 0) {
+        tunnel_close(t, "out of memory", NGHTTP2_INTERNAL_ERROR);
+        return;
+    }
+    if (rc == 0) {
+        /* The client's window holds GW_H2_OUT_HIGH: read on once it drained. */
+        uv_read_stop((uv_stream_t *)&t->tcp);
+        t->paused = true;
+    }
+    gw__h2_schedule(t->c);
+}
+
+/* An https:// target: the plaintext its session holds, until it needs input or reading
+ * pauses. */
+static void up_plain(struct gw__h2_tunnel *t)
+{
+    while (!t->closed && !t->paused) {
+        char *p = gw_bufcache_get(&t->w->conn_bufs);
+        if (!p) {
+            tunnel_close(t, "out of memory", NGHTTP2_INTERNAL_ERROR);
+            return;
+        }
+        size_t got = 0;
+        int rc = gw_tls_stream_read(t->tls, p, GW_CONN_BUF_SIZE, &got);
+        if (gw_tls_io_send(t->tls, (uv_stream_t *)&t->tcp, NULL, NULL) < 0 && rc >= 0)
+            rc = GW_ETLS;
+        if (rc == 0)
+            up_data(t, p, got);
+        gw_bufcache_put(&t->w->conn_bufs, p);
+        if (rc == GW_TLS_WANT_INPUT)
+            return;
+        if (rc == GW_TLS_CLOSED) {
+            if (!t->up_eof)
+                up_eof(t);
+            return;
+        }
+        if (rc < 0) {
+            tunnel_close(t, "upstream TLS error", NGHTTP2_CANCEL);
+            return;
+        }
+    }
+}
+
 static void up_read(struct gw__h2_tunnel *t, uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
+    (void)s;
     if (t->closed || nread == 0)
         return;
     if (nread == UV_ENOBUFS) {
@@ -166,36 +242,23 @@ static void up_read(struct gw__h2_tunnel *t, uv_stream_t *s, ssize_t nread, cons
         return;
     }
     if (nread < 0) {
-        uv_read_stop(s);
         if (nread != UV_EOF) {
+            uv_read_stop(s);
             tunnel_close(t, "upstream read failed", NGHTTP2_CANCEL);
             return;
         }
-        t->up_eof = true;
-        if (t->st) {
-            gw_h2_stream_end(t->st); /* the upstream's FIN: our END_STREAM */
-            gw__h2_schedule(t->c);
+        up_eof(t);
+        return;
+    }
+    if (t->tls) {
+        if (gw_tls_stream_feed(t->tls, buf->base, (size_t)nread) < 0) {
+            tunnel_close(t, "out of memory", NGHTTP2_INTERNAL_ERROR);
+            return;
         }
-        maybe_done(t);
+        up_plain(t);
         return;
     }
-    t->last_active = uv_now(&t->w->loop);
-    if (t->ending || !t->st)
-        return; /* going away: discarded */
-    gw_ws_track(&t->to_cli, (const unsigned char *)buf->base, (size_t)nread, false);
-    t->bytes_out += (uint64_t)nread;
-    gw_mx_add(&t->w->mx.tun_bytes_out, (uint64_t)nread);
-    int rc = gw_h2_stream_write(t->st, buf->base, (size_t)nread);
-    if (rc < 0) {
-        tunnel_close(t, "out of memory", NGHTTP2_INTERNAL_ERROR);
-        return;
-    }
-    if (rc == 0) {
-        /* The client's window holds GW_H2_OUT_HIGH: read on once it drained. */
-        uv_read_stop(s);
-        t->paused = true;
-    }
-    gw__h2_schedule(t->c);
+    up_data(t, buf->base, (size_t)nread);
 }
 
 void gw__h2_tunnel_sent(struct gw__h2_tunnel *t)
@@ -203,6 +266,10 @@ void gw__h2_tunnel_sent(struct gw__h2_tunnel *t)
     if (t->closed || !t->paused)
         return;
     t->paused = false;
+    if (t->tls && gw_tls_stream_has_input(t->tls))
+        up_plain(t);
+    if (t->closed || t->paused || t->up_eof)
+        return;
     if (uv_read_start((uv_stream_t *)&t->tcp, on_alloc, on_up_read) != 0)
         tunnel_close(t, "upstream read failed", NGHTTP2_CANCEL);
 }
@@ -220,6 +287,10 @@ static void shut_up(struct gw__h2_tunnel *t)
     if (t->up_shut)
         return;
     t->up_shut = true;
+    if (t->tls) {
+        gw_tls_stream_shutdown(t->tls); /* close_notify before the FIN */
+        (void)gw_tls_io_send(t->tls, (uv_stream_t *)&t->tcp, NULL, NULL);
+    }
     uv_shutdown_t *req = malloc(sizeof *req);
     if (!req || uv_shutdown(req, (uv_stream_t *)&t->tcp, on_up_shutdown) != 0) {
         free(req);
@@ -227,12 +298,28 @@ static void shut_up(struct gw__h2_tunnel *t)
     }
 }
 
+static void up_written(struct gw__h2_tunnel *t, int status);
+
 static void on_up_written(uv_write_t *req, int status)
 {
     struct up_write *wr = (struct up_write *)req;
     struct gw__h2_tunnel *t = wr->t;
     free(wr);
-    if (!t || t->closed)
+    if (t)
+        up_written(t, status);
+}
+
+/* gw_tls_io_write's queued write (the tunnel outlives it: its handle closes after). */
+static void on_up_tls_written(uv_write_t *req, int status)
+{
+    struct gw__h2_tunnel *t = req->data;
+    free(req);
+    up_written(t, status);
+}
+
+static void up_written(struct gw__h2_tunnel *t, int status)
+{
+    if (t->closed)
         return;
     size_t n = t->writing;
     t->writing = 0;
@@ -265,6 +352,22 @@ static void pump_up(struct gw__h2_tunnel *t)
         gw_ws_track(&t->to_up, (const unsigned char *)p, n, false);
         t->bytes_in += n;
         gw_mx_add(&t->w->mx.tun_bytes_in, n);
+        if (t->tls) {
+            int rc = gw_tls_io_write(t->tls, (uv_stream_t *)&t->tcp, p, n, on_up_tls_written, t);
+            if (rc < 0) {
+                tunnel_close(t, "upstream write failed", NGHTTP2_CANCEL);
+                return;
+            }
+            if (rc == 0) {
+                t->writing = n;
+                return;
+            }
+            gw_h2_stream_body_consume(t->st, n);
+            gw__h2_schedule(t->c);
+            n = 0;
+        }
+    }
+    if (n > 0) {
         uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
         int done = uv_try_write((uv_stream_t *)&t->tcp, &b, 1);
         if (done == UV_EAGAIN || done == UV_ENOSYS)
@@ -348,8 +451,13 @@ static void going_away(struct gw__h2_tunnel *t, const char *why)
     unsigned char frame[8];
     if (!t->up_shut && !t->writing && gw_ws_track_boundary(&t->to_up)) {
         size_t n = gw_ws_close_frame(frame, 1001, true, (uint32_t)gw_random_u64());
-        uv_buf_t b = uv_buf_init((char *)frame, (unsigned)n);
-        (void)uv_try_write((uv_stream_t *)&t->tcp, &b, 1); /* 8 bytes to an idle socket */
+        if (t->tls) {
+            (void)gw_tls_io_write(t->tls, (uv_stream_t *)&t->tcp, (const char *)frame, n, NULL,
+                                  NULL);
+        } else {
+            uv_buf_t b = uv_buf_init((char *)frame, (unsigned)n);
+            (void)uv_try_write((uv_stream_t *)&t->tcp, &b, 1); /* 8 bytes to an idle socket */
+        }
     }
     if (t->st && gw_ws_track_boundary(&t->to_cli)) {
         size_t n = gw_ws_close_frame(frame, 1001, false, 0);
@@ -415,8 +523,11 @@ int gw__h2_tunnel_start(struct gw_conn *c, struct gw_list *tunnels, struct gw_h2
 {
     struct gw_worker *w = c->w;
     struct gw__h2_tunnel *t = calloc(1, sizeof *t);
-    if (!t)
+    if (!t) {
+        gw_tls_stream_free(info->upstream_tls);
         return GW_ENOMEM;
+    }
+    t->tls = info->upstream_tls; /* freed with t, started or not */
     int len = snprintf(NULL, 0, "request %s service %s client %s upstream %s stream %d", info->id,
                        info->service, info->peer, info->target, (int)st->id);
     t->label = malloc((size_t)len + 1);
@@ -465,7 +576,13 @@ int gw__h2_tunnel_start(struct gw_conn *c, struct gw_list *tunnels, struct gw_h2
         if (gw_h2_stream_write(st, to_client, n_client) == 0)
             t->paused = true;
     }
-    if (!t->paused && uv_read_start((uv_stream_t *)&t->tcp, on_alloc, on_up_read) != 0) {
+    /* ... then what an https:// target's session still holds. */
+    if (t->tls && gw_tls_stream_has_input(t->tls))
+        up_plain(t);
+    if (t->closed)
+        return 0; /* taken: closed */
+    if (!t->paused && !t->up_eof &&
+        uv_read_start((uv_stream_t *)&t->tcp, on_alloc, on_up_read) != 0) {
         tunnel_close(t, "upstream read failed", NGHTTP2_CANCEL);
         return 0; /* taken: closed */
     }

@@ -195,9 +195,10 @@ struct gw_tunnel_info;
 
 /* Joins stream st of c (an extended CONNECT whose request ends now) and the upstream connection
  * (a duplicate of its socket is taken: the caller closes its own handle); to_client[0..n) are
- * upstream bytes read past the 101 (copied). The tunnel goes into `tunnels` and becomes st's
- * owner (owner_data, owner_tunnel). 0 (taken: it closes itself, and st, when done), or a
- * negative code (nothing taken). */
+ * upstream bytes read past the 101 (copied, plaintext); info->upstream_tls, an https://
+ * target's established session, is the tunnel's in every case (freed even on failure). The
+ * tunnel goes into `tunnels` and becomes st's owner (owner_data, owner_tunnel). 0 (taken: it
+ * closes itself, and st, when done), or a negative code (nothing else taken). */
 int gw__h2_tunnel_start(struct gw_conn *c, struct gw_list *tunnels, struct gw_h2_stream *st,
                         uv_stream_t *upstream, const char *to_client, size_t n_client,
                         const struct gw_tunnel_info *info);

@@ -117,8 +117,10 @@ struct gw_downstream_ops {
     /* After a 101 went out (r->upgraded) to a downstream that cannot hand over a socket (an
      * HTTP/2 stream: RFC 8441): the downstream joins the upstream connection `up` (it takes a
      * duplicate of the socket; the caller closes its own) to its client side, with to_client[0..n)
-     * the upstream's bytes past the 101; then the caller ends the request with `finish`. 0, or
-     * a negative code (nothing taken: abort). NULL: the proxy uses `detach`. */
+     * the upstream's bytes past the 101 (plaintext), and info->upstream_tls an https://
+     * target's session (the downstream's in every case: freed even on failure); then the
+     * caller ends the request with `finish`. 0, or a negative code (nothing else taken:
+     * abort). NULL: the proxy uses `detach`. */
     int (*tunnel)(struct gw_request *r, uv_stream_t *up, const char *to_client, size_t n,
                   const struct gw_tunnel_info *info);
     /* Starts a background copy of r, a GET or HEAD without a body, from a stage's on_request

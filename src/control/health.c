@@ -38,7 +38,7 @@ struct probe {
     struct check *check;       /* NULL once the probe has ended */
     struct gw_tls_stream *tls; /* https:// targets: the session, or NULL */
     bool established;          /* the TLS handshake completed (the request went out) */
-    struct gw_health_h2 *h2;   /* h2c targets: the probe's HTTP/2 session, or NULL */
+    struct gw_health_h2 *h2;   /* HTTP/2 targets: the probe's HTTP/2 session, or NULL */
     struct gw_buf h2out;       /* ... and the bytes it sends */
     struct gw_http1_parser parser;
     struct gw_http1_message msg;
@@ -62,7 +62,7 @@ struct check {
     struct sockaddr_storage addr;
     struct gw_tls_client *tls; /* https:// targets: the service's client context (a reference) */
     char host[256];            /* the target's host: SNI and the name verified */
-    bool h2c;                  /* the service speaks HTTP/2 with prior knowledge to it */
+    bool h2;                   /* the service speaks HTTP/2 to it (h2c, or h2 over TLS) */
     char *h2_path;             /* ... then the check's path, and the target's authority */
     char h2_authority[300];
     char *request;
@@ -296,7 +296,23 @@ static void tls_input(struct probe *p, const char *data, size_t n)
             return;
         }
         p->established = true;
-        if (gw_tls_stream_write(p->tls, p->req, p->req_len) < 0 || tls_flush(p) < 0) {
+        const char *req = p->req;
+        size_t req_len = p->req_len;
+        if (c->h2) {
+            /* HTTP/2 over TLS: the server must have chosen h2 in ALPN. */
+            if (!gw_tls_stream_alpn_h2(p->tls)) {
+                tls_failed(p, "TLS", "the target did not choose h2 in ALPN");
+                return;
+            }
+            p->h2 = gw_health_h2_start(c->h2_authority, c->h2_path, true, &p->h2out);
+            if (p->h2 == NULL) {
+                finish(c, false, "out of memory");
+                return;
+            }
+            req = p->h2out.data;
+            req_len = p->h2out.len;
+        }
+        if (gw_tls_stream_write(p->tls, req, req_len) < 0 || tls_flush(p) < 0) {
             tls_failed(p, "TLS send", gw_tls_stream_error(p->tls));
             return;
         }
@@ -304,6 +320,17 @@ static void tls_input(struct probe *p, const char *data, size_t n)
     for (;;) {
         size_t got = 0;
         int rc = gw_tls_stream_read(p->tls, p->buf + p->len, sizeof(p->buf) - p->len, &got);
+        if (rc == 0 && p->h2 != NULL) {
+            /* HTTP/2 frames: p->buf is only the plaintext's way to the session. */
+            int st = gw_health_h2_input(p->h2, p->buf, got);
+            if (st < 0)
+                finish_error(c, "HTTP/2", st);
+            else if (st > 0)
+                verdict(c, st);
+            if (p->check == NULL)
+                return;
+            continue;
+        }
         (void)tls_flush(p);
         if (rc == GW_TLS_WANT_INPUT)
             return;
@@ -386,7 +413,9 @@ static void on_connect(uv_connect_t *req, int status)
     if (c->tls != NULL) {
         /* The request goes out once the handshake completed (tls_input). */
         p->tls = gw_tls_stream_new_client(c->tls, c->host, NULL);
-        int rc = p->tls ? uv_read_start((uv_stream_t *)&p->tcp, on_alloc, on_read) : GW_ENOMEM;
+        int rc = p->tls && c->h2 ? gw_tls_stream_offer_h2(p->tls) : 0;
+        if (rc == 0)
+            rc = p->tls ? uv_read_start((uv_stream_t *)&p->tcp, on_alloc, on_read) : GW_ENOMEM;
         if (rc == 0 && gw_tls_stream_handshake(p->tls) < 0)
             rc = GW_ETLS;
         if (rc == 0)
@@ -398,9 +427,9 @@ static void on_connect(uv_connect_t *req, int status)
         return;
     }
     uv_buf_t b = uv_buf_init(p->req, (unsigned)p->req_len);
-    if (c->h2c) {
+    if (c->h2) {
         /* The request is a stream of a session of the probe's own (HPACK state included). */
-        p->h2 = gw_health_h2_start(c->h2_authority, c->h2_path, &p->h2out);
+        p->h2 = gw_health_h2_start(c->h2_authority, c->h2_path, false, &p->h2out);
         if (p->h2 == NULL) {
             finish(c, false, "out of memory");
             return;
@@ -485,7 +514,7 @@ static int apply_settings(struct check *c, const struct gw_service *svc, const s
     }
     free(c->h2_path);
     c->h2_path = h2_path;
-    c->h2c = t->h2 != 0;
+    c->h2 = t->h2 != 0;
     snprintf(c->h2_authority, sizeof(c->h2_authority), "%s", t->conf->authority);
     free(c->request);
     c->request = req;

@@ -23,7 +23,8 @@ static void on_stream(void *owner, struct gw_h2c_stream *st)
 
 static const struct gw_h2c_handler handler = {.stream = on_stream};
 
-struct gw_health_h2 *gw_health_h2_start(const char *authority, const char *path, struct gw_buf *out)
+struct gw_health_h2 *gw_health_h2_start(const char *authority, const char *path, bool https,
+                                        struct gw_buf *out)
 {
     struct gw_health_h2 *h = calloc(1, sizeof *h);
     if (!h)
@@ -31,7 +32,7 @@ struct gw_health_h2 *gw_health_h2_start(const char *authority, const char *path,
     h->sess = gw_h2c_session_new(&handler, h);
     const struct gw_h2c_field f[] = {
         {":method", 7, "GET", 3},
-        {":scheme", 7, "http", 4},
+        {":scheme", 7, https ? "https" : "http", https ? 5u : 4u},
         {":authority", 10, authority, strlen(authority)},
         {":path", 5, path, strlen(path)},
         {"user-agent", 10, "gantry-health", 13},

@@ -1,20 +1,21 @@
 /*
- * Active health checks of targets that speak HTTP/2 with prior knowledge (services with
- * upstream_protocol "h2c"; control/health.c): a probe's GET as an HTTP/2 stream, and the status
- * of its answer. No I/O: bytes out, bytes in. Control thread.
+ * Active health checks of targets that speak HTTP/2 (services with upstream_protocol "h2c", or
+ * "h2" over TLS; control/health.c): a probe's GET as an HTTP/2 stream, and the status of its
+ * answer. No I/O: bytes out, bytes in (plaintext: health.c does the TLS). Control thread.
  */
 #ifndef GW_CONTROL_HEALTH_H2_H
 #define GW_CONTROL_HEALTH_H2_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/buf.h"
 
 struct gw_health_h2;
 
-/* A client session with one stream, GET path at authority, its bytes (connection preface,
- * SETTINGS, HEADERS) appended to out. NULL when out of memory. */
-struct gw_health_h2 *gw_health_h2_start(const char *authority, const char *path,
+/* A client session with one stream, GET path at authority (:scheme "https" when https), its
+ * bytes (connection preface, SETTINGS, HEADERS) appended to out. NULL when out of memory. */
+struct gw_health_h2 *gw_health_h2_start(const char *authority, const char *path, bool https,
                                         struct gw_buf *out);
 
 /* Feeds n bytes from the target: 0 while the final response head has not come, its status

@@ -41,6 +41,15 @@ bool gw_tls_client_reuses_sessions(const struct gw_tls_client *cl);
 struct gw_tls_stream *gw_tls_stream_new_client(struct gw_tls_client *cl, const char *host,
                                                struct gw_tls_session *resume);
 
+/* Client side, before the first handshake call: offers only "h2" in ALPN (HTTP/2 over TLS),
+ * replacing the context's "http/1.1"; whether the server chose it is gw_tls_stream_alpn_h2
+ * once the handshake completed (a server without HTTP/2 chooses nothing, or refuses the
+ * handshake). 0 or GW_ENOMEM. */
+int gw_tls_stream_offer_h2(struct gw_tls_stream *t);
+
+/* The protocol ALPN chose (not NUL-terminated, *len bytes), or NULL (*len 0) when none. */
+const char *gw_tls_stream_alpn(const struct gw_tls_stream *t, size_t *len);
+
 /* Client side: runs the handshake as far as the input allows. 0 when it completed,
  * GW_TLS_WANT_INPUT, or GW_ETLS (gw_tls_stream_error says why: the certificate's verification
  * result among it). Send gw_tls_stream_out afterwards in every case (an alert on failure). */

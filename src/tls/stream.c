@@ -356,6 +356,21 @@ int gw_tls_stream_peer(const struct gw_tls_stream *t, char **subject, char **san
     return 1;
 }
 
+int gw_tls_stream_offer_h2(struct gw_tls_stream *t)
+{
+    static const unsigned char h2[] = "\x02h2";
+    return SSL_set_alpn_protos(t->ssl, h2, sizeof h2 - 1) == 0 ? 0 : GW_ENOMEM;
+}
+
+const char *gw_tls_stream_alpn(const struct gw_tls_stream *t, size_t *len)
+{
+    const unsigned char *p = NULL;
+    unsigned int n = 0;
+    SSL_get0_alpn_selected(t->ssl, &p, &n);
+    *len = n;
+    return (const char *)p;
+}
+
 bool gw_tls_stream_alpn_h2(const struct gw_tls_stream *t)
 {
     const unsigned char *p = NULL;

@@ -1,8 +1,8 @@
 /*
- * HTTP/2 to upstreams (services with upstream_protocol "h2c"; docs/internals.md "HTTP/2
- * upstreams"). The proxy (upstream/proxy.c) keeps speaking HTTP/1.1 to a `struct gw_upconn`;
- * for an HTTP/2 target that connection is a stream of a shared HTTP/2 connection, and this file
- * translates both ways:
+ * HTTP/2 to upstreams (services with upstream_protocol "h2c", or "h2" over TLS through
+ * upstream/h2_tls.c; docs/internals.md "HTTP/2 upstreams"). The proxy (upstream/proxy.c) keeps
+ * speaking HTTP/1.1 to a `struct gw_upconn`; for an HTTP/2 target that connection is a stream of a
+ * shared HTTP/2 connection, and this file translates both ways:
  *
  *   - the request the proxy writes (its head text, then the body framed by Content-Length or
  *     chunked) becomes a stream's HEADERS (:method, :scheme, :authority from Host, :path, the
@@ -37,6 +37,7 @@
 #include "http1/chunked.h"
 #include "http1/names.h"
 #include "runtime/worker-t.h"
+#include "tls/stream.h"
 #include "upstream/h2_upstream.h"
 #include "upstream/internal.h"
 #include "upstream/pool.h"
@@ -62,7 +63,8 @@ struct h2conn {
     uv_write_t wreq;
     uv_idle_t kick;
     struct gw_h2c_session *sess;
-    struct gw_buf out; /* frames being written */
+    struct gw__h2tls *tls; /* https:// targets (upstream_protocol "h2"), else NULL */
+    struct gw_buf out;     /* frames being written */
     /* bytes read from the socket, H2UP_READ_BUF of them: the connection's own (a thread-local
      * buffer this size would sit on every worker's stack) */
     char *rbuf;
@@ -139,6 +141,7 @@ static void on_conn_closed(uv_handle_t *h)
     if (--c->open_handles > 0)
         return;
     gw_h2c_session_free(c->sess);
+    gw__h2tls_free(c->tls);
     gw_buf_free(&c->out);
     free(c->rbuf);
     free(c);
@@ -196,36 +199,68 @@ static void conn_close(struct h2conn *c, int error)
         uv_timer_stop(&hs->deadline);
         uv_timer_start(&hs->deadline, on_deadline, 0, 0);
     }
+    /* A TLS session ended without close_notify is one OpenSSL will not resume (the pool
+     * holds it for the next connection). */
+    if (c->tls)
+        gw__h2tls_shutdown(c->tls, (uv_stream_t *)&c->tcp);
     uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
     uv_close((uv_handle_t *)&c->kick, on_conn_closed);
 }
 
 static void on_conn_written(uv_write_t *req, int status);
+static void conn_flush(struct h2conn *c);
 
-/* Writes the frames the session has, one write at a time. */
-static void conn_flush(struct h2conn *c)
+/* A TLS connection's queued records went out (the request is gw_tls_io_send's). */
+static void on_tls_conn_written(uv_write_t *req, int status)
 {
-    if (c->closing || !c->connected || c->writing)
-        return;
-    gw_buf_reset(&c->out);
-    int rc = gw_h2c_session_output(c->sess, &c->out, H2UP_OUT_MAX);
+    struct h2conn *c = req->data;
+    free(req);
+    c->writing = false;
     if (c->closing)
         return;
-    if (rc < 0) {
-        conn_close(c, GW_EUPH2);
+    if (status < 0) {
+        conn_close(c, status);
         return;
     }
-    if (c->out.len == 0) {
-        if (!gw_h2c_session_alive(c->sess))
-            conn_close(c, UV_EOF);
+    conn_flush(c);
+}
+
+/* Writes the frames the session has, one write at a time (over TLS: encrypted, as long as the
+ * socket takes them at once, then one queued write at a time). */
+static void conn_flush(struct h2conn *c)
+{
+    while (!c->closing && c->connected && !c->writing) {
+        gw_buf_reset(&c->out);
+        int rc = gw_h2c_session_output(c->sess, &c->out, H2UP_OUT_MAX);
+        if (c->closing)
+            return;
+        if (rc < 0) {
+            conn_close(c, GW_EUPH2);
+            return;
+        }
+        if (c->out.len == 0) {
+            if (!gw_h2c_session_alive(c->sess))
+                conn_close(c, UV_EOF);
+            return;
+        }
+        if (c->tls) {
+            rc = gw__h2tls_write(c->tls, (uv_stream_t *)&c->tcp, c->out.data, c->out.len,
+                                 on_tls_conn_written, c);
+            if (rc < 0) {
+                conn_close(c, rc);
+                return;
+            }
+            c->writing = rc == 0;
+            continue;
+        }
+        uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
+        c->writing = true;
+        rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_conn_written);
+        if (rc < 0) {
+            c->writing = false;
+            conn_close(c, rc);
+        }
         return;
-    }
-    uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
-    c->writing = true;
-    rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_conn_written);
-    if (rc < 0) {
-        c->writing = false;
-        conn_close(c, rc);
     }
 }
 
@@ -270,6 +305,50 @@ static void conn_schedule(struct h2conn *c)
         uv_idle_start(&c->kick, on_kick);
 }
 
+/* The connection can carry streams: its users hear it from the kick. */
+static void conn_ready(struct h2conn *c)
+{
+    c->connected = true;
+    for (struct gw_list *l = c->users.next; l != &c->users; l = l->next)
+        mark_dirty(gw_container_of(l, struct gw_h2up, link));
+    conn_schedule(c);
+}
+
+/* Ciphertext from an https:// target (none at the start: the ClientHello goes out): the
+ * handshake until the server chose h2, then the plaintext into the HTTP/2 session. The
+ * ciphertext was copied into the TLS session first, so rbuf takes the plaintext. */
+static void conn_tls_input(struct h2conn *c, const char *p, size_t n)
+{
+    uv_stream_t *s = (uv_stream_t *)&c->tcp;
+    int rc = gw__h2tls_input(c->tls, s, c->pool, p, n);
+    if (rc < 0) {
+        conn_close(c, rc);
+        return;
+    }
+    if (rc == GW__H2TLS_READY)
+        conn_ready(c);
+    while (c->connected && !c->closing) {
+        size_t got = 0;
+        rc = gw__h2tls_read(c->tls, s, c->pool, c->rbuf, H2UP_READ_BUF, &got);
+        if (rc == GW_TLS_WANT_INPUT)
+            break;
+        if (rc != 0) {
+            gw_log_debug("upstream %s: HTTP/2 connection closed by upstream",
+                         c->pool ? c->pool->key : "-");
+            conn_close(c, rc == GW_TLS_CLOSED ? UV_EOF : UV_ECONNRESET);
+            return;
+        }
+        if (gw_h2c_session_input(c->sess, c->rbuf, got) < 0) {
+            gw_log_warn("upstream %s: HTTP/2 protocol error from the upstream",
+                        c->pool ? c->pool->key : "-");
+            conn_flush(c); /* the GOAWAY, if the socket takes it */
+            conn_close(c, GW_EUPH2);
+            return;
+        }
+    }
+    conn_schedule(c);
+}
+
 static void on_conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     struct h2conn *c = h->data;
@@ -283,9 +362,20 @@ static void on_conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     if (nread == 0 || c->closing)
         return;
     if (nread < 0) {
+        if (c->tls && !c->connected) {
+            /* During the handshake: a TLS failure for the users (logged once, here). */
+            conn_close(c,
+                       gw__h2tls_fail(c->tls, nread == UV_EOF ? "connection closed by the upstream"
+                                                              : uv_strerror((int)nread)));
+            return;
+        }
         gw_log_debug("upstream %s: HTTP/2 connection %s", c->pool ? c->pool->key : "-",
                      nread == UV_EOF ? "closed by upstream" : uv_strerror((int)nread));
         conn_close(c, (int)nread);
+        return;
+    }
+    if (c->tls) {
+        conn_tls_input(c, buf->base, (size_t)nread);
         return;
     }
     if (gw_h2c_session_input(c->sess, buf->base, (size_t)nread) < 0) {
@@ -307,12 +397,12 @@ static void on_conn_connected(uv_connect_t *creq, int status)
         conn_close(c, status);
         return;
     }
-    c->connected = true;
     uv_tcp_nodelay(&c->tcp, 1);
     uv_read_start((uv_stream_t *)&c->tcp, on_conn_alloc, on_conn_read);
-    for (struct gw_list *l = c->users.next; l != &c->users; l = l->next)
-        mark_dirty(gw_container_of(l, struct gw_h2up, link));
-    conn_schedule(c);
+    if (c->tls)
+        conn_tls_input(c, NULL, 0); /* connected once the server chose h2 */
+    else
+        conn_ready(c);
 }
 
 static void pull(struct gw_h2up *hs, struct gw_h2c_stream *st, bool all);
@@ -351,7 +441,10 @@ static struct h2conn *conn_new(struct gw_worker *w, struct gw_pool *pl, const st
         return NULL;
     c->sess = gw_h2c_session_new(&stream_handler, c);
     c->rbuf = malloc(H2UP_READ_BUF);
-    if (!c->sess || !c->rbuf || uv_tcp_init(&w->loop, &c->tcp) < 0) {
+    if (t->tls)
+        c->tls = gw__h2tls_new(w, pl, t);
+    if (!c->sess || !c->rbuf || (t->tls && !c->tls) || uv_tcp_init(&w->loop, &c->tcp) < 0) {
+        gw__h2tls_free(c->tls);
         gw_h2c_session_free(c->sess);
         free(c->rbuf);
         free(c);
@@ -471,116 +564,6 @@ static void on_deadline(uv_timer_t *t)
         return;
     }
     deliver(hs);
-}
-
-/* Connection-specific fields are not forwarded (RFC 9113 8.2.2), nor Host (:authority). */
-static bool skip_field(const char *n, size_t len)
-{
-    return (len == 10 && strncasecmp(n, "connection", 10) == 0) ||
-           (len == 10 && strncasecmp(n, "keep-alive", 10) == 0) ||
-           (len == 16 && strncasecmp(n, "proxy-connection", 16) == 0) ||
-           (len == 17 && strncasecmp(n, "transfer-encoding", 17) == 0) ||
-           (len == 7 && strncasecmp(n, "upgrade", 7) == 0) ||
-           (len == 4 && strncasecmp(n, "host", 4) == 0);
-}
-
-int gw_h2up_translate_head(const char *head, size_t len, bool https, uint64_t max_timeout_ms,
-                           struct gw_h2up_head *out)
-{
-    memset(out, 0, sizeof *out);
-    const char *end = head + len;
-    const char *sp1 = memchr(head, ' ', len);
-    const char *eol = memchr(head, '\n', len);
-    if (!sp1 || !eol || sp1 > eol)
-        return GW_EREQLINE;
-    const char *sp2 = memchr(sp1 + 1, ' ', (size_t)(eol - sp1 - 1));
-    if (!sp2 || sp1 == head || sp2 == sp1 + 1)
-        return GW_EREQLINE;
-    size_t n = 0;
-    out->f[n++] = (struct gw_h2c_field){":method", 7, head, (size_t)(sp1 - head)};
-    out->f[n++] = (struct gw_h2c_field){":scheme", 7, https ? "https" : "http", https ? 5u : 4u};
-    size_t authority_at = n++;
-    out->f[n++] = (struct gw_h2c_field){":path", 5, sp1 + 1, (size_t)(sp2 - sp1 - 1)};
-    out->head_method = sp1 - head == 4 && memcmp(head, "HEAD", 4) == 0;
-    bool have_authority = false;
-    char *lw = out->lower;
-    size_t lw_used = 0;
-    for (const char *p = eol + 1; p < end;) {
-        const char *le = memchr(p, '\n', (size_t)(end - p));
-        if (!le)
-            return GW_EHDRNOCOLON;
-        const char *line_end = le > p && le[-1] == '\r' ? le - 1 : le;
-        if (line_end == p)
-            break; /* the empty line */
-        const char *colon = memchr(p, ':', (size_t)(line_end - p));
-        if (!colon || colon == p)
-            return GW_EHDRNOCOLON;
-        size_t nlen = (size_t)(colon - p);
-        const char *v = colon + 1;
-        while (v < line_end && (*v == ' ' || *v == '\t'))
-            v++;
-        size_t vlen = (size_t)(line_end - v);
-        while (vlen && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
-            vlen--;
-        if (nlen == 4 && strncasecmp(p, "host", 4) == 0 && !have_authority) {
-            out->f[authority_at] = (struct gw_h2c_field){":authority", 10, v, vlen};
-            have_authority = true;
-        }
-        if (nlen == 14 && strncasecmp(p, "content-length", 14) == 0) {
-            uint64_t cl = 0;
-            for (size_t i = 0; i < vlen; i++) {
-                if (v[i] < '0' || v[i] > '9' || cl > UINT64_MAX / 10 - 10)
-                    return GW_ECLINVALID;
-                cl = cl * 10 + (uint64_t)(v[i] - '0');
-            }
-            out->body = GW_H2UP_BODY_LENGTH;
-            out->length = cl;
-        } else if (nlen == 17 && strncasecmp(p, "transfer-encoding", 17) == 0) {
-            out->body = GW_H2UP_BODY_CHUNKED;
-        } else if (nlen == 12 && strncasecmp(p, "content-type", 12) == 0 &&
-                   gw_grpc_is_content_type(v, vlen)) {
-            out->grpc = true;
-        }
-        bool keep = !skip_field(p, nlen);
-        /* TE: only "trailers" may cross into HTTP/2 (RFC 9113 8.2.2); gRPC needs it. */
-        if (nlen == 2 && strncasecmp(p, "te", 2) == 0)
-            keep = vlen == 8 && strncasecmp(v, "trailers", 8) == 0;
-        if (nlen == 12 && strncasecmp(p, "grpc-timeout", 12) == 0) {
-            uint64_t ms;
-            keep = false;
-            if (gw_grpc_timeout_parse(v, vlen, &ms) == 0)
-                out->timeout_ms = ms;
-        }
-        if (keep) {
-            if (n >= GW_H2UP_MAX_FIELDS || lw_used + nlen > sizeof out->lower)
-                return GW_ETOOMANYHDRS;
-            for (size_t i = 0; i < nlen; i++)
-                lw[lw_used + i] = (char)(p[i] >= 'A' && p[i] <= 'Z' ? p[i] - 'A' + 'a' : p[i]);
-            out->f[n++] = (struct gw_h2c_field){lw + lw_used, nlen, v, vlen};
-            lw_used += nlen;
-            out->te_trailers |= nlen == 2 && memcmp(lw + lw_used - 2, "te", 2) == 0;
-        }
-        p = le + 1;
-    }
-    if (!have_authority)
-        return GW_EHDRVALUE;
-    if (out->grpc && !out->te_trailers) {
-        if (n >= GW_H2UP_MAX_FIELDS)
-            return GW_ETOOMANYHDRS;
-        out->f[n++] = (struct gw_h2c_field){"te", 2, "trailers", 8};
-    }
-    /* grpc-timeout: a deadline no longer than the service's upstream response timeout. */
-    if (out->timeout_ms || (out->grpc && max_timeout_ms)) {
-        if (!out->timeout_ms || (max_timeout_ms && out->timeout_ms > max_timeout_ms))
-            out->timeout_ms = max_timeout_ms;
-        if (n >= GW_H2UP_MAX_FIELDS)
-            return GW_ETOOMANYHDRS;
-        size_t k = gw_grpc_timeout_format(out->timeout_ms, out->timeout, sizeof out->timeout);
-        if (out->grpc)
-            out->f[n++] = (struct gw_h2c_field){"grpc-timeout", 12, out->timeout, k};
-    }
-    out->n = n;
-    return 0;
 }
 
 /* Opens the stream on hs->conn with the translated head, and the payload kept for a replay. */

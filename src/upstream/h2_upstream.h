@@ -1,7 +1,8 @@
 /*
  * HTTP/2 to upstreams (upstream/h2_upstream.c): the translation of the HTTP/1.1 request head
- * the proxy builds into the fields of an HTTP/2 request. Pure; exported for the unit tests and
- * fuzz/fuzz_h2_client.c. Worker thread only for the rest (upstream/internal.h).
+ * the proxy builds into the fields of an HTTP/2 request (upstream/h2_translate.c). Pure;
+ * exported for the unit tests and fuzz/fuzz_h2_client.c. Worker thread only for the rest
+ * (upstream/internal.h).
  */
 #ifndef GW_UPSTREAM_H2_UPSTREAM_H
 #define GW_UPSTREAM_H2_UPSTREAM_H

@@ -66,6 +66,37 @@ void gw__h2up_free(struct gw_h2up *hs);
 /* Closes the pool's HTTP/2 connections without streams idle for idle_ms (0: all of them). */
 void gw__h2up_sweep(struct gw_pool *pl, uint64_t now, uint64_t idle_ms);
 
+/* upstream/h2_tls.c: the TLS layer of an HTTP/2 connection to an https:// target (upstream_protocol
+ * "h2"), owned by that connection (h2_upstream.c); worker thread of w.
+ *
+ * new: a client session on the target's TLS context (its verification, SNI, client certificate)
+ * offering only "h2" in ALPN, resuming the pool's session when session reuse is on. NULL when
+ * out of memory.
+ * input: feeds n bytes of ciphertext from s (none at the start: the ClientHello) and, until the
+ * handshake completed, runs it and sends its messages on s. 0 (more input needed, or already
+ * established), GW__H2TLS_READY once when the handshake completed with the server choosing h2,
+ * or GW_EUPTLS when it failed or the server did not choose h2 (logged with the reason and
+ * counted: the caller closes the connection), GW_ENOMEM.
+ * read: plaintext into buf[0..cap): gw_tls_stream_read's results (0 with *got > 0,
+ * GW_TLS_WANT_INPUT, GW_TLS_CLOSED, or negative: logged); keeps new sessions in pl (NULL-safe).
+ * write: encrypts and sends p[0..n) on s (gw_tls_io_write's results and cb contract).
+ * shutdown: a close_notify when the handshake completed, sent if the socket takes it.
+ * fail: the handshake ended otherwise (the socket closed or failed): logged with why and
+ * counted like a handshake failure; returns GW_EUPTLS. */
+#define GW__H2TLS_READY 1
+struct gw__h2tls;
+struct gw_worker;
+struct gw__h2tls *gw__h2tls_new(struct gw_worker *w, struct gw_pool *pl, const struct gw_target *t);
+void gw__h2tls_free(struct gw__h2tls *x);
+int gw__h2tls_input(struct gw__h2tls *x, uv_stream_t *s, struct gw_pool *pl, const char *p,
+                    size_t n);
+int gw__h2tls_read(struct gw__h2tls *x, uv_stream_t *s, struct gw_pool *pl, char *buf, size_t cap,
+                   size_t *got);
+int gw__h2tls_write(struct gw__h2tls *x, uv_stream_t *s, const char *p, size_t n, uv_write_cb cb,
+                    void *data);
+void gw__h2tls_shutdown(struct gw__h2tls *x, uv_stream_t *s);
+int gw__h2tls_fail(struct gw__h2tls *x, const char *why);
+
 /* upconn_tls.c: the marker an HTTP/2 stream's connection carries in uc->tls (NULL: out of
  * memory), and the stream it names. */
 struct gw_upconn_tls *gw__upconn_tls_h2(struct gw_h2up *hs);

@@ -194,11 +194,14 @@ static void hand_over(struct gw_request *r)
                                   .websocket = r->upgrade == GW_UPGRADE_WEBSOCKET};
     int rc;
     if (r->ds->tunnel) {
-        /* An HTTP/2 stream (RFC 8441): the downstream joins the upstream to the stream. It
-         * relays the upstream socket's bytes as they are: not over an https:// target's TLS. */
-        rc = uc->tls ? GW_EUPRESET
-                     : r->ds->tunnel(r, (uv_stream_t *)&uc->tcp, uc->buf + uc->off,
-                                     uc->len - uc->off, &info);
+        /* An HTTP/2 stream (RFC 8441): the downstream joins the upstream to the stream, with
+         * an https:// target's session (the tunnel's from here, as for HTTP/1). */
+        rc = 0;
+        if (uc->tls && !(info.upstream_tls = gw__upconn_tls_take(uc)))
+            rc = GW_EUPRESET;
+        if (rc == 0)
+            rc = r->ds->tunnel(r, (uv_stream_t *)&uc->tcp, uc->buf + uc->off, uc->len - uc->off,
+                               &info);
     } else {
         struct gw_tls_stream *client_tls = NULL, *up_tls = NULL;
         rc = r->ds->detach ? r->ds->detach(r, &client, &rest, &rest_len, &client_tls) : GW_EINVAL;

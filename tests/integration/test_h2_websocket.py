@@ -7,6 +7,8 @@
   (HTTP/1.1 Upgrade);
 - echo of text, binary, fragmented and 4 MiB messages over h2c and over TLS (ALPN h2), the
   upstream's view of the handshake, one access-log line (200), one close line;
+- the same to an https:// target (a wss:// ws server, certificate verified with the test CA):
+  echo, backpressure, the idle timeout's 1001 and a half-close through the upstream's TLS;
 - the same policy chain as an HTTP/1.1 upgrade: the Origin allow-list (403), authentication with
   the token in the query (401 without), websocket off for the route (501), an unknown
   :protocol (501), the hub's path (501), malformed extended CONNECTs (stream reset, raw frames);
@@ -30,6 +32,7 @@ import time
 
 import gwtest
 from gwtest import Gantry, Origin
+from gwtest.certs import CertDir
 from gwtest.jose import claims, hs_token
 from gwtest.procs import Backend
 
@@ -60,13 +63,31 @@ def need_node():
         gwtest.skip("tests/node/node_modules/ws is missing (scripts/deps.sh test)")
 
 
+CERTS = None
+
+
+def certs():
+    """The test CA and a leaf for localhost (made once, for the wss:// upstreams)."""
+    global CERTS
+    if CERTS is None:
+        CERTS = CertDir("h2wss")
+        CERTS.make_ca()
+        CERTS.make_leaf("local", "localhost", ["DNS:localhost", "IP:127.0.0.1"])
+    return CERTS
+
+
 class WsServer(Backend):
-    """The ws echo server of ws_peer.mjs; its events ("OPEN /path", "CLOSE code") in its log."""
+    """The ws echo server of ws_peer.mjs; its events ("OPEN /path", "CLOSE code") in its log.
+    tls: a wss:// server with the test certificate (h2_config then targets it as https://)."""
 
     name = "ws-server"
 
-    def __init__(self):
-        super().__init__(["node", WS_PEER, "server"])
+    def __init__(self, tls=False):
+        env = dict(os.environ)
+        if tls:
+            env.update(WS_TLS_CERT=certs().path("local.pem"), WS_TLS_KEY=certs().path("local.key"))
+        self.tls = tls
+        super().__init__(["node", WS_PEER, "server"], env=env)
 
     def events(self):
         with open(self.log_path, errors="replace") as f:
@@ -74,8 +95,11 @@ class WsServer(Backend):
 
 
 def h2_config(server, websocket=None, **top):
-    cfg = gwtest.simple_config(server, prefix="/ws", name="chat", http2={"cleartext": True},
+    target = {"url": "https://localhost:%d" % server.port} if server.tls else server
+    cfg = gwtest.simple_config(target, prefix="/ws", name="chat", http2={"cleartext": True},
                                **top)
+    if server.tls:
+        cfg["services"][0]["upstream_tls"] = {"ca": certs().path("ca.pem")}
     if websocket is not None:
         cfg["services"][0]["websocket"] = websocket
     return cfg
@@ -195,6 +219,61 @@ def test_echo_over_tls_alpn_h2():
             rc, rep = node("echo", "https://localhost:%d/ws/chat" % port)
             assert rc == 0, rep
             assert rep["text"] and rep["big"], rep
+
+
+@gwtest.timeout(120)
+def test_echo_to_a_wss_upstream():
+    # RFC 8441 in front, an https:// target behind: the tunnel decrypts what the upstream
+    # sends and encrypts what the client sends (the session the proxy's connection made).
+    need_node()
+    with WsServer(tls=True) as s, Gantry(h2_config(s)) as g:
+        rc, rep = node("echo", url(g))
+        assert rc == 0, (rep, g.logs())
+        assert rep["status"] == 200 and rep["close"] == 1000 and rep["ended"], rep
+        assert rep["text"] and rep["big"], rep
+        assert rep["upstream"]["headers"]["upgrade"].lower() == "websocket", rep
+        g.wait_log(r"websocket over HTTP/2 closed \(closed\): request \w+ service chat",
+                   stream="stderr")
+        assert metric(g, r"gantry_upstream_tls_handshakes_total(?:\{[^}]*\})? (\d+)") == 1
+        assert metric(g, r"gantry_tunnels (\d+)") == 0
+
+
+@gwtest.timeout(120)
+def test_backpressure_idle_timeout_and_half_close_to_a_wss_upstream():
+    need_node()
+    mib = 24
+    with WsServer(tls=True) as s, Gantry(h2_config(s, websocket={"idle_timeout": "2s"})) as g:
+        # A client that reads nothing stops gantry reading the upstream (plaintext held in the
+        # TLS session included); once it reads, every byte arrives.
+        with Holder(["flood", url(g), str(mib)], first=r"^PAUSED$") as h:
+            seen = []
+
+            def settled():
+                seen.append(metric(g, r'gantry_tunnel_bytes_total\{direction="out"\} (\d+)') or 0)
+                return seen[-1] >= mib << 20 or (len(seen) > 10 and seen[-1] == seen[-10] > 0)
+
+            gwtest.wait_until(settled, 60, interval=0.1, message="upstream reads to settle")
+            assert seen[-1] < 16 << 20, "gantry read %d bytes for a client that reads nothing" % (
+                seen[-1])
+            h.command("resume")
+            line = h.wait_line(r"^GOT ", 90)
+            assert int(line.split()[1]) >= mib << 20, h.lines
+        # The idle timeout: a close frame 1001 each way, the upstream's encrypted.
+        with Holder(["hold", url(g)]) as h:
+            h.command("ping")
+            h.wait_line(r"^PONG$")
+            assert h.wait_line(r"^CLOSE ", 30) == "CLOSE 1001"
+            h.wait_line(r"^END$", 10)
+            gwtest.wait_until(lambda: "CLOSE 1001" in s.events(), 10,
+                              message="the upstream heard 1001: " + s.events())
+        # The client's END_STREAM: close_notify and FIN towards the upstream, whose end comes
+        # back as END_STREAM.
+        with Holder(["hold", url(g)]) as h:
+            h.command("ping")
+            h.wait_line(r"^PONG$")
+            h.command("end")
+            h.wait_line(r"^END$", 10)
+            g.wait_log(r"websocket over HTTP/2 closed \(closed\)", stream="stderr")
 
 
 def test_no_setting_without_a_websocket_service():

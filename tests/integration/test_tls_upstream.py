@@ -15,60 +15,17 @@ import json
 import os
 import re
 import ssl
-import subprocess
-import tempfile
 
 import gwtest
 from gwtest import Gantry, request
+from gwtest.certs import CertDir
 from gwtest.origin import OriginServer
 
-TMP = tempfile.mkdtemp(prefix="gw-tlsup-")
-
-
-def path(name):
-    return os.path.join(TMP, name)
-
-
-def sh(args):
-    p = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
-    assert p.returncode == 0, p.stdout.decode("utf-8", "replace")
-
-
-def make_ca(name="ca", cn="gantry upstream test CA"):
-    sh(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-        "-nodes", "-days", "30", "-subj", "/CN=" + cn, "-keyout", path(name + ".key"),
-        "-out", path(name + ".pem"), "-addext", "basicConstraints=critical,CA:TRUE",
-        "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
-
-
-def make_leaf(name, cn, sans, ca="ca", expired=False, client=False):
-    """A leaf signed by ca: name.pem / name.key. expired: valid in January 2020 only."""
-    sh(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-        "-subj", "/CN=" + cn, "-keyout", path(name + ".key"), "-out", path(name + ".csr")])
-    ext = path(name + ".ext")
-    with open(ext, "w") as f:
-        if sans:
-            f.write("subjectAltName=" + ",".join(sans) + "\n")
-        f.write("extendedKeyUsage=%s\n" % ("clientAuth" if client else "serverAuth"))
-    if expired:
-        # "openssl ca" can backdate; "x509 -req" cannot: a minimal CA config.
-        db = path(name + ".db")
-        open(db, "w").close()
-        conf = path(name + ".cnf")
-        with open(conf, "w") as f:
-            f.write("[ca]\ndefault_ca=c\n[c]\ndatabase=%s\nnew_certs_dir=%s\nserial=%s\n"
-                    "default_md=sha256\npolicy=p\ncopy_extensions=copy\n[p]\ncommonName=supplied\n"
-                    % (db, TMP, path(name + ".srl")))
-        with open(path(name + ".srl"), "w") as f:
-            f.write("01\n")
-        sh(["openssl", "ca", "-batch", "-config", conf, "-cert", path(ca + ".pem"),
-            "-keyfile", path(ca + ".key"), "-in", path(name + ".csr"), "-out",
-            path(name + ".pem"), "-startdate", "20200101000000Z", "-enddate",
-            "20200201000000Z", "-extfile", ext, "-notext"])
-    else:
-        sh(["openssl", "x509", "-req", "-in", path(name + ".csr"), "-CA", path(ca + ".pem"),
-            "-CAkey", path(ca + ".key"), "-CAcreateserial", "-days", "30", "-out",
-            path(name + ".pem"), "-extfile", ext])
+CERTS = CertDir("tlsup")
+TMP = CERTS.dir
+path = CERTS.path
+make_ca = CERTS.make_ca
+make_leaf = CERTS.make_leaf
 
 
 make_ca()

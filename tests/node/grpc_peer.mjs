@@ -1,6 +1,6 @@
 // gRPC peer of tests/integration/test_grpc.py, on @grpc/grpc-js (the reference Node
 // implementation). `server`: serves gwtest.Echo (echo.proto) over h2c on a free port and
-// prints "READY <port>". `call TARGET KIND [options as JSON]`: makes one call through TARGET
+// prints "READY <port>"; `server --tls CERT KEY`: the same over TLS (HTTP/2 with ALPN h2). `call TARGET KIND [options as JSON]`: makes one call through TARGET
 // and prints one JSON line {code, details, messages, trailers}.
 //
 // Server behaviour, by the request's text: "slow:<ms>" answers after ms (deadline tests);
@@ -8,6 +8,7 @@
 // echoed with the metadata "x-authorization" it saw and a trailer "x-served-by: grpc-peer".
 import grpc from '@grpc/grpc-js';
 import protoLoader from '@grpc/proto-loader';
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -22,7 +23,7 @@ function trailer(extra) {
   return md;
 }
 
-function serve() {
+function serve(opts) {
   const server = new grpc.Server();
   server.addService(proto.Echo.service, {
     Unary(call, cb) {
@@ -59,7 +60,11 @@ function serve() {
       call.on('end', () => call.end(trailer()));
     },
   });
-  server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, port) => {
+  const ti = opts.indexOf('--tls');
+  const creds = ti >= 0
+    ? grpc.ServerCredentials.createSsl(null, [{ cert_chain: fs.readFileSync(opts[ti + 1]), private_key: fs.readFileSync(opts[ti + 2]) }], false)
+    : grpc.ServerCredentials.createInsecure();
+  server.bindAsync('127.0.0.1:0', creds, (err, port) => {
     if (err) { console.error(err); process.exit(1); }
     process.stdout.write('READY ' + port + '\n');
   });
@@ -115,6 +120,6 @@ function call(target, kind, opts) {
 }
 
 const [, , mode, ...rest] = process.argv;
-if (mode === 'server') serve();
+if (mode === 'server') serve(rest);
 else if (mode === 'call') call(rest[0], rest[1], rest[2] ? JSON.parse(rest[2]) : {});
 else { console.error('usage: grpc_peer.mjs server | call TARGET KIND [JSON]'); process.exit(2); }

@@ -12,9 +12,13 @@
 //   /goaway       answers, then sends GOAWAY
 //   /health       answers the status last set with /__set_health/NNN (200 at first)
 //
-// Options (argv): --max-streams N sets SETTINGS_MAX_CONCURRENT_STREAMS.
+// Options (argv): --max-streams N sets SETTINGS_MAX_CONCURRENT_STREAMS; --tls CERT KEY serves
+// HTTP/2 over TLS instead (ALPN "h2" only, as Node's secure server does without allowHTTP1),
+// and /echo then also reports the TLS session's "tls_resumed", "tls_sni" and "client_cn";
+// --client-ca CA (with --tls) requires a client certificate signed by CA.
 import http2 from 'node:http2';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 
 const args = process.argv.slice(2);
 const settings = {};
@@ -23,7 +27,15 @@ if (mi >= 0) settings.maxConcurrentStreams = Number(args[mi + 1]);
 
 let sessions = 0;
 let health = 200;
-const server = http2.createServer({ settings });
+const ti = args.indexOf('--tls');
+const ci = args.indexOf('--client-ca');
+const tlsOpts = { settings };
+if (ti >= 0) {
+  tlsOpts.cert = fs.readFileSync(args[ti + 1]);
+  tlsOpts.key = fs.readFileSync(args[ti + 2]);
+}
+if (ci >= 0) Object.assign(tlsOpts, { ca: fs.readFileSync(args[ci + 1]), requestCert: true, rejectUnauthorized: true });
+const server = ti >= 0 ? http2.createSecureServer(tlsOpts) : http2.createServer({ settings });
 server.on('session', (s) => {
   s.gwId = ++sessions;
   // Why a connection ends, in the log a failing test prints.
@@ -81,6 +93,9 @@ server.on('stream', (stream, headers) => {
         method: headers[':method'], path: headers[':path'], authority: headers[':authority'],
         headers, body_sha256: hash.digest('hex'), body_len: len, stream_id: stream.id,
         session: stream.session.gwId,
+        tls_resumed: stream.session.socket.isSessionReused ? stream.session.socket.isSessionReused() : null,
+        tls_sni: stream.session.socket.servername || null,
+        client_cn: stream.session.socket.getPeerCertificate ? (stream.session.socket.getPeerCertificate().subject || {}).CN || null : null,
       });
       stream.respond({ ':status': 200, 'content-type': 'application/json', 'x-origin': 'h2-peer' });
       stream.end(body);

@@ -1,6 +1,6 @@
 /* Unit tests for src/config/config_upstream_protocol.c: services[].upstream_protocol, its
  * default, its values, and the errors (with their positions) when the targets' schemes do not
- * fit it, or it names HTTP/2 over TLS (not built yet). */
+ * fit it. */
 #include "config_test.h"
 
 static void test_default_and_values(void **state)
@@ -17,6 +17,13 @@ static void test_default_and_values(void **state)
     assert_int_equal(cfg->services[0].upstream_protocol, GW_UPSTREAM_H2C);
     assert_int_equal(cfg->services[1].upstream_protocol, GW_UPSTREAM_HTTP1);
     gw_config_free(cfg);
+    /* HTTP/2 over TLS: https:// targets, with the same upstream_tls as HTTP/1.1. */
+    cfg = load_ok("{\"services\": [{\"name\": \"s\", \"prefix\": \"/\", \"upstream_protocol\": "
+                  "\"h2\", \"upstream_tls\": {\"server_name\": \"api.test\"}, "
+                  "\"targets\": [\"https://a\", \"https://b:8443\"]}]}");
+    assert_int_equal(cfg->services[0].upstream_protocol, GW_UPSTREAM_H2);
+    assert_true(cfg->services[0].targets[0].tls && cfg->services[0].targets[1].tls);
+    gw_config_free(cfg);
 }
 
 static void test_errors(void **state)
@@ -28,10 +35,9 @@ static void test_errors(void **state)
                   "connections: every target must be http:// (use \"h2\" for https:// "
                   "targets)\n");
     expect_errors("{\"services\": [{\"name\": \"s\", \"prefix\": \"/\", \"upstream_protocol\": "
-                  "\"h2\", \"targets\": [\"https://a\"]}]}",
-                  "t.json:1:44: services[0].upstream_protocol: \"h2\" (HTTP/2 over TLS to "
-                  "https:// targets) is not supported yet: use \"h2c\" with http:// targets, or "
-                  "\"http1\"\n");
+                  "\"h2\",\n \"targets\": [\"https://a\", \"http://b\"]}]}",
+                  "t.json:1:44: services[0].upstream_protocol: \"h2\" is HTTP/2 over TLS: every "
+                  "target must be https:// (use \"h2c\" for HTTP/2 on plain http:// targets)\n");
     struct gw_config *cfg = NULL;
     struct gw_config_errors errs;
     const char *text = "{\"services\": [{\"name\": \"s\", \"prefix\": \"/\", "
