@@ -56,4 +56,71 @@ json_t *gw__observe_limits_json(const struct gw_metrics_total *t, struct gw_topk
  * the methods that counted something. */
 json_t *gw__observe_auth_json(const struct gw_metrics_total *t, size_t service_row);
 
+/* ---- the Prometheus text format (prom_text.c) ----------------------------------------------
+ * An exposition appended to b; rc keeps the first error (GW_ENOMEM) and every later write is
+ * skipped, so a family function never checks a return. */
+struct gw_buf;
+struct gw_hist_sum;
+struct gw__prom {
+    struct gw_buf *b;
+    int rc;
+};
+
+/* Label text built in a small buffer: name="value",... (values escaped; too long: cut). */
+struct gw__prom_labels {
+    char s[1024];
+    size_t n;
+};
+
+/* The exported bucket bounds of every latency histogram, in seconds ("0.0005" ... "60"). */
+#define GW__PROM_NLE 16
+extern const char *const gw__prom_le_text[GW__PROM_NLE];
+
+void gw__prom_put(struct gw__prom *o, const char *s, size_t n);
+void gw__prom_puts(struct gw__prom *o, const char *s);
+void gw__prom_put_u64(struct gw__prom *o, uint64_t v);
+/* ns as seconds, exactly: "12.000345678". */
+void gw__prom_put_seconds(struct gw__prom *o, uint64_t ns);
+void gw__prom_put_double(struct gw__prom *o, double v);
+/* "# HELP name help" and "# TYPE name type". */
+void gw__prom_family(struct gw__prom *o, const char *name, const char *type, const char *help);
+/* "name{labels} value"; labels without braces, may be "". */
+void gw__prom_sample_u64(struct gw__prom *o, const char *name, const char *labels, uint64_t v);
+void gw__prom_sample_double(struct gw__prom *o, const char *name, const char *labels, double v);
+void gw__prom_lbl_reset(struct gw__prom_labels *l);
+void gw__prom_lbl_add(struct gw__prom_labels *l, const char *name, const char *value);
+/* A histogram row: buckets (cumulative, at the exported bounds), sum, count. Nothing when
+ * empty. */
+void gw__prom_histogram(struct gw__prom *o, const char *name, const char *labels,
+                        const struct gw_hist_sum *h);
+
+/* ---- the metric groups, in the order gw_observe_prometheus writes them ---------------------
+ * Each writes its families (HELP and TYPE always, samples for what exists). t: the request
+ * metrics summed over the workers. */
+/* prom_process.c: build info, process, configuration reloads, workers. */
+void gw__prom_process(struct gw__prom *o, struct gw_server *s);
+/* prom_http.c: per-worker connections (client, upstream, TLS, HTTP/2), tunnels, requests by
+ * service/route/method/code, bytes, request latency, consumers. */
+void gw__prom_connections(struct gw__prom *o, struct gw_server *s);
+void gw__prom_tunnels(struct gw__prom *o, struct gw_server *s);
+void gw__prom_requests(struct gw__prom *o, const struct gw_metrics_total *t);
+/* prom_upstream.c: retries, budget, circuit and no-target refusals per service; try and
+ * first-byte latency; per-target counters and states (health, ejection, circuits). */
+void gw__prom_service_resilience(struct gw__prom *o, const struct gw_metrics_total *t);
+void gw__prom_upstream_latency(struct gw__prom *o, const struct gw_metrics_total *t);
+void gw__prom_targets(struct gw__prom *o, struct gw_server *s, const struct gw_metrics_total *t);
+/* prom_policy.c: auth outcomes, cache results, token caches per service; policy stage
+ * latency; rate-limit decisions; the cache's store. */
+void gw__prom_policy_counts(struct gw__prom *o, const struct gw_metrics_total *t);
+void gw__prom_policy_latency(struct gw__prom *o, const struct gw_metrics_total *t);
+void gw__prom_limits(struct gw__prom *o, const struct gw_metrics_total *t);
+void gw__prom_cache_store(struct gw__prom *o, struct gw_server *s);
+/* prom_state.c: the shared Redis clients by use (t: NULL without request metrics), the hub. */
+void gw__prom_redis(struct gw__prom *o, struct gw_server *s);
+void gw__prom_redis_latency(struct gw__prom *o, const struct gw_metrics_total *t);
+void gw__prom_hub(struct gw__prom *o, struct gw_server *s);
+/* prom_process.c: the trace exporter, the audit log. */
+void gw__prom_tracing(struct gw__prom *o, struct gw_server *s);
+void gw__prom_audit(struct gw__prom *o);
+
 #endif

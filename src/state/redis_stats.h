@@ -3,7 +3,7 @@
  * ("ratelimit", "registration", "revocations", "hub", ...): how many clients that use has and
  * how many are connected, connections made and lost, commands sent, failed (error reply,
  * timeout, Redis unavailable when called) and their round trips. Exported by /metrics
- * (observe/prometheus.c) with a `use` label.
+ * (observe/prom_state.c) with a `use` label.
  *
  * Thread: a client updates its use's counters from its loop's thread (relaxed atomics: several
  * workers share the "ratelimit" set); any thread reads them. A set lives as long as the
