@@ -4,8 +4,12 @@
 // and prints one JSON line {code, details, messages, trailers}.
 //
 // Server behaviour, by the request's text: "slow:<ms>" answers after ms (deadline tests);
-// "fail" answers NOT_FOUND with a grpc-message and a trailer "x-why: fail"; anything else is
-// echoed with the metadata "x-authorization" it saw and a trailer "x-served-by: grpc-peer".
+// "fail" answers NOT_FOUND with a grpc-message and a trailer "x-why: fail"; "code:<n>" answers
+// status n (0 is an echo); "health:<service>=<status>" sets what grpc.health.v1.Health/Check
+// answers for <service> ("" the server; a status number, or "unset": NOT_FOUND, as for a
+// service it never heard of); anything else is echoed with the metadata "x-authorization" it
+// saw and a trailer "x-served-by: grpc-peer". The server also serves grpc.health.v1.Health
+// (health.proto: Check), every name SERVING at start, unless started as `server nohealth`.
 import grpc from '@grpc/grpc-js';
 import protoLoader from '@grpc/proto-loader';
 import path from 'node:path';
@@ -14,6 +18,10 @@ import { fileURLToPath } from 'node:url';
 const dir = path.dirname(fileURLToPath(import.meta.url));
 const def = protoLoader.loadSync(path.join(dir, 'echo.proto'), { keepCase: true, defaults: true });
 const proto = grpc.loadPackageDefinition(def).gwtest;
+const healthDef = protoLoader.loadSync(path.join(dir, 'health.proto'), { keepCase: true, defaults: true, enums: Number });
+const healthProto = grpc.loadPackageDefinition(healthDef).grpc.health.v1;
+// Check's answers by service name; absent: NOT_FOUND.
+const health = new Map([['', 1], ['gwtest.Echo', 1]]);
 
 function trailer(extra) {
   const md = new grpc.Metadata();
@@ -22,14 +30,35 @@ function trailer(extra) {
   return md;
 }
 
-function serve() {
+function serve(withHealth) {
   const server = new grpc.Server();
+  if (withHealth) {
+    server.addService(healthProto.Health.service, {
+      Check(call, cb) {
+        const st = health.get(call.request.service);
+        if (st === undefined) cb({ code: grpc.status.NOT_FOUND, details: 'unknown service' });
+        else cb(null, { status: st });
+      },
+    });
+  }
   server.addService(proto.Echo.service, {
     Unary(call, cb) {
       const text = call.request.text;
       const seen = call.metadata.get('x-authorization')[0] || '';
       if (text === 'fail') {
         cb({ code: grpc.status.NOT_FOUND, details: 'no such thing', metadata: trailer({ 'x-why': 'fail' }) });
+        return;
+      }
+      const hs = /^health:([^=]*)=(\w+)$/.exec(text);
+      if (hs) {
+        if (hs[2] === 'unset') health.delete(hs[1]);
+        else health.set(hs[1], Number(hs[2]));
+        cb(null, { text: 'ok', count: 0 });
+        return;
+      }
+      const code = /^code:(\d+)$/.exec(text);
+      if (code && Number(code[1]) !== 0) {
+        cb({ code: Number(code[1]), details: 'asked for ' + code[1], metadata: trailer() });
         return;
       }
       const m = /^slow:(\d+)$/.exec(text);
@@ -115,6 +144,6 @@ function call(target, kind, opts) {
 }
 
 const [, , mode, ...rest] = process.argv;
-if (mode === 'server') serve();
+if (mode === 'server') serve(rest[0] !== 'nohealth');
 else if (mode === 'call') call(rest[0], rest[1], rest[2] ? JSON.parse(rest[2]) : {});
 else { console.error('usage: grpc_peer.mjs server | call TARGET KIND [JSON]'); process.exit(2); }
