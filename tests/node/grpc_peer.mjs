@@ -6,8 +6,8 @@
 // Server behaviour, by the request's text: "slow:<ms>" answers after ms (deadline tests);
 // "fail" answers NOT_FOUND with a grpc-message and a trailer "x-why: fail"; "code:<n>" answers
 // status n (0 is an echo); "health:<service>=<status>" sets what grpc.health.v1.Health/Check
-// answers for <service> ("" the server; a status number, or "unset": NOT_FOUND, as for a
-// service it never heard of); anything else is echoed with the metadata "x-authorization" it
+// answers for <service> ("" the server; a status number, "unset": NOT_FOUND, as for a
+// service it never heard of, or "hang": no answer at all); anything else is echoed with the metadata "x-authorization" it
 // saw and a trailer "x-served-by: grpc-peer". The server also serves grpc.health.v1.Health
 // (health.proto: Check), every name SERVING at start, unless started as `server nohealth`.
 import grpc from '@grpc/grpc-js';
@@ -37,7 +37,7 @@ function serve(withHealth) {
       Check(call, cb) {
         const st = health.get(call.request.service);
         if (st === undefined) cb({ code: grpc.status.NOT_FOUND, details: 'unknown service' });
-        else cb(null, { status: st });
+        else if (st !== 'hang') cb(null, { status: st });
       },
     });
   }
@@ -52,7 +52,7 @@ function serve(withHealth) {
       const hs = /^health:([^=]*)=(\w+)$/.exec(text);
       if (hs) {
         if (hs[2] === 'unset') health.delete(hs[1]);
-        else health.set(hs[1], Number(hs[2]));
+        else health.set(hs[1], hs[2] === 'hang' ? 'hang' : Number(hs[2]));
         cb(null, { text: 'ok', count: 0 });
         return;
       }
