@@ -3,12 +3,14 @@
 calls through gantry with the reference Node implementation on both ends (@grpc/grpc-js,
 tests/node/grpc_peer.mjs) are counted in gantry_grpc_responses_total{service, route,
 grpc_status} and in /metrics/json per service, exactly, across two workers: the target's own
-statuses (in trailers after messages, or Trailers-Only), and gantry's own gRPC answers
-(UNAUTHENTICATED for a missing key, UNAVAILABLE for a target that is down). A service that
-speaks HTTP/1.1 upstream has no gRPC rows."""
+statuses (in trailers after messages, or Trailers-Only), gantry's own gRPC answers
+(UNAUTHENTICATED for a missing key, UNAVAILABLE for a target that is down), and NONE for a
+call whose client gave up before any status. A service that speaks HTTP/1.1 upstream has no
+gRPC rows; promtool accepts the exposition."""
 
 import hashlib
 import os
+import shutil
 import subprocess
 
 import gwtest
@@ -82,6 +84,12 @@ def test_calls_are_counted_by_grpc_status():
         out = curl("/other/Get")
         assert "< grpc-status: 12" in out, out
         expect("echo", "/other", "UNIMPLEMENTED")
+        # The client gives up before any status: NONE.
+        text = b"slow:3000"
+        out = curl_grpc(g, "/gwtest.Echo/Unary", message=b"\x0a" + bytes([len(text)]) + text,
+                        max_time=1)
+        assert "grpc-status" not in out, out
+        expect("echo", "/gwtest.Echo", "NONE")
         # Not gRPC (no application/grpc): counted by HTTP status only.
         request(g.port, "GET", "/other/x")
         request(g.port, "GET", "/plain/x")
@@ -101,23 +109,30 @@ def test_calls_are_counted_by_grpc_status():
         assert value(s, "gantry_http_requests_total", service="echo", route="/gwtest.Echo",
                      method="POST", code="200", **{"class": "2xx"}) == 8
 
+        # Prometheus's own checker takes the family.
+        promtool = shutil.which("promtool")
+        if promtool:
+            p = subprocess.run([promtool, "check", "metrics"], input=scrape(g).encode(),
+                               capture_output=True, timeout=30)
+            assert p.returncode == 0, p.stdout.decode() + p.stderr.decode()
+
         j = g.admin_request("GET", "/metrics/json").json()
         by = {svc["name"]: svc["grpc"] for svc in j["services"]}
         assert by["plain"] is None, by
-        assert by["echo"] == {"calls": 9, "errors": 5, "by_status": {
-            "OK": 4, "NOT_FOUND": 3, "INTERNAL": 1, "UNIMPLEMENTED": 1}}, by["echo"]
+        assert by["echo"] == {"calls": 10, "errors": 6, "by_status": {
+            "OK": 4, "NOT_FOUND": 3, "INTERNAL": 1, "UNIMPLEMENTED": 1, "NONE": 1}}, by["echo"]
         assert by["down"] == {"calls": 2, "errors": 2, "by_status": {"UNAVAILABLE": 2}}, by
         assert by["locked"]["by_status"] == {"UNAUTHENTICATED": 1}, by
 
 
-def curl_grpc(g, path, *headers, message=b""):
+def curl_grpc(g, path, *headers, message=b"", max_time=30):
     """A gRPC request with curl over h2c (any method path), its body the framed message (none
     by default: gantry may answer before it reads a body, and curl then waits for the end of a
     stream that gantry leaves open); curl's verbose output."""
     body = os.path.join(gwtest._mkdtemp("grpc-body"), "msg")
     with open(body, "wb") as f:
         f.write(b"\x00" + len(message).to_bytes(4, "big") + message if message else b"")
-    argv = ["curl", "-sS", "-v", "-m", "30", "--http2-prior-knowledge",
+    argv = ["curl", "-sS", "-v", "-m", str(max_time), "--http2-prior-knowledge",
             "-H", "content-type: application/grpc", "-H", "te: trailers",
             "--data-binary", "@" + body]
     for h in headers:
