@@ -278,10 +278,73 @@ static const struct gw__cfg_type status_range_type = {"status range", parse_stat
 
 static const struct gw__cfg_range threshold_range = {1, 100};
 
+static const struct gw__cfg_enum health_check_types[] = {
+    {"http", GW_HEALTH_CHECK_HTTP},
+    {"grpc", GW_HEALTH_CHECK_GRPC},
+    {NULL, 0},
+};
+
+/* A gRPC service name as the health protocol takes it ("package.Service"): visible ASCII, at
+ * most 1024 bytes (h2/grpc_health.h GW_GRPC_HEALTH_SERVICE_MAX). */
+static bool check_grpc_service(struct gw__cfg_ctx *ctx, char **s)
+{
+    const char *p = *s;
+    size_t n = strlen(p);
+    const char *why = n > 1024 ? "is longer than 1024 characters" : NULL;
+    for (size_t i = 0; why == NULL && i < n; i++) {
+        if (p[i] <= ' ' || p[i] >= 0x7f)
+            why = "must not contain spaces, control characters or non-ASCII characters";
+    }
+    if (why == NULL)
+        return true;
+    char q[96];
+    gw__cfg_error(ctx, "%s %s", gw__cfg_quote(p, n, q, sizeof q), why);
+    return false;
+}
+static const struct gw__cfg_str grpc_service_check = {check_grpc_service};
+
+static bool has_key(json_t *json, const char *key)
+{
+    return json_is_object(json) && json_object_get(json, key) != NULL;
+}
+
+/* The keys that belong to one type of check only. */
+static void health_check_type_check(struct gw__cfg_ctx *ctx, struct gw_service_conf *svc,
+                                    json_t *json)
+{
+    bool grpc = svc->health_check.type == GW_HEALTH_CHECK_GRPC;
+    /* A type that did not parse has its own error: no guess about the path then. */
+    const char *type =
+        has_key(json, "type") ? json_string_value(json_object_get(json, "type")) : "http";
+    bool bad_type = type == NULL || (strcmp(type, "http") != 0 && strcmp(type, "grpc") != 0);
+    static const char *const http_only[] = {"path", "expected_status"};
+    if (!grpc) {
+        if (has_key(json, "service")) {
+            gw__cfg_push_key(ctx, "service");
+            gw__cfg_error_at_key(ctx, "only for \"type\": \"grpc\" (the gRPC service whose "
+                                      "health is asked)");
+            gw__cfg_pop(ctx);
+        } else if (svc->health_check.enabled && !has_key(json, "path") && !bad_type) {
+            gw__cfg_push_key(ctx, "path");
+            gw__cfg_error(ctx, "required key \"path\" is missing");
+            gw__cfg_pop(ctx);
+        }
+        return;
+    }
+    for (size_t i = 0; i < 2; i++) {
+        if (!has_key(json, http_only[i]))
+            continue;
+        gw__cfg_push_key(ctx, http_only[i]);
+        gw__cfg_error_at_key(ctx, "not used by \"type\": \"grpc\" (the check calls "
+                                  "/grpc.health.v1.Health/Check and reads the status it answers)");
+        gw__cfg_pop(ctx);
+    }
+}
+
 static void health_check_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
 {
-    (void)json;
     struct gw_service_conf *svc = obj;
+    health_check_type_check(ctx, svc, json);
     /* 0: a value that did not parse (durations are >= 1ms), already reported. */
     if (svc->health_check.timeout_ms == 0 || svc->health_check.interval_ms == 0 ||
         svc->health_check.timeout_ms < svc->health_check.interval_ms)
@@ -296,8 +359,7 @@ static const struct gw__cfg_field health_check_fields[] = {
     {.name = "path",
      .type = &gw__cfg_string_type,
      .offset = SVC(health_check.path),
-     .arg = &health_path_check,
-     .required = true},
+     .arg = &health_path_check},
     {.name = "interval",
      .type = &gw__cfg_duration_type,
      .offset = SVC(health_check.interval_ms),
@@ -317,6 +379,15 @@ static const struct gw__cfg_field health_check_fields[] = {
      .arg = &threshold_range,
      .def = "3"},
     {.name = "expected_status", .type = &status_range_type, .def = "200-399"},
+    {.name = "type",
+     .type = &gw__cfg_enum_type,
+     .offset = SVC(health_check.type),
+     .arg = health_check_types,
+     .def = "http"},
+    {.name = "service",
+     .type = &gw__cfg_string_type,
+     .offset = SVC(health_check.grpc_service),
+     .arg = &grpc_service_check},
 };
 const struct gw__cfg_object gw__cfg_health_check_obj = {
     .what = "health_check",

@@ -4,7 +4,8 @@
  * target https://; upstream_tls applies as for HTTP/1.1, ALPN offers only "h2"). "h2c": HTTP/2
  * with prior knowledge on plain connections, so every target must be http://. The HTTP/2 side is
  * upstream/h2_upstream.c (its TLS layer upstream/h2_tls.c); docs/config.md documents the key,
- * README "gRPC and HTTP/2 to upstreams" the behaviour.
+ * README "gRPC and HTTP/2 to upstreams" the behaviour. A gRPC health check (health_check.type
+ * "grpc") needs HTTP/2: "h2c" or "h2".
  */
 #include "config/internal.h"
 
@@ -18,7 +19,19 @@ const struct gw__cfg_enum gw__cfg_upstream_protocols[] = {
 void gw__cfg_service_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
 {
     const struct gw_service_conf *sc = obj;
-    if (sc->upstream_protocol == GW_UPSTREAM_HTTP1 || !json_is_object(json))
+    if (!json_is_object(json))
+        return;
+    if (sc->health_check.enabled && sc->health_check.type == GW_HEALTH_CHECK_GRPC &&
+        sc->upstream_protocol != GW_UPSTREAM_H2C) {
+        /* The check is a call over HTTP/2 with prior knowledge, as the service's requests. */
+        gw__cfg_push_key(ctx, "health_check");
+        gw__cfg_push_key(ctx, "type");
+        gw__cfg_error(ctx, "\"grpc\" needs \"upstream_protocol\": \"h2c\" (the check is a "
+                           "gRPC call over HTTP/2 to http:// targets)");
+        gw__cfg_pop(ctx);
+        gw__cfg_pop(ctx);
+    }
+    if (sc->upstream_protocol == GW_UPSTREAM_HTTP1)
         return;
     bool want_tls = sc->upstream_protocol == GW_UPSTREAM_H2;
     for (size_t i = 0; i < sc->ntargets; i++) {

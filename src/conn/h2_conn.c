@@ -578,6 +578,7 @@ void gw__h2_answer(struct gw_request *r, const struct gw_answer *a)
     if (r->grpc) {
         /* A gRPC client reads a status, not a JSON body: a Trailers-Only response. */
         gw__answer_render_grpc(a, r->id, &t);
+        r->grpc_status = (uint8_t)(1 + gw_mx_grpc_index(gw_grpc_status_of_http(t.status)));
         gw__h2_reply(r, t.status, t.headers, NULL, 0, false);
         return;
     }

@@ -249,6 +249,10 @@ struct gw_request {
     /** a gRPC call (an HTTP/2 request with content-type application/grpc*): gantry's own
      * answers are gRPC statuses (conn/respond.c), and it needs an HTTP/2 upstream */
     bool grpc;
+    /** 1 + the word (metrics/metrics.h GW_MX_GRPC_*) of the grpc-status the client got: from
+     * the target's trailers or Trailers-Only head (upstream/h2_upstream.c), or gantry's own
+     * answer (conn/h2_conn.c); 0 while none. Counted by conn/request_metrics.c. */
+    uint8_t grpc_status;
     /** the verified client certificate's subject and subject alternative names (mTLS,
      * "tls.client_auth"), owned by the downstream and valid for the request's life; NULL when
      * none */

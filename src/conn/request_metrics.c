@@ -38,4 +38,8 @@ void gw_request_metrics(const struct gw_request *r)
         unsigned cls = r->status >= 100 && r->status < 600 ? (unsigned)r->status / 100 : 0;
         gw_mx_inc(&a->rows[GW_MX_CONSUMER][(sl->consumer_base + c) * GW_MX_C_WORDS + cls]);
     }
+    if (r->grpc && sl && sl->grpc_base != UINT32_MAX) {
+        unsigned g = r->grpc_status ? r->grpc_status - 1u : GW_MX_GRPC_NONE;
+        gw_mx_inc(&a->rows[GW_MX_GRPC][(sl->grpc_base + r->prefix_index) * GW_MX_G_WORDS + g]);
+    }
 }

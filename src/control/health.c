@@ -21,6 +21,7 @@
 #include "core/list.h"
 #include "core/log.h"
 #include "core/random.h"
+#include "h2/grpc_health.h"
 #include "http1/parser.h"
 #include "tls/client.h"
 #include "tls/stream.h"
@@ -64,6 +65,8 @@ struct check {
     char host[256];            /* the target's host: SNI and the name verified */
     bool h2;                   /* the service speaks HTTP/2 to it (h2c, or h2 over TLS) */
     char *h2_path;             /* ... then the check's path, and the target's authority */
+    bool grpc;                 /* health_check.type "grpc": a Health/Check call over h2c */
+    char *grpc_service;        /* ... asking about this service (NULL: the server) */
     char h2_authority[300];
     char *request;
     size_t request_len;
@@ -382,10 +385,14 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     }
     if (p->h2 != NULL) {
         int st = gw_health_h2_input(p->h2, buf->base, (size_t)nread);
-        if (st < 0)
+        if (st < 0) {
             finish_error(p->check, "HTTP/2", st);
-        else if (st > 0)
+        } else if (st > 0 && p->check->grpc) {
+            const char *why = gw_health_h2_grpc_failure(p->h2);
+            finish(p->check, why == NULL, why ? why : "");
+        } else if (st > 0) {
             verdict(p->check, st);
+        }
         return;
     }
     p->len += (size_t)nread;
@@ -429,7 +436,8 @@ static void on_connect(uv_connect_t *req, int status)
     uv_buf_t b = uv_buf_init(p->req, (unsigned)p->req_len);
     if (c->h2) {
         /* The request is a stream of a session of the probe's own (HPACK state included). */
-        p->h2 = gw_health_h2_start(c->h2_authority, c->h2_path, false, &p->h2out);
+        p->h2 = c->grpc ? gw_health_h2_start_grpc(c->h2_authority, c->grpc_service, &p->h2out)
+                        : gw_health_h2_start(c->h2_authority, c->h2_path, false, &p->h2out);
         if (p->h2 == NULL) {
             finish(c, false, "out of memory");
             return;
@@ -497,24 +505,34 @@ static void on_timer(uv_timer_t *t)
 static int apply_settings(struct check *c, const struct gw_service *svc, const struct gw_target *t)
 {
     const struct gw_service_conf *sc = svc->conf;
+    bool grpc = sc->health_check.type == GW_HEALTH_CHECK_GRPC;
+    /* A gRPC check has no path of its own (the config refuses one): its call's is shown. */
+    const char *path = grpc ? GW_GRPC_HEALTH_PATH : sc->health_check.path;
 #define REQUEST_FMT                                                                                \
     "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: gantry-health\r\nConnection: close\r\n\r\n"
-    int n = snprintf(NULL, 0, REQUEST_FMT, sc->health_check.path, t->conf->authority);
+    int n = snprintf(NULL, 0, REQUEST_FMT, path, t->conf->authority);
     if (n < 0)
         return GW_EINVAL;
     char *req = malloc((size_t)n + 1);
     if (req == NULL)
         return GW_ENOMEM;
-    snprintf(req, (size_t)n + 1, REQUEST_FMT, sc->health_check.path, t->conf->authority);
+    snprintf(req, (size_t)n + 1, REQUEST_FMT, path, t->conf->authority);
 #undef REQUEST_FMT
-    char *h2_path = NULL;
-    if (t->h2 && (h2_path = strdup(sc->health_check.path)) == NULL) {
+    char *h2_path = NULL, *grpc_service = NULL;
+    if (((t->h2 || grpc) && (h2_path = strdup(path)) == NULL) ||
+        (grpc && sc->health_check.grpc_service &&
+         (grpc_service = strdup(sc->health_check.grpc_service)) == NULL)) {
+        free(h2_path);
         free(req);
         return GW_ENOMEM;
     }
     free(c->h2_path);
     c->h2_path = h2_path;
-    c->h2 = t->h2 != 0;
+    free(c->grpc_service);
+    c->grpc_service = grpc_service;
+    c->grpc = grpc;
+    /* gRPC is HTTP/2: the config check holds such services to upstream_protocol "h2c". */
+    c->h2 = t->h2 != 0 || grpc;
     snprintf(c->h2_authority, sizeof(c->h2_authority), "%s", t->conf->authority);
     free(c->request);
     c->request = req;
@@ -541,6 +559,7 @@ static void on_check_closed(uv_handle_t *handle)
     gw_tls_client_unref(c->tls);
     free(c->request);
     free(c->h2_path);
+    free(c->grpc_service);
     free(c->service);
     free(c);
 }
@@ -585,6 +604,7 @@ fail:
     gw_tls_client_unref(c->tls);
     free(c->request);
     free(c->h2_path);
+    free(c->grpc_service);
     free(c->service);
     free(c);
     return rc;

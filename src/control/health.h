@@ -5,7 +5,10 @@
  * connect, send `GET <path> HTTP/1.1` with `Host: <target authority>` and `Connection: close`,
  * and read the response head with gantry's own parser. A probe passes when a status within
  * [status_min, status_max] arrives before the timeout; a refused or failed connect, a reset,
- * a close before the head, an invalid head or a status outside the range fails it.
+ * a close before the head, an invalid head or a status outside the range fails it. Targets of
+ * an h2c service get the same GET as an HTTP/2 stream; with health_check.type "grpc", a
+ * grpc.health.v1.Health/Check call instead, which passes only when it answers SERVING
+ * (control/health_h2.h).
  * healthy_threshold passes in a row make the check UP, unhealthy_threshold failures in a row
  * make it DOWN (a new check is UNKNOWN, which counts as usable); each change is logged once.
  *

@@ -1,5 +1,6 @@
 #include "h2/grpc.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -119,4 +120,35 @@ size_t gw_grpc_message_encode(const char *in, char *out, size_t cap)
     }
     out[at] = '\0';
     return at;
+}
+
+int gw_grpc_status_field(const char *lines, size_t len)
+{
+    static const char name[] = "grpc-status:";
+    const size_t nl = sizeof name - 1;
+    const char *p = lines, *end = lines + len;
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        const char *next = eol ? eol + 1 : end;
+        if (eol == NULL)
+            eol = end;
+        if ((size_t)(eol - p) >= nl && strncasecmp(p, name, nl) == 0) {
+            const char *v = p + nl, *ve = eol;
+            while (v < ve && (*v == ' ' || *v == '\t'))
+                v++;
+            while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t'))
+                ve--;
+            if (ve == v || ve - v > 9)
+                return INT_MAX;
+            int x = 0;
+            for (const char *q = v; q < ve; q++) {
+                if (*q < '0' || *q > '9')
+                    return INT_MAX;
+                x = x * 10 + (*q - '0');
+            }
+            return x;
+        }
+        p = next;
+    }
+    return -1;
 }

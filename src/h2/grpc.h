@@ -47,6 +47,12 @@ size_t gw_grpc_timeout_format(uint64_t ms, char *out, size_t cap);
  * DEADLINE_EXCEEDED, 501 UNIMPLEMENTED). */
 enum gw_grpc_status gw_grpc_status_of_http(int http);
 
+/* The grpc-status field among header or trailer lines ("name: value\r\n", as
+ * h2/client.h keeps them; the name case-insensitive, spaces around the value ignored): -1 when
+ * there is none, else its value, a decimal of 1 to 9 digits, or INT_MAX when the value is
+ * anything else (the first grpc-status counts). */
+int gw_grpc_status_field(const char *lines, size_t len);
+
 /* Percent-encodes a grpc-message value: bytes outside 0x20..0x7e and '%' become "%XX".
  * Writes at most cap - 1 bytes and a NUL (a value that does not fit is cut at a whole
  * character); returns the length written. */

@@ -119,9 +119,36 @@ const char *gw_mx_auth_method_name(unsigned i)
     return i < GW_MX_AUTH_METHODS ? names[i] : "none";
 }
 
+const char *gw_mx_grpc_status_name(unsigned i)
+{
+    static const char *const names[GW_MX_G_WORDS] = {
+        "OK",
+        "CANCELLED",
+        "UNKNOWN",
+        "INVALID_ARGUMENT",
+        "DEADLINE_EXCEEDED",
+        "NOT_FOUND",
+        "ALREADY_EXISTS",
+        "PERMISSION_DENIED",
+        "RESOURCE_EXHAUSTED",
+        "FAILED_PRECONDITION",
+        "ABORTED",
+        "OUT_OF_RANGE",
+        "UNIMPLEMENTED",
+        "INTERNAL",
+        "UNAVAILABLE",
+        "DATA_LOSS",
+        "UNAUTHENTICATED",
+        "OTHER",
+        "NONE",
+    };
+    return i < GW_MX_G_WORDS ? names[i] : "OTHER";
+}
+
 const size_t gw_mx_row_words[GW_MX_KINDS] = {
     [GW_MX_ROUTE] = GW_MX_R_WORDS, [GW_MX_SERVICE] = GW_MX_S_WORDS,  [GW_MX_TARGET] = GW_MX_T_WORDS,
-    [GW_MX_LIMIT] = GW_MX_L_WORDS, [GW_MX_CONSUMER] = GW_MX_C_WORDS, [GW_MX_HIST] = GW_MX_H_WORDS,
+    [GW_MX_LIMIT] = GW_MX_L_WORDS, [GW_MX_CONSUMER] = GW_MX_C_WORDS, [GW_MX_GRPC] = GW_MX_G_WORDS,
+    [GW_MX_HIST] = GW_MX_H_WORDS,
 };
 
 /* ---- the layout ---------------------------------------------------------------------------------
@@ -217,6 +244,11 @@ static int layout_build(const struct gw_snapshot *s, struct gw_metrics_layout *l
             sl->nconsumers = (uint32_t)ncons + 1;
             n[GW_MX_CONSUMER] += ncons + 1;
         }
+        sl->grpc_base = UINT32_MAX;
+        if (sc->upstream_protocol != GW_UPSTREAM_HTTP1) {
+            sl->grpc_base = (uint32_t)n[GW_MX_GRPC];
+            n[GW_MX_GRPC] += sc->nprefixes;
+        }
         sl->stages = svc->stages_timed;
     }
     n[GW_MX_SERVICE] = nsvc;
@@ -266,6 +298,8 @@ static int layout_build(const struct gw_snapshot *s, struct gw_metrics_layout *l
                 add_key(&b, GW_MX_CONSUMER, sc->name, cfg->auth.consumers[c].id, NULL);
             add_key(&b, GW_MX_CONSUMER, sc->name, "\x01other", NULL); /* no id starts so */
         }
+        for (size_t p = 0; l->svc[i].grpc_base != UINT32_MAX && p < sc->nprefixes; p++)
+            add_key(&b, GW_MX_GRPC, sc->name, sc->prefixes[p], NULL);
     }
     for (size_t i = 0; i < nsvc; i++) {
         const char *name = s->services[i].conf->name;

@@ -138,6 +138,7 @@ enum gw_mx_kind {
     GW_MX_TARGET,   /* key "service SEP host:port" */
     GW_MX_LIMIT,    /* key "scope SEP name": scope "" for the gateway's limits, else the service */
     GW_MX_CONSUMER, /* key "service SEP consumer" ("\x01other" past the cap) */
+    GW_MX_GRPC,     /* key "service SEP prefix": gRPC calls by status, HTTP/2 services only */
     GW_MX_HIST,     /* key "kind SEP service [SEP prefix or stage]" */
     GW_MX_KINDS
 };
@@ -203,6 +204,25 @@ enum {
     GW_MX_C_WORDS = 6
 };
 
+/* Words of a gRPC row: calls by the grpc-status the client got, the 17 codes of the gRPC
+ * specification (index = code), then OTHER (any other value) and NONE (no grpc-status reached
+ * the client: the stream was reset, or the target answered without one). */
+enum {
+    GW_MX_GRPC_CODES = 17,
+    GW_MX_GRPC_OTHER = GW_MX_GRPC_CODES,
+    GW_MX_GRPC_NONE,
+    GW_MX_G_WORDS
+};
+
+/* The word of a grpc-status value (any int: what the target sent). */
+static inline unsigned gw_mx_grpc_index(long status)
+{
+    return status >= 0 && status < GW_MX_GRPC_CODES ? (unsigned)status : GW_MX_GRPC_OTHER;
+}
+
+/* The label of word i: "OK", "CANCELLED", ..., "UNAUTHENTICATED", "OTHER", "NONE". */
+const char *gw_mx_grpc_status_name(unsigned i);
+
 /* Words of a histogram row: sum (ns), the mask of groups in use, the buckets. */
 enum {
     GW_MX_H_SUM = 0,
@@ -241,6 +261,8 @@ struct gw_mx_service_layout {
     uint32_t target_base;   /* target t is target_base + t */
     uint32_t limit_base;    /* its limits, after the gateway's */
     uint32_t consumer_base; /* UINT32_MAX when the consumer label is off */
+    uint32_t grpc_base;     /* prefix p's gRPC row is grpc_base + p; UINT32_MAX for a service
+                               that speaks HTTP/1.1 upstream (it proxies no gRPC call) */
     uint32_t nconsumers;    /* rows: configured consumers under the cap, + "other" */
     uint32_t hist_try;      /* histogram rows */
     uint32_t hist_ttfb;

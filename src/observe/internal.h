@@ -104,6 +104,8 @@ void gw__prom_process(struct gw__prom *o, struct gw_server *s);
 void gw__prom_connections(struct gw__prom *o, struct gw_server *s);
 void gw__prom_tunnels(struct gw__prom *o, struct gw_server *s);
 void gw__prom_requests(struct gw__prom *o, const struct gw_metrics_total *t);
+/* grpc.c: gRPC calls by service, route and grpc-status. */
+void gw__prom_grpc(struct gw__prom *o, const struct gw_metrics_total *t);
 /* prom_upstream.c: retries, budget, circuit and no-target refusals per service; try and
  * first-byte latency; per-target counters and states (health, ejection, circuits). */
 void gw__prom_service_resilience(struct gw__prom *o, const struct gw_metrics_total *t);
@@ -122,5 +124,9 @@ void gw__prom_hub(struct gw__prom *o, struct gw_server *s);
 /* prom_process.c: the trace exporter, the audit log. */
 void gw__prom_tracing(struct gw__prom *o, struct gw_server *s);
 void gw__prom_audit(struct gw__prom *o);
+
+/* grpc.c: {"calls", "errors" (not OK), "by_status": {name: n}} of service row i's gRPC calls,
+ * or JSON null for a service that speaks HTTP/1.1 upstream (no gRPC rows). */
+json_t *gw__observe_grpc_json(const struct gw_metrics_total *t, size_t service_row);
 
 #endif

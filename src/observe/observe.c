@@ -297,6 +297,8 @@ static json_t *service_json(struct gw_server *s, const struct gw_metrics_total *
                   upstream ? upstream : json_null(), "targets", targets ? targets : json_null());
     if (o)
         json_object_set_new(o, "auth", gw__observe_auth_json(t, i));
+    if (o)
+        json_object_set_new(o, "grpc", gw__observe_grpc_json(t, i));
     return o;
 }
 

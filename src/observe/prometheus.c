@@ -23,6 +23,7 @@ int gw_observe_prometheus(struct gw_server *s, struct gw_buf *b)
                 (gw_metrics_hub_collect(s->metrics), gw_metrics_hub_total(s->metrics, &t) == 0);
     if (have) {
         gw__prom_requests(&o, &t);
+        gw__prom_grpc(&o, &t);
         gw__prom_service_resilience(&o, &t);
         gw__prom_policy_counts(&o, &t);
         gw__prom_upstream_latency(&o, &t);

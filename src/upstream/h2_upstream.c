@@ -36,6 +36,7 @@
 #include "h2/grpc.h"
 #include "http1/chunked.h"
 #include "http1/names.h"
+#include "metrics/metrics.h"
 #include "runtime/worker-t.h"
 #include "tls/stream.h"
 #include "upstream/h2_upstream.h"
@@ -738,15 +739,30 @@ static void in_compact(struct gw_h2up *hs, size_t n)
     }
 }
 
+/* The grpc-status among a gRPC call's response lines, for its metrics
+ * (gantry_grpc_responses_total). */
+static void note_grpc_status(struct gw_request *r, const char *lines, size_t len)
+{
+    if (r == NULL || !r->grpc || len == 0)
+        return;
+    int v = gw_grpc_status_field(lines, len);
+    if (v >= 0)
+        r->grpc_status = (uint8_t)(1 + gw_mx_grpc_index(v));
+}
+
 /* Translates what the stream received into `in`: the head once, payload (while `in` holds less
  * than H2UP_IN_HIGH, unless all), the end and the trailers. */
 static void pull(struct gw_h2up *hs, struct gw_h2c_stream *st, bool all)
 {
     struct gw_upconn *uc = hs->uc;
-    if (!hs->resp_head && st->head_done && put_head(hs, st) < 0) {
-        hs->error = GW_ENOMEM;
-        hs->fail_pending = true;
-        return;
+    if (!hs->resp_head && st->head_done) {
+        if (put_head(hs, st) < 0) {
+            hs->error = GW_ENOMEM;
+            hs->fail_pending = true;
+            return;
+        }
+        /* A Trailers-Only response carries grpc-status in its only head. */
+        note_grpc_status(uc->req, st->fields.data, st->fields.len);
     }
     while (hs->resp_head && !hs->resp_end && (all || hs->in.len - hs->in_off < H2UP_IN_HIGH)) {
         const char *p;
@@ -776,6 +792,7 @@ static void pull(struct gw_h2up *hs, struct gw_h2c_stream *st, bool all)
                 hs->fail_pending = true;
                 return;
             }
+            note_grpc_status(uc->req, st->trailers.data, st->trailers.len);
             if (st->trailers.len && uc->req && uc->req->ds->trailers)
                 uc->req->ds->trailers(uc->req, st->trailers.data, st->trailers.len);
             hs->resp_end = true;

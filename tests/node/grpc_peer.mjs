@@ -4,8 +4,12 @@
 // and prints one JSON line {code, details, messages, trailers}.
 //
 // Server behaviour, by the request's text: "slow:<ms>" answers after ms (deadline tests);
-// "fail" answers NOT_FOUND with a grpc-message and a trailer "x-why: fail"; anything else is
-// echoed with the metadata "x-authorization" it saw and a trailer "x-served-by: grpc-peer".
+// "fail" answers NOT_FOUND with a grpc-message and a trailer "x-why: fail"; "code:<n>" answers
+// status n (0 is an echo); "health:<service>=<status>" sets what grpc.health.v1.Health/Check
+// answers for <service> ("" the server; a status number, "unset": NOT_FOUND, as for a
+// service it never heard of, or "hang": no answer at all); anything else is echoed with the metadata "x-authorization" it
+// saw and a trailer "x-served-by: grpc-peer". The server also serves grpc.health.v1.Health
+// (health.proto: Check), every name SERVING at start, unless started as `server nohealth`.
 import grpc from '@grpc/grpc-js';
 import protoLoader from '@grpc/proto-loader';
 import fs from 'node:fs';
@@ -15,6 +19,10 @@ import { fileURLToPath } from 'node:url';
 const dir = path.dirname(fileURLToPath(import.meta.url));
 const def = protoLoader.loadSync(path.join(dir, 'echo.proto'), { keepCase: true, defaults: true });
 const proto = grpc.loadPackageDefinition(def).gwtest;
+const healthDef = protoLoader.loadSync(path.join(dir, 'health.proto'), { keepCase: true, defaults: true, enums: Number });
+const healthProto = grpc.loadPackageDefinition(healthDef).grpc.health.v1;
+// Check's answers by service name; absent: NOT_FOUND.
+const health = new Map([['', 1], ['gwtest.Echo', 1]]);
 
 function trailer(extra) {
   const md = new grpc.Metadata();
@@ -24,13 +32,35 @@ function trailer(extra) {
 }
 
 function serve(opts) {
+  const withHealth = !opts.includes('nohealth');
   const server = new grpc.Server();
+  if (withHealth) {
+    server.addService(healthProto.Health.service, {
+      Check(call, cb) {
+        const st = health.get(call.request.service);
+        if (st === undefined) cb({ code: grpc.status.NOT_FOUND, details: 'unknown service' });
+        else if (st !== 'hang') cb(null, { status: st });
+      },
+    });
+  }
   server.addService(proto.Echo.service, {
     Unary(call, cb) {
       const text = call.request.text;
       const seen = call.metadata.get('x-authorization')[0] || '';
       if (text === 'fail') {
         cb({ code: grpc.status.NOT_FOUND, details: 'no such thing', metadata: trailer({ 'x-why': 'fail' }) });
+        return;
+      }
+      const hs = /^health:([^=]*)=(\w+)$/.exec(text);
+      if (hs) {
+        if (hs[2] === 'unset') health.delete(hs[1]);
+        else health.set(hs[1], hs[2] === 'hang' ? 'hang' : Number(hs[2]));
+        cb(null, { text: 'ok', count: 0 });
+        return;
+      }
+      const code = /^code:(\d+)$/.exec(text);
+      if (code && Number(code[1]) !== 0) {
+        cb({ code: Number(code[1]), details: 'asked for ' + code[1], metadata: trailer() });
         return;
       }
       const m = /^slow:(\d+)$/.exec(text);

@@ -27,16 +27,24 @@ enum gw_lb_hash_kind {
     GW_LB_HASH_COOKIE, /* "cookie:NAME": that cookie's value */
 };
 
+/* "health_check.type" */
+enum gw_health_check_type {
+    GW_HEALTH_CHECK_HTTP = 0, /* "http": GET path, judged by the HTTP status */
+    GW_HEALTH_CHECK_GRPC,     /* "grpc": grpc.health.v1.Health/Check over h2c */
+};
+
 /* "health_check": active checks; absent = disabled (the other fields hold the defaults) */
 struct gw_health_check_conf {
     bool enabled;
-    char *path;                   /* required when enabled; starts with '/' */
+    char *path;                   /* type http: required when enabled; starts with '/' */
     uint64_t interval_ms;         /* default 10s */
     uint64_t timeout_ms;          /* default 2s, < interval_ms */
     uint32_t healthy_threshold;   /* default 2 */
     uint32_t unhealthy_threshold; /* default 3 */
     uint16_t status_min;          /* "expected_status", default "200-399" */
     uint16_t status_max;
+    enum gw_health_check_type type; /* "type": "http" (default) or "grpc" */
+    char *grpc_service; /* "service" (type grpc): the name asked about; NULL: the server */
 };
 
 /* "outlier_detection": passive checks; enabled by default, false disables */

@@ -66,6 +66,8 @@ static void test_defaults(void **state)
     assert_int_equal(s->health_check.unhealthy_threshold, 3);
     assert_int_equal(s->health_check.status_min, 200);
     assert_int_equal(s->health_check.status_max, 399);
+    assert_int_equal(s->health_check.type, GW_HEALTH_CHECK_HTTP);
+    assert_null(s->health_check.grpc_service);
 
     assert_true(s->outlier.enabled);
     assert_int_equal(s->outlier.consecutive_failures, 5);
@@ -330,6 +332,60 @@ static void test_load_balancer_errors(void **state)
                "services[0].load_balancer: expected an object, got a string");
 }
 
+/* health_check.type "grpc": a grpc.health.v1 Check call, on services with upstream_protocol h2c.
+ */
+#define H2C "\"upstream_protocol\": \"h2c\", "
+
+static void test_grpc_health_check(void **state)
+{
+    (void)state;
+    struct gw_config *cfg = load_ok(SVC(H2C "\"health_check\": {\"type\": \"grpc\"}"));
+    const struct gw_service_conf *s = &cfg->services[0];
+    assert_true(s->health_check.enabled);
+    assert_int_equal(s->health_check.type, GW_HEALTH_CHECK_GRPC);
+    assert_null(s->health_check.grpc_service);
+    assert_null(s->health_check.path);
+    gw_config_free(cfg);
+    cfg = load_ok(SVC(H2C "\"health_check\": {\"type\": \"grpc\", \"service\": "
+                          "\"orders.v1.OrderService\", \"interval\": \"3s\"}"));
+    s = &cfg->services[0];
+    assert_string_equal(s->health_check.grpc_service, "orders.v1.OrderService");
+    assert_int_equal(s->health_check.interval_ms, 3000);
+    gw_config_free(cfg);
+    cfg = load_ok(SVC("\"health_check\": {\"type\": \"http\", \"path\": \"/h\"}"));
+    assert_int_equal(cfg->services[0].health_check.type, GW_HEALTH_CHECK_HTTP);
+    gw_config_free(cfg);
+    /* Off: the type and service of a section that is off do not matter. */
+    cfg = load_ok(SVC("\"health_check\": false"));
+    assert_false(cfg->services[0].health_check.enabled);
+    gw_config_free(cfg);
+}
+
+static void test_grpc_health_check_errors(void **state)
+{
+    (void)state;
+    expect_one(SVC(H2C "\"health_check\": {\"type\": \"grpcc\"}"), "\"grpcc\"",
+               HC "type: unknown value \"grpcc\" (expected http or grpc)");
+    expect_one(SVC("\"health_check\": {\"type\": \"grpc\"}"), "\"grpc\"}",
+               HC "type: \"grpc\" needs \"upstream_protocol\": \"h2c\" (the check is a gRPC "
+                  "call over HTTP/2 to http:// targets)");
+    expect_one(SVC(H2C "\"health_check\": {\"type\": \"grpc\", \"path\": \"/h\"}"), "\"path\"",
+               HC "path: not used by \"type\": \"grpc\" (the check calls "
+                  "/grpc.health.v1.Health/Check and reads the status it answers)");
+    expect_one(SVC(H2C "\"health_check\": {\"type\": \"grpc\", \"expected_status\": 200}"),
+               "\"expected_status\"",
+               HC "expected_status: not used by \"type\": \"grpc\" (the check calls "
+                  "/grpc.health.v1.Health/Check and reads the status it answers)");
+    expect_one(SVC("\"health_check\": {\"path\": \"/h\", \"service\": \"a.B\"}"), "\"service\"",
+               HC "service: only for \"type\": \"grpc\" (the gRPC service whose health is "
+                  "asked)");
+    expect_one(SVC(H2C "\"health_check\": {\"type\": \"grpc\", \"service\": \"a b\"}"), "\"a b\"",
+               HC "service: \"a b\" must not contain spaces, control characters or non-ASCII "
+                  "characters");
+    expect_one(SVC(H2C "\"health_check\": {\"type\": \"grpc\", \"service\": 7}"), "7}",
+               HC "service: expected a string, got an integer");
+}
+
 static void test_health_check_errors(void **state)
 {
     (void)state;
@@ -502,6 +558,8 @@ int main(void)
         cmocka_unit_test(test_other_value_forms),
         cmocka_unit_test(test_load_balancer_errors),
         cmocka_unit_test(test_health_check_errors),
+        cmocka_unit_test(test_grpc_health_check),
+        cmocka_unit_test(test_grpc_health_check_errors),
         cmocka_unit_test(test_outlier_errors),
         cmocka_unit_test(test_circuit_breaker_errors),
         cmocka_unit_test(test_retries_errors),

@@ -1,12 +1,14 @@
 /*
  * gRPC helpers (h2/grpc.h): the grpc-timeout parser (every unit, rounding up, what the spec
  * refuses, each value placed against a PROT_NONE page), its writer (round trip), the HTTP to
- * gRPC status mapping of gantry's answers, grpc-message's percent-encoding, the content type.
+ * gRPC status mapping of gantry's answers, grpc-message's percent-encoding, the content type,
+ * and the grpc-status field found among header or trailer lines (for metrics by status).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -20,6 +22,7 @@
 
 #include "core/error.h"
 #include "h2/grpc.h"
+#include "metrics/metrics.h"
 
 #include "../guard_page.h"
 
@@ -146,6 +149,61 @@ static void test_content_type(void **state)
         assert_false(gw_grpc_is_content_type(no[i], strlen(no[i])));
 }
 
+static int status_of(const char *lines)
+{
+    struct guard g;
+    size_t n = strlen(lines);
+    guard_init(&g, n + 1);
+    const char *p = guard_place(&g, lines, n);
+    int v = gw_grpc_status_field(p, n);
+    guard_free(&g);
+    return v;
+}
+
+static void test_status_field(void **state)
+{
+    (void)state;
+    assert_int_equal(status_of("grpc-status: 0\r\n"), 0);
+    assert_int_equal(status_of("content-type: application/grpc\r\ngrpc-status: 14\r\n"
+                               "grpc-message: down\r\n"),
+                     14);
+    assert_int_equal(status_of("Grpc-Status:5"), 5); /* no line end, no space */
+    assert_int_equal(status_of("grpc-status: \t16 \r\n"), 16);
+    assert_int_equal(status_of("grpc-status: 7\r\ngrpc-status: 8\r\n"), 7); /* the first */
+    assert_int_equal(status_of("grpc-status: 99\r\n"), 99);
+    assert_int_equal(status_of("grpc-status: 123456789\r\n"), 123456789);
+    /* absent */
+    assert_int_equal(status_of(""), -1);
+    assert_int_equal(status_of("grpc-message: grpc-status: 3\r\n"), -1);
+    assert_int_equal(status_of("x-grpc-status: 3\r\n"), -1);
+    assert_int_equal(status_of("grpc-statu"), -1);
+    /* not a number: a value that is no code */
+    assert_int_equal(status_of("grpc-status: 1x\r\n"), INT_MAX);
+    assert_int_equal(status_of("grpc-status: -1\r\n"), INT_MAX);
+    assert_int_equal(status_of("grpc-status:\r\n"), INT_MAX);
+    assert_int_equal(status_of("grpc-status: 1234567890\r\n"), INT_MAX);
+}
+
+/* The metrics' words: the 17 codes by name, then OTHER and NONE. */
+static void test_status_words(void **state)
+{
+    (void)state;
+    assert_int_equal(gw_mx_grpc_index(0), 0);
+    assert_int_equal(gw_mx_grpc_index(16), 16);
+    assert_int_equal(gw_mx_grpc_index(17), GW_MX_GRPC_OTHER);
+    assert_int_equal(gw_mx_grpc_index(-1), GW_MX_GRPC_OTHER);
+    assert_int_equal(gw_mx_grpc_index(INT_MAX), GW_MX_GRPC_OTHER);
+    assert_string_equal(gw_mx_grpc_status_name(0), "OK");
+    assert_string_equal(gw_mx_grpc_status_name(4), "DEADLINE_EXCEEDED");
+    assert_string_equal(gw_mx_grpc_status_name(14), "UNAVAILABLE");
+    assert_string_equal(gw_mx_grpc_status_name(16), "UNAUTHENTICATED");
+    assert_string_equal(gw_mx_grpc_status_name(GW_MX_GRPC_OTHER), "OTHER");
+    assert_string_equal(gw_mx_grpc_status_name(GW_MX_GRPC_NONE), "NONE");
+    /* Every status gantry answers with has its own word. */
+    for (int http = 400; http < 600; http++)
+        assert_true(gw_mx_grpc_index(gw_grpc_status_of_http(http)) < GW_MX_GRPC_CODES);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -155,6 +213,8 @@ int main(void)
         cmocka_unit_test(test_status_mapping),
         cmocka_unit_test(test_message_encode),
         cmocka_unit_test(test_content_type),
+        cmocka_unit_test(test_status_field),
+        cmocka_unit_test(test_status_words),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
