@@ -74,24 +74,8 @@ void gw__hub_publish_input(struct gw_request *r)
     struct gw_hub_publish_serve *st = r->hubpub;
     if (r->body_done)
         return;
-    const char *p;
-    size_t n = r->ds->body_peek(r, &p);
-    size_t k = n < st->want - st->len ? n : st->want - st->len;
-    if (k)
-        memcpy(st->body + st->len, p, k);
-    st->len += k;
-    r->ds->body_consume(r, k);
-    if (st->len < st->want) {
-        if (n == 0 && r->msg.expect_continue && r->ds->send_continue(r) < 0) {
-            r->ds->abort(r);
-            return;
-        }
-        if (r->ds->body_want(r) < 0)
-            r->ds->abort(r);
-        return;
-    }
-    r->body_done = true;
-    publish(r);
+    if (gw__request_take_body(r, st->body, &st->len, st->want))
+        publish(r);
 }
 
 /* The policy chain let the request through: the body is read, then published. */

@@ -119,22 +119,8 @@ void gw__idp_serve_input(struct gw_request *r)
     struct gw_idp_serve *st = r->idp;
     if (st->call != NULL || r->body_done)
         return;
-    const char *p;
-    size_t n = r->ds->body_peek(r, &p);
-    size_t k = n < st->want - st->len ? n : st->want - st->len;
-    memcpy(st->body + st->len, p, k);
-    st->len += k;
-    r->ds->body_consume(r, k);
-    if (st->len < st->want) {
-        if (n == 0 && r->msg.expect_continue && r->ds->send_continue(r) < 0) {
-            r->ds->abort(r);
-            return;
-        }
-        if (r->ds->body_want(r) < 0)
-            r->ds->abort(r);
+    if (!gw__request_take_body(r, st->body, &st->len, st->want))
         return;
-    }
-    r->body_done = true;
     if (st->ep == GW_IDP_EP_LOGIN) {
         int rc = gw_idp_gate_login(r->w->rl_redis, r->snap->cfg, st->body, st->len, client_of(r),
                                    on_gate, r, &st->gate);

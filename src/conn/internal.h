@@ -106,6 +106,12 @@ void gw__request_redact_query(char *path, size_t cap, const char *name);
 bool gw__hub_serve(struct gw_conn *c, struct gw_request *r, const char *path, size_t path_len,
                    const char *query, size_t query_len);
 
+/* conn/request.c: the body of a request gantry answers itself (identity, hub publish), want
+ * bytes (its Content-Length) into buf, *len of them in so far: takes what has come. True once
+ * all are in (r->body_done is set); false while more must come (asked for, with 100 Continue
+ * when the client expects it) or when the request was aborted: the caller returns. */
+bool gw__request_take_body(struct gw_request *r, char *buf, size_t *len, size_t want);
+
 /* conn/hub_publish.c: a request for hub.publish_path/{channel}/messages (set): answers it, after
  * the policy chain of hub.service and reading the body. False when path is not under it. */
 bool gw__hub_publish_serve(struct gw_request *r, const char *path, size_t path_len);

@@ -159,6 +159,28 @@ static __attribute__((noinline)) void serve_openapi(struct gw_request *r, const 
     gw_openapi_doc_unref(d);
 }
 
+bool gw__request_take_body(struct gw_request *r, char *buf, size_t *len, size_t want)
+{
+    const char *p;
+    size_t n = r->ds->body_peek(r, &p);
+    size_t k = n < want - *len ? n : want - *len;
+    if (k)
+        memcpy(buf + *len, p, k);
+    *len += k;
+    r->ds->body_consume(r, k);
+    if (*len < want) {
+        if (n == 0 && r->msg.expect_continue && r->ds->send_continue(r) < 0) {
+            r->ds->abort(r);
+            return false;
+        }
+        if (r->ds->body_want(r) < 0)
+            r->ds->abort(r);
+        return false;
+    }
+    r->body_done = true;
+    return true;
+}
+
 /* ---- metrics on the proxy port (metrics.expose_on_proxy) ------------------------------------ */
 
 /* The request carries metrics.proxy_api_key ("Authorization: Bearer K" or "X-API-Key: K"):

@@ -76,6 +76,14 @@ static struct gw_trace *sample_trace(void)
     return t;
 }
 
+/* The first span of an export document. */
+static json_t *first_span(json_t *doc)
+{
+    json_t *rs = json_array_get(json_object_get(doc, "resourceSpans"), 0);
+    json_t *ss = json_array_get(json_object_get(rs, "scopeSpans"), 0);
+    return json_array_get(json_object_get(ss, "spans"), 0);
+}
+
 static json_t *attr(json_t *span, const char *key)
 {
     size_t i;
@@ -203,13 +211,7 @@ static void test_root_without_parent(void **state)
     assert_int_equal(gw_otlp_end(&b), 0);
     json_t *doc = json_loadb(b.data, b.len, 0, NULL);
     assert_non_null(doc);
-    json_t *span = json_array_get(
-        json_object_get(
-            json_array_get(json_object_get(json_array_get(json_object_get(doc, "resourceSpans"), 0),
-                                           "scopeSpans"),
-                           0),
-            "spans"),
-        0);
+    json_t *span = first_span(doc);
     assert_null(json_object_get(span, "parentSpanId"));
     assert_null(json_object_get(span, "traceState"));
     assert_string_equal(json_string_value(json_object_get(span, "name")), "GET");
@@ -235,13 +237,7 @@ static void test_scheme_of_a_tls_request(void **state)
     assert_int_equal(gw_otlp_end(&b), 0);
     json_t *doc = json_loadb(b.data, b.len, 0, NULL);
     assert_non_null(doc);
-    json_t *span = json_array_get(
-        json_object_get(
-            json_array_get(json_object_get(json_array_get(json_object_get(doc, "resourceSpans"), 0),
-                                           "scopeSpans"),
-                           0),
-            "spans"),
-        0);
+    json_t *span = first_span(doc);
     assert_string_equal(attr_str(span, "url.scheme"), "https");
     json_decref(doc);
     free(t);
@@ -279,13 +275,7 @@ static void test_strings_and_numbers(void **state)
     json_t *doc = json_loadb(b.data, b.len, 0, &err);
     if (doc == NULL)
         fail_msg("not JSON: %s: %.*s", err.text, (int)b.len, b.data);
-    json_t *span = json_array_get(
-        json_object_get(
-            json_array_get(json_object_get(json_array_get(json_object_get(doc, "resourceSpans"), 0),
-                                           "scopeSpans"),
-                           0),
-            "spans"),
-        0);
+    json_t *span = first_span(doc);
     assert_string_equal(attr_str(span, "url.path"),
                         "/a/long/path/with/\"quote\"/and\\back\x01slash/and/more");
     assert_string_equal(attr_str(span, "gantry.consumer"),
