@@ -22,12 +22,12 @@ void gw__cfg_service_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
     if (!json_is_object(json))
         return;
     if (sc->health_check.enabled && sc->health_check.type == GW_HEALTH_CHECK_GRPC &&
-        sc->upstream_protocol != GW_UPSTREAM_H2C) {
-        /* The check is a call over HTTP/2 with prior knowledge, as the service's requests. */
+        sc->upstream_protocol == GW_UPSTREAM_HTTP1) {
+        /* The check is a gRPC call over HTTP/2, as the service's requests. */
         gw__cfg_push_key(ctx, "health_check");
         gw__cfg_push_key(ctx, "type");
-        gw__cfg_error(ctx, "\"grpc\" needs \"upstream_protocol\": \"h2c\" (the check is a "
-                           "gRPC call over HTTP/2 to http:// targets)");
+        gw__cfg_error(ctx, "\"grpc\" needs HTTP/2 to the targets: \"upstream_protocol\": \"h2c\" "
+                           "(http://) or \"h2\" (https://)");
         gw__cfg_pop(ctx);
         gw__cfg_pop(ctx);
     }

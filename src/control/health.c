@@ -65,7 +65,7 @@ struct check {
     char host[256];            /* the target's host: SNI and the name verified */
     bool h2;                   /* the service speaks HTTP/2 to it (h2c, or h2 over TLS) */
     char *h2_path;             /* ... then the check's path, and the target's authority */
-    bool grpc;                 /* health_check.type "grpc": a Health/Check call over h2c */
+    bool grpc;                 /* health_check.type "grpc": a Health/Check call over HTTP/2 */
     char *grpc_service;        /* ... asking about this service (NULL: the server) */
     char h2_authority[300];
     char *request;
@@ -307,7 +307,9 @@ static void tls_input(struct probe *p, const char *data, size_t n)
                 tls_failed(p, "TLS", "the target did not choose h2 in ALPN");
                 return;
             }
-            p->h2 = gw_health_h2_start(c->h2_authority, c->h2_path, true, &p->h2out);
+            p->h2 = c->grpc
+                        ? gw_health_h2_start_grpc(c->h2_authority, c->grpc_service, true, &p->h2out)
+                        : gw_health_h2_start(c->h2_authority, c->h2_path, true, &p->h2out);
             if (p->h2 == NULL) {
                 finish(c, false, "out of memory");
                 return;
@@ -326,10 +328,14 @@ static void tls_input(struct probe *p, const char *data, size_t n)
         if (rc == 0 && p->h2 != NULL) {
             /* HTTP/2 frames: p->buf is only the plaintext's way to the session. */
             int st = gw_health_h2_input(p->h2, p->buf, got);
-            if (st < 0)
+            if (st < 0) {
                 finish_error(c, "HTTP/2", st);
-            else if (st > 0)
+            } else if (st > 0 && c->grpc) {
+                const char *why = gw_health_h2_grpc_failure(p->h2);
+                finish(c, why == NULL, why ? why : "");
+            } else if (st > 0) {
                 verdict(c, st);
+            }
             if (p->check == NULL)
                 return;
             continue;
@@ -436,8 +442,9 @@ static void on_connect(uv_connect_t *req, int status)
     uv_buf_t b = uv_buf_init(p->req, (unsigned)p->req_len);
     if (c->h2) {
         /* The request is a stream of a session of the probe's own (HPACK state included). */
-        p->h2 = c->grpc ? gw_health_h2_start_grpc(c->h2_authority, c->grpc_service, &p->h2out)
-                        : gw_health_h2_start(c->h2_authority, c->h2_path, false, &p->h2out);
+        p->h2 = c->grpc
+                    ? gw_health_h2_start_grpc(c->h2_authority, c->grpc_service, false, &p->h2out)
+                    : gw_health_h2_start(c->h2_authority, c->h2_path, false, &p->h2out);
         if (p->h2 == NULL) {
             finish(c, false, "out of memory");
             return;
@@ -531,7 +538,7 @@ static int apply_settings(struct check *c, const struct gw_service *svc, const s
     free(c->grpc_service);
     c->grpc_service = grpc_service;
     c->grpc = grpc;
-    /* gRPC is HTTP/2: the config check holds such services to upstream_protocol "h2c". */
+    /* gRPC is HTTP/2: the config check holds such services to upstream_protocol "h2c" or "h2". */
     c->h2 = t->h2 != 0 || grpc;
     snprintf(c->h2_authority, sizeof(c->h2_authority), "%s", t->conf->authority);
     free(c->request);

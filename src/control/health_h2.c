@@ -113,7 +113,7 @@ struct gw_health_h2 *gw_health_h2_start(const char *authority, const char *path,
     return h;
 }
 
-struct gw_health_h2 *gw_health_h2_start_grpc(const char *authority, const char *service,
+struct gw_health_h2 *gw_health_h2_start_grpc(const char *authority, const char *service, bool https,
                                              struct gw_buf *out)
 {
     uint8_t body[GW_GRPC_HEALTH_SERVICE_MAX + 16];
@@ -128,7 +128,7 @@ struct gw_health_h2 *gw_health_h2_start_grpc(const char *authority, const char *
     static const char path[] = GW_GRPC_HEALTH_PATH;
     const struct gw_h2c_field f[] = {
         {":method", 7, "POST", 4},
-        {":scheme", 7, "http", 4},
+        {":scheme", 7, https ? "https" : "http", https ? 5u : 4u},
         {":authority", 10, authority, strlen(authority)},
         {":path", 5, path, sizeof path - 1},
         {"content-type", 12, "application/grpc", 16},

@@ -22,8 +22,9 @@ struct gw_health_h2 *gw_health_h2_start(const char *authority, const char *path,
 
 /* A client session with one gRPC call, grpc.health.v1.Health/Check asking about `service`
  * (NULL or "": the server as a whole), its bytes (preface, SETTINGS, HEADERS, the request
- * message) appended to out. NULL when out of memory or the name is too long. */
-struct gw_health_h2 *gw_health_h2_start_grpc(const char *authority, const char *service,
+ * message) appended to out; https: over TLS (":scheme https"). NULL when out of memory or the
+ * name is too long. */
+struct gw_health_h2 *gw_health_h2_start_grpc(const char *authority, const char *service, bool https,
                                              struct gw_buf *out);
 
 /* Feeds n bytes from the target. A GET: 0 while the final response head has not come, its

@@ -271,5 +271,32 @@ def test_grpc_calls_over_tls():
         assert metric(g, "gantry_upstream_tls_handshakes_total") == 1, g.logs()
 
 
+def test_grpc_health_checks_over_tls():
+    """health_check.type "grpc" on an "h2" service: grpc.health.v1.Health/Check over TLS
+    (:scheme https) decides; SERVING is up, NOT_SERVING takes the target out."""
+    need_node(grpc=True)
+    srv = GrpcTlsServer()
+    s = {"name": "echo", "prefix": "/gwtest.Echo/", "upstream_protocol": "h2",
+         "upstream_tls": {"ca": CA}, "retries": False,
+         "health_check": {"type": "grpc", "service": "gwtest.Echo", "interval": "600ms",
+                          "timeout": "500ms", "healthy_threshold": 1,
+                          "unhealthy_threshold": 2},
+         "targets": [{"url": "https://localhost:%d" % srv.port}]}
+    cfg = gwtest.simple_config("https://localhost:%d" % srv.port, http2={"cleartext": True},
+                               services=[s])
+    with Gantry(cfg) as g:
+        gwtest.wait_until(lambda: metric(g, "gantry_target_health_check_up") == 1, 15,
+                          message="the gRPC check over TLS says up")
+        assert grpc_call(g, "unary", [{"text": "hi", "count": 1}])["code"] == 0
+        # The target's health answer flips (through gantry, while it is still up).
+        r = grpc_call(g, "unary", [{"text": "health:gwtest.Echo=2", "count": 1}])
+        assert r["code"] == 0, r
+        gwtest.wait_until(lambda: metric(g, "gantry_target_health_check_up") == 0, 15,
+                          message="NOT_SERVING over TLS takes the target out")
+        gwtest.wait_until(lambda: "serving status NOT_SERVING" in g.logs(), 5,
+                          message="the reason in the log")
+        assert grpc_call(g, "unary", [{"text": "hi", "count": 1}])["code"] == 14  # UNAVAILABLE
+
+
 if __name__ == "__main__":
     gwtest.main(globals())

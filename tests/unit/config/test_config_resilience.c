@@ -367,8 +367,8 @@ static void test_grpc_health_check_errors(void **state)
     expect_one(SVC(H2C "\"health_check\": {\"type\": \"grpcc\"}"), "\"grpcc\"",
                HC "type: unknown value \"grpcc\" (expected http or grpc)");
     expect_one(SVC("\"health_check\": {\"type\": \"grpc\"}"), "\"grpc\"}",
-               HC "type: \"grpc\" needs \"upstream_protocol\": \"h2c\" (the check is a gRPC "
-                  "call over HTTP/2 to http:// targets)");
+               HC "type: \"grpc\" needs HTTP/2 to the targets: \"upstream_protocol\": \"h2c\" "
+                  "(http://) or \"h2\" (https://)");
     expect_one(SVC(H2C "\"health_check\": {\"type\": \"grpc\", \"path\": \"/h\"}"), "\"path\"",
                HC "path: not used by \"type\": \"grpc\" (the check calls "
                   "/grpc.health.v1.Health/Check and reads the status it answers)");
