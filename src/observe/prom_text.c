@@ -68,8 +68,8 @@ void gw__prom_family(struct gw__prom *o, const char *name, const char *type, con
     gw__prom_put(o, "\n", 1);
 }
 
-/* "name{labels} value\n"; labels without braces, may be "". */
-void gw__prom_sample_u64(struct gw__prom *o, const char *name, const char *labels, uint64_t v)
+/* "name{labels} " of a sample line; labels without braces, may be "". */
+static void sample_head(struct gw__prom *o, const char *name, const char *labels)
 {
     gw__prom_puts(o, name);
     if (labels[0]) {
@@ -78,19 +78,19 @@ void gw__prom_sample_u64(struct gw__prom *o, const char *name, const char *label
         gw__prom_put(o, "}", 1);
     }
     gw__prom_put(o, " ", 1);
+}
+
+/* "name{labels} value\n"; labels without braces, may be "". */
+void gw__prom_sample_u64(struct gw__prom *o, const char *name, const char *labels, uint64_t v)
+{
+    sample_head(o, name, labels);
     gw__prom_put_u64(o, v);
     gw__prom_put(o, "\n", 1);
 }
 
 void gw__prom_sample_double(struct gw__prom *o, const char *name, const char *labels, double v)
 {
-    gw__prom_puts(o, name);
-    if (labels[0]) {
-        gw__prom_put(o, "{", 1);
-        gw__prom_puts(o, labels);
-        gw__prom_put(o, "}", 1);
-    }
-    gw__prom_put(o, " ", 1);
+    sample_head(o, name, labels);
     gw__prom_put_double(o, v);
     gw__prom_put(o, "\n", 1);
 }
