@@ -43,7 +43,7 @@ def test_a_reload_that_removes_the_service_keeps_its_tunnels():
                                              prefix="/elsewhere")])
             g.write_config(other)
             g.signal(signal.SIGHUP)
-            g.wait_log(r"reload", stream="stderr", timeout=10)
+            g.wait_log(r"configuration reloaded: generation 2", stream="stderr", timeout=10)
             assert gwtest.request(g.port, "GET", "/ws/chat").status == 404  # the route is gone
             h.command("check")
             assert h.wait_line(r"^CHECKED ") == "CHECKED 3 3", h.lines[-5:]
