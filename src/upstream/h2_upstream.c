@@ -120,7 +120,8 @@ struct gw_h2up {
     struct gw_h2up_head *fields; /* the translated head, kept for a replay */
     bool replay_ok;
     bool reopen_pending;
-    bool moved; /* ... and has its new connection */
+    bool moved;     /* ... and has its new connection */
+    bool conn_full; /* ... because its connection was full, not because the stream was refused */
     unsigned replays;
     bool deadline_armed; /* the timer runs for grpc-timeout (else: a 0 ms hand-off) */
     bool released;
@@ -571,6 +572,15 @@ static void on_deadline(uv_timer_t *t)
 static int open_on_conn(struct gw_h2up *hs)
 {
     int rc;
+    if (!gw_h2c_session_can_open(hs->conn->sess)) {
+        /* Full since it was picked (a stream whose user left is freed a little later, and a
+         * target's SETTINGS may lower the limit) or going away: the stream goes to another
+         * connection, as a refused one does. */
+        hs->reopen_pending = true;
+        hs->conn_full = true;
+        mark_dirty(hs);
+        return 0;
+    }
     hs->st = gw_h2c_stream_open(hs->conn->sess, hs->fields->f, hs->fields->n, hs->body != BODY_NONE,
                                 hs, &rc);
     if (!hs->st)
@@ -815,8 +825,13 @@ static int reopen(struct gw_h2up *hs)
             goto fail;
         hs->moved = true;
         attach(hs, c);
-        gw_log_info("upstream %s: stream refused, sent again on %s connection", hs->target->key,
-                    c->connected ? "another" : "a new");
+        if (hs->conn_full)
+            gw_log_debug("upstream %s: connection full, stream opened on %s connection",
+                         hs->target->key, c->connected ? "another" : "a new");
+        else
+            gw_log_info("upstream %s: stream refused, sent again on %s connection", hs->target->key,
+                        c->connected ? "another" : "a new");
+        hs->conn_full = false;
     }
     if (!hs->conn)
         goto fail;
@@ -826,7 +841,7 @@ static int reopen(struct gw_h2up *hs)
     hs->moved = false;
     if (open_on_conn(hs) < 0)
         goto fail;
-    return 0;
+    return hs->reopen_pending ? 1 : 0; /* full here too: once more, from deliver() */
 fail:
     hs->reopen_pending = false;
     hs->moved = false;
