@@ -12,6 +12,7 @@ import select
 import signal
 import socket
 import struct
+import threading
 import time
 
 import gwtest
@@ -51,7 +52,15 @@ def test_a_reload_that_removes_the_service_keeps_its_tunnels():
 
 
 class SilentWsUpstream(RawServer):
-    """Answers the WebSocket handshake with 101, then never reads again."""
+    """Answers the WebSocket handshake with 101, then never reads again (until closed)."""
+
+    def __init__(self):
+        self.closed = threading.Event()
+        super().__init__()
+
+    def close(self):
+        self.closed.set()
+        super().close()
 
     def serve(self, sock, index):
         head = b""
@@ -65,8 +74,7 @@ class SilentWsUpstream(RawServer):
         accept = base64.b64encode(hashlib.sha1(key + GUID.encode()).digest())
         sock.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                      b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n")
-        while sock.fileno() >= 0:
-            time.sleep(0.2)  # the scenario: an upstream that takes nothing more
+        self.closed.wait()  # the scenario: an upstream that takes nothing more
 
 
 def masked_frame(payload):
