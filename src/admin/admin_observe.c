@@ -4,6 +4,7 @@
  * the audit log's query. Split from admin_api.c, which keeps the config, status, health and
  * circuit endpoints and the dispatch table.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -15,6 +16,7 @@
 #include "control/snapshot.h"
 #include "core/error.h"
 #include "core/hex.h"
+#include "http1/accept.h"
 #include "metrics/metrics.h"
 #include "observe/history.h"
 #include "observe/observe.h"
@@ -207,20 +209,12 @@ static void prometheus_text(struct gw_server *s, struct gw__admin_resp *rs)
     rs->content_type = GW_OBSERVE_PROMETHEUS_TYPE;
 }
 
-/* Accept names application/json (and not text/plain or the Prometheus formats first). */
+/* The format the request's Accept prefers (http1/accept.h): Prometheus text unless JSON is
+ * preferred, also when the client accepts neither (the exposition is what a scraper gets). */
 static bool wants_json(const struct gw__admin_req *rq)
 {
-    if (rq->msg == NULL)
-        return false;
-    int i = gw_http1_find_header(rq->msg, "accept", 6);
-    if (i < 0)
-        return false;
-    const char *v = rq->msg->headers[i].value;
-    size_t n = rq->msg->headers[i].value_len;
-    for (size_t k = 0; k + 16 <= n; k++)
-        if (strncasecmp(v + k, "application/json", 16) == 0)
-            return true;
-    return false;
+    static const char *const offered[] = {"text/plain", "application/json"};
+    return rq->msg != NULL && gw_accept_choose(rq->msg, offered, 2) == 1;
 }
 
 void gw__admin_get_metrics(struct gw_server *s, const struct gw__admin_req *rq,
@@ -230,6 +224,7 @@ void gw__admin_get_metrics(struct gw_server *s, const struct gw__admin_req *rq,
         gw__admin_json(rs, 200, gw_observe_json(s));
     else
         prometheus_text(s, rs);
+    snprintf(rs->headers, sizeof rs->headers, "Vary: Accept\r\n"); /* the format depends on it */
 }
 
 void gw__admin_get_metrics_prometheus(struct gw_server *s, const struct gw__admin_req *rq,

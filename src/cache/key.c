@@ -124,6 +124,14 @@ long gw_cache_key_build(const struct gw_cache_key_conf *conf, const struct gw_ca
             seen = true;
         }
     }
+    if (req->service != NULL) {
+        put(&o, "\0@", 2);
+        put(&o, req->service, req->service_len);
+    }
+    if (req->version != NULL) {
+        put(&o, "\0v=", 3);
+        put(&o, req->version, req->version_len);
+    }
     return o.over ? -1 : (long)o.len;
 }
 

@@ -6,7 +6,11 @@
  * further part a NUL and the part: "GET" (when the method is a key part; HEAD reads and
  * writes GET's entries, as a HEAD is answered from a stored GET), then "<name>:<value>" for
  * each named request header (all its lines joined by ","; absent fields write nothing after
- * the colon). gw_cache_key_url_len gives the URL part's length.
+ * the colon), then "@<service>" when the request names its service, then "v=<version>" when
+ * it names an API version. The service and version make a key of what answers the URL, not
+ * only of the URL: two services (two API versions) on one prefix never share an entry, even
+ * when the version segment was stripped from the path. gw_cache_key_url_len gives the URL
+ * part's length.
  *
  * Contract: pure, no allocation; host is lower-cased; the query is kept as sent, or with its
  * parameters sorted (byte order, stable) and the ignored ones dropped (compared by name, the
@@ -45,6 +49,10 @@ struct gw_cache_key_req {
     const char *query; /* without "?"; NULL or empty when there is none */
     size_t query_len;
     const struct gw_http1_message *msg; /* for the named headers; may be NULL without any */
+    const char *service;                /* the service that answers; NULL: no such part */
+    size_t service_len;
+    const char *version; /* the API version the request was routed by; NULL: none */
+    size_t version_len;
 };
 
 /* Writes the key into out[0..cap): its length, or -1 when it does not fit. */

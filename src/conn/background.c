@@ -261,6 +261,8 @@ int gw_background_start(struct gw_request *src)
     r->msg.host_index = m->host_index;
     r->t_start = uv_hrtime();
     r->svc = src->svc;
+    r->api_version = src->api_version; /* the snapshot's, which r holds too */
+    r->api_version_len = src->api_version_len;
     r->prefix_index = src->prefix_index;
     r->consumer = src->consumer;
     r->prefix_len = src->prefix_len;

@@ -267,6 +267,10 @@ struct gw_request {
     uint64_t t_upstream; /** when the upstream exchange started (0: never) */
     uint64_t t_upstream_done;
     const struct gw_service *svc;
+    /** the API version a version rule of svc admitted the request by (policy/version.c), for
+     * the cache key; NULL when no rule applied (a versioned service has svc->conf->version) */
+    const char *api_version;
+    size_t api_version_len;
     struct gw_metrics_area *mx; /** the worker's area of r->snap's metric set; NULL: metrics off */
     uint64_t t_stage;           /** when the running policy stage started (0: none running) */
     uint32_t prefix_index;      /** which of svc's prefixes matched (the "route" label) */

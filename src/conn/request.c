@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/random.h"
+#include "http1/accept.h"
 #include "http1/names.h"
 #include "http1/upgrade.h"
 #include "identity/identity.h"
@@ -222,6 +223,9 @@ static bool metrics_peer_ok(struct gw_request *r, const struct gw_config *cfg)
     return false;
 }
 
+/* In r->scrape_format: the format was chosen by the request's Accept (the answer varies). */
+#define SCRAPE_NEGOTIATED 0x80u
+
 static void on_metrics_scraped(void *arg, int err, struct gw_buf *out)
 {
     struct gw_request *r = arg;
@@ -236,8 +240,10 @@ static void on_metrics_scraped(void *arg, int err, struct gw_buf *out)
         [GW_OBSERVE_PERFORMANCE] = "Content-Type: text/plain; charset=utf-8\r\n",
         [GW_OBSERVE_HEALTH] = "Content-Type: application/json\r\n",
     };
-    char headers[128];
-    snprintf(headers, sizeof headers, "%sCache-Control: no-store\r\n", types[r->scrape_format]);
+    char headers[160];
+    unsigned format = r->scrape_format & ~SCRAPE_NEGOTIATED;
+    snprintf(headers, sizeof headers, "%sCache-Control: no-store\r\n%s", types[format],
+             r->scrape_format & SCRAPE_NEGOTIATED ? "Vary: Accept\r\n" : "");
     gw__request_reply(r, 200, headers, out->data, out->len, false);
 }
 
@@ -253,13 +259,14 @@ static void serve_metrics(struct gw_request *r, int format)
         gw__request_error(r, cfg->metrics.proxy_api_key ? GW_EAUTHMISSING : GW_EFORBIDDEN, false);
         return;
     }
-    if (format < 0) {
-        int i = gw_http1_find_header(&r->msg, "accept", 6);
-        bool json = i >= 0 && memmem(r->msg.headers[i].value, r->msg.headers[i].value_len,
-                                     "application/json", 16) != NULL;
-        format = json ? GW_OBSERVE_JSON : GW_OBSERVE_PROMETHEUS;
+    unsigned negotiated = 0;
+    if (format < 0) { /* Prometheus text unless Accept prefers JSON (http1/accept.h) */
+        static const char *const offered[] = {"text/plain", "application/json"};
+        format =
+            gw_accept_choose(&r->msg, offered, 2) == 1 ? GW_OBSERVE_JSON : GW_OBSERVE_PROMETHEUS;
+        negotiated = SCRAPE_NEGOTIATED;
     }
-    r->scrape_format = (uint8_t)format;
+    r->scrape_format = (uint8_t)((unsigned)format | negotiated);
     struct gw_metrics_hub *hub = r->w->server->metrics;
     if (hub == NULL ||
         gw_metrics_scrape_start(hub, &r->w->loop, format, on_metrics_scraped, r, &r->scrape) < 0)

@@ -17,6 +17,8 @@
 #include <stdbool.h>
 #include <strings.h>
 
+#include "http1/internal.h"
+
 void gw_accept_encoding_init(struct gw_accept_encoding *p)
 {
     p->gzip = p->br = p->identity = p->star = GW_QVALUE_UNSET;
@@ -35,8 +37,7 @@ static bool token_is(const char *s, size_t n, const char *word)
     return n == wn && strncasecmp(s, word, n) == 0;
 }
 
-/* A qvalue in s[0..n): its value in thousandths, or -1 when it is not one. */
-static int parse_qvalue(const char *s, size_t n)
+int gw__http1_qvalue(const char *s, size_t n)
 {
     if (n == 0 || (s[0] != '0' && s[0] != '1'))
         return -1;
@@ -78,7 +79,7 @@ static void parse_element(struct gw_accept_encoding *p, const char *e, size_t n)
         while (i < n && e[i] != ';' && !is_ows(e[i]))
             i++;
         if (i - ps >= 2 && (e[ps] == 'q' || e[ps] == 'Q') && e[ps + 1] == '=') {
-            q = parse_qvalue(e + ps + 2, i - ps - 2);
+            q = gw__http1_qvalue(e + ps + 2, i - ps - 2);
             if (q < 0)
                 return;
         }
@@ -95,19 +96,9 @@ static void parse_element(struct gw_accept_encoding *p, const char *e, size_t n)
 
 void gw_accept_encoding_parse(struct gw_accept_encoding *p, const char *v, size_t n)
 {
-    size_t i = 0;
-    while (i < n) {
-        while (i < n && (is_ows(v[i]) || v[i] == ','))
-            i++;
-        size_t s = i;
-        while (i < n && v[i] != ',')
-            i++;
-        size_t e = i;
-        while (e > s && is_ows(v[e - 1]))
-            e--;
-        if (e > s)
-            parse_element(p, v + s, e - s);
-    }
+    size_t at = 0, s, e;
+    while (gw__http1_list_next(v, n, &at, &s, &e))
+        parse_element(p, v + s, e - s);
 }
 
 /* The q a coding gets: its own entry, else "*"'s, else not acceptable. */

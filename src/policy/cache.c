@@ -128,7 +128,12 @@ static long build_key(const struct gw_request *r, const struct gw_cache_svc_conf
         .query = query,
         .query_len = query_len,
         .msg = &r->msg,
+        .service = r->svc->conf->name,
+        .service_len = strlen(r->svc->conf->name),
+        .version = r->api_version ? r->api_version : r->svc->conf->version,
     };
+    if (kr.version != NULL)
+        kr.version_len = r->api_version ? r->api_version_len : strlen(kr.version);
     return gw_cache_key_build(&kc, &kr, out, cap);
 }
 
@@ -660,7 +665,9 @@ static void on_tee_end(struct gw_request *r, struct gw_body_tee *t)
 }
 
 /* Invalidates the stored responses of the target and of Location / Content-Location on the
- * same host (RFC 9111 4.4), after a non-error answer to an unsafe method. */
+ * same host (RFC 9111 4.4), after a non-error answer to an unsafe method. A location's key is
+ * built as a GET of it would be, by the same service (and API version): what this service
+ * stores for that URL. */
 static void invalidate(struct cache_state *st, const struct gw_request *r,
                        const struct gw_http1_message *m)
 {
@@ -668,26 +675,22 @@ static void invalidate(struct cache_state *st, const struct gw_request *r,
     gw_cache_store_purge_key(st->store, st->key, st->key_len);
     if (redis) /* sent, not awaited: the client's answer does not wait for Redis */
         gw__cache_redis_invalidate(r->w->cache_redis, st->key, st->key_len);
-    size_t url_len = gw_cache_key_url_len(st->key, st->key_len);
     const char *names[] = {"location", "content-location"};
     for (size_t i = 0; i < 2; i++) {
         const struct gw_http1_header *h = gw__cache_find(m, names[i]);
         if (h == NULL || h->value_len == 0 || h->value[0] != '/' ||
             (h->value_len > 1 && h->value[1] == '/'))
             continue; /* only paths on this host */
-        /* the key's host part is what precedes the path in the URL part */
-        const char *slash = memchr(st->key, '/', url_len);
-        size_t host_len = slash ? (size_t)(slash - st->key) : 0;
+        const char *q = memchr(h->value, '?', h->value_len);
+        size_t path_len = q ? (size_t)(q - h->value) : h->value_len;
         char key[GW_CACHE_KEY_MAX];
-        size_t n = host_len + h->value_len + 4;
-        if (n > sizeof key)
+        long n = build_key(r, &r->svc->conf->cache, h->value, path_len, q ? q + 1 : NULL,
+                           q ? h->value_len - path_len - 1 : 0, key, sizeof key);
+        if (n < 0)
             continue;
-        memcpy(key, st->key, host_len);
-        memcpy(key + host_len, h->value, h->value_len);
-        memcpy(key + host_len + h->value_len, "\0GET", 4);
-        gw_cache_store_purge_key(st->store, key, n);
+        gw_cache_store_purge_key(st->store, key, (size_t)n);
         if (redis)
-            gw__cache_redis_invalidate(r->w->cache_redis, key, n);
+            gw__cache_redis_invalidate(r->w->cache_redis, key, (size_t)n);
     }
 }
 

@@ -36,6 +36,7 @@
 #include "http1/accept_encoding.h"
 #include "policy/chain.h"
 #include "policy/policy.h"
+#include "policy/repr.h"
 #include "policy/stages.h"
 
 /* Out-buffer cap: one upstream read's worth of compressed output (at most its input plus the
@@ -465,40 +466,6 @@ static bool varies_already(const struct gw_http1_message *m)
     return false;
 }
 
-/* Whether field h describes the unencoded bytes, so goes when the body is encoded. */
-static bool describes_identity(const struct gw_http1_header *h, bool head)
-{
-    return name_is(h, "content-encoding", 16) || /* "identity": ours replaces it */
-           name_is(h, "accept-ranges", 13) || name_is(h, "content-md5", 11) ||
-           name_is(h, "digest", 6) || name_is(h, "content-digest", 14) ||
-           name_is(h, "repr-digest", 11) || (head && name_is(h, "content-length", 14));
-}
-
-/* RFC 9110 8.8.3: a strong validator changes with the content coding; W/ keeps it usable for
- * conditional requests (If-None-Match compares weakly). With drop, the fields that describe the
- * unencoded bytes go too. */
-static void recode_fields(struct gw_request *r, struct gw_http1_message *m, bool drop, bool head)
-{
-    uint32_t w = 0;
-    for (uint32_t i = 0; i < m->num_headers; i++) {
-        struct gw_http1_header *h = &m->headers[i];
-        if (drop && describes_identity(h, head))
-            continue;
-        if (name_is(h, "etag", 4) &&
-            !(h->value_len >= 2 && h->value[0] == 'W' && h->value[1] == '/')) {
-            char *v = gw_stage_alloc(r, (size_t)h->value_len + 2);
-            if (v == NULL)
-                continue; /* dropped: no validator is better than a wrong one */
-            memcpy(v, "W/", 2);
-            memcpy(v + 2, h->value, h->value_len);
-            h->value = v;
-            h->value_len += 2;
-        }
-        m->headers[w++] = *h;
-    }
-    m->num_headers = w;
-}
-
 /* The decision for the answer's head m (once): st->vary, st->encoding, the filter. */
 static void decide(struct gw_request *r, struct cz_state *st, struct gw_http1_message *m)
 {
@@ -508,7 +475,7 @@ static void decide(struct gw_request *r, struct cz_state *st, struct gw_http1_me
          * validator it carried for this client's coding. */
         st->vary = !varies_already(m);
         if (st->coding != GW_CODING_IDENTITY)
-            recode_fields(r, m, false, false);
+            gw_repr_fields_changed(r, m, GW_REPR_WEAKEN_ETAG);
         return;
     }
     if (!eligible(r, st, m))
@@ -520,7 +487,9 @@ static void decide(struct gw_request *r, struct cz_state *st, struct gw_http1_me
         return;
     if (!st->head && start_coding(st, m->body == GW_BODY_LENGTH ? m->content_length : 0) < 0)
         return; /* no memory for the coding: the answer goes as it came */
-    recode_fields(r, m, true, st->head);
+    gw_repr_fields_changed(r, m,
+                           GW_REPR_WEAKEN_ETAG | GW_REPR_DROP_BYTE_FIELDS | GW_REPR_DROP_ENCODING |
+                               (st->head ? GW_REPR_DROP_LENGTH : 0u));
     st->encoding = true;
     if (!st->head)
         r->resp_stream = &st->filter;

@@ -100,7 +100,8 @@ enum gw_stage_result gw_cors_on_request(struct gw_request *r, void **slot, struc
     const struct gw_http1_message *m = &r->msg;
     size_t svc = (size_t)(r->svc - r->snap->services);
     int oi = find_origin(m);
-    bool preflight = m->method_id == GW_METHOD_OPTIONS && oi >= 0 &&
+    /* two Origin lines make a refused preflight (no origin is allowed), never a forwarded one */
+    bool preflight = m->method_id == GW_METHOD_OPTIONS && oi != -1 &&
                      gw_http1_find_header(m, "access-control-request-method", 29) >= 0;
     int method = preflight ? (int)gw_cors_route_method(m) : (int)m->method_id;
     const struct gw_cors_service *cs = &r->snap->policy->cors[svc];

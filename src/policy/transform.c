@@ -31,6 +31,7 @@
 #include "policy/chain.h"
 #include "policy/client_addr.h"
 #include "policy/policy.h"
+#include "policy/repr.h"
 #include "policy/stages.h"
 #include "route/normalize.h"
 
@@ -768,6 +769,25 @@ static bool json_body_fits(const struct gw_http1_message *m, uint64_t max)
            (m->headers[ce].value_len == 8 && strncasecmp(m->headers[ce].value, "identity", 8) == 0);
 }
 
+/* json_body_fits for the answer to a HEAD, which has no body: would its GET's body be edited?
+ * Judged by the Content-Length field the GET's answer would carry (none: a chunked body, tried). */
+static bool json_head_fits(const struct gw_http1_message *m, uint64_t max)
+{
+    int cl = gw_http1_find_header(m, "content-length", 14);
+    uint64_t n = 0;
+    for (uint32_t i = 0; cl >= 0 && i < m->headers[cl].value_len; i++) {
+        char c = m->headers[cl].value[i];
+        if (c < '0' || c > '9' || n > max)
+            return false;
+        n = n * 10 + (uint64_t)(c - '0');
+    }
+    if (n > max)
+        return false;
+    struct gw_http1_message as_get = *m;
+    as_get.body = GW_BODY_CHUNKED;
+    return json_body_fits(&as_get, max);
+}
+
 /* A field of the request that a const_headers plan drops (one of plan->drop by name). */
 static bool const_dropped(const struct gw_tf_plan *plan, const struct gw_http1_header *h)
 {
@@ -917,7 +937,18 @@ int gw_transform_on_response_head(struct gw_request *r, void *slot, struct gw_ht
         m->num_headers = (uint32_t)w;
     }
     /* st->val_ptrs: the values were rendered, so a body edit was planned for this request. */
-    if (body && st->val_ptrs && json_body_fits(m, st->plan->max_body)) {
+    if (!body || !st->val_ptrs || m->status == 206)
+        return 0; /* a range is of bytes the edit would move: it passes as it came */
+    /* The edited body is other bytes: its validator and digests change (policy/repr.h), and the
+     * answer to a HEAD cannot know the edited length. */
+    if (r->msg.method_id == GW_METHOD_HEAD) {
+        if (json_head_fits(m, st->plan->max_body))
+            gw_repr_fields_changed(
+                r, m, GW_REPR_WEAKEN_ETAG | GW_REPR_DROP_BYTE_FIELDS | GW_REPR_DROP_LENGTH);
+        return 0;
+    }
+    if (json_body_fits(m, st->plan->max_body)) {
+        gw_repr_fields_changed(r, m, GW_REPR_WEAKEN_ETAG | GW_REPR_DROP_BYTE_FIELDS);
         st->resp_filter.max = st->plan->max_body;
         st->resp_filter.done = response_body_done;
         r->resp_filter = &st->resp_filter;

@@ -5,6 +5,9 @@
  *   carries Deprecation (RFC 9745: "@" and seconds since the epoch), Sunset (RFC 8594: an
  *   HTTP-date) and Link: <successor>; rel="successor-version" (RFC 5829) — its own answers
  *   (a 429, a 401) as well as the upstream's, so the stage takes its state first thing;
+ * - Vary: the answers of a service chosen by version (it serves one, has version rules, or
+ *   answers the requests of its prefix that name none) carry Vary with the version headers and
+ *   Accept when those are sources, so that no cache gives one version's answer for another;
  * - the path version segment: a request routed by "/v2/api/..." goes upstream as "/api/..."
  *   when versioning.strip_path_version is on (and strip_prefix is off: with strip_prefix the
  *   whole "/v2/api" is stripped anyway).
@@ -51,9 +54,56 @@ static bool strips_segment(const struct gw_config *cfg, const struct gw_service_
            !sc->strip_prefix;
 }
 
-static char *format_headers(const char *deprecated_at, const char *sunset_at, const char *successor)
+/* The Vary line of the answers of a service chosen by API version (RFC 9110 12.5.5: the
+ * request fields that select the answer) into *out: the version headers and Accept when they
+ * are sources (a path segment or a query parameter is part of the URL); NULL when neither is.
+ * 0 or GW_ENOMEM. */
+static int vary_line(const struct gw_versioning_conf *vc, char **out)
 {
-    char text[2600];
+    char text[1024]; /* header names are tokens of at most 64 bytes (config_version.c) */
+    size_t n = (size_t)snprintf(text, sizeof text, "Vary: ");
+    const size_t start = n;
+    *out = NULL;
+    for (uint8_t k = 0; k < vc->norder; k++) {
+        if (vc->order[k] == GW_VSRC_HEADER) {
+            for (size_t i = 0; i < vc->nheaders && n < sizeof text; i++)
+                n += (size_t)snprintf(text + n, sizeof text - n, "%s%s", n > start ? ", " : "",
+                                      vc->headers[i]);
+        } else if (vc->order[k] == GW_VSRC_ACCEPT && n < sizeof text) {
+            n += (size_t)snprintf(text + n, sizeof text - n, "%sAccept", n > start ? ", " : "");
+        }
+    }
+    if (n == start || n + 3 > sizeof text)
+        return 0;
+    memcpy(text + n, "\r\n", 3);
+    *out = strdup(text);
+    return *out ? 0 : GW_ENOMEM;
+}
+
+/* Whether the answers of service i depend on the version the request names: it serves a version,
+ * has version rules, or shares a prefix with a service that serves one (it answers the requests
+ * naming none). */
+static bool chosen_by_version(const struct gw_config *cfg, size_t i)
+{
+    const struct gw_service_conf *sc = &cfg->services[i];
+    if (sc->version || sc->nversion_rules > 0)
+        return true;
+    for (size_t j = 0; j < cfg->nservices; j++) {
+        const struct gw_service_conf *o = &cfg->services[j];
+        if (j == i || o->version == NULL)
+            continue;
+        for (size_t a = 0; a < sc->nprefixes; a++)
+            for (size_t b = 0; b < o->nprefixes; b++)
+                if (strcmp(sc->prefixes[a], o->prefixes[b]) == 0)
+                    return true;
+    }
+    return false;
+}
+
+static char *format_headers(const char *deprecated_at, const char *sunset_at, const char *successor,
+                            const char *vary)
+{
+    char text[3700];
     size_t n = 0;
     int64_t t;
     text[0] = '\0';
@@ -70,6 +120,8 @@ static char *format_headers(const char *deprecated_at, const char *sunset_at, co
     if (successor) /* at most 2048 bytes (config_version.c) */
         n += (size_t)snprintf(text + n, sizeof text - n,
                               "Link: <%s>; rel=\"successor-version\"\r\n", successor);
+    if (vary) /* under 1024 bytes (vary_line) */
+        n += (size_t)snprintf(text + n, sizeof text - n, "%s", vary);
     return n ? strdup(text) : NULL;
 }
 
@@ -90,7 +142,8 @@ static char *offered_text(const struct gw_version_rule_conf *rc)
     return t;
 }
 
-static int build_rules(const struct gw_service_conf *sc, struct gw_version_service *v)
+static int build_rules(const struct gw_service_conf *sc, struct gw_version_service *v,
+                       const char *vary)
 {
     v->rules = calloc(sc->nversion_rules, sizeof *v->rules);
     if (v->rules == NULL)
@@ -102,8 +155,9 @@ static int build_rules(const struct gw_service_conf *sc, struct gw_version_servi
         vr->conf = rc;
         if ((vr->offered = offered_text(rc)) == NULL)
             return GW_ENOMEM;
-        if ((rc->deprecated_at || rc->sunset_at || rc->successor) &&
-            (vr->headers = format_headers(rc->deprecated_at, rc->sunset_at, rc->successor)) == NULL)
+        if ((rc->deprecated_at || rc->sunset_at || rc->successor || vary) &&
+            (vr->headers = format_headers(rc->deprecated_at, rc->sunset_at, rc->successor, vary)) ==
+                NULL)
             return GW_ENOMEM;
     }
     return 0;
@@ -116,34 +170,40 @@ int gw_version_build(struct gw_policy *p, const struct gw_snapshot *s)
     for (size_t i = 0; i < s->nservices; i++) {
         const struct gw_service_conf *sc = s->services[i].conf;
         any |= sc->deprecated_at || sc->sunset_at || sc->successor || strips_segment(cfg, sc) ||
-               sc->nversion_rules > 0;
+               sc->nversion_rules > 0 || sc->version;
     }
     if (!any)
         return 0;
+    char *vary = NULL;
     p->versions = calloc(s->nservices, sizeof *p->versions);
-    if (p->versions == NULL)
-        return GW_ENOMEM;
+    if (p->versions == NULL || vary_line(&cfg->versioning, &vary) < 0)
+        goto fail;
     for (size_t i = 0; i < s->nservices; i++) {
         const struct gw_service_conf *sc = s->services[i].conf;
         struct gw_version_service *v = &p->versions[i];
-        if (sc->deprecated_at || sc->sunset_at || sc->successor) {
-            v->headers = format_headers(sc->deprecated_at, sc->sunset_at, sc->successor);
+        const char *svary = vary && chosen_by_version(cfg, i) ? vary : NULL;
+        if (sc->deprecated_at || sc->sunset_at || sc->successor || svary) {
+            v->headers = format_headers(sc->deprecated_at, sc->sunset_at, sc->successor, svary);
             if (v->headers == NULL)
-                return GW_ENOMEM;
+                goto fail;
         }
         if (sc->nversion_rules > 0 &&
-            (build_rules(sc, v) < 0 || gw_version_paths(cfg, sc, &v->paths, &v->npaths) < 0))
-            return GW_ENOMEM;
+            (build_rules(sc, v, svary) < 0 || gw_version_paths(cfg, sc, &v->paths, &v->npaths) < 0))
+            goto fail;
         if (strips_segment(cfg, sc)) {
             size_t n = 1 + strlen(cfg->versioning.path_prefix) + strlen(sc->version) + 1;
             v->vseg = malloc(n);
             if (v->vseg == NULL)
-                return GW_ENOMEM;
+                goto fail;
             snprintf(v->vseg, n, "/%s%s", cfg->versioning.path_prefix, sc->version);
             v->vseg_len = n - 1;
         }
     }
+    free(vary);
     return 0;
+fail:
+    free(vary);
+    return GW_ENOMEM;
 }
 
 void gw_version_free(struct gw_policy *p)
@@ -265,9 +325,9 @@ static const struct gw_version_path *routed_by_rule_path(const struct gw_request
 }
 
 /* Does the request name one of the rule's versions (or is the default one of them)? A request
- * routed by a rule's path route names the version of its segment (path_ver). */
-static bool rule_allows(const struct gw_request *r, const struct version_rule *vr,
-                        const char *path_ver)
+ * routed by a rule's path route names the version of its segment (path_ver). The version it
+ * names becomes r->api_version. */
+static bool rule_allows(struct gw_request *r, const struct version_rule *vr, const char *path_ver)
 {
     const struct gw_versioning_conf *vc = &r->snap->cfg->versioning;
     const char *ver = path_ver;
@@ -277,9 +337,13 @@ static bool rule_allows(const struct gw_request *r, const struct version_rule *v
         ver = vc->default_version;
         len = strlen(ver);
     }
-    for (size_t i = 0; ver != NULL && i < vr->conf->nversions; i++)
-        if (strlen(vr->conf->versions[i]) == len && memcmp(vr->conf->versions[i], ver, len) == 0)
+    for (size_t i = 0; ver != NULL && i < vr->conf->nversions; i++) {
+        if (strlen(vr->conf->versions[i]) == len && memcmp(vr->conf->versions[i], ver, len) == 0) {
+            r->api_version = vr->conf->versions[i]; /* the snapshot's: outlives the request */
+            r->api_version_len = len;
             return true;
+        }
+    }
     return false;
 }
 

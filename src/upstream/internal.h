@@ -168,12 +168,11 @@ static inline void gw__proxy_detach_upstream(struct gw_request *r, bool reusable
 {
     struct gw_upconn *uc = r->up;
     gw__proxy_end_try(r);
+    r->t_upstream_done = uv_hrtime(); /* the last try's end: upstream_ms spans every try */
     if (!uc)
         return;
     r->up = NULL;
     uv_timer_stop(&uc->timer);
-    if (!r->t_upstream_done)
-        r->t_upstream_done = uv_hrtime();
     uc->req = NULL;
     if (reusable)
         gw_pool_release(uc);

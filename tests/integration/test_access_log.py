@@ -178,3 +178,20 @@ def test_sigusr1_reopens_the_log_files():
 
 if __name__ == "__main__":
     gwtest.main(globals())
+
+
+def test_upstream_ms_spans_every_try():
+    """upstream_ms runs from the first try to the end of the last (docs/config.md): with two
+    tries that each time out after per_try_timeout, it is at least twice that (a lower bound:
+    a slow machine only makes it longer), and never more than the request's duration."""
+    with Origin() as o:
+        cfg = gwtest.simple_config(o, log={"access": "stdout", "access_format": "json"})
+        cfg["services"][0]["retries"] = {"attempts": 1, "retry_on": "timeout",
+                                         "per_try_timeout": "150ms", "backoff_base": "1ms",
+                                         "backoff_max": "1ms"}
+        with Gantry(cfg) as g:
+            r = request(g.port, "GET", "/sleep/400", headers=[("X-Request-ID", "two-tries")])
+            assert r.status == 504, r
+            e = json.loads(line_of(g, "two-tries"))
+            assert e["upstream_ms"] >= 2 * 150, e
+            assert e["upstream_ms"] <= e["duration_ms"], e

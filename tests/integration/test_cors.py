@@ -136,6 +136,18 @@ def test_origins_exact_wildcard_and_refused():
         assert o.stats()["requests"] == len(cases)  # the GETs only
 
 
+def test_preflight_with_two_origins_is_refused_not_forwarded():
+    """Two Origin lines are no origin a browser sends (docs/cors.md): the preflight is refused
+    by gantry like a disallowed origin's, and never reaches the upstream."""
+    with Origin() as o, Gantry(config(o, FULL)) as g:
+        o.reset_stats()
+        r = preflight(g.port, "/api/x", APP, extra=[("Origin", APP)])
+        body = assert_json_error(r, 403)
+        assert body["reason"] == "origin is not allowed", body
+        assert acl(r) == [] and r.header("Vary") == "Origin", r.headers
+        assert o.stats()["requests"] == 0
+
+
 def test_star_and_null_origins():
     services = lambda o: [
         {"name": "public", "prefix": "/public", "strip_prefix": True, "targets": [o.target()],

@@ -147,6 +147,14 @@ def check_exact(g, times):
     j = r.json()
     again = g.admin_request("GET", "/metrics", headers={"Accept": "application/json"})
     assert again.status == 200 and again.header("Content-Type") == "application/json", again
+    assert again.header("Vary") == "Accept", again.headers
+    # Accept's q-values decide (RFC 9110 12.5.1): JSON refused, or text preferred, gives text
+    for accept in ("application/json;q=0, text/plain", "text/plain, application/json;q=0.5",
+                   "*/*;q=0.1, text/*;q=0.2, application/json;q=0"):
+        r = g.admin_request("GET", "/metrics", headers={"Accept": accept})
+        assert r.header("Content-Type").startswith("text/plain; version=0.0.4"), (accept, r)
+    r = g.admin_request("GET", "/metrics", headers={"Accept": "text/plain;q=0.4, application/*"})
+    assert r.header("Content-Type") == "application/json", r
     svcs = {x["name"]: x for x in j["services"]}
     assert svcs["api"]["requests"] == 51 * times, svcs["api"]
     assert svcs["api"]["errors"] == 7 * times
@@ -365,6 +373,10 @@ def test_proxy_port_metrics_need_their_key_or_network():
             assert "gantry_http_requests_total" in r.body.decode()
             r = proxy_metrics(g, {"X-API-Key": "s3cret", "Accept": "application/json"})
             assert r.status == 200 and "services" in r.json(), r
+            assert r.header("Vary") == "Accept", r.headers
+            r = proxy_metrics(g, {"X-API-Key": "s3cret",
+                                  "Accept": "application/json;q=0.5, text/plain"})
+            assert r.header("Content-Type").startswith("text/plain; version=0.0.4"), r
             # The admin listener's endpoints under the same path, behind the same key.
             key = [("X-API-Key", "s3cret")]
             for sub, ctype, has in (("/prometheus", "text/plain; version=0.0.4", "# TYPE"),

@@ -388,3 +388,28 @@ def test_managed_headers_are_refused():
 
 if __name__ == "__main__":
     gwtest.main(globals())
+
+
+def test_edited_response_body_changes_its_validator_digests_and_heads_length():
+    """An edited JSON body is other bytes (RFC 9110 8.8.3): a strong ETag becomes weak, the
+    digests of the old bytes and Accept-Ranges go; a HEAD gets no Content-Length, as its GET's
+    edited length cannot be known from the head (RFC 9110 8.6). A body the edit does not take
+    (not JSON) keeps them all."""
+    t = {"response": {"body": {"remove": ["secret"]}}}
+    q = ("?h=ETag:%22t1%22&h=Content-MD5:abc&h=Digest:sha-256=xyz&h=Accept-Ranges:bytes"
+         "&h=Repr-Digest:sha-256=:x=:")
+    with Origin() as o, Gantry(cfg(o, t)) as g:
+        for method in ("GET", "HEAD"):
+            r = request(g.port, method, "/echo/e" + q)
+            assert r.status == 200, (method, r)
+            assert r.header("ETag") == 'W/"t1"', (method, r.headers)
+            for name in ("Content-MD5", "Digest", "Repr-Digest", "Accept-Ranges"):
+                assert r.header(name) is None, (method, name, r.headers)
+            if method == "GET":
+                assert r.header("Content-Length") == str(len(r.body)), r.headers
+            else:
+                assert r.header("Content-Length") is None, r.headers
+        # not JSON: not edited, so described as it came
+        r = request(g.port, "GET", "/bytes/10" + q)
+        assert r.header("ETag") == '"t1"' and r.header("Content-MD5") == "abc", r.headers
+        assert r.header("Content-Length") == "10", r.headers

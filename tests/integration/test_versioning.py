@@ -301,3 +301,55 @@ def test_a_route_of_a_service_requires_its_versions():
 
 if __name__ == "__main__":
     gwtest.main(globals())
+
+
+def vary_names(r):
+    return {v.strip().lower() for line in r.headers if line[0].lower() == "vary"
+            for v in line[1].split(",")}
+
+
+def test_versions_never_share_a_cache_entry_and_answers_vary_by_the_version_headers():
+    """One URL answered by two versions: the response cache keeps an entry per service and per
+    version (the stripped path segment included), and the answers say Vary with the version
+    headers and Accept, so no cache in front of gantry mixes them up either."""
+    cache = {"ttl": "60s"}
+    with Origin() as o1, Origin() as o2, \
+            Gantry(config(*users(o1, o2, cache=cache), versioning={"default": "1"})) as g:
+        r = get(g, "/echo/users/c1", {"Accept-Version": "2"})
+        served_by(r, o2)
+        assert r.header("X-Cache") == "MISS", r.headers
+        assert {"accept-version", "api-version", "accept"} <= vary_names(r), r.headers
+        r = get(g, "/echo/users/c1", {"Accept-Version": "1"})
+        served_by(r, o1)
+        assert r.header("X-Cache") == "MISS", r.headers
+        assert {"accept-version", "api-version", "accept"} <= vary_names(r), r.headers
+        r = get(g, "/echo/users/c1", {"Accept-Version": "2"})
+        served_by(r, o2)
+        assert r.header("X-Cache") == "HIT", r.headers
+        served_by(get(g, "/echo/users/c1"), o1)  # the default is version 1: its entry
+        # the path segment is stripped before the key is made: still one entry per version
+        r = get(g, "/v2/echo/users/c2")
+        served_by(r, o2)
+        assert r.header("X-Cache") == "MISS", r.headers
+        r = get(g, "/v1/echo/users/c2")
+        served_by(r, o1)
+        assert r.header("X-Cache") == "MISS", r.headers
+        assert get(g, "/v1/echo/users/c2").header("X-Cache") == "HIT"
+    # one service with version rules: one entry per version of the route
+    with Origin() as o:
+        s = svc("users", "/echo/users", o, cache=cache, versions=[
+            {"match": {"prefix": "/echo/users/export"}, "version": ["1", "2"]}])
+        with Gantry(config(s, versioning={"sources": ["header"]})) as g:
+            r = get(g, "/echo/users/export", {"Accept-Version": "2"})
+            assert r.header("X-Cache") == "MISS" and vary_names(r) >= {"accept-version"}, r.headers
+            assert "accept" not in vary_names(r), r.headers  # Accept is not a source here
+            r = get(g, "/echo/users/export", {"Accept-Version": "1"})
+            assert r.header("X-Cache") == "MISS", r.headers
+            assert ["Accept-Version", "1"] in r.json()["headers"], r.json()  # not v2's answer
+            r = get(g, "/echo/users/export", {"Accept-Version": "1"})
+            assert r.header("X-Cache") == "HIT", r.headers
+    # an unversioned service on its own prefix: no Vary of versioning
+    with Origin() as o, Gantry(config(svc("plain", "/echo/plain", o))) as g:
+        r = get(g, "/echo/plain/x")
+        served_by(r, o)
+        assert not vary_names(r) & {"accept-version", "api-version"}, r.headers

@@ -99,6 +99,38 @@ static void test_headers(void **state)
     assert_memory_equal(out, "h/\0x-tenant:acme,b\0accept-language:", (size_t)n);
 }
 
+/* Two services (two API versions) on one prefix answer one URL differently: the key names the
+ * service and the version after every other part, so they never share an entry, and purging the
+ * URL still finds both (the URL part is the same). */
+static void test_service_and_version(void **state)
+{
+    (void)state;
+    struct gw_cache_key_req r = {.method = GW_METHOD_GET,
+                                 .host = "h",
+                                 .host_len = 1,
+                                 .path = "/users/7",
+                                 .path_len = 8,
+                                 .service = "users-v2",
+                                 .service_len = 8,
+                                 .version = "2",
+                                 .version_len = 1};
+    long n = gw_cache_key_build(&dflt, &r, out, sizeof out);
+    assert_memory_equal(out, "h/users/7\0GET\0@users-v2\0v=2", (size_t)n);
+    assert_int_equal(n, (long)sizeof "h/users/7\0GET\0@users-v2\0v=2" - 1);
+    assert_int_equal(gw_cache_key_url_len(out, (size_t)n), 9);
+    char v2[64];
+    memcpy(v2, out, (size_t)n);
+    r.service = "users-v1";
+    r.version = "1";
+    long n1 = gw_cache_key_build(&dflt, &r, out, sizeof out);
+    assert_int_equal(n1, n);
+    assert_memory_not_equal(out, v2, (size_t)n);
+    assert_memory_equal(out, v2, 9); /* the same URL part */
+    r.version = NULL;                /* an unversioned service: its name only */
+    n = gw_cache_key_build(&dflt, &r, out, sizeof out);
+    assert_memory_equal(out, "h/users/7\0GET\0@users-v1", (size_t)n);
+}
+
 static void test_too_long(void **state)
 {
     (void)state;
@@ -112,7 +144,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_default),  cmocka_unit_test(test_parts),
         cmocka_unit_test(test_query),    cmocka_unit_test(test_headers),
-        cmocka_unit_test(test_too_long),
+        cmocka_unit_test(test_too_long), cmocka_unit_test(test_service_and_version),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
