@@ -608,6 +608,9 @@ static void build_keys(struct gw__cfg_ctx *ctx, struct gw_config *cfg)
             ctx->oom = true;
             break;
         }
+        /* what gantry signs it signs for its issuer and audience: verified only with them */
+        vk[cfg->auth.njwt_keys].bound_iss = ic->issuer;
+        vk[cfg->auth.njwt_keys].bound_aud = ic->audience;
         cfg->auth.njwt_keys++;
     }
     cfg->auth.jwt_enabled = true;

@@ -44,6 +44,17 @@ void gw__idp_serve_free(struct gw_request *r)
     r->idp = NULL;
 }
 
+/* The header lines of an error answer: no caching, and for a 401 the challenge RFC 9110 15.5.2
+ * requires (RFC 6750 3.1: invalid_token when a token was sent). */
+static const char *challenge(const struct gw_answer *a, bool bearer_sent)
+{
+    if (a->status != 401)
+        return "Cache-Control: no-store\r\n";
+    return bearer_sent ? "Cache-Control: no-store\r\nWWW-Authenticate: Bearer realm=\"gantry\", "
+                         "error=\"invalid_token\"\r\n"
+                       : "Cache-Control: no-store\r\nWWW-Authenticate: Bearer realm=\"gantry\"\r\n";
+}
+
 static void on_result(void *arg, const struct gw_idp_result *res)
 {
     struct gw_request *r = arg;
@@ -59,7 +70,7 @@ static void on_result(void *arg, const struct gw_idp_result *res)
     a.status = res->status;
     a.reason = res->reason[0] ? res->reason : NULL;
     a.retry_after = res->retry_after;
-    a.headers = "Cache-Control: no-store\r\n";
+    a.headers = challenge(&a, st->bearer != NULL);
     if (res->field[0]) {
         /* The field names are the endpoints' member names: plain ASCII, no escaping needed. */
         snprintf(st->field, sizeof st->field, "\"field\":\"%s\"", res->field);
@@ -74,6 +85,7 @@ static void answer_err(struct gw_request *r, int err, const char *reason, bool c
     gw_answer_init(&a, err);
     a.reason = reason;
     a.close = close;
+    a.headers = challenge(&a, r->idp != NULL && r->idp->bearer != NULL);
     r->ds->respond(r, &a);
 }
 
@@ -192,5 +204,5 @@ void gw__idp_serve_jwks(struct gw_request *r)
     /* RFC 7517 section 8.5's media type; verifiers cache it for jwks.max_age. */
     snprintf(headers, sizeof headers, "Content-Type: application/jwk-set+json\r\n%s",
              ic->jwks_cache_control);
-    gw__conn_respond(gw_conn_of(r), 200, headers, ring->jwks, ring->jwks_len, false);
+    gw__request_reply(r, 200, headers, ring->jwks, ring->jwks_len, false); /* h1 or h2 */
 }

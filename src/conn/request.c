@@ -600,17 +600,18 @@ void gw__request_dispatch(struct gw_request *r)
         }
     }
 
-    if (m->body == GW_BODY_LENGTH && sc->max_body_bytes && m->content_length > sc->max_body_bytes) {
-        gw_request_path_free(r, norm);
-        gw__request_error(r, GW_EBODYTOOLARGE, true);
-        return;
-    }
-
     r->npath = norm;
     r->npath_len = norm_len;
     r->query = query;
     r->query_len = query_len;
     r->prefix_len = match.prefix_len;
+    if (m->body == GW_BODY_LENGTH && sc->max_body_bytes && m->content_length > sc->max_body_bytes) {
+        struct gw_answer a;
+        gw_answer_init(&a, GW_EBODYTOOLARGE);
+        a.close = true; /* the body is not read */
+        gw_policy_refuse(r, &a);
+        return;
+    }
     gw_policy_run(r, forward);
 }
 

@@ -172,6 +172,21 @@ void gw_policy_run(struct gw_request *r, void (*pass)(struct gw_request *r))
     run_from_stage(r);
 }
 
+void gw_policy_refuse(struct gw_request *r, const struct gw_answer *a)
+{
+    struct gw_answer own;
+    for (uint32_t rows = r->svc->stages & ((1u << GW_STAGE_IPRULES) - 1u); rows; rows &= rows - 1) {
+        unsigned k = (unsigned)__builtin_ctz(rows);
+        const struct gw_stage *st = &stages[k];
+        r->stage = (uint8_t)k;
+        if (st->on_request(r, &r->slot[st->slot], &own) == GW_STAGE_RESPOND) {
+            r->ds->respond(r, &own);
+            return;
+        }
+    }
+    r->ds->respond(r, a);
+}
+
 void gw_policy_resume(struct gw_request *r)
 {
     r->suspended = false;

@@ -111,6 +111,12 @@ void gw_policy_run(struct gw_request *r, void (*pass)(struct gw_request *r));
 /* A suspended stage's async work completed: run that stage again, then the rest. */
 void gw_policy_resume(struct gw_request *r);
 
+/* Refuses a routed request before its chain with answer a (a body too large for the service):
+ * the rows before the first that may answer (CORS, versioning) take their state first, so that
+ * the refusal carries their headers as any answer of the service does; should one of them
+ * answer itself, its answer goes instead. */
+void gw_policy_refuse(struct gw_request *r, const struct gw_answer *a);
+
 /* A suspended stage's async work ended with an answer for the client. */
 void gw_policy_respond(struct gw_request *r, const struct gw_answer *a);
 

@@ -69,7 +69,7 @@ static int check_header(json_t *hdr, enum gw_jwt_alg *alg, const char **kid)
 
 static int verify_signature(enum gw_jwt_alg alg, const char *kid, const struct gw_jwt_key *keys,
                             size_t nkeys, const char *input, size_t n, const unsigned char *sig,
-                            size_t siglen)
+                            size_t siglen, const struct gw_jwt_key **used)
 {
     bool tried = false;
 
@@ -81,6 +81,7 @@ static int verify_signature(enum gw_jwt_alg alg, const char *kid, const struct g
             /* The key decides the algorithm; the header only has to agree with it. */
             if (keys[i].alg != alg)
                 return GW_EJWTALG;
+            *used = &keys[i];
             return gw_jwt_key_verify(&keys[i], input, n, sig, siglen);
         }
         return GW_EJWTKID;
@@ -89,8 +90,10 @@ static int verify_signature(enum gw_jwt_alg alg, const char *kid, const struct g
         if (keys[i].alg != alg)
             continue;
         tried = true;
-        if (gw_jwt_key_verify(&keys[i], input, n, sig, siglen) == 0)
+        if (gw_jwt_key_verify(&keys[i], input, n, sig, siglen) == 0) {
+            *used = &keys[i];
             return 0;
+        }
     }
     return tried ? GW_EJWTSIG : GW_EJWTALG;
 }
@@ -223,7 +226,9 @@ int gw_jwt_verify(const char *token, size_t len, const struct gw_jwt_key *keys, 
     if (rc < 0)
         goto fail;
     /* The signing input is the ASCII of the first two segments as received (section 5.2). */
-    rc = verify_signature(alg, kid, keys, nkeys, token, (size_t)(dot2 - token), sig, sig_len);
+    const struct gw_jwt_key *used = NULL;
+    rc =
+        verify_signature(alg, kid, keys, nkeys, token, (size_t)(dot2 - token), sig, sig_len, &used);
     if (rc < 0)
         goto fail;
     /* Only an authenticated payload is parsed. */
@@ -233,6 +238,10 @@ int gw_jwt_verify(const char *token, size_t len, const struct gw_jwt_key *keys, 
         goto fail;
     }
     rc = check_claims(payload, p, now_s, out);
+    if (rc == 0 && used->bound_iss != NULL && strcmp(out->iss, used->bound_iss) != 0)
+        rc = GW_EJWTISS; /* c->iss is "" when absent: refused too */
+    if (rc == 0 && used->bound_aud != NULL)
+        rc = check_aud(payload, used->bound_aud);
 fail:
     json_decref(payload);
     json_decref(hdr);

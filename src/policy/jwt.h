@@ -53,6 +53,11 @@ struct gw_jwt_key {
     /** HS*: digest states with (secret ^ ipad) and (secret ^ opad) absorbed (RFC 2104), so a
      * verification is two state copies and two short hashes; read-only once loaded */
     EVP_MD_CTX *hmac_inner, *hmac_outer;
+    /** a key of gantry's built-in identity (config_identity.c): a token it verifies must also
+     * carry this "iss" and this "aud", whatever the policy asks (RFC 8725 3.8, 3.9), so that a
+     * token made with the key for another issuer or audience is refused; borrowed from the
+     * configuration that holds the key; NULL: the policy's checks only */
+    const char *bound_iss, *bound_aud;
 };
 
 struct gw_jwt_claims {

@@ -311,6 +311,17 @@ def test_gantrys_own_answers_carry_cors_headers():
             r = request(g.port, "GET", "/dead/x", headers=[("Origin", EVIL)])
             assert_json_error(r, 502)
             assert acl(r) == [] and r.header("Vary") == "Origin", r.headers
+        # a body announced over the service's max_body_bytes is refused before the chain runs,
+        # with the CORS headers all the same (and the connection closed: the body is not read)
+        services[1]["limits"] = {"max_body_bytes": 1000}
+        with Gantry(config(o, services=services)) as g:
+            with HttpConn(g.port) as c:
+                c.send_request("POST", "/dead/x", [("Origin", APP), ("Content-Length", "5000")])
+                r = c.read_response()
+            assert_json_error(r, 413)
+            assert r.header("Access-Control-Allow-Origin") == APP, r.headers
+            assert r.header("Vary") == "Origin", r.headers
+            assert r.header("Connection") == "close", r.headers
 
 
 def test_rules_per_route_and_inheritance():

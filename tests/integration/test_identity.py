@@ -155,7 +155,9 @@ def test_full_flow():
         r = request(g.port, "POST", "/auth/logout", headers=bearer(t["access_token"]))
         assert r.status == 200 and r.json()["sessions_revoked"] == 1, r
         assert request(g.port, "GET", "/api/echo/x", headers=bearer(t["access_token"])).status == 401
-        assert request(g.port, "GET", "/auth/me", headers=bearer(t["access_token"])).status == 401
+        r = request(g.port, "GET", "/auth/me", headers=bearer(t["access_token"]))
+        assert r.status == 401, r
+        assert r.header("WWW-Authenticate") == 'Bearer realm="gantry", error="invalid_token"', r
         assert post(g, "/auth/refresh", {"refresh_token": t["refresh_token"]}).status == 401
 
         # Logout of all sessions.
@@ -232,6 +234,9 @@ def test_unknown_user_and_wrong_password_look_alike_and_lockout():
         assert unknown.status == wrong.status == 401
         assert unknown.json()["error"] == wrong.json()["error"]
         assert unknown.json().get("reason") == wrong.json().get("reason")
+        # a 401 carries its challenge (RFC 9110 15.5.2), the same for both
+        assert unknown.header("WWW-Authenticate") == wrong.header("WWW-Authenticate") == \
+            'Bearer realm="gantry"', wrong.headers
         # max_failures 3: the third failure locks the account; even the right password waits.
         assert login(g, "carol", "wrong-password-2").status == 401
         assert login(g, "carol", "wrong-password-3").status == 401

@@ -12,6 +12,8 @@ import json
 import os
 import re
 import signal
+import subprocess
+import time
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -41,7 +43,7 @@ def config(origin, tmp, keys, active=None, **extra):
         "register": {"mode": "open"},
     }
     ident.update(extra)
-    cfg = gwtest.simple_config(origin, prefix="/api", identity=ident)
+    cfg = gwtest.simple_config(origin, prefix="/api", identity=ident, http2={"cleartext": True})
     cfg["services"][0]["auth"] = {"methods": ["jwt"]}
     cfg["services"][0]["strip_prefix"] = True
     return cfg
@@ -140,6 +142,17 @@ def test_eddsa_and_es256_tokens_verify_independently_and_tampering_is_refused():
             assert ks["es1"]["kty"] == "EC" and ks["es1"]["crv"] == "P-256", ks
             assert ks["es1"]["alg"] == "ES256" and "d" not in ks["es1"] and "d" not in ks["ed1"]
             assert request(g.port, "HEAD", "/.well-known/jwks.json").status == 200
+            # the same over HTTP/2 (h2c with prior knowledge): it once crashed gantry
+            for method in ("GET", "HEAD"):
+                p = subprocess.run(["curl", "-sS", "-m", "10", "--http2-prior-knowledge", "-X",
+                                    method, "-o", "/dev/null", "-w", "%{http_code} %{http_version}",
+                                    "http://127.0.0.1:%d/.well-known/jwks.json" % g.port],
+                                   capture_output=True, text=True, timeout=20)
+                assert p.stdout == "200 2", (method, p.stdout, p.stderr)
+            p = subprocess.run(["curl", "-sS", "-m", "10", "--http2-prior-knowledge",
+                                "http://127.0.0.1:%d/.well-known/jwks.json" % g.port],
+                               capture_output=True, text=True, timeout=20)
+            assert {k["kid"] for k in json.loads(p.stdout)["keys"]} == {"ed1", "es1"}, p.stdout
 
             tok = token_for(g, "alice")
             head = json.loads(b64d(tok.split(".")[0]))
@@ -207,6 +220,16 @@ def test_hs256_only_publishes_no_jwks():
         with Gantry(cfg) as g:
             assert request(g.port, "GET", "/.well-known/jwks.json").status == 404
             assert api(g, token_for(g, "bob")) == 200
+            # the identity's keys verify only what is made for its issuer and audience
+            # (RFC 8725 3.8, 3.9): the key's holder minting for another audience, or for none,
+            # does not reach the service
+            now = int(time.time())
+            good = {"iss": "https://gantry.test", "aud": "api", "sub": "1", "exp": now + 60}
+            assert api(g, hs_token("x" * 40, good, kid="h1")) == 200
+            for bad in (dict(good, aud="other"), dict(good, iss="https://evil"),
+                        {k: v for k, v in good.items() if k != "aud"},
+                        {k: v for k, v in good.items() if k != "iss"}):
+                assert api(g, hs_token("x" * 40, bad, kid="h1")) == 401, bad
     finally:
         o.stop()
 

@@ -581,6 +581,34 @@ static void test_iss_aud(void **state)
     assert_int_equal(hs_payload("{\"iss\":7,\"aud\":\"gantry\"}", &p, NOW, &c), GW_EJWTCLAIM);
 }
 
+/* A key bound to an issuer and audience (built-in identity's keys) refuses a token made with it
+ * for another, or for none, even when the policy asks for neither. */
+static int bound_payload(const char *payload)
+{
+    struct gw_jwt_key k;
+    struct gw_jwt_claims c;
+    char tok[4096];
+    hs_key(&k);
+    k.bound_iss = "https://gantry.test";
+    k.bound_aud = "api";
+    mint(tok, sizeof(tok), HDR_HS256, payload, &HS);
+    int rc = verify(tok, &k, 1, NULL, NOW, &c);
+    gw_jwt_key_free(&k);
+    return rc;
+}
+
+static void test_bound_key_iss_aud(void **state)
+{
+    (void)state;
+    assert_int_equal(bound_payload("{\"iss\":\"https://gantry.test\",\"aud\":\"api\"}"), 0);
+    assert_int_equal(bound_payload("{\"iss\":\"https://gantry.test\",\"aud\":[\"x\",\"api\"]}"), 0);
+    assert_int_equal(bound_payload("{\"iss\":\"https://evil\",\"aud\":\"api\"}"), GW_EJWTISS);
+    assert_int_equal(bound_payload("{\"aud\":\"api\"}"), GW_EJWTISS);
+    assert_int_equal(bound_payload("{\"iss\":\"https://gantry.test\",\"aud\":\"other\"}"),
+                     GW_EJWTAUD);
+    assert_int_equal(bound_payload("{\"iss\":\"https://gantry.test\"}"), GW_EJWTAUD);
+}
+
 static void test_roles_and_identity(void **state)
 {
     static char *const roles[] = {"roles"}, *const perms[] = {"scope"};
@@ -855,6 +883,7 @@ int main(void)
         cmocka_unit_test(test_base64url_vectors),
         cmocka_unit_test(test_base64url_rejects),
         cmocka_unit_test(test_rfc_a1_hs256),
+        cmocka_unit_test(test_bound_key_iss_aud),
         cmocka_unit_test(test_rfc_a2_rs256),
         cmocka_unit_test(test_rfc_a3_es256),
         cmocka_unit_test(test_all_algorithms),
