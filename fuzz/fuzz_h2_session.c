@@ -8,9 +8,10 @@
  * come, and writes the session's output away. Limits are small so that the protections (header
  * list, resets, PING/SETTINGS, CONTINUATION) are reached. Extended CONNECT is offered (RFC
  * 8441): a websocket stream's head must be a WebSocket handshake, and its DATA are echoed back
- * raw, as a tunnel would; other bodies wait for more with the body timeout running, and at the
- * end the per-stream timeouts expire (gw_h2_session_expire, a clock far ahead). Nothing may
- * crash, leak, or read outside the input.
+ * raw, as a tunnel would; some bodies are answered early (the stream released before its body
+ * ended, which then lingers and is reset with NO_ERROR), others wait for more with the body
+ * timeout running, and at the end the per-stream timeouts expire (gw_h2_session_expire, a clock
+ * far ahead). Nothing may crash, leak, or read outside the input.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -70,10 +71,16 @@ static int on_request(void *owner, struct gw_h2_stream *s)
             gw_h2_stream_end(s);
         return 0;
     }
-    if (rc < 0 || s->body_end)
+    if (rc < 0 || s->body_end) {
         answer(s);
-    else
+    } else if (s->id % 8 == 3) {
+        /* An early answer (a 401 before the body): the rest is dropped, then the stream is
+         * reset with NO_ERROR after its linger. */
+        answer(s);
+        gw_h2_stream_release(s);
+    } else {
         gw_h2_stream_body_wait(s);
+    }
     return 0;
 }
 
@@ -162,8 +169,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     gw_buf_reset(&out);
     gw_h2_session_output(s, &out, 1 << 19);
-    if (gw_h2_session_waiting(s)) {
-        gw_h2_session_expire(s, gw_h2_clock_ms() + 3600000, 1000, 1000);
+    /* Two sweeps: the first stamps the waits that only the sweep times (a linger). */
+    for (uint64_t later = 3600000; later <= 7200000 && gw_h2_session_waiting(s); later += 3600000) {
+        gw_h2_session_expire(s, gw_h2_clock_ms() + later, 1000, 1000);
         gw_buf_reset(&out);
         gw_h2_session_output(s, &out, 1 << 19);
     }

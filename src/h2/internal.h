@@ -25,9 +25,12 @@ struct gw_h2_session {
     uint32_t control;       /* PING and SETTINGS from the client in the window */
     uint32_t continuations; /* CONTINUATION frames in the current header block */
     bool failed;            /* a connection error: GOAWAY queued */
-    bool waiting;           /* some stream may have a timeout running */
-    uint32_t cuts;          /* streams cut (gw_h2_stream_cut) whose END_STREAM is not out yet */
+    bool waiting;           /* some stream may have a timeout running (or lingers) */
 };
+
+/* h2/session.c: an answered stream's request body is not wanted (RFC 9113 8.1): RST_STREAM
+ * NO_ERROR, once. */
+void gw__h2_stream_stop(struct gw_h2_stream *st);
 
 /* h2/ext_connect.c: whether a stream's header block is a well-formed extended CONNECT (RFC 8441
  * 4: CONNECT with :protocol, :scheme http or https, a :path, an :authority, no content-length,

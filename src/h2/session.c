@@ -27,8 +27,6 @@ static void mark(struct gw_h2_stream *st)
 
 static void stream_free(struct gw_h2_stream *st)
 {
-    if (st->cut)
-        st->sess->cuts--;
     gw_list_remove(&st->link);
     gw_list_remove(&st->pending);
     gw_buf_free(&st->head);
@@ -323,23 +321,56 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const u
 }
 
 /* RFC 9113 8.1: "A server can send a complete response prior to the client sending an entire
- * request ... the server MAY request that the client abort transmission of a request without
- * error by sending a RST_STREAM with an error code of NO_ERROR after sending a complete
- * response". Done for a stream the owner cut (gw_h2_stream_cut: a body timeout), so that a client
- * that stalled its upload holds no stream; an early answer (a 413) lets the client finish its
- * upload, whose bytes are dropped. */
+ * request if the response does not depend on any portion of the request that has not been sent
+ * and received. When this is true, a server MAY request that the client abort transmission of a
+ * request without error by sending a RST_STREAM with an error code of NO_ERROR after sending a
+ * complete response (i.e., a frame with the END_STREAM flag set)."
+ *
+ * For a stream whose owner let go (gw_h2_stream_release: the request was answered, by gantry or
+ * the upstream) once our END_STREAM went out while the client's body had not ended: nobody reads
+ * the rest. Without a reset the stream stayed half-closed until the client ended it, which a
+ * client that streams its body (a slow upload, Node's http2 client writing on) may never do:
+ * the client waited for the stream's close, and the stream held one of the connection's
+ * max_concurrent_streams. Not at once, though: the stream lingers for GW_H2_LINGER_MS first
+ * (gw_h2_session_expire resets it), as an HTTP/1 connection does before it closes. curl (7.88,
+ * Debian 12's) reads a RST_STREAM that arrives with the response as a failed upload (exit 92,
+ * "Stream error in the HTTP/2 framing layer") instead of taking the answer; given the time to
+ * read the answer it stops sending and finishes, and the late reset finds the stream done. A
+ * stream cut after a body timeout (gw_h2_stream_cut) is reset at once: its client stalled.
+ * Meanwhile DATA is dropped with its window given back (on_data_chunk; nghttp2 itself once the
+ * stream closed). Whichever of our END_STREAM and the release comes last starts this. */
+static void stop_request(struct gw_h2_stream *st)
+{
+    if (!st->released || !st->end_sent || st->body_end || st->closed || st->stopped || st->linger)
+        return;
+    if (st->cut) {
+        gw__h2_stream_stop(st);
+        return;
+    }
+    st->linger = true;
+    st->linger_since = 0; /* stamped by the next sweep: the request path reads no clock */
+    st->sess->waiting = true;
+}
+
+void gw__h2_stream_stop(struct gw_h2_stream *st)
+{
+    if (st->stopped || st->closed)
+        return;
+    st->stopped = true;
+    st->linger = false;
+    nghttp2_submit_rst_stream(st->sess->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR);
+}
+
 static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *f, void *arg)
 {
-    struct gw_h2_session *s = arg;
-    if (s->cuts == 0 || (f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA) ||
+    (void)arg;
+    if ((f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA) ||
         !(f->hd.flags & NGHTTP2_FLAG_END_STREAM))
         return 0;
     struct gw_h2_stream *st = nghttp2_session_get_stream_user_data(ng, f->hd.stream_id);
-    if (st && st->cut) {
-        s->cuts--;
-        st->cut = false;
-        if (!st->body_end && !st->closed)
-            nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR);
+    if (st) {
+        st->end_sent = true;
+        stop_request(st);
     }
     return 0;
 }
@@ -508,6 +539,7 @@ void gw_h2_stream_release(struct gw_h2_stream *st)
         nghttp2_session_consume_connection(st->sess->ng, st->uncredited);
     }
     st->uncredited = 0;
+    stop_request(st); /* the response went out before the owner let go (a tunnel's) */
 }
 
 void gw_h2_stream_body_hold(struct gw_h2_stream *st, bool hold)

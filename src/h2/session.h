@@ -26,10 +26,15 @@
  *     holds at most GW_H2_OUT_HIGH bytes before gw_h2_stream_write says "pending" and the
  *     owner's `sent` runs when it drained.
  *
+ * A response that is complete before the request (an early answer: gantry's own 401, 413, 429,
+ * a gRPC Trailers-Only status, or an upstream's) ends the stream with RST_STREAM NO_ERROR
+ * (RFC 9113 8.1) GW_H2_LINGER_MS after its END_STREAM went out and the owner let go, unless the
+ * client ended its body meanwhile: the client stops sending a body nobody reads, and the stream
+ * ties up nothing; bytes still in flight are dropped, their window given back. A stream whose
+ * body timed out is reset at once after its 408 (gw_h2_stream_cut).
+ *
  * Per-stream timeouts (gw_h2_session_expire, driven by the owner's timer): the request body
- * the owner waits for, and response payload the client's window holds back; a stream whose
- * body timed out is reset with NO_ERROR once its 408 is out (RFC 9113 8.1, gw_h2_stream_cut),
- * so a stalled upload ties up no stream.
+ * the owner waits for, and response payload the client's window holds back.
  *
  * Limits with counters (enum gw_h2_event): concurrent streams (SETTINGS, refused past it),
  * header list size (SETTINGS, and a stream whose decoded fields pass it is reset: HPACK bombs),
@@ -54,6 +59,11 @@
 
 /* Response payload a stream buffers before gw_h2_stream_write reports "pending". */
 #define GW_H2_OUT_HIGH 65536
+
+/* How long an answered stream whose request body still comes is read (and dropped) before it is
+ * reset with NO_ERROR: the HTTP/1 connection's lingering close, per stream. A client needs the
+ * time to read the answer before the reset (see session.c stop_request). */
+#define GW_H2_LINGER_MS 2000
 
 struct gw_h2_limits {
     uint32_t max_concurrent_streams;
@@ -130,7 +140,10 @@ struct gw_h2_stream {
     bool body_held;    /** the owner refers into body[body_off..): do not move it */
     size_t uncredited; /** payload received and not yet given back as window */
     bool released;     /** the owner let go (its request ended): body bytes are dropped */
-    bool cut;          /** reset with NO_ERROR once the response is out (gw_h2_stream_cut) */
+    bool cut;          /** reset with NO_ERROR right after the response (gw_h2_stream_cut) */
+    bool end_sent;     /** our END_STREAM went out: the response is complete */
+    bool linger;       /** answered and released, body still coming: reset after the linger */
+    bool stopped;      /** RST_STREAM NO_ERROR submitted: the rest of the body is not wanted */
     /* response */
     struct gw_buf out; /** payload not yet taken by nghttp2 */
     size_t out_off;
@@ -147,12 +160,13 @@ struct gw_h2_stream {
     uint32_t close_error; /** its error code (0: NO_ERROR) */
     /* per-stream timeouts (gw_h2_session_expire). The request path only raises the flags; the
      * sweep stamps the times (ms of gw_h2_clock_ms) when it first sees a wait or progress. */
-    bool body_wait;      /** the owner waits for body bytes (gw_h2_stream_body_wait) */
-    bool send_wait;      /** payload waits for the client's window */
-    uint64_t body_since; /** the sweep first saw the body wait; 0: not yet */
-    uint64_t send_since; /** the sweep first saw the payload stand still; 0: not yet */
-    uint64_t taken;      /** payload bytes nghttp2 took, ever */
-    uint64_t taken_seen; /** taken at the last sweep */
+    bool body_wait;        /** the owner waits for body bytes (gw_h2_stream_body_wait) */
+    bool send_wait;        /** payload waits for the client's window */
+    uint64_t body_since;   /** the sweep first saw the body wait; 0: not yet */
+    uint64_t send_since;   /** the sweep first saw the payload stand still; 0: not yet */
+    uint64_t taken;        /** payload bytes nghttp2 took, ever */
+    uint64_t taken_seen;   /** taken at the last sweep */
+    uint64_t linger_since; /** the sweep first saw the linger; 0: not yet */
     /* the owner's own: the session never reads them */
     bool owner_tunnel; /** owner_data is the owner's tunnel, not a request */
 };
@@ -208,8 +222,10 @@ bool gw_h2_session_waiting(const struct gw_h2_session *s);
  * body_ms, or whose payload waited for the client's window for send_ms (0: no such bound), gets
  * the owner's `timeout` (once per wait). A stream whose owner let go (its request ended, the
  * stream still sends what it holds) and whose payload waits past send_ms is reset (CANCEL): a
- * client that stops reading one stream ties up nothing. Tunnel streams (s->tunnel) have their
- * owner's own bounds. Runs callbacks; call it from the loop, outside any other callback. */
+ * client that stops reading one stream ties up nothing. An answered stream that lingered
+ * GW_H2_LINGER_MS with its request body unfinished is reset (NO_ERROR). Tunnel streams
+ * (s->tunnel) have their owner's own body and send bounds. Runs callbacks; call it from the
+ * loop, outside any other callback. */
 void gw_h2_session_expire(struct gw_h2_session *s, uint64_t now, uint64_t body_ms,
                           uint64_t send_ms);
 
@@ -247,7 +263,10 @@ size_t gw_h2_stream_body_peek(struct gw_h2_stream *s, const char **p);
 void gw_h2_stream_body_consume(struct gw_h2_stream *s, size_t n);
 
 /* The owner's request ended (answered, or aborted): the stream finishes sending what it holds,
- * and request body bytes still to come are dropped, their window given back at once. */
+ * and request body bytes still to come are dropped, their window given back at once. Once the
+ * response's END_STREAM is out (now or later) while the client has not ended its body, the
+ * stream lingers GW_H2_LINGER_MS, then is reset with NO_ERROR (RFC 9113 8.1), so that the client
+ * stops sending. */
 void gw_h2_stream_release(struct gw_h2_stream *st);
 
 /* The owner waits for more request body bytes: the body timeout of gw_h2_session_expire runs
@@ -255,7 +274,8 @@ void gw_h2_stream_release(struct gw_h2_stream *st);
 void gw_h2_stream_body_wait(struct gw_h2_stream *s);
 
 /* The rest of the request body is not wanted (a body timeout): once the response went out with
- * END_STREAM, the stream is reset with NO_ERROR if the client has not ended it (RFC 9113 8.1). */
+ * END_STREAM, the stream is reset with NO_ERROR at once if the client has not ended it (RFC 9113
+ * 8.1), without the linger: the client stalled. Before gw_h2_stream_release. */
 void gw_h2_stream_cut(struct gw_h2_stream *s);
 
 /* The owner refers into the peeked bytes (a write in flight): they must not move. */

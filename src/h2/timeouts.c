@@ -26,8 +26,6 @@ void gw_h2_stream_body_wait(struct gw_h2_stream *st)
 
 void gw_h2_stream_cut(struct gw_h2_stream *st)
 {
-    if (!st->cut)
-        st->sess->cuts++;
     st->cut = true;
 }
 
@@ -49,7 +47,18 @@ void gw_h2_session_expire(struct gw_h2_session *s, uint64_t now, uint64_t body_m
     while (it != &s->streams) {
         struct gw_h2_stream *st = gw_container_of(it, struct gw_h2_stream, link);
         it = it->next; /* the owner's callback may answer or reset st; it is freed later */
-        if (st->closed || st->tunnel)
+        if (st->closed)
+            continue;
+        if (st->linger) {
+            /* Answered and let go; the client's body still comes (session.c stop_request). */
+            if (st->linger_since == 0)
+                st->linger_since = now;
+            else if (passed(st->linger_since, now, GW_H2_LINGER_MS))
+                gw__h2_stream_stop(st);
+            waiting = waiting || st->linger;
+            continue;
+        }
+        if (st->tunnel)
             continue;
         if (st->body_wait && body_ms) {
             if (st->body_since == 0) {

@@ -186,6 +186,31 @@ def test_backend_down_is_unavailable():
         assert "upstream connect failed" in r["details"], r
 
 
+def test_streaming_call_answered_early_ends_with_the_gateways_status():
+    # A client-streaming call that keeps writing (a message every 20 ms, never half-closing)
+    # while gantry answers it with a Trailers-Only status: the call ends with that status (its
+    # stream reset with NO_ERROR after a linger, RFC 9113 8.1), not at the client's deadline.
+    need_node()
+    port = gwtest.free_port()
+    with Gantry(config("http://127.0.0.1:%d" % port)) as g:
+        r = call(g, "client", [{"text": "x" * 1000, "count": 1}], stream_ms=20,
+                 deadline_ms=15000)
+        assert r["code"] == UNAVAILABLE, r
+        assert "upstream connect failed" in r["details"], r
+    srv = GrpcServer()
+    cfg = config("http://127.0.0.1:%d" % srv.port, auth={"required": True})
+    cfg["auth"] = {"consumers": [{"id": "grpc-client", "api_keys": [
+        "sha256:" + hashlib.sha256(KEY.encode()).hexdigest()]}]}
+    with Gantry(cfg) as g:
+        r = call(g, "client", [{"text": "x" * 1000, "count": 1}], stream_ms=20,
+                 deadline_ms=15000)
+        assert r["code"] == UNAUTHENTICATED, r
+        # The same client with its key streams through to the server as before.
+        r = call(g, "client", [{"text": "m%d" % i, "count": i} for i in range(5)],
+                 metadata={"x-api-key": KEY}, deadline_ms=15000)
+        assert r["code"] == OK and r["messages"][0]["count"] == 10, r
+
+
 def test_grpc_to_an_http1_service_is_a_clear_error():
     need_node()
     srv = GrpcServer()

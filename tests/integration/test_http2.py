@@ -87,8 +87,9 @@ class Client:
         return sid
 
     def data(self, sid, data, end=True):
-        # Respect the peer's flow control: wait for window when needed.
-        while data:
+        # Respect the peer's flow control: wait for window when needed. A stream the server
+        # reset (RST_STREAM NO_ERROR after an early answer, RFC 9113 8.1) takes no more.
+        while data and self.streams[sid]["reset"] is None:
             n = min(len(data), self.c.local_flow_control_window(sid),
                     self.c.max_outbound_frame_size)
             if n == 0:
@@ -207,7 +208,8 @@ def test_bodies_both_ways_are_intact():
 
 def test_body_of_an_answered_request_does_not_starve_the_connection():
     # A 413 goes out at once, while the client still sends its megabyte: the rest is read and
-    # dropped with its window given back, so the next upload on the connection flows.
+    # dropped with its window given back, so the next upload on the connection flows (the
+    # stream is reset with NO_ERROR after a linger: test_early_answers.py).
     with Origin() as o:
         cfg = gwtest.simple_config(o, http2={"cleartext": True},
                                    limits={"max_body_bytes": 200000})

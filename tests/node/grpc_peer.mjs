@@ -1,7 +1,9 @@
 // gRPC peer of tests/integration/test_grpc.py, on @grpc/grpc-js (the reference Node
 // implementation). `server`: serves gwtest.Echo (echo.proto) over h2c on a free port and
 // prints "READY <port>"; `server --tls CERT KEY`: the same over TLS (HTTP/2 with ALPN h2). `call TARGET KIND [options as JSON]`: makes one call through TARGET
-// and prints one JSON line {code, details, messages, trailers}.
+// and prints one JSON line {code, details, messages, trailers}. Options: metadata, deadline_ms,
+// messages (or big and n), stream_ms (kind client: write a message every stream_ms ms and never
+// end the client's side, as a long client-streaming call does).
 //
 // Server behaviour, by the request's text: "slow:<ms>" answers after ms (deadline tests);
 // "fail" answers NOT_FOUND with a grpc-message and a trailer "x-why: fail"; "code:<n>" answers
@@ -124,6 +126,19 @@ function call(target, kind, opts) {
     c.on('status', onStatus);
     c.on('error', (err) => setImmediate(() => done(err)));
     c.on('end', () => setImmediate(() => done(null)));
+  } else if (kind === 'client' && opts.stream_ms) {
+    // A client that keeps streaming (a message every stream_ms ms, never ending its side):
+    // the call ends only by the status the other side sends.
+    let tick = null;
+    const c = client.ClientStream(md, options, (err, res) => {
+      clearInterval(tick);
+      if (res) out.messages.push(res);
+      setImmediate(() => done(err));
+    });
+    c.on('status', onStatus);
+    let i = 0;
+    tick = setInterval(() => c.write(msgs[i++ % msgs.length]), opts.stream_ms);
+    c.write(msgs[0]);
   } else if (kind === 'client') {
     const c = client.ClientStream(md, options, (err, res) => { if (res) out.messages.push(res); setImmediate(() => done(err)); });
     c.on('status', onStatus);

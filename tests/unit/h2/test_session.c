@@ -508,6 +508,180 @@ static void test_cut_stream_is_reset_with_no_error_after_its_answer(void **unuse
     finish(&c, s);
 }
 
+/* A request body the client streams: its data provider hands out `budget` bytes (of 'b'), then
+ * waits (DEFERRED) until the test adds more and resumes the stream. */
+struct upload {
+    size_t budget, left;
+};
+
+static ssize_t read_upload(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t len,
+                           uint32_t *flags, nghttp2_data_source *src, void *arg)
+{
+    (void)ng;
+    (void)id;
+    (void)arg;
+    struct upload *u = src->ptr;
+    size_t n = u->budget < len ? u->budget : len;
+    if (n == 0)
+        return NGHTTP2_ERR_DEFERRED;
+    memset(buf, 'b', n);
+    u->budget -= n;
+    u->left -= n;
+    if (u->left == 0)
+        *flags |= NGHTTP2_DATA_FLAG_EOF;
+    return (ssize_t)n;
+}
+
+/* A DATA frame of n bytes (at most 16384) on stream id, without END_STREAM, made by hand: what a
+ * client that has not seen our RST_STREAM yet still sends. */
+static void late_data(struct gw_h2_session *s, int32_t id, size_t n)
+{
+    static char frame[9 + 16384];
+    frame[0] = (char)(n >> 16);
+    frame[1] = (char)(n >> 8);
+    frame[2] = (char)n;
+    frame[3] = 0; /* DATA */
+    frame[4] = 0;
+    frame[5] = (char)((uint32_t)id >> 24);
+    frame[6] = (char)((uint32_t)id >> 16);
+    frame[7] = (char)((uint32_t)id >> 8);
+    frame[8] = (char)id;
+    memset(frame + 9, 'z', n);
+    assert_int_equal(gw_h2_session_input(s, frame, 9 + n), 0);
+}
+
+static void test_early_answer_lingers_then_resets_with_no_error(void **unused)
+{
+    (void)unused;
+    struct client c;
+    struct owner ow;
+    struct gw_h2_session *s = start(&c, &ow, &limits, 65535);
+    /* A 200000-byte upload of which 10000 bytes came when the owner answers 401. */
+    static const nghttp2_nv post[] = {NV(":method", "POST"), NV(":scheme", "http"),
+                                      NV(":path", "/up"), NV(":authority", "x"),
+                                      NV("content-length", "200000")};
+    struct upload up = {.budget = 10000, .left = 200000};
+    nghttp2_data_provider prd = {.source.ptr = &up, .read_callback = read_upload};
+    int32_t id = nghttp2_submit_request(c.ng, NULL, post, 5, &prd, NULL);
+    pump(&c, s);
+    struct gw_h2_stream *st = ow.st;
+    assert_non_null(st);
+    assert_false(st->body_end);
+    assert_int_equal(gw_h2_stream_respond(st, 401, "", 0, true, false), 0);
+    assert_int_equal(gw_h2_stream_write(st, "no", 2), 1);
+    gw_h2_stream_end(st);
+    gw_h2_stream_release(st);
+    /* The client goes on sending while the answer travels: dropped, the window given back. */
+    up.budget = 30000;
+    assert_int_equal(nghttp2_session_resume_data(c.ng, id), 0);
+    pump(&c, s);
+    assert_int_equal(c.status[id], 401);
+    assert_int_equal(c.got[id], 2);
+    /* The stream lingers first: the client gets the time to read the answer. */
+    assert_int_equal(c.rst[id], 0xffffffffu);
+    assert_true(st->linger);
+    assert_true(gw_h2_session_waiting(s));
+    gw_h2_session_expire(s, 9000, 0, 0); /* the first sweep stamps the linger */
+    gw_h2_session_expire(s, 9000 + GW_H2_LINGER_MS - 1, 0, 0);
+    pump(&c, s);
+    assert_int_equal(c.rst[id], 0xffffffffu);
+    gw_h2_session_expire(s, 9000 + GW_H2_LINGER_MS, 0, 0);
+    assert_false(gw_h2_session_waiting(s));
+    pump(&c, s);
+    /* RFC 9113 8.1: after the complete response, "abort transmission ... without error". */
+    assert_int_equal(c.rst[id], NGHTTP2_NO_ERROR);
+    assert_int_equal(ow.closed, 0);      /* the owner let go before: it hears nothing */
+    assert_false(gw_h2_session_busy(s)); /* the stream is freed */
+    /* DATA that was in flight when the reset left: most of a connection window of it (the
+     * client's session does not know: the frames are made by hand). Were it not counted as
+     * consumed, only 1535 bytes of window would be left for the next upload, which would pass it
+     * (a connection error: GOAWAY FLOW_CONTROL_ERROR). */
+    for (int i = 0; i < 4; i++)
+        late_data(s, id, 16000);
+    pump(&c, s);
+    struct upload up2 = {.budget = 40000, .left = 40000};
+    static const nghttp2_nv post2[] = {NV(":method", "POST"), NV(":scheme", "http"),
+                                       NV(":path", "/up"), NV(":authority", "x"),
+                                       NV("content-length", "40000")};
+    nghttp2_data_provider prd2 = {.source.ptr = &up2, .read_callback = read_upload};
+    int32_t id2 = nghttp2_submit_request(c.ng, NULL, post2, 5, &prd2, NULL);
+    pump(&c, s);
+    assert_true(gw_h2_session_alive(s));
+    assert_int_equal(ow.requests, 2);
+    const char *p;
+    assert_int_equal(gw_h2_stream_body_peek(ow.st, &p), 40000);
+    assert_true(ow.st->body_end);
+    /* A complete request answered: nothing to stop, no reset. */
+    assert_int_equal(gw_h2_stream_respond(ow.st, 200, "", 0, false, false), 0);
+    gw_h2_stream_release(ow.st);
+    pump(&c, s);
+    assert_int_equal(c.status[id2], 200);
+    assert_int_equal(c.rst[id2], 0xffffffffu);
+    assert_false(gw_h2_session_busy(s));
+    finish(&c, s);
+}
+
+static void test_release_after_the_end_went_out_resets_too(void **unused)
+{
+    (void)unused;
+    /* An owner that keeps the stream after its END_STREAM (a tunnel reading the client's half)
+     * and lets go later: the reset goes out then. */
+    struct client c;
+    struct owner ow;
+    struct gw_h2_session *s = start(&c, &ow, &limits, 65535);
+    static const nghttp2_nv post[] = {NV(":method", "POST"), NV(":scheme", "http"),
+                                      NV(":path", "/up"), NV(":authority", "x")};
+    int32_t id = nghttp2_submit_headers(c.ng, NGHTTP2_FLAG_NONE, -1, NULL, post, 4, NULL);
+    pump(&c, s);
+    struct gw_h2_stream *st = ow.st;
+    assert_int_equal(gw_h2_stream_respond(st, 200, "", 0, false, false), 0);
+    pump(&c, s);
+    assert_int_equal(c.status[id], 200);
+    assert_true(st->end_sent);
+    assert_int_equal(c.rst[id], 0xffffffffu); /* still the owner's: the client may go on */
+    gw_h2_stream_release(st);
+    pump(&c, s);
+    assert_true(st->linger);
+    gw_h2_session_expire(s, 100, 0, 0);
+    gw_h2_session_expire(s, 100 + GW_H2_LINGER_MS, 0, 0);
+    pump(&c, s);
+    assert_int_equal(c.rst[id], NGHTTP2_NO_ERROR);
+    assert_false(gw_h2_session_busy(s));
+    finish(&c, s);
+}
+
+static void test_client_ending_its_body_in_the_linger_gets_no_reset(void **unused)
+{
+    (void)unused;
+    struct client c;
+    struct owner ow;
+    struct gw_h2_session *s = start(&c, &ow, &limits, 65535);
+    static const nghttp2_nv post[] = {NV(":method", "POST"), NV(":scheme", "http"),
+                                      NV(":path", "/up"), NV(":authority", "x"),
+                                      NV("content-length", "3000")};
+    struct upload up = {.budget = 1000, .left = 3000};
+    nghttp2_data_provider prd = {.source.ptr = &up, .read_callback = read_upload};
+    int32_t id = nghttp2_submit_request(c.ng, NULL, post, 5, &prd, NULL);
+    pump(&c, s);
+    struct gw_h2_stream *st = ow.st;
+    assert_int_equal(gw_h2_stream_respond(st, 413, "", 0, false, false), 0);
+    gw_h2_stream_release(st);
+    pump(&c, s);
+    assert_int_equal(c.status[id], 413);
+    assert_true(st->linger);
+    gw_h2_session_expire(s, 100, 0, 0);
+    /* The client finishes its body: the stream closes both ways, nothing to reset. */
+    up.budget = 2000;
+    assert_int_equal(nghttp2_session_resume_data(c.ng, id), 0);
+    pump(&c, s);
+    assert_false(gw_h2_session_busy(s));
+    gw_h2_session_expire(s, 100 + GW_H2_LINGER_MS, 0, 0);
+    assert_false(gw_h2_session_waiting(s));
+    pump(&c, s);
+    assert_int_equal(c.rst[id], 0xffffffffu);
+    finish(&c, s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -520,6 +694,9 @@ int main(void)
         cmocka_unit_test(test_answer_written_by_the_timeout_goes_out),
         cmocka_unit_test(test_send_timeout_and_released_streams),
         cmocka_unit_test(test_cut_stream_is_reset_with_no_error_after_its_answer),
+        cmocka_unit_test(test_early_answer_lingers_then_resets_with_no_error),
+        cmocka_unit_test(test_client_ending_its_body_in_the_linger_gets_no_reset),
+        cmocka_unit_test(test_release_after_the_end_went_out_resets_too),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
