@@ -188,7 +188,10 @@ int gw_sqlite_open_with(const char *path, const char *component, const char *con
                      db ? sqlite3_errmsg(db) : "out of memory");
         goto fail;
     }
-    sqlite3_busy_timeout(db, 2000);
+    /* Opening waits longer for a lock than a statement does later (2 s): another gantry or
+     * `gantry migrate` starting at the same time holds it for its migration, and on a loaded
+     * machine that once took longer than 2 s (journal_mode: database is locked). */
+    sqlite3_busy_timeout(db, 15000);
     /* Foreign keys are turned on after the migrations: one that rebuilds a table (the SQLite
      * way: create, copy, drop, rename) must not cascade the drop. */
     if (gw_sqlite_exec(db, component, "PRAGMA journal_mode=WAL", "journal_mode") < 0 ||
@@ -199,6 +202,7 @@ int gw_sqlite_open_with(const char *path, const char *component, const char *con
         (foreign_keys &&
          gw_sqlite_exec(db, component, "PRAGMA foreign_keys=ON", "foreign_keys") < 0))
         goto fail;
+    sqlite3_busy_timeout(db, 2000);
     *out = db;
     return 0;
 fail:

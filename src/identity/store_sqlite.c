@@ -186,7 +186,7 @@ int gw__idp_sqlite_schema(const char *path, bool apply, struct gw_idp_schema *ou
                          db ? sqlite3_errmsg(db) : "out of memory");
             goto fail;
         }
-        sqlite3_busy_timeout(db, 2000);
+        sqlite3_busy_timeout(db, 15000); /* a status read waits out a migration (sqlite_db.c) */
     } else {
         out->exists = true;
         if (gw_sqlite_open_with(path, "identity", migrations, NMIGRATIONS, true, true, &applied,
