@@ -11,7 +11,6 @@
 #include "core/error.h"
 #include "policy/chain.h"
 #include "policy/cors.h"
-#include "policy/fieldname.h"
 #include "policy/sechdr.h"
 
 static const gw_answer_hook_fn hooks[GW_ANSWER__COUNT] = {
@@ -79,20 +78,6 @@ void gw__policy_answer_prepare(const struct gw_policy *p, struct gw_request *r, 
         p->answer_hooks & HOOK(GW_ANSWER_SECHDR) ? gw_sechdr_request_set(p, r) : NULL;
     r->answer_block = NULL;
     r->answer_filter = set || pick ? filter_of(p, set, secure, pick) : NULL;
-}
-
-bool gw__policy_answer_field(struct gw_request *r, const struct gw_http1_header *h)
-{
-    const struct gw_answer_filter *f = r->answer_filter;
-    uint32_t n = h->name_len;
-    for (uint32_t m = f->by_len[n < 63 ? n : 63]; m; m &= m - 1) {
-        const struct gw_answer_name *e = &f->names[__builtin_ctz(m)];
-        if ((e->prefix ? n > e->len : n == e->len) && gw_fieldname_eq(h->name, e->lower, e->len)) {
-            r->answer_prepared |= e->note;
-            return e->drop;
-        }
-    }
-    return false;
 }
 
 int gw__policy_answer_headers(const struct gw_policy *p, struct gw_request *r, bool secure,

@@ -25,6 +25,7 @@
 #include "conn/request-t.h"
 #include "core/buf.h"
 #include "http1/parser.h"
+#include "policy/fieldname.h"
 #include "policy/policy.h"
 
 struct gw_request;
@@ -70,7 +71,7 @@ int gw_cors_answer_headers(const struct gw_policy *p, struct gw_request *r, bool
  * fields into r->rhead, not in a pass of their own: the prepare step picks the request's filter
  * (struct gw_answer_filter, built with the snapshot) and the copy tests each field's name
  * against it by length and first byte, which lets almost every field go at once; a field that
- * passes is shown to gw__policy_answer_field, which notes what the hooks found in
+ * passes is shown to gw_policy_answer_field, which notes what the hooks found in
  * r->answer_prepared and says whether the field stays out of the copy.
  *
  * The prepare step also picks the request's joined block when there is one: every line the
@@ -149,8 +150,20 @@ void gw__policy_answer_prepare(const struct gw_policy *p, struct gw_request *r, 
 /* A field of the upstream's head that passed r->answer_filter: what it means to the hooks (the
  * filter's entry for its name) goes into r->answer_prepared; true when it stays out of the
  * client's head (a field gantry hides or replaces). Worker thread, between the prepare step and
- * the answer hooks. */
-bool gw__policy_answer_field(struct gw_request *r, const struct gw_http1_header *h);
+ * the answer hooks. Inline: rewrite.c's copy runs it for a Server field in most answers. */
+static inline bool gw_policy_answer_field(struct gw_request *r, const struct gw_http1_header *h)
+{
+    const struct gw_answer_filter *f = r->answer_filter;
+    uint32_t n = h->name_len;
+    for (uint32_t m = f->by_len[n < 63 ? n : 63]; m; m &= m - 1) {
+        const struct gw_answer_name *e = &f->names[__builtin_ctz(m)];
+        if ((e->prefix ? n > e->len : n == e->len) && gw_fieldname_eq(h->name, e->lower, e->len)) {
+            r->answer_prepared |= e->note;
+            return e->drop;
+        }
+    }
+    return false;
+}
 
 /* What the hooks look for (policy/sechdr.c, policy/cors.c): their names, added to f. */
 void gw_cors_filter_add(struct gw_answer_filter *f); /* Access-Control-*, Vary */

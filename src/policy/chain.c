@@ -127,7 +127,7 @@ static void stage_time(struct gw_request *r)
 
 /* The rows from r->stage on of a request neither timed nor traced (most: header policies,
  * metrics off, no trace): each visit is a call and a test. */
-static void run_untimed(struct gw_request *r, uint32_t rest)
+__attribute__((noinline)) static void run_untimed(struct gw_request *r, uint32_t rest)
 {
     struct gw_answer a;
     for (; rest; rest &= rest - 1) {
@@ -149,16 +149,12 @@ static void run_untimed(struct gw_request *r, uint32_t rest)
     r->pass(r);
 }
 
-static void run_from_stage(struct gw_request *r)
+/* The rows from r->stage on, with their policy time and trace spans. */
+__attribute__((noinline)) static void run_timed(struct gw_request *r)
 {
     struct gw_answer a;
     uint32_t mask = r->svc->stages;
     uint32_t timed_rows = r->mx ? r->svc->stages_timed : 0;
-    uint32_t ahead = r->stage < GW_STAGE__COUNT ? mask >> r->stage << r->stage : 0;
-    if (!(ahead & timed_rows) && !r->trace) {
-        run_untimed(r, ahead);
-        return;
-    }
     while (r->stage < GW_STAGE__COUNT) {
         /* Straight to the next row that applies: rows that do not cost nothing, however many
          * the table has. */
@@ -192,6 +188,16 @@ static void run_from_stage(struct gw_request *r)
     }
     r->passed = true;
     r->pass(r);
+}
+
+static void run_from_stage(struct gw_request *r)
+{
+    uint32_t timed_rows = r->mx ? r->svc->stages_timed : 0;
+    uint32_t ahead = r->stage < GW_STAGE__COUNT ? r->svc->stages >> r->stage << r->stage : 0;
+    if (!(ahead & timed_rows) && !r->trace)
+        run_untimed(r, ahead);
+    else
+        run_timed(r);
 }
 
 void gw_policy_run(struct gw_request *r, void (*pass)(struct gw_request *r))

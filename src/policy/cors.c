@@ -93,6 +93,8 @@ static inline const struct gw_cors_text *exact_origin(const struct gw_cors_set *
     return NULL;
 }
 
+static enum gw_stage_result cors_decide(struct gw_request *r, void **slot, struct gw_answer *a,
+                                        const struct gw_cors_service *cs, int oi);
 static enum gw_stage_result cors_request(struct gw_request *r, void **slot, struct gw_answer *a,
                                          const struct gw_cors_set *set,
                                          const struct gw_http1_header *h,
@@ -111,15 +113,29 @@ enum gw_stage_result gw_cors_on_request(struct gw_request *r, void **slot, struc
          * hook or the chain's on_response adds its lines) */
         const struct gw_cors_pick *pick = &cs->base.disallow;
         if (oi >= 0) {
-            const struct gw_cors_text *e =
-                exact_origin(&cs->base, m->headers[oi].value, m->headers[oi].value_len);
-            if (e == NULL) /* a pattern's origin, or none allowed */
-                return cors_request(r, slot, a, &cs->base, &m->headers[oi], NULL, false);
+            /* the first exact origin here (no loop: no registers to save); any other origin
+             * goes the general way */
+            const struct gw_http1_header *h = &m->headers[oi];
+            const struct gw_cors_text *e = cs->base.exact;
+            if (cs->base.nexact == 0 || e->n != h->value_len ||
+                !same_bytes(e->s, h->value, h->value_len))
+                return cors_decide(r, slot, a, cs, oi);
             pick = &e->pick;
         }
         *slot = (void *)(uintptr_t)pick; /* read only: shared by every request */
         return GW_STAGE_CONTINUE;
     }
+    return cors_decide(r, slot, a, cs, oi);
+}
+
+/* The rest of gw_cors_on_request (preflights, rules, "*"), out of line: the common case above
+ * needs no stack frame. */
+__attribute__((noinline)) static enum gw_stage_result cors_decide(struct gw_request *r, void **slot,
+                                                                  struct gw_answer *a,
+                                                                  const struct gw_cors_service *cs,
+                                                                  int oi)
+{
+    const struct gw_http1_message *m = &r->msg;
     /* two Origin lines make a refused preflight (no origin is allowed), never a forwarded one */
     bool preflight = m->method_id == GW_METHOD_OPTIONS && oi != -1 &&
                      gw_http1_find_header(m, "access-control-request-method", 29) >= 0;
@@ -131,15 +147,15 @@ enum gw_stage_result gw_cors_on_request(struct gw_request *r, void **slot, struc
     const struct gw_http1_header *h = oi >= 0 ? &m->headers[oi] : NULL;
     const struct gw_cors_text *exact = h ? exact_origin(set, h->value, h->value_len) : NULL;
     if (exact && !preflight && !set->star_lines) {
-        /* the common case: an exact origin's shared pick, no arena (the answer hook or the
-         * chain's on_response adds its lines) */
+        /* an exact origin's shared pick, no arena (the answer hook or the chain's on_response
+         * adds its lines) */
         *slot = (void *)(uintptr_t)&exact->pick; /* read only: shared by every request */
         return GW_STAGE_CONTINUE;
     }
     return cors_request(r, slot, a, set, h, exact, preflight);
 }
 
-/* The rest of gw_cors_on_request, out of line: the common case needs no stack frame. */
+/* The rest: a pick of the set's without an exact origin, or state of the request's own. */
 __attribute__((noinline)) static enum gw_stage_result
 cors_request(struct gw_request *r, void **slot, struct gw_answer *a, const struct gw_cors_set *set,
              const struct gw_http1_header *h, const struct gw_cors_text *exact, bool preflight)

@@ -362,7 +362,7 @@ response_framing(struct gw_request *r, struct gw_buf *b, enum gw_http1_body body
 
 /* Copies the upstream's fields into b, but the framing and hop-by-hop ones and X-Request-ID
  * (gantry sets them), and, with a filter f, those the answer hooks hide or replace (each field
- * f lets through is shown to them: gw__policy_answer_field). Inlined with f constant. */
+ * f lets through is shown to them: gw_policy_answer_field). Inlined with f constant. */
 __attribute__((always_inline)) static inline int
 copy_response_fields(struct gw_request *r, struct gw_buf *b,
                      const struct gw_connection_tokens *tokens, const struct gw_answer_filter *f)
@@ -381,7 +381,7 @@ copy_response_fields(struct gw_request *r, struct gw_buf *b,
             continue;
         if (name_is(h, "x-request-id", 12))
             continue;
-        if (f && gw_answer_filter_hit(f, h->name, h->name_len) && gw__policy_answer_field(r, h))
+        if (f && gw_answer_filter_hit(f, h->name, h->name_len) && gw_policy_answer_field(r, h))
             continue;
         rc |= append_header(b, h->name, h->name_len, h->value, h->value_len);
     }

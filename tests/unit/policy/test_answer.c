@@ -242,7 +242,7 @@ static char *answer(struct built *b, struct exchange *x, bool secure, const char
     for (size_t i = 0; i < n; i++) {
         const struct gw_http1_header *h = &x->resp[i];
         if (r->answer_filter && gw_answer_filter_hit(r->answer_filter, h->name, h->name_len) &&
-            gw__policy_answer_field(r, h))
+            gw_policy_answer_field(r, h))
             continue;
         assert_int_equal(gw_buf_append_str(&r->rhead, lines[i]), 0);
         assert_int_equal(gw_buf_append_str(&r->rhead, "\r\n"), 0);
