@@ -82,9 +82,11 @@ int gw_cors_answer_headers(const struct gw_policy *p, struct gw_request *r, bool
 
 /* A set of field names the hooks look for, by length and first byte, and what each means: bit
  * (c & 31) of first[min(len, 63)] is set when a name of len bytes starting with c (either case)
- * may be one of names; by_len[min(len, 63)] says which. Immutable. */
+ * may be one of names; by_len[min(len, 63)] says which; bit len of lens, when one may have
+ * len (< 63) bytes (bit 63: longer). Immutable. */
 #define GW_ANSWER_NAMES_MAX 16
 struct gw_answer_filter {
+    uint64_t lens;
     uint32_t first[64];
     uint16_t by_len[64];
     uint32_t nnames;
@@ -112,6 +114,7 @@ static inline void gw_answer_filter_add(struct gw_answer_filter *f, const char *
     uint32_t k = f->nnames++;
     f->names[k] = (struct gw_answer_name){lower, (uint32_t)len, prefix, drop, note};
     for (size_t n = prefix ? len + 1 : len; n < 64; n++) {
+        f->lens |= UINT64_C(1) << n;
         f->first[n] |= 1u << (lower[0] & 31);
         f->by_len[n] |= (uint16_t)(1u << k);
         if (!prefix)
@@ -123,6 +126,8 @@ static inline void gw_answer_filter_add(struct gw_answer_filter *f, const char *
 static inline bool gw_answer_filter_hit(const struct gw_answer_filter *f, const char *name,
                                         uint32_t len)
 {
+    if (len < 63 && !((f->lens >> len) & 1u))
+        return false; /* most fields: one test */
     return (f->first[len < 63 ? len : 63] >> (name[0] & 31)) & 1u;
 }
 
