@@ -13,10 +13,11 @@
  * the choice in its state for the hook.
  *
  * Cost. The headers are on by default, so every proxied response pays for them: a service
- * without rules costs a request no stage at all; its upstream response costs one pass over the
- * upstream's header names (a table lookup by length lets almost every name go at once) and,
- * when the upstream sent none of the set's headers, one copy of the block. A Server header to
- * hide costs a walk over the head's lines up to it (usually the first) and one move.
+ * without rules costs a request no stage at all; the upstream's fields the set replaces, hides
+ * or keeps are found while rewrite.c copies them (the answer filter of policy/answer.h: one
+ * test of each name's length and first letter), a Server to hide is left out of the copy, and
+ * when the upstream sent none of the set's headers the block goes in one copy (joined with
+ * CORS's lines, for a service with CORS and no rules).
  */
 #include "policy/sechdr.h"
 
