@@ -82,12 +82,20 @@ def instructions(gantry_bin, cfg_path, port, n, headers, outdir):
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=120)
-    out = subprocess.run(["callgrind_annotate", glob.glob(f"{outdir}/cg.*")[0]],
-                         capture_output=True, text=True, check=True).stdout
-    for line in out.splitlines():
-        if "PROGRAM TOTALS" in line:
-            return int(line.split()[0].replace(",", ""))
-    raise pc.BenchError("no totals in the callgrind output")
+    # A run may be cut into parts (cg.PID, cg.PID.1, ...: `callgrind_control --dump`, which
+    # another callgrind user on the machine may send to every callgrind process): their totals
+    # add up to the run's.
+    total, parts = 0, glob.glob(f"{outdir}/cg.*")
+    for part in parts:
+        out = subprocess.run(["callgrind_annotate", part], capture_output=True, text=True,
+                             check=True).stdout
+        found = [line for line in out.splitlines() if "PROGRAM TOTALS" in line]
+        if not found:
+            raise pc.BenchError(f"no totals in the callgrind output {part}")
+        total += int(found[0].split()[0].replace(",", ""))
+    if not parts:
+        raise pc.BenchError("no callgrind output")
+    return total
 
 
 def main():

@@ -259,6 +259,9 @@ int gw_background_start(struct gw_request *src)
     r->msg.body = GW_BODY_NONE;
     r->msg.keep_alive = true;
     r->msg.host_index = m->host_index;
+    r->msg.origin_index = m->origin_index;
+    r->fwd_lines = src->fwd_lines; /* the snapshot's: the copy holds it too */
+    r->fwd_lines_len = src->fwd_lines_len;
     r->t_start = uv_hrtime();
     r->svc = src->svc;
     r->api_version = src->api_version; /* the snapshot's, which r holds too */

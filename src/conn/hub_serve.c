@@ -217,7 +217,8 @@ bool gw__hub_serve(struct gw_conn *c, struct gw_request *r, const char *path, si
         return true;
     }
     if (!origin_allowed(r, hc)) {
-        answer(r, GW_EWSORIGIN, NULL, NULL);
+        /* the answer depends on the Origin: caches must know (RFC 9110 12.5.5) */
+        answer(r, GW_EWSORIGIN, "Vary: Origin\r\n", NULL);
         return true;
     }
     char *npath = malloc(path_len + 1);

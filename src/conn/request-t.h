@@ -36,6 +36,7 @@ struct gw_upconn;
 struct gw_metrics_area;
 struct gw_metrics_scrape;
 struct gw_idp_serve;
+struct gw_answer_filter;
 struct gw_hub_publish_serve;
 struct gw_tunnel_info;
 struct gw_trace;
@@ -324,7 +325,12 @@ struct gw_request {
     uint8_t stage;  /** next stage to run; the table's length once let through */
     bool suspended; /** a stage waits for async work */
     bool passed;    /** every stage let it through: the proxy owns the body now */
-    struct gw_body_filter *req_filter;    /** a stage takes the request body whole, or NULL */
+    struct gw_body_filter *req_filter; /** a stage takes the request body whole, or NULL */
+    /** header lines ("Name: value\r\n"...) a stage adds to the upstream request as they are,
+     * after the client's fields (constant transformations), or NULL; they live as long as the
+     * request's snapshot */
+    const char *fwd_lines;
+    size_t fwd_lines_len;
     struct gw_body_filter *resp_filter;   /** a stage takes the response body whole, or NULL */
     struct gw_stream_filter *resp_stream; /** a stage rewrites the response body, or NULL */
     struct gw_body_tee *resp_tee;         /** a stage sees the response body, or NULL */
@@ -365,6 +371,11 @@ struct gw_request {
     bool resp_head_done; /** the upstream response head was parsed */
     /** what the answer hooks' prepare step found in rmsg (policy/answer.h; 0: it did not run) */
     uint32_t answer_prepared;
+    /** the upstream fields the answer hooks look for while rmsg is copied, or NULL; and the
+     * lines they add when it has none of them, or NULL (policy/answer.h, prepare step) */
+    const struct gw_answer_filter *answer_filter;
+    const char *answer_block;
+    size_t answer_block_len;
     bool resp_started; /** bytes went to the client */
     bool resp_done;    /** the whole response was read from the upstream */
     bool resp_writing;

@@ -592,9 +592,19 @@ void gw__request_dispatch(struct gw_request *r)
             struct gw_answer a;
             gw_request_path_free(r, norm);
             gw_answer_init(&a, rc);
+            /* A service that checks a handshake's Origin (websocket.origins) or answers CORS
+             * (Vary: Origin on every answer) refuses before its CORS row ran: the refusal
+             * says itself that it varies with Origin, so that no cache hands one origin's
+             * answer to another (RFC 9110 12.5.5). */
+            bool vary = !r->grpc && (sc->websocket.norigins > 0 ||
+                                     (r->svc->stages & (1u << GW_STAGE_CORS)) != 0);
             /* RFC 6455 4.4 and RFC 9110 15.5.22: the versions we speak, and Upgrade. */
             if (rc == GW_EWSVERSION)
-                a.headers = "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n";
+                a.headers =
+                    vary ? "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\nVary: Origin\r\n"
+                         : "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n";
+            else if (vary)
+                a.headers = "Vary: Origin\r\n";
             gw__request_answer(r, &a);
             return;
         }

@@ -94,6 +94,10 @@ struct gw_http1_message {
 
     /* framing, decided from the head */
     enum gw_http1_body body;
+    /* request: index of the Origin header (CORS), -1 when absent, -2 when it came more than
+     * once; whoever reorders the header list sets it again (gw_http1_origin_index). Here, not
+     * with host_index: it fills the padding before content_length. */
+    int origin_index;
     uint64_t content_length; /* for GW_BODY_LENGTH */
     bool keep_alive;         /* the connection may carry another message after this one */
     bool expect_continue;    /* request: "Expect: 100-continue" */
@@ -132,6 +136,10 @@ int gw_http1_parse_response(struct gw_http1_parser *p, const char *buf, size_t l
 
 /* Case-insensitive header lookup after DONE: index of the first match or -1. */
 int gw_http1_find_header(const struct gw_http1_message *m, const char *name, size_t name_len);
+
+/* The index of m's Origin header as the parser sets m->origin_index: -1 none, -2 more than one
+ * (for a header list edited after the parse). */
+int gw_http1_origin_index(const struct gw_http1_message *m);
 
 /* Method token to id (GW_METHOD_OTHER for any other token). */
 enum gw_http_method gw_http_method_id(const char *s, size_t len);

@@ -286,6 +286,7 @@ void gw__cache_refresh_prepare(struct gw_request *r)
     }
     m->num_headers = out;
     m->host_index = host;
+    m->origin_index = gw_http1_origin_index(m);
 }
 
 /* ---- stale-if-error on the origin's own errors ------------------------------------------- */

@@ -59,22 +59,30 @@ bool gw_cors_preflight_applies(const struct gw_snapshot *s, size_t i)
            gw_policy_rows_apply(s, i, GW_STAGE_CORS + 1, GW_STAGE_CORS_PREFLIGHT);
 }
 
-/* The request's Origin header: its index, or -1 when it has none. Two Origin lines are no
- * origin a browser sends: -2. */
-static int find_origin(const struct gw_http1_message *m)
+static inline uint64_t load64(const char *p)
 {
-    int at = -1;
-    for (uint32_t i = 0; i < m->num_headers; i++) {
-        const char *n = m->headers[i].name;
-        if (m->headers[i].name_len == 6 && (n[0] | 0x20) == 'o' && (n[1] | 0x20) == 'r' &&
-            (n[2] | 0x20) == 'i' && (n[3] | 0x20) == 'g' && (n[4] | 0x20) == 'i' &&
-            (n[5] | 0x20) == 'n') {
-            if (at >= 0)
-                return -2;
-            at = (int)i;
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+/* a[0..n) equals b[0..n): a word at a time for n >= 8 (the last word overlaps the one before;
+ * nothing outside either is read). Origins are short: no call to memcmp. */
+static inline bool same_bytes(const char *a, const char *b, size_t n)
+{
+    if (n < 8) { /* "null", or a short host: byte by byte (no call: the caller stays a leaf) */
+        for (size_t i = 0; i < n; i++) {
+            if (a[i] != b[i])
+                return false;
         }
+        return true;
     }
-    return at;
+    size_t i = 0;
+    for (; i + 8 < n; i += 8) {
+        if (load64(a + i) != load64(b + i))
+            return false;
+    }
+    return load64(a + n - 8) == load64(b + n - 8);
 }
 
 /* gw_cors_exact_origin, inline: most sets have one or two exact origins, which differ from
@@ -84,12 +92,14 @@ static inline const struct gw_cors_text *exact_origin(const struct gw_cors_set *
 {
     for (size_t i = 0; i < s->nexact; i++) {
         const struct gw_cors_text *e = &s->exact[i];
-        if (e->n == n && e->s[n - 1] == v[n - 1] && memcmp(e->s, v, n) == 0)
+        if (e->n == n && e->s[n - 1] == v[n - 1] && same_bytes(e->s, v, n))
             return e;
     }
     return NULL;
 }
 
+static enum gw_stage_result cors_decide(struct gw_request *r, void **slot, struct gw_answer *a,
+                                        const struct gw_cors_service *cs, int oi);
 static enum gw_stage_result cors_request(struct gw_request *r, void **slot, struct gw_answer *a,
                                          const struct gw_cors_set *set,
                                          const struct gw_http1_header *h,
@@ -99,12 +109,42 @@ enum gw_stage_result gw_cors_on_request(struct gw_request *r, void **slot, struc
 {
     const struct gw_http1_message *m = &r->msg;
     size_t svc = (size_t)(r->svc - r->snap->services);
-    int oi = find_origin(m);
+    const struct gw_cors_service *cs = &r->snap->policy->cors[svc];
+    /* The parser found the Origin (-1 none, -2 more than one: no origin a browser sends). */
+    int oi = m->origin_index;
+    if (cs->plain && m->method_id != GW_METHOD_OPTIONS) {
+        /* the common case, an actual request to a service without rules or "*": an exact
+         * origin's shared pick, or the disallow one without an Origin; no arena (the answer
+         * hook or the chain's on_response adds its lines) */
+        const struct gw_cors_pick *pick = &cs->base.disallow;
+        if (oi >= 0) {
+            /* the first exact origin here (no loop: no registers to save); any other origin
+             * goes the general way */
+            const struct gw_http1_header *h = &m->headers[oi];
+            const struct gw_cors_text *e = cs->base.exact;
+            if (cs->base.nexact == 0 || e->n != h->value_len ||
+                !same_bytes(e->s, h->value, h->value_len))
+                return cors_decide(r, slot, a, cs, oi);
+            pick = &e->pick;
+        }
+        *slot = (void *)(uintptr_t)pick; /* read only: shared by every request */
+        return GW_STAGE_CONTINUE;
+    }
+    return cors_decide(r, slot, a, cs, oi);
+}
+
+/* The rest of gw_cors_on_request (preflights, rules, "*"), out of line: the common case above
+ * needs no stack frame. */
+__attribute__((noinline)) static enum gw_stage_result cors_decide(struct gw_request *r, void **slot,
+                                                                  struct gw_answer *a,
+                                                                  const struct gw_cors_service *cs,
+                                                                  int oi)
+{
+    const struct gw_http1_message *m = &r->msg;
     /* two Origin lines make a refused preflight (no origin is allowed), never a forwarded one */
     bool preflight = m->method_id == GW_METHOD_OPTIONS && oi != -1 &&
                      gw_http1_find_header(m, "access-control-request-method", 29) >= 0;
     int method = preflight ? (int)gw_cors_route_method(m) : (int)m->method_id;
-    const struct gw_cors_service *cs = &r->snap->policy->cors[svc];
     const struct gw_cors_set *set =
         cs->nrules ? gw_cors_select(cs, r->npath, r->npath_len, method) : &cs->base;
     if (!set->enabled)
@@ -112,15 +152,15 @@ enum gw_stage_result gw_cors_on_request(struct gw_request *r, void **slot, struc
     const struct gw_http1_header *h = oi >= 0 ? &m->headers[oi] : NULL;
     const struct gw_cors_text *exact = h ? exact_origin(set, h->value, h->value_len) : NULL;
     if (exact && !preflight && !set->star_lines) {
-        /* the common case: an exact origin's shared pick, no arena (the answer hook or the
-         * chain's on_response adds its lines) */
+        /* an exact origin's shared pick, no arena (the answer hook or the chain's on_response
+         * adds its lines) */
         *slot = (void *)(uintptr_t)&exact->pick; /* read only: shared by every request */
         return GW_STAGE_CONTINUE;
     }
     return cors_request(r, slot, a, set, h, exact, preflight);
 }
 
-/* The rest of gw_cors_on_request, out of line: the common case needs no stack frame. */
+/* The rest: a pick of the set's without an exact origin, or state of the request's own. */
 __attribute__((noinline)) static enum gw_stage_result
 cors_request(struct gw_request *r, void **slot, struct gw_answer *a, const struct gw_cors_set *set,
              const struct gw_http1_header *h, const struct gw_cors_text *exact, bool preflight)
@@ -432,9 +472,13 @@ int gw_cors_on_response(struct gw_request *r, void *slot, struct gw_buf *head)
     bool vary_covers = false, vary_blank = false;
     /* An upstream's answer is built in r->rhead from the header lines of r->rmsg
      * (upstream/rewrite.c), and this stage's on_response is the first to add to it: when none of
-     * those lines can be an Access-Control-* or a Vary, there is nothing to scrub. Gantry's own
+     * those lines can be an Access-Control-* or a Vary, there is nothing to scrub. When the
+     * answer hooks' prepare step ran, the copy already left the Access-Control-* fields out and
+     * noted a Vary (gw_cors_filter_add): only a Vary to merge into needs the scan. Gantry's own
      * answers (another buffer) are scanned. */
-    if (head != &r->rhead || upstream_has_ours(&r->rmsg))
+    if (head != &r->rhead ||
+        (r->answer_prepared ? (r->answer_prepared & GW_ANSWER_UPSTREAM_VARY) != 0
+                            : upstream_has_ours(&r->rmsg)))
         scrub(head, &vary_end, &vary_covers, &vary_blank);
     if (st->lines && vary_end == 0) {
         /* the common case, an actual request's answer with no Vary of the upstream's: the
@@ -498,6 +542,14 @@ void gw_cors_cancel(struct gw_request *r, void *slot)
         return; /* one of the set's picks: nothing of the request's */
     free(st->preflight_lines);
     st->preflight_lines = NULL;
+}
+
+void gw_cors_filter_add(struct gw_answer_filter *f)
+{
+    /* gantry's Access-Control-* replace the upstream's (two sets would disagree); a Vary is
+     * where Origin goes (on_response merges it) */
+    gw_answer_filter_add(f, "access-control-", 15, true, true, 0);
+    gw_answer_filter_add(f, "vary", 4, false, false, GW_ANSWER_UPSTREAM_VARY);
 }
 
 int gw_cors_answer_headers(const struct gw_policy *p, struct gw_request *r, bool secure,

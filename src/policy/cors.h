@@ -19,6 +19,7 @@
 #include "policy/origin.h"
 
 struct gw_policy;
+struct gw_answer_filter;
 
 /* Merges a level into the one above it: every key src wrote (src->set) replaces dst's, and dst
  * records it as written. Strings are shared, not copied. */
@@ -51,6 +52,14 @@ struct gw_cors_pick {
     bool preflight; /* OPTIONS with Origin and Access-Control-Request-Method */
     bool allowed;   /* the origin is allowed: the answer gets CORS headers */
     bool shared;    /* one of the set's picks (not the request's) */
+    /* A shared pick's lines followed by the security headers of joined_set (the service's, when
+     * it has no security-header rules), over plain HTTP [0] and TLS [1]: every line the answer
+     * hooks add to an upstream answer that has none of the fields they look for (policy/answer.h).
+     * joined[0] NULL: none prepared. Owned. */
+    char *joined[2];
+    size_t joined_len[2];
+    const struct gw_sechdr_set *joined_set;
+    const struct gw_answer_filter *joined_filter[2]; /* the answer's, with joined_set and CORS */
 };
 
 /* One effective CORS setting (a service's, or one of its rules'). */
@@ -103,6 +112,9 @@ struct gw_cors_service {
     struct gw_cors_set base;
     struct gw_cors_rule *rules;
     size_t nrules;
+    /* no rule, base enabled and without "*": an actual request's pick is the base's exact
+     * origin's or its disallow (policy/cors.c, the short way) */
+    bool plain;
 };
 
 /* One effective CSRF setting. */
@@ -123,6 +135,13 @@ struct gw_csrf_service {
     struct gw_csrf_rule *rules;
     size_t nrules;
 };
+
+struct gw_sechdr_set;
+
+/* Prepares the joined blocks of the shared picks (struct gw_cors_pick) of every service whose
+ * security headers have no rules, with that service's set. Called by gw_policy_answer_build,
+ * once p->cors and p->sechdr are built. 0 or GW_ENOMEM. */
+int gw_cors_join(struct gw_policy *p);
 
 /* Compiles p->cors and p->csrf (one per service of cfg; NULL when no service has the policy)
  * and sets the CORS answer hook's bit. Called from gw_policy_build. 0, or a negative code with

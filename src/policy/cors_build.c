@@ -15,6 +15,7 @@
 #include "http1/names.h"
 #include "policy/answer.h"
 #include "policy/policy.h"
+#include "policy/sechdr.h"
 
 void gw_cors_conf_overlay(struct gw_cors_conf *dst, const struct gw_cors_conf *src)
 {
@@ -107,12 +108,22 @@ static char *header_line(const char *name, char *const *items, size_t n, int *rc
     return s;
 }
 
+static void free_joined(struct gw_cors_pick *pick)
+{
+    free(pick->joined[0]);
+    free(pick->joined[1]);
+    pick->joined[0] = pick->joined[1] = NULL;
+}
+
 static void free_set(struct gw_cors_set *s)
 {
     for (size_t i = 0; s->exact && i < s->nexact; i++) {
         free(s->exact[i].s);
         free(s->exact[i].lines);
+        free_joined(&s->exact[i].pick);
     }
+    free_joined(&s->star);
+    free_joined(&s->disallow);
     free(s->star_lines);
     free(s->exact);
     free(s->origins);
@@ -145,7 +156,10 @@ static int allow_lines(const struct gw_cors_set *s, const char *origin, size_t o
  * allocated once per snapshot). */
 static void make_picks(struct gw_cors_set *s)
 {
-    s->disallow = (struct gw_cors_pick){.set = s, .shared = true};
+    /* no allowed origin: only Vary (the Fetch standard's CORS-safe answer to any origin) */
+    static const char vary[] = "Vary: Origin\r\n";
+    s->disallow = (struct gw_cors_pick){
+        .set = s, .lines = vary, .lines_len = sizeof vary - 1, .shared = true};
     if (s->star_lines)
         s->star = (struct gw_cors_pick){.set = s,
                                         .lines = s->star_lines,
@@ -250,6 +264,7 @@ static int build_cors_service(struct gw_cors_service *cs, const struct gw_config
     struct gw_cors_conf eff = cfg->cors.c;
     gw_cors_conf_overlay(&eff, &sv->cors);
     int rc = compile_set(&cs->base, &eff, sv->enabled);
+    cs->plain = rc == 0 && sv->enabled && sv->nrules == 0 && cs->base.star_lines == NULL;
     if (rc < 0 || !sv->enabled || sv->nrules == 0)
         return rc;
     cs->rules = calloc(sv->nrules, sizeof *cs->rules);
@@ -333,6 +348,60 @@ int gw_cors_build(struct gw_policy *p, const struct gw_config *cfg, char *why, s
                      sc->name, rc == GW_ENOMEM ? " (out of memory)" : "");
             return rc;
         }
+    }
+    return 0;
+}
+
+/* pick's joined blocks: its lines, then set's block over plain HTTP and over TLS. */
+static int join_pick(const struct gw_policy *p, struct gw_cors_pick *pick,
+                     const struct gw_sechdr_set *set)
+{
+    for (int tls = 0; tls < 2; tls++) {
+        size_t more = set ? set->block_len[tls] : 0;
+        char *b = malloc(pick->lines_len + more + 1);
+        if (b == NULL)
+            return GW_ENOMEM;
+        memcpy(b, pick->lines, pick->lines_len);
+        if (more)
+            memcpy(b + pick->lines_len, set->block[tls], more);
+        b[pick->lines_len + more] = '\0';
+        pick->joined[tls] = b;
+        pick->joined_len[tls] = pick->lines_len + more;
+        pick->joined_filter[tls] = gw_answer_filter_of(p, set, set ? set->index : 0, tls, true);
+    }
+    pick->joined_set = set;
+    return 0;
+}
+
+static int join_set(const struct gw_policy *p, struct gw_cors_set *s,
+                    const struct gw_sechdr_set *set)
+{
+    int rc = 0;
+    if (!s->enabled)
+        return 0;
+    for (size_t i = 0; i < s->nexact && rc == 0; i++)
+        rc = join_pick(p, &s->exact[i].pick, set);
+    if (rc == 0 && s->star_lines)
+        rc = join_pick(p, &s->star, set);
+    if (rc == 0)
+        rc = join_pick(p, &s->disallow, set);
+    return rc;
+}
+
+int gw_cors_join(struct gw_policy *p)
+{
+    const struct gw_sechdr_policy *sp = p->sechdr;
+    for (size_t i = 0; p->cors && i < p->cfg->nservices; i++) {
+        struct gw_cors_service *cs = &p->cors[i];
+        /* With rules, the request's security headers are known only per request. */
+        if (sp && i < sp->nsvc && sp->svc[i].nrules)
+            continue;
+        const struct gw_sechdr_set *set = sp && i < sp->nsvc ? sp->svc[i].base : NULL;
+        int rc = join_set(p, &cs->base, set);
+        for (size_t k = 0; k < cs->nrules && rc == 0; k++)
+            rc = join_set(p, &cs->rules[k].set, set);
+        if (rc < 0)
+            return rc;
     }
     return 0;
 }

@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "metrics/topkeys.h"
+#include "policy/answer.h"
 #include "policy/apikey.h"
 #include "policy/chain.h"
 #include "policy/cors.h"
@@ -362,6 +363,8 @@ int gw_policy_build(struct gw_snapshot *s, struct gw_policy_shared *ps, char *wh
         rc = gw_sechdr_build(p, s);
     if (rc == 0)
         rc = gw_version_build(p, s);
+    if (rc == 0)
+        rc = gw_policy_answer_build(p);
     if (rc < 0)
         return rc;
     /* Which stages of the chain each service runs: the others cost its requests nothing. */
@@ -395,6 +398,7 @@ void gw_policy_free(struct gw_policy *p)
     gw_cors_free(p);
     gw_iprules_free(p->iprules);
     gw_sechdr_free(p->sechdr);
+    gw_policy_answer_free(p);
     gw_version_free(p);
     free(p);
 }

@@ -34,6 +34,7 @@ struct gw_token_cache;
 struct gw_keyset;
 struct gw_tf_plan;
 struct gw_cors_service;
+struct gw_answer_filter;
 struct gw_csrf_service;
 struct gw_iprules_policy;
 struct gw_sechdr_policy;
@@ -87,6 +88,9 @@ struct gw_policy {
     struct gw_sechdr_policy *sechdr;     /* security headers (policy/sechdr.h) */
     struct gw_version_service *versions; /* per service index (policy/version.c), or NULL */
     uint32_t answer_hooks;               /* bit i: answer hook i has work (policy/answer.h) */
+    /* the upstream fields the answer hooks look for, per security-header set (none first, then
+     * sechdr->sets[i]) x TLS x CORS: [(set + 1) * 4 + secure * 2 + cors] (policy/answer.c) */
+    struct gw_answer_filter *answer_filters;
 };
 
 /* A JWKS key set, refcounted: workers hold the current one, the control thread replaces it. */

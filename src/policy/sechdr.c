@@ -13,10 +13,11 @@
  * the choice in its state for the hook.
  *
  * Cost. The headers are on by default, so every proxied response pays for them: a service
- * without rules costs a request no stage at all; its upstream response costs one pass over the
- * upstream's header names (a table lookup by length lets almost every name go at once) and,
- * when the upstream sent none of the set's headers, one copy of the block. A Server header to
- * hide costs a walk over the head's lines up to it (usually the first) and one move.
+ * without rules costs a request no stage at all; the upstream's fields the set replaces, hides
+ * or keeps are found while rewrite.c copies them (the answer filter of policy/answer.h: one
+ * test of each name's length and first letter), a Server to hide is left out of the copy, and
+ * when the upstream sent none of the set's headers the block goes in one copy (joined with
+ * CORS's lines, for a service with CORS and no rules).
  */
 #include "policy/sechdr.h"
 
@@ -30,6 +31,7 @@
 #include "core/error.h"
 #include "policy/answer.h"
 #include "policy/chain.h"
+#include "policy/fieldname.h"
 #include "policy/policy.h"
 #include "policy/stages.h"
 
@@ -188,6 +190,7 @@ static int intern_set(struct gw_sechdr_policy *sp, size_t cap, const struct reso
         set_free(set);
         return GW_ENOMEM;
     }
+    set->index = (uint32_t)sp->nsets;
     sp->sets[sp->nsets++] = set;
     *out = set;
     return 0;
@@ -292,36 +295,16 @@ void gw_sechdr_free(struct gw_sechdr_policy *sp)
 
 /* ---- applying -------------------------------------------------------------------------------- */
 
-static inline uint64_t load64(const char *p)
+/* The upstream headers set looks at (an upstream's HSTS over plain HTTP is not ours to judge). */
+static inline uint32_t interest_of(const struct gw_sechdr_set *set, bool secure)
 {
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
+    uint32_t interest = set->drop | set->keep;
+    return secure ? interest : interest & ~HSTS_BIT;
 }
 
-static inline uint32_t load32(const char *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-
-/* name[0..n) equals lower[0..n) ignoring ASCII case, n >= 4, compared a word at a time (the
- * last word overlaps the one before it; nothing outside name[0..n) is read). Header names are
- * tokens: or-ing 0x20 into each byte lowercases the letters and changes no other byte that a
- * name may hold into one of lower's ('-' stays '-'). */
 static inline bool same_name(const char *name, const char *lower, size_t n)
 {
-    if (n < 8)
-        return ((load32(name) | 0x20202020u) == load32(lower)) &&
-               ((load32(name + n - 4) | 0x20202020u) == load32(lower + n - 4));
-    const uint64_t fold = 0x2020202020202020ull;
-    size_t i = 0;
-    for (; i + 8 < n; i += 8) {
-        if ((load64(name + i) | fold) != load64(lower + i))
-            return false;
-    }
-    return (load64(name + n - 8) | fold) == load64(lower + n - 8);
+    return gw_fieldname_eq(name, lower, n);
 }
 
 /* Of the headers in mask, the one named name[0..n) (ASCII case-insensitive), as a bit; 0 when
@@ -421,9 +404,7 @@ static int append_lines(const struct gw_sechdr_set *set, uint32_t skip, bool sec
 int gw_sechdr_apply(const struct gw_sechdr_set *set, const struct gw_http1_message *m, bool secure,
                     struct gw_buf *head)
 {
-    uint32_t interest = set->drop | set->keep;
-    if (!secure)
-        interest &= ~HSTS_BIT; /* an upstream's HSTS over plain HTTP is not ours to judge */
+    uint32_t interest = interest_of(set, secure);
     uint32_t present = 0;
     if (m == NULL) {
         present = scan_lines(head, interest, set->drop);
@@ -512,53 +493,39 @@ request_set(const struct gw_sechdr_policy *sp, const struct gw_request *r)
     return sv->base;
 }
 
-/* r->answer_prepared: the prepare step ran; the bits below it are the if_absent headers the
- * upstream's answer has. */
-#define PREPARED (1u << 31)
-_Static_assert(GW_SECHDR__COUNT < 31, "a bit per header below PREPARED");
-
-void gw_sechdr_answer_prepare(const struct gw_policy *p, struct gw_request *r, bool secure)
+const struct gw_sechdr_set *gw_sechdr_request_set(const struct gw_policy *p,
+                                                  const struct gw_request *r)
 {
-    const struct gw_sechdr_set *set = request_set(p->sechdr, r);
-    if (set == NULL)
-        return;
-    uint32_t interest = set->drop | set->keep;
-    if (!secure)
-        interest &= ~HSTS_BIT; /* an upstream's HSTS over plain HTTP is not ours to judge */
-    /* One pass over the upstream's fields: those gantry replaces or hides leave the list before
-     * it is copied (cheaper than finding their lines in the copy afterwards), the if_absent ones
-     * are noted. */
-    struct gw_http1_message *m = &r->rmsg;
-    uint32_t present = 0, w = 0, n = m->num_headers;
-    for (uint32_t i = 0; interest && i < n; i++) {
-        uint32_t hit = named(interest, m->headers[i].name, m->headers[i].name_len);
-        present |= hit;
-        if (hit & set->drop)
-            continue;
-        if (w != i)
-            m->headers[w] = m->headers[i];
-        w++;
-    }
-    if (interest)
-        m->num_headers = w;
-    r->answer_prepared = PREPARED | (present & set->keep);
+    return p->sechdr ? request_set(p->sechdr, r) : NULL;
 }
+
+void gw_sechdr_filter_add(const struct gw_sechdr_set *set, bool secure, struct gw_answer_filter *f)
+{
+    for (uint32_t m = interest_of(set, secure); m; m &= m - 1) {
+        unsigned k = (unsigned)__builtin_ctz(m);
+        /* a header gantry replaces or hides goes; an if_absent one it finds is noted */
+        gw_answer_filter_add(f, names[k].lower, names[k].len, false, (set->drop >> k) & 1u,
+                             set->keep & (1u << k));
+    }
+}
+
+/* The bits of r->answer_prepared that are ours: the if_absent headers the upstream sent. */
+#define FOUND_MASK ((1u << GW_SECHDR__COUNT) - 1u)
+_Static_assert(GW_SECHDR__COUNT < 30, "a bit per header below the answer hooks' flags");
 
 int gw_sechdr_answer_headers(const struct gw_policy *p, struct gw_request *r, bool secure,
                              struct gw_buf *head)
 {
     const struct gw_sechdr_set *set = request_set(p->sechdr, r);
     uint32_t prepared = r && head == &r->rhead ? r->answer_prepared : 0;
-    if (r)
-        r->answer_prepared = 0;
     if (set == NULL)
         return 0;
     /* Response transformations ran before (their stage's on_response) and may have set some
      * of these headers: then every line of the head is looked at, not only the upstream's. */
     /* (response lines live in the transformation's state: none without arena state) */
     bool transformed = r && r->arena_used && gw_transform_adds_response_lines(r);
-    if (prepared && !transformed) /* gw_sechdr_answer_prepare took out what goes */
-        return append_lines(set, prepared & ~PREPARED, secure, head);
+    if (prepared && !transformed) /* the copy of the upstream's fields left out what goes */
+        return append_lines(set, prepared & FOUND_MASK, secure, head);
     /* The upstream's response is rewritten into r->rhead (upstream/rewrite.c); any other head
      * is gantry's own answer, which carries none of these headers unless transformed. */
     if (r && head == &r->rhead)

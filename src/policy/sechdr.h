@@ -28,6 +28,7 @@ struct gw_sechdr_set {
     /* The upstream headers the set cares about: bit k of drop (replaced or hidden: the
      * upstream's line goes) or keep (if_absent: the upstream's stays, gantry's is not sent). */
     uint32_t drop, keep;
+    uint32_t index; /* in gw_sechdr_policy.sets */
 };
 
 /* The sets of one service: its own (NULL: no header) and its rules' (the longest matching prefix
@@ -53,6 +54,10 @@ struct gw_sechdr_policy {
     size_t nsets;
 };
 
+struct gw_answer_filter;
+struct gw_policy;
+struct gw_request;
+
 /* The header name of a security header ("X-Frame-Options"). */
 const char *gw_sechdr_name(enum gw_sechdr_id id);
 
@@ -62,5 +67,14 @@ const char *gw_sechdr_name(enum gw_sechdr_id id);
  * head that a transformation or gantry wrote). Exposed for the unit tests. 0 or GW_ENOMEM. */
 int gw_sechdr_apply(const struct gw_sechdr_set *set, const struct gw_http1_message *m, bool secure,
                     struct gw_buf *head);
+
+/* Adds to f the names of the upstream headers set looks at on an answer (over TLS when secure:
+ * only there is an upstream's Strict-Transport-Security replaced or kept). */
+void gw_sechdr_filter_add(const struct gw_sechdr_set *set, bool secure, struct gw_answer_filter *f);
+
+/* The set of a request's answers: the gateway's before a service was chosen (r NULL, or r->svc
+ * NULL), else the service's or its rule's. NULL: no header. */
+const struct gw_sechdr_set *gw_sechdr_request_set(const struct gw_policy *p,
+                                                  const struct gw_request *r);
 
 #endif

@@ -27,6 +27,7 @@
 #include "control/snapshot-t.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "http1/hygiene.h"
 #include "http1/names.h"
 #include "policy/chain.h"
 #include "policy/client_addr.h"
@@ -173,9 +174,75 @@ static int plan_const_headers(struct gw_tf_plan *plan)
                 h->name_len = (uint32_t)strlen(lists[l][i].name);
                 h->value = lists[l][i].value->text;
                 h->value_len = (uint32_t)lists[l][i].value->text_len;
+                plan->adds_origin = plan->adds_origin || header_is(h->name, h->name_len, "origin");
             }
         }
     }
+    return 0;
+}
+
+/* True when the upstream request carries a field of this name as the transformation wrote it:
+ * not one gantry writes or drops itself (upstream/rewrite.c gw_rewrite_request_head: Host,
+ * X-Forwarded-*, X-Request-ID, trace context, identity and client-certificate fields, the
+ * target's token, hop-by-hop fields), and not Origin (the request's origin_index). */
+static bool forwarded_as_is(const struct gw_config *cfg, const struct gw_service_conf *sc,
+                            const char *name)
+{
+    static const char *const own[] = {"host",
+                                      "expect",
+                                      "x-request-id",
+                                      "x-forwarded-for",
+                                      "x-forwarded-proto",
+                                      "x-forwarded-host",
+                                      "traceparent",
+                                      "tracestate",
+                                      "origin"};
+    const char *configured[] = {cfg->auth.hdr_consumer,
+                                cfg->auth.hdr_user,
+                                cfg->auth.hdr_roles,
+                                cfg->tls.client_auth.subject_header,
+                                cfg->tls.client_auth.san_header,
+                                sc->secret_name};
+    size_t n = strlen(name);
+    if (gw_http1_is_hop_by_hop(name, n))
+        return false;
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) {
+        if (header_is(name, n, own[i]))
+            return false;
+    }
+    for (size_t i = 0; i < sizeof configured / sizeof configured[0]; i++) {
+        if (configured[i] && header_is(name, n, configured[i]))
+            return false;
+    }
+    return true;
+}
+
+/* plan->fwd_block, when every added field is forwarded as it is. 0 or GW_ENOMEM. */
+static int plan_fwd_block(struct gw_tf_plan *plan, const struct gw_config *cfg,
+                          const struct gw_service_conf *sc)
+{
+    size_t len = 0;
+    for (size_t i = 0; i < plan->nadded; i++) {
+        if (!forwarded_as_is(cfg, sc, plan->added[i].name))
+            return 0;
+        len += plan->added[i].name_len + 2 + plan->added[i].value_len + 2;
+    }
+    char *b = malloc(len + 1);
+    if (b == NULL)
+        return GW_ENOMEM;
+    size_t at = 0;
+    for (size_t i = 0; i < plan->nadded; i++) {
+        const struct gw_http1_header *h = &plan->added[i];
+        memcpy(b + at, h->name, h->name_len);
+        memcpy(b + at + h->name_len, ": ", 2);
+        memcpy(b + at + h->name_len + 2, h->value, h->value_len);
+        at += h->name_len + 2 + h->value_len;
+        memcpy(b + at, "\r\n", 2);
+        at += 2;
+    }
+    b[at] = '\0';
+    plan->fwd_block = b;
+    plan->fwd_block_len = at;
     return 0;
 }
 
@@ -226,7 +293,8 @@ int gw_transform_build(struct gw_policy *p, const struct gw_snapshot *s, char *w
             plan->const_headers =
                 plan->const_headers && constant && plan->base[k].does == GW_TF_REQ_HEADERS;
         }
-        if (plan->const_headers && plan_const_headers(plan) < 0)
+        if (plan->const_headers &&
+            (plan_const_headers(plan) < 0 || plan_fwd_block(plan, cfg, &cfg->services[i]) < 0))
             return GW_ENOMEM;
     }
     return 0;
@@ -245,6 +313,7 @@ void gw_transform_free(struct gw_policy *p)
         free(plan->rule_layers);
         free(plan->drop);
         free(plan->added);
+        free(plan->fwd_block);
     }
     free(p->transforms);
     p->transforms = NULL;
@@ -466,6 +535,7 @@ static int edit_request_headers(struct gw_request *r, struct tf_state *st,
     m->num_headers = (uint32_t)n;
     if (moved)
         m->host_index = gw_http1_find_header(m, "host", 4);
+    m->origin_index = gw_http1_origin_index(m);
     return 0;
 }
 
@@ -798,44 +868,92 @@ static bool const_dropped(const struct gw_tf_plan *plan, const struct gw_http1_h
     return false;
 }
 
-/* A plan of constant request-header edits only (plan->const_headers), applied in place when the
- * request's field array has room: the fields it drops go in one pass (a field whose name length
- * no dropped name has is kept after one test), then its prepared fields are copied after the
- * kept ones. The same result as edit_request_headers, without state. False when there is no
- * room (the general path then grows the array). */
-static bool edit_const_headers(struct gw_request *r, const struct gw_tf_plan *plan)
+/* A plan of constant request-header edits only (plan->const_headers), applied in place: the
+ * fields it drops go in one pass (a field whose name length no dropped name has is kept after
+ * one test), then its prepared fields come after the kept ones, copied into the request's field
+ * array (add_fields: when it has room) or, as lines, into r->fwd_lines (else). The same result
+ * as edit_request_headers, without state. */
+__attribute__((always_inline)) static inline void
+edit_const_headers(struct gw_request *r, const struct gw_tf_plan *plan, bool add_fields)
 {
     struct gw_http1_message *m = &r->msg;
     uint32_t n = m->num_headers, w = 0;
-    if (n + plan->nadded > m->headers_capacity)
-        return false;
     struct gw_http1_header *h = m->headers;
-    for (uint32_t i = 0; i < n; i++) {
+    /* most requests have none of the names: find the first before moving anything */
+    while (w < n && !(((plan->drop_lens >> (h[w].name_len < 63 ? h[w].name_len : 63)) & 1) &&
+                      const_dropped(plan, &h[w])))
+        w++;
+    for (uint32_t i = w; i < n; i++) {
         uint32_t len = h[i].name_len < 63 ? h[i].name_len : 63;
         if (((plan->drop_lens >> len) & 1) && const_dropped(plan, &h[i]))
             continue;
-        if (w != i)
-            h[w] = h[i];
-        w++;
+        h[w++] = h[i];
     }
-    memcpy(h + w, plan->added, plan->nadded * sizeof *h);
-    m->num_headers = w + (uint32_t)plan->nadded;
+    m->num_headers = w;
+    if (add_fields) {
+        memcpy(h + w, plan->added, plan->nadded * sizeof *h);
+        m->num_headers = w + (uint32_t)plan->nadded;
+    } else {
+        r->fwd_lines = plan->fwd_block;
+        r->fwd_lines_len = plan->fwd_block_len;
+    }
     /* Kept fields keep their order and added ones go after them: Host moved only if a field
      * went away. */
     if (w != n)
         m->host_index = gw_http1_find_header(m, "host", 4);
-    return true;
+    if (w != n || (add_fields && plan->adds_origin))
+        m->origin_index = gw_http1_origin_index(m);
 }
+
+/* The rows after this one that may read the request's fields (all but the security headers',
+ * which read its path): with none, fields added as lines (r->fwd_lines) are as good as fields
+ * in the list. */
+#define FIELD_READERS_AFTER                                                                        \
+    ((uint32_t)(((1ull << GW_STAGE__COUNT) - 1u) & ~((2ull << GW_STAGE_TRANSFORM) - 1u)) &         \
+     ~(1u << GW_STAGE_SECHDR))
 
 static enum gw_stage_result transform_request(struct gw_request *r, void **slot,
                                               struct gw_answer *a, const struct gw_tf_plan *plan);
 
+static enum gw_stage_result const_or_general(struct gw_request *r, void **slot, struct gw_answer *a,
+                                             const struct gw_tf_plan *plan);
+
 enum gw_stage_result gw_transform_on_request(struct gw_request *r, void **slot, struct gw_answer *a)
 {
     const struct gw_tf_plan *plan = &r->snap->policy->transforms[r->svc - r->snap->services];
-    if (plan->const_headers && edit_const_headers(r, plan))
-        return GW_STAGE_CONTINUE; /* no state: no cancel, no response hooks for this request */
-    return transform_request(r, slot, a, plan);
+    if (plan->fwd_block && !(r->svc->stages & FIELD_READERS_AFTER)) {
+        /* the common case: no field of the request has a length of a name the plan drops, so
+         * nothing moves; the added fields go as lines (no call, no stack frame) */
+        const struct gw_http1_header *h = r->msg.headers;
+        uint32_t i = 0, n = r->msg.num_headers;
+        while (i < n && !((plan->drop_lens >> (h[i].name_len < 63 ? h[i].name_len : 63)) & 1))
+            i++;
+        if (i == n) {
+            r->fwd_lines = plan->fwd_block;
+            r->fwd_lines_len = plan->fwd_block_len;
+            return GW_STAGE_CONTINUE;
+        }
+    }
+    return const_or_general(r, slot, a, plan);
+}
+
+/* The rest of gw_transform_on_request, out of line. */
+__attribute__((noinline)) static enum gw_stage_result
+const_or_general(struct gw_request *r, void **slot, struct gw_answer *a,
+                 const struct gw_tf_plan *plan)
+{
+    if (plan->const_headers) {
+        /* no state: no cancel, no response hooks for this request */
+        if (plan->fwd_block && !(r->svc->stages & FIELD_READERS_AFTER)) {
+            edit_const_headers(r, plan, false);
+            return GW_STAGE_CONTINUE;
+        }
+        if (r->msg.num_headers + plan->nadded <= r->msg.headers_capacity) {
+            edit_const_headers(r, plan, true);
+            return GW_STAGE_CONTINUE;
+        }
+    }
+    return transform_request(r, slot, a, plan); /* (the general path grows the array) */
 }
 
 /* The general case, with state (out of line: the common case above needs no stack frame). */

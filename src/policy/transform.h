@@ -68,6 +68,12 @@ struct gw_tf_plan {
     uint64_t drop_lens; /* bit min(n, 63) for each name of drop: most fields are let go by it */
     struct gw_http1_header *added;
     size_t nadded;
+    bool adds_origin; /* one of added is an Origin: the request's origin_index is found again */
+    /* added as header lines ("Name: value\r\n"...), when every added name is one the upstream
+     * request carries as it is (not Host, a hop-by-hop or an identity field, ...): a request no
+     * later row reads the fields of gets them as r->fwd_lines, not in its field list. Or NULL. */
+    char *fwd_block;
+    size_t fwd_block_len;
 };
 
 /* Builds p->transforms (one plan per service of s): compiles the path expressions with their

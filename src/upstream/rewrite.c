@@ -229,6 +229,9 @@ int gw_rewrite_request_head(struct gw_request *r)
         }
         rc |= append_header(b, h->name, h->name_len, h->value, h->value_len);
     }
+    /* Fields a stage adds as ready lines (a constant transformation), after the client's. */
+    if (r->fwd_lines)
+        rc |= gw_buf_append(b, r->fwd_lines, r->fwd_lines_len);
 
     /* X-Forwarded-For: every value the client sent (it may be a chain of proxies), then
      * the address we saw. Whoever trusts it must only trust the entries its own proxies
@@ -357,12 +360,40 @@ response_framing(struct gw_request *r, struct gw_buf *b, enum gw_http1_body body
     return rc;
 }
 
+/* Copies the upstream's fields into b, but the framing and hop-by-hop ones and X-Request-ID
+ * (gantry sets them), and, with a filter f, those the answer hooks hide or replace (each field
+ * f lets through is shown to them: gw_policy_answer_field). Inlined with f constant. */
+__attribute__((always_inline)) static inline int
+copy_response_fields(struct gw_request *r, struct gw_buf *b,
+                     const struct gw_connection_tokens *tokens, const struct gw_answer_filter *f)
+{
+    const struct gw_http1_message *m = &r->rmsg;
+    int rc = 0;
+    for (uint32_t i = 0; i < m->num_headers; i++) {
+        const struct gw_http1_header *h = &m->headers[i];
+        if (name_is(h, "content-length", 14) && m->body == GW_BODY_NONE && m->status != 204 &&
+            m->status >= 200 && all_digits(h->value, h->value_len)) {
+            /* HEAD and 304 answers describe the representation's length: keep it. */
+            rc |= append_header(b, h->name, h->name_len, h->value, h->value_len);
+            continue;
+        }
+        if (gw_http1_drop_on_forward(tokens, h))
+            continue;
+        if (name_is(h, "x-request-id", 12))
+            continue;
+        if (f && gw_answer_filter_hit(f, h->name, h->name_len) && gw_policy_answer_field(r, h))
+            continue;
+        rc |= append_header(b, h->name, h->name_len, h->value, h->value_len);
+    }
+    return rc;
+}
+
 int gw_rewrite_response_head(struct gw_request *r)
 {
     /* The stages may edit the upstream's head first (status, fields, a body filter). */
     if (gw_policy_response_head(r, &r->rmsg) < 0)
         return GW_ENOMEM;
-    /* ... and the answer hooks take out the fields they replace (security headers). */
+    /* ... and the answer hooks choose what to look for in its fields (policy/answer.h). */
     gw_policy_answer_prepare(r->snap->policy, r, r->secure);
     const struct gw_http1_message *m = &r->rmsg;
     struct gw_buf *b = &r->rhead;
@@ -381,26 +412,18 @@ int gw_rewrite_response_head(struct gw_request *r)
     rc |= gw_buf_append(b, m->reason, m->reason_len);
     rc |= gw_buf_append(b, "\r\n", 2);
 
-    for (uint32_t i = 0; i < m->num_headers; i++) {
-        const struct gw_http1_header *h = &m->headers[i];
-        if (name_is(h, "content-length", 14) && m->body == GW_BODY_NONE && m->status != 204 &&
-            m->status >= 200 && all_digits(h->value, h->value_len)) {
-            /* HEAD and 304 answers describe the representation's length: keep it. */
-            rc |= append_header(b, h->name, h->name_len, h->value, h->value_len);
-            continue;
-        }
-        if (gw_http1_drop_on_forward(&tokens, h))
-            continue;
-        if (name_is(h, "x-request-id", 12))
-            continue;
-        rc |= append_header(b, h->name, h->name_len, h->value, h->value_len);
-    }
+    /* The answer hooks' filter (policy/answer.h) is tested in a loop of its own: without one,
+     * the copy costs what it did before there were any. */
+    if (r->answer_filter)
+        rc |= copy_response_fields(r, b, &tokens, r->answer_filter);
+    else
+        rc |= copy_response_fields(r, b, &tokens, NULL);
     /* The policy stages' headers (rate limits replace the upstream's own), then those of the
      * response policies outside the chain (security headers: policy/answer.h; one test when
      * there are none), which see what the stages set (transformations). */
     if (r->arena_used)
         rc |= gw__policy_response_headers(r, b);
-    rc |= gw_policy_answer_headers(r->snap->policy, r, r->secure, b);
+    rc |= gw_policy_answer_upstream_headers(r->snap->policy, r, r->secure);
     if (r->arena_used) {
         if (r->resp_filter) {
             /* A stage takes the body whole: the framing waits for its final length. */

@@ -338,6 +338,27 @@ def test_plain_requests_and_off_by_default():
         assert r.status == 404, r
 
 
+def test_origin_refusal_varies_with_origin():
+    """hub.origins: a handshake from another origin is refused 403 with Vary: Origin (the answer
+    depends on it); one from a listed origin is not refused for its origin."""
+    handshake = ("GET /ws/alice HTTP/1.1\r\nHost: gw\r\nConnection: Upgrade\r\n"
+                 "Upgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                 "Sec-WebSocket-Version: 13\r\nOrigin: %s\r\n\r\n")
+    with Origin() as o, Gantry(hub_config(o, {"origins": ["https://app.example"]})) as g:
+        r = gwtest.raw_exchange(g.port, (handshake % "https://evil.example").encode())
+        head = r.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+        assert head[0].startswith(b"HTTP/1.1 403 "), r
+        assert [h for h in head if h.lower().startswith(b"vary:")] == [b"Vary: Origin"], r
+        with socket.create_connection(("127.0.0.1", g.port), timeout=10) as c:
+            c.sendall((handshake % "https://app.example").encode())
+            got = b""
+            while b"\r\n\r\n" not in got:
+                chunk = c.recv(4096)
+                assert chunk, got
+                got += chunk
+            assert got.startswith(b"HTTP/1.1 101 "), got
+
+
 # ---- the handshake: policies, identity --------------------------------------------------------
 
 

@@ -252,6 +252,37 @@ def test_bad_handshakes_are_refused():
         assert rep["open"], rep
 
 
+def vary_lines(data):
+    head = data.split(b"\r\n\r\n", 1)[0].split(b"\r\n")[1:]
+    return [line for line in head if line.lower().startswith(b"vary:")]
+
+
+def test_refusals_vary_with_origin():
+    """A handshake refused on a service that checks Origin (websocket.origins) or answers CORS
+    says Vary: Origin, once, like every other answer there (it is refused before the CORS row,
+    which adds it to the others); a refusal elsewhere does not."""
+    with Origin() as o:
+        cfg = gwtest.simple_config(o, prefix="/ws", name="chat")
+        cfg["services"][0]["websocket"] = {"origins": ["https://app.example"]}
+        cfg["services"].append({"name": "cors", "prefix": "/c", "targets": [o.target()],
+                                "cors": {"origins": ["https://app.example"]}})
+        cfg["services"].append({"name": "plain", "prefix": "/p", "targets": [o.target()]})
+        with Gantry(cfg) as g:
+            r = raw_exchange(g.port, handshake_bytes(extra="Origin: https://evil.example\r\n"))
+            assert status_of(r) == 403 and vary_lines(r) == [b"Vary: Origin"], r
+            r = raw_exchange(g.port, handshake_bytes(version="8"))
+            assert status_of(r) == 426 and vary_lines(r) == [b"Vary: Origin"], r
+            assert b"\r\nSec-WebSocket-Version: 13\r\n" in r, r
+            r = raw_exchange(g.port, handshake_bytes(path="/c/x", key="short",
+                                                     extra="Origin: https://app.example\r\n"))
+            assert status_of(r) == 400 and vary_lines(r) == [b"Vary: Origin"], r
+            r = raw_exchange(g.port, handshake_bytes(path="/p/x", key="short"))
+            assert status_of(r) == 400 and vary_lines(r) == [], r
+            # the service's other answers: Vary from its CORS row, as before
+            r = g.request("GET", "/c/x", headers={"Origin": "https://app.example"})
+            assert r.header("Vary") == "Origin", r
+
+
 def test_ignored_upgrades_go_upstream_as_plain_requests():
     with Origin() as o:
         cfg = gwtest.simple_config(o, name="plain", prefix="/plain")

@@ -500,12 +500,45 @@ static void test_find_header(void **state)
     assert_int_equal(m.host_index, 0);
 }
 
+/* The Origin header's index, found in the framing pass: none, one (any case, among other
+ * names of six bytes: Accept, Expect, Cookie), more than one (-2), and the same again from
+ * gw_http1_origin_index for an edited list. */
+static void test_origin_index(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in;
+        int index;
+    } t[] = {
+        {"GET / HTTP/1.1\r\nHost: a\r\nAccept: */*\r\n\r\n", -1},
+        {"GET / HTTP/1.1\r\nHost: a\r\nAccept: */*\r\nOrigin: https://a.example\r\n\r\n", 2},
+        {"GET / HTTP/1.1\r\noRiGiN: null\r\nCookie: a=1\r\nExpect: 100-continue\r\nHost: a\r\n\r\n",
+         0},
+        {"GET / HTTP/1.1\r\nOrigin: https://a.example\r\nHost: a\r\nOrigin: "
+         "https://b.example\r\n\r\n",
+         -2},
+        {"GET / HTTP/1.1\r\nOrigins: x\r\nOrigi: x\r\nHost: a\r\n\r\n", -1},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        struct gw_http1_parser p;
+        struct gw_http1_message m = {0};
+        struct gw_http1_header hdrs[8];
+        m.headers = hdrs;
+        m.headers_capacity = 8;
+        gw_http1_parser_init_request(&p, NULL);
+        assert_int_equal(gw_http1_parse_request(&p, t[i].in, strlen(t[i].in), &m), GW_HTTP1_DONE);
+        assert_int_equal(m.origin_index, t[i].index);
+        assert_int_equal(gw_http1_origin_index(&m), t[i].index);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_table),     cmocka_unit_test(test_default_limits),
-        cmocka_unit_test(test_pipelined), cmocka_unit_test(test_pipelined_offsets),
-        cmocka_unit_test(test_method_id), cmocka_unit_test(test_find_header),
+        cmocka_unit_test(test_table),        cmocka_unit_test(test_default_limits),
+        cmocka_unit_test(test_pipelined),    cmocka_unit_test(test_pipelined_offsets),
+        cmocka_unit_test(test_method_id),    cmocka_unit_test(test_find_header),
+        cmocka_unit_test(test_origin_index),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
 /* Unit tests for the pure editing functions of src/policy/transform.c: query edits, the prefix
  * rewrite on a path and its spelling, regular-expression replacements, JSON body edits, the
- * JSON media types. */
+ * JSON media types; and the constant request-header plans (their ready lines, and a request
+ * through the stage with them). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,7 +15,13 @@
 #include <jansson.h>
 #include <pcre2.h>
 
+#include "config/config.h"
+#include "conn/request-t.h"
+#include "control/snapshot-t.h"
 #include "core/error.h"
+#include "policy/chain.h"
+#include "policy/policy.h"
+#include "policy/stages.h"
 #include "policy/transform.h"
 
 static struct gw_template *tpl(const char *s)
@@ -158,12 +165,154 @@ static void test_is_json(void **unused)
     assert_false(gw_tf_is_json("text/json", 9));
 }
 
+/* ---- constant request-header plans ---------------------------------------------------------- */
+
+/* Services a, trace, origin, cert, state (constant edits) and var (a variable). */
+static const char PLANS[] =
+    "{\"services\": ["
+    "{\"name\": \"a\", \"prefix\": \"/a\", \"targets\": [\"http://h:1\"], \"transform\": "
+    "{\"request\": {\"headers\": {\"set\": {\"X-Gateway\": \"gantry\"}, \"add\": {\"X-Two\": "
+    "\"2\"}, \"remove\": [\"X-Debug\"]}}}},"
+    "{\"name\": \"trace\", \"prefix\": \"/t\", \"targets\": [\"http://h:1\"], \"transform\": "
+    "{\"request\": {\"headers\": {\"set\": {\"traceparent\": \"00-1-2-01\"}}}}},"
+    "{\"name\": \"origin\", \"prefix\": \"/o\", \"targets\": [\"http://h:1\"], \"transform\": "
+    "{\"request\": {\"headers\": {\"set\": {\"Origin\": \"https://b.example\"}}}}},"
+    "{\"name\": \"cert\", \"prefix\": \"/c\", \"targets\": [\"http://h:1\"], \"transform\": "
+    "{\"request\": {\"headers\": {\"add\": {\"X-Client-Cert-Subject\": \"CN=me\"}}}}},"
+    "{\"name\": \"state\", \"prefix\": \"/s\", \"targets\": [\"http://h:1\"], \"transform\": "
+    "{\"request\": {\"headers\": {\"set\": {\"TraceState\": \"a=1\"}}}}},"
+    "{\"name\": \"var\", \"prefix\": \"/v\", \"targets\": [\"http://h:1\"], \"transform\": "
+    "{\"request\": {\"headers\": {\"set\": {\"X-Id\": \"$request_id\"}}}}}]}";
+
+struct plans {
+    struct gw_config *cfg;
+    struct gw_snapshot snap;
+    struct gw_policy policy;
+    struct gw_service services[6];
+};
+
+static struct plans *plans_build(void)
+{
+    struct plans *b = calloc(1, sizeof *b);
+    struct gw_config_errors errs;
+    char why[256];
+    assert_non_null(b);
+    if (gw_config_load_string("t.json", PLANS, strlen(PLANS), &b->cfg, &errs) != 0) {
+        gw_config_errors_print(&errs, stderr);
+        fail_msg("config does not load");
+    }
+    gw_config_errors_free(&errs);
+    assert_int_equal(b->cfg->nservices, 6);
+    for (size_t i = 0; i < 6; i++)
+        b->services[i].conf = &b->cfg->services[i];
+    b->snap.cfg = b->cfg;
+    b->snap.nservices = 6;
+    b->snap.services = b->services;
+    b->snap.policy = &b->policy;
+    b->policy.cfg = b->cfg;
+    assert_int_equal(gw_transform_build(&b->policy, &b->snap, why, sizeof why), 0);
+    return b;
+}
+
+static void test_const_plan_lines(void **unused)
+{
+    (void)unused;
+    struct plans *b = plans_build();
+    const struct gw_tf_plan *p = b->policy.transforms;
+    /* the fields a set adds go as ready lines, in order */
+    assert_true(p[0].const_headers);
+    assert_string_equal(p[0].fwd_block, "X-Gateway: gantry\r\nX-Two: 2\r\n");
+    assert_int_equal(p[0].fwd_block_len, strlen(p[0].fwd_block));
+    /* ... unless gantry writes or drops a field of that name itself (the config refuses most:
+     * Host, X-Forwarded-*, identity, hop-by-hop), or it is the Origin: then in the field list */
+    for (size_t i = 1; i <= 4; i++) {
+        assert_true(p[i].const_headers);
+        assert_null(p[i].fwd_block);
+    }
+    /* variables are rendered per request: no plan of constants */
+    assert_false(p[5].const_headers);
+    assert_null(p[5].fwd_block);
+    gw_transform_free(&b->policy);
+    gw_config_free(b->cfg);
+    free(b);
+}
+
+/* A request of service 0 with fields fields[0..n): the stage's verdict, its field list after. */
+static void through_stage(struct plans *b, uint32_t later_rows, const char *const *fields, size_t n,
+                          const char *want_fields, const char *want_lines)
+{
+    struct gw_request *r = calloc(1, sizeof *r);
+    struct gw_http1_header h[8];
+    struct gw_answer a;
+    assert_non_null(r);
+    r->snap = &b->snap;
+    r->svc = &b->services[0];
+    b->services[0].stages = later_rows;
+    r->msg.headers = h;
+    r->msg.headers_capacity = 8;
+    r->msg.num_headers = (uint32_t)n;
+    for (size_t i = 0; i < n; i++) {
+        const char *colon = strchr(fields[i], ':');
+        h[i] = (struct gw_http1_header){.name = fields[i],
+                                        .name_len = (uint32_t)(colon - fields[i]),
+                                        .value = colon + 2,
+                                        .value_len = (uint32_t)strlen(colon + 2)};
+    }
+    r->msg.host_index = 0;
+    r->msg.origin_index = -1;
+    assert_int_equal(gw_transform_on_request(r, &r->slot[GW_STAGE_TRANSFORM], &a),
+                     GW_STAGE_CONTINUE);
+    assert_null(r->slot[GW_STAGE_TRANSFORM]); /* no state */
+    char got[256] = "";
+    for (uint32_t i = 0; i < r->msg.num_headers; i++) {
+        size_t at = strlen(got);
+        snprintf(got + at, sizeof got - at, "%.*s;", (int)r->msg.headers[i].name_len,
+                 r->msg.headers[i].name);
+    }
+    assert_string_equal(got, want_fields);
+    if (want_lines) {
+        assert_non_null(r->fwd_lines);
+        assert_int_equal(r->fwd_lines_len, strlen(want_lines));
+        assert_memory_equal(r->fwd_lines, want_lines, r->fwd_lines_len);
+    } else {
+        assert_null(r->fwd_lines);
+    }
+    assert_int_equal(r->msg.host_index, 0);
+    free(r);
+}
+
+static void test_const_plan_requests(void **unused)
+{
+    (void)unused;
+    struct plans *b = plans_build();
+    static const char lines[] = "X-Gateway: gantry\r\nX-Two: 2\r\n";
+    static const char *const plain[] = {"Host: a", "Accept: */*"};
+    static const char *const theirs[] = {"Host: a", "x-gateway: client", "X-Debug: 1",
+                                         "Origin: https://a.example", "X_Gateway: 2"};
+    /* nothing of theirs to drop: the fields stay, the lines go after them */
+    through_stage(b, 0, plain, 2, "Host;Accept;", lines);
+    /* their X-Gateway (any spelling) and X-Debug go; Origin's index follows its move */
+    through_stage(b, 0, theirs, 5, "Host;Origin;", lines);
+    /* a later row reads the fields (the cache): the added ones go into the list */
+    through_stage(b, 1u << GW_STAGE_CACHE, plain, 2, "Host;Accept;X-Gateway;X-Two;", NULL);
+    through_stage(b, 1u << GW_STAGE_CACHE, theirs, 5, "Host;Origin;X-Gateway;X-Two;", NULL);
+    /* security headers read only the path: lines again */
+    through_stage(b, 1u << GW_STAGE_SECHDR, theirs, 5, "Host;Origin;", lines);
+    gw_transform_free(&b->policy);
+    gw_config_free(b->cfg);
+    free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_query_edit), cmocka_unit_test(test_path_prefix),
-        cmocka_unit_test(test_expand),     cmocka_unit_test(test_json_edit),
+        cmocka_unit_test(test_query_edit),
+        cmocka_unit_test(test_path_prefix),
+        cmocka_unit_test(test_expand),
+        cmocka_unit_test(test_json_edit),
         cmocka_unit_test(test_is_json),
+        cmocka_unit_test(test_const_plan_lines),
+        cmocka_unit_test(test_const_plan_requests),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
