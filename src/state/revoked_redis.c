@@ -224,9 +224,9 @@ static void on_resync(void *arg, int status, const struct redisReply *r)
 {
     uint64_t gen = (uint64_t)(uintptr_t)arg;
     if (status != 0 || r == NULL || r->type != REDIS_REPLY_ARRAY) {
-        if (status == GW_EREDISDOWN || status == GW_EREDISTIMEOUT)
-            rr.resync_wanted = true;
-        else
+        /* Read again when the command connection is next up (out of sync until then). */
+        rr.resync_wanted = true;
+        if (status != GW_EREDISDOWN && status != GW_EREDISTIMEOUT)
             gw_log_error("identity: the revocations could not be read from Redis: %s",
                          r && r->str ? r->str : "unexpected reply");
         return;
