@@ -272,11 +272,24 @@ static bool check_redis_key(struct gw__cfg_ctx *ctx, char **s)
 }
 static const struct gw__cfg_str redis_key_check = {check_redis_key};
 
+/* What a token check does while Redis is unreachable (the rate limiter's failure_policy
+ * vocabulary; "fail_open", ignoring revocations, is not offered). */
+static const struct gw__cfg_enum revoke_failure_policies[] = {
+    {"local", GW_IDP_REVOKE_FAIL_LOCAL},
+    {"fail_closed", GW_IDP_REVOKE_FAIL_CLOSED},
+    {NULL, 0},
+};
+
 static const struct gw__cfg_field revocation_fields[] = {
     {.name = "backend",
      .type = &gw__cfg_enum_type,
      .offset = CFG(identity.revocation_backend),
      .arg = revoke_backends,
+     .def = "local"},
+    {.name = "failure_policy",
+     .type = &gw__cfg_enum_type,
+     .offset = CFG(identity.revocation_failure_policy),
+     .arg = revoke_failure_policies,
      .def = "local"},
     {.name = "key",
      .type = &gw__cfg_string_type,
@@ -649,6 +662,15 @@ static void identity_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
     }
     if (ic->totp_enabled)
         totp_check(ctx, ic, json);
+    if (ic->revocation_failure_policy == GW_IDP_REVOKE_FAIL_CLOSED &&
+        ic->revocation_backend != GW_IDP_REVOKE_REDIS) {
+        gw__cfg_push_key(ctx, "revocation");
+        gw__cfg_push_key(ctx, "failure_policy");
+        gw__cfg_error(ctx, "\"fail_closed\" applies to revocation.backend \"redis\" only (the "
+                           "in-process set is never unreachable)");
+        gw__cfg_pop(ctx);
+        gw__cfg_pop(ctx);
+    }
     if (ic->revocation_backend == GW_IDP_REVOKE_REDIS && cfg->rate_limit.redis.url == NULL) {
         gw__cfg_push_key(ctx, "revocation");
         gw__cfg_push_key(ctx, "backend");

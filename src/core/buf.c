@@ -104,20 +104,22 @@ int gw_buf_append_u64(struct gw_buf *b, uint64_t v)
 int gw_buf_append_json_escaped(struct gw_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
+    size_t run = 0; /* s[run..i) needs no escape: appended in one piece */
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        int rc;
-        if (c == '"' || c == '\\') {
+        if (c != '"' && c != '\\' && c >= 0x20 && c != 0x7F)
+            continue;
+        int rc = gw_buf_append(b, s + run, i - run);
+        if (rc == 0 && (c == '"' || c == '\\')) {
             char e[2] = {'\\', (char)c};
             rc = gw_buf_append(b, e, 2);
-        } else if (c < 0x20 || c == 0x7F) {
+        } else if (rc == 0) {
             char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
             rc = gw_buf_append(b, e, 6);
-        } else {
-            rc = gw_buf_append(b, &s[i], 1);
         }
         if (rc < 0)
             return rc;
+        run = i + 1;
     }
-    return 0;
+    return gw_buf_append(b, s + run, n - run);
 }

@@ -144,7 +144,8 @@
     X(EIDCLOSED, 403, "registration not allowed")                                                  \
     X(EIDLOCKED, 429, "too many failed logins")                                                    \
     X(EIDSTATE, 409, "not possible in the account's current state")                                \
-    X(EIDSTORE, 503, "identity store unavailable")
+    X(EIDSTORE, 503, "identity store unavailable")                                                 \
+    X(EIDREVOCATIONS, 503, "token revocations unavailable")
 
 enum gw_error {
     GW_OK = 0,

@@ -22,9 +22,7 @@
 /* ---- bearer tokens ------------------------------------------------------------------------------
  */
 
-/* The request's bearer token, issued by this gantry, valid and not revoked: 0, or
- * GW_EIDTOKEN. */
-int gw__idp_verify_bearer(const struct gw_idp_call *c, struct gw__idp_bearer *b)
+int gw__idp_verify_bearer(const struct gw_idp_call *c, struct gw__idp_bearer *b, bool in_doubt_ok)
 {
     struct gw_jwt_claims cl;
     int64_t now = (int64_t)time(NULL);
@@ -32,8 +30,12 @@ int gw__idp_verify_bearer(const struct gw_idp_call *c, struct gw__idp_bearer *b)
         gw_jwt_verify(c->bearer, c->bearer_len, c->keys->verify, c->keys->nkeys, &gw__idp.pol, now,
                       &cl) != 0)
         return GW_EIDTOKEN;
-    if (gw_revoked_has(cl.jti_key, now) || gw_revoked_has(cl.sid_key, now))
-        return GW_EIDTOKEN;
+    int rc = gw_revoked_check(cl.jti_key, cl.sid_key, now);
+    if (rc == GW_EIDREVOCATIONS && in_doubt_ok)
+        rc =
+            gw_revoked_has(cl.jti_key, now) || gw_revoked_has(cl.sid_key, now) ? GW_EJWTREVOKED : 0;
+    if (rc != 0)
+        return rc == GW_EIDREVOCATIONS ? rc : GW_EIDTOKEN;
     /* The signature is good: read sid and roles from the payload. */
     const char *d1 = memchr(c->bearer, '.', c->bearer_len);
     const char *d2 = d1 ? memchr(d1 + 1, '.', c->bearer_len - (size_t)(d1 + 1 - c->bearer)) : NULL;
@@ -50,7 +52,7 @@ int gw__idp_verify_bearer(const struct gw_idp_call *c, struct gw__idp_bearer *b)
     const char *sid = json_string_value(json_object_get(p, "sid"));
     const char *sub = json_string_value(json_object_get(p, "sub"));
     json_t *roles = json_object_get(p, "roles");
-    int rc = GW_EIDTOKEN;
+    rc = GW_EIDTOKEN;
     char *end = NULL;
     if (sid && sub && strlen(sid) == GW__IDP_SID_LEN) {
         b->user = strtoll(sub, &end, 10);
@@ -120,7 +122,12 @@ void gw__idp_do_register(struct gw_idp_call *c, const struct gw_idp_input *in)
             snprintf(u.roles + k, sizeof u.roles - k, "%s%s", k ? " " : "", ic->admin_role);
         } else {
             struct gw__idp_bearer b;
-            if (gw__idp_verify_bearer(c, &b) != 0 || !gw_jwt_list_has(b.roles, ic->admin_role)) {
+            int brc = gw__idp_verify_bearer(c, &b, false);
+            if (brc == GW_EIDREVOCATIONS) {
+                gw__idp_fail(c, brc, NULL, NULL);
+                return;
+            }
+            if (brc != 0 || !gw_jwt_list_has(b.roles, ic->admin_role)) {
                 gw__idp_fail(c, GW_EIDCLOSED, NULL, "registration needs an admin's bearer token");
                 return;
             }
@@ -171,11 +178,23 @@ static void issue(struct gw_idp_call *c, const struct gw__idp_user *u, const cha
         gw__idp_fail(c, GW_ENOMEM, NULL, NULL);
         return;
     }
-    gw__idp_answer(c, status,
-                   json_pack("{s:s, s:s, s:I, s:s}", "access_token", access, "token_type", "Bearer",
-                             "expires_in", (json_int_t)(gw__idp.ic.access_ttl_ms / 1000),
-                             "refresh_token", refresh));
+    /* Written directly: both tokens are base64url (nothing to escape), and this runs on every
+     * login and refresh. */
+    size_t cap = strlen(access) + strlen(refresh) + 128;
+    char *text = malloc(cap);
+    int n = text
+                ? snprintf(text, cap,
+                           "{\"access_token\":\"%s\",\"token_type\":\"Bearer\",\"expires_in\":%llu,"
+                           "\"refresh_token\":\"%s\"}",
+                           access, (unsigned long long)(gw__idp.ic.access_ttl_ms / 1000), refresh)
+                : -1;
     free(access);
+    if (n < 0 || (size_t)n >= cap) {
+        free(text);
+        gw__idp_fail(c, GW_ENOMEM, NULL, NULL);
+        return;
+    }
+    gw__idp_answer_text(c, status, text, (size_t)n);
 }
 
 /* The second factor of u's login: in's TOTP code (a step later than the last one used) or one
@@ -334,8 +353,11 @@ void gw__idp_do_refresh(struct gw_idp_call *c, const struct gw_idp_input *in)
 void gw__idp_do_logout(struct gw_idp_call *c, const struct gw_idp_input *in)
 {
     struct gw__idp_bearer b;
-    if (gw__idp_verify_bearer(c, &b) != 0) {
-        gw__idp_fail(c, GW_EIDTOKEN, NULL, NULL);
+    /* In doubt (Redis unreachable, failure_policy fail_closed), a logout still goes through:
+     * it only revokes more, and what it revokes is shared once Redis is back. */
+    int rc = gw__idp_verify_bearer(c, &b, true);
+    if (rc != 0) {
+        gw__idp_fail(c, rc, NULL, NULL);
         return;
     }
     int n = 0;
@@ -359,11 +381,12 @@ void gw__idp_do_password(struct gw_idp_call *c, const struct gw_idp_input *in)
     const struct gw_identity_conf *ic = &gw__idp.ic;
     struct gw__idp_bearer b;
     struct gw__idp_user u;
-    if (gw__idp_verify_bearer(c, &b) != 0) {
-        gw__idp_fail(c, GW_EIDTOKEN, NULL, NULL);
+    int rc = gw__idp_verify_bearer(c, &b, false);
+    if (rc != 0) {
+        gw__idp_fail(c, rc, NULL, NULL);
         return;
     }
-    int rc = gw__idp_user_find(gw__idp.store, NULL, false, b.user, &u);
+    rc = gw__idp_user_find(gw__idp.store, NULL, false, b.user, &u);
     if (rc != 0) {
         gw__idp_fail(c, rc < 0 ? GW_EIDSTORE : GW_EIDTOKEN, NULL, NULL);
         return;
@@ -422,11 +445,12 @@ void gw__idp_do_me(struct gw_idp_call *c)
 {
     struct gw__idp_bearer b;
     struct gw__idp_user u;
-    if (gw__idp_verify_bearer(c, &b) != 0) {
-        gw__idp_fail(c, GW_EIDTOKEN, NULL, NULL);
+    int rc = gw__idp_verify_bearer(c, &b, false);
+    if (rc != 0) {
+        gw__idp_fail(c, rc, NULL, NULL);
         return;
     }
-    int rc = gw__idp_user_find(gw__idp.store, NULL, false, b.user, &u);
+    rc = gw__idp_user_find(gw__idp.store, NULL, false, b.user, &u);
     if (rc != 0) {
         gw__idp_fail(c, rc < 0 ? GW_EIDSTORE : GW_EIDTOKEN, NULL, NULL);
         return;

@@ -21,11 +21,12 @@
 /* The user of the request's bearer token into *u: 0, or the failure answered. */
 int gw__idp_bearer_user(struct gw_idp_call *c, struct gw__idp_bearer *b, struct gw__idp_user *u)
 {
-    if (gw__idp_verify_bearer(c, b) != 0) {
-        gw__idp_fail(c, GW_EIDTOKEN, NULL, NULL);
+    int rc = gw__idp_verify_bearer(c, b, false);
+    if (rc != 0) {
+        gw__idp_fail(c, rc, NULL, NULL);
         return -1;
     }
-    int rc = gw__idp_user_find(gw__idp.store, NULL, false, b->user, u);
+    rc = gw__idp_user_find(gw__idp.store, NULL, false, b->user, u);
     if (rc != 0) {
         gw__idp_fail(c, rc < 0 ? GW_EIDSTORE : GW_EIDTOKEN, NULL, NULL);
         return -1;

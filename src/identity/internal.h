@@ -81,6 +81,8 @@ struct gw__idp_bearer {
 void gw__idp_fail(struct gw_idp_call *c, int err, const char *field, const char *why);
 /* The call answers status with json (its reference taken; NULL: out of memory). */
 void gw__idp_answer(struct gw_idp_call *c, int status, json_t *json);
+/* The same with the JSON text already written: text[0..len) (malloc'd, taken over). */
+void gw__idp_answer_text(struct gw_idp_call *c, int status, char *text, size_t len);
 /* An audit entry (event identity) of the call's client, with detail (JSON text) or NULL. */
 void gw__idp_audit_detail(const struct gw_idp_call *c, const char *action, const char *object,
                           int status, const char *detail);
@@ -90,9 +92,10 @@ int64_t gw__idp_now_ms(void);
 
 /* ---- endpoints.c, endpoints_totp.c: the handlers, on the thread pool ---------------------- */
 
-/* The request's bearer token, issued by this gantry, valid and not revoked: 0, or
- * GW_EIDTOKEN. */
-int gw__idp_verify_bearer(const struct gw_idp_call *c, struct gw__idp_bearer *b);
+/* The request's bearer token, issued by this gantry, valid and not revoked: 0, GW_EIDTOKEN, or
+ * GW_EIDREVOCATIONS while the revoked set is in doubt and refuses (state/revoked.h; with
+ * in_doubt_ok, a logout's, the set answers from what it holds instead). */
+int gw__idp_verify_bearer(const struct gw_idp_call *c, struct gw__idp_bearer *b, bool in_doubt_ok);
 /* The user of the request's bearer token into *u: 0, or -1 with the failure answered. */
 int gw__idp_bearer_user(struct gw_idp_call *c, struct gw__idp_bearer *b, struct gw__idp_user *u);
 /* The second factor of u's login: in's TOTP code (a step later than the last one used) or one

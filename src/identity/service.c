@@ -214,6 +214,14 @@ void gw__idp_answer(struct gw_idp_call *c, int status, json_t *json)
     c->res.body_len = strlen(text);
 }
 
+void gw__idp_answer_text(struct gw_idp_call *c, int status, char *text, size_t len)
+{
+    c->res.status = status;
+    c->res.err = 0;
+    c->res.body = text;
+    c->res.body_len = len;
+}
+
 void gw__idp_default_roles(char *out, size_t cap)
 {
     snprintf(out, cap, "%s", gw__idp.roles);

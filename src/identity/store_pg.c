@@ -20,8 +20,10 @@
  * its versions in gantry_migrations (component "identity"). Its statements are the SQLite
  * store's, in PostgreSQL's types; a database migrated by a newer gantry is refused.
  *
- * libpq resolves a host name with a blocking getaddrinfo: that happens on the calling thread,
- * never a loop thread.
+ * libpq resolves a host name with a blocking getaddrinfo, outside the timeout: that happens on
+ * the calling thread, a pool thread for the endpoints, the control thread for the admin API's
+ * calls (identity/admin.c), never a worker's loop (docs/internals.md, "PostgreSQL off the
+ * loops").
  */
 #include "identity/internal.h"
 

@@ -121,6 +121,7 @@ void gw__prom_cache_store(struct gw__prom *o, struct gw_server *s);
 void gw__prom_redis(struct gw__prom *o, struct gw_server *s);
 void gw__prom_redis_latency(struct gw__prom *o, const struct gw_metrics_total *t);
 void gw__prom_hub(struct gw__prom *o, struct gw_server *s);
+void gw__prom_revocations(struct gw__prom *o, struct gw_server *s);
 /* prom_process.c: the trace exporter, the audit log. */
 void gw__prom_tracing(struct gw__prom *o, struct gw_server *s);
 void gw__prom_audit(struct gw__prom *o);

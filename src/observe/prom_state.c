@@ -1,14 +1,16 @@
 /*
  * The Prometheus families of shared state: every shared Redis client by use (state, commands,
- * errors, round trips) and the WebSocket hub.
+ * errors, round trips), built-in identity's revocations and the WebSocket hub.
  */
 #include <string.h>
 
+#include "control/snapshot-t.h"
 #include "hub/hub.h"
 #include "metrics/hub.h"
 #include "observe/internal.h"
 #include "runtime/server-t.h"
 #include "state/redis_stats.h"
+#include "state/revoked.h"
 
 static uint64_t ld(_Atomic uint64_t *p)
 {
@@ -119,6 +121,31 @@ void gw__prom_redis_latency(struct gw__prom *o, const struct gw_metrics_total *t
         redis_latency(o, lb.s, st);
     }
 }
+/* Built-in identity's revoked set (state/revoked.h), when identity runs. */
+void gw__prom_revocations(struct gw__prom *o, struct gw_server *s)
+{
+    if (s->snap == NULL || !s->snap->cfg->identity.enabled)
+        return;
+    struct gw_revoked_stats st;
+    gw_revoked_stats(&st);
+    gw__prom_family(o, "gantry_revocations", "gauge",
+                    "Revoked access tokens and sessions this instance holds (until they expire).");
+    gw__prom_sample_u64(o, "gantry_revocations", "", st.entries);
+    if (s->snap->cfg->identity.revocation_backend != GW_IDP_REVOKE_REDIS)
+        return;
+    gw__prom_family(o, "gantry_revocations_redis_synced", "gauge",
+                    "1 when the set holds what Redis holds (connected, subscribed, read).");
+    gw__prom_sample_u64(o, "gantry_revocations_redis_synced", "", st.doubt == GW_REVOKED_SURE);
+    gw__prom_family(o, "gantry_revocations_redis_fallbacks_total", "counter",
+                    "Token checks made while the set was not in sync with Redis, by what "
+                    "identity.revocation.failure_policy did: local (the set decided) or refused "
+                    "(503).");
+    gw__prom_sample_u64(o, "gantry_revocations_redis_fallbacks_total", "outcome=\"local\"",
+                        st.doubt_local);
+    gw__prom_sample_u64(o, "gantry_revocations_redis_fallbacks_total", "outcome=\"refused\"",
+                        st.doubt_refused);
+}
+
 /* The WebSocket hub (hub/hub.h), when it runs; its Redis backend's state with backend redis. */
 void gw__prom_hub(struct gw__prom *o, struct gw_server *s)
 {

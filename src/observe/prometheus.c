@@ -37,6 +37,7 @@ int gw_observe_prometheus(struct gw_server *s, struct gw_buf *b)
     gw__prom_audit(&o);
     gw__prom_cache_store(&o, s);
     gw__prom_hub(&o, s);
+    gw__prom_revocations(&o, s);
     size_t sets = 0, bytes = 0;
     if (s->metrics)
         gw_metrics_hub_usage(s->metrics, &sets, &bytes);

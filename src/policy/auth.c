@@ -663,14 +663,32 @@ void gw_auth_cancel(struct gw_request *r, void *slot)
 /* ---- the stage ---------------------------------------------------------------------------------
  */
 
-/* A logout or a revoked session (built-in identity) named the token's jti or sid. While the
- * set is empty (always without built-in identity) this is one relaxed atomic load. */
-static bool revoked(const struct gw_identity *id)
+/* A logout or a revoked session (built-in identity) named the token's jti or sid: 0,
+ * GW_EJWTREVOKED, or GW_EIDREVOCATIONS (the set is in doubt and identity.revocation's
+ * failure_policy is fail_closed). While the set is empty and not in doubt (always without
+ * built-in identity) this is one relaxed atomic load. */
+static int revoked(const struct gw_identity *id)
 {
     if (!gw_revoked_any() || (id->jti_key == 0 && id->sid_key == 0))
-        return false;
-    int64_t now = (int64_t)time(NULL);
-    return gw_revoked_has(id->jti_key, now) || gw_revoked_has(id->sid_key, now);
+        return 0;
+    return gw_revoked_check(id->jti_key, id->sid_key, (int64_t)time(NULL));
+}
+
+/* The answer to a token whose revocation check failed (rc from revoked()). */
+static void answer_revoked(struct gw_request *r, struct auth_state *st, int rc, struct gw_answer *a)
+{
+    if (rc == GW_EJWTREVOKED) {
+        answer_401(r, st, GW_EJWTREVOKED, "token revoked", a);
+        return;
+    }
+    /* Not the client's fault: its token may be good, but whether another instance revoked it
+     * cannot be known until Redis is back (counted in state/revoked.h's stats). */
+    gw_log_info("request %s: %s %s: token revocations cannot be checked (Redis unreachable, "
+                "identity.revocation.failure_policy fail_closed)",
+                r->id, r->method, r->path);
+    gw_answer_init(a, rc);
+    a->reason = "whether the token was revoked cannot be checked now";
+    a->retry_after = 1;
 }
 
 /* A cache hit decides the request: true with *res (CONTINUE after authorization, or RESPOND). */
@@ -685,12 +703,13 @@ static bool cached(struct gw_request *r, struct auth_state *st, struct gw_token_
         gw_mx_service_inc(r->mx, (size_t)(r->svc - r->snap->services),
                           GW_MX_S_TCACHE + which + (hit == 1 || hit == 2 ? 0 : 1));
     }
+    int rc;
     if (hit == 1) {
         if (r->identity.exp > 0 && r->identity.exp <= (int64_t)time(NULL)) {
             answer_401(r, st, GW_EJWTEXPIRED, "token expired", a);
             *res = GW_STAGE_RESPOND;
-        } else if (revoked(&r->identity)) {
-            answer_401(r, st, GW_EJWTREVOKED, "token revoked", a);
+        } else if ((rc = revoked(&r->identity)) != 0) {
+            answer_revoked(r, st, rc, a);
             *res = GW_STAGE_RESPOND;
         } else {
             *res = authorized(r, a);
@@ -834,8 +853,9 @@ enum gw_stage_result gw_auth_on_request(struct gw_request *r, void **slot, struc
         answer_401(r, st, rc, gw_jwt_reason(rc, &cl, why, sizeof why), a);
         return GW_STAGE_RESPOND;
     }
-    if (revoked(&r->identity)) {
-        answer_401(r, st, GW_EJWTREVOKED, "token revoked", a);
+    rc = revoked(&r->identity);
+    if (rc != 0) {
+        answer_revoked(r, st, rc, a);
         return GW_STAGE_RESPOND;
     }
     return authorized(r, a);

@@ -135,8 +135,9 @@ static int bad_claim(struct gw_jwt_claims *c, const char *name, bool missing)
     return GW_EJWTCLAIM;
 }
 
+/* The claims of a payload verified with key. */
 static int check_claims(json_t *payload, const struct gw_jwt_policy *p, int64_t now_s,
-                        struct gw_jwt_claims *c)
+                        const struct gw_jwt_key *key, struct gw_jwt_claims *c)
 {
     int64_t leeway = p->leeway_s > 0 ? p->leeway_s : 0;
     const char *name;
@@ -175,10 +176,13 @@ static int check_claims(json_t *payload, const struct gw_jwt_policy *p, int64_t 
         return bad_claim(c, name, true);
     if (gw_claim_string(payload, "sub", c->sub, sizeof(c->sub)) < 0)
         return bad_claim(c, "sub", false);
-    const char *jti = json_string_value(json_object_get(payload, "jti"));
-    const char *sid = json_string_value(json_object_get(payload, "sid"));
-    c->jti_key = jti ? gw_revoked_key(jti) : 0;
-    c->sid_key = sid ? gw_revoked_key(sid) : 0;
+    if (key->revocable) {
+        /* Built-in identity's token: what its revocations name (state/revoked.h). */
+        const char *jti = json_string_value(json_object_get(payload, "jti"));
+        const char *sid = json_string_value(json_object_get(payload, "sid"));
+        c->jti_key = jti ? gw_revoked_key(jti) : 0;
+        c->sid_key = sid ? gw_revoked_key(sid) : 0;
+    }
     if (gw_claim_lists(payload, &p->roles, c->roles, sizeof(c->roles), &name) < 0 ||
         gw_claim_lists(payload, &p->perms, c->perms, sizeof(c->perms), &name) < 0)
         return bad_claim(c, name, false);
@@ -237,7 +241,7 @@ int gw_jwt_verify(const char *token, size_t len, const struct gw_jwt_key *keys, 
         rc = GW_EJWTMALFORMED;
         goto fail;
     }
-    rc = check_claims(payload, p, now_s, out);
+    rc = check_claims(payload, p, now_s, used, out);
     if (rc == 0 && used->bound_iss != NULL && strcmp(out->iss, used->bound_iss) != 0)
         rc = GW_EJWTISS; /* c->iss is "" when absent: refused too */
     if (rc == 0 && used->bound_aud != NULL)

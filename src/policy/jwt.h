@@ -58,6 +58,9 @@ struct gw_jwt_key {
      * token made with the key for another issuer or audience is refused; borrowed from the
      * configuration that holds the key; NULL: the policy's checks only */
     const char *bound_iss, *bound_aud;
+    /** a key of built-in identity (made by gw_jwt_signer_verify_key): the tokens it verifies
+     * get jti_key and sid_key, which its revocations name; other keys' tokens keep 0 */
+    bool revocable;
 };
 
 struct gw_jwt_claims {
@@ -67,8 +70,9 @@ struct gw_jwt_claims {
     char sub[GW_JWT_SUB_MAX];
     /** "iss", "" when absent */
     char iss[GW_JWT_ISS_MAX];
-    /** keys (state/revoked.h gw_revoked_key) of the "jti" and "sid" strings, 0 when absent or
-     * not strings */
+    /** keys (state/revoked.h gw_revoked_key) of the "jti" and "sid" strings of a token that a
+     * revocable key (built-in identity's) verified; 0 when absent, not strings, or another
+     * key's token */
     uint64_t jti_key, sid_key;
     /** values of the policy's roles claims, space-separated, each once ("" when absent or not
      * configured) */
@@ -135,6 +139,14 @@ void gw_jwt_key_free(struct gw_jwt_key *k);
  */
 int gw_jwt_key_verify(const struct gw_jwt_key *k, const void *input, size_t n,
                       const unsigned char *sig, size_t siglen);
+
+/*
+ * The MAC of input[0..n) with an HS* key k (gw_jwt_key_hmac: from the pad states absorbed at
+ * load, two short hashes) into mac[0..EVP_MAX_MD_SIZE), its length in *maclen. Returns 0,
+ * GW_EINVAL (not an HMAC key) or GW_ENOMEM. Thread-safe (k is only read).
+ */
+int gw_jwt_key_mac(const struct gw_jwt_key *k, const void *input, size_t n, unsigned char *mac,
+                   unsigned int *maclen);
 
 /*
  * Verifies token[0..len) (header.payload.signature) against keys[0..nkeys) and the policy at

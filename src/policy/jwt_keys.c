@@ -222,29 +222,42 @@ void gw_jwt_key_free(struct gw_jwt_key *k)
     memset(k, 0, sizeof(*k));
 }
 
-static int verify_hmac(const struct gw_jwt_key *k, const void *input, size_t n,
-                       const unsigned char *sig, size_t siglen)
+int gw_jwt_key_mac(const struct gw_jwt_key *k, const void *input, size_t n, unsigned char *mac,
+                   unsigned int *maclen)
 {
     unsigned char inner[EVP_MAX_MD_SIZE];
-    unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned int ilen = 0, maclen = 0;
-    int rc = GW_EJWTSIG;
+    unsigned int ilen = 0;
+    int rc = GW_ENOMEM;
+    *maclen = 0;
+    if (!k->hmac_inner || !k->hmac_outer)
+        return GW_EINVAL;
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-
     if (ctx == NULL)
         return GW_ENOMEM;
     /* HMAC = H((K ^ opad) || H((K ^ ipad) || m)), from the states absorbed at load. */
-    if (!k->hmac_inner || !k->hmac_outer || EVP_MD_CTX_copy_ex(ctx, k->hmac_inner) != 1 ||
-        EVP_DigestUpdate(ctx, input, n) != 1 || EVP_DigestFinal_ex(ctx, inner, &ilen) != 1 ||
-        EVP_MD_CTX_copy_ex(ctx, k->hmac_outer) != 1 || EVP_DigestUpdate(ctx, inner, ilen) != 1 ||
-        EVP_DigestFinal_ex(ctx, mac, &maclen) != 1)
+    if (EVP_MD_CTX_copy_ex(ctx, k->hmac_inner) != 1 || EVP_DigestUpdate(ctx, input, n) != 1 ||
+        EVP_DigestFinal_ex(ctx, inner, &ilen) != 1 || EVP_MD_CTX_copy_ex(ctx, k->hmac_outer) != 1 ||
+        EVP_DigestUpdate(ctx, inner, ilen) != 1 || EVP_DigestFinal_ex(ctx, mac, maclen) != 1)
         goto out;
-    /* Constant time: a byte-by-byte early exit would leak how much of a forged MAC matched. */
-    if (siglen == maclen && CRYPTO_memcmp(mac, sig, maclen) == 0)
-        rc = 0;
+    rc = 0;
 out:
+    OPENSSL_cleanse(inner, sizeof inner);
     EVP_MD_CTX_free(ctx);
     return rc;
+}
+
+static int verify_hmac(const struct gw_jwt_key *k, const void *input, size_t n,
+                       const unsigned char *sig, size_t siglen)
+{
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int maclen = 0;
+    int rc = gw_jwt_key_mac(k, input, n, mac, &maclen);
+    if (rc == GW_ENOMEM)
+        return rc;
+    /* Constant time: a byte-by-byte early exit would leak how much of a forged MAC matched. */
+    if (rc == 0 && siglen == maclen && CRYPTO_memcmp(mac, sig, maclen) == 0)
+        return 0;
+    return GW_EJWTSIG;
 }
 
 /*

@@ -11,21 +11,59 @@
 
 #include "core/base64url.h"
 #include "core/error.h"
-#include "policy/jwt_sign.h"
+
+/* The protected header {"alg":...,"typ":"JWT","kid":...} in base64url and the '.' after it,
+ * into s->head. 0 or GW_ENOMEM. */
+static int make_head(struct gw_jwt_signer *s)
+{
+    json_t *h = json_pack("{s:s, s:s}", "alg", gw_jwt_alg_name(s->alg), "typ", "JWT");
+    if (h != NULL && s->kid[0] != '\0' && json_object_set_new(h, "kid", json_string(s->kid)) < 0) {
+        json_decref(h);
+        h = NULL;
+    }
+    char *hdr = h ? json_dumps(h, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(h);
+    if (hdr == NULL)
+        return GW_ENOMEM;
+    size_t hlen = strlen(hdr), cap = GW_BASE64URL_ENCODED_LEN(hlen) + 2, n = 0;
+    s->head = malloc(cap);
+    int rc = s->head ? gw_base64url_encode(hdr, hlen, s->head, cap, &n) : GW_ENOMEM;
+    free(hdr);
+    if (rc < 0)
+        return GW_ENOMEM;
+    s->head[n++] = '.';
+    s->head[n] = '\0';
+    s->head_len = n;
+    return 0;
+}
 
 int gw_jwt_signer_hmac(struct gw_jwt_signer *s, const char *kid, const void *secret, size_t len)
 {
     memset(s, 0, sizeof *s);
     if (kid == NULL || strlen(kid) >= GW_JWT_KID_MAX || len < 32)
         return GW_EINVAL;
+    int rc = GW_ENOMEM;
     s->secret = malloc(len);
-    if (s->secret == NULL)
-        return GW_ENOMEM;
+    s->mac = calloc(1, sizeof *s->mac);
+    if (s->secret == NULL || s->mac == NULL)
+        goto fail;
     memcpy(s->secret, secret, len);
     s->secret_len = len;
     s->alg = GW_JWT_HS256;
     memcpy(s->kid, kid, strlen(kid) + 1);
+    rc = gw_jwt_key_hmac(s->mac, NULL, GW_JWT_HS256, secret, len);
+    if (rc < 0) {
+        free(s->mac);
+        s->mac = NULL;
+        goto fail;
+    }
+    rc = make_head(s);
+    if (rc < 0)
+        goto fail;
     return 0;
+fail:
+    gw_jwt_signer_free(s);
+    return rc;
 }
 
 /* An encrypted key is refused rather than prompted for on the terminal. */
@@ -53,6 +91,7 @@ static bool key_fits(EVP_PKEY *pkey, enum gw_jwt_alg alg)
 
 static int sign_pkey(const struct gw_jwt_signer *s, const char *input, size_t n, char *sig,
                      size_t cap);
+static int verify_key(const struct gw_jwt_signer *s, struct gw_jwt_key *k);
 
 /* A key file may hold a public point that does not belong to its private scalar (SEC 1 and
  * PKCS#8 v2 carry both): tokens signed with it would fail everywhere they are verified with
@@ -112,7 +151,12 @@ int gw_jwt_signer_pem(struct gw_jwt_signer *s, const char *kid, enum gw_jwt_alg 
     s->pkey = pkey;
     s->alg = alg;
     memcpy(s->kid, kid, strlen(kid) + 1);
-    int rc = self_test(s);
+    int rc = make_head(s);
+    if (rc < 0) {
+        gw_jwt_signer_free(s);
+        return rc;
+    }
+    rc = self_test(s);
     if (rc < 0) {
         gw_jwt_signer_free(s);
         *why = "its public half does not verify what its private half signs (a damaged key)";
@@ -129,6 +173,11 @@ void gw_jwt_signer_free(struct gw_jwt_signer *s)
         free(s->secret);
     }
     EVP_PKEY_free(s->pkey);
+    free(s->head);
+    if (s->mac) {
+        gw_jwt_key_free(s->mac);
+        free(s->mac);
+    }
     memset(s, 0, sizeof *s);
 }
 
@@ -169,54 +218,64 @@ fail:
     return rc;
 }
 
+int gw_jwt_signer_sign_object(const struct gw_jwt_signer *s, const char *payload, size_t len,
+                              char **out)
+{
+    *out = NULL;
+    if (s->head == NULL || (s->alg == GW_JWT_HS256 ? s->mac == NULL : s->pkey == NULL))
+        return GW_EINVAL;
+    /* head payload '.' signature (at most 152 characters, Ed448) NUL */
+    size_t cap = s->head_len + GW_BASE64URL_ENCODED_LEN(len) + 1 + 160, pos = s->head_len, n = 0;
+    char *tok = malloc(cap);
+    if (tok == NULL)
+        return GW_ENOMEM;
+    memcpy(tok, s->head, s->head_len);
+    int rc = gw_base64url_encode(payload, len, tok + pos, cap - pos, &n);
+    if (rc < 0)
+        goto fail;
+    pos += n;
+    /* The signature covers the ASCII of the first two segments (RFC 7515 section 5.1). */
+    tok[pos] = '.';
+    if (s->alg == GW_JWT_HS256) {
+        unsigned char mac[EVP_MAX_MD_SIZE];
+        unsigned int maclen = 0;
+        rc = gw_jwt_key_mac(s->mac, tok, pos, mac, &maclen);
+        if (rc == 0)
+            rc = gw_base64url_encode(mac, maclen, tok + pos + 1, cap - pos - 1, NULL);
+    } else {
+        rc = sign_pkey(s, tok, pos, tok + pos + 1, cap - pos - 1);
+    }
+    if (rc < 0)
+        goto fail;
+    *out = tok;
+    return 0;
+fail:
+    free(tok);
+    return rc;
+}
+
 int gw_jwt_signer_sign(const struct gw_jwt_signer *s, const char *payload_json, char **out)
 {
     *out = NULL;
-    if (s->alg == GW_JWT_HS256)
-        return gw_jwt_sign_hmac(GW_JWT_HS256, s->secret, s->secret_len, s->kid, payload_json, out);
-    if (s->pkey == NULL || payload_json == NULL)
+    if (payload_json == NULL)
         return GW_EINVAL;
     json_t *pj = json_loads(payload_json, JSON_REJECT_DUPLICATES, NULL);
     bool object = json_is_object(pj);
     json_decref(pj);
     if (!object)
         return GW_EINVAL;
-    json_t *h =
-        json_pack("{s:s, s:s, s:s}", "alg", gw_jwt_alg_name(s->alg), "typ", "JWT", "kid", s->kid);
-    char *hdr = h ? json_dumps(h, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-    json_decref(h);
-    if (hdr == NULL)
-        return GW_ENOMEM;
-    size_t hlen = strlen(hdr), plen = strlen(payload_json), pos, n;
-    /* header '.' payload '.' signature (at most 152 characters, Ed448) NUL */
-    size_t cap = GW_BASE64URL_ENCODED_LEN(hlen) + 1 + GW_BASE64URL_ENCODED_LEN(plen) + 1 + 160;
-    char *tok = malloc(cap);
-    int rc = GW_ENOMEM;
-    if (tok == NULL)
-        goto fail;
-    rc = gw_base64url_encode(hdr, hlen, tok, cap, &n);
-    if (rc < 0)
-        goto fail;
-    pos = n;
-    tok[pos++] = '.';
-    rc = gw_base64url_encode(payload_json, plen, tok + pos, cap - pos, &n);
-    if (rc < 0)
-        goto fail;
-    pos += n;
-    tok[pos] = '.';
-    rc = sign_pkey(s, tok, pos, tok + pos + 1, cap - pos - 1);
-    if (rc < 0)
-        goto fail;
-    free(hdr);
-    *out = tok;
-    return 0;
-fail:
-    free(hdr);
-    free(tok);
-    return rc;
+    return gw_jwt_signer_sign_object(s, payload_json, strlen(payload_json), out);
 }
 
 int gw_jwt_signer_verify_key(const struct gw_jwt_signer *s, struct gw_jwt_key *k)
+{
+    int rc = verify_key(s, k);
+    if (rc == 0)
+        k->revocable = true;
+    return rc;
+}
+
+static int verify_key(const struct gw_jwt_signer *s, struct gw_jwt_key *k)
 {
     if (s->alg == GW_JWT_HS256)
         return gw_jwt_key_hmac(k, s->kid, GW_JWT_HS256, s->secret, s->secret_len);

@@ -24,6 +24,11 @@ struct gw_jwt_signer {
     unsigned char *secret; /* HS256: owned copy */
     size_t secret_len;
     EVP_PKEY *pkey; /* ES256, EdDSA: the private key (owned reference) */
+    /* made once when the signer is: every token starts with head[0..head_len), the base64url
+     * of the protected header and the '.' after it; HS256 signs with mac's pad states */
+    char *head;
+    size_t head_len;
+    struct gw_jwt_key *mac;
 };
 
 /* An HS256 signer (the secret copied; RFC 7518 3.2: at least 32 bytes). kid shorter than
@@ -49,8 +54,18 @@ void gw_jwt_signer_free(struct gw_jwt_signer *s);
  */
 int gw_jwt_signer_sign(const struct gw_jwt_signer *s, const char *payload_json, char **out);
 
-/* The verification key of s (same kid and alg; the public half for ES256/EdDSA) into *k.
- * 0, GW_EINVAL or GW_ENOMEM; free with gw_jwt_key_free. */
+/*
+ * The same over payload[0..len), a JSON object the caller built itself (built-in identity's
+ * claims), which is not parsed again: the header is the one made with the signer, and HS256
+ * hashes from its precomputed states. Returns 0 and *out (free()), or GW_EINVAL / GW_ENOMEM.
+ * Thread-safe.
+ */
+int gw_jwt_signer_sign_object(const struct gw_jwt_signer *s, const char *payload, size_t len,
+                              char **out);
+
+/* The verification key of s (same kid and alg; the public half for ES256/EdDSA) into *k,
+ * marked revocable (the tokens it verifies carry the jti and sid keys that built-in
+ * identity's revocations name). 0, GW_EINVAL or GW_ENOMEM; free with gw_jwt_key_free. */
 int gw_jwt_signer_verify_key(const struct gw_jwt_signer *s, struct gw_jwt_key *k);
 
 struct gw_jwt_keyring {

@@ -115,6 +115,7 @@ static int start_revocations(uv_loop_t *loop, const struct gw_config *cfg)
         .backoff_min_ms = rc->backoff_min_ms,
         .backoff_max_ms = rc->backoff_max_ms,
         .key = ic->revocation_key,
+        .fail_closed = ic->revocation_failure_policy == GW_IDP_REVOKE_FAIL_CLOSED,
     };
     if (gw_revoked_redis_start(loop, &conf) < 0) {
         gw_log_error("identity: cannot start the Redis revocation sharing (out of memory?)");

@@ -20,7 +20,16 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct slot *table;
 static size_t cap; /* a power of two, or 0 */
 static size_t used;
-static atomic_size_t count;
+static enum gw_revoked_doubt doubt;
+/* used << 2 | doubt, stored under the lock: what gw_revoked_any reads in one load */
+static atomic_size_t word;
+static _Atomic uint64_t doubt_local, doubt_refused;
+
+/* Publishes used and doubt (lock held). */
+static void publish(void)
+{
+    atomic_store_explicit(&word, used << 2 | (size_t)doubt, memory_order_relaxed);
+}
 
 uint64_t gw_revoked_key(const char *s)
 {
@@ -30,7 +39,7 @@ uint64_t gw_revoked_key(const char *s)
 
 bool gw_revoked_any(void)
 {
-    return atomic_load_explicit(&count, memory_order_relaxed) != 0;
+    return atomic_load_explicit(&word, memory_order_relaxed) != 0;
 }
 
 static struct slot *find(struct slot *t, size_t n, uint64_t key)
@@ -58,7 +67,7 @@ static int rebuild(size_t ncap, int64_t now_s)
     table = t;
     cap = ncap;
     used = n;
-    atomic_store_explicit(&count, n, memory_order_relaxed);
+    publish();
     return 0;
 }
 
@@ -96,7 +105,7 @@ int gw_revoked_learn(uint64_t key, int64_t until_s)
         s->key = key;
         s->until = until_s;
         used++;
-        atomic_store_explicit(&count, used, memory_order_relaxed);
+        publish();
     } else if (until_s > s->until) {
         s->until = until_s;
     }
@@ -105,18 +114,62 @@ out:
     return rc;
 }
 
+/* Whether key (0: no) is in the set and live at now_s (lock held). */
+static bool has_locked(uint64_t key, int64_t now_s)
+{
+    if (key == 0 || cap == 0)
+        return false;
+    const struct slot *s = find(table, cap, key);
+    return s->key == key && s->until > now_s;
+}
+
 bool gw_revoked_has(uint64_t key, int64_t now_s)
 {
     if (key == 0 || !gw_revoked_any())
         return false;
     pthread_mutex_lock(&lock);
-    bool hit = false;
-    if (cap) {
-        const struct slot *s = find(table, cap, key);
-        hit = s->key == key && s->until > now_s;
-    }
+    bool hit = has_locked(key, now_s);
     pthread_mutex_unlock(&lock);
     return hit;
+}
+
+int gw_revoked_check(uint64_t jti_key, uint64_t sid_key, int64_t now_s)
+{
+    if ((jti_key == 0 && sid_key == 0) || !gw_revoked_any())
+        return 0;
+    pthread_mutex_lock(&lock);
+    enum gw_revoked_doubt d = doubt;
+    bool hit =
+        d != GW_REVOKED_DOUBT_REFUSE && (has_locked(jti_key, now_s) || has_locked(sid_key, now_s));
+    pthread_mutex_unlock(&lock);
+    if (d == GW_REVOKED_DOUBT_REFUSE) {
+        atomic_fetch_add_explicit(&doubt_refused, 1, memory_order_relaxed);
+        return GW_EIDREVOCATIONS;
+    }
+    if (d == GW_REVOKED_DOUBT_LOCAL)
+        atomic_fetch_add_explicit(&doubt_local, 1, memory_order_relaxed);
+    return hit ? GW_EJWTREVOKED : 0;
+}
+
+void gw_revoked_set_doubt(enum gw_revoked_doubt d)
+{
+    pthread_mutex_lock(&lock);
+    doubt = d;
+    publish();
+    pthread_mutex_unlock(&lock);
+}
+
+enum gw_revoked_doubt gw_revoked_doubt(void)
+{
+    return (enum gw_revoked_doubt)(atomic_load_explicit(&word, memory_order_relaxed) & 3);
+}
+
+void gw_revoked_stats(struct gw_revoked_stats *st)
+{
+    st->entries = atomic_load_explicit(&word, memory_order_relaxed) >> 2;
+    st->doubt = gw_revoked_doubt();
+    st->doubt_local = atomic_load_explicit(&doubt_local, memory_order_relaxed);
+    st->doubt_refused = atomic_load_explicit(&doubt_refused, memory_order_relaxed);
 }
 
 unsigned long gw_revoked_sweep(int64_t now_s)
@@ -135,6 +188,9 @@ void gw_revoked_reset(void)
     free(table);
     table = NULL;
     cap = used = 0;
-    atomic_store_explicit(&count, 0, memory_order_relaxed);
+    doubt = GW_REVOKED_SURE;
+    publish();
+    atomic_store_explicit(&doubt_local, 0, memory_order_relaxed);
+    atomic_store_explicit(&doubt_refused, 0, memory_order_relaxed);
     pthread_mutex_unlock(&lock);
 }

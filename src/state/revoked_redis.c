@@ -4,6 +4,7 @@
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,7 +50,39 @@ static struct {
     uint64_t timeout_ms;
     bool resync_wanted; /* the subscription came up while commands could not be sent */
     int state;          /* the last state logged: 0 unknown, 1 up, -1 down */
+    /* in sync: the command connection up, the subscription active, and the set read after
+     * it became so (the read that answers must belong to the subscription's latest coming
+     * up: sub_gen counts them) */
+    bool cmd_up, sub_up, synced;
+    uint64_t sub_gen;
+    bool fail_closed; /* identity.revocation.failure_policy */
+    int in_sync;      /* the last sync state told (gw_revoked_set_doubt): 0 unknown, 1, -1 */
 } rr = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+/* Tells state/revoked.c whether the set may miss revocations made elsewhere, with one log
+ * line per change under fail_closed (whose refusals start and end here). */
+static void update_doubt(void)
+{
+    bool sure = rr.cmd_up && rr.sub_up && rr.synced;
+    int now = sure ? 1 : -1;
+    if (now == rr.in_sync)
+        return;
+    bool first = rr.in_sync == 0;
+    rr.in_sync = now;
+    gw_revoked_set_doubt(sure             ? GW_REVOKED_SURE
+                         : rr.fail_closed ? GW_REVOKED_DOUBT_REFUSE
+                                          : GW_REVOKED_DOUBT_LOCAL);
+    if (!rr.fail_closed)
+        return;
+    if (sure)
+        gw_log_info("identity: revocations in sync with Redis: tokens are checked again");
+    else if (first)
+        gw_log_info("identity: tokens issued here are answered 503 until the revocations are "
+                    "read from Redis (identity.revocation.failure_policy fail_closed)");
+    else
+        gw_log_warn("identity: tokens issued here are answered 503 until the revocations are "
+                    "read from Redis again (identity.revocation.failure_policy fail_closed)");
+}
 
 int gw_revoked_redis_parse(const char *msg, size_t len, uint64_t *key, int64_t *until)
 {
@@ -185,13 +218,17 @@ static void on_wake(uv_async_t *h)
     flush();
 }
 
-/* The live part of the set: member, score, member, score, ... */
+/* The live part of the set: member, score, member, score, ... arg: the subscription's
+ * generation the read was made for. */
 static void on_resync(void *arg, int status, const struct redisReply *r)
 {
-    (void)arg;
+    uint64_t gen = (uint64_t)(uintptr_t)arg;
     if (status != 0 || r == NULL || r->type != REDIS_REPLY_ARRAY) {
-        if (status == GW_EREDISDOWN || status == GW_EREDISTIMEOUT)
-            rr.resync_wanted = true;
+        /* Read again when the command connection is next up (out of sync until then). */
+        rr.resync_wanted = true;
+        if (status != GW_EREDISDOWN && status != GW_EREDISTIMEOUT)
+            gw_log_error("identity: the revocations could not be read from Redis: %s",
+                         r && r->str ? r->str : "unexpected reply");
         return;
     }
     size_t learnt = 0;
@@ -209,6 +246,10 @@ static void on_resync(void *arg, int status, const struct redisReply *r)
             learnt++;
     }
     gw_log_info("identity: %zu live revocation(s) read from Redis", learnt);
+    if (gen == rr.sub_gen && rr.sub_up) {
+        rr.synced = true;
+        update_doubt();
+    }
 }
 
 static void resync(void)
@@ -217,7 +258,7 @@ static void resync(void)
     snprintf(now, sizeof now, "(%" PRId64, (int64_t)time(NULL));
     const char *argv[] = {"ZRANGEBYSCORE", rr.key, now, "+inf", "WITHSCORES"};
     rr.resync_wanted = gw_redis_command(rr.redis, 5, argv, NULL, rr.timeout_ms * 20 + 1000,
-                                        on_resync, NULL, NULL) != 0;
+                                        on_resync, (void *)(uintptr_t)rr.sub_gen, NULL) != 0;
 }
 
 static void on_message(void *arg, int status, const char *channel, size_t channel_len,
@@ -229,10 +270,22 @@ static void on_message(void *arg, int status, const char *channel, size_t channe
     uint64_t key;
     int64_t until;
     if (status == 0 && msg == NULL) {
-        resync(); /* (re)subscribed: what was published meanwhile is in the set */
+        /* (Re)subscribed: what was published meanwhile is in the set. In sync once read. */
+        rr.sub_up = true;
+        rr.synced = false;
+        rr.sub_gen++;
+        update_doubt();
+        resync();
         return;
     }
-    if (status != 0 || msg == NULL)
+    if (status != 0) {
+        /* What is published from now on is not heard until the subscription is back. */
+        rr.sub_up = false;
+        rr.synced = false;
+        update_doubt();
+        return;
+    }
+    if (msg == NULL)
         return;
     if (gw_revoked_redis_parse(msg, msg_len, &key, &until) == 0)
         (void)gw_revoked_learn(key, until);
@@ -246,16 +299,24 @@ static void on_state(void *arg, int status, const char *why)
             gw_log_info("identity: revocations shared through Redis at %s",
                         gw_redis_addr(rr.redis));
         rr.state = 1;
+        rr.cmd_up = true;
         if (rr.resync_wanted)
             resync();
+        update_doubt();
         flush();
         return;
     }
     if (rr.state != -1)
         gw_log_warn("identity: Redis at %s unreachable (%s): revocations apply on this instance "
-                    "and are shared when it is back; this instance refuses what it knows",
-                    gw_redis_addr(rr.redis), why ? why : "down");
+                    "and are shared when it is back; %s",
+                    gw_redis_addr(rr.redis), why ? why : "down",
+                    rr.fail_closed ? "meanwhile tokens issued here are answered 503 "
+                                     "(failure_policy fail_closed)"
+                                   : "meanwhile this instance refuses what it knows "
+                                     "(failure_policy local)");
     rr.state = -1;
+    rr.cmd_up = false;
+    update_doubt();
 }
 
 int gw_revoked_redis_start(uv_loop_t *loop, const struct gw_revoked_redis_conf *conf)
@@ -282,6 +343,11 @@ int gw_revoked_redis_start(uv_loop_t *loop, const struct gw_revoked_redis_conf *
     rr.timeout_ms = conf->timeout_ms;
     rr.state = 0;
     rr.resync_wanted = false;
+    rr.cmd_up = rr.sub_up = rr.synced = false;
+    rr.sub_gen = 0;
+    rr.fail_closed = conf->fail_closed;
+    rr.in_sync = 0;
+    update_doubt(); /* not in sync until connected, subscribed and read */
     rc = gw_redis_new(&rr.redis, loop, &opts);
     if (rc < 0)
         goto fail;
@@ -316,6 +382,7 @@ void gw_revoked_redis_stop(void)
     if (rr.redis == NULL)
         return;
     gw_revoked_set_sink(NULL);
+    gw_revoked_set_doubt(GW_REVOKED_SURE);
     pthread_mutex_lock(&rr.mu);
     rr.started = false;
     pthread_mutex_unlock(&rr.mu);

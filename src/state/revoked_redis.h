@@ -14,8 +14,14 @@
  *
  * Redis down: nothing waits for it. Revocations made meanwhile apply here at once and are
  * queued (at most GW_REVOKED_REDIS_QUEUE; beyond that the oldest are dropped, with a log line)
- * and written when Redis is back; each instance keeps refusing what it already knows. One log
- * line per change of state.
+ * and written when Redis is back. One log line per change of state.
+ *
+ * In sync: the command connection up, the subscription active, and the set read since it
+ * became so. Otherwise (at start until then, Redis unreachable, the subscription lost, the
+ * read not yet answered) revocations published elsewhere may be missing here, and
+ * state/revoked.h is told to doubt (gw_revoked_set_doubt): with failure_policy "local" each
+ * instance keeps refusing what it knows (its own revocations, what it heard before); with
+ * "fail_closed" the tokens of built-in identity are answered 503 until the set is read again.
  *
  * Thread: start and stop on the control thread, whose loop runs the Redis client; the sink
  * (gw_revoked_add) may run on any thread (it queues and wakes the loop).
@@ -38,7 +44,8 @@ struct gw_revoked_redis_conf {
     uint32_t db;
     uint64_t timeout_ms; /* each command, and each connect step */
     uint64_t backoff_min_ms, backoff_max_ms;
-    const char *key; /* the sorted set and the channel */
+    const char *key;  /* the sorted set and the channel */
+    bool fail_closed; /* identity.revocation.failure_policy "fail_closed" (else "local") */
 };
 
 /* Connects (from the loop, later) and installs the sink. Strings are copied. 0, GW_EINVAL or

@@ -35,6 +35,14 @@ enum gw_idp_revoke_backend {
     GW_IDP_REVOKE_REDIS, /* shared through rate_limit.redis's Redis (state/revoked_redis.h) */
 };
 
+/* "identity.revocation.failure_policy": a token check while Redis is unreachable (or its set
+ * not yet read again after a reconnect) */
+enum gw_idp_revoke_failure {
+    GW_IDP_REVOKE_FAIL_LOCAL,  /* "local": this instance's set decides (its own revocations and
+                                  what it heard before) */
+    GW_IDP_REVOKE_FAIL_CLOSED, /* "fail_closed": tokens issued by identity answered 503 */
+};
+
 /* The endpoints of built-in identity, indexes of gw_identity_conf.paths. */
 enum gw_idp_endpoint {
     GW_IDP_EP_REGISTER,
@@ -109,6 +117,7 @@ struct gw_identity_conf {
     uint64_t throttle_address_period_ms; /* "throttle.address.period", default 1m */
     int revocation_backend;              /* "revocation.backend": GW_IDP_REVOKE_*, default local */
     char *revocation_key;                /* "revocation.key", default "gantry:identity:revoked" */
+    int revocation_failure_policy; /* "revocation.failure_policy": GW_IDP_REVOKE_FAIL_*, local */
     /* "totp": second factor (RFC 6238, HMAC-SHA1), off unless the section is there */
     bool totp_enabled;
     char *totp_key;            /* "totp.encryption_key" (else ENCRYPTION_KEY): 64 hex */

@@ -468,6 +468,25 @@ static void test_identity_revocation(void **state)
                "\"memcached\"",
                "identity.revocation.backend: unknown value \"memcached\" (expected local or "
                "redis)");
+    /* failure_policy: local by default, fail_closed with backend redis only */
+    cfg = load_ok("{\"identity\": {" MIN "}, " SERVICES "}");
+    assert_int_equal(cfg->identity.revocation_failure_policy, GW_IDP_REVOKE_FAIL_LOCAL);
+    gw_config_free(cfg);
+    cfg = load_ok("{\"rate_limit\": {\"redis\": {\"url\": \"redis://127.0.0.1:6380/2\"}}, "
+                  "\"identity\": {" MIN ", \"revocation\": {\"backend\": \"redis\", "
+                  "\"failure_policy\": \"fail_closed\"}}, " SERVICES "}");
+    assert_int_equal(cfg->identity.revocation_failure_policy, GW_IDP_REVOKE_FAIL_CLOSED);
+    gw_config_free(cfg);
+    expect_one("{\"identity\": {" MIN
+               ", \"revocation\": {\"failure_policy\": \"fail_closed\"}}, " PLAIN_SERVICES "}",
+               "\"fail_closed\"",
+               "identity.revocation.failure_policy: \"fail_closed\" applies to revocation.backend "
+               "\"redis\" only (the in-process set is never unreachable)");
+    expect_one("{\"identity\": {" MIN
+               ", \"revocation\": {\"failure_policy\": \"fail_open\"}}, " PLAIN_SERVICES "}",
+               "\"fail_open\"",
+               "identity.revocation.failure_policy: unknown value \"fail_open\" (expected local or "
+               "fail_closed)");
 }
 
 #define HEX1 "1111111111111111111111111111111111111111111111111111111111111111"

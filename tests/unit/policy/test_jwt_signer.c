@@ -2,7 +2,10 @@
  * Unit tests for src/policy/jwt_signer.c and jwks_write.c: EdDSA and ES256 tokens minted from
  * PEM private keys verify with gw_jwt_verify (through the signer's own verification key and
  * through the JWK Set parsed back by gw_jwks_parse), the exact header, tampering refused, HS256
- * signers kept out of the JWK Set, the key-type rules for private keys, and key rings.
+ * signers kept out of the JWK Set, the key-type rules for private keys, key rings, and the
+ * fast path built-in identity signs with (gw_jwt_signer_sign_object: the same token as
+ * gw_jwt_signer_sign, HS256 from the precomputed pad states) and the revocable mark of the
+ * verification keys it makes (jti/sid keys only for tokens such a key verified).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,6 +24,7 @@
 #include "policy/jwks.h"
 #include "policy/jwt.h"
 #include "policy/jwt_signer.h"
+#include "state/revoked.h"
 
 #define NOW INT64_C(1700000000)
 static const char PAYLOAD[] = "{\"sub\":\"7\",\"exp\":1700003600,\"iat\":1700000000,\"jti\":\"j\"}";
@@ -257,11 +261,14 @@ static void test_keyring(void **state)
     assert_int_equal(gw_jwt_signer_sign(&r->keys[r->active], PAYLOAD, &b), 0);
     assert_int_equal(gw_jwt_verify(a, strlen(a), r->verify, r->nkeys, &POLICY, NOW, &cl), 0);
     assert_int_equal(gw_jwt_verify(b, strlen(b), r->verify, r->nkeys, &POLICY, NOW, &cl), 0);
-    memcpy(r->keys[1].kid, "old", 4);
+    /* (The header is made with the signer: another Ed25519 key under the kid "old".) */
+    struct gw_jwt_signer other;
+    load(&other, "old", GW_JWT_EDDSA, "ED25519", NULL);
     char *c = NULL;
-    assert_int_equal(gw_jwt_signer_sign(&r->keys[1], PAYLOAD, &c), 0);
+    assert_int_equal(gw_jwt_signer_sign(&other, PAYLOAD, &c), 0);
     assert_int_equal(gw_jwt_verify(c, strlen(c), r->verify, r->nkeys, &POLICY, NOW, &cl),
                      GW_EJWTALG);
+    gw_jwt_signer_free(&other);
     free(a);
     free(b);
     free(c);
@@ -278,12 +285,59 @@ static void test_keyring(void **state)
     assert_null(gw_jwt_keyring_ref(NULL));
 }
 
+static void test_sign_object_and_revocable(void **state)
+{
+    (void)state;
+    static const char payload[] = "{\"sub\":\"7\",\"exp\":1700003600,\"jti\":\"j\",\"sid\":\"s\"}";
+    struct gw_jwt_signer hs, ed;
+    assert_int_equal(gw_jwt_signer_hmac(&hs, "h\"1", SECRET, sizeof SECRET - 1), 0);
+    load(&ed, "e1", GW_JWT_EDDSA, "ED25519", NULL);
+    struct gw_jwt_signer *both[] = {&hs, &ed};
+    for (size_t i = 0; i < 2; i++) {
+        char *a = NULL, *b = NULL;
+        /* deterministic algorithms: the fast path mints the very same token */
+        assert_int_equal(gw_jwt_signer_sign(both[i], payload, &a), 0);
+        assert_int_equal(gw_jwt_signer_sign_object(both[i], payload, sizeof payload - 1, &b), 0);
+        assert_string_equal(a, b);
+        struct gw_jwt_key k;
+        struct gw_jwt_claims cl;
+        assert_int_equal(gw_jwt_signer_verify_key(both[i], &k), 0);
+        assert_true(k.revocable);
+        assert_int_equal(gw_jwt_verify(b, strlen(b), &k, 1, &POLICY, NOW, &cl), 0);
+        assert_int_equal(cl.jti_key, gw_revoked_key("j"));
+        assert_int_equal(cl.sid_key, gw_revoked_key("s"));
+        gw_jwt_key_free(&k);
+        free(a);
+        free(b);
+    }
+    /* The same token through a key not made by a signer (auth.jwt's): no revocation keys. */
+    char *t = NULL;
+    struct gw_jwt_key plain;
+    struct gw_jwt_claims cl;
+    assert_int_equal(gw_jwt_signer_sign_object(&hs, payload, sizeof payload - 1, &t), 0);
+    assert_int_equal(gw_jwt_key_hmac(&plain, "h\"1", GW_JWT_HS256, SECRET, sizeof SECRET - 1), 0);
+    assert_false(plain.revocable);
+    assert_int_equal(gw_jwt_verify(t, strlen(t), &plain, 1, &POLICY, NOW, &cl), 0);
+    assert_int_equal(cl.jti_key, 0);
+    assert_int_equal(cl.sid_key, 0);
+    /* The header carries the kid escaped. */
+    size_t hl = (size_t)(strchr(t, '.') - t), n = 0;
+    char hdr[128];
+    assert_int_equal(gw_base64url_decode(t, hl, (unsigned char *)hdr, sizeof hdr - 1, &n), 0);
+    hdr[n] = '\0';
+    assert_string_equal(hdr, "{\"alg\":\"HS256\",\"typ\":\"JWT\",\"kid\":\"h\\\"1\"}");
+    gw_jwt_key_free(&plain);
+    free(t);
+    gw_jwt_signer_free(&hs);
+    gw_jwt_signer_free(&ed);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_eddsa),         cmocka_unit_test(test_es256),
         cmocka_unit_test(test_jwks_document), cmocka_unit_test(test_private_key_rules),
-        cmocka_unit_test(test_keyring),
+        cmocka_unit_test(test_keyring),       cmocka_unit_test(test_sign_object_and_revocable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

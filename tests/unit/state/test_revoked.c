@@ -1,7 +1,9 @@
 /*
  * Unit tests for src/state/revoked.c: empty set answers no at once, entries live until their
  * expiry (exclusive), a later expiry replaces an earlier one, growth past the first table keeps
- * every live entry and drops expired ones, the sweep, and threads adding and asking at once.
+ * every live entry and drops expired ones, the sweep, threads adding and asking at once, and
+ * the doubt (identity.revocation.failure_policy): local answers from the set, refuse answers
+ * GW_EIDREVOCATIONS, each check in doubt counted, a token without keys never affected.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -84,6 +86,56 @@ static void *hammer(void *arg)
     return NULL;
 }
 
+static void test_doubt(void **state)
+{
+    (void)state;
+    int64_t now = (int64_t)time(NULL);
+    uint64_t jti = gw_revoked_key("jti-1"), sid = gw_revoked_key("sid-1");
+    uint64_t other = gw_revoked_key("jti-2");
+    struct gw_revoked_stats st;
+    assert_int_equal(gw_revoked_check(jti, sid, now), 0);
+    assert_int_equal(gw_revoked_add(sid, now + 60), 0);
+    assert_int_equal(gw_revoked_check(jti, sid, now), GW_EJWTREVOKED);
+    assert_int_equal(gw_revoked_check(jti, 0, now), 0);
+    gw_revoked_stats(&st);
+    assert_int_equal(st.entries, 1);
+    assert_int_equal(st.doubt, GW_REVOKED_SURE);
+    assert_int_equal(st.doubt_local + st.doubt_refused, 0);
+
+    /* local: the set decides, each check counted */
+    gw_revoked_set_doubt(GW_REVOKED_DOUBT_LOCAL);
+    assert_int_equal(gw_revoked_doubt(), GW_REVOKED_DOUBT_LOCAL);
+    assert_int_equal(gw_revoked_check(jti, sid, now), GW_EJWTREVOKED);
+    assert_int_equal(gw_revoked_check(other, 0, now), 0);
+    /* refuse: every identity token, revoked or not; none without keys */
+    gw_revoked_set_doubt(GW_REVOKED_DOUBT_REFUSE);
+    assert_int_equal(gw_revoked_check(other, 0, now), GW_EIDREVOCATIONS);
+    assert_int_equal(gw_revoked_check(0, sid, now), GW_EIDREVOCATIONS);
+    assert_int_equal(gw_revoked_check(0, 0, now), 0);
+    assert_true(gw_revoked_has(sid, now)); /* the set itself still answers */
+    gw_revoked_stats(&st);
+    assert_int_equal(st.doubt, GW_REVOKED_DOUBT_REFUSE);
+    assert_int_equal(st.doubt_local, 2);
+    assert_int_equal(st.doubt_refused, 2);
+
+    /* in doubt, an empty set is not skipped by the one-load test */
+    gw_revoked_reset();
+    assert_false(gw_revoked_any());
+    gw_revoked_set_doubt(GW_REVOKED_DOUBT_REFUSE);
+    assert_true(gw_revoked_any());
+    assert_int_equal(gw_revoked_check(jti, 0, now), GW_EIDREVOCATIONS);
+    gw_revoked_set_doubt(GW_REVOKED_SURE);
+    assert_false(gw_revoked_any());
+    assert_int_equal(gw_revoked_check(jti, 0, now), 0);
+    /* entries and doubt share one word: adding keeps the doubt */
+    gw_revoked_set_doubt(GW_REVOKED_DOUBT_LOCAL);
+    for (int i = 1; i <= 100; i++)
+        assert_int_equal(gw_revoked_add(jti + (uint64_t)i, now + 60), 0);
+    assert_int_equal(gw_revoked_doubt(), GW_REVOKED_DOUBT_LOCAL);
+    gw_revoked_stats(&st);
+    assert_int_equal(st.entries, 100);
+}
+
 static void test_threads(void **state)
 {
     (void)state;
@@ -105,6 +157,7 @@ int main(void)
         cmocka_unit_test_setup(test_empty, reset),
         cmocka_unit_test_setup(test_expiry_and_replacement, reset),
         cmocka_unit_test_setup(test_growth_and_sweep, reset),
+        cmocka_unit_test_setup_teardown(test_doubt, reset, reset),
         cmocka_unit_test_setup_teardown(test_threads, reset, reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
