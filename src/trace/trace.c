@@ -183,6 +183,11 @@ void gw_trace_begin(struct gw_request *r)
     gw_trace_id_hex(&t->trace_id, t->trace_hex);
     memcpy(r->trace_id, t->trace_hex, 32);
     r->trace_id[32] = '\0';
+    /* A request id gantry made (32 random hex digits) becomes the trace id gantry started (as
+     * random, the same form): one id finds the request in the logs and in the traces, and the
+     * span need not carry it. A caller's trace is shared by its other requests: not then. */
+    if (r->id_made && t->parent_id == 0)
+        memcpy(r->id, r->trace_id, sizeof r->trace_id);
     r->trace = t;
 }
 
@@ -439,7 +444,9 @@ static void complete(struct gw_request *r, struct gw_trace *t)
     if (ml)
         t->method = put_str(t, r->method, ml);
     t->path = put_str(t, r->path, (size_t)(strchrnul(r->path, '?') - r->path));
-    put_cstr(t, &t->request_id, r->id);
+    /* gantry.request_id only when it says more than the trace id (gw_trace_begin) */
+    if (memcmp(r->id, r->trace_id, sizeof r->trace_id) != 0)
+        put_cstr(t, &t->request_id, r->id);
     put_cstr(t, &t->client, r->peer);
     if (r->svc != NULL) {
         const struct gw_service_conf *sc = r->svc->conf;
