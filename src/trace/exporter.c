@@ -3,13 +3,13 @@
  *
  * Shape: a timer ticks every 5 ms while records come, every 100 ms while none do (at most every
  * flush_interval). Each tick (and each export's end) drains the workers' rings, round robin,
- * encoding each record into the body of the next export at once and giving it back to its
- * worker, until that body holds batch_size spans; then an export starts when the body is full or
- * its oldest record waited flush_interval. Each record is copied out of its ring into one record
- * of ours (`rec`, which stays in the cache) and encoded from there, so the bytes a worker wrote
- * are read once, in order. The fetch sends the body from our
- * memory (body_borrowed: no copy of a few hundred kilobytes per export), so there are two
- * bodies: the one in flight, and the one the next batch is encoded into.
+ * encoding each record into the body of the next export at once, until that body holds
+ * batch_size spans; then an export starts when the body is full or its oldest record waited
+ * flush_interval. Each record is copied out of its ring into one record of ours (`rec`, which
+ * stays in the cache) and encoded from there, so the bytes a worker wrote are read once, in
+ * order. The client sends the body from our memory (no copy of a few hundred kilobytes per
+ * export), so there are two bodies: the one in flight, and the one the next batch is encoded
+ * into while it is.
  */
 #include "trace/exporter.h"
 
@@ -60,6 +60,7 @@ struct gw_tracer {
     int64_t shift;           /* uv_hrtime() to Unix ns, taken once per drain */
     struct gw_buf bodies[2]; /* the export in flight's (borrowed by the fetch) and the next's */
     unsigned next_body;
+    unsigned sent_body; /* the body of the last export */
     struct gw_keepalive
         *client;       /* the kept connection to the collector (made at the first export) */
     bool client_stale; /* the endpoint or headers changed: a new client at the next export */
@@ -116,9 +117,11 @@ static uint64_t now_ms(struct gw_tracer *t)
 /* Encodes rec into the batch's body (the body's start first when it is the batch's first). */
 static void add_to_batch(struct gw_tracer *t, struct gw_trace *rec)
 {
-    struct gw_buf *body = &t->bodies[t->next_body];
     size_t spans = gw_otlp_span_count(rec);
     int rc = 0;
+    if (t->nbatch == 0 && !t->inflight)
+        t->next_body = t->sent_body; /* free again, and the one last in the cache */
+    struct gw_buf *body = &t->bodies[t->next_body];
     if (t->nbatch == 0) {
         gw_buf_reset(body);
         rc = gw_buf_append(body, t->prefix, t->prefix_len);
@@ -267,7 +270,11 @@ static void export_batch(struct gw_tracer *t, uint64_t timeout_ms)
     }
     t->inflight = true;
     t->inflight_spans = spans;
-    t->next_body ^= 1u; /* this one is the client's until it calls back (or is cancelled) */
+    /* This one is the client's until it calls back (or is cancelled); the next batch that starts
+     * after that is encoded into it again rather than into the other, so that one body's memory
+     * stays in the cache instead of two bodies' taking turns. */
+    t->sent_body = t->next_body;
+    t->next_body ^= 1u;
 }
 
 static void maybe_export(struct gw_tracer *t)
