@@ -300,6 +300,7 @@ struct gw_request {
     char sticky_cookie[GW_BALANCE_STICKY_LEN + 1]; /** client's sticky value, or "" */
     char sticky_set[GW_BALANCE_STICKY_LEN + 1];    /** value to send in Set-Cookie, or "" */
     char id[129];
+    bool id_made; /** gantry made id (no valid X-Request-ID came); tracing may replace it */
     char method[24];
     char path[256];        /** for the access log (truncated) */
     const char *authority; /** absolute-form target's authority (valid until head_built) */

@@ -90,8 +90,10 @@ static void assign_request_id(struct gw_request *r)
     if (i >= 0 && valid_request_id(r->msg.headers[i].value, r->msg.headers[i].value_len)) {
         memcpy(r->id, r->msg.headers[i].value, r->msg.headers[i].value_len);
         r->id[r->msg.headers[i].value_len] = '\0';
+        r->id_made = false;
     } else {
         gw_random_request_id(r->id);
+        r->id_made = true;
     }
 }
 

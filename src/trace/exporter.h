@@ -13,8 +13,9 @@
  *   A failed export (no connection, a timeout, a status other than 2xx) drops its batch, counts
  *   its spans as failed, logs once per change of state, and holds exports back with a backoff
  *   (1 s doubling to 30 s) before the next try.
- * - Memory is bounded: per worker at most queue_size records waiting, 1024 given back for reuse
- *   and one spare, plus two encoded bodies of at most batch_size spans.
+ * - Memory is bounded: per worker a ring of queue_size * 512 bytes (trace/ring.h) and at most
+ *   1024 records kept for reuse; here one record and two encoded bodies of at most batch_size
+ *   spans.
  */
 #ifndef GW_TRACE_EXPORTER_H
 #define GW_TRACE_EXPORTER_H

@@ -2,11 +2,13 @@
  * A request's trace record: types only (trace/trace.h has the request path's functions,
  * trace/exporter.h the control thread's).
  *
- * One record per traced request: allocated by the worker when the request is dispatched, filled
- * as the request runs (the spans of its policy stages and upstream tries), completed when it
- * ends, then either freed (not sampled) or handed to the control thread through the worker's
- * ring (trace/ring.h), which owns it from then on, encodes it and frees it. It holds no pointer
- * into the request or its snapshot once completed: every string it needs is copied into `strs`.
+ * One record per traced request: taken by the worker when the request is dispatched (from the few
+ * it reuses, trace/ring.h), filled as the request runs (the spans of its policy stages and
+ * upstream tries), completed when it ends; when it is sampled, its used part (the fields up to
+ * `child`, the children it has, the strings it holds) is copied into the worker's ring to the
+ * control thread, which copies it out into a record of its own and encodes that. It holds no
+ * pointer into the request or its snapshot once completed: every string it needs is copied into
+ * `strs` (a stage's name is the stage table's static text).
  */
 #ifndef GW_TRACE_TRACE_T_H
 #define GW_TRACE_TRACE_T_H
@@ -90,13 +92,14 @@ struct gw_trace {
     uint8_t http_minor; /** 0 or 1 */
     bool secure;        /** it came in on the TLS listener (url.scheme https) */
     uint32_t retries;
-    uint16_t home;      /** the index of the worker whose queue it comes from and returns to */
-    bool sampled;       /** the final decision (head, or an error with always_sample_errors) */
+    uint16_t strs_len;  /** bytes of strs in use */
     char trace_hex[32]; /** trace_id as 32 lowercase hex digits (what r->trace_id holds) */
     struct gw_trace_str method, path, route, service, server, client, request_id, consumer;
     struct gw_trace_str tracestate; /** the client's, cleaned (the first string: it fits whole) */
+    struct gw_trace *next_free;     /** the worker's list of records to reuse */
+    /* What the ring carries of a record: everything above, then child[0..nchild), then
+     * strs[0..strs_len). */
     struct gw_trace_child child[GW_TRACE_MAX_CHILDREN];
-    uint16_t strs_len;
     char strs[GW_TRACE_STRINGS + GW_TRACE_STRINGS_PAD];
 };
 

@@ -129,27 +129,29 @@ static void take_server(struct gw_trace *t, const struct gw_http1_message *m)
     t->server = put_str(t, v, host_end);
 }
 
-/* A record for a new request: the worker's spare, one given back by the control thread, or a new
+/* A record for a new request: the last one the worker released (still in its cache), or a new
  * one. */
 static struct gw_trace *record_get(struct gw_trace_queue *q)
 {
-    struct gw_trace *t = NULL;
-    if (q != NULL) {
-        t = q->spare;
-        q->spare = NULL;
-        if (t == NULL)
-            t = gw_trace_ring_pop(q->back);
+    if (q != NULL && q->free != NULL) {
+        struct gw_trace *t = q->free;
+        q->free = t->next_free;
+        q->nfree--;
+        return t;
     }
-    return t != NULL ? t : malloc(sizeof *t);
+    return malloc(sizeof(struct gw_trace));
 }
 
-/* A record the worker is done with (not sampled, or its ring was full). */
+/* A record the worker is done with: kept for the next request (up to GW_TRACE_FREE_MAX). */
 static void record_put(struct gw_trace_queue *q, struct gw_trace *t)
 {
-    if (q != NULL && q->spare == NULL)
-        q->spare = t;
-    else
+    if (q != NULL && q->nfree < GW_TRACE_FREE_MAX) {
+        t->next_free = q->free;
+        q->free = t;
+        q->nfree++;
+    } else {
         free(t);
+    }
 }
 
 void gw_trace_begin(struct gw_request *r)
@@ -158,10 +160,8 @@ void gw_trace_begin(struct gw_request *r)
     struct gw_trace *t = record_get(q);
     if (t == NULL)
         return;
-    /* The child array and the strings are written before they are read. */
+    /* The child array and the strings are written before they are read (strs_len is 0). */
     memset(t, 0, offsetof(struct gw_trace, child));
-    t->strs_len = 0;
-    t->home = q != NULL ? (uint16_t)q->id : 0;
     t->head = -1;
     t->t_start = r->t_start;
     t->http_minor = (uint8_t)r->msg.minor_version;
@@ -183,6 +183,11 @@ void gw_trace_begin(struct gw_request *r)
     gw_trace_id_hex(&t->trace_id, t->trace_hex);
     memcpy(r->trace_id, t->trace_hex, 32);
     r->trace_id[32] = '\0';
+    /* A request id gantry made (32 random hex digits) becomes the trace id gantry started (as
+     * random, the same form): one id finds the request in the logs and in the traces, and the
+     * span need not carry it. A caller's trace is shared by its other requests: not then. */
+    if (r->id_made && t->parent_id == 0)
+        memcpy(r->id, r->trace_id, sizeof r->trace_id);
     r->trace = t;
 }
 
@@ -439,7 +444,9 @@ static void complete(struct gw_request *r, struct gw_trace *t)
     if (ml)
         t->method = put_str(t, r->method, ml);
     t->path = put_str(t, r->path, (size_t)(strchrnul(r->path, '?') - r->path));
-    put_cstr(t, &t->request_id, r->id);
+    /* gantry.request_id only when it says more than the trace id (gw_trace_begin) */
+    if (memcmp(r->id, r->trace_id, sizeof r->trace_id) != 0)
+        put_cstr(t, &t->request_id, r->id);
     put_cstr(t, &t->client, r->peer);
     if (r->svc != NULL) {
         const struct gw_service_conf *sc = r->svc->conf;
@@ -498,8 +505,7 @@ void gw_trace_end(struct gw_request *r, bool aborted)
         record_put(q, t);
         return;
     }
-    t->sampled = true;
     complete(r, t);
-    if (!gw_trace_ring_push(q->out, t, 1u + t->nchild))
-        record_put(q, t); /* full: counted by the ring */
+    gw_trace_ring_push(q->out, t); /* full: dropped and counted by the ring */
+    record_put(q, t);
 }

@@ -131,7 +131,15 @@ def test_a_new_trace_is_started_propagated_exported_and_logged():
 
         # every request gets its own trace
         r2 = request(g.port, "GET", "/api/echo/b")
-        assert upstream_context(r2)[0] != tid
+        tid2 = upstream_context(r2)[0]
+        assert tid2 != tid
+        # without an X-Request-ID, the request id gantry makes is the trace it started: the
+        # client, the upstream and the log see one id, and the span does not repeat it
+        assert header_values(r2.headers, "X-Request-ID") == [tid2], r2.headers
+        assert header_values(r2.json()["headers"], "X-Request-ID") == [tid2], r2.json()
+        g.wait_log(r"(?m)^\S+ %s .* %s$" % (tid2, tid2))
+        a2 = server_span(trace_spans(rx, tid2, 2))["attributes"]
+        assert "gantry.request_id" not in a2 and a2["url.path"] == "/api/echo/b", a2
 
 
 def test_the_callers_context_is_continued():
@@ -150,6 +158,16 @@ def test_the_callers_context_is_continued():
         assert srv["parentSpanId"] == P, srv
         assert srv["traceState"] == "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7", srv
         assert client_spans(spans)[0]["spanId"] == parent
+        assert srv["attributes"]["gantry.request_id"] == "cont-1", srv
+
+        # a caller's trace without an X-Request-ID: the trace is shared with the caller's other
+        # requests, so the request id gantry makes stays its own, and the span carries it
+        hs2 = [("traceparent", "00-%s-%s-01" % (T, "1111111111111111"))]
+        r = request(g.port, "GET", "/api/echo/c2", headers=hs2)
+        rid = header_values(r.headers, "X-Request-ID")[0]
+        assert re.match(r"^[0-9a-f]{32}$", rid) and rid != T, rid
+        c2 = [s for s in trace_spans(rx, T, 4) if s.get("parentSpanId") == "1111111111111111"]
+        assert len(c2) == 1 and c2[0]["attributes"]["gantry.request_id"] == rid, c2
 
         # a caller that did not sample: gantry follows it (parent_based) and exports nothing
         nt = "0af7651916cd43dd8448eb211c80319c"

@@ -1,7 +1,10 @@
-/* Unit tests for src/trace/ring.c: the worker-to-control-thread ring of trace records. Order,
- * capacity, the drop count when full, and a producer thread racing a consumer thread. */
+/* Unit tests for src/trace/ring.c: the worker-to-control-thread ring of trace records (bytes).
+ * A record comes out as it went in (fields, children, strings), in order, across the ring's
+ * wrap; the drop count when full; and a producer thread racing a consumer thread. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -11,116 +14,192 @@
 #include <cmocka.h>
 
 #include "trace/ring.h"
+#include "trace/trace-t.h"
 
-/* Records are only pointers to the ring: small tagged allocations stand in for them (the ring
- * frees what is left in it with free()). */
-static struct gw_trace *rec(uintptr_t tag)
+/* A record tagged `tag`, with `nchild` children and `nstr` bytes of strings derived from it. */
+static void make(struct gw_trace *t, uint64_t tag, unsigned nchild, unsigned nstr)
 {
-    uintptr_t *p = malloc(sizeof *p);
-    assert_non_null(p);
-    *p = tag;
-    return (struct gw_trace *)p;
+    memset(t, 0xa5, sizeof *t); /* what the ring must not carry stays different */
+    memset(t, 0, offsetof(struct gw_trace, child));
+    t->span_id = tag;
+    t->t_start = tag * 3;
+    t->status = (uint16_t)(tag % 600);
+    t->nchild = (uint8_t)nchild;
+    t->strs_len = (uint16_t)nstr;
+    for (unsigned i = 0; i < nchild; i++) {
+        memset(&t->child[i], 0, sizeof t->child[i]);
+        t->child[i].span_id = tag * 100 + i;
+        t->child[i].port = (uint16_t)(i + 1);
+        t->child[i].kind = GW_TRACE_TRY;
+    }
+    for (unsigned i = 0; i < nstr; i++)
+        t->strs[i] = (char)('a' + (tag + i) % 26);
+    t->path = (struct gw_trace_str){0, (uint16_t)nstr};
 }
 
-static uintptr_t tag_of(struct gw_trace *t)
+/* out holds what make(tag, nchild, nstr) made, in the part the ring carries. */
+static void check(const struct gw_trace *out, uint64_t tag, unsigned nchild, unsigned nstr)
 {
-    return *(uintptr_t *)t;
+    struct gw_trace *want = malloc(sizeof *want);
+    assert_non_null(want);
+    make(want, tag, nchild, nstr);
+    assert_memory_equal(out, want, offsetof(struct gw_trace, child));
+    assert_memory_equal(out->child, want->child, nchild * sizeof want->child[0]);
+    assert_memory_equal(out->strs, want->strs, nstr);
+    free(want);
 }
 
-static void test_fifo_and_capacity(void **state)
+static void test_records_in_order_across_the_wrap(void **state)
 {
     (void)state;
-    struct gw_trace_ring *r = gw_trace_ring_new(5); /* rounded up to 8 */
+    struct gw_trace_ring *r = gw_trace_ring_new(10); /* 5,120 bytes: rounded up to 64 KiB */
     assert_non_null(r);
-    assert_null(gw_trace_ring_pop(r));
-    for (uintptr_t i = 0; i < 8; i++)
-        assert_true(gw_trace_ring_push(r, rec(i), 2));
-    assert_int_equal(gw_trace_ring_count(r), 8);
-    struct gw_trace *extra = rec(99);
-    assert_false(gw_trace_ring_push(r, extra, 3)); /* full: not taken, its spans counted */
-    assert_false(gw_trace_ring_push(r, extra, 2));
-    assert_true(gw_trace_ring_dropped(r) == 5);
-    free(extra);
-    for (uintptr_t i = 0; i < 3; i++) {
-        struct gw_trace *t = gw_trace_ring_pop(r);
-        assert_non_null(t);
-        assert_int_equal(tag_of(t), i);
-        free(t);
+    assert_int_equal(r->mask + 1, 64 * 1024);
+    assert_int_equal(gw_trace_ring_bytes(10), 64 * 1024);
+    assert_int_equal(gw_trace_ring_bytes(8192), 4 * 1024 * 1024);
+    assert_int_equal(gw_trace_ring_bytes(8193), 8 * 1024 * 1024);
+    struct gw_trace *in = malloc(sizeof *in), *out = malloc(sizeof *out);
+    assert_non_null(in);
+    assert_non_null(out);
+    assert_false(gw_trace_ring_pop(r, out));
+    /* Records of many sizes, a few in the ring at a time, so that frames meet the end of the
+     * data at every offset; the largest record (12 children, full strings) among them. */
+    uint64_t next_in = 0, next_out = 0;
+    while (next_out < 3000) {
+        for (int k = 0; k < 3 && next_in < 3000; k++, next_in++) {
+            unsigned nchild = (unsigned)(next_in % (GW_TRACE_MAX_CHILDREN + 1));
+            unsigned nstr = next_in % 97 == 0 ? GW_TRACE_STRINGS : (unsigned)(next_in * 37 % 700);
+            make(in, next_in, nchild, nstr);
+            assert_true(gw_trace_ring_push(r, in));
+        }
+        assert_int_equal(gw_trace_ring_count(r), next_in - next_out);
+        for (int k = 0; k < (next_in % 2 ? 2 : 4) && next_out < next_in; k++, next_out++) {
+            assert_true(gw_trace_ring_pop(r, out));
+            unsigned nchild = (unsigned)(next_out % (GW_TRACE_MAX_CHILDREN + 1));
+            unsigned nstr = next_out % 97 == 0 ? GW_TRACE_STRINGS : (unsigned)(next_out * 37 % 700);
+            check(out, next_out, nchild, nstr);
+        }
     }
-    /* room again, and the order survives the wrap */
-    for (uintptr_t i = 8; i < 11; i++)
-        assert_true(gw_trace_ring_push(r, rec(i), 1));
-    for (uintptr_t i = 3; i < 11; i++) {
-        struct gw_trace *t = gw_trace_ring_pop(r);
-        assert_non_null(t);
-        assert_int_equal(tag_of(t), i);
-        free(t);
-    }
-    assert_null(gw_trace_ring_pop(r));
+    assert_false(gw_trace_ring_pop(r, out));
     assert_int_equal(gw_trace_ring_count(r), 0);
-    /* what is left is freed with the ring (LeakSanitizer checks) */
-    assert_true(gw_trace_ring_push(r, rec(1), 1));
+    assert_true(gw_trace_ring_dropped(r) == 0);
+    free(in);
+    free(out);
     gw_trace_ring_free(r);
     gw_trace_ring_free(NULL);
+}
+
+static void test_full_drops_and_counts(void **state)
+{
+    (void)state;
+    struct gw_trace *in = malloc(sizeof *in), *out = malloc(sizeof *out);
+    assert_non_null(in);
+    assert_non_null(out);
+    /* the bytes run out first: 100 records of 788 bytes do not fit in 64 KiB */
+    struct gw_trace_ring *r = gw_trace_ring_new(100);
+    assert_non_null(r);
+    make(in, 1, 2, 500);
+    size_t n = 0;
+    while (gw_trace_ring_push(r, in))
+        n++;
+    assert_true(n > 10 && n < 100);
+    assert_int_equal(gw_trace_ring_count(r), n);
+    assert_true(gw_trace_ring_dropped(r) ==
+                3); /* the refused record's SERVER span and 2 children */
+    assert_false(gw_trace_ring_push(r, in));
+    assert_true(gw_trace_ring_dropped(r) == 6);
+    /* room again once one is taken */
+    assert_true(gw_trace_ring_pop(r, out));
+    check(out, 1, 2, 500);
+    assert_true(gw_trace_ring_push(r, in));
+    gw_trace_ring_free(r); /* what is left is lost with it */
+
+    /* the count runs out first: 4 small records */
+    r = gw_trace_ring_new(4);
+    assert_non_null(r);
+    make(in, 2, 0, 10);
+    for (int i = 0; i < 4; i++)
+        assert_true(gw_trace_ring_push(r, in));
+    assert_false(gw_trace_ring_push(r, in));
+    assert_true(gw_trace_ring_dropped(r) == 1);
+    assert_int_equal(gw_trace_ring_count(r), 4);
+    assert_true(gw_trace_ring_pop(r, out));
+    check(out, 2, 0, 10);
+    assert_true(gw_trace_ring_push(r, in));
+    assert_false(gw_trace_ring_push(r, in));
+    gw_trace_ring_free(r);
+    free(in);
+    free(out);
 }
 
 #define RACE_N 200000
 
 struct race {
     struct gw_trace_ring *ring;
-    uint64_t pushed;
+    uint64_t pushed;  /* records taken (the producer's count) */
+    uint64_t offered; /* spans offered */
+    atomic_bool done; /* the producer has pushed its last */
 };
 
 static void producer(void *arg)
 {
     struct race *rc = arg;
-    for (uintptr_t i = 0; i < RACE_N; i++) {
-        struct gw_trace *t = rec(i);
-        if (gw_trace_ring_push(rc->ring, t, 1))
+    struct gw_trace *in = malloc(sizeof *in);
+    assert_non_null(in);
+    for (uint64_t i = 0; i < RACE_N; i++) {
+        make(in, i, (unsigned)(i % 3), (unsigned)(i % 200));
+        rc->offered += 1 + i % 3;
+        if (gw_trace_ring_push(rc->ring, in))
             rc->pushed++;
-        else
-            free(t);
     }
+    free(in);
+    atomic_store_explicit(&rc->done, true, memory_order_release);
 }
 
-/* One producer, one consumer, a small ring: everything pushed is popped once, in order, and
- * pushed + dropped is everything offered. */
+/* One producer, one consumer, a small ring: everything pushed is popped once, whole and in
+ * order, and the spans popped plus those dropped are all that was offered. */
 static void test_two_threads(void **state)
 {
     (void)state;
-    struct race rc = {gw_trace_ring_new(64), 0};
+    struct race rc = {.ring = gw_trace_ring_new(64)};
+    atomic_init(&rc.done, false);
     assert_non_null(rc.ring);
+    struct gw_trace *out = malloc(sizeof *out);
+    assert_non_null(out);
     uv_thread_t th;
     assert_int_equal(uv_thread_create(&th, producer, &rc), 0);
-    uint64_t popped = 0;
-    uintptr_t last = 0;
+    uint64_t popped = 0, spans = 0, last = 0;
     bool any = false;
     for (;;) {
-        struct gw_trace *t = gw_trace_ring_pop(rc.ring);
-        if (t == NULL) {
-            /* done when the producer is: its count is read after the join below */
-            if (gw_trace_ring_dropped(rc.ring) + popped == RACE_N)
+        if (!gw_trace_ring_pop(rc.ring, out)) {
+            /* the producer's last push happened before done: one more look, then stop */
+            if (!atomic_load_explicit(&rc.done, memory_order_acquire))
+                continue;
+            if (!gw_trace_ring_pop(rc.ring, out))
                 break;
-            continue;
         }
-        uintptr_t v = tag_of(t);
+        uint64_t v = out->span_id;
         if (any && v <= last)
             fail_msg("out of order: %lu after %lu", (unsigned long)v, (unsigned long)last);
+        check(out, v, (unsigned)(v % 3), (unsigned)(v % 200));
         last = v;
         any = true;
         popped++;
-        free(t);
+        spans += 1 + out->nchild;
     }
     uv_thread_join(&th);
     assert_true(popped == rc.pushed);
-    assert_true(rc.pushed + gw_trace_ring_dropped(rc.ring) == RACE_N);
+    assert_true(popped > 0);
+    assert_true(spans + gw_trace_ring_dropped(rc.ring) == rc.offered);
+    free(out);
     gw_trace_ring_free(rc.ring);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fifo_and_capacity),
+        cmocka_unit_test(test_records_in_order_across_the_wrap),
+        cmocka_unit_test(test_full_drops_and_counts),
         cmocka_unit_test(test_two_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
