@@ -11,7 +11,8 @@ h2_compare.py's (h2 on), one worker each, in front of the same nginx origin serv
 nginx runs in one process (`master_process off`). Each server runs under
 `valgrind --tool=callgrind`; per mode, after a warm-up, the counters are zeroed
 (callgrind_control -z), one client works for --seconds, and the counters are dumped: user-space
-instructions (the server, OpenSSL, libc, every thread) per unit of work. Modes:
+instructions (the server, OpenSSL, libc, every thread) per unit of work, less what the server
+runs when idle over the same time (measured first, --seconds with no client). Modes:
 
 - `handshake`: `wrk -t1 -c1 -H "Connection: close"`: a new connection per request, as
   tls_compare.py's handshake rate; wrk offers the session its previous connection ended with, so
@@ -177,8 +178,29 @@ def dump_stats(path):
     return total, signs // 2
 
 
+def dump(proc, out, label):
+    """Dumps proc's counters (callgrind_control -d label, which also zeroes them) and returns
+    (total instructions, signatures) of that dump, kept as OUT/label.callgrind."""
+    subprocess.run(["callgrind_control", "-d", label, str(proc.pid)], capture_output=True,
+                   check=True)
+    files, deadline = [], time.monotonic() + 60
+    while not files and time.monotonic() < deadline:
+        time.sleep(0.2)
+        files = [f for f in glob.glob(f"{out}/cg.*") if dumped_for(f, label)]
+    if not files:
+        raise pc.BenchError(f"no callgrind dump for {label} in {out}")
+    total = signs = 0
+    for f in files:
+        t, n = dump_stats(f)
+        total, signs = total + t, signs + n
+        os.rename(f, f"{out}/{label}.callgrind")
+    return total, signs
+
+
 def measure(name, cmd, port, modes, seconds, tmp):
-    """{mode: (instructions per unit, units, full handshakes)} for one server under callgrind."""
+    """{mode: (instructions per unit, units, full handshakes)} for one server under callgrind,
+    and its idle instructions per second (timers, a control thread), which are taken out of
+    every mode's count: otherwise the time a loaded machine adds to a run would show as cost."""
     out = os.path.join(tmp, f"cg-{name}")
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "valgrind.log"), "w") as err:
@@ -189,24 +211,22 @@ def measure(name, cmd, port, modes, seconds, tmp):
     res = {}
     try:
         wait_port(port, proc, f"{name} under callgrind")
+        subprocess.run(["callgrind_control", "-z", str(proc.pid)], capture_output=True,
+                       check=True)
+        t0 = time.monotonic()
+        time.sleep(seconds)
+        idle, _ = dump(proc, out, "idle")
+        idle_rate = idle / (time.monotonic() - t0)
+        res["idle"] = idle_rate
+        pc.log(f"{name} idle: {idle_rate:,.0f} instructions per second")
         for mode in modes:
             work(mode, port, 2)  # warm-up: allocator, session cache, upstream connection
             subprocess.run(["callgrind_control", "-z", str(proc.pid)], capture_output=True,
                            check=True)
+            t0 = time.monotonic()
             n = work(mode, port, seconds)
-            subprocess.run(["callgrind_control", "-d", mode, str(proc.pid)],
-                           capture_output=True, check=True)
-            files, deadline = [], time.monotonic() + 60
-            while not files and time.monotonic() < deadline:
-                time.sleep(0.2)
-                files = [f for f in glob.glob(f"{out}/cg.*") if dumped_for(f, mode)]
-            if not files:
-                raise pc.BenchError(f"{name}: no callgrind dump for {mode}")
-            total = signs = 0
-            for f in files:
-                t, s = dump_stats(f)
-                total, signs = total + t, signs + s
-                os.rename(f, f"{out}/{mode}.callgrind")
+            total, signs = dump(proc, out, mode)
+            total -= idle_rate * (time.monotonic() - t0)
             res[mode] = (total / n, n, signs)
             pc.log(f"{name} {mode}: {total / n:,.0f} instructions per {UNIT[mode]} ({n} "
                    f"{UNIT[mode]}s, {signs} full handshakes)")
@@ -306,8 +326,9 @@ def bench(args, tmp):
             print(f"- {t}: " + ", ".join(f"{k} {v:.2f}" for k, v in
                                         sorted(calls.items(), key=lambda kv: -kv[1]) if v >= 0.05))
     print("\n`full` = handshakes that signed with the certificate's key (not resumed). User-space "
-          "instructions of the server process, all threads, OpenSSL included; the kernel's work "
-          "shows in the system calls.")
+          "instructions of the server process, all threads, OpenSSL included, less what it runs "
+          "when idle (" + ", ".join(f"{t} {results[t]['idle']:,.0f}" for t in args.servers)
+          + " instructions per second); the kernel's work shows in the system calls.")
     return 0
 
 
