@@ -41,8 +41,38 @@ SSL_CTX *gw__tls_client_ssl_ctx(struct gw_tls_client *cl);
 const char *gw__tls_client_server_name(const struct gw_tls_client *cl);
 bool gw__tls_client_verifies(const struct gw_tls_client *cl);
 
-/* tls/stream.c: the session's SSL (for the other files of tls/). */
+/* tls/bio.c: a queue of ciphertext bytes, data[off..len) of cap, that holds memory only while
+ * it holds bytes: the drop that drains it frees its buffer (an idle connection keeps none). */
+struct gw__tls_queue {
+    char *data;
+    size_t off, len, cap;
+};
+
+/* Appends n bytes (0 or GW_ENOMEM); drops the first n (all of them, and the buffer, when n is at
+ * least what is held); frees the buffer. */
+int gw__tls_queue_push(struct gw__tls_queue *q, const void *p, size_t n);
+void gw__tls_queue_drop(struct gw__tls_queue *q, size_t n);
+void gw__tls_queue_free(struct gw__tls_queue *q);
+
+/* tls/bio.c: a session's two directions: in, the peer's ciphertext not yet read by OpenSSL; out,
+ * what OpenSSL wrote for the peer and the caller has not sent yet. */
+struct gw__tls_io {
+    struct gw__tls_queue in, out;
+};
+
+/* tls/bio.c: one non-blocking BIO for both directions of io (SSL_set_bio(ssl, b, b)): reads
+ * take from io->in (retry when empty: never EOF), writes append to io->out (always whole),
+ * BIO_pending and BIO_wpending count them. io must outlive the BIO, which does not free it.
+ * NULL when out of memory. */
+BIO *gw__tls_bio_new(struct gw__tls_io *io);
+
 struct gw_tls_stream;
+
+/* tls/stream.c: bytes of buffer the stream holds besides OpenSSL's objects (its ciphertext
+ * queues, a failure's reason): 0 for an idle session. */
+size_t gw__tls_stream_held(const struct gw_tls_stream *t);
+
+/* tls/stream.c: the session's SSL (for the other files of tls/). */
 SSL *gw__tls_stream_ssl(const struct gw_tls_stream *t);
 
 /* tls/stream.c: the new-session callback of client contexts (SSL_CTX_sess_set_new_cb): keeps

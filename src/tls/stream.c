@@ -15,41 +15,42 @@
 #include "tls/client.h"
 #include "tls/internal.h"
 
+/* Room for a failure's reason: OpenSSL's error string and the certificate's verify result. */
+#define GW_TLS_ERR_MAX 256
+
 struct gw_tls_stream {
     SSL *ssl;
-    BIO *rbio;                    /* ciphertext from the peer (owned by ssl) */
-    BIO *wbio;                    /* ciphertext for the peer (owned by ssl) */
+    struct gw__tls_io io;         /* ciphertext both ways, behind the SSL's one BIO */
     struct gw_tls_ctx *ctx;       /* server side */
     struct gw_tls_client *client; /* client side (upstreams) */
     SSL_SESSION *session;         /* client side: the newest session, not yet taken */
-    char err[256];
+    char *err;                    /* why the last GW_ETLS happened (malloc'd), or NULL */
 };
+
+/* SSL_new on s with the stream's BIO attached (the SSL owns it); false when out of memory. */
+static bool attach(struct gw_tls_stream *t, SSL_CTX *s)
+{
+    t->ssl = SSL_new(s);
+    BIO *b = t->ssl ? gw__tls_bio_new(&t->io) : NULL;
+    if (!b)
+        return false;
+    SSL_set_bio(t->ssl, b, b);
+    return true;
+}
 
 struct gw_tls_stream *gw_tls_stream_new(struct gw_tls_ctx *ctx)
 {
     struct gw_tls_stream *t = calloc(1, sizeof(*t));
     if (!t)
         return NULL;
-    t->ssl = SSL_new(gw__tls_default_ssl_ctx(ctx));
-    t->rbio = BIO_new(BIO_s_mem());
-    t->wbio = BIO_new(BIO_s_mem());
-    if (!t->ssl || !t->rbio || !t->wbio)
-        goto fail;
-    /* An empty memory BIO reports "retry" rather than EOF: the session waits for input. */
-    BIO_set_mem_eof_return(t->rbio, -1);
-    BIO_set_mem_eof_return(t->wbio, -1);
-    SSL_set_bio(t->ssl, t->rbio, t->wbio);
+    if (!attach(t, gw__tls_default_ssl_ctx(ctx))) {
+        SSL_free(t->ssl);
+        free(t);
+        return NULL;
+    }
     SSL_set_accept_state(t->ssl);
     t->ctx = gw_tls_ctx_ref(ctx);
     return t;
-fail:
-    if (t->ssl) {
-        SSL_free(t->ssl);
-    }
-    BIO_free(t->rbio);
-    BIO_free(t->wbio);
-    free(t);
-    return NULL;
 }
 
 /* A literal IPv4 or IPv6 address (verified as an address, never sent as SNI). */
@@ -68,15 +69,8 @@ struct gw_tls_stream *gw_tls_stream_new_client(struct gw_tls_client *cl, const c
     struct gw_tls_stream *t = calloc(1, sizeof(*t));
     if (!t)
         return NULL;
-    t->ssl = SSL_new(gw__tls_client_ssl_ctx(cl));
-    t->rbio = BIO_new(BIO_s_mem());
-    t->wbio = BIO_new(BIO_s_mem());
-    if (!t->ssl || !t->rbio || !t->wbio)
+    if (!attach(t, gw__tls_client_ssl_ctx(cl)))
         goto fail;
-    BIO_set_mem_eof_return(t->rbio, -1);
-    BIO_set_mem_eof_return(t->wbio, -1);
-    SSL_set_bio(t->ssl, t->rbio, t->wbio);
-    t->rbio = t->wbio = NULL; /* owned by ssl from here on */
     SSL_set_app_data(t->ssl, t);
     SSL_set_connect_state(t->ssl);
     const char *name = gw__tls_client_server_name(cl);
@@ -98,15 +92,11 @@ struct gw_tls_stream *gw_tls_stream_new_client(struct gw_tls_client *cl, const c
     }
     if (resume && SSL_set_session(t->ssl, (SSL_SESSION *)resume) != 1)
         ERR_clear_error(); /* not resumable here: a full handshake */
-    t->rbio = SSL_get_rbio(t->ssl);
-    t->wbio = SSL_get_wbio(t->ssl);
     t->client = gw_tls_client_ref(cl);
     return t;
 fail:
     ERR_clear_error();
     SSL_free(t->ssl);
-    BIO_free(t->rbio);
-    BIO_free(t->wbio);
     free(t);
     return NULL;
 }
@@ -132,7 +122,10 @@ void gw_tls_stream_free(struct gw_tls_stream *t)
 {
     if (!t)
         return;
-    SSL_free(t->ssl); /* frees both BIOs */
+    SSL_free(t->ssl); /* frees the BIO */
+    gw__tls_queue_free(&t->io.in);
+    gw__tls_queue_free(&t->io.out);
+    free(t->err);
     SSL_SESSION_free(t->session);
     gw_tls_ctx_unref(t->ctx);
     gw_tls_client_unref(t->client);
@@ -141,29 +134,29 @@ void gw_tls_stream_free(struct gw_tls_stream *t)
 
 int gw_tls_stream_feed(struct gw_tls_stream *t, const void *p, size_t n)
 {
-    size_t done = 0;
-    if (n == 0)
-        return 0;
-    if (BIO_write_ex(t->rbio, p, n, &done) != 1 || done != n)
-        return GW_ENOMEM;
-    return 0;
+    return gw__tls_queue_push(&t->io.in, p, n);
 }
 
 /* Records OpenSSL's reason for the failure (and clears its per-thread error queue, which must
  * not leak into the next connection served by this thread). */
 static int fail(struct gw_tls_stream *t, int sslerr)
 {
-    unsigned long e = ERR_peek_last_error();
-    if (e)
-        ERR_error_string_n(e, t->err, sizeof t->err);
-    else
-        snprintf(t->err, sizeof t->err, "SSL error %d", sslerr);
-    /* A peer certificate that did not verify: say why (expired, unknown CA, wrong host...). */
-    long v = SSL_get_verify_result(t->ssl);
-    if (v != X509_V_OK) {
-        size_t n = strlen(t->err);
-        snprintf(t->err + n, sizeof t->err - n, " (%s certificate: %s)",
-                 t->client ? "upstream" : "client", X509_verify_cert_error_string(v));
+    /* Held only after a failure: an idle connection does not carry room for a reason. */
+    if (!t->err)
+        t->err = malloc(GW_TLS_ERR_MAX);
+    if (t->err) {
+        unsigned long e = ERR_peek_last_error();
+        if (e)
+            ERR_error_string_n(e, t->err, GW_TLS_ERR_MAX);
+        else
+            snprintf(t->err, GW_TLS_ERR_MAX, "SSL error %d", sslerr);
+        /* A peer certificate that did not verify: say why (expired, unknown CA, wrong host...). */
+        long v = SSL_get_verify_result(t->ssl);
+        if (v != X509_V_OK) {
+            size_t n = strlen(t->err);
+            snprintf(t->err + n, GW_TLS_ERR_MAX - n, " (%s certificate: %s)",
+                     t->client ? "upstream" : "client", X509_verify_cert_error_string(v));
+        }
     }
     ERR_clear_error();
     return GW_ETLS;
@@ -200,7 +193,7 @@ int gw_tls_stream_read(struct gw_tls_stream *t, char *buf, size_t cap, size_t *g
 
 bool gw_tls_stream_has_input(const struct gw_tls_stream *t)
 {
-    return SSL_pending(t->ssl) > 0 || BIO_ctrl_pending(t->rbio) > 0;
+    return SSL_pending(t->ssl) > 0 || t->io.in.len > t->io.in.off;
 }
 
 int gw_tls_stream_write(struct gw_tls_stream *t, const void *p, size_t n)
@@ -223,27 +216,17 @@ void gw_tls_stream_shutdown(struct gw_tls_stream *t)
 
 size_t gw_tls_stream_out(struct gw_tls_stream *t, const char **p)
 {
-    char *data = NULL;
-    long n = BIO_get_mem_data(t->wbio, &data);
-    *p = data;
-    return n > 0 ? (size_t)n : 0;
+    if (!t->io.out.data) {
+        *p = NULL;
+        return 0;
+    }
+    *p = t->io.out.data + t->io.out.off;
+    return t->io.out.len - t->io.out.off;
 }
 
 void gw_tls_stream_out_consume(struct gw_tls_stream *t, size_t n)
 {
-    char tmp[4096];
-    size_t pending = BIO_ctrl_pending(t->wbio);
-    if (n >= pending) {
-        (void)BIO_reset(t->wbio);
-        return;
-    }
-    /* Rare (a partial socket write that the caller did not copy whole): read the prefix away. */
-    while (n > 0) {
-        size_t k = n < sizeof tmp ? n : sizeof tmp, got = 0;
-        if (BIO_read_ex(t->wbio, tmp, k, &got) != 1 || got == 0)
-            break;
-        n -= got;
-    }
+    gw__tls_queue_drop(&t->io.out, n);
 }
 
 bool gw_tls_stream_established(const struct gw_tls_stream *t)
@@ -268,7 +251,7 @@ const char *gw_tls_stream_server_name(const struct gw_tls_stream *t)
 
 const char *gw_tls_stream_error(const struct gw_tls_stream *t)
 {
-    return t->err[0] ? t->err : "unknown";
+    return t->err && t->err[0] ? t->err : "unknown";
 }
 
 /* Appends s to out (cap bytes with the NUL) after a ", " when out is not empty; false when it
@@ -377,6 +360,11 @@ bool gw_tls_stream_alpn_h2(const struct gw_tls_stream *t)
     unsigned int n = 0;
     SSL_get0_alpn_selected(t->ssl, &p, &n);
     return n == 2 && p[0] == 'h' && p[1] == '2';
+}
+
+size_t gw__tls_stream_held(const struct gw_tls_stream *t)
+{
+    return t->io.in.cap + t->io.out.cap + (t->err ? GW_TLS_ERR_MAX : 0);
 }
 
 SSL *gw__tls_stream_ssl(const struct gw_tls_stream *t)

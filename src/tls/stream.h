@@ -1,10 +1,10 @@
 /*
- * One server-side TLS session over memory BIOs: the caller moves ciphertext between the socket
- * and the session, the session turns it into plaintext and back. No I/O and no event loop here
- * (conn/ does the libuv side), which is what lets the fuzz target drive a handshake with
- * arbitrary bytes.
+ * One TLS session over in-memory ciphertext queues (tls/bio.c: one BIO, freed buffers when
+ * drained): the caller moves ciphertext between the socket and the session, the session turns
+ * it into plaintext and back. No I/O and no event loop here (conn/ does the libuv side), which
+ * is what lets the fuzz target drive a handshake with arbitrary bytes.
  *
- *   socket bytes --gw_tls_stream_feed--> [rbio] SSL [wbio] --gw_tls_stream_out--> socket
+ *   socket bytes --gw_tls_stream_feed--> [in] SSL [out] --gw_tls_stream_out--> socket
  *   plaintext   <--gw_tls_stream_read--       SSL       <--gw_tls_stream_write-- plaintext
  *
  * The handshake runs inside gw_tls_stream_read. After every feed, read or write the caller

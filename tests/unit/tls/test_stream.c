@@ -262,6 +262,8 @@ static void test_data_both_ways_and_resumption_across_a_rebuild(void **state)
     char got[256];
     int n = SSL_read(c.ssl, got, sizeof got); /* also takes the ticket sent after the handshake */
     assert_int_equal(n, (int)sizeof resp - 1);
+    /* Between requests the session holds no ciphertext buffer (an idle keep-alive connection). */
+    assert_int_equal(gw__tls_stream_held(t), 0);
     SSL_SESSION *sess = SSL_get1_session(c.ssl);
     assert_non_null(sess);
     assert_true(SSL_SESSION_is_resumable(sess));
