@@ -6,7 +6,9 @@
 #include <ctype.h>
 #include <errno.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/ocsp.h>
+#include <openssl/sha.h>
 #include <openssl/ssl.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -84,12 +86,21 @@ static int on_client_hello(SSL *ssl, int *alert, void *arg)
     const unsigned char *ext;
     size_t len;
     char name[256];
-    if (ctx->n < 2 || SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &ext, &len) != 1)
+    if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &ext, &len) != 1)
         return SSL_CLIENT_HELLO_SUCCESS;
     if (gw__tls_parse_sni(ext, len, name, sizeof name) < 0)
         return SSL_CLIENT_HELLO_SUCCESS; /* OpenSSL's own parser refuses it next */
-    const struct tls_entry *e = pick(ctx, name);
-    if (e->ssl != SSL_get_SSL_CTX(ssl) && SSL_set_SSL_CTX(ssl, e->ssl) == NULL)
+    const struct tls_entry *e = ctx->n < 2 ? NULL : pick(ctx, name);
+    if (e != NULL && e->ssl != SSL_get_SSL_CTX(ssl) && SSL_set_SSL_CTX(ssl, e->ssl) == NULL)
+        return SSL_CLIENT_HELLO_ERROR;
+    /* RFC 6066 3: a session is not resumed under another server name. The session id context
+     * is the name's digest: a session (ticket or cache) remembers the context it was made in,
+     * and OpenSSL resumes it only in the same one, else it makes a full handshake. Set after
+     * SSL_set_SSL_CTX, which would copy the certificate context's own. */
+    unsigned char sid[SHA256_DIGEST_LENGTH];
+    unsigned int n = 0;
+    if (EVP_Digest(name, strlen(name), sid, &n, EVP_sha256(), NULL) != 1 ||
+        SSL_set_session_id_context(ssl, sid, n) != 1)
         return SSL_CLIENT_HELLO_ERROR;
     return SSL_CLIENT_HELLO_SUCCESS;
 }

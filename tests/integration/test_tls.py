@@ -224,9 +224,9 @@ def test_versions_and_ciphers():
         assert "New, TLSv1.3, Cipher is" in out, out
 
 
-def fetch_with_session(g, sess_in=None, sess_out=None, proto="-tls1_3"):
+def fetch_with_session(g, sess_in=None, sess_out=None, proto="-tls1_3", name="x.example.com"):
     """One request over s_client (so a TLS 1.3 ticket arrives before the connection ends)."""
-    args = [proto, "-servername", "x.example.com", "-ign_eof"]
+    args = [proto, "-servername", name, "-ign_eof"]
     if sess_in:
         args += ["-sess_in", sess_in]
     if sess_out:
@@ -245,6 +245,10 @@ def test_session_resumption_tickets_and_cache_survive_reload():
             assert "New," in out, out
             out = fetch_with_session(g, sess_in=sess, proto=proto)
             assert "Reused," in out, out
+            # RFC 6066 3: never resumed under another server name (a full handshake instead),
+            # even one the same certificate serves
+            out = fetch_with_session(g, sess_in=sess, proto=proto, name="y.example.com")
+            assert "New," in out and "Reused," not in out, (proto, out)
             # a reload builds new contexts; the ticket keys are the process's
             off = len(g.stderr())
             g.signal(signal.SIGHUP)
@@ -259,6 +263,8 @@ def test_session_resumption_tickets_and_cache_survive_reload():
         fetch_with_session(g, sess_out=sess, proto="-tls1_2")
         out = fetch_with_session(g, sess_in=sess, proto="-tls1_2")
         assert "Reused," in out, out
+        out = fetch_with_session(g, sess_in=sess, proto="-tls1_2", name="y.example.com")
+        assert "New," in out and "Reused," not in out, out
 
 
 def test_tls13_resumption_gets_a_fresh_ticket():
