@@ -34,318 +34,10 @@
 #include "policy/policy.h"
 #include "policy/repr.h"
 #include "policy/stages.h"
+#include "policy/transform_help.h"
 #include "route/normalize.h"
 
-/* ---- plans (per snapshot) ------------------------------------------------------------------- */
-
-static bool fields_empty(const struct gw_tf_fields *f)
-{
-    return f->nremove == 0 && f->nrename == 0 && f->nset == 0 && f->nadd == 0;
-}
-
-static bool body_empty(const struct gw_tf_body *b)
-{
-    return b->nremove == 0 && b->nrename == 0 && b->nadd == 0;
-}
-
-static bool set_empty(const struct gw_tf_set *s)
-{
-    return fields_empty(&s->request.headers) && fields_empty(&s->request.query) &&
-           s->request.path_kind == GW_TF_PATH_NONE && body_empty(&s->request.body) &&
-           fields_empty(&s->response.headers) && s->response.nstatus == 0 &&
-           body_empty(&s->response.body);
-}
-
-static void layer_free(struct gw_tf_layer *l)
-{
-    pcre2_code_free(l->re);
-    pcre2_match_context_free(l->mctx);
-    l->re = NULL;
-    l->mctx = NULL;
-}
-
-static uint32_t fields_uses(const struct gw_tf_fields *f)
-{
-    uint32_t u = 0;
-    for (size_t i = 0; i < f->nset; i++)
-        u |= f->set[i].value->uses;
-    for (size_t i = 0; i < f->nadd; i++)
-        u |= f->add[i].value->uses;
-    return u;
-}
-
-/* The kinds of variables the templates of set use (bit (1u << enum gw_tpl_kind)). */
-static uint32_t set_uses(const struct gw_tf_set *set)
-{
-    uint32_t u = fields_uses(&set->request.headers) | fields_uses(&set->request.query) |
-                 fields_uses(&set->response.headers);
-    const struct gw_tf_body *bodies[2] = {&set->request.body, &set->response.body};
-    for (size_t k = 0; k < 2; k++)
-        for (size_t i = 0; i < bodies[k]->nadd; i++)
-            u |= bodies[k]->add_tpl[i] ? bodies[k]->add_tpl[i]->uses : 0;
-    return u;
-}
-
-static unsigned layer_does(const struct gw_tf_set *set)
-{
-    const struct gw_tf_response_conf *rs = &set->response;
-    return (fields_empty(&set->request.headers) ? 0u : GW_TF_REQ_HEADERS) |
-           (fields_empty(&set->request.query) ? 0u : GW_TF_REQ_QUERY) |
-           (set->request.path_kind == GW_TF_PATH_NONE ? 0u : GW_TF_REQ_PATH) |
-           (body_empty(&set->request.body) ? 0u : GW_TF_REQ_BODY) |
-           (rs->headers.nset + rs->headers.nadd > 0 ? GW_TF_RESP_LINES : 0u) |
-           (rs->nstatus + rs->headers.nremove + rs->headers.nrename + rs->headers.nset > 0
-                ? GW_TF_RESP_HEAD
-                : 0u) |
-           (body_empty(&rs->body) ? 0u : GW_TF_RESP_BODY | GW_TF_RESP_HEAD);
-}
-
-static int layer_init(struct gw_tf_layer *l, const struct gw_tf_set *set, char *why, size_t cap)
-{
-    l->set = set;
-    l->does = layer_does(set);
-    l->re = NULL;
-    l->mctx = NULL;
-    if (set->request.path_kind != GW_TF_PATH_REGEX)
-        return 0;
-    int err;
-    PCRE2_SIZE at;
-    l->re = pcre2_compile((PCRE2_SPTR)set->request.path_regex, PCRE2_ZERO_TERMINATED, 0, &err, &at,
-                          NULL);
-    if (l->re == NULL) {
-        snprintf(why, cap, "transform: cannot compile %s", set->request.path_regex);
-        return GW_EINVAL;
-    }
-    /* JIT is an optimisation: without it (no JIT on this CPU) the interpreter matches. */
-    (void)pcre2_jit_compile(l->re, PCRE2_JIT_COMPLETE);
-    l->mctx = pcre2_match_context_create(NULL);
-    if (l->mctx == NULL)
-        return GW_ENOMEM;
-    pcre2_set_match_limit(l->mctx, GW_TF_MATCH_LIMIT);
-    pcre2_set_depth_limit(l->mctx, GW_TF_MATCH_LIMIT / 10);
-    return 0;
-}
-
-static bool header_is(const char *a, size_t an, const char *b);
-static size_t drop_named(struct gw_http1_header *h, size_t n, const char *name, size_t name_len);
-
-/* Adds name to plan->drop (once) and its length to drop_lens. */
-static void plan_drop(struct gw_tf_plan *plan, const char *name)
-{
-    size_t n = strlen(name);
-    for (size_t i = 0; i < plan->ndrop; i++) {
-        if (plan->drop[i].n == n && header_is(plan->drop[i].s, n, name))
-            return; /* the same name (loosely) */
-    }
-    plan->drop[plan->ndrop].s = name;
-    plan->drop[plan->ndrop++].n = (uint32_t)n;
-    plan->drop_lens |= UINT64_C(1) << (n < 63 ? n : 63);
-}
-
-/* Works out a const_headers plan's edits (struct gw_tf_plan): the layers in order, each
- * removing its remove and set names from what came before (the request's fields and the
- * earlier layers' additions) and then adding its set and add fields. Names and values point
- * into the config, which lives as long as the snapshot. 0 or GW_ENOMEM. */
-static int plan_const_headers(struct gw_tf_plan *plan)
-{
-    size_t ndrop = 0, nadd = 0;
-    for (size_t k = 0; k < plan->nbase; k++) {
-        const struct gw_tf_fields *f = &plan->base[k].set->request.headers;
-        ndrop += f->nremove + f->nset;
-        nadd += f->nset + f->nadd;
-    }
-    plan->drop = calloc(ndrop ? ndrop : 1, sizeof *plan->drop);
-    plan->added = calloc(nadd ? nadd : 1, sizeof *plan->added);
-    if (plan->drop == NULL || plan->added == NULL)
-        return GW_ENOMEM;
-    for (size_t k = 0; k < plan->nbase; k++) {
-        const struct gw_tf_fields *f = &plan->base[k].set->request.headers;
-        for (size_t i = 0; i < f->nremove + f->nset; i++) {
-            const char *name = i < f->nremove ? f->remove[i] : f->set[i - f->nremove].name;
-            plan->nadded = drop_named(plan->added, plan->nadded, name, strlen(name));
-            plan_drop(plan, name);
-        }
-        const struct gw_tf_value *lists[2] = {f->set, f->add};
-        size_t counts[2] = {f->nset, f->nadd};
-        for (size_t l = 0; l < 2; l++) {
-            for (size_t i = 0; i < counts[l]; i++) {
-                struct gw_http1_header *h = &plan->added[plan->nadded++];
-                h->name = lists[l][i].name;
-                h->name_len = (uint32_t)strlen(lists[l][i].name);
-                h->value = lists[l][i].value->text;
-                h->value_len = (uint32_t)lists[l][i].value->text_len;
-                plan->adds_origin = plan->adds_origin || header_is(h->name, h->name_len, "origin");
-            }
-        }
-    }
-    return 0;
-}
-
-/* True when the upstream request carries a field of this name as the transformation wrote it:
- * not one gantry writes or drops itself (upstream/rewrite.c gw_rewrite_request_head: Host,
- * X-Forwarded-*, X-Request-ID, trace context, identity and client-certificate fields, the
- * target's token, hop-by-hop fields), and not Origin (the request's origin_index). */
-static bool forwarded_as_is(const struct gw_config *cfg, const struct gw_service_conf *sc,
-                            const char *name)
-{
-    static const char *const own[] = {"host",
-                                      "expect",
-                                      "x-request-id",
-                                      "x-forwarded-for",
-                                      "x-forwarded-proto",
-                                      "x-forwarded-host",
-                                      "traceparent",
-                                      "tracestate",
-                                      "origin"};
-    const char *configured[] = {cfg->auth.hdr_consumer,
-                                cfg->auth.hdr_user,
-                                cfg->auth.hdr_roles,
-                                cfg->tls.client_auth.subject_header,
-                                cfg->tls.client_auth.san_header,
-                                sc->secret_name};
-    size_t n = strlen(name);
-    if (gw_http1_is_hop_by_hop(name, n))
-        return false;
-    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) {
-        if (header_is(name, n, own[i]))
-            return false;
-    }
-    for (size_t i = 0; i < sizeof configured / sizeof configured[0]; i++) {
-        if (configured[i] && header_is(name, n, configured[i]))
-            return false;
-    }
-    return true;
-}
-
-/* plan->fwd_block, when every added field is forwarded as it is. 0 or GW_ENOMEM. */
-static int plan_fwd_block(struct gw_tf_plan *plan, const struct gw_config *cfg,
-                          const struct gw_service_conf *sc)
-{
-    size_t len = 0;
-    for (size_t i = 0; i < plan->nadded; i++) {
-        if (!forwarded_as_is(cfg, sc, plan->added[i].name))
-            return 0;
-        len += plan->added[i].name_len + 2 + plan->added[i].value_len + 2;
-    }
-    char *b = malloc(len + 1);
-    if (b == NULL)
-        return GW_ENOMEM;
-    size_t at = 0;
-    for (size_t i = 0; i < plan->nadded; i++) {
-        const struct gw_http1_header *h = &plan->added[i];
-        memcpy(b + at, h->name, h->name_len);
-        memcpy(b + at + h->name_len, ": ", 2);
-        memcpy(b + at + h->name_len + 2, h->value, h->value_len);
-        at += h->name_len + 2 + h->value_len;
-        memcpy(b + at, "\r\n", 2);
-        at += 2;
-    }
-    b[at] = '\0';
-    plan->fwd_block = b;
-    plan->fwd_block_len = at;
-    return 0;
-}
-
-int gw_transform_build(struct gw_policy *p, const struct gw_snapshot *s, char *why, size_t why_cap)
-{
-    const struct gw_config *cfg = s->cfg;
-    if (s->nservices == 0)
-        return 0;
-    p->transforms = calloc(s->nservices, sizeof *p->transforms);
-    if (p->transforms == NULL)
-        return GW_ENOMEM;
-    for (size_t i = 0; i < s->nservices; i++) {
-        struct gw_tf_plan *plan = &p->transforms[i];
-        const struct gw_transform_conf *tc = &cfg->services[i].transform;
-        if (!tc->enabled)
-            continue;
-        int rc = 0;
-        if (tc->inherit && !set_empty(&cfg->transform.set))
-            rc = layer_init(&plan->base[plan->nbase++], &cfg->transform.set, why, why_cap);
-        if (rc == 0 && !set_empty(&tc->set))
-            rc = layer_init(&plan->base[plan->nbase++], &tc->set, why, why_cap);
-        if (rc == 0 && tc->nrules) {
-            plan->rule_layers = calloc(tc->nrules, sizeof *plan->rule_layers);
-            if (plan->rule_layers == NULL)
-                return GW_ENOMEM;
-            plan->rules = tc->rules;
-            for (size_t k = 0; k < tc->nrules && rc == 0; k++) {
-                rc = layer_init(&plan->rule_layers[k], &tc->rules[k].set, why, why_cap);
-                plan->nrules = k + 1;
-            }
-        }
-        if (rc < 0)
-            return rc;
-        plan->max_body = tc->max_body_bytes;
-        plan->on = plan->nbase > 0 || plan->nrules > 0;
-        for (size_t k = 0; k < plan->nbase; k++)
-            plan->uses |= set_uses(plan->base[k].set);
-        for (size_t k = 0; k < plan->nrules; k++)
-            plan->uses |= set_uses(plan->rule_layers[k].set);
-        plan->const_headers = plan->nbase > 0 && plan->nrules == 0;
-        for (size_t k = 0; k < plan->nbase; k++) {
-            const struct gw_tf_fields *f = &plan->base[k].set->request.headers;
-            bool constant = f->nrename == 0;
-            for (size_t j = 0; j < f->nset; j++)
-                constant = constant && gw_template_is_constant(f->set[j].value);
-            for (size_t j = 0; j < f->nadd; j++)
-                constant = constant && gw_template_is_constant(f->add[j].value);
-            plan->const_headers =
-                plan->const_headers && constant && plan->base[k].does == GW_TF_REQ_HEADERS;
-        }
-        if (plan->const_headers &&
-            (plan_const_headers(plan) < 0 || plan_fwd_block(plan, cfg, &cfg->services[i]) < 0))
-            return GW_ENOMEM;
-    }
-    return 0;
-}
-
-void gw_transform_free(struct gw_policy *p)
-{
-    if (p->transforms == NULL)
-        return;
-    for (size_t i = 0; i < p->cfg->nservices; i++) {
-        struct gw_tf_plan *plan = &p->transforms[i];
-        for (size_t k = 0; k < plan->nbase; k++)
-            layer_free(&plan->base[k]);
-        for (size_t k = 0; k < plan->nrules; k++)
-            layer_free(&plan->rule_layers[k]);
-        free(plan->rule_layers);
-        free(plan->drop);
-        free(plan->added);
-        free(plan->fwd_block);
-    }
-    free(p->transforms);
-    p->transforms = NULL;
-}
-
-bool gw_transform_applies(const struct gw_snapshot *s, size_t i)
-{
-    return s->policy->transforms && s->policy->transforms[i].on;
-}
-
 /* ---- pure helpers -------------------------------------------------------------------------- */
-
-/* Header name a[0..an) equals b (NUL-terminated) ignoring case, '_' matching '-'. */
-static bool header_is(const char *a, size_t an, const char *b)
-{
-    /* Most names differ in their first character: a filter (letters compare without case;
-     * other characters fall through to the exact loop). */
-    char a0 = an && a[0] == '_' ? '-' : (an ? a[0] : '\0'), b0 = b[0] == '_' ? '-' : b[0];
-    if ((a0 | 0x20) != (b0 | 0x20))
-        return false;
-    size_t i = 0;
-    for (; i < an && b[i]; i++) {
-        char x = a[i] == '_' ? '-' : a[i], y = b[i] == '_' ? '-' : b[i];
-        if (x >= 'A' && x <= 'Z')
-            x = (char)(x - 'A' + 'a');
-        if (y >= 'A' && y <= 'Z')
-            y = (char)(y - 'A' + 'a');
-        if (x != y)
-            return false;
-    }
-    return i == an && b[i] == '\0';
-}
 
 /* ---- the stage ----------------------------------------------------------------------------- */
 
@@ -426,18 +118,6 @@ static int render_value(const struct gw_template *t, const struct gw_tpl_source 
     return 0;
 }
 
-/* Drops every header named name (loosely; name_len = strlen(name)) from h[0..n); returns the new
- * count. The loose match maps byte to byte, so only names of the same length are compared. */
-static size_t drop_named(struct gw_http1_header *h, size_t n, const char *name, size_t name_len)
-{
-    size_t w = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (h[i].name_len != name_len || !header_is(h[i].name, h[i].name_len, name))
-            h[w++] = h[i];
-    }
-    return w;
-}
-
 /*
  * The request's header list edited by every layer. The list is edited where it is (the
  * request's own array has room for max_headers entries; a longer result moves to memory of the
@@ -496,10 +176,10 @@ static int edit_request_headers(struct gw_request *r, struct tf_state *st,
         const struct gw_tf_fields *f = &st->layers[l]->set->request.headers;
         before_drops += n;
         for (size_t i = 0; i < f->nremove; i++)
-            n = drop_named(h, n, f->remove[i], strlen(f->remove[i]));
+            n = gw__tf_drop_named(h, n, f->remove[i], strlen(f->remove[i]));
         for (size_t i = 0; i < f->nrename; i++) {
             for (size_t k = 0; k < n; k++) {
-                if (header_is(h[k].name, h[k].name_len, f->rename[i].from)) {
+                if (gw__tf_header_is(h[k].name, h[k].name_len, f->rename[i].from)) {
                     h[k].name = f->rename[i].to;
                     h[k].name_len = (uint32_t)strlen(f->rename[i].to);
                     renamed = true;
@@ -507,7 +187,7 @@ static int edit_request_headers(struct gw_request *r, struct tf_state *st,
             }
         }
         for (size_t i = 0; i < f->nset; i++)
-            n = drop_named(h, n, f->set[i].name, strlen(f->set[i].name));
+            n = gw__tf_drop_named(h, n, f->set[i].name, strlen(f->set[i].name));
         after_drops += n;
         const struct gw_tf_value *lists[2] = {f->set, f->add};
         size_t counts[2] = {f->nset, f->nadd};
@@ -680,7 +360,7 @@ static int edit_path_and_query(struct gw_request *r, struct tf_state *st,
         size_t cl = q.len ? q.len : r->query_len ? r->query_len - 1 : 0;
         for (size_t l = 0; l < st->nlayers && rc == 0; l++) {
             const struct gw_tf_fields *f = &st->layers[l]->set->request.query;
-            if (fields_empty(f))
+            if (gw__tf_fields_empty(f))
                 continue;
             gw_buf_reset(&q2);
             rc = gw_tf_query_edit(cur, cl, f, src, &q2);
@@ -862,7 +542,8 @@ static bool json_head_fits(const struct gw_http1_message *m, uint64_t max)
 static bool const_dropped(const struct gw_tf_plan *plan, const struct gw_http1_header *h)
 {
     for (size_t i = 0; i < plan->ndrop; i++) {
-        if (plan->drop[i].n == h->name_len && header_is(h->name, h->name_len, plan->drop[i].s))
+        if (plan->drop[i].n == h->name_len &&
+            gw__tf_header_is(h->name, h->name_len, plan->drop[i].s))
             return true;
     }
     return false;
@@ -1008,11 +689,11 @@ transform_request(struct gw_request *r, void **slot, struct gw_answer *a,
 static bool dropped(const struct gw_http1_header *h, const struct gw_tf_fields *f)
 {
     for (size_t i = 0; i < f->nremove; i++) {
-        if (header_is(h->name, h->name_len, f->remove[i]))
+        if (gw__tf_header_is(h->name, h->name_len, f->remove[i]))
             return true;
     }
     for (size_t i = 0; i < f->nset; i++) {
-        if (header_is(h->name, h->name_len, f->set[i].name))
+        if (gw__tf_header_is(h->name, h->name_len, f->set[i].name))
             return true;
     }
     return false;
@@ -1025,7 +706,7 @@ int gw_transform_on_response_head(struct gw_request *r, void *slot, struct gw_ht
         return 0; /* request edits only */
     bool body = false;
     for (size_t l = 0; l < st->nlayers; l++) {
-        body |= !body_empty(&st->layers[l]->set->response.body);
+        body |= !gw__tf_body_empty(&st->layers[l]->set->response.body);
         const struct gw_tf_response_conf *rs = &st->layers[l]->set->response;
         for (size_t i = 0; i < rs->nstatus; i++) {
             if (m->status == rs->status[i].from) {
@@ -1036,7 +717,7 @@ int gw_transform_on_response_head(struct gw_request *r, void *slot, struct gw_ht
             }
         }
         const struct gw_tf_fields *f = &rs->headers;
-        if (fields_empty(f))
+        if (gw__tf_fields_empty(f))
             continue;
         size_t n = m->num_headers, w = 0;
         for (size_t i = 0; i < n; i++) {
@@ -1044,7 +725,7 @@ int gw_transform_on_response_head(struct gw_request *r, void *slot, struct gw_ht
             if (dropped(h, f))
                 continue;
             for (size_t k = 0; k < f->nrename; k++) {
-                if (header_is(h->name, h->name_len, f->rename[k].from)) {
+                if (gw__tf_header_is(h->name, h->name_len, f->rename[k].from)) {
                     h->name = f->rename[k].to;
                     h->name_len = (uint32_t)strlen(f->rename[k].to);
                     break;
