@@ -106,11 +106,8 @@ void gw__admin_audit_event_as(const struct gw_audit_actor *actor, const char *ac
 {
     if (gw_audit_wants(GW_AUDIT_EV_ADMIN)) {
         char *text = detail && json_object_size(detail) ? json_dumps(detail, JSON_COMPACT) : NULL;
-        struct gw_audit_record r = {.actor = actor,
-                                    .action = action,
-                                    .object = object,
-                                    .detail = text,
-                                    .status = status};
+        struct gw_audit_record r = {
+            .actor = actor, .action = action, .object = object, .detail = text, .status = status};
         gw_audit_record(&r);
         free(text);
     }

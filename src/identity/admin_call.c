@@ -34,7 +34,6 @@ struct admin_call {
 };
 
 static struct gw_list calls = {&calls, &calls};
-static size_t ncalls;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t ran_cond = PTHREAD_COND_INITIALIZER;
 
@@ -116,7 +115,6 @@ static void answer(struct admin_call *c)
     gw_idp_admin_cb cb = c->cb;
     c->cb = NULL;
     gw_list_remove(&c->link);
-    ncalls--;
     cb(c->arg, &c->res);
 }
 
@@ -170,16 +168,10 @@ int gw_idp_admin_call(uv_loop_t *loop, const struct gw_idp_admin_args *a, gw_idp
     if (uv_queue_work(loop, &c->work, on_work, on_done) != 0)
         goto fail;
     gw_list_insert_tail(&calls, &c->link);
-    ncalls++;
     return 0;
 fail:
     call_free(c);
     return GW_ENOMEM;
-}
-
-size_t gw_idp_admin_in_flight(void)
-{
-    return ncalls;
 }
 
 void gw__idp_admin_calls_finish(void)

@@ -217,9 +217,6 @@ typedef void (*gw_idp_admin_cb)(void *arg, struct gw_idp_admin_result *res);
 int gw_idp_admin_call(uv_loop_t *loop, const struct gw_idp_admin_args *a, gw_idp_admin_cb cb,
                       void *arg);
 
-/* Admin calls started and not answered yet (for tests and the internals doc). Control thread. */
-size_t gw_idp_admin_in_flight(void);
-
 #define GW_IDP_ROLES_MAX 32 /* roles of one user */
 
 /* Users with id > after whose username or email contains search (may be ""), at most limit
