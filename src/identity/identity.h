@@ -291,4 +291,19 @@ int gw_idp_parse_new_user(const char *body, size_t len, struct gw_idp_input *in,
  * GW_EIDINPUT with *why. */
 int gw_idp_parse_password(const char *body, size_t len, char *pw, size_t *pw_len, const char **why);
 
+struct gw_chunked_decoder;
+
+/*
+ * A chunked request body of an endpoint: HTTP/1.1 "Transfer-Encoding: chunked", or an HTTP/2
+ * request without content-length, whose DATA frames until END_STREAM the h2 session hands over
+ * chunk-framed (h2/session.h). Decodes in[0..n) with d (gw_chunked_init'd for this body) and
+ * appends the payload to out[*len..cap); *used gets how many bytes of in were taken (they belong
+ * to the body; what follows the body's end does not). Returns 1 when the body ended, 0 when all
+ * of in was taken and more is needed, GW_EBODYTOOLARGE when the payload would pass cap (nothing
+ * more is appended), or the decoder's negative code for malformed framing. A pure function
+ * (fuzzed: any split of the same bytes gives the same payload and outcome).
+ */
+int gw_idp_body_dechunk(struct gw_chunked_decoder *d, const char *in, size_t n, size_t *used,
+                        char *out, size_t *len, size_t cap);
+
 #endif
