@@ -94,7 +94,8 @@ struct gw__admin_resp {
 };
 
 /* A deferred answer: the handler of a request that waits for something on the control loop
- * (the audit log's PostgreSQL) answers when it comes. While it waits the connection reads
+ * (the audit log's PostgreSQL, Redis, built-in identity's work on the thread pool) answers
+ * when it comes. While it waits the connection reads
  * nothing and times out after 30 s. */
 struct gw__admin_later {
     void *c;       /* the connection; NULL once it closed (the answer is then dropped) */
