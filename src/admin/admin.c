@@ -577,6 +577,7 @@ static void serve(struct admin_conn *c)
     if (key != NULL)
         gw__admin_key_id(&given, kid);
     struct gw_audit_actor actor = {.key = key ? kid : NULL, .addr = c->peer, .via = "admin"};
+    rq.actor = &actor;
     gw_audit_set_actor(&actor); /* what the handler records (and the reloads it causes) */
     gw__admin_dispatch(c->a->server, &rq, &rs);
     gw_audit_set_actor(NULL);

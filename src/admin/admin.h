@@ -28,6 +28,7 @@
 
 struct gw_server;
 struct gw_admin;
+struct gw_audit_actor;
 
 /* Control thread. Binds the admin listener on loop per the current config (admin.listen).
  * Returns the admin, or NULL: with *err 0 when the listener is disabled ("off"), or a negative
@@ -67,6 +68,9 @@ struct gw__admin_req {
     size_t body_len;
     const struct gw_http1_message *msg; /* the request head (its headers), or NULL */
     void *conn; /* the admin connection (admin.c's), or NULL (unit tests): see gw__admin_defer */
+    /* Who asks, as the audit log records it (the strings live until the response is written);
+     * a handler that answers later copies it for the records it makes then. NULL: none. */
+    const struct gw_audit_actor *actor;
 };
 
 /* What a handler answers: a status and a JSON body (owned; NULL for none), plus optional
@@ -90,7 +94,8 @@ struct gw__admin_resp {
 };
 
 /* A deferred answer: the handler of a request that waits for something on the control loop
- * (the audit log's PostgreSQL) answers when it comes. While it waits the connection reads
+ * (the audit log's PostgreSQL, Redis, built-in identity's work on the thread pool) answers
+ * when it comes. While it waits the connection reads
  * nothing and times out after 30 s. */
 struct gw__admin_later {
     void *c;       /* the connection; NULL once it closed (the answer is then dropped) */
@@ -212,6 +217,11 @@ void gw__admin_audit_change(const char *action, const char *name, json_t *before
  * object, taken: decref'd here, NULL-safe; never a secret) and the outcome as an HTTP status.
  * The actor is the admin request's. */
 void gw__admin_audit_event(const char *action, const char *object, json_t *detail, int status);
+
+/* admin_audit.c: the same with actor as the record's actor (NULL: the request's), for a
+ * handler that answers later, after admin.c cleared the request's actor. */
+void gw__admin_audit_event_as(const struct gw_audit_actor *actor, const char *action,
+                              const char *object, json_t *detail, int status);
 
 /* admin_api.c: a target's state for the status pages ("down", "ejected", "circuit_open" or
  * "up") and since when (*since, the control loop's monotonic ms; 0: unknown). now: uv_now of

@@ -98,10 +98,16 @@ void gw__admin_audit_change(const char *action, const char *name, json_t *before
 
 void gw__admin_audit_event(const char *action, const char *object, json_t *detail, int status)
 {
+    gw__admin_audit_event_as(NULL, action, object, detail, status);
+}
+
+void gw__admin_audit_event_as(const struct gw_audit_actor *actor, const char *action,
+                              const char *object, json_t *detail, int status)
+{
     if (gw_audit_wants(GW_AUDIT_EV_ADMIN)) {
         char *text = detail && json_object_size(detail) ? json_dumps(detail, JSON_COMPACT) : NULL;
         struct gw_audit_record r = {
-            .action = action, .object = object, .detail = text, .status = status};
+            .actor = actor, .action = action, .object = object, .detail = text, .status = status};
         gw_audit_record(&r);
         free(text);
     }

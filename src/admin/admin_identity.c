@@ -5,6 +5,11 @@
  * reset, roles, permissions, a session revoked) is an entry of the audit log (never with a
  * password), with the admin key and address admin.c set as its actor; a refused change (no such
  * user) is one too.
+ *
+ * Each call's work (the store's statements, argon2id) runs on libuv's thread pool
+ * (gw_idp_admin_call): the handler defers its answer (gw__admin_defer), and on_result, on the
+ * control loop, answers it and writes the audit entry with the actor copied from the request.
+ * Meanwhile the control loop serves everything else, this listener's other requests included.
  */
 #include "admin/admin.h"
 
@@ -12,8 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit/audit.h"
 #include "core/error.h"
 #include "identity/identity.h"
+#include "runtime/server-t.h"
 
 /* Param i of rq, NUL-terminated into out (false when it does not fit or holds a NUL). */
 static bool param(const struct gw__admin_req *rq, size_t i, char *out, size_t cap)
@@ -49,39 +56,179 @@ static int status_of(int rc)
                                : 503;
 }
 
+/* A call on the thread pool: what its answer and its audit entry need once it ends. */
+struct pending {
+    struct gw__admin_later *later;
+    enum gw_idp_admin_op op;
+    const char *action; /* the audit entry's action; NULL: a read, not audited */
+    char who[80];
+    char sid[40];
+    struct gw_audit_actor actor; /* the request's, pointing to the copies below */
+    char key[24];
+    char addr[64];
+    char via[16];
+};
+
 /* The audit entry of a change of user: object "user:<username>" (or the name asked for). */
-static void audit(const char *action, const char *who, json_t *out, json_t *detail, int status)
+static void audit(const struct pending *p, json_t *out, json_t *detail, int status)
 {
     char object[120];
     const char *name = json_string_value(json_object_get(out, "username"));
-    snprintf(object, sizeof object, "user:%s", name ? name : who);
-    gw__admin_audit_event(action, object, detail, status);
+    snprintf(object, sizeof object, "user:%s", name ? name : p->who);
+    gw__admin_audit_event_as(&p->actor, p->action, object, detail, status);
 }
 
-/* Runs a change of the user named by param 0 and answers it. */
-static void change(const struct gw__admin_req *rq, struct gw__admin_resp *rs, const char *action,
-                   int (*fn)(const char *who, json_t **out))
+/* The answer (and audit entry) of an ended call; rs gets it. */
+static void answer(struct pending *p, int rc, json_t *out, const char *field, const char *why,
+                   struct gw__admin_resp *rs)
+{
+    bool perms = p->op == GW_IDP_ADMIN_PERMISSIONS;
+    switch (p->op) {
+    case GW_IDP_ADMIN_USERS:
+        if (rc != 0)
+            answer_error(rs, rc == 1 ? GW_EIDSTORE : rc, "", "search: at most 254 bytes");
+        break;
+    case GW_IDP_ADMIN_USER:
+    case GW_IDP_ADMIN_SESSIONS:
+        if (rc != 0)
+            answer_error(rs, rc, p->who, NULL);
+        break;
+    case GW_IDP_ADMIN_ROLES:
+    case GW_IDP_ADMIN_PERMISSIONS:
+        if (rc != 0) {
+            audit(p, NULL, NULL, status_of(rc));
+            answer_error(rs, rc, p->who, why);
+        } else {
+            const char *key = perms ? "permissions" : "roles";
+            audit(p, out, json_pack("{s:O}", key, json_object_get(out, key)), 200);
+        }
+        break;
+    case GW_IDP_ADMIN_CREATE:
+        if (rc != 0) {
+            char reason[200];
+            snprintf(reason, sizeof reason, "%s%s%s", field ? field : "", field ? " " : "",
+                     why ? why : "invalid request");
+            gw__admin_audit_event_as(&p->actor, p->action, "user:?", NULL, status_of(rc));
+            if (rc == GW_EIDTAKEN)
+                gw__admin_error(rs, 409, "username or email already registered");
+            else
+                answer_error(rs, rc, "", reason);
+        } else {
+            audit(p, out,
+                  json_pack("{s:O, s:O}", "roles", json_object_get(out, "roles"), "permissions",
+                            json_object_get(out, "permissions")),
+                  201);
+        }
+        break;
+    case GW_IDP_ADMIN_PASSWORD:
+        if (rc != 0) {
+            audit(p, NULL, NULL, status_of(rc));
+            answer_error(rs, rc, p->who, why);
+        } else {
+            audit(p, out, NULL, 200);
+        }
+        break;
+    case GW_IDP_ADMIN_SESSION_REVOKE:
+        if (rc != 0) {
+            audit(p, NULL, NULL, rc == 1 ? 404 : 503);
+            answer_error(rs, rc, p->who, NULL);
+        } else {
+            char object[64];
+            snprintf(object, sizeof object, "session:%s", p->sid);
+            gw__admin_audit_event_as(&p->actor, p->action, object,
+                                     json_pack("{s:O}", "user", json_object_get(out, "username")),
+                                     200);
+        }
+        break;
+    default: /* a change of the user: disable, enable, logout, unlock, TOTP reset, delete */
+        if (rc != 0) {
+            audit(p, NULL, NULL, rc == 1 ? 404 : 503);
+            answer_error(rs, rc, p->who, NULL);
+        } else {
+            audit(p, out, NULL, 200);
+        }
+        break;
+    }
+    if (rc == 0) {
+        gw__admin_json(rs, p->op == GW_IDP_ADMIN_CREATE ? 201 : 200, out);
+        return;
+    }
+    json_decref(out);
+}
+
+static void on_result(void *arg, struct gw_idp_admin_result *res)
+{
+    struct pending *p = arg;
+    struct gw__admin_resp rs = {0};
+    json_t *out = res->out;
+    res->out = NULL;
+    answer(p, res->rc, out, res->field, res->why, &rs);
+    gw__admin_later_answer(p->later, &rs);
+    free(p);
+}
+
+static void copy_actor(struct pending *p, const struct gw_audit_actor *a)
+{
+    if (a == NULL)
+        return;
+    if (a->key) {
+        snprintf(p->key, sizeof p->key, "%s", a->key);
+        p->actor.key = p->key;
+    }
+    if (a->addr) {
+        snprintf(p->addr, sizeof p->addr, "%s", a->addr);
+        p->actor.addr = p->addr;
+    }
+    if (a->via) {
+        snprintf(p->via, sizeof p->via, "%s", a->via);
+        p->actor.via = p->via;
+    }
+}
+
+/* Runs the call args asks on the thread pool; its answer comes later (on_result). action: the
+ * audit entry's (NULL: a read). */
+static void start(struct gw_server *s, const struct gw__admin_req *rq, struct gw__admin_resp *rs,
+                  struct gw_idp_admin_args *args, const char *action)
+{
+    struct pending *p = calloc(1, sizeof *p);
+    if (p == NULL) {
+        gw__admin_error(rs, 500, "out of memory");
+        return;
+    }
+    p->op = args->op;
+    p->action = action;
+    snprintf(p->who, sizeof p->who, "%s", args->who ? args->who : "");
+    snprintf(p->sid, sizeof p->sid, "%s", args->sid ? args->sid : "");
+    copy_actor(p, rq->actor);
+    p->later = gw__admin_defer(rq, rs);
+    if (p->later == NULL) {
+        free(p);
+        gw__admin_error(rs, 500, "out of memory");
+        return;
+    }
+    int rc = gw_idp_admin_call(s->control_loop, args, on_result, p);
+    if (rc < 0) {
+        struct gw_idp_admin_result res = {.rc = rc};
+        on_result(p, &res);
+    }
+}
+
+/* A call on the user named by param 0 (404 at once when there is none). */
+static void on_user(struct gw_server *s, const struct gw__admin_req *rq, struct gw__admin_resp *rs,
+                    enum gw_idp_admin_op op, const char *action)
 {
     char who[80];
-    json_t *out = NULL;
     if (!param(rq, 0, who, sizeof who)) {
         gw__admin_error(rs, 404, "no such identity user");
         return;
     }
-    int rc = fn(who, &out);
-    if (rc != 0) {
-        audit(action, who, NULL, NULL, rc == 1 ? 404 : 503);
-        answer_error(rs, rc, who, NULL);
-        return;
-    }
-    audit(action, who, out, NULL, 200);
-    gw__admin_json(rs, 200, out);
+    struct gw_idp_admin_args a = {.op = op, .who = who, .body = rq->body, .len = rq->body_len};
+    start(s, rq, rs, &a, action);
 }
 
 void gw__admin_idp_users(struct gw_server *s, const struct gw__admin_req *rq,
                          struct gw__admin_resp *rs)
 {
-    (void)s;
     char search[256] = "", num[24];
     long long after = 0, limit = 100;
     char *end = NULL;
@@ -101,196 +248,103 @@ void gw__admin_idp_users(struct gw_server *s, const struct gw__admin_req *rq,
             return;
         }
     }
-    json_t *out = NULL;
-    int rc = gw_idp_admin_users(search, after, (uint32_t)limit, &out);
-    if (rc != 0) {
-        answer_error(rs, rc == 1 ? GW_EIDSTORE : rc, "", "search: at most 254 bytes");
-        return;
-    }
-    gw__admin_json(rs, 200, out);
+    struct gw_idp_admin_args a = {
+        .op = GW_IDP_ADMIN_USERS, .search = search, .after = after, .limit = (uint32_t)limit};
+    start(s, rq, rs, &a, NULL);
 }
 
 void gw__admin_idp_user(struct gw_server *s, const struct gw__admin_req *rq,
                         struct gw__admin_resp *rs)
 {
-    (void)s;
-    char who[80] = "?";
-    json_t *out = NULL;
-    int rc = param(rq, 0, who, sizeof who) ? gw_idp_admin_user(who, &out) : 1;
-    if (rc != 0) {
-        answer_error(rs, rc, who, NULL);
+    char who[80];
+    if (!param(rq, 0, who, sizeof who)) {
+        answer_error(rs, 1, "?", NULL);
         return;
     }
-    gw__admin_json(rs, 200, out);
-}
-
-static int disable(const char *who, json_t **out)
-{
-    return gw_idp_admin_set_disabled(who, true, out);
-}
-
-static int enable(const char *who, json_t **out)
-{
-    return gw_idp_admin_set_disabled(who, false, out);
+    on_user(s, rq, rs, GW_IDP_ADMIN_USER, NULL);
 }
 
 void gw__admin_idp_disable(struct gw_server *s, const struct gw__admin_req *rq,
                            struct gw__admin_resp *rs)
 {
-    (void)s;
-    change(rq, rs, "identity.user_disable", disable);
+    on_user(s, rq, rs, GW_IDP_ADMIN_DISABLE, "identity.user_disable");
 }
 
 void gw__admin_idp_enable(struct gw_server *s, const struct gw__admin_req *rq,
                           struct gw__admin_resp *rs)
 {
-    (void)s;
-    change(rq, rs, "identity.user_enable", enable);
+    on_user(s, rq, rs, GW_IDP_ADMIN_ENABLE, "identity.user_enable");
 }
 
 void gw__admin_idp_logout(struct gw_server *s, const struct gw__admin_req *rq,
                           struct gw__admin_resp *rs)
 {
-    (void)s;
-    change(rq, rs, "identity.user_logout", gw_idp_admin_logout);
+    on_user(s, rq, rs, GW_IDP_ADMIN_LOGOUT, "identity.user_logout");
 }
 
 void gw__admin_idp_unlock(struct gw_server *s, const struct gw__admin_req *rq,
                           struct gw__admin_resp *rs)
 {
-    (void)s;
-    change(rq, rs, "identity.user_unlock", gw_idp_admin_unlock);
+    on_user(s, rq, rs, GW_IDP_ADMIN_UNLOCK, "identity.user_unlock");
 }
 
 void gw__admin_idp_totp_reset(struct gw_server *s, const struct gw__admin_req *rq,
                               struct gw__admin_resp *rs)
 {
-    (void)s;
-    change(rq, rs, "identity.totp_reset", gw_idp_admin_totp_reset);
-}
-
-/* PUT roles or permissions: the list replaced, the user's sessions revoked. */
-static void set_list(const struct gw__admin_req *rq, struct gw__admin_resp *rs, bool perms)
-{
-    const char *action = perms ? "identity.user_permissions" : "identity.user_roles";
-    const char *key = perms ? "permissions" : "roles";
-    char who[80];
-    json_t *out = NULL;
-    const char *why = NULL;
-    if (!param(rq, 0, who, sizeof who)) {
-        gw__admin_error(rs, 404, "no such identity user");
-        return;
-    }
-    int rc = gw_idp_admin_set_list(who, perms, rq->body, rq->body_len, &out, &why);
-    if (rc != 0) {
-        audit(action, who, NULL, NULL, status_of(rc));
-        answer_error(rs, rc, who, why);
-        return;
-    }
-    audit(action, who, out, json_pack("{s:O}", key, json_object_get(out, key)), 200);
-    gw__admin_json(rs, 200, out);
+    on_user(s, rq, rs, GW_IDP_ADMIN_TOTP_RESET, "identity.totp_reset");
 }
 
 void gw__admin_idp_roles(struct gw_server *s, const struct gw__admin_req *rq,
                          struct gw__admin_resp *rs)
 {
-    (void)s;
-    set_list(rq, rs, false);
+    on_user(s, rq, rs, GW_IDP_ADMIN_ROLES, "identity.user_roles");
 }
 
 void gw__admin_idp_permissions(struct gw_server *s, const struct gw__admin_req *rq,
                                struct gw__admin_resp *rs)
 {
-    (void)s;
-    set_list(rq, rs, true);
+    on_user(s, rq, rs, GW_IDP_ADMIN_PERMISSIONS, "identity.user_permissions");
 }
 
 void gw__admin_idp_create(struct gw_server *s, const struct gw__admin_req *rq,
                           struct gw__admin_resp *rs)
 {
-    (void)s;
-    json_t *out = NULL;
-    const char *field = NULL, *why = NULL;
-    int rc = gw_idp_admin_create(rq->body, rq->body_len, &out, &field, &why);
-    if (rc != 0) {
-        char reason[200];
-        snprintf(reason, sizeof reason, "%s%s%s", field ? field : "", field ? " " : "",
-                 why ? why : "invalid request");
-        gw__admin_audit_event("identity.user_create", "user:?", NULL, status_of(rc));
-        if (rc == GW_EIDTAKEN)
-            gw__admin_error(rs, 409, "username or email already registered");
-        else
-            answer_error(rs, rc, "", reason);
-        return;
-    }
-    audit("identity.user_create", "", out,
-          json_pack("{s:O, s:O}", "roles", json_object_get(out, "roles"), "permissions",
-                    json_object_get(out, "permissions")),
-          201);
-    gw__admin_json(rs, 201, out);
+    struct gw_idp_admin_args a = {.op = GW_IDP_ADMIN_CREATE, .body = rq->body, .len = rq->body_len};
+    start(s, rq, rs, &a, "identity.user_create");
 }
 
 void gw__admin_idp_delete(struct gw_server *s, const struct gw__admin_req *rq,
                           struct gw__admin_resp *rs)
 {
-    (void)s;
-    change(rq, rs, "identity.user_delete", gw_idp_admin_delete);
+    on_user(s, rq, rs, GW_IDP_ADMIN_DELETE, "identity.user_delete");
 }
 
 void gw__admin_idp_password(struct gw_server *s, const struct gw__admin_req *rq,
                             struct gw__admin_resp *rs)
 {
-    (void)s;
-    char who[80];
-    json_t *out = NULL;
-    const char *why = NULL;
-    if (!param(rq, 0, who, sizeof who)) {
-        gw__admin_error(rs, 404, "no such identity user");
-        return;
-    }
-    int rc = gw_idp_admin_set_password(who, rq->body, rq->body_len, &out, &why);
-    if (rc != 0) {
-        audit("identity.password_reset", who, NULL, NULL, status_of(rc));
-        answer_error(rs, rc, who, why);
-        return;
-    }
-    audit("identity.password_reset", who, out, NULL, 200);
-    gw__admin_json(rs, 200, out);
+    on_user(s, rq, rs, GW_IDP_ADMIN_PASSWORD, "identity.password_reset");
 }
 
 void gw__admin_idp_sessions(struct gw_server *s, const struct gw__admin_req *rq,
                             struct gw__admin_resp *rs)
 {
-    (void)s;
-    char who[80] = "?";
-    json_t *out = NULL;
-    int rc = param(rq, 0, who, sizeof who) ? gw_idp_admin_sessions(who, &out) : 1;
-    if (rc != 0) {
-        answer_error(rs, rc, who, NULL);
+    char who[80];
+    if (!param(rq, 0, who, sizeof who)) {
+        answer_error(rs, 1, "?", NULL);
         return;
     }
-    gw__admin_json(rs, 200, out);
+    on_user(s, rq, rs, GW_IDP_ADMIN_SESSIONS, NULL);
 }
 
 void gw__admin_idp_session_revoke(struct gw_server *s, const struct gw__admin_req *rq,
                                   struct gw__admin_resp *rs)
 {
-    (void)s;
     char who[80], sid[40];
-    json_t *out = NULL;
-    int rc = 1;
-    if (param(rq, 0, who, sizeof who) && param(rq, 1, sid, sizeof sid))
-        rc = gw_idp_admin_session_revoke(who, sid, &out);
-    else
-        snprintf(who, sizeof who, "?");
-    if (rc != 0) {
-        audit("identity.session_revoke", who, NULL, NULL, rc == 1 ? 404 : 503);
-        answer_error(rs, rc, who, NULL);
+    if (!param(rq, 0, who, sizeof who) || !param(rq, 1, sid, sizeof sid)) {
+        gw__admin_audit_event("identity.session_revoke", "user:?", NULL, 404);
+        answer_error(rs, 1, "?", NULL);
         return;
     }
-    char object[64];
-    snprintf(object, sizeof object, "session:%s", sid);
-    gw__admin_audit_event("identity.session_revoke", object,
-                          json_pack("{s:O}", "user", json_object_get(out, "username")), 200);
-    gw__admin_json(rs, 200, out);
+    struct gw_idp_admin_args a = {.op = GW_IDP_ADMIN_SESSION_REVOKE, .who = who, .sid = sid};
+    start(s, rq, rs, &a, "identity.session_revoke");
 }

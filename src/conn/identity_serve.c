@@ -1,8 +1,9 @@
 /*
  * Built-in identity's endpoints on the proxy port (identity/identity.h): the request's body is
- * read whole (Content-Length, at most GW_IDP_BODY_MAX), handed with the bearer token and the
- * client's address to gw_idp_call_start, whose work runs on libuv's thread pool; the result
- * comes back on this loop and is answered here.
+ * read whole (at most GW_IDP_BODY_MAX: with a Content-Length, or chunked, which is also how an
+ * HTTP/2 request without content-length arrives: DATA frames until END_STREAM, 413 beyond the
+ * cap), handed with the bearer token and the client's address to gw_idp_call_start, whose work
+ * runs on libuv's thread pool; the result comes back on this loop and is answered here.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,9 @@ struct gw_idp_serve {
     struct gw_idp_call *call; /* in flight, or NULL */
     struct gw_idp_gate *gate; /* a login's throttle decision in flight, or NULL */
     char field[48];           /* an error answer's "field" member */
+    bool chunked;             /* the body is chunked (dec decodes it) */
+    bool continued;           /* "100 Continue" was sent */
+    struct gw_chunked_decoder dec;
 };
 
 void gw__idp_serve_free(struct gw_request *r)
@@ -124,6 +128,37 @@ static void on_gate(void *arg, uint32_t retry_after)
         start_call(r);
 }
 
+/* Decodes what chunked body bytes have come. True once the body is whole; false when more is
+ * asked for, or after answering (413 past GW_IDP_BODY_MAX, 400 for broken framing). */
+static bool take_chunked(struct gw_request *r)
+{
+    struct gw_idp_serve *st = r->idp;
+    const char *p;
+    size_t n = r->ds->body_peek(r, &p);
+    size_t used = 0;
+    int rc =
+        n ? gw_idp_body_dechunk(&st->dec, p, n, &used, st->body, &st->len, GW_IDP_BODY_MAX) : 0;
+    r->ds->body_consume(r, used);
+    if (rc < 0) {
+        answer_err(r, rc, rc == GW_EBODYTOOLARGE ? NULL : "body: malformed chunked framing", true);
+        return false;
+    }
+    if (rc == 1) {
+        r->body_done = true;
+        return true;
+    }
+    if (!st->continued && r->msg.expect_continue) {
+        st->continued = true;
+        if (r->ds->send_continue(r) < 0) {
+            r->ds->abort(r);
+            return false;
+        }
+    }
+    if (r->ds->body_want(r) < 0)
+        r->ds->abort(r);
+    return false;
+}
+
 /* Takes what body bytes have come; starts the call once they are all there (a login after its
  * throttle's decision). */
 void gw__idp_serve_input(struct gw_request *r)
@@ -131,7 +166,7 @@ void gw__idp_serve_input(struct gw_request *r)
     struct gw_idp_serve *st = r->idp;
     if (st->call != NULL || r->body_done)
         return;
-    if (!gw__request_take_body(r, st->body, &st->len, st->want))
+    if (st->chunked ? !take_chunked(r) : !gw__request_take_body(r, st->body, &st->len, st->want))
         return;
     if (st->ep == GW_IDP_EP_LOGIN) {
         int rc = gw_idp_gate_login(r->w->rl_redis, r->snap->cfg, st->body, st->len, client_of(r),
@@ -157,16 +192,15 @@ void gw__idp_serve(struct gw_request *r, int ep)
         r->ds->respond(r, &a);
         return;
     }
-    if (m->body == GW_BODY_CHUNKED) {
-        answer_err(r, GW_EIDINPUT, "body: send it with a Content-Length", true);
-        return;
-    }
     if (m->body == GW_BODY_LENGTH && m->content_length > GW_IDP_BODY_MAX) {
         answer_err(r, GW_EBODYTOOLARGE, NULL, true);
         return;
     }
     struct gw_idp_serve *st = calloc(1, sizeof *st);
-    size_t want = m->body == GW_BODY_LENGTH ? (size_t)m->content_length : 0;
+    bool chunked = m->body == GW_BODY_CHUNKED;
+    size_t want = chunked                     ? GW_IDP_BODY_MAX
+                  : m->body == GW_BODY_LENGTH ? (size_t)m->content_length
+                                              : 0;
     if (st == NULL || (st->body = malloc(want + 1)) == NULL) {
         free(st);
         answer_err(r, GW_ENOMEM, NULL, true);
@@ -175,6 +209,9 @@ void gw__idp_serve(struct gw_request *r, int ep)
     r->idp = st;
     st->ep = (enum gw_idp_endpoint)ep;
     st->want = want;
+    st->chunked = chunked;
+    if (chunked)
+        gw_chunked_init(&st->dec, 0, 0);
     int i = gw_http1_find_header(m, "authorization", 13);
     if (i >= 0 && m->headers[i].value_len > 7 && m->headers[i].value_len < 8192 &&
         strncasecmp(m->headers[i].value, "Bearer ", 7) == 0) {

@@ -1,11 +1,11 @@
 /*
  * Built-in identity's side of the admin API (identity.h "the admin API's side"): users created,
  * read, listed, disabled and enabled, deleted, their password reset, their sessions listed and
- * revoked, their TOTP reset, their roles and permissions set. Control thread, synchronous: each
- * is a few short statements (SQLite under the store's mutex, which a login's work on the thread
- * pool holds for as long at most; PostgreSQL bounded by identity.postgres.timeout, at once when
- * it is down), plus one argon2id hash for a created user or a password reset. Revoking a
- * session also refuses its access tokens at once (state/revoked.h, as logout does).
+ * revoked, their TOTP reset, their roles and permissions set. Synchronous, run on libuv's thread
+ * pool by admin_call.c (gw_idp_admin_call), never on the control loop: each is a few short
+ * statements (SQLite under the store's mutex; PostgreSQL bounded by identity.postgres.timeout,
+ * at once when it is down), plus one argon2id hash for a created user or a password reset.
+ * Revoking a session also refuses its access tokens at once (state/revoked.h, as logout does).
  */
 #include "identity/internal.h"
 

@@ -8,6 +8,7 @@
 #include <sodium.h>
 
 #include "core/error.h"
+#include "http1/chunked.h"
 
 struct member {
     const char *name;
@@ -409,5 +410,37 @@ int gw_idp_parse_password(const char *body, size_t len, char *pw, size_t *pw_len
     *why = NULL;
 out:
     json_decref(root);
+    return rc;
+}
+
+int gw_idp_body_dechunk(struct gw_chunked_decoder *d, const char *in, size_t n, size_t *used,
+                        char *out, size_t *len, size_t cap)
+{
+    size_t at = 0;
+    int rc = 0;
+    while (at < n) {
+        size_t consumed = 0, dlen = 0;
+        const char *data = NULL;
+        int r = gw_chunked_decode(d, in + at, n - at, &consumed, &data, &dlen);
+        at += consumed;
+        if (r < 0) {
+            rc = r;
+            break;
+        }
+        if (consumed == 0) /* nothing decodable without more input */
+            break;
+        if (r == GW_CHUNKED_DATA) {
+            if (dlen > cap - *len) {
+                rc = GW_EBODYTOOLARGE;
+                break;
+            }
+            memcpy(out + *len, data, dlen);
+            *len += dlen;
+        } else if (r == GW_CHUNKED_DONE) {
+            rc = 1;
+            break;
+        }
+    }
+    *used = at;
     return rc;
 }

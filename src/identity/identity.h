@@ -7,9 +7,9 @@
  * opaque, stored as SHA-256, rotated on each use, and the reuse of a used one revokes its whole
  * session family.
  *
- * Threads: gw_idp_start/stop on the control thread; gw_idp_endpoint and gw_idp_call_* on a
- * worker's loop thread. The work of a call (argon2id, SQLite) runs on libuv's thread pool
- * (uv_queue_work), never on a loop thread.
+ * Threads: gw_idp_start/stop and gw_idp_admin_call on the control thread; gw_idp_endpoint and
+ * gw_idp_call_* on a worker's loop thread. The work of a call (argon2id, SQLite, PostgreSQL)
+ * runs on libuv's thread pool (uv_queue_work), never on a loop thread.
  */
 #ifndef GW_IDENTITY_IDENTITY_H
 #define GW_IDENTITY_IDENTITY_H
@@ -66,7 +66,8 @@ int gw_idp_endpoint(const struct gw_config *cfg, const char *path, size_t n);
  * 0, or GW_EIDSTORE / GW_ENOMEM. */
 int gw_idp_start(const struct gw_config *cfg);
 
-/* Closes the store; after the workers stopped. */
+/* Closes the store; after the workers stopped. The admin calls still in flight are answered
+ * first (gw_idp_admin_call): it waits for those that already run. Control thread. */
 void gw_idp_stop(void);
 
 /* ---- the store's schema (`gantry migrate`, identity.migrate) ---- */
@@ -153,10 +154,68 @@ int gw_idp_gate_login(struct gw_rl_redis *redis, const struct gw_config *cfg, co
 /* The caller is gone: cb will not run. Loop thread; only before cb ran; NULL is ignored. */
 void gw_idp_gate_cancel(struct gw_idp_gate *g);
 
-/* ---- the admin API's side (admin/admin_identity.c): control thread, synchronous (short SQLite
- * transactions). who names a user by id (digits) or username. Each returns 0 with *out (the
- * answer's JSON, the caller's), 1 when there is no such user (or session), GW_EIDINPUT, or
- * GW_EIDSTORE (also when identity is not running); *out NULL unless 0. ---- */
+/* ---- the admin API's side (admin/admin_identity.c) ----
+ *
+ * The admin API runs each call on libuv's thread pool (gw_idp_admin_call, below), so its
+ * statements (PostgreSQL waits up to identity.postgres.timeout each) and argon2id never block
+ * the control loop. The functions after it are the calls' work: synchronous, any thread while
+ * identity runs (the store is shared with the proxy port's calls). who names a user by id
+ * (digits) or username. Each returns 0 with *out (the answer's JSON, the caller's), 1 when
+ * there is no such user (or session), GW_EIDINPUT, or GW_EIDSTORE (also when identity is not
+ * running); *out NULL unless 0. */
+
+enum gw_idp_admin_op {
+    GW_IDP_ADMIN_USERS = 0,      /* search, after, limit */
+    GW_IDP_ADMIN_USER,           /* who */
+    GW_IDP_ADMIN_DISABLE,        /* who */
+    GW_IDP_ADMIN_ENABLE,         /* who */
+    GW_IDP_ADMIN_LOGOUT,         /* who */
+    GW_IDP_ADMIN_UNLOCK,         /* who */
+    GW_IDP_ADMIN_TOTP_RESET,     /* who */
+    GW_IDP_ADMIN_ROLES,          /* who, body */
+    GW_IDP_ADMIN_PERMISSIONS,    /* who, body */
+    GW_IDP_ADMIN_CREATE,         /* body */
+    GW_IDP_ADMIN_DELETE,         /* who */
+    GW_IDP_ADMIN_PASSWORD,       /* who, body */
+    GW_IDP_ADMIN_SESSIONS,       /* who */
+    GW_IDP_ADMIN_SESSION_REVOKE, /* who, sid */
+};
+
+/* What one admin call asks: the members its op names (strings NUL-terminated; NULL is ""). */
+struct gw_idp_admin_args {
+    enum gw_idp_admin_op op;
+    const char *who;
+    const char *sid;
+    const char *search;
+    int64_t after;
+    uint32_t limit;
+    const char *body; /* body[0..len) */
+    size_t len;
+};
+
+/* The outcome of an admin call: rc as the functions below return it (GW_EIDTAKEN for create),
+ * out the answer's JSON when rc is 0 (the callback takes it: it sets out to NULL, or the call
+ * releases it), field and why (literals, or NULL) with GW_EIDINPUT. */
+struct gw_idp_admin_result {
+    int rc;
+    json_t *out;
+    const char *field;
+    const char *why;
+};
+
+/* Called on the loop the call was started on (valid during the call only). */
+typedef void (*gw_idp_admin_cb)(void *arg, struct gw_idp_admin_result *res);
+
+/*
+ * Runs the admin call a asks (its strings and body copied) on libuv's thread pool. cb runs on
+ * loop with the result, never before this returns: normally from the loop once the work ended;
+ * when gw_idp_stop comes first, from gw_idp_stop (it waits for the work that already runs, and
+ * answers GW_EIDSTORE for the work that had not started), so the callback must not need the
+ * caller's connection (the admin API's deferred answers tolerate a closed one). Control thread.
+ * 0, or GW_EIDSTORE (identity is not running) / GW_ENOMEM, with cb not called.
+ */
+int gw_idp_admin_call(uv_loop_t *loop, const struct gw_idp_admin_args *a, gw_idp_admin_cb cb,
+                      void *arg);
 
 #define GW_IDP_ROLES_MAX 32 /* roles of one user */
 
@@ -193,7 +252,7 @@ int gw_idp_admin_set_list(const char *who, bool perms, const char *body, size_t 
 /* Creates a user from {"username", "email", "password", "roles"?, "permissions"?} (the
  * password rules of registration apply; roles default to identity.register.roles, permissions
  * to none): the user, 0; GW_EIDINPUT with *field and *why; GW_EIDTAKEN when the username or
- * email exists. argon2id runs on the calling (control) thread. */
+ * email exists. argon2id runs on the calling thread (the pool's, through gw_idp_admin_call). */
 int gw_idp_admin_create(const char *body, size_t len, json_t **out, const char **field,
                         const char **why);
 
@@ -231,5 +290,20 @@ int gw_idp_parse_new_user(const char *body, size_t len, struct gw_idp_input *in,
 /* Parses {"password": "..."} (fuzzed) into pw[0..GW_IDP_PASSWORD_MAX + 1) and *pw_len. 0, or
  * GW_EIDINPUT with *why. */
 int gw_idp_parse_password(const char *body, size_t len, char *pw, size_t *pw_len, const char **why);
+
+struct gw_chunked_decoder;
+
+/*
+ * A chunked request body of an endpoint: HTTP/1.1 "Transfer-Encoding: chunked", or an HTTP/2
+ * request without content-length, whose DATA frames until END_STREAM the h2 session hands over
+ * chunk-framed (h2/session.h). Decodes in[0..n) with d (gw_chunked_init'd for this body) and
+ * appends the payload to out[*len..cap); *used gets how many bytes of in were taken (they belong
+ * to the body; what follows the body's end does not). Returns 1 when the body ended, 0 when all
+ * of in was taken and more is needed, GW_EBODYTOOLARGE when the payload would pass cap (nothing
+ * more is appended), or the decoder's negative code for malformed framing. A pure function
+ * (fuzzed: any split of the same bytes gives the same payload and outcome).
+ */
+int gw_idp_body_dechunk(struct gw_chunked_decoder *d, const char *in, size_t n, size_t *used,
+                        char *out, size_t *len, size_t cap);
 
 #endif

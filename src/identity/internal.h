@@ -67,6 +67,11 @@ struct gw_idp_call {
 /* The settings and store (service.c); read by the handlers while identity runs. */
 extern struct gw__idp_state gw__idp;
 
+/* admin_call.c: answers every admin call still in flight (gw_idp_admin_call), waiting for the
+ * work of those that run and cancelling the others (answered GW_EIDSTORE); gw_idp_stop's first
+ * step, so the store outlives every use. Control thread. */
+void gw__idp_admin_calls_finish(void);
+
 /* A request's bearer token, verified (gw__idp_verify_bearer). */
 struct gw__idp_bearer {
     int64_t user;

@@ -153,6 +153,7 @@ void gw_idp_stop(void)
 {
     if (!gw__idp.started)
         return;
+    gw__idp_admin_calls_finish(); /* the admin API's work uses the store: it ends first */
     gw__idp_store_close(gw__idp.store);
     gw__idp.store = NULL;
     free_settings();

@@ -2,7 +2,8 @@
  * Unit tests for src/identity/body.c (gw_idp_parse) and src/identity/password.c: each
  * endpoint's members, the field named by every refusal, username and email folding, login by
  * "login", "username" or "email", and the password rules (length in code points, the common
- * list in any case, not the username), with a real argon2id hash, verify and needs-rehash.
+ * list in any case, not the username), with a real argon2id hash, verify and needs-rehash; a
+ * chunked body (gw_idp_body_dechunk) fed whole and byte by byte, its cap and broken framing.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +15,7 @@
 #include <cmocka.h>
 
 #include "core/error.h"
+#include "http1/chunked.h"
 #include "identity/internal.h"
 
 static const char *field, *why;
@@ -197,12 +199,61 @@ static void test_password_hash(void **state)
     assert_true(rehash); /* the cost changed */
 }
 
+/* Feeds in[0..n) in pieces of step bytes: the outcome, the payload in out (*len), and in *used
+ * the bytes taken. */
+static int dechunk(const char *in, size_t n, size_t step, char *out, size_t *len, size_t cap,
+                   size_t *used)
+{
+    struct gw_chunked_decoder d;
+    gw_chunked_init(&d, 0, 0);
+    *len = 0;
+    *used = 0;
+    int rc = 0;
+    while (*used < n) {
+        size_t k = n - *used < step ? n - *used : step, u = 0;
+        rc = gw_idp_body_dechunk(&d, in + *used, k, &u, out, len, cap);
+        *used += u;
+        if (rc != 0)
+            break;
+        assert_int_equal(u, k); /* more needed: every byte was taken */
+    }
+    return rc;
+}
+
+static void test_dechunk(void **state)
+{
+    (void)state;
+    static const char body[] = "5\r\n{\"a\":\r\n3;ext=1\r\n\"b\"\r\n1\r\n}\r\n0\r\nx-t: 1\r\n\r\n"
+                               "GET /next HTTP/1.1\r\n";
+    size_t n = sizeof body - 1, whole = strstr(body, "GET") - body;
+    char out[64];
+    size_t len, used;
+    for (size_t step = 1; step <= n; step++) {
+        assert_int_equal(dechunk(body, n, step, out, &len, sizeof out, &used), 1);
+        assert_int_equal(len, 9);
+        assert_memory_equal(out, "{\"a\":\"b\"}", 9);
+        assert_int_equal(used, whole); /* the next request is not taken */
+    }
+    /* Not ended yet: more is needed. */
+    assert_int_equal(dechunk(body, 10, 3, out, &len, sizeof out, &used), 0);
+    assert_int_equal(used, 10);
+    /* The cap: 9 bytes of payload do not fit in 8; 9 fit in 9. */
+    assert_int_equal(dechunk(body, n, 4, out, &len, 8, &used), GW_EBODYTOOLARGE);
+    assert_true(len <= 8);
+    assert_int_equal(dechunk(body, n, 4, out, &len, 9, &used), 1);
+    /* Broken framing. */
+    static const char bad[] = "zz\r\nabc\r\n0\r\n\r\n";
+    assert_true(dechunk(bad, sizeof bad - 1, 1, out, &len, sizeof out, &used) < 0);
+    static const char nocrlf[] = "3\r\nabcX\r\n0\r\n\r\n";
+    assert_true(dechunk(nocrlf, sizeof nocrlf - 1, 2, out, &len, sizeof out, &used) < 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_register),      cmocka_unit_test(test_login_refresh_logout_me),
         cmocka_unit_test(test_totp_bodies),   cmocka_unit_test(test_password_rules),
-        cmocka_unit_test(test_password_hash),
+        cmocka_unit_test(test_password_hash), cmocka_unit_test(test_dechunk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
