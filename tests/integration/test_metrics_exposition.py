@@ -14,7 +14,7 @@ import math
 import re
 
 import gwtest
-from gwtest import Gantry, Origin, request
+from gwtest import Gantry, Origin, RedisServer, request
 
 NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 SAMPLE = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$")
@@ -162,6 +162,30 @@ def test_every_family_is_one_group_with_live_states():
             up = sum(v for (n, ls), v in s.items()
                      if n == "gantry_target_up" and ("service", "b") in ls)
             assert s[("gantry_service_healthy_targets", frozenset({("service", "b")}))] == up
+
+
+def test_redis_families_are_one_group_each_with_several_uses():
+    """Two uses of Redis (rate limits and the response cache): each gantry_redis_* family is one
+    group with a sample per use."""
+    with Origin() as o, RedisServer() as rs:
+        cfg = gwtest.simple_config(o, prefix="/", workers=2)
+        cfg["services"][0]["cache"] = {"ttl": "10s", "backend": "redis"}
+        cfg["rate_limit"] = {"backend": "redis", "redis": {"url": rs.url()},
+                             "limits": [{"name": "all", "limit": 1000, "period": "1s",
+                                         "key": "global"}]}
+        with Gantry(cfg) as g:
+            for _ in range(2):
+                assert request(g.port, "GET", "/echo/x").status == 200
+
+            def both_up():
+                s = scrape(g)
+                up = [ls for n, ls in s if n == "gantry_redis_up" and s[(n, ls)] == 1]
+                return s if len(up) == 2 else None
+            s = gwtest.wait_until(both_up, 10, message="both uses of Redis up")
+            for use in ("ratelimit", "cache"):
+                for kind in ("error", "timeout", "unavailable"):
+                    assert ("gantry_redis_command_errors_total",
+                            frozenset({("use", use), ("kind", kind)})) in s, (use, kind)
 
 
 def test_a_route_of_the_longest_prefix_stays_well_formed():
