@@ -188,6 +188,39 @@ def test_redis_families_are_one_group_each_with_several_uses():
                             frozenset({("use", use), ("kind", kind)})) in s, (use, kind)
 
 
+def test_unnamed_limits_have_rows_of_their_own():
+    """A limit without a name goes by "#N" (N its index in its list), as its counters do: two
+    unnamed limits of a list are two series, each counting its own decisions (they once shared
+    the label limit="" and one row)."""
+    with Origin() as o:
+        cfg = gwtest.simple_config(o, prefix="/", workers=2)
+        cfg["rate_limit"] = {"limits": [{"limit": 1000, "period": "1s", "key": "global"},
+                                        {"limit": 2, "period": "1m", "key": "ip"}]}
+        cfg["services"][0]["rate_limit"] = {"limits": [{"limit": 1000, "period": "1s"}]}
+        with Gantry(cfg) as g:
+            got = [request(g.port, "GET", "/echo/x").status for _ in range(4)]
+            assert got == [200, 200, 429, 429], got
+
+            def counted():
+                s = scrape(g)
+                n = sum(v for (name, _), v in s.items()
+                        if name == "gantry_ratelimit_decisions_total")
+                return s if n == 4 + 4 + 2 else None
+            s = gwtest.wait_until(counted, 10, message="every decision counted")
+
+            def of(scope, limit, decision):
+                return s[("gantry_ratelimit_decisions_total", frozenset(
+                    {("scope", scope), ("limit", limit), ("decision", decision)}))]
+            assert (of("gateway", "#0", "allowed"), of("gateway", "#0", "limited")) == (4, 0)
+            assert (of("gateway", "#1", "allowed"), of("gateway", "#1", "limited")) == (2, 2)
+            assert (of("svc", "#0", "allowed"), of("svc", "#0", "limited")) == (2, 0)
+            limits = g.admin_request("GET", "/metrics/json").json()["rate_limits"]
+            refused = {(x["scope"], x["limit"]): [k["key"] for k in x["top_keys"]]
+                       for x in limits}
+            assert refused == {("gateway", "#0"): [], ("gateway", "#1"): ["ip:127.0.0.1"],
+                               ("svc", "#0"): []}, limits
+
+
 def test_a_route_of_the_longest_prefix_stays_well_formed():
     """A prefix may have 1024 characters: its label is written whole, closed, and the labels
     after it are there."""
