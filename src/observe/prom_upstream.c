@@ -98,7 +98,7 @@ struct target_now {
  * tells the same story (gantry_service_healthy_targets is the sum of gantry_target_up). */
 struct states_now {
     const struct gw_snapshot *snap;
-    struct gw__observe_targets *svc; /* per service */
+    size_t *usable;                  /* per service: its targets taking traffic */
     struct circuit_now *svc_circuit; /* per service */
     struct target_now **tgt;         /* per service, per target */
 };
@@ -110,21 +110,20 @@ static void states_free(struct states_now *st)
             free(st->tgt[i]);
     free(st->tgt);
     free(st->svc_circuit);
-    free(st->svc);
+    free(st->usable);
 }
 
 static int states_read(struct states_now *st, const struct gw_snapshot *snap, uint64_t now)
 {
     size_t n = snap->nservices ? snap->nservices : 1;
     *st = (struct states_now){.snap = snap};
-    st->svc = calloc(n, sizeof *st->svc);
+    st->usable = calloc(n, sizeof *st->usable);
     st->svc_circuit = calloc(n, sizeof *st->svc_circuit);
     st->tgt = calloc(n, sizeof *st->tgt);
-    if (st->svc == NULL || st->svc_circuit == NULL || st->tgt == NULL)
+    if (st->usable == NULL || st->svc_circuit == NULL || st->tgt == NULL)
         goto fail;
     for (size_t i = 0; i < snap->nservices; i++) {
         const struct gw_service *svc = &snap->services[i];
-        gw__observe_service_targets(svc, now, &st->svc[i]);
         if (svc->breaker_on) {
             st->svc_circuit[i].on = true;
             gw_breaker_stats(&svc->live->breaker, now, &st->svc_circuit[i].bs);
@@ -136,6 +135,7 @@ static int states_read(struct states_now *st, const struct gw_snapshot *snap, ui
             const struct gw_target *tg = &svc->targets[k];
             struct target_now *tn = &st->tgt[i][k];
             tn->usable = gw__observe_target_usable(svc, k, now);
+            st->usable[i] += tn->usable;
             if (tg->state) {
                 struct gw_target_state_info info;
                 gw_target_state_info(tg->state, &info);
@@ -262,7 +262,7 @@ static void service_family(struct gw__prom *o, const struct states_now *st, enum
             gw__prom_sample_u64(o, names[f], lb.s, svc->ntargets);
             break;
         case SF_HEALTHY:
-            gw__prom_sample_u64(o, names[f], lb.s, st->svc[i].usable);
+            gw__prom_sample_u64(o, names[f], lb.s, st->usable[i]);
             break;
         /* Exported so that alert rules can compare a service with its own objective. */
         case SF_SLO_LATENCY:
