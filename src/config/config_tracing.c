@@ -333,6 +333,31 @@ static bool add_field(struct gw__cfg_ctx *ctx, const char *s, size_t len, uint8_
     return false;
 }
 
+/* l->access_fields_json from l->access_fields: "request" as "method" and "path", each key once
+ * (a JSON object with a key twice is what RFC 8259 4 calls unpredictable). */
+static void json_fields(struct gw_log_conf *l)
+{
+    bool seen[GW_LOG_F__COUNT] = {false};
+    size_t k = 0;
+    for (size_t i = 0; i < l->naccess_fields; i++) {
+        uint8_t f = l->access_fields[i];
+        uint8_t parts[2] = {f, f};
+        size_t nparts = 1;
+        if (f == GW_LOG_F_REQUEST) {
+            parts[0] = GW_LOG_F_METHOD;
+            parts[1] = GW_LOG_F_PATH;
+            nparts = 2;
+        }
+        for (size_t j = 0; j < nparts; j++) {
+            if (seen[parts[j]])
+                continue;
+            seen[parts[j]] = true;
+            l->access_fields_json[k++] = parts[j];
+        }
+    }
+    l->naccess_fields_json = (uint8_t)k;
+}
+
 /* An array of field names, or one string of names separated by spaces. */
 static void parse_fields(struct gw__cfg_ctx *ctx, json_t *v, void *base,
                          const struct gw__cfg_field *f)
@@ -378,6 +403,7 @@ static void parse_fields(struct gw__cfg_ctx *ctx, json_t *v, void *base,
         return;
     memcpy(cfg->log.access_fields, out, k);
     cfg->log.naccess_fields = (uint8_t)k;
+    json_fields(&cfg->log);
 }
 
 const struct gw__cfg_type gw__cfg_log_fields_type = {"string or array of strings", parse_fields,

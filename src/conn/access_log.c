@@ -116,9 +116,12 @@ void gw_access_log(const struct gw_request *r)
     const char *method = r->method[0] ? r->method : "-";
     const char *path = r->path[0] ? r->path : "-";
 
+    const uint8_t *fields = json ? cfg->log.access_fields_json : cfg->log.access_fields;
+    unsigned nfields = json ? cfg->log.naccess_fields_json : cfg->log.naccess_fields;
+
     gw_buf_append_str(b, json ? "{" : "");
-    for (unsigned i = 0; i < cfg->log.naccess_fields; i++) {
-        unsigned f = cfg->log.access_fields[i];
+    for (unsigned i = 0; i < nfields; i++) {
+        unsigned f = fields[i];
         if (json) {
             if (i)
                 gw_buf_append(b, ",", 1);

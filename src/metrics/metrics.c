@@ -3,6 +3,7 @@
  */
 #include "metrics/metrics.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -213,6 +214,14 @@ static unsigned popcount32(uint32_t v)
     return (unsigned)__builtin_popcount(v);
 }
 
+const char *gw_mx_limit_name(const char *name, size_t index, char buf[GW_MX_LIMIT_NAME_MAX])
+{
+    if (name != NULL)
+        return name;
+    snprintf(buf, GW_MX_LIMIT_NAME_MAX, "#%zu", index); /* '#' is not allowed in names */
+    return buf;
+}
+
 static int layout_build(const struct gw_snapshot *s, struct gw_metrics_layout *l)
 {
     const struct gw_config *cfg = s->cfg;
@@ -275,10 +284,10 @@ static int layout_build(const struct gw_snapshot *s, struct gw_metrics_layout *l
     struct builder b = {.l = l};
     add_key(&b, GW_MX_ROUTE, "", NULL, NULL);
     add_key(&b, GW_MX_HIST, hist_kind_names[GW_MX_HK_REQUEST], "", "");
-    for (size_t j = 0; j < cfg->rate_limit.nlimits; j++) {
-        const char *name = cfg->rate_limit.limits[j].name;
-        add_key(&b, GW_MX_LIMIT, "", name ? name : "", NULL);
-    }
+    char lname[GW_MX_LIMIT_NAME_MAX];
+    for (size_t j = 0; j < cfg->rate_limit.nlimits; j++)
+        add_key(&b, GW_MX_LIMIT, "", gw_mx_limit_name(cfg->rate_limit.limits[j].name, j, lname),
+                NULL);
     for (size_t i = 0; i < nsvc; i++) {
         const struct gw_service *svc = &s->services[i];
         const struct gw_service_conf *sc = svc->conf;
@@ -289,10 +298,9 @@ static int layout_build(const struct gw_snapshot *s, struct gw_metrics_layout *l
         }
         for (size_t t = 0; t < svc->ntargets; t++)
             add_key(&b, GW_MX_TARGET, sc->name, svc->targets[t].key, NULL);
-        for (size_t j = 0; j < sc->nlimits; j++) {
-            const char *name = sc->limits[j].name;
-            add_key(&b, GW_MX_LIMIT, sc->name, name ? name : "", NULL);
-        }
+        for (size_t j = 0; j < sc->nlimits; j++)
+            add_key(&b, GW_MX_LIMIT, sc->name, gw_mx_limit_name(sc->limits[j].name, j, lname),
+                    NULL);
         if (l->svc[i].consumer_base != UINT32_MAX) {
             for (size_t c = 0; c < ncons; c++)
                 add_key(&b, GW_MX_CONSUMER, sc->name, cfg->auth.consumers[c].id, NULL);

@@ -132,6 +132,15 @@ const char *gw_mx_auth_method_name(unsigned i);
 /* Row keys are parts joined by this byte ("users" SEP "/api/users"). */
 #define GW_MX_KEY_SEP '\x1f'
 
+/* Room for a limit's name as gw_mx_limit_name writes it ("#" and an index, or a name's first
+ * GW_MX_LIMIT_NAME_MAX - 1 bytes: configured names have at most 64). */
+#define GW_MX_LIMIT_NAME_MAX 72
+
+/* The name a rate limit's row, label and top keys go by: its configured name, or "#N" for an
+ * unnamed one (N its index in its list), as its counters are named (policy/policy.c). Two
+ * unnamed limits of a list so never share a row. Returns name, or buf holding "#N". */
+const char *gw_mx_limit_name(const char *name, size_t index, char buf[GW_MX_LIMIT_NAME_MAX]);
+
 enum gw_mx_kind {
     GW_MX_ROUTE,    /* key "service SEP prefix"; row 0 is unrouted traffic: " SEP " */
     GW_MX_SERVICE,  /* key "service" */

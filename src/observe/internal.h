@@ -67,8 +67,10 @@ struct gw__prom {
 };
 
 /* Label text built in a small buffer: name="value",... (values escaped; too long: cut). */
+/* Sized for the longest label set the configuration allows (a route prefix of 1024 characters,
+ * a service name, a method, a class and a code; a consumer id of 128; a target's host:port). */
 struct gw__prom_labels {
-    char s[1024];
+    char s[2048];
     size_t n;
 };
 

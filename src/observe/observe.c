@@ -30,8 +30,10 @@
 
 const char *gw__observe_key_part(const char *key, unsigned i)
 {
-    /* Rotating buffers: a caller may hold a few parts at once (copied before the next few). */
-    static char parts[8][1024];
+    /* Rotating buffers: a caller may hold a few parts at once (copied before the next few).
+     * Each holds the longest part a key may have: a route prefix of 1024 characters (the
+     * configuration's bound), and its NUL. */
+    static char parts[8][1024 + 1];
     static unsigned next;
     char *out = parts[next++ % 8];
     const char *p = key;

@@ -3,7 +3,9 @@
  * HTTP/2 and its protections), tunnels, and requests by service, route, method and code with
  * their bytes, latency and consumers.
  */
+#include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "metrics/hub.h"
 #include "observe/internal.h"
@@ -193,18 +195,30 @@ void gw__prom_requests(struct gw__prom *o, const struct gw_metrics_total *t)
         "Requests of authenticated consumers, by service, consumer and status class (on "
         "services with metrics.consumers; \"other\" past metrics.max_consumers).");
     static const char *const cls[GW_MX_C_WORDS] = {"none", "1xx", "2xx", "3xx", "4xx", "5xx"};
+    /* A service's consumer rows are its configured consumers, then the overflow row ("\x01other",
+     * last). A consumer whose id is "other" would give a second series with the overflow's
+     * labels: it is counted in the overflow's. */
+    const uint64_t *named_other = NULL;
     for (size_t r = 0; r < l->nrows[GW_MX_CONSUMER]; r++) {
         const uint64_t *row = gw_metrics_total_row(t, GW_MX_CONSUMER, r);
         const char *key = l->keys[GW_MX_CONSUMER][r];
         const char *consumer = gw__observe_key_part(key, 1);
+        bool overflow = consumer[0] == '\x01';
+        if (!overflow && strcmp(consumer, "other") == 0) {
+            named_other = row;
+            continue;
+        }
         for (unsigned c = 0; c < GW_MX_C_WORDS; c++) {
-            if (row[c] == 0)
+            uint64_t v = row[c] + (overflow && named_other ? named_other[c] : 0);
+            if (v == 0)
                 continue;
             gw__prom_lbl_reset(&lb);
             gw__prom_lbl_add(&lb, "service", gw__observe_key_part(key, 0));
-            gw__prom_lbl_add(&lb, "consumer", consumer[0] == '\x01' ? consumer + 1 : consumer);
+            gw__prom_lbl_add(&lb, "consumer", overflow ? consumer + 1 : consumer);
             gw__prom_lbl_add(&lb, "class", cls[c]);
-            gw__prom_sample_u64(o, "gantry_http_consumer_requests_total", lb.s, row[c]);
+            gw__prom_sample_u64(o, "gantry_http_consumer_requests_total", lb.s, v);
         }
+        if (overflow)
+            named_other = NULL;
     }
 }

@@ -17,6 +17,9 @@ static uint64_t ld(_Atomic uint64_t *p)
     return atomic_load_explicit(p, memory_order_relaxed);
 }
 
+/* The families of gw__prom_redis: five with one sample per use, then the errors by kind. */
+#define GW__REDIS_FAMILIES 6
+
 _Static_assert(GW_REDIS_LAT_BUCKETS == GW__PROM_NLE,
                "a Redis client's buckets are the exported bounds");
 
@@ -47,54 +50,75 @@ static void redis_latency(struct gw__prom *o, const char *labels, struct gw_redi
     gw__prom_put(o, "\n", 1);
 }
 
+/* One use's values, read once per scrape. */
+struct redis_use_now {
+    const char *use;
+    uint64_t v[GW__REDIS_FAMILIES + 2]; /* up, clients up, connects, disconnects, commands, the
+                                           three kinds of errors */
+};
+
 /* Every shared Redis client by use (ratelimit, registration, revocations, hub, ...): samples
  * for the uses that have a client now. The rate limits' up and counts are their backend's own
- * (a decision, not a command), the others' their clients'. */
+ * (a decision, not a command), the others' their clients'. Each use is read once, then each
+ * family written as one group (text format 0.0.4). */
 void gw__prom_redis(struct gw__prom *o, struct gw_server *s)
 {
+    static const struct {
+        const char *name, *type, *help;
+    } fam[GW__REDIS_FAMILIES] = {
+        {"gantry_redis_up", "gauge",
+         "1 when every Redis client of a use (ratelimit, registration, revocations, hub) is "
+         "connected, else 0; only for the uses configured with Redis."},
+        {"gantry_redis_clients_up", "gauge",
+         "Redis clients of a use that are connected (ratelimit: one per worker)."},
+        {"gantry_redis_connects_total", "counter",
+         "Redis connections made by a use's clients: the first and every reconnect."},
+        {"gantry_redis_disconnects_total", "counter",
+         "Redis connections a use's clients lost after they were up."},
+        {"gantry_redis_commands_total", "counter",
+         "Commands sent to Redis by use (ratelimit: script calls)."},
+        {"gantry_redis_command_errors_total", "counter",
+         "Redis commands that failed, by use and kind (error, timeout, unavailable)."},
+    };
+    static const char *const kinds[] = {"error", "timeout", "unavailable"};
+    struct redis_use_now now[GW_REDIS_USES_MAX];
     struct gw__observe_redis r;
-    struct gw__prom_labels lb;
     bool rl = gw__observe_redis(s, &r);
-    size_t nuses = gw_redis_stats_count();
-    gw__prom_family(
-        o, "gantry_redis_up", "gauge",
-        "1 when every Redis client of a use (ratelimit, registration, revocations, hub) is "
-        "connected, else 0; only for the uses configured with Redis.");
-    gw__prom_family(o, "gantry_redis_clients_up", "gauge",
-                    "Redis clients of a use that are connected (ratelimit: one per worker).");
-    gw__prom_family(o, "gantry_redis_connects_total", "counter",
-                    "Redis connections made by a use's clients: the first and every reconnect.");
-    gw__prom_family(o, "gantry_redis_disconnects_total", "counter",
-                    "Redis connections a use's clients lost after they were up.");
-    gw__prom_family(o, "gantry_redis_commands_total", "counter",
-                    "Commands sent to Redis by use (ratelimit: script calls).");
-    gw__prom_family(o, "gantry_redis_command_errors_total", "counter",
-                    "Redis commands that failed, by use and kind (error, timeout, unavailable).");
-    for (size_t i = 0; i < nuses; i++) {
+    size_t n = 0;
+    for (size_t i = 0; i < gw_redis_stats_count() && n < GW_REDIS_USES_MAX; i++) {
         struct gw_redis_stats *st = gw_redis_stats_at(i);
         bool is_rl = strcmp(st->use, "ratelimit") == 0;
         uint64_t clients = ld(&st->clients), up = ld(&st->clients_up);
         if (is_rl ? !rl : clients == 0)
             continue;
-        gw__prom_lbl_reset(&lb);
-        gw__prom_lbl_add(&lb, "use", st->use);
-        gw__prom_sample_u64(o, "gantry_redis_up", lb.s, is_rl ? r.up : up == clients);
-        gw__prom_sample_u64(o, "gantry_redis_clients_up", lb.s, is_rl ? r.clients_up : up);
-        gw__prom_sample_u64(o, "gantry_redis_connects_total", lb.s, ld(&st->connects));
-        gw__prom_sample_u64(o, "gantry_redis_disconnects_total", lb.s, ld(&st->disconnects));
-        gw__prom_sample_u64(o, "gantry_redis_commands_total", lb.s,
-                            is_rl ? r.calls : ld(&st->commands));
-        static const char *const kinds[] = {"error", "timeout", "unavailable"};
-        uint64_t v[3] = {ld(&st->errors), ld(&st->timeouts), ld(&st->unavailable)};
-        if (is_rl) {
-            v[0] = r.errors;
-            v[1] = r.timeouts;
-            v[2] = r.unavailable;
-        }
-        for (size_t k = 0; k < 3; k++) {
-            struct gw__prom_labels kl = lb;
-            gw__prom_lbl_add(&kl, "kind", kinds[k]);
-            gw__prom_sample_u64(o, "gantry_redis_command_errors_total", kl.s, v[k]);
+        struct redis_use_now *u = &now[n++];
+        u->use = st->use;
+        uint64_t v[] = {is_rl ? r.up : up == clients,
+                        is_rl ? r.clients_up : up,
+                        ld(&st->connects),
+                        ld(&st->disconnects),
+                        is_rl ? r.calls : ld(&st->commands),
+                        is_rl ? r.errors : ld(&st->errors),
+                        is_rl ? r.timeouts : ld(&st->timeouts),
+                        is_rl ? r.unavailable : ld(&st->unavailable)};
+        _Static_assert(sizeof v == sizeof u->v, "one value per sample");
+        memcpy(u->v, v, sizeof v);
+    }
+    for (size_t f = 0; f < GW__REDIS_FAMILIES; f++) {
+        gw__prom_family(o, fam[f].name, fam[f].type, fam[f].help);
+        for (size_t i = 0; i < n; i++) {
+            struct gw__prom_labels lb;
+            gw__prom_lbl_reset(&lb);
+            gw__prom_lbl_add(&lb, "use", now[i].use);
+            if (f + 1 < GW__REDIS_FAMILIES) {
+                gw__prom_sample_u64(o, fam[f].name, lb.s, now[i].v[f]);
+                continue;
+            }
+            for (size_t k = 0; k < 3; k++) {
+                struct gw__prom_labels kl = lb;
+                gw__prom_lbl_add(&kl, "kind", kinds[k]);
+                gw__prom_sample_u64(o, fam[f].name, kl.s, now[i].v[f + k]);
+            }
         }
     }
 }

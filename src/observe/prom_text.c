@@ -3,6 +3,7 @@
  * samples, label text and histograms. No printf per sample: lines are assembled from a label
  * prefix built once per row and integers written by hand.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -103,23 +104,31 @@ void gw__prom_lbl_reset(struct gw__prom_labels *l)
 
 void gw__prom_lbl_add(struct gw__prom_labels *l, const char *name, const char *value)
 {
-    char tmp[1024];
-    size_t k = 0;
-    for (const char *p = value; *p && k + 2 < sizeof tmp; p++) {
-        if (*p == '\\' || *p == '"') {
-            tmp[k++] = '\\';
-            tmp[k++] = *p;
-        } else if (*p == '\n') {
-            tmp[k++] = '\\';
-            tmp[k++] = 'n';
+    /* name="value" with the value escaped (text format 0.0.4: backslash, double quote and line
+     * feed), cut where the buffer ends: the label set stays well formed whatever the value. */
+    size_t cap = sizeof l->s, n = l->n, nl = strlen(name);
+    if (n + (n ? 1 : 0) + nl + 4 > cap)
+        return; /* not even name="" fits: the label is left out */
+    if (n)
+        l->s[n++] = ',';
+    memcpy(l->s + n, name, nl);
+    n += nl;
+    l->s[n++] = '=';
+    l->s[n++] = '"';
+    for (const char *p = value; *p; p++) {
+        bool esc = *p == '\\' || *p == '"' || *p == '\n';
+        if (n + (esc ? 2 : 1) + 2 > cap) /* room for the closing quote and the NUL */
+            break;
+        if (esc) {
+            l->s[n++] = '\\';
+            l->s[n++] = *p == '\n' ? 'n' : *p;
         } else {
-            tmp[k++] = *p;
+            l->s[n++] = *p;
         }
     }
-    tmp[k] = '\0';
-    int n = snprintf(l->s + l->n, sizeof l->s - l->n, "%s%s=\"%s\"", l->n ? "," : "", name, tmp);
-    if (n > 0 && (size_t)n < sizeof l->s - l->n)
-        l->n += (size_t)n;
+    l->s[n++] = '"';
+    l->s[n] = '\0';
+    l->n = n;
 }
 
 /* A histogram row: buckets (cumulative, at the exported bounds), sum, count. Nothing when empty. */

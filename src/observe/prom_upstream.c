@@ -3,7 +3,10 @@
  * no-target refusals per service, try and first-byte latency, and per target the try counters
  * and the live states (health check verdict, ejection, circuits) read beside the snapshot.
  */
+#include <stdlib.h>
+
 #include "control/snapshot-t.h"
+#include "core/error.h"
 #include "metrics/hub.h"
 #include "observe/internal.h"
 #include "runtime/server-t.h"
@@ -76,10 +79,267 @@ static void circuit_transitions(struct gw__prom *o, const struct gw__prom_labels
     }
 }
 
+/* The live state of one circuit (a service's, target=""; or a target's), read once per scrape. */
+struct circuit_now {
+    bool on;
+    struct gw_breaker_stats bs;
+};
+
+/* The live state of one target, read once per scrape. */
+struct target_now {
+    bool usable;
+    bool has_state; /* health check verdict and ejection are known */
+    enum gw_health health;
+    bool ejected;
+    struct circuit_now circuit;
+};
+
+/* The states of every service and target of snap, read once so that every family of one scrape
+ * tells the same story (gantry_service_healthy_targets is the sum of gantry_target_up). */
+struct states_now {
+    const struct gw_snapshot *snap;
+    size_t *usable;                  /* per service: its targets taking traffic */
+    struct circuit_now *svc_circuit; /* per service */
+    struct target_now **tgt;         /* per service, per target */
+};
+
+static void states_free(struct states_now *st)
+{
+    if (st->tgt != NULL)
+        for (size_t i = 0; i < st->snap->nservices; i++)
+            free(st->tgt[i]);
+    free(st->tgt);
+    free(st->svc_circuit);
+    free(st->usable);
+}
+
+static int states_read(struct states_now *st, const struct gw_snapshot *snap, uint64_t now)
+{
+    size_t n = snap->nservices ? snap->nservices : 1;
+    *st = (struct states_now){.snap = snap};
+    st->usable = calloc(n, sizeof *st->usable);
+    st->svc_circuit = calloc(n, sizeof *st->svc_circuit);
+    st->tgt = calloc(n, sizeof *st->tgt);
+    if (st->usable == NULL || st->svc_circuit == NULL || st->tgt == NULL)
+        goto fail;
+    for (size_t i = 0; i < snap->nservices; i++) {
+        const struct gw_service *svc = &snap->services[i];
+        if (svc->breaker_on) {
+            st->svc_circuit[i].on = true;
+            gw_breaker_stats(&svc->live->breaker, now, &st->svc_circuit[i].bs);
+        }
+        st->tgt[i] = calloc(svc->ntargets ? svc->ntargets : 1, sizeof **st->tgt);
+        if (st->tgt[i] == NULL)
+            goto fail;
+        for (size_t k = 0; k < svc->ntargets; k++) {
+            const struct gw_target *tg = &svc->targets[k];
+            struct target_now *tn = &st->tgt[i][k];
+            tn->usable = gw__observe_target_usable(svc, k, now);
+            st->usable[i] += tn->usable;
+            if (tg->state) {
+                struct gw_target_state_info info;
+                gw_target_state_info(tg->state, &info);
+                tn->has_state = true;
+                tn->health = info.health;
+                tn->ejected = info.ejected_until_ms > now;
+            }
+            if (tg->breaker) {
+                tn->circuit.on = true;
+                gw_breaker_stats(tg->breaker, now, &tn->circuit.bs);
+            }
+        }
+    }
+    return 0;
+fail:
+    states_free(st);
+    return GW_ENOMEM;
+}
+
+/* What one family writes of a circuit: its state, open or not, openings, transitions. */
+enum circuit_family {
+    CF_STATE,
+    CF_OPEN,
+    CF_OPENINGS,
+    CF_TRANSITIONS
+};
+
+static void circuit_sample(struct gw__prom *o, enum circuit_family f,
+                           const struct gw__prom_labels *lb, const struct gw_breaker_stats *bs)
+{
+    switch (f) {
+    case CF_STATE:
+        gw__prom_sample_u64(o, "gantry_circuit_state", lb->s, (uint64_t)bs->state);
+        break;
+    case CF_OPEN:
+        gw__prom_sample_u64(o, "gantry_circuit_open", lb->s, bs->state != GW_BREAKER_CLOSED);
+        break;
+    case CF_OPENINGS:
+        gw__prom_sample_u64(o, "gantry_circuit_openings_total", lb->s, bs->times_opened);
+        break;
+    case CF_TRANSITIONS:
+        circuit_transitions(o, lb, bs);
+        break;
+    }
+}
+
+/* One circuit family over every circuit: a service's own (target="") before its targets'. */
+static void circuit_family(struct gw__prom *o, const struct states_now *st, enum circuit_family f)
+{
+    struct gw__prom_labels lb;
+    for (size_t i = 0; i < st->snap->nservices; i++) {
+        const struct gw_service *svc = &st->snap->services[i];
+        if (st->svc_circuit[i].on) {
+            gw__prom_lbl_reset(&lb);
+            gw__prom_lbl_add(&lb, "service", svc->conf->name);
+            gw__prom_lbl_add(&lb, "target", "");
+            circuit_sample(o, f, &lb, &st->svc_circuit[i].bs);
+        }
+        for (size_t k = 0; k < svc->ntargets; k++) {
+            if (!st->tgt[i][k].circuit.on)
+                continue;
+            gw__prom_lbl_reset(&lb);
+            gw__prom_lbl_add(&lb, "service", svc->conf->name);
+            gw__prom_lbl_add(&lb, "target", svc->targets[k].key);
+            circuit_sample(o, f, &lb, &st->tgt[i][k].circuit.bs);
+        }
+    }
+}
+
+/* What one family writes of a target. */
+enum target_family {
+    TF_UP,
+    TF_HEALTH,
+    TF_EJECTED
+};
+
+static void target_family(struct gw__prom *o, const struct states_now *st, enum target_family f)
+{
+    static const char *const names[] = {"gantry_target_up", "gantry_target_health_check_up",
+                                        "gantry_target_ejected"};
+    struct gw__prom_labels lb;
+    for (size_t i = 0; i < st->snap->nservices; i++) {
+        const struct gw_service *svc = &st->snap->services[i];
+        for (size_t k = 0; k < svc->ntargets; k++) {
+            const struct target_now *tn = &st->tgt[i][k];
+            if (f != TF_UP && !tn->has_state)
+                continue;
+            gw__prom_lbl_reset(&lb);
+            gw__prom_lbl_add(&lb, "service", svc->conf->name);
+            gw__prom_lbl_add(&lb, "target", svc->targets[k].key);
+            if (f == TF_HEALTH) {
+                gw__prom_puts(o, "gantry_target_health_check_up{");
+                gw__prom_puts(o, lb.s);
+                gw__prom_puts(o, tn->health == GW_HEALTH_UP     ? "} 1\n"
+                                 : tn->health == GW_HEALTH_DOWN ? "} 0\n"
+                                                                : "} -1\n");
+            } else {
+                gw__prom_sample_u64(o, names[f], lb.s, f == TF_UP ? tn->usable : tn->ejected);
+            }
+        }
+    }
+}
+
+/* What one family writes of a service. */
+enum service_family {
+    SF_TARGETS,
+    SF_HEALTHY,
+    SF_SLO_LATENCY,
+    SF_SLO_ERRORS
+};
+
+static void service_family(struct gw__prom *o, const struct states_now *st, enum service_family f)
+{
+    static const char *const names[] = {"gantry_service_targets", "gantry_service_healthy_targets",
+                                        "gantry_service_slo_latency_p99_seconds",
+                                        "gantry_service_slo_error_rate"};
+    struct gw__prom_labels lb;
+    for (size_t i = 0; i < st->snap->nservices; i++) {
+        const struct gw_service *svc = &st->snap->services[i];
+        gw__prom_lbl_reset(&lb);
+        gw__prom_lbl_add(&lb, "service", svc->conf->name);
+        switch (f) {
+        case SF_TARGETS:
+            gw__prom_sample_u64(o, names[f], lb.s, svc->ntargets);
+            break;
+        case SF_HEALTHY:
+            gw__prom_sample_u64(o, names[f], lb.s, st->usable[i]);
+            break;
+        /* Exported so that alert rules can compare a service with its own objective. */
+        case SF_SLO_LATENCY:
+            gw__prom_sample_double(o, names[f], lb.s, (double)svc->conf->slo_latency_p99_ms / 1e3);
+            break;
+        case SF_SLO_ERRORS:
+            gw__prom_sample_double(o, names[f], lb.s, svc->conf->slo_error_rate);
+            break;
+        }
+    }
+}
+
+/* The live states, read from the snapshot's state (atomics) once; every family is one group of
+ * lines, its HELP and TYPE first (text format 0.0.4: "all lines for a given metric must be
+ * provided as one single group"). */
+static void prom_target_states(struct gw__prom *o, const struct gw_snapshot *snap)
+{
+    struct states_now st = {0};
+    bool have = snap != NULL && states_read(&st, snap, uv_hrtime() / 1000000) == 0;
+    if (snap != NULL && !have && o->rc == 0)
+        o->rc = GW_ENOMEM;
+    gw__prom_family(
+        o, "gantry_target_up", "gauge",
+        "1 when the target takes traffic (not down by health checks, not ejected, circuit not "
+        "open), else 0.");
+    if (have)
+        target_family(o, &st, TF_UP);
+    gw__prom_family(o, "gantry_target_health_check_up", "gauge",
+                    "Active health check verdict: 1 up, 0 down, -1 not checked (yet).");
+    if (have)
+        target_family(o, &st, TF_HEALTH);
+    gw__prom_family(o, "gantry_target_ejected", "gauge", "1 while outlier detection keeps it out.");
+    if (have)
+        target_family(o, &st, TF_EJECTED);
+    gw__prom_family(
+        o, "gantry_circuit_state", "gauge",
+        "Circuit breaker state: 0 closed, 1 open, 2 half-open (target=\"\": the service's "
+        "own circuit). Only for services with a circuit_breaker.");
+    if (have)
+        circuit_family(o, &st, CF_STATE);
+    gw__prom_family(o, "gantry_circuit_open", "gauge", "1 while the circuit is open or half-open.");
+    if (have)
+        circuit_family(o, &st, CF_OPEN);
+    gw__prom_family(
+        o, "gantry_circuit_openings_total", "counter",
+        "Transitions to open since the configuration was loaded (a reload starts circuits "
+        "afresh).");
+    if (have)
+        circuit_family(o, &st, CF_OPENINGS);
+    gw__prom_family(o, "gantry_circuit_transitions_total", "counter",
+                    "Circuit state changes since the configuration was loaded, by the state "
+                    "entered: open (failures), half_open (a probe round began), closed (the "
+                    "probes succeeded).");
+    if (have)
+        circuit_family(o, &st, CF_TRANSITIONS);
+    gw__prom_family(o, "gantry_service_targets", "gauge", "Targets of the service.");
+    if (have)
+        service_family(o, &st, SF_TARGETS);
+    gw__prom_family(o, "gantry_service_healthy_targets", "gauge",
+                    "Targets of the service taking traffic.");
+    if (have)
+        service_family(o, &st, SF_HEALTHY);
+    gw__prom_family(o, "gantry_service_slo_latency_p99_seconds", "gauge",
+                    "The service's p99 latency objective (slo.latency_p99), seconds.");
+    if (have)
+        service_family(o, &st, SF_SLO_LATENCY);
+    gw__prom_family(o, "gantry_service_slo_error_rate", "gauge",
+                    "The share of 5xx answers the service's objective allows (slo.error_rate).");
+    if (have) {
+        service_family(o, &st, SF_SLO_ERRORS);
+        states_free(&st);
+    }
+}
+
 void gw__prom_targets(struct gw__prom *o, struct gw_server *s, const struct gw_metrics_total *t)
 {
     const struct gw_metrics_layout *l = t->layout;
-    const struct gw_snapshot *snap = s->snap;
     struct gw__prom_labels lb;
     static const struct {
         const char *name, *help;
@@ -121,81 +381,5 @@ void gw__prom_targets(struct gw__prom *o, struct gw_server *s, const struct gw_m
         gw__prom_put_seconds(o, gw_metrics_total_row(t, GW_MX_TARGET, i)[GW_MX_T_TRY_NS]);
         gw__prom_put(o, "\n", 1);
     }
-    /* States: read now from the snapshot's live state (atomics). */
-    uint64_t now = uv_hrtime() / 1000000;
-    gw__prom_family(
-        o, "gantry_target_up", "gauge",
-        "1 when the target takes traffic (not down by health checks, not ejected, circuit not "
-        "open), else 0.");
-    gw__prom_family(o, "gantry_target_health_check_up", "gauge",
-                    "Active health check verdict: 1 up, 0 down, -1 not checked (yet).");
-    gw__prom_family(o, "gantry_target_ejected", "gauge", "1 while outlier detection keeps it out.");
-    gw__prom_family(
-        o, "gantry_circuit_state", "gauge",
-        "Circuit breaker state: 0 closed, 1 open, 2 half-open (target=\"\": the service's "
-        "own circuit). Only for services with a circuit_breaker.");
-    gw__prom_family(o, "gantry_circuit_open", "gauge", "1 while the circuit is open or half-open.");
-    gw__prom_family(
-        o, "gantry_circuit_openings_total", "counter",
-        "Transitions to open since the configuration was loaded (a reload starts circuits "
-        "afresh).");
-    gw__prom_family(o, "gantry_circuit_transitions_total", "counter",
-                    "Circuit state changes since the configuration was loaded, by the state "
-                    "entered: open (failures), half_open (a probe round began), closed (the "
-                    "probes succeeded).");
-    gw__prom_family(o, "gantry_service_targets", "gauge", "Targets of the service.");
-    gw__prom_family(o, "gantry_service_healthy_targets", "gauge",
-                    "Targets of the service taking traffic.");
-    gw__prom_family(o, "gantry_service_slo_latency_p99_seconds", "gauge",
-                    "The service's p99 latency objective (slo.latency_p99), seconds.");
-    gw__prom_family(o, "gantry_service_slo_error_rate", "gauge",
-                    "The share of 5xx answers the service's objective allows (slo.error_rate).");
-    for (size_t i = 0; snap && i < snap->nservices; i++) {
-        const struct gw_service *svc = &snap->services[i];
-        struct gw__observe_targets st;
-        gw__observe_service_targets(svc, now, &st);
-        gw__prom_lbl_reset(&lb);
-        gw__prom_lbl_add(&lb, "service", svc->conf->name);
-        gw__prom_sample_u64(o, "gantry_service_targets", lb.s, svc->ntargets);
-        gw__prom_sample_u64(o, "gantry_service_healthy_targets", lb.s, st.usable);
-        /* Exported so that alert rules can compare a service with its own objective. */
-        gw__prom_sample_double(o, "gantry_service_slo_latency_p99_seconds", lb.s,
-                               (double)svc->conf->slo_latency_p99_ms / 1e3);
-        gw__prom_sample_double(o, "gantry_service_slo_error_rate", lb.s, svc->conf->slo_error_rate);
-        if (svc->breaker_on) {
-            struct gw_breaker_stats bs;
-            gw_breaker_stats(&svc->live->breaker, now, &bs);
-            gw__prom_lbl_add(&lb, "target", "");
-            gw__prom_sample_u64(o, "gantry_circuit_state", lb.s, (uint64_t)bs.state);
-            gw__prom_sample_u64(o, "gantry_circuit_open", lb.s, bs.state != GW_BREAKER_CLOSED);
-            gw__prom_sample_u64(o, "gantry_circuit_openings_total", lb.s, bs.times_opened);
-            circuit_transitions(o, &lb, &bs);
-        }
-        for (size_t k = 0; k < svc->ntargets; k++) {
-            const struct gw_target *tg = &svc->targets[k];
-            gw__prom_lbl_reset(&lb);
-            gw__prom_lbl_add(&lb, "service", svc->conf->name);
-            gw__prom_lbl_add(&lb, "target", tg->key);
-            gw__prom_sample_u64(o, "gantry_target_up", lb.s,
-                                gw__observe_target_usable(svc, k, now));
-            if (tg->state) {
-                struct gw_target_state_info info;
-                gw_target_state_info(tg->state, &info);
-                gw__prom_puts(o, "gantry_target_health_check_up{");
-                gw__prom_puts(o, lb.s);
-                gw__prom_puts(o, info.health == GW_HEALTH_UP     ? "} 1\n"
-                                 : info.health == GW_HEALTH_DOWN ? "} 0\n"
-                                                                 : "} -1\n");
-                gw__prom_sample_u64(o, "gantry_target_ejected", lb.s, info.ejected_until_ms > now);
-            }
-            if (tg->breaker) {
-                struct gw_breaker_stats bs;
-                gw_breaker_stats(tg->breaker, now, &bs);
-                gw__prom_sample_u64(o, "gantry_circuit_state", lb.s, (uint64_t)bs.state);
-                gw__prom_sample_u64(o, "gantry_circuit_open", lb.s, bs.state != GW_BREAKER_CLOSED);
-                gw__prom_sample_u64(o, "gantry_circuit_openings_total", lb.s, bs.times_opened);
-                circuit_transitions(o, &lb, &bs);
-            }
-        }
-    }
+    prom_target_states(o, s->snap);
 }

@@ -206,7 +206,10 @@ static void record_top_key(struct gw_request *r, const struct gw_rl_limit *l)
     const struct gw_policy *p = r->snap->policy;
     bool gateway = l >= p->limits && l < p->limits + p->nlimits;
     const char *scope = gateway ? "" : r->svc->conf->name;
-    const char *name = l->conf->name ? l->conf->name : "";
+    size_t index =
+        gateway ? (size_t)(l - p->limits) : (size_t)(l - p->svc_limits[r->svc - r->snap->services]);
+    char lname[GW_MX_LIMIT_NAME_MAX];
+    const char *name = gw_mx_limit_name(l->conf->name, index, lname);
     int ln = snprintf(label, sizeof label, "%s\x1f%s", scope, name);
     size_t n = build_key(r, l, key, 0);
     if (l->conf->key == GW_LIMIT_KEY_HEADER && secret_header(l->conf->key_header) && n > 2 &&

@@ -28,6 +28,12 @@ struct gw_target;
 #define GW_TRACE_STRINGS 1536
 _Static_assert(GW_TRACE_STRINGS > GW_TRACESTATE_MAX, "a tracestate fits whole");
 
+/* Most bytes of the Host field's host kept as server.address: a tracestate and this leave
+ * GW_TRACE_STRINGS - 767 bytes for the rest, the method first. */
+#define GW_TRACE_HOST_MAX 255
+_Static_assert(GW_TRACE_STRINGS - GW_TRACESTATE_MAX - GW_TRACE_HOST_MAX >= 24 + 256,
+               "the method and the path fit after a whole tracestate and host");
+
 /* Bytes after the strings that are never part of one: the encoder copies a short string as a
  * fixed 32 bytes (two moves instead of a call), which may read past its end. */
 #define GW_TRACE_STRINGS_PAD 32

@@ -126,6 +126,11 @@ static void take_server(struct gw_trace *t, const struct gw_http1_message *m)
         if (p == v + n && port > 0 && port <= 65535)
             t->server_port = (uint16_t)port;
     }
+    /* A host name has at most 253 characters (RFC 1035 2.3.4; an IPv6 literal far fewer): a
+     * longer Host value is cut there, so that it cannot take the room of the strings that come
+     * after it (the method, which names the span, the path, the route, the targets). */
+    if (host_end > GW_TRACE_HOST_MAX)
+        host_end = GW_TRACE_HOST_MAX;
     t->server = put_str(t, v, host_end);
 }
 

@@ -144,6 +144,21 @@ def test_access_fields_in_json():
             None, "MISS", "HIT"), got
 
 
+def test_a_json_line_has_each_key_once():
+    """"request" writes "method" and "path" in a JSON line: listed beside them (or a field
+    listed twice), each key is still written once, where it first appears."""
+    with Origin() as o:
+        cfg = gwtest.simple_config(o, log={
+            "access": "stdout", "access_format": "json",
+            "access_fields": ["request_id", "method", "request", "status", "path", "status"]})
+        with Gantry(cfg) as g:
+            assert request(g.port, "GET", "/echo/x?q=1",
+                           headers=[("X-Request-ID", "json-once-1")]).status == 200
+            pairs = json.loads(line_of(g, "json-once-1"), object_pairs_hook=list)
+            assert pairs == [("request_id", "json-once-1"), ("method", "GET"),
+                             ("path", "/echo/x?q=1"), ("status", 200)], pairs
+
+
 def test_sigusr1_reopens_the_log_files():
     with Origin() as o:
         cfg = gwtest.simple_config(o, log={"access": "access.log", "error": "error.log"})

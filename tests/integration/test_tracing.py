@@ -514,6 +514,27 @@ def test_a_collector_that_closes_each_connection_gets_a_new_one_per_export():
 # ---- off, on by reload, and $trace_id ---------------------------------------------------------
 
 
+def test_a_huge_host_leaves_room_for_the_rest_of_the_span():
+    """server.address is cut at 255 bytes (no host name is longer): a Host field of kilobytes
+    (within limits.max_header_bytes) does not take the room of the method, which names the span,
+    nor of the path, route, service and the try's target."""
+    with Origin() as o, OtlpReceiver() as rx:
+        with Gantry(tracing_config(o, rx)) as g:
+            host = "h" * 3000
+            r = request(g.port, "GET", "/api/echo/x",
+                        headers=[("Host", host + ":81"), ("tracestate", "a=" + "v" * 250)])
+            assert r.status == 200, r
+            spans = trace_spans(rx, upstream_context(r)[0], 2)
+            s = server_span(spans)
+            assert s["name"] == "GET /api", s["name"]
+            a = s["attributes"]
+            assert a["server.address"] == host[:255] and a["server.port"] == 81, a
+            assert (a["http.request.method"], a["url.path"], a["http.route"],
+                    a["gantry.service"]) == ("GET", "/api/echo/x", "/api", "svc"), a
+            (c,) = client_spans(spans)
+            assert c["attributes"]["server.address"] == "127.0.0.1", c
+
+
 def test_off_by_default_and_on_by_reload():
     with Origin() as o, OtlpReceiver() as rx:
         cfg = gwtest.simple_config(o)

@@ -58,6 +58,10 @@ struct gw_log_conf {
      * trace_id */
     uint8_t access_fields[GW_LOG_MAX_FIELDS];
     uint8_t naccess_fields;
+    /* The same for a JSON line: "request" becomes "method" and "path" (what it writes there) and
+     * a field already written is left out, so that no key appears twice in one object. */
+    uint8_t access_fields_json[GW_LOG_MAX_FIELDS];
+    uint8_t naccess_fields_json;
 };
 
 #endif

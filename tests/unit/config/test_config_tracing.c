@@ -148,6 +148,16 @@ static void test_access_fields(void **state)
     cfg = load_ok("{\"log\": {\"access_fields\": \"time  request method path\"}}");
     assert_int_equal(cfg->log.naccess_fields, 4);
     assert_int_equal(cfg->log.access_fields[3], GW_LOG_F_PATH);
+    /* a JSON line writes "request" as "method" and "path", and no key twice */
+    static const uint8_t want_json[] = {GW_LOG_F_TIME, GW_LOG_F_METHOD, GW_LOG_F_PATH};
+    assert_int_equal(cfg->log.naccess_fields_json, sizeof want_json);
+    assert_memory_equal(cfg->log.access_fields_json, want_json, sizeof want_json);
+    gw_config_free(cfg);
+    cfg = load_ok("{\"log\": {\"access_fields\": \"path status request status\"}}");
+    assert_int_equal(cfg->log.naccess_fields, 4); /* a text line keeps what it was given */
+    static const uint8_t want_json2[] = {GW_LOG_F_PATH, GW_LOG_F_STATUS, GW_LOG_F_METHOD};
+    assert_int_equal(cfg->log.naccess_fields_json, sizeof want_json2);
+    assert_memory_equal(cfg->log.access_fields_json, want_json2, sizeof want_json2);
     gw_config_free(cfg);
     /* every name has a row, and the names are the JSON keys */
     for (unsigned f = 0; f < GW_LOG_F__COUNT; f++)
