@@ -451,15 +451,29 @@ static void span_end(struct w *w, bool error)
 static void attr_method_first(struct w *w, const struct gw_trace *t)
 {
     LIT(w, "\",\"attributes\":[{\"key\":\"http.request.method\",\"value\":{\"stringValue\":\"");
+    if (t->method_other) {
+        LIT(w, "_OTHER\"}}");
+        ATTR_RAW(w, "http.request.method_original", t, t->method);
+        return;
+    }
     put_raw(w, t->strs + t->method.off, t->method.len);
     LIT(w, "\"}}");
+}
+
+/* A span's name starts with the method, or "HTTP" for one reported as _OTHER. */
+static void name_method(struct w *w, const struct gw_trace *t)
+{
+    if (t->method_other)
+        LIT(w, "HTTP");
+    else
+        put_raw(w, t->strs + t->method.off, t->method.len);
 }
 
 static void server_span(struct w *w, const struct gw_trace *t, const char tid[32], int64_t shift)
 {
     span_head(w, tid, t->span_id, t->parent_id);
     /* "{method} {http.route}" (semantic conventions): the route is the matched prefix. */
-    put_raw(w, t->strs + t->method.off, t->method.len);
+    name_method(w, t);
     if (t->route.len) {
         *w->p++ = ' ';
         put_raw(w, t->strs + t->route.off, t->route.len);
@@ -471,6 +485,7 @@ static void server_span(struct w *w, const struct gw_trace *t, const char tid[32
     span_times(w, KIND_SERVER, t->t_start, t->t_end, shift);
     attr_method_first(w, t);
     ATTR_REC(w, "url.path", t, t->path);
+    ATTR_REC(w, "url.query", t, t->query);
     if (t->secure)
         ATTR_LIT(w, "url.scheme", "https");
     else
@@ -527,12 +542,28 @@ static void child_span(struct w *w, const struct gw_trace *t, const struct gw_tr
         return;
     }
     /* An upstream try: "{method}" (semantic conventions for HTTP client spans). */
-    put_raw(w, t->strs + t->method.off, t->method.len);
+    name_method(w, t);
     span_times(w, KIND_CLIENT, c->t_start, end, shift);
     attr_method_first(w, t);
     ATTR_RAW(w, "server.address", t, c->addr);
     if (c->port)
         ATTR_INT(w, "server.port", c->port);
+    if (t->upath.len && c->addr.len) {
+        /* url.full: what gantry asked the target for, "scheme://host:port/path?query" */
+        if (c->tls)
+            LIT(w, ",{\"key\":\"url.full\",\"value\":{\"stringValue\":\"https://");
+        else
+            LIT(w, ",{\"key\":\"url.full\",\"value\":{\"stringValue\":\"http://");
+        if (c->ipv6)
+            *w->p++ = '[';
+        put_raw(w, t->strs + c->addr.off, c->addr.len);
+        if (c->ipv6)
+            *w->p++ = ']';
+        *w->p++ = ':';
+        put_small(w, c->port);
+        put_escaped_rec(w, t->strs + t->upath.off, t->upath.len);
+        LIT(w, "\"}}");
+    }
     if (c->status)
         ATTR_INT(w, "http.response.status_code", c->status);
     if (c->resend)
@@ -554,6 +585,7 @@ static size_t bound(const struct gw_trace *t)
         if (t->child[i].name != NULL)
             n += 12 * strlen(t->child[i].name);
         n += 6 * (size_t)t->child[i].addr.len;
+        n += t->child[i].addr.len + 6 * (size_t)t->upath.len; /* url.full */
     }
     return n;
 }

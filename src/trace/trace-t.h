@@ -74,6 +74,8 @@ struct gw_trace_child {
     uint8_t kind;    /** enum gw_trace_child_kind */
     uint8_t error;   /** enum gw_trace_error */
     uint8_t resend;  /** a try: how many tries came before it */
+    bool tls;        /** a try to an https:// target */
+    bool ipv6;       /** a try's target host is an IPv6 literal (url.full brackets it) */
 };
 
 struct gw_trace {
@@ -97,10 +99,13 @@ struct gw_trace {
     uint8_t rl_outcome; /** the request's enum gw_rl_outcome */
     uint8_t http_minor; /** 0 or 1 */
     bool secure;        /** it came in on the TLS listener (url.scheme https) */
+    bool method_other;  /** not one of RFC 9110's methods or PATCH (http.request.method _OTHER) */
     uint32_t retries;
     uint16_t strs_len;  /** bytes of strs in use */
     char trace_hex[32]; /** trace_id as 32 lowercase hex digits (what r->trace_id holds) */
     struct gw_trace_str method, path, route, service, server, client, request_id, consumer;
+    struct gw_trace_str query; /** the client's query, without '?' (url.query) */
+    struct gw_trace_str upath; /** the target sent upstream, path and query (the tries' url.full) */
     struct gw_trace_str tracestate; /** the client's, cleaned (the first string: it fits whole) */
     struct gw_trace *next_free;     /** the worker's list of records to reuse */
     /* What the ring carries of a record: everything above, then child[0..nchild), then

@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <uv.h>
 
 #include "control/snapshot-t.h"
@@ -252,6 +253,8 @@ void gw_trace_try_begin(struct gw_request *r)
     if (c != NULL) {
         c->target = r->target;
         c->port = r->target->conf->port;
+        c->tls = r->target->conf->tls;
+        c->ipv6 = r->target->conf->ipv6;
         c->resend = (uint8_t)(r->tries > 1 ? (r->tries - 1 > 255 ? 255 : r->tries - 1) : 0);
         t->open_try = (uint8_t)(c - t->child + 1);
     }
@@ -423,6 +426,52 @@ static const char *route_of(const struct gw_request *r)
     return first;
 }
 
+/* Query parameters whose values are credentials: replaced by REDACTED in url.query and
+ * url.full (OpenTelemetry's HTTP conventions name the first four; the others are the usual
+ * bearer credentials put in URLs). Compared without regard to case. */
+static const char *const secret_params[] = {
+    "awsaccesskeyid", "signature", "sig",     "x-goog-signature", "access_token", "id_token",
+    "refresh_token",  "token",     "api_key", "apikey",           "password",     "secret",
+    "client_secret",  "code",      NULL};
+
+static bool secret_param(const char *k, size_t n)
+{
+    for (size_t i = 0; secret_params[i] != NULL; i++)
+        if (strlen(secret_params[i]) == n && strncasecmp(secret_params[i], k, n) == 0)
+            return true;
+    return false;
+}
+
+/* Copies the query q[0..n) (no '?') into the record's strings with the values of secret
+ * parameters replaced by REDACTED; the whole of it or nothing (a cut query would be another).
+ * Returns false when it does not fit. */
+static bool put_query(struct gw_trace *t, const char *q, size_t n)
+{
+    size_t at = t->strs_len, end = GW_TRACE_STRINGS;
+    const char *p = q, *qend = q + n;
+    while (p < qend) {
+        const char *amp = memchr(p, '&', (size_t)(qend - p));
+        const char *pend = amp ? amp : qend;
+        const char *eq = memchr(p, '=', (size_t)(pend - p));
+        bool redact = eq != NULL && secret_param(p, (size_t)(eq - p));
+        /* the parameter as it is, or its key and '=' followed by REDACTED */
+        size_t keep = redact ? (size_t)(eq + 1 - p) : (size_t)(pend - p);
+        if (keep + (redact ? 8 : 0) + (amp ? 1 : 0) > end - at)
+            return false;
+        memcpy(t->strs + at, p, keep);
+        at += keep;
+        if (redact) {
+            memcpy(t->strs + at, "REDACTED", 8);
+            at += 8;
+        }
+        if (amp)
+            t->strs[at++] = '&';
+        p = amp ? amp + 1 : qend;
+    }
+    t->strs_len = (uint16_t)at;
+    return true;
+}
+
 static void put_cstr(struct gw_trace *t, struct gw_trace_str *dst, const char *s)
 {
     if (s != NULL && s[0] != '\0')
@@ -448,7 +497,16 @@ static void complete(struct gw_request *r, struct gw_trace *t)
         ml = strlen(r->method);
     if (ml)
         t->method = put_str(t, r->method, ml);
-    t->path = put_str(t, r->path, (size_t)(strchrnul(r->path, '?') - r->path));
+    const char *q = strchrnul(r->path, '?');
+    t->path = put_str(t, r->path, (size_t)(q - r->path));
+    if (*q == '?' && q[1] != '\0') {
+        uint16_t at = t->strs_len;
+        if (put_query(t, q + 1, strlen(q + 1)))
+            t->query = (struct gw_trace_str){at, (uint16_t)(t->strs_len - at)};
+    }
+    /* OpenTelemetry's HTTP conventions: a method outside RFC 9110's and PATCH (or in another
+     * case) is reported as _OTHER, with the method as sent in http.request.method_original. */
+    t->method_other = r->msg.method_id == GW_METHOD_OTHER;
     /* gantry.request_id only when it says more than the trace id (gw_trace_begin) */
     if (memcmp(r->id, r->trace_id, sizeof r->trace_id) != 0)
         put_cstr(t, &t->request_id, r->id);
@@ -466,11 +524,33 @@ static void complete(struct gw_request *r, struct gw_trace *t)
     }
     if (r->authenticated)
         put_cstr(t, &t->consumer, r->identity.consumer);
+    bool tried = false;
     for (unsigned i = 0; i < t->nchild; i++) {
         struct gw_trace_child *c = &t->child[i];
         if (c->target != NULL) {
             c->addr = put_str(t, c->target->conf->host, strlen(c->target->conf->host));
             c->target = NULL;
+            tried = true;
+        }
+    }
+    /* The tries' url.full: only whole (a cut URL would name another resource), its query's
+     * secrets redacted as in url.query. */
+    if (tried && r->upath != NULL) {
+        const char *uq = memchr(r->upath, '?', r->upath_len);
+        size_t plen = uq ? (size_t)(uq - r->upath) : r->upath_len;
+        uint16_t at = t->strs_len;
+        if (plen + 1 <= (size_t)(GW_TRACE_STRINGS - t->strs_len)) {
+            memcpy(t->strs + at, r->upath, plen);
+            t->strs_len = (uint16_t)(at + plen);
+            bool whole = true;
+            if (uq != NULL) {
+                t->strs[t->strs_len++] = '?';
+                whole = put_query(t, uq + 1, r->upath_len - plen - 1);
+            }
+            if (whole)
+                t->upath = (struct gw_trace_str){at, (uint16_t)(t->strs_len - at)};
+            else
+                t->strs_len = at;
         }
     }
 }

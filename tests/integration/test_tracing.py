@@ -535,6 +535,42 @@ def test_a_huge_host_leaves_room_for_the_rest_of_the_span():
             assert c["attributes"]["server.address"] == "127.0.0.1", c
 
 
+def test_unknown_methods_are_other_and_tries_say_their_url():
+    """OpenTelemetry's HTTP conventions: PROPFIND (not one of RFC 9110's methods or PATCH) is
+    http.request.method _OTHER with the method as sent in http.request.method_original, and the
+    spans are named "HTTP ..."; the query is url.query; a try's url.full is what gantry asked
+    the target for (the prefix stripped, the query kept); the values of credential parameters
+    are REDACTED in both (OpenTelemetry's conventions)."""
+    with Origin() as o, OtlpReceiver() as rx:
+        with Gantry(tracing_config(o, rx)) as g:
+            r = request(g.port, "PROPFIND", "/api/echo/x?q=1&r=2&Access_Token=s3cret&sig=x")
+            assert r.status == 200, r
+            spans = trace_spans(rx, upstream_context(r)[0], 2)
+            s = server_span(spans)
+            assert s["name"] == "HTTP /api", s["name"]
+            a = s["attributes"]
+            assert (a["http.request.method"], a["http.request.method_original"]) == \
+                ("_OTHER", "PROPFIND"), a
+            assert (a["url.path"], a["url.query"]) == \
+                ("/api/echo/x", "q=1&r=2&Access_Token=REDACTED&sig=REDACTED"), a
+            (c,) = client_spans(spans)
+            assert c["name"] == "HTTP", c["name"]
+            ca = c["attributes"]
+            assert (ca["http.request.method"], ca["http.request.method_original"]) == \
+                ("_OTHER", "PROPFIND"), ca
+            assert ca["url.full"] == "http://127.0.0.1:%d/echo/x?q=1&r=2&Access_Token=REDACTED" \
+                "&sig=REDACTED" % o.port, ca
+            assert "s3cret" not in json.dumps(spans)
+
+            r = request(g.port, "GET", "/api/echo/y")
+            spans = trace_spans(rx, upstream_context(r)[0], 2)
+            s = server_span(spans)
+            assert s["name"] == "GET /api" and "http.request.method_original" not in \
+                s["attributes"] and "url.query" not in s["attributes"], s
+            (c,) = client_spans(spans)
+            assert c["attributes"]["url.full"] == "http://127.0.0.1:%d/echo/y" % o.port, c
+
+
 def test_off_by_default_and_on_by_reload():
     with Origin() as o, OtlpReceiver() as rx:
         cfg = gwtest.simple_config(o)

@@ -244,6 +244,93 @@ static void test_scheme_of_a_tls_request(void **state)
     gw_buf_free(&b);
 }
 
+/* The n-th span of an export document. */
+static json_t *nth_span(json_t *doc, size_t n)
+{
+    json_t *rs = json_array_get(json_object_get(doc, "resourceSpans"), 0);
+    json_t *ss = json_array_get(json_object_get(rs, "scopeSpans"), 0);
+    return json_array_get(json_object_get(ss, "spans"), n);
+}
+
+static json_t *encode_one(struct gw_buf *b, const struct gw_trace *t)
+{
+    struct gw_otlp_resource res = {"gantry", "0", "i", NULL, 0};
+    gw_buf_init(b, 1u << 20);
+    assert_int_equal(gw_otlp_begin(b, &res), 0);
+    assert_int_equal(gw_otlp_append(b, t, 0, true), 0);
+    assert_int_equal(gw_otlp_end(b), 0);
+    json_t *doc = json_loadb(b->data, b->len, 0, NULL);
+    assert_non_null(doc);
+    return doc;
+}
+
+/* OpenTelemetry's HTTP conventions: a method that is not one of RFC 9110's or PATCH (or is in
+ * another case) is "_OTHER", the method as sent goes in http.request.method_original, and span
+ * names say "HTTP" in its place. */
+static void test_unknown_method_is_other(void **state)
+{
+    (void)state;
+    struct gw_trace *t = sample_trace();
+    t->method = put(t, "PROPFIND");
+    t->method_other = true;
+    struct gw_buf b;
+    json_t *doc = encode_one(&b, t);
+    json_t *server = nth_span(doc, 0), *try = nth_span(doc, 2);
+    assert_string_equal(json_string_value(json_object_get(server, "name")), "HTTP /api/users");
+    assert_string_equal(attr_str(server, "http.request.method"), "_OTHER");
+    assert_string_equal(attr_str(server, "http.request.method_original"), "PROPFIND");
+    assert_string_equal(json_string_value(json_object_get(try, "name")), "HTTP");
+    assert_string_equal(attr_str(try, "http.request.method"), "_OTHER");
+    assert_string_equal(attr_str(try, "http.request.method_original"), "PROPFIND");
+    json_decref(doc);
+    free(t);
+    gw_buf_free(&b);
+
+    /* a known method has no method_original */
+    t = sample_trace();
+    doc = encode_one(&b, t);
+    assert_string_equal(json_string_value(json_object_get(nth_span(doc, 0), "name")),
+                        "GET /api/users");
+    assert_null(attr(nth_span(doc, 0), "http.request.method_original"));
+    assert_null(attr(nth_span(doc, 2), "http.request.method_original"));
+    json_decref(doc);
+    free(t);
+    gw_buf_free(&b);
+}
+
+/* The request's query is url.query; a try says what it asked its target for in url.full
+ * (scheme from the target, an IPv6 host in brackets, the path and query sent upstream). */
+static void test_query_and_url_full(void **state)
+{
+    (void)state;
+    struct gw_trace *t = sample_trace();
+    t->query = put(t, "a=1&b=\"2\"");
+    t->upath = put(t, "/7?a=1&b=\"2\"");
+    t->child[2].tls = true;
+    t->child[1].ipv6 = true;
+    t->child[1].addr = put(t, "2001:db8::1");
+    struct gw_buf b;
+    json_t *doc = encode_one(&b, t);
+    assert_string_equal(attr_str(nth_span(doc, 0), "url.query"), "a=1&b=\"2\"");
+    assert_string_equal(attr_str(nth_span(doc, 2), "url.full"),
+                        "http://[2001:db8::1]:3001/7?a=1&b=\"2\"");
+    assert_string_equal(attr_str(nth_span(doc, 3), "url.full"),
+                        "https://10.0.0.2:3002/7?a=1&b=\"2\"");
+    assert_null(attr(nth_span(doc, 1), "url.full")); /* a stage */
+    json_decref(doc);
+    free(t);
+    gw_buf_free(&b);
+
+    /* without them (a request no try was made for, no query): neither attribute */
+    t = sample_trace();
+    doc = encode_one(&b, t);
+    assert_null(attr(nth_span(doc, 0), "url.query"));
+    assert_null(attr(nth_span(doc, 2), "url.full"));
+    json_decref(doc);
+    free(t);
+    gw_buf_free(&b);
+}
+
 /* Strings are escaped as JSON asks (and invalid UTF-8 becomes U+FFFD, so that a collector
  * never gets invalid text); numbers of every length are written right. */
 static void test_strings_and_numbers(void **state)
@@ -511,6 +598,8 @@ int main(void)
         cmocka_unit_test(test_export_shape),
         cmocka_unit_test(test_root_without_parent),
         cmocka_unit_test(test_scheme_of_a_tls_request),
+        cmocka_unit_test(test_unknown_method_is_other),
+        cmocka_unit_test(test_query_and_url_full),
         cmocka_unit_test(test_strings_and_numbers),
         cmocka_unit_test(test_exact_bytes),
         cmocka_unit_test(test_times),
