@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "core/buf.h"
+#include "core/bufcache.h"
 #include "core/list.h"
 #include "h2/session.h"
 
@@ -19,14 +20,15 @@ struct gw_h2_session {
     const struct gw_h2_handler *h;
     void *owner;
     struct gw_h2_limits lim;
-    struct gw_list streams; /* every gw_h2_stream */
-    struct gw_list pending; /* streams with news for the owner */
-    uint64_t window_start;  /* ms: the current one-second window of the flood counters */
-    uint32_t resets;        /* RST_STREAM from the client in the window */
-    uint32_t control;       /* PING and SETTINGS from the client in the window */
-    uint32_t continuations; /* CONTINUATION frames in the current header block */
-    bool failed;            /* a connection error: GOAWAY queued */
-    bool waiting;           /* some stream may have a timeout running (or lingers) */
+    struct gw_list streams;     /* every gw_h2_stream */
+    struct gw_list pending;     /* streams with news for the owner */
+    uint64_t window_start;      /* ms: the current one-second window of the flood counters */
+    uint32_t resets;            /* RST_STREAM from the client in the window */
+    uint32_t control;           /* PING and SETTINGS from the client in the window */
+    uint32_t continuations;     /* CONTINUATION frames in the current header block */
+    struct gw_bufcache *spares; /* freed streams kept for new ones (the worker's), or NULL */
+    bool failed;                /* a connection error: GOAWAY queued */
+    bool waiting;               /* some stream may have a timeout running (or lingers) */
 };
 
 /* h2/session.c: an answered stream's request body is not wanted (RFC 9113 8.1): RST_STREAM

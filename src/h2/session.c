@@ -25,18 +25,80 @@ static void mark(struct gw_h2_stream *st)
         gw_list_insert_tail(&st->sess->pending, &st->pending);
 }
 
+/* A kept stream's buffer stays with it up to this capacity (a usual head, a small payload). */
+#define SPARE_BUF_MAX 2048
+
+static void spare_buf(struct gw_buf *b, bool keep)
+{
+    if (keep && b->cap <= SPARE_BUF_MAX)
+        b->len = 0;
+    else
+        gw_buf_free(b);
+}
+
 static void stream_free(struct gw_h2_stream *st)
 {
+    struct gw_bufcache *spares = st->sess->spares;
     gw_list_remove(&st->link);
     gw_list_remove(&st->pending);
-    gw_buf_free(&st->head);
     gw_buf_free(&st->cookies);
     if (st->pseudo != st->pseudo_local)
         free(st->pseudo);
-    gw_buf_free(&st->out);
     gw_buf_free(&st->trailers);
     free(st->body);
-    free(st);
+    if (!spares || spares->size != sizeof *st) {
+        gw_buf_free(&st->head);
+        gw_buf_free(&st->out);
+        free(st);
+        return;
+    }
+    /* gw_bufcache_put frees a stream it has no room for: its buffers go first. */
+    bool keep = spares->n < GW_BUFCACHE_MAX;
+    spare_buf(&st->head, keep);
+    spare_buf(&st->out, keep);
+    gw_bufcache_put(spares, st);
+}
+
+/* A zeroed stream: a spare one (with its buffers, emptied) when the session has spares. */
+static struct gw_h2_stream *stream_new(struct gw_h2_session *s)
+{
+    struct gw_bufcache *spares = s->spares;
+    if (!spares)
+        return calloc(1, sizeof(struct gw_h2_stream));
+    if (spares->size != sizeof(struct gw_h2_stream)) {
+        gw_h2_spares_clear(spares);
+        gw_bufcache_init(spares, sizeof(struct gw_h2_stream));
+    }
+    bool kept = spares->n > 0;
+    struct gw_h2_stream *st = gw_bufcache_get(spares);
+    if (!st)
+        return NULL;
+    struct gw_buf head = {0}, out = {0};
+    if (kept) {
+        head = st->head;
+        out = st->out;
+    }
+    memset(st, 0, sizeof *st);
+    st->head = head;
+    st->out = out;
+    return st;
+}
+
+void gw_h2_session_use_spares(struct gw_h2_session *s, struct gw_bufcache *spares)
+{
+    s->spares = spares;
+}
+
+void gw_h2_spares_clear(struct gw_bufcache *spares)
+{
+    while (spares->n > 0) {
+        struct gw_h2_stream *st = gw_bufcache_get(spares);
+        if (spares->size == sizeof *st) {
+            gw_buf_free(&st->head);
+            gw_buf_free(&st->out);
+        }
+        free(st);
+    }
 }
 
 /* A connection error of ours: GOAWAY with ENHANCE_YOUR_CALM, counted. */
@@ -78,19 +140,22 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *f, void *a
     struct gw_h2_session *s = arg;
     if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST)
         return 0;
-    struct gw_h2_stream *st = calloc(1, sizeof *st);
+    struct gw_h2_stream *st = stream_new(s);
     if (!st)
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     st->sess = s;
     st->id = f->hd.stream_id;
     gw_list_init(&st->pending);
     gw_list_insert_tail(&s->streams, &st->link);
-    /* The head is at most the header list plus the request line's words. */
-    gw_buf_init(&st->head, (size_t)s->lim.max_header_list_size + 512);
+    /* The head is at most the header list plus the request line's words. (gw_buf_init would
+     * drop a spare stream's buffer: only the bounds are set.) */
+    st->head.max = (size_t)s->lim.max_header_list_size + 512;
+    st->out.max = SIZE_MAX;
+    if (st->head.cap > st->head.max)
+        gw_buf_free(&st->head);
     st->pseudo = st->pseudo_local;
     st->pseudo_cap = sizeof st->pseudo_local;
     gw_buf_init(&st->cookies, s->lim.max_header_list_size);
-    gw_buf_init(&st->out, SIZE_MAX);
     gw_buf_init(&st->trailers, 65536);
     nghttp2_session_set_stream_user_data(ng, st->id, st);
     return 0;

@@ -201,6 +201,16 @@ struct gw_h2_handler {
 struct gw_h2_session *gw_h2_session_new(const struct gw_h2_limits *lim,
                                         const struct gw_h2_handler *h, void *owner);
 
+/* Streams of s come from and go back to spares (a cache of the worker's, which outlives s; one
+ * thread): a freed stream keeps its small request-head and payload buffers there, so that a
+ * busy connection's next stream allocates nothing. Without it, malloc and free. Call before
+ * the first input. */
+struct gw_bufcache;
+void gw_h2_session_use_spares(struct gw_h2_session *s, struct gw_bufcache *spares);
+
+/* Frees the streams kept in spares and empties it (the worker's end). */
+void gw_h2_spares_clear(struct gw_bufcache *spares);
+
 /* Frees the session and every stream left (no callbacks); NULL-safe. */
 void gw_h2_session_free(struct gw_h2_session *s);
 
