@@ -317,7 +317,7 @@ void gw_worker_join(struct gw_worker *w)
     gw_buf_free(&w->access);
     gw_bufcache_clear(&w->conn_bufs);
     gw_bufcache_clear(&w->upconn_bufs);
-    gw_bufcache_clear(&w->request_bufs);
+    gw_conn_requests_clear(w);
     gw_h2_spares_clear(&w->h2_streams);
     free(w->tls_rbuf);
     w->tls_rbuf = NULL;
