@@ -743,19 +743,35 @@ static void nv_block_free(struct nv_block *nb)
 static int lines_to_nv(struct nv_block *nb, const char *lines, size_t len, size_t first)
 {
     const uint8_t *p = (const uint8_t *)lines, *end = p + len;
-    size_t nf = first + 1; /* a last line without its CRLF */
-    for (const uint8_t *q = p; q < end && (q = memchr(q, '\n', (size_t)(end - q))) != NULL; q++)
-        nf++;
-    nb->nv = nf <= NV_LOCAL ? nb->nv_local : malloc(nf * sizeof *nb->nv);
+    size_t cap = NV_LOCAL;
+    nb->nv = nb->nv_local;
     nb->k = first;
-    if (!nb->nv)
-        return GW_ENOMEM;
     while (p < end) {
         const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
         const uint8_t *e = nl ? nl : end;
         const uint8_t *line_end = e > p && e[-1] == '\r' ? e - 1 : e;
         const uint8_t *colon = memchr(p, ':', (size_t)(line_end - p));
-        if (colon && colon > p) {
+        if (colon && colon > p && !connection_specific(p, (size_t)(colon - p))) {
+            if (nb->k == cap) {
+                /* More fields than the stack holds: room for every line left (this one, one
+                 * per line end after it, and a last one without its CRLF). */
+                size_t left = 2;
+                const uint8_t *q = e < end ? e + 1 : end;
+                while (q < end) {
+                    q = memchr(q, '\n', (size_t)(end - q));
+                    if (!q)
+                        break;
+                    left++;
+                    q++;
+                }
+                nghttp2_nv *nv = malloc((nb->k + left) * sizeof *nv);
+                if (!nv)
+                    return GW_ENOMEM;
+                memcpy(nv, nb->nv, nb->k * sizeof *nv);
+                nv_block_free(nb);
+                nb->nv = nv;
+                cap = nb->k + left;
+            }
             size_t nlen = (size_t)(colon - p);
             const uint8_t *v = colon + 1;
             while (v < line_end && (*v == ' ' || *v == '\t'))
@@ -763,9 +779,8 @@ static int lines_to_nv(struct nv_block *nb, const char *lines, size_t len, size_
             size_t vlen = (size_t)(line_end - v);
             while (vlen && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
                 vlen--;
-            if (!connection_specific(p, nlen) && nb->k < nf)
-                nb->nv[nb->k++] = (nghttp2_nv){(uint8_t *)(uintptr_t)p, (uint8_t *)(uintptr_t)v,
-                                               nlen, vlen, gw__h2_nv_flags((const char *)p, nlen)};
+            nb->nv[nb->k++] = (nghttp2_nv){(uint8_t *)(uintptr_t)p, (uint8_t *)(uintptr_t)v, nlen,
+                                           vlen, gw__h2_nv_flags((const char *)p, nlen)};
         }
         p = e + 1;
     }

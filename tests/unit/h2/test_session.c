@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -790,6 +791,23 @@ static void test_response_fields(void **unused)
         assert_string_equal(c.fields, "server;x-request-id;content-type;x-long;");
         assert_true(c.rid_never);
     }
+    /* More fields than the session's stack array (32): every one arrives, in order. */
+    int32_t id = send_request(&c, get, 4, true);
+    pump(&c, s);
+    char many[2048] = "", want[512] = "";
+    for (int i = 0; i < 45; i++) {
+        char line[32], name[16];
+        snprintf(line, sizeof line, "%sX-F%02d: %d\r\n", i == 20 ? "Connection: close\r\n" : "", i,
+                 i);
+        strcat(many, line);
+        snprintf(name, sizeof name, "x-f%02d;", i);
+        strcat(want, name);
+    }
+    assert_int_equal(gw_h2_stream_respond(ow.st, 200, many, strlen(many) - 2, false, false), 0);
+    gw_h2_stream_release(ow.st);
+    pump(&c, s);
+    assert_int_equal(c.status[id], 200);
+    assert_string_equal(c.fields, want);
     finish(&c, s);
 }
 
