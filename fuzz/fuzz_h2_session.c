@@ -11,12 +11,15 @@
  * raw, as a tunnel would; some bodies are answered early (the stream released before its body
  * ended, which then lingers and is reset with NO_ERROR), others wait for more with the body
  * timeout running, and at the end the per-stream timeouts expire (gw_h2_session_expire, a clock
- * far ahead). Nothing may crash, leak, or read outside the input.
+ * far ahead). Closed streams go to spares kept across inputs, as a worker's are (h2/session.h
+ * gw_h2_session_use_spares), so a reused stream must start clean. Nothing may crash, leak, or
+ * read outside the input.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bufcache.h"
 #include "h2/session.h"
 #include "http1/parser.h"
 
@@ -152,9 +155,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t piece = (size_t)data[0] % 64 + 1;
     data++;
     size--;
+    static struct gw_bufcache spares; /* kept across inputs: still reachable at the exit */
     struct gw_h2_session *s = gw_h2_session_new(&limits, &handler, NULL);
     if (!s)
         return 0;
+    gw_h2_session_use_spares(s, &spares);
     struct gw_buf out;
     gw_buf_init(&out, 1 << 20);
     int rc = gw_h2_session_input(s, preface, sizeof preface - 1);

@@ -138,6 +138,59 @@ void gw__request_release(struct gw_request *r)
     r->w->active--;
 }
 
+/* A head buffer stays with a cached request up to this capacity (the usual heads are far
+ * smaller; one grown by large headers is given back). */
+#define SPARE_HEAD_MAX 4096
+
+/* Moves b's memory to *p (poisoned while kept) when keep allows and it is small, else *p is
+ * NULL and b keeps it (gw__request_release frees it). */
+static void spare_head(struct gw_buf *b, char **p, size_t *cap, bool keep)
+{
+    *p = NULL;
+    *cap = 0;
+    if (!keep || !b->data || b->cap > SPARE_HEAD_MAX)
+        return;
+    *p = b->data;
+    *cap = b->cap;
+    GW_BUFCACHE_POISON(b->data, b->cap);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+/* Gives b the kept memory p (NULL: none), emptied. */
+static void reuse_head(struct gw_buf *b, char *p, size_t cap)
+{
+    if (!p)
+        return;
+    GW_BUFCACHE_UNPOISON(p, cap);
+    if (cap > b->max) { /* a reload lowered the bound */
+        free(p);
+        return;
+    }
+    b->data = p;
+    b->cap = cap;
+}
+
+/* Frees every request kept in the cache, with its head buffers. */
+static void requests_clear(struct gw_bufcache *kept)
+{
+    while (kept->n > 0) {
+        struct gw_request *r = gw_bufcache_get(kept);
+        if (r->spare_head)
+            GW_BUFCACHE_UNPOISON(r->spare_head, r->spare_head_cap);
+        if (r->spare_rhead)
+            GW_BUFCACHE_UNPOISON(r->spare_rhead, r->spare_rhead_cap);
+        free(r->spare_head);
+        free(r->spare_rhead);
+        free(r);
+    }
+}
+
+void gw_conn_requests_clear(struct gw_worker *w)
+{
+    requests_clear(&w->request_bufs);
+}
+
 void gw__request_free(struct gw_request *r)
 {
     if (!r)
@@ -149,9 +202,16 @@ void gw__request_free(struct gw_request *r)
         gw__idp_serve_free(r);
     if (r->hubpub)
         gw__hub_publish_free(r);
-    gw__request_release(r);
+    /* The worker keeps the request's memory, and its head buffers with it, for the next one
+     * (two reallocs and two frees less per request); a request the cache has no room for
+     * frees them. */
     struct gw_bufcache *kept = &r->w->request_bufs;
-    if (request_size(r->headers_capacity) == kept->size)
+    bool cache = request_size(r->headers_capacity) == kept->size;
+    bool keep = cache && kept->n < GW_BUFCACHE_MAX;
+    spare_head(&r->head, &r->spare_head, &r->spare_head_cap, keep);
+    spare_head(&r->rhead, &r->spare_rhead, &r->spare_rhead_cap, keep);
+    gw__request_release(r);
+    if (cache)
         gw_bufcache_put(kept, r);
     else
         free(r);
@@ -541,9 +601,10 @@ struct gw_request *gw__request_new(struct gw_conn *c)
     size_t size = request_size(cap);
     struct gw_bufcache *kept = &c->w->request_bufs;
     if (kept->size != size) { /* max_headers changed with a reload: the kept ones do not fit */
-        gw_bufcache_clear(kept);
+        requests_clear(kept);
         gw_bufcache_init(kept, size);
     }
+    bool reused = kept->n > 0;
     struct gw_request *r = gw_bufcache_get(kept);
     if (!r)
         return NULL;
@@ -569,6 +630,10 @@ struct gw_request *gw__request_new(struct gw_conn *c)
     gw_http1_parser_init_request(&r->parser, &cfg->http);
     gw_buf_init(&r->head, (size_t)cfg->http.max_header_bytes * 2 + 4096);
     gw_buf_init(&r->rhead, (size_t)cfg->http.max_header_bytes * 2 + 4096);
+    if (reused) {
+        reuse_head(&r->head, r->spare_head, r->spare_head_cap);
+        reuse_head(&r->rhead, r->spare_rhead, r->spare_rhead_cap);
+    }
     c->w->active++;
     return r;
 }

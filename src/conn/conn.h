@@ -86,6 +86,10 @@ void gw_conn_going_away(struct gw_conn *c);
  * (going away), closing within about a second. Safe to call again. */
 void gw_conn_force_stop(struct gw_conn *c);
 
+/* Frees the finished requests the worker keeps for reuse (w->request_bufs) and their head
+ * buffers: the worker's end, on its thread, once no request is left. */
+void gw_conn_requests_clear(struct gw_worker *w);
+
 /* The downstream interface of an HTTP/1 connection's requests (conn/request-t.h). */
 extern const struct gw_downstream_ops gw_conn_downstream;
 

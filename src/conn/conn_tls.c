@@ -97,6 +97,10 @@ static void pump(struct gw_conn *c)
             break;
         }
         gw__conn_input(c, (ssize_t)got);
+        /* Nothing held: another SSL_read would only say "want input" (a call that costs about
+         * as much as the one that decrypted). */
+        if (c->tls && c->tls->s && !gw_tls_stream_has_input(t->s))
+            break;
     }
 }
 
@@ -168,12 +172,10 @@ int gw__conn_tls_read_start(struct gw_conn *c)
 
 int gw__conn_tls_write(struct gw_conn *c, uv_buf_t *bufs, unsigned nbufs, uv_write_cb cb)
 {
-    for (unsigned i = 0; i < nbufs; i++) {
-        int rc = gw_tls_stream_write(c->tls->s, bufs[i].base, bufs[i].len);
-        if (rc < 0) {
-            gw_log_debug("client %s: TLS write: %s", c->peer, gw_tls_stream_error(c->tls->s));
-            return rc;
-        }
+    int rc = gw_tls_io_encrypt(c->tls->s, bufs, nbufs);
+    if (rc < 0) {
+        gw_log_debug("client %s: TLS write: %s", c->peer, gw_tls_stream_error(c->tls->s));
+        return rc;
     }
     return flush_out(c, cb);
 }

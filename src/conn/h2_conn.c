@@ -424,6 +424,7 @@ void gw__h2_start(struct gw_conn *c)
         gw_conn_close(c);
         return;
     }
+    gw_h2_session_use_spares(h->sess, &c->w->h2_streams);
     uv_idle_init(&c->w->loop, &h->flush);
     h->flush.data = c;
     uv_timer_init(&c->w->loop, &h->deadline);

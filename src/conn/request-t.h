@@ -399,6 +399,11 @@ struct gw_request {
      * off): the access log's trace_id and the transformations' $trace_id. Past the zeroed part:
      * the downstream that creates the request sets trace_id[0] = '\0'. */
     char trace_id[33];
+    /** A finished request's head buffers (r->head, r->rhead: their memory, emptied), kept with
+     * it in the worker's cache of requests for the next one (conn/conn.c), or NULL. Read only
+     * when the request came from that cache. Not zeroed. */
+    char *spare_head, *spare_rhead;
+    size_t spare_head_cap, spare_rhead_cap;
     uint32_t headers_capacity;
     struct gw_http1_header headers[]; /** request headers, then response headers */
 };

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "h2/internal.h"
 
 struct gw_h2c_session {
     nghttp2_session *ng;
@@ -366,9 +367,10 @@ struct gw_h2c_stream *gw_h2c_stream_open(struct gw_h2c_session *s,
         return NULL;
     }
     for (size_t i = 0; i < n; i++)
-        nv[i] = (nghttp2_nv){(uint8_t *)(uintptr_t)fields[i].name,
-                             (uint8_t *)(uintptr_t)fields[i].value, fields[i].name_len,
-                             fields[i].value_len, NGHTTP2_NV_FLAG_NONE};
+        nv[i] =
+            (nghttp2_nv){(uint8_t *)(uintptr_t)fields[i].name,
+                         (uint8_t *)(uintptr_t)fields[i].value, fields[i].name_len,
+                         fields[i].value_len, gw__h2_nv_flags(fields[i].name, fields[i].name_len)};
     st->sess = s;
     st->owner_data = owner_data;
     gw_list_init(&st->pending);

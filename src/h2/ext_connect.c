@@ -21,7 +21,7 @@ static bool token_is(const char *p, size_t n, const char *lit)
  * malformed. */
 int gw__h2_ext_connect_check(struct gw_h2_stream *st)
 {
-    if (!token_is(st->line.data, st->method_len, "CONNECT") || st->protocol_len == 0)
+    if (!token_is(st->method, st->method_len, "CONNECT") || st->protocol_len == 0)
         return -1;
     if (!st->path || st->path_len == 0 || st->path[0] != '/' || !st->authority ||
         st->authority_len == 0 || !st->scheme ||

@@ -8,8 +8,10 @@
 #include <nghttp2/nghttp2.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <strings.h>
 
 #include "core/buf.h"
+#include "core/bufcache.h"
 #include "core/list.h"
 #include "h2/session.h"
 
@@ -18,14 +20,15 @@ struct gw_h2_session {
     const struct gw_h2_handler *h;
     void *owner;
     struct gw_h2_limits lim;
-    struct gw_list streams; /* every gw_h2_stream */
-    struct gw_list pending; /* streams with news for the owner */
-    uint64_t window_start;  /* ms: the current one-second window of the flood counters */
-    uint32_t resets;        /* RST_STREAM from the client in the window */
-    uint32_t control;       /* PING and SETTINGS from the client in the window */
-    uint32_t continuations; /* CONTINUATION frames in the current header block */
-    bool failed;            /* a connection error: GOAWAY queued */
-    bool waiting;           /* some stream may have a timeout running (or lingers) */
+    struct gw_list streams;     /* every gw_h2_stream */
+    struct gw_list pending;     /* streams with news for the owner */
+    uint64_t window_start;      /* ms: the current one-second window of the flood counters */
+    uint32_t resets;            /* RST_STREAM from the client in the window */
+    uint32_t control;           /* PING and SETTINGS from the client in the window */
+    uint32_t continuations;     /* CONTINUATION frames in the current header block */
+    struct gw_bufcache *spares; /* freed streams kept for new ones (the worker's), or NULL */
+    bool failed;                /* a connection error: GOAWAY queued */
+    bool waiting;               /* some stream may have a timeout running (or lingers) */
 };
 
 /* h2/session.c: an answered stream's request body is not wanted (RFC 9113 8.1): RST_STREAM
@@ -42,5 +45,16 @@ int gw__h2_ext_connect_check(struct gw_h2_stream *st);
  * accept are not used on HTTP/2; the upstream's HTTP/1.1 handshake needs one, and its accept
  * goes no further). 0 or a negative code. */
 int gw__h2_ext_connect_fields(struct gw_h2_stream *st, struct gw_buf *b);
+
+/* The nghttp2 flags of a field sent (name in any case): X-Request-ID, whose value is new in each
+ * message, goes as a literal never indexed (RFC 7541 6.2.3). Indexed, each one only evicted
+ * entries that repeat (the 4 KiB table holds ~50 of them), and nghttp2's encoder, whose table
+ * index keys on the name, compared the field with every one of them per message: 105 memcmp
+ * and about 4,000 instructions per response. */
+static inline uint8_t gw__h2_nv_flags(const char *name, size_t len)
+{
+    return len == 12 && strncasecmp(name, "x-request-id", 12) == 0 ? NGHTTP2_NV_FLAG_NO_INDEX
+                                                                   : NGHTTP2_NV_FLAG_NONE;
+}
 
 #endif

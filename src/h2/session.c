@@ -25,23 +25,80 @@ static void mark(struct gw_h2_stream *st)
         gw_list_insert_tail(&st->sess->pending, &st->pending);
 }
 
+/* A kept stream's buffer stays with it up to this capacity (a usual head, a small payload). */
+#define SPARE_BUF_MAX 2048
+
+static void spare_buf(struct gw_buf *b, bool keep)
+{
+    if (keep && b->cap <= SPARE_BUF_MAX)
+        b->len = 0;
+    else
+        gw_buf_free(b);
+}
+
 static void stream_free(struct gw_h2_stream *st)
 {
+    struct gw_bufcache *spares = st->sess->spares;
     gw_list_remove(&st->link);
     gw_list_remove(&st->pending);
-    gw_buf_free(&st->head);
-    gw_buf_free(&st->fields);
-    gw_buf_free(&st->line);
     gw_buf_free(&st->cookies);
-    free(st->path);
-    gw_buf_free(&st->out);
+    if (st->pseudo != st->pseudo_local)
+        free(st->pseudo);
     gw_buf_free(&st->trailers);
-    free(st->authority);
-    free(st->protocol);
-    free(st->scheme);
-    free(st->host);
     free(st->body);
-    free(st);
+    if (!spares || spares->size != sizeof *st) {
+        gw_buf_free(&st->head);
+        gw_buf_free(&st->out);
+        free(st);
+        return;
+    }
+    /* gw_bufcache_put frees a stream it has no room for: its buffers go first. */
+    bool keep = spares->n < GW_BUFCACHE_MAX;
+    spare_buf(&st->head, keep);
+    spare_buf(&st->out, keep);
+    gw_bufcache_put(spares, st);
+}
+
+/* A zeroed stream: a spare one (with its buffers, emptied) when the session has spares. */
+static struct gw_h2_stream *stream_new(struct gw_h2_session *s)
+{
+    struct gw_bufcache *spares = s->spares;
+    if (!spares)
+        return calloc(1, sizeof(struct gw_h2_stream));
+    if (spares->size != sizeof(struct gw_h2_stream)) {
+        gw_h2_spares_clear(spares);
+        gw_bufcache_init(spares, sizeof(struct gw_h2_stream));
+    }
+    bool kept = spares->n > 0;
+    struct gw_h2_stream *st = gw_bufcache_get(spares);
+    if (!st)
+        return NULL;
+    struct gw_buf head = {0}, out = {0};
+    if (kept) {
+        head = st->head;
+        out = st->out;
+    }
+    memset(st, 0, sizeof *st);
+    st->head = head;
+    st->out = out;
+    return st;
+}
+
+void gw_h2_session_use_spares(struct gw_h2_session *s, struct gw_bufcache *spares)
+{
+    s->spares = spares;
+}
+
+void gw_h2_spares_clear(struct gw_bufcache *spares)
+{
+    while (spares->n > 0) {
+        struct gw_h2_stream *st = gw_bufcache_get(spares);
+        if (spares->size == sizeof *st) {
+            gw_buf_free(&st->head);
+            gw_buf_free(&st->out);
+        }
+        free(st);
+    }
 }
 
 /* A connection error of ours: GOAWAY with ENHANCE_YOUR_CALM, counted. */
@@ -83,32 +140,99 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *f, void *a
     struct gw_h2_session *s = arg;
     if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST)
         return 0;
-    struct gw_h2_stream *st = calloc(1, sizeof *st);
+    struct gw_h2_stream *st = stream_new(s);
     if (!st)
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     st->sess = s;
     st->id = f->hd.stream_id;
     gw_list_init(&st->pending);
     gw_list_insert_tail(&s->streams, &st->link);
-    /* The head is at most the header list plus the request line's words. */
-    gw_buf_init(&st->head, (size_t)s->lim.max_header_list_size + 512);
-    gw_buf_init(&st->fields, s->lim.max_header_list_size);
-    gw_buf_init(&st->line, s->lim.max_header_list_size);
+    /* The head is at most the header list plus the request line's words. (gw_buf_init would
+     * drop a spare stream's buffer: only the bounds are set.) */
+    st->head.max = (size_t)s->lim.max_header_list_size + 512;
+    st->out.max = SIZE_MAX;
+    if (st->head.cap > st->head.max)
+        gw_buf_free(&st->head);
+    st->pseudo = st->pseudo_local;
+    st->pseudo_cap = sizeof st->pseudo_local;
     gw_buf_init(&st->cookies, s->lim.max_header_list_size);
-    gw_buf_init(&st->out, SIZE_MAX);
     gw_buf_init(&st->trailers, 65536);
     nghttp2_session_set_stream_user_data(ng, st->id, st);
     return 0;
 }
 
-static char *dup_n(const uint8_t *p, size_t n)
+/* The pseudo-fields a request's head is made of (bits of st->pseudo_seen). */
+enum pseudo_kind {
+    PS_METHOD = 0,
+    PS_PATH,
+    PS_AUTHORITY,
+    PS_PROTOCOL,
+    PS_SCHEME
+};
+
+/* Keeps a pseudo-field's value until the head starts. 0 or GW_ENOMEM. */
+static int keep_pseudo(struct gw_h2_stream *st, enum pseudo_kind k, const uint8_t *v, size_t n)
 {
-    char *d = malloc(n + 1);
-    if (d) {
-        memcpy(d, p, n);
-        d[n] = '\0';
+    if (n > st->pseudo_cap - st->pseudo_len) {
+        /* header_bytes bounds the values (max_header_list_size) before they get here. */
+        size_t cap =
+            2 * st->pseudo_cap > st->pseudo_len + n ? 2 * st->pseudo_cap : st->pseudo_len + n;
+        char *p = malloc(cap);
+        if (!p)
+            return GW_ENOMEM;
+        memcpy(p, st->pseudo, st->pseudo_len);
+        if (st->pseudo != st->pseudo_local)
+            free(st->pseudo);
+        st->pseudo = p;
+        st->pseudo_cap = cap;
     }
-    return d;
+    memcpy(st->pseudo + st->pseudo_len, v, n);
+    st->pseudo_at[k] = (uint32_t)st->pseudo_len;
+    st->pseudo_n[k] = (uint32_t)n;
+    st->pseudo_len += n;
+    st->pseudo_seen |= (uint8_t)(1u << k);
+    return 0;
+}
+
+static const char *pseudo_of(struct gw_h2_stream *st, enum pseudo_kind k, size_t *len)
+{
+    if (!(st->pseudo_seen & (1u << k))) {
+        *len = 0;
+        return NULL;
+    }
+    *len = st->pseudo_n[k];
+    return st->pseudo + st->pseudo_at[k];
+}
+
+/* Every pseudo-field came (the first regular field, or the block's end): the head starts with
+ * its request line and, from :authority, Host; the fields are appended as they come. 0, or a
+ * negative code: no method or no target (malformed), or out of memory. */
+static int start_head(struct gw_h2_stream *st)
+{
+    st->started = true;
+    st->method = pseudo_of(st, PS_METHOD, &st->method_len);
+    st->path = pseudo_of(st, PS_PATH, &st->path_len);
+    st->authority = pseudo_of(st, PS_AUTHORITY, &st->authority_len);
+    st->protocol = pseudo_of(st, PS_PROTOCOL, &st->protocol_len);
+    st->scheme = pseudo_of(st, PS_SCHEME, &st->scheme_len);
+    /* CONNECT (RFC 9113 8.5) has no :path: its authority is the target. */
+    const char *target = st->path ? st->path : st->authority;
+    size_t target_len = st->path ? st->path_len : st->authority_len;
+    if (st->method_len == 0 || !target)
+        return GW_EINVAL;
+    struct gw_buf *b = &st->head;
+    /* An extended CONNECT (checked when the block ends) is an HTTP/1.1 GET handshake. */
+    int rc =
+        st->protocol ? gw_buf_append(b, "GET", 3) : gw_buf_append(b, st->method, st->method_len);
+    rc = rc ? rc : gw_buf_append(b, " ", 1);
+    rc = rc ? rc : gw_buf_append(b, target, target_len);
+    rc = rc ? rc : gw_buf_append(b, " HTTP/1.1\r\n", 11);
+    if (rc == 0 && st->authority) {
+        rc = gw_buf_append(b, "host: ", 6);
+        rc = rc ? rc : gw_buf_append(b, st->authority, st->authority_len);
+        rc = rc ? rc : gw_buf_append(b, "\r\n", 2);
+    }
+    return rc;
 }
 
 /* One field of a request's header block. nghttp2 validated it (RFC 9113 8.2, 8.3). */
@@ -129,110 +253,100 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *f, const uint8_t 
         nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_ENHANCE_YOUR_CALM);
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     }
-    struct gw_buf *b = &st->fields;
     int rc = 0;
     if (namelen > 0 && name[0] == ':') {
         /* nghttp2 put the pseudo-fields before the others and refused duplicates. */
-        if (namelen == 7 && memcmp(name, ":method", 7) == 0) {
-            rc = gw_buf_append(&st->line, value, valuelen);
-            st->method_len = valuelen;
-        } else if (namelen == 5 && memcmp(name, ":path", 5) == 0) {
-            st->path = dup_n(value, valuelen);
-            st->path_len = valuelen;
-            rc = st->path ? 0 : GW_ENOMEM;
-        } else if (namelen == 10 && memcmp(name, ":authority", 10) == 0) {
-            st->authority = dup_n(value, valuelen);
-            st->authority_len = valuelen;
-            rc = st->authority ? 0 : GW_ENOMEM;
-        } else if (namelen == 9 && memcmp(name, ":protocol", 9) == 0) {
+        if (namelen == 7 && memcmp(name, ":method", 7) == 0)
+            rc = keep_pseudo(st, PS_METHOD, value, valuelen);
+        else if (namelen == 5 && memcmp(name, ":path", 5) == 0)
+            rc = keep_pseudo(st, PS_PATH, value, valuelen);
+        else if (namelen == 10 && memcmp(name, ":authority", 10) == 0)
+            rc = keep_pseudo(st, PS_AUTHORITY, value, valuelen);
+        else if (namelen == 9 && memcmp(name, ":protocol", 9) == 0)
             /* nghttp2 takes it only after our SETTINGS_ENABLE_CONNECT_PROTOCOL. */
-            st->protocol = dup_n(value, valuelen);
-            st->protocol_len = valuelen;
-            rc = st->protocol ? 0 : GW_ENOMEM;
-        } else if (namelen == 7 && memcmp(name, ":scheme", 7) == 0) {
+            rc = keep_pseudo(st, PS_PROTOCOL, value, valuelen);
+        else if (namelen == 7 && memcmp(name, ":scheme", 7) == 0)
             /* The connection says what it is; kept to check an extended CONNECT. */
-            st->scheme = dup_n(value, valuelen);
-            st->scheme_len = valuelen;
-            rc = st->scheme ? 0 : GW_ENOMEM;
-        }
+            rc = keep_pseudo(st, PS_SCHEME, value, valuelen);
         return rc < 0 ? NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE : 0;
     }
+    if (st->malformed)
+        return 0; /* refused when the block ends */
+    if (!st->started) {
+        rc = start_head(st);
+        if (rc == GW_ENOMEM)
+            return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+        if (rc < 0) {
+            st->malformed = true;
+            return 0;
+        }
+    }
+    struct gw_buf *b = &st->head;
     if (namelen == 4 && memcmp(name, "host", 4) == 0) {
-        if (st->host) {
+        if (st->has_host) {
             st->bad = true; /* two hosts: what would HTTP/1.1 make of it (RFC 9112 3.2) */
             return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
         }
-        st->host = dup_n(value, valuelen);
-        st->host_len = valuelen;
-        return st->host ? 0 : NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-    }
-    if (namelen == 6 && memcmp(name, "cookie", 6) == 0) {
+        st->has_host = true;
+        if (st->authority) {
+            /* RFC 9113 8.3.1: a Host that names another authority than :authority is
+             * malformed. The same one is in the head already. */
+            if (st->authority_len != valuelen ||
+                strncasecmp(st->authority, (const char *)value, valuelen) != 0)
+                st->malformed = true;
+            return 0;
+        }
+    } else if (namelen == 6 && memcmp(name, "cookie", 6) == 0) {
         /* RFC 9113 8.2.3: one field for HTTP/1.1, joined with "; ". */
         if (st->cookies.len)
             rc = gw_buf_append(&st->cookies, "; ", 2);
         rc = rc ? rc : gw_buf_append(&st->cookies, value, valuelen);
         return rc < 0 ? NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE : 0;
-    }
-    if (namelen == 14 && memcmp(name, "content-length", 14) == 0)
+    } else if (namelen == 14 && memcmp(name, "content-length", 14) == 0) {
         st->has_cl = true;
-    rc = gw_buf_append(b, name, namelen);
-    rc = rc ? rc : gw_buf_append(b, ": ", 2);
-    rc = rc ? rc : gw_buf_append(b, value, valuelen);
-    rc = rc ? rc : gw_buf_append(b, "\r\n", 2);
-    return rc < 0 ? NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE : 0;
+    }
+    rc = gw_buf_reserve(b, namelen + valuelen + 4);
+    if (rc < 0)
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    char *w = b->data + b->len;
+    memcpy(w, name, namelen);
+    w += namelen;
+    *w++ = ':';
+    *w++ = ' ';
+    memcpy(w, value, valuelen);
+    w += valuelen;
+    *w++ = '\r';
+    *w++ = '\n';
+    b->len = (size_t)(w - b->data);
+    return 0;
 }
 
-/* The header block is complete: the HTTP/1.1 head is the request line, the fields, Host and
+/* The header block is complete: the HTTP/1.1 head is the request line, Host, the fields and
  * the joined cookies, and a chunked framing for a body without a length. */
 static int finish_head(struct gw_h2_stream *st, bool end_stream)
 {
     struct gw_buf *b = &st->head;
+    if (!st->started && start_head(st) < 0)
+        return -1;
+    if (st->malformed)
+        return -1;
     int rc = 0;
-    if (st->method_len == 0)
-        return -1;
-    /* RFC 9113 8.3.1: a Host that names another authority than :authority is malformed. */
-    if (st->authority && st->host &&
-        (st->authority_len != st->host_len ||
-         strncasecmp(st->authority, st->host, st->host_len) != 0))
-        return -1;
-    const char *host = st->authority ? st->authority : st->host;
-    size_t host_len = st->authority ? st->authority_len : st->host_len;
-    /* CONNECT (RFC 9113 8.5) has no :path: its authority is the target. */
-    const char *target = st->path ? st->path : host;
-    size_t target_len = st->path ? st->path_len : host_len;
-    if (!target)
-        return -1;
     if (st->protocol) {
         if (gw__h2_ext_connect_check(st) < 0)
             return -1;
-        rc = gw_buf_append_str(b, "GET");
-    } else {
-        rc = gw_buf_append(b, st->line.data, st->method_len);
-    }
-    rc = rc ? rc : gw_buf_append(b, " ", 1);
-    rc = rc ? rc : gw_buf_append(b, target, target_len);
-    rc = rc ? rc : gw_buf_append_str(b, " HTTP/1.1\r\n");
-    if (rc == 0 && host) {
-        rc = gw_buf_append_str(b, "host: ");
-        rc = rc ? rc : gw_buf_append(b, host, host_len);
-        rc = rc ? rc : gw_buf_append(b, "\r\n", 2);
-    }
-    if (rc == 0 && st->protocol)
         rc = gw__h2_ext_connect_fields(st, b);
-    if (rc == 0 && st->fields.len)
-        rc = gw_buf_append(b, st->fields.data, st->fields.len);
+    }
     if (rc == 0 && st->cookies.len) {
-        rc = gw_buf_append_str(b, "cookie: ");
+        rc = gw_buf_append(b, "cookie: ", 8);
         rc = rc ? rc : gw_buf_append(b, st->cookies.data, st->cookies.len);
         rc = rc ? rc : gw_buf_append(b, "\r\n", 2);
     }
     /* A body without a length is chunked for HTTP/1.1 (a tunnel's bytes are no body). */
     if (rc == 0 && !end_stream && !st->has_cl && !st->tunnel)
-        rc = gw_buf_append_str(b, "transfer-encoding: chunked\r\n");
+        rc = gw_buf_append(b, "transfer-encoding: chunked\r\n", 28);
     rc = rc ? rc : gw_buf_append(b, "\r\n", 2);
     if (rc < 0)
         return rc;
-    gw_buf_free(&st->fields);
     gw_buf_free(&st->cookies);
     st->ready = true;
     st->ev_ready = true;
@@ -588,61 +702,88 @@ static ssize_t read_payload(nghttp2_session *ng, int32_t id, uint8_t *buf, size_
     return (ssize_t)n;
 }
 
-static bool connection_specific(const char *n, size_t len)
+static bool connection_specific(const uint8_t *n, size_t len)
 {
-    return (len == 10 && strncasecmp(n, "connection", 10) == 0) ||
-           (len == 10 && strncasecmp(n, "keep-alive", 10) == 0) ||
-           (len == 16 && strncasecmp(n, "proxy-connection", 16) == 0) ||
-           (len == 17 && strncasecmp(n, "transfer-encoding", 17) == 0) ||
-           (len == 7 && strncasecmp(n, "upgrade", 7) == 0);
+    const char *c = (const char *)n;
+    switch (len) {
+    case 7:
+        return strncasecmp(c, "upgrade", 7) == 0;
+    case 10:
+        return strncasecmp(c, "connection", 10) == 0 || strncasecmp(c, "keep-alive", 10) == 0;
+    case 16:
+        return strncasecmp(c, "proxy-connection", 16) == 0;
+    case 17:
+        return strncasecmp(c, "transfer-encoding", 17) == 0;
+    default:
+        return false;
+    }
 }
 
-/* Header lines ("Name: value" each ending in CRLF) as nghttp2 fields after `first` free slots:
- * names lowercased in a copy (*copy, which the fields point into), connection-specific fields
- * dropped. *nv and *copy are the caller's to free; *k counts the fields. 0 or GW_ENOMEM. */
-static int lines_to_nv(const char *lines, size_t len, size_t first, nghttp2_nv **nvp, char **copyp,
-                       size_t *kp)
+/* Fields on the stack up to this many (a proxied response has a handful); more are malloc'ed. */
+#define NV_LOCAL 32
+
+/* A header block for nghttp2_submit_*: fields pointing into the caller's lines. */
+struct nv_block {
+    nghttp2_nv *nv;
+    size_t k; /* fields in nv */
+    nghttp2_nv nv_local[NV_LOCAL];
+};
+
+static void nv_block_free(struct nv_block *nb)
 {
-    size_t nf = first;
-    for (size_t i = 0; i < len; i++)
-        nf += lines[i] == '\n';
-    nf++; /* a last line without its CRLF */
-    nghttp2_nv *nv = malloc(nf * sizeof *nv);
-    char *copy = malloc(len + 1);
-    if (!nv || !copy) {
-        free(nv);
-        free(copy);
-        return GW_ENOMEM;
-    }
-    memcpy(copy, lines, len);
-    size_t k = first;
-    size_t i = 0;
-    while (i < len) {
-        size_t e = i;
-        while (e < len && copy[e] != '\n')
-            e++;
-        size_t line_end = e > i && copy[e - 1] == '\r' ? e - 1 : e;
-        char *colon = memchr(copy + i, ':', line_end - i);
-        if (colon && colon > copy + i) {
-            size_t nlen = (size_t)(colon - (copy + i));
-            char *v = colon + 1;
-            while (v < copy + line_end && (*v == ' ' || *v == '\t'))
+    if (nb->nv != nb->nv_local)
+        free(nb->nv);
+}
+
+/* Header lines ("Name: value" each ending in CRLF) as nghttp2 fields after `first` free slots,
+ * pointing into the lines (which must outlive the nghttp2_submit_* call: nghttp2 copies the
+ * fields, and lowercases the names as it does: nghttp2_nv_array_copy), connection-specific
+ * fields dropped, a field whose value is new in each message (gw__h2_nv_flags) never indexed.
+ * 0 or GW_ENOMEM; nv_block_free after either. */
+static int lines_to_nv(struct nv_block *nb, const char *lines, size_t len, size_t first)
+{
+    const uint8_t *p = (const uint8_t *)lines, *end = p + len;
+    size_t cap = NV_LOCAL;
+    nb->nv = nb->nv_local;
+    nb->k = first;
+    while (p < end) {
+        const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
+        const uint8_t *e = nl ? nl : end;
+        const uint8_t *line_end = e > p && e[-1] == '\r' ? e - 1 : e;
+        const uint8_t *colon = memchr(p, ':', (size_t)(line_end - p));
+        if (colon && colon > p && !connection_specific(p, (size_t)(colon - p))) {
+            if (nb->k == cap) {
+                /* More fields than the stack holds: room for every line left (this one, one
+                 * per line end after it, and a last one without its CRLF). */
+                size_t left = 2;
+                const uint8_t *q = e < end ? e + 1 : end;
+                while (q < end) {
+                    q = memchr(q, '\n', (size_t)(end - q));
+                    if (!q)
+                        break;
+                    left++;
+                    q++;
+                }
+                nghttp2_nv *nv = malloc((nb->k + left) * sizeof *nv);
+                if (!nv)
+                    return GW_ENOMEM;
+                memcpy(nv, nb->nv, nb->k * sizeof *nv);
+                nv_block_free(nb);
+                nb->nv = nv;
+                cap = nb->k + left;
+            }
+            size_t nlen = (size_t)(colon - p);
+            const uint8_t *v = colon + 1;
+            while (v < line_end && (*v == ' ' || *v == '\t'))
                 v++;
-            size_t vlen = (size_t)(copy + line_end - v);
+            size_t vlen = (size_t)(line_end - v);
             while (vlen && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
                 vlen--;
-            for (size_t j = i; j < i + nlen; j++)
-                if (copy[j] >= 'A' && copy[j] <= 'Z')
-                    copy[j] = (char)(copy[j] - 'A' + 'a');
-            if (!connection_specific(copy + i, nlen) && k < nf)
-                nv[k++] = (nghttp2_nv){(uint8_t *)copy + i, (uint8_t *)v, nlen, vlen,
-                                       NGHTTP2_NV_FLAG_NONE};
+            nb->nv[nb->k++] = (nghttp2_nv){(uint8_t *)(uintptr_t)p, (uint8_t *)(uintptr_t)v, nlen,
+                                           vlen, gw__h2_nv_flags((const char *)p, nlen)};
         }
-        i = e + 1;
+        p = e + 1;
     }
-    *nvp = nv;
-    *copyp = copy;
-    *kp = k;
     return 0;
 }
 
@@ -651,21 +792,20 @@ int gw_h2_stream_respond(struct gw_h2_stream *st, int status, const char *lines,
 {
     if (st->closed || st->responded)
         return GW_EINVAL;
-    nghttp2_nv *nv;
-    char *copy;
-    size_t k;
-    if (lines_to_nv(lines, len, 1, &nv, &copy, &k) < 0)
+    struct nv_block nb;
+    if (lines_to_nv(&nb, lines, len, 1) < 0) {
+        nv_block_free(&nb);
         return GW_ENOMEM;
+    }
     char code[4] = {(char)('0' + status / 100 % 10), (char)('0' + status / 10 % 10),
                     (char)('0' + status % 10), '\0'};
-    nv[0] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)code, 7, 3, NGHTTP2_NV_FLAG_NONE};
+    nb.nv[0] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)code, 7, 3, NGHTTP2_NV_FLAG_NONE};
     nghttp2_data_provider prd = {.source.ptr = st, .read_callback = read_payload};
     st->out_chunked = chunked;
     if (chunked)
         gw_chunked_init(&st->dec, 0, 0);
-    int rc = nghttp2_submit_response(st->sess->ng, st->id, nv, k, has_body ? &prd : NULL);
-    free(nv);
-    free(copy);
+    int rc = nghttp2_submit_response(st->sess->ng, st->id, nb.nv, nb.k, has_body ? &prd : NULL);
+    nv_block_free(&nb);
     if (rc != 0)
         return rc == NGHTTP2_ERR_NOMEM ? GW_ENOMEM : GW_EINVAL;
     st->responded = true;
@@ -683,14 +823,11 @@ int gw_h2_stream_trailers(struct gw_h2_stream *st, const char *lines, size_t len
 /* The payload ended and trailers wait: they end the stream instead of the last DATA. */
 static bool submit_trailers(struct gw_h2_stream *st)
 {
-    nghttp2_nv *nv;
-    char *copy;
-    size_t k;
-    if (lines_to_nv(st->trailers.data, st->trailers.len, 0, &nv, &copy, &k) < 0)
-        return false;
-    int rc = k ? nghttp2_submit_trailer(st->sess->ng, st->id, nv, k) : -1;
-    free(nv);
-    free(copy);
+    struct nv_block nb;
+    int rc = lines_to_nv(&nb, st->trailers.data, st->trailers.len, 0);
+    if (rc == 0)
+        rc = nb.k ? nghttp2_submit_trailer(st->sess->ng, st->id, nb.nv, nb.k) : -1;
+    nv_block_free(&nb);
     return rc == 0;
 }
 

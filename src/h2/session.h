@@ -111,20 +111,28 @@ struct gw_h2_stream {
     void *owner_data; /** the owner's (its request) */
     /* request */
     struct gw_buf head; /** HTTP/1.1 request head text, complete once `ready` */
-    struct gw_buf line; /** the method, while the fields arrive */
+    /* The pseudo-fields' values, copied while the header block arrives (pseudo_local, or
+     * malloc'ed when they pass it); the pointers below point into it once the first regular
+     * field (or the block's end) came: RFC 9113 8.3 puts every pseudo-field before them. */
+    char *pseudo;
+    size_t pseudo_len, pseudo_cap;
+    uint32_t pseudo_at[5]; /** where each kind (session.c enum pseudo_kind) starts in pseudo */
+    uint32_t pseudo_n[5];  /** its length */
+    uint8_t pseudo_seen;   /** bit per kind present */
+    bool started;          /** the request line (and Host from :authority) is in head */
+    bool has_host;         /** a host field came */
+    bool malformed;        /** refused when the block ends (RFC 9113 8.3.1 Host, no target) */
+    const char *method;    /** :method, once started */
     size_t method_len;
-    char *path; /** :path (copied), or NULL */
+    const char *path; /** :path, or NULL (once started) */
     size_t path_len;
-    struct gw_buf fields; /** the regular fields as HTTP/1.1 lines, while they arrive */
-    size_t header_bytes;  /** RFC 9113 6.5.2 size of the fields so far */
-    char *authority;      /** :authority (copied), or NULL */
+    size_t header_bytes;   /** RFC 9113 6.5.2 size of the fields so far */
+    const char *authority; /** :authority, or NULL (once started) */
     size_t authority_len;
-    char *host; /** a host field (copied), or NULL */
-    size_t host_len;
     struct gw_buf cookies; /** cookie fields, joined with "; " */
-    char *protocol;        /** :protocol (copied), or NULL */
+    const char *protocol;  /** :protocol, or NULL (once started) */
     size_t protocol_len;
-    char *scheme; /** :scheme (copied), or NULL */
+    const char *scheme; /** :scheme, or NULL (once started) */
     size_t scheme_len;
     uint8_t ext_connect; /** enum gw_h2_ext_connect */
     bool tunnel;         /** DATA is tunnel bytes (extended CONNECT): no body framing */
@@ -169,6 +177,7 @@ struct gw_h2_stream {
     uint64_t linger_since; /** the sweep first saw the linger; 0: not yet */
     /* the owner's own: the session never reads them */
     bool owner_tunnel; /** owner_data is the owner's tunnel, not a request */
+    char pseudo_local[128];
 };
 
 struct gw_h2_handler {
@@ -191,6 +200,16 @@ struct gw_h2_handler {
 /* A server session with our SETTINGS queued. NULL when out of memory. */
 struct gw_h2_session *gw_h2_session_new(const struct gw_h2_limits *lim,
                                         const struct gw_h2_handler *h, void *owner);
+
+/* Streams of s come from and go back to spares (a cache of the worker's, which outlives s; one
+ * thread): a freed stream keeps its small request-head and payload buffers there, so that a
+ * busy connection's next stream allocates nothing. Without it, malloc and free. Call before
+ * the first input. */
+struct gw_bufcache;
+void gw_h2_session_use_spares(struct gw_h2_session *s, struct gw_bufcache *spares);
+
+/* Frees the streams kept in spares and empties it (the worker's end). */
+void gw_h2_spares_clear(struct gw_bufcache *spares);
 
 /* Frees the session and every stream left (no callbacks); NULL-safe. */
 void gw_h2_session_free(struct gw_h2_session *s);

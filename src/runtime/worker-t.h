@@ -69,6 +69,7 @@ struct gw_worker {
     struct gw_bufcache conn_bufs;    /** client read buffers given back by idle connections */
     struct gw_bufcache upconn_bufs;  /** upstream read buffers given back by idle connections */
     struct gw_bufcache request_bufs; /** finished requests' memory (sized for max_headers) */
+    struct gw_bufcache h2_streams;   /** closed HTTP/2 streams with their small buffers (h2/) */
     bool stopping;
     atomic_int stop_level; /** 0 running, 1 drain, 2 close everything (set by control) */
 };

@@ -11,6 +11,7 @@
 #include "control/snapshot.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "h2/session.h"
 #include "hub/hub.h"
 #include "net/acceptor.h"
 #include "policy/cache_redis.h"
@@ -257,6 +258,7 @@ int gw_worker_start(struct gw_worker *w)
     gw_bufcache_init(&w->conn_bufs, GW_CONN_BUF_SIZE);
     gw_bufcache_init(&w->upconn_bufs, GW_UPCONN_BUF_SIZE);
     gw_bufcache_init(&w->request_bufs, 0); /* sized by the first request (conn/conn.c) */
+    gw_bufcache_init(&w->h2_streams, 0);   /* sized by the first stream (h2/session.c) */
     struct gw_acceptor_conf ac = {.name = "proxy listener",
                                   .on_accept = on_accept,
                                   .on_reserve = on_reserve,
@@ -315,7 +317,8 @@ void gw_worker_join(struct gw_worker *w)
     gw_buf_free(&w->access);
     gw_bufcache_clear(&w->conn_bufs);
     gw_bufcache_clear(&w->upconn_bufs);
-    gw_bufcache_clear(&w->request_bufs);
+    gw_conn_requests_clear(w);
+    gw_h2_spares_clear(&w->h2_streams);
     free(w->tls_rbuf);
     w->tls_rbuf = NULL;
     gw_snapshot_unref(atomic_exchange(&w->pending, NULL));

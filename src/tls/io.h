@@ -25,4 +25,10 @@ int gw_tls_io_send(struct gw_tls_stream *t, uv_stream_t *s, uv_write_cb cb, void
 int gw_tls_io_write(struct gw_tls_stream *t, uv_stream_t *s, const char *p, size_t n,
                     uv_write_cb cb, void *data);
 
+/* Encrypts bufs[0..n) as if they were one piece: pieces that fit share a TLS record (a small
+ * response's head and body are one record, not two: each record costs an AEAD seal, 22 bytes of
+ * framing and the peer's open; SSL_write makes one record per call at least). Larger ones are
+ * cut into whole records. Sends nothing (gw_tls_io_send does). 0 or GW_ETLS. */
+int gw_tls_io_encrypt(struct gw_tls_stream *t, const uv_buf_t *bufs, unsigned n);
+
 #endif

@@ -304,12 +304,9 @@ int gw_upconn_tls_write(struct gw_upconn *uc, uv_buf_t *bufs, unsigned n, uv_wri
 {
     if (uc->tls->h2)
         return gw__h2up_write(uc, bufs, n, cb);
-    for (unsigned i = 0; i < n; i++) {
-        if (gw_tls_stream_write(uc->tls->s, bufs[i].base, bufs[i].len) < 0) {
-            gw_log_warn("upstream %s: TLS write: %s", target_of(uc),
-                        gw_tls_stream_error(uc->tls->s));
-            return GW_ETLS;
-        }
+    if (gw_tls_io_encrypt(uc->tls->s, bufs, n) < 0) {
+        gw_log_warn("upstream %s: TLS write: %s", target_of(uc), gw_tls_stream_error(uc->tls->s));
+        return GW_ETLS;
     }
     return flush_out(uc, cb);
 }

@@ -1,15 +1,18 @@
-/* Unit tests for src/h2/session.c: extended CONNECT (RFC 8441) and the per-stream timeouts,
- * with a real nghttp2 client session on the other end (bytes passed by hand, no sockets). */
+/* Unit tests for src/h2/session.c: a request's HTTP/1.1 head, the response's fields, spare
+ * streams, extended CONNECT (RFC 8441) and the per-stream timeouts, with a real nghttp2 client
+ * session on the other end (bytes passed by hand, no sockets). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 #include <nghttp2/nghttp2.h>
 
+#include "core/bufcache.h"
 #include "h2/session.h"
 
 /* The stream's head as a string (the buffer has no NUL). */
@@ -103,6 +106,8 @@ struct client {
     uint32_t rst[16]; /* RST_STREAM code per stream id (index id), 0xffffffff none */
     int status[16];
     size_t got[16];
+    char fields[512]; /* the last response's field names, each followed by ';' */
+    bool rid_never;   /* its x-request-id came as a literal never indexed */
 };
 
 static int c_on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *arg)
@@ -119,11 +124,21 @@ static int c_on_header(nghttp2_session *ng, const nghttp2_frame *f, const uint8_
                        void *arg)
 {
     (void)ng;
-    (void)flags;
     struct client *c = arg;
-    if (namelen == 7 && memcmp(name, ":status", 7) == 0 && valuelen == 3 && f->hd.stream_id < 16)
+    if (namelen == 7 && memcmp(name, ":status", 7) == 0 && valuelen == 3 && f->hd.stream_id < 16) {
         c->status[f->hd.stream_id] =
             (value[0] - '0') * 100 + (value[1] - '0') * 10 + value[2] - '0';
+        c->fields[0] = '\0';
+        c->rid_never = false;
+        return 0;
+    }
+    size_t at = strlen(c->fields);
+    if (at + namelen + 2 < sizeof c->fields) {
+        memcpy(c->fields + at, name, namelen);
+        memcpy(c->fields + at + namelen, ";", 2);
+    }
+    if (namelen == 12 && memcmp(name, "x-request-id", 12) == 0)
+        c->rid_never = (flags & NGHTTP2_NV_FLAG_NO_INDEX) != 0;
     return 0;
 }
 
@@ -682,9 +697,177 @@ static void test_client_ending_its_body_in_the_linger_gets_no_reset(void **unuse
     finish(&c, s);
 }
 
+/* Sends one request (end_stream: no body) and returns its stream id. */
+static int32_t send_request(struct client *c, const nghttp2_nv *nv, size_t n, bool end_stream)
+{
+    int32_t id = nghttp2_submit_headers(c->ng, end_stream ? NGHTTP2_FLAG_END_STREAM : 0, -1, NULL,
+                                        nv, n, NULL);
+    assert_true(id > 0);
+    return id;
+}
+
+static void assert_head(const struct gw_h2_stream *st, const char *want)
+{
+    char *h = head_text(st);
+    assert_string_equal(h, want);
+    free(h);
+}
+
+static void test_request_heads(void **unused)
+{
+    (void)unused;
+    struct client c;
+    struct owner ow;
+    struct gw_h2_session *s = start(&c, &ow, &limits, 65535);
+    /* Host from :authority, the fields in order, cookies joined (RFC 9113 8.2.3), a host field
+     * naming the same authority not repeated. */
+    static const nghttp2_nv get[] = {
+        NV(":method", "GET"),       NV(":scheme", "https"), NV(":path", "/p?q=1"),
+        NV(":authority", "a.test"), NV("cookie", "a=1"),    NV("user-agent", "t/1"),
+        NV("host", "A.test"),       NV("cookie", "b=2"),    NV("accept", "*/*"),
+    };
+    send_request(&c, get, 9, true);
+    pump(&c, s);
+    assert_int_equal(ow.requests, 1);
+    assert_true(ow.st->body_end);
+    assert_head(ow.st, "GET /p?q=1 HTTP/1.1\r\nhost: a.test\r\nuser-agent: t/1\r\n"
+                       "accept: */*\r\ncookie: a=1; b=2\r\n\r\n");
+    /* No :authority: the host field is the Host. A body without a length is chunked. */
+    static const nghttp2_nv post[] = {NV(":method", "POST"), NV(":scheme", "http"),
+                                      NV(":path", "/up"), NV("host", "h.test")};
+    send_request(&c, post, 4, false);
+    pump(&c, s);
+    assert_int_equal(ow.requests, 2);
+    assert_false(ow.st->body_end);
+    assert_head(ow.st, "POST /up HTTP/1.1\r\nhost: h.test\r\ntransfer-encoding: chunked\r\n\r\n");
+    /* Pseudo-fields only. */
+    static const nghttp2_nv bare[] = {NV(":method", "GET"), NV(":scheme", "http"), NV(":path", "/"),
+                                      NV(":authority", "b.test")};
+    send_request(&c, bare, 4, true);
+    pump(&c, s);
+    assert_int_equal(ow.requests, 3);
+    assert_head(ow.st, "GET / HTTP/1.1\r\nhost: b.test\r\n\r\n");
+    /* RFC 9113 8.3.1: a Host naming another authority is malformed; two are refused too. */
+    static const nghttp2_nv other[] = {NV(":method", "GET"), NV(":scheme", "http"),
+                                       NV(":path", "/"), NV(":authority", "a.test"),
+                                       NV("host", "b.test")};
+    int32_t id = send_request(&c, other, 5, true);
+    pump(&c, s);
+    assert_int_equal(ow.requests, 3);
+    assert_int_equal(c.rst[id], NGHTTP2_PROTOCOL_ERROR);
+    static const nghttp2_nv two[] = {NV(":method", "GET"), NV(":scheme", "http"), NV(":path", "/"),
+                                     NV("host", "b.test"), NV("host", "b.test")};
+    id = send_request(&c, two, 5, true);
+    pump(&c, s);
+    assert_int_equal(ow.requests, 3);
+    assert_true(c.rst[id] != 0xffffffffu);
+    finish(&c, s);
+}
+
+/* A response's fields: names lowercased, connection-specific ones dropped, X-Request-ID a
+ * literal never indexed (RFC 7541 6.2.3), the others as sent. */
+static void test_response_fields(void **unused)
+{
+    (void)unused;
+    struct client c;
+    struct owner ow;
+    struct gw_h2_session *s = start(&c, &ow, &limits, 65535);
+    static const nghttp2_nv get[] = {NV(":method", "GET"), NV(":scheme", "http"), NV(":path", "/"),
+                                     NV(":authority", "a.test")};
+    for (int i = 0; i < 2; i++) {
+        int32_t id = send_request(&c, get, 4, true);
+        pump(&c, s);
+        static const char lines[] =
+            "Server: t\r\nConnection: keep-alive\r\nX-Request-ID: 0123abcd\r\n"
+            "Keep-Alive: timeout=5\r\nContent-Type:  text/plain \r\n"
+            "Transfer-Encoding: chunked\r\nX-Long: v";
+        assert_int_equal(gw_h2_stream_respond(ow.st, 200, lines, sizeof lines - 1, true, false), 0);
+        assert_int_equal(gw_h2_stream_write(ow.st, "hi", 2), 1);
+        gw_h2_stream_end(ow.st);
+        gw_h2_stream_release(ow.st);
+        pump(&c, s);
+        assert_int_equal(c.status[id], 200);
+        assert_int_equal(c.got[id], 2);
+        assert_string_equal(c.fields, "server;x-request-id;content-type;x-long;");
+        assert_true(c.rid_never);
+    }
+    /* More fields than the session's stack array (32): every one arrives, in order. */
+    int32_t id = send_request(&c, get, 4, true);
+    pump(&c, s);
+    char many[2048] = "", want[512] = "";
+    for (int i = 0; i < 45; i++) {
+        char line[32], name[16];
+        snprintf(line, sizeof line, "%sX-F%02d: %d\r\n", i == 20 ? "Connection: close\r\n" : "", i,
+                 i);
+        strcat(many, line);
+        snprintf(name, sizeof name, "x-f%02d;", i);
+        strcat(want, name);
+    }
+    assert_int_equal(gw_h2_stream_respond(ow.st, 200, many, strlen(many) - 2, false, false), 0);
+    gw_h2_stream_release(ow.st);
+    pump(&c, s);
+    assert_int_equal(c.status[id], 200);
+    assert_string_equal(c.fields, want);
+    finish(&c, s);
+}
+
+/* Closed streams go to the spares and come back, emptied, for the next requests. */
+static void test_spare_streams_are_reused_clean(void **unused)
+{
+    (void)unused;
+    struct gw_bufcache spares;
+    gw_bufcache_init(&spares, 0);
+    struct client c;
+    struct owner ow;
+    memset(&ow, 0, sizeof ow);
+    client_init(&c, 65535);
+    struct gw_h2_session *s = gw_h2_session_new(&limits, &handler, &ow);
+    assert_non_null(s);
+    gw_h2_session_use_spares(s, &spares);
+    pump(&c, s);
+    static const nghttp2_nv first[] = {NV(":method", "POST"),         NV(":scheme", "http"),
+                                       NV(":path", "/a-longer-path"), NV(":authority", "a.test"),
+                                       NV("content-length", "2"),     NV("x-first", "1")};
+    int32_t id = send_request(&c, first, 6, false);
+    pump(&c, s);
+    struct gw_h2_stream *was = ow.st;
+    assert_non_null(was);
+    assert_int_equal(gw_h2_stream_respond(was, 200, "", 0, true, false), 0);
+    assert_int_equal(gw_h2_stream_write(was, "one", 3), 1);
+    gw_h2_stream_end(was);
+    gw_h2_stream_release(was);
+    pump(&c, s);
+    assert_int_equal(c.got[id], 3);
+    /* The client resets it (its body is not wanted): the stream closes and is kept. */
+    assert_int_equal(nghttp2_submit_rst_stream(c.ng, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL), 0);
+    pump(&c, s);
+    assert_int_equal(spares.n, 1);
+    static const nghttp2_nv second[] = {NV(":method", "GET"), NV(":scheme", "http"),
+                                        NV(":path", "/b"), NV(":authority", "b.test")};
+    id = send_request(&c, second, 4, true);
+    pump(&c, s);
+    assert_int_equal(spares.n, 0);
+    assert_ptr_equal(ow.st, was);
+    assert_true(ow.st->body_end);
+    assert_false(ow.st->has_cl);
+    assert_head(ow.st, "GET /b HTTP/1.1\r\nhost: b.test\r\n\r\n");
+    assert_int_equal(gw_h2_stream_respond(ow.st, 204, "", 0, false, false), 0);
+    gw_h2_stream_release(ow.st);
+    pump(&c, s);
+    assert_int_equal(c.status[id], 204);
+    assert_int_equal(c.got[id], 0);
+    finish(&c, s);
+    assert_int_equal(spares.n, 1); /* the second stream, back when the session ended */
+    gw_h2_spares_clear(&spares);
+    assert_int_equal(spares.n, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_request_heads),
+        cmocka_unit_test(test_response_fields),
+        cmocka_unit_test(test_spare_streams_are_reused_clean),
         cmocka_unit_test(test_setting_offered_only_when_asked),
         cmocka_unit_test(test_websocket_becomes_an_http1_handshake),
         cmocka_unit_test(test_tunnel_bytes_are_raw_and_end_with_the_stream),
