@@ -651,6 +651,87 @@ def test_mtls_auth_method_identifies_the_consumer():
     assert r.returncode == 1 and '"mtls" is not configured' in r.stderr, r
 
 
+def reload_with(g, cfg):
+    g.write_config(cfg)
+    off = len(g.stderr())
+    g.signal(signal.SIGHUP)
+    gwtest.wait_until(lambda: "configuration reloaded" in g.stderr()[off:], 10, message="reload")
+
+
+def mtls_session(g, urlpath, proto, sess_in=None, sess_out=None, client=None):
+    """One request over s_client: its output (handshake summary and the HTTP answer)."""
+    args = [proto, "-servername", "a.test", "-ign_eof"]
+    if sess_in:
+        args += ["-sess_in", sess_in]
+    if sess_out:
+        args += ["-sess_out", sess_out]
+    if client:
+        args += ["-cert", path(client + ".pem"), "-key", path(client + ".key")]
+    req = ("GET %s HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n" % urlpath).encode()
+    return s_client(g, *args, inp=req)[1]
+
+
+def test_mtls_sessions_resume_only_under_the_same_client_auth_settings():
+    # A session remembers the client-auth verdict of its full handshake: after a reload that
+    # changes what is trusted (the CA bundle's contents, "required"), a session made before it
+    # must not resume (a full handshake asks for a certificate again); an unchanged reload
+    # keeps resuming.
+    make_client_cert("alice", "alice")
+    rc, out = sh(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                  "ec_paramgen_curve:prime256v1", "-nodes", "-days", "30", "-subj",
+                  "/CN=other CA", "-keyout", path("otherca.key"), "-out", path("otherca.pem"),
+                  "-addext", "basicConstraints=critical,CA:TRUE"])
+    assert rc == 0, out
+    make_client_cert("mallory", "mallory", ca="otherca")
+    bundle = path("resume-bundle.pem")
+    with open(bundle, "w") as f:
+        f.write(open(path("ca.pem")).read() + open(path("otherca.pem")).read())
+    with Origin() as o:
+        cfg = tls_config(o, client_auth={"ca": bundle, "required": False})
+        targets = cfg["services"][0]["targets"]
+        cfg["services"] = [
+            {"name": "certonly", "prefix": "/cert", "strip_prefix": True, "client_cert": True,
+             "targets": targets},
+            {"name": "public", "prefix": "/", "targets": targets},
+        ]
+        with Gantry(cfg) as g:
+            protos = ("-tls1_3", "-tls1_2")
+            for proto in protos:
+                out = mtls_session(g, "/echo/a", proto, sess_out=path("nocert" + proto))
+                assert "New," in out and "HTTP/1.1 200" in out, out
+                out = mtls_session(g, "/cert/echo/a", proto, sess_out=path("other" + proto),
+                                   client="mallory")
+                assert "New," in out and "HTTP/1.1 200" in out, out
+            # the same settings again: the sessions resume
+            reload_with(g, cfg)
+            for proto in protos:
+                out = mtls_session(g, "/cert/echo/b", proto, sess_in=path("other" + proto))
+                assert "Reused," in out and "HTTP/1.1 200" in out, (proto, out)
+            # the bundle rewritten in place without the other CA: its certificate's sessions
+            # make a full handshake, where no certificate was sent
+            with open(bundle, "w") as f:
+                f.write(open(path("ca.pem")).read())
+            reload_with(g, cfg)
+            for proto in protos:
+                out = mtls_session(g, "/cert/echo/c", proto, sess_in=path("other" + proto))
+                assert "Reused," not in out, (proto, out)
+                assert "HTTP/1.1 200" not in out, (proto, out)
+            # required from now on: a session made without a certificate does not resume
+            cfg["tls"]["client_auth"]["required"] = True
+            reload_with(g, cfg)
+            for proto in protos:
+                out = mtls_session(g, "/echo/d", proto, sess_in=path("nocert" + proto))
+                assert "Reused," not in out, (proto, out)
+                assert "HTTP/1.1 200" not in out, (proto, out)
+            # a full handshake with a certificate of the CA still trusted works and resumes
+            for proto in protos:
+                out = mtls_session(g, "/cert/echo/e", proto, sess_out=path("alice" + proto),
+                                   client="alice")
+                assert "New," in out and "HTTP/1.1 200" in out, (proto, out)
+                out = mtls_session(g, "/cert/echo/f", proto, sess_in=path("alice" + proto))
+                assert "Reused," in out and "HTTP/1.1 200" in out, (proto, out)
+
+
 def test_websocket_upgrade_over_https_goes_upstream_with_its_upgrade():
     """A WebSocket handshake on the HTTPS listener is proxied as one (tunnels carry the TLS
     session: test_websocket_tls.py); an upstream that answers 200 is relayed as it is."""
