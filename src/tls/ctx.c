@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/ocsp.h>
 #include <openssl/sha.h>
 #include <openssl/ssl.h>
 #include <stdatomic.h>
@@ -18,9 +17,6 @@
 #include "config/config-t.h"
 #include "core/error.h"
 #include "tls/internal.h"
-
-/* Largest OCSP response file accepted (they are a few KiB). */
-#define OCSP_MAX_BYTES (64u * 1024)
 
 struct tls_entry {
     SSL_CTX *ssl;
@@ -198,34 +194,6 @@ static int on_status(SSL *ssl, void *arg)
     return SSL_TLSEXT_ERR_OK;
 }
 
-static int read_ocsp(const char *path, struct tls_entry *e, char *why, size_t whylen)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(why, whylen, "%s: cannot open: %s", path, strerror(errno));
-        return GW_EINVAL;
-    }
-    unsigned char *buf = malloc(OCSP_MAX_BYTES);
-    size_t n = buf ? fread(buf, 1, OCSP_MAX_BYTES, f) : 0;
-    fclose(f);
-    if (!buf)
-        return GW_ENOMEM;
-    const unsigned char *p = buf;
-    OCSP_RESPONSE *resp = n > 0 && n < OCSP_MAX_BYTES ? d2i_OCSP_RESPONSE(NULL, &p, (long)n) : NULL;
-    if (!resp || (size_t)(p - buf) != n) {
-        OCSP_RESPONSE_free(resp);
-        free(buf);
-        ERR_clear_error();
-        snprintf(why, whylen, "%s: not a DER OCSP response (as written by openssl ocsp -respout)",
-                 path);
-        return GW_EINVAL;
-    }
-    OCSP_RESPONSE_free(resp);
-    e->ocsp = buf;
-    e->ocsp_len = n;
-    return 0;
-}
-
 static void entry_free(struct tls_entry *e)
 {
     SSL_CTX_free(e->ssl);
@@ -321,7 +289,8 @@ static int build_entry(struct gw_tls_ctx *ctx, const struct gw_tls_conf *conf,
         SSL_CTX_set_verify_depth(s, (int)ca->verify_depth);
     }
     if (cc->ocsp) {
-        int rc = read_ocsp(cc->ocsp, e, why, whylen);
+        bool stale;
+        int rc = gw_tls_ocsp_check(cc->ocsp, cc->cert, &e->ocsp, &e->ocsp_len, &stale, why, whylen);
         if (rc < 0)
             return rc;
         SSL_CTX_set_tlsext_status_cb(s, on_status);

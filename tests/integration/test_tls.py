@@ -327,6 +327,68 @@ def test_gantry_check_warns_about_expiry():
             assert rc == 60 and "expired" in out, out  # served as configured; clients refuse
 
 
+def make_ocsp(leaf, out, days="7"):
+    """A DER OCSP response from the test CA saying leaf.pem is good (openssl ocsp as responder)."""
+    serial = sh(["openssl", "x509", "-in", path(leaf + ".pem"), "-noout", "-serial"])[1]
+    serial = serial.strip().split("=", 1)[1]
+    with open(path("ocsp-index.txt"), "w") as f:
+        f.write("V\t301231000000Z\t\t%s\tunknown\t/CN=%s\n" % (serial, leaf))
+    rc, o = sh(["openssl", "ocsp", "-issuer", path("ca.pem"), "-cert", path(leaf + ".pem"),
+                "-reqout", path(out + ".req")])
+    assert rc == 0, o
+    rc, o = sh(["openssl", "ocsp", "-index", path("ocsp-index.txt"), "-rsigner", path("ca.pem"),
+                "-rkey", path("ca.key"), "-CA", path("ca.pem"), "-reqin", path(out + ".req"),
+                "-respout", path(out), "-ndays", days])
+    assert rc == 0, o
+
+
+def test_ocsp_staple_is_checked_by_check_and_served():
+    # gantry check refuses what the server would refuse (no file, not OCSP, a response about
+    # another certificate), with the key's position; a good one is stapled
+    make_ocsp("a", "a.ocsp")
+    make_ocsp("api", "api.ocsp")
+    with open(path("a-chain.pem"), "w") as f:
+        f.write(open(path("a.pem")).read() + open(path("ca.pem")).read())
+    with open(path("garbage.ocsp"), "w") as f:
+        f.write("garbage\n")
+    for staple, want in (("missing.ocsp", "cannot open"),
+                         ("garbage.ocsp", "not a DER OCSP response"),
+                         ("api.ocsp", "not for the certificate")):
+        cfg = tls_config(1234)
+        cfg["tls"]["certificates"] = [{"cert": path("a-chain.pem"), "key": path("a.key"),
+                                       "ocsp_staple": path(staple)}]
+        p = path("ocsp-" + staple + ".json")
+        with open(p, "w") as f:
+            json.dump(cfg, f, indent=1)
+        r = gwtest.run_gantry(["check", p])
+        assert r.returncode != 0, (staple, r.stdout, r.stderr)
+        assert re.search(r"ocsp-%s\.json:\d+:\d+: tls\.certificates\[0\]\.ocsp_staple: .*%s"
+                         % (re.escape(staple), want), r.stderr), (staple, r.stderr)
+    with Origin() as o:
+        cfg = tls_config(o)
+        cfg["tls"]["certificates"] = [{"cert": path("a-chain.pem"), "key": path("a.key"),
+                                       "ocsp_staple": path("a.ocsp")}]
+        with Gantry(cfg) as g:
+            rc, out = s_client(g, "-servername", "a.test", "-status")
+            assert "OCSP Response Status: successful" in out, out
+            assert "Cert Status: good" in out, out
+            # a reload with a staple for another certificate is refused where it is
+            bad = dict(cfg)
+            bad["tls"] = dict(cfg["tls"])
+            bad["tls"]["certificates"] = [{"cert": path("a-chain.pem"), "key": path("a.key"),
+                                           "ocsp_staple": path("api.ocsp")}]
+            g.write_config(bad)
+            off = len(g.stderr())
+            g.signal(signal.SIGHUP)
+            text = gwtest.wait_until(
+                lambda: g.stderr()[off:] if "reload refused" in g.stderr()[off:] else None, 10,
+                message="reload refused")
+            assert re.search(r":\d+:\d+: tls\.certificates\[0\]\.ocsp_staple: .*not for the "
+                             r"certificate", text), text
+            rc, out = s_client(g, "-servername", "a.test", "-status")
+            assert "Cert Status: good" in out, out
+
+
 def test_plain_http_to_the_tls_port_is_dropped_and_counted():
     with Origin() as o, Gantry(tls_config(o)) as g:
         before = metric(g, "gantry_tls_handshake_failures_total")
