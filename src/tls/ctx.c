@@ -327,36 +327,21 @@ static int auth_digest(const struct gw_tls_client_auth_conf *ca, unsigned char *
     head[14] = (unsigned char)(ca->verify_depth >> 8);
     head[15] = (unsigned char)ca->verify_depth;
     EVP_MD_CTX *md = EVP_MD_CTX_new();
-    FILE *f = NULL;
     int rc = GW_ENOMEM;
     if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
         EVP_DigestUpdate(md, head, sizeof head) != 1)
         goto fail;
     if (ca->enabled) {
-        f = fopen(ca->ca, "rb");
-        if (!f) {
-            snprintf(why, whylen, "%s: cannot open: %s", ca->ca, strerror(errno));
-            rc = GW_EINVAL;
+        rc = gw__tls_digest_file(md, ca->ca, why, whylen);
+        if (rc < 0)
             goto fail;
-        }
-        unsigned char buf[4096];
-        size_t n;
-        while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-            if (EVP_DigestUpdate(md, buf, n) != 1)
-                goto fail;
-        if (ferror(f)) {
-            snprintf(why, whylen, "%s: cannot read", ca->ca);
-            rc = GW_EINVAL;
-            goto fail;
-        }
+        rc = GW_ENOMEM;
     }
     unsigned int len = 0;
     if (EVP_DigestFinal_ex(md, out, &len) != 1)
         goto fail;
     rc = 0;
 fail:
-    if (f)
-        fclose(f);
     EVP_MD_CTX_free(md);
     return rc;
 }

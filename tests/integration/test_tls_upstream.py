@@ -14,6 +14,8 @@ handshake for many requests), session reuse across new connections, health check
 import json
 import os
 import re
+import shutil
+import signal
 import ssl
 
 import gwtest
@@ -230,6 +232,37 @@ def test_gantry_check_names_the_key_and_file():
     assert r.returncode != 0, out
     assert re.search(r"services\[0\]\.upstream_tls\.ca: .*missing\.pem", out), out
     assert "services[0].upstream_tls.cert" in out and "needs both" in out, out
+
+
+def test_a_ca_file_rewritten_in_place_is_a_new_trust_on_reload():
+    # The upstream CA file keeps its path but now holds a CA that did not sign the target: after
+    # the reload, neither a pooled connection nor a resumed session made under the old CA may
+    # carry a request (the pools are keyed by the files' contents, not their paths).
+    shutil.copy(path("ca.pem"), path("inplace-ca.pem"))
+    with OriginServer(ssl_context=server_ctx()) as o:
+        cfg = config(o, upstream_tls={"ca": path("inplace-ca.pem")})
+        with Gantry(cfg) as g:
+            for i in range(3):
+                r = request(g.port, "GET", "/echo/%d" % i)
+                assert r.status == 200, (r, g.logs())
+            shutil.copy(path("otherca.pem"), path("inplace-ca.pem"))
+            off = len(g.stderr())
+            g.signal(signal.SIGHUP)
+            gwtest.wait_until(lambda: "configuration reloaded" in g.stderr()[off:], 10,
+                              message="reload")
+            for i in range(3):
+                r = request(g.port, "GET", "/echo/after%d" % i, timeout=20)
+                assert r.status == 502, (i, r, g.logs())
+            assert g.wait_log(r"upstream localhost:%d: TLS handshake failed: .*certificate"
+                              % o.port, stream="stderr"), g.logs()
+            # and back: the original CA trusts the target again
+            shutil.copy(path("ca.pem"), path("inplace-ca.pem"))
+            off = len(g.stderr())
+            g.signal(signal.SIGHUP)
+            gwtest.wait_until(lambda: "configuration reloaded" in g.stderr()[off:], 10,
+                              message="reload")
+            r = request(g.port, "GET", "/echo/again")
+            assert r.status == 200, (r, g.logs())
 
 
 if __name__ == "__main__":
