@@ -159,9 +159,10 @@ static int on_servername(SSL *ssl, int *alert, void *arg)
 /* The ALPN callback's argument when h2 is offered (its address is all that matters). */
 static int alpn_h2_marker;
 
-/* ALPN (RFC 7301): h2 when "http2" is on (arg non-NULL), preferred, then HTTP/1.1. A client that
- * offers only other protocols gets no ALPN answer (and may go on or give up), as nginx and
- * HAProxy do. */
+/* ALPN (RFC 7301): h2 when "http2" is on (arg non-NULL), preferred, then HTTP/1.1. OpenSSL calls
+ * this only when the client sent the extension (a client without one is served HTTP/1.1).
+ * RFC 7301 3.2: "In the event that the server supports no protocols that the client
+ * advertises, then the server SHALL respond with a fatal 'no_application_protocol' alert." */
 static int on_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
                    const unsigned char *in, unsigned int inlen, void *arg)
 {
@@ -171,7 +172,7 @@ static int on_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
     unsigned int ours_len = arg ? sizeof both - 1 : sizeof both - 4;
     unsigned char *sel = NULL;
     if (SSL_select_next_proto(&sel, outlen, ours, ours_len, in, inlen) != OPENSSL_NPN_NEGOTIATED)
-        return SSL_TLSEXT_ERR_NOACK;
+        return SSL_TLSEXT_ERR_ALERT_FATAL;
     *out = sel;
     return SSL_TLSEXT_ERR_OK;
 }

@@ -191,16 +191,23 @@ def test_alpn():
         assert "ALPN protocol: h2" in out, out
         rc, out = s_client(g, "-alpn", "http/1.1")
         assert "ALPN protocol: http/1.1" in out, out
-        rc, out = s_client(g, "-alpn", "spdy/3")
-        assert "No ALPN negotiated" in out, out
+        # RFC 7301 3.2: a client offering only protocols we do not speak gets the fatal
+        # no_application_protocol alert; one that sends no ALPN at all gets HTTP/1.1
+        for offer in ("spdy/3", "foo,bar"):
+            rc, out = s_client(g, "-alpn", offer, inp=b"GET /echo/x HTTP/1.1\r\nHost: a\r\n\r\n")
+            assert rc != 0 and "no application protocol" in out, out
+            assert "HTTP/1.1 200" not in out, out
+        rc, out = s_client(g, "-ign_eof",
+                           inp=b"GET /echo/x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        assert "No ALPN negotiated" in out and "HTTP/1.1 200" in out, out
     with Origin() as o:
         cfg = tls_config(o)
         cfg["http2"] = False
         with Gantry(cfg) as g:
             rc, out = s_client(g, "-alpn", "h2,http/1.1")
             assert "ALPN protocol: http/1.1" in out, out
-            rc, out = s_client(g, "-alpn", "h2")
-            assert "No ALPN negotiated" in out, out
+            rc, out = s_client(g, "-alpn", "h2")  # h2 is off: nothing we speak
+            assert rc != 0 and "no application protocol" in out, out
 
 
 def test_versions_and_ciphers():
