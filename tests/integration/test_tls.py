@@ -418,6 +418,15 @@ def test_redirect_plain_http_to_https():
             assert r.status == 308 and r.header("Location") == "https://q.example.com:%d/up" % port
             r = request(g.port, "GET", "/echo/x", headers={"Host": "other.test"})
             assert r.status == 200, r
+            # a fully qualified name (one trailing dot) is the same host (RFC 3986 3.2.2)
+            r = request(g.port, "GET", "/echo/d", headers={"Host": "a.test."})
+            assert r.status == 308, r
+            assert r.header("Location") == "https://a.test:%d/echo/d" % port, r
+            r = request(g.port, "GET", "/echo/d", headers={"Host": "Q.example.com.:80"})
+            assert r.status == 308, r
+            assert r.header("Location") == "https://q.example.com:%d/echo/d" % port, r
+            r = request(g.port, "GET", "/echo/x", headers={"Host": "a.test.."})
+            assert r.status != 308, r
             r = request(g.port, "GET", "/health", headers={"Host": "a.test"})
             assert r.status == 200, r  # probes stay on plain HTTP
             rc, out = curl(g, "a.test")  # and HTTPS is not redirected
