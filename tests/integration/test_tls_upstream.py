@@ -171,6 +171,13 @@ def test_upstream_that_requires_a_client_certificate():
             assert g.wait_log(r"upstream localhost:%d: (TLS error: .*certificate required|write "
                               r"failed|connection closed|connection reset)" % o.port,
                               stream="stderr"), g.logs()
+            # one line per attempt: a TLS error logged with its reason is not logged again as
+            # the reset it ends in
+            rid = r.json()["request_id"]
+            lines = [ln for ln in g.stderr().splitlines() if rid in ln]
+            warns = [ln for ln in lines if " warn " in ln]
+            retries = [ln for ln in lines if " retry " in ln]
+            assert len(warns) == 1 + len(retries), lines
         with Gantry(config(o, upstream_tls={"ca": path("ca.pem"), "cert": path("gateway.pem"),
                                             "key": path("gateway.key")})) as g:
             r = request(g.port, "GET", "/echo/cert")
