@@ -135,7 +135,8 @@ static const struct gw__cfg_str suites_check = {check_suites};
 static const struct gw__cfg_str curves_check = {check_curves};
 
 /* A certificate and its key are read now: one that does not load, does not match its key or
- * lists its chain out of order is an error at "cert", so a reload with it changes nothing. */
+ * lists its chain out of order is an error at "cert", a staple that is not about it one at
+ * "ocsp_staple", so a reload with it changes nothing. */
 static void cert_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
 {
     (void)json;
@@ -144,11 +145,21 @@ static void cert_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
     char why[512];
     if (!cc->cert || !cc->key)
         return;
-    if (gw_tls_cert_check(cc->cert, cc->key, &info, why, sizeof why) == 0)
+    if (gw_tls_cert_check(cc->cert, cc->key, &info, why, sizeof why) < 0) {
+        gw__cfg_push_key(ctx, "cert");
+        gw__cfg_error(ctx, "%s", why);
+        gw__cfg_pop(ctx);
         return;
-    gw__cfg_push_key(ctx, "cert");
-    gw__cfg_error(ctx, "%s", why);
-    gw__cfg_pop(ctx);
+    }
+    /* The staple is read now too: the file is a successful OCSP response about this very
+     * certificate, or the config (and a reload with it) is refused. */
+    bool stale;
+    if (cc->ocsp &&
+        gw_tls_ocsp_check(cc->ocsp, cc->cert, NULL, NULL, &stale, why, sizeof why) < 0) {
+        gw__cfg_push_key(ctx, "ocsp_staple");
+        gw__cfg_error(ctx, "%s", why);
+        gw__cfg_pop(ctx);
+    }
 }
 
 /* A header name we set upstream: a token, stored lowercased (compared case-insensitively). */

@@ -61,6 +61,10 @@ bool gw__request_https_redirect(struct gw_request *r, const char *host, size_t h
         return false;
     for (; n < end; n++)
         name[n] = (char)tolower((unsigned char)host[n]);
+    /* "a.test." (a fully qualified name, one trailing dot) is the host "a.test", as SNI takes
+     * it (tls/ctx.c); the Location names it without the dot. */
+    if (n > 1 && name[n - 1] == '.' && name[n - 2] != '.')
+        n--;
     name[n] = '\0';
     if (!host_matches(tc, name, n))
         return false;

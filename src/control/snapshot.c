@@ -74,13 +74,17 @@ static int build_balancer(struct gw_service *svc, size_t index, char *why, size_
     return rc;
 }
 
-/* The TLS settings that make a connection what it is, hashed: pools are keyed by it. */
-static uint64_t upstream_tls_hash(const struct gw_upstream_tls_conf *ut)
+/* The TLS settings that make a connection what it is, hashed: pools are keyed by it. The
+ * files count by their bytes (a CA bundle rewritten in place is another trust: the pooled
+ * connections and the session verified under the old one are not used again). */
+static uint64_t upstream_tls_hash(const struct gw_upstream_tls_conf *ut,
+                                  const struct gw_tls_client *cl)
 {
     char buf[2048];
-    snprintf(buf, sizeof buf, "%d|%d|%d|%s|%s|%s|%s", ut->verify, ut->session_reuse,
+    snprintf(buf, sizeof buf, "%d|%d|%d|%s|%s|%s|%s|%016llx", ut->verify, ut->session_reuse,
              ut->min_version, ut->ca ? ut->ca : "", ut->server_name ? ut->server_name : "",
-             ut->cert ? ut->cert : "", ut->key ? ut->key : "");
+             ut->cert ? ut->cert : "", ut->key ? ut->key : "",
+             (unsigned long long)gw_tls_client_files_digest(cl));
     return gw_fnv1a64_str(buf);
 }
 
@@ -143,7 +147,7 @@ static int build_services(struct gw_snapshot *s, struct gw_target_registry *reg,
             if (tg->conf->tls) {
                 tg->tls = svc->tls;
                 snprintf(tg->pool_key, sizeof(tg->pool_key), "%s|tls:%016llx", tg->key,
-                         (unsigned long long)upstream_tls_hash(&sc->upstream_tls));
+                         (unsigned long long)upstream_tls_hash(&sc->upstream_tls, svc->tls));
             } else {
                 memcpy(tg->pool_key, tg->key, sizeof(tg->key));
             }

@@ -81,7 +81,7 @@
     X(EGRPCHTTP1, 501, "gRPC needs an HTTP/2 upstream (upstream_protocol h2 or h2c)")              \
     X(EUPH2, 502, "upstream HTTP/2 protocol error")                                                \
     X(ECLIENTCERT, 401, "client certificate required")                                             \
-    X(ECLIENTCERTCA, 403, "client certificate not accepted for this service")                      \
+    X(ECLIENTCERTCA, 403, "client certificate not accepted")                                       \
     /* configuration */                                                                            \
     X(ECONFIG, 500, "invalid configuration")                                                       \
     /* authentication (JWT) */                                                                     \

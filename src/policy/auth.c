@@ -38,6 +38,7 @@
 #include "runtime/worker-t.h"
 #include "state/revoked.h"
 #include "state/token_cache.h"
+#include "tls/peer_name.h"
 
 /* ---- state and answers ------------------------------------------------------------------------
  */
@@ -338,20 +339,12 @@ static int consumer_identity(const struct gw_request *r, size_t idx, struct gw_i
 }
 
 /* Whether the request's verified client certificate is want: its subject exactly, or one of its
- * subject alternative names ("email:alice@example.com"; the SAN text is "a, b, c"). */
+ * subject alternative names ("email:alice@example.com"), matched by type and exact bytes. */
 static bool cert_is(const struct gw_request *r, const char *want)
 {
-    size_t n = strlen(want);
     if (r->client_subject && strcmp(r->client_subject, want) == 0)
         return true;
-    for (const char *p = r->client_san; p && *p;) {
-        const char *end = strstr(p, ", ");
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (len == n && memcmp(p, want, n) == 0)
-            return true;
-        p = end ? end + 2 : p + len;
-    }
-    return false;
+    return gw_tls_san_has(r->client_san, want);
 }
 
 /* The consumer whose "certificates" name the request's client certificate (the first one). */

@@ -165,6 +165,17 @@ int gw_tls_report_expiry(const struct gw_tls_conf *conf, long warn_days, FILE *o
                     conf->certs[i].cert, info.subject, info.days_left);
             n++;
         }
+        bool stale = false;
+        if (conf->certs[i].ocsp &&
+            gw_tls_ocsp_check(conf->certs[i].ocsp, conf->certs[i].cert, NULL, NULL, &stale, why,
+                              sizeof why) == 0 &&
+            stale) {
+            fprintf(out,
+                    "warning: tls.certificates[%zu].ocsp_staple: %s is past its nextUpdate "
+                    "(clients refuse a stale staple: fetch a new response and reload)\n",
+                    i, conf->certs[i].ocsp);
+            n++;
+        }
     }
     return n;
 }

@@ -4,6 +4,7 @@
 #include "tls/client.h"
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@ struct gw_tls_client {
     char *server_name; /* configured SNI and verified name, or NULL */
     bool verify;
     bool reuse;
+    uint64_t files_digest; /* of the CA bundle's, certificate's and key's bytes */
 };
 
 SSL_CTX *gw__tls_client_ssl_ctx(struct gw_tls_client *cl)
@@ -40,6 +42,41 @@ bool gw__tls_client_verifies(const struct gw_tls_client *cl)
 bool gw_tls_client_reuses_sessions(const struct gw_tls_client *cl)
 {
     return cl->reuse;
+}
+
+uint64_t gw_tls_client_files_digest(const struct gw_tls_client *cl)
+{
+    return cl->files_digest;
+}
+
+/* The first 64 bits of the SHA-256 of the files conf names (CA bundle, certificate, key, each
+ * after a marker of which it is). */
+static int files_digest(const struct gw_upstream_tls_conf *conf, uint64_t *out, char *why,
+                        size_t whylen)
+{
+    const char *files[] = {conf->ca, conf->cert, conf->key};
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    unsigned char h[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    int rc = GW_ENOMEM;
+    if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
+        goto fail;
+    for (unsigned char i = 0; i < 3; i++) {
+        if (EVP_DigestUpdate(md, &i, 1) != 1)
+            goto fail;
+        if (files[i] && (rc = gw__tls_digest_file(md, files[i], why, whylen)) < 0)
+            goto fail;
+        rc = GW_ENOMEM;
+    }
+    if (EVP_DigestFinal_ex(md, h, &n) != 1 || n < 8)
+        goto fail;
+    *out = 0;
+    for (int i = 0; i < 8; i++)
+        *out = *out << 8 | h[i];
+    rc = 0;
+fail:
+    EVP_MD_CTX_free(md);
+    return rc;
 }
 
 static int client_fail(const char *what, char *why, size_t whylen)
@@ -65,7 +102,10 @@ int gw_tls_client_build(const struct gw_upstream_tls_conf *conf, struct gw_tls_c
     atomic_init(&cl->refs, 1);
     cl->verify = conf->verify;
     cl->reuse = conf->session_reuse;
-    int rc = GW_ENOMEM;
+    int rc = files_digest(conf, &cl->files_digest, why, whylen);
+    if (rc < 0)
+        goto fail;
+    rc = GW_ENOMEM;
     if (conf->server_name && !(cl->server_name = strdup(conf->server_name)))
         goto fail;
     SSL_CTX *s = cl->ssl = SSL_CTX_new(TLS_client_method());

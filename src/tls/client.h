@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct gw_upstream_tls_conf;
 struct gw_tls_client;
@@ -32,6 +33,11 @@ void gw_tls_client_unref(struct gw_tls_client *cl);
 
 /* Whether sessions of this context may be resumed (upstream_tls.session_reuse). */
 bool gw_tls_client_reuses_sessions(const struct gw_tls_client *cl);
+
+/* A digest of the bytes of the files cl was built from (CA bundle, client certificate, key):
+ * pools and the sessions they keep are keyed by it, so a file rewritten in place and reloaded
+ * makes new connections, never resumes a session verified under the old file. */
+uint64_t gw_tls_client_files_digest(const struct gw_tls_client *cl);
 
 /* A new client session on cl (a reference to cl is taken, released with the stream) for the
  * target host (a DNS name or an IP literal, IPv6 without brackets): the SNI sent and the name

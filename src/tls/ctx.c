@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/ocsp.h>
 #include <openssl/sha.h>
 #include <openssl/ssl.h>
 #include <stdatomic.h>
@@ -18,9 +17,6 @@
 #include "config/config-t.h"
 #include "core/error.h"
 #include "tls/internal.h"
-
-/* Largest OCSP response file accepted (they are a few KiB). */
-#define OCSP_MAX_BYTES (64u * 1024)
 
 struct tls_entry {
     SSL_CTX *ssl;
@@ -33,6 +29,9 @@ struct tls_entry {
 struct gw_tls_ctx {
     atomic_int refs;
     uint64_t ticket_rotation_s;
+    /* The digest of the client-auth settings (mode, verify depth, the CA bundle's bytes): the
+     * session id context of a session without SNI, and folded into every other one. */
+    unsigned char auth_digest[SHA256_DIGEST_LENGTH];
     struct tls_entry *e; /* e[0] is the default */
     size_t n;
 };
@@ -94,15 +93,21 @@ static int on_client_hello(SSL *ssl, int *alert, void *arg)
     if (e != NULL && e->ssl != SSL_get_SSL_CTX(ssl) && SSL_set_SSL_CTX(ssl, e->ssl) == NULL)
         return SSL_CLIENT_HELLO_ERROR;
     /* RFC 6066 3: a session is not resumed under another server name. The session id context
-     * is the name's digest: a session (ticket or cache) remembers the context it was made in,
-     * and OpenSSL resumes it only in the same one, else it makes a full handshake. Set after
-     * SSL_set_SSL_CTX, which would copy the certificate context's own. */
+     * is the digest of the name and of the client-auth settings: a session (ticket or cache)
+     * remembers the context it was made in, and OpenSSL resumes it only in the same one, else
+     * it makes a full handshake. So a session whose client certificate was verified against a
+     * CA a reload removed, or made without a certificate before a reload made one required,
+     * does not resume. Set after SSL_set_SSL_CTX, which would copy the certificate context's
+     * own. */
     unsigned char sid[SHA256_DIGEST_LENGTH];
     unsigned int n = 0;
-    if (EVP_Digest(name, strlen(name), sid, &n, EVP_sha256(), NULL) != 1 ||
-        SSL_set_session_id_context(ssl, sid, n) != 1)
-        return SSL_CLIENT_HELLO_ERROR;
-    return SSL_CLIENT_HELLO_SUCCESS;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    bool ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+              EVP_DigestUpdate(md, ctx->auth_digest, sizeof ctx->auth_digest) == 1 &&
+              EVP_DigestUpdate(md, name, strlen(name)) == 1 &&
+              EVP_DigestFinal_ex(md, sid, &n) == 1 && SSL_set_session_id_context(ssl, sid, n) == 1;
+    EVP_MD_CTX_free(md);
+    return ok ? SSL_CLIENT_HELLO_SUCCESS : SSL_CLIENT_HELLO_ERROR;
 }
 
 int gw__tls_parse_sni(const unsigned char *p, size_t len, char *out, size_t cap)
@@ -154,9 +159,10 @@ static int on_servername(SSL *ssl, int *alert, void *arg)
 /* The ALPN callback's argument when h2 is offered (its address is all that matters). */
 static int alpn_h2_marker;
 
-/* ALPN (RFC 7301): h2 when "http2" is on (arg non-NULL), preferred, then HTTP/1.1. A client that
- * offers only other protocols gets no ALPN answer (and may go on or give up), as nginx and
- * HAProxy do. */
+/* ALPN (RFC 7301): h2 when "http2" is on (arg non-NULL), preferred, then HTTP/1.1. OpenSSL calls
+ * this only when the client sent the extension (a client without one is served HTTP/1.1).
+ * RFC 7301 3.2: "In the event that the server supports no protocols that the client
+ * advertises, then the server SHALL respond with a fatal 'no_application_protocol' alert." */
 static int on_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
                    const unsigned char *in, unsigned int inlen, void *arg)
 {
@@ -166,7 +172,7 @@ static int on_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
     unsigned int ours_len = arg ? sizeof both - 1 : sizeof both - 4;
     unsigned char *sel = NULL;
     if (SSL_select_next_proto(&sel, outlen, ours, ours_len, in, inlen) != OPENSSL_NPN_NEGOTIATED)
-        return SSL_TLSEXT_ERR_NOACK;
+        return SSL_TLSEXT_ERR_ALERT_FATAL;
     *out = sel;
     return SSL_TLSEXT_ERR_OK;
 }
@@ -187,34 +193,6 @@ static int on_status(SSL *ssl, void *arg)
         return SSL_TLSEXT_ERR_NOACK;
     }
     return SSL_TLSEXT_ERR_OK;
-}
-
-static int read_ocsp(const char *path, struct tls_entry *e, char *why, size_t whylen)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(why, whylen, "%s: cannot open: %s", path, strerror(errno));
-        return GW_EINVAL;
-    }
-    unsigned char *buf = malloc(OCSP_MAX_BYTES);
-    size_t n = buf ? fread(buf, 1, OCSP_MAX_BYTES, f) : 0;
-    fclose(f);
-    if (!buf)
-        return GW_ENOMEM;
-    const unsigned char *p = buf;
-    OCSP_RESPONSE *resp = n > 0 && n < OCSP_MAX_BYTES ? d2i_OCSP_RESPONSE(NULL, &p, (long)n) : NULL;
-    if (!resp || (size_t)(p - buf) != n) {
-        OCSP_RESPONSE_free(resp);
-        free(buf);
-        ERR_clear_error();
-        snprintf(why, whylen, "%s: not a DER OCSP response (as written by openssl ocsp -respout)",
-                 path);
-        return GW_EINVAL;
-    }
-    OCSP_RESPONSE_free(resp);
-    e->ocsp = buf;
-    e->ocsp_len = n;
-    return 0;
 }
 
 static void entry_free(struct tls_entry *e)
@@ -251,7 +229,6 @@ static int build_entry(struct gw_tls_ctx *ctx, const struct gw_tls_conf *conf,
                        const struct gw_tls_cert_conf *cc, struct tls_entry *e, char *why,
                        size_t whylen)
 {
-    static const unsigned char sid_ctx[] = "gantry";
     SSL_CTX *s = SSL_CTX_new(TLS_server_method());
     e->ssl = s;
     if (!s)
@@ -277,7 +254,9 @@ static int build_entry(struct gw_tls_ctx *ctx, const struct gw_tls_conf *conf,
         return ssl_fail(cc->key, why, whylen);
     if (SSL_CTX_check_private_key(s) != 1)
         return ssl_fail(cc->key, why, whylen);
-    SSL_CTX_set_session_id_context(s, sid_ctx, sizeof sid_ctx - 1);
+    /* A handshake without SNI keeps this one (on_client_hello sets the others). */
+    if (SSL_CTX_set_session_id_context(s, ctx->auth_digest, sizeof ctx->auth_digest) != 1)
+        return ssl_fail("session id context", why, whylen);
     SSL_CTX_set_timeout(s, (long)(conf->session_timeout_ms / 1000));
     if (conf->session_cache > 0) {
         SSL_CTX_set_session_cache_mode(s, SSL_SESS_CACHE_SERVER);
@@ -311,7 +290,8 @@ static int build_entry(struct gw_tls_ctx *ctx, const struct gw_tls_conf *conf,
         SSL_CTX_set_verify_depth(s, (int)ca->verify_depth);
     }
     if (cc->ocsp) {
-        int rc = read_ocsp(cc->ocsp, e, why, whylen);
+        bool stale;
+        int rc = gw_tls_ocsp_check(cc->ocsp, cc->cert, &e->ocsp, &e->ocsp_len, &stale, why, whylen);
         if (rc < 0)
             return rc;
         SSL_CTX_set_tlsext_status_cb(s, on_status);
@@ -333,6 +313,40 @@ static int build_entry(struct gw_tls_ctx *ctx, const struct gw_tls_conf *conf,
     return 0;
 }
 
+/* The digest of what decides a client certificate's verdict: whether one is asked for and
+ * required, the verify depth and the CA bundle's bytes (a bundle rewritten in place under the
+ * same path is another bundle). The bundle is read here and again by OpenSSL when the contexts
+ * load it; a file changed between the two reads is seen by the next reload. */
+static int auth_digest(const struct gw_tls_client_auth_conf *ca, unsigned char *out, char *why,
+                       size_t whylen)
+{
+    unsigned char head[16] = {'g', 'a', 'n', 't', 'r', 'y', '-', 'c', 'a', '1'};
+    head[10] = ca->enabled;
+    head[11] = ca->enabled && ca->required;
+    head[12] = (unsigned char)(ca->verify_depth >> 24);
+    head[13] = (unsigned char)(ca->verify_depth >> 16);
+    head[14] = (unsigned char)(ca->verify_depth >> 8);
+    head[15] = (unsigned char)ca->verify_depth;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    int rc = GW_ENOMEM;
+    if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
+        EVP_DigestUpdate(md, head, sizeof head) != 1)
+        goto fail;
+    if (ca->enabled) {
+        rc = gw__tls_digest_file(md, ca->ca, why, whylen);
+        if (rc < 0)
+            goto fail;
+        rc = GW_ENOMEM;
+    }
+    unsigned int len = 0;
+    if (EVP_DigestFinal_ex(md, out, &len) != 1)
+        goto fail;
+    rc = 0;
+fail:
+    EVP_MD_CTX_free(md);
+    return rc;
+}
+
 int gw_tls_ctx_build(const struct gw_tls_conf *conf, struct gw_tls_ctx **out, char *why,
                      size_t whylen)
 {
@@ -349,6 +363,9 @@ int gw_tls_ctx_build(const struct gw_tls_conf *conf, struct gw_tls_ctx **out, ch
     ctx->e = calloc(conf->ncerts, sizeof(*ctx->e));
     int rc = GW_ENOMEM;
     if (!ctx->e)
+        goto fail;
+    rc = auth_digest(&conf->client_auth, ctx->auth_digest, why, whylen);
+    if (rc < 0)
         goto fail;
     for (size_t i = 0; i < conf->ncerts; i++) {
         ctx->n = i + 1;

@@ -34,6 +34,15 @@ int gw__tls_parse_sni(const unsigned char *p, size_t len, char *out, size_t cap)
  * matches pattern, an exact name or "*.example.com" (one label, never the bare domain). */
 bool gw__tls_name_matches(const char *pattern, const char *name);
 
+/* tls/digest.c: feeds the bytes of the file at path to md (a digest in progress). 0, GW_EINVAL
+ * with "path: reason" in why when it cannot be read, or GW_ENOMEM. Control thread. */
+int gw__tls_digest_file(EVP_MD_CTX *md, const char *path, char *why, size_t whylen);
+
+/* tls/peer_name.c: the SAN text of certificate x (the encoding peer_name.h describes), malloc'd
+ * and at most cap bytes with the NUL (entries that do not fit whole are left out), or NULL when
+ * x has no SAN extension or out of memory. */
+char *gw__tls_san_text(X509 *x, size_t cap);
+
 /* tls/client.c: the client context's SSL_CTX, its configured server name (or NULL) and
  * whether it verifies the peer. */
 struct gw_tls_client;

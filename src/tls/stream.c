@@ -254,66 +254,6 @@ const char *gw_tls_stream_error(const struct gw_tls_stream *t)
     return t->err && t->err[0] ? t->err : "unknown";
 }
 
-/* Appends s to out (cap bytes with the NUL) after a ", " when out is not empty; false when it
- * would not fit whole. */
-static bool append_part(char *out, size_t cap, const char *prefix, const char *s, size_t n)
-{
-    size_t at = strlen(out), pn = strlen(prefix);
-    size_t sep = at ? 2 : 0;
-    if (at + sep + pn + n + 1 > cap)
-        return false;
-    if (sep)
-        memcpy(out + at, ", ", 2);
-    memcpy(out + at + sep, prefix, pn);
-    memcpy(out + at + sep + pn, s, n);
-    out[at + sep + pn + n] = '\0';
-    return true;
-}
-
-static char *san_text(X509 *x)
-{
-    GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
-    if (!gens)
-        return NULL;
-    char *out = calloc(1, GW_TLS_PEER_MAX);
-    for (int i = 0; out && i < sk_GENERAL_NAME_num(gens); i++) {
-        const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
-        const char *prefix = NULL;
-        const ASN1_STRING *v = NULL;
-        char ip[64] = "";
-        if (g->type == GEN_DNS) {
-            prefix = "DNS:";
-            v = g->d.dNSName;
-        } else if (g->type == GEN_EMAIL) {
-            prefix = "email:";
-            v = g->d.rfc822Name;
-        } else if (g->type == GEN_URI) {
-            prefix = "URI:";
-            v = g->d.uniformResourceIdentifier;
-        } else if (g->type == GEN_IPADD) {
-            char *s = i2s_ASN1_OCTET_STRING(NULL, g->d.iPAddress);
-            /* i2s gives hex bytes; format the usual lengths as addresses */
-            const unsigned char *b = ASN1_STRING_get0_data(g->d.iPAddress);
-            int len = ASN1_STRING_length(g->d.iPAddress);
-            if (len == 4)
-                snprintf(ip, sizeof ip, "%u.%u.%u.%u", b[0], b[1], b[2], b[3]);
-            else if (s)
-                snprintf(ip, sizeof ip, "%s", s);
-            OPENSSL_free(s);
-            if (!append_part(out, GW_TLS_PEER_MAX, "IP:", ip, strlen(ip)))
-                break;
-            continue;
-        }
-        if (!prefix || !v)
-            continue;
-        if (!append_part(out, GW_TLS_PEER_MAX, prefix, (const char *)ASN1_STRING_get0_data(v),
-                         (size_t)ASN1_STRING_length(v)))
-            break;
-    }
-    GENERAL_NAMES_free(gens);
-    return out;
-}
-
 int gw_tls_stream_peer(const struct gw_tls_stream *t, char **subject, char **san)
 {
     *subject = *san = NULL;
@@ -334,7 +274,7 @@ int gw_tls_stream_peer(const struct gw_tls_stream *t, char **subject, char **san
         }
     }
     BIO_free(b);
-    *san = san_text(x);
+    *san = gw__tls_san_text(x, GW_TLS_PEER_MAX);
     ERR_clear_error();
     return 1;
 }

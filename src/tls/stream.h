@@ -64,7 +64,8 @@ const char *gw_tls_stream_server_name(const struct gw_tls_stream *t);
 
 /* The verified client certificate of the session (mTLS), as text for upstream headers: its
  * subject (RFC 2253, "CN=alice,O=Example") and its subject alternative names ("DNS:a.example,
- * email:alice@example.com, URI:spiffe://x, IP:10.0.0.1"), each malloc'd and at most
+ * email:alice@example.com, URI:spiffe://x, IP:10.0.0.1", escaped as tls/peer_name.h says:
+ * match it with gw_tls_san_has), each malloc'd and at most
  * GW_TLS_PEER_MAX bytes, or NULL. Returns 1 when the client presented a certificate (verified:
  * the handshake fails otherwise), 0 when it did not. */
 #define GW_TLS_PEER_MAX 1024

@@ -49,6 +49,15 @@ int gw_tls_check_list(const char *list, bool tls13, bool curves, char *why, size
  * 0, or GW_EINVAL with "file: reason" in why. */
 int gw_tls_check_ca(const char *path, char *why, size_t whylen);
 
+/* Reads the DER OCSP response at ocsp_path and checks it for the leaf of the PEM chain at
+ * cert_path: a successful basic response with a single response whose CertID names the leaf
+ * (serial, issuer name hash, and the issuer key hash when the chain holds the issuer) and does
+ * not say "revoked". *stale tells whether its nextUpdate has passed (not an error). 0, with the
+ * file's bytes in *der (malloc'd; der may be NULL), or GW_EINVAL with "file: reason" in why, or
+ * GW_ENOMEM. The response's signature is not verified (the client does that). Any thread. */
+int gw_tls_ocsp_check(const char *ocsp_path, const char *cert_path, unsigned char **der,
+                      size_t *der_len, bool *stale, char *why, size_t whylen);
+
 /* Builds the server context for conf (its certificates read from disk now). Returns 0 with
  * *out holding one reference, or GW_EINVAL with "file: reason" in why (nothing built), or
  * GW_ENOMEM. Control thread (it reads files). */
@@ -63,7 +72,8 @@ void gw_tls_ctx_unref(struct gw_tls_ctx *ctx);
 #define GW_TLS_EXPIRY_WARN_DAYS 30
 
 /* Prints a warning line to out for each certificate of conf that expires within warn_days
- * or has expired (for "gantry check"). Returns how many it printed. */
+ * or has expired, and for each OCSP staple past its nextUpdate (for "gantry check"). Returns
+ * how many it printed. */
 int gw_tls_report_expiry(const struct gw_tls_conf *conf, long warn_days, FILE *out);
 
 #endif

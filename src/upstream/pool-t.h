@@ -60,6 +60,9 @@ struct gw_upconn {
     bool reading;
     bool connected;
     bool closing;
+    /** the failure that ends the connection was logged already (a TLS error with its reason):
+     * the proxy counts it without a second line */
+    bool failure_logged;
 };
 
 #endif

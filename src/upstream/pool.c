@@ -302,6 +302,10 @@ void gw_pools_drain_gone(struct gw_worker *w, const struct gw_snapshot *s)
             gw__h2up_sweep(pl, now, 0);
             while (!gw_list_empty(&pl->idle))
                 gw_upconn_close(gw_container_of(pl->idle.next, struct gw_upconn, link));
+            /* Nothing resumes the session of a pool no target uses (e.g. one made under a CA
+             * bundle a reload replaced). */
+            gw_tls_session_free(pl->tls_session);
+            pl->tls_session = NULL;
         }
     }
 }

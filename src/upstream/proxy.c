@@ -134,8 +134,9 @@ static void upstream_closed(struct gw_request *r, ssize_t nread)
     }
     bool reused = uc->requests > 0;
     gw__proxy_mx_target(r, GW_MX_T_RESETS, 1);
-    gw_log_warn("upstream %s: %s before the response was complete (request %s)", r->target->key,
-                nread == UV_EOF ? "connection closed" : uv_strerror((int)nread), r->id);
+    if (!uc->failure_logged)
+        gw_log_warn("upstream %s: %s before the response was complete (request %s)", r->target->key,
+                    nread == UV_EOF ? "connection closed" : uv_strerror((int)nread), r->id);
     /* While a body filter collects the request body, nothing went upstream: any method may
      * have a fresh connection. */
     bool nothing_sent = r->req_filter != NULL && !r->head_sent;

@@ -192,6 +192,7 @@ static void pump(struct gw_upconn *uc)
         if (rc < 0) {
             gw_log_warn("upstream %s: TLS error: %s (request %s)", target_of(uc),
                         gw_tls_stream_error(t->s), r->id);
+            uc->failure_logged = true;
             gw_proxy_upstream_input(r, UV_ECONNRESET);
             return;
         }

@@ -491,6 +491,39 @@ def test_continuation_flood_ends_with_goaway():
         assert o.stats()["requests"] == 0
 
 
+def test_each_kind_of_refusal_has_its_own_log_limit():
+    # The log lines of floods are limited to one a second per kind: a PING flood does not
+    # swallow the line of the CONTINUATION flood that follows it within the second.
+    with Origin() as o, Gantry(h2c_config(o, max_control_frames_per_second=20,
+                                          max_continuation_frames=4)) as g:
+        s = raw_conn(g.port)
+        try:
+            s.sendall((b"\x00\x00\x08\x06\x00\x00\x00\x00\x00" + b"12345678") * 500)
+        except OSError:
+            pass
+        frames = read_frames(s, until=lambda fs: goaway_code(fs) is not None)
+        assert goaway_code(frames) == ENHANCE_YOUR_CALM, frames[-3:]
+        s.close()
+        s = raw_conn(g.port)
+        block = hpack.Encoder().encode(get("/echo/c") + [("x-%d" % i, "v") for i in range(40)])
+        pieces = [block[i:i + 8] for i in range(0, len(block), 8)]
+        out = struct.pack(">I", len(pieces[0]))[1:] + bytes([1, 1]) + struct.pack(">I", 1)
+        out += pieces[0]
+        for p in pieces[1:]:
+            out += struct.pack(">I", len(p))[1:] + bytes([9, 0]) + struct.pack(">I", 1) + p
+        try:
+            s.sendall(out)
+        except OSError:
+            pass
+        frames = read_frames(s, until=lambda fs: goaway_code(fs) is not None)
+        assert goaway_code(frames) == ENHANCE_YOUR_CALM, frames[-3:]
+        s.close()
+        assert metric(g, "gantry_http2_refused_total", "continuation_flood") == 1
+        gwtest.wait_until(lambda: "HTTP/2 PING/SETTINGS flood" in g.stderr(), 5,
+                          message="the PING flood's line")
+        gwtest.wait_until(lambda: "HTTP/2 CONTINUATION flood" in g.stderr(), 5,
+                          message="the CONTINUATION flood's line, not suppressed by the other")
+
 def test_header_list_too_large_and_hpack_bomb_are_refused():
     with Origin() as o, Gantry(h2c_config(o, max_header_list_size="4KiB")) as g:
         # Plainly too many bytes.

@@ -191,16 +191,23 @@ def test_alpn():
         assert "ALPN protocol: h2" in out, out
         rc, out = s_client(g, "-alpn", "http/1.1")
         assert "ALPN protocol: http/1.1" in out, out
-        rc, out = s_client(g, "-alpn", "spdy/3")
-        assert "No ALPN negotiated" in out, out
+        # RFC 7301 3.2: a client offering only protocols we do not speak gets the fatal
+        # no_application_protocol alert; one that sends no ALPN at all gets HTTP/1.1
+        for offer in ("spdy/3", "foo,bar"):
+            rc, out = s_client(g, "-alpn", offer, inp=b"GET /echo/x HTTP/1.1\r\nHost: a\r\n\r\n")
+            assert rc != 0 and "no application protocol" in out, out
+            assert "HTTP/1.1 200" not in out, out
+        rc, out = s_client(g, "-ign_eof",
+                           inp=b"GET /echo/x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        assert "No ALPN negotiated" in out and "HTTP/1.1 200" in out, out
     with Origin() as o:
         cfg = tls_config(o)
         cfg["http2"] = False
         with Gantry(cfg) as g:
             rc, out = s_client(g, "-alpn", "h2,http/1.1")
             assert "ALPN protocol: http/1.1" in out, out
-            rc, out = s_client(g, "-alpn", "h2")
-            assert "No ALPN negotiated" in out, out
+            rc, out = s_client(g, "-alpn", "h2")  # h2 is off: nothing we speak
+            assert rc != 0 and "no application protocol" in out, out
 
 
 def test_versions_and_ciphers():
@@ -327,6 +334,68 @@ def test_gantry_check_warns_about_expiry():
             assert rc == 60 and "expired" in out, out  # served as configured; clients refuse
 
 
+def make_ocsp(leaf, out, days="7"):
+    """A DER OCSP response from the test CA saying leaf.pem is good (openssl ocsp as responder)."""
+    serial = sh(["openssl", "x509", "-in", path(leaf + ".pem"), "-noout", "-serial"])[1]
+    serial = serial.strip().split("=", 1)[1]
+    with open(path("ocsp-index.txt"), "w") as f:
+        f.write("V\t301231000000Z\t\t%s\tunknown\t/CN=%s\n" % (serial, leaf))
+    rc, o = sh(["openssl", "ocsp", "-issuer", path("ca.pem"), "-cert", path(leaf + ".pem"),
+                "-reqout", path(out + ".req")])
+    assert rc == 0, o
+    rc, o = sh(["openssl", "ocsp", "-index", path("ocsp-index.txt"), "-rsigner", path("ca.pem"),
+                "-rkey", path("ca.key"), "-CA", path("ca.pem"), "-reqin", path(out + ".req"),
+                "-respout", path(out), "-ndays", days])
+    assert rc == 0, o
+
+
+def test_ocsp_staple_is_checked_by_check_and_served():
+    # gantry check refuses what the server would refuse (no file, not OCSP, a response about
+    # another certificate), with the key's position; a good one is stapled
+    make_ocsp("a", "a.ocsp")
+    make_ocsp("api", "api.ocsp")
+    with open(path("a-chain.pem"), "w") as f:
+        f.write(open(path("a.pem")).read() + open(path("ca.pem")).read())
+    with open(path("garbage.ocsp"), "w") as f:
+        f.write("garbage\n")
+    for staple, want in (("missing.ocsp", "cannot open"),
+                         ("garbage.ocsp", "not a DER OCSP response"),
+                         ("api.ocsp", "not for the certificate")):
+        cfg = tls_config(1234)
+        cfg["tls"]["certificates"] = [{"cert": path("a-chain.pem"), "key": path("a.key"),
+                                       "ocsp_staple": path(staple)}]
+        p = path("ocsp-" + staple + ".json")
+        with open(p, "w") as f:
+            json.dump(cfg, f, indent=1)
+        r = gwtest.run_gantry(["check", p])
+        assert r.returncode != 0, (staple, r.stdout, r.stderr)
+        assert re.search(r"ocsp-%s\.json:\d+:\d+: tls\.certificates\[0\]\.ocsp_staple: .*%s"
+                         % (re.escape(staple), want), r.stderr), (staple, r.stderr)
+    with Origin() as o:
+        cfg = tls_config(o)
+        cfg["tls"]["certificates"] = [{"cert": path("a-chain.pem"), "key": path("a.key"),
+                                       "ocsp_staple": path("a.ocsp")}]
+        with Gantry(cfg) as g:
+            rc, out = s_client(g, "-servername", "a.test", "-status")
+            assert "OCSP Response Status: successful" in out, out
+            assert "Cert Status: good" in out, out
+            # a reload with a staple for another certificate is refused where it is
+            bad = dict(cfg)
+            bad["tls"] = dict(cfg["tls"])
+            bad["tls"]["certificates"] = [{"cert": path("a-chain.pem"), "key": path("a.key"),
+                                           "ocsp_staple": path("api.ocsp")}]
+            g.write_config(bad)
+            off = len(g.stderr())
+            g.signal(signal.SIGHUP)
+            text = gwtest.wait_until(
+                lambda: g.stderr()[off:] if "reload refused" in g.stderr()[off:] else None, 10,
+                message="reload refused")
+            assert re.search(r":\d+:\d+: tls\.certificates\[0\]\.ocsp_staple: .*not for the "
+                             r"certificate", text), text
+            rc, out = s_client(g, "-servername", "a.test", "-status")
+            assert "Cert Status: good" in out, out
+
+
 def test_plain_http_to_the_tls_port_is_dropped_and_counted():
     with Origin() as o, Gantry(tls_config(o)) as g:
         before = metric(g, "gantry_tls_handshake_failures_total")
@@ -349,6 +418,15 @@ def test_redirect_plain_http_to_https():
             assert r.status == 308 and r.header("Location") == "https://q.example.com:%d/up" % port
             r = request(g.port, "GET", "/echo/x", headers={"Host": "other.test"})
             assert r.status == 200, r
+            # a fully qualified name (one trailing dot) is the same host (RFC 3986 3.2.2)
+            r = request(g.port, "GET", "/echo/d", headers={"Host": "a.test."})
+            assert r.status == 308, r
+            assert r.header("Location") == "https://a.test:%d/echo/d" % port, r
+            r = request(g.port, "GET", "/echo/d", headers={"Host": "Q.example.com.:80"})
+            assert r.status == 308, r
+            assert r.header("Location") == "https://q.example.com:%d/echo/d" % port, r
+            r = request(g.port, "GET", "/echo/x", headers={"Host": "a.test.."})
+            assert r.status != 308, r
             r = request(g.port, "GET", "/health", headers={"Host": "a.test"})
             assert r.status == 200, r  # probes stay on plain HTTP
             rc, out = curl(g, "a.test")  # and HTTPS is not redirected
@@ -584,7 +662,9 @@ def test_mtls_per_service_with_an_optional_listener():
             assert code == 200, out
             assert origin_headers(o)["x-client-cert-subject"] == "CN=alice,O=Example"
             code, out = status("/partners/echo/x", "alice")
-            assert code == 403 and "not accepted for this service" in out, out
+            assert code == 403, out
+            body = json.loads(out.split("\r\n\r\n", 1)[1])
+            assert body["error"] == "client certificate not accepted for service partners", body
             code, out = status("/partners/echo/x", "partner")
             assert code == 200, out
             assert origin_headers(o)["x-client-cert-san"] == "DNS:partner.example"
@@ -649,6 +729,87 @@ def test_mtls_auth_method_identifies_the_consumer():
         json.dump(cfg, fh)
     r = gwtest.run_gantry(["check", f])
     assert r.returncode == 1 and '"mtls" is not configured' in r.stderr, r
+
+
+def reload_with(g, cfg):
+    g.write_config(cfg)
+    off = len(g.stderr())
+    g.signal(signal.SIGHUP)
+    gwtest.wait_until(lambda: "configuration reloaded" in g.stderr()[off:], 10, message="reload")
+
+
+def mtls_session(g, urlpath, proto, sess_in=None, sess_out=None, client=None):
+    """One request over s_client: its output (handshake summary and the HTTP answer)."""
+    args = [proto, "-servername", "a.test", "-ign_eof"]
+    if sess_in:
+        args += ["-sess_in", sess_in]
+    if sess_out:
+        args += ["-sess_out", sess_out]
+    if client:
+        args += ["-cert", path(client + ".pem"), "-key", path(client + ".key")]
+    req = ("GET %s HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n" % urlpath).encode()
+    return s_client(g, *args, inp=req)[1]
+
+
+def test_mtls_sessions_resume_only_under_the_same_client_auth_settings():
+    # A session remembers the client-auth verdict of its full handshake: after a reload that
+    # changes what is trusted (the CA bundle's contents, "required"), a session made before it
+    # must not resume (a full handshake asks for a certificate again); an unchanged reload
+    # keeps resuming.
+    make_client_cert("alice", "alice")
+    rc, out = sh(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                  "ec_paramgen_curve:prime256v1", "-nodes", "-days", "30", "-subj",
+                  "/CN=other CA", "-keyout", path("otherca.key"), "-out", path("otherca.pem"),
+                  "-addext", "basicConstraints=critical,CA:TRUE"])
+    assert rc == 0, out
+    make_client_cert("mallory", "mallory", ca="otherca")
+    bundle = path("resume-bundle.pem")
+    with open(bundle, "w") as f:
+        f.write(open(path("ca.pem")).read() + open(path("otherca.pem")).read())
+    with Origin() as o:
+        cfg = tls_config(o, client_auth={"ca": bundle, "required": False})
+        targets = cfg["services"][0]["targets"]
+        cfg["services"] = [
+            {"name": "certonly", "prefix": "/cert", "strip_prefix": True, "client_cert": True,
+             "targets": targets},
+            {"name": "public", "prefix": "/", "targets": targets},
+        ]
+        with Gantry(cfg) as g:
+            protos = ("-tls1_3", "-tls1_2")
+            for proto in protos:
+                out = mtls_session(g, "/echo/a", proto, sess_out=path("nocert" + proto))
+                assert "New," in out and "HTTP/1.1 200" in out, out
+                out = mtls_session(g, "/cert/echo/a", proto, sess_out=path("other" + proto),
+                                   client="mallory")
+                assert "New," in out and "HTTP/1.1 200" in out, out
+            # the same settings again: the sessions resume
+            reload_with(g, cfg)
+            for proto in protos:
+                out = mtls_session(g, "/cert/echo/b", proto, sess_in=path("other" + proto))
+                assert "Reused," in out and "HTTP/1.1 200" in out, (proto, out)
+            # the bundle rewritten in place without the other CA: its certificate's sessions
+            # make a full handshake, where no certificate was sent
+            with open(bundle, "w") as f:
+                f.write(open(path("ca.pem")).read())
+            reload_with(g, cfg)
+            for proto in protos:
+                out = mtls_session(g, "/cert/echo/c", proto, sess_in=path("other" + proto))
+                assert "Reused," not in out, (proto, out)
+                assert "HTTP/1.1 200" not in out, (proto, out)
+            # required from now on: a session made without a certificate does not resume
+            cfg["tls"]["client_auth"]["required"] = True
+            reload_with(g, cfg)
+            for proto in protos:
+                out = mtls_session(g, "/echo/d", proto, sess_in=path("nocert" + proto))
+                assert "Reused," not in out, (proto, out)
+                assert "HTTP/1.1 200" not in out, (proto, out)
+            # a full handshake with a certificate of the CA still trusted works and resumes
+            for proto in protos:
+                out = mtls_session(g, "/cert/echo/e", proto, sess_out=path("alice" + proto),
+                                   client="alice")
+                assert "New," in out and "HTTP/1.1 200" in out, (proto, out)
+                out = mtls_session(g, "/cert/echo/f", proto, sess_in=path("alice" + proto))
+                assert "Reused," in out and "HTTP/1.1 200" in out, (proto, out)
 
 
 def test_websocket_upgrade_over_https_goes_upstream_with_its_upgrade():

@@ -14,6 +14,8 @@ handshake for many requests), session reuse across new connections, health check
 import json
 import os
 import re
+import shutil
+import signal
 import ssl
 
 import gwtest
@@ -169,6 +171,13 @@ def test_upstream_that_requires_a_client_certificate():
             assert g.wait_log(r"upstream localhost:%d: (TLS error: .*certificate required|write "
                               r"failed|connection closed|connection reset)" % o.port,
                               stream="stderr"), g.logs()
+            # one line per attempt: a TLS error logged with its reason is not logged again as
+            # the reset it ends in
+            rid = r.json()["request_id"]
+            lines = [ln for ln in g.stderr().splitlines() if rid in ln]
+            warns = [ln for ln in lines if " warn " in ln]
+            retries = [ln for ln in lines if " retry " in ln]
+            assert len(warns) == 1 + len(retries), lines
         with Gantry(config(o, upstream_tls={"ca": path("ca.pem"), "cert": path("gateway.pem"),
                                             "key": path("gateway.key")})) as g:
             r = request(g.port, "GET", "/echo/cert")
@@ -230,6 +239,37 @@ def test_gantry_check_names_the_key_and_file():
     assert r.returncode != 0, out
     assert re.search(r"services\[0\]\.upstream_tls\.ca: .*missing\.pem", out), out
     assert "services[0].upstream_tls.cert" in out and "needs both" in out, out
+
+
+def test_a_ca_file_rewritten_in_place_is_a_new_trust_on_reload():
+    # The upstream CA file keeps its path but now holds a CA that did not sign the target: after
+    # the reload, neither a pooled connection nor a resumed session made under the old CA may
+    # carry a request (the pools are keyed by the files' contents, not their paths).
+    shutil.copy(path("ca.pem"), path("inplace-ca.pem"))
+    with OriginServer(ssl_context=server_ctx()) as o:
+        cfg = config(o, upstream_tls={"ca": path("inplace-ca.pem")})
+        with Gantry(cfg) as g:
+            for i in range(3):
+                r = request(g.port, "GET", "/echo/%d" % i)
+                assert r.status == 200, (r, g.logs())
+            shutil.copy(path("otherca.pem"), path("inplace-ca.pem"))
+            off = len(g.stderr())
+            g.signal(signal.SIGHUP)
+            gwtest.wait_until(lambda: "configuration reloaded" in g.stderr()[off:], 10,
+                              message="reload")
+            for i in range(3):
+                r = request(g.port, "GET", "/echo/after%d" % i, timeout=20)
+                assert r.status == 502, (i, r, g.logs())
+            assert g.wait_log(r"upstream localhost:%d: TLS handshake failed: .*certificate"
+                              % o.port, stream="stderr"), g.logs()
+            # and back: the original CA trusts the target again
+            shutil.copy(path("ca.pem"), path("inplace-ca.pem"))
+            off = len(g.stderr())
+            g.signal(signal.SIGHUP)
+            gwtest.wait_until(lambda: "configuration reloaded" in g.stderr()[off:], 10,
+                              message="reload")
+            r = request(g.port, "GET", "/echo/again")
+            assert r.status == 200, (r, g.logs())
 
 
 if __name__ == "__main__":

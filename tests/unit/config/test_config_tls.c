@@ -136,6 +136,91 @@ static void test_client_auth(void **state)
     free(text);
 }
 
+/* A config whose one certificate is certfile/keyfile with "ocsp_staple": ocsp. */
+static char *ocsp_config(const char *certfile, const char *keyfile, const char *ocsp)
+{
+    char *s = malloc(4096);
+    snprintf(s, 4096,
+             "{\"tls\": {\"certificates\": [{\"cert\": \"%s\", \"key\": \"%s\",\n"
+             "  \"ocsp_staple\": \"%s\"}]}}",
+             certfile, keyfile, ocsp);
+    return s;
+}
+
+static void test_ocsp_staple(void **state)
+{
+    (void)state;
+    /* a CA, a leaf it issued (chain file: leaf then CA), and a second leaf of the same CA */
+    EVP_PKEY *cak = key_new(), *lk = key_new(), *ok = key_new();
+    X509 *ca = cert_new("OCSP test CA", cak, NULL, NULL, 0, 30, 1);
+    X509 *leaf = cert_new("a.test", lk, ca, cak, 0, 30, 0);
+    X509 *other = cert_new("b.test", ok, ca, cak, 0, 30, 0);
+    X509 *chain[] = {leaf, ca};
+    char *chainfile = write_certs(dir, "chain.pem", chain, 2);
+    char *leafonly = write_certs(dir, "leaf.pem", &leaf, 1);
+    char *leafkey = write_key(dir, "leaf.key", lk);
+    char *good = write_ocsp(dir, "good.ocsp", leaf, ca, cak, 7);
+    char *stale = write_ocsp(dir, "stale.ocsp", leaf, ca, cak, -1);
+    char *wrong = write_ocsp(dir, "wrong.ocsp", other, ca, cak, 7);
+    char *text = ocsp_config(chainfile, leafkey, good);
+    struct gw_config *cfg = load_ok(text);
+    assert_string_equal(cfg->tls.certs[0].ocsp, good);
+    /* "gantry check" says when the response's nextUpdate has passed (it still loads) */
+    char *out = NULL;
+    size_t outlen = 0;
+    FILE *f = open_memstream(&out, &outlen);
+    assert_int_equal(gw_tls_report_expiry(&cfg->tls, GW_TLS_EXPIRY_WARN_DAYS, f), 0);
+    fclose(f);
+    free(out);
+    gw_config_free(cfg);
+    free(text);
+    /* without the issuer in the chain, the serial and the issuer's name still identify it */
+    text = ocsp_config(leafonly, leafkey, good);
+    gw_config_free(load_ok(text));
+    free(text);
+    text = ocsp_config(chainfile, leafkey, stale);
+    cfg = load_ok(text);
+    f = open_memstream(&out, &outlen);
+    assert_int_equal(gw_tls_report_expiry(&cfg->tls, GW_TLS_EXPIRY_WARN_DAYS, f), 1);
+    fclose(f);
+    assert_non_null(strstr(out, "tls.certificates[0].ocsp_staple"));
+    assert_non_null(strstr(out, "nextUpdate"));
+    free(out);
+    gw_config_free(cfg);
+    free(text);
+    /* a response for another certificate, a file that is no OCSP response, no file: errors at
+     * the key, with its position */
+    text = ocsp_config(chainfile, leafkey, wrong);
+    expect_message(text, "t.json:2:18: tls.certificates[0].ocsp_staple: ");
+    expect_message(text, "not for the certificate");
+    free(text);
+    text = ocsp_config(leafonly, leafkey, wrong);
+    expect_message(text, "not for the certificate");
+    free(text);
+    text = ocsp_config(chainfile, leafkey, chainfile);
+    expect_message(text, "t.json:2:18: tls.certificates[0].ocsp_staple: ");
+    expect_message(text, "not a DER OCSP response");
+    free(text);
+    char missing[600];
+    snprintf(missing, sizeof missing, "%s/missing.ocsp", dir);
+    text = ocsp_config(chainfile, leafkey, missing);
+    expect_message(text, "tls.certificates[0].ocsp_staple: ");
+    expect_message(text, "cannot open");
+    free(text);
+    free(chainfile);
+    free(leafonly);
+    free(leafkey);
+    free(good);
+    free(stale);
+    free(wrong);
+    X509_free(ca);
+    X509_free(leaf);
+    X509_free(other);
+    EVP_PKEY_free(cak);
+    EVP_PKEY_free(lk);
+    EVP_PKEY_free(ok);
+}
+
 static void test_values(void **state)
 {
     (void)state;
@@ -224,7 +309,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_off_by_default), cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_values),         cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_client_auth),
+        cmocka_unit_test(test_client_auth),    cmocka_unit_test(test_ocsp_staple),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

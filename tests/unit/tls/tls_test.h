@@ -3,6 +3,7 @@
 #define GW_TEST_TLS_TEST_H
 
 #include <openssl/evp.h>
+#include <openssl/ocsp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -85,6 +86,38 @@ static inline char *write_key(const char *dir, const char *name, EVP_PKEY *k)
     FILE *f = fopen(path, "w");
     PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL);
     fclose(f);
+    return path;
+}
+
+/* Writes dir/name: a DER OCSP response signed by issuer (issuer_key) saying leaf is good, made
+ * ten days ago, with its nextUpdate next_days from now (negative: already passed). */
+static inline char *write_ocsp(const char *dir, const char *name, X509 *leaf, X509 *issuer,
+                               EVP_PKEY *issuer_key, long next_days)
+{
+    OCSP_CERTID *id = OCSP_cert_to_id(EVP_sha1(), leaf, issuer);
+    OCSP_BASICRESP *bs = OCSP_BASICRESP_new();
+    ASN1_TIME *thisupd = X509_gmtime_adj(NULL, -10L * 86400);
+    ASN1_TIME *nextupd = X509_gmtime_adj(NULL, next_days * 86400);
+    if (!id || !bs || !thisupd || !nextupd ||
+        !OCSP_basic_add1_status(bs, id, V_OCSP_CERTSTATUS_GOOD, 0, NULL, thisupd, nextupd) ||
+        OCSP_basic_sign(bs, issuer, issuer_key, EVP_sha256(), NULL, 0) != 1)
+        abort();
+    OCSP_RESPONSE *r = OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL, bs);
+    unsigned char *der = NULL;
+    int n = r ? i2d_OCSP_RESPONSE(r, &der) : -1;
+    if (n <= 0)
+        abort();
+    char *path = malloc(512);
+    snprintf(path, 512, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    fwrite(der, 1, (size_t)n, f);
+    fclose(f);
+    OPENSSL_free(der);
+    OCSP_RESPONSE_free(r);
+    OCSP_BASICRESP_free(bs);
+    OCSP_CERTID_free(id);
+    ASN1_TIME_free(thisupd);
+    ASN1_TIME_free(nextupd);
     return path;
 }
 
