@@ -50,6 +50,7 @@ int gw__idp_verify_bearer(const struct gw_idp_call *c, struct gw__idp_bearer *b,
     json_t *p = json_loadb((const char *)raw, got, 0, NULL);
     free(raw);
     const char *sid = json_string_value(json_object_get(p, "sid"));
+    const char *jti = json_string_value(json_object_get(p, "jti"));
     const char *sub = json_string_value(json_object_get(p, "sub"));
     json_t *roles = json_object_get(p, "roles");
     rc = GW_EIDTOKEN;
@@ -58,6 +59,9 @@ int gw__idp_verify_bearer(const struct gw_idp_call *c, struct gw__idp_bearer *b,
         b->user = strtoll(sub, &end, 10);
         if (end && *end == '\0' && b->user > 0) {
             snprintf(b->sid, sizeof b->sid, "%s", sid);
+            b->jti[0] = '\0';
+            if (jti && strlen(jti) < sizeof b->jti)
+                snprintf(b->jti, sizeof b->jti, "%s", jti);
             b->roles[0] = '\0';
             size_t i;
             json_t *v;
@@ -350,6 +354,18 @@ void gw__idp_do_refresh(struct gw_idp_call *c, const struct gw_idp_input *in)
     issue(c, &u, sid, refresh, 200);
 }
 
+/* The presented token refused from now on, even when its session was revoked already: recorded
+ * in the store (a restart keeps it), then in the set. 0 or GW_EIDSTORE. */
+static int revoke_presented(const struct gw__idp_bearer *b)
+{
+    int64_t until = b->exp + GW__IDP_REVOKE_MARGIN_S;
+    if (b->jti[0] != '\0' &&
+        gw__idp_revoked_put(gw__idp.store, b->jti, until, (int64_t)time(NULL)) < 0)
+        return GW_EIDSTORE;
+    (void)gw_revoked_add(b->jti_key, until);
+    return 0;
+}
+
 void gw__idp_do_logout(struct gw_idp_call *c, const struct gw_idp_input *in)
 {
     struct gw__idp_bearer b;
@@ -361,13 +377,12 @@ void gw__idp_do_logout(struct gw_idp_call *c, const struct gw_idp_input *in)
         return;
     }
     int n = 0;
-    if (gw__idp_sessions_revoke(gw__idp.store, b.user, in->all ? NULL : b.sid, gw__idp_revoke_sid,
+    if (revoke_presented(&b) < 0 ||
+        gw__idp_sessions_revoke(gw__idp.store, b.user, in->all ? NULL : b.sid, gw__idp_revoke_sid,
                                 &n) < 0) {
         gw__idp_fail(c, GW_EIDSTORE, NULL, NULL);
         return;
     }
-    /* The presented token goes too, even when its session was revoked already. */
-    (void)gw_revoked_add(b.jti_key, b.exp + GW__IDP_REVOKE_MARGIN_S);
     char object[40];
     snprintf(object, sizeof object, "user:%lld", (long long)b.user);
     gw__idp_audit(c, in->all ? "identity.logout_all" : "identity.logout", object, 200);
@@ -431,12 +446,11 @@ void gw__idp_do_password(struct gw_idp_call *c, const struct gw_idp_input *in)
         return;
     }
     int n = 0;
-    if (gw__idp_user_set_hash(gw__idp.store, u.id, h) < 0 ||
+    if (gw__idp_user_set_hash(gw__idp.store, u.id, h) < 0 || revoke_presented(&b) < 0 ||
         gw__idp_sessions_revoke(gw__idp.store, u.id, NULL, gw__idp_revoke_sid, &n) < 0) {
         gw__idp_fail(c, GW_EIDSTORE, NULL, NULL);
         return;
     }
-    (void)gw_revoked_add(b.jti_key, b.exp + GW__IDP_REVOKE_MARGIN_S);
     gw__idp_audit(c, "identity.password_change", object, 200);
     gw__idp_answer(c, 200, json_pack("{s:b, s:i}", "password_changed", 1, "sessions_revoked", n));
 }

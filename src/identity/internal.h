@@ -48,6 +48,7 @@ struct gw__idp_state {
     struct gw__idp_store *store;
     struct gw_jwt_policy pol;
     char dummy[crypto_pwhash_STRBYTES]; /* the hash an unknown user is checked against */
+    _Atomic bool revocations_loaded;    /* the store's revocations are in the set */
 };
 
 struct gw_idp_call {
@@ -78,6 +79,7 @@ struct gw__idp_bearer {
     char sid[GW__IDP_SID_LEN + 1];
     char roles[GW__IDP_ROLES_MAX];
     uint64_t jti_key;
+    char jti[GW__IDP_SID_LEN + 1]; /* the jti claim ("" when it is not a jti of ours) */
     int64_t exp;
 };
 
@@ -125,6 +127,11 @@ void gw__idp_default_roles(char *out, size_t cap);
 
 /* A JSON array of the space-separated roles (NULL when out of memory). */
 json_t *gw__idp_roles_array(const char *roles);
+
+/* Loads the store's live revocations into the in-process set (state/revoked.h), once: at start,
+ * and, when the store was not reachable then (PostgreSQL down), at each identity call until it
+ * succeeds. Blocks on the store: the control thread at start, else the thread pool. */
+void gw__idp_revocations_load(void);
 
 /* The sessions_revoke callback: session sid's tokens refused from now on (arg: an int counting
  * them). */
@@ -210,9 +217,20 @@ int gw__idp_refresh_rotate(struct gw__idp_store *s, const char *old_hash, const 
                            char *sid);
 
 /* Revokes session sid (of user), or every live session of user when sid is NULL; calls each(arg,
- * sid) for each one it revoked. 0 or GW_EIDSTORE. */
+ * sid) for each one it revoked. Each revocation is also recorded in idp_revoked (until now +
+ * s->revoke_for_s) in the same transaction: a restarted gantry loads it (gw__idp_revoked_load).
+ * 0 or GW_EIDSTORE. */
 int gw__idp_sessions_revoke(struct gw__idp_store *s, int64_t user, const char *sid,
                             void (*each)(void *arg, const char *sid), void *arg);
+
+/* Revocations, durable: the store keeps each revoked id (a session's sid, an access token's jti)
+ * with the time until which a token it covers may still be accepted, so that a restarted gantry
+ * refuses them as before (the in-process set is rebuilt from them at start). put records id
+ * until until (a later expiry replaces an earlier one) and drops the expired ones; load drops the
+ * ones expired at now and calls each(arg, id, until) for every other. 0 or GW_EIDSTORE. */
+int gw__idp_revoked_put(struct gw__idp_store *s, const char *id, int64_t until, int64_t now);
+int gw__idp_revoked_load(struct gw__idp_store *s, int64_t now,
+                         void (*each)(void *arg, const char *id, int64_t until), void *arg);
 
 /* TOTP (totp.c, service.c). The pending secret of an enrolment not yet confirmed: set
  * (replacing any), read (0, or 1 when none). 0 or GW_EIDSTORE. */
@@ -317,6 +335,9 @@ struct gw__idp_store_ops {
     int (*admin_set_list)(struct gw__idp_store *s, int64_t id, bool perms, const char *list);
     int (*admin_sessions)(struct gw__idp_store *s, int64_t user, json_t *arr);
     int (*admin_session_of)(struct gw__idp_store *s, int64_t user, const char *sid, bool *found);
+    int (*revoked_put)(struct gw__idp_store *s, const char *id, int64_t until, int64_t now);
+    int (*revoked_load)(struct gw__idp_store *s, int64_t now,
+                        void (*each)(void *arg, const char *id, int64_t until), void *arg);
     /* The lockout (lockout.c), NULL: in-process. */
     int (*lock_wait)(struct gw__idp_store *s, const char *key, int64_t *wait_s, bool *counted);
     int (*lock_fail)(struct gw__idp_store *s, const char *key, uint32_t max, uint64_t window_ms,
@@ -327,6 +348,9 @@ struct gw__idp_store_ops {
 /* The head of every implementation's store. */
 struct gw__idp_store {
     const struct gw__idp_store_ops *ops;
+    /* How long a revoked session's record is kept (seconds from its revocation): the access
+     * tokens' lifetime plus GW__IDP_REVOKE_MARGIN_S (gw__idp_store_open sets it). */
+    int64_t revoke_for_s;
 };
 
 /* store_sqlite_admin.c: the admin functions of the SQLite store, with its connection under its
