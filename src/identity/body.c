@@ -21,7 +21,8 @@ struct member {
 
 /* ASCII letters, digits, '.', '_', '-', 3 to 64 of them, folded to lower case: the one
  * spelling of a name, so "Alice" and "alice" are the same user (non-ASCII names are refused,
- * which leaves no Unicode normalisation question). */
+ * which leaves no Unicode normalisation question). Not all digits: the admin API's {user}
+ * takes a digit-only value as a user id, so no name may look like one. */
 static bool fold_username(char *s, const char **why)
 {
     size_t n = strlen(s);
@@ -38,6 +39,10 @@ static bool fold_username(char *s, const char **why)
             *why = "may hold only ASCII letters, digits, '.', '_' and '-'";
             return false;
         }
+    }
+    if (strspn(s, "0123456789") == n) {
+        *why = "must not be all digits (those name a user id)";
+        return false;
     }
     return true;
 }

@@ -55,6 +55,13 @@ static void test_register(void **state)
             "username");
     refused(GW_IDP_EP_REGISTER,
             "{\"username\": \"j\\u00f6rg\", \"email\": \"a@b\", \"password\": \"p\"}", "username");
+    /* All digits: the admin API's {user} takes a digit-only value as an id. */
+    refused(GW_IDP_EP_REGISTER, "{\"username\": \"006\", \"email\": \"a@b\", \"password\": \"p\"}",
+            "username");
+    assert_int_equal(parse(GW_IDP_EP_REGISTER,
+                           "{\"username\": \"006a\", \"email\": \"a@b\", \"password\": \"p\"}",
+                           &in),
+                     0);
     refused(GW_IDP_EP_REGISTER,
             "{\"username\": \"abc\\u0000d\", \"email\": \"a@b\", \"password\": \"p\"}",
             "body"); /* jansson refuses an escaped NUL: not JSON we take */
