@@ -238,11 +238,51 @@ int gw__idp_second_factor(const struct gw_idp_call *c, const struct gw_idp_input
     return 0;
 }
 
+/* The key failures and attempts of a login count for: the username of the existing account in
+ * names (by username or email: one count per account, however it is spelt), else the login as
+ * typed (folded: an unknown login is counted as a known one is). u: the account when found. 0,
+ * or GW_EIDSTORE. */
+static int account_of(const struct gw_idp_input *in, struct gw__idp_user *u, int *found, char *key,
+                      size_t cap)
+{
+    *found = gw__idp_user_find(gw__idp.store, in->login, in->login_is_email, 0, u);
+    if (*found < 0)
+        return GW_EIDSTORE;
+    snprintf(key, cap, "%s", *found == 0 ? u->username : in->login);
+    return 0;
+}
+
+void gw__idp_do_account(struct gw_idp_call *c, const struct gw_idp_input *in)
+{
+    struct gw__idp_user u;
+    int found;
+    char key[sizeof in->login];
+    /* The store down: the typed login (the login's own call answers 503 anyway). */
+    if (account_of(in, &u, &found, key, sizeof key) < 0)
+        snprintf(key, sizeof key, "%s", in->login);
+    sodium_memzero(&u, sizeof u);
+    char *text = strdup(key);
+    if (text == NULL) {
+        gw__idp_fail(c, GW_ENOMEM, NULL, NULL);
+        return;
+    }
+    gw__idp_answer_text(c, 200, text, strlen(text));
+}
+
 void gw__idp_do_login(struct gw_idp_call *c, const struct gw_idp_input *in)
 {
     const struct gw_identity_conf *ic = &gw__idp.ic;
+    struct gw__idp_user u;
+    int found;
+    char account[sizeof in->login];
+    /* Failures count per account (account_of), so a username and an email do not double the
+     * guesses, and an unknown login locks as a known one does. */
+    if (account_of(in, &u, &found, account, sizeof account) < 0) {
+        gw__idp_fail(c, GW_EIDSTORE, NULL, NULL);
+        return;
+    }
     char ukey[8 + sizeof in->login], akey[8 + sizeof c->client];
-    snprintf(ukey, sizeof ukey, "u:%s", in->login);
+    snprintf(ukey, sizeof ukey, "u:%s", account);
     snprintf(akey, sizeof akey, "a:%s", c->client);
     int64_t wait = 0, wait_a = 0;
     bool counted = false, counted_a = false;
@@ -256,12 +296,6 @@ void gw__idp_do_login(struct gw_idp_call *c, const struct gw_idp_input *in)
     if (wait > 0) {
         gw__idp_fail(c, GW_EIDLOCKED, NULL, "too many failed logins: try again later");
         c->res.retry_after = (uint32_t)wait;
-        return;
-    }
-    struct gw__idp_user u;
-    int found = gw__idp_user_find(gw__idp.store, in->login, in->login_is_email, 0, &u);
-    if (found < 0) {
-        gw__idp_fail(c, GW_EIDSTORE, NULL, NULL);
         return;
     }
     bool rehash = false;
@@ -281,7 +315,7 @@ void gw__idp_do_login(struct gw_idp_call *c, const struct gw_idp_input *in)
     }
     if (!ok) {
         char object[300];
-        snprintf(object, sizeof object, "user:%s", in->login);
+        snprintf(object, sizeof object, "user:%s", account);
         gw__idp_audit_detail(c, "identity.login_failed", object, 401,
                              factor_failed ? "{\"factor\":\"totp\"}" : NULL);
         /* A failure that cannot be counted is not answered as a mere failure: the lockout

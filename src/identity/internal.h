@@ -111,6 +111,8 @@ int gw__idp_second_factor(const struct gw_idp_call *c, const struct gw_idp_input
                           const struct gw__idp_user *u, bool *ok);
 void gw__idp_do_register(struct gw_idp_call *c, const struct gw_idp_input *in);
 void gw__idp_do_login(struct gw_idp_call *c, const struct gw_idp_input *in);
+/* A login's account (identity.h GW_IDP_EP_ACCOUNT): answers 200 with the account's key. */
+void gw__idp_do_account(struct gw_idp_call *c, const struct gw_idp_input *in);
 void gw__idp_do_refresh(struct gw_idp_call *c, const struct gw_idp_input *in);
 void gw__idp_do_logout(struct gw_idp_call *c, const struct gw_idp_input *in);
 void gw__idp_do_password(struct gw_idp_call *c, const struct gw_idp_input *in);

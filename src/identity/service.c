@@ -321,7 +321,8 @@ static void on_work(uv_work_t *w)
         return;
     }
     gw__idp_revocations_load(); /* when the store was not there at start */
-    if (gw_idp_parse(c->ep, c->body, c->len, in, &field, &why) != 0) {
+    enum gw_idp_endpoint ep = c->ep == GW_IDP_EP_ACCOUNT ? GW_IDP_EP_LOGIN : c->ep;
+    if (gw_idp_parse(ep, c->body, c->len, in, &field, &why) != 0) {
         gw__idp_fail(c, GW_EIDINPUT, field, why);
     } else {
         switch (c->ep) {
@@ -330,6 +331,9 @@ static void on_work(uv_work_t *w)
             break;
         case GW_IDP_EP_LOGIN:
             gw__idp_do_login(c, in);
+            break;
+        case GW_IDP_EP_ACCOUNT:
+            gw__idp_do_account(c, in);
             break;
         case GW_IDP_EP_REFRESH:
             gw__idp_do_refresh(c, in);

@@ -165,5 +165,40 @@ def test_sqlite_lockout_in_process_and_admin_unlock():
                           message="two lockouts audited")
 
 
+def username_and_email_are_one_account(g):
+    r = post(g, "/auth/register", {"username": "dave", "email": "dave@example.com",
+                                   "password": PASSWORD})
+    assert r.status == 201, r
+    # Two failures by name, one by email: three for the account, which is locked however it is
+    # named.
+    assert login(g, "dave", "wrong-password-1").status == 401
+    assert login(g, "Dave@Example.com", "wrong-password-2").status == 401
+    assert login(g, "DAVE", "wrong-password-3").status == 401
+    for name in ("dave", "dave@example.com"):
+        r = login(g, name)
+        assert r.status == 429, (name, r)
+    # An unknown login counts as typed (it has no account), and locks alike.
+    for i in range(3):
+        assert login(g, "ghost", "wrong-password-%d" % i).status == 401
+    assert login(g, "ghost", "wrong-password").status == 429
+    assert login(g, "ghost@example.com", "wrong-password").status == 401
+
+
+@gwtest.timeout(120)
+def test_sqlite_lockout_counts_per_account_not_per_spelling():
+    tmp = gwtest._mkdtemp("idlock")
+    with Origin() as o, Gantry(config(o, tmp, "s")) as g:
+        username_and_email_are_one_account(g)
+        gwtest.wait_until(lambda: count(audit(tmp, "s"), "identity.lockout", "user:dave") == 1,
+                          message="the account's lockout audited under its username")
+
+
+@gwtest.timeout(180)
+def test_postgres_lockout_counts_per_account_not_per_spelling():
+    tmp = gwtest._mkdtemp("idlock")
+    with PostgresServer() as pg, Origin() as o, Gantry(config(o, tmp, "p", pg)) as g:
+        username_and_email_are_one_account(g)
+
+
 if __name__ == "__main__":
     gwtest.main(globals())
