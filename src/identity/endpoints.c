@@ -284,18 +284,26 @@ void gw__idp_do_login(struct gw_idp_call *c, const struct gw_idp_input *in)
     char ukey[8 + sizeof in->login], akey[8 + sizeof c->client];
     snprintf(ukey, sizeof ukey, "u:%s", account);
     snprintf(akey, sizeof akey, "a:%s", c->client);
+    /* The attempt is counted as a failure before its password is checked (reserved), and
+     * released if it was not one: of many concurrent guesses, no more than max_failures are
+     * checked. A failure that cannot be counted is not answered as a mere failure (503): the
+     * lockout must hold. The instance whose count starts a lockout records it, once. */
     int64_t wait = 0, wait_a = 0;
-    bool counted = false, counted_a = false;
-    if (gw__idp_lock_wait(ukey, &wait, &counted) < 0 ||
-        gw__idp_lock_wait(akey, &wait_a, &counted_a) < 0) {
+    bool started = false, started_a = false;
+    if (gw__idp_lock_reserve(ukey, ic->max_failures, &wait, &started) < 0) {
         gw__idp_fail(c, GW_EIDSTORE, NULL, NULL);
         return;
     }
-    if (wait_a > wait)
-        wait = wait_a;
-    if (wait > 0) {
+    if (wait == 0 && gw__idp_lock_reserve(akey, ic->max_addr_failures, &wait_a, &started_a) < 0) {
+        (void)gw__idp_lock_release(ukey, ic->max_failures, started);
+        gw__idp_fail(c, GW_EIDSTORE, NULL, NULL);
+        return;
+    }
+    if (wait > 0 || wait_a > 0) {
+        if (wait == 0) /* the address is locked: the account's count was not a failure */
+            (void)gw__idp_lock_release(ukey, ic->max_failures, started);
         gw__idp_fail(c, GW_EIDLOCKED, NULL, "too many failed logins: try again later");
-        c->res.retry_after = (uint32_t)wait;
+        c->res.retry_after = (uint32_t)(wait > wait_a ? wait : wait_a);
         return;
     }
     bool rehash = false;
@@ -318,14 +326,6 @@ void gw__idp_do_login(struct gw_idp_call *c, const struct gw_idp_input *in)
         snprintf(object, sizeof object, "user:%s", account);
         gw__idp_audit_detail(c, "identity.login_failed", object, 401,
                              factor_failed ? "{\"factor\":\"totp\"}" : NULL);
-        /* A failure that cannot be counted is not answered as a mere failure: the lockout
-         * must hold. The instance whose failure starts a lockout records it, once. */
-        bool started = false, started_a = false;
-        if (gw__idp_lock_fail(ukey, ic->max_failures, &started) < 0 ||
-            gw__idp_lock_fail(akey, ic->max_addr_failures, &started_a) < 0) {
-            gw__idp_fail(c, GW_EIDSTORE, NULL, NULL);
-            return;
-        }
         if (started)
             gw__idp_audit(c, "identity.lockout", object, 429);
         if (started_a) {
@@ -335,8 +335,12 @@ void gw__idp_do_login(struct gw_idp_call *c, const struct gw_idp_input *in)
         gw__idp_fail(c, GW_EIDCREDENTIALS, NULL, NULL);
         return;
     }
-    if (counted)
-        (void)gw__idp_lock_ok(ukey);
+    /* A success: the account's failures are forgotten (a lockout this attempt's count started
+     * ends), the address's count of it undone. */
+    if (started)
+        (void)gw__idp_lock_release(ukey, ic->max_failures, true);
+    (void)gw__idp_lock_ok(ukey);
+    (void)gw__idp_lock_release(akey, ic->max_addr_failures, started_a);
     if (rehash) {
         char h[crypto_pwhash_STRBYTES];
         if (gw__idp_password_hash(in->password, in->password_len, ic->opslimit, ic->memlimit, h) ==

@@ -345,6 +345,9 @@ struct gw__idp_store_ops {
     int (*lock_fail)(struct gw__idp_store *s, const char *key, uint32_t max, uint64_t window_ms,
                      uint64_t lockout_ms, bool *started);
     int (*lock_clear)(struct gw__idp_store *s, const char *key, bool only_failures, bool *was);
+    int (*lock_reserve)(struct gw__idp_store *s, const char *key, uint32_t max, uint64_t window_ms,
+                        uint64_t lockout_ms, int64_t *wait_s, bool *started);
+    int (*lock_release)(struct gw__idp_store *s, const char *key, uint32_t max, bool started);
 };
 
 /* The head of every implementation's store. */
@@ -429,6 +432,15 @@ void gw__idp_throttle_ok(const char *key);
  * running. */
 bool gw__idp_throttle_clear(const char *key, int64_t now_ms);
 
+/* A login attempt for key, counted as a failure before its password is checked (reserved): the
+ * seconds to wait when a lockout runs (then nothing is counted), else 0 with *started set when
+ * this attempt's count starts a lockout (the attempt is still checked). */
+int64_t gw__idp_throttle_reserve(const char *key, uint32_t max, uint64_t window_ms,
+                                 uint64_t lockout_ms, int64_t now_ms, bool *started);
+
+/* The reserved attempt was not a failure: its count undone (the lockout it started ended). */
+void gw__idp_throttle_release(const char *key, uint32_t max, bool started);
+
 /* Frees the table (gw_idp_stop). */
 void gw__idp_throttle_reset(void);
 
@@ -452,12 +464,27 @@ int gw__idp_lock_ok(const char *key);
  * was running. 0 or GW_EIDSTORE. */
 int gw__idp_lock_clear(const char *key, bool *was);
 
+/* A login attempt for key counted as a failure before its password is checked, so that of many
+ * concurrent guesses no more than max are checked: *wait_s > 0 when a lockout runs (nothing
+ * counted: refuse), else 0 with *started set for the one attempt, among every instance's, whose
+ * count starts a lockout (it is still checked). A wrong password then needs nothing more; a
+ * right one calls gw__idp_lock_release. 0 or GW_EIDSTORE. */
+int gw__idp_lock_reserve(const char *key, uint32_t max, int64_t *wait_s, bool *started);
+
+/* The reserved attempt was not a failure (a right password, or refused by another key's
+ * lockout): its count undone, and the lockout it started (started) ended. 0 or GW_EIDSTORE. */
+int gw__idp_lock_release(const char *key, uint32_t max, bool started);
+
 /* store_pg_lockout.c: the PostgreSQL store's lockout (only_failures: a successful login's
  * clearing, which leaves a running lockout alone). */
 int gw__idp_pg_lock_wait(struct gw__idp_store *s, const char *key, int64_t *wait_s, bool *counted);
 int gw__idp_pg_lock_fail(struct gw__idp_store *s, const char *key, uint32_t max, uint64_t window_ms,
                          uint64_t lockout_ms, bool *started);
 int gw__idp_pg_lock_clear(struct gw__idp_store *s, const char *key, bool only_failures, bool *was);
+int gw__idp_pg_lock_reserve(struct gw__idp_store *s, const char *key, uint32_t max,
+                            uint64_t window_ms, uint64_t lockout_ms, int64_t *wait_s,
+                            bool *started);
+int gw__idp_pg_lock_release(struct gw__idp_store *s, const char *key, uint32_t max, bool started);
 
 /* ---- gate.c: login throttling's counters, bound at start -------------------------------- */
 

@@ -628,6 +628,8 @@ static const struct gw__idp_store_ops pg_ops = {
     .lock_wait = gw__idp_pg_lock_wait,
     .lock_fail = gw__idp_pg_lock_fail,
     .lock_clear = gw__idp_pg_lock_clear,
+    .lock_reserve = gw__idp_pg_lock_reserve,
+    .lock_release = gw__idp_pg_lock_release,
 };
 
 const struct gw__idp_store_ops *gw__idp_pg_ops(void)
