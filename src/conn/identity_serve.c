@@ -209,6 +209,16 @@ void gw__idp_serve(struct gw_request *r, int ep)
         r->ds->respond(r, &a);
         return;
     }
+    /* A body must say it is JSON: text/plain, a form or a multipart body is what a cross-site
+     * page can send without a CORS preflight. A POST without a body (a logout) needs none. */
+    if (!get &&
+        (m->body == GW_BODY_CHUNKED || (m->body == GW_BODY_LENGTH && m->content_length > 0))) {
+        int ct = gw_http1_find_header(m, "content-type", 12);
+        if (ct < 0 || !gw_idp_json_media(m->headers[ct].value, m->headers[ct].value_len)) {
+            answer_err(r, GW_EIDMEDIA, "the body must be application/json (charset utf-8)", true);
+            return;
+        }
+    }
     if (m->body == GW_BODY_LENGTH && m->content_length > GW_IDP_BODY_MAX) {
         answer_err(r, GW_EBODYTOOLARGE, NULL, true);
         return;

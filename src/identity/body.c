@@ -3,6 +3,7 @@
 #include "identity/identity.h"
 
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 #include <sodium.h>
@@ -448,4 +449,75 @@ int gw_idp_body_dechunk(struct gw_chunked_decoder *d, const char *in, size_t n, 
     }
     *used = at;
     return rc;
+}
+
+static bool is_tchar(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+static size_t skip_ows(const char *v, size_t i, size_t n)
+{
+    while (i < n && (v[i] == ' ' || v[i] == '\t'))
+        i++;
+    return i;
+}
+
+bool gw_idp_json_media(const char *v, size_t n)
+{
+    static const char type[] = "application/json";
+    size_t i = skip_ows(v, 0, n), t = sizeof type - 1;
+    if (n - i < t || strncasecmp(v + i, type, t) != 0)
+        return false;
+    i += t;
+    bool charset_seen = false;
+    for (;;) {
+        i = skip_ows(v, i, n);
+        if (i == n)
+            return true;
+        if (v[i] != ';')
+            return false; /* "application/jsonx", "application/json x" */
+        i = skip_ows(v, i + 1, n);
+        if (i == n)
+            return true; /* a trailing ';' (RFC 9110 5.6.6 allows empty parameters) */
+        size_t name = i;
+        while (i < n && is_tchar(v[i]))
+            i++;
+        size_t name_len = i - name;
+        if (name_len == 0 || i == n || v[i] != '=')
+            return false;
+        i++;
+        char val[16];
+        size_t vl = 0;
+        bool long_val = false;
+        if (i < n && v[i] == '"') {
+            for (i++; i < n && v[i] != '"'; i++) {
+                if (v[i] == '\\' && i + 1 < n)
+                    i++;
+                if (vl < sizeof val - 1)
+                    val[vl++] = v[i];
+                else
+                    long_val = true;
+            }
+            if (i == n)
+                return false; /* unterminated quoted string */
+            i++;
+        } else {
+            for (; i < n && is_tchar(v[i]); i++) {
+                if (vl < sizeof val - 1)
+                    val[vl++] = v[i];
+                else
+                    long_val = true;
+            }
+            if (vl == 0)
+                return false;
+        }
+        val[vl] = '\0';
+        if (name_len == 7 && strncasecmp(v + name, "charset", 7) == 0) {
+            if (charset_seen || long_val || strcasecmp(val, "utf-8") != 0)
+                return false;
+            charset_seen = true;
+        }
+    }
 }

@@ -57,6 +57,11 @@ struct gw_idp_input {
 int gw_idp_parse(enum gw_idp_endpoint ep, const char *body, size_t len, struct gw_idp_input *in,
                  const char **field, const char **why);
 
+/* Whether a Content-Type value v[0..n) is application/json (RFC 9110 8.3.1: type and subtype
+ * case-insensitive, then parameters "; name=value", value a token or a quoted string; a charset
+ * parameter must be utf-8, RFC 8259 8.1). A pure function. */
+bool gw_idp_json_media(const char *v, size_t n);
+
 /* The endpoint whose configured path is path[0..n) (register only when registration is on), or
  * -1. One comparison per endpoint; -1 at once when identity is off. Any thread. */
 int gw_idp_endpoint(const struct gw_config *cfg, const char *path, size_t n);

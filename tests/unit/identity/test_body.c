@@ -255,12 +255,51 @@ static void test_dechunk(void **state)
     assert_true(dechunk(nocrlf, sizeof nocrlf - 1, 2, out, &len, sizeof out, &used) < 0);
 }
 
+/* The media types identity's POST endpoints take: application/json, with parameters, a charset
+ * only utf-8. */
+static void test_json_media_type(void **state)
+{
+    (void)state;
+    static const char *const ok[] = {
+        "application/json",
+        "Application/JSON",
+        "application/json; charset=utf-8",
+        "application/json;charset=UTF-8",
+        "application/json ; charset=\"utf-8\"",
+        "application/json; foo=bar",
+        "  application/json  ",
+        "application/json;",
+    };
+    static const char *const refused[] = {
+        "",
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "application/jsonx",
+        "application/json; charset=utf-16",
+        "application/json; charset=",
+        "application/json; charset=latin1",
+        "application/json x",
+        "application/ json",
+        "application/json; charset=utf-8; charset=utf-16",
+        "application/*",
+        "json",
+        "application/json; =x",
+        "application/json; charset=\"utf-8",
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        assert_true(gw_idp_json_media(ok[i], strlen(ok[i])));
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+        assert_false(gw_idp_json_media(refused[i], strlen(refused[i])));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_register),      cmocka_unit_test(test_login_refresh_logout_me),
-        cmocka_unit_test(test_totp_bodies),   cmocka_unit_test(test_password_rules),
-        cmocka_unit_test(test_password_hash), cmocka_unit_test(test_dechunk),
+        cmocka_unit_test(test_register),        cmocka_unit_test(test_login_refresh_logout_me),
+        cmocka_unit_test(test_totp_bodies),     cmocka_unit_test(test_password_rules),
+        cmocka_unit_test(test_password_hash),   cmocka_unit_test(test_dechunk),
+        cmocka_unit_test(test_json_media_type),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
