@@ -153,6 +153,8 @@ int gw_idp_parse(enum gw_idp_endpoint ep, const char *body, size_t len, struct g
         {"recovery_code", IN(recovery), false},
     };
     static const struct member confirm[] = {{"code", IN(totp), true}};
+    /* enrol: the current password, so that a stolen access token cannot add a second factor */
+    static const struct member enrol[] = {{"password", IN(password), true}};
     /* disable: the password, or a code (TOTP or recovery: told apart by their alphabets) */
     static const struct member disable[] = {
         {"password", IN(password), false},
@@ -184,6 +186,9 @@ int gw_idp_parse(enum gw_idp_endpoint ep, const char *body, size_t len, struct g
     case GW_IDP_EP_PASSWORD:
         ms = change, nms = sizeof change / sizeof change[0];
         break;
+    case GW_IDP_EP_TOTP_ENROL:
+        ms = enrol, nms = 1;
+        break;
     case GW_IDP_EP_TOTP_CONFIRM:
         ms = confirm, nms = 1;
         break;
@@ -191,7 +196,7 @@ int gw_idp_parse(enum gw_idp_endpoint ep, const char *body, size_t len, struct g
         ms = disable, nms = sizeof disable / sizeof disable[0];
         break;
     default:
-        return 0; /* me and totp enrol take no body */
+        return 0; /* me takes no body */
     }
     if (len == 0 || len > GW_IDP_BODY_MAX)
         goto out;

@@ -103,6 +103,11 @@ int64_t gw__idp_now_ms(void);
  * GW_EIDREVOCATIONS while the revoked set is in doubt and refuses (state/revoked.h; with
  * in_doubt_ok, a logout's, the set answers from what it holds instead). */
 int gw__idp_verify_bearer(const struct gw_idp_call *c, struct gw__idp_bearer *b, bool in_doubt_ok);
+/* The current password of the bearer token's user u checked before a change of its factors
+ * (TOTP enrol): 0, or -1 with the failure answered (429 while the account is locked, 401 when
+ * wrong, which counts towards the account's lockout; action names the audit entry). */
+int gw__idp_reauth(struct gw_idp_call *c, const struct gw_idp_input *in,
+                   const struct gw__idp_user *u, const char *action);
 /* The user of the request's bearer token into *u: 0, or -1 with the failure answered. */
 int gw__idp_bearer_user(struct gw_idp_call *c, struct gw__idp_bearer *b, struct gw__idp_user *u);
 /* The second factor of u's login: in's TOTP code (a step later than the last one used) or one
@@ -117,7 +122,7 @@ void gw__idp_do_refresh(struct gw_idp_call *c, const struct gw_idp_input *in);
 void gw__idp_do_logout(struct gw_idp_call *c, const struct gw_idp_input *in);
 void gw__idp_do_password(struct gw_idp_call *c, const struct gw_idp_input *in);
 void gw__idp_do_me(struct gw_idp_call *c);
-void gw__idp_do_totp_enrol(struct gw_idp_call *c);
+void gw__idp_do_totp_enrol(struct gw_idp_call *c, const struct gw_idp_input *in);
 void gw__idp_do_totp_confirm(struct gw_idp_call *c, const struct gw_idp_input *in);
 void gw__idp_do_totp_disable(struct gw_idp_call *c, const struct gw_idp_input *in);
 

@@ -345,7 +345,7 @@ static void on_work(uv_work_t *w)
             gw__idp_do_password(c, in);
             break;
         case GW_IDP_EP_TOTP_ENROL:
-            gw__idp_do_totp_enrol(c);
+            gw__idp_do_totp_enrol(c, in);
             break;
         case GW_IDP_EP_TOTP_CONFIRM:
             gw__idp_do_totp_confirm(c, in);

@@ -174,7 +174,7 @@ def test_roles_change_and_totp_reset():
 
         # TOTP on, then reset by the admin: logins need no code any more.
         tok = login(g, "gail").json()["access_token"]
-        r = post(g, "/auth/totp/enrol", b"", headers=bearer(tok))
+        r = post(g, "/auth/totp/enrol", {"password": PASSWORD}, headers=bearer(tok))
         secret = b32decode(r.json()["secret"])
         assert post(g, "/auth/totp/confirm", {"code": hotp(secret, step_now())},
                     headers=bearer(tok)).status == 200

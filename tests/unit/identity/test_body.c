@@ -170,8 +170,11 @@ static void test_totp_bodies(void **state)
     refused(GW_IDP_EP_TOTP_DISABLE, "{}", "password");
     refused(GW_IDP_EP_TOTP_DISABLE, "{\"code\": \"1234567890\"}", "code");
     refused(GW_IDP_EP_TOTP_DISABLE, "{\"code\": \"!\"}", "code");
-    /* enrol: no body read */
-    assert_int_equal(parse(GW_IDP_EP_TOTP_ENROL, "", &in), 0);
+    /* enrol: the current password */
+    assert_int_equal(parse(GW_IDP_EP_TOTP_ENROL, "{\"password\": \"pw\"}", &in), 0);
+    assert_string_equal(in.password, "pw");
+    refused(GW_IDP_EP_TOTP_ENROL, "", "body");
+    refused(GW_IDP_EP_TOTP_ENROL, "{}", "password");
 }
 
 static void test_password_rules(void **state)
