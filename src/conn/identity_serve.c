@@ -202,10 +202,12 @@ void gw__idp_serve(struct gw_request *r, int ep)
 {
     const struct gw_http1_message *m = &r->msg;
     bool get = ep == GW_IDP_EP_ME;
-    if (get ? (m->method_id != GW_METHOD_GET) : (m->method_id != GW_METHOD_POST)) {
+    /* HEAD is GET without the body (RFC 9110 9.3.2): the writer leaves the body out. */
+    if (get ? (m->method_id != GW_METHOD_GET && m->method_id != GW_METHOD_HEAD)
+            : (m->method_id != GW_METHOD_POST)) {
         struct gw_answer a;
         gw_answer_init(&a, GW_EMETHODNOTALLOWED);
-        a.headers = get ? "Allow: GET\r\n" : "Allow: POST\r\n";
+        a.headers = get ? "Allow: GET, HEAD\r\n" : "Allow: POST\r\n";
         r->ds->respond(r, &a);
         return;
     }

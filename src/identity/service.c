@@ -120,8 +120,11 @@ int gw_idp_start(const struct gw_config *cfg)
         snprintf(gw__idp.roles + n, sizeof gw__idp.roles - n, "%s%s", n ? " " : "",
                  c->default_roles[i]);
     }
-    gw__idp.pol = (struct gw_jwt_policy){
-        .leeway_s = 0, .iss = ic->issuer, .aud = ic->audience, .require_exp = true};
+    /* The leeway the services give (auth.jwt.leeway): a token they accept, me accepts too. */
+    gw__idp.pol = (struct gw_jwt_policy){.leeway_s = (int64_t)(cfg->auth.leeway_ms / 1000),
+                                         .iss = ic->issuer,
+                                         .aud = ic->audience,
+                                         .require_exp = true};
     /* The dummy hash has the configured cost: an unknown user costs what a wrong password does. */
     char pw[33];
     gw__idp_random_hex(pw, 16);

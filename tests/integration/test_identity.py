@@ -321,6 +321,32 @@ def test_post_endpoints_take_only_json():
         assert r.status == 200, r
 
 
+def test_me_and_services_share_the_leeway():
+    """A token just past its exp but within auth.jwt's leeway (default 30 s) is accepted by the
+    services; me accepts it too (the same leeway), and HEAD /auth/me answers as GET without a
+    body."""
+    import time
+    with Env() as env:
+        g = env.g
+        assert register(g, "lee").status == 201
+        claims = json.loads(b64d(login(g, "lee").json()["access_token"].split(".")[1]))
+        claims["exp"] = int(time.time()) - 5
+        claims["iat"] = claims["exp"] - 900
+        def b64e(b):
+            return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+        head = b64e(json.dumps({"alg": "HS256", "typ": "JWT", "kid": "id1"}).encode())
+        body = b64e(json.dumps(claims).encode())
+        sig = b64e(hmac.new(SECRET.encode(), (head + "." + body).encode(),
+                            hashlib.sha256).digest())
+        tok = head + "." + body + "." + sig
+        assert request(g.port, "GET", "/api/echo/x", headers=bearer(tok)).status == 200
+        r = request(g.port, "GET", "/auth/me", headers=bearer(tok))
+        assert r.status == 200 and r.json()["username"] == "lee", r
+        r = request(g.port, "HEAD", "/auth/me", headers=bearer(tok))
+        assert r.status == 200 and r.body == b"", r
+        assert int(r.header("Content-Length")) > 0, r.headers
+
+
 def test_registration_modes_and_restart():
     with Env(register={"mode": "invite", "invite_codes": ["let-me-in-42"]}) as env:
         g = env.g
