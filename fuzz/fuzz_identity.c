@@ -11,12 +11,14 @@
  * its permissions body ("permissions"): on 0 the names are space-separated, of the allowed
  * characters, fitting their buffer. 0xfd fuzzes the admin API's new user
  * (gw_idp_parse_new_user: a registration's checks, plus roles and permissions lists as above),
- * 0xfc its password reset body (gw_idp_parse_password: NUL-terminated, 1 to 256 bytes).
+ * 0xfc its password reset body (gw_idp_parse_password: NUL-terminated, 1 to 256 bytes), 0xfb
+ * the Content-Type check of the POST endpoints (gw_idp_json_media).
  * Any violation traps.
  */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -70,6 +72,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(strlen(in.username) >= 3 && strchr(in.email, '@') != NULL);
         CHECK(in.password_len > 0 && in.password[in.password_len] == '\0');
         CHECK(has_roles || roles[0] == '\0');
+        return 0;
+    }
+    if (data[0] == 0xfb) {
+        /* The Content-Type check of identity's POST endpoints: no crash, no read past n. */
+        char *v = malloc(size - 1 ? size - 1 : 1);
+        if (v == NULL)
+            return 0;
+        memcpy(v, data + 1, size - 1);
+        bool ok = gw_idp_json_media(v, size - 1);
+        CHECK(!ok || size - 1 >= strlen("application/json"));
+        free(v);
         return 0;
     }
     if (data[0] == 0xfc) {

@@ -226,14 +226,35 @@ static void on_user(struct gw_server *s, const struct gw__admin_req *rq, struct 
     start(s, rq, rs, &a, action);
 }
 
+/* Whether the query string names key (with or without a value). */
+static bool query_has(const char *q, size_t n, const char *key)
+{
+    size_t k = strlen(key);
+    for (size_t i = 0; i < n;) {
+        const char *amp = memchr(q + i, '&', n - i);
+        size_t end = amp ? (size_t)(amp - q) : n;
+        if (end - i >= k && memcmp(q + i, key, k) == 0 && (end - i == k || q[i + k] == '='))
+            return true;
+        i = end + 1;
+    }
+    return false;
+}
+
 void gw__admin_idp_users(struct gw_server *s, const struct gw__admin_req *rq,
                          struct gw__admin_resp *rs)
 {
     char search[256] = "", num[24];
     long long after = 0, limit = 100;
     char *end = NULL;
-    if (gw__admin_query_get(rq->query.p, rq->query.n, "search", search, sizeof search) < 0)
-        search[0] = '\0'; /* absent */
+    if (gw__admin_query_get(rq->query.p, rq->query.n, "search", search, sizeof search) < 0) {
+        /* Absent, or present but malformed or too long for the buffer: the latter refused, never
+         * ignored (an ignored search would list every user). */
+        if (query_has(rq->query.p, rq->query.n, "search")) {
+            gw__admin_error(rs, 400, "search: at most 254 bytes, percent-encoded correctly");
+            return;
+        }
+        search[0] = '\0';
+    }
     if (gw__admin_query_get(rq->query.p, rq->query.n, "limit", num, sizeof num) >= 0) {
         limit = strtoll(num, &end, 10);
         if (end == num || *end || limit < 1 || limit > 1000) {

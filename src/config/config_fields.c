@@ -185,5 +185,6 @@ static void root_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
     resolve_workers(cfg);
     apply_env_overrides(ctx, cfg);
     gw__cfg_check_names(ctx, cfg);
+    gw__cfg_check_identity_claims(ctx, cfg);
     gw__cfg_check_routes(ctx, cfg, json ? json_object_get(json, "services") : NULL);
 }

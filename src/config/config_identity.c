@@ -637,6 +637,32 @@ static void build_keys(struct gw__cfg_ctx *ctx, struct gw_config *cfg)
              (unsigned long long)(ic->jwks_max_age_ms / 1000));
 }
 
+void gw__cfg_check_identity_claims(struct gw__cfg_ctx *ctx, const struct gw_config *cfg)
+{
+    const struct gw_identity_conf *ic = &cfg->identity;
+    const struct {
+        const char *key, *auth, *ident;
+    } pairs[] = {{"issuer", cfg->auth.issuer, ic->issuer},
+                 {"audience", cfg->auth.audience, ic->audience}};
+    if (!ic->enabled)
+        return;
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+        if (pairs[i].auth == NULL || pairs[i].ident == NULL ||
+            strcmp(pairs[i].auth, pairs[i].ident) == 0)
+            continue;
+        gw__cfg_push_key(ctx, "auth");
+        gw__cfg_push_key(ctx, "jwt");
+        gw__cfg_push_key(ctx, pairs[i].key);
+        gw__cfg_error(ctx,
+                      "\"%s\" is not identity.%s \"%s\": the tokens gantry issues would be "
+                      "refused (leave it out or make them equal)",
+                      pairs[i].auth, pairs[i].key, pairs[i].ident);
+        gw__cfg_pop(ctx);
+        gw__cfg_pop(ctx);
+        gw__cfg_pop(ctx);
+    }
+}
+
 static void identity_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
 {
     struct gw_config *cfg = obj;

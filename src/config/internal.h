@@ -308,6 +308,10 @@ extern const struct gw__cfg_object gw__cfg_probes_obj;   /* "probes" (config_pro
 /* "services": the list of gw__cfg_service_obj (config_service.c). */
 extern const struct gw__cfg_list gw__cfg_service_list;
 
+/* auth.jwt.issuer / audience, when set with identity on, must equal identity.issuer / audience
+ * (config_identity.c): the error at auth.jwt's key. */
+void gw__cfg_check_identity_claims(struct gw__cfg_ctx *ctx, const struct gw_config *cfg);
+
 /* The rules across services (config_routes.c), run by the root's check once every service is
  * parsed: duplicate names, and routes two services would serve. services: the document's
  * "services" array (NULL when absent), for the errors' positions. */

@@ -159,6 +159,24 @@ static bool take_chunked(struct gw_request *r)
     return false;
 }
 
+/* A login's account is known (identity.throttle): its throttle decision, then the login. */
+static void on_account(void *arg, const struct gw_idp_result *res)
+{
+    struct gw_request *r = arg;
+    struct gw_idp_serve *st = r->idp;
+    st->call = NULL;
+    int rc = 0;
+    if (res->err == 0)
+        rc = gw_idp_gate_login(r->w->rl_redis, r->snap->cfg, res->body, res->body_len, client_of(r),
+                               on_gate, r, &st->gate);
+    if (rc == GW_IDP_GATE_PENDING)
+        return;
+    if (rc > 0)
+        throttled(r, (uint32_t)rc);
+    else
+        start_call(r);
+}
+
 /* Takes what body bytes have come; starts the call once they are all there (a login after its
  * throttle's decision). */
 void gw__idp_serve_input(struct gw_request *r)
@@ -168,15 +186,14 @@ void gw__idp_serve_input(struct gw_request *r)
         return;
     if (st->chunked ? !take_chunked(r) : !gw__request_take_body(r, st->body, &st->len, st->want))
         return;
-    if (st->ep == GW_IDP_EP_LOGIN) {
-        int rc = gw_idp_gate_login(r->w->rl_redis, r->snap->cfg, st->body, st->len, client_of(r),
-                                   on_gate, r, &st->gate);
-        if (rc == GW_IDP_GATE_PENDING)
-            return;
-        if (rc > 0) {
-            throttled(r, (uint32_t)rc);
-            return;
-        }
+    if (st->ep == GW_IDP_EP_LOGIN && gw_idp_gate_on()) {
+        /* The account first (the store, on the thread pool), so that a username and an email
+         * count for one account; then the throttle (on_account), then the login. */
+        int rc = gw_idp_call_start(&r->w->loop, r->snap->cfg, GW_IDP_EP_ACCOUNT, st->body, st->len,
+                                   NULL, 0, client_of(r), on_account, r, &st->call);
+        if (rc < 0)
+            answer_err(r, rc, NULL, false);
+        return;
     }
     start_call(r);
 }
@@ -185,12 +202,24 @@ void gw__idp_serve(struct gw_request *r, int ep)
 {
     const struct gw_http1_message *m = &r->msg;
     bool get = ep == GW_IDP_EP_ME;
-    if (get ? (m->method_id != GW_METHOD_GET) : (m->method_id != GW_METHOD_POST)) {
+    /* HEAD is GET without the body (RFC 9110 9.3.2): the writer leaves the body out. */
+    if (get ? (m->method_id != GW_METHOD_GET && m->method_id != GW_METHOD_HEAD)
+            : (m->method_id != GW_METHOD_POST)) {
         struct gw_answer a;
         gw_answer_init(&a, GW_EMETHODNOTALLOWED);
-        a.headers = get ? "Allow: GET\r\n" : "Allow: POST\r\n";
+        a.headers = get ? "Allow: GET, HEAD\r\n" : "Allow: POST\r\n";
         r->ds->respond(r, &a);
         return;
+    }
+    /* A body must say it is JSON: text/plain, a form or a multipart body is what a cross-site
+     * page can send without a CORS preflight. A POST without a body (a logout) needs none. */
+    if (!get &&
+        (m->body == GW_BODY_CHUNKED || (m->body == GW_BODY_LENGTH && m->content_length > 0))) {
+        int ct = gw_http1_find_header(m, "content-type", 12);
+        if (ct < 0 || !gw_idp_json_media(m->headers[ct].value, m->headers[ct].value_len)) {
+            answer_err(r, GW_EIDMEDIA, "the body must be application/json (charset utf-8)", true);
+            return;
+        }
     }
     if (m->body == GW_BODY_LENGTH && m->content_length > GW_IDP_BODY_MAX) {
         answer_err(r, GW_EBODYTOOLARGE, NULL, true);

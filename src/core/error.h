@@ -138,6 +138,7 @@
     /* built-in identity (src/identity/) */                                                        \
     X(EJWTREVOKED, 401, "token revoked")                                                           \
     X(EIDINPUT, 400, "invalid request body")                                                       \
+    X(EIDMEDIA, 415, "unsupported media type")                                                     \
     X(EIDCREDENTIALS, 401, "invalid credentials")                                                  \
     X(EIDTOKEN, 401, "invalid, expired or revoked token")                                          \
     X(EIDTAKEN, 409, "username or email already registered")                                       \

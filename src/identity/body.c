@@ -3,6 +3,7 @@
 #include "identity/identity.h"
 
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 #include <sodium.h>
@@ -21,7 +22,8 @@ struct member {
 
 /* ASCII letters, digits, '.', '_', '-', 3 to 64 of them, folded to lower case: the one
  * spelling of a name, so "Alice" and "alice" are the same user (non-ASCII names are refused,
- * which leaves no Unicode normalisation question). */
+ * which leaves no Unicode normalisation question). Not all digits: the admin API's {user}
+ * takes a digit-only value as a user id, so no name may look like one. */
 static bool fold_username(char *s, const char **why)
 {
     size_t n = strlen(s);
@@ -38,6 +40,10 @@ static bool fold_username(char *s, const char **why)
             *why = "may hold only ASCII letters, digits, '.', '_' and '-'";
             return false;
         }
+    }
+    if (strspn(s, "0123456789") == n) {
+        *why = "must not be all digits (those name a user id)";
+        return false;
     }
     return true;
 }
@@ -147,6 +153,8 @@ int gw_idp_parse(enum gw_idp_endpoint ep, const char *body, size_t len, struct g
         {"recovery_code", IN(recovery), false},
     };
     static const struct member confirm[] = {{"code", IN(totp), true}};
+    /* enrol: the current password, so that a stolen access token cannot add a second factor */
+    static const struct member enrol[] = {{"password", IN(password), true}};
     /* disable: the password, or a code (TOTP or recovery: told apart by their alphabets) */
     static const struct member disable[] = {
         {"password", IN(password), false},
@@ -178,6 +186,9 @@ int gw_idp_parse(enum gw_idp_endpoint ep, const char *body, size_t len, struct g
     case GW_IDP_EP_PASSWORD:
         ms = change, nms = sizeof change / sizeof change[0];
         break;
+    case GW_IDP_EP_TOTP_ENROL:
+        ms = enrol, nms = 1;
+        break;
     case GW_IDP_EP_TOTP_CONFIRM:
         ms = confirm, nms = 1;
         break;
@@ -185,7 +196,7 @@ int gw_idp_parse(enum gw_idp_endpoint ep, const char *body, size_t len, struct g
         ms = disable, nms = sizeof disable / sizeof disable[0];
         break;
     default:
-        return 0; /* me and totp enrol take no body */
+        return 0; /* me takes no body */
     }
     if (len == 0 || len > GW_IDP_BODY_MAX)
         goto out;
@@ -443,4 +454,75 @@ int gw_idp_body_dechunk(struct gw_chunked_decoder *d, const char *in, size_t n, 
     }
     *used = at;
     return rc;
+}
+
+static bool is_tchar(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+static size_t skip_ows(const char *v, size_t i, size_t n)
+{
+    while (i < n && (v[i] == ' ' || v[i] == '\t'))
+        i++;
+    return i;
+}
+
+bool gw_idp_json_media(const char *v, size_t n)
+{
+    static const char type[] = "application/json";
+    size_t i = skip_ows(v, 0, n), t = sizeof type - 1;
+    if (n - i < t || strncasecmp(v + i, type, t) != 0)
+        return false;
+    i += t;
+    bool charset_seen = false;
+    for (;;) {
+        i = skip_ows(v, i, n);
+        if (i == n)
+            return true;
+        if (v[i] != ';')
+            return false; /* "application/jsonx", "application/json x" */
+        i = skip_ows(v, i + 1, n);
+        if (i == n)
+            return true; /* a trailing ';' (RFC 9110 5.6.6 allows empty parameters) */
+        size_t name = i;
+        while (i < n && is_tchar(v[i]))
+            i++;
+        size_t name_len = i - name;
+        if (name_len == 0 || i == n || v[i] != '=')
+            return false;
+        i++;
+        char val[16];
+        size_t vl = 0;
+        bool long_val = false;
+        if (i < n && v[i] == '"') {
+            for (i++; i < n && v[i] != '"'; i++) {
+                if (v[i] == '\\' && i + 1 < n)
+                    i++;
+                if (vl < sizeof val - 1)
+                    val[vl++] = v[i];
+                else
+                    long_val = true;
+            }
+            if (i == n)
+                return false; /* unterminated quoted string */
+            i++;
+        } else {
+            for (; i < n && is_tchar(v[i]); i++) {
+                if (vl < sizeof val - 1)
+                    val[vl++] = v[i];
+                else
+                    long_val = true;
+            }
+            if (vl == 0)
+                return false;
+        }
+        val[vl] = '\0';
+        if (name_len == 7 && strncasecmp(v + name, "charset", 7) == 0) {
+            if (charset_seen || long_val || strcasecmp(val, "utf-8") != 0)
+                return false;
+            charset_seen = true;
+        }
+    }
 }

@@ -50,6 +50,7 @@ int gw__idp_verify_bearer(const struct gw_idp_call *c, struct gw__idp_bearer *b,
     json_t *p = json_loadb((const char *)raw, got, 0, NULL);
     free(raw);
     const char *sid = json_string_value(json_object_get(p, "sid"));
+    const char *jti = json_string_value(json_object_get(p, "jti"));
     const char *sub = json_string_value(json_object_get(p, "sub"));
     json_t *roles = json_object_get(p, "roles");
     rc = GW_EIDTOKEN;
@@ -58,6 +59,9 @@ int gw__idp_verify_bearer(const struct gw_idp_call *c, struct gw__idp_bearer *b,
         b->user = strtoll(sub, &end, 10);
         if (end && *end == '\0' && b->user > 0) {
             snprintf(b->sid, sizeof b->sid, "%s", sid);
+            b->jti[0] = '\0';
+            if (jti && strlen(jti) < sizeof b->jti)
+                snprintf(b->jti, sizeof b->jti, "%s", jti);
             b->roles[0] = '\0';
             size_t i;
             json_t *v;
@@ -234,30 +238,72 @@ int gw__idp_second_factor(const struct gw_idp_call *c, const struct gw_idp_input
     return 0;
 }
 
+/* The key failures and attempts of a login count for: the username of the existing account in
+ * names (by username or email: one count per account, however it is spelt), else the login as
+ * typed (folded: an unknown login is counted as a known one is). u: the account when found. 0,
+ * or GW_EIDSTORE. */
+static int account_of(const struct gw_idp_input *in, struct gw__idp_user *u, int *found, char *key,
+                      size_t cap)
+{
+    *found = gw__idp_user_find(gw__idp.store, in->login, in->login_is_email, 0, u);
+    if (*found < 0)
+        return GW_EIDSTORE;
+    snprintf(key, cap, "%s", *found == 0 ? u->username : in->login);
+    return 0;
+}
+
+void gw__idp_do_account(struct gw_idp_call *c, const struct gw_idp_input *in)
+{
+    struct gw__idp_user u;
+    int found;
+    char key[sizeof in->login];
+    /* The store down: the typed login (the login's own call answers 503 anyway). */
+    if (account_of(in, &u, &found, key, sizeof key) < 0)
+        snprintf(key, sizeof key, "%s", in->login);
+    sodium_memzero(&u, sizeof u);
+    char *text = strdup(key);
+    if (text == NULL) {
+        gw__idp_fail(c, GW_ENOMEM, NULL, NULL);
+        return;
+    }
+    gw__idp_answer_text(c, 200, text, strlen(text));
+}
+
 void gw__idp_do_login(struct gw_idp_call *c, const struct gw_idp_input *in)
 {
     const struct gw_identity_conf *ic = &gw__idp.ic;
-    char ukey[8 + sizeof in->login], akey[8 + sizeof c->client];
-    snprintf(ukey, sizeof ukey, "u:%s", in->login);
-    snprintf(akey, sizeof akey, "a:%s", c->client);
-    int64_t wait = 0, wait_a = 0;
-    bool counted = false, counted_a = false;
-    if (gw__idp_lock_wait(ukey, &wait, &counted) < 0 ||
-        gw__idp_lock_wait(akey, &wait_a, &counted_a) < 0) {
-        gw__idp_fail(c, GW_EIDSTORE, NULL, NULL);
-        return;
-    }
-    if (wait_a > wait)
-        wait = wait_a;
-    if (wait > 0) {
-        gw__idp_fail(c, GW_EIDLOCKED, NULL, "too many failed logins: try again later");
-        c->res.retry_after = (uint32_t)wait;
-        return;
-    }
     struct gw__idp_user u;
-    int found = gw__idp_user_find(gw__idp.store, in->login, in->login_is_email, 0, &u);
-    if (found < 0) {
+    int found;
+    char account[sizeof in->login];
+    /* Failures count per account (account_of), so a username and an email do not double the
+     * guesses, and an unknown login locks as a known one does. */
+    if (account_of(in, &u, &found, account, sizeof account) < 0) {
         gw__idp_fail(c, GW_EIDSTORE, NULL, NULL);
+        return;
+    }
+    char ukey[8 + sizeof in->login], akey[8 + sizeof c->client];
+    snprintf(ukey, sizeof ukey, "u:%s", account);
+    snprintf(akey, sizeof akey, "a:%s", c->client);
+    /* The attempt is counted as a failure before its password is checked (reserved), and
+     * released if it was not one: of many concurrent guesses, no more than max_failures are
+     * checked. A failure that cannot be counted is not answered as a mere failure (503): the
+     * lockout must hold. The instance whose count starts a lockout records it, once. */
+    int64_t wait = 0, wait_a = 0;
+    bool started = false, started_a = false;
+    if (gw__idp_lock_reserve(ukey, ic->max_failures, &wait, &started) < 0) {
+        gw__idp_fail(c, GW_EIDSTORE, NULL, NULL);
+        return;
+    }
+    if (wait == 0 && gw__idp_lock_reserve(akey, ic->max_addr_failures, &wait_a, &started_a) < 0) {
+        (void)gw__idp_lock_release(ukey, ic->max_failures, started);
+        gw__idp_fail(c, GW_EIDSTORE, NULL, NULL);
+        return;
+    }
+    if (wait > 0 || wait_a > 0) {
+        if (wait == 0) /* the address is locked: the account's count was not a failure */
+            (void)gw__idp_lock_release(ukey, ic->max_failures, started);
+        gw__idp_fail(c, GW_EIDLOCKED, NULL, "too many failed logins: try again later");
+        c->res.retry_after = (uint32_t)(wait > wait_a ? wait : wait_a);
         return;
     }
     bool rehash = false;
@@ -277,17 +323,9 @@ void gw__idp_do_login(struct gw_idp_call *c, const struct gw_idp_input *in)
     }
     if (!ok) {
         char object[300];
-        snprintf(object, sizeof object, "user:%s", in->login);
+        snprintf(object, sizeof object, "user:%s", account);
         gw__idp_audit_detail(c, "identity.login_failed", object, 401,
                              factor_failed ? "{\"factor\":\"totp\"}" : NULL);
-        /* A failure that cannot be counted is not answered as a mere failure: the lockout
-         * must hold. The instance whose failure starts a lockout records it, once. */
-        bool started = false, started_a = false;
-        if (gw__idp_lock_fail(ukey, ic->max_failures, &started) < 0 ||
-            gw__idp_lock_fail(akey, ic->max_addr_failures, &started_a) < 0) {
-            gw__idp_fail(c, GW_EIDSTORE, NULL, NULL);
-            return;
-        }
         if (started)
             gw__idp_audit(c, "identity.lockout", object, 429);
         if (started_a) {
@@ -297,8 +335,12 @@ void gw__idp_do_login(struct gw_idp_call *c, const struct gw_idp_input *in)
         gw__idp_fail(c, GW_EIDCREDENTIALS, NULL, NULL);
         return;
     }
-    if (counted)
-        (void)gw__idp_lock_ok(ukey);
+    /* A success: the account's failures are forgotten (a lockout this attempt's count started
+     * ends), the address's count of it undone. */
+    if (started)
+        (void)gw__idp_lock_release(ukey, ic->max_failures, true);
+    (void)gw__idp_lock_ok(ukey);
+    (void)gw__idp_lock_release(akey, ic->max_addr_failures, started_a);
     if (rehash) {
         char h[crypto_pwhash_STRBYTES];
         if (gw__idp_password_hash(in->password, in->password_len, ic->opslimit, ic->memlimit, h) ==
@@ -350,6 +392,18 @@ void gw__idp_do_refresh(struct gw_idp_call *c, const struct gw_idp_input *in)
     issue(c, &u, sid, refresh, 200);
 }
 
+/* The presented token refused from now on, even when its session was revoked already: recorded
+ * in the store (a restart keeps it), then in the set. 0 or GW_EIDSTORE. */
+static int revoke_presented(const struct gw__idp_bearer *b)
+{
+    int64_t until = b->exp + GW__IDP_REVOKE_MARGIN_S;
+    if (b->jti[0] != '\0' &&
+        gw__idp_revoked_put(gw__idp.store, b->jti, until, (int64_t)time(NULL)) < 0)
+        return GW_EIDSTORE;
+    (void)gw_revoked_add(b->jti_key, until);
+    return 0;
+}
+
 void gw__idp_do_logout(struct gw_idp_call *c, const struct gw_idp_input *in)
 {
     struct gw__idp_bearer b;
@@ -361,13 +415,12 @@ void gw__idp_do_logout(struct gw_idp_call *c, const struct gw_idp_input *in)
         return;
     }
     int n = 0;
-    if (gw__idp_sessions_revoke(gw__idp.store, b.user, in->all ? NULL : b.sid, gw__idp_revoke_sid,
+    if (revoke_presented(&b) < 0 ||
+        gw__idp_sessions_revoke(gw__idp.store, b.user, in->all ? NULL : b.sid, gw__idp_revoke_sid,
                                 &n) < 0) {
         gw__idp_fail(c, GW_EIDSTORE, NULL, NULL);
         return;
     }
-    /* The presented token goes too, even when its session was revoked already. */
-    (void)gw_revoked_add(b.jti_key, b.exp + GW__IDP_REVOKE_MARGIN_S);
     char object[40];
     snprintf(object, sizeof object, "user:%lld", (long long)b.user);
     gw__idp_audit(c, in->all ? "identity.logout_all" : "identity.logout", object, 200);
@@ -431,12 +484,11 @@ void gw__idp_do_password(struct gw_idp_call *c, const struct gw_idp_input *in)
         return;
     }
     int n = 0;
-    if (gw__idp_user_set_hash(gw__idp.store, u.id, h) < 0 ||
+    if (gw__idp_user_set_hash(gw__idp.store, u.id, h) < 0 || revoke_presented(&b) < 0 ||
         gw__idp_sessions_revoke(gw__idp.store, u.id, NULL, gw__idp_revoke_sid, &n) < 0) {
         gw__idp_fail(c, GW_EIDSTORE, NULL, NULL);
         return;
     }
-    (void)gw_revoked_add(b.jti_key, b.exp + GW__IDP_REVOKE_MARGIN_S);
     gw__idp_audit(c, "identity.password_change", object, 200);
     gw__idp_answer(c, 200, json_pack("{s:b, s:i}", "password_changed", 1, "sessions_revoked", n));
 }

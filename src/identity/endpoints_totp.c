@@ -53,14 +53,48 @@ static void pct_append(char *out, size_t cap, const char *s)
     out[n] = '\0';
 }
 
+int gw__idp_reauth(struct gw_idp_call *c, const struct gw_idp_input *in,
+                   const struct gw__idp_user *u, const char *action)
+{
+    const struct gw_identity_conf *ic = &gw__idp.ic;
+    char ukey[8 + sizeof u->username], object[96];
+    snprintf(ukey, sizeof ukey, "u:%s", u->username);
+    snprintf(object, sizeof object, "user:%s", u->username);
+    int64_t wait = 0;
+    bool counted, started = false, rehash;
+    if (gw__idp_lock_wait(ukey, &wait, &counted) < 0) {
+        gw__idp_fail(c, GW_EIDSTORE, NULL, NULL);
+        return -1;
+    }
+    if (wait > 0) {
+        gw__idp_fail(c, GW_EIDLOCKED, NULL, "too many failed logins: try again later");
+        c->res.retry_after = (uint32_t)wait;
+        return -1;
+    }
+    if (gw__idp_password_check(u->hash, in->password, in->password_len, ic->opslimit, ic->memlimit,
+                               &rehash))
+        return 0;
+    gw__idp_audit(c, action, object, 401);
+    if (gw__idp_lock_fail(ukey, ic->max_failures, &started) < 0) {
+        gw__idp_fail(c, GW_EIDSTORE, NULL, NULL);
+        return -1;
+    }
+    if (started)
+        gw__idp_audit(c, "identity.lockout", object, 429);
+    gw__idp_fail(c, GW_EIDCREDENTIALS, NULL, "password is wrong");
+    return -1;
+}
+
 /* Enrolment: a new secret, pending until a code confirms it; shown once, as base32 and as the
- * otpauth:// URI authenticator apps read from a QR code (Key Uri Format). */
-void gw__idp_do_totp_enrol(struct gw_idp_call *c)
+ * otpauth:// URI authenticator apps read from a QR code (Key Uri Format). The current password
+ * first: a stolen access token alone must not put a second factor on the account, which would
+ * lock its owner out. */
+void gw__idp_do_totp_enrol(struct gw_idp_call *c, const struct gw_idp_input *in)
 {
     const struct gw_identity_conf *ic = &gw__idp.ic;
     struct gw__idp_bearer b;
     struct gw__idp_user u;
-    if (gw__idp_bearer_user(c, &b, &u) < 0)
+    if (gw__idp_bearer_user(c, &b, &u) < 0 || gw__idp_reauth(c, in, &u, "identity.totp_enrol") < 0)
         return;
     if (u.totp) {
         gw__idp_fail(c, GW_EIDSTATE, NULL, "TOTP is already enabled: disable it first");

@@ -1,8 +1,10 @@
 /*
  * Login throttling (identity.throttle; identity.h "gw_idp_gate_login"): each login attempt is one
- * decision of the gateway's rate limiter for its account (the login as typed, folded) and one
- * for its client address, before any password work. The counters are where rate_limit.backend
- * says: in-process (state/ratelimit_local.h, shared by the workers) or in Redis
+ * decision of the gateway's rate limiter for its account and one for its client address, before
+ * any password work. The account is resolved first on the thread pool (GW_IDP_EP_ACCOUNT: the
+ * username of the account the login names by username or email, else the login as typed,
+ * folded), so the two spellings of one account share one count. The counters are where
+ * rate_limit.backend says: in-process (state/ratelimit_local.h, shared by the workers) or in Redis
  * (state/ratelimit_redis.h, the worker's client, shared by every gantry instance), GCRA with a
  * burst of the whole limit. A Redis that cannot answer falls back to the in-process counters,
  * so a throttle never waits for it and never stops counting.
@@ -136,45 +138,36 @@ static void on_decision(void *arg, int status, const struct gw_rl_decision *d)
     cb(cb_arg, (uint32_t)rc);
 }
 
-int gw_idp_gate_login(struct gw_rl_redis *redis, const struct gw_config *cfg, const char *body,
-                      size_t len, const char *client, gw_idp_gate_cb cb, void *arg,
+bool gw_idp_gate_on(void)
+{
+    return gate.on;
+}
+
+int gw_idp_gate_login(struct gw_rl_redis *redis, const struct gw_config *cfg, const char *account,
+                      size_t n, const char *client, gw_idp_gate_cb cb, void *arg,
                       struct gw_idp_gate **out)
 {
     *out = NULL;
-    if (!gate.on)
+    if (!gate.on || n == 0)
         return 0;
-    struct gw_idp_input *in = malloc(sizeof *in);
-    const char *field, *why;
-    if (in == NULL)
-        return 0;
-    if (gw_idp_parse(GW_IDP_EP_LOGIN, body, len, in, &field, &why) != 0) {
-        free(in);
-        return 0; /* the call answers 400; nothing to count it for */
-    }
     struct gw_idp_gate *g = calloc(1, sizeof *g);
     const char *prefix = cfg->rate_limit.redis.key_prefix ? cfg->rate_limit.redis.key_prefix : "";
-    if (g != NULL) {
-        g->redis = cfg->rate_limit.backend == GW_RL_BACKEND_REDIS ? redis : NULL;
-        g->cb = cb;
-        g->arg = arg;
-        g->prefix_len = strlen(prefix);
-        int a = snprintf(g->keys[ACCOUNT], sizeof g->keys[0], "%sidentity:account:%s", prefix,
-                         in->login);
-        int b =
-            snprintf(g->keys[ADDRESS], sizeof g->keys[0], "%sidentity:address:%s", prefix, client);
-        if (a < 0 || b < 0 || (size_t)a >= sizeof g->keys[0] || (size_t)b >= sizeof g->keys[0] ||
-            g->prefix_len >= (size_t)a) {
-            free(g);
-            g = NULL;
-        } else {
-            g->key_len[ACCOUNT] = (size_t)a;
-            g->key_len[ADDRESS] = (size_t)b;
-        }
-    }
-    sodium_memzero(in, sizeof *in);
-    free(in);
     if (g == NULL)
         return 0;
+    g->redis = cfg->rate_limit.backend == GW_RL_BACKEND_REDIS ? redis : NULL;
+    g->cb = cb;
+    g->arg = arg;
+    g->prefix_len = strlen(prefix);
+    int a = snprintf(g->keys[ACCOUNT], sizeof g->keys[0], "%sidentity:account:%.*s", prefix, (int)n,
+                     account);
+    int b = snprintf(g->keys[ADDRESS], sizeof g->keys[0], "%sidentity:address:%s", prefix, client);
+    if (a < 0 || b < 0 || (size_t)a >= sizeof g->keys[0] || (size_t)b >= sizeof g->keys[0] ||
+        g->prefix_len >= (size_t)a) {
+        free(g);
+        return 0;
+    }
+    g->key_len[ACCOUNT] = (size_t)a;
+    g->key_len[ADDRESS] = (size_t)b;
     int rc = run(g);
     if (rc == GW_IDP_GATE_PENDING)
         *out = g;

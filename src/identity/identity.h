@@ -57,6 +57,11 @@ struct gw_idp_input {
 int gw_idp_parse(enum gw_idp_endpoint ep, const char *body, size_t len, struct gw_idp_input *in,
                  const char **field, const char **why);
 
+/* Whether a Content-Type value v[0..n) is application/json (RFC 9110 8.3.1: type and subtype
+ * case-insensitive, then parameters "; name=value", value a token or a quoted string; a charset
+ * parameter must be utf-8, RFC 8259 8.1). A pure function. */
+bool gw_idp_json_media(const char *v, size_t n);
+
 /* The endpoint whose configured path is path[0..n) (register only when registration is on), or
  * -1. One comparison per endpoint; -1 at once when identity is off. Any thread. */
 int gw_idp_endpoint(const struct gw_config *cfg, const char *path, size_t n);
@@ -138,17 +143,24 @@ typedef void (*gw_idp_gate_cb)(void *arg, uint32_t retry_after);
 
 #define GW_IDP_GATE_PENDING (-1)
 
+/* Whether identity.throttle is on: a login's call is then preceded by a call of
+ * GW_IDP_EP_ACCOUNT (gw_idp_call_start with the login's body), whose answer (status 200, body:
+ * the account, not NUL-terminated) is gw_idp_gate_login's account; an error answer (a body that
+ * is not a valid login) means nothing to count: the login's call answers it. Any thread. */
+bool gw_idp_gate_on(void);
+
 /*
- * Counts a login attempt (body: the login's request body; the account is its "login") for its
- * account and for the client's address with the gateway's rate limiter: the worker's Redis
- * client redis when rate_limit.backend is redis (NULL or down: the in-process counters), else
- * the in-process counters. Returns 0 (go on), a positive number of seconds to wait (refused),
- * or GW_IDP_GATE_PENDING with *out: cb runs later on the loop (never before this returns)
- * unless gw_idp_gate_cancel(*out). 0 at once when throttling is off or the body is not a valid
- * login (its call answers 400). Loop thread.
+ * Counts a login attempt for its account (account[0..n): the username of the existing account
+ * the login names, by username or email, else the login as typed, folded; what the
+ * GW_IDP_EP_ACCOUNT call answered) and for the client's address with the gateway's rate
+ * limiter: the worker's Redis client redis when rate_limit.backend is redis (NULL or down: the
+ * in-process counters), else the in-process counters. Returns 0 (go on), a positive number of
+ * seconds to wait (refused), or GW_IDP_GATE_PENDING with *out: cb runs later on the loop (never
+ * before this returns) unless gw_idp_gate_cancel(*out). 0 at once when throttling is off. Loop
+ * thread.
  */
-int gw_idp_gate_login(struct gw_rl_redis *redis, const struct gw_config *cfg, const char *body,
-                      size_t len, const char *client, gw_idp_gate_cb cb, void *arg,
+int gw_idp_gate_login(struct gw_rl_redis *redis, const struct gw_config *cfg, const char *account,
+                      size_t n, const char *client, gw_idp_gate_cb cb, void *arg,
                       struct gw_idp_gate **out);
 
 /* The caller is gone: cb will not run. Loop thread; only before cb ran; NULL is ignored. */

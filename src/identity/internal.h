@@ -48,6 +48,7 @@ struct gw__idp_state {
     struct gw__idp_store *store;
     struct gw_jwt_policy pol;
     char dummy[crypto_pwhash_STRBYTES]; /* the hash an unknown user is checked against */
+    _Atomic bool revocations_loaded;    /* the store's revocations are in the set */
 };
 
 struct gw_idp_call {
@@ -78,6 +79,7 @@ struct gw__idp_bearer {
     char sid[GW__IDP_SID_LEN + 1];
     char roles[GW__IDP_ROLES_MAX];
     uint64_t jti_key;
+    char jti[GW__IDP_SID_LEN + 1]; /* the jti claim ("" when it is not a jti of ours) */
     int64_t exp;
 };
 
@@ -101,6 +103,11 @@ int64_t gw__idp_now_ms(void);
  * GW_EIDREVOCATIONS while the revoked set is in doubt and refuses (state/revoked.h; with
  * in_doubt_ok, a logout's, the set answers from what it holds instead). */
 int gw__idp_verify_bearer(const struct gw_idp_call *c, struct gw__idp_bearer *b, bool in_doubt_ok);
+/* The current password of the bearer token's user u checked before a change of its factors
+ * (TOTP enrol): 0, or -1 with the failure answered (429 while the account is locked, 401 when
+ * wrong, which counts towards the account's lockout; action names the audit entry). */
+int gw__idp_reauth(struct gw_idp_call *c, const struct gw_idp_input *in,
+                   const struct gw__idp_user *u, const char *action);
 /* The user of the request's bearer token into *u: 0, or -1 with the failure answered. */
 int gw__idp_bearer_user(struct gw_idp_call *c, struct gw__idp_bearer *b, struct gw__idp_user *u);
 /* The second factor of u's login: in's TOTP code (a step later than the last one used) or one
@@ -109,11 +116,13 @@ int gw__idp_second_factor(const struct gw_idp_call *c, const struct gw_idp_input
                           const struct gw__idp_user *u, bool *ok);
 void gw__idp_do_register(struct gw_idp_call *c, const struct gw_idp_input *in);
 void gw__idp_do_login(struct gw_idp_call *c, const struct gw_idp_input *in);
+/* A login's account (identity.h GW_IDP_EP_ACCOUNT): answers 200 with the account's key. */
+void gw__idp_do_account(struct gw_idp_call *c, const struct gw_idp_input *in);
 void gw__idp_do_refresh(struct gw_idp_call *c, const struct gw_idp_input *in);
 void gw__idp_do_logout(struct gw_idp_call *c, const struct gw_idp_input *in);
 void gw__idp_do_password(struct gw_idp_call *c, const struct gw_idp_input *in);
 void gw__idp_do_me(struct gw_idp_call *c);
-void gw__idp_do_totp_enrol(struct gw_idp_call *c);
+void gw__idp_do_totp_enrol(struct gw_idp_call *c, const struct gw_idp_input *in);
 void gw__idp_do_totp_confirm(struct gw_idp_call *c, const struct gw_idp_input *in);
 void gw__idp_do_totp_disable(struct gw_idp_call *c, const struct gw_idp_input *in);
 
@@ -125,6 +134,11 @@ void gw__idp_default_roles(char *out, size_t cap);
 
 /* A JSON array of the space-separated roles (NULL when out of memory). */
 json_t *gw__idp_roles_array(const char *roles);
+
+/* Loads the store's live revocations into the in-process set (state/revoked.h), once: at start,
+ * and, when the store was not reachable then (PostgreSQL down), at each identity call until it
+ * succeeds. Blocks on the store: the control thread at start, else the thread pool. */
+void gw__idp_revocations_load(void);
 
 /* The sessions_revoke callback: session sid's tokens refused from now on (arg: an int counting
  * them). */
@@ -210,9 +224,20 @@ int gw__idp_refresh_rotate(struct gw__idp_store *s, const char *old_hash, const 
                            char *sid);
 
 /* Revokes session sid (of user), or every live session of user when sid is NULL; calls each(arg,
- * sid) for each one it revoked. 0 or GW_EIDSTORE. */
+ * sid) for each one it revoked. Each revocation is also recorded in idp_revoked (until now +
+ * s->revoke_for_s) in the same transaction: a restarted gantry loads it (gw__idp_revoked_load).
+ * 0 or GW_EIDSTORE. */
 int gw__idp_sessions_revoke(struct gw__idp_store *s, int64_t user, const char *sid,
                             void (*each)(void *arg, const char *sid), void *arg);
+
+/* Revocations, durable: the store keeps each revoked id (a session's sid, an access token's jti)
+ * with the time until which a token it covers may still be accepted, so that a restarted gantry
+ * refuses them as before (the in-process set is rebuilt from them at start). put records id
+ * until until (a later expiry replaces an earlier one) and drops the expired ones; load drops the
+ * ones expired at now and calls each(arg, id, until) for every other. 0 or GW_EIDSTORE. */
+int gw__idp_revoked_put(struct gw__idp_store *s, const char *id, int64_t until, int64_t now);
+int gw__idp_revoked_load(struct gw__idp_store *s, int64_t now,
+                         void (*each)(void *arg, const char *id, int64_t until), void *arg);
 
 /* TOTP (totp.c, service.c). The pending secret of an enrolment not yet confirmed: set
  * (replacing any), read (0, or 1 when none). 0 or GW_EIDSTORE. */
@@ -317,16 +342,25 @@ struct gw__idp_store_ops {
     int (*admin_set_list)(struct gw__idp_store *s, int64_t id, bool perms, const char *list);
     int (*admin_sessions)(struct gw__idp_store *s, int64_t user, json_t *arr);
     int (*admin_session_of)(struct gw__idp_store *s, int64_t user, const char *sid, bool *found);
+    int (*revoked_put)(struct gw__idp_store *s, const char *id, int64_t until, int64_t now);
+    int (*revoked_load)(struct gw__idp_store *s, int64_t now,
+                        void (*each)(void *arg, const char *id, int64_t until), void *arg);
     /* The lockout (lockout.c), NULL: in-process. */
     int (*lock_wait)(struct gw__idp_store *s, const char *key, int64_t *wait_s, bool *counted);
     int (*lock_fail)(struct gw__idp_store *s, const char *key, uint32_t max, uint64_t window_ms,
                      uint64_t lockout_ms, bool *started);
     int (*lock_clear)(struct gw__idp_store *s, const char *key, bool only_failures, bool *was);
+    int (*lock_reserve)(struct gw__idp_store *s, const char *key, uint32_t max, uint64_t window_ms,
+                        uint64_t lockout_ms, int64_t *wait_s, bool *started);
+    int (*lock_release)(struct gw__idp_store *s, const char *key, uint32_t max, bool started);
 };
 
 /* The head of every implementation's store. */
 struct gw__idp_store {
     const struct gw__idp_store_ops *ops;
+    /* How long a revoked session's record is kept (seconds from its revocation): the access
+     * tokens' lifetime plus GW__IDP_REVOKE_MARGIN_S (gw__idp_store_open sets it). */
+    int64_t revoke_for_s;
 };
 
 /* store_sqlite_admin.c: the admin functions of the SQLite store, with its connection under its
@@ -403,6 +437,15 @@ void gw__idp_throttle_ok(const char *key);
  * running. */
 bool gw__idp_throttle_clear(const char *key, int64_t now_ms);
 
+/* A login attempt for key, counted as a failure before its password is checked (reserved): the
+ * seconds to wait when a lockout runs (then nothing is counted), else 0 with *started set when
+ * this attempt's count starts a lockout (the attempt is still checked). */
+int64_t gw__idp_throttle_reserve(const char *key, uint32_t max, uint64_t window_ms,
+                                 uint64_t lockout_ms, int64_t now_ms, bool *started);
+
+/* The reserved attempt was not a failure: its count undone (the lockout it started ended). */
+void gw__idp_throttle_release(const char *key, uint32_t max, bool started);
+
 /* Frees the table (gw_idp_stop). */
 void gw__idp_throttle_reset(void);
 
@@ -426,12 +469,27 @@ int gw__idp_lock_ok(const char *key);
  * was running. 0 or GW_EIDSTORE. */
 int gw__idp_lock_clear(const char *key, bool *was);
 
+/* A login attempt for key counted as a failure before its password is checked, so that of many
+ * concurrent guesses no more than max are checked: *wait_s > 0 when a lockout runs (nothing
+ * counted: refuse), else 0 with *started set for the one attempt, among every instance's, whose
+ * count starts a lockout (it is still checked). A wrong password then needs nothing more; a
+ * right one calls gw__idp_lock_release. 0 or GW_EIDSTORE. */
+int gw__idp_lock_reserve(const char *key, uint32_t max, int64_t *wait_s, bool *started);
+
+/* The reserved attempt was not a failure (a right password, or refused by another key's
+ * lockout): its count undone, and the lockout it started (started) ended. 0 or GW_EIDSTORE. */
+int gw__idp_lock_release(const char *key, uint32_t max, bool started);
+
 /* store_pg_lockout.c: the PostgreSQL store's lockout (only_failures: a successful login's
  * clearing, which leaves a running lockout alone). */
 int gw__idp_pg_lock_wait(struct gw__idp_store *s, const char *key, int64_t *wait_s, bool *counted);
 int gw__idp_pg_lock_fail(struct gw__idp_store *s, const char *key, uint32_t max, uint64_t window_ms,
                          uint64_t lockout_ms, bool *started);
 int gw__idp_pg_lock_clear(struct gw__idp_store *s, const char *key, bool only_failures, bool *was);
+int gw__idp_pg_lock_reserve(struct gw__idp_store *s, const char *key, uint32_t max,
+                            uint64_t window_ms, uint64_t lockout_ms, int64_t *wait_s,
+                            bool *started);
+int gw__idp_pg_lock_release(struct gw__idp_store *s, const char *key, uint32_t max, bool started);
 
 /* ---- gate.c: login throttling's counters, bound at start -------------------------------- */
 

@@ -48,3 +48,24 @@ int gw__idp_lock_clear(const char *key, bool *was)
     *was = gw__idp_throttle_clear(key, gw__idp_now_ms());
     return 0;
 }
+
+int gw__idp_lock_reserve(const char *key, uint32_t max, int64_t *wait_s, bool *started)
+{
+    const struct gw_identity_conf *ic = &gw__idp.ic;
+    struct gw__idp_store *s = gw__idp.store;
+    if (s != NULL && s->ops->lock_reserve != NULL)
+        return s->ops->lock_reserve(s, key, max, ic->lockout_window_ms, ic->lockout_ms, wait_s,
+                                    started);
+    *wait_s = gw__idp_throttle_reserve(key, max, ic->lockout_window_ms, ic->lockout_ms,
+                                       gw__idp_now_ms(), started);
+    return 0;
+}
+
+int gw__idp_lock_release(const char *key, uint32_t max, bool started)
+{
+    struct gw__idp_store *s = gw__idp.store;
+    if (s != NULL && s->ops->lock_release != NULL)
+        return s->ops->lock_release(s, key, max, started);
+    gw__idp_throttle_release(key, max, started);
+    return 0;
+}

@@ -6,6 +6,8 @@
  */
 #include "identity/internal.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,8 +120,11 @@ int gw_idp_start(const struct gw_config *cfg)
         snprintf(gw__idp.roles + n, sizeof gw__idp.roles - n, "%s%s", n ? " " : "",
                  c->default_roles[i]);
     }
-    gw__idp.pol = (struct gw_jwt_policy){
-        .leeway_s = 0, .iss = ic->issuer, .aud = ic->audience, .require_exp = true};
+    /* The leeway the services give (auth.jwt.leeway): a token they accept, me accepts too. */
+    gw__idp.pol = (struct gw_jwt_policy){.leeway_s = (int64_t)(cfg->auth.leeway_ms / 1000),
+                                         .iss = ic->issuer,
+                                         .aud = ic->audience,
+                                         .require_exp = true};
     /* The dummy hash has the configured cost: an unknown user costs what a wrong password does. */
     char pw[33];
     gw__idp_random_hex(pw, 16);
@@ -137,6 +142,8 @@ int gw_idp_start(const struct gw_config *cfg)
         goto fail;
     }
     gw__idp.started = true;
+    atomic_store(&gw__idp.revocations_loaded, false);
+    gw__idp_revocations_load();
     const struct gw_jwt_keyring *ring = c->keyring;
     gw_log_info("identity: store %s%s%s, issuer \"%s\", signing key \"%s\" (%s)",
                 gw__idp_store_name(gw__idp.store), ic->store == GW_IDP_STORE_SQLITE ? " " : "",
@@ -268,6 +275,34 @@ int64_t gw__idp_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static void learn_revoked(void *arg, const char *id, int64_t until)
+{
+    size_t *n = arg;
+    if (gw_revoked_learn(gw_revoked_key(id), until) == 0)
+        (*n)++;
+}
+
+void gw__idp_revocations_load(void)
+{
+    static pthread_mutex_t once = PTHREAD_MUTEX_INITIALIZER;
+    if (atomic_load(&gw__idp.revocations_loaded))
+        return;
+    pthread_mutex_lock(&once);
+    if (!atomic_load(&gw__idp.revocations_loaded)) {
+        size_t n = 0;
+        /* Learnt, not added: with the Redis backend each instance loads them itself, and the
+         * instances running hold them already. */
+        if (gw__idp_revoked_load(gw__idp.store, (int64_t)time(NULL), learn_revoked, &n) == 0) {
+            atomic_store(&gw__idp.revocations_loaded, true);
+            gw_log_info("identity: %zu live revocation(s) loaded from the store", n);
+        } else {
+            gw_log_warn("identity: the revocations could not be loaded from the store: tried "
+                        "again with each identity call");
+        }
+    }
+    pthread_mutex_unlock(&once);
+}
+
 void gw__idp_revoke_sid(void *arg, const char *sid)
 {
     int *n = arg;
@@ -288,7 +323,9 @@ static void on_work(uv_work_t *w)
         gw__idp_fail(c, GW_ENOMEM, NULL, NULL);
         return;
     }
-    if (gw_idp_parse(c->ep, c->body, c->len, in, &field, &why) != 0) {
+    gw__idp_revocations_load(); /* when the store was not there at start */
+    enum gw_idp_endpoint ep = c->ep == GW_IDP_EP_ACCOUNT ? GW_IDP_EP_LOGIN : c->ep;
+    if (gw_idp_parse(ep, c->body, c->len, in, &field, &why) != 0) {
         gw__idp_fail(c, GW_EIDINPUT, field, why);
     } else {
         switch (c->ep) {
@@ -297,6 +334,9 @@ static void on_work(uv_work_t *w)
             break;
         case GW_IDP_EP_LOGIN:
             gw__idp_do_login(c, in);
+            break;
+        case GW_IDP_EP_ACCOUNT:
+            gw__idp_do_account(c, in);
             break;
         case GW_IDP_EP_REFRESH:
             gw__idp_do_refresh(c, in);
@@ -308,7 +348,7 @@ static void on_work(uv_work_t *w)
             gw__idp_do_password(c, in);
             break;
         case GW_IDP_EP_TOTP_ENROL:
-            gw__idp_do_totp_enrol(c);
+            gw__idp_do_totp_enrol(c, in);
             break;
         case GW_IDP_EP_TOTP_CONFIRM:
             gw__idp_do_totp_confirm(c, in);

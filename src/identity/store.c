@@ -10,9 +10,12 @@
 int gw__idp_store_open(const struct gw_identity_conf *ic, struct gw__idp_store **out)
 {
     bool apply = ic->migrate == GW_IDP_MIGRATE_AUTO;
-    if (ic->store == GW_IDP_STORE_POSTGRES)
-        return gw__idp_pg_open_with(ic->pg_dsn, ic->pg_pool, ic->pg_timeout_ms, apply, out);
-    return gw__idp_sqlite_open_with(ic->sqlite, apply, out);
+    int rc = ic->store == GW_IDP_STORE_POSTGRES
+                 ? gw__idp_pg_open_with(ic->pg_dsn, ic->pg_pool, ic->pg_timeout_ms, apply, out)
+                 : gw__idp_sqlite_open_with(ic->sqlite, apply, out);
+    if (rc == 0)
+        (*out)->revoke_for_s = (int64_t)(ic->access_ttl_ms / 1000) + GW__IDP_REVOKE_MARGIN_S;
+    return rc;
 }
 
 int gw_idp_schema(const struct gw_identity_conf *ic, bool apply, struct gw_idp_schema *out)
@@ -153,4 +156,15 @@ void gw__idp_like_pattern(const char *search, char *out, size_t cap)
     }
     out[o++] = '%';
     out[o] = '\0';
+}
+
+int gw__idp_revoked_put(struct gw__idp_store *s, const char *id, int64_t until, int64_t now)
+{
+    return s->ops->revoked_put(s, id, until, now);
+}
+
+int gw__idp_revoked_load(struct gw__idp_store *s, int64_t now,
+                         void (*each)(void *arg, const char *id, int64_t until), void *arg)
+{
+    return s->ops->revoked_load(s, now, each, arg);
 }

@@ -65,6 +65,10 @@ static const char *const migrations[] = {
      * or client address (key: SHA-256 hex), times in milliseconds of the database's clock */
     "CREATE TABLE idp_lockout (key text PRIMARY KEY, failures integer NOT NULL, window_start "
     "bigint NOT NULL, locked_until bigint NOT NULL DEFAULT 0);",
+    /* 3: revocations kept until the tokens they cover expire (id: a session's sid or an access
+     * token's jti; until: Unix seconds), loaded into each instance's set at its start */
+    "CREATE TABLE idp_revoked (id text PRIMARY KEY, until bigint NOT NULL);"
+    "CREATE INDEX idp_revoked_until ON idp_revoked(until);",
 };
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
 
@@ -72,6 +76,7 @@ static const char *const migrations[] = {
 static const char *const migration_what[] = {
     "users, sessions, refresh tokens, TOTP, recovery codes, permissions",
     "the lockout shared by every instance (idp_lockout)",
+    "revocations kept across restarts (idp_revoked)",
 };
 
 struct gw__idp_pgc {

@@ -136,3 +136,94 @@ int gw__idp_pg_lock_clear(struct gw__idp_store *s, const char *key, bool only_fa
     PQclear(r);
     return 0;
 }
+
+/* The reservation: the key's row locked (created when absent) in one transaction, the decision
+ * made here on what it holds and the database's clock, the row written back. Two instances
+ * reserving for one key at once are serialised by the row lock. */
+int gw__idp_pg_lock_reserve(struct gw__idp_store *s, const char *key, uint32_t max,
+                            uint64_t window_ms, uint64_t lockout_ms, int64_t *wait_s, bool *started)
+{
+    char h[65];
+    PGresult *r = NULL;
+    *wait_s = 0;
+    *started = false;
+    key_hash(key, h);
+    const char *const v[] = {h};
+    struct gw__idp_pgc *c;
+    int rc = gw__idp_pg_acquire(s, &c);
+    if (rc < 0)
+        return rc;
+    rc = gw__idp_pg_exec(c, "begin", "BEGIN", 0, NULL, NULL);
+    if (rc == 0)
+        rc = gw__idp_pg_exec(c, "reserving a login attempt",
+                             "INSERT INTO idp_lockout (key, failures, window_start, locked_until) "
+                             "VALUES ($1, 0, " DB_NOW_MS ", 0) ON CONFLICT (key) DO NOTHING",
+                             1, v, NULL);
+    if (rc == 0)
+        rc = gw__idp_pg_exec(c, "reserving a login attempt",
+                             "SELECT failures, window_start, locked_until, " DB_NOW_MS
+                             " FROM idp_lockout WHERE key = $1 FOR UPDATE",
+                             1, v, &r);
+    if (rc == 0 && PQntuples(r) == 1) {
+        long long failures = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        long long start = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+        long long until = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
+        long long now = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
+        if (until > now) {
+            *wait_s = (int64_t)((until - now + 999) / 1000);
+        } else {
+            if (now - start > (long long)window_ms) {
+                start = now;
+                failures = 0;
+            }
+            if (++failures >= (long long)max) {
+                until = now + (long long)lockout_ms;
+                failures = 0;
+                start = now;
+                *started = true;
+            }
+            char fb[24], sb[24], ub[24];
+            snprintf(fb, sizeof fb, "%lld", failures);
+            snprintf(sb, sizeof sb, "%lld", start);
+            snprintf(ub, sizeof ub, "%lld", until);
+            const char *const u[] = {h, fb, sb, ub};
+            rc = gw__idp_pg_exec(c, "reserving a login attempt",
+                                 "UPDATE idp_lockout SET failures = $2::integer, window_start = "
+                                 "$3::bigint, locked_until = $4::bigint WHERE key = $1",
+                                 4, u, NULL);
+        }
+    }
+    PQclear(r);
+    if (rc == 0)
+        rc = gw__idp_pg_exec(c, "commit", "COMMIT", 0, NULL, NULL);
+    else
+        (void)gw__idp_pg_exec(c, "rollback", "ROLLBACK", 0, NULL, NULL);
+    if (rc < 0) {
+        *started = false;
+        *wait_s = 0;
+    } else if (randombytes_uniform(64) == 0) {
+        /* As lock_fail does: keys that count nothing any more go now and then. */
+        char w[24];
+        snprintf(w, sizeof w, "%llu", (unsigned long long)window_ms);
+        (void)gw__idp_pg_exec(c, "pruning lockouts",
+                              "DELETE FROM idp_lockout WHERE locked_until <= " DB_NOW_MS
+                              " AND window_start < " DB_NOW_MS " - $1::bigint",
+                              1, (const char *const[]){w}, NULL);
+    }
+    gw__idp_pg_release(c);
+    return rc;
+}
+
+int gw__idp_pg_lock_release(struct gw__idp_store *s, const char *key, uint32_t max, bool started)
+{
+    char h[65], m[24];
+    key_hash(key, h);
+    snprintf(m, sizeof m, "%u", max > 0 ? max - 1 : 0);
+    const char *const v[] = {h, m};
+    return one(s, "releasing a login attempt",
+               started ? "UPDATE idp_lockout SET locked_until = 0, failures = $2::integer WHERE "
+                         "key = $1"
+                       : "UPDATE idp_lockout SET failures = GREATEST(failures - 1, 0) WHERE key = "
+                         "$1 AND $2::integer >= 0",
+               2, v, NULL);
+}

@@ -194,17 +194,19 @@ static int pg_session_new(struct gw__idp_store *s, int64_t user, const char *sid
                5, v, NULL);
 }
 
-static int revoke_one(struct gw__idp_pgc *c, const char *sid, long *n)
+/* Records a session's revocation with it, in one statement: the sessions the UPDATE revoked are
+ * its rows (sid), each recorded in idp_revoked until $until. */
+#define REVOKE_SQL(where, until)                                                                   \
+    "WITH s AS (UPDATE idp_sessions SET revoked = 1 WHERE " where " AND revoked = 0 RETURNING "    \
+    "sid), r AS (INSERT INTO idp_revoked (id, until) SELECT sid, " until "::bigint FROM s ON "     \
+    "CONFLICT (id) DO UPDATE SET until = GREATEST(idp_revoked.until, EXCLUDED.until)) SELECT sid " \
+    "FROM s"
+
+static int revoke_one(struct gw__idp_store *s, struct gw__idp_pgc *c, const char *sid)
 {
-    const char *v[] = {sid};
-    PGresult *r = NULL;
-    int rc = gw__idp_pg_exec(c, "revoking a session",
-                             "UPDATE idp_sessions SET revoked = 1 WHERE sid = $1 AND revoked = 0",
-                             1, v, &r);
-    if (rc == 0 && n)
-        *n = changed(r);
-    PQclear(r);
-    return rc;
+    char tb[24];
+    const char *v[] = {sid, num(tb, (int64_t)time(NULL) + s->revoke_for_s)};
+    return gw__idp_pg_exec(c, "revoking a session", REVOKE_SQL("sid = $1", "$2"), 2, v, NULL);
 }
 
 static int pg_refresh_rotate(struct gw__idp_store *s, const char *old_hash, const char *new_hash,
@@ -236,7 +238,7 @@ static int pg_refresh_rotate(struct gw__idp_store *s, const char *old_hash, cons
         if (used) {
             /* RFC 9700 4.14.2: a refresh token used twice was stolen by one of the two users;
              * which one is unknown, so the whole family goes. */
-            rc = revoke_one(c, sid, NULL);
+            rc = revoke_one(s, c, sid);
             *out = GW__IDP_REUSED;
         } else if (live) {
             char nb[24];
@@ -270,30 +272,52 @@ static int pg_refresh_rotate(struct gw__idp_store *s, const char *old_hash, cons
 static int pg_sessions_revoke(struct gw__idp_store *s, int64_t user, const char *sid,
                               void (*each)(void *arg, const char *sid), void *arg)
 {
-    if (sid != NULL) {
-        const char *v[] = {sid};
-        PGresult *r;
-        int rc =
-            one(s, "revoking a session",
-                "UPDATE idp_sessions SET revoked = 1 WHERE sid = $1 AND revoked = 0", 1, v, &r);
-        if (rc < 0)
-            return rc;
-        if (changed(r) > 0)
-            each(arg, sid);
-        PQclear(r);
-        return 0;
-    }
-    char ub[24], nb[24];
-    const char *v[] = {num(ub, user), num(nb, (int64_t)time(NULL))};
+    char ub[24], nb[24], tb[24];
+    int64_t now = (int64_t)time(NULL);
     PGresult *r;
-    int rc = one(s, "revoking sessions",
-                 "UPDATE idp_sessions SET revoked = 1 WHERE user_id = $1::bigint AND revoked = 0 "
-                 "AND expires > $2::bigint RETURNING sid",
-                 2, v, &r);
+    int rc;
+    if (sid != NULL) {
+        const char *v[] = {sid, num(tb, now + s->revoke_for_s)};
+        rc = one(s, "revoking a session", REVOKE_SQL("sid = $1", "$2"), 2, v, &r);
+    } else {
+        const char *v[] = {num(ub, user), num(nb, now), num(tb, now + s->revoke_for_s)};
+        rc = one(s, "revoking sessions",
+                 REVOKE_SQL("user_id = $1::bigint AND expires > $2::bigint", "$3"), 3, v, &r);
+    }
     if (rc < 0)
         return rc;
     for (int i = 0; i < PQntuples(r); i++)
         each(arg, PQgetvalue(r, i, 0));
+    PQclear(r);
+    return 0;
+}
+
+static int pg_revoked_put(struct gw__idp_store *s, const char *id, int64_t until, int64_t now)
+{
+    char ub[24], nb[24];
+    const char *v[] = {id, num(ub, until), num(nb, now)};
+    return one(s, "recording a revocation",
+               "WITH p AS (DELETE FROM idp_revoked WHERE until <= $3::bigint AND id <> $1) "
+               "INSERT INTO idp_revoked (id, until) VALUES ($1, $2::bigint) ON CONFLICT (id) DO "
+               "UPDATE SET until = GREATEST(idp_revoked.until, EXCLUDED.until)",
+               3, v, NULL);
+}
+
+static int pg_revoked_load(struct gw__idp_store *s, int64_t now,
+                           void (*each)(void *arg, const char *id, int64_t until), void *arg)
+{
+    char nb[24];
+    const char *v[] = {num(nb, now)};
+    PGresult *r;
+    int rc = one(s, "dropping expired revocations",
+                 "DELETE FROM idp_revoked WHERE until <= $1::bigint", 1, v, NULL);
+    if (rc == 0)
+        rc = one(s, "reading revocations",
+                 "SELECT id, until FROM idp_revoked WHERE until > $1::bigint", 1, v, &r);
+    if (rc < 0)
+        return rc;
+    for (int i = 0; i < PQntuples(r); i++)
+        each(arg, PQgetvalue(r, i, 0), col_i64(r, i, 1));
     PQclear(r);
     return 0;
 }
@@ -587,6 +611,8 @@ static const struct gw__idp_store_ops pg_ops = {
     .session_new = pg_session_new,
     .refresh_rotate = pg_refresh_rotate,
     .sessions_revoke = pg_sessions_revoke,
+    .revoked_put = pg_revoked_put,
+    .revoked_load = pg_revoked_load,
     .totp_pending_set = pg_totp_pending_set,
     .totp_pending_get = pg_totp_pending_get,
     .totp_enable = pg_totp_enable,
@@ -602,6 +628,8 @@ static const struct gw__idp_store_ops pg_ops = {
     .lock_wait = gw__idp_pg_lock_wait,
     .lock_fail = gw__idp_pg_lock_fail,
     .lock_clear = gw__idp_pg_lock_clear,
+    .lock_reserve = gw__idp_pg_lock_reserve,
+    .lock_release = gw__idp_pg_lock_release,
 };
 
 const struct gw__idp_store_ops *gw__idp_pg_ops(void)

@@ -57,6 +57,10 @@ static const char *const migrations[] = {
     "FROM idp_users;"
     "DROP TABLE idp_users;"
     "ALTER TABLE idp_users_v5 RENAME TO idp_users;",
+    /* 6: revocations kept until the tokens they cover expire (id: a session's sid or an access
+     * token's jti; until: Unix seconds), loaded into the in-process set at start */
+    "CREATE TABLE idp_revoked (id TEXT PRIMARY KEY, until INTEGER NOT NULL);"
+    "CREATE INDEX idp_revoked_until ON idp_revoked(until);",
 };
 
 /* What each version does (gantry migrate's listing). */
@@ -66,6 +70,7 @@ static const char *const migration_what[] = {
     "TOTP secrets and recovery codes",
     "users' permissions",
     "user ids never reused (AUTOINCREMENT; the users table rebuilt)",
+    "revocations kept across restarts (idp_revoked)",
 };
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
 
@@ -94,6 +99,9 @@ enum {
     Q_RECOVERY_INSERT,
     Q_RECOVERY_USE,
     Q_RECOVERY_LEFT,
+    Q_REVOKED_PUT,
+    Q_REVOKED_PRUNE,
+    Q_REVOKED_LOAD,
     Q_BEGIN,
     Q_COMMIT,
     Q_ROLLBACK,
@@ -144,6 +152,10 @@ static const char *const sql[Q__COUNT] = {
     [Q_RECOVERY_USE] =
         "UPDATE idp_recovery SET used = 1 WHERE user_id = ?1 AND hash = ?2 AND used = 0",
     [Q_RECOVERY_LEFT] = "SELECT COUNT(*) FROM idp_recovery WHERE user_id = ?1 AND used = 0",
+    [Q_REVOKED_PUT] = "INSERT INTO idp_revoked (id, until) VALUES (?1, ?2) ON CONFLICT (id) DO "
+                      "UPDATE SET until = max(until, excluded.until)",
+    [Q_REVOKED_PRUNE] = "DELETE FROM idp_revoked WHERE until <= ?1",
+    [Q_REVOKED_LOAD] = "SELECT id, until FROM idp_revoked WHERE until > ?1",
     [Q_BEGIN] = "BEGIN IMMEDIATE",
     [Q_COMMIT] = "COMMIT",
     [Q_ROLLBACK] = "ROLLBACK",
@@ -374,11 +386,27 @@ static int insert_refresh(struct sq *s, const char *hash, const char *sid)
     return run(s, st, "inserting a refresh token");
 }
 
-static int revoke_one(struct sq *s, const char *sid)
+static int revoked_put(struct sq *s, const char *id, int64_t until)
+{
+    sqlite3_stmt *st = stmt(s, Q_REVOKED_PUT);
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, until);
+    return run(s, st, "recording a revocation");
+}
+
+/* Revokes session sid, recording the revocation (the caller's transaction): *n counts it when
+ * the session was live. */
+static int revoke_one(struct sq *s, const char *sid, int *n)
 {
     sqlite3_stmt *st = stmt(s, Q_SESSION_REVOKE);
     sqlite3_bind_text(st, 1, sid, -1, SQLITE_STATIC);
-    return run(s, st, "revoking a session");
+    int rc = run(s, st, "revoking a session");
+    if (rc == 0 && sqlite3_changes(s->db) > 0) {
+        rc = revoked_put(s, sid, (int64_t)time(NULL) + s->base.revoke_for_s);
+        if (rc == 0 && n)
+            (*n)++;
+    }
+    return rc;
 }
 
 static int sq_session_new(struct gw__idp_store *base, int64_t user, const char *sid,
@@ -431,7 +459,7 @@ static int sq_refresh_rotate(struct gw__idp_store *base, const char *old_hash, c
         if (used) {
             /* RFC 9700 4.14.2: a refresh token used twice was stolen by one of the two users;
              * which one is unknown, so the whole family goes. */
-            rc = revoke_one(s, sid);
+            rc = revoke_one(s, sid, NULL);
             *out = GW__IDP_REUSED;
         } else if (live) {
             sqlite3_stmt *use = stmt(s, Q_REFRESH_USE);
@@ -469,39 +497,80 @@ static int sq_sessions_revoke(struct gw__idp_store *base, int64_t user, const ch
 {
     struct sq *s = (struct sq *)base;
     pthread_mutex_lock(&s->lock);
-    int rc = 0;
-    if (sid != NULL) {
-        rc = revoke_one(s, sid);
-        if (rc == 0 && sqlite3_changes(s->db) > 0)
-            each(arg, sid);
-        goto out;
-    }
-    rc = run(s, stmt(s, Q_BEGIN), "begin");
+    int rc = run(s, stmt(s, Q_BEGIN), "begin");
     if (rc < 0)
         goto out;
-    sqlite3_stmt *st = stmt(s, Q_SESSIONS_LIVE);
-    sqlite3_bind_int64(st, 1, user);
-    sqlite3_bind_int64(st, 2, (int64_t)time(NULL));
-    char sids[64][GW__IDP_SID_LEN + 1];
-    for (;;) {
-        /* In rounds of up to 64: a statement's rows are read before the updates run. */
-        size_t n = 0;
-        while (n < 64 && sqlite3_step(st) == SQLITE_ROW)
-            copy_col(st, 0, sids[n++], sizeof sids[0]);
-        sqlite3_reset(st);
-        for (size_t i = 0; rc == 0 && i < n; i++) {
-            rc = revoke_one(s, sids[i]);
-            if (rc == 0)
-                each(arg, sids[i]);
+    if (sid != NULL) {
+        int n = 0;
+        rc = revoke_one(s, sid, &n);
+        if (rc == 0 && n > 0)
+            each(arg, sid);
+    } else {
+        sqlite3_stmt *st = stmt(s, Q_SESSIONS_LIVE);
+        sqlite3_bind_int64(st, 1, user);
+        sqlite3_bind_int64(st, 2, (int64_t)time(NULL));
+        char sids[64][GW__IDP_SID_LEN + 1];
+        for (;;) {
+            /* In rounds of up to 64: a statement's rows are read before the updates run. */
+            size_t n = 0;
+            while (n < 64 && sqlite3_step(st) == SQLITE_ROW)
+                copy_col(st, 0, sids[n++], sizeof sids[0]);
+            sqlite3_reset(st);
+            for (size_t i = 0; rc == 0 && i < n; i++) {
+                rc = revoke_one(s, sids[i], NULL);
+                if (rc == 0)
+                    each(arg, sids[i]);
+            }
+            if (rc < 0 || n < 64)
+                break;
         }
-        if (rc < 0 || n < 64)
-            break;
     }
+    /* A failed commit leaves the in-process set holding more than the store: it refuses more,
+     * never less. */
     if (rc == 0)
         rc = run(s, stmt(s, Q_COMMIT), "commit");
     if (rc < 0)
         (void)run(s, stmt(s, Q_ROLLBACK), "rollback");
 out:
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+static int sq_revoked_put(struct gw__idp_store *base, const char *id, int64_t until, int64_t now)
+{
+    struct sq *s = (struct sq *)base;
+    pthread_mutex_lock(&s->lock);
+    int rc = revoked_put(s, id, until);
+    if (rc == 0) {
+        sqlite3_stmt *st = stmt(s, Q_REVOKED_PRUNE);
+        sqlite3_bind_int64(st, 1, now);
+        rc = run(s, st, "dropping expired revocations");
+    }
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+static int sq_revoked_load(struct gw__idp_store *base, int64_t now,
+                           void (*each)(void *arg, const char *id, int64_t until), void *arg)
+{
+    struct sq *s = (struct sq *)base;
+    pthread_mutex_lock(&s->lock);
+    sqlite3_stmt *st = stmt(s, Q_REVOKED_PRUNE);
+    sqlite3_bind_int64(st, 1, now);
+    int rc = run(s, st, "dropping expired revocations");
+    if (rc == 0) {
+        st = stmt(s, Q_REVOKED_LOAD);
+        sqlite3_bind_int64(st, 1, now);
+        int step;
+        while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+            const unsigned char *id = sqlite3_column_text(st, 0);
+            if (id)
+                each(arg, (const char *)id, sqlite3_column_int64(st, 1));
+        }
+        if (step != SQLITE_DONE)
+            rc = fail_sql(s, "reading revocations");
+        sqlite3_reset(st);
+    }
     pthread_mutex_unlock(&s->lock);
     return rc;
 }
@@ -667,6 +736,8 @@ static const struct gw__idp_store_ops sq_ops = {
     .session_new = sq_session_new,
     .refresh_rotate = sq_refresh_rotate,
     .sessions_revoke = sq_sessions_revoke,
+    .revoked_put = sq_revoked_put,
+    .revoked_load = sq_revoked_load,
     .totp_pending_set = sq_totp_pending_set,
     .totp_pending_get = sq_totp_pending_get,
     .totp_enable = sq_totp_enable,

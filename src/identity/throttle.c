@@ -121,6 +121,49 @@ void gw__idp_throttle_ok(const char *key)
     pthread_mutex_unlock(&lock);
 }
 
+int64_t gw__idp_throttle_reserve(const char *key, uint32_t max, uint64_t window_ms,
+                                 uint64_t lockout_ms, int64_t now_ms, bool *started)
+{
+    int64_t wait = 0;
+    *started = false;
+    pthread_mutex_lock(&lock);
+    uint64_t k = key_of(key);
+    struct entry *e = slot(k, true);
+    if (e == NULL && table != NULL) {
+        prune(now_ms);
+        e = slot(k, true);
+    }
+    if (e != NULL && e->locked_until_ms > now_ms) {
+        wait = (e->locked_until_ms - now_ms + 999) / 1000;
+    } else if (e != NULL) {
+        if (now_ms - e->window_start_ms > (int64_t)window_ms) {
+            e->window_start_ms = now_ms;
+            e->failures = 0;
+        }
+        if (++e->failures >= max) {
+            e->locked_until_ms = now_ms + (int64_t)lockout_ms;
+            e->failures = 0;
+            e->window_start_ms = now_ms;
+            *started = true;
+        }
+    }
+    pthread_mutex_unlock(&lock);
+    return wait;
+}
+
+void gw__idp_throttle_release(const char *key, uint32_t max, bool started)
+{
+    pthread_mutex_lock(&lock);
+    struct entry *e = slot(key_of(key), false);
+    if (e != NULL && started) {
+        e->locked_until_ms = 0;
+        e->failures = max > 0 ? max - 1 : 0;
+    } else if (e != NULL && e->failures > 0) {
+        e->failures--;
+    }
+    pthread_mutex_unlock(&lock);
+}
+
 bool gw__idp_throttle_clear(const char *key, int64_t now_ms)
 {
     pthread_mutex_lock(&lock);

@@ -105,7 +105,12 @@ static void answer_401(struct gw_request *r, struct auth_state *st, int err, con
     const struct gw_service_auth_conf *ac = &r->svc->conf->auth;
     /* RFC 6750 3: the challenge of the Bearer scheme; API keys have no registered scheme, so
      * a service that takes only API keys names the header to use instead. */
-    if (ac->methods & (GW_AUTH_JWT | GW_AUTH_INTROSPECTION))
+    if ((ac->methods & (GW_AUTH_JWT | GW_AUTH_INTROSPECTION)) && err == GW_EAUTHMISSING)
+        /* RFC 6750 3.1: "If the request lacks any authentication information ..., the
+         * resource server SHOULD NOT include an error code or other error information." */
+        snprintf(st->challenge, sizeof st->challenge,
+                 "WWW-Authenticate: Bearer realm=\"gantry\"\r\n");
+    else if (ac->methods & (GW_AUTH_JWT | GW_AUTH_INTROSPECTION))
         snprintf(st->challenge, sizeof st->challenge,
                  "WWW-Authenticate: Bearer realm=\"gantry\", error=\"invalid_token\", "
                  "error_description=\"%s\"\r\n",

@@ -167,7 +167,10 @@ def assert_401(r, reason_re=None):
     assert r.header("X-Origin-Port") is None, r.headers
     challenge = r.header("WWW-Authenticate") or ""
     assert challenge.startswith("Bearer "), r.headers
-    assert 'realm="gantry"' in challenge and 'error="invalid_token"' in challenge, challenge
+    if body.get("reason") == "missing bearer token":  # RFC 6750 3.1: no error code then
+        assert challenge == 'Bearer realm="gantry"', challenge
+    else:
+        assert 'realm="gantry"' in challenge and 'error="invalid_token"' in challenge, challenge
     assert isinstance(body.get("reason"), str) and body["reason"], body
     if reason_re:
         assert re.search(reason_re, body["reason"]), body
@@ -272,6 +275,17 @@ def _refused_tokens():
          None),
         ("not a JWT at all", "opaque-token-without-dots", None),
     ]
+
+
+def test_no_credentials_get_a_challenge_without_an_error_code():
+    """RFC 6750 3.1: a request without any authentication information gets the challenge alone
+    (no error code); a bad token gets error="invalid_token"."""
+    with Env() as env:
+        r = env.get("/api/admin/echo/x", {})
+        assert r.status == 401 and r.json()["reason"] == "missing bearer token", r
+        assert r.header("WWW-Authenticate") == 'Bearer realm="gantry"', r.headers
+        r = env.get("/api/admin/echo/x", bearer("not.a.token"))
+        assert r.status == 401 and 'error="invalid_token"' in r.header("WWW-Authenticate"), r
 
 
 def test_invalid_tokens_get_401_with_a_bearer_challenge_and_never_reach_the_origin():

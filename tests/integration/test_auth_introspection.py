@@ -93,7 +93,9 @@ def assert_401(r, reason=None):
     body = gwtest.assert_json_error(r, 401)
     assert r.header("X-Origin-Port") is None, r.headers
     challenge = r.header("WWW-Authenticate") or ""
-    assert challenge.startswith("Bearer ") and 'error="invalid_token"' in challenge, r.headers
+    assert challenge.startswith("Bearer "), r.headers
+    assert ('error="invalid_token"' in challenge) != (body.get("reason") == "missing bearer token"), \
+        r.headers
     if reason:
         assert reason in body.get("reason", ""), body
     return body

@@ -295,6 +295,58 @@ def test_bad_input_names_the_field():
         assert register(g, "frank2", email="Frank@Example.com").status == 409
 
 
+def test_post_endpoints_take_only_json():
+    """A body sent as anything but application/json (text/plain is a CORS simple request a
+    cross-site page can send without a preflight) is refused 415 before it is read as JSON; a
+    charset parameter may say utf-8 only. A POST without a body needs no Content-Type."""
+    with Env() as env:
+        g = env.g
+        body = json.dumps({"username": "mia", "email": "mia@example.com", "password": PASSWORD})
+        for ct in ("text/plain", "application/x-www-form-urlencoded",
+                   "multipart/form-data; boundary=x", "application/json; charset=utf-16",
+                   "application/jsonx", None):
+            hs = {} if ct is None else {"Content-Type": ct}
+            r = request(g.port, "POST", "/auth/register", headers=hs, body=body)
+            assert r.status == 415, (ct, r)
+            assert r.json()["error"] == "unsupported media type", r.body
+            r = request(g.port, "POST", "/auth/login", headers=hs,
+                        body=json.dumps({"login": "mia", "password": PASSWORD}))
+            assert r.status == 415, (ct, r)
+        r = request(g.port, "POST", "/auth/register",
+                    headers={"Content-Type": "application/json; charset=UTF-8"}, body=body)
+        assert r.status == 201, r
+        tok = login(g, "mia").json()["access_token"]
+        # Logout with no body at all, as the README's curl example sends it.
+        r = request(g.port, "POST", "/auth/logout", headers=bearer(tok))
+        assert r.status == 200, r
+
+
+def test_me_and_services_share_the_leeway():
+    """A token just past its exp but within auth.jwt's leeway (default 30 s) is accepted by the
+    services; me accepts it too (the same leeway), and HEAD /auth/me answers as GET without a
+    body."""
+    import time
+    with Env() as env:
+        g = env.g
+        assert register(g, "lee").status == 201
+        claims = json.loads(b64d(login(g, "lee").json()["access_token"].split(".")[1]))
+        claims["exp"] = int(time.time()) - 5
+        claims["iat"] = claims["exp"] - 900
+        def b64e(b):
+            return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+        head = b64e(json.dumps({"alg": "HS256", "typ": "JWT", "kid": "id1"}).encode())
+        body = b64e(json.dumps(claims).encode())
+        sig = b64e(hmac.new(SECRET.encode(), (head + "." + body).encode(),
+                            hashlib.sha256).digest())
+        tok = head + "." + body + "." + sig
+        assert request(g.port, "GET", "/api/echo/x", headers=bearer(tok)).status == 200
+        r = request(g.port, "GET", "/auth/me", headers=bearer(tok))
+        assert r.status == 200 and r.json()["username"] == "lee", r
+        r = request(g.port, "HEAD", "/auth/me", headers=bearer(tok))
+        assert r.status == 200 and r.body == b"", r
+        assert int(r.header("Content-Length")) > 0, r.headers
+
+
 def test_registration_modes_and_restart():
     with Env(register={"mode": "invite", "invite_codes": ["let-me-in-42"]}) as env:
         g = env.g

@@ -81,6 +81,12 @@ def test_users_list_get_and_key_rules():
         r = env.admin("GET", "/api/identity/users?search=ev")
         assert [u["username"] for u in r.json()["users"]] == ["eve"]
         assert env.admin("GET", "/api/identity/users?search=%25").json()["users"] == []
+        # An over-long search is refused, never ignored (which would list every user).
+        for n in (255, 256, 300, 2000):
+            r = env.admin("GET", "/api/identity/users?search=" + "e" * n)
+            assert r.status == 400 and "search" in r.json()["error"], (n, r.body)
+        r = env.admin("GET", "/api/identity/users?search=%zz")
+        assert r.status == 400 and "search" in r.json()["error"], r.body
         assert env.admin("GET", "/api/identity/users?limit=0").status == 400
         assert env.admin("GET", "/api/identity/users?cursor=x").status == 400
         # One user by id or name
@@ -174,7 +180,7 @@ def test_roles_change_and_totp_reset():
 
         # TOTP on, then reset by the admin: logins need no code any more.
         tok = login(g, "gail").json()["access_token"]
-        r = post(g, "/auth/totp/enrol", b"", headers=bearer(tok))
+        r = post(g, "/auth/totp/enrol", {"password": PASSWORD}, headers=bearer(tok))
         secret = b32decode(r.json()["secret"])
         assert post(g, "/auth/totp/confirm", {"code": hotp(secret, step_now())},
                     headers=bearer(tok)).status == 200

@@ -137,5 +137,32 @@ def test_password_reset_and_delete():
             assert NEW_PASSWORD not in text and PASSWORD not in text
 
 
+def test_digit_only_usernames_refused_so_a_digit_only_user_is_an_id():
+    """The admin API's {user} is an id when it is all digits, a username otherwise: a username
+    may not be all digits (register and admin create answer 400 naming the field), so "006"
+    can never name another account than the user with id 6."""
+    with Env() as env:
+        g = env.g
+        r = post(g, "/auth/register", {"username": "006", "email": "d6@example.com",
+                                       "password": PASSWORD})
+        assert r.status == 400 and r.json()["field"] == "username", r.body
+        assert "digits" in r.json()["reason"], r.body
+        r = env.admin("POST", "/api/identity/users",
+                      {"username": "500", "email": "five@example.com", "password": PASSWORD})
+        assert r.status == 400 and "username" in r.json()["error"], r.body
+        for name in ("esc1", "esc2", "esc3", "esc4", "esc5", "esc6"):
+            assert env.admin("POST", "/api/identity/users",
+                             {"username": name, "email": name + "@example.com",
+                              "password": PASSWORD}).status == 201
+        r = env.admin("GET", "/api/identity/users/6")
+        assert r.status == 200 and r.json()["username"] == "esc6", r.body
+        r = env.admin("POST", "/api/identity/users/006/disable")
+        assert r.status == 200 and r.json()["username"] == "esc6", r.body
+        # A name with a letter is a name.
+        assert post(g, "/auth/register", {"username": "006a", "email": "d6a@example.com",
+                                          "password": PASSWORD}).status == 201
+        assert env.admin("GET", "/api/identity/users/006a").json()["username"] == "006a"
+
+
 if __name__ == "__main__":
     gwtest.main(globals())

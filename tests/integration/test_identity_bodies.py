@@ -118,13 +118,15 @@ def test_http1_chunked_bodies():
 
         # Over the cap: 413 (and the connection closes).
         with HttpConn(g.port) as c:
-            c.send_request("POST", "/auth/login", [("Transfer-Encoding", "chunked")],
+            c.send_request("POST", "/auth/login", [("Content-Type", "application/json"),
+                                                   ("Transfer-Encoding", "chunked")],
                            chunked(login_body(LIMIT), size=1000))
             r = c.read_response()
             assert r.status == 413, r
         # Broken framing: 400 naming the body.
         with HttpConn(g.port) as c:
-            c.send_request("POST", "/auth/login", [("Transfer-Encoding", "chunked")],
+            c.send_request("POST", "/auth/login", [("Content-Type", "application/json"),
+                                                   ("Transfer-Encoding", "chunked")],
                            b"zz\r\n{}\r\n0\r\n\r\n")
             r = c.read_response()
             assert r.status == 400 and "chunk" in r.json()["reason"], r

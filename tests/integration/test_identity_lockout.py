@@ -165,5 +165,88 @@ def test_sqlite_lockout_in_process_and_admin_unlock():
                           message="two lockouts audited")
 
 
+def username_and_email_are_one_account(g):
+    r = post(g, "/auth/register", {"username": "dave", "email": "dave@example.com",
+                                   "password": PASSWORD})
+    assert r.status == 201, r
+    # Two failures by name, one by email: three for the account, which is locked however it is
+    # named.
+    assert login(g, "dave", "wrong-password-1").status == 401
+    assert login(g, "Dave@Example.com", "wrong-password-2").status == 401
+    assert login(g, "DAVE", "wrong-password-3").status == 401
+    for name in ("dave", "dave@example.com"):
+        r = login(g, name)
+        assert r.status == 429, (name, r)
+    # An unknown login counts as typed (it has no account), and locks alike.
+    for i in range(3):
+        assert login(g, "ghost", "wrong-password-%d" % i).status == 401
+    assert login(g, "ghost", "wrong-password").status == 429
+    assert login(g, "ghost@example.com", "wrong-password").status == 401
+
+
+@gwtest.timeout(120)
+def test_sqlite_lockout_counts_per_account_not_per_spelling():
+    tmp = gwtest._mkdtemp("idlock")
+    with Origin() as o, Gantry(config(o, tmp, "s")) as g:
+        username_and_email_are_one_account(g)
+        gwtest.wait_until(lambda: count(audit(tmp, "s"), "identity.lockout", "user:dave") == 1,
+                          message="the account's lockout audited under its username")
+
+
+@gwtest.timeout(180)
+def test_postgres_lockout_counts_per_account_not_per_spelling():
+    tmp = gwtest._mkdtemp("idlock")
+    with PostgresServer() as pg, Origin() as o, Gantry(config(o, tmp, "p", pg)) as g:
+        username_and_email_are_one_account(g)
+
+
+def concurrent_guesses_checked_at_most_max(g):
+    """Six wrong guesses at once with max_failures 3: each attempt is counted before its password
+    is checked, so no more than three are checked (401); the others wait (429)."""
+    import threading
+    r = post(g, "/auth/register", {"username": "olga", "email": "olga@example.com",
+                                   "password": PASSWORD})
+    assert r.status == 201, r
+    out = []
+    def guess(i):
+        out.append(login(g, "olga", "wrong-password-%d" % i).status)
+    ts = [threading.Thread(target=guess, args=(i,)) for i in range(6)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert sorted(out) == [401, 401, 401, 429, 429, 429], out
+    # A right password after the reservation released: a success is not a failure.
+    r = post(g, "/auth/register", {"username": "pete", "email": "pete@example.com",
+                                   "password": PASSWORD})
+    assert r.status == 201, r
+    assert login(g, "pete", "wrong-password-1").status == 401
+    assert login(g, "pete", "wrong-password-2").status == 401
+    assert login(g, "pete").status == 200  # the third attempt, reserved, then released
+    assert login(g, "pete", "wrong-password-3").status == 401
+    assert login(g, "pete").status == 200
+
+
+def slow_hash_config(o, tmp, name, pg=None):
+    cfg = config(o, tmp, name, pg)
+    # A real argon2id cost: the guesses overlap while their passwords are checked.
+    cfg["identity"]["password"] = {"opslimit": 2, "memlimit": "32MiB", "min_length": 10}
+    return cfg
+
+
+@gwtest.timeout(180)
+def test_sqlite_concurrent_guesses_do_not_overshoot_max_failures():
+    tmp = gwtest._mkdtemp("idlock")
+    with Origin() as o, Gantry(slow_hash_config(o, tmp, "s")) as g:
+        concurrent_guesses_checked_at_most_max(g)
+
+
+@gwtest.timeout(180)
+def test_postgres_concurrent_guesses_do_not_overshoot_max_failures():
+    tmp = gwtest._mkdtemp("idlock")
+    with PostgresServer() as pg, Origin() as o, Gantry(slow_hash_config(o, tmp, "p", pg)) as g:
+        concurrent_guesses_checked_at_most_max(g)
+
+
 if __name__ == "__main__":
     gwtest.main(globals())

@@ -19,8 +19,8 @@ from gwtest import Gantry, Origin, PostgresServer, request, run_gantry
 
 SECRET = "identity-migrate-test-secret-0123456789"
 PASSWORD = "correct horse battery"
-SQLITE_VERSIONS = 5
-PG_VERSIONS = 2
+SQLITE_VERSIONS = 6
+PG_VERSIONS = 3
 
 
 def config(origin, pg=None, db=None, **identity):
@@ -122,6 +122,7 @@ def test_sqlite_status_dry_run_apply_and_migrate_off():
         con = sqlite3.connect(db)
         con.execute("DELETE FROM gantry_migrations WHERE component = 'identity' AND version = ?",
                     (SQLITE_VERSIONS,))
+        con.execute("DROP TABLE idp_revoked")
         con.commit()
         con.close()
         r = migrate(path, "--status")
@@ -228,7 +229,7 @@ def test_postgres_status_apply_concurrent_and_migrate_off():
 
         # One version behind: --status names it, migrate off refuses, migrate applies it.
         pg.query("DELETE FROM gantry_migrations WHERE component = 'identity' AND version = %d; "
-                 "DROP TABLE idp_lockout" % PG_VERSIONS)
+                 "DROP TABLE idp_revoked" % PG_VERSIONS)
         r = migrate(path, "--status")
         assert r.returncode == 3 and versions(r.stdout)[PG_VERSIONS] == "pending", r.stdout
         err = refused_start(config(o, pg, migrate="off"))

@@ -89,7 +89,7 @@ def test_two_instances_share_users_and_sessions():
         try:
             # The schema is there once, at its version, whichever instance came first.
             assert pg.query("SELECT version FROM gantry_migrations WHERE component = "
-                            "'identity' ORDER BY version") == [["1"], ["2"]]
+                            "'identity' ORDER BY version") == [["1"], ["2"], ["3"]]
             assert "store postgres" in a.stderr()
 
             assert register(a, "Alice").status == 201
@@ -142,7 +142,7 @@ def test_two_instances_share_users_and_sessions():
 
             # TOTP enrolled through A, confirmed through B, required by A's logins.
             acc = login(a, "alice").json()["access_token"]
-            r = post(a, "/auth/totp/enrol", {}, tok=acc)
+            r = post(a, "/auth/totp/enrol", {"password": PASSWORD}, tok=acc)
             assert r.status == 200, r
             secret = r.json()["secret"]
             code = hotp(b32decode(secret), step_now())

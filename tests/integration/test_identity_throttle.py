@@ -51,6 +51,23 @@ def test_account_and_address_limits_in_process():
         assert r.status == 400, r
 
 
+def test_username_and_email_count_for_one_account():
+    tmp = gwtest._mkdtemp("idthrottle")
+    with Origin() as o, Gantry(throttled_config(o, tmp, account=3)) as g:
+        assert register(g, "alice").status == 201
+        assert login(g, "alice").status == 200
+        assert login(g, "alice@example.com").status == 200
+        assert login(g, "Alice@Example.com", "wrong password!").status == 401
+        for name in ("alice", "alice@example.com"):  # three attempts for the account: no more
+            r = login(g, name)
+            assert r.status == 429, (name, r)
+        # An unknown login counts as typed: its email-looking spelling is another key.
+        for i in range(3):
+            assert login(g, "nobody").status == 401
+        assert login(g, "nobody").status == 429
+        assert login(g, "nobody@example.com").status == 401
+
+
 @gwtest.timeout(120)
 def test_counted_in_redis_across_instances_and_local_while_redis_is_down():
     tmp = gwtest._mkdtemp("idthrottle")
@@ -67,12 +84,14 @@ def test_counted_in_redis_across_instances_and_local_while_redis_is_down():
                               message="throttle counted in Redis")
             keys = rs.cmd("KEYS", "gantry:rl:identity:*")
             assert b"gantry:rl:identity:account:dora" in keys, keys
+            assert login(b, "dora@example.com").status == 200  # the account, by its email
+            assert login(a, "DORA@example.com").status == 200
             assert login(b, "dora").status == 200
-            assert login(a, "dora").status == 200
-            assert login(b, "dora").status == 200
-            # Four attempts over both instances: the fifth is refused on either.
+            # Four attempts over both instances: the fifth is refused on either, by any name.
             assert login(a, "dora").status == 429
-            assert login(b, "dora").status == 429
+            assert login(b, "dora@example.com").status == 429
+            keys = rs.cmd("KEYS", "gantry:rl:identity:account:*")
+            assert keys == [b"gantry:rl:identity:account:dora"], keys
             rs.kill()
             # Redis down: the in-process counters take over (this instance's attempts only).
             r = login(a, "erin")

@@ -58,7 +58,7 @@ def enable(g, name):
     """Registers name, enrols and confirms TOTP: (access token, secret, step confirmed, codes)."""
     assert register(g, name).status == 201
     tok = login(g, name).json()["access_token"]
-    r = post(g, "/auth/totp/enrol", b"", headers=bearer(tok))
+    r = post(g, "/auth/totp/enrol", {"password": PASSWORD}, headers=bearer(tok))
     assert r.status == 200, r
     secret = b32decode(r.json()["secret"])
     s = step_now()
@@ -74,13 +74,13 @@ def test_enrol_confirm_and_login_with_a_code():
         tok = login(g, "alice").json()["access_token"]
         assert request(g.port, "GET", "/auth/me", headers=bearer(tok)).json()["totp_enabled"] is False
         # Without a token: 401; confirm before enrol: 409.
-        assert post(g, "/auth/totp/enrol", b"").status == 401
+        assert post(g, "/auth/totp/enrol", {"password": PASSWORD}).status == 401
         r = post(g, "/auth/totp/confirm", {"code": "123456"}, headers=bearer(tok))
         assert r.status == 409 and "enrol first" in r.json()["reason"], r.body
         # GET is not the method.
         assert request(g.port, "GET", "/auth/totp/enrol", headers=bearer(tok)).status == 405
 
-        r = post(g, "/auth/totp/enrol", b"", headers=bearer(tok))
+        r = post(g, "/auth/totp/enrol", {"password": PASSWORD}, headers=bearer(tok))
         assert r.status == 200, r
         j = r.json()
         assert r.header("Cache-Control") == "no-store"
@@ -114,7 +114,7 @@ def test_enrol_confirm_and_login_with_a_code():
             assert len(c) == 11 and c[5] == "-", c
         assert request(g.port, "GET", "/auth/me", headers=bearer(tok)).json()["totp_enabled"]
         # Enrolling again while enabled: 409.
-        assert post(g, "/auth/totp/enrol", b"", headers=bearer(tok)).status == 409
+        assert post(g, "/auth/totp/enrol", {"password": PASSWORD}, headers=bearer(tok)).status == 409
 
         # Login now needs the code. Missing, wrong, or with a wrong password: the same answer
         # as a wrong password alone.
@@ -177,7 +177,7 @@ def test_disable_needs_password_or_code():
         assert r.status == 409, r
         # Again, then off with the password; and with a recovery code.
         tok2 = login(g, "carol").json()["access_token"]
-        r = post(g, "/auth/totp/enrol", b"", headers=bearer(tok2))
+        r = post(g, "/auth/totp/enrol", {"password": PASSWORD}, headers=bearer(tok2))
         secret2 = b32decode(r.json()["secret"])
         r = post(g, "/auth/totp/confirm", {"code": hotp(secret2, step_now())},
                  headers=bearer(tok2))
@@ -239,13 +239,30 @@ def test_secret_sealed_at_rest_and_key_rotation():
         o.stop()
 
 
+def test_enrol_needs_the_current_password():
+    """A stolen access token alone cannot put a second factor on the account (and lock its owner
+    out): enrolment asks for the current password, as a password change does."""
+    with totp_env() as env:
+        g = env.g
+        assert register(g, "vic").status == 201
+        tok = login(g, "vic").json()["access_token"]
+        r = post(g, "/auth/totp/enrol", b"", headers=bearer(tok))
+        assert r.status == 400 and r.json()["field"] == "body", r.body
+        r = post(g, "/auth/totp/enrol", {}, headers=bearer(tok))
+        assert r.status == 400 and r.json()["field"] == "password", r.body
+        r = post(g, "/auth/totp/enrol", {"password": "wrong-password-1"}, headers=bearer(tok))
+        assert r.status == 401 and "password" in r.json()["reason"], r.body
+        r = post(g, "/auth/totp/enrol", {"password": PASSWORD}, headers=bearer(tok))
+        assert r.status == 200 and r.json()["secret"], r.body
+
+
 def test_totp_endpoints_absent_when_off():
     with Env() as env:
         g = env.g
         assert register(g, "fay").status == 201
         tok = login(g, "fay").json()["access_token"]
         # Not identity's: routed like any path (no service there).
-        assert post(g, "/auth/totp/enrol", b"", headers=bearer(tok)).status == 404
+        assert post(g, "/auth/totp/enrol", {"password": PASSWORD}, headers=bearer(tok)).status == 404
 
 
 if __name__ == "__main__":

@@ -55,6 +55,8 @@ enum gw_idp_endpoint {
     GW_IDP_EP_TOTP_CONFIRM, /* " */
     GW_IDP_EP_TOTP_DISABLE, /* " */
     GW_IDP_EP__COUNT,
+    /* Not a path: a login's account, resolved for identity.throttle (identity.h). */
+    GW_IDP_EP_ACCOUNT = GW_IDP_EP__COUNT,
 };
 
 struct gw_jwt_keyring;

@@ -221,6 +221,23 @@ static void test_identity_errors(void **state)
                "identity.jwt.kid: kid \"gantry-identity\" is used by an auth.jwt key too");
     expect_one("{\"identity\": {" MIN ", \"sqlit\": \"/x\"}, " PLAIN_SERVICES "}", "\"sqlit\"",
                "identity.sqlit: unknown key \"sqlit\" (did you mean \"sqlite\"?)");
+    /* auth.jwt's issuer and audience, when set, must be identity's: else gantry would refuse its
+     * own tokens on every service. */
+    expect_one("{\"auth\": {\"jwt\": {\"issuer\": \"https://idp\"}}, \"identity\": {" MIN
+               ", \"issuer\": \"https://gw\"}, " PLAIN_SERVICES "}",
+               "\"https://idp\"",
+               "auth.jwt.issuer: \"https://idp\" is not identity.issuer \"https://gw\": the "
+               "tokens gantry issues would be refused (leave it out or make them equal)");
+    expect_one("{\"auth\": {\"jwt\": {\"audience\": \"web\"}}, \"identity\": {" MIN
+               ", \"audience\": \"api\"}, " PLAIN_SERVICES "}",
+               "\"web\"",
+               "auth.jwt.audience: \"web\" is not identity.audience \"api\": the tokens gantry "
+               "issues would be refused (leave it out or make them equal)");
+    struct gw_config *cfg =
+        load_ok("{\"auth\": {\"jwt\": {\"issuer\": \"https://gw\", \"audience\": \"api\"}}, "
+                "\"identity\": {" MIN
+                ", \"issuer\": \"https://gw\", \"audience\": \"api\"}, " PLAIN_SERVICES "}");
+    gw_config_free(cfg);
 }
 
 /* Private key files for the tests below, in a temporary directory. */

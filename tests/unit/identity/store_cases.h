@@ -157,6 +157,79 @@ static void case_sessions(void **state)
     gw__idp_store_close(s);
 }
 
+struct loaded {
+    int n;
+    char ids[8][GW__IDP_SID_LEN + 1];
+    int64_t until[8];
+};
+
+static void on_loaded(void *arg, const char *id, int64_t until)
+{
+    struct loaded *l = arg;
+    assert_true(l->n < 8);
+    snprintf(l->ids[l->n], sizeof l->ids[0], "%s", id);
+    l->until[l->n++] = until;
+}
+
+/* The until of id among what was loaded, or -1. */
+static int64_t loaded_until(const struct loaded *l, const char *id)
+{
+    for (int i = 0; i < l->n; i++)
+        if (strcmp(l->ids[i], id) == 0)
+            return l->until[i];
+    return -1;
+}
+
+/* Revocations outlive the process: every session revocation (one, all of a user's, a refresh
+ * token's reuse) and each token put is recorded, kept after the user is deleted, loaded by a
+ * later open until it expires, and the expired ones dropped. */
+static void case_revocations_durable(void **state)
+{
+    (void)state;
+    struct gw__idp_store *s = open_store();
+    s->revoke_for_s = 1000;
+    struct gw__idp_user a = user("rita", "r@x.org");
+    assert_int_equal(gw__idp_user_insert(s, &a, false), 0);
+    char s1[] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", s2[] = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+    char s3[] = "cccccccccccccccccccccccccccccccc", s4[] = "dddddddddddddddddddddddddddddddd";
+    char sid[GW__IDP_SID_LEN + 1];
+    int64_t who, now = (int64_t)time(NULL);
+    enum gw__idp_rotate how;
+    assert_int_equal(gw__idp_session_new(s, a.id, s1, "r1", now, now + 100000), 0);
+    assert_int_equal(gw__idp_session_new(s, a.id, s2, "r2", now, now + 100000), 0);
+    assert_int_equal(gw__idp_session_new(s, a.id, s3, "r3", now, now + 100000), 0);
+    assert_int_equal(gw__idp_session_new(s, a.id, s4, "r4", now, now + 100000), 0);
+    count_each = 0;
+    assert_int_equal(gw__idp_sessions_revoke(s, a.id, s1, each, NULL), 0);
+    assert_int_equal(gw__idp_refresh_rotate(s, "r2", "r2b", now, 0, &how, &who, sid), 0);
+    assert_int_equal(gw__idp_refresh_rotate(s, "r2", "r2c", now, 0, &how, &who, sid), 0);
+    assert_int_equal(how, GW__IDP_REUSED);
+    assert_int_equal(gw__idp_revoked_put(s, "jjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjj", now + 50, now), 0);
+    assert_int_equal(gw__idp_revoked_put(s, "jjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjj", now + 20, now), 0);
+    assert_int_equal(gw__idp_revoked_put(s, "old", now - 1, now), 0); /* expired already */
+    assert_int_equal(gw__idp_sessions_revoke(s, a.id, NULL, each, NULL), 0);
+    assert_int_equal(count_each, 3); /* s1, then s3 and s4 */
+    assert_int_equal(gw__idp_user_delete(s, a.id), 0);
+    gw__idp_store_close(s);
+
+    s = open_store();
+    struct loaded l = {0};
+    assert_int_equal(gw__idp_revoked_load(s, now, on_loaded, &l), 0);
+    assert_int_equal(l.n, 5);
+    assert_true(loaded_until(&l, s1) >= now + 1000);
+    assert_true(loaded_until(&l, s2) >= now + 1000);
+    assert_true(loaded_until(&l, s3) >= now + 1000);
+    assert_true(loaded_until(&l, s4) >= now + 1000);
+    assert_int_equal(loaded_until(&l, "jjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjj"), now + 50);
+    assert_int_equal(loaded_until(&l, "old"), -1);
+    /* Later, only what has not expired. */
+    memset(&l, 0, sizeof l);
+    assert_int_equal(gw__idp_revoked_load(s, now + 60, on_loaded, &l), 0);
+    assert_int_equal(l.n, 4);
+    assert_int_equal(loaded_until(&l, "jjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjj"), -1);
+    gw__idp_store_close(s);
+}
+
 /* TOTP: a pending secret, its confirmation with recovery codes, steps used once, recovery
  * codes used once, disable. */
 static void case_totp(void **state)

@@ -55,6 +55,13 @@ static void test_register(void **state)
             "username");
     refused(GW_IDP_EP_REGISTER,
             "{\"username\": \"j\\u00f6rg\", \"email\": \"a@b\", \"password\": \"p\"}", "username");
+    /* All digits: the admin API's {user} takes a digit-only value as an id. */
+    refused(GW_IDP_EP_REGISTER, "{\"username\": \"006\", \"email\": \"a@b\", \"password\": \"p\"}",
+            "username");
+    assert_int_equal(parse(GW_IDP_EP_REGISTER,
+                           "{\"username\": \"006a\", \"email\": \"a@b\", \"password\": \"p\"}",
+                           &in),
+                     0);
     refused(GW_IDP_EP_REGISTER,
             "{\"username\": \"abc\\u0000d\", \"email\": \"a@b\", \"password\": \"p\"}",
             "body"); /* jansson refuses an escaped NUL: not JSON we take */
@@ -163,8 +170,11 @@ static void test_totp_bodies(void **state)
     refused(GW_IDP_EP_TOTP_DISABLE, "{}", "password");
     refused(GW_IDP_EP_TOTP_DISABLE, "{\"code\": \"1234567890\"}", "code");
     refused(GW_IDP_EP_TOTP_DISABLE, "{\"code\": \"!\"}", "code");
-    /* enrol: no body read */
-    assert_int_equal(parse(GW_IDP_EP_TOTP_ENROL, "", &in), 0);
+    /* enrol: the current password */
+    assert_int_equal(parse(GW_IDP_EP_TOTP_ENROL, "{\"password\": \"pw\"}", &in), 0);
+    assert_string_equal(in.password, "pw");
+    refused(GW_IDP_EP_TOTP_ENROL, "", "body");
+    refused(GW_IDP_EP_TOTP_ENROL, "{}", "password");
 }
 
 static void test_password_rules(void **state)
@@ -248,12 +258,51 @@ static void test_dechunk(void **state)
     assert_true(dechunk(nocrlf, sizeof nocrlf - 1, 2, out, &len, sizeof out, &used) < 0);
 }
 
+/* The media types identity's POST endpoints take: application/json, with parameters, a charset
+ * only utf-8. */
+static void test_json_media_type(void **state)
+{
+    (void)state;
+    static const char *const ok[] = {
+        "application/json",
+        "Application/JSON",
+        "application/json; charset=utf-8",
+        "application/json;charset=UTF-8",
+        "application/json ; charset=\"utf-8\"",
+        "application/json; foo=bar",
+        "  application/json  ",
+        "application/json;",
+    };
+    static const char *const refused[] = {
+        "",
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "application/jsonx",
+        "application/json; charset=utf-16",
+        "application/json; charset=",
+        "application/json; charset=latin1",
+        "application/json x",
+        "application/ json",
+        "application/json; charset=utf-8; charset=utf-16",
+        "application/*",
+        "json",
+        "application/json; =x",
+        "application/json; charset=\"utf-8",
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        assert_true(gw_idp_json_media(ok[i], strlen(ok[i])));
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+        assert_false(gw_idp_json_media(refused[i], strlen(refused[i])));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_register),      cmocka_unit_test(test_login_refresh_logout_me),
-        cmocka_unit_test(test_totp_bodies),   cmocka_unit_test(test_password_rules),
-        cmocka_unit_test(test_password_hash), cmocka_unit_test(test_dechunk),
+        cmocka_unit_test(test_register),        cmocka_unit_test(test_login_refresh_logout_me),
+        cmocka_unit_test(test_totp_bodies),     cmocka_unit_test(test_password_rules),
+        cmocka_unit_test(test_password_hash),   cmocka_unit_test(test_dechunk),
+        cmocka_unit_test(test_json_media_type),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -69,6 +70,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(case_totp, setup, teardown),
         cmocka_unit_test_setup_teardown(case_admin, setup, teardown),
         cmocka_unit_test_setup_teardown(case_ids_never_reused, setup, teardown),
+        cmocka_unit_test_setup_teardown(case_revocations_durable, setup, teardown),
         cmocka_unit_test(test_open_fails),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

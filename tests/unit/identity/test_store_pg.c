@@ -208,9 +208,10 @@ static void test_migrations(void **state)
     PGresult *r = PQexec(c, "SELECT version FROM gantry_migrations WHERE component = 'identity' "
                             "ORDER BY version");
     assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
-    assert_int_equal(PQntuples(r), 2);
+    assert_int_equal(PQntuples(r), 3);
     assert_string_equal(PQgetvalue(r, 0, 0), "1");
     assert_string_equal(PQgetvalue(r, 1, 0), "2");
+    assert_string_equal(PQgetvalue(r, 2, 0), "3");
     PQclear(r);
     PQfinish(c);
 }
@@ -320,6 +321,7 @@ int main(void)
         cmocka_unit_test_setup(case_totp, setup),
         cmocka_unit_test_setup(case_admin, setup),
         cmocka_unit_test_setup(case_ids_never_reused, setup),
+        cmocka_unit_test_setup(case_revocations_durable, setup),
         cmocka_unit_test_setup(test_migrations, setup),
         cmocka_unit_test_setup(test_lockout, setup),
         cmocka_unit_test_setup(test_down_and_back, setup),
