@@ -253,11 +253,19 @@ static inline void tloop_init(struct tloop *l)
     l->guard.data = &l->fired;
 }
 
-/* Runs until *flag or ms pass; returns *flag. */
+/* Runs until *flag or ms pass; returns *flag.
+ *
+ * uv_run(UV_RUN_ONCE) runs the due timers before it polls, then polls for as long as the next
+ * timer asks, for ever when none is left. The guard measures ms from the loop's cached clock,
+ * which is stale when the process was not scheduled for a while (a loaded machine): a guard
+ * that came due in that first pass would leave the poll waiting for I/O that may never come
+ * (an idle Redis connection). So the clock is refreshed first, and the guard repeats: no poll
+ * ever waits longer than ms. */
 static inline bool run_until(struct tloop *l, const bool *flag, uint64_t ms)
 {
     l->fired = false;
-    uv_timer_start(&l->guard, on_guard, ms, 0);
+    uv_update_time(&l->loop);
+    uv_timer_start(&l->guard, on_guard, ms, ms);
     while (!*flag && !l->fired)
         uv_run(&l->loop, UV_RUN_ONCE);
     uv_timer_stop(&l->guard);
