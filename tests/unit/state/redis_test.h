@@ -26,6 +26,8 @@
 
 #include <cmocka.h>
 
+#include "../free_port.h"
+
 /* ---- redis-server processes and a blocking RESP client for checks ------------------------ */
 
 struct server {
@@ -34,19 +36,12 @@ struct server {
     const char *pass;
 };
 
+/* A port for a redis-server, reserved for this process (../free_port.h). */
 static inline uint16_t free_port(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    socklen_t len = sizeof(a);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
+    int port = gw_test_free_port();
+    assert_true(port > 0);
+    return (uint16_t)port;
 }
 
 static inline int tcp_connect(uint16_t port)
