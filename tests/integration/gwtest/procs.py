@@ -152,7 +152,7 @@ def _ephemeral_low():
 
 
 # One file for the whole machine: every process of the harness (the gwtest scripts of any
-# checkout, and tests/unit/test_ports.h of the C unit tests) reserves a port by locking the
+# checkout, and tests/unit/free_port.h of the C unit tests) reserves a port by locking the
 # byte at offset `port` of it.
 PORT_LOCK_FILE = "/tmp/gwtest-ports.lock"
 _port_lock_fd = None
