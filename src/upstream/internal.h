@@ -143,6 +143,12 @@ void gw__proxy_fail_with(struct gw_request *r, struct gw_answer *a);
 /* proxy.c: the response is complete (or the 101 went out): the upstream connection goes back
  * to the pool (or to a tunnel) and the request finishes. */
 void gw__proxy_finish(struct gw_request *r);
+/* proxy.c: the upstream connection failed under the exchange: a read ended (err: UV_EOF or
+ * the read's error) or a write of the request failed (writing, err: the write's error). The
+ * same rules whichever side saw it first: an idempotent request with nothing answered that
+ * was sent on a reused connection goes to a fresh one, the retry policy may try again, else
+ * the exchange fails. */
+void gw__proxy_upstream_lost(struct gw_request *r, ssize_t err, bool writing);
 
 /* The index of the request's service in its snapshot: its row in the metrics' layout. */
 static inline size_t gw__proxy_svc_index(const struct gw_request *r)

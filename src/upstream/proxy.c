@@ -123,10 +123,10 @@ void gw__proxy_finish(struct gw_request *r)
     r->ds->finish(r);
 }
 
-static void upstream_closed(struct gw_request *r, ssize_t nread)
+void gw__proxy_upstream_lost(struct gw_request *r, ssize_t err, bool writing)
 {
     struct gw_upconn *uc = r->up;
-    if (r->resp_head_done && r->rmsg.body == GW_BODY_UNTIL_EOF && nread == UV_EOF) {
+    if (!writing && r->resp_head_done && r->rmsg.body == GW_BODY_UNTIL_EOF && err == UV_EOF) {
         r->resp_done = true;
         r->rmsg.keep_alive = false;
         gw__proxy_pump_response(r);
@@ -134,11 +134,21 @@ static void upstream_closed(struct gw_request *r, ssize_t nread)
     }
     bool reused = uc->requests > 0;
     gw__proxy_mx_target(r, GW_MX_T_RESETS, 1);
-    if (!uc->failure_logged)
+    /* A TLS error already logged with its reason is not logged again as a reset. */
+    if (!uc->failure_logged && writing)
+        gw_log_warn("upstream %s: write failed: %s (request %s)", r->target->key,
+                    uv_strerror((int)err), r->id);
+    else if (!uc->failure_logged)
         gw_log_warn("upstream %s: %s before the response was complete (request %s)", r->target->key,
-                    nread == UV_EOF ? "connection closed" : uv_strerror((int)nread), r->id);
-    /* While a body filter collects the request body, nothing went upstream: any method may
-     * have a fresh connection. */
+                    err == UV_EOF ? "connection closed" : uv_strerror((int)err), r->id);
+    /*
+     * A pooled connection the upstream reset is found by whichever comes first: the read that
+     * meets the reset, or the request head's write when the reset sits in the same event batch
+     * as the request that took the connection (the pool's idle read had no turn yet). Both get
+     * the same rules (the write used to end the exchange with 502, retry policy or not). While
+     * a body filter collects the request body, nothing went upstream: any method may have a
+     * fresh connection.
+     */
     bool nothing_sent = r->req_filter != NULL && !r->head_sent;
     if (!r->resp_head_done && !r->resp_started && reused && uc->len == uc->off &&
         ((gw_retry_idempotent(r->msg.method_id) && r->msg.body == GW_BODY_NONE) || nothing_sent)) {
@@ -156,14 +166,14 @@ static void upstream_closed(struct gw_request *r, ssize_t nread)
     if (!r->resp_head_done && uc->len == uc->off &&
         gw__proxy_try_again(r, GW_RETRY_RESET_BEFORE_RESPONSE, 0))
         return;
-    gw__proxy_fail(r, r->resp_head_done ? GW_EUPRESET
-                                        : (uc->len > uc->off ? GW_EUPGARBAGE : GW_EUPRESET));
+    gw__proxy_fail(r, writing || r->resp_head_done || uc->len == uc->off ? GW_EUPRESET
+                                                                         : GW_EUPGARBAGE);
 }
 
 void gw_proxy_upstream_input(struct gw_request *r, ssize_t nread)
 {
     if (nread < 0) {
-        upstream_closed(r, nread);
+        gw__proxy_upstream_lost(r, nread, false);
         return;
     }
     if (!r->ttfb_done && r->mx) {

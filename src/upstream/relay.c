@@ -146,9 +146,7 @@ static void on_up_written(uv_write_t *req, int status)
         return;
     r->body_writing = false;
     if (status < 0) {
-        gw_log_warn("upstream %s: write failed: %s (request %s)", r->target->key,
-                    uv_strerror(status), r->id);
-        gw__proxy_fail(r, GW_EUPRESET);
+        gw__proxy_upstream_lost(r, status, true);
         return;
     }
     after_request_write(r);
@@ -279,9 +277,7 @@ static void pump_request(struct gw_request *r)
     r->body_consumed = consumed;
     int rc = upstream_write(r, o.bufs, o.n);
     if (rc < 0) {
-        gw_log_warn("upstream %s: write failed: %s (request %s)", r->target->key, uv_strerror(rc),
-                    r->id);
-        gw__proxy_fail(r, GW_EUPRESET);
+        gw__proxy_upstream_lost(r, rc, true);
         return;
     }
     if (rc == 0) {

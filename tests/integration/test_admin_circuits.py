@@ -37,8 +37,9 @@ def _by_name(listing):
 
 
 def _open_circuit(g):
-    for _ in range(3):
-        assert g.request("GET", "/status/500").status == 500
+    for i in range(3):
+        r = g.request("GET", "/status/500")
+        assert r.status == 500, (i, r.status, r.headers, r.body[:300])
 
 
 def test_list_shows_closed_circuits_and_services_without_one():

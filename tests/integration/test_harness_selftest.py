@@ -450,6 +450,59 @@ def test_gantry_class_against_a_fake_binary():
         assert p.returncode != 0
 
 
+# ---- ports shared between processes ---------------------------------------------------------
+
+HOLD_PORT = """
+import sys
+sys.path.insert(0, {here!r})
+import gwtest
+print(gwtest.reserve_port(int(sys.argv[1])), flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_a_port_reserved_by_another_process_is_not_handed_out():
+    port = gwtest.free_port()  # reserved by this process
+    assert gwtest.reserve_port(port)  # held already: still ours
+    child = subprocess.Popen([sys.executable, "-c", HOLD_PORT.format(here=gwtest.HERE), str(port)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "False"  # another process holds it
+    finally:
+        child.stdin.close()
+        child.wait(10)
+    # And the other way round: what a child holds is refused here until the child is gone.
+    other = gwtest.free_port() + 1
+    child = subprocess.Popen([sys.executable, "-c", HOLD_PORT.format(here=gwtest.HERE),
+                              str(other)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             text=True)
+    try:
+        assert child.stdout.readline().strip() == "True"
+        assert not gwtest.reserve_port(other)
+    finally:
+        child.stdin.close()
+        child.wait(10)
+    assert gwtest.reserve_port(other)  # the kernel dropped the child's lock when it exited
+
+
+@gwtest.timeout(60)
+def test_a_second_gantry_on_the_same_port_is_named():
+    # Two gantries bind one port without an error (SO_REUSEPORT, for deploys) and the kernel
+    # spreads connections over both: the second one must not pass for ready.
+    with Origin() as o, gwtest.Gantry(gwtest.simple_config(o)) as a:
+        cfg = dict(a.config)
+        cfg.pop("admin", None)
+        try:
+            b = gwtest.Gantry(cfg)
+        except gwtest.HarnessError as e:
+            assert "another process listens on 127.0.0.1:%d too" % a.port in str(e), e
+            assert "%d (" % a.pid in str(e), e
+        else:
+            b.stop()
+            raise AssertionError("Gantry() must fail on a port another gantry listens on")
+        assert request(a.port, "GET", "/ready").status == 200
+
+
 # ---- the example services (when built) ------------------------------------------------------
 
 

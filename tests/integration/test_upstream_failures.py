@@ -9,9 +9,12 @@ it closes the client connection, so a truncated body never looks complete.
 """
 
 import json
+import os
 import re
+import signal
 import socket
 import struct
+import threading
 import time
 
 import gwtest
@@ -351,6 +354,87 @@ def test_reused_connection_dying_before_answer_fails_post_with_502():
             body = assert_json_error(r, 502)
             assert body["error"] == "upstream connection reset", body
             assert up.accepted == 1
+
+
+def _tcp_row(local_port, remote_port):
+    """(state, rx_queue) of the IPv4 socket local_port -> remote_port (/proc/net/tcp), or None
+    when there is none (a socket reset by its peer is no longer listed). State 01: established."""
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for row in f:
+            cols = row.split()
+            if (int(cols[1].split(":")[1], 16), int(cols[2].split(":")[1], 16)) == (
+                    local_port, remote_port):
+                return cols[3], int(cols[4].split(":")[1], 16)
+    return None
+
+
+def _stopped(pid):
+    """True when every thread of process pid is stopped (SIGSTOP takes effect a little after
+    kill() returns)."""
+    task = "/proc/%d/task" % pid
+    for tid in os.listdir(task):
+        try:
+            with open("%s/%s/stat" % (task, tid)) as f:
+                state = f.read().rpartition(")")[2].split()[0]
+        except OSError:
+            continue  # a thread that ended
+        if state not in ("T", "t"):
+            return False
+    return True
+
+
+def test_pooled_connection_reset_in_the_batch_of_its_next_request_is_retried():
+    # The backend resets an idle pooled connection (SO_LINGER 0) in the same event batch as
+    # the GET that takes it from the pool next: the reset is seen by the head's write
+    # (ECONNRESET), before any byte went out, not by a read. The GET is idempotent and nothing
+    # was answered, so it goes to a fresh connection, as when a read meets the reset. (It was
+    # answered 502 "upstream connection reset", with the retry policy on or off: the write
+    # path retried nothing.) Gantry is stopped while both happen, the request first, so that
+    # one batch holds both, in that order.
+    for retries in (False, True):
+        reset_now = threading.Event()
+        pooled = []
+
+        def script(server, s, index, head, body):
+            s.sendall(json_answer(server, index, len(body)))
+            if index > 0:
+                return True
+            pooled.append(s.getpeername()[1])  # gantry's end of the pooled connection
+            reset_now.wait(20)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            return False  # closed: a reset
+
+        with ScriptedServer(script) as up:
+            cfg = gwtest.simple_config(up.url(), workers=1)
+            cfg["services"][0]["retries"] = retries  # off: only the fresh connection helps
+            with Gantry(cfg) as g, HttpConn(g.port, timeout=10) as c:
+                c.send_request("GET", "/first")
+                r = c.read_response()
+                assert r.status == 200 and r.json()["conn"] == 0, r
+                gwtest.wait_until(lambda: pooled, 5, message="the first connection pooled")
+                client = (g.port, c.sock.getsockname()[1])
+                upstream = (pooled[0], up.port)
+                g.signal(signal.SIGSTOP)
+                try:
+                    gwtest.wait_until(lambda: _stopped(g.pid), 10, message="gantry stopped")
+                    c.send_request("GET", "/second")
+                    gwtest.wait_until(lambda: (_tcp_row(*client) or ("", 0))[1] > 0, 10,
+                                      message="the request in gantry's receive queue")
+                    assert _tcp_row(*upstream)[0] == "01", _tcp_row(*upstream)
+                    reset_now.set()
+                    # A reset socket leaves the established table: its row goes.
+                    gwtest.wait_until(lambda: (_tcp_row(*upstream) or ("07",))[0] == "07", 10,
+                                      message="the reset at gantry's end of the pooled "
+                                              "connection")
+                finally:
+                    g.signal(signal.SIGCONT)
+                r = c.read_response()
+                assert r.status == 200, (retries, r.status, r.body)
+                assert r.json() == {"conn": 1, "body_len": 0}, r.json()
+                with up.lock:
+                    paths = [(i, p) for i, _, p, _ in up.requests]
+                assert paths == [(0, "/first"), (1, "/second")], paths
 
 
 # ---- a dead target among live ones -----------------------------------------------------------

@@ -27,6 +27,7 @@ Pieces (see ../README.md), each importable from gwtest itself:
   read_until_eof, parse_head, from_origin, assert_json_error: small helpers          (client)
   Load(port, plan, check)  steady keep-alive and new-connection client load           (load)
   free_port(), wait_until(predicate), Backend (a "READY <port>" subprocess)          (procs)
+  reserve_port(port)       the machine-wide reservation free_port takes              (procs)
   main(globals())          runs the tests: "ok NAME" / "FAIL NAME" + traceback, then
                            "N passed, M failed"; exit status 1 when any failed      (runner)
   gwtest.jose              JWT minting for the auth tests (hs_token, Keys, claims)
@@ -59,6 +60,7 @@ from .load import Load
 from .procs import (
     HERE,
     PKG,
+    PORT_LOCK_FILE,
     REPO,
     Backend,
     HarnessError,
@@ -83,6 +85,7 @@ from .procs import (
     gantry_bin,
     wait_until,
     peer_has_read,
+    reserve_port,
     wait_peer_read,
 )
 from .postgres_server import PostgresServer, require_postgres

@@ -19,6 +19,8 @@ from .procs import (
     _track,
     _untrack,
     gantry_bin,
+    listens_on,
+    port_sharers,
 )
 
 _SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
@@ -99,6 +101,7 @@ class Gantry:
             try:
                 r = request(self.port, "GET", "/ready", host=self.host, timeout=1)
                 if r.status == 200:
+                    self._check_port_alone()
                     return
                 last = "status %d" % r.status
             except (OSError, ConnectionError) as e:
@@ -106,6 +109,20 @@ class Gantry:
             if time.monotonic() > deadline:
                 self._fail("gantry not ready within %.1f s (last: %s)" % (timeout, last))
             time.sleep(0.02)
+
+    def _check_port_alone(self):
+        """Fails when another process listens on this gantry's port too: SO_REUSEPORT lets a
+        second gantry bind it without an error (for deploys), and the kernel then spreads the
+        test's connections over both, so some answers would come from a stranger (even the
+        /ready 200, before this gantry listens). free_port's reservation keeps the harness's
+        own processes apart; this names whoever else it is."""
+        sharers = port_sharers(self.pid, self.port)
+        if sharers:
+            alone = "" if listens_on(self.pid, self.port) else (
+                " (this gantry, pid %d, does not listen yet: the 200 to /ready was theirs)"
+                % self.pid)
+            self._fail("another process listens on %s:%d too, and would answer some of this "
+                       "test's requests%s: %s" % (self.host, self.port, alone, ", ".join(sharers)))
 
     def alive(self):
         return self.proc.poll() is None

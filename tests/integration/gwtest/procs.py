@@ -8,6 +8,8 @@ stops the objects of its scope) or, when started outside a test, when the script
 
 import atexit
 import ctypes
+import errno
+import fcntl
 import os
 import random
 import re
@@ -149,11 +151,57 @@ def _ephemeral_low():
         return 32768
 
 
+# One file for the whole machine: every process of the harness (the gwtest scripts of any
+# checkout, and tests/unit/free_port.h of the C unit tests) reserves a port by locking the
+# byte at offset `port` of it.
+PORT_LOCK_FILE = "/tmp/gwtest-ports.lock"
+_port_lock_fd = None
+
+
+def reserve_port(port):
+    """Reserves port for this process against every other process of the harness on this
+    machine, until this process exits; True when it got it (or held it already), False when
+    another process holds it. A POSIX record lock on byte `port` of PORT_LOCK_FILE: the
+    kernel drops it when the process ends, however it ends, and a child does not inherit it.
+    Without the file (no /tmp) it reserves nothing and says True."""
+    global _port_lock_fd
+    with _lock:
+        if _port_lock_fd is None:
+            try:
+                _port_lock_fd = os.open(PORT_LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
+                                        0o666)
+            except OSError:
+                _port_lock_fd = -1
+            else:
+                try:
+                    os.fchmod(_port_lock_fd, 0o666)  # past the umask, for every user
+                except OSError:
+                    pass  # made by another user, who chose its mode
+        if _port_lock_fd < 0:
+            return True
+        try:
+            # Never closed: closing any descriptor of the file would drop all of them.
+            fcntl.lockf(_port_lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, port)
+        except OSError as e:
+            if e.errno in (errno.EACCES, errno.EAGAIN):
+                return False
+            raise
+        return True
+
+
 def free_port():
-    """A TCP port free on 127.0.0.1 right now (never the same one twice in this process).
+    """A TCP port free on 127.0.0.1 right now and reserved for this process (never the same
+    one twice in this process, never one another process of the harness reserved).
+
     Drawn below the ephemeral range: a port bind(0) hands out is one the kernel may give the
     next outgoing connection of any test running in parallel, and the listener started on it
-    then fails with "Address already in use"."""
+    then fails with "Address already in use".
+
+    Reserved (reserve_port) because the check that nothing is bound there is only true until
+    the test binds it: two scripts running at once (CTest -j, other checkouts' tests) could
+    both draw a port in that window, and gantry's listeners (SO_REUSEPORT, for deploys) would
+    then share it without an error, the kernel spreading each script's connections over both
+    gantries (a `/status/500` answered by the other test's gantry)."""
     low = _ephemeral_low()
     lo, hi = (10000, low - 1) if low > 11000 else (1024, 65535)
     rng = random.SystemRandom()
@@ -162,6 +210,8 @@ def free_port():
         with _lock:
             if port in _ports_given:
                 continue
+        if not reserve_port(port):
+            continue
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
             s.bind(("127.0.0.1", port))
@@ -174,6 +224,79 @@ def free_port():
                 _ports_given.add(port)
                 return port
     raise HarnessError("no free port found")
+
+
+def _listening_sockets(port):
+    """{inode: local address (hex, as /proc writes it)} of the TCP sockets listening on port,
+    any address, IPv4 and IPv6 (Linux /proc/net/tcp{,6}; empty elsewhere)."""
+    out = {}
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(name) as f:
+                lines = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) < 10 or fields[3] != "0A":  # 0A: TCP_LISTEN
+                continue
+            addr, _, hexport = fields[1].rpartition(":")
+            if int(hexport, 16) == port:
+                out[fields[9]] = addr
+    return out
+
+
+def _socket_inodes(pid):
+    """Inodes of the sockets process pid holds open (an empty set when it is gone)."""
+    found = set()
+    d = "/proc/%d/fd" % pid
+    try:
+        names = os.listdir(d)
+    except OSError:
+        return found
+    for name in names:
+        try:
+            target = os.readlink(os.path.join(d, name))
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            found.add(target[8:-1])
+    return found
+
+
+def port_sharers(pid, port):
+    """The other processes that listen on port where process pid listens (a group of
+    SO_REUSEPORT sockets spreads connections over all of them), or on any address of it when
+    pid does not listen there: a list of "pid (command line)" strings ("?" for a socket whose
+    holder is not visible); empty when pid is alone, or when /proc cannot tell (not Linux)."""
+    listening = _listening_sockets(port)
+    mine = _socket_inodes(pid) & set(listening)
+    addrs = {listening[i] for i in mine}
+    wildcard = any(a.strip("0") == "" for a in addrs)
+    foreign = {i for i, a in listening.items()
+               if i not in mine and (not mine or wildcard or a in addrs or a.strip("0") == "")}
+    holders = []
+    if not foreign:
+        return holders
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != pid:
+            held = _socket_inodes(int(entry)) & foreign
+            if held:
+                try:
+                    with open("/proc/%s/cmdline" % entry, "rb") as f:
+                        name = f.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()
+                except OSError:
+                    name = "?"
+                holders.append("%s (%s)" % (entry, name[:120]))
+                foreign -= held
+    return holders + ["?"] * len(foreign)
+
+
+def listens_on(pid, port):
+    """Whether process pid holds a socket listening on port (True when /proc cannot tell)."""
+    if not os.path.exists("/proc/net/tcp") or not os.path.isdir("/proc/%d/fd" % pid):
+        return True
+    return bool(_socket_inodes(pid) & set(_listening_sockets(port)))
 
 
 def _tail(path, lines=60):

@@ -6,12 +6,14 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -154,15 +156,33 @@ static void test_migrate_off_and_schema(void **state)
 struct opener {
     int rc;
     size_t applied;
+    atomic_int tid; /* the thread's id once it runs */
 };
 
 static void *open_in_thread(void *arg)
 {
     struct opener *o = arg;
+    atomic_store(&o->tid, (int)syscall(SYS_gettid));
     sqlite3 *db = NULL;
     o->rc = gw_sqlite_open_with(path, "alpha", v2, 2, false, true, &o->applied, &db);
     sqlite3_close(db);
     return NULL;
+}
+
+/* True while thread tid of this process sleeps in (clock_)nanosleep: SQLite's busy handler
+ * between two tries of a lock (Linux: /proc/self/task/TID/syscall starts with the number of
+ * the system call it is blocked in). */
+static bool thread_sleeping(int tid)
+{
+    char p[64];
+    snprintf(p, sizeof p, "/proc/self/task/%d/syscall", tid);
+    FILE *f = fopen(p, "r");
+    if (f == NULL)
+        return false;
+    long nr = -1;
+    int n = fscanf(f, "%ld", &nr); /* "running" when it is in no system call */
+    fclose(f);
+    return n == 1 && (nr == SYS_nanosleep || nr == SYS_clock_nanosleep);
 }
 
 /* Another process migrates while this one waits for the write lock: the version is read again
@@ -180,8 +200,16 @@ static void test_waiting_for_another_migration(void **state)
     struct opener o = {.rc = 1};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, open_in_thread, &o), 0);
-    /* Let the opener reach the lock (if it is late, it simply finds the work done). */
-    usleep(300 * 1000);
+    /* Until the opener waits for the lock (its busy handler sleeping): a fixed pause let a
+     * late opener (a loaded machine) find the work done, and the wait went untested. */
+    bool waiting = false;
+    for (int i = 0; i < 10000 && !waiting; i++) {
+        int tid = atomic_load(&o.tid);
+        waiting = tid != 0 && thread_sleeping(tid);
+        if (!waiting)
+            usleep(1000); /* the poll's interval */
+    }
+    assert_true(waiting);
     assert_int_equal(gw_sqlite_exec(other, "test",
                                     "CREATE TABLE t (a INTEGER); ALTER TABLE t ADD COLUMN b "
                                     "INTEGER; INSERT INTO t VALUES (1, 2); INSERT INTO "

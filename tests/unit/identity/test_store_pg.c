@@ -32,6 +32,7 @@
 #include <cmocka.h>
 #include <libpq-fe.h>
 
+#include "../free_port.h"
 #include "core/error.h"
 #include "identity/internal.h"
 
@@ -41,21 +42,6 @@ static char dsn[128];
 static pid_t server = -1;
 static int port;
 static struct passwd *pg_user; /* when running as root */
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t n = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &n) != 0) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    close(fd);
-    return ntohs(a.sin_port);
-}
 
 /* Runs argv (as the postgres user when root), output to log; returns the child's pid. */
 static pid_t spawn(char *const argv[], const char *log)
@@ -150,7 +136,7 @@ static int group_setup(void **state)
     pid_t pid = spawn(argv, log);
     assert_int_equal(waitpid(pid, &st, 0), pid);
     assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-    port = free_port();
+    port = gw_test_free_port();
     assert_true(port > 0);
     snprintf(dsn, sizeof dsn, "host=127.0.0.1 port=%d user=postgres dbname=postgres", port);
     start_server();

@@ -26,6 +26,8 @@
 
 #include <cmocka.h>
 
+#include "../free_port.h"
+
 /* ---- redis-server processes and a blocking RESP client for checks ------------------------ */
 
 struct server {
@@ -34,19 +36,12 @@ struct server {
     const char *pass;
 };
 
+/* A port for a redis-server, reserved for this process (../free_port.h). */
 static inline uint16_t free_port(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    socklen_t len = sizeof(a);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
+    int port = gw_test_free_port();
+    assert_true(port > 0);
+    return (uint16_t)port;
 }
 
 static inline int tcp_connect(uint16_t port)
@@ -253,11 +248,19 @@ static inline void tloop_init(struct tloop *l)
     l->guard.data = &l->fired;
 }
 
-/* Runs until *flag or ms pass; returns *flag. */
+/* Runs until *flag or ms pass; returns *flag.
+ *
+ * uv_run(UV_RUN_ONCE) runs the due timers before it polls, then polls for as long as the next
+ * timer asks, for ever when none is left. The guard measures ms from the loop's cached clock,
+ * which is stale when the process was not scheduled for a while (a loaded machine): a guard
+ * that came due in that first pass would leave the poll waiting for I/O that may never come
+ * (an idle Redis connection). So the clock is refreshed first, and the guard repeats: no poll
+ * ever waits longer than ms. */
 static inline bool run_until(struct tloop *l, const bool *flag, uint64_t ms)
 {
     l->fired = false;
-    uv_timer_start(&l->guard, on_guard, ms, 0);
+    uv_update_time(&l->loop);
+    uv_timer_start(&l->guard, on_guard, ms, ms);
     while (!*flag && !l->fired)
         uv_run(&l->loop, UV_RUN_ONCE);
     uv_timer_stop(&l->guard);

@@ -461,11 +461,18 @@ static void test_retry_after_is_true(void **unused)
         char key[96];
         mkkey(key, sizeof(key), "retry");
         struct res r;
-        int admitted = 0;
+        uint64_t admitted = 0;
+        uint64_t t0 = uv_hrtime();
         do {
             assert_int_equal(decide_wait(&l, c, &conf, key, &r), 0);
             admitted += r.d.allowed;
-            assert_true(admitted <= 8);
+            /* Never more than the limit for each period begun since the first call, plus one
+             * period the first may straddle (every algorithm keeps to that). A fixed 8 held
+             * only while the calls were faster than the refill: under load they once were
+             * not, and more was admitted, rightly. */
+            uint64_t periods = (uv_hrtime() - t0) / (200 * 1000 * 1000) + 2;
+            assert_true(admitted <= 4 * periods);
+            assert_true(admitted < 1000); /* the loop's guard */
         } while (r.d.allowed);
         assert_true(r.d.retry_after_us > 0);
         assert_true(r.d.retry_after_us <= 220 * 1000);

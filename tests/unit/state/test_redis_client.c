@@ -192,6 +192,32 @@ static void mkkey(char *out, size_t cap, const char *what)
 
 /* ---- tests ---------------------------------------------------------------------------------- */
 
+/* The loop helpers on a loop whose cached clock is stale (the process was not scheduled for
+ * longer than the wait: a loaded machine): run_for still returns when its time is up, even
+ * with nothing but an idle connection on the loop. uv_run(UV_RUN_ONCE) runs due timers before
+ * it polls and then polls for as long as the next timer asks, for ever when none is left: a
+ * one-shot guard that fired in that first pass left the poll waiting for Redis, which had
+ * nothing to say (the unit test timed out under load). */
+static void test_loop_helpers_after_a_stall(void **unused)
+{
+    (void)unused;
+    struct tloop l;
+    tloop_init(&l);
+    struct gw_redis_opts o = opts(srv.port);
+    struct gw_redis_watch w;
+    struct watch_log log;
+    struct gw_redis *c = mkclient(&l, &o, &w, &log);
+    assert_true(wait_count(&l, &log.ups, 1, 3000)); /* up and idle: no timer of its own */
+    for (int i = 0; i < 3; i++) {
+        /* The stall is the scenario (no condition to wait for): 50 ms off the loop. */
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        run_for(&l, 20);
+    }
+    assert_int_equal(log.calls, 1);
+    close_all(&l, c);
+}
+
 static void test_invalid(void **unused)
 {
     (void)unused;
@@ -809,11 +835,17 @@ static int group_teardown(void **unused)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_invalid),         cmocka_unit_test(test_commands),
-        cmocka_unit_test(test_command_timeout), cmocka_unit_test(test_script_noscript),
-        cmocka_unit_test(test_pubsub),          cmocka_unit_test(test_pubsub_from_callbacks),
-        cmocka_unit_test(test_state_changes),   cmocka_unit_test(test_closed_port),
-        cmocka_unit_test(test_close),           cmocka_unit_test(test_hostname),
+        cmocka_unit_test(test_loop_helpers_after_a_stall),
+        cmocka_unit_test(test_invalid),
+        cmocka_unit_test(test_commands),
+        cmocka_unit_test(test_command_timeout),
+        cmocka_unit_test(test_script_noscript),
+        cmocka_unit_test(test_pubsub),
+        cmocka_unit_test(test_pubsub_from_callbacks),
+        cmocka_unit_test(test_state_changes),
+        cmocka_unit_test(test_closed_port),
+        cmocka_unit_test(test_close),
+        cmocka_unit_test(test_hostname),
         cmocka_unit_test(test_auth_and_db),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
