@@ -23,7 +23,7 @@ struct gw_h2_session {
     struct gw_list streams;     /* every gw_h2_stream */
     struct gw_list pending;     /* streams with news for the owner */
     uint64_t window_start;      /* ms: the current one-second window of the flood counters */
-    uint32_t resets;            /* RST_STREAM from the client in the window */
+    uint32_t resets;            /* RST_STREAM from the client, or provoked by it */
     uint32_t control;           /* PING and SETTINGS from the client in the window */
     uint32_t continuations;     /* CONTINUATION frames in the current header block */
     struct gw_bufcache *spares; /* freed streams kept for new ones (the worker's), or NULL */

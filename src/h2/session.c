@@ -122,6 +122,17 @@ static bool flood(struct gw_h2_session *s, uint32_t *counter, uint32_t max)
     return ++*counter > max;
 }
 
+/* A stream reset because of what the client sent (a window overflow, a malformed request, a
+ * header list past the limit: RFC 9113 5.4.2 stream errors). MadeYouReset (CVE-2025-8671) makes
+ * the server reset streams whose requests already went upstream, as a rapid reset does with the
+ * client's own RST_STREAM: both spend the same budget (Debian 12's nghttp2 1.52 counts only the
+ * client's). Counted when the reset is decided, so the connection ends before more go upstream. */
+static void provoked_reset(struct gw_h2_session *s)
+{
+    if (flood(s, &s->resets, s->lim.max_resets))
+        calm_down(s, GW_H2_EV_PROVOKED_RESET);
+}
+
 /* ---- nghttp2 callbacks: they only record; the owner hears after nghttp2 returned ----------- */
 
 static int on_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd, void *arg)
@@ -251,6 +262,7 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *f, const uint8_t 
         st->bad = true;
         s->h->event(s->owner, GW_H2_EV_HEADER_LIST);
         nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_ENHANCE_YOUR_CALM);
+        provoked_reset(s);
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     }
     int rc = 0;
@@ -285,6 +297,7 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *f, const uint8_t 
     if (namelen == 4 && memcmp(name, "host", 4) == 0) {
         if (st->has_host) {
             st->bad = true; /* two hosts: what would HTTP/1.1 make of it (RFC 9112 3.2) */
+            provoked_reset(s);
             return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
         }
         st->has_host = true;
@@ -373,6 +386,7 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *arg)
                 st->bad = true;
                 s->h->event(s->owner, GW_H2_EV_PROTOCOL_ERROR);
                 nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_PROTOCOL_ERROR);
+                provoked_reset(s);
             }
         } else if (end && st->ready && !st->body_end) {
             end_body(st); /* trailers end the body */
@@ -399,13 +413,16 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *arg)
     return 0;
 }
 
+/* nghttp2 refused a frame: for a stream error (a stream's id) it resets the stream (RFC 9113
+ * 5.4.2), which counts as a reset the client provoked; a connection error ends the connection. */
 static int on_invalid_frame(nghttp2_session *ng, const nghttp2_frame *f, int err, void *arg)
 {
     struct gw_h2_session *s = arg;
     (void)ng;
-    (void)f;
     (void)err;
     s->h->event(s->owner, GW_H2_EV_PROTOCOL_ERROR);
+    if (f->hd.stream_id != 0)
+        provoked_reset(s);
     return 0;
 }
 
@@ -413,7 +430,6 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const u
                          void *arg)
 {
     (void)flags;
-    (void)arg;
     struct gw_h2_stream *st = nghttp2_session_get_stream_user_data(ng, id);
     if (!st || !st->ready || st->bad) {
         /* Not ours to forward: give the window back at once. */
@@ -430,6 +446,7 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const u
     if (append_body(st, p, n) < 0) {
         st->bad = true;
         nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, id, NGHTTP2_FLOW_CONTROL_ERROR);
+        provoked_reset(arg);
     }
     return 0;
 }

@@ -38,7 +38,8 @@
  *
  * Limits with counters (enum gw_h2_event): concurrent streams (SETTINGS, refused past it),
  * header list size (SETTINGS, and a stream whose decoded fields pass it is reset: HPACK bombs),
- * RST_STREAM from the client per second (rapid reset, CVE-2023-44487), PING and SETTINGS per
+ * RST_STREAM from the client per second (rapid reset, CVE-2023-44487; the streams gantry resets
+ * for the client's stream errors count too: MadeYouReset, CVE-2025-8671), PING and SETTINGS per
  * second, CONTINUATION frames per header block: past a bound the connection ends with GOAWAY
  * ENHANCE_YOUR_CALM.
  *
@@ -69,7 +70,7 @@ struct gw_h2_limits {
     uint32_t max_concurrent_streams;
     uint32_t max_header_list_size; /* bytes, as RFC 9113 6.5.2 counts them */
     uint32_t initial_window_size;  /* per stream, for request bodies */
-    uint32_t max_resets;           /* RST_STREAM from the client per second */
+    uint32_t max_resets;           /* RST_STREAM from the client, or provoked by it, per second */
     uint32_t max_control;          /* PING and SETTINGS from the client per second */
     uint32_t max_continuations;    /* CONTINUATION frames in one header block */
     bool connect_protocol; /* SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441): extended CONNECT */
@@ -98,6 +99,7 @@ enum gw_h2_event {
     GW_H2_EV_CLIENT_RESET,   /* the client reset a stream */
     GW_H2_EV_BODY_TIMEOUT,   /* a stream's request body stalled (counted by the owner) */
     GW_H2_EV_SEND_TIMEOUT,   /* a stream's client left its response unread (by the owner) */
+    GW_H2_EV_PROVOKED_RESET, /* too many streams reset for the client's errors: GOAWAY */
     GW_H2_EV__COUNT,
 };
 

@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""HTTP/2 attacks past the classic ones of test_http2.py (issue 15, found by an outside audit),
+with raw frames over h2c: MadeYouReset (CVE-2025-8671: the client makes gantry reset its
+streams instead of resetting them itself), floods of frames that carry no work (empty DATA,
+CVE-2019-9518; PRIORITY; tiny WINDOW_UPDATEs), a stream id that goes down (RFC 9113 5.1.1), and
+an :authority with the scheme's default port next to a host without it (RFC 9110 4.2.3).
+"""
+
+import socket
+import struct
+import sys
+
+try:
+    import hpack
+except ImportError:  # Debian's python3-hpack, under a Python that is not Debian's
+    sys.path.append("/usr/lib/python3/dist-packages")
+    import hpack
+
+import gwtest
+from gwtest import Gantry, Origin, request
+
+PROTOCOL_ERROR = 1
+FLOW_CONTROL_ERROR = 3
+ENHANCE_YOUR_CALM = 11
+
+
+def h2c_config(o, **http2):
+    h = {"cleartext": True}
+    h.update(http2)
+    return gwtest.simple_config(
+        o, http2=h, limits={"max_body_bytes": 0},
+        timeouts={"client_body": "30s", "upstream_response": "60s"})
+
+
+def get(path, authority="x", extra=()):
+    return [(":method", "GET"), (":path", path), (":scheme", "http"),
+            (":authority", authority)] + list(extra)
+
+
+def frame(ftype, flags, sid, payload=b""):
+    return struct.pack(">I", len(payload))[1:] + bytes([ftype, flags]) + \
+        struct.pack(">I", sid) + payload
+
+
+def headers(enc, sid, fields, end_stream=True):
+    return frame(1, 4 | (1 if end_stream else 0), sid, enc.encode(fields))
+
+
+def raw_conn(port):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.settimeout(10)
+    s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame(4, 0, 0))
+    return s
+
+
+def send(s, data):
+    try:
+        s.sendall(data)
+    except OSError:  # gantry closed after its GOAWAY
+        pass
+
+
+def read_frames(sock, until):
+    buf = b""
+    frames = []
+    while True:
+        try:
+            d = sock.recv(65536)
+        except (ConnectionResetError, socket.timeout):
+            return frames
+        if not d:
+            return frames
+        buf += d
+        while len(buf) >= 9:
+            ln = int.from_bytes(buf[:3], "big")
+            if len(buf) < 9 + ln:
+                break
+            t, f = buf[3], buf[4]
+            sid = int.from_bytes(buf[5:9], "big") & 0x7FFFFFFF
+            frames.append((t, f, sid, buf[9:9 + ln]))
+            buf = buf[9 + ln:]
+        if until(frames):
+            return frames
+
+
+def goaway_code(frames):
+    for t, f, sid, p in frames:
+        if t == 7:
+            return struct.unpack(">I", p[4:8])[0]
+    return None
+
+
+def metric(g, name, kind):
+    text = g.admin_request("GET", "/metrics").body.decode()
+    for line in text.splitlines():
+        if line.startswith('%s{kind="%s"}' % (name, kind)):
+            return int(float(line.split()[-1]))
+    return 0
+
+
+def test_made_you_reset_ends_with_goaway():
+    # The client never sends RST_STREAM: each request is followed by a WINDOW_UPDATE that
+    # overflows its stream's window (RFC 9113 6.9.1), so gantry resets the stream with
+    # FLOW_CONTROL_ERROR after the request went upstream. Those resets share the budget of
+    # the client's own (max_resets_per_second).
+    with Origin() as o, Gantry(h2c_config(o, max_resets_per_second=20)) as g:
+        s = raw_conn(g.port)
+        enc = hpack.Encoder()
+        sid = 1
+        frames = []
+        for _ in range(10):
+            out = b""
+            for _ in range(10):
+                out += headers(enc, sid, get("/sleep/3000"))
+                out += frame(8, 0, sid, struct.pack(">I", 0x7FFFFFFF))
+                sid += 2
+            send(s, out)
+            frames += read_frames(s, until=lambda fs: any(t in (3, 7) for t, _, _, _ in fs))
+            if goaway_code(frames) is not None:
+                break
+        frames += read_frames(s, until=lambda fs: goaway_code(frames + fs) is not None)
+        s.close()
+        resets = [struct.unpack(">I", p)[0] for t, f, i, p in frames if t == 3]
+        assert FLOW_CONTROL_ERROR in resets, frames[:5]
+        assert goaway_code(frames) == ENHANCE_YOUR_CALM, frames[-3:]
+        assert metric(g, "gantry_http2_refused_total", "provoked_reset") == 1
+        assert metric(g, "gantry_http2_refused_total", "rapid_reset") == 0
+        # gantry is fine afterwards.
+        assert request(g.port, "GET", "/echo/after").status == 200
+
+
+def test_a_few_provoked_resets_stay_within_the_budget():
+    with Origin() as o, Gantry(h2c_config(o, max_resets_per_second=20)) as g:
+        s = raw_conn(g.port)
+        enc = hpack.Encoder()
+        out = b""
+        for sid in (1, 3, 5):
+            out += headers(enc, sid, get("/echo/y"), end_stream=False)
+            out += frame(8, 0, sid, struct.pack(">I", 0x7FFFFFFF))
+        out += headers(enc, 7, get("/echo/ok"))
+        send(s, out)
+        frames = read_frames(s, until=lambda fs: any(
+            t in (0, 1) and f & 1 and sid == 7 for t, f, sid, _ in fs))
+        s.close()
+        assert goaway_code(frames) is None, frames
+        assert metric(g, "gantry_http2_refused_total", "provoked_reset") == 0
+
+
+if __name__ == "__main__":
+    gwtest.main(globals())
