@@ -25,6 +25,7 @@ struct gw_h2_session {
     uint64_t window_start;      /* ms: the current one-second window of the flood counters */
     uint32_t resets;            /* RST_STREAM from the client, or provoked by it */
     uint32_t control;           /* PING and SETTINGS from the client in the window */
+    uint32_t empty;             /* frames without work from the client in the window */
     uint32_t continuations;     /* CONTINUATION frames in the current header block */
     struct gw_bufcache *spares; /* freed streams kept for new ones (the worker's), or NULL */
     bool failed;                /* a connection error: GOAWAY queued */

@@ -117,7 +117,7 @@ static bool flood(struct gw_h2_session *s, uint32_t *counter, uint32_t max)
     uint64_t now = now_ms();
     if (now - s->window_start >= 1000) {
         s->window_start = now;
-        s->resets = s->control = 0;
+        s->resets = s->control = s->empty = 0;
     }
     return ++*counter > max;
 }
@@ -135,14 +135,39 @@ static void provoked_reset(struct gw_h2_session *s)
 
 /* ---- nghttp2 callbacks: they only record; the owner hears after nghttp2 returned ----------- */
 
+/* A frame that carries no work (CVE-2019-9518 and kin): counted per second. */
+static void empty_frame(struct gw_h2_session *s)
+{
+    if (flood(s, &s->empty, s->lim.max_empty))
+        calm_down(s, GW_H2_EV_EMPTY_FLOOD);
+}
+
 static int on_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd, void *arg)
 {
     struct gw_h2_session *s = arg;
-    (void)ng;
-    if (hd->type == NGHTTP2_HEADERS)
+    switch (hd->type) {
+    case NGHTTP2_DATA:
+        if (hd->length == 0 && !(hd->flags & NGHTTP2_FLAG_END_STREAM))
+            empty_frame(s);
+        break;
+    case NGHTTP2_HEADERS:
         s->continuations = 0;
-    else if (hd->type == NGHTTP2_CONTINUATION && ++s->continuations > s->lim.max_continuations)
-        calm_down(s, GW_H2_EV_CONTINUATION);
+        break;
+    case NGHTTP2_CONTINUATION:
+        if (++s->continuations > s->lim.max_continuations)
+            calm_down(s, GW_H2_EV_CONTINUATION);
+        break;
+    case NGHTTP2_PRIORITY:
+        empty_frame(s); /* nghttp2 keeps a tree of them; gantry schedules by nothing */
+        break;
+    case NGHTTP2_WINDOW_UPDATE:
+        /* For a stream that is gone nghttp2 drops it without a callback. */
+        if (hd->stream_id != 0 && !nghttp2_session_get_stream_user_data(ng, hd->stream_id))
+            empty_frame(s);
+        break;
+    default:
+        break;
+    }
     return 0;
 }
 
@@ -401,6 +426,11 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *arg)
         s->h->event(s->owner, GW_H2_EV_CLIENT_RESET);
         if (flood(s, &s->resets, s->lim.max_resets))
             calm_down(s, GW_H2_EV_RAPID_RESET);
+        break;
+    case NGHTTP2_WINDOW_UPDATE:
+        if (f->window_update.window_size_increment < GW_H2_SMALL_WINDOW_UPDATE &&
+            (f->hd.stream_id == 0 || nghttp2_session_get_stream_user_data(ng, f->hd.stream_id)))
+            empty_frame(s);
         break;
     case NGHTTP2_PING:
     case NGHTTP2_SETTINGS:

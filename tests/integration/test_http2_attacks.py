@@ -146,5 +146,47 @@ def test_a_few_provoked_resets_stay_within_the_budget():
         assert metric(g, "gantry_http2_refused_total", "provoked_reset") == 0
 
 
+def empty_frame_floods(enc):
+    """What three floods of frames that carry no work send, each on its own connection."""
+    post = [(":method", "POST"), (":path", "/echo/z"), (":scheme", "http"), (":authority", "x")]
+    yield "empty DATA", headers(enc, 1, post, end_stream=False) + frame(0, 0, 1) * 2000
+    yield "PRIORITY on idle streams", b"".join(
+        frame(2, 0, 2 * i + 1, struct.pack(">IB", 0, 15)) for i in range(2000))
+    yield "WINDOW_UPDATE +1", frame(8, 0, 0, struct.pack(">I", 1)) * 2000
+
+
+def test_floods_of_frames_without_work_end_with_goaway():
+    # CVE-2019-9518 (zero-length DATA without END_STREAM), PRIORITY frames for streams that
+    # never open, WINDOW_UPDATEs of one byte: each costs gantry a frame's work and does nothing.
+    with Origin() as o, Gantry(h2c_config(o, max_empty_frames_per_second=100)) as g:
+        for n, (kind, data) in enumerate(empty_frame_floods(hpack.Encoder())):
+            s = raw_conn(g.port)
+            send(s, data)
+            frames = read_frames(s, until=lambda fs: goaway_code(fs) is not None)
+            s.close()
+            assert goaway_code(frames) == ENHANCE_YOUR_CALM, (kind, frames[-3:])
+            assert metric(g, "gantry_http2_refused_total", "empty_frame_flood") == n + 1, kind
+        assert request(g.port, "GET", "/echo/after").status == 200
+
+
+def test_a_request_with_a_few_empty_frames_is_answered():
+    with Origin() as o, Gantry(h2c_config(o, max_empty_frames_per_second=100)) as g:
+        s = raw_conn(g.port)
+        enc = hpack.Encoder()
+        post = [(":method", "POST"), (":path", "/echo/p"), (":scheme", "http"),
+                (":authority", "x")]
+        out = headers(enc, 1, post, end_stream=False) + frame(0, 0, 1) * 20
+        out += frame(2, 0, 3, struct.pack(">IB", 0, 15)) * 20
+        out += frame(8, 0, 0, struct.pack(">I", 1)) * 20
+        out += frame(0, 1, 1, b"body")
+        send(s, out)
+        frames = read_frames(s, until=lambda fs: any(
+            t in (0, 1) and f & 1 and sid == 1 for t, f, sid, _ in fs))
+        s.close()
+        assert goaway_code(frames) is None, frames
+        assert any(t == 1 and sid == 1 for t, f, sid, _ in frames), frames
+        assert metric(g, "gantry_http2_refused_total", "empty_frame_flood") == 0
+
+
 if __name__ == "__main__":
     gwtest.main(globals())
