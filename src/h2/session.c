@@ -101,14 +101,40 @@ void gw_h2_spares_clear(struct gw_bufcache *spares)
     }
 }
 
-/* A connection error of ours: GOAWAY with ENHANCE_YOUR_CALM, counted. */
-static void calm_down(struct gw_h2_session *s, enum gw_h2_event ev)
+/* A connection error of ours: GOAWAY with `code`, counted as ev. */
+static void fail_session(struct gw_h2_session *s, enum gw_h2_event ev, uint32_t code)
 {
     if (s->failed)
         return;
     s->failed = true;
     s->h->event(s->owner, ev);
-    nghttp2_session_terminate_session(s->ng, NGHTTP2_ENHANCE_YOUR_CALM);
+    nghttp2_session_terminate_session(s->ng, code);
+}
+
+static void calm_down(struct gw_h2_session *s, enum gw_h2_event ev)
+{
+    fail_session(s, ev, NGHTTP2_ENHANCE_YOUR_CALM);
+}
+
+/* RFC 9113 5.1.1: new streams' ids only go up, and the ids a client skips are closed for good:
+ * a HEADERS for one is a connection error PROTOCOL_ERROR. nghttp2 ignores a HEADERS below its
+ * last stream id whatever it was (it cannot tell a skipped id from a stream that closed, whose
+ * late trailers must be ignored: RFC 9113 5.4.2); the last few ranges skipped are kept to tell. */
+static void check_stream_id(struct gw_h2_session *s, int32_t id)
+{
+    if (id > s->last_id) {
+        if ((int64_t)id - s->last_id > 2) {
+            unsigned k = s->ngaps++ % GW_H2_GAPS;
+            s->gap_lo[k] = s->last_id + 2;
+            s->gap_hi[k] = id - 2;
+        }
+        s->last_id = id;
+        return;
+    }
+    unsigned n = s->ngaps < GW_H2_GAPS ? s->ngaps : GW_H2_GAPS;
+    for (unsigned k = 0; k < n; k++)
+        if (id >= s->gap_lo[k] && id <= s->gap_hi[k])
+            fail_session(s, GW_H2_EV_PROTOCOL_ERROR, NGHTTP2_PROTOCOL_ERROR);
 }
 
 /* Counts one frame of a flood counter in the current one-second window; true past max. */
@@ -152,6 +178,8 @@ static int on_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd, void 
         break;
     case NGHTTP2_HEADERS:
         s->continuations = 0;
+        if (hd->stream_id & 1) /* a client's (nghttp2 refuses the others) */
+            check_stream_id(s, hd->stream_id);
         break;
     case NGHTTP2_CONTINUATION:
         if (++s->continuations > s->lim.max_continuations)
@@ -950,6 +978,7 @@ struct gw_h2_session *gw_h2_session_new(const struct gw_h2_limits *lim,
     s->owner = owner;
     s->lim = *lim;
     s->window_start = now_ms();
+    s->last_id = -1;
     gw_list_init(&s->streams);
     gw_list_init(&s->pending);
     if (nghttp2_session_callbacks_new(&cb) != 0 || nghttp2_option_new(&opt) != 0)

@@ -188,5 +188,41 @@ def test_a_request_with_a_few_empty_frames_is_answered():
         assert metric(g, "gantry_http2_refused_total", "empty_frame_flood") == 0
 
 
+def test_a_stream_id_below_the_last_one_is_a_connection_error():
+    # RFC 9113 5.1.1: stream 3 after stream 5 (3 was skipped, so it is closed for good) is a
+    # connection error PROTOCOL_ERROR; nghttp2 alone ignored the HEADERS.
+    with Origin() as o, Gantry(h2c_config(o)) as g:
+        s = raw_conn(g.port)
+        enc = hpack.Encoder()
+        send(s, headers(enc, 5, get("/echo/five")))
+        frames = read_frames(s, until=lambda fs: any(
+            t in (0, 1) and f & 1 and sid == 5 for t, f, sid, _ in fs))
+        send(s, headers(enc, 3, get("/echo/three")) + headers(enc, 7, get("/echo/seven")))
+        frames += read_frames(s, until=lambda fs: goaway_code(fs) is not None)
+        s.close()
+        assert goaway_code(frames) == PROTOCOL_ERROR, frames[-3:]
+        assert o.stats()["by_path"].get("/echo/three", 0) == 0
+        assert o.stats()["by_path"].get("/echo/seven", 0) == 0
+        assert metric(g, "gantry_http2_refused_total", "protocol_error") >= 1
+
+
+def test_trailers_on_an_older_open_stream_are_fine():
+    with Origin() as o, Gantry(h2c_config(o)) as g:
+        s = raw_conn(g.port)
+        enc = hpack.Encoder()
+        post = [(":method", "POST"), (":path", "/echo/t"), (":scheme", "http"),
+                (":authority", "x")]
+        out = headers(enc, 1, post, end_stream=False) + frame(0, 0, 1, b"body")
+        out += headers(enc, 5, get("/echo/five"))  # skips 3
+        out += headers(enc, 1, [("x-trailer", "t")])  # trailers end stream 1
+        send(s, out)
+        done = lambda fs: all(any(t in (0, 1) and f & 1 and sid == i for t, f, sid, _ in fs)
+                              for i in (1, 5))
+        frames = read_frames(s, until=lambda fs: done(fs) or goaway_code(fs) is not None)
+        s.close()
+        assert goaway_code(frames) is None, frames
+        assert done(frames), frames
+
+
 if __name__ == "__main__":
     gwtest.main(globals())
