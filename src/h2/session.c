@@ -268,6 +268,34 @@ static const char *pseudo_of(struct gw_h2_stream *st, enum pseudo_kind k, size_t
     return st->pseudo + st->pseudo_at[k];
 }
 
+/* The length of an authority without its scheme's default port (RFC 9110 4.2.3: "b.test:80" and
+ * "b.test" are one authority for http, so are "b.test:443" and "b.test" for https; RFC 3986
+ * 6.2.3: an empty port is the default one). */
+static size_t authority_len(const char *a, size_t n, const struct gw_h2_stream *st)
+{
+    size_t p = n;
+    while (p > 0 && a[p - 1] >= '0' && a[p - 1] <= '9')
+        p--;
+    if (p == 0 || a[p - 1] != ':')
+        return n; /* no port (an IPv6 literal ends in ']') */
+    const char *port = a + p;
+    size_t plen = n - p;
+    bool https = st->scheme_len == 5 && strncasecmp(st->scheme, "https", 5) == 0;
+    bool http = st->scheme_len == 4 && strncasecmp(st->scheme, "http", 4) == 0;
+    if (plen == 0 || (http && plen == 2 && memcmp(port, "80", 2) == 0) ||
+        (https && plen == 3 && memcmp(port, "443", 3) == 0))
+        return p - 1;
+    return n;
+}
+
+/* Whether :authority and Host name the same authority (case aside, up to the default port). */
+static bool same_authority(const struct gw_h2_stream *st, const char *host, size_t host_len)
+{
+    size_t a = authority_len(st->authority, st->authority_len, st);
+    size_t h = authority_len(host, host_len, st);
+    return a == h && strncasecmp(st->authority, host, a) == 0;
+}
+
 /* Every pseudo-field came (the first regular field, or the block's end): the head starts with
  * its request line and, from :authority, Host; the fields are appended as they come. 0, or a
  * negative code: no method or no target (malformed), or out of memory. */
@@ -357,8 +385,7 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *f, const uint8_t 
         if (st->authority) {
             /* RFC 9113 8.3.1: a Host that names another authority than :authority is
              * malformed. The same one is in the head already. */
-            if (st->authority_len != valuelen ||
-                strncasecmp(st->authority, (const char *)value, valuelen) != 0)
+            if (!same_authority(st, (const char *)value, valuelen))
                 st->malformed = true;
             return 0;
         }

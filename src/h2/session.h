@@ -8,9 +8,9 @@
  *     :authority, the fields as sent, cookies joined), parsed by the owner with the HTTP/1
  *     parser. nghttp2 has refused what RFC 9113 8.2 calls malformed before (connection-specific
  *     fields, CR/LF/NUL, uppercase names, pseudo-header rules, content-length against DATA);
- *     this file refuses a Host that disagrees with :authority, and ends the connection
- *     (PROTOCOL_ERROR) at a HEADERS for a stream id the client skipped (RFC 9113 5.1.1: closed
- *     for good; nghttp2 ignores it);
+ *     this file refuses a Host that disagrees with :authority (up to the scheme's default port,
+ *     RFC 9110 4.2.3), and ends the connection (PROTOCOL_ERROR) at a HEADERS for a stream id
+ *     the client skipped (RFC 9113 5.1.1: closed for good; nghttp2 ignores it);
  *   - its body becomes the body of that message in s->body: as sent when the request has a
  *     content-length, else chunked (one chunk per gw_h2_stream_body_peek), ended when the
  *     client ends the stream. The window the client may fill is given back only as the owner

@@ -224,5 +224,38 @@ def test_trailers_on_an_older_open_stream_are_fine():
         assert done(frames), frames
 
 
+def answer(port, fields):
+    """The :status gantry answered a one-stream request with, or ("reset", code)."""
+    s = raw_conn(port)
+    dec = hpack.Decoder()
+    send(s, headers(hpack.Encoder(), 1, fields))
+    frames = read_frames(s, until=lambda fs: any(
+        sid == 1 and (t == 3 or (t in (0, 1) and f & 1)) for t, f, sid, _ in fs))
+    s.close()
+    for t, f, sid, p in frames:
+        if sid == 1 and t == 3:
+            return ("reset", struct.unpack(">I", p)[0])
+        if sid == 1 and t == 1:
+            return dict(dec.decode(p))[":status"]
+    raise AssertionError(frames)
+
+
+def test_authority_and_host_agree_up_to_the_default_port():
+    # RFC 9110 4.2.3: "b.test:80" and "b.test" are the same authority for http (":443" for
+    # https; an empty port is the default one too). Another port is another authority.
+    https = [(":method", "GET"), (":path", "/echo/s"), (":scheme", "https")]
+    with Origin() as o, Gantry(h2c_config(o)) as g:
+        for auth, host in (("b.test:80", "b.test"), ("b.test", "B.test:80"), ("b.test:", "b.test"),
+                           ("[::1]:80", "[::1]")):
+            assert answer(g.port, get("/echo/a", auth, [("host", host)])) == "200", (auth, host)
+        assert answer(g.port, https + [(":authority", "b.test:443"), ("host", "b.test")]) == "200"
+        for auth, host in (("b.test:81", "b.test"), ("b.test:443", "b.test"),
+                           ("c.test:80", "b.test"), ("b.test", "b.test:8080")):
+            assert answer(g.port, get("/echo/a", auth, [("host", host)])) == \
+                ("reset", PROTOCOL_ERROR), (auth, host)
+        assert answer(g.port, https + [(":authority", "b.test:80"), ("host", "b.test")]) == \
+            ("reset", PROTOCOL_ERROR)
+
+
 if __name__ == "__main__":
     gwtest.main(globals())
