@@ -30,6 +30,7 @@ static const struct gw_h2_limits limits = {
     .max_resets = 20,
     .max_control = 20,
     .max_continuations = 4,
+    .max_empty = 100,
     .connect_protocol = true,
 };
 

@@ -54,6 +54,11 @@ static const struct gw__cfg_field http2_fields[] = {
      .offset = H2(max_continuations),
      .arg = &continuation_range,
      .def = "8"},
+    {.name = "max_empty_frames_per_second",
+     .type = &gw__cfg_uint32_type,
+     .offset = H2(max_empty),
+     .arg = &per_second_range,
+     .def = "1000"},
 };
 
 const struct gw__cfg_object gw__cfg_http2_obj = {

@@ -225,7 +225,8 @@ static void on_event(void *owner, enum gw_h2_event ev)
         static struct gw_log_limit lim[] = {
             {.interval_ms = 1000}, {.interval_ms = 1000}, {.interval_ms = 1000},
             {.interval_ms = 1000}, {.interval_ms = 1000}, {.interval_ms = 1000},
-            {.interval_ms = 1000}, {.interval_ms = 1000}, {.interval_ms = 1000}};
+            {.interval_ms = 1000}, {.interval_ms = 1000}, {.interval_ms = 1000},
+            {.interval_ms = 1000}, {.interval_ms = 1000}};
         _Static_assert(sizeof lim / sizeof lim[0] == GW_H2_EV__COUNT, "a limit per event");
         static const char *const what[] = {"",
                                            "rapid reset",
@@ -235,7 +236,9 @@ static void on_event(void *owner, enum gw_h2_event ev)
                                            "protocol error",
                                            "",
                                            "",
-                                           ""};
+                                           "",
+                                           "provoked reset flood",
+                                           "flood of frames without work"};
         gw_log_limited(&lim[ev], GW_LOG_LEVEL_INFO, "client %s: HTTP/2 %s", c->peer, what[ev]);
     }
 }
@@ -413,6 +416,7 @@ void gw__h2_start(struct gw_conn *c)
         .max_resets = hc->max_resets,
         .max_control = hc->max_control,
         .max_continuations = hc->max_continuations,
+        .max_empty = hc->max_empty,
         .connect_protocol = websocket_anywhere(c->w->snap->cfg),
     };
     struct gw__h2_conn *h = calloc(1, sizeof *h);

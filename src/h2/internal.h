@@ -15,17 +15,26 @@
 #include "core/list.h"
 #include "h2/session.h"
 
+/* Skipped stream id ranges a session remembers (gw_h2_session.gap_lo). */
+#define GW_H2_GAPS 4
+
 struct gw_h2_session {
     nghttp2_session *ng;
     const struct gw_h2_handler *h;
     void *owner;
     struct gw_h2_limits lim;
-    struct gw_list streams;     /* every gw_h2_stream */
-    struct gw_list pending;     /* streams with news for the owner */
-    uint64_t window_start;      /* ms: the current one-second window of the flood counters */
-    uint32_t resets;            /* RST_STREAM from the client in the window */
-    uint32_t control;           /* PING and SETTINGS from the client in the window */
-    uint32_t continuations;     /* CONTINUATION frames in the current header block */
+    struct gw_list streams; /* every gw_h2_stream */
+    struct gw_list pending; /* streams with news for the owner */
+    uint64_t window_start;  /* ms: the current one-second window of the flood counters */
+    uint32_t resets;        /* RST_STREAM from the client, or provoked by it */
+    uint32_t control;       /* PING and SETTINGS from the client in the window */
+    uint32_t empty;         /* frames without work from the client in the window */
+    uint32_t continuations; /* CONTINUATION frames in the current header block */
+    int32_t last_id;        /* the highest stream id a client HEADERS named (-1: none yet) */
+    /* The last GW_H2_GAPS ranges of stream ids the client skipped (closed for good, RFC 9113
+     * 5.1.1), [lo, hi] each, oldest overwritten: a HEADERS for one is a connection error. */
+    int32_t gap_lo[GW_H2_GAPS], gap_hi[GW_H2_GAPS];
+    unsigned ngaps;             /* ranges recorded, ever (the next goes to ngaps % GW_H2_GAPS) */
     struct gw_bufcache *spares; /* freed streams kept for new ones (the worker's), or NULL */
     bool failed;                /* a connection error: GOAWAY queued */
     bool waiting;               /* some stream may have a timeout running (or lingers) */

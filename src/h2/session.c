@@ -101,14 +101,40 @@ void gw_h2_spares_clear(struct gw_bufcache *spares)
     }
 }
 
-/* A connection error of ours: GOAWAY with ENHANCE_YOUR_CALM, counted. */
-static void calm_down(struct gw_h2_session *s, enum gw_h2_event ev)
+/* A connection error of ours: GOAWAY with `code`, counted as ev. */
+static void fail_session(struct gw_h2_session *s, enum gw_h2_event ev, uint32_t code)
 {
     if (s->failed)
         return;
     s->failed = true;
     s->h->event(s->owner, ev);
-    nghttp2_session_terminate_session(s->ng, NGHTTP2_ENHANCE_YOUR_CALM);
+    nghttp2_session_terminate_session(s->ng, code);
+}
+
+static void calm_down(struct gw_h2_session *s, enum gw_h2_event ev)
+{
+    fail_session(s, ev, NGHTTP2_ENHANCE_YOUR_CALM);
+}
+
+/* RFC 9113 5.1.1: new streams' ids only go up, and the ids a client skips are closed for good:
+ * a HEADERS for one is a connection error PROTOCOL_ERROR. nghttp2 ignores a HEADERS below its
+ * last stream id whatever it was (it cannot tell a skipped id from a stream that closed, whose
+ * late trailers must be ignored: RFC 9113 5.4.2); the last few ranges skipped are kept to tell. */
+static void check_stream_id(struct gw_h2_session *s, int32_t id)
+{
+    if (id > s->last_id) {
+        if ((int64_t)id - s->last_id > 2) {
+            unsigned k = s->ngaps++ % GW_H2_GAPS;
+            s->gap_lo[k] = s->last_id + 2;
+            s->gap_hi[k] = id - 2;
+        }
+        s->last_id = id;
+        return;
+    }
+    unsigned n = s->ngaps < GW_H2_GAPS ? s->ngaps : GW_H2_GAPS;
+    for (unsigned k = 0; k < n; k++)
+        if (id >= s->gap_lo[k] && id <= s->gap_hi[k])
+            fail_session(s, GW_H2_EV_PROTOCOL_ERROR, NGHTTP2_PROTOCOL_ERROR);
 }
 
 /* Counts one frame of a flood counter in the current one-second window; true past max. */
@@ -117,21 +143,59 @@ static bool flood(struct gw_h2_session *s, uint32_t *counter, uint32_t max)
     uint64_t now = now_ms();
     if (now - s->window_start >= 1000) {
         s->window_start = now;
-        s->resets = s->control = 0;
+        s->resets = s->control = s->empty = 0;
     }
     return ++*counter > max;
 }
 
+/* A stream reset because of what the client sent (a window overflow, a malformed request, a
+ * header list past the limit: RFC 9113 5.4.2 stream errors). MadeYouReset (CVE-2025-8671) makes
+ * the server reset streams whose requests already went upstream, as a rapid reset does with the
+ * client's own RST_STREAM: both spend the same budget (Debian 12's nghttp2 1.52 counts only the
+ * client's). Counted when the reset is decided, so the connection ends before more go upstream. */
+static void provoked_reset(struct gw_h2_session *s)
+{
+    if (flood(s, &s->resets, s->lim.max_resets))
+        calm_down(s, GW_H2_EV_PROVOKED_RESET);
+}
+
 /* ---- nghttp2 callbacks: they only record; the owner hears after nghttp2 returned ----------- */
+
+/* A frame that carries no work (CVE-2019-9518 and kin): counted per second. */
+static void empty_frame(struct gw_h2_session *s)
+{
+    if (flood(s, &s->empty, s->lim.max_empty))
+        calm_down(s, GW_H2_EV_EMPTY_FLOOD);
+}
 
 static int on_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd, void *arg)
 {
     struct gw_h2_session *s = arg;
-    (void)ng;
-    if (hd->type == NGHTTP2_HEADERS)
+    switch (hd->type) {
+    case NGHTTP2_DATA:
+        if (hd->length == 0 && !(hd->flags & NGHTTP2_FLAG_END_STREAM))
+            empty_frame(s);
+        break;
+    case NGHTTP2_HEADERS:
         s->continuations = 0;
-    else if (hd->type == NGHTTP2_CONTINUATION && ++s->continuations > s->lim.max_continuations)
-        calm_down(s, GW_H2_EV_CONTINUATION);
+        if (hd->stream_id & 1) /* a client's (nghttp2 refuses the others) */
+            check_stream_id(s, hd->stream_id);
+        break;
+    case NGHTTP2_CONTINUATION:
+        if (++s->continuations > s->lim.max_continuations)
+            calm_down(s, GW_H2_EV_CONTINUATION);
+        break;
+    case NGHTTP2_PRIORITY:
+        empty_frame(s); /* nghttp2 keeps a tree of them; gantry schedules by nothing */
+        break;
+    case NGHTTP2_WINDOW_UPDATE:
+        /* For a stream that is gone nghttp2 drops it without a callback. */
+        if (hd->stream_id != 0 && !nghttp2_session_get_stream_user_data(ng, hd->stream_id))
+            empty_frame(s);
+        break;
+    default:
+        break;
+    }
     return 0;
 }
 
@@ -204,6 +268,34 @@ static const char *pseudo_of(struct gw_h2_stream *st, enum pseudo_kind k, size_t
     return st->pseudo + st->pseudo_at[k];
 }
 
+/* The length of an authority without its scheme's default port (RFC 9110 4.2.3: "b.test:80" and
+ * "b.test" are one authority for http, so are "b.test:443" and "b.test" for https; RFC 3986
+ * 6.2.3: an empty port is the default one). */
+static size_t authority_len(const char *a, size_t n, const struct gw_h2_stream *st)
+{
+    size_t p = n;
+    while (p > 0 && a[p - 1] >= '0' && a[p - 1] <= '9')
+        p--;
+    if (p == 0 || a[p - 1] != ':')
+        return n; /* no port (an IPv6 literal ends in ']') */
+    const char *port = a + p;
+    size_t plen = n - p;
+    bool https = st->scheme_len == 5 && strncasecmp(st->scheme, "https", 5) == 0;
+    bool http = st->scheme_len == 4 && strncasecmp(st->scheme, "http", 4) == 0;
+    if (plen == 0 || (http && plen == 2 && memcmp(port, "80", 2) == 0) ||
+        (https && plen == 3 && memcmp(port, "443", 3) == 0))
+        return p - 1;
+    return n;
+}
+
+/* Whether :authority and Host name the same authority (case aside, up to the default port). */
+static bool same_authority(const struct gw_h2_stream *st, const char *host, size_t host_len)
+{
+    size_t a = authority_len(st->authority, st->authority_len, st);
+    size_t h = authority_len(host, host_len, st);
+    return a == h && strncasecmp(st->authority, host, a) == 0;
+}
+
 /* Every pseudo-field came (the first regular field, or the block's end): the head starts with
  * its request line and, from :authority, Host; the fields are appended as they come. 0, or a
  * negative code: no method or no target (malformed), or out of memory. */
@@ -251,6 +343,7 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *f, const uint8_t 
         st->bad = true;
         s->h->event(s->owner, GW_H2_EV_HEADER_LIST);
         nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_ENHANCE_YOUR_CALM);
+        provoked_reset(s);
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     }
     int rc = 0;
@@ -285,14 +378,14 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *f, const uint8_t 
     if (namelen == 4 && memcmp(name, "host", 4) == 0) {
         if (st->has_host) {
             st->bad = true; /* two hosts: what would HTTP/1.1 make of it (RFC 9112 3.2) */
+            provoked_reset(s);
             return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
         }
         st->has_host = true;
         if (st->authority) {
             /* RFC 9113 8.3.1: a Host that names another authority than :authority is
              * malformed. The same one is in the head already. */
-            if (st->authority_len != valuelen ||
-                strncasecmp(st->authority, (const char *)value, valuelen) != 0)
+            if (!same_authority(st, (const char *)value, valuelen))
                 st->malformed = true;
             return 0;
         }
@@ -373,6 +466,7 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *arg)
                 st->bad = true;
                 s->h->event(s->owner, GW_H2_EV_PROTOCOL_ERROR);
                 nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_PROTOCOL_ERROR);
+                provoked_reset(s);
             }
         } else if (end && st->ready && !st->body_end) {
             end_body(st); /* trailers end the body */
@@ -388,6 +482,11 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *arg)
         if (flood(s, &s->resets, s->lim.max_resets))
             calm_down(s, GW_H2_EV_RAPID_RESET);
         break;
+    case NGHTTP2_WINDOW_UPDATE:
+        if (f->window_update.window_size_increment < GW_H2_SMALL_WINDOW_UPDATE &&
+            (f->hd.stream_id == 0 || nghttp2_session_get_stream_user_data(ng, f->hd.stream_id)))
+            empty_frame(s);
+        break;
     case NGHTTP2_PING:
     case NGHTTP2_SETTINGS:
         if (!(f->hd.flags & NGHTTP2_FLAG_ACK) && flood(s, &s->control, s->lim.max_control))
@@ -399,13 +498,16 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *arg)
     return 0;
 }
 
+/* nghttp2 refused a frame: for a stream error (a stream's id) it resets the stream (RFC 9113
+ * 5.4.2), which counts as a reset the client provoked; a connection error ends the connection. */
 static int on_invalid_frame(nghttp2_session *ng, const nghttp2_frame *f, int err, void *arg)
 {
     struct gw_h2_session *s = arg;
     (void)ng;
-    (void)f;
     (void)err;
     s->h->event(s->owner, GW_H2_EV_PROTOCOL_ERROR);
+    if (f->hd.stream_id != 0)
+        provoked_reset(s);
     return 0;
 }
 
@@ -413,7 +515,6 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const u
                          void *arg)
 {
     (void)flags;
-    (void)arg;
     struct gw_h2_stream *st = nghttp2_session_get_stream_user_data(ng, id);
     if (!st || !st->ready || st->bad) {
         /* Not ours to forward: give the window back at once. */
@@ -430,6 +531,7 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const u
     if (append_body(st, p, n) < 0) {
         st->bad = true;
         nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, id, NGHTTP2_FLOW_CONTROL_ERROR);
+        provoked_reset(arg);
     }
     return 0;
 }
@@ -903,6 +1005,7 @@ struct gw_h2_session *gw_h2_session_new(const struct gw_h2_limits *lim,
     s->owner = owner;
     s->lim = *lim;
     s->window_start = now_ms();
+    s->last_id = -1;
     gw_list_init(&s->streams);
     gw_list_init(&s->pending);
     if (nghttp2_session_callbacks_new(&cb) != 0 || nghttp2_option_new(&opt) != 0)

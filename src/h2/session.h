@@ -8,7 +8,9 @@
  *     :authority, the fields as sent, cookies joined), parsed by the owner with the HTTP/1
  *     parser. nghttp2 has refused what RFC 9113 8.2 calls malformed before (connection-specific
  *     fields, CR/LF/NUL, uppercase names, pseudo-header rules, content-length against DATA);
- *     this file refuses a Host that disagrees with :authority;
+ *     this file refuses a Host that disagrees with :authority (up to the scheme's default port,
+ *     RFC 9110 4.2.3), and ends the connection (PROTOCOL_ERROR) at a HEADERS for a stream id
+ *     the client skipped (RFC 9113 5.1.1: closed for good; nghttp2 ignores it);
  *   - its body becomes the body of that message in s->body: as sent when the request has a
  *     content-length, else chunked (one chunk per gw_h2_stream_body_peek), ended when the
  *     client ends the stream. The window the client may fill is given back only as the owner
@@ -38,9 +40,12 @@
  *
  * Limits with counters (enum gw_h2_event): concurrent streams (SETTINGS, refused past it),
  * header list size (SETTINGS, and a stream whose decoded fields pass it is reset: HPACK bombs),
- * RST_STREAM from the client per second (rapid reset, CVE-2023-44487), PING and SETTINGS per
- * second, CONTINUATION frames per header block: past a bound the connection ends with GOAWAY
- * ENHANCE_YOUR_CALM.
+ * RST_STREAM from the client per second (rapid reset, CVE-2023-44487; the streams gantry resets
+ * for the client's stream errors count too: MadeYouReset, CVE-2025-8671), PING and SETTINGS per
+ * second, CONTINUATION frames per header block, frames that carry no work per second (DATA without
+ * payload or END_STREAM, CVE-2019-9518; PRIORITY, which gantry does not act on; WINDOW_UPDATE
+ * below GW_H2_SMALL_WINDOW_UPDATE or for a stream that is gone): past a bound the connection
+ * ends with GOAWAY ENHANCE_YOUR_CALM.
  *
  * Callbacks to the owner never run inside nghttp2's: input and output only mark streams, and
  * gw_h2_session_input / gw_h2_session_output run the owner's callbacks after nghttp2 returned.
@@ -65,13 +70,17 @@
  * time to read the answer before the reset (see session.c stop_request). */
 #define GW_H2_LINGER_MS 2000
 
+/* A WINDOW_UPDATE increment below this is a frame without work (max_empty). */
+#define GW_H2_SMALL_WINDOW_UPDATE 1024
+
 struct gw_h2_limits {
     uint32_t max_concurrent_streams;
     uint32_t max_header_list_size; /* bytes, as RFC 9113 6.5.2 counts them */
     uint32_t initial_window_size;  /* per stream, for request bodies */
-    uint32_t max_resets;           /* RST_STREAM from the client per second */
+    uint32_t max_resets;           /* RST_STREAM from the client, or provoked by it, per second */
     uint32_t max_control;          /* PING and SETTINGS from the client per second */
     uint32_t max_continuations;    /* CONTINUATION frames in one header block */
+    uint32_t max_empty;            /* frames without work per second (GW_H2_SMALL_WINDOW_UPDATE) */
     bool connect_protocol; /* SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441): extended CONNECT */
 };
 
@@ -98,6 +107,8 @@ enum gw_h2_event {
     GW_H2_EV_CLIENT_RESET,   /* the client reset a stream */
     GW_H2_EV_BODY_TIMEOUT,   /* a stream's request body stalled (counted by the owner) */
     GW_H2_EV_SEND_TIMEOUT,   /* a stream's client left its response unread (by the owner) */
+    GW_H2_EV_PROVOKED_RESET, /* too many streams reset for the client's errors: GOAWAY */
+    GW_H2_EV_EMPTY_FLOOD,    /* too many frames that carry no work: GOAWAY */
     GW_H2_EV__COUNT,
 };
 

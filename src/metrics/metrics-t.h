@@ -45,7 +45,7 @@ struct gw_mx_worker {
     /** HTTP/2 events, by kind (enum gw_h2_event of h2/session.h, same order): streams, then
      * the protections: rapid reset, PING/SETTINGS flood, CONTINUATION flood, header list too
      * large, protocol errors, streams reset by the client */
-    gw_mx_ctr h2_events[9];
+    gw_mx_ctr h2_events[11];
 };
 
 struct gw_metrics_area;

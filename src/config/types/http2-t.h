@@ -17,6 +17,7 @@ struct gw_http2_conf {
     uint32_t max_resets;             /* "max_resets_per_second", default 100 */
     uint32_t max_control;            /* "max_control_frames_per_second", default 100 */
     uint32_t max_continuations;      /* "max_continuation_frames", default 8 */
+    uint32_t max_empty;              /* "max_empty_frames_per_second", default 1000 */
 };
 
 #endif

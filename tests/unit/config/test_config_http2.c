@@ -15,6 +15,7 @@ static void test_defaults(void **state)
     assert_int_equal(h->max_resets, 100);
     assert_int_equal(h->max_control, 100);
     assert_int_equal(h->max_continuations, 8);
+    assert_int_equal(h->max_empty, 1000);
     assert_true(cfg->tls.alpn_h2);
     gw_config_free(cfg);
 }
@@ -26,7 +27,7 @@ static void test_values(void **state)
         load_ok("{\"http2\": {\"cleartext\": true, \"max_concurrent_streams\": 10, "
                 "\"max_header_list_size\": \"16KiB\", \"initial_window_size\": \"1MiB\", "
                 "\"max_resets_per_second\": 5, \"max_control_frames_per_second\": 7, "
-                "\"max_continuation_frames\": 2}}");
+                "\"max_continuation_frames\": 2, \"max_empty_frames_per_second\": 9}}");
     const struct gw_http2_conf *h = &cfg->http2;
     assert_true(h->enabled);
     assert_true(h->cleartext);
@@ -36,6 +37,7 @@ static void test_values(void **state)
     assert_int_equal(h->max_resets, 5);
     assert_int_equal(h->max_control, 7);
     assert_int_equal(h->max_continuations, 2);
+    assert_int_equal(h->max_empty, 9);
     gw_config_free(cfg);
 }
 
@@ -71,6 +73,8 @@ static void test_errors(void **state)
     expect_error("{\"http2\": {\"max_header_list_size\": \"2MiB\"}}",
                  "t.json:1:36: http2.max_header_list_size: ");
     expect_error("{\"http2\": {\"cleartext\": 1}}", "t.json:1:25: http2.cleartext: ");
+    expect_error("{\"http2\": {\"max_empty_frames_per_second\": 0}}",
+                 "t.json:1:43: http2.max_empty_frames_per_second: ");
     expect_error("{\"http2\": {\"max_streams\": 1}}", "http2.max_streams");
 }
 

@@ -206,6 +206,7 @@ static const struct gw_h2_limits limits = {
     .max_resets = 100,
     .max_control = 100,
     .max_continuations = 8,
+    .max_empty = 1000,
     .connect_protocol = true,
 };
 
