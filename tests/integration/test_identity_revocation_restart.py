@@ -131,7 +131,11 @@ def test_redis_backend_instance_started_after_redis_lost_its_data():
         with Gantry(cfg) as a:
             tok = revoke_every_way(a)
             rs.cmd("FLUSHALL")
-            with Gantry(cfg) as b:
+            # a second instance beside a: its own ports (sharing a's would let the kernel hand
+            # some of b's requests to a, which still holds the revocations)
+            cfg_b = dict(cfg, listen="127.0.0.1:%d" % gwtest.free_port(),
+                         admin=dict(cfg["admin"], listen="127.0.0.1:%d" % gwtest.free_port()))
+            with Gantry(cfg_b) as b:
                 gwtest.wait_until(lambda: "read from Redis" in b.stderr(), 10,
                                   message="b read the (empty) set from Redis")
                 check_refused(b, tok)
