@@ -48,14 +48,15 @@ def connect_refused_soon(port, timeout=PROMPT):
             # refused, or reset by the kernel as the last listener closed mid-handshake
             return answered
         with c:
-            c.send_request("GET", "/echo")
             try:
+                c.send_request("GET", "/echo")
                 r = c.read_response()
-            except (gwtest.ConnectionClosed, ConnectionResetError):
+            except (gwtest.ConnectionClosed, ConnectionResetError, BrokenPipeError):
                 # The kernel completes handshakes into a listener's queue; one that lands
                 # between a worker's last accept of its queue and the listener's close is reset
                 # by the kernel, never seen by gantry: to the client, a refusal (nginx and
-                # HAProxy close listeners the same way).
+                # HAProxy close listeners the same way). The reset may come as early as the
+                # request's send.
                 return answered
             assert closes_header(r), ("accepted during the drain without Connection: close", r)
             answered += 1
