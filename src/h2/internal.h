@@ -66,4 +66,12 @@ static inline uint8_t gw__h2_nv_flags(const char *name, size_t len)
                                                                    : NGHTTP2_NV_FLAG_NONE;
 }
 
+/* The stream has news for its owner: queued on the session's pending list once (the owner
+ * hears of it when the session delivers). Both halves of a stream use it (session.c, respond.c). */
+static inline void gw__h2_mark(struct gw_h2_stream *st)
+{
+    if (gw_list_empty(&st->pending))
+        gw_list_insert_tail(&st->sess->pending, &st->pending);
+}
+
 #endif
