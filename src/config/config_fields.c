@@ -186,5 +186,6 @@ static void root_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
     apply_env_overrides(ctx, cfg);
     gw__cfg_check_names(ctx, cfg);
     gw__cfg_check_identity_claims(ctx, cfg);
+    gw__cfg_check_metrics_paths(ctx, cfg);
     gw__cfg_check_routes(ctx, cfg, json ? json_object_get(json, "services") : NULL);
 }

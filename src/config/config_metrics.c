@@ -92,7 +92,62 @@ static void metrics_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
         gw__cfg_pop(ctx);
         return;
     }
-    cfg->metrics.proxy_path_len = strlen(cfg->metrics.proxy_path);
+    /* NULL: the path was refused, and the error said why */
+    if (cfg->metrics.proxy_path != NULL)
+        cfg->metrics.proxy_path_len = strlen(cfg->metrics.proxy_path);
+}
+
+const char *gw_metrics_endpoint_suffix(unsigned ep)
+{
+    static const char *const suffix[GW_METRICS_EP_COUNT] = {
+        [GW_METRICS_EP_NEGOTIATED] = "",
+        [GW_METRICS_EP_PROMETHEUS] = "/prometheus",
+        [GW_METRICS_EP_JSON] = "/json",
+        [GW_METRICS_EP_PERFORMANCE] = "/performance",
+        [GW_METRICS_EP_HEALTH_SCORE] = "/health-score",
+    };
+    return ep < GW_METRICS_EP_COUNT ? suffix[ep] : NULL;
+}
+
+/* Whether probe p answers proxy_path + suffix (with or without a trailing slash, as the
+ * endpoints are served): the probes are answered first, so that endpoint could never be. */
+static bool probe_takes(const struct gw_probe_path *p, const char *path, size_t n,
+                        const char *suffix)
+{
+    size_t sn = strlen(suffix);
+    if (p->len < n + sn || p->len > n + sn + 1)
+        return false;
+    if (memcmp(p->path, path, n) != 0 || memcmp(p->path + n, suffix, sn) != 0)
+        return false;
+    return p->len == n + sn || p->path[n + sn] == '/';
+}
+
+void gw__cfg_check_metrics_paths(struct gw__cfg_ctx *ctx, const struct gw_config *cfg)
+{
+    size_t n = cfg->metrics.proxy_path_len;
+    if (n == 0)
+        return;
+    static const char *const names[] = {"health", "ready", "startup"};
+    const struct gw_probe_path *probes[] = {&cfg->probes.health, &cfg->probes.ready,
+                                            &cfg->probes.startup};
+    for (size_t i = 0; i < sizeof probes / sizeof probes[0]; i++) {
+        for (unsigned ep = 0; ep < GW_METRICS_EP_COUNT; ep++) {
+            const char *suffix = gw_metrics_endpoint_suffix(ep);
+            if (probes[i]->len == 0 || !probe_takes(probes[i], cfg->metrics.proxy_path, n, suffix))
+                continue;
+            char q[96];
+            gw__cfg_push_key(ctx, "metrics");
+            gw__cfg_push_key(ctx, "proxy_path");
+            gw__cfg_error(ctx,
+                          "%s%s is also probes.%s, which is answered first: choose another path "
+                          "for one of them",
+                          gw__cfg_quote(probes[i]->path, probes[i]->len, q, sizeof q),
+                          ep ? " (an endpoint under this path)" : "", names[i]);
+            gw__cfg_pop(ctx);
+            gw__cfg_pop(ctx);
+            return;
+        }
+    }
 }
 
 static const struct gw__cfg_field metrics_fields[] = {

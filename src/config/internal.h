@@ -311,6 +311,9 @@ extern const struct gw__cfg_list gw__cfg_service_list;
 /* auth.jwt.issuer / audience, when set with identity on, must equal identity.issuer / audience
  * (config_identity.c): the error at auth.jwt's key. */
 void gw__cfg_check_identity_claims(struct gw__cfg_ctx *ctx, const struct gw_config *cfg);
+/* config_metrics.c: with metrics on the proxy port, no probe answers one of their endpoints
+ * (the probes are answered first, so that endpoint could never be). */
+void gw__cfg_check_metrics_paths(struct gw__cfg_ctx *ctx, const struct gw_config *cfg);
 
 /* The rules across services (config_routes.c), run by the root's check once every service is
  * parsed: duplicate names, and routes two services would serve. services: the document's

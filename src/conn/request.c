@@ -250,17 +250,34 @@ static void on_metrics_scraped(void *arg, int err, struct gw_buf *out)
 }
 
 /* Metrics on the proxy port: rendered by the control thread (a scrape never costs a worker
- * more than this hand-off), behind their own key or network list. format: GW_OBSERVE_*, or -1
- * for proxy_path itself (Prometheus text, JSON with Accept: application/json). */
-static void serve_metrics(struct gw_request *r, int format)
+ * more than this hand-off), behind their own key or network list. ep: enum
+ * gw_metrics_endpoint. The key or network is asked for before the method is judged, so that
+ * the path tells nothing to a client without them. */
+static void serve_metrics(struct gw_request *r, unsigned ep)
 {
     const struct gw_config *cfg = r->snap->cfg;
     bool ok = (cfg->metrics.proxy_api_key && metrics_key_ok(r, cfg->metrics.proxy_api_key)) ||
               (cfg->metrics.nproxy_allow && metrics_peer_ok(r, cfg));
-    if (!ok) {
-        gw__request_error(r, cfg->metrics.proxy_api_key ? GW_EAUTHMISSING : GW_EFORBIDDEN, false);
+    if (!ok || (r->msg.method_id != GW_METHOD_GET && r->msg.method_id != GW_METHOD_HEAD)) {
+        struct gw_answer a;
+        gw_answer_init(&a, ok                           ? GW_EMETHODNOTALLOWED
+                           : cfg->metrics.proxy_api_key ? GW_EAUTHMISSING
+                                                        : GW_EFORBIDDEN);
+        if (ok)
+            a.headers = "Allow: GET, HEAD\r\n";
+        else if (cfg->metrics.proxy_api_key) /* RFC 9110 11.6.1: a 401 carries its challenge */
+            a.headers = "WWW-Authenticate: Bearer realm=\"gantry metrics\"\r\n";
+        gw__request_answer(r, &a);
         return;
     }
+    static const int formats[GW_METRICS_EP_COUNT] = {
+        [GW_METRICS_EP_NEGOTIATED] = -1,
+        [GW_METRICS_EP_PROMETHEUS] = GW_OBSERVE_PROMETHEUS,
+        [GW_METRICS_EP_JSON] = GW_OBSERVE_JSON,
+        [GW_METRICS_EP_PERFORMANCE] = GW_OBSERVE_PERFORMANCE,
+        [GW_METRICS_EP_HEALTH_SCORE] = GW_OBSERVE_HEALTH,
+    };
+    int format = formats[ep];
     unsigned negotiated = 0;
     if (format < 0) { /* Prometheus text unless Accept prefers JSON (http1/accept.h) */
         static const char *const offered[] = {"text/plain", "application/json"};
@@ -275,27 +292,22 @@ static void serve_metrics(struct gw_request *r, int format)
         gw__request_error(r, GW_ENOMEM, false);
 }
 
-/* The endpoints under metrics.proxy_path, as on the admin listener: -1 for the path itself, a
- * GW_OBSERVE_* format for PATH/prometheus, /json, /performance, /health-score, else -2. */
+/* The endpoint under metrics.proxy_path that path is (enum gw_metrics_endpoint; a trailing
+ * slash is the same endpoint, as on the admin listener), or -1: none, the path is routed. */
 static int metrics_endpoint(const struct gw_config *cfg, const char *path, size_t path_len)
 {
-    static const struct {
-        const char *name;
-        size_t len;
-        int format;
-    } sub[] = {{"/prometheus", 11, GW_OBSERVE_PROMETHEUS},
-               {"/json", 5, GW_OBSERVE_JSON},
-               {"/performance", 12, GW_OBSERVE_PERFORMANCE},
-               {"/health-score", 13, GW_OBSERVE_HEALTH}};
     size_t pl = cfg->metrics.proxy_path_len;
     if (pl == 0 || path_len < pl || memcmp(path, cfg->metrics.proxy_path, pl) != 0)
-        return -2;
-    if (path_len == pl)
         return -1;
-    for (size_t i = 0; i < sizeof sub / sizeof sub[0]; i++)
-        if (path_len == pl + sub[i].len && memcmp(path + pl, sub[i].name, sub[i].len) == 0)
-            return sub[i].format;
-    return -2;
+    if (path_len > pl && path[path_len - 1] == '/')
+        path_len--;
+    for (unsigned ep = 0; ep < GW_METRICS_EP_COUNT; ep++) {
+        const char *suffix = gw_metrics_endpoint_suffix(ep);
+        size_t n = strlen(suffix);
+        if (path_len == pl + n && memcmp(path + pl, suffix, n) == 0)
+            return (int)ep;
+    }
+    return -1;
 }
 
 /* Splits the target into the path to route on, its query, and an authority for absolute
@@ -456,11 +468,10 @@ void gw__request_dispatch(struct gw_request *r)
         return;
     /* Off (the default): proxy_path_len is 0. */
     const struct gw_config *cfg = r->snap->cfg;
-    if (cfg->metrics.proxy_path_len &&
-        (m->method_id == GW_METHOD_GET || m->method_id == GW_METHOD_HEAD)) {
-        int format = metrics_endpoint(cfg, path, path_len);
-        if (format > -2) {
-            serve_metrics(r, format);
+    if (cfg->metrics.proxy_path_len) {
+        int ep = metrics_endpoint(cfg, path, path_len);
+        if (ep >= 0) {
+            serve_metrics(r, (unsigned)ep);
             return;
         }
     }

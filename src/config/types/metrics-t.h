@@ -22,4 +22,20 @@ struct gw_metrics_conf {
     uint32_t max_consumers; /* "max_consumers", default 100: consumer label values */
 };
 
+/* The endpoints under metrics.proxy_path on the proxy port, as the admin listener's under
+ * /metrics: the path itself (Prometheus text, or JSON when Accept prefers it), then the four
+ * named ones. conn/request.c serves them; config_metrics.c keeps the probes off them. */
+enum gw_metrics_endpoint {
+    GW_METRICS_EP_NEGOTIATED,
+    GW_METRICS_EP_PROMETHEUS,
+    GW_METRICS_EP_JSON,
+    GW_METRICS_EP_PERFORMANCE,
+    GW_METRICS_EP_HEALTH_SCORE,
+    GW_METRICS_EP_COUNT
+};
+
+/* The suffix each endpoint adds to proxy_path ("" for the path itself), or NULL past the last.
+ * Pure. */
+const char *gw_metrics_endpoint_suffix(unsigned ep);
+
 #endif
