@@ -18,18 +18,24 @@ from gwtest import Gantry, Origin
 from gwtest.tls_listener import cert, curl, path, s_client, sh, tls_config, tls_port
 
 
+def reload_refused(g, cfg):
+    """Writes cfg and sends SIGHUP: what gantry wrote to stderr since, once it refused the
+    reload."""
+    g.write_config(cfg)
+    off = len(g.stderr())
+    g.signal(signal.SIGHUP)
+    return gwtest.wait_until(
+        lambda: g.stderr()[off:] if "reload refused" in g.stderr()[off:] else None, 10,
+        message="reload refused")
+
+
 def test_bad_certificate_reload_is_refused_and_old_one_serves():
     with Origin() as o, Gantry(tls_config(o)) as g:
         cfg = dict(g.config)
         tls = dict(cfg["tls"])
         tls["certificates"] = [{"cert": path("a.pem"), "key": path("stray.key")}]
         cfg["tls"] = tls
-        g.write_config(cfg)
-        off = len(g.stderr())
-        g.signal(signal.SIGHUP)
-        text = gwtest.wait_until(
-            lambda: g.stderr()[off:] if "reload refused" in g.stderr()[off:] else None, 10,
-            message="reload refused")
+        text = reload_refused(g, cfg)
         assert re.search(r"gantry\.json:\d+:\d+: tls\.certificates\[0\]\.cert: .*stray\.key: the "
                          r"key does not match", text), text
         rc, out = curl(g, "a.test")
@@ -109,12 +115,7 @@ def test_ocsp_staple_is_checked_by_check_and_served():
             bad["tls"] = dict(cfg["tls"])
             bad["tls"]["certificates"] = [{"cert": path("a-chain.pem"), "key": path("a.key"),
                                            "ocsp_staple": path("api.ocsp")}]
-            g.write_config(bad)
-            off = len(g.stderr())
-            g.signal(signal.SIGHUP)
-            text = gwtest.wait_until(
-                lambda: g.stderr()[off:] if "reload refused" in g.stderr()[off:] else None, 10,
-                message="reload refused")
+            text = reload_refused(g, bad)
             assert re.search(r":\d+:\d+: tls\.certificates\[0\]\.ocsp_staple: .*not for the "
                              r"certificate", text), text
             rc, out = s_client(g, "-servername", "a.test", "-status")

@@ -147,6 +147,29 @@ static inline void mkkey(char *out, size_t cap, const char *what)
     snprintf(out, cap, "test:%d:%s:%u", (int)getpid(), what, ++key_seq);
 }
 
+/* One client of srv, up within 3 s, on a new loop *l and a new state *sh shared by nclients
+ * (local_share 0: no pre-allowance). close_client undoes it. */
+static inline struct gw_rl_redis *open_client(struct tloop *l, struct gw_rl_redis_shared **sh,
+                                              unsigned nclients, uint32_t local_share)
+{
+    assert_int_equal(gw_rl_redis_shared_new(sh, nclients), 0);
+    tloop_init(l);
+    struct gw_rl_redis_conf rc = rconf(srv.port);
+    rc.local_share = local_share;
+    struct gw_rl_redis *c = mkclient(l, &rc, *sh);
+    assert_true(wait_up(l, c, 3000));
+    return c;
+}
+
+/* Closes c, then the loop (which must hold no live handle then) and the shared state. */
+static inline void close_client(struct tloop *l, struct gw_rl_redis_shared *sh,
+                                struct gw_rl_redis *c)
+{
+    gw_rl_redis_close(c);
+    tloop_close(l);
+    gw_rl_redis_shared_free(sh);
+}
+
 /* ---- the group's Redis and log -------------------------------------------------------------- */
 
 static inline int group_setup(void **unused)

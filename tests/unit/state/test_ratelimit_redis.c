@@ -62,22 +62,16 @@ static void test_invalid(void **unused)
                      0);
     assert_true(run_until(&l, &r.done, 3000));
     assert_int_equal(r.status, 0);
-    gw_rl_redis_close(c);
-    tloop_close(&l);
-    gw_rl_redis_shared_free(sh);
+    close_client(&l, sh, c);
 }
 
 /* The script cache flushed: NOSCRIPT, the call goes again as EVAL, the script is reloaded. */
 static void test_noscript(void **unused)
 {
     (void)unused;
-    struct gw_rl_redis_shared *sh = NULL;
-    assert_int_equal(gw_rl_redis_shared_new(&sh, 1), 0);
     struct tloop l;
-    tloop_init(&l);
-    struct gw_rl_redis_conf rc = rconf(srv.port);
-    struct gw_rl_redis *c = mkclient(&l, &rc, sh);
-    assert_true(wait_up(&l, c, 3000));
+    struct gw_rl_redis_shared *sh = NULL;
+    struct gw_rl_redis *c = open_client(&l, &sh, 1, 0);
     struct gw_rl_conf conf = mkconf(GW_RL_FIXED_WINDOW, 3, 1000 * SEC, 0);
     char key[96], out[64];
     mkkey(key, sizeof(key), "noscript");
@@ -100,9 +94,7 @@ static void test_noscript(void **unused)
     snprintf(cmd, sizeof(cmd), "SCRIPT EXISTS %s", sha);
     assert_true(redis_cmds(srv.port, out, sizeof(out), 1, cmd));
     assert_string_equal(out, ":1\n");
-    gw_rl_redis_close(c);
-    tloop_close(&l);
-    gw_rl_redis_shared_free(sh);
+    close_client(&l, sh, c);
 }
 
 static void test_auth_and_db(void **unused)
@@ -199,9 +191,7 @@ static void test_not_running(void **unused)
     assert_false(m.up);
     assert_int_equal(m.unavailable, 2);
     assert_int_equal(m.connects, 0);
-    gw_rl_redis_close(c);
-    tloop_close(&l);
-    gw_rl_redis_shared_free(sh);
+    close_client(&l, sh, c);
 }
 
 /* SIGSTOP: the decision in flight times out after about timeout_ms, the client goes down and
@@ -437,9 +427,7 @@ static void test_hostname(void **unused)
         gw_rl_redis_shared_metrics(sh, &m);
         assert_int_equal(m.connects, 0);
     }
-    gw_rl_redis_close(c);
-    tloop_close(&l);
-    gw_rl_redis_shared_free(sh);
+    close_client(&l, sh, c);
 }
 
 int main(void)

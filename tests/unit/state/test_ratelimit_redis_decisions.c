@@ -38,13 +38,9 @@ static uint64_t absdiff(uint64_t a, uint64_t b)
 static void test_algorithms_match_local(void **unused)
 {
     (void)unused;
-    struct gw_rl_redis_shared *sh = NULL;
-    assert_int_equal(gw_rl_redis_shared_new(&sh, 1), 0);
     struct tloop l;
-    tloop_init(&l);
-    struct gw_rl_redis_conf rc = rconf(srv.port);
-    struct gw_rl_redis *c = mkclient(&l, &rc, sh);
-    assert_true(wait_up(&l, c, 3000));
+    struct gw_rl_redis_shared *sh = NULL;
+    struct gw_rl_redis *c = open_client(&l, &sh, 1, 0);
     const struct {
         enum gw_rl_algo algo;
         uint64_t burst;
@@ -103,9 +99,7 @@ static void test_algorithms_match_local(void **unused)
             break;
         }
     }
-    gw_rl_redis_close(c);
-    tloop_close(&l);
-    gw_rl_redis_shared_free(sh);
+    close_client(&l, sh, c);
 }
 
 /* Runs the script through a plain connection: EVAL with the conf's arguments; v gets the
@@ -252,13 +246,9 @@ static void on_wait_timer(uv_timer_t *t)
 static void test_retry_after_is_true(void **unused)
 {
     (void)unused;
-    struct gw_rl_redis_shared *sh = NULL;
-    assert_int_equal(gw_rl_redis_shared_new(&sh, 1), 0);
     struct tloop l;
-    tloop_init(&l);
-    struct gw_rl_redis_conf rc = rconf(srv.port);
-    struct gw_rl_redis *c = mkclient(&l, &rc, sh);
-    assert_true(wait_up(&l, c, 3000));
+    struct gw_rl_redis_shared *sh = NULL;
+    struct gw_rl_redis *c = open_client(&l, &sh, 1, 0);
     uv_timer_t wait;
     uv_timer_init(&l.loop, &wait);
     const enum gw_rl_algo algos[] = {GW_RL_GCRA, GW_RL_TOKEN_BUCKET, GW_RL_SLIDING_WINDOW,
@@ -292,9 +282,7 @@ static void test_retry_after_is_true(void **unused)
         assert_true(r.d.allowed);
     }
     uv_close((uv_handle_t *)&wait, NULL);
-    gw_rl_redis_close(c);
-    tloop_close(&l);
-    gw_rl_redis_shared_free(sh);
+    close_client(&l, sh, c);
 }
 
 int main(void)

@@ -199,14 +199,9 @@ static void test_pre_allowance_two_threads(void **unused)
 static void test_pre_allowance_lease(void **unused)
 {
     (void)unused;
-    struct gw_rl_redis_shared *sh = NULL;
-    assert_int_equal(gw_rl_redis_shared_new(&sh, 1), 0);
     struct tloop l;
-    tloop_init(&l);
-    struct gw_rl_redis_conf rc = rconf(srv.port);
-    rc.local_share = 8;
-    struct gw_rl_redis *c = mkclient(&l, &rc, sh);
-    assert_true(wait_up(&l, c, 3000));
+    struct gw_rl_redis_shared *sh = NULL;
+    struct gw_rl_redis *c = open_client(&l, &sh, 1, 8);
     const enum gw_rl_algo algos[] = {GW_RL_GCRA, GW_RL_TOKEN_BUCKET, GW_RL_SLIDING_WINDOW,
                                      GW_RL_FIXED_WINDOW};
     for (size_t k = 0; k < 4; k++) {
@@ -240,9 +235,7 @@ static void test_pre_allowance_lease(void **unused)
         assert_int_equal(m1.calls - m0.calls, 3);
         assert_int_equal(m1.decisions - m0.decisions, 22);
     }
-    gw_rl_redis_close(c);
-    tloop_close(&l);
-    gw_rl_redis_shared_free(sh);
+    close_client(&l, sh, c);
 }
 
 int main(void)
