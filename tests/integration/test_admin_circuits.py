@@ -6,6 +6,7 @@ the next request reaches the origin again."""
 
 import gwtest
 from gwtest import Gantry, Origin, request
+from gwtest.admin_api import expect_json
 
 BREAKER = {"failure_threshold": 3, "open_duration": "1s", "half_open_requests": 1,
            "minimum_requests": 100}
@@ -23,15 +24,6 @@ def _config(o):
     return cfg
 
 
-def _json(r, status):
-    assert r.status == status, (r.status, r.body[:500])
-    assert r.header("Content-Type") == "application/json", r.headers
-    body = r.json()
-    if status >= 400:
-        assert body["status"] == status and isinstance(body["error"], str), body
-    return body
-
-
 def _by_name(listing):
     return {s["service"]: s for s in listing["services"]}
 
@@ -44,7 +36,7 @@ def _open_circuit(g):
 
 def test_list_shows_closed_circuits_and_services_without_one():
     with Origin() as o, Gantry(_config(o)) as g:
-        services = _by_name(_json(g.admin_request("GET", "/api/circuits"), 200))
+        services = _by_name(expect_json(g.admin_request("GET", "/api/circuits"), 200))
         assert set(services) == {"guarded", "plain"}, services
         guarded = services["guarded"]
         assert guarded["enabled"] is True
@@ -59,15 +51,15 @@ def test_list_shows_closed_circuits_and_services_without_one():
         assert plain["enabled"] is False and plain["circuit"] is None, plain
         assert [t["circuit"] for t in plain["targets"]] == [None], plain
         # One service alone has the same shape.
-        one = _json(g.admin_request("GET", "/api/circuits/guarded"), 200)
+        one = expect_json(g.admin_request("GET", "/api/circuits/guarded"), 200)
         assert one["service"] == "guarded" and one["circuit"]["state"] == "closed", one
-        assert _json(g.admin_request("GET", "/api/circuits/plain/"), 200)["enabled"] is False
+        assert expect_json(g.admin_request("GET", "/api/circuits/plain/"), 200)["enabled"] is False
 
 
 def test_failures_show_open_then_reset_closes_it():
     with Origin() as o, Gantry(_config(o)) as g:
         _open_circuit(g)
-        c = _json(g.admin_request("GET", "/api/circuits/guarded"), 200)["circuit"]
+        c = expect_json(g.admin_request("GET", "/api/circuits/guarded"), 200)["circuit"]
         assert c["state"] == "open" and c["times_opened"] == 1, c
         assert c["window_failures"] == 3 or c["consecutive_failures"] == 3, c
         assert isinstance(c["opened_at_ms"], int) and c["opened_at_ms"] > 0, c
@@ -78,10 +70,10 @@ def test_failures_show_open_then_reset_closes_it():
         assert g.request("GET", "/echo/x").status == 503
         assert o.stats()["requests"] == seen
         # The list agrees.
-        listed = _by_name(_json(g.admin_request("GET", "/api/circuits"), 200))
+        listed = _by_name(expect_json(g.admin_request("GET", "/api/circuits"), 200))
         assert listed["guarded"]["circuit"]["state"] == "open"
         # Reset: closed at once, and the next request reaches the origin.
-        after = _json(g.admin_request("POST", "/api/circuits/guarded/reset"), 200)
+        after = expect_json(g.admin_request("POST", "/api/circuits/guarded/reset"), 200)
         assert after["service"] == "guarded", after
         assert after["circuit"]["state"] == "closed", after
         assert after["circuit"]["consecutive_failures"] == 0, after
@@ -91,13 +83,13 @@ def test_failures_show_open_then_reset_closes_it():
         seen = o.stats()["requests"]
         assert g.request("GET", "/echo/x").status == 200
         assert o.stats()["requests"] == seen + 1
-        assert _json(g.admin_request("GET", "/api/circuits/guarded"),
-                     200)["circuit"]["state"] == "closed"
+        assert expect_json(g.admin_request("GET", "/api/circuits/guarded"),
+                           200)["circuit"]["state"] == "closed"
 
 
 def test_reset_of_a_closed_circuit_is_harmless():
     with Origin() as o, Gantry(_config(o)) as g:
-        body = _json(g.admin_request("POST", "/api/circuits/guarded/reset"), 200)
+        body = expect_json(g.admin_request("POST", "/api/circuits/guarded/reset"), 200)
         assert body["circuit"]["state"] == "closed", body
         assert g.request("GET", "/echo/x").status == 200
 
@@ -105,23 +97,23 @@ def test_reset_of_a_closed_circuit_is_harmless():
 def test_unknown_service_is_404():
     with Origin() as o, Gantry(_config(o)) as g:
         for method, path in (("GET", "/api/circuits/nope"), ("POST", "/api/circuits/nope/reset")):
-            body = _json(g.admin_request(method, path), 404)
+            body = expect_json(g.admin_request(method, path), 404)
             assert "nope" in body["error"], body
 
 
 def test_reset_without_circuit_breaker_is_409():
     with Origin() as o, Gantry(_config(o)) as g:
-        body = _json(g.admin_request("POST", "/api/circuits/plain/reset"), 409)
+        body = expect_json(g.admin_request("POST", "/api/circuits/plain/reset"), 409)
         assert "plain" in body["error"] and "circuit_breaker" in body["error"], body
 
 
 def test_wrong_method_is_405_and_endpoints_are_listed():
     with Origin() as o, Gantry(_config(o)) as g:
         r = g.admin_request("DELETE", "/api/circuits/guarded")
-        _json(r, 405)
+        expect_json(r, 405)
         assert "GET" in r.header("Allow"), r.headers
-        _json(g.admin_request("GET", "/api/circuits/guarded/reset"), 405)
-        endpoints = _json(g.admin_request("GET", "/"), 200)["endpoints"]
+        expect_json(g.admin_request("GET", "/api/circuits/guarded/reset"), 405)
+        endpoints = expect_json(g.admin_request("GET", "/"), 200)["endpoints"]
         paths = {(e["method"], e["path"]) for e in endpoints}
         assert {("GET", "/api/circuits"), ("GET", "/api/circuits/{service}"),
                 ("POST", "/api/circuits/{service}/reset")} <= paths, paths

@@ -73,15 +73,6 @@ def config(port, host="localhost", upstream_tls=None, **svc):
     return cfg
 
 
-def metric(g, name):
-    r = g.admin_request("GET", "/metrics")
-    total = 0
-    for line in r.body.decode().splitlines():
-        if line.startswith(name + "{") or line.startswith(name + " "):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
-
-
 def curl(*args, timeout=30):
     p = subprocess.run(["curl", "-sS", "-m", str(timeout)] + list(args), capture_output=True,
                        timeout=timeout + 5)
@@ -114,8 +105,8 @@ def test_requests_are_streams_of_one_verified_tls_connection():
         with concurrent.futures.ThreadPoolExecutor(8) as ex:
             sessions = set(ex.map(one, range(8)))
         assert sessions == {seen["session"]}, sessions
-        assert metric(g, "gantry_upstream_tls_handshakes_total") == 1, g.logs()
-        assert metric(g, "gantry_upstream_tls_handshake_failures_total") == 0
+        assert g.metric_total("gantry_upstream_tls_handshakes_total") == 1, g.logs()
+        assert g.metric_total("gantry_upstream_tls_handshake_failures_total") == 0
 
         # A response past every window (the target's DATA through the TLS session).
         rc, out, err = curl("-o", "-", "http://127.0.0.1:%d/stream?n=200&size=16384" % g.port)
@@ -152,7 +143,7 @@ def test_new_connection_after_goaway_resumes_the_session():
 
         gwtest.wait_until(second, timeout=10, message="a request on a second connection")
         assert seen["tls_resumed"] is True, seen
-        assert metric(g, "gantry_upstream_tls_resumed_total") >= 1
+        assert g.metric_total("gantry_upstream_tls_resumed_total") >= 1
 
 
 def test_client_certificate_for_an_origin_that_requires_one():
@@ -179,7 +170,7 @@ def test_unverified_origin_and_origin_without_h2_get_502():
         r = request(g.port, "GET", "/echo")
         gwtest.assert_json_error(r, 502)
         assert "TLS handshake failed" in g.logs() and "certificate" in g.logs(), g.logs()
-        assert metric(g, "gantry_upstream_tls_handshake_failures_total") >= 1
+        assert g.metric_total("gantry_upstream_tls_handshake_failures_total") >= 1
     # A wrong host name (the certificate names localhost and 127.0.0.1 only).
     with Gantry(config(o.port, upstream_tls={"ca": CA, "server_name": "other.test"})) as g:
         r = request(g.port, "GET", "/echo")
@@ -214,7 +205,7 @@ def test_unverified_origin_and_origin_without_h2_get_502():
             assert re.search(r"TLS handshake failed: (connection closed by the upstream|"
                              r"connection reset by peer|broken pipe)", g.logs()), g.logs()
             assert "connect failed" not in g.logs(), g.logs()  # one line, not two
-            assert metric(g, "gantry_upstream_tls_handshake_failures_total") >= 1
+            assert g.metric_total("gantry_upstream_tls_handshake_failures_total") >= 1
     finally:
         lsock.close()
 
@@ -268,7 +259,7 @@ def test_grpc_calls_over_tls():
         # grpc-timeout is the upstream deadline over TLS too: DEADLINE_EXCEEDED.
         r = grpc_call(g, "unary", [{"text": "slow:3000", "count": 1}], deadline_ms=500)
         assert r["code"] == 4, r
-        assert metric(g, "gantry_upstream_tls_handshakes_total") == 1, g.logs()
+        assert g.metric_total("gantry_upstream_tls_handshakes_total") == 1, g.logs()
 
 
 def test_grpc_health_checks_over_tls():
@@ -285,13 +276,13 @@ def test_grpc_health_checks_over_tls():
     cfg = gwtest.simple_config("https://localhost:%d" % srv.port, http2={"cleartext": True},
                                services=[s])
     with Gantry(cfg) as g:
-        gwtest.wait_until(lambda: metric(g, "gantry_target_health_check_up") == 1, 15,
+        gwtest.wait_until(lambda: g.metric_total("gantry_target_health_check_up") == 1, 15,
                           message="the gRPC check over TLS says up")
         assert grpc_call(g, "unary", [{"text": "hi", "count": 1}])["code"] == 0
         # The target's health answer flips (through gantry, while it is still up).
         r = grpc_call(g, "unary", [{"text": "health:gwtest.Echo=2", "count": 1}])
         assert r["code"] == 0, r
-        gwtest.wait_until(lambda: metric(g, "gantry_target_health_check_up") == 0, 15,
+        gwtest.wait_until(lambda: g.metric_total("gantry_target_health_check_up") == 0, 15,
                           message="NOT_SERVING over TLS takes the target out")
         gwtest.wait_until(lambda: "serving status NOT_SERVING" in g.logs(), 5,
                           message="the reason in the log")

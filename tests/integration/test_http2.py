@@ -31,20 +31,12 @@ except ImportError:  # Debian's python3-h2, under a Python that is not Debian's
 
 import gwtest
 from gwtest import Gantry, Origin, request
+from gwtest.h2frames import (ENHANCE_YOUR_CALM, PROTOCOL_ERROR, REFUSED_STREAM, frame, get,
+                             goaway_code, h2c_config, headers, metric, post, raw_conn, read_frames,
+                             send)
 
 MIB = 1024 * 1024
 TMP = tempfile.mkdtemp(prefix="gw-h2-")
-PROTOCOL_ERROR = 1
-REFUSED_STREAM = 7
-ENHANCE_YOUR_CALM = 11
-
-
-def h2c_config(o, **http2):
-    h = {"cleartext": True}
-    h.update(http2)
-    return gwtest.simple_config(
-        o, http2=h, limits={"max_body_bytes": 0},
-        timeouts={"client_body": "30s", "upstream_response": "60s"})
 
 
 def curl(*args, timeout=30):
@@ -136,21 +128,15 @@ class Client:
         self.sock.close()
 
 
-def get(path, authority="x"):
-    return [(":method", "GET"), (":path", path), (":scheme", "http"), (":authority", authority)]
+PING_FRAME = frame(6, 0, 0, b"12345678")
 
 
-def post(path, *extra):
-    return [(":method", "POST"), (":path", path), (":scheme", "http"),
-            (":authority", "x")] + list(extra)
-
-
-def metric(g, name, kind):
-    text = g.admin_request("GET", "/metrics").body.decode()
-    for line in text.splitlines():
-        if line.startswith('%s{kind="%s"}' % (name, kind)):
-            return int(float(line.split()[-1]))
-    return 0
+def continuation_flood(path, n=40):
+    """A request whose header block (n fields past path's) is cut into 8-byte pieces: a HEADERS
+    without END_HEADERS, then as many CONTINUATION frames as it takes."""
+    block = hpack.Encoder().encode(get(path) + [("x-%d" % i, "v") for i in range(n)])
+    pieces = [block[i:i + 8] for i in range(0, len(block), 8)]
+    return frame(1, 1, 1, pieces[0]) + b"".join(frame(9, 0, 1, p) for p in pieces[1:])
 
 
 # ---- real clients ---------------------------------------------------------------------------
@@ -381,12 +367,7 @@ def test_max_concurrent_streams_refuses_the_extra_stream():
             c.pump()
         # Bypass the client's own limit: three HEADERS frames at once, written raw.
         enc = hpack.Encoder()
-        frames = b""
-        for sid in (1, 3, 5):
-            block = enc.encode(get("/sleep/1000"))
-            frames += struct.pack(">I", len(block))[1:] + bytes([1, 5]) + struct.pack(">I", sid)
-            frames += block
-        c.send_raw(frames)
+        c.send_raw(b"".join(headers(enc, sid, get("/sleep/1000")) for sid in (1, 3, 5)))
         # nghttp2 answers the stream past the limit with RST_STREAM REFUSED_STREAM, or (the
         # client had acknowledged the limit) with GOAWAY PROTOCOL_ERROR: RFC 9113 5.1.2
         # allows both. Either way the third request never reaches the upstream.
@@ -398,40 +379,6 @@ def test_max_concurrent_streams_refuses_the_extra_stream():
         assert o.stats()["by_path"].get("/sleep/1000", 0) <= 2, o.stats()
 
 
-def read_frames(sock, until, limit=1 << 22):
-    buf = b""
-    frames = []
-    while True:
-        d = sock.recv(65536)
-        if not d:
-            return frames
-        buf += d
-        while len(buf) >= 9:
-            ln = int.from_bytes(buf[:3], "big")
-            if len(buf) < 9 + ln:
-                break
-            t, f = buf[3], buf[4]
-            sid = int.from_bytes(buf[5:9], "big") & 0x7FFFFFFF
-            frames.append((t, f, sid, buf[9:9 + ln]))
-            buf = buf[9 + ln:]
-        if until(frames) or len(frames) > limit:
-            return frames
-
-
-def goaway_code(frames):
-    for t, f, sid, p in frames:
-        if t == 7:
-            return struct.unpack(">I", p[4:8])[0]
-    return None
-
-
-def raw_conn(port):
-    s = socket.create_connection(("127.0.0.1", port))
-    s.settimeout(10)
-    s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00")
-    return s
-
-
 def test_rapid_reset_ends_with_goaway():
     with Origin() as o, Gantry(h2c_config(o, max_resets_per_second=50)) as g:
         s = raw_conn(g.port)
@@ -439,14 +386,9 @@ def test_rapid_reset_ends_with_goaway():
         out = b""
         for i in range(200):
             sid = 1 + 2 * i
-            block = enc.encode(get("/sleep/2000"))
-            out += struct.pack(">I", len(block))[1:] + bytes([1, 5]) + struct.pack(">I", sid)
-            out += block
-            out += b"\x00\x00\x04\x03\x00" + struct.pack(">I", sid) + struct.pack(">I", 8)
-        try:
-            s.sendall(out)
-        except OSError:
-            pass
+            out += headers(enc, sid, get("/sleep/2000"))
+            out += frame(3, 0, sid, struct.pack(">I", 8))  # RST_STREAM CANCEL
+        send(s, out)
         frames = read_frames(s, until=lambda fs: goaway_code(fs) is not None)
         assert goaway_code(frames) == ENHANCE_YOUR_CALM, frames[-3:]
         s.close()
@@ -457,14 +399,10 @@ def test_rapid_reset_ends_with_goaway():
 
 
 def test_ping_and_settings_floods_end_with_goaway():
-    for kind, frame in (("ping", b"\x00\x00\x08\x06\x00\x00\x00\x00\x00" + b"12345678"),
-                        ("settings", b"\x00\x00\x00\x04\x00\x00\x00\x00\x00")):
+    for kind, flood in (("ping", PING_FRAME), ("settings", frame(4, 0, 0))):
         with Origin() as o, Gantry(h2c_config(o, max_control_frames_per_second=20)) as g:
             s = raw_conn(g.port)
-            try:
-                s.sendall(frame * 500)
-            except OSError:
-                pass
+            send(s, flood * 500)
             frames = read_frames(s, until=lambda fs: goaway_code(fs) is not None)
             assert goaway_code(frames) == ENHANCE_YOUR_CALM, (kind, frames[-3:])
             s.close()
@@ -474,16 +412,7 @@ def test_ping_and_settings_floods_end_with_goaway():
 def test_continuation_flood_ends_with_goaway():
     with Origin() as o, Gantry(h2c_config(o, max_continuation_frames=4)) as g:
         s = raw_conn(g.port)
-        block = hpack.Encoder().encode(get("/echo/c") + [("x-%d" % i, "v") for i in range(40)])
-        pieces = [block[i:i + 8] for i in range(0, len(block), 8)]
-        out = struct.pack(">I", len(pieces[0]))[1:] + bytes([1, 1]) + struct.pack(">I", 1)
-        out += pieces[0]
-        for p in pieces[1:]:
-            out += struct.pack(">I", len(p))[1:] + bytes([9, 0]) + struct.pack(">I", 1) + p
-        try:
-            s.sendall(out)
-        except OSError:
-            pass
+        send(s, continuation_flood("/echo/c"))
         frames = read_frames(s, until=lambda fs: goaway_code(fs) is not None)
         assert goaway_code(frames) == ENHANCE_YOUR_CALM, frames[-3:]
         s.close()
@@ -497,24 +426,12 @@ def test_each_kind_of_refusal_has_its_own_log_limit():
     with Origin() as o, Gantry(h2c_config(o, max_control_frames_per_second=20,
                                           max_continuation_frames=4)) as g:
         s = raw_conn(g.port)
-        try:
-            s.sendall((b"\x00\x00\x08\x06\x00\x00\x00\x00\x00" + b"12345678") * 500)
-        except OSError:
-            pass
+        send(s, PING_FRAME * 500)
         frames = read_frames(s, until=lambda fs: goaway_code(fs) is not None)
         assert goaway_code(frames) == ENHANCE_YOUR_CALM, frames[-3:]
         s.close()
         s = raw_conn(g.port)
-        block = hpack.Encoder().encode(get("/echo/c") + [("x-%d" % i, "v") for i in range(40)])
-        pieces = [block[i:i + 8] for i in range(0, len(block), 8)]
-        out = struct.pack(">I", len(pieces[0]))[1:] + bytes([1, 1]) + struct.pack(">I", 1)
-        out += pieces[0]
-        for p in pieces[1:]:
-            out += struct.pack(">I", len(p))[1:] + bytes([9, 0]) + struct.pack(">I", 1) + p
-        try:
-            s.sendall(out)
-        except OSError:
-            pass
+        send(s, continuation_flood("/echo/c"))
         frames = read_frames(s, until=lambda fs: goaway_code(fs) is not None)
         assert goaway_code(frames) == ENHANCE_YOUR_CALM, frames[-3:]
         s.close()
@@ -541,8 +458,7 @@ def test_header_list_too_large_and_hpack_bomb_are_refused():
         block = first + bytes([0x80 | 0x3E]) * 0  # (index 62 written below)
         ref = hpack.Encoder()
         block = first + b"".join([bytes([0x80 | idx])] * 100)
-        out = struct.pack(">I", len(block))[1:] + bytes([1, 5]) + struct.pack(">I", 1) + block
-        s.sendall(out)
+        s.sendall(frame(1, 5, 1, block))
         frames = read_frames(s, until=lambda fs: any(t in (3, 7) for t, _, _, _ in fs))
         rst = [p for t, f, sid, p in frames if t == 3 and sid == 1]
         assert rst or goaway_code(frames) is not None, frames
@@ -556,8 +472,7 @@ def test_drain_sends_goaway_and_finishes_streams_in_flight():
     import signal
     with Origin() as o, Gantry(h2c_config(o)) as g:
         s = raw_conn(g.port)
-        block = hpack.Encoder().encode(get("/sleep/1500"))
-        s.sendall(struct.pack(">I", len(block))[1:] + bytes([1, 5]) + struct.pack(">I", 1) + block)
+        s.sendall(headers(hpack.Encoder(), 1, get("/sleep/1500")))
         gwtest.wait_until(lambda: o.stats()["active"] >= 1, message="request at the origin")
         g.signal(signal.SIGTERM)
         # Raw frames: the h2 package stops reading at the GOAWAY.

@@ -6,7 +6,6 @@ CVE-2019-9518; PRIORITY; tiny WINDOW_UPDATEs), a stream id that goes down (RFC 9
 an :authority with the scheme's default port next to a host without it (RFC 9110 4.2.3).
 """
 
-import socket
 import struct
 import sys
 
@@ -18,84 +17,9 @@ except ImportError:  # Debian's python3-hpack, under a Python that is not Debian
 
 import gwtest
 from gwtest import Gantry, Origin, request
-
-PROTOCOL_ERROR = 1
-FLOW_CONTROL_ERROR = 3
-ENHANCE_YOUR_CALM = 11
-
-
-def h2c_config(o, **http2):
-    h = {"cleartext": True}
-    h.update(http2)
-    return gwtest.simple_config(
-        o, http2=h, limits={"max_body_bytes": 0},
-        timeouts={"client_body": "30s", "upstream_response": "60s"})
-
-
-def get(path, authority="x", extra=()):
-    return [(":method", "GET"), (":path", path), (":scheme", "http"),
-            (":authority", authority)] + list(extra)
-
-
-def frame(ftype, flags, sid, payload=b""):
-    return struct.pack(">I", len(payload))[1:] + bytes([ftype, flags]) + \
-        struct.pack(">I", sid) + payload
-
-
-def headers(enc, sid, fields, end_stream=True):
-    return frame(1, 4 | (1 if end_stream else 0), sid, enc.encode(fields))
-
-
-def raw_conn(port):
-    s = socket.create_connection(("127.0.0.1", port))
-    s.settimeout(10)
-    s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame(4, 0, 0))
-    return s
-
-
-def send(s, data):
-    try:
-        s.sendall(data)
-    except OSError:  # gantry closed after its GOAWAY
-        pass
-
-
-def read_frames(sock, until):
-    buf = b""
-    frames = []
-    while True:
-        try:
-            d = sock.recv(65536)
-        except (ConnectionResetError, socket.timeout):
-            return frames
-        if not d:
-            return frames
-        buf += d
-        while len(buf) >= 9:
-            ln = int.from_bytes(buf[:3], "big")
-            if len(buf) < 9 + ln:
-                break
-            t, f = buf[3], buf[4]
-            sid = int.from_bytes(buf[5:9], "big") & 0x7FFFFFFF
-            frames.append((t, f, sid, buf[9:9 + ln]))
-            buf = buf[9 + ln:]
-        if until(frames):
-            return frames
-
-
-def goaway_code(frames):
-    for t, f, sid, p in frames:
-        if t == 7:
-            return struct.unpack(">I", p[4:8])[0]
-    return None
-
-
-def metric(g, name, kind):
-    text = g.admin_request("GET", "/metrics").body.decode()
-    for line in text.splitlines():
-        if line.startswith('%s{kind="%s"}' % (name, kind)):
-            return int(float(line.split()[-1]))
-    return 0
+from gwtest.h2frames import (ENHANCE_YOUR_CALM, FLOW_CONTROL_ERROR, PROTOCOL_ERROR, frame, get,
+                             goaway_code, h2c_config, headers, metric, post, raw_conn, read_frames,
+                             send)
 
 
 def test_made_you_reset_ends_with_goaway():
@@ -148,8 +72,7 @@ def test_a_few_provoked_resets_stay_within_the_budget():
 
 def empty_frame_floods(enc):
     """What three floods of frames that carry no work send, each on its own connection."""
-    post = [(":method", "POST"), (":path", "/echo/z"), (":scheme", "http"), (":authority", "x")]
-    yield "empty DATA", headers(enc, 1, post, end_stream=False) + frame(0, 0, 1) * 2000
+    yield "empty DATA", headers(enc, 1, post("/echo/z"), end_stream=False) + frame(0, 0, 1) * 2000
     yield "PRIORITY on idle streams", b"".join(
         frame(2, 0, 2 * i + 1, struct.pack(">IB", 0, 15)) for i in range(2000))
     yield "WINDOW_UPDATE +1", frame(8, 0, 0, struct.pack(">I", 1)) * 2000
@@ -173,9 +96,7 @@ def test_a_request_with_a_few_empty_frames_is_answered():
     with Origin() as o, Gantry(h2c_config(o, max_empty_frames_per_second=100)) as g:
         s = raw_conn(g.port)
         enc = hpack.Encoder()
-        post = [(":method", "POST"), (":path", "/echo/p"), (":scheme", "http"),
-                (":authority", "x")]
-        out = headers(enc, 1, post, end_stream=False) + frame(0, 0, 1) * 20
+        out = headers(enc, 1, post("/echo/p"), end_stream=False) + frame(0, 0, 1) * 20
         out += frame(2, 0, 3, struct.pack(">IB", 0, 15)) * 20
         out += frame(8, 0, 0, struct.pack(">I", 1)) * 20
         out += frame(0, 1, 1, b"body")
@@ -210,9 +131,7 @@ def test_trailers_on_an_older_open_stream_are_fine():
     with Origin() as o, Gantry(h2c_config(o)) as g:
         s = raw_conn(g.port)
         enc = hpack.Encoder()
-        post = [(":method", "POST"), (":path", "/echo/t"), (":scheme", "http"),
-                (":authority", "x")]
-        out = headers(enc, 1, post, end_stream=False) + frame(0, 0, 1, b"body")
+        out = headers(enc, 1, post("/echo/t"), end_stream=False) + frame(0, 0, 1, b"body")
         out += headers(enc, 5, get("/echo/five"))  # skips 3
         out += headers(enc, 1, [("x-trailer", "t")])  # trailers end stream 1
         send(s, out)

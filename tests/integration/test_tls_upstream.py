@@ -65,15 +65,6 @@ def config(origin, host="localhost", upstream_tls=None, **extra):
     return cfg
 
 
-def metric(g, name):
-    r = g.admin_request("GET", "/metrics")
-    total = 0
-    for line in r.body.decode().splitlines():
-        if line.startswith(name + "{") or line.startswith(name + " "):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
-
-
 def test_https_target_verified_with_the_configured_ca_and_pooled():
     ctx = server_ctx()
     with OriginServer(ssl_context=ctx) as o, Gantry(
@@ -90,8 +81,8 @@ def test_https_target_verified_with_the_configured_ca_and_pooled():
         assert st["requests"] == 5, st
         # SNI is the target URL's host; the Host header is the client's as for http://.
         assert ctx.sni_names == ["localhost"], ctx.sni_names
-        assert metric(g, "gantry_upstream_tls_handshakes_total") == 1
-        assert metric(g, "gantry_upstream_tls_handshake_failures_total") == 0
+        assert g.metric_total("gantry_upstream_tls_handshakes_total") == 1
+        assert g.metric_total("gantry_upstream_tls_handshake_failures_total") == 0
 
 
 def test_ip_literal_target_verified_as_an_address_without_sni():
@@ -121,9 +112,9 @@ def expect_502(g, o, reason):
     assert r.json()["status"] == 502
     m = g.wait_log(r"upstream localhost:%d: TLS handshake failed: .*%s" % (o.port, reason), stream="stderr")
     assert m, g.logs()
-    gwtest.wait_until(lambda: metric(g, "gantry_upstream_tls_handshake_failures_total") >= 1,
+    gwtest.wait_until(lambda: g.metric_total("gantry_upstream_tls_handshake_failures_total") >= 1,
                       timeout=5)
-    assert metric(g, "gantry_upstream_tls_handshakes_total") == 0
+    assert g.metric_total("gantry_upstream_tls_handshakes_total") == 0
 
 
 def test_wrong_host_certificate_is_502_with_the_reason():
@@ -158,7 +149,7 @@ def test_plain_http_speaker_on_an_https_target_is_502_not_a_hang():
         assert r.status == 502, (r, g.logs())
         assert g.wait_log(r"upstream localhost:%d: TLS handshake failed: timed out after 1000 ms"
                           % o.port, stream="stderr"), g.logs()
-        assert metric(g, "gantry_upstream_tls_handshake_failures_total") == 1
+        assert g.metric_total("gantry_upstream_tls_handshake_failures_total") == 1
 
 
 def test_upstream_that_requires_a_client_certificate():
@@ -197,7 +188,7 @@ def test_new_connections_resume_the_pooled_session():
             st = o2.stats()
             assert st["tls_handshakes"] == 4, st
             assert st["tls_resumed"] >= 2, st
-            assert metric(g, "gantry_upstream_tls_resumed_total") >= 2
+            assert g.metric_total("gantry_upstream_tls_resumed_total") >= 2
         cfg["services"][0]["upstream_tls"]["session_reuse"] = False
         o2.reset_stats()
         with Gantry(cfg) as g:

@@ -31,6 +31,11 @@ Pieces (see ../README.md), each importable from gwtest itself:
   main(globals())          runs the tests: "ok NAME" / "FAIL NAME" + traceback, then
                            "N passed, M failed"; exit status 1 when any failed      (runner)
   gwtest.jose              JWT minting for the auth tests (hs_token, Keys, claims)
+  gwtest.certs             CertDir: a CA and leaves signed by it, made with openssl
+  gwtest.tls_listener      gantry's HTTPS listener for test_tls*.py: certificates, tls_config,
+                           curl, s_client
+  gwtest.admin_api         admin API requests for test_admin_api*.py (svc, admin, expect_json)
+  gwtest.h2frames          HTTP/2 by hand for test_http2*.py: raw frames written and read
 
 Every process started here is stopped when the test that started it ends (or, when started
 outside a test, when the script exits), whatever happened.

@@ -1,6 +1,7 @@
 """Certificates for TLS tests, made with the openssl command in a temp dir of their own
 (removed at exit like every gwtest temp dir): CAs and leaves signed by them (server or client,
-optionally expired). Used by test_tls_upstream.py and test_h2_upstream_tls.py.
+optionally expired). Used by the TLS tests (test_tls*.py through gwtest.tls_listener,
+test_tls_upstream.py, test_h2_upstream_tls.py, ...).
 
     certs = CertDir("tlsup")
     certs.make_ca()
@@ -34,11 +35,13 @@ class CertDir:
                   "-addext", "basicConstraints=critical,CA:TRUE",
                   "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
 
-    def make_leaf(self, name, cn, sans, ca="ca", expired=False, client=False):
-        """A leaf signed by ca: name.pem / name.key. expired: valid in January 2020 only."""
+    def make_leaf(self, name, cn, sans, ca="ca", expired=False, client=False, org=None):
+        """A leaf signed by ca: name.pem / name.key. expired: valid in January 2020 only;
+        org: an O before the CN in the subject."""
         path = self.path
+        subject = ("/O=%s" % org if org else "") + "/CN=" + cn
         self._sh(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                  "-nodes", "-subj", "/CN=" + cn, "-keyout", path(name + ".key"), "-out",
+                  "-nodes", "-subj", subject, "-keyout", path(name + ".key"), "-out",
                   path(name + ".csr")])
         ext = path(name + ".ext")
         with open(ext, "w") as f:

@@ -176,6 +176,15 @@ class Gantry:
             raise HarnessError("this gantry has no admin listener")
         return request(self.admin_port, method, path, **kw)
 
+    def metric_total(self, name):
+        """The sum of metric name's samples over every label set, from the admin /metrics
+        (0 when it has none)."""
+        total = 0
+        for line in self.admin_request("GET", "/metrics").body.decode().splitlines():
+            if line.startswith(name + "{") or line.startswith(name + " "):
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
     # -- lifecycle --
 
     def signal(self, sig):

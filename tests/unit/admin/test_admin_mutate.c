@@ -1,6 +1,6 @@
 /* Unit tests for src/control/admin_mutate.c: edits of the raw config document and the atomic
  * file replacement. (The HTTP side, validation and reload run in
- * tests/integration/test_admin_api.py.) */
+ * tests/integration/test_admin_api_services.py.) */
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>

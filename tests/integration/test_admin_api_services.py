@@ -1,71 +1,23 @@
 #!/usr/bin/env python3
-"""The admin API (issue "Control plane"): every endpoint, its success and its errors.
-
-gantry runs with its admin listener on a free loopback port (gwtest gives every gantry one).
-Changes through the API must route traffic at once, be written back to the config file (so a
-restart keeps them, with ${ENV} references kept), and leave the file and the running config
-untouched when they are refused. Auth: a configured key is required on every request; off
-loopback a key is mandatory and gantry refuses to start without one.
+"""Changes through the admin API (issue "Control plane"): services read, created, replaced,
+deleted and patched, targets added and removed, and POST /api/config/reload. A change must
+route traffic at once and be written back to the config file (so a restart keeps it, with
+${ENV} references kept); one that is refused leaves the file and the running config
+untouched. A service read with GET and sent back with PUT changes nothing; PUT never drops a
+key it was not given.
 """
 
 import hashlib
 import json
 import os
-import re
-import socket
-import time
 
 import gwtest
-from gwtest import Gantry, HttpConn, Origin, request
-
-KEY = "s3cret-admin-key"
-
-
-# ---- helpers ------------------------------------------------------------------------------------
-
-
-def svc(name, prefix, *origins, **extra):
-    return dict({"name": name, "prefix": prefix, "targets": [o.url() for o in origins]}, **extra)
-
-
-def config(*services, **top):
-    cfg = {"workers": 1, "services": list(services), "log": {"access": "off"}}
-    cfg.update(top)
-    return cfg
-
-
-def admin(g, method, path, body=None, headers=None, **kw):
-    """One admin request; body (unless bytes, sent as is) is sent as JSON."""
-    if body is not None and not isinstance(body, bytes):
-        body = json.dumps(body)
-    hs = list(headers or [])
-    if body is not None:
-        hs.append(("Content-Type", "application/json"))
-    return request(g.admin_port, method, path, headers=hs, body=body, **kw)
-
-
-def expect_json(r, status):
-    assert r.status == status, (r.status, r.body[:500])
-    assert r.header("Content-Type") == "application/json", r.headers
-    body = r.json()
-    if status >= 400:
-        assert body["status"] == status and isinstance(body["error"], str), body
-    return body
-
-
-def file_text(g):
-    with open(g.config_path) as f:
-        return f.read()
+from gwtest import Gantry, HttpConn, Origin
+from gwtest.admin_api import admin, config, expect_json, file_text, served_by, svc
 
 
 def generation(g):
     return expect_json(admin(g, "GET", "/gateway/status"), 200)["generation"]
-
-
-def served_by(g, path, origin):
-    """The request reached origin (whatever it answered)."""
-    r = g.request("GET", path)
-    return r.header("X-Origin-Port") == str(origin.port)
 
 
 def not_routed(g, path):
@@ -78,55 +30,7 @@ def assert_unchanged(g, before_text, before_gen):
     assert generation(g) == before_gen, "a reload happened"
 
 
-# ---- read-only endpoints -------------------------------------------------------------------------
-
-
-def test_status_health_and_index():
-    with Origin() as a, Origin() as b:
-        cfg = config(svc("users", "/api/users", a, b), svc("orders", "/api/orders", a), workers=2)
-        with Gantry(cfg) as g:
-            st = expect_json(admin(g, "GET", "/gateway/status"), 200)
-            assert re.match(r"^\d+\.\d+\.\d+", st["version"]), st
-            assert st["generation"] == 1 and st["workers"] == 2, st
-            assert re.fullmatch(r"[0-9a-f]{64}", st["config_hash"]), st
-            assert st["config_path"] == g.config_path, st
-            assert isinstance(st["uptime_seconds"], int) and st["uptime_seconds"] >= 0, st
-            assert st["reloads"] == {"ok": 0, "failed": 0, "last_ms": 0.0}, st
-            assert [s["name"] for s in st["services"]] == ["users", "orders"], st
-            assert [{k: v for k, v in t.items() if k != "since"}
-                     for t in st["services"][0]["targets"]] == [
-                {"url": a.url(), "state": "up", "weight": 1, "in_flight": 0, "ewma_ms": None},
-                {"url": b.url(), "state": "up", "weight": 1, "in_flight": 0, "ewma_ms": None},
-            ], st
-            assert st["last_reload"] is None and st["dashboard"] is True, st
-            assert st["registration"] is False, st
-            # connections counts the proxy's clients
-            with HttpConn(g.port) as c:
-                c.send_request("GET", "/api/users/x")
-                assert c.read_response().header("X-Origin-Port") == str(a.port)
-                st = expect_json(admin(g, "GET", "/gateway/status"), 200)
-                assert st["connections"] == 1, st
-
-            hd = expect_json(admin(g, "GET", "/health/detailed"), 200)
-            assert hd == {"status": "ok",
-                          "checks": {"config": "ok", "listeners": "ok", "workers": 2}}, hd
-            hs = expect_json(admin(g, "GET", "/health/services"), 200)
-            for s in hs["services"]:
-                s.pop("target_states")
-            assert hs == {"services": [{"name": "users", "targets": 2, "healthy": 2},
-                                       {"name": "orders", "targets": 1, "healthy": 1}]}, hs
-
-            idx = expect_json(admin(g, "GET", "/"), 200)
-            paths = {(e["method"], e["path"]) for e in idx["endpoints"]}
-            for want in [("GET", "/api/services"), ("POST", "/api/services"),
-                         ("GET", "/api/services/{name}"), ("PUT", "/api/services/{name}"),
-                         ("PATCH", "/api/services/{name}"), ("DELETE", "/api/services/{name}"),
-                         ("POST", "/api/services/{name}/targets"),
-                         ("DELETE", "/api/services/{name}/targets"),
-                         ("GET", "/gateway/routing"), ("GET", "/gateway/status"),
-                         ("GET", "/health/detailed"), ("GET", "/health/services"),
-                         ("POST", "/api/config/reload")]:
-                assert want in paths, (want, paths)
+# ---- services ------------------------------------------------------------------------------------
 
 
 def test_get_services():
@@ -153,32 +57,6 @@ def test_get_services():
                 assert r.status == 200 and int(r.header("Content-Length")) > 0, r
             e = expect_json(admin(g, "GET", "/api/services/nope"), 404)
             assert e["error"] == 'no service named "nope"', e
-
-
-def test_routing_table():
-    with Origin() as a:
-        cfg = config(
-            svc("any", "/", a),
-            svc("users", ["/api/users", "/api"], a, methods="GET"),
-            svc("vhost", "/api/users", a, hosts=["api.example.com", "*.example.com"],
-                methods=["POST"], strip_prefix=True),
-        )
-        with Gantry(cfg) as g:
-            body = expect_json(admin(g, "GET", "/gateway/routing"), 200)
-            assert body["generation"] == 1, body
-            routes = [(r["host"], r["prefix"], r["methods"], r["service"], r["strip_prefix"])
-                      for r in body["routes"]]
-            # the router's order: exact host, wildcard, any host; longest prefix first
-            assert routes == [
-                ("api.example.com", "/api/users", ["POST"], "vhost", True),
-                ("*.example.com", "/api/users", ["POST"], "vhost", True),
-                ("*", "/api/users", ["GET", "HEAD"], "users", False),
-                ("*", "/api", ["GET", "HEAD"], "users", False),
-                ("*", "/", ["*"], "any", False),
-            ], routes
-
-
-# ---- changes ---------------------------------------------------------------------------------------
 
 
 def test_create_service_routes_at_once_and_survives_a_restart():
@@ -367,7 +245,7 @@ def test_bad_input_changes_nothing():
             assert served_by(g, "/api/users/1", a)
 
 
-# ---- the whole service: GET -> PUT round trip, PUT never drops a key silently, PATCH ----------
+# ---- the whole service: GET -> PUT round trip, PUT never drops a key silently, PATCH -------------
 
 
 def full_service(a, b):
@@ -493,106 +371,6 @@ def test_patch_merges_into_the_service():
             assert_unchanged(g, text, gen)
 
 
-# ---- target states in /gateway/status and /health/services ------------------------------------
-
-
-def parse_time(s):
-    """An RFC 3339 UTC timestamp ("2026-12-06T10:15:30.123Z") as unix seconds."""
-    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", s), s
-    import datetime
-    return datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
-        tzinfo=datetime.timezone.utc).timestamp()
-
-
-def target_states(g, service):
-    """(state, since) per target URL of one service, from /gateway/status; /health/services
-    must say the same, and count as healthy the targets that are up."""
-    st = expect_json(admin(g, "GET", "/gateway/status"), 200)
-    states = {t["url"]: (t["state"], t.get("since"))
-              for s in st["services"] if s["name"] == service for t in s["targets"]}
-    hs = expect_json(admin(g, "GET", "/health/services"), 200)
-    hsvc = [s for s in hs["services"] if s["name"] == service][0]
-    ups = sum(1 for s, _ in states.values() if s == "up")
-    assert (hsvc["targets"], hsvc["healthy"]) == (len(states), ups), (st, hs)
-    from_health = {t["url"]: (t["state"], t["since"]) for t in hsvc.get("target_states", [])}
-    return states, from_health
-
-
-def states_of(g, service):
-    """target_states, once both endpoints agree (they are read one after the other)."""
-    def agree():
-        states, from_health = target_states(g, service)
-        return states if states == from_health else None
-    return gwtest.wait_until(agree, 5, message="/gateway/status and /health/services agree")
-
-
-def test_status_reports_a_target_down_by_health_checks():
-    with Origin() as a, Origin() as b:
-        service = svc("users", "/api/users", a, b, health_check={
-            "path": "/health", "interval": "200ms", "timeout": "100ms",
-            "healthy_threshold": 1, "unhealthy_threshold": 2})
-        with Gantry(config(service)) as g:
-            started = time.time()
-            states, _ = target_states(g, "users")
-            assert [s for s, _ in states.values()] == ["up", "up"], states
-            broke = time.time()
-            request(b.port, "GET", "/__set_health/500")
-            assert gwtest.wait_until(lambda: "is DOWN" in g.logs()), g.logs()
-            states, _ = target_states(g, "users")
-            assert states[b.url()][0] == "down", states
-            states = states_of(g, "users")
-            assert states[a.url()][0] == "up", states
-            # up since it was loaded
-            assert started - 10 <= parse_time(states[a.url()][1]) <= started + 1, states
-            state, since = states[b.url()]
-            assert state == "down", states
-            assert broke - 1 <= parse_time(since) <= time.time() + 1, (broke, states)
-            # back up: "up" again, since the moment it came back
-            ups = g.logs().count("is UP")
-            request(b.port, "GET", "/__set_health/200")
-            assert gwtest.wait_until(lambda: g.logs().count("is UP") > ups), g.logs()
-            state, since_up = states_of(g, "users")[b.url()]
-            assert state == "up" and parse_time(since_up) >= parse_time(since), (state, since_up)
-
-
-def test_status_reports_an_ejected_target():
-    dead = gwtest.free_port()
-    with Origin() as a:
-        service = svc("users", "/", a, outlier_detection={
-            "consecutive_failures": 2, "base_ejection_time": "30s", "max_ejection_percent": 50})
-        service["targets"].append("http://127.0.0.1:%d" % dead)
-        with Gantry(config(service)) as g:
-            before = time.time()
-            for _ in range(10):
-                assert g.request("GET", "/echo/x").status == 200
-            assert gwtest.wait_until(lambda: "ejected from service" in g.logs()), g.logs()
-            states, _ = target_states(g, "users")
-            assert states["http://127.0.0.1:%d" % dead][0] == "ejected", states
-            states = states_of(g, "users")
-            assert states[a.url()][0] == "up", states
-            state, since = states["http://127.0.0.1:%d" % dead]
-            assert state == "ejected", states
-            assert before - 1 <= parse_time(since) <= time.time() + 1, (before, states)
-
-
-def test_status_reports_an_open_target_circuit():
-    with Origin() as a:
-        service = svc("users", "/", a, circuit_breaker={
-            "failure_threshold": 3, "open_duration": "60s", "minimum_requests": 100})
-        with Gantry(config(service)) as g:
-            before = time.time()
-            for _ in range(3):
-                assert g.request("GET", "/status/500").status == 500
-            states, _ = target_states(g, "users")
-            assert states[a.url()][0] == "circuit_open", states
-            state, since = states_of(g, "users")[a.url()]
-            assert state == "circuit_open", (state, since)
-            assert before - 1 <= parse_time(since) <= time.time() + 1, (before, since)
-            # a reset closes it: up again
-            expect_json(admin(g, "POST", "/api/circuits/users/reset"), 200)
-            assert states_of(g, "users")[a.url()][0] == "up"
-
-
 # ---- reload --------------------------------------------------------------------------------------
 
 
@@ -624,161 +402,6 @@ def test_reload_endpoint():
             e = expect_json(admin(g, "POST", "/api/services", svc("y", "/y", a)), 400)
             assert any(x["path"] == "services[0].prefix" for x in e["errors"]), e
             assert file_text(g) == text
-
-
-# ---- HTTP behaviour --------------------------------------------------------------------------------
-
-
-def test_http_errors_keepalive_and_bodies():
-    with Origin() as a:
-        with Gantry(config(svc("users", "/api/users", a))) as g:
-            e = expect_json(admin(g, "GET", "/api/nothing"), 404)
-            assert "/api/nothing" in e["error"], e
-            r = admin(g, "PATCH", "/api/services")
-            expect_json(r, 405)
-            assert r.header("Allow") == "GET, HEAD, POST", r.headers
-            r = admin(g, "GET", "/api/config/reload")
-            expect_json(r, 405)
-            assert r.header("Allow") == "POST", r.headers
-            # a body over 1 MiB: 413 and the connection closes
-            with HttpConn(g.admin_port) as c:
-                c.send_request("POST", "/api/services",
-                               [("Content-Length", str(1024 * 1024 + 1))])
-                r = c.read_response()
-                expect_json(r, 413)
-                assert c.wait_closed(5)
-            # ... also when the client sends the body anyway: the answer is not lost to a reset
-            with HttpConn(g.admin_port) as c:
-                c.send_request("POST", "/api/services", body=4 * 1024 * 1024)
-                expect_json(c.read_response(), 413)
-            with HttpConn(g.admin_port) as c:
-                c.send_request("POST", "/api/services", [("Transfer-Encoding", "chunked")])
-                c.send(gwtest.chunked(b"x" * (1024 * 1024 + 10), size=65536))
-                expect_json(c.read_response(), 413)
-            # a malformed request: the parser's status, as JSON
-            data = gwtest.raw_exchange(g.admin_port, b"GET / HTTP/1.1\r\nHost: x\nA: b\r\n\r\n")
-            assert data.startswith(b"HTTP/1.1 400 "), data
-            assert b"application/json" in data and b"bare LF" in data, data
-            # keep-alive, pipelining and a chunked body on one connection
-            with HttpConn(g.admin_port) as c:
-                body = json.dumps({"url": "http://127.0.0.1:1"}).encode()
-                c.send(gwtest.build_request("GET", "/health/services", None, None, "x")
-                       + gwtest.build_request("GET", "/api/services/users", None, None, "x"))
-                assert c.read_response().status == 200
-                assert c.read_response().json()["name"] == "users"
-                c.send_request("POST", "/api/services/users/targets",
-                               [("Transfer-Encoding", "chunked")], gwtest.chunked(body, size=7))
-                r = c.read_response()
-                assert r.status == 201 and len(r.json()["targets"]) == 2, r.body
-                c.send_request("DELETE", "/api/services/users/targets",
-                               [("Expect", "100-continue")], body)
-                r = c.read_response(skip_interim=True)
-                assert r.status == 200 and len(r.json()["targets"]) == 1, r.body
-                c.send_request("GET", "/", [("Connection", "close")])
-                assert c.read_response().status == 200
-                assert c.wait_closed(5)
-
-
-@gwtest.timeout(60)
-def test_header_timeout():
-    """10 s for a request head from its first byte: 408 JSON, then close. A connection that
-    sends nothing is closed quietly after the same time."""
-    with Origin() as a:
-        with Gantry(config(svc("users", "/api/users", a))) as g:
-            with HttpConn(g.admin_port, timeout=20) as slow, \
-                    HttpConn(g.admin_port, timeout=20) as mute:
-                slow.send(b"GET /gateway/status HTTP/1.1\r\nHost: x\r\n")
-                t0 = time.monotonic()
-                r = slow.read_response()
-                took = time.monotonic() - t0
-                e = expect_json(r, 408)
-                assert e["error"] == "timed out reading request header", e
-                assert 9 <= took <= 13, took
-                assert slow.wait_closed(5)
-                assert mute.read_raw(5) == b"" and mute.eof
-            # the admin listener still answers
-            expect_json(admin(g, "GET", "/health/detailed"), 200)
-
-
-# ---- authentication ------------------------------------------------------------------------------------
-
-
-def test_api_key_required_when_configured():
-    with Origin() as a:
-        port = gwtest.free_port()
-        cfg = config(svc("users", "/api/users", a),
-                     admin={"listen": "127.0.0.1:%d" % port, "api_key": "${ADMIN_API_KEY}"})
-        with Gantry(cfg, extra_env={"ADMIN_API_KEY": KEY}) as g:
-            assert g.admin_port == port
-            for path, method in [("/gateway/status", "GET"), ("/api/services", "GET"),
-                                 ("/api/config/reload", "POST"), ("/nope", "GET"),
-                                 ("/api/services/users", "DELETE")]:
-                for headers in ([], [("Authorization", "Bearer wrong")],
-                                [("X-API-Key", KEY + "x")], [("Authorization", "Basic " + KEY)],
-                                [("X-API-Key", KEY[:-1])]):
-                    r = admin(g, method, path, headers=headers)
-                    e = expect_json(r, 401)
-                    assert r.header("WWW-Authenticate").startswith("Bearer"), r.headers
-                    assert "API key" in e["error"], e
-            assert served_by(g, "/api/users/1", a)  # nothing was deleted
-            for headers in ([("Authorization", "Bearer " + KEY)],
-                            [("authorization", "bearer " + KEY)], [("X-API-Key", KEY)]):
-                expect_json(admin(g, "GET", "/gateway/status", headers=headers), 200)
-            # the key is never shown
-            st = admin(g, "GET", "/gateway/status", headers=[("X-API-Key", KEY)])
-            assert KEY.encode() not in st.body
-            assert KEY not in file_text(g)
-
-
-def test_non_loopback_admin_requires_a_key():
-    with Origin() as a:
-        port = gwtest.free_port()
-        cfg = config(svc("users", "/api/users", a), listen="127.0.0.1:%d" % gwtest.free_port(),
-                     admin={"listen": "0.0.0.0:%d" % port})
-        tmp = gwtest._mkdtemp("admin-refusal")
-        path = os.path.join(tmp, "gantry.json")
-        with open(path, "w") as f:
-            json.dump(cfg, f, indent=2)
-        for argv in (["-c", path], ["check", path]):
-            p = gwtest.run_gantry(argv, timeout=30)
-            out = p.stdout + p.stderr
-            assert p.returncode == 1, (argv, p.returncode, out)
-            assert re.search(r"gantry\.json:\d+:\d+: admin\.listen: .*not a loopback address: "
-                             r"set admin\.api_key", out), out
-            assert "AddressSanitizer" not in out and "runtime error" not in out, out
-        with socket.socket() as s:  # nothing was bound
-            assert s.connect_ex(("127.0.0.1", port)) != 0
-        # with a key it starts, and the key is required
-        cfg["admin"]["api_key"] = KEY
-        with Gantry(cfg) as g:
-            assert g.admin_port == port
-            expect_json(admin(g, "GET", "/health/detailed"), 401)
-            expect_json(admin(g, "GET", "/health/detailed",
-                              headers=[("Authorization", "Bearer " + KEY)]), 200)
-
-
-def test_admin_off():
-    with Origin() as a:
-        port = gwtest.free_port()
-        with Gantry(config(svc("users", "/api/users", a), admin={"listen": "off"})) as g:
-            assert g.admin_port is None
-            assert served_by(g, "/api/users/1", a)
-            with socket.socket() as s:
-                assert s.connect_ex(("127.0.0.1", port)) != 0
-            assert "admin API disabled" in g.stderr()
-
-
-def test_admin_port_in_use_fails_the_start():
-    with socket.socket() as busy:
-        busy.bind(("127.0.0.1", 0))
-        busy.listen(1)
-        port = busy.getsockname()[1]
-        cfg = config(admin={"listen": "127.0.0.1:%d" % port})
-        g = Gantry(cfg, wait_ready=False)
-        assert g.wait_exit(10) == 1
-        assert re.search(r"admin listen on 127\.0\.0\.1:%d: .*in use" % port, g.stderr()), (
-            g.stderr())
-        assert "AddressSanitizer" not in g.stderr()
 
 
 if __name__ == "__main__":
