@@ -410,12 +410,12 @@ static json_t *tracing_status(struct gw_server *s, struct gw_snapshot *snap)
         return json_null();
     struct gw_tracer_stats st;
     gw_tracer_stats(s->tracer, &st);
-    json_t *o =
-        json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "exporting", st.exporting,
-                  "exported", (json_int_t)st.exported, "failed", (json_int_t)st.failed, "dropped",
-                  (json_int_t)st.dropped, "queued", (json_int_t)st.queued, "pending",
-                  (json_int_t)st.pending, "exports_ok", (json_int_t)st.exports_ok, "exports_failed",
-                  (json_int_t)st.exports_failed, "last_error", st.last_error);
+    json_t *o = json_pack(
+        "{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "exporting", st.exporting, "exported",
+        (json_int_t)st.exported, "failed", (json_int_t)st.failed, "dropped", (json_int_t)st.dropped,
+        "queued", (json_int_t)st.queued, "pending", (json_int_t)st.pending, "exports_ok",
+        (json_int_t)st.exports_ok, "exports_failed", (json_int_t)st.exports_failed,
+        "exports_retried", (json_int_t)st.exports_retried, "last_error", st.last_error);
     return o ? o : json_null();
 }
 

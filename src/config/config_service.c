@@ -2,6 +2,8 @@
  * The service table: one row per key of a "services" item (each section's own table lives in
  * its config_<section>.c), a target, and a service's "timeouts" and "limits".
  */
+#include <string.h>
+
 #include "config/internal.h"
 
 #define ROWS(t) (t), sizeof(t) / sizeof((t)[0])
@@ -197,12 +199,52 @@ static const struct gw__cfg_field service_fields[] = {
                                              offsetof(struct gw_service_conf, nversion_rules)}},
     {.name = "openapi", .type = &gw__cfg_object_type, .arg = &gw__cfg_service_openapi_obj},
 };
+/* A target is its host and port (what the balancer, the target's state and its metrics go by):
+ * the same one twice in a service is refused at its second place, which says where the first
+ * is. */
+static void check_targets_once(struct gw__cfg_ctx *ctx, const struct gw_service_conf *sc,
+                               json_t *json)
+{
+    json_t *list = json_object_get(json, "targets");
+    for (size_t i = 1; json_is_array(list) && i < sc->ntargets; i++) {
+        const struct gw_target_conf *t = &sc->targets[i];
+        for (size_t j = 0; t->host && j < i; j++) {
+            const struct gw_target_conf *o = &sc->targets[j];
+            if (o->host == NULL || o->port != t->port || strcmp(o->host, t->host) != 0)
+                continue;
+            char q[96];
+            bool object = json_is_object(json_array_get(list, i));
+            gw__cfg_push_key(ctx, "targets");
+            gw__cfg_push_index(ctx, i);
+            if (object)
+                gw__cfg_push_key(ctx, "url");
+            gw__cfg_error(ctx,
+                          "%s is the same target as targets[%zu] (host %s, port %u); list each "
+                          "target once (\"weight\" sets its share)",
+                          gw__cfg_quote(t->url, strlen(t->url), q, sizeof q), j, t->host,
+                          (unsigned)t->port);
+            if (object)
+                gw__cfg_pop(ctx);
+            gw__cfg_pop(ctx);
+            gw__cfg_pop(ctx);
+            break;
+        }
+    }
+}
+
+static void service_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
+{
+    if (json_is_object(json))
+        check_targets_once(ctx, obj, json);
+    gw__cfg_service_check(ctx, obj, json);
+}
+
 const struct gw__cfg_object gw__cfg_service_obj = {
     .what = "service",
     ROWS(service_fields),
     .size = sizeof(struct gw_service_conf),
     .init = service_init,
-    .check = gw__cfg_service_check,
+    .check = service_check,
 };
 
 const struct gw__cfg_list gw__cfg_service_list = {

@@ -108,8 +108,8 @@ const char *gw_mx_method_name(unsigned i)
 const char *gw_mx_auth_outcome_name(unsigned i)
 {
     static const char *const names[GW_MX_AUTH_OUTCOMES] = {
-        "ok",        "forbidden", "missing", "malformed", "invalid_key",
-        "signature", "expired",   "claims",  "inactive",  "other"};
+        "ok",      "forbidden", "missing",  "malformed", "invalid_key",         "signature",
+        "expired", "claims",    "inactive", "other",     "introspection_failed"};
     return i < GW_MX_AUTH_OUTCOMES ? names[i] : "other";
 }
 

@@ -120,9 +120,18 @@ enum {
     GW_MX_AUTH_401_CLAIMS,      /* iss, aud, a required claim */
     GW_MX_AUTH_401_INACTIVE,    /* introspection: not active */
     GW_MX_AUTH_401_OTHER,
+    /* no verdict: the introspection endpoint failed (down, timed out, not 200), and gantry
+     * answered auth.introspection.failure_status (503) */
+    GW_MX_AUTH_INTROSPECTION_FAILED,
     GW_MX_AUTH_OUTCOMES
 };
-/* "ok", "forbidden" or the 401's reason ("missing", "expired", ...). */
+/* The outcomes that are 401s: GW_MX_AUTH_401_MISSING to GW_MX_AUTH_401_OTHER. */
+static inline bool gw_mx_auth_is_401(unsigned outcome)
+{
+    return outcome >= GW_MX_AUTH_401_MISSING && outcome <= GW_MX_AUTH_401_OTHER;
+}
+/* "ok", "forbidden", the 401's reason ("missing", "expired", ...), or
+ * "introspection_failed". */
 const char *gw_mx_auth_outcome_name(unsigned i);
 const char *gw_mx_auth_method_name(unsigned i);
 

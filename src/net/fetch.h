@@ -79,7 +79,14 @@ struct gw_fetch_resp {
     size_t body_len;
     /** "" when err is 0, else a short reason for logs ("connect: connection refused") */
     const char *why;
+    /** the response's Retry-After value (the first field, NUL-terminated, cut at
+     * GW_FETCH_RETRY_AFTER_MAX bytes), or NULL when it had none; only net/keepalive.h fills it
+     * (a fetch here always leaves it NULL) */
+    const char *retry_after;
 };
+
+/* Bytes of a Retry-After value kept (an HTTP-date is 29). */
+#define GW_FETCH_RETRY_AFTER_MAX 63
 
 /*
  * NULL when gw_fetch_start would take url, else what is wrong with it (static text, to follow

@@ -80,6 +80,7 @@ struct gw_keepalive {
     size_t head_off;
     size_t in_len;
     char why[160];
+    char retry_after[GW_FETCH_RETRY_AFTER_MAX + 1]; /* the head's Retry-After ("": none) */
     char in[MAX_HEAD];
 };
 
@@ -130,9 +131,11 @@ static const char *error_text(int err)
 
 static void deliver(struct gw_keepalive *k, int err)
 {
-    struct gw_fetch_resp resp = {.status = k->head_done ? k->msg.status : 0,
-                                 .body = err == 0 ? "" : NULL,
-                                 .why = err == 0 ? "" : k->why};
+    struct gw_fetch_resp resp = {
+        .status = k->head_done ? k->msg.status : 0,
+        .body = err == 0 ? "" : NULL,
+        .why = err == 0 ? "" : k->why,
+        .retry_after = k->head_done && k->retry_after[0] != '\0' ? k->retry_after : NULL};
     uv_timer_stop(&k->timer);
     k->active = false;
     k->cb(k->arg, err, &resp); /* may post again */
@@ -230,10 +233,26 @@ static void feed_body(struct gw_keepalive *k, const char *p, size_t n)
     }
 }
 
+/* Keeps the head's Retry-After for the caller (a throttled exporter waits as long as it says):
+ * once the head is parsed, `in` is scratch space for the body and the field's bytes go. */
+static void keep_retry_after(struct gw_keepalive *k)
+{
+    static const char name[] = "Retry-After";
+    int i = gw_http1_find_header(&k->msg, name, sizeof name - 1);
+    size_t n = 0;
+    if (i >= 0) {
+        const struct gw_http1_header *h = &k->msg.headers[i];
+        n = h->value_len < GW_FETCH_RETRY_AFTER_MAX ? h->value_len : GW_FETCH_RETRY_AFTER_MAX;
+        memcpy(k->retry_after, h->value, n);
+    }
+    k->retry_after[n] = '\0';
+}
+
 static void start_body(struct gw_keepalive *k)
 {
     size_t used = k->head_off + k->msg.head_len;
     k->head_done = true;
+    keep_retry_after(k);
     switch (k->msg.body) {
     case GW_BODY_NONE:
         complete(k, k->in_len > used);

@@ -14,7 +14,7 @@
  *   gw_keepalive_post, unless gw_keepalive_cancel or gw_keepalive_close comes first. err is as
  *   in net/fetch.h (0: a complete response arrived, whatever its status; GW_EFETCH,
  *   GW_EFETCHTIMEOUT with resp->why). The response's body is read and dropped: resp->body is
- *   "" (the caller here only judges the status).
+ *   "" (the caller here only judges the status, and resp->retry_after: the head's Retry-After).
  * - The connection is kept when the response allows it (HTTP/1.1, no "Connection: close", a
  *   body delimited by Content-Length or chunked coding) and dropped otherwise, on any error and
  *   on a timeout. A server closing an idle kept connection is noticed (its EOF is read while

@@ -62,14 +62,17 @@ json_t *gw__observe_auth_json(const struct gw_metrics_total *t, size_t service_r
             if (v == 0)
                 continue;
             if (per == NULL)
-                per = json_pack("{s:I, s:I, s:I, s:o}", "ok", (json_int_t)0, "forbidden",
-                                (json_int_t)0, "unauthorized", (json_int_t)0, "reasons",
-                                json_object());
+                per = json_pack("{s:I, s:I, s:I, s:I, s:o}", "ok", (json_int_t)0, "forbidden",
+                                (json_int_t)0, "unauthorized", (json_int_t)0, "error",
+                                (json_int_t)0, "reasons", json_object());
             if (per == NULL)
                 break;
             reasons = json_object_get(per, "reasons");
-            if (c == GW_MX_AUTH_OK || c == GW_MX_AUTH_FORBIDDEN) {
-                json_object_set_new(per, c == GW_MX_AUTH_OK ? "ok" : "forbidden",
+            if (!gw_mx_auth_is_401(c)) {
+                json_object_set_new(per,
+                                    c == GW_MX_AUTH_OK          ? "ok"
+                                    : c == GW_MX_AUTH_FORBIDDEN ? "forbidden"
+                                                                : "error",
                                     json_integer((json_int_t)v));
             } else {
                 unauthorized += v;

@@ -19,7 +19,8 @@ void gw__prom_policy_counts(struct gw__prom *o, const struct gw_metrics_total *t
     gw__prom_family(
         o, "gantry_auth_requests_total", "counter",
         "Authentication outcomes by service and credential method: result ok, forbidden "
-        "(403) or unauthorized (401, with its reason).");
+        "(403), unauthorized (401, with its reason) or error (no verdict: reason "
+        "introspection_failed, the introspection endpoint failed).");
     for (size_t i = 0; i < l->nrows[GW_MX_SERVICE]; i++) {
         const uint64_t *row = gw_metrics_total_row(t, GW_MX_SERVICE, i);
         for (unsigned m = 0; m < GW_MX_AUTH_METHODS; m++) {
@@ -34,7 +35,8 @@ void gw__prom_policy_counts(struct gw__prom *o, const struct gw_metrics_total *t
                 gw__prom_lbl_add(&lb, "result",
                                  c == GW_MX_AUTH_OK          ? "ok"
                                  : c == GW_MX_AUTH_FORBIDDEN ? "forbidden"
-                                                             : "unauthorized");
+                                 : gw_mx_auth_is_401(c)      ? "unauthorized"
+                                                             : "error");
                 gw__prom_lbl_add(&lb, "reason",
                                  c <= GW_MX_AUTH_FORBIDDEN ? "" : gw_mx_auth_outcome_name(c));
                 gw__prom_sample_u64(o, "gantry_auth_requests_total", lb.s, v);

@@ -54,12 +54,16 @@ void gw__prom_tracing(struct gw__prom *o, struct gw_server *s)
 {
     gw__prom_family(
         o, "gantry_tracing_spans_total", "counter",
-        "Spans by outcome: exported (the collector took them), failed (in an export that "
-        "failed), dropped (a worker's queue was full).");
+        "Spans by outcome: exported (the collector took them), failed (in a batch dropped after "
+        "its export failed: not retryable, or retries ran out), dropped (a worker's queue was "
+        "full).");
     gw__prom_family(o, "gantry_tracing_queued_traces", "gauge",
                     "Finished requests waiting in the workers' queues for the exporter.");
     gw__prom_family(o, "gantry_tracing_exports_total", "counter",
                     "Exports to the collector, by result.");
+    gw__prom_family(o, "gantry_tracing_export_retries_total", "counter",
+                    "Exports that sent a batch again after a retryable failure (429, 502, 503, "
+                    "504, no connection, a timeout).");
     if (s->snap == NULL || !s->snap->cfg->tracing.enabled)
         return;
     struct gw_tracer_stats st;
@@ -70,6 +74,7 @@ void gw__prom_tracing(struct gw__prom *o, struct gw_server *s)
     gw__prom_sample_u64(o, "gantry_tracing_queued_traces", "", st.queued);
     gw__prom_sample_u64(o, "gantry_tracing_exports_total", "result=\"ok\"", st.exports_ok);
     gw__prom_sample_u64(o, "gantry_tracing_exports_total", "result=\"failed\"", st.exports_failed);
+    gw__prom_sample_u64(o, "gantry_tracing_export_retries_total", "", st.exports_retried);
 }
 
 /* The audit log (audit/audit.h): only when it is on. */

@@ -491,6 +491,7 @@ static enum gw_stage_result introspected(struct gw_request *r, struct auth_state
                     cfg->auth.introspection_url,
                     err != 0 ? (resp && resp->why && resp->why[0] ? resp->why : gw_strerror(err))
                              : "unexpected status");
+        mx_auth(r, GW_MX_AUTH_INTROSPECTION_FAILED);
         gw_answer_init(a, GW_EINTROSPECT);
         a->status = (int)cfg->auth.introspection_failure_status;
         a->retry_after = 1;
@@ -607,6 +608,7 @@ fail:
     if (in)
         free(in->token);
     free(in);
+    mx_auth(r, GW_MX_AUTH_INTROSPECTION_FAILED);
     gw_answer_init(a, GW_EINTROSPECT);
     return GW_STAGE_RESPOND;
 }

@@ -24,6 +24,7 @@
 #include "core/version.h"
 #include "net/keepalive.h"
 #include "trace/otlp.h"
+#include "trace/retry.h"
 #include "trace/ring.h"
 #include "trace/trace-t.h"
 
@@ -32,9 +33,9 @@
  * drains: at 5 ms, the default 8192 records is 1.6 million requests a second per worker. */
 #define TICK_BUSY_MS 5
 #define TICK_IDLE_MS 100
-#define BACKOFF_MIN_MS 1000
-#define BACKOFF_MAX_MS 30000
 #define STOP_WAIT_MS 2000
+/* At most one line a minute about batches given up; the lines in between are counted. */
+#define GIVE_UP_LOG_MS 60000
 #define BODY_MAX (128u * 1024 * 1024)
 
 struct gw_tracer {
@@ -62,18 +63,26 @@ struct gw_tracer {
     unsigned next_body;
     unsigned sent_body; /* the body of the last export */
     struct gw_keepalive
-        *client;       /* the kept connection to the collector (made at the first export) */
-    bool client_stale; /* the endpoint or headers changed: a new client at the next export */
-    bool inflight;     /* an export is running on client */
+        *client;         /* the kept connection to the collector (made at the first export) */
+    bool client_stale;   /* the endpoint or headers changed: a new client at the next export */
+    bool inflight;       /* an export is running on client */
+    bool inflight_retry; /* ... and it sends a held batch again */
     size_t inflight_spans;
-    uint64_t backoff_ms;
-    uint64_t retry_at; /* loop ms before which no export starts after a failure */
-    bool failing;      /* the last export failed (for logging changes only) */
+    /* A batch whose export failed in a way worth another try stays in bodies[sent_body] (whole,
+     * as it was sent) until it is sent again: held_spans > 0. While it is held or sent again,
+     * the next batch fills the other body up to batch_size, and then the workers' rings. */
+    size_t held_spans;
+    uint64_t held_since; /* loop ms of the held batch's first failure */
+    unsigned failures;   /* exports failed in a row (the backoff's exponent) */
+    uint64_t retry_at;   /* loop ms before which no export starts after a failure */
+    bool failing;        /* the last export failed (for logging changes only) */
+    struct gw_log_limit give_up_log;
     /* counters */
     uint64_t exported;
     uint64_t failed;
     uint64_t exports_ok;
     uint64_t exports_failed;
+    uint64_t exports_retried;
     char last_error[192];
     struct gw_trace rec; /* the record being encoded, copied out of a ring */
 };
@@ -119,7 +128,7 @@ static void add_to_batch(struct gw_tracer *t, struct gw_trace *rec)
 {
     size_t spans = gw_otlp_span_count(rec);
     int rc = 0;
-    if (t->nbatch == 0 && !t->inflight)
+    if (t->nbatch == 0 && !t->inflight && t->held_spans == 0)
         t->next_body = t->sent_body; /* free again, and the one last in the cache */
     struct gw_buf *body = &t->bodies[t->next_body];
     if (t->nbatch == 0) {
@@ -176,24 +185,66 @@ static size_t drain(struct gw_tracer *t)
     return taken;
 }
 
-static void export_failed(struct gw_tracer *t, size_t spans, const char *why)
+/* The held batch (if any) is given up: quietly, when the endpoint went away (nothing of the
+ * queue is counted then either); counted as failed otherwise. */
+static void forget_held(struct gw_tracer *t, bool count)
 {
-    t->failed += spans;
+    if (count)
+        t->failed += t->held_spans;
+    t->held_spans = 0;
+}
+
+/*
+ * An export of `spans` spans failed: why says why for logs and the status; retryable, whether
+ * the failure is one to try again after (trace/retry.h); retry_after_ms, the collector's
+ * Retry-After (-1: none). No export starts before the wait (the collector's, or the backoff's)
+ * is over. The batch stays for another try (in bodies[sent_body], as sent) when the failure is
+ * retryable, gantry is not stopping, and that try would start within GW_TRACE_RETRY_WINDOW_MS of
+ * the batch's first failure; otherwise its spans count as failed.
+ */
+static void export_failed(struct gw_tracer *t, size_t spans, const char *why, bool retryable,
+                          int64_t retry_after_ms)
+{
+    uint64_t now = now_ms(t);
+    uint64_t since = t->inflight_retry ? t->held_since : now;
+    t->inflight_retry = false;
     t->exports_failed++;
     snprintf(t->last_error, sizeof t->last_error, "%s", why);
-    t->backoff_ms = t->backoff_ms ? t->backoff_ms * 2 : BACKOFF_MIN_MS;
-    if (t->backoff_ms > BACKOFF_MAX_MS)
-        t->backoff_ms = BACKOFF_MAX_MS;
-    t->retry_at = now_ms(t) + t->backoff_ms;
-    if (!t->failing)
-        gw_log_warn("tracing: export to %s failed: %s; spans are dropped (and counted) until it "
-                    "answers",
-                    t->url ? t->url : "-", why);
+    if (t->failures < 64)
+        t->failures++;
+    uint64_t wait = retry_after_ms >= 0 ? (uint64_t)retry_after_ms
+                                        : gw_trace_export_backoff_ms(t->failures, gw_random_u64());
+    t->retry_at = now + wait;
+    bool hold = retryable && !t->stopping && t->url != NULL &&
+                now + wait - since <= GW_TRACE_RETRY_WINDOW_MS;
+    const char *url = t->url ? t->url : "-";
+    const char *lost = !retryable ? "not retried" : t->stopping ? "at stop" : "retries ran out";
+    bool first = !t->failing;
     t->failing = true;
+    t->held_spans = hold ? spans : 0;
+    t->held_since = since;
+    if (hold) {
+        if (first)
+            gw_log_warn("tracing: export to %s failed: %s; retrying with backoff (while it "
+                        "fails, spans wait, then are dropped and counted)",
+                        url, why);
+        return;
+    }
+    t->failed += spans;
+    /* One line when exports start failing, then at most one a minute: a collector refusing
+     * every batch must not flood the log. */
+    if (first)
+        gw_log_warn("tracing: export to %s failed: %s; %zu spans dropped (and counted), %s", url,
+                    why, spans, lost);
+    else
+        gw_log_limited(&t->give_up_log, GW_LOG_LEVEL_WARN,
+                       "tracing: dropped %zu spans: their export to %s failed (%s), %s", spans, url,
+                       why, lost);
 }
 
 static void maybe_export(struct gw_tracer *t);
 static void export_batch(struct gw_tracer *t, uint64_t timeout_ms);
+static void export_held(struct gw_tracer *t, uint64_t timeout_ms);
 
 /* At stop, nothing in flight any more: the timer and the collector's connection close. */
 static void close_handles(struct gw_tracer *t)
@@ -202,6 +253,20 @@ static void close_handles(struct gw_tracer *t)
     t->client = NULL;
     if (!uv_is_closing((uv_handle_t *)&t->timer))
         uv_close((uv_handle_t *)&t->timer, NULL);
+}
+
+/* At stop, with nothing in flight: the next of what is left goes out, bounded by the stop's
+ * wait (on_stop_wait) — the held batch's one last try (whatever wait the collector asked for),
+ * then the batch the workers left — or, when nothing is left, the handles close. */
+static void stop_next(struct gw_tracer *t)
+{
+    uint64_t wait = t->timeout_ms < STOP_WAIT_MS ? t->timeout_ms : STOP_WAIT_MS;
+    if (t->url != NULL && t->held_spans > 0)
+        export_held(t, wait);
+    if (!t->inflight && t->url != NULL && t->nbatch > 0)
+        export_batch(t, wait);
+    if (!t->inflight)
+        close_handles(t);
 }
 
 static void on_exported(void *arg, int err, const struct gw_fetch_resp *resp)
@@ -216,9 +281,12 @@ static void on_exported(void *arg, int err, const struct gw_fetch_resp *resp)
         t->client = NULL;
     }
     if (err == 0 && resp->status >= 200 && resp->status < 300) {
+        /* A 200 with partialSuccess is a success too (the specification: the client MUST NOT
+         * retry it); what the collector rejected is its own count. */
         t->exported += spans;
         t->exports_ok++;
-        t->backoff_ms = 0;
+        t->inflight_retry = false;
+        t->failures = 0;
         t->retry_at = 0;
         if (t->failing)
             gw_log_info("tracing: exports to %s succeed again", t->url ? t->url : "-");
@@ -229,32 +297,27 @@ static void on_exported(void *arg, int err, const struct gw_fetch_resp *resp)
             snprintf(why, sizeof why, "%s", resp->why[0] ? resp->why : gw_strerror(err));
         else
             snprintf(why, sizeof why, "the collector answered %d", resp->status);
-        export_failed(t, spans, why);
+        uint64_t ra = 0;
+        bool has_ra = err == 0 && resp->retry_after != NULL &&
+                      gw_trace_retry_after_parse(resp->retry_after, strlen(resp->retry_after),
+                                                 (int64_t)time(NULL), &ra) == 0;
+        export_failed(t, spans, why, gw_trace_export_retryable(err, resp->status),
+                      has_ra ? (int64_t)ra : -1);
     }
     drain(t);
     if (t->stopping) {
-        /* What the workers left goes out too, within the stop's wait (on_stop_wait). */
-        if (t->nbatch > 0 && t->url != NULL)
-            export_batch(t, STOP_WAIT_MS);
-        if (!t->inflight)
-            close_handles(t);
+        stop_next(t); /* what the workers left goes out too, within the stop's wait */
         return;
     }
     maybe_export(t);
 }
 
-static void export_batch(struct gw_tracer *t, uint64_t timeout_ms)
+/* Posts bodies[which], complete, holding `spans` spans (retry: the held batch again). 0, or a
+ * GW_E* code when the post could not start (no export is in flight then). */
+static int post_body(struct gw_tracer *t, unsigned which, size_t spans, uint64_t timeout_ms,
+                     bool retry)
 {
-    size_t spans = t->batch_spans;
-    /* One export in flight at a time: the other body is free for the next batch. */
-    struct gw_buf *body = &t->bodies[t->next_body];
-    int rc = gw_otlp_end(body);
-    t->nbatch = 0;
-    t->batch_spans = 0;
-    if (rc < 0) {
-        export_failed(t, spans, "out of memory encoding the batch");
-        return;
-    }
+    int rc = 0;
     if (t->client != NULL && t->client_stale) {
         gw_keepalive_close(t->client); /* nothing in flight on it: exports run one at a time */
         t->client = NULL;
@@ -262,29 +325,65 @@ static void export_batch(struct gw_tracer *t, uint64_t timeout_ms)
     t->client_stale = false;
     if (t->client == NULL)
         rc = gw_keepalive_new(&t->client, t->loop, t->url, t->headers);
+    struct gw_buf *body = &t->bodies[which];
     if (rc == 0)
         rc = gw_keepalive_post(t->client, body->data, body->len, timeout_ms, on_exported, t);
+    if (rc < 0)
+        return rc;
+    t->inflight = true;
+    t->inflight_retry = retry;
+    t->inflight_spans = spans;
+    if (retry)
+        t->exports_retried++;
+    return 0;
+}
+
+/* Sends the held batch again (its body is bodies[sent_body], as it was sent). */
+static void export_held(struct gw_tracer *t, uint64_t timeout_ms)
+{
+    size_t spans = t->held_spans;
+    t->held_spans = 0;
+    int rc = post_body(t, t->sent_body, spans, timeout_ms, true);
+    if (rc < 0)
+        export_failed(t, spans, gw_strerror(rc), false, -1);
+}
+
+static void export_batch(struct gw_tracer *t, uint64_t timeout_ms)
+{
+    size_t spans = t->batch_spans;
+    /* One export in flight at a time, and one batch held: the other body is free for the next
+     * batch. */
+    struct gw_buf *body = &t->bodies[t->next_body];
+    int rc = gw_otlp_end(body);
+    t->nbatch = 0;
+    t->batch_spans = 0;
     if (rc < 0) {
-        export_failed(t, spans, gw_strerror(rc));
+        export_failed(t, spans, "out of memory encoding the batch", false, -1);
         return;
     }
-    t->inflight = true;
-    t->inflight_spans = spans;
-    /* This one is the client's until it calls back (or is cancelled); the next batch that starts
-     * after that is encoded into it again rather than into the other, so that one body's memory
-     * stays in the cache instead of two bodies' taking turns. */
+    rc = post_body(t, t->next_body, spans, timeout_ms, false);
+    if (rc < 0) {
+        export_failed(t, spans, gw_strerror(rc), false, -1);
+        return;
+    }
+    /* This one is the client's until it calls back (or is cancelled), and stays as it is while
+     * it is held for another try; the next batch that starts after that is encoded into it
+     * again rather than into the other, so that one body's memory stays in the cache instead of
+     * two bodies' taking turns. */
     t->sent_body = t->next_body;
     t->next_body ^= 1u;
 }
 
 static void maybe_export(struct gw_tracer *t)
 {
-    if (t->inflight || t->nbatch == 0 || t->url == NULL)
+    if (t->inflight || t->url == NULL || (t->nbatch == 0 && t->held_spans == 0))
         return;
     uint64_t now = now_ms(t);
     if (now < t->retry_at)
         return;
-    if (t->batch_spans >= t->batch_size || now - t->batch_since >= t->flush_ms)
+    if (t->held_spans > 0)
+        export_held(t, t->timeout_ms); /* first: the spans keep their order */
+    else if (t->batch_spans >= t->batch_size || now - t->batch_since >= t->flush_ms)
         export_batch(t, t->timeout_ms);
 }
 
@@ -312,6 +411,10 @@ static void on_stop_wait(uv_timer_t *h)
         t->failed += t->inflight_spans;
         t->inflight_spans = 0;
     }
+    /* the batch the workers left, when the export before it took the whole wait */
+    t->failed += t->batch_spans;
+    drop_batch(t);
+    forget_held(t, true);
     close_handles(t);
 }
 
@@ -345,8 +448,9 @@ static int apply(struct gw_tracer *t, const struct gw_config *cfg)
     }
     headers = hb.data; /* NUL-terminated above */
     if (t->url != NULL && (url == NULL || strcmp(url, t->url) != 0)) {
-        /* Another collector, or none: the failure state was the old one's. */
-        t->backoff_ms = 0;
+        /* Another collector, or none: the failure state was the old one's (a held batch goes to
+         * the new one at once). */
+        t->failures = 0;
         t->retry_at = 0;
         t->failing = false;
     }
@@ -363,8 +467,10 @@ static int apply(struct gw_tracer *t, const struct gw_config *cfg)
     t->batch_size = tc->batch_size ? tc->batch_size : 512;
     t->flush_ms = tc->flush_interval_ms ? tc->flush_interval_ms : 5000;
     t->timeout_ms = tc->timeout_ms ? tc->timeout_ms : 10000;
-    if (t->url == NULL)
+    if (t->url == NULL) {
         drop_batch(t);
+        forget_held(t, false);
+    }
     if (t->client_stale && !t->inflight && t->client != NULL) {
         gw_keepalive_close(t->client);
         t->client = NULL;
@@ -385,6 +491,7 @@ int gw_tracer_new(struct gw_tracer **out, uv_loop_t *loop, unsigned nworkers,
     if (t == NULL)
         return GW_ENOMEM;
     t->loop = loop;
+    t->give_up_log.interval_ms = GIVE_UP_LOG_MS;
     gw_buf_init(&t->bodies[0], BODY_MAX);
     gw_buf_init(&t->bodies[1], BODY_MAX);
     make_instance_id(t->instance_id);
@@ -436,15 +543,10 @@ void gw_tracer_stop(struct gw_tracer *t)
     t->stopping = true;
     uv_timer_stop(&t->timer);
     drain(t);
-    if (!t->inflight && t->nbatch > 0 && t->url != NULL) {
-        uint64_t wait = t->timeout_ms < STOP_WAIT_MS ? t->timeout_ms : STOP_WAIT_MS;
-        export_batch(t, wait);
-    }
-    if (!t->inflight) {
-        close_handles(t);
-        return;
-    }
-    uv_timer_start(&t->timer, on_stop_wait, STOP_WAIT_MS, 0);
+    if (!t->inflight)
+        stop_next(t);
+    if (t->inflight)
+        uv_timer_start(&t->timer, on_stop_wait, STOP_WAIT_MS, 0);
 }
 
 void gw_tracer_free(struct gw_tracer *t)
@@ -479,8 +581,9 @@ void gw_tracer_stats(struct gw_tracer *t, struct gw_tracer_stats *out)
     out->failed = t->failed;
     out->exports_ok = t->exports_ok;
     out->exports_failed = t->exports_failed;
+    out->exports_retried = t->exports_retried;
     out->last_error = t->last_error;
-    out->pending = t->batch_spans + t->inflight_spans;
+    out->pending = t->batch_spans + t->inflight_spans + t->held_spans;
     for (unsigned i = 0; i < t->nrings; i++) {
         out->dropped += gw_trace_ring_dropped(t->queues[i].out);
         out->queued += gw_trace_ring_count(t->queues[i].out);

@@ -10,9 +10,14 @@
  *   their workers push into.
  * - One export in flight at a time. While it is, the next batch fills up to batch_size and then
  *   draining stops: the workers' rings fill and further traces are dropped there and counted.
- *   A failed export (no connection, a timeout, a status other than 2xx) drops its batch, counts
- *   its spans as failed, logs once per change of state, and holds exports back with a backoff
- *   (1 s doubling to 30 s) before the next try.
+ * - A failed export holds exports back for a backoff (1 s doubling to 30 s, jittered, reset by a
+ *   success; trace/retry.h) or the collector's Retry-After (up to 60 s). When the failure is
+ *   one the OTLP/HTTP specification retries (no connection, a timeout, 429, 502, 503, 504), its
+ *   batch is kept, one batch at most, and sent again first when the wait is over (while it
+ *   waits, the next batch fills as above); a batch whose next try would start more than 60 s
+ *   after its first failure, or that failed otherwise (another status), is dropped and its
+ *   spans count as failed. Logging: one line when exports start failing, one when they work
+ *   again, and at most one a minute about batches dropped in between.
  * - Memory is bounded: per worker a ring of queue_size * 512 bytes (trace/ring.h) and at most
  *   1024 records kept for reuse; here one record and two encoded bodies of at most batch_size
  *   spans.
@@ -31,15 +36,16 @@ struct gw_trace_queue;
 
 /* Counters since start, for /gateway/status (all in spans). */
 struct gw_tracer_stats {
-    bool exporting;          /** an endpoint is configured */
-    uint64_t exported;       /** accepted by the collector (2xx) */
-    uint64_t failed;         /** in exports that failed */
-    uint64_t dropped;        /** lost because a worker's queue was full */
-    uint64_t queued;         /** waiting in the workers' queues (traces) */
-    uint64_t pending;        /** in the batch being built and the export in flight */
-    uint64_t exports_ok;     /** requests to the collector that succeeded */
-    uint64_t exports_failed; /** ... and that failed */
-    const char *last_error;  /** why the last failed export failed ("" when none) */
+    bool exporting;           /** an endpoint is configured */
+    uint64_t exported;        /** accepted by the collector (2xx) */
+    uint64_t failed;          /** in batches dropped after their export failed (see above) */
+    uint64_t dropped;         /** lost because a worker's queue was full */
+    uint64_t queued;          /** waiting in the workers' queues (traces) */
+    uint64_t pending;         /** in the batch being built, the export in flight, the held one */
+    uint64_t exports_ok;      /** requests to the collector that succeeded */
+    uint64_t exports_failed;  /** ... and that failed (retried afterwards or not) */
+    uint64_t exports_retried; /** requests that sent a batch again after it failed */
+    const char *last_error;   /** why the last failed export failed ("" when none) */
 };
 
 /* Creates the exporter on the control thread's loop with one ring per worker (cfg's
@@ -54,8 +60,9 @@ struct gw_trace_queue *gw_tracer_queue(struct gw_tracer *t, unsigned i);
  * 0, or GW_ENOMEM (the old settings stay). */
 int gw_tracer_update(struct gw_tracer *t, const struct gw_config *cfg);
 
-/* The workers have stopped: sends what they left (one last export, bounded by 2 s), then
- * closes the exporter's handles. NULL-safe. */
+/* The workers have stopped: sends what is left (a held batch once more, whatever wait the
+ * collector asked for, then what the workers left), all of it bounded by 2 s, then closes the
+ * exporter's handles. NULL-safe. */
 void gw_tracer_stop(struct gw_tracer *t);
 
 /* Frees everything, once the loop has run the close callbacks (after gw_tracer_stop) or never

@@ -14,6 +14,7 @@ authorization server (gwtest/authsvc.py, a subprocess on a free port):
 
 import base64
 import os
+import re
 import time
 
 import gwtest
@@ -236,6 +237,37 @@ def test_auth_service_down_slow_or_failing_gives_failure_status_quickly():
                 assert_failure(get(g, opaque(), timeout=5), 502)
             assert time.monotonic() - t0 < 5, "refused connections should answer at once"
         assert o.stats()["requests"] == 1
+
+
+def auth_samples(g):
+    """{(result, reason): value} of gantry_auth_requests_total for service user, introspection."""
+    text = g.admin_request("GET", "/metrics").body.decode()
+    out = {}
+    for m in re.finditer(r'(?m)^gantry_auth_requests_total\{([^}]*)\} (\d+)$', text):
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1)))
+        if labels.get("service") == "user" and labels.get("method") == "introspection":
+            out[(labels["result"], labels.get("reason", ""))] = int(m.group(2))
+    return out
+
+
+def test_a_failed_introspection_is_counted_as_an_error():
+    """The endpoint failing (500) or down (refused) answers failure_status, and each such
+    request counts in gantry_auth_requests_total (result error, reason introspection_failed)
+    and in /metrics/json, apart from the 401s."""
+    with AuthService() as svc, Origin() as o:
+        auth = {"introspection": introspection(svc, timeout="2s")}
+        with Gantry(config(o, auth)) as g:
+            svc.set_mode(status=500)
+            assert_failure(get(g, opaque()), 503)
+            svc.stop()
+            assert_failure(get(g, opaque()), 503)
+            want = {("error", "introspection_failed"): 2}
+            gwtest.wait_until(lambda: auth_samples(g) == want, 10,
+                              message="two failed introspections counted")
+            mj = g.admin_request("GET", "/metrics/json").json()
+            a = [s for s in mj["services"] if s["name"] == "user"][0]["auth"]["introspection"]
+            assert a["error"] == 2 and a["unauthorized"] == 0 and a["ok"] == 0, a
+            assert a["reasons"] == {}, a  # the reasons of 401s
 
 
 def test_jwts_are_verified_locally_and_opaque_tokens_introspected():

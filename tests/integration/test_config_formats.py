@@ -96,6 +96,26 @@ def test_check_and_convert():
         assert "gantry convert FILE" in gwtest.run_gantry(["--help"]).stdout
 
 
+def test_a_target_twice_is_refused_at_its_place_by_check_and_at_start():
+    """The same target twice in one service: `gantry check` and a starting gantry both say
+    file:line:column and the key path of the second one (it once failed at start with only
+    "services[0].targets: cannot build the balancer")."""
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "dup.json")
+        with open(path, "w") as f:
+            f.write('{\n  "listen": "127.0.0.1:%d",\n  "services": [\n'
+                    '    {"name": "s", "prefix": "/s", "targets": [\n'
+                    '      {"url": "http://127.0.0.1:9"},\n'
+                    '      {"url": "http://127.0.0.1:9", "weight": 2}]}\n  ]\n}\n' % free_port())
+        want = ('%s:6:15: services[0].targets[1].url: "http://127.0.0.1:9" is the same target as '
+                'targets[0] (host 127.0.0.1, port 9)' % path)
+        r = gwtest.run_gantry(["check", path])
+        assert r.returncode == 1 and want in r.stderr, r.stderr
+        r = gwtest.run_gantry(["-c", path], timeout=30)
+        assert r.returncode == 1 and want in r.stderr, r.stderr
+        assert "cannot build the balancer" not in r.stderr, r.stderr
+
+
 def test_environment_overrides_win_over_the_file():
     with Origin() as o:
         cfg = config(o, log={"access": "stdout", "level": "info"})

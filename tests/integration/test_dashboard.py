@@ -301,7 +301,7 @@ def test_metrics_json_limits_and_auth():
             auth = {s["name"]: s["auth"] for s in m["services"]}
             assert auth["app"] == {}, auth
             assert auth["other"]["api_key"] == {"ok": 2, "forbidden": 0, "unauthorized": 3,
-                                                "reasons": {"invalid_key": 3}}, auth
+                                                "error": 0, "reasons": {"invalid_key": 3}}, auth
             assert auth["other"]["none"]["reasons"] == {"missing": 1}, auth
 
 

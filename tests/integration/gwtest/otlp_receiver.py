@@ -10,17 +10,26 @@ Endpoints:
                     span ids as lowercase hex, enums as integers, times and 64-bit integers as
                     decimal strings, attribute values, unknown keys); the spans are kept with
                     their resource attributes, and each problem found is recorded. Answers 200
-                    "{}" (OTLP's empty ExportTraceServiceResponse), or what /__mode says.
+                    "{}" (OTLP's empty ExportTraceServiceResponse), or what /__mode says. The
+                    spans of a POST answered with another status than 2xx are not kept (a
+                    collector that refuses an export has not taken its spans).
   GET  /__spans     {"spans": [span + {"resource": {key: value}}], "errors": [...],
                      "posts": N, "connections": how many TCP connections the POSTs came on,
-                     "headers": [the request headers of the last POST]}
-  POST /__mode      JSON {"delay_ms": N, "status": S, "close": B}: later POSTs wait N ms, then
-                    answer S (when not 0) instead of 200, with "Connection: close" and closing
-                    the connection when B is true. {} resets.
+                     "headers": [the request headers of the last POST],
+                     "log": [{"t": time.monotonic() at the POST's arrival, "status": the
+                              status answered, "spans": how many it held}, ...]}
+  POST /__mode      JSON {"delay_ms": N, "status": S, "close": B, "script": [answer, ...]}:
+                    later POSTs wait N ms, then answer S (when not 0) instead of 200, with
+                    "Connection: close" and closing the connection when B is true. {} resets.
+                    Each answer of "script" is used by one POST, in order, before the mode
+                    applies again: {"status": S, "retry_after": "value of Retry-After",
+                    "retry_after_in": seconds (an HTTP-date that many seconds after the
+                    next whole second), "body": {...} (answered instead of {})}.
   POST /__reset     forgets every span, error and count.
 """
 
 import argparse
+import email.utils
 import http.server
 import json
 import re
@@ -183,6 +192,7 @@ class State:
         self.delay_ms = 0
         self.status = 0
         self.close = False
+        self.script = []
         self.reset()
 
     def reset(self):
@@ -192,6 +202,7 @@ class State:
             self.posts = 0
             self.peers = set()  # (address, port) of each connection that sent a POST
             self.headers = []
+            self.log = []
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -205,9 +216,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(n) if n else b""
 
-    def _send(self, status, obj, close=False):
+    def _send(self, status, obj, close=False, extra=()):
         body = json.dumps(obj).encode()
         self.send_response(status)
+        for k, v in extra:
+            self.send_header(k, v)
         if close:
             self.send_header("Connection", "close")
             self.close_connection = True
@@ -221,7 +234,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.path == "/__spans":
             with st.lock:
                 self._send(200, {"spans": st.spans, "errors": st.errors, "posts": st.posts,
-                                 "connections": len(st.peers), "headers": st.headers})
+                                 "connections": len(st.peers), "headers": st.headers,
+                                 "log": st.log})
             return
         self._send(404, {"error": "not found"})
 
@@ -234,6 +248,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 st.delay_ms = int(m.get("delay_ms", 0))
                 st.status = int(m.get("status", 0))
                 st.close = bool(m.get("close", False))
+                st.script = list(m.get("script", []))
             self._send(200, {})
             return
         if self.path == "/__reset":
@@ -256,19 +271,33 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if doc is not None:
             spans, errs = check_export(doc)
             errors += errs
+        arrived = time.monotonic()
         with st.lock:
+            delay, status, close = st.delay_ms, st.status, st.close
+            answer = st.script.pop(0) if st.script else {}
+            status = answer.get("status", status) or 200
             st.posts += 1
             st.peers.add(self.client_address)
-            st.spans += spans
+            if 200 <= status < 300:
+                st.spans += spans
             st.errors += errors
             st.headers = [[k, v] for k, v in self.headers.items()]
-            delay, status, close = st.delay_ms, st.status, st.close
+            st.log.append({"t": arrived, "status": status, "spans": len(spans)})
+        extra = []
+        if "retry_after" in answer:
+            extra.append(("Retry-After", answer["retry_after"]))
+        if "retry_after_in" in answer:
+            when = int(time.time()) + 1 + answer["retry_after_in"]
+            extra.append(("Retry-After", email.utils.formatdate(when, usegmt=True)))
         if delay:
             time.sleep(delay / 1000.0)  # the scenario: a slow collector (delay_ms), not a wait
-        if status:
-            self._send(status, {"code": 14, "message": "test receiver told to fail"}, close)
+        if "body" in answer:
+            self._send(status, answer["body"], close, extra)
+        elif status != 200:
+            self._send(status, {"code": 14, "message": "test receiver told to fail"}, close,
+                       extra)
         else:
-            self._send(200, {}, close)
+            self._send(200, {}, close, extra)
 
 
 def serve(port):

@@ -89,9 +89,11 @@ class AuthService(Backend):
     def set_jwks(self, doc):
         self._write("jwks.json", doc)
 
-    def set_mode(self, delay_ms=0, status=0, close=False):
+    def set_mode(self, delay_ms=0, status=0, close=False, script=()):
+        """See otlp_receiver.py's /__mode; script: the answers of the next POSTs, in order."""
         request(self.port, "POST", "/__mode",
-                body=json.dumps({"delay_ms": delay_ms, "status": status, "close": close}))
+                body=json.dumps({"delay_ms": delay_ms, "status": status, "close": close,
+                                 "script": list(script)}))
 
     def stats(self):
         return request(self.port, "GET", "/__stats").json()
@@ -116,7 +118,7 @@ class OtlpReceiver(Backend):
 
     def received(self):
         """{"spans": [...], "errors": [...], "posts": N, "connections": N, "headers": [[name,
-        value], ...]}: each span as OTLP JSON with its attributes as a dict and its resource's
+        value], ...], "log": [{"t", "status", "spans"} per POST]}: each span as OTLP JSON with its attributes as a dict and its resource's
         under "resource"; connections: how many TCP connections the exports came on."""
         return request(self.port, "GET", "/__spans").json()
 
@@ -126,9 +128,11 @@ class OtlpReceiver(Backend):
         assert not got["errors"], got["errors"][:10]
         return got["spans"]
 
-    def set_mode(self, delay_ms=0, status=0, close=False):
+    def set_mode(self, delay_ms=0, status=0, close=False, script=()):
+        """See otlp_receiver.py's /__mode; script: the answers of the next POSTs, in order."""
         request(self.port, "POST", "/__mode",
-                body=json.dumps({"delay_ms": delay_ms, "status": status, "close": close}))
+                body=json.dumps({"delay_ms": delay_ms, "status": status, "close": close,
+                                 "script": list(script)}))
 
     def reset(self):
         request(self.port, "POST", "/__reset", body=b"")

@@ -332,6 +332,46 @@ static void test_missing_required_keys_point_at_the_object(void **state)
                   "t.json:4:47: services[1].targets[0].url: required key \"url\" is missing\n");
 }
 
+/* The same target (host and port: what the balancer and the target's state go by) twice in
+ * one service: refused at its second place, whichever way each is written. */
+static void test_a_target_twice_points_at_the_second(void **state)
+{
+    (void)state;
+    const char *two = "{\"services\": [{\"name\": \"s\", \"prefix\": \"/\", \"targets\": "
+                      "[\"http://h:1\", \"http://h:1\"]}]}";
+    expect_one(two, "\"http://h:1\"]",
+               "services[0].targets[1]: \"http://h:1\" is the same target as "
+               "targets[0] (host h, port 1); list each target once (\"weight\" sets "
+               "its share)");
+    /* objects, and a default port written out */
+    expect_one(
+        "{\"services\": [{\"name\": \"s\", \"prefix\": \"/\", \"targets\": [{\"url\": "
+        "\"http://H\"}, \"http://10.0.0.1:80\", {\"url\": \"http://h:80\", \"weight\": 2}]}]}",
+        "\"http://h:80\"",
+        "services[0].targets[2].url: \"http://h:80\" is the same target as "
+        "targets[0] (host h, port 80); list each target once (\"weight\" sets "
+        "its share)");
+    /* on other lines, in the second service */
+    expect_errors("{\n"
+                  "  \"services\": [\n"
+                  "    {\"name\": \"a\", \"prefix\": \"/a\", \"targets\": [\"http://h:1\"]},\n"
+                  "    {\"name\": \"b\", \"prefix\": \"/b\", \"targets\": [\n"
+                  "      \"http://h:1\", \"https://h:2\",\n"
+                  "      \"http://h:2\"]}\n"
+                  "  ]\n"
+                  "}\n",
+                  "t.json:6:7: services[1].targets[2]: \"http://h:2\" is the same target as "
+                  "targets[1] (host h, port 2); list each target once (\"weight\" "
+                  "sets its share)\n");
+    /* the same host on other ports, or in another service, is another target */
+    struct gw_config *cfg =
+        load_ok("{\"services\": [{\"name\": \"a\", \"prefix\": \"/a\", \"targets\": "
+                "[\"http://h:1\", \"http://h:2\", \"http://g:1\"]}, {\"name\": \"b\", "
+                "\"prefix\": \"/b\", \"targets\": [\"http://h:1\"]}]}");
+    assert_int_equal(cfg->services[0].ntargets, 3);
+    gw_config_free(cfg);
+}
+
 static void test_empty_required_lists(void **state)
 {
     (void)state;
@@ -807,6 +847,7 @@ int main(void)
         cmocka_unit_test(test_gateway_port_overrides_listen),
         cmocka_unit_test(test_gateway_port_invalid),
         cmocka_unit_test(test_load_from_file),
+        cmocka_unit_test(test_a_target_twice_points_at_the_second),
         cmocka_unit_test(test_unreadable_files),
         cmocka_unit_test(test_print_format),
         cmocka_unit_test(test_invalid_arguments_and_lengths),
