@@ -277,12 +277,14 @@ LIVE_WITH_EVERYTHING = (
     "gantry_http2_streams_total", "gantry_redis_up", "gantry_http_consumer_requests_total",
     "gantry_target_health_check_up", "gantry_circuit_state", "gantry_outlier_ejections_total",
     "gantry_auth_requests_total", "gantry_policy_duration_seconds_bucket",
-    "gantry_redis_command_duration_seconds_bucket", "gantry_upstream_retries_total")
+    "gantry_redis_command_duration_seconds_bucket", "gantry_upstream_retries_total",
+    "gantry_revocations", "gantry_revocations_redis_synced",
+    "gantry_hub_redis_local_deliveries_total")
 
 
 def test_every_family_is_one_group_with_every_subsystem_on():
     """Tracing, the cache (memory and Redis), rate limits on Redis, consumers, TLS, HTTP/2, the
-    hub, the audit log, health checks and circuits all on: each family is one group (the
+    hub, identity, the audit log, health checks and circuits all on: each family is one group (the
     tracing families were once written HELP and TYPE of all three first, then their samples),
     and each subsystem's families have samples, so that the check reads them."""
     with gwtest.Everything() as e:

@@ -1,7 +1,8 @@
 """A gantry with every optional subsystem that has metric families on at once: tracing (to a
 real OTLP receiver), the response cache (memory and Redis), rate limits on Redis, consumers'
-metrics, TLS with HTTP/2, cleartext HTTP/2, the WebSocket hub, the audit log, health checks,
-circuits and outlier detection (one target down). Used by the tests that read the whole
+metrics, TLS with HTTP/2, cleartext HTTP/2, the WebSocket hub (on Redis), built-in identity
+(revocations on Redis), the audit log, health checks, circuits and outlier detection (one
+target down). Used by the tests that read the whole
 exposition (test_metrics_exposition.py, test_metrics_json_parity.py).
 
     with Everything() as e:
@@ -85,7 +86,13 @@ class Everything:
                                          "key": "global"}]}
         cfg["tracing"] = {"endpoint": self.rx.endpoint(), "flush_interval": "20ms",
                           "sample_ratio": 1}
-        cfg["hub"] = {"channels": [{"channels": ["news"], "subscribe": ["*"]}]}
+        cfg["hub"] = {"channels": [{"channels": ["news"], "subscribe": ["*"]}],
+                      "backend": "redis"}
+        cfg["identity"] = {
+            "sqlite": os.path.join(self.tmp, "identity.db"), "issuer": "https://gantry.test",
+            "audience": "api", "jwt": {"kid": "id1", "secret": "everything-secret-" + "0" * 32},
+            "password": {"opslimit": 1, "memlimit": "8KiB", "min_length": 10},
+            "revocation": {"backend": "redis"}}
         cfg["audit"] = {"file": os.path.join(self.tmp, "audit.log")}
         return cfg
 
