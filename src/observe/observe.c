@@ -212,6 +212,19 @@ static json_t *error_rates_json(const struct rates *r)
                      "15m", error_share_json(r, 2));
 }
 
+/* Route row r's rates and windows, its totals now in *rc. */
+static void route_rates(struct gw_metrics_hub *hub, size_t r, const struct counts *rc,
+                        struct rates *out)
+{
+    const struct gw_metrics_rate *rt = gw_metrics_hub_rate(hub, r);
+    memset(out, 0, sizeof *out);
+    for (int i = 0; rt && i < GW_METRICS_RATE_WINDOWS; i++) {
+        out->per_second[i] = rt->req[i];
+        gw_metrics_rate_window(rt, (unsigned)i, rc->requests, rc->errors, &out->req[i],
+                               &out->err[i]);
+    }
+}
+
 static double share(uint64_t part, uint64_t whole)
 {
     return whole ? (double)part / (double)whole : 0;
@@ -246,12 +259,8 @@ static json_t *route_json(struct gw_metrics_hub *hub, const struct gw_metrics_to
         json_object_set_new(by_code, name, json_integer((json_int_t)per_code));
     }
     gw_metrics_total_hist(t, r, h);
-    const struct gw_metrics_rate *rt = gw_metrics_hub_rate(hub, r);
-    struct rates own = {{0}, {0}, {0}};
-    for (int i = 0; rt && i < GW_METRICS_RATE_WINDOWS; i++) {
-        own.per_second[i] = rt->req[i];
-        gw_metrics_rate_window(rt, (unsigned)i, rc.requests, rc.errors, &own.req[i], &own.err[i]);
-    }
+    struct rates own;
+    route_rates(hub, r, &rc, &own);
     rates_add(rates, &own);
     c->requests += rc.requests;
     c->errors += rc.errors;
