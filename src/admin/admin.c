@@ -29,6 +29,7 @@
 #include "http1/names.h"
 #include "net/acceptor.h"
 #include "net/listen.h"
+#include "observe/observe.h"
 #include "registry/registry.h"
 #include "runtime/server.h"
 
@@ -276,7 +277,7 @@ static void respond(struct admin_conn *c, struct gw__admin_resp *rs, bool close_
         blen = rs->text.len;
         ctype = rs->content_type;
     } else if (rs->json) {
-        body = json_dumps(rs->json, JSON_INDENT(2));
+        body = json_dumps(rs->json, JSON_INDENT(2) | JSON_REAL_PRECISION(GW_OBSERVE_REAL_DIGITS));
     }
     json_decref(rs->json);
     rs->json = NULL;

@@ -113,8 +113,9 @@ void gw_access_log(const struct gw_request *r)
     bool json = w->server->access_json;
     const struct gw_config *cfg = r->snap->cfg;
     uint64_t t_end = uv_hrtime();
-    const char *method = r->method[0] ? r->method : "-";
-    const char *path = r->path[0] ? r->path : "-";
+    /* absent (a request that could not be parsed): "-" in a text line, null in a JSON one */
+    const char *method = r->method[0] ? r->method : json ? "" : "-";
+    const char *path = r->path[0] ? r->path : json ? "" : "-";
 
     const uint8_t *fields = json ? cfg->log.access_fields_json : cfg->log.access_fields;
     unsigned nfields = json ? cfg->log.naccess_fields_json : cfg->log.naccess_fields;

@@ -459,7 +459,6 @@ static void count_area(const gw_mx_ctr *row, uint64_t *req, uint64_t *err)
 
 void gw_metrics_hub_tick(struct gw_metrics_hub *h)
 {
-    static const double window_s[3] = {60, 300, 900};
     if (h->cur == NULL || h->rates == NULL)
         return;
     size_t nr = h->cur->layout.nrows[GW_MX_ROUTE];
@@ -476,20 +475,8 @@ void gw_metrics_hub_tick(struct gw_metrics_hub *h)
                 count_area(s->areas[w].rows[GW_MX_ROUTE] + r * GW_MX_R_WORDS, &req[to], &err[to]);
         }
     }
-    double dt = GW_METRICS_TICK_MS / 1000.0;
-    for (size_t r = 0; r < nr; r++) {
-        struct gw_metrics_rate *rt = &h->rates[r];
-        double ir = rt->primed && req[r] >= rt->last_req ? (double)(req[r] - rt->last_req) / dt : 0;
-        double ie = rt->primed && err[r] >= rt->last_err ? (double)(err[r] - rt->last_err) / dt : 0;
-        for (int i = 0; i < 3; i++) {
-            double alpha = 1.0 - exp(-dt / window_s[i]);
-            rt->req[i] += alpha * (ir - rt->req[i]);
-            rt->err[i] += alpha * (ie - rt->err[i]);
-        }
-        rt->last_req = req[r];
-        rt->last_err = err[r];
-        rt->primed = true;
-    }
+    for (size_t r = 0; r < nr; r++)
+        gw_metrics_rate_tick(&h->rates[r], req[r], err[r]);
     free(req);
 }
 

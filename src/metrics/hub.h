@@ -16,6 +16,7 @@
 
 #include "core/buf.h"
 #include "metrics/metrics.h"
+#include "metrics/rate.h"
 
 /* Counters summed over every worker and every set, in the current set's layout: rows[k] has
  * layout->nrows[k] * gw_mx_row_words[k] plain words (histogram rows as in an area). */
@@ -30,18 +31,6 @@ static inline const uint64_t *gw_metrics_total_row(const struct gw_metrics_total
 {
     return t->rows[k] + row * gw_mx_row_words[k];
 }
-
-/* Request rates of one route row (requests per second): exponentially weighted moving averages
- * over 1, 5 and 15 minutes, updated every GW_METRICS_TICK_MS (as Unix load averages are), of
- * all requests and of those answered 5xx. */
-struct gw_metrics_rate {
-    double req[3];
-    double err[3];
-    uint64_t last_req, last_err;
-    bool primed;
-};
-
-#define GW_METRICS_TICK_MS 5000
 
 /* What renders a scrape: format 0 Prometheus text, 1 JSON (the control thread's renderer,
  * installed by the server). 0 or a negative code. */
@@ -78,7 +67,7 @@ const struct gw_metrics_layout *gw_metrics_hub_layout(const struct gw_metrics_hu
 /* Sums everything into *t, which stays valid until the next call or adopt. 0 or GW_ENOMEM. */
 int gw_metrics_hub_total(struct gw_metrics_hub *h, struct gw_metrics_total *t);
 
-/* Every GW_METRICS_TICK_MS: updates the rates from the route rows. */
+/* Every GW_METRICS_TICK_MS: updates the rates (metrics/rate.h) from the route rows. */
 void gw_metrics_hub_tick(struct gw_metrics_hub *h);
 
 /* The rates of route row i of the current layout, or NULL. */

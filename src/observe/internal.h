@@ -113,6 +113,9 @@ void gw__prom_grpc(struct gw__prom *o, const struct gw_metrics_total *t);
 void gw__prom_service_resilience(struct gw__prom *o, const struct gw_metrics_total *t);
 void gw__prom_upstream_latency(struct gw__prom *o, const struct gw_metrics_total *t);
 void gw__prom_targets(struct gw__prom *o, struct gw_server *s, const struct gw_metrics_total *t);
+/* The live states of targets, circuits and services (and the objectives): written with or
+ * without request metrics. */
+void gw__prom_target_states(struct gw__prom *o, struct gw_server *s);
 /* prom_policy.c: auth outcomes, cache results, token caches per service; policy stage
  * latency; rate-limit decisions; the cache's store. */
 void gw__prom_policy_counts(struct gw__prom *o, const struct gw_metrics_total *t);
@@ -131,5 +134,26 @@ void gw__prom_audit(struct gw__prom *o);
 /* grpc.c: {"calls", "errors" (not OK), "by_status": {name: n}} of service row i's gRPC calls,
  * or JSON null for a service that speaks HTTP/1.1 upstream (no gRPC rows). */
 json_t *gw__observe_grpc_json(const struct gw_metrics_total *t, size_t service_row);
+
+/* ---- the JSON view's parts (observe.c, json_live.c, json_policy.c) ------------------------ */
+
+/* A JSON number, or null for NaN and infinities (RFC 8259 has neither). */
+json_t *gw__observe_real(double v);
+/* {"p50", "p90", "p95", "p99", "p999", "mean" (ms, null when empty), "count"} of h. */
+json_t *gw__observe_latency_json(const struct gw_hist_sum *h);
+/* Sets on service object o (its "name", its "targets" array of counters or none) the live state
+ * of the service of that name: "target_count", "healthy_targets", "circuit", "slo", and on each
+ * target "up", "health_check", "ejected", "circuit" (a "targets" array is made when o has none). */
+void gw__observe_service_live_json(struct gw_server *s, const char *name, json_t *o);
+/* Sets on service object o the counts of service row `row`: "token_cache", "cache",
+ * "consumers", "policy_ms". */
+void gw__observe_service_counts_json(const struct gw_metrics_total *t, size_t row, json_t *o);
+/* Sets on root the process's parts: "workers" (connections, TLS, HTTP/2 by worker),
+ * "http2_refused", "tunnels", "redis", "tracing", "audit", "cache_store", "hub", "revocations",
+ * "metrics". t: NULL without request metrics. */
+void gw__observe_process_json(struct gw_server *s, const struct gw_metrics_total *t, json_t *root);
+/* json_policy.c: the response cache's counts of a service row ({"hit", ..., "hit_ratio",
+ * "stored_bytes", "backend_errors"}). */
+json_t *gw__observe_service_cache_json(const uint64_t *service_row);
 
 #endif

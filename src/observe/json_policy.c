@@ -119,6 +119,19 @@ static json_t *cache_counts(json_t *o, const uint64_t *v)
     return o;
 }
 
+json_t *gw__observe_service_cache_json(const uint64_t *service_row)
+{
+    const uint64_t *v = service_row + GW_MX_S_CACHE;
+    json_t *o = cache_counts(json_object(), v);
+    if (o) {
+        json_object_set_new(o, "stored_bytes",
+                            json_integer((json_int_t)v[GW_MX_CACHE_STORED_BYTES]));
+        json_object_set_new(o, "backend_errors",
+                            json_integer((json_int_t)v[GW_MX_CACHE_BACKEND_ERRORS]));
+    }
+    return o ? o : json_null();
+}
+
 int gw_observe_cache_json(struct gw_server *s, json_t *out)
 {
     const struct gw_snapshot *snap = s->snap;

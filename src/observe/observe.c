@@ -144,16 +144,16 @@ bool gw__observe_redis(struct gw_server *s, struct gw__observe_redis *out)
 static const double quantiles[] = {0.5, 0.9, 0.95, 0.99, 0.999};
 static const char *const quantile_names[] = {"p50", "p90", "p95", "p99", "p999"};
 
-static json_t *latency_json(const struct gw_hist_sum *h)
+json_t *gw__observe_latency_json(const struct gw_hist_sum *h)
 {
     json_t *o = json_object();
     for (size_t i = 0; o && i < sizeof quantiles / sizeof quantiles[0]; i++)
         json_object_set_new(o, quantile_names[i],
-                            h->count ? json_real(gw_hist_quantile(h, quantiles[i]) / 1e6)
+                            h->count ? gw__observe_real(gw_hist_quantile(h, quantiles[i]) / 1e6)
                                      : json_null());
     if (o) {
         json_object_set_new(o, "mean",
-                            h->count ? json_real((double)h->sum_ns / 1e6 / (double)h->count)
+                            h->count ? gw__observe_real((double)h->sum_ns / 1e6 / (double)h->count)
                                      : json_null());
         json_object_set_new(o, "count", json_integer((json_int_t)h->count));
     }
@@ -178,9 +178,51 @@ static void route_counts(const uint64_t *row, struct counts *c)
     c->bytes_out += row[GW_MX_R_BYTES_OUT];
 }
 
-static json_t *rates_json(const double *v)
+/* Request rates (moving averages) and the requests and 5xx answers of the windows (1, 5 and 15
+ * minutes, metrics/rate.h), summed over routes. */
+struct rates {
+    double per_second[GW_METRICS_RATE_WINDOWS];
+    uint64_t req[GW_METRICS_RATE_WINDOWS], err[GW_METRICS_RATE_WINDOWS];
+};
+
+static void rates_add(struct rates *to, const struct rates *r)
 {
-    return json_pack("{s:f, s:f, s:f}", "1m", v[0], "5m", v[1], "15m", v[2]);
+    for (int i = 0; i < GW_METRICS_RATE_WINDOWS; i++) {
+        to->per_second[i] += r->per_second[i];
+        to->req[i] += r->req[i];
+        to->err[i] += r->err[i];
+    }
+}
+
+static json_t *rates_json(const struct rates *r)
+{
+    return json_pack("{s:o, s:o, s:o}", "1m", gw__observe_real(r->per_second[0]), "5m",
+                     gw__observe_real(r->per_second[1]), "15m", gw__observe_real(r->per_second[2]));
+}
+
+/* The 5xx share of window w's requests; null without a request in the window. */
+static json_t *error_share_json(const struct rates *r, int w)
+{
+    return r->req[w] ? gw__observe_real((double)r->err[w] / (double)r->req[w]) : json_null();
+}
+
+static json_t *error_rates_json(const struct rates *r)
+{
+    return json_pack("{s:o, s:o, s:o}", "1m", error_share_json(r, 0), "5m", error_share_json(r, 1),
+                     "15m", error_share_json(r, 2));
+}
+
+/* Route row r's rates and windows, its totals now in *rc. */
+static void route_rates(struct gw_metrics_hub *hub, size_t r, const struct counts *rc,
+                        struct rates *out)
+{
+    const struct gw_metrics_rate *rt = gw_metrics_hub_rate(hub, r);
+    memset(out, 0, sizeof *out);
+    for (int i = 0; rt && i < GW_METRICS_RATE_WINDOWS; i++) {
+        out->per_second[i] = rt->req[i];
+        gw_metrics_rate_window(rt, (unsigned)i, rc->requests, rc->errors, &out->req[i],
+                               &out->err[i]);
+    }
 }
 
 static double share(uint64_t part, uint64_t whole)
@@ -189,7 +231,7 @@ static double share(uint64_t part, uint64_t whole)
 }
 
 static json_t *route_json(struct gw_metrics_hub *hub, const struct gw_metrics_total *t, size_t r,
-                          struct counts *c, double *rate, double *erate, struct gw_hist_sum *h)
+                          struct counts *c, struct rates *rates, struct gw_hist_sum *h)
 {
     const uint64_t *row = gw_metrics_total_row(t, GW_MX_ROUTE, r);
     struct counts rc = {0};
@@ -217,32 +259,28 @@ static json_t *route_json(struct gw_metrics_hub *hub, const struct gw_metrics_to
         json_object_set_new(by_code, name, json_integer((json_int_t)per_code));
     }
     gw_metrics_total_hist(t, r, h);
-    const struct gw_metrics_rate *rt = gw_metrics_hub_rate(hub, r);
-    double zero[3] = {0, 0, 0};
-    const double *req = rt ? rt->req : zero, *err = rt ? rt->err : zero;
-    for (int i = 0; i < 3; i++) {
-        rate[i] += req[i];
-        erate[i] += err[i];
-    }
+    struct rates own;
+    route_rates(hub, r, &rc, &own);
+    rates_add(rates, &own);
     c->requests += rc.requests;
     c->errors += rc.errors;
     c->bytes_in += rc.bytes_in;
     c->bytes_out += rc.bytes_out;
     const char *key = t->layout->keys[GW_MX_ROUTE][r];
-    return json_pack("{s:s, s:I, s:I, s:f, s:I, s:I, s:o, s:o, s:o, s:o, s:f}", "route",
-                     gw__observe_key_part(key, 1), "requests", (json_int_t)rc.requests, "errors",
-                     (json_int_t)rc.errors, "error_rate", share(rc.errors, rc.requests), "bytes_in",
-                     (json_int_t)rc.bytes_in, "bytes_out", (json_int_t)rc.bytes_out, "by_code",
-                     by_code ? by_code : json_null(), "by_method",
-                     by_method ? by_method : json_null(), "latency_ms", latency_json(h),
-                     "rate_per_second", rates_json(req), "error_rate_1m",
-                     req[0] > 0 ? err[0] / req[0] : 0.0);
+    return json_pack(
+        "{s:s, s:I, s:I, s:o, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o}", "route",
+        gw__observe_key_part(key, 1), "requests", (json_int_t)rc.requests, "errors",
+        (json_int_t)rc.errors, "error_rate", gw__observe_real(share(rc.errors, rc.requests)),
+        "bytes_in", (json_int_t)rc.bytes_in, "bytes_out", (json_int_t)rc.bytes_out, "by_code",
+        by_code ? by_code : json_null(), "by_method", by_method ? by_method : json_null(),
+        "latency_ms", gw__observe_latency_json(h), "rate_per_second", rates_json(&own),
+        "error_rate_1m", error_share_json(&own, 0), "error_rates", error_rates_json(&own));
 }
 
 /* Everything known of one service: its JSON, plus the figures the health score needs. */
 struct service_view {
     struct counts c;
-    double rate[3], erate[3];
+    struct rates r;
     struct gw_hist_sum h; /* request latency over its routes */
 };
 
@@ -257,8 +295,8 @@ static json_t *service_json(struct gw_server *s, const struct gw_metrics_total *
     memset(v, 0, sizeof *v);
     json_t *routes = json_array();
     for (size_t r = 0; routes && r < nroutes; r++) {
-        json_array_append_new(
-            routes, route_json(s->metrics, t, sl->route_base + r, &v->c, v->rate, v->erate, &rh));
+        json_array_append_new(routes,
+                              route_json(s->metrics, t, sl->route_base + r, &v->c, &v->r, &rh));
         gw_hist_sum_add(&v->h, &rh);
     }
     static struct gw_hist_sum try_h, ttfb_h;
@@ -278,29 +316,32 @@ static json_t *service_json(struct gw_server *s, const struct gw_metrics_total *
                       "connect_errors", (json_int_t)tr[GW_MX_T_CONNECT_ERRORS], "resets",
                       (json_int_t)tr[GW_MX_T_RESETS], "timeouts", (json_int_t)tr[GW_MX_T_TIMEOUTS],
                       "ejections", (json_int_t)tr[GW_MX_T_EJECTIONS], "mean_try_ms",
-                      tr[GW_MX_T_TRIES]
-                          ? json_real((double)tr[GW_MX_T_TRY_NS] / 1e6 / (double)tr[GW_MX_T_TRIES])
-                          : json_null()));
+                      tr[GW_MX_T_TRIES] ? gw__observe_real((double)tr[GW_MX_T_TRY_NS] / 1e6 /
+                                                           (double)tr[GW_MX_T_TRIES])
+                                        : json_null()));
     }
     json_t *upstream =
-        json_pack("{s:o, s:o, s:I, s:I, s:I, s:I}", "try_ms", latency_json(&try_h), "first_byte_ms",
-                  latency_json(&ttfb_h), "retries", (json_int_t)srow[GW_MX_S_RETRIES],
-                  "retry_budget_refusals", (json_int_t)srow[GW_MX_S_BUDGET_REFUSED],
-                  "circuit_rejections", (json_int_t)srow[GW_MX_S_CIRCUIT_REFUSED], "no_target",
+        json_pack("{s:o, s:o, s:I, s:I, s:I, s:I}", "try_ms", gw__observe_latency_json(&try_h),
+                  "first_byte_ms", gw__observe_latency_json(&ttfb_h), "retries",
+                  (json_int_t)srow[GW_MX_S_RETRIES], "retry_budget_refusals",
+                  (json_int_t)srow[GW_MX_S_BUDGET_REFUSED], "circuit_rejections",
+                  (json_int_t)srow[GW_MX_S_CIRCUIT_REFUSED], "no_target",
                   (json_int_t)srow[GW_MX_S_NO_TARGET]);
-    json_t *o =
-        json_pack("{s:s, s:I, s:I, s:f, s:I, s:I, s:o, s:f, s:o, s:o, s:o, s:o}", "name",
-                  gw__observe_key_part(l->keys[GW_MX_SERVICE][i], 0), "requests",
-                  (json_int_t)v->c.requests, "errors", (json_int_t)v->c.errors, "error_rate",
-                  share(v->c.errors, v->c.requests), "bytes_in", (json_int_t)v->c.bytes_in,
-                  "bytes_out", (json_int_t)v->c.bytes_out, "rate_per_second", rates_json(v->rate),
-                  "error_rate_1m", v->rate[0] > 0 ? v->erate[0] / v->rate[0] : 0.0, "latency_ms",
-                  latency_json(&v->h), "routes", routes ? routes : json_null(), "upstream",
-                  upstream ? upstream : json_null(), "targets", targets ? targets : json_null());
-    if (o)
+    const char *name = gw__observe_key_part(l->keys[GW_MX_SERVICE][i], 0);
+    json_t *o = json_pack(
+        "{s:s, s:I, s:I, s:o, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "name", name,
+        "requests", (json_int_t)v->c.requests, "errors", (json_int_t)v->c.errors, "error_rate",
+        gw__observe_real(share(v->c.errors, v->c.requests)), "bytes_in", (json_int_t)v->c.bytes_in,
+        "bytes_out", (json_int_t)v->c.bytes_out, "rate_per_second", rates_json(&v->r),
+        "error_rate_1m", error_share_json(&v->r, 0), "error_rates", error_rates_json(&v->r),
+        "latency_ms", gw__observe_latency_json(&v->h), "routes", routes ? routes : json_null(),
+        "upstream", upstream ? upstream : json_null(), "targets", targets ? targets : json_null());
+    if (o) {
         json_object_set_new(o, "auth", gw__observe_auth_json(t, i));
-    if (o)
         json_object_set_new(o, "grpc", gw__observe_grpc_json(t, i));
+        gw__observe_service_counts_json(t, i, o);
+        gw__observe_service_live_json(s, json_string_value(json_object_get(o, "name")), o);
+    }
     return o;
 }
 
@@ -313,72 +354,77 @@ static bool total_of(struct gw_server *s, struct gw_metrics_total *t)
     return gw_metrics_hub_total(s->metrics, t) == 0;
 }
 
+/* With metrics off: each service's live state (targets, circuits, objectives) alone. */
+static json_t *live_services_json(struct gw_server *s)
+{
+    json_t *services = json_array();
+    for (size_t i = 0; services && s->snap && i < s->snap->nservices; i++) {
+        json_t *o = json_pack("{s:s}", "name", s->snap->services[i].conf->name);
+        gw__observe_service_live_json(s, s->snap->services[i].conf->name, o);
+        json_array_append_new(services, o);
+    }
+    return services ? services : json_null();
+}
+
 json_t *gw_observe_json(struct gw_server *s)
 {
     struct gw_metrics_total t;
-    json_t *root =
-        json_pack("{s:s, s:I, s:b}", "version", GANTRY_VERSION, "generation",
-                  (json_int_t)s->generation, "enabled", s->snap && s->snap->cfg->metrics.enabled);
+    json_t *root = json_pack("{s:s, s:{s:s}, s:I, s:b}", "version", GANTRY_VERSION, "build",
+                             "version", GANTRY_VERSION, "generation", (json_int_t)s->generation,
+                             "enabled", s->snap && s->snap->cfg->metrics.enabled);
     if (root == NULL)
         return NULL;
     struct gw__observe_process p;
     gw__observe_process(&p);
     json_object_set_new(root, "process",
-                        json_pack("{s:f, s:I, s:I, s:I}", "cpu_seconds", p.cpu_seconds,
-                                  "resident_memory_bytes", (json_int_t)p.rss_bytes, "open_fds",
-                                  (json_int_t)p.open_fds, "max_fds", (json_int_t)p.max_fds));
-    json_t *workers = json_array();
-    for (unsigned i = 0; workers && i < s->nworkers; i++) {
-        const struct gw_mx_worker *m = &s->workers[i].mx;
-        uint64_t opened = gw_mx_get(&m->up_opened), closed = gw_mx_get(&m->up_closed);
-        json_array_append_new(
-            workers, json_pack("{s:i, s:I, s:I, s:I, s:I}", "worker", (int)i, "client_connections",
-                               (json_int_t)gw_mx_get(&m->active), "client_connections_total",
-                               (json_int_t)gw_mx_get(&m->accepted), "upstream_connections",
-                               (json_int_t)(opened >= closed ? opened - closed : 0),
-                               "upstream_connections_total", (json_int_t)opened));
-    }
-    json_object_set_new(root, "workers", workers ? workers : json_null());
+                        json_pack("{s:o, s:I, s:I, s:I, s:I, s:o}", "cpu_seconds",
+                                  gw__observe_real(p.cpu_seconds), "resident_memory_bytes",
+                                  (json_int_t)p.rss_bytes, "virtual_memory_bytes",
+                                  (json_int_t)p.vsize_bytes, "open_fds", (json_int_t)p.open_fds,
+                                  "max_fds", (json_int_t)p.max_fds, "start_time_seconds",
+                                  gw__observe_real((double)s->started_ms / 1000.0)));
     json_object_set_new(root, "reloads",
-                        json_pack("{s:I, s:I, s:f}", "ok", (json_int_t)s->reloads_ok, "failed",
-                                  (json_int_t)s->reloads_failed, "last_ms", s->last_reload_ms));
-    if (!total_of(s, &t))
+                        json_pack("{s:I, s:I, s:o, s:o}", "ok", (json_int_t)s->reloads_ok, "failed",
+                                  (json_int_t)s->reloads_failed, "last_ms",
+                                  gw__observe_real(s->last_reload_ms), "total_ms",
+                                  gw__observe_real(s->reload_ms_total)));
+    bool have = total_of(s, &t);
+    gw__observe_process_json(s, have ? &t : NULL, root);
+    if (!have) {
+        json_object_set_new(root, "services", live_services_json(s));
         return root;
-    struct service_view total = {0}, v;
+    }
+    struct service_view total, v;
+    memset(&total, 0, sizeof total);
     json_t *services = json_array();
     for (size_t i = 0; services && i < t.layout->nservices; i++) {
         json_array_append_new(services, service_json(s, &t, i, &v));
         total.c.requests += v.c.requests;
         total.c.errors += v.c.errors;
-        for (int k = 0; k < 3; k++) {
-            total.rate[k] += v.rate[k];
-            total.erate[k] += v.erate[k];
-        }
+        rates_add(&total.r, &v.r);
         gw_hist_sum_add(&total.h, &v.h);
     }
     static struct gw_hist_sum uh;
     struct counts uc = {0};
-    double ur[3] = {0}, ue[3] = {0};
-    json_t *unrouted = route_json(s->metrics, &t, 0, &uc, ur, ue, &uh);
+    struct rates ur;
+    memset(&ur, 0, sizeof ur);
+    json_t *unrouted = route_json(s->metrics, &t, 0, &uc, &ur, &uh);
     total.c.requests += uc.requests;
     total.c.errors += uc.errors;
-    for (int k = 0; k < 3; k++) {
-        total.rate[k] += ur[k];
-        total.erate[k] += ue[k];
-    }
+    rates_add(&total.r, &ur);
     gw_hist_sum_add(&total.h, &uh);
     json_object_set_new(root, "services", services ? services : json_null());
     json_object_set_new(root, "rate_limits",
                         gw__observe_limits_json(&t, s->policy ? s->policy->topkeys : NULL));
     json_object_set_new(root, "unrouted", unrouted ? unrouted : json_null());
-    json_object_set_new(root, "total",
-                        json_pack("{s:I, s:I, s:f, s:o, s:f, s:o}", "requests",
-                                  (json_int_t)total.c.requests, "errors",
-                                  (json_int_t)total.c.errors, "error_rate",
-                                  share(total.c.errors, total.c.requests), "rate_per_second",
-                                  rates_json(total.rate), "error_rate_1m",
-                                  total.rate[0] > 0 ? total.erate[0] / total.rate[0] : 0.0,
-                                  "latency_ms", latency_json(&total.h)));
+    json_object_set_new(
+        root, "total",
+        json_pack("{s:I, s:I, s:o, s:o, s:o, s:o, s:o}", "requests", (json_int_t)total.c.requests,
+                  "errors", (json_int_t)total.c.errors, "error_rate",
+                  gw__observe_real(share(total.c.errors, total.c.requests)), "rate_per_second",
+                  rates_json(&total.r), "error_rate_1m", error_share_json(&total.r, 0),
+                  "error_rates", error_rates_json(&total.r), "latency_ms",
+                  gw__observe_latency_json(&total.h)));
     return root;
 }
 
@@ -396,6 +442,59 @@ static double against(double value, double objective)
     return x >= 1 ? 0 : 100 * (1 - x);
 }
 
+static const char health_formula[] =
+    "per service: 0.35*errors + 0.25*latency + 0.25*health + 0.15*circuits, at most 20 with no "
+    "usable target or the service's circuit open; errors and latency are 100 at or under the "
+    "objective (slo.error_rate, slo.latency_p99) and 0 at 5 times it, linear between (errors: "
+    "the 5xx share of the last 5 minutes' requests, 100 without a request in them); health is "
+    "the share of targets taking traffic; circuits is the share of targets whose circuit is "
+    "closed. overall: the mean of the services weighted by their request rate over 5 minutes "
+    "(equal weights without traffic). With metrics off (metrics.enabled: false) there is no "
+    "score: null, and the reason";
+
+/* One service's score and inputs; *score: its score, or -1 without one (metrics off). */
+static json_t *service_health_json(const struct gw_service *svc, const struct service_view *v,
+                                   bool counted, uint64_t now, double *score)
+{
+    const struct gw_service_conf *sc = svc->conf;
+    struct gw__observe_targets st;
+    gw__observe_service_targets(svc, now, &st);
+    /* The 5xx share of the last 5 minutes' requests (a window: none without requests). */
+    bool have_err = counted && v->r.req[1] > 0;
+    double err = have_err ? (double)v->r.err[1] / (double)v->r.req[1] : 0;
+    double p99_ms = v->h.count ? gw_hist_quantile(&v->h, 0.99) / 1e6 : 0;
+    double healthy = svc->ntargets ? (double)st.usable / (double)svc->ntargets : 0;
+    double e = have_err ? against(err, sc->slo_error_rate) : 100;
+    double lat = against(p99_ms, (double)sc->slo_latency_p99_ms);
+    double h = 100 * healthy;
+    double c =
+        st.service_open
+            ? 0
+            : 100 * (1 - (svc->ntargets ? (double)st.circuits_open / (double)svc->ntargets : 0));
+    double sc_ = floor(0.35 * e + 0.25 * lat + 0.25 * h + 0.15 * c + 0.5);
+    if (st.usable == 0 || st.service_open)
+        sc_ = fmin(sc_, 20);
+    *score = counted ? sc_ : -1;
+    json_t *o = json_pack(
+        "{s:s, s:o, s:{s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:b, s:o}}", "service", sc->name, "score",
+        counted ? json_integer((json_int_t)sc_) : json_null(), "inputs", "error_rate",
+        have_err ? gw__observe_real(err) : json_null(), "error_rate_objective",
+        gw__observe_real(sc->slo_error_rate), "latency_p99_ms",
+        counted && v->h.count ? gw__observe_real(p99_ms) : json_null(), "latency_p99_objective_ms",
+        (json_int_t)sc->slo_latency_p99_ms, "targets", (json_int_t)svc->ntargets, "healthy_targets",
+        (json_int_t)st.usable, "open_target_circuits", (json_int_t)st.circuits_open,
+        "service_circuit_open", st.service_open, "requests_per_second_5m",
+        counted ? gw__observe_real(v->r.per_second[1]) : json_null());
+    if (o && counted)
+        json_object_set_new(o, "components",
+                            json_pack("{s:i, s:i, s:i, s:i}", "errors", (int)floor(e + 0.5),
+                                      "latency", (int)floor(lat + 0.5), "health",
+                                      (int)floor(h + 0.5), "circuits", (int)floor(c + 0.5)));
+    if (o && !counted)
+        json_object_set_new(o, "reason", json_string("metrics are off (metrics.enabled: false)"));
+    return o;
+}
+
 json_t *gw_observe_health_score(struct gw_server *s)
 {
     struct gw_metrics_total t;
@@ -405,67 +504,41 @@ json_t *gw_observe_health_score(struct gw_server *s)
     json_t *services = json_array();
     double weighted = 0, weights = 0, lowest = 100;
     for (size_t i = 0; services && snap && i < snap->nservices; i++) {
-        const struct gw_service *svc = &snap->services[i];
-        const struct gw_service_conf *sc = svc->conf;
         struct service_view v;
         memset(&v, 0, sizeof v);
         if (have && i < t.layout->nservices) {
             json_t *ignored = service_json(s, &t, i, &v);
             json_decref(ignored);
         }
-        struct gw__observe_targets st;
-        gw__observe_service_targets(svc, now, &st);
-        /* The error rate over the last 5 minutes (moving average), or since start when the
-         * rates have not moved yet. */
-        double err = v.rate[1] > 0 ? v.erate[1] / v.rate[1] : share(v.c.errors, v.c.requests);
-        double p99_ms = v.h.count ? gw_hist_quantile(&v.h, 0.99) / 1e6 : 0;
-        double healthy = svc->ntargets ? (double)st.usable / (double)svc->ntargets : 0;
-        double e = against(err, sc->slo_error_rate);
-        double lat = against(p99_ms, (double)sc->slo_latency_p99_ms);
-        double h = 100 * healthy;
-        double c =
-            st.service_open
-                ? 0
-                : 100 *
-                      (1 - (svc->ntargets ? (double)st.circuits_open / (double)svc->ntargets : 0));
-        double score = 0.35 * e + 0.25 * lat + 0.25 * h + 0.15 * c;
-        if (st.usable == 0 || st.service_open)
-            score = fmin(score, 20);
-        score = floor(score + 0.5);
-        double w = v.rate[1] > 0 ? v.rate[1] : 0;
-        weighted += score * (w > 0 ? w : 1e-9);
-        weights += w > 0 ? w : 1e-9;
-        if (score < lowest)
-            lowest = score;
-        json_array_append_new(
-            services,
-            json_pack("{s:s, s:i, s:{s:f, s:f, s:o, s:I, s:I, s:I, s:I, s:b, s:f}, s:{s:i, s:i, "
-                      "s:i, s:i}}",
-                      "service", sc->name, "score", (int)score, "inputs", "error_rate", err,
-                      "error_rate_objective", sc->slo_error_rate, "latency_p99_ms",
-                      v.h.count ? json_real(p99_ms) : json_null(), "latency_p99_objective_ms",
-                      (json_int_t)sc->slo_latency_p99_ms, "targets", (json_int_t)svc->ntargets,
-                      "healthy_targets", (json_int_t)st.usable, "open_target_circuits",
-                      (json_int_t)st.circuits_open, "service_circuit_open", st.service_open,
-                      "requests_per_second_5m", v.rate[1], "components", "errors",
-                      (int)floor(e + 0.5), "latency", (int)floor(lat + 0.5), "health",
-                      (int)floor(h + 0.5), "circuits", (int)floor(c + 0.5)));
+        double score;
+        json_array_append_new(services,
+                              service_health_json(&snap->services[i], &v, have, now, &score));
+        double w = v.r.per_second[1] > 0 ? v.r.per_second[1] : 1e-9;
+        weighted += score * w;
+        weights += w;
+        lowest = fmin(lowest, score);
     }
-    double overall = weights > 0 ? floor(weighted / weights + 0.5) : 100;
-    return json_pack("{s:i, s:i, s:s, s:o}", "score", (int)overall, "lowest", (int)lowest,
-                     "formula",
-                     "per service: 0.35*errors + 0.25*latency + 0.25*health + 0.15*circuits, at "
-                     "most 20 with no usable target or the service's circuit open; errors and "
-                     "latency are 100 at or under the objective (slo.error_rate, "
-                     "slo.latency_p99) and 0 at 5 times it, linear between; health is the share "
-                     "of targets taking traffic; circuits is the share of targets whose circuit "
-                     "is closed. overall: the mean of the services weighted by their request "
-                     "rate over 5 minutes (equal weights without traffic)",
-                     "services", services ? services : json_null());
+    json_t *o = json_pack("{s:o, s:o, s:s, s:o}", "score",
+                          !have         ? json_null()
+                          : weights > 0 ? json_integer((json_int_t)floor(weighted / weights + 0.5))
+                                        : json_integer(100),
+                          "lowest", have ? json_integer((json_int_t)lowest) : json_null(),
+                          "formula", health_formula, "services", services ? services : json_null());
+    if (o && !have)
+        json_object_set_new(o, "reason", json_string("metrics are off (metrics.enabled: false)"));
+    return o;
 }
 
 /* ---- the performance summary -------------------------------------------------------------------
  */
+
+/* A latency column: ms with 3 decimals, or "-" without a request. */
+static int put_ms(struct gw_buf *b, const struct gw_hist_sum *h, double q)
+{
+    if (h->count == 0)
+        return gw_buf_appendf(b, " %9s", "-");
+    return gw_buf_appendf(b, " %9.3f", gw_hist_quantile(h, q) / 1e6);
+}
 
 int gw_observe_performance(struct gw_server *s, struct gw_buf *b)
 {
@@ -481,20 +554,26 @@ int gw_observe_performance(struct gw_server *s, struct gw_buf *b)
                         "req/s 1m", "req/s 5m", "err %", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms",
                         "max ms");
     struct service_view v;
+    static const double q[] = {0.5, 0.9, 0.99, 0.999, 1.0};
     for (size_t i = 0; rc == 0 && i < t.layout->nservices; i++) {
         json_t *ignored = service_json(s, &t, i, &v);
         json_decref(ignored);
-        double pct = 100 * share(v.c.errors, v.c.requests);
-        rc = gw_buf_appendf(b, "%-24.24s %10llu %9.1f %9.1f %7.2f %9.3f %9.3f %9.3f %9.3f %9.3f\n",
+        rc = gw_buf_appendf(b, "%-24.24s %10llu %9.1f %9.1f",
                             gw__observe_key_part(t.layout->keys[GW_MX_SERVICE][i], 0),
-                            (unsigned long long)v.c.requests, v.rate[0], v.rate[1], pct,
-                            gw_hist_quantile(&v.h, 0.5) / 1e6, gw_hist_quantile(&v.h, 0.9) / 1e6,
-                            gw_hist_quantile(&v.h, 0.99) / 1e6, gw_hist_quantile(&v.h, 0.999) / 1e6,
-                            gw_hist_quantile(&v.h, 1.0) / 1e6);
+                            (unsigned long long)v.c.requests, v.r.per_second[0], v.r.per_second[1]);
+        if (rc == 0 && v.c.requests)
+            rc = gw_buf_appendf(b, " %7.2f", 100 * share(v.c.errors, v.c.requests));
+        else if (rc == 0)
+            rc = gw_buf_appendf(b, " %7s", "-");
+        for (size_t k = 0; rc == 0 && k < sizeof q / sizeof q[0]; k++)
+            rc = put_ms(b, &v.h, q[k]);
+        if (rc == 0)
+            rc = gw_buf_append(b, "\n", 1);
     }
     if (rc == 0)
         rc = gw_buf_append_str(b, "\nlatency: first request byte to last response byte, since "
-                                  "start, +-1.6%; rates: moving averages over 1 and 5 minutes\n");
+                                  "start, +-1.6%; rates: moving averages over 1 and 5 minutes; "
+                                  "-: no request yet\n");
     return rc;
 }
 
@@ -509,7 +588,8 @@ int gw_observe_render(void *server, int format, struct gw_buf *out)
     if (format == GW_OBSERVE_PERFORMANCE)
         return gw_observe_performance(s, out);
     json_t *j = format == GW_OBSERVE_HEALTH ? gw_observe_health_score(s) : gw_observe_json(s);
-    char *text = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
+    char *text =
+        j ? json_dumps(j, JSON_INDENT(2) | JSON_REAL_PRECISION(GW_OBSERVE_REAL_DIGITS)) : NULL;
     json_decref(j);
     if (text == NULL)
         return GW_ENOMEM;

@@ -48,6 +48,10 @@ int gw_observe_cache_json(struct gw_server *s, json_t *out);
 /* gw_metrics_render_fn for the hub (arg: the server): format (GW_OBSERVE_*) into out. */
 int gw_observe_render(void *server, int format, struct gw_buf *out);
 
+/* Significant digits of the floats in the JSON answers: what a double holds exactly in decimal,
+ * so 0.036229 prints as 0.036229, not 0.036228999999999997. */
+#define GW_OBSERVE_REAL_DIGITS 15
+
 /* The Prometheus content type of gw_observe_prometheus's text. */
 #define GW_OBSERVE_PROMETHEUS_TYPE "text/plain; version=0.0.4; charset=utf-8"
 

@@ -49,32 +49,40 @@ void gw__prom_process(struct gw__prom *o, struct gw_server *s)
     gw__prom_family(o, "gantry_workers", "gauge", "Worker threads.");
     gw__prom_sample_u64(o, "gantry_workers", "", s->nworkers);
 }
-/* The trace exporter's counters (docs/tracing.md); samples only while tracing is on. */
+/* The trace exporter's counters (docs/tracing.md); samples only while tracing is on. Each family
+ * is one group, its HELP and TYPE first (text format 0.0.4). */
 void gw__prom_tracing(struct gw__prom *o, struct gw_server *s)
 {
+    struct gw_tracer_stats st;
+    bool on = s->snap != NULL && s->snap->cfg->tracing.enabled;
+    if (on)
+        gw_tracer_stats(s->tracer, &st);
     gw__prom_family(
         o, "gantry_tracing_spans_total", "counter",
         "Spans by outcome: exported (the collector took them), failed (in a batch dropped after "
         "its export failed: not retryable, or retries ran out), dropped (a worker's queue was "
         "full).");
+    if (on) {
+        gw__prom_sample_u64(o, "gantry_tracing_spans_total", "outcome=\"exported\"", st.exported);
+        gw__prom_sample_u64(o, "gantry_tracing_spans_total", "outcome=\"failed\"", st.failed);
+        gw__prom_sample_u64(o, "gantry_tracing_spans_total", "outcome=\"dropped\"", st.dropped);
+    }
     gw__prom_family(o, "gantry_tracing_queued_traces", "gauge",
                     "Finished requests waiting in the workers' queues for the exporter.");
+    if (on)
+        gw__prom_sample_u64(o, "gantry_tracing_queued_traces", "", st.queued);
     gw__prom_family(o, "gantry_tracing_exports_total", "counter",
                     "Exports to the collector, by result.");
+    if (on) {
+        gw__prom_sample_u64(o, "gantry_tracing_exports_total", "result=\"ok\"", st.exports_ok);
+        gw__prom_sample_u64(o, "gantry_tracing_exports_total", "result=\"failed\"",
+                            st.exports_failed);
+    }
     gw__prom_family(o, "gantry_tracing_export_retries_total", "counter",
                     "Exports that sent a batch again after a retryable failure (429, 502, 503, "
                     "504, no connection, a timeout).");
-    if (s->snap == NULL || !s->snap->cfg->tracing.enabled)
-        return;
-    struct gw_tracer_stats st;
-    gw_tracer_stats(s->tracer, &st);
-    gw__prom_sample_u64(o, "gantry_tracing_spans_total", "outcome=\"exported\"", st.exported);
-    gw__prom_sample_u64(o, "gantry_tracing_spans_total", "outcome=\"failed\"", st.failed);
-    gw__prom_sample_u64(o, "gantry_tracing_spans_total", "outcome=\"dropped\"", st.dropped);
-    gw__prom_sample_u64(o, "gantry_tracing_queued_traces", "", st.queued);
-    gw__prom_sample_u64(o, "gantry_tracing_exports_total", "result=\"ok\"", st.exports_ok);
-    gw__prom_sample_u64(o, "gantry_tracing_exports_total", "result=\"failed\"", st.exports_failed);
-    gw__prom_sample_u64(o, "gantry_tracing_export_retries_total", "", st.exports_retried);
+    if (on)
+        gw__prom_sample_u64(o, "gantry_tracing_export_retries_total", "", st.exports_retried);
 }
 
 /* The audit log (audit/audit.h): only when it is on. */

@@ -278,8 +278,9 @@ static void service_family(struct gw__prom *o, const struct states_now *st, enum
 /* The live states, read from the snapshot's state (atomics) once; every family is one group of
  * lines, its HELP and TYPE first (text format 0.0.4: "all lines for a given metric must be
  * provided as one single group"). */
-static void prom_target_states(struct gw__prom *o, const struct gw_snapshot *snap)
+void gw__prom_target_states(struct gw__prom *o, struct gw_server *s)
 {
+    const struct gw_snapshot *snap = s->snap;
     struct states_now st = {0};
     bool have = snap != NULL && states_read(&st, snap, uv_hrtime() / 1000000) == 0;
     if (snap != NULL && !have && o->rc == 0)
@@ -339,6 +340,7 @@ static void prom_target_states(struct gw__prom *o, const struct gw_snapshot *sna
 
 void gw__prom_targets(struct gw__prom *o, struct gw_server *s, const struct gw_metrics_total *t)
 {
+    (void)s;
     const struct gw_metrics_layout *l = t->layout;
     struct gw__prom_labels lb;
     static const struct {
@@ -381,5 +383,4 @@ void gw__prom_targets(struct gw__prom *o, struct gw_server *s, const struct gw_m
         gw__prom_put_seconds(o, gw_metrics_total_row(t, GW_MX_TARGET, i)[GW_MX_T_TRY_NS]);
         gw__prom_put(o, "\n", 1);
     }
-    prom_target_states(o, s->snap);
 }

@@ -31,6 +31,7 @@ int gw_observe_prometheus(struct gw_server *s, struct gw_buf *b)
         gw__prom_limits(&o, &t);
         gw__prom_targets(&o, s, &t);
     }
+    gw__prom_target_states(&o, s); /* live state: also with request metrics off */
     gw__prom_redis(&o, s);
     gw__prom_redis_latency(&o, have ? &t : NULL);
     gw__prom_tracing(&o, s);

@@ -159,6 +159,24 @@ def test_a_json_line_has_each_key_once():
                              ("path", "/echo/x?q=1"), ("status", 200)], pairs
 
 
+def test_a_bad_request_has_null_method_and_path_in_json():
+    """A request gantry could not parse (400) has no method and no path: null in a JSON line,
+    as every absent value is (it once wrote "-"); "-" in a text line."""
+    with Origin() as o:
+        for fmt in ("json", "text"):
+            cfg = gwtest.simple_config(o, log={
+                "access": "stdout", "access_format": fmt,
+                "access_fields": ["status", "method", "path", "request"]})
+            with Gantry(cfg) as g:
+                out = gwtest.raw_exchange(g.port, b"\x01\x02 garbage\r\n\r\n")
+                assert out.startswith(b"HTTP/1.1 400"), out
+                if fmt == "json":
+                    line = g.wait_log(r'(?m)^\{"status":400.*$').group(0)
+                    assert json.loads(line) == {"status": 400, "method": None, "path": None}, line
+                else:
+                    g.wait_log(r'(?m)^400 - "-" "- -"$')
+
+
 def test_sigusr1_reopens_the_log_files():
     with Origin() as o:
         cfg = gwtest.simple_config(o, log={"access": "access.log", "error": "error.log"})

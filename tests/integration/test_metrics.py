@@ -430,5 +430,66 @@ def test_metrics_off_records_nothing():
             assert g.admin_request("GET", "/metrics/json").json()["enabled"] is False
 
 
+def strict_json(text):
+    """The JSON of text, refusing NaN and infinities (RFC 8259 has neither)."""
+    def refuse(c):
+        raise AssertionError("not JSON: %s" % c)
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_metrics_off_gives_no_score_and_keeps_live_states():
+    """With metrics.enabled false nothing counts the requests: the health score says so (null,
+    with the reason) rather than 100 for a service that answers 502 to everything, and the live
+    states (targets, circuits, objectives) stay in /metrics and /metrics/json."""
+    with Origin() as o:
+        cfg = exact_config(o, metrics={"enabled": False})
+        cfg["services"][1]["circuit_breaker"] = {"failure_threshold": 100}
+        with Gantry(cfg) as g:
+            for _ in range(5):
+                assert request(g.port, "GET", "/dead/x").status == 502
+            j = strict_json(g.admin_request("GET", "/metrics/health-score").body)
+            assert j["score"] is None and "metrics are off" in j["reason"], j
+            by = {x["service"]: x for x in j["services"]}
+            assert by["dead"]["score"] is None and "metrics are off" in by["dead"]["reason"], by
+            assert by["dead"]["inputs"]["error_rate"] is None, by
+            assert by["dead"]["inputs"]["targets"] == 1, by
+            s = parse(scrape(g))
+            assert value(s, "gantry_service_targets", service="dead") == 1
+            assert [ls for n, ls in s if n == "gantry_target_up" and ("service", "dead") in ls]
+            assert ("gantry_circuit_state", frozenset({("service", "dead"), ("target", "")})) in s
+            assert "gantry_http_requests_total" not in {n for n, _ in s}
+            mj = strict_json(g.admin_request("GET", "/metrics/json").body)
+            svc = {x["name"]: x for x in mj["services"]}
+            assert svc["dead"]["target_count"] == 1 and svc["dead"]["circuit"]["state"] in (
+                "closed", "open"), svc["dead"]
+            assert "requests" not in svc["dead"], svc["dead"]
+
+
+def test_no_traffic_reads_as_no_data():
+    """A service without a request: "-" for its latency columns in /metrics/performance (not
+    0.000), null in the JSON; a service quiet for the last 5 minutes has no error share (null)
+    and its score is not lowered by errors; floats print short (15 significant digits at most,
+    0.036229 rather than 0.036228999999999997)."""
+    with Origin() as o, Gantry(exact_config(o)) as g:
+        for _ in range(3):
+            assert request(g.port, "GET", "/api/echo/x").status == 200
+        text = g.admin_request("GET", "/metrics/performance").body.decode()
+        row = [line for line in text.splitlines() if line.startswith("dead ")]
+        assert row and row[0].split()[1:] == ["0", "0.0", "0.0", "-", "-", "-", "-", "-", "-"], text
+        body = g.admin_request("GET", "/metrics/json").body.decode()
+        j = strict_json(body)
+        svc = {x["name"]: x for x in j["services"]}
+        assert svc["dead"]["latency_ms"]["p99"] is None
+        assert svc["dead"]["error_rates"] == {"1m": None, "5m": None, "15m": None}, svc["dead"]
+        assert svc["api"]["error_rates"]["1m"] == 0, svc["api"]
+        for number in re.findall(r"(?<![\w.\"])-?\d+\.\d+(?:[eE][-+]?\d+)?", body):
+            digits = re.sub(r"[eE].*$", "", number).replace("-", "").replace(".", "").lstrip("0")
+            assert len(digits) <= 15, number
+        h = strict_json(g.admin_request("GET", "/metrics/health-score").body)
+        by = {x["service"]: x for x in h["services"]}
+        assert by["dead"]["inputs"]["error_rate"] is None, by["dead"]
+        assert by["dead"]["components"]["errors"] == 100, by["dead"]
+
+
 if __name__ == "__main__":
     gwtest.main(globals())

@@ -290,9 +290,10 @@ function renderOverview() {
   setText("ov-conns", fmtNum(s.connections));
   setText("ov-tunnels", s.tunnels !== undefined ? fmtNum(s.tunnels) + " tunnels open" : "client connections open");
   if (state.health) {
-    setText("ov-health", String(state.health.score));
-    $("ov-health").className = "big " + (state.health.score >= 90 ? "ok" : state.health.score >= 60 ? "warn" : "bad");
-    setText("ov-health-low", "lowest service: " + state.health.lowest);
+    const score = state.health.score; // null with metrics off (state.health.reason says why)
+    setText("ov-health", score === null ? "–" : String(score));
+    $("ov-health").className = "big " + (score === null ? "" : score >= 90 ? "ok" : score >= 60 ? "warn" : "bad");
+    setText("ov-health-low", score === null ? state.health.reason : "lowest service: " + state.health.lowest);
   }
   setText("ov-version", s.version);
   setText("ov-uptime", fmtDuration(s.uptime_seconds));
@@ -337,7 +338,7 @@ function renderServices() {
       el("span", { class: "sub" }, "requests ", el("b", { class: "svc-requests", text: fmtNum(mx.requests || 0) })),
       el("span", { class: "sub" }, "errors ", el("b", { class: "svc-errors", text: fmtNum(mx.errors || 0) }), " (" + fmtPct(mx.error_rate_1m || 0) + " 1m)"),
       el("span", { class: "sub" }, "p50/p95/p99 ", el("b", { text: [lat.p50, lat.p95, lat.p99].map(fmtMs).join(" / ") }), " ms"),
-      sc ? el("span", { class: "sub" }, "health ", el("b", { text: String(sc.score) })) : null,
+      sc ? el("span", { class: "sub" }, "health ", el("b", { text: sc.score === null ? "–" : String(sc.score) })) : null,
       spark);
     const circuitRow = el("p", { class: "sub" }, "circuit: ");
     if (cb && cb.enabled) {

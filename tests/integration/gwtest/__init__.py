@@ -26,6 +26,8 @@ Pieces (see ../README.md), each importable from gwtest itself:
   raw_exchange(port, b)    bytes in, every byte out until close or timeout           (client)
   read_until_eof, parse_head, from_origin, assert_json_error: small helpers          (client)
   Load(port, plan, check)  steady keep-alive and new-connection client load           (load)
+  Everything()             one gantry with every optional subsystem that has metric families
+                           on, and traffic() for each kind of request          (everything)
   free_port(), wait_until(predicate), Backend (a "READY <port>" subprocess)          (procs)
   reserve_port(port)       the machine-wide reservation free_port takes              (procs)
   main(globals())          runs the tests: "ok NAME" / "FAIL NAME" + traceback, then
@@ -60,6 +62,7 @@ from .client import (
     sha256,
 )
 from .config import _admin_port, _listen_port, simple_config, with_ports, write_config_file
+from .everything import Everything
 from .gantry import _SANITIZER_MARKS, Gantry, run_gantry
 from .load import Load
 from .procs import (
