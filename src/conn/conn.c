@@ -235,6 +235,34 @@ static void close_now(struct gw_conn *c)
         uv_async_send(&w->wakeup);
 }
 
+/*
+ * A request's bytes from the client (bytes_in, docs/config.md), before it is logged: what it took
+ * from the input buffer (ds_body_consume: its head once the proxy or an endpoint copied it, then
+ * its body as it came, chunk framing included), plus what was read for it and left there: a head
+ * gantry answered without giving it up, and the part of an unread body that had arrived (the
+ * answer did not wait for it, so the connection closes and those bytes are dropped with it; a
+ * body with a length counts up to its length, the rest would be the next request's).
+ */
+static void settle_bytes_in(const struct gw_conn *c, struct gw_request *r)
+{
+    size_t left = c->in ? c->in_len - c->in_off : 0;
+    size_t head = r->head_built ? 0 : r->msg.head_len;
+    if (head) {
+        r->bytes_in += head;
+        left = left > head ? left - head : 0;
+    }
+    if (r->body_done || r->msg.body == GW_BODY_NONE || left == 0)
+        return;
+    if (r->msg.body == GW_BODY_LENGTH) {
+        /* body bytes consumed so far */
+        uint64_t read = r->bytes_in > r->msg.head_len ? r->bytes_in - r->msg.head_len : 0;
+        uint64_t rest = r->msg.content_length > read ? r->msg.content_length - read : 0;
+        if (left > rest)
+            left = (size_t)rest;
+    }
+    r->bytes_in += left;
+}
+
 void gw_conn_close(struct gw_conn *c)
 {
     if (c->closing)
@@ -244,6 +272,7 @@ void gw_conn_close(struct gw_conn *c)
         struct gw_request *r = c->req;
         gw_proxy_abort(r);
         if (r->dispatched) {
+            settle_bytes_in(c, r);
             gw_request_metrics(r);
             gw_access_log(r);
         }
@@ -556,7 +585,6 @@ void gw__conn_input(struct gw_conn *c, ssize_t nread)
     }
     c->in_len += (size_t)nread;
     if (r && r->dispatched) {
-        r->bytes_in += (uint64_t)nread;
         client_input(c, r);
     } else {
         conn_process(c);
@@ -699,7 +727,6 @@ static void process_once(struct gw_conn *c)
     if (c->timer_kind != TIMER_IDLE)
         uv_timer_stop(&c->timer);
     r->dispatched = true;
-    r->bytes_in = r->msg.head_len;
     if (rc < 0) {
         r->keep_alive = false;
         gw_log_info("client %s: rejected request: %s (%s)", c->peer, gw_strerror(rc),
@@ -762,6 +789,7 @@ static void request_done(struct gw_conn *c)
     struct gw_request *r = c->req;
     if (!r)
         return;
+    settle_bytes_in(c, r);
     gw_request_metrics(r);
     gw_access_log(r);
     if (r->trace)
@@ -1083,6 +1111,7 @@ static size_t ds_body_peek(struct gw_request *r, const char **p)
 static void ds_body_consume(struct gw_request *r, size_t n)
 {
     struct gw_conn *c = gw_conn_of(r);
+    r->bytes_in += n; /* the head (its first consume), then body bytes with their framing */
     c->in_off += n;
     if (c->in_off == c->in_len)
         c->in_off = c->in_len = 0;

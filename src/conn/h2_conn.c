@@ -101,6 +101,8 @@ static void on_backoff_closed(uv_handle_t *h)
 static void request_end(struct gw_request *r, bool aborted)
 {
     struct h2_req *hr = hreq(r);
+    if (hr->st)
+        r->bytes_in = hr->st->bytes_in; /* h2/session.h: its frames' payloads so far */
     if (r->dispatched) {
         gw_request_metrics(r);
         gw_access_log(r);
@@ -141,7 +143,7 @@ static int on_request(void *owner, struct gw_h2_stream *st)
     r->dispatched = true;
     r->ext_connect = st->ext_connect;
     int rc = gw_http1_parse_request(&r->parser, st->head.data, st->head.len, &r->msg);
-    r->bytes_in = st->head.len;
+    r->bytes_in = st->bytes_in;
     if (rc == GW_HTTP1_PARTIAL)
         rc = GW_EREQLINE; /* the session wrote a whole head: cannot happen */
     if (rc < 0) {
@@ -203,6 +205,7 @@ static void on_closed(void *owner, struct gw_h2_stream *st, uint32_t error)
     }
     struct gw_request *r = st->owner_data;
     struct h2_req *hr = hreq(r);
+    r->bytes_in = st->bytes_in;
     hr->st = NULL;
     st->owner_data = NULL;
     gw_log_debug("client %s: HTTP/2 stream %d closed (error %u) before its response ended "
@@ -820,6 +823,8 @@ static int ds_tunnel(struct gw_request *r, uv_stream_t *up, const char *to_clien
     int rc = gw__h2_tunnel_start(hr->c, &hr->c->h2->tunnels, hr->st, up, to_client, n, info);
     if (rc < 0)
         return rc;
+    /* The handshake's bytes: the tunnel counts its own. */
+    r->bytes_in = hr->st->bytes_in;
     hr->st = NULL; /* the tunnel's now: finish neither ends nor releases it */
     return 0;
 }

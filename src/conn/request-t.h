@@ -284,7 +284,8 @@ struct gw_request {
     struct gw_hub_publish_serve *hubpub; /** a publish on hub.publish_path (conn/hub_publish.c) */
     const struct gw_target *target;
     unsigned tries;      /** targets tried so far */
-    unsigned retries;    /** retries by the retry policy (status, reset, timeout) */
+    unsigned retries;    /** retries by the retry policy (connect failed, reset, timeout, status) */
+    bool connect_retry;  /** a failed connect's retry looks for its target (none left: 502) */
     bool breaker_taken;  /** the service's breaker let this request through */
     bool breaker_probe;  /** ... as a half-open probe */
     bool tbreaker_taken; /** the target's breaker let the current try through */

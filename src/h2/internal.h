@@ -31,6 +31,7 @@ struct gw_h2_session {
     uint32_t empty;         /* frames without work from the client in the window */
     uint32_t continuations; /* CONTINUATION frames in the current header block */
     int32_t last_id;        /* the highest stream id a client HEADERS named (-1: none yet) */
+    uint32_t headers_len;   /* the payload length of the HEADERS frame being read */
     /* The last GW_H2_GAPS ranges of stream ids the client skipped (closed for good, RFC 9113
      * 5.1.1), [lo, hi] each, oldest overwritten: a HEADERS for one is a connection error. */
     int32_t gap_lo[GW_H2_GAPS], gap_hi[GW_H2_GAPS];

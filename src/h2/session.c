@@ -172,13 +172,19 @@ static int on_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd, void 
         break;
     case NGHTTP2_HEADERS:
         s->continuations = 0;
+        /* The stream's bytes_in, once on_begin_headers has the stream. */
+        s->headers_len = (uint32_t)hd->length;
         if (hd->stream_id & 1) /* a client's (nghttp2 refuses the others) */
             check_stream_id(s, hd->stream_id);
         break;
-    case NGHTTP2_CONTINUATION:
+    case NGHTTP2_CONTINUATION: {
         if (++s->continuations > s->lim.max_continuations)
             calm_down(s, GW_H2_EV_CONTINUATION);
+        struct gw_h2_stream *st = nghttp2_session_get_stream_user_data(ng, hd->stream_id);
+        if (st)
+            st->bytes_in += hd->length;
         break;
+    }
     case NGHTTP2_PRIORITY:
         empty_frame(s); /* nghttp2 keeps a tree of them; gantry schedules by nothing */
         break;
@@ -196,13 +202,20 @@ static int on_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd, void 
 static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *f, void *arg)
 {
     struct gw_h2_session *s = arg;
-    if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST)
+    if (f->hd.type != NGHTTP2_HEADERS)
         return 0;
+    if (f->headers.cat != NGHTTP2_HCAT_REQUEST) { /* trailers */
+        struct gw_h2_stream *st = nghttp2_session_get_stream_user_data(ng, f->hd.stream_id);
+        if (st)
+            st->bytes_in += s->headers_len;
+        return 0;
+    }
     struct gw_h2_stream *st = stream_new(s);
     if (!st)
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     st->sess = s;
     st->id = f->hd.stream_id;
+    st->bytes_in = s->headers_len;
     gw_list_init(&st->pending);
     gw_list_insert_tail(&s->streams, &st->link);
     /* The head is at most the header list plus the request line's words. (gw_buf_init would
@@ -468,6 +481,8 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *arg)
         break;
     case NGHTTP2_DATA:
         st = nghttp2_session_get_stream_user_data(ng, f->hd.stream_id);
+        if (st)
+            st->bytes_in += f->hd.length;
         if (st && end && st->ready && !st->body_end)
             end_body(st);
         break;

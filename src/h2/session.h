@@ -151,6 +151,10 @@ struct gw_h2_stream {
     bool bad;            /** a field this file refuses (the stream is reset) */
     bool ready;          /** the head is complete: the owner has (or will get) it */
     bool body_end;       /** the client ended the stream: the body is complete */
+    /* The request's bytes as the client sent them: the payloads of its HEADERS and CONTINUATION
+     * frames (the compressed header block, trailers too, with any padding and priority fields)
+     * and of its DATA frames (padding included); not the 9-byte frame headers. */
+    uint64_t bytes_in;
     /* request body, framed (see above) */
     char *body;
     size_t body_off, body_len, body_cap;

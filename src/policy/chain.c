@@ -30,9 +30,12 @@ static const struct gw_stage stages[GW_STAGE__COUNT] = {
                        false},
     [GW_STAGE_AUTH] = {"auth", GW_STAGE_AUTH, gw_auth_applies, gw_auth_on_request, NULL,
                        gw_auth_cancel, NULL, true},
+    /* Its hooks are row 3's (the shared slot's, run once): a service with only limits keyed by
+     * consumer runs this row alone. */
     [GW_STAGE_RATELIMIT_CONSUMER] = {"ratelimit-consumer", GW_STAGE_RATELIMIT_PRE,
-                                     gw_ratelimit_applies, gw_ratelimit_consumer_on_request, NULL,
-                                     NULL, NULL, true},
+                                     gw_ratelimit_consumer_applies,
+                                     gw_ratelimit_consumer_on_request, gw_ratelimit_on_response,
+                                     gw_ratelimit_cancel, NULL, true},
     [GW_STAGE_TRANSFORM] = {"transform", GW_STAGE_TRANSFORM, gw_transform_applies,
                             gw_transform_on_request, gw_transform_on_response, gw_transform_cancel,
                             gw_transform_on_response_head, false},

@@ -383,18 +383,39 @@ static enum gw_stage_result decide(struct gw_request *r, void **slot, bool consu
     if (r->rl_outcome == GW_RL_OUTCOME_NONE && st->has)
         r->rl_outcome = GW_RL_OUTCOME_ALLOWED;
     if (st->has) {
-        /* Admitted: counted once, when the last pass (the consumer's) lets it through. */
-        if (consumer_pass)
+        /* Admitted: counted once, when the last pass the service runs lets it through. */
+        if (consumer_pass || !(r->svc->stages & (1u << GW_STAGE_RATELIMIT_CONSUMER)))
             atomic_fetch_add_explicit(&p->shared->rl_allowed, 1, memory_order_relaxed);
         format_headers(cfg, &st->best, st->headers, sizeof st->headers);
     }
     return GW_STAGE_CONTINUE;
 }
 
-bool gw_ratelimit_applies(const struct gw_snapshot *s, size_t i)
+/* Whether service i has a limit (the gateway's or its own) keyed by consumer (consumer true) or
+ * one keyed otherwise (false): each pass runs only where it has a limit to decide. */
+static bool has_limit(const struct gw_snapshot *s, size_t i, bool consumer)
 {
     const struct gw_policy *p = s->policy;
-    return p && p->any_limits && p->nlimits + (p->svc_nlimits ? p->svc_nlimits[i] : 0) > 0;
+    if (p == NULL || !p->any_limits)
+        return false;
+    for (size_t k = 0; k < p->nlimits; k++)
+        if ((p->limits[k].conf->key == GW_LIMIT_KEY_CONSUMER) == consumer)
+            return true;
+    size_t n = p->svc_nlimits ? p->svc_nlimits[i] : 0;
+    for (size_t k = 0; k < n; k++)
+        if ((p->svc_limits[i][k].conf->key == GW_LIMIT_KEY_CONSUMER) == consumer)
+            return true;
+    return false;
+}
+
+bool gw_ratelimit_applies(const struct gw_snapshot *s, size_t i)
+{
+    return has_limit(s, i, false);
+}
+
+bool gw_ratelimit_consumer_applies(const struct gw_snapshot *s, size_t i)
+{
+    return has_limit(s, i, true);
 }
 
 enum gw_stage_result gw_ratelimit_pre_on_request(struct gw_request *r, void **slot,

@@ -18,8 +18,10 @@ bool gw_iprules_applies(const struct gw_snapshot *s, size_t i);
 enum gw_stage_result gw_iprules_on_request(struct gw_request *r, void **slot, struct gw_answer *a);
 
 /* policy/ratelimit_policy.c: the limits not keyed by consumer (before authentication), then
- * those keyed by consumer (after it); one state for both. */
+ * those keyed by consumer (after it); one state for both. Each row runs for the services that
+ * have a limit of its kind (the gateway's or their own). */
 bool gw_ratelimit_applies(const struct gw_snapshot *s, size_t i);
+bool gw_ratelimit_consumer_applies(const struct gw_snapshot *s, size_t i);
 enum gw_stage_result gw_ratelimit_pre_on_request(struct gw_request *r, void **slot,
                                                  struct gw_answer *a);
 enum gw_stage_result gw_ratelimit_consumer_on_request(struct gw_request *r, void **slot,

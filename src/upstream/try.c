@@ -132,6 +132,27 @@ bool gw__proxy_try_again(struct gw_request *r, int cls, int status)
     return true;
 }
 
+/*
+ * A try's connect failed (refused, timed out, could not start, TLS handshake failed): the
+ * upstream received nothing. That is a retry of class connect_failed (docs/resilience.md), to
+ * the next untried target, bounded like every retry (`retries` off, `attempts`, `retry_on`; any
+ * method, any body: nothing was sent), but without a backoff or a budget token: it adds no load
+ * to a target that received nothing, and it goes to another one. It counts as a retry once the
+ * pick found that target (gw__proxy_pick_and_connect); not allowed, or no untried target left:
+ * 502.
+ */
+static void connect_failed(struct gw_request *r)
+{
+    const struct gw_service *svc = r->svc;
+    if (!svc->retries_on || !gw_retry_should(&svc->retry, r->msg.method_id, GW_RETRY_CONNECT_FAILED,
+                                             0, false, r->retries)) {
+        gw__proxy_fail(r, GW_EUPCONNECT);
+        return;
+    }
+    r->connect_retry = true;
+    gw__proxy_pick_and_connect(r, true);
+}
+
 static void on_up_timeout(uv_timer_t *t)
 {
     struct gw_upconn *uc = t->data;
@@ -152,7 +173,7 @@ static void on_up_timeout(uv_timer_t *t)
         gw__proxy_mx_target(r, GW_MX_T_CONNECT_ERRORS, 1);
         gw__proxy_detach_upstream(r, false);
         if (!r->head_sent) {
-            gw__proxy_pick_and_connect(r, true);
+            connect_failed(r);
             return;
         }
         gw__proxy_fail(r, GW_EUPCONNECT);
@@ -203,7 +224,7 @@ static void on_connected(uv_connect_t *creq, int status)
                         uv_strerror(status), r->id);
         gw__proxy_mx_target(r, GW_MX_T_CONNECT_ERRORS, 1);
         gw__proxy_detach_upstream(r, false);
-        gw__proxy_pick_and_connect(r, true);
+        connect_failed(r);
         return;
     }
     uc->connected = true;
@@ -268,7 +289,7 @@ void gw__proxy_pick_and_connect(struct gw_request *r, bool fresh)
     if (idx < 0) {
         /* Nothing left to try: after connect failures that is a 502; when no target was
          * usable at all (down, ejected, circuit open), or a policy retry found none, 503. */
-        if (r->tries && !r->retries) {
+        if (r->tries && (!r->retries || r->connect_retry)) {
             gw__proxy_fail(r, GW_EUPCONNECT);
             return;
         }
@@ -288,6 +309,13 @@ void gw__proxy_pick_and_connect(struct gw_request *r, bool fresh)
         }
         r->tbreaker_taken = true;
         r->tbreaker_probe = brc == GW_BREAKER_ALLOW_PROBE;
+    }
+    if (r->connect_retry) { /* connect_failed's retry has its target */
+        r->connect_retry = false;
+        r->retries++;
+        mx_service(r, GW_MX_S_RETRIES);
+        gw_log_info("upstream %s: retry %u of request %s after a failed connect",
+                    svc->targets[idx].key, r->retries, r->id);
     }
     r->target_index = idx;
     r->target = &svc->targets[idx];
@@ -315,7 +343,7 @@ void gw__proxy_pick_and_connect(struct gw_request *r, bool fresh)
                     r->id);
         gw__proxy_mx_target(r, GW_MX_T_CONNECT_ERRORS, 1);
         gw__proxy_end_try(r);
-        gw__proxy_pick_and_connect(r, true);
+        connect_failed(r);
         return;
     }
     r->up = uc;

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import signal
+import socket
 
 import gwtest
 from gwtest import Gantry, Origin, free_port, request
@@ -209,8 +210,24 @@ def test_sigusr1_reopens_the_log_files():
             assert "after-1" in gwtest._read_text(access)
 
 
-if __name__ == "__main__":
-    gwtest.main(globals())
+def test_a_half_closed_client_gets_its_answer_and_the_log_says_so():
+    """A client that sends FIN after its request (HTTP/1.1 half-close) while the request
+    waits on the upstream still reads: gantry writes the whole answer, and the 200 in the
+    access log and in gantry_http_requests_total is what the client got."""
+    with Origin() as o:
+        cfg = gwtest.simple_config(o, log={"access": "stdout", "access_format": "json"})
+        with Gantry(cfg) as g:
+            s = socket.create_connection(("127.0.0.1", g.port), timeout=10)
+            s.sendall(b"GET /sleep/300 HTTP/1.1\r\nHost: x\r\nX-Request-ID: half-1\r\n\r\n")
+            s.shutdown(socket.SHUT_WR)
+            out = gwtest.read_until_eof(s, 10)[0]
+            s.close()
+            assert out.startswith(b"HTTP/1.1 200 ") and out.endswith(b'{"slept_ms": 300}'), out
+            e = json.loads(line_of(g, "half-1"))
+            assert e["status"] == 200 and e["bytes_out"] == len(out), (e, len(out))
+            text = g.admin_request("GET", "/metrics").body.decode()
+            assert 'gantry_http_requests_total{service="svc",route="/",method="GET",' \
+                   'class="2xx",code="200"} 1' in text, text
 
 
 def test_upstream_ms_spans_every_try():
@@ -228,3 +245,7 @@ def test_upstream_ms_spans_every_try():
             e = json.loads(line_of(g, "two-tries"))
             assert e["upstream_ms"] >= 2 * 150, e
             assert e["upstream_ms"] <= e["duration_ms"], e
+
+
+if __name__ == "__main__":
+    gwtest.main(globals())

@@ -261,6 +261,48 @@ def test_policy_and_consumer_metrics():
             assert value(s, "gantry_service_healthy_targets", service="api") == 1
 
 
+def test_a_policy_stage_runs_only_where_it_has_work():
+    """The consumer-keyed rate-limit pass runs only for services with a limit keyed by
+    consumer, and the first pass only for those with another limit: a stage that has nothing
+    to decide writes no timing series (docs/metrics.md, P in the worst-case count)."""
+    with Origin() as o:
+        cfg = exact_config(o)
+        cfg["auth"] = {"consumers": [{"id": "batch", "api_keys": [
+            "sha256:" + __import__("hashlib").sha256(b"k1").hexdigest()]}]}
+        cfg["rate_limit"] = {"limits": [{"name": "ip", "limit": 100000, "period": "1s",
+                                         "key": "ip"}]}
+        cfg["services"].append({"name": "keyed", "prefix": "/k", "strip_prefix": True,
+                                "retries": False, "auth": {"methods": ["api_key"]},
+                                "targets": [{"url": "http://127.0.0.1:%d" % o.port}],
+                                "rate_limit": {"limits": [{"name": "per-consumer", "limit": 2,
+                                                           "period": "1h",
+                                                           "key": "consumer"}]}})
+        with Gantry(cfg) as g:
+            for _ in range(3):
+                assert request(g.port, "GET", "/api/echo/x").status == 200
+            for _ in range(2):
+                r = request(g.port, "GET", "/k/echo/x", headers={"X-API-Key": "k1"})
+                assert r.status == 200, r
+            r = request(g.port, "GET", "/k/echo/x", headers={"X-API-Key": "k1"})
+            assert r.status == 429, r
+
+            def counted():
+                s = parse(scrape(g))
+                n = total(s, "gantry_http_requests_total", service="api") + \
+                    total(s, "gantry_http_requests_total", service="keyed")
+                return s if n >= 6 else None
+            s = gwtest.wait_until(counted, 10, message="counted")
+            stages = {(dict(k[1])["service"], dict(k[1])["stage"]): v for k, v in s.items()
+                      if k[0] == "gantry_policy_duration_seconds_count"}
+            assert not [k for k in stages if k[1] == "ratelimit-consumer" and k[0] != "keyed"], \
+                stages
+            assert {k: v for k, v in stages.items() if v} == {
+                ("api", "ratelimit"): 3, ("keyed", "ratelimit"): 3, ("keyed", "auth"): 3,
+                ("keyed", "ratelimit-consumer"): 3}, stages
+            assert value(s, "gantry_ratelimit_decisions_total", scope="keyed",
+                         limit="per-consumer", decision="limited") == 1
+
+
 def test_health_score_and_performance():
     with Origin() as o, Gantry(exact_config(o)) as g:
         send_plan(g)

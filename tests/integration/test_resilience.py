@@ -3,6 +3,7 @@
 request and leaves rotation by passive and active checks; it returns when restarted; a slow
 target is avoided by p2c_ewma."""
 import collections
+import json
 import signal
 import threading
 import time
@@ -84,6 +85,65 @@ def test_killed_target_costs_no_request_and_returns_when_restarted():
     finally:
         for o in (a, b, c):
             o.stop()
+
+
+def test_a_failed_connect_is_a_retry_bound_by_the_retry_policy():
+    """docs/resilience.md: connect_failed is a retry class. Two targets, the first on a dead
+    port, round robin: the requests that pick the dead one first go on to the live one as a
+    retry (the access log's `retries`, gantry_upstream_retries_total), a POST with its body
+    too; a service whose policy allows no such retry (attempts 0, retry_on without
+    connect_failed, retries off) answers those requests 502."""
+    with Origin() as o:
+        live = "http://127.0.0.1:%d" % o.port
+
+        def svc(name, retries):
+            # a dead port of its own, never ejected: every pick of it is a failed connect
+            s = {"name": name, "prefix": "/" + name, "strip_prefix": True,
+                 "outlier_detection": False,
+                 "targets": [{"url": "http://127.0.0.1:%d" % gwtest.free_port()},
+                             {"url": live}]}
+            if retries is not None:
+                s["retries"] = retries
+            return s
+        cfg = gwtest.simple_config(o, log={"access": "stdout", "access_format": "json",
+                                           "access_fields": ["request_id", "status", "target",
+                                                             "retries"]})
+        cfg["services"] = [svc("d", None), svc("z", {"attempts": 0}),
+                           svc("y", {"attempts": 1, "retry_on": ["status"]}),
+                           svc("n", False)]
+        with Gantry(cfg) as g:
+            lines = collections.defaultdict(list)
+            for name in ("d", "z", "y", "n"):
+                for i in range(4):
+                    rid = "%s-%d" % (name, i)
+                    r = request(g.port, "POST", "/%s/echo" % name, body=b"x" * 100,
+                                headers=[("X-Request-ID", rid)])
+                    e = json.loads(g.wait_log(r'(?m)^\{.*"%s".*$' % rid).group(0))
+                    assert e["status"] == r.status, (e, r)
+                    lines[name].append(e)
+                    if r.status == 200:
+                        assert r.json()["body_len"] == 100, r
+            # the default policy: every request answered, those that met the dead target
+            # first retried once (round robin: here a retry's pick moves the rotation too)
+            assert [e["status"] for e in lines["d"]] == [200] * 4, lines["d"]
+            assert set(e["retries"] for e in lines["d"]) <= {0, 1}, lines["d"]
+            retried = sum(e["retries"] for e in lines["d"])
+            assert retried >= 1, lines["d"]
+            # no connect retry allowed: the requests that met the dead target get 502 (round
+            # robin: every other one)
+            for name in ("z", "y", "n"):
+                got = sorted((e["status"], e["retries"]) for e in lines[name])
+                assert got == [(200, 0), (200, 0), (502, 0), (502, 0)], (name, lines[name])
+            text = g.admin_request("GET", "/metrics").body.decode()
+
+            def metric(name, service):
+                for line in text.splitlines():
+                    if line.startswith(name + "{") and 'service="%s"' % service in line:
+                        return int(float(line.split()[-1]))
+                return 0
+            assert metric("gantry_upstream_retries_total", "d") == retried, text
+            for name in ("z", "y", "n"):
+                assert metric("gantry_upstream_retries_total", name) == 0, name
 
 
 class _CannedServer(RawServer):

@@ -222,7 +222,9 @@ def test_policy_stages_have_spans():
         cfg = tracing_config(o, rx)
         cfg["auth"] = {"consumers": [{"id": "alice", "api_keys": [key_hash(ALICE_KEY)]}]}
         cfg["services"][0]["auth"] = {"public_paths": ["/api/echo/public"]}
-        cfg["services"][0]["rate_limit"] = {"limits": [{"limit": 3, "period": "1h", "key": "ip"}]}
+        cfg["services"][0]["rate_limit"] = {"limits": [
+            {"limit": 3, "period": "1h", "key": "ip"},
+            {"limit": 100, "period": "1h", "key": "consumer"}]}
         with Gantry(cfg) as g:
             key = [("X-API-Key", ALICE_KEY)]
             r = request(g.port, "GET", "/api/echo/ok", headers=key)
@@ -269,6 +271,34 @@ def test_policy_stages_have_spans():
             assert rl["attributes"]["http.response.status_code"] == 429, rl
             assert server_span(spans)["attributes"]["gantry.rate_limit"] == "limited"
             assert not [s for s in spans if s["name"] == "auth"], spans
+
+
+def test_a_stage_with_nothing_to_do_has_no_span():
+    """Limits keyed by IP only: the consumer-keyed pass has nothing to decide, so it does not
+    run (no span); with a consumer-keyed limit alone, the first pass does not."""
+    def key_hash(k):
+        return "sha256:" + hashlib.sha256(k.encode()).hexdigest()
+
+    with Origin() as o, OtlpReceiver() as rx:
+        cfg = tracing_config(o, rx)
+        cfg["auth"] = {"consumers": [{"id": "alice", "api_keys": [key_hash(ALICE_KEY)]}]}
+        cfg["services"][0]["auth"] = {}
+        cfg["services"][0]["rate_limit"] = {"limits": [{"limit": 50, "period": "1h",
+                                                        "key": "ip"}]}
+        second = dict(cfg["services"][0], name="by-consumer", prefix="/c")
+        second["rate_limit"] = {"limits": [{"limit": 50, "period": "1h", "key": "consumer"}]}
+        cfg["services"].append(second)
+        key = [("X-API-Key", ALICE_KEY)]
+        with Gantry(cfg) as g:
+            for path, want in (("/api/echo/ip", {"ratelimit", "auth"}),
+                               ("/c/echo/consumer", {"auth", "ratelimit-consumer"})):
+                r = request(g.port, "GET", path, headers=key)
+                assert r.status == 200, r
+                assert r.header("RateLimit-Limit") is not None or \
+                    r.header("X-RateLimit-Limit") is not None, r.headers
+                spans = trace_spans(rx, upstream_context(r)[0], 4)
+                stages = {s["name"] for s in spans if s["kind"] == 1}
+                assert stages == want, (path, sorted(stages))
 
 
 def test_each_upstream_try_is_a_span_and_names_itself_upstream():

@@ -863,10 +863,79 @@ static void test_spare_streams_are_reused_clean(void **unused)
     assert_int_equal(spares.n, 0);
 }
 
+/* A frame made by hand: its 9-byte header, then payload. */
+static void put_frame(struct gw_h2_session *s, uint8_t type, uint8_t flags, int32_t id,
+                      const uint8_t *payload, size_t n)
+{
+    static uint8_t frame[9 + 16384];
+    assert_true(n <= 16384);
+    frame[0] = (uint8_t)(n >> 16);
+    frame[1] = (uint8_t)(n >> 8);
+    frame[2] = (uint8_t)n;
+    frame[3] = type;
+    frame[4] = flags;
+    frame[5] = (uint8_t)((uint32_t)id >> 24);
+    frame[6] = (uint8_t)((uint32_t)id >> 16);
+    frame[7] = (uint8_t)((uint32_t)id >> 8);
+    frame[8] = (uint8_t)id;
+    memcpy(frame + 9, payload, n);
+    assert_int_equal(gw_h2_session_input(s, (const char *)frame, 9 + n), 0);
+}
+
+/* A stream's bytes_in (what the access log's bytes_in is over HTTP/2): the payloads of its
+ * HEADERS and CONTINUATION frames, padding included, of its DATA frames, padding included, and
+ * of its trailers; not the frame headers, nor another stream's or the connection's frames. */
+static void test_bytes_in_are_the_stream_frames_payloads(void **unused)
+{
+    (void)unused;
+    struct client c;
+    struct owner ow;
+    struct gw_h2_session *s = start(&c, &ow, &limits, 65535);
+    const nghttp2_nv nv[] = {NV(":method", "POST"), NV(":path", "/upload"), NV(":scheme", "http"),
+                             NV(":authority", "x"), NV("x-filler", "0123456789abcdef")};
+    nghttp2_hd_deflater *d;
+    assert_int_equal(nghttp2_hd_deflate_new(&d, 4096), 0);
+    uint8_t block[256], payload[300];
+    ssize_t bn = nghttp2_hd_deflate_hd(d, block, sizeof block, nv, sizeof nv / sizeof nv[0]);
+    assert_true(bn > 10);
+    size_t half = (size_t)bn / 2;
+    /* HEADERS, padded (1 length byte + 7 bytes of padding), half the block; CONTINUATION. */
+    payload[0] = 7;
+    memcpy(payload + 1, block, half);
+    memset(payload + 1 + half, 0, 7);
+    put_frame(s, NGHTTP2_HEADERS, NGHTTP2_FLAG_PADDED, 1, payload, 1 + half + 7);
+    put_frame(s, NGHTTP2_CONTINUATION, NGHTTP2_FLAG_END_HEADERS, 1, block + half,
+              (size_t)bn - half);
+    assert_int_equal(ow.requests, 1);
+    assert_non_null(ow.st);
+    uint64_t want = 1 + half + 7 + ((size_t)bn - half);
+    assert_int_equal(ow.st->bytes_in, want);
+    /* DATA: 100 bytes, then 50 with 9 bytes of padding (1 + 9 more). */
+    memset(payload, 'b', 100);
+    put_frame(s, NGHTTP2_DATA, 0, 1, payload, 100);
+    payload[0] = 9;
+    memset(payload + 1, 'c', 50);
+    memset(payload + 51, 0, 9);
+    put_frame(s, NGHTTP2_DATA, NGHTTP2_FLAG_PADDED, 1, payload, 60);
+    want += 100 + 60;
+    assert_int_equal(ow.st->bytes_in, want);
+    /* Trailers end the stream. */
+    const nghttp2_nv tr[] = {NV("x-checksum", "abc")};
+    bn = nghttp2_hd_deflate_hd(d, block, sizeof block, tr, 1);
+    assert_true(bn > 0);
+    put_frame(s, NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, 1, block,
+              (size_t)bn);
+    want += (uint64_t)bn;
+    assert_int_equal(ow.st->bytes_in, want);
+    nghttp2_hd_deflate_del(d);
+    finish(&c, s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_request_heads),
+        cmocka_unit_test(test_bytes_in_are_the_stream_frames_payloads),
         cmocka_unit_test(test_response_fields),
         cmocka_unit_test(test_spare_streams_are_reused_clean),
         cmocka_unit_test(test_setting_offered_only_when_asked),
