@@ -166,13 +166,13 @@ struct counts {
 
 static void route_counts(const uint64_t *row, struct counts *c)
 {
-    for (unsigned m = 0; m < GW_MX_METHODS; m++) {
-        for (unsigned k = 0; k < GW_MX_CODES; k++) {
-            uint64_t v = row[GW_MX_R_REQ_AT(m, k)];
-            c->requests += v;
-            if (gw_mx_code_class(k)[0] == '5')
-                c->errors += v;
-        }
+    for (unsigned k = 0; k < GW_MX_CODES; k++) {
+        uint64_t per_code = 0;
+        for (unsigned m = 0; m < GW_MX_METHODS; m++)
+            per_code += row[GW_MX_R_REQ_AT(m, k)];
+        c->requests += per_code;
+        if (per_code && gw_mx_code_class(k)[0] == '5')
+            c->errors += per_code;
     }
     c->bytes_in += row[GW_MX_R_BYTES_IN];
     c->bytes_out += row[GW_MX_R_BYTES_OUT];
@@ -246,21 +246,40 @@ struct service_view {
     struct gw_hist_sum h; /* request latency over its routes */
 };
 
+/* The figures of service i (v) summed over its routes; with routes, each route's JSON is
+ * appended to it too (the performance summary and the health score need only the figures). */
+static void service_figures(struct gw_server *s, const struct gw_metrics_total *t, size_t i,
+                            struct service_view *v, json_t *routes)
+{
+    const struct gw_metrics_layout *l = t->layout;
+    const struct gw_mx_service_layout *sl = &l->svc[i];
+    size_t end = i + 1 < l->nservices ? l->svc[i + 1].route_base : l->nrows[GW_MX_ROUTE];
+    static struct gw_hist_sum rh;
+    memset(v, 0, sizeof *v);
+    for (size_t r = sl->route_base; r < end; r++) {
+        if (routes != NULL) {
+            json_array_append_new(routes,
+                                  route_json(s->metrics, t, r, &v->c, v->rate, v->erate, &rh));
+        } else {
+            route_counts(gw_metrics_total_row(t, GW_MX_ROUTE, r), &v->c);
+            const struct gw_metrics_rate *rt = gw_metrics_hub_rate(s->metrics, r);
+            for (int k = 0; rt && k < 3; k++) {
+                v->rate[k] += rt->req[k];
+                v->erate[k] += rt->err[k];
+            }
+            gw_metrics_total_hist(t, r, &rh);
+        }
+        gw_hist_sum_add(&v->h, &rh);
+    }
+}
+
 static json_t *service_json(struct gw_server *s, const struct gw_metrics_total *t, size_t i,
                             struct service_view *v)
 {
     const struct gw_metrics_layout *l = t->layout;
     const struct gw_mx_service_layout *sl = &l->svc[i];
-    size_t nroutes =
-        (i + 1 < l->nservices ? l->svc[i + 1].route_base : l->nrows[GW_MX_ROUTE]) - sl->route_base;
-    static struct gw_hist_sum rh;
-    memset(v, 0, sizeof *v);
     json_t *routes = json_array();
-    for (size_t r = 0; routes && r < nroutes; r++) {
-        json_array_append_new(
-            routes, route_json(s->metrics, t, sl->route_base + r, &v->c, v->rate, v->erate, &rh));
-        gw_hist_sum_add(&v->h, &rh);
-    }
+    service_figures(s, t, i, v, routes);
     static struct gw_hist_sum try_h, ttfb_h;
     gw_metrics_total_hist(t, sl->hist_try, &try_h);
     gw_metrics_total_hist(t, sl->hist_ttfb, &ttfb_h);
@@ -409,10 +428,8 @@ json_t *gw_observe_health_score(struct gw_server *s)
         const struct gw_service_conf *sc = svc->conf;
         struct service_view v;
         memset(&v, 0, sizeof v);
-        if (have && i < t.layout->nservices) {
-            json_t *ignored = service_json(s, &t, i, &v);
-            json_decref(ignored);
-        }
+        if (have && i < t.layout->nservices)
+            service_figures(s, &t, i, &v, NULL);
         struct gw__observe_targets st;
         gw__observe_service_targets(svc, now, &st);
         /* The error rate over the last 5 minutes (moving average), or since start when the
@@ -482,8 +499,7 @@ int gw_observe_performance(struct gw_server *s, struct gw_buf *b)
                         "max ms");
     struct service_view v;
     for (size_t i = 0; rc == 0 && i < t.layout->nservices; i++) {
-        json_t *ignored = service_json(s, &t, i, &v);
-        json_decref(ignored);
+        service_figures(s, &t, i, &v, NULL);
         double pct = 100 * share(v.c.errors, v.c.requests);
         rc = gw_buf_appendf(b, "%-24.24s %10llu %9.1f %9.1f %7.2f %9.3f %9.3f %9.3f %9.3f %9.3f\n",
                             gw__observe_key_part(t.layout->keys[GW_MX_SERVICE][i], 0),
