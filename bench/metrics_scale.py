@@ -58,6 +58,27 @@ def pct(xs, q):
     return xs[min(len(xs) - 1, int(q * len(xs)))]
 
 
+def config(origins, n_services, workers):
+    """n_services services with a prefix each and every origin as a target, access log off."""
+    services = [{"name": "svc%04d" % i, "prefix": "/s%d" % i, "strip_prefix": True,
+                 "targets": ["http://127.0.0.1:%d" % o.port for o in origins]}
+                for i in range(n_services)]
+    return {"workers": workers, "log": {"access": "off"}, "services": services}
+
+
+def fill(port, n_services, n_targets):
+    """Every series filled: each service's every target (round robin); returns the requests
+    sent."""
+    done = 0
+    for i in range(n_services):
+        with gwtest.HttpConn(port, timeout=60) as c:
+            for _ in range(n_targets):
+                c.send_request("GET", "/s%d/echo/x" % i, [("Connection", "keep-alive")])
+                assert c.read_response().status == 200
+                done += 1
+    return done
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--gantry", default=os.path.join(HERE, "..", "build", "release", "gantry"))
@@ -71,22 +92,11 @@ def main():
     for o in origins:
         o.__enter__()
     try:
-        services = [{"name": "svc%04d" % i, "prefix": "/s%d" % i, "strip_prefix": True,
-                     "targets": ["http://127.0.0.1:%d" % o.port for o in origins]}
-                    for i in range(a.services)]
-        cfg = {"workers": a.workers, "log": {"access": "off"}, "services": services}
-        with gwtest.Gantry(cfg) as g:
+        with gwtest.Gantry(config(origins, a.services, a.workers)) as g:
             base, _ = get(g.admin_port, "/metrics")
             rss0 = value(base.body.decode(), "process_resident_memory_bytes")
-            # Fill every series: each service's every target (round robin), two workers.
             t0 = time.perf_counter()
-            done = 0
-            for i in range(a.services):
-                with gwtest.HttpConn(g.port, timeout=30) as c:
-                    for _ in range(a.targets):
-                        c.send_request("GET", "/s%d/echo/x" % i, [("Connection", "keep-alive")])
-                        assert c.read_response().status == 200
-                        done += 1
+            done = fill(g.port, a.services, a.targets)
             fill_s = time.perf_counter() - t0
             times, jtimes, own = [], [], []
             size = 0

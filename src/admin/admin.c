@@ -100,6 +100,9 @@ struct admin_conn {
     struct gw_chunked_decoder dec;
     struct gw_buf body;
     struct gw_buf out;
+    /** the body of the answer being written, sent after out's head without being copied
+     *  into it (a scrape of a large configuration is megabytes) */
+    struct gw_buf out_body;
     uint64_t body_left; /** Content-Length bytes still to read */
     unsigned open_handles;
     enum phase phase;
@@ -159,6 +162,7 @@ static void on_conn_handle_closed(uv_handle_t *h)
         return;
     gw_buf_free(&c->body);
     gw_buf_free(&c->out);
+    gw_buf_free(&c->out_body);
     free(c);
 }
 
@@ -260,12 +264,16 @@ static void on_written(uv_write_t *req, int status)
     gw_http1_parser_init_request(&c->parser, NULL);
     gw_buf_reset(&c->body);
     gw_buf_reset(&c->out);
+    gw_buf_free(&c->out_body);
     set_phase(c, c->in_len > 0 ? PHASE_HEAD : PHASE_IDLE);
     read_start(c);
     process(c);
 }
 
-/* Writes rs (and frees its JSON). close_after: the connection ends with this response. */
+/* Writes rs (and frees its JSON). close_after: the connection ends with this response. The head
+ * is formatted into c->out; the body (rs->text, or the JSON's text) is handed to the write as it
+ * is and freed once written. libuv writes what the socket takes now and the rest as the client
+ * reads, so a large answer to a slow client never holds the control thread. */
 static void respond(struct admin_conn *c, struct gw__admin_resp *rs, bool close_after)
 {
     char *body = NULL;
@@ -273,7 +281,7 @@ static void respond(struct admin_conn *c, struct gw__admin_resp *rs, bool close_
     size_t blen = 0;
     bool text = rs->json == NULL && rs->content_type != NULL;
     if (text) {
-        body = rs->text.data; /* owned by rs->text, freed below */
+        body = rs->text.data; /* owned by rs->text until handed to c->out_body below */
         blen = rs->text.len;
         ctype = rs->content_type;
     } else if (rs->json) {
@@ -296,29 +304,36 @@ static void respond(struct admin_conn *c, struct gw__admin_resp *rs, bool close_
     if (rs->status != 304) /* a 304 has no body, and its length would be the 200's */
         snprintf(clen, sizeof clen, "Content-Length: %zu\r\n", blen + nl);
     gw_buf_reset(&c->out);
+    gw_buf_free(&c->out_body);
     int rc = gw_buf_appendf(&c->out,
                             "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
                             "%sCache-Control: %s\r\n%s%s\r\n",
                             rs->status, gw_http_reason(rs->status), ctype, clen,
                             rs->cache_control ? rs->cache_control : "no-store", rs->headers,
                             close_after ? "Connection: close\r\n" : "");
-    if (rc == 0 && body && !head_only) {
-        rc = gw_buf_append(&c->out, body, blen);
-        if (rc == 0 && nl)
-            rc = gw_buf_append(&c->out, "\n", 1);
+    if (text) {
+        c->out_body = rs->text;
+        gw_buf_init(&rs->text, 0);
+    } else {
+        gw_buf_init(&c->out_body, 0);
+        c->out_body.data = body; /* json_dumps's, freed with free() as gw_buf_free does */
+        c->out_body.len = c->out_body.cap = blen;
     }
-    if (!text)
-        free(body);
-    gw_buf_free(&rs->text);
-    if (rc < 0) {
+    if (head_only)
+        c->out_body.len = 0;
+    static char line_feed[] = "\n";
+    uv_buf_t b[3] = {uv_buf_init(c->out.data, (unsigned)c->out.len),
+                     uv_buf_init(c->out_body.data, (unsigned)c->out_body.len),
+                     uv_buf_init(line_feed, 1)};
+    unsigned nb = c->out_body.len > 0 ? (nl ? 3 : 2) : 1;
+    if (rc < 0 || c->out_body.len + nl > ADMIN_MAX_OUT - c->out.len) {
         conn_close(c);
         return;
     }
     uv_read_stop((uv_stream_t *)&c->tcp);
     set_phase(c, PHASE_WRITE);
-    uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
     c->wreq.data = c;
-    if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_written) < 0)
+    if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, b, nb, on_written) < 0)
         conn_close(c);
 }
 

@@ -121,7 +121,9 @@ static int map_build(const struct gw_metrics_layout *from, struct key_index *to,
 static void add_area_row(uint64_t *dst, const gw_mx_ctr *src, enum gw_mx_kind k)
 {
     if (k != GW_MX_HIST) {
-        for (size_t w = 0; w < gw_mx_row_words[k]; w++)
+        /* The bound in a local: dst's stores could alias gw_mx_row_words (the same type). */
+        size_t words = gw_mx_row_words[k];
+        for (size_t w = 0; w < words; w++)
             dst[w] += gw_mx_get(&src[w]);
         return;
     }
@@ -141,7 +143,8 @@ static void add_area_row(uint64_t *dst, const gw_mx_ctr *src, enum gw_mx_kind k)
 static void add_plain_row(uint64_t *dst, const uint64_t *src, enum gw_mx_kind k)
 {
     if (k != GW_MX_HIST) {
-        for (size_t w = 0; w < gw_mx_row_words[k]; w++)
+        size_t words = gw_mx_row_words[k];
+        for (size_t w = 0; w < words; w++)
             dst[w] += src[w];
         return;
     }
@@ -406,27 +409,41 @@ int gw_metrics_hub_total(struct gw_metrics_hub *h, struct gw_metrics_total *t)
 
 void gw_metrics_total_hist(const struct gw_metrics_total *t, size_t row, struct gw_hist_sum *out)
 {
+    /* Summed straight into out, visiting only the octave groups each source has touched; the
+     * count is the sum of every value added. */
     const struct gw_metrics_hub *h = t->hub;
-    static uint64_t acc[GW_MX_H_WORDS]; /* control thread only */
-    memset(acc, 0, sizeof acc);
-    add_plain_row(acc, h->base[GW_MX_HIST] + row * GW_MX_H_WORDS, GW_MX_HIST);
-    for (const struct gw_metrics_set *s = h->sets; s; s = s->next) {
-        int32_t r = s->inv_hist ? s->inv_hist[row] : -1;
-        for (unsigned w = 0; r >= 0 && w < s->nworkers; w++)
-            add_area_row(acc, s->areas[w].rows[GW_MX_HIST] + (size_t)r * GW_MX_H_WORDS, GW_MX_HIST);
-    }
-    out->used = (uint32_t)acc[GW_MX_H_USED];
-    out->sum_ns = acc[GW_MX_H_SUM];
-    out->count = 0;
+    const uint64_t *base = h->base[GW_MX_HIST] + row * GW_MX_H_WORDS;
+    uint64_t used = base[GW_MX_H_USED], sum = used ? base[GW_MX_H_SUM] : 0, count = 0;
     memset(out->b, 0, sizeof out->b);
-    for (unsigned g = 0; g < GW_HIST_GROUPS; g++) {
-        if (!(out->used & (1u << g)))
-            continue;
+    for (uint64_t m = used & ((UINT64_C(1) << GW_HIST_GROUPS) - 1); m != 0; m &= m - 1) {
+        unsigned g = (unsigned)__builtin_ctzll(m);
         for (unsigned i = g * GROUP; i < (g + 1) * GROUP; i++) {
-            out->b[i] = acc[GW_MX_H_B + i];
-            out->count += out->b[i];
+            out->b[i] = base[GW_MX_H_B + i];
+            count += out->b[i];
         }
     }
+    for (const struct gw_metrics_set *s = h->sets; s; s = s->next) {
+        int32_t r = s->inv_hist ? s->inv_hist[row] : -1;
+        for (unsigned w = 0; r >= 0 && w < s->nworkers; w++) {
+            const gw_mx_ctr *src = s->areas[w].rows[GW_MX_HIST] + (size_t)r * GW_MX_H_WORDS;
+            uint64_t u = gw_mx_get(&src[GW_MX_H_USED]);
+            if (u == 0)
+                continue;
+            used |= u;
+            sum += gw_mx_get(&src[GW_MX_H_SUM]);
+            for (uint64_t m = u & ((UINT64_C(1) << GW_HIST_GROUPS) - 1); m != 0; m &= m - 1) {
+                unsigned g = (unsigned)__builtin_ctzll(m);
+                for (unsigned i = g * GROUP; i < (g + 1) * GROUP; i++) {
+                    uint64_t v = gw_mx_get(&src[GW_MX_H_B + i]);
+                    out->b[i] += v;
+                    count += v;
+                }
+            }
+        }
+    }
+    out->used = (uint32_t)used;
+    out->sum_ns = sum;
+    out->count = count;
 }
 
 /* ---- rates ------------------------------------------------------------------------------------

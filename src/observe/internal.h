@@ -7,8 +7,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <jansson.h>
+
+#include "core/buf.h"
 
 struct gw_server;
 struct gw_service;
@@ -59,11 +62,19 @@ json_t *gw__observe_auth_json(const struct gw_metrics_total *t, size_t service_r
 /* ---- the Prometheus text format (prom_text.c) ----------------------------------------------
  * An exposition appended to b; rc keeps the first error (GW_ENOMEM) and every later write is
  * skipped, so a family function never checks a return. */
-struct gw_buf;
 struct gw_hist_sum;
+struct gw__prom_rows;
 struct gw__prom {
     struct gw_buf *b;
     int rc;
+    /* The label text of the request metrics' rows (GW_MX_SERVICE, GW_MX_ROUTE, GW_MX_TARGET),
+     * escaped once per scrape; NULL when there are no request metrics. */
+    const struct gw__prom_rows *rows;
+    /* The last double written and its text: a family of doubles repeats few values. */
+    bool dset;
+    uint8_t dlen;
+    uint64_t dbits;
+    char dtext[32];
 };
 
 /* Label text built in a small buffer: name="value",... (values escaped; too long: cut). */
@@ -78,23 +89,90 @@ struct gw__prom_labels {
 #define GW__PROM_NLE 16
 extern const char *const gw__prom_le_text[GW__PROM_NLE];
 
-void gw__prom_put(struct gw__prom *o, const char *s, size_t n);
+/* Room for n (> 0) more bytes at the end of the exposition: where to write them (then
+ * gw__prom_commit), or NULL when the buffer cannot grow (o->rc is set). */
+char *gw__prom_room_slow(struct gw__prom *o, size_t n);
+static inline char *gw__prom_room(struct gw__prom *o, size_t n)
+{
+    struct gw_buf *b = o->b;
+    if (o->rc == 0 && b->cap - b->len >= n)
+        return b->data + b->len;
+    return gw__prom_room_slow(o, n);
+}
+/* The exposition now ends at end (inside the room gw__prom_room gave). */
+static inline void gw__prom_commit(struct gw__prom *o, char *end)
+{
+    o->b->len = (size_t)(end - o->b->data);
+}
+static inline void gw__prom_put(struct gw__prom *o, const char *s, size_t n)
+{
+    char *p = n ? gw__prom_room(o, n) : NULL;
+    if (p != NULL) {
+        memcpy(p, s, n);
+        gw__prom_commit(o, p + n);
+    }
+}
 void gw__prom_puts(struct gw__prom *o, const char *s);
+/* The decimal digits of v at p (at most GW__PROM_U64_MAX bytes); returns their end. */
+#define GW__PROM_U64_MAX 20
+char *gw__prom_u64_to(char *p, uint64_t v);
+/* ns as seconds, exactly ("12.000345678"), at p (at most GW__PROM_SECONDS_MAX bytes); returns
+ * its end. */
+#define GW__PROM_SECONDS_MAX (GW__PROM_U64_MAX + 1)
+char *gw__prom_seconds_to(char *p, uint64_t ns);
 void gw__prom_put_u64(struct gw__prom *o, uint64_t v);
 /* ns as seconds, exactly: "12.000345678". */
 void gw__prom_put_seconds(struct gw__prom *o, uint64_t ns);
+/* v as "%.17g" writes it (strtod gives v back, bit for bit). */
 void gw__prom_put_double(struct gw__prom *o, double v);
 /* "# HELP name help" and "# TYPE name type". */
 void gw__prom_family(struct gw__prom *o, const char *name, const char *type, const char *help);
 /* "name{labels} value"; labels without braces, may be "". */
 void gw__prom_sample_u64(struct gw__prom *o, const char *name, const char *labels, uint64_t v);
 void gw__prom_sample_double(struct gw__prom *o, const char *name, const char *labels, double v);
+/* "name<suffix>{labels} " (without labels: "name<suffix> ") at p; returns its end. */
+char *gw__prom_series_to(char *p, const char *name, size_t nlen, const char *suffix, size_t slen,
+                         const char *labels, size_t llen);
+/* The same with the lengths known (nlen of name, llen of labels). */
+void gw__prom_line_u64(struct gw__prom *o, const char *name, size_t nlen, const char *labels,
+                       size_t llen, uint64_t v);
 void gw__prom_lbl_reset(struct gw__prom_labels *l);
 void gw__prom_lbl_add(struct gw__prom_labels *l, const char *name, const char *value);
+/* The same with the value's length (it may hold NULs: they are copied). */
+void gw__prom_lbl_add_n(struct gw__prom_labels *l, const char *name, const char *value,
+                        size_t vlen);
+/* *dst = *src, copying only the text in use. */
+void gw__prom_lbl_copy(struct gw__prom_labels *dst, const struct gw__prom_labels *src);
 /* A histogram row: buckets (cumulative, at the exported bounds), sum, count. Nothing when
  * empty. */
 void gw__prom_histogram(struct gw__prom *o, const char *name, const char *labels,
                         const struct gw_hist_sum *h);
+void gw__prom_histogram_n(struct gw__prom *o, const char *name, size_t nlen, const char *labels,
+                          size_t llen, const struct gw_hist_sum *h);
+
+/* The label sets of many rows, each escaped once: their text one after the other. */
+struct gw__prom_rows {
+    struct gw_buf text; /* row i's labels: text.data + at[i], at[i + 1] - at[i] bytes */
+    struct gw_buf at;   /* n + 1 offsets (uint32_t) */
+    size_t n;
+};
+void gw__prom_rows_init(struct gw__prom_rows *r);
+void gw__prom_rows_free(struct gw__prom_rows *r);
+/* Appends lb as the next row's labels. 0 or GW_ENOMEM. */
+int gw__prom_rows_push(struct gw__prom_rows *r, const struct gw__prom_labels *lb);
+/* Row i's labels (not NUL-terminated), *len their length. i < r->n. */
+static inline const char *gw__prom_rows_get(const struct gw__prom_rows *r, size_t i, size_t *len)
+{
+    const uint32_t *at = (const uint32_t *)(const void *)r->at.data;
+    *len = at[i + 1] - at[i];
+    return r->text.data + at[i];
+}
+/* The rows of the request metrics' layout, by kind: service="s" (GW_MX_SERVICE),
+ * service="s",route="r" (GW_MX_ROUTE), service="s",target="t" (GW_MX_TARGET). 0 or
+ * GW_ENOMEM (rows freed). */
+struct gw_metrics_layout;
+int gw__prom_rows_of_layout(struct gw__prom_rows *rows, const struct gw_metrics_layout *l,
+                            int kind);
 
 /* ---- the metric groups, in the order gw_observe_prometheus writes them ---------------------
  * Each writes its families (HELP and TYPE always, samples for what exists). t: the request

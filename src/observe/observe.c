@@ -166,13 +166,13 @@ struct counts {
 
 static void route_counts(const uint64_t *row, struct counts *c)
 {
-    for (unsigned m = 0; m < GW_MX_METHODS; m++) {
-        for (unsigned k = 0; k < GW_MX_CODES; k++) {
-            uint64_t v = row[GW_MX_R_REQ_AT(m, k)];
-            c->requests += v;
-            if (gw_mx_code_class(k)[0] == '5')
-                c->errors += v;
-        }
+    for (unsigned k = 0; k < GW_MX_CODES; k++) {
+        uint64_t per_code = 0;
+        for (unsigned m = 0; m < GW_MX_METHODS; m++)
+            per_code += row[GW_MX_R_REQ_AT(m, k)];
+        c->requests += per_code;
+        if (per_code && gw_mx_code_class(k)[0] == '5')
+            c->errors += per_code;
     }
     c->bytes_in += row[GW_MX_R_BYTES_IN];
     c->bytes_out += row[GW_MX_R_BYTES_OUT];
@@ -284,21 +284,42 @@ struct service_view {
     struct gw_hist_sum h; /* request latency over its routes */
 };
 
+/* The figures of service i (v) summed over its routes; with routes, each route's JSON is
+ * appended to it too (the performance summary and the health score need only the figures). */
+static void service_figures(struct gw_server *s, const struct gw_metrics_total *t, size_t i,
+                            struct service_view *v, json_t *routes)
+{
+    const struct gw_metrics_layout *l = t->layout;
+    const struct gw_mx_service_layout *sl = &l->svc[i];
+    size_t end = i + 1 < l->nservices ? l->svc[i + 1].route_base : l->nrows[GW_MX_ROUTE];
+    static struct gw_hist_sum rh;
+    memset(v, 0, sizeof *v);
+    for (size_t r = sl->route_base; r < end; r++) {
+        if (routes != NULL) {
+            json_array_append_new(routes, route_json(s->metrics, t, r, &v->c, &v->r, &rh));
+        } else {
+            struct counts rc = {0};
+            route_counts(gw_metrics_total_row(t, GW_MX_ROUTE, r), &rc);
+            struct rates own;
+            route_rates(s->metrics, r, &rc, &own);
+            rates_add(&v->r, &own);
+            v->c.requests += rc.requests;
+            v->c.errors += rc.errors;
+            v->c.bytes_in += rc.bytes_in;
+            v->c.bytes_out += rc.bytes_out;
+            gw_metrics_total_hist(t, r, &rh);
+        }
+        gw_hist_sum_add(&v->h, &rh);
+    }
+}
+
 static json_t *service_json(struct gw_server *s, const struct gw_metrics_total *t, size_t i,
                             struct service_view *v)
 {
     const struct gw_metrics_layout *l = t->layout;
     const struct gw_mx_service_layout *sl = &l->svc[i];
-    size_t nroutes =
-        (i + 1 < l->nservices ? l->svc[i + 1].route_base : l->nrows[GW_MX_ROUTE]) - sl->route_base;
-    static struct gw_hist_sum rh;
-    memset(v, 0, sizeof *v);
     json_t *routes = json_array();
-    for (size_t r = 0; routes && r < nroutes; r++) {
-        json_array_append_new(routes,
-                              route_json(s->metrics, t, sl->route_base + r, &v->c, &v->r, &rh));
-        gw_hist_sum_add(&v->h, &rh);
-    }
+    service_figures(s, t, i, v, routes);
     static struct gw_hist_sum try_h, ttfb_h;
     gw_metrics_total_hist(t, sl->hist_try, &try_h);
     gw_metrics_total_hist(t, sl->hist_ttfb, &ttfb_h);
@@ -506,10 +527,8 @@ json_t *gw_observe_health_score(struct gw_server *s)
     for (size_t i = 0; services && snap && i < snap->nservices; i++) {
         struct service_view v;
         memset(&v, 0, sizeof v);
-        if (have && i < t.layout->nservices) {
-            json_t *ignored = service_json(s, &t, i, &v);
-            json_decref(ignored);
-        }
+        if (have && i < t.layout->nservices)
+            service_figures(s, &t, i, &v, NULL);
         double score;
         json_array_append_new(services,
                               service_health_json(&snap->services[i], &v, have, now, &score));
@@ -556,8 +575,7 @@ int gw_observe_performance(struct gw_server *s, struct gw_buf *b)
     struct service_view v;
     static const double q[] = {0.5, 0.9, 0.99, 0.999, 1.0};
     for (size_t i = 0; rc == 0 && i < t.layout->nservices; i++) {
-        json_t *ignored = service_json(s, &t, i, &v);
-        json_decref(ignored);
+        service_figures(s, &t, i, &v, NULL);
         rc = gw_buf_appendf(b, "%-24.24s %10llu %9.1f %9.1f",
                             gw__observe_key_part(t.layout->keys[GW_MX_SERVICE][i], 0),
                             (unsigned long long)v.c.requests, v.r.per_second[0], v.r.per_second[1]);

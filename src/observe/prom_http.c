@@ -125,37 +125,53 @@ void gw__prom_tunnels(struct gw__prom *o, struct gw_server *s)
     gw__prom_sample_double(o, "gantry_tunnel_duration_seconds_sum", "", (double)sum_ms / 1e3);
     gw__prom_sample_u64(o, "gantry_tunnel_duration_seconds_count", "", cum);
 }
+/* One gantry_http_requests_total line: the route's labels, then method, class and code. */
+static void request_line(struct gw__prom *o, const char *lbl, size_t llen, unsigned m, unsigned c,
+                         uint64_t v)
+{
+    static const char name[] = "gantry_http_requests_total{";
+    const char *parts[3] = {gw_mx_method_name(m), gw_mx_code_class(c), gw_mx_code_name(c)};
+    size_t plen[3] = {strlen(parts[0]), strlen(parts[1]), strlen(parts[2])};
+    char *p =
+        gw__prom_room(o, sizeof name + llen + 32 + plen[0] + plen[1] + plen[2] + GW__PROM_U64_MAX);
+    if (p == NULL)
+        return;
+    memcpy(p, name, sizeof name - 1);
+    p += sizeof name - 1;
+    memcpy(p, lbl, llen);
+    p += llen;
+    static const char *const sep[3] = {",method=\"", "\",class=\"", "\",code=\""};
+    for (int i = 0; i < 3; i++) {
+        size_t sl = strlen(sep[i]);
+        memcpy(p, sep[i], sl);
+        p += sl;
+        memcpy(p, parts[i], plen[i]);
+        p += plen[i];
+    }
+    memcpy(p, "\"} ", 3);
+    p = gw__prom_u64_to(p + 3, v);
+    *p++ = '\n';
+    gw__prom_commit(o, p);
+}
+
 void gw__prom_requests(struct gw__prom *o, const struct gw_metrics_total *t)
 {
     const struct gw_metrics_layout *l = t->layout;
+    const struct gw__prom_rows *routes = &o->rows[GW_MX_ROUTE];
     struct gw__prom_labels lb;
+    size_t llen;
     gw__prom_family(
         o, "gantry_http_requests_total", "counter",
         "Requests answered, by service, route (the configured prefix), method, status class "
         "and code.");
     for (size_t r = 0; r < l->nrows[GW_MX_ROUTE]; r++) {
         const uint64_t *row = gw_metrics_total_row(t, GW_MX_ROUTE, r);
-        const char *key = l->keys[GW_MX_ROUTE][r];
-        gw__prom_lbl_reset(&lb);
-        gw__prom_lbl_add(&lb, "service", gw__observe_key_part(key, 0));
-        gw__prom_lbl_add(&lb, "route", gw__observe_key_part(key, 1));
-        const char *base = lb.s;
+        const char *base = gw__prom_rows_get(routes, r, &llen);
         for (unsigned m = 0; m < GW_MX_METHODS; m++) {
             for (unsigned c = 0; c < GW_MX_CODES; c++) {
                 uint64_t v = row[GW_MX_R_REQ_AT(m, c)];
-                if (v == 0)
-                    continue;
-                gw__prom_puts(o, "gantry_http_requests_total{");
-                gw__prom_puts(o, base);
-                gw__prom_puts(o, ",method=\"");
-                gw__prom_puts(o, gw_mx_method_name(m));
-                gw__prom_puts(o, "\",class=\"");
-                gw__prom_puts(o, gw_mx_code_class(c));
-                gw__prom_puts(o, "\",code=\"");
-                gw__prom_puts(o, gw_mx_code_name(c));
-                gw__prom_puts(o, "\"} ");
-                gw__prom_put_u64(o, v);
-                gw__prom_put(o, "\n", 1);
+                if (v != 0)
+                    request_line(o, base, llen, m, c, v);
             }
         }
     }
@@ -170,28 +186,24 @@ void gw__prom_requests(struct gw__prom *o, const struct gw_metrics_total *t)
     };
     for (size_t f = 0; f < 2; f++) {
         gw__prom_family(o, bytes[f].name, "counter", bytes[f].help);
+        size_t nlen = strlen(bytes[f].name);
         for (size_t r = 0; r < l->nrows[GW_MX_ROUTE]; r++) {
             const uint64_t *row = gw_metrics_total_row(t, GW_MX_ROUTE, r);
-            const char *key = l->keys[GW_MX_ROUTE][r];
             if (r == 0 && row[bytes[f].word] == 0)
                 continue; /* unrouted traffic, when there was none */
-            gw__prom_lbl_reset(&lb);
-            gw__prom_lbl_add(&lb, "service", gw__observe_key_part(key, 0));
-            gw__prom_lbl_add(&lb, "route", gw__observe_key_part(key, 1));
-            gw__prom_sample_u64(o, bytes[f].name, lb.s, row[bytes[f].word]);
+            const char *lbl = gw__prom_rows_get(routes, r, &llen);
+            gw__prom_line_u64(o, bytes[f].name, nlen, lbl, llen, row[bytes[f].word]);
         }
     }
     gw__prom_family(
         o, "gantry_http_request_duration_seconds", "histogram",
         "Time from a request's first byte to its last response byte, by service and route.");
     static struct gw_hist_sum h;
+    static const char hname[] = "gantry_http_request_duration_seconds";
     for (size_t r = 0; r < l->nrows[GW_MX_ROUTE]; r++) {
-        const char *key = l->keys[GW_MX_ROUTE][r];
         gw_metrics_total_hist(t, r, &h);
-        gw__prom_lbl_reset(&lb);
-        gw__prom_lbl_add(&lb, "service", gw__observe_key_part(key, 0));
-        gw__prom_lbl_add(&lb, "route", gw__observe_key_part(key, 1));
-        gw__prom_histogram(o, "gantry_http_request_duration_seconds", lb.s, &h);
+        const char *lbl = gw__prom_rows_get(routes, r, &llen);
+        gw__prom_histogram_n(o, hname, sizeof hname - 1, lbl, llen, &h);
     }
     gw__prom_family(
         o, "gantry_http_consumer_requests_total", "counter",

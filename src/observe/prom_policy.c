@@ -78,11 +78,11 @@ void gw__prom_policy_counts(struct gw__prom *o, const struct gw_metrics_total *t
     };
     for (size_t f = 0; f < sizeof cache_svc / sizeof cache_svc[0]; f++) {
         gw__prom_family(o, cache_svc[f].name, "counter", cache_svc[f].help);
+        size_t nlen = strlen(cache_svc[f].name), llen;
         for (size_t i = 0; i < l->nrows[GW_MX_SERVICE]; i++) {
-            gw__prom_lbl_reset(&lb);
-            gw__prom_lbl_add(&lb, "service", gw__observe_key_part(l->keys[GW_MX_SERVICE][i], 0));
-            gw__prom_sample_u64(
-                o, cache_svc[f].name, lb.s,
+            const char *lbl = gw__prom_rows_get(&o->rows[GW_MX_SERVICE], i, &llen);
+            gw__prom_line_u64(
+                o, cache_svc[f].name, nlen, lbl, llen,
                 gw_metrics_total_row(t, GW_MX_SERVICE, i)[GW_MX_S_CACHE + cache_svc[f].word]);
         }
     }

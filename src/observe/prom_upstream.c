@@ -4,6 +4,7 @@
  * and the live states (health check verdict, ejection, circuits) read beside the snapshot.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "control/snapshot-t.h"
 #include "core/error.h"
@@ -16,7 +17,6 @@
 void gw__prom_service_resilience(struct gw__prom *o, const struct gw_metrics_total *t)
 {
     const struct gw_metrics_layout *l = t->layout;
-    struct gw__prom_labels lb;
     static const struct {
         const char *name, *help;
         unsigned word;
@@ -31,51 +31,37 @@ void gw__prom_service_resilience(struct gw__prom *o, const struct gw_metrics_tot
     };
     for (size_t f = 0; f < sizeof svc / sizeof svc[0]; f++) {
         gw__prom_family(o, svc[f].name, "counter", svc[f].help);
+        size_t nlen = strlen(svc[f].name), llen;
         for (size_t i = 0; i < l->nrows[GW_MX_SERVICE]; i++) {
-            gw__prom_lbl_reset(&lb);
-            gw__prom_lbl_add(&lb, "service", gw__observe_key_part(l->keys[GW_MX_SERVICE][i], 0));
-            gw__prom_sample_u64(o, svc[f].name, lb.s,
-                                gw_metrics_total_row(t, GW_MX_SERVICE, i)[svc[f].word]);
+            const char *lbl = gw__prom_rows_get(&o->rows[GW_MX_SERVICE], i, &llen);
+            gw__prom_line_u64(o, svc[f].name, nlen, lbl, llen,
+                              gw_metrics_total_row(t, GW_MX_SERVICE, i)[svc[f].word]);
         }
     }
 }
 
 void gw__prom_upstream_latency(struct gw__prom *o, const struct gw_metrics_total *t)
 {
+    static const struct {
+        const char *name, *help;
+        bool ttfb;
+    } fam[] = {
+        {"gantry_upstream_try_duration_seconds",
+         "Duration of one upstream try (connect or reuse to the response's end), by service.",
+         false},
+        {"gantry_upstream_first_byte_seconds",
+         "Time from a try's start to the first byte of the upstream's response, by service.", true},
+    };
     const struct gw_metrics_layout *l = t->layout;
-    struct gw__prom_labels lb;
     static struct gw_hist_sum h;
-    gw__prom_family(
-        o, "gantry_upstream_try_duration_seconds", "histogram",
-        "Duration of one upstream try (connect or reuse to the response's end), by service.");
-    for (size_t i = 0; i < l->nservices; i++) {
-        gw_metrics_total_hist(t, l->svc[i].hist_try, &h);
-        gw__prom_lbl_reset(&lb);
-        gw__prom_lbl_add(&lb, "service", gw__observe_key_part(l->keys[GW_MX_SERVICE][i], 0));
-        gw__prom_histogram(o, "gantry_upstream_try_duration_seconds", lb.s, &h);
-    }
-    gw__prom_family(
-        o, "gantry_upstream_first_byte_seconds", "histogram",
-        "Time from a try's start to the first byte of the upstream's response, by service.");
-    for (size_t i = 0; i < l->nservices; i++) {
-        gw_metrics_total_hist(t, l->svc[i].hist_ttfb, &h);
-        gw__prom_lbl_reset(&lb);
-        gw__prom_lbl_add(&lb, "service", gw__observe_key_part(l->keys[GW_MX_SERVICE][i], 0));
-        gw__prom_histogram(o, "gantry_upstream_first_byte_seconds", lb.s, &h);
-    }
-}
-
-/* Per target: counters from the rows, states from the live state beside the snapshot. */
-/* gantry_circuit_transitions_total of one circuit, lb its labels (service, target). */
-static void circuit_transitions(struct gw__prom *o, const struct gw__prom_labels *lb,
-                                const struct gw_breaker_stats *bs)
-{
-    static const char *const to[] = {"open", "half_open", "closed"};
-    const uint64_t n[] = {bs->times_opened, bs->times_half_opened, bs->times_closed};
-    for (size_t i = 0; i < 3; i++) {
-        struct gw__prom_labels l = *lb;
-        gw__prom_lbl_add(&l, "to", to[i]);
-        gw__prom_sample_u64(o, "gantry_circuit_transitions_total", l.s, n[i]);
+    for (size_t f = 0; f < 2; f++) {
+        gw__prom_family(o, fam[f].name, "histogram", fam[f].help);
+        size_t nlen = strlen(fam[f].name), llen;
+        for (size_t i = 0; i < l->nservices; i++) {
+            gw_metrics_total_hist(t, fam[f].ttfb ? l->svc[i].hist_ttfb : l->svc[i].hist_try, &h);
+            const char *lbl = gw__prom_rows_get(&o->rows[GW_MX_SERVICE], i, &llen);
+            gw__prom_histogram_n(o, fam[f].name, nlen, lbl, llen, &h);
+        }
     }
 }
 
@@ -101,6 +87,10 @@ struct states_now {
     size_t *usable;                  /* per service: its targets taking traffic */
     struct circuit_now *svc_circuit; /* per service */
     struct target_now **tgt;         /* per service, per target */
+    /* labels: service="s" per service; service="s",target="t" per target, a service's after
+     * the previous service's (tgt_at[i] is service i's first) */
+    struct gw__prom_rows svc_lbl, tgt_lbl;
+    size_t *tgt_at;
 };
 
 static void states_free(struct states_now *st)
@@ -111,16 +101,46 @@ static void states_free(struct states_now *st)
     free(st->tgt);
     free(st->svc_circuit);
     free(st->usable);
+    free(st->tgt_at);
+    gw__prom_rows_free(&st->svc_lbl);
+    gw__prom_rows_free(&st->tgt_lbl);
+}
+
+/* The label sets of every service and target of st->snap, escaped once. */
+static int states_labels(struct states_now *st)
+{
+    const struct gw_snapshot *snap = st->snap;
+    struct gw__prom_labels lb;
+    for (size_t i = 0; i < snap->nservices; i++) {
+        const struct gw_service *svc = &snap->services[i];
+        gw__prom_lbl_reset(&lb);
+        gw__prom_lbl_add(&lb, "service", svc->conf->name);
+        if (gw__prom_rows_push(&st->svc_lbl, &lb) < 0)
+            return GW_ENOMEM;
+        st->tgt_at[i] = st->tgt_lbl.n;
+        for (size_t k = 0; k < svc->ntargets; k++) {
+            struct gw__prom_labels tl;
+            gw__prom_lbl_copy(&tl, &lb);
+            gw__prom_lbl_add(&tl, "target", svc->targets[k].key);
+            if (gw__prom_rows_push(&st->tgt_lbl, &tl) < 0)
+                return GW_ENOMEM;
+        }
+    }
+    return 0;
 }
 
 static int states_read(struct states_now *st, const struct gw_snapshot *snap, uint64_t now)
 {
     size_t n = snap->nservices ? snap->nservices : 1;
     *st = (struct states_now){.snap = snap};
+    gw__prom_rows_init(&st->svc_lbl);
+    gw__prom_rows_init(&st->tgt_lbl);
     st->usable = calloc(n, sizeof *st->usable);
     st->svc_circuit = calloc(n, sizeof *st->svc_circuit);
     st->tgt = calloc(n, sizeof *st->tgt);
-    if (st->usable == NULL || st->svc_circuit == NULL || st->tgt == NULL)
+    st->tgt_at = calloc(n, sizeof *st->tgt_at);
+    if (st->usable == NULL || st->svc_circuit == NULL || st->tgt == NULL || st->tgt_at == NULL ||
+        states_labels(st) < 0)
         goto fail;
     for (size_t i = 0; i < snap->nservices; i++) {
         const struct gw_service *svc = &snap->services[i];
@@ -163,44 +183,80 @@ enum circuit_family {
     CF_TRANSITIONS
 };
 
-static void circuit_sample(struct gw__prom *o, enum circuit_family f,
-                           const struct gw__prom_labels *lb, const struct gw_breaker_stats *bs)
+/* "name{labels<extra>} v\n"; labels not empty. */
+static void line_extra(struct gw__prom *o, const char *name, size_t nlen, const char *lbl,
+                       size_t llen, const char *extra, size_t elen, int64_t v)
 {
+    char *p = gw__prom_room(o, nlen + llen + elen + 4 + GW__PROM_U64_MAX + 1);
+    if (p == NULL)
+        return;
+    memcpy(p, name, nlen);
+    p += nlen;
+    *p++ = '{';
+    memcpy(p, lbl, llen);
+    p += llen;
+    memcpy(p, extra, elen);
+    p += elen;
+    *p++ = '}';
+    *p++ = ' ';
+    if (v < 0)
+        *p++ = '-';
+    p = gw__prom_u64_to(p, v < 0 ? (uint64_t)-v : (uint64_t)v);
+    *p++ = '\n';
+    gw__prom_commit(o, p);
+}
+
+#define S_(x) x, sizeof(x) - 1
+
+/* One circuit's line(s) of family f; extra: what follows lbl in its label set. */
+static void circuit_sample(struct gw__prom *o, enum circuit_family f, const char *lbl, size_t llen,
+                           const char *extra, size_t elen, const struct gw_breaker_stats *bs)
+{
+    static const struct {
+        const char *s;
+        size_t n;
+    } to[] = {{S_(",to=\"open\"")}, {S_(",to=\"half_open\"")}, {S_(",to=\"closed\"")}};
+    char ex[32];
     switch (f) {
     case CF_STATE:
-        gw__prom_sample_u64(o, "gantry_circuit_state", lb->s, (uint64_t)bs->state);
+        line_extra(o, S_("gantry_circuit_state"), lbl, llen, extra, elen, (int64_t)bs->state);
         break;
     case CF_OPEN:
-        gw__prom_sample_u64(o, "gantry_circuit_open", lb->s, bs->state != GW_BREAKER_CLOSED);
+        line_extra(o, S_("gantry_circuit_open"), lbl, llen, extra, elen,
+                   bs->state != GW_BREAKER_CLOSED);
         break;
     case CF_OPENINGS:
-        gw__prom_sample_u64(o, "gantry_circuit_openings_total", lb->s, bs->times_opened);
+        line_extra(o, S_("gantry_circuit_openings_total"), lbl, llen, extra, elen,
+                   (int64_t)bs->times_opened);
         break;
-    case CF_TRANSITIONS:
-        circuit_transitions(o, lb, bs);
+    case CF_TRANSITIONS: {
+        const uint64_t n[] = {bs->times_opened, bs->times_half_opened, bs->times_closed};
+        for (size_t i = 0; i < 3; i++) {
+            memcpy(ex, extra, elen);
+            memcpy(ex + elen, to[i].s, to[i].n);
+            line_extra(o, S_("gantry_circuit_transitions_total"), lbl, llen, ex, elen + to[i].n,
+                       (int64_t)n[i]);
+        }
         break;
+    }
     }
 }
 
 /* One circuit family over every circuit: a service's own (target="") before its targets'. */
 static void circuit_family(struct gw__prom *o, const struct states_now *st, enum circuit_family f)
 {
-    struct gw__prom_labels lb;
+    size_t llen;
     for (size_t i = 0; i < st->snap->nservices; i++) {
         const struct gw_service *svc = &st->snap->services[i];
         if (st->svc_circuit[i].on) {
-            gw__prom_lbl_reset(&lb);
-            gw__prom_lbl_add(&lb, "service", svc->conf->name);
-            gw__prom_lbl_add(&lb, "target", "");
-            circuit_sample(o, f, &lb, &st->svc_circuit[i].bs);
+            const char *lbl = gw__prom_rows_get(&st->svc_lbl, i, &llen);
+            circuit_sample(o, f, lbl, llen, S_(",target=\"\""), &st->svc_circuit[i].bs);
         }
         for (size_t k = 0; k < svc->ntargets; k++) {
             if (!st->tgt[i][k].circuit.on)
                 continue;
-            gw__prom_lbl_reset(&lb);
-            gw__prom_lbl_add(&lb, "service", svc->conf->name);
-            gw__prom_lbl_add(&lb, "target", svc->targets[k].key);
-            circuit_sample(o, f, &lb, &st->tgt[i][k].circuit.bs);
+            const char *lbl = gw__prom_rows_get(&st->tgt_lbl, st->tgt_at[i] + k, &llen);
+            circuit_sample(o, f, lbl, llen, "", 0, &st->tgt[i][k].circuit.bs);
         }
     }
 }
@@ -214,27 +270,26 @@ enum target_family {
 
 static void target_family(struct gw__prom *o, const struct states_now *st, enum target_family f)
 {
-    static const char *const names[] = {"gantry_target_up", "gantry_target_health_check_up",
-                                        "gantry_target_ejected"};
-    struct gw__prom_labels lb;
+    static const struct {
+        const char *s;
+        size_t n;
+    } names[] = {{S_("gantry_target_up")},
+                 {S_("gantry_target_health_check_up")},
+                 {S_("gantry_target_ejected")}};
+    size_t llen;
     for (size_t i = 0; i < st->snap->nservices; i++) {
         const struct gw_service *svc = &st->snap->services[i];
         for (size_t k = 0; k < svc->ntargets; k++) {
             const struct target_now *tn = &st->tgt[i][k];
             if (f != TF_UP && !tn->has_state)
                 continue;
-            gw__prom_lbl_reset(&lb);
-            gw__prom_lbl_add(&lb, "service", svc->conf->name);
-            gw__prom_lbl_add(&lb, "target", svc->targets[k].key);
-            if (f == TF_HEALTH) {
-                gw__prom_puts(o, "gantry_target_health_check_up{");
-                gw__prom_puts(o, lb.s);
-                gw__prom_puts(o, tn->health == GW_HEALTH_UP     ? "} 1\n"
-                                 : tn->health == GW_HEALTH_DOWN ? "} 0\n"
-                                                                : "} -1\n");
-            } else {
-                gw__prom_sample_u64(o, names[f], lb.s, f == TF_UP ? tn->usable : tn->ejected);
-            }
+            const char *lbl = gw__prom_rows_get(&st->tgt_lbl, st->tgt_at[i] + k, &llen);
+            int64_t v = f == TF_UP                     ? tn->usable
+                        : f == TF_EJECTED              ? tn->ejected
+                        : tn->health == GW_HEALTH_UP   ? 1
+                        : tn->health == GW_HEALTH_DOWN ? 0
+                                                       : -1;
+            line_extra(o, names[f].s, names[f].n, lbl, llen, "", 0, v);
         }
     }
 }
@@ -252,24 +307,28 @@ static void service_family(struct gw__prom *o, const struct states_now *st, enum
     static const char *const names[] = {"gantry_service_targets", "gantry_service_healthy_targets",
                                         "gantry_service_slo_latency_p99_seconds",
                                         "gantry_service_slo_error_rate"};
-    struct gw__prom_labels lb;
+    size_t nlen = strlen(names[f]), llen;
     for (size_t i = 0; i < st->snap->nservices; i++) {
         const struct gw_service *svc = &st->snap->services[i];
-        gw__prom_lbl_reset(&lb);
-        gw__prom_lbl_add(&lb, "service", svc->conf->name);
+        const char *lbl = gw__prom_rows_get(&st->svc_lbl, i, &llen);
+        char *p;
         switch (f) {
         case SF_TARGETS:
-            gw__prom_sample_u64(o, names[f], lb.s, svc->ntargets);
+            gw__prom_line_u64(o, names[f], nlen, lbl, llen, svc->ntargets);
             break;
         case SF_HEALTHY:
-            gw__prom_sample_u64(o, names[f], lb.s, st->usable[i]);
+            gw__prom_line_u64(o, names[f], nlen, lbl, llen, st->usable[i]);
             break;
         /* Exported so that alert rules can compare a service with its own objective. */
         case SF_SLO_LATENCY:
-            gw__prom_sample_double(o, names[f], lb.s, (double)svc->conf->slo_latency_p99_ms / 1e3);
-            break;
         case SF_SLO_ERRORS:
-            gw__prom_sample_double(o, names[f], lb.s, svc->conf->slo_error_rate);
+            p = gw__prom_room(o, nlen + llen + 3);
+            if (p == NULL)
+                return;
+            gw__prom_commit(o, gw__prom_series_to(p, names[f], nlen, "", 0, lbl, llen));
+            gw__prom_put_double(o, f == SF_SLO_LATENCY ? (double)svc->conf->slo_latency_p99_ms / 1e3
+                                                       : svc->conf->slo_error_rate);
+            gw__prom_put(o, "\n", 1);
             break;
         }
     }
@@ -342,7 +401,6 @@ void gw__prom_targets(struct gw__prom *o, struct gw_server *s, const struct gw_m
 {
     (void)s;
     const struct gw_metrics_layout *l = t->layout;
-    struct gw__prom_labels lb;
     static const struct {
         const char *name, *help;
         unsigned word;
@@ -359,28 +417,28 @@ void gw__prom_targets(struct gw__prom *o, struct gw_server *s, const struct gw_m
          GW_MX_T_TIMEOUTS},
         {"gantry_outlier_ejections_total", "Ejections by outlier detection.", GW_MX_T_EJECTIONS},
     };
+    const struct gw__prom_rows *rows = &o->rows[GW_MX_TARGET];
+    size_t llen;
     for (size_t f = 0; f < sizeof tf / sizeof tf[0]; f++) {
         gw__prom_family(o, tf[f].name, "counter", tf[f].help);
+        size_t nlen = strlen(tf[f].name);
         for (size_t i = 0; i < l->nrows[GW_MX_TARGET]; i++) {
-            const char *key = l->keys[GW_MX_TARGET][i];
-            gw__prom_lbl_reset(&lb);
-            gw__prom_lbl_add(&lb, "service", gw__observe_key_part(key, 0));
-            gw__prom_lbl_add(&lb, "target", gw__observe_key_part(key, 1));
-            gw__prom_sample_u64(o, tf[f].name, lb.s,
-                                gw_metrics_total_row(t, GW_MX_TARGET, i)[tf[f].word]);
+            const char *lbl = gw__prom_rows_get(rows, i, &llen);
+            gw__prom_line_u64(o, tf[f].name, nlen, lbl, llen,
+                              gw_metrics_total_row(t, GW_MX_TARGET, i)[tf[f].word]);
         }
     }
-    gw__prom_family(o, "gantry_upstream_try_seconds_total", "counter",
+    static const char seconds[] = "gantry_upstream_try_seconds_total";
+    gw__prom_family(o, seconds, "counter",
                     "Time spent in upstream tries, per target (divide by tries for the mean).");
     for (size_t i = 0; i < l->nrows[GW_MX_TARGET]; i++) {
-        const char *key = l->keys[GW_MX_TARGET][i];
-        gw__prom_lbl_reset(&lb);
-        gw__prom_lbl_add(&lb, "service", gw__observe_key_part(key, 0));
-        gw__prom_lbl_add(&lb, "target", gw__observe_key_part(key, 1));
-        gw__prom_puts(o, "gantry_upstream_try_seconds_total{");
-        gw__prom_puts(o, lb.s);
-        gw__prom_puts(o, "} ");
-        gw__prom_put_seconds(o, gw_metrics_total_row(t, GW_MX_TARGET, i)[GW_MX_T_TRY_NS]);
-        gw__prom_put(o, "\n", 1);
+        const char *lbl = gw__prom_rows_get(rows, i, &llen);
+        char *p = gw__prom_room(o, sizeof seconds + llen + 3 + GW__PROM_SECONDS_MAX + 1);
+        if (p == NULL)
+            break;
+        p = gw__prom_series_to(p, seconds, sizeof seconds - 1, "", 0, lbl, llen);
+        p = gw__prom_seconds_to(p, gw_metrics_total_row(t, GW_MX_TARGET, i)[GW_MX_T_TRY_NS]);
+        *p++ = '\n';
+        gw__prom_commit(o, p);
     }
 }

@@ -6,21 +6,39 @@
  * within a few milliseconds.
  */
 #include "control/snapshot-t.h"
+#include "core/error.h"
 #include "metrics/hub.h"
 #include "observe/internal.h"
 #include "observe/observe.h"
 #include "runtime/server-t.h"
 
+/* The size of the last exposition (control thread): the next one is about as long, so its
+ * buffer is reserved at once instead of grown by doubling. */
+static size_t last_len;
+
 int gw_observe_prometheus(struct gw_server *s, struct gw_buf *b)
 {
-    struct gw__prom o = {b, 0};
+    struct gw__prom o = {.b = b};
+    struct gw__prom_rows rows[GW_MX_KINDS];
     uint64_t t0 = uv_hrtime();
+    if (last_len > 0 && b->len == 0)
+        o.rc =
+            gw_buf_reserve(b, last_len + last_len / 8 < b->max ? last_len + last_len / 8 : b->max);
     gw__prom_process(&o, s);
     gw__prom_connections(&o, s);
     gw__prom_tunnels(&o, s);
     struct gw_metrics_total t;
     bool have = s->metrics && s->snap && s->snap->metrics &&
                 (gw_metrics_hub_collect(s->metrics), gw_metrics_hub_total(s->metrics, &t) == 0);
+    for (int k = 0; k < GW_MX_KINDS; k++)
+        gw__prom_rows_init(&rows[k]);
+    if (have && (gw__prom_rows_of_layout(&rows[GW_MX_SERVICE], t.layout, GW_MX_SERVICE) < 0 ||
+                 gw__prom_rows_of_layout(&rows[GW_MX_ROUTE], t.layout, GW_MX_ROUTE) < 0 ||
+                 gw__prom_rows_of_layout(&rows[GW_MX_TARGET], t.layout, GW_MX_TARGET) < 0)) {
+        have = false;
+        o.rc = GW_ENOMEM;
+    }
+    o.rows = have ? rows : NULL;
     if (have) {
         gw__prom_requests(&o, &t);
         gw__prom_grpc(&o, &t);
@@ -53,5 +71,9 @@ int gw_observe_prometheus(struct gw_server *s, struct gw_buf *b)
                     "Time this exposition took to build, seconds.");
     gw__prom_sample_double(&o, "gantry_metrics_scrape_duration_seconds", "",
                            (double)(uv_hrtime() - t0) / 1e9);
+    for (int k = 0; k < GW_MX_KINDS; k++)
+        gw__prom_rows_free(&rows[k]);
+    if (o.rc == 0)
+        last_len = b->len;
     return o.rc;
 }

@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import time
 
@@ -531,6 +532,60 @@ def test_no_traffic_reads_as_no_data():
         by = {x["service"]: x for x in h["services"]}
         assert by["dead"]["inputs"]["error_rate"] is None, by["dead"]
         assert by["dead"]["components"]["errors"] == 100, by["dead"]
+
+
+def test_a_large_scrape_a_client_does_not_read_holds_nothing_up():
+    """An exposition larger than a socket's send buffer can grow (tcp_wmem's maximum) to a
+    client that reads nothing (its receive window kept small): what the kernel does not take
+    waits in gantry, and the control thread goes on answering other admin requests; the answer
+    arrives whole, head and body, once the client reads. On the same connection, a JSON answer
+    follows it (keep-alive after a body handed to the socket as it was)."""
+    try:
+        with open("/proc/sys/net/ipv4/tcp_wmem") as f:
+            wmem_max = int(f.read().split()[2])
+    except (OSError, IndexError, ValueError):
+        wmem_max = 4 << 20
+    services = [{"name": "s%04d" % i, "prefix": "/s%d" % i,
+                 "targets": ["http://127.0.0.%d:%d" % (t + 1, 9) for t in range(5)]}
+                for i in range(1200)]
+    with Gantry({"services": services}, ready_timeout=60) as g:
+        size = len(request(g.admin_port, "GET", "/metrics", timeout=60).body)
+        if size <= wmem_max:
+            gwtest.skip("the exposition (%d bytes) fits the send buffer (%d)" % (size, wmem_max))
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.settimeout(60)
+        s.connect(("127.0.0.1", g.admin_port))
+        try:
+            s.sendall(b"GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n"
+                      b"GET /metrics/json HTTP/1.1\r\nHost: a\r\n\r\n")
+            for _ in range(3):  # the scrape's write is pending: others are answered meanwhile
+                r = request(g.admin_port, "GET", "/metrics/health-score", timeout=60)
+                assert r.status == 200, r
+            data = bytearray()
+            f = s.makefile("rb")
+            for expect_type in (b"text/plain", b"application/json"):
+                head = {}
+                status = f.readline()
+                assert status.startswith(b"HTTP/1.1 200"), status
+                while True:
+                    line = f.readline()
+                    if line == b"\r\n":
+                        break
+                    k, _, v = line.partition(b":")
+                    head[k.strip().lower()] = v.strip()
+                assert head[b"content-type"].startswith(expect_type), head
+                data = f.read(int(head[b"content-length"]))
+                assert len(data) == int(head[b"content-length"])
+                if expect_type == b"text/plain":
+                    text = data.decode()
+                    assert text.endswith("gantry_metrics_scrape_duration_seconds " +
+                                         text.rsplit(" ", 1)[1])
+                    assert len(data) > wmem_max
+                else:
+                    assert data.endswith(b"}\n") and json.loads(data)["services"]
+        finally:
+            s.close()
 
 
 if __name__ == "__main__":
