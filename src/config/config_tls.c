@@ -137,6 +137,15 @@ static const struct gw__cfg_str curves_check = {check_curves};
 /* A certificate and its key are read now: one that does not load, does not match its key or
  * lists its chain out of order is an error at "cert", a staple that is not about it one at
  * "ocsp_staple", so a reload with it changes nothing. */
+void gw__cfg_cert_error(struct gw__cfg_ctx *ctx, const char *cert, const char *key, const char *why)
+{
+    size_t kn = strlen(key);
+    bool at_key = strcmp(cert, key) != 0 && strncmp(why, key, kn) == 0 && why[kn] == ':';
+    gw__cfg_push_key(ctx, at_key ? "key" : "cert");
+    gw__cfg_error(ctx, "%s", why);
+    gw__cfg_pop(ctx);
+}
+
 static void cert_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
 {
     (void)json;
@@ -146,9 +155,7 @@ static void cert_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
     if (!cc->cert || !cc->key)
         return;
     if (gw_tls_cert_check(cc->cert, cc->key, &info, why, sizeof why) < 0) {
-        gw__cfg_push_key(ctx, "cert");
-        gw__cfg_error(ctx, "%s", why);
-        gw__cfg_pop(ctx);
+        gw__cfg_cert_error(ctx, cc->cert, cc->key, why);
         return;
     }
     /* The staple is read now too: the file is a successful OCSP response about this very
