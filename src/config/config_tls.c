@@ -140,7 +140,11 @@ static const struct gw__cfg_str curves_check = {check_curves};
 void gw__cfg_cert_error(struct gw__cfg_ctx *ctx, const char *cert, const char *key, const char *why)
 {
     size_t kn = strlen(key);
-    bool at_key = strcmp(cert, key) != 0 && strncmp(why, key, kn) == 0 && why[kn] == ':';
+    /* the key file unreadable, or no key: at "key"; a key that does not match the leaf, at
+     * "cert" (the leaf may be the one out of place) */
+    bool at_key = strcmp(cert, key) != 0 && strncmp(why, key, kn) == 0 &&
+                  (strncmp(why + kn, ": cannot open", 13) == 0 ||
+                   strncmp(why + kn, ": no PEM private key", 20) == 0);
     gw__cfg_push_key(ctx, at_key ? "key" : "cert");
     gw__cfg_error(ctx, "%s", why);
     gw__cfg_pop(ctx);

@@ -387,8 +387,7 @@ void gw__cfg_error_in_string(struct gw__cfg_ctx *ctx, size_t off, const char *fm
 void gw__cfg_error_raw(struct gw__cfg_ctx *ctx, int line, int column, const char *path,
                        const char *msg);
 /* Records gw_tls_cert_check's why for the "cert" and "key" keys of the object at the top of
- * ctx's path: at "key" when why is about the key file (it starts with its path), else at
- * "cert". */
+ * ctx's path: at "key" when the key file cannot be read or holds no key, else at "cert". */
 void gw__cfg_cert_error(struct gw__cfg_ctx *ctx, const char *cert, const char *key,
                         const char *why);
 /* Records a syntax error of the JSON text at byte offset off (line, column), with the key path
