@@ -364,6 +364,7 @@ FOUND = [
     # a key file that cannot be read was an error at "cert"
     ("tls.certificates[].key", "", "tls.certificates[0].key", False),
     ("services[].upstream_tls.key", "/nonexistent.key", "services[0].upstream_tls.key", False),
+    ("tls.certificates[].key", "k" * 600, "tls.certificates[0].key", False),
     # values the JSON parser refuses were named by their place only
     ("limits.max_headers", 18446744073709551617, "limits.max_headers", False),
     ("probes.startup", "/a\x00b", "probes.startup", False),
