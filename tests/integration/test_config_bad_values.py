@@ -320,6 +320,9 @@ def cases(keys):
 OTHER_KEY = {
     # the base's identity.jwt.active names the key's kid: any other leaves it naming none
     "identity.jwt.keys[].kid": "identity.jwt.active",
+    # the base's auth rule is "required": false, which roles or permissions contradict
+    "services[].auth.rules[].roles": "services[].auth.rules[].required",
+    "services[].auth.rules[].permissions": "services[].auth.rules[].required",
 }
 
 
