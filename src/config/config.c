@@ -324,9 +324,21 @@ static json_t *parse_text(struct gw__cfg_ctx *ctx, const char *text, size_t len,
     json_error_t jerr;
     root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL) {
-        /* jansson reports the line and the character column of the offending token. */
-        gw__cfg_error_raw(ctx, jerr.line > 0 ? jerr.line : 1, jerr.column > 0 ? jerr.column : 1, "",
-                          jerr.text);
+        /* jansson reports the line and the character column of the offending token. A value
+         * it refuses (a NUL in a string, an integer beyond 64 bits, a key given twice) is
+         * named by its key path too: the value the byte offset is in. A misplaced token is
+         * not (the member before it would be named). */
+        enum json_error_code code = json_error_code(&jerr);
+        const char *msg = jerr.text;
+        if (code == json_error_null_character)
+            msg = "\\u0000 (a NUL character) is not allowed in a string";
+        int line = jerr.line > 0 ? jerr.line : 1;
+        int column = jerr.column > 0 ? jerr.column : 1;
+        if (code == json_error_null_character || code == json_error_numeric_overflow ||
+            code == json_error_duplicate_key)
+            gw__cfg_syntax_error(ctx, line, column, (size_t)jerr.position, msg);
+        else
+            gw__cfg_error_raw(ctx, line, column, "", msg);
     }
     return root;
 }

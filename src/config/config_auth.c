@@ -202,10 +202,22 @@ static bool load_key(struct gw__cfg_ctx *ctx, const struct gw_jwt_key_conf *kc,
         return false;
     }
     bool hmac = alg <= GW_JWT_HS512;
-    int sources = (kc->secret != NULL) + (kc->pem != NULL) + (kc->pem_file != NULL);
-    if (sources != 1 || (hmac && kc->secret == NULL) || (!hmac && kc->secret != NULL)) {
-        gw__cfg_error(ctx, "%s needs exactly one of %s", kc->alg,
-                      hmac ? "\"secret\"" : "\"pem\" or \"pem_file\" (a public key)");
+    const char *sources = hmac ? "\"secret\"" : "\"pem\" or \"pem_file\" (a public key)";
+    /* a key source too many is named where it is written; none, at the key's object */
+    const char *extra = hmac ? (kc->pem        ? "pem"
+                                : kc->pem_file ? "pem_file"
+                                               : NULL)
+                             : (kc->secret                ? "secret"
+                                : kc->pem && kc->pem_file ? "pem_file"
+                                                          : NULL);
+    if (extra) {
+        gw__cfg_push_key(ctx, extra);
+        gw__cfg_error(ctx, "%s needs exactly one of %s: leave this key out", kc->alg, sources);
+        gw__cfg_pop(ctx);
+        return false;
+    }
+    if (hmac ? kc->secret == NULL : kc->pem == NULL && kc->pem_file == NULL) {
+        gw__cfg_error(ctx, "%s needs exactly one of %s", kc->alg, sources);
         return false;
     }
     if (hmac) {

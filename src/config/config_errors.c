@@ -187,6 +187,17 @@ void gw__cfg_error_raw(struct gw__cfg_ctx *ctx, int line, int column, const char
     add_error(ctx, line, column, path, msg);
 }
 
+void gw__cfg_syntax_error(struct gw__cfg_ctx *ctx, int line, int column, size_t off,
+                          const char *msg)
+{
+    char path[256];
+    size_t depth = ctx->depth;
+    ctx->depth = gw__json_path_at(ctx->text, ctx->len, off, ctx->path, GW__CFG_MAX_DEPTH);
+    format_path(ctx, path, sizeof path);
+    ctx->depth = depth;
+    add_error(ctx, line, column, path, msg);
+}
+
 void gw__cfg_locate(const struct gw__cfg_ctx *ctx, bool at_key, int *line, int *column)
 {
     if (ctx->pos != NULL)

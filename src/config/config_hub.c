@@ -181,7 +181,8 @@ static void hub_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
             gw__cfg_pop(ctx);
         }
     }
-    if (hc->publish_path) {
+    /* hc->path NULL: it was refused, and the error said why */
+    if (hc->publish_path && hc->path) {
         size_t pl = strlen(hc->path), ql = strlen(hc->publish_path);
         size_t n = pl < ql ? pl : ql;
         gw__cfg_push_key(ctx, "publish_path");

@@ -542,7 +542,9 @@ static void build_keys(struct gw__cfg_ctx *ctx, struct gw_config *cfg)
     }
     bool ok = true;
     if (ic->secret) {
-        if (strlen(ic->kid) >= GW_JWT_KID_MAX) {
+        if (ic->kid == NULL) { /* refused, and the error said why */
+            ok = false;
+        } else if (strlen(ic->kid) >= GW_JWT_KID_MAX) {
             jwt_error(ctx, "kid", -1, NULL, "too long");
             ok = false;
         } else if (gw_jwt_signer_hmac(&keys[got], ic->kid, ic->secret, strlen(ic->secret)) != 0) {
@@ -558,7 +560,7 @@ static void build_keys(struct gw__cfg_ctx *ctx, struct gw_config *cfg)
         bool dup = false;
         for (size_t j = 0; kc->kid && j < i; j++)
             dup |= ic->key_confs[j].kid && strcmp(ic->key_confs[j].kid, kc->kid) == 0;
-        if (kc->kid && (dup || (ic->secret && strcmp(ic->kid, kc->kid) == 0))) {
+        if (kc->kid && (dup || (ic->secret && ic->kid && strcmp(ic->kid, kc->kid) == 0))) {
             jwt_error(ctx, "keys", (long)i, "kid",
                       dup ? "the same kid as an earlier key" : "the same kid as jwt.kid");
             ok = false;

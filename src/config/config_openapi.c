@@ -64,10 +64,33 @@ static const struct gw__cfg_field service_fields[] = {
 static void service_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
 {
     (void)obj;
-    /* Counted on the JSON: a key whose value was refused is reported on its own. */
-    size_t n = json_is_object(json) ? json_object_size(json) : 1;
-    if (n != 1)
+    /* Counted on the JSON: a key whose value was refused is reported on its own. A source
+     * too many is named where it is written; none, at the object. */
+    const char *first = NULL;
+    const char *extra = NULL;
+    const char *key;
+    json_t *v;
+    if (!json_is_object(json))
+        return;
+    json_object_foreach(json, key, v)
+    {
+        if (strcmp(key, "url") != 0 && strcmp(key, "path") != 0 && strcmp(key, "file") != 0)
+            continue;
+        if (first == NULL)
+            first = key;
+        else if (extra == NULL)
+            extra = key;
+    }
+    if (extra) {
+        gw__cfg_push_key(ctx, extra);
+        gw__cfg_error(ctx,
+                      "\"%s\" is named too: name exactly one of \"url\", \"path\" or "
+                      "\"file\"",
+                      first);
+        gw__cfg_pop(ctx);
+    } else if (first == NULL) {
         gw__cfg_error(ctx, "name exactly one of \"url\", \"path\" or \"file\"");
+    }
 }
 
 const struct gw__cfg_object gw__cfg_service_openapi_obj = {

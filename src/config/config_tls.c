@@ -137,6 +137,31 @@ static const struct gw__cfg_str curves_check = {check_curves};
 /* A certificate and its key are read now: one that does not load, does not match its key or
  * lists its chain out of order is an error at "cert", a staple that is not about it one at
  * "ocsp_staple", so a reload with it changes nothing. */
+/* Whether why is about file: it starts with the file's path and a colon, or is cut short
+ * within the path (a path longer than why). */
+static bool why_names(const char *why, const char *file, size_t *after)
+{
+    size_t n = strlen(file);
+    size_t w = strlen(why);
+    *after = n < w ? n : w;
+    return w <= n ? strncmp(why, file, w) == 0 : strncmp(why, file, n) == 0 && why[n] == ':';
+}
+
+void gw__cfg_cert_error(struct gw__cfg_ctx *ctx, const char *cert, const char *key, const char *why)
+{
+    size_t at;
+    size_t cert_at;
+    /* the key file unreadable, or no key: at "key"; a key that does not match the leaf, at
+     * "cert" (the leaf may be the one out of place) */
+    bool at_key = strcmp(cert, key) != 0 && why_names(why, key, &at) &&
+                  !why_names(why, cert, &cert_at) &&
+                  (why[at] == '\0' || strncmp(why + at, ": cannot open", 13) == 0 ||
+                   strncmp(why + at, ": no PEM private key", 20) == 0);
+    gw__cfg_push_key(ctx, at_key ? "key" : "cert");
+    gw__cfg_error(ctx, "%s", why);
+    gw__cfg_pop(ctx);
+}
+
 static void cert_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
 {
     (void)json;
@@ -146,9 +171,7 @@ static void cert_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
     if (!cc->cert || !cc->key)
         return;
     if (gw_tls_cert_check(cc->cert, cc->key, &info, why, sizeof why) < 0) {
-        gw__cfg_push_key(ctx, "cert");
-        gw__cfg_error(ctx, "%s", why);
-        gw__cfg_pop(ctx);
+        gw__cfg_cert_error(ctx, cc->cert, cc->key, why);
         return;
     }
     /* The staple is read now too: the file is a successful OCSP response about this very

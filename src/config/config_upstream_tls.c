@@ -50,11 +50,8 @@ static void upstream_tls_check(struct gw__cfg_ctx *ctx, void *obj, json_t *json)
         gw__cfg_pop(ctx);
     } else if (ut->cert) {
         struct gw_tls_cert_info info;
-        if (gw_tls_cert_check(ut->cert, ut->key, &info, why, sizeof why) < 0) {
-            gw__cfg_push_key(ctx, "cert");
-            gw__cfg_error(ctx, "%s", why);
-            gw__cfg_pop(ctx);
-        }
+        if (gw_tls_cert_check(ut->cert, ut->key, &info, why, sizeof why) < 0)
+            gw__cfg_cert_error(ctx, ut->cert, ut->key, why);
     }
 }
 

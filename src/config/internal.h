@@ -34,6 +34,13 @@ struct gw__json_seg {
 size_t gw__json_locate(const char *text, size_t len, const struct gw__json_seg *path, size_t depth,
                        bool want_key, int *line, int *column);
 
+/* The key path of the value the byte offset `off` of a JSON text is in (the member or element
+ * of each container open there; keys point into text, between their quotes, escapes as
+ * written), at most cap steps: for a syntax error that jansson reports at an offset. The
+ * text need only be valid up to off. Returns the number of steps stored. */
+size_t gw__json_path_at(const char *text, size_t len, size_t off, struct gw__json_seg *path,
+                        size_t cap);
+
 /* Line and column (as above) of byte offset `off` (clamped to len). */
 void gw__json_line_col(const char *text, size_t len, size_t off, int *line, int *column);
 
@@ -379,6 +386,14 @@ void gw__cfg_error_in_string(struct gw__cfg_ctx *ctx, size_t off, const char *fm
 /* Records an error with an explicit position and path (syntax and file errors). */
 void gw__cfg_error_raw(struct gw__cfg_ctx *ctx, int line, int column, const char *path,
                        const char *msg);
+/* Records gw_tls_cert_check's why for the "cert" and "key" keys of the object at the top of
+ * ctx's path: at "key" when the key file cannot be read or holds no key, else at "cert". */
+void gw__cfg_cert_error(struct gw__cfg_ctx *ctx, const char *cert, const char *key,
+                        const char *why);
+/* Records a syntax error of the JSON text at byte offset off (line, column), with the key path
+ * of the value it is in (none for an error outside any member). */
+void gw__cfg_syntax_error(struct gw__cfg_ctx *ctx, int line, int column, size_t off,
+                          const char *msg);
 /* Sorts the errors by position and appends the "more errors" item if some were dropped. */
 void gw__cfg_errors_finish(struct gw__cfg_ctx *ctx);
 

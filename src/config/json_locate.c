@@ -283,3 +283,44 @@ size_t gw__json_locate(const char *text, size_t len, const struct gw__json_seg *
     gw__json_line_col(text, len, found, line, column);
     return resolved;
 }
+
+size_t gw__json_path_at(const char *text, size_t len, size_t off, struct gw__json_seg *path,
+                        size_t cap)
+{
+    struct lex l = {.p = text, .len = off < len ? off : len, .pos = 0};
+    size_t depth = 0; /* open containers, those beyond cap counted only */
+    while (l.pos < l.len) {
+        char c = l.p[l.pos];
+        struct gw__json_seg *top = depth > 0 && depth <= cap ? &path[depth - 1] : NULL;
+        if (c == '"') {
+            size_t start = l.pos + 1;
+            bool closed = skip_string(&l);
+            /* a string where an object's member name goes: the current member */
+            if (top && top->key != NULL && top->index == SIZE_MAX) {
+                top->key = text + start;
+                top->key_len = closed ? l.pos - 1 - start : l.len - start;
+                top->index = 0;
+            }
+            continue;
+        }
+        if (c == '{' || c == '[') {
+            if (depth < cap) /* an object's key is "" until its name is read, SIZE_MAX marks it */
+                path[depth] =
+                    (struct gw__json_seg){c == '{' ? "" : NULL, 0, c == '{' ? SIZE_MAX : 0};
+            depth++;
+        } else if ((c == '}' || c == ']') && depth > 0) {
+            depth--;
+        } else if (c == ',' && top) {
+            if (top->key == NULL)
+                top->index++;
+            else
+                *top = (struct gw__json_seg){"", 0, SIZE_MAX};
+        }
+        l.pos++;
+    }
+    /* the members being read; an object between members ends the path */
+    size_t n = 0;
+    while (n < depth && n < cap && !(path[n].key != NULL && path[n].index == SIZE_MAX))
+        n++;
+    return n;
+}

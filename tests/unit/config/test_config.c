@@ -248,7 +248,21 @@ static void test_duplicate_key_is_rejected(void **state)
 {
     (void)state;
     expect_errors("{\"workers\": 1,\n \"workers\": 2}",
-                  "t.json:2:10: duplicate object key near '\"workers\"'\n");
+                  "t.json:2:10: workers: duplicate object key near '\"workers\"'\n");
+}
+
+/* A value jansson refuses is named by its key path, as the values the config checks refuse. */
+static void test_values_the_json_parser_refuses_name_their_key(void **state)
+{
+    (void)state;
+    expect_errors("{\"limits\": {\n \"max_headers\": 18446744073709551617}}",
+                  "t.json:2:36: limits.max_headers: too big integer near "
+                  "'18446744073709551617'\n");
+    expect_errors("{\"services\": [{\"name\": \"a\", \"prefix\": [\"/b\", \"/x\\u0000\"]}]}",
+                  "t.json:1:55: services[0].prefix[1]: \\u0000 (a NUL character) is not "
+                  "allowed in a string\n");
+    expect_errors("{\"services\": [{\"name\": \"a\",\n \"name\": \"b\"}]}",
+                  "t.json:2:7: services[0].name: duplicate object key near '\"name\"'\n");
 }
 
 static void test_empty_and_non_object_input(void **state)
@@ -831,6 +845,7 @@ int main(void)
         cmocka_unit_test(test_host_header_fixed),
         cmocka_unit_test(test_syntax_error_position_from_jansson),
         cmocka_unit_test(test_duplicate_key_is_rejected),
+        cmocka_unit_test(test_values_the_json_parser_refuses_name_their_key),
         cmocka_unit_test(test_empty_and_non_object_input),
         cmocka_unit_test(test_wrong_types_multiline),
         cmocka_unit_test(test_type_errors_name_what_was_found),

@@ -197,16 +197,21 @@ static void test_jwt_key_errors(void **state)
                KEY0 ".alg: required key \"alg\" is missing");
     expect_one(KEYS("{\"alg\": \"HS256\"}"), "{\"alg\"",
                KEY0 ": HS256 needs exactly one of \"secret\"");
-    expect_one(KEYS("{\"alg\": \"HS256\", \"secret\": \"" S32 "\", \"pem\": \"x\"}"), "{\"alg\"",
-               KEY0 ": HS256 needs exactly one of \"secret\"");
-    expect_one(KEYS("{\"alg\": \"HS256\", \"pem_file\": \"/k.pem\"}"), "{\"alg\"",
-               KEY0 ": HS256 needs exactly one of \"secret\"");
-    expect_one(KEYS("{\"alg\": \"RS256\", \"secret\": \"" S32 "\"}"), "{\"alg\"",
-               KEY0 ": RS256 needs exactly one of \"pem\" or \"pem_file\" (a public key)");
+    /* a source too many is named where it is written */
+    expect_one(KEYS("{\"alg\": \"HS256\", \"secret\": \"" S32 "\", \"pem\": \"x\"}"), "\"x\"",
+               KEY0 ".pem: HS256 needs exactly one of \"secret\": leave this key out");
+    expect_one(KEYS("{\"alg\": \"HS256\", \"secret\": \"" S32 "\", \"pem\": \"\"}"), "\"\"}",
+               KEY0 ".pem: HS256 needs exactly one of \"secret\": leave this key out");
+    expect_one(KEYS("{\"alg\": \"HS256\", \"pem_file\": \"/k.pem\"}"), "\"/k.pem\"",
+               KEY0 ".pem_file: HS256 needs exactly one of \"secret\": leave this key out");
+    expect_one(KEYS("{\"alg\": \"RS256\", \"secret\": \"" S32 "\"}"), "\"" S32,
+               KEY0 ".secret: RS256 needs exactly one of \"pem\" or \"pem_file\" (a public key): "
+                    "leave this key out");
     expect_one(KEYS("{\"alg\": \"ES256\"}"), "{\"alg\"",
                KEY0 ": ES256 needs exactly one of \"pem\" or \"pem_file\" (a public key)");
-    expect_one(KEYS("{\"alg\": \"RS256\", \"pem\": \"x\", \"pem_file\": \"/k.pem\"}"), "{\"alg\"",
-               KEY0 ": RS256 needs exactly one of \"pem\" or \"pem_file\" (a public key)");
+    expect_one(KEYS("{\"alg\": \"RS256\", \"pem\": \"x\", \"pem_file\": \"/k.pem\"}"), "\"/k.pem\"",
+               KEY0 ".pem_file: RS256 needs exactly one of \"pem\" or \"pem_file\" (a public key): "
+                    "leave this key out");
     expect_one(KEYS("{\"alg\": \"RS256\", \"pem_file\": \"/nonexistent/gantry-test.pem\"}"),
                "\"/nonexistent/gantry-test.pem\"",
                KEY0 ".pem_file: cannot read \"/nonexistent/gantry-test.pem\": No such file or "

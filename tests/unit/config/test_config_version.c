@@ -281,8 +281,9 @@ static void test_openapi(void **state)
     assert_string_equal(cfg->openapi.path, "/api/v1/docs");
     assert_int_equal(cfg->openapi.refresh_ms, 30000);
     gw_config_free(cfg);
-    expect_one(SVC("\"openapi\": {\"url\": \"http://h/x\", \"file\": \"a.json\"}"), "{\"url\"",
-               "services[0].openapi: name exactly one of \"url\", \"path\" or \"file\"");
+    expect_one(SVC("\"openapi\": {\"url\": \"http://h/x\", \"file\": \"a.json\"}"), "\"a.json\"",
+               "services[0].openapi.file: \"url\" is named too: name exactly one of \"url\", "
+               "\"path\" or \"file\"");
     expect_one(SVC("\"openapi\": {\"url\": \"redis://h\"}"), "\"redis://h\"",
                "services[0].openapi.url: \"redis://h\": not an http:// URL");
     expect_one(SVC("\"openapi\": {}"), "{}",

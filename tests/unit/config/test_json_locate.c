@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -213,6 +214,51 @@ static void test_invalid_text_never_overreads(void **state)
     }
 }
 
+/* The path at an offset: "@" marks it (removed before the call). */
+static size_t path_at(const char *marked, struct gw__json_seg *path, size_t cap)
+{
+    const char *x = strchr(marked, '@');
+    assert_non_null(x);
+    size_t off = (size_t)(x - marked);
+    char *copy = malloc(strlen(marked));
+    assert_non_null(copy);
+    memcpy(copy, marked, off);
+    memcpy(copy + off, x + 1, strlen(x + 1));
+    size_t n = gw__json_path_at(copy, strlen(marked) - 1, off, path, cap);
+    /* keys point into the copy: compare while it lives, through static storage */
+    static char keys[8][32];
+    for (size_t i = 0; i < n && i < 8; i++) {
+        snprintf(keys[i], sizeof keys[i], "%.*s", path[i].key ? (int)path[i].key_len : 0,
+                 path[i].key ? path[i].key : "");
+        if (path[i].key)
+            path[i].key = keys[i];
+    }
+    free(copy);
+    return n;
+}
+
+static void test_path_at_an_offset(void **state)
+{
+    (void)state;
+    struct gw__json_seg p[8];
+    assert_int_equal(path_at("@{\"a\": 1}", p, 8), 0);
+    assert_int_equal(path_at("{\"a\": 1@}", p, 8), 1);
+    assert_string_equal(p[0].key, "a");
+    assert_int_equal(path_at("{\"a\": 1, @\"b\": 2}", p, 8), 0); /* between members */
+    assert_int_equal(path_at("{\"a\": {\"b\": [1, \"x,]}\", {\"c\": 9@", p, 8), 4);
+    assert_string_equal(p[0].key, "a");
+    assert_string_equal(p[1].key, "b");
+    assert_null(p[2].key);
+    assert_int_equal(p[2].index, 2);
+    assert_string_equal(p[3].key, "c");
+    assert_int_equal(path_at("{\"a\": {\"b\": 1}, \"c\": \"x@", p, 8), 1); /* in a string */
+    assert_string_equal(p[0].key, "c");
+    assert_int_equal(path_at("[[[[1@", p, 2), 2); /* deeper than cap */
+    assert_int_equal(p[1].index, 0);
+    assert_int_equal(path_at("{\"k\\\"q\": @", p, 8), 1); /* escapes as written */
+    assert_string_equal(p[0].key, "k\\\"q");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -226,6 +272,7 @@ int main(void)
         cmocka_unit_test(test_escaped_keys_match_decoded),
         cmocka_unit_test(test_columns_count_characters),
         cmocka_unit_test(test_invalid_text_never_overreads),
+        cmocka_unit_test(test_path_at_an_offset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
