@@ -150,11 +150,13 @@ static char *ocsp_config(const char *certfile, const char *keyfile, const char *
 static void test_ocsp_staple(void **state)
 {
     (void)state;
-    /* a CA, a leaf it issued (chain file: leaf then CA), and a second leaf of the same CA */
+    /* a CA, a leaf it issued (chain file: leaf then CA), and a second leaf of the same CA; valid
+     * for longer than gantry check's expiry warning (GW_TLS_EXPIRY_WARN_DAYS): at exactly that
+     * many days the warning came or not by the second the check ran in */
     EVP_PKEY *cak = key_new(), *lk = key_new(), *ok = key_new();
-    X509 *ca = cert_new("OCSP test CA", cak, NULL, NULL, 0, 30, 1);
-    X509 *leaf = cert_new("a.test", lk, ca, cak, 0, 30, 0);
-    X509 *other = cert_new("b.test", ok, ca, cak, 0, 30, 0);
+    X509 *ca = cert_new("OCSP test CA", cak, NULL, NULL, 0, 90, 1);
+    X509 *leaf = cert_new("a.test", lk, ca, cak, 0, 90, 0);
+    X509 *other = cert_new("b.test", ok, ca, cak, 0, 90, 0);
     X509 *chain[] = {leaf, ca};
     char *chainfile = write_certs(dir, "chain.pem", chain, 2);
     char *leafonly = write_certs(dir, "leaf.pem", &leaf, 1);
